@@ -1,0 +1,1 @@
+"""MDT Portal: multi-agency coordination where the owner discloses."""

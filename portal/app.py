@@ -1,0 +1,79 @@
+"""create_app(settings): routes, middleware, lifespan — nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Mount, Route
+
+from portal.auth.throttle import LoginThrottle
+from portal.crypto import KeyWrapper
+from portal.db import make_engine
+from portal.errors import DomainError
+from portal.settings import Settings
+from portal.web import errors
+from portal.web.routes import routes
+from portal.web.security import SecurityHeaders
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -> Starlette:
+    """`bind` lets tests run every request inside their own outer transaction."""
+    engine = engine or make_engine(settings.database_url)
+    table = routes()
+    _refuse_unguarded(table)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        if bind is None:
+            engine.dispose()
+
+    app = Starlette(
+        routes=table,
+        middleware=[
+            Middleware(SecurityHeaders, hsts=settings.cookie_secure),
+            Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts),
+        ],
+        exception_handlers={
+            DomainError: errors.domain_error,
+            HTTPException: errors.http_error,
+            Exception: errors.server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    if bind is None:
+        app.state.open_session = lambda: Session(engine, expire_on_commit=False)
+    else:
+        # Each request's commit releases a savepoint inside the test's own transaction.
+        app.state.open_session = lambda: Session(
+            bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+    app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
+    app.state.login_throttle = LoginThrottle(
+        settings.ratelimit_storage,
+        settings.login_attempts_per_account,
+        settings.login_attempts_per_address,
+    )
+    app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
+    app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)
+    return app
+
+
+def _refuse_unguarded(table: list) -> None:
+    """Deny by default, at start-up: a route that states no permission stops the app."""
+    for item in table:
+        target = item.endpoint if isinstance(item, Route) else getattr(item, "app", None)
+        if getattr(target, "permission", None) is None:
+            path = getattr(item, "path", "?")
+            raise RuntimeError(f"route {path} states no permission")
+        if isinstance(item, Mount) and item.routes:
+            _refuse_unguarded(item.routes)

@@ -1,0 +1,72 @@
+"""`record()`: the single way anything is written to an agency's audit log.
+
+It adds the entry to the caller's session, so the entry commits or rolls back with the
+change it describes. The hash chain (disclosure issue) hangs off this function alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from portal.models import AuditEntry
+
+
+class AuditTag(StrEnum):
+    """`source:subject:action`."""
+
+    SIGNED_IN = "auth:session:signed_in"
+    SIGN_IN_FAILED = "auth:session:sign_in_failed"
+    SIGN_IN_THROTTLED = "auth:session:sign_in_throttled"
+    SIGNED_OUT = "auth:session:signed_out"
+    SESSION_ENDED = "auth:session:ended_by_admin"
+    SECOND_FACTOR_FAILED = "auth:totp:verify_failed"
+    PASSWORD_CHANGED = "auth:password:changed"
+    PASSWORD_RESET = "auth:password:reset_by_admin"
+    TOTP_ENROLLED = "auth:totp:enrolled"
+    TOTP_DISABLED = "auth:totp:disabled"
+    RECOVERY_CODE_USED = "auth:recovery_code:used"
+    RECOVERY_CODES_REGENERATED = "auth:recovery_code:regenerated"
+    AGENCY_CREATED = "admin:agency:created"
+    AGENCY_UPDATED = "admin:agency:updated"
+    STAFF_CREATED = "admin:staff:created"
+    STAFF_ROLES_CHANGED = "admin:staff:roles_changed"
+    STAFF_DEACTIVATED = "admin:staff:deactivated"
+    STAFF_REACTIVATED = "admin:staff:reactivated"
+    CLIENT_CREATED = "record:client:created"
+    CASE_OPENED = "mdt:case:opened"
+    CASE_LINKED = "mdt:case:linked"
+    CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
+
+
+def record(
+    db: Session,
+    tag: AuditTag,
+    *,
+    agency_id: int | None,
+    actor=None,
+    subject: str | None = None,
+    detail: dict | None = None,
+    at: datetime,
+    client_address: str | None = None,
+) -> AuditEntry:
+    """Append one entry to `agency_id`'s log (None: the node's own log).
+
+    `actor` is a StaffUser or None (the system, or an unknown person at sign-in).
+    `detail` must never hold survivor content: references and decisions only.
+    """
+    entry = AuditEntry(
+        agency_id=agency_id,
+        tag=str(tag),
+        at=at,
+        actor_user_id=getattr(actor, "id", None),
+        actor_agency_id=getattr(actor, "agency_id", None),
+        subject=subject,
+        detail=json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        client_address=client_address,
+    )
+    db.add(entry)
+    return entry

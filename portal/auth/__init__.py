@@ -1,0 +1,1 @@
+"""Accounts, password hashing, second factors, sessions, throttling and permissions."""

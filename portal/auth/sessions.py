@@ -1,0 +1,125 @@
+"""Server-side sessions: a random cookie token, stored only as its hash; revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from portal.models import Agency, StaffRole, StaffUser, WebSession
+
+COOKIE_NAME = "portal_session"
+
+
+class Stage:
+    PASSWORD = "password"  # password given, second factor pending
+    TOTP_ENROLMENT = "totp_enrolment"  # agency requires a second factor; user must enrol
+    FULL = "full"
+
+
+@dataclass
+class Viewer:
+    """Who is asking: the signed-in staff user, their agency and roles."""
+
+    user: StaffUser
+    agency: Agency
+    roles: frozenset[str]
+    session: WebSession
+
+    @property
+    def is_complete(self) -> bool:
+        return self.session.stage == Stage.FULL
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def begin(
+    db: Session,
+    user: StaffUser,
+    *,
+    stage: str,
+    at: datetime,
+    address: str | None,
+    user_agent: str | None,
+) -> tuple[str, WebSession]:
+    """A new session with a new id: called at every step up, so ids rotate at sign-in."""
+    token = secrets.token_urlsafe(32)
+    web_session = WebSession(
+        token_hash=token_hash(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        stage=stage,
+        created_at=at,
+        last_seen_at=at,
+        client_address=address,
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    db.add(web_session)
+    db.flush()
+    return token, web_session
+
+
+def end(web_session: WebSession, *, at: datetime, reason: str) -> None:
+    if web_session.ended_at is None:
+        web_session.ended_at = at
+        web_session.end_reason = reason
+
+
+def end_all_for_user(
+    db: Session, user_id: int, *, at: datetime, reason: str, keep: WebSession | None = None
+) -> int:
+    live = db.exec(
+        select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    ).all()
+    ended = 0
+    for web_session in live:
+        if keep is not None and web_session.id == keep.id:
+            continue
+        end(web_session, at=at, reason=reason)
+        ended += 1
+    return ended
+
+
+def resume(
+    db: Session, token: str | None, *, at: datetime, idle: timedelta, absolute: timedelta
+) -> Viewer | None:
+    """The viewer behind a cookie, or None; ends a session that has idled out."""
+    if not token or len(token) > 100:
+        return None
+    web_session = db.exec(
+        select(WebSession).where(WebSession.token_hash == token_hash(token))
+    ).first()
+    if web_session is None or web_session.ended_at is not None:
+        return None
+    if at - web_session.last_seen_at > idle:
+        end(web_session, at=at, reason="idle")
+        return None
+    if at - web_session.created_at > absolute:
+        end(web_session, at=at, reason="lifetime")
+        return None
+    user = db.get(StaffUser, web_session.user_id)
+    agency = db.get(Agency, user.agency_id) if user else None
+    if user is None or not user.is_active or agency is None or not agency.is_active:
+        end(web_session, at=at, reason="deactivated")
+        return None
+    web_session.last_seen_at = at
+    roles = frozenset(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
+    return Viewer(user=user, agency=agency, roles=roles, session=web_session)
+
+
+def push_flash(web_session: WebSession, message: str, kind: str = "info") -> None:
+    messages = json.loads(web_session.flash or "[]")
+    messages.append({"kind": kind, "message": message[:300]})
+    web_session.flash = json.dumps(messages[-5:])
+
+
+def pop_flash(web_session: WebSession) -> list[dict]:
+    messages = json.loads(web_session.flash or "[]")
+    web_session.flash = None
+    return messages

@@ -1,0 +1,84 @@
+"""Key material: wrapping under the node's KEK, agency SecretBox sealing, blind indexes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import unicodedata
+
+import nacl.secret
+import nacl.signing
+import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.hash import blake2b
+
+
+class KeyWrapper:
+    """Encrypts agency secrets under the node's key-encryption key."""
+
+    def __init__(self, kek: bytes) -> None:
+        self._box = nacl.secret.SecretBox(kek)
+
+    def wrap(self, secret: bytes) -> bytes:
+        return bytes(self._box.encrypt(secret))
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        return self._box.decrypt(wrapped)
+
+
+def new_data_secret() -> bytes:
+    return nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
+
+
+def new_signing_key() -> nacl.signing.SigningKey:
+    return nacl.signing.SigningKey.generate()
+
+
+def signing_key_id(agency_public_id: str, verify_key: nacl.signing.VerifyKey) -> str:
+    """Derived from the public key, so a partner can recompute it from the roster."""
+    digest = hashlib.sha256(bytes(verify_key)).hexdigest()[:16]
+    return f"{agency_public_id[:8]}-ed25519-{digest}"
+
+
+def data_key_id(agency_public_id: str, secret: bytes) -> str:
+    digest = hashlib.sha256(b"key-id:" + secret).hexdigest()[:16]
+    return f"{agency_public_id[:8]}-data-{digest}"
+
+
+def _subkey(secret: bytes, purpose: bytes) -> bytes:
+    # Separate keys for sealing and for the blind index, so one never weakens the other.
+    return blake2b(
+        b"", key=secret, person=purpose.ljust(16, b"\0"), digest_size=32, encoder=RawEncoder
+    )
+
+
+def seal_json(secret: bytes, value: dict) -> bytes:
+    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
+    return bytes(box.encrypt(json.dumps(value, sort_keys=True).encode()))
+
+
+def open_json(secret: bytes, sealed: bytes) -> dict:
+    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
+    return json.loads(box.decrypt(sealed))
+
+
+def normalise_name(text: str) -> str:
+    """Casefolded, accents and punctuation removed, whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(
+        ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
+    )
+    return " ".join(letters.split())
+
+
+def search_digest(secret: bytes, given_name: str, family_name: str, birth_date: str) -> str:
+    message = "|".join(
+        (normalise_name(family_name), normalise_name(given_name), birth_date.strip())
+    ).encode()
+    return hmac.new(_subkey(secret, b"mdt-index"), message, hashlib.sha256).hexdigest()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

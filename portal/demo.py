@@ -1,0 +1,199 @@
+"""Synthetic demo data: obviously fictional agencies, staff, clients and MDT cases."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from portal.crypto import KeyWrapper
+from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
+from portal.services import agencies, cases, clients, staff
+
+DEMO_PASSWORD = "demo-portal-2026"  # printed by `portal demo`; a demo has no secrets
+
+
+@dataclass(frozen=True)
+class DemoAgency:
+    key: str
+    name: str
+    kind: AgencyKind
+    discipline: Discipline
+
+
+AGENCIES = (
+    DemoAgency(
+        "cac",
+        "Riverbend Children's Advocacy Center (demo)",
+        AgencyKind.COMMUNITY,
+        Discipline.ADVOCACY,
+    ),
+    DemoAgency(
+        "cw",
+        "Harbor County Child Welfare Office (demo)",
+        AgencyKind.SYSTEM,
+        Discipline.CHILD_WELFARE,
+    ),
+    DemoAgency(
+        "pd",
+        "Harbor County Police Special Victims Unit (demo)",
+        AgencyKind.SYSTEM,
+        Discipline.LAW_ENFORCEMENT,
+    ),
+    DemoAgency(
+        "shelter",
+        "Lantern House Shelter and Advocacy (demo)",
+        AgencyKind.COMMUNITY,
+        Discipline.SHELTER,
+    ),
+    DemoAgency(
+        "mentor",
+        "Bright Path Survivor-Mentor Program (demo)",
+        AgencyKind.COMMUNITY,
+        Discipline.SURVIVOR_MENTOR,
+    ),
+    DemoAgency(
+        "clinic",
+        "Northside Community Health Clinic (demo)",
+        AgencyKind.COMMUNITY,
+        Discipline.HEALTH,
+    ),
+)
+
+# One printed login per role: (username, display name, agency key, roles).
+DEMO_LOGINS = (
+    ("admin", "Avery Admin (demo)", "cac", (Role.ADMINISTRATOR,)),
+    ("coordinator", "Corin Coordinator (demo)", "cac", (Role.MDT_COORDINATOR,)),
+    ("lead", "Lee Lead (demo)", "cac", (Role.AGENCY_LEAD,)),
+    ("advocate", "Addison Advocate (demo)", "shelter", (Role.ADVOCATE,)),
+    ("casemanager", "Casey Casemanager (demo)", "cw", (Role.CASE_MANAGER,)),
+    ("investigator", "Indigo Investigator (demo)", "pd", (Role.INVESTIGATOR,)),
+    ("clinician", "Clem Clinician (demo)", "clinic", (Role.CLINICIAN,)),
+    ("mentor", "Morgan Mentor (demo)", "mentor", (Role.SURVIVOR_MENTOR,)),
+)
+
+# Each other agency gets a lead of its own, so "their own agency only" can be tried.
+AGENCY_LEADS = {
+    "cw": ("cw.lead", "Willow Welfarelead (demo)"),
+    "pd": ("pd.lead", "Parker Policelead (demo)"),
+    "shelter": ("shelter.lead", "Shay Shelterlead (demo)"),
+    "mentor": ("mentor.lead", "Marlo Mentorlead (demo)"),
+    "clinic": ("clinic.lead", "Quinn Cliniclead (demo)"),
+}
+
+GIVEN = (
+    "Ash",
+    "Birch",
+    "Cedar",
+    "Dove",
+    "Ember",
+    "Fern",
+    "Gale",
+    "Hazel",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lark",
+    "Maple",
+    "Nova",
+    "Onyx",
+    "Pine",
+    "Quill",
+    "Rain",
+    "Sage",
+    "Tansy",
+)
+FAMILY = (
+    "Fictional",
+    "Example",
+    "Placeholder",
+    "Sampleton",
+    "Testwell",
+    "Demoson",
+    "Mockridge",
+    "Synthetica",
+)
+
+
+def is_seeded(db: Session) -> bool:
+    return db.exec(select(Agency.id)).first() is not None
+
+
+def seed(
+    db: Session,
+    *,
+    keys: KeyWrapper,
+    at: datetime,
+    today: date,
+    case_count: int = 18,
+    rng: random.Random | None = None,
+) -> dict[str, Agency]:
+    """Build the demo MDT in the caller's transaction. Deterministic for a given rng."""
+    rng = rng or random.Random(2026)
+    by_key = {}
+    for spec in AGENCIES:
+        by_key[spec.key] = agencies.create_agency(
+            db,
+            name=spec.name,
+            kind=spec.kind,
+            discipline=spec.discipline,
+            actor=None,
+            keys=keys,
+            at=at,
+        )
+    for username, display_name, agency_key, roles in DEMO_LOGINS:
+        staff.create_staff(
+            db,
+            by_key[agency_key],
+            username=username,
+            display_name=display_name,
+            password=DEMO_PASSWORD,
+            roles=[r.value for r in roles],
+            actor=None,
+            at=at,
+        )
+    for agency_key, (username, display_name) in AGENCY_LEADS.items():
+        staff.create_staff(
+            db,
+            by_key[agency_key],
+            username=username,
+            display_name=display_name,
+            password=DEMO_PASSWORD,
+            roles=[Role.AGENCY_LEAD.value],
+            actor=None,
+            at=at,
+        )
+
+    coordinating = by_key["cac"]
+    partners = [by_key[k] for k in ("cw", "pd", "shelter", "mentor", "clinic")]
+    sources = list(ReferralSource)
+    for number in range(case_count):
+        intake = today - timedelta(days=rng.randint(0, 60))
+        case = cases.open_case(
+            db,
+            coordinating,
+            intake_date=intake,
+            referral_source=rng.choice(sources).value,
+            actor=None,
+            at=at,
+            today=today,
+        )
+        person = clients.Identity(
+            given_name=GIVEN[number % len(GIVEN)],
+            family_name=FAMILY[(number * 3) % len(FAMILY)],
+            birth_date=date(2008 + number % 8, 1 + number % 12, 1 + (number * 7) % 28),
+        )
+        for agency in [coordinating, *rng.sample(partners, rng.randint(1, 2))]:
+            client = clients.register_client(
+                db,
+                agency,
+                person,
+                reference=f"{agency.name[:3].upper()}-{1000 + number}",
+                actor=None,
+                keys=keys,
+                at=at,
+            )
+            cases.link_client(db, case, agency, client, actor=None, at=at, confirmed=True)
+    return by_key

@@ -1,0 +1,27 @@
+"""SQLModel tables, by concept. Importing this package registers every table."""
+
+from portal.models.agency import Agency, AgencyKey, AgencyKind, Discipline, KeyPurpose, Node
+from portal.models.audit import AuditEntry
+from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
+from portal.models.client import Client
+from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
+
+__all__ = [
+    "Agency",
+    "AgencyKey",
+    "AgencyKind",
+    "AuditEntry",
+    "CaseLink",
+    "CaseStatus",
+    "Client",
+    "Discipline",
+    "KeyPurpose",
+    "MdtCase",
+    "Node",
+    "RecoveryCode",
+    "ReferralSource",
+    "Role",
+    "StaffRole",
+    "StaffUser",
+    "WebSession",
+]

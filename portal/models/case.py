@@ -1,0 +1,67 @@
+"""MDT cases: the shared coordination record and its links to agencies' clients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.types import UTCDateTime, new_public_id
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReferralSource(StrEnum):
+    HOTLINE = "hotline"
+    LAW_ENFORCEMENT = "law_enforcement"
+    CHILD_WELFARE = "child_welfare"
+    SCHOOL = "school"
+    HEALTH_PROVIDER = "health_provider"
+    COMMUNITY_AGENCY = "community_agency"
+    JUVENILE_JUSTICE = "juvenile_justice"
+    FAMILY = "family"
+    SELF = "self"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"self": "self-referral"}.get(self.value, self.value.replace("_", " "))
+
+
+class MdtCaseBase(SQLModel):
+    intake_date: date
+    referral_source: str = Field(max_length=40)
+
+
+class MdtCase(MdtCaseBase, table=True):
+    __tablename__ = "mdt_case"
+    __table_args__ = (UniqueConstraint("reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    reference: str = Field(max_length=20)  # pseudonymous, e.g. MDT-2026-0042
+    coordinating_agency_id: int = Field(foreign_key="agency.id", index=True)
+    status: str = Field(default=CaseStatus.OPEN, max_length=10, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+
+
+class CaseLink(SQLModel, table=True):
+    """Which agency's own client record belongs to which MDT case."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (UniqueConstraint("case_id", "agency_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="mdt_case.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    linked_at: datetime = Field(sa_type=UTCDateTime)
+    # The agency confirms the link from its own side before its records join the case.
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirmed_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

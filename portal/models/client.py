@@ -1,0 +1,27 @@
+"""Clients: known only to the agency that serves them; identity encrypted at rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from portal.models.types import UTCDateTime, new_public_id
+
+
+class Client(SQLModel, table=True):
+    __table_args__ = (Index("ix_client_agency_search", "agency_id", "search_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    # The agency's own reference for the client (e.g. a file number); not identifying.
+    reference: str = Field(max_length=40)
+    key_id: str = Field(max_length=80)  # which agency data key sealed the identity
+    identity_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Keyed hash of normalised name + birth date: lets staff find a client without
+    # decrypting every row, and tells nothing to whoever reads the table without the key.
+    search_digest: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

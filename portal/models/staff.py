@@ -1,0 +1,89 @@
+"""Staff users, their roles, second factors and server-side sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.types import UTCDateTime, new_public_id
+
+
+class Role(StrEnum):
+    ADVOCATE = "advocate"
+    CASE_MANAGER = "case_manager"
+    CLINICIAN = "clinician"
+    INVESTIGATOR = "investigator"
+    SURVIVOR_MENTOR = "survivor_mentor"
+    MDT_COORDINATOR = "mdt_coordinator"
+    AGENCY_LEAD = "agency_lead"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        return {
+            "survivor_mentor": "survivor-mentor",
+            "mdt_coordinator": "MDT coordinator",
+        }.get(self.value, self.value.replace("_", " "))
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+    __table_args__ = (UniqueConstraint("username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    username: str = Field(max_length=64)  # stored casefolded
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=200)
+    password_changed_at: datetime = Field(sa_type=UTCDateTime)
+    is_active: bool = True
+    totp_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    totp_last_step: int | None = None  # refuses a code replayed within its window
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StaffRole(SQLModel, table=True):
+    __tablename__ = "staff_role"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    role: str = Field(max_length=30)
+    granted_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RecoveryCode(SQLModel, table=True):
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    # "password" until the second factor is given; "totp_enrolment" while an agency that
+    # requires a second factor waits for this user to enrol; "full" after.
+    stage: str = Field(max_length=20)
+    pending_totp_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    flash: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_reason: str | None = Field(default=None, max_length=40)
+    client_address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)

@@ -1,0 +1,108 @@
+"""Agencies and the node that hosts them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from portal.audit import AuditTag, record
+from portal.auth.sessions import Viewer
+from portal.crypto import KeyWrapper
+from portal.errors import Conflict, Forbidden, NotFound
+from portal.models import Agency, AgencyKind, Discipline, Node, Role
+from portal.services import validation
+from portal.services.keys import create_agency_keys
+
+LOCAL_NODE_NAME = "local"
+
+
+def local_node(db: Session, *, at: datetime, base_url: str = "http://127.0.0.1:8000") -> Node:
+    node = db.exec(select(Node).where(Node.is_local.is_(True))).first()
+    if node is None:
+        node = Node(name=LOCAL_NODE_NAME, base_url=base_url, is_local=True, created_at=at)
+        db.add(node)
+        db.flush()
+    return node
+
+
+def create_agency(
+    db: Session,
+    *,
+    name: object,
+    kind: object,
+    discipline: object,
+    requires_totp: bool = False,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> Agency:
+    """A new agency on this node, with its data and signing keys."""
+    values = validation.collect(
+        name=lambda: validation.text(name, "name", max_length=120),
+        kind=lambda: validation.choice(kind, "kind", AgencyKind),
+        discipline=lambda: validation.choice(discipline, "discipline", Discipline),
+    )
+    if db.exec(select(Agency).where(func.lower(Agency.name) == values["name"].lower())).first():
+        raise Conflict("name", "An agency with this name already exists.")
+    node = local_node(db, at=at)
+    agency = Agency(
+        name=values["name"],
+        kind=values["kind"],
+        discipline=values["discipline"],
+        node_id=node.id,
+        requires_totp=bool(requires_totp),
+        created_at=at,
+    )
+    db.add(agency)
+    db.flush()
+    create_agency_keys(db, agency, keys=keys, at=at)
+    record(
+        db,
+        AuditTag.AGENCY_CREATED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=agency.public_id,
+        detail={"name": agency.name, "kind": agency.kind},
+        at=at,
+    )
+    return agency
+
+
+def set_requires_totp(db: Session, agency: Agency, required: bool, *, actor, at: datetime) -> None:
+    if agency.requires_totp != required:
+        agency.requires_totp = required
+        record(
+            db,
+            AuditTag.AGENCY_UPDATED,
+            agency_id=agency.id,
+            actor=actor,
+            subject=agency.public_id,
+            detail={"requires_totp": required},
+            at=at,
+        )
+
+
+def manageable_agencies(db: Session, viewer: Viewer) -> list[Agency]:
+    """Administrators manage every agency on the node; an agency lead only their own."""
+    query = select(Agency).order_by(Agency.name)
+    if Role.ADMINISTRATOR not in viewer.roles:
+        query = query.where(Agency.id == viewer.agency.id)
+    return list(db.exec(query).all())
+
+
+def access_agency(db: Session, viewer: Viewer, public_id: str) -> Agency:
+    """The agency if the viewer may manage it; NotFound otherwise, as if it did not exist."""
+    agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+    if agency is None:
+        raise NotFound("agency")
+    if Role.ADMINISTRATOR in viewer.roles or (
+        Role.AGENCY_LEAD in viewer.roles and agency.id == viewer.agency.id
+    ):
+        return agency
+    raise NotFound("agency")
+
+
+def require_administrator(viewer: Viewer) -> None:
+    if Role.ADMINISTRATOR not in viewer.roles:
+        raise Forbidden()

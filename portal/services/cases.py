@@ -1,0 +1,162 @@
+"""MDT cases: opening at intake, pseudonymous references, links to agencies' clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+
+from portal.audit import AuditTag, record
+from portal.errors import Conflict, Invalid, NotFound
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.services import validation
+
+
+def next_reference(db: Session, year: int) -> str:
+    prefix = f"MDT-{year}-"
+    last = db.exec(
+        select(func.max(MdtCase.reference)).where(MdtCase.reference.startswith(prefix))
+    ).one()
+    number = int(last[len(prefix) :]) + 1 if last else 1
+    return f"{prefix}{number:04d}"
+
+
+def open_case(
+    db: Session,
+    coordinating_agency: Agency,
+    *,
+    intake_date: object,
+    referral_source: object,
+    actor,
+    at: datetime,
+    today: date,
+) -> MdtCase:
+    values = validation.collect(
+        intake_date=lambda: validation.iso_date(intake_date, "intake_date"),
+        referral_source=lambda: validation.choice(
+            referral_source, "referral_source", ReferralSource
+        ),
+    )
+    if values["intake_date"] > today:
+        raise Invalid("intake_date", "The intake date cannot be in the future.")
+    if values["intake_date"] < today - timedelta(days=3650):
+        raise Invalid("intake_date", "The intake date is more than ten years ago.")
+    case = MdtCase(
+        reference=next_reference(db, values["intake_date"].year),
+        coordinating_agency_id=coordinating_agency.id,
+        intake_date=values["intake_date"],
+        referral_source=values["referral_source"],
+        status=CaseStatus.OPEN,
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.add(case)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise Conflict("intake_date", "Another case took this reference; try again.") from None
+    record(
+        db,
+        AuditTag.CASE_OPENED,
+        agency_id=coordinating_agency.id,
+        actor=actor,
+        subject=case.reference,
+        detail={"referral_source": case.referral_source},
+        at=at,
+    )
+    return case
+
+
+def link_client(
+    db: Session,
+    case: MdtCase,
+    agency: Agency,
+    client: Client | None,
+    *,
+    actor,
+    at: datetime,
+    confirmed: bool = False,
+) -> CaseLink:
+    if client is not None and client.agency_id != agency.id:
+        raise Invalid("client", "A link names the agency's own client record.")
+    if db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+    ).first():
+        raise Conflict("agency", "This agency is already part of the case.")
+    link = CaseLink(
+        case_id=case.id, agency_id=agency.id, client_id=getattr(client, "id", None), linked_at=at
+    )
+    if confirmed:
+        link.confirmed_at = at
+        link.confirmed_by_id = getattr(actor, "id", None)
+    db.add(link)
+    db.flush()
+    record(
+        db,
+        AuditTag.CASE_LINKED,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=case.reference,
+        detail={"agency": agency.public_id},
+        at=at,
+    )
+    return link
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    public_id: str
+    reference: str
+    intake_date: date
+    convening_due: date
+    status: str
+    referral_source: str
+
+
+def cases_for_agency(
+    db: Session, agency: Agency, *, window_days: int, limit: int = 50
+) -> list[CaseRow]:
+    """Cases the agency takes part in (coordinating or linked), filtered in SQL."""
+    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
+    rows = db.exec(
+        select(MdtCase)
+        .where((MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked))
+        .order_by(MdtCase.intake_date.desc(), MdtCase.reference.desc())
+        .limit(limit)
+    ).all()
+    return [
+        CaseRow(
+            c.public_id,
+            c.reference,
+            c.intake_date,
+            c.intake_date + timedelta(days=window_days),
+            c.status,
+            c.referral_source,
+        )
+        for c in rows
+    ]
+
+
+def count_cases_for_agency(db: Session, agency: Agency) -> int:
+    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
+    return db.exec(
+        select(func.count(MdtCase.id)).where(
+            (MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked)
+        )
+    ).one()
+
+
+def access_case(db: Session, agency: Agency, public_id: str) -> MdtCase:
+    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
+    case = db.exec(
+        select(MdtCase).where(
+            MdtCase.public_id == public_id,
+            (MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked),
+        )
+    ).first()
+    if case is None:
+        raise NotFound("case")
+    return case

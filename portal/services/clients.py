@@ -1,0 +1,130 @@
+"""Clients of one agency: identity sealed with the agency's data key, found by blind index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import NotFound
+from portal.models import Agency, Client
+from portal.services import validation
+from portal.services.keys import data_secret
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Identifying fields; they leave the owner only inside the identity section."""
+
+    given_name: str
+    family_name: str
+    birth_date: date
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "birth_date": self.birth_date.isoformat(),
+            "phone": self.phone,
+            "email": self.email,
+            "address": self.address,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Identity:
+        return cls(**{**data, "birth_date": date.fromisoformat(data["birth_date"])})
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+def parse_identity(form: dict) -> Identity:
+    values = validation.collect(
+        given_name=lambda: validation.text(form.get("given_name"), "given_name", max_length=80),
+        family_name=lambda: validation.text(form.get("family_name"), "family_name", max_length=80),
+        birth_date=lambda: validation.iso_date(form.get("birth_date"), "birth_date"),
+        phone=lambda: validation.text(form.get("phone"), "phone", max_length=40, required=False),
+        email=lambda: validation.text(form.get("email"), "email", max_length=120, required=False),
+        address=lambda: validation.text(
+            form.get("address"), "address", max_length=300, required=False
+        ),
+    )
+    return Identity(**values)
+
+
+def register_client(
+    db: Session,
+    agency: Agency,
+    identity: Identity,
+    *,
+    reference: str,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> Client:
+    key_id, secret = data_secret(db, agency.id, keys=keys)
+    client = Client(
+        agency_id=agency.id,
+        reference=validation.text(reference, "reference", max_length=40),
+        key_id=key_id,
+        identity_sealed=crypto.seal_json(secret, identity.to_dict()),
+        search_digest=crypto.search_digest(
+            secret, identity.given_name, identity.family_name, identity.birth_date.isoformat()
+        ),
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.add(client)
+    db.flush()
+    record(
+        db,
+        AuditTag.CLIENT_CREATED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=client.public_id,
+        at=at,
+    )
+    return client
+
+
+def find_clients(
+    db: Session,
+    agency: Agency,
+    *,
+    given_name: str,
+    family_name: str,
+    birth_date: date,
+    keys: KeyWrapper,
+) -> list[Client]:
+    """Exact match on normalised name + birth date, answered by the index, not by
+    decrypting the agency's whole client list."""
+    _, secret = data_secret(db, agency.id, keys=keys)
+    digest = crypto.search_digest(secret, given_name, family_name, birth_date.isoformat())
+    return list(
+        db.exec(
+            select(Client).where(Client.agency_id == agency.id, Client.search_digest == digest)
+        ).all()
+    )
+
+
+def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
+    _, secret = data_secret(db, client.agency_id, keys=keys, key_id=client.key_id)
+    return Identity.from_dict(crypto.open_json(secret, client.identity_sealed))
+
+
+def access_client(db: Session, agency: Agency, public_id: str) -> Client:
+    """Only the owning agency ever loads its client rows."""
+    client = db.exec(
+        select(Client).where(Client.public_id == public_id, Client.agency_id == agency.id)
+    ).first()
+    if client is None:
+        raise NotFound("client")
+    return client

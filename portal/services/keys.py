@@ -1,0 +1,66 @@
+"""Agency keys: created with the agency, private halves wrapped under the node's KEK."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal import crypto
+from portal.crypto import KeyWrapper
+from portal.errors import NotFound
+from portal.models import Agency, AgencyKey, KeyPurpose
+
+
+def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
+    data_secret = crypto.new_data_secret()
+    db.add(
+        AgencyKey(
+            agency_id=agency.id,
+            purpose=KeyPurpose.DATA,
+            key_id=crypto.data_key_id(agency.public_id, data_secret),
+            wrapped_secret=keys.wrap(data_secret),
+            created_at=at,
+        )
+    )
+    signing_key = crypto.new_signing_key()
+    db.add(
+        AgencyKey(
+            agency_id=agency.id,
+            purpose=KeyPurpose.SIGNING,
+            key_id=crypto.signing_key_id(agency.public_id, signing_key.verify_key),
+            public_key=crypto.b64(bytes(signing_key.verify_key)),
+            wrapped_secret=keys.wrap(bytes(signing_key)),
+            created_at=at,
+        )
+    )
+
+
+def current_key(db: Session, agency_id: int, purpose: KeyPurpose) -> AgencyKey:
+    key = db.exec(
+        select(AgencyKey)
+        .where(
+            AgencyKey.agency_id == agency_id,
+            AgencyKey.purpose == purpose,
+            AgencyKey.retired_at.is_(None),
+        )
+        .order_by(AgencyKey.created_at.desc(), AgencyKey.id.desc())
+    ).first()
+    if key is None:
+        raise NotFound("agency key")
+    return key
+
+
+def data_secret(
+    db: Session, agency_id: int, *, keys: KeyWrapper, key_id: str | None = None
+) -> tuple[str, bytes]:
+    """(key id, secret) of the agency's current data key, or of the one named."""
+    if key_id is None:
+        key = current_key(db, agency_id, KeyPurpose.DATA)
+    else:
+        key = db.exec(
+            select(AgencyKey).where(AgencyKey.agency_id == agency_id, AgencyKey.key_id == key_id)
+        ).first()
+        if key is None:
+            raise NotFound("agency key")
+    return key.key_id, keys.unwrap(key.wrapped_secret)

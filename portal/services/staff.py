@@ -1,0 +1,249 @@
+"""Staff accounts: create, roles, deactivate, passwords."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, record
+from portal.auth import passwords
+from portal.auth import sessions as web_sessions
+from portal.auth.sessions import Viewer
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import Agency, Role, StaffRole, StaffUser
+from portal.services import validation
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+def normalise_username(value: object) -> str:
+    return str(value or "").strip().casefold()
+
+
+def _check_roles(roles: object, *, viewer: Viewer | None) -> set[str]:
+    chosen = {str(r) for r in (roles or [])}
+    unknown = chosen - {r.value for r in Role}
+    if unknown:
+        raise Invalid("roles", "Choose roles from the list.")
+    if not chosen:
+        raise Invalid("roles", "Give at least one role.")
+    if (
+        viewer is not None
+        and Role.ADMINISTRATOR not in viewer.roles
+        and Role.ADMINISTRATOR in chosen
+    ):
+        raise Invalid("roles", "Only an administrator can grant the administrator role.")
+    return chosen
+
+
+def create_staff(
+    db: Session,
+    agency: Agency,
+    *,
+    username: object,
+    display_name: object,
+    password: object,
+    roles: object,
+    actor: StaffUser | None,
+    viewer: Viewer | None = None,
+    at: datetime,
+) -> StaffUser:
+    def check_username() -> str:
+        name = normalise_username(username)
+        if not USERNAME.match(name):
+            raise Invalid(
+                "username",
+                "Use 3–64 letters, digits, dots, dashes or underscores, "
+                "starting with a letter or digit.",
+            )
+        return name
+
+    def check_password() -> str:
+        if not isinstance(password, str):
+            raise Invalid("password", "Password is required.")
+        passwords.check_new_password(password, field="password", username=str(username or ""))
+        return password
+
+    values = validation.collect(
+        username=check_username,
+        display_name=lambda: validation.text(
+            display_name, "display_name", max_length=120, label="Name"
+        ),
+        password=check_password,
+        roles=lambda: _check_roles(roles, viewer=viewer),
+    )
+    if db.exec(select(StaffUser).where(StaffUser.username == values["username"])).first():
+        raise Conflict("username", "This username is taken.")
+    user = StaffUser(
+        agency_id=agency.id,
+        username=values["username"],
+        display_name=values["display_name"],
+        password_hash=passwords.hash_password(values["password"]),
+        password_changed_at=at,
+        created_at=at,
+    )
+    db.add(user)
+    db.flush()
+    for role in sorted(values["roles"]):
+        db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
+    record(
+        db,
+        AuditTag.STAFF_CREATED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=user.public_id,
+        detail={"username": user.username, "roles": sorted(values["roles"])},
+        at=at,
+    )
+    return user
+
+
+def roles_of(db: Session, user: StaffUser) -> set[str]:
+    return set(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
+
+
+def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime) -> None:
+    chosen = _check_roles(roles, viewer=viewer)
+    current = roles_of(db, user)
+    if (
+        user.id == viewer.user.id
+        and not chosen & {Role.AGENCY_LEAD, Role.ADMINISTRATOR}
+        and current & {Role.AGENCY_LEAD, Role.ADMINISTRATOR}
+    ):
+        raise Invalid("roles", "You cannot remove your own lead or administrator role.")
+    if Role.ADMINISTRATOR not in viewer.roles and Role.ADMINISTRATOR in current - chosen:
+        raise Invalid("roles", "Only an administrator can remove the administrator role.")
+    if chosen == current:
+        return
+    for row in db.exec(select(StaffRole).where(StaffRole.user_id == user.id)).all():
+        if row.role not in chosen:
+            db.delete(row)
+    for role in sorted(chosen - current):
+        db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
+    record(
+        db,
+        AuditTag.STAFF_ROLES_CHANGED,
+        agency_id=user.agency_id,
+        actor=viewer.user,
+        subject=user.public_id,
+        detail={"added": sorted(chosen - current), "removed": sorted(current - chosen)},
+        at=at,
+    )
+
+
+def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> None:
+    if user.id == viewer.user.id:
+        raise Invalid("user", "You cannot deactivate your own account.")
+    if not user.is_active:
+        return
+    user.is_active = False
+    user.deactivated_at = at
+    ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="deactivated")
+    record(
+        db,
+        AuditTag.STAFF_DEACTIVATED,
+        agency_id=user.agency_id,
+        actor=viewer.user,
+        subject=user.public_id,
+        detail={"sessions_ended": ended},
+        at=at,
+    )
+
+
+def reactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> None:
+    if user.is_active:
+        return
+    user.is_active = True
+    user.deactivated_at = None
+    record(
+        db,
+        AuditTag.STAFF_REACTIVATED,
+        agency_id=user.agency_id,
+        actor=viewer.user,
+        subject=user.public_id,
+        at=at,
+    )
+
+
+def end_sessions(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> int:
+    keep = viewer.session if user.id == viewer.user.id else None
+    ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="ended_by_admin", keep=keep)
+    record(
+        db,
+        AuditTag.SESSION_ENDED,
+        agency_id=user.agency_id,
+        actor=viewer.user,
+        subject=user.public_id,
+        detail={"sessions_ended": ended},
+        at=at,
+    )
+    return ended
+
+
+def change_password(
+    db: Session,
+    viewer: Viewer,
+    *,
+    current: object,
+    new: object,
+    confirm: object,
+    at: datetime,
+) -> None:
+    user = viewer.user
+    if not isinstance(current, str) or not passwords.verify_password(user.password_hash, current):
+        raise Invalid("current_password", "Your current password is not correct.")
+    if not isinstance(new, str):
+        raise Invalid("new_password", "Enter a new password.")
+    passwords.check_new_password(new, username=user.username)
+    if new != confirm:
+        raise Invalid("confirm_password", "The two new passwords do not match.")
+    if new == current:
+        raise Invalid("new_password", "Choose a password different from the current one.")
+    user.password_hash = passwords.hash_password(new)
+    user.password_changed_at = at
+    # Anyone else holding a session on this account is signed out by a password change.
+    ended = web_sessions.end_all_for_user(
+        db, user.id, at=at, reason="password_changed", keep=viewer.session
+    )
+    record(
+        db,
+        AuditTag.PASSWORD_CHANGED,
+        agency_id=user.agency_id,
+        actor=user,
+        subject=user.public_id,
+        detail={"other_sessions_ended": ended},
+        at=at,
+    )
+
+
+def access_staff(db: Session, viewer: Viewer, public_id: str) -> StaffUser:
+    user = db.exec(select(StaffUser).where(StaffUser.public_id == public_id)).first()
+    if user is None:
+        raise NotFound("staff member")
+    if Role.ADMINISTRATOR in viewer.roles or (
+        Role.AGENCY_LEAD in viewer.roles and user.agency_id == viewer.agency.id
+    ):
+        return user
+    raise NotFound("staff member")
+
+
+def staff_of(db: Session, agency: Agency) -> list[tuple[StaffUser, list[str]]]:
+    users = db.exec(
+        select(StaffUser).where(StaffUser.agency_id == agency.id).order_by(StaffUser.display_name)
+    ).all()
+    roles = db.exec(
+        select(StaffRole.user_id, StaffRole.role)
+        .join(StaffUser, StaffUser.id == StaffRole.user_id)
+        .where(StaffUser.agency_id == agency.id)
+    ).all()
+    by_user: dict[int, list[str]] = {}
+    for user_id, role in roles:
+        by_user.setdefault(user_id, []).append(role)
+    return [(user, sorted(by_user.get(user.id, []))) for user in users]
+
+
+def forbid_unless_lead(viewer: Viewer) -> None:
+    if not viewer.roles & {Role.AGENCY_LEAD, Role.ADMINISTRATOR}:
+        raise Forbidden()

@@ -1,0 +1,115 @@
+"""Configuration from the environment and the node's secrets file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+DEFAULT_DATABASE_URL = "sqlite:///portal.db"
+DEFAULT_SECRETS_FILE = ".portal-secrets.json"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NodeSecrets:
+    """The node's two secrets: never in the repository, never logged."""
+
+    session_key: Secret
+    key_encryption_key: Secret  # wraps every agency's private keys
+
+    def kek_bytes(self) -> bytes:
+        return base64.b64decode(str(self.key_encryption_key))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secrets: NodeSecrets
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    cookie_secure: bool = True
+    mdt_timezone: str = "America/New_York"
+    convening_window_days: int = 14
+    login_attempts_per_account: str = "5/15 minutes"
+    login_attempts_per_address: str = "30/15 minutes"
+    ratelimit_storage: str = "memory://"
+    allowed_hosts: tuple[str, ...] = ("*",)
+    demo: bool = False
+    clock: Callable[[], datetime] = field(default=utc_now, compare=False)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.mdt_timezone)
+
+
+def load_secrets(env: Mapping[str, str], path: Path) -> NodeSecrets:
+    """Secrets from PORTAL_SESSION_KEY / PORTAL_KEK, else from the secrets file.
+
+    The file is created on first run with mode 0600 so that a fresh node works without
+    any manual step, and so that the repository never holds a secret.
+    """
+    session_key = env.get("PORTAL_SESSION_KEY")
+    kek = env.get("PORTAL_KEK")
+    if not (session_key and kek):
+        stored = _read_or_create_secrets_file(path)
+        session_key = session_key or stored["session_key"]
+        kek = kek or stored["key_encryption_key"]
+    if len(base64.b64decode(kek)) != 32:
+        raise ValueError("PORTAL_KEK must be 32 bytes, base64-encoded")
+    return NodeSecrets(Secret(session_key), Secret(kek))
+
+
+def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise PermissionError(
+                f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
+            )
+        return json.loads(path.read_text())
+    values = {
+        "session_key": secrets.token_urlsafe(32),
+        "key_encryption_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once must not write two different keys.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    env = dict(os.environ if env is None else env)
+    config = Config(environ=env)
+    secrets_path = Path(config("PORTAL_SECRETS_FILE", default=DEFAULT_SECRETS_FILE))
+    values = dict(
+        database_url=config("DATABASE_URL", default=DEFAULT_DATABASE_URL),
+        secrets=load_secrets(env, secrets_path),
+        session_idle_minutes=config("PORTAL_SESSION_IDLE_MINUTES", cast=int, default=30),
+        session_absolute_hours=config("PORTAL_SESSION_ABSOLUTE_HOURS", cast=int, default=12),
+        cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
+        mdt_timezone=config("PORTAL_MDT_TIMEZONE", default="America/New_York"),
+        convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
+        ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
+        allowed_hosts=tuple(
+            h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()
+        ),
+    )
+    values.update(overrides)
+    settings = Settings(**values)
+    zoneinfo.ZoneInfo(settings.mdt_timezone)  # fail at start, not at the first date shown
+    return settings

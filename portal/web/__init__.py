@@ -1,0 +1,1 @@
+"""Page and fragment handlers: thin — parse, call a service, render."""

@@ -1,0 +1,190 @@
+"""Agency and staff administration, for administrators and agency leads."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from starlette.responses import RedirectResponse, Response
+
+from portal.errors import Invalid
+from portal.models import AgencyKind, Discipline, Role, WebSession
+from portal.services import agencies, staff
+from portal.web.context import Context
+from portal.web.render import render
+
+
+def agency_list(ctx: Context) -> Response:
+    return render(
+        ctx,
+        "admin/agencies.html",
+        {
+            "agencies": agencies.manageable_agencies(ctx.db, ctx.viewer),
+        },
+    )
+
+
+def _agency_form(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
+    return render(
+        ctx,
+        "admin/agency_new.html",
+        {
+            "errors": errors or {},
+            "kinds": list(AgencyKind),
+            "disciplines": list(Discipline),
+            "values": {k: ctx.field(k) for k in ("name", "kind", "discipline", "requires_totp")},
+        },
+        status=status,
+    )
+
+
+def agency_new(ctx: Context) -> Response:
+    return _agency_form(ctx)
+
+
+def agency_create(ctx: Context) -> Response:
+    try:
+        agency = agencies.create_agency(
+            ctx.db,
+            name=ctx.field("name"),
+            kind=ctx.field("kind"),
+            discipline=ctx.field("discipline"),
+            requires_totp=ctx.field("requires_totp") == "on",
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _agency_form(ctx, status=error.status_code, errors=error.errors)
+    ctx.flash(f"{agency.name} was created. Add its first agency lead below.")
+    return RedirectResponse(f"/admin/agencies/{agency.public_id}", status_code=303)
+
+
+def agency_detail(ctx: Context) -> Response:
+    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+    return render(
+        ctx,
+        "admin/agency.html",
+        {
+            "agency": agency,
+            "members": staff.staff_of(ctx.db, agency),
+        },
+    )
+
+
+def agency_settings(ctx: Context) -> Response:
+    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+    agencies.set_requires_totp(
+        ctx.db, agency, ctx.field("requires_totp") == "on", actor=ctx.viewer.user, at=ctx.now
+    )
+    ctx.flash("Sign-in settings saved.")
+    return RedirectResponse(f"/admin/agencies/{agency.public_id}", status_code=303)
+
+
+def _assignable_roles(ctx: Context) -> list[Role]:
+    if Role.ADMINISTRATOR in ctx.viewer.roles:
+        return list(Role)
+    return [r for r in Role if r is not Role.ADMINISTRATOR]
+
+
+def _staff_form(ctx: Context, agency, *, status: int = 200, errors: dict | None = None):
+    return render(
+        ctx,
+        "admin/staff_new.html",
+        {
+            "agency": agency,
+            "errors": errors or {},
+            "roles": _assignable_roles(ctx),
+            "values": {
+                "username": ctx.field("username"),
+                "display_name": ctx.field("display_name"),
+                "roles": ctx.fields("roles"),
+            },
+        },
+        status=status,
+    )
+
+
+def staff_new(ctx: Context) -> Response:
+    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+    return _staff_form(ctx, agency)
+
+
+def staff_create(ctx: Context) -> Response:
+    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+    try:
+        user = staff.create_staff(
+            ctx.db,
+            agency,
+            username=ctx.field("username"),
+            display_name=ctx.field("display_name"),
+            password=ctx.field("password"),
+            roles=ctx.fields("roles"),
+            actor=ctx.viewer.user,
+            viewer=ctx.viewer,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _staff_form(ctx, agency, status=error.status_code, errors=error.errors)
+    ctx.flash(f"{user.display_name} can now sign in as {user.username}.")
+    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def _staff_page(ctx: Context, user, *, status: int = 200, errors: dict | None = None):
+    live_sessions = ctx.db.exec(
+        select(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+        .order_by(WebSession.last_seen_at.desc())
+    ).all()
+    from portal.models import Agency
+
+    return render(
+        ctx,
+        "admin/staff.html",
+        {
+            "member": user,
+            "agency": ctx.db.get(Agency, user.agency_id),
+            "member_roles": staff.roles_of(ctx.db, user),
+            "roles": _assignable_roles(ctx),
+            "live_sessions": live_sessions,
+            "errors": errors or {},
+        },
+        status=status,
+    )
+
+
+def staff_detail(ctx: Context) -> Response:
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    return _staff_page(ctx, user)
+
+
+def staff_roles(ctx: Context) -> Response:
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    try:
+        staff.set_roles(ctx.db, user, ctx.fields("roles"), viewer=ctx.viewer, at=ctx.now)
+    except Invalid as error:
+        return _staff_page(ctx, user, status=400, errors=error.errors)
+    ctx.flash("Roles saved.")
+    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def staff_deactivate(ctx: Context) -> Response:
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    try:
+        staff.deactivate(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    except Invalid as error:
+        return _staff_page(ctx, user, status=400, errors=error.errors)
+    ctx.flash(f"{user.display_name} is deactivated and signed out everywhere.")
+    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def staff_reactivate(ctx: Context) -> Response:
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    staff.reactivate(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    ctx.flash(f"{user.display_name} can sign in again.")
+    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def staff_end_sessions(ctx: Context) -> Response:
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    ended = staff.end_sessions(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    ctx.flash(f"Ended {ended} session(s).")
+    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)

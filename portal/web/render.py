@@ -1,0 +1,50 @@
+"""Rendering pages and their htmx fragments from one template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.responses import Response
+
+from portal.auth.permissions import Permission, allows
+from portal.web.context import Context
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+templates.env.globals["Permission"] = Permission
+
+
+def render(
+    ctx: Context,
+    template: str,
+    values: dict | None = None,
+    *,
+    status: int = 200,
+    block: str | None = None,
+) -> Response:
+    """The full page, or for an htmx request naming a block, just that block."""
+    viewer = ctx.viewer
+    context = {
+        "viewer": viewer,
+        "csrf_token": viewer.session.csrf_token
+        if viewer
+        else getattr(ctx.request.state, "presession_token", ""),
+        "flashes": ctx.flashes,
+        "can": (lambda p: viewer is not None and allows(viewer.roles, p)),
+        "now": ctx.now,
+        "settings": ctx.settings,
+        **(values or {}),
+    }
+    is_htmx = ctx.request.headers.get("hx-request") == "true"
+    response = templates.TemplateResponse(
+        ctx.request,
+        template,
+        context,
+        status_code=status,
+        block_name=block if (block and is_htmx) else None,
+    )
+    if block:
+        response.headers["Vary"] = "HX-Request"
+    return response

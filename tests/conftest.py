@@ -1,0 +1,126 @@
+"""Shared fixtures: a database per backend built by the migrations, a savepoint per test."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
+from sqlmodel import Session
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+
+from portal import migrate
+from portal.app import create_app
+from portal.auth import passwords
+from portal.crypto import KeyWrapper
+from portal.db import make_engine
+from portal.settings import NodeSecrets, Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from databases import BACKENDS, new_empty_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2id with the cheapest parameters while testing; the product's are untouched."""
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    yield
+    passwords._hasher = original
+
+
+class Clock:
+    """An injectable clock that tests move by hand."""
+
+    def __init__(self, at: datetime | None = None) -> None:
+        self.at = at or datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_secrets() -> NodeSecrets:
+    return NodeSecrets(
+        session_key=Secret(secrets.token_urlsafe(32)),
+        key_encryption_key=Secret(base64.b64encode(secrets.token_bytes(32)).decode()),
+    )
+
+
+@pytest.fixture(scope="session")
+def node_secrets() -> NodeSecrets:
+    return test_secrets()
+
+
+@pytest.fixture
+def keys(node_secrets) -> KeyWrapper:
+    return KeyWrapper(node_secrets.kek_bytes())
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def engine(backend, tmp_path_factory):
+    """One database per backend for the run, built by running the migrations."""
+    url, drop = new_empty_database(backend, tmp_path_factory.mktemp(backend))
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    drop()
+
+
+@pytest.fixture
+def connection(engine):
+    with engine.connect() as connection:
+        outer = connection.begin()
+        yield connection
+        if outer.is_active:
+            outer.rollback()
+
+
+@pytest.fixture
+def db(connection):
+    """A session whose commits release savepoints; the test's outer transaction is undone."""
+    with Session(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    ) as session:
+        yield session
+
+
+@pytest.fixture
+def settings(engine, node_secrets, clock) -> Settings:
+    return Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        secrets=node_secrets,
+        cookie_secure=False,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def app(settings, engine, connection):
+    return create_app(settings, engine=engine, bind=connection)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as test_client:
+        yield test_client

@@ -1,0 +1,54 @@
+"""Secrets come from the environment or a 0600 file created on first run."""
+
+import base64
+import stat
+
+import pytest
+
+from portal.settings import from_environment
+
+
+def test_secrets_file_is_created_with_0600_and_reused(tmp_path):
+    path = tmp_path / "secrets.json"
+    env = {"PORTAL_SECRETS_FILE": str(path)}
+    first = from_environment(env)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = from_environment(env)
+    assert str(first.secrets.session_key) == str(second.secrets.session_key)
+    assert len(first.secrets.kek_bytes()) == 32
+
+
+def test_environment_overrides_the_file(tmp_path):
+    kek = base64.b64encode(b"k" * 32).decode()
+    settings = from_environment(
+        {
+            "PORTAL_SESSION_KEY": "s" * 40,
+            "PORTAL_KEK": kek,
+            "PORTAL_SECRETS_FILE": str(tmp_path / "none.json"),
+        }
+    )
+    assert settings.secrets.kek_bytes() == b"k" * 32
+    assert not (tmp_path / "none.json").exists()
+
+
+def test_a_world_readable_secrets_file_is_refused(tmp_path):
+    path = tmp_path / "secrets.json"
+    from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    path.chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        from_environment({"PORTAL_SECRETS_FILE": str(path)})
+
+
+def test_secrets_are_not_shown_in_repr(tmp_path):
+    settings = from_environment({"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")})
+    assert str(settings.secrets.session_key) not in repr(settings)
+
+
+def test_unknown_time_zone_fails_at_start(tmp_path):
+    with pytest.raises(Exception):  # noqa: B017 - zoneinfo raises its own error type
+        from_environment(
+            {
+                "PORTAL_SECRETS_FILE": str(tmp_path / "s.json"),
+                "PORTAL_MDT_TIMEZONE": "Mars/Olympus_Mons",
+            }
+        )
