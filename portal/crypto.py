@@ -14,6 +14,8 @@ import nacl.utils
 from nacl.encoding import RawEncoder
 from nacl.hash import blake2b
 
+import consent
+
 
 class KeyWrapper:
     """Encrypts agency secrets under the node's key-encryption key."""
@@ -37,9 +39,8 @@ def new_signing_key() -> nacl.signing.SigningKey:
 
 
 def signing_key_id(agency_public_id: str, verify_key: nacl.signing.VerifyKey) -> str:
-    """Derived from the public key, so a partner can recompute it from the roster."""
-    digest = hashlib.sha256(bytes(verify_key)).hexdigest()[:16]
-    return f"{agency_public_id[:8]}-ed25519-{digest}"
+    """The consent library's key id, so a partner recomputes it from the roster."""
+    return consent.key_id_for(agency_public_id, verify_key)
 
 
 def data_key_id(agency_public_id: str, secret: bytes) -> str:

@@ -1,5 +1,5 @@
 """The audit log: one function that every service calls."""
 
-from portal.audit.log import AuditTag, record
+from portal.audit.log import AuditTag, DisclosureFacts, record
 
-__all__ = ["AuditTag", "record"]
+__all__ = ["AuditTag", "DisclosureFacts", "record"]

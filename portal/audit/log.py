@@ -7,6 +7,7 @@ change it describes. The hash chain (disclosure issue) hangs off this function a
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -42,6 +43,21 @@ class AuditTag(StrEnum):
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
 
 
+@dataclass(frozen=True)
+class DisclosureFacts:
+    """What one decision of a disclosure point concerned; stored as searchable columns."""
+
+    case_ref: str | None
+    client_id: int | None
+    section_key: str
+    purpose: str
+    decision: str  # "released" | "withheld"
+    gate: str | None = None
+    release_ref: str | None = None
+    policy_rule: str | None = None
+    viewer_role: str | None = None
+
+
 def record(
     db: Session,
     tag: AuditTag,
@@ -52,6 +68,7 @@ def record(
     detail: dict | None = None,
     at: datetime,
     client_address: str | None = None,
+    disclosure: DisclosureFacts | None = None,
 ) -> AuditEntry:
     """Append one entry to `agency_id`'s log (None: the node's own log).
 
@@ -68,5 +85,15 @@ def record(
         detail=json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
         client_address=client_address,
     )
+    if disclosure is not None:
+        entry.actor_role = disclosure.viewer_role
+        entry.case_ref = disclosure.case_ref
+        entry.client_id = disclosure.client_id
+        entry.section_key = disclosure.section_key
+        entry.purpose = disclosure.purpose
+        entry.decision = disclosure.decision
+        entry.gate = disclosure.gate
+        entry.release_ref = disclosure.release_ref
+        entry.policy_rule = disclosure.policy_rule
     db.add(entry)
     return entry

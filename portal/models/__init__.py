@@ -4,6 +4,14 @@ from portal.models.agency import Agency, AgencyKey, AgencyKind, Discipline, KeyP
 from portal.models.audit import AuditEntry
 from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
 from portal.models.client import Client
+from portal.models.release import (
+    ConsentRelease,
+    ReleaseRecipient,
+    ReleaseRevocation,
+    ReleaseSection,
+    ReleaseState,
+    RestrictedPerson,
+)
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
 __all__ = [
@@ -14,12 +22,18 @@ __all__ = [
     "CaseLink",
     "CaseStatus",
     "Client",
+    "ConsentRelease",
     "Discipline",
     "KeyPurpose",
     "MdtCase",
     "Node",
     "RecoveryCode",
     "ReferralSource",
+    "ReleaseRecipient",
+    "ReleaseRevocation",
+    "ReleaseSection",
+    "ReleaseState",
+    "RestrictedPerson",
     "Role",
     "StaffRole",
     "StaffUser",

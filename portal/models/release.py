@@ -1,0 +1,89 @@
+"""Consent releases as stored by the disclosing agency: drafts, signed envelopes, revocations.
+
+The signed envelope (canonical JSON, Ed25519) is the truth. The recipient and section rows
+are copies taken at signing so the consent gate can find candidate releases in SQL; the gate
+still checks the signed document itself before it allows anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.types import UTCDateTime, new_public_id
+
+
+class ReleaseState(StrEnum):
+    DRAFT = "draft"  # prepared, shown to the survivor, not yet signed
+    SIGNED = "signed"  # immutable from here on: a change is a new release
+    DISCARDED = "discarded"  # a draft that was never signed
+
+
+class ConsentRelease(SQLModel, table=True):
+    __tablename__ = "consent_release"
+    __table_args__ = (Index("ix_consent_release_client_state", "client_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)  # the disclosing agency
+    client_id: int = Field(foreign_key="client.id")
+    state: str = Field(default=ReleaseState.DRAFT, max_length=10)
+    purpose: str = Field(max_length=30)
+    effective_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)  # the expiry, or an event's latest date
+    # The draft's fields while a draft; the signed envelope's JSON once signed.
+    document: str = Field(sa_type=Text)
+    key_id: str | None = Field(default=None, max_length=80)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+
+
+class ReleaseRecipient(SQLModel, table=True):
+    __tablename__ = "release_recipient"
+    __table_args__ = (UniqueConstraint("release_id", "agency_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="consent_release.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+
+
+class ReleaseSection(SQLModel, table=True):
+    __tablename__ = "release_section"
+    __table_args__ = (UniqueConstraint("release_id", "section_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="consent_release.id", index=True)
+    section_key: str = Field(max_length=40)
+
+
+class ReleaseRevocation(SQLModel, table=True):
+    """A signed revocation naming one release; effective at the owner's point at once."""
+
+    __tablename__ = "release_revocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    release_id: int = Field(foreign_key="consent_release.id", index=True)
+    revoked_at: datetime = Field(sa_type=UTCDateTime)
+    document: str = Field(sa_type=Text)  # the signed revocation envelope
+    recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RestrictedPerson(SQLModel, table=True):
+    """Someone recorded on a client's file who may never sign for them."""
+
+    __tablename__ = "restricted_person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    name: str = Field(max_length=120)
+    # "suspected_exploiter" or "not_safe_to_involve"
+    reason: str = Field(max_length=30)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

@@ -1,0 +1,81 @@
+"""The section catalogue, read from policies/sections.toml (data, not code)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "policies" / "sections.toml"
+FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
+
+
+@dataclass(frozen=True)
+class SectionField:
+    key: str
+    label: str
+    type: str
+    options: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    disciplines: tuple[str, ...]
+    fields: tuple[SectionField, ...]
+    identifying: bool = False
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    sections: tuple[Section, ...]
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(s.key for s in self.sections)
+
+    def get(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+    def for_discipline(self, discipline: str) -> tuple[Section, ...]:
+        """Sections an agency of this discipline could contribute."""
+        return tuple(s for s in self.sections if discipline in s.disciplines)
+
+
+def parse(data: dict) -> Catalogue:
+    sections = []
+    for raw in data.get("section", []):
+        fields = []
+        for f in raw.get("fields", []):
+            if f["type"] not in FIELD_TYPES:
+                raise ValueError(f"section {raw['key']}: unknown field type {f['type']!r}")
+            fields.append(
+                SectionField(
+                    f["key"],
+                    f["label"],
+                    f["type"],
+                    tuple(f.get("options", ())),
+                    tuple(f.get("statuses", ())),
+                )
+            )
+        sections.append(
+            Section(
+                raw["key"],
+                raw["title"],
+                tuple(raw.get("disciplines", ())),
+                tuple(fields),
+                bool(raw.get("identifying", False)),
+            )
+        )
+    keys = [s.key for s in sections]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate section key in the catalogue")
+    return Catalogue(tuple(sections))
+
+
+@cache
+def catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
+    with path.open("rb") as handle:
+        return parse(tomllib.load(handle))
