@@ -41,6 +41,11 @@ class AuditTag(StrEnum):
     CASE_OPENED = "mdt:case:opened"
     CASE_LINKED = "mdt:case:linked"
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
+    RELEASE_DRAFTED = "consent:release:drafted"
+    RELEASE_DISCARDED = "consent:release:discarded"
+    RELEASE_SIGNED = "consent:release:signed"
+    RELEASE_REVOKED = "consent:release:revoked"
+    KEY_ROTATED = "admin:key:rotated"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,322 @@
+"""Consent releases in the portal: draft, sign with the agency key, revoke, read status.
+
+The document rules live in the `consent` library; this module stores releases, builds the
+node's key ring and writes the audit entries. A signed release is never changed: a new
+release replaces it, and the old one is revoked or left to expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from nacl.signing import SigningKey, VerifyKey
+from sqlmodel import Session, select
+
+import consent
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import Conflict, Invalid, NotFound
+from portal.models import (
+    Agency,
+    AgencyKey,
+    Client,
+    ConsentRelease,
+    KeyPurpose,
+    ReleaseRecipient,
+    ReleaseRevocation,
+    ReleaseSection,
+    ReleaseState,
+    RestrictedPerson,
+)
+from portal.sections import catalogue
+from portal.services.keys import current_key
+
+# Problems about the signature itself are expected on a draft; they are checked at signing.
+_SIGNING_FIELDS = ("signer", "second_signer", "witness", "signed_at")
+
+
+def keyring(db: Session) -> consent.KeyRing:
+    """Every agency signing key on the node, retired ones included (old releases verify)."""
+    rows = db.exec(
+        select(AgencyKey, Agency.public_id)
+        .join(Agency, Agency.id == AgencyKey.agency_id)
+        .where(AgencyKey.purpose == KeyPurpose.SIGNING)
+    ).all()
+    return consent.KeyRing(
+        consent.KeyEntry(
+            key_id=key.key_id,
+            agency_id=agency_public_id,
+            verify_key=VerifyKey(base64.b64decode(key.public_key)),
+            created_at=key.created_at,
+            retired_at=key.retired_at,
+        )
+        for key, agency_public_id in rows
+    )
+
+
+def agency_kinds(db: Session) -> dict[str, str]:
+    """The roster as the consent library reads it: agency id -> community | system."""
+    return {public_id: kind for public_id, kind in db.exec(select(Agency.public_id, Agency.kind))}
+
+
+def _signing_key(db: Session, agency: Agency, *, keys: KeyWrapper) -> tuple[str, SigningKey]:
+    key = current_key(db, agency.id, KeyPurpose.SIGNING)
+    return key.key_id, SigningKey(keys.unwrap(key.wrapped_secret))
+
+
+def _problems_as_invalid(problems: Sequence[consent.Problem]) -> Invalid:
+    errors: dict[str, str] = {}
+    for problem in problems:
+        field = problem.field.split(".")[0].split("[")[0]
+        errors[field] = f"{errors[field]} {problem.message}" if field in errors else problem.message
+    return Invalid.of(errors)
+
+
+def draft_release(
+    db: Session,
+    client: Client,
+    *,
+    recipients: Iterable[str],
+    sections: Iterable[str],
+    purpose: str,
+    effective_at: datetime,
+    expiry: consent.Expiry,
+    client_is_minor: bool,
+    second_signer_required: bool,
+    language: str,
+    actor,
+    at: datetime,
+) -> ConsentRelease:
+    """A release prepared with the client, to be read and then signed."""
+    agency = db.get(Agency, client.agency_id)
+    try:
+        purpose_value = consent.Purpose(purpose)
+    except ValueError:
+        raise Invalid("purpose", "Choose a purpose from the list.") from None
+    row = ConsentRelease(
+        agency_id=agency.id,
+        client_id=client.id,
+        purpose=purpose_value,
+        effective_at=effective_at,
+        ends_at=effective_at,
+        document="{}",
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+    )
+    document = consent.Release(
+        release_id=row.public_id,
+        client_ref=client.public_id,
+        disclosing_agency=agency.public_id,
+        recipients=tuple(recipients),
+        sections=tuple(sections),
+        purpose=purpose_value,
+        signer=None,
+        second_signer=None,
+        second_signer_required=second_signer_required,
+        client_is_minor=client_is_minor,
+        effective_at=effective_at,
+        expiry=expiry,
+        statements=consent.default_statements(),
+        language=language or None,
+        witness=None,
+        signed_at=None,
+        signature_method=consent.SignatureMethod.TYPED,
+    )
+    problems = [
+        p
+        for p in consent.validate(
+            document, section_keys=catalogue().keys(), agency_kinds=agency_kinds(db)
+        )
+        if not p.field.startswith(_SIGNING_FIELDS) and "sign" not in p.message.lower()
+    ]
+    if problems:
+        raise _problems_as_invalid(problems)
+    row.ends_at = consent.release_end(document)
+    row.document = json.dumps(document.to_dict())
+    db.add(row)
+    db.flush()
+    record(
+        db,
+        AuditTag.RELEASE_DRAFTED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=row.public_id,
+        detail={"client": client.public_id},
+        at=at,
+    )
+    return row
+
+
+def draft_document(row: ConsentRelease) -> consent.Release:
+    if row.state != ReleaseState.DRAFT:
+        raise Conflict("release", "This release is already signed; make a new one to change it.")
+    return consent.Release.from_dict(json.loads(row.document))
+
+
+def excluded_signers(db: Session, client: Client) -> list[str]:
+    return list(
+        db.exec(select(RestrictedPerson.name).where(RestrictedPerson.client_id == client.id))
+    )
+
+
+def sign(
+    db: Session,
+    row: ConsentRelease,
+    *,
+    signer: consent.Signer,
+    second_signer: consent.Signer | None,
+    method: consent.SignatureMethod,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> consent.SignedRelease:
+    """Record the client's signature, witnessed by `actor`, and sign with the agency key."""
+    draft = draft_document(row)
+    client = db.get(Client, row.client_id)
+    agency = db.get(Agency, row.agency_id)
+    document = consent.Release(
+        **{
+            **draft.__dict__,
+            "signer": signer,
+            "second_signer": second_signer,
+            "witness": consent.StaffRef(actor.public_id, actor.display_name),
+            "signed_at": at,
+            "signature_method": method,
+        }
+    )
+    problems = consent.validate(
+        document,
+        section_keys=catalogue().keys(),
+        agency_kinds=agency_kinds(db),
+        excluded_signers=excluded_signers(db, client),
+    )
+    if problems:
+        raise _problems_as_invalid(problems)
+    key_id, signing_key = _signing_key(db, agency, keys=keys)
+    signed = consent.sign_release(document, signing_key, key_id)
+    row.state = ReleaseState.SIGNED
+    row.document = json.dumps(signed.to_dict())
+    row.key_id = key_id
+    row.signed_at = at
+    row.recorded_by_id = actor.id
+    by_public_id = dict(db.exec(select(Agency.public_id, Agency.id)).all())
+    for recipient in document.recipients:
+        db.add(ReleaseRecipient(release_id=row.id, agency_id=by_public_id[recipient]))
+    for section in document.sections:
+        db.add(ReleaseSection(release_id=row.id, section_key=section))
+    record(
+        db,
+        AuditTag.RELEASE_SIGNED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=row.public_id,
+        detail={
+            "key_id": key_id,
+            "method": method.value,
+            "recipients": list(document.recipients),
+            "sections": list(document.sections),
+            "purpose": document.purpose.value,
+        },
+        at=at,
+    )
+    return signed
+
+
+def discard(db: Session, row: ConsentRelease, *, actor, at: datetime) -> None:
+    draft_document(row)  # refuses a signed release
+    row.state = ReleaseState.DISCARDED
+    record(
+        db,
+        AuditTag.RELEASE_DISCARDED,
+        agency_id=row.agency_id,
+        actor=actor,
+        subject=row.public_id,
+        at=at,
+    )
+
+
+def signed_document(row: ConsentRelease) -> consent.Release:
+    if row.state != ReleaseState.SIGNED:
+        raise Invalid("release", "This release has not been signed.")
+    return consent.Release.from_dict(json.loads(row.document)["release"])
+
+
+def revocations(db: Session, row: ConsentRelease) -> list[consent.Revocation]:
+    return [
+        consent.Revocation.from_dict(json.loads(r.document)["revocation"])
+        for r in db.exec(select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id))
+    ]
+
+
+def revoke(
+    db: Session, row: ConsentRelease, *, reason: str | None, actor, keys: KeyWrapper, at: datetime
+) -> consent.SignedRevocation:
+    """Effective at once: the owner's disclosure point reads revocations on every request."""
+    document = signed_document(row)
+    if consent.status(document, revocations(db, row), at=at).state == consent.ReleaseState.REVOKED:
+        raise Conflict("release", "This release is already revoked.")
+    agency = db.get(Agency, row.agency_id)
+    revocation_row = ReleaseRevocation(
+        release_id=row.id,
+        revoked_at=at,
+        document="{}",
+        recorded_by_id=actor.id,
+        reason=(reason or None),
+    )
+    revocation = consent.Revocation(
+        revocation_id=revocation_row.public_id,
+        release_id=row.public_id,
+        disclosing_agency=agency.public_id,
+        revoked_at=at,
+        recorded_by=consent.StaffRef(actor.public_id, actor.display_name),
+        reason=reason or None,
+    )
+    key_id, signing_key = _signing_key(db, agency, keys=keys)
+    signed = consent.sign_revocation(revocation, signing_key, key_id)
+    revocation_row.document = json.dumps(signed.to_dict())
+    db.add(revocation_row)
+    record(
+        db,
+        AuditTag.RELEASE_REVOKED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=row.public_id,
+        detail={"revocation": revocation_row.public_id},
+        at=at,
+    )
+    return signed
+
+
+def status_of(db: Session, row: ConsentRelease, *, at: datetime) -> consent.ReleaseStatus | None:
+    """None for a draft or discarded release: only a signed release has a status."""
+    if row.state != ReleaseState.SIGNED:
+        return None
+    return consent.status(signed_document(row), revocations(db, row), at=at)
+
+
+def releases_of(db: Session, client: Client) -> list[ConsentRelease]:
+    return list(
+        db.exec(
+            select(ConsentRelease)
+            .where(
+                ConsentRelease.client_id == client.id,
+                ConsentRelease.state != ReleaseState.DISCARDED,
+            )
+            .order_by(ConsentRelease.created_at.desc(), ConsentRelease.id.desc())
+        )
+    )
+
+
+def access_release(db: Session, agency: Agency, public_id: str) -> ConsentRelease:
+    """Only the disclosing agency's staff load its releases; anyone else gets 404."""
+    row = db.exec(
+        select(ConsentRelease).where(
+            ConsentRelease.public_id == public_id, ConsentRelease.agency_id == agency.id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("release")
+    return row
