@@ -71,9 +71,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
 def _refuse_unguarded(table: list) -> None:
     """Deny by default, at start-up: a route that states no permission stops the app."""
     for item in table:
-        target = item.endpoint if isinstance(item, Route) else getattr(item, "app", None)
-        if getattr(target, "permission", None) is None:
-            path = getattr(item, "path", "?")
-            raise RuntimeError(f"route {path} states no permission")
         if isinstance(item, Mount) and item.routes:
             _refuse_unguarded(item.routes)
+            continue
+        target = item.endpoint if isinstance(item, Route) else getattr(item, "app", None)
+        if getattr(target, "permission", None) is None:
+            raise RuntimeError(f"route {getattr(item, 'path', '?')} states no permission")

@@ -46,6 +46,8 @@ class AuditTag(StrEnum):
     RELEASE_SIGNED = "consent:release:signed"
     RELEASE_REVOKED = "consent:release:revoked"
     KEY_ROTATED = "admin:key:rotated"
+    API_TOKEN_CREATED = "admin:api_token:created"
+    API_TOKEN_REVOKED = "admin:api_token:revoked"
 
 
 @dataclass(frozen=True)

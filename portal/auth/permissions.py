@@ -11,6 +11,7 @@ class Permission(StrEnum):
     PUBLIC = "public"  # no sign-in: login page, health checks, static files
     SIGNED_IN = "signed_in"  # any active staff user with a complete sign-in
     SECOND_FACTOR = "second_factor"  # between password and TOTP, or enrolling when required
+    API_TOKEN = "api_token"  # /api/v1: a bearer token with the operation's scope
     DASHBOARD_READ = "dashboard:read"
     ACCOUNT_MANAGE = "account:manage"
     AGENCY_CREATE = "agency:create"
@@ -21,6 +22,7 @@ class Permission(StrEnum):
     SESSION_END = "session:end"
     CASE_READ = "case:read"
     CLIENT_READ = "client:read"
+    API_TOKEN_MANAGE = "api_token:manage"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -36,6 +38,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.STAFF_MANAGE: _LEADS,
     Permission.SESSION_END: _LEADS,
     Permission.CASE_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.API_TOKEN_MANAGE: frozenset({Role.AGENCY_LEAD}),
     Permission.CLIENT_READ: frozenset(
         {
             Role.ADVOCATE,

@@ -1,6 +1,7 @@
 """SQLModel tables, by concept. Importing this package registers every table."""
 
 from portal.models.agency import Agency, AgencyKey, AgencyKind, Discipline, KeyPurpose, Node
+from portal.models.api_token import ApiScope, ApiToken
 from portal.models.audit import AuditEntry
 from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
 from portal.models.client import Client
@@ -18,6 +19,8 @@ __all__ = [
     "Agency",
     "AgencyKey",
     "AgencyKind",
+    "ApiScope",
+    "ApiToken",
     "AuditEntry",
     "CaseLink",
     "CaseStatus",

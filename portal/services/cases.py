@@ -116,8 +116,19 @@ class CaseRow:
     referral_source: str
 
 
+def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
+    return CaseRow(
+        case.public_id,
+        case.reference,
+        case.intake_date,
+        case.intake_date + timedelta(days=window_days),
+        case.status,
+        case.referral_source,
+    )
+
+
 def cases_for_agency(
-    db: Session, agency: Agency, *, window_days: int, limit: int = 50
+    db: Session, agency: Agency, *, window_days: int, limit: int = 50, offset: int = 0
 ) -> list[CaseRow]:
     """Cases the agency takes part in (coordinating or linked), filtered in SQL."""
     linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
@@ -125,19 +136,10 @@ def cases_for_agency(
         select(MdtCase)
         .where((MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked))
         .order_by(MdtCase.intake_date.desc(), MdtCase.reference.desc())
+        .offset(offset)
         .limit(limit)
     ).all()
-    return [
-        CaseRow(
-            c.public_id,
-            c.reference,
-            c.intake_date,
-            c.intake_date + timedelta(days=window_days),
-            c.status,
-            c.referral_source,
-        )
-        for c in rows
-    ]
+    return [case_row(c, window_days=window_days) for c in rows]
 
 
 def count_cases_for_agency(db: Session, agency: Agency) -> int:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from portal.api.routes import api_routes
 from portal.auth.permissions import Permission as P
-from portal.web import account_pages, admin_pages, auth_pages, dashboard_pages, health_pages
+from portal.web import (
+    account_pages,
+    admin_pages,
+    auth_pages,
+    dashboard_pages,
+    health_pages,
+    token_pages,
+)
 from portal.web.routing import route
 
 STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "static"
@@ -104,6 +112,21 @@ def routes() -> list:
             permission=P.SESSION_END,
             methods=("POST",),
         ),
+        # API tokens, managed by the agency lead
+        route("/admin/api-tokens", token_pages.token_list, permission=P.API_TOKEN_MANAGE),
+        route(
+            "/admin/api-tokens",
+            token_pages.token_create,
+            permission=P.API_TOKEN_MANAGE,
+            methods=("POST",),
+        ),
+        route(
+            "/admin/api-tokens/{token_id}/revoke",
+            token_pages.token_revoke,
+            permission=P.API_TOKEN_MANAGE,
+            methods=("POST",),
+        ),
+        Mount("/api/v1", routes=api_routes(), name="api"),
         Mount("/static", app=public_static(), name="static"),
     ]
 

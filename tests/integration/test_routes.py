@@ -1,5 +1,7 @@
 """Deny by default: every registered route states a permission, proven by walking them."""
 
+import re
+
 import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -11,14 +13,15 @@ from portal.web.routes import routes
 
 import factories as make
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/static"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/static", "/api/v1/openapi.json"}
 
 
 def walk(table, prefix=""):
     for item in table:
-        if isinstance(item, Mount):
+        if isinstance(item, Mount) and item.routes:
+            yield from walk(item.routes, prefix + item.path)
+        elif isinstance(item, Mount):
             yield prefix + item.path, item, getattr(item.app, "permission", None)
-            yield from walk(item.routes or [], prefix + item.path)
         elif isinstance(item, Route):
             yield prefix + item.path, item, getattr(item.endpoint, "permission", None)
 
@@ -34,7 +37,12 @@ def test_only_the_expected_routes_are_public():
 
 
 def test_every_non_public_permission_is_held_by_some_role():
-    special = {Permission.PUBLIC, Permission.SIGNED_IN, Permission.SECOND_FACTOR}
+    special = {
+        Permission.PUBLIC,
+        Permission.SIGNED_IN,
+        Permission.SECOND_FACTOR,
+        Permission.API_TOKEN,
+    }
     for _, _, permission in walk(routes()):
         if permission not in special:
             assert ROLE_PERMISSIONS.get(permission), f"{permission} is held by nobody"
@@ -57,9 +65,18 @@ def anonymous(settings, engine, connection):
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{agency_id}", "00000000-0000-4000-8000-000000000000").replace(
-        "{user_id}", "00000000-0000-4000-8000-000000000000"
-    )
+    return re.sub(r"\{[a-z_]+\}", "00000000-0000-4000-8000-000000000000", path)
+
+
+def test_api_routes_refuse_a_browser_session(client, db, keys):
+    """A signed-in browser is not an API caller: cookies never authorise /api/v1."""
+    agency = make.agency(db, keys)
+    make.user(db, agency, Role.AGENCY_LEAD, username="cookie.lead")
+    make.login(client, "cookie.lead")
+    for path, route, permission in walk(routes()):
+        if permission is Permission.API_TOKEN:
+            for method in route.methods - {"HEAD"}:
+                assert client.request(method, _concrete(path)).status_code == 401, path
 
 
 def test_every_non_public_route_refuses_an_anonymous_visitor(anonymous):
@@ -81,7 +98,7 @@ def test_every_route_refuses_a_role_without_its_permission(client, db, keys):
     for path, route, permission in walk(routes()):
         if (
             not isinstance(route, Route)
-            or permission in (Permission.PUBLIC, Permission.SECOND_FACTOR)
+            or permission in (Permission.PUBLIC, Permission.SECOND_FACTOR, Permission.API_TOKEN)
             or Role.SURVIVOR_MENTOR in ROLE_PERMISSIONS.get(permission, ())
         ):
             continue

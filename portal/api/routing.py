@@ -1,0 +1,142 @@
+"""API routes: bearer-token authentication, scopes, JSON in and out, one unit of work each.
+
+Every operation is declared once, with its scope and its schemas; the OpenAPI document is
+built from the same declarations, so the document and the routes cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from portal.auth.permissions import Permission
+from portal.errors import DomainError, Invalid
+from portal.models import ApiScope
+from portal.services import api_tokens
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class ApiContext:
+    request: Request
+    db: Any
+    settings: Any
+    now: Any
+    caller: api_tokens.ApiCaller
+    body: BaseModel | None
+
+    @property
+    def viewer(self):
+        return self.caller.viewer
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # "path" | "query"
+    schema: dict
+    description: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Callable[[ApiContext], Any]
+    scope: ApiScope
+    summary: str
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None = None
+    params: tuple[Param, ...] = ()
+    status: int = 200
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+
+
+def error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
+    payload = {"error": message}
+    if field_name:
+        payload["field"] = field_name
+    return JSONResponse(payload, status_code=status)
+
+
+def api_route(operation: Operation) -> Route:
+    async def endpoint(request: Request) -> Response:
+        body = None
+        if operation.body is not None:
+            parsed = await _read_json(request, operation.body)
+            if isinstance(parsed, Response):
+                return parsed
+            body = parsed
+        return await run_in_threadpool(_run, operation, request, body)
+
+    endpoint.permission = Permission.API_TOKEN
+    endpoint.operation = operation
+    endpoint.__name__ = operation.handler.__name__
+    return Route(operation.path, endpoint, methods=[operation.method])
+
+
+async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Response:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return error(415, "Send the body as application/json.")
+    length = request.headers.get("content-length")
+    if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        return error(400, f"The body is not valid JSON: {problem}.")
+    if not isinstance(data, dict):
+        return error(400, "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as problem:
+        first = problem.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or None
+        return error(400, first["msg"], where)
+
+
+def _run(operation: Operation, request: Request, body: BaseModel | None) -> Response:
+    state = request.app.state
+    now = state.settings.clock()
+    with state.open_session() as db:
+        caller = api_tokens.authenticate(db, request.headers.get("authorization"), at=now)
+        if caller is None:
+            db.rollback()
+            return JSONResponse(
+                {"error": "A valid API token is required."},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if operation.scope not in caller.token.scope_set:
+            db.rollback()
+            return error(403, f"This token lacks the {operation.scope.value} scope.")
+        ctx = ApiContext(request, db, state.settings, now, caller, body)
+        try:
+            result = operation.handler(ctx)
+        except Invalid as problem:
+            db.rollback()
+            field_name, message = next(iter(problem.errors.items()), (None, str(problem)))
+            return error(problem.status_code, message, field_name)
+        except DomainError as problem:
+            db.rollback()
+            return error(problem.status_code, str(problem))
+        db.commit()
+    if isinstance(result, Response):
+        return result
+    content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return JSONResponse(content, status_code=operation.status)

@@ -1,0 +1,145 @@
+"""API tokens: create (the secret is returned once), authenticate, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, record
+from portal.auth.sessions import Viewer
+from portal.errors import Invalid, NotFound
+from portal.models import Agency, ApiScope, ApiToken, Role, StaffRole, StaffUser
+from portal.services import validation
+
+TOKEN_PREFIX = "mdt_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def create_token(
+    db: Session,
+    viewer: Viewer,
+    *,
+    name: object,
+    scopes: list[str],
+    acting_role: object,
+    at: datetime,
+) -> IssuedToken:
+    def check_scopes() -> list[str]:
+        chosen = sorted(set(scopes))
+        if not chosen:
+            raise Invalid("scopes", "Choose at least one scope.")
+        if set(chosen) - {s.value for s in ApiScope}:
+            raise Invalid("scopes", "Choose scopes from the list.")
+        return chosen
+
+    def check_role() -> str:
+        if acting_role not in viewer.roles or acting_role == Role.ADMINISTRATOR:
+            raise Invalid("acting_role", "Choose one of your own roles for the token to act in.")
+        return str(acting_role)
+
+    values = validation.collect(
+        name=lambda: validation.text(name, "name", max_length=80),
+        scopes=check_scopes,
+        acting_role=check_role,
+    )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        agency_id=viewer.agency.id,
+        name=values["name"],
+        token_hash=_hash(secret),
+        scopes=" ".join(values["scopes"]),
+        acting_user_id=viewer.user.id,
+        acting_role=values["acting_role"],
+        created_at=at,
+    )
+    db.add(token)
+    db.flush()
+    record(
+        db,
+        AuditTag.API_TOKEN_CREATED,
+        agency_id=viewer.agency.id,
+        actor=viewer.user,
+        subject=token.public_id,
+        detail={"name": token.name, "scopes": values["scopes"], "role": token.acting_role},
+        at=at,
+    )
+    return IssuedToken(token, secret)
+
+
+def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -> ApiToken:
+    token = db.exec(
+        select(ApiToken).where(
+            ApiToken.public_id == public_id, ApiToken.agency_id == viewer.agency.id
+        )
+    ).first()
+    if token is None:
+        raise NotFound("API token")
+    if token.revoked_at is None:
+        token.revoked_at = at
+        record(
+            db,
+            AuditTag.API_TOKEN_REVOKED,
+            agency_id=token.agency_id,
+            actor=viewer.user,
+            subject=token.public_id,
+            at=at,
+        )
+    return token
+
+
+def tokens_of(db: Session, agency: Agency) -> list[ApiToken]:
+    return list(
+        db.exec(
+            select(ApiToken)
+            .where(ApiToken.agency_id == agency.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who is calling the API: the token, and the viewer it acts as."""
+
+    token: ApiToken
+    viewer: Viewer
+
+
+def authenticate(db: Session, authorization: str | None, *, at: datetime) -> ApiCaller | None:
+    """The caller behind `Authorization: Bearer …`, or None for any failure alike."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    secret = authorization[len("Bearer ") :].strip()
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = db.exec(select(ApiToken).where(ApiToken.token_hash == _hash(secret))).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    user = db.get(StaffUser, token.acting_user_id)
+    agency = db.get(Agency, token.agency_id)
+    if user is None or not user.is_active or agency is None or not agency.is_active:
+        return None
+    still_holds_role = db.exec(
+        select(StaffRole.id).where(
+            StaffRole.user_id == user.id, StaffRole.role == token.acting_role
+        )
+    ).first()
+    if still_holds_role is None:
+        return None
+    token.last_used_at = at
+    return ApiCaller(
+        token, Viewer(user=user, agency=agency, roles=frozenset({token.acting_role}), session=None)
+    )

@@ -1,0 +1,64 @@
+"""API tokens for the agency's own systems, managed by the agency lead."""
+
+from __future__ import annotations
+
+from starlette.responses import RedirectResponse, Response
+
+from portal.errors import Invalid
+from portal.models import ApiScope, Role
+from portal.services import api_tokens
+from portal.web.context import Context
+from portal.web.render import render
+
+
+def _page(
+    ctx: Context,
+    *,
+    status: int = 200,
+    errors: dict | None = None,
+    issued: api_tokens.IssuedToken | None = None,
+) -> Response:
+    return render(
+        ctx,
+        "admin/api_tokens.html",
+        {
+            "tokens": api_tokens.tokens_of(ctx.db, ctx.viewer.agency),
+            "scopes": list(ApiScope),
+            "roles": sorted(r for r in ctx.viewer.roles if r != Role.ADMINISTRATOR),
+            "errors": errors or {},
+            "issued": issued,
+            "values": {
+                "name": ctx.field("name"),
+                "scopes": ctx.fields("scopes"),
+                "acting_role": ctx.field("acting_role"),
+            },
+        },
+        status=status,
+    )
+
+
+def token_list(ctx: Context) -> Response:
+    return _page(ctx)
+
+
+def token_create(ctx: Context) -> Response:
+    try:
+        issued = api_tokens.create_token(
+            ctx.db,
+            ctx.viewer,
+            name=ctx.field("name"),
+            scopes=ctx.fields("scopes"),
+            acting_role=ctx.field("acting_role"),
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _page(ctx, status=400, errors=error.errors)
+    return _page(ctx, issued=issued)  # the secret is shown on this response only
+
+
+def token_revoke(ctx: Context) -> Response:
+    token = api_tokens.revoke_token(
+        ctx.db, ctx.viewer, ctx.request.path_params["token_id"], at=ctx.now
+    )
+    ctx.flash(f"Token “{token.name}” is revoked; calls with it now fail.")
+    return RedirectResponse("/admin/api-tokens", status_code=303)
