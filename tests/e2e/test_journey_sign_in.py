@@ -37,3 +37,21 @@ def test_wrong_password_shows_one_message(page: Page, portal_url: str):
     page.get_by_label("Password").fill("not the demo password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+
+
+def test_lead_adds_a_staff_member_without_javascript_help(page: Page, portal_url: str):
+    """A plain form post from the admin pages: proves forms carry their CSRF token."""
+    page.set_default_timeout(15_000)
+    page.goto(portal_url + "/login")
+    page.get_by_label("Username").fill("lead")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Agencies & staff").click()
+    page.get_by_role("link", name="Riverbend Children's Advocacy Center (demo)").click()
+    page.get_by_role("link", name="Add a staff member").click()
+    page.get_by_label("Name", exact=True).fill("Tova Trainee (demo)")
+    page.get_by_label("Username", exact=True).fill("tova.trainee")
+    page.get_by_label("First password").fill("a long first passphrase")
+    page.get_by_label("advocate").check()
+    page.get_by_role("button", name="Add staff member").click()
+    expect(page.get_by_text("Tova Trainee (demo) can now sign in as tova.trainee.")).to_be_visible()
