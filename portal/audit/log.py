@@ -41,6 +41,17 @@ class AuditTag(StrEnum):
     CASE_OPENED = "mdt:case:opened"
     CASE_LINKED = "mdt:case:linked"
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
+    # survivor-mentors (issue 7)
+    MENTOR_ASSIGNED = "mentoring:assignment:assigned"
+    MENTOR_REASSIGNED = "mentoring:assignment:reassigned"
+    MENTOR_ASSIGNMENT_ENDED = "mentoring:assignment:ended"
+    ACCOMPANIMENT_LOGGED = "mentoring:accompaniment:logged"
+    ACCOMPANIMENT_EDITED = "mentoring:accompaniment:edited"
+    ACCOMPANIMENT_DELETED = "mentoring:accompaniment:deleted"
+    ACCOMPANIMENT_AMENDED = "mentoring:accompaniment:amended"
+    APPOINTMENT_ADDED = "mentoring:appointment:added"
+    APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
+    MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
 
 
 @dataclass(frozen=True)

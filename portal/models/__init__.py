@@ -13,6 +13,16 @@ from portal.models.release import (
     RestrictedPerson,
 )
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
+# survivor-mentors (issue 7)
+from portal.models.mentoring import (
+    Accompaniment,
+    AccompanimentAmendment,
+    AccompanimentKind,
+    MentorAppointment,
+    MentorAssignment,
+    Outcome,
+    PlaceType,
+)
 
 __all__ = [
     "Agency",
@@ -38,4 +48,12 @@ __all__ = [
     "StaffRole",
     "StaffUser",
     "WebSession",
+    # survivor-mentors (issue 7)
+    "Accompaniment",
+    "AccompanimentAmendment",
+    "AccompanimentKind",
+    "MentorAppointment",
+    "MentorAssignment",
+    "Outcome",
+    "PlaceType",
 ]
