@@ -4,16 +4,6 @@ from portal.models.agency import Agency, AgencyKey, AgencyKind, Discipline, KeyP
 from portal.models.audit import AuditEntry
 from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
 from portal.models.client import Client
-from portal.models.release import (
-    ConsentRelease,
-    ReleaseRecipient,
-    ReleaseRevocation,
-    ReleaseSection,
-    ReleaseState,
-    RestrictedPerson,
-)
-from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
-# survivor-mentors (issue 7)
 from portal.models.mentoring import (
     Accompaniment,
     AccompanimentAmendment,
@@ -23,8 +13,20 @@ from portal.models.mentoring import (
     Outcome,
     PlaceType,
 )
+from portal.models.release import (
+    ConsentRelease,
+    ReleaseRecipient,
+    ReleaseRevocation,
+    ReleaseSection,
+    ReleaseState,
+    RestrictedPerson,
+)
+from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
 __all__ = [
+    "Accompaniment",
+    "AccompanimentAmendment",
+    "AccompanimentKind",
     "Agency",
     "AgencyKey",
     "AgencyKind",
@@ -36,7 +38,11 @@ __all__ = [
     "Discipline",
     "KeyPurpose",
     "MdtCase",
+    "MentorAppointment",
+    "MentorAssignment",
     "Node",
+    "Outcome",
+    "PlaceType",
     "RecoveryCode",
     "ReferralSource",
     "ReleaseRecipient",
@@ -48,12 +54,4 @@ __all__ = [
     "StaffRole",
     "StaffUser",
     "WebSession",
-    # survivor-mentors (issue 7)
-    "Accompaniment",
-    "AccompanimentAmendment",
-    "AccompanimentKind",
-    "MentorAppointment",
-    "MentorAssignment",
-    "Outcome",
-    "PlaceType",
 ]
