@@ -69,6 +69,16 @@ ENTRY_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class Assigner:
+    """Who acts, outside a web request (the demo seed, the command line): what a Viewer
+    carries, without a session."""
+
+    user: StaffUser
+    agency: Agency
+    roles: frozenset[str]
+
+
 # --- who is who -------------------------------------------------------------------------
 
 
