@@ -37,8 +37,9 @@ class Period:
 
 
 def period_from(query: Mapping[str, str], *, today: date) -> Period:
-    """The chosen period (inclusive dates); by default the last three calendar months."""
-    default_start = (today.replace(day=1) - timedelta(days=62)).replace(day=1)
+    """The chosen period (inclusive dates); by default this month and the two before."""
+    months = today.year * 12 + today.month - 1 - 2
+    default_start = date(months // 12, months % 12 + 1, 1)
 
     def day(name: str, default: date) -> date:
         raw = (query.get(name) or "").strip()
