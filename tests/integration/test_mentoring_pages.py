@@ -101,6 +101,7 @@ def test_mentor_logs_an_accompaniment_from_the_caseload(client, db, mdt):
     assert log_link in caseload
     form = client.get(log_link)
     assert 'value="2026-11-02"' in form.text  # today's date is filled in
+    assert 'name="csrf_token" value=""' not in form.text  # every form carries its token
     saved = client.post(log_link, data=entry_form(make.csrf_from(form.text)))
     assert saved.status_code == 303 and saved.headers["location"] == "/mentor"
     entry = db.exec(select(Accompaniment)).one()
@@ -266,6 +267,7 @@ def test_coordinator_assigns_and_reassigns_with_history(client, db, mdt, keys):
     )
     history = client.get(assign_page).text
     assert "Language match" in history
+    assert 'name="csrf_token" value=""' not in history
     rows = db.exec(select(MentorAssignment).where(MentorAssignment.case_id == new_case.id)).all()
     assert len(rows) == 2 and sum(r.ended_at is None for r in rows) == 1
     assert new_case.reference not in client.get("/").text.split("Open cases with no mentor")[1]
@@ -297,6 +299,7 @@ def test_mentor_dashboard_and_upcoming_dates(client, db, mdt):
         },
     )
     assert added.status_code == 303
+    assert 'name="csrf_token" value=""' not in client.get(case_page).text
     past = client.post(
         f"{case_page}/appointments",
         data={"csrf_token": token, "date": "2026-10-01", "kind": "medical", "place_type": "school"},
