@@ -163,7 +163,8 @@ def seed_mentoring(
             case,
             holder,
             first_day,
-            today - timedelta(days=1),
+            # A few cases have gone quiet, so "no contact for N days" has something to show.
+            today - timedelta(days=rng.randint(18, 30) if index % 4 == 3 else 1),
             today=today,
             rng=rng,
             kinds=kinds,

@@ -612,6 +612,11 @@ def parse_duration(value: object) -> int:
     return minutes
 
 
+def duration_label(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return " ".join(p for p in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if p)
+
+
 def _occurred_on(value: object, today: date) -> date:
     day = validation.iso_date(value, "occurred_on", label="Date")
     if day > today + timedelta(days=FUTURE_GRACE_DAYS):
@@ -799,6 +804,10 @@ class EntryRow:
     @property
     def outcome_label(self) -> str:
         return Outcome(self.outcome).label
+
+    @property
+    def duration_label(self) -> str:
+        return duration_label(self.duration_minutes)
 
 
 def program_entries(

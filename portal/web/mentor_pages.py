@@ -360,6 +360,7 @@ def program_entry(ctx: Context) -> Response:
             "kind_label": lambda v: AccompanimentKind(v).label,
             "place_label": lambda v: PlaceType(v).label,
             "outcome_label": lambda v: Outcome(v).label,
+            "duration_label": mentoring.duration_label,
         },
     )
 
