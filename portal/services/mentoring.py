@@ -1060,3 +1060,35 @@ def upcoming_for_mentor(
         UpcomingRow(a.public_id, case_id, reference, a.starts_at, a.kind, a.place_type)
         for a, case_id, reference in rows
     ]
+
+
+# --- for the disclosure point -----------------------------------------------------------
+
+
+def accompaniment_section(db: Session, owner: Agency, case: MdtCase, *, limit: int = 50) -> dict:
+    """The `mentor_accompaniment` section as its owner holds it, for the owner's
+    disclosure point alone: it decides (policy and consent) and audits before anything
+    here leaves the program. No page calls this."""
+    entries = program_entries(db, owner, case=case, limit=limit)
+    return {
+        "summary": "\n".join(
+            f"{e.occurred_on.isoformat()}: {e.kind_label}, {e.duration_label}, "
+            f"{e.place_label}, {e.outcome_label.lower()}"
+            + (f"; follow-up: {e.follow_up or 'needed'}" if e.follow_up_needed else "")
+            + (f"; notes: {e.notes}" if e.notes else "")
+            for e in entries
+        ),
+        "entries": [
+            {
+                "occurred_on": e.occurred_on.isoformat(),
+                "kind": e.kind,
+                "duration_minutes": e.duration_minutes,
+                "place_type": e.place_type,
+                "outcome": e.outcome,
+                "follow_up_needed": e.follow_up_needed,
+                "follow_up": e.follow_up,
+                "notes": e.notes,
+            }
+            for e in entries
+        ],
+    }

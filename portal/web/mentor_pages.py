@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from starlette.responses import RedirectResponse, Response
 
 from portal.auth.permissions import Permission, allows
-from portal.errors import Invalid
+from portal.errors import Invalid, NotFound
 from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
 from portal.services import mentor_reports, mentoring
 from portal.web import mentor_chart
@@ -227,12 +227,19 @@ def entry_edit(ctx: Context) -> Response:
             today=_today(ctx),
         )
     except Invalid as error:
-        ctx.db.rollback()
-        ctx.db.refresh(entry)
         return _edit_form(ctx, entry, status=error.status_code, errors=error.errors)
     ctx.flash("Entry updated." if inside else "Correction added; the original is kept.")
+    return RedirectResponse(_after_entry(ctx, entry), status_code=303)
+
+
+def _after_entry(ctx: Context, entry) -> str:
+    """Back to the case if the mentor still holds it, else to the caseload."""
     case = ctx.db.get(MdtCase, entry.case_id)
-    return RedirectResponse(f"/mentor/cases/{case.public_id}", status_code=303)
+    try:
+        mentoring.access_caseload_case(ctx.db, ctx.viewer.user, case.public_id)
+    except NotFound:
+        return "/mentor"
+    return f"/mentor/cases/{case.public_id}"
 
 
 def entry_delete(ctx: Context) -> Response:

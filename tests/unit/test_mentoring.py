@@ -575,3 +575,16 @@ def test_chart_stacks_each_month_to_its_total():
     )
     assert {item.label for item in chart.legend} == {"Court appearance", "Medical", "School"}
     assert mentor_chart.monthly_chart([], date(2026, 9, 1), date(2026, 9, 30)).empty
+
+
+def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    log(db, w.case, w.mentor, occurred_on="2026-10-30", follow_up="Call the clinic")
+    assign(db, w, w.case, w.stranger_mentor, reason="x", at=AT + timedelta(seconds=1))
+    log(db, w.case, w.stranger_mentor, notes="Other program's own note")
+    section = mentoring.accompaniment_section(db, w.program, w.case)
+    assert [e["occurred_on"] for e in section["entries"]] == ["2026-10-30"]
+    assert "Court appearance, 1 h 30 min" in section["summary"]
+    assert "follow-up: Call the clinic" in section["summary"]
+    assert "Other program" not in section["summary"]
