@@ -48,6 +48,17 @@ class AuditTag(StrEnum):
     KEY_ROTATED = "admin:key:rotated"
     API_TOKEN_CREATED = "admin:api_token:created"
     API_TOKEN_REVOKED = "admin:api_token:revoked"
+    # survivor-mentors (issue 7)
+    MENTOR_ASSIGNED = "mentoring:assignment:assigned"
+    MENTOR_REASSIGNED = "mentoring:assignment:reassigned"
+    MENTOR_ASSIGNMENT_ENDED = "mentoring:assignment:ended"
+    ACCOMPANIMENT_LOGGED = "mentoring:accompaniment:logged"
+    ACCOMPANIMENT_EDITED = "mentoring:accompaniment:edited"
+    ACCOMPANIMENT_DELETED = "mentoring:accompaniment:deleted"
+    ACCOMPANIMENT_AMENDED = "mentoring:accompaniment:amended"
+    APPOINTMENT_ADDED = "mentoring:appointment:added"
+    APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
+    MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
 
 
 @dataclass(frozen=True)

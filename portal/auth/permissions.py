@@ -23,6 +23,10 @@ class Permission(StrEnum):
     CASE_READ = "case:read"
     CLIENT_READ = "client:read"
     API_TOKEN_MANAGE = "api_token:manage"
+    # survivor-mentors (issue 7)
+    MENTOR_ASSIGN = "mentor:assign"
+    ACCOMPANIMENT_LOG = "accompaniment:log"
+    MENTOR_REPORT_READ = "mentor_report:read"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -50,6 +54,11 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
             Role.AGENCY_LEAD,
         }
     ),
+    # survivor-mentors (issue 7): which program or case is the viewer's is decided in
+    # portal/services/mentoring.py, answering 404 outside it.
+    Permission.MENTOR_ASSIGN: frozenset({Role.MDT_COORDINATOR, Role.AGENCY_LEAD}),
+    Permission.ACCOMPANIMENT_LOG: frozenset({Role.SURVIVOR_MENTOR}),
+    Permission.MENTOR_REPORT_READ: frozenset({Role.AGENCY_LEAD}),
 }
 
 

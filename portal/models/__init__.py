@@ -5,6 +5,15 @@ from portal.models.api_token import ApiScope, ApiToken
 from portal.models.audit import AuditEntry
 from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
 from portal.models.client import Client
+from portal.models.mentoring import (
+    Accompaniment,
+    AccompanimentAmendment,
+    AccompanimentKind,
+    MentorAppointment,
+    MentorAssignment,
+    Outcome,
+    PlaceType,
+)
 from portal.models.release import (
     ConsentRelease,
     ReleaseRecipient,
@@ -16,6 +25,9 @@ from portal.models.release import (
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
 __all__ = [
+    "Accompaniment",
+    "AccompanimentAmendment",
+    "AccompanimentKind",
     "Agency",
     "AgencyKey",
     "AgencyKind",
@@ -29,7 +41,11 @@ __all__ = [
     "Discipline",
     "KeyPurpose",
     "MdtCase",
+    "MentorAppointment",
+    "MentorAssignment",
     "Node",
+    "Outcome",
+    "PlaceType",
     "RecoveryCode",
     "ReferralSource",
     "ReleaseRecipient",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.services import cases
+from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -23,5 +24,6 @@ def dashboard(ctx: Context) -> Response:
             "case_count": cases.count_cases_for_agency(ctx.db, agency),
             "today": today,
             "soon": today + timedelta(days=3),
+            "mentoring": mentor_pages.dashboard_panel(ctx),
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+import portal.web.mentor_pages as mentor_pages
 from portal.api.routes import api_routes
 from portal.auth.permissions import Permission as P
 from portal.web import (
@@ -127,6 +128,73 @@ def routes() -> list:
             methods=("POST",),
         ),
         Mount("/api/v1", routes=api_routes(), name="api"),
+        # --- survivor-mentors (issue 7): caseload and log, assignment, program reports ---
+        route("/mentor", mentor_pages.caseload, permission=P.ACCOMPANIMENT_LOG),
+        route("/mentor/cases/{case_id}", mentor_pages.mentor_case, permission=P.ACCOMPANIMENT_LOG),
+        route("/mentor/cases/{case_id}/log", mentor_pages.log_form, permission=P.ACCOMPANIMENT_LOG),
+        route(
+            "/mentor/cases/{case_id}/log",
+            mentor_pages.log_create,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
+        route(
+            "/mentor/cases/{case_id}/appointments",
+            mentor_pages.appointment_create,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
+        route(
+            "/mentor/appointments/{appointment_id}/cancel",
+            mentor_pages.appointment_cancel,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
+        route(
+            "/mentor/accompaniments/{entry_id}/edit",
+            mentor_pages.entry_edit_form,
+            permission=P.ACCOMPANIMENT_LOG,
+        ),
+        route(
+            "/mentor/accompaniments/{entry_id}/edit",
+            mentor_pages.entry_edit,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
+        route(
+            "/mentor/accompaniments/{entry_id}/delete",
+            mentor_pages.entry_delete,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
+        route("/mentoring/assignments", mentor_pages.assignments, permission=P.MENTOR_ASSIGN),
+        route("/mentoring/cases/{case_id}", mentor_pages.assign_page, permission=P.MENTOR_ASSIGN),
+        route(
+            "/mentoring/cases/{case_id}/assign",
+            mentor_pages.assign,
+            permission=P.MENTOR_ASSIGN,
+            methods=("POST",),
+        ),
+        route(
+            "/mentoring/cases/{case_id}/end",
+            mentor_pages.end_assignment,
+            permission=P.MENTOR_ASSIGN,
+            methods=("POST",),
+        ),
+        route("/mentoring/program", mentor_pages.program, permission=P.MENTOR_REPORT_READ),
+        route(
+            "/mentoring/mentors/{user_id}",
+            mentor_pages.program_mentor,
+            permission=P.MENTOR_REPORT_READ,
+        ),
+        route(
+            "/mentoring/accompaniments/{entry_id}",
+            mentor_pages.program_entry,
+            permission=P.MENTOR_REPORT_READ,
+        ),
+        route("/mentoring/reports", mentor_pages.reports, permission=P.MENTOR_REPORT_READ),
+        route("/mentoring/reports.csv", mentor_pages.reports_csv, permission=P.MENTOR_REPORT_READ),
+        # --- end survivor-mentors ---
         Mount("/static", app=public_static(), name="static"),
     ]
 

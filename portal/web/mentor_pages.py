@@ -1,0 +1,437 @@
+"""Survivor-mentor pages: the mentor's caseload and log (phone-first), assignment for
+coordinators and program leads, and the program lead's reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from starlette.responses import RedirectResponse, Response
+
+from portal.auth.permissions import Permission, allows
+from portal.errors import Invalid, NotFound
+from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
+from portal.services import mentor_reports, mentoring
+from portal.web import mentor_chart
+from portal.web.context import Context
+from portal.web.render import render
+
+ENTRY_FORM_FIELDS = (
+    "occurred_on",
+    "kind",
+    "duration_minutes",
+    "place_type",
+    "outcome",
+    "follow_up_needed",
+    "follow_up",
+    "notes",
+)
+
+
+def _today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+def _choices() -> dict:
+    return {"kinds": list(AccompanimentKind), "places": list(PlaceType), "outcomes": list(Outcome)}
+
+
+def _param(ctx: Context, name: str) -> str:
+    return ctx.request.path_params[name]
+
+
+# --- the dashboard panel ----------------------------------------------------------------
+
+
+def dashboard_panel(ctx: Context) -> dict:
+    """What the dashboard's survivor-mentor panel shows this viewer (empty: no panel)."""
+    viewer = ctx.viewer
+    panel: dict = {}
+    if allows(viewer.roles, Permission.ACCOMPANIMENT_LOG):
+        rows = mentoring.caseload(ctx.db, viewer.user, now=ctx.now, today=_today(ctx))
+        panel["caseload"] = rows
+        panel["next"] = min((r for r in rows if r.next_at), key=lambda r: r.next_at, default=None)
+    if allows(viewer.roles, Permission.MENTOR_ASSIGN) and (
+        Role.MDT_COORDINATOR in viewer.roles or mentoring.is_program_lead(viewer)
+    ):
+        panel["unassigned"] = mentoring.assignment_overview(
+            ctx.db, viewer, tz=ctx.settings.tz, unassigned_only=True, limit=8
+        )
+        panel["unassigned_count"] = mentoring.count_unassigned(ctx.db, viewer)
+    if mentoring.is_program_lead(viewer):
+        panel["program_lead"] = True
+    return panel
+
+
+# --- the mentor's own pages -------------------------------------------------------------
+
+
+def caseload(ctx: Context) -> Response:
+    return render(
+        ctx,
+        "mentoring/caseload.html",
+        {
+            "rows": mentoring.caseload(ctx.db, ctx.viewer.user, now=ctx.now, today=_today(ctx)),
+            "upcoming": mentoring.upcoming_for_mentor(
+                ctx.db, ctx.viewer.user, start=ctx.now, end=ctx.now + timedelta(days=30)
+            ),
+            "tz": ctx.settings.tz,
+        },
+    )
+
+
+def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    return render(
+        ctx,
+        "mentoring/case.html",
+        {
+            "case": case,
+            "entries": mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30),
+            "upcoming": [
+                u
+                for u in mentoring.upcoming_for_mentor(
+                    ctx.db, ctx.viewer.user, start=ctx.now, end=ctx.now + timedelta(days=730)
+                )
+                if u.case_public_id == case.public_id
+            ],
+            "errors": errors or {},
+            "values": {k: ctx.field(k) for k in ("date", "time", "kind", "place_type")},
+            "today": _today(ctx),
+            "tz": ctx.settings.tz,
+            "now": ctx.now,
+            "edit_window": mentoring.EDIT_WINDOW,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def mentor_case(ctx: Context) -> Response:
+    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    return _case_page(ctx, case)
+
+
+def _log_form(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    values = {k: ctx.field(k) for k in ENTRY_FORM_FIELDS}
+    if ctx.request.method == "GET":
+        values["occurred_on"] = _today(ctx).isoformat()
+    return render(
+        ctx,
+        "mentoring/log.html",
+        {
+            "case": case,
+            "values": values,
+            "errors": errors or {},
+            "action": f"/mentor/cases/{case.public_id}/log",
+            "mode": "log",
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def log_form(ctx: Context) -> Response:
+    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    return _log_form(ctx, case)
+
+
+def log_create(ctx: Context) -> Response:
+    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    try:
+        mentoring.log_accompaniment(
+            ctx.db,
+            case,
+            {k: ctx.field(k) for k in ENTRY_FORM_FIELDS},
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
+        )
+    except Invalid as error:
+        return _log_form(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash(f"Accompaniment logged for {case.reference}.")
+    return RedirectResponse("/mentor", status_code=303)
+
+
+def appointment_create(ctx: Context) -> Response:
+    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    try:
+        mentoring.add_appointment(
+            ctx.db,
+            case,
+            {k: ctx.field(k) for k in ("date", "time", "kind", "place_type")},
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            tz=ctx.settings.tz,
+        )
+    except Invalid as error:
+        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash("Date added to your caseload.")
+    return RedirectResponse(f"/mentor/cases/{case.public_id}", status_code=303)
+
+
+def appointment_cancel(ctx: Context) -> Response:
+    appointment = mentoring.cancel_appointment(
+        ctx.db, ctx.viewer.user, _param(ctx, "appointment_id"), at=ctx.now
+    )
+    case = ctx.db.get(MdtCase, appointment.case_id)
+    ctx.flash("Date cancelled.")
+    return RedirectResponse(f"/mentor/cases/{case.public_id}", status_code=303)
+
+
+def _edit_form(ctx: Context, entry, *, status: int = 200, errors: dict | None = None):
+    if ctx.request.method == "GET":
+        values = {k: getattr(entry, k) for k in ENTRY_FORM_FIELDS}
+        values["occurred_on"] = entry.occurred_on.isoformat()
+        values["follow_up_needed"] = "on" if entry.follow_up_needed else ""
+        values["follow_up"] = entry.follow_up or ""
+        values["notes"] = entry.notes or ""
+        values["reason"] = ""
+    else:
+        values = {k: ctx.field(k) for k in (*ENTRY_FORM_FIELDS, "reason")}
+    inside = mentoring.editable(entry, ctx.now)
+    return render(
+        ctx,
+        "mentoring/log.html",
+        {
+            "case": ctx.db.get(MdtCase, entry.case_id),
+            "entry": entry,
+            "values": values,
+            "errors": errors or {},
+            "action": f"/mentor/accompaniments/{entry.public_id}/edit",
+            "mode": "edit" if inside else "amend",
+            "editable_until": entry.created_at + mentoring.EDIT_WINDOW,
+            "tz": ctx.settings.tz,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def entry_edit_form(ctx: Context) -> Response:
+    entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, _param(ctx, "entry_id"))
+    return _edit_form(ctx, entry)
+
+
+def entry_edit(ctx: Context) -> Response:
+    entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, _param(ctx, "entry_id"))
+    inside = mentoring.editable(entry, ctx.now)
+    try:
+        mentoring.correct_accompaniment(
+            ctx.db,
+            entry,
+            {k: ctx.field(k) for k in ENTRY_FORM_FIELDS},
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
+        )
+    except Invalid as error:
+        return _edit_form(ctx, entry, status=error.status_code, errors=error.errors)
+    ctx.flash("Entry updated." if inside else "Correction added; the original is kept.")
+    return RedirectResponse(_after_entry(ctx, entry), status_code=303)
+
+
+def _after_entry(ctx: Context, entry) -> str:
+    """Back to the case if the mentor still holds it, else to the caseload."""
+    case = ctx.db.get(MdtCase, entry.case_id)
+    try:
+        mentoring.access_caseload_case(ctx.db, ctx.viewer.user, case.public_id)
+    except NotFound:
+        return "/mentor"
+    return f"/mentor/cases/{case.public_id}"
+
+
+def entry_delete(ctx: Context) -> Response:
+    entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, _param(ctx, "entry_id"))
+    mentoring.delete_accompaniment(ctx.db, entry, actor=ctx.viewer.user, at=ctx.now)
+    ctx.flash("Entry deleted.")
+    return RedirectResponse("/mentor", status_code=303)
+
+
+# --- assignment: coordinators and program leads -----------------------------------------
+
+
+def assignments(ctx: Context) -> Response:
+    unassigned = ctx.request.query_params.get("unassigned") == "1"
+    return render(
+        ctx,
+        "mentoring/assignments.html",
+        {
+            "rows": mentoring.assignment_overview(
+                ctx.db, ctx.viewer, tz=ctx.settings.tz, unassigned_only=unassigned
+            ),
+            "unassigned": unassigned,
+            "grace_days": mentoring.FIRST_ASSESSMENT_GRACE_DAYS,
+        },
+    )
+
+
+def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    return render(
+        ctx,
+        "mentoring/assign.html",
+        {
+            "case": case,
+            "status": mentoring.mentor_status(ctx.db, case, tz=ctx.settings.tz),
+            "history": mentoring.assignment_history(ctx.db, case),
+            "mentors": mentoring.mentor_choices(ctx.db, ctx.viewer),
+            "errors": errors or {},
+            "values": {"mentor": ctx.field("mentor"), "reason": ctx.field("reason")},
+            "grace_days": mentoring.FIRST_ASSESSMENT_GRACE_DAYS,
+            "tz": ctx.settings.tz,
+        },
+        status=status,
+    )
+
+
+def assign_page(ctx: Context) -> Response:
+    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    return _assign_page(ctx, case)
+
+
+def assign(ctx: Context) -> Response:
+    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    try:
+        mentoring.assign_mentor(
+            ctx.db,
+            case,
+            mentor_public_id=ctx.field("mentor"),
+            reason=ctx.field("reason"),
+            viewer=ctx.viewer,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        ctx.db.rollback()
+        return _assign_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash(f"Mentor assigned to {case.reference}.")
+    return RedirectResponse(f"/mentoring/cases/{case.public_id}", status_code=303)
+
+
+def end_assignment(ctx: Context) -> Response:
+    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    try:
+        mentoring.end_assignment(
+            ctx.db, case, reason=ctx.field("end_reason"), viewer=ctx.viewer, at=ctx.now
+        )
+    except Invalid as error:
+        errors = {("end_reason" if k == "reason" else k): v for k, v in error.errors.items()}
+        return _assign_page(ctx, case, status=error.status_code, errors=errors)
+    ctx.flash(f"{case.reference} has no mentor now.")
+    return RedirectResponse(f"/mentoring/cases/{case.public_id}", status_code=303)
+
+
+# --- the program lead -------------------------------------------------------------------
+
+
+def program(ctx: Context) -> Response:
+    agency = mentoring.require_program_lead(ctx.viewer)
+    return render(
+        ctx,
+        "mentoring/program.html",
+        {
+            "agency": agency,
+            "caseloads": mentor_reports.caseloads(ctx.db, agency),
+            "entries": mentoring.program_entries(ctx.db, agency, limit=20),
+        },
+    )
+
+
+def program_mentor(ctx: Context) -> Response:
+    mentor = mentoring.access_program_mentor(ctx.db, ctx.viewer, _param(ctx, "user_id"))
+    return render(
+        ctx,
+        "mentoring/mentor.html",
+        {
+            "mentor": mentor,
+            "rows": mentoring.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx)),
+            "entries": mentoring.program_entries(
+                ctx.db, ctx.viewer.agency, mentor=mentor, limit=50
+            ),
+            "tz": ctx.settings.tz,
+        },
+    )
+
+
+def program_entry(ctx: Context) -> Response:
+    entry = mentoring.access_program_entry(ctx.db, ctx.viewer, _param(ctx, "entry_id"))
+    return render(
+        ctx,
+        "mentoring/entry.html",
+        {
+            "entry": entry,
+            "case": ctx.db.get(MdtCase, entry.case_id),
+            "author": ctx.db.get(StaffUser, entry.mentor_id),
+            "versions": mentoring.entry_versions(ctx.db, entry),
+            "tz": ctx.settings.tz,
+            "kind_label": lambda v: AccompanimentKind(v).label,
+            "place_label": lambda v: PlaceType(v).label,
+            "outcome_label": lambda v: Outcome(v).label,
+            "duration_label": mentoring.duration_label,
+        },
+    )
+
+
+def reports(ctx: Context) -> Response:
+    agency = mentoring.require_program_lead(ctx.viewer)
+    query = ctx.request.query_params
+    try:
+        period = mentor_reports.period_from(query, today=_today(ctx))
+    except Invalid as error:
+        fallback = mentor_reports.period_from({}, today=_today(ctx))
+        return _report_page(ctx, agency, fallback, status=400, errors=error.errors)
+    return _report_page(ctx, agency, period)
+
+
+def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dict | None = None):
+    report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
+    query = ctx.request.query_params
+    return render(
+        ctx,
+        "mentoring/reports.html",
+        {
+            "agency": agency,
+            "report": report,
+            "chart": mentor_chart.monthly_chart(report.monthly, period.start, period.end),
+            "errors": errors or {},
+            "values": {
+                "start": query.get("start") or period.start.isoformat(),
+                "end": query.get("end") or period.end.isoformat(),
+                "days": query.get("days") or str(period.no_contact_days),
+            },
+        },
+        status=status,
+    )
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheets run cells that begin with = + - @ as formulas; quote those."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def reports_csv(ctx: Context) -> Response:
+    agency = mentoring.require_program_lead(ctx.viewer)
+    period = mentor_reports.period_from(ctx.request.query_params, today=_today(ctx))
+    report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
+    mentor_reports.record_export(ctx.db, agency, period, actor=ctx.viewer.user, at=ctx.now)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["period_start", "period_end", "mentor", "kind", "accompaniments", "hours"])
+    for line in report.by_mentor_kind:
+        writer.writerow(
+            [
+                period.start.isoformat(),
+                period.end.isoformat(),
+                _safe_cell(line.mentor_name),
+                line.kind,
+                line.accompaniments,
+                f"{line.minutes / 60:.2f}",
+            ]
+        )
+    filename = f"mentor-report-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

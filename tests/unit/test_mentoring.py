@@ -1,0 +1,590 @@
+"""Survivor-mentor services against both databases: assignment, caseload, the log and its
+edit window, upcoming dates and the program lead's reports."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import func, select
+
+from portal.errors import Forbidden, Invalid, NotFound
+from portal.models import (
+    Accompaniment,
+    AccompanimentAmendment,
+    AuditEntry,
+    Discipline,
+    MentorAssignment,
+    Role,
+)
+from portal.services import cases, mentor_reports, mentoring
+from portal.web import mentor_chart
+
+import factories as make
+
+TZ = ZoneInfo("America/New_York")
+AT = make.AT  # 2026-11-02 15:00 UTC
+TODAY = AT.astimezone(TZ).date()
+
+
+@dataclass
+class World:
+    coordinating: object
+    coordinator: mentoring.Assigner
+    program: object
+    lead: mentoring.Assigner
+    mentor: object
+    other_mentor: object
+    other_program: object
+    other_lead: mentoring.Assigner
+    stranger_mentor: object  # a mentor of the other program
+    case: object
+    second_case: object
+
+
+def assigner(user, agency, *roles):
+    return mentoring.Assigner(user, agency, frozenset(r.value for r in roles))
+
+
+@pytest.fixture
+def world(db, keys):
+    coordinating = make.agency(db, keys)
+    program = make.agency(db, keys, discipline=Discipline.SURVIVOR_MENTOR)
+    other_program = make.agency(db, keys, discipline=Discipline.SURVIVOR_MENTOR)
+    return World(
+        coordinating=coordinating,
+        coordinator=assigner(
+            make.user(db, coordinating, Role.MDT_COORDINATOR), coordinating, Role.MDT_COORDINATOR
+        ),
+        program=program,
+        lead=assigner(make.user(db, program, Role.AGENCY_LEAD), program, Role.AGENCY_LEAD),
+        mentor=make.user(db, program, Role.SURVIVOR_MENTOR),
+        other_mentor=make.user(db, program, Role.SURVIVOR_MENTOR),
+        other_program=other_program,
+        other_lead=assigner(
+            make.user(db, other_program, Role.AGENCY_LEAD), other_program, Role.AGENCY_LEAD
+        ),
+        stranger_mentor=make.user(db, other_program, Role.SURVIVOR_MENTOR),
+        case=make.mdt_case(db, coordinating, intake=date(2026, 10, 20)),
+        second_case=make.mdt_case(db, coordinating, intake=date(2026, 10, 25)),
+    )
+
+
+def assign(db, w, case, mentor, *, by=None, at=AT, reason=None):
+    made = mentoring.assign_mentor(
+        db,
+        case,
+        mentor_public_id=mentor.public_id,
+        reason=reason,
+        viewer=by or w.coordinator,
+        at=at,
+    )
+    db.flush()
+    return made
+
+
+ENTRY = {
+    "occurred_on": "2026-11-01",
+    "kind": "court_appearance",
+    "duration_minutes": "90",
+    "place_type": "courthouse",
+    "outcome": "went_ahead",
+    "follow_up_needed": "",
+    "follow_up": "",
+    "notes": "Synthetic note: waited together.",
+}
+
+
+def log(db, case, mentor, *, at=AT, today=TODAY, **changes):
+    entry = mentoring.log_accompaniment(
+        db, case, {**ENTRY, **changes}, actor=mentor, at=at, today=today
+    )
+    db.flush()
+    return entry
+
+
+def count(db, model) -> int:
+    return db.exec(select(func.count(model.id))).one()
+
+
+def tags(db) -> list[str]:
+    return list(db.exec(select(AuditEntry.tag).order_by(AuditEntry.id)).all())
+
+
+# --- assignment -------------------------------------------------------------------------
+
+
+def test_reassignment_keeps_who_from_to_when_and_why(db, world):
+    w = world
+    first = assign(db, w, w.case, w.mentor)
+    later = AT + timedelta(days=2)
+    with pytest.raises(Invalid) as caught:
+        assign(db, w, w.case, w.other_mentor, at=later)  # a reassignment needs a reason
+    assert "reason" in caught.value.errors
+    second = assign(db, w, w.case, w.other_mentor, by=w.lead, at=later, reason="Mentor on leave")
+    assert first.ended_at == later and first.end_reason == "Mentor on leave"
+    assert second.previous_mentor_id == w.mentor.id and second.assigned_by_id == w.lead.user.id
+    current = db.exec(
+        select(MentorAssignment).where(
+            MentorAssignment.case_id == w.case.id, MentorAssignment.ended_at.is_(None)
+        )
+    ).all()
+    assert [a.mentor_id for a in current] == [w.other_mentor.id]
+    history = mentoring.assignment_history(db, w.case)
+    assert history[0].from_mentor == w.mentor.display_name
+    assert history[0].why == "Mentor on leave" and history[0].at == later
+    assert history[-1].from_mentor is None and history[-1].by == w.coordinator.user.display_name
+    assert "mentoring:assignment:reassigned" in tags(db)
+
+
+def test_assigning_the_same_mentor_again_is_refused(db, world):
+    assign(db, world, world.case, world.mentor)
+    with pytest.raises(Invalid):
+        assign(db, world, world.case, world.mentor, reason="again")
+
+
+def test_by_first_assessment_uses_intake_plus_grace(db, world):
+    w = world  # intake 2026-10-20; grace 3 days: 2026-10-23 counts, 2026-10-24 does not
+    assign(db, w, w.case, w.mentor, at=datetime(2026, 10, 23, 20, 0, tzinfo=TZ))
+    assign(db, w, w.second_case, w.mentor, at=datetime(2026, 10, 29, 9, 0, tzinfo=TZ))
+    assert mentoring.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
+    assert mentoring.mentor_status(db, w.second_case, tz=TZ).by_first_assessment is False
+    rows = {r.reference: r for r in mentoring.assignment_overview(db, w.coordinator, tz=TZ)}
+    assert rows[w.case.reference].by_first_assessment
+    assert not rows[w.second_case.reference].by_first_assessment
+
+
+def test_first_assessment_counts_the_first_mentor_not_the_current_one(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor, at=datetime(2026, 10, 21, 9, 0, tzinfo=TZ))
+    assign(db, w, w.case, w.other_mentor, at=AT, reason="change")
+    assert mentoring.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
+
+
+def test_only_survivor_mentors_of_a_mentor_program_can_be_assigned(db, keys, world):
+    w = world
+    advocate_there = make.user(db, w.program, Role.ADVOCATE)
+    advocacy = make.agency(db, keys)
+    mentor_elsewhere = make.user(db, advocacy, Role.SURVIVOR_MENTOR)
+    for wrong in (advocate_there, mentor_elsewhere):
+        with pytest.raises(Invalid) as caught:
+            assign(db, w, w.case, wrong)
+        assert caught.value.errors == {"mentor": "Choose a mentor from the list."}
+    assert count(db, MentorAssignment) == 0
+
+
+def test_program_lead_assigns_only_their_own_mentors(db, world):
+    w = world
+    cases.link_client(db, w.case, w.program, None, actor=None, at=AT)
+    case = mentoring.access_case_for_assignment(db, w.lead, w.case.public_id)
+    with pytest.raises(Invalid):
+        assign(db, w, case, w.stranger_mentor, by=w.lead)
+    assign(db, w, case, w.mentor, by=w.lead)
+    choices = {c.public_id for c in mentoring.mentor_choices(db, w.lead)}
+    assert choices == {w.mentor.public_id, w.other_mentor.public_id}
+    everyone = {c.public_id for c in mentoring.mentor_choices(db, w.coordinator)}
+    assert w.stranger_mentor.public_id in everyone
+
+
+def test_another_programs_lead_cannot_reach_the_case_or_replace_its_mentor(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    with pytest.raises(NotFound):
+        mentoring.access_case_for_assignment(db, w.other_lead, w.case.public_id)
+    # Even when the other program is linked to the case, it cannot replace this mentor.
+    cases.link_client(db, w.case, w.other_program, None, actor=None, at=AT)
+    case = mentoring.access_case_for_assignment(db, w.other_lead, w.case.public_id)
+    with pytest.raises(Forbidden):
+        assign(db, w, case, w.stranger_mentor, by=w.other_lead, reason="mine now")
+
+
+def test_assignment_links_the_program_to_the_case_and_lists_unassigned(db, world):
+    w = world
+    assert {
+        r.reference
+        for r in mentoring.assignment_overview(db, w.coordinator, tz=TZ, unassigned_only=True)
+    } == {w.case.reference, w.second_case.reference}
+    assign(db, w, w.case, w.mentor)
+    assert cases.access_case(db, w.program, w.case.public_id) == w.case
+    assert mentoring.count_unassigned(db, w.coordinator) == 1
+    mentoring.end_assignment(db, w.case, reason="Survivor moved away", viewer=w.coordinator, at=AT)
+    assert mentoring.count_unassigned(db, w.coordinator) == 2
+    assert "mentoring:assignment:ended" in tags(db)
+
+
+# --- caseload and visibility ------------------------------------------------------------
+
+
+def test_a_mentor_sees_only_their_own_caseload(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    assign(db, w, w.second_case, w.other_mentor)
+    mine = mentoring.caseload(db, w.mentor, now=AT, today=TODAY)
+    assert [r.reference for r in mine] == [w.case.reference]
+    with pytest.raises(NotFound):
+        mentoring.access_caseload_case(db, w.mentor, w.second_case.public_id)
+    # After a reassignment the former mentor no longer holds the case.
+    assign(db, w, w.case, w.other_mentor, reason="handover", at=AT + timedelta(hours=1))
+    assert mentoring.caseload(db, w.mentor, now=AT, today=TODAY) == []
+    with pytest.raises(NotFound):
+        mentoring.access_caseload_case(db, w.mentor, w.case.public_id)
+
+
+def test_caseload_shows_next_date_and_days_since_last_contact(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    log(db, w.case, w.mentor, occurred_on="2026-10-25")
+    log(db, w.case, w.mentor, occurred_on="2026-10-28")
+    for day, kind in (("2026-11-20", "medical"), ("2026-11-10", "court_appearance")):
+        mentoring.add_appointment(
+            db,
+            w.case,
+            {"date": day, "time": "10:00", "kind": kind, "place_type": "courthouse"},
+            actor=w.mentor,
+            at=AT,
+            tz=TZ,
+        )
+    (row,) = mentoring.caseload(db, w.mentor, now=AT, today=TODAY)
+    assert (
+        row.last_contact == date(2026, 10, 28)
+        and row.days_since_contact == (TODAY - date(2026, 10, 28)).days
+    )
+    assert row.next_at.astimezone(TZ) == datetime(2026, 11, 10, 10, 0, tzinfo=TZ)
+    assert row.next_kind == "court_appearance"
+
+
+def test_upcoming_for_mentor_is_their_window_of_live_dates(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    assign(db, w, w.second_case, w.other_mentor)
+
+    def add(case, mentor, day):
+        return mentoring.add_appointment(
+            db,
+            case,
+            {"date": day, "time": "09:30", "kind": "medical", "place_type": "hospital_clinic"},
+            actor=mentor,
+            at=AT,
+            tz=TZ,
+        )
+
+    inside = add(w.case, w.mentor, "2026-11-05")
+    cancelled = add(w.case, w.mentor, "2026-11-06")
+    add(w.case, w.mentor, "2026-12-20")  # after the window
+    add(w.second_case, w.other_mentor, "2026-11-05")  # someone else's case
+    mentoring.cancel_appointment(db, w.mentor, cancelled.public_id, at=AT)
+    rows = mentoring.upcoming_for_mentor(db, w.mentor, start=AT, end=AT + timedelta(days=30))
+    assert [r.public_id for r in rows] == [inside.public_id]
+    assert rows[0].case_reference == w.case.reference
+    with pytest.raises(NotFound):
+        mentoring.cancel_appointment(db, w.other_mentor, inside.public_id, at=AT)
+
+
+def test_appointment_dates_are_checked(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    with pytest.raises(Invalid) as caught:
+        mentoring.add_appointment(
+            db,
+            w.case,
+            {"date": "2026-10-01", "time": "25:00", "kind": "tea", "place_type": ""},
+            actor=w.mentor,
+            at=AT,
+            tz=TZ,
+        )
+    assert set(caught.value.errors) == {"date", "time", "kind", "place_type"}
+
+
+# --- the log ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "minutes"),
+    [
+        ("90", 90),
+        ("1:30", 90),
+        ("1h30", 90),
+        ("1.5h", 90),
+        ("2 h 15 min", 135),
+        ("45m", 45),
+        ("24h", 1440),
+    ],
+)
+def test_durations_people_type(raw, minutes):
+    assert mentoring.parse_duration(raw) == minutes
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("-30", "cannot be negative"),
+        ("-1:00", "cannot be negative"),
+        ("0", "at least 1 minute"),
+        ("1441", "over 24 hours"),
+        ("25h", "over 24 hours"),
+        ("99999", "over 24 hours"),
+        ("a while", "in minutes"),
+        ("", "how long"),
+    ],
+)
+def test_bad_durations_say_what_is_wrong(raw, message):
+    with pytest.raises(Invalid) as caught:
+        mentoring.parse_duration(raw)
+    assert message in caught.value.errors["duration_minutes"]
+
+
+def test_bad_input_names_every_field_and_saves_nothing(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    before_entries, before_audit = count(db, Accompaniment), len(tags(db))
+    with pytest.raises(Invalid) as caught:
+        log(
+            db,
+            w.case,
+            w.mentor,
+            occurred_on=(TODAY + timedelta(days=2)).isoformat(),
+            kind="picnic",
+            duration_minutes="-15",
+            place_type="123 Real Street",
+            outcome="",
+        )
+    errors = caught.value.errors
+    assert set(errors) == {"occurred_on", "kind", "duration_minutes", "place_type", "outcome"}
+    assert "future" in errors["occurred_on"]
+    assert errors["kind"] == "Choose a kind of accompaniment from the list."
+    assert "negative" in errors["duration_minutes"]
+    assert count(db, Accompaniment) == before_entries and len(tags(db)) == before_audit
+
+
+def test_date_window(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    log(db, w.case, w.mentor, occurred_on=(TODAY + timedelta(days=1)).isoformat())  # grace
+    with pytest.raises(Invalid):
+        log(db, w.case, w.mentor, occurred_on=(TODAY - timedelta(days=400)).isoformat())
+    with pytest.raises(Invalid):
+        log(db, w.case, w.mentor, occurred_on="not a date")
+
+
+def test_edit_inside_24_hours_changes_the_entry(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = log(db, w.case, w.mentor)
+    at = AT + timedelta(hours=23, minutes=59)
+    mentoring.correct_accompaniment(
+        db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at, today=TODAY
+    )
+    assert entry.duration_minutes == 120 and count(db, AccompanimentAmendment) == 0
+    assert tags(db)[-1] == "mentoring:accompaniment:edited"
+
+
+def test_after_24_hours_a_correction_is_an_amendment_and_the_original_stays(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = log(db, w.case, w.mentor)
+    at = AT + timedelta(hours=24, minutes=1)
+    with pytest.raises(Invalid) as caught:  # a correction needs its reason
+        mentoring.correct_accompaniment(
+            db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at, today=TODAY
+        )
+    assert "reason" in caught.value.errors and entry.duration_minutes == 90
+    with pytest.raises(Forbidden):
+        mentoring.delete_accompaniment(db, entry, actor=w.mentor, at=at)
+    mentoring.correct_accompaniment(
+        db,
+        entry,
+        {**ENTRY, "duration_minutes": "120"},
+        reason="Typed the wrong time",
+        actor=w.mentor,
+        at=at,
+        today=TODAY,
+    )
+    db.flush()
+    versions = mentoring.entry_versions(db, entry)
+    assert [v.values["duration_minutes"] for v in versions] == [90, 120]
+    assert versions[0].label == "As first written" and versions[1].reason == "Typed the wrong time"
+    assert tags(db)[-1] == "mentoring:accompaniment:amended"
+    # The lead of the program sees it; the other program's lead does not.
+    lead_viewer = w.lead
+    assert mentoring.access_program_entry(db, lead_viewer, entry.public_id) == entry
+    with pytest.raises(NotFound):
+        mentoring.access_program_entry(db, w.other_lead, entry.public_id)
+
+
+def test_delete_inside_the_window_keeps_the_row_but_removes_it_everywhere(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = log(db, w.case, w.mentor)
+    mentoring.delete_accompaniment(
+        db, entry, actor=w.mentor, at=AT + timedelta(hours=23, minutes=59)
+    )
+    db.flush()
+    assert entry.deleted_at is not None
+    assert mentoring.program_entries(db, w.program) == []
+    report = mentor_reports.build_report(
+        db, w.program, mentor_reports.Period(date(2026, 10, 1), date(2026, 11, 30), 14), today=TODAY
+    )
+    assert report.total_accompaniments == 0
+    with pytest.raises(NotFound):
+        mentoring.access_own_entry(db, w.mentor, entry.public_id)
+    assert tags(db)[-1] == "mentoring:accompaniment:deleted"
+
+
+def test_only_the_author_may_change_an_entry(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = log(db, w.case, w.mentor)
+    with pytest.raises(NotFound):
+        mentoring.access_own_entry(db, w.other_mentor, entry.public_id)
+    with pytest.raises(NotFound):
+        mentoring.correct_accompaniment(db, entry, ENTRY, actor=w.other_mentor, at=AT, today=TODAY)
+
+
+# --- reports ----------------------------------------------------------------------------
+
+FIXTURE = [
+    # (mentor, case, date, kind, minutes)
+    ("mentor", "case", "2026-08-31", "court_appearance", 60),  # before the period
+    ("mentor", "case", "2026-09-01", "court_appearance", 90),  # first day
+    ("mentor", "case", "2026-09-30", "medical", 45),
+    ("mentor", "case", "2026-10-01", "medical", 30),
+    ("other_mentor", "second_case", "2026-10-15", "school", 120),
+    ("other_mentor", "second_case", "2026-10-31", "court_appearance", 240),  # last day
+    ("other_mentor", "second_case", "2026-11-01", "school", 15),  # after the period
+]
+
+
+def test_report_totals_equal_the_fixture_entries_inside_the_period(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor, at=datetime(2026, 8, 20, 12, 0, tzinfo=TZ))
+    assign(db, w, w.second_case, w.other_mentor, at=datetime(2026, 8, 20, 12, 0, tzinfo=TZ))
+    for who, case, day, kind, minutes in FIXTURE:
+        log(
+            db,
+            getattr(w, case),
+            getattr(w, who),
+            occurred_on=day,
+            kind=kind,
+            duration_minutes=str(minutes),
+        )
+    # Noise that must never count: another program's entry, and a deleted one.
+    assign(db, w, w.case, w.stranger_mentor, reason="x", at=AT + timedelta(seconds=1))
+    log(db, w.case, w.stranger_mentor, occurred_on="2026-10-10", duration_minutes="600")
+    gone = log(db, w.second_case, w.other_mentor, occurred_on="2026-10-10")
+    mentoring.delete_accompaniment(db, gone, actor=w.other_mentor, at=AT)
+    db.flush()
+
+    start, end = date(2026, 9, 1), date(2026, 10, 31)
+    inside = [f for f in FIXTURE if start.isoformat() <= f[2] <= end.isoformat()]
+    period = mentor_reports.Period(start, end, 14)
+    report = mentor_reports.build_report(db, w.program, period, today=TODAY)
+
+    assert report.total_accompaniments == len(inside) == 5
+    assert report.total_minutes == sum(f[4] for f in inside)
+    by_mentor = {line.mentor_public_id: line for line in report.by_mentor}
+    for who in ("mentor", "other_mentor"):
+        mine = [f for f in inside if f[0] == who]
+        line = by_mentor[getattr(w, who).public_id]
+        assert (line.accompaniments, line.minutes) == (len(mine), sum(f[4] for f in mine))
+    by_kind = {line.kind: (line.accompaniments, line.minutes) for line in report.by_kind}
+    expected = {}
+    for _, _, _, kind, minutes in inside:
+        n, m = expected.get(kind, (0, 0))
+        expected[kind] = (n + 1, m + minutes)
+    assert by_kind == expected
+    assert sum(line.accompaniments for line in report.by_mentor_kind) == len(inside)
+    monthly = {(m.year, m.month, m.kind): m.accompaniments for m in report.monthly}
+    assert monthly == {
+        (2026, 9, "court_appearance"): 1,
+        (2026, 9, "medical"): 1,
+        (2026, 10, "medical"): 1,
+        (2026, 10, "school"): 1,
+        (2026, 10, "court_appearance"): 1,
+    }
+    # The other program's report holds only its own entry.
+    theirs = mentor_reports.build_report(db, w.other_program, period, today=TODAY)
+    assert (theirs.total_accompaniments, theirs.total_minutes) == (1, 600)
+
+
+def test_amended_values_are_what_reports_count(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = log(db, w.case, w.mentor, occurred_on="2026-10-30")
+    mentoring.correct_accompaniment(
+        db,
+        entry,
+        {**ENTRY, "occurred_on": "2026-10-30", "duration_minutes": "30"},
+        reason="wrong length",
+        actor=w.mentor,
+        at=AT + timedelta(days=2),
+        today=TODAY,
+    )
+    db.flush()
+    period = mentor_reports.Period(date(2026, 10, 1), date(2026, 10, 31), 14)
+    assert mentor_reports.build_report(db, w.program, period, today=TODAY).total_minutes == 30
+
+
+def test_cases_per_mentor_and_no_contact(db, world, keys):
+    w = world
+    third = make.mdt_case(db, w.coordinating, intake=date(2026, 10, 30))
+    assign(db, w, w.case, w.mentor, at=datetime(2026, 10, 1, 12, tzinfo=TZ))
+    assign(db, w, w.second_case, w.mentor, at=datetime(2026, 10, 1, 12, tzinfo=TZ))
+    assign(db, w, third, w.other_mentor, at=datetime(2026, 10, 31, 12, tzinfo=TZ))
+    log(db, w.case, w.mentor, occurred_on="2026-10-30")  # recent contact
+    log(db, w.second_case, w.mentor, occurred_on="2026-10-05")  # stale contact
+    caseloads = {c.mentor_public_id: c.open_cases for c in mentor_reports.caseloads(db, w.program)}
+    assert caseloads == {w.mentor.public_id: 2, w.other_mentor.public_id: 1}
+    stale = mentor_reports.no_contact(db, w.program, days=14, today=TODAY)
+    # second_case: last contact 28 days ago; third: assigned 2 days ago, not yet overdue.
+    assert [(line.case_reference, line.days) for line in stale] == [
+        (w.second_case.reference, (TODAY - date(2026, 10, 5)).days)
+    ]
+    never = mentor_reports.no_contact(db, w.program, days=1, today=TODAY)
+    assert {line.case_reference for line in never} == {
+        w.second_case.reference,
+        third.reference,
+        w.case.reference,
+    }
+
+
+def test_period_parsing_reports_bad_values():
+    with pytest.raises(Invalid) as caught:
+        mentor_reports.period_from({"start": "2026-10-10", "end": "2026-10-01"}, today=TODAY)
+    assert "end" in caught.value.errors
+    with pytest.raises(Invalid) as caught:
+        mentor_reports.period_from({"start": "soon", "days": "-3"}, today=TODAY)
+    assert set(caught.value.errors) == {"start", "days"}
+    default = mentor_reports.period_from({}, today=TODAY)
+    assert default.end == TODAY and default.start == date(2026, 9, 1)
+
+
+def test_chart_stacks_each_month_to_its_total():
+    rows = [
+        mentor_reports.MonthKind(2026, 9, "court_appearance", 3),
+        mentor_reports.MonthKind(2026, 9, "medical", 1),
+        mentor_reports.MonthKind(2026, 11, "school", 2),
+    ]
+    chart = mentor_chart.monthly_chart(rows, date(2026, 9, 1), date(2026, 11, 30))
+    assert [m.label for m in chart.months] == ["Sep 26", "Oct 26", "Nov 26"]
+    assert len(chart.segments) == 3
+    september = [s for s in chart.segments if s.title.startswith("Sep")]
+    november = [s for s in chart.segments if s.title.startswith("Nov")]
+    # Heights are proportional to the counts: 4 in September, 2 in November.
+    assert sum(s.height for s in september) == pytest.approx(
+        2 * sum(s.height for s in november), abs=0.2
+    )
+    assert {item.label for item in chart.legend} == {"Court appearance", "Medical", "School"}
+    assert mentor_chart.monthly_chart([], date(2026, 9, 1), date(2026, 9, 30)).empty
+
+
+def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    log(db, w.case, w.mentor, occurred_on="2026-10-30", follow_up="Call the clinic")
+    assign(db, w, w.case, w.stranger_mentor, reason="x", at=AT + timedelta(seconds=1))
+    log(db, w.case, w.stranger_mentor, notes="Other program's own note")
+    section = mentoring.accompaniment_section(db, w.program, w.case)
+    assert [e["occurred_on"] for e in section["entries"]] == ["2026-10-30"]
+    assert "Court appearance, 1 h 30 min" in section["summary"]
+    assert "follow-up: Call the clinic" in section["summary"]
+    assert "Other program" not in section["summary"]
