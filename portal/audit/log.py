@@ -46,6 +46,8 @@ class AuditTag(StrEnum):
     RELEASE_SIGNED = "consent:release:signed"
     RELEASE_REVOKED = "consent:release:revoked"
     KEY_ROTATED = "admin:key:rotated"
+    # consent releases (issue 4)
+    RESTRICTED_PERSON_RECORDED = "record:restricted_person:recorded"
 
 
 @dataclass(frozen=True)

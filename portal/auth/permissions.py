@@ -21,6 +21,12 @@ class Permission(StrEnum):
     SESSION_END = "session:end"
     CASE_READ = "case:read"
     CLIENT_READ = "client:read"
+    # consent releases (issue 4)
+    CLIENT_WRITE = "client:write"
+    RELEASE_READ = "release:read"
+    RELEASE_MANAGE = "release:manage"
+    RELEASE_VERIFY = "release:verify"
+    KEY_READ = "key:read"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -47,6 +53,13 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
             Role.AGENCY_LEAD,
         }
     ),
+    # consent releases (issue 4): a client's own agency registers them and manages releases;
+    # survivor-mentors read releases, and the administrator (a node admin) sees no clients.
+    Permission.CLIENT_WRITE: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.RELEASE_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.RELEASE_MANAGE: _EVERY_ROLE - {Role.ADMINISTRATOR, Role.SURVIVOR_MENTOR},
+    Permission.RELEASE_VERIFY: _EVERY_ROLE,  # anyone signed in checks a release they were given
+    Permission.KEY_READ: _EVERY_ROLE,  # public keys, shown to every partner
 }
 
 
