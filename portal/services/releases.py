@@ -661,12 +661,9 @@ class VerifyReport:
 
     @property
     def summary(self) -> str:
-        if not self.signature_ok:
-            return f"Not valid: {self.reason}"
-        if self.status is None:
-            return f"Signature valid. {self.reason}"
-        verdict = "Valid" if self.valid else "Not in effect"
-        return f"{verdict}: the signature is valid and {self.status.reason}."
+        if not self.signature_ok or self.status is None:
+            return self.reason
+        return f"The signature is valid and {self.status.reason}."
 
 
 def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:

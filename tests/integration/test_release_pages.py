@@ -328,7 +328,9 @@ def test_listing_shows_each_release_with_its_status(client, team, clock):
     assert "Draft — not signed" in page and "Active" in page
     clock.advance(days=100)
     team.sign_in_again(client)
-    assert "release expired on 2027-01-31" in client.get(f"/clients/{team.client_row.public_id}").text
+    assert (
+        "release expired on 2027-01-31" in client.get(f"/clients/{team.client_row.public_id}").text
+    )
 
 
 @pytest.mark.parametrize(
