@@ -538,3 +538,20 @@ def test_effective_date_in_the_past_is_refused(client, team):
         data=release_form(team, effective_date=yesterday),
     )
     assert response.status_code == 400 and "cannot be in the past" in response.text
+
+
+def test_every_form_on_these_pages_carries_the_sessions_csrf_token(client, team):
+    import re
+
+    url = signed_release(client, team)
+    draft_url = create_release(client, team)
+    for path in (
+        "/clients/new",
+        f"/clients/{team.client_row.public_id}",
+        f"/clients/{team.client_row.public_id}/releases/new",
+        url,
+        draft_url,
+        "/consent/verify",
+    ):
+        tokens = re.findall(r'name="csrf_token" value="([^"]*)"', client.get(path).text)
+        assert len(tokens) >= 2 and set(tokens) == {team.token}, path
