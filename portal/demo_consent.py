@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -17,6 +18,7 @@ from portal.services import releases
 # demo's past verify like real ones (a signature older than its key would not).
 KEY_HISTORY_DAYS = 400
 RESTRICTED_NAME = "Rex Fictitious (demo)"
+DEMO_TZ = ZoneInfo("America/New_York")  # the demo runs with the default MDT time zone
 
 
 def seed_consent(
@@ -71,7 +73,8 @@ def seed_consent(
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
+    # Release dates are calendar days in the MDT's time zone, as the release form makes them.
+    return datetime.combine(day, time(0), tzinfo=DEMO_TZ)
 
 
 def _release(db, client, plan, *, recipients, sections, witness, keys, at, today) -> None:
