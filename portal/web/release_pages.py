@@ -9,7 +9,7 @@ from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
 import consent
-from portal.errors import Invalid
+from portal.errors import Invalid, NotFound
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
 from portal.services import clients, releases, validation
@@ -50,7 +50,10 @@ def _client(ctx: Context) -> Client:
 
 
 def _release(ctx: Context):
-    return releases.access_release(ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"])
+    row = releases.access_release(ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"])
+    if row.state == ReleaseState.DISCARDED:
+        raise NotFound("release")  # a discarded draft is gone from every page
+    return row
 
 
 def _new_values(ctx: Context, source) -> dict:
@@ -194,10 +197,7 @@ def release_detail(ctx: Context) -> Response:
 
 
 def release_print(ctx: Context) -> Response:
-    row = _release(ctx)
-    if row.state == ReleaseState.DISCARDED:
-        raise Invalid("release", "This draft was discarded.")
-    view = _view(ctx, row)
+    view = _view(ctx, _release(ctx))
     view["statements"] = view["document"].statements
     return render(ctx, "releases/print.html", view)
 

@@ -388,6 +388,8 @@ def test_discard_a_draft(client, db, team):
     response = client.post(f"{url}/discard", data={"csrf_token": team.token})
     assert response.status_code == 303
     assert "No release yet" in client.get(f"/clients/{team.client_row.public_id}").text
+    assert client.get(url).status_code == 404
+    assert client.get(f"{url}/print").status_code == 404
 
 
 def test_other_agencies_staff_get_404_everywhere(client, db, keys, team):
