@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 
+from fhir.resources.R4B.consent import Consent as FhirConsent
 from nacl.signing import SigningKey, VerifyKey
 from sqlmodel import Session, select
 
@@ -634,6 +635,7 @@ def fhir_consent(db: Session, row: ConsentRelease, *, at: datetime) -> dict:
         consent.ReleaseState.EXPIRED,
     ):
         resource["status"] = "inactive"
+        FhirConsent.model_validate(resource)  # still a valid resource after the change
     return resource
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from starlette.responses import RedirectResponse, Response
 
-from portal.errors import Invalid
+from portal.errors import Conflict, Invalid
 from portal.services import clients, releases, validation
 from portal.web.context import Context
 from portal.web.render import render
@@ -96,10 +96,25 @@ def client_create(ctx: Context) -> Response:
                 form.get("reference"), "reference", max_length=40, label="Agency reference"
             ),
         )
+        person = values["identity"]
+        if clients.find_clients(
+            ctx.db,
+            ctx.viewer.agency,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            birth_date=person.birth_date,
+            keys=ctx.request.app.state.keys,
+        ):
+            # One person, one record: search finds the existing one.
+            raise Conflict(
+                "given_name",
+                "Your agency already has a client with this name and birth date; "
+                "find them with the search on the client list.",
+            )
         client = clients.register_client(
             ctx.db,
             ctx.viewer.agency,
-            values["identity"],
+            person,
             reference=values["reference"],
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.errors import Invalid
+from portal.models import Agency
 from portal.services import keys as agency_keys
 from portal.services import releases
 from portal.web.context import Context
@@ -39,7 +41,7 @@ def verify(ctx: Context) -> Response:
             {"report": None, "errors": error.errors, "pasted": pasted[:MAX_ENVELOPE_BYTES]},
             status=error.status_code,
         )
-    names = {a.public_id: a for a, _ in agency_keys.public_signing_keys(ctx.db)}
+    names = {a.public_id: a for a in ctx.db.exec(select(Agency))}
     return render(
         ctx,
         "consent/verify.html",

@@ -172,6 +172,18 @@ def test_register_a_client_and_bad_input_writes_nothing(client, db, team):
     detail = client.get(good.headers["location"])
     assert "Sky Sampleton" in detail.text and "555-0100" in detail.text
     assert "Releases" in detail.text and "record:client:created" in tags(db, team.owner.id)
+    twice = client.post(
+        "/clients",
+        data={
+            "csrf_token": team.token,
+            "reference": "F-78",
+            "given_name": "sky",
+            "family_name": "SAMPLETON",
+            "birth_date": "2009-03-04",
+        },
+    )
+    assert twice.status_code == 409 and "already has a client" in twice.text
+    assert count(db, Client) == before + 1
 
 
 def test_restricted_person_is_recorded_and_bad_input_refused(client, db, team):
