@@ -574,15 +574,21 @@ def sign_from_form(
             )
         return True
 
-    values = validation.collect(
-        method=check_method,
-        signed_date=check_date,
-        paper_seen=check_paper,
-        signer=lambda: _signer_from_form(form, "signer", required=True),
-        second_signer=lambda: _signer_from_form(
-            form, "second_signer", required=draft.second_signer_required
-        ),
-    )
+    try:
+        values = validation.collect(
+            method=check_method,
+            signed_date=check_date,
+            paper_seen=check_paper,
+            signer=lambda: _signer_from_form(form, "signer", required=True),
+            second_signer=lambda: _signer_from_form(
+                form, "second_signer", required=draft.second_signer_required
+            ),
+        )
+    except Invalid as error:
+        # A restricted signer is named in the same answer as every other mistake.
+        signers = {p: _signer_as_typed(form, p) for p in ("signer", "second_signer")}
+        restricted = _restricted_signer_errors(db, row, draft, signers)
+        raise Invalid.of({**restricted, **error.errors}) from None
     try:
         return sign(
             db,
@@ -595,17 +601,47 @@ def sign_from_form(
             at=at,
         )
     except Invalid as error:
-        errors = dict(error.errors)
+        signers = {p: values[p] for p in ("signer", "second_signer")}
+        errors = {k: v for k, v in error.errors.items() if k not in ("signer", "second_signer")}
         for prefix in ("signer", "second_signer"):
-            signer = values[prefix]
-            message = errors.get(prefix, "")
-            if signer is not None and _EXCLUDED_MESSAGE in message:
-                others = ", ".join(
-                    CAPACITY_LABELS[c] for c in consent.remaining_capacities([signer.capacity])
-                )
-                errors[prefix] = f"{message} Someone else may sign as: {others}."
-        renamed = {"signer": "signer_name", "second_signer": "second_signer_name"}
-        raise Invalid.of({renamed.get(k, k): v for k, v in errors.items()}) from None
+            if prefix in error.errors and _EXCLUDED_MESSAGE not in error.errors[prefix]:
+                errors[f"{prefix}_name"] = error.errors[prefix]
+        raise Invalid.of({**_restricted_signer_errors(db, row, draft, signers), **errors}) from None
+
+
+def _signer_as_typed(form: Mapping[str, object], prefix: str) -> consent.Signer | None:
+    name = form.get(f"{prefix}_name")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    try:
+        capacity = consent.Capacity(form.get(f"{prefix}_capacity"))
+    except ValueError:
+        capacity = consent.Capacity.SELF
+    return consent.Signer(name, capacity)
+
+
+def _restricted_signer_errors(
+    db: Session, row: ConsentRelease, draft: consent.Release, signers: dict
+) -> dict[str, str]:
+    """consent.validate's refusal of a restricted signer, with the capacities that remain."""
+    document = consent.Release(**{**draft.__dict__, **signers})
+    client = db.get(Client, row.client_id)
+    errors = {}
+    for problem in consent.validate(
+        document,
+        section_keys=catalogue().keys(),
+        agency_kinds=agency_kinds(db),
+        excluded_signers=excluded_signers(db, client),
+    ):
+        signer = signers.get(problem.field)
+        if signer is not None and _EXCLUDED_MESSAGE in problem.message:
+            others = ", ".join(
+                CAPACITY_LABELS[c] for c in consent.remaining_capacities([signer.capacity])
+            )
+            errors[f"{problem.field}_name"] = (
+                f"{problem.message} Someone else may sign as: {others}."
+            )
+    return errors
 
 
 def signed_release(row: ConsentRelease) -> consent.SignedRelease:

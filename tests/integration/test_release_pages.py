@@ -384,6 +384,14 @@ def test_restricted_person_can_never_sign_and_the_form_offers_other_capacities(c
     assert refused.status_code == 400
     assert "can never sign a release for this client" in refused.text
     assert "Someone else may sign as: legal guardian, custodian by court order." in refused.text
+    together = client.post(
+        f"{url}/sign",
+        data=sign_form(
+            team, second_signer_name="Dana Suspect", second_signer_capacity="parent", signed_date=""
+        ),
+    )
+    assert together.status_code == 400  # every mistake in one answer
+    assert "can never sign" in together.text and "The date must be a date" in together.text
     missing = client.post(f"{url}/sign", data=sign_form(team))
     assert missing.status_code == 400 and "second signer" in missing.text.lower()
     accepted = client.post(
