@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
+from portal.demo_consent import seed_consent
 from portal.demo_mentoring import seed_mentoring
 from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
 from portal.services import agencies, cases, clients, staff
@@ -198,4 +199,5 @@ def seed(
             )
             cases.link_client(db, case, agency, client, actor=None, at=at, confirmed=True)
     seed_mentoring(db, by_key, keys=keys, at=at, today=today, rng=rng)
+    seed_consent(db, by_key, keys=keys, at=at, today=today, rng=rng)  # consent releases (issue 4)
     return by_key

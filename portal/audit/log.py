@@ -59,6 +59,8 @@ class AuditTag(StrEnum):
     APPOINTMENT_ADDED = "mentoring:appointment:added"
     APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
+    # consent releases (issue 4)
+    RESTRICTED_PERSON_RECORDED = "record:restricted_person:recorded"
 
 
 @dataclass(frozen=True)

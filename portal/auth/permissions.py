@@ -27,6 +27,12 @@ class Permission(StrEnum):
     MENTOR_ASSIGN = "mentor:assign"
     ACCOMPANIMENT_LOG = "accompaniment:log"
     MENTOR_REPORT_READ = "mentor_report:read"
+    # consent releases (issue 4)
+    CLIENT_WRITE = "client:write"
+    RELEASE_READ = "release:read"
+    RELEASE_MANAGE = "release:manage"
+    RELEASE_VERIFY = "release:verify"
+    KEY_READ = "key:read"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -59,6 +65,13 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MENTOR_ASSIGN: frozenset({Role.MDT_COORDINATOR, Role.AGENCY_LEAD}),
     Permission.ACCOMPANIMENT_LOG: frozenset({Role.SURVIVOR_MENTOR}),
     Permission.MENTOR_REPORT_READ: frozenset({Role.AGENCY_LEAD}),
+    # consent releases (issue 4): a client's own agency registers them and manages releases;
+    # survivor-mentors read releases, and the administrator (a node admin) sees no clients.
+    Permission.CLIENT_WRITE: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.RELEASE_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.RELEASE_MANAGE: _EVERY_ROLE - {Role.ADMINISTRATOR, Role.SURVIVOR_MENTOR},
+    Permission.RELEASE_VERIFY: _EVERY_ROLE,  # anyone signed in checks a release they were given
+    Permission.KEY_READ: _EVERY_ROLE,  # public keys, shown to every partner
 }
 
 

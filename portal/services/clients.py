@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from portal import crypto
 from portal.audit import AuditTag, record
@@ -128,3 +128,21 @@ def access_client(db: Session, agency: Agency, public_id: str) -> Client:
     if client is None:
         raise NotFound("client")
     return client
+
+
+# Listing one agency's clients (issue 4): counted and paged in SQL, so only the rows on the
+# page shown are ever decrypted.
+def count_clients(db: Session, agency: Agency) -> int:
+    return db.exec(select(func.count(Client.id)).where(Client.agency_id == agency.id)).one()
+
+
+def clients_page(db: Session, agency: Agency, *, page: int, per_page: int) -> list[Client]:
+    return list(
+        db.exec(
+            select(Client)
+            .where(Client.agency_id == agency.id)
+            .order_by(Client.created_at.desc(), Client.id.desc())
+            .offset(max(page - 1, 0) * per_page)
+            .limit(per_page)
+        ).all()
+    )

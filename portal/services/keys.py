@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from portal import crypto
+from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import NotFound
 from portal.models import Agency, AgencyKey, KeyPurpose
@@ -64,3 +65,64 @@ def data_secret(
         if key is None:
             raise NotFound("agency key")
     return key.key_id, keys.unwrap(key.wrapped_secret)
+
+
+# Signing-key rotation and the public key list (issue 4).
+def rotate_signing_key(
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor, at: datetime
+) -> AgencyKey:
+    """A new signing key from `at`; the old one is retired but kept, so old releases verify."""
+    retired = db.exec(
+        select(AgencyKey).where(
+            AgencyKey.agency_id == agency.id,
+            AgencyKey.purpose == KeyPurpose.SIGNING,
+            AgencyKey.retired_at.is_(None),
+        )
+    ).all()
+    for old in retired:
+        old.retired_at = at
+    signing_key = crypto.new_signing_key()
+    new = AgencyKey(
+        agency_id=agency.id,
+        purpose=KeyPurpose.SIGNING,
+        key_id=crypto.signing_key_id(agency.public_id, signing_key.verify_key),
+        public_key=crypto.b64(bytes(signing_key.verify_key)),
+        wrapped_secret=keys.wrap(bytes(signing_key)),
+        created_at=at,
+    )
+    db.add(new)
+    db.flush()
+    record(
+        db,
+        AuditTag.KEY_ROTATED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=new.key_id,
+        detail={"retired": [old.key_id for old in retired], "purpose": KeyPurpose.SIGNING.value},
+        at=at,
+    )
+    return new
+
+
+def public_signing_keys(db: Session) -> list[tuple[Agency, AgencyKey]]:
+    """Every agency's signing keys, retired ones included: what partners verify against."""
+    return list(
+        db.exec(
+            select(Agency, AgencyKey)
+            .join(AgencyKey, AgencyKey.agency_id == Agency.id)
+            .where(AgencyKey.purpose == KeyPurpose.SIGNING)
+            .order_by(Agency.name, AgencyKey.created_at.desc(), AgencyKey.id.desc())
+        ).all()
+    )
+
+
+def find_agency(db: Session, name_or_id: str) -> Agency:
+    """An agency by its public id or its exact name (case-insensitive), for the CLI."""
+    agency = db.exec(
+        select(Agency).where(
+            (Agency.public_id == name_or_id) | (func.lower(Agency.name) == name_or_id.lower())
+        )
+    ).first()
+    if agency is None:
+        raise NotFound("agency")
+    return agency

@@ -5,7 +5,10 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+import portal.web.client_pages as client_pages  # consent releases (issue 4)
+import portal.web.consent_pages as consent_pages  # consent releases (issue 4)
 import portal.web.mentor_pages as mentor_pages
+import portal.web.release_pages as release_pages  # consent releases (issue 4)
 from portal.api.routes import api_routes
 from portal.auth.permissions import Permission as P
 from portal.web import (
@@ -195,6 +198,69 @@ def routes() -> list:
         route("/mentoring/reports", mentor_pages.reports, permission=P.MENTOR_REPORT_READ),
         route("/mentoring/reports.csv", mentor_pages.reports_csv, permission=P.MENTOR_REPORT_READ),
         # --- end survivor-mentors ---
+        # consent releases (issue 4): clients of the viewer's own agency, their releases,
+        # verifying a signed release and the agencies' public keys
+        route("/clients", client_pages.client_list, permission=P.CLIENT_READ),
+        route("/clients/new", client_pages.client_new, permission=P.CLIENT_WRITE),
+        route("/clients", client_pages.client_create, permission=P.CLIENT_WRITE, methods=("POST",)),
+        route("/clients/{client_id}", client_pages.client_detail, permission=P.CLIENT_READ),
+        route(
+            "/clients/{client_id}/restricted-persons",
+            client_pages.restricted_person_create,
+            permission=P.CLIENT_WRITE,
+            methods=("POST",),
+        ),
+        route(
+            "/clients/{client_id}/releases/new",
+            release_pages.release_new,
+            permission=P.RELEASE_MANAGE,
+        ),
+        route(
+            "/clients/{client_id}/releases",
+            release_pages.release_create,
+            permission=P.RELEASE_MANAGE,
+            methods=("POST",),
+        ),
+        route("/releases/{release_id}", release_pages.release_detail, permission=P.RELEASE_READ),
+        route(
+            "/releases/{release_id}/print", release_pages.release_print, permission=P.RELEASE_READ
+        ),
+        route(
+            "/releases/{release_id}/sign",
+            release_pages.release_sign,
+            permission=P.RELEASE_MANAGE,
+            methods=("POST",),
+        ),
+        route(
+            "/releases/{release_id}/revoke",
+            release_pages.release_revoke,
+            permission=P.RELEASE_MANAGE,
+            methods=("POST",),
+        ),
+        route(
+            "/releases/{release_id}/discard",
+            release_pages.release_discard,
+            permission=P.RELEASE_MANAGE,
+            methods=("POST",),
+        ),
+        route(
+            "/releases/{release_id}/signed.json",
+            release_pages.release_signed_json,
+            permission=P.RELEASE_READ,
+        ),
+        route(
+            "/releases/{release_id}/fhir.json",
+            release_pages.release_fhir,
+            permission=P.RELEASE_READ,
+        ),
+        route("/consent/verify", consent_pages.verify_form, permission=P.RELEASE_VERIFY),
+        route(
+            "/consent/verify",
+            consent_pages.verify,
+            permission=P.RELEASE_VERIFY,
+            methods=("POST",),
+        ),
+        route("/consent/keys", consent_pages.public_keys, permission=P.KEY_READ),
         Mount("/static", app=public_static(), name="static"),
     ]
 

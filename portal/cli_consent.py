@@ -1,0 +1,112 @@
+"""`portal consent verify FILE`, `portal keys rotate AGENCY`, `portal keys list` (issue 4)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from consent.signing import MAX_ENVELOPE_BYTES
+from portal.db import make_engine, unit_of_work
+from portal.errors import Invalid
+
+# Exit codes of `portal consent verify`.
+VALID, NOT_VALID, UNREADABLE = 0, 1, 2
+
+
+def add_commands(commands) -> None:
+    consent_cmd = commands.add_parser("consent", help="consent releases").add_subparsers(
+        dest="consent_command", required=True
+    )
+    verify = consent_cmd.add_parser(
+        "verify",
+        help="verify a signed release file against this node's keys and revocations",
+        description="Exit status: 0 valid and in effect; 1 not valid or not in effect "
+        "(bad signature, unknown key, changed field, expired, revoked, not yet effective); "
+        "2 the file cannot be read as a signed release.",
+    )
+    verify.add_argument("file", help="the signed release JSON, or - for standard input")
+    verify.set_defaults(run=cmd_consent_verify)
+
+    keys_cmd = commands.add_parser("keys", help="agency signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys_cmd.add_parser(
+        "rotate", help="give an agency a new signing key; the old one is retired but kept"
+    )
+    rotate.add_argument("agency", help="agency name or id")
+    rotate.set_defaults(run=cmd_keys_rotate)
+    keys_cmd.add_parser("list", help="every agency's public signing keys").set_defaults(
+        run=cmd_keys_list
+    )
+
+
+def _read_input(name: str) -> bytes:
+    # One byte past the limit is enough for the library to report "too large".
+    if name == "-":
+        return sys.stdin.buffer.read(MAX_ENVELOPE_BYTES + 1)
+    with Path(name).open("rb") as handle:
+        return handle.read(MAX_ENVELOPE_BYTES + 1)
+
+
+def cmd_consent_verify(args: argparse.Namespace) -> int:
+    from portal.cli import _settings
+    from portal.services import releases
+
+    try:
+        data = _read_input(args.file)
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return UNREADABLE
+    settings = _settings()
+    with unit_of_work(make_engine(settings.database_url)) as db:
+        try:
+            report = releases.verify_upload(db, data, at=settings.clock())
+        except Invalid as error:
+            print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
+            return UNREADABLE
+    print(("VALID: " if report.valid else "NOT VALID: ") + report.summary)
+    print(f"  code: {report.code}")
+    if report.field:
+        print(f"  field: {report.field}")
+    if report.tampered_fields:
+        print(f"  changed since signing: {', '.join(report.tampered_fields)}")
+    if report.key_id:
+        print(f"  key: {report.key_id}")
+    if report.release is not None and not report.revocations_known:
+        print("  note: made on another node; ask the disclosing agency about revocations")
+    return VALID if report.valid else NOT_VALID
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from portal.cli import _settings
+    from portal.crypto import KeyWrapper
+    from portal.services import keys
+
+    settings = _settings()
+    with unit_of_work(make_engine(settings.database_url)) as db:
+        agency = keys.find_agency(db, args.agency)
+        new = keys.rotate_signing_key(
+            db,
+            agency,
+            keys=KeyWrapper(settings.secrets.kek_bytes()),
+            actor=None,
+            at=settings.clock(),
+        )
+        print(f"{agency.name}: new signing key {new.key_id}; earlier keys retired, kept")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from portal.cli import _settings
+    from portal.services import keys
+
+    settings = _settings()
+    with unit_of_work(make_engine(settings.database_url)) as db:
+        for agency, key in keys.public_signing_keys(db):
+            retired = key.retired_at.isoformat() if key.retired_at else "in use"
+            print(
+                f"{agency.name}\t{key.key_id}\t{key.public_key}\t"
+                f"created {key.created_at.isoformat()}\t{retired}"
+            )
+    return 0

@@ -1,0 +1,166 @@
+"""Client pages for the client's own agency: list, search, register, detail, restricted persons."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.responses import RedirectResponse, Response
+
+from portal.errors import Conflict, Invalid
+from portal.services import clients, releases, validation
+from portal.web.context import Context
+from portal.web.render import render
+
+PER_PAGE = 25
+SEARCH_FIELDS = ("given_name", "family_name", "birth_date")
+
+
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
+def client_list(ctx: Context) -> Response:
+    agency, keys = ctx.viewer.agency, ctx.request.app.state.keys
+    query = {k: ctx.request.query_params.get(k, "").strip() for k in SEARCH_FIELDS}
+    errors: dict[str, str] = {}
+    searching = any(query.values())
+    page, pages, total, rows = 1, 1, 0, []
+    if searching:
+        try:
+            wanted = validation.collect(
+                given_name=lambda: validation.text(
+                    query["given_name"], "given_name", max_length=80, label="Given name"
+                ),
+                family_name=lambda: validation.text(
+                    query["family_name"], "family_name", max_length=80, label="Family name"
+                ),
+                birth_date=lambda: validation.iso_date(
+                    query["birth_date"], "birth_date", label="Birth date"
+                ),
+            )
+            rows = clients.find_clients(ctx.db, agency, keys=keys, **wanted)
+            total = len(rows)
+        except Invalid as error:
+            errors = error.errors
+    else:
+        total = clients.count_clients(ctx.db, agency)
+        pages = max(1, -(-total // PER_PAGE))
+        page = min(_page_number(ctx.request.query_params.get("page")), pages)
+        rows = clients.clients_page(ctx.db, agency, page=page, per_page=PER_PAGE)
+    # Only the rows on this page are decrypted.
+    people = [(c, clients.reveal_identity(ctx.db, c, keys=keys)) for c in rows]
+    return render(
+        ctx,
+        "clients/list.html",
+        {
+            "people": people,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "searching": searching,
+            "query": query,
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _register_form(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
+    names = ("reference", "given_name", "family_name", "birth_date", "phone", "email", "address")
+    return render(
+        ctx,
+        "clients/new.html",
+        {"errors": errors or {}, "values": {k: ctx.field(k) for k in names}},
+        status=status,
+    )
+
+
+def client_new(ctx: Context) -> Response:
+    return _register_form(ctx)
+
+
+def client_create(ctx: Context) -> Response:
+    form = {k: ctx.field(k) for k in ctx.form} if ctx.form else {}
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+
+    def identity() -> clients.Identity:
+        person = clients.parse_identity(form)
+        if person.birth_date > today or person.birth_date < date(1900, 1, 1):
+            raise Invalid("birth_date", "The birth date must be a real date in the past.")
+        return person
+
+    try:
+        values = validation.collect(
+            identity=identity,
+            reference=lambda: validation.text(
+                form.get("reference"), "reference", max_length=40, label="Agency reference"
+            ),
+        )
+        person = values["identity"]
+        if clients.find_clients(
+            ctx.db,
+            ctx.viewer.agency,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            birth_date=person.birth_date,
+            keys=ctx.request.app.state.keys,
+        ):
+            # One person, one record: search finds the existing one.
+            raise Conflict(
+                "given_name",
+                "Your agency already has a client with this name and birth date; "
+                "find them with the search on the client list.",
+            )
+        client = clients.register_client(
+            ctx.db,
+            ctx.viewer.agency,
+            person,
+            reference=values["reference"],
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _register_form(ctx, status=error.status_code, errors=error.errors)
+    ctx.flash("The client is registered.")
+    return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
+
+
+def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = None) -> Response:
+    rows = releases.releases_of(ctx.db, client)
+    return render(
+        ctx,
+        "clients/detail.html",
+        {
+            "client": client,
+            "identity": clients.reveal_identity(ctx.db, client, keys=ctx.request.app.state.keys),
+            "restricted": releases.restricted_persons_of(ctx.db, client),
+            "reasons": releases.RESTRICTION_REASONS,
+            "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],
+            "errors": errors or {},
+            "values": {"name": ctx.field("name"), "reason": ctx.field("reason")},
+        },
+        status=status,
+    )
+
+
+def client_detail(ctx: Context) -> Response:
+    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    return _detail(ctx, client)
+
+
+def restricted_person_create(ctx: Context) -> Response:
+    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    try:
+        releases.record_restricted_person(
+            ctx.db,
+            client,
+            name=ctx.field("name"),
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    ctx.flash("Recorded. This person can never sign a release for this client.")
+    return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)

@@ -1,0 +1,57 @@
+"""Pages for anyone signed in: verify a signed release, and every agency's public keys."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from consent.signing import MAX_ENVELOPE_BYTES
+from portal.errors import Invalid
+from portal.models import Agency
+from portal.services import keys as agency_keys
+from portal.services import releases
+from portal.web.context import Context
+from portal.web.render import render
+
+
+def verify_form(ctx: Context) -> Response:
+    return render(ctx, "consent/verify.html", {"report": None, "errors": {}, "pasted": ""})
+
+
+def _uploaded_bytes(ctx: Context) -> bytes:
+    upload = ctx.form.get("document") if ctx.form is not None else None
+    if isinstance(upload, UploadFile) and upload.filename:
+        # One byte past the limit is enough for the library to say "too large".
+        return upload.file.read(MAX_ENVELOPE_BYTES + 1)
+    pasted = ctx.field("pasted")
+    if pasted.strip():
+        return pasted.encode("utf-8")
+    raise Invalid("document", "Choose a signed release file, or paste its text.")
+
+
+def verify(ctx: Context) -> Response:
+    pasted = ctx.field("pasted")
+    try:
+        report = releases.verify_upload(ctx.db, _uploaded_bytes(ctx), at=ctx.now)
+    except Invalid as error:
+        return render(
+            ctx,
+            "consent/verify.html",
+            {"report": None, "errors": error.errors, "pasted": pasted[:MAX_ENVELOPE_BYTES]},
+            status=error.status_code,
+        )
+    names = {a.public_id: a for a in ctx.db.exec(select(Agency))}
+    return render(
+        ctx,
+        "consent/verify.html",
+        {"report": report, "errors": {}, "pasted": "", "agencies": names},
+    )
+
+
+def public_keys(ctx: Context) -> Response:
+    rows = agency_keys.public_signing_keys(ctx.db)
+    by_agency: dict[str, tuple] = {}
+    for agency, key in rows:
+        by_agency.setdefault(agency.public_id, (agency, []))[1].append(key)
+    return render(ctx, "consent/keys.html", {"agencies": list(by_agency.values())})

@@ -1,0 +1,280 @@
+"""Release pages for the disclosing agency: create, print, sign, revoke, download, FHIR."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlmodel import select
+from starlette.responses import RedirectResponse, Response
+
+import consent
+from portal.errors import Invalid, NotFound
+from portal.models import Agency, AgencyKind, Client, ReleaseState
+from portal.sections import catalogue
+from portal.services import clients, releases, validation
+from portal.web.context import Context
+from portal.web.render import render
+
+# How the section checklist is grouped on the form; sections a deployment adds to the
+# catalogue and that no group names appear under "Other information".
+SECTION_GROUPS = (
+    ("Identity", ("identity",)),
+    (
+        "Safety, needs and care",
+        ("safety_plan", "needs_assessment", "care_plan", "placement_housing"),
+    ),
+    ("Health", ("medical", "mental_health", "substance_use")),
+    ("Legal, court and investigation", ("legal_court", "investigation", "immigration")),
+    ("Support and coordination", ("mentor_accompaniment", "education", "mdt_minutes")),
+)
+SECTION_HINTS = {
+    "identity": "Name, date of birth and how to reach the client safely.",
+    "substance_use": "Protected by federal law (42 CFR Part 2): share only if the client wants to.",
+    "mental_health": "Share only what the client agrees the team needs.",
+}
+
+
+def grouped_sections() -> list[tuple[str, list]]:
+    sections = catalogue().sections
+    named = {key for _, keys in SECTION_GROUPS for key in keys}
+    groups = [(title, [s for s in sections if s.key in keys]) for title, keys in SECTION_GROUPS]
+    others = [s for s in sections if s.key not in named]
+    if others:
+        groups.append(("Other information", others))
+    return [(title, items) for title, items in groups if items]
+
+
+def _client(ctx: Context) -> Client:
+    return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+
+
+def _release(ctx: Context):
+    row = releases.access_release(ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"])
+    if row.state == ReleaseState.DISCARDED:
+        raise NotFound("release")  # a discarded draft is gone from every page
+    return row
+
+
+def _new_values(ctx: Context, source) -> dict:
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    default_end = today + timedelta(days=releases.DEFAULT_TERM_DAYS)
+
+    def get(name: str, default: str = "") -> str:
+        value = source.get(name)
+        return value if isinstance(value, str) else default
+
+    return {
+        "recipients": [v for v in source.getlist("recipients") if isinstance(v, str)],
+        "sections": [v for v in source.getlist("sections") if isinstance(v, str)],
+        "purpose": get("purpose", consent.Purpose.MDT_CASE_REVIEW.value),
+        "effective_date": get("effective_date", today.isoformat()),
+        "expiry_kind": get("expiry_kind", "date"),
+        "end_date": get("end_date", default_end.isoformat()),
+        "event": get("event"),
+        "latest_date": get("latest_date", default_end.isoformat()),
+        "client_is_minor": get("client_is_minor"),
+        "second_signer_required": get("second_signer_required"),
+        "language": get("language", "en"),
+        "default_end": default_end,
+    }
+
+
+def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) -> Response:
+    agencies = releases.recipient_choices(ctx.db, ctx.viewer.agency)
+    chosen_system = [
+        a for a in agencies if a.public_id in values["recipients"] and a.kind == AgencyKind.SYSTEM
+    ]
+    return render(
+        ctx,
+        "releases/new.html",
+        {
+            "client": client,
+            "agencies": agencies,
+            "chosen_system": chosen_system,
+            "groups": grouped_sections(),
+            "hints": SECTION_HINTS,
+            "purposes": list(consent.Purpose),
+            "languages": releases.FORM_LANGUAGES,
+            "values": values,
+            "errors": errors or {},
+            "term_days": releases.DEFAULT_TERM_DAYS,
+        },
+        status=status,
+        block="system_warning",
+    )
+
+
+def release_new(ctx: Context) -> Response:
+    """The form; with htmx and chosen recipients, only the system-based warning block."""
+    client = _client(ctx)
+    return _new_form(ctx, client, _new_values(ctx, ctx.request.query_params))
+
+
+def release_create(ctx: Context) -> Response:
+    client = _client(ctx)
+    form = {
+        k: ctx.form.getlist(k) if k in ("recipients", "sections") else ctx.field(k)
+        for k in ctx.form
+    }
+    try:
+        row = releases.draft_from_form(
+            ctx.db, client, form, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
+        )
+    except Invalid as error:
+        return _new_form(
+            ctx, client, _new_values(ctx, ctx.form), status=error.status_code, errors=error.errors
+        )
+    ctx.flash(
+        "The release is ready. Print it or read it through with the client, "
+        "then record the signature."
+    )
+    return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+
+
+def _document(row) -> consent.Release:
+    if row.state == ReleaseState.SIGNED:
+        return releases.signed_document(row)
+    return releases.draft_document(row)
+
+
+def _view(ctx: Context, row) -> dict:
+    document = _document(row)
+    by_id = {a.public_id: a for a in ctx.db.exec(select(Agency))}
+    recipients = [by_id[r] for r in document.recipients if r in by_id]
+    sections = [catalogue().get(key) for key in document.sections]
+    client = ctx.db.get(Client, row.client_id)
+    return {
+        "release": row,
+        "document": document,
+        "client": client,
+        "owner": by_id.get(document.disclosing_agency),
+        "recipients": recipients,
+        "system_recipients": [a for a in recipients if a.kind == AgencyKind.SYSTEM],
+        "sections": [s for s in sections if s is not None],
+        "status": releases.status_of(ctx.db, row, at=ctx.now),
+        "end": consent.release_end(document),
+        "restricted": releases.restricted_persons_of(ctx.db, client),
+        "reasons": releases.RESTRICTION_REASONS,
+        "capacities": list(consent.Capacity),
+        "capacity_labels": releases.CAPACITY_LABELS,
+        "others_may_sign": [releases.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])],
+        "tz": ctx.settings.tz,
+        "is_draft": row.state == ReleaseState.DRAFT,
+        "is_revoked": False,
+    }
+
+
+def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None) -> Response:
+    view = _view(ctx, row)
+    view["is_revoked"] = (
+        view["status"] is not None and view["status"].state == consent.ReleaseState.REVOKED
+    )
+    names = (
+        "signer_name",
+        "signer_capacity",
+        "second_signer_name",
+        "second_signer_capacity",
+        "method",
+        "signed_date",
+        "paper_seen",
+        "reason",
+    )
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    values = {k: ctx.field(k) for k in names}
+    values["signed_date"] = values["signed_date"] or ""
+    view.update(
+        errors=errors or {},
+        values=values,
+        today=today,
+        revocations=releases.revocations(ctx.db, row) if row.state == ReleaseState.SIGNED else [],
+    )
+    return render(ctx, "releases/detail.html", view, status=status)
+
+
+def release_detail(ctx: Context) -> Response:
+    return _detail(ctx, _release(ctx))
+
+
+def release_print(ctx: Context) -> Response:
+    view = _view(ctx, _release(ctx))
+    view["statements"] = view["document"].statements
+    return render(ctx, "releases/print.html", view)
+
+
+def release_sign(ctx: Context) -> Response:
+    row = _release(ctx)
+    form = {k: ctx.field(k) for k in ctx.form} if ctx.form else {}
+    try:
+        releases.sign_from_form(
+            ctx.db,
+            row,
+            form,
+            tz=ctx.settings.tz,
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _detail(ctx, row, status=error.status_code, errors=error.errors)
+    ctx.flash("The signature is recorded and the release is signed with your agency's key.")
+    return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+
+
+def release_revoke(ctx: Context) -> Response:
+    row = _release(ctx)
+    try:
+        reason = validation.text(
+            ctx.field("reason"), "reason", max_length=500, required=False, label="Reason"
+        )
+        releases.revoke(
+            ctx.db,
+            row,
+            reason=reason or None,
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _detail(ctx, row, status=error.status_code, errors=error.errors)
+    ctx.flash("The release is revoked. Partners can no longer see anything under it.")
+    return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+
+
+def release_discard(ctx: Context) -> Response:
+    row = _release(ctx)
+    try:
+        releases.discard(ctx.db, row, actor=ctx.viewer.user, at=ctx.now)
+    except Invalid as error:
+        return _detail(ctx, row, status=error.status_code, errors=error.errors)
+    client = ctx.db.get(Client, row.client_id)
+    ctx.flash("The draft was discarded.")
+    return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
+
+
+def _download(body: bytes, filename: str, media_type: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def release_signed_json(ctx: Context) -> Response:
+    row = _release(ctx)
+    return _download(
+        releases.signed_envelope_bytes(row), f"release-{row.public_id}.json", "application/json"
+    )
+
+
+def release_fhir(ctx: Context) -> Response:
+    row = _release(ctx)
+    resource = releases.fhir_consent(ctx.db, row, at=ctx.now)
+    return _download(
+        json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8"),
+        f"release-{row.public_id}.fhir.json",
+        "application/fhir+json",
+    )

@@ -1,0 +1,73 @@
+"""A coordinator prepares a release with a client, prints it, records the signature, revokes it."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portal.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+POLICE = "Harbor County Police Special Victims Unit (demo)"
+SHELTER = "Lantern House Shelter and Advocacy (demo)"
+
+
+def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
+    page.set_default_timeout(15_000)
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(portal_url + "/login")
+    page.get_by_label("Username").fill("coordinator")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
+    expect(page.get_by_role("heading", name=re.compile("Clients of"))).to_be_visible()
+    page.locator("table tbody tr a").first.click()
+    client_url = page.url
+    page.get_by_role("link", name="New release").click()
+
+    # Choosing a system-based recipient shows the warning at once (htmx fragment).
+    page.get_by_label(SHELTER).check()
+    expect(page.get_by_text("Some of these agencies are system-based")).to_have_count(0)
+    page.get_by_label(POLICE).check()
+    expect(page.get_by_text("Some of these agencies are system-based")).to_be_visible()
+    page.get_by_label("Safety plan").check()
+    page.get_by_label("Needs assessment").check()
+    page.get_by_label("Care coordination").check()
+    page.get_by_role("button", name="Prepare the release").click()
+
+    expect(page.get_by_role("heading", name=re.compile("Release for client"))).to_be_visible()
+    expect(page.get_by_text("Draft — not signed")).to_be_visible()
+
+    # The printable form the survivor reads, with the print stylesheet.
+    page.get_by_role("link", name="Printable form for the client to read").click()
+    expect(page.get_by_role("heading", name="Permission to share information")).to_be_visible()
+    expect(page.get_by_text("You do not have to sign this form.", exact=False)).to_be_visible()
+    expect(page.get_by_text("Some of these agencies are system-based")).to_be_visible()
+    assert page.locator('link[rel=stylesheet][media=print][href="/static/print.css"]').count() == 1
+    page.emulate_media(media="print")
+    expect(page.get_by_role("link", name="← Back to the release")).to_be_hidden()
+    page.emulate_media(media="screen")
+    page.get_by_role("link", name="← Back to the release").click()
+
+    # The signer types their name and today's date on the staff device.
+    today = re.search(r"Today is (\d{4}-\d{2}-\d{2})", page.content()).group(1)
+    page.get_by_label("Signer's full name, typed by the signer").fill("Client Signature (demo)")
+    page.get_by_label("Today's date, typed by the signer").fill(today)
+    page.get_by_role("button", name="Record the signature and sign").click()
+    expect(page.get_by_text("The signature is recorded")).to_be_visible()
+    expect(page.locator(".state-active")).to_have_text("Active")
+    expect(page.get_by_role("link", name="Download the signed release (JSON)")).to_be_visible()
+
+    page.get_by_label("Reason (optional)").fill("The client asked to stop sharing.")
+    page.get_by_role("button", name="Revoke this release").click()
+    expect(page.get_by_text("The release is revoked.")).to_be_visible()
+    expect(page.locator(".state-revoked")).to_have_text("Revoked")
+    expect(page.get_by_role("button", name="Revoke this release")).to_have_count(0)
+
+    page.goto(client_url)
+    expect(page.locator("#releases .state-revoked").first).to_be_visible()
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
