@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from portal import migrate
+from portal import audit_cli, migrate
 from portal.db import make_engine, unit_of_work
 from portal.errors import DomainError
 from portal.settings import Settings, from_environment
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", required=True)
     add.add_argument("--role", action="append", required=True)
     add.set_defaults(run=cmd_staff_add)
+
+    audit_cli.add_commands(commands)  # audit log (issue 5): audit verify|checkpoint, bench audit
 
     args = parser.parse_args(argv)
     try:

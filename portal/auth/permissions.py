@@ -21,6 +21,9 @@ class Permission(StrEnum):
     SESSION_END = "session:end"
     CASE_READ = "case:read"
     CLIENT_READ = "client:read"
+    # Audit log (issue 5, audit log)
+    AUDIT_READ = "audit:read"
+    AUDIT_CHECKPOINT = "audit:checkpoint"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -47,6 +50,11 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
             Role.AGENCY_LEAD,
         }
     ),
+    # Audit log (issue 5, audit log). Only the agency's own lead reads its log: an
+    # administrator runs the node, not the agency, and has no business reading who saw a
+    # survivor's information; the node's own log is verified from the command line.
+    Permission.AUDIT_READ: frozenset({Role.AGENCY_LEAD}),
+    Permission.AUDIT_CHECKPOINT: frozenset({Role.AGENCY_LEAD}),
 }
 
 

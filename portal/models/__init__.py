@@ -39,3 +39,8 @@ __all__ = [
     "StaffUser",
     "WebSession",
 ]
+
+# Audit log chain (issue 5, audit log)
+from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead  # noqa: E402
+
+__all__ += ["AuditCheckpoint", "AuditHead", "GENESIS_HASH", "NODE_LOG"]

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from portal.auth.permissions import Permission as P
 from portal.web import account_pages, admin_pages, auth_pages, dashboard_pages, health_pages
+from portal.web import audit_pages
 from portal.web.routing import route
 
 STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "static"
@@ -102,6 +103,16 @@ def routes() -> list:
             "/admin/staff/{user_id}/end-sessions",
             admin_pages.staff_end_sessions,
             permission=P.SESSION_END,
+            methods=("POST",),
+        ),
+        # Audit log (issue 5, audit log): the agency lead's own log only
+        route("/audit", audit_pages.audit_log_page, permission=P.AUDIT_READ),
+        route("/audit/export.csv", audit_pages.audit_export, permission=P.AUDIT_READ),
+        route("/audit/accounting", audit_pages.accounting_page, permission=P.AUDIT_READ),
+        route(
+            "/audit/checkpoint",
+            audit_pages.audit_checkpoint,
+            permission=P.AUDIT_CHECKPOINT,
             methods=("POST",),
         ),
         Mount("/static", app=public_static(), name="static"),

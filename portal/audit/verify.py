@@ -1,0 +1,190 @@
+"""Walking a log in seq order and naming the first thing that does not hold.
+
+What is checked, per log: seq runs 1, 2, 3… with no gap (a deleted entry); every entry's
+content hashes to its entry_hash (an edited entry; an entry moved to another seq is named
+as reordered); every prev_hash is the entry_hash before it (a broken link); the head row
+agrees with the last entry (entries cut from the end); every checkpoint names an entry
+that exists with that hash and carries a good signature by one of the agency's keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from portal.audit import chain, checkpoints
+from portal.models import (
+    GENESIS_HASH,
+    NODE_LOG,
+    Agency,
+    AgencyKey,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    KeyPurpose,
+)
+
+# How far from its place a moved entry is looked for before it is called simply "edited".
+REORDER_WINDOW = 1000
+
+
+@dataclass
+class LogReport:
+    log_key: str
+    label: str
+    entries: int = 0
+    checkpoints: int = 0
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def line(self) -> str:
+        if self.ok:
+            return (
+                f"OK {self.label}: {self.entries} entries, chain intact, "
+                f"{self.checkpoints} checkpoint(s) verified"
+            )
+        return f"BROKEN {self.label}: {self.problem}"
+
+
+def log_keys(db: Session) -> list[str]:
+    """Every log on the node: those with a head and those with entries."""
+    keys = set(db.execute(select(AuditHead.log_key)).scalars())
+    keys |= set(db.execute(select(AuditEntry.log_key).distinct()).scalars())
+    return sorted(keys, key=lambda k: (k != NODE_LOG, k))
+
+
+def verify_all(db: Session) -> list[LogReport]:
+    return [verify_log(db, key) for key in log_keys(db)]
+
+
+def verify_log(db: Session, log_key: str) -> LogReport:
+    agency = db.execute(select(Agency).where(Agency.public_id == log_key)).scalar_one_or_none()
+    label = "node log" if log_key == NODE_LOG else (agency.name if agency else log_key)
+    report = LogReport(log_key=log_key, label=label)
+    signed = {
+        c.seq: c
+        for c in db.execute(
+            select(AuditCheckpoint).where(AuditCheckpoint.log_key == log_key)
+        ).scalars()
+    }
+    walked = _Walked()
+    report.problem = (
+        _walk(db, log_key, signed, walked)
+        or _check_head(db, log_key, walked)
+        or _check_checkpoints(db, agency, signed, walked, report)
+    )
+    report.entries = walked.entries
+    return report
+
+
+@dataclass
+class _Walked:
+    entries: int = 0
+    last_hash: str = GENESIS_HASH
+    hashes_at_checkpoints: dict = field(default_factory=dict)
+
+
+def _walk(db: Session, log_key: str, signed: dict, walked: _Walked) -> str | None:
+    table = AuditEntry.__table__
+    rows = db.execute(
+        select(table)
+        .where(table.c.log_key == log_key)
+        .order_by(table.c.seq)
+        .execution_options(yield_per=1000)
+    ).mappings()
+    expected, previous = 1, GENESIS_HASH
+    for row in rows:
+        seq = row["seq"]
+        if seq != expected:
+            if seq < expected:  # only possible without the unique constraint
+                return f"entry id {row['id']} repeats seq {seq}"
+            missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}–{seq - 1}"
+            return f"missing entry: {missing} (the log jumps from seq {expected - 1} to {seq})"
+        if chain.entry_hash(row) != row["entry_hash"]:
+            written_as = _written_seq(row)
+            if written_as is not None:
+                return (
+                    f"reordered entry: the entry at seq {seq} (id {row['id']}) "
+                    f"was written as seq {written_as}"
+                )
+            return (
+                f"edited entry: seq {seq} (id {row['id']}) does not match its hash "
+                f"(recorded {row['at']:%Y-%m-%d %H:%M} UTC, {row['tag']})"
+            )
+        if row["prev_hash"] != previous:
+            return (
+                f"broken link at seq {seq} (id {row['id']}): its prev_hash is not the hash "
+                f"of entry {seq - 1}"
+            )
+        if seq in signed:
+            walked.hashes_at_checkpoints[seq] = row["entry_hash"]
+        previous = row["entry_hash"]
+        expected += 1
+        walked.entries, walked.last_hash = seq, previous
+    return None
+
+
+def _written_seq(row) -> int | None:
+    """The seq an entry's stored hash was computed for, if it sits at another one now."""
+    seq = row["seq"]
+    for candidate in range(max(1, seq - REORDER_WINDOW), seq + REORDER_WINDOW + 1):
+        if candidate != seq and chain.entry_hash(row, seq=candidate) == row["entry_hash"]:
+            return candidate
+    return None
+
+
+def _check_head(db: Session, log_key: str, walked: _Walked) -> str | None:
+    head = db.execute(select(AuditHead).where(AuditHead.log_key == log_key)).scalar_one_or_none()
+    if head is None:
+        return "the log has entries but no head row" if walked.entries else None
+    if head.last_seq > walked.entries:
+        missing = head.last_seq - walked.entries
+        return (
+            f"missing entry: the log ends at seq {walked.entries} but its head says "
+            f"{head.last_seq} ({missing} entr{'y' if missing == 1 else 'ies'} cut from the end)"
+        )
+    if head.last_seq < walked.entries:
+        return f"the head says seq {head.last_seq} but the log runs to seq {walked.entries}"
+    if head.last_hash != walked.last_hash:
+        return "the head's hash does not match the last entry"
+    return None
+
+
+def _check_checkpoints(
+    db: Session, agency: Agency | None, signed: dict, walked: _Walked, report: LogReport
+) -> str | None:
+    hashes = walked.hashes_at_checkpoints
+    for seq in sorted(signed):
+        checkpoint = signed[seq]
+        if agency is None or checkpoint.agency_id != agency.id:
+            return f"checkpoint at seq {seq} belongs to no agency of this log"
+        if seq not in hashes:
+            return (
+                f"missing entry: checkpoint at seq {seq} but the log ends at seq {walked.entries}"
+            )
+        if hashes[seq] != checkpoint.entry_hash:
+            return f"checkpoint at seq {seq} does not match the entry's hash"
+        public_key = db.execute(
+            select(AgencyKey.public_key).where(
+                AgencyKey.agency_id == agency.id,
+                AgencyKey.key_id == checkpoint.key_id,
+                AgencyKey.purpose == KeyPurpose.SIGNING,
+            )
+        ).scalar_one_or_none()
+        if public_key is None:
+            return f"checkpoint at seq {seq} names an unknown key ({checkpoint.key_id})"
+        if not checkpoints.signature_holds(checkpoint, public_key):
+            return f"bad checkpoint signature at seq {seq}"
+        report.checkpoints += 1
+    return None
+
+
+def entry_count(db: Session, log_key: str) -> int:
+    return db.execute(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.log_key == log_key)
+    ).scalar_one()
