@@ -41,6 +41,6 @@ __all__ = [
 ]
 
 # Audit log chain (issue 5, audit log)
-from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead  # noqa: E402
+from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead
 
-__all__ += ["AuditCheckpoint", "AuditHead", "GENESIS_HASH", "NODE_LOG"]
+__all__ += ["GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]

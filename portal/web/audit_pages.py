@@ -35,9 +35,7 @@ def audit_log_page(ctx: Context) -> Response:
     except Invalid as error:
         errors, status, filters = error.errors, error.status_code, None
     result = (
-        audit_log.search(
-            ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx)
-        )
+        audit_log.search(ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx))
         if filters is not None
         else None
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+import portal.web.audit_pages as audit_pages
 from portal.auth.permissions import Permission as P
 from portal.web import account_pages, admin_pages, auth_pages, dashboard_pages, health_pages
-from portal.web import audit_pages
 from portal.web.routing import route
 
 STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "static"
