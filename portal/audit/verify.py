@@ -87,6 +87,7 @@ class _Walked:
     entries: int = 0
     last_hash: str = GENESIS_HASH
     hashes_at_checkpoints: dict = field(default_factory=dict)
+    head_checkpoint_seq: int = 0
 
 
 def _walk(db: Session, log_key: str, signed: dict, walked: _Walked) -> str | None:
@@ -152,6 +153,7 @@ def _check_head(db: Session, log_key: str, walked: _Walked) -> str | None:
         return f"the head says seq {head.last_seq} but the log runs to seq {walked.entries}"
     if head.last_hash != walked.last_hash:
         return "the head's hash does not match the last entry"
+    walked.head_checkpoint_seq = head.checkpoint_seq
     return None
 
 
@@ -159,6 +161,8 @@ def _check_checkpoints(
     db: Session, agency: Agency | None, signed: dict, walked: _Walked, report: LogReport
 ) -> str | None:
     hashes = walked.hashes_at_checkpoints
+    if walked.head_checkpoint_seq and walked.head_checkpoint_seq not in signed:
+        return f"missing checkpoint: the head says the log was signed at seq {walked.head_checkpoint_seq}"
     for seq in sorted(signed):
         checkpoint = signed[seq]
         if agency is None or checkpoint.agency_id != agency.id:
