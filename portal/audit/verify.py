@@ -162,7 +162,10 @@ def _check_checkpoints(
 ) -> str | None:
     hashes = walked.hashes_at_checkpoints
     if walked.head_checkpoint_seq and walked.head_checkpoint_seq not in signed:
-        return f"missing checkpoint: the head says the log was signed at seq {walked.head_checkpoint_seq}"
+        return (
+            "missing checkpoint: the head says the log was signed at seq "
+            f"{walked.head_checkpoint_seq}"
+        )
     for seq in sorted(signed):
         checkpoint = signed[seq]
         if agency is None or checkpoint.agency_id != agency.id:

@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
@@ -68,7 +69,9 @@ def mdt(db, keys):
     )
     disclose(db, owner, colleague, client, at=AT + timedelta(days=3), role="advocate")
     db.flush()
-    return owner, partner, lead, viewer, colleague, client
+    return SimpleNamespace(
+        owner=owner, partner=partner, lead=lead, viewer=viewer, colleague=colleague, client=client
+    )
 
 
 def rows_of(html):
@@ -76,8 +79,7 @@ def rows_of(html):
 
 
 def test_lead_searches_by_decision_section_user_agency_case_and_dates(client, db, mdt):
-    owner, partner, lead, viewer, *_ = mdt
-    make.login(client, lead.username)
+    make.login(client, mdt.lead.username)
     page = client.get("/audit")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "safety" in page.text.lower()
@@ -87,7 +89,7 @@ def test_lead_searches_by_decision_section_user_agency_case_and_dates(client, db
     assert '<span class="count">1</span>' in withheld.text and "by consent" in withheld.text
     by_user = client.get("/audit", params={"user": "PARTNER.CM"}).text
     assert '<span class="count">2</span>' in by_user
-    by_agency = client.get("/audit", params={"viewer_agency": partner.public_id}).text
+    by_agency = client.get("/audit", params={"viewer_agency": mdt.partner.public_id}).text
     assert '<span class="count">2</span>' in by_agency
     by_case = client.get("/audit", params={"case_ref": "mdt-2026-0001"}).text
     assert '<span class="count">3</span>' in by_case
@@ -96,7 +98,7 @@ def test_lead_searches_by_decision_section_user_agency_case_and_dates(client, db
 
 
 def test_bad_filters_are_named_beside_their_fields_with_values_kept(client, db, mdt):
-    make.login(client, mdt[2].username)
+    make.login(client, mdt.lead.username)
     page = client.get(
         "/audit",
         params={"decision": "maybe", "date_from": "yesterday", "case_ref": "MDT-X", "date_to": ""},
@@ -108,7 +110,7 @@ def test_bad_filters_are_named_beside_their_fields_with_values_kept(client, db, 
 
 
 def test_an_htmx_search_gets_only_the_results_block(client, db, mdt):
-    make.login(client, mdt[2].username)
+    make.login(client, mdt.lead.username)
     fragment = client.get("/audit", params={"decision": "released"}, headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and fragment.headers["vary"] == "HX-Request"
     assert fragment.text.lstrip().startswith('<section id="results"')
@@ -116,12 +118,11 @@ def test_an_htmx_search_gets_only_the_results_block(client, db, mdt):
 
 
 def test_another_agencys_log_changes_no_count_and_no_page(client, db, keys, mdt):
-    owner, partner, lead, viewer, colleague, the_client = mdt
-    make.login(client, lead.username)
+    make.login(client, mdt.lead.username)
     before = client.get("/audit", params={"decision": "released"}).text
-    theirs = make.client_record(db, partner, keys)
+    theirs = make.client_record(db, mdt.partner, keys)
     for n in range(60):
-        disclose(db, partner, colleague, theirs, at=AT + timedelta(minutes=n))
+        disclose(db, mdt.partner, mdt.colleague, theirs, at=AT + timedelta(minutes=n))
     db.flush()
     after = client.get("/audit", params={"decision": "released"}).text
     assert '<span class="count">2</span>' in after
@@ -129,11 +130,10 @@ def test_another_agencys_log_changes_no_count_and_no_page(client, db, keys, mdt)
 
 
 def test_pages_are_counted_in_sql_and_linked_with_the_filters(client, db, mdt):
-    owner, partner, lead, viewer, colleague, the_client = mdt
     for n in range(55):
-        disclose(db, owner, viewer, the_client, at=AT + timedelta(days=5, minutes=n))
+        disclose(db, mdt.owner, mdt.viewer, mdt.client, at=AT + timedelta(days=5, minutes=n))
     db.flush()
-    make.login(client, lead.username)
+    make.login(client, mdt.lead.username)
     first = client.get("/audit", params={"decision": "released"}).text
     assert '<span class="count">57</span>' in first and "Page 1 of 2" in first
     assert "decision=released&amp;page=2" in first
@@ -144,8 +144,7 @@ def test_pages_are_counted_in_sql_and_linked_with_the_filters(client, db, mdt):
 
 
 def test_csv_export_streams_the_filtered_rows_and_is_audited(client, db, mdt):
-    owner, partner, lead, *_ = mdt
-    make.login(client, lead.username)
+    make.login(client, mdt.lead.username)
     response = client.get("/audit/export.csv", params={"decision": "released"})
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -156,9 +155,9 @@ def test_csv_export_streams_the_filtered_rows_and_is_audited(client, db, mdt):
     assert {r["user"] for r in rows} == {"partner.cm", "owner.advocate"}
     exported = db.exec(
         select(AuditEntry).where(
-            AuditEntry.agency_id == owner.id,
+            AuditEntry.agency_id == mdt.owner.id,
             AuditEntry.tag == AuditTag.AUDIT_EXPORTED.value,
-            AuditEntry.actor_user_id == lead.id,
+            AuditEntry.actor_user_id == mdt.lead.id,
         )
     ).all()
     assert len(exported) == 1 and "released" in exported[0].detail
@@ -172,52 +171,51 @@ def test_csv_cells_never_start_a_formula(db, mdt):
 
 
 def test_accounting_lists_only_releases_to_outside_agencies(client, db, mdt):
-    owner, partner, lead, viewer, colleague, the_client = mdt
-    make.login(client, lead.username)
-    for reference in (the_client.reference, the_client.public_id):
+    make.login(client, mdt.lead.username)
+    for reference in (mdt.client.reference, mdt.client.public_id):
         page = client.get("/audit/accounting", params={"client": reference})
         assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
         table = page.text.split("<tbody>")[1].split("</tbody>")[0]
         assert table.count("<tr>") == 1  # released to the partner; not withheld, not own staff
-        assert partner.name in table and "Safety plan" in table
+        assert mdt.partner.name in table and "Safety plan" in table
         assert 'href="/static/print.css" media="print"' in page.text
 
 
 def test_accounting_is_404_for_someone_elses_client_or_none(client, db, keys, mdt):
-    owner, partner, lead, viewer, colleague, the_client = mdt
-    theirs = make.client_record(db, partner, keys)
-    make.login(client, lead.username)
+    theirs = make.client_record(db, mdt.partner, keys)
+    make.login(client, mdt.lead.username)
     for reference in (theirs.reference, theirs.public_id, "nobody", ""):
         assert client.get("/audit/accounting", params={"client": reference}).status_code == 404
 
 
 def test_the_partner_lead_cannot_see_the_owners_accounting(client, db, mdt):
-    owner, partner, lead, viewer, colleague, the_client = mdt
-    partner_lead = make.user(db, partner, Role.AGENCY_LEAD)
+    partner_lead = make.user(db, mdt.partner, Role.AGENCY_LEAD)
     make.login(client, partner_lead.username)
-    response = client.get("/audit/accounting", params={"client": the_client.public_id})
+    response = client.get("/audit/accounting", params={"client": mdt.client.public_id})
     assert response.status_code == 404
     assert "owner.advocate" not in client.get("/audit").text
 
 
 @pytest.mark.parametrize("role", [Role.ADMINISTRATOR, Role.ADVOCATE, Role.MDT_COORDINATOR])
 def test_only_the_agency_lead_reads_the_log(client, db, mdt, role):
-    owner = mdt[0]
-    someone = make.user(db, owner, role)
+    someone = make.user(db, mdt.owner, role)
     make.login(client, someone.username)
-    for path in ("/audit", "/audit/export.csv", f"/audit/accounting?client={mdt[5].reference}"):
+    for path in ("/audit", "/audit/export.csv", f"/audit/accounting?client={mdt.client.reference}"):
         assert client.get(path).status_code == 403
     assert 'href="/audit"' not in client.get("/account").text
 
 
 def test_the_lead_signs_a_checkpoint_from_the_page(client, db, mdt):
-    owner, partner, lead, *_ = mdt
-    make.login(client, lead.username)
-    token = make.csrf_of_page(client, "/audit")
+    make.login(client, mdt.lead.username)
+    # The token the checkpoint form itself carries (the page works without JavaScript).
+    form = client.get("/audit").text.split('action="/audit/checkpoint"')[1].split("</form>")[0]
+    token = make.csrf_from(form)
     assert client.post("/audit/checkpoint", data={}).status_code == 403  # no CSRF token
     response = client.post("/audit/checkpoint", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["location"] == "/audit"
-    checkpoint = db.exec(select(AuditCheckpoint).where(AuditCheckpoint.agency_id == owner.id)).one()
+    checkpoint = db.exec(
+        select(AuditCheckpoint).where(AuditCheckpoint.agency_id == mdt.owner.id)
+    ).one()
     page = client.get("/audit").text
     assert f"signed up to entry {checkpoint.seq}" in page
     assert f"Last signed checkpoint: entry {checkpoint.seq}" in page

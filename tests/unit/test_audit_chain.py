@@ -1,5 +1,6 @@
 """The hash chain behind record(), signed checkpoints, and what `verify` detects."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -86,7 +87,7 @@ def test_each_log_counts_from_one_and_links_to_the_entry_before(db, keys, log):
         entries = entries_of(db, log_key)
         assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
         assert entries[0].prev_hash == GENESIS_HASH
-        for before, after in zip(entries, entries[1:], strict=False):
+        for before, after in itertools.pairwise(entries):
             assert after.prev_hash == before.entry_hash
         for entry in entries:
             assert entry.entry_hash == chain.entry_hash(entry)
@@ -140,7 +141,7 @@ def test_every_hashed_column_has_an_edit():
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
 @pytest.mark.parametrize("column", sorted(EDITS))
 def test_editing_any_column_of_any_entry_is_detected(db, keys, log, column, position):
-    owner, partner, viewer, client = log
+    owner, partner, _viewer, _client = log
     entries = entries_of(db, owner.public_id)
     entry = {"first": entries[0], "middle": entries[len(entries) // 2], "last": entries[-1]}[
         position
@@ -273,9 +274,7 @@ def test_the_node_log_is_never_checkpointed(db, keys):
     for _ in range(3):
         record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject="nobody", at=AT)
     db.flush()
-    assert not db.exec(
-        select(AuditCheckpoint).where(AuditCheckpoint.log_key == NODE_LOG)
-    ).all()
+    assert not db.exec(select(AuditCheckpoint).where(AuditCheckpoint.log_key == NODE_LOG)).all()
     assert verify.verify_log(db, NODE_LOG).ok
 
 
