@@ -209,7 +209,7 @@ def export_statement(
 
 
 def csv_rows(results) -> Iterator[tuple]:
-    yield CSV_HEADER
+    """One CSV row per (entry, actor name, actor username, actor agency name)."""
     for entry, actor_name, actor_username, actor_agency_name in results:
         yield tuple(
             _cell(value)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from portal.errors import Invalid
+from portal.models import AuditEntry
 from portal.services import audit_log
 from portal.web.context import Context
 from portal.web.render import render
@@ -77,21 +78,29 @@ def audit_export(ctx: Context) -> Response:
     )
 
 
-def _csv_stream(open_session, statement) -> Iterator[str]:
-    """Rows leave as they are read: the request's own session is closed by now, so the
-    stream reads in a session of its own, with a query already confined to one log."""
+def _csv_stream(open_session, statement, *, batch: int = 1000) -> Iterator[str]:
+    """Rows leave as they are read, newest first, a batch per short read of its own.
+
+    The request's session is closed by now. Each batch is read by seq (keyset), so no read
+    holds the database for the whole download (on SQLite a transaction locks out writers),
+    and entries appended meanwhile, all above the first batch, do not slip in.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    with open_session() as db:
-        results = db.exec(statement.execution_options(yield_per=500))
-        for row in audit_log.csv_rows(results):
+    writer.writerow(audit_log.CSV_HEADER)
+    below = None
+    while True:
+        with open_session() as db:
+            page = statement if below is None else statement.where(AuditEntry.seq < below)
+            rows = db.exec(page.limit(batch)).all()
+        for row in audit_log.csv_rows(rows):
             writer.writerow(row)
-            if buffer.tell() > 32_768:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        db.rollback()  # read only
-    yield buffer.getvalue()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < batch:
+            return
+        below = rows[-1][0].seq
 
 
 def audit_checkpoint(ctx: Context) -> Response:

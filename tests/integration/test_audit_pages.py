@@ -163,6 +163,24 @@ def test_csv_export_streams_the_filtered_rows_and_is_audited(client, db, mdt):
     assert len(exported) == 1 and "released" in exported[0].detail
 
 
+def test_csv_export_reads_in_batches_and_loses_no_row(client, db, mdt):
+    from portal.web import audit_pages
+
+    for n in range(7):
+        disclose(db, mdt.owner, mdt.viewer, mdt.client, at=AT + timedelta(days=9, minutes=n))
+    db.flush()
+    make.login(client, mdt.lead.username)
+    whole = list(csv.DictReader(io.StringIO(client.get("/audit/export.csv").text)))
+    statement = audit_pages.audit_log._rows_statement(
+        mdt.owner, audit_pages.audit_log.AuditFilters(), client.app.state.settings.tz
+    )
+    chunks = list(audit_pages._csv_stream(client.app.state.open_session, statement, batch=3))
+    batched = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert len(chunks) > 3 and batched == whole
+    seqs = [int(r["seq"]) for r in whole]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
+
+
 def test_csv_cells_never_start_a_formula(db, mdt):
     from portal.services import audit_log
 
