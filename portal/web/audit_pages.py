@@ -34,6 +34,11 @@ def audit_log_page(ctx: Context) -> Response:
     try:
         filters = audit_log.parse_filters(params)
     except Invalid as error:
+        if ctx.request.headers.get("hx-request"):
+            # htmx swaps no 4xx body, and the messages belong beside the fields, outside the
+            # results block: load the whole page, which shows them.
+            target = f"/audit?{ctx.request.url.query}"
+            return Response(status_code=error.status_code, headers={"HX-Redirect": target})
         errors, status, filters = error.errors, error.status_code, None
     result = (
         audit_log.search(ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx))

@@ -117,6 +117,13 @@ def test_an_htmx_search_gets_only_the_results_block(client, db, mdt):
     assert "<html" not in fragment.text
 
 
+def test_an_htmx_search_with_bad_filters_loads_the_whole_page(client, db, mdt):
+    make.login(client, mdt.lead.username)
+    response = client.get("/audit", params={"decision": "maybe"}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert response.headers["hx-redirect"] == "/audit?decision=maybe"
+
+
 def test_another_agencys_log_changes_no_count_and_no_page(client, db, keys, mdt):
     make.login(client, mdt.lead.username)
     before = client.get("/audit", params={"decision": "released"}).text
