@@ -57,16 +57,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     engine = make_engine(_settings().database_url)
     with Session(engine) as db:
+        # Read in short transactions: a long walk must not shut writers out (SQLite).
+        pause = db.rollback
         if args.agency is None:
-            reports = verify.verify_all(db)
+            reports = verify.verify_all(db, pause=pause)
         elif args.agency == NODE_LOG:
-            reports = [verify.verify_log(db, NODE_LOG)]
+            reports = [verify.verify_log(db, NODE_LOG, pause=pause)]
         else:
             agency = _agency(db, args.agency)
             if agency is None:
                 print(f"error: no agency named {args.agency!r}", file=sys.stderr)
                 return 2
-            reports = [verify.verify_log(db, agency.public_id)]
+            reports = [verify.verify_log(db, agency.public_id, pause=pause)]
         db.rollback()
     for report in reports:
         print(report.line())

@@ -9,6 +9,7 @@ that exists with that hash and carries a good signature by one of the agency's k
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from portal.models import (
 
 # How far from its place a moved entry is looked for before it is called simply "edited".
 REORDER_WINDOW = 1000
+BATCH = 5000  # entries read per query while walking
 
 
 @dataclass
@@ -58,28 +60,45 @@ def log_keys(db: Session) -> list[str]:
     return sorted(keys, key=lambda k: (k != NODE_LOG, k))
 
 
-def verify_all(db: Session) -> list[LogReport]:
-    return [verify_log(db, key) for key in log_keys(db)]
+def verify_all(db: Session, *, pause: Callable[[], None] | None = None) -> list[LogReport]:
+    return [verify_log(db, key, pause=pause) for key in log_keys(db)]
 
 
-def verify_log(db: Session, log_key: str) -> LogReport:
+def verify_log(db: Session, log_key: str, *, pause: Callable[[], None] | None = None) -> LogReport:
+    """Verify one log as far as its head stood when the walk began.
+
+    `pause`, called between batches, lets the CLI end its read transaction so that a long
+    walk never holds the database (on SQLite a transaction shuts out writers); entries
+    appended meanwhile lie beyond the head read first, and are left for the next run.
+    """
     agency = db.execute(select(Agency).where(Agency.public_id == log_key)).scalar_one_or_none()
     label = "node log" if log_key == NODE_LOG else (agency.name if agency else log_key)
     report = LogReport(log_key=log_key, label=label)
+    head = db.execute(select(AuditHead).where(AuditHead.log_key == log_key)).scalar_one_or_none()
+    head = None if head is None else _Head(head.last_seq, head.last_hash, head.checkpoint_seq)
+    upto = head.last_seq if head is not None else None
     signed = {
         c.seq: c
         for c in db.execute(
             select(AuditCheckpoint).where(AuditCheckpoint.log_key == log_key)
         ).scalars()
+        if upto is None or c.seq <= upto
     }
     walked = _Walked()
     report.problem = (
-        _walk(db, log_key, signed, walked)
-        or _check_head(db, log_key, walked)
+        _walk(db, log_key, signed, walked, upto=upto, pause=pause)
+        or _check_head(db, log_key, head, walked)
         or _check_checkpoints(db, agency, signed, walked, report)
     )
     report.entries = walked.entries
     return report
+
+
+@dataclass(frozen=True)
+class _Head:
+    last_seq: int
+    last_hash: str
+    checkpoint_seq: int
 
 
 @dataclass
@@ -90,20 +109,34 @@ class _Walked:
     head_checkpoint_seq: int = 0
 
 
-def _walk(db: Session, log_key: str, signed: dict, walked: _Walked) -> str | None:
+def _batches(db: Session, log_key: str, upto: int | None, pause) -> Iterator[Mapping]:
+    """The log's entries in seq order, read by keyset in batches."""
     table = AuditEntry.__table__
-    rows = db.execute(
-        select(table)
-        .where(table.c.log_key == log_key)
-        .order_by(table.c.seq)
-        .execution_options(yield_per=1000)
-    ).mappings()
+    after = None
+    while True:
+        query = select(table).where(table.c.log_key == log_key)
+        if after is not None:
+            query = query.where(table.c.seq > after)
+        if upto is not None:
+            query = query.where(table.c.seq <= upto)
+        rows = db.execute(query.order_by(table.c.seq).limit(BATCH)).mappings().all()
+        if pause is not None:
+            pause()
+        yield from rows
+        if len(rows) < BATCH:
+            return
+        after = rows[-1]["seq"]
+
+
+def _walk(
+    db: Session, log_key: str, signed: dict, walked: _Walked, *, upto: int | None, pause
+) -> str | None:
     expected, previous = 1, GENESIS_HASH
-    for row in rows:
+    for row in _batches(db, log_key, upto, pause):
         seq = row["seq"]
         if seq != expected:
-            if seq < expected:  # only possible without the unique constraint
-                return f"entry id {row['id']} repeats seq {seq}"
+            if seq < expected:  # a seq below 1, or a repeat where the constraint is gone
+                return f"reordered entry: the entry id {row['id']} is out of place at seq {seq}"
             missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}–{seq - 1}"
             return f"missing entry: {missing} (the log jumps from seq {expected - 1} to {seq})"
         if chain.entry_hash(row) != row["entry_hash"]:
@@ -139,8 +172,7 @@ def _written_seq(row) -> int | None:
     return None
 
 
-def _check_head(db: Session, log_key: str, walked: _Walked) -> str | None:
-    head = db.execute(select(AuditHead).where(AuditHead.log_key == log_key)).scalar_one_or_none()
+def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) -> str | None:
     if head is None:
         return "the log has entries but no head row" if walked.entries else None
     if head.last_seq > walked.entries:
@@ -149,10 +181,19 @@ def _check_head(db: Session, log_key: str, walked: _Walked) -> str | None:
             f"missing entry: the log ends at seq {walked.entries} but its head says "
             f"{head.last_seq} ({missing} entr{'y' if missing == 1 else 'ies'} cut from the end)"
         )
-    if head.last_seq < walked.entries:
-        return f"the head says seq {head.last_seq} but the log runs to seq {walked.entries}"
     if head.last_hash != walked.last_hash:
         return "the head's hash does not match the last entry"
+    # Entries beyond the head as it stands now were not written by record().
+    current = db.execute(
+        select(AuditHead.last_seq).where(AuditHead.log_key == log_key)
+    ).scalar_one_or_none()
+    beyond = db.execute(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.log_key == log_key, AuditEntry.seq > (current or 0))
+    ).scalar_one()
+    if beyond:
+        return f"{beyond} entr{'y' if beyond == 1 else 'ies'} beyond the log's head"
     walked.head_checkpoint_seq = head.checkpoint_seq
     return None
 
@@ -189,9 +230,3 @@ def _check_checkpoints(
             return f"bad checkpoint signature at seq {seq}"
         report.checkpoints += 1
     return None
-
-
-def entry_count(db: Session, log_key: str) -> int:
-    return db.execute(
-        select(func.count()).select_from(AuditEntry).where(AuditEntry.log_key == log_key)
-    ).scalar_one()

@@ -192,7 +192,7 @@ def _verify(engine) -> tuple[int, float]:
 
     started = time.perf_counter()
     with Session(engine) as db:
-        reports = verify.verify_all(db)
+        reports = verify.verify_all(db, pause=db.rollback)
         db.rollback()
     broken = [r for r in reports if not r.ok]
     if broken:
