@@ -375,3 +375,22 @@ def test_an_audit_row_written_outside_record_is_caught(db, log):
         },
     )
     assert problem(db, owner) == "1 entry beyond the log's head"
+
+
+def test_lock_logs_takes_every_head_even_before_a_first_entry(db, keys):
+    from portal.audit import lock_logs
+    from portal.models import Agency
+
+    fresh = Agency(
+        name="Fresh Agency (synthetic)",
+        kind="community",
+        discipline="advocacy",
+        node_id=make.agency(db, keys).node_id,
+        created_at=AT,
+    )
+    db.add(fresh)
+    db.flush()
+    lock_logs(db, [fresh.id, None, fresh.id])
+    head = db.get(AuditHead, fresh.public_id)
+    assert (head.agency_id, head.last_seq, head.last_hash) == (fresh.id, 0, GENESIS_HASH)
+    assert db.get(AuditHead, NODE_LOG) is not None
