@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route
 
+from portal.audit.checkpoints import CheckpointSigner
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -50,14 +51,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
+    # Every request's session can sign the audit checkpoint its appends fall due for.
+    signer = CheckpointSigner(app.state.keys)
     if bind is None:
-        app.state.open_session = lambda: Session(engine, expire_on_commit=False)
+        app.state.open_session = lambda: signer.attach(Session(engine, expire_on_commit=False))
     else:
         # Each request's commit releases a savepoint inside the test's own transaction.
-        app.state.open_session = lambda: Session(
-            bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        app.state.open_session = lambda: signer.attach(
+            Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
-    app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
     app.state.login_throttle = LoginThrottle(
         settings.ratelimit_storage,
         settings.login_attempts_per_account,

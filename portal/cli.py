@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from portal import cli_consent, migrate
+from portal import audit_cli, cli_consent, migrate
 from portal.db import make_engine, unit_of_work
 from portal.errors import DomainError
 from portal.settings import Settings, from_environment
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     add.set_defaults(run=cmd_staff_add)
 
     cli_consent.add_commands(commands)  # consent releases and agency keys (issue 4)
+    audit_cli.add_commands(commands)  # audit log (issue 5): audit verify|checkpoint, bench audit
 
     args = parser.parse_args(argv)
     try:

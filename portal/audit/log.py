@@ -1,7 +1,8 @@
 """`record()`: the single way anything is written to an agency's audit log.
 
 It adds the entry to the caller's session, so the entry commits or rolls back with the
-change it describes. The hash chain (disclosure issue) hangs off this function alone.
+change it describes. The hash chain (portal/audit/chain.py) hangs off this function
+alone: the entry gets its seq, prev_hash and entry_hash here, under its log's head lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from portal.audit import chain
 from portal.models import AuditEntry
 
 
@@ -61,6 +63,11 @@ class AuditTag(StrEnum):
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
     # consent releases (issue 4)
     RESTRICTED_PERSON_RECORDED = "record:restricted_person:recorded"
+    # Audit log (issue 5, audit log)
+    AUDIT_CHECKPOINTED = "audit:log:checkpointed"
+    AUDIT_EXPORTED = "audit:log:exported"
+    ACCOUNTING_VIEWED = "audit:accounting:viewed"
+    DEMO_DISCLOSURE = "demo:section:disclosure"  # DEMO-ONLY: synthetic entries of the seed
 
 
 @dataclass(frozen=True)
@@ -115,5 +122,4 @@ def record(
         entry.gate = disclosure.gate
         entry.release_ref = disclosure.release_ref
         entry.policy_rule = disclosure.policy_rule
-    db.add(entry)
-    return entry
+    return chain.append(db, entry)

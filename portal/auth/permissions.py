@@ -33,6 +33,9 @@ class Permission(StrEnum):
     RELEASE_MANAGE = "release:manage"
     RELEASE_VERIFY = "release:verify"
     KEY_READ = "key:read"
+    # Audit log (issue 5, audit log)
+    AUDIT_READ = "audit:read"
+    AUDIT_CHECKPOINT = "audit:checkpoint"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -72,6 +75,11 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.RELEASE_MANAGE: _EVERY_ROLE - {Role.ADMINISTRATOR, Role.SURVIVOR_MENTOR},
     Permission.RELEASE_VERIFY: _EVERY_ROLE,  # anyone signed in checks a release they were given
     Permission.KEY_READ: _EVERY_ROLE,  # public keys, shown to every partner
+    # Audit log (issue 5, audit log). Only the agency's own lead reads its log: an
+    # administrator runs the node, not the agency, and has no business reading who saw a
+    # survivor's information; the node's own log is verified from the command line.
+    Permission.AUDIT_READ: frozenset({Role.AGENCY_LEAD}),
+    Permission.AUDIT_CHECKPOINT: frozenset({Role.AGENCY_LEAD}),
 }
 
 

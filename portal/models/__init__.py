@@ -58,3 +58,8 @@ __all__ = [
     "StaffUser",
     "WebSession",
 ]
+
+# Audit log chain (issue 5, audit log)
+from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead
+
+__all__ += ["GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]

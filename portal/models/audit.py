@@ -1,18 +1,28 @@
-"""Audit entries: written by the one audit function, in the change's own transaction."""
+"""Audit entries: written by the one audit function, in the change's own transaction.
+
+Each agency's log (and the node's own) is a hash chain: `seq` counts 1, 2, 3… per log,
+`prev_hash` is the entry_hash of the entry before, `entry_hash` the SHA-256 of the
+entry's canonical content. `AuditHead` holds each log's tail, locked by every append.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.types import UTCDateTime
+
+NODE_LOG = "node"  # the log key of the node's own log (entries with agency_id None)
+GENESIS_HASH = "0" * 64  # the prev_hash of every log's first entry
 
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
     __table_args__ = (
+        # The backstop against forks: two entries can never share a place in one log.
+        UniqueConstraint("log_key", "seq"),
         Index("ix_audit_entry_agency_at", "agency_id", "at"),
         Index("ix_audit_entry_agency_case", "agency_id", "case_ref"),
         Index("ix_audit_entry_agency_client", "agency_id", "client_id"),
@@ -22,6 +32,11 @@ class AuditEntry(SQLModel, table=True):
     # Whose log: the agency the event concerns; None for the node's own log (e.g. a failed
     # sign-in for a name that matches no account).
     agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
+    # The chain: agency public id (or "node"), place in that log, and the two hashes.
+    log_key: str = Field(max_length=36)
+    seq: int
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
     tag: str = Field(max_length=60, index=True)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     actor_user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
@@ -40,3 +55,31 @@ class AuditEntry(SQLModel, table=True):
     gate: str | None = Field(default=None, max_length=30)  # which gate withheld, if any
     release_ref: str | None = Field(default=None, max_length=36)  # release public id used
     policy_rule: str | None = Field(default=None, max_length=300)  # Casbin line matched
+
+
+class AuditHead(SQLModel, table=True):
+    """The tail of one log; every append locks this row, so appends never fork the chain."""
+
+    __tablename__ = "audit_head"
+
+    log_key: str = Field(primary_key=True, max_length=36)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id", unique=True)
+    last_seq: int = 0
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    checkpoint_seq: int = 0  # the seq of the log's latest signed checkpoint
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The agency's Ed25519 signature over (log key, seq, entry_hash, at)."""
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (UniqueConstraint("log_key", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    log_key: str = Field(max_length=36)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    seq: int
+    entry_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    key_id: str = Field(max_length=80)
+    signature: str = Field(max_length=100)  # base64 of the 64-byte Ed25519 signature

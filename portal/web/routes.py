@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+import portal.web.audit_pages as audit_pages
 import portal.web.client_pages as client_pages  # consent releases (issue 4)
 import portal.web.consent_pages as consent_pages  # consent releases (issue 4)
 import portal.web.mentor_pages as mentor_pages
@@ -261,6 +262,16 @@ def routes() -> list:
             methods=("POST",),
         ),
         route("/consent/keys", consent_pages.public_keys, permission=P.KEY_READ),
+        # Audit log (issue 5, audit log): the agency lead's own log only
+        route("/audit", audit_pages.audit_log_page, permission=P.AUDIT_READ),
+        route("/audit/export.csv", audit_pages.audit_export, permission=P.AUDIT_READ),
+        route("/audit/accounting", audit_pages.accounting_page, permission=P.AUDIT_READ),
+        route(
+            "/audit/checkpoint",
+            audit_pages.audit_checkpoint,
+            permission=P.AUDIT_CHECKPOINT,
+            methods=("POST",),
+        ),
         Mount("/static", app=public_static(), name="static"),
     ]
 

@@ -1,0 +1,132 @@
+"""The hash chain behind `record()`: each log's head row, locked by every append.
+
+An append locks its log's `audit_head` row (SELECT … FOR UPDATE on PostgreSQL; SQLite
+already serialises writers with BEGIN IMMEDIATE), takes the next seq and the previous
+hash from it, and moves it on. The unique (log_key, seq) constraint is the backstop: if
+two writers ever raced past the lock, one of them would fail rather than fork the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+import consent
+from portal.models import GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
+
+# What an entry's hash covers: every column but `id` (the database's, not the log's) and
+# `entry_hash` itself. Spelled out rather than read from the table, so that adding a column
+# is a decision (a test fails until it is made) and never silently changes old hashes.
+HASHED_FIELDS = (
+    "agency_id",
+    "log_key",
+    "seq",
+    "prev_hash",
+    "tag",
+    "at",
+    "actor_user_id",
+    "actor_agency_id",
+    "actor_role",
+    "subject",
+    "detail",
+    "client_address",
+    "case_ref",
+    "client_id",
+    "section_key",
+    "purpose",
+    "decision",
+    "gate",
+    "release_ref",
+    "policy_rule",
+)
+
+_head = AuditHead.__table__
+
+
+def format_at(moment: datetime) -> str:
+    """One spelling per instant, microseconds always, so a stored time hashes the same."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def content_of(values: Mapping[str, Any] | AuditEntry) -> dict[str, Any]:
+    get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
+    content = {name: get(name) for name in HASHED_FIELDS}
+    content["at"] = format_at(content["at"])
+    return content
+
+
+def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None) -> str:
+    """SHA-256 of the RFC 8785 canonical JSON of the entry's content (`seq` overrides)."""
+    content = content_of(values)
+    if seq is not None:
+        content["seq"] = seq
+    return hashlib.sha256(consent.canonical_bytes(content)).hexdigest()
+
+
+def _head_condition(agency_id: int | None):
+    return _head.c.log_key == NODE_LOG if agency_id is None else _head.c.agency_id == agency_id
+
+
+def lock_head(db: Session, agency_id: int | None) -> Mapping[str, Any]:
+    """The log's head row, locked until the transaction ends; created when first needed."""
+    locked = (
+        select(_head).where(_head_condition(agency_id)).with_for_update()
+    )  # FOR UPDATE is not rendered on SQLite, whose writers are already serialised
+    row = db.execute(locked).mappings().first()
+    if row is not None:
+        return row
+    if agency_id is None:
+        log_key = NODE_LOG
+    else:
+        log_key = db.execute(select(Agency.public_id).where(Agency.id == agency_id)).scalar_one()
+    dialect = db.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Two first writers may race here: one inserts, the other waits for it and does nothing.
+    db.execute(
+        insert(_head)
+        .values(
+            log_key=log_key,
+            agency_id=agency_id,
+            last_seq=0,
+            last_hash=GENESIS_HASH,
+            checkpoint_seq=0,
+        )
+        .on_conflict_do_nothing()
+    )
+    return db.execute(locked).mappings().one()
+
+
+def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
+    """Lock several logs' heads in one fixed order, before appending to them.
+
+    A transaction that appends to two logs (a disclosure is written to the owner's log and
+    the viewer's) should call this first: two such transactions taking the same heads in
+    opposite orders would deadlock on PostgreSQL, and one would be aborted.
+    """
+    for agency_id in sorted(set(agency_ids), key=lambda a: (a is not None, a or 0)):
+        lock_head(db, agency_id)
+
+
+def append(db: Session, entry: AuditEntry) -> AuditEntry:
+    """Give `entry` its place in its log and add it to the session."""
+    from portal.audit import checkpoints  # the signer hook; imported late to avoid a cycle
+
+    head = lock_head(db, entry.agency_id)
+    entry.log_key = head["log_key"]
+    entry.seq = head["last_seq"] + 1
+    entry.prev_hash = head["last_hash"]
+    entry.entry_hash = entry_hash(entry)
+    moved = {"last_seq": entry.seq, "last_hash": entry.entry_hash}
+    if checkpoints.due(db, entry, checkpoint_seq=head["checkpoint_seq"]):
+        checkpoints.sign(db, entry.agency_id, entry.log_key, entry.seq, entry.entry_hash, entry.at)
+        moved["checkpoint_seq"] = entry.seq
+    db.execute(update(_head).where(_head.c.log_key == entry.log_key).values(**moved))
+    db.add(entry)
+    return entry

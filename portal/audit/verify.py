@@ -1,0 +1,232 @@
+"""Walking a log in seq order and naming the first thing that does not hold.
+
+What is checked, per log: seq runs 1, 2, 3… with no gap (a deleted entry); every entry's
+content hashes to its entry_hash (an edited entry; an entry moved to another seq is named
+as reordered); every prev_hash is the entry_hash before it (a broken link); the head row
+agrees with the last entry (entries cut from the end); every checkpoint names an entry
+that exists with that hash and carries a good signature by one of the agency's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from portal.audit import chain, checkpoints
+from portal.models import (
+    GENESIS_HASH,
+    NODE_LOG,
+    Agency,
+    AgencyKey,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    KeyPurpose,
+)
+
+# How far from its place a moved entry is looked for before it is called simply "edited".
+REORDER_WINDOW = 1000
+BATCH = 5000  # entries read per query while walking
+
+
+@dataclass
+class LogReport:
+    log_key: str
+    label: str
+    entries: int = 0
+    checkpoints: int = 0
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def line(self) -> str:
+        if self.ok:
+            return (
+                f"OK {self.label}: {self.entries} entries, chain intact, "
+                f"{self.checkpoints} checkpoint(s) verified"
+            )
+        return f"BROKEN {self.label}: {self.problem}"
+
+
+def log_keys(db: Session) -> list[str]:
+    """Every log on the node: those with a head and those with entries."""
+    keys = set(db.execute(select(AuditHead.log_key)).scalars())
+    keys |= set(db.execute(select(AuditEntry.log_key).distinct()).scalars())
+    return sorted(keys, key=lambda k: (k != NODE_LOG, k))
+
+
+def verify_all(db: Session, *, pause: Callable[[], None] | None = None) -> list[LogReport]:
+    return [verify_log(db, key, pause=pause) for key in log_keys(db)]
+
+
+def verify_log(db: Session, log_key: str, *, pause: Callable[[], None] | None = None) -> LogReport:
+    """Verify one log as far as its head stood when the walk began.
+
+    `pause`, called between batches, lets the CLI end its read transaction so that a long
+    walk never holds the database (on SQLite a transaction shuts out writers); entries
+    appended meanwhile lie beyond the head read first, and are left for the next run.
+    """
+    agency = db.execute(select(Agency).where(Agency.public_id == log_key)).scalar_one_or_none()
+    label = "node log" if log_key == NODE_LOG else (agency.name if agency else log_key)
+    report = LogReport(log_key=log_key, label=label)
+    head = db.execute(select(AuditHead).where(AuditHead.log_key == log_key)).scalar_one_or_none()
+    head = None if head is None else _Head(head.last_seq, head.last_hash, head.checkpoint_seq)
+    upto = head.last_seq if head is not None else None
+    signed = {
+        c.seq: c
+        for c in db.execute(
+            select(AuditCheckpoint).where(AuditCheckpoint.log_key == log_key)
+        ).scalars()
+        if upto is None or c.seq <= upto
+    }
+    walked = _Walked()
+    report.problem = (
+        _walk(db, log_key, signed, walked, upto=upto, pause=pause)
+        or _check_head(db, log_key, head, walked)
+        or _check_checkpoints(db, agency, signed, walked, report)
+    )
+    report.entries = walked.entries
+    return report
+
+
+@dataclass(frozen=True)
+class _Head:
+    last_seq: int
+    last_hash: str
+    checkpoint_seq: int
+
+
+@dataclass
+class _Walked:
+    entries: int = 0
+    last_hash: str = GENESIS_HASH
+    hashes_at_checkpoints: dict = field(default_factory=dict)
+    head_checkpoint_seq: int = 0
+
+
+def _batches(db: Session, log_key: str, upto: int | None, pause) -> Iterator[Mapping]:
+    """The log's entries in seq order, read by keyset in batches."""
+    table = AuditEntry.__table__
+    after = None
+    while True:
+        query = select(table).where(table.c.log_key == log_key)
+        if after is not None:
+            query = query.where(table.c.seq > after)
+        if upto is not None:
+            query = query.where(table.c.seq <= upto)
+        rows = db.execute(query.order_by(table.c.seq).limit(BATCH)).mappings().all()
+        if pause is not None:
+            pause()
+        yield from rows
+        if len(rows) < BATCH:
+            return
+        after = rows[-1]["seq"]
+
+
+def _walk(
+    db: Session, log_key: str, signed: dict, walked: _Walked, *, upto: int | None, pause
+) -> str | None:
+    expected, previous = 1, GENESIS_HASH
+    for row in _batches(db, log_key, upto, pause):
+        seq = row["seq"]
+        if seq != expected:
+            if seq < expected:  # a seq below 1, or a repeat where the constraint is gone
+                return f"reordered entry: the entry id {row['id']} is out of place at seq {seq}"
+            missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}–{seq - 1}"
+            return f"missing entry: {missing} (the log jumps from seq {expected - 1} to {seq})"
+        if chain.entry_hash(row) != row["entry_hash"]:
+            written_as = _written_seq(row)
+            if written_as is not None:
+                return (
+                    f"reordered entry: the entry at seq {seq} (id {row['id']}) "
+                    f"was written as seq {written_as}"
+                )
+            return (
+                f"edited entry: seq {seq} (id {row['id']}) does not match its hash "
+                f"(recorded {row['at']:%Y-%m-%d %H:%M} UTC, {row['tag']})"
+            )
+        if row["prev_hash"] != previous:
+            return (
+                f"broken link at seq {seq} (id {row['id']}): its prev_hash is not the hash "
+                f"of entry {seq - 1}"
+            )
+        if seq in signed:
+            walked.hashes_at_checkpoints[seq] = row["entry_hash"]
+        previous = row["entry_hash"]
+        expected += 1
+        walked.entries, walked.last_hash = seq, previous
+    return None
+
+
+def _written_seq(row) -> int | None:
+    """The seq an entry's stored hash was computed for, if it sits at another one now."""
+    seq = row["seq"]
+    for candidate in range(max(1, seq - REORDER_WINDOW), seq + REORDER_WINDOW + 1):
+        if candidate != seq and chain.entry_hash(row, seq=candidate) == row["entry_hash"]:
+            return candidate
+    return None
+
+
+def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) -> str | None:
+    if head is None:
+        return "the log has entries but no head row" if walked.entries else None
+    if head.last_seq > walked.entries:
+        missing = head.last_seq - walked.entries
+        return (
+            f"missing entry: the log ends at seq {walked.entries} but its head says "
+            f"{head.last_seq} ({missing} entr{'y' if missing == 1 else 'ies'} cut from the end)"
+        )
+    if head.last_hash != walked.last_hash:
+        return "the head's hash does not match the last entry"
+    # Entries beyond the head as it stands now were not written by record().
+    current = db.execute(
+        select(AuditHead.last_seq).where(AuditHead.log_key == log_key)
+    ).scalar_one_or_none()
+    beyond = db.execute(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.log_key == log_key, AuditEntry.seq > (current or 0))
+    ).scalar_one()
+    if beyond:
+        return f"{beyond} entr{'y' if beyond == 1 else 'ies'} beyond the log's head"
+    walked.head_checkpoint_seq = head.checkpoint_seq
+    return None
+
+
+def _check_checkpoints(
+    db: Session, agency: Agency | None, signed: dict, walked: _Walked, report: LogReport
+) -> str | None:
+    hashes = walked.hashes_at_checkpoints
+    if walked.head_checkpoint_seq and walked.head_checkpoint_seq not in signed:
+        return (
+            "missing checkpoint: the head says the log was signed at seq "
+            f"{walked.head_checkpoint_seq}"
+        )
+    for seq in sorted(signed):
+        checkpoint = signed[seq]
+        if agency is None or checkpoint.agency_id != agency.id:
+            return f"checkpoint at seq {seq} belongs to no agency of this log"
+        if seq not in hashes:
+            return (
+                f"missing entry: checkpoint at seq {seq} but the log ends at seq {walked.entries}"
+            )
+        if hashes[seq] != checkpoint.entry_hash:
+            return f"checkpoint at seq {seq} does not match the entry's hash"
+        public_key = db.execute(
+            select(AgencyKey.public_key).where(
+                AgencyKey.agency_id == agency.id,
+                AgencyKey.key_id == checkpoint.key_id,
+                AgencyKey.purpose == KeyPurpose.SIGNING,
+            )
+        ).scalar_one_or_none()
+        if public_key is None:
+            return f"checkpoint at seq {seq} names an unknown key ({checkpoint.key_id})"
+        if not checkpoints.signature_holds(checkpoint, public_key):
+            return f"bad checkpoint signature at seq {seq}"
+        report.checkpoints += 1
+    return None

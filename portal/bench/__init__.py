@@ -1,0 +1,1 @@
+"""Benchmarks behind `portal bench`: scratch databases, printed figures."""

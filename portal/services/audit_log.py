@@ -1,0 +1,341 @@
+"""Reading an agency's own audit log: who saw what of ours, the accounting, checkpoints.
+
+Every query here is confined in SQL to one agency's log (`agency_id = the lead's
+agency`), so counts, pages and exports say nothing about any other agency's log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, chain, checkpoints, record
+from portal.crypto import KeyWrapper
+from portal.errors import Invalid, NotFound
+from portal.models import Agency, AuditCheckpoint, AuditEntry, AuditHead, Client, StaffUser
+from portal.sections import catalogue
+from portal.services import validation
+
+PER_PAGE = 50
+DECISIONS = ("released", "withheld")
+
+ActorAgency = aliased(Agency)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The search form: every field optional; all given ones must match."""
+
+    user: str = ""  # the actor's username
+    viewer_agency: str = ""  # the actor agency's public id
+    case_ref: str = ""
+    section: str = ""
+    decision: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def query_values(self) -> dict[str, str]:
+        """The filters as query-string values, for page links and the CSV link."""
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    entry: AuditEntry
+    actor_name: str | None
+    actor_username: str | None
+    actor_agency_name: str | None
+
+    @property
+    def section_title(self) -> str | None:
+        return section_title(self.entry.section_key)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    total: int
+    page: int
+    pages: int
+
+
+def section_title(key: str | None) -> str | None:
+    if key is None:
+        return None
+    section = catalogue().get(key)
+    return section.title if section else key
+
+
+def parse_filters(params: Mapping[str, str]) -> AuditFilters:
+    """Check the search form; every wrong field is reported at once."""
+
+    def optional_date(name: str, label: str) -> date | None:
+        raw = (params.get(name) or "").strip()
+        return validation.iso_date(raw, name, label=label) if raw else None
+
+    def one_of(name: str, options, label: str) -> str:
+        value = (params.get(name) or "").strip()
+        if value and value not in options:
+            raise Invalid(name, f"Choose a {label} from the list.")
+        return value
+
+    values = validation.collect(
+        user=lambda: validation.text(
+            params.get("user", ""), "user", max_length=64, required=False, label="User"
+        ).casefold(),
+        viewer_agency=lambda: validation.text(
+            params.get("viewer_agency", ""),
+            "viewer_agency",
+            max_length=36,
+            required=False,
+            label="Viewer agency",
+        ),
+        case_ref=lambda: validation.text(
+            params.get("case_ref", ""), "case_ref", max_length=20, required=False, label="Case"
+        ).upper(),
+        section=lambda: one_of("section", catalogue().keys(), "section"),
+        decision=lambda: one_of("decision", DECISIONS, "decision"),
+        date_from=lambda: optional_date("date_from", "From"),
+        date_to=lambda: optional_date("date_to", "To"),
+    )
+    if values["date_from"] and values["date_to"] and values["date_to"] < values["date_from"]:
+        raise Invalid("date_to", "The end of the range is before its start.")
+    return AuditFilters(**values)
+
+
+def _conditions(agency: Agency, filters: AuditFilters, tz: ZoneInfo) -> list:
+    conditions = [AuditEntry.agency_id == agency.id]
+    if filters.user:
+        conditions.append(StaffUser.username == filters.user)
+    if filters.viewer_agency:
+        conditions.append(ActorAgency.public_id == filters.viewer_agency)
+    if filters.case_ref:
+        conditions.append(AuditEntry.case_ref == filters.case_ref)
+    if filters.section:
+        conditions.append(AuditEntry.section_key == filters.section)
+    if filters.decision:
+        conditions.append(AuditEntry.decision == filters.decision)
+    # Dates are the MDT's calendar days; the range includes both ends.
+    if filters.date_from:
+        conditions.append(AuditEntry.at >= datetime.combine(filters.date_from, time(), tz))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time(), tz)
+        conditions.append(AuditEntry.at < end)
+    return conditions
+
+
+def _joined(statement):
+    return statement.outerjoin(StaffUser, StaffUser.id == AuditEntry.actor_user_id).outerjoin(
+        ActorAgency, ActorAgency.id == AuditEntry.actor_agency_id
+    )
+
+
+def _rows_statement(agency: Agency, filters: AuditFilters, tz: ZoneInfo):
+    return (
+        _joined(
+            select(
+                AuditEntry, StaffUser.display_name, StaffUser.username, ActorAgency.name
+            ).select_from(AuditEntry)
+        )
+        .where(*_conditions(agency, filters, tz))
+        .order_by(AuditEntry.seq.desc())
+    )
+
+
+def search(
+    db: Session,
+    agency: Agency,
+    filters: AuditFilters,
+    *,
+    tz: ZoneInfo,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> AuditPage:
+    """One page of the agency's own log, newest first; the count is computed in SQL."""
+    total = db.exec(
+        _joined(select(func.count()).select_from(AuditEntry)).where(
+            *_conditions(agency, filters, tz)
+        )
+    ).one()
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    found = db.exec(
+        _rows_statement(agency, filters, tz).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return AuditPage([AuditRow(*row) for row in found], total, page, pages)
+
+
+CSV_HEADER = (
+    "seq",
+    "time_utc",
+    "event",
+    "user",
+    "user_name",
+    "viewer_agency",
+    "role",
+    "case",
+    "section",
+    "purpose",
+    "decision",
+    "gate",
+    "release",
+    "policy_rule",
+    "subject",
+    "entry_hash",
+)
+
+
+def export_statement(
+    db: Session, agency: Agency, filters: AuditFilters, *, tz: ZoneInfo, actor, at: datetime
+):
+    """The export's query, for the caller to stream; the export itself is audited."""
+    record(
+        db,
+        AuditTag.AUDIT_EXPORTED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=agency.public_id,
+        detail={k: v for k, v in filters.query_values().items() if v},
+        at=at,
+    )
+    return _rows_statement(agency, filters, tz)
+
+
+def csv_rows(results) -> Iterator[tuple]:
+    """One CSV row per (entry, actor name, actor username, actor agency name)."""
+    for entry, actor_name, actor_username, actor_agency_name in results:
+        yield tuple(
+            _cell(value)
+            for value in (
+                entry.seq,
+                chain.format_at(entry.at),
+                entry.tag,
+                actor_username,
+                actor_name,
+                actor_agency_name,
+                entry.actor_role,
+                entry.case_ref,
+                entry.section_key,
+                entry.purpose,
+                entry.decision,
+                entry.gate,
+                entry.release_ref,
+                entry.policy_rule,
+                entry.subject,
+                entry.entry_hash,
+            )
+        )
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell that starts like a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@dataclass(frozen=True)
+class Accounting:
+    client: Client
+    agency: Agency
+    rows: list[AuditRow]
+
+
+def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
+    """The agency's own client by its reference or public id; 404 for anything else."""
+    reference = (reference or "").strip()
+    if not reference or len(reference) > 40:
+        raise NotFound("client")
+    found = db.exec(
+        select(Client).where(
+            Client.agency_id == agency.id,
+            or_(Client.reference == reference, Client.public_id == reference),
+        )
+    ).all()
+    if not found:
+        raise NotFound("client")
+    if len(found) > 1:
+        raise Invalid("client", "Several clients share that reference: use the client's id.")
+    return found[0]
+
+
+def accounting(
+    db: Session, agency: Agency, client_reference: str, *, actor, at: datetime
+) -> Accounting:
+    """Every release of the client's information to anyone outside the agency."""
+    client = find_own_client(db, agency, client_reference)
+    released_outside = and_(
+        AuditEntry.agency_id == agency.id,
+        AuditEntry.client_id == client.id,
+        AuditEntry.decision == "released",
+        or_(AuditEntry.actor_agency_id.is_(None), AuditEntry.actor_agency_id != agency.id),
+    )
+    found = db.exec(
+        _joined(
+            select(
+                AuditEntry, StaffUser.display_name, StaffUser.username, ActorAgency.name
+            ).select_from(AuditEntry)
+        )
+        .where(released_outside)
+        .order_by(AuditEntry.at, AuditEntry.seq)
+    ).all()
+    record(
+        db,
+        AuditTag.ACCOUNTING_VIEWED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=client.public_id,
+        at=at,
+    )
+    return Accounting(client, agency, [AuditRow(*row) for row in found])
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    entries: int
+    checkpoint: AuditCheckpoint | None
+
+
+def log_status(db: Session, agency: Agency) -> LogStatus:
+    head = db.exec(select(AuditHead).where(AuditHead.agency_id == agency.id)).first()
+    latest = db.exec(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.agency_id == agency.id)
+        .order_by(AuditCheckpoint.seq.desc())
+    ).first()
+    return LogStatus(head.last_seq if head else 0, latest)
+
+
+def checkpoint_log(
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor, at: datetime
+) -> AuditCheckpoint:
+    """Sign the agency's log now, up to and including the entry that records this."""
+    entry = record(
+        db, AuditTag.AUDIT_CHECKPOINTED, agency_id=agency.id, actor=actor, subject=None, at=at
+    )
+    head = chain.lock_head(db, agency.id)
+    if head["checkpoint_seq"] == entry.seq:  # this append reached the interval and signed
+        db.flush()
+        return db.exec(
+            select(AuditCheckpoint).where(
+                AuditCheckpoint.log_key == entry.log_key, AuditCheckpoint.seq == entry.seq
+            )
+        ).one()
+    checkpoint = checkpoints.sign(
+        db, agency.id, entry.log_key, entry.seq, entry.entry_hash, at, keys=keys
+    )
+    db.execute(
+        update(AuditHead).where(AuditHead.log_key == entry.log_key).values(checkpoint_seq=entry.seq)
+    )
+    return checkpoint
+
+
+def agencies_for_filter(db: Session) -> list[Agency]:
+    """Who could be a viewer: every agency on the node (the roster is no secret)."""
+    return list(db.exec(select(Agency).order_by(Agency.name)).all())

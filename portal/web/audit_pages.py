@@ -1,0 +1,130 @@
+"""The agency lead's audit pages: who saw what of ours, the CSV export, the accounting."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from portal.errors import Invalid
+from portal.models import AuditEntry
+from portal.services import audit_log
+from portal.web.context import Context
+from portal.web.render import render
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _params(ctx: Context) -> dict[str, str]:
+    return {k: v for k, v in ctx.request.query_params.items() if isinstance(v, str)}
+
+
+def _page_number(ctx: Context) -> int:
+    raw = ctx.request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and len(raw) < 8 else 1
+
+
+def audit_log_page(ctx: Context) -> Response:
+    agency = ctx.viewer.agency
+    params = _params(ctx)
+    errors, status = {}, 200
+    try:
+        filters = audit_log.parse_filters(params)
+    except Invalid as error:
+        if ctx.request.headers.get("hx-request"):
+            # htmx swaps no 4xx body, and the messages belong beside the fields, outside the
+            # results block: load the whole page, which shows them.
+            target = f"/audit?{ctx.request.url.query}"
+            return Response(status_code=error.status_code, headers={"HX-Redirect": target})
+        errors, status, filters = error.errors, error.status_code, None
+    result = (
+        audit_log.search(ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx))
+        if filters is not None
+        else None
+    )
+    query = urlencode({k: v for k, v in filters.query_values().items() if v}) if filters else ""
+    response = render(
+        ctx,
+        "audit/log.html",
+        {
+            "agency": agency,
+            "result": result,
+            "errors": errors,
+            "values": params,
+            "query": query,
+            "status": audit_log.log_status(ctx.db, agency),
+            "agency_options": [
+                (a.public_id, a.name) for a in audit_log.agencies_for_filter(ctx.db)
+            ],
+            "section_options": [(s.key, s.title) for s in audit_log.catalogue().sections],
+            "decision_options": [(d, d) for d in audit_log.DECISIONS],
+        },
+        status=status,
+        block="results",
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+def audit_export(ctx: Context) -> Response:
+    agency = ctx.viewer.agency
+    filters = audit_log.parse_filters(_params(ctx))  # Invalid → 400 page, nothing exported
+    statement = audit_log.export_statement(
+        ctx.db, agency, filters, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
+    )
+    filename = f"audit-{ctx.now.astimezone(ctx.settings.tz):%Y%m%d-%H%M}.csv"
+    return StreamingResponse(
+        _csv_stream(ctx.request.app.state.open_session, statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
+    )
+
+
+def _csv_stream(open_session, statement, *, batch: int = 1000) -> Iterator[str]:
+    """Rows leave as they are read, newest first, a batch per short read of its own.
+
+    The request's session is closed by now. Each batch is read by seq (keyset), so no read
+    holds the database for the whole download (on SQLite a transaction locks out writers),
+    and entries appended meanwhile, all above the first batch, do not slip in.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(audit_log.CSV_HEADER)
+    below = None
+    while True:
+        with open_session() as db:
+            page = statement if below is None else statement.where(AuditEntry.seq < below)
+            rows = db.exec(page.limit(batch)).all()
+        for row in audit_log.csv_rows(rows):
+            writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < batch:
+            return
+        below = rows[-1][0].seq
+
+
+def audit_checkpoint(ctx: Context) -> Response:
+    checkpoint = audit_log.checkpoint_log(
+        ctx.db,
+        ctx.viewer.agency,
+        keys=ctx.request.app.state.keys,
+        actor=ctx.viewer.user,
+        at=ctx.now,
+    )
+    ctx.flash(f"The log is signed up to entry {checkpoint.seq}.")
+    return RedirectResponse("/audit", status_code=303)
+
+
+def accounting_page(ctx: Context) -> Response:
+    reference = ctx.request.query_params.get("client", "")
+    accounting = audit_log.accounting(
+        ctx.db, ctx.viewer.agency, reference, actor=ctx.viewer.user, at=ctx.now
+    )
+    response = render(ctx, "audit/accounting.html", {"accounting": accounting})
+    response.headers.update(NO_STORE)
+    return response

@@ -1,0 +1,396 @@
+"""The hash chain behind record(), signed checkpoints, and what `verify` detects."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, text, update
+from sqlmodel import select
+
+from portal.audit import AuditTag, DisclosureFacts, chain, record, verify
+from portal.audit.checkpoints import CHECKPOINT_EVERY, CheckpointSigner
+from portal.models import (
+    GENESIS_HASH,
+    NODE_LOG,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    Role,
+)
+from portal.services import audit_log
+
+import factories as make
+
+AT = make.AT
+
+
+def entries_of(db, log_key):
+    return db.exec(
+        select(AuditEntry).where(AuditEntry.log_key == log_key).order_by(AuditEntry.seq)
+    ).all()
+
+
+def disclosure(db, owner, viewer, client, *, decision="released", n=0):
+    return record(
+        db,
+        AuditTag.AUDIT_EXPORTED,
+        agency_id=owner.id,
+        actor=viewer,
+        subject="MDT-2026-0001",
+        detail={"n": n},
+        at=AT + timedelta(minutes=n),
+        client_address="203.0.113.9",
+        disclosure=DisclosureFacts(
+            case_ref="MDT-2026-0001",
+            client_id=client.id,
+            section_key="safety_plan",
+            purpose="mdt_case_review",
+            decision=decision,
+            gate=None if decision == "released" else "consent",
+            release_ref="11111111-1111-4111-8111-111111111111",
+            policy_rule="p, system, case_manager, safety_plan, mdt_case_review, allow",
+            viewer_role="case_manager",
+        ),
+    )
+
+
+@pytest.fixture
+def log(db, keys):
+    """An agency's log of 6 entries, disclosures among them, flushed; and its verdict."""
+    owner = make.agency(db, keys)
+    partner = make.agency(db, keys)
+    viewer = make.user(db, partner, Role.CASE_MANAGER)
+    client = make.client_record(db, owner, keys)
+    for n in range(3):
+        disclosure(db, owner, viewer, client, n=n, decision=("released", "withheld")[n % 2])
+    db.flush()
+    assert verify.verify_log(db, owner.public_id).ok
+    return owner, partner, viewer, client
+
+
+def problem(db, agency):
+    db.flush()
+    db.expire_all()
+    return verify.verify_log(db, agency.public_id).problem
+
+
+def test_hashed_fields_are_every_column_but_id_and_entry_hash():
+    columns = {c.name for c in AuditEntry.__table__.columns}
+    assert set(chain.HASHED_FIELDS) == columns - {"id", "entry_hash"}
+
+
+def test_each_log_counts_from_one_and_links_to_the_entry_before(db, keys, log):
+    owner, partner, *_ = log
+    record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject="nobody", at=AT)
+    db.flush()
+    for log_key in (owner.public_id, partner.public_id):
+        entries = entries_of(db, log_key)
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        assert entries[0].prev_hash == GENESIS_HASH
+        for before, after in itertools.pairwise(entries):
+            assert after.prev_hash == before.entry_hash
+        for entry in entries:
+            assert entry.entry_hash == chain.entry_hash(entry)
+        head = db.get(AuditHead, log_key)
+        assert (head.last_seq, head.last_hash) == (entries[-1].seq, entries[-1].entry_hash)
+    node = entries_of(db, NODE_LOG)
+    assert node and node[-1].agency_id is None and node[-1].log_key == NODE_LOG
+
+
+def test_the_hash_is_sha256_of_the_rfc8785_content(db, log):
+    import hashlib
+
+    import consent
+
+    entry = entries_of(db, log[0].public_id)[-1]
+    content = {name: getattr(entry, name) for name in chain.HASHED_FIELDS}
+    content["at"] = entry.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert entry.entry_hash == hashlib.sha256(consent.canonical_bytes(content)).hexdigest()
+
+
+# One edit per hashed column (and the stored hash itself), each changing the value.
+EDITS = {
+    "agency_id": lambda ctx: ctx["partner"].id,
+    "log_key": lambda ctx: "tampered",
+    "seq": lambda ctx: ctx["entry"].seq + 100,
+    "prev_hash": lambda ctx: "f" * 64,
+    "tag": lambda ctx: "auth:session:signed_in",
+    "at": lambda ctx: ctx["entry"].at + timedelta(seconds=1),
+    "actor_user_id": lambda ctx: ctx["other_user"].id,
+    "actor_agency_id": lambda ctx: ctx["other_agency"].id,
+    "actor_role": lambda ctx: "investigator",
+    "subject": lambda ctx: "someone else",
+    "detail": lambda ctx: '{"n":99}',
+    "client_address": lambda ctx: "198.51.100.1",
+    "case_ref": lambda ctx: "MDT-2026-0999",
+    "client_id": lambda ctx: ctx["other_client"].id,
+    "section_key": lambda ctx: "mental_health",
+    "purpose": lambda ctx: "referral",
+    "decision": lambda ctx: "withheld" if ctx["entry"].decision != "withheld" else "released",
+    "gate": lambda ctx: "policy",
+    "release_ref": lambda ctx: "22222222-2222-4222-8222-222222222222",
+    "policy_rule": lambda ctx: "p, *, *, *, *, allow",
+    "entry_hash": lambda ctx: "e" * 64,
+}
+
+
+def test_every_hashed_column_has_an_edit():
+    assert set(EDITS) == set(chain.HASHED_FIELDS) | {"entry_hash"}
+
+
+@pytest.mark.parametrize("position", ["first", "middle", "last"])
+@pytest.mark.parametrize("column", sorted(EDITS))
+def test_editing_any_column_of_any_entry_is_detected(db, keys, log, column, position):
+    owner, partner, _viewer, _client = log
+    entries = entries_of(db, owner.public_id)
+    entry = {"first": entries[0], "middle": entries[len(entries) // 2], "last": entries[-1]}[
+        position
+    ]
+    other_agency = make.agency(db, keys)
+    ctx = {
+        "entry": entry,
+        "partner": partner,
+        "other_agency": other_agency,
+        "other_user": make.user(db, other_agency),
+        "other_client": make.client_record(db, other_agency, keys),
+    }
+    value = EDITS[column](ctx)
+    assert value != getattr(entry, column)
+    db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values({column: value}))
+    found = problem(db, owner)
+    assert found is not None, f"editing {column} of the {position} entry went unnoticed"
+
+
+def test_an_edit_is_named_with_its_seq(db, log):
+    owner = log[0]
+    entry = entries_of(db, owner.public_id)[2]
+    db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(purpose="referral"))
+    assert problem(db, owner).startswith(f"edited entry: seq {entry.seq} ")
+
+
+def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(db, log):
+    owner = log[0]
+    entries = entries_of(db, owner.public_id)
+    entry = entries[1]
+    entry.purpose = "referral"
+    entry.entry_hash = chain.entry_hash(entry)
+    db.add(entry)
+    assert problem(db, owner).startswith(f"broken link at seq {entry.seq + 1} ")
+
+
+def test_the_last_entry_rewritten_with_its_hash_disagrees_with_the_head(db, log):
+    owner = log[0]
+    entry = entries_of(db, owner.public_id)[-1]
+    entry.decision = "released" if entry.decision == "withheld" else "withheld"
+    entry.entry_hash = chain.entry_hash(entry)
+    db.add(entry)
+    assert problem(db, owner) == "the head's hash does not match the last entry"
+
+
+@pytest.mark.parametrize("position", [0, 2, -1])
+def test_deleting_an_entry_is_detected(db, log, position):
+    owner = log[0]
+    entry = entries_of(db, owner.public_id)[position]
+    db.execute(delete(AuditEntry).where(AuditEntry.id == entry.id))
+    assert problem(db, owner).startswith("missing entry")
+
+
+def test_cutting_entries_from_the_end_is_detected(db, log):
+    owner = log[0]
+    entries = entries_of(db, owner.public_id)
+    db.execute(delete(AuditEntry).where(AuditEntry.id.in_([e.id for e in entries[-2:]])))
+    found = problem(db, owner)
+    assert found.startswith("missing entry") and "2 entries cut from the end" in found
+
+
+def test_swapping_two_entries_is_named_as_a_reordering(db, log):
+    owner = log[0]
+    entries = entries_of(db, owner.public_id)
+    (first, first_seq), (second, second_seq) = [(e.id, e.seq) for e in entries[2:4]]
+    # Three steps, because (log_key, seq) is unique at every statement.
+    db.execute(update(AuditEntry).where(AuditEntry.id == first).values(seq=-1))
+    db.execute(update(AuditEntry).where(AuditEntry.id == second).values(seq=first_seq))
+    db.execute(update(AuditEntry).where(AuditEntry.id == first).values(seq=second_seq))
+    assert problem(db, owner) == (
+        f"reordered entry: the entry at seq {first_seq} (id {second}) "
+        f"was written as seq {second_seq}"
+    )
+
+
+def test_two_entries_cannot_share_a_place_in_one_log(db, log):
+    from sqlalchemy.exc import IntegrityError
+
+    owner = log[0]
+    entries = entries_of(db, owner.public_id)
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.execute(
+            update(AuditEntry).where(AuditEntry.id == entries[1].id).values(seq=entries[0].seq)
+        )
+
+
+def test_appends_sign_a_checkpoint_every_interval(db, keys):
+    CheckpointSigner(keys, every=5).attach(db)
+    owner = make.agency(db, keys)
+    for n in range(11):
+        record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"n": n}, at=AT)
+    db.flush()
+    signed = db.exec(
+        select(AuditCheckpoint.seq)
+        .where(AuditCheckpoint.log_key == owner.public_id)
+        .order_by(AuditCheckpoint.seq)
+    ).all()
+    assert signed == [5, 10]
+    report = verify.verify_log(db, owner.public_id)
+    assert report.ok and report.checkpoints == 2
+
+
+def test_the_default_interval_is_1000_entries(db, keys):
+    assert CHECKPOINT_EVERY == 1000 and CheckpointSigner(keys).every == 1000
+    CheckpointSigner(keys).attach(db)
+    owner = make.agency(db, keys)
+    head = db.get(AuditHead, owner.public_id)
+    for n in range(1000 - head.last_seq):
+        record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"n": n}, at=AT)
+    db.flush()
+    assert db.exec(
+        select(AuditCheckpoint.seq).where(AuditCheckpoint.log_key == owner.public_id)
+    ).all() == [1000]
+
+
+def test_without_a_signer_the_next_append_that_has_one_catches_up(db, keys):
+    owner = make.agency(db, keys)
+    for n in range(7):
+        record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"n": n}, at=AT)
+    db.flush()
+    assert not db.exec(select(AuditCheckpoint)).all()
+    CheckpointSigner(keys, every=5).attach(db)
+    entry = record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, at=AT)
+    db.flush()
+    assert db.exec(select(AuditCheckpoint.seq)).all() == [entry.seq]
+
+
+def test_the_node_log_is_never_checkpointed(db, keys):
+    CheckpointSigner(keys, every=1).attach(db)
+    for _ in range(3):
+        record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject="nobody", at=AT)
+    db.flush()
+    assert not db.exec(select(AuditCheckpoint).where(AuditCheckpoint.log_key == NODE_LOG)).all()
+    assert verify.verify_log(db, NODE_LOG).ok
+
+
+def test_an_on_demand_checkpoint_covers_its_own_entry(db, keys, log):
+    owner = log[0]
+    checkpoint = audit_log.checkpoint_log(db, owner, keys=keys, actor=None, at=AT)
+    db.flush()
+    last = entries_of(db, owner.public_id)[-1]
+    assert last.tag == AuditTag.AUDIT_CHECKPOINTED
+    assert (checkpoint.seq, checkpoint.entry_hash) == (last.seq, last.entry_hash)
+    report = verify.verify_log(db, owner.public_id)
+    assert report.ok and report.checkpoints == 1
+
+
+CHECKPOINT_EDITS = {
+    "seq": lambda cp: {"seq": cp.seq - 1},
+    "entry_hash": lambda cp: {"entry_hash": "a" * 64},
+    "at": lambda cp: {"at": cp.at + timedelta(seconds=1)},
+    "key_id": lambda cp: {"key_id": "not-a-key"},
+    "signature": lambda cp: {"signature": "A" * 86 + "=="},
+    "log_key": lambda cp: {"log_key": "tampered"},
+}
+
+
+@pytest.mark.parametrize("column", sorted(CHECKPOINT_EDITS))
+def test_editing_a_checkpoint_is_detected(db, keys, log, column):
+    owner = log[0]
+    checkpoint = audit_log.checkpoint_log(db, owner, keys=keys, actor=None, at=AT)
+    db.flush()
+    db.execute(
+        update(AuditCheckpoint)
+        .where(AuditCheckpoint.id == checkpoint.id)
+        .values(CHECKPOINT_EDITS[column](checkpoint))
+    )
+    assert problem(db, owner) is not None
+
+
+def test_deleting_the_latest_checkpoint_is_detected(db, keys, log):
+    owner = log[0]
+    checkpoint = audit_log.checkpoint_log(db, owner, keys=keys, actor=None, at=AT)
+    db.flush()
+    db.execute(delete(AuditCheckpoint).where(AuditCheckpoint.id == checkpoint.id))
+    assert problem(db, owner).startswith("missing checkpoint")
+
+
+def test_a_checkpoint_signed_by_another_agency_is_refused(db, keys, log):
+    owner, partner, *_ = log
+    theirs = audit_log.checkpoint_log(db, partner, keys=keys, actor=None, at=AT)
+    ours = audit_log.checkpoint_log(db, owner, keys=keys, actor=None, at=AT)
+    db.flush()
+    db.execute(
+        update(AuditCheckpoint)
+        .where(AuditCheckpoint.id == ours.id)
+        .values(key_id=theirs.key_id, signature=theirs.signature)
+    )
+    assert problem(db, owner) is not None
+
+
+def test_verify_all_reports_every_log(db, log):
+    record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject="nobody", at=AT)
+    db.flush()
+    reports = {r.log_key: r for r in verify.verify_all(db)}
+    assert NODE_LOG in reports and log[0].public_id in reports
+    assert all(r.ok for r in reports.values())
+    assert reports[log[0].public_id].line().startswith("OK ")
+
+
+def test_entries_appended_while_verify_walks_are_left_for_the_next_run(db, log, monkeypatch):
+    owner = log[0]
+    monkeypatch.setattr(verify, "BATCH", 2)
+
+    def append_meanwhile():
+        record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, at=AT)
+        db.flush()
+
+    head = db.get(AuditHead, owner.public_id).last_seq
+    report = verify.verify_log(db, owner.public_id, pause=append_meanwhile)
+    assert report.ok, report.problem
+    assert report.entries == head
+    assert verify.verify_log(db, owner.public_id).entries > head
+
+
+def test_an_audit_row_written_outside_record_is_caught(db, log):
+    owner = log[0]
+    head = db.get(AuditHead, owner.public_id)
+    db.execute(
+        text(
+            "INSERT INTO audit_entry (agency_id, log_key, seq, prev_hash, entry_hash, tag, at,"
+            " detail) VALUES (:a, :k, :s, :p, :h, 'forged', :at, '{}')"
+        ),
+        {
+            "a": owner.id,
+            "k": owner.public_id,
+            "s": head.last_seq + 1,
+            "p": head.last_hash,
+            "h": "0" * 64,
+            "at": AT.replace(tzinfo=None),
+        },
+    )
+    assert problem(db, owner) == "1 entry beyond the log's head"
+
+
+def test_lock_logs_takes_every_head_even_before_a_first_entry(db, keys):
+    from portal.audit import lock_logs
+    from portal.models import Agency
+
+    fresh = Agency(
+        name="Fresh Agency (synthetic)",
+        kind="community",
+        discipline="advocacy",
+        node_id=make.agency(db, keys).node_id,
+        created_at=AT,
+    )
+    db.add(fresh)
+    db.flush()
+    lock_logs(db, [fresh.id, None, fresh.id])
+    head = db.get(AuditHead, fresh.public_id)
+    assert (head.agency_id, head.last_seq, head.last_hash) == (fresh.id, 0, GENESIS_HASH)
+    assert db.get(AuditHead, NODE_LOG) is not None

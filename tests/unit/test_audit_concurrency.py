@@ -1,0 +1,75 @@
+"""Concurrent writers never fork a log: N threads × M appends → one chain of N·M entries."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from portal import migrate
+from portal.audit import AuditTag, record, verify
+from portal.audit.checkpoints import CheckpointSigner
+from portal.db import make_engine, unit_of_work
+from portal.models import NODE_LOG, AuditCheckpoint, AuditEntry
+
+import factories as make
+from databases import BACKENDS, new_empty_database
+
+WRITERS = 8
+APPENDS_EACH = 25
+
+
+@pytest.fixture(params=BACKENDS)
+def committed_engine(request, tmp_path):
+    """A database of its own: these appends really commit, each in its own transaction."""
+    url, drop = new_empty_database(request.param, tmp_path)
+    engine = make_engine(url, pool_size=WRITERS + 2)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    drop()
+
+
+def test_concurrent_appends_make_one_unbroken_chain_per_log(committed_engine, keys):
+    with unit_of_work(committed_engine) as db:
+        owner = make.agency(db, keys)
+        owner_id, log_key = owner.id, owner.public_id
+        already = len(db.exec(select(AuditEntry.id).where(AuditEntry.log_key == log_key)).all())
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            start.wait()
+            for n in range(APPENDS_EACH):
+                # Each append its own transaction; the node log's head does not exist yet,
+                # so the first appends also race to create it.
+                with unit_of_work(committed_engine) as db:
+                    CheckpointSigner(keys, every=50).attach(db)
+                    at = make.AT + timedelta(seconds=n)
+                    record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner_id, at=at)
+                    record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject=f"w{number}", at=at)
+        except BaseException as error:  # reported below, with the thread's own error
+            failures.append(error)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[0]
+
+    with Session(committed_engine) as db:
+        total = WRITERS * APPENDS_EACH
+        for key, expected in ((log_key, already + total), (NODE_LOG, total)):
+            seqs = db.exec(
+                select(AuditEntry.seq).where(AuditEntry.log_key == key).order_by(AuditEntry.seq)
+            ).all()
+            assert seqs == list(range(1, expected + 1))
+            report = verify.verify_log(db, key)
+            assert report.ok, report.problem
+            assert report.entries == expected
+        signed = db.exec(
+            select(AuditCheckpoint.seq).where(AuditCheckpoint.log_key == log_key)
+        ).all()
+        assert sorted(signed) == list(range(50, already + total + 1, 50))
