@@ -46,6 +46,14 @@ class AuditTag(StrEnum):
     RELEASE_SIGNED = "consent:release:signed"
     RELEASE_REVOKED = "consent:release:revoked"
     KEY_ROTATED = "admin:key:rotated"
+    # Sections, disclosure policy and the disclosure point (issue 5)
+    SECTION_SAVED = "record:section:saved"
+    POLICY_LINE_ADDED = "policy:line:added"
+    POLICY_LINE_RETIRED = "policy:line:retired"
+    DISCLOSURE_RELEASED = "disclosure:section:released"  # owner's log
+    DISCLOSURE_WITHHELD = "disclosure:section:withheld"  # owner's log
+    DISCLOSURE_RECEIVED = "disclosure:section:received"  # viewer agency's log
+    DISCLOSURE_PREVIEWED = "disclosure:preview:viewed"  # owner's log, own staff
 
 
 @dataclass(frozen=True)

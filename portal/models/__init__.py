@@ -12,6 +12,9 @@ from portal.models.release import (
     ReleaseState,
     RestrictedPerson,
 )
+
+# Sections and disclosure policy (issue 5)
+from portal.models.section import PolicyLine, PolicyVersion, SectionEntry
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
 __all__ = [
@@ -39,3 +42,5 @@ __all__ = [
     "StaffUser",
     "WebSession",
 ]
+# Sections and disclosure policy (issue 5)
+__all__ += ["PolicyLine", "PolicyVersion", "SectionEntry"]
