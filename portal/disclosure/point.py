@@ -139,7 +139,8 @@ def _gates(
     )
     if not answer.allowed:
         kind = AgencyKind(recipient.agency.kind).label
-        roles = ", ".join(sorted(Role(r).label for r in recipient.roles if r in Role)) or "none"
+        known = {r.value: r.label for r in Role}
+        roles = ", ".join(sorted(known.get(r, r) for r in recipient.roles)) or "none"
         who = "your agency's own staff" if own else f"a {kind} agency"
         return Withheld(
             section,
