@@ -3,12 +3,12 @@
 from datetime import timedelta
 from pathlib import Path
 
+from disclosure_helpers import SECRET_NOTE, release, world, write
 from sqlmodel import func, select
 
 from portal.models import AuditEntry, Role, SectionEntry
 
 import factories as make
-from disclosure_helpers import SECRET_NOTE, release, world, write
 
 
 def _login(client, db, agency, *roles):

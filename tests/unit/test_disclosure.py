@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from disclosure_helpers import SECRET_NOTE, release, world, write
 from sqlmodel import func, select
 
 from portal.audit import AuditTag
@@ -24,7 +25,6 @@ from portal.services import policy as policy_service
 from portal.services import releases
 
 import factories as make
-from disclosure_helpers import SECRET_NOTE, release, world, write
 
 LATER = make.AT + timedelta(hours=1)
 

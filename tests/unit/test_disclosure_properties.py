@@ -4,6 +4,7 @@ the owner's log; no placeholder carries content."""
 
 from datetime import timedelta
 
+from disclosure_helpers import SECRET_NOTE, release, world, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
@@ -15,7 +16,6 @@ from portal.services import policy as policy_service
 from portal.services import releases
 
 import factories as make
-from disclosure_helpers import SECRET_NOTE, release, world, write
 
 PURPOSES = ["mdt_case_review", "care_coordination", "referral"]
 ROLES = [r.value for r in Role]
