@@ -63,8 +63,11 @@ def _verify_release(document: str, ring_fingerprint: str, ring, at: datetime):
 def _ring(db: Session, memo: dict):
     if "ring" not in memo:
         ring = keyring(db)
+        # Verification depends on the keys (and their retirement), so the cache key does too.
         fingerprint = hashlib.sha256(
-            json.dumps(ring.to_dict(), sort_keys=True, default=str).encode()
+            repr(
+                sorted((e.key_id, bytes(e.verify_key), e.created_at, e.retired_at) for e in ring)
+            ).encode()
         ).hexdigest()
         memo["ring"] = (ring, fingerprint)
     return memo["ring"]

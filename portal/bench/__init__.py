@@ -1,0 +1,1 @@
+"""Benchmarks run by `portal bench ...`: scratch databases, printed figures."""
