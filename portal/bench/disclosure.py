@@ -45,6 +45,7 @@ from portal.models import (
     Discipline,
     MdtCase,
     Role,
+    SectionEntry,
     StaffUser,
 )
 from portal.sections import catalogue
@@ -258,8 +259,6 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
             for case_id, agency_id, public_id in link_plan
         ],
     )
-    from portal.models import SectionEntry
-
     entry_rows = []
     for _case_id, agency_id, public_id in link_plan:
         key_id, secret = secrets_by_agency[agency_id]
