@@ -7,6 +7,7 @@ of an immutable signed document is memoised, keyed on the document's own bytes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -14,11 +15,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from nacl.signing import VerifyKey
 from sqlmodel import Session, select
 
 import consent
-from portal.models import Agency, ConsentRelease, ReleaseRecipient, ReleaseRevocation, ReleaseState
-from portal.services.releases import keyring
+from portal.models import (
+    Agency,
+    AgencyKey,
+    ConsentRelease,
+    KeyPurpose,
+    ReleaseRecipient,
+    ReleaseRevocation,
+    ReleaseState,
+)
 
 # Gate names, as they appear in placeholders and audit entries.
 NO_CONSENT = "no_consent"
@@ -60,17 +69,37 @@ def _verify_release(document: str, ring_fingerprint: str, ring, at: datetime):
     return result
 
 
-def _ring(db: Session, memo: dict):
-    if "ring" not in memo:
-        ring = keyring(db)
-        # Verification depends on the keys (and their retirement), so the cache key does too.
-        fingerprint = hashlib.sha256(
-            repr(
-                sorted((e.key_id, bytes(e.verify_key), e.created_at, e.retired_at) for e in ring)
-            ).encode()
-        ).hexdigest()
-        memo["ring"] = (ring, fingerprint)
-    return memo["ring"]
+def _ring(db: Session, key_ids: set[str]):
+    """A key ring of just the signing keys these documents name (and its fingerprint)."""
+    rows = db.exec(
+        select(AgencyKey, Agency.public_id)
+        .join(Agency, Agency.id == AgencyKey.agency_id)
+        .where(AgencyKey.purpose == KeyPurpose.SIGNING, AgencyKey.key_id.in_(sorted(key_ids)))
+    ).all()
+    entries = [
+        consent.KeyEntry(
+            key_id=key.key_id,
+            agency_id=agency_public_id,
+            verify_key=VerifyKey(base64.b64decode(key.public_key)),
+            created_at=key.created_at,
+            retired_at=key.retired_at,
+        )
+        for key, agency_public_id in rows
+    ]
+    # Verification depends on the keys (and their retirement), so the cache key does too.
+    fingerprint = hashlib.sha256(
+        repr(
+            sorted((e.key_id, bytes(e.verify_key), e.created_at, e.retired_at) for e in entries)
+        ).encode()
+    ).hexdigest()
+    return consent.KeyRing(entries), fingerprint
+
+
+def _key_id(document: str) -> str:
+    try:
+        return str(json.loads(document)["signature"]["kid"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def candidates(
@@ -104,7 +133,10 @@ def candidates(
             select(ReleaseRevocation).where(ReleaseRevocation.release_id.in_([r.id for r in rows]))
         ):
             revoked.setdefault(revocation.release_id, []).append(revocation)
-    ring, fingerprint = _ring(db, memo)
+    documents = [row.document for row in rows] + [
+        r.document for found_revocations in revoked.values() for r in found_revocations
+    ]
+    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}) if rows else (None, "")
     found = []
     for row in rows:
         release = _verify_release(row.document, fingerprint, ring, at)

@@ -16,7 +16,6 @@ from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.models import Client, SectionEntry
 from portal.sections import Section
-from portal.services.clients import reveal_identity
 from portal.services.keys import data_secret
 
 IDENTITY_ROWS = (
@@ -93,7 +92,9 @@ def load(
     rows = []
     if section.identifying:
         client = db.get(Client, client_id)
-        identity = reveal_identity(db, client, keys=keys).to_dict()
+        identity = crypto.open_json(
+            _secret(db, owner_id, client.key_id, keys, memo), client.identity_sealed
+        )
         rows.extend(Row(label, "text", identity.get(name) or "") for name, label in IDENTITY_ROWS)
     for field in section.fields:
         rows.append(Row(field.label, field.type, values.get(field.key)))
