@@ -48,6 +48,7 @@ class AuditTag(StrEnum):
     KEY_ROTATED = "admin:key:rotated"
     # Sections, disclosure policy and the disclosure point (issue 5)
     SECTION_SAVED = "record:section:saved"
+    SECTION_VIEWED = "record:section:viewed"  # own staff reading a section's history
     POLICY_LINE_ADDED = "policy:line:added"
     POLICY_LINE_RETIRED = "policy:line:retired"
     DISCLOSURE_RELEASED = "disclosure:section:released"  # owner's log

@@ -162,9 +162,29 @@ def latest_versions(db: Session, client: Client) -> dict[str, tuple[int, datetim
     return {key: (version, at) for key, version, at in rows}
 
 
-def history(db: Session, client: Client, section_key: str, *, keys: KeyWrapper) -> list[Version]:
-    """Every version, newest first; only the owner calls this for its own client."""
+def history(
+    db: Session,
+    client: Client,
+    section_key: str,
+    *,
+    keys: KeyWrapper,
+    actor=None,
+    at: datetime | None = None,
+) -> list[Version]:
+    """Every version, newest first; only the owner calls this for its own client.
+
+    With an actor, the reading is logged: own staff's reads are recorded too."""
     section = section_or_404(section_key)
+    if actor is not None and at is not None:
+        record(
+            db,
+            AuditTag.SECTION_VIEWED,
+            agency_id=client.agency_id,
+            actor=actor,
+            subject=client.public_id,
+            detail={"section": section.key},
+            at=at,
+        )
     rows = db.exec(
         select(SectionEntry, StaffUser.display_name)
         .join(StaffUser, StaffUser.id == SectionEntry.author_id, isouter=True)

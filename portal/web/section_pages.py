@@ -54,8 +54,10 @@ def _form_from_request(ctx: Context, section: Section) -> dict:
     return raw
 
 
-def _page(ctx, client, section, values, *, errors=None, status=200) -> Response:
+def _page(ctx, client, section, values, *, errors=None, status=200, versions=None) -> Response:
     keys = ctx.request.app.state.keys
+    if versions is None:
+        versions = sections.history(ctx.db, client, section.key, keys=keys)
     return render(
         ctx,
         "sections/edit.html",
@@ -64,7 +66,7 @@ def _page(ctx, client, section, values, *, errors=None, status=200) -> Response:
             "section": section,
             "values": values,
             "errors": errors or {},
-            "versions": sections.history(ctx.db, client, section.key, keys=keys),
+            "versions": versions,
         },
         status=status,
     )
@@ -73,9 +75,16 @@ def _page(ctx, client, section, values, *, errors=None, status=200) -> Response:
 def section_form(ctx: Context) -> Response:
     client = _client(ctx)
     section = _section(ctx)
-    versions = sections.history(ctx.db, client, section.key, keys=ctx.request.app.state.keys)
+    versions = sections.history(
+        ctx.db,
+        client,
+        section.key,
+        keys=ctx.request.app.state.keys,
+        actor=ctx.viewer.user,
+        at=ctx.now,
+    )
     current = versions[0].content if versions else None
-    return _page(ctx, client, section, sections.form_values(section, current))
+    return _page(ctx, client, section, sections.form_values(section, current), versions=versions)
 
 
 def section_save(ctx: Context) -> Response:

@@ -77,6 +77,8 @@ def test_section_form_saves_versions_and_keeps_history(client, db, keys):
     rows = db.exec(select(SectionEntry).where(SectionEntry.client_id == w.client.id)).all()
     assert [r.version for r in rows] == [1, 2]
     assert all(b"follow-up" not in r.content_sealed for r in rows)  # sealed at rest
+    viewed = db.exec(select(AuditEntry).where(AuditEntry.tag == "record:section:viewed")).all()
+    assert viewed and all(e.agency_id == w.owner.id for e in viewed)
 
 
 def test_bad_section_form_names_fields_keeps_values_and_writes_nothing(client, db, keys):
