@@ -73,6 +73,7 @@ class Figures:
     p95_ms: float
     bare_median_ms: float
     decisions_per_second: float
+    in_process_median_ms: float
     owners: int
     sections: int
     released: int
@@ -80,6 +81,10 @@ class Figures:
     @property
     def ratio(self) -> float:
         return self.median_ms / self.bare_median_ms
+
+    @property
+    def in_process_ratio(self) -> float:
+        return self.in_process_median_ms / self.bare_median_ms
 
 
 def _content_for(section, rng) -> dict:
@@ -395,6 +400,41 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
                 )
             bare.append(time.perf_counter() - started)
 
+        # The same summary in process: the gates, the audit entries and the rendering, but
+        # no HTTP, no session and no commit; this separates the gates' cost from the web stack's.
+        in_process = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            summary_template.render(
+                overview=summary.overview(db, bench_case, window_days=14),
+                purpose="mdt_case_review",
+                purposes=list(consent.Purpose),
+                viewer=None,
+                csrf_token="",
+                flashes=[],
+                can=lambda p: False,
+                settings=settings,
+            )
+            for owner in owners:
+                decisions = summary.owner_block(
+                    db, viewer, bench_case, owner, purpose="mdt_case_review", at=AT, keys=keys
+                )
+                "".join(
+                    template.blocks["owner_block"](
+                        template.new_context(
+                            {
+                                "owner": owner,
+                                "decisions": decisions,
+                                "case": bench_case,
+                                "purpose": "mdt_case_review",
+                            }
+                        )
+                    )
+                )
+            db.flush()
+            in_process.append(time.perf_counter() - started)
+            db.rollback()
+
         # Decisions per second: the disclosure point alone, audit included.
         count, started = 0, time.perf_counter()
         while time.perf_counter() - started < 3:
@@ -423,6 +463,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         p95_ms=timings[max(0, int(len(timings) * 0.95) - 1)] * 1000,
         bare_median_ms=statistics.median(bare) * 1000,
         decisions_per_second=per_second,
+        in_process_median_ms=statistics.median(in_process) * 1000,
         owners=len(owners),
         sections=section_count,
         released=released_count,
@@ -489,11 +530,20 @@ def run(
                 figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
                 results.append(figures)
                 out(
-                    f"[{backend}] case summary ({figures.owners} owners, {figures.sections} "
-                    f"sections, {figures.released} released): median {figures.median_ms:.1f} ms, "
-                    f"p95 {figures.p95_ms:.1f} ms; bare load+render median "
-                    f"{figures.bare_median_ms:.1f} ms; ratio {figures.ratio:.2f}x; "
-                    f"disclosure decisions/s {figures.decisions_per_second:.0f}"
+                    f"[{backend}] case summary over HTTP ({figures.owners} owners, "
+                    f"{figures.sections} sections, {figures.released} released; the page and one "
+                    f"request per owner block): median {figures.median_ms:.1f} ms, "
+                    f"p95 {figures.p95_ms:.1f} ms"
+                )
+                out(
+                    f"[{backend}] bare load+render of the released content: median "
+                    f"{figures.bare_median_ms:.1f} ms; ratio {figures.ratio:.2f}x over HTTP, "
+                    f"{figures.in_process_ratio:.2f}x in process (gates, audit and rendering "
+                    f"without the web stack: median {figures.in_process_median_ms:.1f} ms)"
+                )
+                out(
+                    f"[{backend}] disclosure decisions/s {figures.decisions_per_second:.0f} "
+                    "(one owner-log entry each, plus a viewer-log entry per release)"
                 )
             finally:
                 engine.dispose()
