@@ -197,7 +197,12 @@ def check(
             blocked.setdefault(CONSENT_EXPIRED, (coverage.reason, candidate.public_id))
         elif coverage.code == consent.CoverageCode.NOT_YET_EFFECTIVE:
             blocked.setdefault(NO_CONSENT, (coverage.reason, candidate.public_id))
-    title = section_title.lower()
+    first = section_title.split(" ")[0]
+    title = (
+        section_title
+        if first.isupper() and len(first) > 1
+        else section_title[0].lower() + section_title[1:]
+    )
     if CONSENT_REVOKED in blocked:
         reason, ref = blocked[CONSENT_REVOKED]
         return ConsentAnswer(

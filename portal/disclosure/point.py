@@ -78,6 +78,12 @@ class Recipient:
     roles: frozenset[str]
 
 
+def phrase(title: str) -> str:
+    """A section title inside a sentence: lower case, but acronyms (MDT) kept."""
+    first = title.split(" ")[0]
+    return title if first.isupper() and len(first) > 1 else title[0].lower() + title[1:]
+
+
 def parse_purpose(value: str | None) -> str:
     try:
         return consent.Purpose(value or consent.Purpose.MDT_CASE_REVIEW).value
@@ -140,14 +146,18 @@ def _gates(
     if not answer.allowed:
         kind = AgencyKind(recipient.agency.kind).label
         known = {r.value: r.label for r in Role}
-        roles = ", ".join(sorted(known.get(r, r) for r in recipient.roles)) or "none"
-        who = "your agency's own staff" if own else f"a {kind} agency"
+        roles = " or ".join(sorted(known.get(r, r) for r in recipient.roles)) or "no role"
+        who = (
+            f"your agency's own staff in the role {roles}"
+            if own
+            else f"a {roles} at a {kind} agency"
+        )
         return Withheld(
             section,
             owner,
             POLICY,
-            f"the disclosure policy does not release {section.title.lower()} to {who} "
-            f"in your role ({roles}) for {purpose.replace('_', ' ').replace('mdt', 'MDT')}",
+            f"the disclosure policy does not release {phrase(section.title)} to {who} "
+            f"for {consent.Purpose(purpose).label}",
         ), role
     release_ref = None
     if not own:
