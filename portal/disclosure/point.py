@@ -147,10 +147,11 @@ def _gates(
         kind = AgencyKind(recipient.agency.kind).label
         known = {r.value: r.label for r in Role}
         roles = " or ".join(sorted(known.get(r, r) for r in recipient.roles)) or "no role"
+        article = "an" if roles[:1] in ("a", "e", "i", "o", "u") else "a"
         who = (
             f"your agency's own staff in the role {roles}"
             if own
-            else f"a {roles} at a {kind} agency"
+            else f"{article} {roles} at a {kind} agency"
         )
         return Withheld(
             section,
