@@ -104,13 +104,17 @@ def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agen
     key = ("link", case.id, owner.id, viewer_agency.id)
     if key not in memo:
         links = {
-            link.agency_id: link
-            for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id))
+            agency_id: (client_id, confirmed_at)
+            for agency_id, client_id, confirmed_at in db.exec(
+                select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
+                    CaseLink.case_id == case.id
+                )
+            )
         }
         viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links
-        link = links.get(owner.id)
-        ok = viewer_in and link is not None and link.confirmed_at and link.client_id
-        memo[key] = link.client_id if ok else None
+        client_id, confirmed_at = links.get(owner.id, (None, None))
+        ok = viewer_in and confirmed_at is not None and client_id is not None
+        memo[key] = client_id if ok else None
     return memo[key]
 
 

@@ -291,3 +291,24 @@ def test_preview_of_another_agencys_release_is_refused(db, keys):
 
     with pytest.raises(NotFound):
         preview(db, w.viewer(Role.CASE_MANAGER), row, w.partner, "case_manager", LATER, keys=keys)
+
+
+def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
+    from portal.services import cases
+
+    w = world(db, keys)
+    pending_owner = make.agency(db, keys, discipline=w.owner.discipline)
+    pending_client = make.client_record(db, pending_owner, keys)
+    cases.link_client(db, w.case, pending_owner, pending_client, actor=None, at=make.AT)
+    db.flush()
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        pending_owner,
+        "identity",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert decision.gate == NOT_LINKED
