@@ -10,7 +10,8 @@ from sqlmodel import Session, or_, select
 from portal.db import make_engine, unit_of_work
 
 
-def add_commands(commands) -> None:
+def add_commands(commands, bench) -> None:
+    """`bench` is the shared `portal bench` group: each area adds its own benchmark."""
     audit = commands.add_parser("audit", help="the hash-chained audit log").add_subparsers(
         dest="audit_command", required=True
     )
@@ -25,9 +26,6 @@ def add_commands(commands) -> None:
     checkpoint.add_argument("agency", nargs="?", help="agency name or public id")
     checkpoint.set_defaults(run=cmd_checkpoint)
 
-    bench = commands.add_parser("bench", help="benchmarks that print figures").add_subparsers(
-        dest="bench_command", required=True
-    )
     audit_bench = bench.add_parser(
         "audit", help="audit appends per second on scratch SQLite and PostgreSQL databases"
     )

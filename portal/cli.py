@@ -53,6 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         run=cmd_assets
     )
 
+    # Benchmarks (issue 5): scratch databases, printed figures.
+    bench = commands.add_parser("bench", help="benchmarks on scratch databases").add_subparsers(
+        dest="bench_command", required=True
+    )
+    bench_disclosure = bench.add_parser("disclosure", help="case summary and disclosure point")
+    bench_disclosure.add_argument(
+        "--backend", choices=("sqlite", "postgresql", "both"), default="both"
+    )
+    bench_disclosure.add_argument("--cases", type=int, default=10_000)
+    bench_disclosure.add_argument("--agencies", type=int, default=30)
+    bench_disclosure.add_argument("--audit-entries", type=int, default=100_000)
+    bench_disclosure.add_argument("--runs", type=int, default=50)
+    bench_disclosure.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "PORTAL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    bench_disclosure.set_defaults(run=cmd_bench_disclosure)
+
     agency = commands.add_parser("agency", help="agencies").add_subparsers(
         dest="agency_command", required=True
     )
@@ -74,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     add.set_defaults(run=cmd_staff_add)
 
     cli_consent.add_commands(commands)  # consent releases and agency keys (issue 4)
-    audit_cli.add_commands(commands)  # audit log (issue 5): audit verify|checkpoint, bench audit
+    audit_cli.add_commands(
+        commands, bench
+    )  # audit log (issue 5): audit verify|checkpoint, bench audit
 
     args = parser.parse_args(argv)
     try:
@@ -123,6 +145,21 @@ def cmd_db_revision(args) -> int:
     engine = make_engine(_settings().database_url)
     migrate.upgrade(engine)
     migrate.new_revision(engine, args.message)
+    return 0
+
+
+def cmd_bench_disclosure(args) -> int:
+    from portal.bench import disclosure
+
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    disclosure.run(
+        backends=backends,
+        cases_n=args.cases,
+        agencies_n=args.agencies,
+        audit_n=args.audit_entries,
+        runs=args.runs,
+        postgres_url=args.postgres_url,
+    )
     return 0
 
 

@@ -68,6 +68,15 @@ class AuditTag(StrEnum):
     AUDIT_EXPORTED = "audit:log:exported"
     ACCOUNTING_VIEWED = "audit:accounting:viewed"
     DEMO_DISCLOSURE = "demo:section:disclosure"  # DEMO-ONLY: synthetic entries of the seed
+    # Sections, disclosure policy and the disclosure point (issue 5)
+    SECTION_SAVED = "record:section:saved"
+    SECTION_VIEWED = "record:section:viewed"  # own staff reading a section's history
+    POLICY_LINE_ADDED = "policy:line:added"
+    POLICY_LINE_RETIRED = "policy:line:retired"
+    DISCLOSURE_RELEASED = "disclosure:section:released"  # owner's log
+    DISCLOSURE_WITHHELD = "disclosure:section:withheld"  # owner's log
+    DISCLOSURE_RECEIVED = "disclosure:section:received"  # viewer agency's log
+    DISCLOSURE_PREVIEWED = "disclosure:preview:viewed"  # owner's log, own staff
 
 
 @dataclass(frozen=True)

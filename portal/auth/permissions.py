@@ -36,10 +36,28 @@ class Permission(StrEnum):
     # Audit log (issue 5, audit log)
     AUDIT_READ = "audit:read"
     AUDIT_CHECKPOINT = "audit:checkpoint"
+    # Sections, disclosure policy and the disclosure point (issue 5)
+    SECTION_READ = "section:read"
+    SECTION_WRITE = "section:write"
+    CASE_SUMMARY_READ = "case:summary"
+    POLICY_READ = "policy:read"
+    POLICY_MANAGE = "policy:manage"
+    RELEASE_PREVIEW = "release:preview"
 
 
 _EVERY_ROLE = frozenset(Role)
 _LEADS = frozenset({Role.AGENCY_LEAD, Role.ADMINISTRATOR})
+_STAFF_WITH_CLIENTS = frozenset(
+    {
+        Role.ADVOCATE,
+        Role.CASE_MANAGER,
+        Role.CLINICIAN,
+        Role.INVESTIGATOR,
+        Role.SURVIVOR_MENTOR,
+        Role.MDT_COORDINATOR,
+        Role.AGENCY_LEAD,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DASHBOARD_READ: _EVERY_ROLE,
@@ -80,6 +98,13 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # survivor's information; the node's own log is verified from the command line.
     Permission.AUDIT_READ: frozenset({Role.AGENCY_LEAD}),
     Permission.AUDIT_CHECKPOINT: frozenset({Role.AGENCY_LEAD}),
+    # Sections, disclosure policy and the disclosure point (issue 5)
+    Permission.SECTION_READ: _STAFF_WITH_CLIENTS,
+    Permission.SECTION_WRITE: _STAFF_WITH_CLIENTS - {Role.AGENCY_LEAD},
+    Permission.CASE_SUMMARY_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.POLICY_READ: _LEADS,
+    Permission.POLICY_MANAGE: frozenset({Role.AGENCY_LEAD}),
+    Permission.RELEASE_PREVIEW: _STAFF_WITH_CLIENTS,
 }
 
 

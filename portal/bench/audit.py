@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from portal import migrate
@@ -26,7 +26,6 @@ from portal.audit import AuditTag, DisclosureFacts, chain, record, verify
 from portal.audit.checkpoints import CheckpointSigner
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, normalise_url, unit_of_work
-from portal.models import AuditEntry, AuditHead
 from portal.services import agencies
 
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -109,46 +108,24 @@ def _prepare(engine, existing: int, keys: KeyWrapper) -> int:
         db.flush()
         agency_id = agency.id
     with unit_of_work(engine) as db:
-        head = chain.lock_head(db, agency_id)
-        seq, previous, batch = head["last_seq"], head["last_hash"], []
-        for number in range(existing):
-            facts = _facts(number)
-            seq += 1
-            row = {
-                "agency_id": agency_id,
-                "log_key": head["log_key"],
-                "seq": seq,
-                "prev_hash": previous,
-                "tag": "disclosure:section:decided",
-                "at": AT + timedelta(seconds=number),
-                "actor_user_id": None,
-                "actor_agency_id": None,
-                "actor_role": "advocate",
-                "subject": None,
-                "detail": "{}",
-                "client_address": None,
-                "case_ref": facts.case_ref,
-                "client_id": None,
-                "section_key": facts.section_key,
-                "purpose": facts.purpose,
-                "decision": facts.decision,
-                "gate": facts.gate,
-                "release_ref": None,
-                "policy_rule": facts.policy_rule,
-            }
-            row["entry_hash"] = previous = chain.entry_hash(row)
-            batch.append(row)
-            if len(batch) == 5000:
-                db.execute(insert(AuditEntry), batch)
-                batch = []
-        if batch:
-            db.execute(insert(AuditEntry), batch)
-        db.execute(
-            update(AuditHead)
-            .where(AuditHead.log_key == head["log_key"])
-            .values(last_seq=seq, last_hash=previous)
-        )
+        chain.append_rows(db, agency_id, (_row(number) for number in range(existing)))
     return agency_id
+
+
+def _row(number: int) -> dict:
+    facts = _facts(number)
+    return {
+        "tag": "disclosure:section:decided",
+        "at": AT + timedelta(seconds=number),
+        "actor_role": "advocate",
+        "detail": "{}",
+        "case_ref": facts.case_ref,
+        "section_key": facts.section_key,
+        "purpose": facts.purpose,
+        "decision": facts.decision,
+        "gate": facts.gate,
+        "policy_rule": facts.policy_rule,
+    }
 
 
 def _append_one(engine, agency_id: int, number: int, keys: KeyWrapper) -> None:

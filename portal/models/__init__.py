@@ -22,6 +22,9 @@ from portal.models.release import (
     ReleaseState,
     RestrictedPerson,
 )
+
+# Sections and disclosure policy (issue 5)
+from portal.models.section import PolicyLine, PolicyVersion, SectionEntry
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
 __all__ = [
@@ -63,3 +66,5 @@ __all__ = [
 from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead
 
 __all__ += ["GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]
+# Sections and disclosure policy (issue 5)
+__all__ += ["PolicyLine", "PolicyVersion", "SectionEntry"]

@@ -17,7 +17,10 @@ from portal.web import (
     admin_pages,
     auth_pages,
     dashboard_pages,
+    disclosure_pages,
     health_pages,
+    policy_pages,
+    section_pages,
     token_pages,
 )
 from portal.web.routing import route
@@ -271,6 +274,42 @@ def routes() -> list:
             audit_pages.audit_checkpoint,
             permission=P.AUDIT_CHECKPOINT,
             methods=("POST",),
+        ),
+        # Sections, disclosure policy, case summary and release preview (issue 5)
+        route(
+            "/clients/{client_id}/sections", section_pages.section_list, permission=P.SECTION_READ
+        ),
+        route(
+            "/clients/{client_id}/sections/{key}",
+            section_pages.section_form,
+            permission=P.SECTION_READ,
+        ),
+        route(
+            "/clients/{client_id}/sections/{key}",
+            section_pages.section_save,
+            permission=P.SECTION_WRITE,
+            methods=("POST",),
+        ),
+        route("/agency/policy", policy_pages.policy_page, permission=P.POLICY_READ),
+        route(
+            "/agency/policy", policy_pages.policy_add, permission=P.POLICY_MANAGE, methods=("POST",)
+        ),
+        route(
+            "/agency/policy/{line_id}/remove",
+            policy_pages.policy_retire,
+            permission=P.POLICY_MANAGE,
+            methods=("POST",),
+        ),
+        route("/cases/{case_id}/summary", disclosure_pages.summary, permission=P.CASE_SUMMARY_READ),
+        route(
+            "/cases/{case_id}/summary/owners/{agency_id}",
+            disclosure_pages.owner_block,
+            permission=P.CASE_SUMMARY_READ,
+        ),
+        route(
+            "/releases/{release_id}/preview",
+            disclosure_pages.release_preview,
+            permission=P.RELEASE_PREVIEW,
         ),
         Mount("/static", app=public_static(), name="static"),
     ]

@@ -1,0 +1,550 @@
+"""`portal bench disclosure`: the case summary and the disclosure point at scale.
+
+Builds scratch databases (SQLite in a temporary folder, PostgreSQL as a throw-away
+database), fills them with synthetic demo-like data scaled up (10,000 cases, 30 agencies,
+100,000 audit entries by default), then times, through the real web stack, the full case
+summary of one case with 6 owners and 15 sections. It compares that with the bare cost of
+loading and rendering the same released content, by calling the loading and rendering
+code directly: nothing in the product turns the gates off. Every scratch database is
+dropped at the end. The figures are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, select
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+
+import consent
+from portal import crypto, migrate
+from portal.app import create_app
+from portal.audit import chain
+from portal.crypto import KeyWrapper
+from portal.db import make_engine, normalise_url
+from portal.disclosure import Released, disclose, summary
+from portal.disclosure import content as disclosure_content
+from portal.models import (
+    Agency,
+    AgencyKind,
+    CaseLink,
+    Client,
+    Discipline,
+    MdtCase,
+    Role,
+    SectionEntry,
+    StaffUser,
+)
+from portal.sections import catalogue
+from portal.services import agencies, cases, clients, releases, sections, staff
+from portal.settings import NodeSecrets, Settings
+from portal.web.render import templates
+
+PASSWORD = "bench-portal-2026"
+AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+# 6 owners, 15 sections between them; the viewer works at the first (health, 5 sections).
+BENCH_OWNERS = (
+    (Discipline.HEALTH, AgencyKind.COMMUNITY),
+    (Discipline.LAW_ENFORCEMENT, AgencyKind.SYSTEM),
+    (Discipline.EDUCATION, AgencyKind.SYSTEM),
+    (Discipline.JUVENILE_JUSTICE, AgencyKind.SYSTEM),
+    (Discipline.GUARDIAN_AD_LITEM, AgencyKind.COMMUNITY),
+    (Discipline.LAW_ENFORCEMENT, AgencyKind.SYSTEM),
+)
+
+
+@dataclass
+class Figures:
+    backend: str
+    median_ms: float
+    p95_ms: float
+    bare_median_ms: float
+    decisions_per_second: float
+    in_process_median_ms: float
+    owners: int
+    sections: int
+    released: int
+
+    @property
+    def ratio(self) -> float:
+        return self.median_ms / self.bare_median_ms
+
+    @property
+    def in_process_ratio(self) -> float:
+        return self.in_process_median_ms / self.bare_median_ms
+
+
+def _content_for(section, rng) -> dict:
+    values = {}
+    for field in section.fields:
+        if field.type in ("text", "textarea"):
+            values[field.key] = "Synthetic bench note " + "x" * rng.randint(20, 200)
+        elif field.type == "choice":
+            values[field.key] = field.options[0]
+        elif field.type == "checklist":
+            values[field.key] = list(field.options[:2])
+        elif field.type == "domains":
+            values[field.key] = {
+                d: {"status": field.statuses[0], "note": "synthetic"} for d in field.options
+            }
+        elif field.type == "date":
+            values[field.key] = "2026-12-01"
+    return values
+
+
+def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit_n: int, rng):
+    """Scaled synthetic data; returns (bench case, viewer username)."""
+    disciplines = list(Discipline)
+    made = []
+    for number, (discipline, kind) in enumerate(BENCH_OWNERS):
+        made.append(
+            agencies.create_agency(
+                db,
+                name=f"Bench Owner {number} (synthetic)",
+                kind=kind,
+                discipline=discipline,
+                actor=None,
+                keys=keys,
+                at=AT,
+            )
+        )
+    for number in range(len(made), agencies_n):
+        made.append(
+            agencies.create_agency(
+                db,
+                name=f"Bench Agency {number} (synthetic)",
+                kind=rng.choice(list(AgencyKind)),
+                discipline=rng.choice(disciplines),
+                actor=None,
+                keys=keys,
+                at=AT,
+            )
+        )
+    db.flush()
+    viewer = staff.create_staff(
+        db,
+        made[0],
+        username="bench.viewer",
+        display_name="Bench Viewer",
+        password=PASSWORD,
+        roles=[Role.CASE_MANAGER.value],
+        actor=None,
+        at=AT,
+    )
+    witnesses = {
+        a.id: staff.create_staff(
+            db,
+            a,
+            username=f"bench.staff{i}",
+            display_name="Bench Staff",
+            password=PASSWORD,
+            roles=[Role.ADVOCATE.value],
+            actor=None,
+            at=AT,
+        )
+        for i, a in enumerate(made[: len(BENCH_OWNERS)])
+    }
+    secrets_by_agency = {}
+    for agency in made:
+        secrets_by_agency[agency.id] = clients.data_secret(db, agency.id, keys=keys)
+
+    # The bench case, built through the services (signed releases and all).
+    bench_case = cases.open_case(
+        db,
+        made[0],
+        intake_date=AT.date() - timedelta(days=3),
+        referral_source="hotline",
+        actor=None,
+        at=AT,
+        today=AT.date(),
+    )
+    person = clients.Identity("Bench", "Fictional", date(2009, 4, 1))
+    for agency in made[: len(BENCH_OWNERS)]:
+        client = clients.register_client(
+            db, agency, person, reference="BENCH-1", actor=None, keys=keys, at=AT
+        )
+        cases.link_client(db, bench_case, agency, client, actor=None, at=AT, confirmed=True)
+        owned = catalogue().for_discipline(agency.discipline)
+        for section in owned:
+            sections.save_section(
+                db,
+                client,
+                section.key,
+                _content_for(section, rng),
+                actor=witnesses[agency.id],
+                keys=keys,
+                at=AT,
+            )
+        if agency.id != made[0].id:
+            row = releases.draft_release(
+                db,
+                client,
+                recipients=[made[0].public_id],
+                sections=[s.key for s in owned],
+                purpose="mdt_case_review",
+                effective_at=AT,
+                expiry=consent.DateExpiry(AT + timedelta(days=365)),
+                client_is_minor=False,
+                second_signer_required=False,
+                language="en",
+                actor=witnesses[agency.id],
+                at=AT,
+            )
+            releases.sign(
+                db,
+                row,
+                signer=consent.Signer("Bench Fictional", consent.Capacity.SELF),
+                second_signer=None,
+                method=consent.SignatureMethod.TYPED,
+                actor=witnesses[agency.id],
+                keys=keys,
+                at=AT,
+            )
+    db.flush()
+
+    # The rest, in bulk: cases, linked clients, a few sealed sections, audit entries.
+    case_rows, start = [], 10_000
+    for number in range(cases_n - 1):
+        case_rows.append(
+            {
+                "public_id": str(uuid.uuid4()),
+                "reference": f"MDT-2025-{start + number:05d}",
+                "coordinating_agency_id": rng.choice(made).id,
+                "intake_date": AT.date() - timedelta(days=rng.randint(0, 700)),
+                "referral_source": "hotline",
+                "status": "open",
+                "created_at": AT,
+            }
+        )
+    db.execute(insert(MdtCase), case_rows)
+    case_ids = [r for r in db.exec(select(MdtCase.id).where(MdtCase.reference.like("MDT-2025-%")))]
+    client_rows, link_plan = [], []
+    for case_id in case_ids:
+        for agency in rng.sample(made, rng.randint(2, 4)):
+            key_id, secret = secrets_by_agency[agency.id]
+            client_rows.append(
+                {
+                    "public_id": str(uuid.uuid4()),
+                    "agency_id": agency.id,
+                    "reference": f"B-{case_id}-{agency.id}",
+                    "key_id": key_id,
+                    "identity_sealed": crypto.seal_json(secret, person.to_dict()),
+                    "search_digest": secrets.token_hex(32),
+                    "created_at": AT,
+                }
+            )
+            link_plan.append((case_id, agency.id, client_rows[-1]["public_id"]))
+    db.execute(insert(Client), client_rows)
+    client_ids = dict(
+        db.exec(select(Client.public_id, Client.id).where(Client.reference.like("B-%"))).all()
+    )
+    db.execute(
+        insert(CaseLink),
+        [
+            {
+                "case_id": case_id,
+                "agency_id": agency_id,
+                "client_id": client_ids[public_id],
+                "linked_at": AT,
+                "confirmed_at": AT,
+            }
+            for case_id, agency_id, public_id in link_plan
+        ],
+    )
+    entry_rows = []
+    for _case_id, agency_id, public_id in link_plan:
+        key_id, secret = secrets_by_agency[agency_id]
+        entry_rows.append(
+            {
+                "public_id": str(uuid.uuid4()),
+                "agency_id": agency_id,
+                "client_id": client_ids[public_id],
+                "section_key": "identity",
+                "version": 1,
+                "key_id": key_id,
+                "content_sealed": crypto.seal_json(secret, {"preferred_name": "Bench"}),
+                "at": AT,
+            }
+        )
+    db.execute(insert(SectionEntry), entry_rows)
+    for index, agency in enumerate(made):
+        # Spread the existing entries over the agencies' own chained logs.
+        count = len(range(index, audit_n, len(made)))
+        chain.append_rows(
+            db,
+            agency.id,
+            (
+                {
+                    "tag": "disclosure:section:withheld",
+                    "at": AT - timedelta(seconds=number),
+                    "detail": json.dumps({"bench": True}),
+                    "case_ref": "MDT-2025-10000",
+                    "section_key": "identity",
+                    "purpose": "mdt_case_review",
+                    "decision": "withheld",
+                    "gate": "no_consent",
+                }
+                for number in range(count)
+            ),
+        )
+    db.commit()
+    return bench_case, viewer
+
+
+def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int):
+    app = create_app(settings, engine=engine)
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as http:
+        login = http.get("/login")
+        token = login.text.split('name="csrf_token" value="')[1].split('"')[0]
+        http.post(
+            "/login",
+            data={"csrf_token": token, "username": viewer_name, "password": PASSWORD, "next": "/"},
+        )
+        with Session(engine) as db:
+            owners = [p.agency for p in summary.participants(db, bench_case)]
+        urls = [f"/cases/{bench_case.public_id}/summary"] + [
+            f"/cases/{bench_case.public_id}/summary/owners/{o.public_id}" for o in owners
+        ]
+        for url in urls:  # warm up: templates compiled, policies built, signatures checked
+            assert http.get(url).status_code == 200, url
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            for url in urls:
+                http.get(url)
+            timings.append(time.perf_counter() - started)
+
+    # The bare cost: load and render the same released content, no gates, no audit.
+    bare, released_count, section_count = [], 0, 0
+    with Session(engine) as db:
+        user = db.exec(select(StaffUser).where(StaffUser.username == viewer_name)).one()
+        viewer_agency = db.get(Agency, user.agency_id)
+
+        class _Viewer:
+            pass
+
+        viewer = _Viewer()
+        viewer.user, viewer.agency, viewer.roles = user, viewer_agency, frozenset({"case_manager"})
+        released_plan = []
+        for owner in owners:
+            decisions = summary.owner_block(
+                db, viewer, bench_case, owner, purpose="mdt_case_review", at=AT, keys=keys
+            )
+            section_count += len(decisions)
+            released_plan.append((owner, [d.section for d in decisions if isinstance(d, Released)]))
+            released_count += sum(isinstance(d, Released) for d in decisions)
+        db.rollback()
+        links = {
+            link.agency_id: link.client_id
+            for link in db.exec(select(CaseLink).where(CaseLink.case_id == bench_case.id))
+        }
+        template = templates.env.get_template("cases/owner.html")
+        overview = summary.overview(db, bench_case, window_days=14)
+        summary_template = templates.env.get_template("cases/summary.html")
+        for _ in range(runs):
+            started = time.perf_counter()
+            summary_template.render(
+                overview=overview,
+                purpose="mdt_case_review",
+                purposes=list(consent.Purpose),
+                viewer=None,
+                csrf_token="",
+                flashes=[],
+                can=lambda p: False,
+                settings=settings,
+            )
+            for owner, owned in released_plan:
+                memo: dict = {}
+                loaded = [
+                    Released(
+                        s,
+                        owner,
+                        disclosure_content.load(
+                            db,
+                            owner_id=owner.id,
+                            client_id=links[owner.id],
+                            section=s,
+                            keys=keys,
+                            memo=memo,
+                        ),
+                        None,
+                        None,
+                    )
+                    for s in owned
+                ]
+                "".join(
+                    template.blocks["owner_block"](
+                        template.new_context(
+                            {
+                                "owner": owner,
+                                "decisions": loaded,
+                                "case": bench_case,
+                                "purpose": "mdt_case_review",
+                            }
+                        )
+                    )
+                )
+            bare.append(time.perf_counter() - started)
+
+        # The same summary in process: the gates, the audit entries and the rendering, but
+        # no HTTP, no session and no commit; this separates the gates' cost from the web stack's.
+        in_process = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            summary_template.render(
+                overview=summary.overview(db, bench_case, window_days=14),
+                purpose="mdt_case_review",
+                purposes=list(consent.Purpose),
+                viewer=None,
+                csrf_token="",
+                flashes=[],
+                can=lambda p: False,
+                settings=settings,
+            )
+            for owner in owners:
+                decisions = summary.owner_block(
+                    db, viewer, bench_case, owner, purpose="mdt_case_review", at=AT, keys=keys
+                )
+                "".join(
+                    template.blocks["owner_block"](
+                        template.new_context(
+                            {
+                                "owner": owner,
+                                "decisions": decisions,
+                                "case": bench_case,
+                                "purpose": "mdt_case_review",
+                            }
+                        )
+                    )
+                )
+            db.flush()
+            in_process.append(time.perf_counter() - started)
+            db.rollback()
+
+        # Decisions per second: the disclosure point alone, audit included.
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 3:
+            for owner in owners:
+                memo = {}
+                for section in catalogue().for_discipline(owner.discipline):
+                    disclose(
+                        db,
+                        viewer,
+                        bench_case,
+                        owner,
+                        section,
+                        "mdt_case_review",
+                        AT,
+                        keys=keys,
+                        memo=memo,
+                    )
+                    count += 1
+            db.flush()
+        per_second = count / (time.perf_counter() - started)
+        db.rollback()
+    timings.sort()
+    return Figures(
+        backend=engine.dialect.name,
+        median_ms=statistics.median(timings) * 1000,
+        p95_ms=timings[max(0, int(len(timings) * 0.95) - 1)] * 1000,
+        bare_median_ms=statistics.median(bare) * 1000,
+        decisions_per_second=per_second,
+        in_process_median_ms=statistics.median(in_process) * 1000,
+        owners=len(owners),
+        sections=section_count,
+        released=released_count,
+    )
+
+
+def _scratch(backend: str, postgres_url: str, folder: Path):
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}", lambda: None
+    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(postgres_url)).set(database=name)
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.render_as_string(hide_password=False), drop
+
+
+def run(
+    *,
+    backends=("sqlite", "postgresql"),
+    cases_n=10_000,
+    agencies_n=30,
+    audit_n=100_000,
+    runs=50,
+    postgres_url="postgresql://postgres@127.0.0.1:5432/postgres",
+    out=print,
+) -> list[Figures]:
+    results = []
+    node_secrets = NodeSecrets(
+        session_key=Secret(secrets.token_urlsafe(32)),
+        key_encryption_key=Secret(base64.b64encode(secrets.token_bytes(32)).decode()),
+    )
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
+            url, drop = _scratch(backend, postgres_url, Path(folder))
+            engine = make_engine(url)
+            try:
+                migrate.upgrade(engine)
+                started = time.perf_counter()
+                with Session(engine, expire_on_commit=False) as db:
+                    bench_case, viewer = build(
+                        db,
+                        keys,
+                        cases_n=cases_n,
+                        agencies_n=agencies_n,
+                        audit_n=audit_n,
+                        rng=random.Random(5),
+                    )
+                    viewer_name = viewer.username
+                out(f"[{backend}] data built in {time.perf_counter() - started:.1f} s")
+                settings = Settings(
+                    database_url=url,
+                    secrets=node_secrets,
+                    cookie_secure=False,
+                    clock=lambda: AT + timedelta(hours=1),
+                )
+                figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
+                results.append(figures)
+                out(
+                    f"[{backend}] case summary over HTTP ({figures.owners} owners, "
+                    f"{figures.sections} sections, {figures.released} released; the page and one "
+                    f"request per owner block): median {figures.median_ms:.1f} ms, "
+                    f"p95 {figures.p95_ms:.1f} ms"
+                )
+                out(
+                    f"[{backend}] bare load+render of the released content: median "
+                    f"{figures.bare_median_ms:.1f} ms; ratio {figures.ratio:.2f}x over HTTP, "
+                    f"{figures.in_process_ratio:.2f}x in process (gates, audit and rendering "
+                    f"without the web stack: median {figures.in_process_median_ms:.1f} ms)"
+                )
+                out(
+                    f"[{backend}] disclosure decisions/s {figures.decisions_per_second:.0f} "
+                    "(one owner-log entry each, plus a viewer-log entry per release)"
+                )
+            finally:
+                engine.dispose()
+                drop()
+    return results

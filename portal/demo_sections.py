@@ -1,0 +1,142 @@
+"""Demo seed for sections and releases: every agency's linked clients get section content,
+and signed releases in every state, so the first login as an MDT member shows released
+and withheld sections side by side. All content is synthetic and obviously fictional."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+import consent
+from portal.crypto import KeyWrapper
+from portal.models import Agency, CaseLink, Client, MdtCase, StaffUser
+from portal.sections import Section, catalogue
+from portal.services import releases, sections
+
+NOTES = (
+    "Synthetic demo note: the survivor prefers morning appointments.",
+    "Synthetic demo note: follow-up agreed with the team.",
+    "Synthetic demo note: no concerns raised at the last contact.",
+    "Synthetic demo note: transport arranged by the agency.",
+)
+SIGNER = consent.Signer("Demo Survivor (fictional)", consent.Capacity.SELF)
+
+
+def _content(section: Section, rng: random.Random, today) -> dict:
+    values: dict = {}
+    for field in section.fields:
+        if field.type in ("text", "textarea"):
+            values[field.key] = rng.choice(NOTES)
+        elif field.type == "date":
+            values[field.key] = (today + timedelta(days=rng.randint(3, 40))).isoformat()
+        elif field.type == "choice":
+            values[field.key] = rng.choice(field.options)
+        elif field.type == "checklist":
+            values[field.key] = rng.sample(field.options, k=min(2, len(field.options)))
+        elif field.type == "domains":
+            values[field.key] = {
+                domain: {"status": rng.choice(field.statuses), "note": ""}
+                for domain in rng.sample(field.options, k=5)
+            }
+    return values
+
+
+def _sign(db, client, staff, recipients, *, sections_, effective, ends, keys, at):
+    row = releases.draft_release(
+        db,
+        client,
+        recipients=recipients,
+        sections=sections_,
+        purpose="mdt_case_review",
+        effective_at=effective,
+        expiry=consent.DateExpiry(ends),
+        client_is_minor=False,
+        second_signer_required=False,
+        language="en",
+        actor=staff,
+        at=at,
+    )
+    releases.sign(
+        db,
+        row,
+        signer=SIGNER,
+        second_signer=None,
+        method=consent.SignatureMethod.TYPED,
+        actor=staff,
+        keys=keys,
+        at=at,
+    )
+    return row
+
+
+def seed_sections(
+    db: Session,
+    agencies_by_key: dict[str, Agency],
+    *,
+    keys: KeyWrapper,
+    at: datetime,
+    today,
+    rng: random.Random,
+) -> None:
+    staff_of = {}
+    for agency in agencies_by_key.values():
+        staff_of[agency.id] = db.exec(
+            select(StaffUser).where(StaffUser.agency_id == agency.id).order_by(StaffUser.id)
+        ).first()
+    states = ("active", "active", "revoked", "expired", "not_yet_effective")
+    links = db.exec(
+        select(CaseLink, Client, MdtCase)
+        .join(Client, Client.id == CaseLink.client_id)
+        .join(MdtCase, MdtCase.id == CaseLink.case_id)
+        .order_by(CaseLink.id)
+    ).all()
+    participants: dict[int, list[str]] = {}
+    for link, _, _ in links:
+        agency = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
+        participants.setdefault(link.case_id, []).append(agency.public_id)
+    for number, (link, client, _case) in enumerate(links):
+        owner = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
+        staff = staff_of[owner.id]
+        own_sections = catalogue().for_discipline(owner.discipline)
+        for section in own_sections:
+            sections.save_section(
+                db,
+                client,
+                section.key,
+                _content(section, rng, today),
+                actor=staff,
+                keys=keys,
+                at=at,
+            )
+        recipients = [p for p in participants[link.case_id] if p != owner.public_id]
+        if not recipients:
+            continue
+        keys_shared = [s.key for s in own_sections if s.key != "mdt_minutes"][:5]
+        state = "active" if owner.discipline == "advocacy" else states[number % len(states)]
+        effective, ends = at, at + timedelta(days=180)
+        if state == "expired":
+            ends = at + timedelta(seconds=1)
+        elif state == "not_yet_effective":
+            effective, ends = at + timedelta(days=7), at + timedelta(days=187)
+        row = _sign(
+            db,
+            client,
+            staff,
+            recipients,
+            sections_=keys_shared,
+            effective=effective,
+            ends=ends,
+            keys=keys,
+            at=at,
+        )
+        if state == "revoked":
+            releases.revoke(
+                db,
+                row,
+                reason="Demo: the survivor asked to stop sharing.",
+                actor=staff,
+                keys=keys,
+                at=at,
+            )

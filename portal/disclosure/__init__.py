@@ -1,0 +1,33 @@
+"""The disclosure point: the only code that reads another agency's sections."""
+
+from portal.disclosure.point import (
+    CONSENT_EXPIRED,
+    CONSENT_REVOKED,
+    GATES,
+    NO_CONSENT,
+    NOT_LINKED,
+    POLICY,
+    Decision,
+    Recipient,
+    Released,
+    Withheld,
+    disclose,
+    parse_purpose,
+    preview,
+)
+
+__all__ = [
+    "CONSENT_EXPIRED",
+    "CONSENT_REVOKED",
+    "GATES",
+    "NOT_LINKED",
+    "NO_CONSENT",
+    "POLICY",
+    "Decision",
+    "Recipient",
+    "Released",
+    "Withheld",
+    "disclose",
+    "parse_purpose",
+    "preview",
+]

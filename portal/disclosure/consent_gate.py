@@ -1,0 +1,227 @@
+"""The consent gate: a signed release, in effect now, naming this recipient, section, purpose.
+
+Releases and revocations are read from the database on every request (never cached), so
+a revocation or an expiry takes effect on the very next request. Only the signature check
+of an immutable signed document is memoised, keyed on the document's own bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from nacl.signing import VerifyKey
+from sqlmodel import Session, select
+
+import consent
+from portal.models import (
+    Agency,
+    AgencyKey,
+    ConsentRelease,
+    KeyPurpose,
+    ReleaseRecipient,
+    ReleaseRevocation,
+    ReleaseState,
+)
+
+# Gate names, as they appear in placeholders and audit entries.
+NO_CONSENT = "no_consent"
+CONSENT_EXPIRED = "consent_expired"
+CONSENT_REVOKED = "consent_revoked"
+
+
+@dataclass(frozen=True)
+class ConsentAnswer:
+    allowed: bool
+    gate: str | None
+    reason: str
+    release_ref: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    public_id: str
+    release: consent.Release | None  # None when the signature did not verify
+    revocations: tuple[consent.Revocation, ...]
+
+
+_verified: OrderedDict[tuple[str, str], consent.Release | None] = OrderedDict()
+_verified_lock = threading.Lock()
+_VERIFIED_MAX = 4096
+
+
+def _verify_release(document: str, ring_fingerprint: str, ring, at: datetime):
+    key = (hashlib.sha256(document.encode()).hexdigest(), ring_fingerprint)
+    with _verified_lock:
+        if key in _verified:
+            return _verified[key]
+    verification = consent.verify(json.loads(document), ring, at=at)
+    result = verification.document if verification.ok else None
+    with _verified_lock:
+        _verified[key] = result
+        while len(_verified) > _VERIFIED_MAX:
+            _verified.popitem(last=False)
+    return result
+
+
+def _ring(db: Session, key_ids: set[str]):
+    """A key ring of just the signing keys these documents name (and its fingerprint)."""
+    rows = db.exec(
+        select(AgencyKey, Agency.public_id)
+        .join(Agency, Agency.id == AgencyKey.agency_id)
+        .where(AgencyKey.purpose == KeyPurpose.SIGNING, AgencyKey.key_id.in_(sorted(key_ids)))
+    ).all()
+    entries = [
+        consent.KeyEntry(
+            key_id=key.key_id,
+            agency_id=agency_public_id,
+            verify_key=VerifyKey(base64.b64decode(key.public_key)),
+            created_at=key.created_at,
+            retired_at=key.retired_at,
+        )
+        for key, agency_public_id in rows
+    ]
+    # Verification depends on the keys (and their retirement), so the cache key does too.
+    fingerprint = hashlib.sha256(
+        repr(
+            sorted((e.key_id, bytes(e.verify_key), e.created_at, e.retired_at) for e in entries)
+        ).encode()
+    ).hexdigest()
+    return consent.KeyRing(entries), fingerprint
+
+
+def _key_id(document: str) -> str:
+    try:
+        return str(json.loads(document)["signature"]["kid"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def candidates(
+    db: Session,
+    *,
+    owner: Agency,
+    client_id: int,
+    recipient: Agency,
+    at: datetime,
+    memo: dict,
+    only_release_id: int | None = None,
+) -> list[Candidate]:
+    """Signed releases of this owner's client that name this recipient, verified."""
+    key = ("candidates", owner.id, client_id, recipient.id, only_release_id)
+    if key in memo:
+        return memo[key]
+    query = select(ConsentRelease).where(
+        ConsentRelease.agency_id == owner.id,
+        ConsentRelease.client_id == client_id,
+        ConsentRelease.state == ReleaseState.SIGNED,
+        ConsentRelease.id.in_(
+            select(ReleaseRecipient.release_id).where(ReleaseRecipient.agency_id == recipient.id)
+        ),
+    )
+    if only_release_id is not None:
+        query = query.where(ConsentRelease.id == only_release_id)
+    rows = db.exec(query.order_by(ConsentRelease.signed_at.desc(), ConsentRelease.id)).all()
+    revoked: dict[int, list] = {}
+    if rows:
+        for revocation in db.exec(
+            select(ReleaseRevocation).where(ReleaseRevocation.release_id.in_([r.id for r in rows]))
+        ):
+            revoked.setdefault(revocation.release_id, []).append(revocation)
+    documents = [row.document for row in rows] + [
+        r.document for found_revocations in revoked.values() for r in found_revocations
+    ]
+    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}) if rows else (None, "")
+    found = []
+    for row in rows:
+        release = _verify_release(row.document, fingerprint, ring, at)
+        revocations = []
+        for revocation_row in revoked.get(row.id, []):
+            envelope = json.loads(revocation_row.document)
+            verification = consent.verify_revocation(envelope, ring, at=at)
+            if verification.ok:
+                revocations.append(verification.document)
+            else:
+                # A revocation we cannot verify still stops the release: failing closed.
+                revocations.append(_unverified_revocation(row, revocation_row, owner))
+        found.append(Candidate(row.public_id, release, tuple(revocations)))
+    memo[key] = found
+    return found
+
+
+def _unverified_revocation(row, revocation_row, owner) -> consent.Revocation:
+    return consent.Revocation(
+        revocation_id=revocation_row.public_id,
+        release_id=row.public_id,
+        disclosing_agency=owner.public_id,
+        revoked_at=revocation_row.revoked_at,
+        recorded_by=consent.StaffRef("unknown", "unknown"),
+        reason=None,
+    )
+
+
+def check(
+    found: list[Candidate],
+    *,
+    recipient: Agency,
+    section_key: str,
+    section_title: str,
+    purpose: str,
+    at: datetime,
+) -> ConsentAnswer:
+    """Allowed by the first release that covers the request; otherwise the clearest reason."""
+    blocked: dict[str, tuple[str, str]] = {}
+    for candidate in found:
+        if candidate.release is None:
+            continue
+        coverage = consent.covers(
+            candidate.release,
+            candidate.revocations,
+            recipient=recipient.public_id,
+            section=section_key,
+            purpose=purpose,
+            at=at,
+        )
+        if coverage.covered:
+            return ConsentAnswer(True, None, coverage.reason, candidate.public_id)
+        if section_key not in candidate.release.sections or purpose != candidate.release.purpose:
+            continue
+        if coverage.code == consent.CoverageCode.REVOKED:
+            blocked.setdefault(CONSENT_REVOKED, (coverage.reason, candidate.public_id))
+        elif coverage.code == consent.CoverageCode.EXPIRED:
+            blocked.setdefault(CONSENT_EXPIRED, (coverage.reason, candidate.public_id))
+        elif coverage.code == consent.CoverageCode.NOT_YET_EFFECTIVE:
+            blocked.setdefault(NO_CONSENT, (coverage.reason, candidate.public_id))
+    first = section_title.split(" ")[0]
+    title = (
+        section_title
+        if first.isupper() and len(first) > 1
+        else section_title[0].lower() + section_title[1:]
+    )
+    if CONSENT_REVOKED in blocked:
+        reason, ref = blocked[CONSENT_REVOKED]
+        return ConsentAnswer(
+            False, CONSENT_REVOKED, f"the release covering {title} for your agency: {reason}", ref
+        )
+    if CONSENT_EXPIRED in blocked:
+        reason, ref = blocked[CONSENT_EXPIRED]
+        return ConsentAnswer(
+            False, CONSENT_EXPIRED, f"the release covering {title} for your agency: {reason}", ref
+        )
+    if NO_CONSENT in blocked:
+        reason, ref = blocked[NO_CONSENT]
+        return ConsentAnswer(
+            False, NO_CONSENT, f"the release covering {title} for your agency: {reason}", ref
+        )
+    return ConsentAnswer(
+        False,
+        NO_CONSENT,
+        f"no current release covers {title} for your agency"
+        + ("" if purpose == "mdt_case_review" else f" for {purpose.replace('_', ' ')}"),
+        None,
+    )

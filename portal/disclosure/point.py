@@ -1,0 +1,363 @@
+"""The disclosure point: the one function that answers a request for an owner's section.
+
+Both gates must allow: the owner's policy (Casbin) and the client's consent (a signed
+release in effect now). Every decision, released or withheld, appends exactly one entry
+to the OWNER's audit log; a release also appends one entry to the viewer agency's log,
+so both sides of every disclosure can be reconciled.
+
+Own agency: staff reading their own agency's records need no consent (the agency holds
+the record), but the policy gate still applies to them — need to know by role, so e.g.
+an administrator never reads survivor content and an agency can keep clinical notes
+from its own non-clinical staff. Their reads are logged like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+import consent
+from portal.audit import AuditTag, DisclosureFacts, lock_logs, record
+from portal.crypto import KeyWrapper
+from portal.disclosure import consent_gate, content, policy
+from portal.errors import Invalid, NotFound
+from portal.models import Agency, AgencyKind, CaseLink, ConsentRelease, MdtCase, Role
+from portal.sections import Section, catalogue
+
+POLICY = "policy"
+NOT_LINKED = "not_linked"
+NO_CONSENT = consent_gate.NO_CONSENT
+CONSENT_EXPIRED = consent_gate.CONSENT_EXPIRED
+CONSENT_REVOKED = consent_gate.CONSENT_REVOKED
+GATES = (POLICY, NOT_LINKED, NO_CONSENT, CONSENT_EXPIRED, CONSENT_REVOKED)
+GATE_LABELS = {
+    POLICY: "disclosure policy",
+    NOT_LINKED: "not linked to this case",
+    NO_CONSENT: "no consent",
+    CONSENT_EXPIRED: "consent expired",
+    CONSENT_REVOKED: "consent revoked",
+}
+
+
+@dataclass(frozen=True)
+class Released:
+    section: Section
+    owner: Agency
+    content: content.Content
+    release_ref: str | None  # None when the viewer is the owner's own staff
+    policy_rule: str | None
+    decision: str = field(default="released", init=False)
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """A placeholder: says THAT something is withheld and which gate, never what, and
+    never whether the owner holds anything in this section at all."""
+
+    section: Section
+    owner: Agency
+    gate: str
+    reason: str
+    decision: str = field(default="withheld", init=False)
+
+    @property
+    def gate_label(self) -> str:
+        return GATE_LABELS[self.gate]
+
+
+Decision = Released | Withheld
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who would receive: an agency and the roles of the person asking."""
+
+    agency: Agency
+    roles: frozenset[str]
+
+
+def phrase(title: str) -> str:
+    """A section title inside a sentence: lower case, but acronyms (MDT) kept."""
+    first = title.split(" ")[0]
+    return title if first.isupper() and len(first) > 1 else title[0].lower() + title[1:]
+
+
+def parse_purpose(value: str | None) -> str:
+    try:
+        return consent.Purpose(value or consent.Purpose.MDT_CASE_REVIEW).value
+    except ValueError:
+        raise Invalid("purpose", "Choose a purpose from the list.") from None
+
+
+def section_of(section: Section | str) -> Section:
+    found = catalogue().get(section if isinstance(section, str) else section.key)
+    if found is None:
+        raise NotFound("section")
+    return found
+
+
+def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agency, memo: dict):
+    """The owner's own client on this case, or None when the owner (or the viewer) is not
+    a confirmed part of it."""
+    key = ("link", case.id, owner.id, viewer_agency.id)
+    if key not in memo:
+        links = {
+            agency_id: (client_id, confirmed_at)
+            for agency_id, client_id, confirmed_at in db.exec(
+                select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
+                    CaseLink.case_id == case.id
+                )
+            )
+        }
+        viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links
+        client_id, confirmed_at = links.get(owner.id, (None, None))
+        ok = viewer_in and confirmed_at is not None and client_id is not None
+        memo[key] = client_id if ok else None
+    return memo[key]
+
+
+def _gates(
+    db: Session,
+    *,
+    recipient: Recipient,
+    owner: Agency,
+    client_id: int | None,
+    section: Section,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
+    memo: dict,
+    only_release_id: int | None = None,
+) -> tuple[Decision, str | None]:
+    """The decision and the role it was made for. Shared by disclose() and preview()."""
+    if client_id is None:
+        return Withheld(
+            section, owner, NOT_LINKED, "this agency's records are not linked to this case"
+        ), None
+    own = recipient.agency.id == owner.id and only_release_id is None
+    if ("policy", owner.id) not in memo:
+        memo[("policy", owner.id)] = policy.owner_policy(db, owner)
+    answer, role = policy.decide(
+        memo[("policy", owner.id)],
+        owner,
+        kind=recipient.agency.kind,
+        roles=recipient.roles,
+        section=section.key,
+        purpose=purpose,
+    )
+    if not answer.allowed:
+        kind = AgencyKind(recipient.agency.kind).label
+        known = {r.value: r.label for r in Role}
+        roles = " or ".join(sorted(known.get(r, r) for r in recipient.roles)) or "no role"
+        article = "an" if roles[:1] in ("a", "e", "i", "o", "u") else "a"
+        who = (
+            f"your agency's own staff in the role {roles}"
+            if own
+            else f"{article} {roles} at a {kind} agency"
+        )
+        return Withheld(
+            section,
+            owner,
+            POLICY,
+            f"the disclosure policy does not release {phrase(section.title)} to {who} "
+            f"for {consent.Purpose(purpose).label}",
+        ), role
+    release_ref = None
+    if not own:
+        found = consent_gate.candidates(
+            db,
+            owner=owner,
+            client_id=client_id,
+            recipient=recipient.agency,
+            at=at,
+            memo=memo,
+            only_release_id=only_release_id,
+        )
+        allowed = consent_gate.check(
+            found,
+            recipient=recipient.agency,
+            section_key=section.key,
+            section_title=section.title,
+            purpose=purpose,
+            at=at,
+        )
+        if not allowed.allowed:
+            return Withheld(section, owner, allowed.gate, allowed.reason), role
+        release_ref = allowed.release_ref
+    loaded = content.load(
+        db, owner_id=owner.id, client_id=client_id, section=section, keys=keys, memo=memo
+    )
+    return Released(section, owner, loaded, release_ref, answer.rule), role
+
+
+def _facts(decision, *, case_ref, client_id, purpose, role, roles, rule) -> DisclosureFacts:
+    return DisclosureFacts(
+        case_ref=case_ref,
+        client_id=client_id,
+        section_key=decision.section.key,
+        purpose=purpose,
+        decision=decision.decision,
+        gate=getattr(decision, "gate", None),
+        release_ref=getattr(decision, "release_ref", None),
+        policy_rule=rule,
+        viewer_role=role or ",".join(sorted(roles))[:30] or None,
+    )
+
+
+def disclose(
+    db: Session,
+    viewer,
+    case: MdtCase,
+    owner: Agency,
+    section: Section | str,
+    purpose: str,
+    at: datetime,
+    *,
+    keys: KeyWrapper,
+    memo: dict | None = None,
+) -> Decision:
+    """Released content, or a placeholder naming the gate that withheld it.
+
+    `viewer` has .user, .agency and .roles. `memo` may be shared by the calls of ONE
+    request (an owner's block) and must never outlive it: that is what makes a revocation,
+    an expiry or a policy change count on the very next request.
+    """
+    memo = {} if memo is None else memo
+    section = section_of(section)
+    purpose = parse_purpose(purpose)
+    client_id = _owner_client(db, case, owner, viewer.agency, memo)
+    recipient = Recipient(viewer.agency, frozenset(viewer.roles))
+    decision, role = _gates(
+        db,
+        recipient=recipient,
+        owner=owner,
+        client_id=client_id,
+        section=section,
+        purpose=purpose,
+        at=at,
+        keys=keys,
+        memo=memo,
+    )
+    rule = _rule(memo, owner, recipient, section, purpose, role)
+    own = viewer.agency.id == owner.id
+    # Both logs are written below: take their heads in one fixed order, so that two
+    # agencies reading each other at the same moment cannot deadlock on PostgreSQL.
+    lock_logs(db, [owner.id, viewer.agency.id])
+    facts = _facts(
+        decision,
+        case_ref=case.reference,
+        client_id=client_id,
+        purpose=purpose,
+        role=role,
+        roles=recipient.roles,
+        rule=rule,
+    )
+    record(
+        db,
+        AuditTag.DISCLOSURE_RELEASED
+        if decision.decision == "released"
+        else AuditTag.DISCLOSURE_WITHHELD,
+        agency_id=owner.id,
+        actor=viewer.user,
+        subject=case.reference,
+        detail={
+            "viewer_agency": viewer.agency.public_id,
+            "owner": owner.public_id,
+            "own_agency": own,
+            "reason": getattr(decision, "reason", None),
+        },
+        at=at,
+        disclosure=facts,
+    )
+    if decision.decision == "released" and not own:
+        record(
+            db,
+            AuditTag.DISCLOSURE_RECEIVED,
+            agency_id=viewer.agency.id,
+            actor=viewer.user,
+            subject=case.reference,
+            detail={"owner": owner.public_id},
+            at=at,
+            disclosure=DisclosureFacts(
+                case_ref=case.reference,
+                client_id=None,  # the client record belongs to the owner, not to us
+                section_key=section.key,
+                purpose=purpose,
+                decision="released",
+                release_ref=facts.release_ref,
+                policy_rule=rule,
+                viewer_role=facts.viewer_role,
+            ),
+        )
+    return decision
+
+
+def _rule(memo, owner, recipient, section, purpose, role) -> str | None:
+    if role is None or ("policy", owner.id) not in memo:
+        return None
+    answer = memo[("policy", owner.id)].decide(
+        owner.public_id, recipient.agency.kind, role, section.key, purpose
+    )
+    return answer.rule
+
+
+def preview(
+    db: Session,
+    staff,
+    release_row: ConsentRelease,
+    recipient_agency: Agency,
+    role: str,
+    at: datetime,
+    *,
+    keys: KeyWrapper,
+) -> list[Decision]:
+    """What `recipient_agency` staff in `role` would see under this one release, for every
+    section the owner could contribute. Same gates as disclose(); audited in the owner's
+    log as the owner's own staff viewing a preview, not as a disclosure to the recipient."""
+    owner = db.get(Agency, release_row.agency_id)
+    if staff.agency.id != owner.id:
+        raise NotFound("release")
+    if role not in {r.value for r in Role}:
+        raise Invalid("role", "Choose a role from the list.")
+    memo: dict = {}
+    recipient = Recipient(recipient_agency, frozenset({role}))
+    decisions = []
+    for section in catalogue().for_discipline(owner.discipline):
+        decision, matched_role = _gates(
+            db,
+            recipient=recipient,
+            owner=owner,
+            client_id=release_row.client_id,
+            section=section,
+            purpose=release_row.purpose,
+            at=at,
+            keys=keys,
+            memo=memo,
+            only_release_id=release_row.id,
+        )
+        record(
+            db,
+            AuditTag.DISCLOSURE_PREVIEWED,
+            agency_id=owner.id,
+            actor=staff.user,
+            subject=release_row.public_id,
+            detail={
+                "preview_for_agency": recipient_agency.public_id,
+                "preview_for_role": role,
+                "owner": owner.public_id,
+            },
+            at=at,
+            disclosure=_facts(
+                decision,
+                case_ref=None,
+                client_id=release_row.client_id,
+                purpose=release_row.purpose,
+                role=role,
+                roles=recipient.roles,
+                rule=_rule(memo, owner, recipient, section, release_row.purpose, matched_role),
+            ),
+        )
+        decisions.append(decision)
+    return decisions

@@ -1,0 +1,171 @@
+"""The policy gate: Casbin over the default policy plus the owner agency's own lines.
+
+An enforcer is built per owner from exactly the lines in force and memoised on the owner,
+its policy version and those lines, so a change is seen on the very next request without
+a restart. Casbin's request logging stays off: its arguments describe survivors.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import casbin
+from sqlmodel import Session, select
+
+from portal.models import Agency, PolicyLine, PolicyVersion
+
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+MODEL_PATH = POLICIES_DIR / "model.conf"
+DEFAULT_POLICY_PATH = POLICIES_DIR / "default_policy.csv"
+ANY = "*"
+_CASBIN_LOGGERS = ("casbin", "casbin.enforcer", "casbin.policy", "casbin.role")
+
+
+@dataclass(frozen=True)
+class PolicyAnswer:
+    allowed: bool
+    rule: str | None  # the policy line that decided, as written, when one matched
+
+
+def field_match(requested: str, written: str) -> bool:
+    """A policy field matches its request field exactly, or "*" matches anything.
+
+    An empty field in either place never matches (Casbin would otherwise let "" == "").
+    """
+    if not requested or not written:
+        return False
+    return written in (ANY, requested)
+
+
+@cache
+def _model_text() -> str:
+    return MODEL_PATH.read_text()
+
+
+@cache
+def default_lines() -> tuple[tuple[str, ...], ...]:
+    """The default policy as rows of (owner, kind, role, section, purpose, effect)."""
+    rows = []
+    with DEFAULT_POLICY_PATH.open(newline="") as handle:
+        for raw in csv.reader(handle, skipinitialspace=True):
+            if not raw or raw[0].strip().startswith("#"):
+                continue
+            cells = tuple(cell.strip() for cell in raw)
+            if cells[0] != "p" or len(cells) != 7 or not all(cells):
+                raise ValueError(f"bad line in {DEFAULT_POLICY_PATH.name}: {raw!r}")
+            if cells[6] not in ("allow", "deny"):
+                raise ValueError(f"bad effect in {DEFAULT_POLICY_PATH.name}: {raw!r}")
+            rows.append(cells[1:])
+    return tuple(rows)
+
+
+def _quiet_casbin() -> None:
+    for name in _CASBIN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.disabled = True
+        logger.setLevel(logging.CRITICAL + 1)
+
+
+class OwnerPolicy:
+    """One owner's policy in force: an enforcer and a memo of its answers."""
+
+    def __init__(self, lines: tuple[tuple[str, ...], ...]) -> None:
+        enforcer = casbin.Enforcer(casbin.Enforcer.new_model(text=_model_text()), enable_log=False)
+        _quiet_casbin()
+        enforcer.add_function("field_match", field_match)
+        if lines:
+            enforcer.add_policies([list(line) for line in lines])
+        self._enforcer = enforcer
+        self._answers: dict[tuple[str, ...], PolicyAnswer] = {}
+        self._lock = threading.Lock()
+
+    def decide(self, owner: str, kind: str, role: str, section: str, purpose: str) -> PolicyAnswer:
+        request = (owner, kind, role, section, purpose)
+        answer = self._answers.get(request)
+        if answer is None:
+            with self._lock:
+                allowed, explain = self._enforcer.enforce_ex(*request)
+            answer = PolicyAnswer(bool(allowed), ", ".join(explain) if explain else None)
+            self._answers[request] = answer
+        return answer
+
+
+class _Cache:
+    """A small LRU of OwnerPolicy, keyed on (owner, policy version, lines in force)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key, build):
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = build()
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return made
+
+
+_policies = _Cache()
+
+
+def agency_lines(db: Session, owner: Agency) -> tuple[tuple[str, ...], ...]:
+    rows = db.exec(
+        select(PolicyLine)
+        .where(PolicyLine.agency_id == owner.id, PolicyLine.retired_at.is_(None))
+        .order_by(PolicyLine.id)
+    ).all()
+    return tuple(
+        (
+            owner.public_id,
+            r.recipient_kind,
+            r.recipient_role,
+            r.section_key,
+            r.purpose,
+            r.effect,
+        )
+        for r in rows
+    )
+
+
+def policy_version(db: Session, owner: Agency) -> int:
+    row = db.get(PolicyVersion, owner.id)
+    return row.version if row else 0
+
+
+def owner_policy(db: Session, owner: Agency) -> OwnerPolicy:
+    """The policy in force for this owner now. Read on every request, built once per change.
+
+    The key holds the lines themselves as well as the version counter, so a change rolled
+    back and another made in its place can never be served from a stale entry.
+    """
+    lines = agency_lines(db, owner)
+    key = (owner.public_id, policy_version(db, owner), lines)
+    return _policies.get(key, lambda: OwnerPolicy(default_lines() + lines))
+
+
+def decide(
+    policy: OwnerPolicy, owner: Agency, *, kind: str, roles, section: str, purpose: str
+) -> tuple[PolicyAnswer, str | None]:
+    """(answer, role it was decided for). Deny overrides across the viewer's roles too:
+    an explicit deny for any one role withholds, whatever another role would be allowed."""
+    allowed: tuple[PolicyAnswer, str] | None = None
+    for role in sorted(roles):
+        answer = policy.decide(owner.public_id, kind, role, section, purpose)
+        if not answer.allowed and answer.rule:
+            return answer, role
+        if answer.allowed and allowed is None:
+            allowed = (answer, role)
+    return allowed or (PolicyAnswer(False, None), None)

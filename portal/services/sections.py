@@ -1,0 +1,223 @@
+"""An agency's own sections for its own clients: versioned, sealed, never overwritten.
+
+Every save adds a version; the owner reads its history. Partners never come here: they
+ask the owner's disclosure point (`portal.disclosure`), the only other reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import Invalid, NotFound
+from portal.models import Client, SectionEntry, StaffUser
+from portal.sections import Section, SectionField, catalogue
+from portal.services import validation
+from portal.services.keys import data_secret
+
+TEXT_MAX = 300
+TEXTAREA_MAX = 4000
+NOTE_MAX = 500
+
+
+def section_or_404(key: str) -> Section:
+    section = catalogue().get(key)
+    if section is None:
+        raise NotFound("section")
+    return section
+
+
+def clean_content(section: Section, raw: dict) -> dict:
+    """The submitted values checked field by field; every bad field reported at once."""
+    checks = {f.key: (lambda f=f: _clean_field(f, raw.get(f.key))) for f in section.fields}
+    values = validation.collect(**checks)
+    if not any(_filled(v) for v in values.values()):
+        first = section.fields[0].key if section.fields else "section"
+        raise Invalid(first, "Fill in at least one field before saving.")
+    return values
+
+
+def _filled(value) -> bool:
+    if isinstance(value, dict):
+        return any(d["status"] or d["note"] for d in value.values())
+    return bool(value)
+
+
+def _clean_field(field: SectionField, value):
+    label = field.label
+    if field.type == "text":
+        return validation.text(value, field.key, max_length=TEXT_MAX, required=False, label=label)
+    if field.type == "textarea":
+        return validation.text(
+            value, field.key, max_length=TEXTAREA_MAX, required=False, label=label
+        )
+    if field.type == "date":
+        if value in (None, ""):
+            return ""
+        return validation.iso_date(value, field.key, label=label).isoformat()
+    if field.type == "choice":
+        if value in (None, ""):
+            return ""
+        if value not in field.options:
+            raise Invalid(field.key, f"Choose {label.lower()} from the list.")
+        return value
+    if field.type == "checklist":
+        chosen = list(value or [])
+        if any(v not in field.options for v in chosen):
+            raise Invalid(field.key, f"Choose {label.lower()} only from the list.")
+        return [o for o in field.options if o in chosen]  # catalogue order, no duplicates
+    if field.type == "domains":
+        given = value or {}
+        if not isinstance(given, dict):
+            raise Invalid(field.key, f"{label} could not be read.")
+        cleaned, errors = {}, []
+        for domain in field.options:
+            item = given.get(domain) or {}
+            status = item.get("status") or ""
+            if status and status not in field.statuses:
+                errors.append(f"choose a status for {domain} from the list")
+                status = ""
+            try:
+                note = validation.text(
+                    item.get("note"), field.key, max_length=NOTE_MAX, required=False
+                )
+            except Invalid:
+                errors.append(f"the note on {domain} is too long or has odd characters")
+                note = ""
+            cleaned[domain] = {"status": status, "note": note}
+        if errors:
+            raise Invalid(field.key, "In the needs: " + "; ".join(errors) + ".")
+        return cleaned
+    raise Invalid(field.key, "This field cannot be saved.")  # pragma: no cover - catalogue checked
+
+
+@dataclass(frozen=True)
+class Version:
+    version: int
+    content: dict
+    author: str | None
+    at: datetime
+
+
+def save_section(
+    db: Session,
+    client: Client,
+    section_key: str,
+    raw: dict,
+    *,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> SectionEntry:
+    """Add a new version of one section of the agency's own client."""
+    section = section_or_404(section_key)
+    content = clean_content(section, raw)
+    latest = db.exec(
+        select(func.max(SectionEntry.version)).where(
+            SectionEntry.client_id == client.id, SectionEntry.section_key == section.key
+        )
+    ).one()
+    key_id, secret = data_secret(db, client.agency_id, keys=keys)
+    entry = SectionEntry(
+        agency_id=client.agency_id,
+        client_id=client.id,
+        section_key=section.key,
+        version=(latest or 0) + 1,
+        key_id=key_id,
+        content_sealed=crypto.seal_json(secret, content),
+        author_id=getattr(actor, "id", None),
+        at=at,
+    )
+    db.add(entry)
+    db.flush()
+    record(
+        db,
+        AuditTag.SECTION_SAVED,
+        agency_id=client.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"section": section.key, "version": entry.version},
+        at=at,
+    )
+    return entry
+
+
+def open_entry(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> dict:
+    _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
+    return crypto.open_json(secret, entry.content_sealed)
+
+
+def latest_versions(db: Session, client: Client) -> dict[str, tuple[int, datetime]]:
+    """Section key -> (latest version, saved at), for the owner's own overview."""
+    rows = db.exec(
+        select(SectionEntry.section_key, SectionEntry.version, SectionEntry.at)
+        .where(SectionEntry.client_id == client.id, SectionEntry.agency_id == client.agency_id)
+        .order_by(SectionEntry.section_key, SectionEntry.version)
+    ).all()
+    return {key: (version, at) for key, version, at in rows}
+
+
+def history(
+    db: Session,
+    client: Client,
+    section_key: str,
+    *,
+    keys: KeyWrapper,
+    actor=None,
+    at: datetime | None = None,
+) -> list[Version]:
+    """Every version, newest first; only the owner calls this for its own client.
+
+    With an actor, the reading is logged: own staff's reads are recorded too."""
+    section = section_or_404(section_key)
+    if actor is not None and at is not None:
+        record(
+            db,
+            AuditTag.SECTION_VIEWED,
+            agency_id=client.agency_id,
+            actor=actor,
+            subject=client.public_id,
+            detail={"section": section.key},
+            at=at,
+        )
+    rows = db.exec(
+        select(SectionEntry, StaffUser.display_name)
+        .join(StaffUser, StaffUser.id == SectionEntry.author_id, isouter=True)
+        .where(
+            SectionEntry.client_id == client.id,
+            SectionEntry.agency_id == client.agency_id,
+            SectionEntry.section_key == section.key,
+        )
+        .order_by(SectionEntry.version.desc())
+    ).all()
+    return [
+        Version(entry.version, open_entry(db, entry, keys=keys), author, entry.at)
+        for entry, author in rows
+    ]
+
+
+def form_values(section: Section, content: dict | None) -> dict:
+    """Stored content in the shape the form shows, blanks where nothing was saved."""
+    content = content or {}
+    values = {}
+    for field in section.fields:
+        value = content.get(field.key)
+        if field.type == "checklist":
+            values[field.key] = list(value or [])
+        elif field.type == "domains":
+            value = value or {}
+            values[field.key] = {
+                d: {
+                    "status": (value.get(d) or {}).get("status", ""),
+                    "note": (value.get(d) or {}).get("note", ""),
+                }
+                for d in field.options
+            }
+        else:
+            values[field.key] = value or ""
+    return values

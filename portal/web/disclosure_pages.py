@@ -1,0 +1,103 @@
+"""The case summary for MDT members, each owner's block, and the preview as a recipient."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from starlette.responses import Response
+
+import consent
+from portal.disclosure import parse_purpose, preview
+from portal.disclosure import summary as case_summary
+from portal.errors import NotFound
+from portal.models import Agency, Role
+from portal.services import cases, releases
+from portal.web.context import Context
+from portal.web.render import render
+
+
+def _purpose(ctx: Context) -> str:
+    return parse_purpose(ctx.request.query_params.get("purpose") or None)
+
+
+def summary(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    purpose = _purpose(ctx)
+    return render(
+        ctx,
+        "cases/summary.html",
+        {
+            "overview": case_summary.overview(
+                ctx.db, case, window_days=ctx.settings.convening_window_days
+            ),
+            "purpose": purpose,
+            "purposes": list(consent.Purpose),
+        },
+    )
+
+
+def owner_block(ctx: Context) -> Response:
+    """One owner's sections: an htmx fragment, or without JavaScript a page of its own."""
+    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    owner = case_summary.owner_of_case(ctx.db, case, ctx.request.path_params["agency_id"])
+    purpose = _purpose(ctx)
+    decisions = case_summary.owner_block(
+        ctx.db,
+        ctx.viewer,
+        case,
+        owner,
+        purpose=purpose,
+        at=ctx.now,
+        keys=ctx.request.app.state.keys,
+    )
+    return render(
+        ctx,
+        "cases/owner.html",
+        {"case": case, "owner": owner, "decisions": decisions, "purpose": purpose},
+        block="owner_block",
+    )
+
+
+def release_preview(ctx: Context) -> Response:
+    release = releases.access_release(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"]
+    )
+    params = ctx.request.query_params
+    recipients = _recipients(ctx, release)
+    recipient = next((a for a in recipients if a.public_id == params.get("agency")), None)
+    role = params.get("role") or ""
+    decisions = None
+    if params.get("agency") and recipient is None:
+        raise NotFound("agency")
+    if recipient is not None and role in {r.value for r in Role}:
+        decisions = preview(
+            ctx.db,
+            ctx.viewer,
+            release,
+            recipient,
+            role,
+            ctx.now,
+            keys=ctx.request.app.state.keys,
+        )
+    return render(
+        ctx,
+        "releases/preview.html",
+        {
+            "release": release,
+            "recipients": recipients,
+            "recipient": recipient,
+            "role": role,
+            "roles": [r for r in Role if r is not Role.ADMINISTRATOR],
+            "decisions": decisions,
+        },
+    )
+
+
+def _recipients(ctx: Context, release) -> list[Agency]:
+    """The agencies the signed release names; a draft names nobody yet."""
+    try:
+        named = releases.signed_document(release).recipients
+    except Exception:  # a draft or discarded release: nothing to preview
+        named = ()
+    if not named:
+        return []
+    return list(ctx.db.exec(select(Agency).where(Agency.public_id.in_(named))).all())

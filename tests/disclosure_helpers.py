@@ -1,0 +1,100 @@
+"""Builders for disclosure tests: an owner, a partner, a shared case, a signed release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import consent
+from portal.models import Agency, AgencyKind, Client, Discipline, MdtCase, Role, StaffUser
+from portal.services import cases, releases, sections
+
+import factories as make
+
+SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
+SECRET_NOTE = "SYNTHETIC-SECRET-NOTE"
+
+
+@dataclass
+class Viewer:
+    user: StaffUser
+    agency: Agency
+    roles: frozenset[str]
+
+
+@dataclass
+class World:
+    owner: Agency
+    partner: Agency
+    client: Client
+    partner_client: Client
+    case: MdtCase
+    owner_staff: StaffUser
+    partner_staff: StaffUser
+
+    def viewer(self, *roles: Role) -> Viewer:
+        return Viewer(self.partner_staff, self.partner, frozenset(r.value for r in roles))
+
+    def own_viewer(self, *roles: Role) -> Viewer:
+        return Viewer(self.owner_staff, self.owner, frozenset(r.value for r in roles))
+
+
+def world(db, keys, *, owner_discipline=Discipline.HEALTH, partner_kind=AgencyKind.COMMUNITY):
+    owner = make.agency(db, keys, discipline=owner_discipline)
+    partner = make.agency(db, keys, kind=partner_kind)
+    client = make.client_record(db, owner, keys)
+    partner_client = make.client_record(db, partner, keys)
+    case = make.mdt_case(db, partner)
+    cases.link_client(db, case, partner, partner_client, actor=None, at=make.AT, confirmed=True)
+    cases.link_client(db, case, owner, client, actor=None, at=make.AT, confirmed=True)
+    owner_staff = make.user(db, owner, Role.CLINICIAN)
+    partner_staff = make.user(db, partner, Role.CASE_MANAGER)
+    db.flush()
+    return World(owner, partner, client, partner_client, case, owner_staff, partner_staff)
+
+
+def write(db, keys, w: World, section: str, values: dict):
+    entry = sections.save_section(
+        db, w.client, section, values, actor=w.owner_staff, keys=keys, at=make.AT
+    )
+    db.flush()
+    return entry
+
+
+def release(
+    db,
+    keys,
+    w: World,
+    section_keys,
+    *,
+    purpose="mdt_case_review",
+    days=90,
+    effective=None,
+    recipients=None,
+):
+    row = releases.draft_release(
+        db,
+        w.client,
+        recipients=recipients or [w.partner.public_id],
+        sections=list(section_keys),
+        purpose=purpose,
+        effective_at=effective or make.AT,
+        expiry=consent.DateExpiry((effective or make.AT) + timedelta(days=days)),
+        client_is_minor=False,
+        second_signer_required=False,
+        language="en",
+        actor=w.owner_staff,
+        at=make.AT,
+    )
+    releases.sign(
+        db,
+        row,
+        signer=SIGNER,
+        second_signer=None,
+        method=consent.SignatureMethod.TYPED,
+        actor=w.owner_staff,
+        keys=keys,
+        at=make.AT,
+    )
+    db.flush()
+    return row

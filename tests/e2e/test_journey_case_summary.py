@@ -1,0 +1,31 @@
+"""An MDT member opens a case summary and sees released and withheld sections."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portal.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def test_case_manager_sees_released_and_withheld_side_by_side(page: Page, portal_url: str):
+    page.set_default_timeout(20_000)
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(portal_url + "/login")
+    page.get_by_label("Username").fill("casemanager")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    page.get_by_role("link", name="Case summary").first.click()
+    expect(page.get_by_role("heading", name="Case summary")).to_be_visible()
+    expect(page.get_by_text("Agencies involved")).to_be_visible()
+    # Each owner's block arrives on its own through htmx.
+    released = page.locator("article.released")
+    withheld = page.locator("article.withheld")
+    expect(released.first).to_be_visible()
+    expect(withheld.first).to_be_visible()
+    expect(withheld.first).to_contain_text("Withheld:")
+    expect(page.get_by_text("Riverbend Children's Advocacy Center (demo)").first).to_be_visible()
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors

@@ -1,0 +1,222 @@
+"""Sections, case summary, owner blocks, preview and policy pages over HTTP."""
+
+from pathlib import Path
+
+from disclosure_helpers import SECRET_NOTE, release, world, write
+from sqlmodel import func, select
+
+from portal.models import AuditEntry, Role, SectionEntry
+
+import factories as make
+
+
+def _login(client, db, agency, *roles):
+    user = make.user(db, agency, *roles)
+    make.login(client, user.username)
+    return user
+
+
+def test_summary_shows_released_and_withheld_side_by_side(client, db, keys, clock):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    write(db, keys, w, "mental_health", {"summary": "NOT-RELEASED-NOTE"})
+    release(db, keys, w, ["medical", "identity"])
+    clock.advance(hours=1)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    page = client.get(f"/cases/{w.case.public_id}/summary")
+    assert page.status_code == 200
+    assert w.owner.name in page.text and 'hx-trigger="load"' in page.text
+    block_url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
+    assert block_url in page.text  # reachable without JavaScript
+    block = client.get(block_url + "?purpose=mdt_case_review")
+    assert block.status_code == 200
+    assert block.headers["cache-control"] == "no-store"
+    assert SECRET_NOTE in block.text and "Robin" in block.text
+    assert "NOT-RELEASED-NOTE" not in block.text
+    assert "no current release covers mental health for your agency" in block.text
+    assert "<html" in block.text.lower()
+    fragment = client.get(block_url, headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text.lower() and SECRET_NOTE in fragment.text
+    assert fragment.headers["vary"] == "HX-Request"
+
+
+def test_summary_of_a_case_the_viewer_is_not_part_of_is_404(client, db, keys):
+    w = world(db, keys)
+    outsider = make.agency(db, keys)
+    _login(client, db, outsider, Role.CASE_MANAGER)
+    missing = client.get("/cases/00000000-0000-4000-8000-000000000000/summary")
+    hidden = client.get(f"/cases/{w.case.public_id}/summary")
+    block = client.get(f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}")
+    assert missing.status_code == hidden.status_code == block.status_code == 404
+    assert (
+        db.exec(select(func.count(AuditEntry.id)).where(AuditEntry.tag.like("disclosure:%"))).one()
+        == 0
+    )
+
+
+def test_a_bad_purpose_is_a_400_not_a_500(client, db, keys):
+    w = world(db, keys)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    response = client.get(f"/cases/{w.case.public_id}/summary?purpose=gossip")
+    assert response.status_code == 400
+
+
+def test_section_form_saves_versions_and_keeps_history(client, db, keys):
+    w = world(db, keys)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    url = f"/clients/{w.client.public_id}/sections/medical"
+    token = make.csrf_of_page(client, url)
+    for text in ("first follow-up", "second follow-up"):
+        saved = client.post(
+            url, data={"csrf_token": token, "exam_done": "completed", "follow_up": text}
+        )
+        assert saved.status_code == 303
+    page = client.get(url)
+    assert "Version 2" in page.text and "Version 1" in page.text
+    assert "first follow-up" in page.text and "second follow-up" in page.text
+    rows = db.exec(select(SectionEntry).where(SectionEntry.client_id == w.client.id)).all()
+    assert [r.version for r in rows] == [1, 2]
+    assert all(b"follow-up" not in r.content_sealed for r in rows)  # sealed at rest
+    viewed = db.exec(select(AuditEntry).where(AuditEntry.tag == "record:section:viewed")).all()
+    assert viewed and all(e.agency_id == w.owner.id for e in viewed)
+
+
+def test_bad_section_form_names_fields_keeps_values_and_writes_nothing(client, db, keys):
+    w = world(db, keys)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    url = f"/clients/{w.client.public_id}/sections/medical"
+    token = make.csrf_of_page(client, url)
+    response = client.post(
+        url, data={"csrf_token": token, "exam_done": "telepathy", "follow_up": "x" * 5000}
+    )
+    assert response.status_code == 400
+    assert "Choose medical exam from the list" in response.text
+    assert "at most 4000 characters" in response.text
+    assert db.exec(select(func.count(SectionEntry.id))).one() == 0
+
+
+def test_sections_of_another_agencys_client_are_404(client, db, keys):
+    w = world(db, keys)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    assert client.get(f"/clients/{w.client.public_id}/sections").status_code == 404
+    assert client.get(f"/clients/{w.client.public_id}/sections/medical").status_code == 404
+
+
+def test_agency_lead_edits_own_policy_and_it_counts_next_request(client, db, keys, clock):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    partner_client = client
+    _login(partner_client, db, w.partner, Role.CASE_MANAGER)
+    url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
+    assert SECRET_NOTE in partner_client.get(url).text
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    from starlette.testclient import TestClient
+
+    with TestClient(client.app, follow_redirects=False) as lead_client:
+        make.login(lead_client, lead.username)
+        token = make.csrf_of_page(lead_client, "/agency/policy")
+        bad = lead_client.post("/agency/policy", data={"csrf_token": token, "kind": "martian"})
+        assert bad.status_code == 400 and "Choose a recipient agency kind" in bad.text
+        added = lead_client.post(
+            "/agency/policy",
+            data={
+                "csrf_token": token,
+                "kind": "*",
+                "role": "case_manager",
+                "section": "medical",
+                "purpose": "*",
+                "effect": "deny",
+            },
+        )
+        assert added.status_code == 303
+        assert "case_manager" in lead_client.get("/agency/policy").text
+    assert SECRET_NOTE not in partner_client.get(url).text
+    entry = db.exec(select(AuditEntry).where(AuditEntry.tag == "policy:line:added")).one()
+    assert entry.agency_id == w.owner.id
+
+
+def test_preview_shows_what_the_recipient_would_see(client, db, keys, clock):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    row = release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    url = f"/releases/{row.public_id}/preview?agency={w.partner.public_id}&role=case_manager"
+    page = client.get(url)
+    assert page.status_code == 200 and SECRET_NOTE in page.text
+    assert "withheld" in page.text
+    assert (
+        db.exec(
+            select(func.count(AuditEntry.id)).where(AuditEntry.tag == "disclosure:preview:viewed")
+        ).one()
+        > 0
+    )
+
+
+def test_preview_of_another_agencys_release_is_404(client, db, keys):
+    w = world(db, keys)
+    row = release(db, keys, w, ["medical"])
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    assert client.get(f"/releases/{row.public_id}/preview").status_code == 404
+
+
+def test_only_the_disclosure_point_reads_section_entries():
+    root = Path(__file__).resolve().parents[2] / "portal"
+    allowed = {
+        "models/section.py",
+        "models/__init__.py",
+        "services/sections.py",
+        "disclosure/content.py",
+        # Writes synthetic rows into its own scratch database in bulk; reads none.
+        "bench/disclosure.py",
+    }
+    readers = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "SectionEntry" in path.read_text()
+    }
+    assert readers <= allowed, readers - allowed
+
+
+def test_cases_a_viewer_may_not_see_change_no_list_or_count(client, db, keys):
+    w = world(db, keys)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    pages = ("/", f"/cases/{w.case.public_id}/summary")
+    before = [client.get(page).text for page in pages]
+    other = make.agency(db, keys)
+    hidden = make.mdt_case(db, other, intake=w.case.intake_date)
+    hidden_client = make.client_record(db, other, keys, given="Hidden")
+    from portal.services import cases
+
+    cases.link_client(db, hidden, other, hidden_client, actor=None, at=make.AT, confirmed=True)
+    db.flush()
+    assert [client.get(page).text for page in pages] == before
+    assert client.get(f"/cases/{hidden.public_id}/summary").status_code == 404
+
+
+def test_a_lead_cannot_remove_another_agencys_policy_line(client, db, keys):
+    w = world(db, keys)
+    from portal.services import policy as policy_service
+
+    owner_lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    line = policy_service.add_line(
+        db,
+        w.owner,
+        kind="*",
+        role="advocate",
+        section="medical",
+        purpose="*",
+        effect="deny",
+        actor=owner_lead,
+        at=make.AT,
+    )
+    db.flush()
+    _login(client, db, w.partner, Role.AGENCY_LEAD)
+    token = make.csrf_of_page(client, "/agency/policy")
+    assert line.public_id not in client.get("/agency/policy").text
+    response = client.post(f"/agency/policy/{line.public_id}/remove", data={"csrf_token": token})
+    assert response.status_code == 404
+    db.refresh(line)
+    assert line.retired_at is None

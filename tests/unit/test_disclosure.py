@@ -1,0 +1,314 @@
+"""The disclosure point: both gates, placeholders, audit entries on both sides."""
+
+from datetime import timedelta
+
+import pytest
+from disclosure_helpers import SECRET_NOTE, release, world, write
+from sqlmodel import func, select
+
+from portal.audit import AuditTag
+from portal.disclosure import (
+    CONSENT_EXPIRED,
+    CONSENT_REVOKED,
+    NO_CONSENT,
+    NOT_LINKED,
+    POLICY,
+    Released,
+    Withheld,
+    disclose,
+    preview,
+)
+from portal.disclosure.summary import owner_block
+from portal.models import AgencyKind, AuditEntry, Role
+from portal.sections import catalogue
+from portal.services import policy as policy_service
+from portal.services import releases
+
+import factories as make
+
+LATER = make.AT + timedelta(hours=1)
+
+
+def _entries(db, agency_id, tag=None):
+    query = select(AuditEntry).where(AuditEntry.agency_id == agency_id)
+    if tag:
+        query = query.where(AuditEntry.tag == tag)
+    return db.exec(query.order_by(AuditEntry.id)).all()
+
+
+def test_released_when_policy_and_consent_allow(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "mental_health", {"engaged": "yes", "summary": SECRET_NOTE})
+    row = release(db, keys, w, ["mental_health"])
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        w.owner,
+        "mental_health",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert isinstance(decision, Released)
+    assert SECRET_NOTE in [r.value for r in decision.content.rows]
+    assert decision.release_ref == row.public_id
+    owner_log = _entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED)
+    assert len(owner_log) == 1
+    entry = owner_log[0]
+    assert (entry.section_key, entry.decision, entry.release_ref, entry.case_ref) == (
+        "mental_health",
+        "released",
+        row.public_id,
+        w.case.reference,
+    )
+    assert entry.actor_user_id == w.partner_staff.id and entry.actor_role == "case_manager"
+    assert entry.policy_rule == "*, *, case_manager, mental_health, *, allow"
+    assert entry.client_id == w.client.id
+    received = _entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)
+    assert len(received) == 1 and received[0].release_ref == row.public_id
+    assert SECRET_NOTE not in entry.detail and SECRET_NOTE not in received[0].detail
+
+
+def test_policy_withholds_even_with_consent(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "mental_health", {"summary": SECRET_NOTE})
+    release(db, keys, w, ["mental_health"])
+    decision = disclose(
+        db,
+        w.viewer(Role.ADVOCATE),
+        w.case,
+        w.owner,
+        "mental_health",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert isinstance(decision, Withheld) and decision.gate == POLICY
+    assert "advocate" in decision.reason
+    assert not _entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)
+    assert _entries(db, w.owner.id, AuditTag.DISCLOSURE_WITHHELD)[0].gate == POLICY
+
+
+def test_no_release_withholds_with_a_readable_reason(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "mental_health", {"summary": SECRET_NOTE})
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        w.owner,
+        "mental_health",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert decision.gate == NO_CONSENT
+    assert decision.reason == "no current release covers mental health for your agency"
+
+
+def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"exam_done": "completed"})
+    row = release(db, keys, w, ["medical"], days=2)
+    viewer = w.viewer(Role.CASE_MANAGER)
+    first = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert isinstance(first, Released)
+    expired = disclose(
+        db,
+        viewer,
+        w.case,
+        w.owner,
+        "medical",
+        "mdt_case_review",
+        make.AT + timedelta(days=3),
+        keys=keys,
+    )
+    assert expired.gate == CONSENT_EXPIRED
+    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert isinstance(again, Released)
+    releases.revoke(db, row, reason=None, actor=w.owner_staff, keys=keys, at=LATER)
+    db.flush()
+    revoked = disclose(
+        db,
+        viewer,
+        w.case,
+        w.owner,
+        "medical",
+        "mdt_case_review",
+        LATER + timedelta(seconds=1),
+        keys=keys,
+    )
+    assert revoked.gate == CONSENT_REVOKED
+
+
+def test_a_policy_change_counts_on_the_very_next_call(db, keys):
+    w = world(db, keys)
+    release(db, keys, w, ["medical"])
+    viewer = w.viewer(Role.CASE_MANAGER)
+    assert isinstance(
+        disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys),
+        Released,
+    )
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    line = policy_service.add_line(
+        db,
+        w.owner,
+        kind="*",
+        role="case_manager",
+        section="medical",
+        purpose="*",
+        effect="deny",
+        actor=lead,
+        at=LATER,
+    )
+    db.flush()
+    denied = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert denied.gate == POLICY
+    policy_service.retire_line(db, w.owner, line.public_id, actor=lead, at=LATER)
+    db.flush()
+    assert isinstance(
+        disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys),
+        Released,
+    )
+
+
+def test_an_owner_not_linked_is_withheld_as_not_linked(db, keys):
+    w = world(db, keys)
+    stranger = make.agency(db, keys, discipline=w.owner.discipline)
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        stranger,
+        "medical",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert decision.gate == NOT_LINKED
+    assert len(_entries(db, stranger.id, AuditTag.DISCLOSURE_WITHHELD)) == 1
+
+
+def test_own_staff_need_no_consent_but_the_policy_applies_and_is_logged(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "mental_health", {"summary": SECRET_NOTE})
+    own = disclose(
+        db,
+        w.own_viewer(Role.CLINICIAN),
+        w.case,
+        w.owner,
+        "mental_health",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert isinstance(own, Released) and own.release_ref is None
+    admin = disclose(
+        db,
+        w.own_viewer(Role.ADMINISTRATOR),
+        w.case,
+        w.owner,
+        "mental_health",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert admin.gate == POLICY
+    assert len(_entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED)) == 1
+    assert len(_entries(db, w.owner.id, AuditTag.DISCLOSURE_WITHHELD)) == 1
+    assert not _entries(db, w.owner.id, AuditTag.DISCLOSURE_RECEIVED)
+
+
+def test_an_owner_block_holds_a_placeholder_for_every_section_it_could_contribute(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    decisions = owner_block(
+        db,
+        w.viewer(Role.INVESTIGATOR),
+        w.case,
+        w.owner,
+        purpose="mdt_case_review",
+        at=LATER,
+        keys=keys,
+    )
+    expected = [s.key for s in catalogue().for_discipline(w.owner.discipline)]
+    assert [d.section.key for d in decisions] == expected
+    assert all(isinstance(d, Withheld) for d in decisions)
+    written, empty = decisions[expected.index("medical")], decisions[expected.index("care_plan")]
+    # A placeholder never tells whether the owner holds anything in the section.
+    assert (written.gate, written.reason.replace("medical", "X")) == (
+        empty.gate,
+        empty.reason.replace("care plan", "X"),
+    )
+    assert SECRET_NOTE not in repr(decisions)
+    count = db.exec(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.agency_id == w.owner.id, AuditEntry.tag.like("disclosure:%")
+        )
+    ).one()
+    assert count == len(expected)
+
+
+def test_substance_use_never_goes_to_a_system_based_agency(db, keys):
+    w = world(db, keys, partner_kind=AgencyKind.SYSTEM)
+    release(db, keys, w, ["substance_use"])
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        w.owner,
+        "substance_use",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert decision.gate == POLICY
+    entry = _entries(db, w.owner.id, AuditTag.DISCLOSURE_WITHHELD)[0]
+    assert entry.policy_rule == "*, system, *, substance_use, *, deny"
+
+
+def test_preview_uses_the_same_gates_and_is_audited_as_a_preview(db, keys):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    row = release(db, keys, w, ["medical"])
+    viewer = w.own_viewer(Role.CLINICIAN)
+    decisions = preview(db, viewer, row, w.partner, "case_manager", LATER, keys=keys)
+    by_key = {d.section.key: d for d in decisions}
+    assert isinstance(by_key["medical"], Released)
+    assert isinstance(by_key["mental_health"], Withheld)
+    previews = _entries(db, w.owner.id, AuditTag.DISCLOSURE_PREVIEWED)
+    assert len(previews) == len(decisions)
+    assert all(e.actor_user_id == w.owner_staff.id for e in previews)
+    assert not _entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED)
+    assert not [e for e in _entries(db, w.partner.id) if e.tag.startswith("disclosure:")]
+
+
+def test_preview_of_another_agencys_release_is_refused(db, keys):
+    w = world(db, keys)
+    row = release(db, keys, w, ["medical"])
+    from portal.errors import NotFound
+
+    with pytest.raises(NotFound):
+        preview(db, w.viewer(Role.CASE_MANAGER), row, w.partner, "case_manager", LATER, keys=keys)
+
+
+def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
+    from portal.services import cases
+
+    w = world(db, keys)
+    pending_owner = make.agency(db, keys, discipline=w.owner.discipline)
+    pending_client = make.client_record(db, pending_owner, keys)
+    cases.link_client(db, w.case, pending_owner, pending_client, actor=None, at=make.AT)
+    db.flush()
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        pending_owner,
+        "identity",
+        "mdt_case_review",
+        LATER,
+        keys=keys,
+    )
+    assert decision.gate == NOT_LINKED

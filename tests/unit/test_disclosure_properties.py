@@ -1,0 +1,182 @@
+"""Property: over random policies, releases, revocations, times, viewers and sections,
+content comes back only when both gates allow; every call leaves exactly one entry in
+the owner's log; no placeholder carries content."""
+
+from datetime import timedelta
+
+from disclosure_helpers import SECRET_NOTE, release, world, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import func, select
+
+from portal.disclosure import Released, Withheld, disclose
+from portal.models import AgencyKind, AuditEntry, Discipline, Role
+from portal.sections import catalogue
+from portal.services import policy as policy_service
+from portal.services import releases
+
+import factories as make
+
+PURPOSES = ["mdt_case_review", "care_coordination", "referral"]
+ROLES = [r.value for r in Role]
+OWNER_SECTIONS = [s.key for s in catalogue().for_discipline(Discipline.ADVOCACY)]
+TEXT_FIELD = {
+    s.key: next(f.key for f in s.fields if f.type in ("text", "textarea"))
+    for s in catalogue().sections
+    if any(f.type in ("text", "textarea") for f in s.fields)
+}
+
+lines = st.lists(
+    st.tuples(
+        st.sampled_from(["*", "community", "system"]),
+        st.sampled_from(["*", *ROLES]),
+        st.sampled_from(["*", *OWNER_SECTIONS]),
+        st.sampled_from(["*", *PURPOSES]),
+        st.sampled_from(["allow", "deny"]),
+    ),
+    max_size=3,
+    unique=True,
+)
+release_specs = st.lists(
+    st.tuples(
+        st.sets(st.sampled_from(OWNER_SECTIONS), min_size=1, max_size=4),
+        st.sampled_from(PURPOSES),
+        st.integers(0, 5),  # effective, days from signing
+        st.integers(1, 30),  # lasts, days
+        st.one_of(st.none(), st.integers(0, 40)),  # revoked, days from signing
+    ),
+    max_size=2,
+)
+
+
+def _matches(line, kind, role, section, purpose):
+    return all(w in ("*", v) for w, v in zip(line[:4], (kind, role, section, purpose), strict=True))
+
+
+def policy_oracle(agency_lines, kind, roles, section, purpose):
+    from portal.disclosure.policy import default_lines
+
+    every = [line[1:] for line in default_lines()] + list(agency_lines)
+    allowed = False
+    for role in roles:
+        hits = [line[4] for line in every if _matches(line, kind, role, section, purpose)]
+        if "deny" in hits:
+            return False
+        allowed = allowed or "allow" in hits
+    return allowed
+
+
+def consent_oracle(specs, section, purpose, at):
+    for sections, release_purpose, effective, lasts, revoked in specs:
+        start = make.AT + timedelta(days=effective)
+        covered = section in sections and purpose == release_purpose
+        in_time = start <= at < start + timedelta(days=lasts)
+        not_revoked = revoked is None or at < make.AT + timedelta(days=revoked)
+        if covered and in_time and not_revoked:
+            return True
+    return False
+
+
+_worlds = {}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    agency_lines=lines,
+    specs=release_specs,
+    hours=st.integers(0, 40 * 24),
+    roles=st.sets(st.sampled_from(ROLES), min_size=1, max_size=2),
+    own=st.booleans(),
+    section=st.sampled_from(OWNER_SECTIONS),
+    purpose=st.sampled_from(PURPOSES),
+)
+def test_content_only_when_both_gates_allow(
+    db, keys, agency_lines, specs, hours, roles, own, section, purpose
+):
+    if id(db) not in _worlds:
+        w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+        for key in OWNER_SECTIONS:
+            content = (
+                {"domains": {"shelter": {"status": "in progress", "note": SECRET_NOTE}}}
+                if key == "needs_assessment"
+                else {TEXT_FIELD[key]: SECRET_NOTE}
+            )
+            write(db, keys, w, key, content)
+        _worlds[id(db)] = (w, make.user(db, w.owner, Role.AGENCY_LEAD))
+    w, lead = _worlds[id(db)]
+    at = make.AT + timedelta(hours=hours)
+    savepoint = db.begin_nested()
+    try:
+        for line in agency_lines:
+            kind, role, sec, purp, effect = line
+            policy_service.add_line(
+                db,
+                w.owner,
+                kind=kind,
+                role=role,
+                section=sec,
+                purpose=purp,
+                effect=effect,
+                actor=lead,
+                at=make.AT,
+            )
+        for sections, release_purpose, effective, lasts, revoked in specs:
+            row = release(
+                db,
+                keys,
+                w,
+                sorted(sections),
+                purpose=release_purpose,
+                days=lasts,
+                effective=make.AT + timedelta(days=effective),
+            )
+            if revoked is not None:
+                releases.revoke(
+                    db,
+                    row,
+                    reason=None,
+                    actor=w.owner_staff,
+                    keys=keys,
+                    at=make.AT + timedelta(days=revoked),
+                )
+        db.flush()
+        viewer_agency = w.owner if own else w.partner
+        viewer = type("V", (), {})()
+        viewer.user, viewer.agency, viewer.roles = (
+            w.owner_staff if own else w.partner_staff,
+            viewer_agency,
+            frozenset(roles),
+        )
+
+        def owner_entries():
+            return db.exec(
+                select(func.count(AuditEntry.id)).where(
+                    AuditEntry.agency_id == w.owner.id, AuditEntry.tag.like("disclosure:%")
+                )
+            ).one()
+
+        before = owner_entries()
+        decision = disclose(db, viewer, w.case, w.owner, section, purpose, at, keys=keys)
+        db.flush()
+        assert owner_entries() == before + 1
+
+        policy_ok = policy_oracle(
+            [line for line in agency_lines], viewer_agency.kind, roles, section, purpose
+        )
+        consent_ok = own or consent_oracle(specs, section, purpose, at)
+        assert isinstance(decision, Released) is (policy_ok and consent_ok), (
+            decision,
+            policy_ok,
+            consent_ok,
+        )
+        if isinstance(decision, Withheld):
+            assert SECRET_NOTE not in repr(decision)
+            assert not hasattr(decision, "content")
+        else:
+            assert SECRET_NOTE in repr(decision.content.rows)
+    finally:
+        savepoint.rollback()

@@ -1,0 +1,111 @@
+"""The default policy, row by row: who may EVER receive what (consent still required)."""
+
+import logging
+
+import pytest
+
+from portal.disclosure.policy import OwnerPolicy, default_lines, field_match
+from portal.models import AgencyKind, Role
+from portal.sections import catalogue
+
+ALL_PURPOSES = ("mdt_case_review", "care_coordination", "referral")
+MDT_ROLES = {
+    "advocate",
+    "case_manager",
+    "clinician",
+    "investigator",
+    "survivor_mentor",
+    "mdt_coordinator",
+}
+
+# section -> kind -> roles that may receive it for SOME purpose. Anything absent: never.
+TABLE = {
+    "identity": {"community": MDT_ROLES, "system": MDT_ROLES},
+    "safety_plan": {
+        k: {"advocate", "case_manager", "survivor_mentor", "mdt_coordinator"}
+        for k in ("community", "system")
+    },
+    "needs_assessment": {
+        k: {"advocate", "case_manager", "clinician", "survivor_mentor", "mdt_coordinator"}
+        for k in ("community", "system")
+    },
+    "care_plan": {
+        k: {"advocate", "case_manager", "clinician", "mdt_coordinator"}
+        for k in ("community", "system")
+    },
+    "placement_housing": {k: {"advocate", "case_manager"} for k in ("community", "system")},
+    "legal_court": {
+        "community": {"advocate", "case_manager", "mdt_coordinator"},
+        "system": {"advocate", "case_manager", "investigator", "mdt_coordinator"},
+    },
+    "investigation": {"community": set(), "system": {"investigator"}},
+    "medical": {k: {"clinician", "case_manager"} for k in ("community", "system")},
+    "mental_health": {k: {"clinician", "case_manager"} for k in ("community", "system")},
+    "substance_use": {"community": {"clinician", "case_manager"}, "system": set()},
+    "education": {
+        k: {"advocate", "case_manager", "mdt_coordinator"} for k in ("community", "system")
+    },
+    "immigration": {"community": {"advocate", "case_manager"}, "system": set()},
+    "mentor_accompaniment": {k: {"advocate", "mdt_coordinator"} for k in ("community", "system")},
+    "mdt_minutes": {k: MDT_ROLES for k in ("community", "system")},
+}
+
+# Lines that are narrower than "any purpose": (section, role) -> the only purposes.
+ONLY_FOR = {
+    ("investigation", "investigator"): {"mdt_case_review"},
+    ("legal_court", "investigator"): {"mdt_case_review"},
+    ("safety_plan", "mdt_coordinator"): {"mdt_case_review"},
+    ("care_plan", "mdt_coordinator"): {"mdt_case_review"},
+    ("education", "mdt_coordinator"): {"mdt_case_review"},
+    ("legal_court", "mdt_coordinator"): {"mdt_case_review"},
+    ("mentor_accompaniment", "mdt_coordinator"): {"mdt_case_review"},
+    **{("mdt_minutes", r): {"mdt_case_review"} for r in MDT_ROLES},
+}
+
+POLICY = OwnerPolicy(default_lines())
+ROWS = [
+    (section.key, kind.value, role.value, purpose)
+    for section in catalogue().sections
+    for kind in AgencyKind
+    for role in Role
+    for purpose in ALL_PURPOSES
+]
+
+
+def test_the_table_names_every_catalogue_section():
+    assert set(TABLE) == catalogue().keys()
+
+
+@pytest.mark.parametrize(("section", "kind", "role", "purpose"), ROWS)
+def test_default_policy_row(section, kind, role, purpose):
+    may = role in TABLE[section][kind] and purpose in ONLY_FOR.get((section, role), ALL_PURPOSES)
+    answer = POLICY.decide("owner-x", kind, role, section, purpose)
+    assert answer.allowed is may, (section, kind, role, purpose, answer.rule)
+
+
+def test_administrators_and_leads_never_receive_anything():
+    for section, kind, role, purpose in ROWS:
+        if role in ("administrator", "agency_lead"):
+            assert not POLICY.decide("o", kind, role, section, purpose).allowed
+
+
+def test_an_empty_field_never_matches():
+    assert not field_match("", "")
+    assert not field_match("identity", "")
+    assert field_match("identity", "*") and not field_match("", "*")
+
+
+def test_casbin_logs_nothing(caplog):
+    caplog.set_level(logging.DEBUG)
+    OwnerPolicy(default_lines()).decide("o", "system", "advocate", "medical", "referral")
+    assert not [r for r in caplog.records if r.name.startswith("casbin")]
+
+
+def test_the_model_names_every_policy_field_in_its_matcher():
+    from portal.disclosure.policy import MODEL_PATH
+
+    text = MODEL_PATH.read_text()
+    matcher = next(line for line in text.splitlines() if line.startswith("m ="))
+    for name in ("owner", "kind", "role", "section", "purpose", "eft"):
+        assert f"p.{name}" in matcher
+    assert "eval(" not in text
