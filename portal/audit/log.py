@@ -41,6 +41,25 @@ class AuditTag(StrEnum):
     CASE_OPENED = "mdt:case:opened"
     CASE_LINKED = "mdt:case:linked"
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
+    # MDT workflow (issue 6)
+    CASE_CLOSED = "mdt:case:closed"
+    CASE_REOPENED = "mdt:case:reopened"
+    CASE_REVIEWED = "mdt:case:reviewed"
+    CASE_CADENCE_SET = "mdt:case:cadence_set"
+    MEETING_SCHEDULED = "mdt:meeting:scheduled"
+    MEETING_RESCHEDULED = "mdt:meeting:rescheduled"
+    MEETING_CANCELLED = "mdt:meeting:cancelled"
+    MEETING_HELD = "mdt:meeting:held"
+    MEETING_AGENDA_CHANGED = "mdt:meeting:agenda_changed"
+    MEETING_ATTENDANCE = "mdt:meeting:attendance_recorded"
+    MINUTES_RECORDED = "mdt:minutes:recorded"
+    DECISION_RECORDED = "mdt:decision:recorded"
+    RECOMMENDATION_TYPE_ADDED = "mdt:recommendation_type:added"
+    TASK_CREATED = "mdt:task:created"
+    TASK_CHANGED = "mdt:task:changed"
+    TASK_COMMENTED = "mdt:task:commented"
+    CALENDAR_FEED_ISSUED = "account:calendar_feed:issued"
+    CALENDAR_FEED_REVOKED = "account:calendar_feed:revoked"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,14 @@ class Permission(StrEnum):
     SESSION_END = "session:end"
     CASE_READ = "case:read"
     CLIENT_READ = "client:read"
+    # MDT workflow (issue 6)
+    CASE_CREATE = "case:create"
+    CASE_LINK_CONFIRM = "case:link_confirm"
+    MEETING_READ = "meeting:read"
+    MEETING_MANAGE = "meeting:manage"
+    TASK_READ = "task:read"
+    TASK_CREATE = "task:create"
+    TASK_UPDATE = "task:update"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -47,6 +55,14 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
             Role.AGENCY_LEAD,
         }
     ),
+    # MDT workflow (issue 6)
+    Permission.CASE_CREATE: frozenset({Role.MDT_COORDINATOR}),
+    Permission.CASE_LINK_CONFIRM: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.MEETING_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.MEETING_MANAGE: frozenset({Role.MDT_COORDINATOR}),
+    Permission.TASK_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.TASK_CREATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.TASK_UPDATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
 }
 
 

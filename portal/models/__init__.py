@@ -14,7 +14,23 @@ from portal.models.release import (
 )
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
-__all__ = [
+# MDT workflow (issue 6)
+from portal.models.workflow import (
+    AgendaItem,
+    Attendance,
+    CalendarFeed,
+    CaseEvent,
+    Decision,
+    Meeting,
+    MeetingChange,
+    MeetingInvite,
+    RecommendationType,
+    Task,
+    TaskChange,
+    TaskComment,
+)
+
+__all__ = [  # noqa: RUF022 (one block per area, for merging)
     "Agency",
     "AgencyKey",
     "AgencyKind",
@@ -38,4 +54,17 @@ __all__ = [
     "StaffRole",
     "StaffUser",
     "WebSession",
+    # MDT workflow (issue 6)
+    "AgendaItem",
+    "Attendance",
+    "CalendarFeed",
+    "CaseEvent",
+    "Decision",
+    "Meeting",
+    "MeetingChange",
+    "MeetingInvite",
+    "RecommendationType",
+    "Task",
+    "TaskChange",
+    "TaskComment",
 ]

@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models.workflow import CaseEventKind
 from portal.services import validation
 
 
@@ -32,7 +33,10 @@ def open_case(
     actor,
     at: datetime,
     today: date,
+    window_days: int = 14,
+    agencies: list[Agency] | None = None,
 ) -> MdtCase:
+    """Open the case at intake; `agencies` are invited and each confirms its own link."""
     values = validation.collect(
         intake_date=lambda: validation.iso_date(intake_date, "intake_date"),
         referral_source=lambda: validation.choice(
@@ -51,6 +55,7 @@ def open_case(
         status=CaseStatus.OPEN,
         created_at=at,
         created_by_id=getattr(actor, "id", None),
+        convening_due=convening_deadline(values["intake_date"], window_days),
     )
     db.add(case)
     try:
@@ -67,7 +72,18 @@ def open_case(
         detail={"referral_source": case.referral_source},
         at=at,
     )
+    from portal.services import casework  # the workflow half of the case lives there
+
+    casework.note(db, case, CaseEventKind.OPENED, actor=actor, at=at)
+    for agency in agencies or ():
+        if agency.id != coordinating_agency.id:
+            link_client(db, case, agency, None, actor=actor, at=at)
     return case
+
+
+def convening_deadline(intake_date: date, window_days: int) -> date:
+    """The MDT should convene by this calendar date: intake + the window, in days."""
+    return intake_date + timedelta(days=window_days)
 
 
 def link_client(

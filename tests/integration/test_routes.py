@@ -11,7 +11,7 @@ from portal.web.routes import routes
 
 import factories as make
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/static"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/static", "/calendar/{token}"}
 
 
 def walk(table, prefix=""):

@@ -1,0 +1,279 @@
+"""The 14-day convening clock as the coordinator sees it: who waits for a first MDT, who is
+late, the rate convened within the window, and cases that have gone without review.
+
+Everything is computed in SQL over the coordinating agency's cases (indexes
+ix_mdt_case_awaiting / _compliance / _review / _next_review); Python only shapes the few
+rows shown. A case's deadline is `mdt_case.convening_due`, fixed at intake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, or_
+from sqlmodel import Session, func, select
+
+from portal.models import Agency, CaseStatus, MdtCase, ReferralSource
+from portal.models.workflow import AgendaItem, Meeting, MeetingStatus
+
+RATE_WINDOWS = (30, 90, 365)
+
+
+def local_today(at: datetime, tz: ZoneInfo) -> date:
+    """Dates of the clock are calendar dates in the MDT's zone, not in UTC."""
+    return at.astimezone(tz).date()
+
+
+def days_left(due: date, today: date) -> int:
+    return (due - today).days
+
+
+@dataclass(frozen=True)
+class AwaitingRow:
+    public_id: str
+    reference: str
+    intake_date: date
+    convening_due: date
+    days_left: int
+    next_meeting: date | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left < 0
+
+    @property
+    def due_today(self) -> bool:
+        return self.days_left == 0
+
+    @property
+    def scheduled_late(self) -> bool:
+        return self.next_meeting is not None and self.next_meeting > self.convening_due
+
+
+def _awaiting(agency_id: int):
+    return (
+        MdtCase.coordinating_agency_id == agency_id,
+        MdtCase.status == CaseStatus.OPEN,
+        MdtCase.first_mdt_date.is_(None),
+    )
+
+
+def _next_meeting():
+    return (
+        select(func.min(Meeting.meeting_date))
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .where(AgendaItem.case_id == MdtCase.id, Meeting.status == MeetingStatus.SCHEDULED)
+        .scalar_subquery()
+    )
+
+
+def awaiting_first_mdt(
+    db: Session, agency: Agency, *, today: date, limit: int = 25
+) -> list[AwaitingRow]:
+    """Open cases not yet reviewed at any MDT, fewest days left first."""
+    rows = db.exec(
+        select(
+            MdtCase.public_id,
+            MdtCase.reference,
+            MdtCase.intake_date,
+            MdtCase.convening_due,
+            _next_meeting(),
+        )
+        .where(*_awaiting(agency.id))
+        .order_by(MdtCase.convening_due, MdtCase.reference)
+        .limit(limit)
+    ).all()
+    return [
+        AwaitingRow(pid, ref, intake, due, days_left(due, today), meeting)
+        for pid, ref, intake, due, meeting in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ClockCounts:
+    awaiting: int
+    overdue: int
+    due_today: int
+    due_soon: int  # within three days, not today
+    scheduled_late: int
+
+
+def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
+    due = MdtCase.convening_due
+    awaiting, overdue, due_today, due_soon = db.exec(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((due < today, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((due == today, 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((and_(due > today, due <= today + timedelta(days=3)), 1), else_=0)),
+                0,
+            ),
+        ).where(*_awaiting(agency.id))
+    ).one()
+    scheduled_late = db.exec(
+        select(func.count(func.distinct(MdtCase.id)))
+        .join(AgendaItem, AgendaItem.case_id == MdtCase.id)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(
+            *_awaiting(agency.id),
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.meeting_date > MdtCase.convening_due,
+        )
+    ).one()
+    return ClockCounts(awaiting, overdue, due_today, due_soon, scheduled_late)
+
+
+@dataclass(frozen=True)
+class Rate:
+    convened_in_time: int
+    decided: int  # convened, or past the deadline without convening
+
+    @property
+    def percent(self) -> int | None:
+        return None if not self.decided else round(100 * self.convened_in_time / self.decided)
+
+
+@dataclass(frozen=True)
+class ComplianceTable:
+    windows: tuple[int, ...]
+    overall: dict[int, Rate]
+    by_source: list[tuple[str, dict[int, Rate]]]
+
+
+def compliance(
+    db: Session, agency: Agency, *, today: date, windows: tuple[int, ...] = RATE_WINDOWS
+) -> ComplianceTable:
+    """Cases whose intake fell in each window and whose outcome is known (convened, or
+    the deadline passed without a meeting): the share convened by the deadline.
+
+    A case still inside its window without a meeting is not counted either way yet.
+    """
+    decided = or_(MdtCase.first_mdt_date.is_not(None), MdtCase.convening_due < today)
+    in_time = MdtCase.first_mdt_date <= MdtCase.convening_due
+    columns = []
+    for days in windows:
+        since = MdtCase.intake_date >= today - timedelta(days=days)
+        columns.append(func.coalesce(func.sum(case((and_(since, in_time), 1), else_=0)), 0))
+        columns.append(func.coalesce(func.sum(case((and_(since, decided), 1), else_=0)), 0))
+    rows = db.exec(
+        select(MdtCase.referral_source, *columns)
+        .where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.intake_date >= today - timedelta(days=max(windows)),
+            MdtCase.intake_date <= today,
+        )
+        .group_by(MdtCase.referral_source)
+        .order_by(MdtCase.referral_source)
+    ).all()
+    by_source = []
+    totals = {days: [0, 0] for days in windows}
+    for source, *counts in rows:
+        rates = {}
+        for index, days in enumerate(windows):
+            good, known = int(counts[2 * index]), int(counts[2 * index + 1])
+            rates[days] = Rate(good, known)
+            totals[days][0] += good
+            totals[days][1] += known
+        by_source.append((_source_label(source), rates))
+    overall = {days: Rate(*totals[days]) for days in windows}
+    return ComplianceTable(tuple(windows), overall, by_source)
+
+
+def _source_label(value: str) -> str:
+    try:
+        return ReferralSource(value).label
+    except ValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    public_id: str
+    reference: str
+    last_review_date: date | None
+    intake_date: date
+
+
+def without_review(
+    db: Session, agency: Agency, *, today: date, days: int, limit: int = 20
+) -> tuple[int, list[StaleRow]]:
+    """Open cases not reviewed in `days` (never-reviewed ones count from intake)."""
+    cutoff = today - timedelta(days=days)
+    stale = or_(
+        MdtCase.last_review_date < cutoff,
+        and_(MdtCase.last_review_date.is_(None), MdtCase.intake_date < cutoff),
+    )
+    where = (
+        MdtCase.coordinating_agency_id == agency.id,
+        MdtCase.status == CaseStatus.OPEN,
+        stale,
+    )
+    count = db.exec(select(func.count()).select_from(MdtCase).where(*where)).one()
+    rows = db.exec(
+        select(MdtCase.public_id, MdtCase.reference, MdtCase.last_review_date, MdtCase.intake_date)
+        .where(*where)
+        .order_by(MdtCase.last_review_date.is_not(None), MdtCase.last_review_date, MdtCase.id)
+        .limit(limit)
+    ).all()
+    return count, [StaleRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ReviewDueRow:
+    public_id: str
+    reference: str
+    next_review_date: date
+    review_every_days: int
+
+
+def due_for_review(
+    db: Session, agency: Agency, *, today: date, horizon_days: int = 7, limit: int = 25
+) -> list[ReviewDueRow]:
+    """Open cases whose next review (by the cadence the MDT chose) falls by the horizon."""
+    rows = db.exec(
+        select(
+            MdtCase.public_id,
+            MdtCase.reference,
+            MdtCase.next_review_date,
+            MdtCase.review_every_days,
+        )
+        .where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.status == CaseStatus.OPEN,
+            MdtCase.next_review_date <= today + timedelta(days=horizon_days),
+        )
+        .order_by(MdtCase.next_review_date, MdtCase.reference)
+        .limit(limit)
+    ).all()
+    return [ReviewDueRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CoordinatorPanel:
+    today: date
+    awaiting: list[AwaitingRow]
+    counts: ClockCounts
+    rates: ComplianceTable
+    stale_days: int
+    stale_count: int
+    stale: list[StaleRow]
+    review_due: list[ReviewDueRow]
+
+
+def coordinator_panel(
+    db: Session, agency: Agency, *, today: date, stale_days: int = 30
+) -> CoordinatorPanel:
+    stale_count, stale = without_review(db, agency, today=today, days=stale_days)
+    return CoordinatorPanel(
+        today=today,
+        awaiting=awaiting_first_mdt(db, agency, today=today),
+        counts=clock_counts(db, agency, today=today),
+        rates=compliance(db, agency, today=today),
+        stale_days=stale_days,
+        stale_count=stale_count,
+        stale=stale,
+        review_due=due_for_review(db, agency, today=today),
+    )
