@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from portal import demo_workflow
 from portal.crypto import KeyWrapper
 from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
 from portal.services import agencies, cases, clients, staff
@@ -196,4 +197,5 @@ def seed(
                 at=at,
             )
             cases.link_client(db, case, agency, client, actor=None, at=at, confirmed=True)
+    demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
     return by_key
