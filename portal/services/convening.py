@@ -252,6 +252,38 @@ def due_for_review(
 
 
 @dataclass(frozen=True)
+class ConvenedRow:
+    public_id: str
+    reference: str
+    first_mdt_date: date
+    convening_due: date
+
+    @property
+    def in_time(self) -> bool:
+        return self.first_mdt_date <= self.convening_due
+
+
+def recently_convened(
+    db: Session, agency: Agency, *, today: date, days: int = 14, limit: int = 10
+) -> list[ConvenedRow]:
+    """Cases whose first MDT was in the last `days`: a first MDT comes at most a few
+    months after intake, so the intake bound keeps this on the compliance index."""
+    rows = db.exec(
+        select(
+            MdtCase.public_id, MdtCase.reference, MdtCase.first_mdt_date, MdtCase.convening_due
+        )
+        .where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.intake_date >= today - timedelta(days=max(RATE_WINDOWS)),
+            MdtCase.first_mdt_date >= today - timedelta(days=days),
+        )
+        .order_by(MdtCase.first_mdt_date.desc(), MdtCase.reference)
+        .limit(limit)
+    ).all()
+    return [ConvenedRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
 class CoordinatorPanel:
     today: date
     awaiting: list[AwaitingRow]
@@ -261,6 +293,7 @@ class CoordinatorPanel:
     stale_count: int
     stale: list[StaleRow]
     review_due: list[ReviewDueRow]
+    convened: list[ConvenedRow]
 
 
 def coordinator_panel(
@@ -276,4 +309,5 @@ def coordinator_panel(
         stale_count=stale_count,
         stale=stale,
         review_due=due_for_review(db, agency, today=today),
+        convened=recently_convened(db, agency, today=today),
     )
