@@ -73,6 +73,27 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", action="append", required=True)
     add.set_defaults(run=cmd_staff_add)
 
+    # MDT workflow (issue 6)
+    bench = commands.add_parser("bench", help="benchmarks").add_subparsers(
+        dest="bench_command", required=True
+    )
+    workflow = bench.add_parser(
+        "workflow", help="coordinator dashboard and my tasks at scale (scratch databases)"
+    )
+    workflow.add_argument("--cases", type=int, default=100_000)
+    workflow.add_argument("--tasks", type=int, default=500_000)
+    workflow.add_argument("--small-cases", type=int, default=1_000)
+    workflow.add_argument("--small-tasks", type=int, default=5_000)
+    workflow.add_argument("--repeat", type=int, default=50)
+    workflow.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "PORTAL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres"
+        ),
+        help="server to create (and drop) the scratch database on; '' to skip PostgreSQL",
+    )
+    workflow.set_defaults(run=cmd_bench_workflow)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -177,6 +198,17 @@ def cmd_staff_add(args) -> int:
             at=settings.clock(),
         )
         print(f"added {user.username} to {agency.name}")
+    return 0
+
+
+def cmd_bench_workflow(args) -> int:
+    from portal import bench_workflow
+
+    bench_workflow.run(
+        sizes=[(args.small_cases, args.small_tasks), (args.cases, args.tasks)],
+        postgres_url=args.postgres_url or None,
+        repeat=args.repeat,
+    )
     return 0
 
 

@@ -269,9 +269,7 @@ def recently_convened(
     """Cases whose first MDT was in the last `days`: a first MDT comes at most a few
     months after intake, so the intake bound keeps this on the compliance index."""
     rows = db.exec(
-        select(
-            MdtCase.public_id, MdtCase.reference, MdtCase.first_mdt_date, MdtCase.convening_due
-        )
+        select(MdtCase.public_id, MdtCase.reference, MdtCase.first_mdt_date, MdtCase.convening_due)
         .where(
             MdtCase.coordinating_agency_id == agency.id,
             MdtCase.intake_date >= today - timedelta(days=max(RATE_WINDOWS)),
