@@ -167,8 +167,10 @@ class TaskPriority(StrEnum):
 
 class Task(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_task_assignee_status_due", "assignee_user_id", "status", "due_date"),
-        Index("ix_task_agency_status_due", "assignee_agency_id", "status", "due_date"),
+        # "My tasks" walks these in due order and stops at the page size, so its cost does
+        # not grow with the number of tasks a person has ever had.
+        Index("ix_task_assignee_due", "assignee_user_id", "due_date", "id"),
+        Index("ix_task_agency_due", "assignee_agency_id", "due_date", "id"),
         Index("ix_task_case_status", "case_id", "status"),
     )
 
@@ -212,6 +214,27 @@ class TaskComment(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     author_id: int = Field(foreign_key="staff_user.id")
     body: str = Field(max_length=2000)
+
+
+class ConveningTally(SQLModel, table=True):
+    """Per coordinating agency, intake day and referral source: how many cases opened,
+    and how many had their first MDT within the window or after it.
+
+    Kept by the services in the same transaction as the case change, so the compliance
+    rate sums at most a year of days instead of every case (cases.open_case and
+    meetings.mark_reviewed are the only writers).
+    """
+
+    __tablename__ = "convening_tally"
+    __table_args__ = (UniqueConstraint("coordinating_agency_id", "intake_date", "referral_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coordinating_agency_id: int = Field(foreign_key="agency.id")
+    intake_date: date
+    referral_source: str = Field(max_length=40)
+    opened: int = 0
+    convened_in_time: int = 0
+    convened_late: int = 0
 
 
 class CalendarFeed(SQLModel, table=True):

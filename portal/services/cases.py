@@ -72,9 +72,10 @@ def open_case(
         detail={"referral_source": case.referral_source},
         at=at,
     )
-    from portal.services import casework  # the workflow half of the case lives there
+    from portal.services import casework, convening  # the workflow half of the case
 
     casework.note(db, case, CaseEventKind.OPENED, actor=actor, at=at)
+    convening.count_opened(db, case)
     for agency in agencies or ():
         if agency.id != coordinating_agency.id:
             link_client(db, case, agency, None, actor=actor, at=at)

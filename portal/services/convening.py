@@ -2,8 +2,9 @@
 late, the rate convened within the window, and cases that have gone without review.
 
 Everything is computed in SQL over the coordinating agency's cases (indexes
-ix_mdt_case_awaiting / _compliance / _review / _next_review); Python only shapes the few
-rows shown. A case's deadline is `mdt_case.convening_due`, fixed at intake.
+ix_mdt_case_awaiting / _compliance / _review / _next_review) and the daily convening
+tally; Python only shapes the few rows shown. A case's deadline is
+`mdt_case.convening_due`, fixed at intake.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_
+from sqlalchemy import and_, case, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from portal.models import Agency, CaseStatus, MdtCase, ReferralSource
-from portal.models.workflow import AgendaItem, Meeting, MeetingStatus
+from portal.models.workflow import AgendaItem, ConveningTally, Meeting, MeetingStatus
 
 RATE_WINDOWS = (30, 90, 365)
 
@@ -149,37 +151,109 @@ def compliance(
     """Cases whose intake fell in each window and whose outcome is known (convened, or
     the deadline passed without a meeting): the share convened by the deadline.
 
-    A case still inside its window without a meeting is not counted either way yet.
+    A case still inside its window without a meeting is not counted either way yet. The
+    counts come from the daily tally (one row per intake day and source), less the few
+    cases still pending, so the work is bounded by days, not by cases.
     """
-    decided = or_(MdtCase.first_mdt_date.is_not(None), MdtCase.convening_due < today)
-    in_time = MdtCase.first_mdt_date <= MdtCase.convening_due
-    columns = []
+    oldest = today - timedelta(days=max(windows))
+    tally_columns, pending_columns = [], []
     for days in windows:
-        since = MdtCase.intake_date >= today - timedelta(days=days)
-        columns.append(func.coalesce(func.sum(case((and_(since, in_time), 1), else_=0)), 0))
-        columns.append(func.coalesce(func.sum(case((and_(since, decided), 1), else_=0)), 0))
-    rows = db.exec(
-        select(MdtCase.referral_source, *columns)
-        .where(
-            MdtCase.coordinating_agency_id == agency.id,
-            MdtCase.intake_date >= today - timedelta(days=max(windows)),
-            MdtCase.intake_date <= today,
+        since = today - timedelta(days=days)
+        recent = ConveningTally.intake_date >= since
+        tally_columns += [
+            func.coalesce(func.sum(case((recent, ConveningTally.convened_in_time), else_=0)), 0),
+            func.coalesce(func.sum(case((recent, ConveningTally.opened), else_=0)), 0),
+        ]
+        pending_columns.append(
+            func.coalesce(func.sum(case((MdtCase.intake_date >= since, 1), else_=0)), 0)
         )
-        .group_by(MdtCase.referral_source)
-        .order_by(MdtCase.referral_source)
+    tallied = db.exec(
+        select(ConveningTally.referral_source, *tally_columns)
+        .where(
+            ConveningTally.coordinating_agency_id == agency.id,
+            ConveningTally.intake_date >= oldest,
+            ConveningTally.intake_date <= today,
+        )
+        .group_by(ConveningTally.referral_source)
     ).all()
+    # Not convened and not yet past the deadline: on the awaiting index, open or closed.
+    pending = {
+        source: counts
+        for source, *counts in db.exec(
+            select(MdtCase.referral_source, *pending_columns)
+            .where(
+                MdtCase.coordinating_agency_id == agency.id,
+                MdtCase.status.in_([CaseStatus.OPEN.value, CaseStatus.CLOSED.value]),
+                MdtCase.first_mdt_date.is_(None),
+                MdtCase.convening_due >= today,
+                MdtCase.intake_date >= oldest,
+                MdtCase.intake_date <= today,
+            )
+            .group_by(MdtCase.referral_source)
+        ).all()
+    }
     by_source = []
     totals = {days: [0, 0] for days in windows}
-    for source, *counts in rows:
+    for source, *counts in sorted(tallied, key=lambda row: _source_label(row[0])):
+        waiting = pending.get(source, [0] * len(windows))
         rates = {}
         for index, days in enumerate(windows):
-            good, known = int(counts[2 * index]), int(counts[2 * index + 1])
+            good = int(counts[2 * index])
+            known = int(counts[2 * index + 1]) - int(waiting[index])
             rates[days] = Rate(good, known)
             totals[days][0] += good
             totals[days][1] += known
         by_source.append((_source_label(source), rates))
     overall = {days: Rate(*totals[days]) for days in windows}
     return ComplianceTable(tuple(windows), overall, by_source)
+
+
+def _bump(db: Session, case_: MdtCase, **deltas: int) -> None:
+    """Add to the case's tally row, creating it on first use (race-safe on both DBs)."""
+    key = (
+        ConveningTally.coordinating_agency_id == case_.coordinating_agency_id,
+        ConveningTally.intake_date == case_.intake_date,
+        ConveningTally.referral_source == case_.referral_source,
+    )
+    values = {name: getattr(ConveningTally, name) + delta for name, delta in deltas.items()}
+    if db.execute(update(ConveningTally).where(*key).values(**values)).rowcount:
+        return
+    try:
+        with db.begin_nested():
+            db.add(
+                ConveningTally(
+                    coordinating_agency_id=case_.coordinating_agency_id,
+                    intake_date=case_.intake_date,
+                    referral_source=case_.referral_source,
+                    **deltas,
+                )
+            )
+            db.flush()
+    except IntegrityError:  # another transaction created it meanwhile
+        db.execute(update(ConveningTally).where(*key).values(**values))
+
+
+def count_opened(db: Session, case_: MdtCase) -> None:
+    _bump(db, case_, opened=1)
+
+
+def _outcome(case_: MdtCase, first: date | None) -> str | None:
+    if first is None:
+        return None
+    return "convened_in_time" if first <= case_.convening_due else "convened_late"
+
+
+def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
+    """Stamp (or move earlier) the case's first-MDT date and keep the tally with it."""
+    before = _outcome(case_, case_.first_mdt_date)
+    case_.first_mdt_date = first
+    after = _outcome(case_, first)
+    if before != after:
+        deltas = {after: 1}
+        if before is not None:
+            deltas[before] = -1
+        _bump(db, case_, **deltas)
+    db.add(case_)
 
 
 def _source_label(value: str) -> str:

@@ -25,7 +25,7 @@ from portal.models.workflow import (
     MeetingStatus,
     RecommendationType,
 )
-from portal.services import casework, validation
+from portal.services import casework, convening, validation
 
 DEFAULT_RECOMMENDATIONS = (
     "Safety planning",
@@ -638,7 +638,7 @@ def mark_reviewed(
         item.reviewed_at = at
         db.add(item)
     if case.first_mdt_date is None or meeting.meeting_date < case.first_mdt_date:
-        case.first_mdt_date = meeting.meeting_date
+        convening.set_first_mdt(db, case, meeting.meeting_date)
     if case.last_review_date is None or meeting.meeting_date > case.last_review_date:
         case.last_review_date = meeting.meeting_date
     case.next_review_date = casework.next_review(case, today=meeting.meeting_date)

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import func, select
 
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import AuditEntry, Role
+from portal.models import AuditEntry, MdtCase, Role
 from portal.models.workflow import Meeting, MeetingStatus, Task, TaskChange, TaskStatus
 from portal.services import calendar, cases, casework, convening, meetings, tasks
 
@@ -150,8 +150,7 @@ def test_compliance_rate_from_known_fixtures(db, keys):
     for days_ago, source, convened in fixtures:
         case = open_case(db, agency, intake=TODAY - timedelta(days=days_ago), source=source)
         if convened is not None:
-            case.first_mdt_date = case.intake_date + timedelta(days=convened)
-            db.add(case)
+            convening.set_first_mdt(db, case, case.intake_date + timedelta(days=convened))
     other = make.agency(db, keys)
     open_case(db, other, intake=TODAY - timedelta(days=40))  # another MDT's case
     db.flush()
@@ -167,6 +166,36 @@ def test_compliance_rate_from_known_fixtures(db, keys):
     assert by_source["hotline"] == {30: (0, 0), 90: (1, 2), 365: (1, 2)}
     assert by_source["school"] == {30: (1, 1), 90: (1, 2), 365: (2, 3)}
     assert table.by_source and table.overall[30].percent == 100
+    for days in (30, 90, 365):
+        assert overall[days] == direct_rate(db, agency, days)
+
+
+def direct_rate(db, agency, days):
+    """The rate straight from the cases, to check the tally against."""
+    since = TODAY - timedelta(days=days)
+    rows = db.exec(
+        select(MdtCase).where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.intake_date >= since,
+            MdtCase.intake_date <= TODAY,
+        )
+    ).all()
+    decided = [c for c in rows if c.first_mdt_date is not None or c.convening_due < TODAY]
+    good = [c for c in decided if c.first_mdt_date and c.first_mdt_date <= c.convening_due]
+    return len(good), len(decided)
+
+
+def test_tally_follows_a_first_mdt_moved_earlier(db, keys):
+    agency = make.agency(db, keys)
+    case = open_case(db, agency, intake=TODAY - timedelta(days=30))
+    convening.set_first_mdt(db, case, case.intake_date + timedelta(days=20))  # late
+    assert convening.compliance(db, agency, today=TODAY).overall[90].convened_in_time == 0
+    convening.set_first_mdt(db, case, case.intake_date + timedelta(days=9))  # earlier meeting
+    table = convening.compliance(db, agency, today=TODAY)
+    for days in (30, 90, 365):
+        rate = table.overall[days]
+        assert (rate.convened_in_time, rate.decided) == direct_rate(db, agency, days)
+    assert table.overall[90].percent == 100
 
 
 def test_marking_reviewed_stamps_first_mdt_date_once(db, keys):
