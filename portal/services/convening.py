@@ -21,6 +21,7 @@ from portal.models import Agency, CaseStatus, MdtCase, ReferralSource
 from portal.models.workflow import AgendaItem, ConveningTally, Meeting, MeetingStatus
 
 RATE_WINDOWS = (30, 90, 365)
+STALE_COUNT_CAP = 1000
 
 
 def local_today(at: datetime, tz: ZoneInfo) -> date:
@@ -285,7 +286,9 @@ def without_review(
         MdtCase.status == CaseStatus.OPEN,
         stale,
     )
-    count = db.exec(select(func.count()).select_from(MdtCase).where(*where)).one()
+    # Counted up to a cap: "999+" says enough, and the work stays bounded.
+    capped = select(MdtCase.id).where(*where).limit(STALE_COUNT_CAP).subquery()
+    count = db.exec(select(func.count()).select_from(capped)).one()
     rows = db.exec(
         select(MdtCase.public_id, MdtCase.reference, MdtCase.last_review_date, MdtCase.intake_date)
         .where(*where)
