@@ -339,9 +339,9 @@ def add_to_agenda(
         position=position + 1,
         owner_agency_id=meeting.coordinating_agency_id,
     )
-    db.add(item)
     try:
         with db.begin_nested():
+            db.add(item)
             db.flush()
     except IntegrityError:
         raise Conflict("case_ids", f"{case.reference} is already on the agenda.") from None
@@ -536,9 +536,9 @@ def add_recommendation_type(
     clean = validation.text(label, "label", max_length=80, label="Recommendation type")
     recommendation_types(db, agency)
     row = RecommendationType(agency_id=agency.id, label=clean)
-    db.add(row)
     try:
         with db.begin_nested():
+            db.add(row)
             db.flush()
     except IntegrityError:
         raise Conflict("label", "This recommendation type is already on the list.") from None

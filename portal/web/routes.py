@@ -156,6 +156,7 @@ def routes() -> list:
                 ("agenda", workflow_pages.meeting_agenda_add),
                 ("attendance", workflow_pages.meeting_attendance),
                 ("recommendation-types", workflow_pages.meeting_recommendation_add),
+                ("recommendation-types/active", workflow_pages.meeting_recommendation_toggle),
                 ("items/{item_id}/minutes", workflow_pages.item_minutes),
                 ("items/{item_id}/decisions", workflow_pages.item_decision),
                 ("items/{item_id}/reviewed", workflow_pages.item_reviewed),

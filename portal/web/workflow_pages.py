@@ -317,11 +317,7 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "invited": meetings.invited_agencies(ctx.db, meeting),
             "attendance": meetings.attendance(ctx.db, meeting),
             "staff": meetings.invitable_staff(ctx.db, meeting) if managing else [],
-            "recommendations": [
-                r
-                for r in meetings.recommendation_types(ctx.db, ctx.db.get(Agency, agency.id))
-                if r.is_active
-            ]
+            "recommendation_types": meetings.recommendation_types(ctx.db, agency)
             if managing
             else [],
             "candidates": meetings.agenda_candidates(ctx.db, agency) if managing else [],
@@ -431,6 +427,21 @@ def meeting_recommendation_add(ctx: Context) -> Response:
             ctx.db, ctx.viewer.agency, ctx.field("label"), actor=ctx.viewer.user, at=ctx.now
         ),
         "The recommendation type was added to your list.",
+    )
+
+
+def meeting_recommendation_toggle(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.set_recommendation_active(
+            ctx.db,
+            ctx.viewer.agency,
+            ctx.field("type_id"),
+            ctx.field("active") == "1",
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        ),
+        "Your list of recommendation types is updated.",
     )
 
 

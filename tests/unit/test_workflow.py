@@ -530,3 +530,25 @@ def test_meeting_visibility_follows_invitation(db, keys):
     with pytest.raises(NotFound):
         meetings.access_managed_meeting(db, partner, meeting.public_id)
     assert meeting.status == MeetingStatus.SCHEDULED
+
+
+def test_recommendation_types_are_an_editable_list(db, keys):
+    agency = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    case = open_case(db, agency, intake=TODAY)
+    meeting = held_meeting(db, agency, coordinator, [case])
+    item = meetings.agenda(db, meeting, agency)[0].item
+    added = meetings.add_recommendation_type(
+        db, agency, "Housing navigation", actor=coordinator, at=AT
+    )
+    with pytest.raises(Conflict):
+        meetings.add_recommendation_type(db, agency, "Housing navigation", actor=None, at=AT)
+    decision = meetings.record_decision(
+        db, meeting, item, recommendation="Housing navigation", text="", actor=None, at=AT
+    )
+    assert decision.recommendation == "Housing navigation"
+    meetings.set_recommendation_active(db, agency, added.id, False, actor=None, at=AT)
+    with pytest.raises(Invalid):
+        meetings.record_decision(
+            db, meeting, item, recommendation="Housing navigation", text="", actor=None, at=AT
+        )
