@@ -142,36 +142,38 @@ def cases_for_agency(
     an OR across the two would make the database read every case to sort them.
     """
     order = (MdtCase.intake_date.desc(), MdtCase.reference.desc())
-    coordinated = list(
-        db.exec(
-            select(MdtCase)
-            .where(MdtCase.coordinating_agency_id == agency.id)
-            .order_by(*order)
-            .limit(limit)
-        ).all()
+    columns = (
+        MdtCase.public_id,
+        MdtCase.reference,
+        MdtCase.intake_date,
+        MdtCase.convening_due,
+        MdtCase.status,
+        MdtCase.referral_source,
     )
-    linked = list(
-        db.exec(
-            select(MdtCase)
-            .join(CaseLink, CaseLink.case_id == MdtCase.id)
-            .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
-            .order_by(*order)
-            .limit(limit)
-        ).all()
-    )
-    rows = sorted(coordinated + linked, key=lambda c: (c.intake_date, c.reference), reverse=True)[
-        :limit
-    ]
+    coordinated = db.exec(
+        select(*columns)
+        .where(MdtCase.coordinating_agency_id == agency.id)
+        .order_by(*order)
+        .limit(limit)
+    ).all()
+    linked = db.exec(
+        select(*columns)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .order_by(*order)
+        .limit(limit)
+    ).all()
+    rows = sorted([*coordinated, *linked], key=lambda r: (r[2], r[1]), reverse=True)[:limit]
     return [
         CaseRow(
-            c.public_id,
-            c.reference,
-            c.intake_date,
-            c.convening_due or c.intake_date + timedelta(days=window_days),
-            c.status,
-            c.referral_source,
+            public_id,
+            reference,
+            intake,
+            due or intake + timedelta(days=window_days),
+            status,
+            source,
         )
-        for c in rows
+        for public_id, reference, intake, due, status, source in rows
     ]
 
 
