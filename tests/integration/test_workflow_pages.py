@@ -324,3 +324,30 @@ def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
         f"/cases/{case.public_id}/reopen", data={"csrf_token": token, "reason": "mine now"}
     )
     assert refused.status_code == 404
+
+
+def test_partners_do_not_read_the_minutes_on_the_meeting_page(client, db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    case = a_case(db, agency, [partner])
+    meeting = meetings.schedule_meeting(
+        db,
+        agency,
+        day="2026-11-02",
+        clock="10:00",
+        place="Room",
+        case_ids=[case.public_id],
+        actor=coordinator,
+        at=make.AT,
+        tz=make_tz(),
+    )
+    meetings.hold_meeting(db, meeting, actor=coordinator, at=make.AT, today=TODAY)
+    item = meetings.agenda(db, meeting, agency)[0].item
+    meetings.record_minutes(
+        db, meeting, item, "Owner-only minute text", actor=coordinator, at=make.AT
+    )
+    db.flush()
+    sign_in(client, db, partner, Role.CASE_MANAGER)
+    page = client.get(f"/meetings/{meeting.public_id}")
+    assert page.status_code == 200 and case.reference in page.text
+    assert "Owner-only minute text" not in page.text and "disclosure point" in page.text
