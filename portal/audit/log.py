@@ -55,6 +55,7 @@ class AuditTag(StrEnum):
     MINUTES_RECORDED = "mdt:minutes:recorded"
     DECISION_RECORDED = "mdt:decision:recorded"
     RECOMMENDATION_TYPE_ADDED = "mdt:recommendation_type:added"
+    RECOMMENDATION_TYPE_CHANGED = "mdt:recommendation_type:changed"
     TASK_CREATED = "mdt:task:created"
     TASK_CHANGED = "mdt:task:changed"
     TASK_COMMENTED = "mdt:task:commented"

@@ -567,7 +567,7 @@ def set_recommendation_active(
     db.add(row)
     record(
         db,
-        AuditTag.RECOMMENDATION_TYPE_ADDED,
+        AuditTag.RECOMMENDATION_TYPE_CHANGED,
         agency_id=agency.id,
         actor=actor,
         subject=row.label,
