@@ -58,7 +58,14 @@ class MdtCase(MdtCaseBase, table=True):
             "convening_due",
             "first_mdt_date",
         ),
-        Index("ix_mdt_case_review", "coordinating_agency_id", "status", "last_review_date"),
+        Index(
+            "ix_mdt_case_review",
+            "coordinating_agency_id",
+            "status",
+            "last_review_date",
+            "intake_date",
+        ),
+        Index("ix_mdt_case_first_mdt", "coordinating_agency_id", "first_mdt_date"),
         Index("ix_mdt_case_next_review", "coordinating_agency_id", "status", "next_review_date"),
     )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import and_, case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -275,27 +275,38 @@ class StaleRow:
 def without_review(
     db: Session, agency: Agency, *, today: date, days: int, limit: int = 20
 ) -> tuple[int, list[StaleRow]]:
-    """Open cases not reviewed in `days` (never-reviewed ones count from intake)."""
+    """Open cases not reviewed in `days` (never-reviewed ones count from intake).
+
+    Two halves, each walked in index order (ix_mdt_case_review) and cut to the page:
+    never reviewed (oldest intake first), then reviewed long ago (oldest review first).
+    """
     cutoff = today - timedelta(days=days)
-    stale = or_(
-        MdtCase.last_review_date < cutoff,
-        and_(MdtCase.last_review_date.is_(None), MdtCase.intake_date < cutoff),
-    )
-    where = (
+    open_here = (
         MdtCase.coordinating_agency_id == agency.id,
         MdtCase.status == CaseStatus.OPEN,
-        stale,
     )
-    # Counted up to a cap: "999+" says enough, and the work stays bounded.
-    capped = select(MdtCase.id).where(*where).limit(STALE_COUNT_CAP).subquery()
-    count = db.exec(select(func.count()).select_from(capped)).one()
-    rows = db.exec(
-        select(MdtCase.public_id, MdtCase.reference, MdtCase.last_review_date, MdtCase.intake_date)
-        .where(*where)
-        .order_by(MdtCase.last_review_date.is_not(None), MdtCase.last_review_date, MdtCase.id)
-        .limit(limit)
-    ).all()
-    return count, [StaleRow(*row) for row in rows]
+    never = (*open_here, MdtCase.last_review_date.is_(None), MdtCase.intake_date < cutoff)
+    long_ago = (*open_here, MdtCase.last_review_date < cutoff)
+    columns = (
+        MdtCase.public_id,
+        MdtCase.reference,
+        MdtCase.last_review_date,
+        MdtCase.intake_date,
+    )
+    rows = db.exec(select(*columns).where(*never).order_by(MdtCase.intake_date).limit(limit)).all()
+    if len(rows) < limit:
+        rows += db.exec(
+            select(*columns)
+            .where(*long_ago)
+            .order_by(MdtCase.last_review_date)
+            .limit(limit - len(rows))
+        ).all()
+    count = 0
+    for where in (never, long_ago):
+        # Counted up to a cap: "999+" says enough, and the work stays bounded.
+        capped = select(MdtCase.id).where(*where).limit(STALE_COUNT_CAP).subquery()
+        count += db.exec(select(func.count()).select_from(capped)).one()
+    return min(count, STALE_COUNT_CAP), [StaleRow(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -343,13 +354,11 @@ class ConvenedRow:
 def recently_convened(
     db: Session, agency: Agency, *, today: date, days: int = 14, limit: int = 10
 ) -> list[ConvenedRow]:
-    """Cases whose first MDT was in the last `days`: a first MDT comes at most a few
-    months after intake, so the intake bound keeps this on the compliance index."""
+    """Cases whose first MDT was in the last `days`, newest first (ix_mdt_case_first_mdt)."""
     rows = db.exec(
         select(MdtCase.public_id, MdtCase.reference, MdtCase.first_mdt_date, MdtCase.convening_due)
         .where(
             MdtCase.coordinating_agency_id == agency.id,
-            MdtCase.intake_date >= today - timedelta(days=max(RATE_WINDOWS)),
             MdtCase.first_mdt_date >= today - timedelta(days=days),
         )
         .order_by(MdtCase.first_mdt_date.desc(), MdtCase.reference)
