@@ -243,7 +243,8 @@ def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float]
             html = dashboard_page.render(
                 **base,
                 cases=cases.cases_for_agency(db, agency, window_days=WINDOW),
-                case_count=cases.count_cases_for_agency(db, agency),
+                case_count=cases.count_cases_for_agency(db, agency, cap=1000),
+                case_count_cap=1000,
                 soon=today + timedelta(days=3),
                 panel=convening.coordinator_panel(db, agency, today=today),
                 my_tasks=tasks.task_list(db, user, agency, tasks.TaskFilter(), limit=10),

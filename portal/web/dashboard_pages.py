@@ -11,6 +11,8 @@ from portal.services import cases, convening, tasks
 from portal.web.context import Context
 from portal.web.render import render
 
+CASE_COUNT_CAP = 1000  # issue 6: the dashboard stays as quick at 100,000 cases
+
 
 def dashboard(ctx: Context) -> Response:
     agency = ctx.viewer.agency
@@ -21,7 +23,8 @@ def dashboard(ctx: Context) -> Response:
         "dashboard.html",
         {
             "cases": rows,
-            "case_count": cases.count_cases_for_agency(ctx.db, agency),
+            "case_count": cases.count_cases_for_agency(ctx.db, agency, cap=CASE_COUNT_CAP),
+            "case_count_cap": CASE_COUNT_CAP,
             "today": today,
             "soon": today + timedelta(days=3),
             **_workflow_panels(ctx, today),  # issue 6

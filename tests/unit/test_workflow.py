@@ -552,3 +552,15 @@ def test_recommendation_types_are_an_editable_list(db, keys):
         meetings.record_decision(
             db, meeting, item, recommendation="Housing navigation", text="", actor=None, at=AT
         )
+
+
+def test_case_count_can_stop_at_a_cap(db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    for _ in range(3):
+        open_case(db, agency, intake=TODAY, partners=[partner])
+    open_case(db, partner, intake=TODAY)
+    assert cases.count_cases_for_agency(db, agency) == 3
+    assert cases.count_cases_for_agency(db, agency, cap=2) == 2
+    assert cases.count_cases_for_agency(db, partner) == 4
+    assert cases.count_cases_for_agency(db, partner, cap=2) == 2
+    assert [r.reference for r in cases.cases_for_agency(db, partner, window_days=14, limit=2)]
