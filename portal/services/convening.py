@@ -22,6 +22,7 @@ from portal.models.workflow import AgendaItem, ConveningTally, Meeting, MeetingS
 
 RATE_WINDOWS = (30, 90, 365)
 STALE_COUNT_CAP = 1000
+SCHEDULED_LOOKBACK_DAYS = 60  # a meeting still "scheduled" longer ago than this is stale
 
 
 def local_today(at: datetime, tz: ZoneInfo) -> date:
@@ -116,14 +117,18 @@ def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
             ),
         ).where(*_awaiting(agency.id))
     ).one()
+    # From the meeting side: the MDT's few scheduled meetings, not every waiting case.
     scheduled_late = db.exec(
-        select(func.count(func.distinct(MdtCase.id)))
-        .join(AgendaItem, AgendaItem.case_id == MdtCase.id)
-        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        select(func.count(func.distinct(AgendaItem.case_id)))
+        .select_from(Meeting)
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
         .where(
-            *_awaiting(agency.id),
+            Meeting.coordinating_agency_id == agency.id,
+            Meeting.meeting_date >= today - timedelta(days=SCHEDULED_LOOKBACK_DAYS),
             Meeting.status == MeetingStatus.SCHEDULED,
             Meeting.meeting_date > MdtCase.convening_due,
+            *_awaiting(agency.id),
         )
     ).one()
     return ClockCounts(awaiting, overdue, due_today, due_soon, scheduled_late)
