@@ -97,6 +97,23 @@ def main(argv: list[str] | None = None) -> int:
     audit_cli.add_commands(
         commands, bench
     )  # audit log (issue 5): audit verify|checkpoint, bench audit
+    # MDT workflow (issue 6)
+    workflow = bench.add_parser(
+        "workflow", help="coordinator dashboard and my tasks at scale (scratch databases)"
+    )
+    workflow.add_argument("--cases", type=int, default=100_000)
+    workflow.add_argument("--tasks", type=int, default=500_000)
+    workflow.add_argument("--small-cases", type=int, default=1_000)
+    workflow.add_argument("--small-tasks", type=int, default=5_000)
+    workflow.add_argument("--repeat", type=int, default=50)
+    workflow.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "PORTAL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres"
+        ),
+        help="server to create (and drop) the scratch database on; '' to skip PostgreSQL",
+    )
+    workflow.set_defaults(run=cmd_bench_workflow)
 
     args = parser.parse_args(argv)
     try:
@@ -217,6 +234,17 @@ def cmd_staff_add(args) -> int:
             at=settings.clock(),
         )
         print(f"added {user.username} to {agency.name}")
+    return 0
+
+
+def cmd_bench_workflow(args) -> int:
+    from portal import bench_workflow
+
+    bench_workflow.run(
+        sizes=[(args.small_cases, args.small_tasks), (args.cases, args.tasks)],
+        postgres_url=args.postgres_url or None,
+        repeat=args.repeat,
+    )
     return 0
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal import demo_audit, demo_sections
+from portal import demo_audit, demo_sections, demo_workflow
 from portal.crypto import KeyWrapper
 from portal.demo_consent import seed_consent
 from portal.demo_mentoring import seed_mentoring
@@ -202,5 +202,6 @@ def seed(
     seed_mentoring(db, by_key, keys=keys, at=at, today=today, rng=rng)
     seed_consent(db, by_key, keys=keys, at=at, today=today, rng=rng)  # consent releases (issue 4)
     demo_sections.seed_sections(db, by_key, keys=keys, at=at, today=today, rng=rng)
+    demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
     demo_audit.seed_audit(db, by_key, keys=keys, at=at, rng=rng)
     return by_key

@@ -77,6 +77,26 @@ class AuditTag(StrEnum):
     DISCLOSURE_WITHHELD = "disclosure:section:withheld"  # owner's log
     DISCLOSURE_RECEIVED = "disclosure:section:received"  # viewer agency's log
     DISCLOSURE_PREVIEWED = "disclosure:preview:viewed"  # owner's log, own staff
+    # MDT workflow (issue 6)
+    CASE_CLOSED = "mdt:case:closed"
+    CASE_REOPENED = "mdt:case:reopened"
+    CASE_REVIEWED = "mdt:case:reviewed"
+    CASE_CADENCE_SET = "mdt:case:cadence_set"
+    MEETING_SCHEDULED = "mdt:meeting:scheduled"
+    MEETING_RESCHEDULED = "mdt:meeting:rescheduled"
+    MEETING_CANCELLED = "mdt:meeting:cancelled"
+    MEETING_HELD = "mdt:meeting:held"
+    MEETING_AGENDA_CHANGED = "mdt:meeting:agenda_changed"
+    MEETING_ATTENDANCE = "mdt:meeting:attendance_recorded"
+    MINUTES_RECORDED = "mdt:minutes:recorded"
+    DECISION_RECORDED = "mdt:decision:recorded"
+    RECOMMENDATION_TYPE_ADDED = "mdt:recommendation_type:added"
+    RECOMMENDATION_TYPE_CHANGED = "mdt:recommendation_type:changed"
+    TASK_CREATED = "mdt:task:created"
+    TASK_CHANGED = "mdt:task:changed"
+    TASK_COMMENTED = "mdt:task:commented"
+    CALENDAR_FEED_ISSUED = "account:calendar_feed:issued"
+    CALENDAR_FEED_REVOKED = "account:calendar_feed:revoked"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,14 @@ class Permission(StrEnum):
     POLICY_READ = "policy:read"
     POLICY_MANAGE = "policy:manage"
     RELEASE_PREVIEW = "release:preview"
+    # MDT workflow (issue 6)
+    CASE_CREATE = "case:create"
+    CASE_LINK_CONFIRM = "case:link_confirm"
+    MEETING_READ = "meeting:read"
+    MEETING_MANAGE = "meeting:manage"
+    TASK_READ = "task:read"
+    TASK_CREATE = "task:create"
+    TASK_UPDATE = "task:update"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -105,6 +113,14 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.POLICY_READ: _LEADS,
     Permission.POLICY_MANAGE: frozenset({Role.AGENCY_LEAD}),
     Permission.RELEASE_PREVIEW: _STAFF_WITH_CLIENTS,
+    # MDT workflow (issue 6)
+    Permission.CASE_CREATE: frozenset({Role.MDT_COORDINATOR}),
+    Permission.CASE_LINK_CONFIRM: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.MEETING_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.MEETING_MANAGE: frozenset({Role.MDT_COORDINATOR}),
+    Permission.TASK_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.TASK_CREATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    Permission.TASK_UPDATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
 }
 
 

@@ -27,7 +27,24 @@ from portal.models.release import (
 from portal.models.section import PolicyLine, PolicyVersion, SectionEntry
 from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
 
-__all__ = [
+# MDT workflow (issue 6)
+from portal.models.workflow import (
+    AgendaItem,
+    Attendance,
+    CalendarFeed,
+    CaseEvent,
+    ConveningTally,
+    Decision,
+    Meeting,
+    MeetingChange,
+    MeetingInvite,
+    RecommendationType,
+    Task,
+    TaskChange,
+    TaskComment,
+)
+
+__all__ = [  # noqa: RUF022 (one block per area, for merging)
     "Accompaniment",
     "AccompanimentAmendment",
     "AccompanimentKind",
@@ -60,6 +77,20 @@ __all__ = [
     "StaffRole",
     "StaffUser",
     "WebSession",
+    # MDT workflow (issue 6)
+    "AgendaItem",
+    "Attendance",
+    "CalendarFeed",
+    "CaseEvent",
+    "ConveningTally",
+    "Decision",
+    "Meeting",
+    "MeetingChange",
+    "MeetingInvite",
+    "RecommendationType",
+    "Task",
+    "TaskChange",
+    "TaskComment",
 ]
 
 # Audit log chain (issue 5, audit log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.types import UTCDateTime, new_public_id
@@ -40,7 +40,34 @@ class MdtCaseBase(SQLModel):
 
 class MdtCase(MdtCaseBase, table=True):
     __tablename__ = "mdt_case"
-    __table_args__ = (UniqueConstraint("reference"),)
+    __table_args__ = (
+        UniqueConstraint("reference"),
+        # MDT workflow (issue 6): the coordinator dashboard is answered from these alone.
+        Index(
+            "ix_mdt_case_awaiting",
+            "coordinating_agency_id",
+            "status",
+            "first_mdt_date",
+            "convening_due",
+        ),
+        Index(
+            "ix_mdt_case_compliance",
+            "coordinating_agency_id",
+            "intake_date",
+            "referral_source",
+            "convening_due",
+            "first_mdt_date",
+        ),
+        Index(
+            "ix_mdt_case_review",
+            "coordinating_agency_id",
+            "status",
+            "last_review_date",
+            "intake_date",
+        ),
+        Index("ix_mdt_case_first_mdt", "coordinating_agency_id", "first_mdt_date"),
+        Index("ix_mdt_case_next_review", "coordinating_agency_id", "status", "next_review_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
@@ -49,6 +76,13 @@ class MdtCase(MdtCaseBase, table=True):
     status: str = Field(default=CaseStatus.OPEN, max_length=10, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    # MDT workflow (issue 6). The deadline is fixed when the case opens (intake + the
+    # window then in force), so a later change of the setting does not rewrite history.
+    convening_due: date | None = None
+    first_mdt_date: date | None = None  # the first meeting that reviewed the case
+    last_review_date: date | None = None
+    review_every_days: int | None = None  # the cadence the MDT chose for this case
+    next_review_date: date | None = None
 
 
 class CaseLink(SQLModel, table=True):

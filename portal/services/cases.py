@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models.workflow import CaseEventKind
 from portal.services import validation
 
 
@@ -32,7 +33,10 @@ def open_case(
     actor,
     at: datetime,
     today: date,
+    window_days: int = 14,
+    agencies: list[Agency] | None = None,
 ) -> MdtCase:
+    """Open the case at intake; `agencies` are invited and each confirms its own link."""
     values = validation.collect(
         intake_date=lambda: validation.iso_date(intake_date, "intake_date"),
         referral_source=lambda: validation.choice(
@@ -51,6 +55,7 @@ def open_case(
         status=CaseStatus.OPEN,
         created_at=at,
         created_by_id=getattr(actor, "id", None),
+        convening_due=convening_deadline(values["intake_date"], window_days),
     )
     db.add(case)
     try:
@@ -67,7 +72,19 @@ def open_case(
         detail={"referral_source": case.referral_source},
         at=at,
     )
+    from portal.services import casework, convening  # the workflow half of the case
+
+    casework.note(db, case, CaseEventKind.OPENED, actor=actor, at=at)
+    convening.count_opened(db, case)
+    for agency in agencies or ():
+        if agency.id != coordinating_agency.id:
+            link_client(db, case, agency, None, actor=actor, at=at)
     return case
+
+
+def convening_deadline(intake_date: date, window_days: int) -> date:
+    """The MDT should convene by this calendar date: intake + the window, in days."""
+    return intake_date + timedelta(days=window_days)
 
 
 def link_client(
@@ -121,7 +138,7 @@ def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
         case.public_id,
         case.reference,
         case.intake_date,
-        case.intake_date + timedelta(days=window_days),
+        case.convening_due or case.intake_date + timedelta(days=window_days),
         case.status,
         case.referral_source,
     )
@@ -130,25 +147,66 @@ def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
 def cases_for_agency(
     db: Session, agency: Agency, *, window_days: int, limit: int = 50, offset: int = 0
 ) -> list[CaseRow]:
-    """Cases the agency takes part in (coordinating or linked), filtered in SQL."""
-    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
-    rows = db.exec(
-        select(MdtCase)
-        .where((MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked))
-        .order_by(MdtCase.intake_date.desc(), MdtCase.reference.desc())
-        .offset(offset)
-        .limit(limit)
+    """Cases the agency takes part in (coordinating or linked), filtered in SQL.
+
+    Two index-ordered halves (coordinated, linked), each cut to the page, then merged:
+    an OR across the two would make the database read every case to sort them.
+    """
+    order = (MdtCase.intake_date.desc(), MdtCase.reference.desc())
+    columns = (
+        MdtCase.public_id,
+        MdtCase.reference,
+        MdtCase.intake_date,
+        MdtCase.convening_due,
+        MdtCase.status,
+        MdtCase.referral_source,
+    )
+    coordinated = db.exec(
+        select(*columns)
+        .where(MdtCase.coordinating_agency_id == agency.id)
+        .order_by(*order)
+        .limit(offset + limit)
     ).all()
-    return [case_row(c, window_days=window_days) for c in rows]
-
-
-def count_cases_for_agency(db: Session, agency: Agency) -> int:
-    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
-    return db.exec(
-        select(func.count(MdtCase.id)).where(
-            (MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked)
+    linked = db.exec(
+        select(*columns)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .order_by(*order)
+        .limit(offset + limit)
+    ).all()
+    rows = sorted([*coordinated, *linked], key=lambda r: (r[2], r[1]), reverse=True)[
+        offset : offset + limit
+    ]
+    return [
+        CaseRow(
+            public_id,
+            reference,
+            intake,
+            due or intake + timedelta(days=window_days),
+            status,
+            source,
         )
-    ).one()
+        for public_id, reference, intake, due, status, source in rows
+    ]
+
+
+def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = None) -> int:
+    """How many cases the agency takes part in; with `cap`, counted no further than that
+    (a dashboard says "1000+" and stays as quick with a hundred thousand cases)."""
+    coordinated = select(MdtCase.id).where(MdtCase.coordinating_agency_id == agency.id)
+    linked = (
+        select(CaseLink.id)
+        .join(MdtCase, MdtCase.id == CaseLink.case_id)
+        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+    )
+    total = 0
+    for query in (coordinated, linked):
+        if cap is not None:
+            query = query.limit(cap - total)
+        total += db.exec(select(func.count()).select_from(query.subquery())).one()
+        if cap is not None and total >= cap:
+            break
+    return total
 
 
 def access_case(db: Session, agency: Agency, public_id: str) -> MdtCase:

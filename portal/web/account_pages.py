@@ -6,7 +6,7 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.auth import totp
 from portal.errors import Invalid
-from portal.services import signin, staff
+from portal.services import calendar, signin, staff
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -18,6 +18,7 @@ def _account_page(ctx: Context, *, status: int = 200, errors: dict | None = None
         {
             "errors": errors or {},
             "recovery_left": signin.unused_recovery_codes(ctx.db, ctx.viewer.user),
+            "calendar_feed": calendar.active_feed(ctx.db, ctx.viewer.user),  # issue 6
         },
         status=status,
     )

@@ -6,24 +6,43 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from portal.services import cases
+from portal.auth.permissions import Permission, allows
+from portal.services import cases, convening, tasks
 from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
 
+CASE_COUNT_CAP = 1000  # issue 6: the dashboard stays as quick at 100,000 cases
+
 
 def dashboard(ctx: Context) -> Response:
-    agency = ctx.viewer.agency
-    today = ctx.now.astimezone(ctx.settings.tz).date()
-    rows = cases.cases_for_agency(ctx.db, agency, window_days=ctx.settings.convening_window_days)
-    return render(
-        ctx,
-        "dashboard.html",
-        {
-            "cases": rows,
-            "case_count": cases.count_cases_for_agency(ctx.db, agency),
-            "today": today,
-            "soon": today + timedelta(days=3),
-            "mentoring": mentor_pages.dashboard_panel(ctx),
-        },
+    try:
+        stale_days = min(max(int(ctx.request.query_params.get("stale_days", 30)), 1), 3650)
+    except ValueError:
+        stale_days = 30
+    values = dashboard_values(
+        ctx.db, ctx.viewer, settings=ctx.settings, now=ctx.now, stale_days=stale_days
     )
+    return render(ctx, "dashboard.html", values)
+
+
+def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict:
+    """Everything the dashboard shows this viewer; also called by `portal bench workflow`."""
+    agency = viewer.agency
+    today = now.astimezone(settings.tz).date()
+    panel = None
+    if allows(viewer.roles, Permission.MEETING_MANAGE):  # the coordinator's clock (issue 6)
+        panel = convening.coordinator_panel(db, agency, today=today, stale_days=stale_days)
+    my_tasks = None
+    if allows(viewer.roles, Permission.TASK_READ):
+        my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
+    return {
+        "cases": cases.cases_for_agency(db, agency, window_days=settings.convening_window_days),
+        "case_count": cases.count_cases_for_agency(db, agency, cap=CASE_COUNT_CAP),
+        "case_count_cap": CASE_COUNT_CAP,
+        "today": today,
+        "soon": today + timedelta(days=3),
+        "mentoring": mentor_pages.dashboard_panel(db, viewer, now=now, settings=settings),
+        "panel": panel,
+        "my_tasks": my_tasks,
+    }

@@ -44,21 +44,21 @@ def _param(ctx: Context, name: str) -> str:
 # --- the dashboard panel ----------------------------------------------------------------
 
 
-def dashboard_panel(ctx: Context) -> dict:
+def dashboard_panel(db, viewer, *, now, settings) -> dict:
     """What the dashboard's survivor-mentor panel shows this viewer (empty: no panel)."""
-    viewer = ctx.viewer
     panel: dict = {}
     if allows(viewer.roles, Permission.ACCOMPANIMENT_LOG):
-        rows = mentoring.caseload(ctx.db, viewer.user, now=ctx.now, today=_today(ctx))
+        today = now.astimezone(settings.tz).date()
+        rows = mentoring.caseload(db, viewer.user, now=now, today=today)
         panel["caseload"] = rows
         panel["next"] = min((r for r in rows if r.next_at), key=lambda r: r.next_at, default=None)
     if allows(viewer.roles, Permission.MENTOR_ASSIGN) and (
         Role.MDT_COORDINATOR in viewer.roles or mentoring.is_program_lead(viewer)
     ):
         panel["unassigned"] = mentoring.assignment_overview(
-            ctx.db, viewer, tz=ctx.settings.tz, unassigned_only=True, limit=8
+            db, viewer, tz=settings.tz, unassigned_only=True, limit=8
         )
-        panel["unassigned_count"] = mentoring.count_unassigned(ctx.db, viewer)
+        panel["unassigned_count"] = mentoring.count_unassigned(db, viewer)
     if mentoring.is_program_lead(viewer):
         panel["program_lead"] = True
     return panel

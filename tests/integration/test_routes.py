@@ -13,7 +13,14 @@ from portal.web.routes import routes
 
 import factories as make
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/static", "/api/v1/openapi.json"}
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/login",
+    "/static",
+    "/api/v1/openapi.json",
+    "/calendar/{token}",
+}
 
 
 def walk(table, prefix=""):

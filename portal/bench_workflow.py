@@ -1,0 +1,364 @@
+"""`portal bench workflow`: the coordinator dashboard and "my tasks" at scale.
+
+Builds N cases and M tasks for one MDT in a scratch SQLite file and a scratch PostgreSQL
+database (created and dropped here), then times the page work as a request does it: the
+service functions and the template render, p50 and p95 over repeated runs.
+
+Rows are bulk-inserted with Core statements (a bench needs volume, not audit entries);
+the schema is the real one, built by the migrations.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from portal import migrate
+from portal.auth.sessions import Viewer
+from portal.crypto import KeyWrapper
+from portal.db import make_engine, normalise_url
+from portal.models import (
+    Agency,
+    CaseLink,
+    CaseStatus,
+    MdtCase,
+    ReferralSource,
+    Role,
+    StaffRole,
+    StaffUser,
+    WebSession,
+)
+from portal.models.workflow import Task, TaskPriority, TaskStatus
+from portal.services import agencies, cases, tasks
+from portal.web.dashboard_pages import dashboard_values
+from portal.web.render import templates
+
+WINDOW = 14
+HISTORY_DAYS = 3 * 365  # intake dates spread over three years
+STAFF_PER_AGENCY = 40
+BATCH = 5000
+
+
+# What the services keep row by row, built at once for bulk-inserted cases.
+TALLY_FROM_CASES = """
+INSERT INTO convening_tally
+    (coordinating_agency_id, intake_date, referral_source,
+     opened, convened_in_time, convened_late)
+SELECT coordinating_agency_id, intake_date, referral_source, COUNT(*),
+    SUM(CASE WHEN first_mdt_date IS NOT NULL AND first_mdt_date <= convening_due
+        THEN 1 ELSE 0 END),
+    SUM(CASE WHEN first_mdt_date IS NOT NULL AND first_mdt_date > convening_due
+        THEN 1 ELSE 0 END)
+FROM mdt_case
+GROUP BY coordinating_agency_id, intake_date, referral_source
+"""
+
+
+@dataclass(frozen=True)
+class Figures:
+    backend: str
+    cases: int
+    tasks: int
+    dashboard_p50: float
+    dashboard_p95: float
+    my_tasks_p50: float
+    my_tasks_p95: float
+
+
+def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 7) -> dict:
+    """The scratch MDT: six agencies, their staff, cases with links, tasks. Returns ids."""
+    rng = random.Random(seed)
+    at = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    keys = KeyWrapper(secrets.token_bytes(32))
+    with Session(engine, expire_on_commit=False) as db:
+        made = [
+            agencies.create_agency(
+                db,
+                name=f"Bench agency {i} (synthetic)",
+                kind="community" if i % 2 else "system",
+                discipline="advocacy",
+                actor=None,
+                keys=keys,
+                at=at,
+            )
+            for i in range(6)
+        ]
+        db.commit()
+        agency_ids = [a.id for a in made]
+    coordinating = agency_ids[0]
+    partners = agency_ids[1:]
+
+    with engine.begin() as connection:
+        users = []
+        for agency_id in agency_ids:
+            for n in range(STAFF_PER_AGENCY):
+                users.append(
+                    {
+                        "public_id": str(uuid.uuid4()),
+                        "agency_id": agency_id,
+                        "username": f"bench{agency_id}-{n}",
+                        "display_name": f"Bench Person {agency_id}-{n}",
+                        "password_hash": "!",  # cannot sign in
+                        "password_changed_at": at,
+                        "is_active": True,
+                        "created_at": at,
+                    }
+                )
+        connection.execute(insert(StaffUser), users)
+        staff_by_agency: dict[int, list[int]] = {}
+        for user_id, agency_id in connection.execute(text("SELECT id, agency_id FROM staff_user")):
+            staff_by_agency.setdefault(agency_id, []).append(user_id)
+        connection.execute(
+            insert(StaffRole),
+            [
+                {"user_id": uid, "role": Role.MDT_COORDINATOR.value, "granted_at": at}
+                for uid in staff_by_agency[coordinating][:1]
+            ],
+        )
+
+        sources = [s.value for s in ReferralSource]
+        case_rows = []
+        for number in range(case_count):
+            intake = today - timedelta(days=int(HISTORY_DAYS * number / case_count))
+            due = cases.convening_deadline(intake, WINDOW)
+            age = (today - intake).days
+            roll = rng.random()
+            if age <= WINDOW and roll < 0.6:
+                first = None  # still waiting, inside the window
+            elif roll < 0.8:
+                first = intake + timedelta(days=rng.randint(2, WINDOW))
+            elif roll < 0.95:
+                first = intake + timedelta(days=rng.randint(WINDOW + 1, WINDOW + 20))
+            else:
+                first = None  # never convened
+            if first is not None and first > today:
+                first = None
+            closed = age > 180 and rng.random() < 0.9
+            case_rows.append(
+                {
+                    "public_id": str(uuid.uuid4()),
+                    "reference": f"MDT-B-{number:07d}",
+                    "coordinating_agency_id": coordinating,
+                    "intake_date": intake,
+                    "referral_source": rng.choice(sources),
+                    "status": CaseStatus.CLOSED if closed else CaseStatus.OPEN,
+                    "created_at": at,
+                    "convening_due": due,
+                    "first_mdt_date": first,
+                    "last_review_date": first,
+                    "review_every_days": 30 if first else None,
+                    "next_review_date": first + timedelta(days=30) if first else None,
+                }
+            )
+        for start in range(0, len(case_rows), BATCH):
+            connection.execute(insert(MdtCase), case_rows[start : start + BATCH])
+        case_ids = [row[0] for row in connection.execute(text("SELECT id FROM mdt_case"))]
+        connection.execute(text(TALLY_FROM_CASES))
+
+        link_rows, participants = [], {}
+        for case_id in case_ids:
+            chosen = rng.sample(partners, 2)
+            participants[case_id] = [coordinating, *chosen]
+            for agency_id in chosen:
+                link_rows.append({"case_id": case_id, "agency_id": agency_id, "linked_at": at})
+        for start in range(0, len(link_rows), BATCH):
+            connection.execute(insert(CaseLink), link_rows[start : start + BATCH])
+
+        statuses = list(TaskStatus)
+        priorities = [p.value for p in TaskPriority]
+        task_rows = []
+        for n in range(task_count):
+            case_id = case_ids[n % len(case_ids)]
+            agency_id = rng.choice(participants[case_id])
+            task_rows.append(
+                {
+                    "public_id": str(uuid.uuid4()),
+                    "case_id": case_id,
+                    "title": f"Bench task {n}",
+                    "details": "",
+                    "assignee_agency_id": agency_id,
+                    "assignee_user_id": rng.choice(staff_by_agency[agency_id]),
+                    "due_date": today + timedelta(days=rng.randint(-60, 60)),
+                    "priority": rng.choice(priorities),
+                    "status": rng.choice(statuses),
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+            if len(task_rows) == BATCH:
+                connection.execute(insert(Task), task_rows)
+                task_rows = []
+        if task_rows:
+            connection.execute(insert(Task), task_rows)
+    # The steady state of a live database: statistics gathered and, on PostgreSQL, the
+    # visibility map set (autovacuum's work) so index-only scans stay index-only.
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+    # The coordinator is also an assignee, like a real one.
+    return {"coordinating": coordinating, "coordinator": staff_by_agency[coordinating][0]}
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per dashboard and per "my tasks": the services plus the render."""
+    dashboard, my_tasks = [], []
+    with Session(engine, expire_on_commit=False) as db:
+        agency = db.get(Agency, ids["coordinating"])
+        user = db.get(StaffUser, ids["coordinator"])
+        session = WebSession(
+            token_hash="bench",  # noqa: S106 - an unsaved stand-in, never a credential
+            user_id=user.id,
+            csrf_token="bench",  # noqa: S106
+            stage="full",
+            created_at=datetime.now(UTC),
+            last_seen_at=datetime.now(UTC),
+        )
+        viewer = Viewer(user, agency, frozenset({Role.MDT_COORDINATOR.value}), session)
+        base = {
+            "viewer": viewer,
+            "csrf_token": "bench",
+            "flashes": [],
+            "can": lambda p: True,
+            # Noon in the MDT's zone on the bench's own "today", which the data is built around.
+            "now": datetime.combine(today, time_of_day(12), tzinfo=_BenchSettings.tz),
+            "settings": _BenchSettings(),
+            "today": today,
+        }
+        dashboard_page = templates.env.get_template("dashboard.html")
+        tasks_page = templates.env.get_template("workflow/tasks.html")
+        for run in range(repeat + 3):
+            started = time.perf_counter()
+            values = dashboard_values(db, viewer, settings=_BenchSettings(), now=base["now"])
+            html = dashboard_page.render(**{**base, **values})
+            elapsed = (time.perf_counter() - started) * 1000
+            assert "Awaiting first MDT" in html
+            if run >= 3:  # warm-up runs fill caches, as a running server's would be
+                dashboard.append(elapsed)
+            started = time.perf_counter()
+            filters = tasks.TaskFilter()
+            html = tasks_page.render(
+                **base,
+                rows=tasks.task_list(db, user, agency, filters),
+                filters=filters,
+                errors={},
+                statuses=list(TaskStatus),
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            assert "My tasks" in html
+            if run >= 3:
+                my_tasks.append(elapsed)
+            db.rollback()
+    return dashboard, my_tasks
+
+
+class _BenchSettings:
+    convening_window_days = WINDOW
+    mdt_timezone = "America/New_York"
+    tz = zoneinfo.ZoneInfo(mdt_timezone)
+
+
+def _figures(backend, case_count, task_count, dashboard, my_tasks) -> Figures:
+    return Figures(
+        backend,
+        case_count,
+        task_count,
+        statistics.median(dashboard),
+        _percentile(dashboard, 0.95),
+        statistics.median(my_tasks),
+        _percentile(my_tasks, 0.95),
+    )
+
+
+def scratch_sqlite(directory: Path):
+    path = directory / f"bench-{uuid.uuid4().hex[:8]}.db"
+    return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+
+
+def scratch_postgres(admin_url: str):
+    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = (
+        make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    )
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def run_one(url: str, backend: str, *, case_count, task_count, today, repeat) -> Figures:
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        ids = build(engine, case_count=case_count, task_count=task_count, today=today)
+        dashboard, my_tasks = measure(engine, ids, today=today, repeat=repeat)
+        return _figures(backend, case_count, task_count, dashboard, my_tasks)
+    finally:
+        engine.dispose()
+
+
+def run(
+    *,
+    sizes: list[tuple[int, int]],
+    postgres_url: str | None,
+    repeat: int = 50,
+    today: date | None = None,
+    out=print,
+) -> list[Figures]:
+    today = today or date(2026, 11, 25)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as directory:
+        backends = [("sqlite", lambda: scratch_sqlite(Path(directory)))]
+        if postgres_url:
+            backends.append(("postgresql", lambda: scratch_postgres(postgres_url)))
+        for backend, make_scratch in backends:
+            for case_count, task_count in sizes:
+                url, drop = make_scratch()
+                try:
+                    started = time.perf_counter()
+                    figures = run_one(
+                        url,
+                        backend,
+                        case_count=case_count,
+                        task_count=task_count,
+                        today=today,
+                        repeat=repeat,
+                    )
+                finally:
+                    drop()
+                results.append(figures)
+                out(
+                    f"{backend:<10} {case_count:>7} cases {task_count:>7} tasks  "
+                    f"dashboard p50 {figures.dashboard_p50:6.1f} ms p95 "
+                    f"{figures.dashboard_p95:6.1f} ms   my tasks p50 "
+                    f"{figures.my_tasks_p50:6.1f} ms p95 {figures.my_tasks_p95:6.1f} ms"
+                    f"   (built and measured in {time.perf_counter() - started:.0f} s)"
+                )
+    return results

@@ -1,0 +1,260 @@
+"""The MDT workflow: case history, meetings, agendas, minutes, decisions, tasks, feeds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.types import UTCDateTime, new_public_id
+
+
+class CaseEventKind(StrEnum):
+    OPENED = "opened"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    AGENCY_ADDED = "agency_added"
+    LINK_CONFIRMED = "link_confirmed"
+    REVIEWED = "reviewed"
+    CADENCE_SET = "cadence_set"
+
+
+class CaseEvent(SQLModel, table=True):
+    """The case's history: every open, close, reopen (with its reason), review."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case_at", "case_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="mdt_case.id")
+    kind: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
+
+class Meeting(SQLModel, table=True):
+    __table_args__ = (Index("ix_meeting_agency_date", "coordinating_agency_id", "meeting_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    coordinating_agency_id: int = Field(foreign_key="agency.id")
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    # The calendar date in the MDT's zone, kept beside the instant so the deadline
+    # comparison (a date against a date) runs in SQL on every database.
+    meeting_date: date
+    duration_minutes: int = 90
+    place: str | None = Field(default=None, max_length=200)
+    video_url: str | None = Field(default=None, max_length=300)
+    status: str = Field(default=MeetingStatus.SCHEDULED, max_length=10)
+    status_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    sequence: int = 0  # iCalendar SEQUENCE: bumped at each reschedule or cancellation
+
+
+class MeetingChange(SQLModel, table=True):
+    """Reschedules and cancellations, with the reason and the time they replaced."""
+
+    __tablename__ = "meeting_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    kind: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    previous_starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason: str = Field(max_length=500)
+
+
+class MeetingInvite(SQLModel, table=True):
+    __tablename__ = "meeting_invite"
+    __table_args__ = (UniqueConstraint("meeting_id", "agency_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+
+
+class Attendance(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("meeting_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    user_id: int = Field(foreign_key="staff_user.id")
+    agency_id: int = Field(foreign_key="agency.id")
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AgendaItem(SQLModel, table=True):
+    """One case on a meeting's agenda, with the minutes taken while it was discussed.
+
+    The minutes are the coordinating agency's content (owner_agency_id). The disclosure
+    issue routes them through that agency's disclosure point as a section like any other;
+    until then only the participants of the case read them, on the meeting page.
+    """
+
+    __tablename__ = "agenda_item"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "case_id"),
+        Index("ix_agenda_item_case", "case_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    case_id: int = Field(foreign_key="mdt_case.id")
+    position: int = 0
+    owner_agency_id: int = Field(foreign_key="agency.id")
+    minutes: str | None = Field(default=None, sa_type=Text)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RecommendationType(SQLModel, table=True):
+    """The coordinating agency's editable list of decision kinds."""
+
+    __tablename__ = "recommendation_type"
+    __table_args__ = (UniqueConstraint("agency_id", "label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    label: str = Field(max_length=80)
+    is_active: bool = True
+
+
+class Decision(SQLModel, table=True):
+    __table_args__ = (Index("ix_decision_case_at", "case_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    agenda_item_id: int = Field(foreign_key="agenda_item.id", index=True)
+    case_id: int = Field(foreign_key="mdt_case.id")
+    recommendation: str = Field(max_length=80)
+    text: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+ACTIVE_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
+
+
+class TaskPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (
+        # "My tasks" walks these in due order and stops at the page size, so its cost does
+        # not grow with the number of tasks a person has ever had.
+        Index("ix_task_assignee_due", "assignee_user_id", "due_date", "id"),
+        Index("ix_task_agency_due", "assignee_agency_id", "due_date", "id"),
+        Index("ix_task_case_status", "case_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    case_id: int = Field(foreign_key="mdt_case.id")
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
+    title: str = Field(max_length=200)
+    details: str = Field(default="", max_length=4000)
+    # Always an agency; a person too once someone is named (or picks it up).
+    assignee_agency_id: int = Field(foreign_key="agency.id")
+    assignee_user_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    due_date: date
+    priority: str = Field(default=TaskPriority.NORMAL, max_length=10)
+    status: str = Field(default=TaskStatus.OPEN, max_length=12)
+    blocked_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TaskChange(SQLModel, table=True):
+    """Every change to a task: who, when, which field, from what to what."""
+
+    __tablename__ = "task_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    field: str = Field(max_length=30)
+    old_value: str | None = Field(default=None, max_length=500)
+    new_value: str | None = Field(default=None, max_length=500)
+
+
+class TaskComment(SQLModel, table=True):
+    __tablename__ = "task_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    author_id: int = Field(foreign_key="staff_user.id")
+    body: str = Field(max_length=2000)
+
+
+class ConveningTally(SQLModel, table=True):
+    """Per coordinating agency, intake day and referral source: how many cases opened,
+    and how many had their first MDT within the window or after it.
+
+    Kept by the services in the same transaction as the case change, so the compliance
+    rate sums at most a year of days instead of every case (cases.open_case and
+    meetings.mark_reviewed are the only writers).
+    """
+
+    __tablename__ = "convening_tally"
+    __table_args__ = (
+        UniqueConstraint("coordinating_agency_id", "intake_date", "referral_source"),
+        # Covering: the rate reads a year of rows without touching the table.
+        Index(
+            "ix_convening_tally_cover",
+            "coordinating_agency_id",
+            "intake_date",
+            "referral_source",
+            "opened",
+            "convened_in_time",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coordinating_agency_id: int = Field(foreign_key="agency.id")
+    intake_date: date
+    referral_source: str = Field(max_length=40)
+    opened: int = 0
+    convened_in_time: int = 0
+    convened_late: int = 0
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A user's private iCalendar feed: the URL carries a random token, stored hashed."""
+
+    __tablename__ = "calendar_feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,172 @@
+"""iCalendar output: one meeting as a file, and each user's private, revocable feed.
+
+Calendars leave the portal and sync to phones: they carry case references only (never a
+client's name, never a task's free text), and every UID is stable so an update replaces
+the event instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from icalendar import Calendar, Event
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, record
+from portal.errors import NotFound
+from portal.models import MdtCase, StaffUser
+from portal.models.workflow import (
+    ACTIVE_TASK_STATUSES,
+    AgendaItem,
+    CalendarFeed,
+    Meeting,
+    MeetingStatus,
+    Task,
+)
+from portal.services import casework, meetings
+
+PRODID = "-//MDT Portal//MDT workflow//EN"
+UID_DOMAIN = "mdt-portal.invalid"
+FEED_PAST_DAYS = 30
+
+
+def meeting_uid(meeting: Meeting) -> str:
+    return f"meeting-{meeting.public_id}@{UID_DOMAIN}"
+
+
+def task_uid(task: Task) -> str:
+    return f"task-{task.public_id}@{UID_DOMAIN}"
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", meeting_uid(meeting))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", meeting.starts_at)
+    event.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
+    event.add("sequence", meeting.sequence)
+    event.add("summary", "MDT case review meeting")
+    if meeting.place:
+        event.add("location", meeting.place)
+    if meeting.video_url:
+        event.add("url", meeting.video_url)
+    cases = ", ".join(references) if references else "to be set"
+    event.add("description", f"Cases: {cases}")
+    event.add("status", "CANCELLED" if meeting.status == MeetingStatus.CANCELLED else "CONFIRMED")
+    return event
+
+
+def _references(db: Session, meeting: Meeting, agency_id: int) -> list[str]:
+    return list(
+        db.exec(
+            select(MdtCase.reference)
+            .join(AgendaItem, AgendaItem.case_id == MdtCase.id)
+            .where(AgendaItem.meeting_id == meeting.id, casework.participates(agency_id))
+            .order_by(AgendaItem.position)
+        ).all()
+    )
+
+
+def meeting_ics(db: Session, meeting: Meeting, *, agency_id: int, at: datetime) -> bytes:
+    calendar = _calendar("MDT meeting")
+    calendar.add_component(_meeting_event(meeting, _references(db, meeting, agency_id), stamp=at))
+    return calendar.to_ical()
+
+
+def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
+    """The user's meetings (their agency coordinates or is invited) and their tasks' due
+    dates, from a month back on."""
+    calendar = _calendar("MDT Portal")
+    since = at - timedelta(days=FEED_PAST_DAYS)
+    for meeting in db.exec(
+        select(Meeting)
+        .where(meetings.visible_to(user.agency_id), Meeting.starts_at >= since)
+        .order_by(Meeting.starts_at)
+    ).all():
+        calendar.add_component(
+            _meeting_event(meeting, _references(db, meeting, user.agency_id), stamp=at)
+        )
+    for task, reference in db.exec(
+        select(Task, MdtCase.reference)
+        .join(MdtCase, MdtCase.id == Task.case_id)
+        .where(
+            Task.assignee_user_id == user.id,
+            Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]),
+            casework.participates(user.agency_id),
+        )
+        .order_by(Task.due_date)
+    ).all():
+        event = Event()
+        event.add("uid", task_uid(task))
+        event.add("dtstamp", at)
+        event.add("dtstart", task.due_date)
+        event.add("dtend", task.due_date + timedelta(days=1))
+        event.add("summary", f"Task due · {reference} · {task.priority}")
+        event.add("description", f"Open the portal for the task on {reference}.")
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def active_feed(db: Session, user: StaffUser) -> CalendarFeed | None:
+    return db.exec(
+        select(CalendarFeed).where(
+            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+        )
+    ).first()
+
+
+def issue_feed(db: Session, user: StaffUser, *, at: datetime) -> str:
+    """A new feed token (shown once); any earlier feed URL stops working."""
+    _revoke_all(db, user, at=at)
+    token = secrets.token_urlsafe(32)
+    db.add(CalendarFeed(user_id=user.id, token_hash=_hash(token), created_at=at))
+    record(db, AuditTag.CALENDAR_FEED_ISSUED, agency_id=user.agency_id, actor=user, at=at)
+    return token
+
+
+def revoke_feed(db: Session, user: StaffUser, *, at: datetime) -> None:
+    _revoke_all(db, user, at=at)
+    record(db, AuditTag.CALENDAR_FEED_REVOKED, agency_id=user.agency_id, actor=user, at=at)
+
+
+def _revoke_all(db: Session, user: StaffUser, *, at: datetime) -> None:
+    for feed in db.exec(
+        select(CalendarFeed).where(
+            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+        )
+    ).all():
+        feed.revoked_at = at
+        db.add(feed)
+
+
+def user_for_token(db: Session, token: str) -> StaffUser:
+    """The feed's owner, if the token is live and the account active; else 404."""
+    if not token or len(token) > 100:
+        raise NotFound("calendar")
+    row = db.exec(
+        select(StaffUser)
+        .join(CalendarFeed, CalendarFeed.user_id == StaffUser.id)
+        .where(
+            CalendarFeed.token_hash == _hash(token),
+            CalendarFeed.revoked_at.is_(None),
+            StaffUser.is_active,
+        )
+    ).first()
+    if row is None:
+        raise NotFound("calendar")
+    return row

@@ -1,0 +1,270 @@
+"""The workflow side of an MDT case: who takes part, link confirmation, close and reopen,
+review cadence, and the case's history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, record
+from portal.errors import Conflict, Invalid, NotFound
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, StaffUser
+from portal.models.workflow import CaseEvent, CaseEventKind
+from portal.services import cases, validation
+
+
+def participates(agency_id: int) -> ColumnElement[bool]:
+    """SQL: the agency coordinates the case or is linked to it."""
+    return (MdtCase.coordinating_agency_id == agency_id) | exists().where(
+        CaseLink.case_id == MdtCase.id, CaseLink.agency_id == agency_id
+    )
+
+
+def is_participant(db: Session, case: MdtCase, agency_id: int) -> bool:
+    if case.coordinating_agency_id == agency_id:
+        return True
+    return (
+        db.exec(
+            select(CaseLink.id).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency_id)
+        ).first()
+        is not None
+    )
+
+
+def access_coordinated_case(db: Session, agency: Agency, public_id: str) -> MdtCase:
+    """Only the coordinating agency changes the case itself; others get the same 404."""
+    case = cases.access_case(db, agency, public_id)
+    if case.coordinating_agency_id != agency.id:
+        raise NotFound("case")
+    return case
+
+
+def note(
+    db: Session, case: MdtCase, kind: CaseEventKind, *, actor, at: datetime, reason=None
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id, kind=kind, at=at, actor_id=getattr(actor, "id", None), reason=reason
+    )
+    db.add(event)
+    return event
+
+
+def _reason(value: object) -> str:
+    return validation.text(value, "reason", max_length=500, label="Reason")
+
+
+def close_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetime) -> None:
+    why = _reason(reason)
+    if case.status == CaseStatus.CLOSED:
+        raise Conflict("reason", "The case is already closed.")
+    case.status = CaseStatus.CLOSED
+    db.add(case)
+    note(db, case, CaseEventKind.CLOSED, actor=actor, at=at, reason=why)
+    record(
+        db,
+        AuditTag.CASE_CLOSED,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=case.reference,
+        at=at,
+    )
+
+
+def reopen_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetime) -> None:
+    why = _reason(reason)
+    if case.status == CaseStatus.OPEN:
+        raise Conflict("reason", "The case is already open.")
+    _refuse_duplicate_clients(db, case)
+    case.status = CaseStatus.OPEN
+    db.add(case)
+    note(db, case, CaseEventKind.REOPENED, actor=actor, at=at, reason=why)
+    record(
+        db,
+        AuditTag.CASE_REOPENED,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=case.reference,
+        at=at,
+    )
+
+
+def _refuse_duplicate_clients(db: Session, case: MdtCase) -> None:
+    own = select(CaseLink.client_id).where(
+        CaseLink.case_id == case.id, CaseLink.client_id.is_not(None)
+    )
+    clash = db.exec(
+        select(MdtCase.reference)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(
+            CaseLink.client_id.in_(own),
+            MdtCase.id != case.id,
+            MdtCase.status == CaseStatus.OPEN,
+        )
+    ).first()
+    if clash:
+        raise Conflict("reason", f"A client of this case is already in open case {clash}.")
+
+
+def add_agency(
+    db: Session, case: MdtCase, agency_public_id: object, *, actor, at: datetime
+) -> CaseLink:
+    agency = db.exec(
+        select(Agency).where(Agency.public_id == str(agency_public_id), Agency.is_active)
+    ).first()
+    if agency is None:
+        raise Invalid("agency", "Choose an agency from the list.")
+    if agency.id == case.coordinating_agency_id:
+        raise Conflict("agency", "The coordinating agency is already part of the case.")
+    link = cases.link_client(db, case, agency, None, actor=actor, at=at)
+    note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
+    return link
+
+
+def own_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
+    return db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+    ).first()
+
+
+def confirm_link(
+    db: Session,
+    case: MdtCase,
+    agency: Agency,
+    *,
+    client_reference: object,
+    actor,
+    at: datetime,
+) -> CaseLink:
+    """The agency names its own client record for the case, from its own side."""
+    reference = validation.text(
+        client_reference, "client_reference", max_length=40, label="Your client reference"
+    )
+    link = own_link(db, case, agency)
+    if link is None:
+        raise NotFound("case")
+    client = db.exec(
+        select(Client).where(Client.agency_id == agency.id, Client.reference == reference)
+    ).first()
+    if client is None:
+        raise Invalid("client_reference", "Your agency has no client with this reference.")
+    clash = db.exec(
+        select(MdtCase.reference)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(
+            CaseLink.client_id == client.id,
+            MdtCase.id != case.id,
+            MdtCase.status == CaseStatus.OPEN,
+        )
+    ).first()
+    if clash:
+        raise Conflict("client_reference", f"This client is already linked to open case {clash}.")
+    link.client_id = client.id
+    link.confirmed_at = at
+    link.confirmed_by_id = getattr(actor, "id", None)
+    db.add(link)
+    note(db, case, CaseEventKind.LINK_CONFIRMED, actor=actor, at=at, reason=agency.name)
+    record(
+        db,
+        AuditTag.CASE_LINK_CONFIRMED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=case.reference,
+        detail={"client": client.public_id},
+        at=at,
+    )
+    return link
+
+
+def set_cadence(
+    db: Session, case: MdtCase, every_days: object, *, actor, at: datetime, today: date
+) -> None:
+    raw = str(every_days or "").strip()
+    if raw in ("", "0"):
+        days = None
+    else:
+        try:
+            days = int(raw)
+        except ValueError:
+            raise Invalid("review_every_days", "Give the number of days, e.g. 30.") from None
+        if not 7 <= days <= 365:
+            raise Invalid("review_every_days", "Choose between 7 and 365 days.")
+    case.review_every_days = days
+    case.next_review_date = next_review(case, today=today)
+    db.add(case)
+    note(db, case, CaseEventKind.CADENCE_SET, actor=actor, at=at, reason=f"{days or 'no'} days")
+    record(
+        db,
+        AuditTag.CASE_CADENCE_SET,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=case.reference,
+        detail={"every_days": days},
+        at=at,
+    )
+
+
+def next_review(case: MdtCase, *, today: date) -> date | None:
+    if not case.review_every_days:
+        return None
+    base = case.last_review_date or today
+    return base + timedelta(days=case.review_every_days)
+
+
+@dataclass(frozen=True)
+class Participant:
+    agency: Agency
+    link: CaseLink | None
+    coordinating: bool
+
+
+def participants(db: Session, case: MdtCase) -> list[Participant]:
+    coordinating = db.get(Agency, case.coordinating_agency_id)
+    rows = db.exec(
+        select(CaseLink, Agency)
+        .join(Agency, Agency.id == CaseLink.agency_id)
+        .where(CaseLink.case_id == case.id)
+        .order_by(Agency.name)
+    ).all()
+    return [Participant(coordinating, None, True)] + [
+        Participant(agency, link, False) for link, agency in rows
+    ]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    kind: str
+    actor: str | None
+    reason: str | None
+
+
+def history(db: Session, case: MdtCase) -> list[HistoryRow]:
+    rows = db.exec(
+        select(CaseEvent, StaffUser.display_name)
+        .join(StaffUser, StaffUser.id == CaseEvent.actor_id, isouter=True)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.at, CaseEvent.id)
+    ).all()
+    return [HistoryRow(e.at, e.kind, name, e.reason) for e, name in rows]
+
+
+def other_agencies(db: Session, case: MdtCase) -> list[Agency]:
+    linked = select(CaseLink.agency_id).where(CaseLink.case_id == case.id)
+    return list(
+        db.exec(
+            select(Agency)
+            .where(
+                Agency.is_active,
+                Agency.id != case.coordinating_agency_id,
+                Agency.id.not_in(linked),
+            )
+            .order_by(Agency.name)
+        ).all()
+    )
+
+
+def active_agencies(db: Session) -> list[Agency]:
+    return list(db.exec(select(Agency).where(Agency.is_active).order_by(Agency.name)).all())

@@ -1,0 +1,697 @@
+"""MDT meetings: schedule, agenda, reschedule or cancel, hold, attendance, minutes,
+decisions, and marking a case reviewed (which stamps its first-MDT date)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+
+from portal.audit import AuditTag, record
+from portal.errors import Conflict, Invalid, NotFound
+from portal.models import Agency, CaseStatus, MdtCase, StaffUser
+from portal.models.workflow import (
+    AgendaItem,
+    Attendance,
+    CaseEventKind,
+    Decision,
+    Meeting,
+    MeetingChange,
+    MeetingInvite,
+    MeetingStatus,
+    RecommendationType,
+)
+from portal.services import casework, convening, validation
+
+DEFAULT_RECOMMENDATIONS = (
+    "Safety planning",
+    "Forensic interview",
+    "Medical examination",
+    "Mental health referral",
+    "Placement or shelter",
+    "Legal advocacy",
+    "Survivor-mentor assignment",
+    "Education support",
+    "Continue monitoring",
+    "Other",
+)
+
+
+# ---------------------------------------------------------------- loading, with the 404 rule
+
+
+def visible_to(agency_id: int):
+    """SQL: the agency coordinates the meeting or was invited to it."""
+    return (Meeting.coordinating_agency_id == agency_id) | exists().where(
+        MeetingInvite.meeting_id == Meeting.id, MeetingInvite.agency_id == agency_id
+    )
+
+
+def access_meeting(db: Session, agency: Agency, public_id: str) -> Meeting:
+    meeting = db.exec(
+        select(Meeting).where(Meeting.public_id == public_id, visible_to(agency.id))
+    ).first()
+    if meeting is None:
+        raise NotFound("meeting")
+    return meeting
+
+
+def access_managed_meeting(db: Session, agency: Agency, public_id: str) -> Meeting:
+    meeting = access_meeting(db, agency, public_id)
+    if meeting.coordinating_agency_id != agency.id:
+        raise NotFound("meeting")
+    return meeting
+
+
+def meetings_for(db: Session, agency: Agency, *, limit: int = 100) -> list[Meeting]:
+    return list(
+        db.exec(
+            select(Meeting)
+            .where(visible_to(agency.id))
+            .order_by(Meeting.starts_at.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+# ---------------------------------------------------------------- the instant of a meeting
+
+
+def parse_start(day: object, clock: object, *, tz: ZoneInfo) -> tuple[datetime, date]:
+    """A local date and time in the MDT's zone → (UTC instant, local calendar date)."""
+    values = validation.collect(
+        date=lambda: validation.iso_date(day, "date", label="Date"),
+        time=lambda: _time(clock),
+    )
+    local = datetime.combine(values["date"], values["time"], tzinfo=tz)
+    return local.astimezone(ZoneInfo("UTC")), values["date"]
+
+
+def _time(value: object) -> time:
+    try:
+        return time.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise Invalid("time", "Time must be a time of day (HH:MM).") from None
+
+
+def _not_past(starts_at: datetime, at: datetime) -> None:
+    # Minute precision: a meeting "now" (this minute) is not in the past.
+    if starts_at < at.replace(second=0, microsecond=0):
+        raise Invalid("date", "The meeting cannot be in the past.")
+
+
+def _place(place: object, video_url: object) -> tuple[str | None, str | None]:
+    values = validation.collect(
+        place=lambda: validation.text(place, "place", max_length=200, required=False) or None,
+        video_url=lambda: _url(video_url),
+    )
+    if not values["place"] and not values["video_url"]:
+        raise Invalid("place", "Give a place or a video link.")
+    return values["place"], values["video_url"]
+
+
+def _url(value: object) -> str | None:
+    url = validation.text(value, "video_url", max_length=300, required=False, label="Video link")
+    if url and not url.startswith("https://"):
+        raise Invalid("video_url", "A video link starts with https://.")
+    return url or None
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def schedule_meeting(
+    db: Session,
+    coordinating: Agency,
+    *,
+    day: object,
+    clock: object,
+    duration_minutes: object = 90,
+    place: object = "",
+    video_url: object = "",
+    invited: list[str] | tuple[str, ...] = (),
+    case_ids: list[str] | tuple[str, ...] = (),
+    actor,
+    at: datetime,
+    tz: ZoneInfo,
+) -> Meeting:
+    values = validation.collect(
+        start=lambda: parse_start(day, clock, tz=tz),
+        place=lambda: _place(place, video_url),
+        duration=lambda: _duration(duration_minutes),
+    )
+    starts_at, meeting_date = values["start"]
+    _not_past(starts_at, at)
+    agencies = _invited_agencies(db, coordinating, invited)
+    meeting = Meeting(
+        coordinating_agency_id=coordinating.id,
+        starts_at=starts_at,
+        meeting_date=meeting_date,
+        duration_minutes=values["duration"],
+        place=values["place"][0],
+        video_url=values["place"][1],
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.add(meeting)
+    db.flush()
+    for agency in agencies:
+        db.add(MeetingInvite(meeting_id=meeting.id, agency_id=agency.id))
+    for public_id in case_ids:
+        add_to_agenda(db, meeting, coordinating, public_id, actor=actor, at=at, audit=False)
+    record(
+        db,
+        AuditTag.MEETING_SCHEDULED,
+        agency_id=coordinating.id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"date": meeting_date.isoformat(), "cases": len(case_ids)},
+        at=at,
+    )
+    return meeting
+
+
+def _duration(value: object) -> int:
+    try:
+        minutes = int(str(value or "90").strip())
+    except ValueError:
+        raise Invalid("duration_minutes", "Give the length in minutes.") from None
+    if not 15 <= minutes <= 480:
+        raise Invalid("duration_minutes", "Choose between 15 and 480 minutes.")
+    return minutes
+
+
+def _invited_agencies(db: Session, coordinating: Agency, invited) -> list[Agency]:
+    wanted = {str(i) for i in invited if i}
+    found = list(
+        db.exec(select(Agency).where(Agency.public_id.in_(wanted), Agency.is_active)).all()
+    )
+    if len(found) != len(wanted):
+        raise Invalid("invited", "Choose the invited agencies from the list.")
+    return [a for a in found if a.id != coordinating.id]
+
+
+def reschedule_meeting(
+    db: Session,
+    meeting: Meeting,
+    *,
+    day: object,
+    clock: object,
+    reason: object,
+    actor,
+    at: datetime,
+    tz: ZoneInfo,
+) -> None:
+    values = validation.collect(
+        start=lambda: parse_start(day, clock, tz=tz),
+        reason=lambda: validation.text(reason, "reason", max_length=500, label="Reason"),
+    )
+    _require_status(meeting, MeetingStatus.SCHEDULED)
+    starts_at, meeting_date = values["start"]
+    _not_past(starts_at, at)
+    db.add(
+        MeetingChange(
+            meeting_id=meeting.id,
+            kind="rescheduled",
+            at=at,
+            actor_id=getattr(actor, "id", None),
+            previous_starts_at=meeting.starts_at,
+            reason=values["reason"],
+        )
+    )
+    meeting.starts_at, meeting.meeting_date = starts_at, meeting_date
+    meeting.sequence += 1
+    db.add(meeting)
+    record(
+        db,
+        AuditTag.MEETING_RESCHEDULED,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"date": meeting_date.isoformat()},
+        at=at,
+    )
+
+
+def cancel_meeting(db: Session, meeting: Meeting, *, reason: object, actor, at: datetime) -> None:
+    why = validation.text(reason, "reason", max_length=500, label="Reason")
+    _require_status(meeting, MeetingStatus.SCHEDULED)
+    db.add(
+        MeetingChange(
+            meeting_id=meeting.id,
+            kind="cancelled",
+            at=at,
+            actor_id=getattr(actor, "id", None),
+            previous_starts_at=meeting.starts_at,
+            reason=why,
+        )
+    )
+    meeting.status, meeting.status_reason = MeetingStatus.CANCELLED, why
+    meeting.sequence += 1
+    db.add(meeting)
+    record(
+        db,
+        AuditTag.MEETING_CANCELLED,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        at=at,
+    )
+
+
+def hold_meeting(db: Session, meeting: Meeting, *, actor, at: datetime, today: date) -> None:
+    """Open the meeting's record: from its day on, attendance and outcomes can be taken."""
+    _require_status(meeting, MeetingStatus.SCHEDULED)
+    if meeting.meeting_date > today:
+        raise Invalid("status", "A meeting can be held on its day, not before.")
+    meeting.status = MeetingStatus.HELD
+    db.add(meeting)
+    record(
+        db,
+        AuditTag.MEETING_HELD,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        at=at,
+    )
+
+
+def _require_status(meeting: Meeting, status: MeetingStatus) -> None:
+    if meeting.status != status:
+        raise Conflict("status", f"The meeting is {meeting.status}; this needs it {status}.")
+
+
+# ---------------------------------------------------------------- agenda
+
+
+def agenda_candidates(db: Session, coordinating: Agency, *, limit: int = 100) -> list[MdtCase]:
+    """Open cases of this MDT, nearest their deadline (or next review) first."""
+    due = func.coalesce(MdtCase.next_review_date, MdtCase.convening_due)
+    return list(
+        db.exec(
+            select(MdtCase)
+            .where(
+                MdtCase.coordinating_agency_id == coordinating.id,
+                MdtCase.status == CaseStatus.OPEN,
+            )
+            .order_by(MdtCase.first_mdt_date.is_not(None), due, MdtCase.reference)
+            .limit(limit)
+        ).all()
+    )
+
+
+def add_to_agenda(
+    db: Session,
+    meeting: Meeting,
+    coordinating: Agency,
+    case_public_id: object,
+    *,
+    actor,
+    at: datetime,
+    audit: bool = True,
+) -> AgendaItem:
+    # Only this MDT's own open cases: a case of another MDT is refused in the same words
+    # as a case that does not exist.
+    case = db.exec(
+        select(MdtCase).where(
+            MdtCase.public_id == str(case_public_id),
+            MdtCase.coordinating_agency_id == coordinating.id,
+        )
+    ).first()
+    if case is None:
+        raise Invalid("case_ids", "Choose cases of your MDT from the list.")
+    if case.status != CaseStatus.OPEN:
+        raise Invalid("case_ids", f"{case.reference} is closed; reopen it first.")
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Conflict("case_ids", "The meeting is cancelled.")
+    position = db.exec(
+        select(func.coalesce(func.max(AgendaItem.position), 0)).where(
+            AgendaItem.meeting_id == meeting.id
+        )
+    ).one()
+    item = AgendaItem(
+        meeting_id=meeting.id,
+        case_id=case.id,
+        position=position + 1,
+        owner_agency_id=meeting.coordinating_agency_id,
+    )
+    try:
+        with db.begin_nested():
+            db.add(item)
+            db.flush()
+    except IntegrityError:
+        raise Conflict("case_ids", f"{case.reference} is already on the agenda.") from None
+    # Every agency of the case is invited to the meeting that discusses it.
+    for participant in casework.participants(db, case):
+        if participant.coordinating:
+            continue
+        known = db.exec(
+            select(MeetingInvite.id).where(
+                MeetingInvite.meeting_id == meeting.id,
+                MeetingInvite.agency_id == participant.agency.id,
+            )
+        ).first()
+        if known is None:
+            db.add(MeetingInvite(meeting_id=meeting.id, agency_id=participant.agency.id))
+    if audit:
+        record(
+            db,
+            AuditTag.MEETING_AGENDA_CHANGED,
+            agency_id=meeting.coordinating_agency_id,
+            actor=actor,
+            subject=meeting.public_id,
+            detail={"added": case.reference},
+            at=at,
+        )
+    return item
+
+
+@dataclass(frozen=True)
+class AgendaRow:
+    item: AgendaItem
+    case: MdtCase
+    decisions: list[Decision]
+
+
+def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaRow]:
+    """The agenda as this agency may see it: only cases it takes part in."""
+    rows = db.exec(
+        select(AgendaItem, MdtCase)
+        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
+        .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id))
+        .order_by(AgendaItem.position)
+    ).all()
+    item_ids = [item.id for item, _ in rows]
+    decisions: dict[int, list[Decision]] = {i: [] for i in item_ids}
+    if item_ids:
+        for decision in db.exec(
+            select(Decision)
+            .where(Decision.agenda_item_id.in_(item_ids))
+            .order_by(Decision.created_at, Decision.id)
+        ).all():
+            decisions[decision.agenda_item_id].append(decision)
+    return [AgendaRow(item, case, decisions[item.id]) for item, case in rows]
+
+
+def access_agenda_item(db: Session, meeting: Meeting, public_id: str) -> AgendaItem:
+    item = db.exec(
+        select(AgendaItem).where(
+            AgendaItem.public_id == public_id, AgendaItem.meeting_id == meeting.id
+        )
+    ).first()
+    if item is None:
+        raise NotFound("agenda item")
+    return item
+
+
+# ---------------------------------------------------------------- during the meeting
+
+
+def _require_held(meeting: Meeting) -> None:
+    if meeting.status != MeetingStatus.HELD:
+        raise Conflict("status", "Start the meeting (mark it held) before recording outcomes.")
+
+
+def record_attendance(
+    db: Session, meeting: Meeting, user_ids: list[str], *, actor, at: datetime
+) -> int:
+    """Attendance by person, and through each person, by agency. Replaces the list."""
+    _require_held(meeting)
+    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    people = list(
+        db.exec(
+            select(StaffUser).where(
+                StaffUser.public_id.in_([str(u) for u in user_ids]),
+                (StaffUser.agency_id == meeting.coordinating_agency_id)
+                | StaffUser.agency_id.in_(invited),
+            )
+        ).all()
+    )
+    if len(people) != len(set(user_ids)):
+        raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    for old in db.exec(select(Attendance).where(Attendance.meeting_id == meeting.id)).all():
+        db.delete(old)
+    db.flush()
+    for person in people:
+        db.add(
+            Attendance(
+                meeting_id=meeting.id,
+                user_id=person.id,
+                agency_id=person.agency_id,
+                recorded_at=at,
+            )
+        )
+    record(
+        db,
+        AuditTag.MEETING_ATTENDANCE,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"attendees": len(people)},
+        at=at,
+    )
+    return len(people)
+
+
+def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
+    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    return list(
+        db.exec(
+            select(StaffUser, Agency)
+            .join(Agency, Agency.id == StaffUser.agency_id)
+            .where(
+                StaffUser.is_active,
+                (StaffUser.agency_id == meeting.coordinating_agency_id)
+                | StaffUser.agency_id.in_(invited),
+            )
+            .order_by(Agency.name, StaffUser.display_name)
+        ).all()
+    )
+
+
+def attendance(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
+    return list(
+        db.exec(
+            select(StaffUser, Agency)
+            .join(Attendance, Attendance.user_id == StaffUser.id)
+            .join(Agency, Agency.id == Attendance.agency_id)
+            .where(Attendance.meeting_id == meeting.id)
+            .order_by(Agency.name, StaffUser.display_name)
+        ).all()
+    )
+
+
+def invited_agencies(db: Session, meeting: Meeting) -> list[Agency]:
+    return list(
+        db.exec(
+            select(Agency)
+            .join(MeetingInvite, MeetingInvite.agency_id == Agency.id)
+            .where(MeetingInvite.meeting_id == meeting.id)
+            .order_by(Agency.name)
+        ).all()
+    )
+
+
+def record_minutes(
+    db: Session, meeting: Meeting, item: AgendaItem, text: object, *, actor, at: datetime
+) -> None:
+    _require_held(meeting)
+    item.minutes = validation.text(text, "minutes", max_length=20000, required=False) or None
+    db.add(item)
+    record(
+        db,
+        AuditTag.MINUTES_RECORDED,
+        agency_id=item.owner_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"agenda_item": item.public_id},
+        at=at,
+    )
+
+
+def recommendation_types(db: Session, agency: Agency) -> list[RecommendationType]:
+    """The agency's list; the first time it is asked, the defaults are written."""
+    rows = list(
+        db.exec(
+            select(RecommendationType)
+            .where(RecommendationType.agency_id == agency.id)
+            .order_by(RecommendationType.label)
+        ).all()
+    )
+    if not rows:
+        for label in DEFAULT_RECOMMENDATIONS:
+            db.add(RecommendationType(agency_id=agency.id, label=label))
+        db.flush()
+        return recommendation_types(db, agency)
+    return rows
+
+
+def add_recommendation_type(
+    db: Session, agency: Agency, label: object, *, actor, at: datetime
+) -> RecommendationType:
+    clean = validation.text(label, "label", max_length=80, label="Recommendation type")
+    recommendation_types(db, agency)
+    row = RecommendationType(agency_id=agency.id, label=clean)
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except IntegrityError:
+        raise Conflict("label", "This recommendation type is already on the list.") from None
+    record(
+        db,
+        AuditTag.RECOMMENDATION_TYPE_ADDED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=clean,
+        at=at,
+    )
+    return row
+
+
+def set_recommendation_active(
+    db: Session, agency: Agency, type_id: object, active: bool, *, actor, at: datetime
+) -> None:
+    row = db.exec(
+        select(RecommendationType).where(
+            RecommendationType.id == _int(type_id), RecommendationType.agency_id == agency.id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("recommendation type")
+    row.is_active = active
+    db.add(row)
+    record(
+        db,
+        AuditTag.RECOMMENDATION_TYPE_CHANGED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=row.label,
+        detail={"active": active},
+        at=at,
+    )
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def record_decision(
+    db: Session,
+    meeting: Meeting,
+    item: AgendaItem,
+    *,
+    recommendation: object,
+    text: object,
+    actor,
+    at: datetime,
+) -> Decision:
+    _require_held(meeting)
+    coordinating = db.get(Agency, meeting.coordinating_agency_id)
+    labels = {r.label for r in recommendation_types(db, coordinating) if r.is_active}
+    values = validation.collect(
+        recommendation=lambda: _one_of(recommendation, labels),
+        text=lambda: validation.text(text, "text", max_length=2000, required=False),
+    )
+    decision = Decision(
+        agenda_item_id=item.id,
+        case_id=item.case_id,
+        recommendation=values["recommendation"],
+        text=values["text"],
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.add(decision)
+    db.flush()
+    record(
+        db,
+        AuditTag.DECISION_RECORDED,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=decision.public_id,
+        detail={"meeting": meeting.public_id},
+        at=at,
+    )
+    return decision
+
+
+def _one_of(value: object, labels: set[str]) -> str:
+    if value not in labels:
+        raise Invalid("recommendation", "Choose a recommendation type from the list.")
+    return str(value)
+
+
+def mark_reviewed(
+    db: Session, meeting: Meeting, item: AgendaItem, *, actor, at: datetime
+) -> MdtCase:
+    """The case was reviewed at this meeting: the first review stamps its first-MDT date."""
+    _require_held(meeting)
+    case = db.get(MdtCase, item.case_id)
+    if item.reviewed_at is None:
+        item.reviewed_at = at
+        db.add(item)
+    if case.first_mdt_date is None or meeting.meeting_date < case.first_mdt_date:
+        convening.set_first_mdt(db, case, meeting.meeting_date)
+    if case.last_review_date is None or meeting.meeting_date > case.last_review_date:
+        case.last_review_date = meeting.meeting_date
+    case.next_review_date = casework.next_review(case, today=meeting.meeting_date)
+    db.add(case)
+    casework.note(db, case, CaseEventKind.REVIEWED, actor=actor, at=at, reason=meeting.public_id)
+    record(
+        db,
+        AuditTag.CASE_REVIEWED,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=case.reference,
+        detail={"meeting": meeting.public_id, "date": meeting.meeting_date.isoformat()},
+        at=at,
+    )
+    return case
+
+
+def decision_of(db: Session, case: MdtCase, public_id: str) -> Decision:
+    decision = db.exec(
+        select(Decision).where(Decision.public_id == public_id, Decision.case_id == case.id)
+    ).first()
+    if decision is None:
+        raise Invalid("decision", "Choose a decision of this case.")
+    return decision
+
+
+def changes(db: Session, meeting: Meeting) -> list[MeetingChange]:
+    return list(
+        db.exec(
+            select(MeetingChange)
+            .where(MeetingChange.meeting_id == meeting.id)
+            .order_by(MeetingChange.at)
+        ).all()
+    )
+
+
+def case_meetings(db: Session, case: MdtCase) -> list[tuple[Meeting, AgendaItem]]:
+    return list(
+        db.exec(
+            select(Meeting, AgendaItem)
+            .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+            .where(AgendaItem.case_id == case.id)
+            .order_by(Meeting.starts_at)
+        ).all()
+    )
+
+
+def recent_decisions(db: Session, case: MdtCase, *, limit: int = 10) -> list[Decision]:
+    return list(
+        db.exec(
+            select(Decision)
+            .where(Decision.case_id == case.id)
+            .order_by(Decision.created_at.desc(), Decision.id.desc())
+            .limit(limit)
+        ).all()
+    )

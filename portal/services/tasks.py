@@ -1,0 +1,384 @@
+"""Tasks from meetings and cases: assignment, status, history, comments, and the lists.
+
+Only staff of agencies taking part in a task's case see the task; everyone else gets the
+same 404 as for a task that does not exist. Lists are filtered and ordered in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from portal.audit import AuditTag, record
+from portal.errors import Invalid, NotFound
+from portal.models import Agency, CaseStatus, MdtCase, StaffUser
+from portal.models.workflow import (
+    ACTIVE_TASK_STATUSES,
+    Decision,
+    Task,
+    TaskChange,
+    TaskComment,
+    TaskPriority,
+    TaskStatus,
+)
+from portal.services import casework, validation
+
+
+def _assignee(db: Session, case: MdtCase, assignee: object) -> tuple[Agency, StaffUser | None]:
+    """`assignee` is "agency:<public id>" or "user:<public id>"; both must take part."""
+    kind, _, public_id = str(assignee or "").partition(":")
+    if kind == "user":
+        user = db.exec(
+            select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
+        ).first()
+        if user is not None and casework.is_participant(db, case, user.agency_id):
+            return db.get(Agency, user.agency_id), user
+    elif kind == "agency":
+        agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+        if agency is not None and casework.is_participant(db, case, agency.id):
+            return agency, None
+    raise Invalid("assignee", "Choose a person or agency taking part in the case.")
+
+
+def assignee_choices(db: Session, case: MdtCase) -> list[tuple[str, str]]:
+    """(value, label) for the assignee picker: each agency, then its staff."""
+    choices = []
+    for participant in casework.participants(db, case):
+        agency = participant.agency
+        choices.append((f"agency:{agency.public_id}", f"{agency.name} (agency picks)"))
+        for user in db.exec(
+            select(StaffUser)
+            .where(StaffUser.agency_id == agency.id, StaffUser.is_active)
+            .order_by(StaffUser.display_name)
+        ).all():
+            choices.append((f"user:{user.public_id}", f"  {user.display_name} · {agency.name}"))
+    return choices
+
+
+def create_task(
+    db: Session,
+    case: MdtCase,
+    *,
+    title: object,
+    details: object = "",
+    assignee: object,
+    due_date: object,
+    priority: object = TaskPriority.NORMAL,
+    decision: Decision | None = None,
+    actor,
+    at: datetime,
+    today: date,
+) -> Task:
+    values = validation.collect(
+        title=lambda: validation.text(title, "title", max_length=200),
+        details=lambda: validation.text(details, "details", max_length=4000, required=False),
+        assignee=lambda: _assignee(db, case, assignee),
+        due_date=lambda: validation.iso_date(due_date, "due_date", label="Due date"),
+        priority=lambda: validation.choice(priority, "priority", TaskPriority),
+    )
+    if values["due_date"] < today:
+        raise Invalid("due_date", "The due date cannot be before the day the task is created.")
+    if case.status != CaseStatus.OPEN:
+        raise Invalid("title", "The case is closed; reopen it to add tasks.")
+    agency, user = values["assignee"]
+    task = Task(
+        case_id=case.id,
+        decision_id=getattr(decision, "id", None),
+        title=values["title"],
+        details=values["details"],
+        assignee_agency_id=agency.id,
+        assignee_user_id=getattr(user, "id", None),
+        due_date=values["due_date"],
+        priority=values["priority"],
+        status=TaskStatus.OPEN,
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+        updated_at=at,
+    )
+    db.add(task)
+    db.flush()
+    _change(db, task, "created", None, task.title, actor=actor, at=at)
+    record(
+        db,
+        AuditTag.TASK_CREATED,
+        agency_id=case.coordinating_agency_id,
+        actor=actor,
+        subject=task.public_id,
+        detail={"case": case.reference},
+        at=at,
+    )
+    return task
+
+
+def _change(db: Session, task: Task, field: str, old, new, *, actor, at: datetime) -> None:
+    db.add(
+        TaskChange(
+            task_id=task.id,
+            at=at,
+            actor_id=getattr(actor, "id", None),
+            field=field,
+            old_value=None if old is None else str(old)[:500],
+            new_value=None if new is None else str(new)[:500],
+        )
+    )
+
+
+def access_task(db: Session, agency: Agency, public_id: str) -> tuple[Task, MdtCase]:
+    row = db.exec(
+        select(Task, MdtCase)
+        .join(MdtCase, MdtCase.id == Task.case_id)
+        .where(Task.public_id == public_id, casework.participates(agency.id))
+    ).first()
+    if row is None:
+        raise NotFound("task")
+    return row
+
+
+def change_status(
+    db: Session,
+    task: Task,
+    status: object,
+    *,
+    reason: object = "",
+    actor,
+    at: datetime,
+) -> None:
+    values = validation.collect(
+        status=lambda: validation.choice(status, "status", TaskStatus),
+        reason=lambda: validation.text(reason, "reason", max_length=500, required=False),
+    )
+    new = values["status"]
+    if new == TaskStatus.BLOCKED and not values["reason"]:
+        raise Invalid("reason", "Say what the task is blocked on.")
+    if new == task.status and new != TaskStatus.BLOCKED:
+        return
+    _change(db, task, "status", task.status, new, actor=actor, at=at)
+    if new == TaskStatus.BLOCKED:
+        _change(
+            db, task, "blocked_reason", task.blocked_reason, values["reason"], actor=actor, at=at
+        )
+    task.status = new
+    task.blocked_reason = values["reason"] if new == TaskStatus.BLOCKED else None
+    task.updated_at = at
+    db.add(task)
+    record(
+        db,
+        AuditTag.TASK_CHANGED,
+        agency_id=task.assignee_agency_id,
+        actor=actor,
+        subject=task.public_id,
+        detail={"status": new},
+        at=at,
+    )
+
+
+def update_task(
+    db: Session,
+    task: Task,
+    case: MdtCase,
+    *,
+    assignee: object,
+    due_date: object,
+    priority: object,
+    actor,
+    at: datetime,
+) -> None:
+    values = validation.collect(
+        assignee=lambda: _assignee(db, case, assignee),
+        due_date=lambda: validation.iso_date(due_date, "due_date", label="Due date"),
+        priority=lambda: validation.choice(priority, "priority", TaskPriority),
+    )
+    if values["due_date"] < task.created_at.date():
+        raise Invalid("due_date", "The due date cannot be before the task was created.")
+    agency, user = values["assignee"]
+    new_user = getattr(user, "id", None)
+    if (agency.id, new_user) != (task.assignee_agency_id, task.assignee_user_id):
+        _change(
+            db,
+            task,
+            "assignee",
+            _assignee_label(db, task.assignee_agency_id, task.assignee_user_id),
+            _assignee_label(db, agency.id, new_user),
+            actor=actor,
+            at=at,
+        )
+        task.assignee_agency_id, task.assignee_user_id = agency.id, new_user
+    if values["due_date"] != task.due_date:
+        _change(db, task, "due_date", task.due_date, values["due_date"], actor=actor, at=at)
+        task.due_date = values["due_date"]
+    if values["priority"] != task.priority:
+        _change(db, task, "priority", task.priority, values["priority"], actor=actor, at=at)
+        task.priority = values["priority"]
+    task.updated_at = at
+    db.add(task)
+    record(
+        db,
+        AuditTag.TASK_CHANGED,
+        agency_id=task.assignee_agency_id,
+        actor=actor,
+        subject=task.public_id,
+        at=at,
+    )
+
+
+def _assignee_label(db: Session, agency_id: int, user_id: int | None) -> str:
+    if user_id is not None:
+        return db.get(StaffUser, user_id).display_name
+    return db.get(Agency, agency_id).name
+
+
+def add_comment(db: Session, task: Task, body: object, *, actor, at: datetime) -> TaskComment:
+    text = validation.text(body, "body", max_length=2000, label="Comment")
+    comment = TaskComment(task_id=task.id, at=at, author_id=actor.id, body=text)
+    db.add(comment)
+    record(
+        db,
+        AuditTag.TASK_COMMENTED,
+        agency_id=task.assignee_agency_id,
+        actor=actor,
+        subject=task.public_id,
+        at=at,
+    )
+    return comment
+
+
+def history(db: Session, task: Task) -> list[tuple[TaskChange, str | None]]:
+    return list(
+        db.exec(
+            select(TaskChange, StaffUser.display_name)
+            .join(StaffUser, StaffUser.id == TaskChange.actor_id, isouter=True)
+            .where(TaskChange.task_id == task.id)
+            .order_by(TaskChange.at, TaskChange.id)
+        ).all()
+    )
+
+
+def comments(db: Session, task: Task) -> list[tuple[TaskComment, str]]:
+    return list(
+        db.exec(
+            select(TaskComment, StaffUser.display_name)
+            .join(StaffUser, StaffUser.id == TaskComment.author_id)
+            .where(TaskComment.task_id == task.id)
+            .order_by(TaskComment.at, TaskComment.id)
+        ).all()
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    scope: str = "mine"  # "mine" | "agency"
+    case_reference: str = ""
+    status: str = ""  # "" = still to do (open, in progress, blocked)
+    due_from: date | None = None
+    due_to: date | None = None
+
+    @classmethod
+    def parse(cls, params) -> TaskFilter:
+        values = validation.collect(
+            due_from=lambda: _optional_date(params.get("due_from"), "due_from"),
+            due_to=lambda: _optional_date(params.get("due_to"), "due_to"),
+        )
+        status = params.get("status", "")
+        if status not in {"", "all", *TaskStatus}:
+            raise Invalid("status", "Choose a status from the list.")
+        return cls(
+            scope="agency" if params.get("scope") == "agency" else "mine",
+            case_reference=(params.get("case") or "").strip()[:20],
+            status=status,
+            **values,
+        )
+
+
+def _optional_date(value, field: str) -> date | None:
+    return validation.iso_date(value, field) if (value or "").strip() else None
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    public_id: str
+    title: str
+    case_reference: str
+    case_public_id: str
+    due_date: date
+    priority: str
+    status: str
+    blocked_reason: str | None
+    assignee: str
+
+
+def task_list(
+    db: Session,
+    viewer_user: StaffUser,
+    viewer_agency: Agency,
+    filters: TaskFilter,
+    *,
+    limit: int = 100,
+) -> list[TaskRow]:
+    """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL."""
+    assignee_name = StaffUser.display_name
+    query = (
+        select(
+            Task.public_id,
+            Task.title,
+            MdtCase.reference,
+            MdtCase.public_id,
+            Task.due_date,
+            Task.priority,
+            Task.status,
+            Task.blocked_reason,
+            assignee_name,
+        )
+        .join(MdtCase, MdtCase.id == Task.case_id)
+        .join(StaffUser, StaffUser.id == Task.assignee_user_id, isouter=True)
+        .where(casework.participates(viewer_agency.id))
+    )
+    if filters.scope == "agency":
+        query = query.where(Task.assignee_agency_id == viewer_agency.id)
+    else:
+        query = query.where(Task.assignee_user_id == viewer_user.id)
+    if filters.status == "":
+        query = query.where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
+    elif filters.status != "all":
+        query = query.where(Task.status == filters.status)
+    if filters.case_reference:
+        query = query.where(MdtCase.reference == filters.case_reference)
+    if filters.due_from:
+        query = query.where(Task.due_date >= filters.due_from)
+    if filters.due_to:
+        query = query.where(Task.due_date <= filters.due_to)
+    rows = db.exec(query.order_by(Task.due_date, Task.id).limit(limit)).all()
+    return [
+        TaskRow(pid, title, ref, cpid, due, prio, status, reason, name or "(agency picks)")
+        for pid, title, ref, cpid, due, prio, status, reason, name in rows
+    ]
+
+
+def case_tasks(db: Session, case: MdtCase, *, open_only: bool = False) -> list[TaskRow]:
+    query = (
+        select(Task, StaffUser.display_name, Agency.name)
+        .join(StaffUser, StaffUser.id == Task.assignee_user_id, isouter=True)
+        .join(Agency, Agency.id == Task.assignee_agency_id)
+        .where(Task.case_id == case.id)
+    )
+    if open_only:
+        query = query.where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
+    rows = db.exec(query.order_by(Task.due_date, Task.id)).all()
+    return [
+        TaskRow(
+            t.public_id,
+            t.title,
+            case.reference,
+            case.public_id,
+            t.due_date,
+            t.priority,
+            t.status,
+            t.blocked_reason,
+            name or f"{agency_name} (agency picks)",
+        )
+        for t, name, agency_name in rows
+    ]

@@ -1,0 +1,656 @@
+"""MDT workflow pages: cases at intake, meetings, tasks, calendars, the review packet."""
+
+from __future__ import annotations
+
+from starlette.responses import RedirectResponse, Response
+
+from portal.errors import Invalid
+from portal.models import Agency, ReferralSource, StaffUser
+from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
+from portal.services import calendar, cases, casework, convening, meetings, tasks
+from portal.web.context import Context
+from portal.web.render import render
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _today(ctx: Context):
+    return convening.local_today(ctx.now, ctx.settings.tz)
+
+
+def _see_other(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
+
+
+def _param(ctx: Context, name: str) -> str:
+    return ctx.request.path_params[name]
+
+
+# ---------------------------------------------------------------- cases
+
+
+def case_new(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
+    return render(
+        ctx,
+        "workflow/case_new.html",
+        {
+            "errors": errors or {},
+            "sources": list(ReferralSource),
+            "agencies": [
+                a for a in casework.active_agencies(ctx.db) if a.id != ctx.viewer.agency.id
+            ],
+            "values": {
+                "intake_date": ctx.field("intake_date") or _today(ctx).isoformat(),
+                "referral_source": ctx.field("referral_source"),
+                "agencies": ctx.fields("agencies"),
+            },
+            "window": ctx.settings.convening_window_days,
+        },
+        status=status,
+    )
+
+
+def case_create(ctx: Context) -> Response:
+    wanted = set(ctx.fields("agencies"))
+    partner_agencies = [a for a in casework.active_agencies(ctx.db) if a.public_id in wanted]
+    try:
+        if len(partner_agencies) != len(wanted):
+            raise Invalid("agencies", "Choose agencies from the list.")
+        case = cases.open_case(
+            ctx.db,
+            ctx.viewer.agency,
+            intake_date=ctx.field("intake_date"),
+            referral_source=ctx.field("referral_source"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
+            window_days=ctx.settings.convening_window_days,
+            agencies=partner_agencies,
+        )
+    except Invalid as error:
+        return case_new(ctx, status=error.status_code, errors=error.errors)
+    ctx.flash(f"{case.reference} is open. Convene the MDT by {case.convening_due.isoformat()}.")
+    return _see_other(f"/cases/{case.public_id}")
+
+
+def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    agency = ctx.viewer.agency
+    today = _today(ctx)
+    coordinating = case.coordinating_agency_id == agency.id
+    return render(
+        ctx,
+        "workflow/case.html",
+        {
+            "case": case,
+            "today": today,
+            "days_left": convening.days_left(case.convening_due, today)
+            if case.convening_due
+            else None,
+            "coordinating": coordinating,
+            "participants": casework.participants(ctx.db, case),
+            "own_link": casework.own_link(ctx.db, case, agency),
+            "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
+            "history": casework.history(ctx.db, case),
+            "meetings": meetings.case_meetings(ctx.db, case),
+            "decisions": meetings.recent_decisions(ctx.db, case),
+            "tasks": tasks.case_tasks(ctx.db, case),
+            "assignees": tasks.assignee_choices(ctx.db, case),
+            "priorities": list(TaskPriority),
+            "errors": errors or {},
+            "form": ctx.form or {},
+            "back": _meeting_back(ctx),
+        },
+        status=status,
+    )
+
+
+def _meeting_back(ctx: Context) -> str:
+    """Where a task form returns to: the meeting it was opened from, if any."""
+    back = ctx.field("back") or ctx.request.query_params.get("back", "")
+    parts = back.split("/")
+    if len(parts) == 3 and parts[1] == "meetings" and len(parts[2]) == 36:
+        return back
+    return ""
+
+
+def case_detail(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    return _case_page(ctx, case)
+
+
+def _case_action(ctx: Context, action, message: str, *, coordinated: bool = True) -> Response:
+    loader = casework.access_coordinated_case if coordinated else cases.access_case
+    case = loader(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    try:
+        action(case)
+    except Invalid as error:
+        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash(message)
+    return _see_other(f"/cases/{case.public_id}")
+
+
+def case_close(ctx: Context) -> Response:
+    return _case_action(
+        ctx,
+        lambda case: casework.close_case(
+            ctx.db, case, reason=ctx.field("reason"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The case is closed.",
+    )
+
+
+def case_reopen(ctx: Context) -> Response:
+    return _case_action(
+        ctx,
+        lambda case: casework.reopen_case(
+            ctx.db, case, reason=ctx.field("reason"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The case is open again.",
+    )
+
+
+def case_add_agency(ctx: Context) -> Response:
+    return _case_action(
+        ctx,
+        lambda case: casework.add_agency(
+            ctx.db, case, ctx.field("agency"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The agency was added; it confirms its own client record from its side.",
+    )
+
+
+def case_cadence(ctx: Context) -> Response:
+    return _case_action(
+        ctx,
+        lambda case: casework.set_cadence(
+            ctx.db,
+            case,
+            ctx.field("review_every_days"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
+        ),
+        "The review cadence is saved.",
+    )
+
+
+def case_confirm_link(ctx: Context) -> Response:
+    return _case_action(
+        ctx,
+        lambda case: casework.confirm_link(
+            ctx.db,
+            case,
+            ctx.viewer.agency,
+            client_reference=ctx.field("client_reference"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        ),
+        "Your agency's link to the case is confirmed.",
+        coordinated=False,
+    )
+
+
+def case_task_create(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    try:
+        decision = (
+            meetings.decision_of(ctx.db, case, ctx.field("decision"))
+            if ctx.field("decision")
+            else None
+        )
+        task = tasks.create_task(
+            ctx.db,
+            case,
+            title=ctx.field("title"),
+            details=ctx.field("details"),
+            assignee=ctx.field("assignee"),
+            due_date=ctx.field("due_date"),
+            priority=ctx.field("priority") or TaskPriority.NORMAL,
+            decision=decision,
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
+        )
+    except Invalid as error:
+        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash(f"Task “{task.title}” was created.")
+    return _see_other(_meeting_back(ctx) or f"/cases/{case.public_id}")
+
+
+def case_packet(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    today = _today(ctx)
+    response = render(
+        ctx,
+        "workflow/packet.html",
+        {
+            "case": case,
+            "today": today,
+            "printed_at": ctx.now.astimezone(ctx.settings.tz),
+            "participants": casework.participants(ctx.db, case),
+            "history": casework.history(ctx.db, case),
+            "meetings": meetings.case_meetings(ctx.db, case),
+            "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
+            "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
+        },
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+# ---------------------------------------------------------------- meetings
+
+
+def meeting_list(ctx: Context) -> Response:
+    return render(
+        ctx,
+        "workflow/meetings.html",
+        {
+            "meetings": meetings.meetings_for(ctx.db, ctx.viewer.agency),
+            "today": _today(ctx),
+        },
+    )
+
+
+def meeting_new(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
+    agency = ctx.viewer.agency
+    today = _today(ctx)
+    return render(
+        ctx,
+        "workflow/meeting_new.html",
+        {
+            "errors": errors or {},
+            "candidates": meetings.agenda_candidates(ctx.db, agency),
+            "agencies": [a for a in casework.active_agencies(ctx.db) if a.id != agency.id],
+            "today": today,
+            "values": {
+                "date": ctx.field("date") or today.isoformat(),
+                "time": ctx.field("time") or "10:00",
+                "duration_minutes": ctx.field("duration_minutes") or "90",
+                "place": ctx.field("place"),
+                "video_url": ctx.field("video_url"),
+                "invited": ctx.fields("invited"),
+                "case_ids": ctx.fields("case_ids") or ctx.request.query_params.getlist("case"),
+            },
+        },
+        status=status,
+    )
+
+
+def meeting_create(ctx: Context) -> Response:
+    try:
+        meeting = meetings.schedule_meeting(
+            ctx.db,
+            ctx.viewer.agency,
+            day=ctx.field("date"),
+            clock=ctx.field("time"),
+            duration_minutes=ctx.field("duration_minutes"),
+            place=ctx.field("place"),
+            video_url=ctx.field("video_url"),
+            invited=ctx.fields("invited"),
+            case_ids=ctx.fields("case_ids"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            tz=ctx.settings.tz,
+        )
+    except Invalid as error:
+        return meeting_new(ctx, status=error.status_code, errors=error.errors)
+    ctx.flash(f"The meeting on {meeting.meeting_date.isoformat()} is scheduled.")
+    return _see_other(f"/meetings/{meeting.public_id}")
+
+
+def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | None = None):
+    agency = ctx.viewer.agency
+    managing = meeting.coordinating_agency_id == agency.id
+    agenda = meetings.agenda(ctx.db, meeting, agency)
+    return render(
+        ctx,
+        "workflow/meeting.html",
+        {
+            "meeting": meeting,
+            "local_start": meeting.starts_at.astimezone(ctx.settings.tz),
+            "managing": managing,
+            "agenda": agenda,
+            "assignees": {row.case.id: tasks.assignee_choices(ctx.db, row.case) for row in agenda}
+            if managing
+            else {},
+            "invited": meetings.invited_agencies(ctx.db, meeting),
+            "attendance": meetings.attendance(ctx.db, meeting),
+            "staff": meetings.invitable_staff(ctx.db, meeting) if managing else [],
+            "recommendation_types": meetings.recommendation_types(ctx.db, agency)
+            if managing
+            else [],
+            "candidates": meetings.agenda_candidates(ctx.db, agency) if managing else [],
+            "changes": meetings.changes(ctx.db, meeting),
+            "priorities": list(TaskPriority),
+            "statuses": MeetingStatus,
+            "today": _today(ctx),
+            "errors": errors or {},
+            "form": ctx.form or {},
+        },
+        status=status,
+    )
+
+
+def meeting_detail(ctx: Context) -> Response:
+    meeting = meetings.access_meeting(ctx.db, ctx.viewer.agency, _param(ctx, "meeting_id"))
+    return _meeting_page(ctx, meeting)
+
+
+def meeting_ics(ctx: Context) -> Response:
+    meeting = meetings.access_meeting(ctx.db, ctx.viewer.agency, _param(ctx, "meeting_id"))
+    body = calendar.meeting_ics(ctx.db, meeting, agency_id=ctx.viewer.agency.id, at=ctx.now)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="mdt-meeting-{meeting.meeting_date}.ics"',
+        },
+    )
+
+
+def _meeting_action(ctx: Context, action, message: str) -> Response:
+    meeting = meetings.access_managed_meeting(ctx.db, ctx.viewer.agency, _param(ctx, "meeting_id"))
+    try:
+        action(meeting)
+    except Invalid as error:
+        return _meeting_page(ctx, meeting, status=error.status_code, errors=error.errors)
+    ctx.flash(message)
+    return _see_other(f"/meetings/{meeting.public_id}")
+
+
+def meeting_reschedule(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.reschedule_meeting(
+            ctx.db,
+            m,
+            day=ctx.field("date"),
+            clock=ctx.field("time"),
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            tz=ctx.settings.tz,
+        ),
+        "The meeting was moved; calendars update from the feed or a new download.",
+    )
+
+
+def meeting_cancel(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.cancel_meeting(
+            ctx.db, m, reason=ctx.field("cancel_reason"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The meeting is cancelled.",
+    )
+
+
+def meeting_hold(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.hold_meeting(
+            ctx.db, m, actor=ctx.viewer.user, at=ctx.now, today=_today(ctx)
+        ),
+        "The meeting is under way: record attendance and each case's outcome.",
+    )
+
+
+def meeting_agenda_add(ctx: Context) -> Response:
+    def add(meeting):
+        chosen = ctx.fields("case_ids")
+        if not chosen:
+            raise Invalid("case_ids", "Choose a case to add.")
+        for public_id in chosen:
+            meetings.add_to_agenda(
+                ctx.db, meeting, ctx.viewer.agency, public_id, actor=ctx.viewer.user, at=ctx.now
+            )
+
+    return _meeting_action(ctx, add, "The agenda is updated.")
+
+
+def meeting_attendance(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.record_attendance(
+            ctx.db, m, ctx.fields("attendees"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "Attendance is recorded.",
+    )
+
+
+def meeting_recommendation_add(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.add_recommendation_type(
+            ctx.db, ctx.viewer.agency, ctx.field("label"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The recommendation type was added to your list.",
+    )
+
+
+def meeting_recommendation_toggle(ctx: Context) -> Response:
+    return _meeting_action(
+        ctx,
+        lambda m: meetings.set_recommendation_active(
+            ctx.db,
+            ctx.viewer.agency,
+            ctx.field("type_id"),
+            ctx.field("active") == "1",
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        ),
+        "Your list of recommendation types is updated.",
+    )
+
+
+def _item_action(ctx: Context, action, message: str) -> Response:
+    def run(meeting):
+        item = meetings.access_agenda_item(ctx.db, meeting, _param(ctx, "item_id"))
+        action(meeting, item)
+
+    return _meeting_action(ctx, run, message)
+
+
+def item_minutes(ctx: Context) -> Response:
+    return _item_action(
+        ctx,
+        lambda m, item: meetings.record_minutes(
+            ctx.db, m, item, ctx.field("minutes"), actor=ctx.viewer.user, at=ctx.now
+        ),
+        "The minutes are saved.",
+    )
+
+
+def item_decision(ctx: Context) -> Response:
+    return _item_action(
+        ctx,
+        lambda m, item: meetings.record_decision(
+            ctx.db,
+            m,
+            item,
+            recommendation=ctx.field("recommendation"),
+            text=ctx.field("text"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        ),
+        "The decision is recorded.",
+    )
+
+
+def item_reviewed(ctx: Context) -> Response:
+    return _item_action(
+        ctx,
+        lambda m, item: meetings.mark_reviewed(ctx.db, m, item, actor=ctx.viewer.user, at=ctx.now),
+        "The case is marked reviewed at this meeting.",
+    )
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def task_list(ctx: Context) -> Response:
+    try:
+        filters = tasks.TaskFilter.parse(ctx.request.query_params)
+        errors = {}
+    except Invalid as error:
+        filters, errors = tasks.TaskFilter(), error.errors
+    rows = tasks.task_list(ctx.db, ctx.viewer.user, ctx.viewer.agency, filters)
+    return render(
+        ctx,
+        "workflow/tasks.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "errors": errors,
+            "statuses": list(TaskStatus),
+            "today": _today(ctx),
+        },
+        status=400 if errors else 200,
+        block="task_table",
+    )
+
+
+def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
+    return render(
+        ctx,
+        "workflow/task.html",
+        {
+            "task": task,
+            "case": case,
+            "assignee_user": ctx.db.get(StaffUser, task.assignee_user_id)
+            if task.assignee_user_id
+            else None,
+            "assignee_agency": ctx.db.get(Agency, task.assignee_agency_id),
+            "history": tasks.history(ctx.db, task),
+            "comments": tasks.comments(ctx.db, task),
+            "assignees": tasks.assignee_choices(ctx.db, case),
+            "statuses": list(TaskStatus),
+            "priorities": list(TaskPriority),
+            "today": _today(ctx),
+            "errors": errors or {},
+            "form": ctx.form or {},
+        },
+        status=status,
+    )
+
+
+def task_detail(ctx: Context) -> Response:
+    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    return _task_page(ctx, task, case)
+
+
+def task_status(ctx: Context) -> Response:
+    """Inline from a list with htmx (answers the row), or a plain form (303 back)."""
+    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    htmx = ctx.request.headers.get("hx-request") == "true"
+    try:
+        tasks.change_status(
+            ctx.db,
+            task,
+            ctx.field("status"),
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        if htmx:
+            return _task_row(ctx, task, case, status=error.status_code, errors=error.errors)
+        return _task_page(ctx, task, case, status=error.status_code, errors=error.errors)
+    if htmx:
+        return _task_row(ctx, task, case)
+    ctx.flash("The task's status is updated.")
+    back = ctx.field("back")
+    return _see_other(back if back.startswith("/tasks") else f"/tasks/{task.public_id}")
+
+
+def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
+    user = ctx.db.get(StaffUser, task.assignee_user_id) if task.assignee_user_id else None
+    row = tasks.TaskRow(
+        task.public_id,
+        task.title,
+        case.reference,
+        case.public_id,
+        task.due_date,
+        task.priority,
+        task.status,
+        task.blocked_reason,
+        user.display_name if user else "(agency picks)",
+    )
+    response = render(
+        ctx,
+        "workflow/_task_row.html",
+        {
+            "row": row,
+            "statuses": list(TaskStatus),
+            "today": _today(ctx),
+            "errors": errors or {},
+            "back": "/tasks",
+        },
+        status=status,
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def task_update(ctx: Context) -> Response:
+    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    try:
+        tasks.update_task(
+            ctx.db,
+            task,
+            case,
+            assignee=ctx.field("assignee"),
+            due_date=ctx.field("due_date"),
+            priority=ctx.field("priority"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _task_page(ctx, task, case, status=error.status_code, errors=error.errors)
+    ctx.flash("The task is updated.")
+    return _see_other(f"/tasks/{task.public_id}")
+
+
+def task_comment(ctx: Context) -> Response:
+    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    try:
+        tasks.add_comment(ctx.db, task, ctx.field("body"), actor=ctx.viewer.user, at=ctx.now)
+    except Invalid as error:
+        return _task_page(ctx, task, case, status=error.status_code, errors=error.errors)
+    return _see_other(f"/tasks/{task.public_id}#comments")
+
+
+# ---------------------------------------------------------------- calendar feed
+
+
+def feed_issue(ctx: Context) -> Response:
+    token = calendar.issue_feed(ctx.db, ctx.viewer.user, at=ctx.now)
+    url = str(ctx.request.url_for("calendar_feed", token=token))
+    response = render(ctx, "workflow/feed_issued.html", {"feed_url": url})
+    response.headers.update(NO_STORE)
+    return response
+
+
+def feed_revoke(ctx: Context) -> Response:
+    calendar.revoke_feed(ctx.db, ctx.viewer.user, at=ctx.now)
+    ctx.flash("Your calendar feed address no longer works.")
+    return _see_other("/account")
+
+
+def calendar_feed(ctx: Context) -> Response:
+    """PUBLIC route: the random token in the address is the credential."""
+    token = _param(ctx, "token").removesuffix(".ics")
+    user = calendar.user_for_token(ctx.db, token)
+    body = calendar.feed_ics(ctx.db, user, at=ctx.now)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={**NO_STORE, "Referrer-Policy": "no-referrer"},
+    )
+
+
+def feed_status(ctx: Context):
+    """For the account page's panel."""
+    return calendar.active_feed(ctx.db, ctx.viewer.user)

@@ -1,0 +1,353 @@
+"""The MDT workflow through HTTP: intake, meetings, tasks, calendars, the 404 rule."""
+
+from datetime import date, timedelta
+
+import icalendar
+from sqlmodel import func, select
+
+from portal.models import MdtCase, Role
+from portal.models.workflow import Meeting
+from portal.services import cases, meetings, tasks
+
+import factories as make
+
+TODAY = date(2026, 11, 2)  # the clock fixture's day in New York
+
+
+def sign_in(client, db, agency, *roles):
+    user = make.user(db, agency, *roles)
+    make.login(client, user.username)
+    return user, make.csrf_of_page(client)
+
+
+def a_case(db, agency, partners=(), intake=TODAY):
+    case = cases.open_case(
+        db,
+        agency,
+        intake_date=intake,
+        referral_source="hotline",
+        actor=None,
+        at=make.AT,
+        today=TODAY,
+        agencies=list(partners),
+    )
+    db.flush()
+    return case
+
+
+def test_coordinator_opens_a_case_at_intake(client, db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    form = client.get("/cases/new")
+    assert form.status_code == 200
+    assert 'name="csrf_token" value=""' not in form.text  # every form carries the token
+    response = client.post(
+        "/cases",
+        data={
+            "csrf_token": token,
+            "intake_date": "2026-10-30",
+            "referral_source": "school",
+            "agencies": [partner.public_id],
+        },
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "Convene by 2026-11-13" in page.text and "11 days left" in page.text
+    assert partner.name in page.text and "awaiting the agency" in page.text
+
+
+def test_bad_intake_keeps_values_and_writes_nothing(client, db, keys):
+    agency = make.agency(db, keys)
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    before = db.exec(select(func.count()).select_from(MdtCase)).one()
+    response = client.post(
+        "/cases",
+        data={"csrf_token": token, "intake_date": "2027-01-01", "referral_source": "nope"},
+    )
+    assert response.status_code == 400
+    assert "cannot be in the future" in response.text or "Choose a referral" in response.text
+    assert 'value="2027-01-01"' in response.text
+    assert db.exec(select(func.count()).select_from(MdtCase)).one() == before
+
+
+def test_non_participating_agency_gets_404_for_case_task_and_meeting(client, db, keys):
+    coordinating, outsider = make.agency(db, keys), make.agency(db, keys)
+    case = a_case(db, coordinating)
+    task = tasks.create_task(
+        db,
+        case,
+        title="Private task",
+        assignee=f"agency:{coordinating.public_id}",
+        due_date="2026-11-10",
+        actor=None,
+        at=make.AT,
+        today=TODAY,
+    )
+    meeting = meetings.schedule_meeting(
+        db,
+        coordinating,
+        day="2026-11-05",
+        clock="10:00",
+        place="Room",
+        case_ids=[case.public_id],
+        actor=None,
+        at=make.AT,
+        tz=make_tz(),
+    )
+    db.flush()
+    _, token = sign_in(client, db, outsider, Role.CASE_MANAGER)
+    for path in (
+        f"/cases/{case.public_id}",
+        f"/cases/{case.public_id}/packet",
+        f"/tasks/{task.public_id}",
+        f"/meetings/{meeting.public_id}",
+        f"/meetings/{meeting.public_id}/calendar.ics",
+    ):
+        assert client.get(path).status_code == 404, path
+    changed = client.post(
+        f"/tasks/{task.public_id}/status", data={"csrf_token": token, "status": "done"}
+    )
+    assert changed.status_code == 404
+    assert "Private task" not in client.get("/tasks?scope=agency").text
+    db.refresh(task)
+    assert task.status == "open"
+
+
+def make_tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("America/New_York")
+
+
+def test_meeting_in_the_past_is_400_beside_the_field(client, db, keys):
+    agency = make.agency(db, keys)
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    before = db.exec(select(func.count()).select_from(Meeting)).one()
+    response = client.post(
+        "/meetings",
+        data={"csrf_token": token, "date": "2026-10-01", "time": "10:00", "place": "Room"},
+    )
+    assert response.status_code == 400 and "cannot be in the past" in response.text
+    assert db.exec(select(func.count()).select_from(Meeting)).one() == before
+
+
+def test_agenda_case_of_another_mdt_is_refused(client, db, keys):
+    agency, other = make.agency(db, keys), make.agency(db, keys)
+    theirs = a_case(db, other)
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    before = db.exec(select(func.count()).select_from(Meeting)).one()
+    response = client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": "2026-11-05",
+            "time": "10:00",
+            "place": "Room",
+            "case_ids": [theirs.public_id],
+        },
+    )
+    assert response.status_code == 400 and "cases of your MDT" in response.text
+    assert db.exec(select(func.count()).select_from(Meeting)).one() == before
+
+
+def test_duplicate_client_link_is_409(client, db, keys):
+    coordinating, partner = make.agency(db, keys), make.agency(db, keys)
+    record = make.client_record(db, partner, keys)
+    first, second = a_case(db, coordinating, [partner]), a_case(db, coordinating, [partner])
+    _, token = sign_in(client, db, partner, Role.CASE_MANAGER)
+    ok = client.post(
+        f"/cases/{first.public_id}/link",
+        data={"csrf_token": token, "client_reference": record.reference},
+    )
+    assert ok.status_code == 303
+    clash = client.post(
+        f"/cases/{second.public_id}/link",
+        data={"csrf_token": token, "client_reference": record.reference},
+    )
+    assert clash.status_code == 409 and first.reference in clash.text
+
+
+def test_held_meeting_decision_task_and_dashboard(client, db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    worker = make.user(db, partner, Role.ADVOCATE)
+    case = a_case(db, agency, [partner], intake=TODAY - timedelta(days=5))
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    dashboard = client.get("/")
+    assert "Awaiting first MDT" in dashboard.text and case.reference in dashboard.text
+    created = client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": "2026-11-02",
+            "time": "10:00",
+            "place": "Room 4",
+            "case_ids": [case.public_id],
+        },
+    )
+    assert created.status_code == 303
+    meeting_url = created.headers["location"]
+    assert client.post(meeting_url + "/hold", data={"csrf_token": token}).status_code == 303
+    meeting = db.exec(select(Meeting).where(Meeting.public_id == meeting_url.split("/")[-1])).one()
+    item = meetings.agenda(db, meeting, agency)[0].item
+    base = f"{meeting_url}/items/{item.public_id}"
+    assert (
+        client.post(
+            base + "/decisions",
+            data={"csrf_token": token, "recommendation": "Safety planning", "text": "Agreed"},
+        ).status_code
+        == 303
+    )
+    bad = client.post(
+        base + "/decisions", data={"csrf_token": token, "recommendation": "Astrology"}
+    )
+    assert bad.status_code == 400
+    assert client.post(base + "/reviewed", data={"csrf_token": token}).status_code == 303
+    task_made = client.post(
+        f"/cases/{case.public_id}/tasks",
+        data={
+            "csrf_token": token,
+            "title": "Find a bed",
+            "assignee": f"user:{worker.public_id}",
+            "due_date": "2026-11-09",
+            "priority": "high",
+            "back": meeting_url,
+        },
+    )
+    assert task_made.status_code == 303 and task_made.headers["location"] == meeting_url
+    page = client.get(meeting_url)
+    assert "Safety planning" in page.text and "reviewed" in page.text
+    assert 'name="csrf_token" value=""' not in page.text
+    dashboard = client.get("/")
+    assert "100%" in dashboard.text  # convened within the window
+    ics = client.get(meeting_url + "/calendar.ics")
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert icalendar.Calendar.from_ical(ics.content).walk("VEVENT")
+
+    # the assignee sees it in their list
+    client.post("/logout", data={"csrf_token": token})
+    make.login(client, worker.username)
+    listing = client.get("/tasks")
+    assert "Find a bed" in listing.text and case.reference in listing.text
+
+
+def test_inline_status_change_with_and_without_htmx(client, db, keys):
+    agency = make.agency(db, keys)
+    me, token = sign_in(client, db, agency, Role.ADVOCATE)
+    case = a_case(db, agency)
+    task = tasks.create_task(
+        db,
+        case,
+        title="Inline",
+        assignee=f"user:{me.public_id}",
+        due_date="2026-11-05",
+        actor=None,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    fragment = client.post(
+        f"/tasks/{task.public_id}/status",
+        data={"csrf_token": token, "status": "in_progress"},
+        headers={"HX-Request": "true"},
+    )
+    assert fragment.status_code == 200 and fragment.text.lstrip().startswith("<tr")
+    assert fragment.headers["vary"] == "HX-Request"
+    blocked = client.post(
+        f"/tasks/{task.public_id}/status",
+        data={"csrf_token": token, "status": "blocked"},
+        headers={"HX-Request": "true"},
+    )
+    assert blocked.status_code == 400 and "blocked on" in blocked.text
+    plain = client.post(
+        f"/tasks/{task.public_id}/status",
+        data={"csrf_token": token, "status": "done", "back": "/tasks?scope=mine"},
+    )
+    assert plain.status_code == 303 and plain.headers["location"] == "/tasks?scope=mine"
+    db.refresh(task)
+    assert task.status == "done"
+    assert "Inline" in client.get(f"/tasks/{task.public_id}").text
+
+
+def test_task_list_filters_reject_bad_dates(client, db, keys):
+    agency = make.agency(db, keys)
+    sign_in(client, db, agency, Role.ADVOCATE)
+    response = client.get("/tasks?due_from=yesterday")
+    assert response.status_code == 400 and "must be a date" in response.text
+
+
+def test_calendar_feed_issue_fetch_and_revoke(client, db, keys):
+    agency = make.agency(db, keys)
+    me, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    issued = client.post("/account/calendar-feed", data={"csrf_token": token})
+    assert issued.status_code == 200
+    url = issued.text.split('<code class="secret">')[1].split("</code>")[0]
+    path = url.replace("http://testserver", "")
+    client.cookies.clear()  # a calendar app has no session
+    feed = client.get(path)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    assert icalendar.Calendar.from_ical(feed.content)["PRODID"]
+    make.login(client, me.username)
+    token = make.csrf_of_page(client, "/account")
+    assert "Calendar feed" in client.get("/account").text
+    client.post("/account/calendar-feed/revoke", data={"csrf_token": token})
+    assert client.get(path).status_code == 404
+    assert client.get("/calendar/not-a-token").status_code == 404
+
+
+def test_review_packet_carries_viewer_time_and_notice(client, db, keys):
+    agency = make.agency(db, keys)
+    user, _ = sign_in(client, db, agency, Role.CASE_MANAGER)
+    case = a_case(db, agency)
+    page = client.get(f"/cases/{case.public_id}/packet")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert "DO NOT REDISTRIBUTE" in page.text and user.display_name in page.text
+    assert agency.name in page.text and "added here by the disclosure issue" in page.text
+
+
+def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    case = a_case(db, agency, [partner])
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    empty = client.post(f"/cases/{case.public_id}/close", data={"csrf_token": token})
+    assert empty.status_code == 400 and "Reason is required" in empty.text
+    closed = client.post(
+        f"/cases/{case.public_id}/close", data={"csrf_token": token, "reason": "done"}
+    )
+    assert closed.status_code == 303
+    db.refresh(case)
+    assert case.status == "closed"
+    # a partner's coordinator cannot close another MDT's case: the same 404
+    client.post("/logout", data={"csrf_token": token})
+    _, token = sign_in(client, db, partner, Role.MDT_COORDINATOR)
+    refused = client.post(
+        f"/cases/{case.public_id}/reopen", data={"csrf_token": token, "reason": "mine now"}
+    )
+    assert refused.status_code == 404
+
+
+def test_partners_do_not_read_the_minutes_on_the_meeting_page(client, db, keys):
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    case = a_case(db, agency, [partner])
+    meeting = meetings.schedule_meeting(
+        db,
+        agency,
+        day="2026-11-02",
+        clock="10:00",
+        place="Room",
+        case_ids=[case.public_id],
+        actor=coordinator,
+        at=make.AT,
+        tz=make_tz(),
+    )
+    meetings.hold_meeting(db, meeting, actor=coordinator, at=make.AT, today=TODAY)
+    item = meetings.agenda(db, meeting, agency)[0].item
+    meetings.record_minutes(
+        db, meeting, item, "Owner-only minute text", actor=coordinator, at=make.AT
+    )
+    db.flush()
+    sign_in(client, db, partner, Role.CASE_MANAGER)
+    page = client.get(f"/meetings/{meeting.public_id}")
+    assert page.status_code == 200 and case.reference in page.text
+    assert "Owner-only minute text" not in page.text and "disclosure point" in page.text
