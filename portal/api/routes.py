@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from portal.api import case_endpoints, openapi
+from portal.api import case_endpoints, openapi, section_endpoints
 from portal.api.routing import api_route
 from portal.auth.permissions import Permission
 
-OPERATIONS = (*case_endpoints.OPERATIONS,)
+OPERATIONS = (*case_endpoints.OPERATIONS, *section_endpoints.OPERATIONS)
 
 
 async def openapi_json(request: Request) -> JSONResponse:

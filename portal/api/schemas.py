@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,3 +28,58 @@ class CaseList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ClientRef(BaseModel):
+    id: str = Field(description="Opaque client id (your agency's own client)")
+    reference: str = Field(description="Your agency's own reference for the client")
+
+
+class ClientList(BaseModel):
+    items: list[ClientRef]
+
+
+class SectionWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: dict[str, str | list[str] | dict[str, dict[str, str]] | None] = Field(
+        description="Field key to value, as the section catalogue defines the fields",
+        max_length=50,
+    )
+
+
+class SectionSaved(BaseModel):
+    client: str
+    section: str
+    version: int
+    saved_at: datetime
+
+
+class SectionRow(BaseModel):
+    label: str
+    type: str
+    value: str | list[str] | dict[str, dict[str, str]] | None
+
+
+class SectionDecision(BaseModel):
+    section: str
+    title: str
+    decision: str = Field(description="released | withheld")
+    gate: str | None = Field(default=None, description="which gate withheld it")
+    reason: str | None = None
+    version: int | None = None
+    rows: list[SectionRow] | None = None
+
+
+class OwnerBlock(BaseModel):
+    agency: str
+    name: str
+    kind: str
+    sections: list[SectionDecision]
+
+
+class CaseSummary(BaseModel):
+    case: str
+    reference: str
+    purpose: str
+    owners: list[OwnerBlock]

@@ -63,11 +63,15 @@ def _clean_field(field: SectionField, value):
     if field.type == "choice":
         if value in (None, ""):
             return ""
-        if value not in field.options:
+        if not isinstance(value, str) or value not in field.options:
             raise Invalid(field.key, f"Choose {label.lower()} from the list.")
         return value
     if field.type == "checklist":
-        chosen = list(value or [])
+        if value in (None, ""):
+            value = []
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise Invalid(field.key, f"{label} must be a list of choices.")
+        chosen = list(value)
         if any(v not in field.options for v in chosen):
             raise Invalid(field.key, f"Choose {label.lower()} only from the list.")
         return [o for o in field.options if o in chosen]  # catalogue order, no duplicates
@@ -76,10 +80,14 @@ def _clean_field(field: SectionField, value):
         if not isinstance(given, dict):
             raise Invalid(field.key, f"{label} could not be read.")
         cleaned, errors = {}, []
+        if set(given) - set(field.options):
+            raise Invalid(field.key, f"{label}: only the listed needs can be recorded.")
         for domain in field.options:
             item = given.get(domain) or {}
+            if not isinstance(item, dict):
+                raise Invalid(field.key, f"{label}: {domain} could not be read.")
             status = item.get("status") or ""
-            if status and status not in field.statuses:
+            if not isinstance(status, str) or (status and status not in field.statuses):
                 errors.append(f"choose a status for {domain} from the list")
                 status = ""
             try:

@@ -1,0 +1,135 @@
+"""Writing the agency's own sections, and reading case summaries through disclose()."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from portal.api.routing import ApiContext, Operation, Param
+from portal.api.schemas import (
+    CaseSummary,
+    ClientList,
+    ClientRef,
+    OwnerBlock,
+    SectionDecision,
+    SectionRow,
+    SectionSaved,
+    SectionWrite,
+)
+from portal.disclosure import point, summary
+from portal.errors import Invalid
+from portal.models import ApiScope, Client
+from portal.services import cases, clients, sections
+
+
+def find_clients(ctx: ApiContext) -> ClientList:
+    reference = ctx.request.query_params.get("reference", "")
+    if not reference or len(reference) > 40:
+        raise Invalid("reference", "Give your agency's client reference (at most 40 characters).")
+    rows = ctx.db.exec(
+        select(Client.public_id, Client.reference).where(
+            Client.agency_id == ctx.viewer.agency.id, Client.reference == reference
+        )
+    ).all()
+    return ClientList(items=[ClientRef(id=i, reference=r) for i, r in rows])
+
+
+def write_section(ctx: ApiContext) -> SectionSaved:
+    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    entry = sections.save_section(
+        ctx.db,
+        client,
+        ctx.request.path_params["section_key"],
+        dict(ctx.body.content),
+        actor=ctx.viewer.user,
+        keys=ctx.request.app.state.keys,
+        at=ctx.now,
+    )
+    return SectionSaved(
+        client=client.public_id, section=entry.section_key, version=entry.version, saved_at=entry.at
+    )
+
+
+def _decision(decision: point.Decision) -> SectionDecision:
+    base = {
+        "section": decision.section.key,
+        "title": decision.section.title,
+        "decision": decision.decision,
+    }
+    if isinstance(decision, point.Withheld):
+        return SectionDecision(**base, gate=decision.gate, reason=decision.reason)
+    return SectionDecision(
+        **base,
+        version=decision.content.version,
+        rows=[SectionRow(label=r.label, type=r.type, value=r.value) for r in decision.content.rows],
+    )
+
+
+def case_summary(ctx: ApiContext) -> CaseSummary:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    purpose = point.parse_purpose(ctx.request.query_params.get("purpose"))
+    owners = []
+    for participant in summary.participants(ctx.db, case):
+        decisions = summary.owner_block(
+            ctx.db,
+            ctx.viewer,
+            case,
+            participant.agency,
+            purpose=purpose,
+            at=ctx.now,
+            keys=ctx.request.app.state.keys,
+        )
+        owners.append(
+            OwnerBlock(
+                agency=participant.agency.public_id,
+                name=participant.agency.name,
+                kind=participant.agency.kind,
+                sections=[_decision(d) for d in decisions],
+            )
+        )
+    return CaseSummary(
+        case=case.public_id, reference=case.reference, purpose=purpose, owners=owners
+    )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/clients",
+        find_clients,
+        ApiScope.SECTIONS_WRITE,
+        "Your own clients with this agency reference",
+        ClientList,
+        params=(Param("reference", "query", {"type": "string", "maxLength": 40}),),
+    ),
+    Operation(
+        "PUT",
+        "/clients/{client_id}/sections/{section_key}",
+        write_section,
+        ApiScope.SECTIONS_WRITE,
+        "Save a new version of one of your own client's sections",
+        SectionSaved,
+        body=SectionWrite,
+        params=(
+            Param("client_id", "path", {"type": "string"}),
+            Param("section_key", "path", {"type": "string"}),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/cases/{case_id}/summary",
+        case_summary,
+        ApiScope.SUMMARY_READ,
+        "The case summary as released to you: every owner's sections, decided and "
+        "audited by each owner's disclosure point",
+        CaseSummary,
+        params=(
+            Param("case_id", "path", {"type": "string"}),
+            Param(
+                "purpose",
+                "query",
+                {"type": "string", "enum": ["mdt_case_review", "care_coordination", "referral"]},
+                required=False,
+            ),
+        ),
+    ),
+)
