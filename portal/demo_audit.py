@@ -1,38 +1,26 @@
-"""Demo only: synthetic disclosure entries, so the lead's audit pages hold data at first login.
+"""Demo seed: real decisions of the disclosure point, so the leads' audit pages hold entries.
 
-DEMO-ONLY. Until the disclosure point (issue 5, disclosure) writes real decisions, these
-entries are made up here, through the one audit function, for obviously fictional cases.
-Nothing outside the demo seed calls this module.
+Some demo staff open the summaries of a few of their cases through the same code a page
+view runs (`summary.owner_block` → `disclose`), so every entry is a genuine decision —
+released or withheld by policy or consent — written to the owner's log and, when
+released, to the viewer's. Then every agency's log gets a signed checkpoint.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, DisclosureFacts, record
+from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
-from portal.models import Agency, CaseLink, MdtCase, Role, StaffRole, StaffUser
-from portal.services import audit_log
+from portal.disclosure import summary
+from portal.models import Agency, StaffRole, StaffUser
+from portal.services import audit_log, cases
 
-# DEMO-ONLY: every demo entry says so in its detail, and carries a demo tag, so it can
-# never pass for a decision of the real disclosure point.
-DEMO_DISCLOSURE_DETAIL = {"demo": "synthetic disclosure entry written by the demo seed"}
-
-# (viewer username, section, purpose, decision, gate): partners reading the CAC's sections.
-_DEMO_VIEWS = (
-    ("casemanager", "safety_plan", "mdt_case_review", "released", None),
-    ("casemanager", "needs_assessment", "mdt_case_review", "released", None),
-    ("investigator", "mental_health", "mdt_case_review", "withheld", "policy"),
-    ("investigator", "safety_plan", "mdt_case_review", "withheld", "no_consent"),
-    ("advocate", "care_plan", "care_coordination", "released", None),
-    ("advocate", "placement_housing", "care_coordination", "released", None),
-    ("clinician", "needs_assessment", "referral", "withheld", "consent_expired"),
-    ("mentor", "care_plan", "mdt_case_review", "released", None),
-    ("coordinator", "safety_plan", "mdt_case_review", "released", None),  # own staff
-)
+VIEWERS = ("casemanager", "investigator", "advocate", "clinician", "mentor", "coordinator")
+PURPOSES = ("mdt_case_review", "care_coordination")
 
 
 def seed_audit(
@@ -43,45 +31,19 @@ def seed_audit(
     at: datetime,
     rng: random.Random,
 ) -> None:
-    """DEMO-ONLY: a handful of disclosure decisions in the CAC's log, then a checkpoint of
-    every agency's log."""
-    owner = agencies_by_key["cac"]
-    links = db.exec(
-        select(MdtCase.reference, CaseLink.client_id)
-        .join(CaseLink, CaseLink.case_id == MdtCase.id)
-        .where(CaseLink.agency_id == owner.id, CaseLink.client_id.is_not(None))
-        .order_by(MdtCase.id)
-    ).all()
-    if not links:
-        return
-    users = {u.username: u for u in db.exec(select(StaffUser)).all()}
-    roles = {r.user_id: r.role for r in db.exec(select(StaffRole)).all()}
-    moment = at - timedelta(days=6)
-    for case_ref, client_id in links[:4]:
-        for username, section, purpose, decision, gate in _DEMO_VIEWS:
-            if rng.random() < 0.3:
-                continue
-            viewer = users[username]
-            moment += timedelta(minutes=rng.randint(20, 400))
-            record(
-                db,
-                AuditTag.DEMO_DISCLOSURE,
-                agency_id=owner.id,
-                actor=viewer,
-                subject=case_ref,
-                detail=DEMO_DISCLOSURE_DETAIL,
-                at=min(moment, at),
-                disclosure=DisclosureFacts(
-                    case_ref=case_ref,
-                    client_id=client_id,
-                    section_key=section,
-                    purpose=purpose,
-                    decision=decision,
-                    gate=gate,
-                    release_ref=None,
-                    policy_rule=None,
-                    viewer_role=roles.get(viewer.id, Role.ADVOCATE.value),
-                ),
-            )
+    agencies = {a.id: a for a in agencies_by_key.values()}
+    for username in VIEWERS:
+        user = db.exec(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            continue
+        roles = frozenset(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)))
+        viewer = Viewer(user=user, agency=agencies[user.agency_id], roles=roles, session=None)
+        for row in cases.cases_for_agency(db, viewer.agency, window_days=14, limit=2):
+            case = cases.access_case(db, viewer.agency, row.public_id)
+            purpose = rng.choice(PURPOSES)
+            for participant in summary.participants(db, case):
+                summary.owner_block(
+                    db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys
+                )
     for agency in agencies_by_key.values():
         audit_log.checkpoint_log(db, agency, keys=keys, actor=None, at=at)

@@ -67,7 +67,6 @@ class AuditTag(StrEnum):
     AUDIT_CHECKPOINTED = "audit:log:checkpointed"
     AUDIT_EXPORTED = "audit:log:exported"
     ACCOUNTING_VIEWED = "audit:accounting:viewed"
-    DEMO_DISCLOSURE = "demo:section:disclosure"  # DEMO-ONLY: synthetic entries of the seed
     # Sections, disclosure policy and the disclosure point (issue 5)
     SECTION_SAVED = "record:section:saved"
     SECTION_VIEWED = "record:section:viewed"  # own staff reading a section's history
