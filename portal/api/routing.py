@@ -71,6 +71,11 @@ def error(status: int, message: str, field_name: str | None = None) -> JSONRespo
 
 def api_route(operation: Operation) -> Route:
     async def endpoint(request: Request) -> Response:
+        # No token, no reading of the body: the full check follows with the database.
+        if not request.headers.get("authorization", "").startswith(
+            "Bearer " + api_tokens.TOKEN_PREFIX
+        ):
+            return _unauthorized()
         body = None
         if operation.body is not None:
             parsed = await _read_json(request, operation.body)
@@ -110,6 +115,14 @@ async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Re
         return error(400, first["msg"], where)
 
 
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {"error": "A valid API token is required."},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def _run(operation: Operation, request: Request, body: BaseModel | None) -> Response:
     state = request.app.state
     now = state.settings.clock()
@@ -117,11 +130,7 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
         caller = api_tokens.authenticate(db, request.headers.get("authorization"), at=now)
         if caller is None:
             db.rollback()
-            return JSONResponse(
-                {"error": "A valid API token is required."},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return _unauthorized()
         if operation.scope not in caller.token.scope_set:
             db.rollback()
             return error(403, f"This token lacks the {operation.scope.value} scope.")

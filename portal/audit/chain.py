@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -74,33 +74,93 @@ def _head_condition(agency_id: int | None):
     return _head.c.log_key == NODE_LOG if agency_id is None else _head.c.agency_id == agency_id
 
 
-def lock_head(db: Session, agency_id: int | None) -> Mapping[str, Any]:
-    """The log's head row, locked until the transaction ends; created when first needed."""
+_HEADS = "audit_heads"  # Session.info key: the heads this transaction holds locked
+_MOVED = "audit_heads_moved"  # heads moved by append() but not yet written
+
+
+@event.listens_for(Session, "before_flush")
+def _write_moved_heads(session, _flush_context, _instances) -> None:
+    # append() moves its head in memory and leaves the entry pending, so a run of appends
+    # costs one INSERT batch and one UPDATE per head at the next flush, not a statement
+    # each. The pending entry guarantees that flush happens before any read, commit or
+    # savepoint release, so the row on disk is never behind what this transaction sees.
+    moved = session.info.pop(_MOVED, None)
+    if not moved:
+        return
+    connection = session.connection()
+    for agency_id in moved:
+        head = session.info[_HEADS][agency_id]
+        connection.execute(
+            update(_head)
+            .where(_head.c.log_key == head["log_key"])
+            .values(
+                last_seq=head["last_seq"],
+                last_hash=head["last_hash"],
+                checkpoint_seq=head["checkpoint_seq"],
+            )
+        )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session, transaction) -> None:
+    # Any end (commit, rollback, a savepoint's release or rollback) may have moved or
+    # undone a head: the next append reads it again.
+    session.info.pop(_HEADS, None)
+    session.info.pop(_MOVED, None)
+
+
+def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
+    """The log's head, locked until the transaction ends; created when first needed.
+
+    Read from the database once per transaction: the row lock is held until the end, so
+    no other writer can move it, and this transaction's own appends keep the copy current.
+    """
+    held = db.info.setdefault(_HEADS, {})
+    if agency_id in held:
+        return held[agency_id]
     locked = (
         select(_head).where(_head_condition(agency_id)).with_for_update()
     )  # FOR UPDATE is not rendered on SQLite, whose writers are already serialised
     row = db.execute(locked).mappings().first()
-    if row is not None:
-        return row
-    if agency_id is None:
-        log_key = NODE_LOG
-    else:
-        log_key = db.execute(select(Agency.public_id).where(Agency.id == agency_id)).scalar_one()
-    dialect = db.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # Two first writers may race here: one inserts, the other waits for it and does nothing.
-    db.execute(
-        insert(_head)
-        .values(
-            log_key=log_key,
-            agency_id=agency_id,
-            last_seq=0,
-            last_hash=GENESIS_HASH,
-            checkpoint_seq=0,
+    if row is None:
+        if agency_id is None:
+            log_key = NODE_LOG
+        else:
+            log_key = db.execute(
+                select(Agency.public_id).where(Agency.id == agency_id)
+            ).scalar_one()
+        dialect = db.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        # Two first writers may race here: one inserts, the other waits for it and does nothing.
+        db.execute(
+            insert(_head)
+            .values(
+                log_key=log_key,
+                agency_id=agency_id,
+                last_seq=0,
+                last_hash=GENESIS_HASH,
+                checkpoint_seq=0,
+            )
+            .on_conflict_do_nothing()
         )
-        .on_conflict_do_nothing()
-    )
-    return db.execute(locked).mappings().one()
+        row = db.execute(locked).mappings().one()
+    head = dict(row)
+    db.info.setdefault(_HEADS, {})[agency_id] = head
+    return head
+
+
+def move_head(db: Session, agency_id: int | None, *, deferred: bool = False, **values: Any) -> None:
+    """Move a locked head on, in this transaction's copy and in the database.
+
+    `deferred` (append() only, which always leaves an entry pending): write it at the next
+    flush rather than now.
+    """
+    head = lock_head(db, agency_id)
+    head.update(values)
+    if deferred:
+        db.info.setdefault(_MOVED, set()).add(agency_id)
+    else:
+        db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
 def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
@@ -127,8 +187,8 @@ def append(db: Session, entry: AuditEntry) -> AuditEntry:
     if checkpoints.due(db, entry, checkpoint_seq=head["checkpoint_seq"]):
         checkpoints.sign(db, entry.agency_id, entry.log_key, entry.seq, entry.entry_hash, entry.at)
         moved["checkpoint_seq"] = entry.seq
-    db.execute(update(_head).where(_head.c.log_key == entry.log_key).values(**moved))
     db.add(entry)
+    move_head(db, entry.agency_id, deferred=True, **moved)
     return entry
 
 
@@ -152,9 +212,6 @@ def append_rows(db: Session, agency_id: int | None, rows: Iterable[Mapping[str, 
             batch = []
     if batch:
         db.execute(AuditEntry.__table__.insert(), batch)
-    db.execute(
-        update(_head)
-        .where(_head.c.log_key == head["log_key"])
-        .values(last_seq=seq, last_hash=previous)
-    )
-    return seq - head["last_seq"]
+    moved = seq - head["last_seq"]
+    move_head(db, agency_id, last_seq=seq, last_hash=previous)
+    return moved

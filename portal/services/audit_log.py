@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -330,9 +330,7 @@ def checkpoint_log(
     checkpoint = checkpoints.sign(
         db, agency.id, entry.log_key, entry.seq, entry.entry_hash, at, keys=keys
     )
-    db.execute(
-        update(AuditHead).where(AuditHead.log_key == entry.log_key).values(checkpoint_seq=entry.seq)
-    )
+    chain.move_head(db, agency.id, checkpoint_seq=entry.seq)
     return checkpoint
 
 
