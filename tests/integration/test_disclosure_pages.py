@@ -220,3 +220,12 @@ def test_a_lead_cannot_remove_another_agencys_policy_line(client, db, keys):
     assert response.status_code == 404
     db.refresh(line)
     assert line.retired_at is None
+
+
+def test_release_page_links_to_its_preview(client, db, keys):
+    w = world(db, keys)
+    row = release(db, keys, w, ["medical"])
+    make.login(client, w.owner_staff.username)
+    page = client.get(f"/releases/{row.public_id}")
+    assert page.status_code == 200
+    assert f'href="/releases/{row.public_id}/preview"' in page.text
