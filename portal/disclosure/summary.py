@@ -91,3 +91,29 @@ def owner_block(
         disclose(db, viewer, case, owner, section, purpose, at, keys=keys, memo=memo)
         for section in catalogue().for_discipline(owner.discipline)
     ]
+
+
+@dataclass(frozen=True)
+class OwnerBlock:
+    participant: Participant
+    decisions: list[Decision]
+
+
+def packet_blocks(
+    db: Session,
+    viewer,
+    case: MdtCase,
+    *,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
+) -> list[OwnerBlock]:
+    """The whole case summary at once, for the printed review packet: every owner's block,
+    each section decided (and audited) by `disclose()` exactly as on the summary page."""
+    return [
+        OwnerBlock(
+            participant,
+            owner_block(db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys),
+        )
+        for participant in participants(db, case)
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
+import consent
+from portal.disclosure import summary as case_summary
 from portal.errors import Invalid
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
@@ -232,6 +234,15 @@ def case_packet(ctx: Context) -> Response:
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
             "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
+            # Through each owner's disclosure point: every section shown is audited.
+            "summary": case_summary.packet_blocks(
+                ctx.db,
+                ctx.viewer,
+                case,
+                purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+                at=ctx.now,
+                keys=ctx.request.app.state.keys,
+            ),
         },
     )
     response.headers.update(NO_STORE)
