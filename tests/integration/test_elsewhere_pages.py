@@ -52,3 +52,12 @@ def test_coordinator_reads_accompaniment_without_notes(client, db, keys, clock):
     assert block.status_code == 200
     assert "Court appearance, 1 h 30 min, Courthouse, went ahead" in block.text
     assert NOTE not in block.text
+
+
+def test_summary_timeline_shows_the_cases_meetings(client, db, keys):
+    w, meeting = minutes_world(db, keys)
+    make.login(client, w.partner_staff.username)
+    page = client.get(f"/cases/{w.case.public_id}/summary")
+    assert page.status_code == 200
+    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page.text
+    assert MINUTES not in page.text  # the timeline names dates and states, never minutes
