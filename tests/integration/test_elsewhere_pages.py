@@ -61,3 +61,34 @@ def test_summary_timeline_shows_the_cases_meetings(client, db, keys):
     assert page.status_code == 200
     assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page.text
     assert MINUTES not in page.text  # the timeline names dates and states, never minutes
+
+
+def test_a_mentors_calendar_feed_over_http_has_their_court_date(client, db, keys):
+    from zoneinfo import ZoneInfo
+
+    import icalendar
+    from mentor_helpers import mentor_world
+
+    from portal.services import calendar, mentoring
+
+    w = mentor_world(db, keys)
+    court = mentoring.add_appointment(
+        db,
+        w.case,
+        {
+            "date": "2026-11-10",
+            "time": "09:30",
+            "kind": "court_appearance",
+            "place_type": "courthouse",
+        },
+        actor=w.mentor,
+        at=make.AT,
+        tz=ZoneInfo("America/New_York"),
+    )
+    token = calendar.issue_feed(db, w.mentor, at=make.AT)
+    db.flush()
+    feed = client.get(f"/calendar/{token}")
+    assert feed.status_code == 200
+    (event,) = icalendar.Calendar.from_ical(feed.content).walk("VEVENT")
+    assert str(event["UID"]) == calendar.appointment_uid(court.public_id)
+    assert w.case.reference in str(event["SUMMARY"])
