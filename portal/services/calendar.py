@@ -137,7 +137,7 @@ def _appointment_event(row: mentoring.UpcomingRow, *, stamp: datetime) -> Event:
     event.add("dtstart", row.starts_at)
     event.add("dtend", row.starts_at + timedelta(minutes=APPOINTMENT_MINUTES))
     event.add("summary", f"{row.kind_label} · {row.case_reference}")
-    event.add("description", f"Accompaniment on {row.case_reference} ({row.place_label}).")
+    event.add("description", f"Survivor-mentor date on {row.case_reference} ({row.place_label}).")
     event.add("status", "CONFIRMED")
     return event
 

@@ -9,7 +9,7 @@ from portal.disclosure import summary as case_summary
 from portal.errors import Invalid
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
-from portal.services import calendar, cases, casework, convening, meetings, tasks
+from portal.services import calendar, cases, casework, convening, meetings, mentor_tasks, tasks
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -534,6 +534,8 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             if task.assignee_user_id
             else None,
             "assignee_agency": ctx.db.get(Agency, task.assignee_agency_id),
+            # Made from the viewer's own accompaniment entry: a way back to it, for them only.
+            "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
             "history": tasks.history(ctx.db, task),
             "comments": tasks.comments(ctx.db, task),
             "assignees": tasks.assignee_choices(ctx.db, case),
