@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from portal import demo_audit, demo_sections, demo_workflow
 from portal.crypto import KeyWrapper
 from portal.demo_consent import seed_consent
+from portal.demo_integration import seed_integration
 from portal.demo_mentoring import seed_mentoring
 from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
 from portal.services import agencies, cases, clients, staff
@@ -204,4 +205,5 @@ def seed(
     demo_sections.seed_sections(db, by_key, keys=keys, at=at, today=today, rng=rng)
     demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
     demo_audit.seed_audit(db, by_key, keys=keys, at=at, rng=rng)
+    seed_integration(db, by_key, at=at, today=today)  # follow-ups made into tasks (5-7)
     return by_key

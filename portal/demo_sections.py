@@ -101,6 +101,8 @@ def seed_sections(
         staff = staff_of[owner.id]
         own_sections = catalogue().for_discipline(owner.discipline)
         for section in own_sections:
+            if not section.editable:
+                continue
             sections.save_section(
                 db,
                 client,
@@ -114,6 +116,10 @@ def seed_sections(
         if not recipients:
             continue
         keys_shared = [s.key for s in own_sections if s.key != "mdt_minutes"][:5]
+        if number % 2 == 0 and any(s.key == "mdt_minutes" for s in own_sections):
+            # Half the clients also release the MDT minutes: partners see some cases'
+            # minutes released and others withheld by consent.
+            keys_shared.append("mdt_minutes")
         state = "active" if owner.discipline == "advocacy" else states[number % len(states)]
         effective, ends = at, at + timedelta(days=180)
         if state == "expired":

@@ -9,6 +9,9 @@ from pathlib import Path
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "policies" / "sections.toml"
 FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
+# Sections whose content lives outside the section versions: the workflow's meeting minutes
+# and the mentor program's accompaniment log. Only the disclosure point reads them for others.
+SOURCES = frozenset({"meetings", "mentoring"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class Section:
     disciplines: tuple[str, ...]
     fields: tuple[SectionField, ...]
     identifying: bool = False
+    source: str | None = None  # None: kept as section versions; else one of SOURCES
+
+    @property
+    def editable(self) -> bool:
+        return self.source is None
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,12 @@ def parse(data: dict) -> Catalogue:
                 tuple(raw.get("disciplines", ())),
                 tuple(fields),
                 bool(raw.get("identifying", False)),
+                raw.get("source"),
             )
         )
+    for section in sections:
+        if section.source is not None and section.source not in SOURCES:
+            raise ValueError(f"section {section.key}: unknown source {section.source!r}")
     keys = [s.key for s in sections]
     if len(keys) != len(set(keys)):
         raise ValueError("duplicate section key in the catalogue")

@@ -96,6 +96,8 @@ class AuditTag(StrEnum):
     TASK_COMMENTED = "mdt:task:commented"
     CALENDAR_FEED_ISSUED = "account:calendar_feed:issued"
     CALENDAR_FEED_REVOKED = "account:calendar_feed:revoked"
+    # Integration of issues 5-7
+    ACCOMPANIMENT_TASK_CREATED = "mentoring:accompaniment:task_created"
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             for link in db.exec(select(CaseLink).where(CaseLink.case_id == bench_case.id))
         }
         template = templates.env.get_template("cases/owner.html")
-        overview = summary.overview(db, bench_case, window_days=14)
+        overview = summary.overview(db, bench_case, window_days=14, today=bench_case.intake_date)
         summary_template = templates.env.get_template("cases/summary.html")
         for _ in range(runs):
             started = time.perf_counter()
@@ -405,7 +405,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         for _ in range(runs):
             started = time.perf_counter()
             summary_template.render(
-                overview=summary.overview(db, bench_case, window_days=14),
+                overview=summary.overview(
+                    db, bench_case, window_days=14, today=bench_case.intake_date
+                ),
                 purpose="mdt_case_review",
                 purposes=list(consent.Purpose),
                 viewer=None,

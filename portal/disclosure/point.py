@@ -130,6 +130,7 @@ def _gates(
     keys: KeyWrapper,
     memo: dict,
     only_release_id: int | None = None,
+    case_id: int | None = None,
 ) -> tuple[Decision, str | None]:
     """The decision and the role it was made for. Shared by disclose() and preview()."""
     if client_id is None:
@@ -187,7 +188,13 @@ def _gates(
             return Withheld(section, owner, allowed.gate, allowed.reason), role
         release_ref = allowed.release_ref
     loaded = content.load(
-        db, owner_id=owner.id, client_id=client_id, section=section, keys=keys, memo=memo
+        db,
+        owner_id=owner.id,
+        client_id=client_id,
+        section=section,
+        keys=keys,
+        memo=memo,
+        case_id=case_id,
     )
     return Released(section, owner, loaded, release_ref, answer.rule), role
 
@@ -239,6 +246,7 @@ def disclose(
         at=at,
         keys=keys,
         memo=memo,
+        case_id=case.id,
     )
     rule = _rule(memo, owner, recipient, section, purpose, role)
     own = viewer.agency.id == owner.id

@@ -15,7 +15,9 @@ from portal.crypto import KeyWrapper
 from portal.disclosure.point import Decision, disclose
 from portal.errors import NotFound
 from portal.models import Agency, CaseLink, MdtCase
+from portal.models.workflow import MeetingStatus
 from portal.sections import catalogue
+from portal.services import meetings
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,15 @@ class Participant:
 class TimelineItem:
     on: date
     what: str
+    state: str = ""  # for meetings: held | upcoming | cancelled | not marked held
+
+
+def meeting_state(status: str, on: date, today: date) -> str:
+    if status == MeetingStatus.HELD:
+        return "held"
+    if status == MeetingStatus.CANCELLED:
+        return "cancelled"
+    return "upcoming" if on >= today else "not marked held"
 
 
 @dataclass(frozen=True)
@@ -55,14 +66,24 @@ def participants(db: Session, case: MdtCase) -> list[Participant]:
     return found
 
 
-def overview(db: Session, case: MdtCase, *, window_days: int) -> Overview:
+def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Overview:
+    """Intake, the convening deadline, the first MDT and every meeting the case is on
+    (dates and states only, from the workflow: minutes are a section of their own)."""
+    due = case.convening_due or case.intake_date + timedelta(days=window_days)
     timeline = [
         TimelineItem(case.intake_date, "Intake (abuse report received)"),
-        TimelineItem(
-            case.intake_date + timedelta(days=window_days),
-            f"MDT convening due (intake + {window_days} days)",
-        ),
+        TimelineItem(due, f"MDT convening due (intake + {(due - case.intake_date).days} days)"),
     ]
+    if case.first_mdt_date is not None:
+        late = " — after the deadline" if case.first_mdt_date > due else ""
+        timeline.append(TimelineItem(case.first_mdt_date, f"First MDT review{late}"))
+    for meeting, item in meetings.case_meetings(db, case):
+        state = meeting_state(meeting.status, meeting.meeting_date, today)
+        reviewed = ", case reviewed" if item.reviewed_at else ""
+        timeline.append(
+            TimelineItem(meeting.meeting_date, f"MDT meeting ({state}{reviewed})", state)
+        )
+    timeline.sort(key=lambda entry: entry.on)  # stable: same-day items keep this order
     return Overview(case, participants(db, case), timeline)
 
 
@@ -90,4 +111,30 @@ def owner_block(
     return [
         disclose(db, viewer, case, owner, section, purpose, at, keys=keys, memo=memo)
         for section in catalogue().for_discipline(owner.discipline)
+    ]
+
+
+@dataclass(frozen=True)
+class OwnerBlock:
+    participant: Participant
+    decisions: list[Decision]
+
+
+def packet_blocks(
+    db: Session,
+    viewer,
+    case: MdtCase,
+    *,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
+) -> list[OwnerBlock]:
+    """The whole case summary at once, for the printed review packet: every owner's block,
+    each section decided (and audited) by `disclose()` exactly as on the summary page."""
+    return [
+        OwnerBlock(
+            participant,
+            owner_block(db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys),
+        )
+        for participant in participants(db, case)
     ]

@@ -132,7 +132,7 @@ class AccompanimentBase(SQLModel):
     place_type: str = Field(max_length=40)
     outcome: str = Field(max_length=40)
     follow_up_needed: bool = False
-    # What needs following up; converting it to an MDT task arrives with tasks.
+    # What needs following up; the mentor can make an MDT task of it (follow_up_task_id).
     follow_up: str | None = Field(default=None, max_length=300)
     notes: str | None = Field(default=None, sa_type=Text)
 
@@ -153,6 +153,10 @@ class Accompaniment(AccompanimentBase, table=True):
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Deleted by its author inside the edit window: kept, out of every list and total.
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The MDT task the mentor made of this entry's follow-up (at most one per entry).
+    follow_up_task_id: int | None = Field(
+        default=None, foreign_key="task.id", unique=True, index=True
+    )
 
 
 class AccompanimentAmendment(AccompanimentBase, table=True):

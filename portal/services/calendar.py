@@ -25,11 +25,13 @@ from portal.models.workflow import (
     MeetingStatus,
     Task,
 )
-from portal.services import casework, meetings
+from portal.services import casework, meetings, mentoring
 
 PRODID = "-//MDT Portal//MDT workflow//EN"
 UID_DOMAIN = "mdt-portal.invalid"
 FEED_PAST_DAYS = 30
+FEED_AHEAD_DAYS = mentoring.APPOINTMENT_HORIZON_DAYS + 1  # every date a mentor can enter
+APPOINTMENT_MINUTES = 60  # appointments carry a start only: shown as an hour
 
 
 def meeting_uid(meeting: Meeting) -> str:
@@ -38,6 +40,10 @@ def meeting_uid(meeting: Meeting) -> str:
 
 def task_uid(task: Task) -> str:
     return f"task-{task.public_id}@{UID_DOMAIN}"
+
+
+def appointment_uid(public_id: str) -> str:
+    return f"appointment-{public_id}@{UID_DOMAIN}"
 
 
 def _calendar(name: str) -> Calendar:
@@ -85,8 +91,9 @@ def meeting_ics(db: Session, meeting: Meeting, *, agency_id: int, at: datetime) 
 
 
 def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
-    """The user's meetings (their agency coordinates or is invited) and their tasks' due
-    dates, from a month back on."""
+    """The user's meetings (their agency coordinates or is invited), their tasks' due
+    dates and, for a survivor-mentor, the court dates and appointments on their current
+    cases (from the mentor program's own records), from a month back on."""
     calendar = _calendar("MDT Portal")
     since = at - timedelta(days=FEED_PAST_DAYS)
     for meeting in db.exec(
@@ -115,7 +122,24 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
         event.add("summary", f"Task due · {reference} · {task.priority}")
         event.add("description", f"Open the portal for the task on {reference}.")
         calendar.add_component(event)
+    for row in mentoring.upcoming_for_mentor(
+        db, user, start=since, end=at + timedelta(days=FEED_AHEAD_DAYS)
+    ):
+        calendar.add_component(_appointment_event(row, stamp=at))
     return calendar.to_ical()
+
+
+def _appointment_event(row: mentoring.UpcomingRow, *, stamp: datetime) -> Event:
+    """A mentor's court date or appointment: kind, kind of place and case reference only."""
+    event = Event()
+    event.add("uid", appointment_uid(row.public_id))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", row.starts_at)
+    event.add("dtend", row.starts_at + timedelta(minutes=APPOINTMENT_MINUTES))
+    event.add("summary", f"{row.kind_label} · {row.case_reference}")
+    event.add("description", f"Survivor-mentor date on {row.case_reference} ({row.place_label}).")
+    event.add("status", "CONFIRMED")
+    return event
 
 
 def _hash(token: str) -> str:

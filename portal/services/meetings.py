@@ -695,3 +695,32 @@ def recent_decisions(db: Session, case: MdtCase, *, limit: int = 10) -> list[Dec
             .limit(limit)
         ).all()
     )
+
+
+# ---------------------------------------------------------------- for the disclosure point
+
+
+@dataclass(frozen=True)
+class MinutesRow:
+    meeting_date: date
+    status: str
+    minutes: str
+
+
+def minutes_section(db: Session, owner_id: int, case_ids: list[int]) -> list[MinutesRow]:
+    """The `mdt_minutes` section as its owner (the coordinating agency) holds it, oldest
+    meeting first. For the owner's disclosure point alone: it decides (policy and consent)
+    and audits before any of this leaves the agency. No page calls this."""
+    if not case_ids:
+        return []
+    rows = db.exec(
+        select(Meeting.meeting_date, Meeting.status, AgendaItem.minutes)
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .where(
+            AgendaItem.owner_agency_id == owner_id,
+            AgendaItem.case_id.in_(case_ids),
+            AgendaItem.minutes.is_not(None),
+        )
+        .order_by(Meeting.starts_at, AgendaItem.id)
+    ).all()
+    return [MinutesRow(day, status, text) for day, status, text in rows]

@@ -1065,30 +1065,26 @@ def upcoming_for_mentor(
 # --- for the disclosure point -----------------------------------------------------------
 
 
-def accompaniment_section(db: Session, owner: Agency, case: MdtCase, *, limit: int = 50) -> dict:
-    """The `mentor_accompaniment` section as its owner holds it, for the owner's
-    disclosure point alone: it decides (policy and consent) and audits before anything
-    here leaves the program. No page calls this."""
-    entries = program_entries(db, owner, case=case, limit=limit)
-    return {
-        "summary": "\n".join(
-            f"{e.occurred_on.isoformat()}: {e.kind_label}, {e.duration_label}, "
-            f"{e.place_label}, {e.outcome_label.lower()}"
-            + (f"; follow-up: {e.follow_up or 'needed'}" if e.follow_up_needed else "")
-            + (f"; notes: {e.notes}" if e.notes else "")
-            for e in entries
-        ),
-        "entries": [
-            {
-                "occurred_on": e.occurred_on.isoformat(),
-                "kind": e.kind,
-                "duration_minutes": e.duration_minutes,
-                "place_type": e.place_type,
-                "outcome": e.outcome,
-                "follow_up_needed": e.follow_up_needed,
-                "follow_up": e.follow_up,
-                "notes": e.notes,
-            }
-            for e in entries
-        ],
-    }
+def accompaniment_section(
+    db: Session, owner: Agency, case_ids: list[int], *, limit: int = 50
+) -> list[str]:
+    """The `mentor_accompaniment` section as its owner releases it, one line per entry,
+    newest first: date, kind, duration, kind of place, outcome and any follow-up. Never
+    the mentor's notes (the survivor's words to their mentor stay in the program) and
+    never an address (none is recorded). For the owner's disclosure point alone: it
+    decides (policy and consent) and audits before anything here leaves the program.
+    No page calls this."""
+    lines = []
+    for case_id in case_ids:
+        case = db.get(MdtCase, case_id)
+        for e in program_entries(db, owner, case=case, limit=limit):
+            lines.append(
+                (
+                    e.occurred_on,
+                    f"{e.occurred_on.isoformat()}: {e.kind_label}, {e.duration_label}, "
+                    f"{e.place_label}, {e.outcome_label.lower()}"
+                    + (f"; follow-up: {e.follow_up or 'needed'}" if e.follow_up_needed else ""),
+                )
+            )
+    lines.sort(key=lambda line: line[0], reverse=True)
+    return [text for _, text in lines[:limit]]

@@ -124,6 +124,8 @@ def save_section(
 ) -> SectionEntry:
     """Add a new version of one section of the agency's own client."""
     section = section_or_404(section_key)
+    if not section.editable:  # kept by the meetings or the mentor log, never as versions
+        raise NotFound("section")
     content = clean_content(section, raw)
     latest = db.exec(
         select(func.max(SectionEntry.version)).where(

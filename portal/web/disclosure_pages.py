@@ -10,7 +10,7 @@ from portal.disclosure import parse_purpose, preview
 from portal.disclosure import summary as case_summary
 from portal.errors import NotFound
 from portal.models import Agency, Role
-from portal.services import cases, releases
+from portal.services import cases, convening, releases
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -27,7 +27,10 @@ def summary(ctx: Context) -> Response:
         "cases/summary.html",
         {
             "overview": case_summary.overview(
-                ctx.db, case, window_days=ctx.settings.convening_window_days
+                ctx.db,
+                case,
+                window_days=ctx.settings.convening_window_days,
+                today=convening.local_today(ctx.now, ctx.settings.tz),
             ),
             "purpose": purpose,
             "purposes": list(consent.Purpose),

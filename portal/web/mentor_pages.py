@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from portal.auth.permissions import Permission, allows
 from portal.errors import Invalid, NotFound
 from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
-from portal.services import mentor_reports, mentoring
+from portal.services import mentor_reports, mentor_tasks, mentoring
 from portal.web import mentor_chart
 from portal.web.context import Context
 from portal.web.render import render
@@ -73,6 +73,7 @@ def caseload(ctx: Context) -> Response:
         "mentoring/caseload.html",
         {
             "rows": mentoring.caseload(ctx.db, ctx.viewer.user, now=ctx.now, today=_today(ctx)),
+            "open_tasks": mentor_tasks.open_task_counts(ctx.db, ctx.viewer.user),
             "upcoming": mentoring.upcoming_for_mentor(
                 ctx.db, ctx.viewer.user, start=ctx.now, end=ctx.now + timedelta(days=30)
             ),
@@ -81,13 +82,25 @@ def caseload(ctx: Context) -> Response:
     )
 
 
-def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+def _case_page(
+    ctx: Context,
+    case,
+    *,
+    status: int = 200,
+    errors: dict | None = None,
+    task_entry: str | None = None,
+):
+    entries = mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30)
     return render(
         ctx,
         "mentoring/case.html",
         {
             "case": case,
-            "entries": mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30),
+            "entries": entries,
+            # Follow-ups already made into MDT tasks, and the one whose task form failed.
+            "entry_tasks": mentor_tasks.tasks_of_entries(ctx.db, [e.public_id for e in entries]),
+            "task_entry": task_entry,
+            "task_values": {k: ctx.field(k) for k in ("title", "due_date")},
             "upcoming": [
                 u
                 for u in mentoring.upcoming_for_mentor(
@@ -168,6 +181,29 @@ def appointment_create(ctx: Context) -> Response:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
     ctx.flash("Date added to your caseload.")
     return RedirectResponse(f"/mentor/cases/{case.public_id}", status_code=303)
+
+
+def entry_task(ctx: Context) -> Response:
+    """The mentor makes an MDT task of an entry's follow-up, assigned to themselves."""
+    entry_id = _param(ctx, "entry_id")
+    entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, entry_id)
+    case = ctx.db.get(MdtCase, entry.case_id)
+    try:
+        task = mentor_tasks.task_from_follow_up(
+            ctx.db,
+            ctx.viewer.user,
+            entry_id,
+            title=ctx.field("title"),
+            due_date=ctx.field("due_date"),
+            at=ctx.now,
+            today=_today(ctx),
+        )
+    except Invalid as error:  # 400 beside the field, 409 when made already
+        return _case_page(
+            ctx, case, status=error.status_code, errors=error.errors, task_entry=entry_id
+        )
+    ctx.flash(f"Task “{task.title}” is on {case.reference}, assigned to you.")
+    return RedirectResponse(f"/mentor/cases/{case.public_id}#entry-{entry_id}", status_code=303)
 
 
 def appointment_cancel(ctx: Context) -> Response:

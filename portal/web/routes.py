@@ -404,6 +404,13 @@ def routes() -> list:
         # The feed is fetched by calendar apps without a session: the token authenticates.
         route("/calendar/{token}", workflow_pages.calendar_feed, permission=P.PUBLIC),
         # end of MDT workflow (issue 6)
+        # Integration of issues 5-7: a mentor's follow-up becomes an MDT task
+        route(
+            "/mentor/accompaniments/{entry_id}/task",
+            mentor_pages.entry_task,
+            permission=P.ACCOMPANIMENT_LOG,
+            methods=("POST",),
+        ),
         Mount("/static", app=public_static(), name="static"),
     ]
 

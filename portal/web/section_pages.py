@@ -15,9 +15,14 @@ def _client(ctx: Context):
     return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
 
 
+def _editable(ctx: Context) -> list[Section]:
+    """Minutes and accompaniment are kept by the meetings and the mentor log, not here."""
+    return [s for s in catalogue().for_discipline(ctx.viewer.agency.discipline) if s.editable]
+
+
 def _section(ctx: Context) -> Section:
     key = ctx.request.path_params["key"]
-    own = {s.key: s for s in catalogue().for_discipline(ctx.viewer.agency.discipline)}
+    own = {s.key: s for s in _editable(ctx)}
     if key not in own:
         raise NotFound("section")
     return own[key]
@@ -30,7 +35,7 @@ def section_list(ctx: Context) -> Response:
         "sections/list.html",
         {
             "client": client,
-            "sections": catalogue().for_discipline(ctx.viewer.agency.discipline),
+            "sections": _editable(ctx),
             "latest": sections.latest_versions(ctx.db, client),
         },
     )

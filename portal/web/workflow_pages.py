@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
+import consent
+from portal.disclosure import summary as case_summary
 from portal.errors import Invalid
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
-from portal.services import calendar, cases, casework, convening, meetings, tasks
+from portal.services import calendar, cases, casework, convening, meetings, mentor_tasks, tasks
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -232,6 +234,15 @@ def case_packet(ctx: Context) -> Response:
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
             "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
+            # Through each owner's disclosure point: every section shown is audited.
+            "summary": case_summary.packet_blocks(
+                ctx.db,
+                ctx.viewer,
+                case,
+                purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+                at=ctx.now,
+                keys=ctx.request.app.state.keys,
+            ),
         },
     )
     response.headers.update(NO_STORE)
@@ -523,6 +534,8 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             if task.assignee_user_id
             else None,
             "assignee_agency": ctx.db.get(Agency, task.assignee_agency_id),
+            # Made from the viewer's own accompaniment entry: a way back to it, for them only.
+            "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
             "history": tasks.history(ctx.db, task),
             "comments": tasks.comments(ctx.db, task),
             "assignees": tasks.assignee_choices(ctx.db, case),

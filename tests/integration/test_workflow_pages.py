@@ -302,7 +302,40 @@ def test_review_packet_carries_viewer_time_and_notice(client, db, keys):
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     assert "DO NOT REDISTRIBUTE" in page.text and user.display_name in page.text
-    assert agency.name in page.text and "added here by the disclosure issue" in page.text
+    assert agency.name in page.text and "added here by the disclosure issue" not in page.text
+
+
+def test_review_packet_summary_comes_through_the_disclosure_point(client, db, keys, clock):
+    from disclosure_helpers import SECRET_NOTE, release, world, write
+
+    from portal.models import AuditEntry
+    from portal.sections import catalogue
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    write(db, keys, w, "mental_health", {"summary": "NOT-RELEASED-NOTE"})
+    release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    make.login(client, w.partner_staff.username)
+
+    def decided(agency):
+        return db.exec(
+            select(func.count(AuditEntry.id)).where(
+                AuditEntry.agency_id == agency.id,
+                AuditEntry.tag.in_(["disclosure:section:released", "disclosure:section:withheld"]),
+            )
+        ).one()
+
+    before = decided(w.owner), decided(w.partner)
+    page = client.get(f"/cases/{w.case.public_id}/packet")
+    assert page.status_code == 200 and "DO NOT REDISTRIBUTE" in page.text
+    assert SECRET_NOTE in page.text and "NOT-RELEASED-NOTE" not in page.text
+    assert 'data-section="mental_health" data-gate="no_consent"' in page.text
+    # one audited decision per section shown, in each owner's own log
+    owner_sections = len(catalogue().for_discipline(w.owner.discipline))
+    partner_sections = len(catalogue().for_discipline(w.partner.discipline))
+    assert decided(w.owner) == before[0] + owner_sections
+    assert decided(w.partner) == before[1] + partner_sections
 
 
 def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):

@@ -583,8 +583,9 @@ def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, 
     log(db, w.case, w.mentor, occurred_on="2026-10-30", follow_up="Call the clinic")
     assign(db, w, w.case, w.stranger_mentor, reason="x", at=AT + timedelta(seconds=1))
     log(db, w.case, w.stranger_mentor, notes="Other program's own note")
-    section = mentoring.accompaniment_section(db, w.program, w.case)
-    assert [e["occurred_on"] for e in section["entries"]] == ["2026-10-30"]
-    assert "Court appearance, 1 h 30 min" in section["summary"]
-    assert "follow-up: Call the clinic" in section["summary"]
-    assert "Other program" not in section["summary"]
+    lines = mentoring.accompaniment_section(db, w.program, [w.case.id])
+    assert len(lines) == 1 and lines[0].startswith("2026-10-30: Court appearance, 1 h 30 min")
+    assert "follow-up: Call the clinic" in lines[0]
+    assert "Synthetic note" not in lines[0]  # the mentor's notes stay in the program
+    assert "Other program" not in "".join(lines)
+    assert mentoring.accompaniment_section(db, w.program, []) == []

@@ -1,0 +1,84 @@
+"""A mentor's follow-up into an MDT task over HTTP, and the caseload's open-task count."""
+
+from datetime import date
+
+from mentor_helpers import mentor_world
+from sqlmodel import func, select
+
+from portal.models.workflow import Task
+from portal.services import mentoring
+
+import factories as make
+
+
+def logged_entry(db, w):
+    entry = mentoring.log_accompaniment(
+        db,
+        w.case,
+        {
+            "occurred_on": "2026-11-01",
+            "kind": "medical",
+            "duration_minutes": "60",
+            "place_type": "hospital_clinic",
+            "outcome": "went_ahead",
+            "follow_up_needed": "on",
+            "follow_up": "Call the clinic about transport",
+            "notes": "SYNTHETIC-NOTE",
+        },
+        actor=w.mentor,
+        at=make.AT,
+        today=date(2026, 11, 2),
+    )
+    db.flush()
+    return entry
+
+
+def count_tasks(db) -> int:
+    return db.exec(select(func.count(Task.id))).one()
+
+
+def test_mentor_makes_a_task_of_a_follow_up(client, db, keys):
+    w = mentor_world(db, keys)
+    entry = logged_entry(db, w)
+    make.login(client, w.mentor.username)
+    case_url = f"/mentor/cases/{w.case.public_id}"
+    page = client.get(case_url)
+    action = f"/mentor/accompaniments/{entry.public_id}/task"
+    assert action in page.text and 'value="Call the clinic about transport"' in page.text
+    token = make.csrf_from(page.text)
+    bad = client.post(action, data={"csrf_token": token, "title": "Call", "due_date": "2026-10-01"})
+    assert bad.status_code == 400 and "cannot be before the day" in bad.text
+    assert 'value="Call"' in bad.text and count_tasks(db) == 0
+    made = client.post(
+        action, data={"csrf_token": token, "title": "Call the clinic", "due_date": "2026-11-09"}
+    )
+    assert made.status_code == 303 and made.headers["location"].endswith(
+        f"#entry-{entry.public_id}"
+    )
+    task = db.exec(select(Task)).one()
+    assert task.assignee_user_id == w.mentor.id
+    page = client.get(case_url)
+    assert f'href="/tasks/{task.public_id}"' in page.text and action not in page.text
+    again = client.post(
+        action, data={"csrf_token": token, "title": "Twice", "due_date": "2026-11-09"}
+    )
+    assert again.status_code == 409 and count_tasks(db) == 1
+    task_page = client.get(f"/tasks/{task.public_id}")
+    assert task_page.status_code == 200
+    assert f"{case_url}#entry-{entry.public_id}" in task_page.text
+    assert "SYNTHETIC-NOTE" not in task_page.text
+    caseload = client.get("/mentor")
+    assert '<dd class="open-tasks"><a href="/tasks">1</a></dd>' in caseload.text
+
+
+def test_another_mentor_cannot_make_a_task_of_the_entry(client, db, keys):
+    w = mentor_world(db, keys)
+    entry = logged_entry(db, w)
+    make.login(client, w.other_mentor.username)
+    token = make.csrf_of_page(client, "/mentor")
+    response = client.post(
+        f"/mentor/accompaniments/{entry.public_id}/task",
+        data={"csrf_token": token, "title": "x", "due_date": "2026-11-09"},
+    )
+    assert response.status_code == 404 and count_tasks(db) == 0
+    assert 'class="open-tasks"' not in client.get("/mentor").text  # no cases, no counts

@@ -1,0 +1,38 @@
+"""A coordinating agency, a survivor-mentor program, a mentor assigned to one case."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from portal.models import Agency, Discipline, MdtCase, Role, StaffUser
+from portal.services import mentoring
+
+import factories as make
+
+
+@dataclass
+class MentorWorld:
+    coordinating: Agency
+    coordinator: StaffUser
+    program: Agency
+    mentor: StaffUser
+    other_mentor: StaffUser
+    case: MdtCase
+
+
+def mentor_world(db, keys) -> MentorWorld:
+    coordinating = make.agency(db, keys)
+    program = make.agency(db, keys, discipline=Discipline.SURVIVOR_MENTOR)
+    coordinator = make.user(db, coordinating, Role.MDT_COORDINATOR)
+    mentor = make.user(db, program, Role.SURVIVOR_MENTOR)
+    other_mentor = make.user(db, program, Role.SURVIVOR_MENTOR)
+    case = make.mdt_case(db, coordinating, intake=date(2026, 10, 20))
+    mentoring.assign_mentor(
+        db,
+        case,
+        mentor_public_id=mentor.public_id,
+        reason=None,
+        viewer=mentoring.Assigner(coordinator, coordinating, frozenset({"mdt_coordinator"})),
+        at=make.AT,
+    )
+    db.flush()
+    return MentorWorld(coordinating, coordinator, program, mentor, other_mentor, case)

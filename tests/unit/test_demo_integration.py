@@ -1,0 +1,60 @@
+"""The demo seed shows the connected pieces: minutes released and withheld as the policy
+and consent say, mentor follow-ups already made into tasks."""
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlmodel import select
+
+from portal import demo
+from portal.disclosure import disclose
+from portal.models import Agency, CaseLink, MdtCase, StaffRole, StaffUser
+from portal.services import mentor_tasks
+
+AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class Viewer:
+    user: StaffUser
+    agency: Agency
+    roles: frozenset[str]
+
+
+def viewer(db, username):
+    user = db.exec(select(StaffUser).where(StaffUser.username == username)).one()
+    roles = db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all()
+    return Viewer(user, db.get(Agency, user.agency_id), frozenset(roles))
+
+
+def test_demo_minutes_follow_policy_and_consent(db, keys):
+    by_key = demo.seed(db, keys=keys, at=AT, today=date(2026, 11, 2), rng=random.Random(2026))
+    db.flush()
+    cac = by_key["cac"]
+    coordinator = viewer(db, "coordinator")
+    seen = {"own": set(), "partner": set()}
+    for case in db.exec(select(MdtCase).where(MdtCase.coordinating_agency_id == cac.id)):
+        own = disclose(db, coordinator, case, cac, "mdt_minutes", "mdt_case_review", AT, keys=keys)
+        if own.decision == "released" and own.content.rows:
+            seen["own"].add("released with minutes")
+        for agency_id in db.exec(select(CaseLink.agency_id).where(CaseLink.case_id == case.id)):
+            staff = db.exec(
+                select(StaffUser).where(
+                    StaffUser.agency_id == agency_id, StaffUser.username.not_like("%lead%")
+                )
+            ).first()
+            if agency_id == cac.id or staff is None:
+                continue
+            seen_by = viewer(db, staff.username)
+            decision = disclose(
+                db, seen_by, case, cac, "mdt_minutes", "mdt_case_review", AT, keys=keys
+            )
+            if decision.decision == "released":
+                seen["partner"].add("released" + (" with minutes" if decision.content.rows else ""))
+            else:
+                seen["partner"].add(decision.gate)
+    assert "released with minutes" in seen["own"]
+    assert {"released with minutes", "no_consent"} <= seen["partner"], seen
+    mentor = viewer(db, "mentor").user
+    assert sum(mentor_tasks.open_task_counts(db, mentor).values()) >= 3

@@ -1,0 +1,208 @@
+"""Sections kept outside the section versions: MDT minutes (the coordinating agency's
+meetings) and mentor accompaniment (the program's log), served by the disclosure point."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from disclosure_helpers import Viewer, release
+from elsewhere_helpers import MINUTES, NOTE, mentor_world, minutes_world
+from sqlmodel import select
+
+from portal.disclosure.point import disclose, preview
+from portal.errors import NotFound
+from portal.models import AuditEntry, Role
+from portal.services import cases, sections
+
+import factories as make
+
+
+def disclosure_tags(db, agency):
+    return list(
+        db.exec(
+            select(AuditEntry.tag)
+            .where(AuditEntry.agency_id == agency.id, AuditEntry.tag.like("disclosure:%"))
+            .order_by(AuditEntry.id)
+        ).all()
+    )
+
+
+AT = make.AT + timedelta(hours=1)
+
+
+def test_minutes_are_released_under_consent_and_audited(db, keys):
+    w, meeting = minutes_world(db, keys)
+    release(db, keys, w, ["mdt_minutes"])
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        w.owner,
+        "mdt_minutes",
+        "mdt_case_review",
+        AT,
+        keys=keys,
+    )
+    assert decision.decision == "released"
+    ((label, value),) = [(r.label, r.value) for r in decision.content.rows]
+    assert value == MINUTES and meeting.meeting_date.isoformat() in label and "held" in label
+    assert decision.content.version == 1
+    assert disclosure_tags(db, w.owner) == ["disclosure:section:released"]
+    assert disclosure_tags(db, w.partner) == ["disclosure:section:received"]
+
+
+def test_minutes_without_a_release_are_withheld_and_audited(db, keys):
+    w, _ = minutes_world(db, keys)
+    release(db, keys, w, ["medical"])  # a release that does not name the minutes
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        w.owner,
+        "mdt_minutes",
+        "mdt_case_review",
+        AT,
+        keys=keys,
+    )
+    assert decision.decision == "withheld" and decision.gate == "no_consent"
+    assert MINUTES not in repr(decision)
+    assert disclosure_tags(db, w.owner) == ["disclosure:section:withheld"]
+
+
+def test_minutes_withheld_by_policy_for_a_role_the_policy_does_not_name(db, keys):
+    w, _ = minutes_world(db, keys)
+    release(db, keys, w, ["mdt_minutes"])
+    decision = disclose(
+        db,
+        w.viewer(Role.ADMINISTRATOR),
+        w.case,
+        w.owner,
+        "mdt_minutes",
+        "mdt_case_review",
+        AT,
+        keys=keys,
+    )
+    assert decision.decision == "withheld" and decision.gate == "policy"
+
+
+def test_the_coordinating_agency_reads_its_own_minutes_without_a_release(db, keys):
+    w, _ = minutes_world(db, keys)
+    decision = disclose(
+        db,
+        w.own_viewer(Role.MDT_COORDINATOR),
+        w.case,
+        w.owner,
+        "mdt_minutes",
+        "mdt_case_review",
+        AT,
+        keys=keys,
+    )
+    assert decision.decision == "released" and decision.release_ref is None
+    assert decision.content.rows[0].value == MINUTES
+    assert disclosure_tags(db, w.owner) == ["disclosure:section:released"]
+
+
+def test_minutes_of_another_case_never_leak_into_this_one(db, keys):
+    w, _ = minutes_world(db, keys)
+    other = make.mdt_case(db, w.owner)
+    cases.link_client(db, other, w.owner, w.client, actor=None, at=make.AT, confirmed=True)
+    db.flush()
+    decision = disclose(
+        db,
+        w.own_viewer(Role.MDT_COORDINATOR),
+        other,
+        w.owner,
+        "mdt_minutes",
+        "mdt_case_review",
+        AT,
+        keys=keys,
+    )
+    assert decision.decision == "released" and decision.content.rows == ()
+    assert decision.content.version is None
+
+
+def test_minutes_and_accompaniment_cannot_be_written_as_section_versions(db, keys):
+    w, _ = minutes_world(db, keys)
+    with pytest.raises(NotFound):
+        sections.save_section(
+            db,
+            w.client,
+            "mdt_minutes",
+            {"minutes": "x"},
+            actor=w.owner_staff,
+            keys=keys,
+            at=make.AT,
+        )
+
+
+def test_accompaniment_is_released_without_the_mentors_notes(db, keys):
+    w, coordinator = mentor_world(db, keys)
+    release(db, keys, w, ["mentor_accompaniment"])
+    decision = disclose(
+        db, coordinator, w.case, w.owner, "mentor_accompaniment", "mdt_case_review", AT, keys=keys
+    )
+    assert decision.decision == "released"
+    (row,) = decision.content.rows
+    assert "Court appearance, 1 h 30 min, Courthouse, went ahead" in row.value
+    assert "follow-up: Ask about transport" in row.value
+    assert NOTE not in repr(decision)
+    assert disclosure_tags(db, w.owner) == ["disclosure:section:released"]
+
+
+def test_accompaniment_without_consent_is_withheld(db, keys):
+    w, coordinator = mentor_world(db, keys)
+    decision = disclose(
+        db, coordinator, w.case, w.owner, "mentor_accompaniment", "mdt_case_review", AT, keys=keys
+    )
+    assert decision.decision == "withheld" and decision.gate == "no_consent"
+    assert "Courthouse" not in repr(decision)
+    assert disclosure_tags(db, w.owner) == ["disclosure:section:withheld"]
+
+
+def test_preview_shows_accompaniment_of_the_clients_cases(db, keys):
+    w, _ = mentor_world(db, keys)
+    row = release(db, keys, w, ["mentor_accompaniment"])
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    staff = Viewer(lead, w.owner, frozenset({"agency_lead"}))
+    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, keys=keys)
+    (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
+    assert shown.decision == "released" and "Courthouse" in shown.content.rows[0].value
+
+
+def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
+    root = Path(__file__).resolve().parents[2] / "portal"
+    hooks = {
+        "minutes_section": {"services/meetings.py", "disclosure/content.py"},
+        "accompaniment_section": {"services/mentoring.py", "disclosure/content.py"},
+        # The tables themselves: only their owners' own services (and pages showing the
+        # agency its own entries) name them.
+        "Accompaniment": {
+            "models/mentoring.py",
+            "models/__init__.py",
+            "services/mentoring.py",
+            "services/mentor_reports.py",
+            "services/mentor_tasks.py",
+            "web/mentor_pages.py",
+        },
+        "AgendaItem": {
+            "models/workflow.py",
+            "models/__init__.py",
+            "services/meetings.py",
+            "services/calendar.py",
+            "services/convening.py",
+        },
+    }
+    for name, allowed in hooks.items():
+        pattern = re.compile(rf"\b{name}\b")
+        readers = {
+            str(path.relative_to(root))
+            for path in root.rglob("*.py")
+            if pattern.search(path.read_text())
+        }
+        assert readers <= allowed, (name, readers - allowed)
+    # The meeting page shows the minutes to the coordinating agency only.
+    page = (root.parent / "templates" / "workflow" / "meeting.html").read_text()
+    for line in page.splitlines():
+        if "row.item.minutes" in line:
+            assert "managing" in line or "textarea" in line, line
