@@ -4,7 +4,7 @@ decisions, and marking a case reviewed (which stamps its first-MDT date)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists
@@ -98,9 +98,13 @@ def _time(value: object) -> time:
         raise Invalid("time", "Time must be a time of day (HH:MM).") from None
 
 
+PAST_GRACE = timedelta(minutes=10)
+
+
 def _not_past(starts_at: datetime, at: datetime) -> None:
-    # Minute precision: a meeting "now" (this minute) is not in the past.
-    if starts_at < at.replace(second=0, microsecond=0):
+    # A meeting entered as it begins (the minute may have turned while the form was filled)
+    # is not "in the past"; ten minutes ago is the limit.
+    if starts_at < at.replace(second=0, microsecond=0) - PAST_GRACE:
         raise Invalid("date", "The meeting cannot be in the past.")
 
 

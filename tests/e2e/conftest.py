@@ -46,9 +46,20 @@ def browser_type_launch_args():
 
 
 @pytest.fixture(scope="session")
-def portal_url(tmp_path_factory):
+def demo_workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="session")
+def demo_database(portal_url, demo_workdir):
+    """The demo server's SQLite file, for a test that must pick data the seed made."""
+    return demo_workdir / "portal-demo.db"
+
+
+@pytest.fixture(scope="session")
+def portal_url(demo_workdir):
     """`portal demo` in an empty folder, exactly as the README starts it."""
-    workdir = tmp_path_factory.mktemp("demo")
+    workdir = demo_workdir
     port = _free_port()
     portal = shutil.which("portal", path=str(Path(sys.executable).parent)) or "portal"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

@@ -1,6 +1,7 @@
 """An agency lead answers "who saw what of ours", prints an accounting, signs the log."""
 
 import re
+import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -10,7 +11,24 @@ from portal.demo import DEMO_PASSWORD
 pytestmark = pytest.mark.e2e
 
 
-def test_lead_searches_the_audit_log_and_opens_an_accounting(page: Page, portal_url: str):
+def _a_client_with_disclosures(database) -> str:
+    """A Riverbend client whose information the demo's partners really received."""
+    with sqlite3.connect(database) as connection:
+        row = connection.execute(
+            "SELECT client.reference FROM audit_entry"
+            " JOIN client ON client.id = audit_entry.client_id"
+            " JOIN agency ON agency.id = audit_entry.agency_id"
+            " WHERE audit_entry.decision = 'released'"
+            " AND audit_entry.actor_agency_id != audit_entry.agency_id"
+            " AND agency.name LIKE 'Riverbend%' ORDER BY audit_entry.id LIMIT 1"
+        ).fetchone()
+    assert row, "the demo seed should leave real disclosures of Riverbend's clients"
+    return row[0]
+
+
+def test_lead_searches_the_audit_log_and_opens_an_accounting(
+    page: Page, portal_url: str, demo_database
+):
     page.set_default_timeout(15_000)
     console_errors = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
@@ -33,7 +51,7 @@ def test_lead_searches_the_audit_log_and_opens_an_accounting(page: Page, portal_
     for row in results.locator("tbody tr").all():
         expect(row).to_contain_text("withheld")
 
-    page.get_by_label("Client reference or id").fill("RIV-1000")
+    page.get_by_label("Client reference or id").fill(_a_client_with_disclosures(demo_database))
     page.get_by_role("button", name="Show the accounting").click()
     expect(page.get_by_role("heading", name="Accounting of disclosures")).to_be_visible()
     first = page.locator("table tbody tr").first

@@ -564,3 +564,25 @@ def test_case_count_can_stop_at_a_cap(db, keys):
     assert cases.count_cases_for_agency(db, partner) == 4
     assert cases.count_cases_for_agency(db, partner, cap=2) == 2
     assert [r.reference for r in cases.cases_for_agency(db, partner, window_days=14, limit=2)]
+
+
+def test_a_meeting_entered_as_it_begins_is_not_in_the_past(db, keys):
+    agency = make.agency(db, keys)
+    local = AT.astimezone(NY)
+    for minutes_ago, allowed in ((5, True), (11, False)):
+        start = local - timedelta(minutes=minutes_ago)
+        call = lambda start=start: meetings.schedule_meeting(  # noqa: E731
+            db,
+            agency,
+            day=start.date().isoformat(),
+            clock=start.strftime("%H:%M"),
+            place="Room",
+            actor=None,
+            at=AT,
+            tz=NY,
+        )
+        if allowed:
+            call()
+        else:
+            with pytest.raises(Invalid):
+                call()
