@@ -7,7 +7,7 @@ same 404 as for a task that does not exist. Lists are filtered and ordered in SQ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlmodel import Session, select
 
@@ -184,13 +184,15 @@ def update_task(
     priority: object,
     actor,
     at: datetime,
+    tz: tzinfo = UTC,
 ) -> None:
+    """`tz`: the MDT's zone, in which due dates (calendar dates) are read."""
     values = validation.collect(
         assignee=lambda: _assignee(db, case, assignee),
         due_date=lambda: validation.iso_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),
     )
-    if values["due_date"] < task.created_at.date():
+    if values["due_date"] < task.created_at.astimezone(tz).date():
         raise Invalid("due_date", "The due date cannot be before the task was created.")
     agency, user = values["assignee"]
     new_user = getattr(user, "id", None)

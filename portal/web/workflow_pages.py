@@ -619,6 +619,7 @@ def task_update(ctx: Context) -> Response:
             priority=ctx.field("priority"),
             actor=ctx.viewer.user,
             at=ctx.now,
+            tz=ctx.settings.tz,
         )
     except Invalid as error:
         return _task_page(ctx, task, case, status=error.status_code, errors=error.errors)

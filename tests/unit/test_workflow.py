@@ -586,3 +586,30 @@ def test_a_meeting_entered_as_it_begins_is_not_in_the_past(db, keys):
         else:
             with pytest.raises(Invalid):
                 call()
+
+
+def test_editing_a_due_date_reads_the_creation_day_in_the_mdt_zone(db, keys):
+    agency = make.agency(db, keys)
+    case = make.mdt_case(db, agency, intake=date(2026, 10, 30))
+    evening = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 21:00 on 2 November in New York
+    task = tasks.create_task(
+        db,
+        case,
+        title="Call back",
+        assignee=f"agency:{agency.public_id}",
+        due_date="2026-11-04",
+        actor=None,
+        at=evening,
+        today=date(2026, 11, 2),
+    )
+    edit = dict(
+        assignee=f"agency:{agency.public_id}",
+        due_date="2026-11-02",
+        priority="normal",
+        actor=None,
+        at=evening,
+    )
+    with pytest.raises(Invalid):
+        tasks.update_task(db, task, case, **edit)  # read in UTC, 2 November is before
+    tasks.update_task(db, task, case, **edit, tz=NY)  # the day it was created, locally
+    assert task.due_date == date(2026, 11, 2)
