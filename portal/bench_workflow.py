@@ -258,9 +258,12 @@ def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float]
                 dashboard.append(elapsed)
             started = time.perf_counter()
             filters = tasks.TaskFilter()
+            page = tasks.task_page(db, user, agency, filters)
             html = tasks_page.render(
                 **base,
-                rows=tasks.task_list(db, user, agency, filters),
+                rows=page.rows,
+                page=page,
+                query={"scope": "mine"},
                 filters=filters,
                 errors={},
                 statuses=list(TaskStatus),

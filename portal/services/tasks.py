@@ -320,6 +320,7 @@ def task_list(
     filters: TaskFilter,
     *,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[TaskRow]:
     """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL."""
     assignee_name = StaffUser.display_name
@@ -353,11 +354,39 @@ def task_list(
         query = query.where(Task.due_date >= filters.due_from)
     if filters.due_to:
         query = query.where(Task.due_date <= filters.due_to)
-    rows = db.exec(query.order_by(Task.due_date, Task.id).limit(limit)).all()
+    rows = db.exec(query.order_by(Task.due_date, Task.id).offset(offset).limit(limit)).all()
     return [
         TaskRow(pid, title, ref, cpid, due, prio, status, reason, name or "(agency picks)")
         for pid, title, ref, cpid, due, prio, status, reason, name in rows
     ]
+
+
+PAGE_SIZE = 25
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    rows: list[TaskRow]
+    page: int
+    has_next: bool
+
+
+def task_page(
+    db: Session,
+    viewer_user: StaffUser,
+    viewer_agency: Agency,
+    filters: TaskFilter,
+    *,
+    page: int = 1,
+) -> TaskPage:
+    """One page of task_list: the same rows whatever the total, so a long list costs the
+    same to show as a short one."""
+    page = min(max(page, 1), MAX_PAGE)
+    rows = task_list(
+        db, viewer_user, viewer_agency, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+    )
+    return TaskPage(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
 
 
 def case_tasks(db: Session, case: MdtCase, *, open_only: bool = False) -> list[TaskRow]:

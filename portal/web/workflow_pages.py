@@ -507,12 +507,21 @@ def task_list(ctx: Context) -> Response:
         errors = {}
     except Invalid as error:
         filters, errors = tasks.TaskFilter(), error.errors
-    rows = tasks.task_list(ctx.db, ctx.viewer.user, ctx.viewer.agency, filters)
+    raw_page = ctx.request.query_params.get("page", "1")
+    page = tasks.task_page(
+        ctx.db,
+        ctx.viewer.user,
+        ctx.viewer.agency,
+        filters,
+        page=int(raw_page) if raw_page.isdigit() else 1,
+    )
     return render(
         ctx,
         "workflow/tasks.html",
         {
-            "rows": rows,
+            "rows": page.rows,
+            "page": page,
+            "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
             "filters": filters,
             "errors": errors,
             "statuses": list(TaskStatus),

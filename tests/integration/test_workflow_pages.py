@@ -1,5 +1,6 @@
 """The MDT workflow through HTTP: intake, meetings, tasks, calendars, the 404 rule."""
 
+import re
 from datetime import date, timedelta
 
 import icalendar
@@ -384,3 +385,31 @@ def test_partners_do_not_read_the_minutes_on_the_meeting_page(client, db, keys):
     page = client.get(f"/meetings/{meeting.public_id}")
     assert page.status_code == 200 and case.reference in page.text
     assert "Owner-only minute text" not in page.text and "disclosure point" in page.text
+
+
+def test_my_tasks_is_paged(client, db, keys):
+    agency = make.agency(db, keys)
+    me, _ = sign_in(client, db, agency, Role.ADVOCATE)
+    case = a_case(db, agency)
+    for number in range(tasks.PAGE_SIZE + 5):
+        tasks.create_task(
+            db,
+            case,
+            title=f"Paged task {number:02d}",
+            assignee=f"user:{me.public_id}",
+            due_date=(TODAY + timedelta(days=number)).isoformat(),
+            actor=None,
+            at=make.AT,
+            today=TODAY,
+        )
+    db.flush()
+    def titles(html):
+        return set(re.findall(r"Paged task \d\d", html))
+
+    first = client.get("/tasks?scope=mine").text
+    assert len(titles(first)) == tasks.PAGE_SIZE and "Paged task 00" in first
+    assert "page=2" in first and "Page 1" in first
+    second = client.get("/tasks?scope=mine&page=2").text
+    assert len(titles(second)) == 5 and "Paged task 29" in second
+    assert "page=1" in second and "page=3" not in second
+    assert client.get("/tasks?scope=mine&page=abc").status_code == 200
