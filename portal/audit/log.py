@@ -40,6 +40,7 @@ class AuditTag(StrEnum):
     STAFF_DEACTIVATED = "admin:staff:deactivated"
     STAFF_REACTIVATED = "admin:staff:reactivated"
     CLIENT_CREATED = "record:client:created"
+    CLIENT_IDENTITY_VIEWED = "record:client:identity_viewed"  # own staff opening a client
     CASE_OPENED = "mdt:case:opened"
     CASE_LINKED = "mdt:case:linked"
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"

@@ -115,6 +115,22 @@ def find_clients(
     )
 
 
+def view_identity(
+    db: Session, client: Client, *, viewer, keys: KeyWrapper, at: datetime
+) -> Identity:
+    """The owner's own staff opening a client's record: decrypted, and logged like any read."""
+    identity = reveal_identity(db, client, keys=keys)
+    record(
+        db,
+        AuditTag.CLIENT_IDENTITY_VIEWED,
+        agency_id=client.agency_id,
+        actor=viewer.user,
+        subject=client.public_id,
+        at=at,
+    )
+    return identity
+
+
 def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
     _, secret = data_secret(db, client.agency_id, keys=keys, key_id=client.key_id)
     return Identity.from_dict(crypto.open_json(secret, client.identity_sealed))

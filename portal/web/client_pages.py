@@ -133,7 +133,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
         "clients/detail.html",
         {
             "client": client,
-            "identity": clients.reveal_identity(ctx.db, client, keys=ctx.request.app.state.keys),
+            "identity": clients.view_identity(
+                ctx.db, client, viewer=ctx.viewer, keys=ctx.request.app.state.keys, at=ctx.now
+            ),
             "restricted": releases.restricted_persons_of(ctx.db, client),
             "reasons": releases.RESTRICTION_REASONS,
             "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],

@@ -403,6 +403,7 @@ def test_my_tasks_is_paged(client, db, keys):
             today=TODAY,
         )
     db.flush()
+
     def titles(html):
         return set(re.findall(r"Paged task \d\d", html))
 
