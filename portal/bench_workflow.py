@@ -22,14 +22,13 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 from sqlmodel import Session
 
 from portal import migrate
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
-from portal.db import make_engine, normalise_url
+from portal.db import make_engine
 from portal.models import (
     Agency,
     CaseLink,
@@ -42,6 +41,7 @@ from portal.models import (
     WebSession,
 )
 from portal.models.workflow import Task, TaskPriority, TaskStatus
+from portal.scratch_db import scratch_database
 from portal.services import agencies, cases, tasks
 from portal.web.dashboard_pages import dashboard_values
 from portal.web.render import templates
@@ -294,28 +294,6 @@ def _figures(backend, case_count, task_count, dashboard, my_tasks) -> Figures:
     )
 
 
-def scratch_sqlite(directory: Path):
-    path = directory / f"bench-{uuid.uuid4().hex[:8]}.db"
-    return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-
-
-def scratch_postgres(admin_url: str):
-    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
-    )
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
-
-
 def run_one(url: str, backend: str, *, case_count, task_count, today, repeat) -> Figures:
     engine = make_engine(url)
     try:
@@ -338,12 +316,15 @@ def run(
     today = today or date(2026, 11, 25)
     results = []
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as directory:
-        backends = [("sqlite", lambda: scratch_sqlite(Path(directory)))]
-        if postgres_url:
-            backends.append(("postgresql", lambda: scratch_postgres(postgres_url)))
-        for backend, make_scratch in backends:
+        backends = ["sqlite", "postgresql"] if postgres_url else ["sqlite"]
+        for backend in backends:
             for case_count, task_count in sizes:
-                url, drop = make_scratch()
+                url, drop = scratch_database(
+                    backend,
+                    directory=Path(directory),
+                    postgres_url=postgres_url or "",
+                    prefix="portal_bench",
+                )
                 try:
                     started = time.perf_counter()
                     figures = run_one(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from portal.db import normalise_url
+from portal.scratch_db import scratch_database
 
 POSTGRES_URL = os.environ.get(
     "PORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -43,22 +42,8 @@ def require_postgres() -> None:
 def new_empty_database(backend: str, directory: Path) -> tuple[str, callable]:
     """A fresh, empty database of the backend; returns its URL and a function to drop it."""
     if backend == "sqlite":
-        path = directory / f"portal-{uuid.uuid4().hex[:8]}.db"
-        return f"sqlite:///{path}", lambda: None
+        return scratch_database("sqlite", directory=directory, prefix="portal_test")
     require_postgres()
-    name = f"portal_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalise_url(POSTGRES_URL))
-        .set(database=name)
-        .render_as_string(hide_password=False)
+    return scratch_database(
+        "postgresql", directory=directory, postgres_url=POSTGRES_URL, prefix="portal_test"
     )
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop

@@ -13,19 +13,15 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from portal import migrate
 from portal.audit import AuditTag, DisclosureFacts, chain, record, verify
 from portal.audit.checkpoints import CheckpointSigner
 from portal.crypto import KeyWrapper
-from portal.db import make_engine, normalise_url, unit_of_work
+from portal.db import make_engine, unit_of_work
+from portal.scratch_db import scratch_database
 from portal.services import agencies
 
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -38,11 +34,14 @@ def run(*, existing: int, appends: int, writers: int, postgres_url: str) -> int:
         f"audit appends: {existing:,} existing entries, {appends:,} appends, "
         f"{writers} concurrent writers"
     )
-    for label, scratch in (("SQLite", _scratch_sqlite), ("PostgreSQL", _scratch_postgres)):
+    for label, backend in (("SQLite", "sqlite"), ("PostgreSQL", "postgresql")):
         if label == "PostgreSQL" and not postgres_url:
             print("PostgreSQL: skipped (no --postgres-url)")
             continue
-        url, drop = scratch(postgres_url)
+        folder = Path(tempfile.mkdtemp(prefix="portal-bench-audit-"))
+        url, drop = scratch_database(
+            backend, directory=folder, postgres_url=postgres_url, prefix="portal_bench_audit"
+        )
         engine = make_engine(url)
         try:
             migrate.upgrade(engine)
@@ -58,27 +57,8 @@ def run(*, existing: int, appends: int, writers: int, postgres_url: str) -> int:
         finally:
             engine.dispose()
             drop()
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
-
-
-def _scratch_sqlite(_postgres_url: str) -> tuple[str, Callable[[], None]]:
-    folder = Path(tempfile.mkdtemp(prefix="portal-bench-audit-"))
-    return f"sqlite:///{folder / 'bench.db'}", lambda: shutil.rmtree(folder, ignore_errors=True)
-
-
-def _scratch_postgres(postgres_url: str) -> tuple[str, Callable[[], None]]:
-    name = f"portal_bench_audit_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = make_url(normalise_url(postgres_url)).set(database=name)
-    return url.render_as_string(hide_password=False), drop
 
 
 def _facts(number: int) -> DisclosureFacts:

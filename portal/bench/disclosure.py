@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 from sqlmodel import Session, select
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
@@ -34,7 +33,7 @@ from portal import crypto, migrate
 from portal.app import create_app
 from portal.audit import chain
 from portal.crypto import KeyWrapper
-from portal.db import make_engine, normalise_url
+from portal.db import make_engine
 from portal.disclosure import Released, disclose, summary
 from portal.disclosure import content as disclosure_content
 from portal.models import (
@@ -48,6 +47,7 @@ from portal.models import (
     SectionEntry,
     StaffUser,
 )
+from portal.scratch_db import scratch_database
 from portal.sections import catalogue
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
@@ -471,23 +471,6 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
     )
 
 
-def _scratch(backend: str, postgres_url: str, folder: Path):
-    if backend == "sqlite":
-        return f"sqlite:///{folder / 'bench.db'}", lambda: None
-    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_url(postgres_url)).set(database=name)
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.render_as_string(hide_password=False), drop
-
-
 def run(
     *,
     backends=("sqlite", "postgresql"),
@@ -506,7 +489,9 @@ def run(
     keys = KeyWrapper(node_secrets.kek_bytes())
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
-            url, drop = _scratch(backend, postgres_url, Path(folder))
+            url, drop = scratch_database(
+                backend, directory=Path(folder), postgres_url=postgres_url, prefix="portal_bench"
+            )
             engine = make_engine(url)
             try:
                 migrate.upgrade(engine)
