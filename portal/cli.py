@@ -251,28 +251,18 @@ def cmd_bench_workflow(args) -> int:
 def _serve(app, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
-        log_level="info",
-    )
+    from portal.serving import UVICORN_OPTIONS
+
+    uvicorn.run(app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 
 
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from portal.serving import UVICORN_OPTIONS
+
     uvicorn.run(
-        "portal.asgi:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
+        "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS
     )
     return 0
 

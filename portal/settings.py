@@ -43,6 +43,9 @@ class Settings:
     cookie_secure: bool = True
     mdt_timezone: str = "America/New_York"
     convening_window_days: int = 14
+    # How long the case summary page may spend deciding owners' blocks itself; owners it
+    # has not reached by then load on their own (htmx). 0: every block loads on its own.
+    summary_budget_ms: int = 250
     login_attempts_per_account: str = "5/15 minutes"
     login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
@@ -104,6 +107,7 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
         mdt_timezone=config("PORTAL_MDT_TIMEZONE", default="America/New_York"),
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
+        summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
         allowed_hosts=tuple(
             h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()

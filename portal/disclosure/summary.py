@@ -1,11 +1,16 @@
 """The case summary: which agencies take part, the timeline, and each owner's block.
 
-Each owner's block is its own request (htmx loads them independently), and every section
-in it is decided by `disclose()` — this module never reads a section itself.
+Every section in an owner's block is decided by `disclose()`: this module never reads a
+section itself. The summary page decides the owners' blocks in its own response while its
+time budget lasts (one round trip, and the page works without JavaScript); an owner it
+has not reached by then is left to load on its own (htmx), so a slow owner never holds
+the rest of the page back.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -104,10 +109,13 @@ def owner_block(
     purpose: str,
     at: datetime,
     keys: KeyWrapper,
+    memo: dict | None = None,
 ) -> list[Decision]:
     """One decision per catalogue section the owner could contribute, whether or not it
-    holds anything: so a placeholder never tells that data exists."""
-    memo: dict = {}  # shared by this one request's decisions only
+    holds anything: so a placeholder never tells that data exists.
+
+    `memo` may be shared by the blocks of ONE request, never beyond it."""
+    memo = {} if memo is None else memo
     return [
         disclose(db, viewer, case, owner, section, purpose, at, keys=keys, memo=memo)
         for section in catalogue().for_discipline(owner.discipline)
@@ -117,7 +125,42 @@ def owner_block(
 @dataclass(frozen=True)
 class OwnerBlock:
     participant: Participant
-    decisions: list[Decision]
+    decisions: list[Decision] | None  # None: not decided here, the block loads on its own
+
+
+def page_blocks(
+    db: Session,
+    viewer,
+    case: MdtCase,
+    found: list[Participant],
+    *,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
+    budget_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[OwnerBlock]:
+    """The owners' blocks for the summary page: decided in order while `budget_seconds`
+    last, counted from the first; every owner after that is left undecided (and nothing
+    is written to its log), for the page to load on its own."""
+    memo: dict = {}  # this request's decisions only
+    deadline = clock() + budget_seconds
+    blocks = []
+    for participant in found:
+        decisions = None
+        if clock() < deadline:
+            decisions = owner_block(
+                db,
+                viewer,
+                case,
+                participant.agency,
+                purpose=purpose,
+                at=at,
+                keys=keys,
+                memo=memo,
+            )
+        blocks.append(OwnerBlock(participant, decisions))
+    return blocks
 
 
 def packet_blocks(
@@ -131,10 +174,13 @@ def packet_blocks(
 ) -> list[OwnerBlock]:
     """The whole case summary at once, for the printed review packet: every owner's block,
     each section decided (and audited) by `disclose()` exactly as on the summary page."""
+    memo: dict = {}
     return [
         OwnerBlock(
             participant,
-            owner_block(db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys),
+            owner_block(
+                db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys, memo=memo
+            ),
         )
         for participant in participants(db, case)
     ]

@@ -25,9 +25,13 @@ def test_summary_shows_released_and_withheld_side_by_side(client, db, keys, cloc
     _login(client, db, w.partner, Role.CASE_MANAGER)
     page = client.get(f"/cases/{w.case.public_id}/summary")
     assert page.status_code == 200
-    assert w.owner.name in page.text and 'hx-trigger="load"' in page.text
+    # Decided in the page itself: one round trip, and no JavaScript needed.
+    assert w.owner.name in page.text and 'hx-trigger="load"' not in page.text
+    assert SECRET_NOTE in page.text and "Robin" in page.text
+    assert "NOT-RELEASED-NOTE" not in page.text
+    assert "no current release covers mental health for your agency" in page.text
+    assert page.headers["cache-control"] == "no-store"
     block_url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
-    assert block_url in page.text  # reachable without JavaScript
     block = client.get(block_url + "?purpose=mdt_case_review")
     assert block.status_code == 200
     assert block.headers["cache-control"] == "no-store"
@@ -38,6 +42,45 @@ def test_summary_shows_released_and_withheld_side_by_side(client, db, keys, cloc
     fragment = client.get(block_url, headers={"HX-Request": "true"})
     assert "<html" not in fragment.text.lower() and SECRET_NOTE in fragment.text
     assert fragment.headers["vary"] == "HX-Request"
+
+
+def _decisions_logged(db) -> int:
+    return db.exec(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.tag.in_(["disclosure:section:released", "disclosure:section:withheld"])
+        )
+    ).one()
+
+
+def test_owners_past_the_page_budget_load_on_their_own(
+    db, keys, clock, settings, engine, connection
+):
+    """With no budget left, every owner is a placeholder that htmx (or a link) loads, and
+    nothing is decided, so nothing is logged, until it does."""
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    user = make.user(db, w.partner, Role.CASE_MANAGER)
+    app = create_app(replace(settings, summary_budget_ms=0), engine=engine, bind=connection)
+    with TestClient(app, follow_redirects=False) as browser:
+        make.login(browser, user.username)
+        before = _decisions_logged(db)
+        page = browser.get(f"/cases/{w.case.public_id}/summary?purpose=mdt_case_review")
+        assert page.status_code == 200
+        assert 'hx-trigger="load"' in page.text and SECRET_NOTE not in page.text
+        block_url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
+        assert block_url + "?purpose=mdt_case_review" in page.text  # reachable without JavaScript
+        assert _decisions_logged(db) == before
+        fragment = browser.get(block_url, headers={"HX-Request": "true"})
+        assert SECRET_NOTE in fragment.text
+        assert _decisions_logged(db) > before
 
 
 def test_summary_of_a_case_the_viewer_is_not_part_of_is_404(client, db, keys):

@@ -60,7 +60,9 @@ def test_summary_timeline_shows_the_cases_meetings(client, db, keys):
     page = client.get(f"/cases/{w.case.public_id}/summary")
     assert page.status_code == 200
     assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page.text
-    assert MINUTES not in page.text  # the timeline names dates and states, never minutes
+    timeline = page.text.split('id="timeline-h"')[1].split("</section>")[0]
+    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in timeline
+    assert MINUTES not in timeline  # the timeline names dates and states, never minutes
 
 
 def test_a_mentors_calendar_feed_over_http_has_their_court_date(client, db, keys):

@@ -18,6 +18,7 @@ from portal.disclosure import (
     disclose,
     preview,
 )
+from portal.disclosure import summary as case_summary
 from portal.disclosure.summary import owner_block
 from portal.models import AgencyKind, AuditEntry, Role
 from portal.sections import catalogue
@@ -312,3 +313,24 @@ def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
         keys=keys,
     )
     assert decision.gate == NOT_LINKED
+
+
+def test_the_page_decides_owners_in_order_until_its_budget_is_spent(db, keys):
+    w = world(db, keys)
+    viewer = w.viewer(Role.CASE_MANAGER)
+    found = case_summary.participants(db, w.case)
+    ticks = iter([0.0, 0.0, 5.0, 5.0, 5.0, 5.0])
+    blocks = case_summary.page_blocks(
+        db,
+        viewer,
+        w.case,
+        found,
+        purpose="mdt_case_review",
+        at=LATER,
+        keys=keys,
+        budget_seconds=1.0,
+        clock=lambda: next(ticks),
+    )
+    assert len(blocks) == len(found) >= 2
+    assert blocks[0].decisions is not None
+    assert all(b.decisions is None for b in blocks[1:])

@@ -1,0 +1,64 @@
+"""The node's HTTP server: every connection has Nagle's algorithm off."""
+
+import http.client
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from portal.bench.http import Browser, serve
+from portal.serving import UVICORN_OPTIONS
+
+APP = Starlette(routes=[Route("/", lambda request: PlainTextResponse("synthetic " * 500))])
+
+
+def _nodelay_of_open_connections(options) -> list[int]:
+    # A listening socket without a TCP protocol number, as uvicorn makes for its workers.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(APP, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    connection = http.client.HTTPConnection("127.0.0.1", listener.getsockname()[1], timeout=5)
+    try:
+        connection.request("GET", "/")
+        assert connection.getresponse().read()
+        return [
+            protocol.transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY
+            )
+            for protocol in server.server_state.connections
+        ]
+    finally:
+        connection.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_uvicorn_alone_leaves_nagle_on_for_a_socket_it_is_handed():
+    # Why the portal brings its own protocol: without it, kept-alive responses stall.
+    assert _nodelay_of_open_connections({"http": H11Protocol}) == [0]
+
+
+def test_the_portals_server_turns_nagle_off_on_every_connection():
+    assert _nodelay_of_open_connections(UVICORN_OPTIONS) == [1]
+
+
+def test_the_benchmark_server_answers_over_a_kept_alive_connection():
+    with serve(APP) as port:
+        browser = Browser(port)
+        try:
+            for _ in range(3):
+                status, text = browser.get("/")
+                assert status == 200 and text.startswith("synthetic")
+        finally:
+            browser.close()
