@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.crypto import KeyWrapper
-from portal.models import AgencyKey, AuditCheckpoint, AuditEntry, KeyPurpose
+from portal.models import AgencyKey, AuditCheckpoint, KeyPurpose
 
 SIGNER_INFO_KEY = "portal.audit.checkpoint_signer"
 CHECKPOINT_EVERY = 1000
@@ -49,13 +49,10 @@ def signer_of(db: Session) -> CheckpointSigner | None:
     return db.info.get(SIGNER_INFO_KEY)
 
 
-def due(db: Session, entry: AuditEntry, *, checkpoint_seq: int) -> bool:
+def due(db: Session, agency_id: int | None, seq: int, *, checkpoint_seq: int) -> bool:
+    """Whether the entry at `seq` in this log should be checkpointed now."""
     signer = signer_of(db)
-    return (
-        signer is not None
-        and entry.agency_id is not None
-        and entry.seq - checkpoint_seq >= signer.every
-    )
+    return signer is not None and agency_id is not None and seq - checkpoint_seq >= signer.every
 
 
 def payload(log_key: str, seq: int, entry_hash: str, at: datetime) -> bytes:

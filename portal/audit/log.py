@@ -116,6 +116,43 @@ class DisclosureFacts:
     viewer_role: str | None = None
 
 
+def entry_values(
+    tag: AuditTag,
+    *,
+    agency_id: int | None,
+    actor=None,
+    subject: str | None = None,
+    detail: dict | None = None,
+    at: datetime,
+    client_address: str | None = None,
+    disclosure: DisclosureFacts | None = None,
+) -> dict:
+    """The columns of one entry, before the chain gives it its place (see `record()`)."""
+    values = {
+        "agency_id": agency_id,
+        "tag": str(tag),
+        "at": at,
+        "actor_user_id": getattr(actor, "id", None),
+        "actor_agency_id": getattr(actor, "agency_id", None),
+        "subject": subject,
+        "detail": json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        "client_address": client_address,
+    }
+    if disclosure is not None:
+        values.update(
+            actor_role=disclosure.viewer_role,
+            case_ref=disclosure.case_ref,
+            client_id=disclosure.client_id,
+            section_key=disclosure.section_key,
+            purpose=disclosure.purpose,
+            decision=disclosure.decision,
+            gate=disclosure.gate,
+            release_ref=disclosure.release_ref,
+            policy_rule=disclosure.policy_rule,
+        )
+    return values
+
+
 def record(
     db: Session,
     tag: AuditTag,
@@ -133,24 +170,19 @@ def record(
     `actor` is a StaffUser or None (the system, or an unknown person at sign-in).
     `detail` must never hold survivor content: references and decisions only.
     """
-    entry = AuditEntry(
+    values = entry_values(
+        tag,
         agency_id=agency_id,
-        tag=str(tag),
-        at=at,
-        actor_user_id=getattr(actor, "id", None),
-        actor_agency_id=getattr(actor, "agency_id", None),
+        actor=actor,
         subject=subject,
-        detail=json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        detail=detail,
+        at=at,
         client_address=client_address,
+        disclosure=disclosure,
     )
-    if disclosure is not None:
-        entry.actor_role = disclosure.viewer_role
-        entry.case_ref = disclosure.case_ref
-        entry.client_id = disclosure.client_id
-        entry.section_key = disclosure.section_key
-        entry.purpose = disclosure.purpose
-        entry.decision = disclosure.decision
-        entry.gate = disclosure.gate
-        entry.release_ref = disclosure.release_ref
-        entry.policy_rule = disclosure.policy_rule
-    return chain.append(db, entry)
+    return chain.append(db, AuditEntry(**values))
+
+
+def record_many(db: Session, entries: list[dict]) -> None:
+    """Append many entries (each made by `entry_values()`) in one batch, in list order."""
+    chain.append_many(db, entries)

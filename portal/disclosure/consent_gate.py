@@ -114,11 +114,33 @@ def candidates(
 ) -> list[Candidate]:
     """Signed releases of this owner's client that name this recipient, verified."""
     key = ("candidates", owner.id, client_id, recipient.id, only_release_id)
-    if key in memo:
-        return memo[key]
+    if key not in memo:
+        prefetch(
+            db,
+            [(owner, client_id)],
+            recipient=recipient,
+            at=at,
+            memo=memo,
+            only_release_id=only_release_id,
+        )
+    return memo[key]
+
+
+def prefetch(
+    db: Session,
+    owners_clients: list[tuple[Agency, int]],
+    *,
+    recipient: Agency,
+    at: datetime,
+    memo: dict,
+    only_release_id: int | None = None,
+) -> None:
+    """`candidates()` for several owners' clients at once (a case summary reads every
+    owner's): the releases, their revocations and the signing keys in three queries."""
+    owners = {client_id: owner for owner, client_id in owners_clients}
     query = select(ConsentRelease).where(
-        ConsentRelease.agency_id == owner.id,
-        ConsentRelease.client_id == client_id,
+        ConsentRelease.client_id.in_(list(owners)),
+        ConsentRelease.agency_id.in_({owner.id for owner in owners.values()}),
         ConsentRelease.state == ReleaseState.SIGNED,
         ConsentRelease.id.in_(
             select(ReleaseRecipient.release_id).where(ReleaseRecipient.agency_id == recipient.id)
@@ -126,7 +148,11 @@ def candidates(
     )
     if only_release_id is not None:
         query = query.where(ConsentRelease.id == only_release_id)
-    rows = db.exec(query.order_by(ConsentRelease.signed_at.desc(), ConsentRelease.id)).all()
+    rows = [
+        row
+        for row in db.exec(query.order_by(ConsentRelease.signed_at.desc(), ConsentRelease.id))
+        if owners[row.client_id].id == row.agency_id  # a client belongs to its own agency
+    ]
     revoked: dict[int, list] = {}
     if rows:
         for revocation in db.exec(
@@ -137,7 +163,7 @@ def candidates(
         r.document for found_revocations in revoked.values() for r in found_revocations
     ]
     ring, fingerprint = _ring(db, {_key_id(d) for d in documents}) if rows else (None, "")
-    found = []
+    found: dict[int, list[Candidate]] = {client_id: [] for client_id in owners}
     for row in rows:
         release = _verify_release(row.document, fingerprint, ring, at)
         revocations = []
@@ -148,10 +174,12 @@ def candidates(
                 revocations.append(verification.document)
             else:
                 # A revocation we cannot verify still stops the release: failing closed.
-                revocations.append(_unverified_revocation(row, revocation_row, owner))
-        found.append(Candidate(row.public_id, release, tuple(revocations)))
-    memo[key] = found
-    return found
+                revocations.append(
+                    _unverified_revocation(row, revocation_row, owners[row.client_id])
+                )
+        found[row.client_id].append(Candidate(row.public_id, release, tuple(revocations)))
+    for client_id, owner in owners.items():
+        memo[("candidates", owner.id, client_id, recipient.id, only_release_id)] = found[client_id]
 
 
 def _unverified_revocation(row, revocation_row, owner) -> consent.Revocation:

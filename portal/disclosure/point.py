@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, DisclosureFacts, lock_logs, record
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import consent_gate, content, policy
 from portal.errors import Invalid, NotFound
@@ -103,19 +103,39 @@ def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agen
     a confirmed part of it."""
     key = ("link", case.id, owner.id, viewer_agency.id)
     if key not in memo:
-        links = {
-            agency_id: (client_id, confirmed_at)
-            for agency_id, client_id, confirmed_at in db.exec(
-                select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
-                    CaseLink.case_id == case.id
+        if ("links", case.id) not in memo:
+            memo[("links", case.id)] = {
+                agency_id: (client_id, confirmed_at)
+                for agency_id, client_id, confirmed_at in db.exec(
+                    select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
+                        CaseLink.case_id == case.id
+                    )
                 )
-            )
-        }
+            }
+        links = memo[("links", case.id)]
         viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links
         client_id, confirmed_at = links.get(owner.id, (None, None))
         ok = viewer_in and confirmed_at is not None and client_id is not None
         memo[key] = client_id if ok else None
     return memo[key]
+
+
+def prefetch(db: Session, viewer, case: MdtCase, owners: list[Agency], *, at: datetime, memo: dict):
+    """Read, for several owners at once, what their decisions will need: the case's links,
+    each owner's policy in force and the client's releases naming the viewer's agency.
+
+    Only ever into one request's memo: everything here is read again on the next request,
+    so a revocation, an expiry or a policy change counts at once."""
+    for owner, policy_in_force in policy.owner_policies(db, owners).items():
+        memo[("policy", owner)] = policy_in_force
+    others = [
+        (owner, client_id)
+        for owner in owners
+        if owner.id != viewer.agency.id
+        and (client_id := _owner_client(db, case, owner, viewer.agency, memo)) is not None
+    ]
+    if others:
+        consent_gate.prefetch(db, others, recipient=viewer.agency, at=at, memo=memo)
 
 
 def _gates(
@@ -231,9 +251,49 @@ def disclose(
     request (an owner's block) and must never outlive it: that is what makes a revocation,
     an expiry or a policy change count on the very next request.
     """
+    (decision,) = disclose_sections(
+        db, viewer, case, owner, [section], purpose, at, keys=keys, memo=memo
+    )
+    return decision
+
+
+def disclose_sections(
+    db: Session,
+    viewer,
+    case: MdtCase,
+    owner: Agency,
+    sections: list[Section | str],
+    purpose: str,
+    at: datetime,
+    *,
+    keys: KeyWrapper,
+    memo: dict | None = None,
+    entries_into: list | None = None,
+) -> list[Decision]:
+    """`disclose()` for several sections of one owner: each decided on its own, exactly as
+    one call would be, and each audited; the entries are written in one batch.
+
+    `entries_into`: a list in which to leave the entries instead, for a caller deciding
+    several owners in the same transaction to write them all at once (it must)."""
     memo = {} if memo is None else memo
-    section = section_of(section)
     purpose = parse_purpose(purpose)
+    decisions, entries = [], []
+    for section in sections:
+        decision, written = _decide(
+            db, viewer, case, owner, section_of(section), purpose, at, keys, memo
+        )
+        decisions.append(decision)
+        entries.extend(written)
+    if entries_into is None:
+        record_many(db, entries)
+    else:
+        entries_into.extend(entries)
+    return decisions
+
+
+def _decide(db, viewer, case, owner, section, purpose, at, keys, memo) -> tuple[Decision, list]:
+    """One decision and the audit entries it owes: one in the owner's log, and for a
+    release to another agency one in the viewer agency's log."""
     client_id = _owner_client(db, case, owner, viewer.agency, memo)
     recipient = Recipient(viewer.agency, frozenset(viewer.roles))
     decision, role = _gates(
@@ -250,9 +310,6 @@ def disclose(
     )
     rule = _rule(memo, owner, recipient, section, purpose, role)
     own = viewer.agency.id == owner.id
-    # Both logs are written below: take their heads in one fixed order, so that two
-    # agencies reading each other at the same moment cannot deadlock on PostgreSQL.
-    lock_logs(db, [owner.id, viewer.agency.id])
     facts = _facts(
         decision,
         case_ref=case.reference,
@@ -262,44 +319,46 @@ def disclose(
         roles=recipient.roles,
         rule=rule,
     )
-    record(
-        db,
-        AuditTag.DISCLOSURE_RELEASED
-        if decision.decision == "released"
-        else AuditTag.DISCLOSURE_WITHHELD,
-        agency_id=owner.id,
-        actor=viewer.user,
-        subject=case.reference,
-        detail={
-            "viewer_agency": viewer.agency.public_id,
-            "owner": owner.public_id,
-            "own_agency": own,
-            "reason": getattr(decision, "reason", None),
-        },
-        at=at,
-        disclosure=facts,
-    )
-    if decision.decision == "released" and not own:
-        record(
-            db,
-            AuditTag.DISCLOSURE_RECEIVED,
-            agency_id=viewer.agency.id,
+    entries = [
+        entry_values(
+            AuditTag.DISCLOSURE_RELEASED
+            if decision.decision == "released"
+            else AuditTag.DISCLOSURE_WITHHELD,
+            agency_id=owner.id,
             actor=viewer.user,
             subject=case.reference,
-            detail={"owner": owner.public_id},
+            detail={
+                "viewer_agency": viewer.agency.public_id,
+                "owner": owner.public_id,
+                "own_agency": own,
+                "reason": getattr(decision, "reason", None),
+            },
             at=at,
-            disclosure=DisclosureFacts(
-                case_ref=case.reference,
-                client_id=None,  # the client record belongs to the owner, not to us
-                section_key=section.key,
-                purpose=purpose,
-                decision="released",
-                release_ref=facts.release_ref,
-                policy_rule=rule,
-                viewer_role=facts.viewer_role,
-            ),
+            disclosure=facts,
         )
-    return decision
+    ]
+    if decision.decision == "released" and not own:
+        entries.append(
+            entry_values(
+                AuditTag.DISCLOSURE_RECEIVED,
+                agency_id=viewer.agency.id,
+                actor=viewer.user,
+                subject=case.reference,
+                detail={"owner": owner.public_id},
+                at=at,
+                disclosure=DisclosureFacts(
+                    case_ref=case.reference,
+                    client_id=None,  # the client record belongs to the owner, not to us
+                    section_key=section.key,
+                    purpose=purpose,
+                    decision="released",
+                    release_ref=facts.release_ref,
+                    policy_rule=rule,
+                    viewer_role=facts.viewer_role,
+                ),
+            )
+        )
+    return decision, entries
 
 
 def _rule(memo, owner, recipient, section, purpose, role) -> str | None:

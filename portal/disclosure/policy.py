@@ -122,38 +122,56 @@ _policies = _Cache()
 
 
 def agency_lines(db: Session, owner: Agency) -> tuple[tuple[str, ...], ...]:
-    rows = db.exec(
+    return _lines_of(db, [owner])[owner.id]
+
+
+def _lines_of(db: Session, owners: list[Agency]) -> dict[int, tuple[tuple[str, ...], ...]]:
+    public_ids = {owner.id: owner.public_id for owner in owners}
+    found: dict[int, list[tuple[str, ...]]] = {owner.id: [] for owner in owners}
+    for r in db.exec(
         select(PolicyLine)
-        .where(PolicyLine.agency_id == owner.id, PolicyLine.retired_at.is_(None))
+        .where(PolicyLine.agency_id.in_(list(public_ids)), PolicyLine.retired_at.is_(None))
         .order_by(PolicyLine.id)
-    ).all()
-    return tuple(
-        (
-            owner.public_id,
-            r.recipient_kind,
-            r.recipient_role,
-            r.section_key,
-            r.purpose,
-            r.effect,
+    ):
+        found[r.agency_id].append(
+            (
+                public_ids[r.agency_id],
+                r.recipient_kind,
+                r.recipient_role,
+                r.section_key,
+                r.purpose,
+                r.effect,
+            )
         )
-        for r in rows
-    )
-
-
-def policy_version(db: Session, owner: Agency) -> int:
-    row = db.get(PolicyVersion, owner.id)
-    return row.version if row else 0
+    return {owner_id: tuple(lines) for owner_id, lines in found.items()}
 
 
 def owner_policy(db: Session, owner: Agency) -> OwnerPolicy:
-    """The policy in force for this owner now. Read on every request, built once per change.
+    """The policy in force for this owner now. Read on every request, built once per change."""
+    return owner_policies(db, [owner])[owner.id]
+
+
+def owner_policies(db: Session, owners: list[Agency]) -> dict[int, OwnerPolicy]:
+    """The policies in force for several owners now, read in two queries.
 
     The key holds the lines themselves as well as the version counter, so a change rolled
     back and another made in its place can never be served from a stale entry.
     """
-    lines = agency_lines(db, owner)
-    key = (owner.public_id, policy_version(db, owner), lines)
-    return _policies.get(key, lambda: OwnerPolicy(default_lines() + lines))
+    lines = _lines_of(db, owners)
+    versions = dict(
+        db.exec(
+            select(PolicyVersion.agency_id, PolicyVersion.version).where(
+                PolicyVersion.agency_id.in_([owner.id for owner in owners])
+            )
+        ).all()
+    )
+    return {
+        owner.id: _policies.get(
+            (owner.public_id, versions.get(owner.id, 0), lines[owner.id]),
+            lambda owner=owner: OwnerPolicy(default_lines() + lines[owner.id]),
+        )
+        for owner in owners
+    }
 
 
 def decide(

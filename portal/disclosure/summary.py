@@ -9,6 +9,7 @@ the rest of the page back.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
-from portal.disclosure.point import Decision, disclose
+from portal.disclosure.point import Decision, disclose_sections, prefetch
 from portal.errors import NotFound
 from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
@@ -110,16 +112,24 @@ def owner_block(
     at: datetime,
     keys: KeyWrapper,
     memo: dict | None = None,
+    entries_into: list | None = None,
 ) -> list[Decision]:
     """One decision per catalogue section the owner could contribute, whether or not it
     holds anything: so a placeholder never tells that data exists.
 
     `memo` may be shared by the blocks of ONE request, never beyond it."""
-    memo = {} if memo is None else memo
-    return [
-        disclose(db, viewer, case, owner, section, purpose, at, keys=keys, memo=memo)
-        for section in catalogue().for_discipline(owner.discipline)
-    ]
+    return disclose_sections(
+        db,
+        viewer,
+        case,
+        owner,
+        list(catalogue().for_discipline(owner.discipline)),
+        purpose,
+        at,
+        keys=keys,
+        memo=memo,
+        entries_into=entries_into,
+    )
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,11 @@ def page_blocks(
     is written to its log), for the page to load on its own."""
     memo: dict = {}  # this request's decisions only
     deadline = clock() + budget_seconds
-    blocks = []
+    # One transaction writes to every owner's log and the viewer's: take all their heads
+    # now, in the one fixed order, so two pages read at once can never deadlock.
+    lock_logs(db, [p.agency.id for p in found] + [viewer.agency.id])
+    prefetch(db, viewer, case, [p.agency for p in found], at=at, memo=memo)
+    blocks, entries = [], []
     for participant in found:
         decisions = None
         if clock() < deadline:
@@ -158,8 +172,10 @@ def page_blocks(
                 at=at,
                 keys=keys,
                 memo=memo,
+                entries_into=entries,
             )
         blocks.append(OwnerBlock(participant, decisions))
+    record_many(db, entries)  # every decision above, audited in this same transaction
     return blocks
 
 
@@ -174,13 +190,13 @@ def packet_blocks(
 ) -> list[OwnerBlock]:
     """The whole case summary at once, for the printed review packet: every owner's block,
     each section decided (and audited) by `disclose()` exactly as on the summary page."""
-    memo: dict = {}
-    return [
-        OwnerBlock(
-            participant,
-            owner_block(
-                db, viewer, case, participant.agency, purpose=purpose, at=at, keys=keys, memo=memo
-            ),
-        )
-        for participant in participants(db, case)
-    ]
+    return page_blocks(
+        db,
+        viewer,
+        case,
+        participants(db, case),
+        purpose=purpose,
+        at=at,
+        keys=keys,
+        budget_seconds=math.inf,
+    )

@@ -394,3 +394,52 @@ def test_lock_logs_takes_every_head_even_before_a_first_entry(db, keys):
     head = db.get(AuditHead, fresh.public_id)
     assert (head.agency_id, head.last_seq, head.last_hash) == (fresh.id, 0, GENESIS_HASH)
     assert db.get(AuditHead, NODE_LOG) is not None
+
+
+def _row(agency_id, n):
+    from portal.audit import entry_values
+
+    return entry_values(AuditTag.AUDIT_EXPORTED, agency_id=agency_id, detail={"n": n}, at=AT)
+
+
+def test_a_batch_crossing_checkpoints_signs_each_once_and_verifies(db, keys):
+    # Before: a checkpoint signed mid-batch ran a query, the query flushed, the flush
+    # dropped the transaction's heads, and the rest of the batch reused their places.
+    from portal.audit import record_many
+
+    CheckpointSigner(keys, every=4).attach(db)
+    owner, other = make.agency(db, keys), make.agency(db, keys)
+    record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"first": True}, at=AT)
+    record_many(db, [_row(agency, n) for n in range(7) for agency in (owner.id, other.id)])
+    record_many(db, [_row(owner.id, n) for n in range(5)])
+    record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"last": True}, at=AT)
+    db.flush()
+    for agency in (owner, other):
+        entries = entries_of(db, agency.public_id)
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        signed = db.exec(
+            select(AuditCheckpoint.seq).where(AuditCheckpoint.log_key == agency.public_id)
+        ).all()
+        assert signed == [seq for seq in range(4, len(entries) + 1, 4)]
+        report = verify.verify_log(db, agency.public_id)
+        assert report.ok and report.checkpoints == len(signed)
+    head = db.get(AuditHead, owner.public_id)
+    assert head.last_seq == len(entries_of(db, owner.public_id))
+
+
+def test_a_batch_is_hashed_exactly_like_single_appends(db, keys):
+    from portal.audit import record_many
+
+    single, batched = make.agency(db, keys), make.agency(db, keys)
+    for n in range(3):
+        record(db, AuditTag.AUDIT_EXPORTED, agency_id=single.id, detail={"n": n}, at=AT)
+    record_many(db, [_row(batched.id, n) for n in range(3)])
+    db.flush()
+    ones, many = (
+        [e for e in entries_of(db, agency.public_id) if e.tag == AuditTag.AUDIT_EXPORTED]
+        for agency in (single, batched)
+    )
+    assert [(e.seq, e.detail) for e in ones] == [(e.seq, e.detail) for e in many]
+    for entry in many:
+        assert entry.entry_hash == chain.entry_hash(entry)
+    assert verify.verify_log(db, batched.public_id).ok
