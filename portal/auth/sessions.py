@@ -86,16 +86,27 @@ def end_all_for_user(
     return ended
 
 
+# How stale last_seen_at may grow before a request writes it again: the idle timeout is
+# kept to within this, and most requests (a page and its fragments) write nothing.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
 def resume(
     db: Session, token: str | None, *, at: datetime, idle: timedelta, absolute: timedelta
 ) -> Viewer | None:
     """The viewer behind a cookie, or None; ends a session that has idled out."""
     if not token or len(token) > 100:
         return None
-    web_session = db.exec(
-        select(WebSession).where(WebSession.token_hash == token_hash(token))
+    found = db.exec(
+        select(WebSession, StaffUser, Agency)
+        .outerjoin(StaffUser, StaffUser.id == WebSession.user_id)
+        .outerjoin(Agency, Agency.id == StaffUser.agency_id)
+        .where(WebSession.token_hash == token_hash(token))
     ).first()
-    if web_session is None or web_session.ended_at is not None:
+    if found is None:
+        return None
+    web_session, user, agency = found
+    if web_session.ended_at is not None:
         return None
     if at - web_session.last_seen_at > idle:
         end(web_session, at=at, reason="idle")
@@ -103,12 +114,11 @@ def resume(
     if at - web_session.created_at > absolute:
         end(web_session, at=at, reason="lifetime")
         return None
-    user = db.get(StaffUser, web_session.user_id)
-    agency = db.get(Agency, user.agency_id) if user else None
     if user is None or not user.is_active or agency is None or not agency.is_active:
         end(web_session, at=at, reason="deactivated")
         return None
-    web_session.last_seen_at = at
+    if at - web_session.last_seen_at >= TOUCH_EVERY:
+        web_session.last_seen_at = at
     roles = frozenset(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
     return Viewer(user=user, agency=agency, roles=roles, session=web_session)
 

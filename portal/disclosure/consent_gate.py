@@ -8,6 +8,7 @@ of an immutable signed document is memoised, keyed on the document's own bytes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import threading
@@ -69,22 +70,33 @@ def _verify_release(document: str, ring_fingerprint: str, ring, at: datetime):
     return result
 
 
+@functools.lru_cache(maxsize=1024)
+def _verify_key(public_key_b64: str) -> VerifyKey:
+    return VerifyKey(base64.b64decode(public_key_b64))
+
+
 def _ring(db: Session, key_ids: set[str]):
     """A key ring of just the signing keys these documents name (and its fingerprint)."""
     rows = db.exec(
-        select(AgencyKey, Agency.public_id)
+        select(
+            AgencyKey.key_id,
+            AgencyKey.public_key,
+            AgencyKey.created_at,
+            AgencyKey.retired_at,
+            Agency.public_id,
+        )
         .join(Agency, Agency.id == AgencyKey.agency_id)
         .where(AgencyKey.purpose == KeyPurpose.SIGNING, AgencyKey.key_id.in_(sorted(key_ids)))
     ).all()
     entries = [
         consent.KeyEntry(
-            key_id=key.key_id,
+            key_id=key_id,
             agency_id=agency_public_id,
-            verify_key=VerifyKey(base64.b64decode(key.public_key)),
-            created_at=key.created_at,
-            retired_at=key.retired_at,
+            verify_key=_verify_key(public_key),
+            created_at=created_at,
+            retired_at=retired_at,
         )
-        for key, agency_public_id in rows
+        for key_id, public_key, created_at, retired_at, agency_public_id in rows
     ]
     # Verification depends on the keys (and their retirement), so the cache key does too.
     fingerprint = hashlib.sha256(
@@ -138,7 +150,13 @@ def prefetch(
     """`candidates()` for several owners' clients at once (a case summary reads every
     owner's): the releases, their revocations and the signing keys in three queries."""
     owners = {client_id: owner for owner, client_id in owners_clients}
-    query = select(ConsentRelease).where(
+    query = select(
+        ConsentRelease.id,
+        ConsentRelease.public_id,
+        ConsentRelease.agency_id,
+        ConsentRelease.client_id,
+        ConsentRelease.document,
+    ).where(
         ConsentRelease.client_id.in_(list(owners)),
         ConsentRelease.agency_id.in_({owner.id for owner in owners.values()}),
         ConsentRelease.state == ReleaseState.SIGNED,
@@ -156,7 +174,12 @@ def prefetch(
     revoked: dict[int, list] = {}
     if rows:
         for revocation in db.exec(
-            select(ReleaseRevocation).where(ReleaseRevocation.release_id.in_([r.id for r in rows]))
+            select(
+                ReleaseRevocation.release_id,
+                ReleaseRevocation.public_id,
+                ReleaseRevocation.revoked_at,
+                ReleaseRevocation.document,
+            ).where(ReleaseRevocation.release_id.in_([r.id for r in rows]))
         ):
             revoked.setdefault(revocation.release_id, []).append(revocation)
     documents = [row.document for row in rows] + [

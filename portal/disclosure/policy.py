@@ -128,21 +128,19 @@ def agency_lines(db: Session, owner: Agency) -> tuple[tuple[str, ...], ...]:
 def _lines_of(db: Session, owners: list[Agency]) -> dict[int, tuple[tuple[str, ...], ...]]:
     public_ids = {owner.id: owner.public_id for owner in owners}
     found: dict[int, list[tuple[str, ...]]] = {owner.id: [] for owner in owners}
-    for r in db.exec(
-        select(PolicyLine)
+    for agency_id, *line in db.exec(
+        select(
+            PolicyLine.agency_id,
+            PolicyLine.recipient_kind,
+            PolicyLine.recipient_role,
+            PolicyLine.section_key,
+            PolicyLine.purpose,
+            PolicyLine.effect,
+        )
         .where(PolicyLine.agency_id.in_(list(public_ids)), PolicyLine.retired_at.is_(None))
         .order_by(PolicyLine.id)
     ):
-        found[r.agency_id].append(
-            (
-                public_ids[r.agency_id],
-                r.recipient_kind,
-                r.recipient_role,
-                r.section_key,
-                r.purpose,
-                r.effect,
-            )
-        )
+        found[agency_id].append((public_ids[agency_id], *line))
     return {owner_id: tuple(lines) for owner_id, lines in found.items()}
 
 
