@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     workflow.add_argument("--tasks", type=int, default=500_000)
     workflow.add_argument("--small-cases", type=int, default=1_000)
     workflow.add_argument("--small-tasks", type=int, default=5_000)
-    workflow.add_argument("--repeat", type=int, default=50)
+    workflow.add_argument(
+        "--repeat", type=int, default=200, help="measured runs per page, after warm-up runs"
+    )
     workflow.add_argument(
         "--postgres-url",
         default=os.environ.get(

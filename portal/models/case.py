@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from portal.models.types import UTCDateTime, new_public_id
@@ -43,12 +43,21 @@ class MdtCase(MdtCaseBase, table=True):
     __table_args__ = (
         UniqueConstraint("reference"),
         # MDT workflow (issue 6): the coordinator dashboard is answered from these alone.
+        # Partial: only cases with no first MDT yet, a few hundred however many cases
+        # there are. With status leading, "open, by deadline" is read in index order (the
+        # awaiting list stops at its page) and "open or closed, deadline ahead" (pending
+        # for the rate) is answered from the index alone. The predicate is an IS NULL,
+        # never a bound value, so PostgreSQL's generic (prepared) plans can use it too.
         Index(
-            "ix_mdt_case_awaiting",
+            "ix_mdt_case_unconvened",
             "coordinating_agency_id",
             "status",
-            "first_mdt_date",
             "convening_due",
+            "reference",
+            "intake_date",
+            "referral_source",
+            sqlite_where=text("first_mdt_date IS NULL"),
+            postgresql_where=text("first_mdt_date IS NULL"),
         ),
         Index(
             "ix_mdt_case_compliance",
@@ -65,7 +74,26 @@ class MdtCase(MdtCaseBase, table=True):
             "last_review_date",
             "intake_date",
         ),
-        Index("ix_mdt_case_first_mdt", "coordinating_agency_id", "first_mdt_date"),
+        # Partial, as above: open cases never reviewed, oldest intake first, so "no review
+        # in N days" reads its page in order instead of sorting every never-reviewed case.
+        Index(
+            "ix_mdt_case_never_reviewed",
+            "coordinating_agency_id",
+            "status",
+            "intake_date",
+            sqlite_where=text("last_review_date IS NULL"),
+            postgresql_where=text("last_review_date IS NULL"),
+        ),
+        # Partial the other way: convened cases only. A full index here would also hold
+        # every unconvened case under NULL, and SQLite's planner, costing NULL like any
+        # other value, would pick it over ix_mdt_case_unconvened and sort the lot.
+        Index(
+            "ix_mdt_case_first_mdt",
+            "coordinating_agency_id",
+            "first_mdt_date",
+            sqlite_where=text("first_mdt_date IS NOT NULL"),
+            postgresql_where=text("first_mdt_date IS NOT NULL"),
+        ),
         Index("ix_mdt_case_next_review", "coordinating_agency_id", "status", "next_review_date"),
     )
 

@@ -2,7 +2,7 @@
 late, the rate convened within the window, and cases that have gone without review.
 
 Everything is computed in SQL over the coordinating agency's cases (indexes
-ix_mdt_case_awaiting / _compliance / _review / _next_review) and the daily convening
+ix_mdt_case_unconvened / _never_reviewed / _review / _next_review) and the daily convening
 tally; Python only shapes the few rows shown. A case's deadline is
 `mdt_case.convening_due`, fixed at intake.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, update
+from sqlalchemy import case, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -106,16 +106,19 @@ class ClockCounts:
 
 def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
     due = MdtCase.convening_due
+
+    def waiting(*more):
+        return select(func.count()).where(*_awaiting(agency.id), *more).scalar_subquery()
+
+    # One range count per figure, each a slice of ix_mdt_case_unconvened in deadline
+    # order: cheaper than testing every waiting case against every condition in one pass.
     awaiting, overdue, due_today, due_soon = db.exec(
         select(
-            func.count(),
-            func.coalesce(func.sum(case((due < today, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((due == today, 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(case((and_(due > today, due <= today + timedelta(days=3)), 1), else_=0)),
-                0,
-            ),
-        ).where(*_awaiting(agency.id))
+            waiting(),
+            waiting(due < today),
+            waiting(due == today),
+            waiting(due > today, due <= today + timedelta(days=3)),
+        )
     ).one()
     # From the meeting side: the MDT's few scheduled meetings, not every waiting case.
     scheduled_late = db.exec(
@@ -161,57 +164,86 @@ def compliance(
     counts come from the daily tally (one row per intake day and source), less the few
     cases still pending, so the work is bounded by days, not by cases.
     """
-    oldest = today - timedelta(days=max(windows))
-    tally_columns, pending_columns = [], []
-    for days in windows:
-        since = today - timedelta(days=days)
-        recent = ConveningTally.intake_date >= since
-        tally_columns += [
-            func.coalesce(func.sum(case((recent, ConveningTally.convened_in_time), else_=0)), 0),
-            func.coalesce(func.sum(case((recent, ConveningTally.opened), else_=0)), 0),
-        ]
-        pending_columns.append(
-            func.coalesce(func.sum(case((MdtCase.intake_date >= since, 1), else_=0)), 0)
-        )
-    tallied = db.exec(
-        select(ConveningTally.referral_source, *tally_columns)
-        .where(
+    widest = sorted(windows)
+    oldest = today - timedelta(days=widest[-1])
+    tallied = _by_source_and_band(
+        db,
+        select(
+            ConveningTally.referral_source.label("source"),
+            _band(ConveningTally.intake_date, today, widest).label("band"),
+            ConveningTally.convened_in_time.label("good"),
+            ConveningTally.opened.label("opened"),
+        ).where(
             ConveningTally.coordinating_agency_id == agency.id,
             ConveningTally.intake_date >= oldest,
             ConveningTally.intake_date <= today,
-        )
-        .group_by(ConveningTally.referral_source)
-    ).all()
-    # Not convened and not yet past the deadline: on the awaiting index, open or closed.
-    pending = {
-        source: counts
-        for source, *counts in db.exec(
-            select(MdtCase.referral_source, *pending_columns)
-            .where(
-                MdtCase.coordinating_agency_id == agency.id,
-                MdtCase.status.in_([CaseStatus.OPEN.value, CaseStatus.CLOSED.value]),
-                MdtCase.first_mdt_date.is_(None),
-                MdtCase.convening_due >= today,
-                MdtCase.intake_date >= oldest,
-                MdtCase.intake_date <= today,
-            )
-            .group_by(MdtCase.referral_source)
-        ).all()
-    }
+        ),
+        ("good", "opened"),
+    )
+    # Not convened and not yet past the deadline: a few rows of ix_mdt_case_unconvened.
+    pending = _by_source_and_band(
+        db,
+        select(
+            MdtCase.referral_source.label("source"),
+            _band(MdtCase.intake_date, today, widest).label("band"),
+            literal(1).label("waiting"),
+        ).where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.status.in_([CaseStatus.OPEN.value, CaseStatus.CLOSED.value]),
+            MdtCase.first_mdt_date.is_(None),
+            MdtCase.convening_due >= today,
+            MdtCase.intake_date >= oldest,
+            MdtCase.intake_date <= today,
+        ),
+        ("waiting",),
+    )
     by_source = []
     totals = {days: [0, 0] for days in windows}
-    for source, *counts in sorted(tallied, key=lambda row: _source_label(row[0])):
-        waiting = pending.get(source, [0] * len(windows))
+    for source in sorted(tallied, key=_source_label):
         rates = {}
-        for index, days in enumerate(windows):
-            good = int(counts[2 * index])
-            known = int(counts[2 * index + 1]) - int(waiting[index])
+        for days in windows:
+            band = widest.index(days)
+            good, opened = _cumulative(tallied[source], band, 2)
+            (waiting,) = _cumulative(pending.get(source, {}), band, 1)
+            known = opened - waiting
             rates[days] = Rate(good, known)
             totals[days][0] += good
             totals[days][1] += known
         by_source.append((_source_label(source), rates))
     overall = {days: Rate(*totals[days]) for days in windows}
     return ComplianceTable(tuple(windows), overall, by_source)
+
+
+def _band(intake_date, today: date, widest: list[int]):
+    """0 for the narrowest window the intake falls in, 1 for the next, and so on: each row
+    is summed once, and a window's figure is its band plus the narrower ones."""
+    return case(
+        *[
+            (intake_date >= today - timedelta(days=days), band)
+            for band, days in enumerate(widest[:-1])
+        ],
+        else_=len(widest) - 1,
+    )
+
+
+def _by_source_and_band(db: Session, rows, sums: tuple[str, ...]) -> dict[str, dict]:
+    """{source: {band: (sum, ...)}} over `rows`, aggregated in SQL in one pass."""
+    inner = rows.subquery()
+    query = select(
+        inner.c.source, inner.c.band, *[func.sum(inner.c[name]) for name in sums]
+    ).group_by(inner.c.source, inner.c.band)
+    result: dict[str, dict] = {}
+    for source, band, *values in db.exec(query).all():
+        result.setdefault(source, {})[int(band)] = tuple(int(v or 0) for v in values)
+    return result
+
+
+def _cumulative(bands: dict[int, tuple], up_to: int, width: int) -> tuple[int, ...]:
+    totals = [0] * width
+    for band, values in bands.items():
+        if band <= up_to:
+            totals = [t + v for t, v in zip(totals, values, strict=True)]
+    return tuple(totals)
 
 
 def _bump(db: Session, case_: MdtCase, **deltas: int) -> None:

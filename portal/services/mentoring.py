@@ -430,9 +430,12 @@ def assignment_overview(
     ]
 
 
-def count_unassigned(db: Session, viewer: Viewer) -> int:
-    return db.exec(
-        select(func.count(MdtCase.id))
+def count_unassigned(db: Session, viewer: Viewer, *, cap: int | None = None) -> int:
+    """Open cases the viewer may assign with no current mentor; with `cap`, counted no
+    further than that (the dashboard says "1000+": its work stays bounded however many
+    cases the MDT has, where an exact count reads every open case)."""
+    unassigned = (
+        select(MdtCase.id)
         .outerjoin(
             MentorAssignment,
             and_(MentorAssignment.case_id == MdtCase.id, MentorAssignment.ended_at.is_(None)),
@@ -442,7 +445,10 @@ def count_unassigned(db: Session, viewer: Viewer) -> int:
             MentorAssignment.id.is_(None),
             MdtCase.status == CaseStatus.OPEN,
         )
-    ).one()
+    )
+    if cap is not None:
+        unassigned = unassigned.limit(cap)
+    return db.exec(select(func.count()).select_from(unassigned.subquery())).one()
 
 
 @dataclass(frozen=True)

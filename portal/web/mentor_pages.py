@@ -44,6 +44,9 @@ def _param(ctx: Context, name: str) -> str:
 # --- the dashboard panel ----------------------------------------------------------------
 
 
+UNASSIGNED_COUNT_CAP = 1000  # like the dashboard's case count: "1000+" says enough
+
+
 def dashboard_panel(db, viewer, *, now, settings) -> dict:
     """What the dashboard's survivor-mentor panel shows this viewer (empty: no panel)."""
     panel: dict = {}
@@ -58,7 +61,8 @@ def dashboard_panel(db, viewer, *, now, settings) -> dict:
         panel["unassigned"] = mentoring.assignment_overview(
             db, viewer, tz=settings.tz, unassigned_only=True, limit=8
         )
-        panel["unassigned_count"] = mentoring.count_unassigned(db, viewer)
+        panel["unassigned_count"] = mentoring.count_unassigned(db, viewer, cap=UNASSIGNED_COUNT_CAP)
+        panel["unassigned_count_cap"] = UNASSIGNED_COUNT_CAP
     if mentoring.is_program_lead(viewer):
         panel["program_lead"] = True
     return panel

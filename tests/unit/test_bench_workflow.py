@@ -37,4 +37,35 @@ def test_bench_command_is_wired(capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert out.count("sqlite") == 2
+    assert out.count("sqlite") == 3  # two sizes and their ratio
+    assert "ratio 30/10 cases" in out
+
+
+def test_bench_reports_the_ratio_of_the_largest_size_to_the_smallest():
+    lines = []
+    small, large = bench_workflow.run(
+        sizes=[(20, 100), (60, 300)], postgres_url=None, repeat=3, out=lines.append
+    )
+    assert len(lines) == 3 and lines[2].startswith("sqlite") and "ratio 60/20 cases" in lines[2]
+    expected = large.dashboard_p50 / small.dashboard_p50
+    assert f"dashboard p50 x{expected:.2f}" in lines[2]
+
+
+def test_the_coordinator_has_a_full_page_of_tasks_at_the_small_size(tmp_path):
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from portal import migrate
+    from portal.db import make_engine
+    from portal.models import Agency, StaffUser
+    from portal.services import tasks
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'bench.db'}")
+    migrate.upgrade(engine)
+    ids = bench_workflow.build(engine, case_count=1000, task_count=5000, today=date(2026, 11, 25))
+    with Session(engine) as db:
+        user, agency = db.get(StaffUser, ids["coordinator"]), db.get(Agency, ids["coordinating"])
+        page = tasks.task_page(db, user, agency, tasks.TaskFilter())
+    engine.dispose()
+    assert len(page.rows) == tasks.PAGE_SIZE and page.has_next

@@ -212,6 +212,16 @@ def test_assignment_links_the_program_to_the_case_and_lists_unassigned(db, world
     assert "mentoring:assignment:ended" in tags(db)
 
 
+def test_the_dashboard_counts_unassigned_cases_no_further_than_its_cap(db, world):
+    w = world
+    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 1
+    assert mentoring.count_unassigned(db, w.coordinator, cap=5) == 2
+    assign(db, w, w.case, w.mentor)
+    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 1
+    assign(db, w, w.second_case, w.other_mentor)
+    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 0
+
+
 # --- caseload and visibility ------------------------------------------------------------
 
 

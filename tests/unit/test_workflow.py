@@ -231,6 +231,56 @@ def test_cases_without_review_in_n_days(db, keys):
     assert count == 1 and rows[0].reference == stale.reference
 
 
+def test_clock_counts_only_open_cases_without_a_first_mdt(db, keys):
+    """The counts read the partial index ix_mdt_case_unconvened: closed and convened
+    cases stay out, whatever their deadline."""
+    agency = make.agency(db, keys)
+    overdue = open_case(db, agency, intake=TODAY - timedelta(days=20))
+    open_case(db, agency, intake=TODAY - timedelta(days=16))  # due two days ago: overdue
+    open_case(db, agency, intake=TODAY - timedelta(days=13))  # due tomorrow: soon
+    closed = open_case(db, agency, intake=TODAY - timedelta(days=30))
+    casework.close_case(db, closed, reason="Moved away", actor=None, at=AT)
+    convened = open_case(db, agency, intake=TODAY - timedelta(days=25))
+    convening.set_first_mdt(db, convened, convened.intake_date + timedelta(days=5))
+    db.flush()
+    counts = convening.clock_counts(db, agency, today=TODAY)
+    assert (counts.awaiting, counts.overdue, counts.due_today, counts.due_soon) == (3, 2, 0, 1)
+    rows = convening.awaiting_first_mdt(db, agency, today=TODAY, limit=2)
+    assert len(rows) == 2 and rows[0].reference == overdue.reference
+
+
+def test_compliance_windows_in_any_order_give_the_same_rates(db, keys):
+    agency = make.agency(db, keys)
+    for days_ago, convened in [(10, 5), (40, 20), (200, 3), (60, None), (3, None)]:
+        case = open_case(db, agency, intake=TODAY - timedelta(days=days_ago))
+        if convened is not None:
+            convening.set_first_mdt(db, case, case.intake_date + timedelta(days=convened))
+    pending = open_case(db, agency, intake=TODAY - timedelta(days=2))  # closed, still waiting
+    casework.close_case(db, pending, reason="Duplicate", actor=None, at=AT)
+    db.flush()
+    table = convening.compliance(db, agency, today=TODAY, windows=(365, 30, 90))
+    assert table.windows == (365, 30, 90)
+    for days in (30, 90, 365):
+        rate = table.overall[days]
+        assert (rate.convened_in_time, rate.decided) == direct_rate(db, agency, days)
+    assert direct_rate(db, agency, 30) == (1, 1) and direct_rate(db, agency, 365) == (2, 4)
+
+
+def test_without_review_lists_never_reviewed_oldest_first_then_reviewed_long_ago(db, keys):
+    agency = make.agency(db, keys)
+    newer = open_case(db, agency, intake=TODAY - timedelta(days=40))
+    older = open_case(db, agency, intake=TODAY - timedelta(days=70))
+    reviewed = open_case(db, agency, intake=TODAY - timedelta(days=100))
+    reviewed.last_review_date = TODAY - timedelta(days=45)
+    db.add(reviewed)
+    closed = open_case(db, agency, intake=TODAY - timedelta(days=90))
+    casework.close_case(db, closed, reason="Services complete", actor=None, at=AT)
+    db.flush()
+    count, rows = convening.without_review(db, agency, today=TODAY, days=30)
+    assert count == 3
+    assert [r.reference for r in rows] == [older.reference, newer.reference, reviewed.reference]
+
+
 def test_close_and_reopen_keep_history_with_reasons(db, keys):
     agency = make.agency(db, keys)
     case = open_case(db, agency, intake=TODAY)
