@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 import consent
+from portal.db import read
 from portal.models import GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers: every column but `id` (the database's, not the log's) and
@@ -183,6 +184,25 @@ def move_head(db: Session, agency_id: int | None, *, deferred: bool = False, **v
         db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
+# FOR UPDATE is not rendered on SQLite, whose writers are already serialised.
+_LOCK_HEADS = (
+    select(_head)
+    .where(_head.c.agency_id.in_(bindparam("agencies", expanding=True)))
+    .order_by(_head.c.agency_id)
+    .with_for_update()
+)
+_INSERT_ENTRIES = AuditEntry.__table__.insert()
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.log_key == bindparam("head"))
+    .values(
+        last_seq=bindparam("seq"),
+        last_hash=bindparam("hash"),
+        checkpoint_seq=bindparam("checkpoint"),
+    )
+)
+
+
 def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     """Lock several logs' heads in one fixed order, before appending to them.
 
@@ -197,13 +217,7 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
         lock_head(db, None)
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
-        locked = (
-            select(_head)
-            .where(_head.c.agency_id.in_(agencies))
-            .order_by(_head.c.agency_id)
-            .with_for_update()
-        )
-        for row in db.execute(locked).mappings():
+        for row in read(db, _LOCK_HEADS, {"agencies": agencies}).mappings():
             held[row["agency_id"]] = dict(row)
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
@@ -256,15 +270,10 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
             due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
             head["checkpoint_seq"] = full["seq"]
         batch.append(full)
-    db.execute(AuditEntry.__table__.insert(), batch)
-    db.execute(
-        update(_head)
-        .where(_head.c.log_key == bindparam("head"))
-        .values(
-            last_seq=bindparam("seq"),
-            last_hash=bindparam("hash"),
-            checkpoint_seq=bindparam("checkpoint"),
-        ),
+    connection = db.connection()
+    connection.execute(_INSERT_ENTRIES, batch)
+    connection.execute(
+        _MOVE_HEAD,
         [
             {
                 "head": head["log_key"],

@@ -8,8 +8,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
+from portal.db import read
 from portal.models import Agency, StaffRole, StaffUser, WebSession
 
 COOKIE_NAME = "portal_session"
@@ -90,6 +92,15 @@ def end_all_for_user(
 # kept to within this, and most requests (a page and its fragments) write nothing.
 TOUCH_EVERY = timedelta(seconds=60)
 
+# Built once: every request runs them.
+_SESSION_BY_TOKEN = (
+    select(WebSession, StaffUser, Agency)
+    .outerjoin(StaffUser, StaffUser.id == WebSession.user_id)
+    .outerjoin(Agency, Agency.id == StaffUser.agency_id)
+    .where(WebSession.token_hash == bindparam("token"))
+)
+_ROLES = select(StaffRole.role).where(StaffRole.user_id == bindparam("user"))
+
 
 def resume(
     db: Session, token: str | None, *, at: datetime, idle: timedelta, absolute: timedelta
@@ -97,12 +108,7 @@ def resume(
     """The viewer behind a cookie, or None; ends a session that has idled out."""
     if not token or len(token) > 100:
         return None
-    found = db.exec(
-        select(WebSession, StaffUser, Agency)
-        .outerjoin(StaffUser, StaffUser.id == WebSession.user_id)
-        .outerjoin(Agency, Agency.id == StaffUser.agency_id)
-        .where(WebSession.token_hash == token_hash(token))
-    ).first()
+    found = db.exec(_SESSION_BY_TOKEN, params={"token": token_hash(token)}).first()
     if found is None:
         return None
     web_session, user, agency = found
@@ -119,7 +125,7 @@ def resume(
         return None
     if at - web_session.last_seen_at >= TOUCH_EVERY:
         web_session.last_seen_at = at
-    roles = frozenset(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
+    roles = frozenset(read(db, _ROLES, {"user": user.id}).scalars())
     return Viewer(user=user, agency=agency, roles=roles, session=web_session)
 
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nacl.signing import VerifyKey
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 import consent
+from portal.db import read
 from portal.models import (
     Agency,
     AgencyKey,
@@ -42,6 +44,13 @@ class ConsentAnswer:
     gate: str | None
     reason: str
     release_ref: str | None
+
+
+@dataclass(frozen=True)
+class _RevocationRow:
+    public_id: str
+    revoked_at: datetime
+    document: str
 
 
 @dataclass(frozen=True)
@@ -77,17 +86,7 @@ def _verify_key(public_key_b64: str) -> VerifyKey:
 
 def _ring(db: Session, key_ids: set[str]):
     """A key ring of just the signing keys these documents name (and its fingerprint)."""
-    rows = db.exec(
-        select(
-            AgencyKey.key_id,
-            AgencyKey.public_key,
-            AgencyKey.created_at,
-            AgencyKey.retired_at,
-            Agency.public_id,
-        )
-        .join(Agency, Agency.id == AgencyKey.agency_id)
-        .where(AgencyKey.purpose == KeyPurpose.SIGNING, AgencyKey.key_id.in_(sorted(key_ids)))
-    ).all()
+    rows = read(db, _SIGNING_KEYS, {"key_ids": sorted(key_ids)}).all()
     entries = [
         consent.KeyEntry(
             key_id=key_id,
@@ -112,6 +111,50 @@ def _key_id(document: str) -> str:
         return str(json.loads(document)["signature"]["kid"])
     except (ValueError, KeyError, TypeError):
         return ""
+
+
+# Each signed release of these clients naming the recipient, with its revocations if any:
+# one row per (release, revocation), newest release first.
+_RELEASES = (
+    select(
+        ConsentRelease.id,
+        ConsentRelease.public_id,
+        ConsentRelease.agency_id,
+        ConsentRelease.client_id,
+        ConsentRelease.document,
+        ReleaseRevocation.public_id.label("revocation_id"),
+        ReleaseRevocation.revoked_at,
+        ReleaseRevocation.document.label("revocation"),
+    )
+    .outerjoin(ReleaseRevocation, ReleaseRevocation.release_id == ConsentRelease.id)
+    .where(
+        ConsentRelease.client_id.in_(bindparam("clients", expanding=True)),
+        ConsentRelease.agency_id.in_(bindparam("owners", expanding=True)),
+        ConsentRelease.state == ReleaseState.SIGNED,
+        ConsentRelease.id.in_(
+            select(ReleaseRecipient.release_id).where(
+                ReleaseRecipient.agency_id == bindparam("recipient")
+            )
+        ),
+    )
+    .order_by(ConsentRelease.signed_at.desc(), ConsentRelease.id, ReleaseRevocation.id)
+)
+_ONE_RELEASE = _RELEASES.where(ConsentRelease.id == bindparam("release"))
+
+_SIGNING_KEYS = (
+    select(
+        AgencyKey.key_id,
+        AgencyKey.public_key,
+        AgencyKey.created_at,
+        AgencyKey.retired_at,
+        Agency.public_id,
+    )
+    .join(Agency, Agency.id == AgencyKey.agency_id)
+    .where(
+        AgencyKey.purpose == KeyPurpose.SIGNING,
+        AgencyKey.key_id.in_(bindparam("key_ids", expanding=True)),
+    )
+)
 
 
 def candidates(
@@ -148,40 +191,26 @@ def prefetch(
     only_release_id: int | None = None,
 ) -> None:
     """`candidates()` for several owners' clients at once (a case summary reads every
-    owner's): the releases, their revocations and the signing keys in three queries."""
+    owner's): the releases with their revocations, and the signing keys, in two queries."""
     owners = {client_id: owner for owner, client_id in owners_clients}
-    query = select(
-        ConsentRelease.id,
-        ConsentRelease.public_id,
-        ConsentRelease.agency_id,
-        ConsentRelease.client_id,
-        ConsentRelease.document,
-    ).where(
-        ConsentRelease.client_id.in_(list(owners)),
-        ConsentRelease.agency_id.in_({owner.id for owner in owners.values()}),
-        ConsentRelease.state == ReleaseState.SIGNED,
-        ConsentRelease.id.in_(
-            select(ReleaseRecipient.release_id).where(ReleaseRecipient.agency_id == recipient.id)
-        ),
-    )
+    params = {
+        "clients": list(owners),
+        "owners": sorted({owner.id for owner in owners.values()}),
+        "recipient": recipient.id,
+    }
     if only_release_id is not None:
-        query = query.where(ConsentRelease.id == only_release_id)
-    rows = [
-        row
-        for row in db.exec(query.order_by(ConsentRelease.signed_at.desc(), ConsentRelease.id))
-        if owners[row.client_id].id == row.agency_id  # a client belongs to its own agency
-    ]
-    revoked: dict[int, list] = {}
-    if rows:
-        for revocation in db.exec(
-            select(
-                ReleaseRevocation.release_id,
-                ReleaseRevocation.public_id,
-                ReleaseRevocation.revoked_at,
-                ReleaseRevocation.document,
-            ).where(ReleaseRevocation.release_id.in_([r.id for r in rows]))
-        ):
-            revoked.setdefault(revocation.release_id, []).append(revocation)
+        params["release"] = only_release_id
+    found_rows = read(db, _RELEASES if only_release_id is None else _ONE_RELEASE, params)
+    rows, revoked = {}, {}
+    for row in found_rows:
+        if owners[row.client_id].id != row.agency_id:  # a client belongs to its own agency
+            continue
+        rows.setdefault(row.id, row)
+        if row.revocation_id is not None:
+            revoked.setdefault(row.id, []).append(
+                _RevocationRow(row.revocation_id, row.revoked_at, row.revocation)
+            )
+    rows = list(rows.values())
     documents = [row.document for row in rows] + [
         r.document for found_revocations in revoked.values() for r in found_revocations
     ]

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper
+from portal.db import read
 from portal.disclosure import consent_gate, content, policy
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, AgencyKind, CaseLink, ConsentRelease, MdtCase, Role
@@ -98,6 +100,11 @@ def section_of(section: Section | str) -> Section:
     return found
 
 
+_LINKS = select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
+    CaseLink.case_id == bindparam("case")
+)
+
+
 def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agency, memo: dict):
     """The owner's own client on this case, or None when the owner (or the viewer) is not
     a confirmed part of it."""
@@ -106,11 +113,7 @@ def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agen
         if ("links", case.id) not in memo:
             memo[("links", case.id)] = {
                 agency_id: (client_id, confirmed_at)
-                for agency_id, client_id, confirmed_at in db.exec(
-                    select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
-                        CaseLink.case_id == case.id
-                    )
-                )
+                for agency_id, client_id, confirmed_at in read(db, _LINKS, {"case": case.id})
             }
         links = memo[("links", case.id)]
         viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links

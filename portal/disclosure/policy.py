@@ -1,8 +1,8 @@
 """The policy gate: Casbin over the default policy plus the owner agency's own lines.
 
-An enforcer is built per owner from exactly the lines in force and memoised on the owner,
-its policy version and those lines, so a change is seen on the very next request without
-a restart. Casbin's request logging stays off: its arguments describe survivors.
+An enforcer is built per owner from exactly the lines in force and memoised on the owner
+and those lines, so a change is seen on the very next request without a restart.
+Casbin's request logging stays off: its arguments describe survivors.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from functools import cache
 from pathlib import Path
 
 import casbin
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from portal.models import Agency, PolicyLine, PolicyVersion
+from portal.db import read
+from portal.models import Agency, PolicyLine
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 MODEL_PATH = POLICIES_DIR / "model.conf"
@@ -125,21 +127,25 @@ def agency_lines(db: Session, owner: Agency) -> tuple[tuple[str, ...], ...]:
     return _lines_of(db, [owner])[owner.id]
 
 
+_LINES_IN_FORCE = (
+    select(
+        PolicyLine.agency_id,
+        PolicyLine.recipient_kind,
+        PolicyLine.recipient_role,
+        PolicyLine.section_key,
+        PolicyLine.purpose,
+        PolicyLine.effect,
+    )
+    .where(PolicyLine.agency_id.in_(bindparam("owners", expanding=True)))
+    .where(PolicyLine.retired_at.is_(None))
+    .order_by(PolicyLine.id)
+)
+
+
 def _lines_of(db: Session, owners: list[Agency]) -> dict[int, tuple[tuple[str, ...], ...]]:
     public_ids = {owner.id: owner.public_id for owner in owners}
     found: dict[int, list[tuple[str, ...]]] = {owner.id: [] for owner in owners}
-    for agency_id, *line in db.exec(
-        select(
-            PolicyLine.agency_id,
-            PolicyLine.recipient_kind,
-            PolicyLine.recipient_role,
-            PolicyLine.section_key,
-            PolicyLine.purpose,
-            PolicyLine.effect,
-        )
-        .where(PolicyLine.agency_id.in_(list(public_ids)), PolicyLine.retired_at.is_(None))
-        .order_by(PolicyLine.id)
-    ):
+    for agency_id, *line in read(db, _LINES_IN_FORCE, {"owners": list(public_ids)}):
         found[agency_id].append((public_ids[agency_id], *line))
     return {owner_id: tuple(lines) for owner_id, lines in found.items()}
 
@@ -150,22 +156,16 @@ def owner_policy(db: Session, owner: Agency) -> OwnerPolicy:
 
 
 def owner_policies(db: Session, owners: list[Agency]) -> dict[int, OwnerPolicy]:
-    """The policies in force for several owners now, read in two queries.
+    """The policies in force for several owners now, read in one query.
 
-    The key holds the lines themselves as well as the version counter, so a change rolled
-    back and another made in its place can never be served from a stale entry.
+    An enforcer is a pure function of the default policy and the owner's lines in force,
+    so the lines themselves are the cache key: a change, even one rolled back and another
+    made in its place, can never be served from a stale entry.
     """
     lines = _lines_of(db, owners)
-    versions = dict(
-        db.exec(
-            select(PolicyVersion.agency_id, PolicyVersion.version).where(
-                PolicyVersion.agency_id.in_([owner.id for owner in owners])
-            )
-        ).all()
-    )
     return {
         owner.id: _policies.get(
-            (owner.public_id, versions.get(owner.id, 0), lines[owner.id]),
+            (owner.public_id, lines[owner.id]),
             lambda owner=owner: OwnerPolicy(default_lines() + lines[owner.id]),
         )
         for owner in owners

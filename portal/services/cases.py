@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -209,14 +210,16 @@ def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = Non
     return total
 
 
+# Built once: every case page runs it. A case the agency coordinates or is linked to.
+_CASE_OF_AGENCY = select(MdtCase).where(
+    MdtCase.public_id == bindparam("case"),
+    (MdtCase.coordinating_agency_id == bindparam("agency"))
+    | MdtCase.id.in_(select(CaseLink.case_id).where(CaseLink.agency_id == bindparam("agency"))),
+)
+
+
 def access_case(db: Session, agency: Agency, public_id: str) -> MdtCase:
-    linked = select(CaseLink.case_id).where(CaseLink.agency_id == agency.id)
-    case = db.exec(
-        select(MdtCase).where(
-            MdtCase.public_id == public_id,
-            (MdtCase.coordinating_agency_id == agency.id) | MdtCase.id.in_(linked),
-        )
-    ).first()
+    case = db.exec(_CASE_OF_AGENCY, params={"case": public_id, "agency": agency.id}).first()
     if case is None:
         raise NotFound("case")
     return case
