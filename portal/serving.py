@@ -1,10 +1,10 @@
-"""How the node serves HTTP: uvicorn, with Nagle's algorithm off on every connection.
+"""How the node serves HTTP: uvicorn with its C parser, and Nagle's algorithm off.
 
 asyncio turns TCP_NODELAY on only for sockets whose protocol number says TCP. uvicorn
 binds its own listening socket without one whenever it runs several workers (and so does
 any caller that hands it a socket), so its connections kept Nagle on: on a kept-alive
 connection each small response then waited for the browser's delayed ACK, about 40 ms
-a request. The protocol below turns it off itself, whatever made the socket.
+a request. The protocols below turn it off themselves, whatever made the socket.
 """
 
 from __future__ import annotations
@@ -12,19 +12,32 @@ from __future__ import annotations
 import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+def _no_delay(transport) -> None:
+    connection = transport.get_extra_info("socket")
+    if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    def connection_made(self, transport) -> None:
+        _no_delay(transport)
+        super().connection_made(transport)
 
 
 class NoDelayH11Protocol(H11Protocol):
+    """The pure-Python parser, for a platform without httptools' wheel."""
+
     def connection_made(self, transport) -> None:
-        connection = transport.get_extra_info("socket")
-        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _no_delay(transport)
         super().connection_made(transport)
 
 
 # What every uvicorn the portal starts is given: `uvicorn.run(app, **UVICORN_OPTIONS)`.
 UVICORN_OPTIONS = {
-    "http": NoDelayH11Protocol,
+    "http": NoDelayHttpToolsProtocol,
     "proxy_headers": True,
     "forwarded_allow_ips": "127.0.0.1",
     "server_header": False,

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from portal.bench.http import Browser, serve
-from portal.serving import UVICORN_OPTIONS
+from portal.serving import UVICORN_OPTIONS, NoDelayH11Protocol
 
 APP = Starlette(routes=[Route("/", lambda request: PlainTextResponse("synthetic " * 500))])
 
@@ -51,6 +51,10 @@ def test_uvicorn_alone_leaves_nagle_on_for_a_socket_it_is_handed():
 
 def test_the_portals_server_turns_nagle_off_on_every_connection():
     assert _nodelay_of_open_connections(UVICORN_OPTIONS) == [1]
+
+
+def test_the_pure_python_parser_turns_it_off_too():
+    assert _nodelay_of_open_connections({"http": NoDelayH11Protocol}) == [1]
 
 
 def test_the_benchmark_server_answers_over_a_kept_alive_connection():
