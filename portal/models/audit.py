@@ -23,6 +23,8 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (
         # The backstop against forks: two entries can never share a place in one log.
         UniqueConstraint("log_key", "seq"),
+        # Every search is within one agency's log, so each index starts with agency_id;
+        # each one is paid on every disclosure (an entry per section), so no more of them.
         Index("ix_audit_entry_agency_at", "agency_id", "at"),
         Index("ix_audit_entry_agency_case", "agency_id", "case_ref"),
         Index("ix_audit_entry_agency_client", "agency_id", "client_id"),
@@ -31,14 +33,14 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # Whose log: the agency the event concerns; None for the node's own log (e.g. a failed
     # sign-in for a name that matches no account).
-    agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id")
     # The chain: agency public id (or "node"), place in that log, and the two hashes.
     log_key: str = Field(max_length=36)
     seq: int
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)
-    tag: str = Field(max_length=60, index=True)
-    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    tag: str = Field(max_length=60)
+    at: datetime = Field(sa_type=UTCDateTime)
     actor_user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     actor_agency_id: int | None = Field(default=None, foreign_key="agency.id")
     actor_role: str | None = Field(default=None, max_length=30)
