@@ -405,8 +405,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         browser.close()
 
     # The bare cost: the same released content loaded and rendered, no gates, no audit.
+    # Each run opens its own session, as a request does.
     released_count, section_count = 0, 0
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:
         user = db.exec(select(StaffUser).where(StaffUser.username == viewer_name)).one()
         viewer = _BenchViewer(user, db.get(Agency, user.agency_id), frozenset({"case_manager"}))
         released_plan = {}
@@ -417,21 +418,22 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             section_count += len(decisions)
             released_plan[owner.id] = [d.section for d in decisions if isinstance(d, Released)]
             released_count += len(released_plan[owner.id])
+        db.expunge_all()  # kept loaded for the runs below, which use sessions of their own
         db.rollback()
-        page_template = templates.env.get_template("cases/summary.html")
-        bare = _timed(
-            lambda: (
-                _bare_page(
-                    db, settings, keys, viewer, bench_case.public_id, released_plan, page_template
-                ),
-                db.rollback(),
-            ),
-            runs,
-        )
+    page_template = templates.env.get_template("cases/summary.html")
 
-        # The same page in process: gates, audit entries and rendering, but no HTTP and no
-        # session; this separates the gates' cost from the web stack's.
-        def gated_page():
+    def bare_page():
+        with Session(engine, expire_on_commit=False) as db:
+            _bare_page(
+                db, settings, keys, viewer, bench_case.public_id, released_plan, page_template
+            )
+
+    bare = _timed(bare_page, runs)
+
+    # The same page in process: gates, audit entries and rendering, but no HTTP and no
+    # web session; this separates the gates' cost from the web stack's.
+    def gated_page():
+        with Session(engine, expire_on_commit=False) as db:
             case = db.exec(select(MdtCase).where(MdtCase.public_id == bench_case.public_id)).one()
             overview = summary.overview(
                 db, case, window_days=settings.convening_window_days, today=AT.date()
@@ -461,8 +463,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             db.flush()
             db.rollback()
 
-        in_process = _timed(gated_page, runs)
+    in_process = _timed(gated_page, runs)
 
+    with Session(engine, expire_on_commit=False) as db:
         # Decisions per second: the disclosure point alone, audit included.
         count, started = 0, time.perf_counter()
         while time.perf_counter() - started < 3:
