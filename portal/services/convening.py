@@ -118,14 +118,16 @@ def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
 
     # One range count per figure, each a slice of ix_mdt_case_unconvened in deadline
     # order: cheaper than testing every waiting case against every condition in one pass.
-    awaiting, overdue, due_today, due_soon = db.exec(
+    # All waiting = overdue + not yet due: two disjoint slices, so no case is read twice.
+    overdue, not_yet_due, due_today, due_soon = db.exec(
         select(
-            waiting(),
             waiting(due < today),
+            waiting(due >= today),
             waiting(due == today),
             waiting(due > today, due <= today + timedelta(days=3)),
         )
     ).one()
+    awaiting = overdue + not_yet_due
     # From the meeting side: the MDT's few scheduled meetings, not every waiting case.
     scheduled_late = db.exec(
         select(func.count(func.distinct(AgendaItem.case_id)))
