@@ -78,6 +78,20 @@ SELECT coordinating_agency_id, intake_date, referral_source, COUNT(*),
 FROM mdt_case
 GROUP BY coordinating_agency_id, intake_date, referral_source
 """
+# ...and its monthly rollup, summed from the day rows (as migration dda53ab01df2 does).
+TALLY_MONTHS_FROM_DAYS = """
+INSERT INTO convening_tally_month
+    (coordinating_agency_id, month, referral_source,
+     opened, convened_in_time, convened_late)
+SELECT coordinating_agency_id, {month}, referral_source,
+    SUM(opened), SUM(convened_in_time), SUM(convened_late)
+FROM convening_tally
+GROUP BY coordinating_agency_id, {month}, referral_source
+"""
+FIRST_OF_MONTH = {
+    "sqlite": "date(intake_date, 'start of month')",
+    "postgresql": "CAST(date_trunc('month', intake_date) AS date)",
+}
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,8 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
             connection.execute(insert(MdtCase), case_rows[start : start + BATCH])
         case_ids = [row[0] for row in connection.execute(text("SELECT id FROM mdt_case"))]
         connection.execute(text(TALLY_FROM_CASES))
+        month = FIRST_OF_MONTH[engine.dialect.name]
+        connection.execute(text(TALLY_MONTHS_FROM_DAYS.format(month=month)))
 
         link_rows, participants = [], {}
         for case_id in case_ids:

@@ -222,7 +222,7 @@ class ConveningTally(SQLModel, table=True):
 
     Kept by the services in the same transaction as the case change, so the compliance
     rate sums at most a year of days instead of every case (cases.open_case and
-    meetings.mark_reviewed are the only writers).
+    meetings.mark_reviewed are the only writers; ConveningTallyMonth moves with it).
     """
 
     __tablename__ = "convening_tally"
@@ -242,6 +242,36 @@ class ConveningTally(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coordinating_agency_id: int = Field(foreign_key="agency.id")
     intake_date: date
+    referral_source: str = Field(max_length=40)
+    opened: int = 0
+    convened_in_time: int = 0
+    convened_late: int = 0
+
+
+class ConveningTallyMonth(SQLModel, table=True):
+    """The daily tally summed by calendar month (`month` is the month's first day).
+
+    A year of the compliance rate reads about a dozen rows per source plus the few days
+    where a window starts mid-month, instead of a row per day and source. Every change to
+    the daily tally changes its month row in the same transaction (convening._bump).
+    """
+
+    __tablename__ = "convening_tally_month"
+    __table_args__ = (
+        UniqueConstraint("coordinating_agency_id", "month", "referral_source"),
+        Index(
+            "ix_convening_tally_month_cover",
+            "coordinating_agency_id",
+            "month",
+            "referral_source",
+            "opened",
+            "convened_in_time",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coordinating_agency_id: int = Field(foreign_key="agency.id")
+    month: date
     referral_source: str = Field(max_length=40)
     opened: int = 0
     convened_in_time: int = 0

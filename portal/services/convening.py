@@ -2,8 +2,8 @@
 late, the rate convened within the window, and cases that have gone without review.
 
 Everything is computed in SQL over the coordinating agency's cases (indexes
-ix_mdt_case_unconvened / _never_reviewed / _review / _next_review) and the daily convening
-tally; Python only shapes the few rows shown. A case's deadline is
+ix_mdt_case_unconvened / _never_reviewed / _review / _next_review) and the convening
+tallies (by day and by month); Python only shapes the few rows shown. A case's deadline is
 `mdt_case.convening_due`, fixed at intake.
 """
 
@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, literal, update
+from sqlalchemy import case, literal, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from portal.models import Agency, CaseStatus, MdtCase, ReferralSource
-from portal.models.workflow import AgendaItem, ConveningTally, Meeting, MeetingStatus
+from portal.models.workflow import (
+    AgendaItem,
+    ConveningTally,
+    ConveningTallyMonth,
+    Meeting,
+    MeetingStatus,
+)
 
 RATE_WINDOWS = (30, 90, 365)
 STALE_COUNT_CAP = 1000
@@ -112,14 +118,16 @@ def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
 
     # One range count per figure, each a slice of ix_mdt_case_unconvened in deadline
     # order: cheaper than testing every waiting case against every condition in one pass.
-    awaiting, overdue, due_today, due_soon = db.exec(
+    # All waiting = overdue + not yet due: two disjoint slices, so no case is read twice.
+    overdue, not_yet_due, due_today, due_soon = db.exec(
         select(
-            waiting(),
             waiting(due < today),
+            waiting(due >= today),
             waiting(due == today),
             waiting(due > today, due <= today + timedelta(days=3)),
         )
     ).one()
+    awaiting = overdue + not_yet_due
     # From the meeting side: the MDT's few scheduled meetings, not every waiting case.
     scheduled_late = db.exec(
         select(func.count(func.distinct(AgendaItem.case_id)))
@@ -161,25 +169,12 @@ def compliance(
     the deadline passed without a meeting): the share convened by the deadline.
 
     A case still inside its window without a meeting is not counted either way yet. The
-    counts come from the daily tally (one row per intake day and source), less the few
-    cases still pending, so the work is bounded by days, not by cases.
+    counts come from the monthly and daily tallies (see _tallied), less the few cases
+    still pending, so the work is bounded by months and days, not by cases.
     """
     widest = sorted(windows)
     oldest = today - timedelta(days=widest[-1])
-    tallied = _by_source_and_band(
-        db,
-        select(
-            ConveningTally.referral_source.label("source"),
-            _band(ConveningTally.intake_date, today, widest).label("band"),
-            ConveningTally.convened_in_time.label("good"),
-            ConveningTally.opened.label("opened"),
-        ).where(
-            ConveningTally.coordinating_agency_id == agency.id,
-            ConveningTally.intake_date >= oldest,
-            ConveningTally.intake_date <= today,
-        ),
-        ("good", "opened"),
-    )
+    tallied = _tallied(db, agency, today, widest)
     # Not convened and not yet past the deadline: a few rows of ix_mdt_case_unconvened.
     pending = _by_source_and_band(
         db,
@@ -203,7 +198,7 @@ def compliance(
         rates = {}
         for days in windows:
             band = widest.index(days)
-            good, opened = _cumulative(tallied[source], band, 2)
+            good, opened = tallied[source][band]
             (waiting,) = _cumulative(pending.get(source, {}), band, 1)
             known = opened - waiting
             rates[days] = Rate(good, known)
@@ -212,6 +207,106 @@ def compliance(
         by_source.append((_source_label(source), rates))
     overall = {days: Rate(*totals[days]) for days in windows}
     return ComplianceTable(tuple(windows), overall, by_source)
+
+
+def first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def first_of_next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One window as month rows from `months_from` up to today's month, corrected by the
+    day rows in [edge_from, edge_to) times `sign` where the window starts mid-month."""
+
+    months_from: date
+    edge_from: date
+    edge_to: date
+    sign: int
+
+
+def _span(start: date, today: date) -> _Span:
+    """Whichever side of the start's month is shorter is read day by day: the days before
+    the start taken off its whole month, or the days from the start added to the months
+    after it; so an edge costs at most about half a month of day rows."""
+    month, next_month = first_of_month(start), first_of_next_month(start)
+    if (start - month).days <= (next_month - start).days:
+        return _Span(month, month, start, -1)
+    return _Span(next_month, start, min(next_month, today + timedelta(days=1)), 1)
+
+
+EDGE_TAG = 100  # + the window's index: day rows correcting that window's months
+FUTURE_TAG = 200  # day rows after today inside today's month: no window counts them
+
+
+def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dict[str, list]:
+    """{source: [(convened in time, opened) per window, narrowest first]} for intake days
+    from each window's start to today, from ConveningTallyMonth and ConveningTally.
+
+    One query: month rows tagged with the narrowest window that takes the whole month, the
+    day rows at each window's mid-month edge (signed), and any day rows after today that
+    today's month row holds; summed by source and tag in SQL, combined here per window.
+    Sources with no case in the widest window are left out, as with day rows alone.
+    """
+    spans = [_span(today - timedelta(days=days), today) for days in widest]
+    this_month = first_of_month(today)
+    month_rows = select(
+        ConveningTallyMonth.referral_source.label("source"),
+        case(
+            *[
+                (ConveningTallyMonth.month >= span.months_from, band)
+                for band, span in enumerate(spans[:-1])
+            ],
+            else_=len(spans) - 1,
+        ).label("tag"),
+        ConveningTallyMonth.convened_in_time.label("good"),
+        ConveningTallyMonth.opened.label("opened"),
+    ).where(
+        ConveningTallyMonth.coordinating_agency_id == agency.id,
+        ConveningTallyMonth.month >= spans[-1].months_from,
+        ConveningTallyMonth.month <= this_month,
+    )
+
+    def day_rows(tag: int, sign: int, first: date, before: date):
+        return select(
+            ConveningTally.referral_source.label("source"),
+            literal(tag).label("tag"),
+            (ConveningTally.convened_in_time * sign).label("good"),
+            (ConveningTally.opened * sign).label("opened"),
+        ).where(
+            ConveningTally.coordinating_agency_id == agency.id,
+            ConveningTally.intake_date >= first,
+            ConveningTally.intake_date < before,
+        )
+
+    parts = [month_rows]
+    for band, span in enumerate(spans):
+        if span.edge_from < span.edge_to:
+            parts.append(day_rows(EDGE_TAG + band, span.sign, span.edge_from, span.edge_to))
+    after_today = today + timedelta(days=1)
+    parts.append(day_rows(FUTURE_TAG, -1, after_today, first_of_next_month(today)))
+    rows = union_all(*parts).subquery()
+    summed = select(
+        rows.c.source, rows.c.tag, func.sum(rows.c.good), func.sum(rows.c.opened)
+    ).group_by(rows.c.source, rows.c.tag)
+    tags: dict[str, dict[int, tuple[int, int]]] = {}
+    for source, tag, good, opened in db.exec(summed).all():
+        tags.setdefault(source, {})[int(tag)] = (int(good or 0), int(opened or 0))
+    result = {}
+    for source, sums in tags.items():
+        per_window = []
+        for band, span in enumerate(spans):
+            parts_of_window = [sums.get(t, (0, 0)) for t in range(band + 1)]
+            parts_of_window.append(sums.get(EDGE_TAG + band, (0, 0)))
+            if span.months_from <= this_month:
+                parts_of_window.append(sums.get(FUTURE_TAG, (0, 0)))
+            per_window.append(tuple(map(sum, zip(*parts_of_window, strict=True))))
+        if per_window[-1][1] > 0:
+            result[source] = per_window
+    return result
 
 
 def _band(intake_date, today: date, widest: list[int]):
@@ -247,28 +342,44 @@ def _cumulative(bands: dict[int, tuple], up_to: int, width: int) -> tuple[int, .
 
 
 def _bump(db: Session, case_: MdtCase, **deltas: int) -> None:
-    """Add to the case's tally row, creating it on first use (race-safe on both DBs)."""
-    key = (
-        ConveningTally.coordinating_agency_id == case_.coordinating_agency_id,
-        ConveningTally.intake_date == case_.intake_date,
-        ConveningTally.referral_source == case_.referral_source,
+    """Add to the case's day row and month row of the tally, in this transaction."""
+    _bump_row(
+        db,
+        ConveningTally,
+        case_.coordinating_agency_id,
+        case_.referral_source,
+        {"intake_date": case_.intake_date},
+        deltas,
     )
-    values = {name: getattr(ConveningTally, name) + delta for name, delta in deltas.items()}
-    if db.execute(update(ConveningTally).where(*key).values(**values)).rowcount:
+    _bump_row(
+        db,
+        ConveningTallyMonth,
+        case_.coordinating_agency_id,
+        case_.referral_source,
+        {"month": first_of_month(case_.intake_date)},
+        deltas,
+    )
+
+
+def _bump_row(db: Session, model, agency_id: int, source: str, when: dict, deltas: dict) -> None:
+    """Add to one tally row, creating it on first use (race-safe on both DBs)."""
+    ((column, day),) = when.items()
+    key = (
+        model.coordinating_agency_id == agency_id,
+        getattr(model, column) == day,
+        model.referral_source == source,
+    )
+    values = {name: getattr(model, name) + delta for name, delta in deltas.items()}
+    if db.execute(update(model).where(*key).values(**values)).rowcount:
         return
     try:
         with db.begin_nested():
             db.add(
-                ConveningTally(
-                    coordinating_agency_id=case_.coordinating_agency_id,
-                    intake_date=case_.intake_date,
-                    referral_source=case_.referral_source,
-                    **deltas,
-                )
+                model(coordinating_agency_id=agency_id, referral_source=source, **when, **deltas)
             )
             db.flush()
     except IntegrityError:  # another transaction created it meanwhile
-        db.execute(update(ConveningTally).where(*key).values(**values))
+        db.execute(update(model).where(*key).values(**values))
 
 
 def count_opened(db: Session, case_: MdtCase) -> None:

@@ -1,0 +1,161 @@
+"""The convening tallies: the monthly rollup stays equal to the daily tally through every
+write path, and the compliance rate read from both equals the rate straight from cases."""
+
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from portal.models import MdtCase, Role
+from portal.models.workflow import ConveningTally, ConveningTallyMonth
+from portal.services import cases, casework, convening, meetings
+
+import factories as make
+
+NY = ZoneInfo("America/New_York")
+AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 2)
+SOURCES = ("hotline", "school", "child_welfare")
+
+
+def open_case(db, agency, *, intake, source="hotline", window=14):
+    case = cases.open_case(
+        db,
+        agency,
+        intake_date=intake,
+        referral_source=source,
+        actor=None,
+        at=AT,
+        today=TODAY,
+        window_days=window,
+    )
+    db.flush()
+    return case
+
+
+def held_meeting(db, agency, coordinator, case_list, *, day):
+    meeting = meetings.schedule_meeting(
+        db,
+        agency,
+        day=day.isoformat(),
+        clock="10:00",
+        place="Room 1",
+        case_ids=[c.public_id for c in case_list],
+        actor=coordinator,
+        at=datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1),
+        tz=NY,
+    )
+    meetings.hold_meeting(db, meeting, actor=coordinator, at=AT, today=day)
+    return meeting
+
+
+def months_from_days(db) -> dict:
+    """The daily tally summed by month in Python: what the monthly rollup must hold."""
+    totals: Counter = Counter()
+    for row in db.exec(select(ConveningTally)).all():
+        key = (row.coordinating_agency_id, row.intake_date.replace(day=1), row.referral_source)
+        for name in ("opened", "convened_in_time", "convened_late"):
+            totals[(*key, name)] += getattr(row, name)
+    return {key: value for key, value in totals.items() if value}
+
+
+def month_rows(db) -> dict:
+    result = {}
+    for row in db.exec(select(ConveningTallyMonth)).all():
+        key = (row.coordinating_agency_id, row.month, row.referral_source)
+        for name in ("opened", "convened_in_time", "convened_late"):
+            if getattr(row, name):
+                result[(*key, name)] = getattr(row, name)
+    return result
+
+
+def test_monthly_rollup_follows_every_write_path(db, keys):
+    agency = make.agency(db, keys)
+    other = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    # Opened: in several months, at month edges, two sources, two MDTs.
+    late = open_case(db, agency, intake=date(2026, 9, 30), source="school")
+    edge = open_case(db, agency, intake=date(2026, 10, 1))
+    recent = open_case(db, agency, intake=TODAY - timedelta(days=3))
+    open_case(db, other, intake=date(2026, 10, 31), source="school")
+    assert month_rows(db) == months_from_days(db)
+    # Convened at a held meeting: late for one, in time for the other.
+    meeting = held_meeting(db, agency, coordinator, [late, edge], day=date(2026, 10, 14))
+    for row in meetings.agenda(db, meeting, agency):
+        meetings.mark_reviewed(db, meeting, row.item, actor=coordinator, at=AT)
+    db.flush()
+    assert (late.first_mdt_date, edge.first_mdt_date) == (date(2026, 10, 14),) * 2
+    assert month_rows(db) == months_from_days(db)
+    # Closed and reopened: the tallies count cases by intake, whatever their status.
+    casework.close_case(db, recent, reason="Moved away", actor=None, at=AT)
+    casework.reopen_case(db, recent, reason="Came back", actor=None, at=AT)
+    db.flush()
+    assert month_rows(db) == months_from_days(db)
+    # The first MDT moved earlier: late becomes in time, in both tallies.
+    convening.set_first_mdt(db, late, late.intake_date + timedelta(days=5))
+    db.flush()
+    assert month_rows(db) == months_from_days(db)
+    september = month_rows(db)
+    assert september[(agency.id, date(2026, 9, 1), "school", "convened_in_time")] == 1
+    assert (agency.id, date(2026, 9, 1), "school", "convened_late") not in september
+
+
+def rate_from_cases(db, agency, today: date, days: int) -> dict[str, tuple[int, int]]:
+    """{source: (convened in time, decided)} straight from the cases, for comparison."""
+    since = today - timedelta(days=days)
+    rows = db.exec(
+        select(MdtCase).where(
+            MdtCase.coordinating_agency_id == agency.id,
+            MdtCase.intake_date >= since,
+            MdtCase.intake_date <= today,
+        )
+    ).all()
+    result: dict[str, list[int]] = {}
+    for c in rows:
+        counts = result.setdefault(c.referral_source, [0, 0])
+        if c.first_mdt_date is not None or c.convening_due < today:
+            counts[1] += 1
+            counts[0] += bool(c.first_mdt_date and c.first_mdt_date <= c.convening_due)
+    return {source: tuple(counts) for source, counts in result.items()}
+
+
+def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
+    """Window starts at every position in a month (read from either side), today at month
+    starts and ends, a window shorter than a month, a source whose only case lies just
+    before a window, and cases with intake after the day asked about (today's month row
+    holds them, the rate must not)."""
+    rng = random.Random(6)
+    agency = make.agency(db, keys)
+    first = date(2025, 8, 1)
+    for _ in range(120):
+        intake = first + timedelta(days=rng.randrange((TODAY - first).days + 1))
+        case = open_case(db, agency, intake=intake, source=rng.choice(SOURCES))
+        if rng.random() < 0.7:
+            day = intake + timedelta(days=rng.randint(1, 30))
+            convening.set_first_mdt(db, case, min(day, TODAY))
+    open_case(db, agency, intake=date(2025, 9, 2), source="health_provider")
+    db.flush()
+    days = [date(2026, 8, 29) + timedelta(days=n) for n in range(66)]
+    days += [date(2026, 2, 28), date(2026, 3, 1), date(2025, 12, 31), date(2026, 1, 1)]
+    for windows in ((30, 90, 365), (7, 30, 365)):
+        for today in days:
+            table = convening.compliance(db, agency, today=today, windows=windows)
+            widest = rate_from_cases(db, agency, today, 365)
+            assert [label for label, _ in table.by_source] == sorted(
+                convening._source_label(s) for s in widest
+            ), today
+            for window in windows:
+                expected = rate_from_cases(db, agency, today, window)
+                got = {
+                    label: (rates[window].convened_in_time, rates[window].decided)
+                    for label, rates in table.by_source
+                }
+                for source in widest:
+                    counts = expected.get(source, (0, 0))
+                    assert got[convening._source_label(source)] == counts, (today, window)
+                overall = table.overall[window]
+                good = sum(counts[0] for counts in expected.values())
+                decided = sum(counts[1] for counts in expected.values())
+                assert (overall.convened_in_time, overall.decided) == (good, decided), today
