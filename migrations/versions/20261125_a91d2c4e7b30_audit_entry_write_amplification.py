@@ -6,7 +6,7 @@ on every read of a case summary. Three of its eight served no query: agency_id a
 search is within one agency's log: agency_id + at serves the date range).
 
 Revision ID: a91d2c4e7b30
-Revises: c3836efd8aab
+Revises: dda53ab01df2
 Create Date: 2026-11-25 16:05:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "a91d2c4e7b30"
-down_revision: str | None = "c3836efd8aab"
+down_revision: str | None = "dda53ab01df2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
