@@ -123,7 +123,7 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
         event.add("description", f"Open the portal for the task on {reference}.")
         calendar.add_component(event)
     for row in mentoring.upcoming_for_mentor(
-        db, user, start=since, end=at + timedelta(days=FEED_AHEAD_DAYS)
+        db, user, start=since, end=at + timedelta(days=FEED_AHEAD_DAYS), include_cancelled=True
     ):
         calendar.add_component(_appointment_event(row, stamp=at))
     return calendar.to_ical()
@@ -138,7 +138,9 @@ def _appointment_event(row: mentoring.UpcomingRow, *, stamp: datetime) -> Event:
     event.add("dtend", row.starts_at + timedelta(minutes=APPOINTMENT_MINUTES))
     event.add("summary", f"{row.kind_label} · {row.case_reference}")
     event.add("description", f"Survivor-mentor date on {row.case_reference} ({row.place_label}).")
-    event.add("status", "CONFIRMED")
+    # A cancelled date stays in the feed as cancelled: dropping it would leave it in
+    # calendars that already hold it (RFC 5545 STATUS).
+    event.add("status", "CANCELLED" if row.cancelled else "CONFIRMED")
     return event
 
 

@@ -1029,6 +1029,7 @@ class UpcomingRow:
     starts_at: datetime
     kind: str
     place_type: str
+    cancelled: bool = False
 
     @property
     def kind_label(self) -> str:
@@ -1040,20 +1041,28 @@ class UpcomingRow:
 
 
 def upcoming_for_mentor(
-    db: Session, user: StaffUser, *, start: datetime, end: datetime
+    db: Session,
+    user: StaffUser,
+    *,
+    start: datetime,
+    end: datetime,
+    include_cancelled: bool = False,
 ) -> list[UpcomingRow]:
     """Court dates and appointments on the mentor's current open cases, start <= t < end.
 
     For the mentor's own caseload and calendar feed: entered by their program, not
-    cancelled; carries the pseudonymous case reference only, never a name or a note.
+    cancelled (unless asked: a calendar feed must say a date was cancelled, or a
+    calendar that already holds it keeps it); carries the pseudonymous case reference
+    only, never a name or a note.
     """
+    live = [] if include_cancelled else [MentorAppointment.cancelled_at.is_(None)]
     rows = db.exec(
         select(MentorAppointment, MdtCase.public_id, MdtCase.reference)
         .join(MdtCase, MdtCase.id == MentorAppointment.case_id)
         .join(MentorAssignment, MentorAssignment.case_id == MdtCase.id)
         .where(
             MentorAppointment.agency_id == user.agency_id,
-            MentorAppointment.cancelled_at.is_(None),
+            *live,
             MentorAppointment.starts_at >= start,
             MentorAppointment.starts_at < end,
             MentorAssignment.mentor_id == user.id,
@@ -1063,7 +1072,15 @@ def upcoming_for_mentor(
         .order_by(MentorAppointment.starts_at, MentorAppointment.id)
     ).all()
     return [
-        UpcomingRow(a.public_id, case_id, reference, a.starts_at, a.kind, a.place_type)
+        UpcomingRow(
+            a.public_id,
+            case_id,
+            reference,
+            a.starts_at,
+            a.kind,
+            a.place_type,
+            cancelled=a.cancelled_at is not None,
+        )
         for a, case_id, reference in rows
     ]
 
