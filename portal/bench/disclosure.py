@@ -351,6 +351,11 @@ def _bare_page(db, settings, keys, viewer, case_public_id, released_plan, page_t
         )
         for participant in overview.participants
     ]
+    return _render_page(page_template, overview, blocks, viewer, settings)
+
+
+def _render_page(page_template, overview, blocks, viewer, settings) -> str:
+    """The summary template with what `render()` gives every page."""
     return page_template.render(
         overview=overview,
         blocks=blocks,
@@ -448,18 +453,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
                 keys=keys,
                 budget_seconds=60,
             )
-            page_template.render(
-                overview=overview,
-                blocks=blocks,
-                purpose="mdt_case_review",
-                purposes=list(consent.Purpose),
-                viewer=viewer,
-                csrf_token="",
-                flashes=[],
-                can=lambda p: allows(viewer.roles, p),
-                now=AT,
-                settings=settings,
-            )
+            _render_page(page_template, overview, blocks, viewer, settings)
             db.flush()
             db.rollback()
 
