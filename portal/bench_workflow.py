@@ -88,6 +88,15 @@ SELECT coordinating_agency_id, {month}, referral_source,
 FROM convening_tally
 GROUP BY coordinating_agency_id, {month}, referral_source
 """
+# ...and the cases not yet convened, per intake day and deadline (as b7e4f1a93c06 does).
+WAITING_FROM_CASES = """
+INSERT INTO convening_waiting
+    (coordinating_agency_id, referral_source, intake_date, convening_due, waiting)
+SELECT coordinating_agency_id, referral_source, intake_date, convening_due, COUNT(*)
+FROM mdt_case
+WHERE first_mdt_date IS NULL AND convening_due IS NOT NULL
+GROUP BY coordinating_agency_id, referral_source, intake_date, convening_due
+"""
 FIRST_OF_MONTH = {
     "sqlite": "date(intake_date, 'start of month')",
     "postgresql": "CAST(date_trunc('month', intake_date) AS date)",
@@ -196,6 +205,7 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
         connection.execute(text(TALLY_FROM_CASES))
         month = FIRST_OF_MONTH[engine.dialect.name]
         connection.execute(text(TALLY_MONTHS_FROM_DAYS.format(month=month)))
+        connection.execute(text(WAITING_FROM_CASES))
 
         link_rows, participants = [], {}
         for case_id in case_ids:

@@ -45,9 +45,9 @@ class MdtCase(MdtCaseBase, table=True):
         # MDT workflow (issue 6): the coordinator dashboard is answered from these alone.
         # Partial: only cases with no first MDT yet, a few hundred however many cases
         # there are. With status leading, "open, by deadline" is read in index order (the
-        # awaiting list stops at its page) and "open or closed, deadline ahead" (pending
-        # for the rate) is answered from the index alone. The predicate is an IS NULL,
-        # never a bound value, so PostgreSQL's generic (prepared) plans can use it too.
+        # awaiting list stops at its page) and the clock counts are ranges of it (the
+        # rate's pending cases come from ConveningWaiting instead). The predicate is an
+        # IS NULL, never a bound value, so PostgreSQL's generic (prepared) plans can use it.
         Index(
             "ix_mdt_case_unconvened",
             "coordinating_agency_id",

@@ -222,7 +222,8 @@ class ConveningTally(SQLModel, table=True):
 
     Kept by the services in the same transaction as the case change, so the compliance
     rate sums at most a year of days instead of every case (cases.open_case and
-    meetings.mark_reviewed are the only writers; ConveningTallyMonth moves with it).
+    meetings.mark_reviewed are the only writers; ConveningTallyMonth and ConveningWaiting
+    move with it).
     """
 
     __tablename__ = "convening_tally"
@@ -276,6 +277,40 @@ class ConveningTallyMonth(SQLModel, table=True):
     opened: int = 0
     convened_in_time: int = 0
     convened_late: int = 0
+
+
+class ConveningWaiting(SQLModel, table=True):
+    """Per coordinating agency, referral source, intake day and deadline: how many cases
+    have no first MDT yet, whatever their status (open or closed).
+
+    The compliance rate leaves out the cases still inside their window; reading them here
+    costs a row per intake day and source whose deadline is still ahead, instead of a row
+    per waiting case. Kept with ConveningTally by the same writers (convening.count_opened
+    and convening.set_first_mdt), in the same transaction as the case change.
+    """
+
+    __tablename__ = "convening_waiting"
+    __table_args__ = (
+        UniqueConstraint(
+            "coordinating_agency_id", "convening_due", "intake_date", "referral_source"
+        ),
+        # Covering, deadline first: "still inside the window" is one range of the index.
+        Index(
+            "ix_convening_waiting_cover",
+            "coordinating_agency_id",
+            "convening_due",
+            "intake_date",
+            "referral_source",
+            "waiting",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coordinating_agency_id: int = Field(foreign_key="agency.id")
+    referral_source: str = Field(max_length=40)
+    intake_date: date
+    convening_due: date
+    waiting: int = 0
 
 
 class CalendarFeed(SQLModel, table=True):

@@ -3,7 +3,8 @@ late, the rate convened within the window, and cases that have gone without revi
 
 Everything is computed in SQL over the coordinating agency's cases (indexes
 ix_mdt_case_unconvened / _never_reviewed / _review / _next_review) and the convening
-tallies (by day and by month); Python only shapes the few rows shown. A case's deadline is
+tallies (by day and by month, and of the cases still waiting); Python only shapes the few
+rows shown. A case's deadline is
 `mdt_case.convening_due`, fixed at intake.
 """
 
@@ -22,6 +23,7 @@ from portal.models.workflow import (
     AgendaItem,
     ConveningTally,
     ConveningTallyMonth,
+    ConveningWaiting,
     Meeting,
     MeetingStatus,
 )
@@ -169,29 +171,13 @@ def compliance(
     the deadline passed without a meeting): the share convened by the deadline.
 
     A case still inside its window without a meeting is not counted either way yet. The
-    counts come from the monthly and daily tallies (see _tallied), less the few cases
-    still pending, so the work is bounded by months and days, not by cases.
+    counts come from the monthly and daily tallies (see _tallied), less the cases still
+    pending (from the waiting tally, see _pending), so the work is bounded by months,
+    days and sources, not by cases.
     """
     widest = sorted(windows)
-    oldest = today - timedelta(days=widest[-1])
     tallied = _tallied(db, agency, today, widest)
-    # Not convened and not yet past the deadline: a few rows of ix_mdt_case_unconvened.
-    pending = _by_source_and_band(
-        db,
-        select(
-            MdtCase.referral_source.label("source"),
-            _band(MdtCase.intake_date, today, widest).label("band"),
-            literal(1).label("waiting"),
-        ).where(
-            MdtCase.coordinating_agency_id == agency.id,
-            MdtCase.status.in_([CaseStatus.OPEN.value, CaseStatus.CLOSED.value]),
-            MdtCase.first_mdt_date.is_(None),
-            MdtCase.convening_due >= today,
-            MdtCase.intake_date >= oldest,
-            MdtCase.intake_date <= today,
-        ),
-        ("waiting",),
-    )
+    pending = _pending(db, agency, today, widest)
     by_source = []
     totals = {days: [0, 0] for days in windows}
     for source in sorted(tallied, key=_source_label):
@@ -309,6 +295,28 @@ def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dic
     return result
 
 
+def _pending(db: Session, agency: Agency, today: date, widest: list[int]) -> dict[str, dict]:
+    """{source: {band: (waiting,)}}: cases with intake in the widest window, no first MDT
+    and the deadline still ahead, from ConveningWaiting (a row per intake day, deadline
+    and source, in one range of ix_convening_waiting_cover) rather than from the cases.
+    Every status counts, as the tallies count every case opened."""
+    oldest = today - timedelta(days=widest[-1])
+    return _by_source_and_band(
+        db,
+        select(
+            ConveningWaiting.referral_source.label("source"),
+            _band(ConveningWaiting.intake_date, today, widest).label("band"),
+            ConveningWaiting.waiting.label("waiting"),
+        ).where(
+            ConveningWaiting.coordinating_agency_id == agency.id,
+            ConveningWaiting.convening_due >= today,
+            ConveningWaiting.intake_date >= oldest,
+            ConveningWaiting.intake_date <= today,
+        ),
+        ("waiting",),
+    )
+
+
 def _band(intake_date, today: date, widest: list[int]):
     """0 for the narrowest window the intake falls in, 1 for the next, and so on: each row
     is summed once, and a window's figure is its band plus the narrower ones."""
@@ -343,47 +351,48 @@ def _cumulative(bands: dict[int, tuple], up_to: int, width: int) -> tuple[int, .
 
 def _bump(db: Session, case_: MdtCase, **deltas: int) -> None:
     """Add to the case's day row and month row of the tally, in this transaction."""
-    _bump_row(
-        db,
-        ConveningTally,
-        case_.coordinating_agency_id,
-        case_.referral_source,
-        {"intake_date": case_.intake_date},
-        deltas,
-    )
-    _bump_row(
-        db,
-        ConveningTallyMonth,
-        case_.coordinating_agency_id,
-        case_.referral_source,
-        {"month": first_of_month(case_.intake_date)},
-        deltas,
-    )
+    by_source = {
+        "coordinating_agency_id": case_.coordinating_agency_id,
+        "referral_source": case_.referral_source,
+    }
+    _bump_row(db, ConveningTally, {**by_source, "intake_date": case_.intake_date}, deltas)
+    month = first_of_month(case_.intake_date)
+    _bump_row(db, ConveningTallyMonth, {**by_source, "month": month}, deltas)
 
 
-def _bump_row(db: Session, model, agency_id: int, source: str, when: dict, deltas: dict) -> None:
-    """Add to one tally row, creating it on first use (race-safe on both DBs)."""
-    ((column, day),) = when.items()
-    key = (
-        model.coordinating_agency_id == agency_id,
-        getattr(model, column) == day,
-        model.referral_source == source,
-    )
+def _bump_waiting(db: Session, case_: MdtCase, delta: int) -> None:
+    """Add to the case's row of the waiting tally, in this transaction. A case without a
+    deadline (only ever bulk-loaded, never through open_case) is never pending: no row."""
+    if case_.convening_due is None:
+        return
+    key = {
+        "coordinating_agency_id": case_.coordinating_agency_id,
+        "referral_source": case_.referral_source,
+        "intake_date": case_.intake_date,
+        "convening_due": case_.convening_due,
+    }
+    _bump_row(db, ConveningWaiting, key, {"waiting": delta})
+
+
+def _bump_row(db: Session, model, key: dict, deltas: dict) -> None:
+    """Add to the tally row with these key columns, creating it on first use (race-safe
+    on both DBs)."""
+    where = [getattr(model, column) == value for column, value in key.items()]
     values = {name: getattr(model, name) + delta for name, delta in deltas.items()}
-    if db.execute(update(model).where(*key).values(**values)).rowcount:
+    if db.execute(update(model).where(*where).values(**values)).rowcount:
         return
     try:
         with db.begin_nested():
-            db.add(
-                model(coordinating_agency_id=agency_id, referral_source=source, **when, **deltas)
-            )
+            db.add(model(**key, **deltas))
             db.flush()
     except IntegrityError:  # another transaction created it meanwhile
-        db.execute(update(model).where(*key).values(**values))
+        db.execute(update(model).where(*where).values(**values))
 
 
 def count_opened(db: Session, case_: MdtCase) -> None:
+    """A new case: opened in the tally, and waiting until its first MDT."""
     _bump(db, case_, opened=1)
+    _bump_waiting(db, case_, +1)
 
 
 def _outcome(case_: MdtCase, first: date | None) -> str | None:
@@ -393,7 +402,10 @@ def _outcome(case_: MdtCase, first: date | None) -> str | None:
 
 
 def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
-    """Stamp (or move earlier) the case's first-MDT date and keep the tally with it."""
+    """Stamp (or move earlier) the case's first-MDT date and keep the tallies with it:
+    the first stamp ends the wait; moving it earlier changes only the outcome."""
+    if case_.first_mdt_date is None:
+        _bump_waiting(db, case_, -1)
     before = _outcome(case_, case_.first_mdt_date)
     case_.first_mdt_date = first
     after = _outcome(case_, first)

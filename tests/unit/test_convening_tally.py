@@ -1,15 +1,16 @@
-"""The convening tallies: the monthly rollup stays equal to the daily tally through every
-write path, and the compliance rate read from both equals the rate straight from cases."""
+"""The convening tallies: the monthly rollup stays equal to the daily tally and the waiting
+tally to a count of the unconvened cases through every write path, and the compliance rate
+read from them equals the rate straight from cases."""
 
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import func, select
 
 from portal.models import MdtCase, Role
-from portal.models.workflow import ConveningTally, ConveningTallyMonth
+from portal.models.workflow import ConveningTally, ConveningTallyMonth, ConveningWaiting
 from portal.services import cases, casework, convening, meetings
 
 import factories as make
@@ -102,6 +103,89 @@ def test_monthly_rollup_follows_every_write_path(db, keys):
     assert (agency.id, date(2026, 9, 1), "school", "convened_late") not in september
 
 
+def waiting_from_cases(db) -> dict:
+    """Cases with no first MDT, counted straight from mdt_case: what the waiting tally
+    must hold (every status)."""
+    rows = db.exec(
+        select(
+            MdtCase.coordinating_agency_id,
+            MdtCase.referral_source,
+            MdtCase.intake_date,
+            MdtCase.convening_due,
+            func.count(),
+        )
+        .where(MdtCase.first_mdt_date.is_(None))
+        .group_by(
+            MdtCase.coordinating_agency_id,
+            MdtCase.referral_source,
+            MdtCase.intake_date,
+            MdtCase.convening_due,
+        )
+    ).all()
+    return {tuple(key): count for *key, count in rows}
+
+
+def waiting_rows(db) -> dict:
+    """The waiting tally without its emptied rows (a row stays at 0 once its cases met)."""
+    return {
+        (r.coordinating_agency_id, r.referral_source, r.intake_date, r.convening_due): r.waiting
+        for r in db.exec(select(ConveningWaiting)).all()
+        if r.waiting
+    }
+
+
+def test_waiting_tally_follows_every_write_path(db, keys):
+    agency = make.agency(db, keys)
+    other = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    # Opened: two on the same day and source share a row; another window, another deadline.
+    twin_a = open_case(db, agency, intake=TODAY - timedelta(days=5))
+    twin_b = open_case(db, agency, intake=TODAY - timedelta(days=5))
+    longer = open_case(db, agency, intake=TODAY - timedelta(days=5), window=21)
+    school = open_case(db, agency, intake=TODAY - timedelta(days=2), source="school")
+    open_case(db, other, intake=TODAY - timedelta(days=5))
+    assert waiting_rows(db) == waiting_from_cases(db)
+    assert (
+        waiting_rows(db)[
+            (agency.id, "hotline", TODAY - timedelta(days=5), TODAY + timedelta(days=9))
+        ]
+        == 2
+    )
+    # Convened at a held meeting: the first stamp ends the wait.
+    meeting = held_meeting(db, agency, coordinator, [twin_a, longer], day=TODAY - timedelta(days=1))
+    for row in meetings.agenda(db, meeting, agency):
+        meetings.mark_reviewed(db, meeting, row.item, actor=coordinator, at=AT)
+    db.flush()
+    assert twin_a.first_mdt_date == longer.first_mdt_date == TODAY - timedelta(days=1)
+    assert waiting_rows(db) == waiting_from_cases(db)
+    # Reviewed again at a later meeting: first-MDT date unchanged, nothing to count.
+    later = held_meeting(db, agency, coordinator, [twin_a], day=TODAY)
+    for row in meetings.agenda(db, later, agency):
+        meetings.mark_reviewed(db, later, row.item, actor=coordinator, at=AT)
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    # Moved earlier: still convened, so no change to the wait.
+    convening.set_first_mdt(db, twin_a, TODAY - timedelta(days=3))
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    # Closed and reopened, convened or not: every status waits alike.
+    casework.close_case(db, school, reason="Moved away", actor=None, at=AT)
+    casework.close_case(db, twin_a, reason="Done", actor=None, at=AT)
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    casework.reopen_case(db, school, reason="Came back", actor=None, at=AT)
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    # Convened directly by the service while closed: the wait ends all the same.
+    casework.close_case(db, twin_b, reason="Moved away", actor=None, at=AT)
+    convening.set_first_mdt(db, twin_b, TODAY)
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    assert (agency.id, "hotline", TODAY - timedelta(days=5), TODAY + timedelta(days=9)) not in (
+        waiting_rows(db)
+    )
+
+
 def rate_from_cases(db, agency, today: date, days: int) -> dict[str, tuple[int, int]]:
     """{source: (convened in time, decided)} straight from the cases, for comparison."""
     since = today - timedelta(days=days)
@@ -135,6 +219,8 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
         if rng.random() < 0.7:
             day = intake + timedelta(days=rng.randint(1, 30))
             convening.set_first_mdt(db, case, min(day, TODAY))
+        if rng.random() < 0.2:  # closed cases count too, convened or still waiting
+            casework.close_case(db, case, reason="Closed", actor=None, at=AT)
     open_case(db, agency, intake=date(2025, 9, 2), source="health_provider")
     db.flush()
     days = [date(2026, 8, 29) + timedelta(days=n) for n in range(66)]
