@@ -179,7 +179,7 @@ def page_blocks(
     return blocks
 
 
-def packet_blocks(
+def every_block(
     db: Session,
     viewer,
     case: MdtCase,
@@ -188,8 +188,8 @@ def packet_blocks(
     at: datetime,
     keys: KeyWrapper,
 ) -> list[OwnerBlock]:
-    """The whole case summary at once, for the printed review packet: every owner's block,
-    each section decided (and audited) by `disclose()` exactly as on the summary page."""
+    """The whole case summary at once (the printed review packet, the API): every owner's
+    block, each section decided (and audited) by `disclose()` exactly as on the page."""
     return page_blocks(
         db,
         viewer,

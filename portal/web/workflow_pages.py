@@ -235,7 +235,7 @@ def case_packet(ctx: Context) -> Response:
             "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
             "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
             # Through each owner's disclosure point: every section shown is audited.
-            "summary": case_summary.packet_blocks(
+            "summary": case_summary.every_block(
                 ctx.db,
                 ctx.viewer,
                 case,
