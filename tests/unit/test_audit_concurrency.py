@@ -73,3 +73,62 @@ def test_concurrent_appends_make_one_unbroken_chain_per_log(committed_engine, ke
             select(AuditCheckpoint.seq).where(AuditCheckpoint.log_key == log_key)
         ).all()
         assert sorted(signed) == list(range(50, already + total + 1, 50))
+
+
+def test_concurrent_batches_over_several_logs_neither_fork_nor_deadlock(committed_engine, keys):
+    # A case summary writes one batch to every owner's log and the viewer's; two readers
+    # of overlapping cases name the same logs in opposite orders.
+    from portal.audit import entry_values, record_many
+
+    with unit_of_work(committed_engine) as db:
+        logs = [make.agency(db, keys) for _ in range(4)]
+        ids = [agency.id for agency in logs]
+        before = {
+            agency.public_id: len(
+                db.exec(select(AuditEntry.id).where(AuditEntry.log_key == agency.public_id)).all()
+            )
+            for agency in logs
+        }
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def reader(number: int) -> None:
+        order = ids if number % 2 else list(reversed(ids))
+        try:
+            start.wait()
+            for n in range(APPENDS_EACH // 5):
+                with unit_of_work(committed_engine) as db:
+                    CheckpointSigner(keys, every=40).attach(db)
+                    record_many(
+                        db,
+                        [
+                            entry_values(
+                                AuditTag.AUDIT_EXPORTED,
+                                agency_id=agency_id,
+                                detail={"writer": number, "n": n},
+                                at=make.AT,
+                            )
+                            for agency_id in order
+                            for _ in range(3)
+                        ],
+                    )
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[0]
+    with Session(committed_engine) as db:
+        for agency in logs:
+            seqs = db.exec(
+                select(AuditEntry.seq)
+                .where(AuditEntry.log_key == agency.public_id)
+                .order_by(AuditEntry.seq)
+            ).all()
+            expected = before[agency.public_id] + WRITERS * (APPENDS_EACH // 5) * 3
+            assert seqs == list(range(1, expected + 1))
+            report = verify.verify_log(db, agency.public_id)
+            assert report.ok, report.problem
