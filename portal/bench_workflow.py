@@ -263,7 +263,9 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float], list[float]]:
+def measure(
+    engine, ids: dict, *, today: date, repeat: int, warm_up: int = WARM_UP_RUNS
+) -> tuple[list[float], list[float]]:
     """Milliseconds per dashboard and per "my tasks": the services plus the render."""
     dashboard, my_tasks = [], []
     with Session(engine, expire_on_commit=False) as db:
@@ -290,13 +292,13 @@ def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float]
         }
         dashboard_page = templates.env.get_template("dashboard.html")
         tasks_page = templates.env.get_template("workflow/tasks.html")
-        for run in range(repeat + WARM_UP_RUNS):
+        for run in range(repeat + warm_up):
             started = time.perf_counter()
             values = dashboard_values(db, viewer, settings=_BenchSettings(), now=base["now"])
             html = dashboard_page.render(**{**base, **values})
             elapsed = (time.perf_counter() - started) * 1000
             assert "Awaiting first MDT" in html
-            if run >= WARM_UP_RUNS:
+            if run >= warm_up:
                 dashboard.append(elapsed)
             started = time.perf_counter()
             filters = tasks.TaskFilter()
@@ -312,7 +314,7 @@ def measure(engine, ids: dict, *, today: date, repeat: int) -> tuple[list[float]
             )
             elapsed = (time.perf_counter() - started) * 1000
             assert "My tasks" in html
-            if run >= WARM_UP_RUNS:
+            if run >= warm_up:
                 my_tasks.append(elapsed)
             db.rollback()
     return dashboard, my_tasks
@@ -336,15 +338,7 @@ def _figures(backend, case_count, task_count, dashboard, my_tasks) -> Figures:
     )
 
 
-def run_one(url: str, backend: str, *, case_count, task_count, today, repeat) -> Figures:
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-        ids = build(engine, case_count=case_count, task_count=task_count, today=today)
-        dashboard, my_tasks = measure(engine, ids, today=today, repeat=repeat)
-        return _figures(backend, case_count, task_count, dashboard, my_tasks)
-    finally:
-        engine.dispose()
+ROUNDS = 10  # the sizes take turns, so a drift of the machine weighs on them alike
 
 
 def run(
@@ -355,38 +349,62 @@ def run(
     today: date | None = None,
     out=print,
 ) -> list[Figures]:
+    """Build every size on each database, then measure them in turns (ROUNDS rounds of
+    repeat / ROUNDS runs each), so the ratio compares sizes under the same conditions."""
     today = today or date(2026, 11, 25)
     results = []
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as directory:
         backends = ["sqlite", "postgresql"] if postgres_url else ["sqlite"]
         for backend in backends:
-            for case_count, task_count in sizes:
-                url, drop = scratch_database(
-                    backend,
-                    directory=Path(directory),
-                    postgres_url=postgres_url or "",
-                    prefix="portal_bench",
-                )
-                try:
-                    started = time.perf_counter()
-                    figures = run_one(
-                        url,
+            built, drops = [], []
+            try:
+                for case_count, task_count in sizes:
+                    url, drop = scratch_database(
                         backend,
-                        case_count=case_count,
-                        task_count=task_count,
-                        today=today,
-                        repeat=repeat,
+                        directory=Path(directory),
+                        postgres_url=postgres_url or "",
+                        prefix="portal_bench",
                     )
-                finally:
+                    drops.append(drop)
+                    engine = make_engine(url)
+                    migrate.upgrade(engine)
+                    started = time.perf_counter()
+                    ids = build(engine, case_count=case_count, task_count=task_count, today=today)
+                    built.append(
+                        (engine, ids, case_count, task_count, time.perf_counter() - started)
+                    )
+                samples = [([], []) for _ in built]
+                rounds = max(1, min(ROUNDS, repeat))
+                for round_number in range(rounds):
+                    for (engine, ids, *_), (dashboard, my_tasks) in zip(
+                        built, samples, strict=True
+                    ):
+                        more = measure(
+                            engine,
+                            ids,
+                            today=today,
+                            repeat=max(1, repeat // rounds),
+                            warm_up=WARM_UP_RUNS if round_number == 0 else 1,
+                        )
+                        dashboard.extend(more[0])
+                        my_tasks.extend(more[1])
+                for (_, _, case_count, task_count, seconds), (dashboard, my_tasks) in zip(
+                    built, samples, strict=True
+                ):
+                    figures = _figures(backend, case_count, task_count, dashboard, my_tasks)
+                    results.append(figures)
+                    out(
+                        f"{backend:<10} {case_count:>7} cases {task_count:>7} tasks  "
+                        f"dashboard p50 {figures.dashboard_p50:6.1f} ms p95 "
+                        f"{figures.dashboard_p95:6.1f} ms   my tasks p50 "
+                        f"{figures.my_tasks_p50:6.1f} ms p95 {figures.my_tasks_p95:6.1f} ms"
+                        f"   (built in {seconds:.1f} s)"
+                    )
+            finally:
+                for engine, *_ in built:
+                    engine.dispose()
+                for drop in drops:
                     drop()
-                results.append(figures)
-                out(
-                    f"{backend:<10} {case_count:>7} cases {task_count:>7} tasks  "
-                    f"dashboard p50 {figures.dashboard_p50:6.1f} ms p95 "
-                    f"{figures.dashboard_p95:6.1f} ms   my tasks p50 "
-                    f"{figures.my_tasks_p50:6.1f} ms p95 {figures.my_tasks_p95:6.1f} ms"
-                    f"   (built and measured in {time.perf_counter() - started:.0f} s)"
-                )
             sized = [f for f in results if f.backend == backend]
             if len(sized) > 1:
                 out(ratio_line(sized[0], sized[-1]))
