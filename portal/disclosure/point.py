@@ -129,8 +129,8 @@ def prefetch(db: Session, viewer, case: MdtCase, owners: list[Agency], *, at: da
 
     Only ever into one request's memo: everything here is read again on the next request,
     so a revocation, an expiry or a policy change counts at once."""
-    for owner, policy_in_force in policy.owner_policies(db, owners).items():
-        memo[("policy", owner)] = policy_in_force
+    for owner_id, policy_in_force in policy.owner_policies(db, owners).items():
+        memo[("policy", owner_id)] = policy_in_force
     others = [
         (owner, client_id)
         for owner in owners
@@ -251,7 +251,7 @@ def disclose(
     """Released content, or a placeholder naming the gate that withheld it.
 
     `viewer` has .user, .agency and .roles. `memo` may be shared by the calls of ONE
-    request (an owner's block) and must never outlive it: that is what makes a revocation,
+    request (a case summary) and must never outlive it: that is what makes a revocation,
     an expiry or a policy change count on the very next request.
     """
     (decision,) = disclose_sections(

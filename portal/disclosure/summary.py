@@ -3,8 +3,9 @@
 Every section in an owner's block is decided by `disclose()`: this module never reads a
 section itself. The summary page decides the owners' blocks in its own response while its
 time budget lasts (one round trip, and the page works without JavaScript); an owner it
-has not reached by then is left to load on its own (htmx), so a slow owner never holds
-the rest of the page back.
+has not reached by then is left to load on its own (htmx). A slow owner delays the page
+by its own time at most once: the budget is spent, and every owner after it loads on its
+own. (An owner on another node, were federation built, would always load on its own.)
 """
 
 from __future__ import annotations
