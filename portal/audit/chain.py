@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import bindparam, event, select, update
@@ -223,21 +224,29 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
 
 
-def append(db: Session, entry: AuditEntry) -> AuditEntry:
-    """Give `entry` its place in its log and add it to the session."""
+def _place(head: dict[str, Any], values: dict[str, Any]) -> None:
+    """Give one entry its place after `head`: the log's key, the next seq, the previous
+    entry's hash, and its own hash over all of that."""
+    values.update(log_key=head["log_key"], seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
+    values["entry_hash"] = entry_hash(values)
+
+
+def append(db: Session, values: dict[str, Any]) -> AuditEntry:
+    """Give the entry (its columns, from `entry_values()`) its place in its log and add
+    it to the session."""
     from portal.audit import checkpoints  # the signer hook; imported late to avoid a cycle
 
-    head = lock_head(db, entry.agency_id)
-    entry.log_key = head["log_key"]
-    entry.seq = head["last_seq"] + 1
-    entry.prev_hash = head["last_hash"]
-    entry.entry_hash = entry_hash(entry)
-    moved = {"last_seq": entry.seq, "last_hash": entry.entry_hash}
-    if checkpoints.due(db, entry.agency_id, entry.seq, checkpoint_seq=head["checkpoint_seq"]):
-        checkpoints.sign(db, entry.agency_id, entry.log_key, entry.seq, entry.entry_hash, entry.at)
-        moved["checkpoint_seq"] = entry.seq
+    agency_id = values["agency_id"]
+    _place(lock_head(db, agency_id), values)
+    seq, hashed = values["seq"], values["entry_hash"]
+    moved = {"last_seq": seq, "last_hash": hashed}
+    head = lock_head(db, agency_id)
+    if checkpoints.due(db, agency_id, seq, checkpoint_seq=head["checkpoint_seq"]):
+        checkpoints.sign(db, agency_id, values["log_key"], seq, hashed, values["at"])
+        moved["checkpoint_seq"] = seq
+    entry = AuditEntry(**values)
     db.add(entry)
-    move_head(db, entry.agency_id, deferred=True, **moved)
+    move_head(db, agency_id, deferred=True, **moved)
     return entry
 
 
@@ -263,8 +272,7 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
         head = heads[agency_id]
         full = dict.fromkeys(HASHED_FIELDS)
         full.update(row)
-        full.update(log_key=head["log_key"], seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
-        full["entry_hash"] = entry_hash(full)
+        _place(head, full)
         head.update(last_seq=full["seq"], last_hash=full["entry_hash"])
         if checkpoints.due(db, agency_id, full["seq"], checkpoint_seq=head["checkpoint_seq"]):
             due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
@@ -289,25 +297,11 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
 
 
 def append_rows(db: Session, agency_id: int | None, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Chain and insert many entries into one log in bulk (benchmarks and imports).
-
-    Each row gives some entry columns; the rest are empty. No checkpoint is signed here:
-    the next ordinary append, or `portal audit checkpoint`, catches up.
-    """
-    head = lock_head(db, agency_id)
-    seq, previous, batch = head["last_seq"], head["last_hash"], []
-    for row in rows:
-        seq += 1
-        full = {name: None for name in HASHED_FIELDS}
-        full.update(row)
-        full.update(agency_id=agency_id, log_key=head["log_key"], seq=seq, prev_hash=previous)
-        full["entry_hash"] = previous = entry_hash(full)
-        batch.append(full)
-        if len(batch) == 5000:
-            db.execute(AuditEntry.__table__.insert(), batch)
-            batch = []
-    if batch:
-        db.execute(AuditEntry.__table__.insert(), batch)
-    moved = seq - head["last_seq"]
-    move_head(db, agency_id, last_seq=seq, last_hash=previous)
-    return moved
+    """Chain and insert many entries into one log in bulk (benchmarks and imports), in
+    batches of 5,000 through `append_many()`. Each row gives some entry columns; the rest
+    are empty. Returns how many were appended."""
+    rows, appended = iter(rows), 0
+    while batch := [{**row, "agency_id": agency_id} for row in islice(rows, 5000)]:
+        append_many(db, batch)
+        appended += len(batch)
+    return appended

@@ -180,7 +180,7 @@ def record(
         client_address=client_address,
         disclosure=disclosure,
     )
-    return chain.append(db, AuditEntry(**values))
+    return chain.append(db, values)
 
 
 def record_many(db: Session, entries: list[dict]) -> None:

@@ -123,10 +123,6 @@ class _Cache:
 _policies = _Cache()
 
 
-def agency_lines(db: Session, owner: Agency) -> tuple[tuple[str, ...], ...]:
-    return _lines_of(db, [owner])[owner.id]
-
-
 _LINES_IN_FORCE = (
     select(
         PolicyLine.agency_id,

@@ -30,34 +30,43 @@ def committed_engine(request, tmp_path):
     drop()
 
 
-def test_concurrent_appends_make_one_unbroken_chain_per_log(committed_engine, keys):
-    with unit_of_work(committed_engine) as db:
-        owner = make.agency(db, keys)
-        owner_id, log_key = owner.id, owner.public_id
-        already = len(db.exec(select(AuditEntry.id).where(AuditEntry.log_key == log_key)).all())
+def run_together(work) -> None:
+    """`work(number)` in WRITERS threads released at once; any thread's error fails the test."""
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []
 
-    def writer(number: int) -> None:
+    def thread_body(number: int) -> None:
         try:
             start.wait()
-            for n in range(APPENDS_EACH):
-                # Each append its own transaction; the node log's head does not exist yet,
-                # so the first appends also race to create it.
-                with unit_of_work(committed_engine) as db:
-                    CheckpointSigner(keys, every=50).attach(db)
-                    at = make.AT + timedelta(seconds=n)
-                    record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner_id, at=at)
-                    record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject=f"w{number}", at=at)
+            work(number)
         except BaseException as error:  # reported below, with the thread's own error
             failures.append(error)
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    threads = [threading.Thread(target=thread_body, args=(i,)) for i in range(WRITERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not failures, failures[0]
+
+
+def test_concurrent_appends_make_one_unbroken_chain_per_log(committed_engine, keys):
+    with unit_of_work(committed_engine) as db:
+        owner = make.agency(db, keys)
+        owner_id, log_key = owner.id, owner.public_id
+        already = len(db.exec(select(AuditEntry.id).where(AuditEntry.log_key == log_key)).all())
+
+    def writer(number: int) -> None:
+        for n in range(APPENDS_EACH):
+            # Each append its own transaction; the node log's head does not exist yet,
+            # so the first appends also race to create it.
+            with unit_of_work(committed_engine) as db:
+                CheckpointSigner(keys, every=50).attach(db)
+                at = make.AT + timedelta(seconds=n)
+                record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner_id, at=at)
+                record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject=f"w{number}", at=at)
+
+    run_together(writer)
 
     with Session(committed_engine) as db:
         total = WRITERS * APPENDS_EACH
@@ -89,38 +98,27 @@ def test_concurrent_batches_over_several_logs_neither_fork_nor_deadlock(committe
             )
             for agency in logs
         }
-    start = threading.Barrier(WRITERS)
-    failures: list[BaseException] = []
 
     def reader(number: int) -> None:
         order = ids if number % 2 else list(reversed(ids))
-        try:
-            start.wait()
-            for n in range(APPENDS_EACH // 5):
-                with unit_of_work(committed_engine) as db:
-                    CheckpointSigner(keys, every=40).attach(db)
-                    record_many(
-                        db,
-                        [
-                            entry_values(
-                                AuditTag.AUDIT_EXPORTED,
-                                agency_id=agency_id,
-                                detail={"writer": number, "n": n},
-                                at=make.AT,
-                            )
-                            for agency_id in order
-                            for _ in range(3)
-                        ],
-                    )
-        except BaseException as error:
-            failures.append(error)
+        for n in range(APPENDS_EACH // 5):
+            with unit_of_work(committed_engine) as db:
+                CheckpointSigner(keys, every=40).attach(db)
+                record_many(
+                    db,
+                    [
+                        entry_values(
+                            AuditTag.AUDIT_EXPORTED,
+                            agency_id=agency_id,
+                            detail={"writer": number, "n": n},
+                            at=make.AT,
+                        )
+                        for agency_id in order
+                        for _ in range(3)
+                    ],
+                )
 
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failures, failures[0]
+    run_together(reader)
     with Session(committed_engine) as db:
         for agency in logs:
             seqs = db.exec(
