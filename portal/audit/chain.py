@@ -9,10 +9,10 @@ two writers ever raced past the lock, one of them would fail rather than fork th
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import islice
+from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
 from typing import Any
 
 from sqlalchemy import bindparam, event, select, update
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 import consent
-from portal.db import read
+from portal.db import read, write_many
 from portal.models import GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers: every column but `id` (the database's, not the log's) and
@@ -53,9 +53,19 @@ HASHED_FIELDS = (
 _head = AuditHead.__table__
 
 
+_last_formatted: tuple[datetime | None, str] = (None, "")
+
+
 def format_at(moment: datetime) -> str:
     """One spelling per instant, microseconds always, so a stored time hashes the same."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # A batch's entries share one instant: spell it once (a single-slot cache, swapped
+    # whole, so threads never see a time paired with another's spelling).
+    global _last_formatted
+    last, text = _last_formatted
+    if last is None or moment != last:
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _last_formatted = (moment, text)
+    return text
 
 
 def content_of(values: Mapping[str, Any] | AuditEntry) -> dict[str, Any]:
@@ -65,31 +75,59 @@ def content_of(values: Mapping[str, Any] | AuditEntry) -> dict[str, Any]:
     return content
 
 
-_FLAT = (str, int, type(None))
+def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
+    """RFC 8785 canonical JSON of a flat object, from its members already in key order
+    (each name already spelled as JSON, colon included); None when a value is not a
+    string, an integer JSON numbers hold exactly, or null.
+
+    For that shape the standard library's C string encoder (the one `json.dumps` uses with
+    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
+    parts = []
+    for name, value in members:
+        kind = type(value)
+        if value is None:
+            parts.append(name + "null")
+        elif kind is str:
+            parts.append(name + encode_basestring(value))
+        elif kind is int and -(2**53) < value < 2**53:
+            parts.append(name + str(value))
+        else:
+            return None
+    return "{" + ",".join(parts) + "}"
 
 
 def canonical_content(content: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of an entry's content.
 
-    An entry is flat: ASCII keys, and values that are strings, integers or null. For that
-    shape the standard library's sorted, compact, non-ASCII-preserving output is already
-    the RFC 8785 form (same key order, same escapes), at a fraction of the cost of the
-    general encoder, which every append and every verification would otherwise pay. Any
-    other shape goes through the general encoder. A property test holds the two equal.
+    An entry is flat: ASCII keys, and values that are strings, integers or null, which
+    the fast form writes at a fraction of the general encoder's cost (every append and
+    every verification pays it). Any other shape goes through the general encoder. A
+    property test holds the two equal.
     """
-    if all(type(v) in _FLAT and (type(v) is not int or abs(v) < 2**53) for v in content.values()):
-        return json.dumps(
-            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+    if all(type(key) is str and key.isascii() for key in content):
+        flat = _flat_json((encode_basestring(key) + ":", content[key]) for key in sorted(content))
+        if flat is not None:
+            return flat.encode()
     return consent.canonical_bytes(dict(content))
+
+
+# The hashed fields in RFC 8785 order (ASCII names sort by code point), spelled as JSON.
+_NAMES = tuple(sorted(HASHED_FIELDS))
+_SPELLED = tuple(encode_basestring(name) + ":" for name in _NAMES)
+_AT, _SEQ = _NAMES.index("at"), _NAMES.index("seq")
 
 
 def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None) -> str:
     """SHA-256 of the RFC 8785 canonical JSON of the entry's content (`seq` overrides)."""
-    content = content_of(values)
+    get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
+    content = [get(name) for name in _NAMES]
+    content[_AT] = format_at(content[_AT])
     if seq is not None:
-        content["seq"] = seq
-    return hashlib.sha256(canonical_content(content)).hexdigest()
+        content[_SEQ] = seq
+    flat = _flat_json(zip(_SPELLED, content, strict=True))
+    if flat is not None:
+        return hashlib.sha256(flat.encode()).hexdigest()
+    return hashlib.sha256(canonical_content(dict(zip(_NAMES, content, strict=True)))).hexdigest()
 
 
 def _head_condition(agency_id: int | None):
@@ -193,6 +231,7 @@ _LOCK_HEADS = (
     .with_for_update()
 )
 _INSERT_ENTRIES = AuditEntry.__table__.insert()
+_ENTRY_COLUMNS = (*HASHED_FIELDS, "entry_hash")
 _MOVE_HEAD = (
     update(_head)
     .where(_head.c.log_key == bindparam("head"))
@@ -278,9 +317,9 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
             due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
             head["checkpoint_seq"] = full["seq"]
         batch.append(full)
-    connection = db.connection()
-    connection.execute(_INSERT_ENTRIES, batch)
-    connection.execute(
+    write_many(db, _INSERT_ENTRIES, batch, columns=_ENTRY_COLUMNS)
+    write_many(
+        db,
         _MOVE_HEAD,
         [
             {

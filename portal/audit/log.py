@@ -116,6 +116,11 @@ class DisclosureFacts:
     viewer_role: str | None = None
 
 
+# An entry's detail, as every entry has always spelled it (built once: a disclosure
+# writes an entry per section).
+_DETAIL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def entry_values(
     tag: AuditTag,
     *,
@@ -135,7 +140,7 @@ def entry_values(
         "actor_user_id": getattr(actor, "id", None),
         "actor_agency_id": getattr(actor, "agency_id", None),
         "subject": subject,
-        "detail": json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        "detail": _DETAIL.encode(detail or {}),
         "client_address": client_address,
     }
     if disclosure is not None:

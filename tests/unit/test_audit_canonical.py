@@ -1,10 +1,13 @@
 """The audit chain's fast canonical form is RFC 8785, byte for byte."""
 
+import hashlib
+from datetime import UTC
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 import consent
-from portal.audit.chain import HASHED_FIELDS, canonical_content
+from portal.audit.chain import HASHED_FIELDS, canonical_content, entry_hash, format_at
 
 values = st.one_of(
     st.none(),
@@ -27,3 +30,32 @@ def test_any_other_shape_falls_back_to_the_general_encoder(content):
     except consent.CanonicalFormError:
         return
     assert canonical_content(content) == expected
+
+
+entry_values_ = st.fixed_dictionaries(
+    {
+        **{name: values for name in HASHED_FIELDS if name != "at"},
+        "at": st.datetimes(timezones=st.just(UTC)),
+    }
+)
+
+
+@given(entry_values_, st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)))
+def test_an_entrys_hash_is_sha256_of_its_rfc8785_content(row, seq):
+    content = {**row, "at": format_at(row["at"])}
+    if seq is not None:
+        content["seq"] = seq
+    expected = hashlib.sha256(consent.canonical_bytes(content)).hexdigest()
+    assert entry_hash(row, seq=seq) == expected
+
+
+@given(entry_values_, st.sampled_from(HASHED_FIELDS), st.one_of(st.floats(), st.booleans()))
+def test_an_entry_with_a_value_of_another_kind_hashes_by_the_general_encoder(row, name, value):
+    if name == "at":
+        return
+    row = {**row, name: value}
+    try:
+        expected = consent.canonical_bytes({**row, "at": format_at(row["at"])})
+    except consent.CanonicalFormError:
+        return
+    assert entry_hash(row) == hashlib.sha256(expected).hexdigest()
