@@ -14,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from nacl.signing import VerifyKey
 from sqlalchemy import bindparam
@@ -60,23 +60,35 @@ class Candidate:
     revocations: tuple[consent.Revocation, ...]
 
 
-_verified: OrderedDict[tuple[str, str], consent.Release | None] = OrderedDict()
+_verified: OrderedDict[tuple[str, str, str], object] = OrderedDict()
 _verified_lock = threading.Lock()
 _VERIFIED_MAX = 4096
+# Verification is memoised at no particular time: every check but "signed by now" holds
+# for good for one document under one key ring, and that one is made on every call.
+_ANY_TIME = datetime.max.replace(tzinfo=UTC)
+_VERIFIERS = {
+    "release": (consent.verify, lambda release: release.signed_at),
+    "revocation": (consent.verify_revocation, lambda revocation: revocation.revoked_at),
+}
 
 
-def _verify_release(document: str, ring_fingerprint: str, ring, at: datetime):
-    key = (hashlib.sha256(document.encode()).hexdigest(), ring_fingerprint)
+def _verified_document(kind: str, document: str, ring_fingerprint: str, ring, at: datetime):
+    """The signed document (release or revocation) if its signature verifies and it was
+    signed by `at`, else None."""
+    key = (kind, hashlib.sha256(document.encode()).hexdigest(), ring_fingerprint)
+    verify, signed_at_of = _VERIFIERS[kind]
     with _verified_lock:
-        if key in _verified:
-            return _verified[key]
-    verification = consent.verify(json.loads(document), ring, at=at)
-    result = verification.document if verification.ok else None
-    with _verified_lock:
-        _verified[key] = result
-        while len(_verified) > _VERIFIED_MAX:
-            _verified.popitem(last=False)
-    return result
+        found = _verified.get(key, _verified)
+    if found is _verified:
+        verification = verify(json.loads(document), ring, at=_ANY_TIME)
+        found = verification.document if verification.ok else None
+        with _verified_lock:
+            _verified[key] = found
+            while len(_verified) > _VERIFIED_MAX:
+                _verified.popitem(last=False)
+    if found is None or signed_at_of(found) > at:
+        return None
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -106,6 +118,7 @@ def _ring(db: Session, key_ids: set[str]):
     return consent.KeyRing(entries), fingerprint
 
 
+@functools.lru_cache(maxsize=1024)
 def _key_id(document: str) -> str:
     try:
         return str(json.loads(document)["signature"]["kid"])
@@ -217,13 +230,14 @@ def prefetch(
     ring, fingerprint = _ring(db, {_key_id(d) for d in documents}) if rows else (None, "")
     found: dict[int, list[Candidate]] = {client_id: [] for client_id in owners}
     for row in rows:
-        release = _verify_release(row.document, fingerprint, ring, at)
+        release = _verified_document("release", row.document, fingerprint, ring, at)
         revocations = []
         for revocation_row in revoked.get(row.id, []):
-            envelope = json.loads(revocation_row.document)
-            verification = consent.verify_revocation(envelope, ring, at=at)
-            if verification.ok:
-                revocations.append(verification.document)
+            revocation = _verified_document(
+                "revocation", revocation_row.document, fingerprint, ring, at
+            )
+            if revocation is not None:
+                revocations.append(revocation)
             else:
                 # A revocation we cannot verify still stops the release: failing closed.
                 revocations.append(

@@ -154,12 +154,17 @@ def _gates(
     memo: dict,
     only_release_id: int | None = None,
     case_id: int | None = None,
-) -> tuple[Decision, str | None]:
-    """The decision and the role it was made for. Shared by disclose() and preview()."""
+) -> tuple[Decision, str | None, str | None]:
+    """The decision, the role it was made for and the policy line that matched. Shared by
+    disclose() and preview()."""
     if client_id is None:
-        return Withheld(
-            section, owner, NOT_LINKED, "this agency's records are not linked to this case"
-        ), None
+        return (
+            Withheld(
+                section, owner, NOT_LINKED, "this agency's records are not linked to this case"
+            ),
+            None,
+            None,
+        )
     own = recipient.agency.id == owner.id and only_release_id is None
     if ("policy", owner.id) not in memo:
         memo[("policy", owner.id)] = policy.owner_policy(db, owner)
@@ -181,13 +186,17 @@ def _gates(
             if own
             else f"{article} {roles} at a {kind} agency"
         )
-        return Withheld(
-            section,
-            owner,
-            POLICY,
-            f"the disclosure policy does not release {phrase(section.title)} to {who} "
-            f"for {consent.Purpose(purpose).label}",
-        ), role
+        return (
+            Withheld(
+                section,
+                owner,
+                POLICY,
+                f"the disclosure policy does not release {phrase(section.title)} to {who} "
+                f"for {consent.Purpose(purpose).label}",
+            ),
+            role,
+            answer.rule,
+        )
     release_ref = None
     if not own:
         found = consent_gate.candidates(
@@ -208,7 +217,7 @@ def _gates(
             at=at,
         )
         if not allowed.allowed:
-            return Withheld(section, owner, allowed.gate, allowed.reason), role
+            return Withheld(section, owner, allowed.gate, allowed.reason), role, answer.rule
         release_ref = allowed.release_ref
     loaded = content.load(
         db,
@@ -219,7 +228,7 @@ def _gates(
         memo=memo,
         case_id=case_id,
     )
-    return Released(section, owner, loaded, release_ref, answer.rule), role
+    return Released(section, owner, loaded, release_ref, answer.rule), role, answer.rule
 
 
 def _facts(decision, *, case_ref, client_id, purpose, role, roles, rule) -> DisclosureFacts:
@@ -280,10 +289,22 @@ def disclose_sections(
     several owners in the same transaction to write them all at once (it must)."""
     memo = {} if memo is None else memo
     purpose = parse_purpose(purpose)
+    recipient = Recipient(viewer.agency, frozenset(viewer.roles))
+    client_id = _owner_client(db, case, owner, viewer.agency, memo)
     decisions, entries = [], []
     for section in sections:
         decision, written = _decide(
-            db, viewer, case, owner, section_of(section), purpose, at, keys, memo
+            db,
+            viewer,
+            recipient,
+            case,
+            owner,
+            client_id,
+            section_of(section),
+            purpose,
+            at,
+            keys,
+            memo,
         )
         decisions.append(decision)
         entries.extend(written)
@@ -294,12 +315,12 @@ def disclose_sections(
     return decisions
 
 
-def _decide(db, viewer, case, owner, section, purpose, at, keys, memo) -> tuple[Decision, list]:
+def _decide(
+    db, viewer, recipient, case, owner, client_id, section, purpose, at, keys, memo
+) -> tuple[Decision, list]:
     """One decision and the audit entries it owes: one in the owner's log, and for a
     release to another agency one in the viewer agency's log."""
-    client_id = _owner_client(db, case, owner, viewer.agency, memo)
-    recipient = Recipient(viewer.agency, frozenset(viewer.roles))
-    decision, role = _gates(
+    decision, role, rule = _gates(
         db,
         recipient=recipient,
         owner=owner,
@@ -311,8 +332,7 @@ def _decide(db, viewer, case, owner, section, purpose, at, keys, memo) -> tuple[
         memo=memo,
         case_id=case.id,
     )
-    rule = _rule(memo, owner, recipient, section, purpose, role)
-    own = viewer.agency.id == owner.id
+    own = recipient.agency.id == owner.id
     facts = _facts(
         decision,
         case_ref=case.reference,
@@ -364,15 +384,6 @@ def _decide(db, viewer, case, owner, section, purpose, at, keys, memo) -> tuple[
     return decision, entries
 
 
-def _rule(memo, owner, recipient, section, purpose, role) -> str | None:
-    if role is None or ("policy", owner.id) not in memo:
-        return None
-    answer = memo[("policy", owner.id)].decide(
-        owner.public_id, recipient.agency.kind, role, section.key, purpose
-    )
-    return answer.rule
-
-
 def preview(
     db: Session,
     staff,
@@ -395,7 +406,7 @@ def preview(
     recipient = Recipient(recipient_agency, frozenset({role}))
     decisions = []
     for section in catalogue().for_discipline(owner.discipline):
-        decision, matched_role = _gates(
+        decision, _role, rule = _gates(
             db,
             recipient=recipient,
             owner=owner,
@@ -426,7 +437,7 @@ def preview(
                 purpose=release_row.purpose,
                 role=role,
                 roles=recipient.roles,
-                rule=_rule(memo, owner, recipient, section, release_row.purpose, matched_role),
+                rule=rule,
             ),
         )
         decisions.append(decision)

@@ -143,6 +143,22 @@ def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
     assert revoked.gate == CONSENT_REVOKED
 
 
+def test_a_release_read_before_its_signing_time_counts_once_the_clock_passes_it(db, keys):
+    # A node whose clock runs behind the signer's sees a release "signed in the future"
+    # and withholds; that answer depends on the time, so it must not be remembered.
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"exam_done": "completed"})
+    release(db, keys, w, ["medical"])
+    viewer = w.viewer(Role.CASE_MANAGER)
+    early = make.AT - timedelta(minutes=1)
+    before = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", early, keys=keys)
+    assert isinstance(before, Withheld)
+    after = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert isinstance(after, Released)
+    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", early, keys=keys)
+    assert isinstance(again, Withheld)
+
+
 def test_a_policy_change_counts_on_the_very_next_call(db, keys):
     w = world(db, keys)
     release(db, keys, w, ["medical"])
