@@ -8,10 +8,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
-from portal.db import read
 from portal.models import Agency, StaffRole, StaffUser, WebSession
 
 COOKIE_NAME = "portal_session"
@@ -93,13 +92,17 @@ def end_all_for_user(
 TOUCH_EVERY = timedelta(seconds=60)
 
 # Built once: every request runs them.
+_ROLES_OF_USER = (
+    select(func.aggregate_strings(StaffRole.role, ","))
+    .where(StaffRole.user_id == StaffUser.id)
+    .scalar_subquery()
+)
 _SESSION_BY_TOKEN = (
-    select(WebSession, StaffUser, Agency)
+    select(WebSession, StaffUser, Agency, _ROLES_OF_USER)
     .outerjoin(StaffUser, StaffUser.id == WebSession.user_id)
     .outerjoin(Agency, Agency.id == StaffUser.agency_id)
     .where(WebSession.token_hash == bindparam("token"))
 )
-_ROLES = select(StaffRole.role).where(StaffRole.user_id == bindparam("user"))
 
 
 def resume(
@@ -111,7 +114,7 @@ def resume(
     found = db.exec(_SESSION_BY_TOKEN, params={"token": token_hash(token)}).first()
     if found is None:
         return None
-    web_session, user, agency = found
+    web_session, user, agency, roles = found
     if web_session.ended_at is not None:
         return None
     if at - web_session.last_seen_at > idle:
@@ -125,8 +128,12 @@ def resume(
         return None
     if at - web_session.last_seen_at >= TOUCH_EVERY:
         web_session.last_seen_at = at
-    roles = frozenset(read(db, _ROLES, {"user": user.id}).scalars())
-    return Viewer(user=user, agency=agency, roles=roles, session=web_session)
+    return Viewer(
+        user=user,
+        agency=agency,
+        roles=frozenset((roles or "").split(",")) - {""},
+        session=web_session,
+    )
 
 
 def push_flash(web_session: WebSession, message: str, kind: str = "info") -> None:
