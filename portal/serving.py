@@ -1,4 +1,5 @@
-"""How the node serves HTTP: uvicorn with its C parser, and Nagle's algorithm off.
+"""How the node serves HTTP: uvicorn with its C parser and event loop (httptools and
+uvloop, where they are installed), and Nagle's algorithm off.
 
 asyncio turns TCP_NODELAY on only for sockets whose protocol number says TCP. uvicorn
 binds its own listening socket without one whenever it runs several workers (and so does

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -45,16 +46,19 @@ def _nodelay_of_open_connections(options) -> list[int]:
 
 
 def test_uvicorn_alone_leaves_nagle_on_for_a_socket_it_is_handed():
-    # Why the portal brings its own protocol: without it, kept-alive responses stall.
-    assert _nodelay_of_open_connections({"http": H11Protocol}) == [0]
+    # Why the portal brings its own protocol: on the standard library's event loop (where
+    # uvloop is not installed), kept-alive responses would stall.
+    assert _nodelay_of_open_connections({"http": H11Protocol, "loop": "asyncio"}) == [0]
 
 
-def test_the_portals_server_turns_nagle_off_on_every_connection():
-    assert _nodelay_of_open_connections(UVICORN_OPTIONS) == [1]
+@pytest.mark.parametrize("loop", ["asyncio", "auto"])
+def test_the_portals_server_turns_nagle_off_on_every_connection(loop):
+    assert _nodelay_of_open_connections({**UVICORN_OPTIONS, "loop": loop}) == [1]
 
 
 def test_the_pure_python_parser_turns_it_off_too():
-    assert _nodelay_of_open_connections({"http": NoDelayH11Protocol}) == [1]
+    options = {"http": NoDelayH11Protocol, "loop": "asyncio"}
+    assert _nodelay_of_open_connections(options) == [1]
 
 
 def test_the_benchmark_server_answers_over_a_kept_alive_connection():
