@@ -383,7 +383,12 @@ def _p95(timings: list[float]) -> float:
     return timings[max(0, int(len(timings) * 0.95) - 1)]
 
 
-def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int):
+def measure(
+    engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int, rounds=10
+):
+    """Times the summary over HTTP, the bare load and render, and the gated page in
+    process. The three are measured in turns (`rounds` of runs/rounds each), so a drift
+    of the machine weighs on every side of the ratios alike."""
     summary_url = f"/cases/{bench_case.public_id}/summary?purpose=mdt_case_review"
     with Session(engine) as db:
         owners = [p.agency for p in summary.participants(db, bench_case)]
@@ -393,24 +398,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
     ]
     fragment = {"HX-Request": "true"}
 
-    # The product as a browser meets it: uvicorn on 127.0.0.1, one kept-alive connection.
-    with serve(create_app(settings, engine=engine)) as port:
-        browser = Browser(port)
-        browser.sign_in(viewer_name, PASSWORD)
-        for _ in range(5):  # warm up: templates compiled, policies built, signatures checked
-            browser.get(summary_url)
-        page_status, page = browser.get(summary_url)
-        if page_status != 200 or 'hx-trigger="load"' in page:
-            raise RuntimeError(f"the summary page did not decide every block ({page_status})")
-        timings = _timed(lambda: browser.get(summary_url), runs)
-        for url in block_urls:
-            assert browser.get(url, fragment)[0] == 200, url
-        # The same summary, every block a request of its own (a page past its budget).
-        split = _timed(lambda: [browser.get(url, fragment) for url in block_urls], runs)
-        browser.close()
-
-    # The bare cost: the same released content loaded and rendered, no gates, no audit.
-    # Each run opens its own session, as a request does.
+    # What the bare path loads: the sections the gates release to this viewer.
     released_count, section_count = 0, 0
     with Session(engine, expire_on_commit=False) as db:
         user = db.exec(select(StaffUser).where(StaffUser.username == viewer_name)).one()
@@ -427,13 +415,13 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         db.rollback()
     page_template = templates.env.get_template("cases/summary.html")
 
+    # The bare cost: the same released content loaded and rendered, no gates, no audit.
+    # Each run opens its own session, as a request does.
     def bare_page():
         with Session(engine, expire_on_commit=False) as db:
             _bare_page(
                 db, settings, keys, viewer, bench_case.public_id, released_plan, page_template
             )
-
-    bare = _timed(bare_page, runs)
 
     # The same page in process: gates, audit entries and rendering, but no HTTP and no
     # web session; this separates the gates' cost from the web stack's.
@@ -457,7 +445,29 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             db.flush()
             db.rollback()
 
-    in_process = _timed(gated_page, runs)
+    # The product as a browser meets it: uvicorn on 127.0.0.1, one kept-alive connection.
+    timings, bare, in_process, split = [], [], [], []
+    per_round = max(1, runs // rounds)
+    with serve(create_app(settings, engine=engine)) as port:
+        browser = Browser(port)
+        browser.sign_in(viewer_name, PASSWORD)
+        for _ in range(5):  # warm up: templates compiled, policies built, signatures checked
+            browser.get(summary_url)
+            bare_page()
+            gated_page()
+        page_status, page = browser.get(summary_url)
+        if page_status != 200 or 'hx-trigger="load"' in page:
+            raise RuntimeError(f"the summary page did not decide every block ({page_status})")
+        for url in block_urls:
+            assert browser.get(url, fragment)[0] == 200, url
+        for _ in range(rounds):
+            timings += _timed(lambda: browser.get(summary_url), per_round)
+            bare += _timed(bare_page, per_round)
+            in_process += _timed(gated_page, per_round)
+            # The same summary, every block a request of its own (a page past its budget).
+            split += _timed(lambda: [browser.get(url, fragment) for url in block_urls], per_round)
+        browser.close()
+    timings, bare, in_process, split = (sorted(t) for t in (timings, bare, in_process, split))
 
     with Session(engine, expire_on_commit=False) as db:
         # Decisions per second: the disclosure point alone, audit included.
