@@ -143,6 +143,10 @@ def push_flash(web_session: WebSession, message: str, kind: str = "info") -> Non
 
 
 def pop_flash(web_session: WebSession) -> list[dict]:
-    messages = json.loads(web_session.flash or "[]")
+    if web_session.flash is None:
+        # Setting it to None again would still mark the session changed, and the next
+        # query would run a whole (empty) flush for it: every page view paid that.
+        return []
+    messages = json.loads(web_session.flash)
     web_session.flash = None
     return messages
