@@ -73,6 +73,20 @@ Decision = Released | Withheld
 
 
 @dataclass(frozen=True)
+class _Allowed:
+    """Both gates allowed: what the audit entry needs, before the content is read."""
+
+    section: Section
+    owner: Agency
+    release_ref: str | None
+    policy_rule: str | None
+    decision: str = field(default="released", init=False)
+
+
+Verdict = _Allowed | Withheld
+
+
+@dataclass(frozen=True)
 class Recipient:
     """Who would receive: an agency and the roles of the person asking."""
 
@@ -150,13 +164,11 @@ def _gates(
     section: Section,
     purpose: str,
     at: datetime,
-    keys: KeyWrapper,
     memo: dict,
     only_release_id: int | None = None,
-    case_id: int | None = None,
-) -> tuple[Decision, str | None, str | None]:
-    """The decision, the role it was made for and the policy line that matched. Shared by
-    disclose() and preview()."""
+) -> tuple[Verdict, str | None, str | None]:
+    """The verdict, the role it was made for and the policy line that matched. Shared by
+    disclose() and preview(); an allowed section's content is read by `_released()`."""
     if client_id is None:
         return (
             Withheld(
@@ -219,16 +231,28 @@ def _gates(
         if not allowed.allowed:
             return Withheld(section, owner, allowed.gate, allowed.reason), role, answer.rule
         release_ref = allowed.release_ref
+    return _Allowed(section, owner, release_ref, answer.rule), role, answer.rule
+
+
+def _released(
+    db: Session, verdict: Verdict, *, client_id, keys: KeyWrapper, memo: dict, case_id=None
+) -> Decision:
+    """The decision for a verdict: an allowed section with its content read, or the
+    placeholder as it stands."""
+    if isinstance(verdict, Withheld):
+        return verdict
     loaded = content.load(
         db,
-        owner_id=owner.id,
+        owner_id=verdict.owner.id,
         client_id=client_id,
-        section=section,
+        section=verdict.section,
         keys=keys,
         memo=memo,
         case_id=case_id,
     )
-    return Released(section, owner, loaded, release_ref, answer.rule), role, answer.rule
+    return Released(
+        verdict.section, verdict.owner, loaded, verdict.release_ref, verdict.policy_rule
+    )
 
 
 def _facts(decision, *, case_ref, client_id, purpose, role, roles, rule) -> DisclosureFacts:
@@ -291,23 +315,18 @@ def disclose_sections(
     purpose = parse_purpose(purpose)
     recipient = Recipient(viewer.agency, frozenset(viewer.roles))
     client_id = _owner_client(db, case, owner, viewer.agency, memo)
-    decisions, entries = [], []
+    verdicts, entries = [], []
     for section in sections:
-        decision, written = _decide(
-            db,
-            viewer,
-            recipient,
-            case,
-            owner,
-            client_id,
-            section_of(section),
-            purpose,
-            at,
-            keys,
-            memo,
+        verdict, written = _decide(
+            db, viewer, recipient, case, owner, client_id, section_of(section), purpose, at, memo
         )
-        decisions.append(decision)
+        verdicts.append(verdict)
         entries.extend(written)
+    # Every section decided first, then the allowed ones read one after another.
+    decisions = [
+        _released(db, verdict, client_id=client_id, keys=keys, memo=memo, case_id=case.id)
+        for verdict in verdicts
+    ]
     if entries_into is None:
         record_many(db, entries)
     else:
@@ -316,9 +335,9 @@ def disclose_sections(
 
 
 def _decide(
-    db, viewer, recipient, case, owner, client_id, section, purpose, at, keys, memo
-) -> tuple[Decision, list]:
-    """One decision and the audit entries it owes: one in the owner's log, and for a
+    db, viewer, recipient, case, owner, client_id, section, purpose, at, memo
+) -> tuple[Verdict, list]:
+    """One verdict and the audit entries it owes: one in the owner's log, and for a
     release to another agency one in the viewer agency's log."""
     decision, role, rule = _gates(
         db,
@@ -328,9 +347,7 @@ def _decide(
         section=section,
         purpose=purpose,
         at=at,
-        keys=keys,
         memo=memo,
-        case_id=case.id,
     )
     own = recipient.agency.id == owner.id
     facts = _facts(
@@ -406,7 +423,7 @@ def preview(
     recipient = Recipient(recipient_agency, frozenset({role}))
     decisions = []
     for section in catalogue().for_discipline(owner.discipline):
-        decision, _role, rule = _gates(
+        verdict, _role, rule = _gates(
             db,
             recipient=recipient,
             owner=owner,
@@ -414,10 +431,10 @@ def preview(
             section=section,
             purpose=release_row.purpose,
             at=at,
-            keys=keys,
             memo=memo,
             only_release_id=release_row.id,
         )
+        decision = _released(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
         record(
             db,
             AuditTag.DISCLOSURE_PREVIEWED,
