@@ -80,14 +80,10 @@ class Figures:
     owners: int
     sections: int
     released: int
-
-    @property
-    def ratio(self) -> float:
-        return self.median_ms / self.bare_median_ms
-
-    @property
-    def in_process_ratio(self) -> float:
-        return self.in_process_median_ms / self.bare_median_ms
+    # Each run of the summary is timed next to a bare run; these are the medians of the
+    # ratios of such pairs, which a drift of the machine's speed moves least.
+    ratio: float
+    in_process_ratio: float
 
 
 def _content_for(section, rng) -> dict:
@@ -383,12 +379,10 @@ def _p95(timings: list[float]) -> float:
     return timings[max(0, int(len(timings) * 0.95) - 1)]
 
 
-def measure(
-    engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int, rounds=10
-):
+def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int):
     """Times the summary over HTTP, the bare load and render, and the gated page in
-    process. The three are measured in turns (`rounds` of runs/rounds each), so a drift
-    of the machine weighs on every side of the ratios alike."""
+    process, one run of each in turn; each ratio is the median of the ratios of runs
+    made side by side, so a drift of the machine's speed weighs on both of its sides."""
     summary_url = f"/cases/{bench_case.public_id}/summary?purpose=mdt_case_review"
     with Session(engine) as db:
         owners = [p.agency for p in summary.participants(db, bench_case)]
@@ -446,8 +440,8 @@ def measure(
             db.rollback()
 
     # The product as a browser meets it: uvicorn on 127.0.0.1, one kept-alive connection.
+    # One run of each path in turn, so every summary run has a bare run beside it.
     timings, bare, in_process, split = [], [], [], []
-    per_round = max(1, runs // rounds)
     with serve(create_app(settings, engine=engine)) as port:
         browser = Browser(port)
         browser.sign_in(viewer_name, PASSWORD)
@@ -460,13 +454,15 @@ def measure(
             raise RuntimeError(f"the summary page did not decide every block ({page_status})")
         for url in block_urls:
             assert browser.get(url, fragment)[0] == 200, url
-        for _ in range(rounds):
-            timings += _timed(lambda: browser.get(summary_url), per_round)
-            bare += _timed(bare_page, per_round)
-            in_process += _timed(gated_page, per_round)
+        for _ in range(runs):
+            timings += _timed(lambda: browser.get(summary_url), 1)
+            bare += _timed(bare_page, 1)
+            in_process += _timed(gated_page, 1)
             # The same summary, every block a request of its own (a page past its budget).
-            split += _timed(lambda: [browser.get(url, fragment) for url in block_urls], per_round)
+            split += _timed(lambda: [browser.get(url, fragment) for url in block_urls], 1)
         browser.close()
+    ratio = statistics.median(t / b for t, b in zip(timings, bare, strict=True))
+    in_process_ratio = statistics.median(g / b for g, b in zip(in_process, bare, strict=True))
     timings, bare, in_process, split = (sorted(t) for t in (timings, bare, in_process, split))
 
     with Session(engine, expire_on_commit=False) as db:
@@ -503,6 +499,8 @@ def measure(
         owners=len(owners),
         sections=section_count,
         released=released_count,
+        ratio=ratio,
+        in_process_ratio=in_process_ratio,
     )
 
 
@@ -565,9 +563,10 @@ def run(
                 )
                 out(
                     f"[{backend}] bare load+render of the same released content: median "
-                    f"{figures.bare_median_ms:.1f} ms; ratio {figures.ratio:.2f}x over HTTP, "
-                    f"{figures.in_process_ratio:.2f}x in process (gates, audit and rendering "
-                    f"without the web stack: median {figures.in_process_median_ms:.1f} ms)"
+                    f"{figures.bare_median_ms:.1f} ms; ratio (median of runs side by side) "
+                    f"{figures.ratio:.2f}x over HTTP, {figures.in_process_ratio:.2f}x in "
+                    "process (gates, audit and rendering without the web stack: median "
+                    f"{figures.in_process_median_ms:.1f} ms)"
                 )
                 out(
                     f"[{backend}] the {figures.owners} owner blocks as a request each (htmx, "
