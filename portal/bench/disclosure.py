@@ -381,8 +381,9 @@ def _p95(timings: list[float]) -> float:
 
 def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int):
     """Times the summary over HTTP, the bare load and render, and the gated page in
-    process, one run of each in turn; each ratio is the median of the ratios of runs
-    made side by side, so a drift of the machine's speed weighs on both of its sides."""
+    process: one run of each in turn, in a shuffled order. Each ratio is the median of
+    the ratios of runs made side by side, so a drift of the machine's speed weighs on
+    both of its sides, and no path is timed hot in a loop of its own."""
     summary_url = f"/cases/{bench_case.public_id}/summary?purpose=mdt_case_review"
     with Session(engine) as db:
         owners = [p.agency for p in summary.participants(db, bench_case)]
@@ -440,7 +441,6 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             db.rollback()
 
     # The product as a browser meets it: uvicorn on 127.0.0.1, one kept-alive connection.
-    # One run of each path in turn, so every summary run has a bare run beside it.
     timings, bare, in_process, split = [], [], [], []
     with serve(create_app(settings, engine=engine)) as port:
         browser = Browser(port)
@@ -454,12 +454,18 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             raise RuntimeError(f"the summary page did not decide every block ({page_status})")
         for url in block_urls:
             assert browser.get(url, fragment)[0] == 200, url
-        for _ in range(runs):
-            timings += _timed(lambda: browser.get(summary_url), 1)
-            bare += _timed(bare_page, 1)
-            in_process += _timed(gated_page, 1)
+        paths = [
+            (timings, lambda: browser.get(summary_url)),
+            (bare, bare_page),
+            (in_process, gated_page),
             # The same summary, every block a request of its own (a page past its budget).
-            split += _timed(lambda: [browser.get(url, fragment) for url in block_urls], 1)
+            (split, lambda: [browser.get(url, fragment) for url in block_urls]),
+        ]
+        order = random.Random(7)
+        for _ in range(runs):
+            # In a new order each time, so no path always follows the same neighbour.
+            for into, action in order.sample(paths, len(paths)):
+                into += _timed(action, 1)
         browser.close()
     ratio = statistics.median(t / b for t, b in zip(timings, bare, strict=True))
     in_process_ratio = statistics.median(g / b for g, b in zip(in_process, bare, strict=True))
