@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from nacl.signing import VerifyKey
 from sqlalchemy import bindparam
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
@@ -96,9 +97,15 @@ def _verify_key(public_key_b64: str) -> VerifyKey:
     return VerifyKey(base64.b64decode(public_key_b64))
 
 
-def _ring(db: Session, key_ids: set[str]):
-    """A key ring of just the signing keys these documents name (and its fingerprint)."""
-    rows = read(db, _SIGNING_KEYS, {"key_ids": sorted(key_ids)}).all()
+def _ring(db: Session, key_ids: set[str], known: dict[str, tuple] | None = None):
+    """A key ring of just the signing keys these documents name (and its fingerprint).
+
+    `known`: key rows already read (key id -> public key, created, retired, agency); the
+    documents' own key ids decide what the ring holds, and any not known are read here."""
+    found = {k: row for k, row in (known or {}).items() if k in key_ids}
+    if missing := sorted(key_ids - set(found)):
+        for key_id, *row in read(db, _SIGNING_KEYS, {"key_ids": missing}):
+            found[key_id] = tuple(row)
     entries = [
         consent.KeyEntry(
             key_id=key_id,
@@ -107,7 +114,7 @@ def _ring(db: Session, key_ids: set[str]):
             created_at=created_at,
             retired_at=retired_at,
         )
-        for key_id, public_key, created_at, retired_at, agency_public_id in rows
+        for key_id, (public_key, created_at, retired_at, agency_public_id) in found.items()
     ]
     # Verification depends on the keys (and their retirement), so the cache key does too.
     fingerprint = hashlib.sha256(
@@ -126,8 +133,10 @@ def _key_id(document: str) -> str:
         return ""
 
 
-# Each signed release of these clients naming the recipient, with its revocations if any:
-# one row per (release, revocation), newest release first.
+# Each signed release of these clients naming the recipient, with its revocations if any
+# and the signing key its row names (so the usual key ring comes with the releases): one
+# row per (release, revocation), newest release first.
+_KEY_AGENCY = aliased(Agency)
 _RELEASES = (
     select(
         ConsentRelease.id,
@@ -138,8 +147,18 @@ _RELEASES = (
         ReleaseRevocation.public_id.label("revocation_id"),
         ReleaseRevocation.revoked_at,
         ReleaseRevocation.document.label("revocation"),
+        AgencyKey.key_id,
+        AgencyKey.public_key,
+        AgencyKey.created_at.label("key_created_at"),
+        AgencyKey.retired_at.label("key_retired_at"),
+        _KEY_AGENCY.public_id.label("key_agency"),
     )
     .outerjoin(ReleaseRevocation, ReleaseRevocation.release_id == ConsentRelease.id)
+    .outerjoin(
+        AgencyKey,
+        (AgencyKey.key_id == ConsentRelease.key_id) & (AgencyKey.purpose == KeyPurpose.SIGNING),
+    )
+    .outerjoin(_KEY_AGENCY, _KEY_AGENCY.id == AgencyKey.agency_id)
     .where(
         ConsentRelease.client_id.in_(bindparam("clients", expanding=True)),
         ConsentRelease.agency_id.in_(bindparam("owners", expanding=True)),
@@ -214,11 +233,18 @@ def prefetch(
     if only_release_id is not None:
         params["release"] = only_release_id
     found_rows = read(db, _RELEASES if only_release_id is None else _ONE_RELEASE, params)
-    rows, revoked = {}, {}
+    rows, revoked, keys = {}, {}, {}
     for row in found_rows:
         if owners[row.client_id].id != row.agency_id:  # a client belongs to its own agency
             continue
         rows.setdefault(row.id, row)
+        if row.public_key is not None:
+            keys[row.key_id] = (
+                row.public_key,
+                row.key_created_at,
+                row.key_retired_at,
+                row.key_agency,
+            )
         if row.revocation_id is not None:
             revoked.setdefault(row.id, []).append(
                 _RevocationRow(row.revocation_id, row.revoked_at, row.revocation)
@@ -227,7 +253,7 @@ def prefetch(
     documents = [row.document for row in rows] + [
         r.document for found_revocations in revoked.values() for r in found_revocations
     ]
-    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}) if rows else (None, "")
+    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}, keys) if rows else (None, "")
     found: dict[int, list[Candidate]] = {client_id: [] for client_id in owners}
     for row in rows:
         release = _verified_document("release", row.document, fingerprint, ring, at)

@@ -20,8 +20,9 @@ from portal.disclosure import (
 )
 from portal.disclosure import summary as case_summary
 from portal.disclosure.summary import owner_block
-from portal.models import AgencyKind, AuditEntry, Role
+from portal.models import AgencyKind, AuditEntry, KeyPurpose, Role
 from portal.sections import catalogue
+from portal.services import keys as keys_service
 from portal.services import policy as policy_service
 from portal.services import releases
 
@@ -157,6 +158,24 @@ def test_a_release_read_before_its_signing_time_counts_once_the_clock_passes_it(
     assert isinstance(after, Released)
     again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", early, keys=keys)
     assert isinstance(again, Withheld)
+
+
+def test_the_key_a_release_is_verified_with_is_the_one_its_signature_names(db, keys):
+    # The releases are read with the key their row names; the document's own key id
+    # decides, and a key the row does not name is read on its own.
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"exam_done": "completed"})
+    row = release(db, keys, w, ["medical"])
+    viewer = w.viewer(Role.CASE_MANAGER)
+    row.key_id = None
+    db.flush()
+    found = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert isinstance(found, Released)
+    other = make.agency(db, keys)
+    row.key_id = keys_service.current_key(db, other.id, KeyPurpose.SIGNING).key_id
+    db.flush()
+    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    assert isinstance(again, Released)
 
 
 def test_a_policy_change_counts_on_the_very_next_call(db, keys):
