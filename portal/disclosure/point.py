@@ -168,7 +168,7 @@ def _gates(
     only_release_id: int | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
-    disclose() and preview(); an allowed section's content is read by `_released()`."""
+    disclose() and preview(); an allowed section's content is read by `_decision()`."""
     if client_id is None:
         return (
             Withheld(
@@ -234,7 +234,7 @@ def _gates(
     return _Allowed(section, owner, release_ref, answer.rule), role, answer.rule
 
 
-def _released(
+def _decision(
     db: Session, verdict: Verdict, *, client_id, keys: KeyWrapper, memo: dict, case_id=None
 ) -> Decision:
     """The decision for a verdict: an allowed section with its content read, or the
@@ -324,7 +324,7 @@ def disclose_sections(
         entries.extend(written)
     # Every section decided first, then the allowed ones read one after another.
     decisions = [
-        _released(db, verdict, client_id=client_id, keys=keys, memo=memo, case_id=case.id)
+        _decision(db, verdict, client_id=client_id, keys=keys, memo=memo, case_id=case.id)
         for verdict in verdicts
     ]
     if entries_into is None:
@@ -434,7 +434,7 @@ def preview(
             memo=memo,
             only_release_id=release_row.id,
         )
-        decision = _released(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
+        decision = _decision(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
         record(
             db,
             AuditTag.DISCLOSURE_PREVIEWED,
