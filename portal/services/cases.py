@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -210,11 +210,13 @@ def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = Non
     return total
 
 
-# Built once: every case page runs it. A case the agency coordinates or is linked to.
+# Built once: every case page runs it. A case the agency coordinates or is linked to:
+# the link is looked up for this one case (EXISTS), never listed for the whole agency, so
+# a partner linked to thousands of cases opens each as fast as one linked to a few.
 _CASE_OF_AGENCY = select(MdtCase).where(
     MdtCase.public_id == bindparam("case"),
     (MdtCase.coordinating_agency_id == bindparam("agency"))
-    | MdtCase.id.in_(select(CaseLink.case_id).where(CaseLink.agency_id == bindparam("agency"))),
+    | exists().where(CaseLink.case_id == MdtCase.id, CaseLink.agency_id == bindparam("agency")),
 )
 
 
