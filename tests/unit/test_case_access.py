@@ -24,14 +24,15 @@ def test_the_coordinating_and_linked_agencies_open_a_case_and_no_other(db, keys)
 def test_the_check_looks_up_one_link_and_never_lists_the_agencys_links(db, backend):
     # Listing them made every case page of a partner linked to a thousand cases cost
     # a thousand rows; the lookup is by (case, agency), whatever the agency's size.
-    if backend != "sqlite":
-        pytest.skip("the query plan is read from SQLite's EXPLAIN QUERY PLAN")
     compiled = _CASE_OF_AGENCY.compile(dialect=db.get_bind().dialect)
-    params = {"case": "synthetic-case", "agency": 1}
-    plan = db.connection().exec_driver_sql(
-        "EXPLAIN QUERY PLAN " + str(compiled),
-        tuple(params[name] for name in compiled.positiontup),
-    )
-    steps = " | ".join(row[-1] for row in plan)
-    assert "LIST SUBQUERY" not in steps
-    assert "case_link" in steps and "case_id=?" in steps
+    assert "EXISTS (SELECT" in str(compiled) and " IN (SELECT" not in str(compiled)
+    if backend == "sqlite":  # PostgreSQL's choice follows its statistics; SQLite's is fixed
+        params = {"case": "synthetic-case", "agency": 1}
+        plan = " | ".join(
+            row[-1]
+            for row in db.connection().exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled),
+                tuple(params[name] for name in compiled.positiontup),
+            )
+        )
+        assert "LIST SUBQUERY" not in plan and "case_id=?" in plan
