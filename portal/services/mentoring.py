@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, exists, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
@@ -150,28 +150,35 @@ def access_program_mentor(db: Session, viewer: Viewer, public_id: str) -> StaffU
 # --- assignment -------------------------------------------------------------------------
 
 
-def _assignable_cases(viewer: Viewer):
-    """SQL condition: cases this viewer may assign a mentor to (empty when none)."""
+def _assignable_cases(viewer: Viewer, *, one_case: bool = False):
+    """SQL condition: cases this viewer may assign a mentor to (empty when none).
+
+    A list of cases reads the program's links and assignments once (IN); the check of
+    `one_case` looks up that case's own (EXISTS), so it costs the same however many cases
+    the program serves."""
     conditions = []
     if Role.MDT_COORDINATOR in viewer.roles:
         conditions.append(MdtCase.coordinating_agency_id == viewer.agency.id)
     if is_program_lead(viewer):
-        linked = select(CaseLink.case_id).where(CaseLink.agency_id == viewer.agency.id)
-        held = select(MentorAssignment.case_id).where(
-            MentorAssignment.mentor_agency_id == viewer.agency.id,
-            MentorAssignment.ended_at.is_(None),
+        link, held = aliased(CaseLink), aliased(MentorAssignment)
+        linked = select(link.case_id).where(link.agency_id == viewer.agency.id)
+        holding = select(held.case_id).where(
+            held.mentor_agency_id == viewer.agency.id, held.ended_at.is_(None)
         )
-        conditions += [
-            MdtCase.coordinating_agency_id == viewer.agency.id,
-            MdtCase.id.in_(linked),
-            MdtCase.id.in_(held),
-        ]
+        if one_case:
+            in_linked = exists(linked.where(link.case_id == MdtCase.id)).correlate(MdtCase)
+            in_held = exists(holding.where(held.case_id == MdtCase.id)).correlate(MdtCase)
+        else:
+            in_linked, in_held = MdtCase.id.in_(linked), MdtCase.id.in_(holding)
+        conditions += [MdtCase.coordinating_agency_id == viewer.agency.id, in_linked, in_held]
     return or_(*conditions) if conditions else MdtCase.id.is_(None)
 
 
 def access_case_for_assignment(db: Session, viewer: Viewer, public_id: str) -> MdtCase:
     case = db.exec(
-        select(MdtCase).where(MdtCase.public_id == public_id, _assignable_cases(viewer))
+        select(MdtCase).where(
+            MdtCase.public_id == public_id, _assignable_cases(viewer, one_case=True)
+        )
     ).first()
     if case is None:
         raise NotFound("case")

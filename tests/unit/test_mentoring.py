@@ -14,6 +14,7 @@ from portal.models import (
     AccompanimentAmendment,
     AuditEntry,
     Discipline,
+    MdtCase,
     MentorAssignment,
     Role,
 )
@@ -599,3 +600,10 @@ def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, 
     assert "Synthetic note" not in lines[0]  # the mentor's notes stay in the program
     assert "Other program" not in "".join(lines)
     assert mentoring.accompaniment_section(db, w.program, []) == []
+
+
+def test_the_one_case_check_looks_up_that_case_and_never_lists_the_programs(db, world):
+    # Listing the program's links and assignments made the check grow with the program.
+    one = select(MdtCase.id).where(mentoring._assignable_cases(world.lead, one_case=True))
+    sql = str(one.compile(dialect=db.get_bind().dialect))
+    assert sql.count("EXISTS (SELECT") == 2 and " IN (SELECT" not in sql
