@@ -2,7 +2,8 @@
 
 Releases and revocations are read from the database on every request (never cached), so
 a revocation or an expiry takes effect on the very next request. Only the signature check
-of an immutable signed document is memoised, keyed on the document's own bytes.
+of an immutable signed document is memoised, keyed on the document's own bytes and the
+keys it was checked with; whether it was signed by now is checked on every call.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Candidate:
 
 
 _verified: OrderedDict[tuple[str, str, str], object] = OrderedDict()
+_NOT_YET = object()  # not verified yet (None is a verification that failed)
 _verified_lock = threading.Lock()
 _VERIFIED_MAX = 4096
 # Verification is memoised at no particular time: every check but "signed by now" holds
@@ -79,8 +81,8 @@ def _verified_document(kind: str, document: str, ring_fingerprint: str, ring, at
     key = (kind, hashlib.sha256(document.encode()).hexdigest(), ring_fingerprint)
     verify, signed_at_of = _VERIFIERS[kind]
     with _verified_lock:
-        found = _verified.get(key, _verified)
-    if found is _verified:
+        found = _verified.get(key, _NOT_YET)
+    if found is _NOT_YET:
         verification = verify(json.loads(document), ring, at=_ANY_TIME)
         found = verification.document if verification.ok else None
         with _verified_lock:
