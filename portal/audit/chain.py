@@ -68,13 +68,6 @@ def format_at(moment: datetime) -> str:
     return text
 
 
-def content_of(values: Mapping[str, Any] | AuditEntry) -> dict[str, Any]:
-    get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
-    content = {name: get(name) for name in HASHED_FIELDS}
-    content["at"] = format_at(content["at"])
-    return content
-
-
 def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
     """RFC 8785 canonical JSON of a flat object, from its members already in key order
     (each name already spelled as JSON, colon included); None when a value is not a

@@ -366,13 +366,10 @@ def _render_page(page_template, overview, blocks, viewer, settings) -> str:
     )
 
 
-def _timed(action, runs: int) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return sorted(timings)
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def _p95(timings: list[float]) -> float:
@@ -465,7 +462,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         for _ in range(runs):
             # In a new order each time, so no path always follows the same neighbour.
             for into, action in order.sample(paths, len(paths)):
-                into += _timed(action, 1)
+                into.append(_timed(action))
         browser.close()
     ratio = statistics.median(t / b for t, b in zip(timings, bare, strict=True))
     in_process_ratio = statistics.median(g / b for g, b in zip(in_process, bare, strict=True))
