@@ -23,9 +23,10 @@ import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper
 from portal.db import read
-from portal.disclosure import consent_gate, content, policy
+from portal.disclosure import consent_gate, content, own, policy
+from portal.disclosure.wording import policy_reason
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, AgencyKind, CaseLink, ConsentRelease, MdtCase, Role
+from portal.models import Agency, CaseLink, ConsentRelease, MdtCase, Role
 from portal.sections import Section, catalogue
 
 POLICY = "policy"
@@ -69,6 +70,28 @@ class Withheld:
         return GATE_LABELS[self.gate]
 
 
+@dataclass(frozen=True)
+class ReleasedUnseen:
+    """In a preview only: the recipient would receive this section, but the staff member
+    previewing may not read it under their own agency's policy, so only its field names
+    are shown (need to know holds inside the owner agency too)."""
+
+    section: Section
+    owner: Agency
+    release_ref: str | None
+    policy_rule: str | None
+    reason: str  # why the previewing staff member is not shown the content
+    decision: str = field(default="released", init=False)
+    unseen: bool = field(default=True, init=False)
+
+    @property
+    def field_labels(self) -> tuple[str, ...]:
+        labels = tuple(f.label for f in self.section.fields)
+        if self.section.identifying:
+            labels = tuple(label for _key, label in content.IDENTITY_ROWS) + labels
+        return labels
+
+
 Decision = Released | Withheld
 
 
@@ -92,12 +115,6 @@ class Recipient:
 
     agency: Agency
     roles: frozenset[str]
-
-
-def phrase(title: str) -> str:
-    """A section title inside a sentence: lower case, but acronyms (MDT) kept."""
-    first = title.split(" ")[0]
-    return title if first.isupper() and len(first) > 1 else title[0].lower() + title[1:]
 
 
 def parse_purpose(value: str | None) -> str:
@@ -189,23 +206,11 @@ def _gates(
         purpose=purpose,
     )
     if not answer.allowed:
-        kind = AgencyKind(recipient.agency.kind).label
-        known = {r.value: r.label for r in Role}
-        roles = " or ".join(sorted(known.get(r, r) for r in recipient.roles)) or "no role"
-        article = "an" if roles[:1] in ("a", "e", "i", "o", "u") else "a"
-        who = (
-            f"your agency's own staff in the role {roles}"
-            if own
-            else f"{article} {roles} at a {kind} agency"
+        reason = policy_reason(
+            section, roles=recipient.roles, kind=recipient.agency.kind, own=own, purpose=purpose
         )
         return (
-            Withheld(
-                section,
-                owner,
-                POLICY,
-                f"the disclosure policy does not release {phrase(section.title)} to {who} "
-                f"for {consent.Purpose(purpose).label}",
-            ),
+            Withheld(section, owner, POLICY, reason),
             role,
             answer.rule,
         )
@@ -421,8 +426,14 @@ def preview(
         raise Invalid("role", "Choose a role from the list.")
     memo: dict = {}
     recipient = Recipient(recipient_agency, frozenset({role}))
+    owner_sections = catalogue().for_discipline(owner.discipline)
+    # What the previewing staff member may read themselves, under their agency's policy.
+    mine = {
+        answer.section.key: answer
+        for answer in own.decide_many(db, staff, owner_sections, purpose=release_row.purpose)
+    }
     decisions = []
-    for section in catalogue().for_discipline(owner.discipline):
+    for section in owner_sections:
         verdict, _role, rule = _gates(
             db,
             recipient=recipient,
@@ -434,7 +445,16 @@ def preview(
             memo=memo,
             only_release_id=release_row.id,
         )
-        decision = _decision(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
+        if isinstance(verdict, _Allowed) and mine[section.key].withheld:
+            decision = ReleasedUnseen(
+                section,
+                owner,
+                verdict.release_ref,
+                verdict.policy_rule,
+                mine[section.key].reason,
+            )
+        else:
+            decision = _decision(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
         record(
             db,
             AuditTag.DISCLOSURE_PREVIEWED,
@@ -445,6 +465,7 @@ def preview(
                 "preview_for_agency": recipient_agency.public_id,
                 "preview_for_role": role,
                 "owner": owner.public_id,
+                "content_shown": isinstance(decision, Released),
             },
             at=at,
             disclosure=_facts(

@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
+from portal.disclosure import own
 from portal.errors import NotFound
 from portal.models import Agency, Client
 from portal.services import validation
@@ -115,20 +116,38 @@ def find_clients(
     )
 
 
+@dataclass(frozen=True)
+class IdentityView:
+    """A client's identity as the viewer may see it: the record, or the policy's reason."""
+
+    answer: own.OwnAnswer
+    identity: Identity | None
+
+
 def view_identity(
-    db: Session, client: Client, *, viewer, keys: KeyWrapper, at: datetime
-) -> Identity:
-    """The owner's own staff opening a client's record: decrypted, and logged like any read."""
-    identity = reveal_identity(db, client, keys=keys)
-    record(
+    db: Session, client: Client, *, viewer, keys: KeyWrapper, at: datetime, purpose: str
+) -> IdentityView:
+    """The owner's own staff opening a client's record: the agency's policy on the identity
+    section decides for the viewer's roles; decrypted only if allowed, audited either way."""
+    if client.agency_id != viewer.agency.id:
+        raise NotFound("client")
+    answer = own.read(
         db,
-        AuditTag.CLIENT_IDENTITY_VIEWED,
-        agency_id=client.agency_id,
-        actor=viewer.user,
+        viewer,
+        own.IDENTITY,
+        purpose=purpose,
+        client_id=client.id,
         subject=client.public_id,
         at=at,
+        allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
     )
-    return identity
+    identity = reveal_identity(db, client, keys=keys) if answer.allowed else None
+    return IdentityView(answer, identity)
+
+
+def may_read_identity(db: Session, viewer, *, purpose: str) -> own.OwnAnswer:
+    """Whether the viewer's roles may see clients' names (lists, search) at all."""
+    return own.decide(db, viewer, own.IDENTITY, purpose=purpose)
 
 
 def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:

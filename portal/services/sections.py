@@ -14,7 +14,8 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.errors import Invalid, NotFound
+from portal.disclosure import own
+from portal.errors import Forbidden, Invalid, NotFound
 from portal.models import Client, SectionEntry, StaffUser
 from portal.sections import Section, SectionField, catalogue
 from portal.services import validation
@@ -172,29 +173,10 @@ def latest_versions(db: Session, client: Client) -> dict[str, tuple[int, datetim
     return {key: (version, at) for key, version, at in rows}
 
 
-def history(
-    db: Session,
-    client: Client,
-    section_key: str,
-    *,
-    keys: KeyWrapper,
-    actor=None,
-    at: datetime | None = None,
-) -> list[Version]:
-    """Every version, newest first; only the owner calls this for its own client.
-
-    With an actor, the reading is logged: own staff's reads are recorded too."""
+def history(db: Session, client: Client, section_key: str, *, keys: KeyWrapper) -> list[Version]:
+    """Every version, newest first. Only `read_section()` and the owner's own writes call
+    this, after the owner's policy allowed the reader (need to know inside the agency)."""
     section = section_or_404(section_key)
-    if actor is not None and at is not None:
-        record(
-            db,
-            AuditTag.SECTION_VIEWED,
-            agency_id=client.agency_id,
-            actor=actor,
-            subject=client.public_id,
-            detail={"section": section.key},
-            at=at,
-        )
     rows = db.exec(
         select(SectionEntry, StaffUser.display_name)
         .join(StaffUser, StaffUser.id == SectionEntry.author_id, isouter=True)
@@ -209,6 +191,85 @@ def history(
         Version(entry.version, open_entry(db, entry, keys=keys), author, entry.at)
         for entry, author in rows
     ]
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """One section of an own client as the viewer may see it: its versions, or nothing
+    and the reason the agency's policy withholds it from the viewer's role."""
+
+    section: Section
+    answer: own.OwnAnswer
+    versions: list[Version]
+
+
+def read_section(
+    db: Session,
+    client: Client,
+    section_key: str,
+    *,
+    viewer,
+    keys: KeyWrapper,
+    purpose: str,
+    at: datetime,
+) -> SectionView:
+    """The owner's own staff reading a section: the agency's policy decides for the
+    viewer's roles, the read is audited either way, and content is opened only if allowed."""
+    _own_client(client, viewer)
+    section = section_or_404(section_key)
+    answer = own.read(
+        db,
+        viewer,
+        section,
+        purpose=purpose,
+        client_id=client.id,
+        subject=client.public_id,
+        at=at,
+    )
+    versions = history(db, client, section.key, keys=keys) if answer.allowed else []
+    return SectionView(section, answer, versions)
+
+
+def readable(db: Session, viewer, section_list, *, purpose: str) -> dict[str, own.OwnAnswer]:
+    """Section key -> the agency's policy answer for the viewer's roles (nothing audited:
+    no content is read, the caller shows only what is allowed)."""
+    answers = own.decide_many(db, viewer, section_list, purpose=purpose)
+    return {answer.section.key: answer for answer in answers}
+
+
+def write_section(
+    db: Session,
+    client: Client,
+    section_key: str,
+    raw: dict,
+    *,
+    viewer,
+    keys: KeyWrapper,
+    purpose: str,
+    at: datetime,
+) -> SectionEntry:
+    """The owner's own staff saving a section: only what their role may read under the
+    agency's policy may they change. A refusal is audited (the caller keeps that entry)."""
+    _own_client(client, viewer)
+    section = section_or_404(section_key)
+    answer = own.decide(db, viewer, section, purpose=purpose)
+    if answer.withheld:
+        own.record_read(
+            db,
+            answer,
+            viewer=viewer,
+            client_id=client.id,
+            subject=client.public_id,
+            at=at,
+            detail={"attempt": "save"},
+        )
+        raise Forbidden(f"Not saved: {answer.reason}.")
+    return save_section(db, client, section.key, raw, actor=viewer.user, keys=keys, at=at)
+
+
+def _own_client(client: Client, viewer) -> None:
+    if client.agency_id != viewer.agency.id:
+        raise NotFound("client")
 
 
 def form_values(section: Section, content: dict | None) -> dict:

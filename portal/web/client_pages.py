@@ -6,6 +6,7 @@ from datetime import date
 
 from starlette.responses import RedirectResponse, Response
 
+from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Invalid
 from portal.services import clients, releases, validation
 from portal.web.context import Context
@@ -13,6 +14,10 @@ from portal.web.render import render
 
 PER_PAGE = 25
 SEARCH_FIELDS = ("given_name", "family_name", "birth_date")
+
+
+def _purpose(ctx: Context) -> str:
+    return parse_purpose(ctx.request.query_params.get("purpose") or None)
 
 
 def _page_number(text: str | None) -> int:
@@ -23,7 +28,10 @@ def client_list(ctx: Context) -> Response:
     agency, keys = ctx.viewer.agency, ctx.request.app.state.keys
     query = {k: ctx.request.query_params.get(k, "").strip() for k in SEARCH_FIELDS}
     errors: dict[str, str] = {}
-    searching = any(query.values())
+    # A role that may not read identity sees references only, and cannot search by name:
+    # a search would tell it whether a named person is a client.
+    names = clients.may_read_identity(ctx.db, ctx.viewer, purpose=_purpose(ctx))
+    searching = any(query.values()) and names.allowed
     page, pages, total, rows = 1, 1, 0, []
     if searching:
         try:
@@ -47,8 +55,10 @@ def client_list(ctx: Context) -> Response:
         pages = max(1, -(-total // PER_PAGE))
         page = min(_page_number(ctx.request.query_params.get("page")), pages)
         rows = clients.clients_page(ctx.db, agency, page=page, per_page=PER_PAGE)
-    # Only the rows on this page are decrypted.
-    people = [(c, clients.reveal_identity(ctx.db, c, keys=keys)) for c in rows]
+    # Only the rows on this page are decrypted, and only for a role that may read them.
+    people = [
+        (c, clients.reveal_identity(ctx.db, c, keys=keys) if names.allowed else None) for c in rows
+    ]
     return render(
         ctx,
         "clients/list.html",
@@ -60,6 +70,7 @@ def client_list(ctx: Context) -> Response:
             "searching": searching,
             "query": query,
             "errors": errors,
+            "names": names,
         },
         status=400 if errors else 200,
     )
@@ -128,14 +139,21 @@ def client_create(ctx: Context) -> Response:
 
 def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = None) -> Response:
     rows = releases.releases_of(ctx.db, client)
+    identity_view = clients.view_identity(
+        ctx.db,
+        client,
+        viewer=ctx.viewer,
+        keys=ctx.request.app.state.keys,
+        at=ctx.now,
+        purpose=_purpose(ctx),
+    )
     return render(
         ctx,
         "clients/detail.html",
         {
             "client": client,
-            "identity": clients.view_identity(
-                ctx.db, client, viewer=ctx.viewer, keys=ctx.request.app.state.keys, at=ctx.now
-            ),
+            "identity_view": identity_view,
+            "identity": identity_view.identity,
             "restricted": releases.restricted_persons_of(ctx.db, client),
             "reasons": releases.RESTRICTION_REASONS,
             "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],

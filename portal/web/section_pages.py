@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
-from portal.errors import Invalid, NotFound
+from portal.disclosure import parse_purpose
+from portal.errors import Forbidden, Invalid, NotFound
 from portal.sections import Section, catalogue
 from portal.services import clients, sections
 from portal.web.context import Context
@@ -28,16 +29,26 @@ def _section(ctx: Context) -> Section:
     return own[key]
 
 
+def _purpose(ctx: Context) -> str:
+    """Own records are read for a purpose too, chosen as on the case summary."""
+    return parse_purpose(ctx.request.query_params.get("purpose") or None)
+
+
 def section_list(ctx: Context) -> Response:
     client = _client(ctx)
+    editable = _editable(ctx)
+    answers = sections.readable(ctx.db, ctx.viewer, editable, purpose=_purpose(ctx))
+    # Even the version count of a withheld section is not shown: it says that something
+    # is recorded there.
+    latest = {
+        key: found
+        for key, found in sections.latest_versions(ctx.db, client).items()
+        if key in answers and answers[key].allowed
+    }
     return render(
         ctx,
         "sections/list.html",
-        {
-            "client": client,
-            "sections": _editable(ctx),
-            "latest": sections.latest_versions(ctx.db, client),
-        },
+        {"client": client, "sections": editable, "latest": latest, "answers": answers},
     )
 
 
@@ -59,37 +70,46 @@ def _form_from_request(ctx: Context, section: Section) -> dict:
     return raw
 
 
-def _page(ctx, client, section, values, *, errors=None, status=200, versions=None) -> Response:
-    keys = ctx.request.app.state.keys
-    if versions is None:
-        versions = sections.history(ctx.db, client, section.key, keys=keys)
+def _page(ctx, client, view, values, *, errors=None, status=200) -> Response:
     return render(
         ctx,
         "sections/edit.html",
         {
             "client": client,
-            "section": section,
+            "section": view.section,
+            "answer": view.answer,
             "values": values,
             "errors": errors or {},
-            "versions": versions,
+            "versions": view.versions,
+            "purpose": ctx.request.query_params.get("purpose") or "",
         },
         status=status,
     )
 
 
-def section_form(ctx: Context) -> Response:
-    client = _client(ctx)
-    section = _section(ctx)
-    versions = sections.history(
+def _read(ctx: Context, client, section: Section) -> sections.SectionView:
+    return sections.read_section(
         ctx.db,
         client,
         section.key,
+        viewer=ctx.viewer,
         keys=ctx.request.app.state.keys,
-        actor=ctx.viewer.user,
+        purpose=_purpose(ctx),
         at=ctx.now,
     )
-    current = versions[0].content if versions else None
-    return _page(ctx, client, section, sections.form_values(section, current), versions=versions)
+
+
+def _unread(ctx: Context, section: Section) -> sections.SectionView:
+    """The policy's answer for the viewer without reading (or auditing) anything."""
+    answer = sections.readable(ctx.db, ctx.viewer, [section], purpose=_purpose(ctx))
+    return sections.SectionView(section, answer[section.key], [])
+
+
+def section_form(ctx: Context) -> Response:
+    client = _client(ctx)
+    view = _read(ctx, client, _section(ctx))
+    current = view.versions[0].content if view.versions else None
+    return _page(ctx, client, view, sections.form_values(view.section, current))
 
 
 def section_save(ctx: Context) -> Response:
@@ -97,20 +117,30 @@ def section_save(ctx: Context) -> Response:
     section = _section(ctx)
     raw = _form_from_request(ctx, section)
     try:
-        entry = sections.save_section(
+        entry = sections.write_section(
             ctx.db,
             client,
             section.key,
             raw,
-            actor=ctx.viewer.user,
+            viewer=ctx.viewer,
             keys=ctx.request.app.state.keys,
+            purpose=_purpose(ctx),
             at=ctx.now,
         )
+    except Forbidden:
+        ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
+        return _page(ctx, client, _unread(ctx, section), {}, status=403)
     except Invalid as error:
+        # Saving was allowed, so reading is too: the history stays beside the form.
+        view = sections.SectionView(
+            section,
+            _unread(ctx, section).answer,
+            sections.history(ctx.db, client, section.key, keys=ctx.request.app.state.keys),
+        )
         return _page(
             ctx,
             client,
-            section,
+            view,
             sections.form_values(section, raw),
             errors=error.errors,
             status=error.status_code,

@@ -163,11 +163,25 @@ def test_accompaniment_without_consent_is_withheld(db, keys):
 def test_preview_shows_accompaniment_of_the_clients_cases(db, keys):
     w, _ = mentor_world(db, keys)
     row = release(db, keys, w, ["mentor_accompaniment"])
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    staff = Viewer(advocate, w.owner, frozenset({"advocate"}))
+    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, keys=keys)
+    (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
+    assert shown.decision == "released" and "Courthouse" in shown.content.rows[0].value
+
+
+def test_preview_shows_field_names_only_to_staff_whose_own_policy_withholds(db, keys):
+    """Finding 12.1: a lead previewing a release saw the recipient's content although the
+    agency's own policy does not let a lead read that section."""
+    w, _ = mentor_world(db, keys)
+    row = release(db, keys, w, ["mentor_accompaniment"])
     lead = make.user(db, w.owner, Role.AGENCY_LEAD)
     staff = Viewer(lead, w.owner, frozenset({"agency_lead"}))
     decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, keys=keys)
     (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
-    assert shown.decision == "released" and "Courthouse" in shown.content.rows[0].value
+    assert shown.decision == "released" and shown.unseen
+    assert "Courthouse" not in repr(decisions)
+    assert "agency lead" in shown.reason and shown.field_labels
 
 
 def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
