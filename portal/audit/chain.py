@@ -22,12 +22,15 @@ from sqlmodel import Session
 
 import consent
 from portal.db import read, write_many
-from portal.models import GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
+from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
-# What an entry's hash covers: every column but `id` (the database's, not the log's) and
-# `entry_hash` itself. Spelled out rather than read from the table, so that adding a column
-# is a decision (a test fails until it is made) and never silently changes old hashes.
-HASHED_FIELDS = (
+# What an entry's hash covers, per entry format: every column but `id` (the database's, not
+# the log's) and `entry_hash` itself. Spelled out rather than read from the table, so that
+# adding a column is a decision (a test fails until it is made) and never silently changes
+# old hashes. Format 1 named actors and clients by this node's integer ids; format 2 names
+# them by public id and hashes every column (the format-1 ids included, always empty), so
+# no column of a new entry can be changed unseen.
+FORMAT_1_FIELDS = (
     "agency_id",
     "log_key",
     "seq",
@@ -49,6 +52,8 @@ HASHED_FIELDS = (
     "release_ref",
     "policy_rule",
 )
+HASHED_FIELDS = (*FORMAT_1_FIELDS, "format", "actor_user_ref", "actor_agency_ref", "client_ref")
+FIELDS_BY_FORMAT = {1: FORMAT_1_FIELDS, ENTRY_FORMAT: HASHED_FIELDS}
 
 _head = AuditHead.__table__
 
@@ -104,23 +109,35 @@ def canonical_content(content: Mapping[str, Any]) -> bytes:
     return consent.canonical_bytes(dict(content))
 
 
-# The hashed fields in RFC 8785 order (ASCII names sort by code point), spelled as JSON.
-_NAMES = tuple(sorted(HASHED_FIELDS))
-_SPELLED = tuple(encode_basestring(name) + ":" for name in _NAMES)
-_AT, _SEQ = _NAMES.index("at"), _NAMES.index("seq")
+class _Spelling:
+    """One format's hashed fields in RFC 8785 order (ASCII names sort by code point),
+    each name already spelled as JSON."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.names = tuple(sorted(fields))
+        self.spelled = tuple(encode_basestring(name) + ":" for name in self.names)
+        self.at, self.seq = self.names.index("at"), self.names.index("seq")
+
+
+_SPELLINGS = {format_: _Spelling(fields) for format_, fields in FIELDS_BY_FORMAT.items()}
 
 
 def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None) -> str:
-    """SHA-256 of the RFC 8785 canonical JSON of the entry's content (`seq` overrides)."""
+    """SHA-256 of the RFC 8785 canonical JSON of the entry's content (`seq` overrides),
+    over the fields of the entry's own format."""
     get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
-    content = [get(name) for name in _NAMES]
-    content[_AT] = format_at(content[_AT])
+    spelling = _SPELLINGS.get(get("format") or 1)
+    if spelling is None:
+        raise ValueError(f"unknown audit entry format {get('format')!r}")
+    content = [get(name) for name in spelling.names]
+    content[spelling.at] = format_at(content[spelling.at])
     if seq is not None:
-        content[_SEQ] = seq
-    flat = _flat_json(zip(_SPELLED, content, strict=True))
+        content[spelling.seq] = seq
+    flat = _flat_json(zip(spelling.spelled, content, strict=True))
     if flat is not None:
         return hashlib.sha256(flat.encode()).hexdigest()
-    return hashlib.sha256(canonical_content(dict(zip(_NAMES, content, strict=True)))).hexdigest()
+    whole = dict(zip(spelling.names, content, strict=True))
+    return hashlib.sha256(canonical_content(whole)).hexdigest()
 
 
 def _head_condition(agency_id: int | None):
@@ -303,6 +320,7 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
         agency_id = row["agency_id"]
         head = heads[agency_id]
         full = dict.fromkeys(HASHED_FIELDS)
+        full["format"] = ENTRY_FORMAT
         full.update(row)
         _place(head, full)
         head.update(last_seq=full["seq"], last_hash=full["entry_hash"])

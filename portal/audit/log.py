@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from portal.audit import chain
-from portal.models import AuditEntry
+from portal.models import ENTRY_FORMAT, Agency, AuditEntry
 
 
 class AuditTag(StrEnum):
@@ -106,7 +107,7 @@ class DisclosureFacts:
     """What one decision of a disclosure point concerned; stored as searchable columns."""
 
     case_ref: str | None
-    client_id: int | None
+    client_ref: str | None  # the owner's client, by public id
     section_key: str
     purpose: str
     decision: str  # "released" | "withheld"
@@ -125,20 +126,25 @@ def entry_values(
     tag: AuditTag,
     *,
     agency_id: int | None,
-    actor=None,
+    actor: tuple[str | None, str | None] | None = None,
     subject: str | None = None,
     detail: dict | None = None,
     at: datetime,
     client_address: str | None = None,
     disclosure: DisclosureFacts | None = None,
 ) -> dict:
-    """The columns of one entry, before the chain gives it its place (see `record()`)."""
+    """The columns of one entry, before the chain gives it its place (see `record()`).
+
+    `actor` is (user public id, agency public id) — see `actor_refs()` — so that a log can
+    name a person who lives on another node."""
+    user_ref, agency_ref = actor or (None, None)
     values = {
         "agency_id": agency_id,
+        "format": ENTRY_FORMAT,
         "tag": str(tag),
         "at": at,
-        "actor_user_id": getattr(actor, "id", None),
-        "actor_agency_id": getattr(actor, "agency_id", None),
+        "actor_user_ref": user_ref,
+        "actor_agency_ref": agency_ref,
         "subject": subject,
         "detail": _DETAIL.encode(detail or {}),
         "client_address": client_address,
@@ -147,7 +153,7 @@ def entry_values(
         values.update(
             actor_role=disclosure.viewer_role,
             case_ref=disclosure.case_ref,
-            client_id=disclosure.client_id,
+            client_ref=disclosure.client_ref,
             section_key=disclosure.section_key,
             purpose=disclosure.purpose,
             decision=disclosure.decision,
@@ -156,6 +162,31 @@ def entry_values(
             policy_rule=disclosure.policy_rule,
         )
     return values
+
+
+_AGENCY_REFS = "audit_agency_refs"  # Session.info: agency id -> public id (never changes)
+
+
+def actor_refs(db: Session, actor) -> tuple[str | None, str | None] | None:
+    """(user public id, agency public id) of whoever acted.
+
+    `actor` is None (the system, or an unknown person at sign-in), anything that carries
+    `user` and `agency` as public ids (a Requester), a web viewer (`user` and `agency`
+    rows), or a StaffUser row, whose agency's public id is looked up once per session."""
+    if actor is None:
+        return None
+    user, agency = getattr(actor, "user", None), getattr(actor, "agency", None)
+    if isinstance(agency, str):  # already public ids
+        return user, agency
+    if agency is not None:  # a viewer: rows for the user and the agency
+        return getattr(user, "public_id", None), agency.public_id
+    refs = db.info.setdefault(_AGENCY_REFS, {})
+    agency_id = actor.agency_id
+    if agency_id not in refs:
+        refs[agency_id] = db.execute(
+            select(Agency.public_id).where(Agency.id == agency_id)
+        ).scalar_one()
+    return actor.public_id, refs[agency_id]
 
 
 def record(
@@ -172,13 +203,13 @@ def record(
 ) -> AuditEntry:
     """Append one entry to `agency_id`'s log (None: the node's own log).
 
-    `actor` is a StaffUser or None (the system, or an unknown person at sign-in).
-    `detail` must never hold survivor content: references and decisions only.
+    `actor`: see `actor_refs()`. `detail` must never hold survivor content: references
+    and decisions only.
     """
     values = entry_values(
         tag,
         agency_id=agency_id,
-        actor=actor,
+        actor=actor_refs(db, actor),
         subject=subject,
         detail=detail,
         at=at,

@@ -64,7 +64,7 @@ def run(*, existing: int, appends: int, writers: int, postgres_url: str) -> int:
 def _facts(number: int) -> DisclosureFacts:
     return DisclosureFacts(
         case_ref=f"MDT-2026-{number % 9000 + 1000:04d}",
-        client_id=None,
+        client_ref=None,
         section_key=SECTIONS[number % len(SECTIONS)],
         purpose="mdt_case_review",
         decision="released" if number % 3 else "withheld",

@@ -26,7 +26,7 @@ from portal.db import read
 from portal.disclosure import consent_gate, content, own, policy
 from portal.disclosure.wording import policy_reason
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, CaseLink, ConsentRelease, MdtCase, Role
+from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
 from portal.sections import Section, catalogue
 
 POLICY = "policy"
@@ -131,8 +131,10 @@ def section_of(section: Section | str) -> Section:
     return found
 
 
-_LINKS = select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at).where(
-    CaseLink.case_id == bindparam("case")
+_LINKS = (
+    select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at, Client.public_id)
+    .join(Client, Client.id == CaseLink.client_id, isouter=True)
+    .where(CaseLink.case_id == bindparam("case"))
 )
 
 
@@ -142,10 +144,13 @@ def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agen
     key = ("link", case.id, owner.id, viewer_agency.id)
     if key not in memo:
         if ("links", case.id) not in memo:
-            memo[("links", case.id)] = {
-                agency_id: (client_id, confirmed_at)
-                for agency_id, client_id, confirmed_at in read(db, _LINKS, {"case": case.id})
-            }
+            links = {}
+            for agency_id, client_id, confirmed_at, client_ref in read(
+                db, _LINKS, {"case": case.id}
+            ):
+                links[agency_id] = (client_id, confirmed_at)
+                memo[("client_ref", client_id)] = client_ref
+            memo[("links", case.id)] = links
         links = memo[("links", case.id)]
         viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links
         client_id, confirmed_at = links.get(owner.id, (None, None))
@@ -260,10 +265,10 @@ def _decision(
     )
 
 
-def _facts(decision, *, case_ref, client_id, purpose, role, roles, rule) -> DisclosureFacts:
+def _facts(decision, *, case_ref, client_ref, purpose, role, roles, rule) -> DisclosureFacts:
     return DisclosureFacts(
         case_ref=case_ref,
-        client_id=client_id,
+        client_ref=client_ref,
         section_key=decision.section.key,
         purpose=purpose,
         decision=decision.decision,
@@ -358,19 +363,20 @@ def _decide(
     facts = _facts(
         decision,
         case_ref=case.reference,
-        client_id=client_id,
+        client_ref=memo.get(("client_ref", client_id)),
         purpose=purpose,
         role=role,
         roles=recipient.roles,
         rule=rule,
     )
+    actor = (viewer.user.public_id, viewer.agency.public_id)
     entries = [
         entry_values(
             AuditTag.DISCLOSURE_RELEASED
             if decision.decision == "released"
             else AuditTag.DISCLOSURE_WITHHELD,
             agency_id=owner.id,
-            actor=viewer.user,
+            actor=actor,
             subject=case.reference,
             detail={
                 "viewer_agency": viewer.agency.public_id,
@@ -387,13 +393,13 @@ def _decide(
             entry_values(
                 AuditTag.DISCLOSURE_RECEIVED,
                 agency_id=viewer.agency.id,
-                actor=viewer.user,
+                actor=actor,
                 subject=case.reference,
                 detail={"owner": owner.public_id},
                 at=at,
                 disclosure=DisclosureFacts(
                     case_ref=case.reference,
-                    client_id=None,  # the client record belongs to the owner, not to us
+                    client_ref=None,  # the client record belongs to the owner, not to us
                     section_key=section.key,
                     purpose=purpose,
                     decision="released",
@@ -471,7 +477,7 @@ def preview(
             disclosure=_facts(
                 decision,
                 case_ref=None,
-                client_id=release_row.client_id,
+                client_ref=db.get(Client, release_row.client_id).public_id,
                 purpose=release_row.purpose,
                 role=role,
                 roles=recipient.roles,

@@ -98,8 +98,8 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
 ]
 
 # Audit log chain (issue 5, audit log)
-from portal.models.audit import GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead
+from portal.models.audit import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, AuditCheckpoint, AuditHead
 
-__all__ += ["GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]
+__all__ += ["ENTRY_FORMAT", "GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]
 # Sections and disclosure policy (issue 5)
 __all__ += ["PolicyLine", "PolicyVersion", "SectionEntry"]

@@ -16,6 +16,10 @@ from portal.models.types import UTCDateTime
 
 NODE_LOG = "node"  # the log key of the node's own log (entries with agency_id None)
 GENESIS_HASH = "0" * 64  # the prev_hash of every log's first entry
+# Entry formats. 1: actors and clients named by this node's integer ids. 2: by public ids
+# (strings), so an owner's log can name a viewer who lives on another node, and the log
+# holds no foreign key into live tables. Old entries keep their format and their hash.
+ENTRY_FORMAT = 2
 
 
 class AuditEntry(SQLModel, table=True):
@@ -27,13 +31,16 @@ class AuditEntry(SQLModel, table=True):
         # each one is paid on every disclosure (an entry per section), so no more of them.
         Index("ix_audit_entry_agency_at", "agency_id", "at"),
         Index("ix_audit_entry_agency_case", "agency_id", "case_ref"),
-        Index("ix_audit_entry_agency_client", "agency_id", "client_id"),
+        Index("ix_audit_entry_agency_client_ref", "agency_id", "client_ref"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     # Whose log: the agency the event concerns; None for the node's own log (e.g. a failed
-    # sign-in for a name that matches no account).
-    agency_id: int | None = Field(default=None, foreign_key="agency.id")
+    # sign-in for a name that matches no account). The log's partition on this node, not a
+    # foreign key: the log outlives any row it mentions.
+    agency_id: int | None = Field(default=None)
+    # A row that does not say its format is of format 1 (every row before format 2).
+    format: int = Field(default=ENTRY_FORMAT, sa_column_kwargs={"server_default": "1"})
     # The chain: agency public id (or "node"), place in that log, and the two hashes.
     log_key: str = Field(max_length=36)
     seq: int
@@ -41,8 +48,12 @@ class AuditEntry(SQLModel, table=True):
     entry_hash: str = Field(max_length=64)
     tag: str = Field(max_length=60)
     at: datetime = Field(sa_type=UTCDateTime)
-    actor_user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
-    actor_agency_id: int | None = Field(default=None, foreign_key="agency.id")
+    # Format 1 only (kept so those entries still verify); format 2 leaves them empty.
+    actor_user_id: int | None = Field(default=None)
+    actor_agency_id: int | None = Field(default=None)
+    # Who acted, by public id: set on every entry, old ones backfilled by the migration.
+    actor_user_ref: str | None = Field(default=None, max_length=36, index=True)
+    actor_agency_ref: str | None = Field(default=None, max_length=36)
     actor_role: str | None = Field(default=None, max_length=30)
     subject: str | None = Field(default=None, max_length=120)
     detail: str = Field(default="{}", max_length=4000)  # canonical JSON
@@ -50,7 +61,8 @@ class AuditEntry(SQLModel, table=True):
     # Disclosure facts, as columns so "who saw what of ours" is answered in SQL. They are
     # set for disclosure decisions (allowed and denied) and left empty for other events.
     case_ref: str | None = Field(default=None, max_length=20)
-    client_id: int | None = Field(default=None, foreign_key="client.id")
+    client_id: int | None = Field(default=None)  # format 1 only, like actor_user_id
+    client_ref: str | None = Field(default=None, max_length=36)  # the client's public id
     section_key: str | None = Field(default=None, max_length=40)
     purpose: str | None = Field(default=None, max_length=30)
     decision: str | None = Field(default=None, max_length=10)  # "released" | "withheld"

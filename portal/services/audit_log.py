@@ -132,9 +132,11 @@ def _conditions(agency: Agency, filters: AuditFilters, tz: ZoneInfo) -> list:
 
 
 def _joined(statement):
-    return statement.outerjoin(StaffUser, StaffUser.id == AuditEntry.actor_user_id).outerjoin(
-        ActorAgency, ActorAgency.id == AuditEntry.actor_agency_id
-    )
+    # Entries name people by public id: a viewer from another node has no row here, and
+    # shows by the agency the roster names (or as from outside this node).
+    return statement.outerjoin(
+        StaffUser, StaffUser.public_id == AuditEntry.actor_user_ref
+    ).outerjoin(ActorAgency, ActorAgency.public_id == AuditEntry.actor_agency_ref)
 
 
 def _rows_statement(agency: Agency, filters: AuditFilters, tz: ZoneInfo):
@@ -272,9 +274,12 @@ def accounting(
     client = find_own_client(db, agency, client_reference)
     released_outside = and_(
         AuditEntry.agency_id == agency.id,
-        AuditEntry.client_id == client.id,
+        AuditEntry.client_ref == client.public_id,
         AuditEntry.decision == "released",
-        or_(AuditEntry.actor_agency_id.is_(None), AuditEntry.actor_agency_id != agency.id),
+        or_(
+            AuditEntry.actor_agency_ref.is_(None),
+            AuditEntry.actor_agency_ref != agency.public_id,
+        ),
     )
     found = db.exec(
         _joined(

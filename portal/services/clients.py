@@ -136,7 +136,7 @@ def view_identity(
         viewer,
         own.IDENTITY,
         purpose=purpose,
-        client_id=client.id,
+        client_ref=client.public_id,
         subject=client.public_id,
         at=at,
         allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,

@@ -222,7 +222,7 @@ def read_section(
         viewer,
         section,
         purpose=purpose,
-        client_id=client.id,
+        client_ref=client.public_id,
         subject=client.public_id,
         at=at,
     )
@@ -258,7 +258,7 @@ def write_section(
             db,
             answer,
             viewer=viewer,
-            client_id=client.id,
+            client_ref=client.public_id,
             subject=client.public_id,
             at=at,
             detail={"attempt": "save"},

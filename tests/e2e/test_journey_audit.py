@@ -16,10 +16,10 @@ def _a_client_with_disclosures(database) -> str:
     with sqlite3.connect(database) as connection:
         row = connection.execute(
             "SELECT client.reference FROM audit_entry"
-            " JOIN client ON client.id = audit_entry.client_id"
+            " JOIN client ON client.public_id = audit_entry.client_ref"
             " JOIN agency ON agency.id = audit_entry.agency_id"
             " WHERE audit_entry.decision = 'released'"
-            " AND audit_entry.actor_agency_id != audit_entry.agency_id"
+            " AND audit_entry.actor_agency_ref != agency.public_id"
             " AND agency.name LIKE 'Riverbend%' ORDER BY audit_entry.id LIMIT 1"
         ).fetchone()
     assert row, "the demo seed should leave real disclosures of Riverbend's clients"

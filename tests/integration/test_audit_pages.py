@@ -37,7 +37,7 @@ def disclose(
         at=at,
         disclosure=DisclosureFacts(
             case_ref=case_ref,
-            client_id=client.id,
+            client_ref=client.public_id,
             section_key=section,
             purpose="mdt_case_review",
             decision=decision,
@@ -164,7 +164,7 @@ def test_csv_export_streams_the_filtered_rows_and_is_audited(client, db, mdt):
         select(AuditEntry).where(
             AuditEntry.agency_id == mdt.owner.id,
             AuditEntry.tag == AuditTag.AUDIT_EXPORTED.value,
-            AuditEntry.actor_user_id == mdt.lead.id,
+            AuditEntry.actor_user_ref == mdt.lead.public_id,
         )
     ).all()
     assert len(exported) == 1 and "released" in exported[0].detail

@@ -16,7 +16,7 @@ def test_opening_a_client_is_audited_in_the_owners_log(client, db, keys):
     entry = db.exec(
         select(AuditEntry).where(AuditEntry.tag == "record:client:identity_viewed")
     ).one()
-    assert entry.agency_id == agency.id and entry.actor_user_id == user.id
+    assert entry.agency_id == agency.id and entry.actor_user_ref == user.public_id
     assert entry.subject == record.public_id
 
 

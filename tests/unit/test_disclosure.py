@@ -64,9 +64,9 @@ def test_released_when_policy_and_consent_allow(db, keys):
         row.public_id,
         w.case.reference,
     )
-    assert entry.actor_user_id == w.partner_staff.id and entry.actor_role == "case_manager"
+    assert entry.actor_user_ref == w.partner_staff.public_id and entry.actor_role == "case_manager"
     assert entry.policy_rule == "*, *, case_manager, mental_health, *, allow"
-    assert entry.client_id == w.client.id
+    assert entry.client_ref == w.client.public_id
     received = _entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)
     assert len(received) == 1 and received[0].release_ref == row.public_id
     assert SECRET_NOTE not in entry.detail and SECRET_NOTE not in received[0].detail
@@ -315,7 +315,7 @@ def test_preview_uses_the_same_gates_and_is_audited_as_a_preview(db, keys):
     assert isinstance(by_key["mental_health"], Withheld)
     previews = _entries(db, w.owner.id, AuditTag.DISCLOSURE_PREVIEWED)
     assert len(previews) == len(decisions)
-    assert all(e.actor_user_id == w.owner_staff.id for e in previews)
+    assert all(e.actor_user_ref == w.owner_staff.public_id for e in previews)
     assert not _entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED)
     assert not [e for e in _entries(db, w.partner.id) if e.tag.startswith("disclosure:")]
 
