@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
+from portal.demo.logins import DEMO_PASSWORD
 from portal.models import (
     AccompanimentKind,
     Agency,
@@ -80,8 +81,6 @@ def seed_mentoring(
     today: date,
     rng: random.Random,
 ) -> None:
-    from portal.demo import DEMO_PASSWORD  # demo.py imports this module: import late
-
     del keys  # mentoring data holds nothing that is encrypted
     program = agencies_by_key["mentor"]
     coordinating = agencies_by_key["cac"]

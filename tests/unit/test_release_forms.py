@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 import consent
-from portal import demo
+from portal.demo import seed as demo
 from portal.errors import Conflict, Invalid
 from portal.models import (
     AgencyKey,
