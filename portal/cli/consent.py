@@ -51,7 +51,7 @@ def _read_input(name: str) -> bytes:
 
 
 def cmd_consent_verify(args: argparse.Namespace) -> int:
-    from portal.services import releases
+    from portal.services import release_documents
 
     try:
         data = _read_input(args.file)
@@ -61,7 +61,7 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     settings = from_environment()
     with unit_of_work(make_engine(settings.database_url)) as db:
         try:
-            report = releases.verify_upload(db, data, at=settings.clock())
+            report = release_documents.verify_upload(db, data, at=settings.clock())
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
             return UNREADABLE
