@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from disclosure_helpers import Viewer, World
 
 from portal.models import Discipline, Role
-from portal.services import cases, meetings, mentoring
+from portal.services import cases, meetings, mentor_assignments, mentor_program, mentoring
 
 import factories as make
 
@@ -56,12 +56,12 @@ def mentor_world(db, keys):
     )
     coordinator = make.user(db, w.partner, Role.MDT_COORDINATOR)
     mentor = make.user(db, w.owner, Role.SURVIVOR_MENTOR)
-    mentoring.assign_mentor(
+    mentor_assignments.assign_mentor(
         db,
         w.case,
         mentor_public_id=mentor.public_id,
         reason=None,
-        viewer=mentoring.Assigner(coordinator, w.partner, frozenset({"mdt_coordinator"})),
+        viewer=mentor_program.Assigner(coordinator, w.partner, frozenset({"mdt_coordinator"})),
         at=make.AT,
     )
     today = make.AT.date()

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from portal.models import Agency, Discipline, MdtCase, Role, StaffUser
-from portal.services import mentoring
+from portal.services import mentor_assignments, mentor_program
 
 import factories as make
 
@@ -26,12 +26,12 @@ def mentor_world(db, keys) -> MentorWorld:
     mentor = make.user(db, program, Role.SURVIVOR_MENTOR)
     other_mentor = make.user(db, program, Role.SURVIVOR_MENTOR)
     case = make.mdt_case(db, coordinating, intake=date(2026, 10, 20))
-    mentoring.assign_mentor(
+    mentor_assignments.assign_mentor(
         db,
         case,
         mentor_public_id=mentor.public_id,
         reason=None,
-        viewer=mentoring.Assigner(coordinator, coordinating, frozenset({"mdt_coordinator"})),
+        viewer=mentor_program.Assigner(coordinator, coordinating, frozenset({"mdt_coordinator"})),
         at=make.AT,
     )
     db.flush()

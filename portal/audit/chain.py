@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from itertools import islice
 from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
 from typing import Any
@@ -21,6 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 import consent
+from portal.audit import checkpoints
+from portal.audit.times import format_at
 from portal.db import read, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
@@ -56,21 +57,6 @@ HASHED_FIELDS = (*FORMAT_1_FIELDS, "format", "actor_user_ref", "actor_agency_ref
 FIELDS_BY_FORMAT = {1: FORMAT_1_FIELDS, ENTRY_FORMAT: HASHED_FIELDS}
 
 _head = AuditHead.__table__
-
-
-_last_formatted: tuple[datetime | None, str] = (None, "")
-
-
-def format_at(moment: datetime) -> str:
-    """One spelling per instant, microseconds always, so a stored time hashes the same."""
-    # A batch's entries share one instant: spell it once (a single-slot cache, swapped
-    # whole, so threads never see a time paired with another's spelling).
-    global _last_formatted
-    last, text = _last_formatted
-    if last is None or moment != last:
-        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        _last_formatted = (moment, text)
-    return text
 
 
 def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
@@ -283,8 +269,6 @@ def _place(head: dict[str, Any], values: dict[str, Any]) -> None:
 def append(db: Session, values: dict[str, Any]) -> AuditEntry:
     """Give the entry (its columns, from `entry_values()`) its place in its log and add
     it to the session."""
-    from portal.audit import checkpoints  # the signer hook; imported late to avoid a cycle
-
     agency_id = values["agency_id"]
     _place(lock_head(db, agency_id), values)
     seq, hashed = values["seq"], values["entry_hash"]
@@ -309,8 +293,6 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
     query (checkpoints are signed after it): a query could flush, and a flush ends the
     transaction's copy of the heads.
     """
-    from portal.audit import checkpoints  # the signer hook; imported late to avoid a cycle
-
     if not rows:
         return
     lock_logs(db, [row["agency_id"] for row in rows])

@@ -23,6 +23,7 @@ import nacl.signing
 from sqlmodel import Session, select
 
 import consent
+from portal.audit.times import format_at
 from portal.crypto import KeyWrapper
 from portal.models import AgencyKey, AuditCheckpoint, KeyPurpose
 
@@ -57,8 +58,6 @@ def due(db: Session, agency_id: int | None, seq: int, *, checkpoint_seq: int) ->
 
 def payload(log_key: str, seq: int, entry_hash: str, at: datetime) -> bytes:
     """The exact bytes a checkpoint signature covers (RFC 8785 canonical JSON)."""
-    from portal.audit.chain import format_at
-
     return consent.canonical_bytes(
         {
             "document": CHECKPOINT_DOCUMENT,

@@ -90,7 +90,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
         }
     ),
     # survivor-mentors (issue 7): which program or case is the viewer's is decided in
-    # portal/services/mentoring.py, answering 404 outside it.
+    # portal/services/mentor_program.py and mentor_assignments.py, answering 404 outside them.
     Permission.MENTOR_ASSIGN: frozenset({Role.MDT_COORDINATOR, Role.AGENCY_LEAD}),
     Permission.ACCOMPANIMENT_LOG: frozenset({Role.SURVIVOR_MENTOR}),
     Permission.MENTOR_REPORT_READ: frozenset({Role.AGENCY_LEAD}),

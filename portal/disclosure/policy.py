@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import casbin
 from sqlalchemy import bindparam
@@ -21,8 +20,8 @@ from sqlmodel import Session, select
 
 from portal.db import read
 from portal.models import Agency, PolicyLine
+from portal.resources import POLICIES_DIR
 
-POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 MODEL_PATH = POLICIES_DIR / "model.conf"
 DEFAULT_POLICY_PATH = POLICIES_DIR / "default_policy.csv"
 ANY = "*"

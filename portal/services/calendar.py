@@ -25,12 +25,12 @@ from portal.models.workflow import (
     MeetingStatus,
     Task,
 )
-from portal.services import casework, meetings, mentoring
+from portal.services import casework, meetings, mentor_appointments
 
 PRODID = "-//MDT Portal//MDT workflow//EN"
 UID_DOMAIN = "mdt-portal.invalid"
 FEED_PAST_DAYS = 30
-FEED_AHEAD_DAYS = mentoring.APPOINTMENT_HORIZON_DAYS + 1  # every date a mentor can enter
+FEED_AHEAD_DAYS = mentor_appointments.APPOINTMENT_HORIZON_DAYS + 1  # every date a mentor can enter
 APPOINTMENT_MINUTES = 60  # appointments carry a start only: shown as an hour
 
 
@@ -122,14 +122,14 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
         event.add("summary", f"Task due · {reference} · {task.priority}")
         event.add("description", f"Open the portal for the task on {reference}.")
         calendar.add_component(event)
-    for row in mentoring.upcoming_for_mentor(
+    for row in mentor_appointments.upcoming_for_mentor(
         db, user, start=since, end=at + timedelta(days=FEED_AHEAD_DAYS), include_cancelled=True
     ):
         calendar.add_component(_appointment_event(row, stamp=at))
     return calendar.to_ical()
 
 
-def _appointment_event(row: mentoring.UpcomingRow, *, stamp: datetime) -> Event:
+def _appointment_event(row: mentor_appointments.UpcomingRow, *, stamp: datetime) -> Event:
     """A mentor's court date or appointment: kind, kind of place and case reference only."""
     event = Event()
     event.add("uid", appointment_uid(row.public_id))

@@ -13,7 +13,7 @@ from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.models.workflow import CaseEventKind
-from portal.services import validation
+from portal.services import case_history, convening, validation
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -73,9 +73,7 @@ def open_case(
         detail={"referral_source": case.referral_source},
         at=at,
     )
-    from portal.services import casework, convening  # the workflow half of the case
-
-    casework.note(db, case, CaseEventKind.OPENED, actor=actor, at=at)
+    case_history.note(db, case, CaseEventKind.OPENED, actor=actor, at=at)
     convening.count_opened(db, case)
     for agency in agencies or ():
         if agency.id != coordinating_agency.id:

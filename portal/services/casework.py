@@ -1,5 +1,5 @@
 """The workflow side of an MDT case: who takes part, link confirmation, close and reopen,
-review cadence, and the case's history."""
+and review cadence."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, StaffUser
-from portal.models.workflow import CaseEvent, CaseEventKind
-from portal.services import cases, validation
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase
+from portal.models.workflow import CaseEventKind
+from portal.services import case_history, cases, validation
 
 
 def participates(agency_id: int) -> ColumnElement[bool]:
@@ -42,16 +42,6 @@ def access_coordinated_case(db: Session, agency: Agency, public_id: str) -> MdtC
     return case
 
 
-def note(
-    db: Session, case: MdtCase, kind: CaseEventKind, *, actor, at: datetime, reason=None
-) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id, kind=kind, at=at, actor_id=getattr(actor, "id", None), reason=reason
-    )
-    db.add(event)
-    return event
-
-
 def _reason(value: object) -> str:
     return validation.text(value, "reason", max_length=500, label="Reason")
 
@@ -62,7 +52,7 @@ def close_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetim
         raise Conflict("reason", "The case is already closed.")
     case.status = CaseStatus.CLOSED
     db.add(case)
-    note(db, case, CaseEventKind.CLOSED, actor=actor, at=at, reason=why)
+    case_history.note(db, case, CaseEventKind.CLOSED, actor=actor, at=at, reason=why)
     record(
         db,
         AuditTag.CASE_CLOSED,
@@ -80,7 +70,7 @@ def reopen_case(db: Session, case: MdtCase, *, reason: object, actor, at: dateti
     _refuse_duplicate_clients(db, case)
     case.status = CaseStatus.OPEN
     db.add(case)
-    note(db, case, CaseEventKind.REOPENED, actor=actor, at=at, reason=why)
+    case_history.note(db, case, CaseEventKind.REOPENED, actor=actor, at=at, reason=why)
     record(
         db,
         AuditTag.CASE_REOPENED,
@@ -119,7 +109,7 @@ def add_agency(
     if agency.id == case.coordinating_agency_id:
         raise Conflict("agency", "The coordinating agency is already part of the case.")
     link = cases.link_client(db, case, agency, None, actor=actor, at=at)
-    note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
+    case_history.note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
     return link
 
 
@@ -165,7 +155,9 @@ def confirm_link(
     link.confirmed_at = at
     link.confirmed_by_id = getattr(actor, "id", None)
     db.add(link)
-    note(db, case, CaseEventKind.LINK_CONFIRMED, actor=actor, at=at, reason=agency.name)
+    case_history.note(
+        db, case, CaseEventKind.LINK_CONFIRMED, actor=actor, at=at, reason=agency.name
+    )
     record(
         db,
         AuditTag.CASE_LINK_CONFIRMED,
@@ -194,7 +186,9 @@ def set_cadence(
     case.review_every_days = days
     case.next_review_date = next_review(case, today=today)
     db.add(case)
-    note(db, case, CaseEventKind.CADENCE_SET, actor=actor, at=at, reason=f"{days or 'no'} days")
+    case_history.note(
+        db, case, CaseEventKind.CADENCE_SET, actor=actor, at=at, reason=f"{days or 'no'} days"
+    )
     record(
         db,
         AuditTag.CASE_CADENCE_SET,
@@ -231,24 +225,6 @@ def participants(db: Session, case: MdtCase) -> list[Participant]:
     return [Participant(coordinating, None, True)] + [
         Participant(agency, link, False) for link, agency in rows
     ]
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    at: datetime
-    kind: str
-    actor: str | None
-    reason: str | None
-
-
-def history(db: Session, case: MdtCase) -> list[HistoryRow]:
-    rows = db.exec(
-        select(CaseEvent, StaffUser.display_name)
-        .join(StaffUser, StaffUser.id == CaseEvent.actor_id, isouter=True)
-        .where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.at, CaseEvent.id)
-    ).all()
-    return [HistoryRow(e.at, e.kind, name, e.reason) for e, name in rows]
 
 
 def other_agencies(db: Session, case: MdtCase) -> list[Agency]:

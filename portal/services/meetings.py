@@ -25,7 +25,7 @@ from portal.models.workflow import (
     MeetingStatus,
     RecommendationType,
 )
-from portal.services import casework, convening, validation
+from portal.services import case_history, casework, convening, validation
 
 DEFAULT_RECOMMENDATIONS = (
     "Safety planning",
@@ -647,7 +647,9 @@ def mark_reviewed(
         case.last_review_date = meeting.meeting_date
     case.next_review_date = casework.next_review(case, today=meeting.meeting_date)
     db.add(case)
-    casework.note(db, case, CaseEventKind.REVIEWED, actor=actor, at=at, reason=meeting.public_id)
+    case_history.note(
+        db, case, CaseEventKind.REVIEWED, actor=actor, at=at, reason=meeting.public_id
+    )
     record(
         db,
         AuditTag.CASE_REVIEWED,

@@ -16,7 +16,7 @@ from portal.audit import AuditTag, record
 from portal.errors import Conflict, NotFound
 from portal.models import Accompaniment, MdtCase, StaffUser
 from portal.models.workflow import ACTIVE_TASK_STATUSES, Task, TaskPriority
-from portal.services import mentoring, tasks
+from portal.services import mentor_caseload, mentoring, tasks
 
 
 def default_title(entry: Accompaniment) -> str:
@@ -39,7 +39,7 @@ def task_from_follow_up(
     entry = mentoring.access_own_entry(db, mentor, entry_public_id)
     case = db.get(MdtCase, entry.case_id)
     try:
-        mentoring.access_caseload_case(db, mentor, case.public_id)
+        mentor_caseload.access_caseload_case(db, mentor, case.public_id)
     except NotFound:
         raise NotFound("accompaniment") from None
     if not entry.follow_up_needed:

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Invalid
-from portal.services import clients, releases, validation
+from portal.services import clients, releases, restricted_persons, validation
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -154,8 +154,8 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "client": client,
             "identity_view": identity_view,
             "identity": identity_view.identity,
-            "restricted": releases.restricted_persons_of(ctx.db, client),
-            "reasons": releases.RESTRICTION_REASONS,
+            "restricted": restricted_persons.restricted_persons_of(ctx.db, client),
+            "reasons": restricted_persons.RESTRICTION_REASONS,
             "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],
             "errors": errors or {},
             "values": {"name": ctx.field("name"), "reason": ctx.field("reason")},
@@ -172,7 +172,7 @@ def client_detail(ctx: Context) -> Response:
 def restricted_person_create(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
     try:
-        releases.record_restricted_person(
+        restricted_persons.record_restricted_person(
             ctx.db,
             client,
             name=ctx.field("name"),

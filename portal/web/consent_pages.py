@@ -10,7 +10,7 @@ from consent.signing import MAX_ENVELOPE_BYTES
 from portal.errors import Invalid
 from portal.models import Agency
 from portal.services import keys as agency_keys
-from portal.services import releases
+from portal.services import release_documents
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -33,7 +33,7 @@ def _uploaded_bytes(ctx: Context) -> bytes:
 def verify(ctx: Context) -> Response:
     pasted = ctx.field("pasted")
     try:
-        report = releases.verify_upload(ctx.db, _uploaded_bytes(ctx), at=ctx.now)
+        report = release_documents.verify_upload(ctx.db, _uploaded_bytes(ctx), at=ctx.now)
     except Invalid as error:
         return render(
             ctx,

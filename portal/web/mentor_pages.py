@@ -12,7 +12,15 @@ from starlette.responses import RedirectResponse, Response
 from portal.auth.permissions import Permission, allows
 from portal.errors import Invalid, NotFound
 from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
-from portal.services import mentor_reports, mentor_tasks, mentoring
+from portal.services import (
+    mentor_appointments,
+    mentor_assignments,
+    mentor_caseload,
+    mentor_program,
+    mentor_reports,
+    mentor_tasks,
+    mentoring,
+)
 from portal.web import mentor_chart
 from portal.web.context import Context
 from portal.web.render import render
@@ -52,18 +60,20 @@ def dashboard_panel(db, viewer, *, now, settings) -> dict:
     panel: dict = {}
     if allows(viewer.roles, Permission.ACCOMPANIMENT_LOG):
         today = now.astimezone(settings.tz).date()
-        rows = mentoring.caseload(db, viewer.user, now=now, today=today)
+        rows = mentor_caseload.caseload(db, viewer.user, now=now, today=today)
         panel["caseload"] = rows
         panel["next"] = min((r for r in rows if r.next_at), key=lambda r: r.next_at, default=None)
     if allows(viewer.roles, Permission.MENTOR_ASSIGN) and (
-        Role.MDT_COORDINATOR in viewer.roles or mentoring.is_program_lead(viewer)
+        Role.MDT_COORDINATOR in viewer.roles or mentor_program.is_program_lead(viewer)
     ):
-        panel["unassigned"] = mentoring.assignment_overview(
+        panel["unassigned"] = mentor_assignments.assignment_overview(
             db, viewer, tz=settings.tz, unassigned_only=True, limit=8
         )
-        panel["unassigned_count"] = mentoring.count_unassigned(db, viewer, cap=UNASSIGNED_COUNT_CAP)
+        panel["unassigned_count"] = mentor_assignments.count_unassigned(
+            db, viewer, cap=UNASSIGNED_COUNT_CAP
+        )
         panel["unassigned_count_cap"] = UNASSIGNED_COUNT_CAP
-    if mentoring.is_program_lead(viewer):
+    if mentor_program.is_program_lead(viewer):
         panel["program_lead"] = True
     return panel
 
@@ -76,9 +86,11 @@ def caseload(ctx: Context) -> Response:
         ctx,
         "mentoring/caseload.html",
         {
-            "rows": mentoring.caseload(ctx.db, ctx.viewer.user, now=ctx.now, today=_today(ctx)),
+            "rows": mentor_caseload.caseload(
+                ctx.db, ctx.viewer.user, now=ctx.now, today=_today(ctx)
+            ),
             "open_tasks": mentor_tasks.open_task_counts(ctx.db, ctx.viewer.user),
-            "upcoming": mentoring.upcoming_for_mentor(
+            "upcoming": mentor_appointments.upcoming_for_mentor(
                 ctx.db, ctx.viewer.user, start=ctx.now, end=ctx.now + timedelta(days=30)
             ),
             "tz": ctx.settings.tz,
@@ -107,7 +119,7 @@ def _case_page(
             "task_values": {k: ctx.field(k) for k in ("title", "due_date")},
             "upcoming": [
                 u
-                for u in mentoring.upcoming_for_mentor(
+                for u in mentor_appointments.upcoming_for_mentor(
                     ctx.db, ctx.viewer.user, start=ctx.now, end=ctx.now + timedelta(days=730)
                 )
                 if u.case_public_id == case.public_id
@@ -125,7 +137,7 @@ def _case_page(
 
 
 def mentor_case(ctx: Context) -> Response:
-    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     return _case_page(ctx, case)
 
 
@@ -149,12 +161,12 @@ def _log_form(ctx: Context, case, *, status: int = 200, errors: dict | None = No
 
 
 def log_form(ctx: Context) -> Response:
-    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     return _log_form(ctx, case)
 
 
 def log_create(ctx: Context) -> Response:
-    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     try:
         mentoring.log_accompaniment(
             ctx.db,
@@ -171,9 +183,9 @@ def log_create(ctx: Context) -> Response:
 
 
 def appointment_create(ctx: Context) -> Response:
-    case = mentoring.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     try:
-        mentoring.add_appointment(
+        mentor_appointments.add_appointment(
             ctx.db,
             case,
             {k: ctx.field(k) for k in ("date", "time", "kind", "place_type")},
@@ -211,7 +223,7 @@ def entry_task(ctx: Context) -> Response:
 
 
 def appointment_cancel(ctx: Context) -> Response:
-    appointment = mentoring.cancel_appointment(
+    appointment = mentor_appointments.cancel_appointment(
         ctx.db, ctx.viewer.user, _param(ctx, "appointment_id"), at=ctx.now
     )
     case = ctx.db.get(MdtCase, appointment.case_id)
@@ -276,7 +288,7 @@ def _after_entry(ctx: Context, entry) -> str:
     """Back to the case if the mentor still holds it, else to the caseload."""
     case = ctx.db.get(MdtCase, entry.case_id)
     try:
-        mentoring.access_caseload_case(ctx.db, ctx.viewer.user, case.public_id)
+        mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, case.public_id)
     except NotFound:
         return "/mentor"
     return f"/mentor/cases/{case.public_id}"
@@ -298,11 +310,11 @@ def assignments(ctx: Context) -> Response:
         ctx,
         "mentoring/assignments.html",
         {
-            "rows": mentoring.assignment_overview(
+            "rows": mentor_assignments.assignment_overview(
                 ctx.db, ctx.viewer, tz=ctx.settings.tz, unassigned_only=unassigned
             ),
             "unassigned": unassigned,
-            "grace_days": mentoring.FIRST_ASSESSMENT_GRACE_DAYS,
+            "grace_days": mentor_assignments.FIRST_ASSESSMENT_GRACE_DAYS,
         },
     )
 
@@ -313,12 +325,12 @@ def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None =
         "mentoring/assign.html",
         {
             "case": case,
-            "status": mentoring.mentor_status(ctx.db, case, tz=ctx.settings.tz),
-            "history": mentoring.assignment_history(ctx.db, case),
-            "mentors": mentoring.mentor_choices(ctx.db, ctx.viewer),
+            "status": mentor_assignments.mentor_status(ctx.db, case, tz=ctx.settings.tz),
+            "history": mentor_assignments.assignment_history(ctx.db, case),
+            "mentors": mentor_program.mentor_choices(ctx.db, ctx.viewer),
             "errors": errors or {},
             "values": {"mentor": ctx.field("mentor"), "reason": ctx.field("reason")},
-            "grace_days": mentoring.FIRST_ASSESSMENT_GRACE_DAYS,
+            "grace_days": mentor_assignments.FIRST_ASSESSMENT_GRACE_DAYS,
             "tz": ctx.settings.tz,
         },
         status=status,
@@ -326,14 +338,14 @@ def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None =
 
 
 def assign_page(ctx: Context) -> Response:
-    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    case = mentor_assignments.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     return _assign_page(ctx, case)
 
 
 def assign(ctx: Context) -> Response:
-    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    case = mentor_assignments.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
-        mentoring.assign_mentor(
+        mentor_assignments.assign_mentor(
             ctx.db,
             case,
             mentor_public_id=ctx.field("mentor"),
@@ -349,9 +361,9 @@ def assign(ctx: Context) -> Response:
 
 
 def end_assignment(ctx: Context) -> Response:
-    case = mentoring.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
+    case = mentor_assignments.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
-        mentoring.end_assignment(
+        mentor_assignments.end_assignment(
             ctx.db, case, reason=ctx.field("end_reason"), viewer=ctx.viewer, at=ctx.now
         )
     except Invalid as error:
@@ -365,7 +377,7 @@ def end_assignment(ctx: Context) -> Response:
 
 
 def program(ctx: Context) -> Response:
-    agency = mentoring.require_program_lead(ctx.viewer)
+    agency = mentor_program.require_program_lead(ctx.viewer)
     return render(
         ctx,
         "mentoring/program.html",
@@ -378,13 +390,13 @@ def program(ctx: Context) -> Response:
 
 
 def program_mentor(ctx: Context) -> Response:
-    mentor = mentoring.access_program_mentor(ctx.db, ctx.viewer, _param(ctx, "user_id"))
+    mentor = mentor_program.access_program_mentor(ctx.db, ctx.viewer, _param(ctx, "user_id"))
     return render(
         ctx,
         "mentoring/mentor.html",
         {
             "mentor": mentor,
-            "rows": mentoring.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx)),
+            "rows": mentor_caseload.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx)),
             "entries": mentoring.program_entries(
                 ctx.db, ctx.viewer.agency, mentor=mentor, limit=50
             ),
@@ -413,7 +425,7 @@ def program_entry(ctx: Context) -> Response:
 
 
 def reports(ctx: Context) -> Response:
-    agency = mentoring.require_program_lead(ctx.viewer)
+    agency = mentor_program.require_program_lead(ctx.viewer)
     query = ctx.request.query_params
     try:
         period = mentor_reports.period_from(query, today=_today(ctx))
@@ -451,7 +463,7 @@ def _safe_cell(value) -> str:
 
 
 def reports_csv(ctx: Context) -> Response:
-    agency = mentoring.require_program_lead(ctx.viewer)
+    agency = mentor_program.require_program_lead(ctx.viewer)
     period = mentor_reports.period_from(ctx.request.query_params, today=_today(ctx))
     report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
     mentor_reports.record_export(ctx.db, agency, period, actor=ctx.viewer.user, at=ctx.now)

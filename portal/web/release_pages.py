@@ -12,7 +12,14 @@ import consent
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
-from portal.services import clients, releases, validation
+from portal.services import (
+    clients,
+    release_documents,
+    release_forms,
+    releases,
+    restricted_persons,
+    validation,
+)
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -58,7 +65,7 @@ def _release(ctx: Context):
 
 def _new_values(ctx: Context, source) -> dict:
     today = ctx.now.astimezone(ctx.settings.tz).date()
-    default_end = today + timedelta(days=releases.DEFAULT_TERM_DAYS)
+    default_end = today + timedelta(days=release_forms.DEFAULT_TERM_DAYS)
 
     def get(name: str, default: str = "") -> str:
         value = source.get(name)
@@ -95,10 +102,10 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
             "groups": grouped_sections(),
             "hints": SECTION_HINTS,
             "purposes": list(consent.Purpose),
-            "languages": releases.FORM_LANGUAGES,
+            "languages": release_forms.FORM_LANGUAGES,
             "values": values,
             "errors": errors or {},
-            "term_days": releases.DEFAULT_TERM_DAYS,
+            "term_days": release_forms.DEFAULT_TERM_DAYS,
         },
         status=status,
         block="system_warning",
@@ -118,7 +125,7 @@ def release_create(ctx: Context) -> Response:
         for k in ctx.form
     }
     try:
-        row = releases.draft_from_form(
+        row = release_forms.draft_from_form(
             ctx.db, client, form, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
         )
     except Invalid as error:
@@ -154,11 +161,13 @@ def _view(ctx: Context, row) -> dict:
         "sections": [s for s in sections if s is not None],
         "status": releases.status_of(ctx.db, row, at=ctx.now),
         "end": consent.release_end(document),
-        "restricted": releases.restricted_persons_of(ctx.db, client),
-        "reasons": releases.RESTRICTION_REASONS,
+        "restricted": restricted_persons.restricted_persons_of(ctx.db, client),
+        "reasons": restricted_persons.RESTRICTION_REASONS,
         "capacities": list(consent.Capacity),
-        "capacity_labels": releases.CAPACITY_LABELS,
-        "others_may_sign": [releases.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])],
+        "capacity_labels": release_forms.CAPACITY_LABELS,
+        "others_may_sign": [
+            release_forms.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])
+        ],
         "tz": ctx.settings.tz,
         "is_draft": row.state == ReleaseState.DRAFT,
         "is_revoked": False,
@@ -206,7 +215,7 @@ def release_sign(ctx: Context) -> Response:
     row = _release(ctx)
     form = {k: ctx.field(k) for k in ctx.form} if ctx.form else {}
     try:
-        releases.sign_from_form(
+        release_forms.sign_from_form(
             ctx.db,
             row,
             form,
@@ -266,13 +275,15 @@ def _download(body: bytes, filename: str, media_type: str) -> Response:
 def release_signed_json(ctx: Context) -> Response:
     row = _release(ctx)
     return _download(
-        releases.signed_envelope_bytes(row), f"release-{row.public_id}.json", "application/json"
+        release_documents.signed_envelope_bytes(row),
+        f"release-{row.public_id}.json",
+        "application/json",
     )
 
 
 def release_fhir(ctx: Context) -> Response:
     row = _release(ctx)
-    resource = releases.fhir_consent(ctx.db, row, at=ctx.now)
+    resource = release_documents.fhir_consent(ctx.db, row, at=ctx.now)
     return _download(
         json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8"),
         f"release-{row.public_id}.fhir.json",

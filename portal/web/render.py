@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
+from portal.resources import TEMPLATES_DIR
 from portal.web.context import Context
-
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 templates.env.globals["Permission"] = Permission

@@ -9,7 +9,16 @@ from portal.disclosure import summary as case_summary
 from portal.errors import Invalid
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
-from portal.services import calendar, cases, casework, convening, meetings, mentor_tasks, tasks
+from portal.services import (
+    calendar,
+    case_history,
+    cases,
+    casework,
+    convening,
+    meetings,
+    mentor_tasks,
+    tasks,
+)
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -92,7 +101,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "participants": casework.participants(ctx.db, case),
             "own_link": casework.own_link(ctx.db, case, agency),
             "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
-            "history": casework.history(ctx.db, case),
+            "history": case_history.history(ctx.db, case),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": meetings.recent_decisions(ctx.db, case),
             "tasks": tasks.case_tasks(ctx.db, case),
@@ -230,7 +239,7 @@ def case_packet(ctx: Context) -> Response:
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
             "participants": casework.participants(ctx.db, case),
-            "history": casework.history(ctx.db, case),
+            "history": case_history.history(ctx.db, case),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
             "tasks": tasks.case_tasks(ctx.db, case, open_only=True),

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.demo import DEMO_PASSWORD
+from portal.demo.logins import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.demo import DEMO_PASSWORD
+from portal.demo.logins import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

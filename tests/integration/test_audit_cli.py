@@ -4,7 +4,8 @@ import sqlite3
 
 import pytest
 
-from portal import cli, migrate
+from portal import migrate
+from portal.cli import main as cli
 from portal.db import make_engine
 
 

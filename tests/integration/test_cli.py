@@ -4,7 +4,8 @@ import io
 
 from sqlmodel import Session, func, select
 
-from portal import cli, migrate
+from portal import migrate
+from portal.cli import main as cli
 from portal.db import make_engine
 from portal.models import Agency, MdtCase, StaffUser
 

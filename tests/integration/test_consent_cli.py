@@ -8,7 +8,7 @@ from nacl.signing import SigningKey
 from sqlmodel import select
 
 import consent
-from portal import cli
+from portal.cli import main as cli
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
 from portal.models import Agency, AgencyKey, AuditEntry, KeyPurpose, Role

@@ -71,10 +71,10 @@ def test_a_mentors_calendar_feed_over_http_has_their_court_date(client, db, keys
     import icalendar
     from mentor_helpers import mentor_world
 
-    from portal.services import calendar, mentoring
+    from portal.services import calendar, mentor_appointments
 
     w = mentor_world(db, keys)
-    court = mentoring.add_appointment(
+    court = mentor_appointments.add_appointment(
         db,
         w.case,
         {

@@ -16,7 +16,7 @@ from portal.models import (
     MentorAssignment,
     Role,
 )
-from portal.services import mentoring
+from portal.services import mentor_assignments, mentor_program
 
 import factories as make
 
@@ -38,11 +38,11 @@ def mdt(db, keys):
     }
     case = make.mdt_case(db, coordinating, intake=date(2026, 10, 30))
     other_case = make.mdt_case(db, coordinating, intake=date(2026, 10, 31))
-    coordinator = mentoring.Assigner(
+    coordinator = mentor_program.Assigner(
         people["coordinator"], coordinating, frozenset({Role.MDT_COORDINATOR.value})
     )
     for which, mentor in ((case, people["mentor"]), (other_case, people["mentor2"])):
-        mentoring.assign_mentor(
+        mentor_assignments.assign_mentor(
             db,
             which,
             mentor_public_id=mentor.public_id,

@@ -1,7 +1,7 @@
 """A smoke run of `portal bench workflow` with tiny numbers (the real run is by hand)."""
 
-from portal import bench_workflow
-from portal.cli import main
+from portal.bench import workflow as bench_workflow
+from portal.cli.main import main
 
 
 def test_bench_builds_measures_and_cleans_up(tmp_path, monkeypatch):

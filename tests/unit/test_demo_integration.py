@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from portal import demo
+from portal.demo import seed as demo
 from portal.disclosure import disclose
 from portal.models import Agency, CaseLink, MdtCase, StaffRole, StaffUser
 from portal.services import mentor_tasks

@@ -195,6 +195,7 @@ def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
             "models/mentoring.py",
             "models/__init__.py",
             "services/mentoring.py",
+            "services/mentor_caseload.py",
             "services/mentor_reports.py",
             "services/mentor_tasks.py",
             "web/mentor_pages.py",

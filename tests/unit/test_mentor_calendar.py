@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from mentor_helpers import mentor_world
 
-from portal.services import calendar, mentoring
+from portal.services import calendar, mentor_appointments
 
 import factories as make
 
@@ -14,7 +14,7 @@ NY = ZoneInfo("America/New_York")
 
 
 def appointment(db, w, day="2026-11-10", clock="09:30", kind="court_appearance"):
-    made = mentoring.add_appointment(
+    made = mentor_appointments.add_appointment(
         db,
         w.case,
         {"date": day, "time": clock, "kind": kind, "place_type": "courthouse"},
@@ -49,12 +49,12 @@ def test_a_cancelled_date_stays_in_the_feed_marked_cancelled(db, keys):
     court = appointment(db, w)
     uid = calendar.appointment_uid(court.public_id)
     assert str(events(calendar.feed_ics(db, w.mentor, at=make.AT))[uid]["STATUS"]) == "CONFIRMED"
-    mentoring.cancel_appointment(db, w.mentor, court.public_id, at=make.AT)
+    mentor_appointments.cancel_appointment(db, w.mentor, court.public_id, at=make.AT)
     db.flush()
     after = events(calendar.feed_ics(db, w.mentor, at=make.AT + timedelta(hours=1)))
     assert set(after) == {uid} and str(after[uid]["STATUS"]) == "CANCELLED"
     # The caseload shows live dates only.
-    live = mentoring.upcoming_for_mentor(
+    live = mentor_appointments.upcoming_for_mentor(
         db, w.mentor, start=make.AT - timedelta(days=1), end=make.AT + timedelta(days=30)
     )
     assert live == []

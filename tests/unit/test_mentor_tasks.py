@@ -9,7 +9,7 @@ from sqlmodel import func, select
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import AuditEntry
 from portal.models.workflow import Task
-from portal.services import mentor_tasks, mentoring, tasks
+from portal.services import mentor_assignments, mentor_program, mentor_tasks, mentoring, tasks
 
 import factories as make
 
@@ -97,12 +97,14 @@ def test_only_the_author_holding_the_case(db, keys):
     e = entry(db, w)
     with pytest.raises(NotFound):
         make_task(db, w, e, mentor=w.other_mentor)
-    mentoring.assign_mentor(
+    mentor_assignments.assign_mentor(
         db,
         w.case,
         mentor_public_id=w.other_mentor.public_id,
         reason="handover",
-        viewer=mentoring.Assigner(w.coordinator, w.coordinating, frozenset({"mdt_coordinator"})),
+        viewer=mentor_program.Assigner(
+            w.coordinator, w.coordinating, frozenset({"mdt_coordinator"})
+        ),
         at=make.AT + timedelta(seconds=1),
     )
     db.flush()

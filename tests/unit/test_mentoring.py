@@ -18,7 +18,15 @@ from portal.models import (
     MentorAssignment,
     Role,
 )
-from portal.services import cases, mentor_reports, mentoring
+from portal.services import (
+    cases,
+    mentor_appointments,
+    mentor_assignments,
+    mentor_caseload,
+    mentor_program,
+    mentor_reports,
+    mentoring,
+)
 from portal.web import mentor_chart
 
 import factories as make
@@ -31,20 +39,20 @@ TODAY = AT.astimezone(TZ).date()
 @dataclass
 class World:
     coordinating: object
-    coordinator: mentoring.Assigner
+    coordinator: mentor_program.Assigner
     program: object
-    lead: mentoring.Assigner
+    lead: mentor_program.Assigner
     mentor: object
     other_mentor: object
     other_program: object
-    other_lead: mentoring.Assigner
+    other_lead: mentor_program.Assigner
     stranger_mentor: object  # a mentor of the other program
     case: object
     second_case: object
 
 
 def assigner(user, agency, *roles):
-    return mentoring.Assigner(user, agency, frozenset(r.value for r in roles))
+    return mentor_program.Assigner(user, agency, frozenset(r.value for r in roles))
 
 
 @pytest.fixture
@@ -72,7 +80,7 @@ def world(db, keys):
 
 
 def assign(db, w, case, mentor, *, by=None, at=AT, reason=None):
-    made = mentoring.assign_mentor(
+    made = mentor_assignments.assign_mentor(
         db,
         case,
         mentor_public_id=mentor.public_id,
@@ -131,7 +139,7 @@ def test_reassignment_keeps_who_from_to_when_and_why(db, world):
         )
     ).all()
     assert [a.mentor_id for a in current] == [w.other_mentor.id]
-    history = mentoring.assignment_history(db, w.case)
+    history = mentor_assignments.assignment_history(db, w.case)
     assert history[0].from_mentor == w.mentor.display_name
     assert history[0].why == "Mentor on leave" and history[0].at == later
     assert history[-1].from_mentor is None and history[-1].by == w.coordinator.user.display_name
@@ -148,9 +156,11 @@ def test_by_first_assessment_uses_intake_plus_grace(db, world):
     w = world  # intake 2026-10-20; grace 3 days: 2026-10-23 counts, 2026-10-24 does not
     assign(db, w, w.case, w.mentor, at=datetime(2026, 10, 23, 20, 0, tzinfo=TZ))
     assign(db, w, w.second_case, w.mentor, at=datetime(2026, 10, 29, 9, 0, tzinfo=TZ))
-    assert mentoring.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
-    assert mentoring.mentor_status(db, w.second_case, tz=TZ).by_first_assessment is False
-    rows = {r.reference: r for r in mentoring.assignment_overview(db, w.coordinator, tz=TZ)}
+    assert mentor_assignments.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
+    assert mentor_assignments.mentor_status(db, w.second_case, tz=TZ).by_first_assessment is False
+    rows = {
+        r.reference: r for r in mentor_assignments.assignment_overview(db, w.coordinator, tz=TZ)
+    }
     assert rows[w.case.reference].by_first_assessment
     assert not rows[w.second_case.reference].by_first_assessment
 
@@ -159,7 +169,7 @@ def test_first_assessment_counts_the_first_mentor_not_the_current_one(db, world)
     w = world
     assign(db, w, w.case, w.mentor, at=datetime(2026, 10, 21, 9, 0, tzinfo=TZ))
     assign(db, w, w.case, w.other_mentor, at=AT, reason="change")
-    assert mentoring.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
+    assert mentor_assignments.mentor_status(db, w.case, tz=TZ).by_first_assessment is True
 
 
 def test_only_survivor_mentors_of_a_mentor_program_can_be_assigned(db, keys, world):
@@ -177,13 +187,13 @@ def test_only_survivor_mentors_of_a_mentor_program_can_be_assigned(db, keys, wor
 def test_program_lead_assigns_only_their_own_mentors(db, world):
     w = world
     cases.link_client(db, w.case, w.program, None, actor=None, at=AT)
-    case = mentoring.access_case_for_assignment(db, w.lead, w.case.public_id)
+    case = mentor_assignments.access_case_for_assignment(db, w.lead, w.case.public_id)
     with pytest.raises(Invalid):
         assign(db, w, case, w.stranger_mentor, by=w.lead)
     assign(db, w, case, w.mentor, by=w.lead)
-    choices = {c.public_id for c in mentoring.mentor_choices(db, w.lead)}
+    choices = {c.public_id for c in mentor_program.mentor_choices(db, w.lead)}
     assert choices == {w.mentor.public_id, w.other_mentor.public_id}
-    everyone = {c.public_id for c in mentoring.mentor_choices(db, w.coordinator)}
+    everyone = {c.public_id for c in mentor_program.mentor_choices(db, w.coordinator)}
     assert w.stranger_mentor.public_id in everyone
 
 
@@ -191,10 +201,10 @@ def test_another_programs_lead_cannot_reach_the_case_or_replace_its_mentor(db, w
     w = world
     assign(db, w, w.case, w.mentor)
     with pytest.raises(NotFound):
-        mentoring.access_case_for_assignment(db, w.other_lead, w.case.public_id)
+        mentor_assignments.access_case_for_assignment(db, w.other_lead, w.case.public_id)
     # Even when the other program is linked to the case, it cannot replace this mentor.
     cases.link_client(db, w.case, w.other_program, None, actor=None, at=AT)
-    case = mentoring.access_case_for_assignment(db, w.other_lead, w.case.public_id)
+    case = mentor_assignments.access_case_for_assignment(db, w.other_lead, w.case.public_id)
     with pytest.raises(Forbidden):
         assign(db, w, case, w.stranger_mentor, by=w.other_lead, reason="mine now")
 
@@ -203,24 +213,28 @@ def test_assignment_links_the_program_to_the_case_and_lists_unassigned(db, world
     w = world
     assert {
         r.reference
-        for r in mentoring.assignment_overview(db, w.coordinator, tz=TZ, unassigned_only=True)
+        for r in mentor_assignments.assignment_overview(
+            db, w.coordinator, tz=TZ, unassigned_only=True
+        )
     } == {w.case.reference, w.second_case.reference}
     assign(db, w, w.case, w.mentor)
     assert cases.access_case(db, w.program, w.case.public_id) == w.case
-    assert mentoring.count_unassigned(db, w.coordinator) == 1
-    mentoring.end_assignment(db, w.case, reason="Survivor moved away", viewer=w.coordinator, at=AT)
-    assert mentoring.count_unassigned(db, w.coordinator) == 2
+    assert mentor_assignments.count_unassigned(db, w.coordinator) == 1
+    mentor_assignments.end_assignment(
+        db, w.case, reason="Survivor moved away", viewer=w.coordinator, at=AT
+    )
+    assert mentor_assignments.count_unassigned(db, w.coordinator) == 2
     assert "mentoring:assignment:ended" in tags(db)
 
 
 def test_the_dashboard_counts_unassigned_cases_no_further_than_its_cap(db, world):
     w = world
-    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 1
-    assert mentoring.count_unassigned(db, w.coordinator, cap=5) == 2
+    assert mentor_assignments.count_unassigned(db, w.coordinator, cap=1) == 1
+    assert mentor_assignments.count_unassigned(db, w.coordinator, cap=5) == 2
     assign(db, w, w.case, w.mentor)
-    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 1
+    assert mentor_assignments.count_unassigned(db, w.coordinator, cap=1) == 1
     assign(db, w, w.second_case, w.other_mentor)
-    assert mentoring.count_unassigned(db, w.coordinator, cap=1) == 0
+    assert mentor_assignments.count_unassigned(db, w.coordinator, cap=1) == 0
 
 
 # --- caseload and visibility ------------------------------------------------------------
@@ -230,15 +244,15 @@ def test_a_mentor_sees_only_their_own_caseload(db, world):
     w = world
     assign(db, w, w.case, w.mentor)
     assign(db, w, w.second_case, w.other_mentor)
-    mine = mentoring.caseload(db, w.mentor, now=AT, today=TODAY)
+    mine = mentor_caseload.caseload(db, w.mentor, now=AT, today=TODAY)
     assert [r.reference for r in mine] == [w.case.reference]
     with pytest.raises(NotFound):
-        mentoring.access_caseload_case(db, w.mentor, w.second_case.public_id)
+        mentor_caseload.access_caseload_case(db, w.mentor, w.second_case.public_id)
     # After a reassignment the former mentor no longer holds the case.
     assign(db, w, w.case, w.other_mentor, reason="handover", at=AT + timedelta(hours=1))
-    assert mentoring.caseload(db, w.mentor, now=AT, today=TODAY) == []
+    assert mentor_caseload.caseload(db, w.mentor, now=AT, today=TODAY) == []
     with pytest.raises(NotFound):
-        mentoring.access_caseload_case(db, w.mentor, w.case.public_id)
+        mentor_caseload.access_caseload_case(db, w.mentor, w.case.public_id)
 
 
 def test_caseload_shows_next_date_and_days_since_last_contact(db, world):
@@ -247,7 +261,7 @@ def test_caseload_shows_next_date_and_days_since_last_contact(db, world):
     log(db, w.case, w.mentor, occurred_on="2026-10-25")
     log(db, w.case, w.mentor, occurred_on="2026-10-28")
     for day, kind in (("2026-11-20", "medical"), ("2026-11-10", "court_appearance")):
-        mentoring.add_appointment(
+        mentor_appointments.add_appointment(
             db,
             w.case,
             {"date": day, "time": "10:00", "kind": kind, "place_type": "courthouse"},
@@ -255,7 +269,7 @@ def test_caseload_shows_next_date_and_days_since_last_contact(db, world):
             at=AT,
             tz=TZ,
         )
-    (row,) = mentoring.caseload(db, w.mentor, now=AT, today=TODAY)
+    (row,) = mentor_caseload.caseload(db, w.mentor, now=AT, today=TODAY)
     assert (
         row.last_contact == date(2026, 10, 28)
         and row.days_since_contact == (TODAY - date(2026, 10, 28)).days
@@ -270,7 +284,7 @@ def test_upcoming_for_mentor_is_their_window_of_live_dates(db, world):
     assign(db, w, w.second_case, w.other_mentor)
 
     def add(case, mentor, day):
-        return mentoring.add_appointment(
+        return mentor_appointments.add_appointment(
             db,
             case,
             {"date": day, "time": "09:30", "kind": "medical", "place_type": "hospital_clinic"},
@@ -283,19 +297,21 @@ def test_upcoming_for_mentor_is_their_window_of_live_dates(db, world):
     cancelled = add(w.case, w.mentor, "2026-11-06")
     add(w.case, w.mentor, "2026-12-20")  # after the window
     add(w.second_case, w.other_mentor, "2026-11-05")  # someone else's case
-    mentoring.cancel_appointment(db, w.mentor, cancelled.public_id, at=AT)
-    rows = mentoring.upcoming_for_mentor(db, w.mentor, start=AT, end=AT + timedelta(days=30))
+    mentor_appointments.cancel_appointment(db, w.mentor, cancelled.public_id, at=AT)
+    rows = mentor_appointments.upcoming_for_mentor(
+        db, w.mentor, start=AT, end=AT + timedelta(days=30)
+    )
     assert [r.public_id for r in rows] == [inside.public_id]
     assert rows[0].case_reference == w.case.reference
     with pytest.raises(NotFound):
-        mentoring.cancel_appointment(db, w.other_mentor, inside.public_id, at=AT)
+        mentor_appointments.cancel_appointment(db, w.other_mentor, inside.public_id, at=AT)
 
 
 def test_appointment_dates_are_checked(db, world):
     w = world
     assign(db, w, w.case, w.mentor)
     with pytest.raises(Invalid) as caught:
-        mentoring.add_appointment(
+        mentor_appointments.add_appointment(
             db,
             w.case,
             {"date": "2026-10-01", "time": "25:00", "kind": "tea", "place_type": ""},
@@ -604,6 +620,6 @@ def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, 
 
 def test_the_one_case_check_looks_up_that_case_and_never_lists_the_programs(db, world):
     # Listing the program's links and assignments made the check grow with the program.
-    one = select(MdtCase.id).where(mentoring._assignable_cases(world.lead, one_case=True))
+    one = select(MdtCase.id).where(mentor_assignments._assignable_cases(world.lead, one_case=True))
     sql = str(one.compile(dialect=db.get_bind().dialect))
     assert sql.count("EXISTS (SELECT") == 2 and " IN (SELECT" not in sql

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 import consent
-from portal import demo
+from portal.demo import seed as demo
 from portal.errors import Conflict, Invalid
 from portal.models import (
     AgencyKey,
@@ -20,7 +20,7 @@ from portal.models import (
     RestrictedPerson,
     Role,
 )
-from portal.services import clients, releases
+from portal.services import clients, release_documents, release_forms, releases, restricted_persons
 from portal.services import keys as agency_keys
 
 import factories as make
@@ -53,7 +53,7 @@ def form(partner, **changes):
 
 def test_form_dates_are_days_in_the_mdt_time_zone(db, setup):
     _, partner, client, witness = setup
-    row = releases.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
+    row = release_forms.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
     assert row.effective_at == datetime(2026, 11, 2, 5, 0, tzinfo=UTC)  # midnight in New York
     assert row.ends_at == datetime(2027, 1, 31, 5, 0, tzinfo=UTC)
     document = releases.draft_document(row)
@@ -64,7 +64,7 @@ def test_form_dates_are_days_in_the_mdt_time_zone(db, setup):
 def test_event_expiry_needs_its_latest_date(db, setup):
     _, partner, client, witness = setup
     with pytest.raises(Invalid) as caught:
-        releases.draft_from_form(
+        release_forms.draft_from_form(
             db,
             client,
             form(partner, expiry_kind="event", event="court case closes", latest_date=""),
@@ -73,7 +73,7 @@ def test_event_expiry_needs_its_latest_date(db, setup):
             at=make.AT,
         )
     assert set(caught.value.errors) == {"latest_date"}
-    row = releases.draft_from_form(
+    row = release_forms.draft_from_form(
         db,
         client,
         form(partner, expiry_kind="event", event="court case closes", latest_date="2027-03-01"),
@@ -88,7 +88,7 @@ def test_the_owner_and_unknown_agencies_are_not_recipients(db, setup):
     owner, partner, client, witness = setup
     for recipients in ([owner.public_id], ["all"], []):
         with pytest.raises(Invalid) as caught:
-            releases.draft_from_form(
+            release_forms.draft_from_form(
                 db, client, form(partner, recipients=recipients), tz=TZ, actor=witness, at=make.AT
             )
         assert "recipients" in caught.value.errors
@@ -98,9 +98,9 @@ def test_the_owner_and_unknown_agencies_are_not_recipients(db, setup):
 
 def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
     _, partner, client, witness = setup
-    row = releases.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
+    row = release_forms.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
     later = make.AT + timedelta(hours=3)
-    signed = releases.sign_from_form(
+    signed = release_forms.sign_from_form(
         db,
         row,
         {
@@ -120,11 +120,11 @@ def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
 
 def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, setup):
     _, partner, client, witness = setup
-    releases.record_restricted_person(
+    restricted_persons.record_restricted_person(
         db, client, name="Dana Suspect", reason="suspected_exploiter", actor=witness, at=make.AT
     )
     with pytest.raises(Conflict):
-        releases.record_restricted_person(
+        restricted_persons.record_restricted_person(
             db,
             client,
             name=" dana suspect ",
@@ -133,15 +133,15 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
             at=make.AT,
         )
     with pytest.raises(Invalid) as caught:
-        releases.record_restricted_person(
+        restricted_persons.record_restricted_person(
             db, client, name="", reason="dislike", actor=witness, at=make.AT
         )
     assert set(caught.value.errors) == {"name", "reason"}
-    row = releases.draft_from_form(
+    row = release_forms.draft_from_form(
         db, client, form(partner, client_is_minor="on"), tz=TZ, actor=witness, at=make.AT
     )
     with pytest.raises(Invalid) as caught:
-        releases.sign_from_form(
+        release_forms.sign_from_form(
             db,
             row,
             {
@@ -160,13 +160,15 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
     assert "can never sign" in message
     assert message.endswith("Someone else may sign as: legal guardian, custodian by court order.")
     assert db.get(ConsentRelease, row.id).state == "draft"
-    assert [p.name for p in releases.restricted_persons_of(db, client)] == ["Dana Suspect"]
+    assert [p.name for p in restricted_persons.restricted_persons_of(db, client)] == [
+        "Dana Suspect"
+    ]
 
 
 def _signed(db, keys, setup, at=make.AT):
     _, partner, client, witness = setup
     day = at.astimezone(TZ).date().isoformat()
-    row = releases.draft_from_form(
+    row = release_forms.draft_from_form(
         db, client, form(partner, effective_date=day), tz=TZ, actor=witness, at=at
     )
     releases.sign(
@@ -186,30 +188,30 @@ def _signed(db, keys, setup, at=make.AT):
 def test_verify_upload_names_changed_fields_and_reads_revocations(db, keys, setup):
     row = _signed(db, keys, setup)
     envelope = json.loads(row.document)
-    report = releases.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
+    report = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
     assert report.valid and report.revocations_known
 
     changed = json.loads(row.document)
     changed["release"]["expiry"]["at"] = "2030-01-01T00:00:00Z"
     changed["release"]["language"] = "es"
-    report = releases.verify_upload(db, json.dumps(changed).encode(), at=make.AT)
+    report = release_documents.verify_upload(db, json.dumps(changed).encode(), at=make.AT)
     assert not report.valid and report.code == "bad_signature"
     assert report.tampered_fields == ("expiry.at", "language")
 
     releases.revoke(db, row, reason=None, actor=setup[3], keys=keys, at=make.AT + timedelta(days=1))
     db.flush()
-    later = releases.verify_upload(
+    later = release_documents.verify_upload(
         db, json.dumps(envelope).encode(), at=make.AT + timedelta(days=2)
     )
     assert later.signature_ok and not later.valid and later.code == "revoked"
-    before = releases.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
+    before = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
     assert before.valid  # the revocation counts from its own time on
 
 
 @pytest.mark.parametrize("data", [b"", b"null", b"{}", b"x" * (64 * 1024 + 1)])
 def test_verify_upload_refuses_what_is_not_a_signed_release(db, data):
     with pytest.raises(Invalid) as caught:
-        releases.verify_upload(db, data, at=make.AT)
+        release_documents.verify_upload(db, data, at=make.AT)
     assert caught.value.errors["document"]
 
 

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import AuditEntry, MdtCase, Role
 from portal.models.workflow import Meeting, MeetingStatus, Task, TaskChange, TaskStatus
-from portal.services import calendar, cases, casework, convening, meetings, tasks
+from portal.services import calendar, case_history, cases, casework, convening, meetings, tasks
 
 import factories as make
 
@@ -288,7 +288,7 @@ def test_close_and_reopen_keep_history_with_reasons(db, keys):
         casework.close_case(db, case, reason="  ", actor=None, at=AT)
     casework.close_case(db, case, reason="Services complete", actor=None, at=AT)
     casework.reopen_case(db, case, reason="New disclosure", actor=None, at=AT)
-    kinds = [(h.kind, h.reason) for h in casework.history(db, case)]
+    kinds = [(h.kind, h.reason) for h in case_history.history(db, case)]
     assert kinds == [
         ("opened", None),
         ("closed", "Services complete"),

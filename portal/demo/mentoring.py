@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
+from portal.demo.logins import DEMO_PASSWORD
 from portal.models import (
     AccompanimentKind,
     Agency,
@@ -19,7 +20,13 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import mentoring, staff
+from portal.services import (
+    mentor_appointments,
+    mentor_assignments,
+    mentor_program,
+    mentoring,
+    staff,
+)
 
 # The demo runs in the portal's default MDT time zone.
 DEMO_TZ = ZoneInfo("America/New_York")
@@ -80,8 +87,6 @@ def seed_mentoring(
     today: date,
     rng: random.Random,
 ) -> None:
-    from portal.demo import DEMO_PASSWORD  # demo.py imports this module: import late
-
     del keys  # mentoring data holds nothing that is encrypted
     program = agencies_by_key["mentor"]
     coordinating = agencies_by_key["cac"]
@@ -96,10 +101,10 @@ def seed_mentoring(
         at=at,
     )
     mentors = [_user(db, "mentor"), _user(db, SECOND_MENTOR[0])]
-    coordinator = mentoring.Assigner(
+    coordinator = mentor_program.Assigner(
         _user(db, "coordinator"), coordinating, frozenset({Role.MDT_COORDINATOR.value})
     )
-    lead = mentoring.Assigner(
+    lead = mentor_program.Assigner(
         _user(db, "mentor.lead"), program, frozenset({Role.AGENCY_LEAD.value})
     )
     open_cases = db.exec(
@@ -120,7 +125,7 @@ def seed_mentoring(
         holder = mentors[0] if index % 3 != 2 else mentors[1]
         if not reassigned and holder is mentors[1] and (today - first_day).days > 20:
             # One case changes hands inside the program, with its reason on record.
-            mentoring.assign_mentor(
+            mentor_assignments.assign_mentor(
                 db,
                 case,
                 mentor_public_id=mentors[1].public_id,
@@ -140,7 +145,7 @@ def seed_mentoring(
                 kinds=kinds,
                 weights=weights,
             )
-            mentoring.assign_mentor(
+            mentor_assignments.assign_mentor(
                 db,
                 case,
                 mentor_public_id=mentors[0].public_id,
@@ -150,7 +155,7 @@ def seed_mentoring(
             )
             holder, first_day, reassigned = mentors[0], switch_day, True
         else:
-            mentoring.assign_mentor(
+            mentor_assignments.assign_mentor(
                 db,
                 case,
                 mentor_public_id=holder.public_id,
@@ -172,7 +177,7 @@ def seed_mentoring(
         )
         for _ in range(rng.choice((0, 1, 1, 2))):
             day = today + timedelta(days=rng.randint(2, 35))
-            mentoring.add_appointment(
+            mentor_appointments.add_appointment(
                 db,
                 case,
                 {

@@ -8,7 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from portal import audit_cli, cli_consent, migrate
+from portal import migrate
+from portal.cli import audit as audit_commands
+from portal.cli import consent as consent_commands
 from portal.db import make_engine, unit_of_work
 from portal.errors import DomainError
 from portal.settings import Settings, from_environment
@@ -93,10 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", action="append", required=True)
     add.set_defaults(run=cmd_staff_add)
 
-    cli_consent.add_commands(commands)  # consent releases and agency keys (issue 4)
-    audit_cli.add_commands(
-        commands, bench
-    )  # audit log (issue 5): audit verify|checkpoint, bench audit
+    consent_commands.add_commands(commands)  # consent releases and agency keys (issue 4)
+    # audit log (issue 5): audit verify|checkpoint, bench audit
+    audit_commands.add_commands(commands, bench)
     # MDT workflow (issue 6)
     workflow = bench.add_parser(
         "workflow", help="coordinator dashboard and my tasks at scale (scratch databases)"
@@ -240,9 +241,9 @@ def cmd_staff_add(args) -> int:
 
 
 def cmd_bench_workflow(args) -> int:
-    from portal import bench_workflow
+    from portal.bench import workflow
 
-    bench_workflow.run(
+    workflow.run(
         sizes=[(args.small_cases, args.small_tasks), (args.cases, args.tasks)],
         postgres_url=args.postgres_url or None,
         repeat=args.repeat,
@@ -270,9 +271,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from portal import assets, demo
+    from portal import assets
     from portal.app import create_app
     from portal.crypto import KeyWrapper
+    from portal.demo import seed as demo
+    from portal.demo.logins import DEMO_LOGINS, DEMO_PASSWORD
 
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{Path.cwd() / DEMO_DATABASE}")
     settings = _settings(cookie_secure=False, demo=True)
@@ -297,8 +300,8 @@ def cmd_demo(args) -> int:
             print(f"note: {error} (pages still work without JavaScript)")
     url = f"http://{args.host}:{args.port}/"
     print(f"\nMDT Portal demo (synthetic data only) — database {settings.database_url}")
-    print(f"Open {url}\nEvery demo login uses the password: {demo.DEMO_PASSWORD}")
-    for username, display_name, _agency, roles in demo.DEMO_LOGINS:
+    print(f"Open {url}\nEvery demo login uses the password: {DEMO_PASSWORD}")
+    for username, display_name, _agency, roles in DEMO_LOGINS:
         print(f"  {username:<13} {roles[0].label:<16} {display_name}")
     print(
         "  (each partner agency also has a lead: cw.lead, pd.lead, shelter.lead, "

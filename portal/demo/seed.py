@@ -1,4 +1,4 @@
-"""Synthetic demo data: obviously fictional agencies, staff, clients and MDT cases."""
+"""Seed the demo MDT: its agencies, staff, clients and cases, then each area's own data."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal import demo_audit, demo_sections, demo_workflow
 from portal.crypto import KeyWrapper
-from portal.demo_consent import seed_consent
-from portal.demo_integration import seed_integration
-from portal.demo_mentoring import seed_mentoring
+from portal.demo import audit as demo_audit
+from portal.demo import sections as demo_sections
+from portal.demo import workflow as demo_workflow
+from portal.demo.integration import seed_integration
+from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
+from portal.demo.mentoring import seed_mentoring
+from portal.demo.releases import seed_consent
 from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
 from portal.services import agencies, cases, clients, staff
-
-DEMO_PASSWORD = "demo-portal-2026"  # printed by `portal demo`; a demo has no secrets
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,6 @@ AGENCIES = (
         Discipline.HEALTH,
     ),
 )
-
-# One printed login per role: (username, display name, agency key, roles).
-DEMO_LOGINS = (
-    ("admin", "Avery Admin (demo)", "cac", (Role.ADMINISTRATOR,)),
-    ("coordinator", "Corin Coordinator (demo)", "cac", (Role.MDT_COORDINATOR,)),
-    ("lead", "Lee Lead (demo)", "cac", (Role.AGENCY_LEAD,)),
-    ("advocate", "Addison Advocate (demo)", "shelter", (Role.ADVOCATE,)),
-    ("casemanager", "Casey Casemanager (demo)", "cw", (Role.CASE_MANAGER,)),
-    ("investigator", "Indigo Investigator (demo)", "pd", (Role.INVESTIGATOR,)),
-    ("clinician", "Clem Clinician (demo)", "clinic", (Role.CLINICIAN,)),
-    ("mentor", "Morgan Mentor (demo)", "mentor", (Role.SURVIVOR_MENTOR,)),
-)
-
-# Each other agency gets a lead of its own, so "their own agency only" can be tried.
-AGENCY_LEADS = {
-    "cw": ("cw.lead", "Willow Welfarelead (demo)"),
-    "pd": ("pd.lead", "Parker Policelead (demo)"),
-    "shelter": ("shelter.lead", "Shay Shelterlead (demo)"),
-    "mentor": ("mentor.lead", "Marlo Mentorlead (demo)"),
-    "clinic": ("clinic.lead", "Quinn Cliniclead (demo)"),
-}
 
 GIVEN = (
     "Ash",

@@ -9,6 +9,7 @@ from pathlib import Path
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.db import make_engine, unit_of_work
 from portal.errors import Invalid
+from portal.settings import from_environment
 
 # Exit codes of `portal consent verify`.
 VALID, NOT_VALID, UNREADABLE = 0, 1, 2
@@ -50,18 +51,17 @@ def _read_input(name: str) -> bytes:
 
 
 def cmd_consent_verify(args: argparse.Namespace) -> int:
-    from portal.cli import _settings
-    from portal.services import releases
+    from portal.services import release_documents
 
     try:
         data = _read_input(args.file)
     except OSError as error:
         print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return UNREADABLE
-    settings = _settings()
+    settings = from_environment()
     with unit_of_work(make_engine(settings.database_url)) as db:
         try:
-            report = releases.verify_upload(db, data, at=settings.clock())
+            report = release_documents.verify_upload(db, data, at=settings.clock())
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
             return UNREADABLE
@@ -79,11 +79,10 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from portal.cli import _settings
     from portal.crypto import KeyWrapper
     from portal.services import keys
 
-    settings = _settings()
+    settings = from_environment()
     with unit_of_work(make_engine(settings.database_url)) as db:
         agency = keys.find_agency(db, args.agency)
         new = keys.rotate_signing_key(
@@ -98,10 +97,9 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    from portal.cli import _settings
     from portal.services import keys
 
-    settings = _settings()
+    settings = from_environment()
     with unit_of_work(make_engine(settings.database_url)) as db:
         for agency, key in keys.public_signing_keys(db):
             retired = key.retired_at.isoformat() if key.retired_at else "in use"

@@ -12,7 +12,7 @@ import consent
 from portal.crypto import KeyWrapper
 from portal.models import Agency, AgencyKey, Client, KeyPurpose, Role, StaffRole, StaffUser
 from portal.sections import catalogue
-from portal.services import releases
+from portal.services import releases, restricted_persons
 
 # Demo agencies have "had" their signing keys for a while, so releases signed in the
 # demo's past verify like real ones (a signature older than its key would not).
@@ -67,7 +67,7 @@ def seed_consent(
         select(Client).where(Client.agency_id == agencies[0].id).order_by(Client.id)
     ).first()
     if first is not None:
-        releases.record_restricted_person(
+        restricted_persons.record_restricted_person(
             db, first, name=RESTRICTED_NAME, reason="suspected_exploiter", actor=None, at=at
         )
 

@@ -8,6 +8,7 @@ import sys
 from sqlmodel import Session, or_, select
 
 from portal.db import make_engine, unit_of_work
+from portal.settings import from_environment
 
 
 def add_commands(commands, bench) -> None:
@@ -50,10 +51,9 @@ def _agency(db: Session, name_or_id: str):
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from portal.audit import verify
-    from portal.cli import _settings
     from portal.models import NODE_LOG
 
-    engine = make_engine(_settings().database_url)
+    engine = make_engine(from_environment().database_url)
     with Session(engine) as db:
         # Read in short transactions: a long walk must not shut writers out (SQLite).
         pause = db.rollback
@@ -77,12 +77,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     from portal.audit.checkpoints import CheckpointSigner
-    from portal.cli import _settings
     from portal.crypto import KeyWrapper
     from portal.models import Agency
     from portal.services import audit_log
 
-    settings = _settings()
+    settings = from_environment()
     keys = KeyWrapper(settings.secrets.kek_bytes())
     engine = make_engine(settings.database_url)
     with unit_of_work(engine) as db:

@@ -1,0 +1,20 @@
+"""How the audit log spells an instant: the one text that entry hashes and checkpoint
+signatures cover."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+_last_formatted: tuple[datetime | None, str] = (None, "")
+
+
+def format_at(moment: datetime) -> str:
+    """One spelling per instant, microseconds always, so a stored time hashes the same."""
+    # A batch's entries share one instant: spell it once (a single-slot cache, swapped
+    # whole, so threads never see a time paired with another's spelling).
+    global _last_formatted
+    last, text = _last_formatted
+    if last is None or moment != last:
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _last_formatted = (moment, text)
+    return text

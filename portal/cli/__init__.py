@@ -1,0 +1,1 @@
+"""The `portal` command, one module per group of subcommands; `main` assembles them."""

@@ -1,0 +1,1 @@
+"""The demo: synthetic, obviously fictional agencies, staff, clients and MDT cases."""

@@ -1,0 +1,40 @@
+"""A case's history: the events noted as it moves (opened, reviewed, closed, ...), and
+the list a coordinator reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal.models import MdtCase, StaffUser
+from portal.models.workflow import CaseEvent, CaseEventKind
+
+
+def note(
+    db: Session, case: MdtCase, kind: CaseEventKind, *, actor, at: datetime, reason=None
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id, kind=kind, at=at, actor_id=getattr(actor, "id", None), reason=reason
+    )
+    db.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    kind: str
+    actor: str | None
+    reason: str | None
+
+
+def history(db: Session, case: MdtCase) -> list[HistoryRow]:
+    rows = db.exec(
+        select(CaseEvent, StaffUser.display_name)
+        .join(StaffUser, StaffUser.id == CaseEvent.actor_id, isouter=True)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.at, CaseEvent.id)
+    ).all()
+    return [HistoryRow(e.at, e.kind, name, e.reason) for e, name in rows]

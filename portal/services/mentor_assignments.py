@@ -1,0 +1,368 @@
+"""Mentor assignment: a case's mentor assigned, replaced or ended (never erased), its
+history, and the overview of which cases have a mentor by the first assessment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from sqlalchemy import and_, exists, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, func, select
+
+from portal.audit import AuditTag, record
+from portal.auth.sessions import Viewer
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import (
+    Agency,
+    CaseLink,
+    CaseStatus,
+    MdtCase,
+    MentorAssignment,
+    Role,
+    StaffUser,
+)
+from portal.services import cases, validation
+from portal.services.mentor_program import is_program_lead, mentors_query
+
+# "By the first assessment": no assessment date is recorded anywhere yet, so the first
+# assessment is taken to happen within this many days of the case's intake date. A mentor
+# first assigned on or before intake + grace (calendar dates in the MDT's time zone) was
+# there from the first assessment.
+FIRST_ASSESSMENT_GRACE_DAYS = 3
+
+
+def _assignable_cases(viewer: Viewer, *, one_case: bool = False):
+    """SQL condition: cases this viewer may assign a mentor to (empty when none).
+
+    A list of cases reads the program's links and assignments once (IN); the check of
+    `one_case` looks up that case's own (EXISTS), so it costs the same however many cases
+    the program serves."""
+    conditions = []
+    if Role.MDT_COORDINATOR in viewer.roles:
+        conditions.append(MdtCase.coordinating_agency_id == viewer.agency.id)
+    if is_program_lead(viewer):
+        link, held = aliased(CaseLink), aliased(MentorAssignment)
+        linked = select(link.case_id).where(link.agency_id == viewer.agency.id)
+        holding = select(held.case_id).where(
+            held.mentor_agency_id == viewer.agency.id, held.ended_at.is_(None)
+        )
+        if one_case:
+            in_linked = exists(linked.where(link.case_id == MdtCase.id)).correlate(MdtCase)
+            in_held = exists(holding.where(held.case_id == MdtCase.id)).correlate(MdtCase)
+        else:
+            in_linked, in_held = MdtCase.id.in_(linked), MdtCase.id.in_(holding)
+        conditions += [MdtCase.coordinating_agency_id == viewer.agency.id, in_linked, in_held]
+    return or_(*conditions) if conditions else MdtCase.id.is_(None)
+
+
+def access_case_for_assignment(db: Session, viewer: Viewer, public_id: str) -> MdtCase:
+    case = db.exec(
+        select(MdtCase).where(
+            MdtCase.public_id == public_id, _assignable_cases(viewer, one_case=True)
+        )
+    ).first()
+    if case is None:
+        raise NotFound("case")
+    return case
+
+
+def current_assignment(db: Session, case: MdtCase) -> MentorAssignment | None:
+    return db.exec(
+        select(MentorAssignment).where(
+            MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
+        )
+    ).first()
+
+
+def _reason(value: object, *, required: bool) -> str | None:
+    cleaned = validation.text(value, "reason", max_length=300, required=required)
+    return cleaned or None
+
+
+def _may_replace(viewer: Viewer, case: MdtCase, current: MentorAssignment) -> bool:
+    if Role.MDT_COORDINATOR in viewer.roles and case.coordinating_agency_id == viewer.agency.id:
+        return True
+    return is_program_lead(viewer) and current.mentor_agency_id == viewer.agency.id
+
+
+def _audit_assignment(db, tag, case, agency_ids, *, actor, detail, at) -> None:
+    # The case's log, and the log of every program the change concerns.
+    for agency_id in dict.fromkeys([case.coordinating_agency_id, *agency_ids]):
+        record(
+            db, tag, agency_id=agency_id, actor=actor, subject=case.reference, detail=detail, at=at
+        )
+
+
+def assign_mentor(
+    db: Session,
+    case: MdtCase,
+    *,
+    mentor_public_id: object,
+    reason: object,
+    viewer: Viewer,
+    at: datetime,
+) -> MentorAssignment:
+    """Assign (or reassign) the case's mentor; the previous row is ended, never erased."""
+    current = current_assignment(db, case)
+    values = validation.collect(
+        mentor=lambda: _chosen_mentor(db, viewer, mentor_public_id),
+        reason=lambda: _reason(reason, required=current is not None),
+    )
+    mentor, mentor_agency = values["mentor"]
+    if case.status != CaseStatus.OPEN:
+        raise Invalid("mentor", "This case is closed; a mentor cannot be assigned.")
+    if current is not None:
+        if current.mentor_id == mentor.id:
+            raise Invalid("mentor", f"{mentor.display_name} is already this case's mentor.")
+        if not _may_replace(viewer, case, current):
+            raise Forbidden("This case's mentor is from another program; ask the MDT coordinator.")
+        current.ended_at = at
+        current.ended_by_id = viewer.user.id
+        current.end_reason = values["reason"]
+        db.add(current)
+    assignment = MentorAssignment(
+        case_id=case.id,
+        mentor_id=mentor.id,
+        mentor_agency_id=mentor_agency.id,
+        previous_mentor_id=current.mentor_id if current else None,
+        assigned_at=at,
+        assigned_by_id=viewer.user.id,
+        reason=values["reason"],
+    )
+    db.add(assignment)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise Conflict(
+            "mentor", "Someone changed this case's mentor just now. Reload and try again."
+        ) from None
+    if (
+        case.coordinating_agency_id != mentor_agency.id
+        and not db.exec(
+            select(CaseLink.id).where(
+                CaseLink.case_id == case.id, CaseLink.agency_id == mentor_agency.id
+            )
+        ).first()
+    ):
+        # The program joins the case; it links its own client record from its side.
+        cases.link_client(db, case, mentor_agency, None, actor=viewer.user, at=at)
+    _audit_assignment(
+        db,
+        AuditTag.MENTOR_REASSIGNED if current else AuditTag.MENTOR_ASSIGNED,
+        case,
+        [mentor_agency.id, *([current.mentor_agency_id] if current else [])],
+        actor=viewer.user,
+        detail={
+            "assignment": assignment.public_id,
+            "mentor": mentor.public_id,
+            **({"previous_assignment": current.public_id} if current else {}),
+        },
+        at=at,
+    )
+    return assignment
+
+
+def _chosen_mentor(db: Session, viewer: Viewer, public_id: object) -> tuple[StaffUser, Agency]:
+    query = mentors_query().where(StaffUser.public_id == str(public_id or ""))
+    if Role.MDT_COORDINATOR not in viewer.roles:
+        query = query.where(StaffUser.agency_id == viewer.agency.id)
+    row = db.exec(query).first()
+    if row is None:
+        raise Invalid("mentor", "Choose a mentor from the list.")
+    return row
+
+
+def end_assignment(
+    db: Session, case: MdtCase, *, reason: object, viewer: Viewer, at: datetime
+) -> MentorAssignment:
+    current = current_assignment(db, case)
+    if current is None:
+        raise Invalid("reason", "This case has no mentor to end.")
+    cleaned = validation.collect(reason=lambda: _reason(reason, required=True))["reason"]
+    if not _may_replace(viewer, case, current):
+        raise Forbidden("This case's mentor is from another program; ask the MDT coordinator.")
+    current.ended_at = at
+    current.ended_by_id = viewer.user.id
+    current.end_reason = cleaned
+    db.add(current)
+    _audit_assignment(
+        db,
+        AuditTag.MENTOR_ASSIGNMENT_ENDED,
+        case,
+        [current.mentor_agency_id],
+        actor=viewer.user,
+        detail={"assignment": current.public_id},
+        at=at,
+    )
+    return current
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    by: str | None
+    from_mentor: str | None
+    to_mentor: str | None
+    to_agency: str | None
+    why: str | None
+
+
+def assignment_history(db: Session, case: MdtCase) -> list[HistoryRow]:
+    """Every change of the case's mentor, newest first: who, from, to, when, why."""
+    by, previous, mentor = aliased(StaffUser), aliased(StaffUser), aliased(StaffUser)
+    ender = aliased(StaffUser)
+    rows = db.exec(
+        select(
+            MentorAssignment,
+            by.display_name,
+            previous.display_name,
+            mentor.display_name,
+            Agency.name,
+            ender.display_name,
+        )
+        .join(mentor, mentor.id == MentorAssignment.mentor_id)
+        .join(Agency, Agency.id == MentorAssignment.mentor_agency_id)
+        .outerjoin(by, by.id == MentorAssignment.assigned_by_id)
+        .outerjoin(previous, previous.id == MentorAssignment.previous_mentor_id)
+        .outerjoin(ender, ender.id == MentorAssignment.ended_by_id)
+        .where(MentorAssignment.case_id == case.id)
+        .order_by(MentorAssignment.assigned_at, MentorAssignment.id)
+    ).all()
+    history: list[HistoryRow] = []
+    for index, (row, by_name, previous_name, mentor_name, agency_name, ender_name) in enumerate(
+        rows
+    ):
+        history.append(
+            HistoryRow(
+                row.assigned_at, by_name, previous_name, mentor_name, agency_name, row.reason
+            )
+        )
+        replaced = index + 1 < len(rows) and rows[index + 1][0].assigned_at == row.ended_at
+        if row.ended_at is not None and not replaced:
+            history.append(
+                HistoryRow(row.ended_at, ender_name, mentor_name, None, None, row.end_reason)
+            )
+    return sorted(history, key=lambda h: h.at, reverse=True)
+
+
+def _first_assigned():
+    return (
+        select(
+            MentorAssignment.case_id.label("case_id"),
+            func.min(MentorAssignment.assigned_at).label("first_at"),
+        )
+        .group_by(MentorAssignment.case_id)
+        .subquery()
+    )
+
+
+def by_first_assessment(first_at: datetime | None, intake_date: date, tz: tzinfo) -> bool:
+    if first_at is None:
+        return False
+    deadline = intake_date + timedelta(days=FIRST_ASSESSMENT_GRACE_DAYS)
+    return first_at.astimezone(tz).date() <= deadline
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    case_public_id: str
+    reference: str
+    intake_date: date
+    status: str
+    mentor_name: str | None
+    mentor_agency: str | None
+    assigned_at: datetime | None
+    first_assigned_at: datetime | None
+    by_first_assessment: bool
+
+
+def assignment_overview(
+    db: Session, viewer: Viewer, *, tz: tzinfo, unassigned_only: bool = False, limit: int = 200
+) -> list[AssignmentRow]:
+    """Cases the viewer may assign to, with their mentor; filtered in SQL."""
+    first = _first_assigned()
+    query = (
+        select(
+            MdtCase,
+            StaffUser.display_name,
+            Agency.name,
+            MentorAssignment.assigned_at,
+            first.c.first_at,
+        )
+        .outerjoin(
+            MentorAssignment,
+            and_(MentorAssignment.case_id == MdtCase.id, MentorAssignment.ended_at.is_(None)),
+        )
+        .outerjoin(StaffUser, StaffUser.id == MentorAssignment.mentor_id)
+        .outerjoin(Agency, Agency.id == MentorAssignment.mentor_agency_id)
+        .outerjoin(first, first.c.case_id == MdtCase.id)
+        .where(_assignable_cases(viewer))
+    )
+    if unassigned_only:
+        query = query.where(MentorAssignment.id.is_(None), MdtCase.status == CaseStatus.OPEN)
+    rows = db.exec(query.order_by(MdtCase.intake_date, MdtCase.reference).limit(limit)).all()
+    return [
+        AssignmentRow(
+            case.public_id,
+            case.reference,
+            case.intake_date,
+            case.status,
+            mentor_name,
+            agency_name,
+            assigned_at,
+            first_at,
+            by_first_assessment(first_at, case.intake_date, tz),
+        )
+        for case, mentor_name, agency_name, assigned_at, first_at in rows
+    ]
+
+
+def count_unassigned(db: Session, viewer: Viewer, *, cap: int | None = None) -> int:
+    """Open cases the viewer may assign with no current mentor; with `cap`, counted no
+    further than that (the dashboard says "1000+": its work stays bounded however many
+    cases the MDT has, where an exact count reads every open case)."""
+    unassigned = (
+        select(MdtCase.id)
+        .outerjoin(
+            MentorAssignment,
+            and_(MentorAssignment.case_id == MdtCase.id, MentorAssignment.ended_at.is_(None)),
+        )
+        .where(
+            _assignable_cases(viewer),
+            MentorAssignment.id.is_(None),
+            MdtCase.status == CaseStatus.OPEN,
+        )
+    )
+    if cap is not None:
+        unassigned = unassigned.limit(cap)
+    return db.exec(select(func.count()).select_from(unassigned.subquery())).one()
+
+
+@dataclass(frozen=True)
+class MentorStatus:
+    mentor_name: str | None
+    mentor_agency: str | None
+    assigned_at: datetime | None
+    first_assigned_at: datetime | None
+    by_first_assessment: bool
+    first_assessment_by: date
+
+
+def mentor_status(db: Session, case: MdtCase, *, tz: tzinfo) -> MentorStatus:
+    current = current_assignment(db, case)
+    first_at = db.exec(
+        select(func.min(MentorAssignment.assigned_at)).where(MentorAssignment.case_id == case.id)
+    ).one()
+    mentor = db.get(StaffUser, current.mentor_id) if current else None
+    agency = db.get(Agency, current.mentor_agency_id) if current else None
+    return MentorStatus(
+        mentor.display_name if mentor else None,
+        agency.name if agency else None,
+        current.assigned_at if current else None,
+        first_at,
+        by_first_assessment(first_at, case.intake_date, tz),
+        case.intake_date + timedelta(days=FIRST_ASSESSMENT_GRACE_DAYS),
+    )

@@ -1,0 +1,160 @@
+"""A signed release as a document: the envelope as stored, its FHIR Consent, and the
+check of an uploaded file against this node's keys and revocations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from fhir.resources.R4B.consent import Consent as FhirConsent
+from sqlmodel import Session, select
+
+import consent
+from consent.keys import b64url_decode
+from portal.errors import Invalid
+from portal.models import (
+    Agency,
+    ConsentRelease,
+    ReleaseRevocation,
+    ReleaseState,
+)
+from portal.services.releases import keyring, status_of
+
+
+def signed_release(row: ConsentRelease) -> consent.SignedRelease:
+    if row.state != ReleaseState.SIGNED:
+        raise Invalid("release", "This release has not been signed.")
+    envelope = json.loads(row.document)
+    return consent.SignedRelease(
+        release=consent.Release.from_dict(envelope["release"]),
+        key_id=envelope["signature"]["kid"],
+        signature=b64url_decode(envelope["signature"]["sig"]),
+    )
+
+
+def signed_envelope_bytes(row: ConsentRelease) -> bytes:
+    """The signed envelope as stored, for download: exactly what was signed, nothing added."""
+    signed_release(row)  # refuses a draft
+    return json.dumps(json.loads(row.document), indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def fhir_consent(db: Session, row: ConsentRelease, *, at: datetime) -> dict:
+    """The signed release as a FHIR R4 Consent; a revoked or expired one reads inactive."""
+    names = dict(db.exec(select(Agency.public_id, Agency.name)).all())
+    resource = consent.to_fhir_consent(signed_release(row), agency_names=names)
+    current = status_of(db, row, at=at)
+    if current is not None and current.state in (
+        consent.ReleaseState.REVOKED,
+        consent.ReleaseState.EXPIRED,
+    ):
+        resource["status"] = "inactive"
+        FhirConsent.model_validate(resource)  # still a valid resource after the change
+    return resource
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a verifier is told about an uploaded release: valid or not, and exactly why."""
+
+    signature_ok: bool
+    reason: str
+    code: str
+    field: str | None = None
+    tampered_fields: tuple[str, ...] = ()
+    status: consent.ReleaseStatus | None = None
+    release: consent.Release | None = None
+    key_id: str | None = None
+    revocations_known: bool = False  # the release was made on this node
+
+    @property
+    def valid(self) -> bool:
+        return (
+            self.signature_ok
+            and self.status is not None
+            and self.status.state == consent.ReleaseState.ACTIVE
+        )
+
+    @property
+    def summary(self) -> str:
+        if not self.signature_ok or self.status is None:
+            return self.reason
+        return f"The signature is valid and {self.status.reason}."
+
+
+def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
+    """Verify an uploaded signed release against this node's key ring and revocations.
+
+    Raises Invalid (a plain message, never a trace) for input that is not a signed release
+    at all: oversized, not UTF-8, not JSON, or the wrong shape.
+    """
+    try:
+        envelope = consent.load_envelope(data)
+    except consent.EnvelopeError as error:
+        raise Invalid("document", str(error)) from None
+    ring = keyring(db)
+    verdict = consent.verify(envelope, ring, at=at)
+    release_id = envelope["release"].get("release_id")
+    stored = None
+    if isinstance(release_id, str):
+        stored = db.exec(
+            select(ConsentRelease).where(
+                ConsentRelease.public_id == release_id,
+                ConsentRelease.state == ReleaseState.SIGNED,
+            )
+        ).first()
+    if not verdict.ok:
+        tampered: tuple[str, ...] = ()
+        if verdict.code == consent.VerifyCode.BAD_SIGNATURE and stored is not None:
+            tampered = _differing_fields(json.loads(stored.document), envelope)
+        reason = verdict.reason
+        if tampered:
+            reason += " Changed since signing: " + ", ".join(tampered) + "."
+        return VerifyReport(
+            False,
+            reason,
+            verdict.code.value,
+            verdict.field,
+            tampered,
+            key_id=envelope["signature"]["kid"],
+        )
+    document: consent.Release = verdict.document
+    known = []
+    if stored is not None:
+        for revocation in db.exec(
+            select(ReleaseRevocation).where(ReleaseRevocation.release_id == stored.id)
+        ):
+            checked = consent.verify_revocation(json.loads(revocation.document), ring, at=at)
+            if checked.ok:
+                known.append(checked.document)
+    current = consent.status(document, known, at=at)
+    return VerifyReport(
+        True,
+        verdict.reason,
+        current.state.value,
+        None,
+        status=current,
+        release=document,
+        key_id=envelope["signature"]["kid"],
+        revocations_known=stored is not None,
+    )
+
+
+def _differing_fields(original: dict, uploaded: dict) -> tuple[str, ...]:
+    """Names (never values) of the fields that differ from the release as it was signed."""
+    changed = []
+    for part in ("release", "signature"):
+        before, after = original.get(part), uploaded.get(part)
+        if not isinstance(before, dict) or not isinstance(after, dict):
+            continue
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) == after.get(key):
+                continue
+            if isinstance(before.get(key), dict) and isinstance(after.get(key), dict):
+                inner = set(before[key]) | set(after[key])
+                changed += [
+                    f"{key}.{k}" for k in sorted(inner) if before[key].get(k) != after[key].get(k)
+                ]
+            else:
+                changed.append(key if part == "release" else f"signature.{key}")
+    return tuple(changed)
