@@ -14,6 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route
 
 from portal.audit.checkpoints import CheckpointSigner
+from portal.audit.journal import Journal
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -54,11 +55,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
     # Every request's session can sign the audit checkpoint its appends fall due for.
     signer = CheckpointSigner(app.state.keys)
+    journal = Journal(settings.audit_journal) if settings.audit_journal else None
+    app.state.journal = journal
+
+    def prepared(session: Session) -> Session:
+        signer.attach(session)
+        return journal.attach(session) if journal is not None else session
+
     if bind is None:
-        app.state.open_session = lambda: signer.attach(Session(engine, expire_on_commit=False))
+        app.state.open_session = lambda: prepared(Session(engine, expire_on_commit=False))
     else:
         # Each request's commit releases a savepoint inside the test's own transaction.
-        app.state.open_session = lambda: signer.attach(
+        app.state.open_session = lambda: prepared(
             Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
     app.state.login_throttle = LoginThrottle(

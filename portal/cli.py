@@ -331,6 +331,10 @@ def cmd_demo(args) -> int:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     with unit_of_work(engine) as db:
+        if settings.audit_journal:  # the demo's checkpoints are journaled like any others
+            from portal.audit.journal import Journal
+
+            Journal(settings.audit_journal).attach(db)
         if demo.is_seeded(db):
             print("reusing the demo data already in the database")
         else:

@@ -17,6 +17,8 @@ from starlette.datastructures import Secret
 
 DEFAULT_DATABASE_URL = "sqlite:///portal.db"
 DEFAULT_SECRETS_FILE = ".portal-secrets.json"
+# Put it where the database's writers cannot write (another disk, an append-only mount).
+DEFAULT_AUDIT_JOURNAL = "portal-audit-journal.jsonl"
 
 
 def utc_now() -> datetime:
@@ -50,6 +52,9 @@ class Settings:
     login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
     allowed_hosts: tuple[str, ...] = ("*",)
+    # The write-once journal of signed audit checkpoints, outside the database (issue 12).
+    # None: no journal (tests that do not look at it); the environment always names one.
+    audit_journal: str | None = None
     demo: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
@@ -109,6 +114,7 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
+        audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
         allowed_hosts=tuple(
             h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()
         ),

@@ -114,6 +114,9 @@ def sign(
         signature=base64.b64encode(signature).decode(),
     )
     db.add(checkpoint)
+    from portal.audit import journal  # the copy outside the database; imports this module
+
+    journal.stage(db, checkpoint)
     return checkpoint
 
 

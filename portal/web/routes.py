@@ -275,6 +275,7 @@ def routes() -> list:
         route("/audit", audit_pages.audit_log_page, permission=P.AUDIT_READ),
         route("/audit/export.csv", audit_pages.audit_export, permission=P.AUDIT_READ),
         route("/audit/accounting", audit_pages.accounting_page, permission=P.AUDIT_READ),
+        route("/audit/checkpoint.json", audit_pages.checkpoint_download, permission=P.AUDIT_READ),
         route(
             "/audit/checkpoint",
             audit_pages.audit_checkpoint,
