@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portal.audit.checkpoints import CheckpointSigner
 from portal.audit.journal import Journal
@@ -40,6 +41,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     app = Starlette(
         routes=table,
         middleware=[
+            # Outermost: every layer below sees the client the trusted proxy names.
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+                if settings.trusted_proxies
+                else []
+            ),
             Middleware(SecurityHeaders, hsts=settings.cookie_secure),
             Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts),
         ],

@@ -314,6 +314,13 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from portal.serving import UVICORN_OPTIONS
+    from portal.settings import refuse_unsafe_production
+
+    try:
+        refuse_unsafe_production(_settings())
+    except ValueError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     uvicorn.run(
         "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS

@@ -52,6 +52,9 @@ class Settings:
     login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
     allowed_hosts: tuple[str, ...] = ("*",)
+    # Peers whose X-Forwarded-For is believed (the reverse proxy's addresses or networks);
+    # empty: nobody's, the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
     # The write-once journal of signed audit checkpoints, outside the database (issue 12).
     # None: no journal (tests that do not look at it); the environment always names one.
     audit_journal: str | None = None
@@ -100,6 +103,19 @@ def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def refuse_unsafe_production(settings: Settings) -> None:
+    """What a production start must not run with; the demo keeps its conveniences."""
+    if not settings.demo and "*" in settings.allowed_hosts:
+        raise ValueError(
+            "PORTAL_ALLOWED_HOSTS is '*': set it to the host names the portal is served "
+            "under (e.g. mdt.example.org)"
+        )
+
+
 def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
@@ -114,10 +130,9 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
+        trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
         audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
-        allowed_hosts=tuple(
-            h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()
-        ),
+        allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),
     )
     values.update(overrides)
     settings = Settings(**values)
