@@ -76,11 +76,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
         app.state.open_session = lambda: prepared(
             Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
-    app.state.login_throttle = LoginThrottle(
-        settings.ratelimit_storage,
-        settings.login_attempts_per_account,
-        settings.login_attempts_per_address,
-    )
+    app.state.login_throttle = LoginThrottle(settings.ratelimit_storage)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
     app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)
     return app

@@ -48,8 +48,6 @@ class Settings:
     # How long the case summary page may spend deciding owners' blocks itself; owners it
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
-    login_attempts_per_account: str = "5/15 minutes"
-    login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
     allowed_hosts: tuple[str, ...] = ("*",)
     # Peers whose X-Forwarded-For is believed (the reverse proxy's addresses or networks);

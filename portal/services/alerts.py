@@ -13,7 +13,7 @@ from portal.models import Agency, AuditEntry
 
 WINDOW = timedelta(days=14)
 # Failed sign-ins are everyday typos until they repeat.
-REPEATED_FAILURES = 5
+REPEATED_FAILURES = 3
 
 WORDING = {
     AuditTag.ADMINISTRATOR_REFUSED: "The administrator tried to manage your staff and was refused",

@@ -1,4 +1,5 @@
-"""The smaller leaks of issue 12 (finding 5): references, proxies, allowed hosts."""
+"""The smaller leaks of issue 12 (finding 5): references, proxies, allowed hosts, and
+sign-in throttling that slows an attacker without locking the real owner out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from starlette.testclient import TestClient
 
 from portal import cli
 from portal.app import create_app
-from portal.models import AuditEntry
+from portal.auth.throttle import LoginThrottle, ThrottleRules
+from portal.models import AuditEntry, Role
 from portal.services import cases
 from portal.settings import Settings, refuse_unsafe_production
 
@@ -68,3 +70,57 @@ def test_production_start_refuses_any_host(settings, monkeypatch, tmp_path, caps
     monkeypatch.delenv("PORTAL_ALLOWED_HOSTS", raising=False)
     assert cli.main(["serve"]) == 2
     assert "error: PORTAL_ALLOWED_HOSTS is '*'" in capsys.readouterr().err
+
+
+def test_throttle_delay_doubles_per_pair_and_address_and_is_capped():
+    rules = ThrottleRules(free_per_pair=3, free_per_address=100, base_seconds=10, cap_seconds=50)
+    throttle = LoginThrottle("memory://", rules)
+    waits = []
+    for _ in range(7):
+        throttle.failed("victim", "203.0.113.66")
+        waits.append(round(throttle.wait("victim", "203.0.113.66")))
+    assert waits == [0, 0, 0, 10, 20, 40, 50]
+    assert throttle.allowed("victim", "198.51.100.7")  # the owner, from elsewhere
+    assert throttle.allowed("someone.else", "203.0.113.66")  # the address is not yet slowed
+
+
+def test_failing_on_someones_name_does_not_lock_them_out(settings, engine, connection, db, keys):
+    agency = make.agency(db, keys)
+    owner = make.user(db, agency, username="real.owner")
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    trusting = Settings(**{**settings.__dict__, "trusted_proxies": ("testclient",)})
+    app = create_app(trusting, engine=engine, bind=connection)
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+        statuses = []
+        for _ in range(10):
+            page = client.get("/login")
+            statuses.append(
+                client.post(
+                    "/login",
+                    data={
+                        "csrf_token": make.csrf_from(page.text),
+                        "username": owner.username,
+                        "password": "not the owner's password",
+                    },
+                    headers=attacker,
+                ).status_code
+            )
+        assert 429 in statuses  # the attacker's address slows down
+        client.cookies.clear()
+        page = client.get("/login")
+        owner_in = client.post(
+            "/login",
+            data={
+                "csrf_token": make.csrf_from(page.text),
+                "username": owner.username,
+                "password": make.PASSWORD,
+            },
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+        assert owner_in.status_code == 303  # the real owner is not locked out
+        client.cookies.clear()
+        make.login(client, lead.username)
+        dashboard = client.get("/").text
+        assert "Failed sign-ins on your agency&#39;s accounts: 4" in dashboard
+        assert "Sign-ins slowed down after repeated failures: 6" in dashboard
