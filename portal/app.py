@@ -12,8 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portal.audit.checkpoints import CheckpointSigner
+from portal.audit.journal import Journal
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -39,6 +41,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     app = Starlette(
         routes=table,
         middleware=[
+            # Outermost: every layer below sees the client the trusted proxy names.
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+                if settings.trusted_proxies
+                else []
+            ),
             Middleware(SecurityHeaders, hsts=settings.cookie_secure),
             Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts),
         ],
@@ -54,18 +62,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
     # Every request's session can sign the audit checkpoint its appends fall due for.
     signer = CheckpointSigner(app.state.keys)
+    journal = Journal(settings.audit_journal) if settings.audit_journal else None
+    app.state.journal = journal
+
+    def prepared(session: Session) -> Session:
+        signer.attach(session)
+        return journal.attach(session) if journal is not None else session
+
     if bind is None:
-        app.state.open_session = lambda: signer.attach(Session(engine, expire_on_commit=False))
+        app.state.open_session = lambda: prepared(Session(engine, expire_on_commit=False))
     else:
         # Each request's commit releases a savepoint inside the test's own transaction.
-        app.state.open_session = lambda: signer.attach(
+        app.state.open_session = lambda: prepared(
             Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
-    app.state.login_throttle = LoginThrottle(
-        settings.ratelimit_storage,
-        settings.login_attempts_per_account,
-        settings.login_attempts_per_address,
-    )
+    app.state.login_throttle = LoginThrottle(settings.ratelimit_storage)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
     app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)
     return app

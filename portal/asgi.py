@@ -1,6 +1,8 @@
 """ASGI entry point for uvicorn workers: `uvicorn portal.asgi:app`."""
 
 from portal.app import create_app
-from portal.settings import from_environment
+from portal.settings import from_environment, refuse_unsafe_production
 
-app = create_app(from_environment())
+settings = from_environment()
+refuse_unsafe_production(settings)
+app = create_app(settings)

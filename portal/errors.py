@@ -46,5 +46,12 @@ class Conflict(Invalid):
     status_code = 409
 
 
+class Unprocessable(Invalid):
+    """Well-formed, but not something this agency can do (e.g. a section outside its
+    discipline)."""
+
+    status_code = 422
+
+
 class TooManyAttempts(DomainError):
     status_code = 429

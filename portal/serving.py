@@ -39,7 +39,8 @@ class NoDelayH11Protocol(H11Protocol):
 # What every uvicorn the portal starts is given: `uvicorn.run(app, **UVICORN_OPTIONS)`.
 UVICORN_OPTIONS = {
     "http": NoDelayHttpToolsProtocol,
-    "proxy_headers": True,
-    "forwarded_allow_ips": "127.0.0.1",
+    # The app decides whose X-Forwarded-For it believes (PORTAL_TRUSTED_PROXIES), not
+    # uvicorn, which would believe any local peer.
+    "proxy_headers": False,
     "server_header": False,
 }

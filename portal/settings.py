@@ -17,6 +17,8 @@ from starlette.datastructures import Secret
 
 DEFAULT_DATABASE_URL = "sqlite:///portal.db"
 DEFAULT_SECRETS_FILE = ".portal-secrets.json"
+# Put it where the database's writers cannot write (another disk, an append-only mount).
+DEFAULT_AUDIT_JOURNAL = "portal-audit-journal.jsonl"
 
 
 def utc_now() -> datetime:
@@ -46,10 +48,14 @@ class Settings:
     # How long the case summary page may spend deciding owners' blocks itself; owners it
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
-    login_attempts_per_account: str = "5/15 minutes"
-    login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
     allowed_hosts: tuple[str, ...] = ("*",)
+    # Peers whose X-Forwarded-For is believed (the reverse proxy's addresses or networks);
+    # empty: nobody's, the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # The write-once journal of signed audit checkpoints, outside the database (issue 12).
+    # None: no journal (tests that do not look at it); the environment always names one.
+    audit_journal: str | None = None
     demo: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
@@ -95,6 +101,19 @@ def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def refuse_unsafe_production(settings: Settings) -> None:
+    """What a production start must not run with; the demo keeps its conveniences."""
+    if not settings.demo and "*" in settings.allowed_hosts:
+        raise ValueError(
+            "PORTAL_ALLOWED_HOSTS is '*': set it to the host names the portal is served "
+            "under (e.g. mdt.example.org)"
+        )
+
+
 def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
@@ -109,9 +128,9 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
-        allowed_hosts=tuple(
-            h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()
-        ),
+        trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
+        audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
+        allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -9,7 +9,7 @@ accounting of disclosures read one set of columns. The log's foreign keys into l
 tables go.
 
 Revision ID: 4e2b9c1d7a05
-Revises: b7e4f1a93c06
+Revises: 4c1e9a7d2b50
 Create Date: 2026-12-03 07:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4e2b9c1d7a05"
-down_revision: str | None = "b7e4f1a93c06"
+down_revision: str | None = "4c1e9a7d2b50"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.api.routing import ApiContext, Operation, Param
 from portal.api.schemas import CaseList, CasePublic
+from portal.auth.permissions import Permission
 from portal.errors import Invalid
 from portal.models import ApiScope
 from portal.services import cases
@@ -68,6 +69,7 @@ OPERATIONS = (
                 required=False,
             ),
         ),
+        permission=Permission.CASE_READ,
     ),
     Operation(
         "GET",
@@ -77,5 +79,6 @@ OPERATIONS = (
         "One MDT case",
         CasePublic,
         params=(Param("case_id", "path", {"type": "string"}),),
+        permission=Permission.CASE_READ,
     ),
 )

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from portal.auth.permissions import Permission
+from portal.auth.permissions import Permission, allows
 from portal.errors import DomainError, Invalid
 from portal.models import ApiScope
 from portal.services import api_tokens
@@ -33,6 +33,8 @@ class ApiContext:
     now: Any
     caller: api_tokens.ApiCaller
     body: BaseModel | None
+    # Set by a handler whose refusal must keep its audit entry, as on the web.
+    keep_on_error: bool = False
 
     @property
     def viewer(self):
@@ -60,6 +62,9 @@ class Operation:
     params: tuple[Param, ...] = ()
     status: int = 200
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+    # The web's permission for the same act: a token acts in one role and passes the
+    # same table as a person in that role would (portal/auth/permissions.py).
+    permission: Permission | None = None
 
 
 def error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
@@ -70,6 +75,9 @@ def error(status: int, message: str, field_name: str | None = None) -> JSONRespo
 
 
 def api_route(operation: Operation) -> Route:
+    if not isinstance(operation.permission, Permission):
+        raise TypeError(f"API operation {operation.path} must state the web's Permission")
+
     async def endpoint(request: Request) -> Response:
         # No token, no reading of the body: the full check follows with the database.
         if not request.headers.get("authorization", "").startswith(
@@ -134,6 +142,9 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
         if operation.scope not in caller.token.scope_set:
             db.rollback()
             return error(403, f"This token lacks the {operation.scope.value} scope.")
+        if not allows(caller.viewer.roles, operation.permission):
+            db.rollback()
+            return error(403, f"This token's role ({caller.token.acting_role}) may not do this.")
         ctx = ApiContext(request, db, state.settings, now, caller, body)
         try:
             result = operation.handler(ctx)
@@ -142,7 +153,10 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
             field_name, message = next(iter(problem.errors.items()), (None, str(problem)))
             return error(problem.status_code, message, field_name)
         except DomainError as problem:
-            db.rollback()
+            if ctx.keep_on_error:
+                db.commit()
+            else:
+                db.rollback()
             return error(problem.status_code, str(problem))
         db.commit()
     if isinstance(result, Response):

@@ -16,7 +16,7 @@ class CasePublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="Opaque case id")
-    reference: str = Field(description="Pseudonymous reference, e.g. MDT-2026-0042")
+    reference: str = Field(description="Pseudonymous reference, e.g. MDT-2026-7KQ4XH")
     intake_date: date
     convening_due: date
     status: str

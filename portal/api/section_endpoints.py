@@ -15,8 +15,9 @@ from portal.api.schemas import (
     SectionSaved,
     SectionWrite,
 )
+from portal.auth.permissions import Permission
 from portal.disclosure import point, summary
-from portal.errors import Invalid
+from portal.errors import Forbidden, Invalid
 from portal.models import ApiScope, Client
 from portal.services import cases, clients, sections
 
@@ -34,16 +35,22 @@ def find_clients(ctx: ApiContext) -> ClientList:
 
 
 def write_section(ctx: ApiContext) -> SectionSaved:
+    """The web's save, in the token's role: the agency's discipline and its own policy."""
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
-    entry = sections.save_section(
-        ctx.db,
-        client,
-        ctx.request.path_params["section_key"],
-        dict(ctx.body.content),
-        actor=ctx.viewer.user,
-        keys=ctx.request.app.state.keys,
-        at=ctx.now,
-    )
+    try:
+        entry = sections.write_section(
+            ctx.db,
+            client,
+            ctx.request.path_params["section_key"],
+            dict(ctx.body.content),
+            viewer=ctx.viewer,
+            keys=ctx.request.app.state.keys,
+            purpose=point.parse_purpose(ctx.request.query_params.get("purpose")),
+            at=ctx.now,
+        )
+    except Forbidden:
+        ctx.keep_on_error = True  # the refusal's audit entry stays, as on the web
+        raise
     return SectionSaved(
         client=client.public_id, section=entry.section_key, version=entry.version, saved_at=entry.at
     )
@@ -100,6 +107,7 @@ OPERATIONS = (
         "Your own clients with this agency reference",
         ClientList,
         params=(Param("reference", "query", {"type": "string", "maxLength": 40}),),
+        permission=Permission.CLIENT_READ,
     ),
     Operation(
         "PUT",
@@ -113,6 +121,8 @@ OPERATIONS = (
             Param("client_id", "path", {"type": "string"}),
             Param("section_key", "path", {"type": "string"}),
         ),
+        errors=(400, 401, 403, 404, 422),
+        permission=Permission.SECTION_WRITE,
     ),
     Operation(
         "GET",
@@ -131,5 +141,6 @@ OPERATIONS = (
                 required=False,
             ),
         ),
+        permission=Permission.CASE_SUMMARY_READ,
     ),
 )

@@ -23,13 +23,14 @@ import nacl.signing
 from sqlmodel import Session, select
 
 import consent
+from portal.audit import journal
+from portal.audit.journal import CHECKPOINT_DOCUMENT
 from portal.audit.times import format_at
 from portal.crypto import KeyWrapper
 from portal.models import AgencyKey, AuditCheckpoint, KeyPurpose
 
 SIGNER_INFO_KEY = "portal.audit.checkpoint_signer"
 CHECKPOINT_EVERY = 1000
-CHECKPOINT_DOCUMENT = "mdt-portal/audit-checkpoint/v1"
 
 
 class CheckpointSigner:
@@ -113,6 +114,7 @@ def sign(
         signature=base64.b64encode(signature).decode(),
     )
     db.add(checkpoint)
+    journal.stage(db, checkpoint)  # the copy outside the database, written after commit
     return checkpoint
 
 

@@ -40,6 +40,10 @@ class AuditTag(StrEnum):
     STAFF_ROLES_CHANGED = "admin:staff:roles_changed"
     STAFF_DEACTIVATED = "admin:staff:deactivated"
     STAFF_REACTIVATED = "admin:staff:reactivated"
+    # issue 12: accounts start from a one-time link; an administrator's refused attempt
+    STAFF_ENROLMENT_ISSUED = "auth:enrolment:issued"
+    STAFF_ENROLLED = "auth:enrolment:completed"
+    ADMINISTRATOR_REFUSED = "admin:staff:refused"
     CLIENT_CREATED = "record:client:created"
     CLIENT_IDENTITY_VIEWED = "record:client:identity_viewed"  # own staff opening a client
     CASE_OPENED = "mdt:case:opened"

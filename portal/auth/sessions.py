@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
-from portal.models import Agency, StaffRole, StaffUser, WebSession
+from portal.models import Agency, Role, StaffRole, StaffUser, WebSession
 
 COOKIE_NAME = "portal_session"
 
@@ -128,12 +128,15 @@ def resume(
         return None
     if at - web_session.last_seen_at >= TOUCH_EVERY:
         web_session.last_seen_at = at
-    return Viewer(
-        user=user,
-        agency=agency,
-        roles=frozenset((roles or "").split(",")) - {""},
-        session=web_session,
-    )
+    return Viewer(user=user, agency=agency, roles=effective_roles(roles), session=web_session)
+
+
+def effective_roles(stored: str | None) -> frozenset[str]:
+    """The roles a session acts in. An administrator acts as nothing else, whatever rows
+    an older version or a database writer left beside its role: the administrator never
+    receives survivor information, by any path."""
+    roles = frozenset((stored or "").split(",")) - {""}
+    return frozenset({Role.ADMINISTRATOR.value}) if Role.ADMINISTRATOR in roles else roles
 
 
 def push_flash(web_session: WebSession, message: str, kind: str = "info") -> None:

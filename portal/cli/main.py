@@ -88,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     staff = commands.add_parser("staff", help="staff accounts").add_subparsers(
         dest="staff_command", required=True
     )
-    add = staff.add_parser("add", help="add a staff member (password read from stdin or prompt)")
+    add = staff.add_parser(
+        "add",
+        help="add the first administrator (password read from stdin or prompt), or another "
+        "administrator or an agency's first lead (prints a one-time enrolment link)",
+    )
     add.add_argument("--agency", required=True, help="agency name")
     add.add_argument("--username", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--role", action="append", required=True)
+    add.add_argument("--base-url", help="the portal's address, for the enrolment link")
     add.set_defaults(run=cmd_staff_add)
 
     consent_commands.add_commands(commands)  # consent releases and agency keys (issue 4)
@@ -213,30 +218,77 @@ def cmd_agency_create(args) -> int:
 
 
 def cmd_staff_add(args) -> int:
+    """The operator's way in: the node's very first administrator gets the password typed
+    here (the operator is that person); any other account the operator may add (another
+    administrator, an agency's first lead) starts from a one-time enrolment link, shown
+    once, so the operator never knows anyone else's password."""
     from sqlmodel import select
 
-    from portal.models import Agency
-    from portal.services import staff
+    from portal.models import Agency, Node, Role, StaffRole, StaffUser
+    from portal.services import enrolment, staff
 
     settings = _settings()
-    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
+    roles = sorted(set(args.role))
     engine = make_engine(settings.database_url)
     with unit_of_work(engine) as db:
         agency = db.exec(select(Agency).where(Agency.name == args.agency)).first()
         if agency is None:
             print(f"error: no agency named {args.agency!r}", file=sys.stderr)
             return 2
+        has_administrator = db.exec(
+            select(StaffUser.id)
+            .join(StaffRole, StaffRole.user_id == StaffUser.id)
+            .where(StaffRole.role == Role.ADMINISTRATOR, StaffUser.is_active)
+        ).first()
+        if roles == [Role.ADMINISTRATOR] and has_administrator is None:
+            password = (
+                sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
+            )
+            user = staff.create_staff(
+                db,
+                agency,
+                username=args.username,
+                display_name=args.name,
+                password=password,
+                roles=roles,
+                actor=None,
+                at=settings.clock(),
+            )
+            print(f"added {user.username} to {agency.name}")
+            return 0
+        if roles != [Role.ADMINISTRATOR]:
+            if roles != [Role.AGENCY_LEAD]:
+                print(
+                    "error: from the command line add an administrator or an agency's first "
+                    "lead (--role agency_lead); the lead adds the rest on the portal",
+                    file=sys.stderr,
+                )
+                return 2
+            if staff.has_lead(db, agency):
+                print(
+                    f"error: {agency.name} has a lead already; its lead adds staff on the portal",
+                    file=sys.stderr,
+                )
+                return 2
         user = staff.create_staff(
             db,
             agency,
             username=args.username,
             display_name=args.name,
-            password=password,
-            roles=args.role,
+            password=None,
+            roles=roles,
             actor=None,
             at=settings.clock(),
         )
+        secret = enrolment.issue(db, user, actor=None, at=settings.clock())
+        node = db.exec(select(Node).where(Node.is_local)).first()
+        base = args.base_url or (node.base_url if node else "http://127.0.0.1:8000")
+        hours = int(enrolment.LINK_LIFETIME.total_seconds() // 3600)
         print(f"added {user.username} to {agency.name}")
+        print(
+            f"enrolment link (shown once; works once, for {hours} hours): "
+            f"{base.rstrip('/')}{enrolment.PATH}{secret}"
+        )
     return 0
 
 
@@ -263,6 +315,13 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from portal.serving import UVICORN_OPTIONS
+    from portal.settings import refuse_unsafe_production
+
+    try:
+        refuse_unsafe_production(_settings())
+    except ValueError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     uvicorn.run(
         "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS
@@ -282,6 +341,10 @@ def cmd_demo(args) -> int:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     with unit_of_work(engine) as db:
+        if settings.audit_journal:  # the demo's checkpoints are journaled like any others
+            from portal.audit.journal import Journal
+
+            Journal(settings.audit_journal).attach(db)
         if demo.is_seeded(db):
             print("reusing the demo data already in the database")
         else:

@@ -25,7 +25,14 @@ from portal.models.release import (
 
 # Sections and disclosure policy (issue 5)
 from portal.models.section import PolicyLine, PolicyVersion, SectionEntry
-from portal.models.staff import RecoveryCode, Role, StaffRole, StaffUser, WebSession
+from portal.models.staff import (
+    RecoveryCode,
+    Role,
+    StaffEnrolment,
+    StaffRole,
+    StaffUser,
+    WebSession,
+)
 
 # MDT workflow (issue 6)
 from portal.models.workflow import (
@@ -69,6 +76,7 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "Outcome",
     "PlaceType",
     "RecoveryCode",
+    "StaffEnrolment",
     "ReferralSource",
     "ReleaseRecipient",
     "ReleaseRevocation",

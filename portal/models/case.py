@@ -99,7 +99,7 @@ class MdtCase(MdtCaseBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
-    reference: str = Field(max_length=20)  # pseudonymous, e.g. MDT-2026-0042
+    reference: str = Field(max_length=20)  # pseudonymous, e.g. MDT-2026-7KQ4XH
     coordinating_agency_id: int = Field(foreign_key="agency.id", index=True)
     status: str = Field(default=CaseStatus.OPEN, max_length=10, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -58,6 +58,23 @@ class StaffRole(SQLModel, table=True):
     granted_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class StaffEnrolment(SQLModel, table=True):
+    """A one-time link with which a new account's holder sets their own password.
+
+    Nobody but that person ever chooses the password: whoever creates the account is shown
+    the link once, to hand over; only its hash is kept, it expires, and it works once.
+    """
+
+    __tablename__ = "staff_enrolment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class RecoveryCode(SQLModel, table=True):
     __tablename__ = "recovery_code"
 

@@ -46,8 +46,10 @@ def create_token(
         return chosen
 
     def check_role() -> str:
-        if acting_role not in viewer.roles or acting_role == Role.ADMINISTRATOR:
-            raise Invalid("acting_role", "Choose one of your own roles for the token to act in.")
+        if acting_role not in roles_in_agency(db, viewer.agency):
+            raise Invalid(
+                "acting_role", "Choose a role your agency's staff hold for the token to act in."
+            )
         return str(acting_role)
 
     values = validation.collect(
@@ -77,6 +79,18 @@ def create_token(
         at=at,
     )
     return IssuedToken(token, secret)
+
+
+def roles_in_agency(db: Session, agency: Agency) -> list[str]:
+    """The roles a token may act in: those the agency's active staff hold. Never the
+    administrator's, which reads nothing of the agency's."""
+    held = db.exec(
+        select(StaffRole.role)
+        .join(StaffUser, StaffUser.id == StaffRole.user_id)
+        .where(StaffUser.agency_id == agency.id, StaffUser.is_active)
+        .distinct()
+    ).all()
+    return sorted(set(held) - {Role.ADMINISTRATOR.value})
 
 
 def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -> ApiToken:
@@ -132,12 +146,12 @@ def authenticate(db: Session, authorization: str | None, *, at: datetime) -> Api
     agency = db.get(Agency, token.agency_id)
     if user is None or not user.is_active or agency is None or not agency.is_active:
         return None
-    still_holds_role = db.exec(
-        select(StaffRole.id).where(
-            StaffRole.user_id == user.id, StaffRole.role == token.acting_role
-        )
+    # The lead who issued it must still lead, and someone in the agency must still hold the
+    # role the token acts in: a token never outlives the reasons it was made for.
+    still_lead = db.exec(
+        select(StaffRole.id).where(StaffRole.user_id == user.id, StaffRole.role == Role.AGENCY_LEAD)
     ).first()
-    if still_holds_role is None:
+    if still_lead is None or token.acting_role not in roles_in_agency(db, agency):
         return None
     token.last_used_at = at
     return ApiCaller(

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, chain, checkpoints, record
+from portal.audit import AuditTag, chain, checkpoints, journal, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, AuditCheckpoint, AuditEntry, AuditHead, Client, StaffUser
@@ -315,6 +315,12 @@ def log_status(db: Session, agency: Agency) -> LogStatus:
         .order_by(AuditCheckpoint.seq.desc())
     ).first()
     return LogStatus(head.last_seq if head else 0, latest)
+
+
+def latest_signed_checkpoint(db: Session, agency: Agency) -> dict | None:
+    """The log's latest checkpoint as its journal line: a witness's copy to keep."""
+    checkpoint = log_status(db, agency).checkpoint
+    return None if checkpoint is None else journal.line_of(checkpoint)
 
 
 def checkpoint_log(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -15,14 +17,21 @@ from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, Referra
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, convening, validation
 
+# No 0/O, 1/I/L: read aloud in a meeting or copied by hand, a reference stays one reference.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERENCE_LENGTH = 6  # 31^6 ≈ 887 million per year: a guess finds nothing, tries are few
 
-def next_reference(db: Session, year: int) -> str:
+
+def next_reference(db: Session, year: int, *, choose: Callable[[str], str] = secrets.choice) -> str:
+    """A random reference, checked unique: a number counting up would tell every agency
+    that a case it cannot see was opened in between (issue 12)."""
     prefix = f"MDT-{year}-"
-    last = db.exec(
-        select(func.max(MdtCase.reference)).where(MdtCase.reference.startswith(prefix))
-    ).one()
-    number = int(last[len(prefix) :]) + 1 if last else 1
-    return f"{prefix}{number:04d}"
+    for _ in range(20):
+        reference = prefix + "".join(choose(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+        taken = db.exec(select(MdtCase.id).where(MdtCase.reference == reference)).first()
+        if taken is None:
+            return reference
+    raise Conflict("intake_date", "No free case reference was found; try again.")
 
 
 def open_case(

@@ -15,7 +15,7 @@ from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
-from portal.errors import Forbidden, Invalid, NotFound
+from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
 from portal.models import Client, SectionEntry, StaffUser
 from portal.sections import Section, SectionField, catalogue
 from portal.services import validation
@@ -249,9 +249,15 @@ def write_section(
     at: datetime,
 ) -> SectionEntry:
     """The owner's own staff saving a section: only what their role may read under the
-    agency's policy may they change. A refusal is audited (the caller keeps that entry)."""
+    agency's policy may they change. A refusal is audited (the caller keeps that entry).
+    An agency writes only the sections of its discipline, the ones its pages show."""
     _own_client(client, viewer)
     section = section_or_404(section_key)
+    if viewer.agency.discipline not in section.disciplines:
+        raise Unprocessable(
+            "section",
+            f"{section.title} is not kept by a {viewer.agency.discipline_label} agency.",
+        )
     answer = own.decide(db, viewer, section, purpose=purpose)
     if answer.withheld:
         own.record_read(

@@ -19,7 +19,11 @@ from portal.services.staff import normalise_username
 
 # One message for every failure: it never says whether the account exists.
 SIGN_IN_FAILED = "That username and password do not match an active account."
-THROTTLED = "Too many failed attempts. Wait a few minutes before trying again."
+THROTTLED = "Too many failed attempts from here. Wait {seconds} seconds before trying again."
+
+
+def _throttled(throttle: LoginThrottle, name: str, address: str) -> TooManyAttempts:
+    return TooManyAttempts(THROTTLED.format(seconds=max(1, round(throttle.wait(name, address)))))
 
 
 @dataclass
@@ -51,7 +55,7 @@ def sign_in(
             at=at,
             client_address=address,
         )
-        raise TooManyAttempts(THROTTLED)
+        raise _throttled(throttle, name, address)
     user = _find(db, name)
     ok = passwords.verify_password(user.password_hash if user else None, password[:256])
     agency = db.get(Agency, user.agency_id) if user else None
@@ -66,6 +70,7 @@ def sign_in(
             client_address=address,
         )
         raise Invalid("password", SIGN_IN_FAILED)
+    throttle.succeeded(name, address)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if user.totp_enabled_at is not None:
@@ -123,7 +128,7 @@ def verify_second_factor(
     user = viewer.user
     code = code if isinstance(code, str) else ""
     if not throttle.allowed(user.username, address):
-        raise TooManyAttempts(THROTTLED)
+        raise _throttled(throttle, user.username, address)
     used = None
     secret = keys.unwrap(user.totp_secret).decode() if user.totp_secret else None
     step = (

@@ -13,7 +13,7 @@ from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Agency, Role, StaffRole, StaffUser
-from portal.services import validation
+from portal.services import enrolment, validation
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
@@ -35,7 +35,78 @@ def _check_roles(roles: object, *, viewer: Viewer | None) -> set[str]:
         and Role.ADMINISTRATOR in chosen
     ):
         raise Invalid("roles", "Only an administrator can grant the administrator role.")
+    if Role.ADMINISTRATOR in chosen and chosen != {Role.ADMINISTRATOR}:
+        # The administrator runs the node and never receives survivor information: an
+        # administrator's account holds no other role, so no role can lead it there.
+        raise Invalid("roles", "An administrator holds the administrator role and no other.")
     return chosen
+
+
+def has_lead(db: Session, agency: Agency, *, other_than: StaffUser | None = None) -> bool:
+    """Whether the agency has a lead (one still to enrol counts): its lead manages staff."""
+    query = (
+        select(StaffUser.id)
+        .join(StaffRole, StaffRole.user_id == StaffUser.id)
+        .where(
+            StaffUser.agency_id == agency.id,
+            StaffUser.is_active,
+            StaffRole.role == Role.AGENCY_LEAD,
+        )
+    )
+    if other_than is not None:
+        query = query.where(StaffUser.id != other_than.id)
+    return db.exec(query.limit(1)).first() is not None
+
+
+def _refuse_administrator(
+    db: Session,
+    agency: Agency,
+    *,
+    viewer: Viewer,
+    attempt: str,
+    subject: str | None,
+    roles: object,
+    reason: str,
+    at: datetime,
+) -> None:
+    """Audit the administrator's refused attempt in the agency's own log, where its lead
+    sees it, and refuse it. The caller keeps the entry although the request fails."""
+    record(
+        db,
+        AuditTag.ADMINISTRATOR_REFUSED,
+        agency_id=agency.id,
+        actor=viewer.user,
+        subject=subject,
+        detail={
+            "attempt": attempt,
+            "roles": sorted({str(r) for r in (roles or [])})[:10],
+            "reason": reason,
+        },
+        at=at,
+    )
+    raise Forbidden(reason)
+
+
+def _check_administrator_adds(
+    db: Session, agency: Agency, roles: object, *, viewer: Viewer, at: datetime
+) -> None:
+    chosen = {str(r) for r in (roles or [])}
+    if has_lead(db, agency):
+        reason = f"{agency.name} has an agency lead, who adds its staff."
+    elif chosen != {Role.AGENCY_LEAD}:
+        reason = "An administrator adds only an agency's first lead; its lead adds the rest."
+    else:
+        return
+    _refuse_administrator(
+        db,
+        agency,
+        viewer=viewer,
+        attempt="add staff",
+        subject=None,
+        roles=chosen,
+        reason=reason,
+        at=at,
+    )
 
 
 def create_staff(
@@ -47,7 +118,35 @@ def create_staff(
     password: object,
     roles: object,
     actor: StaffUser | None,
-    viewer: Viewer | None = None,
+    at: datetime,
+) -> StaffUser:
+    """An account with a password its holder gave: the operator's own first administrator
+    account (`portal staff add`), the synthetic demo and tests. No page reaches this; an
+    account made on a page starts from an enrolment link (`invite_staff`). With no
+    password, nobody can sign in until the holder opens the link `enrolment.issue` makes."""
+    return _new_account(
+        db,
+        agency,
+        username=username,
+        display_name=display_name,
+        password=password,
+        roles=roles,
+        actor=actor,
+        viewer=None,
+        at=at,
+    )
+
+
+def _new_account(
+    db: Session,
+    agency: Agency,
+    *,
+    username: object,
+    display_name: object,
+    password: object | None,
+    roles: object,
+    actor: StaffUser | None,
+    viewer: Viewer | None,
     at: datetime,
 ) -> StaffUser:
     def check_username() -> str:
@@ -71,7 +170,7 @@ def create_staff(
         display_name=lambda: validation.text(
             display_name, "display_name", max_length=120, label="Name"
         ),
-        password=check_password,
+        password=check_password if password is not None else lambda: None,
         roles=lambda: _check_roles(roles, viewer=viewer),
     )
     if db.exec(select(StaffUser).where(StaffUser.username == values["username"])).first():
@@ -80,7 +179,11 @@ def create_staff(
         agency_id=agency.id,
         username=values["username"],
         display_name=values["display_name"],
-        password_hash=passwords.hash_password(values["password"]),
+        password_hash=(
+            passwords.hash_password(values["password"])
+            if values["password"] is not None
+            else enrolment.NOT_YET_SET
+        ),
         password_changed_at=at,
         created_at=at,
     )
@@ -100,13 +203,43 @@ def create_staff(
     return user
 
 
+def invite_staff(
+    db: Session,
+    agency: Agency,
+    *,
+    username: object,
+    display_name: object,
+    roles: object,
+    viewer: Viewer,
+    at: datetime,
+) -> tuple[StaffUser, str]:
+    """A new account with no password yet, and the one-time link (shown once) with which
+    its holder sets their own. The administrator may add only an agency's first lead."""
+    if Role.ADMINISTRATOR in viewer.roles:
+        _check_administrator_adds(db, agency, roles, viewer=viewer, at=at)
+    user = _new_account(
+        db,
+        agency,
+        username=username,
+        display_name=display_name,
+        password=None,
+        roles=roles,
+        actor=viewer.user,
+        viewer=viewer,
+        at=at,
+    )
+    return user, enrolment.issue(db, user, actor=viewer.user, at=at)
+
+
 def roles_of(db: Session, user: StaffUser) -> set[str]:
     return set(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
 
 
 def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime) -> None:
-    chosen = _check_roles(roles, viewer=viewer)
     current = roles_of(db, user)
+    if Role.ADMINISTRATOR in viewer.roles:
+        _check_administrator_sets(db, user, roles, current=current, viewer=viewer, at=at)
+    chosen = _check_roles(roles, viewer=viewer)
     if (
         user.id == viewer.user.id
         and not chosen & {Role.AGENCY_LEAD, Role.ADMINISTRATOR}
@@ -129,6 +262,42 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
         actor=viewer.user,
         subject=user.public_id,
         detail={"added": sorted(chosen - current), "removed": sorted(current - chosen)},
+        at=at,
+    )
+
+
+def _check_administrator_sets(
+    db: Session,
+    user: StaffUser,
+    roles: object,
+    *,
+    current: set[str],
+    viewer: Viewer,
+    at: datetime,
+) -> None:
+    """An administrator changes roles only to name a lead-less agency's lead: never to
+    give itself or another administrator a role that reads survivor information, never
+    in an agency that has a lead."""
+    chosen = {str(r) for r in (roles or [])}
+    agency = db.get(Agency, user.agency_id)
+    if Role.ADMINISTRATOR in current | chosen:
+        if chosen <= {Role.ADMINISTRATOR}:
+            return  # nothing beyond the administrator role; _check_roles does the rest
+        reason = "An administrator cannot hold a role that reads survivor information."
+    elif has_lead(db, agency, other_than=user):
+        reason = f"{agency.name} has an agency lead, who manages its staff's roles."
+    elif chosen == {Role.AGENCY_LEAD}:
+        return
+    else:
+        reason = "An administrator only names an agency's first lead; its lead does the rest."
+    _refuse_administrator(
+        db,
+        agency,
+        viewer=viewer,
+        attempt="change roles",
+        subject=user.public_id,
+        roles=chosen,
+        reason=reason,
         at=at,
     )
 

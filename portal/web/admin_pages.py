@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
-from portal.errors import Invalid
+from portal.errors import Forbidden, Invalid
 from portal.models import AgencyKind, Discipline, Role, WebSession
-from portal.services import agencies, staff
+from portal.services import agencies, enrolment, staff
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -81,7 +81,7 @@ def agency_settings(ctx: Context) -> Response:
 
 def _assignable_roles(ctx: Context) -> list[Role]:
     if Role.ADMINISTRATOR in ctx.viewer.roles:
-        return list(Role)
+        return [Role.AGENCY_LEAD]  # an agency's first lead; that lead adds the rest
     return [r for r in Role if r is not Role.ADMINISTRATOR]
 
 
@@ -111,21 +111,31 @@ def staff_new(ctx: Context) -> Response:
 def staff_create(ctx: Context) -> Response:
     agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
     try:
-        user = staff.create_staff(
+        user, secret = staff.invite_staff(
             ctx.db,
             agency,
             username=ctx.field("username"),
             display_name=ctx.field("display_name"),
-            password=ctx.field("password"),
             roles=ctx.fields("roles"),
-            actor=ctx.viewer.user,
             viewer=ctx.viewer,
             at=ctx.now,
         )
+    except Forbidden as error:
+        ctx.keep_on_error = True  # the refused attempt stays in the agency's log
+        return _staff_form(ctx, agency, status=403, errors={"roles": str(error)})
     except Invalid as error:
         return _staff_form(ctx, agency, status=error.status_code, errors=error.errors)
-    ctx.flash(f"{user.display_name} can now sign in as {user.username}.")
-    return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+    # The link is shown on this response only, to hand over; it is never stored.
+    return render(
+        ctx,
+        "admin/enrolment_link.html",
+        {
+            "member": user,
+            "agency": agency,
+            "link": str(ctx.request.base_url).rstrip("/") + enrolment.PATH + secret,
+            "lifetime_hours": int(enrolment.LINK_LIFETIME.total_seconds() // 3600),
+        },
+    )
 
 
 def _staff_page(ctx: Context, user, *, status: int = 200, errors: dict | None = None):
@@ -160,6 +170,9 @@ def staff_roles(ctx: Context) -> Response:
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
     try:
         staff.set_roles(ctx.db, user, ctx.fields("roles"), viewer=ctx.viewer, at=ctx.now)
+    except Forbidden as error:
+        ctx.keep_on_error = True  # the refused attempt stays in the agency's log
+        return _staff_page(ctx, user, status=403, errors={"roles": str(error)})
     except Invalid as error:
         return _staff_page(ctx, user, status=400, errors=error.errors)
     ctx.flash("Roles saved.")

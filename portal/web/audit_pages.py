@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from portal.errors import Invalid
+from portal.errors import Invalid, NotFound
 from portal.models import AuditEntry
 from portal.services import audit_log
 from portal.web.context import Context
@@ -118,6 +119,20 @@ def audit_checkpoint(ctx: Context) -> Response:
     )
     ctx.flash(f"The log is signed up to entry {checkpoint.seq}.")
     return RedirectResponse("/audit", status_code=303)
+
+
+def checkpoint_download(ctx: Context) -> Response:
+    """The latest signed checkpoint, to keep somewhere the database's writers cannot reach;
+    `portal audit verify --checkpoint FILE` checks the log against it later."""
+    line = audit_log.latest_signed_checkpoint(ctx.db, ctx.viewer.agency)
+    if line is None:
+        raise NotFound("signed checkpoint")
+    filename = f"audit-checkpoint-{line['seq']}.json"
+    return Response(
+        json.dumps(line, indent=2, sort_keys=True) + "\n",
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
+    )
 
 
 def accounting_page(ctx: Context) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from portal.errors import Invalid
-from portal.models import ApiScope, Role
+from portal.models import ApiScope
 from portal.services import api_tokens
 from portal.web.context import Context
 from portal.web.render import render
@@ -24,7 +24,7 @@ def _page(
         {
             "tokens": api_tokens.tokens_of(ctx.db, ctx.viewer.agency),
             "scopes": list(ApiScope),
-            "roles": sorted(r for r in ctx.viewer.roles if r != Role.ADMINISTRATOR),
+            "roles": api_tokens.roles_in_agency(ctx.db, ctx.viewer.agency),
             "errors": errors or {},
             "issued": issued,
             "values": {

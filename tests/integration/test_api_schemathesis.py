@@ -19,10 +19,11 @@ import factories as make
 def test_api_survives_generated_requests(app, db, keys):
     agency = make.agency(db, keys)
     make.mdt_case(db, agency)
-    user = make.user(db, agency, Role.CASE_MANAGER)
+    make.user(db, agency, Role.CASE_MANAGER)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
     issued = api_tokens.create_token(
         db,
-        Viewer(user, agency, frozenset({"case_manager"}), None),
+        Viewer(lead, agency, frozenset({"agency_lead"}), None),
         name="fuzz",
         scopes=["cases:read", "sections:write", "summary:read"],
         acting_role="case_manager",

@@ -11,9 +11,12 @@ import factories as make
 
 
 def token_for(db, agency, user, role, *scopes):
+    """A token the agency's lead issues to act in `role`, which `user` holds."""
+    assert role.value in api_tokens.roles_in_agency(db, agency), user
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
     issued = api_tokens.create_token(
         db,
-        Viewer(user, agency, frozenset({role.value}), None),
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
         name="records system",
         scopes=list(scopes),
         acting_role=role.value,

@@ -15,6 +15,7 @@ def node(tmp_path, monkeypatch):
     path = tmp_path / "node.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("PORTAL_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(tmp_path / "journal.jsonl"))
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     engine.dispose()
@@ -74,3 +75,36 @@ def test_verify_exits_non_zero_and_names_the_break(node, capsys, tamper, expecte
 def test_unknown_agency_is_an_error(node, capsys):
     assert cli.main(["audit", "verify", "Nowhere"]) == 2
     assert cli.main(["audit", "checkpoint", "Nowhere"]) == 2
+
+
+def test_verify_cross_checks_the_journal(node, capsys):
+    """Checkpoints deleted and the head's counter set back: the chain alone passes."""
+    assert cli.main(["audit", "checkpoint"]) == 0
+    with sqlite3.connect(node) as connection:
+        connection.execute("DELETE FROM audit_checkpoint")
+        connection.execute("UPDATE audit_head SET checkpoint_seq = 0")
+    capsys.readouterr()
+    assert cli.main(["audit", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN Alder Advocacy (synthetic): checkpoint missing from the database" in out
+    assert cli.main(["audit", "verify", "Birch Welfare (synthetic)"]) == 1
+
+
+def test_verify_against_a_checkpoint_kept_elsewhere(node, tmp_path, capsys):
+    assert cli.main(["audit", "checkpoint", "Alder Advocacy (synthetic)"]) == 0
+    kept = tmp_path / "kept.json"
+    kept.write_text((tmp_path / "journal.jsonl").read_text().splitlines()[0])
+    capsys.readouterr()
+    assert cli.main(["audit", "verify", "--checkpoint", str(kept)]) == 0
+    assert "OK Alder Advocacy (synthetic): the log holds the checkpoint" in capsys.readouterr().out
+    with sqlite3.connect(node) as connection:  # the whole log, gone
+        connection.execute("DELETE FROM audit_checkpoint WHERE log_key != 'node'")
+        connection.execute("DELETE FROM audit_entry WHERE log_key != 'node'")
+        connection.execute("DELETE FROM audit_head WHERE log_key != 'node'")
+    assert cli.main(["audit", "verify", "--checkpoint", str(kept)]) == 1
+    assert "shorter than its last journaled checkpoint" in capsys.readouterr().out
+    assert cli.main(["audit", "verify"]) == 1
+    assert "has no audit log at all" in capsys.readouterr().out
+    kept.write_text("not a checkpoint")
+    assert cli.main(["audit", "verify", "--checkpoint", str(kept)]) == 2
+    assert "is not a signed audit checkpoint" in capsys.readouterr().err

@@ -17,6 +17,7 @@ PUBLIC_PATHS = {
     "/healthz",
     "/readyz",
     "/login",
+    "/enrol/{secret}",  # the one-time enrolment link: the link itself is the credential
     "/static",
     "/api/v1/openapi.json",
     "/calendar/{token}",

@@ -14,7 +14,7 @@ from portal.models import AuditEntry
 
 from databases import BACKENDS, new_empty_database
 
-BEFORE_PUBLIC_IDS = "b7e4f1a93c06"
+BEFORE_PUBLIC_IDS = "4c1e9a7d2b50"
 AGENCY = "aaaaaaaa-0000-4000-8000-000000000001"
 USER = "uuuuuuuu-0000-4000-8000-000000000001"
 CLIENT = "cccccccc-0000-4000-8000-000000000001"

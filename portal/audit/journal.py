@@ -1,0 +1,230 @@
+"""The write-once journal: every signed checkpoint, also kept outside the database.
+
+A signed head is only as good as the witnesses who keep it (Certificate Transparency's
+lesson). Whoever can write the database can recompute a log's hashes, move its head and
+delete its checkpoints, and the database alone still verifies. So each checkpoint is also
+appended, once its transaction has committed, to a file the database writer cannot reach
+(its path a setting): one JSON line per checkpoint, fsynced, never rewritten.
+
+A line is the checkpoint's signed body (RFC 8785 canonical JSON of `document`, `log` —
+the agency's public id —, `seq`, `entry_hash` — the log's head hash at `seq` — and `at`)
+plus `key_id` and `signature` (Ed25519, base64). A partner node acting as a witness keeps
+the same lines and checks them with the roster's public key alone: drop `key_id` and
+`signature`, canonicalise, verify.
+
+`cross_check` compares the database with the journal and the list of agencies: an agency
+with no log, a log shorter than its last journaled checkpoint, a journaled checkpoint
+missing from the database, and a journal that disagrees with the log each fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.signing
+from sqlalchemy import event, select
+from sqlmodel import Session
+
+import consent
+from portal.audit.times import format_at
+from portal.models import Agency, AgencyKey, AuditCheckpoint, AuditEntry, AuditHead, KeyPurpose
+
+# What a signed checkpoint says it is, in the database, the journal and a download.
+CHECKPOINT_DOCUMENT = "mdt-portal/audit-checkpoint/v1"
+
+INFO_KEY = "portal.audit.journal"
+PENDING_KEY = "portal.audit.journal.pending"
+SIGNED_FIELDS = ("document", "log", "seq", "entry_hash", "at")
+
+
+def line_of(checkpoint: AuditCheckpoint) -> dict:
+    """The checkpoint as a journal line (and as the lead's download)."""
+    return {
+        "document": CHECKPOINT_DOCUMENT,
+        "log": checkpoint.log_key,
+        "seq": checkpoint.seq,
+        "entry_hash": checkpoint.entry_hash,
+        "at": format_at(checkpoint.at),
+        "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature,
+    }
+
+
+class Journal:
+    """The append-only file; attached to a session, it receives that session's
+    checkpoints after each commit (a rolled-back checkpoint never reaches it)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def attach(self, session: Session) -> Session:
+        session.info[INFO_KEY] = self
+        if not event.contains(session, "after_commit", _after_commit):
+            event.listen(session, "after_commit", _after_commit)
+            event.listen(session, "after_rollback", _after_rollback)
+        return session
+
+    def append(self, lines: Iterable[dict]) -> None:
+        data = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
+        if not data:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        # O_APPEND and a lock: several workers may append at once, never over each other.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:  # the new file's name must survive a crash too
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    def read(self) -> tuple[list[dict], list[str]]:
+        """(lines, problems): every well-formed line, and a message for each bad one."""
+        if not self.path.exists():
+            return [], []
+        lines, problems = [], []
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = json.loads(raw)
+                    check_shape(line)
+                except (ValueError, TypeError):
+                    problems.append(f"journal line {number} is not a signed checkpoint")
+                    continue
+                lines.append(line)
+        return lines, problems
+
+
+def check_shape(line) -> None:
+    if not isinstance(line, dict) or line.get("document") != CHECKPOINT_DOCUMENT:
+        raise ValueError("not a checkpoint")
+    if not isinstance(line.get("seq"), int) or line["seq"] < 1:
+        raise ValueError("bad seq")
+    for name in ("log", "entry_hash", "at", "key_id", "signature"):
+        if not isinstance(line.get(name), str):
+            raise ValueError(f"bad {name}")
+
+
+def stage(db: Session, checkpoint: AuditCheckpoint) -> None:
+    """Called when a checkpoint is signed: journaled once the session commits."""
+    if db.info.get(INFO_KEY) is not None:
+        db.info.setdefault(PENDING_KEY, []).append(line_of(checkpoint))
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(PENDING_KEY, [])
+    journal = session.info.get(INFO_KEY)
+    if pending and journal is not None:
+        journal.append(pending)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def signature_holds(line: dict, public_key_b64: str) -> bool:
+    body = consent.canonical_bytes({name: line[name] for name in SIGNED_FIELDS})
+    try:
+        key = nacl.signing.VerifyKey(base64.b64decode(public_key_b64, validate=True))
+        key.verify(body, base64.b64decode(line["signature"], validate=True))
+    except (ValueError, TypeError, nacl.exceptions.BadSignatureError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Finding:
+    log_key: str
+    label: str
+    problem: str
+
+    def line(self) -> str:
+        return f"BROKEN {self.label}: {self.problem}"
+
+
+def _public_key(db: Session, agency: Agency, key_id: str) -> str | None:
+    return db.execute(
+        select(AgencyKey.public_key).where(
+            AgencyKey.agency_id == agency.id,
+            AgencyKey.key_id == key_id,
+            AgencyKey.purpose == KeyPurpose.SIGNING,
+        )
+    ).scalar_one_or_none()
+
+
+def check_line(db: Session, agency: Agency, line: dict) -> str | None:
+    """What is wrong between the database and one signed checkpoint kept elsewhere."""
+    public_key = _public_key(db, agency, line["key_id"])
+    if public_key is None or not signature_holds(line, public_key):
+        return f"the checkpoint at seq {line['seq']} kept outside the database has a bad signature"
+    seq = line["seq"]
+    last = db.execute(
+        select(AuditHead.last_seq).where(AuditHead.log_key == line["log"])
+    ).scalar_one_or_none()
+    entry_hash = db.execute(
+        select(AuditEntry.entry_hash).where(
+            AuditEntry.log_key == line["log"], AuditEntry.seq == seq
+        )
+    ).scalar_one_or_none()
+    if entry_hash is None or (last or 0) < seq:
+        return (
+            f"the log is shorter than its last journaled checkpoint: it ends at seq "
+            f"{last or 0}, but seq {seq} was signed on {line['at']}"
+        )
+    stored = db.execute(
+        select(AuditCheckpoint.entry_hash).where(
+            AuditCheckpoint.log_key == line["log"], AuditCheckpoint.seq == seq
+        )
+    ).scalar_one_or_none()
+    if stored is None:
+        return f"checkpoint missing from the database: seq {seq}, signed on {line['at']}"
+    if stored != line["entry_hash"] or entry_hash != line["entry_hash"]:
+        return (
+            f"the journal disagrees with the database at seq {seq}: the log was rewritten "
+            "after that checkpoint was signed"
+        )
+    return None
+
+
+def cross_check(db: Session, lines: list[dict]) -> list[Finding]:
+    """The database against the journal and the list of agencies: one finding per log."""
+    findings: dict[str, Finding] = {}
+    agencies = {a.public_id: a for a in db.execute(select(Agency)).scalars()}
+    with_log = set(db.execute(select(AuditHead.log_key)).scalars())
+    with_log |= set(db.execute(select(AuditEntry.log_key).distinct()).scalars())
+    for public_id, agency in sorted(agencies.items(), key=lambda item: item[1].name):
+        if public_id not in with_log:
+            findings[public_id] = Finding(
+                public_id,
+                agency.name,
+                "the agency has no audit log at all (every agency's log starts when it is "
+                "created: it was deleted)",
+            )
+    for line in sorted(lines, key=lambda line: (line["log"], line["seq"])):
+        log_key = line["log"]
+        if log_key in findings:
+            continue
+        agency = agencies.get(log_key)
+        if agency is None:
+            findings[log_key] = Finding(
+                log_key, log_key, "the journal holds checkpoints of an agency that is gone"
+            )
+            continue
+        problem = check_line(db, agency, line)
+        if problem is not None:
+            findings[log_key] = Finding(log_key, agency.name, problem)
+    return list(findings.values())

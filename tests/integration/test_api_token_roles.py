@@ -1,0 +1,195 @@
+"""A token acts in one role, with the web's rules (issue 12, finding 3).
+
+The lead binds each token to one role its agency's staff hold; every API call then passes
+the same permission table and the same services as a person in that role on the web, and
+a section outside the agency's discipline is refused with 422.
+"""
+
+from __future__ import annotations
+
+import disclosure_helpers as dh
+import pytest
+from sqlmodel import func, select
+
+from portal.api.routes import OPERATIONS
+from portal.auth.permissions import allows
+from portal.auth.sessions import Viewer
+from portal.disclosure import policy
+from portal.errors import Invalid
+from portal.models import AgencyKind, AuditEntry, Discipline, Role, SectionEntry
+from portal.sections import catalogue
+from portal.services import api_tokens
+
+import factories as make
+
+ALL_SCOPES = ["cases:read", "sections:write", "summary:read"]
+TOKEN_ROLES = [r for r in Role if r is not Role.ADMINISTRATOR]
+
+
+def _token(db, agency, role: str, scopes=ALL_SCOPES) -> dict:
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        name="records system",
+        scopes=scopes,
+        acting_role=role,
+        at=make.AT,
+    )
+    db.flush()
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+# Each API operation beside the web page that does the same thing: (method, API path,
+# web method, web path, web form). A new operation without its web twin fails the test.
+def _pairs(w):
+    client, case = w.client.public_id, w.case.public_id
+    return {
+        "/cases": ("GET", "/api/v1/cases", "GET", "/", None),
+        "/cases/{case_id}": ("GET", f"/api/v1/cases/{case}", "GET", f"/cases/{case}", None),
+        "/clients": (
+            "GET",
+            f"/api/v1/clients?reference={w.client.reference}",
+            "GET",
+            "/clients",
+            None,
+        ),
+        "/clients/{client_id}/sections/{section_key}": (
+            "PUT",
+            f"/api/v1/clients/{client}/sections/medical",
+            "POST",
+            f"/clients/{client}/sections/medical",
+            {"exam_done": "completed"},
+        ),
+        "/cases/{case_id}/summary": (
+            "GET",
+            f"/api/v1/cases/{case}/summary",
+            "GET",
+            f"/cases/{case}/summary",
+            None,
+        ),
+    }
+
+
+@pytest.mark.parametrize("role", TOKEN_ROLES, ids=str)
+def test_every_api_call_answers_as_the_web_does_for_the_tokens_role(client, db, keys, role):
+    w = dh.world(db, keys)  # the owner is a health agency: it keeps `medical`
+    person = make.user(db, w.owner, role)
+    auth = _token(db, w.owner, role.value)
+    make.login(client, person.username)
+    csrf = make.csrf_of_page(client, "/account")
+    pairs = _pairs(w)
+    assert {op.path for op in OPERATIONS} == set(pairs)
+    for operation in OPERATIONS:
+        api_method, api_path, web_method, web_path, form = pairs[operation.path]
+        if web_method == "GET":
+            web = client.get(web_path)
+        else:
+            web = client.post(web_path, data={"csrf_token": csrf, **form})
+        body = {"content": form} if form else None
+        api = client.request(api_method, api_path, headers=auth, json=body)
+        web_refused, api_refused = web.status_code == 403, api.status_code == 403
+        assert api_refused == web_refused, (operation.path, web.status_code, api.status_code)
+        if not allows(frozenset({role.value}), operation.permission):
+            assert api_refused, operation.path
+        else:
+            assert api.status_code in (200, 403), (operation.path, api.text)
+
+
+def test_a_token_as_lead_cannot_write_what_the_lead_cannot_on_the_web(client, db, keys):
+    w = dh.world(db, keys)
+    auth = _token(db, w.owner, Role.AGENCY_LEAD.value)
+    before = db.exec(select(func.count(SectionEntry.id))).one()
+    response = client.put(
+        f"/api/v1/clients/{w.client.public_id}/sections/medical",
+        json={"content": {"exam_done": "completed"}},
+        headers=auth,
+    )
+    assert response.status_code == 403 and "agency_lead" in response.json()["error"]
+    assert db.exec(select(func.count(SectionEntry.id))).one() == before
+
+
+def _withheld_from_own_role(agency):
+    """A (role, section) the permission table lets write but the owner's policy withholds."""
+    in_force = policy.OwnerPolicy(policy.default_lines())
+    for section in catalogue().for_discipline(agency.discipline):
+        if not section.editable:
+            continue
+        for role in TOKEN_ROLES:
+            if not allows(frozenset({role.value}), operation_permission("PUT")):
+                continue
+            answer, _ = policy.decide(
+                in_force,
+                agency,
+                kind=agency.kind,
+                roles={role.value},
+                section=section.key,
+                purpose="mdt_case_review",
+            )
+            if not answer.allowed:
+                return role, section
+    return None
+
+
+def operation_permission(method: str):
+    return next(op.permission for op in OPERATIONS if op.method == method)
+
+
+def test_a_token_is_refused_a_section_its_roles_policy_withholds_and_it_is_audited(
+    client, db, keys
+):
+    owner = make.agency(db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.LAW_ENFORCEMENT)
+    found = _withheld_from_own_role(owner)
+    assert found, "the default policy withholds some section from some own role"
+    role, section = found
+    make.user(db, owner, role)
+    record = make.client_record(db, owner, keys)
+    auth = _token(db, owner, role.value, ["sections:write"])
+    field = next(f for f in section.fields if f.type in ("text", "textarea"))
+    response = client.put(
+        f"/api/v1/clients/{record.public_id}/sections/{section.key}",
+        json={"content": {field.key: "Synthetic note"}},
+        headers=auth,
+    )
+    assert response.status_code == 403 and "Not saved" in response.json()["error"]
+    refusal = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == owner.id,
+            AuditEntry.section_key == section.key,
+            AuditEntry.decision == "withheld",
+        )
+    ).first()
+    assert refusal is not None and refusal.actor_role == role.value
+
+
+@pytest.mark.parametrize("section", ["investigation", "medical"])
+def test_a_section_outside_the_agencys_discipline_is_422(client, db, keys, section):
+    welfare = make.agency(db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.CHILD_WELFARE)
+    make.user(db, welfare, Role.CASE_MANAGER)
+    record = make.client_record(db, welfare, keys)
+    auth = _token(db, welfare, Role.CASE_MANAGER.value, ["sections:write"])
+    fields = catalogue().get(section).fields
+    field = next(f for f in fields if f.type in ("text", "textarea"))
+    response = client.put(
+        f"/api/v1/clients/{record.public_id}/sections/{section}",
+        json={"content": {field.key: "Synthetic"}},
+        headers=auth,
+    )
+    assert response.status_code == 422 and response.json()["field"] == "section"
+    assert db.exec(select(SectionEntry).where(SectionEntry.client_id == record.id)).first() is None
+
+
+def test_the_lead_binds_a_token_to_a_role_its_staff_hold(db, keys):
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.user(db, agency, Role.CLINICIAN)
+    viewer = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None)
+    issued = api_tokens.create_token(
+        db, viewer, name="ehr", scopes=["sections:write"], acting_role="clinician", at=make.AT
+    )
+    assert issued.token.acting_role == "clinician"
+    for nobody_holds in ("investigator", "administrator", "astrologer"):
+        with pytest.raises(Invalid):
+            api_tokens.create_token(
+                db, viewer, name="x", scopes=["cases:read"], acting_role=nobody_holds, at=make.AT
+            )

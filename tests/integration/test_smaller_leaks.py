@@ -1,0 +1,126 @@
+"""The smaller leaks of issue 12 (finding 5): references, proxies, allowed hosts, and
+sign-in throttling that slows an attacker without locking the real owner out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.auth.throttle import LoginThrottle, ThrottleRules
+from portal.cli import main as cli
+from portal.models import AuditEntry, Role
+from portal.services import cases
+from portal.settings import Settings, refuse_unsafe_production
+
+import factories as make
+
+REFERENCE = re.compile(r"^MDT-2026-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
+
+
+def test_case_references_are_random_and_reveal_no_count(db, keys):
+    agency = make.agency(db, keys)
+    references = [make.mdt_case(db, agency).reference for _ in range(12)]
+    assert all(REFERENCE.match(r) for r in references), references
+    assert len(set(references)) == len(references)
+    assert references != sorted(references)  # 12 random ones in order: 1 in 479 million
+
+
+def test_a_taken_reference_is_drawn_again(db, keys):
+    agency = make.agency(db, keys)
+    taken = make.mdt_case(db, agency).reference
+    draws = iter(taken[-6:] + "BBBBBB")
+    assert cases.next_reference(db, 2026, choose=lambda _: next(draws)) == "MDT-2026-BBBBBB"
+
+
+def _failed_sign_in_address(client, db, **headers) -> str:
+    page = client.get("/login")
+    client.post(
+        "/login",
+        data={"csrf_token": make.csrf_from(page.text), "username": "nobody", "password": "x"},
+        headers=headers,
+    )
+    entry = db.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    return entry.client_address
+
+
+def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(client, db):
+    assert _failed_sign_in_address(client, db, **{"X-Forwarded-For": "203.0.113.9"}) == (
+        "testclient"
+    )
+
+
+def test_x_forwarded_for_is_believed_from_a_trusted_proxy(settings, engine, connection, db):
+    trusting = Settings(**{**settings.__dict__, "trusted_proxies": ("testclient",)})
+    app = create_app(trusting, engine=engine, bind=connection)
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+        forwarded = {"X-Forwarded-For": "203.0.113.9"}
+        assert _failed_sign_in_address(client, db, **forwarded) == "203.0.113.9"
+
+
+def test_production_start_refuses_any_host(settings, monkeypatch, tmp_path, capsys):
+    with pytest.raises(ValueError, match="PORTAL_ALLOWED_HOSTS"):
+        refuse_unsafe_production(settings)
+    refuse_unsafe_production(Settings(**{**settings.__dict__, "demo": True}))
+    refuse_unsafe_production(Settings(**{**settings.__dict__, "allowed_hosts": ("mdt.test",)}))
+    monkeypatch.setenv("PORTAL_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.delenv("PORTAL_ALLOWED_HOSTS", raising=False)
+    assert cli.main(["serve"]) == 2
+    assert "error: PORTAL_ALLOWED_HOSTS is '*'" in capsys.readouterr().err
+
+
+def test_throttle_delay_doubles_per_pair_and_address_and_is_capped():
+    rules = ThrottleRules(free_per_pair=3, free_per_address=100, base_seconds=10, cap_seconds=50)
+    throttle = LoginThrottle("memory://", rules)
+    waits = []
+    for _ in range(7):
+        throttle.failed("victim", "203.0.113.66")
+        waits.append(round(throttle.wait("victim", "203.0.113.66")))
+    assert waits == [0, 0, 0, 10, 20, 40, 50]
+    assert throttle.allowed("victim", "198.51.100.7")  # the owner, from elsewhere
+    assert throttle.allowed("someone.else", "203.0.113.66")  # the address is not yet slowed
+
+
+def test_failing_on_someones_name_does_not_lock_them_out(settings, engine, connection, db, keys):
+    agency = make.agency(db, keys)
+    owner = make.user(db, agency, username="real.owner")
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    trusting = Settings(**{**settings.__dict__, "trusted_proxies": ("testclient",)})
+    app = create_app(trusting, engine=engine, bind=connection)
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+        statuses = []
+        for _ in range(10):
+            page = client.get("/login")
+            statuses.append(
+                client.post(
+                    "/login",
+                    data={
+                        "csrf_token": make.csrf_from(page.text),
+                        "username": owner.username,
+                        "password": "not the owner's password",
+                    },
+                    headers=attacker,
+                ).status_code
+            )
+        assert 429 in statuses  # the attacker's address slows down
+        client.cookies.clear()
+        page = client.get("/login")
+        owner_in = client.post(
+            "/login",
+            data={
+                "csrf_token": make.csrf_from(page.text),
+                "username": owner.username,
+                "password": make.PASSWORD,
+            },
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+        assert owner_in.status_code == 303  # the real owner is not locked out
+        client.cookies.clear()
+        make.login(client, lead.username)
+        dashboard = client.get("/").text
+        assert "Failed sign-ins on your agency&#39;s accounts: 4" in dashboard
+        assert "Sign-ins slowed down after repeated failures: 6" in dashboard
