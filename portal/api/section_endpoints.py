@@ -15,9 +15,10 @@ from portal.api.schemas import (
     SectionSaved,
     SectionWrite,
 )
-from portal.disclosure import point, summary
+from portal.disclosure import point
 from portal.errors import Invalid
 from portal.models import ApiScope, Client
+from portal.services import case_summary as summaries
 from portal.services import cases, clients, sections
 
 
@@ -69,11 +70,10 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
     purpose = point.parse_purpose(ctx.request.query_params.get("purpose"))
     # Every owner in one pass, as the summary page does: heads locked in the one order,
     # releases and policies read once, every decision audited in one batch.
-    blocks = summary.every_block(
+    blocks = summaries.every_block(
         ctx.db,
-        ctx.viewer,
+        ctx.requester.asking(purpose),
         case,
-        purpose=purpose,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
     )

@@ -13,6 +13,7 @@ from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import NotFound
 from portal.models import Agency, Client
+from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
 
@@ -125,17 +126,19 @@ class IdentityView:
 
 
 def view_identity(
-    db: Session, client: Client, *, viewer, keys: KeyWrapper, at: datetime, purpose: str
+    db: Session, client: Client, *, requester: Requester, keys: KeyWrapper, at: datetime
 ) -> IdentityView:
     """The owner's own staff opening a client's record: the agency's policy on the identity
-    section decides for the viewer's roles; decrypted only if allowed, audited either way."""
-    if client.agency_id != viewer.agency.id:
+    section decides for the requester's roles; decrypted only if allowed, audited either
+    way."""
+    agency = db.get(Agency, client.agency_id)
+    if agency is None or agency.public_id != requester.agency:
         raise NotFound("client")
     answer = own.read(
         db,
-        viewer,
+        requester,
         own.IDENTITY,
-        purpose=purpose,
+        agency=agency,
         client_ref=client.public_id,
         subject=client.public_id,
         at=at,
@@ -145,9 +148,9 @@ def view_identity(
     return IdentityView(answer, identity)
 
 
-def may_read_identity(db: Session, viewer, *, purpose: str) -> own.OwnAnswer:
-    """Whether the viewer's roles may see clients' names (lists, search) at all."""
-    return own.decide(db, viewer, own.IDENTITY, purpose=purpose)
+def may_read_identity(db: Session, agency: Agency, *, requester: Requester) -> own.OwnAnswer:
+    """Whether the requester's roles may see their agency's clients' names (lists, search)."""
+    return own.decide(db, requester, own.IDENTITY, agency=agency)
 
 
 def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
