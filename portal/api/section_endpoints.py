@@ -76,6 +76,7 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
         case,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,  # the owners' answers are their own transaction
     )
     owners = [
         OwnerBlock(

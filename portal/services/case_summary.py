@@ -108,6 +108,10 @@ def owner_of_case(db: Session, case: MdtCase, agency_public_id: str) -> Agency:
     raise NotFound("agency")
 
 
+def _same_transaction() -> None:
+    """Both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
+
+
 def owner_block(
     db: Session,
     requester: Requester,
@@ -117,16 +121,21 @@ def owner_block(
     at: datetime,
     keys: KeyWrapper,
     cache: RequestCache | None = None,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[Decision]:
     """One owner's block on its own (the htmx fragment): the owner's answer, then its
     receipt. One decision per catalogue section the owner could contribute, whether or
-    not it holds anything: so a placeholder never tells that data exists."""
+    not it holds anything: so a placeholder never tells that data exists.
+
+    `between` runs after the owner's side is written and before the requester's: a page
+    commits the owner's transaction there, as the network does for an owner elsewhere."""
     cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
-    lock_logs(db, [owner.id, requester_agency.id])
+    lock_logs(db, [owner.id])
     decisions = answer(
         db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
     )
+    between()
     receipt.record_received(
         db,
         requester,
@@ -159,19 +168,21 @@ def page_blocks(
     keys: KeyWrapper,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[OwnerBlock]:
     """The owners' blocks for the summary page: decided in order while `budget_seconds`
     last, counted from the first; every owner after that is left undecided (and nothing
     is written to its log), for the page to load on its own.
 
     Each owner's answer goes to its own log; the receipts of what came back go to the
-    requester agency's log after every answer is in."""
+    requester agency's log after every answer is in, and after `between` (see
+    `owner_block`)."""
     cache = RequestCache()  # this request's reads only
     deadline = clock() + budget_seconds
     requester_agency = cache.agency(db, requester.agency)
-    # Every log this request writes, locked now in the one fixed order, so two pages read
-    # at once can never deadlock.
-    lock_logs(db, [p.agency.id for p in found] + [requester_agency.id])
+    # The owners' logs, locked now in the one fixed order, so two pages read at once can
+    # never deadlock; the requester's own log is locked on its own side, later.
+    lock_logs(db, [p.agency.id for p in found])
     prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
     blocks, owners_entries, receipts = [], [], []
     for participant in found:
@@ -201,6 +212,7 @@ def page_blocks(
             )
         blocks.append(OwnerBlock(participant, decisions))
     record_many(db, owners_entries)  # the owners' side: every decision above
+    between()
     record_many(db, receipts)  # the requester's side: what it received
     return blocks
 
@@ -212,6 +224,7 @@ def every_block(
     *,
     at: datetime,
     keys: KeyWrapper,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[OwnerBlock]:
     """The whole case summary at once (the printed review packet, the API): every owner's
     block, each section decided (and audited) by its owner exactly as on the page."""
@@ -223,4 +236,5 @@ def every_block(
         at=at,
         keys=keys,
         budget_seconds=math.inf,
+        between=between,
     )

@@ -41,6 +41,7 @@ def summary(ctx: Context) -> Response:
         at=ctx.now,
         keys=ctx.request.app.state.keys,
         budget_seconds=max(ctx.settings.summary_budget_ms, 0) / 1000,
+        between=ctx.db.commit,  # the owners' answers are their own transaction
     )
     return render(
         ctx,
@@ -66,6 +67,7 @@ def owner_block(ctx: Context) -> Response:
         owner,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,  # the owner's answer is its own transaction
     )
     return render(
         ctx,

@@ -250,6 +250,7 @@ def case_packet(ctx: Context) -> Response:
                 case,
                 at=ctx.now,
                 keys=ctx.request.app.state.keys,
+                between=ctx.db.commit,  # the owners' answers are their own transaction
             ),
         },
     )

@@ -376,3 +376,31 @@ def test_the_page_decides_owners_in_order_until_its_budget_is_spent(db, keys):
     assert len(blocks) == len(found) >= 2
     assert blocks[0].decisions is not None
     assert all(b.decisions is None for b in blocks[1:])
+
+
+def test_the_owner_answers_and_the_requester_receipts_as_two_units_of_work(db, keys):
+    """Issue 13: the owner's side is written (and, on a page, committed) before the
+    requester's side begins, from what the owner returned — as across the network."""
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical"])
+    seen_between = {}
+
+    def between():
+        db.commit()  # what a page does: the owner's transaction ends here
+        seen_between["owner"] = len(_entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED))
+        seen_between["received"] = len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED))
+
+    blocks = case_summary.page_blocks(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        case_summary.participants(db, w.case),
+        at=LATER,
+        keys=keys,
+        budget_seconds=60,
+        between=between,
+    )
+    assert any(isinstance(d, Released) for b in blocks for d in b.decisions or [])
+    assert seen_between == {"owner": 1, "received": 0}
+    assert len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)) == 1
