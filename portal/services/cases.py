@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, exists
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -13,7 +13,7 @@ from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.models.workflow import CaseEventKind
-from portal.services import case_history, convening, validation
+from portal.services import case_history, convening, validation, visibility
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -162,14 +162,14 @@ def cases_for_agency(
     )
     coordinated = db.exec(
         select(*columns)
-        .where(MdtCase.coordinating_agency_id == agency.id)
+        .where(visibility.coordinated_by(agency.id))
         .order_by(*order)
         .limit(offset + limit)
     ).all()
     linked = db.exec(
         select(*columns)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)
-        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
         .order_by(*order)
         .limit(offset + limit)
     ).all()
@@ -192,11 +192,11 @@ def cases_for_agency(
 def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = None) -> int:
     """How many cases the agency takes part in; with `cap`, counted no further than that
     (a dashboard says "1000+" and stays as quick with a hundred thousand cases)."""
-    coordinated = select(MdtCase.id).where(MdtCase.coordinating_agency_id == agency.id)
+    coordinated = select(MdtCase.id).where(visibility.coordinated_by(agency.id))
     linked = (
         select(CaseLink.id)
         .join(MdtCase, MdtCase.id == CaseLink.case_id)
-        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
     )
     total = 0
     for query in (coordinated, linked):
@@ -213,8 +213,7 @@ def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = Non
 # a partner linked to thousands of cases opens each as fast as one linked to a few.
 _CASE_OF_AGENCY = select(MdtCase).where(
     MdtCase.public_id == bindparam("case"),
-    (MdtCase.coordinating_agency_id == bindparam("agency"))
-    | exists().where(CaseLink.case_id == MdtCase.id, CaseLink.agency_id == bindparam("agency")),
+    visibility.case_visible_to(bindparam("agency")),
 )
 
 

@@ -16,6 +16,7 @@ from portal.models import Agency, Client
 from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
+from portal.services.visibility import client_visible_to
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identit
 def access_client(db: Session, agency: Agency, public_id: str) -> Client:
     """Only the owning agency ever loads its client rows."""
     client = db.exec(
-        select(Client).where(Client.public_id == public_id, Client.agency_id == agency.id)
+        select(Client).where(Client.public_id == public_id, client_visible_to(agency.id))
     ).first()
     if client is None:
         raise NotFound("client")
@@ -171,14 +172,14 @@ def access_client(db: Session, agency: Agency, public_id: str) -> Client:
 # Listing one agency's clients (issue 4): counted and paged in SQL, so only the rows on the
 # page shown are ever decrypted.
 def count_clients(db: Session, agency: Agency) -> int:
-    return db.exec(select(func.count(Client.id)).where(Client.agency_id == agency.id)).one()
+    return db.exec(select(func.count(Client.id)).where(client_visible_to(agency.id))).one()
 
 
 def clients_page(db: Session, agency: Agency, *, page: int, per_page: int) -> list[Client]:
     return list(
         db.exec(
             select(Client)
-            .where(Client.agency_id == agency.id)
+            .where(client_visible_to(agency.id))
             .order_by(Client.created_at.desc(), Client.id.desc())
             .offset(max(page - 1, 0) * per_page)
             .limit(per_page)
