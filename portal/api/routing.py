@@ -20,6 +20,7 @@ from starlette.routing import Route
 from portal.auth.permissions import Permission, allows
 from portal.errors import DomainError, Invalid
 from portal.models import ApiScope
+from portal.requester import Requester
 from portal.services import api_tokens
 
 MAX_BODY_BYTES = 64 * 1024
@@ -39,6 +40,12 @@ class ApiContext:
     @property
     def viewer(self):
         return self.caller.viewer
+
+    @property
+    def requester(self) -> Requester:
+        """Who is asking: the token's agency and the roles it acts with."""
+        viewer = self.caller.viewer
+        return Requester.of(viewer.user, viewer.agency, viewer.roles)
 
 
 @dataclass(frozen=True)

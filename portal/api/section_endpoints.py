@@ -16,9 +16,10 @@ from portal.api.schemas import (
     SectionWrite,
 )
 from portal.auth.permissions import Permission
-from portal.disclosure import point, summary
+from portal.disclosure import point
 from portal.errors import Forbidden, Invalid
 from portal.models import ApiScope, Client
+from portal.services import case_summary as summaries
 from portal.services import cases, clients, sections
 
 
@@ -43,9 +44,10 @@ def write_section(ctx: ApiContext) -> SectionSaved:
             client,
             ctx.request.path_params["section_key"],
             dict(ctx.body.content),
-            viewer=ctx.viewer,
+            requester=ctx.requester.asking(
+                point.parse_purpose(ctx.request.query_params.get("purpose"))
+            ),
             keys=ctx.request.app.state.keys,
-            purpose=point.parse_purpose(ctx.request.query_params.get("purpose")),
             at=ctx.now,
         )
     except Forbidden:
@@ -76,13 +78,13 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
     purpose = point.parse_purpose(ctx.request.query_params.get("purpose"))
     # Every owner in one pass, as the summary page does: heads locked in the one order,
     # releases and policies read once, every decision audited in one batch.
-    blocks = summary.every_block(
+    blocks = summaries.every_block(
         ctx.db,
-        ctx.viewer,
+        ctx.requester.asking(purpose),
         case,
-        purpose=purpose,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,  # the owners' answers are their own transaction
     )
     owners = [
         OwnerBlock(

@@ -35,7 +35,7 @@ from portal.auth.permissions import allows
 from portal.bench.http import Browser, serve
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
-from portal.disclosure import Released, disclose, summary
+from portal.disclosure import Released, RequestCache, disclose
 from portal.disclosure import content as disclosure_content
 from portal.models import (
     Agency,
@@ -48,9 +48,11 @@ from portal.models import (
     SectionEntry,
     StaffUser,
 )
+from portal.requester import Requester
 from portal.scratch_db import scratch_database
 from portal.sections import catalogue
 from portal.services import agencies, cases, clients, releases, sections, staff
+from portal.services import case_summary as summary
 from portal.settings import NodeSecrets, Settings
 from portal.web.render import templates
 
@@ -322,7 +324,7 @@ def _bare_page(db, settings, keys, viewer, case_public_id, released_plan, page_t
             select(CaseLink.agency_id, CaseLink.client_id).where(CaseLink.case_id == case.id)
         ).all()
     )
-    memo: dict = {}
+    cache = RequestCache().sources
     blocks = [
         summary.OwnerBlock(
             participant,
@@ -336,7 +338,7 @@ def _bare_page(db, settings, keys, viewer, case_public_id, released_plan, page_t
                         client_id=links[participant.agency.id],
                         section=section,
                         keys=keys,
-                        memo=memo,
+                        cache=cache,
                         case_id=case.id,
                     ),
                     None,
@@ -395,11 +397,10 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
     with Session(engine, expire_on_commit=False) as db:
         user = db.exec(select(StaffUser).where(StaffUser.username == viewer_name)).one()
         viewer = _BenchViewer(user, db.get(Agency, user.agency_id), frozenset({"case_manager"}))
+        requester = Requester.of(user, viewer.agency, viewer.roles)
         released_plan = {}
         for owner in owners:
-            decisions = summary.owner_block(
-                db, viewer, bench_case, owner, purpose="mdt_case_review", at=AT, keys=keys
-            )
+            decisions = summary.owner_block(db, requester, bench_case, owner, at=AT, keys=keys)
             section_count += len(decisions)
             released_plan[owner.id] = [d.section for d in decisions if isinstance(d, Released)]
             released_count += len(released_plan[owner.id])
@@ -425,10 +426,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             )
             blocks = summary.page_blocks(
                 db,
-                viewer,
+                requester,
                 case,
                 overview.participants,
-                purpose="mdt_case_review",
                 at=AT,
                 keys=keys,
                 budget_seconds=60,
@@ -473,19 +473,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         count, started = 0, time.perf_counter()
         while time.perf_counter() - started < 3:
             for owner in owners:
-                memo = {}
+                cache = RequestCache()
                 for section in catalogue().for_discipline(owner.discipline):
-                    disclose(
-                        db,
-                        viewer,
-                        bench_case,
-                        owner,
-                        section,
-                        "mdt_case_review",
-                        AT,
-                        keys=keys,
-                        memo=memo,
-                    )
+                    disclose(db, requester, bench_case, owner, section, AT, keys=keys, cache=cache)
                     count += 1
             db.flush()
         per_second = count / (time.perf_counter() - started)

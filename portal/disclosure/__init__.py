@@ -1,5 +1,7 @@
 """The disclosure point: the only code that reads another agency's sections."""
 
+from portal.disclosure.cache import RequestCache
+from portal.disclosure.gates import Gate
 from portal.disclosure.point import (
     CONSENT_EXPIRED,
     CONSENT_REVOKED,
@@ -8,9 +10,10 @@ from portal.disclosure.point import (
     NOT_LINKED,
     POLICY,
     Decision,
-    Recipient,
     Released,
+    ReleasedUnseen,
     Withheld,
+    answer,
     disclose,
     parse_purpose,
     preview,
@@ -24,9 +27,12 @@ __all__ = [
     "NO_CONSENT",
     "POLICY",
     "Decision",
-    "Recipient",
+    "Gate",
     "Released",
+    "ReleasedUnseen",
+    "RequestCache",
     "Withheld",
+    "answer",
     "disclose",
     "parse_purpose",
     "preview",

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.db import read
+from portal.disclosure.gates import Gate
 from portal.models import (
     Agency,
     AgencyKey,
@@ -35,9 +36,9 @@ from portal.models import (
 )
 
 # Gate names, as they appear in placeholders and audit entries.
-NO_CONSENT = "no_consent"
-CONSENT_EXPIRED = "consent_expired"
-CONSENT_REVOKED = "consent_revoked"
+NO_CONSENT = Gate.NO_CONSENT
+CONSENT_EXPIRED = Gate.CONSENT_EXPIRED
+CONSENT_REVOKED = Gate.CONSENT_REVOKED
 
 
 @dataclass(frozen=True)
@@ -198,21 +199,23 @@ def candidates(
     client_id: int,
     recipient: Agency,
     at: datetime,
-    memo: dict,
+    cache: dict[tuple, list[Candidate]],
     only_release_id: int | None = None,
 ) -> list[Candidate]:
-    """Signed releases of this owner's client that name this recipient, verified."""
-    key = ("candidates", owner.id, client_id, recipient.id, only_release_id)
-    if key not in memo:
+    """Signed releases of this owner's client that name this recipient, verified.
+
+    `cache`: one request's (RequestCache.candidates), never longer."""
+    key = (owner.id, client_id, recipient.id, only_release_id)
+    if key not in cache:
         prefetch(
             db,
             [(owner, client_id)],
             recipient=recipient,
             at=at,
-            memo=memo,
+            cache=cache,
             only_release_id=only_release_id,
         )
-    return memo[key]
+    return cache[key]
 
 
 def prefetch(
@@ -221,7 +224,7 @@ def prefetch(
     *,
     recipient: Agency,
     at: datetime,
-    memo: dict,
+    cache: dict[tuple, list[Candidate]],
     only_release_id: int | None = None,
 ) -> None:
     """`candidates()` for several owners' clients at once (a case summary reads every
@@ -273,7 +276,7 @@ def prefetch(
                 )
         found[row.client_id].append(Candidate(row.public_id, release, tuple(revocations)))
     for client_id, owner in owners.items():
-        memo[("candidates", owner.id, client_id, recipient.id, only_release_id)] = found[client_id]
+        cache[(owner.id, client_id, recipient.id, only_release_id)] = found[client_id]
 
 
 def _unverified_revocation(row, revocation_row, owner) -> consent.Revocation:

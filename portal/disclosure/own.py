@@ -16,8 +16,11 @@ from sqlmodel import Session
 
 from portal.audit import AuditTag, DisclosureFacts, record
 from portal.disclosure import policy
+from portal.disclosure.gates import Gate
 from portal.disclosure.wording import policy_reason
+from portal.errors import NotFound
 from portal.models import Agency
+from portal.requester import Requester
 from portal.sections import Section, catalogue
 
 IDENTITY = "identity"  # the section that carries the client's sealed identity record
@@ -25,7 +28,7 @@ IDENTITY = "identity"  # the section that carries the client's sealed identity r
 
 @dataclass(frozen=True)
 class OwnAnswer:
-    """Whether the viewer's roles may read this section of their own agency's records."""
+    """Whether the requester's roles may read this section of their own agency's records."""
 
     section: Section
     allowed: bool
@@ -39,13 +42,11 @@ class OwnAnswer:
         return not self.allowed
 
 
-def decide(db: Session, viewer, section: Section | str, *, purpose: str) -> OwnAnswer:
-    """The owner's policy for its own staff: no consent gate, never any content."""
-    return decide_many(db, viewer, [section], purpose=purpose)[0]
-
-
-def decide_many(db: Session, viewer, sections, *, purpose: str) -> list[OwnAnswer]:
-    agency: Agency = viewer.agency
+def decide_many(db: Session, requester: Requester, sections, *, agency: Agency) -> list[OwnAnswer]:
+    """The owner's policy for its own staff: no consent gate, never any content.
+    `agency` is the requester's own agency, the owner of the records."""
+    if agency.public_id != requester.agency:
+        raise NotFound("client")  # another agency's records are never "own"
     in_force = policy.owner_policy(db, agency)
     answers = []
     for given in sections:
@@ -56,24 +57,35 @@ def decide_many(db: Session, viewer, sections, *, purpose: str) -> list[OwnAnswe
             in_force,
             agency,
             kind=agency.kind,
-            roles=viewer.roles,
+            roles=requester.roles,
             section=section.key,
-            purpose=purpose,
+            purpose=requester.purpose,
         )
         reason = None
         if not answer.allowed:
             reason = policy_reason(
-                section, roles=viewer.roles, kind=agency.kind, own=True, purpose=purpose
+                section,
+                roles=requester.roles,
+                kind=agency.kind,
+                own=True,
+                purpose=requester.purpose,
             )
-        answers.append(OwnAnswer(section, answer.allowed, purpose, role, answer.rule, reason))
+        answers.append(
+            OwnAnswer(section, answer.allowed, requester.purpose, role, answer.rule, reason)
+        )
     return answers
+
+
+def decide(db: Session, requester: Requester, section, *, agency: Agency) -> OwnAnswer:
+    return decide_many(db, requester, [section], agency=agency)[0]
 
 
 def record_read(
     db: Session,
     answer: OwnAnswer,
     *,
-    viewer,
+    requester: Requester,
+    agency: Agency,
     client_ref: str | None,
     subject: str,
     at: datetime,
@@ -87,15 +99,15 @@ def record_read(
         section_key=answer.section.key,
         purpose=answer.purpose,
         decision="released" if answer.allowed else "withheld",
-        gate=None if answer.allowed else "policy",
+        gate=None if answer.allowed else Gate.POLICY,
         policy_rule=answer.rule,
-        viewer_role=answer.role or ",".join(sorted(viewer.roles))[:30] or None,
+        viewer_role=answer.role or ",".join(sorted(requester.roles))[:30] or None,
     )
     record(
         db,
         allowed_tag if answer.allowed else AuditTag.DISCLOSURE_WITHHELD,
-        agency_id=viewer.agency.id,
-        actor=viewer,
+        agency_id=agency.id,
+        actor=requester,
         subject=subject,
         detail={
             "section": answer.section.key,
@@ -110,21 +122,22 @@ def record_read(
 
 def read(
     db: Session,
-    viewer,
-    section: Section | str,
+    requester: Requester,
+    section,
     *,
-    purpose: str,
+    agency: Agency,
     client_ref: str | None,
     subject: str,
     at: datetime,
     allowed_tag: AuditTag = AuditTag.SECTION_VIEWED,
 ) -> OwnAnswer:
     """Decide one own-staff read and audit it; the caller reads content only if allowed."""
-    answer = decide(db, viewer, section, purpose=purpose)
+    answer = decide(db, requester, section, agency=agency)
     record_read(
         db,
         answer,
-        viewer=viewer,
+        requester=requester,
+        agency=agency,
         client_ref=client_ref,
         subject=subject,
         at=at,

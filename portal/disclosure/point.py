@@ -1,14 +1,19 @@
-"""The disclosure point: the one function that answers a request for an owner's section.
+"""The disclosure point: the one place that answers a request for an owner's sections.
 
 Both gates must allow: the owner's policy (Casbin) and the client's consent (a signed
-release in effect now). Every decision, released or withheld, appends exactly one entry
-to the OWNER's audit log; a release also appends one entry to the viewer agency's log,
-so both sides of every disclosure can be reconciled.
+release in effect now). The point takes a `Requester` — who is asking, exactly as a signed
+node-to-node request carries it — and returns typed decisions: released content, or
+withheld with the gate that withheld it.
+
+Two sides, each writing its own log: the owner's side (`answer()`) appends one entry per
+decision, released or withheld, to the OWNER's log; the requester's side
+(`portal.disclosure.receipt`) appends what was received to the requester agency's log,
+from what came back. The same two steps serve a requester on another node.
 
 Own agency: staff reading their own agency's records need no consent (the agency holds
-the record), but the policy gate still applies to them — need to know by role, so e.g.
-an administrator never reads survivor content and an agency can keep clinical notes
-from its own non-clinical staff. Their reads are logged like any other.
+the record), but the policy gate still applies to them — need to know by role, so an
+administrator never reads survivor content and an agency can keep clinical notes from its
+own non-clinical staff. Their reads are logged like any other.
 """
 
 from __future__ import annotations
@@ -23,25 +28,23 @@ import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper
 from portal.db import read
-from portal.disclosure import consent_gate, content, own, policy
+from portal.disclosure import consent_gate, content, own, policy, receipt
+from portal.disclosure.cache import RequestCache
+from portal.disclosure.gates import Gate
 from portal.disclosure.wording import policy_reason
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
+from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
 
-POLICY = "policy"
-NOT_LINKED = "not_linked"
-NO_CONSENT = consent_gate.NO_CONSENT
-CONSENT_EXPIRED = consent_gate.CONSENT_EXPIRED
-CONSENT_REVOKED = consent_gate.CONSENT_REVOKED
-GATES = (POLICY, NOT_LINKED, NO_CONSENT, CONSENT_EXPIRED, CONSENT_REVOKED)
-GATE_LABELS = {
-    POLICY: "disclosure policy",
-    NOT_LINKED: "not linked to this case",
-    NO_CONSENT: "no consent",
-    CONSENT_EXPIRED: "consent expired",
-    CONSENT_REVOKED: "consent revoked",
-}
+# The gates by their old names, for callers that compare a decision's gate to a string.
+POLICY = Gate.POLICY
+NOT_LINKED = Gate.NOT_LINKED
+NO_CONSENT = Gate.NO_CONSENT
+CONSENT_EXPIRED = Gate.CONSENT_EXPIRED
+CONSENT_REVOKED = Gate.CONSENT_REVOKED
+GATES = tuple(Gate)
+GATE_LABELS = {gate: gate.label for gate in Gate}
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class Released:
     section: Section
     owner: Agency
     content: content.Content
-    release_ref: str | None  # None when the viewer is the owner's own staff
+    release_ref: str | None  # None when the requester is the owner's own staff
     policy_rule: str | None
+    role: str | None = None  # the requester's role the policy released it to
     decision: str = field(default="released", init=False)
 
 
@@ -61,13 +65,13 @@ class Withheld:
 
     section: Section
     owner: Agency
-    gate: str
+    gate: Gate
     reason: str
     decision: str = field(default="withheld", init=False)
 
     @property
     def gate_label(self) -> str:
-        return GATE_LABELS[self.gate]
+        return Gate(self.gate).label
 
 
 @dataclass(frozen=True)
@@ -103,18 +107,11 @@ class _Allowed:
     owner: Agency
     release_ref: str | None
     policy_rule: str | None
+    role: str | None = None
     decision: str = field(default="released", init=False)
 
 
 Verdict = _Allowed | Withheld
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """Who would receive: an agency and the roles of the person asking."""
-
-    agency: Agency
-    roles: frozenset[str]
 
 
 def parse_purpose(value: str | None) -> str:
@@ -138,117 +135,131 @@ _LINKS = (
 )
 
 
-def _owner_client(db: Session, case: MdtCase, owner: Agency, viewer_agency: Agency, memo: dict):
-    """The owner's own client on this case, or None when the owner (or the viewer) is not
-    a confirmed part of it."""
-    key = ("link", case.id, owner.id, viewer_agency.id)
-    if key not in memo:
-        if ("links", case.id) not in memo:
-            links = {}
-            for agency_id, client_id, confirmed_at, client_ref in read(
-                db, _LINKS, {"case": case.id}
-            ):
-                links[agency_id] = (client_id, confirmed_at)
-                memo[("client_ref", client_id)] = client_ref
-            memo[("links", case.id)] = links
-        links = memo[("links", case.id)]
-        viewer_in = viewer_agency.id == case.coordinating_agency_id or viewer_agency.id in links
-        client_id, confirmed_at = links.get(owner.id, (None, None))
-        ok = viewer_in and confirmed_at is not None and client_id is not None
-        memo[key] = client_id if ok else None
-    return memo[key]
+def _owner_client(
+    db: Session, case: MdtCase, owner: Agency, requester_agency: Agency, cache: RequestCache
+) -> int | None:
+    """The owner's own client on this case, or None when the owner (or the requester) is
+    not a confirmed part of it."""
+    if case.id not in cache.links:
+        links = {}
+        for agency_id, client_id, confirmed_at, client_ref in read(db, _LINKS, {"case": case.id}):
+            links[agency_id] = (client_id, confirmed_at)
+            cache.client_refs[client_id] = client_ref
+        cache.links[case.id] = links
+    links = cache.links[case.id]
+    requester_in = (
+        requester_agency.id == case.coordinating_agency_id or requester_agency.id in links
+    )
+    client_id, confirmed_at = links.get(owner.id, (None, None))
+    return client_id if requester_in and confirmed_at is not None else None
 
 
-def prefetch(db: Session, viewer, case: MdtCase, owners: list[Agency], *, at: datetime, memo: dict):
+def prefetch(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owners: list[Agency],
+    *,
+    at: datetime,
+    cache: RequestCache,
+) -> None:
     """Read, for several owners at once, what their decisions will need: the case's links,
-    each owner's policy in force and the client's releases naming the viewer's agency.
-
-    Only ever into one request's memo: everything here is read again on the next request,
-    so a revocation, an expiry or a policy change counts at once."""
-    for owner_id, policy_in_force in policy.owner_policies(db, owners).items():
-        memo[("policy", owner_id)] = policy_in_force
+    each owner's policy in force and the client's releases naming the requester's agency."""
+    requester_agency = cache.agency(db, requester.agency)
+    cache.policies.update(policy.owner_policies(db, owners))
     others = [
         (owner, client_id)
         for owner in owners
-        if owner.id != viewer.agency.id
-        and (client_id := _owner_client(db, case, owner, viewer.agency, memo)) is not None
+        if owner.public_id != requester.agency
+        and (client_id := _owner_client(db, case, owner, requester_agency, cache)) is not None
     ]
     if others:
-        consent_gate.prefetch(db, others, recipient=viewer.agency, at=at, memo=memo)
+        consent_gate.prefetch(db, others, recipient=requester_agency, at=at, cache=cache.candidates)
 
 
 def _gates(
     db: Session,
     *,
-    recipient: Recipient,
+    requester: Requester,
+    recipient_agency: Agency,
     owner: Agency,
     client_id: int | None,
     section: Section,
-    purpose: str,
     at: datetime,
-    memo: dict,
+    cache: RequestCache,
     only_release_id: int | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
-    disclose() and preview(); an allowed section's content is read by `_decision()`."""
+    answer() and preview(); an allowed section's content is read by `_decision()`."""
     if client_id is None:
         return (
             Withheld(
-                section, owner, NOT_LINKED, "this agency's records are not linked to this case"
+                section, owner, Gate.NOT_LINKED, "this agency's records are not linked to this case"
             ),
             None,
             None,
         )
-    own = recipient.agency.id == owner.id and only_release_id is None
-    if ("policy", owner.id) not in memo:
-        memo[("policy", owner.id)] = policy.owner_policy(db, owner)
+    purpose = requester.purpose
+    own_staff = requester.agency == owner.public_id and only_release_id is None
+    if owner.id not in cache.policies:
+        cache.policies[owner.id] = policy.owner_policy(db, owner)
     answer, role = policy.decide(
-        memo[("policy", owner.id)],
+        cache.policies[owner.id],
         owner,
-        kind=recipient.agency.kind,
-        roles=recipient.roles,
+        kind=requester.agency_kind,
+        roles=requester.roles,
         section=section.key,
         purpose=purpose,
     )
     if not answer.allowed:
         reason = policy_reason(
-            section, roles=recipient.roles, kind=recipient.agency.kind, own=own, purpose=purpose
+            section,
+            roles=requester.roles,
+            kind=requester.agency_kind,
+            own=own_staff,
+            purpose=purpose,
         )
-        return (
-            Withheld(section, owner, POLICY, reason),
-            role,
-            answer.rule,
-        )
+        return Withheld(section, owner, Gate.POLICY, reason), role, answer.rule
     release_ref = None
-    if not own:
+    if not own_staff:
         found = consent_gate.candidates(
             db,
             owner=owner,
             client_id=client_id,
-            recipient=recipient.agency,
+            recipient=recipient_agency,
             at=at,
-            memo=memo,
+            cache=cache.candidates,
             only_release_id=only_release_id,
         )
         allowed = consent_gate.check(
             found,
-            recipient=recipient.agency,
+            recipient=recipient_agency,
             section_key=section.key,
             section_title=section.title,
             purpose=purpose,
             at=at,
         )
         if not allowed.allowed:
-            return Withheld(section, owner, allowed.gate, allowed.reason), role, answer.rule
+            return (
+                Withheld(section, owner, Gate(allowed.gate), allowed.reason),
+                role,
+                answer.rule,
+            )
         release_ref = allowed.release_ref
-    return _Allowed(section, owner, release_ref, answer.rule), role, answer.rule
+    return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
 
 def _decision(
-    db: Session, verdict: Verdict, *, client_id, keys: KeyWrapper, memo: dict, case_id=None
+    db: Session,
+    verdict: Verdict,
+    *,
+    client_id,
+    keys: KeyWrapper,
+    cache: RequestCache,
+    case_id=None,
 ) -> Decision:
-    """The decision for a verdict: an allowed section with its content read, or the
-    placeholder as it stands."""
+    """The decision for a verdict: an allowed section with its content read from the
+    owner's source, or the placeholder as it stands."""
     if isinstance(verdict, Withheld):
         return verdict
     loaded = content.load(
@@ -257,11 +268,16 @@ def _decision(
         client_id=client_id,
         section=verdict.section,
         keys=keys,
-        memo=memo,
+        cache=cache.sources,
         case_id=case_id,
     )
     return Released(
-        verdict.section, verdict.owner, loaded, verdict.release_ref, verdict.policy_rule
+        verdict.section,
+        verdict.owner,
+        loaded,
+        verdict.release_ref,
+        verdict.policy_rule,
+        verdict.role,
     )
 
 
@@ -279,62 +295,70 @@ def _facts(decision, *, case_ref, client_ref, purpose, role, roles, rule) -> Dis
     )
 
 
-def disclose(
+def answer(
     db: Session,
-    viewer,
-    case: MdtCase,
-    owner: Agency,
-    section: Section | str,
-    purpose: str,
-    at: datetime,
-    *,
-    keys: KeyWrapper,
-    memo: dict | None = None,
-) -> Decision:
-    """Released content, or a placeholder naming the gate that withheld it.
-
-    `viewer` has .user, .agency and .roles. `memo` may be shared by the calls of ONE
-    request (a case summary) and must never outlive it: that is what makes a revocation,
-    an expiry or a policy change count on the very next request.
-    """
-    (decision,) = disclose_sections(
-        db, viewer, case, owner, [section], purpose, at, keys=keys, memo=memo
-    )
-    return decision
-
-
-def disclose_sections(
-    db: Session,
-    viewer,
+    requester: Requester,
     case: MdtCase,
     owner: Agency,
     sections: list[Section | str],
-    purpose: str,
-    at: datetime,
     *,
+    at: datetime,
     keys: KeyWrapper,
-    memo: dict | None = None,
+    cache: RequestCache,
     entries_into: list | None = None,
 ) -> list[Decision]:
-    """`disclose()` for several sections of one owner: each decided on its own, exactly as
-    one call would be, and each audited; the entries are written in one batch.
+    """The owner's side: each section decided on its own and audited in the owner's log,
+    then the allowed ones read from the owner's sources.
 
-    `entries_into`: a list in which to leave the entries instead, for a caller deciding
-    several owners in the same transaction to write them all at once (it must)."""
-    memo = {} if memo is None else memo
-    purpose = parse_purpose(purpose)
-    recipient = Recipient(viewer.agency, frozenset(viewer.roles))
-    client_id = _owner_client(db, case, owner, viewer.agency, memo)
+    `entries_into`: a list in which to leave the owner's entries instead of writing them,
+    for a caller deciding several owners in one transaction (it must write them all)."""
+    requester_agency = cache.agency(db, requester.agency)
+    client_id = _owner_client(db, case, owner, requester_agency, cache)
     verdicts, entries = [], []
-    for section in sections:
-        verdict, written = _decide(
-            db, viewer, recipient, case, owner, client_id, section_of(section), purpose, at, memo
+    actor = (requester.user, requester.agency)
+    for given in sections:
+        section = section_of(given)
+        verdict, role, rule = _gates(
+            db,
+            requester=requester,
+            recipient_agency=requester_agency,
+            owner=owner,
+            client_id=client_id,
+            section=section,
+            at=at,
+            cache=cache,
         )
         verdicts.append(verdict)
-        entries.extend(written)
+        entries.append(
+            entry_values(
+                AuditTag.DISCLOSURE_RELEASED
+                if verdict.decision == "released"
+                else AuditTag.DISCLOSURE_WITHHELD,
+                agency_id=owner.id,
+                actor=actor,
+                subject=case.reference,
+                detail={
+                    "viewer_agency": requester.agency,
+                    "viewer_node": requester.node,
+                    "owner": owner.public_id,
+                    "own_agency": requester.agency == owner.public_id,
+                    "reason": getattr(verdict, "reason", None),
+                },
+                at=at,
+                disclosure=_facts(
+                    verdict,
+                    case_ref=case.reference,
+                    client_ref=cache.client_refs.get(client_id),
+                    purpose=requester.purpose,
+                    role=role,
+                    roles=requester.roles,
+                    rule=rule,
+                ),
+            )
+        )
     # Every section decided first, then the allowed ones read one after another.
     decisions = [
-        _decision(db, verdict, client_id=client_id, keys=keys, memo=memo, case_id=case.id)
+        _decision(db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id)
         for verdict in verdicts
     ]
     if entries_into is None:
@@ -344,128 +368,118 @@ def disclose_sections(
     return decisions
 
 
-def _decide(
-    db, viewer, recipient, case, owner, client_id, section, purpose, at, memo
-) -> tuple[Verdict, list]:
-    """One verdict and the audit entries it owes: one in the owner's log, and for a
-    release to another agency one in the viewer agency's log."""
-    decision, role, rule = _gates(
+def disclose_sections(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    sections: list[Section | str],
+    at: datetime,
+    *,
+    keys: KeyWrapper,
+    cache: RequestCache | None = None,
+) -> list[Decision]:
+    """Both sides for a requester on this node: the owner's answer, then the requester's
+    receipt of it, each in its own log (the caller's transaction)."""
+    cache = RequestCache() if cache is None else cache
+    decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=cache)
+    receipt.record_received(
         db,
-        recipient=recipient,
-        owner=owner,
-        client_id=client_id,
-        section=section,
-        purpose=purpose,
-        at=at,
-        memo=memo,
-    )
-    own = recipient.agency.id == owner.id
-    facts = _facts(
-        decision,
+        requester,
         case_ref=case.reference,
-        client_ref=memo.get(("client_ref", client_id)),
-        purpose=purpose,
-        role=role,
-        roles=recipient.roles,
-        rule=rule,
+        owner=owner,
+        decisions=decisions,
+        at=at,
+        agency_id=cache.agency(db, requester.agency).id,
     )
-    actor = (viewer.user.public_id, viewer.agency.public_id)
-    entries = [
-        entry_values(
-            AuditTag.DISCLOSURE_RELEASED
-            if decision.decision == "released"
-            else AuditTag.DISCLOSURE_WITHHELD,
-            agency_id=owner.id,
-            actor=actor,
-            subject=case.reference,
-            detail={
-                "viewer_agency": viewer.agency.public_id,
-                "owner": owner.public_id,
-                "own_agency": own,
-                "reason": getattr(decision, "reason", None),
-            },
-            at=at,
-            disclosure=facts,
-        )
-    ]
-    if decision.decision == "released" and not own:
-        entries.append(
-            entry_values(
-                AuditTag.DISCLOSURE_RECEIVED,
-                agency_id=viewer.agency.id,
-                actor=actor,
-                subject=case.reference,
-                detail={"owner": owner.public_id},
-                at=at,
-                disclosure=DisclosureFacts(
-                    case_ref=case.reference,
-                    client_ref=None,  # the client record belongs to the owner, not to us
-                    section_key=section.key,
-                    purpose=purpose,
-                    decision="released",
-                    release_ref=facts.release_ref,
-                    policy_rule=rule,
-                    viewer_role=facts.viewer_role,
-                ),
-            )
-        )
-    return decision, entries
+    return decisions
+
+
+def disclose(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    section: Section | str,
+    at: datetime,
+    *,
+    keys: KeyWrapper,
+    cache: RequestCache | None = None,
+) -> Decision:
+    """Released content, or a placeholder naming the gate that withheld it.
+
+    `cache` may be shared by the calls of ONE request and must never outlive it: that is
+    what makes a revocation, an expiry or a policy change count on the very next request.
+    """
+    (decision,) = disclose_sections(
+        db, requester, case, owner, [section], at, keys=keys, cache=cache
+    )
+    return decision
 
 
 def preview(
     db: Session,
-    staff,
+    staff: Requester,
     release_row: ConsentRelease,
     recipient_agency: Agency,
     role: str,
     at: datetime,
     *,
     keys: KeyWrapper,
-) -> list[Decision]:
+) -> list[Decision | ReleasedUnseen]:
     """What `recipient_agency` staff in `role` would see under this one release, for every
-    section the owner could contribute. Same gates as disclose(); audited in the owner's
-    log as the owner's own staff viewing a preview, not as a disclosure to the recipient."""
+    section the owner could contribute. Same gates as answer(); audited in the owner's
+    log as the owner's own staff viewing a preview, not as a disclosure to the recipient.
+    Content is shown only where the previewing staff member's own role may read it."""
     owner = db.get(Agency, release_row.agency_id)
-    if staff.agency.id != owner.id:
+    if staff.agency != owner.public_id:
         raise NotFound("release")
     if role not in {r.value for r in Role}:
         raise Invalid("role", "Choose a role from the list.")
-    memo: dict = {}
-    recipient = Recipient(recipient_agency, frozenset({role}))
+    cache = RequestCache()
+    recipient = Requester(
+        node=LOCAL_NODE,
+        agency=recipient_agency.public_id,
+        agency_kind=recipient_agency.kind,
+        user=None,
+        roles=frozenset({role}),
+        purpose=release_row.purpose,
+    )
     owner_sections = catalogue().for_discipline(owner.discipline)
     # What the previewing staff member may read themselves, under their agency's policy.
     mine = {
-        answer.section.key: answer
-        for answer in own.decide_many(db, staff, owner_sections, purpose=release_row.purpose)
+        found.section.key: found
+        for found in own.decide_many(
+            db, staff.asking(release_row.purpose), owner_sections, agency=owner
+        )
     }
+    client_ref = db.get(Client, release_row.client_id).public_id
     decisions = []
     for section in owner_sections:
         verdict, _role, rule = _gates(
             db,
-            recipient=recipient,
+            requester=recipient,
+            recipient_agency=recipient_agency,
             owner=owner,
             client_id=release_row.client_id,
             section=section,
-            purpose=release_row.purpose,
             at=at,
-            memo=memo,
+            cache=cache,
             only_release_id=release_row.id,
         )
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:
             decision = ReleasedUnseen(
-                section,
-                owner,
-                verdict.release_ref,
-                verdict.policy_rule,
-                mine[section.key].reason,
+                section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].reason
             )
         else:
-            decision = _decision(db, verdict, client_id=release_row.client_id, keys=keys, memo=memo)
+            decision = _decision(
+                db, verdict, client_id=release_row.client_id, keys=keys, cache=cache
+            )
         record(
             db,
             AuditTag.DISCLOSURE_PREVIEWED,
             agency_id=owner.id,
-            actor=staff.user,
+            actor=staff,
             subject=release_row.public_id,
             detail={
                 "preview_for_agency": recipient_agency.public_id,
@@ -477,7 +491,7 @@ def preview(
             disclosure=_facts(
                 decision,
                 case_ref=None,
-                client_ref=db.get(Client, release_row.client_id).public_id,
+                client_ref=client_ref,
                 purpose=release_row.purpose,
                 role=role,
                 roles=recipient.roles,

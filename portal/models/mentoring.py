@@ -188,3 +188,9 @@ class MentorAppointment(SQLModel, table=True):
     place_type: str = Field(max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def duration_label(minutes: int) -> str:
+    """A duration as people say it: "1 h 30 min", "45 min"."""
+    hours, rest = divmod(minutes, 60)
+    return " ".join(p for p in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if p)

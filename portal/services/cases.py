@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, exists
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -15,7 +15,7 @@ from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.models.workflow import CaseEventKind
-from portal.services import case_history, convening, validation
+from portal.services import case_history, convening, validation, visibility
 
 # No 0/O, 1/I/L: read aloud in a meeting or copied by hand, a reference stays one reference.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -171,14 +171,14 @@ def cases_for_agency(
     )
     coordinated = db.exec(
         select(*columns)
-        .where(MdtCase.coordinating_agency_id == agency.id)
+        .where(visibility.coordinated_by(agency.id))
         .order_by(*order)
         .limit(offset + limit)
     ).all()
     linked = db.exec(
         select(*columns)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)
-        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
         .order_by(*order)
         .limit(offset + limit)
     ).all()
@@ -201,11 +201,11 @@ def cases_for_agency(
 def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = None) -> int:
     """How many cases the agency takes part in; with `cap`, counted no further than that
     (a dashboard says "1000+" and stays as quick with a hundred thousand cases)."""
-    coordinated = select(MdtCase.id).where(MdtCase.coordinating_agency_id == agency.id)
+    coordinated = select(MdtCase.id).where(visibility.coordinated_by(agency.id))
     linked = (
         select(CaseLink.id)
         .join(MdtCase, MdtCase.id == CaseLink.case_id)
-        .where(CaseLink.agency_id == agency.id, MdtCase.coordinating_agency_id != agency.id)
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
     )
     total = 0
     for query in (coordinated, linked):
@@ -222,8 +222,7 @@ def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = Non
 # a partner linked to thousands of cases opens each as fast as one linked to a few.
 _CASE_OF_AGENCY = select(MdtCase).where(
     MdtCase.public_id == bindparam("case"),
-    (MdtCase.coordinating_agency_id == bindparam("agency"))
-    | exists().where(CaseLink.case_id == MdtCase.id, CaseLink.agency_id == bindparam("agency")),
+    visibility.case_visible_to(bindparam("agency")),
 )
 
 

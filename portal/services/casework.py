@@ -6,32 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase
 from portal.models.workflow import CaseEventKind
-from portal.services import case_history, cases, validation
+from portal.services import case_history, cases, validation, visibility
 
 
 def participates(agency_id: int) -> ColumnElement[bool]:
-    """SQL: the agency coordinates the case or is linked to it."""
-    return (MdtCase.coordinating_agency_id == agency_id) | exists().where(
-        CaseLink.case_id == MdtCase.id, CaseLink.agency_id == agency_id
-    )
+    """SQL: the agency coordinates the case or is linked to it (see `visibility`)."""
+    return visibility.case_visible_to(agency_id)
 
 
 def is_participant(db: Session, case: MdtCase, agency_id: int) -> bool:
-    if case.coordinating_agency_id == agency_id:
-        return True
-    return (
-        db.exec(
-            select(CaseLink.id).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency_id)
-        ).first()
-        is not None
-    )
+    """The same predicate, asked of one case in SQL."""
+    found = select(MdtCase.id).where(MdtCase.id == case.id, participates(agency_id))
+    return db.exec(found).first() is not None
 
 
 def access_coordinated_case(db: Session, agency: Agency, public_id: str) -> MdtCase:

@@ -13,8 +13,10 @@ from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import NotFound
 from portal.models import Agency, Client
+from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
+from portal.services.visibility import client_visible_to
 
 
 @dataclass(frozen=True)
@@ -125,17 +127,19 @@ class IdentityView:
 
 
 def view_identity(
-    db: Session, client: Client, *, viewer, keys: KeyWrapper, at: datetime, purpose: str
+    db: Session, client: Client, *, requester: Requester, keys: KeyWrapper, at: datetime
 ) -> IdentityView:
     """The owner's own staff opening a client's record: the agency's policy on the identity
-    section decides for the viewer's roles; decrypted only if allowed, audited either way."""
-    if client.agency_id != viewer.agency.id:
+    section decides for the requester's roles; decrypted only if allowed, audited either
+    way."""
+    agency = db.get(Agency, client.agency_id)
+    if agency is None or agency.public_id != requester.agency:
         raise NotFound("client")
     answer = own.read(
         db,
-        viewer,
+        requester,
         own.IDENTITY,
-        purpose=purpose,
+        agency=agency,
         client_ref=client.public_id,
         subject=client.public_id,
         at=at,
@@ -145,9 +149,9 @@ def view_identity(
     return IdentityView(answer, identity)
 
 
-def may_read_identity(db: Session, viewer, *, purpose: str) -> own.OwnAnswer:
-    """Whether the viewer's roles may see clients' names (lists, search) at all."""
-    return own.decide(db, viewer, own.IDENTITY, purpose=purpose)
+def may_read_identity(db: Session, agency: Agency, *, requester: Requester) -> own.OwnAnswer:
+    """Whether the requester's roles may see their agency's clients' names (lists, search)."""
+    return own.decide(db, requester, own.IDENTITY, agency=agency)
 
 
 def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
@@ -158,7 +162,7 @@ def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identit
 def access_client(db: Session, agency: Agency, public_id: str) -> Client:
     """Only the owning agency ever loads its client rows."""
     client = db.exec(
-        select(Client).where(Client.public_id == public_id, Client.agency_id == agency.id)
+        select(Client).where(Client.public_id == public_id, client_visible_to(agency.id))
     ).first()
     if client is None:
         raise NotFound("client")
@@ -168,14 +172,14 @@ def access_client(db: Session, agency: Agency, public_id: str) -> Client:
 # Listing one agency's clients (issue 4): counted and paged in SQL, so only the rows on the
 # page shown are ever decrypted.
 def count_clients(db: Session, agency: Agency) -> int:
-    return db.exec(select(func.count(Client.id)).where(Client.agency_id == agency.id)).one()
+    return db.exec(select(func.count(Client.id)).where(client_visible_to(agency.id))).one()
 
 
 def clients_page(db: Session, agency: Agency, *, page: int, per_page: int) -> list[Client]:
     return list(
         db.exec(
             select(Client)
-            .where(Client.agency_id == agency.id)
+            .where(client_visible_to(agency.id))
             .order_by(Client.created_at.desc(), Client.id.desc())
             .offset(max(page - 1, 0) * per_page)
             .limit(per_page)

@@ -10,17 +10,21 @@ from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import NotFound
+
+# The key lookups live below the services; re-exported for the agency's own services.
+from portal.keyring import current_key as current_key
+from portal.keyring import data_secret as data_secret
 from portal.models import Agency, AgencyKey, KeyPurpose
 
 
 def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
-    data_secret = crypto.new_data_secret()
+    secret = crypto.new_data_secret()
     db.add(
         AgencyKey(
             agency_id=agency.id,
             purpose=KeyPurpose.DATA,
-            key_id=crypto.data_key_id(agency.public_id, data_secret),
-            wrapped_secret=keys.wrap(data_secret),
+            key_id=crypto.data_key_id(agency.public_id, secret),
+            wrapped_secret=keys.wrap(secret),
             created_at=at,
         )
     )
@@ -35,36 +39,6 @@ def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: dat
             created_at=at,
         )
     )
-
-
-def current_key(db: Session, agency_id: int, purpose: KeyPurpose) -> AgencyKey:
-    key = db.exec(
-        select(AgencyKey)
-        .where(
-            AgencyKey.agency_id == agency_id,
-            AgencyKey.purpose == purpose,
-            AgencyKey.retired_at.is_(None),
-        )
-        .order_by(AgencyKey.created_at.desc(), AgencyKey.id.desc())
-    ).first()
-    if key is None:
-        raise NotFound("agency key")
-    return key
-
-
-def data_secret(
-    db: Session, agency_id: int, *, keys: KeyWrapper, key_id: str | None = None
-) -> tuple[str, bytes]:
-    """(key id, secret) of the agency's current data key, or of the one named."""
-    if key_id is None:
-        key = current_key(db, agency_id, KeyPurpose.DATA)
-    else:
-        key = db.exec(
-            select(AgencyKey).where(AgencyKey.agency_id == agency_id, AgencyKey.key_id == key_id)
-        ).first()
-        if key is None:
-            raise NotFound("agency key")
-    return key.key_id, keys.unwrap(key.wrapped_secret)
 
 
 # Signing-key rotation and the public key list (issue 4).

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
@@ -379,13 +380,20 @@ class AgendaRow:
     item: AgendaItem
     case: MdtCase
     decisions: list[Decision]
+    # The minutes are the coordinating agency's content: present only for its own staff.
+    # A partner reads them through the owner's disclosure point (the case summary).
+    minutes: str | None = None
 
 
 def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaRow]:
-    """The agenda as this agency may see it: only cases it takes part in."""
+    """The agenda as this agency may see it: only cases it takes part in, and the minutes
+    only for the agency that owns them (for any other they are not even read)."""
+    owns_minutes = viewer_agency.id == meeting.coordinating_agency_id
+    items = select(AgendaItem, MdtCase)
+    if not owns_minutes:
+        items = items.options(defer(AgendaItem.minutes, raiseload=True))
     rows = db.exec(
-        select(AgendaItem, MdtCase)
-        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
+        items.join(MdtCase, MdtCase.id == AgendaItem.case_id)
         .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id))
         .order_by(AgendaItem.position)
     ).all()
@@ -398,7 +406,10 @@ def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaR
             .order_by(Decision.created_at, Decision.id)
         ).all():
             decisions[decision.agenda_item_id].append(decision)
-    return [AgendaRow(item, case, decisions[item.id]) for item, case in rows]
+    return [
+        AgendaRow(item, case, decisions[item.id], item.minutes if owns_minutes else None)
+        for item, case in rows
+    ]
 
 
 def access_agenda_item(db: Session, meeting: Meeting, public_id: str) -> AgendaItem:
@@ -701,32 +712,3 @@ def recent_decisions(db: Session, case: MdtCase, *, limit: int = 10) -> list[Dec
             .limit(limit)
         ).all()
     )
-
-
-# ---------------------------------------------------------------- for the disclosure point
-
-
-@dataclass(frozen=True)
-class MinutesRow:
-    meeting_date: date
-    status: str
-    minutes: str
-
-
-def minutes_section(db: Session, owner_id: int, case_ids: list[int]) -> list[MinutesRow]:
-    """The `mdt_minutes` section as its owner (the coordinating agency) holds it, oldest
-    meeting first. For the owner's disclosure point alone: it decides (policy and consent)
-    and audits before any of this leaves the agency. No page calls this."""
-    if not case_ids:
-        return []
-    rows = db.exec(
-        select(Meeting.meeting_date, Meeting.status, AgendaItem.minutes)
-        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
-        .where(
-            AgendaItem.owner_agency_id == owner_id,
-            AgendaItem.case_id.in_(case_ids),
-            AgendaItem.minutes.is_not(None),
-        )
-        .order_by(Meeting.starts_at, AgendaItem.id)
-    ).all()
-    return [MinutesRow(day, status, text) for day, status, text in rows]

@@ -29,6 +29,7 @@ from portal.models import (
     PlaceType,
     StaffUser,
 )
+from portal.models.mentoring import duration_label
 from portal.services import validation
 from portal.services.mentor_program import require_program_lead
 
@@ -94,11 +95,6 @@ def parse_duration(value: object) -> int:
             "A duration over 24 hours is not possible; log each day separately.",
         )
     return minutes
-
-
-def duration_label(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    return " ".join(p for p in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if p)
 
 
 def _occurred_on(value: object, today: date) -> date:
@@ -395,28 +391,3 @@ def entry_versions(db: Session, entry: Accompaniment) -> list[Version]:
             Version(f"Amendment {number}", amendment.amended_at, name, amendment.reason, values)
         )
     return versions
-
-
-def accompaniment_section(
-    db: Session, owner: Agency, case_ids: list[int], *, limit: int = 50
-) -> list[str]:
-    """The `mentor_accompaniment` section as its owner releases it, one line per entry,
-    newest first: date, kind, duration, kind of place, outcome and any follow-up. Never
-    the mentor's notes (the survivor's words to their mentor stay in the program) and
-    never an address (none is recorded). For the owner's disclosure point alone: it
-    decides (policy and consent) and audits before anything here leaves the program.
-    No page calls this."""
-    lines = []
-    for case_id in case_ids:
-        case = db.get(MdtCase, case_id)
-        for e in program_entries(db, owner, case=case, limit=limit):
-            lines.append(
-                (
-                    e.occurred_on,
-                    f"{e.occurred_on.isoformat()}: {e.kind_label}, {e.duration_label}, "
-                    f"{e.place_label}, {e.outcome_label.lower()}"
-                    + (f"; follow-up: {e.follow_up or 'needed'}" if e.follow_up_needed else ""),
-                )
-            )
-    lines.sort(key=lambda line: line[0], reverse=True)
-    return [text for _, text in lines[:limit]]

@@ -16,7 +16,8 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
-from portal.models import Client, SectionEntry, StaffUser
+from portal.models import Agency, Client, SectionEntry, StaffUser
+from portal.requester import Requester
 from portal.sections import Section, SectionField, catalogue
 from portal.services import validation
 from portal.services.keys import data_secret
@@ -195,8 +196,8 @@ def history(db: Session, client: Client, section_key: str, *, keys: KeyWrapper) 
 
 @dataclass(frozen=True)
 class SectionView:
-    """One section of an own client as the viewer may see it: its versions, or nothing
-    and the reason the agency's policy withholds it from the viewer's role."""
+    """One section of an own client as the requester may see it: its versions, or nothing
+    and the reason the agency's policy withholds it from the requester's role."""
 
     section: Section
     answer: own.OwnAnswer
@@ -208,20 +209,20 @@ def read_section(
     client: Client,
     section_key: str,
     *,
-    viewer,
+    requester: Requester,
     keys: KeyWrapper,
-    purpose: str,
     at: datetime,
 ) -> SectionView:
     """The owner's own staff reading a section: the agency's policy decides for the
-    viewer's roles, the read is audited either way, and content is opened only if allowed."""
-    _own_client(client, viewer)
+    requester's roles and purpose, the read is audited either way, and content is opened
+    only if allowed."""
+    agency = _own_agency(db, client, requester)
     section = section_or_404(section_key)
     answer = own.read(
         db,
-        viewer,
+        requester,
         section,
-        purpose=purpose,
+        agency=agency,
         client_ref=client.public_id,
         subject=client.public_id,
         at=at,
@@ -230,10 +231,13 @@ def read_section(
     return SectionView(section, answer, versions)
 
 
-def readable(db: Session, viewer, section_list, *, purpose: str) -> dict[str, own.OwnAnswer]:
-    """Section key -> the agency's policy answer for the viewer's roles (nothing audited:
-    no content is read, the caller shows only what is allowed)."""
-    answers = own.decide_many(db, viewer, section_list, purpose=purpose)
+def readable(
+    db: Session, client: Client, section_list, *, requester: Requester
+) -> dict[str, own.OwnAnswer]:
+    """Section key -> the agency's policy answer for the requester's roles (nothing
+    audited: no content is read, the caller shows only what is allowed)."""
+    agency = _own_agency(db, client, requester)
+    answers = own.decide_many(db, requester, section_list, agency=agency)
     return {answer.section.key: answer for answer in answers}
 
 
@@ -243,39 +247,42 @@ def write_section(
     section_key: str,
     raw: dict,
     *,
-    viewer,
+    requester: Requester,
     keys: KeyWrapper,
-    purpose: str,
     at: datetime,
 ) -> SectionEntry:
     """The owner's own staff saving a section: only what their role may read under the
     agency's policy may they change. A refusal is audited (the caller keeps that entry).
     An agency writes only the sections of its discipline, the ones its pages show."""
-    _own_client(client, viewer)
+    agency = _own_agency(db, client, requester)
     section = section_or_404(section_key)
-    if viewer.agency.discipline not in section.disciplines:
+    if agency.discipline not in section.disciplines:
         raise Unprocessable(
             "section",
-            f"{section.title} is not kept by a {viewer.agency.discipline_label} agency.",
+            f"{section.title} is not kept by a {agency.discipline_label} agency.",
         )
-    answer = own.decide(db, viewer, section, purpose=purpose)
+    answer = own.decide(db, requester, section, agency=agency)
     if answer.withheld:
         own.record_read(
             db,
             answer,
-            viewer=viewer,
+            requester=requester,
+            agency=agency,
             client_ref=client.public_id,
             subject=client.public_id,
             at=at,
             detail={"attempt": "save"},
         )
         raise Forbidden(f"Not saved: {answer.reason}.")
-    return save_section(db, client, section.key, raw, actor=viewer.user, keys=keys, at=at)
+    author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
+    return save_section(db, client, section.key, raw, actor=author, keys=keys, at=at)
 
 
-def _own_client(client: Client, viewer) -> None:
-    if client.agency_id != viewer.agency.id:
+def _own_agency(db: Session, client: Client, requester: Requester) -> Agency:
+    agency = db.get(Agency, client.agency_id)
+    if agency is None or agency.public_id != requester.agency:
         raise NotFound("client")
+    return agency
 
 
 def form_values(section: Section, content: dict | None) -> dict:

@@ -16,8 +16,8 @@ PER_PAGE = 25
 SEARCH_FIELDS = ("given_name", "family_name", "birth_date")
 
 
-def _purpose(ctx: Context) -> str:
-    return parse_purpose(ctx.request.query_params.get("purpose") or None)
+def _requester(ctx: Context):
+    return ctx.requester.asking(parse_purpose(ctx.request.query_params.get("purpose") or None))
 
 
 def _page_number(text: str | None) -> int:
@@ -30,7 +30,7 @@ def client_list(ctx: Context) -> Response:
     errors: dict[str, str] = {}
     # A role that may not read identity sees references only, and cannot search by name:
     # a search would tell it whether a named person is a client.
-    names = clients.may_read_identity(ctx.db, ctx.viewer, purpose=_purpose(ctx))
+    names = clients.may_read_identity(ctx.db, agency, requester=_requester(ctx))
     searching = any(query.values()) and names.allowed
     page, pages, total, rows = 1, 1, 0, []
     if searching:
@@ -142,10 +142,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     identity_view = clients.view_identity(
         ctx.db,
         client,
-        viewer=ctx.viewer,
+        requester=_requester(ctx),
         keys=ctx.request.app.state.keys,
         at=ctx.now,
-        purpose=_purpose(ctx),
     )
     return render(
         ctx,

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from portal.auth.sessions import Viewer
+from portal.requester import Requester
 from portal.settings import Settings
 
 
@@ -27,6 +28,13 @@ class Context:
     new_session_token: str | None = None
     end_session_cookie: bool = False
     flashes: list[dict] = field(default_factory=list)
+
+    @property
+    def requester(self) -> Requester:
+        """Who is asking, as everything below the handlers takes it (for the default
+        purpose; `.asking(purpose)` for another)."""
+        viewer = self.viewer
+        return Requester.of(viewer.user, viewer.agency, viewer.roles)
 
     @property
     def address(self) -> str:

@@ -7,16 +7,19 @@ from starlette.responses import Response
 
 import consent
 from portal.disclosure import parse_purpose, preview
-from portal.disclosure import summary as case_summary
 from portal.errors import NotFound
 from portal.models import Agency, Role
-from portal.services import cases, convening, releases
+from portal.services import case_summary, cases, convening, releases
 from portal.web.context import Context
 from portal.web.render import render
 
 
 def _purpose(ctx: Context) -> str:
     return parse_purpose(ctx.request.query_params.get("purpose") or None)
+
+
+def _requester(ctx: Context):
+    return ctx.requester.asking(_purpose(ctx))
 
 
 def summary(ctx: Context) -> Response:
@@ -32,13 +35,13 @@ def summary(ctx: Context) -> Response:
     )
     blocks = case_summary.page_blocks(
         ctx.db,
-        ctx.viewer,
+        ctx.requester.asking(purpose),
         case,
         overview.participants,
-        purpose=purpose,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
         budget_seconds=max(ctx.settings.summary_budget_ms, 0) / 1000,
+        between=ctx.db.commit,  # the owners' answers are their own transaction
     )
     return render(
         ctx,
@@ -59,12 +62,12 @@ def owner_block(ctx: Context) -> Response:
     purpose = _purpose(ctx)
     decisions = case_summary.owner_block(
         ctx.db,
-        ctx.viewer,
+        ctx.requester.asking(purpose),
         case,
         owner,
-        purpose=purpose,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,  # the owner's answer is its own transaction
     )
     return render(
         ctx,
@@ -88,7 +91,7 @@ def release_preview(ctx: Context) -> Response:
     if recipient is not None and role in {r.value for r in Role}:
         decisions = preview(
             ctx.db,
-            ctx.viewer,
+            ctx.requester,
             release,
             recipient,
             role,

@@ -29,15 +29,15 @@ def _section(ctx: Context) -> Section:
     return own[key]
 
 
-def _purpose(ctx: Context) -> str:
+def _requester(ctx: Context):
     """Own records are read for a purpose too, chosen as on the case summary."""
-    return parse_purpose(ctx.request.query_params.get("purpose") or None)
+    return ctx.requester.asking(parse_purpose(ctx.request.query_params.get("purpose") or None))
 
 
 def section_list(ctx: Context) -> Response:
     client = _client(ctx)
     editable = _editable(ctx)
-    answers = sections.readable(ctx.db, ctx.viewer, editable, purpose=_purpose(ctx))
+    answers = sections.readable(ctx.db, client, editable, requester=_requester(ctx))
     # Even the version count of a withheld section is not shown: it says that something
     # is recorded there.
     latest = {
@@ -92,16 +92,15 @@ def _read(ctx: Context, client, section: Section) -> sections.SectionView:
         ctx.db,
         client,
         section.key,
-        viewer=ctx.viewer,
+        requester=_requester(ctx),
         keys=ctx.request.app.state.keys,
-        purpose=_purpose(ctx),
         at=ctx.now,
     )
 
 
-def _unread(ctx: Context, section: Section) -> sections.SectionView:
-    """The policy's answer for the viewer without reading (or auditing) anything."""
-    answer = sections.readable(ctx.db, ctx.viewer, [section], purpose=_purpose(ctx))
+def _unread(ctx: Context, client, section: Section) -> sections.SectionView:
+    """The policy's answer for the requester without reading (or auditing) anything."""
+    answer = sections.readable(ctx.db, client, [section], requester=_requester(ctx))
     return sections.SectionView(section, answer[section.key], [])
 
 
@@ -122,19 +121,18 @@ def section_save(ctx: Context) -> Response:
             client,
             section.key,
             raw,
-            viewer=ctx.viewer,
+            requester=_requester(ctx),
             keys=ctx.request.app.state.keys,
-            purpose=_purpose(ctx),
             at=ctx.now,
         )
     except Forbidden:
         ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
-        return _page(ctx, client, _unread(ctx, section), {}, status=403)
+        return _page(ctx, client, _unread(ctx, client, section), {}, status=403)
     except Invalid as error:
         # Saving was allowed, so reading is too: the history stays beside the form.
         view = sections.SectionView(
             section,
-            _unread(ctx, section).answer,
+            _unread(ctx, client, section).answer,
             sections.history(ctx.db, client, section.key, keys=ctx.request.app.state.keys),
         )
         return _page(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 import consent
-from portal.disclosure import summary as case_summary
 from portal.errors import Invalid
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
     case_history,
+    case_summary,
     cases,
     casework,
     convening,
@@ -246,11 +246,11 @@ def case_packet(ctx: Context) -> Response:
             # Through each owner's disclosure point: every section shown is audited.
             "summary": case_summary.every_block(
                 ctx.db,
-                ctx.viewer,
+                ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
                 case,
-                purpose=consent.Purpose.MDT_CASE_REVIEW.value,
                 at=ctx.now,
                 keys=ctx.request.app.state.keys,
+                between=ctx.db.commit,  # the owners' answers are their own transaction
             ),
         },
     )

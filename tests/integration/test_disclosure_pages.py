@@ -211,7 +211,8 @@ def test_only_the_disclosure_point_reads_section_entries():
         "models/section.py",
         "models/__init__.py",
         "services/sections.py",
-        "disclosure/content.py",
+        "disclosure/sources/base.py",
+        "disclosure/sources/sealed.py",
         # Writes synthetic rows into its own scratch database in bulk; reads none.
         "bench/disclosure.py",
     }

@@ -4,7 +4,7 @@ from disclosure_helpers import release
 from elsewhere_helpers import MINUTES, NOTE, mentor_world, minutes_world
 from sqlmodel import select
 
-from portal.models import AuditEntry, Role
+from portal.models import AuditEntry, Role, StaffUser
 
 import factories as make
 
@@ -47,7 +47,8 @@ def test_coordinator_reads_accompaniment_without_notes(client, db, keys, clock):
     w, coordinator = mentor_world(db, keys)
     release(db, keys, w, ["mentor_accompaniment"])
     clock.advance(hours=1)
-    make.login(client, coordinator.user.username)
+    person = db.exec(select(StaffUser).where(StaffUser.public_id == coordinator.user)).one()
+    make.login(client, person.username)
     block = _block(client, w, w.owner)
     assert block.status_code == 200
     assert "Court appearance, 1 h 30 min, Courthouse, went ahead" in block.text

@@ -2,7 +2,6 @@
 and consent say, mentor follow-ups already made into tasks."""
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlmodel import select
@@ -10,22 +9,16 @@ from sqlmodel import select
 from portal.demo import seed as demo
 from portal.disclosure import disclose
 from portal.models import Agency, CaseLink, MdtCase, StaffRole, StaffUser
+from portal.requester import Requester
 from portal.services import mentor_tasks
 
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
-@dataclass
-class Viewer:
-    user: StaffUser
-    agency: Agency
-    roles: frozenset[str]
-
-
-def viewer(db, username):
+def viewer(db, username) -> Requester:
     user = db.exec(select(StaffUser).where(StaffUser.username == username)).one()
     roles = db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all()
-    return Viewer(user, db.get(Agency, user.agency_id), frozenset(roles))
+    return Requester.of(user, db.get(Agency, user.agency_id), frozenset(roles))
 
 
 def test_demo_minutes_follow_policy_and_consent(db, keys):
@@ -35,7 +28,9 @@ def test_demo_minutes_follow_policy_and_consent(db, keys):
     coordinator = viewer(db, "coordinator")
     seen = {"own": set(), "partner": set()}
     for case in db.exec(select(MdtCase).where(MdtCase.coordinating_agency_id == cac.id)):
-        own = disclose(db, coordinator, case, cac, "mdt_minutes", "mdt_case_review", AT, keys=keys)
+        own = disclose(
+            db, coordinator.asking("mdt_case_review"), case, cac, "mdt_minutes", AT, keys=keys
+        )
         if own.decision == "released" and own.content.rows:
             seen["own"].add("released with minutes")
         for agency_id in db.exec(select(CaseLink.agency_id).where(CaseLink.case_id == case.id)):
@@ -48,7 +43,7 @@ def test_demo_minutes_follow_policy_and_consent(db, keys):
                 continue
             seen_by = viewer(db, staff.username)
             decision = disclose(
-                db, seen_by, case, cac, "mdt_minutes", "mdt_case_review", AT, keys=keys
+                db, seen_by.asking("mdt_case_review"), case, cac, "mdt_minutes", AT, keys=keys
             )
             if decision.decision == "released":
                 seen["partner"].add("released" + (" with minutes" if decision.content.rows else ""))
@@ -56,5 +51,5 @@ def test_demo_minutes_follow_policy_and_consent(db, keys):
                 seen["partner"].add(decision.gate)
     assert "released with minutes" in seen["own"]
     assert {"released with minutes", "no_consent"} <= seen["partner"], seen
-    mentor = viewer(db, "mentor").user
+    mentor = db.exec(select(StaffUser).where(StaffUser.username == "mentor")).one()
     assert sum(mentor_tasks.open_task_counts(db, mentor).values()) >= 3

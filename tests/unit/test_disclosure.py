@@ -18,13 +18,12 @@ from portal.disclosure import (
     disclose,
     preview,
 )
-from portal.disclosure import summary as case_summary
-from portal.disclosure.summary import owner_block
 from portal.models import AgencyKind, AuditEntry, KeyPurpose, Role
 from portal.sections import catalogue
+from portal.services import case_summary, releases
 from portal.services import keys as keys_service
 from portal.services import policy as policy_service
-from portal.services import releases
+from portal.services.case_summary import owner_block
 
 import factories as make
 
@@ -44,11 +43,10 @@ def test_released_when_policy_and_consent_allow(db, keys):
     row = release(db, keys, w, ["mental_health"])
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mental_health",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -78,11 +76,10 @@ def test_policy_withholds_even_with_consent(db, keys):
     release(db, keys, w, ["mental_health"])
     decision = disclose(
         db,
-        w.viewer(Role.ADVOCATE),
+        w.viewer(Role.ADVOCATE).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mental_health",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -97,11 +94,10 @@ def test_no_release_withholds_with_a_readable_reason(db, keys):
     write(db, keys, w, "mental_health", {"summary": SECRET_NOTE})
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mental_health",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -114,30 +110,32 @@ def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
     write(db, keys, w, "medical", {"exam_done": "completed"})
     row = release(db, keys, w, ["medical"], days=2)
     viewer = w.viewer(Role.CASE_MANAGER)
-    first = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    first = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert isinstance(first, Released)
     expired = disclose(
         db,
-        viewer,
+        viewer.asking("mdt_case_review"),
         w.case,
         w.owner,
         "medical",
-        "mdt_case_review",
         make.AT + timedelta(days=3),
         keys=keys,
     )
     assert expired.gate == CONSENT_EXPIRED
-    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    again = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert isinstance(again, Released)
     releases.revoke(db, row, reason=None, actor=w.owner_staff, keys=keys, at=LATER)
     db.flush()
     revoked = disclose(
         db,
-        viewer,
+        viewer.asking("mdt_case_review"),
         w.case,
         w.owner,
         "medical",
-        "mdt_case_review",
         LATER + timedelta(seconds=1),
         keys=keys,
     )
@@ -152,11 +150,17 @@ def test_a_release_read_before_its_signing_time_counts_once_the_clock_passes_it(
     release(db, keys, w, ["medical"])
     viewer = w.viewer(Role.CASE_MANAGER)
     early = make.AT - timedelta(minutes=1)
-    before = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", early, keys=keys)
+    before = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, keys=keys
+    )
     assert isinstance(before, Withheld)
-    after = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    after = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert isinstance(after, Released)
-    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", early, keys=keys)
+    again = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, keys=keys
+    )
     assert isinstance(again, Withheld)
 
 
@@ -169,12 +173,16 @@ def test_the_key_a_release_is_verified_with_is_the_one_its_signature_names(db, k
     viewer = w.viewer(Role.CASE_MANAGER)
     row.key_id = None
     db.flush()
-    found = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    found = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert isinstance(found, Released)
     other = make.agency(db, keys)
     row.key_id = keys_service.current_key(db, other.id, KeyPurpose.SIGNING).key_id
     db.flush()
-    again = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    again = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert isinstance(again, Released)
 
 
@@ -183,7 +191,9 @@ def test_a_policy_change_counts_on_the_very_next_call(db, keys):
     release(db, keys, w, ["medical"])
     viewer = w.viewer(Role.CASE_MANAGER)
     assert isinstance(
-        disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys),
+        disclose(
+            db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        ),
         Released,
     )
     lead = make.user(db, w.owner, Role.AGENCY_LEAD)
@@ -199,12 +209,16 @@ def test_a_policy_change_counts_on_the_very_next_call(db, keys):
         at=LATER,
     )
     db.flush()
-    denied = disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys)
+    denied = disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+    )
     assert denied.gate == POLICY
     policy_service.retire_line(db, w.owner, line.public_id, actor=lead, at=LATER)
     db.flush()
     assert isinstance(
-        disclose(db, viewer, w.case, w.owner, "medical", "mdt_case_review", LATER, keys=keys),
+        disclose(
+            db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        ),
         Released,
     )
 
@@ -214,11 +228,10 @@ def test_an_owner_not_linked_is_withheld_as_not_linked(db, keys):
     stranger = make.agency(db, keys, discipline=w.owner.discipline)
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         stranger,
         "medical",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -231,22 +244,20 @@ def test_own_staff_need_no_consent_but_the_policy_applies_and_is_logged(db, keys
     write(db, keys, w, "mental_health", {"summary": SECRET_NOTE})
     own = disclose(
         db,
-        w.own_viewer(Role.CLINICIAN),
+        w.own_viewer(Role.CLINICIAN).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mental_health",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
     assert isinstance(own, Released) and own.release_ref is None
     admin = disclose(
         db,
-        w.own_viewer(Role.ADMINISTRATOR),
+        w.own_viewer(Role.ADMINISTRATOR).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mental_health",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -261,10 +272,9 @@ def test_an_owner_block_holds_a_placeholder_for_every_section_it_could_contribut
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
     decisions = owner_block(
         db,
-        w.viewer(Role.INVESTIGATOR),
+        w.viewer(Role.INVESTIGATOR).asking("mdt_case_review"),
         w.case,
         w.owner,
-        purpose="mdt_case_review",
         at=LATER,
         keys=keys,
     )
@@ -291,11 +301,10 @@ def test_substance_use_never_goes_to_a_system_based_agency(db, keys):
     release(db, keys, w, ["substance_use"])
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         w.owner,
         "substance_use",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -339,11 +348,10 @@ def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
     db.flush()
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         pending_owner,
         "identity",
-        "mdt_case_review",
         LATER,
         keys=keys,
     )
@@ -357,10 +365,9 @@ def test_the_page_decides_owners_in_order_until_its_budget_is_spent(db, keys):
     ticks = iter([0.0, 0.0, 5.0, 5.0, 5.0, 5.0])
     blocks = case_summary.page_blocks(
         db,
-        viewer,
+        viewer.asking("mdt_case_review"),
         w.case,
         found,
-        purpose="mdt_case_review",
         at=LATER,
         keys=keys,
         budget_seconds=1.0,
@@ -369,3 +376,31 @@ def test_the_page_decides_owners_in_order_until_its_budget_is_spent(db, keys):
     assert len(blocks) == len(found) >= 2
     assert blocks[0].decisions is not None
     assert all(b.decisions is None for b in blocks[1:])
+
+
+def test_the_owner_answers_and_the_requester_receipts_as_two_units_of_work(db, keys):
+    """Issue 13: the owner's side is written (and, on a page, committed) before the
+    requester's side begins, from what the owner returned — as across the network."""
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical"])
+    seen_between = {}
+
+    def between():
+        db.commit()  # what a page does: the owner's transaction ends here
+        seen_between["owner"] = len(_entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED))
+        seen_between["received"] = len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED))
+
+    blocks = case_summary.page_blocks(
+        db,
+        w.viewer(Role.CASE_MANAGER),
+        w.case,
+        case_summary.participants(db, w.case),
+        at=LATER,
+        keys=keys,
+        budget_seconds=60,
+        between=between,
+    )
+    assert any(isinstance(d, Released) for b in blocks for d in b.decisions or [])
+    assert seen_between == {"owner": 1, "received": 0}
+    assert len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)) == 1

@@ -36,11 +36,10 @@ def test_minutes_are_released_under_consent_and_audited(db, keys):
     release(db, keys, w, ["mdt_minutes"])
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mdt_minutes",
-        "mdt_case_review",
         AT,
         keys=keys,
     )
@@ -57,11 +56,10 @@ def test_minutes_without_a_release_are_withheld_and_audited(db, keys):
     release(db, keys, w, ["medical"])  # a release that does not name the minutes
     decision = disclose(
         db,
-        w.viewer(Role.CASE_MANAGER),
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mdt_minutes",
-        "mdt_case_review",
         AT,
         keys=keys,
     )
@@ -75,11 +73,10 @@ def test_minutes_withheld_by_policy_for_a_role_the_policy_does_not_name(db, keys
     release(db, keys, w, ["mdt_minutes"])
     decision = disclose(
         db,
-        w.viewer(Role.ADMINISTRATOR),
+        w.viewer(Role.ADMINISTRATOR).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mdt_minutes",
-        "mdt_case_review",
         AT,
         keys=keys,
     )
@@ -90,11 +87,10 @@ def test_the_coordinating_agency_reads_its_own_minutes_without_a_release(db, key
     w, _ = minutes_world(db, keys)
     decision = disclose(
         db,
-        w.own_viewer(Role.MDT_COORDINATOR),
+        w.own_viewer(Role.MDT_COORDINATOR).asking("mdt_case_review"),
         w.case,
         w.owner,
         "mdt_minutes",
-        "mdt_case_review",
         AT,
         keys=keys,
     )
@@ -110,11 +106,10 @@ def test_minutes_of_another_case_never_leak_into_this_one(db, keys):
     db.flush()
     decision = disclose(
         db,
-        w.own_viewer(Role.MDT_COORDINATOR),
+        w.own_viewer(Role.MDT_COORDINATOR).asking("mdt_case_review"),
         other,
         w.owner,
         "mdt_minutes",
-        "mdt_case_review",
         AT,
         keys=keys,
     )
@@ -140,7 +135,13 @@ def test_accompaniment_is_released_without_the_mentors_notes(db, keys):
     w, coordinator = mentor_world(db, keys)
     release(db, keys, w, ["mentor_accompaniment"])
     decision = disclose(
-        db, coordinator, w.case, w.owner, "mentor_accompaniment", "mdt_case_review", AT, keys=keys
+        db,
+        coordinator.asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "mentor_accompaniment",
+        AT,
+        keys=keys,
     )
     assert decision.decision == "released"
     (row,) = decision.content.rows
@@ -153,7 +154,13 @@ def test_accompaniment_is_released_without_the_mentors_notes(db, keys):
 def test_accompaniment_without_consent_is_withheld(db, keys):
     w, coordinator = mentor_world(db, keys)
     decision = disclose(
-        db, coordinator, w.case, w.owner, "mentor_accompaniment", "mdt_case_review", AT, keys=keys
+        db,
+        coordinator.asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "mentor_accompaniment",
+        AT,
+        keys=keys,
     )
     assert decision.decision == "withheld" and decision.gate == "no_consent"
     assert "Courthouse" not in repr(decision)
@@ -187,8 +194,12 @@ def test_preview_shows_field_names_only_to_staff_whose_own_policy_withholds(db, 
 def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
     root = Path(__file__).resolve().parents[2] / "portal"
     hooks = {
-        "minutes_section": {"services/meetings.py", "disclosure/content.py"},
-        "accompaniment_section": {"services/mentoring.py", "disclosure/content.py"},
+        # The owner-side sources, which only the disclosure point imports.
+        "MeetingMinutes": {"disclosure/sources/minutes.py", "disclosure/sources/__init__.py"},
+        "AccompanimentLog": {
+            "disclosure/sources/accompaniment.py",
+            "disclosure/sources/__init__.py",
+        },
         # The tables themselves: only their owners' own services (and pages showing the
         # agency its own entries) name them.
         "Accompaniment": {
@@ -199,6 +210,7 @@ def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
             "services/mentor_reports.py",
             "services/mentor_tasks.py",
             "web/mentor_pages.py",
+            "disclosure/sources/accompaniment.py",
         },
         "AgendaItem": {
             "models/workflow.py",
@@ -206,6 +218,7 @@ def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
             "services/meetings.py",
             "services/calendar.py",
             "services/convening.py",
+            "disclosure/sources/minutes.py",
         },
     }
     for name, allowed in hooks.items():
@@ -219,5 +232,21 @@ def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
     # The meeting page shows the minutes to the coordinating agency only.
     page = (root.parent / "templates" / "workflow" / "meeting.html").read_text()
     for line in page.splitlines():
-        if "row.item.minutes" in line:
+        if "row.minutes" in line:
             assert "managing" in line or "textarea" in line, line
+
+
+def test_only_the_disclosure_point_imports_the_owner_side_sources():
+    """Issue 13: nothing outside portal/disclosure reaches an owner's content by importing
+    the sources the point reads it through (the import contract checks the same)."""
+    root = Path(__file__).resolve().parents[2] / "portal"
+    importers = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(
+            r"portal\.disclosure\.sources|from portal\.disclosure import .*\bsources\b",
+            path.read_text(),
+        )
+    }
+    assert importers, "the point itself imports them"
+    assert all(name.startswith("disclosure/") for name in importers), importers

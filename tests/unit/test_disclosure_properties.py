@@ -12,6 +12,7 @@ from sqlmodel import func, select
 from portal.disclosure import Released, Withheld, disclose
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
 from portal.models.workflow import AgendaItem, Meeting
+from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import policy as policy_service
 from portal.services import releases
@@ -167,11 +168,8 @@ def test_content_only_when_both_gates_allow(
                 )
         db.flush()
         viewer_agency = w.owner if own else w.partner
-        viewer = type("V", (), {})()
-        viewer.user, viewer.agency, viewer.roles = (
-            w.owner_staff if own else w.partner_staff,
-            viewer_agency,
-            frozenset(roles),
+        viewer = Requester.of(
+            w.owner_staff if own else w.partner_staff, viewer_agency, frozenset(roles)
         )
 
         def owner_entries():
@@ -182,7 +180,7 @@ def test_content_only_when_both_gates_allow(
             ).one()
 
         before = owner_entries()
-        decision = disclose(db, viewer, w.case, w.owner, section, purpose, at, keys=keys)
+        decision = disclose(db, viewer.asking(purpose), w.case, w.owner, section, at, keys=keys)
         db.flush()
         assert owner_entries() == before + 1
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import func, select
 
+from portal.disclosure.sources import AccompanimentLog, SourceCache, Wanted
 from portal.errors import Forbidden, Invalid, NotFound
 from portal.models import (
     Accompaniment,
@@ -18,6 +19,7 @@ from portal.models import (
     MentorAssignment,
     Role,
 )
+from portal.sections import catalogue
 from portal.services import (
     cases,
     mentor_appointments,
@@ -610,12 +612,20 @@ def test_the_section_for_the_disclosure_point_holds_only_the_owners_entries(db, 
     log(db, w.case, w.mentor, occurred_on="2026-10-30", follow_up="Call the clinic")
     assign(db, w, w.case, w.stranger_mentor, reason="x", at=AT + timedelta(seconds=1))
     log(db, w.case, w.stranger_mentor, notes="Other program's own note")
-    lines = mentoring.accompaniment_section(db, w.program, [w.case.id])
+    section = catalogue().get("mentor_accompaniment")
+    source = AccompanimentLog()
+
+    def lines_for(case_ids):
+        wanted = Wanted(w.program.id, 0, section, tuple(case_ids))
+        found = source.load(db, wanted, keys=None, cache=SourceCache())
+        return found.rows[0].value.splitlines() if found.rows else []
+
+    lines = lines_for([w.case.id])
     assert len(lines) == 1 and lines[0].startswith("2026-10-30: Court appearance, 1 h 30 min")
     assert "follow-up: Call the clinic" in lines[0]
     assert "Synthetic note" not in lines[0]  # the mentor's notes stay in the program
     assert "Other program" not in "".join(lines)
-    assert mentoring.accompaniment_section(db, w.program, []) == []
+    assert lines_for([]) == []
 
 
 def test_the_one_case_check_looks_up_that_case_and_never_lists_the_programs(db, world):

@@ -3,8 +3,8 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from portal.disclosure import summary
 from portal.models import Role
+from portal.services import case_summary as summary
 from portal.services import meetings
 
 import factories as make

@@ -1,11 +1,14 @@
 """The case summary: which agencies take part, the timeline, and each owner's block.
 
-Every section in an owner's block is decided by `disclose()`: this module never reads a
-section itself. The summary page decides the owners' blocks in its own response while its
-time budget lasts (one round trip, and the page works without JavaScript); an owner it
-has not reached by then is left to load on its own (htmx). A slow owner delays the page
-by its own time at most once: the budget is spent, and every owner after it loads on its
-own. (An owner on another node, were federation built, would always load on its own.)
+This is the requester's side. Every section in an owner's block is decided by that
+owner's disclosure point (`portal.disclosure.answer`, which writes the owner's log); what
+came back is then receipted in the requester agency's own log (`portal.disclosure.receipt`).
+This module never reads a section itself.
+
+The summary page decides the owners' blocks in its own response while its time budget
+lasts (one round trip, and the page works without JavaScript); an owner it has not reached
+by then is left to load on its own (htmx). A slow owner delays the page by its own time at
+most once: the budget is spent, and every owner after it loads on its own.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from sqlmodel import Session, select
 
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
-from portal.disclosure.point import Decision, disclose_sections, prefetch
+from portal.disclosure import Decision, RequestCache, answer, receipt
+from portal.disclosure.point import prefetch
 from portal.errors import NotFound
 from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
+from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import meetings
 
@@ -103,34 +108,48 @@ def owner_of_case(db: Session, case: MdtCase, agency_public_id: str) -> Agency:
     raise NotFound("agency")
 
 
+def _same_transaction() -> None:
+    """Both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
+
+
 def owner_block(
     db: Session,
-    viewer,
+    requester: Requester,
     case: MdtCase,
     owner: Agency,
     *,
-    purpose: str,
     at: datetime,
     keys: KeyWrapper,
-    memo: dict | None = None,
-    entries_into: list | None = None,
+    cache: RequestCache | None = None,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[Decision]:
-    """One decision per catalogue section the owner could contribute, whether or not it
-    holds anything: so a placeholder never tells that data exists.
+    """One owner's block on its own (the htmx fragment): the owner's answer, then its
+    receipt. One decision per catalogue section the owner could contribute, whether or
+    not it holds anything: so a placeholder never tells that data exists.
 
-    `memo` may be shared by the blocks of ONE request, never beyond it."""
-    return disclose_sections(
-        db,
-        viewer,
-        case,
-        owner,
-        list(catalogue().for_discipline(owner.discipline)),
-        purpose,
-        at,
-        keys=keys,
-        memo=memo,
-        entries_into=entries_into,
+    `between` runs after the owner's side is written and before the requester's: a page
+    commits the owner's transaction there, as the network does for an owner elsewhere."""
+    cache = RequestCache() if cache is None else cache
+    requester_agency = cache.agency(db, requester.agency)
+    lock_logs(db, [owner.id])
+    decisions = answer(
+        db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
     )
+    between()
+    receipt.record_received(
+        db,
+        requester,
+        case_ref=case.reference,
+        owner=owner,
+        decisions=decisions,
+        at=at,
+        agency_id=requester_agency.id,
+    )
+    return decisions
+
+
+def _sections_of(owner: Agency) -> list:
+    return list(catalogue().for_discipline(owner.discipline))
 
 
 @dataclass(frozen=True)
@@ -141,63 +160,81 @@ class OwnerBlock:
 
 def page_blocks(
     db: Session,
-    viewer,
+    requester: Requester,
     case: MdtCase,
     found: list[Participant],
     *,
-    purpose: str,
     at: datetime,
     keys: KeyWrapper,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[OwnerBlock]:
     """The owners' blocks for the summary page: decided in order while `budget_seconds`
     last, counted from the first; every owner after that is left undecided (and nothing
-    is written to its log), for the page to load on its own."""
-    memo: dict = {}  # this request's decisions only
+    is written to its log), for the page to load on its own.
+
+    Each owner's answer goes to its own log; the receipts of what came back go to the
+    requester agency's log after every answer is in, and after `between` (see
+    `owner_block`)."""
+    cache = RequestCache()  # this request's reads only
     deadline = clock() + budget_seconds
-    # One transaction writes to every owner's log and the viewer's: take all their heads
-    # now, in the one fixed order, so two pages read at once can never deadlock.
-    lock_logs(db, [p.agency.id for p in found] + [viewer.agency.id])
-    prefetch(db, viewer, case, [p.agency for p in found], at=at, memo=memo)
-    blocks, entries = [], []
+    requester_agency = cache.agency(db, requester.agency)
+    # The owners' logs, locked now in the one fixed order, so two pages read at once can
+    # never deadlock; the requester's own log is locked on its own side, later.
+    lock_logs(db, [p.agency.id for p in found])
+    prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
+    blocks, owners_entries, receipts = [], [], []
     for participant in found:
         decisions = None
         if clock() < deadline:
-            decisions = owner_block(
+            owner = participant.agency
+            decisions = answer(
                 db,
-                viewer,
+                requester,
                 case,
-                participant.agency,
-                purpose=purpose,
+                owner,
+                _sections_of(owner),
                 at=at,
                 keys=keys,
-                memo=memo,
-                entries_into=entries,
+                cache=cache,
+                entries_into=owners_entries,
+            )
+            receipts.extend(
+                receipt.received_entries(
+                    requester,
+                    case_ref=case.reference,
+                    owner_ref=owner.public_id,
+                    decisions=decisions,
+                    at=at,
+                    agency_id=requester_agency.id,
+                )
             )
         blocks.append(OwnerBlock(participant, decisions))
-    record_many(db, entries)  # every decision above, audited in this same transaction
+    record_many(db, owners_entries)  # the owners' side: every decision above
+    between()
+    record_many(db, receipts)  # the requester's side: what it received
     return blocks
 
 
 def every_block(
     db: Session,
-    viewer,
+    requester: Requester,
     case: MdtCase,
     *,
-    purpose: str,
     at: datetime,
     keys: KeyWrapper,
+    between: Callable[[], None] = _same_transaction,
 ) -> list[OwnerBlock]:
     """The whole case summary at once (the printed review packet, the API): every owner's
-    block, each section decided (and audited) by `disclose()` exactly as on the page."""
+    block, each section decided (and audited) by its owner exactly as on the page."""
     return page_blocks(
         db,
-        viewer,
+        requester,
         case,
         participants(db, case),
-        purpose=purpose,
         at=at,
         keys=keys,
         budget_seconds=math.inf,
+        between=between,
     )

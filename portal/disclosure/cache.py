@@ -1,0 +1,38 @@
+"""What one request's decisions have read, typed: it never outlives the request.
+
+Everything here is read again on the next request, which is what makes a revocation, an
+expiry or a policy change count at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from portal.disclosure.sources import SourceCache
+from portal.errors import NotFound
+from portal.models import Agency
+
+
+@dataclass
+class RequestCache:
+    # agency public id -> its row on this node
+    agencies: dict[str, Agency] = field(default_factory=dict)
+    # case id -> agency id -> (the agency's client on the case, when the link was confirmed)
+    links: dict[int, dict[int, tuple[int | None, datetime | None]]] = field(default_factory=dict)
+    client_refs: dict[int, str] = field(default_factory=dict)  # client id -> public id
+    policies: dict[int, object] = field(default_factory=dict)  # owner id -> OwnerPolicy
+    # (owner id, client id, recipient id, only this release) -> verified releases
+    candidates: dict[tuple, list] = field(default_factory=dict)
+    sources: SourceCache = field(default_factory=SourceCache)
+
+    def agency(self, db: Session, public_id: str) -> Agency:
+        """The requester's agency as this node knows it (its roster entry, once federated)."""
+        if public_id not in self.agencies:
+            found = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+            if found is None:
+                raise NotFound("agency")
+            self.agencies[public_id] = found
+        return self.agencies[public_id]

@@ -1,0 +1,75 @@
+"""The requester's side of a disclosure: what its agency received, in its own log.
+
+Written from what the owner's point returned, never from the owner's records, so the same
+step serves an owner on this node and one on another. Only released sections are
+receipts; a placeholder carries nothing of the survivor, and the owner's log already holds
+the decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record_many
+from portal.requester import Requester
+
+
+def received_entries(
+    requester: Requester,
+    *,
+    case_ref: str,
+    owner_ref: str,
+    decisions,
+    at: datetime,
+    agency_id: int,
+) -> list[dict]:
+    """One entry per section released to another agency, for the requester agency's log."""
+    if owner_ref == requester.agency:
+        return []  # the owner's own staff: nothing crossed from one agency to another
+    return [
+        entry_values(
+            AuditTag.DISCLOSURE_RECEIVED,
+            agency_id=agency_id,
+            actor=(requester.user, requester.agency),
+            subject=case_ref,
+            detail={"owner": owner_ref},
+            at=at,
+            disclosure=DisclosureFacts(
+                case_ref=case_ref,
+                client_ref=None,  # the client record belongs to the owner, not to us
+                section_key=decision.section.key,
+                purpose=requester.purpose,
+                decision="released",
+                release_ref=decision.release_ref,
+                policy_rule=decision.policy_rule,
+                viewer_role=decision.role or ",".join(sorted(requester.roles))[:30] or None,
+            ),
+        )
+        for decision in decisions
+        if decision.decision == "released"
+    ]
+
+
+def record_received(
+    db: Session,
+    requester: Requester,
+    *,
+    case_ref: str,
+    owner,
+    decisions,
+    at: datetime,
+    agency_id: int,
+) -> None:
+    record_many(
+        db,
+        received_entries(
+            requester,
+            case_ref=case_ref,
+            owner_ref=owner.public_id,
+            decisions=decisions,
+            at=at,
+            agency_id=agency_id,
+        ),
+    )

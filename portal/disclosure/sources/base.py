@@ -1,0 +1,55 @@
+"""What an owner-side source gives the disclosure point: rows of one section's content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from portal.crypto import KeyWrapper
+from portal.models import SectionEntry
+from portal.sections import Section
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    type: str  # text | textarea | date | choice | checklist | domains
+    value: object
+
+
+@dataclass(frozen=True)
+class Content:
+    rows: tuple[Row, ...]
+    version: int | None  # None: the owner has recorded nothing in this section yet
+    saved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One read the disclosure point has already allowed: this section of this owner's
+    client, as recorded for these cases (minutes and accompaniment are kept per case)."""
+
+    owner_id: int
+    client_id: int
+    section: Section
+    case_ids: tuple[int, ...]
+
+
+@dataclass
+class SourceCache:
+    """What one request's reads have loaded: never outlives the request, so a new version
+    or a rotated key is seen on the next one."""
+
+    latest: dict[tuple[int, int], dict[str, SectionEntry]] = field(default_factory=dict)
+    secrets: dict[tuple[int, str], bytes] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """An owner's records of one kind, read only for a disclosure already decided."""
+
+    def load(
+        self, db: Session, wanted: Wanted, *, keys: KeyWrapper, cache: SourceCache
+    ) -> Content: ...

@@ -1,0 +1,43 @@
+"""An agency's data keys as stored: which is current, and a key's secret unwrapped.
+
+Below the services on purpose: the agency's own services seal with these keys, and the
+owner-side sources (portal/sources) open what the disclosure point has allowed.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from portal.crypto import KeyWrapper
+from portal.errors import NotFound
+from portal.models import AgencyKey, KeyPurpose
+
+
+def current_key(db: Session, agency_id: int, purpose: KeyPurpose) -> AgencyKey:
+    key = db.exec(
+        select(AgencyKey)
+        .where(
+            AgencyKey.agency_id == agency_id,
+            AgencyKey.purpose == purpose,
+            AgencyKey.retired_at.is_(None),
+        )
+        .order_by(AgencyKey.created_at.desc(), AgencyKey.id.desc())
+    ).first()
+    if key is None:
+        raise NotFound("agency key")
+    return key
+
+
+def data_secret(
+    db: Session, agency_id: int, *, keys: KeyWrapper, key_id: str | None = None
+) -> tuple[str, bytes]:
+    """(key id, secret) of the agency's current data key, or of the one named."""
+    if key_id is None:
+        key = current_key(db, agency_id, KeyPurpose.DATA)
+    else:
+        key = db.exec(
+            select(AgencyKey).where(AgencyKey.agency_id == agency_id, AgencyKey.key_id == key_id)
+        ).first()
+        if key is None:
+            raise NotFound("agency key")
+    return key.key_id, keys.unwrap(key.wrapped_secret)
