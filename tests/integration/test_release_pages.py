@@ -571,8 +571,9 @@ def test_every_form_on_these_pages_carries_the_sessions_csrf_token(client, team)
         "/clients/new",
         f"/clients/{team.client_row.public_id}",
         f"/clients/{team.client_row.public_id}/releases/new",
-        url,
+        f"{url}/revoke",  # the page that asks before revoking
         draft_url,
+        f"{draft_url}/discard",
         "/consent/verify",
     ):
         tokens = re.findall(r'name="csrf_token" value="([^"]*)"', client.get(path).text)
