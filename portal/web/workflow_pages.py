@@ -433,8 +433,13 @@ def meeting_agenda_add(ctx: Context) -> Response:
 def meeting_attendance(ctx: Context) -> Response:
     return _meeting_action(
         ctx,
-        lambda m: meetings.record_attendance(
-            ctx.db, m, ctx.fields("attendees"), actor=ctx.viewer.user, at=ctx.now
+        lambda m: meetings.update_attendance(
+            ctx.db,
+            m,
+            ctx.fields("attendees"),
+            shown=ctx.fields("shown"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
         ),
         "Attendance is recorded.",
     )
