@@ -7,7 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
-from portal.services import cases, convening, tasks
+from portal.services import audit_figures, cases, convening, tasks
 from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -36,7 +36,11 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):
         my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
+    lead = None
+    if allows(viewer.roles, Permission.AUDIT_READ):  # who saw what of ours, at a glance
+        lead = audit_figures.lead_figures(db, agency, today=today, tz=settings.tz)
     return {
+        "lead": lead,
         "cases": cases.cases_for_agency(db, agency, window_days=settings.convening_window_days),
         "case_count": cases.count_cases_for_agency(db, agency, cap=CASE_COUNT_CAP),
         "case_count_cap": CASE_COUNT_CAP,
