@@ -10,6 +10,7 @@ from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
+from portal.web.audit_words import event_words
 from portal.web.context import Context
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -44,6 +45,7 @@ def local_date(context, moment: datetime | date | None) -> str:
 
 
 templates.env.filters["local_time"] = local_time
+templates.env.filters["event_words"] = event_words
 templates.env.filters["local_date"] = local_date
 
 

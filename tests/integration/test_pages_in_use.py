@@ -165,3 +165,42 @@ def test_cancelling_a_meeting_asks_first(client, db, keys):
     assert done.status_code == 303
     db.refresh(meeting)
     assert meeting.status == "cancelled"
+
+
+def test_the_audit_log_reads_in_words_one_view_one_row():
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from portal.web.audit_words import event_words, grouped
+
+    at = datetime(2026, 11, 2, 15, 0, 0)
+
+    def row(seq, tag, decision=None, user=7, case="MDT-2026-0001", seconds=0):
+        entry = SimpleNamespace(
+            seq=seq,
+            tag=tag,
+            decision=decision,
+            actor_user_id=user,
+            actor_agency_id=2,
+            case_ref=case,
+            purpose="mdt_case_review",
+            at=at + timedelta(seconds=seconds),
+        )
+        return SimpleNamespace(entry=entry)
+
+    released, withheld = "disclosure:section:released", "disclosure:section:withheld"
+    rows = [
+        row(9, "auth:session:signed_out"),
+        row(8, released, "released"),
+        row(7, withheld, "withheld"),
+        row(6, withheld, "withheld", seconds=1),
+        row(5, released, "released", case="MDT-2026-0002"),  # another case: another view
+        row(4, released, "released", user=8, case="MDT-2026-0002"),  # another viewer
+        row(3, released, "released", user=8, case="MDT-2026-0002", seconds=60),  # later
+    ]
+    groups = grouped(rows)
+    assert [len(g.rows) for g in groups] == [1, 3, 1, 1, 1]
+    assert (groups[1].released, groups[1].withheld) == (1, 2)
+    assert event_words(withheld) == "section withheld from a viewer"
+    assert event_words("mdt:meeting:attendance_recorded") == "meeting attendance recorded"
+    assert ":" not in event_words("some:new_thing:happened")
