@@ -103,7 +103,7 @@ def test_screenshots_of_the_main_pages(browser, portal_url, demo_database):
             try:
                 sign_in(page, portal_url, username)
                 if path is None:
-                    page.get_by_role("link", name="Summary").first.click()
+                    page.get_by_role("link", name="Case summary").first.click()
                     page.get_by_role("heading", level=1).wait_for()
                 else:
                     page.goto(portal_url + path)
