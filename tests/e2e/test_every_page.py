@@ -88,6 +88,29 @@ def test_pages_behind_forms_reflow_and_pass_axe(browser, portal_url, axe, demo_d
     assert not problems, "\n".join(problems)
 
 
+def test_every_meeting_page_as_the_coordinator(browser, portal_url, axe):
+    """Held, scheduled and cancelled meetings differ (attendance, recommendation types):
+    the walk opens one meeting, this opens them all."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        sign_in(page, portal_url, "coordinator")
+        page.goto(portal_url + "/meetings")
+        hrefs = page.eval_on_selector_all(
+            "main a[href^='/meetings/']", "els => els.map(e => e.getAttribute('href'))"
+        )
+        problems = []
+        for href in sorted({h for h in hrefs if h.count("/") == 2 and h != "/meetings/new"}):
+            page.goto(portal_url + href)
+            if overflow(page) > 0:
+                problems.append(f"{href}: {overflow(page)}px wider than the viewport")
+            problems += [f"{href}: {p}" for p in axe_problems(page, axe)]
+    finally:
+        context.close()
+    assert len(hrefs) >= 3
+    assert not problems, "\n".join(problems)
+
+
 def test_screenshots_of_the_main_pages(browser, portal_url, demo_database):
     """For a reviewer's eye, not a pixel comparison: dashboard, summary, release form, audit."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
