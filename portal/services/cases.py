@@ -139,6 +139,7 @@ class CaseRow:
     convening_due: date
     status: str
     referral_source: str
+    first_mdt_date: date | None = None  # a case convened in time is not overdue
 
 
 def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
@@ -149,6 +150,7 @@ def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
         case.convening_due or case.intake_date + timedelta(days=window_days),
         case.status,
         case.referral_source,
+        case.first_mdt_date,
     )
 
 
@@ -168,6 +170,7 @@ def cases_for_agency(
         MdtCase.convening_due,
         MdtCase.status,
         MdtCase.referral_source,
+        MdtCase.first_mdt_date,
     )
     coordinated = db.exec(
         select(*columns)
@@ -193,8 +196,9 @@ def cases_for_agency(
             due or intake + timedelta(days=window_days),
             status,
             source,
+            first_mdt,
         )
-        for public_id, reference, intake, due, status, source in rows
+        for public_id, reference, intake, due, status, source, first_mdt in rows
     ]
 
 

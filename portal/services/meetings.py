@@ -712,3 +712,65 @@ def recent_decisions(db: Session, case: MdtCase, *, limit: int = 10) -> list[Dec
             .limit(limit)
         ).all()
     )
+
+
+def update_attendance(
+    db: Session,
+    meeting: Meeting,
+    ticked: list[str],
+    *,
+    shown: list[str],
+    actor,
+    at: datetime,
+) -> int:
+    """Attendance as the form left it: a person ticked is added, a person shown on the form
+    and not ticked is taken off, and everyone else recorded stays (issue 17: a save with
+    nothing changed, or a form that did not list someone, never wipes what was recorded)."""
+    _require_held(meeting)
+    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    wanted = {str(u) for u in ticked}
+    people = list(
+        db.exec(
+            select(StaffUser).where(
+                StaffUser.public_id.in_(wanted),
+                (StaffUser.agency_id == meeting.coordinating_agency_id)
+                | StaffUser.agency_id.in_(invited),
+            )
+        ).all()
+    )
+    if len(people) != len(wanted):
+        raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    unticked = {str(u) for u in shown} - wanted
+    recorded = db.exec(
+        select(Attendance, StaffUser.public_id)
+        .join(StaffUser, StaffUser.id == Attendance.user_id)
+        .where(Attendance.meeting_id == meeting.id)
+    ).all()
+    present = set()
+    for row, public_id in recorded:
+        if public_id in unticked:
+            db.delete(row)
+        else:
+            present.add(public_id)
+    db.flush()
+    for person in people:
+        if person.public_id not in present:
+            db.add(
+                Attendance(
+                    meeting_id=meeting.id,
+                    user_id=person.id,
+                    agency_id=person.agency_id,
+                    recorded_at=at,
+                )
+            )
+            present.add(person.public_id)
+    record(
+        db,
+        AuditTag.MEETING_ATTENDANCE,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"attendees": len(present)},
+        at=at,
+    )
+    return len(present)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from portal.errors import Invalid, NotFound
 from portal.models import AuditEntry
 from portal.services import audit_log
+from portal.web import audit_words
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -29,9 +30,14 @@ def _page_number(ctx: Context) -> int:
 
 
 def audit_log_page(ctx: Context) -> Response:
+    return _log_page(ctx, _params(ctx))
+
+
+def _log_page(
+    ctx: Context, params: dict, *, accounting_errors: dict | None = None, status: int = 200
+) -> Response:
     agency = ctx.viewer.agency
-    params = _params(ctx)
-    errors, status = {}, 200
+    errors = {}
     try:
         filters = audit_log.parse_filters(params)
     except Invalid as error:
@@ -53,8 +59,13 @@ def audit_log_page(ctx: Context) -> Response:
         {
             "agency": agency,
             "result": result,
+            "groups": audit_words.grouped(result.rows) if result else [],
             "errors": errors,
             "values": params,
+            "accounting_errors": accounting_errors or {},
+            "accounting_value": ctx.request.query_params.get("client", "")[:40]
+            if accounting_errors
+            else "",
             "query": query,
             "status": audit_log.log_status(ctx.db, agency),
             "agency_options": [
@@ -137,9 +148,20 @@ def checkpoint_download(ctx: Context) -> Response:
 
 def accounting_page(ctx: Context) -> Response:
     reference = ctx.request.query_params.get("client", "")
-    accounting = audit_log.accounting(
-        ctx.db, ctx.viewer.agency, reference, actor=ctx.viewer.user, at=ctx.now
-    )
+    try:
+        accounting = audit_log.accounting(
+            ctx.db, ctx.viewer.agency, reference, actor=ctx.viewer.user, at=ctx.now
+        )
+    except (NotFound, Invalid) as error:
+        # A mistyped reference is no dead end: back to the form, the reference kept, and
+        # what to do next. (Only this agency's own clients are ever looked up.)
+        message = (
+            error.errors.get("client", "")
+            if isinstance(error, Invalid)
+            else "No client of your agency has that reference or id. Check it against "
+            "the client's record under Clients, or search the log below by case."
+        )
+        return _log_page(ctx, {}, accounting_errors={"client": message}, status=404)
     response = render(ctx, "audit/accounting.html", {"accounting": accounting})
     response.headers.update(NO_STORE)
     return response

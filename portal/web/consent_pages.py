@@ -6,9 +6,11 @@ from sqlmodel import select
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+import consent
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.errors import Invalid
 from portal.models import Agency
+from portal.sections import catalogue
 from portal.services import keys as agency_keys
 from portal.services import release_documents
 from portal.web.context import Context
@@ -45,8 +47,26 @@ def verify(ctx: Context) -> Response:
     return render(
         ctx,
         "consent/verify.html",
-        {"report": report, "errors": {}, "pasted": "", "agencies": names},
+        {
+            "report": report,
+            "errors": {},
+            "pasted": "",
+            "agencies": names,
+            "section_titles": {s.key: s.title for s in catalogue().sections},
+            "release_end": consent.release_end(report.release) if report.release else None,
+            "state_words": STATE_WORDS,
+        },
     )
+
+
+# The library's state, as a person reads it on the verify page; times are shown apart, in
+# the MDT's zone.
+STATE_WORDS = {
+    "active": "in effect",
+    "not_yet_effective": "it has not started yet",
+    "expired": "it has ended",
+    "revoked": "it was revoked",
+}
 
 
 def public_keys(ctx: Context) -> Response:

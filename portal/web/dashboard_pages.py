@@ -7,7 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
-from portal.services import alerts, cases, convening, tasks
+from portal.services import alerts, audit_figures, cases, convening, tasks
 from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -36,11 +36,13 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):
         my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
-    refused = None
-    if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log (issue 12)
+    refused = lead = None
+    if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)
+        lead = audit_figures.lead_figures(db, agency, today=today, tz=settings.tz)
     return {
         "alerts": refused,
+        "lead": lead,
         "cases": cases.cases_for_agency(db, agency, window_days=settings.convening_window_days),
         "case_count": cases.count_cases_for_agency(db, agency, cap=CASE_COUNT_CAP),
         "case_count_cap": CASE_COUNT_CAP,

@@ -20,6 +20,7 @@ from portal.services import (
     restricted_persons,
     validation,
 )
+from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -245,7 +246,8 @@ def release_revoke(ctx: Context) -> Response:
             at=ctx.now,
         )
     except Invalid as error:
-        return _detail(ctx, row, status=error.status_code, errors=error.errors)
+        confirm = confirm_pages.revoke_release(ctx, row, value=ctx.field("reason")[:500])
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     ctx.flash("The release is revoked. Partners can no longer see anything under it.")
     return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
 
@@ -255,7 +257,8 @@ def release_discard(ctx: Context) -> Response:
     try:
         releases.discard(ctx.db, row, actor=ctx.viewer.user, at=ctx.now)
     except Invalid as error:
-        return _detail(ctx, row, status=error.status_code, errors=error.errors)
+        confirm = confirm_pages.discard_release(ctx, row)
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     client = ctx.db.get(Client, row.client_id)
     ctx.flash("The draft was discarded.")
     return RedirectResponse(f"/clients/{client.public_id}", status_code=303)

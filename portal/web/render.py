@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
+from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
 from portal.resources import TEMPLATES_DIR
+from portal.web.audit_words import event_words
 from portal.web.context import Context
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 templates.env.globals["Permission"] = Permission
+
+
+@pass_context
+def local_time(context, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as the MDT reads it: in its zone, which the page names once (base.html).
+
+    Stored times are UTC; a naive one (SQLite hands some back so) is UTC too.
+    """
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    settings = context.get("settings")
+    tz = settings.tz if settings is not None else context["tz"]
+    return moment.astimezone(tz).strftime(fmt)
+
+
+@pass_context
+def local_date(context, moment: datetime | date | None) -> str:
+    """The calendar date of an instant in the MDT's zone (a date stays as it is)."""
+    if moment is None:
+        return ""
+    if not isinstance(moment, datetime):
+        return moment.isoformat()
+    return local_time(context, moment, "%Y-%m-%d")
+
+
+templates.env.filters["local_time"] = local_time
+templates.env.filters["event_words"] = event_words
+templates.env.filters["local_date"] = local_date
 
 
 def render(

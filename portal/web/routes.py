@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 import portal.web.audit_pages as audit_pages
 import portal.web.client_pages as client_pages  # consent releases (issue 4)
+import portal.web.confirm_pages as confirm_pages
 import portal.web.consent_pages as consent_pages  # consent releases (issue 4)
 import portal.web.mentor_pages as mentor_pages
 import portal.web.release_pages as release_pages  # consent releases (issue 4)
@@ -241,6 +242,23 @@ def routes() -> list:
             permission=P.RELEASE_MANAGE,
             methods=("POST",),
         ),
+        # Destructive actions ask first, on a page of their own (issue 17)
+        route(
+            "/releases/{release_id}/revoke",
+            confirm_pages.release_revoke_page,
+            permission=P.RELEASE_MANAGE,
+        ),
+        route(
+            "/releases/{release_id}/discard",
+            confirm_pages.release_discard_page,
+            permission=P.RELEASE_MANAGE,
+        ),
+        route(
+            "/meetings/{meeting_id}/cancel",
+            confirm_pages.meeting_cancel_page,
+            permission=P.MEETING_MANAGE,
+        ),
+        route("/cases/{case_id}/close", confirm_pages.case_close_page, permission=P.CASE_CREATE),
         route(
             "/releases/{release_id}/revoke",
             release_pages.release_revoke,

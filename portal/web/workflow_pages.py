@@ -19,6 +19,7 @@ from portal.services import (
     mentor_tasks,
     tasks,
 )
+from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -141,13 +142,16 @@ def _case_action(ctx: Context, action, message: str, *, coordinated: bool = True
 
 
 def case_close(ctx: Context) -> Response:
-    return _case_action(
-        ctx,
-        lambda case: casework.close_case(
+    case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    try:
+        casework.close_case(
             ctx.db, case, reason=ctx.field("reason"), actor=ctx.viewer.user, at=ctx.now
-        ),
-        "The case is closed.",
-    )
+        )
+    except Invalid as error:  # back to the page that asked, the reason kept
+        confirm = confirm_pages.close_case(ctx, case, value=ctx.field("reason")[:500])
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
+    ctx.flash("The case is closed.")
+    return _see_other(f"/cases/{case.public_id}")
 
 
 def case_reopen(ctx: Context) -> Response:
@@ -398,13 +402,18 @@ def meeting_reschedule(ctx: Context) -> Response:
 
 
 def meeting_cancel(ctx: Context) -> Response:
-    return _meeting_action(
-        ctx,
-        lambda m: meetings.cancel_meeting(
-            ctx.db, m, reason=ctx.field("cancel_reason"), actor=ctx.viewer.user, at=ctx.now
-        ),
-        "The meeting is cancelled.",
-    )
+    meeting = meetings.access_managed_meeting(ctx.db, ctx.viewer.agency, _param(ctx, "meeting_id"))
+    try:
+        meetings.cancel_meeting(
+            ctx.db, meeting, reason=ctx.field("cancel_reason"), actor=ctx.viewer.user, at=ctx.now
+        )
+    except Invalid as error:  # back to the page that asked, the reason kept
+        value = ctx.field("cancel_reason")[:500]
+        confirm = confirm_pages.cancel_meeting(ctx, meeting, value=value)
+        errors = {("cancel_reason" if k == "reason" else k): v for k, v in error.errors.items()}
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=errors)
+    ctx.flash("The meeting is cancelled.")
+    return _see_other(f"/meetings/{meeting.public_id}")
 
 
 def meeting_hold(ctx: Context) -> Response:
@@ -433,8 +442,13 @@ def meeting_agenda_add(ctx: Context) -> Response:
 def meeting_attendance(ctx: Context) -> Response:
     return _meeting_action(
         ctx,
-        lambda m: meetings.record_attendance(
-            ctx.db, m, ctx.fields("attendees"), actor=ctx.viewer.user, at=ctx.now
+        lambda m: meetings.update_attendance(
+            ctx.db,
+            m,
+            ctx.fields("attendees"),
+            shown=ctx.fields("shown"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
         ),
         "Attendance is recorded.",
     )
@@ -531,6 +545,10 @@ def task_list(ctx: Context) -> Response:
             "rows": page.rows,
             "page": page,
             "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
+            # a status change comes back to this very list: its filter and page kept
+            "back_to": "/tasks?" + str(ctx.request.query_params)
+            if ctx.request.query_params
+            else "/tasks",
             "filters": filters,
             "errors": errors,
             "statuses": list(TaskStatus),
@@ -592,8 +610,14 @@ def task_status(ctx: Context) -> Response:
     if htmx:
         return _task_row(ctx, task, case)
     ctx.flash("The task's status is updated.")
+    back = _task_list_back(ctx)
+    return _see_other(back or f"/tasks/{task.public_id}")
+
+
+def _task_list_back(ctx: Context) -> str:
+    """The task list the form came from, filter included; only ever a /tasks address."""
     back = ctx.field("back")
-    return _see_other(back if back.startswith("/tasks") else f"/tasks/{task.public_id}")
+    return back if back == "/tasks" or back.startswith("/tasks?") else ""
 
 
 def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
@@ -617,7 +641,7 @@ def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | Non
             "statuses": list(TaskStatus),
             "today": _today(ctx),
             "errors": errors or {},
-            "back": "/tasks",
+            "back": _task_list_back(ctx) or "/tasks",
         },
         status=status,
     )

@@ -62,11 +62,15 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
     expect(page.locator(".state-active")).to_have_text("Active")
     expect(page.get_by_role("link", name="Download the signed release (JSON)")).to_be_visible()
 
-    page.get_by_label("Reason (optional)").fill("The client asked to stop sharing.")
+    # Revoking asks first, on its own page, naming what will happen.
+    page.get_by_role("link", name="Revoke this release").click()
+    expect(page.get_by_role("heading", name=re.compile("Revoke the release"))).to_be_visible()
+    expect(page.get_by_text("cannot be undone")).to_be_visible()
+    page.get_by_label("Reason").fill("The client asked to stop sharing.")
     page.get_by_role("button", name="Revoke this release").click()
     expect(page.get_by_text("The release is revoked.")).to_be_visible()
     expect(page.locator(".state-revoked")).to_have_text("Revoked")
-    expect(page.get_by_role("button", name="Revoke this release")).to_have_count(0)
+    expect(page.get_by_role("link", name="Revoke this release")).to_have_count(0)
 
     page.goto(client_url)
     expect(page.locator("#releases .state-revoked").first).to_be_visible()

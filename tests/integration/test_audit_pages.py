@@ -211,6 +211,11 @@ def test_accounting_is_404_for_someone_elses_client_or_none(client, db, keys, md
     make.login(client, mdt.lead.username)
     for reference in (theirs.reference, theirs.public_id, "nobody", ""):
         assert client.get("/audit/accounting", params={"client": reference}).status_code == 404
+    # no dead end: the form again, the reference kept, the same words for theirs and nobody's
+    for reference in (theirs.reference, "MDT-TYPO"):
+        again = client.get("/audit/accounting", params={"client": reference})
+        assert f'value="{reference}"' in again.text and 'aria-invalid="true"' in again.text
+        assert "No client of your agency has that reference" in again.text
 
 
 def test_the_partner_lead_cannot_see_the_owners_accounting(client, db, mdt):

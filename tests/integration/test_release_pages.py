@@ -475,7 +475,11 @@ def test_verify_page_valid_tampered_revoked_expired(client, db, team, clock):
     url = signed_release(client, team)
     envelope = client.get(f"{url}/signed.json").content
     ok = verify_post(client, team.token, envelope)
-    assert ok.status_code == 200 and "verdict-ok" in ok.text and "in effect until" in ok.text
+    assert (
+        ok.status_code == 200 and "verdict-ok" in ok.text and "Valid and in effect now" in ok.text
+    )
+    # one verdict, agreeing with its details; sections by their titles, not their keys
+    assert "Not valid" not in ok.text and "Safety plan" in ok.text and "safety_plan" not in ok.text
 
     tampered = json.loads(envelope)
     tampered["release"]["sections"].append("mental_health")
@@ -491,13 +495,16 @@ def test_verify_page_valid_tampered_revoked_expired(client, db, team, clock):
     clock.advance(days=100)
     team.sign_in_again(client)
     expired = verify_post(client, team.token, envelope)
-    assert "verdict-bad" in expired.text and "the release expired on 2027-01-31" in expired.text
+    # genuine but ended: not the red "not valid" of a forged file
+    assert "verdict-warn" in expired.text and "Genuine, but not in effect now" in expired.text
+    assert "it has ended" in expired.text and "2027-01-31 00:00" in expired.text
+    assert "UTC" not in expired.text
 
     clock.advance(days=-99)
     team.sign_in_again(client)
     client.post(f"{url}/revoke", data={"csrf_token": team.token})
     revoked = verify_post(client, team.token, envelope)
-    assert "verdict-bad" in revoked.text and "the release was revoked on" in revoked.text
+    assert "verdict-warn" in revoked.text and "it was revoked" in revoked.text
 
 
 def test_verify_page_unknown_key(client, team, clock):
@@ -571,8 +578,9 @@ def test_every_form_on_these_pages_carries_the_sessions_csrf_token(client, team)
         "/clients/new",
         f"/clients/{team.client_row.public_id}",
         f"/clients/{team.client_row.public_id}/releases/new",
-        url,
+        f"{url}/revoke",  # the page that asks before revoking
         draft_url,
+        f"{draft_url}/discard",
         "/consent/verify",
     ):
         tokens = re.findall(r'name="csrf_token" value="([^"]*)"', client.get(path).text)

@@ -1,0 +1,187 @@
+"""Pages that ask before a destructive action: revoke, discard, cancel, close.
+
+Each names what will happen, in words, and posts to the action itself; they work without
+JavaScript. An action refused (a reason missing) comes back to the same page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.responses import RedirectResponse, Response
+
+from portal.models import CaseStatus, ReleaseState
+from portal.models.workflow import MeetingStatus
+from portal.services import casework, meetings
+from portal.web.context import Context
+from portal.web.render import render
+
+
+@dataclass(frozen=True)
+class Reason:
+    name: str
+    label: str
+    required: bool
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Confirm:
+    title: str
+    consequences: list[str]
+    action: str
+    button: str
+    back: str
+    back_label: str
+    keep: str
+    reason: Reason | None = None
+
+
+def page(ctx: Context, confirm: Confirm, *, status: int = 200, errors: dict | None = None):
+    return render(ctx, "confirm.html", {"confirm": confirm, "errors": errors or {}}, status=status)
+
+
+def _names(items) -> str:
+    names = [getattr(i, "name", str(i)) for i in items]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# --------------------------------------------------------------------- releases
+
+
+def revoke_release(ctx: Context, row=None, *, value: str = "") -> Confirm:
+    from portal.web import release_pages
+
+    row = row or release_pages._release(ctx)
+    view = release_pages._view(ctx, row)
+    url = f"/releases/{row.public_id}"
+    return Confirm(
+        title=f"Revoke the release for client {view['client'].reference}?",
+        consequences=[
+            f"From this moment {_names(view['recipients']) or 'no partner'} can see nothing "
+            "more under this release; every partner's next request is refused.",
+            "Your agency's key signs the revocation; the release and its revocation stay on "
+            "record and in the audit log.",
+            "It cannot be undone: to share again, the client signs a new release.",
+        ],
+        action=f"{url}/revoke",
+        button="Revoke this release",
+        back=url,
+        back_label="Back to the release",
+        keep="Keep the release",
+        reason=Reason("reason", "Reason", required=False, value=value),
+    )
+
+
+def discard_release(ctx: Context, row=None) -> Confirm:
+    from portal.web import release_pages
+
+    row = row or release_pages._release(ctx)
+    view = release_pages._view(ctx, row)
+    url = f"/releases/{row.public_id}"
+    return Confirm(
+        title=f"Discard this draft release for client {view['client'].reference}?",
+        consequences=[
+            "The draft is removed from the client's releases. It was never signed, so nothing "
+            "was shared under it.",
+            "The discarding is kept in your agency's audit log.",
+            "It cannot be undone: to prepare a release again, start a new one.",
+        ],
+        action=f"{url}/discard",
+        button="Discard the draft",
+        back=url,
+        back_label="Back to the draft",
+        keep="Keep the draft",
+    )
+
+
+def release_revoke_page(ctx: Context) -> Response:
+    from portal.web import release_pages
+
+    row = release_pages._release(ctx)
+    if row.state != ReleaseState.SIGNED:
+        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+    return page(ctx, revoke_release(ctx, row))
+
+
+def release_discard_page(ctx: Context) -> Response:
+    from portal.web import release_pages
+
+    row = release_pages._release(ctx)
+    if row.state != ReleaseState.DRAFT:
+        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+    return page(ctx, discard_release(ctx, row))
+
+
+# --------------------------------------------------------------------- meetings and cases
+
+
+def cancel_meeting(ctx: Context, meeting=None, *, value: str = "") -> Confirm:
+    meeting = meeting or meetings.access_managed_meeting(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["meeting_id"]
+    )
+    on_agenda = [row.case.reference for row in meetings.agenda(ctx.db, meeting, ctx.viewer.agency)]
+    start = meeting.starts_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M")
+    url = f"/meetings/{meeting.public_id}"
+    consequences = [
+        f"The meeting of {start} is marked cancelled for every invited agency, with your "
+        "reason; calendar feeds show it cancelled.",
+    ]
+    if on_agenda:
+        consequences.append(
+            f"{', '.join(on_agenda)} will need another meeting; the 14-day clock keeps running."
+        )
+    consequences.append("It cannot be undone: schedule a new meeting instead.")
+    return Confirm(
+        title="Cancel this MDT meeting?",
+        consequences=consequences,
+        action=f"{url}/cancel",
+        button="Cancel the meeting",
+        back=url,
+        back_label="Back to the meeting",
+        keep="Keep the meeting",
+        reason=Reason("cancel_reason", "Reason for cancelling", required=True, value=value),
+    )
+
+
+def meeting_cancel_page(ctx: Context) -> Response:
+    meeting = meetings.access_managed_meeting(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["meeting_id"]
+    )
+    if meeting.status != MeetingStatus.SCHEDULED:
+        return RedirectResponse(f"/meetings/{meeting.public_id}", status_code=303)
+    return page(ctx, cancel_meeting(ctx, meeting))
+
+
+def close_case(ctx: Context, case=None, *, value: str = "") -> Confirm:
+    case = case or casework.access_coordinated_case(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"]
+    )
+    url = f"/cases/{case.public_id}"
+    return Confirm(
+        title=f"Close {case.reference}?",
+        consequences=[
+            f"{case.reference} leaves the open cases, the convening clock and the review "
+            "reminders of every agency on it.",
+            "Its meetings, decisions, tasks and history stay on record; partners' summaries "
+            "still ask each owner as before.",
+            "You can reopen it later, with a reason.",
+        ],
+        action=f"{url}/close",
+        button=f"Close {case.reference}",
+        back=url,
+        back_label=f"Back to {case.reference}",
+        keep="Keep it open",
+        reason=Reason("reason", "Reason for closing", required=True, value=value),
+    )
+
+
+def case_close_page(ctx: Context) -> Response:
+    case = casework.access_coordinated_case(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"]
+    )
+    if case.status != CaseStatus.OPEN:
+        return RedirectResponse(f"/cases/{case.public_id}", status_code=303)
+    return page(ctx, close_case(ctx, case))

@@ -1,0 +1,194 @@
+"""Walk every page a demo user can reach, as a browser would, and judge each one.
+
+Used by the every-page test; runnable on its own against a served demo for a quick look:
+`python tests/e2e/page_walk.py http://127.0.0.1:8000 coordinator lead`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+# axe-core from the npm registry, pinned by version and by the digest of its built file.
+AXE_VERSION = "4.11.0"
+AXE_SHA256 = "e9e5863c33a874f09bc01acd9234b7e3c871479f5eef8802fa582544465e6d01"
+AXE_DIR = Path(__file__).resolve().parents[2] / ".venv" / "test-tools" / f"axe-core-{AXE_VERSION}"
+
+DEMO_PASSWORD = "demo-portal-2026"
+
+# Links the walk does not follow: leaving the session, files for download, the calendar feed.
+SKIP = re.compile(
+    r"^/(logout|static/|api/|calendar/)|\.(csv|json|ics)$|/print$|/(signed|fhir)\.json$"
+)
+# Ids in paths (UUIDs, tokens, numbers) fold into one pattern: one page per pattern is enough.
+ID_SEGMENT = re.compile(r"^([0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,}|[0-9]+|[A-Za-z0-9_-]{22,})$")
+
+
+class AxeMissing(RuntimeError):
+    pass
+
+
+def axe_source() -> str:
+    """`npm install` the pinned axe-core into .venv/test-tools once; refuse a changed file."""
+    built = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not built.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise AxeMissing("npm is needed once to install axe-core (apt-get install npm)")
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(AXE_DIR),
+                "--no-save",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                f"axe-core@{AXE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if result.returncode != 0 or not built.exists():
+            raise AxeMissing(f"npm install axe-core@{AXE_VERSION} failed: {result.stderr.strip()}")
+    content = built.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != AXE_SHA256:
+        raise AxeMissing(f"axe.min.js digest {digest} does not match the pinned {AXE_SHA256}")
+    return content.decode()
+
+
+def pattern_of(url: str) -> str:
+    """/cases/6f1c…/summary?x=1 -> /cases/{id}/summary?x: one visit per kind of page."""
+    parts = urlsplit(url)
+    path = "/".join("{id}" if ID_SEGMENT.match(s) else s for s in parts.path.split("/"))
+    keys = sorted({k for k, _ in parse_qsl(parts.query)} - {"page"})
+    return path + ("?" + "&".join(keys) if keys else "")
+
+
+@dataclass
+class Finding:
+    url: str
+    problem: str
+
+
+@dataclass
+class Walk:
+    visited: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def overflow(page) -> int:
+    """How far the document is wider than the viewport, in CSS pixels (0 when it reflows)."""
+    return page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - document.documentElement.clientWidth"
+    )
+
+
+def axe_problems(page, source: str) -> list[str]:
+    """Serious and critical violations, and every colour-contrast one, in words.
+
+    axe files text the same colour as its background (1:1, invisible) under "incomplete",
+    as if it might be hidden on purpose; a button nobody can see but Tab reaches is a
+    failure here, so a measured ratio among the incomplete ones counts too.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source)  # evaluated by the driver: the page's strict CSP still holds
+    found = page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {resultTypes: ['violations', 'incomplete']});
+          const brief = v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+            measured: v.nodes.filter(n => n.any.some(a => /contrast ratio/.test(a.message)))
+              .slice(0, 3).map(n => n.target.join(' '))});
+          return {violations: r.violations.map(brief), incomplete: r.incomplete.map(brief)};
+        }"""
+    )
+    problems = [
+        f"axe {v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'])}"
+        for v in found["violations"]
+        if v["impact"] in ("serious", "critical") or v["id"] == "color-contrast"
+    ]
+    problems += [
+        f"axe {v['id']}: text as light as its background at {', '.join(v['measured'])}"
+        for v in found["incomplete"]
+        if v["id"] == "color-contrast" and v["measured"]
+    ]
+    return problems
+
+
+def walk(page, base: str, *, axe: str | None, limit: int = 120) -> Walk:
+    """Breadth-first over the links of every page reached from the dashboard."""
+    result = Walk()
+    seen: set[str] = {pattern_of("/")}
+    queue = deque(["/"])
+    while queue and len(result.visited) < limit:
+        path = queue.popleft()
+        response = page.goto(base + path)
+        result.visited.append(path)
+        if response is None or response.status >= 400:
+            status = response.status if response else "no response"
+            result.findings.append(Finding(path, f"answered {status}"))
+            continue
+        wider = overflow(page)
+        if wider > 0:
+            result.findings.append(Finding(path, f"{wider}px wider than the viewport"))
+        if axe is not None:
+            result.findings.extend(Finding(path, p) for p in axe_problems(page, axe))
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            parts = urlsplit(href)
+            if parts.netloc != urlsplit(base).netloc:
+                continue
+            local = parts.path + ("?" + parts.query if parts.query else "")
+            if SKIP.search(parts.path):
+                continue
+            key = pattern_of(local)
+            if key not in seen:
+                seen.add(key)
+                queue.append(local)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    base, *users = sys.argv[1:]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
+        )
+        source = axe_source()
+        for user in users:
+            context = browser.new_context(viewport={"width": 360, "height": 800})
+            page = context.new_page()
+            sign_in(page, base, user)
+            started = time.monotonic()
+            result = walk(page, base, axe=source)
+            print(f"== {user}: {len(result.visited)} pages in {time.monotonic() - started:.1f}s")
+            print("  " + " ".join(result.visited))
+            for f in result.findings:
+                print(f"  {f.url}: {f.problem}")
+            context.close()
+        browser.close()
