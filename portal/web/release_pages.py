@@ -9,7 +9,9 @@ from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
 import consent
+from portal import i18n
 from portal.errors import Invalid, NotFound
+from portal.i18n import N_
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
 from portal.services import (
@@ -26,19 +28,21 @@ from portal.web.render import render
 # How the section checklist is grouped on the form; sections a deployment adds to the
 # catalogue and that no group names appear under "Other information".
 SECTION_GROUPS = (
-    ("Identity", ("identity",)),
+    (N_("Identity"), ("identity",)),
     (
-        "Safety, needs and care",
+        N_("Safety, needs and care"),
         ("safety_plan", "needs_assessment", "care_plan", "placement_housing"),
     ),
-    ("Health", ("medical", "mental_health", "substance_use")),
-    ("Legal, court and investigation", ("legal_court", "investigation", "immigration")),
-    ("Support and coordination", ("mentor_accompaniment", "education", "mdt_minutes")),
+    (N_("Health"), ("medical", "mental_health", "substance_use")),
+    (N_("Legal, court and investigation"), ("legal_court", "investigation", "immigration")),
+    (N_("Support and coordination"), ("mentor_accompaniment", "education", "mdt_minutes")),
 )
 SECTION_HINTS = {
-    "identity": "Name, date of birth and how to reach the client safely.",
-    "substance_use": "Protected by federal law (42 CFR Part 2): share only if the client wants to.",
-    "mental_health": "Share only what the client agrees the team needs.",
+    "identity": N_("Name, date of birth and how to reach the client safely."),
+    "substance_use": N_(
+        "Protected by federal law (42 CFR Part 2): share only if the client wants to."
+    ),
+    "mental_health": N_("Share only what the client agrees the team needs."),
 }
 
 
@@ -48,7 +52,7 @@ def grouped_sections() -> list[tuple[str, list]]:
     groups = [(title, [s for s in sections if s.key in keys]) for title, keys in SECTION_GROUPS]
     others = [s for s in sections if s.key not in named]
     if others:
-        groups.append(("Other information", others))
+        groups.append((N_("Other information"), others))
     return [(title, items) for title, items in groups if items]
 
 
@@ -63,7 +67,11 @@ def _release(ctx: Context):
     return row
 
 
-def _new_values(ctx: Context, source) -> dict:
+def _rules(ctx: Context) -> releases.MinorSigning:
+    return releases.MinorSigning.from_settings(ctx.settings)
+
+
+def _new_values(ctx: Context, client: Client, source) -> dict:
     today = ctx.now.astimezone(ctx.settings.tz).date()
     default_end = today + timedelta(days=release_forms.DEFAULT_TERM_DAYS)
 
@@ -80,9 +88,7 @@ def _new_values(ctx: Context, source) -> dict:
         "end_date": get("end_date", default_end.isoformat()),
         "event": get("event"),
         "latest_date": get("latest_date", default_end.isoformat()),
-        "client_is_minor": get("client_is_minor"),
-        "second_signer_required": get("second_signer_required"),
-        "language": get("language", "en"),
+        "language": i18n.language_or_default(get("language", client.preferred_language)),
         "default_end": default_end,
     }
 
@@ -92,17 +98,21 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
     chosen_system = [
         a for a in agencies if a.public_id in values["recipients"] and a.kind == AgencyKind.SYSTEM
     ]
+    birth_date = releases.birth_date_of(ctx.db, client, keys=ctx.request.app.state.keys)
     return render(
         ctx,
         "releases/new.html",
         {
+            "language": values["language"],
+            "signing": _rules(ctx).signers(birth_date, ctx.now),
+            "purpose_labels": release_forms.PURPOSE_LABELS,
             "client": client,
             "agencies": agencies,
             "chosen_system": chosen_system,
             "groups": grouped_sections(),
             "hints": SECTION_HINTS,
             "purposes": list(consent.Purpose),
-            "languages": release_forms.FORM_LANGUAGES,
+            "languages": i18n.languages(),
             "values": values,
             "errors": errors or {},
             "term_days": release_forms.DEFAULT_TERM_DAYS,
@@ -115,7 +125,7 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
 def release_new(ctx: Context) -> Response:
     """The form; with htmx and chosen recipients, only the system-based warning block."""
     client = _client(ctx)
-    return _new_form(ctx, client, _new_values(ctx, ctx.request.query_params))
+    return _new_form(ctx, client, _new_values(ctx, client, ctx.request.query_params))
 
 
 def release_create(ctx: Context) -> Response:
@@ -126,12 +136,18 @@ def release_create(ctx: Context) -> Response:
     }
     try:
         row = release_forms.draft_from_form(
-            ctx.db, client, form, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            client,
+            form,
+            tz=ctx.settings.tz,
+            keys=ctx.request.app.state.keys,
+            rules=_rules(ctx),
+            actor=ctx.viewer.user,
+            at=ctx.now,
         )
     except Invalid as error:
-        return _new_form(
-            ctx, client, _new_values(ctx, ctx.form), status=error.status_code, errors=error.errors
-        )
+        values = _new_values(ctx, client, ctx.form)
+        return _new_form(ctx, client, values, status=error.status_code, errors=error.errors)
     ctx.flash(
         "The release is ready. Print it or read it through with the client, "
         "then record the signature."
@@ -161,16 +177,24 @@ def _view(ctx: Context, row) -> dict:
         "sections": [s for s in sections if s is not None],
         "status": releases.status_of(ctx.db, row, at=ctx.now),
         "end": consent.release_end(document),
-        "restricted": restricted_persons.restricted_persons_of(ctx.db, client),
-        "reasons": restricted_persons.RESTRICTION_REASONS,
+        "restricted": restricted_persons.in_force(ctx.db, client),
+        "reason_label": restricted_persons.reason_label,
         "capacities": list(consent.Capacity),
         "capacity_labels": release_forms.CAPACITY_LABELS,
+        "purpose_labels": release_forms.PURPOSE_LABELS,
+        "language_name": i18n.languages().get(document.language or "", document.language),
         "others_may_sign": [
             release_forms.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])
         ],
         "tz": ctx.settings.tz,
         "is_draft": row.state == ReleaseState.DRAFT,
         "is_revoked": False,
+        # Who must sign, if the client signed now (a draft may be older than a birthday).
+        "signing": _rules(ctx).signers(
+            releases.birth_date_of(ctx.db, client, keys=ctx.request.app.state.keys), ctx.now
+        )
+        if row.state == ReleaseState.DRAFT
+        else None,
     }
 
 
@@ -206,8 +230,10 @@ def release_detail(ctx: Context) -> Response:
 
 
 def release_print(ctx: Context) -> Response:
+    """The form the client reads and signs, in the release's language."""
     view = _view(ctx, _release(ctx))
     view["statements"] = view["document"].statements
+    view["language"] = view["document"].language or i18n.SOURCE_LANGUAGE
     return render(ctx, "releases/print.html", view)
 
 
@@ -222,6 +248,7 @@ def release_sign(ctx: Context) -> Response:
             tz=ctx.settings.tz,
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
+            rules=_rules(ctx),
             at=ctx.now,
         )
     except Invalid as error:

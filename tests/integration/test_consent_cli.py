@@ -73,7 +73,7 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
         client_row = clients.register_client(
             db,
             owner,
-            clients.Identity("Robin", "Example", datetime(2010, 5, 17).date()),
+            clients.Identity("Robin", "Example", datetime(2000, 5, 17).date()),
             reference="R-1",
             actor=None,
             keys=keys,
@@ -87,8 +87,7 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
             purpose="mdt_case_review",
             effective_at=at,
             expiry=consent.DateExpiry(at + timedelta(days=days)),
-            client_is_minor=False,
-            second_signer_required=False,
+            keys=keys,
             language="en",
             actor=witness,
             at=at,
