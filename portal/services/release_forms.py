@@ -176,13 +176,18 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def _signer_from_form(form: Mapping[str, object], prefix: str, *, required: bool):
+def _signer_from_form(
+    form: Mapping[str, object], prefix: str, *, required: bool, for_minor: bool = False
+):
+    if prefix == "signer":
+        label = "The signer's name"
+    elif for_minor:
+        # Names what is missing: the client is a minor and the rule needs a second signer.
+        label = "The client is a minor: the name of the parent, legal guardian or custodian"
+    else:
+        label = "The second signer's name"
     name = validation.text(
-        form.get(f"{prefix}_name"),
-        f"{prefix}_name",
-        max_length=120,
-        required=required,
-        label="The signer's name" if prefix == "signer" else "The second signer's name",
+        form.get(f"{prefix}_name"), f"{prefix}_name", max_length=120, required=required, label=label
     )
     if not name:
         return None
@@ -239,7 +244,10 @@ def sign_from_form(
             paper_seen=check_paper,
             signer=lambda: _signer_from_form(form, "signer", required=True),
             second_signer=lambda: _signer_from_form(
-                form, "second_signer", required=draft.second_signer_required
+                form,
+                "second_signer",
+                required=draft.second_signer_required,
+                for_minor=draft.client_is_minor,
             ),
         )
     except Invalid as error:

@@ -85,7 +85,7 @@ def record_restricted_person(
 ) -> RestrictedPerson:
     """Someone recorded on the client's file who may never sign a release for them."""
     values = validation.collect(
-        name=lambda: validation.text(name, "name", max_length=120, label="The name"),
+        name=lambda: validation.text(name, "name", max_length=120),
         reason=lambda: _restriction_reason(reason),
         note=lambda: validation.text(
             note,

@@ -32,7 +32,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=None):
+def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=None, language="en"):
     engine, keys = node
     at = at or now() - timedelta(seconds=5)
     with unit_of_work(engine) as db:
@@ -88,7 +88,7 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
             effective_at=at,
             expiry=consent.DateExpiry(at + timedelta(days=days)),
             keys=keys,
-            language="en",
+            language=language,
             actor=witness,
             at=at,
         )
@@ -121,6 +121,18 @@ def test_a_signed_release_verifies(node, tmp_path, capsys):
     code, output = verify(tmp_path, capsys, envelope)
     assert code == 0, output
     assert output.startswith("VALID:") and "in effect until" in output
+
+
+def test_a_spanish_release_verifies_and_says_its_language(node, tmp_path, capsys):
+    envelope, _ = make_release(node, language="es")
+    assert envelope["release"]["statements"]["no_conditioning"].startswith("Usted no tiene")
+    code, output = verify(tmp_path, capsys, envelope)
+    assert code == 0, output
+    digest = envelope["release"]["statements_sha256"]
+    assert "language: es" in output and f"statements sha256: {digest}" in output
+    envelope["release"]["statements"]["revocation"] = "Usted no puede retirar este permiso."
+    code, output = verify(tmp_path, capsys, envelope)
+    assert code == 1 and "changed since signing: statements.revocation" in output
 
 
 def test_a_tampered_field_is_named(node, tmp_path, capsys):

@@ -128,19 +128,3 @@ def test_restricted_person_can_never_sign(db, keys):
             at=make.AT,
         )
     assert "signer" in caught.value.errors
-
-
-def test_minor_needs_the_second_signer(db, keys):
-    _, _, _, witness, row = _draft(db, keys, client_is_minor=True, second_signer_required=True)
-    with pytest.raises(Invalid) as caught:
-        releases.sign(
-            db,
-            row,
-            signer=SIGNER,
-            second_signer=None,
-            method=consent.SignatureMethod.TYPED,
-            actor=witness,
-            keys=keys,
-            at=make.AT,
-        )
-    assert "second_signer" in caught.value.errors
