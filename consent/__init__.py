@@ -6,6 +6,7 @@ from consent.document import (
     DateExpiry,
     EventExpiry,
     Expiry,
+    MinorRule,
     Purpose,
     Release,
     ReleaseFormatError,
@@ -14,9 +15,11 @@ from consent.document import (
     StaffRef,
     Statements,
     default_statements,
+    statements_digest,
 )
 from consent.fhir import to_fhir_consent
 from consent.keys import KeyEntry, KeyRing, key_id_for
+from consent.minors import AGE_OF_MAJORITY, age_on, is_minor
 from consent.revocation import Revocation, SignedRevocation, sign_revocation, verify_revocation
 from consent.signing import (
     EnvelopeError,
@@ -39,6 +42,7 @@ from consent.status import (
 from consent.validate import Problem, remaining_capacities, validate
 
 __all__ = [
+    "AGE_OF_MAJORITY",
     "CanonicalFormError",
     "Capacity",
     "Coverage",
@@ -49,6 +53,7 @@ __all__ = [
     "Expiry",
     "KeyEntry",
     "KeyRing",
+    "MinorRule",
     "Problem",
     "Purpose",
     "Release",
@@ -64,15 +69,18 @@ __all__ = [
     "Statements",
     "Verification",
     "VerifyCode",
+    "age_on",
     "canonical_bytes",
     "covers",
     "default_statements",
+    "is_minor",
     "key_id_for",
     "load_envelope",
     "release_end",
     "remaining_capacities",
     "sign_release",
     "sign_revocation",
+    "statements_digest",
     "status",
     "to_fhir_consent",
     "validate",

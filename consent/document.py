@@ -6,11 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from hashlib import sha256
 from typing import Any, TypeVar
+
+from consent.canonical import canonical_bytes
 
 # Signed bytes say which kind of document they are, so a signature made over a revocation
 # can never be presented as a signature over a release (or the other way round).
-RELEASE_DOCUMENT = "mdt.consent.release/1"
+# Format 2 adds who must sign for a minor (`minor_rule`) and the digest of the statement
+# text shown (`statements_sha256`); releases signed in format 1 still read and verify.
+RELEASE_DOCUMENT_V1 = "mdt.consent.release/1"
+RELEASE_DOCUMENT = "mdt.consent.release/2"
+_FORMATS = {RELEASE_DOCUMENT_V1: 1, RELEASE_DOCUMENT: 2}
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -39,6 +46,16 @@ class Capacity(StrEnum):
     PARENT = "parent"
     LEGAL_GUARDIAN = "legal_guardian"
     CUSTODIAN_BY_COURT_ORDER = "custodian_by_court_order"
+
+
+class MinorRule(StrEnum):
+    """Who must sign for a minor, as the MDT's jurisdiction decides."""
+
+    # The minor and a parent, legal guardian or custodian who is not a restricted person:
+    # what VAWA asks of grantees (34 U.S.C. 12291(b)(2)(B)) for an unemancipated minor.
+    MINOR_AND_GUARDIAN = "minor_and_guardian"
+    # The minor alone, where the jurisdiction lets a minor consent on their own.
+    MINOR_ALONE = "minor_alone"
 
 
 class SignatureMethod(StrEnum):
@@ -89,6 +106,15 @@ class Statements:
 STATEMENT_KEYS = ("revocation", "no_conditioning", "redisclosure", "compelled_disclosure")
 
 
+def statements_digest(statements: Statements) -> str:
+    """SHA-256 (hex) of the exact statement text shown, over its RFC 8785 canonical form.
+
+    A verifier can compare it with the digest of a catalogue's text for the release's
+    language, and learn whether the client saw that very text, word for word."""
+    text = {key: getattr(statements, key) for key in STATEMENT_KEYS}
+    return sha256(canonical_bytes(text)).hexdigest()
+
+
 def default_statements() -> Statements:
     """Plain-language English texts for the four required statements."""
     return Statements(
@@ -134,10 +160,15 @@ class Release:
     witness: StaffRef | None
     signed_at: datetime | None
     signature_method: SignatureMethod
+    # Format 2: computed from the client's birth date at the moment of signing, with the
+    # jurisdiction's rule for minors; None for an adult.
+    minor_rule: MinorRule | None = None
+    statements_sha256: str | None = None
+    version: int = 2
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "document": RELEASE_DOCUMENT,
+        data = {
+            "document": RELEASE_DOCUMENT if self.version == 2 else RELEASE_DOCUMENT_V1,
             "release_id": self.release_id,
             "client_ref": self.client_ref,
             "disclosing_agency": self.disclosing_agency,
@@ -156,10 +187,19 @@ class Release:
             "signed_at": None if self.signed_at is None else format_time(self.signed_at),
             "signature_method": self.signature_method.value,
         }
+        if self.version == 2:
+            data["minor_rule"] = None if self.minor_rule is None else self.minor_rule.value
+            data["statements_sha256"] = self.statements_sha256
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Release:
         fields = Fields(data, "release")
+        document = fields.get("document")
+        version = _FORMATS.get(document) if isinstance(document, str) else None
+        if version is None:
+            expected = " or ".join(repr(name) for name in _FORMATS)
+            raise ReleaseFormatError("document", f"expected {expected}")
         fields.expect_keys(
             required=(
                 "document",
@@ -176,11 +216,10 @@ class Release:
                 "expiry",
                 "statements",
                 "signature_method",
+                *(("minor_rule", "statements_sha256") if version == 2 else ()),
             ),
             optional=("second_signer", "language", "witness", "signed_at"),
         )
-        if fields.text("document") != RELEASE_DOCUMENT:
-            raise ReleaseFormatError("document", f"expected {RELEASE_DOCUMENT!r}")
         return cls(
             release_id=fields.text("release_id"),
             client_ref=fields.text("client_ref"),
@@ -199,6 +238,13 @@ class Release:
             witness=staff_from(fields, "witness", optional=True),
             signed_at=fields.optional_time("signed_at"),
             signature_method=fields.choice("signature_method", SignatureMethod),
+            minor_rule=(
+                fields.choice("minor_rule", MinorRule)
+                if version == 2 and fields.get("minor_rule") is not None
+                else None
+            ),
+            statements_sha256=fields.optional_text("statements_sha256") if version == 2 else None,
+            version=version,
         )
 
 

@@ -6,20 +6,31 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from consent.document import STATEMENT_KEYS, Capacity, DateExpiry, Release, Signer
+from consent.document import (
+    STATEMENT_KEYS,
+    Capacity,
+    DateExpiry,
+    MinorRule,
+    Release,
+    Signer,
+    statements_digest,
+)
 
-# Signer rule for minors. The form decides, in `second_signer_required`, whether the law
-# needs a parent, guardian or custodian to sign alongside (or instead of) the client. The
-# library then holds the document to that decision:
+# Signer rules.
 #
-# - when a second signer is required, one must be recorded;
-# - for a minor whose form requires a second signer, at least one signer must sign in a
-#   capacity other than `self` (parent, legal guardian or custodian by court order);
-# - a `parent` signs only for a minor; an adult signs as `self` or through a legal guardian
-#   or a custodian appointed by a court.
+# Format 2 (the portal signs in it): whether the client is a minor is computed from the
+# birth date at the moment of signing, and `minor_rule` records who the jurisdiction says
+# must sign for a minor:
 #
-# When the form does not require a second signer, a minor signing as `self` is valid: some
-# laws let minors consent on their own, and that is the form's call, not the library's.
+# - MINOR_AND_GUARDIAN (VAWA's rule for grantees): the minor signs as `self`, and a
+#   parent, legal guardian or custodian by court order signs too;
+# - MINOR_ALONE: the minor signs as `self`; nobody else is needed.
+#
+# A restricted person (a suspected exploiter, someone a court order keeps away) never
+# signs, in any capacity; a `parent` signs only for a minor.
+#
+# Format 1 (kept so old releases still read): `second_signer_required` was the form's
+# call, and a minor whose form required one needed a signer other than `self`.
 
 BLANKET_RECIPIENTS = frozenset({"*", "all", "any", "everyone", "anyone", "all agencies"})
 AGENCY_KINDS = frozenset({"community", "system"})
@@ -59,21 +70,25 @@ def validate(
     *,
     section_keys: Collection[str],
     agency_kinds: Mapping[str, str],
-    excluded_signers: Iterable[str] = (),
+    excluded_signers: Iterable[str] | Mapping[str, str] = (),
 ) -> list[Problem]:
     """Every missing or contradictory element of the release; an empty list means valid.
 
     `agency_kinds` maps each roster agency id to "community" or "system". `excluded_signers`
-    are the names of persons recorded on the case as a suspected exploiter or not safe to
-    involve.
+    are the persons recorded on the client who may never sign for them: their names, or a
+    mapping of each name to why (e.g. "a suspected exploiter"), which the refusal repeats.
     """
+    if isinstance(excluded_signers, Mapping):
+        excluded = {normalise_name(n): reason for n, reason in excluded_signers.items()}
+    else:
+        excluded = {normalise_name(n): None for n in excluded_signers}
     problems: list[Problem] = []
     problems += _identity_problems(release, agency_kinds)
     problems += _recipient_problems(release, agency_kinds)
     problems += _section_problems(release, section_keys)
     problems += _period_problems(release)
     problems += _statement_problems(release)
-    problems += _signer_problems(release, {normalise_name(n) for n in excluded_signers})
+    problems += _signer_problems(release, excluded)
     problems += _record_problems(release)
     return problems
 
@@ -159,14 +174,22 @@ def _period_problems(release: Release) -> list[Problem]:
 def _statement_problems(release: Release) -> list[Problem]:
     # All four statements are always required: the form is the same whichever recipients
     # are named, and a community recipient may later be joined by a system one.
-    return [
+    problems = [
         Problem(f"statements.{key}", f"The statement on {STATEMENT_NAMES[key]} is missing.")
         for key in STATEMENT_KEYS
         if _blank(getattr(release.statements, key))
     ]
+    if release.version >= 2 and release.statements_sha256 != statements_digest(release.statements):
+        problems.append(
+            Problem(
+                "statements_sha256",
+                "The record of the statement text shown does not match the statements.",
+            )
+        )
+    return problems
 
 
-def _signer_problems(release: Release, excluded: set[str]) -> list[Problem]:
+def _signer_problems(release: Release, excluded: Mapping[str, str | None]) -> list[Problem]:
     problems = []
     signers: list[tuple[str, Signer]] = []
     if release.signer is None:
@@ -179,7 +202,11 @@ def _signer_problems(release: Release, excluded: set[str]) -> list[Problem]:
         problems.append(
             Problem(
                 "second_signer",
-                "A second signer (parent, legal guardian or custodian) is required but missing.",
+                "The client is a minor: a parent, legal guardian or custodian must sign as "
+                "well, and nobody is recorded."
+                if release.client_is_minor and release.version >= 2
+                else "A second signer (parent, legal guardian or custodian) is required but "
+                "missing.",
             )
         )
     for field, signer in signers:
@@ -187,11 +214,7 @@ def _signer_problems(release: Release, excluded: set[str]) -> list[Problem]:
             problems.append(Problem(f"{field}.name", "The signer's name is missing."))
         elif normalise_name(signer.name) in excluded:
             problems.append(
-                Problem(
-                    field,
-                    "This person is recorded on the case as not safe to involve and can never "
-                    "sign a release for this client.",
-                )
+                Problem(field, _excluded_message(excluded[normalise_name(signer.name)]))
             )
         if signer.capacity is Capacity.PARENT and not release.client_is_minor:
             problems.append(
@@ -207,16 +230,77 @@ def _signer_problems(release: Release, excluded: set[str]) -> list[Problem]:
             problems.append(
                 Problem("second_signer", "The second signer must be a different person.")
             )
-        if (
-            release.client_is_minor
-            and release.second_signer_required
-            and all(signer.capacity is Capacity.SELF for _, signer in signers)
-        ):
+    if release.version >= 2:
+        problems += _minor_problems(release, signers)
+    elif (
+        len(signers) == 2
+        and release.client_is_minor
+        and release.second_signer_required
+        and all(signer.capacity is Capacity.SELF for _, signer in signers)
+    ):
+        problems.append(
+            Problem(
+                "second_signer.capacity",
+                "For this minor a parent, legal guardian or custodian must sign; nobody "
+                "signs in that capacity.",
+            )
+        )
+    return problems
+
+
+def _excluded_message(reason: str | None) -> str:
+    why = f"as {reason}" if reason else "as someone who may not sign"
+    return (
+        f"This person is recorded on this client {why}, and can never sign a release for "
+        "them, in any capacity."
+    )
+
+
+def _minor_problems(release: Release, signers: list[tuple[str, Signer]]) -> list[Problem]:
+    """Format 2: who signed, held to the rule for minors that the document records."""
+    selves = [field for field, signer in signers if signer.capacity is Capacity.SELF]
+    carers = [field for field, signer in signers if signer.capacity is not Capacity.SELF]
+    problems = []
+    if len(selves) > 1:
+        problems.append(
+            Problem("second_signer.capacity", "Only one person can sign as the client themself.")
+        )
+    if not release.client_is_minor:
+        if release.minor_rule is not None:
+            problems.append(
+                Problem("minor_rule", "A rule for minors is recorded, but the client is an adult.")
+            )
+        return problems
+    if release.minor_rule is None:
+        return [
+            *problems,
+            Problem(
+                "minor_rule",
+                "The client is a minor, but the release does not record who must sign for a minor.",
+            ),
+        ]
+    if release.signer is not None and not selves:
+        problems.append(
+            Problem(
+                "signer.capacity",
+                "The minor's own signature is missing: the client signs too, as themself.",
+            )
+        )
+    if release.minor_rule is MinorRule.MINOR_AND_GUARDIAN:
+        if not release.second_signer_required:
+            problems.append(
+                Problem(
+                    "second_signer",
+                    "For this minor a second signer must be required: a parent, legal "
+                    "guardian or custodian.",
+                )
+            )
+        elif release.second_signer is not None and not carers:
             problems.append(
                 Problem(
                     "second_signer.capacity",
-                    "For this minor a parent, legal guardian or custodian must sign; nobody "
-                    "signs in that capacity.",
+                    "For this minor a parent, legal guardian or custodian must also sign; "
+                    "nobody signs in that capacity.",
                 )
             )
     return problems

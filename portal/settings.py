@@ -19,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite:///portal.db"
 DEFAULT_SECRETS_FILE = ".portal-secrets.json"
 # Put it where the database's writers cannot write (another disk, an append-only mount).
 DEFAULT_AUDIT_JOURNAL = "portal-audit-journal.jsonl"
+MINOR_SIGNERS = ("minor_and_guardian", "minor_alone")  # consent.MinorRule's values
 
 
 def utc_now() -> datetime:
@@ -57,6 +58,10 @@ class Settings:
     # None: no journal (tests that do not look at it); the environment always names one.
     audit_journal: str | None = None
     demo: bool = False
+    # The jurisdiction's rule for minors' releases: "minor_and_guardian" (the minor and a
+    # parent, guardian or custodian sign: VAWA's rule for grantees) or "minor_alone".
+    minor_signers: str = "minor_and_guardian"
+    age_of_majority: int = 18
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
     @property
@@ -132,7 +137,18 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
         allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),
     )
+    values.update(
+        minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
+        age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
+    )
     values.update(overrides)
     settings = Settings(**values)
     zoneinfo.ZoneInfo(settings.mdt_timezone)  # fail at start, not at the first date shown
+    if settings.minor_signers not in MINOR_SIGNERS:
+        raise ValueError(
+            f"PORTAL_MINOR_SIGNERS must be one of: {', '.join(MINOR_SIGNERS)} "
+            f"(not {settings.minor_signers!r})"
+        )
+    if not 14 <= settings.age_of_majority <= 21:
+        raise ValueError("PORTAL_AGE_OF_MAJORITY must be a whole number from 14 to 21")
     return settings

@@ -64,7 +64,7 @@ def client_record(
     *,
     given="Robin",
     family="Example",
-    birth=date(2010, 5, 17),
+    birth=date(2000, 5, 17),
 ):
     made = clients.register_client(
         db,

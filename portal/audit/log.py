@@ -69,6 +69,10 @@ class AuditTag(StrEnum):
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
     # consent releases (issue 4)
     RESTRICTED_PERSON_RECORDED = "record:restricted_person:recorded"
+    # consent for minors and in the client's language (issue 19)
+    RESTRICTED_PERSON_ENDED = "record:restricted_person:ended"
+    CLIENT_LANGUAGE_SET = "record:client:language_set"
+    COMPELLED_DISCLOSURE = "disclosure:compelled:recorded"  # owner's log, one per section
     # Audit log (issue 5, audit log)
     AUDIT_CHECKPOINTED = "audit:log:checkpointed"
     AUDIT_EXPORTED = "audit:log:exported"

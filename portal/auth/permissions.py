@@ -51,6 +51,9 @@ class Permission(StrEnum):
     TASK_READ = "task:read"
     TASK_CREATE = "task:create"
     TASK_UPDATE = "task:update"
+    # consent for minors and in the client's language (issue 19)
+    RESTRICTION_END = "restriction:end"
+    COMPELLED_DISCLOSURE_RECORD = "compelled_disclosure:record"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -121,6 +124,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.TASK_READ: _EVERY_ROLE - {Role.ADMINISTRATOR},
     Permission.TASK_CREATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
     Permission.TASK_UPDATE: _EVERY_ROLE - {Role.ADMINISTRATOR},
+    # consent for minors and in the client's language (issue 19): the agency's own lead
+    # ends a restriction and records what the agency was compelled to disclose.
+    Permission.RESTRICTION_END: frozenset({Role.AGENCY_LEAD}),
+    Permission.COMPELLED_DISCLOSURE_RECORD: frozenset({Role.AGENCY_LEAD}),
 }
 
 

@@ -73,6 +73,10 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
         print(f"  changed since signing: {', '.join(report.tampered_fields)}")
     if report.key_id:
         print(f"  key: {report.key_id}")
+    if report.release is not None:
+        print(f"  language: {report.release.language}")
+        if report.release.statements_sha256:
+            print(f"  statements sha256: {report.release.statements_sha256}")
     if report.release is not None and not report.revocations_known:
         print("  note: made on another node; ask the disclosing agency about revocations")
     return VALID if report.valid else NOT_VALID

@@ -11,6 +11,7 @@ from pathlib import Path
 from portal import migrate
 from portal.cli import audit as audit_commands
 from portal.cli import consent as consent_commands
+from portal.cli import translations as translation_commands
 from portal.db import make_engine, unit_of_work
 from portal.errors import DomainError
 from portal.settings import Settings, from_environment
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     add.set_defaults(run=cmd_staff_add)
 
     consent_commands.add_commands(commands)  # consent releases and agency keys (issue 4)
+    translation_commands.add_commands(commands)  # catalogues of translations (issue 19)
     # audit log (issue 5): audit verify|checkpoint, bench audit
     audit_commands.add_commands(commands, bench)
     # MDT workflow (issue 6)

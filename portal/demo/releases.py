@@ -1,4 +1,6 @@
-"""Demo consent releases: every state a release can be in, on a good share of demo clients."""
+"""Demo consent releases: every state a release can be in, on a good share of demo clients;
+minors' releases signed by the minor and a parent or guardian, an adult's release in
+Spanish, a restricted person with a reason, and a compelled disclosure (issue 19)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import consent
 from portal.crypto import KeyWrapper
 from portal.models import Agency, AgencyKey, Client, KeyPurpose, Role, StaffRole, StaffUser
 from portal.sections import catalogue
-from portal.services import releases, restricted_persons
+from portal.services import clients, compelled_disclosures, releases, restricted_persons
 
 # Demo agencies have "had" their signing keys for a while, so releases signed in the
 # demo's past verify like real ones (a signature older than its key would not).
 KEY_HISTORY_DAYS = 400
 RESTRICTED_NAME = "Rex Fictitious (demo)"
+SPANISH_READER = ("Lucía", "Ejemplo (ficticia)")  # the demo's adult client who reads Spanish
 DEMO_TZ = ZoneInfo("America/New_York")  # the demo runs with the default MDT time zone
 
 
@@ -67,9 +70,76 @@ def seed_consent(
         select(Client).where(Client.agency_id == agencies[0].id).order_by(Client.id)
     ).first()
     if first is not None:
+        lead = _lead(db, agencies[0])
         restricted_persons.record_restricted_person(
-            db, first, name=RESTRICTED_NAME, reason="suspected_exploiter", actor=None, at=at
+            db, first, name=RESTRICTED_NAME, reason="suspected_exploiter", actor=lead, at=at
         )
+        compelled_disclosures.record_compelled_disclosure(
+            db,
+            first,
+            recipient="County Circuit Court (fictional)",
+            basis="subpoena",
+            basis_detail="Subpoena duces tecum no. DEMO-2026-0117 (fictional)",
+            sections=["safety_plan", "care_plan"],
+            disclosed_on=(today - timedelta(days=3)).isoformat(),
+            client_told="yes",
+            client_notice="Told in person by the advocate before the records were sent (demo).",
+            today=today,
+            actor=lead,
+            at=at - timedelta(days=3),
+        )
+    _spanish_release(db, agencies[0], keys=keys, at=at, today=today)
+
+
+def demo_signers(
+    db: Session, client: Client, *, keys: KeyWrapper, at: datetime
+) -> tuple[consent.Signer, consent.Signer | None]:
+    """Who signs a demo release: the client, and for a minor a parent too (the default
+    rule for minors: the minor and a parent, guardian or custodian)."""
+    rules = releases.MinorSigning(tz=DEMO_TZ)
+    signers = rules.signers(releases.birth_date_of(db, client, keys=keys), at)
+    client_signs = consent.Signer("Client signature (demo)", consent.Capacity.SELF)
+    if signers["second_signer_required"]:
+        return client_signs, consent.Signer("Parent signature (demo)", consent.Capacity.PARENT)
+    return client_signs, None
+
+
+def _lead(db: Session, agency: Agency) -> StaffUser | None:
+    leads = select(StaffRole.user_id).where(StaffRole.role == Role.AGENCY_LEAD)
+    return db.exec(
+        select(StaffUser)
+        .where(StaffUser.agency_id == agency.id, StaffUser.id.in_(leads))
+        .order_by(StaffUser.id)
+    ).first()
+
+
+def _spanish_release(db: Session, agency: Agency, *, keys: KeyWrapper, at, today) -> None:
+    """An adult client who reads Spanish, with a release prepared, printed and signed in it."""
+    witness = _lead(db, agency)
+    partners = releases.recipient_choices(db, agency)
+    if witness is None or not partners:
+        return
+    client = clients.register_client(
+        db,
+        agency,
+        clients.Identity(*SPANISH_READER, date(1996, 4, 12)),
+        reference=f"{agency.name[:3].upper()}-ES-1",
+        preferred_language="es",
+        actor=witness,
+        keys=keys,
+        at=at - timedelta(days=20),
+    )
+    _release(
+        db,
+        client,
+        "active",
+        recipients=partners[:2],
+        sections=["safety_plan", "needs_assessment"],
+        witness=witness,
+        keys=keys,
+        at=at,
+        today=today,
+    )
 
 
 def _midnight(day: date) -> datetime:
@@ -97,22 +167,23 @@ def _release(db, client, plan, *, recipients, sections, witness, keys, at, today
         purpose=consent.Purpose.MDT_CASE_REVIEW.value,
         effective_at=effective_at,
         expiry=consent.DateExpiry(_midnight(today + timedelta(days=starts_in + runs))),
-        client_is_minor=False,
-        second_signer_required=False,
-        language="en",
+        keys=keys,
+        rules=releases.MinorSigning(tz=DEMO_TZ),
         actor=witness,
         at=signed_at,
     )
     if plan == "draft":
         return
+    signer, second_signer = demo_signers(db, client, keys=keys, at=signed_at)
     releases.sign(
         db,
         row,
-        signer=consent.Signer("Client signature (demo)", consent.Capacity.SELF),
-        second_signer=None,
+        signer=signer,
+        second_signer=second_signer,
         method=consent.SignatureMethod.TYPED,
         actor=witness,
         keys=keys,
+        rules=releases.MinorSigning(tz=DEMO_TZ),
         at=signed_at,
     )
     if plan == "revoked":

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.crypto import KeyWrapper
+from portal.demo.releases import demo_signers
 from portal.models import Agency, CaseLink, Client, MdtCase, StaffUser
 from portal.sections import Section, catalogue
 from portal.services import releases, sections
@@ -21,7 +22,6 @@ NOTES = (
     "Synthetic demo note: no concerns raised at the last contact.",
     "Synthetic demo note: transport arranged by the agency.",
 )
-SIGNER = consent.Signer("Demo Survivor (fictional)", consent.Capacity.SELF)
 
 
 def _content(section: Section, rng: random.Random, today) -> dict:
@@ -52,17 +52,16 @@ def _sign(db, client, staff, recipients, *, sections_, effective, ends, keys, at
         purpose="mdt_case_review",
         effective_at=effective,
         expiry=consent.DateExpiry(ends),
-        client_is_minor=False,
-        second_signer_required=False,
-        language="en",
+        keys=keys,
         actor=staff,
         at=at,
     )
+    signer, second_signer = demo_signers(db, client, keys=keys, at=at)
     releases.sign(
         db,
         row,
-        signer=SIGNER,
-        second_signer=None,
+        signer=signer,
+        second_signer=second_signer,
         method=consent.SignatureMethod.TYPED,
         actor=staff,
         keys=keys,

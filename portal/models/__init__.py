@@ -15,12 +15,15 @@ from portal.models.mentoring import (
     PlaceType,
 )
 from portal.models.release import (
+    CompelledBasis,
+    CompelledDisclosure,
     ConsentRelease,
     ReleaseRecipient,
     ReleaseRevocation,
     ReleaseSection,
     ReleaseState,
     RestrictedPerson,
+    RestrictionReason,
 )
 
 # Sections and disclosure policy (issue 5)
@@ -66,6 +69,8 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "CaseLink",
     "CaseStatus",
     "Client",
+    "CompelledBasis",
+    "CompelledDisclosure",
     "ConsentRelease",
     "Discipline",
     "KeyPurpose",
@@ -83,6 +88,7 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "ReleaseSection",
     "ReleaseState",
     "RestrictedPerson",
+    "RestrictionReason",
     "Role",
     "StaffRole",
     "StaffUser",

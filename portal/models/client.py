@@ -23,5 +23,7 @@ class Client(SQLModel, table=True):
     # Keyed hash of normalised name + birth date: lets staff find a client without
     # decrypting every row, and tells nothing to whoever reads the table without the key.
     search_digest: str = Field(max_length=64)
+    # The language the client reads: releases are prepared, printed and signed in it.
+    preferred_language: str = Field(default="en", max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

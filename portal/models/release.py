@@ -7,7 +7,7 @@ still checks the signed document itself before it allows anything.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Index, Text, UniqueConstraint
@@ -75,15 +75,55 @@ class ReleaseRevocation(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class RestrictionReason(StrEnum):
+    SUSPECTED_EXPLOITER = "suspected_exploiter"
+    COURT_ORDER = "court_order"  # a court order keeps this person away from the client
+    OTHER = "other"  # with a note saying why
+
+
 class RestrictedPerson(SQLModel, table=True):
-    """Someone recorded on a client's file who may never sign for them."""
+    """Someone recorded on a client's file who may never sign for them, while not ended.
+
+    Ending a restriction keeps the row: who recorded it, why, and who ended it and why
+    stay on the client's file."""
 
     __tablename__ = "restricted_person"
 
     id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
     client_id: int = Field(foreign_key="client.id", index=True)
     name: str = Field(max_length=120)
-    # "suspected_exploiter" or "not_safe_to_involve"
-    reason: str = Field(max_length=30)
+    reason: str = Field(max_length=30)  # a RestrictionReason
+    note: str | None = Field(default=None, max_length=500)  # required for "other"
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    end_reason: str | None = Field(default=None, max_length=500)
+
+
+class CompelledBasis(StrEnum):
+    SUBPOENA = "subpoena"
+    COURT_ORDER = "court_order"
+    MANDATED_REPORT = "mandated_report"
+
+
+class CompelledDisclosure(SQLModel, table=True):
+    """A disclosure the agency was compelled to make, outside any release: recorded so it
+    enters the owner's audit log and the client's accounting of disclosures."""
+
+    __tablename__ = "compelled_disclosure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    recipient: str = Field(max_length=200)  # to whom: a court, an agency, an office
+    basis: str = Field(max_length=20)  # a CompelledBasis
+    basis_detail: str = Field(max_length=300)  # e.g. the subpoena's or order's number
+    sections: str = Field(sa_type=Text)  # JSON list of section keys
+    disclosed_on: date
+    client_told: bool
+    client_notice: str | None = Field(default=None, max_length=500)  # when/how, or why not
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

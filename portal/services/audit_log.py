@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,15 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, chain, checkpoints, journal, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, AuditCheckpoint, AuditEntry, AuditHead, Client, StaffUser
+from portal.models import (
+    Agency,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    Client,
+    CompelledDisclosure,
+    StaffUser,
+)
 from portal.sections import catalogue
 from portal.services import validation
 
@@ -247,6 +255,8 @@ class Accounting:
     client: Client
     agency: Agency
     rows: list[AuditRow]
+    # The compelled disclosures the rows name (by public id): to whom, on what basis.
+    compelled: dict[str, CompelledDisclosure] = field(default_factory=dict)
 
 
 def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
@@ -270,7 +280,8 @@ def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
 def accounting(
     db: Session, agency: Agency, client_reference: str, *, actor, at: datetime
 ) -> Accounting:
-    """Every release of the client's information to anyone outside the agency."""
+    """Every release of the client's information to anyone outside the agency, compelled
+    disclosures included (a lead of the agency records those, so they are found by tag)."""
     client = find_own_client(db, agency, client_reference)
     released_outside = and_(
         AuditEntry.agency_id == agency.id,
@@ -279,6 +290,7 @@ def accounting(
         or_(
             AuditEntry.actor_agency_ref.is_(None),
             AuditEntry.actor_agency_ref != agency.public_id,
+            AuditEntry.tag == str(AuditTag.COMPELLED_DISCLOSURE),
         ),
     )
     found = db.exec(
@@ -298,7 +310,20 @@ def accounting(
         subject=client.public_id,
         at=at,
     )
-    return Accounting(client, agency, [AuditRow(*row) for row in found])
+    rows = [AuditRow(*row) for row in found]
+    compelled_ids = {
+        row.entry.subject for row in rows if row.entry.tag == AuditTag.COMPELLED_DISCLOSURE
+    }
+    compelled = {
+        c.public_id: c
+        for c in db.exec(
+            select(CompelledDisclosure).where(
+                CompelledDisclosure.client_id == client.id,
+                CompelledDisclosure.public_id.in_(compelled_ids),
+            )
+        )
+    }
+    return Accounting(client, agency, rows, compelled)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 from sqlmodel import Session, func, select
 
-from portal import crypto
+from portal import crypto, i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
-from portal.errors import NotFound
+from portal.errors import Invalid, NotFound
 from portal.models import Agency, Client
 from portal.requester import Requester
 from portal.services import validation
@@ -69,10 +69,12 @@ def register_client(
     identity: Identity,
     *,
     reference: str,
+    preferred_language: str = i18n.SOURCE_LANGUAGE,
     actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> Client:
+    language = check_language(preferred_language)
     key_id, secret = data_secret(db, agency.id, keys=keys)
     client = Client(
         agency_id=agency.id,
@@ -82,6 +84,7 @@ def register_client(
         search_digest=crypto.search_digest(
             secret, identity.given_name, identity.family_name, identity.birth_date.isoformat()
         ),
+        preferred_language=language,
         created_at=at,
         created_by_id=getattr(actor, "id", None),
     )
@@ -93,6 +96,29 @@ def register_client(
         agency_id=agency.id,
         actor=actor,
         subject=client.public_id,
+        at=at,
+    )
+    return client
+
+
+def check_language(value: object, field: str = "preferred_language") -> str:
+    if not isinstance(value, str) or value not in i18n.languages():
+        raise Invalid(field, "Choose a language from the list.")
+    return value
+
+
+def set_preferred_language(
+    db: Session, client: Client, language: object, *, actor, at: datetime
+) -> Client:
+    """The language the client reads: the next release is prepared and printed in it."""
+    client.preferred_language = check_language(language)
+    record(
+        db,
+        AuditTag.CLIENT_LANGUAGE_SET,
+        agency_id=client.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"language": client.preferred_language},
         at=at,
     )
     return client

@@ -66,6 +66,7 @@ class VerifyReport:
     release: consent.Release | None = None
     key_id: str | None = None
     revocations_known: bool = False  # the release was made on this node
+    revoked_at: datetime | None = None  # when revoked, for saying so in any language
 
     @property
     def valid(self) -> bool:
@@ -128,6 +129,13 @@ def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
             if checked.ok:
                 known.append(checked.document)
     current = consent.status(document, known, at=at)
+    revoked = [
+        r.revoked_at
+        for r in known
+        if r.release_id == document.release_id
+        and r.disclosing_agency == document.disclosing_agency
+        and r.revoked_at <= at
+    ]
     return VerifyReport(
         True,
         verdict.reason,
@@ -137,6 +145,7 @@ def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
         release=document,
         key_id=envelope["signature"]["kid"],
         revocations_known=stored is not None,
+        revoked_at=min(revoked) if revoked else None,
     )
 
 

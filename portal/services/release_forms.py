@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, time, tzinfo
 from sqlmodel import Session
 
 import consent
+from portal import i18n
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid
+from portal.i18n import N_
 from portal.models import (
     Agency,
     Client,
@@ -20,23 +22,28 @@ from portal.models import (
 from portal.sections import catalogue
 from portal.services import validation
 from portal.services.releases import (
+    MinorSigning,
     agency_kinds,
+    birth_date_of,
     draft_document,
     draft_release,
-    excluded_signers,
     recipient_choices,
     sign,
 )
+from portal.services.restricted_persons import excluded_signers
 
+# Shown on the printable form too, so marked for translation.
 CAPACITY_LABELS = {
-    consent.Capacity.SELF: "the client themself",
-    consent.Capacity.PARENT: "parent",
-    consent.Capacity.LEGAL_GUARDIAN: "legal guardian",
-    consent.Capacity.CUSTODIAN_BY_COURT_ORDER: "custodian by court order",
+    consent.Capacity.SELF: N_("the client themself"),
+    consent.Capacity.PARENT: N_("parent"),
+    consent.Capacity.LEGAL_GUARDIAN: N_("legal guardian"),
+    consent.Capacity.CUSTODIAN_BY_COURT_ORDER: N_("custodian by court order"),
 }
-
-
-FORM_LANGUAGES = {"en": "English"}  # the statements exist in English only, for now
+PURPOSE_LABELS = {
+    consent.Purpose.MDT_CASE_REVIEW: N_("MDT case review"),
+    consent.Purpose.CARE_COORDINATION: N_("care coordination"),
+    consent.Purpose.REFERRAL: N_("referral"),
+}
 
 
 DEFAULT_TERM_DAYS = 90
@@ -50,7 +57,15 @@ def _start_of_day(day: date, tz: tzinfo) -> datetime:
 
 
 def draft_from_form(
-    db: Session, client: Client, form: Mapping[str, object], *, tz: tzinfo, actor, at: datetime
+    db: Session,
+    client: Client,
+    form: Mapping[str, object],
+    *,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    rules: MinorSigning,
+    actor,
+    at: datetime,
 ) -> ConsentRelease:
     """Read the new-release form, report every bad field at once, and draft the release.
 
@@ -85,10 +100,10 @@ def draft_from_form(
             raise Invalid("purpose", "Choose a purpose from the list.") from None
 
     def check_language() -> str:
-        language = form.get("language") or "en"
-        if language not in FORM_LANGUAGES:
+        language = form.get("language") or client.preferred_language
+        if not isinstance(language, str) or language not in i18n.languages():
             raise Invalid("language", "Choose the language of the form from the list.")
-        return str(language)
+        return language
 
     def check_kind() -> str:
         if expiry_kind not in ("date", "event"):
@@ -141,9 +156,9 @@ def draft_from_form(
             purpose=values["purpose"],
             effective_at=effective_at,
             expiry=expiry,
-            client_is_minor=form.get("client_is_minor") == "on",
-            second_signer_required=form.get("second_signer_required") == "on",
             language=values["language"],
+            keys=keys,
+            rules=rules,
             actor=actor,
             at=at,
         )
@@ -161,13 +176,18 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def _signer_from_form(form: Mapping[str, object], prefix: str, *, required: bool):
+def _signer_from_form(
+    form: Mapping[str, object], prefix: str, *, required: bool, for_minor: bool = False
+):
+    if prefix == "signer":
+        label = "The signer's name"
+    elif for_minor:
+        # Names what is missing: the client is a minor and the rule needs a second signer.
+        label = "The client is a minor: the name of the parent, legal guardian or custodian"
+    else:
+        label = "The second signer's name"
     name = validation.text(
-        form.get(f"{prefix}_name"),
-        f"{prefix}_name",
-        max_length=120,
-        required=required,
-        label="The signer's name" if prefix == "signer" else "The second signer's name",
+        form.get(f"{prefix}_name"), f"{prefix}_name", max_length=120, required=required, label=label
     )
     if not name:
         return None
@@ -186,11 +206,17 @@ def sign_from_form(
     tz: tzinfo,
     actor,
     keys: KeyWrapper,
+    rules: MinorSigning,
     at: datetime,
 ) -> consent.SignedRelease:
-    """Record the signature from the sign form: typed on this device, or signed on paper."""
+    """Record the signature from the sign form: typed on this device, or signed on paper.
+
+    Whether a second signer is needed is decided now, from the client's age today."""
     draft = draft_document(row)
     today = at.astimezone(tz).date()
+    client = db.get(Client, row.client_id)
+    now_required = rules.signers(birth_date_of(db, client, keys=keys), at)
+    draft = consent.Release(**{**draft.__dict__, "version": 2, **now_required})
 
     def check_method() -> consent.SignatureMethod:
         try:
@@ -218,7 +244,10 @@ def sign_from_form(
             paper_seen=check_paper,
             signer=lambda: _signer_from_form(form, "signer", required=True),
             second_signer=lambda: _signer_from_form(
-                form, "second_signer", required=draft.second_signer_required
+                form,
+                "second_signer",
+                required=draft.second_signer_required,
+                for_minor=draft.client_is_minor,
             ),
         )
     except Invalid as error:
@@ -235,6 +264,7 @@ def sign_from_form(
             method=values["method"],
             actor=actor,
             keys=keys,
+            rules=rules,
             at=at,
         )
     except Invalid as error:

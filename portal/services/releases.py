@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 
 from nacl.signing import SigningKey, VerifyKey
 from sqlmodel import Session, select
 
 import consent
+from portal import i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
@@ -28,13 +30,46 @@ from portal.models import (
     ReleaseRevocation,
     ReleaseSection,
     ReleaseState,
-    RestrictedPerson,
 )
 from portal.sections import catalogue
+from portal.services.clients import reveal_identity
 from portal.services.keys import current_key
+from portal.services.restricted_persons import excluded_signers
 
 # Problems about the signature itself are expected on a draft; they are checked at signing.
 _SIGNING_FIELDS = ("signer", "second_signer", "witness", "signed_at")
+
+
+@dataclass(frozen=True)
+class MinorSigning:
+    """The MDT's jurisdiction setting for minors: who must sign, and until what age."""
+
+    rule: consent.MinorRule = consent.MinorRule.MINOR_AND_GUARDIAN
+    age_of_majority: int = consent.AGE_OF_MAJORITY
+    tz: tzinfo = UTC  # a birthday is a calendar day in the MDT's time zone
+
+    @classmethod
+    def from_settings(cls, settings) -> MinorSigning:
+        return cls(consent.MinorRule(settings.minor_signers), settings.age_of_majority, settings.tz)
+
+    def is_minor(self, birth_date: date, at: datetime) -> bool:
+        day = at.astimezone(self.tz).date()
+        return consent.is_minor(birth_date, day, age_of_majority=self.age_of_majority)
+
+    def signers(self, birth_date: date, at: datetime) -> dict:
+        """The document's fields that say whether the client is a minor and who must sign."""
+        minor = self.is_minor(birth_date, at)
+        return {
+            "client_is_minor": minor,
+            "minor_rule": self.rule if minor else None,
+            "second_signer_required": minor and self.rule is consent.MinorRule.MINOR_AND_GUARDIAN,
+        }
+
+
+def birth_date_of(db: Session, client: Client, *, keys: KeyWrapper) -> date:
+    """Read from the sealed identity, never typed in: whether the client is a minor is
+    computed from it at the moment they sign."""
+    return reveal_identity(db, client, keys=keys).birth_date
 
 
 def keyring(db: Session) -> consent.KeyRing:
@@ -83,18 +118,24 @@ def draft_release(
     purpose: str,
     effective_at: datetime,
     expiry: consent.Expiry,
-    client_is_minor: bool,
-    second_signer_required: bool,
-    language: str,
+    language: str | None = None,
+    keys: KeyWrapper,
+    rules: MinorSigning = MinorSigning(),
     actor,
     at: datetime,
 ) -> ConsentRelease:
-    """A release prepared with the client, to be read and then signed."""
+    """A release prepared with the client, to be read and then signed, in the client's
+    language unless another is asked for. Whether the client is a minor is worked out now
+    for the printed form, and again at the moment of signing."""
     agency = db.get(Agency, client.agency_id)
     try:
         purpose_value = consent.Purpose(purpose)
     except ValueError:
         raise Invalid("purpose", "Choose a purpose from the list.") from None
+    language = language or client.preferred_language
+    if language not in i18n.languages():
+        raise Invalid("language", "Choose the language of the form from the list.")
+    statements = i18n.statements(language)
     row = ConsentRelease(
         agency_id=agency.id,
         client_id=client.id,
@@ -114,15 +155,15 @@ def draft_release(
         purpose=purpose_value,
         signer=None,
         second_signer=None,
-        second_signer_required=second_signer_required,
-        client_is_minor=client_is_minor,
         effective_at=effective_at,
         expiry=expiry,
-        statements=consent.default_statements(),
-        language=language or None,
+        statements=statements,
+        statements_sha256=consent.statements_digest(statements),
+        language=language,
         witness=None,
         signed_at=None,
         signature_method=consent.SignatureMethod.TYPED,
+        **rules.signers(birth_date_of(db, client, keys=keys), at),
     )
     problems = [
         p
@@ -143,7 +184,7 @@ def draft_release(
         agency_id=agency.id,
         actor=actor,
         subject=row.public_id,
-        detail={"client": client.public_id},
+        detail={"client": client.public_id, "language": language},
         at=at,
     )
     return row
@@ -155,12 +196,6 @@ def draft_document(row: ConsentRelease) -> consent.Release:
     return consent.Release.from_dict(json.loads(row.document))
 
 
-def excluded_signers(db: Session, client: Client) -> list[str]:
-    return list(
-        db.exec(select(RestrictedPerson.name).where(RestrictedPerson.client_id == client.id))
-    )
-
-
 def sign(
     db: Session,
     row: ConsentRelease,
@@ -170,15 +205,25 @@ def sign(
     method: consent.SignatureMethod,
     actor,
     keys: KeyWrapper,
+    rules: MinorSigning = MinorSigning(),
     at: datetime,
 ) -> consent.SignedRelease:
-    """Record the client's signature, witnessed by `actor`, and sign with the agency key."""
+    """Record the client's signature, witnessed by `actor`, and sign with the agency key.
+
+    Whether the client is a minor, and so who must sign, is computed from the sealed
+    birth date at this moment, and signed into the document with the rule that applied."""
     draft = draft_document(row)
     client = db.get(Client, row.client_id)
     agency = db.get(Agency, row.agency_id)
     document = consent.Release(
         **{
             **draft.__dict__,
+            # A draft made before format 2 is signed in format 2, with the statements it
+            # showed and their digest.
+            "version": 2,
+            "statements_sha256": consent.statements_digest(draft.statements),
+            "language": draft.language or i18n.SOURCE_LANGUAGE,
+            **rules.signers(birth_date_of(db, client, keys=keys), at),
             # A release never takes effect before it is signed: a draft whose start has
             # passed by the time the client signs starts at the signature.
             "effective_at": max(draft.effective_at, at),
@@ -222,6 +267,9 @@ def sign(
             "recipients": list(document.recipients),
             "sections": list(document.sections),
             "purpose": document.purpose.value,
+            "language": document.language,
+            "statements_sha256": document.statements_sha256,
+            "minor_rule": None if document.minor_rule is None else document.minor_rule.value,
         },
         at=at,
     )
@@ -334,3 +382,25 @@ def recipient_choices(db: Session, owner: Agency) -> list[Agency]:
             .order_by(Agency.kind, Agency.name)
         )
     )
+
+
+def signed_as_minor_now_adult(
+    db: Session,
+    client: Client,
+    *,
+    keys: KeyWrapper,
+    rules: MinorSigning = MinorSigning(),
+    at: datetime,
+) -> list[ConsentRelease]:
+    """Releases still in effect that were signed while the client was a minor, once the
+    client is an adult: each stays valid, and the client may now sign a new one alone."""
+    rows = [r for r in releases_of(db, client) if r.state == ReleaseState.SIGNED]
+    if not rows or rules.is_minor(birth_date_of(db, client, keys=keys), at):
+        return []
+    return [
+        row
+        for row in rows
+        if signed_document(row).client_is_minor
+        and status_of(db, row, at=at).state
+        in (consent.ReleaseState.ACTIVE, consent.ReleaseState.NOT_YET_EFFECTIVE)
+    ]

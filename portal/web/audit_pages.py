@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from portal import i18n
 from portal.errors import Invalid, NotFound
 from portal.models import AuditEntry
-from portal.services import audit_log
+from portal.services import audit_log, compelled_disclosures, release_forms
 from portal.web import audit_words
 from portal.web.context import Context
 from portal.web.render import render
@@ -162,6 +163,17 @@ def accounting_page(ctx: Context) -> Response:
             "the client's record under Clients, or search the log below by case."
         )
         return _log_page(ctx, {}, accounting_errors={"client": message}, status=404)
-    response = render(ctx, "audit/accounting.html", {"accounting": accounting})
+    requested = ctx.request.query_params.get("language")
+    response = render(
+        ctx,
+        "audit/accounting.html",
+        {
+            "accounting": accounting,
+            "language": i18n.language_or_default(requested or accounting.client.preferred_language),
+            "languages": i18n.languages(),
+            "bases": compelled_disclosures.BASIS_LABELS,
+            "purpose_labels": {p.value: label for p, label in release_forms.PURPOSE_LABELS.items()},
+        },
+    )
     response.headers.update(NO_STORE)
     return response

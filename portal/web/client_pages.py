@@ -6,9 +6,18 @@ from datetime import date
 
 from starlette.responses import RedirectResponse, Response
 
+from portal import i18n
 from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Invalid
-from portal.services import clients, releases, restricted_persons, validation
+from portal.models import Client
+from portal.sections import catalogue
+from portal.services import (
+    clients,
+    compelled_disclosures,
+    releases,
+    restricted_persons,
+    validation,
+)
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -78,10 +87,12 @@ def client_list(ctx: Context) -> Response:
 
 def _register_form(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
     names = ("reference", "given_name", "family_name", "birth_date", "phone", "email", "address")
+    values = {k: ctx.field(k) for k in names}
+    values["preferred_language"] = ctx.field("preferred_language") or i18n.SOURCE_LANGUAGE
     return render(
         ctx,
         "clients/new.html",
-        {"errors": errors or {}, "values": {k: ctx.field(k) for k in names}},
+        {"errors": errors or {}, "values": values, "languages": i18n.languages()},
         status=status,
     )
 
@@ -106,6 +117,9 @@ def client_create(ctx: Context) -> Response:
             reference=lambda: validation.text(
                 form.get("reference"), "reference", max_length=40, label="Agency reference"
             ),
+            preferred_language=lambda: clients.check_language(
+                form.get("preferred_language") or i18n.SOURCE_LANGUAGE
+            ),
         )
         person = values["identity"]
         if clients.find_clients(
@@ -127,6 +141,7 @@ def client_create(ctx: Context) -> Response:
             ctx.viewer.agency,
             person,
             reference=values["reference"],
+            preferred_language=values["preferred_language"],
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
@@ -135,6 +150,16 @@ def client_create(ctx: Context) -> Response:
         return _register_form(ctx, status=error.status_code, errors=error.errors)
     ctx.flash("The client is registered.")
     return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
+
+
+COMPELLED_FIELDS = (
+    "recipient",
+    "basis",
+    "basis_detail",
+    "disclosed_on",
+    "client_told",
+    "client_notice",
+)
 
 
 def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = None) -> Response:
@@ -146,6 +171,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
         keys=ctx.request.app.state.keys,
         at=ctx.now,
     )
+    values = {k: ctx.field(k) for k in ("name", "reason", "note", "end_reason", *COMPELLED_FIELDS)}
+    values["sections"] = ctx.fields("sections")
+    restricted = restricted_persons.restricted_persons_of(ctx.db, client)
     return render(
         ctx,
         "clients/detail.html",
@@ -153,11 +181,26 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "client": client,
             "identity_view": identity_view,
             "identity": identity_view.identity,
-            "restricted": restricted_persons.restricted_persons_of(ctx.db, client),
+            "restricted": restricted,
+            "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,
+            "reason_label": restricted_persons.reason_label,
             "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],
+            "may_resign_alone": releases.signed_as_minor_now_adult(
+                ctx.db,
+                client,
+                keys=ctx.request.app.state.keys,
+                rules=releases.MinorSigning.from_settings(ctx.settings),
+                at=ctx.now,
+            ),
+            "languages": i18n.languages(),
+            "compelled": compelled_disclosures.compelled_disclosures_of(ctx.db, client),
+            "compelled_sections": compelled_disclosures.sections_of,
+            "bases": compelled_disclosures.BASIS_LABELS,
+            "all_sections": catalogue().sections,
+            "today": ctx.now.astimezone(ctx.settings.tz).date(),
             "errors": errors or {},
-            "values": {"name": ctx.field("name"), "reason": ctx.field("reason")},
+            "values": values,
         },
         status=status,
     )
@@ -176,6 +219,7 @@ def restricted_person_create(ctx: Context) -> Response:
             client,
             name=ctx.field("name"),
             reason=ctx.field("reason"),
+            note=ctx.field("note"),
             actor=ctx.viewer.user,
             at=ctx.now,
         )
@@ -183,3 +227,51 @@ def restricted_person_create(ctx: Context) -> Response:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)
     ctx.flash("Recorded. This person can never sign a release for this client.")
     return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
+
+
+def language_update(ctx: Context) -> Response:
+    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    try:
+        clients.set_preferred_language(
+            ctx.db, client, ctx.field("preferred_language"), actor=ctx.viewer.user, at=ctx.now
+        )
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    ctx.flash("The client's language is recorded; new releases are prepared in it.")
+    return RedirectResponse(f"/clients/{client.public_id}#language", status_code=303)
+
+
+def restriction_end(ctx: Context) -> Response:
+    person = restricted_persons.access_restriction(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["restriction_id"]
+    )
+    client = ctx.db.get(Client, person.client_id)  # the lead's own: access_restriction says so
+    try:
+        restricted_persons.end_restriction(
+            ctx.db, person, reason=ctx.field("end_reason"), actor=ctx.viewer.user, at=ctx.now
+        )
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    ctx.flash("The restriction is ended; it stays on the client's file as history.")
+    return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
+
+
+def compelled_disclosure_create(ctx: Context) -> Response:
+    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    try:
+        compelled_disclosures.record_compelled_disclosure(
+            ctx.db,
+            client,
+            **{k: ctx.field(k) for k in COMPELLED_FIELDS},
+            sections=ctx.fields("sections"),
+            today=ctx.now.astimezone(ctx.settings.tz).date(),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    ctx.flash(
+        "The compelled disclosure is recorded in your agency's audit log and in the "
+        "client's accounting of disclosures."
+    )
+    return RedirectResponse(f"/clients/{client.public_id}#compelled", status_code=303)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from starlette.responses import RedirectResponse, Response
 
-from portal.models import CaseStatus, ReleaseState
+from portal.models import CaseStatus
 from portal.models.workflow import MeetingStatus
 from portal.services import casework, meetings
 from portal.web.context import Context
@@ -41,78 +41,11 @@ def page(ctx: Context, confirm: Confirm, *, status: int = 200, errors: dict | No
     return render(ctx, "confirm.html", {"confirm": confirm, "errors": errors or {}}, status=status)
 
 
-def _names(items) -> str:
+def names_of(items) -> str:
     names = [getattr(i, "name", str(i)) for i in items]
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-# --------------------------------------------------------------------- releases
-
-
-def revoke_release(ctx: Context, row=None, *, value: str = "") -> Confirm:
-    from portal.web import release_pages
-
-    row = row or release_pages._release(ctx)
-    view = release_pages._view(ctx, row)
-    url = f"/releases/{row.public_id}"
-    return Confirm(
-        title=f"Revoke the release for client {view['client'].reference}?",
-        consequences=[
-            f"From this moment {_names(view['recipients']) or 'no partner'} can see nothing "
-            "more under this release; every partner's next request is refused.",
-            "Your agency's key signs the revocation; the release and its revocation stay on "
-            "record and in the audit log.",
-            "It cannot be undone: to share again, the client signs a new release.",
-        ],
-        action=f"{url}/revoke",
-        button="Revoke this release",
-        back=url,
-        back_label="Back to the release",
-        keep="Keep the release",
-        reason=Reason("reason", "Reason", required=False, value=value),
-    )
-
-
-def discard_release(ctx: Context, row=None) -> Confirm:
-    from portal.web import release_pages
-
-    row = row or release_pages._release(ctx)
-    view = release_pages._view(ctx, row)
-    url = f"/releases/{row.public_id}"
-    return Confirm(
-        title=f"Discard this draft release for client {view['client'].reference}?",
-        consequences=[
-            "The draft is removed from the client's releases. It was never signed, so nothing "
-            "was shared under it.",
-            "The discarding is kept in your agency's audit log.",
-            "It cannot be undone: to prepare a release again, start a new one.",
-        ],
-        action=f"{url}/discard",
-        button="Discard the draft",
-        back=url,
-        back_label="Back to the draft",
-        keep="Keep the draft",
-    )
-
-
-def release_revoke_page(ctx: Context) -> Response:
-    from portal.web import release_pages
-
-    row = release_pages._release(ctx)
-    if row.state != ReleaseState.SIGNED:
-        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
-    return page(ctx, revoke_release(ctx, row))
-
-
-def release_discard_page(ctx: Context) -> Response:
-    from portal.web import release_pages
-
-    row = release_pages._release(ctx)
-    if row.state != ReleaseState.DRAFT:
-        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
-    return page(ctx, discard_release(ctx, row))
 
 
 # --------------------------------------------------------------------- meetings and cases

@@ -8,17 +8,29 @@ from starlette.responses import Response
 
 import consent
 from consent.signing import MAX_ENVELOPE_BYTES
+from portal import i18n
 from portal.errors import Invalid
 from portal.models import Agency
 from portal.sections import catalogue
 from portal.services import keys as agency_keys
-from portal.services import release_documents
+from portal.services import release_documents, release_forms
 from portal.web.context import Context
 from portal.web.render import render
 
 
+def _page(ctx: Context, **values) -> dict:
+    return {
+        "languages": i18n.languages(),
+        "language": i18n.language_or_default(ctx.field("language")),
+        "report": None,
+        "errors": {},
+        "pasted": "",
+        **values,
+    }
+
+
 def verify_form(ctx: Context) -> Response:
-    return render(ctx, "consent/verify.html", {"report": None, "errors": {}, "pasted": ""})
+    return render(ctx, "consent/verify.html", _page(ctx))
 
 
 def _uploaded_bytes(ctx: Context) -> bytes:
@@ -40,22 +52,25 @@ def verify(ctx: Context) -> Response:
         return render(
             ctx,
             "consent/verify.html",
-            {"report": None, "errors": error.errors, "pasted": pasted[:MAX_ENVELOPE_BYTES]},
+            _page(ctx, errors=error.errors, pasted=pasted[:MAX_ENVELOPE_BYTES]),
             status=error.status_code,
         )
     names = {a.public_id: a for a in ctx.db.exec(select(Agency))}
+    release = report.release
     return render(
         ctx,
         "consent/verify.html",
-        {
-            "report": report,
-            "errors": {},
-            "pasted": "",
-            "agencies": names,
-            "section_titles": {s.key: s.title for s in catalogue().sections},
-            "release_end": consent.release_end(report.release) if report.release else None,
-            "state_words": STATE_WORDS,
-        },
+        _page(
+            ctx,
+            report=report,
+            agencies=names,
+            end=consent.release_end(release) if release is not None else None,
+            release_end=consent.release_end(release) if release is not None else None,
+            state_words=STATE_WORDS,
+            tz=ctx.settings.tz,
+            purpose_labels=release_forms.PURPOSE_LABELS,
+            section_titles={s.key: s.title for s in catalogue().sections},
+        ),
     )
 
 

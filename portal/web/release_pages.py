@@ -9,7 +9,9 @@ from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
 import consent
+from portal import i18n
 from portal.errors import Invalid, NotFound
+from portal.i18n import N_
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
 from portal.services import (
@@ -27,19 +29,21 @@ from portal.web.render import render
 # How the section checklist is grouped on the form; sections a deployment adds to the
 # catalogue and that no group names appear under "Other information".
 SECTION_GROUPS = (
-    ("Identity", ("identity",)),
+    (N_("Identity"), ("identity",)),
     (
-        "Safety, needs and care",
+        N_("Safety, needs and care"),
         ("safety_plan", "needs_assessment", "care_plan", "placement_housing"),
     ),
-    ("Health", ("medical", "mental_health", "substance_use")),
-    ("Legal, court and investigation", ("legal_court", "investigation", "immigration")),
-    ("Support and coordination", ("mentor_accompaniment", "education", "mdt_minutes")),
+    (N_("Health"), ("medical", "mental_health", "substance_use")),
+    (N_("Legal, court and investigation"), ("legal_court", "investigation", "immigration")),
+    (N_("Support and coordination"), ("mentor_accompaniment", "education", "mdt_minutes")),
 )
 SECTION_HINTS = {
-    "identity": "Name, date of birth and how to reach the client safely.",
-    "substance_use": "Protected by federal law (42 CFR Part 2): share only if the client wants to.",
-    "mental_health": "Share only what the client agrees the team needs.",
+    "identity": N_("Name, date of birth and how to reach the client safely."),
+    "substance_use": N_(
+        "Protected by federal law (42 CFR Part 2): share only if the client wants to."
+    ),
+    "mental_health": N_("Share only what the client agrees the team needs."),
 }
 
 
@@ -49,7 +53,7 @@ def grouped_sections() -> list[tuple[str, list]]:
     groups = [(title, [s for s in sections if s.key in keys]) for title, keys in SECTION_GROUPS]
     others = [s for s in sections if s.key not in named]
     if others:
-        groups.append(("Other information", others))
+        groups.append((N_("Other information"), others))
     return [(title, items) for title, items in groups if items]
 
 
@@ -64,7 +68,11 @@ def _release(ctx: Context):
     return row
 
 
-def _new_values(ctx: Context, source) -> dict:
+def _rules(ctx: Context) -> releases.MinorSigning:
+    return releases.MinorSigning.from_settings(ctx.settings)
+
+
+def _new_values(ctx: Context, client: Client, source) -> dict:
     today = ctx.now.astimezone(ctx.settings.tz).date()
     default_end = today + timedelta(days=release_forms.DEFAULT_TERM_DAYS)
 
@@ -81,9 +89,7 @@ def _new_values(ctx: Context, source) -> dict:
         "end_date": get("end_date", default_end.isoformat()),
         "event": get("event"),
         "latest_date": get("latest_date", default_end.isoformat()),
-        "client_is_minor": get("client_is_minor"),
-        "second_signer_required": get("second_signer_required"),
-        "language": get("language", "en"),
+        "language": i18n.language_or_default(get("language", client.preferred_language)),
         "default_end": default_end,
     }
 
@@ -93,17 +99,21 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
     chosen_system = [
         a for a in agencies if a.public_id in values["recipients"] and a.kind == AgencyKind.SYSTEM
     ]
+    birth_date = releases.birth_date_of(ctx.db, client, keys=ctx.request.app.state.keys)
     return render(
         ctx,
         "releases/new.html",
         {
+            "language": values["language"],
+            "signing": _rules(ctx).signers(birth_date, ctx.now),
+            "purpose_labels": release_forms.PURPOSE_LABELS,
             "client": client,
             "agencies": agencies,
             "chosen_system": chosen_system,
             "groups": grouped_sections(),
             "hints": SECTION_HINTS,
             "purposes": list(consent.Purpose),
-            "languages": release_forms.FORM_LANGUAGES,
+            "languages": i18n.languages(),
             "values": values,
             "errors": errors or {},
             "term_days": release_forms.DEFAULT_TERM_DAYS,
@@ -116,7 +126,7 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
 def release_new(ctx: Context) -> Response:
     """The form; with htmx and chosen recipients, only the system-based warning block."""
     client = _client(ctx)
-    return _new_form(ctx, client, _new_values(ctx, ctx.request.query_params))
+    return _new_form(ctx, client, _new_values(ctx, client, ctx.request.query_params))
 
 
 def release_create(ctx: Context) -> Response:
@@ -127,12 +137,18 @@ def release_create(ctx: Context) -> Response:
     }
     try:
         row = release_forms.draft_from_form(
-            ctx.db, client, form, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            client,
+            form,
+            tz=ctx.settings.tz,
+            keys=ctx.request.app.state.keys,
+            rules=_rules(ctx),
+            actor=ctx.viewer.user,
+            at=ctx.now,
         )
     except Invalid as error:
-        return _new_form(
-            ctx, client, _new_values(ctx, ctx.form), status=error.status_code, errors=error.errors
-        )
+        values = _new_values(ctx, client, ctx.form)
+        return _new_form(ctx, client, values, status=error.status_code, errors=error.errors)
     ctx.flash(
         "The release is ready. Print it or read it through with the client, "
         "then record the signature."
@@ -162,16 +178,24 @@ def _view(ctx: Context, row) -> dict:
         "sections": [s for s in sections if s is not None],
         "status": releases.status_of(ctx.db, row, at=ctx.now),
         "end": consent.release_end(document),
-        "restricted": restricted_persons.restricted_persons_of(ctx.db, client),
-        "reasons": restricted_persons.RESTRICTION_REASONS,
+        "restricted": restricted_persons.in_force(ctx.db, client),
+        "reason_label": restricted_persons.reason_label,
         "capacities": list(consent.Capacity),
         "capacity_labels": release_forms.CAPACITY_LABELS,
+        "purpose_labels": release_forms.PURPOSE_LABELS,
+        "language_name": i18n.languages().get(document.language or "", document.language),
         "others_may_sign": [
             release_forms.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])
         ],
         "tz": ctx.settings.tz,
         "is_draft": row.state == ReleaseState.DRAFT,
         "is_revoked": False,
+        # Who must sign, if the client signed now (a draft may be older than a birthday).
+        "signing": _rules(ctx).signers(
+            releases.birth_date_of(ctx.db, client, keys=ctx.request.app.state.keys), ctx.now
+        )
+        if row.state == ReleaseState.DRAFT
+        else None,
     }
 
 
@@ -207,8 +231,10 @@ def release_detail(ctx: Context) -> Response:
 
 
 def release_print(ctx: Context) -> Response:
+    """The form the client reads and signs, in the release's language."""
     view = _view(ctx, _release(ctx))
     view["statements"] = view["document"].statements
+    view["language"] = view["document"].language or i18n.SOURCE_LANGUAGE
     return render(ctx, "releases/print.html", view)
 
 
@@ -223,6 +249,7 @@ def release_sign(ctx: Context) -> Response:
             tz=ctx.settings.tz,
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
+            rules=_rules(ctx),
             at=ctx.now,
         )
     except Invalid as error:
@@ -246,7 +273,7 @@ def release_revoke(ctx: Context) -> Response:
             at=ctx.now,
         )
     except Invalid as error:
-        confirm = confirm_pages.revoke_release(ctx, row, value=ctx.field("reason")[:500])
+        confirm = revoke_release(ctx, row, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     ctx.flash("The release is revoked. Partners can no longer see anything under it.")
     return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
@@ -257,7 +284,7 @@ def release_discard(ctx: Context) -> Response:
     try:
         releases.discard(ctx.db, row, actor=ctx.viewer.user, at=ctx.now)
     except Invalid as error:
-        confirm = confirm_pages.discard_release(ctx, row)
+        confirm = discard_release(ctx, row)
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     client = ctx.db.get(Client, row.client_id)
     ctx.flash("The draft was discarded.")
@@ -292,3 +319,63 @@ def release_fhir(ctx: Context) -> Response:
         f"release-{row.public_id}.fhir.json",
         "application/fhir+json",
     )
+
+
+# --------------------------------------------------------------------- releases
+
+
+def revoke_release(ctx: Context, row=None, *, value: str = "") -> confirm_pages.Confirm:
+    row = row or _release(ctx)
+    view = _view(ctx, row)
+    url = f"/releases/{row.public_id}"
+    partners = confirm_pages.names_of(view["recipients"]) or "no partner"
+    return confirm_pages.Confirm(
+        title=f"Revoke the release for client {view['client'].reference}?",
+        consequences=[
+            f"From this moment {partners} can see nothing "
+            "more under this release; every partner's next request is refused.",
+            "Your agency's key signs the revocation; the release and its revocation stay on "
+            "record and in the audit log.",
+            "It cannot be undone: to share again, the client signs a new release.",
+        ],
+        action=f"{url}/revoke",
+        button="Revoke this release",
+        back=url,
+        back_label="Back to the release",
+        keep="Keep the release",
+        reason=confirm_pages.Reason("reason", "Reason", required=False, value=value),
+    )
+
+
+def discard_release(ctx: Context, row=None) -> confirm_pages.Confirm:
+    row = row or _release(ctx)
+    view = _view(ctx, row)
+    url = f"/releases/{row.public_id}"
+    return confirm_pages.Confirm(
+        title=f"Discard this draft release for client {view['client'].reference}?",
+        consequences=[
+            "The draft is removed from the client's releases. It was never signed, so nothing "
+            "was shared under it.",
+            "The discarding is kept in your agency's audit log.",
+            "It cannot be undone: to prepare a release again, start a new one.",
+        ],
+        action=f"{url}/discard",
+        button="Discard the draft",
+        back=url,
+        back_label="Back to the draft",
+        keep="Keep the draft",
+    )
+
+
+def release_revoke_page(ctx: Context) -> Response:
+    row = _release(ctx)
+    if row.state != ReleaseState.SIGNED:
+        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+    return confirm_pages.page(ctx, revoke_release(ctx, row))
+
+
+def release_discard_page(ctx: Context) -> Response:
+    row = _release(ctx)
+    if row.state != ReleaseState.DRAFT:
+        return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+    return confirm_pages.page(ctx, discard_release(ctx, row))

@@ -8,12 +8,14 @@ from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.responses import Response
 
+from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.resources import TEMPLATES_DIR
 from portal.web.audit_words import event_words
 from portal.web.context import Context
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+templates.env.add_extension("jinja2.ext.i18n")
 templates.env.globals["Permission"] = Permission
 
 
@@ -45,6 +47,22 @@ def local_date(context, moment: datetime | date | None) -> str:
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
 templates.env.filters["local_date"] = local_date
+
+
+# What a survivor reads is rendered in the language the page names (`language` in the
+# template's context: a release's language, the client's); staff pages leave it unset and
+# read English, the catalogues' source language. A macro imported `with context` follows.
+@pass_context
+def _gettext(context, message: str) -> str:
+    return i18n.gettext(context.get("language"), message)
+
+
+@pass_context
+def _ngettext(context, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(context.get("language"), singular, plural, n)
+
+
+templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
 
 
 def render(

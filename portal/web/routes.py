@@ -221,6 +221,25 @@ def routes() -> list:
             permission=P.CLIENT_WRITE,
             methods=("POST",),
         ),
+        # consent for minors and in the client's language (issue 19)
+        route(
+            "/clients/{client_id}/language",
+            client_pages.language_update,
+            permission=P.CLIENT_WRITE,
+            methods=("POST",),
+        ),
+        route(
+            "/restrictions/{restriction_id}/end",
+            client_pages.restriction_end,
+            permission=P.RESTRICTION_END,
+            methods=("POST",),
+        ),
+        route(
+            "/clients/{client_id}/compelled-disclosures",
+            client_pages.compelled_disclosure_create,
+            permission=P.COMPELLED_DISCLOSURE_RECORD,
+            methods=("POST",),
+        ),
         route(
             "/clients/{client_id}/releases/new",
             release_pages.release_new,
@@ -245,12 +264,12 @@ def routes() -> list:
         # Destructive actions ask first, on a page of their own (issue 17)
         route(
             "/releases/{release_id}/revoke",
-            confirm_pages.release_revoke_page,
+            release_pages.release_revoke_page,
             permission=P.RELEASE_MANAGE,
         ),
         route(
             "/releases/{release_id}/discard",
-            confirm_pages.release_discard_page,
+            release_pages.release_discard_page,
             permission=P.RELEASE_MANAGE,
         ),
         route(

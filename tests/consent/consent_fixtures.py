@@ -19,6 +19,7 @@ from consent import (
     StaffRef,
     default_statements,
     key_id_for,
+    statements_digest,
 )
 
 DISCLOSER = "agency-harbor-house"
@@ -47,7 +48,9 @@ LANTERN_KID = key_id_for(COMMUNITY, LANTERN_KEY.verify_key)
 
 
 def build_release(**changes: Any) -> Release:
-    """A complete, valid release for a fictional adult client; override any field."""
+    """A complete, valid release for a fictional adult client; override any field.
+
+    The digest of the statements follows the statements unless a test sets it itself."""
     release = Release(
         release_id="rel-7f3c2a",
         client_ref="client-0042",
@@ -67,7 +70,10 @@ def build_release(**changes: Any) -> Release:
         signed_at=SIGNED_AT,
         signature_method=SignatureMethod.TYPED,
     )
-    return replace(release, **changes)
+    release = replace(release, **changes)
+    if "statements_sha256" not in changes:
+        release = replace(release, statements_sha256=statements_digest(release.statements))
+    return release
 
 
 def build_keyring() -> KeyRing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from consent import (
     Capacity,
     EventExpiry,
+    MinorRule,
     Purpose,
     Release,
     SignatureMethod,
@@ -105,11 +107,14 @@ TAMPERABLE: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
     ("witness", "name"): _TEXT,
     ("signed_at",): _TIME,
     ("signature_method",): _choice(SignatureMethod),
+    ("minor_rule",): _choice(MinorRule),
+    ("statements_sha256",): _TEXT,
 }
 
 # One release with every optional part filled, so every path above exists.
 FULL_RELEASE = build_release(
     client_is_minor=True,
+    minor_rule=MinorRule.MINOR_AND_GUARDIAN,
     second_signer_required=True,
     second_signer=Signer("Pat Example", Capacity.PARENT),
     expiry=EventExpiry(event="case closed", latest_at=datetime(2026, 6, 1, tzinfo=UTC)),
@@ -208,3 +213,23 @@ def test_verification_survives_a_json_round_trip(keyring) -> None:
     # Partners receive text, not our dicts: key order and spacing must not matter.
     text = json.dumps(signed_envelope(), indent=2, sort_keys=False)
     assert verify(json.loads(text), keyring, at=NOW).ok
+
+
+def test_a_release_signed_in_format_1_still_verifies(keyring) -> None:
+    # Signed by the library before format 2 (who signs for a minor, the statements' digest).
+    path = Path(__file__).parent / "data" / "release_format_1.json"
+    envelope = json.loads(path.read_text())
+    result = verify(envelope, keyring, at=NOW)
+    assert result.ok, result.reason
+    release = result.document
+    assert release.version == 1 and release.minor_rule is None
+    assert release.to_dict() == envelope["release"]  # re-exported byte for byte
+
+
+def test_format_2_records_the_rule_for_minors_and_the_statements_digest(keyring) -> None:
+    envelope = signed_envelope(FULL_RELEASE)
+    body = envelope["release"]
+    assert body["document"] == "mdt.consent.release/2"
+    assert body["minor_rule"] == "minor_and_guardian"
+    assert len(body["statements_sha256"]) == 64
+    assert verify(envelope, keyring, at=NOW).ok

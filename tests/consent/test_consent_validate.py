@@ -11,6 +11,7 @@ from consent import (
     Capacity,
     DateExpiry,
     EventExpiry,
+    MinorRule,
     Release,
     Signer,
     Statements,
@@ -43,33 +44,76 @@ def test_every_problem_is_named_at_once() -> None:
     assert fields_of(release) == ["recipients[0]", "sections[1]", "language"]
 
 
-def test_minor_with_required_second_signer_missing() -> None:
-    release = build_release(client_is_minor=True, second_signer_required=True)
-    problems = problems_of(release)
+GUARDED = MinorRule.MINOR_AND_GUARDIAN
+PARENT = Signer("Pat Example", Capacity.PARENT)
+
+
+def minor(rule: MinorRule | None = GUARDED, **changes) -> Release:
+    """A release for a minor under `rule`, signed by the minor (and a parent when guarded)."""
+    values = {
+        "client_is_minor": True,
+        "minor_rule": rule,
+        "second_signer_required": rule is GUARDED,
+        "second_signer": PARENT if rule is GUARDED else None,
+    }
+    return build_release(**{**values, **changes})
+
+
+def test_minor_with_parent_and_own_signature_is_valid() -> None:
+    assert problems_of(minor()) == []
+
+
+def test_minor_without_the_parent_names_what_is_missing() -> None:
+    problems = problems_of(minor(second_signer=None))
     assert [p.field for p in problems] == ["second_signer"]
-    assert "second signer" in problems[0].message.lower()
+    assert "parent, legal guardian or custodian must sign" in problems[0].message
 
 
-def test_minor_with_parent_as_second_signer_is_valid() -> None:
-    release = build_release(
-        client_is_minor=True,
-        second_signer_required=True,
-        second_signer=Signer("Pat Example", Capacity.PARENT),
-    )
-    assert problems_of(release) == []
+def test_minor_without_their_own_signature_names_what_is_missing() -> None:
+    release = minor(signer=Signer("Jordan Example", Capacity.LEGAL_GUARDIAN))
+    problems = problems_of(release)
+    assert [p.field for p in problems] == ["signer.capacity"]
+    assert "minor's own signature is missing" in problems[0].message
 
 
 def test_minor_where_nobody_signs_as_parent_or_guardian() -> None:
+    release = minor(second_signer=Signer("Robin Example", Capacity.SELF))
+    assert fields_of(release) == ["second_signer.capacity", "second_signer.capacity"]
+
+
+def test_guarded_rule_needs_the_second_signer_required() -> None:
+    assert fields_of(minor(second_signer_required=False)) == ["second_signer"]
+
+
+def test_minor_may_sign_alone_where_the_jurisdiction_allows() -> None:
+    assert problems_of(minor(MinorRule.MINOR_ALONE)) == []
+    # ...and a parent may still sign alongside, if the minor wants them to.
+    assert problems_of(minor(MinorRule.MINOR_ALONE, second_signer=PARENT)) == []
+
+
+def test_minor_without_a_rule_is_refused() -> None:
+    assert fields_of(minor(None)) == ["minor_rule"]
+
+
+def test_adult_with_a_rule_for_minors_is_refused() -> None:
+    assert fields_of(build_release(minor_rule=GUARDED)) == ["minor_rule"]
+
+
+def test_statement_digest_must_match_the_text_shown() -> None:
+    release = build_release(statements_sha256="0" * 64)
+    assert fields_of(release) == ["statements_sha256"]
+
+
+def test_format_1_keeps_its_own_rule_for_minors() -> None:
+    # A minor signing alone was the form's call then, and a release signed so still reads.
+    assert problems_of(build_release(version=1, client_is_minor=True)) == []
     release = build_release(
+        version=1,
         client_is_minor=True,
         second_signer_required=True,
         second_signer=Signer("Robin Example", Capacity.SELF),
     )
     assert fields_of(release) == ["second_signer.capacity"]
-
-
-def test_minor_may_sign_alone_when_the_form_allows_it() -> None:
-    assert problems_of(build_release(client_is_minor=True)) == []
 
 
 def test_parent_cannot_sign_for_an_adult() -> None:
@@ -79,9 +123,7 @@ def test_parent_cannot_sign_for_an_adult() -> None:
 
 @pytest.mark.parametrize("spelling", ["Rex Fictional", "  rex   FICTIONAL ", "REX\tfictional"])
 def test_excluded_person_can_never_sign_as_signer(spelling: str) -> None:
-    release = build_release(
-        client_is_minor=True,
-        second_signer_required=True,
+    release = minor(
         signer=Signer(spelling, Capacity.PARENT),
         second_signer=Signer("Alex Example", Capacity.SELF),
     )
@@ -93,14 +135,18 @@ def test_excluded_person_can_never_sign_as_signer(spelling: str) -> None:
 
 
 def test_excluded_person_can_never_sign_as_second_signer() -> None:
-    release = build_release(
-        client_is_minor=True,
-        second_signer_required=True,
-        second_signer=Signer("Rex  Fictional", Capacity.PARENT),
-    )
+    release = minor(second_signer=Signer("Rex  Fictional", Capacity.PARENT))
     problems = problems_of(release, excluded_signers=["rex fictional"])
     assert [p.field for p in problems] == ["second_signer"]
     assert "can never sign" in problems[0].message
+
+
+@pytest.mark.parametrize("capacity", [c for c in Capacity if c is not Capacity.SELF])
+def test_refusal_names_the_recorded_reason(capacity: Capacity) -> None:
+    release = minor(second_signer=Signer("Rex Fictional", capacity))
+    problems = problems_of(release, excluded_signers={"Rex Fictional": "a suspected exploiter"})
+    assert [p.field for p in problems] == ["second_signer"]
+    assert "recorded on this client as a suspected exploiter" in problems[0].message
 
 
 @pytest.mark.parametrize("blanket", ["*", "all", "ANY"])

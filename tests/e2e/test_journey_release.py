@@ -56,6 +56,10 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
     # The signer types their name and today's date on the staff device.
     today = re.search(r"Today is (\d{4}-\d{2}-\d{2})", page.content()).group(1)
     page.get_by_label("Signer's full name, typed by the signer").fill("Client Signature (demo)")
+    if "The client is a minor: the client signs as themself" in page.content():
+        # Most demo clients are children: a parent signs as well (the default rule).
+        page.get_by_label("Second signer's full name").fill("Parent Signature (demo)")
+        page.get_by_label("Second signer signs as").select_option("parent")
     page.get_by_label("Today's date, typed by the signer").fill(today)
     page.get_by_role("button", name="Record the signature and sign").click()
     expect(page.get_by_text("The signature is recorded")).to_be_visible()
@@ -75,3 +79,34 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
     page.goto(client_url)
     expect(page.locator("#releases .state-revoked").first).to_be_visible()
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+
+
+def test_a_release_in_spanish_is_printed_in_spanish(page: Page, portal_url: str):
+    page.set_default_timeout(15_000)
+    page.goto(portal_url + "/login")
+    page.get_by_label("Username").fill("coordinator")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    # The demo's adult client who reads Spanish, and her signed release.
+    page.goto(
+        portal_url
+        + "/clients?given_name=Lucía&family_name=Ejemplo+(ficticia)&birth_date=1996-04-12"
+    )
+    page.locator("table tbody tr a").first.click()
+    expect(page.locator("#language")).to_contain_text("Español")
+    page.locator("#releases table tbody tr a").first.click()
+    page.get_by_role("link", name="Printable form for the client to read").click()
+
+    form = page.locator("article.printable")
+    expect(form).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", name="Permiso para compartir información")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sus derechos")).to_be_visible()
+    expect(form).to_contain_text("Usted no tiene que firmar este formulario.")
+    expect(form).to_contain_text("Usted puede retirar (revocar) este permiso en cualquier momento.")
+    expect(form).to_contain_text("Idioma de este formulario: Español.")
+    expect(form).to_contain_text("Huella digital de las declaraciones de arriba (SHA-256)")
+    expect(form).not_to_contain_text("You do not have to sign this form.")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("heading", name="Permiso para compartir información")).to_be_visible()

@@ -32,7 +32,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=None):
+def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=None, language="en"):
     engine, keys = node
     at = at or now() - timedelta(seconds=5)
     with unit_of_work(engine) as db:
@@ -73,7 +73,7 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
         client_row = clients.register_client(
             db,
             owner,
-            clients.Identity("Robin", "Example", datetime(2010, 5, 17).date()),
+            clients.Identity("Robin", "Example", datetime(2000, 5, 17).date()),
             reference="R-1",
             actor=None,
             keys=keys,
@@ -87,9 +87,8 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
             purpose="mdt_case_review",
             effective_at=at,
             expiry=consent.DateExpiry(at + timedelta(days=days)),
-            client_is_minor=False,
-            second_signer_required=False,
-            language="en",
+            keys=keys,
+            language=language,
             actor=witness,
             at=at,
         )
@@ -122,6 +121,18 @@ def test_a_signed_release_verifies(node, tmp_path, capsys):
     code, output = verify(tmp_path, capsys, envelope)
     assert code == 0, output
     assert output.startswith("VALID:") and "in effect until" in output
+
+
+def test_a_spanish_release_verifies_and_says_its_language(node, tmp_path, capsys):
+    envelope, _ = make_release(node, language="es")
+    assert envelope["release"]["statements"]["no_conditioning"].startswith("Usted no tiene")
+    code, output = verify(tmp_path, capsys, envelope)
+    assert code == 0, output
+    digest = envelope["release"]["statements_sha256"]
+    assert "language: es" in output and f"statements sha256: {digest}" in output
+    envelope["release"]["statements"]["revocation"] = "Usted no puede retirar este permiso."
+    code, output = verify(tmp_path, capsys, envelope)
+    assert code == 1 and "changed since signing: statements.revocation" in output
 
 
 def test_a_tampered_field_is_named(node, tmp_path, capsys):

@@ -128,7 +128,7 @@ def test_client_list_pages_in_sql_and_decrypts_only_the_page(client, db, keys, m
 def test_search_by_name_and_birth_date(client, team):
     found = client.get(
         "/clients",
-        params={"given_name": "robin", "family_name": "EXAMPLE", "birth_date": "2010-05-17"},
+        params={"given_name": "robin", "family_name": "EXAMPLE", "birth_date": "2000-05-17"},
     )
     assert found.status_code == 200 and f"/clients/{team.client_row.public_id}" in found.text
     other_day = client.get(
@@ -201,7 +201,7 @@ def test_restricted_person_is_recorded_and_bad_input_refused(client, db, team):
     assert "Dana Suspect — suspected exploiter" in page
     again = client.post(
         url,
-        data={"csrf_token": team.token, "name": "dana  suspect", "reason": "not_safe_to_involve"},
+        data={"csrf_token": team.token, "name": "dana  suspect", "reason": "court_order"},
     )
     assert again.status_code == 409 and "already recorded" in again.text
     assert count(db, RestrictedPerson) == 1
@@ -368,21 +368,30 @@ def test_bad_signature_form_leaves_the_draft_unsigned(client, db, team, changes,
     assert "consent:release:signed" not in tags(db, team.owner.id)
 
 
-def test_restricted_person_can_never_sign_and_the_form_offers_other_capacities(client, db, team):
+def test_restricted_person_can_never_sign_and_the_form_offers_other_capacities(
+    client, db, keys, team
+):
+    # A minor (born 2012): the client and a parent, guardian or custodian sign.
+    team.client_row = make.client_record(db, team.owner, keys, birth=date(2012, 3, 4))
     client.post(
         f"/clients/{team.client_row.public_id}/restricted-persons",
-        data={"csrf_token": team.token, "name": "Dana Suspect", "reason": "not_safe_to_involve"},
+        data={"csrf_token": team.token, "name": "Dana Suspect", "reason": "court_order"},
     )
-    url = create_release(client, team, client_is_minor="on", second_signer_required="on")
+    url = create_release(client, team)
     form = client.get(url).text
-    assert "can never sign" in form and "Dana Suspect (not safe to involve)" in form
+    assert "can never sign" in form
+    assert "Dana Suspect (a court order keeps them away from the client)" in form
     assert "legal guardian, custodian by court order" in form
+    assert "The client is a minor" in form
     refused = client.post(
         f"{url}/sign",
         data=sign_form(team, second_signer_name="DANA suspect", second_signer_capacity="parent"),
     )
     assert refused.status_code == 400
-    assert "can never sign a release for this client" in refused.text
+    assert (
+        "recorded on this client as someone a court order keeps away from them, and can never "
+        "sign a release" in refused.text.replace("\n", " ")
+    )
     assert "Someone else may sign as: legal guardian, custodian by court order." in refused.text
     together = client.post(
         f"{url}/sign",
@@ -557,7 +566,7 @@ def test_birth_dates_shown_are_the_clients_own(client, db, keys, team):
     # A guard against rendering another row's identity on the detail page.
     other = make.client_record(db, team.owner, keys, given="Quill", birth=date(2011, 2, 3))
     page = client.get(f"/clients/{other.public_id}").text
-    assert "Quill Example" in page and "2011-02-03" in page and "2010-05-17" not in page
+    assert "Quill Example" in page and "2011-02-03" in page and "2000-05-17" not in page
 
 
 def test_effective_date_in_the_past_is_refused(client, team):

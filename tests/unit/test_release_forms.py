@@ -26,6 +26,7 @@ from portal.services import keys as agency_keys
 import factories as make
 
 TZ = ZoneInfo("America/New_York")
+RULES = releases.MinorSigning(tz=TZ)
 
 
 @pytest.fixture
@@ -51,9 +52,11 @@ def form(partner, **changes):
     return values
 
 
-def test_form_dates_are_days_in_the_mdt_time_zone(db, setup):
+def test_form_dates_are_days_in_the_mdt_time_zone(db, keys, setup):
     _, partner, client, witness = setup
-    row = release_forms.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
+    row = release_forms.draft_from_form(
+        db, client, form(partner), tz=TZ, keys=keys, rules=RULES, actor=witness, at=make.AT
+    )
     assert row.effective_at == datetime(2026, 11, 2, 5, 0, tzinfo=UTC)  # midnight in New York
     assert row.ends_at == datetime(2027, 1, 31, 5, 0, tzinfo=UTC)
     document = releases.draft_document(row)
@@ -61,7 +64,7 @@ def test_form_dates_are_days_in_the_mdt_time_zone(db, setup):
     assert document.purpose is consent.Purpose.REFERRAL
 
 
-def test_event_expiry_needs_its_latest_date(db, setup):
+def test_event_expiry_needs_its_latest_date(db, keys, setup):
     _, partner, client, witness = setup
     with pytest.raises(Invalid) as caught:
         release_forms.draft_from_form(
@@ -69,6 +72,8 @@ def test_event_expiry_needs_its_latest_date(db, setup):
             client,
             form(partner, expiry_kind="event", event="court case closes", latest_date=""),
             tz=TZ,
+            keys=keys,
+            rules=RULES,
             actor=witness,
             at=make.AT,
         )
@@ -78,18 +83,27 @@ def test_event_expiry_needs_its_latest_date(db, setup):
         client,
         form(partner, expiry_kind="event", event="court case closes", latest_date="2027-03-01"),
         tz=TZ,
+        keys=keys,
+        rules=RULES,
         actor=witness,
         at=make.AT,
     )
     assert releases.draft_document(row).expiry.event == "court case closes"
 
 
-def test_the_owner_and_unknown_agencies_are_not_recipients(db, setup):
+def test_the_owner_and_unknown_agencies_are_not_recipients(db, keys, setup):
     owner, partner, client, witness = setup
     for recipients in ([owner.public_id], ["all"], []):
         with pytest.raises(Invalid) as caught:
             release_forms.draft_from_form(
-                db, client, form(partner, recipients=recipients), tz=TZ, actor=witness, at=make.AT
+                db,
+                client,
+                form(partner, recipients=recipients),
+                tz=TZ,
+                keys=keys,
+                rules=RULES,
+                actor=witness,
+                at=make.AT,
             )
         assert "recipients" in caught.value.errors
     assert owner not in releases.recipient_choices(db, owner)
@@ -98,7 +112,9 @@ def test_the_owner_and_unknown_agencies_are_not_recipients(db, setup):
 
 def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
     _, partner, client, witness = setup
-    row = release_forms.draft_from_form(db, client, form(partner), tz=TZ, actor=witness, at=make.AT)
+    row = release_forms.draft_from_form(
+        db, client, form(partner), tz=TZ, keys=keys, rules=RULES, actor=witness, at=make.AT
+    )
     later = make.AT + timedelta(hours=3)
     signed = release_forms.sign_from_form(
         db,
@@ -112,6 +128,7 @@ def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
         tz=TZ,
         actor=witness,
         keys=keys,
+        rules=RULES,
         at=later,
     )
     assert signed.release.effective_at == later and row.effective_at == later
@@ -128,7 +145,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
             db,
             client,
             name=" dana suspect ",
-            reason="not_safe_to_involve",
+            reason="court_order",
             actor=witness,
             at=make.AT,
         )
@@ -138,7 +155,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
         )
     assert set(caught.value.errors) == {"name", "reason"}
     row = release_forms.draft_from_form(
-        db, client, form(partner, client_is_minor="on"), tz=TZ, actor=witness, at=make.AT
+        db, client, form(partner), tz=TZ, keys=keys, rules=RULES, actor=witness, at=make.AT
     )
     with pytest.raises(Invalid) as caught:
         release_forms.sign_from_form(
@@ -154,6 +171,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
             tz=TZ,
             actor=witness,
             keys=keys,
+            rules=RULES,
             at=make.AT,
         )
     message = caught.value.errors["signer_name"]
@@ -169,7 +187,14 @@ def _signed(db, keys, setup, at=make.AT):
     _, partner, client, witness = setup
     day = at.astimezone(TZ).date().isoformat()
     row = release_forms.draft_from_form(
-        db, client, form(partner, effective_date=day), tz=TZ, actor=witness, at=at
+        db,
+        client,
+        form(partner, effective_date=day),
+        tz=TZ,
+        keys=keys,
+        rules=RULES,
+        actor=witness,
+        at=at,
     )
     releases.sign(
         db,

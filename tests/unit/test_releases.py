@@ -27,8 +27,7 @@ def _draft(db, keys, **changes):
         purpose="mdt_case_review",
         effective_at=make.AT,
         expiry=consent.DateExpiry(make.AT + timedelta(days=90)),
-        client_is_minor=False,
-        second_signer_required=False,
+        keys=keys,
         language="en",
         actor=witness,
         at=make.AT,
@@ -129,19 +128,3 @@ def test_restricted_person_can_never_sign(db, keys):
             at=make.AT,
         )
     assert "signer" in caught.value.errors
-
-
-def test_minor_needs_the_second_signer(db, keys):
-    _, _, _, witness, row = _draft(db, keys, client_is_minor=True, second_signer_required=True)
-    with pytest.raises(Invalid) as caught:
-        releases.sign(
-            db,
-            row,
-            signer=SIGNER,
-            second_signer=None,
-            method=consent.SignatureMethod.TYPED,
-            actor=witness,
-            keys=keys,
-            at=make.AT,
-        )
-    assert "second_signer" in caught.value.errors

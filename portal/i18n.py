@@ -1,0 +1,99 @@
+"""Translations for what a survivor reads: gettext catalogues, compiled with Babel at first use.
+
+Catalogues live in portal/locale/<language>/LC_MESSAGES/messages.po (layout and how to add
+a language: portal/locale/README.md). They are compiled in memory the first time a
+language is asked for, so a clean checkout, an editable install and a wheel all work
+without a build step and without writing into the package.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+from functools import cache
+from importlib.resources import files
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+import consent
+from consent.document import STATEMENT_KEYS
+from portal.models.agency import AgencyKind
+from portal.sections import catalogue
+
+DOMAIN = "messages"
+SOURCE_LANGUAGE = "en"  # the msgids are the English text
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is defined; translated where it is shown."""
+    return message
+
+
+def locale_dir() -> Path:
+    found = files("portal") / "locale"
+    if not isinstance(found, Path):
+        raise RuntimeError("the portal package has no locale/ directory; reinstall it")
+    return found
+
+
+def catalogue_path(language: str) -> Path:
+    return locale_dir() / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def languages() -> dict[str, str]:
+    """Every language with a catalogue, by tag, named in its own language ("Español")."""
+    tags = sorted(p.parent.parent.name for p in locale_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    names = {}
+    for tag in tags:
+        name = Locale.parse(tag).get_display_name(tag) or tag
+        names[tag] = name[:1].upper() + name[1:]
+    return names
+
+
+def language_or_default(language: object) -> str:
+    return language if isinstance(language, str) and language in languages() else SOURCE_LANGUAGE
+
+
+@cache
+def translations(language: str) -> gettext_module.NullTranslations:
+    """The language's catalogue compiled to gettext form; untranslated text stays English."""
+    path = catalogue_path(language)
+    if language not in languages() or not path.is_file():
+        return gettext_module.NullTranslations()
+    with path.open("rb") as handle:
+        catalogue = read_po(handle, locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalogue, use_fuzzy=False)  # a fuzzy guess is never shown
+    compiled.seek(0)
+    return gettext_module.GNUTranslations(compiled)
+
+
+def gettext(language: str | None, message: str) -> str:
+    return translations(language or SOURCE_LANGUAGE).gettext(message)
+
+
+def ngettext(language: str | None, singular: str, plural: str, n: int) -> str:
+    return translations(language or SOURCE_LANGUAGE).ngettext(singular, plural, n)
+
+
+def statements(language: str) -> consent.Statements:
+    """The four statements of rights in the language, exactly as the client will read them."""
+    english = consent.default_statements()
+    return consent.Statements(
+        **{key: gettext(language, getattr(english, key)) for key in STATEMENT_KEYS}
+    )
+
+
+def dynamic_messages() -> list[str]:
+    """Messages that no source file spells out where they are shown: the statements (in
+    the consent library), the section titles (policies/sections.toml), the agency kinds."""
+    english = consent.default_statements()
+    return [
+        *(getattr(english, key) for key in STATEMENT_KEYS),
+        *(section.title for section in catalogue().sections),
+        *(kind.label for kind in AgencyKind),
+    ]
