@@ -21,7 +21,8 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.errors import Conflict, Invalid, NotFound
+from portal.disclosure import own
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Agency, CaseLink, Client, StaffUser
 from portal.models.screening import (
     AgeGroup,
@@ -111,7 +112,7 @@ def parse(raw: dict, *, tz: ZoneInfo, now: datetime) -> ScreeningInput:
             raise Invalid("screened_at", "The screening time is more than ten years ago.")
         return when
 
-    values = validation.collect(
+    checks = dict(
         tool=tool,
         screened_at=screened_at,
         trigger=lambda: validation.choice(
@@ -134,6 +135,17 @@ def parse(raw: dict, *, tz: ZoneInfo, now: datetime) -> ScreeningInput:
             raw.get("notes"), "notes", max_length=NOTES_MAX, required=False, label="Notes"
         ),
     )
+    try:
+        values = validation.collect(**checks)
+    except Invalid as error:
+        # Say at once, too, what the other fields' rule will ask for.
+        errors = dict(error.errors)
+        if (
+            raw.get("action") == ScreeningAction.NONE
+            and not (raw.get("action_reason") or "").strip()
+        ):
+            errors.setdefault("action_reason", "Say why no action was taken.")
+        raise Invalid.of(errors) from None
     found: Tool = values["tool"]
     version = raw.get("tool_version") or (found.versions[0] if len(found.versions) == 1 else "")
     band = raw.get("band") or ""
@@ -688,3 +700,21 @@ def minors_without_case(db: Session, agency_id: int, *, limit: int = 25):
         .limit(limit)
     ).all()
     return total, [MinorRow(*row) for row in rows]
+
+
+def need_to_know(db: Session, client: Client, section_key: str, *, viewer, purpose, at) -> None:
+    """The owner's policy for its own staff, as on the section pages: the read is audited
+    either way, and a refusal says which gate (the caller keeps the entry on a 403)."""
+    if client.agency_id != viewer.agency.id:
+        raise NotFound("client")
+    answer = own.read(
+        db,
+        viewer,
+        section_key,
+        purpose=purpose,
+        client_ref=client.public_id,
+        subject=client.public_id,
+        at=at,
+    )
+    if answer.withheld:
+        raise Forbidden(f"Withheld: {answer.reason}.")
