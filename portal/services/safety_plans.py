@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.models import Client, SectionEntry
+from portal.models import Client
 from portal.models.screening import SafetyPlanState
 from portal.sections import catalogue
 from portal.services import risk_screens, section_versions
@@ -29,7 +29,8 @@ PLACEMENT = "placement_housing"
 def section_saved(
     db: Session,
     client: Client,
-    entry: SectionEntry,
+    section_key: str,
+    version: int,
     content: dict,
     *,
     before: dict | None,
@@ -38,9 +39,9 @@ def section_saved(
     at: datetime,
 ) -> None:
     """Called by the section form's save, in its transaction, for every section saved."""
-    if entry.section_key == PLAN:
-        _plan_saved(db, client, entry, content, actor=actor, keys=keys, at=at)
-    elif entry.section_key == PLACEMENT and placement_changed(before, content):
+    if section_key == PLAN:
+        _plan_saved(db, client, version, content, actor=actor, keys=keys, at=at)
+    elif section_key == PLACEMENT and placement_changed(before, content):
         _moved(db, client, actor=actor, at=at)
 
 
@@ -54,12 +55,12 @@ def _state(db: Session, client: Client) -> SafetyPlanState:
     return state or SafetyPlanState(agency_id=client.agency_id, client_id=client.id)
 
 
-def _plan_saved(db, client, entry, content, *, actor, keys, at) -> None:
+def _plan_saved(db, client, version, content, *, actor, keys, at) -> None:
     strategies = catalogue().get(STRATEGIES)
     subset = {f.key: content.get(f.key, "") for f in strategies.fields}
     section_versions.add_version(db, client, STRATEGIES, subset, actor=actor, keys=keys, at=at)
     state = _state(db, client)
-    state.plan_version = entry.version
+    state.plan_version = version
     state.planned_at = at
     review = content.get("review_date") or ""
     state.review_date = date.fromisoformat(review) if review else None

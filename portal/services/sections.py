@@ -132,7 +132,15 @@ def save_section(
     )
     # The safety plan's clocks follow its sections (issue 20): a plan version, a move.
     safety_plans.section_saved(
-        db, client, entry, content, before=before, actor=actor, keys=keys, at=at
+        db,
+        client,
+        section.key,
+        entry.version,
+        content,
+        before=before,
+        actor=actor,
+        keys=keys,
+        at=at,
     )
     return entry
 

@@ -211,6 +211,9 @@ def test_only_the_disclosure_point_reads_section_entries():
         "models/section.py",
         "models/__init__.py",
         "services/sections.py",
+        # The one writer of section versions (the form, the screening, the plan's
+        # strategies); it reads only the latest version of the section it adds to.
+        "services/section_versions.py",
         "disclosure/content.py",
         # Writes synthetic rows into its own scratch database in bulk; reads none.
         "bench/disclosure.py",
