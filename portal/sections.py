@@ -14,6 +14,9 @@ FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "dom
 # Sections whose content lives outside the section versions: the workflow's meeting minutes
 # and the mentor program's accompaniment log. Only the disclosure point reads them for others.
 SOURCES = frozenset({"meetings", "mentoring"})
+# Sections kept as versions but written by a service of their own rather than by the
+# section form (issue 20): the screening record, and the safety plan's strategies.
+WRITERS = frozenset({"screenings", "safety_plans"})
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,11 @@ class Section:
     fields: tuple[SectionField, ...]
     identifying: bool = False
     source: str | None = None  # None: kept as section versions; else one of SOURCES
+    written_by: str | None = None  # None: the section form writes it; else one of WRITERS
 
     @property
     def editable(self) -> bool:
-        return self.source is None
+        return self.source is None and self.written_by is None
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,14 @@ def parse(data: dict) -> Catalogue:
                 tuple(fields),
                 bool(raw.get("identifying", False)),
                 raw.get("source"),
+                raw.get("written_by"),
             )
         )
     for section in sections:
         if section.source is not None and section.source not in SOURCES:
             raise ValueError(f"section {section.key}: unknown source {section.source!r}")
+        if section.written_by is not None and section.written_by not in WRITERS:
+            raise ValueError(f"section {section.key}: unknown writer {section.written_by!r}")
     keys = [s.key for s in sections]
     if len(keys) != len(set(keys)):
         raise ValueError("duplicate section key in the catalogue")

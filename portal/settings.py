@@ -46,6 +46,8 @@ class Settings:
     cookie_secure: bool = True
     mdt_timezone: str = "America/New_York"
     convening_window_days: int = 14
+    # The 24–48 hour risk screen (issue 20): hours from identification, fixed at its start.
+    risk_screen_window_hours: int = 48
     # How long the case summary page may spend deciding owners' blocks itself; owners it
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
@@ -131,6 +133,7 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
         mdt_timezone=config("PORTAL_MDT_TIMEZONE", default="America/New_York"),
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
+        risk_screen_window_hours=config("PORTAL_RISK_SCREEN_WINDOW_HOURS", cast=int, default=48),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
         trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
@@ -151,4 +154,6 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         )
     if not 14 <= settings.age_of_majority <= 21:
         raise ValueError("PORTAL_AGE_OF_MAJORITY must be a whole number from 14 to 21")
+    if not 1 <= settings.risk_screen_window_hours <= 24 * 14:
+        raise ValueError("PORTAL_RISK_SCREEN_WINDOW_HOURS must be between 1 and 336")
     return settings

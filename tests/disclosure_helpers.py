@@ -8,7 +8,8 @@ from datetime import timedelta
 import consent
 from portal.models import Agency, AgencyKind, Client, Discipline, MdtCase, Role, StaffUser
 from portal.requester import Requester
-from portal.services import cases, releases, sections
+from portal.sections import catalogue
+from portal.services import cases, releases, section_versions, sections
 
 import factories as make
 
@@ -53,6 +54,12 @@ def world(db, keys, *, owner_discipline=Discipline.HEALTH, partner_kind=AgencyKi
 
 
 def write(db, keys, w: World, section: str, values: dict):
+    if catalogue().get(section).written_by:  # the screening, the plan's strategies
+        entry = section_versions.add_version(
+            db, w.client, section, values, actor=w.owner_staff, keys=keys, at=make.AT
+        )
+        db.flush()
+        return entry
     entry = sections.save_section(
         db, w.client, section, values, actor=w.owner_staff, keys=keys, at=make.AT
     )

@@ -106,6 +106,20 @@ class AuditTag(StrEnum):
     TASK_COMMENTED = "mdt:task:commented"
     CALENDAR_FEED_ISSUED = "account:calendar_feed:issued"
     CALENDAR_FEED_REVOKED = "account:calendar_feed:revoked"
+    # Screening, risk screen, safety plans, mandated reports (issue 20)
+    SCREENING_STARTED = "record:screening:started"
+    SCREENING_EDITED = "record:screening:edited"
+    SCREENING_FINALISED = "record:screening:finalised"
+    SCREENING_AMENDED = "record:screening:amended"
+    SCREENING_MDT_CHOICE = "record:screening:mdt_choice"
+    SCREENING_MDT_PATH = "record:screening:mdt_path_started"
+    RISK_SCREEN_STARTED = "record:risk_screen:started"
+    RISK_SCREEN_RECORDED = "record:risk_screen:recorded"
+    RISK_SCREEN_PERSON_ADDED = "record:risk_screen:person_added"
+    SAFETY_PLAN_REVIEW_DUE = "record:safety_plan:review_due"
+    SAFETY_PLAN_PRINTED = "record:safety_plan:printed"
+    # A compelled disclosure: the accounting of disclosures lists it (issue 19 aligns).
+    MANDATED_REPORT_MADE = "record:mandated_report:made"
     # Integration of issues 5-7
     ACCOMPANIMENT_TASK_CREATED = "mentoring:accompaniment:task_created"
 

@@ -51,7 +51,15 @@ from portal.models import (
 from portal.requester import Requester
 from portal.scratch_db import scratch_database
 from portal.sections import catalogue
-from portal.services import agencies, cases, clients, releases, sections, staff
+from portal.services import (
+    agencies,
+    cases,
+    clients,
+    releases,
+    section_versions,
+    sections,
+    staff,
+)
 from portal.services import case_summary as summary
 from portal.settings import NodeSecrets, Settings
 from portal.web.render import templates
@@ -180,7 +188,9 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
         cases.link_client(db, bench_case, agency, client, actor=None, at=AT, confirmed=True)
         owned = catalogue().for_discipline(agency.discipline)
         for section in owned:
-            sections.save_section(
+            # The screening and the plan's strategies have writers of their own (issue 20).
+            save = section_versions.add_version if section.written_by else sections.save_section
+            save(
                 db,
                 client,
                 section.key,

@@ -356,6 +356,7 @@ def cmd_demo(args) -> int:
                 keys=KeyWrapper(settings.secrets.kek_bytes()),
                 at=now,
                 today=now.astimezone(settings.tz).date(),
+                tz=settings.tz,
             )
             print("seeded synthetic demo data")
     if not assets.htmx_present():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -16,6 +17,7 @@ from portal.demo.integration import seed_integration
 from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
 from portal.demo.mentoring import seed_mentoring
 from portal.demo.releases import seed_consent
+from portal.demo.screening import seed_screening
 from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
 from portal.services import agencies, cases, clients, staff
 
@@ -113,9 +115,11 @@ def seed(
     today: date,
     case_count: int = 18,
     rng: random.Random | None = None,
+    tz: ZoneInfo | None = None,
 ) -> dict[str, Agency]:
     """Build the demo MDT in the caller's transaction. Deterministic for a given rng."""
     rng = rng or random.Random(2026)
+    tz = tz or ZoneInfo("America/New_York")
     by_key = {}
     for spec in AGENCIES:
         by_key[spec.key] = agencies.create_agency(
@@ -186,4 +190,6 @@ def seed(
     demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
     demo_audit.seed_audit(db, by_key, keys=keys, at=at, rng=rng)
     seed_integration(db, by_key, at=at, today=today)  # follow-ups made into tasks (5-7)
+    # Screening, risk screens, a plan due after a move, a mandated report (issue 20)
+    seed_screening(db, by_key, keys=keys, at=at, today=today, tz=tz, rng=rng)
     return by_key

@@ -117,3 +117,21 @@ from portal.models.audit import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, AuditCheck
 __all__ += ["ENTRY_FORMAT", "GENESIS_HASH", "NODE_LOG", "AuditCheckpoint", "AuditHead"]
 # Sections and disclosure policy (issue 5)
 __all__ += ["PolicyLine", "PolicyVersion", "SectionEntry"]
+# Screening, risk screen, safety plans and mandated reports (issue 20)
+from portal.models.screening import (  # noqa: E402
+    MandatedReport,
+    RiskScreen,
+    RiskScreenPerson,
+    SafetyPlanState,
+    Screening,
+    ScreeningAmendment,
+)
+
+__all__ += [
+    "MandatedReport",
+    "RiskScreen",
+    "RiskScreenPerson",
+    "SafetyPlanState",
+    "Screening",
+    "ScreeningAmendment",
+]

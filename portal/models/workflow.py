@@ -19,6 +19,7 @@ class CaseEventKind(StrEnum):
     LINK_CONFIRMED = "link_confirmed"
     REVIEWED = "reviewed"
     CADENCE_SET = "cadence_set"
+    MANDATED_REPORT = "mandated_report"  # issue 20: a report for a minor, by a participant
 
 
 class CaseEvent(SQLModel, table=True):

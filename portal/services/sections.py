@@ -9,18 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
-from portal import crypto
-from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
 from portal.models import Agency, Client, SectionEntry, StaffUser
 from portal.requester import Requester
 from portal.sections import Section, SectionField, catalogue
-from portal.services import validation
-from portal.services.keys import data_secret
+from portal.services import safety_plans, section_versions, validation
 
 TEXT_MAX = 300
 TEXTAREA_MAX = 4000
@@ -129,39 +126,28 @@ def save_section(
     if not section.editable:  # kept by the meetings or the mentor log, never as versions
         raise NotFound("section")
     content = clean_content(section, raw)
-    latest = db.exec(
-        select(func.max(SectionEntry.version)).where(
-            SectionEntry.client_id == client.id, SectionEntry.section_key == section.key
-        )
-    ).one()
-    key_id, secret = data_secret(db, client.agency_id, keys=keys)
-    entry = SectionEntry(
-        agency_id=client.agency_id,
-        client_id=client.id,
-        section_key=section.key,
-        version=(latest or 0) + 1,
-        key_id=key_id,
-        content_sealed=crypto.seal_json(secret, content),
-        author_id=getattr(actor, "id", None),
-        at=at,
+    previous = section_versions.latest(db, client, section.key)
+    before = section_versions.open_content(db, previous, keys=keys) if previous else None
+    entry = section_versions.add_version(
+        db, client, section.key, content, actor=actor, keys=keys, at=at
     )
-    db.add(entry)
-    db.flush()
-    record(
+    # The safety plan's clocks follow its sections (issue 20): a plan version, a move.
+    safety_plans.section_saved(
         db,
-        AuditTag.SECTION_SAVED,
-        agency_id=client.agency_id,
+        client,
+        section.key,
+        entry.version,
+        content,
+        before=before,
         actor=actor,
-        subject=client.public_id,
-        detail={"section": section.key, "version": entry.version},
+        keys=keys,
         at=at,
     )
     return entry
 
 
 def open_entry(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> dict:
-    _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
-    return crypto.open_json(secret, entry.content_sealed)
+    return section_versions.open_content(db, entry, keys=keys)
 
 
 def latest_versions(db: Session, client: Client) -> dict[str, tuple[int, datetime]]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
-from portal.services import alerts, audit_figures, cases, convening, tasks
+from portal.services import alerts, audit_figures, cases, convening, screening_panel, tasks
 from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -33,6 +33,11 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
     panel = None
     if allows(viewer.roles, Permission.MEETING_MANAGE):  # the coordinator's clock (issue 6)
         panel = convening.coordinator_panel(db, agency, today=today, stale_days=stale_days)
+    screening_rows = None
+    if allows(viewer.roles, Permission.MEETING_MANAGE):  # issue 20: the coordinator's rows
+        screening_rows = screening_panel.screening_panel(
+            db, agency, now=now, tz=settings.tz, today=today
+        )
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):
         my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
@@ -51,4 +56,5 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
         "mentoring": mentor_pages.dashboard_panel(db, viewer, now=now, settings=settings),
         "panel": panel,
         "my_tasks": my_tasks,
+        "screening_panel": screening_rows,
     }

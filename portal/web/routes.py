@@ -30,6 +30,9 @@ from portal.web.routing import route
 # isort: split
 from portal.web import workflow_pages  # MDT workflow (issue 6)
 
+# isort: split
+from portal.web import screening_pages  # screening and safety plans (issue 20)
+
 STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "static"
 
 
@@ -334,6 +337,8 @@ def routes() -> list:
             permission=P.SECTION_WRITE,
             methods=("POST",),
         ),
+        # Screening, the risk screen, mandated reports, the survivor's plan (issue 20)
+        *screening_routes(),
         route("/agency/policy", policy_pages.policy_page, permission=P.POLICY_READ),
         route(
             "/agency/policy", policy_pages.policy_add, permission=P.POLICY_MANAGE, methods=("POST",)
@@ -460,3 +465,65 @@ def public_static() -> StaticFiles:
     static = StaticFiles(directory=str(STATIC_DIR))
     static.permission = P.PUBLIC  # stylesheets and htmx: no survivor data lives here
     return static
+
+
+def screening_routes() -> list:
+    """Issue 20: every page of an own client's screenings, risk screens and safety plan."""
+    base = "/clients/{client_id}"
+    one = base + "/screenings/{screening_id}"
+    screen = base + "/risk-screens/{screen_id}"
+    post = ("POST",)
+    return [
+        route(base + "/screenings", screening_pages.screening_list, permission=P.SECTION_READ),
+        route(
+            base + "/screenings",
+            screening_pages.screening_create,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(one, screening_pages.screening_detail, permission=P.SECTION_READ),
+        route(one, screening_pages.screening_edit, permission=P.SECTION_WRITE, methods=post),
+        route(
+            one + "/finalise",
+            screening_pages.screening_finalise,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(
+            one + "/amend",
+            screening_pages.screening_amend,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(
+            one + "/choice",
+            screening_pages.screening_choice,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(
+            one + "/mdt-path",
+            screening_pages.screening_mdt_path,
+            permission=P.CASE_CREATE,
+            methods=post,
+        ),
+        route(
+            one + "/reports",
+            screening_pages.screening_report,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(screen, screening_pages.risk_screen_page, permission=P.SECTION_READ),
+        route(screen, screening_pages.risk_screen_record, permission=P.SECTION_WRITE, methods=post),
+        route(
+            screen + "/people",
+            screening_pages.risk_screen_person,
+            permission=P.SECTION_WRITE,
+            methods=post,
+        ),
+        route(
+            base + "/safety-plan/print",
+            screening_pages.safety_plan_print,
+            permission=P.SECTION_READ,
+        ),
+    ]

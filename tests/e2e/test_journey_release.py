@@ -34,7 +34,7 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
     expect(page.get_by_text("Some of these agencies are system-based")).to_have_count(0)
     page.get_by_label(POLICE).check()
     expect(page.get_by_text("Some of these agencies are system-based")).to_be_visible()
-    page.get_by_label("Safety plan").check()
+    page.get_by_label("Safety plan", exact=True).check()
     page.get_by_label("Needs assessment").check()
     page.get_by_label("Care coordination").check()
     page.get_by_role("button", name="Prepare the release").click()

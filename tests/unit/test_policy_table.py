@@ -22,8 +22,16 @@ MDT_ROLES = {
 TABLE = {
     "identity": {"community": MDT_ROLES, "system": MDT_ROLES},
     "safety_plan": {
+        k: {"advocate", "case_manager", "mdt_coordinator"} for k in ("community", "system")
+    },
+    # A survivor-mentor gets the strategies and contacts, never the whole plan (issue 20).
+    "safety_strategies": {
         k: {"advocate", "case_manager", "survivor_mentor", "mdt_coordinator"}
         for k in ("community", "system")
+    },
+    "screening": {
+        "community": {"advocate", "case_manager", "clinician", "mdt_coordinator"},
+        "system": {"advocate", "case_manager", "clinician", "investigator", "mdt_coordinator"},
     },
     "needs_assessment": {
         k: {"advocate", "case_manager", "clinician", "survivor_mentor", "mdt_coordinator"}
@@ -55,6 +63,9 @@ ONLY_FOR = {
     ("investigation", "investigator"): {"mdt_case_review"},
     ("legal_court", "investigator"): {"mdt_case_review"},
     ("safety_plan", "mdt_coordinator"): {"mdt_case_review"},
+    ("safety_strategies", "mdt_coordinator"): {"mdt_case_review"},
+    ("screening", "mdt_coordinator"): {"mdt_case_review"},
+    ("screening", "investigator"): {"mdt_case_review"},
     ("care_plan", "mdt_coordinator"): {"mdt_case_review"},
     ("education", "mdt_coordinator"): {"mdt_case_review"},
     ("legal_court", "mdt_coordinator"): {"mdt_case_review"},

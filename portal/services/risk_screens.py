@@ -1,0 +1,386 @@
+"""The 24–48 hour risk screen as its own clock, beside the 14-day convening clock.
+
+It starts at identification (a screening with a clear concern), is due `window_hours`
+after it (a setting, 48 by default, fixed when the clock starts, as a convening deadline
+is), and is done when the risk screen, covering the survivor and each minor child or
+vulnerable family member recorded, and a first safety plan are both recorded.
+
+Hours are hours lived: the clock is kept in UTC and only shown in the MDT's zone, so a
+daylight-saving change neither shortens nor lengthens the window (48 hours from 20:00 on
+the Saturday before the spring change is 21:00 local on the Monday). Dates of the
+coordinator's rows are calendar dates in the MDT's zone, as for the convening clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, func, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import Invalid, NotFound
+from portal.models import Client
+from portal.models.screening import HouseholdRelation, RiskScreen, RiskScreenPerson
+from portal.services import validation
+from portal.services.keys import data_secret
+
+FIRST_MARK_HOURS = 24  # the standard's "24–48 hours": due from here, overdue after the window
+NOTE_MAX = 2000
+LABEL_MAX = 60
+
+
+def first_mark(screen: RiskScreen) -> datetime:
+    return screen.identified_at + timedelta(hours=min(FIRST_MARK_HOURS, screen.window_hours))
+
+
+def status(screen: RiskScreen, now: datetime) -> str:
+    """open (under 24 h), due (24 h up to and including the deadline), overdue, done, or
+    done late. Exactly at the deadline it is still due: late means after it."""
+    if screen.done_at is not None:
+        return "done" if screen.done_at <= screen.due_at else "done late"
+    if now > screen.due_at:
+        return "overdue"
+    if now >= first_mark(screen):
+        return "due"
+    return "open"
+
+
+def _seal(db: Session, agency_id: int, keys: KeyWrapper, content: dict) -> tuple[str, bytes]:
+    key_id, secret = data_secret(db, agency_id, keys=keys)
+    return key_id, crypto.seal_json(secret, content)
+
+
+def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes) -> dict:
+    _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
+    return crypto.open_json(secret, sealed)
+
+
+def open_clock(db: Session, client: Client) -> RiskScreen | None:
+    return db.exec(
+        select(RiskScreen)
+        .where(
+            RiskScreen.agency_id == client.agency_id,
+            RiskScreen.client_id == client.id,
+            RiskScreen.done_at.is_(None),
+        )
+        .order_by(RiskScreen.identified_at)
+        .limit(1)
+    ).first()
+
+
+def start_clock(
+    db: Session,
+    client: Client,
+    *,
+    identified_at: datetime,
+    window_hours: int,
+    screening_id: int | None,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> RiskScreen:
+    """Start the clock at identification; one open clock per client (a second clear
+    concern while one runs changes nothing: the survivor is already identified)."""
+    running = open_clock(db, client)
+    if running is not None:
+        return running
+    key_id, sealed = _seal(db, client.agency_id, keys, {"survivor": ""})
+    screen = RiskScreen(
+        agency_id=client.agency_id,
+        client_id=client.id,
+        screening_id=screening_id,
+        identified_at=identified_at,
+        due_at=identified_at + timedelta(hours=window_hours),
+        window_hours=window_hours,
+        key_id=key_id,
+        notes_sealed=sealed,
+    )
+    db.add(screen)
+    db.flush()
+    record(
+        db,
+        AuditTag.RISK_SCREEN_STARTED,
+        agency_id=client.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"risk_screen": screen.public_id, "window_hours": window_hours},
+        at=at,
+    )
+    return screen
+
+
+def access_risk_screen(db: Session, client: Client, public_id: str) -> RiskScreen:
+    screen = db.exec(
+        select(RiskScreen).where(
+            RiskScreen.public_id == public_id,
+            RiskScreen.agency_id == client.agency_id,
+            RiskScreen.client_id == client.id,
+        )
+    ).first()
+    if screen is None:
+        raise NotFound("risk screen")
+    return screen
+
+
+def for_client(db: Session, client: Client) -> list[RiskScreen]:
+    return list(
+        db.exec(
+            select(RiskScreen)
+            .where(RiskScreen.agency_id == client.agency_id, RiskScreen.client_id == client.id)
+            .order_by(RiskScreen.identified_at.desc())
+        ).all()
+    )
+
+
+def add_person(
+    db: Session,
+    screen: RiskScreen,
+    *,
+    relation: object,
+    label: object,
+    notes: object,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> RiskScreenPerson:
+    """A minor child or vulnerable family member the screen must cover. Until their own
+    risk notes are recorded the screen is not complete."""
+    values = validation.collect(
+        relation=lambda: validation.choice(relation, "relation", HouseholdRelation),
+        label=lambda: validation.text(
+            label, "label", max_length=LABEL_MAX, label="How the team refers to them"
+        ),
+        notes=lambda: validation.text(
+            notes, "notes", max_length=NOTE_MAX, required=False, label="Their risk notes"
+        ),
+    )
+    key_id, sealed = _seal(
+        db, screen.agency_id, keys, {"label": values["label"], "notes": values["notes"]}
+    )
+    person = RiskScreenPerson(
+        risk_screen_id=screen.id,
+        relation=values["relation"],
+        added_at=at,
+        screened_at=at if values["notes"] else None,
+        key_id=key_id,
+        content_sealed=sealed,
+    )
+    db.add(person)
+    db.flush()
+    if not values["notes"] and screen.done_at is None:
+        screen.screened_at = None  # someone new is not yet screened
+        db.add(screen)
+    record(
+        db,
+        AuditTag.RISK_SCREEN_PERSON_ADDED,
+        agency_id=screen.agency_id,
+        actor=actor,
+        subject=db.get(Client, screen.client_id).public_id,
+        detail={"risk_screen": screen.public_id, "relation": values["relation"]},
+        at=at,
+    )
+    return person
+
+
+def record_screen(
+    db: Session,
+    screen: RiskScreen,
+    *,
+    survivor_notes: object,
+    person_notes: dict[str, object],
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> RiskScreen:
+    """Record the risk notes: the survivor's, and each household member's own (by public
+    id). The screen counts as recorded once everyone it covers has notes."""
+    people = persons(db, screen)
+    checks = {
+        "survivor_notes": lambda: validation.text(
+            survivor_notes, "survivor_notes", max_length=NOTE_MAX, label="The survivor's risks"
+        )
+    }
+    for person in people:
+        given = person_notes.get(person.public_id)
+        if given is not None:
+            checks[f"person_{person.public_id}"] = lambda given=given: validation.text(
+                given, "notes", max_length=NOTE_MAX, required=False, label="Their risk notes"
+            )
+    values = validation.collect(**checks)
+    key_id, sealed = _seal(db, screen.agency_id, keys, {"survivor": values["survivor_notes"]})
+    screen.key_id, screen.notes_sealed = key_id, sealed
+    for person in people:
+        notes = values.get(f"person_{person.public_id}")
+        if notes is None:
+            continue
+        content = _open(db, screen.agency_id, keys, person.key_id, person.content_sealed)
+        content["notes"] = notes
+        person.key_id, person.content_sealed = _seal(db, screen.agency_id, keys, content)
+        person.screened_at = at if notes else None
+        db.add(person)
+    everyone = all(p.screened_at is not None for p in people)
+    if everyone and screen.screened_at is None:
+        screen.screened_at = at
+        screen.screened_by_id = getattr(actor, "id", None)
+    elif not everyone and screen.done_at is None:
+        screen.screened_at = None
+    _maybe_done(screen)
+    db.add(screen)
+    record(
+        db,
+        AuditTag.RISK_SCREEN_RECORDED,
+        agency_id=screen.agency_id,
+        actor=actor,
+        subject=db.get(Client, screen.client_id).public_id,
+        detail={"risk_screen": screen.public_id, "complete": everyone},
+        at=at,
+    )
+    return screen
+
+
+def plan_recorded(db: Session, client: Client, *, at: datetime) -> None:
+    """A safety-plan version was saved: the running clock has its first plan."""
+    screen = open_clock(db, client)
+    if screen is None or screen.first_plan_at is not None:
+        return
+    screen.first_plan_at = at
+    _maybe_done(screen)
+    db.add(screen)
+
+
+def _maybe_done(screen: RiskScreen) -> None:
+    if screen.done_at is None and screen.screened_at and screen.first_plan_at:
+        screen.done_at = max(screen.screened_at, screen.first_plan_at)
+
+
+def persons(db: Session, screen: RiskScreen) -> list[RiskScreenPerson]:
+    return list(
+        db.exec(
+            select(RiskScreenPerson)
+            .where(RiskScreenPerson.risk_screen_id == screen.id)
+            .order_by(RiskScreenPerson.id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class PersonView:
+    public_id: str
+    relation: str
+    label: str
+    notes: str
+    screened_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RiskScreenView:
+    screen: RiskScreen
+    status: str
+    survivor_notes: str
+    people: list[PersonView]
+
+
+def view(db: Session, screen: RiskScreen, *, keys: KeyWrapper, now: datetime) -> RiskScreenView:
+    """The owner's own view (the caller has checked the viewer may read the safety plan)."""
+    notes = _open(db, screen.agency_id, keys, screen.key_id, screen.notes_sealed)
+    people = []
+    for person in persons(db, screen):
+        content = _open(db, screen.agency_id, keys, person.key_id, person.content_sealed)
+        people.append(
+            PersonView(
+                person.public_id,
+                HouseholdRelation(person.relation).label,
+                content.get("label", ""),
+                content.get("notes", ""),
+                person.screened_at,
+            )
+        )
+    return RiskScreenView(screen, status(screen, now), notes.get("survivor", ""), people)
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    public_id: str
+    client_id: str
+    client_reference: str
+    identified_at: datetime
+    due_at: datetime
+    status: str
+    screened: bool
+    planned: bool
+
+    def due_local(self, tz: ZoneInfo) -> datetime:
+        return self.due_at.astimezone(tz)
+
+
+@dataclass(frozen=True)
+class ClockCounts:
+    running: int
+    due: int  # past the first 24 hours, deadline not passed
+    overdue: int
+    due_today: int  # deadline falls on today's date in the MDT's zone, not yet passed
+
+
+def _day_bounds(today: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return start, end
+
+
+def counts(db: Session, agency_id: int, *, now: datetime, tz: ZoneInfo) -> ClockCounts:
+    running = (RiskScreen.agency_id == agency_id, RiskScreen.done_at.is_(None))
+
+    def count(*more):
+        return select(func.count()).where(*running, *more).scalar_subquery()
+
+    start, end = _day_bounds(now.astimezone(tz).date(), tz)
+    total, overdue, today_ = db.exec(
+        select(
+            count(),
+            count(RiskScreen.due_at < now),
+            count(RiskScreen.due_at >= now, RiskScreen.due_at >= start, RiskScreen.due_at < end),
+        )
+    ).one()
+    # Past the first mark: identified at least 24 h ago (or the whole window, if shorter).
+    mark = now - timedelta(hours=FIRST_MARK_HOURS)
+    due = db.exec(
+        select(func.count()).where(
+            *running,
+            RiskScreen.due_at >= now,
+            (RiskScreen.identified_at <= mark) | (RiskScreen.window_hours <= FIRST_MARK_HOURS),
+        )
+    ).one()
+    return ClockCounts(total, due, overdue, today_)
+
+
+def running_rows(db: Session, agency_id: int, *, now: datetime, limit: int = 25) -> list[ClockRow]:
+    """The agency's running clocks, nearest deadline first (overdue at the top)."""
+    rows = db.exec(
+        select(RiskScreen, Client.public_id, Client.reference)
+        .join(Client, Client.id == RiskScreen.client_id)
+        .where(RiskScreen.agency_id == agency_id, RiskScreen.done_at.is_(None))
+        .order_by(RiskScreen.due_at, RiskScreen.id)
+        .limit(limit)
+    ).all()
+    return [
+        ClockRow(
+            screen.public_id,
+            client_pid,
+            reference,
+            screen.identified_at,
+            screen.due_at,
+            status(screen, now),
+            screen.screened_at is not None,
+            screen.first_plan_at is not None,
+        )
+        for screen, client_pid, reference in rows
+    ]
+
+
+def require_running(screen: RiskScreen) -> None:
+    if screen.done_at is not None:
+        raise Invalid("risk_screen", "This risk screen is done; start from a new screening.")

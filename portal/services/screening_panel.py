@@ -1,0 +1,66 @@
+"""The coordinator's rows for issue 20, beside the convening clock: screenings begun and
+not finalised, running risk-screen clocks, minors with a clear concern and no MDT case,
+safety plans past review or due after a move, and mandated reports made. Each is read
+from the viewer's own agency's records (or, for reports, the timelines of the cases it
+coordinates), filtered and counted in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from portal.models import Agency
+from portal.services import mandated_reports, risk_screens, safety_plans, screenings
+
+REPORT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ScreeningPanel:
+    drafts_total: int
+    drafts_overdue: int
+    drafts: list
+    clock_counts: risk_screens.ClockCounts
+    clocks: list
+    minors_total: int
+    minors: list
+    review_total: int
+    reviews: list
+    reports_recent: int
+    report_days: int
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.drafts_total
+            or self.clock_counts.running
+            or self.minors_total
+            or self.review_total
+            or self.reports_recent
+        )
+
+
+def screening_panel(
+    db: Session, agency: Agency, *, now: datetime, tz: ZoneInfo, today: date
+) -> ScreeningPanel:
+    drafts_total, drafts_overdue, drafts = screenings.drafts(db, agency.id, now=now)
+    minors_total, minors = screenings.minors_without_case(db, agency.id)
+    review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
+    return ScreeningPanel(
+        drafts_total=drafts_total,
+        drafts_overdue=drafts_overdue,
+        drafts=drafts,
+        clock_counts=risk_screens.counts(db, agency.id, now=now, tz=tz),
+        clocks=risk_screens.running_rows(db, agency.id, now=now),
+        minors_total=minors_total,
+        minors=minors,
+        review_total=review_total,
+        reviews=reviews,
+        reports_recent=mandated_reports.count_recent(
+            db, agency.id, since=now - timedelta(days=REPORT_DAYS)
+        ),
+        report_days=REPORT_DAYS,
+    )

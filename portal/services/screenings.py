@@ -1,0 +1,724 @@
+"""The screening record (issue 20): owned by the agency that screened, a draft until
+finalised, editable for seven days after, then locked; later changes are amendments,
+kept and shown beside it.
+
+A clear concern is identification: it starts the 24–48 hour risk-screen clock. It is not
+a case on its own. For a minor it flags the coordinator (the dashboard's row of minors
+with a clear concern and no MDT case) and the MDT path starts from it. For an adult the
+survivor's own choice is recorded (wants MDT involvement: yes / not now), and the
+screening is written to its section, the only way partners can ever see it, only once
+the answer is yes; even then a release is needed, as for every section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, func, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.disclosure import own
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import Agency, CaseLink, Client, StaffUser
+from portal.models.screening import (
+    AgeGroup,
+    MdtChoice,
+    Screening,
+    ScreeningAction,
+    ScreeningAmendment,
+    ScreeningTrigger,
+)
+from portal.requester import Requester
+from portal.screening_tools import Tool, catalogue
+from portal.services import cases, risk_screens, section_versions, validation
+from portal.services.keys import data_secret
+
+SECTION = "screening"
+LOCK_DAYS = 7
+DUE_HOURS = 24  # a draft (a screening begun) is overdue once this old and not finalised
+NOTES_MAX = 2000
+REASON_MAX = 500
+FIELDS = (
+    "tool",
+    "tool_version",
+    "screened_at",
+    "trigger",
+    "band",
+    "age_group",
+    "action",
+    "action_reason",
+    "notes",
+)
+LABELS = {
+    "tool": "Tool",
+    "tool_version": "Version",
+    "screened_at": "Screened",
+    "trigger": "Why screened",
+    "band": "Result",
+    "age_group": "Age group",
+    "action": "Action taken",
+    "action_reason": "Reason for no action",
+    "notes": "Screener's notes",
+}
+
+
+def local_datetime(value: object, field: str, tz: ZoneInfo, *, label: str) -> datetime:
+    """A date and time typed in the MDT's zone (an HTML datetime-local value), in UTC."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(field, f"{label} is required.")
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid(field, f"{label}: give a date and time, like 2026-03-07 14:30.") from None
+    if naive.tzinfo is not None:
+        raise Invalid(field, f"{label}: give the local date and time without a zone.")
+    return naive.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class ScreeningInput:
+    tool: Tool
+    tool_version: str
+    screened_at: datetime
+    trigger: str
+    band: str
+    age_group: str
+    action: str
+    action_reason: str
+    notes: str
+
+    @property
+    def concern(self) -> str:
+        return self.tool.band(self.band).concern
+
+
+def parse(raw: dict, *, tz: ZoneInfo, now: datetime) -> ScreeningInput:
+    """Every bad field reported at once, each beside its own field."""
+
+    def tool():
+        found = catalogue().get(raw.get("tool") or "")
+        if found is None:
+            raise Invalid("tool", "Choose the screening tool from the list.")
+        return found
+
+    def screened_at():
+        when = local_datetime(raw.get("screened_at"), "screened_at", tz, label="Screened")
+        if when > now + timedelta(minutes=5):
+            raise Invalid("screened_at", "The screening time cannot be in the future.")
+        if when < now - timedelta(days=3650):
+            raise Invalid("screened_at", "The screening time is more than ten years ago.")
+        return when
+
+    checks = dict(
+        tool=tool,
+        screened_at=screened_at,
+        trigger=lambda: validation.choice(
+            raw.get("trigger"), "trigger", ScreeningTrigger, label="Why screened"
+        ),
+        age_group=lambda: validation.choice(
+            raw.get("age_group"), "age_group", AgeGroup, label="Age group"
+        ),
+        action=lambda: validation.choice(
+            raw.get("action"), "action", ScreeningAction, label="Action taken"
+        ),
+        action_reason=lambda: validation.text(
+            raw.get("action_reason"),
+            "action_reason",
+            max_length=REASON_MAX,
+            required=False,
+            label="Reason for no action",
+        ),
+        notes=lambda: validation.text(
+            raw.get("notes"), "notes", max_length=NOTES_MAX, required=False, label="Notes"
+        ),
+    )
+    try:
+        values = validation.collect(**checks)
+    except Invalid as error:
+        # Say at once, too, what the other fields' rule will ask for.
+        errors = dict(error.errors)
+        if (
+            raw.get("action") == ScreeningAction.NONE
+            and not (raw.get("action_reason") or "").strip()
+        ):
+            errors.setdefault("action_reason", "Say why no action was taken.")
+        raise Invalid.of(errors) from None
+    found: Tool = values["tool"]
+    version = raw.get("tool_version") or (found.versions[0] if len(found.versions) == 1 else "")
+    band = raw.get("band") or ""
+    errors = {}
+    if version not in found.versions:
+        errors["tool_version"] = f"Choose a version of {found.name} from the list."
+    if found.band(band) is None:
+        errors["band"] = f"Choose a result band of {found.name}."
+    if values["action"] == ScreeningAction.NONE and not values["action_reason"]:
+        errors["action_reason"] = "Say why no action was taken."
+    if errors:
+        raise Invalid.of(errors)
+    return ScreeningInput(
+        tool=found,
+        tool_version=version,
+        screened_at=values["screened_at"],
+        trigger=values["trigger"],
+        band=band,
+        age_group=values["age_group"],
+        action=values["action"],
+        action_reason=values["action_reason"],
+        notes=values["notes"],
+    )
+
+
+def _seal(db: Session, agency_id: int, keys: KeyWrapper, content: dict) -> tuple[str, bytes]:
+    key_id, secret = data_secret(db, agency_id, keys=keys)
+    return key_id, crypto.seal_json(secret, content)
+
+
+def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes) -> dict:
+    _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
+    return crypto.open_json(secret, sealed)
+
+
+def _apply(db: Session, screening: Screening, given: ScreeningInput, *, keys: KeyWrapper):
+    screening.tool_key = given.tool.key
+    screening.tool_version = given.tool_version
+    screening.screened_at = given.screened_at
+    screening.trigger = given.trigger
+    screening.band = given.band
+    screening.concern = given.concern
+    screening.age_group = given.age_group
+    screening.action = given.action
+    screening.key_id, screening.notes_sealed = _seal(
+        db,
+        screening.agency_id,
+        keys,
+        {"notes": given.notes, "action_reason": given.action_reason},
+    )
+
+
+def _subject(db: Session, screening: Screening) -> str:
+    return db.get(Client, screening.client_id).public_id
+
+
+def start(
+    db: Session,
+    client: Client,
+    raw: dict,
+    *,
+    actor,
+    keys: KeyWrapper,
+    tz: ZoneInfo,
+    at: datetime,
+) -> Screening:
+    """Record a screening as a draft; the screener is whoever records it."""
+    given = parse(raw, tz=tz, now=at)
+    screening = Screening(
+        agency_id=client.agency_id,
+        client_id=client.id,
+        screener_id=getattr(actor, "id", None),
+        created_at=at,
+        created_by_id=getattr(actor, "id", None),
+        updated_at=at,
+        tool_key="",
+        tool_version="",
+        screened_at=at,
+        trigger="",
+        band="",
+        concern="",
+        age_group="",
+        action="",
+        key_id="",
+        notes_sealed=b"",
+    )
+    _apply(db, screening, given, keys=keys)
+    db.add(screening)
+    db.flush()
+    record(
+        db,
+        AuditTag.SCREENING_STARTED,
+        agency_id=client.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"screening": screening.public_id, "tool": screening.tool_key},
+        at=at,
+    )
+    return screening
+
+
+def locks_at(screening: Screening) -> datetime | None:
+    if screening.finalised_at is None:
+        return None
+    return screening.finalised_at + timedelta(days=LOCK_DAYS)
+
+
+def locked(screening: Screening, at: datetime) -> bool:
+    """Seven days after it was finalised, to the second, the record is locked."""
+    ends = locks_at(screening)
+    return ends is not None and at >= ends
+
+
+def edit(
+    db: Session,
+    screening: Screening,
+    raw: dict,
+    *,
+    actor,
+    keys: KeyWrapper,
+    tz: ZoneInfo,
+    window_hours: int,
+    at: datetime,
+) -> Screening:
+    """Change a draft, or a finalised screening inside its seven days."""
+    if locked(screening, at):
+        raise Conflict(
+            "screening", "This screening is locked (seven days after it was finalised): amend it."
+        )
+    given = parse(raw, tz=tz, now=at)
+    _apply(db, screening, given, keys=keys)
+    screening.updated_at = at
+    db.add(screening)
+    record(
+        db,
+        AuditTag.SCREENING_EDITED,
+        agency_id=screening.agency_id,
+        actor=actor,
+        subject=_subject(db, screening),
+        detail={"screening": screening.public_id},
+        at=at,
+    )
+    if screening.finalised_at is not None:
+        _after_final(db, screening, actor=actor, keys=keys, tz=tz, window_hours=window_hours, at=at)
+    return screening
+
+
+def finalise(
+    db: Session,
+    screening: Screening,
+    *,
+    actor,
+    keys: KeyWrapper,
+    tz: ZoneInfo,
+    window_hours: int,
+    at: datetime,
+) -> Screening:
+    if screening.finalised_at is not None:
+        raise Conflict("screening", "This screening is already finalised.")
+    screening.finalised_at = at
+    screening.updated_at = at
+    db.add(screening)
+    record(
+        db,
+        AuditTag.SCREENING_FINALISED,
+        agency_id=screening.agency_id,
+        actor=actor,
+        subject=_subject(db, screening),
+        detail={
+            "screening": screening.public_id,
+            "tool": screening.tool_key,
+            "concern": screening.concern,
+        },
+        at=at,
+    )
+    _after_final(db, screening, actor=actor, keys=keys, tz=tz, window_hours=window_hours, at=at)
+    return screening
+
+
+def _after_final(db, screening, *, actor, keys, tz, window_hours, at) -> None:
+    """A clear concern starts the risk-screen clock (from the time of the screening);
+    whatever may be shared is written to the screening section."""
+    client = db.get(Client, screening.client_id)
+    if screening.concern == "clear":
+        risk_screens.start_clock(
+            db,
+            client,
+            identified_at=screening.screened_at,
+            window_hours=window_hours,
+            screening_id=screening.id,
+            actor=actor,
+            keys=keys,
+            at=at,
+        )
+    publish(db, screening, actor=actor, keys=keys, tz=tz, at=at)
+
+
+def shareable(screening: Screening) -> bool:
+    """A minor's screening follows the MDT path; an adult's only on their own yes."""
+    if screening.finalised_at is None:
+        return False
+    return screening.age_group == AgeGroup.MINOR or screening.mdt_choice == MdtChoice.YES
+
+
+def publish(db, screening, *, actor, keys, tz, at) -> None:
+    """Write the screening as the section's next version if it may be shared; if it may no
+    longer be (an adult said "not now" after saying yes), write an empty version over it,
+    so the disclosure point has nothing of it to release."""
+    client = db.get(Client, screening.client_id)
+    if shareable(screening):
+        content = section_content(db, screening, keys=keys, tz=tz)
+    elif section_versions.latest(db, client, SECTION) is not None:
+        content = {"result": "Not shared: the survivor has not asked for MDT involvement."}
+    else:
+        return
+    section_versions.add_version(db, client, SECTION, content, actor=actor, keys=keys, at=at)
+
+
+def section_content(db: Session, screening: Screening, *, keys: KeyWrapper, tz: ZoneInfo) -> dict:
+    view = screening_view(db, screening, keys=keys, tz=tz)
+    amendments = "\n".join(
+        f"{a.at.astimezone(tz):%Y-%m-%d %H:%M} by {a.by or 'unknown'}: {a.summary}"
+        for a in view.amendments
+    )
+    return {
+        "screened_at": f"{screening.screened_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
+        "tool": view.tool_label,
+        "screener": view.screener or "",
+        "trigger": view.trigger_label,
+        "result": view.band_label,
+        "action": view.action_label,
+        "action_reason": view.action_reason,
+        "notes": view.notes,
+        "amendments": amendments,
+    }
+
+
+def amend(
+    db: Session,
+    screening: Screening,
+    raw: dict,
+    *,
+    reason: object,
+    actor,
+    keys: KeyWrapper,
+    tz: ZoneInfo,
+    window_hours: int,
+    at: datetime,
+) -> ScreeningAmendment:
+    """Change a locked screening: the change, its reason, who and when are kept for good."""
+    if not locked(screening, at):
+        raise Conflict("screening", "This screening can still be edited; amend it once locked.")
+    why = validation.text(reason, "reason", max_length=REASON_MAX, label="Reason for the amendment")
+    given = parse(raw, tz=tz, now=at)
+    before = _field_values(db, screening, keys=keys, tz=tz)
+    _apply(db, screening, given, keys=keys)
+    after = _field_values(db, screening, keys=keys, tz=tz)
+    changes = {k: [before[k], after[k]] for k in FIELDS if before[k] != after[k]}
+    if not changes:
+        raise Invalid("reason", "Nothing was changed: an amendment needs a change.")
+    key_id, sealed = _seal(db, screening.agency_id, keys, {"reason": why, "changes": changes})
+    amendment = ScreeningAmendment(
+        screening_id=screening.id,
+        at=at,
+        by_id=getattr(actor, "id", None),
+        key_id=key_id,
+        change_sealed=sealed,
+    )
+    screening.updated_at = at
+    db.add_all([amendment, screening])
+    db.flush()
+    record(
+        db,
+        AuditTag.SCREENING_AMENDED,
+        agency_id=screening.agency_id,
+        actor=actor,
+        subject=_subject(db, screening),
+        detail={"screening": screening.public_id, "fields": sorted(changes)},
+        at=at,
+    )
+    _after_final(db, screening, actor=actor, keys=keys, tz=tz, window_hours=window_hours, at=at)
+    return amendment
+
+
+def _field_values(db, screening, *, keys, tz) -> dict:
+    sealed = _open(db, screening.agency_id, keys, screening.key_id, screening.notes_sealed)
+    tool = catalogue().get(screening.tool_key)
+    band = tool.band(screening.band) if tool else None
+    return {
+        "tool": tool.name if tool else screening.tool_key,
+        "tool_version": screening.tool_version,
+        "screened_at": f"{screening.screened_at.astimezone(tz):%Y-%m-%d %H:%M}",
+        "trigger": ScreeningTrigger(screening.trigger).label,
+        "band": band.label if band else screening.band,
+        "age_group": screening.age_group,
+        "action": ScreeningAction(screening.action).label,
+        "action_reason": sealed.get("action_reason", ""),
+        "notes": sealed.get("notes", ""),
+    }
+
+
+def record_choice(
+    db: Session,
+    screening: Screening,
+    *,
+    choice: object,
+    actor,
+    keys: KeyWrapper,
+    tz: ZoneInfo,
+    at: datetime,
+) -> Screening:
+    """An adult's own answer: wants MDT involvement, yes or not now. Services go on either
+    way; a survivor who does not self-identify is still served."""
+    if screening.age_group != AgeGroup.ADULT:
+        raise Invalid("choice", "A minor's MDT path does not wait for a choice.")
+    value = validation.choice(choice, "choice", MdtChoice, label="MDT involvement")
+    if screening.mdt_choice == value:
+        return screening
+    screening.mdt_choice = value
+    screening.updated_at = at
+    db.add(screening)
+    record(
+        db,
+        AuditTag.SCREENING_MDT_CHOICE,
+        agency_id=screening.agency_id,
+        actor=actor,
+        subject=_subject(db, screening),
+        detail={"screening": screening.public_id, "choice": value},
+        at=at,
+    )
+    if screening.finalised_at is not None:
+        publish(db, screening, actor=actor, keys=keys, tz=tz, at=at)
+    return screening
+
+
+def start_mdt_path(
+    db: Session,
+    screening: Screening,
+    coordinating_agency: Agency,
+    *,
+    referral_source: object,
+    actor,
+    at: datetime,
+    tz: ZoneInfo,
+    today: date,
+    window_days: int,
+):
+    """Open the MDT case from a clear concern (the 14-day clock starts at the screening's
+    date) and link the client, confirmed: the coordinator's own agency screened."""
+    if screening.agency_id != coordinating_agency.id:
+        raise NotFound("screening")
+    if screening.finalised_at is None or screening.concern != "clear":
+        raise Invalid("screening", "Only a finalised screening with a clear concern starts it.")
+    if screening.age_group == AgeGroup.ADULT and screening.mdt_choice != MdtChoice.YES:
+        raise Invalid("screening", "The survivor has not asked for MDT involvement.")
+    client = db.get(Client, screening.client_id)
+    if has_case(db, client):
+        raise Conflict("screening", "This client is already part of an MDT case.")
+    intake = min(screening.screened_at.astimezone(tz).date(), today)
+    case = cases.open_case(
+        db,
+        coordinating_agency,
+        intake_date=intake.isoformat(),
+        referral_source=referral_source,
+        actor=actor,
+        at=at,
+        today=today,
+        window_days=window_days,
+    )
+    cases.link_client(db, case, coordinating_agency, client, actor=actor, at=at, confirmed=True)
+    screening.mdt_case_id = case.id
+    db.add(screening)
+    record(
+        db,
+        AuditTag.SCREENING_MDT_PATH,
+        agency_id=screening.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"screening": screening.public_id, "case": case.reference},
+        at=at,
+    )
+    return case
+
+
+def has_case(db: Session, client: Client) -> bool:
+    return (
+        db.exec(
+            select(func.count())
+            .select_from(CaseLink)
+            .where(CaseLink.agency_id == client.agency_id, CaseLink.client_id == client.id)
+        ).one()
+        > 0
+    )
+
+
+def access_screening(db: Session, client: Client, public_id: str) -> Screening:
+    found = db.exec(
+        select(Screening).where(
+            Screening.public_id == public_id,
+            Screening.agency_id == client.agency_id,
+            Screening.client_id == client.id,
+        )
+    ).first()
+    if found is None:
+        raise NotFound("screening")
+    return found
+
+
+def for_client(db: Session, client: Client) -> list[Screening]:
+    return list(
+        db.exec(
+            select(Screening)
+            .where(Screening.agency_id == client.agency_id, Screening.client_id == client.id)
+            .order_by(Screening.screened_at.desc())
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class AmendmentView:
+    at: datetime
+    by: str | None
+    reason: str
+    changes: dict
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{LABELS[k]}: {old or '(blank)'} → {new or '(blank)'}"
+            for k, (old, new) in self.changes.items()
+        ]
+        return f"{self.reason} ({'; '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class ScreeningView:
+    screening: Screening
+    tool_label: str
+    band_label: str
+    trigger_label: str
+    action_label: str
+    action_reason: str
+    notes: str
+    screener: str | None
+    amendments: list[AmendmentView]
+
+
+def screening_view(db: Session, screening: Screening, *, keys: KeyWrapper, tz: ZoneInfo):
+    """The owner's own view (the caller checked the viewer may read the section)."""
+    values = _field_values(db, screening, keys=keys, tz=tz)
+    screener = db.get(StaffUser, screening.screener_id) if screening.screener_id else None
+    rows = db.exec(
+        select(ScreeningAmendment, StaffUser.display_name)
+        .join(StaffUser, StaffUser.id == ScreeningAmendment.by_id, isouter=True)
+        .where(ScreeningAmendment.screening_id == screening.id)
+        .order_by(ScreeningAmendment.at, ScreeningAmendment.id)
+    ).all()
+    amendments = []
+    for amendment, name in rows:
+        content = _open(db, screening.agency_id, keys, amendment.key_id, amendment.change_sealed)
+        amendments.append(AmendmentView(amendment.at, name, content["reason"], content["changes"]))
+    return ScreeningView(
+        screening,
+        f"{values['tool']} ({screening.tool_version})",
+        values["band"],
+        values["trigger"],
+        values["action"],
+        values["action_reason"],
+        values["notes"],
+        screener.display_name if screener else None,
+        amendments,
+    )
+
+
+def form_values(db: Session, screening: Screening | None, *, keys: KeyWrapper, tz: ZoneInfo):
+    if screening is None:
+        return {}
+    sealed = _open(db, screening.agency_id, keys, screening.key_id, screening.notes_sealed)
+    return {
+        "tool": screening.tool_key,
+        "tool_version": screening.tool_version,
+        "screened_at": f"{screening.screened_at.astimezone(tz):%Y-%m-%dT%H:%M}",
+        "trigger": screening.trigger,
+        "band": screening.band,
+        "age_group": screening.age_group,
+        "action": screening.action,
+        "action_reason": sealed.get("action_reason", ""),
+        "notes": sealed.get("notes", ""),
+    }
+
+
+# -- the coordinator's rows ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    public_id: str
+    client_id: str
+    client_reference: str
+    created_at: datetime
+    overdue: bool
+
+
+def drafts(db: Session, agency_id: int, *, now: datetime, limit: int = 25):
+    """Screenings begun and not finalised: due, and overdue after DUE_HOURS."""
+    where = (Screening.agency_id == agency_id, Screening.finalised_at.is_(None))
+    cutoff = now - timedelta(hours=DUE_HOURS)
+    total, overdue = db.exec(
+        select(
+            select(func.count()).where(*where).scalar_subquery(),
+            select(func.count()).where(*where, Screening.created_at < cutoff).scalar_subquery(),
+        )
+    ).one()
+    rows = db.exec(
+        select(Screening.public_id, Client.public_id, Client.reference, Screening.created_at)
+        .join(Client, Client.id == Screening.client_id)
+        .where(*where)
+        .order_by(Screening.created_at, Screening.id)
+        .limit(limit)
+    ).all()
+    return total, overdue, [DraftRow(*row, row[3] < cutoff) for row in rows]
+
+
+@dataclass(frozen=True)
+class MinorRow:
+    public_id: str
+    client_id: str
+    client_reference: str
+    screened_at: datetime
+
+
+def minors_without_case(db: Session, agency_id: int, *, limit: int = 25):
+    """Minors with a finalised clear concern whose client is in no MDT case."""
+    linked = (
+        select(CaseLink.id)
+        .where(CaseLink.agency_id == agency_id, CaseLink.client_id == Screening.client_id)
+        .exists()
+    )
+    where = (
+        Screening.agency_id == agency_id,
+        Screening.concern == "clear",
+        Screening.age_group == AgeGroup.MINOR,
+        Screening.finalised_at.is_not(None),
+        ~linked,
+    )
+    total = db.exec(select(func.count(func.distinct(Screening.client_id))).where(*where)).one()
+    rows = db.exec(
+        select(Screening.public_id, Client.public_id, Client.reference, Screening.screened_at)
+        .join(Client, Client.id == Screening.client_id)
+        .where(*where)
+        .order_by(Screening.screened_at, Screening.id)
+        .limit(limit)
+    ).all()
+    return total, [MinorRow(*row) for row in rows]
+
+
+def need_to_know(
+    db: Session, client: Client, section_key: str, *, requester: Requester, at
+) -> None:
+    """The owner's policy for its own staff, as on the section pages: the read is audited
+    either way, and a refusal says which gate (the caller keeps the entry on a 403)."""
+    agency = db.get(Agency, client.agency_id)
+    if agency is None or agency.public_id != requester.agency:
+        raise NotFound("client")
+    answer = own.read(
+        db,
+        requester,
+        section_key,
+        agency=agency,
+        client_ref=client.public_id,
+        subject=client.public_id,
+        at=at,
+    )
+    if answer.withheld:
+        raise Forbidden(f"Withheld: {answer.reason}.")

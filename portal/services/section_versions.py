@@ -1,0 +1,74 @@
+"""Adding one sealed version of one section of an own client: the only writer of
+section_entry. The section form (services/sections.py) and the services that write a
+section of their own (the screening record, the safety plan's strategies) all come here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.models import Client, SectionEntry
+from portal.services.keys import data_secret
+
+
+def latest(db: Session, client: Client, section_key: str) -> SectionEntry | None:
+    return db.exec(
+        select(SectionEntry)
+        .where(
+            SectionEntry.agency_id == client.agency_id,
+            SectionEntry.client_id == client.id,
+            SectionEntry.section_key == section_key,
+        )
+        .order_by(SectionEntry.version.desc())
+        .limit(1)
+    ).first()
+
+
+def add_version(
+    db: Session,
+    client: Client,
+    section_key: str,
+    content: dict,
+    *,
+    actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> SectionEntry:
+    """Seal `content` (already checked) as the next version; audited in this transaction."""
+    newest = db.exec(
+        select(func.max(SectionEntry.version)).where(
+            SectionEntry.client_id == client.id, SectionEntry.section_key == section_key
+        )
+    ).one()
+    key_id, secret = data_secret(db, client.agency_id, keys=keys)
+    entry = SectionEntry(
+        agency_id=client.agency_id,
+        client_id=client.id,
+        section_key=section_key,
+        version=(newest or 0) + 1,
+        key_id=key_id,
+        content_sealed=crypto.seal_json(secret, content),
+        author_id=getattr(actor, "id", None),
+        at=at,
+    )
+    db.add(entry)
+    db.flush()
+    record(
+        db,
+        AuditTag.SECTION_SAVED,
+        agency_id=client.agency_id,
+        actor=actor,
+        subject=client.public_id,
+        detail={"section": section_key, "version": entry.version},
+        at=at,
+    )
+    return entry
+
+
+def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> dict:
+    _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
+    return crypto.open_json(secret, entry.content_sealed)

@@ -1,0 +1,361 @@
+"""Screening, the risk screen, mandated reports and the survivor's printable safety plan,
+for the agency's own clients (issue 20). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from starlette.responses import RedirectResponse, Response
+
+from portal.auth.permissions import Permission, allows
+from portal.disclosure import parse_purpose
+from portal.errors import Forbidden, Invalid
+from portal.models import StaffUser
+from portal.models.case import ReferralSource
+from portal.models.screening import (
+    AgeGroup,
+    HouseholdRelation,
+    MdtChoice,
+    ReportRecipient,
+    ScreeningAction,
+    ScreeningTrigger,
+)
+from portal.screening_tools import catalogue as tool_catalogue
+from portal.services import (
+    clients,
+    mandated_reports,
+    risk_screens,
+    safety_plan_copy,
+    screenings,
+)
+from portal.web.context import Context
+from portal.web.render import render
+
+SCREENING_FIELDS = screenings.FIELDS
+
+
+def _client(ctx: Context):
+    return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+
+
+def _purpose(ctx: Context) -> str:
+    return parse_purpose(ctx.request.query_params.get("purpose") or None)
+
+
+def _allowed(ctx: Context, client, section_key: str) -> None:
+    try:
+        screenings.need_to_know(
+            ctx.db, client, section_key, requester=ctx.requester.asking(_purpose(ctx)), at=ctx.now
+        )
+    except Forbidden:
+        ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
+        raise
+
+
+def _keys(ctx: Context):
+    return ctx.request.app.state.keys
+
+
+def _raw(ctx: Context) -> dict:
+    return {name: ctx.field(name) for name in SCREENING_FIELDS}
+
+
+def _choices() -> dict:
+    return {
+        "tools": tool_catalogue().tools,
+        "triggers": list(ScreeningTrigger),
+        "actions": list(ScreeningAction),
+        "age_groups": list(AgeGroup),
+        "relations": list(HouseholdRelation),
+        "recipients": list(ReportRecipient),
+        "mdt_choices": list(MdtChoice),
+        "referral_sources": list(ReferralSource),
+    }
+
+
+def _staff(ctx: Context) -> list[StaffUser]:
+    return list(
+        ctx.db.exec(
+            select(StaffUser)
+            .where(StaffUser.agency_id == ctx.viewer.agency.id, StaffUser.is_active.is_(True))
+            .order_by(StaffUser.display_name)
+        ).all()
+    )
+
+
+def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Response:
+    client = _client(ctx)
+    _allowed(ctx, client, screenings.SECTION)
+    tz = ctx.settings.tz
+    return render(
+        ctx,
+        "screening/list.html",
+        {
+            "client": client,
+            "screenings": [
+                screenings.screening_view(ctx.db, s, keys=_keys(ctx), tz=tz)
+                for s in screenings.for_client(ctx.db, client)
+            ],
+            "clocks": [
+                (c, risk_screens.status(c, ctx.now))
+                for c in risk_screens.for_client(ctx.db, client)
+            ],
+            "reports": mandated_reports.for_client(ctx.db, client),
+            "values": values or {"screened_at": f"{ctx.now.astimezone(tz):%Y-%m-%dT%H:%M}"},
+            "errors": errors or {},
+            "tz": tz,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def screening_create(ctx: Context) -> Response:
+    client = _client(ctx)
+    _allowed(ctx, client, screenings.SECTION)
+    try:
+        made = screenings.start(
+            ctx.db,
+            client,
+            _raw(ctx),
+            actor=ctx.viewer.user,
+            keys=_keys(ctx),
+            tz=ctx.settings.tz,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return screening_list(ctx, values=_raw(ctx), errors=error.errors, status=error.status_code)
+    ctx.flash("Screening recorded as a draft: finalise it when it is complete.")
+    return _to(client, made)
+
+
+def _to(client, screening) -> Response:
+    return RedirectResponse(
+        f"/clients/{client.public_id}/screenings/{screening.public_id}", status_code=303
+    )
+
+
+def _screening(ctx: Context, client):
+    return screenings.access_screening(ctx.db, client, ctx.request.path_params["screening_id"])
+
+
+def screening_detail(ctx: Context, *, values=None, errors=None, status=200) -> Response:
+    client = _client(ctx)
+    _allowed(ctx, client, screenings.SECTION)
+    screening = _screening(ctx, client)
+    tz = ctx.settings.tz
+    return render(
+        ctx,
+        "screening/detail.html",
+        {
+            "client": client,
+            "view": screenings.screening_view(ctx.db, screening, keys=_keys(ctx), tz=tz),
+            "locked": screenings.locked(screening, ctx.now),
+            "locks_at": screenings.locks_at(screening),
+            "values": values or screenings.form_values(ctx.db, screening, keys=_keys(ctx), tz=tz),
+            "errors": errors or {},
+            "has_case": screenings.has_case(ctx.db, client),
+            "may_open_case": allows(ctx.viewer.roles, Permission.CASE_CREATE),
+            "staff": _staff(ctx),
+            "now_local": f"{ctx.now.astimezone(tz):%Y-%m-%dT%H:%M}",
+            "tz": tz,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def _act(ctx: Context, action, message: str) -> Response:
+    """Run one change of a screening; an invalid form re-renders its page with a 4xx."""
+    client = _client(ctx)
+    _allowed(ctx, client, screenings.SECTION)
+    screening = _screening(ctx, client)
+    try:
+        action(client, screening)
+    except Invalid as error:
+        return screening_detail(
+            ctx,
+            values=_raw(ctx) if ctx.field("tool") else None,
+            errors=error.errors,
+            status=error.status_code,
+        )
+    ctx.flash(message)
+    return _to(client, screening)
+
+
+def _common(ctx: Context) -> dict:
+    return {
+        "actor": ctx.viewer.user,
+        "keys": _keys(ctx),
+        "tz": ctx.settings.tz,
+        "window_hours": ctx.settings.risk_screen_window_hours,
+        "at": ctx.now,
+    }
+
+
+def screening_edit(ctx: Context) -> Response:
+    return _act(
+        ctx,
+        lambda c, s: screenings.edit(ctx.db, s, _raw(ctx), **_common(ctx)),
+        "Screening saved.",
+    )
+
+
+def screening_finalise(ctx: Context) -> Response:
+    return _act(
+        ctx, lambda c, s: screenings.finalise(ctx.db, s, **_common(ctx)), "Screening finalised."
+    )
+
+
+def screening_amend(ctx: Context) -> Response:
+    return _act(
+        ctx,
+        lambda c, s: screenings.amend(
+            ctx.db, s, _raw(ctx), reason=ctx.field("reason"), **_common(ctx)
+        ),
+        "Amendment recorded; the screening keeps it for good.",
+    )
+
+
+def screening_choice(ctx: Context) -> Response:
+    common = _common(ctx)
+    common.pop("window_hours")
+    return _act(
+        ctx,
+        lambda c, s: screenings.record_choice(ctx.db, s, choice=ctx.field("choice"), **common),
+        "The survivor's choice is recorded.",
+    )
+
+
+def screening_mdt_path(ctx: Context) -> Response:
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    holder = {}
+
+    def start(client, screening):
+        holder["case"] = screenings.start_mdt_path(
+            ctx.db,
+            screening,
+            ctx.viewer.agency,
+            referral_source=ctx.field("referral_source"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            tz=ctx.settings.tz,
+            today=today,
+            window_days=ctx.settings.convening_window_days,
+        )
+
+    response = _act(ctx, start, "MDT case opened from the screening; the 14-day clock runs.")
+    if "case" in holder:
+        return RedirectResponse(f"/cases/{holder['case'].public_id}", status_code=303)
+    return response
+
+
+def screening_report(ctx: Context) -> Response:
+    return _act(
+        ctx,
+        lambda c, s: mandated_reports.record_report(
+            ctx.db,
+            s,
+            recipient=ctx.field("recipient"),
+            made_at=ctx.field("made_at"),
+            made_by=ctx.field("made_by"),
+            report_number=ctx.field("report_number"),
+            actor=ctx.viewer.user,
+            tz=ctx.settings.tz,
+            at=ctx.now,
+        ),
+        "Mandated report recorded: it is on the case timeline and in the accounting.",
+    )
+
+
+# -- the risk screen -------------------------------------------------------------------
+
+
+def _risk_screen(ctx: Context, client):
+    return risk_screens.access_risk_screen(ctx.db, client, ctx.request.path_params["screen_id"])
+
+
+def risk_screen_page(ctx: Context, *, errors=None, status=200) -> Response:
+    client = _client(ctx)
+    _allowed(ctx, client, "safety_plan")
+    screen = _risk_screen(ctx, client)
+    return render(
+        ctx,
+        "screening/risk_screen.html",
+        {
+            "client": client,
+            "view": risk_screens.view(ctx.db, screen, keys=_keys(ctx), now=ctx.now),
+            "first_mark": risk_screens.first_mark(screen),
+            "errors": errors or {},
+            "tz": ctx.settings.tz,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+def _risk_act(ctx: Context, action, message: str) -> Response:
+    client = _client(ctx)
+    _allowed(ctx, client, "safety_plan")
+    screen = _risk_screen(ctx, client)
+    try:
+        risk_screens.require_running(screen)
+        action(screen)
+    except Invalid as error:
+        return risk_screen_page(ctx, errors=error.errors, status=error.status_code)
+    ctx.flash(message)
+    return RedirectResponse(
+        f"/clients/{client.public_id}/risk-screens/{screen.public_id}", status_code=303
+    )
+
+
+def risk_screen_record(ctx: Context) -> Response:
+    def record(screen):
+        people = risk_screens.persons(ctx.db, screen)
+        risk_screens.record_screen(
+            ctx.db,
+            screen,
+            survivor_notes=ctx.field("survivor_notes"),
+            person_notes={p.public_id: ctx.field(f"person_{p.public_id}") for p in people},
+            actor=ctx.viewer.user,
+            keys=_keys(ctx),
+            at=ctx.now,
+        )
+
+    return _risk_act(ctx, record, "Risk screen saved.")
+
+
+def risk_screen_person(ctx: Context) -> Response:
+    return _risk_act(
+        ctx,
+        lambda screen: risk_screens.add_person(
+            ctx.db,
+            screen,
+            relation=ctx.field("relation"),
+            label=ctx.field("label"),
+            notes=ctx.field("notes"),
+            actor=ctx.viewer.user,
+            keys=_keys(ctx),
+            at=ctx.now,
+        ),
+        "Added to the risk screen.",
+    )
+
+
+# -- the survivor's copy of the safety plan --------------------------------------------
+
+
+def safety_plan_print(ctx: Context) -> Response:
+    client = _client(ctx)
+    copy = safety_plan_copy.survivor_copy(
+        ctx.db,
+        client,
+        requester=ctx.requester.asking(_purpose(ctx)),
+        keys=_keys(ctx),
+        at=ctx.now,
+    )
+    if copy is None:
+        ctx.keep_on_error = True
+        raise Forbidden("Withheld: your role may not read this client's safety plan.")
+    response = render(ctx, "screening/safety_plan_print.html", {"client": client, "copy": copy})
+    response.headers["Cache-Control"] = "no-store"
+    return response

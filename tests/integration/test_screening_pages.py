@@ -1,0 +1,86 @@
+"""The screening pages, the survivor's printable plan and the coordinator's rows (issue 20)."""
+
+from datetime import timedelta
+
+from portal.models import Discipline, Role
+from portal.services import sections
+
+import factories as make
+
+
+def _signed_in(app_client, db, keys, *roles):
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    user = make.user(db, agency, *roles)
+    client = make.client_record(db, agency, keys)
+    make.login(app_client, user.username)
+    return agency, user, client
+
+
+def test_a_screening_is_recorded_finalised_and_flags_the_coordinator(client, db, keys, clock):
+    _, _, survivor = _signed_in(client, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR)
+    base = f"/clients/{survivor.public_id}/screenings"
+    token = make.csrf_of_page(client, base)
+    bad = client.post(base, data={"csrf_token": token, "tool": "cse_it", "action": "none"})
+    assert bad.status_code == 400 and "Say why no action was taken." in bad.text
+    when = (clock() - timedelta(hours=1)).astimezone(make_tz()).strftime("%Y-%m-%dT%H:%M")
+    made = client.post(
+        base,
+        data={
+            "csrf_token": token,
+            "tool": "cse_it",
+            "tool_version": "2.0",
+            "screened_at": when,
+            "trigger": "return_from_missing",
+            "band": "clear_concern",
+            "age_group": "minor",
+            "action": "mdt_referral",
+            "notes": "Synthetic note.",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    page = made.headers["location"]
+    done = client.post(page + "/finalise", data={"csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    dashboard = client.get("/")
+    assert "Minors with a clear concern and no MDT case" in dashboard.text
+    assert survivor.reference in dashboard.text
+    detail = client.get(page)
+    assert "Start the MDT path" in detail.text and "Record a mandated report" in detail.text
+
+
+def make_tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("America/New_York")
+
+
+def test_the_survivors_copy_has_no_agency_notes_and_no_address_unless_asked(
+    client, db, keys, clock
+):
+    _, user, survivor = _signed_in(client, db, keys, Role.ADVOCATE)
+    plan = {
+        "stage": "leaving",
+        "emergency_contacts": "Advocate line 555-0100",
+        "agency_notes": "AGENCY-ONLY-NOTE",
+        "safe_address": "12 Synthetic Lane",
+        "print_address": "no",
+    }
+    sections.save_section(db, survivor, "safety_plan", plan, actor=user, keys=keys, at=clock())
+    db.flush()
+    page = client.get(f"/clients/{survivor.public_id}/safety-plan/print")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert "Advocate line 555-0100" in page.text
+    assert "AGENCY-ONLY-NOTE" not in page.text and "Synthetic Lane" not in page.text
+    plan["print_address"] = "yes, the survivor asked"
+    sections.save_section(db, survivor, "safety_plan", plan, actor=user, keys=keys, at=clock())
+    db.flush()
+    page = client.get(f"/clients/{survivor.public_id}/safety-plan/print")
+    assert "12 Synthetic Lane" in page.text and "AGENCY-ONLY-NOTE" not in page.text
+
+
+def test_a_role_the_policy_withholds_the_plan_from_gets_no_copy(client, db, keys):
+    _signed_in_as_mentor = _signed_in(client, db, keys, Role.SURVIVOR_MENTOR)
+    survivor = _signed_in_as_mentor[2]
+    page = client.get(f"/clients/{survivor.public_id}/safety-plan/print")
+    assert page.status_code == 403

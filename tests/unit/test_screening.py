@@ -1,0 +1,555 @@
+"""Screening, the 24–48 hour risk screen, safety plans and mandated reports (issue 20)."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from disclosure_helpers import SECRET_NOTE, release, world
+from sqlmodel import select
+
+from portal.audit import AuditTag
+from portal.disclosure import Released, Withheld
+from portal.errors import Conflict, Invalid
+from portal.models import AgencyKind, AuditEntry, Discipline, Role
+from portal.models.workflow import CaseEvent, CaseEventKind
+from portal.services import (
+    mandated_reports,
+    risk_screens,
+    safety_plans,
+    screening_panel,
+    screenings,
+    section_versions,
+    sections,
+)
+from portal.services.case_summary import owner_block
+
+import factories as make
+
+NY = ZoneInfo("America/New_York")
+
+
+def local(*parts) -> datetime:
+    return datetime(*parts, tzinfo=NY)
+
+
+def form(when: datetime, *, band="clear_concern", age="minor", action="mdt_referral", **more):
+    values = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{when.astimezone(NY):%Y-%m-%dT%H:%M}",
+        "trigger": "indicator",
+        "band": band,
+        "age_group": age,
+        "action": action,
+        "action_reason": "",
+        "notes": SECRET_NOTE,
+    }
+    values.update(more)
+    return values
+
+
+def screen(db, keys, client, actor, when, *, at=None, finalise=True, window=48, **more):
+    at = at or when
+    made = screenings.start(db, client, form(when, **more), actor=actor, keys=keys, tz=NY, at=at)
+    if finalise:
+        screenings.finalise(db, made, actor=actor, keys=keys, tz=NY, window_hours=window, at=at)
+    db.flush()
+    return made
+
+
+@pytest.fixture
+def owned(db, keys):
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    staff = make.user(db, agency, Role.ADVOCATE, Role.MDT_COORDINATOR)
+    client = make.client_record(db, agency, keys)
+    return agency, staff, client
+
+
+# -- the clock -------------------------------------------------------------------------
+
+
+def test_the_clock_is_due_at_exactly_24_hours_and_late_only_after_48(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    assert clock.due_at == identified + timedelta(hours=48)
+    second = timedelta(seconds=1)
+    assert risk_screens.status(clock, identified + timedelta(hours=24) - second) == "open"
+    assert risk_screens.status(clock, identified + timedelta(hours=24)) == "due"
+    assert risk_screens.status(clock, identified + timedelta(hours=48)) == "due"
+    assert risk_screens.status(clock, identified + timedelta(hours=48) + second) == "overdue"
+
+
+def test_the_window_is_a_setting_fixed_when_the_clock_starts(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    screen(db, keys, client, staff, identified, window=24)
+    clock = risk_screens.open_clock(db, client)
+    assert (clock.window_hours, clock.due_at) == (24, identified + timedelta(hours=24))
+    assert risk_screens.status(clock, identified + timedelta(hours=24)) == "due"
+    assert risk_screens.status(clock, identified + timedelta(hours=24, seconds=1)) == "overdue"
+
+
+def test_across_midnight_the_deadline_falls_on_the_local_date_two_days_on(db, keys, owned):
+    agency, staff, client = owned
+    identified = local(2026, 11, 2, 23, 30)  # 04:30 UTC on the 3rd
+    screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    assert clock.due_at.astimezone(NY) == local(2026, 11, 4, 23, 30)
+    # On the 4th in the MDT's zone (already the 5th in UTC at 23:00 local) it is due today.
+    evening = local(2026, 11, 4, 23, 0)
+    counts = risk_screens.counts(db, agency.id, now=evening, tz=NY)
+    assert (counts.running, counts.due, counts.due_today, counts.overdue) == (1, 1, 1, 0)
+    after_midnight = local(2026, 11, 5, 0, 0)
+    counts = risk_screens.counts(db, agency.id, now=after_midnight, tz=NY)
+    assert (counts.due_today, counts.overdue) == (0, 1)
+
+
+def test_a_daylight_saving_change_neither_shortens_nor_lengthens_the_window(db, keys, owned):
+    _, staff, client = owned
+    # 20:00 EST on the Saturday before the spring change (02:00 on Sunday 8 March 2026).
+    identified = local(2026, 3, 7, 20, 0)
+    screen(db, keys, client, staff, identified, at=identified)
+    clock = risk_screens.open_clock(db, client)
+    assert clock.due_at - clock.identified_at == timedelta(hours=48)
+    # Forty-eight hours lived: 21:00 on the Monday by the local clock, not 20:00.
+    assert clock.due_at.astimezone(NY) == local(2026, 3, 9, 21, 0)
+    assert risk_screens.status(clock, local(2026, 3, 9, 20, 30)) == "due"
+    assert risk_screens.status(clock, local(2026, 3, 9, 21, 0, 1)) == "overdue"
+    # 24 hours lived is 21:00 on the Sunday by the local clock.
+    assert risk_screens.status(clock, local(2026, 3, 8, 20, 30)) == "open"
+    assert risk_screens.status(clock, local(2026, 3, 8, 21, 0)) == "due"
+
+
+def test_autumn_change_at_exactly_48_hours(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 10, 31, 12, 0)  # EDT; the clocks go back at 02:00 on 1 November
+    screen(db, keys, client, staff, identified, at=identified)
+    clock = risk_screens.open_clock(db, client)
+    assert clock.due_at.astimezone(NY) == local(2026, 11, 2, 11, 0)
+    assert risk_screens.status(clock, clock.identified_at + timedelta(hours=48)) == "due"
+
+
+def test_done_when_the_screen_of_everyone_and_a_first_plan_are_recorded(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    child = risk_screens.add_person(
+        db,
+        clock,
+        relation="minor_child",
+        label="Child A, 6",
+        notes="",
+        actor=staff,
+        keys=keys,
+        at=identified + timedelta(hours=1),
+    )
+    risk_screens.record_screen(
+        db,
+        clock,
+        survivor_notes="Trafficker knows the school.",
+        person_notes={},
+        actor=staff,
+        keys=keys,
+        at=identified + timedelta(hours=2),
+    )
+    assert clock.screened_at is None  # the child has no risk notes of their own yet
+    sections.save_section(
+        db,
+        client,
+        "safety_plan",
+        {"stage": "leaving", "at_home": "Door code changed."},
+        actor=staff,
+        keys=keys,
+        at=identified + timedelta(hours=3),
+    )
+    assert clock.first_plan_at is not None and clock.done_at is None
+    deadline = identified + timedelta(hours=48)
+    risk_screens.record_screen(
+        db,
+        clock,
+        survivor_notes="Trafficker knows the school.",
+        person_notes={child.public_id: "Collected from school by an agreed adult only."},
+        actor=staff,
+        keys=keys,
+        at=deadline,
+    )
+    assert clock.done_at == deadline
+    assert risk_screens.status(clock, deadline + timedelta(days=1)) == "done"
+    assert risk_screens.open_clock(db, client) is None
+    view = risk_screens.view(db, clock, keys=keys, now=deadline)
+    assert [p.notes for p in view.people] == ["Collected from school by an agreed adult only."]
+
+
+def test_only_a_clear_concern_starts_the_clock(db, keys, owned):
+    _, staff, client = owned
+    screen(db, keys, client, staff, local(2026, 11, 2, 10, 0), band="possible_concern")
+    assert risk_screens.open_clock(db, client) is None
+
+
+# -- the seven-day lock ----------------------------------------------------------------
+
+
+def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, keys, owned):
+    _, staff, client = owned
+    finalised = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, finalised, band="possible_concern")
+    just_before = finalised + timedelta(days=7) - timedelta(seconds=1)
+    screenings.edit(
+        db,
+        made,
+        form(finalised, band="possible_concern", notes="Corrected the same week."),
+        actor=staff,
+        keys=keys,
+        tz=NY,
+        window_hours=48,
+        at=just_before,
+    )
+    locked_at = finalised + timedelta(days=7)
+    with pytest.raises(Conflict):
+        screenings.edit(
+            db,
+            made,
+            form(finalised, band="no_concern"),
+            actor=staff,
+            keys=keys,
+            tz=NY,
+            window_hours=48,
+            at=locked_at,
+        )
+    with pytest.raises(Invalid):  # an amendment needs its reason
+        screenings.amend(
+            db,
+            made,
+            form(finalised, band="clear_concern"),
+            reason="",
+            actor=staff,
+            keys=keys,
+            tz=NY,
+            window_hours=48,
+            at=locked_at,
+        )
+    screenings.amend(
+        db,
+        made,
+        form(finalised, band="clear_concern", notes="Corrected the same week."),
+        reason="The tool's guide was misread.",
+        actor=staff,
+        keys=keys,
+        tz=NY,
+        window_hours=48,
+        at=locked_at,
+    )
+    view = screenings.screening_view(db, made, keys=keys, tz=NY)
+    assert view.band_label == "Clear concern"
+    (amendment,) = view.amendments
+    assert amendment.changes == {"band": ["Possible concern", "Clear concern"]}
+    # The amendment is kept in the section partners may be shown, too.
+    content = section_versions.open_content(
+        db, section_versions.latest(db, client, "screening"), keys=keys
+    )
+    assert "The tool's guide was misread." in content["amendments"]
+    assert content["result"] == "Clear concern"
+    # A clear concern by amendment starts the clock from the time of the screening.
+    assert risk_screens.open_clock(db, client).identified_at == finalised
+
+
+def test_no_action_needs_a_reason(db, keys, owned):
+    _, staff, client = owned
+    with pytest.raises(Invalid) as error:
+        screen(db, keys, client, staff, local(2026, 11, 2, 10, 0), action="none")
+    assert set(error.value.errors) == {"action_reason"}
+
+
+# -- a clear concern is not a case on its own ------------------------------------------
+
+
+def test_a_minor_with_a_clear_concern_flags_the_coordinator_until_the_mdt_path_starts(
+    db, keys, owned
+):
+    agency, staff, client = owned
+    when = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, when)
+    total, rows = screenings.minors_without_case(db, agency.id)
+    assert total == 1 and rows[0].client_id == client.public_id
+    case = screenings.start_mdt_path(
+        db,
+        made,
+        agency,
+        referral_source="community_agency",
+        actor=staff,
+        at=when,
+        tz=NY,
+        today=when.date(),
+        window_days=14,
+    )
+    assert case.intake_date == when.date()
+    assert screenings.minors_without_case(db, agency.id)[0] == 0
+
+
+def test_an_adults_screening_is_shared_only_after_their_yes(db, keys, owned):
+    agency, staff, client = owned
+    when = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, when, age="adult")
+    assert section_versions.latest(db, client, "screening") is None
+    with pytest.raises(Invalid):
+        screenings.start_mdt_path(
+            db,
+            made,
+            agency,
+            referral_source="self",
+            actor=staff,
+            at=when,
+            tz=NY,
+            today=when.date(),
+            window_days=14,
+        )
+    screenings.record_choice(db, made, choice="yes", actor=staff, keys=keys, tz=NY, at=when)
+    shared = section_versions.open_content(
+        db, section_versions.latest(db, client, "screening"), keys=keys
+    )
+    assert shared["notes"] == SECRET_NOTE
+    screenings.record_choice(db, made, choice="not_now", actor=staff, keys=keys, tz=NY, at=when)
+    withdrawn = section_versions.open_content(
+        db, section_versions.latest(db, client, "screening"), keys=keys
+    )
+    assert SECRET_NOTE not in repr(withdrawn)
+
+
+# -- safety plans ----------------------------------------------------------------------
+
+
+def test_a_move_marks_the_plan_due_for_review_at_once(db, keys, owned):
+    agency, staff, client = owned
+    at = local(2026, 11, 2, 10, 0)
+    sections.save_section(
+        db,
+        client,
+        "safety_plan",
+        {"stage": "after leaving", "review_date": "2027-01-15"},
+        actor=staff,
+        keys=keys,
+        at=at,
+    )
+    sections.save_section(
+        db,
+        client,
+        "placement_housing",
+        {"placement_type": "shelter"},
+        actor=staff,
+        keys=keys,
+        at=at,
+    )
+    today = at.date()
+    assert safety_plans.due_for_review(db, agency.id, today=today)[0] == 0  # first placement
+    sections.save_section(
+        db,
+        client,
+        "placement_housing",
+        {"placement_type": "kinship", "moved_on": "2026-11-02"},
+        actor=staff,
+        keys=keys,
+        at=at,
+    )
+    total, (row,) = safety_plans.due_for_review(db, agency.id, today=today)
+    assert total == 1 and row.after_move
+    sections.save_section(
+        db,
+        client,
+        "safety_plan",
+        {"stage": "after leaving", "review_date": "2027-01-15"},
+        actor=staff,
+        keys=keys,
+        at=at,
+    )
+    assert safety_plans.due_for_review(db, agency.id, today=today)[0] == 0
+    past = safety_plans.due_for_review(db, agency.id, today=today.replace(year=2027, month=2))
+    assert past[0] == 1 and not past[1][0].after_move
+
+
+def test_every_plan_version_writes_the_strategies_section_without_risks_or_notes(db, keys, owned):
+    _, staff, client = owned
+    sections.save_section(
+        db,
+        client,
+        "safety_plan",
+        {
+            "risks": SECRET_NOTE,
+            "agency_notes": SECRET_NOTE,
+            "safe_address": "1 Example Row",
+            "emergency_contacts": "Advocate line",
+            "online_phone": "New number",
+        },
+        actor=staff,
+        keys=keys,
+        at=make.AT,
+    )
+    strategies = section_versions.open_content(
+        db, section_versions.latest(db, client, "safety_strategies"), keys=keys
+    )
+    assert strategies["emergency_contacts"] == "Advocate line"
+    assert SECRET_NOTE not in repr(strategies) and "Example Row" not in repr(strategies)
+
+
+# -- partners: placeholders, and the survivor-mentor -----------------------------------
+
+
+def _shared_plan_and_screening(db, keys, w):
+    sections.save_section(
+        db,
+        w.client,
+        "safety_plan",
+        {
+            "risks": SECRET_NOTE,
+            "agency_notes": SECRET_NOTE,
+            "emergency_contacts": "Advocate line",
+            "at_home": "Door code changed.",
+        },
+        actor=w.owner_staff,
+        keys=keys,
+        at=make.AT,
+    )
+    screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=1), at=make.AT)
+
+
+def _by_key(decisions):
+    return {d.section.key: d for d in decisions}
+
+
+def test_a_partner_without_a_release_sees_placeholders_only(db, keys):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    _shared_plan_and_screening(db, keys, w)
+    blocks = _by_key(
+        owner_block(
+            db,
+            w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+            w.case,
+            w.owner,
+            at=make.AT + timedelta(hours=1),
+            keys=keys,
+        )
+    )
+    for key in ("screening", "safety_plan", "safety_strategies"):
+        assert isinstance(blocks[key], Withheld), key
+    assert SECRET_NOTE not in repr(blocks)
+
+
+def test_with_a_release_the_partner_sees_the_screening_band_and_plan(db, keys):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    _shared_plan_and_screening(db, keys, w)
+    release(db, keys, w, ["screening", "safety_plan"])
+    blocks = _by_key(
+        owner_block(
+            db,
+            w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+            w.case,
+            w.owner,
+            at=make.AT + timedelta(hours=1),
+            keys=keys,
+        )
+    )
+    assert isinstance(blocks["screening"], Released)
+    assert "Clear concern" in [r.value for r in blocks["screening"].content.rows]
+    assert isinstance(blocks["safety_strategies"], Withheld)  # not named in the release
+
+
+def test_a_survivor_mentor_sees_strategies_and_contacts_only_under_policy_and_release(db, keys):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    _shared_plan_and_screening(db, keys, w)
+    mentor = w.viewer(Role.SURVIVOR_MENTOR)
+    later = make.AT + timedelta(hours=1)
+
+    def blocks():
+        return _by_key(
+            owner_block(
+                db, mentor.asking("care_coordination"), w.case, w.owner, at=later, keys=keys
+            )
+        )
+
+    assert isinstance(blocks()["safety_strategies"], Withheld)  # no release yet
+    release(
+        db, keys, w, ["safety_plan", "safety_strategies", "screening"], purpose="care_coordination"
+    )
+    seen = blocks()
+    strategies = seen["safety_strategies"]
+    assert isinstance(strategies, Released)
+    values = {r.label: r.value for r in strategies.content.rows}
+    assert values["Emergency contacts"] == "Advocate line"
+    assert values["At home"] == "Door code changed."
+    # Released to the mentor's agency, the whole plan and the screening still stay with
+    # the owner: the policy gives a survivor-mentor neither.
+    assert isinstance(seen["safety_plan"], Withheld) and seen["safety_plan"].gate == "policy"
+    assert isinstance(seen["screening"], Withheld) and seen["screening"].gate == "policy"
+    assert SECRET_NOTE not in repr(seen)
+
+
+# -- mandated reports ------------------------------------------------------------------
+
+
+def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_figures(db, keys):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
+    mandated_reports.record_report(
+        db,
+        made,
+        recipient="child_abuse_hotline",
+        made_at=f"{(make.AT - timedelta(hours=1)).astimezone(NY):%Y-%m-%dT%H:%M}",
+        made_by=w.owner_staff.public_id,
+        report_number="HL-2026-000123",
+        actor=w.owner_staff,
+        tz=NY,
+        at=make.AT,
+    )
+    entry = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == w.owner.id, AuditEntry.tag == AuditTag.MANDATED_REPORT_MADE
+        )
+    ).one()
+    assert entry.tag == "record:mandated_report:made"
+    assert entry.subject == w.client.public_id
+    assert '"compelled":true' in entry.detail and "HL-2026-000123" in entry.detail
+    (event,) = db.exec(
+        select(CaseEvent).where(
+            CaseEvent.case_id == w.case.id, CaseEvent.kind == CaseEventKind.MANDATED_REPORT
+        )
+    ).all()
+    assert "child-abuse hotline" in event.reason and "HL-2026" not in event.reason
+    # The coordinator (the partner coordinates the case) counts it.
+    since = make.AT - timedelta(days=30)
+    assert mandated_reports.count_recent(db, w.partner.id, since=since) == 1
+    panel = screening_panel.screening_panel(
+        db, w.partner, now=make.AT, tz=NY, today=make.AT.astimezone(NY).date()
+    )
+    assert panel.reports_recent == 1
+
+
+def test_a_mandated_report_is_for_a_minor(db, keys, owned):
+    _, staff, client = owned
+    made = screen(db, keys, client, staff, local(2026, 11, 2, 9, 0), age="adult")
+    with pytest.raises(Invalid):
+        mandated_reports.record_report(
+            db,
+            made,
+            recipient="law_enforcement",
+            made_at="2026-11-02T09:30",
+            made_by=staff.public_id,
+            report_number="X-1",
+            actor=staff,
+            tz=NY,
+            at=datetime(2026, 11, 2, 16, 0, tzinfo=UTC),
+        )
+
+
+def test_the_coordinator_panel_counts_drafts_clocks_and_plans(db, keys, owned):
+    agency, staff, client = owned
+    begun = local(2026, 11, 2, 9, 0)
+    screen(db, keys, client, staff, begun, finalise=False)
+    other = make.client_record(db, agency, keys)
+    screen(db, keys, other, staff, begun)
+    later = begun + timedelta(hours=49)
+    panel = screening_panel.screening_panel(db, agency, now=later, tz=NY, today=later.date())
+    assert (panel.drafts_total, panel.drafts_overdue) == (1, 1)
+    assert panel.clock_counts.overdue == 1 and panel.clocks[0].status == "overdue"
+    assert panel.minors_total == 1
