@@ -50,6 +50,17 @@ class Settings:
     login_attempts_per_address: str = "30/15 minutes"
     ratelimit_storage: str = "memory://"
     allowed_hosts: tuple[str, ...] = ("*",)
+    # Dates a person may type for tasks, meetings, releases and filters: within this many
+    # years of today. Further out is a typing mistake, and arithmetic on it overflows.
+    date_window_years: int = 10
+    # The longest a consent release may last. Set it to what the jurisdiction and the MDT's
+    # policy allow; one year is the common ceiling for a written authorization.
+    release_max_term_days: int = 365
+    # How long a request waits for a database lock (SQLite's busy timeout, PostgreSQL's
+    # lock_timeout) before it is answered 503 "try again" with nothing saved.
+    database_lock_wait_ms: int = 10_000
+    # The longest a request body may take to arrive; a client that stalls is answered 408.
+    body_timeout_seconds: float = 30.0
     demo: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
@@ -109,6 +120,10 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
+        date_window_years=config("PORTAL_DATE_WINDOW_YEARS", cast=int, default=10),
+        release_max_term_days=config("PORTAL_RELEASE_MAX_TERM_DAYS", cast=int, default=365),
+        database_lock_wait_ms=config("PORTAL_DATABASE_LOCK_WAIT_MS", cast=int, default=10_000),
+        body_timeout_seconds=config("PORTAL_BODY_TIMEOUT_SECONDS", cast=float, default=30.0),
         allowed_hosts=tuple(
             h.strip() for h in config("PORTAL_ALLOWED_HOSTS", default="*").split(",") if h.strip()
         ),
