@@ -84,7 +84,7 @@ def meetings_for(db: Session, agency: Agency, *, limit: int = 100) -> list[Meeti
 def parse_start(day: object, clock: object, *, tz: ZoneInfo) -> tuple[datetime, date]:
     """A local date and time in the MDT's zone → (UTC instant, local calendar date)."""
     values = validation.collect(
-        date=lambda: validation.iso_date(day, "date", label="Date"),
+        date=lambda: validation.domain_date(day, "date", label="Date"),
         time=lambda: _time(clock),
     )
     local = datetime.combine(values["date"], values["time"], tzinfo=tz)

@@ -92,7 +92,8 @@ def check_path_ids(path_params: Mapping[str, object]) -> None:
     """An `…_id` in the address is a public id, or there is no such page."""
     for name, value in path_params.items():
         if name.endswith("_id") and not (isinstance(value, str) and _PUBLIC_ID.fullmatch(value)):
-            raise NotFound()
+            # Worded as the loaders word a missing one: the answers cannot be told apart.
+            raise NotFound(name.removesuffix("_id").replace("_", " "))
 
 
 def check_form(items: Iterable[tuple[str, object]]) -> None:

@@ -58,7 +58,8 @@ def _release(ctx: Context):
 
 def _new_values(ctx: Context, source) -> dict:
     today = ctx.now.astimezone(ctx.settings.tz).date()
-    default_end = today + timedelta(days=releases.DEFAULT_TERM_DAYS)
+    term = min(releases.DEFAULT_TERM_DAYS, ctx.settings.release_max_term_days)
+    default_end = today + timedelta(days=term)
 
     def get(name: str, default: str = "") -> str:
         value = source.get(name)
@@ -119,7 +120,13 @@ def release_create(ctx: Context) -> Response:
     }
     try:
         row = releases.draft_from_form(
-            ctx.db, client, form, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            client,
+            form,
+            tz=ctx.settings.tz,
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            max_term_days=ctx.settings.release_max_term_days,
         )
     except Invalid as error:
         return _new_form(
