@@ -581,10 +581,13 @@ def set_recommendation_active(
 
 
 def _int(value: object) -> int:
+    """A row id from a form, or -1 (no row): an id past a 32-bit integer is none of ours,
+    and PostgreSQL would refuse to compare it with one."""
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         return -1
+    return number if 0 < number < 2**31 else -1
 
 
 def record_decision(
