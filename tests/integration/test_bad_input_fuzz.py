@@ -17,7 +17,7 @@ from datetime import date
 from html import unescape
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 from starlette.routing import Mount, Route
@@ -227,55 +227,77 @@ def test_no_input_is_answered_500_anywhere(app, db, keys, client):
             id(mentor): make.csrf_of_page(mentor, "/account"),
         }
         query_names = sorted((QUERY_NAMES | site.query_names) - {"csrf_token"})
+        # One of each form (the same form on four cases is one form).
+        forms = list(
+            {
+                (_pattern_of(urlsplit(action).path), tuple(k for k, _ in fields)): (
+                    v,
+                    action,
+                    fields,
+                )
+                for v, action, fields in site.forms
+            }.values()
+        )
         bodies = _request_bodies(client.get("/api/v1/openapi.json", headers=api).json())
 
         def check(response, what: str) -> None:
             assert response.status_code < 500, f"{what}: {response.status_code}"
 
+        # No shrinking: each failure already names its route, field and value, and
+        # shrinking a sweep of hundreds of requests would take minutes.
         @settings(
-            max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=3,
+            deadline=None,
+            database=None,
+            phases=(Phase.explicit, Phase.generate),
+            suppress_health_check=list(HealthCheck),
         )
         @given(st.data())
         def every_route_and_field(data):
-            for viewer in (client, mentor):
-                csrf = [("csrf_token", tokens[id(viewer)])]
-                for path, _, methods in PATTERNS:
-                    known = (site.paths.get(path) or [None])[0]
-                    is_api = path.startswith("/api/")
-                    headers = api if is_api else {}
-                    for name in re.findall(r"\{([a-z_]+)\}", path):
-                        value = data.draw(VALUES, label=f"{path} {name}")
-                        target = _concrete(path, known, name, value)
-                        for method in methods:
-                            extra = {"json": {}} if is_api else _form(csrf)
-                            response = viewer.request(
-                                method,
-                                target,
-                                headers={**headers, **extra.pop("headers", {})},
-                                **(extra if method != "GET" else {}),
-                            )
-                            check(response, f"{method} {target}")
-                    if "GET" in methods:
-                        target = known or _concrete(path, None, "", "")
-                        # Every lookup at once, then a few alone (a handler may stop at the
-                        # first it refuses).
-                        every = [(q, data.draw(VALUES, label=f"{path}?{q}")) for q in query_names]
-                        alone = data.draw(st.lists(st.sampled_from(every), max_size=3))
-                        for params in (every, *([pair] for pair in alone)):
-                            response = viewer.get(target, params=params, headers=headers)
-                            check(response, f"GET {target}?{params!r}")
+            csrf = [("csrf_token", tokens[id(client)])]
+            for path, _, methods in PATTERNS:
+                known = (site.paths.get(path) or [None])[0]
+                is_api = path.startswith("/api/")
+                headers = api if is_api else {}
+                for name in re.findall(r"\{([a-z_]+)\}", path):
+                    value = data.draw(VALUES, label=f"{path} {name}")
+                    target = _concrete(path, known, name, value)
+                    for method in methods:
+                        extra = {"json": {}} if is_api else _form(csrf)
+                        response = client.request(
+                            method,
+                            target,
+                            headers={**headers, **extra.pop("headers", {})},
+                            **(extra if method != "GET" else {}),
+                        )
+                        check(response, f"{method} {target}")
+                if "GET" in methods:
+                    target = known or _concrete(path, None, "", "")
+                    # Every lookup at once, then one alone (a handler may stop at the first
+                    # it refuses).
+                    every = [(q, data.draw(VALUES, label=f"{path}?{q}")) for q in query_names]
+                    for params in (every, [data.draw(st.sampled_from(every))]):
+                        response = client.get(target, params=params, headers=headers)
+                        check(response, f"GET {target}?{params!r}")
             for (method, path), properties in bodies.items():
                 target = _concrete(path, (site.paths.get(path) or [None])[0], "", "")
                 body = {p: data.draw(VALUES, label=f"{path} {p}") for p in properties}
                 check(client.request(method, target, json=body, headers=api), f"{path} {body!r}")
-            for viewer, action, fields in site.forms:
+            for viewer, action, fields in forms:
                 csrf = tokens[id(viewer)]
-                for index, (name, _) in enumerate(fields):
-                    if name == "csrf_token":
-                        continue
-                    sent = [(k, csrf if k == "csrf_token" else v) for k, v in fields]
-                    sent[index] = (name, data.draw(VALUES, label=f"{action} {name}"))
+                filled = [(k, csrf if k == "csrf_token" else v) for k, v in fields]
+                names = [k for k, _ in fields if k != "csrf_token"]
+                if not names:
+                    continue
+                # Every field at once, then one alone with the others as the page had them.
+                every = [
+                    (k, v if k == "csrf_token" else data.draw(VALUES, label=f"{action} {k}"))
+                    for k, v in filled
+                ]
+                one = data.draw(st.sampled_from(names), label=f"{action} field")
+                alone = [(k, dict(every)[k] if k == one else v) for k, v in filled]
+                for sent in (every, alone):
                     response = viewer.post(action, **_form(sent))
-                    check(response, f"POST {action} {name}={sent[index][1]!r}")
+                    check(response, f"POST {action} {sent!r}")
 
         every_route_and_field()
