@@ -22,13 +22,17 @@ from portal.db import make_engine
 from portal.errors import DomainError
 from portal.settings import Settings
 from portal.web import errors
+from portal.web.edge import EdgeChecks
+from portal.web.failures import Failures
 from portal.web.routes import routes
 from portal.web.security import SecurityHeaders
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -> Starlette:
     """`bind` lets tests run every request inside their own outer transaction."""
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url, lock_wait_ms=settings.database_lock_wait_ms
+    )
     table = routes()
     _refuse_unguarded(table)
 
@@ -48,6 +52,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
                 else []
             ),
             Middleware(SecurityHeaders, hsts=settings.cookie_secure),
+            Middleware(Failures),
+            Middleware(EdgeChecks, body_timeout=settings.body_timeout_seconds),
             Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts),
         ],
         exception_handlers={

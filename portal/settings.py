@@ -59,6 +59,17 @@ class Settings:
     # The write-once journal of signed audit checkpoints, outside the database (issue 12).
     # None: no journal (tests that do not look at it); the environment always names one.
     audit_journal: str | None = None
+    # Dates a person may type for tasks, meetings, releases and filters: within this many
+    # years of today. Further out is a typing mistake, and arithmetic on it overflows.
+    date_window_years: int = 10
+    # The longest a consent release may last. Set it to what the jurisdiction and the MDT's
+    # policy allow; one year is the common ceiling for a written authorization.
+    release_max_term_days: int = 365
+    # How long a request waits for a database lock (SQLite's busy timeout, PostgreSQL's
+    # lock_timeout) before it is answered 503 "try again" with nothing saved.
+    database_lock_wait_ms: int = 10_000
+    # The longest a request body may take to arrive; a client that stalls is answered 408.
+    body_timeout_seconds: float = 30.0
     demo: bool = False
     # The jurisdiction's rule for minors' releases: "minor_and_guardian" (the minor and a
     # parent, guardian or custodian sign: VAWA's rule for grantees) or "minor_alone".
@@ -139,6 +150,10 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
         audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
         allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),
+        date_window_years=config("PORTAL_DATE_WINDOW_YEARS", cast=int, default=10),
+        release_max_term_days=config("PORTAL_RELEASE_MAX_TERM_DAYS", cast=int, default=365),
+        database_lock_wait_ms=config("PORTAL_DATABASE_LOCK_WAIT_MS", cast=int, default=10_000),
+        body_timeout_seconds=config("PORTAL_BODY_TIMEOUT_SECONDS", cast=float, default=30.0),
     )
     values.update(
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),

@@ -17,11 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portal import edge_checks as edge
 from portal.auth.permissions import Permission, allows
+from portal.db import commit
 from portal.errors import DomainError, Invalid
 from portal.models import ApiScope
 from portal.requester import Requester
-from portal.services import api_tokens
+from portal.services import api_tokens, validation
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -122,6 +124,9 @@ async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Re
         return error(400, f"The body is not valid JSON: {problem}.")
     if not isinstance(data, dict):
         return error(400, "The body must be a JSON object.")
+    unstorable = edge.unstorable_field(data)
+    if unstorable is not None:
+        return error(400, f"The value {edge.UNSTORABLE_MESSAGE}.", unstorable)
     try:
         return model.model_validate(data)
     except ValidationError as problem:
@@ -140,8 +145,12 @@ def _unauthorized() -> JSONResponse:
 
 def _run(operation: Operation, request: Request, body: BaseModel | None) -> Response:
     state = request.app.state
-    now = state.settings.clock()
-    with state.open_session() as db:
+    settings = state.settings
+    now = settings.clock()
+    window = validation.DateWindow.around(
+        now.astimezone(settings.tz).date(), settings.date_window_years
+    )
+    with state.open_session() as db, validation.dates_within(window):
         caller = api_tokens.authenticate(db, request.headers.get("authorization"), at=now)
         if caller is None:
             db.rollback()
@@ -154,6 +163,7 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
             return error(403, f"This token's role ({caller.token.acting_role}) may not do this.")
         ctx = ApiContext(request, db, state.settings, now, caller, body)
         try:
+            edge.check_path_ids(request.path_params)
             result = operation.handler(ctx)
         except Invalid as problem:
             db.rollback()
@@ -165,7 +175,7 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
             else:
                 db.rollback()
             return error(problem.status_code, str(problem))
-        db.commit()
+        commit(db)
     if isinstance(result, Response):
         return result
     content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

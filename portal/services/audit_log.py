@@ -86,7 +86,7 @@ def parse_filters(params: Mapping[str, str]) -> AuditFilters:
 
     def optional_date(name: str, label: str) -> date | None:
         raw = (params.get(name) or "").strip()
-        return validation.iso_date(raw, name, label=label) if raw else None
+        return validation.domain_date(raw, name, label=label) if raw else None
 
     def one_of(name: str, options, label: str) -> str:
         value = (params.get(name) or "").strip()

@@ -7,6 +7,7 @@ the event instead of duplicating it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -46,6 +47,14 @@ def appointment_uid(public_id: str) -> str:
     return f"appointment-{public_id}@{UID_DOMAIN}"
 
 
+def _add_end(event: Event, start, length: timedelta) -> None:
+    """DTEND, unless the start is too close to year 9999 for it (a date stored before
+    dates were bounded): RFC 5545 then reads a day-long or instant event, and the feed
+    still serves every other entry."""
+    with contextlib.suppress(OverflowError):
+        event.add("dtend", start + length)
+
+
 def _calendar(name: str) -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -60,7 +69,7 @@ def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime) 
     event.add("uid", meeting_uid(meeting))
     event.add("dtstamp", stamp)
     event.add("dtstart", meeting.starts_at)
-    event.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
+    _add_end(event, meeting.starts_at, timedelta(minutes=meeting.duration_minutes))
     event.add("sequence", meeting.sequence)
     event.add("summary", "MDT case review meeting")
     if meeting.place:
@@ -118,7 +127,7 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
         event.add("uid", task_uid(task))
         event.add("dtstamp", at)
         event.add("dtstart", task.due_date)
-        event.add("dtend", task.due_date + timedelta(days=1))
+        _add_end(event, task.due_date, timedelta(days=1))
         event.add("summary", f"Task due · {reference} · {task.priority}")
         event.add("description", f"Open the portal for the task on {reference}.")
         calendar.add_component(event)
@@ -135,7 +144,7 @@ def _appointment_event(row: mentor_appointments.UpcomingRow, *, stamp: datetime)
     event.add("uid", appointment_uid(row.public_id))
     event.add("dtstamp", stamp)
     event.add("dtstart", row.starts_at)
-    event.add("dtend", row.starts_at + timedelta(minutes=APPOINTMENT_MINUTES))
+    _add_end(event, row.starts_at, timedelta(minutes=APPOINTMENT_MINUTES))
     event.add("summary", f"{row.kind_label} · {row.case_reference}")
     event.add("description", f"Survivor-mentor date on {row.case_reference} ({row.place_label}).")
     # A cancelled date stays in the feed as cancelled: dropping it would leave it in

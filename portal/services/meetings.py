@@ -85,7 +85,7 @@ def meetings_for(db: Session, agency: Agency, *, limit: int = 100) -> list[Meeti
 def parse_start(day: object, clock: object, *, tz: ZoneInfo) -> tuple[datetime, date]:
     """A local date and time in the MDT's zone → (UTC instant, local calendar date)."""
     values = validation.collect(
-        date=lambda: validation.iso_date(day, "date", label="Date"),
+        date=lambda: validation.domain_date(day, "date", label="Date"),
         time=lambda: _time(clock),
     )
     local = datetime.combine(values["date"], values["time"], tzinfo=tz)
@@ -592,10 +592,13 @@ def set_recommendation_active(
 
 
 def _int(value: object) -> int:
+    """A row id from a form, or -1 (no row): an id past a 32-bit integer is none of ours,
+    and PostgreSQL would refuse to compare it with one."""
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         return -1
+    return number if 0 < number < 2**31 else -1
 
 
 def record_decision(

@@ -43,7 +43,7 @@ def period_from(query: Mapping[str, str], *, today: date) -> Period:
 
     def day(name: str, default: date) -> date:
         raw = (query.get(name) or "").strip()
-        return validation.iso_date(raw, name, label=name.capitalize()) if raw else default
+        return validation.domain_date(raw, name, label=name.capitalize()) if raw else default
 
     def days() -> int:
         raw = (query.get("days") or "").strip()

@@ -5,7 +5,7 @@ field is reported at once, beside its own input."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import Session
 
@@ -66,8 +66,12 @@ def draft_from_form(
     rules: MinorSigning,
     actor,
     at: datetime,
+    max_term_days: int = 365,
 ) -> ConsentRelease:
     """Read the new-release form, report every bad field at once, and draft the release.
+
+    A release lasts at most `max_term_days` from its effective date (the node's
+    PORTAL_RELEASE_MAX_TERM_DAYS, what the jurisdiction allows).
 
     Dates are calendar days in the MDT's time zone: a release starts at the beginning of its
     effective date and stops at the beginning of its end date (or the event's latest date).
@@ -116,7 +120,7 @@ def draft_from_form(
         purpose=check_purpose,
         language=check_language,
         expiry_kind=check_kind,
-        effective_date=lambda: validation.iso_date(
+        effective_date=lambda: validation.domain_date(
             form.get("effective_date"), "effective_date", label="Effective date"
         ),
     )
@@ -124,11 +128,11 @@ def draft_from_form(
         checks["event"] = lambda: validation.text(
             form.get("event"), "event", max_length=200, label="The ending event"
         )
-        checks["latest_date"] = lambda: validation.iso_date(
+        checks["latest_date"] = lambda: validation.domain_date(
             form.get("latest_date"), "latest_date", label="Latest end date"
         )
     else:
-        checks["end_date"] = lambda: validation.iso_date(
+        checks["end_date"] = lambda: validation.domain_date(
             form.get("end_date"), "end_date", label="End date"
         )
     values = validation.collect(**checks)
@@ -147,6 +151,13 @@ def draft_from_form(
     end = expiry.at if isinstance(expiry, consent.DateExpiry) else expiry.latest_at
     if end <= effective_at:
         raise Invalid(end_field, "The release must end after its effective date.")
+    last_day = values["effective_date"] + timedelta(days=max_term_days)
+    if end > _start_of_day(last_day, tz):
+        raise Invalid(
+            end_field,
+            f"A release can last at most {max_term_days} days: end it on "
+            f"{last_day.isoformat()} or earlier.",
+        )
     try:
         return draft_release(
             db,

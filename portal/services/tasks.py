@@ -75,7 +75,7 @@ def create_task(
         title=lambda: validation.text(title, "title", max_length=200),
         details=lambda: validation.text(details, "details", max_length=4000, required=False),
         assignee=lambda: _assignee(db, case, assignee),
-        due_date=lambda: validation.iso_date(due_date, "due_date", label="Due date"),
+        due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),
     )
     if values["due_date"] < today:
@@ -189,7 +189,7 @@ def update_task(
     """`tz`: the MDT's zone, in which due dates (calendar dates) are read."""
     values = validation.collect(
         assignee=lambda: _assignee(db, case, assignee),
-        due_date=lambda: validation.iso_date(due_date, "due_date", label="Due date"),
+        due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),
     )
     if values["due_date"] < task.created_at.astimezone(tz).date():
@@ -297,7 +297,7 @@ class TaskFilter:
 
 
 def _optional_date(value, field: str) -> date | None:
-    return validation.iso_date(value, field) if (value or "").strip() else None
+    return validation.domain_date(value, field) if (value or "").strip() else None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
@@ -45,6 +49,62 @@ def iso_date(value: object, field: str, *, label: str | None = None) -> date:
         return date.fromisoformat(str(value or "").strip())
     except ValueError:
         raise Invalid(field, f"{label} must be a date (YYYY-MM-DD).") from None
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """The dates a person may type for tasks, meetings, releases and filters."""
+
+    earliest: date
+    latest: date
+
+    @classmethod
+    def around(cls, today: date, years: int) -> DateWindow:
+        return cls(_years_from(today, -years), _years_from(today, years))
+
+
+def _years_from(day: date, years: int) -> date:
+    # Years 1 and 9999 stay out of reach: a day added to, or a zone applied to, a date
+    # there overflows.
+    year = min(max(day.year + years, date.min.year + 1), date.max.year - 1)
+    return (
+        day.replace(year=year, day=28)
+        if (day.month, day.day) == (2, 29)
+        else day.replace(year=year)
+    )
+
+
+# Without a request (commands, services called from a test), a wide window that still
+# keeps every date's arithmetic (+1 day, +14 days, a time zone) away from year 1 and 9999.
+_ANY_USABLE = DateWindow(date(1900, 1, 1), date(2999, 12, 31))
+# The window of the request being served, set where the request's clock is read (the
+# route guard), as a request's time zone is in other frameworks: every date a person
+# types is held to it without each service taking one more argument.
+_window: ContextVar[DateWindow] = ContextVar("date_window", default=_ANY_USABLE)
+
+
+@contextmanager
+def dates_within(window: DateWindow) -> Iterator[DateWindow]:
+    token = _window.set(window)
+    try:
+        yield window
+    finally:
+        _window.reset(token)
+
+
+def domain_date(value: object, field: str, *, label: str | None = None) -> date:
+    """A date of the MDT's work (a due date, a meeting, a release's term, a search range):
+    an ISO date inside the request's date window, else Invalid naming the field."""
+    label = label or field.replace("_", " ").capitalize()
+    day = iso_date(value, field, label=label)
+    window = _window.get()
+    if not window.earliest <= day <= window.latest:
+        raise Invalid(
+            field,
+            f"{label} must be between {window.earliest.isoformat()} and "
+            f"{window.latest.isoformat()}.",
+        )
+    return day
 
 
 def collect(**checks) -> dict:

@@ -19,19 +19,27 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
+    408: "The form took too long to arrive",
     409: "Already exists",
     413: "Too large",
     415: "Unsupported form",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
 
 
-def _page(request: Request, status: int, message: str) -> Response:
+def request_id(request: Request) -> str | None:
+    """The id the log lines of this request carry (set by `portal.web.failures`)."""
+    return request.scope.get("state", {}).get("request_id")
+
+
+def page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
     if request.url.path.startswith("/api/"):
-        return JSONResponse(
-            {"error": TITLES.get(status, "Error"), "detail": message}, status_code=status
-        )
+        payload = {"error": TITLES.get(status, "Error"), "detail": message}
+        if status >= 500:
+            payload["request_id"] = request_id(request)
+        return JSONResponse(payload, status_code=status, headers=headers)
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -42,8 +50,10 @@ def _page(request: Request, status: int, message: str) -> Response:
             "viewer": None,
             "flashes": [],
             "csrf_token": "",
+            "request_id": request_id(request),
         },
         status_code=status,
+        headers=headers,
     )
 
 
@@ -51,7 +61,7 @@ async def domain_error(request: Request, error: DomainError) -> Response:
     message = str(error)
     if isinstance(error, Invalid):
         message = " ".join(error.errors.values()) or "Check the form and try again."
-    return _page(request, error.status_code, message)
+    return page(request, error.status_code, message)
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:
@@ -60,15 +70,44 @@ async def http_error(request: Request, error: HTTPException) -> Response:
         405: "This page cannot be used that way.",
     }
     detail = error.detail if error.detail and error.status_code not in messages else None
-    return _page(request, error.status_code, detail or messages.get(error.status_code, ""))
+    return page(request, error.status_code, detail or messages.get(error.status_code, ""))
+
+
+def server_error_page(request: Request) -> Response:
+    return page(
+        request,
+        500,
+        "The error has been logged. Please try again, and tell your administrator if it "
+        "keeps happening, with the reference below.",
+    )
+
+
+def unavailable_page(request: Request, retry_after: int) -> Response:
+    return page(
+        request,
+        503,
+        "The portal cannot reach its database just now. Nothing was saved. "
+        "Please wait a moment and try again.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def body_timeout_page(request: Request) -> Response:
+    # The rest of the body may still arrive: the connection cannot be used for another request.
+    return page(
+        request,
+        408,
+        "The form did not arrive in time, so nothing was saved. Please send it again.",
+        headers={"Connection": "close"},
+    )
 
 
 async def server_error(request: Request, error: Exception) -> Response:
-    # The trace goes to the operator's log, never to the page.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _page(
-        request,
-        500,
-        "The error has been logged. Please try again, and tell your "
-        "administrator if it keeps happening.",
+    # Starlette's last resort, behind `portal.web.failures`, which handles errors first.
+    log.exception(
+        "unhandled error on %s %s [request %s]",
+        request.method,
+        request.url.path,
+        request_id(request),
     )
+    return server_error_page(request)

@@ -74,7 +74,8 @@ def _rules(ctx: Context) -> releases.MinorSigning:
 
 def _new_values(ctx: Context, client: Client, source) -> dict:
     today = ctx.now.astimezone(ctx.settings.tz).date()
-    default_end = today + timedelta(days=release_forms.DEFAULT_TERM_DAYS)
+    term = min(release_forms.DEFAULT_TERM_DAYS, ctx.settings.release_max_term_days)
+    default_end = today + timedelta(days=term)
 
     def get(name: str, default: str = "") -> str:
         value = source.get(name)
@@ -145,6 +146,7 @@ def release_create(ctx: Context) -> Response:
             rules=_rules(ctx),
             actor=ctx.viewer.user,
             at=ctx.now,
+            max_term_days=ctx.settings.release_max_term_days,
         )
     except Invalid as error:
         values = _new_values(ctx, client, ctx.form)

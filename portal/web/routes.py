@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import portal.web.audit_pages as audit_pages
@@ -39,7 +39,7 @@ STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "static
 def routes() -> list:
     return [
         route("/healthz", health_pages.healthz, permission=P.PUBLIC),
-        route("/readyz", health_pages.readyz, permission=P.PUBLIC),
+        Route("/readyz", health_pages.readyz),  # async and bounded: no guard, no session
         route("/login", auth_pages.login_form, permission=P.PUBLIC),
         route("/login", auth_pages.login, permission=P.PUBLIC, methods=("POST",)),
         route("/login/second-factor", auth_pages.second_factor_form, permission=P.SECOND_FACTOR),

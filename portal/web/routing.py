@@ -21,7 +21,10 @@ from starlette.routing import Route
 from portal.auth import sessions as web_sessions
 from portal.auth.permissions import Permission, allows
 from portal.auth.sessions import Stage
+from portal.db import commit
 from portal.errors import Forbidden
+from portal.services import validation
+from portal.web import edge
 from portal.web.context import Context
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -82,7 +85,10 @@ def _run(
     app_state = request.app.state
     settings = app_state.settings
     now = settings.clock()
-    with app_state.open_session() as db:
+    window = validation.DateWindow.around(
+        now.astimezone(settings.tz).date(), settings.date_window_years
+    )
+    with app_state.open_session() as db, validation.dates_within(window):
         try:
             viewer = web_sessions.resume(
                 db,
@@ -98,6 +104,9 @@ def _run(
             if denied is not None:
                 db.commit()  # an idle session that was just ended stays ended
                 return denied
+            edge.check_path_ids(request.path_params)
+            if form is not None:
+                edge.check_form(form.multi_items())
             if request.method in UNSAFE_METHODS:
                 _check_csrf(ctx)
             if viewer is not None:
@@ -110,7 +119,7 @@ def _run(
             if response.status_code >= 400 and not ctx.keep_on_error:
                 db.rollback()
             else:
-                db.commit()
+                commit(db)
         except BaseException:
             db.rollback()
             raise
@@ -153,7 +162,8 @@ def _check_csrf(ctx: Context) -> None:
         expected = ctx.viewer.session.csrf_token
     else:
         expected = ctx.request.cookies.get(PRE_SESSION_COOKIE, "")
-    if not (sent and expected and hmac.compare_digest(sent, expected)):
+    # Bytes: compare_digest refuses str with characters outside ASCII.
+    if not (sent and expected and hmac.compare_digest(sent.encode(), expected.encode())):
         raise Forbidden(
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again."
