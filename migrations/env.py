@@ -41,7 +41,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    url = os.environ.get("DATABASE_URL", "sqlite:///portal.db")
+    url = os.environ.get("DATABASE_URL") or "sqlite:///portal-demo.db"  # as portal/settings.py
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     with create_engine(url).connect() as connection:

@@ -15,11 +15,40 @@ from pathlib import Path
 from starlette.config import Config
 from starlette.datastructures import Secret
 
-DEFAULT_DATABASE_URL = "sqlite:///portal.db"
+# The demo's file in the current folder: every command, the demo included, uses it when
+# DATABASE_URL is unset, so the demo's own database is what the README's commands read.
+DEMO_DATABASE_FILE = "portal-demo.db"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEMO_DATABASE_FILE}"
 DEFAULT_SECRETS_FILE = ".portal-secrets.json"
 # Put it where the database's writers cannot write (another disk, an append-only mount).
 DEFAULT_AUDIT_JOURNAL = "portal-audit-journal.jsonl"
 MINOR_SIGNERS = ("minor_and_guardian", "minor_alone")  # consent.MinorRule's values
+
+
+class SecretsMissing(Exception):
+    """No secrets in the environment and no secrets file, where one must not be made."""
+
+
+def database_url_from(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The one place that decides the database: (URL, where that choice came from)."""
+    env = os.environ if env is None else env
+    if env.get("DATABASE_URL"):
+        return env["DATABASE_URL"], "DATABASE_URL"
+    return DEFAULT_DATABASE_URL, "the demo's file; DATABASE_URL is not set"
+
+
+def ratelimit_storage_from(env: Mapping[str, str]) -> str:
+    """PORTAL_RATELIMIT_STORAGE if given, else the node's Redis (REDIS_URL), else memory.
+
+    Memory is per process: with several workers (or nodes behind one proxy) each would
+    count on its own, so REDIS_URL is how they share one count."""
+    if env.get("PORTAL_RATELIMIT_STORAGE"):
+        return env["PORTAL_RATELIMIT_STORAGE"]
+    if env.get("REDIS_URL"):
+        from portal.redis_store import limits_storage_uri
+
+        return limits_storage_uri(env["REDIS_URL"])
+    return "memory://"
 
 
 def utc_now() -> datetime:
@@ -52,6 +81,7 @@ class Settings:
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
     ratelimit_storage: str = "memory://"
+    redis_url: str | None = None
     allowed_hosts: tuple[str, ...] = ("*",)
     # Peers whose X-Forwarded-For is believed (the reverse proxy's addresses or networks);
     # empty: nobody's, the peer's own address is the client's.
@@ -82,15 +112,22 @@ class Settings:
         return zoneinfo.ZoneInfo(self.mdt_timezone)
 
 
-def load_secrets(env: Mapping[str, str], path: Path) -> NodeSecrets:
+def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> NodeSecrets:
     """Secrets from PORTAL_SESSION_KEY / PORTAL_KEK, else from the secrets file.
 
     The file is created on first run with mode 0600 so that a fresh node works without
-    any manual step, and so that the repository never holds a secret.
+    any manual step, and so that the repository never holds a secret. `create=False`
+    for a database that already holds agencies: their keys are wrapped by the KEK of the
+    missing file, and a new one would quietly lock them out.
     """
     session_key = env.get("PORTAL_SESSION_KEY")
     kek = env.get("PORTAL_KEK")
     if not (session_key and kek):
+        if not create and not path.exists():
+            raise SecretsMissing(
+                f"no secrets file at {path.resolve()} and PORTAL_KEK is not set; restore the "
+                "file this node was set up with (or set PORTAL_SECRETS_FILE to it)"
+            )
         stored = _read_or_create_secrets_file(path)
         session_key = session_key or stored["session_key"]
         kek = kek or stored["key_encryption_key"]
@@ -132,13 +169,19 @@ def refuse_unsafe_production(settings: Settings) -> None:
         )
 
 
-def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+def secrets_path_from(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("PORTAL_SECRETS_FILE") or DEFAULT_SECRETS_FILE)
+
+
+def from_environment(
+    env: Mapping[str, str] | None = None, *, create_secrets: bool = True, **overrides
+) -> Settings:
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
-    secrets_path = Path(config("PORTAL_SECRETS_FILE", default=DEFAULT_SECRETS_FILE))
     values = dict(
-        database_url=config("DATABASE_URL", default=DEFAULT_DATABASE_URL),
-        secrets=load_secrets(env, secrets_path),
+        database_url=database_url_from(env)[0],
+        secrets=load_secrets(env, secrets_path_from(env), create=create_secrets),
         session_idle_minutes=config("PORTAL_SESSION_IDLE_MINUTES", cast=int, default=30),
         session_absolute_hours=config("PORTAL_SESSION_ABSOLUTE_HOURS", cast=int, default=12),
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
@@ -146,7 +189,8 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides) -> Setti
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         risk_screen_window_hours=config("PORTAL_RISK_SCREEN_WINDOW_HOURS", cast=int, default=48),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
-        ratelimit_storage=config("PORTAL_RATELIMIT_STORAGE", default="memory://"),
+        ratelimit_storage=ratelimit_storage_from(env),
+        redis_url=env.get("REDIS_URL") or None,
         trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
         audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
         allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),

@@ -12,10 +12,11 @@ workers serve one node), so the store is a setting, not code.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,14 @@ class LoginThrottle:
             if count > free:
                 delay = min(rules.base_seconds * 2 ** (count - free - 1), rules.cap_seconds)
                 self._storage.clear(f"portal-login-wait/{key}")
-                self._storage.incr(f"portal-login-wait/{key}", delay)
+                self._storage.incr(f"portal-login-wait/{key}", self._expiry(delay))
+
+    def _expiry(self, seconds: float):
+        # Redis (and memcached) expire in whole seconds: a fractional delay is an error
+        # there, so it is rounded up; the in-process store keeps the exact delay.
+        if isinstance(self._storage, MemoryStorage):
+            return seconds
+        return max(1, math.ceil(seconds))
 
     def succeeded(self, username: str, address: str) -> None:
         """The owner got in: their typos from here are forgotten (the address's are not)."""

@@ -4,69 +4,82 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
 from pathlib import Path
 
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, select
 
-from portal.db import make_engine, unit_of_work
-from portal.settings import from_environment
+from portal.cli.database import chosen, node_settings, open_engine
+from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, CommandError
+from portal.cli.parsing import command, group
+from portal.cli.setup import find_agency
+from portal.db import unit_of_work
 
 
 def add_commands(commands, bench) -> None:
     """`bench` is the shared `portal bench` group: each area adds its own benchmark."""
-    audit = commands.add_parser("audit", help="the hash-chained audit log").add_subparsers(
-        dest="audit_command", required=True
+    audit = group(commands, "audit", "the hash-chained audit log", dest="audit_command")
+    verify = command(
+        audit,
+        "verify",
+        "walk every log (or one agency's) and report the first break",
+        description="Walk every log (or one agency's) and print one line per log: OK, or "
+        "the first thing that does not hold. Exit status 1 when any log is broken.",
+        run=cmd_verify,
     )
-    verify = audit.add_parser(
-        "verify", help="walk every log (or one agency's) and report the first break"
+    verify.add_argument(
+        "agency", nargs="?", help="agency name or public id ('node': the node's own log)"
     )
-    verify.add_argument("agency", nargs="?", help="agency name or public id ('node': node log)")
     verify.add_argument(
         "--checkpoint",
         metavar="FILE",
         help="a signed checkpoint kept elsewhere (the lead's download, or journal lines): "
         "check that the log still holds what it signed",
     )
-    verify.set_defaults(run=cmd_verify)
-    checkpoint = audit.add_parser(
-        "checkpoint", help="sign a checkpoint of every agency's log (or one agency's) now"
+    checkpoint = command(
+        audit,
+        "checkpoint",
+        "sign a checkpoint of every agency's log (or one agency's) now",
+        run=cmd_checkpoint,
     )
     checkpoint.add_argument("agency", nargs="?", help="agency name or public id")
-    checkpoint.set_defaults(run=cmd_checkpoint)
 
-    audit_bench = bench.add_parser(
-        "audit", help="audit appends per second on scratch SQLite and PostgreSQL databases"
+    audit_bench = command(
+        bench,
+        "audit",
+        "audit appends per second on scratch SQLite and PostgreSQL databases",
+        uses=None,
+        run=cmd_bench_audit,
     )
-    audit_bench.add_argument("--existing", type=int, default=100_000)
-    audit_bench.add_argument("--appends", type=int, default=2_000)
-    audit_bench.add_argument("--writers", type=int, default=4)
+    audit_bench.add_argument(
+        "--existing", type=int, default=100_000, help="entries in the log before timing"
+    )
+    audit_bench.add_argument("--appends", type=int, default=2_000, help="appends timed")
+    audit_bench.add_argument("--writers", type=int, default=4, help="concurrent writers")
     audit_bench.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a server where the bench may create and drop a scratch database ('' to skip)",
     )
-    audit_bench.set_defaults(run=cmd_bench_audit)
 
 
-def _agency(db: Session, name_or_id: str):
-    from portal.models import Agency
+def _journal_path() -> str | None:
+    """Where the node keeps its journal of signed checkpoints (PORTAL_AUDIT_JOURNAL)."""
 
-    return db.exec(
-        select(Agency).where(or_(Agency.name == name_or_id, Agency.public_id == name_or_id))
-    ).first()
+    from portal.settings import DEFAULT_AUDIT_JOURNAL
+
+    return os.environ.get("PORTAL_AUDIT_JOURNAL") or DEFAULT_AUDIT_JOURNAL
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from portal.audit import journal, verify
     from portal.models import NODE_LOG
 
-    settings = from_environment()
+    engine = open_engine(chosen())
     if args.checkpoint is not None:
-        return _verify_against_file(settings, args.checkpoint)
-    engine = make_engine(settings.database_url)
-    kept = journal.Journal(settings.audit_journal) if settings.audit_journal else None
-    lines, unreadable = kept.read() if kept is not None else ([], [])
+        return _verify_against_file(engine, args.checkpoint)
+    kept = journal.Journal(_journal_path())
+    lines, unreadable = kept.read()
     with Session(engine) as db:
         # Read in short transactions: a long walk must not shut writers out (SQLite).
         pause = db.rollback
@@ -76,10 +89,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         elif args.agency == NODE_LOG:
             reports, findings = [verify.verify_log(db, NODE_LOG, pause=pause)], []
         else:
-            agency = _agency(db, args.agency)
-            if agency is None:
-                print(f"error: no agency named {args.agency!r}", file=sys.stderr)
-                return 2
+            agency = find_agency(db, args.agency)
             reports = [verify.verify_log(db, agency.public_id, pause=pause)]
             findings = journal.cross_check(
                 db, [line for line in lines if line["log"] == agency.public_id]
@@ -96,10 +106,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"BROKEN journal {kept.path}: {problem}")
     if not reports and not findings:
         print("no audit logs yet")
-    return 0 if all(r.ok for r in reports) and not findings and not unreadable else 1
+    healthy = all(r.ok for r in reports) and not findings and not unreadable
+    return OK if healthy else NEGATIVE
 
 
-def _verify_against_file(settings, path: str) -> int:
+def _verify_against_file(engine, path: str) -> int:
     """The log against signed checkpoints kept outside the database (one JSON document or
     journal lines)."""
     from portal.audit import journal, verify
@@ -108,8 +119,7 @@ def _verify_against_file(settings, path: str) -> int:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as problem:
-        print(f"error: cannot read {path}: {problem.strerror}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot read {path}: {problem.strerror}", BAD_INPUT) from None
     try:
         stripped = text.strip()
         if stripped.startswith("{") and "\n{" not in stripped:
@@ -119,13 +129,11 @@ def _verify_against_file(settings, path: str) -> int:
         for line in lines:
             journal.check_shape(line)
     except (ValueError, TypeError):
-        print(f"error: {path} is not a signed audit checkpoint", file=sys.stderr)
-        return 2
+        raise CommandError(f"{path} is not a signed audit checkpoint", BAD_INPUT) from None
     if not lines:
-        print(f"error: {path} holds no checkpoint", file=sys.stderr)
-        return 2
+        raise CommandError(f"{path} holds no checkpoint", BAD_INPUT)
     failed = False
-    with Session(make_engine(settings.database_url)) as db:
+    with Session(engine) as db:
         for line in lines:
             agency = db.exec(select(Agency).where(Agency.public_id == line["log"])).first()
             if agency is None:
@@ -145,7 +153,7 @@ def _verify_against_file(settings, path: str) -> int:
                 print(f"BROKEN {agency.name}: {problem}")
                 failed = True
         db.rollback()
-    return 1 if failed else 0
+    return NEGATIVE if failed else OK
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -155,9 +163,9 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     from portal.models import Agency
     from portal.services import audit_log
 
-    settings = from_environment()
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
     keys = KeyWrapper(settings.secrets.kek_bytes())
-    engine = make_engine(settings.database_url)
     with unit_of_work(engine) as db:
         CheckpointSigner(keys).attach(db)
         if settings.audit_journal:
@@ -165,17 +173,13 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         if args.agency is None:
             targets = list(db.exec(select(Agency).order_by(Agency.name)).all())
         else:
-            agency = _agency(db, args.agency)
-            if agency is None:
-                print(f"error: no agency named {args.agency!r}", file=sys.stderr)
-                return 2
-            targets = [agency]
+            targets = [find_agency(db, args.agency)]
         for agency in targets:
             checkpoint = audit_log.checkpoint_log(
                 db, agency, keys=keys, actor=None, at=settings.clock()
             )
             print(f"signed {agency.name} at entry {checkpoint.seq}")
-    return 0
+    return OK
 
 
 def cmd_bench_audit(args: argparse.Namespace) -> int:

@@ -7,39 +7,41 @@ import sys
 from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
-from portal.db import make_engine, unit_of_work
+from portal.cli import errors
+from portal.cli.database import chosen, node_settings, open_engine
+from portal.cli.parsing import command, group
+from portal.cli.setup import find_agency
+from portal.db import unit_of_work
 from portal.errors import Invalid
-from portal.settings import from_environment
+from portal.settings import utc_now
 
-# Exit codes of `portal consent verify`.
-VALID, NOT_VALID, UNREADABLE = 0, 1, 2
+# Exit statuses of `portal consent verify`: a script tells a bad release from a crash.
+VALID, NOT_VALID, UNREADABLE, COULD_NOT_RUN = 0, 1, 2, errors.COULD_NOT_RUN
 
 
 def add_commands(commands) -> None:
-    consent_cmd = commands.add_parser("consent", help="consent releases").add_subparsers(
-        dest="consent_command", required=True
-    )
-    verify = consent_cmd.add_parser(
+    consent_cmd = group(commands, "consent", "consent releases", dest="consent_command")
+    verify = command(
+        consent_cmd,
         "verify",
-        help="verify a signed release file against this node's keys and revocations",
-        description="Exit status: 0 valid and in effect; 1 not valid or not in effect "
-        "(bad signature, unknown key, changed field, expired, revoked, not yet effective); "
-        "2 the file cannot be read as a signed release.",
+        "verify a signed release file against this node's keys and revocations",
+        description="Verify a signed release file against this node's keys and revocations. "
+        "Exit status: 0 valid and in effect; 1 not valid or not in effect (bad signature, "
+        "unknown key, changed field, expired, revoked, not yet effective); 2 the file cannot "
+        "be read as a signed release; 3 the check could not run (the database).",
+        run=cmd_consent_verify,
     )
     verify.add_argument("file", help="the signed release JSON, or - for standard input")
-    verify.set_defaults(run=cmd_consent_verify)
 
-    keys_cmd = commands.add_parser("keys", help="agency signing keys").add_subparsers(
-        dest="keys_command", required=True
+    keys_cmd = group(commands, "keys", "agency signing keys", dest="keys_command")
+    rotate = command(
+        keys_cmd,
+        "rotate",
+        "give an agency a new signing key; the old one is retired but kept",
+        run=cmd_keys_rotate,
     )
-    rotate = keys_cmd.add_parser(
-        "rotate", help="give an agency a new signing key; the old one is retired but kept"
-    )
-    rotate.add_argument("agency", help="agency name or id")
-    rotate.set_defaults(run=cmd_keys_rotate)
-    keys_cmd.add_parser("list", help="every agency's public signing keys").set_defaults(
-        run=cmd_keys_list
-    )
+    rotate.add_argument("agency", help="agency name or public id")
+    command(keys_cmd, "list", "every agency's public signing keys", run=cmd_keys_list)
 
 
 def _read_input(name: str) -> bytes:
@@ -58,10 +60,9 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return UNREADABLE
-    settings = from_environment()
-    with unit_of_work(make_engine(settings.database_url)) as db:
+    with unit_of_work(open_engine(chosen())) as db:
         try:
-            report = release_documents.verify_upload(db, data, at=settings.clock())
+            report = release_documents.verify_upload(db, data, at=utc_now())
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
             return UNREADABLE
@@ -86,9 +87,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from portal.crypto import KeyWrapper
     from portal.services import keys
 
-    settings = from_environment()
-    with unit_of_work(make_engine(settings.database_url)) as db:
-        agency = keys.find_agency(db, args.agency)
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
+    with unit_of_work(engine) as db:
+        agency = find_agency(db, args.agency)
         new = keys.rotate_signing_key(
             db,
             agency,
@@ -103,8 +105,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from portal.services import keys
 
-    settings = from_environment()
-    with unit_of_work(make_engine(settings.database_url)) as db:
+    with unit_of_work(open_engine(chosen())) as db:
         for agency, key in keys.public_signing_keys(db):
             retired = key.retired_at.isoformat() if key.retired_at else "in use"
             print(

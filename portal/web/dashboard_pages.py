@@ -7,7 +7,16 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
-from portal.services import alerts, audit_figures, cases, convening, screening_panel, tasks
+from portal.models import Role
+from portal.services import (
+    alerts,
+    audit_figures,
+    cases,
+    convening,
+    node_overview,
+    screening_panel,
+    tasks,
+)
 from portal.web import mentor_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -16,6 +25,10 @@ CASE_COUNT_CAP = 1000  # issue 6: the dashboard stays as quick at 100,000 cases
 
 
 def dashboard(ctx: Context) -> Response:
+    if Role.ADMINISTRATOR in ctx.viewer.roles and not allows(
+        ctx.viewer.roles, Permission.CASE_READ
+    ):
+        return administrator_dashboard(ctx)
     try:
         stale_days = min(max(int(ctx.request.query_params.get("stale_days", 30)), 1), 3650)
     except ValueError:
@@ -58,3 +71,20 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
         "my_tasks": my_tasks,
         "screening_panel": screening_rows,
     }
+
+
+def administrator_dashboard(ctx: Context) -> Response:
+    """The node's administrator runs the node and reads no case: agencies, staff, sessions,
+    keys and the node's health, each linked to the page where it is managed."""
+    return render(
+        ctx,
+        "admin/dashboard.html",
+        {
+            "lines": node_overview.agency_lines(
+                ctx.db, now=ctx.now, idle=ctx.request.app.state.session_idle
+            ),
+            "health": node_overview.node_health(
+                ctx.db, ratelimit_storage=ctx.settings.ratelimit_storage
+            ),
+        },
+    )

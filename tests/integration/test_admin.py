@@ -1,5 +1,7 @@
 """Agency and staff administration through HTTP, and its scoping."""
 
+import re
+
 from sqlmodel import select
 
 from portal.models import Agency, Role, StaffUser
@@ -157,3 +159,26 @@ def test_malformed_and_oversized_forms_get_4xx(client, db, keys):
         data={"csrf_token": token, "name": "Bad\x00Name", "kind": "system", "discipline": "health"},
     )
     assert control.status_code == 400
+
+
+def test_the_administrators_dashboard_is_the_node_not_its_cases(client, db, keys):
+    """Issue 18: the administrator was shown cases (every link a 403) and told to open a
+    client (also a 403). Now: agencies, staff, leads, sessions, keys and node health."""
+    agency, _ = signed_in(client, db, keys, Role.ADMINISTRATOR)
+    case = make.mdt_case(db, agency)
+    other = make.agency(db, keys, name="Other Agency (synthetic)")
+    make.user(db, other, Role.AGENCY_LEAD)
+    page = client.get("/").text
+    assert case.public_id not in page and "/cases/" not in page
+    assert "open a client" not in page and 'href="/clients' not in page
+    assert f'href="/admin/agencies/{other.public_id}"' in page
+    assert "Node health" in page and "migrations current" in page
+    linked = {href for href in re.findall(r'href="([^"#]+)"', page) if href.startswith("/")}
+    for href in linked - {"/logout"}:
+        assert client.get(href).status_code == 200, href
+
+
+def test_a_coordinator_still_sees_the_cases(client, db, keys):
+    agency, _ = signed_in(client, db, keys, Role.MDT_COORDINATOR)
+    case = make.mdt_case(db, agency)
+    assert f"/cases/{case.public_id}" in client.get("/").text

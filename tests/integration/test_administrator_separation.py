@@ -245,5 +245,5 @@ def test_cli_first_administrator_keeps_a_password_and_the_rest_get_links(
     assert _add("Reed Advocacy (synthetic)", "reed.lead", "agency_lead") == 0
     out = capsys.readouterr().out
     assert LINK.search(out) and "shown once" in out
-    assert _add("Reed Advocacy (synthetic)", "reed.lead2", "agency_lead") == 2
+    assert _add("Reed Advocacy (synthetic)", "reed.lead2", "agency_lead") == 4  # refused
     assert "has a lead already" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The `portal` command: migrations, the demo's preparation, agencies and staff."""
 
 import io
+import sqlite3
 
 from sqlmodel import Session, func, select
 
@@ -19,6 +20,9 @@ def _env(monkeypatch, tmp_path, name="cli.db"):
 
 def test_db_upgrade_current_check_downgrade(monkeypatch, tmp_path, capsys):
     url = _env(monkeypatch, tmp_path)
+    assert cli.main(["db", "current"]) == 3  # no database: reading never creates one
+    assert not (tmp_path / "cli.db").exists()
+    sqlite3.connect(tmp_path / "cli.db").close()
     assert cli.main(["db", "current"]) == 1  # behind: nothing applied yet
     assert cli.main(["db", "upgrade"]) == 0
     assert cli.main(["db", "current"]) == 0

@@ -218,4 +218,4 @@ def test_rotation_keeps_old_releases_verifying_and_signs_new_ones_with_the_new_k
 
 def test_rotating_an_unknown_agency_is_an_error(node, capsys):
     assert cli.main(["keys", "rotate", "Nobody Agency"]) == 2
-    assert "No such agency" in capsys.readouterr().err
+    assert "no agency named 'Nobody Agency' on this node" in capsys.readouterr().err

@@ -68,7 +68,8 @@ def test_production_start_refuses_any_host(settings, monkeypatch, tmp_path, caps
     refuse_unsafe_production(Settings(**{**settings.__dict__, "allowed_hosts": ("mdt.test",)}))
     monkeypatch.setenv("PORTAL_SECRETS_FILE", str(tmp_path / "secrets.json"))
     monkeypatch.delenv("PORTAL_ALLOWED_HOSTS", raising=False)
-    assert cli.main(["serve"]) == 2
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    assert cli.main(["serve"]) == 4  # refused: see portal/cli/errors.py
     assert "error: PORTAL_ALLOWED_HOSTS is '*'" in capsys.readouterr().err
 
 

@@ -88,7 +88,7 @@ def test_a_wheel_installed_elsewhere_migrates_and_renders(tmp_path):
         "PORTAL_SECRETS_FILE": str(elsewhere / "secrets.json"),
     }
     upgraded = _run(venv / "bin" / "portal", "db", "upgrade", cwd=elsewhere, env=env)
-    assert upgraded.startswith("database at ")
+    assert upgraded.splitlines()[-1].startswith("database at ")
     current = _run(venv / "bin" / "portal", "db", "current", cwd=elsewhere, env=env)
     assert "(behind)" not in current
     rendered = _run(python, "-c", RENDER_LOGIN, venv_site, cwd=elsewhere, env=env)

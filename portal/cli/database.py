@@ -1,0 +1,182 @@
+"""Which database a command uses, and opening it so that any problem is one line, not a
+traceback. Every command goes through here, so they all agree on the database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from portal import migrate
+from portal.cli.errors import CommandError
+from portal.db import make_engine, normalise_url
+from portal.settings import (
+    DEFAULT_DATABASE_URL,
+    SecretsMissing,
+    Settings,
+    database_url_from,
+    from_environment,
+)
+
+CONNECT_TIMEOUT_SECONDS = 10  # libpq waits for ever by default: a typo'd host must not
+SUPPORTED = "postgresql://USER@HOST:5432/NAME or sqlite:///PATH"
+NEW_NODE = "`portal demo --no-serve` for the demo, or `portal db upgrade` then `portal init`"
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    source: str  # "DATABASE_URL", or why the demo's file was chosen
+
+    @property
+    def is_demo_file(self) -> bool:
+        return _sqlite_path(self.url) == _sqlite_path(DEFAULT_DATABASE_URL)
+
+    def shown(self) -> str:
+        """The database for a person to read: never its password."""
+        path = _sqlite_path(self.url)
+        if path is not None:
+            return str(path)
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return _without_credentials(self.url)
+
+    def line(self) -> str:
+        kind = "SQLite file " if _sqlite_path(self.url) is not None else ""
+        return f"database: {kind}{self.shown()} ({self.source})"
+
+
+def chosen() -> Database:
+    return Database(*database_url_from())
+
+
+def help_text() -> str:
+    """For every command's --help: which database it would use now, and how to change it."""
+    return f"{chosen().line()}. Set DATABASE_URL to use another ({SUPPORTED})."
+
+
+def open_engine(database: Database, *, create: bool = False, schema: bool = True) -> Engine:
+    """An engine on a database that answers. `create`: a missing SQLite file may be made
+    (commands that make databases); otherwise it is refused, so reading never leaves an
+    empty file behind. `schema`: the migrations must be applied up to this code's head."""
+    url = _parse(database.url)
+    backend = url.get_backend_name()
+    path = _sqlite_path(database.url)
+    if path is not None and not create and not path.exists():
+        raise CommandError(f"no database at {path}; run {NEW_NODE} (or set DATABASE_URL)")
+    if path is not None and create and not path.parent.is_dir():
+        raise CommandError(f"no folder {path.parent} for the database; create it first")
+    options = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+    try:
+        engine = make_engine(database.url, **({} if backend == "sqlite" else options))
+    except NoSuchModuleError:
+        raise CommandError(
+            f"the portal does not know databases of kind {url.drivername!r}; set DATABASE_URL "
+            f"to {SUPPORTED}"
+        ) from None
+    except ImportError as error:
+        raise CommandError(
+            f"the driver for {url.drivername!r} is not installed ({error}); the portal runs on "
+            f"PostgreSQL or SQLite: set DATABASE_URL to {SUPPORTED}"
+        ) from None
+    try:
+        current = migrate.current_revision(engine)
+    except DBAPIError as error:
+        engine.dispose()
+        raise problem(error, database) from None
+    if schema:
+        head = migrate.head_revision()
+        if current is None:
+            engine.dispose()
+            raise CommandError(
+                f"the database at {database.shown()} has no portal tables yet; run "
+                "`portal db upgrade` (then `portal init` for a new node)"
+            )
+        if current != head:
+            engine.dispose()
+            raise CommandError(
+                f"the database at {database.shown()} is at migration {current}, this portal "
+                f"needs {head}; run `portal db upgrade`"
+            )
+    return engine
+
+
+def has_agencies(engine: Engine) -> bool:
+    from portal.models import Agency
+
+    with engine.connect() as connection:
+        return bool(connection.execute(select(exists().where(Agency.id.is_not(None)))).scalar())
+
+
+def node_settings(engine: Engine | None = None, **overrides) -> Settings:
+    """Settings with the node's secrets. A secrets file is made only for a database that
+    holds no agency yet: a new key-encryption key could not open existing agencies' keys."""
+    create = engine is None or not has_agencies(engine)
+    try:
+        return from_environment(create_secrets=create, **overrides)
+    except SecretsMissing as error:
+        raise CommandError(str(error)) from None
+    except (PermissionError, ValueError, KeyError) as error:
+        # A secrets file open to others, a bad PORTAL_KEK, a setting that is not a number,
+        # an unknown time zone: each message names the setting.
+        raise CommandError(f"cannot read the settings: {error}") from None
+
+
+def problem(error: DBAPIError, database: Database) -> CommandError:
+    """One line for a database that does not answer as configured."""
+    text = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error) else ""
+    reason = text.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    try:
+        url = _parse(database.url)
+        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    except CommandError:
+        url, where = None, database.shown()
+    if url is not None and url.get_backend_name() == "sqlite":
+        return CommandError(f"cannot use the SQLite database {database.shown()}: {reason}")
+    if "does not exist" in reason and reason.startswith("database"):
+        name = url.database if url is not None else "?"
+        return CommandError(
+            f"there is no database {name!r} on {where}; create it (createdb -h "
+            f"{url.host if url else 'HOST'} -U {url.username if url else 'USER'} {name}) or fix "
+            "DATABASE_URL"
+        )
+    if "Connection refused" in reason or "timeout" in reason.lower():
+        return CommandError(
+            f"cannot connect to PostgreSQL at {where} ({reason}); is it running there? "
+            "(or fix DATABASE_URL)"
+        )
+    if "role" in reason or "password" in reason or "authentication" in reason:
+        return CommandError(
+            f"PostgreSQL at {where} refused the sign-in ({reason}); fix DATABASE_URL"
+        )
+    return CommandError(f"cannot use the database at {database.shown()}: {reason or text}")
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(normalise_url(url))
+    except ArgumentError:
+        raise CommandError(
+            f"DATABASE_URL {_without_credentials(url)!r} is not a database URL; set it to "
+            f"{SUPPORTED}"
+        ) from None
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The absolute path of a SQLite file URL, or None (another database, or in memory)."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
+def _without_credentials(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//…@", url)

@@ -1,0 +1,132 @@
+"""`portal demo`: migrate, seed the synthetic MDT once, and serve it."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlmodel import func, select
+
+from portal import migrate
+from portal.cli.database import Database, chosen, node_settings, open_engine
+from portal.cli.errors import OK, REFUSED, CommandError
+from portal.cli.parsing import CREATES, command
+from portal.db import unit_of_work
+
+
+def add_commands(commands) -> None:
+    demo = command(
+        commands,
+        "demo",
+        "migrate, seed synthetic data once and serve the demo",
+        uses=CREATES,
+        run=cmd_demo,
+        description=(
+            "Prepare the demo's database (migrate, seed the synthetic MDT once; later runs "
+            "reuse it) and serve it. Its database is portal-demo.db in the current folder. "
+            "When DATABASE_URL names another database the demo refuses, unless "
+            "--use-database-url says to seed that one; it never seeds a database that holds "
+            "other data."
+        ),
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on")
+    demo.add_argument(
+        "--no-serve", action="store_true", help="prepare the database only; do not serve"
+    )
+    demo.add_argument(
+        "--use-database-url",
+        action="store_true",
+        help="put the demo in the database DATABASE_URL names, not in portal-demo.db",
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from portal import assets
+    from portal.app import create_app
+    from portal.cli.serve import run_in_process
+    from portal.crypto import KeyWrapper
+    from portal.demo import seed as demo
+    from portal.demo.logins import DEMO_LOGINS, DEMO_PASSWORD
+
+    database = chosen()
+    if not database.is_demo_file and not args.use_database_url:
+        raise CommandError(
+            f"DATABASE_URL is set ({database.shown()}); the demo keeps to portal-demo.db: "
+            "unset DATABASE_URL, or pass --use-database-url to seed that database",
+            REFUSED,
+        )
+    print(database.line())
+    engine = open_engine(database, create=True, schema=False)
+    if migrate.current_revision(engine) is not None:
+        # Before migrating: a database that is not the demo's is left exactly as it was.
+        with unit_of_work(engine) as db:
+            if _demo_state(db) == "other":
+                raise CommandError(
+                    f"the database at {database.shown()} holds agencies that are not the "
+                    "demo's; the demo seeds only an empty database or its own: "
+                    + _elsewhere_hint(database),
+                    REFUSED,
+                )
+    migrate.upgrade(engine)
+    settings = node_settings(engine, cookie_secure=False, demo=True)
+    with unit_of_work(engine) as db:
+        if settings.audit_journal:  # the demo's checkpoints are journaled like any others
+            from portal.audit.journal import Journal
+
+            Journal(settings.audit_journal).attach(db)
+        if _demo_state(db) == "demo":
+            print("reusing the demo data already in the database")
+        else:
+            now = settings.clock()
+            demo.seed(
+                db,
+                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                at=now,
+                today=now.astimezone(settings.tz).date(),
+                tz=settings.tz,
+            )
+            print("seeded synthetic demo data")
+    if not assets.htmx_present():
+        try:
+            assets.fetch_htmx()
+        except assets.AssetError as error:
+            print(f"note: {error} (pages still work without JavaScript)")
+    print("\nMDT Portal demo (synthetic data only)")
+    if args.no_serve:
+        print("The database is ready; `portal demo` serves it (or `portal serve`).")
+    else:
+        print(f"Open http://{args.host}:{args.port}/")
+    print(f"Every demo login uses the password: {DEMO_PASSWORD}")
+    for username, display_name, _agency, roles in DEMO_LOGINS:
+        print(f"  {username:<13} {roles[0].label:<16} {display_name}")
+    print(
+        "  (each partner agency also has a lead: cw.lead, pd.lead, shelter.lead, "
+        "mentor.lead, clinic.lead)"
+    )
+    if args.no_serve:
+        return OK
+    run_in_process(create_app(settings, engine=engine), args.host, args.port)
+    return OK
+
+
+def _demo_state(db) -> str:
+    """'empty', 'demo' (the demo's agencies and logins are all there) or 'other'."""
+    from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS
+    from portal.demo.seed import AGENCIES
+    from portal.models import Agency, StaffUser
+
+    if db.exec(select(Agency.id)).first() is None:
+        return "empty"
+    names = [spec.name for spec in AGENCIES]
+    usernames = [login[0] for login in DEMO_LOGINS] + [u for u, _ in AGENCY_LEADS.values()]
+    agencies = db.exec(select(func.count(Agency.id)).where(Agency.name.in_(names))).one()
+    logins = db.exec(
+        select(func.count(StaffUser.id)).where(StaffUser.username.in_(usernames))
+    ).one()
+    return "demo" if (agencies, logins) == (len(names), len(usernames)) else "other"
+
+
+def _elsewhere_hint(database: Database) -> str:
+    if database.is_demo_file:
+        return "run the demo from another folder, or move portal-demo.db away"
+    return "point DATABASE_URL at a new database, or unset it for portal-demo.db"

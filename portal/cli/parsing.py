@@ -1,0 +1,85 @@
+"""How every `portal` subcommand is declared: help with defaults, --verbose, and which
+database it would use, so `--help` answers "where will this go?" before it runs."""
+
+from __future__ import annotations
+
+import argparse
+from enum import StrEnum
+
+from portal.cli import database
+
+# What a command does with the database: it reads (or changes) one that exists; it may
+# create one; or it has nothing to do with the node's database (benchmarks, assets).
+READS, CREATES, NONE = "reads", "creates", None
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown beside each option, where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False, argparse.SUPPRESS):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _verbose_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: `portal -v keys list` and `portal keys list -v` both work; a subcommand's
+    # default would otherwise overwrite the top-level flag.
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="say which database is used; on an unexpected failure, show where it happened",
+    )
+    return parent
+
+
+VERBOSE = _verbose_option()
+
+
+def command(
+    subparsers,
+    name: str,
+    help: str,
+    *,
+    uses: str | None = READS,
+    description: str | None = None,
+    run=None,
+) -> argparse.ArgumentParser:
+    epilog = database.help_text() if uses else None
+    if uses == CREATES:
+        epilog += " A missing SQLite file is created."
+    elif uses == READS:
+        epilog += " It must exist: this command never creates a database."
+    parser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=epilog,
+        formatter_class=Formatter,
+        parents=[VERBOSE],
+    )
+    parser.set_defaults(uses=uses)
+    if run is not None:
+        parser.set_defaults(run=run)
+    return parser
+
+
+def group(subparsers, name: str, help: str, *, dest: str):
+    """A command made of subcommands (`portal keys list`), which are declared with `command`."""
+    parser = subparsers.add_parser(
+        name, help=help, description=help, formatter_class=Formatter, parents=[VERBOSE]
+    )
+    return parser.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+
+
+def choices_help(enum: type[StrEnum], what: str) -> str:
+    """'role: advocate (advocate), case_manager (case manager), ...' for an option's help."""
+    return f"{what}, one of: " + ", ".join(
+        member.value
+        if getattr(member, "label", member.value) == member.value
+        else f"{member.value} ({member.label})"
+        for member in enum
+    )

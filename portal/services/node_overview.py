@@ -1,0 +1,82 @@
+"""What the node's administrator looks after: agencies, their staff, live sessions and
+signing keys, and the node's own health. Counts only: nothing about any survivor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from portal import migrate
+from portal.models import Agency, AgencyKey, KeyPurpose, Role, StaffRole, StaffUser, WebSession
+
+
+@dataclass(frozen=True)
+class AgencyLine:
+    agency: Agency
+    active_staff: int
+    leads: int
+    live_sessions: int
+    signing_key_since: datetime | None
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    database: str  # "PostgreSQL" or "SQLite"
+    migrations_current: bool
+    throttle_shared: bool  # sign-in failures counted in Redis, across workers
+
+
+def agency_lines(db: Session, *, now: datetime, idle: timedelta) -> list[AgencyLine]:
+    """One line per agency; every count made in SQL, grouped by agency."""
+    active = dict(
+        db.exec(
+            select(StaffUser.agency_id, func.count(StaffUser.id))
+            .where(StaffUser.is_active)
+            .group_by(StaffUser.agency_id)
+        ).all()
+    )
+    leads = dict(
+        db.exec(
+            select(StaffUser.agency_id, func.count(StaffUser.id))
+            .join(StaffRole, StaffRole.user_id == StaffUser.id)
+            .where(StaffUser.is_active, StaffRole.role == Role.AGENCY_LEAD.value)
+            .group_by(StaffUser.agency_id)
+        ).all()
+    )
+    live = dict(
+        db.exec(
+            select(StaffUser.agency_id, func.count(WebSession.id))
+            .join(StaffUser, StaffUser.id == WebSession.user_id)
+            .where(WebSession.ended_at.is_(None), WebSession.last_seen_at > now - idle)
+            .group_by(StaffUser.agency_id)
+        ).all()
+    )
+    keys = dict(
+        db.exec(
+            select(AgencyKey.agency_id, func.max(AgencyKey.created_at))
+            .where(AgencyKey.purpose == KeyPurpose.SIGNING.value, AgencyKey.retired_at.is_(None))
+            .group_by(AgencyKey.agency_id)
+        ).all()
+    )
+    return [
+        AgencyLine(
+            agency=agency,
+            active_staff=active.get(agency.id, 0),
+            leads=leads.get(agency.id, 0),
+            live_sessions=live.get(agency.id, 0),
+            signing_key_since=keys.get(agency.id),
+        )
+        for agency in db.exec(select(Agency).order_by(Agency.name)).all()
+    ]
+
+
+def node_health(db: Session, *, ratelimit_storage: str) -> NodeHealth:
+    connection = db.connection()
+    return NodeHealth(
+        database="PostgreSQL" if connection.dialect.name == "postgresql" else "SQLite",
+        migrations_current=migrate.current_revision(connection) == migrate.head_revision(),
+        throttle_shared=not ratelimit_storage.startswith("memory"),
+    )
