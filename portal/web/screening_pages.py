@@ -20,6 +20,7 @@ from portal.models.screening import (
     ScreeningTrigger,
 )
 from portal.screening_tools import catalogue as tool_catalogue
+from portal.sections import catalogue as section_catalogue
 from portal.services import (
     clients,
     mandated_reports,
@@ -49,6 +50,12 @@ def _allowed(ctx: Context, client, section_key: str) -> None:
     except Forbidden:
         ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
         raise
+
+
+def _plan_kept_here(ctx: Context) -> bool:
+    """Whether the viewer's agency keeps safety plans (its discipline's sections)."""
+    kept = section_catalogue().for_discipline(ctx.viewer.agency.discipline)
+    return any(section.key == "safety_plan" for section in kept)
 
 
 def _keys(ctx: Context):
@@ -84,7 +91,11 @@ def _staff(ctx: Context) -> list[StaffUser]:
 
 def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Response:
     client = _client(ctx)
-    _allowed(ctx, client, screenings.SECTION)
+    try:
+        _allowed(ctx, client, screenings.SECTION)
+    except Forbidden as withheld:
+        # As on the section pages: a placeholder that says which gate, not a dead end.
+        return render(ctx, "screening/withheld.html", {"client": client, "reason": str(withheld)})
     tz = ctx.settings.tz
     return render(
         ctx,
@@ -100,6 +111,7 @@ def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Res
                 for c in risk_screens.for_client(ctx.db, client)
             ],
             "reports": mandated_reports.for_client(ctx.db, client),
+            "plan_kept_here": _plan_kept_here(ctx),
             "values": values or {"screened_at": f"{ctx.now.astimezone(tz):%Y-%m-%dT%H:%M}"},
             "errors": errors or {},
             "tz": tz,
@@ -285,6 +297,7 @@ def risk_screen_page(ctx: Context, *, errors=None, status=200) -> Response:
             "client": client,
             "view": risk_screens.view(ctx.db, screen, keys=_keys(ctx), now=ctx.now),
             "first_mark": risk_screens.first_mark(screen),
+            "plan_kept_here": _plan_kept_here(ctx),
             "errors": errors or {},
             "tz": ctx.settings.tz,
             **_choices(),

@@ -22,9 +22,11 @@ AXE_DIR = Path(__file__).resolve().parents[2] / ".venv" / "test-tools" / f"axe-c
 
 DEMO_PASSWORD = "demo-portal-2026"
 
-# Links the walk does not follow: leaving the session, files for download, the calendar feed.
+# Links the walk does not follow: leaving the session, files for download, the calendar
+# feed, and the health checks (answers for machines, not pages).
 SKIP = re.compile(
-    r"^/(logout|static/|api/|calendar/)|\.(csv|json|ics)$|/print$|/(signed|fhir)\.json$"
+    r"^/(logout|static/|api/|calendar/|healthz$|readyz$)|\.(csv|json|ics)$|/print$"
+    r"|/(signed|fhir)\.json$"
 )
 # Ids in paths (UUIDs, tokens, numbers) fold into one pattern: one page per pattern is enough.
 ID_SEGMENT = re.compile(r"^([0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,}|[0-9]+|[A-Za-z0-9_-]{22,})$")
