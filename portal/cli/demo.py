@@ -45,6 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from portal.app import create_app
     from portal.cli.serve import run_in_process
     from portal.crypto import KeyWrapper
+    from portal.demo import api as demo_api
     from portal.demo import seed as demo
     from portal.demo.logins import DEMO_LOGINS, DEMO_PASSWORD
 
@@ -103,6 +104,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "  (each partner agency also has a lead: cw.lead, pd.lead, shelter.lead, "
         "mentor.lead, clinic.lead)"
     )
+    with unit_of_work(engine) as db:
+        case = demo_api.example_case(db)
+    if case is not None:
+        base = f"http://{args.host}:{args.port}"
+        print(
+            "A partner system's API token (child welfare, acting as a case manager):\n"
+            f'  curl -s -H "Authorization: Bearer {demo_api.DEMO_TOKEN}" '
+            f"{base}/api/v1/cases/{case}/summary"
+        )
     if args.no_serve:
         return OK
     run_in_process(create_app(settings, engine=engine), args.host, args.port)

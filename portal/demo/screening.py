@@ -108,6 +108,7 @@ def _progress(db, clear_ones, staff, *, keys, tz, at) -> None:
                     made_at=f"{(when + timedelta(hours=1)).astimezone(tz):%Y-%m-%dT%H:%M}",
                     made_by=staff.public_id,
                     report_number="DEMO-HL-0001",
+                    client_told="yes",
                     actor=staff,
                     tz=tz,
                     at=when + timedelta(hours=1),

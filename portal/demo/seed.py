@@ -13,6 +13,7 @@ from portal.crypto import KeyWrapper
 from portal.demo import audit as demo_audit
 from portal.demo import sections as demo_sections
 from portal.demo import workflow as demo_workflow
+from portal.demo.api import seed_api_token
 from portal.demo.integration import seed_integration
 from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
 from portal.demo.mentoring import seed_mentoring
@@ -192,4 +193,5 @@ def seed(
     seed_integration(db, by_key, at=at, today=today)  # follow-ups made into tasks (5-7)
     # Screening, risk screens, a plan due after a move, a mandated report (issue 20)
     seed_screening(db, by_key, keys=keys, at=at, today=today, tz=tz, rng=rng)
+    seed_api_token(db, by_key, at=at)  # a partner system's token (issue 18)
     return by_key

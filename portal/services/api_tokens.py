@@ -36,7 +36,11 @@ def create_token(
     scopes: list[str],
     acting_role: object,
     at: datetime,
+    secret: str | None = None,
 ) -> IssuedToken:
+    """A token bound to one role the agency's staff hold. `secret`: only the demo names
+    one (a known, synthetic secret, like its passwords); otherwise it is random."""
+
     def check_scopes() -> list[str]:
         chosen = sorted(set(scopes))
         if not chosen:
@@ -57,7 +61,8 @@ def create_token(
         scopes=check_scopes,
         acting_role=check_role,
     )
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if secret is None:
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         agency_id=viewer.agency.id,
         name=values["name"],

@@ -17,9 +17,10 @@ from sqlmodel import Session, func, select
 from portal.audit import AuditTag, record
 from portal.errors import Invalid
 from portal.models import Agency, CaseLink, Client, MdtCase, StaffUser
+from portal.models.release import CompelledBasis
 from portal.models.screening import AgeGroup, MandatedReport, ReportRecipient, Screening
 from portal.models.workflow import CaseEvent, CaseEventKind
-from portal.services import case_history, validation
+from portal.services import case_history, compelled_disclosures, validation
 from portal.services.screenings import local_datetime
 
 NUMBER_MAX = 40
@@ -33,11 +34,15 @@ def record_report(
     made_at: object,
     made_by: object,
     report_number: object,
+    client_told: object,
+    client_notice: object = None,
     actor,
     tz: ZoneInfo,
     at: datetime,
 ) -> MandatedReport:
-    """Record a report made about the minor a screening concerns."""
+    """Record a report made about the minor a screening concerns. It is a disclosure the
+    law compels: it enters the client's accounting of disclosures as one (issue 19's
+    compelled disclosures), with whether the client was told."""
     if screening.age_group != AgeGroup.MINOR:
         raise Invalid("recipient", "Mandated reports are recorded for minors.")
     client = db.get(Client, screening.client_id)
@@ -118,6 +123,20 @@ def record_report(
             "screening": screening.public_id,
             "cases": [case.reference for _link, case in links],
         },
+        at=at,
+    )
+    compelled_disclosures.record_compelled_disclosure(
+        db,
+        client,
+        recipient=to,
+        basis=CompelledBasis.MANDATED_REPORT.value,
+        basis_detail=f"report number {values['report_number']}",
+        sections=["screening"],
+        disclosed_on=values["made_at"].astimezone(tz).date().isoformat(),
+        client_told=client_told,
+        client_notice=client_notice,
+        today=at.astimezone(tz).date(),
+        actor=actor,
         at=at,
     )
     return report

@@ -271,6 +271,8 @@ def screening_report(ctx: Context) -> Response:
             made_at=ctx.field("made_at"),
             made_by=ctx.field("made_by"),
             report_number=ctx.field("report_number"),
+            client_told=ctx.field("client_told"),
+            client_notice=ctx.field("client_notice"),
             actor=ctx.viewer.user,
             tz=ctx.settings.tz,
             at=ctx.now,

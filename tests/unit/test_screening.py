@@ -498,6 +498,7 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
         made_at=f"{(make.AT - timedelta(hours=1)).astimezone(NY):%Y-%m-%dT%H:%M}",
         made_by=w.owner_staff.public_id,
         report_number="HL-2026-000123",
+        client_told="yes",
         actor=w.owner_staff,
         tz=NY,
         at=make.AT,
@@ -536,6 +537,7 @@ def test_a_mandated_report_is_for_a_minor(db, keys, owned):
             made_at="2026-11-02T09:30",
             made_by=staff.public_id,
             report_number="X-1",
+            client_told="yes",
             actor=staff,
             tz=NY,
             at=datetime(2026, 11, 2, 16, 0, tzinfo=UTC),
@@ -553,3 +555,32 @@ def test_the_coordinator_panel_counts_drafts_clocks_and_plans(db, keys, owned):
     assert (panel.drafts_total, panel.drafts_overdue) == (1, 1)
     assert panel.clock_counts.overdue == 1 and panel.clocks[0].status == "overdue"
     assert panel.minors_total == 1
+
+
+def test_a_mandated_report_enters_the_accounting_as_a_compelled_disclosure(db, keys):
+    """Issue 20: the report is a disclosure the law compels, in the client's accounting."""
+    from portal.services import audit_log
+
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
+    mandated_reports.record_report(
+        db,
+        made,
+        recipient="child_abuse_hotline",
+        made_at=f"{(make.AT - timedelta(hours=1)).astimezone(NY):%Y-%m-%dT%H:%M}",
+        made_by=w.owner_staff.public_id,
+        report_number="HL-2026-000777",
+        client_told="no",
+        client_notice="Told at the next visit, when it is safe.",
+        actor=w.owner_staff,
+        tz=NY,
+        at=make.AT,
+    )
+    accounting = audit_log.accounting(
+        db, w.owner, w.client.public_id, actor=w.owner_staff, at=make.AT
+    )
+    compelled = [row for row in accounting.rows if row.entry.purpose == "compelled"]
+    assert compelled and compelled[0].entry.section_key == "screening"
+    (kept,) = accounting.compelled.values()
+    assert kept.basis == "mandated_report" and "HL-2026-000777" in kept.basis_detail
+    assert not kept.client_told
