@@ -117,7 +117,11 @@ def test_section_form_saves_versions_and_keeps_history(client, db, keys):
     page = client.get(url)
     assert "Version 2" in page.text and "Version 1" in page.text
     assert "first follow-up" in page.text and "second follow-up" in page.text
-    rows = db.exec(select(SectionEntry).where(SectionEntry.client_id == w.client.id)).all()
+    rows = db.exec(
+        select(SectionEntry)
+        .where(SectionEntry.client_id == w.client.id)
+        .order_by(SectionEntry.version)
+    ).all()
     assert [r.version for r in rows] == [1, 2]
     assert all(b"follow-up" not in r.content_sealed for r in rows)  # sealed at rest
     viewed = db.exec(select(AuditEntry).where(AuditEntry.tag == "record:section:viewed")).all()
