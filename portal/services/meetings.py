@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, CaseStatus, MdtCase, StaffUser
+from portal.models import Agency, CaseLink, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import (
     AgendaItem,
     Attendance,
@@ -488,27 +488,52 @@ def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agen
     )
 
 
-def attendance(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
-    return list(
-        db.exec(
-            select(StaffUser, Agency)
-            .join(Attendance, Attendance.user_id == StaffUser.id)
-            .join(Agency, Agency.id == Attendance.agency_id)
-            .where(Attendance.meeting_id == meeting.id)
-            .order_by(Agency.name, StaffUser.display_name)
-        ).all()
+def _agencies_seen_by(meeting: Meeting, viewer_agency_id: int | None):
+    """SQL: the agencies a viewer may learn took part in this meeting. The coordinating
+    agency sees all it invited; a partner sees the coordinating agency and the agencies of
+    the agenda's cases it takes part in itself, never those of other cases (issue 12)."""
+    if viewer_agency_id is None or viewer_agency_id == meeting.coordinating_agency_id:
+        return None
+    shared_cases = (
+        select(AgendaItem.case_id)
+        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
+        .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency_id))
+    )
+    return (Agency.id == meeting.coordinating_agency_id) | exists().where(
+        CaseLink.agency_id == Agency.id, CaseLink.case_id.in_(shared_cases)
     )
 
 
-def invited_agencies(db: Session, meeting: Meeting) -> list[Agency]:
-    return list(
-        db.exec(
-            select(Agency)
-            .join(MeetingInvite, MeetingInvite.agency_id == Agency.id)
-            .where(MeetingInvite.meeting_id == meeting.id)
-            .order_by(Agency.name)
-        ).all()
+def attendance(
+    db: Session, meeting: Meeting, viewer_agency_id: int | None = None
+) -> list[tuple[StaffUser, Agency]]:
+    """Who attended; for a partner, only people of agencies it may know took part."""
+    query = (
+        select(StaffUser, Agency)
+        .join(Attendance, Attendance.user_id == StaffUser.id)
+        .join(Agency, Agency.id == Attendance.agency_id)
+        .where(Attendance.meeting_id == meeting.id)
     )
+    seen = _agencies_seen_by(meeting, viewer_agency_id)
+    if seen is not None:
+        query = query.where(seen)
+    return list(db.exec(query.order_by(Agency.name, StaffUser.display_name)).all())
+
+
+def invited_agencies(
+    db: Session, meeting: Meeting, viewer_agency_id: int | None = None
+) -> list[Agency]:
+    """The invited agencies; for a partner, only those on cases it takes part in (and the
+    coordinating agency): an invitation must not tell of another survivor's case."""
+    query = (
+        select(Agency)
+        .join(MeetingInvite, MeetingInvite.agency_id == Agency.id)
+        .where(MeetingInvite.meeting_id == meeting.id)
+    )
+    seen = _agencies_seen_by(meeting, viewer_agency_id)
+    if seen is not None:
+        query = query.where(seen)
+    return list(db.exec(query.order_by(Agency.name)).all())
 
 
 def record_minutes(

@@ -338,8 +338,8 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "assignees": {row.case.id: tasks.assignee_choices(ctx.db, row.case) for row in agenda}
             if managing
             else {},
-            "invited": meetings.invited_agencies(ctx.db, meeting),
-            "attendance": meetings.attendance(ctx.db, meeting),
+            "invited": meetings.invited_agencies(ctx.db, meeting, agency.id),
+            "attendance": meetings.attendance(ctx.db, meeting, agency.id),
             "staff": meetings.invitable_staff(ctx.db, meeting) if managing else [],
             "recommendation_types": meetings.recommendation_types(ctx.db, agency)
             if managing

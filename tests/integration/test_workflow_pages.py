@@ -414,3 +414,35 @@ def test_my_tasks_is_paged(client, db, keys):
     assert len(titles(second)) == 5 and "Paged task 29" in second
     assert "page=1" in second and "page=3" not in second
     assert client.get("/tasks?scope=mine&page=abc").status_code == 200
+
+
+def test_a_partner_sees_only_the_agencies_of_its_own_cases_on_a_meeting(client, db, keys):
+    """Issue 12, finding 5: the invitation list and attendance told a partner which other
+    agencies serve the other survivors on the agenda."""
+    coordinating = make.agency(db, keys, name="Coordinating Agency (synthetic)")
+    ours = make.agency(db, keys, name="Our Shelter (synthetic)")
+    theirs = make.agency(db, keys, name="Unrelated Clinic (synthetic)")
+    our_case, their_case = make.mdt_case(db, coordinating), make.mdt_case(db, coordinating)
+    for case, agency in ((our_case, ours), (their_case, theirs)):
+        person = make.client_record(db, agency, keys)
+        cases.link_client(db, case, agency, person, actor=None, at=make.AT, confirmed=True)
+    meeting = meetings.schedule_meeting(
+        db,
+        coordinating,
+        day="2026-11-05",
+        clock="10:00",
+        place="Room",
+        case_ids=[our_case.public_id, their_case.public_id],
+        actor=None,
+        at=make.AT,
+        tz=make_tz(),
+    )
+    db.flush()
+    sign_in(client, db, ours, Role.ADVOCATE)
+    page = client.get(f"/meetings/{meeting.public_id}")
+    assert page.status_code == 200
+    invited = re.search(r'id="invited-h".*?</ul>', page.text, re.S).group(0)
+    assert "Our Shelter" in invited and "Unrelated Clinic" not in page.text
+    client.cookies.clear()
+    sign_in(client, db, coordinating, Role.MDT_COORDINATOR)
+    assert "Unrelated Clinic" in client.get(f"/meetings/{meeting.public_id}").text
