@@ -382,16 +382,23 @@ def disclose_sections(
     """Both sides for a requester on this node: the owner's answer, then the requester's
     receipt of it, each in its own log (the caller's transaction)."""
     cache = RequestCache() if cache is None else cache
-    decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=cache)
-    receipt.record_received(
-        db,
-        requester,
-        case_ref=case.reference,
-        owner=owner,
-        decisions=decisions,
-        at=at,
-        agency_id=cache.agency(db, requester.agency).id,
+    entries: list[dict] = []
+    decisions = answer(
+        db, requester, case, owner, sections, at=at, keys=keys, cache=cache, entries_into=entries
     )
+    # The requester's receipts are made from what came back, exactly as across the network;
+    # in one transaction both sides' entries go in one batch (each to its own log).
+    entries.extend(
+        receipt.received_entries(
+            requester,
+            case_ref=case.reference,
+            owner_ref=owner.public_id,
+            decisions=decisions,
+            at=at,
+            agency_id=cache.agency(db, requester.agency).id,
+        )
+    )
+    record_many(db, entries)
     return decisions
 
 

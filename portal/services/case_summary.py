@@ -131,7 +131,7 @@ def owner_block(
     commits the owner's transaction there, as the network does for an owner elsewhere."""
     cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
-    lock_logs(db, [owner.id])
+    lock_logs(db, [owner.id] + ([requester_agency.id] if between is _same_transaction else []))
     decisions = answer(
         db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
     )
@@ -180,9 +180,11 @@ def page_blocks(
     cache = RequestCache()  # this request's reads only
     deadline = clock() + budget_seconds
     requester_agency = cache.agency(db, requester.agency)
-    # The owners' logs, locked now in the one fixed order, so two pages read at once can
-    # never deadlock; the requester's own log is locked on its own side, later.
-    lock_logs(db, [p.agency.id for p in found])
+    # The logs this transaction writes, locked now in the one fixed order, so two pages read
+    # at once can never deadlock: the owners' (and, when both sides share the transaction,
+    # the requester's; otherwise the requester's is locked on its own side, later).
+    together = [requester_agency.id] if between is _same_transaction else []
+    lock_logs(db, [p.agency.id for p in found] + together)
     prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
     blocks, owners_entries, receipts = [], [], []
     for participant in found:
@@ -211,6 +213,11 @@ def page_blocks(
                 )
             )
         blocks.append(OwnerBlock(participant, decisions))
+    if between is _same_transaction:
+        # One transaction for both sides (tests, the seed, the benchmark): one batch, each
+        # entry still to its own log.
+        record_many(db, owners_entries + receipts)
+        return blocks
     record_many(db, owners_entries)  # the owners' side: every decision above
     between()
     record_many(db, receipts)  # the requester's side: what it received
