@@ -180,6 +180,11 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
         {
             "client": client,
             "identity_view": identity_view,
+            # Only agencies that keep safety plans offer the survivor's printable copy.
+            "keeps_safety_plans": any(
+                section.key == "safety_plan"
+                for section in catalogue().for_discipline(ctx.viewer.agency.discipline)
+            ),
             "identity": identity_view.identity,
             "restricted": restricted,
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),

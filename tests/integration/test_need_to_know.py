@@ -205,3 +205,17 @@ def test_a_role_may_not_save_what_it_may_not_read_and_the_refusal_is_audited(
     assert any('"attempt":"save"' in entry.detail for entry in refusals)
     versions = sections.history(db, person, "substance_use", keys=keys)
     assert [v.version for v in versions] == [1]
+
+
+@pytest.mark.parametrize(
+    ("discipline", "offered"), [(Discipline.ADVOCACY, True), (Discipline.HEALTH, False)]
+)
+def test_the_printable_safety_plan_is_offered_only_where_plans_are_kept(
+    client, db, keys, discipline, offered
+):
+    agency = make.agency(db, keys, discipline=discipline)
+    person = make.client_record(db, agency, keys)
+    make.login(client, make.user(db, agency, Role.ADVOCATE).username)
+    page = client.get(f"/clients/{person.public_id}")
+    assert page.status_code == 200
+    assert ("safety-plan/print" in page.text) is offered
