@@ -37,6 +37,12 @@ def database_url_from(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     return DEFAULT_DATABASE_URL, "the demo's file; DATABASE_URL is not set"
 
 
+def audit_journal_from(env: Mapping[str, str]) -> str:
+    """Where the node keeps its journal of signed audit checkpoints (PORTAL_AUDIT_JOURNAL);
+    read without the secrets, so `portal audit verify` needs none."""
+    return env.get("PORTAL_AUDIT_JOURNAL") or DEFAULT_AUDIT_JOURNAL
+
+
 def ratelimit_storage_from(env: Mapping[str, str]) -> str:
     """PORTAL_RATELIMIT_STORAGE if given, else the node's Redis (REDIS_URL), else memory.
 
@@ -192,7 +198,7 @@ def from_environment(
         ratelimit_storage=ratelimit_storage_from(env),
         redis_url=env.get("REDIS_URL") or None,
         trusted_proxies=_listed(config("PORTAL_TRUSTED_PROXIES", default="")),
-        audit_journal=config("PORTAL_AUDIT_JOURNAL", default=DEFAULT_AUDIT_JOURNAL),
+        audit_journal=audit_journal_from(env),
         allowed_hosts=_listed(config("PORTAL_ALLOWED_HOSTS", default="*")),
         date_window_years=config("PORTAL_DATE_WINDOW_YEARS", cast=int, default=10),
         release_max_term_days=config("PORTAL_RELEASE_MAX_TERM_DAYS", cast=int, default=365),

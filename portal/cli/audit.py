@@ -14,6 +14,7 @@ from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, CommandError
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
 from portal.db import unit_of_work
+from portal.settings import audit_journal_from
 
 
 def add_commands(commands, bench) -> None:
@@ -63,14 +64,6 @@ def add_commands(commands, bench) -> None:
     )
 
 
-def _journal_path() -> str | None:
-    """Where the node keeps its journal of signed checkpoints (PORTAL_AUDIT_JOURNAL)."""
-
-    from portal.settings import DEFAULT_AUDIT_JOURNAL
-
-    return os.environ.get("PORTAL_AUDIT_JOURNAL") or DEFAULT_AUDIT_JOURNAL
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
     from portal.audit import journal, verify
     from portal.models import NODE_LOG
@@ -78,7 +71,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = open_engine(chosen())
     if args.checkpoint is not None:
         return _verify_against_file(engine, args.checkpoint)
-    kept = journal.Journal(_journal_path())
+    kept = journal.Journal(audit_journal_from(os.environ))
     lines, unreadable = kept.read()
     with Session(engine) as db:
         # Read in short transactions: a long walk must not shut writers out (SQLite).

@@ -108,10 +108,6 @@ def owner_of_case(db: Session, case: MdtCase, agency_public_id: str) -> Agency:
     raise NotFound("agency")
 
 
-def _same_transaction() -> None:
-    """Both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
-
-
 def owner_block(
     db: Session,
     requester: Requester,
@@ -121,21 +117,23 @@ def owner_block(
     at: datetime,
     keys: KeyWrapper,
     cache: RequestCache | None = None,
-    between: Callable[[], None] = _same_transaction,
+    between: Callable[[], None] | None = None,
 ) -> list[Decision]:
     """One owner's block on its own (the htmx fragment): the owner's answer, then its
     receipt. One decision per catalogue section the owner could contribute, whether or
     not it holds anything: so a placeholder never tells that data exists.
 
     `between` runs after the owner's side is written and before the requester's: a page
-    commits the owner's transaction there, as the network does for an owner elsewhere."""
+    commits the owner's transaction there, as the network does for an owner elsewhere.
+    None: both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
     cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
-    lock_logs(db, [owner.id] + ([requester_agency.id] if between is _same_transaction else []))
+    lock_logs(db, [owner.id] + ([requester_agency.id] if between is None else []))
     decisions = answer(
         db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
     )
-    between()
+    if between is not None:
+        between()
     receipt.record_received(
         db,
         requester,
@@ -168,7 +166,7 @@ def page_blocks(
     keys: KeyWrapper,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
-    between: Callable[[], None] = _same_transaction,
+    between: Callable[[], None] | None = None,
 ) -> list[OwnerBlock]:
     """The owners' blocks for the summary page: decided in order while `budget_seconds`
     last, counted from the first; every owner after that is left undecided (and nothing
@@ -183,7 +181,7 @@ def page_blocks(
     # The logs this transaction writes, locked now in the one fixed order, so two pages read
     # at once can never deadlock: the owners' (and, when both sides share the transaction,
     # the requester's; otherwise the requester's is locked on its own side, later).
-    together = [requester_agency.id] if between is _same_transaction else []
+    together = [requester_agency.id] if between is None else []
     lock_logs(db, [p.agency.id for p in found] + together)
     prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
     blocks, owners_entries, receipts = [], [], []
@@ -213,7 +211,7 @@ def page_blocks(
                 )
             )
         blocks.append(OwnerBlock(participant, decisions))
-    if between is _same_transaction:
+    if between is None:
         # One transaction for both sides (tests, the seed, the benchmark): one batch, each
         # entry still to its own log.
         record_many(db, owners_entries + receipts)
@@ -231,7 +229,7 @@ def every_block(
     *,
     at: datetime,
     keys: KeyWrapper,
-    between: Callable[[], None] = _same_transaction,
+    between: Callable[[], None] | None = None,
 ) -> list[OwnerBlock]:
     """The whole case summary at once (the printed review packet, the API): every owner's
     block, each section decided (and audited) by its owner exactly as on the page."""
