@@ -31,7 +31,7 @@ from portal.db import read
 from portal.disclosure import consent_gate, content, own, policy, receipt
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate
-from portal.disclosure.wording import policy_reason
+from portal.disclosure.wording import phrase, policy_reason
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
 from portal.requester import LOCAL_NODE, Requester
@@ -188,10 +188,13 @@ def _gates(
     at: datetime,
     cache: RequestCache,
     only_release_id: int | None = None,
+    case: MdtCase | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
     answer() and preview(); an allowed section's content is read by `_decision()`."""
-    if client_id is None:
+    purpose = requester.purpose
+    own_staff = requester.agency == owner.public_id and only_release_id is None
+    if client_id is None and not (section.of_case and (own_staff or case is not None)):
         return (
             Withheld(
                 section, owner, Gate.NOT_LINKED, "this agency's records are not linked to this case"
@@ -199,8 +202,6 @@ def _gates(
             None,
             None,
         )
-    purpose = requester.purpose
-    own_staff = requester.agency == owner.public_id and only_release_id is None
     if owner.id not in cache.policies:
         cache.policies[owner.id] = policy.owner_policy(db, owner)
     answer, role = policy.decide(
@@ -221,7 +222,14 @@ def _gates(
         )
         return Withheld(section, owner, Gate.POLICY, reason), role, answer.rule
     release_ref = None
-    if not own_staff:
+    if not own_staff and section.of_case:
+        consented = _case_consent(
+            db, case, recipient_agency, owner, section, purpose=purpose, at=at, cache=cache
+        )
+        if isinstance(consented, Withheld):
+            return consented, role, answer.rule
+        release_ref = consented
+    elif not own_staff:
         found = consent_gate.candidates(
             db,
             owner=owner,
@@ -249,6 +257,67 @@ def _gates(
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
 
+def _case_consent(
+    db: Session,
+    case: MdtCase,
+    recipient: Agency,
+    owner: Agency,
+    section: Section,
+    *,
+    purpose: str,
+    at: datetime,
+    cache: RequestCache,
+) -> str | Withheld | None:
+    """The consent behind an MDT record (a decision, a task), which is about every survivor
+    on the case: each confirmed client of the case, other than the requester agency's own,
+    must have a release in effect, held by the agency that serves them, naming the
+    requester's agency for this record and purpose. The release used (the first one), or
+    the placeholder; it never says which survivor, or which agency, is missing a release.
+    """
+    links = cache.links[case.id]
+    confirmed = {
+        agency_id: client_id
+        for agency_id, (client_id, confirmed_at) in links.items()
+        if confirmed_at is not None and client_id is not None
+    }
+    if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
+        return Withheld(
+            section, owner, Gate.NOT_LINKED, "your agency's records are not linked to this case"
+        )
+    others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
+    if not others and recipient.id not in confirmed:
+        return Withheld(section, owner, Gate.NOT_LINKED, "no survivor is linked to this case yet")
+    used = None
+    for agency_id, client_id in others:
+        holder = db.get(Agency, agency_id)
+        found = consent_gate.candidates(
+            db,
+            owner=holder,
+            client_id=client_id,
+            recipient=recipient,
+            at=at,
+            cache=cache.candidates,
+        )
+        allowed = consent_gate.check(
+            found,
+            recipient=recipient,
+            section_key=section.key,
+            section_title=section.title,
+            purpose=purpose,
+            at=at,
+        )
+        if not allowed.allowed:
+            return Withheld(
+                section,
+                owner,
+                Gate(allowed.gate),
+                f"{phrase(section.title)} concern every survivor on this case, and not every "
+                f"one of them has a release in effect that covers them for your agency",
+            )
+        used = used or allowed.release_ref
+    return used
+
+
 def _decision(
     db: Session,
     verdict: Verdict,
@@ -257,6 +326,7 @@ def _decision(
     keys: KeyWrapper,
     cache: RequestCache,
     case_id=None,
+    refs: tuple[str, ...] = (),
 ) -> Decision:
     """The decision for a verdict: an allowed section with its content read from the
     owner's source, or the placeholder as it stands."""
@@ -270,6 +340,7 @@ def _decision(
         keys=keys,
         cache=cache.sources,
         case_id=case_id,
+        refs=refs,
     )
     return Released(
         verdict.section,
@@ -306,12 +377,14 @@ def answer(
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
+    refs: tuple[str, ...] = (),
 ) -> list[Decision]:
     """The owner's side: each section decided on its own and audited in the owner's log,
     then the allowed ones read from the owner's sources.
 
     `entries_into`: a list in which to leave the owner's entries instead of writing them,
-    for a caller deciding several owners in one transaction (it must write them all)."""
+    for a caller deciding several owners in one transaction (it must write them all).
+    `refs`: of an MDT record kept per case, only these (a task's own page)."""
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache)
     verdicts, entries = [], []
@@ -327,6 +400,7 @@ def answer(
             section=section,
             at=at,
             cache=cache,
+            case=case,
         )
         verdicts.append(verdict)
         entries.append(
@@ -343,12 +417,13 @@ def answer(
                     "owner": owner.public_id,
                     "own_agency": requester.agency == owner.public_id,
                     "reason": getattr(verdict, "reason", None),
+                    **({"records": list(refs)} if refs else {}),
                 },
                 at=at,
                 disclosure=_facts(
                     verdict,
                     case_ref=case.reference,
-                    client_ref=cache.client_refs.get(client_id),
+                    client_ref=None if section.of_case else cache.client_refs.get(client_id),
                     purpose=requester.purpose,
                     role=role,
                     roles=requester.roles,
@@ -358,7 +433,9 @@ def answer(
         )
     # Every section decided first, then the allowed ones read one after another.
     decisions = [
-        _decision(db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id)
+        _decision(
+            db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id, refs=refs
+        )
         for verdict in verdicts
     ]
     if entries_into is None:

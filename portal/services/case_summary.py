@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal.audit import lock_logs, record_many
+from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, answer, receipt
 from portal.disclosure.point import prefetch
@@ -30,7 +30,7 @@ from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import meetings
+from portal.services import case_records, meetings
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,7 @@ def page_blocks(
                 )
             )
         blocks.append(OwnerBlock(participant, decisions))
-    if between is None:
-        # One transaction for both sides (tests, the seed, the benchmark): one batch, each
-        # entry still to its own log.
-        record_many(db, owners_entries + receipts)
-        return blocks
-    record_many(db, owners_entries)  # the owners' side: every decision above
-    between()
-    record_many(db, receipts)  # the requester's side: what it received
+    case_records.write_sides(db, owners_entries, receipts, between=between)
     return blocks
 
 

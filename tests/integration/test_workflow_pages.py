@@ -228,7 +228,12 @@ def test_held_meeting_decision_task_and_dashboard(client, db, keys):
     client.post("/logout", data={"csrf_token": token})
     make.login(client, worker.username)
     listing = client.get("/tasks")
-    assert "Find a bed" in listing.text and case.reference in listing.text
+    assert case.reference in listing.text
+    # No survivor is linked to the case yet, so nothing any survivor agreed to covers the
+    # task's text (issue 14): the assignee sees that it exists, its due date and status.
+    assert "Find a bed" not in listing.text
+    assert f"A task from {agency.name}, details withheld" in listing.text
+    assert "2026-11-09" in listing.text
 
 
 def test_inline_status_change_with_and_without_htmx(client, db, keys):
@@ -336,7 +341,8 @@ def test_review_packet_summary_comes_through_the_disclosure_point(client, db, ke
     owner_sections = len(catalogue().for_discipline(w.owner.discipline))
     partner_sections = len(catalogue().for_discipline(w.partner.discipline))
     assert decided(w.owner) == before[0] + owner_sections
-    assert decided(w.partner) == before[1] + partner_sections
+    # ...and the coordinating agency's decisions (issue 14), decided in its own log too
+    assert decided(w.partner) == before[1] + partner_sections + 1
 
 
 def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
