@@ -32,6 +32,7 @@ from portal.models.screening import (
     ScreeningAmendment,
     ScreeningTrigger,
 )
+from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.screening_tools import Tool, catalogue
 from portal.services import cases, risk_screens, section_versions, validation
@@ -721,4 +722,4 @@ def need_to_know(
         at=at,
     )
     if answer.withheld:
-        raise Forbidden(f"Withheld: {answer.reason}.")
+        raise Forbidden(f"Withheld: {sentence(answer.why)}.")
