@@ -20,6 +20,7 @@ from portal.audit import AuditTag, chain, checkpoints, journal, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.models import (
+    Actor,
     Agency,
     AuditCheckpoint,
     AuditEntry,
@@ -203,7 +204,7 @@ CSV_HEADER = (
 
 
 def export_statement(
-    db: Session, agency: Agency, filters: AuditFilters, *, tz: ZoneInfo, actor, at: datetime
+    db: Session, agency: Agency, filters: AuditFilters, *, tz: ZoneInfo, actor: Actor, at: datetime
 ):
     """The export's query, for the caller to stream; the export itself is audited."""
     record(
@@ -278,7 +279,7 @@ def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
 
 
 def accounting(
-    db: Session, agency: Agency, client_reference: str, *, actor, at: datetime
+    db: Session, agency: Agency, client_reference: str, *, actor: Actor, at: datetime
 ) -> Accounting:
     """Every release of the client's information to anyone outside the agency, compelled
     disclosures included (a lead of the agency records those, so they are found by tag)."""
@@ -349,7 +350,7 @@ def latest_signed_checkpoint(db: Session, agency: Agency) -> dict | None:
 
 
 def checkpoint_log(
-    db: Session, agency: Agency, *, keys: KeyWrapper, actor, at: datetime
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
 ) -> AuditCheckpoint:
     """Sign the agency's log now, up to and including the entry that records this."""
     entry = record(

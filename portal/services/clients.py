@@ -12,7 +12,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, Client
+from portal.models import Actor, Agency, Client
 from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
@@ -70,7 +70,7 @@ def register_client(
     *,
     reference: str,
     preferred_language: str = i18n.SOURCE_LANGUAGE,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> Client:
@@ -86,7 +86,7 @@ def register_client(
         ),
         preferred_language=language,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(client)
     db.flush()
@@ -108,7 +108,7 @@ def check_language(value: object, field: str = "preferred_language") -> str:
 
 
 def set_preferred_language(
-    db: Session, client: Client, language: object, *, actor, at: datetime
+    db: Session, client: Client, language: object, *, actor: Actor, at: datetime
 ) -> Client:
     """The language the client reads: the next release is prepared and printed in it."""
     client.preferred_language = check_language(language)

@@ -14,11 +14,7 @@ from portal import i18n
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid
 from portal.i18n import N_
-from portal.models import (
-    Agency,
-    Client,
-    ConsentRelease,
-)
+from portal.models import Actor, Agency, Client, ConsentRelease
 from portal.sections import catalogue
 from portal.services import validation
 from portal.services.releases import (
@@ -64,7 +60,7 @@ def draft_from_form(
     tz: tzinfo,
     keys: KeyWrapper,
     rules: MinorSigning,
-    actor,
+    actor: Actor,
     at: datetime,
     max_term_days: int = 365,
 ) -> ConsentRelease:
@@ -215,7 +211,7 @@ def sign_from_form(
     form: Mapping[str, object],
     *,
     tz: tzinfo,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     rules: MinorSigning,
     at: datetime,

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
-from portal.models import Agency, Client, SectionEntry, StaffUser
+from portal.models import Actor, Agency, Client, SectionEntry, StaffUser
 from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.sections import Section, SectionField, catalogue
@@ -118,7 +118,7 @@ def save_section(
     section_key: str,
     raw: dict,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> SectionEntry:
