@@ -49,20 +49,6 @@ class Identity:
         return f"{self.given_name} {self.family_name}"
 
 
-def parse_identity(form: dict) -> Identity:
-    values = validation.collect(
-        given_name=lambda: validation.text(form.get("given_name"), "given_name", max_length=80),
-        family_name=lambda: validation.text(form.get("family_name"), "family_name", max_length=80),
-        birth_date=lambda: validation.iso_date(form.get("birth_date"), "birth_date"),
-        phone=lambda: validation.text(form.get("phone"), "phone", max_length=40, required=False),
-        email=lambda: validation.text(form.get("email"), "email", max_length=120, required=False),
-        address=lambda: validation.text(
-            form.get("address"), "address", max_length=300, required=False
-        ),
-    )
-    return Identity(**values)
-
-
 def register_client(
     db: Session,
     agency: Agency,
