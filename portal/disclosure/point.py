@@ -30,10 +30,10 @@ from portal.crypto import KeyWrapper
 from portal.db import read
 from portal.disclosure import consent_gate, content, own, policy, receipt
 from portal.disclosure.cache import RequestCache
-from portal.disclosure.gates import Gate
-from portal.disclosure.wording import policy_reason
+from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
+from portal.placeholders import sentence
 from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
 
@@ -61,17 +61,21 @@ class Released:
 @dataclass(frozen=True)
 class Withheld:
     """A placeholder: says THAT something is withheld and which gate, never what, and
-    never whether the owner holds anything in this section at all."""
+    never whether the owner holds anything in this section at all. `why` holds the facts
+    of it; the words are chosen by whoever shows it (`portal.placeholders.sentence`)."""
 
     section: Section
     owner: Agency
-    gate: Gate
-    reason: str
+    why: Withholding
     decision: str = field(default="withheld", init=False)
 
     @property
+    def gate(self) -> Gate:
+        return self.why.gate
+
+    @property
     def gate_label(self) -> str:
-        return Gate(self.gate).label
+        return self.why.gate.label
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class ReleasedUnseen:
     owner: Agency
     release_ref: str | None
     policy_rule: str | None
-    reason: str  # why the previewing staff member is not shown the content
+    why: Withholding  # why the previewing staff member is not shown the content
     decision: str = field(default="released", init=False)
     unseen: bool = field(default=True, init=False)
 
@@ -191,16 +195,23 @@ def _gates(
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
     answer() and preview(); an allowed section's content is read by `_decision()`."""
-    if client_id is None:
-        return (
-            Withheld(
-                section, owner, Gate.NOT_LINKED, "this agency's records are not linked to this case"
-            ),
-            None,
-            None,
-        )
     purpose = requester.purpose
     own_staff = requester.agency == owner.public_id and only_release_id is None
+
+    def withheld(gate: Gate, release_status: str | None = None) -> Withheld:
+        why = Withholding(
+            gate,
+            section,
+            roles=requester.roles,
+            agency_kind=requester.agency_kind,
+            own_agency=own_staff,
+            purpose=purpose,
+            release_status=release_status,
+        )
+        return Withheld(section, owner, why)
+
+    if client_id is None:
+        return withheld(Gate.NOT_LINKED), None, None
     if owner.id not in cache.policies:
         cache.policies[owner.id] = policy.owner_policy(db, owner)
     answer, role = policy.decide(
@@ -212,14 +223,7 @@ def _gates(
         purpose=purpose,
     )
     if not answer.allowed:
-        reason = policy_reason(
-            section,
-            roles=requester.roles,
-            kind=requester.agency_kind,
-            own=own_staff,
-            purpose=purpose,
-        )
-        return Withheld(section, owner, Gate.POLICY, reason), role, answer.rule
+        return withheld(Gate.POLICY), role, answer.rule
     release_ref = None
     if not own_staff:
         found = consent_gate.candidates(
@@ -235,16 +239,11 @@ def _gates(
             found,
             recipient=recipient_agency,
             section_key=section.key,
-            section_title=section.title,
             purpose=purpose,
             at=at,
         )
         if not allowed.allowed:
-            return (
-                Withheld(section, owner, Gate(allowed.gate), allowed.reason),
-                role,
-                answer.rule,
-            )
+            return withheld(Gate(allowed.gate), allowed.release_status), role, answer.rule
         release_ref = allowed.release_ref
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
@@ -342,7 +341,8 @@ def answer(
                     "viewer_node": requester.node,
                     "owner": owner.public_id,
                     "own_agency": requester.agency == owner.public_id,
-                    "reason": getattr(verdict, "reason", None),
+                    # The entry keeps the placeholder's sentence, as it always has.
+                    "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
                 },
                 at=at,
                 disclosure=_facts(
@@ -476,7 +476,7 @@ def preview(
         )
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:
             decision = ReleasedUnseen(
-                section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].reason
+                section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].why
             )
         else:
             decision = _decision(
