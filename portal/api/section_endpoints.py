@@ -19,6 +19,7 @@ from portal.auth.permissions import Permission
 from portal.disclosure import point
 from portal.errors import Forbidden, Invalid
 from portal.models import ApiScope, Client
+from portal.placeholders import sentence
 from portal.services import case_summary as summaries
 from portal.services import cases, clients, sections
 
@@ -65,7 +66,7 @@ def _decision(decision: point.Decision) -> SectionDecision:
         "decision": decision.decision,
     }
     if isinstance(decision, point.Withheld):
-        return SectionDecision(**base, gate=decision.gate, reason=decision.reason)
+        return SectionDecision(**base, gate=decision.gate, reason=sentence(decision.why))
     return SectionDecision(
         **base,
         version=decision.content.version,

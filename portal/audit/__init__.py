@@ -2,6 +2,7 @@
 
 from portal.audit.chain import lock_logs
 from portal.audit.log import (
+    AuditActor,
     AuditTag,
     DisclosureFacts,
     actor_refs,
@@ -11,6 +12,7 @@ from portal.audit.log import (
 )
 
 __all__ = [
+    "AuditActor",
     "AuditTag",
     "DisclosureFacts",
     "actor_refs",

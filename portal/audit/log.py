@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from portal.audit import chain
-from portal.models import ENTRY_FORMAT, Agency, AuditEntry
+from portal.models import ENTRY_FORMAT, Actor, Agency, AuditEntry
+from portal.requester import Requester
 
 
 class AuditTag(StrEnum):
@@ -189,19 +190,19 @@ def entry_values(
 _AGENCY_REFS = "audit_agency_refs"  # Session.info: agency id -> public id (never changes)
 
 
-def actor_refs(db: Session, actor) -> tuple[str | None, str | None] | None:
-    """(user public id, agency public id) of whoever acted.
+# Whoever an entry names as having acted: a service's actor (a staff user of this node, or
+# None for the system or an unknown person at sign-in), or a Requester, which names a
+# person and agency by public id and may live on another node.
+AuditActor = Actor | Requester
 
-    `actor` is None (the system, or an unknown person at sign-in), anything that carries
-    `user` and `agency` as public ids (a Requester), a web viewer (`user` and `agency`
-    rows), or a StaffUser row, whose agency's public id is looked up once per session."""
+
+def actor_refs(db: Session, actor: AuditActor) -> tuple[str | None, str | None] | None:
+    """(user public id, agency public id) of whoever acted. A staff user's agency's public
+    id is looked up once per session."""
     if actor is None:
         return None
-    user, agency = getattr(actor, "user", None), getattr(actor, "agency", None)
-    if isinstance(agency, str):  # already public ids
-        return user, agency
-    if agency is not None:  # a viewer: rows for the user and the agency
-        return getattr(user, "public_id", None), agency.public_id
+    if isinstance(actor, Requester):  # already public ids
+        return actor.user, actor.agency
     refs = db.info.setdefault(_AGENCY_REFS, {})
     agency_id = actor.agency_id
     if agency_id not in refs:
@@ -216,7 +217,7 @@ def record(
     tag: AuditTag,
     *,
     agency_id: int | None,
-    actor=None,
+    actor: AuditActor = None,
     subject: str | None = None,
     detail: dict | None = None,
     at: datetime,

@@ -44,8 +44,8 @@ CONSENT_REVOKED = Gate.CONSENT_REVOKED
 @dataclass(frozen=True)
 class ConsentAnswer:
     allowed: bool
-    gate: str | None
-    reason: str
+    gate: Gate | None
+    release_status: str | None  # the consent library's words for a release not in effect
     release_ref: str | None
 
 
@@ -295,12 +295,13 @@ def check(
     *,
     recipient: Agency,
     section_key: str,
-    section_title: str,
     purpose: str,
     at: datetime,
 ) -> ConsentAnswer:
-    """Allowed by the first release that covers the request; otherwise the clearest reason."""
-    blocked: dict[str, tuple[str, str]] = {}
+    """Allowed by the first release that covers the request; otherwise the clearest gate,
+    with the state of the release that came closest (revoked, then expired, then not yet
+    in effect), or none when no release covers the section for this purpose at all."""
+    blocked: dict[Gate, tuple[str, str]] = {}
     for candidate in found:
         if candidate.release is None:
             continue
@@ -313,7 +314,7 @@ def check(
             at=at,
         )
         if coverage.covered:
-            return ConsentAnswer(True, None, coverage.reason, candidate.public_id)
+            return ConsentAnswer(True, None, None, candidate.public_id)
         if section_key not in candidate.release.sections or purpose != candidate.release.purpose:
             continue
         if coverage.code == consent.CoverageCode.REVOKED:
@@ -322,31 +323,8 @@ def check(
             blocked.setdefault(CONSENT_EXPIRED, (coverage.reason, candidate.public_id))
         elif coverage.code == consent.CoverageCode.NOT_YET_EFFECTIVE:
             blocked.setdefault(NO_CONSENT, (coverage.reason, candidate.public_id))
-    first = section_title.split(" ")[0]
-    title = (
-        section_title
-        if first.isupper() and len(first) > 1
-        else section_title[0].lower() + section_title[1:]
-    )
-    if CONSENT_REVOKED in blocked:
-        reason, ref = blocked[CONSENT_REVOKED]
-        return ConsentAnswer(
-            False, CONSENT_REVOKED, f"the release covering {title} for your agency: {reason}", ref
-        )
-    if CONSENT_EXPIRED in blocked:
-        reason, ref = blocked[CONSENT_EXPIRED]
-        return ConsentAnswer(
-            False, CONSENT_EXPIRED, f"the release covering {title} for your agency: {reason}", ref
-        )
-    if NO_CONSENT in blocked:
-        reason, ref = blocked[NO_CONSENT]
-        return ConsentAnswer(
-            False, NO_CONSENT, f"the release covering {title} for your agency: {reason}", ref
-        )
-    return ConsentAnswer(
-        False,
-        NO_CONSENT,
-        f"no current release covers {title} for your agency"
-        + ("" if purpose == "mdt_case_review" else f" for {purpose.replace('_', ' ')}"),
-        None,
-    )
+    for gate in (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT):
+        if gate in blocked:
+            status, ref = blocked[gate]
+            return ConsentAnswer(False, gate, status, ref)
+    return ConsentAnswer(False, NO_CONSENT, None, None)

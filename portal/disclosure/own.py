@@ -16,10 +16,10 @@ from sqlmodel import Session
 
 from portal.audit import AuditTag, DisclosureFacts, record
 from portal.disclosure import policy
-from portal.disclosure.gates import Gate
-from portal.disclosure.wording import policy_reason
+from portal.disclosure.gates import Gate, Withholding
 from portal.errors import NotFound
 from portal.models import Agency
+from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.sections import Section, catalogue
 
@@ -35,7 +35,7 @@ class OwnAnswer:
     purpose: str
     role: str | None  # the role the decision was made for
     rule: str | None  # the policy line that matched, as written
-    reason: str | None  # the placeholder's sentence, when withheld
+    why: Withholding | None  # the facts of the placeholder, when withheld
 
     @property
     def withheld(self) -> bool:
@@ -61,17 +61,18 @@ def decide_many(db: Session, requester: Requester, sections, *, agency: Agency) 
             section=section.key,
             purpose=requester.purpose,
         )
-        reason = None
+        why = None
         if not answer.allowed:
-            reason = policy_reason(
+            why = Withholding(
+                Gate.POLICY,
                 section,
                 roles=requester.roles,
-                kind=agency.kind,
-                own=True,
+                agency_kind=agency.kind,
+                own_agency=True,
                 purpose=requester.purpose,
             )
         answers.append(
-            OwnAnswer(section, answer.allowed, requester.purpose, role, answer.rule, reason)
+            OwnAnswer(section, answer.allowed, requester.purpose, role, answer.rule, why)
         )
     return answers
 
@@ -112,7 +113,7 @@ def record_read(
         detail={
             "section": answer.section.key,
             "own_agency": True,
-            "reason": answer.reason,
+            "reason": None if answer.why is None else sentence(answer.why),
             **(detail or {}),
         },
         at=at,

@@ -18,6 +18,7 @@ own non-clinical staff. Their reads are logged like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,10 +31,10 @@ from portal.crypto import KeyWrapper
 from portal.db import read
 from portal.disclosure import consent_gate, content, own, policy, receipt
 from portal.disclosure.cache import RequestCache
-from portal.disclosure.gates import Gate
-from portal.disclosure.wording import phrase, policy_reason
+from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
 from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
+from portal.placeholders import sentence
 from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
 
@@ -61,17 +62,21 @@ class Released:
 @dataclass(frozen=True)
 class Withheld:
     """A placeholder: says THAT something is withheld and which gate, never what, and
-    never whether the owner holds anything in this section at all."""
+    never whether the owner holds anything in this section at all. `why` holds the facts
+    of it; the words are chosen by whoever shows it (`portal.placeholders.sentence`)."""
 
     section: Section
     owner: Agency
-    gate: Gate
-    reason: str
+    why: Withholding
     decision: str = field(default="withheld", init=False)
 
     @property
+    def gate(self) -> Gate:
+        return self.why.gate
+
+    @property
     def gate_label(self) -> str:
-        return Gate(self.gate).label
+        return self.why.gate.label
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class ReleasedUnseen:
     owner: Agency
     release_ref: str | None
     policy_rule: str | None
-    reason: str  # why the previewing staff member is not shown the content
+    why: Withholding  # why the previewing staff member is not shown the content
     decision: str = field(default="released", init=False)
     unseen: bool = field(default=True, init=False)
 
@@ -194,14 +199,22 @@ def _gates(
     answer() and preview(); an allowed section's content is read by `_decision()`."""
     purpose = requester.purpose
     own_staff = requester.agency == owner.public_id and only_release_id is None
-    if client_id is None and not (section.of_case and (own_staff or case is not None)):
-        return (
-            Withheld(
-                section, owner, Gate.NOT_LINKED, "this agency's records are not linked to this case"
-            ),
-            None,
-            None,
+
+    def withheld(gate: Gate, release_status: str | None = None) -> Withheld:
+        why = Withholding(
+            gate,
+            section,
+            roles=requester.roles,
+            agency_kind=requester.agency_kind,
+            own_agency=own_staff,
+            purpose=purpose,
+            release_status=release_status,
         )
+        return Withheld(section, owner, why)
+
+    # An MDT record (kept per case) asks no one client's link: see _case_consent.
+    if client_id is None and not (section.of_case and (own_staff or case is not None)):
+        return withheld(Gate.NOT_LINKED), None, None
     if owner.id not in cache.policies:
         cache.policies[owner.id] = policy.owner_policy(db, owner)
     answer, role = policy.decide(
@@ -213,18 +226,19 @@ def _gates(
         purpose=purpose,
     )
     if not answer.allowed:
-        reason = policy_reason(
-            section,
-            roles=requester.roles,
-            kind=requester.agency_kind,
-            own=own_staff,
-            purpose=purpose,
-        )
-        return Withheld(section, owner, Gate.POLICY, reason), role, answer.rule
+        return withheld(Gate.POLICY), role, answer.rule
     release_ref = None
     if not own_staff and section.of_case:
         consented = _case_consent(
-            db, case, recipient_agency, owner, section, purpose=purpose, at=at, cache=cache
+            db,
+            case,
+            recipient_agency,
+            owner,
+            section,
+            purpose=purpose,
+            at=at,
+            cache=cache,
+            withheld=withheld,
         )
         if isinstance(consented, Withheld):
             return consented, role, answer.rule
@@ -243,16 +257,11 @@ def _gates(
             found,
             recipient=recipient_agency,
             section_key=section.key,
-            section_title=section.title,
             purpose=purpose,
             at=at,
         )
         if not allowed.allowed:
-            return (
-                Withheld(section, owner, Gate(allowed.gate), allowed.reason),
-                role,
-                answer.rule,
-            )
+            return withheld(Gate(allowed.gate), allowed.release_status), role, answer.rule
         release_ref = allowed.release_ref
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
@@ -267,6 +276,7 @@ def _case_consent(
     purpose: str,
     at: datetime,
     cache: RequestCache,
+    withheld: Callable[[Gate], Withheld],
 ) -> str | Withheld | None:
     """The consent behind an MDT record (a decision, a task), which is about every survivor
     on the case: each confirmed client of the case, other than the requester agency's own,
@@ -281,12 +291,10 @@ def _case_consent(
         if confirmed_at is not None and client_id is not None
     }
     if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
-        return Withheld(
-            section, owner, Gate.NOT_LINKED, "your agency's records are not linked to this case"
-        )
+        return withheld(Gate.NOT_LINKED)
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
     if not others and recipient.id not in confirmed:
-        return Withheld(section, owner, Gate.NOT_LINKED, "no survivor is linked to this case yet")
+        return withheld(Gate.NOT_LINKED)
     used = None
     for agency_id, client_id in others:
         holder = db.get(Agency, agency_id)
@@ -299,21 +307,11 @@ def _case_consent(
             cache=cache.candidates,
         )
         allowed = consent_gate.check(
-            found,
-            recipient=recipient,
-            section_key=section.key,
-            section_title=section.title,
-            purpose=purpose,
-            at=at,
+            found, recipient=recipient, section_key=section.key, purpose=purpose, at=at
         )
         if not allowed.allowed:
-            return Withheld(
-                section,
-                owner,
-                Gate(allowed.gate),
-                f"{phrase(section.title)} concern every survivor on this case, and not every "
-                f"one of them has a release in effect that covers them for your agency",
-            )
+            # Never which survivor's release is missing: the gate only (see placeholders).
+            return withheld(Gate(allowed.gate))
         used = used or allowed.release_ref
     return used
 
@@ -416,7 +414,8 @@ def answer(
                     "viewer_node": requester.node,
                     "owner": owner.public_id,
                     "own_agency": requester.agency == owner.public_id,
-                    "reason": getattr(verdict, "reason", None),
+                    # The entry keeps the placeholder's sentence, as it always has.
+                    "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
                     **({"records": list(refs)} if refs else {}),
                 },
                 at=at,
@@ -553,7 +552,7 @@ def preview(
         )
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:
             decision = ReleasedUnseen(
-                section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].reason
+                section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].why
             )
         else:
             decision = _decision(

@@ -29,6 +29,7 @@ from portal.models.release import (
 # Sections and disclosure policy (issue 5)
 from portal.models.section import PolicyLine, PolicyVersion, SectionEntry
 from portal.models.staff import (
+    Actor,
     RecoveryCode,
     Role,
     StaffEnrolment,
@@ -92,6 +93,7 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "Role",
     "StaffRole",
     "StaffUser",
+    "Actor",
     "WebSession",
     # MDT workflow (issue 6)
     "AgendaItem",

@@ -48,6 +48,12 @@ class StaffUser(SQLModel, table=True):
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+# Who did something, as every service below the handlers takes it (keyword-only `actor`):
+# a staff user of this node, or None for the node itself (the CLI, the seed, the system).
+# The audit log also takes a Requester (portal.audit.log.AuditActor).
+Actor = StaffUser | None
+
+
 class StaffRole(SQLModel, table=True):
     __tablename__ = "staff_role"
     __table_args__ = (UniqueConstraint("user_id", "role"),)

@@ -10,7 +10,7 @@ from portal.audit import AuditTag, record
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Forbidden, NotFound
-from portal.models import Agency, AgencyKind, Discipline, Node, Role
+from portal.models import Actor, Agency, AgencyKind, Discipline, Node, Role
 from portal.services import validation
 from portal.services.keys import create_agency_keys
 
@@ -33,7 +33,7 @@ def create_agency(
     kind: object,
     discipline: object,
     requires_totp: bool = False,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> Agency:
@@ -69,7 +69,9 @@ def create_agency(
     return agency
 
 
-def set_requires_totp(db: Session, agency: Agency, required: bool, *, actor, at: datetime) -> None:
+def set_requires_totp(
+    db: Session, agency: Agency, required: bool, *, actor: Actor, at: datetime
+) -> None:
     if agency.requires_totp != required:
         agency.requires_totp = required
         record(

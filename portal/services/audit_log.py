@@ -7,7 +7,7 @@ agency`), so counts, pages and exports say nothing about any other agency's log.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from portal.audit import AuditTag, chain, checkpoints, journal, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.models import (
+    Actor,
     Agency,
     AuditCheckpoint,
     AuditEntry,
@@ -29,7 +30,6 @@ from portal.models import (
     StaffUser,
 )
 from portal.sections import catalogue
-from portal.services import validation
 
 PER_PAGE = 50
 DECISIONS = ("released", "withheld")
@@ -39,7 +39,8 @@ ActorAgency = aliased(Agency)
 
 @dataclass(frozen=True)
 class AuditFilters:
-    """The search form: every field optional; all given ones must match."""
+    """The search form, read (`portal.web.forms.audit_filters`): every field optional; all
+    given ones must match."""
 
     user: str = ""  # the actor's username
     viewer_agency: str = ""  # the actor agency's public id
@@ -48,6 +49,10 @@ class AuditFilters:
     decision: str = ""
     date_from: date | None = None
     date_to: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            raise Invalid("date_to", "The end of the range is before its start.")
 
     def query_values(self) -> dict[str, str]:
         """The filters as query-string values, for page links and the CSV link."""
@@ -79,43 +84,6 @@ def section_title(key: str | None) -> str | None:
         return None
     section = catalogue().get(key)
     return section.title if section else key
-
-
-def parse_filters(params: Mapping[str, str]) -> AuditFilters:
-    """Check the search form; every wrong field is reported at once."""
-
-    def optional_date(name: str, label: str) -> date | None:
-        raw = (params.get(name) or "").strip()
-        return validation.domain_date(raw, name, label=label) if raw else None
-
-    def one_of(name: str, options, label: str) -> str:
-        value = (params.get(name) or "").strip()
-        if value and value not in options:
-            raise Invalid(name, f"Choose a {label} from the list.")
-        return value
-
-    values = validation.collect(
-        user=lambda: validation.text(
-            params.get("user", ""), "user", max_length=64, required=False, label="User"
-        ).casefold(),
-        viewer_agency=lambda: validation.text(
-            params.get("viewer_agency", ""),
-            "viewer_agency",
-            max_length=36,
-            required=False,
-            label="Viewer agency",
-        ),
-        case_ref=lambda: validation.text(
-            params.get("case_ref", ""), "case_ref", max_length=20, required=False, label="Case"
-        ).upper(),
-        section=lambda: one_of("section", catalogue().keys(), "section"),
-        decision=lambda: one_of("decision", DECISIONS, "decision"),
-        date_from=lambda: optional_date("date_from", "From"),
-        date_to=lambda: optional_date("date_to", "To"),
-    )
-    if values["date_from"] and values["date_to"] and values["date_to"] < values["date_from"]:
-        raise Invalid("date_to", "The end of the range is before its start.")
-    return AuditFilters(**values)
 
 
 def _conditions(agency: Agency, filters: AuditFilters, tz: ZoneInfo) -> list:
@@ -203,7 +171,7 @@ CSV_HEADER = (
 
 
 def export_statement(
-    db: Session, agency: Agency, filters: AuditFilters, *, tz: ZoneInfo, actor, at: datetime
+    db: Session, agency: Agency, filters: AuditFilters, *, tz: ZoneInfo, actor: Actor, at: datetime
 ):
     """The export's query, for the caller to stream; the export itself is audited."""
     record(
@@ -278,7 +246,7 @@ def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
 
 
 def accounting(
-    db: Session, agency: Agency, client_reference: str, *, actor, at: datetime
+    db: Session, agency: Agency, client_reference: str, *, actor: Actor, at: datetime
 ) -> Accounting:
     """Every release of the client's information to anyone outside the agency, compelled
     disclosures included (a lead of the agency records those, so they are found by tag)."""
@@ -349,7 +317,7 @@ def latest_signed_checkpoint(db: Session, agency: Agency) -> dict | None:
 
 
 def checkpoint_log(
-    db: Session, agency: Agency, *, keys: KeyWrapper, actor, at: datetime
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
 ) -> AuditCheckpoint:
     """Sign the agency's log now, up to and including the entry that records this."""
     entry = record(

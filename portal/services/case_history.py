@@ -8,15 +8,15 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from portal.models import MdtCase, StaffUser
+from portal.models import Actor, MdtCase, StaffUser
 from portal.models.workflow import CaseEvent, CaseEventKind
 
 
 def note(
-    db: Session, case: MdtCase, kind: CaseEventKind, *, actor, at: datetime, reason=None
+    db: Session, case: MdtCase, kind: CaseEventKind, *, actor: Actor, at: datetime, reason=None
 ) -> CaseEvent:
     event = CaseEvent(
-        case_id=case.id, kind=kind, at=at, actor_id=getattr(actor, "id", None), reason=reason
+        case_id=case.id, kind=kind, at=at, actor_id=actor.id if actor else None, reason=reason
     )
     db.add(event)
     return event

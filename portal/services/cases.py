@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, convening, validation, visibility
 
@@ -40,7 +40,7 @@ def open_case(
     *,
     intake_date: object,
     referral_source: object,
-    actor,
+    actor: Actor,
     at: datetime,
     today: date,
     window_days: int = 14,
@@ -64,7 +64,7 @@ def open_case(
         referral_source=values["referral_source"],
         status=CaseStatus.OPEN,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
         convening_due=convening_deadline(values["intake_date"], window_days),
     )
     db.add(case)
@@ -101,7 +101,7 @@ def link_client(
     agency: Agency,
     client: Client | None,
     *,
-    actor,
+    actor: Actor,
     at: datetime,
     confirmed: bool = False,
 ) -> CaseLink:
@@ -116,7 +116,7 @@ def link_client(
     )
     if confirmed:
         link.confirmed_at = at
-        link.confirmed_by_id = getattr(actor, "id", None)
+        link.confirmed_by_id = actor.id if actor else None
     db.add(link)
     db.flush()
     record(

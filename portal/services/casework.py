@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase
+from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, cases, validation, visibility
 
@@ -39,7 +39,7 @@ def _reason(value: object) -> str:
     return validation.text(value, "reason", max_length=500, label="Reason")
 
 
-def close_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetime) -> None:
+def close_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime) -> None:
     why = _reason(reason)
     if case.status == CaseStatus.CLOSED:
         raise Conflict("reason", "The case is already closed.")
@@ -56,7 +56,7 @@ def close_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetim
     )
 
 
-def reopen_case(db: Session, case: MdtCase, *, reason: object, actor, at: datetime) -> None:
+def reopen_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime) -> None:
     why = _reason(reason)
     if case.status == CaseStatus.OPEN:
         raise Conflict("reason", "The case is already open.")
@@ -92,7 +92,7 @@ def _refuse_duplicate_clients(db: Session, case: MdtCase) -> None:
 
 
 def add_agency(
-    db: Session, case: MdtCase, agency_public_id: object, *, actor, at: datetime
+    db: Session, case: MdtCase, agency_public_id: object, *, actor: Actor, at: datetime
 ) -> CaseLink:
     agency = db.exec(
         select(Agency).where(Agency.public_id == str(agency_public_id), Agency.is_active)
@@ -118,7 +118,7 @@ def confirm_link(
     agency: Agency,
     *,
     client_reference: object,
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> CaseLink:
     """The agency names its own client record for the case, from its own side."""
@@ -146,7 +146,7 @@ def confirm_link(
         raise Conflict("client_reference", f"This client is already linked to open case {clash}.")
     link.client_id = client.id
     link.confirmed_at = at
-    link.confirmed_by_id = getattr(actor, "id", None)
+    link.confirmed_by_id = actor.id if actor else None
     db.add(link)
     case_history.note(
         db, case, CaseEventKind.LINK_CONFIRMED, actor=actor, at=at, reason=agency.name
@@ -164,7 +164,7 @@ def confirm_link(
 
 
 def set_cadence(
-    db: Session, case: MdtCase, every_days: object, *, actor, at: datetime, today: date
+    db: Session, case: MdtCase, every_days: object, *, actor: Actor, at: datetime, today: date
 ) -> None:
     raw = str(every_days or "").strip()
     if raw in ("", "0"):

@@ -12,7 +12,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, Client
+from portal.models import Actor, Agency, Client
 from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
@@ -49,20 +49,6 @@ class Identity:
         return f"{self.given_name} {self.family_name}"
 
 
-def parse_identity(form: dict) -> Identity:
-    values = validation.collect(
-        given_name=lambda: validation.text(form.get("given_name"), "given_name", max_length=80),
-        family_name=lambda: validation.text(form.get("family_name"), "family_name", max_length=80),
-        birth_date=lambda: validation.iso_date(form.get("birth_date"), "birth_date"),
-        phone=lambda: validation.text(form.get("phone"), "phone", max_length=40, required=False),
-        email=lambda: validation.text(form.get("email"), "email", max_length=120, required=False),
-        address=lambda: validation.text(
-            form.get("address"), "address", max_length=300, required=False
-        ),
-    )
-    return Identity(**values)
-
-
 def register_client(
     db: Session,
     agency: Agency,
@@ -70,7 +56,7 @@ def register_client(
     *,
     reference: str,
     preferred_language: str = i18n.SOURCE_LANGUAGE,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> Client:
@@ -86,7 +72,7 @@ def register_client(
         ),
         preferred_language=language,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(client)
     db.flush()
@@ -108,7 +94,7 @@ def check_language(value: object, field: str = "preferred_language") -> str:
 
 
 def set_preferred_language(
-    db: Session, client: Client, language: object, *, actor, at: datetime
+    db: Session, client: Client, language: object, *, actor: Actor, at: datetime
 ) -> Client:
     """The language the client reads: the next release is prepared and printed in it."""
     client.preferred_language = check_language(language)

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, DisclosureFacts, record
 from portal.errors import Invalid
 from portal.i18n import N_
-from portal.models import Client, CompelledBasis, CompelledDisclosure
+from portal.models import Actor, Client, CompelledBasis, CompelledDisclosure
 from portal.sections import catalogue
 from portal.services import validation
 
@@ -39,7 +39,7 @@ def record_compelled_disclosure(
     client_told: object,
     client_notice: object = None,
     today: date,
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> CompelledDisclosure:
     known = catalogue().keys()
@@ -94,7 +94,7 @@ def record_compelled_disclosure(
         client_told=values["client_told"],
         client_notice=values["client_notice"] or None,
         recorded_at=at,
-        recorded_by_id=getattr(actor, "id", None),
+        recorded_by_id=actor.id if actor else None,
     )
     db.add(disclosure)
     db.flush()

@@ -19,7 +19,7 @@ from portal.auth import passwords
 from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Stage
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, StaffEnrolment, StaffUser
+from portal.models import Actor, Agency, StaffEnrolment, StaffUser
 
 LINK_LIFETIME = timedelta(hours=72)
 PATH = "/enrol/"
@@ -32,7 +32,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue(db: Session, user: StaffUser, *, actor, at: datetime) -> str:
+def issue(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> str:
     """A new link for `user`, replacing any unused one; returns the secret, shown once."""
     for old in db.exec(
         select(StaffEnrolment).where(

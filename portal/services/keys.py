@@ -14,7 +14,7 @@ from portal.errors import NotFound
 # The key lookups live below the services; re-exported for the agency's own services.
 from portal.keyring import current_key as current_key
 from portal.keyring import data_secret as data_secret
-from portal.models import Agency, AgencyKey, KeyPurpose
+from portal.models import Actor, Agency, AgencyKey, KeyPurpose
 
 
 def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
@@ -43,7 +43,7 @@ def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: dat
 
 # Signing-key rotation and the public key list (issue 4).
 def rotate_signing_key(
-    db: Session, agency: Agency, *, keys: KeyWrapper, actor, at: datetime
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
 ) -> AgencyKey:
     """A new signing key from `at`; the old one is retired but kept, so old releases verify."""
     retired = db.exec(

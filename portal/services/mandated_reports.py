@@ -17,7 +17,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Invalid
-from portal.models import Agency, CaseLink, Client, MdtCase, StaffUser
+from portal.models import Actor, Agency, CaseLink, Client, MdtCase, StaffUser
 from portal.models.release import CompelledBasis
 from portal.models.screening import AgeGroup, MandatedReport, ReportRecipient, Screening
 from portal.models.workflow import CaseEventKind
@@ -37,7 +37,7 @@ def record_report(
     report_number: object,
     client_told: object,
     client_notice: object = None,
-    actor,
+    actor: Actor,
     tz: ZoneInfo,
     at: datetime,
 ) -> MandatedReport:
@@ -91,7 +91,7 @@ def record_report(
         made_by_id=values["made_by"].id,
         report_number=values["report_number"],
         recorded_at=at,
-        recorded_by_id=getattr(actor, "id", None),
+        recorded_by_id=actor.id if actor else None,
     )
     db.add(report)
     db.flush()

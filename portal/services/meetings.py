@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, CaseLink, CaseStatus, MdtCase, StaffUser
+from portal.models import Actor, Agency, CaseLink, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import (
     AgendaItem,
     Attendance,
@@ -140,7 +140,7 @@ def schedule_meeting(
     video_url: object = "",
     invited: list[str] | tuple[str, ...] = (),
     case_ids: list[str] | tuple[str, ...] = (),
-    actor,
+    actor: Actor,
     at: datetime,
     tz: ZoneInfo,
 ) -> Meeting:
@@ -160,7 +160,7 @@ def schedule_meeting(
         place=values["place"][0],
         video_url=values["place"][1],
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(meeting)
     db.flush()
@@ -207,7 +207,7 @@ def reschedule_meeting(
     day: object,
     clock: object,
     reason: object,
-    actor,
+    actor: Actor,
     at: datetime,
     tz: ZoneInfo,
 ) -> None:
@@ -223,7 +223,7 @@ def reschedule_meeting(
             meeting_id=meeting.id,
             kind="rescheduled",
             at=at,
-            actor_id=getattr(actor, "id", None),
+            actor_id=actor.id if actor else None,
             previous_starts_at=meeting.starts_at,
             reason=values["reason"],
         )
@@ -242,7 +242,9 @@ def reschedule_meeting(
     )
 
 
-def cancel_meeting(db: Session, meeting: Meeting, *, reason: object, actor, at: datetime) -> None:
+def cancel_meeting(
+    db: Session, meeting: Meeting, *, reason: object, actor: Actor, at: datetime
+) -> None:
     why = validation.text(reason, "reason", max_length=500, label="Reason")
     _require_status(meeting, MeetingStatus.SCHEDULED)
     db.add(
@@ -250,7 +252,7 @@ def cancel_meeting(db: Session, meeting: Meeting, *, reason: object, actor, at: 
             meeting_id=meeting.id,
             kind="cancelled",
             at=at,
-            actor_id=getattr(actor, "id", None),
+            actor_id=actor.id if actor else None,
             previous_starts_at=meeting.starts_at,
             reason=why,
         )
@@ -268,7 +270,7 @@ def cancel_meeting(db: Session, meeting: Meeting, *, reason: object, actor, at: 
     )
 
 
-def hold_meeting(db: Session, meeting: Meeting, *, actor, at: datetime, today: date) -> None:
+def hold_meeting(db: Session, meeting: Meeting, *, actor: Actor, at: datetime, today: date) -> None:
     """Open the meeting's record: from its day on, attendance and outcomes can be taken."""
     _require_status(meeting, MeetingStatus.SCHEDULED)
     if meeting.meeting_date > today:
@@ -315,7 +317,7 @@ def add_to_agenda(
     coordinating: Agency,
     case_public_id: object,
     *,
-    actor,
+    actor: Actor,
     at: datetime,
     audit: bool = True,
 ) -> AgendaItem:
@@ -420,7 +422,7 @@ def _require_held(meeting: Meeting) -> None:
 
 
 def record_attendance(
-    db: Session, meeting: Meeting, user_ids: list[str], *, actor, at: datetime
+    db: Session, meeting: Meeting, user_ids: list[str], *, actor: Actor, at: datetime
 ) -> int:
     """Attendance by person, and through each person, by agency. Replaces the list."""
     _require_held(meeting)
@@ -525,7 +527,7 @@ def invited_agencies(
 
 
 def record_minutes(
-    db: Session, meeting: Meeting, item: AgendaItem, text: object, *, actor, at: datetime
+    db: Session, meeting: Meeting, item: AgendaItem, text: object, *, actor: Actor, at: datetime
 ) -> None:
     _require_held(meeting)
     item.minutes = validation.text(text, "minutes", max_length=20000, required=False) or None
@@ -559,7 +561,7 @@ def recommendation_types(db: Session, agency: Agency) -> list[RecommendationType
 
 
 def add_recommendation_type(
-    db: Session, agency: Agency, label: object, *, actor, at: datetime
+    db: Session, agency: Agency, label: object, *, actor: Actor, at: datetime
 ) -> RecommendationType:
     clean = validation.text(label, "label", max_length=80, label="Recommendation type")
     recommendation_types(db, agency)
@@ -582,7 +584,7 @@ def add_recommendation_type(
 
 
 def set_recommendation_active(
-    db: Session, agency: Agency, type_id: object, active: bool, *, actor, at: datetime
+    db: Session, agency: Agency, type_id: object, active: bool, *, actor: Actor, at: datetime
 ) -> None:
     row = db.exec(
         select(RecommendationType).where(
@@ -621,7 +623,7 @@ def record_decision(
     *,
     recommendation: object,
     text: object,
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> Decision:
     _require_held(meeting)
@@ -637,7 +639,7 @@ def record_decision(
         recommendation=values["recommendation"],
         text=values["text"],
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(decision)
     db.flush()
@@ -660,7 +662,7 @@ def _one_of(value: object, labels: set[str]) -> str:
 
 
 def mark_reviewed(
-    db: Session, meeting: Meeting, item: AgendaItem, *, actor, at: datetime
+    db: Session, meeting: Meeting, item: AgendaItem, *, actor: Actor, at: datetime
 ) -> MdtCase:
     """The case was reviewed at this meeting: the first review stamps its first-MDT date."""
     _require_held(meeting)
@@ -725,7 +727,7 @@ def update_attendance(
     ticked: list[str],
     *,
     shown: list[str],
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> int:
     """Attendance as the form left it: a person ticked is added, a person shown on the form

@@ -15,6 +15,7 @@ from portal.audit import AuditTag, record
 from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import (
+    Actor,
     Agency,
     CaseLink,
     CaseStatus,
@@ -87,7 +88,7 @@ def _may_replace(viewer: Viewer, case: MdtCase, current: MentorAssignment) -> bo
     return is_program_lead(viewer) and current.mentor_agency_id == viewer.agency.id
 
 
-def _audit_assignment(db, tag, case, agency_ids, *, actor, detail, at) -> None:
+def _audit_assignment(db, tag, case, agency_ids, *, actor: Actor, detail, at) -> None:
     # The case's log, and the log of every program the change concerns.
     for agency_id in dict.fromkeys([case.coordinating_agency_id, *agency_ids]):
         record(

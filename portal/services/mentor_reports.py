@@ -15,6 +15,7 @@ from portal.errors import Invalid
 from portal.models import (
     Accompaniment,
     AccompanimentKind,
+    Actor,
     Agency,
     CaseStatus,
     MdtCase,
@@ -286,7 +287,9 @@ def monthly_by_kind(db: Session, agency: Agency, period: Period) -> list[MonthKi
     return [MonthKind(int(y), int(m), kind, n) for y, m, kind, n in rows]
 
 
-def record_export(db: Session, agency: Agency, period: Period, *, actor, at: datetime) -> None:
+def record_export(
+    db: Session, agency: Agency, period: Period, *, actor: Actor, at: datetime
+) -> None:
     record(
         db,
         AuditTag.MENTOR_REPORT_EXPORTED,

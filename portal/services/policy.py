@@ -16,7 +16,7 @@ import consent
 from portal.audit import AuditTag, record
 from portal.disclosure.policy import ANY, default_lines
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, AgencyKind, PolicyLine, PolicyVersion, Role
+from portal.models import Actor, Agency, AgencyKind, PolicyLine, PolicyVersion, Role
 from portal.sections import catalogue
 from portal.services import validation
 
@@ -92,7 +92,7 @@ def add_line(
     section: object,
     purpose: object,
     effect: object,
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> PolicyLine:
     values = validation.collect(
@@ -115,7 +115,7 @@ def add_line(
         purpose=line[3],
         effect=line[4],
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(row)
     version = _bump(db, agency)
@@ -131,7 +131,7 @@ def add_line(
     return row
 
 
-def retire_line(db: Session, agency: Agency, public_id: str, *, actor, at: datetime) -> None:
+def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime) -> None:
     row = db.exec(
         select(PolicyLine).where(
             PolicyLine.public_id == public_id,
@@ -142,7 +142,7 @@ def retire_line(db: Session, agency: Agency, public_id: str, *, actor, at: datet
     if row is None:
         raise NotFound("policy line")
     row.retired_at = at
-    row.retired_by_id = getattr(actor, "id", None)
+    row.retired_by_id = actor.id if actor else None
     version = _bump(db, agency)
     record(
         db,

@@ -1,24 +1,19 @@
-"""The release pages' two forms, read and checked: a new release drafted from the
-new-release form, and the client's signature recorded from the sign form. Every bad
-field is reported at once, beside its own input."""
+"""The release pages' two forms, once read (`portal.web.release_forms` reads them): a new
+release drafted, with what holds between its fields checked (not in the past, ends after it
+starts, within the node's longest term), and the client's signature recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import Session
 
 import consent
-from portal import i18n
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid
 from portal.i18n import N_
-from portal.models import (
-    Agency,
-    Client,
-    ConsentRelease,
-)
+from portal.models import Actor, Client, ConsentRelease
 from portal.sections import catalogue
 from portal.services import validation
 from portal.services.releases import (
@@ -27,7 +22,6 @@ from portal.services.releases import (
     birth_date_of,
     draft_document,
     draft_release,
-    recipient_choices,
     sign,
 )
 from portal.services.restricted_persons import excluded_signers
@@ -56,19 +50,38 @@ def _start_of_day(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def draft_from_form(
+@dataclass(frozen=True)
+class DraftInput:
+    """A new release as the form gave it, each field read and checked on its own
+    (`portal.web.release_forms` reads the form); what holds between fields is checked here.
+
+    Dates are calendar days in the MDT's time zone. `end_date` is given for a release that
+    ends on a date, `event` and `latest_date` for one that ends with an event."""
+
+    recipients: list[str]
+    sections: list[str]
+    purpose: str
+    language: str
+    effective_date: date
+    expiry_kind: str  # "date" or "event"
+    end_date: date | None = None
+    event: str | None = None
+    latest_date: date | None = None
+
+
+def draft(
     db: Session,
     client: Client,
-    form: Mapping[str, object],
+    given: DraftInput,
     *,
     tz: tzinfo,
     keys: KeyWrapper,
     rules: MinorSigning,
-    actor,
+    actor: Actor,
     at: datetime,
     max_term_days: int = 365,
 ) -> ConsentRelease:
-    """Read the new-release form, report every bad field at once, and draft the release.
+    """Draft the release the form asked for.
 
     A release lasts at most `max_term_days` from its effective date (the node's
     PORTAL_RELEASE_MAX_TERM_DAYS, what the jurisdiction allows).
@@ -76,82 +89,22 @@ def draft_from_form(
     Dates are calendar days in the MDT's time zone: a release starts at the beginning of its
     effective date and stops at the beginning of its end date (or the event's latest date).
     """
-    owner = db.get(Agency, client.agency_id)
-    allowed = {a.public_id for a in recipient_choices(db, owner)}
-    known_sections = catalogue().keys()
-    recipients = [r for r in _strings(form.get("recipients")) if r]
-    sections = [s for s in _strings(form.get("sections")) if s]
-    expiry_kind = form.get("expiry_kind") or "date"
-
-    def check_recipients() -> list[str]:
-        if not recipients:
-            raise Invalid("recipients", "Choose at least one agency to share with.")
-        if any(r not in allowed for r in recipients):
-            raise Invalid("recipients", "Choose agencies from the list.")
-        return recipients
-
-    def check_sections() -> list[str]:
-        if not sections:
-            raise Invalid("sections", "Choose at least one kind of information to share.")
-        if any(s not in known_sections for s in sections):
-            raise Invalid("sections", "Choose sections from the list.")
-        return sections
-
-    def check_purpose() -> str:
-        try:
-            return consent.Purpose(form.get("purpose")).value
-        except ValueError:
-            raise Invalid("purpose", "Choose a purpose from the list.") from None
-
-    def check_language() -> str:
-        language = form.get("language") or client.preferred_language
-        if not isinstance(language, str) or language not in i18n.languages():
-            raise Invalid("language", "Choose the language of the form from the list.")
-        return language
-
-    def check_kind() -> str:
-        if expiry_kind not in ("date", "event"):
-            raise Invalid("expiry_kind", "Choose how the release ends.")
-        return str(expiry_kind)
-
-    checks = dict(
-        recipients=check_recipients,
-        sections=check_sections,
-        purpose=check_purpose,
-        language=check_language,
-        expiry_kind=check_kind,
-        effective_date=lambda: validation.domain_date(
-            form.get("effective_date"), "effective_date", label="Effective date"
-        ),
-    )
-    if expiry_kind == "event":
-        checks["event"] = lambda: validation.text(
-            form.get("event"), "event", max_length=200, label="The ending event"
-        )
-        checks["latest_date"] = lambda: validation.domain_date(
-            form.get("latest_date"), "latest_date", label="Latest end date"
-        )
-    else:
-        checks["end_date"] = lambda: validation.domain_date(
-            form.get("end_date"), "end_date", label="End date"
-        )
-    values = validation.collect(**checks)
-    effective_at = _start_of_day(values["effective_date"], tz)
+    effective_at = _start_of_day(given.effective_date, tz)
     today = at.astimezone(tz).date()
-    if values["effective_date"] < today:
+    if given.effective_date < today:
         raise Invalid("effective_date", "The effective date cannot be in the past.")
-    if expiry_kind == "event":
+    if given.expiry_kind == "event":
         end_field = "latest_date"
         expiry: consent.Expiry = consent.EventExpiry(
-            values["event"], _start_of_day(values["latest_date"], tz)
+            given.event, _start_of_day(given.latest_date, tz)
         )
     else:
         end_field = "end_date"
-        expiry = consent.DateExpiry(_start_of_day(values["end_date"], tz))
+        expiry = consent.DateExpiry(_start_of_day(given.end_date, tz))
     end = expiry.at if isinstance(expiry, consent.DateExpiry) else expiry.latest_at
     if end <= effective_at:
         raise Invalid(end_field, "The release must end after its effective date.")
-    last_day = values["effective_date"] + timedelta(days=max_term_days)
+    last_day = given.effective_date + timedelta(days=max_term_days)
     if end > _start_of_day(last_day, tz):
         raise Invalid(
             end_field,
@@ -162,12 +115,12 @@ def draft_from_form(
         return draft_release(
             db,
             client,
-            recipients=values["recipients"],
-            sections=values["sections"],
-            purpose=values["purpose"],
+            recipients=given.recipients,
+            sections=given.sections,
+            purpose=given.purpose,
             effective_at=effective_at,
             expiry=expiry,
-            language=values["language"],
+            language=given.language,
             keys=keys,
             rules=rules,
             actor=actor,
@@ -179,17 +132,28 @@ def draft_from_form(
         raise Invalid.of({renamed.get(k, k): v for k, v in error.errors.items()}) from None
 
 
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, str)]
-    return []
+@dataclass(frozen=True)
+class SignerInput:
+    """One signer as the sign form names them: a name and a capacity, as typed."""
+
+    name: str | None = None
+    capacity: str | None = None
 
 
-def _signer_from_form(
-    form: Mapping[str, object], prefix: str, *, required: bool, for_minor: bool = False
-):
+@dataclass(frozen=True)
+class SignatureInput:
+    """The sign form, read (`portal.web.release_forms`): how the client signed, the date
+    the signer wrote, whether staff saw the paper form signed, and the signers. Checked
+    here, because who must sign is decided at signing, from the client's age that day."""
+
+    method: str | None = None
+    signed_date: str | None = None
+    paper_seen: bool = False
+    signer: SignerInput = SignerInput()
+    second_signer: SignerInput = SignerInput()
+
+
+def _signer(given: SignerInput, prefix: str, *, required: bool, for_minor: bool = False):
     if prefix == "signer":
         label = "The signer's name"
     elif for_minor:
@@ -198,31 +162,32 @@ def _signer_from_form(
     else:
         label = "The second signer's name"
     name = validation.text(
-        form.get(f"{prefix}_name"), f"{prefix}_name", max_length=120, required=required, label=label
+        given.name, f"{prefix}_name", max_length=120, required=required, label=label
     )
     if not name:
         return None
     try:
-        capacity = consent.Capacity(form.get(f"{prefix}_capacity"))
+        capacity = consent.Capacity(given.capacity)
     except ValueError:
         raise Invalid(f"{prefix}_capacity", "Choose in what capacity this person signs.") from None
     return consent.Signer(name, capacity)
 
 
-def sign_from_form(
+def sign_release(
     db: Session,
     row: ConsentRelease,
-    form: Mapping[str, object],
+    given: SignatureInput,
     *,
     tz: tzinfo,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     rules: MinorSigning,
     at: datetime,
 ) -> consent.SignedRelease:
     """Record the signature from the sign form: typed on this device, or signed on paper.
 
-    Whether a second signer is needed is decided now, from the client's age today."""
+    Whether a second signer is needed is decided now, from the client's age today. Every
+    bad field is reported at once, beside its own input."""
     draft = draft_document(row)
     today = at.astimezone(tz).date()
     client = db.get(Client, row.client_id)
@@ -231,18 +196,18 @@ def sign_from_form(
 
     def check_method() -> consent.SignatureMethod:
         try:
-            return consent.SignatureMethod(form.get("method"))
+            return consent.SignatureMethod(given.method)
         except ValueError:
             raise Invalid("method", "Say how the client signed.") from None
 
     def check_date() -> date:
-        signed_on = validation.iso_date(form.get("signed_date"), "signed_date", label="The date")
+        signed_on = validation.iso_date(given.signed_date, "signed_date", label="The date")
         if signed_on != today:
             raise Invalid("signed_date", f"The signer writes today's date ({today.isoformat()}).")
         return signed_on
 
     def check_paper() -> bool:
-        if form.get("method") == consent.SignatureMethod.PAPER and form.get("paper_seen") != "on":
+        if given.method == consent.SignatureMethod.PAPER and not given.paper_seen:
             raise Invalid(
                 "paper_seen", "Confirm that you saw the paper form signed and will keep it on file."
             )
@@ -253,9 +218,9 @@ def sign_from_form(
             method=check_method,
             signed_date=check_date,
             paper_seen=check_paper,
-            signer=lambda: _signer_from_form(form, "signer", required=True),
-            second_signer=lambda: _signer_from_form(
-                form,
+            signer=lambda: _signer(given.signer, "signer", required=True),
+            second_signer=lambda: _signer(
+                given.second_signer,
                 "second_signer",
                 required=draft.second_signer_required,
                 for_minor=draft.client_is_minor,
@@ -263,7 +228,10 @@ def sign_from_form(
         )
     except Invalid as error:
         # A restricted signer is named in the same answer as every other mistake.
-        signers = {p: _signer_as_typed(form, p) for p in ("signer", "second_signer")}
+        signers = {
+            "signer": _signer_as_typed(given.signer),
+            "second_signer": _signer_as_typed(given.second_signer),
+        }
         restricted = _restricted_signer_errors(db, row, draft, signers)
         raise Invalid.of({**restricted, **error.errors}) from None
     try:
@@ -287,12 +255,12 @@ def sign_from_form(
         raise Invalid.of({**_restricted_signer_errors(db, row, draft, signers), **errors}) from None
 
 
-def _signer_as_typed(form: Mapping[str, object], prefix: str) -> consent.Signer | None:
-    name = form.get(f"{prefix}_name")
+def _signer_as_typed(given: SignerInput) -> consent.Signer | None:
+    name = given.name
     if not isinstance(name, str) or not name.strip():
         return None
     try:
-        capacity = consent.Capacity(form.get(f"{prefix}_capacity"))
+        capacity = consent.Capacity(given.capacity)
     except ValueError:
         capacity = consent.Capacity.SELF
     return consent.Signer(name, capacity)

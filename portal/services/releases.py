@@ -21,6 +21,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
+    Actor,
     Agency,
     AgencyKey,
     Client,
@@ -121,7 +122,7 @@ def draft_release(
     language: str | None = None,
     keys: KeyWrapper,
     rules: MinorSigning = MinorSigning(),
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> ConsentRelease:
     """A release prepared with the client, to be read and then signed, in the client's
@@ -144,7 +145,7 @@ def draft_release(
         ends_at=effective_at,
         document="{}",
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     document = consent.Release(
         release_id=row.public_id,
@@ -203,7 +204,7 @@ def sign(
     signer: consent.Signer,
     second_signer: consent.Signer | None,
     method: consent.SignatureMethod,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     rules: MinorSigning = MinorSigning(),
     at: datetime,
@@ -276,7 +277,7 @@ def sign(
     return signed
 
 
-def discard(db: Session, row: ConsentRelease, *, actor, at: datetime) -> None:
+def discard(db: Session, row: ConsentRelease, *, actor: Actor, at: datetime) -> None:
     draft_document(row)  # refuses a signed release
     row.state = ReleaseState.DISCARDED
     record(
@@ -303,7 +304,13 @@ def revocations(db: Session, row: ConsentRelease) -> list[consent.Revocation]:
 
 
 def revoke(
-    db: Session, row: ConsentRelease, *, reason: str | None, actor, keys: KeyWrapper, at: datetime
+    db: Session,
+    row: ConsentRelease,
+    *,
+    reason: str | None,
+    actor: Actor,
+    keys: KeyWrapper,
+    at: datetime,
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request."""
     document = signed_document(row)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from consent.validate import normalise_name
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Agency, Client, RestrictedPerson, RestrictionReason, StaffUser
+from portal.models import Actor, Agency, Client, RestrictedPerson, RestrictionReason, StaffUser
 from portal.services import validation
 
 RESTRICTION_REASONS = {
@@ -80,7 +80,7 @@ def record_restricted_person(
     name: object,
     reason: object,
     note: object = None,
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> RestrictedPerson:
     """Someone recorded on the client's file who may never sign a release for them."""
@@ -104,7 +104,7 @@ def record_restricted_person(
         reason=values["reason"],
         note=values["note"] or None,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
     )
     db.add(person)
     db.flush()
@@ -134,7 +134,7 @@ def access_restriction(db: Session, agency: Agency, public_id: str) -> Restricte
 
 
 def end_restriction(
-    db: Session, person: RestrictedPerson, *, reason: object, actor, at: datetime
+    db: Session, person: RestrictedPerson, *, reason: object, actor: Actor, at: datetime
 ) -> RestrictedPerson:
     """A lead ends a restriction (a court order lifted, a name recorded in error); the row
     stays, with who ended it, when and why."""
@@ -142,7 +142,7 @@ def end_restriction(
         raise Conflict("end_reason", "This restriction has already ended.")
     why = validation.text(reason, "end_reason", max_length=500, label="The reason for ending it")
     person.ended_at = at
-    person.ended_by_id = getattr(actor, "id", None)
+    person.ended_by_id = actor.id if actor else None
     person.end_reason = why
     client = db.get(Client, person.client_id)
     record(

@@ -23,7 +23,7 @@ from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
-from portal.models import Client
+from portal.models import Actor, Client
 from portal.models.screening import HouseholdRelation, RiskScreen, RiskScreenPerson
 from portal.services import validation
 from portal.services.keys import data_secret
@@ -79,7 +79,7 @@ def start_clock(
     identified_at: datetime,
     window_hours: int,
     screening_id: int | None,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> RiskScreen:
@@ -143,7 +143,7 @@ def add_person(
     relation: object,
     label: object,
     notes: object,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> RiskScreenPerson:
@@ -192,7 +192,7 @@ def record_screen(
     *,
     survivor_notes: object,
     person_notes: dict[str, object],
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> RiskScreen:
@@ -225,7 +225,7 @@ def record_screen(
     everyone = all(p.screened_at is not None for p in people)
     if everyone and screen.screened_at is None:
         screen.screened_at = at
-        screen.screened_by_id = getattr(actor, "id", None)
+        screen.screened_by_id = actor.id if actor else None
     elif not everyone and screen.done_at is None:
         screen.screened_at = None
     _maybe_done(screen)

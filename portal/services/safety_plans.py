@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.models import Client
+from portal.models import Actor, Client
 from portal.models.screening import SafetyPlanState
 from portal.sections import catalogue
 from portal.services import risk_screens, section_versions
@@ -34,7 +34,7 @@ def section_saved(
     content: dict,
     *,
     before: dict | None,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> None:
@@ -55,7 +55,7 @@ def _state(db: Session, client: Client) -> SafetyPlanState:
     return state or SafetyPlanState(agency_id=client.agency_id, client_id=client.id)
 
 
-def _plan_saved(db, client, version, content, *, actor, keys, at) -> None:
+def _plan_saved(db, client, version, content, *, actor: Actor, keys, at) -> None:
     strategies = catalogue().get(STRATEGIES)
     subset = {f.key: content.get(f.key, "") for f in strategies.fields}
     section_versions.add_version(db, client, STRATEGIES, subset, actor=actor, keys=keys, at=at)
@@ -79,7 +79,7 @@ def placement_changed(before: dict | None, after: dict) -> bool:
     )
 
 
-def _moved(db: Session, client: Client, *, actor, at: datetime) -> None:
+def _moved(db: Session, client: Client, *, actor: Actor, at: datetime) -> None:
     state = _state(db, client)
     state.moved_at = at
     db.add(state)

@@ -23,7 +23,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Agency, CaseLink, Client, StaffUser
+from portal.models import Actor, Agency, CaseLink, Client, StaffUser
 from portal.models.screening import (
     AgeGroup,
     MdtChoice,
@@ -32,6 +32,7 @@ from portal.models.screening import (
     ScreeningAmendment,
     ScreeningTrigger,
 )
+from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.screening_tools import Tool, catalogue
 from portal.services import cases, risk_screens, section_versions, validation
@@ -208,7 +209,7 @@ def start(
     client: Client,
     raw: dict,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
     at: datetime,
@@ -218,9 +219,9 @@ def start(
     screening = Screening(
         agency_id=client.agency_id,
         client_id=client.id,
-        screener_id=getattr(actor, "id", None),
+        screener_id=actor.id if actor else None,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
         updated_at=at,
         tool_key="",
         tool_version="",
@@ -265,7 +266,7 @@ def edit(
     screening: Screening,
     raw: dict,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
     window_hours: int,
@@ -298,7 +299,7 @@ def finalise(
     db: Session,
     screening: Screening,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
     window_hours: int,
@@ -326,7 +327,7 @@ def finalise(
     return screening
 
 
-def _after_final(db, screening, *, actor, keys, tz, window_hours, at) -> None:
+def _after_final(db, screening, *, actor: Actor, keys, tz, window_hours, at) -> None:
     """A clear concern starts the risk-screen clock (from the time of the screening);
     whatever may be shared is written to the screening section."""
     client = db.get(Client, screening.client_id)
@@ -351,7 +352,7 @@ def shareable(screening: Screening) -> bool:
     return screening.age_group == AgeGroup.MINOR or screening.mdt_choice == MdtChoice.YES
 
 
-def publish(db, screening, *, actor, keys, tz, at) -> None:
+def publish(db, screening, *, actor: Actor, keys, tz, at) -> None:
     """Write the screening as the section's next version if it may be shared; if it may no
     longer be (an adult said "not now" after saying yes), write an empty version over it,
     so the disclosure point has nothing of it to release."""
@@ -390,7 +391,7 @@ def amend(
     raw: dict,
     *,
     reason: object,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
     window_hours: int,
@@ -411,7 +412,7 @@ def amend(
     amendment = ScreeningAmendment(
         screening_id=screening.id,
         at=at,
-        by_id=getattr(actor, "id", None),
+        by_id=actor.id if actor else None,
         key_id=key_id,
         change_sealed=sealed,
     )
@@ -453,7 +454,7 @@ def record_choice(
     screening: Screening,
     *,
     choice: object,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
     at: datetime,
@@ -488,7 +489,7 @@ def start_mdt_path(
     coordinating_agency: Agency,
     *,
     referral_source: object,
-    actor,
+    actor: Actor,
     at: datetime,
     tz: ZoneInfo,
     today: date,
@@ -721,4 +722,4 @@ def need_to_know(
         at=at,
     )
     if answer.withheld:
-        raise Forbidden(f"Withheld: {answer.reason}.")
+        raise Forbidden(f"Withheld: {sentence(answer.why)}.")

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.models import Client, SectionEntry
+from portal.models import Actor, Client, SectionEntry
 from portal.services.keys import data_secret
 
 
@@ -34,7 +34,7 @@ def add_version(
     section_key: str,
     content: dict,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> SectionEntry:
@@ -52,7 +52,7 @@ def add_version(
         version=(newest or 0) + 1,
         key_id=key_id,
         content_sealed=crypto.seal_json(secret, content),
-        author_id=getattr(actor, "id", None),
+        author_id=actor.id if actor else None,
         at=at,
     )
     db.add(entry)

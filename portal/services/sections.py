@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
 from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
-from portal.models import Agency, Client, SectionEntry, StaffUser
+from portal.models import Actor, Agency, Client, SectionEntry, StaffUser
+from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.sections import Section, SectionField, catalogue
 from portal.services import safety_plans, section_versions, validation
@@ -117,7 +118,7 @@ def save_section(
     section_key: str,
     raw: dict,
     *,
-    actor,
+    actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> SectionEntry:
@@ -259,7 +260,7 @@ def write_section(
             at=at,
             detail={"attempt": "save"},
         )
-        raise Forbidden(f"Not saved: {answer.reason}.")
+        raise Forbidden(f"Not saved: {sentence(answer.why)}.")
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
     return save_section(db, client, section.key, raw, actor=author, keys=keys, at=at)
 

@@ -12,7 +12,7 @@ from portal.auth import passwords
 from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Agency, Role, StaffRole, StaffUser
+from portal.models import Actor, Agency, Role, StaffRole, StaffUser
 from portal.services import enrolment, validation
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -117,7 +117,7 @@ def create_staff(
     display_name: object,
     password: object,
     roles: object,
-    actor: StaffUser | None,
+    actor: Actor,
     at: datetime,
 ) -> StaffUser:
     """An account with a password its holder gave: the operator's own first administrator
@@ -145,7 +145,7 @@ def _new_account(
     display_name: object,
     password: object | None,
     roles: object,
-    actor: StaffUser | None,
+    actor: Actor,
     viewer: Viewer | None,
     at: datetime,
 ) -> StaffUser:

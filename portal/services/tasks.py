@@ -21,7 +21,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import Withheld
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, CaseStatus, MdtCase, StaffUser
+from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     Decision,
@@ -76,7 +76,7 @@ def create_task(
     due_date: object,
     priority: object = TaskPriority.NORMAL,
     decision: Decision | None = None,
-    actor,
+    actor: Actor,
     at: datetime,
     today: date,
 ) -> Task:
@@ -103,9 +103,9 @@ def create_task(
         priority=values["priority"],
         status=TaskStatus.OPEN,
         created_at=at,
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor.id if actor else None,
         # The writer's agency owns the text; a tool's task belongs to the coordinator.
-        owner_agency_id=getattr(actor, "agency_id", None) or case.coordinating_agency_id,
+        owner_agency_id=actor.agency_id if actor else case.coordinating_agency_id,
         updated_at=at,
     )
     db.add(task)
@@ -123,12 +123,12 @@ def create_task(
     return task
 
 
-def _change(db: Session, task: Task, field: str, old, new, *, actor, at: datetime) -> None:
+def _change(db: Session, task: Task, field: str, old, new, *, actor: Actor, at: datetime) -> None:
     db.add(
         TaskChange(
             task_id=task.id,
             at=at,
-            actor_id=getattr(actor, "id", None),
+            actor_id=actor.id if actor else None,
             field=field,
             old_value=None if old is None else str(old)[:500],
             new_value=None if new is None else str(new)[:500],
@@ -153,7 +153,7 @@ def change_status(
     status: object,
     *,
     reason: object = "",
-    actor,
+    actor: Actor,
     at: datetime,
 ) -> None:
     values = validation.collect(
@@ -193,7 +193,7 @@ def update_task(
     assignee: object,
     due_date: object,
     priority: object,
-    actor,
+    actor: Actor,
     at: datetime,
     tz: tzinfo = UTC,
 ) -> None:
@@ -242,7 +242,9 @@ def _assignee_label(db: Session, agency_id: int, user_id: int | None) -> str:
     return db.get(Agency, agency_id).name
 
 
-def add_comment(db: Session, task: Task, body: object, *, actor, at: datetime) -> TaskComment:
+def add_comment(
+    db: Session, task: Task, body: object, *, actor: Actor, at: datetime
+) -> TaskComment:
     text = validation.text(body, "body", max_length=2000, label="Comment")
     comment = TaskComment(task_id=task.id, at=at, author_id=actor.id, body=text)
     db.add(comment)

@@ -14,7 +14,7 @@ from portal import i18n
 from portal.errors import Invalid, NotFound
 from portal.models import AuditEntry
 from portal.services import audit_log, compelled_disclosures, release_forms
-from portal.web import audit_words
+from portal.web import audit_words, forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -40,7 +40,7 @@ def _log_page(
     agency = ctx.viewer.agency
     errors = {}
     try:
-        filters = audit_log.parse_filters(params)
+        filters = forms.audit_filters(params)
     except Invalid as error:
         if ctx.request.headers.get("hx-request"):
             # htmx swaps no 4xx body, and the messages belong beside the fields, outside the
@@ -84,7 +84,7 @@ def _log_page(
 
 def audit_export(ctx: Context) -> Response:
     agency = ctx.viewer.agency
-    filters = audit_log.parse_filters(_params(ctx))  # Invalid → 400 page, nothing exported
+    filters = forms.audit_filters(_params(ctx))  # Invalid → 400 page, nothing exported
     statement = audit_log.export_statement(
         ctx.db, agency, filters, tz=ctx.settings.tz, actor=ctx.viewer.user, at=ctx.now
     )

@@ -18,6 +18,7 @@ from portal.services import (
     restricted_persons,
     validation,
 )
+from portal.web import forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -106,7 +107,7 @@ def client_create(ctx: Context) -> Response:
     today = ctx.now.astimezone(ctx.settings.tz).date()
 
     def identity() -> clients.Identity:
-        person = clients.parse_identity(form)
+        person = forms.identity(form)
         if person.birth_date > today or person.birth_date < date(1900, 1, 1):
             raise Invalid("birth_date", "The birth date must be a real date in the past.")
         return person

@@ -24,6 +24,7 @@ from portal.services import (
 )
 from portal.web import confirm_pages
 from portal.web.context import Context
+from portal.web.release_forms import draft_from_form, sign_from_form
 from portal.web.render import render
 
 # How the section checklist is grouped on the form; sections a deployment adds to the
@@ -137,7 +138,7 @@ def release_create(ctx: Context) -> Response:
         for k in ctx.form
     }
     try:
-        row = release_forms.draft_from_form(
+        row = draft_from_form(
             ctx.db,
             client,
             form,
@@ -244,7 +245,7 @@ def release_sign(ctx: Context) -> Response:
     row = _release(ctx)
     form = {k: ctx.field(k) for k in ctx.form} if ctx.form else {}
     try:
-        release_forms.sign_from_form(
+        sign_from_form(
             ctx.db,
             row,
             form,

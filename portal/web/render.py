@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from portal import i18n
 from portal.auth.permissions import Permission, allows
+from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
 from portal.web.audit_words import event_words
 from portal.web.context import Context
@@ -47,6 +48,8 @@ def local_date(context, moment: datetime | date | None) -> str:
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
 templates.env.filters["local_date"] = local_date
+# A placeholder's sentence, from the facts the disclosure point returns.
+templates.env.filters["withheld_reason"] = sentence
 
 
 # What a survivor reads is rendered in the language the page names (`language` in the

@@ -11,7 +11,8 @@ import pytest
 from portal.errors import Invalid
 from portal.models import AgencyKind, Role
 from portal.models.workflow import Task
-from portal.services import calendar, release_forms, releases, tasks
+from portal.services import calendar, releases, tasks
+from portal.web import release_forms
 
 import factories as make
 

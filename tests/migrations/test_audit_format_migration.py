@@ -11,6 +11,7 @@ from portal import migrate
 from portal.audit import AuditTag, chain, record, verify
 from portal.db import make_engine
 from portal.models import AuditEntry
+from portal.requester import Requester
 
 from databases import BACKENDS, new_empty_database
 
@@ -117,7 +118,9 @@ def test_a_log_spanning_the_change_verifies_and_names_everyone_by_public_id(engi
             db,
             AuditTag.CLIENT_IDENTITY_VIEWED,
             agency_id=1,
-            actor=type("Someone", (), {"user": USER, "agency": AGENCY})(),
+            actor=Requester(
+                node="local", agency=AGENCY, agency_kind="community", user=USER, roles=frozenset()
+            ),
             subject=CLIENT,
             at=AT,
         )

@@ -19,6 +19,7 @@ from portal.disclosure import (
     preview,
 )
 from portal.models import AgencyKind, AuditEntry, KeyPurpose, Role
+from portal.placeholders import sentence
 from portal.sections import catalogue
 from portal.services import case_summary, releases
 from portal.services import keys as keys_service
@@ -84,7 +85,7 @@ def test_policy_withholds_even_with_consent(db, keys):
         keys=keys,
     )
     assert isinstance(decision, Withheld) and decision.gate == POLICY
-    assert "advocate" in decision.reason
+    assert "advocate" in sentence(decision.why)
     assert not _entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)
     assert _entries(db, w.owner.id, AuditTag.DISCLOSURE_WITHHELD)[0].gate == POLICY
 
@@ -102,7 +103,7 @@ def test_no_release_withholds_with_a_readable_reason(db, keys):
         keys=keys,
     )
     assert decision.gate == NO_CONSENT
-    assert decision.reason == "no current release covers mental health for your agency"
+    assert sentence(decision.why) == "no current release covers mental health for your agency"
 
 
 def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
@@ -283,9 +284,9 @@ def test_an_owner_block_holds_a_placeholder_for_every_section_it_could_contribut
     assert all(isinstance(d, Withheld) for d in decisions)
     written, empty = decisions[expected.index("medical")], decisions[expected.index("care_plan")]
     # A placeholder never tells whether the owner holds anything in the section.
-    assert (written.gate, written.reason.replace("medical", "X")) == (
+    assert (written.gate, sentence(written.why).replace("medical", "X")) == (
         empty.gate,
-        empty.reason.replace("care plan", "X"),
+        sentence(empty.why).replace("care plan", "X"),
     )
     assert SECRET_NOTE not in repr(decisions)
     count = db.exec(

@@ -13,6 +13,7 @@ from sqlmodel import select
 from portal.disclosure.point import disclose, preview
 from portal.errors import NotFound
 from portal.models import AuditEntry, Role
+from portal.placeholders import sentence
 from portal.services import cases, sections
 
 import factories as make
@@ -188,7 +189,7 @@ def test_preview_shows_field_names_only_to_staff_whose_own_policy_withholds(db, 
     (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
     assert shown.decision == "released" and shown.unseen
     assert "Courthouse" not in repr(decisions)
-    assert "agency lead" in shown.reason and shown.field_labels
+    assert "agency lead" in sentence(shown.why) and shown.field_labels
 
 
 def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():

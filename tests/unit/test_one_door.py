@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from portal.disclosure import Released, Withheld
+from portal.placeholders import sentence
 from portal.models import AuditEntry, CaseLink, Role
 from portal.requester import Requester
 from portal.services import case_records, cases, releases, tasks
@@ -39,7 +40,9 @@ def test_a_decision_about_two_survivors_needs_both_releases_per_recipient(db, ke
     assert isinstance(seen, Withheld) and seen.gate == "no_consent"
     assert DECISION_NOTE not in repr(seen)
     # The placeholder never says which survivor or agency lacks a release.
-    assert team.a.name not in seen.reason and team.b.name not in seen.reason
+    words = sentence(seen.why)
+    assert "every survivor" in words
+    assert team.a.name not in words and team.b.name not in words
     withheld = _entries(db, team.coordinator, "disclosure:section:withheld")
     assert [e.section_key for e in withheld] == ["mdt_decisions"]
     assert withheld[0].client_ref is None  # a record of the case, not of one client

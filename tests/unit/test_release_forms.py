@@ -20,8 +20,9 @@ from portal.models import (
     RestrictedPerson,
     Role,
 )
-from portal.services import clients, release_documents, release_forms, releases, restricted_persons
+from portal.services import clients, release_documents, releases, restricted_persons
 from portal.services import keys as agency_keys
+from portal.web import release_forms
 
 import factories as make
 
