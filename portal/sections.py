@@ -13,7 +13,7 @@ CATALOGUE_PATH = POLICIES_DIR / "sections.toml"
 FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
 # Sections whose content lives outside the section versions: the workflow's meeting minutes
 # and the mentor program's accompaniment log. Only the disclosure point reads them for others.
-SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks"})
+SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks", "participation"})
 # What a section's consent is asked of: one client's releases (held by the owner), or, for
 # the MDT's own records, the releases of every survivor linked to the case (issue 14).
 SCOPES = frozenset({"client", "case"})

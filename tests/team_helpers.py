@@ -122,3 +122,9 @@ class Team:
             at=make.AT,
         )
         db.flush()
+
+
+def joining_release(db, keys, agency, client, coordinating, sections=("identity",)):
+    """The release under which `agency`'s client may join a case `coordinating` runs."""
+    staff = make.user(db, agency, Role.CASE_MANAGER)
+    return _release(db, keys, agency, client, staff, [coordinating], list(sections))

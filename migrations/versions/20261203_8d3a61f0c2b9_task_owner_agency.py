@@ -1,9 +1,12 @@
-"""tasks name the agency that owns their text
+"""tasks name the agency that owns their text; case links name the release they joined under
 
 Issue 14 (one door): a task's title, details, comments and history are the content of the
 agency that wrote it, disclosed to any other agency only through that agency's disclosure
 point. The owner is the creating staff member's agency; a task with no recorded creator
 (written by a tool) belongs to the case's coordinating agency.
+
+A case link records the client's release under which it was confirmed (one that names the
+coordinating agency for MDT case review); links confirmed before this have none recorded.
 
 Revision ID: 8d3a61f0c2b9
 Revises: 2c0ba5964ca1
@@ -22,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("case_link", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("release_ref", sa.String(length=36), nullable=True))
     with op.batch_alter_table("task", schema=None) as batch_op:
         batch_op.add_column(sa.Column("owner_agency_id", sa.Integer(), nullable=True))
     op.execute(
@@ -42,3 +47,5 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_task_owner_agency_id_agency"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_task_owner_agency_id"))
         batch_op.drop_column("owner_agency_id")
+    with op.batch_alter_table("case_link", schema=None) as batch_op:
+        batch_op.drop_column("release_ref")

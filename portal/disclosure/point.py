@@ -134,28 +134,74 @@ def section_of(section: Section | str) -> Section:
 
 
 _LINKS = (
-    select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at, Client.public_id)
+    select(
+        CaseLink.agency_id,
+        CaseLink.client_id,
+        CaseLink.confirmed_at,
+        Client.public_id,
+        CaseLink.release_ref,
+    )
     .join(Client, Client.id == CaseLink.client_id, isouter=True)
     .where(CaseLink.case_id == bindparam("case"))
 )
 
 
-def _owner_client(
-    db: Session, case: MdtCase, owner: Agency, requester_agency: Agency, cache: RequestCache
-) -> int | None:
-    """The owner's own client on this case, or None when the owner (or the requester) is
-    not a confirmed part of it."""
+def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache) -> dict:
+    """The case's links, once per request. A link confirmed under a release that is no
+    longer in effect (revoked, expired) stays on record but counts as not confirmed for
+    anyone but its own agency (issue 14): nothing more of that client reaches a partner."""
     if case.id not in cache.links:
-        links = {}
-        for agency_id, client_id, confirmed_at, client_ref in read(db, _LINKS, {"case": case.id}):
+        links, lapsed = {}, set()
+        coordinating = None
+        for agency_id, client_id, confirmed_at, client_ref, release_ref in read(
+            db, _LINKS, {"case": case.id}
+        ):
             links[agency_id] = (client_id, confirmed_at)
             cache.client_refs[client_id] = client_ref
+            if release_ref is not None and confirmed_at is not None:
+                coordinating = coordinating or db.get(Agency, case.coordinating_agency_id)
+                joined = consent_gate.joining_release(
+                    db,
+                    owner=db.get(Agency, agency_id),
+                    client_id=client_id,
+                    coordinating=coordinating,
+                    purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+                    at=at,
+                )
+                if joined is None:
+                    lapsed.add(agency_id)
         cache.links[case.id] = links
-    links = cache.links[case.id]
+        cache.lapsed[case.id] = lapsed
+    return cache.links[case.id]
+
+
+def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+    """The agencies whose client joined this case under a release no longer in effect:
+    the coordinator's cue that the case needs a new release from that survivor."""
+    cache = RequestCache()
+    _load_links(db, case, at=at, cache=cache)
+    return cache.lapsed[case.id]
+
+
+def _owner_client(
+    db: Session,
+    case: MdtCase,
+    owner: Agency,
+    requester_agency: Agency,
+    cache: RequestCache,
+    *,
+    at: datetime,
+) -> int | None:
+    """The owner's own client on this case, or None when the owner (or the requester) is
+    not a confirmed part of it, or when the release the owner's client joined under is no
+    longer in effect and the requester is another agency."""
+    links = _load_links(db, case, at=at, cache=cache)
     requester_in = (
         requester_agency.id == case.coordinating_agency_id or requester_agency.id in links
     )
     client_id, confirmed_at = links.get(owner.id, (None, None))
+    if owner.id != requester_agency.id and owner.id in cache.lapsed[case.id]:
+        return None
     return client_id if requester_in and confirmed_at is not None else None
 
 
@@ -176,7 +222,8 @@ def prefetch(
         (owner, client_id)
         for owner in owners
         if owner.public_id != requester.agency
-        and (client_id := _owner_client(db, case, owner, requester_agency, cache)) is not None
+        and (client_id := _owner_client(db, case, owner, requester_agency, cache, at=at))
+        is not None
     ]
     if others:
         consent_gate.prefetch(db, others, recipient=requester_agency, at=at, cache=cache.candidates)
@@ -284,12 +331,15 @@ def _case_consent(
     requester's agency for this record and purpose. The release used (the first one), or
     the placeholder; it never says which survivor, or which agency, is missing a release.
     """
-    links = cache.links[case.id]
+    links = _load_links(db, case, at=at, cache=cache)
     confirmed = {
         agency_id: client_id
         for agency_id, (client_id, confirmed_at) in links.items()
         if confirmed_at is not None and client_id is not None
     }
+    lapsed = cache.lapsed[case.id] - {recipient.id}
+    if lapsed:  # a survivor's agreement to take part is no longer in effect
+        return withheld(Gate.CONSENT_REVOKED)
     if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
         return withheld(Gate.NOT_LINKED)
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
@@ -384,7 +434,7 @@ def answer(
     for a caller deciding several owners in one transaction (it must write them all).
     `refs`: of an MDT record kept per case, only these (a task's own page)."""
     requester_agency = cache.agency(db, requester.agency)
-    client_id = _owner_client(db, case, owner, requester_agency, cache)
+    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
     verdicts, entries = [], []
     actor = (requester.user, requester.agency)
     for given in sections:

@@ -18,8 +18,8 @@ from sqlmodel import Session
 
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
-from portal.disclosure import Decision, RequestCache, answer, receipt
-from portal.models import Agency, MdtCase
+from portal.disclosure import Decision, RequestCache, answer, point, receipt
+from portal.models import Agency, AgencyKind, MdtCase
 from portal.requester import Requester
 
 DECISIONS = "mdt_decisions"
@@ -146,3 +146,63 @@ def meeting_decisions(
         between=between,
     )
     return {case.id: found[key(case.id, owner.id, DECISIONS)] for case in cases}
+
+
+PARTICIPATION = "participation"
+
+
+def told_participants(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    participants: list,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> tuple[list, int]:
+    """The participants (anything with `.agency` and `.coordinating`) this requester may be
+    told of, and how many others take part.
+
+    For a community-based agency the fact that it serves this survivor is protected (VAWA
+    counts the fact of service): a partner learns it only from that agency's disclosure
+    point (`participation`, under its policy and a release naming the partner). Its own
+    agency, the coordinating agency (which the survivor's joining release names) and
+    system-based agencies are always told."""
+    coordinating = case.coordinating_agency_id
+    if requester_agency_id(db, requester) == coordinating:
+        return list(participants), 0
+    asks = [
+        Ask(case, p.agency, PARTICIPATION)
+        for p in participants
+        if _protected(p, requester, coordinating)
+    ]
+    answers = decide(db, requester, asks, at=at, keys=keys, between=between)
+    told, hidden = [], set()
+    for p in participants:
+        answer_ = answers.get(key(case.id, p.agency.id, PARTICIPATION))
+        if answer_ is not None and answer_.decision != "released":
+            hidden.add(p.agency.id)
+        else:
+            told.append(p)
+    return told, len(hidden)
+
+
+def _protected(participant, requester: Requester, coordinating_id: int) -> bool:
+    agency = participant.agency
+    return (
+        agency.kind == AgencyKind.COMMUNITY
+        and agency.public_id != requester.agency
+        and agency.id != coordinating_id
+    )
+
+
+def requester_agency_id(db: Session, requester: Requester) -> int:
+    return RequestCache().agency(db, requester.agency).id
+
+
+def needs_new_release(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+    """For the coordinator: agencies whose client joined the case under a release that is
+    no longer in effect. Their links stay, as history; partners see nothing more of those
+    clients until the survivor signs a new release naming the coordinating agency."""
+    return point.lapsed_links(db, case, at=at)

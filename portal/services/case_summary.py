@@ -100,12 +100,25 @@ def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Ov
     return Overview(case, participants(db, case), timeline)
 
 
-def owner_of_case(db: Session, case: MdtCase, agency_public_id: str) -> Agency:
-    """A participant agency of this case, or 404 exactly like a missing one."""
-    for participant in participants(db, case):
-        if participant.agency.public_id == agency_public_id:
-            return participant.agency
-    raise NotFound("agency")
+def owner_of_case(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    agency_public_id: str,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> Agency:
+    """A participant agency of this case that the requester may be told of, or 404 exactly
+    like a missing one (a community-based agency's taking part is its own to disclose)."""
+    found = [p for p in participants(db, case) if p.agency.public_id == agency_public_id]
+    told, _others = case_records.told_participants(
+        db, requester, case, found, at=at, keys=keys, between=between
+    )
+    if not told:
+        raise NotFound("agency")
+    return told[0].agency
 
 
 def owner_block(
@@ -226,11 +239,14 @@ def every_block(
 ) -> list[OwnerBlock]:
     """The whole case summary at once (the printed review packet, the API): every owner's
     block, each section decided (and audited) by its owner exactly as on the page."""
+    told, _others = case_records.told_participants(
+        db, requester, case, participants(db, case), at=at, keys=keys, between=between
+    )
     return page_blocks(
         db,
         requester,
         case,
-        participants(db, case),
+        told,
         at=at,
         keys=keys,
         budget_seconds=math.inf,

@@ -51,11 +51,16 @@ def _assignee(db: Session, case: MdtCase, assignee: object) -> tuple[Agency, Sta
     raise Invalid("assignee", "Choose a person or agency taking part in the case.")
 
 
-def assignee_choices(db: Session, case: MdtCase) -> list[tuple[str, str]]:
-    """(value, label) for the assignee picker: each agency, then its staff."""
+def assignee_choices(
+    db: Session, case: MdtCase, *, agencies: set[int] | None = None
+) -> list[tuple[str, str]]:
+    """(value, label) for the assignee picker: each agency, then its staff; only
+    `agencies` when given (those the person choosing may be told take part)."""
     choices = []
     for participant in casework.participants(db, case):
         agency = participant.agency
+        if agencies is not None and agency.id not in agencies:
+            continue
         choices.append((f"agency:{agency.public_id}", f"{agency.name} (agency picks)"))
         for user in db.exec(
             select(StaffUser)

@@ -109,6 +109,9 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)
+    told, untold = case_records.told_participants(
+        ctx.db, participants=casework.participants(ctx.db, case), case=case, **reader
+    )
     return render(
         ctx,
         "workflow/case.html",
@@ -119,14 +122,21 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             if case.convening_due
             else None,
             "coordinating": coordinating,
-            "participants": casework.participants(ctx.db, case),
+            "participants": told,
+            "untold": untold,
+            # The coordinator's cue (issue 14): a survivor's agreement to take part lapsed.
+            "lapsed": case_records.needs_new_release(ctx.db, case, at=ctx.now)
+            if coordinating
+            else set(),
             "own_link": casework.own_link(ctx.db, case, agency),
             "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
-            "history": case_history.history(ctx.db, case),
+            "history": case_history.told(
+                case_history.history(ctx.db, case), {p.agency.name for p in told}
+            ),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": case_records.case_decisions(ctx.db, case=case, **reader),
             "tasks": tasks.with_text(ctx.db, rows=tasks.case_tasks(ctx.db, case), **reader),
-            "assignees": tasks.assignee_choices(ctx.db, case),
+            "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
             "errors": errors or {},
             "form": ctx.form or {},
@@ -262,7 +272,12 @@ def case_packet(ctx: Context) -> Response:
             "case": case,
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
-            "participants": casework.participants(ctx.db, case),
+            "participants": case_records.told_participants(
+                ctx.db,
+                participants=casework.participants(ctx.db, case),
+                case=case,
+                **_mdt_reader(ctx, 200),
+            )[0],
             "history": case_history.history(ctx.db, case),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": case_records.case_decisions(ctx.db, case=case, **_mdt_reader(ctx, 200)),

@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlmodel import select
 
 from portal.disclosure import Released, Withheld
-from portal.placeholders import sentence
 from portal.models import AuditEntry, CaseLink, Role
+from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.services import case_records, cases, releases, tasks
 

@@ -13,6 +13,7 @@ from portal.models.workflow import Meeting, MeetingStatus, Task, TaskChange, Tas
 from portal.services import calendar, case_history, cases, casework, convening, meetings, tasks
 
 import factories as make
+from team_helpers import joining_release
 
 NY = ZoneInfo("America/New_York")
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -359,6 +360,7 @@ def test_an_agenda_case_from_another_mdt_is_refused(db, keys):
 def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     coordinating, partner = make.agency(db, keys), make.agency(db, keys)
     client = make.client_record(db, partner, keys)
+    joining_release(db, keys, partner, client, coordinating)
     first = open_case(db, coordinating, intake=TODAY, partners=[partner])
     second = open_case(db, coordinating, intake=TODAY, partners=[partner])
     casework.confirm_link(db, first, partner, client_reference=client.reference, actor=None, at=AT)
@@ -373,6 +375,28 @@ def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     casework.confirm_link(db, second, partner, client_reference=client.reference, actor=None, at=AT)
     with pytest.raises(Conflict):
         casework.reopen_case(db, first, reason="again", actor=None, at=AT)
+
+
+def test_a_client_joins_a_case_only_under_a_release_naming_the_coordinator(db, keys):
+    """Issue 14, participation under consent: without a release in effect that names the
+    coordinating agency for MDT case review, the link is refused and nothing is written."""
+    coordinating, partner, other = (make.agency(db, keys) for _ in range(3))
+    client = make.client_record(db, partner, keys)
+    case = open_case(db, coordinating, intake=TODAY, partners=[partner])
+    joining_release(db, keys, partner, client, other)  # names someone else
+    with pytest.raises(Invalid) as error:
+        casework.confirm_link(
+            db, case, partner, client_reference=client.reference, actor=None, at=AT
+        )
+    assert coordinating.name in error.value.errors["client_reference"]
+    assert casework.own_link(db, case, partner).confirmed_at is None
+    row = joining_release(db, keys, partner, client, coordinating)
+    link = casework.confirm_link(
+        db, case, partner, client_reference=client.reference, actor=None, at=AT
+    )
+    assert link.confirmed_at is not None
+    confirmed = db.exec(select(AuditEntry).where(AuditEntry.tag == "mdt:case:link_confirmed")).one()
+    assert row.public_id in confirmed.detail
 
 
 # ---------------------------------------------------------------- tasks

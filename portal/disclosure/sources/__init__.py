@@ -11,6 +11,7 @@ from portal.disclosure.sources.accompaniment import AccompanimentLog
 from portal.disclosure.sources.base import Content, Item, Row, Source, SourceCache, Wanted
 from portal.disclosure.sources.decisions import MeetingDecisions
 from portal.disclosure.sources.minutes import MeetingMinutes
+from portal.disclosure.sources.participation import CaseParticipation
 from portal.disclosure.sources.sealed import IDENTITY_ROWS, SealedSections
 from portal.disclosure.sources.tasks import TaskTexts
 from portal.sections import Section
@@ -22,6 +23,7 @@ SOURCES: dict[str | None, Source] = {
     "mentoring": AccompanimentLog(),
     "decisions": MeetingDecisions(),
     "tasks": TaskTexts(),
+    "participation": CaseParticipation(),
 }
 
 
@@ -33,6 +35,7 @@ __all__ = [
     "IDENTITY_ROWS",
     "SOURCES",
     "AccompanimentLog",
+    "CaseParticipation",
     "Content",
     "Item",
     "MeetingDecisions",
