@@ -68,6 +68,8 @@ def sentence(why: Withholding) -> str:
     """The placeholder's sentence: that the section is withheld and by which gate, never
     what it holds or whether the owner holds anything in it."""
     title = phrase(why.section.title)
+    if why.section.of_case and why.gate is not Gate.POLICY:
+        return _of_case(why, title)
     if why.gate is Gate.NOT_LINKED:
         return "this agency's records are not linked to this case"
     if why.gate is Gate.POLICY:
@@ -87,3 +89,18 @@ def _who(why: Withholding) -> str:
         return f"your agency's own staff in the role {named}"
     article = "an" if named[:1] in ("a", "e", "i", "o", "u") else "a"
     return f"{article} {named} at a {AgencyKind(why.agency_kind).label} agency"
+
+
+def _of_case(why: Withholding, title: str) -> str:
+    """An MDT record (a decision, a task) is about every survivor on the case: it is shared
+    only with an agency confirmed on the case, under every survivor's release. Never says
+    which survivor, or which agency, is missing one."""
+    if why.gate is Gate.NOT_LINKED:
+        return (
+            f"{title} are shared only with agencies confirmed on this case, and only once "
+            "a survivor is linked to it"
+        )
+    return (
+        f"{title} concern every survivor on this case, and not every one of them has a "
+        "release in effect that covers them for your agency"
+    )

@@ -13,7 +13,10 @@ CATALOGUE_PATH = POLICIES_DIR / "sections.toml"
 FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
 # Sections whose content lives outside the section versions: the workflow's meeting minutes
 # and the mentor program's accompaniment log. Only the disclosure point reads them for others.
-SOURCES = frozenset({"meetings", "mentoring"})
+SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks", "participation"})
+# What a section's consent is asked of: one client's releases (held by the owner), or, for
+# the MDT's own records, the releases of every survivor linked to the case (issue 14).
+SCOPES = frozenset({"client", "case"})
 # Sections kept as versions but written by a service of their own rather than by the
 # section form (issue 20): the screening record, and the safety plan's strategies.
 WRITERS = frozenset({"screenings", "safety_plans"})
@@ -37,6 +40,12 @@ class Section:
     identifying: bool = False
     source: str | None = None  # None: kept as section versions; else one of SOURCES
     written_by: str | None = None  # None: the section form writes it; else one of WRITERS
+    scope: str = "client"  # one of SCOPES
+
+    @property
+    def of_case(self) -> bool:
+        """An MDT record: about the case and every survivor on it, not one client."""
+        return self.scope == "case"
 
     @property
     def editable(self) -> bool:
@@ -83,11 +92,14 @@ def parse(data: dict) -> Catalogue:
                 bool(raw.get("identifying", False)),
                 raw.get("source"),
                 raw.get("written_by"),
+                raw.get("scope", "client"),
             )
         )
     for section in sections:
         if section.source is not None and section.source not in SOURCES:
             raise ValueError(f"section {section.key}: unknown source {section.source!r}")
+        if section.scope not in SCOPES:
+            raise ValueError(f"section {section.key}: unknown scope {section.scope!r}")
         if section.written_by is not None and section.written_by not in WRITERS:
             raise ValueError(f"section {section.key}: unknown writer {section.written_by!r}")
     keys = [s.key for s in sections]

@@ -35,6 +35,7 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
+import consent
 from portal import migrate
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
@@ -51,6 +52,7 @@ from portal.models import (
     WebSession,
 )
 from portal.models.workflow import Task, TaskPriority, TaskStatus
+from portal.requester import Requester
 from portal.scratch_db import scratch_database
 from portal.services import agencies, cases, tasks
 from portal.web.dashboard_pages import dashboard_values
@@ -233,6 +235,7 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
                     "details": "",
                     "assignee_agency_id": agency_id,
                     "assignee_user_id": assignee,
+                    "owner_agency_id": coordinating,  # written at the MDT meeting
                     "due_date": today + timedelta(days=rng.randint(-60, 60)),
                     "priority": rng.choice(priorities),
                     "status": rng.choice(statuses),
@@ -255,7 +258,11 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
             connection.execute(text("ANALYZE"))
             connection.commit()
     # The coordinator is also an assignee, like a real one.
-    return {"coordinating": coordinating, "coordinator": staff_by_agency[coordinating][0]}
+    return {
+        "coordinating": coordinating,
+        "coordinator": staff_by_agency[coordinating][0],
+        "keys": keys,
+    }
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -294,7 +301,9 @@ def measure(
         tasks_page = templates.env.get_template("workflow/tasks.html")
         for run in range(repeat + warm_up):
             started = time.perf_counter()
-            values = dashboard_values(db, viewer, settings=_BenchSettings(), now=base["now"])
+            values = dashboard_values(
+                db, viewer, settings=_BenchSettings(), now=base["now"], keys=ids["keys"]
+            )
             html = dashboard_page.render(**{**base, **values})
             elapsed = (time.perf_counter() - started) * 1000
             assert "Awaiting first MDT" in html
@@ -303,9 +312,12 @@ def measure(
             started = time.perf_counter()
             filters = tasks.TaskFilter()
             page = tasks.task_page(db, user, agency, filters)
+            requester = Requester.of(
+                user, agency, viewer.roles, purpose=consent.Purpose.MDT_CASE_REVIEW.value
+            )
             html = tasks_page.render(
                 **base,
-                rows=page.rows,
+                rows=tasks.with_text(db, requester, page.rows, at=base["now"], keys=ids["keys"]),
                 page=page,
                 query={"scope": "mine"},
                 filters=filters,

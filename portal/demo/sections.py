@@ -119,6 +119,11 @@ def seed_sections(
             # Half the clients also release the MDT minutes: partners see some cases'
             # minutes released and others withheld by consent.
             keys_shared.append("mdt_minutes")
+        if number % 4 != 1:
+            # Most survivors also let the MDT's partners read its decisions and tasks (issue
+            # 14); a case with one survivor who has not shows them withheld to everyone
+            # that survivor's release does not name.
+            keys_shared += ["mdt_decisions", "mdt_tasks"]
         state = "active" if owner.discipline == "advocacy" else states[number % len(states)]
         effective, ends = at, at + timedelta(days=180)
         if state == "expired":

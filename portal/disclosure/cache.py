@@ -22,6 +22,8 @@ class RequestCache:
     agencies: dict[str, Agency] = field(default_factory=dict)
     # case id -> agency id -> (the agency's client on the case, when the link was confirmed)
     links: dict[int, dict[int, tuple[int | None, datetime | None]]] = field(default_factory=dict)
+    # case id -> agencies whose client joined under a release no longer in effect
+    lapsed: dict[int, set[int]] = field(default_factory=dict)
     client_refs: dict[int, str] = field(default_factory=dict)  # client id -> public id
     policies: dict[int, object] = field(default_factory=dict)  # owner id -> OwnerPolicy
     # (owner id, client id, recipient id, only this release) -> verified releases

@@ -328,3 +328,27 @@ def check(
             status, ref = blocked[gate]
             return ConsentAnswer(False, gate, status, ref)
     return ConsentAnswer(False, NO_CONSENT, None, None)
+
+
+def joining_release(
+    db: Session, *, owner: Agency, client_id: int, coordinating: Agency, purpose: str, at: datetime
+) -> str | None:
+    """The release under which this owner's client may join an MDT case (issue 14): signed,
+    in effect now, naming the coordinating agency for this purpose. Its public id, or None.
+
+    Joining discloses nothing of the record itself, so no section need be named; what a
+    partner may then read is decided section by section at the disclosure point."""
+    for candidate in candidates(
+        db, owner=owner, client_id=client_id, recipient=coordinating, at=at, cache={}
+    ):
+        release = candidate.release
+        if release is None or release.purpose != purpose:
+            continue
+        if coordinating.public_id not in release.recipients:
+            continue
+        if (
+            consent.status(release, candidate.revocations, at=at).state
+            is consent.ReleaseState.ACTIVE
+        ):
+            return candidate.public_id
+    return None

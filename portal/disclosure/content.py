@@ -33,6 +33,7 @@ def load(
     keys: KeyWrapper,
     cache: SourceCache,
     case_id: int | None = None,
+    refs: tuple[str, ...] = (),
 ) -> Content:
     """The released content of one section, as its owner keeps it.
 
@@ -44,7 +45,7 @@ def load(
         case_ids = (case_id,)
     else:
         case_ids = _linked_cases(db, owner_id, client_id)
-    wanted = Wanted(owner_id, client_id, section, case_ids)
+    wanted = Wanted(owner_id, client_id, section, case_ids, refs)
     return source_of(section).load(db, wanted, keys=keys, cache=cache)
 
 

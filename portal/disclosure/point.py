@@ -18,6 +18,7 @@ own non-clinical staff. Their reads are logged like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -133,28 +134,74 @@ def section_of(section: Section | str) -> Section:
 
 
 _LINKS = (
-    select(CaseLink.agency_id, CaseLink.client_id, CaseLink.confirmed_at, Client.public_id)
+    select(
+        CaseLink.agency_id,
+        CaseLink.client_id,
+        CaseLink.confirmed_at,
+        Client.public_id,
+        CaseLink.release_ref,
+    )
     .join(Client, Client.id == CaseLink.client_id, isouter=True)
     .where(CaseLink.case_id == bindparam("case"))
 )
 
 
-def _owner_client(
-    db: Session, case: MdtCase, owner: Agency, requester_agency: Agency, cache: RequestCache
-) -> int | None:
-    """The owner's own client on this case, or None when the owner (or the requester) is
-    not a confirmed part of it."""
+def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache) -> dict:
+    """The case's links, once per request. A link confirmed under a release that is no
+    longer in effect (revoked, expired) stays on record but counts as not confirmed for
+    anyone but its own agency (issue 14): nothing more of that client reaches a partner."""
     if case.id not in cache.links:
-        links = {}
-        for agency_id, client_id, confirmed_at, client_ref in read(db, _LINKS, {"case": case.id}):
+        links, lapsed = {}, set()
+        coordinating = None
+        for agency_id, client_id, confirmed_at, client_ref, release_ref in read(
+            db, _LINKS, {"case": case.id}
+        ):
             links[agency_id] = (client_id, confirmed_at)
             cache.client_refs[client_id] = client_ref
+            if release_ref is not None and confirmed_at is not None:
+                coordinating = coordinating or db.get(Agency, case.coordinating_agency_id)
+                joined = consent_gate.joining_release(
+                    db,
+                    owner=db.get(Agency, agency_id),
+                    client_id=client_id,
+                    coordinating=coordinating,
+                    purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+                    at=at,
+                )
+                if joined is None:
+                    lapsed.add(agency_id)
         cache.links[case.id] = links
-    links = cache.links[case.id]
+        cache.lapsed[case.id] = lapsed
+    return cache.links[case.id]
+
+
+def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+    """The agencies whose client joined this case under a release no longer in effect:
+    the coordinator's cue that the case needs a new release from that survivor."""
+    cache = RequestCache()
+    _load_links(db, case, at=at, cache=cache)
+    return cache.lapsed[case.id]
+
+
+def _owner_client(
+    db: Session,
+    case: MdtCase,
+    owner: Agency,
+    requester_agency: Agency,
+    cache: RequestCache,
+    *,
+    at: datetime,
+) -> int | None:
+    """The owner's own client on this case, or None when the owner (or the requester) is
+    not a confirmed part of it, or when the release the owner's client joined under is no
+    longer in effect and the requester is another agency."""
+    links = _load_links(db, case, at=at, cache=cache)
     requester_in = (
         requester_agency.id == case.coordinating_agency_id or requester_agency.id in links
     )
     client_id, confirmed_at = links.get(owner.id, (None, None))
+    if owner.id != requester_agency.id and owner.id in cache.lapsed[case.id]:
+        return None
     return client_id if requester_in and confirmed_at is not None else None
 
 
@@ -175,7 +222,8 @@ def prefetch(
         (owner, client_id)
         for owner in owners
         if owner.public_id != requester.agency
-        and (client_id := _owner_client(db, case, owner, requester_agency, cache)) is not None
+        and (client_id := _owner_client(db, case, owner, requester_agency, cache, at=at))
+        is not None
     ]
     if others:
         consent_gate.prefetch(db, others, recipient=requester_agency, at=at, cache=cache.candidates)
@@ -192,6 +240,7 @@ def _gates(
     at: datetime,
     cache: RequestCache,
     only_release_id: int | None = None,
+    case: MdtCase | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
     answer() and preview(); an allowed section's content is read by `_decision()`."""
@@ -210,7 +259,8 @@ def _gates(
         )
         return Withheld(section, owner, why)
 
-    if client_id is None:
+    # An MDT record (kept per case) asks no one client's link: see _case_consent.
+    if client_id is None and not (section.of_case and (own_staff or case is not None)):
         return withheld(Gate.NOT_LINKED), None, None
     if owner.id not in cache.policies:
         cache.policies[owner.id] = policy.owner_policy(db, owner)
@@ -225,7 +275,22 @@ def _gates(
     if not answer.allowed:
         return withheld(Gate.POLICY), role, answer.rule
     release_ref = None
-    if not own_staff:
+    if not own_staff and section.of_case:
+        consented = _case_consent(
+            db,
+            case,
+            recipient_agency,
+            owner,
+            section,
+            purpose=purpose,
+            at=at,
+            cache=cache,
+            withheld=withheld,
+        )
+        if isinstance(consented, Withheld):
+            return consented, role, answer.rule
+        release_ref = consented
+    elif not own_staff:
         found = consent_gate.candidates(
             db,
             owner=owner,
@@ -248,6 +313,59 @@ def _gates(
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
 
+def _case_consent(
+    db: Session,
+    case: MdtCase,
+    recipient: Agency,
+    owner: Agency,
+    section: Section,
+    *,
+    purpose: str,
+    at: datetime,
+    cache: RequestCache,
+    withheld: Callable[[Gate], Withheld],
+) -> str | Withheld | None:
+    """The consent behind an MDT record (a decision, a task), which is about every survivor
+    on the case: each confirmed client of the case, other than the requester agency's own,
+    must have a release in effect, held by the agency that serves them, naming the
+    requester's agency for this record and purpose. The release used (the first one), or
+    the placeholder; it never says which survivor, or which agency, is missing a release.
+    """
+    links = _load_links(db, case, at=at, cache=cache)
+    confirmed = {
+        agency_id: client_id
+        for agency_id, (client_id, confirmed_at) in links.items()
+        if confirmed_at is not None and client_id is not None
+    }
+    lapsed = cache.lapsed[case.id] - {recipient.id}
+    if lapsed:  # a survivor's agreement to take part is no longer in effect
+        return withheld(Gate.CONSENT_REVOKED)
+    if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
+        return withheld(Gate.NOT_LINKED)
+    others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
+    if not others and recipient.id not in confirmed:
+        return withheld(Gate.NOT_LINKED)
+    used = None
+    for agency_id, client_id in others:
+        holder = db.get(Agency, agency_id)
+        found = consent_gate.candidates(
+            db,
+            owner=holder,
+            client_id=client_id,
+            recipient=recipient,
+            at=at,
+            cache=cache.candidates,
+        )
+        allowed = consent_gate.check(
+            found, recipient=recipient, section_key=section.key, purpose=purpose, at=at
+        )
+        if not allowed.allowed:
+            # Never which survivor's release is missing: the gate only (see placeholders).
+            return withheld(Gate(allowed.gate))
+        used = used or allowed.release_ref
+    return used
+
+
 def _decision(
     db: Session,
     verdict: Verdict,
@@ -256,6 +374,7 @@ def _decision(
     keys: KeyWrapper,
     cache: RequestCache,
     case_id=None,
+    refs: tuple[str, ...] = (),
 ) -> Decision:
     """The decision for a verdict: an allowed section with its content read from the
     owner's source, or the placeholder as it stands."""
@@ -269,6 +388,7 @@ def _decision(
         keys=keys,
         cache=cache.sources,
         case_id=case_id,
+        refs=refs,
     )
     return Released(
         verdict.section,
@@ -305,14 +425,16 @@ def answer(
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
+    refs: tuple[str, ...] = (),
 ) -> list[Decision]:
     """The owner's side: each section decided on its own and audited in the owner's log,
     then the allowed ones read from the owner's sources.
 
     `entries_into`: a list in which to leave the owner's entries instead of writing them,
-    for a caller deciding several owners in one transaction (it must write them all)."""
+    for a caller deciding several owners in one transaction (it must write them all).
+    `refs`: of an MDT record kept per case, only these (a task's own page)."""
     requester_agency = cache.agency(db, requester.agency)
-    client_id = _owner_client(db, case, owner, requester_agency, cache)
+    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
     verdicts, entries = [], []
     actor = (requester.user, requester.agency)
     for given in sections:
@@ -326,6 +448,7 @@ def answer(
             section=section,
             at=at,
             cache=cache,
+            case=case,
         )
         verdicts.append(verdict)
         entries.append(
@@ -343,12 +466,13 @@ def answer(
                     "own_agency": requester.agency == owner.public_id,
                     # The entry keeps the placeholder's sentence, as it always has.
                     "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
+                    **({"records": list(refs)} if refs else {}),
                 },
                 at=at,
                 disclosure=_facts(
                     verdict,
                     case_ref=case.reference,
-                    client_ref=cache.client_refs.get(client_id),
+                    client_ref=None if section.of_case else cache.client_refs.get(client_id),
                     purpose=requester.purpose,
                     role=role,
                     roles=requester.roles,
@@ -358,7 +482,9 @@ def answer(
         )
     # Every section decided first, then the allowed ones read one after another.
     decisions = [
-        _decision(db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id)
+        _decision(
+            db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id, refs=refs
+        )
         for verdict in verdicts
     ]
     if entries_into is None:

@@ -127,3 +127,8 @@ class CaseLink(SQLModel, table=True):
     # The agency confirms the link from its own side before its records join the case.
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     confirmed_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    # The client's release under which the link was confirmed (issue 14: it names the
+    # coordinating agency for MDT case review). Once it is no longer in effect the link
+    # stays, as history, but nothing more of this client reaches a partner through it.
+    # A public id, not a key: on a federated MDT the release lives on the owner's node.
+    release_ref: str | None = Field(default=None, max_length=36)

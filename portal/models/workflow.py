@@ -190,6 +190,9 @@ class Task(SQLModel, table=True):
     blocked_reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    # The agency that wrote the task owns its text (title, details, comments, history):
+    # every other agency reads it only through that agency's disclosure point (issue 14).
+    owner_agency_id: int = Field(foreign_key="agency.id", index=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 

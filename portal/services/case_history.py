@@ -38,3 +38,12 @@ def history(db: Session, case: MdtCase) -> list[HistoryRow]:
         .order_by(CaseEvent.at, CaseEvent.id)
     ).all()
     return [HistoryRow(e.at, e.kind, name, e.reason) for e, name in rows]
+
+
+_NAMES_AN_AGENCY = (CaseEventKind.AGENCY_ADDED, CaseEventKind.LINK_CONFIRMED)
+
+
+def told(rows: list[HistoryRow], agency_names: set[str]) -> list[HistoryRow]:
+    """The history without the events that would name an agency this viewer may not be
+    told takes part (issue 14: a community-based agency's taking part is its own to tell)."""
+    return [row for row in rows if row.kind not in _NAMES_AN_AGENCY or row.reason in agency_names]

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal.audit import lock_logs, record_many
+from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, answer, receipt
 from portal.disclosure.point import prefetch
@@ -30,7 +30,7 @@ from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import meetings
+from portal.services import case_records, meetings
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,25 @@ def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Ov
     return Overview(case, participants(db, case), timeline)
 
 
-def owner_of_case(db: Session, case: MdtCase, agency_public_id: str) -> Agency:
-    """A participant agency of this case, or 404 exactly like a missing one."""
-    for participant in participants(db, case):
-        if participant.agency.public_id == agency_public_id:
-            return participant.agency
-    raise NotFound("agency")
+def owner_of_case(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    agency_public_id: str,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> Agency:
+    """A participant agency of this case that the requester may be told of, or 404 exactly
+    like a missing one (a community-based agency's taking part is its own to disclose)."""
+    found = [p for p in participants(db, case) if p.agency.public_id == agency_public_id]
+    told, _others = case_records.told_participants(
+        db, requester, case, found, at=at, keys=keys, between=between
+    )
+    if not told:
+        raise NotFound("agency")
+    return told[0].agency
 
 
 def owner_block(
@@ -211,14 +224,7 @@ def page_blocks(
                 )
             )
         blocks.append(OwnerBlock(participant, decisions))
-    if between is None:
-        # One transaction for both sides (tests, the seed, the benchmark): one batch, each
-        # entry still to its own log.
-        record_many(db, owners_entries + receipts)
-        return blocks
-    record_many(db, owners_entries)  # the owners' side: every decision above
-    between()
-    record_many(db, receipts)  # the requester's side: what it received
+    case_records.write_sides(db, owners_entries, receipts, between=between)
     return blocks
 
 
@@ -233,11 +239,14 @@ def every_block(
 ) -> list[OwnerBlock]:
     """The whole case summary at once (the printed review packet, the API): every owner's
     block, each section decided (and audited) by its owner exactly as on the page."""
+    told, _others = case_records.told_participants(
+        db, requester, case, participants(db, case), at=at, keys=keys, between=between
+    )
     return page_blocks(
         db,
         requester,
         case,
-        participants(db, case),
+        told,
         at=at,
         keys=keys,
         budget_seconds=math.inf,

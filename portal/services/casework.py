@@ -9,7 +9,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
+import consent
 from portal.audit import AuditTag, record
+from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase
 from portal.models.workflow import CaseEventKind
@@ -144,7 +146,25 @@ def confirm_link(
     ).first()
     if clash:
         raise Conflict("client_reference", f"This client is already linked to open case {clash}.")
+    joined_under = None
+    if agency.id != case.coordinating_agency_id:
+        coordinating = db.get(Agency, case.coordinating_agency_id)
+        joined_under = consent_gate.joining_release(
+            db,
+            owner=agency,
+            client_id=client.id,
+            coordinating=coordinating,
+            purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+            at=at,
+        )
+        if joined_under is None:  # one door (issue 14): the survivor agrees to join first
+            raise Invalid(
+                "client_reference",
+                f"This client has no release in effect that names {coordinating.name} for "
+                "MDT case review. Record and sign one with the client first, then confirm.",
+            )
     link.client_id = client.id
+    link.release_ref = joined_under
     link.confirmed_at = at
     link.confirmed_by_id = actor.id if actor else None
     db.add(link)
@@ -157,7 +177,7 @@ def confirm_link(
         agency_id=agency.id,
         actor=actor,
         subject=case.reference,
-        detail={"client": client.public_id},
+        detail={"client": client.public_id, "release": joined_under},
         at=at,
     )
     return link

@@ -381,9 +381,9 @@ def add_to_agenda(
 class AgendaRow:
     item: AgendaItem
     case: MdtCase
-    decisions: list[Decision]
     # The minutes are the coordinating agency's content: present only for its own staff.
-    # A partner reads them through the owner's disclosure point (the case summary).
+    # A partner reads them through the owner's disclosure point (the case summary); the
+    # decisions reach everyone through it (`case_records.meeting_decisions`).
     minutes: str | None = None
 
 
@@ -399,19 +399,7 @@ def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaR
         .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id))
         .order_by(AgendaItem.position)
     ).all()
-    item_ids = [item.id for item, _ in rows]
-    decisions: dict[int, list[Decision]] = {i: [] for i in item_ids}
-    if item_ids:
-        for decision in db.exec(
-            select(Decision)
-            .where(Decision.agenda_item_id.in_(item_ids))
-            .order_by(Decision.created_at, Decision.id)
-        ).all():
-            decisions[decision.agenda_item_id].append(decision)
-    return [
-        AgendaRow(item, case, decisions[item.id], item.minutes if owns_minutes else None)
-        for item, case in rows
-    ]
+    return [AgendaRow(item, case, item.minutes if owns_minutes else None) for item, case in rows]
 
 
 def access_agenda_item(db: Session, meeting: Meeting, public_id: str) -> AgendaItem:
@@ -729,17 +717,6 @@ def case_meetings(db: Session, case: MdtCase) -> list[tuple[Meeting, AgendaItem]
             .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
             .where(AgendaItem.case_id == case.id)
             .order_by(Meeting.starts_at)
-        ).all()
-    )
-
-
-def recent_decisions(db: Session, case: MdtCase, *, limit: int = 10) -> list[Decision]:
-    return list(
-        db.exec(
-            select(Decision)
-            .where(Decision.case_id == case.id)
-            .order_by(Decision.created_at.desc(), Decision.id.desc())
-            .limit(limit)
         ).all()
     )
 

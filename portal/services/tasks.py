@@ -2,16 +2,24 @@
 
 Only staff of agencies taking part in a task's case see the task; everyone else gets the
 same 404 as for a task that does not exist. Lists are filtered and ordered in SQL.
+
+A task's text — title, details, comments, history, what blocks it — belongs to the agency
+that wrote it (issue 14). This module writes it but never reads it back for a page: every
+page gets it from the owner's disclosure point (`with_text`), the owner's own staff too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.disclosure import Withheld
 from portal.errors import Invalid, NotFound
 from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import (
@@ -23,7 +31,8 @@ from portal.models.workflow import (
     TaskPriority,
     TaskStatus,
 )
-from portal.services import casework, validation
+from portal.requester import Requester
+from portal.services import case_records, casework, validation
 
 
 def _assignee(db: Session, case: MdtCase, assignee: object) -> tuple[Agency, StaffUser | None]:
@@ -42,11 +51,16 @@ def _assignee(db: Session, case: MdtCase, assignee: object) -> tuple[Agency, Sta
     raise Invalid("assignee", "Choose a person or agency taking part in the case.")
 
 
-def assignee_choices(db: Session, case: MdtCase) -> list[tuple[str, str]]:
-    """(value, label) for the assignee picker: each agency, then its staff."""
+def assignee_choices(
+    db: Session, case: MdtCase, *, agencies: set[int] | None = None
+) -> list[tuple[str, str]]:
+    """(value, label) for the assignee picker: each agency, then its staff; only
+    `agencies` when given (those the person choosing may be told take part)."""
     choices = []
     for participant in casework.participants(db, case):
         agency = participant.agency
+        if agencies is not None and agency.id not in agencies:
+            continue
         choices.append((f"agency:{agency.public_id}", f"{agency.name} (agency picks)"))
         for user in db.exec(
             select(StaffUser)
@@ -95,6 +109,8 @@ def create_task(
         status=TaskStatus.OPEN,
         created_at=at,
         created_by_id=actor.id if actor else None,
+        # The writer's agency owns the text; a tool's task belongs to the coordinator.
+        owner_agency_id=actor.agency_id if actor else case.coordinating_agency_id,
         updated_at=at,
     )
     db.add(task)
@@ -103,7 +119,7 @@ def create_task(
     record(
         db,
         AuditTag.TASK_CREATED,
-        agency_id=case.coordinating_agency_id,
+        agency_id=task.owner_agency_id,
         actor=actor,
         subject=task.public_id,
         detail={"case": case.reference},
@@ -248,28 +264,6 @@ def add_comment(
     return comment
 
 
-def history(db: Session, task: Task) -> list[tuple[TaskChange, str | None]]:
-    return list(
-        db.exec(
-            select(TaskChange, StaffUser.display_name)
-            .join(StaffUser, StaffUser.id == TaskChange.actor_id, isouter=True)
-            .where(TaskChange.task_id == task.id)
-            .order_by(TaskChange.at, TaskChange.id)
-        ).all()
-    )
-
-
-def comments(db: Session, task: Task) -> list[tuple[TaskComment, str]]:
-    return list(
-        db.exec(
-            select(TaskComment, StaffUser.display_name)
-            .join(StaffUser, StaffUser.id == TaskComment.author_id)
-            .where(TaskComment.task_id == task.id)
-            .order_by(TaskComment.at, TaskComment.id)
-        ).all()
-    )
-
-
 # ---------------------------------------------------------------- lists
 
 
@@ -304,15 +298,46 @@ def _optional_date(value, field: str) -> date | None:
 
 @dataclass(frozen=True)
 class TaskRow:
+    """A task as a list shows it. Due date, status, priority and assignee are the case's
+    tracking, shown to every agency on the case; the title and what blocks it are the
+    owner's text, set only from what the owner's disclosure point released (`with_text`)."""
+
     public_id: str
-    title: str
     case_reference: str
     case_public_id: str
     due_date: date
     priority: str
     status: str
-    blocked_reason: str | None
     assignee: str
+    case_id: int
+    owner_id: int
+    owner_name: str
+    title: str | None = None
+    blocked_reason: str | None = None
+    withheld: Withheld | None = None  # the owner's placeholder, when it did not release
+    # On the task's own page only (asked for by id): the rest of the owner's text.
+    details: str | None = None
+    comments: tuple = ()  # (at, author name, body)
+    history: tuple = ()  # (TaskChange, actor name or None)
+
+
+_OWNER = aliased(Agency)
+_ROW_COLUMNS = (
+    Task.public_id,
+    MdtCase.reference,
+    MdtCase.public_id,
+    Task.due_date,
+    Task.priority,
+    Task.status,
+    Task.case_id,
+    Task.owner_agency_id,
+    _OWNER.name,
+)
+
+
+def _row(values, assignee: str) -> TaskRow:
+    pid, ref, cpid, due, prio, status, case_id, owner_id, owner_name = values
+    return TaskRow(pid, ref, cpid, due, prio, status, assignee, case_id, owner_id, owner_name)
 
 
 def task_list(
@@ -324,21 +349,12 @@ def task_list(
     limit: int = 100,
     offset: int = 0,
 ) -> list[TaskRow]:
-    """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL."""
-    assignee_name = StaffUser.display_name
+    """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL.
+    Without their text: see `with_text`."""
     query = (
-        select(
-            Task.public_id,
-            Task.title,
-            MdtCase.reference,
-            MdtCase.public_id,
-            Task.due_date,
-            Task.priority,
-            Task.status,
-            Task.blocked_reason,
-            assignee_name,
-        )
+        select(*_ROW_COLUMNS, StaffUser.display_name)
         .join(MdtCase, MdtCase.id == Task.case_id)
+        .join(_OWNER, _OWNER.id == Task.owner_agency_id)
         .join(StaffUser, StaffUser.id == Task.assignee_user_id, isouter=True)
         .where(casework.participates(viewer_agency.id))
     )
@@ -357,10 +373,47 @@ def task_list(
     if filters.due_to:
         query = query.where(Task.due_date <= filters.due_to)
     rows = db.exec(query.order_by(Task.due_date, Task.id).offset(offset).limit(limit)).all()
-    return [
-        TaskRow(pid, title, ref, cpid, due, prio, status, reason, name or "(agency picks)")
-        for pid, title, ref, cpid, due, prio, status, reason, name in rows
+    return [_row(values, name or "(agency picks)") for *values, name in rows]
+
+
+def with_text(
+    db: Session,
+    requester: Requester,
+    rows: list[TaskRow],
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+    refs: tuple[str, ...] = (),
+) -> list[TaskRow]:
+    """The rows with each task's text as its owner's disclosure point answered: asked once
+    per owner and case, audited on both sides; a placeholder where it was withheld."""
+    asks = [
+        case_records.Ask(
+            db.get(MdtCase, row.case_id), db.get(Agency, row.owner_id), case_records.TASKS, refs
+        )
+        for row in rows
     ]
+    answers = case_records.decide(db, requester, asks, at=at, keys=keys, between=between)
+    shown = []
+    for row in rows:
+        decision = answers[case_records.key(row.case_id, row.owner_id, case_records.TASKS)]
+        if isinstance(decision, Withheld):
+            shown.append(replace(row, withheld=decision))
+            continue
+        item = decision.content.item(row.public_id)
+        values = item.values if item is not None else {}
+        shown.append(
+            replace(
+                row,
+                title=values.get("title"),
+                blocked_reason=values.get("blocked_reason"),
+                details=values.get("details"),
+                comments=values.get("comments", ()),
+                history=values.get("history", ()),
+            )
+        )
+    return shown
 
 
 PAGE_SIZE = 25
@@ -392,8 +445,11 @@ def task_page(
 
 
 def case_tasks(db: Session, case: MdtCase, *, open_only: bool = False) -> list[TaskRow]:
+    """The case's tasks, without their text (see `with_text`)."""
     query = (
-        select(Task, StaffUser.display_name, Agency.name)
+        select(*_ROW_COLUMNS, StaffUser.display_name, Agency.name)
+        .join(MdtCase, MdtCase.id == Task.case_id)
+        .join(_OWNER, _OWNER.id == Task.owner_agency_id)
         .join(StaffUser, StaffUser.id == Task.assignee_user_id, isouter=True)
         .join(Agency, Agency.id == Task.assignee_agency_id)
         .where(Task.case_id == case.id)
@@ -402,16 +458,22 @@ def case_tasks(db: Session, case: MdtCase, *, open_only: bool = False) -> list[T
         query = query.where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
     rows = db.exec(query.order_by(Task.due_date, Task.id)).all()
     return [
-        TaskRow(
-            t.public_id,
-            t.title,
-            case.reference,
-            case.public_id,
-            t.due_date,
-            t.priority,
-            t.status,
-            t.blocked_reason,
-            name or f"{agency_name} (agency picks)",
-        )
-        for t, name, agency_name in rows
+        _row(values, name or f"{agency_name} (agency picks)") for *values, name, agency_name in rows
     ]
+
+
+def task_row(db: Session, task: Task, case: MdtCase) -> TaskRow:
+    """One task as a list shows it (the answer to an inline status change)."""
+    user = db.get(StaffUser, task.assignee_user_id) if task.assignee_user_id else None
+    return TaskRow(
+        task.public_id,
+        case.reference,
+        case.public_id,
+        task.due_date,
+        task.priority,
+        task.status,
+        user.display_name if user else "(agency picks)",
+        case.id,
+        task.owner_agency_id,
+        db.get(Agency, task.owner_agency_id).name,
+    )

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
+import consent
 from portal.auth.permissions import Permission, allows
 from portal.models import Role
+from portal.requester import Requester
 from portal.services import (
     alerts,
     audit_figures,
@@ -34,13 +36,24 @@ def dashboard(ctx: Context) -> Response:
     except ValueError:
         stale_days = 30
     values = dashboard_values(
-        ctx.db, ctx.viewer, settings=ctx.settings, now=ctx.now, stale_days=stale_days
+        ctx.db,
+        ctx.viewer,
+        settings=ctx.settings,
+        now=ctx.now,
+        keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,  # the owners' answers (tasks' text) are their own transaction
+        stale_days=stale_days,
     )
     return render(ctx, "dashboard.html", values)
 
 
-def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict:
-    """Everything the dashboard shows this viewer; also called by `portal bench workflow`."""
+def dashboard_values(
+    db, viewer, *, settings, now, keys, between=None, stale_days: int = 30
+) -> dict:
+    """Everything the dashboard shows this viewer; also called by `portal bench workflow`.
+
+    The tasks' text comes from each owner's disclosure point; `between` as in
+    `portal.services.case_records.decide`."""
     agency = viewer.agency
     today = now.astimezone(settings.tz).date()
     panel = None
@@ -53,7 +66,16 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
         )
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):
-        my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
+        my_tasks = tasks.with_text(
+            db,
+            Requester.of(
+                viewer.user, agency, viewer.roles, purpose=consent.Purpose.MDT_CASE_REVIEW.value
+            ),
+            tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10),
+            at=now,
+            keys=keys,
+            between=between,
+        )
     refused = lead = None
     if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)

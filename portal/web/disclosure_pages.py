@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel import select
 from starlette.responses import Response
 
@@ -9,7 +11,7 @@ import consent
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
 from portal.models import Agency, Role
-from portal.services import case_summary, cases, convening, releases
+from portal.services import case_records, case_summary, cases, convening, releases
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -33,6 +35,16 @@ def summary(ctx: Context) -> Response:
         window_days=ctx.settings.convening_window_days,
         today=convening.local_today(ctx.now, ctx.settings.tz),
     )
+    told, others = case_records.told_participants(
+        ctx.db,
+        ctx.requester.asking(purpose),
+        case,
+        overview.participants,
+        at=ctx.now,
+        keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,
+    )
+    overview = replace(overview, participants=told)
     blocks = case_summary.page_blocks(
         ctx.db,
         ctx.requester.asking(purpose),
@@ -48,6 +60,7 @@ def summary(ctx: Context) -> Response:
         "cases/summary.html",
         {
             "overview": overview,
+            "untold": others,
             "blocks": blocks,
             "purpose": purpose,
             "purposes": list(consent.Purpose),
@@ -58,8 +71,16 @@ def summary(ctx: Context) -> Response:
 def owner_block(ctx: Context) -> Response:
     """One owner's sections: an htmx fragment, or without JavaScript a page of its own."""
     case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
-    owner = case_summary.owner_of_case(ctx.db, case, ctx.request.path_params["agency_id"])
     purpose = _purpose(ctx)
+    owner = case_summary.owner_of_case(
+        ctx.db,
+        ctx.requester.asking(purpose),
+        case,
+        ctx.request.path_params["agency_id"],
+        at=ctx.now,
+        keys=ctx.request.app.state.keys,
+        between=ctx.db.commit,
+    )
     decisions = case_summary.owner_block(
         ctx.db,
         ctx.requester.asking(purpose),

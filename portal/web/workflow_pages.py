@@ -11,6 +11,7 @@ from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
     case_history,
+    case_records,
     case_summary,
     cases,
     casework,
@@ -85,10 +86,32 @@ def case_create(ctx: Context) -> Response:
     return _see_other(f"/cases/{case.public_id}")
 
 
+def _mdt_reader(ctx: Context, status: int) -> dict:
+    """How this page asks owners for MDT records (decisions, tasks' text): as the viewer,
+    for MDT case review, each owner's answer committed before the viewer's receipt.
+
+    A page shown again after a failed form first drops what the failed write left, so
+    the answers committed here hold nothing of it, and keeps the disclosures' entries
+    through the 4xx that follows."""
+    if status >= 400:
+        ctx.db.rollback()
+        ctx.keep_on_error = True
+    return {
+        "requester": ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
+        "at": ctx.now,
+        "keys": ctx.request.app.state.keys,
+        "between": ctx.db.commit,
+    }
+
+
 def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
     agency = ctx.viewer.agency
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
+    reader = _mdt_reader(ctx, status)
+    told, untold = case_records.told_participants(
+        ctx.db, participants=casework.participants(ctx.db, case), case=case, **reader
+    )
     return render(
         ctx,
         "workflow/case.html",
@@ -99,14 +122,21 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             if case.convening_due
             else None,
             "coordinating": coordinating,
-            "participants": casework.participants(ctx.db, case),
+            "participants": told,
+            "untold": untold,
+            # The coordinator's cue (issue 14): a survivor's agreement to take part lapsed.
+            "lapsed": case_records.needs_new_release(ctx.db, case, at=ctx.now)
+            if coordinating
+            else set(),
             "own_link": casework.own_link(ctx.db, case, agency),
             "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
-            "history": case_history.history(ctx.db, case),
+            "history": case_history.told(
+                case_history.history(ctx.db, case), {p.agency.name for p in told}
+            ),
             "meetings": meetings.case_meetings(ctx.db, case),
-            "decisions": meetings.recent_decisions(ctx.db, case),
-            "tasks": tasks.case_tasks(ctx.db, case),
-            "assignees": tasks.assignee_choices(ctx.db, case),
+            "decisions": case_records.case_decisions(ctx.db, case=case, **reader),
+            "tasks": tasks.with_text(ctx.db, rows=tasks.case_tasks(ctx.db, case), **reader),
+            "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
             "errors": errors or {},
             "form": ctx.form or {},
@@ -242,11 +272,18 @@ def case_packet(ctx: Context) -> Response:
             "case": case,
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
-            "participants": casework.participants(ctx.db, case),
+            "participants": case_records.told_participants(
+                ctx.db,
+                participants=casework.participants(ctx.db, case),
+                case=case,
+                **_mdt_reader(ctx, 200),
+            )[0],
             "history": case_history.history(ctx.db, case),
             "meetings": meetings.case_meetings(ctx.db, case),
-            "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
-            "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
+            "decisions": case_records.case_decisions(ctx.db, case=case, **_mdt_reader(ctx, 200)),
+            "tasks": tasks.with_text(
+                ctx.db, rows=tasks.case_tasks(ctx.db, case, open_only=True), **_mdt_reader(ctx, 200)
+            ),
             # Through each owner's disclosure point: every section shown is audited.
             "summary": case_summary.every_block(
                 ctx.db,
@@ -327,6 +364,12 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     agency = ctx.viewer.agency
     managing = meeting.coordinating_agency_id == agency.id
     agenda = meetings.agenda(ctx.db, meeting, agency)
+    decisions = case_records.meeting_decisions(
+        ctx.db,
+        owner=ctx.db.get(Agency, meeting.coordinating_agency_id),
+        cases=[row.case for row in agenda],
+        **_mdt_reader(ctx, status),
+    )
     return render(
         ctx,
         "workflow/meeting.html",
@@ -335,6 +378,7 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "local_start": meeting.starts_at.astimezone(ctx.settings.tz),
             "managing": managing,
             "agenda": agenda,
+            "decisions": decisions,
             "assignees": {row.case.id: tasks.assignee_choices(ctx.db, row.case) for row in agenda}
             if managing
             else {},
@@ -542,7 +586,7 @@ def task_list(ctx: Context) -> Response:
         ctx,
         "workflow/tasks.html",
         {
-            "rows": page.rows,
+            "rows": tasks.with_text(ctx.db, rows=page.rows, **_mdt_reader(ctx, 200)),
             "page": page,
             "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
             # a status change comes back to this very list: its filter and page kept
@@ -560,11 +604,16 @@ def task_list(ctx: Context) -> Response:
 
 
 def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
+    reader = _mdt_reader(ctx, status)
+    (row,) = tasks.with_text(
+        ctx.db, rows=[tasks.task_row(ctx.db, task, case)], refs=(task.public_id,), **reader
+    )
     return render(
         ctx,
         "workflow/task.html",
         {
             "task": task,
+            "row": row,
             "case": case,
             "assignee_user": ctx.db.get(StaffUser, task.assignee_user_id)
             if task.assignee_user_id
@@ -572,8 +621,6 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             "assignee_agency": ctx.db.get(Agency, task.assignee_agency_id),
             # Made from the viewer's own accompaniment entry: a way back to it, for them only.
             "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
-            "history": tasks.history(ctx.db, task),
-            "comments": tasks.comments(ctx.db, task),
             "assignees": tasks.assignee_choices(ctx.db, case),
             "statuses": list(TaskStatus),
             "priorities": list(TaskPriority),
@@ -621,17 +668,8 @@ def _task_list_back(ctx: Context) -> str:
 
 
 def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
-    user = ctx.db.get(StaffUser, task.assignee_user_id) if task.assignee_user_id else None
-    row = tasks.TaskRow(
-        task.public_id,
-        task.title,
-        case.reference,
-        case.public_id,
-        task.due_date,
-        task.priority,
-        task.status,
-        task.blocked_reason,
-        user.display_name if user else "(agency picks)",
+    (row,) = tasks.with_text(
+        ctx.db, rows=[tasks.task_row(ctx.db, task, case)], **_mdt_reader(ctx, status)
     )
     response = render(
         ctx,

@@ -11,6 +11,7 @@ from portal.models.workflow import Meeting
 from portal.services import cases, meetings, tasks
 
 import factories as make
+from team_helpers import joining_release
 
 TODAY = date(2026, 11, 2)  # the clock fixture's day in New York
 
@@ -154,6 +155,7 @@ def test_agenda_case_of_another_mdt_is_refused(client, db, keys):
 def test_duplicate_client_link_is_409(client, db, keys):
     coordinating, partner = make.agency(db, keys), make.agency(db, keys)
     record = make.client_record(db, partner, keys)
+    joining_release(db, keys, partner, record, coordinating)
     first, second = a_case(db, coordinating, [partner]), a_case(db, coordinating, [partner])
     _, token = sign_in(client, db, partner, Role.CASE_MANAGER)
     ok = client.post(
@@ -228,7 +230,12 @@ def test_held_meeting_decision_task_and_dashboard(client, db, keys):
     client.post("/logout", data={"csrf_token": token})
     make.login(client, worker.username)
     listing = client.get("/tasks")
-    assert "Find a bed" in listing.text and case.reference in listing.text
+    assert case.reference in listing.text
+    # No survivor is linked to the case yet, so nothing any survivor agreed to covers the
+    # task's text (issue 14): the assignee sees that it exists, its due date and status.
+    assert "Find a bed" not in listing.text
+    assert f"A task from {agency.name}, details withheld" in listing.text
+    assert "2026-11-09" in listing.text
 
 
 def test_inline_status_change_with_and_without_htmx(client, db, keys):
@@ -336,7 +343,8 @@ def test_review_packet_summary_comes_through_the_disclosure_point(client, db, ke
     owner_sections = len(catalogue().for_discipline(w.owner.discipline))
     partner_sections = len(catalogue().for_discipline(w.partner.discipline))
     assert decided(w.owner) == before[0] + owner_sections
-    assert decided(w.partner) == before[1] + partner_sections
+    # ...and the coordinating agency's decisions (issue 14), decided in its own log too
+    assert decided(w.partner) == before[1] + partner_sections + 1
 
 
 def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):

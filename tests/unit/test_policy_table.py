@@ -56,6 +56,10 @@ TABLE = {
     "immigration": {"community": {"advocate", "case_manager"}, "system": set()},
     "mentor_accompaniment": {k: {"advocate", "mdt_coordinator"} for k in ("community", "system")},
     "mdt_minutes": {k: MDT_ROLES for k in ("community", "system")},
+    # Issue 14: the MDT's decisions and tasks, and the fact of taking part.
+    "mdt_decisions": {k: MDT_ROLES for k in ("community", "system")},
+    "mdt_tasks": {k: MDT_ROLES for k in ("community", "system")},
+    "participation": {k: MDT_ROLES for k in ("community", "system")},
 }
 
 # Lines that are narrower than "any purpose": (section, role) -> the only purposes.
@@ -71,6 +75,11 @@ ONLY_FOR = {
     ("legal_court", "mdt_coordinator"): {"mdt_case_review"},
     ("mentor_accompaniment", "mdt_coordinator"): {"mdt_case_review"},
     **{("mdt_minutes", r): {"mdt_case_review"} for r in MDT_ROLES},
+    **{
+        (section, r): {"mdt_case_review"}
+        for section in ("mdt_decisions", "mdt_tasks", "participation")
+        for r in MDT_ROLES
+    },
 }
 
 POLICY = OwnerPolicy(default_lines())

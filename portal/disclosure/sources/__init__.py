@@ -1,16 +1,19 @@
 """Owner-side sources: the only code that reads an owner's section content for others.
 
-Each kind of record an owner keeps (sealed section versions, the coordinator's minutes,
-the mentor program's accompaniment, and any later kind) implements `Source`; the section
-catalogue names which one a section comes from. Only `portal.disclosure` imports this
-package (a test and an import contract check it): every read here follows a decision of
-the disclosure point, audited in the owner's log.
+Each kind of record an owner keeps (sealed section versions, the coordinator's minutes and
+decisions, the writers' tasks, the mentor program's accompaniment, and any later kind)
+implements `Source`; the section catalogue names which one a section comes from. Only
+`portal.disclosure` imports this package (a test and an import contract check it): every
+read here follows a decision of the disclosure point, audited in the owner's log.
 """
 
 from portal.disclosure.sources.accompaniment import AccompanimentLog
-from portal.disclosure.sources.base import Content, Row, Source, SourceCache, Wanted
+from portal.disclosure.sources.base import Content, Item, Row, Source, SourceCache, Wanted
+from portal.disclosure.sources.decisions import MeetingDecisions
 from portal.disclosure.sources.minutes import MeetingMinutes
+from portal.disclosure.sources.participation import CaseParticipation
 from portal.disclosure.sources.sealed import IDENTITY_ROWS, SealedSections
+from portal.disclosure.sources.tasks import TaskTexts
 from portal.sections import Section
 
 # The catalogue's `source` of a section -> who keeps it (None: sealed section versions).
@@ -18,6 +21,9 @@ SOURCES: dict[str | None, Source] = {
     None: SealedSections(),
     "meetings": MeetingMinutes(),
     "mentoring": AccompanimentLog(),
+    "decisions": MeetingDecisions(),
+    "tasks": TaskTexts(),
+    "participation": CaseParticipation(),
 }
 
 
@@ -29,12 +35,16 @@ __all__ = [
     "IDENTITY_ROWS",
     "SOURCES",
     "AccompanimentLog",
+    "CaseParticipation",
     "Content",
+    "Item",
+    "MeetingDecisions",
     "MeetingMinutes",
     "Row",
     "SealedSections",
     "Source",
     "SourceCache",
+    "TaskTexts",
     "Wanted",
     "source_of",
 ]

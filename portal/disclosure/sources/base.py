@@ -21,10 +21,23 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One record of a kind kept per case (a decision, a task), by its public id, so a page
+    can set each beside the facts it already shows (a task's due date and status)."""
+
+    ref: str
+    values: dict[str, object]
+
+
+@dataclass(frozen=True)
 class Content:
     rows: tuple[Row, ...]
     version: int | None  # None: the owner has recorded nothing in this section yet
     saved_at: datetime | None
+    items: tuple[Item, ...] = ()
+
+    def item(self, ref: str) -> Item | None:
+        return next((item for item in self.items if item.ref == ref), None)
 
 
 @dataclass(frozen=True)
@@ -33,9 +46,12 @@ class Wanted:
     client, as recorded for these cases (minutes and accompaniment are kept per case)."""
 
     owner_id: int
-    client_id: int
+    client_id: int | None  # None for the MDT's own records, kept per case
     section: Section
     case_ids: tuple[int, ...]
+    # Records kept per case: only these (by public id), with everything about them (a
+    # task's comments and history); empty: all of the owner's, as a list shows them.
+    refs: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,0 +1,208 @@
+"""The MDT's own records — decisions and tasks — as a requester reads them.
+
+A decision belongs to the coordinating agency, a task's text to the agency that wrote it
+(issue 14, one door). Nothing here reads their text: each owner's disclosure point decides
+(under its policy and the consent of every survivor on the case) and answers, writing its
+own log; the requester's receipts are written from what came back, exactly as for the case
+summary's sections. What a page may show without asking — a task's due date, status and
+assignee, that a decision was recorded — is the case's tracking, read by the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from portal.audit import lock_logs, record_many
+from portal.crypto import KeyWrapper
+from portal.disclosure import Decision, RequestCache, answer, point, receipt
+from portal.models import Agency, AgencyKind, MdtCase
+from portal.requester import Requester
+
+DECISIONS = "mdt_decisions"
+TASKS = "mdt_tasks"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One owner's records of one kind on one case; `refs` narrows them to some records."""
+
+    case: MdtCase
+    owner: Agency
+    section: str
+    refs: tuple[str, ...] = ()
+
+
+Answers = dict[tuple[int, int, str], Decision]  # (case id, owner id, section key) -> decision
+
+
+def key(case_id: int, owner_id: int, section: str) -> tuple[int, int, str]:
+    return (case_id, owner_id, section)
+
+
+def decide(
+    db: Session,
+    requester: Requester,
+    asks: list[Ask],
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> Answers:
+    """Ask each owner once per case and kind; every answer is audited on both sides.
+
+    `between` as in `case_summary.owner_block`: a page commits the owners' transaction
+    there; None keeps both sides in the caller's one transaction."""
+    found: Answers = {}
+    # The same question once per request.
+    asks = list({(a.case.id, a.owner.id, a.section, a.refs): a for a in asks}.values())
+    if not asks:
+        return found
+    cache = RequestCache()
+    requester_agency = cache.agency(db, requester.agency)
+    lock_logs(db, [a.owner.id for a in asks] + ([requester_agency.id] if between is None else []))
+    owners_entries: list[dict] = []
+    receipts: list[dict] = []
+    for ask in asks:
+        (decision,) = answer(
+            db,
+            requester,
+            ask.case,
+            ask.owner,
+            [ask.section],
+            at=at,
+            keys=keys,
+            cache=cache,
+            entries_into=owners_entries,
+            refs=ask.refs,
+        )
+        receipts.extend(
+            receipt.received_entries(
+                requester,
+                case_ref=ask.case.reference,
+                owner_ref=ask.owner.public_id,
+                decisions=[decision],
+                at=at,
+                agency_id=requester_agency.id,
+            )
+        )
+        found[key(ask.case.id, ask.owner.id, ask.section)] = decision
+    write_sides(db, owners_entries, receipts, between=between)
+    return found
+
+
+def write_sides(
+    db: Session,
+    owners_entries: list[dict],
+    receipts: list[dict],
+    *,
+    between: Callable[[], None] | None,
+) -> None:
+    """The owners' entries, then (after `between`) the requester's receipts; with no
+    `between`, one batch in the caller's transaction, each entry still to its own log."""
+    if between is None:
+        record_many(db, owners_entries + receipts)
+        return
+    record_many(db, owners_entries)
+    between()
+    record_many(db, receipts)
+
+
+def case_decisions(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> Decision:
+    """The case's decisions as the coordinating agency's point answers this requester."""
+    owner = db.get(Agency, case.coordinating_agency_id)
+    found = decide(db, requester, [Ask(case, owner, DECISIONS)], at=at, keys=keys, between=between)
+    return found[key(case.id, owner.id, DECISIONS)]
+
+
+def meeting_decisions(
+    db: Session,
+    requester: Requester,
+    owner: Agency,
+    cases: list[MdtCase],
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> dict[int, Decision]:
+    """Per case on a meeting's agenda (case id -> decision), from the coordinator's point."""
+    found = decide(
+        db,
+        requester,
+        [Ask(case, owner, DECISIONS) for case in cases],
+        at=at,
+        keys=keys,
+        between=between,
+    )
+    return {case.id: found[key(case.id, owner.id, DECISIONS)] for case in cases}
+
+
+PARTICIPATION = "participation"
+
+
+def told_participants(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    participants: list,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> tuple[list, int]:
+    """The participants (anything with `.agency` and `.coordinating`) this requester may be
+    told of, and how many others take part.
+
+    For a community-based agency the fact that it serves this survivor is protected (VAWA
+    counts the fact of service): a partner learns it only from that agency's disclosure
+    point (`participation`, under its policy and a release naming the partner). Its own
+    agency, the coordinating agency (which the survivor's joining release names) and
+    system-based agencies are always told."""
+    coordinating = case.coordinating_agency_id
+    if requester_agency_id(db, requester) == coordinating:
+        return list(participants), 0
+    asks = [
+        Ask(case, p.agency, PARTICIPATION)
+        for p in participants
+        if _protected(p, requester, coordinating)
+    ]
+    answers = decide(db, requester, asks, at=at, keys=keys, between=between)
+    told, hidden = [], set()
+    for p in participants:
+        answer_ = answers.get(key(case.id, p.agency.id, PARTICIPATION))
+        if answer_ is not None and answer_.decision != "released":
+            hidden.add(p.agency.id)
+        else:
+            told.append(p)
+    return told, len(hidden)
+
+
+def _protected(participant, requester: Requester, coordinating_id: int) -> bool:
+    agency = participant.agency
+    return (
+        agency.kind == AgencyKind.COMMUNITY
+        and agency.public_id != requester.agency
+        and agency.id != coordinating_id
+    )
+
+
+def requester_agency_id(db: Session, requester: Requester) -> int:
+    return RequestCache().agency(db, requester.agency).id
+
+
+def needs_new_release(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+    """For the coordinator: agencies whose client joined the case under a release that is
+    no longer in effect. Their links stay, as history; partners see nothing more of those
+    clients until the survivor signs a new release naming the coordinating agency."""
+    return point.lapsed_links(db, case, at=at)

@@ -1,0 +1,176 @@
+"""Issue 14 through HTTP: on every page that shows MDT decisions or tasks, a partner whose
+survivors' releases do not cover them sees placeholders and never their text, and the
+owners' logs hold the refusals; once released, the same pages show the text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from portal.models import AuditEntry
+from portal.services import tasks
+
+import factories as make
+from team_helpers import DECISION_NOTE, TODAY, Team
+
+TASK_TITLE = "SYNTHETIC-TASK-TITLE"
+TASK_DETAILS = "SYNTHETIC-TASK-DETAILS"
+COMMENT = "SYNTHETIC-TASK-COMMENT"
+SECRETS = (DECISION_NOTE, TASK_TITLE, TASK_DETAILS, COMMENT)
+
+
+def _team_with_records(db, keys):
+    team = Team(db, keys)
+    team.decision(db)
+    writer = team.staff[team.a.id]
+    task = tasks.create_task(
+        db,
+        team.case,
+        title=TASK_TITLE,
+        details=TASK_DETAILS,
+        assignee=f"user:{team.staff[team.r.id].public_id}",
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        actor=writer,
+        at=make.AT,
+        today=TODAY,
+    )
+    tasks.add_comment(db, task, COMMENT, actor=writer, at=make.AT)
+    db.flush()
+    return team, task
+
+
+def _pages(team, task) -> list[str]:
+    return [
+        "/",
+        "/tasks",
+        "/tasks?scope=agency",
+        f"/tasks/{task.public_id}",
+        f"/cases/{team.case.public_id}",
+        f"/cases/{team.case.public_id}/packet",
+        f"/cases/{team.case.public_id}/summary",
+        f"/meetings/{team.meeting.public_id}",
+    ]
+
+
+def _refusals(db, agency, section):
+    return db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == agency.id,
+            AuditEntry.tag == "disclosure:section:withheld",
+            AuditEntry.section_key == section,
+        )
+    ).all()
+
+
+def test_no_page_shows_a_partner_mdt_records_its_survivors_did_not_release(client, db, keys):
+    team, task = _team_with_records(db, keys)
+    make.login(client, team.staff[team.r.id].username)
+    for path in _pages(team, task):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        for secret in SECRETS:
+            assert secret not in page.text, (path, secret)
+    task_page = client.get(f"/tasks/{task.public_id}").text
+    assert f"A task from {team.a.name}" in task_page and "withheld" in task_page
+    assert (TODAY + timedelta(days=7)).isoformat() in task_page  # still tracked
+    assert "Decisions recorded by" in client.get(f"/cases/{team.case.public_id}").text
+    # Each owner refused in its own log: the coordinator its decisions, A its task's text.
+    assert _refusals(db, team.coordinator, "mdt_decisions")
+    assert _refusals(db, team.a, "mdt_tasks")
+
+
+def test_the_same_pages_show_the_records_once_every_survivor_released_them(client, db, keys):
+    team, task = _team_with_records(db, keys)
+    team.release(db, keys, team.a, [team.r])
+    team.release(db, keys, team.b, [team.r])
+    make.login(client, team.staff[team.r.id].username)
+    assert TASK_TITLE in client.get("/tasks").text
+    task_page = client.get(f"/tasks/{task.public_id}").text
+    assert TASK_TITLE in task_page and TASK_DETAILS in task_page and COMMENT in task_page
+    assert DECISION_NOTE in client.get(f"/cases/{team.case.public_id}").text
+    assert DECISION_NOTE in client.get(f"/meetings/{team.meeting.public_id}").text
+    received = db.exec(
+        select(AuditEntry.section_key).where(
+            AuditEntry.agency_id == team.r.id, AuditEntry.tag == "disclosure:section:received"
+        )
+    ).all()
+    assert {"mdt_decisions", "mdt_tasks"} <= set(received)
+
+
+def _page(client, path):
+    page = client.get(path)
+    assert page.status_code == 200, path
+    return page.text
+
+
+def test_a_community_agency_taking_part_is_told_only_under_its_release(client, db, keys):
+    """VAWA counts the fact of service as protected: a partner is not told that a
+    community-based agency serves this survivor until that agency's point says so."""
+    team = Team(db, keys)
+    make.login(client, team.staff[team.r.id].username)
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    summary = _page(client, f"/cases/{team.case.public_id}/summary")
+    for text in (case_page, summary):
+        assert team.a.name not in text and team.b.name not in text
+        assert "2 more agencies take part" in text
+    assert (
+        client.get(f"/cases/{team.case.public_id}/summary/owners/{team.a.public_id}").status_code
+        == 404
+    )
+    # Each community agency's own log holds the refusal; R's receipts hold what it got.
+    assert _refusals(db, team.a, "participation") and _refusals(db, team.b, "participation")
+
+    team.release(db, keys, team.a, [team.r], sections=["participation"])
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    assert team.a.name in case_page and team.b.name not in case_page
+    assert "1 more agency takes part" in case_page
+    assert (
+        client.get(f"/cases/{team.case.public_id}/summary/owners/{team.a.public_id}").status_code
+        == 200
+    )
+
+    # The coordinator, whom every survivor's joining release names, is told of everyone.
+    client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
+    make.login(client, team.staff[team.coordinator.id].username)
+    coordinating = _page(client, f"/cases/{team.case.public_id}")
+    assert team.a.name in coordinating and team.b.name in coordinating
+    assert "more agenc" not in coordinating
+
+
+def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more(client, db, keys):
+    from portal.models import Role
+    from portal.services import casework, releases
+
+    from team_helpers import _release
+
+    team = Team(db, keys)
+    # A fourth agency joins through the page's path: under a release naming the coordinator
+    # (and R, who may read its medical section and be told it takes part).
+    clinic = make.agency(db, keys, name="Clinic D (synthetic)")
+    survivor = make.client_record(db, clinic, keys)
+    staff = make.user(db, clinic, Role.CLINICIAN)
+    casework.add_agency(db, team.case, clinic.public_id, actor=None, at=make.AT)
+    joined = _release(
+        db, keys, clinic, survivor, staff, [team.coordinator, team.r], ["participation"]
+    )
+    link = casework.confirm_link(
+        db, team.case, clinic, client_reference=survivor.reference, actor=staff, at=make.AT
+    )
+    assert link.release_ref == joined.public_id
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    assert clinic.name in _page(client, f"/cases/{team.case.public_id}")
+
+    releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
+    db.flush()
+    # From the next request on R is told nothing more of that client, not even that D
+    # takes part; the link stays on record.
+    assert clinic.name not in _page(client, f"/cases/{team.case.public_id}")
+    db.refresh(link)
+    assert link.confirmed_at is not None and link.client_id == survivor.id
+    # The coordinator sees that the case needs a new release from that survivor.
+    client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
+    make.login(client, team.staff[team.coordinator.id].username)
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    assert "needs a new release" in case_page and clinic.name in case_page

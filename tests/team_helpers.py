@@ -1,0 +1,130 @@
+"""A small MDT for the one-door tests (issue 14): a coordinator with no client of its own,
+two agencies each serving one survivor on the case, and a system-based third."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from disclosure_helpers import SIGNER
+
+import consent
+from portal.models import AgencyKind, Discipline, Role
+from portal.requester import Requester
+from portal.services import cases, meetings, releases
+
+import factories as make
+
+NY = ZoneInfo("America/New_York")
+TODAY = date(2026, 11, 2)
+DECISION_NOTE = "SYNTHETIC-DECISION-NOTE"
+
+
+def _release(db, keys, agency, client, staff, recipients, sections):
+    row = releases.draft_release(
+        db,
+        client,
+        recipients=[r.public_id for r in recipients],
+        sections=sections,
+        purpose="mdt_case_review",
+        effective_at=make.AT,
+        expiry=consent.DateExpiry(make.AT + timedelta(days=90)),
+        keys=keys,
+        language="en",
+        actor=staff,
+        at=make.AT,
+    )
+    releases.sign(
+        db,
+        row,
+        signer=SIGNER,
+        second_signer=None,
+        method=consent.SignatureMethod.TYPED,
+        actor=staff,
+        keys=keys,
+        at=make.AT,
+    )
+    db.flush()
+    return row
+
+
+class Team:
+    """A coordinator with no client of its own, two agencies each serving one survivor on
+    the case, and a third (law enforcement) taking part with a client record of its own."""
+
+    def __init__(self, db, keys):
+        self.coordinator = make.agency(db, keys, name="Coordinating CAC (synthetic)")
+        self.a = make.agency(db, keys, discipline=Discipline.HEALTH, name="Clinic A (synthetic)")
+        self.b = make.agency(db, keys, discipline=Discipline.SHELTER, name="Shelter B (synthetic)")
+        self.r = make.agency(
+            db,
+            keys,
+            kind=AgencyKind.SYSTEM,
+            discipline=Discipline.LAW_ENFORCEMENT,
+            name="Unit R (synthetic)",
+        )
+        self.staff = {
+            agency.id: make.user(db, agency, Role.MDT_COORDINATOR, Role.ADVOCATE)
+            for agency in (self.coordinator, self.a, self.b, self.r)
+        }
+        self.case = make.mdt_case(db, self.coordinator)
+        self.clients = {}
+        for agency in (self.a, self.b, self.r):
+            self.clients[agency.id] = make.client_record(db, agency, keys)
+            cases.link_client(
+                db,
+                self.case,
+                agency,
+                self.clients[agency.id],
+                actor=None,
+                at=make.AT,
+                confirmed=True,
+            )
+        db.flush()
+
+    def requester(self, agency, role=Role.ADVOCATE) -> Requester:
+        return Requester.of(self.staff[agency.id], agency, {role.value}, purpose="mdt_case_review")
+
+    def release(self, db, keys, agency, recipients, sections=("mdt_decisions", "mdt_tasks")):
+        return _release(
+            db,
+            keys,
+            agency,
+            self.clients[agency.id],
+            self.staff[agency.id],
+            recipients,
+            list(sections),
+        )
+
+    def decision(self, db) -> None:
+        coordinator = self.staff[self.coordinator.id]
+        meeting = meetings.schedule_meeting(
+            db,
+            self.coordinator,
+            day=TODAY.isoformat(),
+            clock="10:00",
+            place="Room 1",
+            case_ids=[self.case.public_id],
+            actor=coordinator,
+            at=make.AT - timedelta(days=1),
+            tz=NY,
+        )
+        meetings.hold_meeting(db, meeting, actor=coordinator, at=make.AT, today=TODAY)
+        self.meeting = meeting
+        item = meetings.agenda(db, meeting, self.coordinator)[0].item
+        meetings.record_decision(
+            db,
+            meeting,
+            item,
+            recommendation=meetings.recommendation_types(db, self.coordinator)[0].label,
+            text=DECISION_NOTE,
+            actor=coordinator,
+            at=make.AT,
+        )
+        db.flush()
+
+
+def joining_release(db, keys, agency, client, coordinating, sections=("identity",)):
+    """The release under which `agency`'s client may join a case `coordinating` runs."""
+    staff = make.user(db, agency, Role.CASE_MANAGER)
+    return _release(db, keys, agency, client, staff, [coordinating], list(sections))
