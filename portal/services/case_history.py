@@ -29,6 +29,34 @@ class HistoryRow:
     actor: str | None
     reason: str | None
 
+    @property
+    def what(self) -> str:
+        """The event in words, with what its note may say (a meeting's id never)."""
+        reason = self.reason or ""
+        if self.kind == CaseEventKind.CLOSED:
+            return f"Case closed — {reason}" if reason else "Case closed"
+        if self.kind == CaseEventKind.REOPENED:
+            return f"Case reopened — {reason}" if reason else "Case reopened"
+        if self.kind == CaseEventKind.AGENCY_ADDED and reason:
+            return f"{reason} added to the case"
+        if self.kind == CaseEventKind.LINK_CONFIRMED and reason:
+            return f"{reason} confirmed its client record for the case"
+        if self.kind == CaseEventKind.CADENCE_SET:
+            days = reason.split(" ")[0]
+            return f"Regular review every {days} days" if days.isdigit() else "Regular review off"
+        if self.kind == CaseEventKind.MANDATED_REPORT:
+            # Who reported, to whom: never the report's number or content.
+            return reason or "Mandated report made"
+        return _WORDS.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+
+_WORDS = {
+    CaseEventKind.OPENED: "Case opened",
+    CaseEventKind.AGENCY_ADDED: "Agency added to the case",
+    CaseEventKind.LINK_CONFIRMED: "Client record confirmed for the case",
+    CaseEventKind.REVIEWED: "Reviewed at an MDT meeting",
+}
+
 
 def history(db: Session, case: MdtCase) -> list[HistoryRow]:
     rows = db.exec(
