@@ -41,6 +41,19 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
 
     expect(page.get_by_role("heading", name=re.compile("Release for client"))).to_be_visible()
     expect(page.get_by_text("Draft — not signed")).to_be_visible()
+    release_url = page.url
+
+    # Before signing, the survivor sees what each agency named would see, by name.
+    page.get_by_role("link", name="Preview what each recipient would see").click()
+    expect(page.get_by_text("This release is a draft: nothing has been shared")).to_be_visible()
+    page.get_by_label("Someone at a recipient agency, in their role").select_option(
+        label=f"Investigator at {POLICE}"
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", name=f"What {POLICE} would see")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"An investigator at {POLICE}")).to_be_visible()
+    expect(page.get_by_text(f"{POLICE} is system-based")).to_be_visible()
+    page.goto(release_url)
 
     # The printable form the survivor reads, with the print stylesheet.
     page.get_by_role("link", name="Printable form for the client to read").click()

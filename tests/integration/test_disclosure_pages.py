@@ -280,3 +280,112 @@ def test_release_page_links_to_its_preview(client, db, keys):
     page = client.get(f"/releases/{row.public_id}")
     assert page.status_code == 200
     assert f'href="/releases/{row.public_id}/preview"' in page.text
+
+
+def _draft(db, keys, w, section_keys):
+    from datetime import timedelta
+
+    import consent
+    from portal.services import releases
+
+    row = releases.draft_release(
+        db,
+        w.client,
+        recipients=[w.partner.public_id],
+        sections=list(section_keys),
+        purpose="mdt_case_review",
+        effective_at=make.AT,
+        expiry=consent.DateExpiry(make.AT + timedelta(days=90)),
+        keys=keys,
+        language="en",
+        actor=w.owner_staff,
+        at=make.AT,
+    )
+    db.flush()
+    return row
+
+
+def test_a_draft_is_previewed_before_signing_in_words_about_the_recipient(client, db, keys, clock):
+    """Issue 17 (7): the survivor sees, before signing, what each named agency would see;
+    nothing of the content and nothing audited as a disclosure, since nothing is shared."""
+    from portal.services import policy
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    policy.add_line(
+        db,
+        w.owner,
+        kind="*",
+        role="case_manager",
+        section="mental_health",
+        purpose="*",
+        effect="deny",
+        actor=w.owner_staff,
+        at=make.AT,
+    )
+    row = _draft(db, keys, w, ["medical", "mental_health"])
+    _login(client, db, w.owner, Role.CLINICIAN)
+    detail = client.get(f"/releases/{row.public_id}")
+    assert f'href="/releases/{row.public_id}/preview"' in detail.text  # offered on the draft
+    before = _decisions_logged(db)
+    page = client.get(f"/releases/{row.public_id}/preview")
+    assert page.status_code == 200 and "nothing to preview" not in page.text
+    # The release context: the client, the recipient by name, purpose, sections, dates.
+    for words in (w.client.reference, w.partner.name, "MDT case review", "Medical", "Until"):
+        assert words in page.text, words
+    asked = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} case_manager")
+    assert asked.status_code == 200
+    text = " ".join(asked.text.split())
+    assert f"What {w.partner.name} would see" in text
+    assert f"{w.partner.name} would see, once the client signs" in text
+    assert 'data-section="medical"' in text.split("Stays with your agency")[0]
+    assert (
+        "the release names it, but your agency's disclosure policy does not release it "
+        f"to a case manager at {w.partner.name}" in text
+    )
+    assert "not in this release" in text  # the owner's other sections
+    assert SECRET_NOTE not in text and "for your agency" not in text
+    assert _decisions_logged(db) == before
+
+
+def test_a_signed_preview_speaks_of_the_recipient_by_name(client, db, keys, clock):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    row = release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    page = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} case_manager")
+    text = " ".join(page.text.split())
+    assert page.status_code == 200 and SECRET_NOTE in text
+    assert f"A case manager at {w.partner.name}" in text and w.client.reference in text
+    assert "for your agency" not in text and "not in this release" in text
+
+
+def test_the_preview_offers_only_roles_held_at_the_recipient(client, db, keys, clock):
+    """A real user asks "who there would see it": the roles the agency's staff hold; an
+    agency with nobody recorded on this node is offered every role, and says so."""
+    w = world(db, keys)  # the partner's staff: one case manager
+    empty = make.agency(db, keys)  # no staff recorded
+    row = release(db, keys, w, ["medical"], recipients=[w.partner.public_id, empty.public_id])
+    _login(client, db, w.owner, Role.CLINICIAN)
+    page = client.get(f"/releases/{row.public_id}/preview").text
+    assert f'value="{w.partner.public_id} case_manager"' in page
+    assert f'value="{w.partner.public_id} clinician"' not in page
+    assert f'value="{empty.public_id} clinician"' in page
+    assert f'value="{empty.public_id} administrator"' not in page
+    assert "no staff recorded on this node is offered every role" in page
+    refused = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} clinician")
+    assert refused.status_code == 400
+    assert f"Choose one of the roles held at {w.partner.name}" in refused.text
+    assert 'id="error-summary"' in refused.text
+
+
+def test_a_discarded_draft_has_no_preview(client, db, keys):
+    from portal.services import releases
+
+    w = world(db, keys)
+    row = _draft(db, keys, w, ["medical"])
+    releases.discard(db, row, actor=w.owner_staff, at=make.AT)
+    db.flush()
+    _login(client, db, w.owner, Role.CLINICIAN)
+    assert client.get(f"/releases/{row.public_id}/preview").status_code == 404
