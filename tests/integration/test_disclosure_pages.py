@@ -389,3 +389,46 @@ def test_a_discarded_draft_has_no_preview(client, db, keys):
     db.flush()
     _login(client, db, w.owner, Role.CLINICIAN)
     assert client.get(f"/releases/{row.public_id}/preview").status_code == 404
+
+
+def test_the_policy_page_reads_in_words_with_deny_marked_and_the_form_below(client, db, keys):
+    """Issue 17 (10): titles and labels, "any" for "*", each deny line marked in words and
+    by its row, and the add form after the policy it adds to."""
+    from form_markup import Page
+
+    from portal.services import policy
+
+    w = world(db, keys)
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    policy.add_line(
+        db,
+        w.owner,
+        kind="system",
+        role="case_manager",
+        section="mental_health",
+        purpose="*",
+        effect="deny",
+        actor=lead,
+        at=make.AT,
+    )
+    db.flush()
+    make.login(client, lead.username)
+    response = client.get("/agency/policy")
+    page = Page(response.text)
+    cells = [" ".join(c.text.split()) for c in page.all("td")]
+    assert cells and not [c for c in cells if "*" in c or "_" in c], cells
+    own = [r for r in page.all("tr") if "deny" in r.classes and "Remove" in r.text]
+    (row,) = own
+    words = [" ".join(c.text.split()) for c in row.children if c.tag == "td"]
+    assert words[:4] == ["system-based", "case manager", "Mental health", "any purpose"]
+    assert words[4].startswith("Deny") and "always wins" in words[4]
+    # The default policy's own deny lines are marked too (administrator, substance use...).
+    defaults = page.by_id["default-h"].parent
+    marked = [r for r in defaults.descendants() if r.tag == "tr" and "deny" in r.classes]
+    assert marked and all("Deny" in r.text for r in marked)
+    assert any("administrator" in r.text and "any section" in r.text for r in marked)
+    # The form that changes the policy comes after the policy it changes.
+    text = response.text
+    assert text.index('id="default-h"') < text.index('id="add-form"')
+    kinds = {o.get("value"): o.text for o in page.by_id["kind"].children if o.tag == "option"}
+    assert kinds["*"] == "any kind of agency" and kinds["system"] == "system-based"
