@@ -432,3 +432,61 @@ def test_the_policy_page_reads_in_words_with_deny_marked_and_the_form_below(clie
     assert text.index('id="default-h"') < text.index('id="add-form"')
     kinds = {o.get("value"): o.text for o in page.by_id["kind"].children if o.tag == "option"}
     assert kinds["*"] == "any kind of agency" and kinds["system"] == "system-based"
+
+
+def test_the_summary_opens_with_counts_per_owner_and_groups_withheld_after_released(
+    client, db, keys, clock
+):
+    """Issue 17: an overview first (released and withheld per owner, each a jump link to
+    its block); inside a block the withheld placeholders come after the released ones."""
+    from form_markup import Page
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    # Catalogue order puts identity first and medical later: released ones are not first.
+    release(db, keys, w, ["medical", "mental_health"])
+    clock.advance(hours=1)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    text = client.get(f"/cases/{w.case.public_id}/summary").text
+    page = Page(text)
+    assert text.index('id="by-owner-h"') < text.index(f'id="owner-{w.owner.public_id}"')
+    block = page.by_id[f"owner-{w.owner.public_id}"]
+    articles = [e for e in block.descendants() if e.tag == "article"]
+    kinds = ["released" if "released" in a.classes else "withheld" for a in articles]
+    assert kinds.count("released") == 2 and kinds.count("withheld") >= 1
+    assert kinds == sorted(kinds), kinds  # every released one before every withheld one
+    # The overview row: a link to the block and the same counts.
+    (row,) = [
+        r
+        for r in page.all("tr")
+        if any(a.get("href") == f"#owner-{w.owner.public_id}" for a in r.descendants())
+    ]
+    counts = [" ".join(c.text.split()) for c in row.children if c.tag == "td"]
+    assert counts == ["2", str(kinds.count("withheld"))]
+    assert f"2 released · {kinds.count('withheld')} withheld" in " ".join(block.text.split())
+
+
+def test_an_owner_loaded_on_its_own_fills_in_its_overview_counts(
+    settings, engine, connection, db, keys, clock
+):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+
+    w = world(db, keys)
+    release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    user = make.user(db, w.partner, Role.CASE_MANAGER)
+    app = create_app(replace(settings, summary_budget_ms=0), engine=engine, bind=connection)
+    with TestClient(app, follow_redirects=False) as browser:
+        make.login(browser, user.username)
+        page = browser.get(f"/cases/{w.case.public_id}/summary").text
+        counter = f'<span id="owner-count-{w.owner.public_id}">not counted yet'
+        assert counter in page
+        url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
+        fragment = browser.get(url, headers={"HX-Request": "true"}).text
+        assert f'id="owner-count-{w.owner.public_id}" hx-swap-oob="true">1 released' in fragment
+        # Without JavaScript the owner's own page carries no out-of-band piece.
+        assert "hx-swap-oob" not in browser.get(url).text
