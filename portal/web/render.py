@@ -11,7 +11,7 @@ from starlette.responses import Response
 from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.resources import TEMPLATES_DIR
-from portal.web.audit_words import event_words
+from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
@@ -46,6 +46,9 @@ def local_date(context, moment: datetime | date | None) -> str:
 
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
+templates.env.filters["gate_words"] = gate_words
+templates.env.filters["role_words"] = role_words
+templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
 
 

@@ -490,3 +490,38 @@ def test_an_owner_loaded_on_its_own_fills_in_its_overview_counts(
         assert f'id="owner-count-{w.owner.public_id}" hx-swap-oob="true">1 released' in fragment
         # Without JavaScript the owner's own page carries no out-of-band piece.
         assert "hx-swap-oob" not in browser.get(url).text
+
+
+def test_a_real_summary_view_is_one_row_in_each_agencys_log(client, db, keys, clock):
+    from form_markup import Page
+    from starlette.testclient import TestClient
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical", "identity"])
+    clock.advance(hours=1)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    assert client.get(f"/cases/{w.case.public_id}/summary").status_code == 200
+    decided = db.exec(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.agency_id == w.owner.id,
+            AuditEntry.tag.in_(["disclosure:section:released", "disclosure:section:withheld"]),
+        )
+    ).one()
+    assert decided > 2
+    for agency, words, count in (
+        (w.owner, "case summary view: sections decided", decided),
+        # The partner's own sections, decided for its own staff, and what came back.
+        (w.partner, "case summary view: sections decided and sections received", None),
+    ):
+        lead = make.user(db, agency, Role.AGENCY_LEAD)
+        with TestClient(client.app, follow_redirects=False) as browser:
+            make.login(browser, lead.username)
+            table = browser.get("/audit").text.split('class="audit"')[1]
+        assert table.count('<tr class="request">') == 1, agency.name
+        assert words in table
+        if count:
+            assert f"<summary>{count} sections</summary>" in table
+            assert "2 released" in table
+        cells = [" ".join(c.text.split()) for c in Page('<table class="audit"' + table).all("td")]
+        assert not [c for c in cells if "_" in c or "disclosure:" in c], cells
