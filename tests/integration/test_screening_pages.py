@@ -162,3 +162,43 @@ def test_the_dashboard_says_when_a_screening_is_due_as_set(
     # Thirty hours: past the default 24, not past the 72 set here.
     row = page.split("Screenings begun, not finalised", 1)[1].split("</tr>", 1)[0]
     assert survivor.reference in row and "overdue" not in row.split("</th>", 1)[1]
+
+
+def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys, clock):
+    from portal.services import risk_screens, screenings
+
+    _, user, survivor = _signed_in(client, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR)
+    tz = make_tz()
+    when = clock() - timedelta(days=8)
+    raw = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
+        "trigger": "indicator",
+        "band": "clear_concern",
+        "age_group": "minor",
+        "action": "mdt_referral",
+    }
+    made = screenings.start(db, survivor, raw, actor=user, keys=keys, tz=tz, at=when)
+    screenings.finalise(db, made, actor=user, keys=keys, tz=tz, window_hours=48, at=when)
+    screen = risk_screens.open_clock(db, survivor)
+    screenings.amend(
+        db,
+        made,
+        {**raw, "band": "no_concern"},
+        reason="Re-scored.",
+        actor=user,
+        keys=keys,
+        tz=tz,
+        window_hours=48,
+        at=clock(),
+    )
+    db.flush()
+    url = f"/clients/{survivor.public_id}/risk-screens/{screen.public_id}"
+    page = client.get(url).text
+    assert "no longer shows a clear concern (it had passed its deadline by then)" in page
+    assert "Save the risk screen" not in page and "<strong" in page
+    token = make.csrf_of_page(client, url)
+    refused = client.post(url, data={"csrf_token": token, "survivor_notes": "late"})
+    assert refused.status_code == 400 and "This risk screen stopped" in refused.text
+    assert survivor.reference not in client.get("/").text.split("Risk screens")[1].split("</tr>")[0]
