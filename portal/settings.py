@@ -83,6 +83,9 @@ class Settings:
     convening_window_days: int = 14
     # The 24–48 hour risk screen (issue 20): hours from identification, fixed at its start.
     risk_screen_window_hours: int = 48
+    # A screening begun is due to be finalised within this many hours (issue 20); after
+    # them the coordinator's row shows it overdue.
+    screening_due_hours: int = 24
     # How long the case summary page may spend deciding owners' blocks itself; owners it
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
@@ -194,6 +197,7 @@ def from_environment(
         mdt_timezone=config("PORTAL_MDT_TIMEZONE", default="America/New_York"),
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         risk_screen_window_hours=config("PORTAL_RISK_SCREEN_WINDOW_HOURS", cast=int, default=48),
+        screening_due_hours=config("PORTAL_SCREENING_DUE_HOURS", cast=int, default=24),
         summary_budget_ms=config("PORTAL_SUMMARY_BUDGET_MS", cast=int, default=250),
         ratelimit_storage=ratelimit_storage_from(env),
         redis_url=env.get("REDIS_URL") or None,
@@ -221,4 +225,6 @@ def from_environment(
         raise ValueError("PORTAL_AGE_OF_MAJORITY must be a whole number from 14 to 21")
     if not 1 <= settings.risk_screen_window_hours <= 24 * 14:
         raise ValueError("PORTAL_RISK_SCREEN_WINDOW_HOURS must be between 1 and 336")
+    if not 1 <= settings.screening_due_hours <= 24 * 14:
+        raise ValueError("PORTAL_SCREENING_DUE_HOURS must be between 1 and 336")
     return settings

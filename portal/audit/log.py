@@ -117,6 +117,8 @@ class AuditTag(StrEnum):
     RISK_SCREEN_STARTED = "record:risk_screen:started"
     RISK_SCREEN_RECORDED = "record:risk_screen:recorded"
     RISK_SCREEN_PERSON_ADDED = "record:risk_screen:person_added"
+    RISK_SCREEN_STOPPED = "record:risk_screen:stopped"  # its screening no longer a clear concern
+    RISK_SCREEN_RESUMED = "record:risk_screen:resumed"  # ... and a clear concern again
     SAFETY_PLAN_REVIEW_DUE = "record:safety_plan:review_due"
     SAFETY_PLAN_PRINTED = "record:safety_plan:printed"
     # A compelled disclosure: the accounting of disclosures lists it (issue 19 aligns).

@@ -113,7 +113,10 @@ class ScreeningAmendment(SQLModel, table=True):
 class RiskScreen(SQLModel, table=True):
     """The 24–48 hour risk-screen clock of one identification: due from identification,
     done when the screen (survivor and each household member) and a first safety plan are
-    both recorded. `due_at` is fixed when the clock starts, as the convening deadline is."""
+    both recorded. `due_at` is fixed when the clock starts, as the convening deadline is.
+    `stopped_at`: the screening that identified the survivor no longer shows a clear
+    concern (edited or amended down), so there is nothing left to screen against; kept,
+    with whatever was recorded, and never counted as running, done or late."""
 
     __tablename__ = "risk_screen"
     __table_args__ = (Index("ix_risk_screen_open", "agency_id", "done_at", "due_at"),)
@@ -130,6 +133,7 @@ class RiskScreen(SQLModel, table=True):
     screened_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     first_plan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stopped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     key_id: str = Field(max_length=80)
     notes_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 

@@ -71,12 +71,97 @@ class AuditRow:
         return section_title(self.entry.section_key)
 
 
+# The events one request writes one per section, together and at one instant: the
+# decisions of an owner's disclosure point, the receipts of what came back, a preview, a
+# compelled disclosure. On the page each request is one row that opens to its sections.
+# A page view writes, in one log, both what the agency decided about its own sections and
+# what it received from partners: one family, so that view is one row there too.
+REQUEST_FAMILIES = {
+    AuditTag.DISCLOSURE_RELEASED: "viewed",
+    AuditTag.DISCLOSURE_WITHHELD: "viewed",
+    AuditTag.DISCLOSURE_RECEIVED: "viewed",
+    AuditTag.DISCLOSURE_PREVIEWED: "previewed",
+    AuditTag.COMPELLED_DISCLOSURE: "compelled",
+}
+
+
+def same_request(a: AuditEntry, b: AuditEntry) -> bool:
+    """Written by one request: the same kind of per-section event, by the same actor, about
+    the same case, subject and purpose, at the same instant (a request stamps all of its
+    entries with its one time)."""
+    family = REQUEST_FAMILIES.get(a.tag)
+    return (
+        family is not None
+        and family == REQUEST_FAMILIES.get(b.tag)
+        and a.at == b.at
+        and (a.actor_user_ref, a.actor_agency_ref) == (b.actor_user_ref, b.actor_agency_ref)
+        and (a.actor_user_id, a.actor_agency_id) == (b.actor_user_id, b.actor_agency_id)
+        and (a.case_ref, a.subject, a.purpose) == (b.case_ref, b.subject, b.purpose)
+    )
+
+
+@dataclass
+class EntryGroup:
+    """One row of the log page: an entry, or every section of one request together."""
+
+    rows: list[AuditRow]
+
+    @property
+    def first(self) -> AuditRow:
+        return self.rows[0]
+
+    @property
+    def family(self) -> str | None:
+        return REQUEST_FAMILIES.get(self.first.entry.tag)
+
+    @property
+    def is_request(self) -> bool:
+        return len(self.rows) > 1
+
+    @property
+    def seqs(self) -> tuple[int, int]:
+        found = [r.entry.seq for r in self.rows]
+        return min(found), max(found)
+
+    @property
+    def released(self) -> int:
+        """Sections this agency released (to a partner or its own staff)."""
+        return sum(
+            1
+            for r in self.rows
+            if r.entry.decision == "released" and r.entry.tag != AuditTag.DISCLOSURE_RECEIVED
+        )
+
+    @property
+    def withheld(self) -> int:
+        return sum(1 for r in self.rows if r.entry.decision == "withheld")
+
+    @property
+    def received(self) -> int:
+        """Sections this agency's staff received from partners in the same request."""
+        return sum(1 for r in self.rows if r.entry.tag == AuditTag.DISCLOSURE_RECEIVED)
+
+
+def group_rows(rows: list[AuditRow]) -> list[EntryGroup]:
+    groups: list[EntryGroup] = []
+    for row in rows:
+        if groups and same_request(groups[-1].rows[-1].entry, row.entry):
+            groups[-1].rows.append(row)
+        else:
+            groups.append(EntryGroup([row]))
+    return groups
+
+
 @dataclass(frozen=True)
 class AuditPage:
     rows: list[AuditRow]
     total: int
     page: int
     pages: int
+    groups: list[EntryGroup] = field(default_factory=list)
+    # Entries at the top of this page's window that belong to a request begun on an earlier
+    # page, and shown there in full (so this page leaves them out).
+    continued: int = 0
 
 
 def section_title(key: str | None) -> str | None:
@@ -144,10 +229,38 @@ def search(
     ).one()
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    found = db.exec(
-        _rows_statement(agency, filters, tz).offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return AuditPage([AuditRow(*row) for row in found], total, page, pages)
+    statement = _rows_statement(agency, filters, tz)
+
+    def read_rows(offset: int, limit: int) -> list[AuditRow]:
+        return [AuditRow(*row) for row in db.exec(statement.offset(offset).limit(limit)).all()]
+
+    # A request's rows are never split between pages: a page shows every request whose
+    # first entry falls in its window, read on past the window to the request's end, and
+    # leaves out a request that began on the page before (shown there in full).
+    offset = (page - 1) * per_page
+    start = max(offset - 1, 0)
+    found = read_rows(start, per_page + 1 + (offset - start))
+    before = found[0] if offset > 0 and found else None
+    window = found[offset - start :][:per_page]
+    after = found[offset - start + per_page :]
+    skipped = 0
+    last = before
+    while (
+        skipped < len(window)
+        and last is not None
+        and same_request(last.entry, window[skipped].entry)
+    ):
+        last = window[skipped]
+        skipped += 1
+    rows = window[skipped:]
+    position = offset + per_page + len(after)
+    while rows and after and same_request(rows[-1].entry, after[0].entry):
+        rows.append(after.pop(0))
+        if not after:
+            after = read_rows(position, per_page)
+            position += len(after)
+    # Rows left out, all of them when the whole page lies inside one long request.
+    return AuditPage(rows, total, page, pages, group_rows(rows), continued=skipped)
 
 
 CSV_HEADER = (

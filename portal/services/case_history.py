@@ -3,7 +3,7 @@ the list a coordinator reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -29,6 +29,34 @@ class HistoryRow:
     actor: str | None
     reason: str | None
 
+    @property
+    def what(self) -> str:
+        """The event in words, with what its note may say (a meeting's id never)."""
+        reason = self.reason or ""
+        if self.kind == CaseEventKind.CLOSED:
+            return f"Case closed — {reason}" if reason else "Case closed"
+        if self.kind == CaseEventKind.REOPENED:
+            return f"Case reopened — {reason}" if reason else "Case reopened"
+        if self.kind == CaseEventKind.AGENCY_ADDED and reason:
+            return f"{reason} added to the case"
+        if self.kind == CaseEventKind.LINK_CONFIRMED and reason:
+            return f"{reason} confirmed its client record for the case"
+        if self.kind == CaseEventKind.CADENCE_SET:
+            days = reason.split(" ")[0]
+            return f"Regular review every {days} days" if days.isdigit() else "Regular review off"
+        if self.kind == CaseEventKind.MANDATED_REPORT:
+            # Who reported, to whom: never the report's number or content.
+            return reason or "Mandated report made"
+        return _WORDS.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+
+_WORDS = {
+    CaseEventKind.OPENED: "Case opened",
+    CaseEventKind.AGENCY_ADDED: "Agency added to the case",
+    CaseEventKind.LINK_CONFIRMED: "Client record confirmed for the case",
+    CaseEventKind.REVIEWED: "Reviewed at an MDT meeting",
+}
+
 
 def history(db: Session, case: MdtCase) -> list[HistoryRow]:
     rows = db.exec(
@@ -44,6 +72,16 @@ _NAMES_AN_AGENCY = (CaseEventKind.AGENCY_ADDED, CaseEventKind.LINK_CONFIRMED)
 
 
 def told(rows: list[HistoryRow], agency_names: set[str]) -> list[HistoryRow]:
-    """The history without the events that would name an agency this viewer may not be
-    told takes part (issue 14: a community-based agency's taking part is its own to tell)."""
-    return [row for row in rows if row.kind not in _NAMES_AN_AGENCY or row.reason in agency_names]
+    """The history without what would name an agency this viewer may not be told takes
+    part (issue 14: a community-based agency's taking part is its own to tell): its joining
+    events are left out, and a mandated report it made says only that one was made."""
+    shown = []
+    for row in rows:
+        if row.kind in _NAMES_AN_AGENCY and row.reason not in agency_names:
+            continue
+        if row.kind == CaseEventKind.MANDATED_REPORT and not any(
+            (row.reason or "").endswith(f" by {name}") for name in agency_names
+        ):
+            row = replace(row, reason=None, actor=None)
+        shown.append(row)
+    return shown

@@ -9,6 +9,14 @@ Hours are hours lived: the clock is kept in UTC and only shown in the MDT's zone
 daylight-saving change neither shortens nor lengthens the window (48 hours from 20:00 on
 the Saturday before the spring change is 21:00 local on the Monday). Dates of the
 coordinator's rows are calendar dates in the MDT's zone, as for the convening clock.
+
+A clock belongs to the identification that started it. When that screening no longer shows
+a clear concern (edited inside its seven days, or amended, down to a possible concern or
+none), the clock stops at that moment: it is neither running, nor done, nor late, and what
+was recorded under it is kept. If another finalised screening of the client still shows a
+clear concern, the survivor is still identified: a clock runs from that screening's time.
+A clock already done stays done. Should the same screening show a clear concern again, its
+stopped clock runs again with the deadline it always had.
 """
 
 from __future__ import annotations
@@ -38,8 +46,10 @@ def first_mark(screen: RiskScreen) -> datetime:
 
 
 def status(screen: RiskScreen, now: datetime) -> str:
-    """open (under 24 h), due (24 h up to and including the deadline), overdue, done, or
-    done late. Exactly at the deadline it is still due: late means after it."""
+    """open (under 24 h), due (24 h up to and including the deadline), overdue, done, done
+    late, or stopped. Exactly at the deadline it is still due: late means after it."""
+    if screen.stopped_at is not None:
+        return "stopped"
     if screen.done_at is not None:
         return "done" if screen.done_at <= screen.due_at else "done late"
     if now > screen.due_at:
@@ -66,6 +76,7 @@ def open_clock(db: Session, client: Client) -> RiskScreen | None:
             RiskScreen.agency_id == client.agency_id,
             RiskScreen.client_id == client.id,
             RiskScreen.done_at.is_(None),
+            RiskScreen.stopped_at.is_(None),
         )
         .order_by(RiskScreen.identified_at)
         .limit(1)
@@ -88,6 +99,20 @@ def start_clock(
     running = open_clock(db, client)
     if running is not None:
         return running
+    stopped = _stopped_clock_of(db, screening_id)
+    if stopped is not None:
+        stopped.stopped_at = None
+        db.add(stopped)
+        record(
+            db,
+            AuditTag.RISK_SCREEN_RESUMED,
+            agency_id=client.agency_id,
+            actor=actor,
+            subject=client.public_id,
+            detail={"risk_screen": stopped.public_id},
+            at=at,
+        )
+        return stopped
     key_id, sealed = _seal(db, client.agency_id, keys, {"survivor": ""})
     screen = RiskScreen(
         agency_id=client.agency_id,
@@ -108,6 +133,51 @@ def start_clock(
         actor=actor,
         subject=client.public_id,
         detail={"risk_screen": screen.public_id, "window_hours": window_hours},
+        at=at,
+    )
+    return screen
+
+
+def _stopped_clock_of(db: Session, screening_id: int | None) -> RiskScreen | None:
+    if screening_id is None:
+        return None
+    return db.exec(
+        select(RiskScreen)
+        .where(
+            RiskScreen.screening_id == screening_id,
+            RiskScreen.stopped_at.is_not(None),
+            RiskScreen.done_at.is_(None),
+        )
+        .order_by(RiskScreen.id.desc())
+        .limit(1)
+    ).first()
+
+
+def stop_clock(db: Session, screening_id: int, *, actor, at: datetime) -> RiskScreen | None:
+    """The running clock this screening started stops now: its screening no longer shows a
+    clear concern. None when it started none, or its clock is done (it stays done)."""
+    screen = db.exec(
+        select(RiskScreen).where(
+            RiskScreen.screening_id == screening_id,
+            RiskScreen.done_at.is_(None),
+            RiskScreen.stopped_at.is_(None),
+        )
+    ).first()
+    if screen is None:
+        return None
+    screen.stopped_at = at
+    db.add(screen)
+    db.flush()
+    record(
+        db,
+        AuditTag.RISK_SCREEN_STOPPED,
+        agency_id=screen.agency_id,
+        actor=actor,
+        subject=db.get(Client, screen.client_id).public_id,
+        detail={
+            "risk_screen": screen.public_id,
+            "past_deadline": at > screen.due_at,
+        },
         at=at,
     )
     return screen
@@ -332,7 +402,11 @@ def _day_bounds(today: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def counts(db: Session, agency_id: int, *, now: datetime, tz: ZoneInfo) -> ClockCounts:
-    running = (RiskScreen.agency_id == agency_id, RiskScreen.done_at.is_(None))
+    running = (
+        RiskScreen.agency_id == agency_id,
+        RiskScreen.done_at.is_(None),
+        RiskScreen.stopped_at.is_(None),
+    )
 
     def count(*more):
         return select(func.count()).where(*running, *more).scalar_subquery()
@@ -362,7 +436,11 @@ def running_rows(db: Session, agency_id: int, *, now: datetime, limit: int = 25)
     rows = db.exec(
         select(RiskScreen, Client.public_id, Client.reference)
         .join(Client, Client.id == RiskScreen.client_id)
-        .where(RiskScreen.agency_id == agency_id, RiskScreen.done_at.is_(None))
+        .where(
+            RiskScreen.agency_id == agency_id,
+            RiskScreen.done_at.is_(None),
+            RiskScreen.stopped_at.is_(None),
+        )
         .order_by(RiskScreen.due_at, RiskScreen.id)
         .limit(limit)
     ).all()
@@ -382,5 +460,11 @@ def running_rows(db: Session, agency_id: int, *, now: datetime, limit: int = 25)
 
 
 def require_running(screen: RiskScreen) -> None:
+    if screen.stopped_at is not None:
+        raise Invalid(
+            "risk_screen",
+            "This risk screen stopped: the screening that started it no longer shows a clear "
+            "concern.",
+        )
     if screen.done_at is not None:
         raise Invalid("risk_screen", "This risk screen is done; start from a new screening.")

@@ -23,6 +23,8 @@ class ScreeningPanel:
     drafts_total: int
     drafts_overdue: int
     drafts: list
+    due_hours: int  # a screening begun is to be finalised within these hours
+    risk_due_from_hours: int  # a risk screen is due from these hours after identification
     clock_counts: risk_screens.ClockCounts
     clocks: list
     minors_total: int
@@ -44,15 +46,25 @@ class ScreeningPanel:
 
 
 def screening_panel(
-    db: Session, agency: Agency, *, now: datetime, tz: ZoneInfo, today: date
+    db: Session,
+    agency: Agency,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    today: date,
+    due_hours: int = screenings.DUE_HOURS,
 ) -> ScreeningPanel:
-    drafts_total, drafts_overdue, drafts = screenings.drafts(db, agency.id, now=now)
+    drafts_total, drafts_overdue, drafts = screenings.drafts(
+        db, agency.id, now=now, due_hours=due_hours
+    )
     minors_total, minors = screenings.minors_without_case(db, agency.id)
     review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
     return ScreeningPanel(
         drafts_total=drafts_total,
         drafts_overdue=drafts_overdue,
         drafts=drafts,
+        due_hours=due_hours,
+        risk_due_from_hours=risk_screens.FIRST_MARK_HOURS,
         clock_counts=risk_screens.counts(db, agency.id, now=now, tz=tz),
         clocks=risk_screens.running_rows(db, agency.id, now=now),
         minors_total=minors_total,

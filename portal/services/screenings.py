@@ -40,7 +40,7 @@ from portal.services.keys import data_secret
 
 SECTION = "screening"
 LOCK_DAYS = 7
-DUE_HOURS = 24  # a draft (a screening begun) is overdue once this old and not finalised
+DUE_HOURS = 24  # the default of the setting: a screening begun is overdue once this old
 NOTES_MAX = 2000
 REASON_MAX = 500
 FIELDS = (
@@ -328,21 +328,40 @@ def finalise(
 
 
 def _after_final(db, screening, *, actor: Actor, keys, tz, window_hours, at) -> None:
-    """A clear concern starts the risk-screen clock (from the time of the screening);
-    whatever may be shared is written to the screening section."""
+    """A clear concern starts the risk-screen clock (from the time of the screening); a
+    screening no longer showing one stops the clock it started (see risk_screens), and
+    another finalised clear concern of the client, if any, keeps the survivor identified.
+    Whatever may be shared is written to the screening section."""
     client = db.get(Client, screening.client_id)
-    if screening.concern == "clear":
+    identifying = screening if screening.concern == "clear" else None
+    if identifying is None and risk_screens.stop_clock(db, screening.id, actor=actor, at=at):
+        identifying = _earliest_clear_concern(db, client)
+    if identifying is not None:
         risk_screens.start_clock(
             db,
             client,
-            identified_at=screening.screened_at,
+            identified_at=identifying.screened_at,
             window_hours=window_hours,
-            screening_id=screening.id,
+            screening_id=identifying.id,
             actor=actor,
             keys=keys,
             at=at,
         )
     publish(db, screening, actor=actor, keys=keys, tz=tz, at=at)
+
+
+def _earliest_clear_concern(db: Session, client: Client) -> Screening | None:
+    return db.exec(
+        select(Screening)
+        .where(
+            Screening.agency_id == client.agency_id,
+            Screening.client_id == client.id,
+            Screening.concern == "clear",
+            Screening.finalised_at.is_not(None),
+        )
+        .order_by(Screening.screened_at, Screening.id)
+        .limit(1)
+    ).first()
 
 
 def shareable(screening: Screening) -> bool:
@@ -651,10 +670,13 @@ class DraftRow:
     overdue: bool
 
 
-def drafts(db: Session, agency_id: int, *, now: datetime, limit: int = 25):
-    """Screenings begun and not finalised: due, and overdue after DUE_HOURS."""
+def drafts(
+    db: Session, agency_id: int, *, now: datetime, due_hours: int = DUE_HOURS, limit: int = 25
+):
+    """Screenings begun and not finalised: each due, and overdue once it was begun more
+    than `due_hours` ago (exactly at `due_hours` it is still only due)."""
     where = (Screening.agency_id == agency_id, Screening.finalised_at.is_(None))
-    cutoff = now - timedelta(hours=DUE_HOURS)
+    cutoff = now - timedelta(hours=due_hours)
     total, overdue = db.exec(
         select(
             select(func.count()).where(*where).scalar_subquery(),

@@ -60,7 +60,9 @@ def _log_page(
         {
             "agency": agency,
             "result": result,
-            "groups": audit_words.grouped(result.rows) if result else [],
+            "groups": result.groups if result else [],
+            "request_words": audit_words.request_words,
+            "request_counts": audit_words.request_counts,
             "errors": errors,
             "values": params,
             "accounting_errors": accounting_errors or {},

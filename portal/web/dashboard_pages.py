@@ -62,7 +62,12 @@ def dashboard_values(
     screening_rows = None
     if allows(viewer.roles, Permission.MEETING_MANAGE):  # issue 20: the coordinator's rows
         screening_rows = screening_panel.screening_panel(
-            db, agency, now=now, tz=settings.tz, today=today
+            db,
+            agency,
+            now=now,
+            tz=settings.tz,
+            today=today,
+            due_hours=settings.screening_due_hours,
         )
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):

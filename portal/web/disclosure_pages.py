@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlmodel import select
 from starlette.responses import Response
 
 import consent
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
-from portal.models import Agency, Role
-from portal.services import case_records, case_summary, cases, convening, releases
+from portal.models import Client, ReleaseState, Role
+from portal.sections import catalogue
+from portal.services import (
+    case_records,
+    case_summary,
+    cases,
+    convening,
+    release_forms,
+    releases,
+)
+from portal.services import release_preview as previews
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -99,46 +107,79 @@ def owner_block(ctx: Context) -> Response:
 
 
 def release_preview(ctx: Context) -> Response:
+    """What a recipient would see under this one release, before or after the client signs:
+    a signed release through the disclosure point itself (audited as a preview), a draft
+    from its own words and the owner's policy (no content; see release_preview)."""
     release = releases.access_release(
         ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"]
     )
-    params = ctx.request.query_params
-    recipients = _recipients(ctx, release)
-    recipient = next((a for a in recipients if a.public_id == params.get("agency")), None)
-    role = params.get("role") or ""
-    decisions = None
-    if params.get("agency") and recipient is None:
+    if release.state == ReleaseState.DISCARDED:
+        raise NotFound("release")  # a discarded draft is gone from every page
+    document = previews.document_of(release)
+    recipients = previews.recipients(ctx.db, release)
+    choices = {a.public_id: previews.role_choices(ctx.db, a) for a in recipients}
+    agency_id, role = _chosen(ctx)
+    recipient = next((a for a in recipients if a.public_id == agency_id), None)
+    if agency_id and recipient is None:
         raise NotFound("agency")
-    if recipient is not None and role in {r.value for r in Role}:
-        decisions = preview(
-            ctx.db,
-            ctx.requester,
-            release,
-            recipient,
-            role,
-            ctx.now,
-            keys=ctx.request.app.state.keys,
-        )
+    errors, status = {}, 200
+    decisions = lines = None
+    if recipient is not None and role:
+        if role not in {r.value for r in choices[recipient.public_id].roles}:
+            errors["as"] = f"Choose one of the roles held at {recipient.name} from the list."
+            status = 400
+        elif release.state == ReleaseState.SIGNED:
+            decisions = preview(
+                ctx.db,
+                ctx.requester,
+                release,
+                recipient,
+                role,
+                ctx.now,
+                keys=ctx.request.app.state.keys,
+            )
+        else:
+            lines = previews.draft_preview(ctx.db, release, recipient, role)
+    client = ctx.db.get(Client, release.client_id)
     return render(
         ctx,
         "releases/preview.html",
         {
             "release": release,
+            "document": document,
+            "client": client,
+            "is_draft": release.state == ReleaseState.DRAFT,
+            "status": releases.status_of(ctx.db, release, at=ctx.now),
             "recipients": recipients,
+            "choices": choices,
             "recipient": recipient,
             "role": role,
-            "roles": [r for r in Role if r is not Role.ADMINISTRATOR],
+            "a_role": _with_article(Role(role).label) if role in {r.value for r in Role} else "",
             "decisions": decisions,
+            "lines": lines,
+            "errors": errors,
+            "sections": [s for s in map(catalogue().get, document.sections) if s is not None],
+            "end": consent.release_end(document),
+            "purpose_labels": release_forms.PURPOSE_LABELS,
+            "tz": ctx.settings.tz,
+            "WOULD_SHARE": previews.WOULD_SHARE,
+            "POLICY_WITHHOLDS": previews.POLICY_WITHHOLDS,
         },
+        status=status,
     )
 
 
-def _recipients(ctx: Context, release) -> list[Agency]:
-    """The agencies the signed release names; a draft names nobody yet."""
-    try:
-        named = releases.signed_document(release).recipients
-    except Exception:  # a draft or discarded release: nothing to preview
-        named = ()
-    if not named:
-        return []
-    return list(ctx.db.exec(select(Agency).where(Agency.public_id.in_(named))).all())
+def _with_article(label: str) -> str:
+    """ "an advocate", "a case manager", "an MDT coordinator" (said "em-dee-tee")."""
+    return ("an " if label[:1] in "aeiouAEIOU" or label.startswith("MDT") else "a ") + label
+
+
+def _chosen(ctx: Context) -> tuple[str, str]:
+    """(agency public id, role): from the one "see it as" choice (`as=AGENCY ROLE`), or
+    from `agency` and `role` given apart (links, older bookmarks)."""
+    params = ctx.request.query_params
+    chosen = params.get("as") or ""
+    if chosen:
+        agency_id, _, role = chosen.partition(" ")
+        return agency_id, role
+    return params.get("agency") or "", params.get("role") or ""

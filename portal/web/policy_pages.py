@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.responses import RedirectResponse, Response
 
 from portal.errors import Invalid
-from portal.services import policy
+from portal.models import AgencyKind, Role
+from portal.sections import catalogue
+from portal.services import policy, release_forms
+from portal.services.policy import ANY
 from portal.web.context import Context
 from portal.web.render import render
+
+
+@dataclass(frozen=True)
+class PolicyWords:
+    """Each policy field in words: section titles, role and agency-kind labels, purposes,
+    "any …" for "*"; a value nothing names (a section a deployment dropped) shows as is."""
+
+    kind: dict[str, str]
+    role: dict[str, str]
+    section: dict[str, str]
+    purpose: dict[str, str]
+    effect: dict[str, str]
+
+    @classmethod
+    def build(cls) -> PolicyWords:
+        return cls(
+            kind={ANY: "any kind of agency", **{k.value: k.label for k in AgencyKind}},
+            role={ANY: "any role", **{r.value: r.label for r in Role}},
+            section={ANY: "any section", **{s.key: s.title for s in catalogue().sections}},
+            purpose={
+                ANY: "any purpose",
+                **{p.value: label for p, label in release_forms.PURPOSE_LABELS.items()},
+            },
+            effect={"allow": "Allow", "deny": "Deny"},
+        )
 
 
 def _page(ctx: Context, *, errors=None, status=200) -> Response:
@@ -15,6 +45,7 @@ def _page(ctx: Context, *, errors=None, status=200) -> Response:
         ctx,
         "policy/policy.html",
         {
+            "words": PolicyWords.build(),
             "defaults": policy.default_policy(),
             "lines": policy.agency_policy(ctx.db, ctx.viewer.agency),
             "errors": errors or {},

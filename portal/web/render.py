@@ -12,7 +12,7 @@ from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
-from portal.web.audit_words import event_words
+from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
@@ -47,6 +47,9 @@ def local_date(context, moment: datetime | date | None) -> str:
 
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
+templates.env.filters["gate_words"] = gate_words
+templates.env.filters["role_words"] = role_words
+templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
 # A placeholder's sentence, from the facts the disclosure point returns.
 templates.env.filters["withheld_reason"] = sentence

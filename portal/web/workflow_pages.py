@@ -265,6 +265,9 @@ def case_task_create(ctx: Context) -> Response:
 def case_packet(ctx: Context) -> Response:
     case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
     today = _today(ctx)
+    told, _untold = case_records.told_participants(
+        ctx.db, participants=casework.participants(ctx.db, case), case=case, **_mdt_reader(ctx, 200)
+    )
     response = render(
         ctx,
         "workflow/packet.html",
@@ -272,13 +275,10 @@ def case_packet(ctx: Context) -> Response:
             "case": case,
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
-            "participants": case_records.told_participants(
-                ctx.db,
-                participants=casework.participants(ctx.db, case),
-                case=case,
-                **_mdt_reader(ctx, 200),
-            )[0],
-            "history": case_history.history(ctx.db, case),
+            "participants": told,
+            "history": case_history.told(
+                case_history.history(ctx.db, case), {p.agency.name for p in told}
+            ),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": case_records.case_decisions(ctx.db, case=case, **_mdt_reader(ctx, 200)),
             "tasks": tasks.with_text(

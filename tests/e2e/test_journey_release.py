@@ -41,6 +41,19 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
 
     expect(page.get_by_role("heading", name=re.compile("Release for client"))).to_be_visible()
     expect(page.get_by_text("Draft — not signed")).to_be_visible()
+    release_url = page.url
+
+    # Before signing, the survivor sees what each agency named would see, by name.
+    page.get_by_role("link", name="Preview what each recipient would see").click()
+    expect(page.get_by_text("This release is a draft: nothing has been shared")).to_be_visible()
+    page.get_by_label("Someone at a recipient agency, in their role").select_option(
+        label=f"Investigator at {POLICE}"
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", name=f"What {POLICE} would see")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"An investigator at {POLICE}")).to_be_visible()
+    expect(page.get_by_text(f"{POLICE} is system-based")).to_be_visible()
+    page.goto(release_url)
 
     # The printable form the survivor reads, with the print stylesheet.
     page.get_by_role("link", name="Printable form for the client to read").click()
@@ -110,3 +123,45 @@ def test_a_release_in_spanish_is_printed_in_spanish(page: Page, portal_url: str)
     expect(form).not_to_contain_text("You do not have to sign this form.")
     page.emulate_media(media="print")
     expect(page.get_by_role("heading", name="Permiso para compartir información")).to_be_visible()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_release_form_sent_too_soon_leads_to_each_error(browser, portal_url, javascript):
+    """Issue 17 (6): the error summary is focused and announced, each message takes the
+    person to its field, which says what is wrong with it; the same without JavaScript."""
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(portal_url + "/login")
+        page.get_by_label("Username").fill("coordinator")
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(portal_url + "/clients")
+        page.locator("table tbody tr a").first.click()
+        page.get_by_role("link", name="New release").click()
+        page.get_by_role("button", name="Prepare the release").click()
+
+        summary = page.get_by_role("alert").filter(has_text="There is a problem")
+        expect(summary).to_be_visible()
+        expect(summary).to_be_focused()  # autofocus: a screen reader starts here
+        links = summary.get_by_role("link")
+        expect(links).to_have_count(2)
+        summary.get_by_role("link", name="Choose at least one agency to share with.").click()
+        first = page.get_by_role("group", name="Who may receive it").get_by_role("checkbox").first
+        expect(first).to_be_focused()
+        expect(first).to_have_attribute("aria-invalid", "true")
+        # The group says what is wrong, with its hint.
+        group = page.get_by_role("group", name="Who may receive it")
+        expect(group).to_have_accessible_description(
+            re.compile("Name each agency one by one.*Choose at least one agency")
+        )
+        # Correct the first: the second message still leads to its own field.
+        first.check()
+        page.get_by_role("button", name="Prepare the release").click()
+        message = "Choose at least one kind of information to share."
+        page.get_by_role("alert").get_by_role("link", name=message).click()
+        expect(page.get_by_label("Identity and contact")).to_be_focused()
+        expect(first).to_be_checked()  # what was chosen is kept
+    finally:
+        context.close()

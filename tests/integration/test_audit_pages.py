@@ -27,10 +27,11 @@ def disclose(
     at=AT,
     case_ref="MDT-2026-0001",
     role="case_manager",
+    tag=AuditTag.AUDIT_EXPORTED,
 ):
     record(
         db,
-        AuditTag.AUDIT_EXPORTED,
+        tag,
         agency_id=owner.id,
         actor=viewer,
         subject=case_ref,
@@ -41,7 +42,7 @@ def disclose(
             section_key=section,
             purpose="mdt_case_review",
             decision=decision,
-            gate=None if decision == "released" else "consent",
+            gate=None if decision == "released" else "no_consent",
             release_ref="33333333-3333-4333-8333-333333333333",
             policy_rule="p, system, case_manager, safety_plan, mdt_case_review, allow",
             viewer_role=role,
@@ -86,7 +87,7 @@ def test_lead_searches_by_decision_section_user_agency_case_and_dates(client, db
     released = client.get("/audit", params={"decision": "released"}).text
     assert '<span class="count">2</span>' in released
     withheld = client.get("/audit", params={"decision": "withheld", "section": "mental_health"})
-    assert '<span class="count">1</span>' in withheld.text and "by consent" in withheld.text
+    assert '<span class="count">1</span>' in withheld.text and "no consent" in withheld.text
     by_user = client.get("/audit", params={"user": "PARTNER.CM"}).text
     assert '<span class="count">2</span>' in by_user
     by_agency = client.get("/audit", params={"viewer_agency": mdt.partner.public_id}).text
@@ -249,3 +250,38 @@ def test_the_lead_signs_a_checkpoint_from_the_page(client, db, mdt):
     page = client.get("/audit").text
     assert f"signed up to entry {checkpoint.seq}" in page
     assert f"Last signed checkpoint: entry {checkpoint.seq}" in page
+
+
+def test_one_request_is_one_row_and_is_never_split_between_pages(client, db, mdt):
+    """Issue 17 (10): a request's sections (written at one instant) are one row that opens
+    to them; when its entries straddle a page's end, the page reads on to finish it and the
+    next page leaves it out, saying so."""
+    view_at = AT + timedelta(days=4)
+    sections = ("identity", "safety_plan", "needs_assessment", "care_plan", "medical")
+    for section in sections * 2:  # ten sections of one page view (keys may repeat here)
+        disclose(
+            db,
+            mdt.owner,
+            mdt.viewer,
+            mdt.client,
+            section=section,
+            at=view_at,
+            tag=AuditTag.DISCLOSURE_RELEASED,
+        )
+    for n in range(45):  # newer, one at a time
+        disclose(db, mdt.owner, mdt.viewer, mdt.client, at=AT + timedelta(days=5, minutes=n))
+    db.flush()
+    make.login(client, mdt.lead.username)
+    first = client.get("/audit", params={"decision": "released"}).text
+    assert '<span class="count">57</span>' in first and "Page 1 of 2" in first
+    table = first.split('class="audit"')[1]
+    # 45 single rows and the view's one row, which holds all ten of its sections, though
+    # only five of them fall in the first fifty entries.
+    assert rows_of(table) == 45 and table.count('<tr class="request">') == 1
+    assert "10 sections" in table and "case summary view: sections decided" in table
+    assert "<details><summary>10 sections</summary>" in table  # opens without JavaScript
+    assert "10 released · 0 withheld" in table
+    second = client.get("/audit", params={"decision": "released", "page": "2"}).text
+    rest = second.split('class="audit"')[1]
+    assert 'class="request"' not in rest and rows_of(rest) == 2  # the fixture's two
+    assert "5 entries) belongs to a request shown in full on an earlier page" in second

@@ -1,10 +1,14 @@
 """Sections, case summary, owner blocks, preview and policy pages over HTTP."""
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from disclosure_helpers import SECRET_NOTE, release, world, write
 from sqlmodel import func, select
+from starlette.testclient import TestClient
 
+from portal.app import create_app
 from portal.models import AuditEntry, Role, SectionEntry
 
 import factories as make
@@ -16,7 +20,18 @@ def _login(client, db, agency, *roles):
     return user
 
 
-def test_summary_shows_released_and_withheld_side_by_side(client, db, keys, clock):
+@pytest.fixture
+def roomy_client(settings, engine, connection):
+    """A budget no machine's pause can exhaust: for tests of what the page shows when it
+    decides every owner itself, not of how fast it does (the benchmark measures that; a
+    garbage collection or a busy CPU must not turn such a test into a timing test)."""
+    app = create_app(replace(settings, summary_budget_ms=60_000), engine=engine, bind=connection)
+    with TestClient(app, follow_redirects=False) as browser:
+        yield browser
+
+
+def test_summary_shows_released_and_withheld_side_by_side(roomy_client, db, keys, clock):
+    client = roomy_client
     w = world(db, keys)
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
     write(db, keys, w, "mental_health", {"summary": "NOT-RELEASED-NOTE"})
@@ -280,3 +295,253 @@ def test_release_page_links_to_its_preview(client, db, keys):
     page = client.get(f"/releases/{row.public_id}")
     assert page.status_code == 200
     assert f'href="/releases/{row.public_id}/preview"' in page.text
+
+
+def _draft(db, keys, w, section_keys):
+    from datetime import timedelta
+
+    import consent
+    from portal.services import releases
+
+    row = releases.draft_release(
+        db,
+        w.client,
+        recipients=[w.partner.public_id],
+        sections=list(section_keys),
+        purpose="mdt_case_review",
+        effective_at=make.AT,
+        expiry=consent.DateExpiry(make.AT + timedelta(days=90)),
+        keys=keys,
+        language="en",
+        actor=w.owner_staff,
+        at=make.AT,
+    )
+    db.flush()
+    return row
+
+
+def test_a_draft_is_previewed_before_signing_in_words_about_the_recipient(client, db, keys, clock):
+    """Issue 17 (7): the survivor sees, before signing, what each named agency would see;
+    nothing of the content and nothing audited as a disclosure, since nothing is shared."""
+    from portal.services import policy
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    policy.add_line(
+        db,
+        w.owner,
+        kind="*",
+        role="case_manager",
+        section="mental_health",
+        purpose="*",
+        effect="deny",
+        actor=w.owner_staff,
+        at=make.AT,
+    )
+    row = _draft(db, keys, w, ["medical", "mental_health"])
+    _login(client, db, w.owner, Role.CLINICIAN)
+    detail = client.get(f"/releases/{row.public_id}")
+    assert f'href="/releases/{row.public_id}/preview"' in detail.text  # offered on the draft
+    before = _decisions_logged(db)
+    page = client.get(f"/releases/{row.public_id}/preview")
+    assert page.status_code == 200 and "nothing to preview" not in page.text
+    # The release context: the client, the recipient by name, purpose, sections, dates.
+    for words in (w.client.reference, w.partner.name, "MDT case review", "Medical", "Until"):
+        assert words in page.text, words
+    asked = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} case_manager")
+    assert asked.status_code == 200
+    text = " ".join(asked.text.split())
+    assert f"What {w.partner.name} would see" in text
+    assert f"{w.partner.name} would see, once the client signs" in text
+    assert 'data-section="medical"' in text.split("Stays with your agency")[0]
+    assert (
+        "the release names it, but your agency's disclosure policy does not release it "
+        f"to a case manager at {w.partner.name}" in text
+    )
+    assert "not in this release" in text  # the owner's other sections
+    assert SECRET_NOTE not in text and "for your agency" not in text
+    assert _decisions_logged(db) == before
+
+
+def test_a_signed_preview_speaks_of_the_recipient_by_name(client, db, keys, clock):
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    # A health clinic keeps no legal and court section: the release may name it all the same.
+    row = release(db, keys, w, ["medical", "legal_court"])
+    clock.advance(hours=1)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    page = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} case_manager")
+    text = " ".join(page.text.split())
+    assert page.status_code == 200 and SECRET_NOTE in text
+    assert f"A case manager at {w.partner.name}" in text and w.client.reference in text
+    assert "for your agency" not in text and "not in this release" in text
+    assert (
+        "<strong>Legal and court</strong> — the release names it, but your agency keeps no "
+        "such section" in text
+    )
+
+
+def test_the_preview_offers_only_roles_held_at_the_recipient(client, db, keys, clock):
+    """A real user asks "who there would see it": the roles the agency's staff hold; an
+    agency with nobody recorded on this node is offered every role, and says so."""
+    w = world(db, keys)  # the partner's staff: one case manager
+    empty = make.agency(db, keys)  # no staff recorded
+    row = release(db, keys, w, ["medical"], recipients=[w.partner.public_id, empty.public_id])
+    _login(client, db, w.owner, Role.CLINICIAN)
+    page = client.get(f"/releases/{row.public_id}/preview").text
+    assert f'value="{w.partner.public_id} case_manager"' in page
+    assert f'value="{w.partner.public_id} clinician"' not in page
+    assert f'value="{empty.public_id} clinician"' in page
+    assert f'value="{empty.public_id} administrator"' not in page
+    assert "no staff recorded on this node is offered every role" in page
+    refused = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} clinician")
+    assert refused.status_code == 400
+    assert f"Choose one of the roles held at {w.partner.name}" in refused.text
+    assert 'id="error-summary"' in refused.text
+
+
+def test_a_discarded_draft_has_no_preview(client, db, keys):
+    from portal.services import releases
+
+    w = world(db, keys)
+    row = _draft(db, keys, w, ["medical"])
+    releases.discard(db, row, actor=w.owner_staff, at=make.AT)
+    db.flush()
+    _login(client, db, w.owner, Role.CLINICIAN)
+    assert client.get(f"/releases/{row.public_id}/preview").status_code == 404
+
+
+def test_the_policy_page_reads_in_words_with_deny_marked_and_the_form_below(client, db, keys):
+    """Issue 17 (10): titles and labels, "any" for "*", each deny line marked in words and
+    by its row, and the add form after the policy it adds to."""
+    from form_markup import Page
+
+    from portal.services import policy
+
+    w = world(db, keys)
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    policy.add_line(
+        db,
+        w.owner,
+        kind="system",
+        role="case_manager",
+        section="mental_health",
+        purpose="*",
+        effect="deny",
+        actor=lead,
+        at=make.AT,
+    )
+    db.flush()
+    make.login(client, lead.username)
+    response = client.get("/agency/policy")
+    page = Page(response.text)
+    cells = [" ".join(c.text.split()) for c in page.all("td")]
+    assert cells and not [c for c in cells if "*" in c or "_" in c], cells
+    own = [r for r in page.all("tr") if "deny" in r.classes and "Remove" in r.text]
+    (row,) = own
+    words = [" ".join(c.text.split()) for c in row.children if c.tag == "td"]
+    assert words[:4] == ["system-based", "case manager", "Mental health", "any purpose"]
+    assert words[4].startswith("Deny") and "always wins" in words[4]
+    # The default policy's own deny lines are marked too (administrator, substance use...).
+    defaults = page.by_id["default-h"].parent
+    marked = [r for r in defaults.descendants() if r.tag == "tr" and "deny" in r.classes]
+    assert marked and all("Deny" in r.text for r in marked)
+    assert any("administrator" in r.text and "any section" in r.text for r in marked)
+    # The form that changes the policy comes after the policy it changes.
+    text = response.text
+    assert text.index('id="default-h"') < text.index('id="add-form"')
+    kinds = {o.get("value"): o.text for o in page.by_id["kind"].children if o.tag == "option"}
+    assert kinds["*"] == "any kind of agency" and kinds["system"] == "system-based"
+
+
+def test_the_summary_opens_with_counts_per_owner_and_groups_withheld_after_released(
+    client, db, keys, clock
+):
+    """Issue 17: an overview first (released and withheld per owner, each a jump link to
+    its block); inside a block the withheld placeholders come after the released ones."""
+    from form_markup import Page
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    # Catalogue order puts identity first and medical later: released ones are not first.
+    release(db, keys, w, ["medical", "mental_health"])
+    clock.advance(hours=1)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    text = client.get(f"/cases/{w.case.public_id}/summary").text
+    page = Page(text)
+    assert text.index('id="by-owner-h"') < text.index(f'id="owner-{w.owner.public_id}"')
+    block = page.by_id[f"owner-{w.owner.public_id}"]
+    articles = [e for e in block.descendants() if e.tag == "article"]
+    kinds = ["released" if "released" in a.classes else "withheld" for a in articles]
+    assert kinds.count("released") == 2 and kinds.count("withheld") >= 1
+    assert kinds == sorted(kinds), kinds  # every released one before every withheld one
+    # The overview row: a link to the block and the same counts.
+    (row,) = [
+        r
+        for r in page.all("tr")
+        if any(a.get("href") == f"#owner-{w.owner.public_id}" for a in r.descendants())
+    ]
+    counts = [" ".join(c.text.split()) for c in row.children if c.tag == "td"]
+    assert counts == ["2", str(kinds.count("withheld"))]
+    assert f"2 released · {kinds.count('withheld')} withheld" in " ".join(block.text.split())
+
+
+def test_an_owner_loaded_on_its_own_fills_in_its_overview_counts(
+    settings, engine, connection, db, keys, clock
+):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+
+    w = world(db, keys)
+    release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    user = make.user(db, w.partner, Role.CASE_MANAGER)
+    app = create_app(replace(settings, summary_budget_ms=0), engine=engine, bind=connection)
+    with TestClient(app, follow_redirects=False) as browser:
+        make.login(browser, user.username)
+        page = browser.get(f"/cases/{w.case.public_id}/summary").text
+        counter = f'<span id="owner-count-{w.owner.public_id}">not counted yet'
+        assert counter in page
+        url = f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}"
+        fragment = browser.get(url, headers={"HX-Request": "true"}).text
+        assert f'id="owner-count-{w.owner.public_id}" hx-swap-oob="true">1 released' in fragment
+        # Without JavaScript the owner's own page carries no out-of-band piece.
+        assert "hx-swap-oob" not in browser.get(url).text
+
+
+def test_a_real_summary_view_is_one_row_in_each_agencys_log(client, db, keys, clock):
+    from form_markup import Page
+    from starlette.testclient import TestClient
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    release(db, keys, w, ["medical", "identity"])
+    clock.advance(hours=1)
+    _login(client, db, w.partner, Role.CASE_MANAGER)
+    assert client.get(f"/cases/{w.case.public_id}/summary").status_code == 200
+    decided = db.exec(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.agency_id == w.owner.id,
+            AuditEntry.tag.in_(["disclosure:section:released", "disclosure:section:withheld"]),
+        )
+    ).one()
+    assert decided > 2
+    for agency, words, count in (
+        (w.owner, "case summary view: sections decided", decided),
+        # The partner's own sections, decided for its own staff, and what came back.
+        (w.partner, "case summary view: sections decided and sections received", None),
+    ):
+        lead = make.user(db, agency, Role.AGENCY_LEAD)
+        with TestClient(client.app, follow_redirects=False) as browser:
+            make.login(browser, lead.username)
+            table = browser.get("/audit").text.split('class="audit"')[1]
+        assert table.count('<tr class="request">') == 1, agency.name
+        assert words in table
+        if count:
+            assert f"<summary>{count} sections</summary>" in table
+            assert "2 released" in table
+        cells = [" ".join(c.text.split()) for c in Page('<table class="audit"' + table).all("td")]
+        assert not [c for c in cells if "_" in c or "disclosure:" in c], cells

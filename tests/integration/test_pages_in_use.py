@@ -167,40 +167,54 @@ def test_cancelling_a_meeting_asks_first(client, db, keys):
     assert meeting.status == "cancelled"
 
 
-def test_the_audit_log_reads_in_words_one_view_one_row():
+def test_the_audit_log_reads_in_words_one_request_one_row():
     from datetime import datetime
     from types import SimpleNamespace
 
-    from portal.web.audit_words import event_words, grouped
+    from portal.audit import AuditTag
+    from portal.services.audit_log import group_rows
+    from portal.web.audit_words import EVENT_WORDS, event_words, gate_words, role_words
 
     at = datetime(2026, 11, 2, 15, 0, 0)
 
-    def row(seq, tag, decision=None, user=7, case="MDT-2026-0001", seconds=0):
+    def row(seq, tag, decision=None, user="u-7", case="MDT-2026-0001", micro=0):
         entry = SimpleNamespace(
             seq=seq,
             tag=tag,
             decision=decision,
-            actor_user_id=user,
-            actor_agency_id=2,
+            actor_user_ref=user,
+            actor_agency_ref="a-2",
+            actor_user_id=None,
+            actor_agency_id=None,
             case_ref=case,
+            subject=case,
             purpose="mdt_case_review",
-            at=at + timedelta(seconds=seconds),
+            at=at + timedelta(microseconds=micro),
         )
         return SimpleNamespace(entry=entry)
 
     released, withheld = "disclosure:section:released", "disclosure:section:withheld"
+    received = "disclosure:section:received"
     rows = [
-        row(9, "auth:session:signed_out"),
-        row(8, released, "released"),
-        row(7, withheld, "withheld"),
-        row(6, withheld, "withheld", seconds=1),
-        row(5, released, "released", case="MDT-2026-0002"),  # another case: another view
-        row(4, released, "released", user=8, case="MDT-2026-0002"),  # another viewer
-        row(3, released, "released", user=8, case="MDT-2026-0002", seconds=60),  # later
+        row(10, "auth:session:signed_out"),
+        row(9, released, "released"),
+        row(8, withheld, "withheld"),
+        row(7, withheld, "withheld"),  # one request: one instant, one viewer, one case
+        row(6, withheld, "withheld", micro=1),  # a moment later: another request
+        row(5, released, "released", case="MDT-2026-0002"),  # another case
+        row(4, released, "released", user="u-8", case="MDT-2026-0002"),  # another viewer
+        row(3, received, "released", user="u-8", case="MDT-2026-0002"),  # what came back
+        row(2, received, "released", user="u-8", case="MDT-2026-0002"),
     ]
-    groups = grouped(rows)
-    assert [len(g.rows) for g in groups] == [1, 3, 1, 1, 1]
-    assert (groups[1].released, groups[1].withheld) == (1, 2)
+    groups = group_rows(rows)
+    assert [len(g.rows) for g in groups] == [1, 3, 1, 1, 3]
+    assert (groups[1].released, groups[1].withheld, groups[1].seqs) == (1, 2, (7, 9))
+    # The viewer's own agency's decision and its receipts of the same view: one row.
+    assert (groups[4].released, groups[4].received, groups[4].family) == (1, 2, "viewed")
+    # Every event the portal writes has words of its own; an unknown one never shows a code.
+    assert set(AuditTag) <= set(EVENT_WORDS)
+    assert not [w for w in EVENT_WORDS.values() if "_" in w or re.search(r"\w:\w", w)]
     assert event_words(withheld) == "section withheld from a viewer"
-    assert event_words("mdt:meeting:attendance_recorded") == "meeting attendance recorded"
     assert ":" not in event_words("some:new_thing:happened")
+    assert gate_words("no_consent") == "no consent" and gate_words("policy") == "disclosure policy"
+    assert role_words("case_manager,mdt_coordinator") == "case manager, MDT coordinator"

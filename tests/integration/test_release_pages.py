@@ -594,3 +594,63 @@ def test_every_form_on_these_pages_carries_the_sessions_csrf_token(client, team)
     ):
         tokens = re.findall(r'name="csrf_token" value="([^"]*)"', client.get(path).text)
         assert len(tokens) >= 2 and set(tokens) == {team.token}, path
+
+
+def test_a_failed_release_form_leads_to_each_error_and_ties_hints_and_messages(client, team):
+    """Issue 17 (6): like the accompaniment form, and more: a summary first, announced and
+    focused, each message a link to its field; fields marked invalid; every hint and
+    message read with its own control. Works without JavaScript (plain HTML attributes)."""
+    from form_markup import Page, check_error_markup
+
+    url = f"/clients/{team.client_row.public_id}/releases"
+    clean = client.get(url + "/new")
+    assert clean.status_code == 200 and 'id="error-summary"' not in clean.text
+    assert 'aria-invalid="true"' not in clean.text
+    response = client.post(
+        url,
+        data=release_form(
+            team,
+            recipients=None,
+            sections=["astrology"],
+            purpose="marketing",
+            language="xx",
+        ),
+    )
+    assert response.status_code == 400
+    links = check_error_markup(response.text, form_id="release-form")
+    assert set(links) == {"recipients-first", "sections-first", "purpose-first", "language"}
+    assert links["recipients-first"] == "Choose at least one agency to share with."
+    page = Page(response.text)
+    # Each checkbox of a group in error is marked; the group is described by the message.
+    boxes = [e for e in page.all("input") if e.get("name") == "sections"]
+    assert boxes and all(b.get("aria-invalid") == "true" for b in boxes)
+    # The per-section hint (42 CFR Part 2) is read with its own checkbox.
+    (substance,) = [b for b in boxes if b.get("value") == "substance_use"]
+    assert "42 CFR Part 2" in page.text_of(substance.described_by()[0])
+    past = client.post(url, data=release_form(team, effective_date="2026-10-01"))
+    links = check_error_markup(past.text, form_id="release-form")
+    assert links == {"effective_date": "The effective date cannot be in the past."}
+    # The ending: an event without its latest date points at that field.
+    ending = client.post(url, data=release_form(team, expiry_kind="event", event="x"))
+    assert ending.status_code == 400
+    assert "latest_date" in check_error_markup(ending.text, form_id="release-form")
+
+
+def test_a_failed_signature_leads_to_each_error(client, team):
+    from form_markup import check_error_markup
+
+    url = create_release(client, team)
+    response = client.post(
+        f"{url}/sign",
+        data=sign_form(team, signer_name="", signed_date="2026-11-01"),
+    )
+    assert response.status_code == 400
+    links = check_error_markup(response.text, form_id="sign-form")
+    assert {"signer_name", "signed_date"} <= set(links)
+    for changes, target in (
+        ({"signer_capacity": "cousin"}, "signer_capacity"),
+        ({"method": "smoke signal"}, "method-typed"),
+        ({"method": "paper"}, "paper_seen"),
+    ):
+        response = client.post(f"{url}/sign", data=sign_form(team, **changes))
+        assert target in check_error_markup(response.text, form_id="sign-form"), changes

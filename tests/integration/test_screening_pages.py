@@ -84,3 +84,121 @@ def test_a_role_the_policy_withholds_the_plan_from_gets_no_copy(client, db, keys
     survivor = _signed_in_as_mentor[2]
     page = client.get(f"/clients/{survivor.public_id}/safety-plan/print")
     assert page.status_code == 403
+
+
+def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clock):
+    from disclosure_helpers import world
+
+    from portal.models import AgencyKind
+    from portal.services import mandated_reports, screenings
+
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    tz = make_tz()
+    when = clock() - timedelta(hours=2)
+    raw = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
+        "trigger": "indicator",
+        "band": "clear_concern",
+        "age_group": "minor",
+        "action": "mdt_referral",
+    }
+    made = screenings.start(db, w.client, raw, actor=w.owner_staff, keys=keys, tz=tz, at=clock())
+    screenings.finalise(
+        db, made, actor=w.owner_staff, keys=keys, tz=tz, window_hours=48, at=clock()
+    )
+    mandated_reports.record_report(
+        db,
+        made,
+        recipient="law_enforcement",
+        made_at=f"{(when + timedelta(hours=1)).astimezone(tz):%Y-%m-%dT%H:%M}",
+        made_by=w.owner_staff.public_id,
+        report_number="LE-2026-000042",
+        client_told="yes",
+        actor=w.owner_staff,
+        tz=tz,
+        at=clock(),
+    )
+    db.flush()
+    coordinator = make.user(db, w.partner, Role.MDT_COORDINATOR)
+    make.login(client, coordinator.username)
+    for page in (f"/cases/{w.case.public_id}", f"/cases/{w.case.public_id}/packet"):
+        text = client.get(page).text
+        assert f"Mandated report to law enforcement by {w.owner.name}" in text, page
+        assert "mandated_report" not in text and "LE-2026-000042" not in text
+        assert "Case opened" in text
+
+
+def test_the_dashboard_says_when_a_screening_is_due_as_set(
+    settings, engine, connection, db, keys, clock
+):
+    """The window is the node's setting, and the coordinator's row says it in words."""
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+    from portal.services import screenings
+
+    app = create_app(replace(settings, screening_due_hours=72), engine=engine, bind=connection)
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as browser:
+        _, user, survivor = _signed_in(browser, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR)
+        begun = clock() - timedelta(hours=30)
+        raw = {
+            "tool": "cse_it",
+            "tool_version": "2.0",
+            "screened_at": f"{begun.astimezone(make_tz()):%Y-%m-%dT%H:%M}",
+            "trigger": "intake",
+            "band": "no_concern",
+            "age_group": "adult",
+            "action": "none",
+            "action_reason": "Synthetic: nothing seen.",
+        }
+        screenings.start(db, survivor, raw, actor=user, keys=keys, tz=make_tz(), at=begun)
+        db.flush()
+        page = browser.get("/").text
+    assert "each to be finalised within 72 hours of being begun" in page
+    # Thirty hours: past the default 24, not past the 72 set here.
+    row = page.split("Screenings begun, not finalised", 1)[1].split("</tr>", 1)[0]
+    assert survivor.reference in row and "overdue" not in row.split("</th>", 1)[1]
+
+
+def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys, clock):
+    from portal.services import risk_screens, screenings
+
+    _, user, survivor = _signed_in(client, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR)
+    tz = make_tz()
+    when = clock() - timedelta(days=8)
+    raw = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
+        "trigger": "indicator",
+        "band": "clear_concern",
+        "age_group": "minor",
+        "action": "mdt_referral",
+    }
+    made = screenings.start(db, survivor, raw, actor=user, keys=keys, tz=tz, at=when)
+    screenings.finalise(db, made, actor=user, keys=keys, tz=tz, window_hours=48, at=when)
+    screen = risk_screens.open_clock(db, survivor)
+    screenings.amend(
+        db,
+        made,
+        {**raw, "band": "no_concern"},
+        reason="Re-scored.",
+        actor=user,
+        keys=keys,
+        tz=tz,
+        window_hours=48,
+        at=clock(),
+    )
+    db.flush()
+    url = f"/clients/{survivor.public_id}/risk-screens/{screen.public_id}"
+    page = client.get(url).text
+    assert "no longer shows a clear concern (it had passed its deadline by then)" in page
+    assert "Save the risk screen" not in page and "<strong" in page
+    token = make.csrf_of_page(client, url)
+    refused = client.post(url, data={"csrf_token": token, "survivor_notes": "late"})
+    assert refused.status_code == 400 and "This risk screen stopped" in refused.text
+    assert survivor.reference not in client.get("/").text.split("Risk screens")[1].split("</tr>")[0]

@@ -189,6 +189,109 @@ def test_only_a_clear_concern_starts_the_clock(db, keys, owned):
     assert risk_screens.open_clock(db, client) is None
 
 
+def _amend(db, keys, made, when, at, *, band, reason="Re-scored with the tool's guide."):
+    return screenings.amend(
+        db,
+        made,
+        form(when, band=band),
+        reason=reason,
+        actor=None,
+        keys=keys,
+        tz=NY,
+        window_hours=48,
+        at=at,
+    )
+
+
+def test_amending_the_band_down_stops_the_running_clock_of_that_identification(db, keys, owned):
+    agency, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    locked_at = identified + timedelta(days=7)  # long overdue by now
+    assert risk_screens.status(clock, locked_at) == "overdue"
+    _amend(db, keys, made, identified, locked_at, band="no_concern")
+    db.flush()
+    db.refresh(clock)
+    # Stopped at the amendment, to the second: not running, not done, not late.
+    assert clock.stopped_at == locked_at and clock.done_at is None
+    assert risk_screens.status(clock, locked_at) == "stopped"
+    assert risk_screens.open_clock(db, client) is None
+    counts = risk_screens.counts(db, agency.id, now=locked_at, tz=NY)
+    assert (counts.running, counts.due, counts.overdue) == (0, 0, 0)
+    assert risk_screens.running_rows(db, agency.id, now=locked_at) == []
+    with pytest.raises(Invalid):  # nothing more is recorded under a stopped clock
+        risk_screens.require_running(clock)
+    tags = db.exec(select(AuditEntry.tag).where(AuditEntry.agency_id == agency.id)).all()
+    assert AuditTag.RISK_SCREEN_STOPPED in tags
+    # A clear concern again: the same clock runs again, with the deadline it always had.
+    later = locked_at + timedelta(hours=1)
+    _amend(db, keys, made, identified, later, band="clear_concern", reason="Second opinion.")
+    db.flush()
+    assert risk_screens.open_clock(db, client).id == clock.id
+    assert clock.stopped_at is None and clock.due_at == identified + timedelta(hours=48)
+    assert risk_screens.status(clock, later) == "overdue"
+
+
+def test_an_edit_to_a_possible_concern_inside_the_seven_days_stops_it_too(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    # The edge: the last second before the lock is an edit, and "possible" identifies no one.
+    at = identified + timedelta(days=7) - timedelta(seconds=1)
+    screenings.edit(
+        db,
+        made,
+        form(identified, band="possible_concern"),
+        actor=staff,
+        keys=keys,
+        tz=NY,
+        window_hours=48,
+        at=at,
+    )
+    db.flush()
+    assert clock.stopped_at == at and risk_screens.open_clock(db, client) is None
+
+
+def test_a_clock_already_done_stays_done_when_the_band_goes_down(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    done = identified + timedelta(hours=30)
+    risk_screens.record_screen(
+        db,
+        clock,
+        survivor_notes="Synthetic risks.",
+        person_notes={},
+        actor=staff,
+        keys=keys,
+        at=done,
+    )
+    risk_screens.plan_recorded(db, client, at=done)
+    _amend(db, keys, made, identified, identified + timedelta(days=7), band="no_concern")
+    db.flush()
+    assert (clock.done_at, clock.stopped_at) == (done, None)
+    assert risk_screens.status(clock, done) == "done"
+
+
+def test_another_clear_concern_keeps_the_survivor_identified(db, keys, owned):
+    _, staff, client = owned
+    first = local(2026, 11, 2, 10, 0)
+    second = local(2026, 11, 3, 9, 0)
+    made = screen(db, keys, client, staff, first)
+    screen(db, keys, client, staff, second)  # absorbed: the first clock already runs
+    clock = risk_screens.open_clock(db, client)
+    assert clock.identified_at == first
+    _amend(db, keys, made, first, first + timedelta(days=7), band="no_concern")
+    db.flush()
+    running = risk_screens.open_clock(db, client)
+    assert clock.stopped_at is not None and running.id != clock.id
+    assert running.identified_at == second
+    assert running.due_at == second + timedelta(hours=48)
+
+
 # -- the seven-day lock ----------------------------------------------------------------
 
 
@@ -598,3 +701,22 @@ def test_the_coordinators_report_figure_reads_the_reports_not_the_cases(db):
     )
     assert plan.startswith("SCAN mandated_report") or "mandated_report" in plan.split("|")[0]
     assert "SCAN mdt_case" not in plan
+
+
+def test_screening_due_is_a_setting_overdue_only_after_its_hours(db, keys, owned):
+    agency, staff, client = owned
+    begun = local(2026, 11, 2, 9, 0)
+    screen(db, keys, client, staff, begun, finalise=False)
+
+    def drafts(now, hours):
+        panel = screening_panel.screening_panel(
+            db, agency, now=now, tz=NY, today=now.date(), due_hours=hours
+        )
+        return panel.drafts_total, panel.drafts_overdue, panel.due_hours
+
+    # The default, 24 hours: exactly at 24 still due; a second later overdue.
+    assert drafts(begun + timedelta(hours=24), 24) == (1, 0, 24)
+    assert drafts(begun + timedelta(hours=24, seconds=1), 24) == (1, 1, 24)
+    # Set to 72 hours, the same screening is not overdue until three days have passed.
+    assert drafts(begun + timedelta(hours=48), 72) == (1, 0, 72)
+    assert drafts(begun + timedelta(hours=72, seconds=1), 72) == (1, 1, 72)

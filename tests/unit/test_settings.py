@@ -52,3 +52,11 @@ def test_unknown_time_zone_fails_at_start(tmp_path):
                 "PORTAL_MDT_TIMEZONE": "Mars/Olympus_Mons",
             }
         )
+
+
+def test_the_screening_due_hours_come_from_the_environment_and_are_checked(tmp_path):
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    assert from_environment(env).screening_due_hours == 24
+    assert from_environment({**env, "PORTAL_SCREENING_DUE_HOURS": "72"}).screening_due_hours == 72
+    with pytest.raises(ValueError, match="PORTAL_SCREENING_DUE_HOURS"):
+        from_environment({**env, "PORTAL_SCREENING_DUE_HOURS": "0"})
