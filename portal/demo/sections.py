@@ -119,6 +119,9 @@ def seed_sections(
             # Half the clients also release the MDT minutes: partners see some cases'
             # minutes released and others withheld by consent.
             keys_shared.append("mdt_minutes")
+        # A survivor-mentor on the case sees the next hearing, never the legal section's
+        # notes (issue 14, seed 004): the release names that part of it.
+        keys_shared += [s.key for s in own_sections if s.key == "next_hearing"]
         if number % 4 != 1:
             # Most survivors also let the MDT's partners read its decisions and tasks (issue
             # 14); a case with one survivor who has not shows them withheld to everyone
