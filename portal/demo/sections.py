@@ -95,7 +95,7 @@ def seed_sections(
     for link, _, _ in links:
         agency = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
         participants.setdefault(link.case_id, []).append(agency.public_id)
-    for number, (link, client, _case) in enumerate(links):
+    for number, (link, client, case) in enumerate(links):
         owner = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
         staff = staff_of[owner.id]
         own_sections = catalogue().for_discipline(owner.discipline)
@@ -153,3 +153,9 @@ def seed_sections(
                 keys=keys,
                 at=at,
             )
+        if link.agency_id != case.coordinating_agency_id:
+            # The client joined the case under this release, which names the coordinating
+            # agency (issue 14): where it is revoked or expired, the coordinator's case
+            # page says the case needs a new release, and partners see nothing more of it.
+            link.release_ref = row.public_id
+            db.add(link)
