@@ -41,6 +41,7 @@ class Section:
     source: str | None = None  # None: kept as section versions; else one of SOURCES
     written_by: str | None = None  # None: the section form writes it; else one of WRITERS
     scope: str = "client"  # one of SCOPES
+    part_of: str | None = None  # a few fields of another section, read from its versions
 
     @property
     def of_case(self) -> bool:
@@ -49,7 +50,12 @@ class Section:
 
     @property
     def editable(self) -> bool:
-        return self.source is None and self.written_by is None
+        return self.source is None and self.written_by is None and self.part_of is None
+
+    @property
+    def stored_as(self) -> str:
+        """The section whose versions hold this one's content: itself, or its whole."""
+        return self.part_of or self.key
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ def parse(data: dict) -> Catalogue:
                 raw.get("source"),
                 raw.get("written_by"),
                 raw.get("scope", "client"),
+                raw.get("part_of"),
             )
         )
     for section in sections:
@@ -105,6 +112,16 @@ def parse(data: dict) -> Catalogue:
     keys = [s.key for s in sections]
     if len(keys) != len(set(keys)):
         raise ValueError("duplicate section key in the catalogue")
+    by_key = {s.key: s for s in sections}
+    for section in sections:
+        if section.part_of is None:
+            continue
+        whole = by_key.get(section.part_of)
+        if whole is None or not whole.editable:
+            raise ValueError(f"section {section.key}: part of {section.part_of!r}, not a section")
+        missing = {f.key for f in section.fields} - {f.key for f in whole.fields}
+        if missing:
+            raise ValueError(f"section {section.key}: {sorted(missing)} not in {whole.key}")
     return Catalogue(tuple(sections))
 
 

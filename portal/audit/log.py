@@ -83,6 +83,8 @@ class AuditTag(StrEnum):
     SECTION_VIEWED = "record:section:viewed"  # own staff reading a section's history
     POLICY_LINE_ADDED = "policy:line:added"
     POLICY_LINE_RETIRED = "policy:line:retired"
+    LEGAL_BASIS_RECORDED = "policy:legal_basis:recorded"  # issue 14
+    LEGAL_BASIS_RETIRED = "policy:legal_basis:retired"
     DISCLOSURE_RELEASED = "disclosure:section:released"  # owner's log
     DISCLOSURE_WITHHELD = "disclosure:section:withheld"  # owner's log
     DISCLOSURE_RECEIVED = "disclosure:section:received"  # viewer agency's log

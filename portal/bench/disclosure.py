@@ -188,6 +188,8 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
         cases.link_client(db, bench_case, agency, client, actor=None, at=AT, confirmed=True)
         owned = catalogue().for_discipline(agency.discipline)
         for section in owned:
+            if section.part_of:  # read from its whole, which is written here
+                continue
             # The screening and the plan's strategies have writers of their own (issue 20).
             save = section_versions.add_version if section.written_by else sections.save_section
             save(

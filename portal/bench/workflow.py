@@ -334,6 +334,8 @@ def measure(
 
 class _BenchSettings:
     convening_window_days = WINDOW
+    screening_due_hours = 24  # the settings' defaults (PORTAL_SCREENING_DUE_HOURS, ...)
+    risk_screen_window_hours = 48
     mdt_timezone = "America/New_York"
     tz = zoneinfo.ZoneInfo(mdt_timezone)
 

@@ -95,7 +95,7 @@ def seed_sections(
     for link, _, _ in links:
         agency = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
         participants.setdefault(link.case_id, []).append(agency.public_id)
-    for number, (link, client, _case) in enumerate(links):
+    for number, (link, client, case) in enumerate(links):
         owner = next(a for a in agencies_by_key.values() if a.id == link.agency_id)
         staff = staff_of[owner.id]
         own_sections = catalogue().for_discipline(owner.discipline)
@@ -119,6 +119,9 @@ def seed_sections(
             # Half the clients also release the MDT minutes: partners see some cases'
             # minutes released and others withheld by consent.
             keys_shared.append("mdt_minutes")
+        # A survivor-mentor on the case sees the next hearing, never the legal section's
+        # notes (issue 14, seed 004): the release names that part of it.
+        keys_shared += [s.key for s in own_sections if s.key == "next_hearing"]
         if number % 4 != 1:
             # Most survivors also let the MDT's partners read its decisions and tasks (issue
             # 14); a case with one survivor who has not shows them withheld to everyone
@@ -150,3 +153,9 @@ def seed_sections(
                 keys=keys,
                 at=at,
             )
+        if link.agency_id != case.coordinating_agency_id:
+            # The client joined the case under this release, which names the coordinating
+            # agency (issue 14): where it is revoked or expired, the coordinator's case
+            # page says the case needs a new release, and partners see nothing more of it.
+            link.release_ref = row.public_id
+            db.add(link)

@@ -19,8 +19,8 @@ from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
 from portal.demo.mentoring import seed_mentoring
 from portal.demo.releases import seed_consent
 from portal.demo.screening import seed_screening
-from portal.models import Agency, AgencyKind, Discipline, ReferralSource, Role
-from portal.services import agencies, cases, clients, staff
+from portal.models import Agency, AgencyKind, CaseLink, Discipline, MdtCase, ReferralSource, Role
+from portal.services import agencies, cases, casework, clients, staff
 
 
 @dataclass(frozen=True)
@@ -189,9 +189,38 @@ def seed(
     seed_consent(db, by_key, keys=keys, at=at, today=today, rng=rng)  # consent releases (issue 4)
     demo_sections.seed_sections(db, by_key, keys=keys, at=at, today=today, rng=rng)
     demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
+    _link_waiting_on_a_release(db, by_key, keys=keys, at=at)  # issue 14
     demo_audit.seed_audit(db, by_key, keys=keys, at=at, rng=rng)
     seed_integration(db, by_key, at=at, today=today)  # follow-ups made into tasks (5-7)
     # Screening, risk screens, a plan due after a move, a mandated report (issue 20)
     seed_screening(db, by_key, keys=keys, at=at, today=today, tz=tz, rng=rng)
     seed_api_token(db, by_key, at=at)  # a partner system's token (issue 18)
     return by_key
+
+
+WAITING_REFERENCE = "CLI-WAITING"
+
+
+def _link_waiting_on_a_release(db, by_key, *, keys, at) -> None:
+    """One link waiting on a release (issue 14): the clinic is asked to join the newest case
+    it is not on, and its client there has signed nothing naming the advocacy center yet,
+    so confirming the link asks for that release first."""
+    clinic, cac = by_key["clinic"], by_key["cac"]
+    on = select(CaseLink.case_id).where(CaseLink.agency_id == clinic.id)
+    case = db.exec(
+        select(MdtCase)
+        .where(MdtCase.coordinating_agency_id == cac.id, MdtCase.id.not_in(on))
+        .order_by(MdtCase.id.desc())
+    ).first()
+    if case is None:
+        return
+    casework.add_agency(db, case, clinic.public_id, actor=None, at=at)
+    clients.register_client(
+        db,
+        clinic,
+        clients.Identity(given_name="Wren", family_name="Example", birth_date=date(2009, 6, 2)),
+        reference=WAITING_REFERENCE,
+        actor=None,
+        keys=keys,
+        at=at,
+    )

@@ -28,6 +28,7 @@ class RequestCache:
     policies: dict[int, object] = field(default_factory=dict)  # owner id -> OwnerPolicy
     # (owner id, client id, recipient id, only this release) -> verified releases
     candidates: dict[tuple, list] = field(default_factory=dict)
+    legal_bases: dict[int, list] = field(default_factory=dict)  # owner id -> bases in force
     sources: SourceCache = field(default_factory=SourceCache)
 
     def agency(self, db: Session, public_id: str) -> Agency:

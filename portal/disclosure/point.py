@@ -29,7 +29,7 @@ import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper
 from portal.db import read
-from portal.disclosure import consent_gate, content, own, policy, receipt
+from portal.disclosure import consent_gate, content, legal_basis, own, policy, receipt
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
@@ -56,6 +56,8 @@ class Released:
     release_ref: str | None  # None when the requester is the owner's own staff
     policy_rule: str | None
     role: str | None = None  # the requester's role the policy released it to
+    # "citation (public id)": a statute the owner shares under in place of a release
+    legal_basis: str | None = None
     decision: str = field(default="released", init=False)
 
 
@@ -113,6 +115,7 @@ class _Allowed:
     release_ref: str | None
     policy_rule: str | None
     role: str | None = None
+    legal_basis: str | None = None
     decision: str = field(default="released", init=False)
 
 
@@ -239,6 +242,7 @@ def _gates(
     section: Section,
     at: datetime,
     cache: RequestCache,
+    keys: KeyWrapper,
     only_release_id: int | None = None,
     case: MdtCase | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
@@ -308,7 +312,24 @@ def _gates(
             at=at,
         )
         if not allowed.allowed:
-            return withheld(Gate(allowed.gate), allowed.release_status), role, answer.rule
+            basis = (
+                None
+                if only_release_id is not None  # a preview shows one release, nothing else
+                else legal_basis.covering(
+                    db,
+                    owner,
+                    client_id=client_id,
+                    section_key=section.key,
+                    purpose=purpose,
+                    at=at,
+                    keys=keys,
+                    cache=cache.legal_bases,
+                )
+            )
+            if basis is None:
+                return withheld(Gate(allowed.gate), allowed.release_status), role, answer.rule
+            named = f"{basis.citation} ({basis.public_id})"
+            return _Allowed(section, owner, None, answer.rule, role, named), role, answer.rule
         release_ref = allowed.release_ref
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
 
@@ -397,6 +418,7 @@ def _decision(
         verdict.release_ref,
         verdict.policy_rule,
         verdict.role,
+        verdict.legal_basis,
     )
 
 
@@ -448,6 +470,7 @@ def answer(
             section=section,
             at=at,
             cache=cache,
+            keys=keys,
             case=case,
         )
         verdicts.append(verdict)
@@ -467,6 +490,11 @@ def answer(
                     # The entry keeps the placeholder's sentence, as it always has.
                     "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
                     **({"records": list(refs)} if refs else {}),
+                    **(
+                        {"legal_basis": verdict.legal_basis}
+                        if getattr(verdict, "legal_basis", None)
+                        else {}
+                    ),
                 },
                 at=at,
                 disclosure=_facts(
@@ -598,6 +626,7 @@ def preview(
             section=section,
             at=at,
             cache=cache,
+            keys=keys,
             only_release_id=release_row.id,
         )
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:

@@ -5,6 +5,7 @@ from portal.models.api_token import ApiScope, ApiToken
 from portal.models.audit import AuditEntry
 from portal.models.case import CaseLink, CaseStatus, MdtCase, ReferralSource
 from portal.models.client import Client
+from portal.models.legal_basis import LegalBasis
 from portal.models.mentoring import (
     Accompaniment,
     AccompanimentAmendment,
@@ -70,6 +71,7 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "CaseLink",
     "CaseStatus",
     "Client",
+    "LegalBasis",
     "CompelledBasis",
     "CompelledDisclosure",
     "ConsentRelease",

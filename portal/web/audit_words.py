@@ -67,6 +67,8 @@ EVENT_WORDS = {
     AuditTag.SECTION_VIEWED: "record section's history opened",
     AuditTag.POLICY_LINE_ADDED: "disclosure policy line added",
     AuditTag.POLICY_LINE_RETIRED: "disclosure policy line removed",
+    AuditTag.LEGAL_BASIS_RECORDED: "legal basis for sharing recorded",
+    AuditTag.LEGAL_BASIS_RETIRED: "legal basis for sharing retired",
     AuditTag.DISCLOSURE_RELEASED: "section released to a viewer",
     AuditTag.DISCLOSURE_WITHHELD: "section withheld from a viewer",
     AuditTag.DISCLOSURE_RECEIVED: "section received from a partner",

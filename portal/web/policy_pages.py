@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from portal.errors import Invalid
 from portal.models import AgencyKind, Role
 from portal.sections import catalogue
-from portal.services import policy, release_forms
+from portal.services import legal_bases, policy, release_forms
 from portal.services.policy import ANY
 from portal.web.context import Context
 from portal.web.render import render
@@ -40,12 +40,19 @@ class PolicyWords:
         )
 
 
-def _page(ctx: Context, *, errors=None, status=200) -> Response:
+def _page(ctx: Context, *, errors=None, status=200, basis_errors=None) -> Response:
+    agency = ctx.viewer.agency
     return render(
         ctx,
         "policy/policy.html",
         {
             "words": PolicyWords.build(),
+            # Issue 14: only a system-based agency may share under a statute.
+            "bases": legal_bases.bases_of(ctx.db, agency),
+            "bases_allowed": agency.kind == AgencyKind.SYSTEM,
+            "basis_errors": basis_errors or {},
+            "basis_values": {"citation": ctx.field("citation"), "sections": ctx.fields("sections")},
+            "basis_sections": [s for s in catalogue().sections if not s.of_case],
             "defaults": policy.default_policy(),
             "lines": policy.agency_policy(ctx.db, ctx.viewer.agency),
             "errors": errors or {},
@@ -95,3 +102,34 @@ def policy_retire(ctx: Context) -> Response:
     )
     ctx.flash("The policy line was removed; the change applies from the next request.")
     return RedirectResponse("/agency/policy", status_code=303)
+
+
+def legal_basis_add(ctx: Context) -> Response:
+    try:
+        legal_bases.record_basis(
+            ctx.db,
+            ctx.viewer.agency,
+            citation=ctx.field("citation"),
+            sections=ctx.fields("sections"),
+            purpose=ctx.field("basis_purpose"),
+            minors_only=ctx.field("minors_only") == "yes",
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
+        )
+    except Invalid as error:
+        return _page(ctx, basis_errors=error.errors, status=error.status_code)
+    ctx.flash("The legal basis is recorded and signed; it applies from the next request.")
+    return RedirectResponse("/agency/policy#bases-h", status_code=303)
+
+
+def legal_basis_retire(ctx: Context) -> Response:
+    legal_bases.retire_basis(
+        ctx.db,
+        ctx.viewer.agency,
+        ctx.request.path_params["basis_id"],
+        actor=ctx.viewer.user,
+        at=ctx.now,
+    )
+    ctx.flash("The legal basis is retired; from the next request only releases count.")
+    return RedirectResponse("/agency/policy#bases-h", status_code=303)

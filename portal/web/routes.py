@@ -349,6 +349,18 @@ def routes() -> list:
             permission=P.POLICY_MANAGE,
             methods=("POST",),
         ),
+        route(
+            "/agency/policy/legal-bases",
+            policy_pages.legal_basis_add,
+            permission=P.POLICY_MANAGE,
+            methods=("POST",),
+        ),
+        route(
+            "/agency/policy/legal-bases/{basis_id}/retire",
+            policy_pages.legal_basis_retire,
+            permission=P.POLICY_MANAGE,
+            methods=("POST",),
+        ),
         route("/cases/{case_id}/summary", disclosure_pages.summary, permission=P.CASE_SUMMARY_READ),
         route(
             "/cases/{case_id}/summary/owners/{agency_id}",

@@ -142,3 +142,36 @@ def test_an_agency_not_confirmed_on_the_case_is_told_nothing(db, keys):
     db.flush()
     seen = _decisions(db, keys, team, outsider)
     assert isinstance(seen, Withheld) and seen.gate == "not_linked"
+
+
+def test_a_mentor_sees_the_next_hearing_and_not_the_legal_notes(db, keys):
+    """Seed 004: keep the survivor informed on legal cases, without the legal section."""
+    from disclosure_helpers import release, world, write
+
+    from portal.disclosure import disclose
+    from portal.models import Discipline
+
+    w = world(db, keys, owner_discipline=Discipline.PROSECUTION)
+    write(
+        db,
+        keys,
+        w,
+        "legal_court",
+        {"next_hearing": "2026-12-14", "proceedings": ["dependency"], "notes": "SYNTHETIC-NOTES"},
+    )
+    release(db, keys, w, ["next_hearing", "legal_court", "investigation"])
+    mentor = w.viewer(Role.SURVIVOR_MENTOR)
+
+    def seen(section):
+        return disclose(db, mentor, w.case, w.owner, section, LATER, keys=keys)
+
+    hearing = seen("next_hearing")
+    assert isinstance(hearing, Released)
+    assert {r.label: r.value for r in hearing.content.rows} == {
+        "Next hearing": "2026-12-14",
+        "Proceedings": ["dependency"],
+    }
+    for whole in ("legal_court", "investigation"):
+        refused = seen(whole)
+        assert isinstance(refused, Withheld) and refused.gate == "policy"
+    assert "SYNTHETIC-NOTES" not in repr(hearing)

@@ -60,6 +60,10 @@ TABLE = {
     "mdt_decisions": {k: MDT_ROLES for k in ("community", "system")},
     "mdt_tasks": {k: MDT_ROLES for k in ("community", "system")},
     "participation": {k: MDT_ROLES for k in ("community", "system")},
+    # Issue 14, seed 004: parts of sections for the survivor-mentor only.
+    "next_hearing": {k: {"survivor_mentor"} for k in ("community", "system")},
+    "placement_type": {k: {"survivor_mentor"} for k in ("community", "system")},
+    "care_plan_goals": {k: {"survivor_mentor"} for k in ("community", "system")},
 }
 
 # Lines that are narrower than "any purpose": (section, role) -> the only purposes.

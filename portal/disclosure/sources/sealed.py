@@ -56,7 +56,7 @@ def _secret(db, owner_id: int, key_id: str, keys: KeyWrapper, cache: SourceCache
 class SealedSections:
     def load(self, db: Session, wanted: Wanted, *, keys: KeyWrapper, cache: SourceCache) -> Content:
         owner_id, client_id, section = wanted.owner_id, wanted.client_id, wanted.section
-        entry = latest_entries(db, owner_id, client_id, cache).get(section.key)
+        entry = latest_entries(db, owner_id, client_id, cache).get(section.stored_as)
         values = {}
         if entry is not None:
             values = crypto.open_json(

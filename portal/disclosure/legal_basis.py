@@ -1,0 +1,99 @@
+"""A legal basis in place of a release (issue 14): the owner's signed statement that a
+statute lets it share some sections within the MDT without the survivor's release.
+
+Read at the owner's disclosure point on every request (never cached across requests, so a
+retired basis stops counting at once), its signature checked against the owner's own
+signing key before it counts. Only a system-based agency records one (see
+`portal.services.legal_bases`); a basis found on a community-based owner is ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+from sqlmodel import Session, select
+
+from portal import crypto
+from portal.crypto import KeyWrapper
+from portal.keyring import data_secret
+from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
+
+
+def in_force(db: Session, owner: Agency, *, at: datetime, cache: dict) -> list[LegalBasis]:
+    """The owner's bases in force at `at` whose signature verifies; one read per request."""
+    if owner.id not in cache:
+        found = []
+        if owner.kind == AgencyKind.SYSTEM:
+            rows = db.exec(
+                select(LegalBasis, AgencyKey.public_key)
+                .join(
+                    AgencyKey,
+                    (AgencyKey.key_id == LegalBasis.key_id)
+                    & (AgencyKey.agency_id == LegalBasis.agency_id)
+                    & (AgencyKey.purpose == KeyPurpose.SIGNING),
+                )
+                .where(
+                    LegalBasis.agency_id == owner.id,
+                    LegalBasis.created_at <= at,
+                    (LegalBasis.retired_at.is_(None)) | (LegalBasis.retired_at > at),
+                )
+                .order_by(LegalBasis.created_at, LegalBasis.id)
+            ).all()
+            found = [basis for basis, public_key in rows if _verifies(basis, public_key)]
+        cache[owner.id] = found
+    return cache[owner.id]
+
+
+def _verifies(basis: LegalBasis, public_key: str | None) -> bool:
+    if not public_key:
+        return False
+    try:
+        VerifyKey(base64.b64decode(public_key)).verify(
+            basis.document.encode(), base64.b64decode(basis.signature)
+        )
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def covering(
+    db: Session,
+    owner: Agency,
+    *,
+    client_id: int,
+    section_key: str,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
+    cache: dict,
+) -> LegalBasis | None:
+    """The first basis in force that covers this section and purpose for this client (a
+    minor, where the basis is for minors only), or None. What it covers is read from the
+    signed document, never from the row's columns (which only index it)."""
+    for basis in in_force(db, owner, at=at, cache=cache):
+        signed = json.loads(basis.document)
+        if section_key not in signed.get("sections", ()) or signed.get("purpose") != purpose:
+            continue
+        if signed.get("agency") != owner.public_id:
+            continue
+        if signed.get("minors_only", True) and not _minor(db, owner, client_id, at=at, keys=keys):
+            continue
+        return basis
+    return None
+
+
+def _minor(db: Session, owner: Agency, client_id: int, *, at: datetime, keys: KeyWrapper) -> bool:
+    """From the owner's own sealed identity of its client, never from anything typed in."""
+    client = db.get(Client, client_id)
+    _key_id, secret = data_secret(db, owner.id, keys=keys, key_id=client.key_id)
+    born = crypto.open_json(secret, client.identity_sealed).get("birth_date")
+    if not born:
+        return False  # unknown age: a minors-only basis does not apply
+    birth = date.fromisoformat(born)
+    today = at.date()
+    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    return age < 18

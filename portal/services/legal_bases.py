@@ -1,0 +1,136 @@
+"""An agency lead records the statute their agency shares under in place of a release.
+
+Many states authorise child-welfare and law-enforcement agencies to share within a
+child-abuse MDT by statute. A lead of a system-based agency may record such a basis for
+their own agency — citation, the sections it covers, the purpose, for minors only or not —
+signed with the agency's key; the disclosure point then accepts it in place of a release
+for what it covers, and names it in the owner's audit entry and on what it shows. Never
+for a community-based agency, whose survivors' releases are the only way to share.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+from nacl.signing import SigningKey
+from sqlmodel import Session, select
+
+import consent
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import Conflict, Invalid, NotFound
+from portal.keyring import current_key
+from portal.models import Actor, Agency, AgencyKind, KeyPurpose, LegalBasis
+from portal.sections import catalogue
+from portal.services import validation
+
+
+def record_basis(
+    db: Session,
+    agency: Agency,
+    *,
+    citation: object,
+    sections: list[str],
+    purpose: object,
+    minors_only: bool,
+    actor: Actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> LegalBasis:
+    if agency.kind != AgencyKind.SYSTEM:
+        raise Invalid(
+            "citation",
+            "Only a system-based agency can share under a legal basis; a community-based "
+            "agency shares only under the survivor's release.",
+        )
+    shareable = {s.key for s in catalogue().sections if not s.of_case}
+    values = validation.collect(
+        citation=lambda: validation.text(citation, "citation", max_length=200, label="Citation"),
+        sections=lambda: _sections(sections, shareable),
+        purpose=lambda: validation.choice(purpose, "purpose", consent.Purpose),
+    )
+    if any(b.citation == values["citation"] and b.retired_at is None for b in bases_of(db, agency)):
+        raise Conflict("citation", "Your agency already shares under this citation.")
+    document = {
+        "agency": agency.public_id,
+        "citation": values["citation"],
+        "sections": sorted(values["sections"]),
+        "purpose": str(values["purpose"]),
+        "minors_only": bool(minors_only),
+        "recorded_at": at.astimezone(UTC).isoformat(),
+        "recorded_by": actor.public_id if actor else None,
+    }
+    text = consent.canonical_bytes(document)
+    key = current_key(db, agency.id, KeyPurpose.SIGNING)
+    signature = SigningKey(keys.unwrap(key.wrapped_secret)).sign(text).signature
+    basis = LegalBasis(
+        agency_id=agency.id,
+        citation=values["citation"],
+        sections=",".join(document["sections"]),
+        purpose=document["purpose"],
+        minors_only=bool(minors_only),
+        document=text.decode(),
+        signature=base64.b64encode(signature).decode(),
+        key_id=key.key_id,
+        created_at=at,
+        created_by_id=actor.id if actor else None,
+    )
+    db.add(basis)
+    db.flush()
+    record(
+        db,
+        AuditTag.LEGAL_BASIS_RECORDED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=basis.public_id,
+        detail={"citation": basis.citation, "sections": document["sections"]},
+        at=at,
+    )
+    return basis
+
+
+def _sections(chosen: list[str], shareable: set[str]) -> list[str]:
+    picked = [str(key) for key in chosen if key]
+    if not picked:
+        raise Invalid("sections", "Choose the sections the law lets your agency share.")
+    if any(key not in shareable for key in picked):
+        raise Invalid("sections", "Choose sections from the list.")
+    return sorted(set(picked))
+
+
+def retire_basis(
+    db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime
+) -> LegalBasis:
+    basis = db.exec(
+        select(LegalBasis).where(
+            LegalBasis.public_id == public_id,
+            LegalBasis.agency_id == agency.id,
+            LegalBasis.retired_at.is_(None),
+        )
+    ).first()
+    if basis is None:
+        raise NotFound("legal basis")
+    basis.retired_at = at
+    basis.retired_by_id = actor.id if actor else None
+    db.add(basis)
+    record(
+        db,
+        AuditTag.LEGAL_BASIS_RETIRED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=basis.public_id,
+        detail={"citation": basis.citation},
+        at=at,
+    )
+    return basis
+
+
+def bases_of(db: Session, agency: Agency) -> list[LegalBasis]:
+    return list(
+        db.exec(
+            select(LegalBasis)
+            .where(LegalBasis.agency_id == agency.id)
+            .order_by(LegalBasis.created_at, LegalBasis.id)
+        ).all()
+    )

@@ -1,0 +1,116 @@
+"""Issue 14: a legal basis in place of a release, recorded by a system-based agency's lead
+as signed policy data, accepted by its disclosure point for what it covers and named in
+its audit entry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from disclosure_helpers import World, write
+from sqlmodel import select
+
+from portal.disclosure import Released, Withheld, disclose
+from portal.errors import Invalid
+from portal.models import AgencyKind, AuditEntry, Discipline, LegalBasis, Role
+from portal.requester import Requester
+from portal.services import cases, legal_bases
+
+import factories as make
+
+LATER = make.AT + timedelta(hours=1)
+CITATION = "Synthetic State Code 39.202(5) (example)"
+
+
+def _world(db, keys, *, birth):
+    owner = make.agency(db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.LAW_ENFORCEMENT)
+    partner = make.agency(db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.CHILD_WELFARE)
+    client = make.client_record(db, owner, keys, birth=birth)
+    partner_client = make.client_record(db, partner, keys)
+    case = make.mdt_case(db, partner)
+    cases.link_client(db, case, partner, partner_client, actor=None, at=make.AT, confirmed=True)
+    cases.link_client(db, case, owner, client, actor=None, at=make.AT, confirmed=True)
+    lead = make.user(db, owner, Role.AGENCY_LEAD, Role.INVESTIGATOR)
+    viewer = make.user(db, partner, Role.INVESTIGATOR)
+    db.flush()
+    return World(owner, partner, client, partner_client, case, lead, viewer)
+
+
+def _seen(db, keys, w, section="investigation"):
+    requester = Requester.of(
+        w.partner_staff, w.partner, {Role.INVESTIGATOR.value}, purpose="mdt_case_review"
+    )
+    return disclose(db, requester, w.case, w.owner, section, LATER, keys=keys)
+
+
+def _record(db, keys, w, **overrides):
+    values = {
+        "citation": CITATION,
+        "sections": ["investigation"],
+        "purpose": "mdt_case_review",
+        "minors_only": True,
+    } | overrides
+    return legal_bases.record_basis(
+        db, w.owner, actor=w.owner_staff, keys=keys, at=make.AT, **values
+    )
+
+
+def test_a_basis_shares_a_minors_section_without_a_release_and_is_named(db, keys):
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    write(db, keys, w, "investigation", {"status": "open"})
+    assert isinstance(_seen(db, keys, w), Withheld)  # no release, no basis yet
+    basis = _record(db, keys, w)
+    shown = _seen(db, keys, w)
+    assert isinstance(shown, Released) and shown.release_ref is None
+    assert CITATION in shown.legal_basis and basis.public_id in shown.legal_basis
+    entry = db.exec(
+        select(AuditEntry)
+        .where(AuditEntry.agency_id == w.owner.id, AuditEntry.tag == "disclosure:section:released")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert CITATION in json.loads(entry.detail)["legal_basis"] and entry.release_ref is None
+    # Only what it covers: another section still needs the survivor's release.
+    assert isinstance(_seen(db, keys, w, "identity"), Withheld)
+    # Retired: from the next request only releases count.
+    legal_bases.retire_basis(db, w.owner, basis.public_id, actor=w.owner_staff, at=make.AT)
+    assert isinstance(_seen(db, keys, w), Withheld)
+
+
+def test_a_minors_only_basis_does_not_cover_an_adult(db, keys):
+    w = _world(db, keys, birth=date(1990, 3, 1))
+    write(db, keys, w, "investigation", {"status": "open"})
+    _record(db, keys, w)
+    assert isinstance(_seen(db, keys, w), Withheld)
+
+
+def test_a_basis_whose_signature_fails_counts_for_nothing(db, keys):
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    write(db, keys, w, "identity", {"preferred_name": "R"})
+    basis = _record(db, keys, w)
+    basis.sections = "identity,investigation"  # the index widened in the db: not signed
+    db.add(basis)
+    db.flush()
+    assert isinstance(_seen(db, keys, w, "identity"), Withheld)
+    basis.document = basis.document.replace("investigation", "identity")  # tampered in the db
+    basis.sections = "identity,investigation"
+    db.add(basis)
+    db.flush()
+    assert isinstance(_seen(db, keys, w), Withheld)
+
+
+def test_a_community_based_agency_cannot_record_a_basis(db, keys):
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    w.owner.kind = AgencyKind.COMMUNITY
+    db.add(w.owner)
+    with pytest.raises(Invalid) as error:
+        _record(db, keys, w)
+    assert "community-based" in error.value.errors["citation"]
+    assert db.exec(select(LegalBasis)).all() == []
+
+
+def test_bad_basis_input_is_named_field_by_field(db, keys):
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    with pytest.raises(Invalid) as error:
+        _record(db, keys, w, citation="", sections=["not_a_section"], purpose="gossip")
+    assert set(error.value.errors) == {"citation", "sections", "purpose"}
