@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -126,35 +126,7 @@ def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None
     return hashlib.sha256(canonical_content(whole)).hexdigest()
 
 
-def _head_condition(agency_id: int | None):
-    return _head.c.log_key == NODE_LOG if agency_id is None else _head.c.agency_id == agency_id
-
-
 _HEADS = "audit_heads"  # Session.info key: the heads this transaction holds locked
-_MOVED = "audit_heads_moved"  # heads moved by append() but not yet written
-
-
-@event.listens_for(Session, "before_flush")
-def _write_moved_heads(session, _flush_context, _instances) -> None:
-    # append() moves its head in memory and leaves the entry pending, so a run of appends
-    # costs one INSERT batch and one UPDATE per head at the next flush, not a statement
-    # each. The pending entry guarantees that flush happens before any read, commit or
-    # savepoint release, so the row on disk is never behind what this transaction sees.
-    moved = session.info.pop(_MOVED, None)
-    if not moved:
-        return
-    connection = session.connection()
-    for agency_id in moved:
-        head = session.info[_HEADS][agency_id]
-        connection.execute(
-            update(_head)
-            .where(_head.c.log_key == head["log_key"])
-            .values(
-                last_seq=head["last_seq"],
-                last_hash=head["last_hash"],
-                checkpoint_seq=head["checkpoint_seq"],
-            )
-        )
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -162,7 +134,12 @@ def _forget_heads(session, transaction) -> None:
     # Any end (commit, rollback, a savepoint's release or rollback) may have moved or
     # undone a head: the next append reads it again.
     session.info.pop(_HEADS, None)
-    session.info.pop(_MOVED, None)
+
+
+# FOR UPDATE is not rendered on SQLite: there the write lock is taken first (see db.py).
+_LOCK_HEAD = select(_head).where(_head.c.agency_id == bindparam("agency")).with_for_update()
+_LOCK_NODE_HEAD = select(_head).where(_head.c.log_key == NODE_LOG).with_for_update()
+_AGENCY_LOG_KEY = select(Agency.public_id).where(Agency.id == bindparam("agency"))
 
 
 def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
@@ -174,17 +151,12 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     held = db.info.setdefault(_HEADS, {})
     if agency_id in held:
         return held[agency_id]
-    locked = (
-        select(_head).where(_head_condition(agency_id)).with_for_update()
-    )  # FOR UPDATE is not rendered on SQLite, whose writers are already serialised
-    row = db.execute(locked).mappings().first()
+    locked, params = (
+        (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
+    )
+    row = read(db, locked, params).mappings().first()
     if row is None:
-        if agency_id is None:
-            log_key = NODE_LOG
-        else:
-            log_key = db.execute(
-                select(Agency.public_id).where(Agency.id == agency_id)
-            ).scalar_one()
+        log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         # Two first writers may race here: one inserts, the other waits for it and does nothing.
@@ -199,24 +171,17 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
             )
             .on_conflict_do_nothing()
         )
-        row = db.execute(locked).mappings().one()
+        row = read(db, locked, params).mappings().one()
     head = dict(row)
     db.info.setdefault(_HEADS, {})[agency_id] = head
     return head
 
 
-def move_head(db: Session, agency_id: int | None, *, deferred: bool = False, **values: Any) -> None:
-    """Move a locked head on, in this transaction's copy and in the database.
-
-    `deferred` (append() only, which always leaves an entry pending): write it at the next
-    flush rather than now.
-    """
+def move_head(db: Session, agency_id: int | None, **values: Any) -> None:
+    """Move a locked head on, in this transaction's copy and in the database."""
     head = lock_head(db, agency_id)
     head.update(values)
-    if deferred:
-        db.info.setdefault(_MOVED, set()).add(agency_id)
-    else:
-        db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
+    db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
 # FOR UPDATE is not rendered on SQLite, whose writers are already serialised.
@@ -266,35 +231,26 @@ def _place(head: dict[str, Any], values: dict[str, Any]) -> None:
     values["entry_hash"] = entry_hash(values)
 
 
-def append(db: Session, values: dict[str, Any]) -> AuditEntry:
-    """Give the entry (its columns, from `entry_values()`) its place in its log and add
-    it to the session."""
-    agency_id = values["agency_id"]
-    _place(lock_head(db, agency_id), values)
-    seq, hashed = values["seq"], values["entry_hash"]
-    moved = {"last_seq": seq, "last_hash": hashed}
-    head = lock_head(db, agency_id)
-    if checkpoints.due(db, agency_id, seq, checkpoint_seq=head["checkpoint_seq"]):
-        checkpoints.sign(db, agency_id, values["log_key"], seq, hashed, values["at"])
-        moved["checkpoint_seq"] = seq
-    entry = AuditEntry(**values)
-    db.add(entry)
-    move_head(db, agency_id, deferred=True, **moved)
-    return entry
+class Appended(NamedTuple):
+    """Where an entry went: what `record()` returns."""
+
+    log_key: str
+    seq: int
+    prev_hash: str
+    entry_hash: str
 
 
-def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
+def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Chain entries into their logs (each row names its `agency_id`) and insert them with
-    one INSERT batch: the disclosure point's path, which writes an entry per section.
+    one prebuilt INSERT batch: every append takes this path, a single one included.
 
-    Same chain and same checkpoints as `append()`, without an ORM object per entry. The
-    heads are locked in the fixed order first and written at once, so the rows on disk
+    The heads are locked in the fixed order first and written at once, so the rows on disk
     never lag what this transaction sees. Nothing between the lock and that write runs a
     query (checkpoints are signed after it): a query could flush, and a flush ends the
-    transaction's copy of the heads.
+    transaction's copy of the heads. Returns every entry's columns as written, in order.
     """
     if not rows:
-        return
+        return []
     lock_logs(db, [row["agency_id"] for row in rows])
     heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
     batch, due = [], []
@@ -326,6 +282,7 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
     )
     for checkpoint in due:
         checkpoints.sign(db, *checkpoint)
+    return batch
 
 
 def append_rows(db: Session, agency_id: int | None, rows: Iterable[Mapping[str, Any]]) -> int:
