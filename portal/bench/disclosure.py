@@ -522,6 +522,7 @@ def run(
     audit_n=100_000,
     runs=50,
     postgres_url="postgresql://postgres@127.0.0.1:5432/postgres",
+    prefix="portal_bench",
     out=print,
 ) -> list[Figures]:
     results = []
@@ -533,7 +534,7 @@ def run(
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
             url, drop = scratch_database(
-                backend, directory=Path(folder), postgres_url=postgres_url, prefix="portal_bench"
+                backend, directory=Path(folder), postgres_url=postgres_url, prefix=prefix
             )
             engine = make_engine(url)
             try:
