@@ -1,8 +1,9 @@
 """The hash chain behind `record()`: each log's head row, locked by every append.
 
-An append locks its log's `audit_head` row (SELECT … FOR UPDATE on PostgreSQL; SQLite
-already serialises writers with BEGIN IMMEDIATE), takes the next seq and the previous
-hash from it, and moves it on. The unique (log_key, seq) constraint is the backstop: if
+An append takes the write lock (portal/db.py: on SQLite the queue in front of the
+database's own lock, taken before the head is read), locks its log's `audit_head` row
+(SELECT … FOR UPDATE on PostgreSQL), takes the next seq and the previous hash from it,
+and moves it on. The unique (log_key, seq) constraint is the backstop: if
 two writers ever raced past the lock, one of them would fail rather than fork the log.
 """
 
@@ -22,7 +23,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import read, write_many
+from portal.db import hold_write_lock, read, waiting_for_write_lock, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -154,7 +155,9 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     locked, params = (
         (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
     )
-    row = read(db, locked, params).mappings().first()
+    hold_write_lock(db)
+    with waiting_for_write_lock(db):
+        row = read(db, locked, params).mappings().first()
     if row is None:
         log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
@@ -184,7 +187,7 @@ def move_head(db: Session, agency_id: int | None, **values: Any) -> None:
     db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
-# FOR UPDATE is not rendered on SQLite, whose writers are already serialised.
+# FOR UPDATE is not rendered on SQLite: there the write lock is taken first.
 _LOCK_HEADS = (
     select(_head)
     .where(_head.c.agency_id.in_(bindparam("agencies", expanding=True)))
@@ -218,7 +221,10 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
         lock_head(db, None)
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
-        for row in read(db, _LOCK_HEADS, {"agencies": agencies}).mappings():
+        hold_write_lock(db)
+        with waiting_for_write_lock(db):
+            locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
+        for row in locked:
             held[row["agency_id"]] = dict(row)
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
