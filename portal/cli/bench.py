@@ -48,6 +48,24 @@ def add_commands(commands):
         "--audit-entries", type=int, default=100_000, help="audit entries generated"
     )
     disclosure.add_argument("--runs", type=int, default=50, help="measured runs")
+    disclosure.add_argument(
+        "--connections",
+        default="1,8,32",
+        help="concurrency run: numbers of connections, comma-separated ('' to skip)",
+    )
+    disclosure.add_argument(
+        "--seconds", type=float, default=4.0, help="concurrency run: seconds per level and round"
+    )
+    disclosure.add_argument("--rounds", type=int, default=3, help="concurrency run: rounds")
+    disclosure.add_argument(
+        "--users", type=int, default=50, help="mixed users (pages and writes); 0 to skip"
+    )
+    disclosure.add_argument(
+        "--users-seconds", type=float, default=60.0, help="how long the mixed users run"
+    )
+    disclosure.add_argument(
+        "--workers", type=int, default=1, help="server processes (portal serve --workers)"
+    )
     _scratch_options(disclosure, "portal_bench")
 
     audit = command(
@@ -99,6 +117,12 @@ def cmd_bench_disclosure(args: argparse.Namespace) -> int:
         runs=args.runs,
         postgres_url=args.postgres_url,
         prefix=args.scratch_prefix,
+        levels=tuple(int(n) for n in args.connections.split(",") if n.strip()),
+        seconds=args.seconds,
+        rounds=args.rounds,
+        users=args.users,
+        users_seconds=args.users_seconds,
+        workers=args.workers,
     )
     return OK
 
