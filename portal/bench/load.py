@@ -85,25 +85,7 @@ def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
 
     threading.Thread(target=answer_stats, daemon=True).start()
     options = {**UVICORN_OPTIONS, "log_level": "warning", "access_log": False}
-    import sys
-
-    if os.environ.get("EXP_SWITCH"):
-        sys.setswitchinterval(float(os.environ["EXP_SWITCH"]))
-    if os.environ.get("EXP_THREADS"):
-        inner = app.app.router.lifespan_context if hasattr(app, "app") else None
-        from contextlib import asynccontextmanager
-
-        import anyio.to_thread
-
-        tokens = int(os.environ["EXP_THREADS"])
-
-        @asynccontextmanager
-        async def lifespan(a):
-            anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
-            async with inner(a) as state:
-                yield state
-
-        app.app.router.lifespan_context = lifespan
+    # stopped as a person stops `portal serve`
     with suppress(KeyboardInterrupt):
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
 
