@@ -148,8 +148,9 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
 
 def _sqlite_begin(conn) -> None:
     # A deferred BEGIN: the transaction reads on its snapshot without the write lock, and
-    # takes it (take_write_lock) at its first write.
-    conn.exec_driver_sql("BEGIN")
+    # takes it (take_write_lock) at its first write. Sent by the driver itself: nothing
+    # of SQLAlchemy's statement machinery is needed for it, and every transaction pays it.
+    conn.connection.dbapi_connection.execute("BEGIN")
 
 
 def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
