@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session
 
 from portal import crypto
@@ -45,62 +45,46 @@ _entry, _link = SectionEntry.__table__, CaseLink.__table__
 _client, _key = Client.__table__, AgencyKey.__table__
 
 
-def _newest_versions(pairs):
-    """Newest version of each section of the (agency, client) pairs `pairs` selects."""
-    newest = (
-        select(
-            _entry.c.agency_id,
-            _entry.c.client_id,
-            _entry.c.section_key,
-            func.max(_entry.c.version).label("version"),
-        )
-        .join(
-            pairs,
-            and_(pairs.c.agency_id == _entry.c.agency_id, pairs.c.client_id == _entry.c.client_id),
-        )
-        .group_by(_entry.c.agency_id, _entry.c.client_id, _entry.c.section_key)
-        .subquery()
+_newer = _entry.alias("newer")
+# The newest version of the entry's section: looked up by the index on (agency, client,
+# section, version) for each entry reached, so the statement is driven by the pairs wanted.
+_NEWEST = (
+    select(func.max(_newer.c.version))
+    .where(
+        _newer.c.agency_id == _entry.c.agency_id,
+        _newer.c.client_id == _entry.c.client_id,
+        _newer.c.section_key == _entry.c.section_key,
     )
-    return (
-        select(
-            pairs.c.agency_id,
-            pairs.c.client_id,
-            _entry.c.section_key,
-            _entry.c.version,
-            _entry.c.key_id,
-            _entry.c.content_sealed,
-            _entry.c.at,
-        )
-        .select_from(pairs)
-        .outerjoin(
-            newest,
-            and_(newest.c.agency_id == pairs.c.agency_id, newest.c.client_id == pairs.c.client_id),
-        )
-        .outerjoin(
-            _entry,
-            and_(
-                _entry.c.agency_id == newest.c.agency_id,
-                _entry.c.client_id == newest.c.client_id,
-                _entry.c.section_key == newest.c.section_key,
-                _entry.c.version == newest.c.version,
-            ),
-        )
-    )
-
-
-# Every pair linked to the case (one statement for every owner of a summary), or one pair.
-_CASE_PAIRS = (
-    select(_link.c.agency_id, _link.c.client_id)
-    .where(_link.c.case_id == bindparam("case"))
-    .distinct()
-    .subquery()
+    .scalar_subquery()
 )
-_ONE_PAIR = select(
-    bindparam("agency", type_=Integer).label("agency_id"),
-    bindparam("client", type_=Integer).label("client_id"),
-).subquery()
-_LATEST_OF_CASE = _newest_versions(_CASE_PAIRS)
-_LATEST_OF_CLIENT = _newest_versions(_ONE_PAIR)
+_ENTRY_COLUMNS = (
+    _entry.c.section_key,
+    _entry.c.version,
+    _entry.c.key_id,
+    _entry.c.content_sealed,
+    _entry.c.at,
+)
+# Every (agency, client) pair linked to the case, with the newest version of each of its
+# sections (a pair with none comes back once, empty): one statement for every owner.
+_LATEST_OF_CASE = (
+    select(_link.c.agency_id, _link.c.client_id, *_ENTRY_COLUMNS)
+    .select_from(_link)
+    .outerjoin(
+        _entry,
+        and_(
+            _entry.c.agency_id == _link.c.agency_id,
+            _entry.c.client_id == _link.c.client_id,
+            _entry.c.version == _NEWEST,
+        ),
+    )
+    .where(_link.c.case_id == bindparam("case"))
+)
+# One pair's (a release preview, which reads no case).
+_LATEST_OF_CLIENT = select(_entry.c.agency_id, _entry.c.client_id, *_ENTRY_COLUMNS).where(
+    _entry.c.agency_id == bindparam("agency"),
+    _entry.c.client_id == bindparam("client"),
+    _entry.c.version == _NEWEST,
+)
 
 _IDENTITY_COLUMNS = (_client.c.id, _client.c.agency_id, _client.c.key_id, _client.c.identity_sealed)
 _IDENTITIES_OF_CASE = (
@@ -120,6 +104,7 @@ def _load_latest(db: Session, wanted: Wanted, cache: SourceCache) -> dict[str, S
         cache.cases.add(cache.case_id)
         _keep_latest(cache, read(db, _LATEST_OF_CASE, {"case": cache.case_id}))
     if pair not in cache.latest:
+        cache.latest[pair] = {}
         _keep_latest(cache, read(db, _LATEST_OF_CLIENT, {"agency": pair[0], "client": pair[1]}))
     return cache.latest[pair]
 
