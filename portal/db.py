@@ -40,6 +40,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_ONLY = "portal_read_only"
 _WROTE = "portal_wrote"
 _HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transaction holds
+_BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
 _AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment before commit
 # A write that starts nothing and touches nothing: run first under the write lock, it makes
@@ -70,6 +71,7 @@ class WriteLock:
         self._waiters: deque[threading.Lock] = deque()
         self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
         self.taken = 0
+        self.commits = 0  # commits of this process's writers: a snapshot older is stale
 
     def acquire(self) -> None:
         with self._mutex:
@@ -103,12 +105,15 @@ class WriteLock:
         self.waited += seconds
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
+# By the engine's dialect: one per engine, shared by an engine with other execution
+# options, kept by dispose().
+_WRITE_LOCKS: weakref.WeakKeyDictionary[object, WriteLock] = weakref.WeakKeyDictionary()
 
 
-def write_lock_of(engine: Engine) -> WriteLock:
-    """The engine's write lock: its figures (time waited, times taken) for benchmarks."""
-    return _WRITE_LOCKS[engine]
+def write_lock_of(bind) -> WriteLock | None:
+    """The write lock of an engine (or of a connection's engine): its figures (time
+    waited, times taken) for benchmarks."""
+    return _WRITE_LOCKS.get(bind.dialect)
 
 
 def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs) -> Engine:
@@ -131,14 +136,14 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
             "options": f"-c lock_timeout={int(lock_wait_ms)}",
         }
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-    _WRITE_LOCKS[engine] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
+    _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
     if sqlite:
         # Given back once the database has let go of its own lock, not before (SQLAlchemy's
         # commit and rollback events run before the driver's commit): a waiter handed the
         # lock earlier would find SQLite's still taken.
         dialect = engine.dialect
-        dialect.do_commit = functools.partial(_then_release, dialect.do_commit)
-        dialect.do_rollback = functools.partial(_then_release, dialect.do_rollback)
+        dialect.do_commit = functools.partial(_then_release, dialect.do_commit, True)
+        dialect.do_rollback = functools.partial(_then_release, dialect.do_rollback, False)
     event.listen(engine, "before_cursor_execute", _note_writes)
     event.listen(engine, "commit", _forget_writes)
     event.listen(engine, "rollback", _forget_writes)
@@ -151,6 +156,7 @@ def _sqlite_begin(conn) -> None:
     # takes it (take_write_lock) at its first write. Sent by the driver itself: nothing
     # of SQLAlchemy's statement machinery is needed for it, and every transaction pays it.
     conn.connection.dbapi_connection.execute("BEGIN")
+    conn.info[_BEGAN] = write_lock_of(conn).commits
 
 
 def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
@@ -164,7 +170,7 @@ def _forget_writes(conn) -> None:
     conn.info.pop(_WROTE, None)
 
 
-def _then_release(end, dbapi_connection) -> None:
+def _then_release(end, committed: bool, dbapi_connection) -> None:
     try:
         end(dbapi_connection)
     finally:
@@ -176,6 +182,8 @@ def _then_release(end, dbapi_connection) -> None:
             info = {}
         held = info.pop(_HOLDS, None)
         if held is not None:
+            if committed:
+                held.commits += 1
             held.release()
 
 
@@ -200,21 +208,28 @@ def take_write_lock(conn) -> None:
     """
     if _HOLDS in conn.info:
         return
-    lock = _WRITE_LOCKS.get(conn.engine)
+    lock = write_lock_of(conn)
     if lock is None or not lock.queue:
         return
     lock.acquire()
     conn.info[_HOLDS] = lock
     try:
-        _sqlite_write_transaction(conn)
+        _sqlite_write_transaction(conn, lock)
     except BaseException:
         del conn.info[_HOLDS]
         lock.release()
         raise
 
 
-def _sqlite_write_transaction(conn) -> None:
+def _sqlite_write_transaction(conn, lock: WriteLock) -> None:
     dbapi = conn.connection.dbapi_connection
+    refreshable = not conn.info.get(_WROTE) and not conn.in_nested_transaction()
+    if refreshable and conn.info.get(_BEGAN) != lock.commits:
+        # A writer of this process committed since this transaction began: its snapshot
+        # may be stale, and starting again costs no more than finding out.
+        dbapi.execute("ROLLBACK")
+        dbapi.execute("BEGIN IMMEDIATE")
+        return
     try:
         dbapi.execute(_SQLITE_PROBE)
     except sqlite3.OperationalError as error:
@@ -222,8 +237,7 @@ def _sqlite_write_transaction(conn) -> None:
             return  # a database being built: its migrations run alone
         # Stale (another connection committed since this snapshot), or another process
         # holds SQLite's lock, for which a transaction that has read cannot wait.
-        code = getattr(error, "sqlite_errorcode", None)
-        if code not in _SQLITE_BUSY_CODES or conn.info.get(_WROTE) or conn.in_nested_transaction():
+        if getattr(error, "sqlite_errorcode", None) not in _SQLITE_BUSY_CODES or not refreshable:
             raise
         dbapi.execute("ROLLBACK")
         dbapi.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's writer
@@ -239,7 +253,7 @@ def hold_write_lock(db: Session) -> None:
 def waiting_for_write_lock(db: Session) -> Iterator[None]:
     """Count the time in the block as time waited for the write lock (PostgreSQL's row
     locks on audit heads; on SQLite the queue counts its own)."""
-    lock = _WRITE_LOCKS.get(db.get_bind())
+    lock = write_lock_of(db.get_bind())
     if lock is None or lock.queue:
         yield
         return

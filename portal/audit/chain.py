@@ -60,13 +60,8 @@ FIELDS_BY_FORMAT = {1: FORMAT_1_FIELDS, ENTRY_FORMAT: HASHED_FIELDS}
 _head = AuditHead.__table__
 
 
-def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
-    """RFC 8785 canonical JSON of a flat object, from its members already in key order
-    (each name already spelled as JSON, colon included); None when a value is not a
-    string, an integer JSON numbers hold exactly, or null.
-
-    For that shape the standard library's C string encoder (the one `json.dumps` uses with
-    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
+def _flat_members(members: Iterable[tuple[str, Any]]) -> list[str] | None:
+    """Each member of a flat object spelled as RFC 8785 JSON (see `_flat_json`)."""
     parts = []
     for name, value in members:
         kind = type(value)
@@ -78,6 +73,19 @@ def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
             parts.append(name + str(value))
         else:
             return None
+    return parts
+
+
+def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
+    """RFC 8785 canonical JSON of a flat object, from its members already in key order
+    (each name already spelled as JSON, colon included); None when a value is not a
+    string, an integer JSON numbers hold exactly, or null.
+
+    For that shape the standard library's C string encoder (the one `json.dumps` uses with
+    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
+    parts = _flat_members(members)
+    if parts is None:
+        return None
     return "{" + ",".join(parts) + "}"
 
 
@@ -104,6 +112,7 @@ class _Spelling:
         self.names = tuple(sorted(fields))
         self.spelled = tuple(encode_basestring(name) + ":" for name in self.names)
         self.at, self.seq = self.names.index("at"), self.names.index("seq")
+        self.log_key, self.prev_hash = self.names.index("log_key"), self.names.index("prev_hash")
 
 
 _SPELLINGS = {format_: _Spelling(fields) for format_, fields in FIELDS_BY_FORMAT.items()}
@@ -230,11 +239,36 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
 
 
-def _place(head: dict[str, Any], values: dict[str, Any]) -> None:
+def _spelled(values: dict[str, Any]) -> list[str] | None:
+    """An entry's canonical JSON members, spelled before its place in the log is known
+    (made before the log's lock is taken: under it, only its place is filled in); None
+    when a value is not flat (see `entry_hash`) or the format has no spelling."""
+    spelling = _SPELLINGS.get(values.get("format") or 1)
+    if spelling is None:
+        return None
+    content = [values.get(name) for name in spelling.names]
+    content[spelling.at] = format_at(content[spelling.at])
+    for place in (spelling.log_key, spelling.prev_hash, spelling.seq):
+        content[place] = None  # filled in under the lock
+    return _flat_members(zip(spelling.spelled, content, strict=True))
+
+
+def _place(head: dict[str, Any], values: dict[str, Any], spelled: list[str] | None) -> None:
     """Give one entry its place after `head`: the log's key, the next seq, the previous
-    entry's hash, and its own hash over all of that."""
-    values.update(log_key=head["log_key"], seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
-    values["entry_hash"] = entry_hash(values)
+    entry's hash, and its own hash over all of that (the same bytes as `entry_hash`)."""
+    log_key, seq, prev_hash = head["log_key"], head["last_seq"] + 1, head["last_hash"]
+    values.update(log_key=log_key, seq=seq, prev_hash=prev_hash)
+    if spelled is None:
+        values["entry_hash"] = entry_hash(values)
+        return
+    spelling = _SPELLINGS[values.get("format") or 1]
+    spelled[spelling.log_key] = spelling.spelled[spelling.log_key] + encode_basestring(log_key)
+    spelled[spelling.prev_hash] = spelling.spelled[spelling.prev_hash] + encode_basestring(
+        prev_hash
+    )
+    spelled[spelling.seq] = spelling.spelled[spelling.seq] + str(seq)
+    canonical = "{" + ",".join(spelled) + "}"
+    values["entry_hash"] = hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Appended(NamedTuple):
@@ -257,16 +291,19 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, An
     """
     if not rows:
         return []
-    lock_logs(db, [row["agency_id"] for row in rows])
-    heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
-    batch, due = [], []
-    for row in rows:
-        agency_id = row["agency_id"]
-        head = heads[agency_id]
+    prepared = []
+    for row in rows:  # all that does not depend on the log's head, before its lock
         full = dict.fromkeys(HASHED_FIELDS)
         full["format"] = ENTRY_FORMAT
         full.update(row)
-        _place(head, full)
+        prepared.append((full, _spelled(full)))
+    lock_logs(db, [row["agency_id"] for row in rows])
+    heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
+    batch, due = [], []
+    for full, spelled in prepared:
+        agency_id = full["agency_id"]
+        head = heads[agency_id]
+        _place(head, full, spelled)
         head.update(last_seq=full["seq"], last_hash=full["entry_hash"])
         if checkpoints.due(db, agency_id, full["seq"], checkpoint_seq=head["checkpoint_seq"]):
             due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
