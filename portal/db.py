@@ -144,6 +144,9 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         dialect = engine.dialect
         dialect.do_commit = functools.partial(_then_release, dialect.do_commit, True)
         dialect.do_rollback = functools.partial(_then_release, dialect.do_rollback, False)
+        # A savepoint is begun to write (insert, and on a conflict try again): the lock is
+        # taken before it, while a stale snapshot can still start again.
+        event.listen(engine, "savepoint", _lock_before_savepoint)
     event.listen(engine, "before_cursor_execute", _note_writes)
     event.listen(engine, "commit", _forget_writes)
     event.listen(engine, "rollback", _forget_writes)
@@ -185,6 +188,10 @@ def _then_release(end, committed: bool, dbapi_connection) -> None:
             if committed:
                 held.commits += 1
             held.release()
+
+
+def _lock_before_savepoint(conn, _name) -> None:
+    take_write_lock(conn)
 
 
 def _release_on_checkin(_dbapi_connection, record) -> None:

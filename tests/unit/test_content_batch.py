@@ -12,7 +12,8 @@ from portal.disclosure import content
 from portal.disclosure.sources import SourceCache
 from portal.models import Discipline, Role
 from portal.sections import catalogue
-from portal.services import cases, keys as agency_keys, sections
+from portal.services import cases, sections
+from portal.services import keys as agency_keys
 
 import factories as make
 
@@ -131,7 +132,7 @@ def test_a_key_of_another_agency_opens_nothing(db, keys):
     from portal.errors import NotFound
 
     case, owners = case_with_owners(db, keys, 2)
-    (owner, client, discipline), (other, _client, _d) = owners
+    (_owner, client, discipline), (other, _client, _d) = owners
     section = _sealed_sections(discipline)[0]
     # The client asked for under the wrong owner: its records are not that owner's.
     with pytest.raises(NotFound):

@@ -169,3 +169,23 @@ def test_writes_kept_for_the_commit_run_then_and_are_dropped_on_rollback(sqlite_
     with Session(sqlite_engine) as db:
         assert db.exec(select(AuditEntry.subject)).all() == ["at commit"]
         assert db.exec(text("SELECT count(*) FROM audit_head")).scalar_one() == 1
+
+
+def test_a_write_in_a_savepoint_after_another_commit_is_not_refused(committed_engine):
+    """The services insert inside a savepoint (and try again on a conflict): the lock is
+    taken before the savepoint, while the transaction can still start again. Before, a
+    stale snapshot met inside the savepoint was answered 503."""
+    with unit_of_work(committed_engine) as db:
+        _append(db, "first")
+    with unit_of_work(committed_engine) as early:
+        early.exec(select(AuditEntry.subject)).all()  # its snapshot
+        with unit_of_work(committed_engine) as other:
+            _append(other, "second")
+        with early.begin_nested():
+            _append(early, "third")
+    with Session(committed_engine) as db:
+        assert db.exec(select(AuditEntry.subject).order_by(AuditEntry.seq)).all() == [
+            "first",
+            "second",
+            "third",
+        ]
