@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -47,6 +48,7 @@ class KeyWrapper:
         """Drop the remembered keys (a rotation retires them)."""
         for key_id in key_ids:
             self._known.pop(key_id, None)
+        _seal_box.cache_clear()
 
 
 def new_data_secret() -> bytes:
@@ -74,14 +76,19 @@ def _subkey(secret: bytes, purpose: bytes) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _seal_box(secret: bytes) -> nacl.secret.SecretBox:
+    # A page opens a few dozen records under a handful of keys: the sealing subkey is
+    # derived once per key, not once per record. Emptied when a key is forgotten.
+    return nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
+
+
 def seal_json(secret: bytes, value: dict) -> bytes:
-    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
-    return bytes(box.encrypt(json.dumps(value, sort_keys=True).encode()))
+    return bytes(_seal_box(secret).encrypt(json.dumps(value, sort_keys=True).encode()))
 
 
 def open_json(secret: bytes, sealed: bytes) -> dict:
-    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
-    return json.loads(box.decrypt(sealed))
+    return json.loads(_seal_box(secret).decrypt(sealed))
 
 
 def normalise_name(text: str) -> str:

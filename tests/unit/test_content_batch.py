@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from portal import crypto
 from portal.bench.disclosure import _content_for  # synthetic values for every field
 from portal.crypto import KeyWrapper
 from portal.disclosure import content
@@ -113,6 +114,7 @@ def test_known_keys_are_not_read_again_and_a_rotation_forgets_them(db, node_secr
     data_key = agency_keys.current_key(db, owner.id, "data")
     assert keys.known_key(data_key.key_id) is not None
     keys.forget([data_key.key_id])
+    assert crypto._seal_box.cache_info().currsize == 0  # no sealing subkey kept either
     with counted(db) as third:
         load_page(db, keys, case, owners)
     assert any("agency_key" in s for s in third)
