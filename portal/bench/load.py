@@ -235,12 +235,31 @@ def closed_loop(
     answered, for `seconds`."""
     waited_before = server.lock_waited()
     started = time.perf_counter()
-    latencies, errors = asyncio.run(
-        _closed_loop(server.port, cookies, path, connections, seconds, ok={200})
+    latencies, errors = _in_own_loop(
+        lambda: _closed_loop(server.port, cookies, path, connections, seconds, ok={200})
     )
     elapsed = time.perf_counter() - started
     waited = server.lock_waited() - waited_before
     return Run(label, connections, elapsed, latencies, errors, waited)
+
+
+def _in_own_loop(make_coroutine):
+    """Run the load in an event loop of its own, on a thread of its own: whatever loop the
+    caller's thread may already run (a test runner's, a notebook's) is left alone."""
+    outcome: dict = {}
+
+    def body() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=body, name="bench-load")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 @dataclass(frozen=True)
@@ -304,7 +323,9 @@ def users(
     a time drawn evenly from `think` seconds before the next one, for `seconds`."""
     waited_before = server.lock_waited()
     started = time.perf_counter()
-    latencies, errors = asyncio.run(_users(server.port, sessions, visits, seconds, think, seed))
+    latencies, errors = _in_own_loop(
+        lambda: _users(server.port, sessions, visits, seconds, think, seed)
+    )
     elapsed = time.perf_counter() - started
     waited = server.lock_waited() - waited_before
     return Run(label, len(sessions), elapsed, latencies, errors, waited)
