@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -22,12 +23,32 @@ class KeyWrapper:
 
     def __init__(self, kek: bytes) -> None:
         self._box = nacl.secret.SecretBox(kek)
+        # key id -> (agency id, unwrapped data key): kept for the life of the key
+        self._known: dict[str, tuple[int, bytes]] = {}
 
     def wrap(self, secret: bytes) -> bytes:
         return bytes(self._box.encrypt(secret))
 
     def unwrap(self, wrapped: bytes) -> bytes:
         return self._box.decrypt(wrapped)
+
+    def unwrap_key(self, key_id: str, agency_id: int, wrapped: bytes) -> bytes:
+        """An agency's data key unwrapped, remembered by its id (which names one secret: it
+        is derived from it) until `forget()`: a page of sealed sections then costs no
+        unwrapping, and no key read once its keys are known."""
+        known = self._known.get(key_id)
+        if known is None or known[0] != agency_id:
+            known = self._known[key_id] = (agency_id, self.unwrap(wrapped))
+        return known[1]
+
+    def known_key(self, key_id: str) -> tuple[int, bytes] | None:
+        return self._known.get(key_id)
+
+    def forget(self, key_ids) -> None:
+        """Drop the remembered keys (a rotation retires them)."""
+        for key_id in key_ids:
+            self._known.pop(key_id, None)
+        _seal_box.cache_clear()
 
 
 def new_data_secret() -> bytes:
@@ -55,14 +76,19 @@ def _subkey(secret: bytes, purpose: bytes) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _seal_box(secret: bytes) -> nacl.secret.SecretBox:
+    # A page opens a few dozen records under a handful of keys: the sealing subkey is
+    # derived once per key, not once per record. Emptied when a key is forgotten.
+    return nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
+
+
 def seal_json(secret: bytes, value: dict) -> bytes:
-    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
-    return bytes(box.encrypt(json.dumps(value, sort_keys=True).encode()))
+    return bytes(_seal_box(secret).encrypt(json.dumps(value, sort_keys=True).encode()))
 
 
 def open_json(secret: bytes, sealed: bytes) -> dict:
-    box = nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
-    return json.loads(box.decrypt(sealed))
+    return json.loads(_seal_box(secret).decrypt(sealed))
 
 
 def normalise_name(text: str) -> str:

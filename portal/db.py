@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,16 +35,91 @@ def normalise_url(url: str) -> str:
 COMMAND_LOCK_WAIT_MS = 30_000
 # A PostgreSQL server that does not answer is "unavailable" after this, not a hung request.
 CONNECT_TIMEOUT_SECONDS = 5
-# Set on a connection whose transaction only reads (the readiness probe): on SQLite it
-# begins without taking the write lock, so a writer holding it cannot stall the probe.
+# Set on a connection whose transaction only reads (the readiness probe). Every transaction
+# now begins without the write lock; the option stays for callers that say so.
 READ_ONLY = "portal_read_only"
 _WROTE = "portal_wrote"
+_HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transaction holds
+_BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
+_AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment before commit
+# A write that starts nothing and touches nothing: run first under the write lock, it makes
+# SQLite take its own write lock now, and fails at once (SQLITE_BUSY_SNAPSHOT) when another
+# connection committed since this transaction's reads began.
+_SQLITE_PROBE = "UPDATE audit_head SET last_seq = last_seq WHERE 0"
+_SQLITE_BUSY_CODES = (5, 517)  # SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
+
+
+class WriteLock:
+    """Writers queue, readers do not wait: one engine's write lock in this process.
+
+    A transaction begins without it and reads (and renders) on its own snapshot; it takes
+    the lock at its first write (an INSERT, UPDATE or DELETE, or a log head it is about to
+    move) and holds it until it commits or rolls back. On SQLite the lock is a FIFO in
+    front of the database's own write lock: waiters are handed the lock in the order they
+    came, instead of SQLite's busy handler making each sleep and poll (which left some
+    waiting for seconds). On PostgreSQL a writer's lock is the row locks it takes (an audit
+    log's head, FOR UPDATE), which the server already hands out in order; the time spent
+    waiting for them is counted here too.
+    """
+
+    def __init__(self, *, queue: bool, wait_ms: int) -> None:
+        self.queue = queue
+        self.timeout = wait_ms / 1000
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+        self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
+        self.taken = 0
+        self.commits = 0  # commits of this process's writers: a snapshot older is stale
+
+    def acquire(self) -> None:
+        with self._mutex:
+            self.taken += 1
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        started = time.perf_counter()
+        handed = turn.acquire(timeout=self.timeout)
+        if not handed:
+            with self._mutex:
+                if turn in self._waiters:  # not handed over in the meantime
+                    self._waiters.remove(turn)
+                    self.waited += time.perf_counter() - started
+                    raise sqlite3.OperationalError(
+                        f"database is locked: waited {self.timeout:.0f} s for the write lock"
+                    )
+        self.note_wait(time.perf_counter() - started)
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # handed on: stays held, in arrival order
+            else:
+                self._held = False
+
+    def note_wait(self, seconds: float) -> None:
+        self.waited += seconds
+
+
+# By the engine's dialect: one per engine, shared by an engine with other execution
+# options, kept by dispose().
+_WRITE_LOCKS: weakref.WeakKeyDictionary[object, WriteLock] = weakref.WeakKeyDictionary()
+
+
+def write_lock_of(bind) -> WriteLock | None:
+    """The write lock of an engine (or of a connection's engine): its figures (time
+    waited, times taken) for benchmarks."""
+    return _WRITE_LOCKS.get(bind.dialect)
 
 
 def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs) -> Engine:
     url = normalise_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    if sqlite:
         engine = create_engine(
             url,
             # Starlette runs sync endpoints in a thread pool.
@@ -56,26 +136,158 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
             "options": f"-c lock_timeout={int(lock_wait_ms)}",
         }
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
+    if sqlite:
+        # Given back once the database has let go of its own lock, not before (SQLAlchemy's
+        # commit and rollback events run before the driver's commit): a waiter handed the
+        # lock earlier would find SQLite's still taken.
+        dialect = engine.dialect
+        dialect.do_commit = functools.partial(_then_release, dialect.do_commit, True)
+        dialect.do_rollback = functools.partial(_then_release, dialect.do_rollback, False)
+        # A savepoint is begun to write (insert, and on a conflict try again): the lock is
+        # taken before it, while a stale snapshot can still start again.
+        event.listen(engine, "savepoint", _lock_before_savepoint)
     event.listen(engine, "before_cursor_execute", _note_writes)
     event.listen(engine, "commit", _forget_writes)
     event.listen(engine, "rollback", _forget_writes)
+    event.listen(engine.pool, "checkin", _release_on_checkin)
     return engine
 
 
 def _sqlite_begin(conn) -> None:
-    # pysqlite's own BEGIN handling defers locks; take the write lock at BEGIN so
-    # concurrent writers queue on busy_timeout instead of failing mid-transaction.
-    read_only = conn.get_execution_options().get(READ_ONLY)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # A deferred BEGIN: the transaction reads on its snapshot without the write lock, and
+    # takes it (take_write_lock) at its first write. Sent by the driver itself: nothing
+    # of SQLAlchemy's statement machinery is needed for it, and every transaction pays it.
+    conn.connection.dbapi_connection.execute("BEGIN")
+    conn.info[_BEGAN] = write_lock_of(conn).commits
 
 
 def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
     if not conn.info.get(_WROTE) and statement.lstrip()[:7].upper().startswith(_WRITES):
+        if _HOLDS not in conn.info:
+            take_write_lock(conn)
         conn.info[_WROTE] = True
 
 
 def _forget_writes(conn) -> None:
     conn.info.pop(_WROTE, None)
+
+
+def _then_release(end, committed: bool, dbapi_connection) -> None:
+    try:
+        end(dbapi_connection)
+    finally:
+        # The pool's proxy of the connection carries the record's info; a bare or ad hoc
+        # connection (the engine's first connect) has none, and holds nothing.
+        try:
+            info = dbapi_connection.info
+        except (AttributeError, NotImplementedError):
+            info = {}
+        held = info.pop(_HOLDS, None)
+        if held is not None:
+            if committed:
+                held.commits += 1
+            held.release()
+
+
+def _lock_before_savepoint(conn, _name) -> None:
+    take_write_lock(conn)
+
+
+def _release_on_checkin(_dbapi_connection, record) -> None:
+    # A connection given back without its transaction's end being seen (an error on the
+    # way) must not keep the lock.
+    held = record.info.pop(_HOLDS, None) if record is not None else None
+    if held is not None:
+        held.release()
+
+
+def take_write_lock(conn) -> None:
+    """Take the engine's write lock for this connection's transaction, if it does not
+    hold it yet; held until the transaction ends.
+
+    On SQLite the transaction then takes the database's write lock too. If another writer
+    committed since this transaction's reads began, SQLite cannot let it write on that
+    snapshot: a transaction that has written nothing and holds no savepoint starts again
+    on the current state (its reads decided nothing that is written yet, and what it goes
+    on to read and write sees every commit before it, as PostgreSQL's READ COMMITTED
+    does); otherwise it fails as "database is locked" (503, try again, nothing saved).
+    """
+    if _HOLDS in conn.info:
+        return
+    lock = write_lock_of(conn)
+    if lock is None or not lock.queue:
+        return
+    lock.acquire()
+    conn.info[_HOLDS] = lock
+    try:
+        _sqlite_write_transaction(conn, lock)
+    except BaseException:
+        del conn.info[_HOLDS]
+        lock.release()
+        raise
+
+
+def _sqlite_write_transaction(conn, lock: WriteLock) -> None:
+    dbapi = conn.connection.dbapi_connection
+    refreshable = not conn.info.get(_WROTE) and not conn.in_nested_transaction()
+    if refreshable and conn.info.get(_BEGAN) != lock.commits:
+        # A writer of this process committed since this transaction began: its snapshot
+        # may be stale, and starting again costs no more than finding out.
+        dbapi.execute("ROLLBACK")
+        dbapi.execute("BEGIN IMMEDIATE")
+        return
+    try:
+        dbapi.execute(_SQLITE_PROBE)
+    except sqlite3.OperationalError as error:
+        if str(error).startswith("no such table"):
+            return  # a database being built: its migrations run alone
+        # Stale (another connection committed since this snapshot), or another process
+        # holds SQLite's lock, for which a transaction that has read cannot wait.
+        if getattr(error, "sqlite_errorcode", None) not in _SQLITE_BUSY_CODES or not refreshable:
+            raise
+        dbapi.execute("ROLLBACK")
+        dbapi.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's writer
+
+
+def hold_write_lock(db: Session) -> None:
+    """Take the write lock now, before reading what this transaction is about to move (an
+    audit log's head): on SQLite the read must come after it."""
+    take_write_lock(db.connection())
+
+
+@contextmanager
+def waiting_for_write_lock(db: Session) -> Iterator[None]:
+    """Count the time in the block as time waited for the write lock (PostgreSQL's row
+    locks on audit heads; on SQLite the queue counts its own)."""
+    lock = write_lock_of(db.get_bind())
+    if lock is None or lock.queue:
+        yield
+        return
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        lock.note_wait(time.perf_counter() - started)
+
+
+def at_commit(db: Session, write: Callable[[], None]) -> None:
+    """Run `write` as this transaction's last work, just before it commits: the write lock
+    is then held for that write and the commit only, not for what the request does in
+    between (a page's rendering). Dropped if the transaction rolls back."""
+    db.info.setdefault(_AT_COMMIT, []).append(write)
+
+
+@event.listens_for(Session, "before_commit")
+def _run_at_commit(session) -> None:
+    while writes := session.info.pop(_AT_COMMIT, None):
+        for write in writes:
+            write()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_at_commit(session) -> None:
+    session.info.pop(_AT_COMMIT, None)
 
 
 def commit(session: Session) -> None:
@@ -94,7 +306,7 @@ def commit(session: Session) -> None:
 def wrote_nothing(session: Session) -> bool:
     """True when this unit of work has sent no INSERT, UPDATE or DELETE: if its commit
     fails, nothing was lost and what the request read can still be answered."""
-    if session.new or session.dirty or session.deleted:
+    if session.new or session.dirty or session.deleted or session.info.get(_AT_COMMIT):
         return False
     connections = [session.connection()] if session.in_transaction() else []
     return not any(c.info.get(_WROTE) for c in connections)

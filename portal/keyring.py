@@ -40,4 +40,4 @@ def data_secret(
         ).first()
         if key is None:
             raise NotFound("agency key")
-    return key.key_id, keys.unwrap(key.wrapped_secret)
+    return key.key_id, keys.unwrap_key(key.key_id, key.agency_id, key.wrapped_secret)

@@ -1,8 +1,9 @@
 """The hash chain behind `record()`: each log's head row, locked by every append.
 
-An append locks its log's `audit_head` row (SELECT … FOR UPDATE on PostgreSQL; SQLite
-already serialises writers with BEGIN IMMEDIATE), takes the next seq and the previous
-hash from it, and moves it on. The unique (log_key, seq) constraint is the backstop: if
+An append takes the write lock (portal/db.py: on SQLite the queue in front of the
+database's own lock, taken before the head is read), locks its log's `audit_head` row
+(SELECT … FOR UPDATE on PostgreSQL), takes the next seq and the previous hash from it,
+and moves it on. The unique (log_key, seq) constraint is the backstop: if
 two writers ever raced past the lock, one of them would fail rather than fork the log.
 """
 
@@ -12,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -22,7 +23,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import read, write_many
+from portal.db import hold_write_lock, read, waiting_for_write_lock, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -59,13 +60,8 @@ FIELDS_BY_FORMAT = {1: FORMAT_1_FIELDS, ENTRY_FORMAT: HASHED_FIELDS}
 _head = AuditHead.__table__
 
 
-def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
-    """RFC 8785 canonical JSON of a flat object, from its members already in key order
-    (each name already spelled as JSON, colon included); None when a value is not a
-    string, an integer JSON numbers hold exactly, or null.
-
-    For that shape the standard library's C string encoder (the one `json.dumps` uses with
-    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
+def _flat_members(members: Iterable[tuple[str, Any]]) -> list[str] | None:
+    """Each member of a flat object spelled as RFC 8785 JSON (see `_flat_json`)."""
     parts = []
     for name, value in members:
         kind = type(value)
@@ -77,6 +73,19 @@ def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
             parts.append(name + str(value))
         else:
             return None
+    return parts
+
+
+def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
+    """RFC 8785 canonical JSON of a flat object, from its members already in key order
+    (each name already spelled as JSON, colon included); None when a value is not a
+    string, an integer JSON numbers hold exactly, or null.
+
+    For that shape the standard library's C string encoder (the one `json.dumps` uses with
+    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
+    parts = _flat_members(members)
+    if parts is None:
+        return None
     return "{" + ",".join(parts) + "}"
 
 
@@ -103,6 +112,7 @@ class _Spelling:
         self.names = tuple(sorted(fields))
         self.spelled = tuple(encode_basestring(name) + ":" for name in self.names)
         self.at, self.seq = self.names.index("at"), self.names.index("seq")
+        self.log_key, self.prev_hash = self.names.index("log_key"), self.names.index("prev_hash")
 
 
 _SPELLINGS = {format_: _Spelling(fields) for format_, fields in FIELDS_BY_FORMAT.items()}
@@ -126,35 +136,7 @@ def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None
     return hashlib.sha256(canonical_content(whole)).hexdigest()
 
 
-def _head_condition(agency_id: int | None):
-    return _head.c.log_key == NODE_LOG if agency_id is None else _head.c.agency_id == agency_id
-
-
 _HEADS = "audit_heads"  # Session.info key: the heads this transaction holds locked
-_MOVED = "audit_heads_moved"  # heads moved by append() but not yet written
-
-
-@event.listens_for(Session, "before_flush")
-def _write_moved_heads(session, _flush_context, _instances) -> None:
-    # append() moves its head in memory and leaves the entry pending, so a run of appends
-    # costs one INSERT batch and one UPDATE per head at the next flush, not a statement
-    # each. The pending entry guarantees that flush happens before any read, commit or
-    # savepoint release, so the row on disk is never behind what this transaction sees.
-    moved = session.info.pop(_MOVED, None)
-    if not moved:
-        return
-    connection = session.connection()
-    for agency_id in moved:
-        head = session.info[_HEADS][agency_id]
-        connection.execute(
-            update(_head)
-            .where(_head.c.log_key == head["log_key"])
-            .values(
-                last_seq=head["last_seq"],
-                last_hash=head["last_hash"],
-                checkpoint_seq=head["checkpoint_seq"],
-            )
-        )
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -162,7 +144,12 @@ def _forget_heads(session, transaction) -> None:
     # Any end (commit, rollback, a savepoint's release or rollback) may have moved or
     # undone a head: the next append reads it again.
     session.info.pop(_HEADS, None)
-    session.info.pop(_MOVED, None)
+
+
+# FOR UPDATE is not rendered on SQLite: there the write lock is taken first (see db.py).
+_LOCK_HEAD = select(_head).where(_head.c.agency_id == bindparam("agency")).with_for_update()
+_LOCK_NODE_HEAD = select(_head).where(_head.c.log_key == NODE_LOG).with_for_update()
+_AGENCY_LOG_KEY = select(Agency.public_id).where(Agency.id == bindparam("agency"))
 
 
 def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
@@ -174,17 +161,14 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     held = db.info.setdefault(_HEADS, {})
     if agency_id in held:
         return held[agency_id]
-    locked = (
-        select(_head).where(_head_condition(agency_id)).with_for_update()
-    )  # FOR UPDATE is not rendered on SQLite, whose writers are already serialised
-    row = db.execute(locked).mappings().first()
+    locked, params = (
+        (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
+    )
+    hold_write_lock(db)
+    with waiting_for_write_lock(db):
+        row = read(db, locked, params).mappings().first()
     if row is None:
-        if agency_id is None:
-            log_key = NODE_LOG
-        else:
-            log_key = db.execute(
-                select(Agency.public_id).where(Agency.id == agency_id)
-            ).scalar_one()
+        log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         # Two first writers may race here: one inserts, the other waits for it and does nothing.
@@ -199,27 +183,20 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
             )
             .on_conflict_do_nothing()
         )
-        row = db.execute(locked).mappings().one()
+        row = read(db, locked, params).mappings().one()
     head = dict(row)
     db.info.setdefault(_HEADS, {})[agency_id] = head
     return head
 
 
-def move_head(db: Session, agency_id: int | None, *, deferred: bool = False, **values: Any) -> None:
-    """Move a locked head on, in this transaction's copy and in the database.
-
-    `deferred` (append() only, which always leaves an entry pending): write it at the next
-    flush rather than now.
-    """
+def move_head(db: Session, agency_id: int | None, **values: Any) -> None:
+    """Move a locked head on, in this transaction's copy and in the database."""
     head = lock_head(db, agency_id)
     head.update(values)
-    if deferred:
-        db.info.setdefault(_MOVED, set()).add(agency_id)
-    else:
-        db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
+    db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
-# FOR UPDATE is not rendered on SQLite, whose writers are already serialised.
+# FOR UPDATE is not rendered on SQLite: there the write lock is taken first.
 _LOCK_HEADS = (
     select(_head)
     .where(_head.c.agency_id.in_(bindparam("agencies", expanding=True)))
@@ -253,58 +230,80 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
         lock_head(db, None)
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
-        for row in read(db, _LOCK_HEADS, {"agencies": agencies}).mappings():
+        hold_write_lock(db)
+        with waiting_for_write_lock(db):
+            locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
+        for row in locked:
             held[row["agency_id"]] = dict(row)
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
 
 
-def _place(head: dict[str, Any], values: dict[str, Any]) -> None:
+def _spelled(values: dict[str, Any]) -> list[str] | None:
+    """An entry's canonical JSON members, spelled before its place in the log is known
+    (made before the log's lock is taken: under it, only its place is filled in); None
+    when a value is not flat (see `entry_hash`) or the format has no spelling."""
+    spelling = _SPELLINGS.get(values.get("format") or 1)
+    if spelling is None:
+        return None
+    content = [values.get(name) for name in spelling.names]
+    content[spelling.at] = format_at(content[spelling.at])
+    for place in (spelling.log_key, spelling.prev_hash, spelling.seq):
+        content[place] = None  # filled in under the lock
+    return _flat_members(zip(spelling.spelled, content, strict=True))
+
+
+def _place(head: dict[str, Any], values: dict[str, Any], spelled: list[str] | None) -> None:
     """Give one entry its place after `head`: the log's key, the next seq, the previous
-    entry's hash, and its own hash over all of that."""
-    values.update(log_key=head["log_key"], seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
-    values["entry_hash"] = entry_hash(values)
+    entry's hash, and its own hash over all of that (the same bytes as `entry_hash`)."""
+    log_key, seq, prev_hash = head["log_key"], head["last_seq"] + 1, head["last_hash"]
+    values.update(log_key=log_key, seq=seq, prev_hash=prev_hash)
+    if spelled is None:
+        values["entry_hash"] = entry_hash(values)
+        return
+    spelling = _SPELLINGS[values.get("format") or 1]
+    spelled[spelling.log_key] = spelling.spelled[spelling.log_key] + encode_basestring(log_key)
+    spelled[spelling.prev_hash] = spelling.spelled[spelling.prev_hash] + encode_basestring(
+        prev_hash
+    )
+    spelled[spelling.seq] = spelling.spelled[spelling.seq] + str(seq)
+    canonical = "{" + ",".join(spelled) + "}"
+    values["entry_hash"] = hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def append(db: Session, values: dict[str, Any]) -> AuditEntry:
-    """Give the entry (its columns, from `entry_values()`) its place in its log and add
-    it to the session."""
-    agency_id = values["agency_id"]
-    _place(lock_head(db, agency_id), values)
-    seq, hashed = values["seq"], values["entry_hash"]
-    moved = {"last_seq": seq, "last_hash": hashed}
-    head = lock_head(db, agency_id)
-    if checkpoints.due(db, agency_id, seq, checkpoint_seq=head["checkpoint_seq"]):
-        checkpoints.sign(db, agency_id, values["log_key"], seq, hashed, values["at"])
-        moved["checkpoint_seq"] = seq
-    entry = AuditEntry(**values)
-    db.add(entry)
-    move_head(db, agency_id, deferred=True, **moved)
-    return entry
+class Appended(NamedTuple):
+    """Where an entry went: what `record()` returns."""
+
+    log_key: str
+    seq: int
+    prev_hash: str
+    entry_hash: str
 
 
-def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
+def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Chain entries into their logs (each row names its `agency_id`) and insert them with
-    one INSERT batch: the disclosure point's path, which writes an entry per section.
+    one prebuilt INSERT batch: every append takes this path, a single one included.
 
-    Same chain and same checkpoints as `append()`, without an ORM object per entry. The
-    heads are locked in the fixed order first and written at once, so the rows on disk
+    The heads are locked in the fixed order first and written at once, so the rows on disk
     never lag what this transaction sees. Nothing between the lock and that write runs a
     query (checkpoints are signed after it): a query could flush, and a flush ends the
-    transaction's copy of the heads.
+    transaction's copy of the heads. Returns every entry's columns as written, in order.
     """
     if not rows:
-        return
-    lock_logs(db, [row["agency_id"] for row in rows])
-    heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
-    batch, due = [], []
-    for row in rows:
-        agency_id = row["agency_id"]
-        head = heads[agency_id]
+        return []
+    prepared = []
+    for row in rows:  # all that does not depend on the log's head, before its lock
         full = dict.fromkeys(HASHED_FIELDS)
         full["format"] = ENTRY_FORMAT
         full.update(row)
-        _place(head, full)
+        prepared.append((full, _spelled(full)))
+    lock_logs(db, [row["agency_id"] for row in rows])
+    heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
+    batch, due = [], []
+    for full, spelled in prepared:
+        agency_id = full["agency_id"]
+        head = heads[agency_id]
+        _place(head, full, spelled)
         head.update(last_seq=full["seq"], last_hash=full["entry_hash"])
         if checkpoints.due(db, agency_id, full["seq"], checkpoint_seq=head["checkpoint_seq"]):
             due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
@@ -326,6 +325,7 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> None:
     )
     for checkpoint in due:
         checkpoints.sign(db, *checkpoint)
+    return batch
 
 
 def append_rows(db: Session, agency_id: int | None, rows: Iterable[Mapping[str, Any]]) -> int:

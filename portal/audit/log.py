@@ -1,7 +1,7 @@
 """`record()`: the single way anything is written to an agency's audit log.
 
-It adds the entry to the caller's session, so the entry commits or rolls back with the
-change it describes. The hash chain (portal/audit/chain.py) hangs off this function
+It writes the entry on the caller's session's transaction, so the entry commits or rolls
+back with the change it describes. The hash chain (portal/audit/chain.py) hangs off this function
 alone: the entry gets its seq, prev_hash and entry_hash here, under its log's head lock.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from portal.audit import chain
-from portal.models import ENTRY_FORMAT, Actor, Agency, AuditEntry
+from portal.models import ENTRY_FORMAT, Actor, Agency
 from portal.requester import Requester
 
 
@@ -227,8 +227,9 @@ def record(
     at: datetime,
     client_address: str | None = None,
     disclosure: DisclosureFacts | None = None,
-) -> AuditEntry:
-    """Append one entry to `agency_id`'s log (None: the node's own log).
+) -> chain.Appended:
+    """Append one entry to `agency_id`'s log (None: the node's own log), through the same
+    prebuilt batch as `record_many()`; returns where it went (its log, seq and hashes).
 
     `actor`: see `actor_refs()`. `detail` must never hold survivor content: references
     and decisions only.
@@ -243,7 +244,10 @@ def record(
         client_address=client_address,
         disclosure=disclosure,
     )
-    return chain.append(db, values)
+    (written,) = chain.append_many(db, [values])
+    return chain.Appended(
+        written["log_key"], written["seq"], written["prev_hash"], written["entry_hash"]
+    )
 
 
 def record_many(db: Session, entries: list[dict]) -> None:

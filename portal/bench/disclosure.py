@@ -32,6 +32,7 @@ from portal import crypto, migrate
 from portal.app import create_app
 from portal.audit import chain
 from portal.auth.permissions import allows
+from portal.bench import load
 from portal.bench.http import Browser, serve
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -94,6 +95,8 @@ class Figures:
     # ratios of such pairs, which a drift of the machine's speed moves least.
     ratio: float
     in_process_ratio: float
+    page_html: str = ""  # the summary as served, for the floor
+    concurrency: object = None  # Concurrency, when measured
 
 
 def _content_for(section, rng) -> dict:
@@ -506,7 +509,19 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         released=released_count,
         ratio=ratio,
         in_process_ratio=in_process_ratio,
+        page_html=page,
     )
+
+
+def _own_client(engine, viewer_name: str) -> str:
+    """The public id of a client of the viewer's own agency (the users' write)."""
+    with Session(engine) as db:
+        user = db.exec(select(StaffUser).where(StaffUser.username == viewer_name)).one()
+        return db.exec(
+            select(Client.public_id).where(
+                Client.agency_id == user.agency_id, Client.reference == "BENCH-1"
+            )
+        ).one()
 
 
 @dataclass(frozen=True)
@@ -524,6 +539,13 @@ def run(
     audit_n=100_000,
     runs=50,
     postgres_url="postgresql://postgres@127.0.0.1:5432/postgres",
+    prefix="portal_bench",
+    levels=(1, 8, 32),
+    seconds=4.0,
+    rounds=3,
+    users=50,
+    users_seconds=60.0,
+    workers=1,
     out=print,
 ) -> list[Figures]:
     results = []
@@ -535,7 +557,7 @@ def run(
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
             url, drop = scratch_database(
-                backend, directory=Path(folder), postgres_url=postgres_url, prefix="portal_bench"
+                backend, directory=Path(folder), postgres_url=postgres_url, prefix=prefix
             )
             engine = make_engine(url)
             try:
@@ -557,6 +579,9 @@ def run(
                     secrets=node_secrets,
                     cookie_secure=False,
                     clock=_moving_clock(AT + timedelta(hours=1)),
+                    # The page decides every owner's block whatever the machine's load: the
+                    # benchmark measures that page (250 ms is the node's default budget).
+                    summary_budget_ms=60_000,
                 )
                 figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
                 results.append(figures)
@@ -582,7 +607,180 @@ def run(
                     f"[{backend}] disclosure decisions/s {figures.decisions_per_second:.0f} "
                     "(one owner-log entry each, plus a viewer-log entry per release)"
                 )
+                if levels:
+                    own_client = _own_client(engine, viewer_name)
+                    engine.dispose()  # the server process opens its own connections
+                    result = concurrency(
+                        settings,
+                        bench_case,
+                        viewer_name,
+                        figures.page_html,
+                        levels=levels,
+                        seconds=seconds,
+                        rounds=rounds,
+                        users=users,
+                        users_seconds=users_seconds,
+                        own_client=own_client,
+                        workers=workers,
+                    )
+                    figures.concurrency = result
+                    for line in concurrency_lines(backend, result, levels):
+                        out(line)
             finally:
                 engine.dispose()
                 drop()
     return results
+
+
+FLOOR_PATH = "/bench-floor"
+
+
+class _WithFloor:
+    """The portal app, and beside it the floor: the summary's HTML from memory, served by
+    the same server (uvicorn, the node's options) without the app's work."""
+
+    def __init__(self, app, html: str) -> None:
+        from starlette.responses import HTMLResponse
+
+        self.app, self.state = app, app.state
+        self.floor = HTMLResponse(html)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == FLOOR_PATH:
+            await self.floor(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Concurrency:
+    backend: str
+    runs: dict[tuple[str, int], load.Run]  # ("summary" | "floor", connections) -> merged runs
+    mixed: load.Run | None
+
+
+def _merged(runs: list[load.Run]) -> load.Run:
+    first = runs[0]
+    waits = [r.lock_waited for r in runs if r.lock_waited is not None]
+    return load.Run(
+        first.label,
+        first.connections,
+        sum(r.seconds for r in runs),
+        [latency for r in runs for latency in r.latencies],
+        sum(r.errors for r in runs),
+        sum(waits) if waits else None,
+    )
+
+
+def concurrency(
+    settings: Settings,
+    bench_case,
+    viewer_name: str,
+    page_html: str,
+    *,
+    levels=(1, 8, 32),
+    seconds: float = 4.0,
+    rounds: int = 3,
+    users: int = 50,
+    users_seconds: float = 60.0,
+    think=(1.0, 3.0),
+    own_client: str | None = None,
+    workers: int = 1,
+) -> Concurrency:
+    """The summary and the floor at each number of connections, over real HTTP to a server
+    in its own process: `rounds` rounds, each level and path in turn (so a drift of the
+    machine's speed weighs on all), then `users` users mixing pages and writes."""
+    summary_url = f"/cases/{bench_case.public_id}/summary?purpose=mdt_case_review"
+    collected: dict[tuple[str, int], list[load.Run]] = {}
+    mixed = None
+    with load.serve_in_process(
+        lambda: _WithFloor(create_app(settings), page_html), workers=workers
+    ) as server:
+        browser = Browser(server.port)
+        browser.sign_in(viewer_name, PASSWORD)
+        cookies = dict(browser._cookies)
+        for _ in range(3):  # warm up the server's caches
+            browser.get(summary_url)
+        browser.close()
+        for _ in range(rounds):
+            for connections in levels:
+                for label, path in (("summary", summary_url), ("floor", FLOOR_PATH)):
+                    run = load.closed_loop(
+                        server, cookies, path, label=label, connections=connections, seconds=seconds
+                    )
+                    collected.setdefault((label, connections), []).append(run)
+        if users:
+            sessions, tokens = [], []
+            for _ in range(users):
+                person = Browser(server.port)
+                person.sign_in(viewer_name, PASSWORD)
+                _status, home = person.get("/")
+                sessions.append(dict(person._cookies))
+                tokens.append(home.split('"X-CSRF-Token": "')[1].split('"')[0])
+                person.close()
+            visits = [
+                load.Visit(7, "GET", summary_url),
+                load.Visit(2, "GET", "/"),
+            ]
+            if own_client is not None:
+                from urllib.parse import urlencode
+
+                visits.append(
+                    load.Visit(
+                        1,
+                        "POST",
+                        f"/clients/{own_client}/language",
+                        # each user sends its own session's token: the number says whose
+                        body=lambda n: urlencode(
+                            {
+                                "csrf_token": tokens[n // 1_000_000],
+                                "preferred_language": ("en", "es")[n % 2],
+                            }
+                        ).encode(),
+                        ok=frozenset({303}),
+                    )
+                )
+            mixed = load.users(
+                server, sessions, visits, seconds=users_seconds, think=think, label="mixed"
+            )
+    return Concurrency(
+        backend=settings.database_url.split(":", 1)[0],
+        runs={key: _merged(runs) for key, runs in collected.items()},
+        mixed=mixed,
+    )
+
+
+def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
+    lines = [
+        f"[{backend}] concurrency over HTTP (server in its own process, 127.0.0.1; rounds "
+        "interleaved): connections, pages/s, p50, p99, errors, write-lock wait share"
+    ]
+    for connections in levels:
+        summary_run, floor_run = (
+            result.runs[("summary", connections)],
+            result.runs[("floor", connections)],
+        )
+        share = summary_run.lock_share
+        lines.append(
+            f"[{backend}]   {connections:>3} conn  summary {summary_run.throughput:7.1f}/s "
+            f"p50 {summary_run.p50_ms:7.1f} ms p99 {summary_run.p99_ms:7.1f} ms "
+            f"errors {summary_run.errors} lock wait {0 if share is None else share * 100:4.1f} %"
+            f" · floor {floor_run.throughput:7.1f}/s p50 {floor_run.p50_ms:5.1f} ms "
+            f"p99 {floor_run.p99_ms:5.1f} ms"
+        )
+    one, eight = result.runs.get(("summary", 1)), result.runs.get(("summary", 8))
+    if one and eight:
+        lines.append(
+            f"[{backend}]   summary p99 at 8 / at 1: {eight.p99_ms / one.p99_ms:.2f}x; "
+            f"throughput at 8 / at 1: {eight.throughput / one.throughput:.2f}x"
+        )
+    if result.mixed is not None:
+        mixed = result.mixed
+        share = mixed.lock_share
+        lines.append(
+            f"[{backend}] {mixed.connections} mixed users for {mixed.seconds:.0f} s (summary "
+            f"7, dashboard 2, a write 1; 1-3 s between): {len(mixed.latencies)} answered, "
+            f"errors {mixed.errors}, p50 {mixed.p50_ms:.1f} ms, p95 {mixed.p95_ms:.1f} ms, "
+            f"p99 {mixed.p99_ms:.1f} ms, lock wait {0 if share is None else share * 100:.1f} %"
+        )
+    return lines

@@ -361,6 +361,7 @@ def run(
     postgres_url: str | None,
     repeat: int = DEFAULT_REPEAT,
     today: date | None = None,
+    prefix: str = "portal_bench_workflow",
     out=print,
 ) -> list[Figures]:
     """Build every size on each database, then measure them in turns (ROUNDS rounds of
@@ -377,7 +378,7 @@ def run(
                         backend,
                         directory=Path(directory),
                         postgres_url=postgres_url or "",
-                        prefix="portal_bench",
+                        prefix=prefix,
                     )
                     drops.append(drop)
                     engine = make_engine(url)

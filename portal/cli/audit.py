@@ -1,4 +1,4 @@
-"""`portal audit verify|checkpoint` and `portal bench audit`: the audit log's commands."""
+"""`portal audit verify|checkpoint`: the audit log's commands."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from portal.db import unit_of_work
 from portal.settings import audit_journal_from
 
 
-def add_commands(commands, bench) -> None:
-    """`bench` is the shared `portal bench` group: each area adds its own benchmark."""
+def add_commands(commands) -> None:
     audit = group(commands, "audit", "the hash-chained audit log", dest="audit_command")
     verify = command(
         audit,
@@ -44,24 +43,6 @@ def add_commands(commands, bench) -> None:
         run=cmd_checkpoint,
     )
     checkpoint.add_argument("agency", nargs="?", help="agency name or public id")
-
-    audit_bench = command(
-        bench,
-        "audit",
-        "audit appends per second on scratch SQLite and PostgreSQL databases",
-        uses=None,
-        run=cmd_bench_audit,
-    )
-    audit_bench.add_argument(
-        "--existing", type=int, default=100_000, help="entries in the log before timing"
-    )
-    audit_bench.add_argument("--appends", type=int, default=2_000, help="appends timed")
-    audit_bench.add_argument("--writers", type=int, default=4, help="concurrent writers")
-    audit_bench.add_argument(
-        "--postgres-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="a server where the bench may create and drop a scratch database ('' to skip)",
-    )
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -173,14 +154,3 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             )
             print(f"signed {agency.name} at entry {checkpoint.seq}")
     return OK
-
-
-def cmd_bench_audit(args: argparse.Namespace) -> int:
-    from portal.bench import audit as bench
-
-    return bench.run(
-        existing=args.existing,
-        appends=args.appends,
-        writers=args.writers,
-        postgres_url=args.postgres_url,
-    )

@@ -47,8 +47,8 @@ def parser() -> argparse.ArgumentParser:
     serve_commands.add_commands(commands)
     db_commands.add_commands(commands)
     consent_commands.add_commands(commands)  # consent releases and agency keys
-    bench = bench_commands.add_commands(commands)
-    audit_commands.add_commands(commands, bench)  # audit verify|checkpoint, bench audit
+    bench_commands.add_commands(commands)  # bench disclosure|audit|workflow
+    audit_commands.add_commands(commands)
     translation_commands.add_commands(commands)  # catalogues of translations (issue 19)
     command(commands, "assets", "fetch htmx from the npm registry", uses=NONE, run=cmd_assets)
     return top

@@ -45,6 +45,8 @@ def load(
         case_ids = (case_id,)
     else:
         case_ids = _linked_cases(db, owner_id, client_id)
+    if case_id is not None:
+        cache.case_id = case_id
     wanted = Wanted(owner_id, client_id, section, case_ids, refs)
     return source_of(section).load(db, wanted, keys=keys, cache=cache)
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
+from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
 from portal.models import Agency, AgencyKind, MdtCase
 from portal.requester import Requester
@@ -63,7 +64,8 @@ def decide(
         return found
     cache = RequestCache()
     requester_agency = cache.agency(db, requester.agency)
-    lock_logs(db, [a.owner.id for a in asks] + ([requester_agency.id] if between is None else []))
+    if between is None:  # both sides in one transaction: every log locked now, in order
+        lock_logs(db, [a.owner.id for a in asks] + [requester_agency.id])
     owners_entries: list[dict] = []
     receipts: list[dict] = []
     for ask in asks:
@@ -108,7 +110,9 @@ def write_sides(
         return
     record_many(db, owners_entries)
     between()
-    record_many(db, receipts)
+    # The requester's side, what it received: written as its transaction's last work, so
+    # its log is locked for the append and the commit, not while the page renders.
+    at_commit(db, lambda: record_many(db, receipts))
 
 
 def case_decisions(

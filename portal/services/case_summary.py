@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
+from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, receipt
 from portal.disclosure.point import prefetch
 from portal.errors import NotFound
@@ -141,21 +142,28 @@ def owner_block(
     None: both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
     cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
-    lock_logs(db, [owner.id] + ([requester_agency.id] if between is None else []))
+    if between is None:  # both logs in one transaction: locked now, in the fixed order
+        lock_logs(db, [owner.id, requester_agency.id])
     decisions = answer(
         db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
     )
-    if between is not None:
+
+    def receipted() -> None:
+        receipt.record_received(
+            db,
+            requester,
+            case_ref=case.reference,
+            owner=owner,
+            decisions=decisions,
+            at=at,
+            agency_id=requester_agency.id,
+        )
+
+    if between is None:
+        receipted()
+    else:
         between()
-    receipt.record_received(
-        db,
-        requester,
-        case_ref=case.reference,
-        owner=owner,
-        decisions=decisions,
-        at=at,
-        agency_id=requester_agency.id,
-    )
+        at_commit(db, receipted)  # the requester's log: locked for its append and commit only
     return decisions
 
 
@@ -191,11 +199,9 @@ def page_blocks(
     cache = RequestCache()  # this request's reads only
     deadline = clock() + budget_seconds
     requester_agency = cache.agency(db, requester.agency)
-    # The logs this transaction writes, locked now in the one fixed order, so two pages read
-    # at once can never deadlock: the owners' (and, when both sides share the transaction,
-    # the requester's; otherwise the requester's is locked on its own side, later).
-    together = [requester_agency.id] if between is None else []
-    lock_logs(db, [p.agency.id for p in found] + together)
+    # Nothing is locked while the blocks are decided: the logs are locked (in the one fixed
+    # order, so two pages can never deadlock) by the appends at the end, and held from
+    # there to the commit only.
     prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
     blocks, owners_entries, receipts = [], [], []
     for participant in found:

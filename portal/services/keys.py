@@ -55,6 +55,7 @@ def rotate_signing_key(
     ).all()
     for old in retired:
         old.retired_at = at
+    keys.forget(old.key_id for old in retired)  # no retired key stays unwrapped in memory
     signing_key = crypto.new_signing_key()
     new = AgencyKey(
         agency_id=agency.id,

@@ -447,3 +447,50 @@ def test_a_batch_is_hashed_exactly_like_single_appends(db, keys):
     for entry in many:
         assert entry.entry_hash == chain.entry_hash(entry)
     assert verify.verify_log(db, batched.public_id).ok
+
+
+def test_a_single_append_writes_the_same_bytes_as_before_the_core_path(db):
+    """record() now writes through the prebuilt batch that record_many() uses; these two
+    node-log entries are the rows the ORM path wrote for the same calls (pinned from it),
+    column for column and hash for hash."""
+    at = AT.replace(microsecond=891011)
+    db.execute(delete(AuditEntry).where(AuditEntry.log_key == NODE_LOG))
+    db.execute(delete(AuditHead).where(AuditHead.log_key == NODE_LOG))
+    first = record(
+        db,
+        AuditTag.SIGN_IN_FAILED,
+        agency_id=None,
+        subject="nobody \u00e9 \u2028",
+        detail={"b": 1, "a": 'x"y'},
+        at=at,
+        client_address="127.0.0.1",
+    )
+    second = record(
+        db,
+        AuditTag.DISCLOSURE_WITHHELD,
+        agency_id=None,
+        at=at,
+        disclosure=DisclosureFacts(
+            case_ref="MDT-2026-0001",
+            client_ref="c-ref",
+            section_key="medical",
+            purpose="mdt_case_review",
+            decision="withheld",
+            gate="consent",
+            policy_rule="p, x",
+            viewer_role="advocate",
+        ),
+    )
+    rows = entries_of(db, NODE_LOG)
+    assert [(r.seq, r.entry_hash) for r in rows] == [
+        (first.seq, first.entry_hash),
+        (second.seq, second.entry_hash),
+    ]
+    assert [r.entry_hash for r in rows] == [  # pinned from the ORM path's rows
+        "df33aebcb9775c92e15db18debf687c221bb4b58f0ccf05595b0ebce2f6621c3",
+        "4d7452761c6879c7abe64284de28b9b2d6a73700bb1283eeb6767e9c16e71d83",
+    ]
+    assert rows[0].detail == '{"a":"x\\"y","b":1}'
+    assert rows[0].prev_hash == GENESIS_HASH and rows[1].prev_hash == rows[0].entry_hash
+    assert [r.format for r in rows] == [2, 2]
+    assert [chain.entry_hash(r) for r in rows] == [r.entry_hash for r in rows]

@@ -404,4 +404,8 @@ def test_the_owner_answers_and_the_requester_receipts_as_two_units_of_work(db, k
     )
     assert any(isinstance(d, Released) for b in blocks for d in b.decisions or [])
     assert seen_between == {"owner": 1, "received": 0}
+    # Issue 15: the receipts are the requester's transaction's last work, written as it
+    # commits (its log is locked for that, not while the page renders).
+    assert len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)) == 0
+    db.commit()
     assert len(_entries(db, w.partner.id, AuditTag.DISCLOSURE_RECEIVED)) == 1

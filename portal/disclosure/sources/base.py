@@ -9,7 +9,6 @@ from typing import Protocol
 from sqlmodel import Session
 
 from portal.crypto import KeyWrapper
-from portal.models import SectionEntry
 from portal.sections import Section
 
 
@@ -57,10 +56,16 @@ class Wanted:
 @dataclass
 class SourceCache:
     """What one request's reads have loaded: never outlives the request, so a new version
-    or a rotated key is seen on the next one."""
+    is seen on the next one. (Unwrapped keys live longer: see `KeyWrapper.unwrap_key`.)"""
 
-    latest: dict[tuple[int, int], dict[str, SectionEntry]] = field(default_factory=dict)
-    secrets: dict[tuple[int, str], bytes] = field(default_factory=dict)
+    # (owner id, client id) -> section key -> its newest sealed version
+    latest: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict)
+    # client id -> (owner id, sealed identity)
+    identities: dict[int, tuple[int, object]] = field(default_factory=dict)
+    # The case this request reads (set by the loader): the sealed source then reads every
+    # linked client's records at once, whatever the number of owners.
+    case_id: int | None = None
+    cases: set[int] = field(default_factory=set)  # cases whose records were read at once
 
 
 class Source(Protocol):

@@ -1,0 +1,29 @@
+"""The benchmarks' load generator: a server in its own process, kept-alive connections."""
+
+import asyncio
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from portal.bench import load
+from portal.db import make_engine
+
+
+def _tiny_app(path):
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("synthetic"))])
+    app.state.engine = make_engine(f"sqlite:///{path}")  # whose write lock is asked
+    return app
+
+
+def test_the_load_runs_even_where_the_caller_already_runs_an_event_loop(tmp_path):
+    """Under the whole suite a loop was already running in the test's thread, and the
+    generator's asyncio.run() refused to start."""
+    with load.serve_in_process(lambda: _tiny_app(tmp_path / "load.db")) as server:
+
+        async def caller():
+            return load.closed_loop(server, {}, "/", label="tiny", connections=2, seconds=0.3)
+
+        run = asyncio.run(caller())
+    assert run.latencies and run.errors == 0 and run.lock_waited == 0
+    assert run.throughput > 0 and run.p50_ms <= run.p99_ms

@@ -1,0 +1,191 @@
+"""Writers queue, readers do not wait: the write lock of portal/db.py.
+
+A transaction reads without the write lock and takes it at its first write; on SQLite
+the lock is a FIFO in front of the database's own, so writers are served in the order
+they came. The chain never forks, whatever was read before the lock.
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from portal import migrate
+from portal.audit import AuditTag, record, verify
+from portal.db import WriteLock, at_commit, make_engine, unit_of_work, write_lock_of
+from portal.db_faults import is_unavailable
+from portal.models import NODE_LOG, Agency, AuditEntry
+
+import factories as make
+from databases import BACKENDS, new_empty_database
+
+WRITERS = 6
+
+
+@pytest.fixture(params=BACKENDS)
+def committed_engine(request, tmp_path):
+    url, drop = new_empty_database(request.param, tmp_path)
+    engine = make_engine(url, pool_size=WRITERS + 2, lock_wait_ms=5_000)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    drop()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}", lock_wait_ms=300)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _append(db, subject: str) -> None:
+    record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject=subject, at=make.AT)
+
+
+def test_a_reader_reads_while_a_writer_holds_the_lock(committed_engine):
+    with unit_of_work(committed_engine) as db:
+        _append(db, "before")
+    writer = Session(committed_engine)
+    _append(writer, "held")  # the writer holds the lock (and, on PostgreSQL, the head row)
+    try:
+        # Before: every transaction took SQLite's write lock at BEGIN, so this read waited
+        # for the writer (and failed after the lock wait).
+        with unit_of_work(committed_engine) as reader:
+            subjects = reader.exec(select(AuditEntry.subject)).all()
+        assert subjects == ["before"]
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_a_transaction_that_read_before_another_committed_still_appends_after_it(
+    committed_engine,
+):
+    """On SQLite the first transaction's snapshot is older than the second's commit: it
+    starts again on the current state (it had written nothing) instead of failing, and
+    its entry follows the other's in the chain."""
+    with unit_of_work(committed_engine) as db:
+        _append(db, "first")
+    with unit_of_work(committed_engine) as early:
+        assert early.exec(select(AuditEntry.subject)).all() == ["first"]  # its snapshot
+        with unit_of_work(committed_engine) as other:
+            _append(other, "second")
+        _append(early, "third")
+    with Session(committed_engine) as db:
+        rows = db.exec(select(AuditEntry.subject, AuditEntry.seq).order_by(AuditEntry.seq)).all()
+        assert rows == [("first", 1), ("second", 2), ("third", 3)]
+        assert verify.verify_log(db, NODE_LOG).ok
+
+
+def test_writers_that_read_first_never_fork_the_chain(committed_engine, keys):
+    with unit_of_work(committed_engine) as db:
+        owner_id = make.agency(db, keys).id
+    start = threading.Barrier(WRITERS)
+    failures = []
+
+    def writer(number: int) -> None:
+        try:
+            start.wait()
+            for n in range(10):
+                with unit_of_work(committed_engine) as db:
+                    db.exec(select(Agency.name).where(Agency.id == owner_id)).one()  # read first
+                    record(
+                        db,
+                        AuditTag.AUDIT_EXPORTED,
+                        agency_id=owner_id,
+                        subject=f"w{number}-{n}",
+                        at=make.AT + timedelta(seconds=n),
+                    )
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[0]
+    with Session(committed_engine) as db:
+        log_key = db.get(Agency, owner_id).public_id
+        report = verify.verify_log(db, log_key)
+        assert report.ok, report.problem
+        exported = db.exec(
+            select(AuditEntry.seq).where(
+                AuditEntry.log_key == log_key, AuditEntry.tag == AuditTag.AUDIT_EXPORTED
+            )
+        ).all()
+        assert len(exported) == WRITERS * 10
+
+
+def test_writers_are_served_in_the_order_they_came():
+    lock = WriteLock(queue=True, wait_ms=5_000)
+    lock.acquire()
+    served, threads = [], []
+    for number in range(5):
+
+        def waiter(number=number):
+            lock.acquire()
+            served.append(number)
+            lock.release()
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        threads.append(thread)
+        while len(lock._waiters) < number + 1:  # queued before the next one starts
+            threading.Event().wait(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join()
+    assert served == [0, 1, 2, 3, 4]
+    assert lock.taken == 6 and lock.waited > 0
+
+
+def test_a_writer_that_waits_past_the_limit_is_told_to_try_again(sqlite_engine):
+    holder = Session(sqlite_engine)
+    _append(holder, "held")
+    try:
+        with pytest.raises(Exception) as raised, unit_of_work(sqlite_engine) as db:
+            _append(db, "waiting")
+        assert is_unavailable(raised.value)
+    finally:
+        holder.rollback()
+        holder.close()
+    with unit_of_work(sqlite_engine) as db:  # the lock was given back by both
+        _append(db, "after")
+    assert write_lock_of(sqlite_engine)._held is False
+
+
+def test_writes_kept_for_the_commit_run_then_and_are_dropped_on_rollback(sqlite_engine):
+    with unit_of_work(sqlite_engine) as db:
+        at_commit(db, lambda: _append(db, "at commit"))
+        assert db.exec(select(AuditEntry)).all() == []  # not yet
+    with pytest.raises(RuntimeError), unit_of_work(sqlite_engine) as db:
+        at_commit(db, lambda: _append(db, "rolled back"))
+        raise RuntimeError("the request failed")
+    with Session(sqlite_engine) as db:
+        assert db.exec(select(AuditEntry.subject)).all() == ["at commit"]
+        assert db.exec(text("SELECT count(*) FROM audit_head")).scalar_one() == 1
+
+
+def test_a_write_in_a_savepoint_after_another_commit_is_not_refused(committed_engine):
+    """The services insert inside a savepoint (and try again on a conflict): the lock is
+    taken before the savepoint, while the transaction can still start again. Before, a
+    stale snapshot met inside the savepoint was answered 503."""
+    with unit_of_work(committed_engine) as db:
+        _append(db, "first")
+    with unit_of_work(committed_engine) as early:
+        early.exec(select(AuditEntry.subject)).all()  # its snapshot
+        with unit_of_work(committed_engine) as other:
+            _append(other, "second")
+        with early.begin_nested():
+            _append(early, "third")
+    with Session(committed_engine) as db:
+        assert db.exec(select(AuditEntry.subject).order_by(AuditEntry.seq)).all() == [
+            "first",
+            "second",
+            "third",
+        ]
