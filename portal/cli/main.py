@@ -13,6 +13,7 @@ from portal.cli import bench as bench_commands
 from portal.cli import consent as consent_commands
 from portal.cli import db as db_commands
 from portal.cli import demo as demo_commands
+from portal.cli import roster as roster_commands
 from portal.cli import serve as serve_commands
 from portal.cli import setup as setup_commands
 from portal.cli import translations as translation_commands
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     serve_commands.add_commands(commands)
     db_commands.add_commands(commands)
     consent_commands.add_commands(commands)  # consent releases and agency keys
+    roster_commands.add_commands(commands)  # the MDT's signed roster (issue 16)
     bench = bench_commands.add_commands(commands)
     audit_commands.add_commands(commands, bench)  # audit verify|checkpoint, bench audit
     translation_commands.add_commands(commands)  # catalogues of translations (issue 19)

@@ -38,6 +38,10 @@ EVENT_WORDS = {
     "audit:accounting:viewed": "accounting of disclosures printed",
     "policy:line:added": "disclosure policy line added",
     "policy:line:retired": "disclosure policy line removed",
+    "federation:roster:imported": "MDT roster imported",
+    "federation:roster:signed": "MDT roster signed",
+    "mdt:case:link_declined": "case link declined: no release names the coordinating agency",
+    "mdt:case:participants_updated": "case's agencies updated by the coordinating agency",
 }
 
 DISCLOSURES = ("disclosure:section:released", "disclosure:section:withheld")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from portal.auth.permissions import Permission, allows
+from portal.federation import membership
 from portal.models import Role
 from portal.services import (
     alerts,
@@ -54,6 +55,11 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):
         my_tasks = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10)
+    mou_reviews = None
+    if allows(viewer.roles, Permission.MEETING_MANAGE) and (
+        membership.coordinating_agency_id(db) == agency.public_id
+    ):  # issue 16: the coordinating agency keeps the MOUs under review
+        mou_reviews = membership.mou_reviews_due(db, today=today)
     refused = lead = None
     if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)
@@ -70,6 +76,7 @@ def dashboard_values(db, viewer, *, settings, now, stale_days: int = 30) -> dict
         "panel": panel,
         "my_tasks": my_tasks,
         "screening_panel": screening_rows,
+        "mou_reviews": mou_reviews,
     }
 
 

@@ -22,6 +22,7 @@ from portal.web import (
     enrol_pages,
     health_pages,
     policy_pages,
+    roster_pages,
     section_pages,
     token_pages,
 )
@@ -457,6 +458,7 @@ def routes() -> list:
             permission=P.ACCOMPANIMENT_LOG,
             methods=("POST",),
         ),
+        route("/roster", roster_pages.roster_page, permission=P.ROSTER_READ),
         Mount("/static", app=public_static(), name="static"),
     ]
 
