@@ -8,6 +8,7 @@ from starlette.responses import Response
 import consent
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
+from portal.federation import summary as federated_summary
 from portal.models import Agency, Role
 from portal.services import case_summary, cases, convening, releases
 from portal.web.context import Context
@@ -33,13 +34,14 @@ def summary(ctx: Context) -> Response:
         window_days=ctx.settings.convening_window_days,
         today=convening.local_today(ctx.now, ctx.settings.tz),
     )
-    blocks = case_summary.page_blocks(
+    blocks = federated_summary.page_blocks(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         overview.participants,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,  # owners on other nodes (issue 16)
         budget_seconds=max(ctx.settings.summary_budget_ms, 0) / 1000,
         between=ctx.db.commit,  # the owners' answers are their own transaction
     )
@@ -60,19 +62,26 @@ def owner_block(ctx: Context) -> Response:
     case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
     owner = case_summary.owner_of_case(ctx.db, case, ctx.request.path_params["agency_id"])
     purpose = _purpose(ctx)
-    decisions = case_summary.owner_block(
+    block = federated_summary.owner_block(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         owner,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
         between=ctx.db.commit,  # the owner's answer is its own transaction
     )
     return render(
         ctx,
         "cases/owner.html",
-        {"case": case, "owner": owner, "decisions": decisions, "purpose": purpose},
+        {
+            "case": case,
+            "owner": owner,
+            "decisions": block.decisions,
+            "unavailable": block.unavailable,
+            "purpose": purpose,
+        },
         block="owner_block",
     )
 

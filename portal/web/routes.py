@@ -13,6 +13,7 @@ import portal.web.mentor_pages as mentor_pages
 import portal.web.release_pages as release_pages  # consent releases (issue 4)
 from portal.api.routes import api_routes
 from portal.auth.permissions import Permission as P
+from portal.federation.endpoints import federation_routes
 from portal.web import (
     account_pages,
     admin_pages,
@@ -459,6 +460,7 @@ def routes() -> list:
             methods=("POST",),
         ),
         route("/roster", roster_pages.roster_page, permission=P.ROSTER_READ),
+        *federation_routes(),  # node to node, each request signed (issue 16)
         Mount("/static", app=public_static(), name="static"),
     ]
 

@@ -6,12 +6,12 @@ from starlette.responses import RedirectResponse, Response
 
 import consent
 from portal.errors import Invalid
+from portal.federation import summary as federated_summary
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
     case_history,
-    case_summary,
     cases,
     casework,
     convening,
@@ -248,12 +248,13 @@ def case_packet(ctx: Context) -> Response:
             "decisions": meetings.recent_decisions(ctx.db, case, limit=5),
             "tasks": tasks.case_tasks(ctx.db, case, open_only=True),
             # Through each owner's disclosure point: every section shown is audited.
-            "summary": case_summary.every_block(
+            "summary": federated_summary.every_block(
                 ctx.db,
                 ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
                 case,
                 at=ctx.now,
                 keys=ctx.request.app.state.keys,
+                federation=ctx.request.app.state.federation,  # owners elsewhere (issue 16)
                 between=ctx.db.commit,  # the owners' answers are their own transaction
             ),
         },
