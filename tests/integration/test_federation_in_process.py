@@ -258,3 +258,23 @@ def test_a_link_without_a_release_naming_the_coordinator_is_declined(world):
         federation.close()
     assert len(_entries(world.b, tag="mdt:case:link_declined")) == 2
     assert fw.case_on(world.b, other.reference) is None
+
+
+def test_keys_stay_with_their_agency_each_node_wraps_only_its_own(world):
+    from nacl.exceptions import CryptoError
+
+    from portal.models import AgencyKey
+
+    held = {}
+    for node in (world.a, world.b, world.c):
+        engine = node.engine()
+        with unit_of_work(engine) as db:
+            rows = db.exec(select(AgencyKey, Agency).join(Agency)).all()
+            held[node.name] = {agency.name for _key, agency in rows}
+            for key, _agency in rows:
+                node.keys.unwrap(key.wrapped_secret)  # its own KEK opens its own keys
+                for other in [n for n in (world.a, world.b, world.c) if n is not node]:
+                    with pytest.raises(CryptoError):
+                        other.keys.unwrap(key.wrapped_secret)
+        engine.dispose()
+    assert held == {"a": {fw.CAC, fw.SHELTER}, "b": {fw.CLINIC}, "c": {fw.WELFARE}}
