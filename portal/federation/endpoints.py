@@ -76,12 +76,11 @@ def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) ->
                 now=now.timestamp(),
                 window_seconds=window,
             )
-            # Remembered in a transaction of its own, committed before the answer is made:
-            # the same request sent twice at once meets the unique nonce, once.
+            # Remembered in the answer's own transaction: the same request sent twice at
+            # once meets the unique nonce, and the second waits for the first, then fails.
             transport.remember_nonce(
                 db, caller.key_id, transport.nonce_of(caller.request), at=now, window_seconds=window
             )
-            db.commit()
         except SignatureRefused as refused:
             db.rollback()
             return _refused(refused)

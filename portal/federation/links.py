@@ -142,7 +142,7 @@ def tell_participants(
     )
     answers = federation.send(calls) if calls else []
     return [
-        call.owner.name
+        call.owners[0].name
         for call, answer in zip(calls, answers, strict=True)
         if isinstance(answer, Unavailable)
     ]

@@ -17,6 +17,7 @@ import consent
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
+from portal.disclosure.point import prefetch
 from portal.errors import NotFound
 from portal.federation import membership, wire
 from portal.federation.signatures import Refusal, SignatureRefused
@@ -75,28 +76,31 @@ def _case(db: Session, reference: object, *, at: datetime) -> MdtCase:
 def disclosures(
     db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper
 ) -> Answer:
-    """`POST /federation/v1/disclosures`: the owner's answer, audited in the owner's log."""
+    """`POST /federation/v1/disclosures`: each owner named (all hosted here) answers with
+    its disclosure point, audited in its own log; signed with the first owner's key."""
     requester = _requester(caller, payload)
-    owner = _local_agency(db, payload.get("owner"))
+    named = payload.get("owners")
+    if not isinstance(named, list) or not 0 < len(named) <= 20:
+        raise wire.WireError("owners: expected a list of agency ids")
+    owners = [_local_agency(db, public_id) for public_id in named]
     case = _case(db, payload.get("case"), at=at)
     asked = payload.get("sections")
-    if asked is None:
-        sections = list(catalogue().for_discipline(owner.discipline))
-    elif isinstance(asked, list) and all(isinstance(s, str) for s in asked) and len(asked) < 100:
-        sections = asked
-    else:
+    if asked is not None and not (
+        isinstance(asked, list) and all(isinstance(s, str) for s in asked) and len(asked) < 100
+    ):
         raise wire.WireError("sections: expected a list of section keys")
-    lock_logs(db, [owner.id])
-    decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=RequestCache())
-    return Answer(
-        200,
-        {
-            "owner": owner.public_id,
-            "case": case.reference,
-            "decisions": [wire.decision_dict(d) for d in decisions],
-        },
-        owner,
-    )
+    cache = RequestCache()  # this request's reads only
+    lock_logs(db, [owner.id for owner in owners])
+    if case.id is not None:
+        prefetch(db, requester, case, owners, at=at, cache=cache)
+    answers = []
+    for owner in owners:
+        sections = asked or list(catalogue().for_discipline(owner.discipline))
+        decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=cache)
+        answers.append(
+            {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
+        )
+    return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
 
 
 def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> bool:

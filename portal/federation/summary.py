@@ -63,15 +63,17 @@ def _remote_calls(
         else:
             members.append(member)
     requester_agency = RequestCache().agency(db, requester.agency)
-    calls = transport.calls_for(
+    # One request per node, for every owner it hosts: each owner still decides and audits
+    # on its own; the node's answer is signed by one of them.
+    calls = transport.calls_by_node(
         db,
         requester_agency,
         members,
         DISCLOSURES,
-        lambda member: {
+        lambda hosted: {
             "requester": wire.requester_dict(asking),
             "case": case.reference,
-            "owner": member.agency,
+            "owners": [member.agency for member in hosted],
             "sections": None,
         },
         keys=keys,
@@ -80,12 +82,18 @@ def _remote_calls(
 
 
 def _decisions(answer: dict, owner: Agency) -> list[Decision]:
-    if answer.get("owner") != owner.public_id or not isinstance(answer.get("decisions"), list):
-        raise Unavailable(f"{owner.name} answered for someone else")
+    found = answer.get("answers")
+    mine = [
+        item
+        for item in (found if isinstance(found, list) else [])
+        if isinstance(item, dict) and item.get("owner") == owner.public_id
+    ]
+    if len(mine) != 1 or not isinstance(mine[0].get("decisions"), list):
+        raise Unavailable("its node did not answer for it")
     try:
-        return [wire.decision_from(item, owner) for item in answer["decisions"]]
+        return [wire.decision_from(item, owner) for item in mine[0]["decisions"]]
     except wire.WireError as error:
-        raise Unavailable(f"the answer of {owner.name} could not be read: {error}") from None
+        raise Unavailable(f"its node's answer could not be read: {error}") from None
 
 
 def page_blocks(
@@ -119,7 +127,11 @@ def page_blocks(
     )
     blocks = {b.participant.agency.public_id: Block(b.participant, b.decisions) for b in here}
     answers = pending.results() if pending else []
-    by_agency = {call.owner.agency: answer for call, answer in zip(calls, answers, strict=True)}
+    by_agency = {
+        owner.agency: answer
+        for call, answer in zip(calls, answers, strict=True)
+        for owner in call.owners
+    }
     receipts = []
     requester_agency = RequestCache().agency(db, requester.agency)
     for participant in remote:

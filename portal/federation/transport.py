@@ -190,13 +190,18 @@ def refusal_body(refusal: Refusal, detail: str) -> bytes:
 
 @dataclass(frozen=True)
 class Call:
-    """One signed request to one owner's node, and whose answer it expects."""
+    """One signed request to one node, for one or more owners it hosts: the answer must be
+    signed by one of them."""
 
-    owner: Member
+    owners: tuple[Member, ...]
     path: str
     payload: dict
     key_id: str
     signing_key: SigningKey
+
+    @property
+    def node(self) -> str:
+        return self.owners[0].node
 
 
 class Federation:
@@ -280,15 +285,15 @@ class Federation:
         try:
             return await asyncio.wait_for(self._exchange(call), self.timeout_seconds)
         except TimeoutError:
-            return Unavailable(f"{call.owner.name} did not answer in time")
+            return Unavailable("its node did not answer in time")
         except (httpx.HTTPError, OSError) as error:
-            return Unavailable(f"{call.owner.name} could not be reached ({type(error).__name__})")
+            return Unavailable(f"its node could not be reached ({type(error).__name__})")
         except Unavailable as error:
             return error
 
     async def _exchange(self, call: Call) -> dict:
         assert self._client is not None
-        target = call.owner.node + call.path
+        target = call.node + call.path
         body = json.dumps(call.payload, separators=(",", ":")).encode()
         headers = signed_request_headers(
             target, body, key_id=call.key_id, signing_key=call.signing_key, now=self.now()
@@ -297,7 +302,7 @@ class Federation:
         content = await response.aread()
         request = Message.request_of("POST", target, headers)
         return check_response(
-            call.owner,
+            call.owners,
             request,
             response.status_code,
             response.headers,
@@ -311,7 +316,7 @@ class Federation:
 
 
 def check_response(
-    owner: Member,
+    owners: tuple[Member, ...],
     request: Message,
     status: int,
     headers,
@@ -320,12 +325,13 @@ def check_response(
     window_seconds: float,
     now: float,
 ) -> dict:
-    """An owner's answer, only if signed by a current key of that owner for this very
-    request; anything else counts as the owner being unavailable."""
+    """A node's answer, only if signed for this very request by a current key of an owner
+    it was asked for; anything else counts as those owners being unavailable."""
     message = Message.response_of(status, headers, request)
 
     def resolve(key_id: str) -> VerifyKey | None:
-        key = next((k for k in owner.current_keys if k.key_id == key_id), None)
+        keys = (k for owner in owners for k in owner.current_keys if k.key_id == key_id)
+        key = next(keys, None)
         return None if key is None else key.verify_key
 
     try:
@@ -338,13 +344,13 @@ def check_response(
             required=sig.RESPONSE_COMPONENTS,
         )
     except SignatureRefused as refused:
-        raise Unavailable(f"the answer of {owner.name} did not verify: {refused.detail}") from None
+        raise Unavailable(f"its node's answer did not verify: {refused.detail}") from None
     try:
         answer = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Unavailable(f"the answer of {owner.name} is not JSON") from None
+        raise Unavailable("its node's answer is not JSON") from None
     if status != 200 or not isinstance(answer, dict):
-        raise Unavailable(f"{owner.name} answered {status}")
+        raise Unavailable(f"its node answered {status}")
     return answer
 
 
@@ -357,8 +363,28 @@ def calls_for(
     *,
     keys: KeyWrapper,
 ) -> list[Call]:
+    """One call per owner."""
     key_id, signing_key = signing_key_of(db, requester_agency, keys=keys)
-    return [Call(owner, path, payload(owner), key_id, signing_key) for owner in owners]
+    return [Call((owner,), path, payload(owner), key_id, signing_key) for owner in owners]
+
+
+def calls_by_node(
+    db: Session,
+    requester_agency: Agency,
+    owners: list[Member],
+    path: str,
+    payload: Callable[[list[Member]], dict],
+    *,
+    keys: KeyWrapper,
+) -> list[Call]:
+    """One call per node, for all the owners it hosts."""
+    key_id, signing_key = signing_key_of(db, requester_agency, keys=keys)
+    nodes: dict[str, list[Member]] = {}
+    for owner in owners:
+        nodes.setdefault(owner.node, []).append(owner)
+    return [
+        Call(tuple(hosted), path, payload(hosted), key_id, signing_key) for hosted in nodes.values()
+    ]
 
 
 def roster_and_url(db: Session) -> tuple[Roster | None, str | None]:

@@ -168,7 +168,7 @@ def _payload(world):
             "purpose": "mdt_case_review",
         },
         "case": world.case_ref,
-        "owner": world.ids[fw.CLINIC],
+        "owners": [world.ids[fw.CLINIC]],
         "sections": None,
     }
 

@@ -150,7 +150,7 @@ def _ask(nodes, *, owner="cac") -> bytes:
                 "purpose": "mdt_case_review",
             },
             "case": nodes.references[0],
-            "owner": nodes.ids[owner],
+            "owners": [nodes.ids[owner]],
             "sections": None,
         }
     ).encode()

@@ -36,7 +36,7 @@ def test_an_answer_signed_by_the_owner_for_this_request_is_taken():
     owner = elsewhere("Clinic (synthetic)")
     request, headers = _exchange(owner.signing_key, owner.key_id)
     answer = transport.check_response(
-        owner.member, request, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
+        (owner.member,), request, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
     )
     assert answer == {"owner": "x"}
     assert headers["Cache-Control"] == "no-store"
@@ -48,30 +48,36 @@ def test_a_tampered_a_foreign_or_a_misdirected_answer_is_unavailable():
     request, headers = _exchange(owner.signing_key, owner.key_id)
     with pytest.raises(Unavailable, match=r"does not match its Content-Digest"):
         transport.check_response(
-            owner.member, request, 200, headers, b'{"owner": "y"}', window_seconds=30, now=NOW
+            (owner.member,), request, 200, headers, b'{"owner": "y"}', window_seconds=30, now=NOW
         )
     # Signed by another member of the roster: not the owner that was asked.
     request, headers = _exchange(other.signing_key, other.key_id)
     with pytest.raises(Unavailable, match="did not verify"):
         transport.check_response(
-            owner.member, request, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
+            (owner.member,), request, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
         )
     # The owner's answer to one request, replayed as the answer to another.
     request, headers = _exchange(owner.signing_key, owner.key_id)
     another, _ = _exchange(owner.signing_key, owner.key_id)
     with pytest.raises(Unavailable, match="did not verify"):
         transport.check_response(
-            owner.member, another, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
+            (owner.member,), another, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW
         )
     # Unsigned, and stale.
     with pytest.raises(Unavailable):
         transport.check_response(
-            owner.member, request, 200, {}, b'{"owner": "x"}', window_seconds=30, now=NOW
+            (owner.member,), request, 200, {}, b'{"owner": "x"}', window_seconds=30, now=NOW
         )
     request, headers = _exchange(owner.signing_key, owner.key_id)
     with pytest.raises(Unavailable, match="outside the accepted window"):
         transport.check_response(
-            owner.member, request, 200, headers, b'{"owner": "x"}', window_seconds=30, now=NOW + 60
+            (owner.member,),
+            request,
+            200,
+            headers,
+            b'{"owner": "x"}',
+            window_seconds=30,
+            now=NOW + 60,
         )
 
 
@@ -98,8 +104,8 @@ def test_a_slow_owner_is_unavailable_after_the_timeout_and_the_others_answer():
     try:
         results = federation.send(
             [
-                Call(slow.member, "/federation/v1/disclosures", {}, "asker:1", key),
-                Call(quick.member, "/federation/v1/disclosures", {}, "asker:1", key),
+                Call((slow.member,), "/federation/v1/disclosures", {}, "asker:1", key),
+                Call((quick.member,), "/federation/v1/disclosures", {}, "asker:1", key),
             ]
         )
     finally:
