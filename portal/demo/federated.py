@@ -53,6 +53,7 @@ class FederatedNode:
     kek: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     session_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen | None = None
+    database_url_given: str | None = None  # e.g. PostgreSQL; None: a SQLite file here
 
     @property
     def port(self) -> int:
@@ -64,7 +65,7 @@ class FederatedNode:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.database}"
+        return self.database_url_given or f"sqlite:///{self.database}"
 
     @property
     def keys(self) -> KeyWrapper:

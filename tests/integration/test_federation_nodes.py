@@ -23,6 +23,8 @@ from portal.federation import transport
 from portal.models import Agency, AuditEntry, Client, ConsentRelease, MdtCase, StaffUser
 from portal.services import releases
 
+from databases import BACKENDS, new_empty_database
+
 TIMEOUT = 15
 
 
@@ -38,10 +40,18 @@ def _free_ports(count: int) -> tuple[int, ...]:
     return ports
 
 
-@pytest.fixture(scope="module")
-def nodes(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def nodes(request, tmp_path_factory):
+    """Three nodes on SQLite files, or on three PostgreSQL databases of their own."""
     directory = tmp_path_factory.mktemp("federated")
     planned = federated.plan(directory, ports=_free_ports(3))
+    drops = []
+    for node in planned:
+        if request.param == "postgresql":
+            url, drop = new_empty_database("postgresql", directory)
+            node.database_url_given = url
+            drops.append(drop)
+        node.directory.mkdir(parents=True, exist_ok=True)
     world = federated.prepare(planned, cases_count=2)
     try:
         for node in planned:
@@ -53,6 +63,8 @@ def nodes(tmp_path_factory):
     finally:
         for node in planned:
             federated.stop(node)
+        for drop in drops:
+            drop()
 
 
 def _node(world, name):
