@@ -380,6 +380,7 @@ def routes() -> list:
                 ("agencies", workflow_pages.case_add_agency, P.CASE_CREATE),
                 ("cadence", workflow_pages.case_cadence, P.CASE_CREATE),
                 ("link", workflow_pages.case_confirm_link, P.CASE_LINK_CONFIRM),
+                ("remote-link", workflow_pages.case_remote_link, P.CASE_CREATE),  # issue 16
                 ("tasks", workflow_pages.case_task_create, P.TASK_CREATE),
             )
         ],

@@ -278,3 +278,39 @@ def test_keys_stay_with_their_agency_each_node_wraps_only_its_own(world):
                         other.keys.unwrap(key.wrapped_secret)
         engine.dispose()
     assert held == {"a": {fw.CAC, fw.SHELTER}, "b": {fw.CLINIC}, "c": {fw.WELFARE}}
+
+
+def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(world):
+    from portal.services import cases
+
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
+        clinic = db.exec(select(Agency).where(Agency.name == fw.CLINIC)).one()
+        case = cases.open_case(
+            db,
+            cac,
+            intake_date=fw.now().date(),
+            referral_source="hotline",
+            actor=None,
+            at=fw.now(),
+            today=fw.now().date(),
+            agencies=[clinic],
+        )
+        case_id, reference = case.public_id, case.reference
+    engine.dispose()
+    with _node_a(world) as client:
+        _login(client, "coordinator")
+        page = client.get(f"/cases/{case_id}").text
+        assert "is on another node: their client reference" in page
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        path = f"/cases/{case_id}/remote-link"
+        form = {"csrf_token": token, "agency": world.ids[fw.CLINIC]}
+        missing = client.post(path, data={**form, "client_reference": ""})
+        assert missing.status_code == 400
+        answer = client.post(path, data={**form, "client_reference": world.clients[fw.CLINIC]})
+        assert answer.status_code == 303
+        page = client.get(f"/cases/{case_id}").text
+        assert "confirmed its client for this case" in page
+        assert "is on another node: their client reference" not in page
+    assert fw.case_on(world.b, reference) is not None
