@@ -203,7 +203,12 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
         for node in nodes:
             federated.start(node, log=folder / f"{node.name}.log")
         for node in nodes:
-            federated.wait_until_serving(node)
+            try:
+                federated.wait_until_serving(node)
+            except RuntimeError as error:  # a port in use, most often
+                raise CommandError(
+                    f"{error}; its log is {folder / (node.name + '.log')} (is the port free?)"
+                ) from None
         if fresh is not None:
             federated.link(fresh)  # through the protocol: each owner confirms its client
             print("linked each case to the clients on the other nodes (each owner confirmed)")
