@@ -20,6 +20,7 @@ from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.errors import DomainError
+from portal.federation.transport import Federation
 from portal.settings import Settings
 from portal.web import errors
 from portal.web.edge import EdgeChecks
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         yield
+        app.state.federation.close()
         if bind is None:
             engine.dispose()
 
@@ -82,6 +84,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
         app.state.open_session = lambda: prepared(
             Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
+    # The client for other nodes (issue 16): connections kept across requests.
+    app.state.federation = Federation(
+        timeout_seconds=settings.federation_timeout_ms / 1000,
+        window_seconds=settings.federation_window_seconds,
+        clock=settings.clock,
+    )
     app.state.login_throttle = LoginThrottle(settings.ratelimit_storage)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
     app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)

@@ -109,6 +109,11 @@ class Settings:
     database_lock_wait_ms: int = 10_000
     # The longest a request body may take to arrive; a client that stalls is answered 408.
     body_timeout_seconds: float = 30.0
+    # Federation (issue 16): how far a signed node-to-node message's creation time may be
+    # from now (either way) and still be accepted; and how long the case summary waits for
+    # an owner on another node before showing it as unavailable.
+    federation_window_seconds: int = 60
+    federation_timeout_ms: int = 2000
     demo: bool = False
     # The jurisdiction's rule for minors' releases: "minor_and_guardian" (the minor and a
     # parent, guardian or custodian sign: VAWA's rule for grantees) or "minor_alone".
@@ -210,6 +215,8 @@ def from_environment(
         body_timeout_seconds=config("PORTAL_BODY_TIMEOUT_SECONDS", cast=float, default=30.0),
     )
     values.update(
+        federation_window_seconds=config("PORTAL_FEDERATION_WINDOW_SECONDS", cast=int, default=60),
+        federation_timeout_ms=config("PORTAL_FEDERATION_TIMEOUT_MS", cast=int, default=2000),
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
     )
@@ -223,6 +230,10 @@ def from_environment(
         )
     if not 14 <= settings.age_of_majority <= 21:
         raise ValueError("PORTAL_AGE_OF_MAJORITY must be a whole number from 14 to 21")
+    if not 1 <= settings.federation_window_seconds <= 3600:
+        raise ValueError("PORTAL_FEDERATION_WINDOW_SECONDS must be between 1 and 3600")
+    if not 50 <= settings.federation_timeout_ms <= 60_000:
+        raise ValueError("PORTAL_FEDERATION_TIMEOUT_MS must be between 50 and 60000")
     if not 1 <= settings.risk_screen_window_hours <= 24 * 14:
         raise ValueError("PORTAL_RISK_SCREEN_WINDOW_HOURS must be between 1 and 336")
     if not 1 <= settings.screening_due_hours <= 24 * 14:

@@ -76,6 +76,8 @@ class OwnerBlock(BaseModel):
     name: str
     kind: str
     sections: list[SectionDecision]
+    # An owner on another node that did not answer (issue 16): why, and no sections.
+    unavailable: str | None = None
 
 
 class CaseSummary(BaseModel):

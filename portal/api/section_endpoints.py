@@ -18,9 +18,9 @@ from portal.api.schemas import (
 from portal.auth.permissions import Permission
 from portal.disclosure import point
 from portal.errors import Forbidden, Invalid
+from portal.federation import summary as summaries
 from portal.models import ApiScope, Client
 from portal.placeholders import sentence
-from portal.services import case_summary as summaries
 from portal.services import cases, clients, sections
 
 
@@ -85,6 +85,7 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
         case,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,  # owners on other nodes (issue 16)
         between=ctx.db.commit,  # the owners' answers are their own transaction
     )
     owners = [
@@ -92,7 +93,8 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
             agency=block.participant.agency.public_id,
             name=block.participant.agency.name,
             kind=block.participant.agency.kind,
-            sections=[_decision(d) for d in block.decisions],
+            sections=[_decision(d) for d in block.decisions or ()],
+            unavailable=block.unavailable,
         )
         for block in blocks
     ]

@@ -127,6 +127,11 @@ class AuditTag(StrEnum):
     MANDATED_REPORT_MADE = "record:mandated_report:made"
     # Integration of issues 5-7
     ACCOMPANIMENT_TASK_CREATED = "mentoring:accompaniment:task_created"
+    # Federation (issue 16)
+    ROSTER_IMPORTED = "federation:roster:imported"  # the node's log
+    ROSTER_SIGNED = "federation:roster:signed"  # the coordinating agency's log
+    CASE_LINK_DECLINED = "mdt:case:link_declined"  # owner's log: no release names the coordinator
+    CASE_PARTICIPANTS_UPDATED = "mdt:case:participants_updated"  # owner's log, from the coordinator
 
 
 @dataclass(frozen=True)

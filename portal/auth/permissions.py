@@ -54,6 +54,9 @@ class Permission(StrEnum):
     # consent for minors and in the client's language (issue 19)
     RESTRICTION_END = "restriction:end"
     COMPELLED_DISCLOSURE_RECORD = "compelled_disclosure:record"
+    # Federation (issue 16)
+    ROSTER_READ = "roster:read"
+    NODE_SIGNED = "node:signed"  # /federation/v1: a request signed by a roster member's key
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -128,6 +131,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # ends a restriction and records what the agency was compelled to disclose.
     Permission.RESTRICTION_END: frozenset({Role.AGENCY_LEAD}),
     Permission.COMPELLED_DISCLOSURE_RECORD: frozenset({Role.AGENCY_LEAD}),
+    # Federation (issue 16): the roster is public keys and agencies, shown to everyone.
+    Permission.ROSTER_READ: _EVERY_ROLE,
 }
 
 

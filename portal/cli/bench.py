@@ -103,7 +103,24 @@ def add_commands(commands):
         "--repeat", type=int, default=200, help="measured runs per page, after warm-up runs"
     )
     _scratch_options(workflow, "portal_bench_workflow")
+    federation = command(
+        bench,
+        "federation",
+        "case summary with 6 owners on 3 nodes over loopback, against one node; signature "
+        "checks per second" + SCRATCH,
+        uses=None,
+        run=cmd_bench_federation,
+    )
+    federation.add_argument("--runs", type=int, default=50, help="measured page loads each")
+    federation.add_argument("--warmup", type=int, default=5, help="page loads not measured")
     return bench
+
+
+def cmd_bench_federation(args: argparse.Namespace) -> int:
+    from portal.bench import federation
+
+    federation.run(runs=args.runs, warmup=args.warmup)
+    return OK
 
 
 def cmd_bench_disclosure(args: argparse.Namespace) -> int:

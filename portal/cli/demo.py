@@ -34,13 +34,25 @@ def add_commands(commands) -> None:
         "--no-serve", action="store_true", help="prepare the database only; do not serve"
     )
     demo.add_argument(
+        "--federated",
+        action="store_true",
+        help="three nodes on loopback ports (--port and the next two), each its own SQLite "
+        "database and keys, the demo's agencies split among them, one signed roster; kept "
+        f"in {FEDERATED_FOLDER}/ in the current folder and reused",
+    )
+    demo.add_argument(
         "--use-database-url",
         action="store_true",
         help="put the demo in the database DATABASE_URL names, not in portal-demo.db",
     )
 
 
+FEDERATED_FOLDER = "portal-federated-demo"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.federated:
+        return cmd_federated_demo(args)
     from portal import assets
     from portal.app import create_app
     from portal.cli.serve import run_in_process
@@ -140,3 +152,86 @@ def _elsewhere_hint(database: Database) -> str:
     if database.is_demo_file:
         return "run the demo from another folder, or move portal-demo.db away"
     return "point DATABASE_URL at a new database, or unset it for portal-demo.db"
+
+
+def cmd_federated_demo(args: argparse.Namespace) -> int:
+    """Three nodes, each a `portal serve` process of its own (issue 16)."""
+    import json
+    import os
+    import time
+    from pathlib import Path
+
+    from portal.demo import federated
+    from portal.demo.logins import DEMO_PASSWORD
+    from portal.demo.seed import AGENCIES
+
+    port = 8101 if args.port == 8000 else args.port
+    folder = Path(FEDERATED_FOLDER).resolve()
+    state_file = folder / "nodes.json"
+    nodes = federated.plan(folder, host=args.host, port=port)
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        if [n["url"] for n in state["nodes"]] != [n.url for n in nodes]:
+            raise CommandError(
+                f"{folder} holds a federated demo on other addresses "
+                f"({', '.join(n['url'] for n in state['nodes'])}); run it with those, or "
+                "move the folder away",
+                REFUSED,
+            )
+        for node, saved in zip(nodes, state["nodes"], strict=True):
+            node.kek, node.session_key = saved["kek"], saved["session_key"]
+        print(f"reusing the federated demo in {folder}")
+        fresh = None
+    else:
+        print(f"preparing three nodes in {folder} (synthetic data only)")
+        fresh = federated.prepare(nodes, cases_count=4)
+        # The nodes' secrets, readable by this user only, so a later run opens the same keys.
+        fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(
+                {
+                    "nodes": [
+                        {"url": n.url, "kek": n.kek, "session_key": n.session_key} for n in nodes
+                    ]
+                },
+                handle,
+            )
+    if args.no_serve and fresh is None:
+        print("The nodes are ready; `portal demo --federated` serves them.")
+        return OK
+    try:
+        for node in nodes:
+            federated.start(node, log=folder / f"{node.name}.log")
+        for node in nodes:
+            try:
+                federated.wait_until_serving(node)
+            except RuntimeError as error:  # a port in use, most often
+                raise CommandError(
+                    f"{error}; its log is {folder / (node.name + '.log')} (is the port free?)"
+                ) from None
+        if fresh is not None:
+            federated.link(fresh)  # through the protocol: each owner confirms its client
+            print("linked each case to the clients on the other nodes (each owner confirmed)")
+        names = {a.key: a.name for a in AGENCIES}
+        print("\nMDT Portal federated demo (synthetic data only)")
+        print(f"Every demo login uses the password: {DEMO_PASSWORD}")
+        for node in nodes:
+            print(f"\n{node.name}: {node.url}/  (its own database {node.database.name})")
+            for key in node.agencies:
+                logins = [u for u, _n, _r in federated.staff_of(key)]
+                print(f"  {names[key]}: {', '.join(logins)}")
+        print(
+            "\nSign in on node-a as `coordinator` or `lead`, or on node-b as `casemanager`, "
+            "and open a case summary: each owner's sections come from its own node. Logs of "
+            f"each node are in {folder}. Stop with Ctrl-C."
+        )
+        if args.no_serve:
+            return OK
+        while all(node.process.poll() is None for node in nodes):
+            time.sleep(1)
+        raise CommandError("a node stopped; see its log in " + str(folder))
+    except KeyboardInterrupt:
+        return OK
+    finally:
+        for node in nodes:
+            federated.stop(node)

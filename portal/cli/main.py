@@ -13,6 +13,7 @@ from portal.cli import bench as bench_commands
 from portal.cli import consent as consent_commands
 from portal.cli import db as db_commands
 from portal.cli import demo as demo_commands
+from portal.cli import roster as roster_commands
 from portal.cli import serve as serve_commands
 from portal.cli import setup as setup_commands
 from portal.cli import translations as translation_commands
@@ -47,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
     serve_commands.add_commands(commands)
     db_commands.add_commands(commands)
     consent_commands.add_commands(commands)  # consent releases and agency keys
-    bench_commands.add_commands(commands)  # bench disclosure|audit|workflow
+    roster_commands.add_commands(commands)  # the MDT's signed roster (issue 16)
+    bench_commands.add_commands(commands)  # bench disclosure|audit|workflow|federation
     audit_commands.add_commands(commands)
     translation_commands.add_commands(commands)  # catalogues of translations (issue 19)
     command(commands, "assets", "fetch htmx from the npm registry", uses=NONE, run=cmd_assets)

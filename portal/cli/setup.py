@@ -16,7 +16,7 @@ from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, choices_help, command, group
 from portal.db import unit_of_work
 from portal.errors import NotFound
-from portal.models import Agency, AgencyKind, Discipline, Role
+from portal.models import Agency, AgencyKind, Discipline, Node, Role
 from portal.settings import utc_now
 
 # `portal init` reads each answer from its option, else from this variable, else asks.
@@ -120,12 +120,19 @@ def find_agency(db, name_or_id: str) -> Agency:
     from portal.services import keys
 
     try:
-        return keys.find_agency(db, name_or_id)
+        agency = keys.find_agency(db, name_or_id)
     except NotFound:
         raise CommandError(
             f"no agency named {name_or_id!r} on this node; `portal agency list` shows them",
             BAD_INPUT,
         ) from None
+    node = db.get(Node, agency.node_id)
+    if node is not None and not node.is_local:  # a roster member hosted elsewhere (issue 16)
+        raise CommandError(
+            f"{agency.name} is hosted on another node ({node.base_url}); run this there",
+            BAD_INPUT,
+        )
+    return agency
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -248,10 +255,14 @@ def cmd_agency_create(args: argparse.Namespace) -> int:
 def cmd_agency_list(args: argparse.Namespace) -> int:
     engine = open_engine(chosen())
     with unit_of_work(engine) as db:
-        for agency in db.exec(select(Agency).order_by(Agency.name)).all():
+        rows = db.exec(
+            select(Agency, Node).join(Node, Node.id == Agency.node_id).order_by(Agency.name)
+        ).all()
+        for agency, node in rows:
             kind = AgencyKind(agency.kind).label
             state = "" if agency.is_active else "\tdeactivated"
-            print(f"{agency.name}\t{agency.public_id}\t{kind}\t{agency.discipline}{state}")
+            where = "" if node.is_local else f"\thosted on {node.base_url}"
+            print(f"{agency.name}\t{agency.public_id}\t{kind}\t{agency.discipline}{state}{where}")
     return OK
 
 
@@ -260,7 +271,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     here (the operator is that person); any other account the operator may add (another
     administrator, an agency's first lead) starts from a one-time enrolment link, shown
     once, so the operator never knows anyone else's password (issue 12)."""
-    from portal.models import Node, StaffRole, StaffUser
+    from portal.models import StaffRole, StaffUser
     from portal.services import enrolment, staff
 
     roles = sorted(set(args.role))

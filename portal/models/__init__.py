@@ -139,3 +139,7 @@ __all__ += [
     "Screening",
     "ScreeningAmendment",
 ]
+# Federation (issue 16)
+from portal.models.federation import FederationNonce, RosterDocument  # noqa: E402
+
+__all__ += ["FederationNonce", "RosterDocument"]

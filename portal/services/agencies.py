@@ -86,8 +86,14 @@ def set_requires_totp(
 
 
 def manageable_agencies(db: Session, viewer: Viewer) -> list[Agency]:
-    """Administrators manage every agency on the node; an agency lead only their own."""
-    query = select(Agency).order_by(Agency.name)
+    """Administrators manage every agency on the node; an agency lead only their own.
+    An agency hosted on another node (a roster member) is managed there, never here."""
+    query = (
+        select(Agency)
+        .join(Node, Node.id == Agency.node_id)
+        .where(Node.is_local.is_(True))
+        .order_by(Agency.name)
+    )
     if Role.ADMINISTRATOR not in viewer.roles:
         query = query.where(Agency.id == viewer.agency.id)
     return list(db.exec(query).all())
@@ -95,7 +101,11 @@ def manageable_agencies(db: Session, viewer: Viewer) -> list[Agency]:
 
 def access_agency(db: Session, viewer: Viewer, public_id: str) -> Agency:
     """The agency if the viewer may manage it; NotFound otherwise, as if it did not exist."""
-    agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+    agency = db.exec(
+        select(Agency)
+        .join(Node, Node.id == Agency.node_id)
+        .where(Agency.public_id == public_id, Node.is_local.is_(True))
+    ).first()
     if agency is None:
         raise NotFound("agency")
     if Role.ADMINISTRATOR in viewer.roles or (

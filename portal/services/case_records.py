@@ -20,7 +20,7 @@ from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
-from portal.models import Agency, AgencyKind, MdtCase
+from portal.models import Agency, AgencyKind, MdtCase, Node
 from portal.requester import Requester
 
 DECISIONS = "mdt_decisions"
@@ -179,7 +179,7 @@ def told_participants(
     asks = [
         Ask(case, p.agency, PARTICIPATION)
         for p in participants
-        if _protected(p, requester, coordinating)
+        if _protected(db, p, requester, coordinating)
     ]
     answers = decide(db, requester, asks, at=at, keys=keys, between=between)
     told, hidden = [], set()
@@ -192,12 +192,17 @@ def told_participants(
     return told, len(hidden)
 
 
-def _protected(participant, requester: Requester, coordinating_id: int) -> bool:
+def _protected(db: Session, participant, requester: Requester, coordinating_id: int) -> bool:
+    """A community-based agency hosted here, other than the requester's own and the
+    coordinator. An agency hosted on another node is not asked: the node-to-node protocol
+    carries no participation question yet (issue 16's summary shows its block as before)."""
     agency = participant.agency
+    node = db.get(Node, agency.node_id)
     return (
         agency.kind == AgencyKind.COMMUNITY
         and agency.public_id != requester.agency
         and agency.id != coordinating_id
+        and (node is None or node.is_local)
     )
 
 

@@ -107,6 +107,10 @@ EVENT_WORDS = {
     AuditTag.SAFETY_PLAN_PRINTED: "survivor's safety plan printed",
     AuditTag.MANDATED_REPORT_MADE: "mandated report made",
     AuditTag.ACCOMPANIMENT_TASK_CREATED: "task created from an accompaniment",
+    AuditTag.ROSTER_IMPORTED: "MDT roster imported",
+    AuditTag.ROSTER_SIGNED: "MDT roster signed",
+    AuditTag.CASE_LINK_DECLINED: "case link declined: no release names the coordinating agency",
+    AuditTag.CASE_PARTICIPANTS_UPDATED: "case's agencies updated by the coordinating agency",
 }
 
 # One request's sections together, by the kind of per-section event they are.

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 import consent
 from portal.auth.permissions import Permission, allows
+from portal.federation import membership
 from portal.models import Role
 from portal.requester import Requester
 from portal.services import (
@@ -81,6 +82,11 @@ def dashboard_values(
             keys=keys,
             between=between,
         )
+    mou_reviews = None
+    if allows(viewer.roles, Permission.MEETING_MANAGE) and (
+        membership.coordinating_agency_id(db) == agency.public_id
+    ):  # issue 16: the coordinating agency keeps the MOUs under review
+        mou_reviews = membership.mou_reviews_due(db, today=today)
     refused = lead = None
     if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)
@@ -97,6 +103,7 @@ def dashboard_values(
         "panel": panel,
         "my_tasks": my_tasks,
         "screening_panel": screening_rows,
+        "mou_reviews": mou_reviews,
     }
 
 

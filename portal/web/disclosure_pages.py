@@ -9,6 +9,7 @@ from starlette.responses import Response
 import consent
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
+from portal.federation import summary as federated_summary
 from portal.models import Client, ReleaseState, Role
 from portal.sections import catalogue
 from portal.services import (
@@ -53,13 +54,14 @@ def summary(ctx: Context) -> Response:
         between=ctx.db.commit,
     )
     overview = replace(overview, participants=told)
-    blocks = case_summary.page_blocks(
+    blocks = federated_summary.page_blocks(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         overview.participants,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,  # owners on other nodes (issue 16)
         budget_seconds=max(ctx.settings.summary_budget_ms, 0) / 1000,
         between=ctx.db.commit,  # the owners' answers are their own transaction
     )
@@ -89,19 +91,26 @@ def owner_block(ctx: Context) -> Response:
         keys=ctx.request.app.state.keys,
         between=ctx.db.commit,
     )
-    decisions = case_summary.owner_block(
+    block = federated_summary.owner_block(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         owner,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
         between=ctx.db.commit,  # the owner's answer is its own transaction
     )
     return render(
         ctx,
         "cases/owner.html",
-        {"case": case, "owner": owner, "decisions": decisions, "purpose": purpose},
+        {
+            "case": case,
+            "owner": owner,
+            "decisions": block.decisions,
+            "unavailable": block.unavailable,
+            "purpose": purpose,
+        },
         block="owner_block",
     )
 

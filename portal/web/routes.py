@@ -13,6 +13,7 @@ import portal.web.mentor_pages as mentor_pages
 import portal.web.release_pages as release_pages  # consent releases (issue 4)
 from portal.api.routes import api_routes
 from portal.auth.permissions import Permission as P
+from portal.federation.endpoints import federation_routes
 from portal.web import (
     account_pages,
     admin_pages,
@@ -22,6 +23,7 @@ from portal.web import (
     enrol_pages,
     health_pages,
     policy_pages,
+    roster_pages,
     section_pages,
     token_pages,
 )
@@ -390,6 +392,7 @@ def routes() -> list:
                 ("agencies", workflow_pages.case_add_agency, P.CASE_CREATE),
                 ("cadence", workflow_pages.case_cadence, P.CASE_CREATE),
                 ("link", workflow_pages.case_confirm_link, P.CASE_LINK_CONFIRM),
+                ("remote-link", workflow_pages.case_remote_link, P.CASE_CREATE),  # issue 16
                 ("tasks", workflow_pages.case_task_create, P.TASK_CREATE),
             )
         ],
@@ -469,6 +472,8 @@ def routes() -> list:
             permission=P.ACCOMPANIMENT_LOG,
             methods=("POST",),
         ),
+        route("/roster", roster_pages.roster_page, permission=P.ROSTER_READ),
+        *federation_routes(),  # node to node, each request signed (issue 16)
         Mount("/static", app=public_static(), name="static"),
     ]
 

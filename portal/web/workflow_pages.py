@@ -5,20 +5,22 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 import consent
-from portal.errors import Invalid
+from portal.errors import Conflict, Invalid
+from portal.federation import links, membership
+from portal.federation import summary as federated_summary
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
     case_history,
     case_records,
-    case_summary,
     cases,
     casework,
     convening,
     meetings,
     mentor_tasks,
     tasks,
+    validation,
 )
 from portal.web import confirm_pages
 from portal.web.context import Context
@@ -128,6 +130,8 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "lapsed": case_records.needs_new_release(ctx.db, case, at=ctx.now)
             if coordinating
             else set(),
+            # Agencies hosted on other nodes (issue 16): their links are confirmed there.
+            "elsewhere": {p.agency.id for p in told if not membership.is_local(ctx.db, p.agency)},
             "own_link": casework.own_link(ctx.db, case, agency),
             "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
             "history": case_history.told(
@@ -235,6 +239,47 @@ def case_confirm_link(ctx: Context) -> Response:
     )
 
 
+def case_remote_link(ctx: Context) -> Response:
+    """The coordinator asks an agency on another node to confirm its client (issue 16)."""
+    case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    owner = next(
+        (
+            p.agency
+            for p in casework.participants(ctx.db, case)
+            if p.agency.public_id == ctx.field("agency")
+        ),
+        None,
+    )
+    try:
+        if owner is None:
+            raise Invalid("agency", "Choose an agency of this case.")
+        reference = validation.text(
+            ctx.field("client_reference"),
+            "client_reference",
+            max_length=40,
+            label="Their client reference",
+        )
+        confirmed = links.request_link(
+            ctx.db,
+            case,
+            owner,
+            reference,
+            requester=ctx.requester,
+            at=ctx.now,
+            keys=ctx.request.app.state.keys,
+            federation=ctx.request.app.state.federation,
+        )
+    except (Invalid, Conflict) as error:
+        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash(
+        f"{owner.name} confirmed its client for this case."
+        if confirmed
+        else f"{owner.name} declined: no release of its client in effect names your agency "
+        "for MDT case review (or it has no such client)."
+    )
+    return _see_other(f"/cases/{case.public_id}")
+
+
 def case_task_create(ctx: Context) -> Response:
     case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
     try:
@@ -285,12 +330,13 @@ def case_packet(ctx: Context) -> Response:
                 ctx.db, rows=tasks.case_tasks(ctx.db, case, open_only=True), **_mdt_reader(ctx, 200)
             ),
             # Through each owner's disclosure point: every section shown is audited.
-            "summary": case_summary.every_block(
+            "summary": federated_summary.every_block(
                 ctx.db,
                 ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
                 case,
                 at=ctx.now,
                 keys=ctx.request.app.state.keys,
+                federation=ctx.request.app.state.federation,  # owners elsewhere (issue 16)
                 between=ctx.db.commit,  # the owners' answers are their own transaction
             ),
         },

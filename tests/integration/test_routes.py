@@ -50,6 +50,7 @@ def test_every_non_public_permission_is_held_by_some_role():
         Permission.SIGNED_IN,
         Permission.SECOND_FACTOR,
         Permission.API_TOKEN,
+        Permission.NODE_SIGNED,  # a signed request from a roster member's node (issue 16)
     }
     for _, _, permission in walk(routes()):
         if permission not in special:
@@ -106,7 +107,13 @@ def test_every_route_refuses_a_role_without_its_permission(client, db, keys):
     for path, route, permission in walk(routes()):
         if (
             not isinstance(route, Route)
-            or permission in (Permission.PUBLIC, Permission.SECOND_FACTOR, Permission.API_TOKEN)
+            or permission
+            in (
+                Permission.PUBLIC,
+                Permission.SECOND_FACTOR,
+                Permission.API_TOKEN,
+                Permission.NODE_SIGNED,
+            )
             or Role.SURVIVOR_MENTOR in ROLE_PERMISSIONS.get(permission, ())
         ):
             continue

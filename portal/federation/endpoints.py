@@ -1,0 +1,126 @@
+"""`/federation/v1`: what a node answers other nodes, each request signed (RFC 9421).
+
+A request is refused with a 401 and a JSON body that names the reason (unsigned, bad
+signature, unknown key, stale, replayed, ...) before anything else is read. An accepted
+one is answered in one transaction of the owner's and signed with the answering agency's
+key; every answer is `Cache-Control: no-store`: the receiving node shows it and keeps
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.auth.permissions import Permission
+from portal.db import commit
+from portal.errors import DomainError
+from portal.federation import owner, transport, wire
+from portal.federation.signatures import Refusal, SignatureRefused
+
+Handler = Callable[..., owner.Answer]
+
+
+def _plain(status: int, payload: dict) -> Response:
+    return Response(
+        json.dumps(payload).encode(),
+        status_code=status,
+        media_type=transport.JSON,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _refused(refused: SignatureRefused) -> Response:
+    response = _plain(401, {"error": str(refused.refusal), "message": refused.detail})
+    response.headers["WWW-Authenticate"] = 'Signature realm="federation"'
+    return response
+
+
+def federation_route(path: str, handler: Handler, *, needs_keys: bool = False) -> Route:
+    async def endpoint(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > transport.MAX_BODY_BYTES):
+            return _plain(413, {"error": "too_large", "message": "the body is too large"})
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > transport.MAX_BODY_BYTES:
+                return _plain(413, {"error": "too_large", "message": "the body is too large"})
+        return await run_in_threadpool(_serve, request, handler, body, needs_keys)
+
+    endpoint.permission = Permission.NODE_SIGNED
+    endpoint.__name__ = handler.__name__
+    return Route(transport.PREFIX + path, endpoint, methods=["POST"])
+
+
+def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) -> Response:
+    state = request.app.state
+    settings = state.settings
+    window = settings.federation_window_seconds
+    now = settings.clock()
+    with state.open_session() as db:
+        roster, local_url = transport.roster_and_url(db)
+        try:
+            caller = transport.accept_request(
+                roster,
+                local_url=local_url,
+                path=request.url.path,
+                query=request.url.query,
+                headers=request.headers,
+                body=body,
+                now=now.timestamp(),
+                window_seconds=window,
+            )
+            # Remembered in the answer's own transaction: the same request sent twice at
+            # once meets the unique nonce, and the second waits for the first, then fails.
+            transport.remember_nonce(
+                db, caller.key_id, transport.nonce_of(caller.request), at=now, window_seconds=window
+            )
+        except SignatureRefused as refused:
+            db.rollback()
+            return _refused(refused)
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise wire.WireError("the body must be a JSON object")
+            options = {"at": now}
+            if needs_keys:
+                options["keys"] = state.keys
+            answered = handler(db, caller, payload, **options)
+        except SignatureRefused as refused:
+            db.rollback()
+            return _refused(refused)
+        except (UnicodeDecodeError, json.JSONDecodeError, wire.WireError) as problem:
+            db.rollback()
+            return _plain(400, {"error": "bad_request", "message": str(problem)})
+        except DomainError as problem:
+            db.rollback()
+            return _plain(problem.status_code, {"error": "refused", "message": str(problem)})
+        content = json.dumps(answered.payload, separators=(",", ":")).encode()
+        key_id, signing_key = transport.signing_key_of(db, answered.agency, keys=state.keys)
+        commit(db)
+    headers = transport.signed_response_headers(
+        caller.request,
+        answered.status,
+        content,
+        key_id=key_id,
+        signing_key=signing_key,
+        now=now.timestamp(),
+    )
+    return Response(content, status_code=answered.status, headers=headers)
+
+
+def federation_routes() -> list[Route]:
+    return [
+        federation_route("/disclosures", owner.disclosures, needs_keys=True),
+        federation_route("/case-links", owner.case_link),
+        federation_route("/case-participants", owner.case_participants),
+    ]
+
+
+__all__ = ["Refusal", "federation_routes"]

@@ -1,0 +1,261 @@
+"""The owner's node answering another node: the same disclosure point as for its own viewers.
+
+Each function runs in the owner's own transaction and writes the owner's audit entries;
+the requesting node writes its own. The caller is a roster member whose signature was
+checked; what it says of its requester (user, roles, purpose) is its word for its own
+staff, but the agency, its kind and its node are the roster's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+import consent
+from portal.audit import AuditTag, lock_logs, record
+from portal.crypto import KeyWrapper
+from portal.disclosure import RequestCache, answer, parse_purpose
+from portal.disclosure.point import prefetch
+from portal.errors import NotFound
+from portal.federation import membership, wire
+from portal.federation.signatures import Refusal, SignatureRefused
+from portal.federation.transport import Caller
+from portal.models import Agency, CaseLink, Client, MdtCase, ReferralSource
+from portal.requester import Requester
+from portal.sections import catalogue
+from portal.services import releases
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    payload: dict
+    agency: Agency | None  # the agency whose key signs the answer
+
+
+def _requester(caller: Caller, payload: dict) -> Requester:
+    requester = wire.requester_from(payload.get("requester"))
+    member = caller.member
+    if requester.agency != member.agency or requester.node != member.node:
+        raise SignatureRefused(
+            Refusal.WRONG_SENDER,
+            f"{Refusal.WRONG_SENDER.words}: the key is {member.name}'s, on {member.node}",
+        )
+    # The roster says what kind of agency it is; the purpose must be one the portal knows.
+    return replace(requester, agency_kind=member.kind, purpose=parse_purpose(requester.purpose))
+
+
+def _local_agency(db: Session, public_id: object) -> Agency:
+    agency = None
+    if isinstance(public_id, str):
+        agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+    if agency is None or not membership.is_local(db, agency) or not agency.is_active:
+        raise NotFound("agency")
+    return agency
+
+
+def _case(db: Session, reference: object, *, at: datetime) -> MdtCase:
+    """The case by its reference; a case unknown here is answered like one the owner is
+    not linked to (every section withheld, and audited), never as "no such case"."""
+    if not isinstance(reference, str) or len(reference) > 20:
+        raise wire.WireError("case: expected a case reference")
+    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    if case is not None:
+        return case
+    return MdtCase(
+        reference=reference,
+        coordinating_agency_id=0,
+        intake_date=at.date(),
+        referral_source=ReferralSource.OTHER,
+        created_at=at,
+    )
+
+
+def disclosures(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper
+) -> Answer:
+    """`POST /federation/v1/disclosures`: each owner named (all hosted here) answers with
+    its disclosure point, audited in its own log; signed with the first owner's key."""
+    requester = _requester(caller, payload)
+    named = payload.get("owners")
+    if not isinstance(named, list) or not 0 < len(named) <= 20:
+        raise wire.WireError("owners: expected a list of agency ids")
+    owners = [_local_agency(db, public_id) for public_id in named]
+    case = _case(db, payload.get("case"), at=at)
+    asked = payload.get("sections")
+    if asked is not None and not (
+        isinstance(asked, list) and all(isinstance(s, str) for s in asked) and len(asked) < 100
+    ):
+        raise wire.WireError("sections: expected a list of section keys")
+    cache = RequestCache()  # this request's reads only
+    lock_logs(db, [owner.id for owner in owners])
+    if case.id is not None:
+        prefetch(db, requester, case, owners, at=at, cache=cache)
+    answers = []
+    for owner in owners:
+        sections = asked or list(catalogue().for_discipline(owner.discipline))
+        decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=cache)
+        answers.append(
+            {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
+        )
+    return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
+
+
+def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> bool:
+    """A release of this client in effect now names the coordinating agency for MDT case
+    review: without one the owner does not even say that it serves the client."""
+    for row in releases.releases_of(db, client):
+        status = releases.status_of(db, row, at=at)
+        if status is None or status.state != consent.ReleaseState.ACTIVE:
+            continue
+        document = releases.signed_document(row)
+        if (
+            coordinator.public_id in document.recipients
+            and document.purpose == consent.Purpose.MDT_CASE_REVIEW
+        ):
+            return True
+    return False
+
+
+def _mirror(db: Session, details: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
+    """The owner's copy of the case's coordination facts (reference, coordinator, intake):
+    what its disclosure point needs to answer for the case. None on a clash."""
+    reference = details.get("reference")
+    if not isinstance(reference, str) or not reference or len(reference) > 20:
+        raise wire.WireError("case.reference: expected a case reference")
+    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    if case is not None:
+        return case if case.coordinating_agency_id == coordinator.id else None
+    try:
+        intake = date.fromisoformat(details.get("intake_date") or "")
+        due = details.get("convening_due")
+        convening_due = date.fromisoformat(due) if due else None
+    except (TypeError, ValueError):
+        raise wire.WireError("case.intake_date: expected a date") from None
+    source = details.get("referral_source")
+    case = MdtCase(
+        reference=reference,
+        coordinating_agency_id=coordinator.id,
+        intake_date=intake,
+        referral_source=source if source in set(ReferralSource) else ReferralSource.OTHER,
+        created_at=at,
+        convening_due=convening_due,
+    )
+    db.add(case)
+    db.flush()
+    return case
+
+
+def _participants(db: Session, case: MdtCase, listed: object, *, at: datetime) -> list[str]:
+    """Links for the case's agencies hosted elsewhere, as the coordinator lists them, so
+    the owner's point knows who takes part; links of agencies hosted here are their own."""
+    if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
+        raise wire.WireError("participants: expected a list of agency ids")
+    agencies = {
+        a.public_id: a
+        for a in db.exec(select(Agency).where(Agency.public_id.in_(listed or [""]))).all()
+    }
+    links = {
+        link.agency_id: link
+        for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id)).all()
+    }
+    wanted = {
+        agencies[p].id for p in listed if p in agencies and not membership.is_local(db, agencies[p])
+    }
+    for agency_id in wanted - set(links):
+        db.add(CaseLink(case_id=case.id, agency_id=agency_id, linked_at=at, confirmed_at=at))
+    for agency_id, link in links.items():
+        agency = db.get(Agency, agency_id)
+        if agency_id not in wanted and not membership.is_local(db, agency):
+            db.delete(link)
+    db.flush()
+    return sorted(p for p in listed if p in agencies)
+
+
+def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
+    """`POST /federation/v1/case-links`: the coordinating agency asks this owner to confirm
+    that its client belongs to the case. Confirmed only under a release in effect naming
+    the coordinating agency for MDT case review; otherwise declined, in the same words
+    whether or not the owner knows the client."""
+    requester = _requester(caller, payload)
+    owner = _local_agency(db, payload.get("owner"))
+    details = payload.get("case")
+    if not isinstance(details, dict):
+        raise wire.WireError("case: expected the case's reference and intake date")
+    coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
+    reference = payload.get("client")
+    client = None
+    if isinstance(reference, str) and reference:
+        client = db.exec(
+            select(Client).where(
+                Client.agency_id == owner.id,
+                (Client.public_id == reference) | (Client.reference == reference),
+            )
+        ).first()
+    lock_logs(db, [owner.id])
+    case = None
+    if client is not None and _release_names(db, client, coordinator, at=at):
+        case = _mirror(db, details, coordinator, at=at)
+    if case is None:
+        record(
+            db,
+            AuditTag.CASE_LINK_DECLINED,
+            agency_id=owner.id,
+            actor=requester,
+            subject=str(details.get("reference"))[:20],
+            detail={"coordinating_agency": coordinator.public_id},
+            at=at,
+        )
+        return Answer(200, {"confirmed": False, "owner": owner.public_id}, owner)
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
+    ).first()
+    if link is None:
+        link = CaseLink(case_id=case.id, agency_id=owner.id, linked_at=at)
+    link.client_id, link.confirmed_at = client.id, at
+    db.add(link)
+    db.flush()
+    _participants(db, case, payload.get("participants") or [], at=at)
+    record(
+        db,
+        AuditTag.CASE_LINK_CONFIRMED,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        detail={"client": client.public_id, "coordinating_agency": coordinator.public_id},
+        at=at,
+    )
+    return Answer(200, {"confirmed": True, "owner": owner.public_id}, owner)
+
+
+def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
+    """`POST /federation/v1/case-participants`: the coordinating agency tells an owner
+    which agencies now take part in a case the owner is linked to."""
+    requester = _requester(caller, payload)
+    owner = _local_agency(db, payload.get("owner"))
+    reference = payload.get("case")
+    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
+    own = (
+        None
+        if case is None
+        else db.exec(
+            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
+        ).first()
+    )
+    if case is None or own is None or case.coordinating_agency_id != coordinator.id:
+        raise NotFound("case")
+    listed = _participants(db, case, payload.get("participants"), at=at)
+    lock_logs(db, [owner.id])
+    record(
+        db,
+        AuditTag.CASE_PARTICIPANTS_UPDATED,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        detail={"participants": listed},
+        at=at,
+    )
+    return Answer(200, {"owner": owner.public_id, "participants": listed}, owner)

@@ -1,0 +1,223 @@
+"""The case summary across nodes: every owner asked at once, each answering for itself.
+
+Owners hosted here are decided by `portal.services.case_summary` exactly as before; owners
+hosted elsewhere are asked over signed HTTP, all at once, while the local ones are being
+decided. Each owner writes its own log; what came back from every owner is receipted in
+the requester agency's log here. An owner that is down, slow (past the per-owner timeout)
+or whose answer does not verify is shown as unavailable, and the rest of the page stands.
+Nothing an owner elsewhere released is stored here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from portal.audit import lock_logs, record_many
+from portal.crypto import KeyWrapper
+from portal.disclosure import Decision, RequestCache, receipt
+from portal.federation import membership, transport, wire
+from portal.federation.transport import Call, Federation, Unavailable
+from portal.models import Agency, MdtCase
+from portal.requester import Requester
+from portal.services import case_records, case_summary
+from portal.services.case_summary import Participant
+
+DISCLOSURES = transport.PREFIX + "/disclosures"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One owner's block: its decisions, None when it loads on its own (an owner here past
+    the page's budget), or why an owner elsewhere is unavailable."""
+
+    participant: Participant
+    decisions: list[Decision] | None
+    unavailable: str | None = None
+
+
+def _remote_calls(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    remote: list[Participant],
+    *,
+    keys: KeyWrapper,
+) -> tuple[list[Call], dict[str, str]]:
+    """The signed calls to owners elsewhere, and the owners that cannot be asked (why)."""
+    roster, local_url = transport.roster_and_url(db)
+    if not remote:
+        return [], {}
+    if roster is None or local_url is None:
+        return [], {p.agency.public_id: "this node holds no roster" for p in remote}
+    asking = replace(requester, node=local_url)
+    members, refused = [], {}
+    for participant in remote:
+        member = roster.member(participant.agency.public_id)
+        if member is None:
+            refused[participant.agency.public_id] = "it is no longer in the MDT's roster"
+        else:
+            members.append(member)
+    requester_agency = RequestCache().agency(db, requester.agency)
+    # One request per node, for every owner it hosts: each owner still decides and audits
+    # on its own; the node's answer is signed by one of them.
+    calls = transport.calls_by_node(
+        db,
+        requester_agency,
+        members,
+        DISCLOSURES,
+        lambda hosted: {
+            "requester": wire.requester_dict(asking),
+            "case": case.reference,
+            "owners": [member.agency for member in hosted],
+            "sections": None,
+        },
+        keys=keys,
+    )
+    return calls, refused
+
+
+def _decisions(answer: dict, owner: Agency) -> list[Decision]:
+    found = answer.get("answers")
+    mine = [
+        item
+        for item in (found if isinstance(found, list) else [])
+        if isinstance(item, dict) and item.get("owner") == owner.public_id
+    ]
+    if len(mine) != 1 or not isinstance(mine[0].get("decisions"), list):
+        raise Unavailable("its node did not answer for it")
+    try:
+        return [wire.decision_from(item, owner) for item in mine[0]["decisions"]]
+    except wire.WireError as error:
+        raise Unavailable(f"its node's answer could not be read: {error}") from None
+
+
+def page_blocks(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    found: list[Participant],
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    budget_seconds: float,
+    between: Callable[[], None] | None = None,
+) -> list[Block]:
+    """Every owner's block, in the participants' order. Owners elsewhere are sent their
+    requests first, then owners here are decided (`case_summary.page_blocks`, its budget
+    and `between` as there), then the answers from elsewhere are awaited and receipted."""
+    local = [p for p in found if membership.is_local(db, p.agency)]
+    remote = [p for p in found if not membership.is_local(db, p.agency)]
+    calls, cannot = _remote_calls(db, requester, case, remote, keys=keys)
+    pending = federation.submit(calls) if calls else None
+    here = case_summary.page_blocks(
+        db,
+        requester,
+        case,
+        local,
+        at=at,
+        keys=keys,
+        budget_seconds=budget_seconds,
+        between=between,
+    )
+    blocks = {b.participant.agency.public_id: Block(b.participant, b.decisions) for b in here}
+    answers = pending.results() if pending else []
+    by_agency = {
+        owner.agency: answer
+        for call, answer in zip(calls, answers, strict=True)
+        for owner in call.owners
+    }
+    receipts = []
+    requester_agency = RequestCache().agency(db, requester.agency)
+    for participant in remote:
+        owner = participant.agency
+        answer = by_agency.get(owner.public_id, Unavailable(cannot.get(owner.public_id, "")))
+        try:
+            if isinstance(answer, Unavailable):
+                raise answer
+            decisions = _decisions(answer, owner)
+        except Unavailable as why:
+            blocks[owner.public_id] = Block(participant, None, str(why) or "no answer")
+            continue
+        blocks[owner.public_id] = Block(participant, decisions)
+        receipts.extend(
+            receipt.received_entries(
+                requester,
+                case_ref=case.reference,
+                owner_ref=owner.public_id,
+                decisions=decisions,
+                at=at,
+                agency_id=requester_agency.id,
+            )
+        )
+    if receipts:
+        lock_logs(db, [requester_agency.id])
+        record_many(db, receipts)  # the requester's side: what it received from elsewhere
+    return [blocks[p.agency.public_id] for p in found]
+
+
+def owner_block(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    between: Callable[[], None] | None = None,
+) -> Block:
+    """One owner's block on its own (the htmx fragment), here or elsewhere."""
+    participant = next(
+        p for p in case_summary.participants(db, case) if p.agency.public_id == owner.public_id
+    )
+    if membership.is_local(db, owner):
+        decisions = case_summary.owner_block(
+            db, requester, case, owner, at=at, keys=keys, between=between
+        )
+        return Block(participant, decisions)
+    (block,) = page_blocks(
+        db,
+        requester,
+        case,
+        [participant],
+        at=at,
+        keys=keys,
+        federation=federation,
+        budget_seconds=math.inf,
+        between=between,
+    )
+    return block
+
+
+def every_block(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    between: Callable[[], None] | None = None,
+) -> list[Block]:
+    """The whole summary at once (the printed review packet, the API): every owner the
+    requester may be told takes part (issue 14, `case_records.told_participants`)."""
+    told, _others = case_records.told_participants(
+        db, requester, case, case_summary.participants(db, case), at=at, keys=keys, between=between
+    )
+    return page_blocks(
+        db,
+        requester,
+        case,
+        told,
+        at=at,
+        keys=keys,
+        federation=federation,
+        budget_seconds=math.inf,
+        between=between,
+    )

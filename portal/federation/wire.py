@@ -1,0 +1,138 @@
+"""What crosses between nodes, as JSON: the requester, and the owner's decisions.
+
+A requester is exactly `portal.requester.Requester`. A decision is what the owner's
+disclosure point returned: released content (rows of label, type and value, the version
+and when it was saved) or a placeholder naming the gate. The receiving node rebuilds the
+same typed decisions, so the page and the receipts cannot tell a remote owner from a
+local one; it never stores them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from portal.disclosure import Decision, Gate, Released, Withheld
+from portal.disclosure.content import Content, Row
+from portal.models import Agency
+from portal.requester import Requester
+from portal.sections import catalogue
+
+MAX_TEXT = 200
+
+
+class WireError(ValueError):
+    """A message from another node that does not have the expected shape."""
+
+
+def requester_dict(requester: Requester) -> dict:
+    return {
+        "node": requester.node,
+        "agency": requester.agency,
+        "agency_kind": requester.agency_kind,
+        "user": requester.user,
+        "roles": sorted(requester.roles),
+        "purpose": requester.purpose,
+    }
+
+
+def _text(data: dict, key: str, *, optional: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise WireError(f"{key}: expected text")
+    return value
+
+
+def requester_from(data: object) -> Requester:
+    if not isinstance(data, dict):
+        raise WireError("requester: expected an object")
+    roles = data.get("roles")
+    if not isinstance(roles, list) or len(roles) > 20 or not all(isinstance(r, str) for r in roles):
+        raise WireError("requester.roles: expected a list of roles")
+    return Requester(
+        node=_text(data, "node"),
+        agency=_text(data, "agency"),
+        agency_kind=_text(data, "agency_kind"),
+        user=_text(data, "user", optional=True),
+        roles=frozenset(roles),
+        purpose=_text(data, "purpose"),
+    )
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
+
+
+def decision_dict(decision: Decision) -> dict:
+    if isinstance(decision, Released):
+        content = decision.content
+        return {
+            "section": decision.section.key,
+            "decision": "released",
+            "content": {
+                "rows": [
+                    {"label": row.label, "type": row.type, "value": _json_value(row.value)}
+                    for row in content.rows
+                ],
+                "version": content.version,
+                "saved_at": None if content.saved_at is None else content.saved_at.isoformat(),
+            },
+            "release_ref": decision.release_ref,
+            "policy_rule": decision.policy_rule,
+            "role": decision.role,
+        }
+    return {
+        "section": decision.section.key,
+        "decision": "withheld",
+        "gate": str(decision.gate),
+        "reason": decision.reason,
+    }
+
+
+def decision_from(data: object, owner: Agency) -> Decision:
+    """One decision as the owner sent it; an unknown section or gate is a WireError."""
+    if not isinstance(data, dict):
+        raise WireError("decision: expected an object")
+    section = catalogue().get(data.get("section") or "")
+    if section is None:
+        raise WireError("decision.section: not a section of the catalogue")
+    if data.get("decision") == "withheld":
+        try:
+            gate = Gate(data.get("gate"))
+        except ValueError:
+            raise WireError("decision.gate: not a gate") from None
+        reason = data.get("reason")
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise WireError("decision.reason: expected text")
+        return Withheld(section, owner, gate, reason)
+    if data.get("decision") != "released":
+        raise WireError("decision.decision: expected released or withheld")
+    content = data.get("content")
+    if not isinstance(content, dict) or not isinstance(content.get("rows"), list):
+        raise WireError("decision.content: expected rows")
+    rows = []
+    for row in content["rows"]:
+        if not isinstance(row, dict) or not isinstance(row.get("label"), str):
+            raise WireError("decision.content.rows: expected label, type and value")
+        rows.append(Row(row["label"], str(row.get("type") or "text"), row.get("value")))
+    saved_at = content.get("saved_at")
+    try:
+        saved = None if saved_at is None else datetime.fromisoformat(saved_at)
+    except (TypeError, ValueError):
+        raise WireError("decision.content.saved_at: expected a time") from None
+    version = content.get("version")
+    return Released(
+        section,
+        owner,
+        Content(tuple(rows), version if isinstance(version, int) else None, saved),
+        data.get("release_ref") if isinstance(data.get("release_ref"), str) else None,
+        data.get("policy_rule") if isinstance(data.get("policy_rule"), str) else None,
+        data.get("role") if isinstance(data.get("role"), str) else None,
+    )

@@ -1,0 +1,45 @@
+"""`portal demo --federated`: three nodes prepared, served, linked, and where to log in
+printed; a second run reuses them (issue 16). Bounded: the nodes stop when it returns."""
+
+from __future__ import annotations
+
+import socket
+
+from portal.cli import main as cli
+
+
+def _free_base_port() -> int:
+    for start in range(20_000, 60_000, 97):
+        taken = False
+        for port in range(start, start + 3):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    taken = True
+                    break
+        if not taken:
+            return start
+    raise RuntimeError("no three free ports in a row")
+
+
+def test_federated_demo_prepares_serves_links_and_says_where_to_log_in(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    port = _free_base_port()
+    assert cli.main(["demo", "--federated", "--no-serve", "--port", str(port)]) == 0
+    out = capsys.readouterr().out
+    assert "linked each case to the clients on the other nodes" in out
+    for offset, name in enumerate(("node-a", "node-b", "node-c")):
+        assert f"{name}: http://127.0.0.1:{port + offset}/" in out
+    assert "Harbor County Child Welfare Office (demo): casemanager, cw.lead" in out
+    folder = tmp_path / "portal-federated-demo"
+    assert {p.name for p in folder.glob("node-*.db")} == {"node-a.db", "node-b.db", "node-c.db"}
+    assert (folder / "nodes.json").stat().st_mode & 0o077 == 0
+    # Again: the same nodes, their keys still open with the saved key-encryption keys.
+    assert cli.main(["demo", "--federated", "--no-serve", "--port", str(port)]) == 0
+    assert "reusing the federated demo" in capsys.readouterr().out
+    # Other addresses than the saved ones are refused, in one line.
+    assert cli.main(["demo", "--federated", "--no-serve", "--port", str(port + 10)]) == 4

@@ -1,0 +1,316 @@
+"""Three nodes in this process, each its own database and keys, joined by ASGI transports:
+the /federation/v1 protocol, the case link across nodes and the summary's fan-out
+(issue 16). The same scenarios against real node processes: test_federation_nodes.py."""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.db import unit_of_work
+from portal.federation import transport
+from portal.federation.transport import Federation
+from portal.models import Agency, AuditEntry, CaseLink, MdtCase
+
+import federation_world as fw
+
+URLS = ("http://node-a.test", "http://node-b.test", "http://node-c.test")
+
+
+@pytest.fixture
+def world(tmp_path):
+    a, b, c = fw.nodes(tmp_path, URLS)
+    world = fw.prepare(a, b, c)
+    apps = {node.name: create_app(node.settings()) for node in (a, b, c)}
+    mounts = {
+        URLS[1]: httpx2.ASGITransport(app=apps["b"]),
+        URLS[2]: httpx2.ASGITransport(app=apps["c"]),
+    }
+    fw.link(world, mounts=mounts)
+    apps["a"].state.federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
+    world.apps = apps
+    yield world
+    apps["a"].state.federation.close()
+
+
+def _node_a(world) -> TestClient:
+    return TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False)
+
+
+def _login(client, username):
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/login",
+        data={"username": username, "password": fw.PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 303, response.text
+
+
+def _entries(node, **where):
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        query = select(AuditEntry)
+        for name, value in where.items():
+            query = query.where(getattr(AuditEntry, name) == value)
+        found = list(db.exec(query).all())
+    engine.dispose()
+    return found
+
+
+def test_case_link_made_a_mirror_on_each_owner_with_the_participants(world):
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        linked = {
+            db.get(Agency, link.agency_id).name: link.client_id is not None
+            for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id))
+        }
+    engine.dispose()
+    assert linked == {fw.CLINIC: True, fw.WELFARE: False, fw.SHELTER: False, fw.CAC: False}
+    confirmed = _entries(world.b, tag="mdt:case:link_confirmed", subject=world.case_ref)
+    assert len(confirmed) == 1
+
+
+def test_the_summary_fans_out_and_each_side_audits_its_own(world):
+    with TestClient(
+        world.apps["a"], base_url="http://node-a.test", follow_redirects=False
+    ) as client:
+        _login(client, "casemanager")
+        page = client.get(f"/cases/{world.case_id}/summary")
+    assert page.status_code == 200
+    # Released by the clinic (node B) and child welfare (node C), and the shelter (here).
+    assert fw.SECRET + " clinic" in page.text
+    assert fw.SECRET + " cw" in page.text
+    assert fw.SECRET + " shelter" in page.text
+    # Withheld sections show the gate, e.g. the clinic's mental health has no release.
+    assert 'data-gate="no_consent"' in page.text
+    # The owners' logs on B and C, and the receipts on A.
+    released_b = _entries(world.b, case_ref=world.case_ref, decision="released")
+    assert {e.section_key for e in released_b} == {"medical"}
+    assert all(e.actor_agency_ref == world.ids[fw.CAC] for e in released_b)
+    withheld_c = _entries(world.c, case_ref=world.case_ref, tag="disclosure:section:withheld")
+    assert withheld_c
+    received = _entries(world.a, tag="disclosure:section:received", case_ref=world.case_ref)
+    assert {json.loads(e.detail)["owner"] for e in received} == {
+        world.ids[fw.CLINIC],
+        world.ids[fw.WELFARE],
+        world.ids[fw.SHELTER],
+    }
+
+
+def test_a_revocation_on_the_owners_node_counts_on_the_next_view(world):
+    from portal.models import ConsentRelease, StaffUser
+    from portal.services import releases
+
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        row = db.exec(select(ConsentRelease)).one()
+        author = db.exec(select(StaffUser).where(StaffUser.username == "clinic.cm")).one()
+        releases.revoke(
+            db, row, actor=author, reason="the client asked", keys=world.b.keys, at=fw.now()
+        )
+    engine.dispose()
+    with TestClient(
+        world.apps["a"], base_url="http://node-a.test", follow_redirects=False
+    ) as client:
+        _login(client, "casemanager")
+        page = client.get(f"/cases/{world.case_id}/summary").text
+    assert fw.SECRET + " clinic" not in page
+    assert 'data-gate="consent_revoked"' in page
+
+
+def test_an_owner_down_shows_unavailable_and_the_rest_stands(world):
+    world.apps["a"].state.federation.close()
+    world.apps["a"].state.federation = Federation(
+        timeout_seconds=1,
+        window_seconds=30,
+        mounts={URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},  # B unreachable
+    )
+    with TestClient(
+        world.apps["a"], base_url="http://node-a.test", follow_redirects=False
+    ) as client:
+        _login(client, "casemanager")
+        page = client.get(f"/cases/{world.case_id}/summary")
+    assert page.status_code == 200
+    assert f"Unavailable from {fw.CLINIC}" in page.text
+    assert fw.SECRET + " cw" in page.text
+
+
+def _signed_call(world, path, payload, *, key_node="a", agency=fw.CAC, url=None):
+    """A request as node A's agency signs it, sent to node B's app directly."""
+    engine = getattr(world, key_node).engine()
+    with unit_of_work(engine) as db:
+        agency_row = db.exec(select(Agency).where(Agency.name == agency)).one()
+        key_id, key = transport.signing_key_of(db, agency_row, keys=getattr(world, key_node).keys)
+    engine.dispose()
+    body = json.dumps(payload).encode()
+    target = (url or URLS[1]) + path
+    headers = transport.signed_request_headers(
+        target, body, key_id=key_id, signing_key=key, now=fw.now().timestamp()
+    )
+    return body, headers
+
+
+def _payload(world):
+    return {
+        "requester": {
+            "node": URLS[0],
+            "agency": world.ids[fw.CAC],
+            "agency_kind": "community",
+            "user": None,
+            "roles": ["case_manager"],
+            "purpose": "mdt_case_review",
+        },
+        "case": world.case_ref,
+        "owners": [world.ids[fw.CLINIC]],
+        "sections": None,
+    }
+
+
+def test_replayed_tampered_unsigned_and_stranger_requests_are_refused(world):
+    path = "/federation/v1/disclosures"
+    body, headers = _signed_call(world, path, _payload(world))
+    with TestClient(world.apps["b"], base_url=URLS[1]) as node_b:
+        first = node_b.post(path, content=body, headers=headers)
+        assert first.status_code == 200
+        assert first.headers["cache-control"] == "no-store"
+        assert "signature" in first.headers
+        replay = node_b.post(path, content=body, headers=headers)
+        assert (replay.status_code, replay.json()["error"]) == (401, "replayed")
+
+        body, headers = _signed_call(world, path, _payload(world))
+        tampered = body.replace(b"case_manager", b"clinician")
+        refused = node_b.post(path, content=tampered, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (401, "content_digest_mismatch")
+
+        unsigned = node_b.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert (unsigned.status_code, unsigned.json()["error"]) == (401, "unsigned")
+
+        # A node whose agency is not in the roster: its key is unknown.
+        from nacl.signing import SigningKey
+
+        stranger = transport.signed_request_headers(
+            URLS[1] + path,
+            body,
+            key_id="0f0f0f0f-stranger:0123456789abcdef",
+            signing_key=SigningKey.generate(),
+            now=fw.now().timestamp(),
+        )
+        refused = node_b.post(path, content=body, headers=stranger)
+        assert (refused.status_code, refused.json()["error"]) == (401, "unknown_key")
+
+        # Signed for node C's address, sent to B.
+        body, headers = _signed_call(world, path, _payload(world), url=URLS[2])
+        refused = node_b.post(path, content=body, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (401, "bad_signature")
+
+        # The roster's member, but claiming to be another agency.
+        payload = _payload(world)
+        payload["requester"]["agency"] = world.ids[fw.SHELTER]
+        body, headers = _signed_call(world, path, payload)
+        refused = node_b.post(path, content=body, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (401, "wrong_sender")
+
+
+def test_a_link_without_a_release_naming_the_coordinator_is_declined(world):
+    from portal.federation import links
+    from portal.requester import Requester
+
+    mounts = {URLS[1]: httpx2.ASGITransport(app=world.apps["b"])}
+    federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
+    try:
+        engine = world.a.engine()
+        with unit_of_work(engine) as db:
+            cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
+            clinic = db.exec(select(Agency).where(Agency.name == fw.CLINIC)).one()
+            from portal.services import cases
+
+            other = cases.open_case(
+                db,
+                cac,
+                intake_date=fw.now().date(),
+                referral_source="hotline",
+                actor=None,
+                at=fw.now(),
+                today=fw.now().date(),
+            )
+            coordinator = Requester("local", cac.public_id, "community", None, frozenset())
+            # An unknown client and a client without such a release get the same answer.
+            for reference in ("no-such-client", world.clients[fw.CLINIC] + "x"):
+                assert not links.request_link(
+                    db,
+                    other,
+                    clinic,
+                    reference,
+                    requester=coordinator,
+                    at=fw.now(),
+                    keys=world.a.keys,
+                    federation=federation,
+                )
+        engine.dispose()
+    finally:
+        federation.close()
+    assert len(_entries(world.b, tag="mdt:case:link_declined")) == 2
+    assert fw.case_on(world.b, other.reference) is None
+
+
+def test_keys_stay_with_their_agency_each_node_wraps_only_its_own(world):
+    from nacl.exceptions import CryptoError
+
+    from portal.models import AgencyKey
+
+    held = {}
+    for node in (world.a, world.b, world.c):
+        engine = node.engine()
+        with unit_of_work(engine) as db:
+            rows = db.exec(select(AgencyKey, Agency).join(Agency)).all()
+            held[node.name] = {agency.name for _key, agency in rows}
+            for key, _agency in rows:
+                node.keys.unwrap(key.wrapped_secret)  # its own KEK opens its own keys
+                for other in [n for n in (world.a, world.b, world.c) if n is not node]:
+                    with pytest.raises(CryptoError):
+                        other.keys.unwrap(key.wrapped_secret)
+        engine.dispose()
+    assert held == {"a": {fw.CAC, fw.SHELTER}, "b": {fw.CLINIC}, "c": {fw.WELFARE}}
+
+
+def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(world):
+    from portal.services import cases
+
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
+        clinic = db.exec(select(Agency).where(Agency.name == fw.CLINIC)).one()
+        case = cases.open_case(
+            db,
+            cac,
+            intake_date=fw.now().date(),
+            referral_source="hotline",
+            actor=None,
+            at=fw.now(),
+            today=fw.now().date(),
+            agencies=[clinic],
+        )
+        case_id, reference = case.public_id, case.reference
+    engine.dispose()
+    with _node_a(world) as client:
+        _login(client, "coordinator")
+        page = client.get(f"/cases/{case_id}").text
+        assert "is on another node: their client reference" in page
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        path = f"/cases/{case_id}/remote-link"
+        form = {"csrf_token": token, "agency": world.ids[fw.CLINIC]}
+        missing = client.post(path, data={**form, "client_reference": ""})
+        assert missing.status_code == 400
+        answer = client.post(path, data={**form, "client_reference": world.clients[fw.CLINIC]})
+        assert answer.status_code == 303
+        page = client.get(f"/cases/{case_id}").text
+        assert "confirmed its client for this case" in page
+        assert "is on another node: their client reference" not in page
+    assert fw.case_on(world.b, reference) is not None

@@ -1,0 +1,175 @@
+"""`portal roster entry|sign|import|export|list` between two nodes' databases (issue 16)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from portal.cli import main as cli
+from portal.crypto import KeyWrapper
+from portal.db import make_engine, unit_of_work
+from portal.models import Agency, Node
+from portal.services import agencies
+from portal.settings import from_environment
+
+AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+
+class Nodes:
+    """Two nodes, each its own database and secrets file; `use(name)` points the CLI at one."""
+
+    def __init__(self, tmp_path, monkeypatch):
+        self.tmp_path, self.monkeypatch = tmp_path, monkeypatch
+        monkeypatch.delenv("PORTAL_KEK", raising=False)
+        monkeypatch.delenv("PORTAL_SESSION_KEY", raising=False)
+
+    def use(self, name: str):
+        self.monkeypatch.setenv("DATABASE_URL", f"sqlite:///{self.tmp_path / (name + '.db')}")
+        self.monkeypatch.setenv("PORTAL_SECRETS_FILE", str(self.tmp_path / f"{name}-secrets.json"))
+
+    def make(self, name: str, agency_name: str, kind: str, discipline: str) -> str:
+        self.use(name)
+        assert cli.main(["db", "upgrade"]) == 0
+        settings = from_environment()
+        engine = make_engine(settings.database_url)
+        with unit_of_work(engine) as db:
+            made = agencies.create_agency(
+                db,
+                name=agency_name,
+                kind=kind,
+                discipline=discipline,
+                actor=None,
+                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                at=AT,
+            )
+            public_id = made.public_id
+        engine.dispose()
+        return public_id
+
+    def engine(self, name: str):
+        self.use(name)
+        return make_engine(from_environment().database_url)
+
+
+@pytest.fixture
+def nodes(tmp_path, monkeypatch):
+    return Nodes(tmp_path, monkeypatch)
+
+
+def _signed(nodes, tmp_path, capsys) -> tuple[str, str]:
+    nodes.make("a", "Coordinating CAC (synthetic)", "community", "advocacy")
+    nodes.make("b", "Police Unit (synthetic)", "system", "law_enforcement")
+    nodes.use("b")
+    capsys.readouterr()
+    assert (
+        cli.main(
+            [
+                "roster",
+                "entry",
+                "--node",
+                "http://127.0.0.1:9102",
+                "--mou-signed",
+                "2026-01-15",
+                "--review-due",
+                "2027-01-15",
+            ]
+        )
+        == 0
+    )
+    (tmp_path / "members.json").write_text(capsys.readouterr().out)
+    nodes.use("a")
+    out = tmp_path / "roster.json"
+    assert (
+        cli.main(
+            [
+                "roster",
+                "sign",
+                str(tmp_path / "members.json"),
+                "--coordinator",
+                "Coordinating CAC (synthetic)",
+                "--node",
+                "http://127.0.0.1:9101",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    kid = json.loads(out.read_text())["signature"]["kid"]
+    return str(out), kid
+
+
+def test_a_roster_signed_on_the_coordinating_node_is_imported_on_another(nodes, tmp_path, capsys):
+    path, kid = _signed(nodes, tmp_path, capsys)
+    nodes.use("b")
+    assert cli.main(["roster", "import", path, "--coordinator-key", kid]) == 0
+    assert "2 member agencies, 1 hosted on this node" in capsys.readouterr().out
+    engine = nodes.engine("b")
+    with unit_of_work(engine) as db:
+        coordinator = db.exec(
+            select(Agency).where(Agency.name == "Coordinating CAC (synthetic)")
+        ).one()
+        assert db.get(Node, coordinator.node_id).base_url == "http://127.0.0.1:9101"
+    engine.dispose()
+    # The same document on both nodes.
+    nodes.use("b")
+    assert cli.main(["roster", "export", "--out", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text()) == json.loads(Path(path).read_text())
+    assert cli.main(["roster", "import", path]) == 0  # held already: no change
+    assert "already in force" in capsys.readouterr().out
+    assert cli.main(["roster", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "Police Unit (synthetic) (hosted here)" in listed
+    assert "review due 2027-01-15" in listed
+
+
+def test_import_failures_are_one_line_with_their_exit_status(nodes, tmp_path, capsys):
+    path, kid = _signed(nodes, tmp_path, capsys)
+    nodes.use("b")
+    envelope = json.loads(Path(path).read_text())
+    envelope["roster"]["members"][0]["node"] = "http://127.0.0.1:6666"
+    (tmp_path / "tampered.json").write_text(json.dumps(envelope))
+    capsys.readouterr()
+
+    tampered = str(tmp_path / "tampered.json")
+    assert cli.main(["roster", "import", tampered, "--coordinator-key", kid]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad signature" in err
+
+    assert cli.main(["roster", "import", path]) == 2  # no roster held and no key given
+    assert "--coordinator-key" in capsys.readouterr().err
+
+    (tmp_path / "junk.json").write_text("{")
+    assert cli.main(["roster", "import", str(tmp_path / "junk.json")]) == 2
+    assert cli.main(["roster", "import", str(tmp_path / "missing.json")]) == 2
+    assert cli.main(["roster", "export"]) == 4  # nothing held yet
+
+    # The coordinator's node signs version 2; version 1 then cannot replace it.
+    assert cli.main(["roster", "import", path, "--coordinator-key", kid]) == 0
+    nodes.use("a")
+    second = tmp_path / "second.json"
+    assert (
+        cli.main(
+            [
+                "roster",
+                "sign",
+                str(tmp_path / "members.json"),
+                "--coordinator",
+                "Coordinating CAC (synthetic)",
+                "--node",
+                "http://127.0.0.1:9101",
+                "--out",
+                str(second),
+            ]
+        )
+        == 0
+    )
+    nodes.use("b")
+    assert cli.main(["roster", "import", str(second)]) == 0
+    capsys.readouterr()
+    assert cli.main(["roster", "import", path]) == 4
+    assert "not newer" in capsys.readouterr().err
