@@ -165,6 +165,8 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
         (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
     )
     hold_write_lock(db)
+    if db.autoflush:  # this transaction's own pending writes are no wait for the lock
+        db.flush()
     with waiting_for_write_lock(db):
         row = read(db, locked, params).mappings().first()
     if row is None:
@@ -231,6 +233,8 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
         hold_write_lock(db)
+        if db.autoflush:  # this transaction's own pending writes are no wait for the lock
+            db.flush()
         with waiting_for_write_lock(db):
             locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
         for row in locked:
