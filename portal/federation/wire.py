@@ -14,6 +14,7 @@ from datetime import date, datetime
 from portal.disclosure import Decision, Gate, Released, Withheld
 from portal.disclosure.content import Content, Row
 from portal.models import Agency
+from portal.placeholders import Withholding, sentence
 from portal.requester import Requester
 from portal.sections import catalogue
 
@@ -88,11 +89,21 @@ def decision_dict(decision: Decision) -> dict:
             "policy_rule": decision.policy_rule,
             "role": decision.role,
         }
+    why = decision.why
     return {
         "section": decision.section.key,
         "decision": "withheld",
         "gate": str(decision.gate),
-        "reason": decision.reason,
+        # The typed facts of the placeholder (the requester words it, as for a local view)
+        # and the owner's own sentence, for a reader of the raw answer.
+        "why": {
+            "roles": sorted(why.roles),
+            "agency_kind": why.agency_kind,
+            "own_agency": why.own_agency,
+            "purpose": why.purpose,
+            "release_status": why.release_status,
+        },
+        "reason": sentence(why),
     }
 
 
@@ -108,10 +119,24 @@ def decision_from(data: object, owner: Agency) -> Decision:
             gate = Gate(data.get("gate"))
         except ValueError:
             raise WireError("decision.gate: not a gate") from None
-        reason = data.get("reason")
-        if not isinstance(reason, str) or len(reason) > 500:
-            raise WireError("decision.reason: expected text")
-        return Withheld(section, owner, gate, reason)
+        facts = data.get("why")
+        if not isinstance(facts, dict):
+            raise WireError("decision.why: expected the placeholder's facts")
+        roles, status = facts.get("roles"), facts.get("release_status")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise WireError("decision.why.roles: expected a list of roles")
+        if status is not None and (not isinstance(status, str) or len(status) > 500):
+            raise WireError("decision.why.release_status: expected text")
+        why = Withholding(
+            gate,
+            section,
+            roles=frozenset(roles),
+            agency_kind=str(facts.get("agency_kind") or ""),
+            own_agency=bool(facts.get("own_agency")),
+            purpose=str(facts.get("purpose") or ""),
+            release_status=status,
+        )
+        return Withheld(section, owner, why)
     if data.get("decision") != "released":
         raise WireError("decision.decision: expected released or withheld")
     content = data.get("content")
