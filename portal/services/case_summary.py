@@ -13,7 +13,6 @@ most once: the budget is spent, and every owner after it loads on its own.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,29 +231,3 @@ def page_blocks(
         blocks.append(OwnerBlock(participant, decisions))
     case_records.write_sides(db, owners_entries, receipts, between=between)
     return blocks
-
-
-def every_block(
-    db: Session,
-    requester: Requester,
-    case: MdtCase,
-    *,
-    at: datetime,
-    keys: KeyWrapper,
-    between: Callable[[], None] | None = None,
-) -> list[OwnerBlock]:
-    """The whole case summary at once (the printed review packet, the API): every owner's
-    block, each section decided (and audited) by its owner exactly as on the page."""
-    told, _others = case_records.told_participants(
-        db, requester, case, participants(db, case), at=at, keys=keys, between=between
-    )
-    return page_blocks(
-        db,
-        requester,
-        case,
-        told,
-        at=at,
-        keys=keys,
-        budget_seconds=math.inf,
-        between=between,
-    )
