@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeAlias
 
 from portal.resources import POLICIES_DIR
 
@@ -20,6 +21,11 @@ SCOPES = frozenset({"client", "case"})
 # Sections kept as versions but written by a service of their own rather than by the
 # section form (issue 20): the screening record, and the safety plan's strategies.
 WRITERS = frozenset({"screenings", "safety_plans"})
+
+# A section's content once checked against its fields (`services.sections.clean_content`),
+# as it is sealed in a version: text, an ISO date, a choice, a checklist or the needs'
+# statuses and notes, by field key.
+SectionContent: TypeAlias = dict[str, object]
 
 
 @dataclass(frozen=True)

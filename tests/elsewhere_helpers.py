@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from disclosure_helpers import Viewer, World
 
-from portal.models import Discipline, Role
+from portal.models import AccompanimentKind, Discipline, Outcome, PlaceType, Role
 from portal.services import cases, meetings, mentor_assignments, mentor_program, mentoring
 
 import factories as make
@@ -68,19 +68,18 @@ def mentor_world(db, keys):
     mentoring.log_accompaniment(
         db,
         w.case,
-        {
-            "occurred_on": today.isoformat(),
-            "kind": "court_appearance",
-            "duration_minutes": "90",
-            "place_type": "courthouse",
-            "outcome": "went_ahead",
-            "follow_up_needed": "on",
-            "follow_up": "Ask about transport",
-            "notes": NOTE,
-        },
+        given=mentoring.AccompanimentInput(
+            occurred_on=today,
+            kind=AccompanimentKind.COURT_APPEARANCE,
+            duration_minutes=90,
+            place_type=PlaceType.COURTHOUSE,
+            outcome=Outcome.WENT_AHEAD,
+            follow_up_needed=True,
+            follow_up="Ask about transport",
+            notes=NOTE,
+        ),
         actor=mentor,
         at=make.AT,
-        today=today,
     )
     db.flush()
     coordinator_viewer = Viewer(coordinator, w.partner, frozenset({"mdt_coordinator"}))

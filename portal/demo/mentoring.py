@@ -140,7 +140,6 @@ def seed_mentoring(
                 mentors[1],
                 first_day,
                 switch_day,
-                today=today,
                 rng=rng,
                 kinds=kinds,
                 weights=weights,
@@ -170,36 +169,34 @@ def seed_mentoring(
             first_day,
             # A few cases have gone quiet, so "no contact for N days" has something to show.
             today - timedelta(days=rng.randint(18, 30) if index % 4 == 3 else 1),
-            today=today,
             rng=rng,
             kinds=kinds,
             weights=weights,
         )
         for _ in range(rng.choice((0, 1, 1, 2))):
             day = today + timedelta(days=rng.randint(2, 35))
+            hour, minute = rng.choice((9, 10, 11, 13, 14, 15)), rng.choice((0, 30))
             mentor_appointments.add_appointment(
                 db,
                 case,
-                {
-                    "date": day.isoformat(),
-                    "time": f"{rng.choice((9, 10, 11, 13, 14, 15)):02d}:{rng.choice((0, 30)):02d}",
-                    "kind": rng.choice(
+                given=mentor_appointments.AppointmentInput(
+                    starts_at=datetime.combine(day, time(hour, minute), tzinfo=DEMO_TZ),
+                    kind=rng.choice(
                         (
                             AccompanimentKind.COURT_APPEARANCE,
                             AccompanimentKind.STATE_ATTORNEY,
                             AccompanimentKind.MEDICAL,
                             AccompanimentKind.HOUSING_PLACEMENT,
                         )
-                    ).value,
-                    "place_type": rng.choice(list(PlaceType)).value,
-                },
+                    ),
+                    place_type=rng.choice(list(PlaceType)),
+                ),
                 actor=holder,
                 at=at,
-                tz=DEMO_TZ,
             )
 
 
-def _log_entries(db, case, mentor, first: date, last: date, *, today, rng, kinds, weights):
+def _log_entries(db, case, mentor, first: date, last: date, *, rng, kinds, weights):
     day = first + timedelta(days=rng.randint(0, 3))
     while day <= last:
         kind = rng.choices(kinds, weights)[0]
@@ -207,18 +204,17 @@ def _log_entries(db, case, mentor, first: date, last: date, *, today, rng, kinds
         mentoring.log_accompaniment(
             db,
             case,
-            {
-                "occurred_on": day.isoformat(),
-                "kind": kind.value,
-                "duration_minutes": str(rng.choice((30, 45, 60, 90, 120, 150, 180, 240))),
-                "place_type": PLACE_FOR[kind].value,
-                "outcome": rng.choices(list(Outcome), (12, 2, 1, 1, 1))[0].value,
-                "follow_up_needed": "on" if follow_up else "",
-                "follow_up": rng.choice(FOLLOW_UPS) if follow_up else "",
-                "notes": rng.choice(NOTES) or "",
-            },
+            given=mentoring.AccompanimentInput(
+                occurred_on=day,
+                kind=kind,
+                duration_minutes=rng.choice((30, 45, 60, 90, 120, 150, 180, 240)),
+                place_type=PLACE_FOR[kind],
+                outcome=rng.choices(list(Outcome), (12, 2, 1, 1, 1))[0],
+                follow_up_needed=follow_up,
+                follow_up=rng.choice(FOLLOW_UPS) if follow_up else None,
+                notes=rng.choice(NOTES),
+            ),
             actor=mentor,
             at=_local(day, 18),
-            today=today,
         )
         day += timedelta(days=rng.randint(4, 12))

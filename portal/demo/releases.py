@@ -12,7 +12,16 @@ from sqlmodel import Session, select
 
 import consent
 from portal.crypto import KeyWrapper
-from portal.models import Agency, AgencyKey, Client, KeyPurpose, Role, StaffRole, StaffUser
+from portal.models import (
+    Agency,
+    AgencyKey,
+    Client,
+    CompelledBasis,
+    KeyPurpose,
+    Role,
+    StaffRole,
+    StaffUser,
+)
 from portal.sections import catalogue
 from portal.services import clients, compelled_disclosures, releases, restricted_persons
 
@@ -77,13 +86,15 @@ def seed_consent(
         compelled_disclosures.record_compelled_disclosure(
             db,
             first,
-            recipient="County Circuit Court (fictional)",
-            basis="subpoena",
-            basis_detail="Subpoena duces tecum no. DEMO-2026-0117 (fictional)",
-            sections=["safety_plan", "care_plan"],
-            disclosed_on=(today - timedelta(days=3)).isoformat(),
-            client_told="yes",
-            client_notice="Told in person by the advocate before the records were sent (demo).",
+            given=compelled_disclosures.CompelledDisclosureInput(
+                recipient="County Circuit Court (fictional)",
+                basis=CompelledBasis.SUBPOENA,
+                basis_detail="Subpoena duces tecum no. DEMO-2026-0117 (fictional)",
+                sections=("safety_plan", "care_plan"),
+                disclosed_on=today - timedelta(days=3),
+                client_told=True,
+                client_notice="Told in person by the advocate before the records were sent (demo).",
+            ),
             today=today,
             actor=lead,
             at=at - timedelta(days=3),

@@ -12,10 +12,22 @@ from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
 from portal.models import Agency, StaffUser
+from portal.models.screening import (
+    AgeGroup,
+    HouseholdRelation,
+    ReportRecipient,
+    ScreeningAction,
+    ScreeningTrigger,
+)
 from portal.screening_tools import catalogue
 from portal.services import clients, mandated_reports, risk_screens, screenings, sections
 
-TRIGGERS = ("intake", "indicator", "disclosure", "return_from_missing")
+TRIGGERS = (
+    ScreeningTrigger.INTAKE,
+    ScreeningTrigger.INDICATOR,
+    ScreeningTrigger.DISCLOSURE,
+    ScreeningTrigger.RETURN_FROM_MISSING,
+)
 WINDOW_HOURS = 48
 
 
@@ -54,20 +66,22 @@ def seed_screening(
             when = at - timedelta(hours=60 if not clear_ones else 6 + 10 * len(clear_ones))
             if band.concern != "clear":
                 when = at - timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 12))
-            raw = {
-                "tool": tool.key,
-                "tool_version": tool.versions[0],
-                "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
-                "trigger": TRIGGERS[number % len(TRIGGERS)],
-                "band": band.key,
-                "age_group": "minor" if minor else "adult",
-                "action": "none" if band.concern == "none" else "mdt_referral",
-                "action_reason": "No indicators; screened again at the next visit."
+            given = screenings.ScreeningInput(
+                tool=tool,
+                tool_version=tool.versions[0],
+                screened_at=_to_the_minute(when, tz),
+                trigger=TRIGGERS[number % len(TRIGGERS)],
+                band=band.key,
+                age_group=AgeGroup.MINOR if minor else AgeGroup.ADULT,
+                action=ScreeningAction.NONE
+                if band.concern == "none"
+                else ScreeningAction.MDT_REFERRAL,
+                action_reason="No indicators; screened again at the next visit."
                 if band.concern == "none"
                 else "",
-                "notes": f"Synthetic demo note for screening {number}.",
-            }
-            made = screenings.start(db, client, raw, actor=staff, keys=keys, tz=tz, at=when)
+                notes=f"Synthetic demo note for screening {number}.",
+            )
+            made = screenings.start(db, client, given=given, actor=staff, keys=keys, at=when)
             if number == 2:
                 continue  # one screening left as a draft, begun and not finalised
             screenings.finalise(
@@ -84,6 +98,11 @@ def seed_screening(
     _moved(db, cac, staff, keys=keys, at=at, today=today)
 
 
+def _to_the_minute(when: datetime, tz: ZoneInfo) -> datetime:
+    """As a person types it into the form: local time, to the minute."""
+    return when.astimezone(tz).replace(second=0, microsecond=0)
+
+
 def _progress(db, clear_ones, staff, *, keys, tz, at) -> None:
     """The first clear concern is left overdue (a child recorded, no screen, no plan) with
     a mandated report; the second is done; the rest run."""
@@ -93,9 +112,9 @@ def _progress(db, clear_ones, staff, *, keys, tz, at) -> None:
             risk_screens.add_person(
                 db,
                 clock,
-                relation="minor_child",
-                label="Younger sibling (demo)",
-                notes="",
+                given=risk_screens.HouseholdMemberInput(
+                    HouseholdRelation.MINOR_CHILD, "Younger sibling (demo)"
+                ),
                 actor=staff,
                 keys=keys,
                 at=when + timedelta(hours=2),
@@ -104,11 +123,13 @@ def _progress(db, clear_ones, staff, *, keys, tz, at) -> None:
                 mandated_reports.record_report(
                     db,
                     made,
-                    recipient="child_abuse_hotline",
-                    made_at=f"{(when + timedelta(hours=1)).astimezone(tz):%Y-%m-%dT%H:%M}",
-                    made_by=staff.public_id,
-                    report_number="DEMO-HL-0001",
-                    client_told="yes",
+                    given=mandated_reports.MandatedReportInput(
+                        recipient=ReportRecipient.CHILD_ABUSE_HOTLINE,
+                        made_at=_to_the_minute(when + timedelta(hours=1), tz),
+                        made_by=staff.public_id,
+                        report_number="DEMO-HL-0001",
+                        client_told=True,
+                    ),
                     actor=staff,
                     tz=tz,
                     at=when + timedelta(hours=1),
@@ -117,8 +138,7 @@ def _progress(db, clear_ones, staff, *, keys, tz, at) -> None:
             risk_screens.record_screen(
                 db,
                 clock,
-                survivor_notes="Synthetic: the recruiter knows the bus route.",
-                person_notes={},
+                given=risk_screens.RiskNotesInput("Synthetic: the recruiter knows the bus route."),
                 actor=staff,
                 keys=keys,
                 at=when + timedelta(hours=5),

@@ -7,6 +7,7 @@ whether (and how) the client was told is part of the record."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlmodel import Session, select
@@ -15,8 +16,6 @@ from portal.audit import AuditTag, DisclosureFacts, record
 from portal.errors import Invalid
 from portal.i18n import N_
 from portal.models import Actor, Client, CompelledBasis, CompelledDisclosure
-from portal.sections import catalogue
-from portal.services import validation
 
 BASIS_LABELS = {
     CompelledBasis.SUBPOENA: N_("subpoena"),
@@ -27,62 +26,50 @@ BASIS_LABELS = {
 COMPELLED_PURPOSE = "compelled"
 
 
+@dataclass(frozen=True)
+class CompelledDisclosureInput:
+    """A compelled disclosure as the client page's form gave it (`portal.web.forms` reads
+    it), or as a mandated report makes it: to whom, on what basis, which sections, the day
+    (in the MDT's zone), and whether the client was told, with why not if not."""
+
+    recipient: str
+    basis: CompelledBasis
+    basis_detail: str
+    sections: tuple[str, ...]
+    disclosed_on: date
+    client_told: bool
+    client_notice: str | None = None
+
+
+def check_disclosed_on(day: date, today: date) -> date:
+    """A compelled disclosure is recorded once made: never a day after `today`."""
+    if day > today:
+        raise Invalid("disclosed_on", "Record a disclosure once it has been made.")
+    return day
+
+
 def record_compelled_disclosure(
     db: Session,
     client: Client,
     *,
-    recipient: object,
-    basis: object,
-    basis_detail: object,
-    sections: list[str],
-    disclosed_on: object,
-    client_told: object,
-    client_notice: object = None,
+    given: CompelledDisclosureInput,
     today: date,
     actor: Actor,
     at: datetime,
 ) -> CompelledDisclosure:
-    known = catalogue().keys()
-
-    def check_sections() -> list[str]:
-        chosen = [s for s in sections if isinstance(s, str) and s]
-        if not chosen:
-            raise Invalid("sections", "Choose what was disclosed.")
-        if any(s not in known for s in chosen):
-            raise Invalid("sections", "Choose sections from the list.")
-        return list(dict.fromkeys(chosen))
-
-    def check_day() -> date:
-        day = validation.iso_date(disclosed_on, "disclosed_on", label="The date of disclosure")
-        if day > today:
-            raise Invalid("disclosed_on", "Record a disclosure once it has been made.")
-        return day
-
-    def check_told() -> bool:
-        if client_told not in ("yes", "no"):
-            raise Invalid("client_told", "Say whether the client was told.")
-        return client_told == "yes"
-
-    values = validation.collect(
-        recipient=lambda: validation.text(
-            recipient, "recipient", max_length=200, label="To whom it was disclosed"
-        ),
-        basis=lambda: validation.choice(basis, "basis", CompelledBasis, label="Legal basis"),
-        basis_detail=lambda: validation.text(
-            basis_detail, "basis_detail", max_length=300, label="The order, subpoena or report"
-        ),
-        sections=check_sections,
-        disclosed_on=check_day,
-        client_told=check_told,
-        client_notice=lambda: validation.text(
-            client_notice,
-            "client_notice",
-            max_length=500,
-            # Not telling the client is sometimes right (their safety); it is never silent.
-            required=client_told == "no",
-            label="Why the client was not told",
-        ),
-    )
+    check_disclosed_on(given.disclosed_on, today)
+    if not given.client_told and not given.client_notice:
+        # Not telling the client is sometimes right (their safety); it is never silent.
+        raise Invalid("client_notice", "Why the client was not told is required.")
+    values = {
+        "recipient": given.recipient,
+        "basis": CompelledBasis(given.basis).value,
+        "basis_detail": given.basis_detail,
+        "sections": list(dict.fromkeys(given.sections)),
+        "disclosed_on": given.disclosed_on,
+        "client_told": given.client_told,
+        "client_notice": given.client_notice,
+    }
     disclosure = CompelledDisclosure(
         agency_id=client.agency_id,
         client_id=client.id,

@@ -9,7 +9,7 @@ client is part of, and counted in the coordinator's figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists
@@ -21,22 +21,49 @@ from portal.models import Actor, Agency, CaseLink, Client, MdtCase, StaffUser
 from portal.models.release import CompelledBasis
 from portal.models.screening import AgeGroup, MandatedReport, ReportRecipient, Screening
 from portal.models.workflow import CaseEventKind
-from portal.services import case_history, compelled_disclosures, validation
-from portal.services.screenings import local_datetime
+from portal.services import case_history, compelled_disclosures
 
 NUMBER_MAX = 40
+_UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class MandatedReportInput:
+    """A mandated report as the screening page's form gave it (`portal.web.screening_forms`
+    reads it): to whom, when (zone-aware, in the MDT's zone), who of the agency's staff made
+    it (their public id), its number, and whether the client was told, with why not if not."""
+
+    recipient: ReportRecipient
+    made_at: datetime
+    made_by: str
+    report_number: str
+    client_told: bool
+    client_notice: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.made_at.tzinfo is None:
+            raise ValueError("a report's time needs its time zone")
+
+
+def require_minor(screening: Screening) -> None:
+    """Checked before the form is read, so a report about an adult says so first."""
+    if screening.age_group != AgeGroup.MINOR:
+        raise Invalid("recipient", "Mandated reports are recorded for minors.")
+
+
+def reporters(db: Session, client: Client) -> frozenset[str]:
+    """The public ids of the staff who may be named as having made a report about the
+    client: the client's own agency's."""
+    return frozenset(
+        db.exec(select(StaffUser.public_id).where(StaffUser.agency_id == client.agency_id)).all()
+    )
 
 
 def record_report(
     db: Session,
     screening: Screening,
     *,
-    recipient: object,
-    made_at: object,
-    made_by: object,
-    report_number: object,
-    client_told: object,
-    client_notice: object = None,
+    given: MandatedReportInput,
     actor: Actor,
     tz: ZoneInfo,
     at: datetime,
@@ -44,37 +71,21 @@ def record_report(
     """Record a report made about the minor a screening concerns. It is a disclosure the
     law compels: it enters the client's accounting of disclosures as one (issue 19's
     compelled disclosures), with whether the client was told."""
-    if screening.age_group != AgeGroup.MINOR:
-        raise Invalid("recipient", "Mandated reports are recorded for minors.")
+    require_minor(screening)
     client = db.get(Client, screening.client_id)
-
-    def when():
-        value = local_datetime(made_at, "made_at", tz, label="When the report was made")
-        if value > at + timedelta(minutes=5):
-            raise Invalid("made_at", "The report cannot have been made in the future.")
-        return value
-
-    def reporter():
-        staff = db.exec(
-            select(StaffUser).where(
-                StaffUser.public_id == (made_by if isinstance(made_by, str) else ""),
-                StaffUser.agency_id == client.agency_id,
-            )
-        ).first()
-        if staff is None:
-            raise Invalid("made_by", "Choose who made the report from your agency's staff.")
-        return staff
-
-    values = validation.collect(
-        recipient=lambda: validation.choice(
-            recipient, "recipient", ReportRecipient, label="Made to"
-        ),
-        made_at=when,
-        made_by=reporter,
-        report_number=lambda: validation.text(
-            report_number, "report_number", max_length=NUMBER_MAX, label="Report number"
-        ),
-    )
+    made_by = db.exec(
+        select(StaffUser).where(
+            StaffUser.public_id == given.made_by, StaffUser.agency_id == client.agency_id
+        )
+    ).first()
+    if made_by is None:
+        raise Invalid("made_by", "Choose who made the report from your agency's staff.")
+    values = {
+        "recipient": ReportRecipient(given.recipient).value,
+        "made_at": given.made_at.astimezone(_UTC),  # stored, and audited, in UTC
+        "made_by": made_by,
+        "report_number": given.report_number,
+    }
     links = db.exec(
         select(CaseLink, MdtCase)
         .join(MdtCase, MdtCase.id == CaseLink.case_id)
@@ -129,13 +140,15 @@ def record_report(
     compelled_disclosures.record_compelled_disclosure(
         db,
         client,
-        recipient=to,
-        basis=CompelledBasis.MANDATED_REPORT.value,
-        basis_detail=f"report number {values['report_number']}",
-        sections=["screening"],
-        disclosed_on=values["made_at"].astimezone(tz).date().isoformat(),
-        client_told=client_told,
-        client_notice=client_notice,
+        given=compelled_disclosures.CompelledDisclosureInput(
+            recipient=to,
+            basis=CompelledBasis.MANDATED_REPORT,
+            basis_detail=f"report number {values['report_number']}",
+            sections=("screening",),
+            disclosed_on=values["made_at"].astimezone(tz).date(),
+            client_told=given.client_told,
+            client_notice=given.client_notice,
+        ),
         today=at.astimezone(tz).date(),
         actor=actor,
         at=at,

@@ -3,15 +3,14 @@ their caseload and calendar feed show."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime
 
 from sqlalchemy import and_
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
-from portal.errors import Invalid, NotFound
+from portal.errors import NotFound
 from portal.models import (
     AccompanimentKind,
     CaseStatus,
@@ -21,8 +20,8 @@ from portal.models import (
     PlaceType,
     StaffUser,
 )
-from portal.services import validation
 
+# How far ahead a date may be entered.
 APPOINTMENT_HORIZON_DAYS = 730
 
 
@@ -34,50 +33,36 @@ def upcoming_condition(agency_id: int, now: datetime):
     )
 
 
+@dataclass(frozen=True)
+class AppointmentInput:
+    """A court date or appointment as the caseload form gave it (`portal.web.mentor_forms`
+    reads it): when, in the MDT's time zone, from today up to `APPOINTMENT_HORIZON_DAYS`
+    ahead, and what kind of date it is, where."""
+
+    starts_at: datetime
+    kind: AccompanimentKind
+    place_type: PlaceType
+
+    def __post_init__(self) -> None:
+        if self.starts_at.tzinfo is None:
+            raise ValueError("an appointment's start needs its time zone")
+
+
 def add_appointment(
     db: Session,
     case: MdtCase,
-    fields: Mapping[str, object],
     *,
+    given: AppointmentInput,
     actor: StaffUser,
     at: datetime,
-    tz: tzinfo,
 ) -> MentorAppointment:
-    today = at.astimezone(tz).date()
-
-    def day() -> date:
-        value = validation.iso_date(fields.get("date"), "date", label="Date")
-        if value < today:
-            raise Invalid("date", "This date has passed; log what happened as an accompaniment.")
-        if value > today + timedelta(days=APPOINTMENT_HORIZON_DAYS):
-            raise Invalid("date", "This date is more than two years ahead.")
-        return value
-
-    def clock() -> time:
-        raw = str(fields.get("time") or "").strip()
-        try:
-            return time.fromisoformat(raw) if raw else time(9, 0)
-        except ValueError:
-            raise Invalid("time", "Time must look like 14:30.") from None
-
-    values = validation.collect(
-        date=day,
-        time=clock,
-        kind=lambda: validation.choice(
-            fields.get("kind"), "kind", AccompanimentKind, label="Kind of appointment"
-        ),
-        place_type=lambda: validation.choice(
-            fields.get("place_type"), "place_type", PlaceType, label="Type of place"
-        ),
-    )
-    starts_at = datetime.combine(values["date"], values["time"], tzinfo=tz).astimezone(UTC)
     appointment = MentorAppointment(
         agency_id=actor.agency_id,
         case_id=case.id,
         mentor_id=actor.id,
-        starts_at=starts_at,
-        kind=values["kind"],
-        place_type=values["place_type"],
+        starts_at=given.starts_at.astimezone(UTC),
+        kind=AccompanimentKind(given.kind).value,
+        place_type=PlaceType(given.place_type).value,
         created_at=at,
     )
     db.add(appointment)

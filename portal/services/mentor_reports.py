@@ -3,7 +3,6 @@ program's own entries (deleted entries never count), for a period of calendar da
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,7 +23,6 @@ from portal.models import (
     StaffRole,
     StaffUser,
 )
-from portal.services import validation
 
 MAX_PERIOD_DAYS = 3 * 366
 DEFAULT_NO_CONTACT_DAYS = 14
@@ -32,38 +30,25 @@ DEFAULT_NO_CONTACT_DAYS = 14
 
 @dataclass(frozen=True)
 class Period:
+    """The report's period, inclusive calendar dates, and the days without contact that
+    flag a case (`portal.web.mentor_forms.report_period` reads the query string). A
+    period that ends before it starts, or spans more than three years, is refused here."""
+
     start: date
     end: date  # inclusive
-    no_contact_days: int
+    no_contact_days: int = DEFAULT_NO_CONTACT_DAYS
 
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise Invalid("end", "The end date is before the start date.")
+        if (self.end - self.start).days > MAX_PERIOD_DAYS:
+            raise Invalid("end", "Choose a period of at most three years.")
 
-def period_from(query: Mapping[str, str], *, today: date) -> Period:
-    """The chosen period (inclusive dates); by default this month and the two before."""
-    months = today.year * 12 + today.month - 1 - 2
-    default_start = date(months // 12, months % 12 + 1, 1)
-
-    def day(name: str, default: date) -> date:
-        raw = (query.get(name) or "").strip()
-        return validation.domain_date(raw, name, label=name.capitalize()) if raw else default
-
-    def days() -> int:
-        raw = (query.get("days") or "").strip()
-        if not raw:
-            return DEFAULT_NO_CONTACT_DAYS
-        if not raw.isdigit() or not 1 <= int(raw) <= 365:
-            raise Invalid("days", "Days without contact must be a whole number from 1 to 365.")
-        return int(raw)
-
-    values = validation.collect(
-        start=lambda: day("start", default_start),
-        end=lambda: day("end", today),
-        days=days,
-    )
-    if values["end"] < values["start"]:
-        raise Invalid("end", "The end date is before the start date.")
-    if (values["end"] - values["start"]).days > MAX_PERIOD_DAYS:
-        raise Invalid("end", "Choose a period of at most three years.")
-    return Period(values["start"], values["end"], values["days"])
+    @classmethod
+    def default(cls, today: date) -> Period:
+        """This month and the two before."""
+        months = today.year * 12 + today.month - 1 - 2
+        return cls(date(months // 12, months % 12 + 1, 1), today)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ program; a partner sees the section only through the disclosure point).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,13 +28,13 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.mentoring import duration_label
-from portal.services import validation
 from portal.services.mentor_program import require_program_lead
 
 # The author may edit or delete an entry for this long; afterwards only amendments.
 EDIT_WINDOW = timedelta(hours=24)
 
 
+# The longest accompaniment one entry holds; a longer one is logged day by day.
 MAX_DURATION_MINUTES = 24 * 60
 
 
@@ -64,89 +62,51 @@ def live_entries():
     return Accompaniment.deleted_at.is_(None)
 
 
-_DURATION = re.compile(
-    r"(?:(?P<h>\d{1,4}(?:[.,]\d{1,2})?)(?:h|hr|hrs|hour|hours))?"
-    r"(?:(?P<m>\d{1,5})(?:m|min|mins|minute|minutes)?)?"
-)
+@dataclass(frozen=True)
+class AccompanimentInput:
+    """One accompaniment as the log form gave it, each field read and checked on its own
+    (`portal.web.mentor_forms` reads the form, the date against the MDT's today and the
+    duration within `MAX_DURATION_MINUTES`)."""
+
+    occurred_on: date
+    kind: AccompanimentKind
+    duration_minutes: int
+    place_type: PlaceType
+    outcome: Outcome
+    follow_up_needed: bool = False
+    follow_up: str | None = None
+    notes: str | None = None
 
 
-def parse_duration(value: object) -> int:
-    """Minutes from "90", "1:30", "1h30", "1.5h" or "2 h 15 min"; 1 minute to 24 hours."""
-    raw = "".join(str(value if value is not None else "").lower().split())
-    if not raw:
-        raise Invalid("duration_minutes", "Say how long it took.")
-    if raw.startswith("-"):
-        raise Invalid("duration_minutes", "The duration cannot be negative.")
-    minutes: float | None = None
-    if match := re.fullmatch(r"(\d{1,4}):([0-5]\d)", raw):
-        minutes = int(match[1]) * 60 + int(match[2])
-    elif (match := _DURATION.fullmatch(raw)) and (match["h"] or match["m"]):
-        minutes = float((match["h"] or "0").replace(",", ".")) * 60 + int(match["m"] or 0)
-    if minutes is None:
-        raise Invalid(
-            "duration_minutes", "Give the duration in minutes (e.g. 90) or hours (e.g. 1:30)."
-        )
-    minutes = round(minutes)
-    if minutes < 1:
-        raise Invalid("duration_minutes", "The duration must be at least 1 minute.")
-    if minutes > MAX_DURATION_MINUTES:
-        raise Invalid(
-            "duration_minutes",
-            "A duration over 24 hours is not possible; log each day separately.",
-        )
-    return minutes
-
-
-def _occurred_on(value: object, today: date) -> date:
-    day = validation.iso_date(value, "occurred_on", label="Date")
-    if day > today + timedelta(days=FUTURE_GRACE_DAYS):
-        raise Invalid(
-            "occurred_on",
-            "This date is in the future; log an accompaniment once it has happened "
-            "(add upcoming dates under Upcoming).",
-        )
-    if day < today - timedelta(days=PAST_LIMIT_DAYS):
-        raise Invalid("occurred_on", "This date is more than a year ago.")
-    return day
-
-
-def _entry_values(fields: Mapping[str, object], today: date) -> dict:
-    follow_up_needed = str(fields.get("follow_up_needed") or "") in ("on", "true", "1", "yes")
-    values = validation.collect(
-        occurred_on=lambda: _occurred_on(fields.get("occurred_on"), today),
-        kind=lambda: validation.choice(
-            fields.get("kind"), "kind", AccompanimentKind, label="Kind of accompaniment"
-        ),
-        duration_minutes=lambda: parse_duration(fields.get("duration_minutes")),
-        place_type=lambda: validation.choice(
-            fields.get("place_type"), "place_type", PlaceType, label="Type of place"
-        ),
-        outcome=lambda: validation.choice(fields.get("outcome"), "outcome", Outcome),
-        follow_up=lambda: (
-            validation.text(fields.get("follow_up"), "follow_up", max_length=300, required=False)
-            or None
-        ),
-        notes=lambda: (
-            validation.text(fields.get("notes"), "notes", max_length=4000, required=False) or None
-        ),
-    )
-    values["follow_up_needed"] = follow_up_needed or bool(values["follow_up"])
-    return values
+def _columns(given: AccompanimentInput) -> dict:
+    return {
+        "occurred_on": given.occurred_on,
+        "kind": AccompanimentKind(given.kind).value,
+        "duration_minutes": given.duration_minutes,
+        "place_type": PlaceType(given.place_type).value,
+        "outcome": Outcome(given.outcome).value,
+        # A follow-up written down is a follow-up needed, ticked or not.
+        "follow_up_needed": given.follow_up_needed or bool(given.follow_up),
+        "follow_up": given.follow_up or None,
+        "notes": given.notes or None,
+    }
 
 
 def log_accompaniment(
     db: Session,
     case: MdtCase,
-    fields: Mapping[str, object],
     *,
+    given: AccompanimentInput,
     actor: StaffUser,
     at: datetime,
-    today: date,
 ) -> Accompaniment:
     """Record one accompaniment in the mentor's program's own records."""
-    values = _entry_values(fields, today)
     entry = Accompaniment(
-        agency_id=actor.agency_id, case_id=case.id, mentor_id=actor.id, created_at=at, **values
+        agency_id=actor.agency_id,
+        case_id=case.id,
+        mentor_id=actor.id,
+        created_at=at,
+        **_columns(given),
     )
     db.add(entry)
     db.flush()
@@ -184,25 +144,21 @@ def editable(entry: Accompaniment, at: datetime) -> bool:
 def correct_accompaniment(
     db: Session,
     entry: Accompaniment,
-    fields: Mapping[str, object],
     *,
-    reason: object = None,
+    given: AccompanimentInput,
+    reason: str | None = None,
     actor: StaffUser,
     at: datetime,
-    today: date,
 ) -> Accompaniment:
     """Inside the edit window the entry is changed; afterwards an amendment is appended
-    that keeps the values it replaces, and a reason is required."""
+    that keeps the values it replaces, and a reason is required (the form asks for it
+    once the window has passed: `portal.web.mentor_forms.read_correction`)."""
     if entry.mentor_id != actor.id:
         raise NotFound("accompaniment")
     inside = editable(entry, at)
-    checks = {"entry": lambda: _entry_values(fields, today)}
-    if not inside:
-        checks["reason"] = lambda: validation.text(
-            reason, "reason", max_length=300, label="Reason for the correction"
-        )
-    checked = validation.collect(**checks)
-    values = checked["entry"]
+    if not inside and not reason:
+        raise Invalid("reason", "Reason for the correction is required.")
+    values = _columns(given)
     changed = sorted(k for k in ENTRY_FIELDS if getattr(entry, k) != values[k])
     if not changed:
         raise Invalid("occurred_on", "Nothing was changed.")
@@ -213,7 +169,7 @@ def correct_accompaniment(
                 accompaniment_id=entry.id,
                 amended_at=at,
                 amended_by_id=actor.id,
-                reason=checked["reason"],
+                reason=reason,
                 **{k: getattr(entry, k) for k in ENTRY_FIELDS},
             )
         )

@@ -21,7 +21,8 @@ stopped clock runs again with the deadline it always had.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,6 @@ from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.models import Actor, Client
 from portal.models.screening import HouseholdRelation, RiskScreen, RiskScreenPerson
-from portal.services import validation
 from portal.services.keys import data_secret
 
 FIRST_MARK_HOURS = 24  # the standard's "24–48 hours": due from here, overdue after the window
@@ -206,42 +206,50 @@ def for_client(db: Session, client: Client) -> list[RiskScreen]:
     )
 
 
+@dataclass(frozen=True)
+class HouseholdMemberInput:
+    """A minor child or vulnerable family member as the risk-screen form names them
+    (`portal.web.screening_forms` reads it): how they are related, how the team refers to
+    them (never a name that identifies them outside the record), and their risk notes."""
+
+    relation: HouseholdRelation
+    label: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class RiskNotesInput:
+    """The risk screen's notes as the form gave them: the survivor's, and each household
+    member's own by their public id (a member left out keeps what they have)."""
+
+    survivor_notes: str
+    person_notes: Mapping[str, str] = field(default_factory=dict)
+
+
 def add_person(
     db: Session,
     screen: RiskScreen,
     *,
-    relation: object,
-    label: object,
-    notes: object,
+    given: HouseholdMemberInput,
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> RiskScreenPerson:
     """A minor child or vulnerable family member the screen must cover. Until their own
     risk notes are recorded the screen is not complete."""
-    values = validation.collect(
-        relation=lambda: validation.choice(relation, "relation", HouseholdRelation),
-        label=lambda: validation.text(
-            label, "label", max_length=LABEL_MAX, label="How the team refers to them"
-        ),
-        notes=lambda: validation.text(
-            notes, "notes", max_length=NOTE_MAX, required=False, label="Their risk notes"
-        ),
-    )
-    key_id, sealed = _seal(
-        db, screen.agency_id, keys, {"label": values["label"], "notes": values["notes"]}
-    )
+    relation = HouseholdRelation(given.relation).value
+    key_id, sealed = _seal(db, screen.agency_id, keys, {"label": given.label, "notes": given.notes})
     person = RiskScreenPerson(
         risk_screen_id=screen.id,
-        relation=values["relation"],
+        relation=relation,
         added_at=at,
-        screened_at=at if values["notes"] else None,
+        screened_at=at if given.notes else None,
         key_id=key_id,
         content_sealed=sealed,
     )
     db.add(person)
     db.flush()
-    if not values["notes"] and screen.done_at is None:
+    if not given.notes and screen.done_at is None:
         screen.screened_at = None  # someone new is not yet screened
         db.add(screen)
     record(
@@ -250,7 +258,7 @@ def add_person(
         agency_id=screen.agency_id,
         actor=actor,
         subject=db.get(Client, screen.client_id).public_id,
-        detail={"risk_screen": screen.public_id, "relation": values["relation"]},
+        detail={"risk_screen": screen.public_id, "relation": relation},
         at=at,
     )
     return person
@@ -260,31 +268,20 @@ def record_screen(
     db: Session,
     screen: RiskScreen,
     *,
-    survivor_notes: object,
-    person_notes: dict[str, object],
+    given: RiskNotesInput,
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> RiskScreen:
     """Record the risk notes: the survivor's, and each household member's own (by public
     id). The screen counts as recorded once everyone it covers has notes."""
+    if not given.survivor_notes:
+        raise Invalid("survivor_notes", "The survivor's risks is required.")
     people = persons(db, screen)
-    checks = {
-        "survivor_notes": lambda: validation.text(
-            survivor_notes, "survivor_notes", max_length=NOTE_MAX, label="The survivor's risks"
-        )
-    }
-    for person in people:
-        given = person_notes.get(person.public_id)
-        if given is not None:
-            checks[f"person_{person.public_id}"] = lambda given=given: validation.text(
-                given, "notes", max_length=NOTE_MAX, required=False, label="Their risk notes"
-            )
-    values = validation.collect(**checks)
-    key_id, sealed = _seal(db, screen.agency_id, keys, {"survivor": values["survivor_notes"]})
+    key_id, sealed = _seal(db, screen.agency_id, keys, {"survivor": given.survivor_notes})
     screen.key_id, screen.notes_sealed = key_id, sealed
     for person in people:
-        notes = values.get(f"person_{person.public_id}")
+        notes = given.person_notes.get(person.public_id)
         if notes is None:
             continue
         content = _open(db, screen.agency_id, keys, person.key_id, person.content_sealed)

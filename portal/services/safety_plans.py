@@ -18,7 +18,7 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.models import Actor, Client
 from portal.models.screening import SafetyPlanState
-from portal.sections import catalogue
+from portal.sections import SectionContent, catalogue
 from portal.services import risk_screens, section_versions
 
 PLAN = "safety_plan"
@@ -31,9 +31,9 @@ def section_saved(
     client: Client,
     section_key: str,
     version: int,
-    content: dict,
+    content: SectionContent,
     *,
-    before: dict | None,
+    before: SectionContent | None,
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
@@ -69,7 +69,7 @@ def _plan_saved(db, client, version, content, *, actor: Actor, keys, at) -> None
     risk_screens.plan_recorded(db, client, at=at)
 
 
-def placement_changed(before: dict | None, after: dict) -> bool:
+def placement_changed(before: SectionContent | None, after: SectionContent) -> bool:
     """A move: a new move date, or a different placement type than the version before.
     The first placement recorded is a move only when it carries a move date."""
     if before is None:

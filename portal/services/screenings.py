@@ -38,6 +38,7 @@ from portal.screening_tools import Tool, catalogue
 from portal.services import cases, risk_screens, section_versions, validation
 from portal.services.keys import data_secret
 
+_UTC = ZoneInfo("UTC")
 SECTION = "screening"
 LOCK_DAYS = 7
 DUE_HOURS = 24  # the default of the setting: a screening begun is overdue once this old
@@ -67,110 +68,39 @@ LABELS = {
 }
 
 
-def local_datetime(value: object, field: str, tz: ZoneInfo, *, label: str) -> datetime:
-    """A date and time typed in the MDT's zone (an HTML datetime-local value), in UTC."""
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(field, f"{label} is required.")
-    try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise Invalid(field, f"{label}: give a date and time, like 2026-03-07 14:30.") from None
-    if naive.tzinfo is not None:
-        raise Invalid(field, f"{label}: give the local date and time without a zone.")
-    return naive.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
-
-
 @dataclass(frozen=True)
 class ScreeningInput:
+    """A screening as the form gave it, each field read and checked on its own
+    (`portal.web.screening_forms` reads it; `screened_at` is zone-aware, in the MDT's
+    zone). What holds between the fields is refused here: the version and the result band
+    must be the tool's, and no action taken needs its reason."""
+
     tool: Tool
     tool_version: str
     screened_at: datetime
-    trigger: str
+    trigger: ScreeningTrigger
     band: str
-    age_group: str
-    action: str
-    action_reason: str
-    notes: str
+    age_group: AgeGroup
+    action: ScreeningAction
+    action_reason: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.screened_at.tzinfo is None:
+            raise ValueError("a screening's time needs its time zone")
+        errors = {}
+        if self.tool_version not in self.tool.versions:
+            errors["tool_version"] = f"Choose a version of {self.tool.name} from the list."
+        if self.tool.band(self.band) is None:
+            errors["band"] = f"Choose a result band of {self.tool.name}."
+        if self.action == ScreeningAction.NONE and not self.action_reason:
+            errors["action_reason"] = "Say why no action was taken."
+        if errors:
+            raise Invalid.of(errors)
 
     @property
     def concern(self) -> str:
         return self.tool.band(self.band).concern
-
-
-def parse(raw: dict, *, tz: ZoneInfo, now: datetime) -> ScreeningInput:
-    """Every bad field reported at once, each beside its own field."""
-
-    def tool():
-        found = catalogue().get(raw.get("tool") or "")
-        if found is None:
-            raise Invalid("tool", "Choose the screening tool from the list.")
-        return found
-
-    def screened_at():
-        when = local_datetime(raw.get("screened_at"), "screened_at", tz, label="Screened")
-        if when > now + timedelta(minutes=5):
-            raise Invalid("screened_at", "The screening time cannot be in the future.")
-        if when < now - timedelta(days=3650):
-            raise Invalid("screened_at", "The screening time is more than ten years ago.")
-        return when
-
-    checks = dict(
-        tool=tool,
-        screened_at=screened_at,
-        trigger=lambda: validation.choice(
-            raw.get("trigger"), "trigger", ScreeningTrigger, label="Why screened"
-        ),
-        age_group=lambda: validation.choice(
-            raw.get("age_group"), "age_group", AgeGroup, label="Age group"
-        ),
-        action=lambda: validation.choice(
-            raw.get("action"), "action", ScreeningAction, label="Action taken"
-        ),
-        action_reason=lambda: validation.text(
-            raw.get("action_reason"),
-            "action_reason",
-            max_length=REASON_MAX,
-            required=False,
-            label="Reason for no action",
-        ),
-        notes=lambda: validation.text(
-            raw.get("notes"), "notes", max_length=NOTES_MAX, required=False, label="Notes"
-        ),
-    )
-    try:
-        values = validation.collect(**checks)
-    except Invalid as error:
-        # Say at once, too, what the other fields' rule will ask for.
-        errors = dict(error.errors)
-        if (
-            raw.get("action") == ScreeningAction.NONE
-            and not (raw.get("action_reason") or "").strip()
-        ):
-            errors.setdefault("action_reason", "Say why no action was taken.")
-        raise Invalid.of(errors) from None
-    found: Tool = values["tool"]
-    version = raw.get("tool_version") or (found.versions[0] if len(found.versions) == 1 else "")
-    band = raw.get("band") or ""
-    errors = {}
-    if version not in found.versions:
-        errors["tool_version"] = f"Choose a version of {found.name} from the list."
-    if found.band(band) is None:
-        errors["band"] = f"Choose a result band of {found.name}."
-    if values["action"] == ScreeningAction.NONE and not values["action_reason"]:
-        errors["action_reason"] = "Say why no action was taken."
-    if errors:
-        raise Invalid.of(errors)
-    return ScreeningInput(
-        tool=found,
-        tool_version=version,
-        screened_at=values["screened_at"],
-        trigger=values["trigger"],
-        band=band,
-        age_group=values["age_group"],
-        action=values["action"],
-        action_reason=values["action_reason"],
-        notes=values["notes"],
-    )
 
 
 def _seal(db: Session, agency_id: int, keys: KeyWrapper, content: dict) -> tuple[str, bytes]:
@@ -186,12 +116,12 @@ def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: by
 def _apply(db: Session, screening: Screening, given: ScreeningInput, *, keys: KeyWrapper):
     screening.tool_key = given.tool.key
     screening.tool_version = given.tool_version
-    screening.screened_at = given.screened_at
-    screening.trigger = given.trigger
+    screening.screened_at = given.screened_at.astimezone(_UTC)  # stored in UTC
+    screening.trigger = ScreeningTrigger(given.trigger).value
     screening.band = given.band
     screening.concern = given.concern
-    screening.age_group = given.age_group
-    screening.action = given.action
+    screening.age_group = AgeGroup(given.age_group).value
+    screening.action = ScreeningAction(given.action).value
     screening.key_id, screening.notes_sealed = _seal(
         db,
         screening.agency_id,
@@ -207,15 +137,13 @@ def _subject(db: Session, screening: Screening) -> str:
 def start(
     db: Session,
     client: Client,
-    raw: dict,
     *,
+    given: ScreeningInput,
     actor: Actor,
     keys: KeyWrapper,
-    tz: ZoneInfo,
     at: datetime,
 ) -> Screening:
     """Record a screening as a draft; the screener is whoever records it."""
-    given = parse(raw, tz=tz, now=at)
     screening = Screening(
         agency_id=client.agency_id,
         client_id=client.id,
@@ -261,11 +189,25 @@ def locked(screening: Screening, at: datetime) -> bool:
     return ends is not None and at >= ends
 
 
+def require_editable(screening: Screening, at: datetime) -> None:
+    """Checked before the form is read, so a locked screening says so first."""
+    if locked(screening, at):
+        raise Conflict(
+            "screening", "This screening is locked (seven days after it was finalised): amend it."
+        )
+
+
+def require_amendable(screening: Screening, at: datetime) -> None:
+    """Checked before the form is read, as `require_editable`."""
+    if not locked(screening, at):
+        raise Conflict("screening", "This screening can still be edited; amend it once locked.")
+
+
 def edit(
     db: Session,
     screening: Screening,
-    raw: dict,
     *,
+    given: ScreeningInput,
     actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
@@ -273,11 +215,7 @@ def edit(
     at: datetime,
 ) -> Screening:
     """Change a draft, or a finalised screening inside its seven days."""
-    if locked(screening, at):
-        raise Conflict(
-            "screening", "This screening is locked (seven days after it was finalised): amend it."
-        )
-    given = parse(raw, tz=tz, now=at)
+    require_editable(screening, at)
     _apply(db, screening, given, keys=keys)
     screening.updated_at = at
     db.add(screening)
@@ -407,9 +345,9 @@ def section_content(db: Session, screening: Screening, *, keys: KeyWrapper, tz: 
 def amend(
     db: Session,
     screening: Screening,
-    raw: dict,
     *,
-    reason: object,
+    given: ScreeningInput,
+    reason: str,
     actor: Actor,
     keys: KeyWrapper,
     tz: ZoneInfo,
@@ -417,17 +355,16 @@ def amend(
     at: datetime,
 ) -> ScreeningAmendment:
     """Change a locked screening: the change, its reason, who and when are kept for good."""
-    if not locked(screening, at):
-        raise Conflict("screening", "This screening can still be edited; amend it once locked.")
-    why = validation.text(reason, "reason", max_length=REASON_MAX, label="Reason for the amendment")
-    given = parse(raw, tz=tz, now=at)
+    require_amendable(screening, at)
+    if not reason:
+        raise Invalid("reason", "Reason for the amendment is required.")
     before = _field_values(db, screening, keys=keys, tz=tz)
     _apply(db, screening, given, keys=keys)
     after = _field_values(db, screening, keys=keys, tz=tz)
     changes = {k: [before[k], after[k]] for k in FIELDS if before[k] != after[k]}
     if not changes:
         raise Invalid("reason", "Nothing was changed: an amendment needs a change.")
-    key_id, sealed = _seal(db, screening.agency_id, keys, {"reason": why, "changes": changes})
+    key_id, sealed = _seal(db, screening.agency_id, keys, {"reason": reason, "changes": changes})
     amendment = ScreeningAmendment(
         screening_id=screening.id,
         at=at,

@@ -12,6 +12,7 @@ from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.models import Actor, Client, SectionEntry
+from portal.sections import SectionContent
 from portal.services.keys import data_secret
 
 
@@ -32,7 +33,7 @@ def add_version(
     db: Session,
     client: Client,
     section_key: str,
-    content: dict,
+    content: SectionContent,
     *,
     actor: Actor,
     keys: KeyWrapper,
@@ -69,6 +70,6 @@ def add_version(
     return entry
 
 
-def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> dict:
+def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> SectionContent:
     _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
     return crypto.open_json(secret, entry.content_sealed)

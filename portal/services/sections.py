@@ -17,7 +17,7 @@ from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
 from portal.models import Actor, Agency, Client, SectionEntry, StaffUser
 from portal.placeholders import sentence
 from portal.requester import Requester
-from portal.sections import Section, SectionField, catalogue
+from portal.sections import Section, SectionContent, SectionField, catalogue
 from portal.services import safety_plans, section_versions, validation
 
 TEXT_MAX = 300
@@ -32,7 +32,7 @@ def section_or_404(key: str) -> Section:
     return section
 
 
-def clean_content(section: Section, raw: dict) -> dict:
+def clean_content(section: Section, raw: dict) -> SectionContent:
     """The submitted values checked field by field; every bad field reported at once."""
     checks = {f.key: (lambda f=f: _clean_field(f, raw.get(f.key))) for f in section.fields}
     values = validation.collect(**checks)
@@ -107,7 +107,7 @@ def _clean_field(field: SectionField, value):
 @dataclass(frozen=True)
 class Version:
     version: int
-    content: dict
+    content: SectionContent
     author: str | None
     at: datetime
 
@@ -272,7 +272,7 @@ def _own_agency(db: Session, client: Client, requester: Requester) -> Agency:
     return agency
 
 
-def form_values(section: Section, content: dict | None) -> dict:
+def form_values(section: Section, content: SectionContent | None) -> dict:
     """Stored content in the shape the form shows, blanks where nothing was saved."""
     content = content or {}
     values = {}

@@ -269,31 +269,13 @@ def add_comment(
 
 @dataclass(frozen=True)
 class TaskFilter:
+    """The task list's filters (`portal.web.forms.task_filter` reads the query string)."""
+
     scope: str = "mine"  # "mine" | "agency"
     case_reference: str = ""
     status: str = ""  # "" = still to do (open, in progress, blocked)
     due_from: date | None = None
     due_to: date | None = None
-
-    @classmethod
-    def parse(cls, params) -> TaskFilter:
-        values = validation.collect(
-            due_from=lambda: _optional_date(params.get("due_from"), "due_from"),
-            due_to=lambda: _optional_date(params.get("due_to"), "due_to"),
-        )
-        status = params.get("status", "")
-        if status not in {"", "all", *TaskStatus}:
-            raise Invalid("status", "Choose a status from the list.")
-        return cls(
-            scope="agency" if params.get("scope") == "agency" else "mine",
-            case_reference=(params.get("case") or "").strip()[:20],
-            status=status,
-            **values,
-        )
-
-
-def _optional_date(value, field: str) -> date | None:
-    return validation.domain_date(value, field) if (value or "").strip() else None
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TypeVar
 
 from portal.errors import Invalid
+
+_E = TypeVar("_E", bound=StrEnum)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -39,6 +42,11 @@ def choice(value: object, field: str, options: type[StrEnum], *, label: str | No
         return options(value).value
     except ValueError:
         raise Invalid(field, f"Choose a {label.lower()} from the list.") from None
+
+
+def member(value: object, field: str, options: type[_E], *, label: str | None = None) -> _E:
+    """As `choice`, the member itself: a typed input holds the enum, not its string."""
+    return options(choice(value, field, options, label=label))
 
 
 def iso_date(value: object, field: str, *, label: str | None = None) -> date:

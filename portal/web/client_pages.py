@@ -265,14 +265,14 @@ def restriction_end(ctx: Context) -> Response:
 def compelled_disclosure_create(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
     try:
-        compelled_disclosures.record_compelled_disclosure(
-            ctx.db,
-            client,
-            **{k: ctx.field(k) for k in COMPELLED_FIELDS},
+        today = ctx.now.astimezone(ctx.settings.tz).date()
+        given = forms.compelled_disclosure(
+            {k: ctx.field(k) for k in COMPELLED_FIELDS},
             sections=ctx.fields("sections"),
-            today=ctx.now.astimezone(ctx.settings.tz).date(),
-            actor=ctx.viewer.user,
-            at=ctx.now,
+            today=today,
+        )
+        compelled_disclosures.record_compelled_disclosure(
+            ctx.db, client, given=given, today=today, actor=ctx.viewer.user, at=ctx.now
         )
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)

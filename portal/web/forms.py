@@ -4,14 +4,18 @@ the messages beside. What holds between values is the services' to check."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from portal.errors import Invalid
+from portal.models import CompelledBasis
+from portal.models.workflow import TaskStatus
 from portal.sections import catalogue
 from portal.services import validation
 from portal.services.audit_log import DECISIONS, AuditFilters
 from portal.services.clients import Identity
+from portal.services.compelled_disclosures import CompelledDisclosureInput, check_disclosed_on
+from portal.services.tasks import TaskFilter
 
 
 def audit_filters(params: Mapping[str, str]) -> AuditFilters:
@@ -62,3 +66,88 @@ def identity(form: Mapping[str, object]) -> Identity:
         ),
     )
     return Identity(**values)
+
+
+def task_filter(params: Mapping[str, str]) -> TaskFilter:
+    """The task list's filters (a query string); a case reference is cut to its length."""
+
+    def optional_date(name: str) -> date | None:
+        value = params.get(name)
+        return validation.domain_date(value, name) if (value or "").strip() else None
+
+    values = validation.collect(
+        due_from=lambda: optional_date("due_from"),
+        due_to=lambda: optional_date("due_to"),
+    )
+    status = params.get("status", "")
+    if status not in {"", "all", *TaskStatus}:
+        raise Invalid("status", "Choose a status from the list.")
+    return TaskFilter(
+        scope="agency" if params.get("scope") == "agency" else "mine",
+        case_reference=(params.get("case") or "").strip()[:20],
+        status=status,
+        **values,
+    )
+
+
+def client_told_checks(form: Mapping[str, object]) -> dict[str, Callable[[], object]]:
+    """Whether the client was told of a compelled disclosure, and why not if not: checks
+    for `validation.collect`, shared by the compelled-disclosure and mandated-report forms."""
+
+    def told() -> bool:
+        answer = form.get("client_told")
+        if answer not in ("yes", "no"):
+            raise Invalid("client_told", "Say whether the client was told.")
+        return answer == "yes"
+
+    return dict(
+        client_told=told,
+        client_notice=lambda: validation.text(
+            form.get("client_notice"),
+            "client_notice",
+            max_length=500,
+            # Not telling the client is sometimes right (their safety); it is never silent.
+            required=form.get("client_told") == "no",
+            label="Why the client was not told",
+        ),
+    )
+
+
+def compelled_disclosure(
+    form: Mapping[str, object], *, sections: list[str], today: date
+) -> CompelledDisclosureInput:
+    """The client page's compelled-disclosure form; `sections`: the ones ticked."""
+    known = catalogue().keys()
+
+    def check_sections() -> tuple[str, ...]:
+        chosen = [s for s in sections if isinstance(s, str) and s]
+        if not chosen:
+            raise Invalid("sections", "Choose what was disclosed.")
+        if any(s not in known for s in chosen):
+            raise Invalid("sections", "Choose sections from the list.")
+        return tuple(dict.fromkeys(chosen))
+
+    def check_day() -> date:
+        day = validation.iso_date(
+            form.get("disclosed_on"), "disclosed_on", label="The date of disclosure"
+        )
+        return check_disclosed_on(day, today)
+
+    values = validation.collect(
+        recipient=lambda: validation.text(
+            form.get("recipient"), "recipient", max_length=200, label="To whom it was disclosed"
+        ),
+        basis=lambda: validation.member(
+            form.get("basis"), "basis", CompelledBasis, label="Legal basis"
+        ),
+        basis_detail=lambda: validation.text(
+            form.get("basis_detail"),
+            "basis_detail",
+            max_length=300,
+            label="The order, subpoena or report",
+        ),
+        sections=check_sections,
+        disclosed_on=check_day,
+        **client_told_checks(form),
+    )
+    return CompelledDisclosureInput(**{**values, "client_notice": values["client_notice"] or None})

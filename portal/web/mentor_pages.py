@@ -21,7 +21,7 @@ from portal.services import (
     mentor_tasks,
     mentoring,
 )
-from portal.web import mentor_chart
+from portal.web import mentor_chart, mentor_forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -35,6 +35,10 @@ ENTRY_FORM_FIELDS = (
     "follow_up",
     "notes",
 )
+
+
+def _entry_form(ctx: Context) -> dict[str, str]:
+    return {k: ctx.field(k) for k in ENTRY_FORM_FIELDS}
 
 
 def _today(ctx: Context) -> date:
@@ -168,14 +172,8 @@ def log_form(ctx: Context) -> Response:
 def log_create(ctx: Context) -> Response:
     case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     try:
-        mentoring.log_accompaniment(
-            ctx.db,
-            case,
-            {k: ctx.field(k) for k in ENTRY_FORM_FIELDS},
-            actor=ctx.viewer.user,
-            at=ctx.now,
-            today=_today(ctx),
-        )
+        given = mentor_forms.read_accompaniment(_entry_form(ctx), today=_today(ctx))
+        mentoring.log_accompaniment(ctx.db, case, given=given, actor=ctx.viewer.user, at=ctx.now)
     except Invalid as error:
         return _log_form(ctx, case, status=error.status_code, errors=error.errors)
     ctx.flash(f"Accompaniment logged for {case.reference}.")
@@ -185,13 +183,13 @@ def log_create(ctx: Context) -> Response:
 def appointment_create(ctx: Context) -> Response:
     case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     try:
-        mentor_appointments.add_appointment(
-            ctx.db,
-            case,
+        given = mentor_forms.read_appointment(
             {k: ctx.field(k) for k in ("date", "time", "kind", "place_type")},
-            actor=ctx.viewer.user,
-            at=ctx.now,
             tz=ctx.settings.tz,
+            now=ctx.now,
+        )
+        mentor_appointments.add_appointment(
+            ctx.db, case, given=given, actor=ctx.viewer.user, at=ctx.now
         )
     except Invalid as error:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
@@ -269,14 +267,13 @@ def entry_edit(ctx: Context) -> Response:
     entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, _param(ctx, "entry_id"))
     inside = mentoring.editable(entry, ctx.now)
     try:
-        mentoring.correct_accompaniment(
-            ctx.db,
-            entry,
-            {k: ctx.field(k) for k in ENTRY_FORM_FIELDS},
-            reason=ctx.field("reason"),
-            actor=ctx.viewer.user,
-            at=ctx.now,
+        given, reason = mentor_forms.read_correction(
+            {**_entry_form(ctx), "reason": ctx.field("reason")},
             today=_today(ctx),
+            reason_required=not inside,
+        )
+        mentoring.correct_accompaniment(
+            ctx.db, entry, given=given, reason=reason, actor=ctx.viewer.user, at=ctx.now
         )
     except Invalid as error:
         return _edit_form(ctx, entry, status=error.status_code, errors=error.errors)
@@ -428,9 +425,9 @@ def reports(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
     query = ctx.request.query_params
     try:
-        period = mentor_reports.period_from(query, today=_today(ctx))
+        period = mentor_forms.report_period(query, today=_today(ctx))
     except Invalid as error:
-        fallback = mentor_reports.period_from({}, today=_today(ctx))
+        fallback = mentor_reports.Period.default(_today(ctx))
         return _report_page(ctx, agency, fallback, status=400, errors=error.errors)
     return _report_page(ctx, agency, period)
 
@@ -464,7 +461,7 @@ def _safe_cell(value) -> str:
 
 def reports_csv(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
-    period = mentor_reports.period_from(ctx.request.query_params, today=_today(ctx))
+    period = mentor_forms.report_period(ctx.request.query_params, today=_today(ctx))
     report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
     mentor_reports.record_export(ctx.db, agency, period, actor=ctx.viewer.user, at=ctx.now)
     out = io.StringIO()

@@ -28,6 +28,7 @@ from portal.services import (
     safety_plan_copy,
     screenings,
 )
+from portal.web import screening_forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -125,14 +126,9 @@ def screening_create(ctx: Context) -> Response:
     client = _client(ctx)
     _allowed(ctx, client, screenings.SECTION)
     try:
+        given = screening_forms.read_screening(_raw(ctx), tz=ctx.settings.tz, now=ctx.now)
         made = screenings.start(
-            ctx.db,
-            client,
-            _raw(ctx),
-            actor=ctx.viewer.user,
-            keys=_keys(ctx),
-            tz=ctx.settings.tz,
-            at=ctx.now,
+            ctx.db, client, given=given, actor=ctx.viewer.user, keys=_keys(ctx), at=ctx.now
         )
     except Invalid as error:
         return screening_list(ctx, values=_raw(ctx), errors=error.errors, status=error.status_code)
@@ -204,12 +200,16 @@ def _common(ctx: Context) -> dict:
     }
 
 
+def _read_screening(ctx: Context) -> screenings.ScreeningInput:
+    return screening_forms.read_screening(_raw(ctx), tz=ctx.settings.tz, now=ctx.now)
+
+
 def screening_edit(ctx: Context) -> Response:
-    return _act(
-        ctx,
-        lambda c, s: screenings.edit(ctx.db, s, _raw(ctx), **_common(ctx)),
-        "Screening saved.",
-    )
+    def edit(client, screening):
+        screenings.require_editable(screening, ctx.now)  # a locked one says so first
+        screenings.edit(ctx.db, screening, given=_read_screening(ctx), **_common(ctx))
+
+    return _act(ctx, edit, "Screening saved.")
 
 
 def screening_finalise(ctx: Context) -> Response:
@@ -219,13 +219,13 @@ def screening_finalise(ctx: Context) -> Response:
 
 
 def screening_amend(ctx: Context) -> Response:
-    return _act(
-        ctx,
-        lambda c, s: screenings.amend(
-            ctx.db, s, _raw(ctx), reason=ctx.field("reason"), **_common(ctx)
-        ),
-        "Amendment recorded; the screening keeps it for good.",
-    )
+    def amend(client, screening):
+        screenings.require_amendable(screening, ctx.now)  # then the reason, then the fields
+        reason = screening_forms.amendment_reason({"reason": ctx.field("reason")})
+        given = _read_screening(ctx)
+        screenings.amend(ctx.db, screening, given=given, reason=reason, **_common(ctx))
+
+    return _act(ctx, amend, "Amendment recorded; the screening keeps it for good.")
 
 
 def screening_choice(ctx: Context) -> Response:
@@ -261,23 +261,31 @@ def screening_mdt_path(ctx: Context) -> Response:
     return response
 
 
+REPORT_FIELDS = (
+    "recipient",
+    "made_at",
+    "made_by",
+    "report_number",
+    "client_told",
+    "client_notice",
+)
+
+
 def screening_report(ctx: Context) -> Response:
-    return _act(
-        ctx,
-        lambda c, s: mandated_reports.record_report(
-            ctx.db,
-            s,
-            recipient=ctx.field("recipient"),
-            made_at=ctx.field("made_at"),
-            made_by=ctx.field("made_by"),
-            report_number=ctx.field("report_number"),
-            client_told=ctx.field("client_told"),
-            client_notice=ctx.field("client_notice"),
-            actor=ctx.viewer.user,
+    def report(client, screening):
+        mandated_reports.require_minor(screening)  # an adult's screening says so first
+        given = screening_forms.read_mandated_report(
+            {k: ctx.field(k) for k in REPORT_FIELDS},
+            reporters=mandated_reports.reporters(ctx.db, client),
             tz=ctx.settings.tz,
-            at=ctx.now,
-        ),
-        "Mandated report recorded: it is on the case timeline and in the accounting.",
+            now=ctx.now,
+        )
+        mandated_reports.record_report(
+            ctx.db, screening, given=given, actor=ctx.viewer.user, tz=ctx.settings.tz, at=ctx.now
+        )
+
+    return _act(
+        ctx, report, "Mandated report recorded: it is on the case timeline and in the accounting."
     )
 
 
@@ -325,35 +333,26 @@ def _risk_act(ctx: Context, action, message: str) -> Response:
 
 def risk_screen_record(ctx: Context) -> Response:
     def record(screen):
-        people = risk_screens.persons(ctx.db, screen)
+        people = [p.public_id for p in risk_screens.persons(ctx.db, screen)]
+        fields = ["survivor_notes", *(f"person_{public_id}" for public_id in people)]
+        given = screening_forms.read_risk_notes({k: ctx.field(k) for k in fields}, people=people)
         risk_screens.record_screen(
-            ctx.db,
-            screen,
-            survivor_notes=ctx.field("survivor_notes"),
-            person_notes={p.public_id: ctx.field(f"person_{p.public_id}") for p in people},
-            actor=ctx.viewer.user,
-            keys=_keys(ctx),
-            at=ctx.now,
+            ctx.db, screen, given=given, actor=ctx.viewer.user, keys=_keys(ctx), at=ctx.now
         )
 
     return _risk_act(ctx, record, "Risk screen saved.")
 
 
 def risk_screen_person(ctx: Context) -> Response:
-    return _risk_act(
-        ctx,
-        lambda screen: risk_screens.add_person(
-            ctx.db,
-            screen,
-            relation=ctx.field("relation"),
-            label=ctx.field("label"),
-            notes=ctx.field("notes"),
-            actor=ctx.viewer.user,
-            keys=_keys(ctx),
-            at=ctx.now,
-        ),
-        "Added to the risk screen.",
-    )
+    def add(screen):
+        given = screening_forms.read_household_member(
+            {k: ctx.field(k) for k in ("relation", "label", "notes")}
+        )
+        risk_screens.add_person(
+            ctx.db, screen, given=given, actor=ctx.viewer.user, keys=_keys(ctx), at=ctx.now
+        )
+
+    return _risk_act(ctx, add, "Added to the risk screen.")
 
 
 # -- the survivor's copy of the safety plan --------------------------------------------

@@ -22,7 +22,7 @@ from portal.services import (
     tasks,
     validation,
 )
-from portal.web import confirm_pages
+from portal.web import confirm_pages, forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -616,7 +616,7 @@ def item_reviewed(ctx: Context) -> Response:
 
 def task_list(ctx: Context) -> Response:
     try:
-        filters = tasks.TaskFilter.parse(ctx.request.query_params)
+        filters = forms.task_filter(ctx.request.query_params)
         errors = {}
     except Invalid as error:
         filters, errors = tasks.TaskFilter(), error.errors

@@ -67,26 +67,26 @@ def test_summary_timeline_shows_the_cases_meetings(client, db, keys):
 
 
 def test_a_mentors_calendar_feed_over_http_has_their_court_date(client, db, keys):
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     import icalendar
     from mentor_helpers import mentor_world
 
+    from portal.models import AccompanimentKind, PlaceType
     from portal.services import calendar, mentor_appointments
 
     w = mentor_world(db, keys)
     court = mentor_appointments.add_appointment(
         db,
         w.case,
-        {
-            "date": "2026-11-10",
-            "time": "09:30",
-            "kind": "court_appearance",
-            "place_type": "courthouse",
-        },
+        given=mentor_appointments.AppointmentInput(
+            starts_at=datetime(2026, 11, 10, 9, 30, tzinfo=ZoneInfo("America/New_York")),
+            kind=AccompanimentKind.COURT_APPEARANCE,
+            place_type=PlaceType.COURTHOUSE,
+        ),
         actor=w.mentor,
         at=make.AT,
-        tz=ZoneInfo("America/New_York"),
     )
     token = calendar.issue_feed(db, w.mentor, at=make.AT)
     db.flush()

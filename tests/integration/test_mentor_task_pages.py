@@ -7,14 +7,13 @@ from sqlmodel import func, select
 
 from portal.models.workflow import Task
 from portal.services import mentoring
+from portal.web import mentor_forms
 
 import factories as make
 
 
 def logged_entry(db, w):
-    entry = mentoring.log_accompaniment(
-        db,
-        w.case,
+    given = mentor_forms.read_accompaniment(
         {
             "occurred_on": "2026-11-01",
             "kind": "medical",
@@ -25,10 +24,9 @@ def logged_entry(db, w):
             "follow_up": "Call the clinic about transport",
             "notes": "SYNTHETIC-NOTE",
         },
-        actor=w.mentor,
-        at=make.AT,
         today=date(2026, 11, 2),
     )
+    entry = mentoring.log_accompaniment(db, w.case, given=given, actor=w.mentor, at=make.AT)
     db.flush()
     return entry
 

@@ -325,6 +325,10 @@ def test_reports_page_chart_and_csv(client, db, mdt):
     assert "style=" not in page.text  # nothing the CSP would block
     bad = client.get("/mentoring/reports?start=2026-12-01&end=2026-11-01")
     assert bad.status_code == 400 and "The end date is before the start date." in bad.text
+    # A digit int() cannot read ("²", %C2%B2) is a bad number of days, not a 500.
+    odd = client.get("/mentoring/reports?days=%C2%B2")
+    assert odd.status_code == 400 and "a whole number from 1 to 365" in odd.text
+    assert client.get("/mentoring/reports.csv?days=%C2%B2").status_code == 400
 
     csv = client.get("/mentoring/reports.csv?start=2026-10-01&end=2026-11-30")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from portal.models import Discipline, Role
 from portal.services import sections
+from portal.web import screening_forms
 
 import factories as make
 
@@ -104,22 +105,24 @@ def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clo
         "age_group": "minor",
         "action": "mdt_referral",
     }
-    made = screenings.start(db, w.client, raw, actor=w.owner_staff, keys=keys, tz=tz, at=clock())
+    given = screening_forms.read_screening(raw, tz=tz, now=clock())
+    made = screenings.start(db, w.client, given=given, actor=w.owner_staff, keys=keys, at=clock())
     screenings.finalise(
         db, made, actor=w.owner_staff, keys=keys, tz=tz, window_hours=48, at=clock()
     )
-    mandated_reports.record_report(
-        db,
-        made,
-        recipient="law_enforcement",
-        made_at=f"{(when + timedelta(hours=1)).astimezone(tz):%Y-%m-%dT%H:%M}",
-        made_by=w.owner_staff.public_id,
-        report_number="LE-2026-000042",
-        client_told="yes",
-        actor=w.owner_staff,
+    report = screening_forms.read_mandated_report(
+        {
+            "recipient": "law_enforcement",
+            "made_at": f"{(when + timedelta(hours=1)).astimezone(tz):%Y-%m-%dT%H:%M}",
+            "made_by": w.owner_staff.public_id,
+            "report_number": "LE-2026-000042",
+            "client_told": "yes",
+        },
+        reporters={w.owner_staff.public_id},
         tz=tz,
-        at=clock(),
+        now=clock(),
     )
+    mandated_reports.record_report(db, made, given=report, actor=w.owner_staff, tz=tz, at=clock())
     db.flush()
     coordinator = make.user(db, w.partner, Role.MDT_COORDINATOR)
     make.login(client, coordinator.username)
@@ -155,7 +158,8 @@ def test_the_dashboard_says_when_a_screening_is_due_as_set(
             "action": "none",
             "action_reason": "Synthetic: nothing seen.",
         }
-        screenings.start(db, survivor, raw, actor=user, keys=keys, tz=make_tz(), at=begun)
+        given = screening_forms.read_screening(raw, tz=make_tz(), now=begun)
+        screenings.start(db, survivor, given=given, actor=user, keys=keys, at=begun)
         db.flush()
         page = browser.get("/").text
     assert "each to be finalised within 72 hours of being begun" in page
@@ -179,13 +183,14 @@ def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys
         "age_group": "minor",
         "action": "mdt_referral",
     }
-    made = screenings.start(db, survivor, raw, actor=user, keys=keys, tz=tz, at=when)
+    given = screening_forms.read_screening(raw, tz=tz, now=when)
+    made = screenings.start(db, survivor, given=given, actor=user, keys=keys, at=when)
     screenings.finalise(db, made, actor=user, keys=keys, tz=tz, window_hours=48, at=when)
     screen = risk_screens.open_clock(db, survivor)
     screenings.amend(
         db,
         made,
-        {**raw, "band": "no_concern"},
+        given=screening_forms.read_screening({**raw, "band": "no_concern"}, tz=tz, now=clock()),
         reason="Re-scored.",
         actor=user,
         keys=keys,

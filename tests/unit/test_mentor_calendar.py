@@ -7,6 +7,7 @@ import icalendar
 from mentor_helpers import mentor_world
 
 from portal.services import calendar, mentor_appointments
+from portal.web import mentor_forms
 
 import factories as make
 
@@ -14,14 +15,12 @@ NY = ZoneInfo("America/New_York")
 
 
 def appointment(db, w, day="2026-11-10", clock="09:30", kind="court_appearance"):
-    made = mentor_appointments.add_appointment(
-        db,
-        w.case,
+    given = mentor_forms.read_appointment(
         {"date": day, "time": clock, "kind": kind, "place_type": "courthouse"},
-        actor=w.mentor,
-        at=make.AT,
         tz=NY,
+        now=make.AT,
     )
+    made = mentor_appointments.add_appointment(db, w.case, given=given, actor=w.mentor, at=make.AT)
     db.flush()
     return made
 

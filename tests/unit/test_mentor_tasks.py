@@ -10,6 +10,7 @@ from portal.errors import Conflict, Invalid, NotFound
 from portal.models import AuditEntry
 from portal.models.workflow import Task
 from portal.services import mentor_assignments, mentor_program, mentor_tasks, mentoring, tasks
+from portal.web import mentor_forms
 
 import factories as make
 
@@ -18,9 +19,7 @@ NOTE = "SYNTHETIC-NOTE-KEPT-IN-THE-PROGRAM"
 
 
 def entry(db, w, *, follow_up="Call the clinic about transport", needed="on"):
-    made = mentoring.log_accompaniment(
-        db,
-        w.case,
+    given = mentor_forms.read_accompaniment(
         {
             "occurred_on": "2026-11-01",
             "kind": "medical",
@@ -31,10 +30,9 @@ def entry(db, w, *, follow_up="Call the clinic about transport", needed="on"):
             "follow_up": follow_up,
             "notes": NOTE,
         },
-        actor=w.mentor,
-        at=make.AT,
         today=TODAY,
     )
+    made = mentoring.log_accompaniment(db, w.case, given=given, actor=w.mentor, at=make.AT)
     db.flush()
     return made
 

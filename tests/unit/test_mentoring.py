@@ -2,7 +2,7 @@
 edit window, upcoming dates and the program lead's reports."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,10 +13,13 @@ from portal.errors import Forbidden, Invalid, NotFound
 from portal.models import (
     Accompaniment,
     AccompanimentAmendment,
+    AccompanimentKind,
     AuditEntry,
     Discipline,
     MdtCase,
     MentorAssignment,
+    Outcome,
+    PlaceType,
     Role,
 )
 from portal.sections import catalogue
@@ -29,7 +32,7 @@ from portal.services import (
     mentor_reports,
     mentoring,
 )
-from portal.web import mentor_chart
+from portal.web import mentor_chart, mentor_forms
 
 import factories as make
 
@@ -107,11 +110,28 @@ ENTRY = {
 
 
 def log(db, case, mentor, *, at=AT, today=TODAY, **changes):
-    entry = mentoring.log_accompaniment(
-        db, case, {**ENTRY, **changes}, actor=mentor, at=at, today=today
-    )
+    """Log an entry as the log form would: its fields read by the web layer first."""
+    given = mentor_forms.read_accompaniment({**ENTRY, **changes}, today=today)
+    entry = mentoring.log_accompaniment(db, case, given=given, actor=mentor, at=at)
     db.flush()
     return entry
+
+
+def correct(db, entry, fields, *, actor, at, today=TODAY, reason=None):
+    """Correct an entry as the edit form would: a reason asked for once its window passed."""
+    given, reason = mentor_forms.read_correction(
+        {**fields, "reason": reason},
+        today=today,
+        reason_required=not mentoring.editable(entry, at),
+    )
+    return mentoring.correct_accompaniment(
+        db, entry, given=given, reason=reason, actor=actor, at=at
+    )
+
+
+def add_date(db, case, mentor, fields, *, at=AT):
+    given = mentor_forms.read_appointment(fields, tz=TZ, now=at)
+    return mentor_appointments.add_appointment(db, case, given=given, actor=mentor, at=at)
 
 
 def count(db, model) -> int:
@@ -263,13 +283,11 @@ def test_caseload_shows_next_date_and_days_since_last_contact(db, world):
     log(db, w.case, w.mentor, occurred_on="2026-10-25")
     log(db, w.case, w.mentor, occurred_on="2026-10-28")
     for day, kind in (("2026-11-20", "medical"), ("2026-11-10", "court_appearance")):
-        mentor_appointments.add_appointment(
+        add_date(
             db,
             w.case,
+            w.mentor,
             {"date": day, "time": "10:00", "kind": kind, "place_type": "courthouse"},
-            actor=w.mentor,
-            at=AT,
-            tz=TZ,
         )
     (row,) = mentor_caseload.caseload(db, w.mentor, now=AT, today=TODAY)
     assert (
@@ -286,13 +304,11 @@ def test_upcoming_for_mentor_is_their_window_of_live_dates(db, world):
     assign(db, w, w.second_case, w.other_mentor)
 
     def add(case, mentor, day):
-        return mentor_appointments.add_appointment(
+        return add_date(
             db,
             case,
+            mentor,
             {"date": day, "time": "09:30", "kind": "medical", "place_type": "hospital_clinic"},
-            actor=mentor,
-            at=AT,
-            tz=TZ,
         )
 
     inside = add(w.case, w.mentor, "2026-11-05")
@@ -313,13 +329,11 @@ def test_appointment_dates_are_checked(db, world):
     w = world
     assign(db, w, w.case, w.mentor)
     with pytest.raises(Invalid) as caught:
-        mentor_appointments.add_appointment(
+        add_date(
             db,
             w.case,
+            w.mentor,
             {"date": "2026-10-01", "time": "25:00", "kind": "tea", "place_type": ""},
-            actor=w.mentor,
-            at=AT,
-            tz=TZ,
         )
     assert set(caught.value.errors) == {"date", "time", "kind", "place_type"}
 
@@ -340,7 +354,7 @@ def test_appointment_dates_are_checked(db, world):
     ],
 )
 def test_durations_people_type(raw, minutes):
-    assert mentoring.parse_duration(raw) == minutes
+    assert mentor_forms.duration_minutes(raw) == minutes
 
 
 @pytest.mark.parametrize(
@@ -358,7 +372,7 @@ def test_durations_people_type(raw, minutes):
 )
 def test_bad_durations_say_what_is_wrong(raw, message):
     with pytest.raises(Invalid) as caught:
-        mentoring.parse_duration(raw)
+        mentor_forms.duration_minutes(raw)
     assert message in caught.value.errors["duration_minutes"]
 
 
@@ -400,9 +414,7 @@ def test_edit_inside_24_hours_changes_the_entry(db, world):
     assign(db, w, w.case, w.mentor)
     entry = log(db, w.case, w.mentor)
     at = AT + timedelta(hours=23, minutes=59)
-    mentoring.correct_accompaniment(
-        db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at, today=TODAY
-    )
+    correct(db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at)
     assert entry.duration_minutes == 120 and count(db, AccompanimentAmendment) == 0
     assert tags(db)[-1] == "mentoring:accompaniment:edited"
 
@@ -413,20 +425,17 @@ def test_after_24_hours_a_correction_is_an_amendment_and_the_original_stays(db, 
     entry = log(db, w.case, w.mentor)
     at = AT + timedelta(hours=24, minutes=1)
     with pytest.raises(Invalid) as caught:  # a correction needs its reason
-        mentoring.correct_accompaniment(
-            db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at, today=TODAY
-        )
+        correct(db, entry, {**ENTRY, "duration_minutes": "120"}, actor=w.mentor, at=at)
     assert "reason" in caught.value.errors and entry.duration_minutes == 90
     with pytest.raises(Forbidden):
         mentoring.delete_accompaniment(db, entry, actor=w.mentor, at=at)
-    mentoring.correct_accompaniment(
+    correct(
         db,
         entry,
         {**ENTRY, "duration_minutes": "120"},
         reason="Typed the wrong time",
         actor=w.mentor,
         at=at,
-        today=TODAY,
     )
     db.flush()
     versions = mentoring.entry_versions(db, entry)
@@ -466,7 +475,7 @@ def test_only_the_author_may_change_an_entry(db, world):
     with pytest.raises(NotFound):
         mentoring.access_own_entry(db, w.other_mentor, entry.public_id)
     with pytest.raises(NotFound):
-        mentoring.correct_accompaniment(db, entry, ENTRY, actor=w.other_mentor, at=AT, today=TODAY)
+        correct(db, entry, ENTRY, actor=w.other_mentor, at=AT)
 
 
 # --- reports ----------------------------------------------------------------------------
@@ -539,14 +548,13 @@ def test_amended_values_are_what_reports_count(db, world):
     w = world
     assign(db, w, w.case, w.mentor)
     entry = log(db, w.case, w.mentor, occurred_on="2026-10-30")
-    mentoring.correct_accompaniment(
+    correct(
         db,
         entry,
         {**ENTRY, "occurred_on": "2026-10-30", "duration_minutes": "30"},
         reason="wrong length",
         actor=w.mentor,
         at=AT + timedelta(days=2),
-        today=TODAY,
     )
     db.flush()
     period = mentor_reports.Period(date(2026, 10, 1), date(2026, 10, 31), 14)
@@ -578,12 +586,12 @@ def test_cases_per_mentor_and_no_contact(db, world, keys):
 
 def test_period_parsing_reports_bad_values():
     with pytest.raises(Invalid) as caught:
-        mentor_reports.period_from({"start": "2026-10-10", "end": "2026-10-01"}, today=TODAY)
+        mentor_forms.report_period({"start": "2026-10-10", "end": "2026-10-01"}, today=TODAY)
     assert "end" in caught.value.errors
     with pytest.raises(Invalid) as caught:
-        mentor_reports.period_from({"start": "soon", "days": "-3"}, today=TODAY)
+        mentor_forms.report_period({"start": "soon", "days": "-3"}, today=TODAY)
     assert set(caught.value.errors) == {"start", "days"}
-    default = mentor_reports.period_from({}, today=TODAY)
+    default = mentor_forms.report_period({}, today=TODAY)
     assert default.end == TODAY and default.start == date(2026, 9, 1)
 
 
@@ -633,3 +641,74 @@ def test_the_one_case_check_looks_up_that_case_and_never_lists_the_programs(db, 
     one = select(MdtCase.id).where(mentor_assignments._assignable_cases(world.lead, one_case=True))
     sql = str(one.compile(dialect=db.get_bind().dialect))
     assert sql.count("EXISTS (SELECT") == 2 and " IN (SELECT" not in sql
+
+
+# --- the services take typed inputs -----------------------------------------------------
+
+
+def typed_entry(**changes) -> mentoring.AccompanimentInput:
+    values = dict(
+        occurred_on=date(2026, 11, 1),
+        kind=AccompanimentKind.MEDICAL,
+        duration_minutes=45,
+        place_type=PlaceType.HOSPITAL_CLINIC,
+        outcome=Outcome.WENT_AHEAD,
+    )
+    return mentoring.AccompanimentInput(**{**values, **changes})
+
+
+def test_a_follow_up_written_is_a_follow_up_needed(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = mentoring.log_accompaniment(
+        db, w.case, given=typed_entry(follow_up="Call the clinic"), actor=w.mentor, at=AT
+    )
+    db.flush()
+    assert entry.follow_up_needed is True and entry.kind == "medical"
+    assert entry.place_type == "hospital_clinic" and entry.notes is None
+
+
+def test_a_correction_after_the_window_without_a_reason_changes_nothing(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    entry = mentoring.log_accompaniment(db, w.case, given=typed_entry(), actor=w.mentor, at=AT)
+    db.flush()
+    later = AT + timedelta(hours=25)
+    audit_before = len(tags(db))
+    for reason in (None, ""):
+        with pytest.raises(Invalid) as caught:
+            mentoring.correct_accompaniment(
+                db,
+                entry,
+                given=typed_entry(duration_minutes=60),
+                reason=reason,
+                actor=w.mentor,
+                at=later,
+            )
+        assert caught.value.errors == {"reason": "Reason for the correction is required."}
+    assert entry.duration_minutes == 45 and count(db, AccompanimentAmendment) == 0
+    assert len(tags(db)) == audit_before
+
+
+def test_an_appointment_is_stored_in_utc_from_the_mdts_zone(db, world):
+    w = world
+    assign(db, w, w.case, w.mentor)
+    made = mentor_appointments.add_appointment(
+        db,
+        w.case,
+        given=mentor_appointments.AppointmentInput(
+            starts_at=datetime(2026, 11, 10, 9, 30, tzinfo=TZ),
+            kind=AccompanimentKind.COURT_APPEARANCE,
+            place_type=PlaceType.COURTHOUSE,
+        ),
+        actor=w.mentor,
+        at=AT,
+    )
+    assert made.starts_at == datetime(2026, 11, 10, 14, 30, tzinfo=UTC)
+    assert (made.kind, made.place_type) == ("court_appearance", "courthouse")
+    with pytest.raises(ValueError, match="time zone"):
+        mentor_appointments.AppointmentInput(
+            starts_at=datetime(2026, 11, 10, 9, 30),
+            kind=AccompanimentKind.COURT_APPEARANCE,
+            place_type=PlaceType.COURTHOUSE,
+        )

@@ -1,18 +1,29 @@
 """Screening, the 24–48 hour risk screen, safety plans and mandated reports (issue 20)."""
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from disclosure_helpers import SECRET_NOTE, release, world
-from sqlmodel import select
+from sqlmodel import func, select
 
 from portal.audit import AuditTag
 from portal.disclosure import Released, Withheld
 from portal.errors import Conflict, Invalid
-from portal.models import AgencyKind, AuditEntry, Discipline, Role
+from portal.models import (
+    AgencyKind,
+    AuditEntry,
+    Client,
+    CompelledBasis,
+    CompelledDisclosure,
+    Discipline,
+    Role,
+)
+from portal.models.screening import HouseholdRelation, MandatedReport, ReportRecipient
 from portal.models.workflow import CaseEvent, CaseEventKind
 from portal.services import (
+    compelled_disclosures,
     mandated_reports,
     risk_screens,
     safety_plans,
@@ -22,6 +33,7 @@ from portal.services import (
     sections,
 )
 from portal.services.case_summary import owner_block
+from portal.web import screening_forms
 
 import factories as make
 
@@ -48,13 +60,28 @@ def form(when: datetime, *, band="clear_concern", age="minor", action="mdt_refer
     return values
 
 
+def read(fields: dict, *, at: datetime) -> screenings.ScreeningInput:
+    """The form's fields as the web layer reads them, at the moment of the request."""
+    return screening_forms.read_screening(fields, tz=NY, now=at)
+
+
 def screen(db, keys, client, actor, when, *, at=None, finalise=True, window=48, **more):
     at = at or when
-    made = screenings.start(db, client, form(when, **more), actor=actor, keys=keys, tz=NY, at=at)
+    given = read(form(when, **more), at=at)
+    made = screenings.start(db, client, given=given, actor=actor, keys=keys, at=at)
     if finalise:
         screenings.finalise(db, made, actor=actor, keys=keys, tz=NY, window_hours=window, at=at)
     db.flush()
     return made
+
+
+def report(db, made, *, actor, at, **fields):
+    """A mandated report as the screening page's form sends it, read by the web layer."""
+    client = db.get(Client, made.client_id)
+    given = screening_forms.read_mandated_report(
+        fields, reporters=mandated_reports.reporters(db, client), tz=NY, now=at
+    )
+    return mandated_reports.record_report(db, made, given=given, actor=actor, tz=NY, at=at)
 
 
 @pytest.fixture
@@ -139,9 +166,7 @@ def test_done_when_the_screen_of_everyone_and_a_first_plan_are_recorded(db, keys
     child = risk_screens.add_person(
         db,
         clock,
-        relation="minor_child",
-        label="Child A, 6",
-        notes="",
+        given=risk_screens.HouseholdMemberInput(HouseholdRelation.MINOR_CHILD, "Child A, 6"),
         actor=staff,
         keys=keys,
         at=identified + timedelta(hours=1),
@@ -149,8 +174,7 @@ def test_done_when_the_screen_of_everyone_and_a_first_plan_are_recorded(db, keys
     risk_screens.record_screen(
         db,
         clock,
-        survivor_notes="Trafficker knows the school.",
-        person_notes={},
+        given=risk_screens.RiskNotesInput("Trafficker knows the school."),
         actor=staff,
         keys=keys,
         at=identified + timedelta(hours=2),
@@ -170,8 +194,10 @@ def test_done_when_the_screen_of_everyone_and_a_first_plan_are_recorded(db, keys
     risk_screens.record_screen(
         db,
         clock,
-        survivor_notes="Trafficker knows the school.",
-        person_notes={child.public_id: "Collected from school by an agreed adult only."},
+        given=risk_screens.RiskNotesInput(
+            "Trafficker knows the school.",
+            {child.public_id: "Collected from school by an agreed adult only."},
+        ),
         actor=staff,
         keys=keys,
         at=deadline,
@@ -193,7 +219,7 @@ def _amend(db, keys, made, when, at, *, band, reason="Re-scored with the tool's 
     return screenings.amend(
         db,
         made,
-        form(when, band=band),
+        given=read(form(when, band=band), at=at),
         reason=reason,
         actor=None,
         keys=keys,
@@ -243,7 +269,7 @@ def test_an_edit_to_a_possible_concern_inside_the_seven_days_stops_it_too(db, ke
     screenings.edit(
         db,
         made,
-        form(identified, band="possible_concern"),
+        given=read(form(identified, band="possible_concern"), at=at),
         actor=staff,
         keys=keys,
         tz=NY,
@@ -263,8 +289,7 @@ def test_a_clock_already_done_stays_done_when_the_band_goes_down(db, keys, owned
     risk_screens.record_screen(
         db,
         clock,
-        survivor_notes="Synthetic risks.",
-        person_notes={},
+        given=risk_screens.RiskNotesInput("Synthetic risks."),
         actor=staff,
         keys=keys,
         at=done,
@@ -303,7 +328,10 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
     screenings.edit(
         db,
         made,
-        form(finalised, band="possible_concern", notes="Corrected the same week."),
+        given=read(
+            form(finalised, band="possible_concern", notes="Corrected the same week."),
+            at=just_before,
+        ),
         actor=staff,
         keys=keys,
         tz=NY,
@@ -315,7 +343,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
         screenings.edit(
             db,
             made,
-            form(finalised, band="no_concern"),
+            given=read(form(finalised, band="no_concern"), at=locked_at),
             actor=staff,
             keys=keys,
             tz=NY,
@@ -326,7 +354,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
         screenings.amend(
             db,
             made,
-            form(finalised, band="clear_concern"),
+            given=read(form(finalised, band="clear_concern"), at=locked_at),
             reason="",
             actor=staff,
             keys=keys,
@@ -337,7 +365,9 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
     screenings.amend(
         db,
         made,
-        form(finalised, band="clear_concern", notes="Corrected the same week."),
+        given=read(
+            form(finalised, band="clear_concern", notes="Corrected the same week."), at=locked_at
+        ),
         reason="The tool's guide was misread.",
         actor=staff,
         keys=keys,
@@ -594,7 +624,7 @@ def test_a_survivor_mentor_sees_strategies_and_contacts_only_under_policy_and_re
 def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_figures(db, keys):
     w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
     made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
-    mandated_reports.record_report(
+    report(
         db,
         made,
         recipient="child_abuse_hotline",
@@ -603,7 +633,6 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
         report_number="HL-2026-000123",
         client_told="yes",
         actor=w.owner_staff,
-        tz=NY,
         at=make.AT,
     )
     entry = db.exec(
@@ -632,19 +661,22 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
 def test_a_mandated_report_is_for_a_minor(db, keys, owned):
     _, staff, client = owned
     made = screen(db, keys, client, staff, local(2026, 11, 2, 9, 0), age="adult")
-    with pytest.raises(Invalid):
+    with pytest.raises(Invalid) as caught:
         mandated_reports.record_report(
             db,
             made,
-            recipient="law_enforcement",
-            made_at="2026-11-02T09:30",
-            made_by=staff.public_id,
-            report_number="X-1",
-            client_told="yes",
+            given=mandated_reports.MandatedReportInput(
+                recipient=ReportRecipient.LAW_ENFORCEMENT,
+                made_at=local(2026, 11, 2, 9, 30),
+                made_by=staff.public_id,
+                report_number="X-1",
+                client_told=True,
+            ),
             actor=staff,
             tz=NY,
             at=datetime(2026, 11, 2, 16, 0, tzinfo=UTC),
         )
+    assert caught.value.errors == {"recipient": "Mandated reports are recorded for minors."}
 
 
 def test_the_coordinator_panel_counts_drafts_clocks_and_plans(db, keys, owned):
@@ -666,7 +698,7 @@ def test_a_mandated_report_enters_the_accounting_as_a_compelled_disclosure(db, k
 
     w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
     made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
-    mandated_reports.record_report(
+    report(
         db,
         made,
         recipient="child_abuse_hotline",
@@ -676,7 +708,6 @@ def test_a_mandated_report_enters_the_accounting_as_a_compelled_disclosure(db, k
         client_told="no",
         client_notice="Told at the next visit, when it is safe.",
         actor=w.owner_staff,
-        tz=NY,
         at=make.AT,
     )
     accounting = audit_log.accounting(
@@ -720,3 +751,94 @@ def test_screening_due_is_a_setting_overdue_only_after_its_hours(db, keys, owned
     # Set to 72 hours, the same screening is not overdue until three days have passed.
     assert drafts(begun + timedelta(hours=48), 72) == (1, 0, 72)
     assert drafts(begun + timedelta(hours=72, seconds=1), 72) == (1, 1, 72)
+
+
+# -- the services take typed inputs ----------------------------------------------------
+
+
+def test_a_report_naming_someone_outside_the_agency_writes_nothing(db, keys, owned):
+    _, staff, client = owned
+    made = screen(db, keys, client, staff, local(2026, 11, 2, 9, 0))
+    stranger = make.user(db, make.agency(db, keys), Role.ADVOCATE)
+    before = db.exec(select(func.count(AuditEntry.id))).one()
+    with pytest.raises(Invalid) as caught:
+        mandated_reports.record_report(
+            db,
+            made,
+            given=mandated_reports.MandatedReportInput(
+                recipient=ReportRecipient.CHILD_ABUSE_HOTLINE,
+                made_at=local(2026, 11, 2, 9, 30),
+                made_by=stranger.public_id,
+                report_number="HL-9",
+                client_told=True,
+            ),
+            actor=staff,
+            tz=NY,
+            at=local(2026, 11, 2, 10, 0),
+        )
+    assert caught.value.errors == {
+        "made_by": "Choose who made the report from your agency's staff."
+    }
+    assert db.exec(select(func.count(MandatedReport.id))).one() == 0
+    assert db.exec(select(func.count(AuditEntry.id))).one() == before
+    assert mandated_reports.reporters(db, client) == {staff.public_id}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"disclosed_on": date(2026, 11, 3)},
+            {"disclosed_on": "Record a disclosure once it has been made."},
+        ),
+        (
+            {"client_told": False, "client_notice": None},
+            {"client_notice": "Why the client was not told is required."},
+        ),
+    ],
+)
+def test_a_compelled_disclosure_built_by_hand_is_held_to_its_rules(
+    db, keys, owned, changes, expected
+):
+    _, staff, client = owned
+    given = compelled_disclosures.CompelledDisclosureInput(
+        recipient="County court (fictional)",
+        basis=CompelledBasis.COURT_ORDER,
+        basis_detail="Order no. 7 (fictional)",
+        sections=("care_plan",),
+        disclosed_on=date(2026, 11, 2),
+        client_told=True,
+    )
+    with pytest.raises(Invalid) as caught:
+        compelled_disclosures.record_compelled_disclosure(
+            db,
+            client,
+            given=replace(given, **changes),
+            today=date(2026, 11, 2),
+            actor=staff,
+            at=local(2026, 11, 2, 10, 0),
+        )
+    assert caught.value.errors == expected
+    assert db.exec(select(func.count(CompelledDisclosure.id))).one() == 0
+    kept = compelled_disclosures.record_compelled_disclosure(
+        db, client, given=given, today=date(2026, 11, 2), actor=staff, at=local(2026, 11, 2, 10)
+    )
+    assert (kept.basis, kept.client_told, kept.client_notice) == ("court_order", True, None)
+
+
+def test_risk_notes_need_the_survivors_own(db, keys, owned):
+    _, staff, client = owned
+    identified = local(2026, 11, 2, 10, 0)
+    screen(db, keys, client, staff, identified)
+    clock = risk_screens.open_clock(db, client)
+    with pytest.raises(Invalid) as caught:
+        risk_screens.record_screen(
+            db,
+            clock,
+            given=risk_screens.RiskNotesInput(""),
+            actor=staff,
+            keys=keys,
+            at=identified + timedelta(hours=1),
+        )
+    assert caught.value.errors == {"survivor_notes": "The survivor's risks is required."}
+    assert clock.screened_at is None
