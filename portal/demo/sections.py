@@ -27,7 +27,9 @@ NOTES = (
 def _content(section: Section, rng: random.Random, today) -> dict:
     values: dict = {}
     for field in section.fields:
-        if field.type in ("text", "textarea"):
+        if field.key == "preferred_name":
+            values[field.key] = "Sam (synthetic)"
+        elif field.type in ("text", "textarea"):
             values[field.key] = rng.choice(NOTES)
         elif field.type == "date":
             values[field.key] = (today + timedelta(days=rng.randint(3, 40))).isoformat()
