@@ -18,6 +18,17 @@ SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks", "participati
 # What a section's consent is asked of: one client's releases (held by the owner), or, for
 # the MDT's own records, the releases of every survivor linked to the case (issue 14).
 SCOPES = frozenset({"client", "case"})
+# The fields of the client's sealed identity record (portal/services/clients.py), and their
+# labels: a section names the ones it carries, so the name and the address can be released
+# apart (issue 14).
+IDENTITY_FIELDS = {
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "birth_date": "Date of birth",
+    "phone": "Phone",
+    "email": "Email",
+    "address": "Address",
+}
 # Sections kept as versions but written by a service of their own rather than by the
 # section form (issue 20): the screening record, and the safety plan's strategies.
 WRITERS = frozenset({"screenings", "safety_plans"})
@@ -43,7 +54,7 @@ class Section:
     title: str
     disciplines: tuple[str, ...]
     fields: tuple[SectionField, ...]
-    identifying: bool = False
+    identity_fields: tuple[str, ...] = ()  # fields of the sealed identity record it carries
     source: str | None = None  # None: kept as section versions; else one of SOURCES
     written_by: str | None = None  # None: the section form writes it; else one of WRITERS
     scope: str = "client"  # one of SCOPES
@@ -53,6 +64,14 @@ class Section:
     def of_case(self) -> bool:
         """An MDT record: about the case and every survivor on it, not one client."""
         return self.scope == "case"
+
+    @property
+    def identifying(self) -> bool:
+        return bool(self.identity_fields)
+
+    @property
+    def identity_labels(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, IDENTITY_FIELDS[name]) for name in self.identity_fields)
 
     @property
     def editable(self) -> bool:
@@ -101,7 +120,7 @@ def parse(data: dict) -> Catalogue:
                 raw["title"],
                 tuple(raw.get("disciplines", ())),
                 tuple(fields),
-                bool(raw.get("identifying", False)),
+                tuple(raw.get("identity_fields", ())),
                 raw.get("source"),
                 raw.get("written_by"),
                 raw.get("scope", "client"),
@@ -113,6 +132,9 @@ def parse(data: dict) -> Catalogue:
             raise ValueError(f"section {section.key}: unknown source {section.source!r}")
         if section.scope not in SCOPES:
             raise ValueError(f"section {section.key}: unknown scope {section.scope!r}")
+        unknown = set(section.identity_fields) - IDENTITY_FIELDS.keys()
+        if unknown:
+            raise ValueError(f"section {section.key}: unknown identity fields {sorted(unknown)}")
         if section.written_by is not None and section.written_by not in WRITERS:
             raise ValueError(f"section {section.key}: unknown writer {section.written_by!r}")
     keys = [s.key for s in sections]

@@ -39,10 +39,17 @@ class World:
         return Viewer(self.owner_staff, self.owner, frozenset(r.value for r in roles))
 
 
-def world(db, keys, *, owner_discipline=Discipline.HEALTH, partner_kind=AgencyKind.COMMUNITY):
+def world(
+    db,
+    keys,
+    *,
+    owner_discipline=Discipline.HEALTH,
+    partner_kind=AgencyKind.COMMUNITY,
+    **identity,  # the owner's client's phone, address
+):
     owner = make.agency(db, keys, discipline=owner_discipline)
     partner = make.agency(db, keys, kind=partner_kind)
-    client = make.client_record(db, owner, keys)
+    client = make.client_record(db, owner, keys, **identity)
     partner_client = make.client_record(db, partner, keys)
     case = make.mdt_case(db, partner)
     cases.link_client(db, case, partner, partner_client, actor=None, at=make.AT, confirmed=True)

@@ -65,11 +65,13 @@ def client_record(
     given="Robin",
     family="Example",
     birth=date(2000, 5, 17),
+    phone="",
+    address="",
 ):
     made = clients.register_client(
         db,
         agency,
-        clients.Identity(given, family, birth),
+        clients.Identity(given, family, birth, phone=phone, address=address),
         reference=f"R-{next(_numbers)}",
         actor=None,
         keys=keys,

@@ -249,7 +249,9 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
                         db,
                         client,
                         recipients=[ids[k] for k in ids if k != key],
-                        sections=[s.key for s in owner_sections],
+                        # Every partner may also be told this agency takes part (issue 14):
+                        # each node's point is asked, and says yes under this release.
+                        sections=[s.key for s in owner_sections] + ["participation"],
                         purpose="mdt_case_review",
                         effective_at=at,
                         expiry=consent.DateExpiry(at + timedelta(days=180)),

@@ -27,7 +27,9 @@ NOTES = (
 def _content(section: Section, rng: random.Random, today) -> dict:
     values: dict = {}
     for field in section.fields:
-        if field.type in ("text", "textarea"):
+        if field.key == "preferred_name":
+            values[field.key] = "Sam (synthetic)"
+        elif field.type in ("text", "textarea"):
             values[field.key] = rng.choice(NOTES)
         elif field.type == "date":
             values[field.key] = (today + timedelta(days=rng.randint(3, 40))).isoformat()
@@ -114,7 +116,14 @@ def seed_sections(
         recipients = [p for p in participants[link.case_id] if p != owner.public_id]
         if not recipients:
             continue
-        keys_shared = [s.key for s in own_sections if s.key != "mdt_minutes"][:5]
+        keys_shared = [s.key for s in own_sections if s.key not in ("mdt_minutes", "safe_contact")][
+            :5
+        ]
+        if number % 2 == 1:
+            # Every other survivor also shares where she lives and how to reach her (issue
+            # 14): a community-based partner reads it, a system-based one never does (the
+            # default policy), and elsewhere her name goes without her address.
+            keys_shared.append("safe_contact")
         if number % 2 == 0 and any(s.key == "mdt_minutes" for s in own_sections):
             # Half the clients also release the MDT minutes: partners see some cases'
             # minutes released and others withheld by consent.

@@ -173,6 +173,9 @@ def seed(
             given_name=GIVEN[number % len(GIVEN)],
             family_name=FAMILY[(number * 3) % len(FAMILY)],
             birth_date=date(2008 + number % 8, 1 + number % 12, 1 + (number * 7) % 28),
+            # 555-01xx numbers are reserved for fiction; the street does not exist.
+            phone=f"555-01{number % 100:02d}",
+            address=f"{10 + number} Example Street, Faketown (fictional)",
         )
         for agency in [coordinating, *rng.sample(partners, rng.randint(1, 2))]:
             client = clients.register_client(

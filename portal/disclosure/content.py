@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
 from portal.disclosure.sources import (
-    IDENTITY_ROWS,
     Content,
     Row,
     SourceCache,
@@ -21,7 +20,7 @@ from portal.disclosure.sources import (
 from portal.models import CaseLink
 from portal.sections import Section
 
-__all__ = ["IDENTITY_ROWS", "Content", "Row", "load"]
+__all__ = ["Content", "Row", "load"]
 
 
 def load(

@@ -23,7 +23,10 @@ from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.sections import Section, catalogue
 
-IDENTITY = "identity"  # the section that carries the client's sealed identity record
+# The sections that carry the client's sealed identity record: the name and date of birth,
+# and apart from them the address and how to reach the survivor safely (issue 14).
+IDENTITY = "identity"
+SAFE_CONTACT = "safe_contact"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def decide_many(db: Session, requester: Requester, sections, *, agency: Agency) 
         answer, role = policy.decide(
             in_force,
             agency,
-            kind=agency.kind,
+            kind=policy.OWN,
             roles=requester.roles,
             section=section.key,
             purpose=requester.purpose,

@@ -99,7 +99,7 @@ class ReleasedUnseen:
     def field_labels(self) -> tuple[str, ...]:
         labels = tuple(f.label for f in self.section.fields)
         if self.section.identifying:
-            labels = tuple(label for _key, label in content.IDENTITY_ROWS) + labels
+            labels = tuple(label for _key, label in self.section.identity_labels) + labels
         return labels
 
 
@@ -271,7 +271,7 @@ def _gates(
     answer, role = policy.decide(
         cache.policies[owner.id],
         owner,
-        kind=requester.agency_kind,
+        kind=policy.OWN if own_staff else requester.agency_kind,
         roles=requester.roles,
         section=section.key,
         purpose=purpose,
@@ -288,12 +288,16 @@ def _gates(
             section,
             purpose=purpose,
             at=at,
+            keys=keys,
             cache=cache,
             withheld=withheld,
         )
         if isinstance(consented, Withheld):
             return consented, role, answer.rule
-        release_ref = consented
+        release_ref, bases = consented
+        if bases:
+            allowed = _Allowed(section, owner, release_ref, answer.rule, role, bases)
+            return allowed, role, answer.rule
     elif not own_staff:
         found = consent_gate.candidates(
             db,
@@ -343,14 +347,18 @@ def _case_consent(
     *,
     purpose: str,
     at: datetime,
+    keys: KeyWrapper,
     cache: RequestCache,
     withheld: Callable[[Gate], Withheld],
-) -> str | Withheld | None:
+) -> tuple[str | None, str | None] | Withheld:
     """The consent behind an MDT record (a decision, a task), which is about every survivor
     on the case: each confirmed client of the case, other than the requester agency's own,
     must have a release in effect, held by the agency that serves them, naming the
-    requester's agency for this record and purpose. The release used (the first one), or
-    the placeholder; it never says which survivor, or which agency, is missing a release.
+    requester's agency for this record and purpose, or that agency's signed legal basis
+    must cover the record for this survivor (a system-based agency sharing by statute, see
+    `legal_basis`). The release used (the first one) and the bases used, named for the audit
+    entry; or the placeholder, which never says which survivor, or which agency, is missing
+    a release.
     """
     links = _load_links(db, case, at=at, cache=cache)
     confirmed = {
@@ -366,7 +374,7 @@ def _case_consent(
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
     if not others and recipient.id not in confirmed:
         return withheld(Gate.NOT_LINKED)
-    used = None
+    used, bases = None, []
     for agency_id, client_id in others:
         holder = db.get(Agency, agency_id)
         found = consent_gate.candidates(
@@ -380,11 +388,26 @@ def _case_consent(
         allowed = consent_gate.check(
             found, recipient=recipient, section_key=section.key, purpose=purpose, at=at
         )
-        if not allowed.allowed:
+        if allowed.allowed:
+            used = used or allowed.release_ref
+            continue
+        basis = legal_basis.covering(
+            db,
+            holder,
+            client_id=client_id,
+            section_key=section.key,
+            purpose=purpose,
+            at=at,
+            keys=keys,
+            cache=cache.legal_bases,
+        )
+        if basis is None:
             # Never which survivor's release is missing: the gate only (see placeholders).
             return withheld(Gate(allowed.gate))
-        used = used or allowed.release_ref
-    return used
+        named = f"{basis.citation} ({basis.public_id})"
+        if named not in bases:
+            bases.append(named)
+    return used, "; ".join(bases) or None
 
 
 def _decision(

@@ -25,6 +25,11 @@ from portal.resources import POLICIES_DIR
 MODEL_PATH = POLICIES_DIR / "model.conf"
 DEFAULT_POLICY_PATH = POLICIES_DIR / "default_policy.csv"
 ANY = "*"
+# The recipient "kind" of the owner's own staff: a policy line for partners of a kind
+# (community, system) never decides what the agency's own staff read of its own records,
+# and a line can speak to its own staff alone (the address a system-based partner must not
+# receive is still the record of a system-based owner's own caseworker).
+OWN = "own"
 _CASBIN_LOGGERS = ("casbin", "casbin.enforcer", "casbin.policy", "casbin.role")
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, receipt
+from portal.errors import NotFound
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, MdtCase
@@ -47,8 +48,10 @@ def _remote_calls(
     remote: list[Participant],
     *,
     keys: KeyWrapper,
+    sections: list[str] | None = None,
 ) -> tuple[list[Call], dict[str, str]]:
-    """The signed calls to owners elsewhere, and the owners that cannot be asked (why)."""
+    """The signed calls to owners elsewhere (for these sections; None: all they keep), and
+    the owners that cannot be asked (why)."""
     roster, local_url = transport.roster_and_url(db)
     if not remote:
         return [], {}
@@ -74,7 +77,7 @@ def _remote_calls(
             "requester": wire.requester_dict(asking),
             "case": case.reference,
             "owners": [member.agency for member in hosted],
-            "sections": None,
+            "sections": sections,
         },
         keys=keys,
     )
@@ -126,13 +129,30 @@ def page_blocks(
         between=between,
     )
     blocks = {b.participant.agency.public_id: Block(b.participant, b.decisions) for b in here}
+    blocks |= _received(db, requester, case, remote, calls, pending, cannot, at=at)
+    return [blocks[p.agency.public_id] for p in found]
+
+
+def _received(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    remote: list[Participant],
+    calls: list[Call],
+    pending,
+    cannot: dict[str, str],
+    *,
+    at: datetime,
+) -> dict[str, Block]:
+    """Each owner elsewhere's block from its node's answer (or why it is unavailable), and
+    the requester's receipts for what came back, written in its log here."""
     answers = pending.results() if pending else []
     by_agency = {
         owner.agency: answer
         for call, answer in zip(calls, answers, strict=True)
         for owner in call.owners
     }
-    receipts = []
+    blocks, receipts = {}, []
     requester_agency = RequestCache().agency(db, requester.agency)
     for participant in remote:
         owner = participant.agency
@@ -158,7 +178,79 @@ def page_blocks(
     if receipts:
         lock_logs(db, [requester_agency.id])
         record_many(db, receipts)  # the requester's side: what it received from elsewhere
-    return [blocks[p.agency.public_id] for p in found]
+    return blocks
+
+
+def told_participants(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    participants: list,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    between: Callable[[], None] | None = None,
+) -> tuple[list, int]:
+    """`case_records.told_participants` across nodes: a community-based agency hosted
+    elsewhere is asked by its own node's disclosure point whether this requester may be
+    told it takes part (its `participation`, under its policy and a release naming the
+    requester's agency; audited there, receipted here). One that cannot be asked, does not
+    answer or withholds is not named, only counted (deny by default)."""
+    coordinating = case.coordinating_agency_id
+    asked = []
+    if case_records.requester_agency_id(db, requester) != coordinating:
+        asked = [
+            p
+            for p in participants
+            if not membership.is_local(db, p.agency)
+            and case_records.protected(db, p, requester, coordinating)
+        ]
+    calls, cannot = _remote_calls(
+        db, requester, case, asked, keys=keys, sections=[case_records.PARTICIPATION]
+    )
+    pending = federation.submit(calls) if calls else None
+    here, _hidden = case_records.told_participants(
+        db,
+        requester,
+        case,
+        [p for p in participants if p not in asked],
+        at=at,
+        keys=keys,
+        between=between,
+    )
+    answered = _received(db, requester, case, asked, calls, pending, cannot, at=at)
+    told_ids = {p.agency.public_id for p in here} | {
+        owner
+        for owner, block in answered.items()
+        if block.decisions and all(d.decision == "released" for d in block.decisions)
+    }
+    told = [p for p in participants if p.agency.public_id in told_ids]
+    return told, len(participants) - len(told)
+
+
+def owner_of_case(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    agency_public_id: str,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    between: Callable[[], None] | None = None,
+) -> Agency:
+    """A participant agency of this case that the requester may be told of, or 404 exactly
+    like a missing one (a community-based agency's taking part is its own to disclose)."""
+    found = [
+        p for p in case_summary.participants(db, case) if p.agency.public_id == agency_public_id
+    ]
+    told, _others = told_participants(
+        db, requester, case, found, at=at, keys=keys, federation=federation, between=between
+    )
+    if not told:
+        raise NotFound("agency")
+    return told[0].agency
 
 
 def owner_block(
@@ -206,9 +298,16 @@ def every_block(
     between: Callable[[], None] | None = None,
 ) -> list[Block]:
     """The whole summary at once (the printed review packet, the API): every owner the
-    requester may be told takes part (issue 14, `case_records.told_participants`)."""
-    told, _others = case_records.told_participants(
-        db, requester, case, case_summary.participants(db, case), at=at, keys=keys, between=between
+    requester may be told takes part (issue 14, `told_participants`)."""
+    told, _others = told_participants(
+        db,
+        requester,
+        case,
+        case_summary.participants(db, case),
+        at=at,
+        keys=keys,
+        federation=federation,
+        between=between,
     )
     return page_blocks(
         db,

@@ -172,38 +172,39 @@ def told_participants(
     counts the fact of service): a partner learns it only from that agency's disclosure
     point (`participation`, under its policy and a release naming the partner). Its own
     agency, the coordinating agency (which the survivor's joining release names) and
-    system-based agencies are always told."""
+    system-based agencies are always told. A protected agency hosted on another node is
+    not told here: `portal.federation.summary.told_participants` asks its node."""
     coordinating = case.coordinating_agency_id
     if requester_agency_id(db, requester) == coordinating:
         return list(participants), 0
-    asks = [
-        Ask(case, p.agency, PARTICIPATION)
-        for p in participants
-        if _protected(db, p, requester, coordinating)
-    ]
+    protected_ = [p for p in participants if protected(db, p, requester, coordinating)]
+    elsewhere = {p.agency.id for p in protected_ if not _hosted_here(db, p.agency)}
+    asks = [Ask(case, p.agency, PARTICIPATION) for p in protected_ if p.agency.id not in elsewhere]
     answers = decide(db, requester, asks, at=at, keys=keys, between=between)
     told, hidden = [], set()
     for p in participants:
         answer_ = answers.get(key(case.id, p.agency.id, PARTICIPATION))
-        if answer_ is not None and answer_.decision != "released":
+        if p.agency.id in elsewhere or (answer_ is not None and answer_.decision != "released"):
             hidden.add(p.agency.id)
         else:
             told.append(p)
     return told, len(hidden)
 
 
-def _protected(db: Session, participant, requester: Requester, coordinating_id: int) -> bool:
-    """A community-based agency hosted here, other than the requester's own and the
-    coordinator. An agency hosted on another node is not asked: the node-to-node protocol
-    carries no participation question yet (issue 16's summary shows its block as before)."""
+def protected(db: Session, participant, requester: Requester, coordinating_id: int) -> bool:
+    """Whether taking part is the participant's own to disclose to this requester: a
+    community-based agency, other than the requester's own and the coordinator."""
     agency = participant.agency
-    node = db.get(Node, agency.node_id)
     return (
         agency.kind == AgencyKind.COMMUNITY
         and agency.public_id != requester.agency
         and agency.id != coordinating_id
-        and (node is None or node.is_local)
     )
+
+
+def _hosted_here(db: Session, agency: Agency) -> bool:
+    node = db.get(Node, agency.node_id)
+    return node is None or node.is_local
 
 
 def requester_agency_id(db: Session, requester: Requester) -> int:

@@ -25,7 +25,6 @@ from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, receipt
 from portal.disclosure.point import prefetch
-from portal.errors import NotFound
 from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
@@ -98,27 +97,6 @@ def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Ov
         )
     timeline.sort(key=lambda entry: entry.on)  # stable: same-day items keep this order
     return Overview(case, participants(db, case), timeline)
-
-
-def owner_of_case(
-    db: Session,
-    requester: Requester,
-    case: MdtCase,
-    agency_public_id: str,
-    *,
-    at: datetime,
-    keys: KeyWrapper,
-    between: Callable[[], None] | None = None,
-) -> Agency:
-    """A participant agency of this case that the requester may be told of, or 404 exactly
-    like a missing one (a community-based agency's taking part is its own to disclose)."""
-    found = [p for p in participants(db, case) if p.agency.public_id == agency_public_id]
-    told, _others = case_records.told_participants(
-        db, requester, case, found, at=at, keys=keys, between=between
-    )
-    if not told:
-        raise NotFound("agency")
-    return told[0].agency
 
 
 def owner_block(

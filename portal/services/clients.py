@@ -131,34 +131,56 @@ def find_clients(
 
 
 @dataclass(frozen=True)
+class SafeContact:
+    """The part of the identity record released apart from the name (issue 14)."""
+
+    phone: str
+    email: str
+    address: str
+
+
+@dataclass(frozen=True)
 class IdentityView:
-    """A client's identity as the viewer may see it: the record, or the policy's reason."""
+    """A client's identity as the viewer may see it: the name and date of birth, and the
+    address and safe contact, each under its own section of the owner's policy; what is
+    withheld keeps the policy's reason."""
 
     answer: own.OwnAnswer
-    identity: Identity | None
+    contact_answer: own.OwnAnswer
+    name: Identity | None  # given and family name and date of birth, when allowed
+    contact: SafeContact | None  # when allowed
 
 
 def view_identity(
     db: Session, client: Client, *, requester: Requester, keys: KeyWrapper, at: datetime
 ) -> IdentityView:
     """The owner's own staff opening a client's record: the agency's policy on the identity
-    section decides for the requester's roles; decrypted only if allowed, audited either
-    way."""
+    and the address-and-safe-contact sections decides for the requester's roles; decrypted
+    only if allowed, each read audited either way."""
     agency = db.get(Agency, client.agency_id)
     if agency is None or agency.public_id != requester.agency:
         raise NotFound("client")
-    answer = own.read(
-        db,
-        requester,
-        own.IDENTITY,
-        agency=agency,
-        client_ref=client.public_id,
-        subject=client.public_id,
-        at=at,
-        allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
-    )
-    identity = reveal_identity(db, client, keys=keys) if answer.allowed else None
-    return IdentityView(answer, identity)
+    answers = [
+        own.read(
+            db,
+            requester,
+            section,
+            agency=agency,
+            client_ref=client.public_id,
+            subject=client.public_id,
+            at=at,
+            allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
+        )
+        for section in (own.IDENTITY, own.SAFE_CONTACT)
+    ]
+    name = contact = None
+    if answers[0].allowed or answers[1].allowed:
+        whole = reveal_identity(db, client, keys=keys)
+        if answers[0].allowed:
+            name = Identity(whole.given_name, whole.family_name, whole.birth_date)
+        if answers[1].allowed:
+            contact = SafeContact(whole.phone, whole.email, whole.address)
+    return IdentityView(answers[0], answers[1], name, contact)
 
 
 def may_read_identity(db: Session, agency: Agency, *, requester: Requester) -> own.OwnAnswer:

@@ -22,8 +22,15 @@ from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
 from portal.keyring import current_key
 from portal.models import Actor, Agency, AgencyKind, KeyPurpose, LegalBasis
-from portal.sections import catalogue
+from portal.sections import Section, catalogue
 from portal.services import validation
+
+
+def shareable_sections() -> list[Section]:
+    """What a basis may cover: any section, the MDT's own records included (a basis stands
+    in for the release of the agency's survivor on a case); never the fact of taking part,
+    which is only ever a community-based agency's to disclose."""
+    return [s for s in catalogue().sections if s.source != "participation"]
 
 
 def record_basis(
@@ -44,7 +51,7 @@ def record_basis(
             "Only a system-based agency can share under a legal basis; a community-based "
             "agency shares only under the survivor's release.",
         )
-    shareable = {s.key for s in catalogue().sections if not s.of_case}
+    shareable = {s.key for s in shareable_sections()}
     values = validation.collect(
         citation=lambda: validation.text(citation, "citation", max_length=200, label="Citation"),
         sections=lambda: _sections(sections, shareable),

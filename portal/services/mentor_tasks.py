@@ -1,8 +1,9 @@
 """A mentor's follow-up becomes an MDT task; the mentor's caseload counts their open tasks.
 
 The bridge between the survivor-mentor program's log (its own records) and the MDT's
-tasks (seen by every agency on the case): the task carries only the title the mentor
-writes for the MDT and the date of the accompaniment, never the entry's notes.
+tasks: the task carries only the title the mentor writes for the MDT and the date of the
+accompaniment, never the entry's notes, and other agencies read even that only through
+the program's disclosure point (issue 14).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
 from portal.errors import Conflict, NotFound
 from portal.models import Accompaniment, MdtCase, StaffUser
 from portal.models.workflow import ACTIVE_TASK_STATUSES, Task, TaskPriority
+from portal.requester import Requester
 from portal.services import mentor_caseload, mentoring, tasks
 
 
@@ -98,16 +101,28 @@ def follow_ups_without_task(db: Session, mentor: StaffUser) -> list[Accompanimen
     )
 
 
-def tasks_of_entries(db: Session, entry_ids: list[str]) -> dict[str, Task]:
-    """The task made of each entry's follow-up, by entry public id (the author's page)."""
+def tasks_of_entries(
+    db: Session,
+    requester: Requester,
+    entry_ids: list[str],
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+) -> dict[str, tasks.TaskRow]:
+    """The task made of each entry's follow-up, by entry public id (the program's page).
+    Its title is the task owner's text: read through the owner's point like every task's
+    (the program's own staff under its own policy, audited), never off the row."""
     if not entry_ids:
         return {}
-    rows = db.exec(
-        select(Accompaniment.public_id, Task)
+    found = db.exec(
+        select(Accompaniment.public_id, Task, MdtCase)
         .join(Task, Task.id == Accompaniment.follow_up_task_id)
+        .join(MdtCase, MdtCase.id == Task.case_id)
         .where(Accompaniment.public_id.in_(entry_ids))
     ).all()
-    return dict(rows)
+    rows = [tasks.task_row(db, task, case) for _entry, task, case in found]
+    shown = tasks.with_text(db, requester, rows, at=at, keys=keys)
+    return {entry: row for (entry, _task, _case), row in zip(found, shown, strict=True)}
 
 
 def entry_of_task(db: Session, task: Task, viewer: StaffUser) -> str | None:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditTag, record
-from portal.disclosure.policy import ANY, default_lines
+from portal.disclosure.policy import ANY, OWN, default_lines
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, AgencyKind, PolicyLine, PolicyVersion, Role
 from portal.sections import catalogue
@@ -34,7 +34,7 @@ class LineView:
 
 
 def kinds() -> list[str]:
-    return [ANY, *(k.value for k in AgencyKind)]
+    return [ANY, OWN, *(k.value for k in AgencyKind)]
 
 
 def roles() -> list[str]:

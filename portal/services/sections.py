@@ -175,10 +175,17 @@ def history(db: Session, client: Client, section_key: str, *, keys: KeyWrapper) 
         )
         .order_by(SectionEntry.version.desc())
     ).all()
+    # Only the section's own fields: a version copied whole when the address left the
+    # identity section (issue 14) still holds the other's fields, sealed.
+    fields = [field.key for field in section.fields]
     return [
-        Version(entry.version, open_entry(db, entry, keys=keys), author, entry.at)
+        Version(entry.version, _only(open_entry(db, entry, keys=keys), fields), author, entry.at)
         for entry, author in rows
     ]
+
+
+def _only(content: dict, fields: list[str]) -> dict:
+    return {key: content[key] for key in fields if key in content}
 
 
 @dataclass(frozen=True)

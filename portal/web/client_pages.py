@@ -186,7 +186,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
                 section.key == "safety_plan"
                 for section in catalogue().for_discipline(ctx.viewer.agency.discipline)
             ),
-            "identity": identity_view.identity,
+            "identity": identity_view.name,
             "restricted": restricted,
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,

@@ -13,7 +13,6 @@ from portal.federation import summary as federated_summary
 from portal.models import Client, ReleaseState, Role
 from portal.sections import catalogue
 from portal.services import (
-    case_records,
     case_summary,
     cases,
     convening,
@@ -44,13 +43,14 @@ def summary(ctx: Context) -> Response:
         window_days=ctx.settings.convening_window_days,
         today=convening.local_today(ctx.now, ctx.settings.tz),
     )
-    told, others = case_records.told_participants(
+    told, others = federated_summary.told_participants(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         overview.participants,
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
         between=ctx.db.commit,
     )
     overview = replace(overview, participants=told)
@@ -82,13 +82,14 @@ def owner_block(ctx: Context) -> Response:
     """One owner's sections: an htmx fragment, or without JavaScript a page of its own."""
     case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
     purpose = _purpose(ctx)
-    owner = case_summary.owner_of_case(
+    owner = federated_summary.owner_of_case(
         ctx.db,
         ctx.requester.asking(purpose),
         case,
         ctx.request.path_params["agency_id"],
         at=ctx.now,
         keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
         between=ctx.db.commit,
     )
     block = federated_summary.owner_block(

@@ -118,7 +118,13 @@ def _case_page(
             "case": case,
             "entries": entries,
             # Follow-ups already made into MDT tasks, and the one whose task form failed.
-            "entry_tasks": mentor_tasks.tasks_of_entries(ctx.db, [e.public_id for e in entries]),
+            "entry_tasks": mentor_tasks.tasks_of_entries(
+                ctx.db,
+                ctx.requester,
+                [e.public_id for e in entries],
+                at=ctx.now,
+                keys=ctx.request.app.state.keys,
+            ),
             "task_entry": task_entry,
             "task_values": {k: ctx.field(k) for k in ("title", "due_date")},
             "upcoming": [

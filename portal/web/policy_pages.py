@@ -10,7 +10,7 @@ from portal.errors import Invalid
 from portal.models import AgencyKind, Role
 from portal.sections import catalogue
 from portal.services import legal_bases, policy, release_forms
-from portal.services.policy import ANY
+from portal.services.policy import ANY, OWN
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -29,7 +29,11 @@ class PolicyWords:
     @classmethod
     def build(cls) -> PolicyWords:
         return cls(
-            kind={ANY: "any kind of agency", **{k.value: k.label for k in AgencyKind}},
+            kind={
+                ANY: "any kind of agency",
+                OWN: "our own staff",
+                **{k.value: k.label for k in AgencyKind},
+            },
             role={ANY: "any role", **{r.value: r.label for r in Role}},
             section={ANY: "any section", **{s.key: s.title for s in catalogue().sections}},
             purpose={
@@ -52,7 +56,7 @@ def _page(ctx: Context, *, errors=None, status=200, basis_errors=None) -> Respon
             "bases_allowed": agency.kind == AgencyKind.SYSTEM,
             "basis_errors": basis_errors or {},
             "basis_values": {"citation": ctx.field("citation"), "sections": ctx.fields("sections")},
-            "basis_sections": [s for s in catalogue().sections if not s.of_case],
+            "basis_sections": legal_bases.shareable_sections(),
             "defaults": policy.default_policy(),
             "lines": policy.agency_policy(ctx.db, ctx.viewer.agency),
             "errors": errors or {},

@@ -30,7 +30,7 @@ from portal.web.render import render
 # How the section checklist is grouped on the form; sections a deployment adds to the
 # catalogue and that no group names appear under "Other information".
 SECTION_GROUPS = (
-    (N_("Identity"), ("identity",)),
+    (N_("Identity"), ("identity", "safe_contact")),
     (
         N_("Safety, needs and care"),
         ("safety_plan", "needs_assessment", "care_plan", "placement_housing"),
@@ -40,7 +40,11 @@ SECTION_GROUPS = (
     (N_("Support and coordination"), ("mentor_accompaniment", "education", "mdt_minutes")),
 )
 SECTION_HINTS = {
-    "identity": N_("Name, date of birth and how to reach the client safely."),
+    "identity": N_("Name and date of birth."),
+    "safe_contact": N_(
+        "Where the client lives and how to reach them safely. A new address only for "
+        "people the client trusts completely."
+    ),
     "substance_use": N_(
         "Protected by federal law (42 CFR Part 2): share only if the client wants to."
     ),

@@ -111,8 +111,12 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)
-    told, untold = case_records.told_participants(
-        ctx.db, participants=casework.participants(ctx.db, case), case=case, **reader
+    told, untold = federated_summary.told_participants(
+        ctx.db,
+        participants=casework.participants(ctx.db, case),
+        case=case,
+        federation=ctx.request.app.state.federation,
+        **reader,
     )
     return render(
         ctx,
@@ -310,8 +314,12 @@ def case_task_create(ctx: Context) -> Response:
 def case_packet(ctx: Context) -> Response:
     case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
     today = _today(ctx)
-    told, _untold = case_records.told_participants(
-        ctx.db, participants=casework.participants(ctx.db, case), case=case, **_mdt_reader(ctx, 200)
+    told, _untold = federated_summary.told_participants(
+        ctx.db,
+        participants=casework.participants(ctx.db, case),
+        case=case,
+        federation=ctx.request.app.state.federation,
+        **_mdt_reader(ctx, 200),
     )
     response = render(
         ctx,

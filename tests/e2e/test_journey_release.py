@@ -161,7 +161,7 @@ def test_a_release_form_sent_too_soon_leads_to_each_error(browser, portal_url, j
         page.get_by_role("button", name="Prepare the release").click()
         message = "Choose at least one kind of information to share."
         page.get_by_role("alert").get_by_role("link", name=message).click()
-        expect(page.get_by_label("Identity and contact")).to_be_focused()
+        expect(page.get_by_label("Identity", exact=True)).to_be_focused()
         expect(first).to_be_checked()  # what was chosen is kept
     finally:
         context.close()

@@ -121,7 +121,7 @@ def _withheld_from_own_role(agency):
             answer, _ = policy.decide(
                 in_force,
                 agency,
-                kind=agency.kind,
+                kind=policy.OWN,
                 roles={role.value},
                 section=section.key,
                 purpose="mdt_case_review",

@@ -5,17 +5,19 @@ the /federation/v1 protocol, the case link across nodes and the summary's fan-ou
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx2
 import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
+import consent
 from portal.app import create_app
 from portal.db import unit_of_work
 from portal.federation import transport
 from portal.federation.transport import Federation
-from portal.models import Agency, AuditEntry, CaseLink, MdtCase
+from portal.models import Agency, AuditEntry, CaseLink, Client, MdtCase
 
 import federation_world as fw
 
@@ -314,3 +316,63 @@ def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(
         assert "confirmed its client for this case" in page
         assert "is on another node: their client reference" not in page
     assert fw.case_on(world.b, reference) is not None
+
+
+def _shelter_summary(world) -> str:
+    with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
+        _login(client, "shelter.cm")
+        page = client.get(f"/cases/{world.case_id}/summary")
+        case_page = client.get(f"/cases/{world.case_id}")
+    assert page.status_code == 200 and case_page.status_code == 200
+    return page.text + case_page.text
+
+
+def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world):
+    """Issue 14 over the wire: that the clinic on node B serves a survivor on this case is
+    the clinic's to disclose. Its node's point is asked (its log says so), and until the
+    clinic's survivor names the shelter for taking part, the shelter on node A is told only
+    that one more agency takes part."""
+    from portal.models import StaffUser
+    from portal.services import releases
+
+    text = _shelter_summary(world)
+    assert fw.CLINIC not in text and fw.SECRET + " clinic" not in text
+    assert "1 more agency takes part" in text
+    assert fw.WELFARE in text  # a system-based agency's taking part is not protected
+    asked = _entries(world.b, section_key="participation", tag="disclosure:section:withheld")
+    assert asked and all(e.actor_agency_ref == world.ids[fw.SHELTER] for e in asked)
+
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        author = db.exec(select(StaffUser).where(StaffUser.username == "clinic.cm")).one()
+        client = db.exec(select(Client).where(Client.public_id == world.clients[fw.CLINIC])).one()
+        row = releases.draft_release(
+            db,
+            client,
+            recipients=[world.ids[fw.SHELTER]],
+            sections=["participation"],
+            purpose="mdt_case_review",
+            effective_at=fw.now() - timedelta(minutes=1),
+            expiry=consent.DateExpiry(fw.now() + timedelta(days=30)),
+            keys=world.b.keys,
+            language="en",
+            actor=author,
+            at=fw.now(),
+        )
+        releases.sign(
+            db,
+            row,
+            signer=fw.SIGNER,
+            second_signer=None,
+            method=consent.SignatureMethod.TYPED,
+            actor=author,
+            keys=world.b.keys,
+            at=fw.now(),
+        )
+    engine.dispose()
+    text = _shelter_summary(world)
+    assert fw.CLINIC in text and "more agency takes part" not in text
+    released = _entries(world.b, section_key="participation", decision="released")
+    assert released and released[0].actor_agency_ref == world.ids[fw.SHELTER]
+    received = _entries(world.a, tag="disclosure:section:received", section_key="participation")
+    assert any(json.loads(e.detail)["owner"] == world.ids[fw.CLINIC] for e in received)

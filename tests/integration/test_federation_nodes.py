@@ -224,9 +224,16 @@ def test_a_revocation_on_the_owners_node_is_withheld_everywhere_a_second_later(n
     time.sleep(1)
     for node_name, username in (("node-b", "casemanager"), ("node-a", "mentor.casemanager")):
         page = _summary(nodes, node_name, username, number=1)
-        clinic_block = page.split(f'id="owner-{nodes.ids["clinic"]}"')[1].split("</section>")[0]
-        assert 'data-gate="consent_revoked"' in clinic_block, node_name
-        assert federated.MARK not in clinic_block
+        # The revoked release also let partners be told the clinic takes part (issue 14):
+        # from the next request they are not, nor anything of its survivor.
+        assert f'id="owner-{nodes.ids["clinic"]}"' not in page, node_name
+        assert "Northside Community Health Clinic (demo)" not in page
+        assert "1 more agency takes part" in page
+    # The coordinator, which the survivor's joining release names, sees it withheld.
+    page = _summary(nodes, "node-a", "coordinator", number=1)
+    clinic_block = page.split(f'id="owner-{nodes.ids["clinic"]}"')[1].split("</section>")[0]
+    assert 'data-gate="consent_revoked"' in clinic_block
+    assert federated.MARK not in clinic_block
 
 
 def federated_now():
@@ -240,6 +247,12 @@ def test_an_owner_node_down_shows_unavailable_and_the_page_stands(nodes):
     federated.stop(node_c)
     try:
         page = _summary(nodes, "node-b", "casemanager")
+        # Community-based agencies on node C cannot be asked whether child welfare may be
+        # told they take part: not named, only counted (deny by default).
+        assert "Lantern House Shelter and Advocacy (demo)" not in page
+        assert "2 more agencies take part" in page
+        # The coordinator is told every agency and sees node C's owners unavailable.
+        page = _summary(nodes, "node-a", "coordinator")
         assert "Unavailable from Lantern House Shelter and Advocacy (demo)" in page
         assert "Unavailable from Northside Community Health Clinic (demo)" in page
         # The owners that answered are shown as before.

@@ -38,7 +38,7 @@ def _allowed(agency, role: str, section: str, *, kind: str | None = None) -> boo
     answer, _ = policy.decide(
         in_force,
         agency,
-        kind=kind or agency.kind,
+        kind=kind or policy.OWN,  # the owner's own staff
         roles={role},
         section=section,
         purpose=PURPOSE,

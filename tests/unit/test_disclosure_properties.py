@@ -33,7 +33,7 @@ TEXT_FIELD = {
 
 lines = st.lists(
     st.tuples(
-        st.sampled_from(["*", "community", "system"]),
+        st.sampled_from(["*", "community", "system", "own"]),
         st.sampled_from(["*", *ROLES]),
         st.sampled_from(["*", *OWNER_SECTIONS]),
         st.sampled_from(["*", *PURPOSES]),
@@ -188,7 +188,12 @@ def test_content_only_when_both_gates_allow(
         assert owner_entries() == before + 1
 
         policy_ok = policy_oracle(
-            [line for line in agency_lines], viewer_agency.kind, roles, section, purpose
+            # The owner's own staff are decided as the kind "own", never their agency's kind.
+            [line for line in agency_lines],
+            "own" if own else viewer_agency.kind,
+            roles,
+            section,
+            purpose,
         )
         consent_ok = own or consent_oracle(specs, section, purpose, at)
         assert isinstance(decision, Released) is (policy_ok and consent_ok), (

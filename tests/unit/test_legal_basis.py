@@ -15,9 +15,10 @@ from portal.disclosure import Released, Withheld, disclose
 from portal.errors import Invalid
 from portal.models import AgencyKind, AuditEntry, Discipline, LegalBasis, Role
 from portal.requester import Requester
-from portal.services import cases, legal_bases
+from portal.services import case_records, cases, legal_bases
 
 import factories as make
+from team_helpers import Team
 
 LATER = make.AT + timedelta(hours=1)
 CITATION = "Synthetic State Code 39.202(5) (example)"
@@ -114,3 +115,56 @@ def test_bad_basis_input_is_named_field_by_field(db, keys):
     with pytest.raises(Invalid) as error:
         _record(db, keys, w, citation="", sections=["not_a_section"], purpose="gossip")
     assert set(error.value.errors) == {"citation", "sections", "purpose"}
+
+
+def test_a_basis_stands_in_for_its_survivors_release_on_the_mdts_records(db, keys):
+    """A decision is about every survivor on the case: the shelter reads it once the
+    clinic's survivor released it to the shelter and the police unit's survivor is covered
+    by the unit's signed basis; the coordinator's audit entry names the basis."""
+    team = Team(db, keys)
+    team.decision(db)
+    team.release(db, keys, team.a, [team.b])
+    shelter = team.requester(team.b)
+
+    def seen():
+        return case_records.case_decisions(db, shelter, team.case, at=LATER, keys=keys)
+
+    assert isinstance(seen(), Withheld)  # unit R's survivor has released nothing
+    lead = make.user(db, team.r, Role.AGENCY_LEAD)
+    basis = legal_bases.record_basis(
+        db,
+        team.r,
+        citation=CITATION,
+        sections=["mdt_decisions"],
+        purpose="mdt_case_review",
+        minors_only=False,
+        actor=lead,
+        keys=keys,
+        at=make.AT,
+    )
+    shown = seen()
+    assert isinstance(shown, Released) and basis.public_id in shown.legal_basis
+    entry = db.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.agency_id == team.coordinator.id,
+            AuditEntry.tag == "disclosure:section:released",
+            AuditEntry.section_key == "mdt_decisions",
+        )
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert CITATION in json.loads(entry.detail)["legal_basis"]
+    # A minors-only basis does not cover the unit's adult survivor.
+    legal_bases.retire_basis(db, team.r, basis.public_id, actor=lead, at=make.AT)
+    legal_bases.record_basis(
+        db,
+        team.r,
+        citation=CITATION + " (minors)",
+        sections=["mdt_decisions"],
+        purpose="mdt_case_review",
+        minors_only=True,
+        actor=lead,
+        keys=keys,
+        at=make.AT,
+    )
+    assert isinstance(seen(), Withheld)

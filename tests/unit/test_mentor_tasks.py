@@ -9,6 +9,7 @@ from sqlmodel import func, select
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import AuditEntry
 from portal.models.workflow import Task
+from portal.requester import Requester
 from portal.services import mentor_assignments, mentor_program, mentor_tasks, mentoring, tasks
 from portal.web import mentor_forms
 
@@ -55,7 +56,14 @@ def test_follow_up_becomes_a_task_for_the_mentor_linked_both_ways(db, keys):
     assert "2026-11-01" in task.details
     db.refresh(e)
     assert e.follow_up_task_id == task.id
-    assert mentor_tasks.tasks_of_entries(db, [e.public_id])[e.public_id].id == task.id
+    # The program's page reads the title through the point, under the program's policy.
+    mentor_reads = Requester.of(w.mentor, w.program, {"survivor_mentor"})
+    shown = mentor_tasks.tasks_of_entries(db, mentor_reads, [e.public_id], at=make.AT, keys=keys)
+    assert shown[e.public_id].public_id == task.public_id
+    assert shown[e.public_id].title == "Call the clinic"
+    lead_reads = Requester.of(w.mentor, w.program, {"agency_lead"})
+    shown = mentor_tasks.tasks_of_entries(db, lead_reads, [e.public_id], at=make.AT, keys=keys)
+    assert shown[e.public_id].title is None and shown[e.public_id].withheld.gate == "policy"
     assert mentor_tasks.entry_of_task(db, task, w.mentor) == e.public_id
     assert mentor_tasks.entry_of_task(db, task, w.other_mentor) is None
     tags = db.exec(select(AuditEntry.tag, AuditEntry.agency_id)).all()

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from portal.disclosure.policy import OwnerPolicy, default_lines, field_match
-from portal.models import AgencyKind, Role
+from portal.models import Role
 from portal.sections import catalogue
 
 ALL_PURPOSES = ("mdt_case_review", "care_coordination", "referral")
@@ -18,52 +18,61 @@ MDT_ROLES = {
     "mdt_coordinator",
 }
 
+# Partners' kinds, and the owner's own staff (decided as the kind "own").
+KINDS = ("community", "system", "own")
+
 # section -> kind -> roles that may receive it for SOME purpose. Anything absent: never.
 TABLE = {
-    "identity": {"community": MDT_ROLES, "system": MDT_ROLES},
-    "safety_plan": {
-        k: {"advocate", "case_manager", "mdt_coordinator"} for k in ("community", "system")
-    },
+    "identity": {k: MDT_ROLES for k in KINDS},
+    # Issue 14: the address apart from the name, never to a system-based partner; a
+    # system-based owner's own staff still read it.
+    "safe_contact": {"community": MDT_ROLES, "system": set(), "own": MDT_ROLES},
+    "safety_plan": {k: {"advocate", "case_manager", "mdt_coordinator"} for k in KINDS},
     # A survivor-mentor gets the strategies and contacts, never the whole plan (issue 20).
     "safety_strategies": {
-        k: {"advocate", "case_manager", "survivor_mentor", "mdt_coordinator"}
-        for k in ("community", "system")
+        k: {"advocate", "case_manager", "survivor_mentor", "mdt_coordinator"} for k in KINDS
     },
     "screening": {
         "community": {"advocate", "case_manager", "clinician", "mdt_coordinator"},
         "system": {"advocate", "case_manager", "clinician", "investigator", "mdt_coordinator"},
+        "own": {"advocate", "case_manager", "clinician", "investigator", "mdt_coordinator"},
     },
     "needs_assessment": {
         k: {"advocate", "case_manager", "clinician", "survivor_mentor", "mdt_coordinator"}
-        for k in ("community", "system")
+        for k in KINDS
     },
-    "care_plan": {
-        k: {"advocate", "case_manager", "clinician", "mdt_coordinator"}
-        for k in ("community", "system")
-    },
-    "placement_housing": {k: {"advocate", "case_manager"} for k in ("community", "system")},
+    "care_plan": {k: {"advocate", "case_manager", "clinician", "mdt_coordinator"} for k in KINDS},
+    "placement_housing": {k: {"advocate", "case_manager"} for k in KINDS},
     "legal_court": {
         "community": {"advocate", "case_manager", "mdt_coordinator"},
         "system": {"advocate", "case_manager", "investigator", "mdt_coordinator"},
+        "own": {"advocate", "case_manager", "investigator", "mdt_coordinator"},
     },
-    "investigation": {"community": set(), "system": {"investigator"}},
-    "medical": {k: {"clinician", "case_manager"} for k in ("community", "system")},
-    "mental_health": {k: {"clinician", "case_manager"} for k in ("community", "system")},
-    "substance_use": {"community": {"clinician", "case_manager"}, "system": set()},
-    "education": {
-        k: {"advocate", "case_manager", "mdt_coordinator"} for k in ("community", "system")
+    "investigation": {"community": set(), "system": {"investigator"}, "own": {"investigator"}},
+    "medical": {k: {"clinician", "case_manager"} for k in KINDS},
+    "mental_health": {k: {"clinician", "case_manager"} for k in KINDS},
+    # The owner's own staff are not a copy that could be compelled: no deny for them.
+    "substance_use": {
+        "community": {"clinician", "case_manager"},
+        "system": set(),
+        "own": {"clinician", "case_manager"},
     },
-    "immigration": {"community": {"advocate", "case_manager"}, "system": set()},
-    "mentor_accompaniment": {k: {"advocate", "mdt_coordinator"} for k in ("community", "system")},
-    "mdt_minutes": {k: MDT_ROLES for k in ("community", "system")},
+    "education": {k: {"advocate", "case_manager", "mdt_coordinator"} for k in KINDS},
+    "immigration": {
+        "community": {"advocate", "case_manager"},
+        "system": set(),
+        "own": {"advocate", "case_manager"},
+    },
+    "mentor_accompaniment": {k: {"advocate", "mdt_coordinator"} for k in KINDS},
+    "mdt_minutes": {k: MDT_ROLES for k in KINDS},
     # Issue 14: the MDT's decisions and tasks, and the fact of taking part.
-    "mdt_decisions": {k: MDT_ROLES for k in ("community", "system")},
-    "mdt_tasks": {k: MDT_ROLES for k in ("community", "system")},
-    "participation": {k: MDT_ROLES for k in ("community", "system")},
+    "mdt_decisions": {k: MDT_ROLES for k in KINDS},
+    "mdt_tasks": {k: MDT_ROLES for k in KINDS},
+    "participation": {k: MDT_ROLES for k in KINDS},
     # Issue 14, seed 004: parts of sections for the survivor-mentor only.
-    "next_hearing": {k: {"survivor_mentor"} for k in ("community", "system")},
-    "placement_type": {k: {"survivor_mentor"} for k in ("community", "system")},
-    "care_plan_goals": {k: {"survivor_mentor"} for k in ("community", "system")},
+    "next_hearing": {k: {"survivor_mentor"} for k in KINDS},
+    "placement_type": {k: {"survivor_mentor"} for k in KINDS},
+    "care_plan_goals": {k: {"survivor_mentor"} for k in KINDS},
 }
 
 # Lines that are narrower than "any purpose": (section, role) -> the only purposes.
@@ -88,9 +97,9 @@ ONLY_FOR = {
 
 POLICY = OwnerPolicy(default_lines())
 ROWS = [
-    (section.key, kind.value, role.value, purpose)
+    (section.key, kind, role.value, purpose)
     for section in catalogue().sections
-    for kind in AgencyKind
+    for kind in KINDS
     for role in Role
     for purpose in ALL_PURPOSES
 ]

@@ -12,7 +12,7 @@ from portal.disclosure.sources.base import Content, Item, Row, Source, SourceCac
 from portal.disclosure.sources.decisions import MeetingDecisions
 from portal.disclosure.sources.minutes import MeetingMinutes
 from portal.disclosure.sources.participation import CaseParticipation
-from portal.disclosure.sources.sealed import IDENTITY_ROWS, SealedSections
+from portal.disclosure.sources.sealed import SealedSections
 from portal.disclosure.sources.tasks import TaskTexts
 from portal.sections import Section
 
@@ -32,7 +32,6 @@ def source_of(section: Section) -> Source:
 
 
 __all__ = [
-    "IDENTITY_ROWS",
     "SOURCES",
     "AccompanimentLog",
     "CaseParticipation",

@@ -22,15 +22,6 @@ from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
 from portal.errors import NotFound
 from portal.models import AgencyKey, CaseLink, Client, SectionEntry
 
-IDENTITY_ROWS = (
-    ("given_name", "Given name"),
-    ("family_name", "Family name"),
-    ("birth_date", "Date of birth"),
-    ("phone", "Phone"),
-    ("email", "Email"),
-    ("address", "Address"),
-)
-
 
 class Sealed(NamedTuple):
     """One sealed record as read: the newest version of a section, or an identity."""
@@ -167,7 +158,8 @@ class SealedSections:
                 _secret(db, owner_id, identity_record.key_id, keys, cache), identity_record.sealed
             )
             rows.extend(
-                Row(label, "text", identity.get(name) or "") for name, label in IDENTITY_ROWS
+                Row(label, "text", identity.get(name) or "")
+                for name, label in section.identity_labels
             )
         for field in section.fields:
             rows.append(Row(field.label, field.type, values.get(field.key)))
