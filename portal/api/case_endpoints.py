@@ -14,7 +14,7 @@ def _bounded_int(ctx: ApiContext, name: str, default: int, low: int, high: int) 
     raw = ctx.request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         raise Invalid(name, f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

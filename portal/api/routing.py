@@ -111,7 +111,7 @@ async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Re
     if not request.headers.get("content-type", "").startswith("application/json"):
         return error(415, "Send the body as application/json.")
     length = request.headers.get("content-length")
-    if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+    if length and (not length.isdecimal() or int(length) > MAX_BODY_BYTES):
         return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
     raw = b""
     async for chunk in request.stream():

@@ -44,7 +44,7 @@ def _refused(refused: SignatureRefused) -> Response:
 def federation_route(path: str, handler: Handler, *, needs_keys: bool = False) -> Route:
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > transport.MAX_BODY_BYTES):
+        if length and (not length.isdecimal() or int(length) > transport.MAX_BODY_BYTES):
             return _plain(413, {"error": "too_large", "message": "the body is too large"})
         body = b""
         async for chunk in request.stream():

@@ -27,7 +27,7 @@ def _params(ctx: Context) -> dict[str, str]:
 
 def _page_number(ctx: Context) -> int:
     raw = ctx.request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and len(raw) < 8 else 1
+    return int(raw) if raw.isdecimal() and len(raw) < 8 else 1
 
 
 def audit_log_page(ctx: Context) -> Response:

@@ -31,7 +31,7 @@ def _requester(ctx: Context):
 
 
 def _page_number(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and 0 < int(text) < 100_000 else 1
+    return int(text) if text and text.isdecimal() and 0 < int(text) < 100_000 else 1
 
 
 def client_list(ctx: Context) -> Response:

@@ -64,7 +64,7 @@ def guard(handler: Handler, permission: Permission):
 
 async def _read_form(request: Request) -> FormData:
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_FORM_BYTES:
+    if length and length.isdecimal() and int(length) > MAX_FORM_BYTES:
         raise HTTPException(413, "The form is too large.")
     content_type = request.headers.get("content-type", "")
     if content_type and not content_type.startswith(

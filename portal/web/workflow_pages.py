@@ -634,7 +634,7 @@ def task_list(ctx: Context) -> Response:
         ctx.viewer.user,
         ctx.viewer.agency,
         filters,
-        page=int(raw_page) if raw_page.isdigit() else 1,
+        page=int(raw_page) if raw_page.isdecimal() else 1,
     )
     return render(
         ctx,
