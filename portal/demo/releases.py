@@ -36,7 +36,8 @@ def seed_consent(
     agencies = list(agencies_by_key.values())
     for key in db.exec(select(AgencyKey).where(AgencyKey.purpose == KeyPurpose.SIGNING)):
         key.created_at = at - timedelta(days=KEY_HISTORY_DAYS)
-    section_keys = sorted(catalogue().keys() - {"identity"})
+    # The MDT referral of a minor is seeded on its own (demo/screening.py).
+    section_keys = sorted(catalogue().keys() - {"identity", "mdt_referral"})
     plans = ("active", "expired", "revoked", "not_yet_effective", "draft", "active")
     number = 0
     for agency in agencies:
