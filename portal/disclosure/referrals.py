@@ -192,13 +192,14 @@ def answer(
 
 def _each_minor(db, requester, owner, recipient, section, *, at, keys, cache, entries) -> Referrals:
     flagged, more = source.candidates(db, owner.id)
-    consent_gate.prefetch(
-        db,
-        [(owner, c.client_id) for c in flagged],
-        recipient=recipient,
-        at=at,
-        cache=cache.candidates,
-    )
+    if flagged:  # every such client's releases naming the recipient, in two queries
+        consent_gate.prefetch(
+            db,
+            [(owner, c.client_id) for c in flagged],
+            recipient=recipient,
+            at=at,
+            cache=cache.candidates,
+        )
     decisions = []
     for candidate in flagged:
         verdict, role, rule = _gates(

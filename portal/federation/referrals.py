@@ -24,6 +24,7 @@ from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
 from portal.models import Agency
 from portal.requester import Requester
+from portal.sections import catalogue
 from portal.services import referrals
 from portal.services.referrals import PartnerAnswer
 
@@ -43,6 +44,16 @@ def _elsewhere(db: Session, coordinating: Agency) -> list:
 
 def _agency(db: Session, public_id: str) -> Agency | None:
     return db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+
+
+def _coordinating(db: Session, requester: Requester, configured: str | None) -> str | None:
+    """The requester's agency's public id when it coordinates the MDT and the deployment's
+    catalogue has the referral fact (a catalogue is data: one may leave it out); else None,
+    and no partner is asked."""
+    coordinating = membership.mdt_coordinator(db, configured)
+    if coordinating is None or requester.agency != coordinating:
+        return None
+    return coordinating if catalogue().get(referrals.SECTION) is not None else None
 
 
 def _answer_of(answer: dict | Unavailable, owner: Agency) -> point.Referrals:
@@ -76,8 +87,8 @@ def coordinator_referrals(
     MDT's coordinating agency (`configured`: the node's setting, for a node without a
     roster; see `membership.mdt_coordinator`). `federation` None: partners elsewhere are
     shown as not asked."""
-    coordinating = membership.mdt_coordinator(db, configured)
-    if coordinating is None or requester.agency != coordinating:
+    coordinating = _coordinating(db, requester, configured)
+    if coordinating is None:
         return None
     asking = requester.asking(referrals.PURPOSE)
     me = RequestCache().agency(db, requester.agency)
@@ -144,8 +155,8 @@ def one_partner(
     """One partner's answer on its own (the page that opens a case from a referral),
     asked again: what it told before may no longer be told. Both sides in the caller's
     transaction. None unless the requester's agency coordinates the MDT."""
-    coordinating = membership.mdt_coordinator(db, configured)
-    if coordinating is None or requester.agency != coordinating:
+    coordinating = _coordinating(db, requester, configured)
+    if coordinating is None:
         return None
     asking = requester.asking(referrals.PURPOSE)
     if membership.is_local(db, owner):

@@ -77,14 +77,16 @@ def test_the_coordinator_sees_the_partners_minor_and_a_count_of_the_withheld(bro
 
 def test_the_owners_lead_sees_who_was_told_in_its_log_and_accounting(browser, db, mdt):
     told, _ = mdt.minor(mdt.shelter, mdt.shelter_staff)
-    mdt.release(told, mdt.shelter_staff)
+    release = mdt.release(told, mdt.shelter_staff)
     lead = make.user(db, mdt.shelter, Role.AGENCY_LEAD)
     make.login(browser, mdt.coordinator.username)
     browser.get("/")
     browser.cookies.clear()
     make.login(browser, lead.username)
     log = browser.get("/audit?section=mdt_referral").text
-    assert "MDT referral of a minor" in log and "released" in log
+    assert 'Results <span class="count">1</span>' in log
+    assert '<span class="decision decision-released">released</span>' in log
+    assert f"<small>{release.public_id[:8]}</small>" in log and mdt.cac.name in log
     accounting = browser.get(f"/audit/accounting?client={told.public_id}").text
     assert "MDT referral of a minor" in accounting and mdt.cac.name in accounting
     spanish = browser.get(f"/audit/accounting?client={told.public_id}&language=es").text

@@ -11,10 +11,14 @@ result band. Never the screener's notes, the action's reason or anything of a to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, exists, select
+from sqlmodel import Session
 
 from portal.crypto import KeyWrapper
+from portal.db import read
 from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
 from portal.models import CaseLink, Client
 from portal.models.screening import AgeGroup, Screening
@@ -34,37 +38,61 @@ class Candidate:
     screening_ref: str  # the earliest such screening's public id: the referral's reference
 
 
-def _flagged(owner_id: int):
-    """A finalised screening of a minor with a clear concern, whose client the owner has
-    not linked to any MDT case (confirmed or only named)."""
-    linked = (
-        select(CaseLink.id)
-        .where(CaseLink.agency_id == owner_id, CaseLink.client_id == Screening.client_id)
-        .exists()
+_screening, _client, _link = Screening.__table__, Client.__table__, CaseLink.__table__
+# A finalised screening of a minor with a clear concern, whose client the owner has not
+# linked to any MDT case (confirmed or only named). Built once: every coordinator's
+# dashboard asks it of every partner.
+_FLAGGED = (
+    _screening.c.agency_id == bindparam("owner"),
+    _screening.c.concern == "clear",
+    _screening.c.age_group == AgeGroup.MINOR.value,
+    _screening.c.finalised_at.is_not(None),
+    ~exists().where(
+        _link.c.agency_id == _screening.c.agency_id,
+        _link.c.client_id == _screening.c.client_id,
+    ),
+)
+_CANDIDATES = (
+    select(_screening.c.client_id, _client.c.public_id, _screening.c.public_id)
+    .join(_client, _client.c.id == _screening.c.client_id)
+    .where(*_FLAGGED)
+    .order_by(_screening.c.screened_at, _screening.c.id)
+)
+_REFERRAL = (
+    select(
+        _screening.c.public_id,
+        _screening.c.tool_key,
+        _screening.c.band,
+        _screening.c.screened_at,
+        _screening.c.finalised_at,
+        _client.c.reference,
     )
-    return (
-        Screening.agency_id == owner_id,
-        Screening.concern == "clear",
-        Screening.age_group == AgeGroup.MINOR,
-        Screening.finalised_at.is_not(None),
-        ~linked,
+    .join(_client, _client.c.id == _screening.c.client_id)
+    .where(
+        *_FLAGGED,
+        _screening.c.client_id == bindparam("client"),
+        _screening.c.public_id == bindparam("screening"),
     )
+)
 
 
 def candidates(db: Session, owner_id: int, *, limit: int = LIMIT) -> tuple[list[Candidate], bool]:
     """Each such client once (their earliest such screening), oldest first; and whether
     there were more than `limit`."""
-    rows = db.exec(
-        select(Screening.client_id, Client.public_id, Screening.public_id)
-        .join(Client, Client.id == Screening.client_id)
-        .where(*_flagged(owner_id))
-        .order_by(Screening.screened_at, Screening.id)
-    ).all()
     found: dict[int, Candidate] = {}
-    for client_id, client_ref, screening_ref in rows:
+    for client_id, client_ref, screening_ref in read(db, _CANDIDATES, {"owner": owner_id}):
         found.setdefault(client_id, Candidate(client_id, client_ref, screening_ref))
     listed = list(found.values())
     return listed[:limit], len(listed) > limit
+
+
+class _Row(NamedTuple):
+    public_id: str
+    tool_key: str
+    band: str
+    screened_at: datetime
+    finalised_at: datetime
+    client_reference: str
 
 
 class MdtReferrals:
@@ -74,24 +102,20 @@ class MdtReferrals:
     def load(self, db: Session, wanted: Wanted, *, keys: KeyWrapper, cache: SourceCache) -> Content:
         if wanted.client_id is None or len(wanted.refs) != 1:
             return Content((), None, None)
-        found = db.exec(
-            select(Screening, Client.reference)
-            .join(Client, Client.id == Screening.client_id)
-            .where(
-                *_flagged(wanted.owner_id),
-                Screening.client_id == wanted.client_id,
-                Screening.public_id == wanted.refs[0],
-            )
+        found = read(
+            db,
+            _REFERRAL,
+            {"owner": wanted.owner_id, "client": wanted.client_id, "screening": wanted.refs[0]},
         ).first()
         if found is None:
             return Content((), None, None)
-        screening, client_reference = found
+        screening = _Row(*found)
         tool = tools().get(screening.tool_key)
         band = tool.band(screening.band) if tool else None
         result = f"{band.label} ({tool.name})" if band and tool else screening.band
         values = {
             "referral": screening.public_id,
-            "client_reference": client_reference,
+            "client_reference": screening.client_reference,
             "age_group": AgeGroup.MINOR.value,
             "screened_at": screening.screened_at.isoformat(),
             "result": result,
