@@ -28,6 +28,8 @@ class Gate(StrEnum):
     NO_CONSENT = "no_consent"  # no release in effect covers it
     CONSENT_EXPIRED = "consent_expired"
     CONSENT_REVOKED = "consent_revoked"
+    # Issue 20: a minor's MDT referral goes to the MDT's coordinating agency and no other.
+    NOT_COORDINATOR = "not_coordinator"
 
     @property
     def label(self) -> str:
@@ -37,6 +39,7 @@ class Gate(StrEnum):
             Gate.NO_CONSENT: "no consent",
             Gate.CONSENT_EXPIRED: "consent expired",
             Gate.CONSENT_REVOKED: "consent revoked",
+            Gate.NOT_COORDINATOR: "not the MDT's coordinating agency",
         }[self]
 
 
@@ -72,6 +75,8 @@ def sentence(why: Withholding) -> str:
         return _of_case(why, title)
     if why.gate is Gate.NOT_LINKED:
         return "this agency's records are not linked to this case"
+    if why.gate is Gate.NOT_COORDINATOR:
+        return f"{title} is told only to the MDT's coordinating agency"
     if why.gate is Gate.POLICY:
         purpose = consent.Purpose(why.purpose).label
         return f"the disclosure policy does not release {title} to {_who(why)} for {purpose}"

@@ -14,7 +14,8 @@ CATALOGUE_PATH = POLICIES_DIR / "sections.toml"
 FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
 # Sections whose content lives outside the section versions: the workflow's meeting minutes
 # and the mentor program's accompaniment log. Only the disclosure point reads them for others.
-SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks", "participation"})
+# "referrals": the screenings of minors with a clear concern and no MDT case (issue 20).
+SOURCES = frozenset({"meetings", "mentoring", "decisions", "tasks", "participation", "referrals"})
 # What a section's consent is asked of: one client's releases (held by the owner), or, for
 # the MDT's own records, the releases of every survivor linked to the case (issue 14).
 SCOPES = frozenset({"client", "case"})

@@ -119,6 +119,11 @@ class Settings:
     # parent, guardian or custodian sign: VAWA's rule for grantees) or "minor_alone".
     minor_signers: str = "minor_and_guardian"
     age_of_majority: int = 18
+    # On a node without a roster: the agency that coordinates the MDT (its public id or
+    # its name), the one agency partners' disclosure points tell of minors with a clear
+    # concern and no MDT case (issue 20). With a roster, the roster's coordinating agency
+    # counts and this is not read. None: no agency is told.
+    coordinating_agency: str | None = None
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
     @property
@@ -219,6 +224,7 @@ def from_environment(
         federation_timeout_ms=config("PORTAL_FEDERATION_TIMEOUT_MS", cast=int, default=2000),
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
+        coordinating_agency=config("PORTAL_COORDINATING_AGENCY", default="").strip() or None,
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -116,6 +116,8 @@ class AuditTag(StrEnum):
     SCREENING_AMENDED = "record:screening:amended"
     SCREENING_MDT_CHOICE = "record:screening:mdt_choice"
     SCREENING_MDT_PATH = "record:screening:mdt_path_started"
+    # The coordinator's log: a case opened from a minor a partner's point referred
+    REFERRAL_CASE_OPENED = "mdt:referral:case_opened"
     RISK_SCREEN_STARTED = "record:risk_screen:started"
     RISK_SCREEN_RECORDED = "record:risk_screen:recorded"
     RISK_SCREEN_PERSON_ADDED = "record:risk_screen:person_added"

@@ -338,6 +338,7 @@ class _BenchSettings:
     risk_screen_window_hours = 48
     mdt_timezone = "America/New_York"
     tz = zoneinfo.ZoneInfo(mdt_timezone)
+    coordinating_agency = None  # no partner refers minors in the bench's data
 
 
 def _figures(backend, case_count, task_count, dashboard, my_tasks) -> Figures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from sqlmodel import func, select
 
@@ -82,6 +83,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 )
     migrate.upgrade(engine)
     settings = node_settings(engine, cookie_secure=False, demo=True)
+    if settings.coordinating_agency is None:
+        # No roster on the demo's one node: the advocacy center coordinates the MDT, so
+        # partners' points may refer minors with a clear concern to it (issue 20).
+        settings = replace(settings, coordinating_agency=demo.AGENCIES[0].name)
     with unit_of_work(engine) as db:
         if settings.audit_journal:  # the demo's checkpoints are journaled like any others
             from portal.audit.journal import Journal
@@ -185,6 +190,7 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     else:
         print(f"preparing three nodes in {folder} (synthetic data only)")
         fresh = federated.prepare(nodes, cases_count=4)
+        federated.seed_partner_minors(fresh)  # issue 20: minors partners screened
         # The nodes' secrets, readable by this user only, so a later run opens the same keys.
         fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

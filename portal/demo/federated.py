@@ -298,6 +298,25 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
     return federated
 
 
+def seed_partner_minors(federated: Federated, *, at: datetime | None = None) -> None:
+    """Issue 20: the demo's minors with a clear concern, screened at the shelter and at
+    child welfare, each on its own node: the coordinator's dashboard on node A asks their
+    points over the protocol."""
+    from portal.demo.screening import DEMO_TZ
+    from portal.demo.screening import seed_partner_minors as seed
+
+    at = at or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    for node in federated.nodes:
+        engine = node.engine()
+        with unit_of_work(engine) as db:
+            by_key = {
+                key: db.exec(select(Agency).where(Agency.public_id == public_id)).one()
+                for key, public_id in federated.ids.items()
+            }
+            seed(db, by_key, keys=node.keys, tz=DEMO_TZ, at=at, hosted=node.agencies)
+        engine.dispose()
+
+
 def link(federated: Federated, *, federation: Federation | None = None) -> None:
     """Ask each owner elsewhere to confirm its client for every case (its release names
     the coordinating agency, so each confirms)."""

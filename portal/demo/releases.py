@@ -45,8 +45,9 @@ def seed_consent(
     agencies = list(agencies_by_key.values())
     for key in db.exec(select(AgencyKey).where(AgencyKey.purpose == KeyPurpose.SIGNING)):
         key.created_at = at - timedelta(days=KEY_HISTORY_DAYS)
-    # Names and addresses are released on purpose, below, never at random.
-    section_keys = sorted(catalogue().keys() - {"identity", "safe_contact"})
+    # Names and addresses are released on purpose, below, never at random; the MDT
+    # referral of a minor is seeded on its own (demo/screening.py).
+    section_keys = sorted(catalogue().keys() - {"identity", "safe_contact", "mdt_referral"})
     plans = ("active", "expired", "revoked", "not_yet_effective", "draft", "active")
     number = 0
     for agency in agencies:

@@ -1,6 +1,11 @@
 """Demo screenings (issue 20), at the children's advocacy center, so the coordinator's
 rows have something to show: a screening in every band of every tool, a risk screen
-overdue, others running or done, a safety plan due after a move, and one mandated report."""
+overdue, others running or done, a safety plan due after a move, and one mandated report.
+And minors with a clear concern screened at partners, which reach the coordinator only
+through each partner's disclosure point: the shelter's one under the minor's and a
+parent's release naming the advocacy center, child welfare's one under its recorded legal
+basis, and another of the shelter's, with no release, which the coordinator sees only as
+a count."""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+import consent
 from portal.crypto import KeyWrapper
+from portal.demo.logins import AGENCY_LEADS
+from portal.demo.releases import DEMO_TZ, demo_signers
 from portal.models import Agency, StaffUser
 from portal.models.screening import (
     AgeGroup,
@@ -20,7 +28,15 @@ from portal.models.screening import (
     ScreeningTrigger,
 )
 from portal.screening_tools import catalogue
-from portal.services import clients, mandated_reports, risk_screens, screenings, sections
+from portal.services import (
+    clients,
+    legal_bases,
+    mandated_reports,
+    releases,
+    risk_screens,
+    screenings,
+    sections,
+)
 
 TRIGGERS = (
     ScreeningTrigger.INTAKE,
@@ -96,6 +112,111 @@ def seed_screening(
                 clear_ones.append((client, made, when))
     _progress(db, clear_ones, staff, keys=keys, tz=tz, at=at)
     _moved(db, cac, staff, keys=keys, at=at, today=today)
+    seed_partner_minors(db, by_key, keys=keys, tz=tz, at=at)
+
+
+# The legal basis child welfare refers minors under (fictional, like everything here).
+REFERRAL_CITATION = "Harbor County Code 39.3035, child-abuse MDT referral (demo)"
+# Minors screened at partners (their own client references): the shelter's first is
+# referred under a release, child welfare's under its legal basis, the shelter's second is
+# withheld (no release): the coordinator sees it only as a count.
+PARTNER_MINORS = (
+    ("shelter", "LAN-SCR-01", "release"),
+    ("cw", "HAR-SCR-01", "legal_basis"),
+    ("shelter", "LAN-SCR-02", None),
+)
+
+
+def seed_partner_minors(db, by_key, *, keys, tz, at, hosted=None) -> None:
+    """Clear concerns screened as minors at the shelter and at child welfare, no MDT case.
+    `hosted`: the agency keys this node hosts (the federated demo seeds each node's own);
+    None: every one. The releases and the legal basis are signed at `at` (now)."""
+    cac = by_key["cac"]
+    for number, (key, reference, shared) in enumerate(PARTNER_MINORS, start=1):
+        if hosted is not None and key not in hosted:
+            continue
+        owner = by_key[key]
+        staff = _staff_of(db, owner)
+        when = at - timedelta(days=number, hours=3)
+        client = clients.register_client(
+            db,
+            owner,
+            clients.Identity(
+                "Demo", f"Partner minor {number} (synthetic)", date(at.year - 15, 3, number)
+            ),
+            reference=reference,
+            actor=staff,
+            keys=keys,
+            at=when,
+        )
+        raw = {
+            "tool": "fl_htst",
+            "tool_version": "current edition",
+            "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
+            "trigger": "disclosure" if number == 1 else "return_from_missing",
+            "band": "positive",
+            "age_group": "minor",
+            "action": "mdt_referral",
+            "action_reason": "",
+            "notes": f"Synthetic partner screening note {number} (never shared).",
+        }
+        made = screenings.start(db, client, raw, actor=staff, keys=keys, tz=tz, at=when)
+        screenings.finalise(
+            db, made, actor=staff, keys=keys, tz=tz, window_hours=WINDOW_HOURS, at=when
+        )
+        if shared == "release":
+            _referral_release(db, client, cac, staff, keys=keys, at=at)
+        elif shared == "legal_basis":
+            lead = db.exec(
+                select(StaffUser).where(StaffUser.username == AGENCY_LEADS[key][0])
+            ).one()
+            legal_bases.record_basis(
+                db,
+                owner,
+                citation=REFERRAL_CITATION,
+                sections=["mdt_referral"],
+                purpose=consent.Purpose.REFERRAL.value,
+                minors_only=True,
+                actor=lead,
+                keys=keys,
+                at=at,
+            )
+
+
+def _staff_of(db, agency: Agency) -> StaffUser:
+    return db.exec(
+        select(StaffUser).where(StaffUser.agency_id == agency.id).order_by(StaffUser.id)
+    ).first()
+
+
+def _referral_release(db, client, cac: Agency, witness, *, keys, at) -> None:
+    """The minor and a parent sign a release naming the advocacy center for the referral."""
+    rules = releases.MinorSigning(tz=DEMO_TZ)
+    row = releases.draft_release(
+        db,
+        client,
+        recipients=[cac.public_id],
+        sections=["mdt_referral"],
+        purpose=consent.Purpose.REFERRAL.value,
+        effective_at=at,
+        expiry=consent.DateExpiry(at + timedelta(days=180)),
+        keys=keys,
+        rules=rules,
+        actor=witness,
+        at=at,
+    )
+    signer, second_signer = demo_signers(db, client, keys=keys, at=at)
+    releases.sign(
+        db,
+        row,
+        signer=signer,
+        second_signer=second_signer,
+        method=consent.SignatureMethod.TYPED,
+        actor=witness,
+        keys=keys,
+        rules=rules,
+        at=at,
+    )
 
 
 def _to_the_minute(when: datetime, tz: ZoneInfo) -> datetime:

@@ -120,6 +120,7 @@ def federation_routes() -> list[Route]:
         federation_route("/disclosures", owner.disclosures, needs_keys=True),
         federation_route("/case-links", owner.case_link),
         federation_route("/case-participants", owner.case_participants),
+        federation_route("/mdt-referrals", owner.mdt_referrals, needs_keys=True),  # issue 20
     ]
 
 

@@ -362,3 +362,23 @@ def mou_reviews_due(db: Session, *, today: date, within_days: int = 60) -> list[
 def coordinating_agency_id(db: Session) -> str | None:
     found = held(db)
     return None if found is None else found[1].coordinating_agency
+
+
+def mdt_coordinator(db: Session, configured: str | None) -> str | None:
+    """The public id of the MDT's coordinating agency as this node knows it: the signed
+    roster's when the node holds one; on a node without a roster, the active agency hosted
+    here that the node's settings name (`PORTAL_COORDINATING_AGENCY`, by public id or
+    name); else None. Never what a requester says of itself."""
+    from_roster = coordinating_agency_id(db)
+    if from_roster is not None or not configured:
+        return from_roster
+    found = db.exec(
+        select(Agency)
+        .join(Node, Node.id == Agency.node_id)
+        .where(
+            (Agency.public_id == configured) | (Agency.name == configured),
+            Agency.is_active,
+            Node.is_local.is_(True),
+        )
+    ).all()
+    return found[0].public_id if len(found) == 1 else None

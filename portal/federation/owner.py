@@ -17,6 +17,7 @@ import consent
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
+from portal.disclosure import referrals as referral_point
 from portal.disclosure.point import prefetch
 from portal.errors import NotFound
 from portal.federation import membership, wire
@@ -101,6 +102,32 @@ def disclosures(
             {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
         )
     return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
+
+
+def mdt_referrals(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper
+) -> Answer:
+    """`POST /federation/v1/mdt-referrals` (issue 20): each owner named (all hosted here)
+    answers the coordinator's question about its minors with a clear concern and no MDT
+    case at its own point, audited in its own log. Who coordinates the MDT is this node's
+    roster's word, never the request's."""
+    requester = _requester(caller, payload)
+    named = payload.get("owners")
+    if not isinstance(named, list) or not 0 < len(named) <= 20:
+        raise wire.WireError("owners: expected a list of agency ids")
+    owners = [_local_agency(db, public_id) for public_id in named]
+    coordinating = membership.coordinating_agency_id(db)
+    cache = RequestCache()  # this request's reads only
+    lock_logs(db, [owner.id for owner in owners])
+    answers = [
+        wire.referrals_dict(
+            referral_point.answer(
+                db, requester, owner, coordinating=coordinating, at=at, keys=keys, cache=cache
+            )
+        )
+        for owner in owners
+    ]
+    return Answer(200, {"answers": answers}, owners[0])
 
 
 def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> bool:

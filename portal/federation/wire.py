@@ -13,6 +13,8 @@ from datetime import date, datetime
 
 from portal.disclosure import Decision, Gate, Released, Withheld
 from portal.disclosure.content import Content, Row
+from portal.disclosure.referrals import SECTION as REFERRAL_SECTION
+from portal.disclosure.referrals import Referrals
 from portal.models import Agency
 from portal.placeholders import Withholding, sentence
 from portal.requester import Requester
@@ -88,6 +90,9 @@ def decision_dict(decision: Decision) -> dict:
             "release_ref": decision.release_ref,
             "policy_rule": decision.policy_rule,
             "role": decision.role,
+            # The statute a system-based owner shared under in place of a release (issue
+            # 14), so the requester shows and receipts it as for an owner here.
+            "legal_basis": decision.legal_basis,
         }
     why = decision.why
     return {
@@ -160,4 +165,35 @@ def decision_from(data: object, owner: Agency) -> Decision:
         data.get("release_ref") if isinstance(data.get("release_ref"), str) else None,
         data.get("policy_rule") if isinstance(data.get("policy_rule"), str) else None,
         data.get("role") if isinstance(data.get("role"), str) else None,
+        _short(data.get("legal_basis")),
     )
+
+
+def _short(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 2 * MAX_TEXT else None
+
+
+def referrals_dict(found: Referrals) -> dict:
+    """One owner's answer to the coordinator's referral question (issue 20)."""
+    return {
+        "owner": found.owner.public_id,
+        "refused": None if found.refused is None else decision_dict(found.refused),
+        "decisions": [decision_dict(d) for d in found.decisions],
+        "more": found.more,
+    }
+
+
+def referrals_from(data: object, owner: Agency) -> Referrals:
+    """One owner's answer as it sent it; anything of another section is a WireError."""
+    if not isinstance(data, dict) or data.get("owner") != owner.public_id:
+        raise WireError("answer: expected the owner's referrals")
+    listed = data.get("decisions")
+    if not isinstance(listed, list) or len(listed) > 1000:
+        raise WireError("decisions: expected a list")
+    refused = None if data.get("refused") is None else decision_from(data["refused"], owner)
+    decisions = tuple(decision_from(item, owner) for item in listed)
+    if any(d.section.key != REFERRAL_SECTION for d in (*decisions, *filter(None, [refused]))):
+        raise WireError("decisions: expected MDT referrals only")
+    if refused is not None and not isinstance(refused, Withheld):
+        raise WireError("refused: expected a placeholder")
+    return Referrals(owner, refused, decisions, bool(data.get("more")))

@@ -2,7 +2,8 @@
 not finalised, running risk-screen clocks, minors with a clear concern and no MDT case,
 safety plans past review or due after a move, and mandated reports made. Each is read
 from the viewer's own agency's records (or, for reports, the timelines of the cases it
-coordinates), filtered and counted in SQL."""
+coordinates), filtered and counted in SQL; the minors partners screened are what their
+own disclosure points told the coordinating agency (`portal.federation.referrals`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 
 from portal.models import Agency
 from portal.services import mandated_reports, risk_screens, safety_plans, screenings
+from portal.services.referrals import PartnerAnswer
 
 REPORT_DAYS = 30
 
@@ -33,6 +35,14 @@ class ScreeningPanel:
     reviews: list
     reports_recent: int
     report_days: int
+    # What each partner's point answered the coordinating agency (None: not asked, the
+    # viewer's agency does not coordinate the MDT).
+    partners: list[PartnerAnswer] | None = None
+
+    @property
+    def partner_minors(self) -> int:
+        """Minors partners screened: those told of, and those only counted."""
+        return sum(p.count for p in self.partners or ())
 
     @property
     def empty(self) -> bool:
@@ -40,6 +50,7 @@ class ScreeningPanel:
             self.drafts_total
             or self.clock_counts.running
             or self.minors_total
+            or self.partner_minors
             or self.review_total
             or self.reports_recent
         )
@@ -53,6 +64,7 @@ def screening_panel(
     tz: ZoneInfo,
     today: date,
     due_hours: int = screenings.DUE_HOURS,
+    partners: list[PartnerAnswer] | None = None,
 ) -> ScreeningPanel:
     drafts_total, drafts_overdue, drafts = screenings.drafts(
         db, agency.id, now=now, due_hours=due_hours
@@ -75,4 +87,5 @@ def screening_panel(
             db, agency.id, since=now - timedelta(days=REPORT_DAYS)
         ),
         report_days=REPORT_DAYS,
+        partners=partners,
     )

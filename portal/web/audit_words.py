@@ -98,6 +98,7 @@ EVENT_WORDS = {
     AuditTag.SCREENING_AMENDED: "screening amended",
     AuditTag.SCREENING_MDT_CHOICE: "survivor's choice on MDT involvement recorded",
     AuditTag.SCREENING_MDT_PATH: "MDT path started from a screening",
+    AuditTag.REFERRAL_CASE_OPENED: "MDT case opened from a partner's referral of a minor",
     AuditTag.RISK_SCREEN_STARTED: "risk-screen clock started",
     AuditTag.RISK_SCREEN_RECORDED: "risk screen recorded",
     AuditTag.RISK_SCREEN_PERSON_ADDED: "family member added to a risk screen",

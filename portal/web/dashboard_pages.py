@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 import consent
 from portal.auth.permissions import Permission, allows
-from portal.federation import membership
+from portal.federation import membership, referrals
 from portal.models import Role
 from portal.requester import Requester
 from portal.services import (
@@ -44,17 +44,19 @@ def dashboard(ctx: Context) -> Response:
         keys=ctx.request.app.state.keys,
         between=ctx.db.commit,  # the owners' answers (tasks' text) are their own transaction
         stale_days=stale_days,
+        federation=ctx.request.app.state.federation,
     )
     return render(ctx, "dashboard.html", values)
 
 
 def dashboard_values(
-    db, viewer, *, settings, now, keys, between=None, stale_days: int = 30
+    db, viewer, *, settings, now, keys, between=None, stale_days: int = 30, federation=None
 ) -> dict:
     """Everything the dashboard shows this viewer; also called by `portal bench workflow`.
 
-    The tasks' text comes from each owner's disclosure point; `between` as in
-    `portal.services.case_records.decide`."""
+    The tasks' text and the partners' referrals of minors come from each owner's disclosure
+    point; `between` as in `portal.services.case_records.decide`. `federation`: how partners
+    on other nodes are asked (None: they are shown as not asked)."""
     agency = viewer.agency
     today = now.astimezone(settings.tz).date()
     panel = None
@@ -62,6 +64,16 @@ def dashboard_values(
         panel = convening.coordinator_panel(db, agency, today=today, stale_days=stale_days)
     screening_rows = None
     if allows(viewer.roles, Permission.MEETING_MANAGE):  # issue 20: the coordinator's rows
+        # Minors partners' points refer to the MDT's coordinating agency (asked each time).
+        partners = referrals.coordinator_referrals(
+            db,
+            Requester.of(viewer.user, agency, viewer.roles),
+            configured=settings.coordinating_agency,
+            at=now,
+            keys=keys,
+            federation=federation,
+            between=between,
+        )
         screening_rows = screening_panel.screening_panel(
             db,
             agency,
@@ -69,6 +81,7 @@ def dashboard_values(
             tz=settings.tz,
             today=today,
             due_hours=settings.screening_due_hours,
+            partners=partners,
         )
     my_tasks = None
     if allows(viewer.roles, Permission.TASK_READ):

@@ -543,4 +543,16 @@ def screening_routes() -> list:
             screening_pages.safety_plan_print,
             permission=P.SECTION_READ,
         ),
+        # A minor a partner's disclosure point referred to the coordinating agency
+        route(
+            "/referrals/{agency_id}/{referral_id}",
+            screening_pages.referral_page,
+            permission=P.CASE_CREATE,
+        ),
+        route(
+            "/referrals/{agency_id}/{referral_id}",
+            screening_pages.referral_open_case,
+            permission=P.CASE_CREATE,
+            methods=post,
+        ),
     ]

@@ -8,8 +8,10 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose
-from portal.errors import Forbidden, Invalid
-from portal.models import StaffUser
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.federation import links, membership
+from portal.federation import referrals as partner_referrals
+from portal.models import Agency, StaffUser
 from portal.models.case import ReferralSource
 from portal.models.screening import (
     AgeGroup,
@@ -24,6 +26,7 @@ from portal.sections import catalogue as section_catalogue
 from portal.services import (
     clients,
     mandated_reports,
+    referrals,
     risk_screens,
     safety_plan_copy,
     screenings,
@@ -259,6 +262,108 @@ def screening_mdt_path(ctx: Context) -> Response:
     if "case" in holder:
         return RedirectResponse(f"/cases/{holder['case'].public_id}", status_code=303)
     return response
+
+
+# -- a minor a partner's point referred (the coordinator's row) ------------------------
+
+
+def _referral(ctx: Context) -> tuple:
+    """The partner and its referral, as its point tells of it now: asked again on every
+    view (both sides audited), 404 when it no longer tells of it, or for anyone but the
+    MDT's coordinating agency."""
+    owner = ctx.db.exec(
+        select(Agency).where(
+            Agency.public_id == ctx.request.path_params["agency_id"], Agency.is_active
+        )
+    ).first()
+    if owner is None or owner.id == ctx.viewer.agency.id:
+        raise NotFound("referral")
+    answer = partner_referrals.one_partner(
+        ctx.db,
+        ctx.requester,
+        owner,
+        configured=ctx.settings.coordinating_agency,
+        at=ctx.now,
+        keys=_keys(ctx),
+        federation=ctx.request.app.state.federation,
+    )
+    if answer is not None and answer.unavailable:
+        raise Conflict("referral", f"{owner.name} did not answer: {answer.unavailable}.")
+    kept, ctx.keep_on_error = ctx.keep_on_error, True  # the owner's decision, either way
+    found = referrals.find(answer, ctx.request.path_params["referral_id"])
+    ctx.keep_on_error = kept
+    return owner, found
+
+
+def referral_page(ctx: Context, *, errors=None, status=200) -> Response:
+    owner, referral = _referral(ctx)
+    return render(
+        ctx,
+        "screening/referral.html",
+        {
+            "owner": owner,
+            "referral": referral,
+            "waiting": referrals.waiting_on(ctx.db, ctx.viewer.agency, owner),
+            "elsewhere": not membership.is_local(ctx.db, owner),
+            "referral_sources": list(ReferralSource),
+            "source": ctx.field("referral_source") or referrals.referral_source_of(owner),
+            "errors": errors or {},
+        },
+        status=status,
+    )
+
+
+def referral_open_case(ctx: Context) -> Response:
+    """Open the MDT case from a partner's referral and invite the partner; a partner
+    elsewhere is asked at once to name its client (under its joining release)."""
+    owner, referral = _referral(ctx)
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    try:
+        case = referrals.open_case_from(
+            ctx.db,
+            referral,
+            ctx.viewer.agency,
+            referral_source=ctx.field("referral_source"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            tz=ctx.settings.tz,
+            today=today,
+            window_days=ctx.settings.convening_window_days,
+        )
+    except Invalid as error:
+        ctx.db.rollback()  # nothing of the failed form; the page asks the owner again
+        ctx.keep_on_error = True
+        return referral_page(ctx, errors=error.errors, status=error.status_code)
+    message = (
+        f"{case.reference} is open; convene the MDT by {case.convening_due.isoformat()}. "
+        f"{owner.name} names its client on the case from its side, under a release naming "
+        "your agency for MDT case review."
+    )
+    if not membership.is_local(ctx.db, owner):
+        try:
+            confirmed = links.request_link(
+                ctx.db,
+                case,
+                owner,
+                referral.client_reference,
+                requester=ctx.requester,
+                at=ctx.now,
+                keys=_keys(ctx),
+                federation=ctx.request.app.state.federation,
+            )
+        except Conflict as error:
+            confirmed = None
+            message = f"{case.reference} is open. {error.errors.get('agency', '')}"
+        if confirmed:
+            message = f"{case.reference} is open and {owner.name} confirmed its client."
+        elif confirmed is False:
+            message = (
+                f"{case.reference} is open. {owner.name} declined for now: no release of its "
+                "client in effect names your agency for MDT case review. Ask it again from "
+                "the case page once the survivor has signed one."
+            )
+    ctx.flash(message)
+    return RedirectResponse(f"/cases/{case.public_id}", status_code=303)
 
 
 REPORT_FIELDS = (

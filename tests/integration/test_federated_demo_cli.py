@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+from sqlalchemy import create_engine, text
+
 from portal.cli import main as cli
 
 
@@ -38,6 +40,15 @@ def test_federated_demo_prepares_serves_links_and_says_where_to_log_in(
     folder = tmp_path / "portal-federated-demo"
     assert {p.name for p in folder.glob("node-*.db")} == {"node-a.db", "node-b.db", "node-c.db"}
     assert (folder / "nodes.json").stat().st_mode & 0o077 == 0
+    # Issue 20: minors with a clear concern screened by partners, each on its own node.
+    for node, references in (("node-b", {"HAR-SCR-01"}), ("node-c", {"LAN-SCR-01", "LAN-SCR-02"})):
+        engine = create_engine(f"sqlite:///{folder / (node + '.db')}")
+        with engine.connect() as connection:
+            screened = connection.execute(
+                text("SELECT c.reference FROM screening s JOIN client c ON c.id = s.client_id")
+            )
+            assert {reference for (reference,) in screened} == references, node
+        engine.dispose()
     # Again: the same nodes, their keys still open with the saved key-encryption keys.
     assert cli.main(["demo", "--federated", "--no-serve", "--port", str(port)]) == 0
     assert "reusing the federated demo" in capsys.readouterr().out

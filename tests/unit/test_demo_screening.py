@@ -28,3 +28,38 @@ def test_the_demo_has_every_band_an_overdue_risk_screen_a_move_and_a_report(db, 
     assert any(row.after_move for row in panel.reviews)
     assert panel.drafts_total == 1 and panel.minors_total >= 1
     assert len(db.exec(select(MandatedReport)).all()) == 1 and panel.reports_recent == 1
+
+
+def test_the_demo_has_partners_minors_referred_under_each_gate_and_one_withheld(db, keys):
+    from portal.demo.screening import REFERRAL_CITATION
+    from portal.models import Role, StaffUser
+    from portal.requester import Requester
+    from portal.services import referrals
+
+    by_key = demo.seed(
+        db, keys=keys, at=AT, today=date(2026, 11, 2), case_count=4, rng=random.Random(3), tz=NY
+    )
+    cac = by_key["cac"]
+    coordinator = db.exec(select(StaffUser).where(StaffUser.username == "coordinator")).one()
+    found = referrals.ask_here(
+        db,
+        Requester.of(coordinator, cac, {Role.MDT_COORDINATOR.value}),
+        referrals.partners_here(db, cac),
+        coordinating=cac.public_id,
+        at=AT,
+        keys=keys,
+    )
+    shelter, welfare = found[by_key["shelter"].public_id], found[by_key["cw"].public_id]
+    assert [(r.client_reference, r.legal_basis) for r in shelter.referrals] == [
+        ("LAN-SCR-01", None)
+    ]
+    assert shelter.referrals[0].release_ref is not None
+    assert [(w.gate, w.count) for w in shelter.withheld] == [("no_consent", 1)]
+    assert [r.client_reference for r in welfare.referrals] == ["HAR-SCR-01"]
+    assert REFERRAL_CITATION in welfare.referrals[0].legal_basis
+    others = [
+        a
+        for key, a in found.items()
+        if key not in (shelter.owner.public_id, welfare.owner.public_id)
+    ]
+    assert all(a.count == 0 and a.refused is None for a in others)

@@ -73,6 +73,8 @@ TABLE = {
     "next_hearing": {k: {"survivor_mentor"} for k in KINDS},
     "placement_type": {k: {"survivor_mentor"} for k in KINDS},
     "care_plan_goals": {k: {"survivor_mentor"} for k in KINDS},
+    # Issue 20, seed 004: a minor with a clear concern, to the MDT coordinator only.
+    "mdt_referral": {k: {"mdt_coordinator"} for k in KINDS},
 }
 
 # Lines that are narrower than "any purpose": (section, role) -> the only purposes.
@@ -93,6 +95,7 @@ ONLY_FOR = {
         for section in ("mdt_decisions", "mdt_tasks", "participation")
         for r in MDT_ROLES
     },
+    ("mdt_referral", "mdt_coordinator"): {"referral"},
 }
 
 POLICY = OwnerPolicy(default_lines())

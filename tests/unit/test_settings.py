@@ -60,3 +60,11 @@ def test_the_screening_due_hours_come_from_the_environment_and_are_checked(tmp_p
     assert from_environment({**env, "PORTAL_SCREENING_DUE_HOURS": "72"}).screening_due_hours == 72
     with pytest.raises(ValueError, match="PORTAL_SCREENING_DUE_HOURS"):
         from_environment({**env, "PORTAL_SCREENING_DUE_HOURS": "0"})
+
+
+def test_the_coordinating_agency_comes_from_the_environment_and_is_unset_by_default(tmp_path):
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    assert from_environment(env).coordinating_agency is None
+    assert from_environment({**env, "PORTAL_COORDINATING_AGENCY": "  "}).coordinating_agency is None
+    named = from_environment({**env, "PORTAL_COORDINATING_AGENCY": " Riverbend CAC "})
+    assert named.coordinating_agency == "Riverbend CAC"

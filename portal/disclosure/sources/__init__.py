@@ -12,6 +12,7 @@ from portal.disclosure.sources.base import Content, Item, Row, Source, SourceCac
 from portal.disclosure.sources.decisions import MeetingDecisions
 from portal.disclosure.sources.minutes import MeetingMinutes
 from portal.disclosure.sources.participation import CaseParticipation
+from portal.disclosure.sources.referrals import MdtReferrals
 from portal.disclosure.sources.sealed import SealedSections
 from portal.disclosure.sources.tasks import TaskTexts
 from portal.sections import Section
@@ -24,6 +25,7 @@ SOURCES: dict[str | None, Source] = {
     "decisions": MeetingDecisions(),
     "tasks": TaskTexts(),
     "participation": CaseParticipation(),
+    "referrals": MdtReferrals(),
 }
 
 
@@ -37,6 +39,7 @@ __all__ = [
     "CaseParticipation",
     "Content",
     "Item",
+    "MdtReferrals",
     "MeetingDecisions",
     "MeetingMinutes",
     "Row",
