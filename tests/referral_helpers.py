@@ -15,6 +15,7 @@ from portal.disclosure import referrals as point
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
 from portal.requester import Requester
 from portal.services import releases, screenings
+from portal.web import screening_forms
 
 import factories as make
 
@@ -63,7 +64,8 @@ class Mdt:
             "action_reason": "",
             "notes": NOTE,
         }
-        made = screenings.start(self.db, client, raw, actor=staff, keys=self.keys, tz=NY, at=AT)
+        given = screening_forms.read_screening(raw, tz=NY, now=AT)
+        made = screenings.start(self.db, client, given=given, actor=staff, keys=self.keys, at=AT)
         if finalise:
             screenings.finalise(
                 self.db, made, actor=staff, keys=self.keys, tz=NY, window_hours=48, at=AT

@@ -149,18 +149,19 @@ def seed_partner_minors(db, by_key, *, keys, tz, at, hosted=None) -> None:
             keys=keys,
             at=when,
         )
-        raw = {
-            "tool": "fl_htst",
-            "tool_version": "current edition",
-            "screened_at": f"{when.astimezone(tz):%Y-%m-%dT%H:%M}",
-            "trigger": "disclosure" if number == 1 else "return_from_missing",
-            "band": "positive",
-            "age_group": "minor",
-            "action": "mdt_referral",
-            "action_reason": "",
-            "notes": f"Synthetic partner screening note {number} (never shared).",
-        }
-        made = screenings.start(db, client, raw, actor=staff, keys=keys, tz=tz, at=when)
+        given = screenings.ScreeningInput(
+            tool=catalogue().get("fl_htst"),
+            tool_version="current edition",
+            screened_at=_to_the_minute(when, tz),
+            trigger=ScreeningTrigger.DISCLOSURE
+            if number == 1
+            else ScreeningTrigger.RETURN_FROM_MISSING,
+            band="positive",
+            age_group=AgeGroup.MINOR,
+            action=ScreeningAction.MDT_REFERRAL,
+            notes=f"Synthetic partner screening note {number} (never shared).",
+        )
+        made = screenings.start(db, client, given=given, actor=staff, keys=keys, at=when)
         screenings.finalise(
             db, made, actor=staff, keys=keys, tz=tz, window_hours=WINDOW_HOURS, at=when
         )

@@ -22,6 +22,7 @@ from portal.federation.transport import Federation
 from portal.models import Agency, AuditEntry, CaseLink, MdtCase, Role, StaffUser
 from portal.requester import Requester
 from portal.services import clients, legal_bases, releases, screenings, staff
+from portal.web import screening_forms
 
 import federation_world as fw
 
@@ -54,7 +55,8 @@ def _minor(db, node, owner_name, author_name, reference, *, release_to=None):
         "action": "mdt_referral",
         "notes": "SYNTHETIC-REMOTE-NOTE",
     }
-    made = screenings.start(db, client, raw, actor=author, keys=node.keys, tz=NY, at=at)
+    given = screening_forms.read_screening(raw, tz=NY, now=at)
+    made = screenings.start(db, client, given=given, actor=author, keys=node.keys, at=at)
     screenings.finalise(db, made, actor=author, keys=node.keys, tz=NY, window_hours=48, at=at)
     if release_to:
         row = releases.draft_release(

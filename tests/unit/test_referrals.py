@@ -24,6 +24,7 @@ from portal.services import (
     releases,
     screenings,
 )
+from portal.web import screening_forms
 
 import factories as make
 
@@ -259,8 +260,9 @@ def test_a_minor_already_linked_to_a_case_is_not_flagged(mdt):
 def test_a_minor_screened_twice_is_told_of_once_by_the_first_screening(mdt):
     client, first = mdt.minor(mdt.shelter, mdt.shelter_staff)
     raw = screenings.form_values(mdt.db, first, keys=mdt.keys, tz=NY)
+    given = screening_forms.read_screening(raw, tz=NY, now=LATER)
     again = screenings.start(
-        mdt.db, client, raw, actor=mdt.shelter_staff, keys=mdt.keys, tz=NY, at=LATER
+        mdt.db, client, given=given, actor=mdt.shelter_staff, keys=mdt.keys, at=LATER
     )
     screenings.finalise(
         mdt.db, again, actor=mdt.shelter_staff, keys=mdt.keys, tz=NY, window_hours=48, at=LATER
