@@ -78,6 +78,14 @@ def _quiet_casbin() -> None:
         logger.setLevel(logging.CRITICAL + 1)
 
 
+# Casbin parses its matcher with `ast.parse` on every enforce. Python 3.11 keeps the AST
+# constructor's recursion depth per interpreter, not per thread, so two threads parsing at
+# once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+# gh-106905): every enforce in the process takes this one lock. Answers are memoised per
+# policy in force, so the lock is held only on a first answer.
+_ENFORCING = threading.Lock()
+
+
 class OwnerPolicy:
     """One owner's policy in force: an enforcer and a memo of its answers."""
 
@@ -89,13 +97,12 @@ class OwnerPolicy:
             enforcer.add_policies([list(line) for line in lines])
         self._enforcer = enforcer
         self._answers: dict[tuple[str, ...], PolicyAnswer] = {}
-        self._lock = threading.Lock()
 
     def decide(self, owner: str, kind: str, role: str, section: str, purpose: str) -> PolicyAnswer:
         request = (owner, kind, role, section, purpose)
         answer = self._answers.get(request)
         if answer is None:
-            with self._lock:
+            with _ENFORCING:
                 allowed, explain = self._enforcer.enforce_ex(*request)
             answer = PolicyAnswer(bool(allowed), ", ".join(explain) if explain else None)
             self._answers[request] = answer
