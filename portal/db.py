@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import select
 import sqlite3
 import threading
 import time
@@ -48,6 +49,7 @@ _AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment befo
 # connection committed since this transaction's reads began.
 _SQLITE_PROBE = "UPDATE audit_head SET last_seq = last_seq WHERE 0"
 _SQLITE_BUSY_CODES = (5, 517)  # SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
+_PG_IDLE = 0  # psycopg's TransactionStatus.IDLE: connected, in no transaction
 
 
 class WriteLock:
@@ -136,6 +138,7 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
             "options": f"-c lock_timeout={int(lock_wait_ms)}",
         }
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+        engine.dialect.do_ping = functools.partial(_ping_unless_quiet, engine.dialect.do_ping)
     _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
     if sqlite:
         # Given back once the database has let go of its own lock, not before (SQLAlchemy's
@@ -152,6 +155,24 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
     event.listen(engine, "rollback", _forget_writes)
     event.listen(engine.pool, "checkin", _release_on_checkin)
     return engine
+
+
+def _ping_unless_quiet(ping, dbapi_connection) -> bool:
+    """The pool's check of a PostgreSQL connection before a request uses it, without a
+    round trip when nothing has come from the server since it was last used.
+
+    An idle connection receives nothing unless the server is ending it (a terminated
+    backend, a restart, a failover: the server says so and closes the socket, which then
+    reads as ready). A quiet socket is a live connection as far as anything can tell
+    without asking; anything else is asked as before (`SELECT 1`), and a dead one is
+    replaced by the pool. Every request paid that round trip (a sixth of a single audit
+    append's)."""
+    try:
+        idle = dbapi_connection.info.transaction_status == _PG_IDLE
+        ready, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # closed, or not a psycopg connection: ask the server
+        return ping(dbapi_connection)
+    return True if idle and not ready else ping(dbapi_connection)
 
 
 def _sqlite_begin(conn) -> None:
@@ -276,6 +297,21 @@ def at_commit(db: Session, write: Callable[[], None]) -> None:
     is then held for that write and the commit only, not for what the request does in
     between (a page's rendering). Dropped if the transaction rolls back."""
     db.info.setdefault(_AT_COMMIT, []).append(write)
+
+
+_MEMO = "portal_transaction_memo"  # Session.info: what this transaction has read once
+
+
+def transaction_memo(db: Session, name: str) -> dict:
+    """A dict kept for the session's current transaction only: a row that a request reads
+    many times (an agency by public id, whether a node is this one) is read once per
+    transaction, and read afresh by the next one (emptied when any transaction ends)."""
+    return db.info.setdefault(_MEMO, {}).setdefault(name, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memo(session, _transaction) -> None:
+    session.info.pop(_MEMO, None)
 
 
 @event.listens_for(Session, "before_commit")

@@ -71,6 +71,9 @@ def _flat_members(members: Iterable[tuple[str, Any]]) -> list[str] | None:
             parts.append(name + encode_basestring(value))
         elif kind is int and -(2**53) < value < 2**53:
             parts.append(name + str(value))
+        elif isinstance(value, str) and kind is not bool:
+            # A str enum (a gate): its characters, as RFC 8785 and the column hold them.
+            parts.append(name + encode_basestring(str.__str__(value)))
         else:
             return None
     return parts
