@@ -388,6 +388,37 @@ def read(db: Session, statement, params: dict | None = None):
     return db.connection().execute(statement, params or {})
 
 
+def read_row(db: Session, statement, params: dict) -> dict | None:
+    """The first row of a prebuilt read, as a dict, or None: the statement compiled once
+    per dialect and run by the driver (`exec_driver_sql`), for the read every audit append
+    makes (its log's head). Only for columns the driver already gives as Python wants them
+    (strings, integers): no result type is applied. Pending changes are flushed first."""
+    if db.autoflush:
+        db.flush()
+    connection = db.connection()
+    sql, binds, positional = _prepared_read(statement, connection.dialect)
+    values = [
+        convert(params.get(name, default)) if convert else params.get(name, default)
+        for name, convert, default in binds
+    ]
+    result = connection.exec_driver_sql(
+        sql, tuple(values) if positional else dict(zip((b[0] for b in binds), values))
+    )
+    row = result.first()
+    return None if row is None else dict(zip(result.keys(), row, strict=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared_read(statement, dialect):
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    binds = tuple(
+        (name, compiled.binds[name].type.bind_processor(dialect), compiled.binds[name].value)
+        for name in names
+    )
+    return str(compiled), binds, compiled.positional
+
+
 def write_many(db: Session, statement, rows: Sequence[dict], *, columns: tuple[str, ...] = ()):
     """Run a prebuilt INSERT (of `columns`) or UPDATE once per row, in one executemany on
     the session's connection and transaction.

@@ -23,7 +23,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import hold_write_lock, read, waiting_for_write_lock, write_many
+from portal.db import hold_write_lock, read, read_row, waiting_for_write_lock, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -171,7 +171,7 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     if db.autoflush:  # this transaction's own pending writes are no wait for the lock
         db.flush()
     with waiting_for_write_lock(db):
-        row = read(db, locked, params).mappings().first()
+        row = read_row(db, locked, params)
     if row is None:
         log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
@@ -188,8 +188,10 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
             )
             .on_conflict_do_nothing()
         )
-        row = read(db, locked, params).mappings().one()
-    head = dict(row)
+        row = read_row(db, locked, params)
+        if row is None:
+            raise RuntimeError(f"the head of log {log_key} could not be made")
+    head = row
     db.info.setdefault(_HEADS, {})[agency_id] = head
     return head
 
