@@ -402,7 +402,7 @@ def read_row(db: Session, statement, params: dict) -> dict | None:
         for name, convert, default in binds
     ]
     result = connection.exec_driver_sql(
-        sql, tuple(values) if positional else dict(zip((b[0] for b in binds), values))
+        sql, tuple(values) if positional else dict(zip((b[0] for b in binds), values, strict=True))
     )
     row = result.first()
     return None if row is None else dict(zip(result.keys(), row, strict=True))
