@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 

@@ -9,7 +9,6 @@ import time
 
 from portal.serving import RequestThreads
 
-
 _guard = threading.Lock()
 
 
