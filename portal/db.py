@@ -74,6 +74,7 @@ class WriteLock:
         self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
         self.taken = 0
         self.commits = 0  # commits of this process's writers: a snapshot older is stale
+        self.checkpointer: WalCheckpointer | None = None  # SQLite files: see WalCheckpointer
 
     def acquire(self) -> None:
         with self._mutex:
@@ -105,6 +106,73 @@ class WriteLock:
 
     def note_wait(self, seconds: float) -> None:
         self.waited += seconds
+
+
+# SQLite copies its write-ahead log back into the database file (a checkpoint) from a
+# thread of its own (`WalCheckpointer`), not in a request's commit: done there, every
+# hundredth commit or so took tens of milliseconds and held the write lock for all of them.
+# A connection still does it itself past this many pages, should that thread fall behind.
+WAL_BACKSTOP_PAGES = 10_000
+
+
+class WalCheckpointer:
+    """Checkpoints an SQLite database's write-ahead log soon after writers commit, from a
+    daemon thread of its own, on a pooled connection of the engine (PASSIVE: it waits for
+    no reader and no writer, and copies what no reader still needs). Stopped when the
+    engine is disposed or dropped; started again by the next commit."""
+
+    PAUSE = 0.1  # seconds between checkpoints: commits in between are copied together
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._due = threading.Event()
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._generation = 0
+        self.checkpoints = 0  # how many it ran (for tests)
+
+    def committed(self) -> None:
+        """A writer committed: a checkpoint is due."""
+        if self._thread is None or not self._thread.is_alive():
+            with self._mutex:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run,
+                        args=(self._generation,),
+                        name="portal-wal-checkpoint",
+                        daemon=True,
+                    )
+                    self._thread.start()
+        self._due.set()
+
+    def stop(self) -> None:
+        with self._mutex:
+            self._generation += 1
+            thread, self._thread = self._thread, None
+        self._due.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _run(self, generation: int) -> None:
+        while True:
+            self._due.wait(timeout=5)
+            if generation != self._generation:
+                return
+            engine = self._engine()
+            if engine is None:
+                return
+            self._due.clear()
+            try:
+                connection = engine.raw_connection()  # no transaction begun: none is wanted
+                try:
+                    connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self.checkpoints += 1
+                finally:
+                    connection.close()
+            except Exception as error:  # the next commit tries again; a connection's own
+                log.warning("WAL checkpoint failed: %s", error)  # backstop still holds
+            del engine
+            time.sleep(self.PAUSE)
 
 
 # By the engine's dialect: one per engine, shared by an engine with other execution
@@ -140,6 +208,11 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
         engine.dialect.do_ping = functools.partial(_ping_unless_quiet, engine.dialect.do_ping)
     _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
+    database = make_url(url).database
+    if sqlite and database and database != ":memory:" and not database.startswith("file:"):
+        checkpointer = WalCheckpointer(engine)
+        _WRITE_LOCKS[engine.dialect].checkpointer = checkpointer
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     if sqlite:
         # Given back once the database has let go of its own lock, not before (SQLAlchemy's
         # commit and rollback events run before the driver's commit): a waiter handed the
@@ -209,6 +282,8 @@ def _then_release(end, committed: bool, dbapi_connection) -> None:
             if committed:
                 held.commits += 1
             held.release()
+            if committed and held.checkpointer is not None:
+                held.checkpointer.committed()
 
 
 def _lock_before_savepoint(conn, _name) -> None:
@@ -354,6 +429,7 @@ def _sqlite_pragmas(lock_wait_ms: int, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")  # see WalCheckpointer
     cursor.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
     # SQLite's default page cache is 2 MB; past that every query reads pages back through
     # system calls, so queries slow down as the file grows. 64 MB of cache and a memory map
