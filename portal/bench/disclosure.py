@@ -12,6 +12,7 @@ dropped at the end. The figures are printed, not asserted.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import random
@@ -667,6 +668,7 @@ class Concurrency:
     backend: str
     runs: dict[tuple[str, int], load.Run]  # ("summary" | "floor", connections) -> merged runs
     mixed: load.Run | None
+    rounds: dict[tuple[str, int], list[load.Run]] = dataclasses.field(default_factory=dict)
     workers: int = 1
     request_threads: int = 40
     load_average: tuple[float, float, float] | None = None  # the machine's, as the run began
@@ -760,6 +762,7 @@ def concurrency(
     return Concurrency(
         backend=settings.database_url.split(":", 1)[0],
         runs={key: _merged(runs) for key, runs in collected.items()},
+        rounds=collected,
         mixed=mixed,
         workers=workers,
         request_threads=settings.request_threads,
@@ -804,6 +807,19 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
             f"throughput at 8 / at 1: {gained:.2f}x (so by Little's law the mean latency at 8 "
             f"is 8 / {gained:.2f} = {8 / gained:.1f}x the mean at 1: {eight.mean_ms:.1f} ms "
             f"against {one.mean_ms:.1f} ms)"
+        )
+    ones, eights = result.rounds.get(("summary", 1), []), result.rounds.get(("summary", 8), [])
+    by_round = list(zip(ones, eights, strict=True)) if ones and eights else []
+    if len(by_round) > 1:
+        # Each round times 1 and 8 connections a few seconds apart: a ratio within a round
+        # is the least moved by the machine's other work, which changes from round to round.
+        p99s = [eight.p99_ms / one.p99_ms for one, eight in by_round]
+        gains = [eight.throughput / one.throughput for one, eight in by_round]
+        lines.append(
+            f"[{backend}]   the same, round by round: p99 at 8 / at 1 "
+            f"{', '.join(f'{r:.2f}' for r in p99s)} (median {statistics.median(p99s):.2f}x); "
+            f"throughput at 8 / at 1 {', '.join(f'{g:.2f}' for g in gains)} "
+            f"(median {statistics.median(gains):.2f}x)"
         )
     if result.mixed is not None:
         mixed = result.mixed
