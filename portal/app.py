@@ -21,6 +21,7 @@ from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.errors import DomainError
 from portal.federation.transport import Federation
+from portal.serving import RequestThreads
 from portal.settings import Settings
 from portal.web import errors
 from portal.web.edge import EdgeChecks
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
         clock=settings.clock,
     )
     app.state.login_throttle = LoginThrottle(settings.ratelimit_storage)
+    app.state.request_threads = RequestThreads(settings.request_threads)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
     app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)
     return app

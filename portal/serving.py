@@ -10,8 +10,14 @@ a request. The protocols below turn it off themselves, whatever made the socket.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
+import weakref
+from collections.abc import Callable
+from typing import Any
 
+import anyio
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -44,3 +50,29 @@ UVICORN_OPTIONS = {
     "proxy_headers": False,
     "server_header": False,
 }
+
+
+class RequestThreads:
+    """How many requests one worker process works on at once: its page and API handlers
+    (sync code, run in threads), the rest waiting their turn in arrival order.
+
+    Python runs one thread at a time per process. Past a few handlers at once, more threads
+    only take turns on that one lock every few milliseconds: a handler holding the
+    database's write lock then waits for its turn among all the others between each of its
+    statements, and every other writer waits behind it (on two cores, eight requests at
+    once spent most of their time so). A few threads keep the core busy while one waits on
+    the database; the node-to-node endpoints keep a pool of their own, so that two nodes
+    waiting on each other never wait for the same threads.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # One limiter per event loop (a test client runs a loop of its own per request).
+        self._limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.size)
+        return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=limiter)

@@ -109,6 +109,9 @@ class Settings:
     database_lock_wait_ms: int = 10_000
     # The longest a request body may take to arrive; a client that stalls is answered 408.
     body_timeout_seconds: float = 30.0
+    # Requests one worker process works on at once (pages and API); the rest wait their
+    # turn in arrival order (portal.serving.RequestThreads).
+    request_threads: int = 40
     # Federation (issue 16): how far a signed node-to-node message's creation time may be
     # from now (either way) and still be accepted; and how long the case summary waits for
     # an owner on another node before showing it as unavailable.
@@ -218,6 +221,7 @@ def from_environment(
         release_max_term_days=config("PORTAL_RELEASE_MAX_TERM_DAYS", cast=int, default=365),
         database_lock_wait_ms=config("PORTAL_DATABASE_LOCK_WAIT_MS", cast=int, default=10_000),
         body_timeout_seconds=config("PORTAL_BODY_TIMEOUT_SECONDS", cast=float, default=30.0),
+        request_threads=config("PORTAL_REQUEST_THREADS", cast=int, default=40),
     )
     values.update(
         federation_window_seconds=config("PORTAL_FEDERATION_WINDOW_SECONDS", cast=int, default=60),
@@ -238,6 +242,8 @@ def from_environment(
         raise ValueError("PORTAL_AGE_OF_MAJORITY must be a whole number from 14 to 21")
     if not 1 <= settings.federation_window_seconds <= 3600:
         raise ValueError("PORTAL_FEDERATION_WINDOW_SECONDS must be between 1 and 3600")
+    if not 1 <= settings.request_threads <= 200:
+        raise ValueError("PORTAL_REQUEST_THREADS must be between 1 and 200")
     if not 50 <= settings.federation_timeout_ms <= 60_000:
         raise ValueError("PORTAL_FEDERATION_TIMEOUT_MS must be between 50 and 60000")
     if not 1 <= settings.risk_screen_window_hours <= 24 * 14:

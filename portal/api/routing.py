@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -99,7 +98,7 @@ def api_route(operation: Operation) -> Route:
             if isinstance(parsed, Response):
                 return parsed
             body = parsed
-        return await run_in_threadpool(_run, operation, request, body)
+        return await request.app.state.request_threads.run(_run, operation, request, body)
 
     endpoint.permission = Permission.API_TOKEN
     endpoint.operation = operation

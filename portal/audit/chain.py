@@ -23,7 +23,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import hold_write_lock, read, waiting_for_write_lock, write_many
+from portal.db import hold_write_lock, read, read_row, waiting_for_write_lock, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -71,6 +71,9 @@ def _flat_members(members: Iterable[tuple[str, Any]]) -> list[str] | None:
             parts.append(name + encode_basestring(value))
         elif kind is int and -(2**53) < value < 2**53:
             parts.append(name + str(value))
+        elif isinstance(value, str) and kind is not bool:
+            # A str enum (a gate): its characters, as RFC 8785 and the column hold them.
+            parts.append(name + encode_basestring(str.__str__(value)))
         else:
             return None
     return parts
@@ -168,7 +171,7 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     if db.autoflush:  # this transaction's own pending writes are no wait for the lock
         db.flush()
     with waiting_for_write_lock(db):
-        row = read(db, locked, params).mappings().first()
+        row = read_row(db, locked, params)
     if row is None:
         log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
@@ -185,8 +188,10 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
             )
             .on_conflict_do_nothing()
         )
-        row = read(db, locked, params).mappings().one()
-    head = dict(row)
+        row = read_row(db, locked, params)
+        if row is None:
+            raise RuntimeError(f"the head of log {log_key} could not be made")
+    head = row
     db.info.setdefault(_HEADS, {})[agency_id] = head
     return head
 

@@ -12,7 +12,9 @@ dropped at the end. The figures are printed, not asserted.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import os
 import random
 import secrets
 import statistics
@@ -545,9 +547,12 @@ def run(
     rounds=3,
     users=50,
     users_seconds=60.0,
-    workers=1,
+    workers=None,
+    request_threads=None,
     out=print,
 ) -> list[Figures]:
+    """`workers` and `request_threads` None: each database served as this node's guide
+    serves it in production (`PRODUCTION_WORKERS`, `PRODUCTION_REQUEST_THREADS`)."""
     results = []
     node_secrets = NodeSecrets(
         session_key=Secret(secrets.token_urlsafe(32)),
@@ -574,6 +579,11 @@ def run(
                     )
                     viewer_name = viewer.username
                 out(f"[{backend}] data built in {time.perf_counter() - started:.1f} s")
+                threads = (
+                    PRODUCTION_REQUEST_THREADS[backend]
+                    if request_threads is None
+                    else request_threads
+                )
                 settings = Settings(
                     database_url=url,
                     secrets=node_secrets,
@@ -582,6 +592,7 @@ def run(
                     # The page decides every owner's block whatever the machine's load: the
                     # benchmark measures that page (250 ms is the node's default budget).
                     summary_budget_ms=60_000,
+                    **({} if threads is None else {"request_threads": threads}),
                 )
                 figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
                 results.append(figures)
@@ -621,7 +632,7 @@ def run(
                         users=users,
                         users_seconds=users_seconds,
                         own_client=own_client,
-                        workers=workers,
+                        workers=PRODUCTION_WORKERS[backend] if workers is None else workers,
                     )
                     figures.concurrency = result
                     for line in concurrency_lines(backend, result, levels):
@@ -633,6 +644,14 @@ def run(
 
 
 FLOOR_PATH = "/bench-floor"
+# Worker processes as a node is served in production on this two-core machine: PostgreSQL
+# with one uvicorn worker per core (ops/README.md, `portal serve --workers 2`); the embedded
+# SQLite node as `portal serve` runs it by default, one process (its writers then queue in
+# that process, not on SQLite's busy handler between processes).
+PRODUCTION_WORKERS = {"sqlite": 1, "postgresql": 2}
+# Requests each worker works on at once, as served in production (PORTAL_REQUEST_THREADS):
+# ops/README.md's PostgreSQL node sets 2; None: the setting's default.
+PRODUCTION_REQUEST_THREADS = {"sqlite": None, "postgresql": 2}
 
 
 class _WithFloor:
@@ -657,6 +676,10 @@ class Concurrency:
     backend: str
     runs: dict[tuple[str, int], load.Run]  # ("summary" | "floor", connections) -> merged runs
     mixed: load.Run | None
+    rounds: dict[tuple[str, int], list[load.Run]] = dataclasses.field(default_factory=dict)
+    workers: int = 1
+    request_threads: int = 40
+    load_average: tuple[float, float, float] | None = None  # the machine's, as the run began
 
 
 def _merged(runs: list[load.Run]) -> load.Run:
@@ -693,6 +716,7 @@ def concurrency(
     summary_url = f"/cases/{bench_case.public_id}/summary?purpose=mdt_case_review"
     collected: dict[tuple[str, int], list[load.Run]] = {}
     mixed = None
+    load_average = os.getloadavg() if hasattr(os, "getloadavg") else None
     with load.serve_in_process(
         lambda: _WithFloor(create_app(settings), page_html), workers=workers
     ) as server:
@@ -746,14 +770,29 @@ def concurrency(
     return Concurrency(
         backend=settings.database_url.split(":", 1)[0],
         runs={key: _merged(runs) for key, runs in collected.items()},
+        rounds=collected,
         mixed=mixed,
+        workers=workers,
+        request_threads=settings.request_threads,
+        load_average=load_average,
     )
 
 
 def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
+    load_average = (
+        "unknown"
+        if result.load_average is None
+        else " ".join(f"{figure:.1f}" for figure in result.load_average)
+    )
     lines = [
-        f"[{backend}] concurrency over HTTP (server in its own process, 127.0.0.1; rounds "
-        "interleaved): connections, pages/s, p50, p99, errors, write-lock wait share"
+        f"[{backend}] setup: the server is `portal serve`'s uvicorn with {result.workers} worker "
+        f"process{'es' if result.workers != 1 else ''} (forked), each working on at most "
+        f"{result.request_threads} requests at once (PORTAL_REQUEST_THREADS); the load "
+        "generator is this process (asyncio, one thread), on the same machine: "
+        f"{os.cpu_count()} cores, load average {load_average} as the run began (other "
+        "work on the machine counts in every figure)",
+        f"[{backend}] concurrency over HTTP (127.0.0.1; rounds interleaved): connections, "
+        "pages/s, p50, p99, errors, write-lock wait share",
     ]
     for connections in levels:
         summary_run, floor_run = (
@@ -770,9 +809,25 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
         )
     one, eight = result.runs.get(("summary", 1)), result.runs.get(("summary", 8))
     if one and eight:
+        gained = eight.throughput / one.throughput
         lines.append(
             f"[{backend}]   summary p99 at 8 / at 1: {eight.p99_ms / one.p99_ms:.2f}x; "
-            f"throughput at 8 / at 1: {eight.throughput / one.throughput:.2f}x"
+            f"throughput at 8 / at 1: {gained:.2f}x (so by Little's law the mean latency at 8 "
+            f"is 8 / {gained:.2f} = {8 / gained:.1f}x the mean at 1: {eight.mean_ms:.1f} ms "
+            f"against {one.mean_ms:.1f} ms)"
+        )
+    ones, eights = result.rounds.get(("summary", 1), []), result.rounds.get(("summary", 8), [])
+    by_round = list(zip(ones, eights, strict=True)) if ones and eights else []
+    if len(by_round) > 1:
+        # Each round times 1 and 8 connections a few seconds apart: a ratio within a round
+        # is the least moved by the machine's other work, which changes from round to round.
+        p99s = [eight.p99_ms / one.p99_ms for one, eight in by_round]
+        gains = [eight.throughput / one.throughput for one, eight in by_round]
+        lines.append(
+            f"[{backend}]   the same, round by round: p99 at 8 / at 1 "
+            f"{', '.join(f'{r:.2f}' for r in p99s)} (median {statistics.median(p99s):.2f}x); "
+            f"throughput at 8 / at 1 {', '.join(f'{g:.2f}' for g in gains)} "
+            f"(median {statistics.median(gains):.2f}x)"
         )
     if result.mixed is not None:
         mixed = result.mixed

@@ -50,6 +50,10 @@ class Run:
         return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
     @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
     def p50_ms(self) -> float:
         return statistics.median(self.latencies) * 1000 if self.latencies else float("nan")
 

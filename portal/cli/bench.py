@@ -64,7 +64,18 @@ def add_commands(commands):
         "--users-seconds", type=float, default=60.0, help="how long the mixed users run"
     )
     disclosure.add_argument(
-        "--workers", type=int, default=1, help="server processes (portal serve --workers)"
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes (portal serve --workers); default: as served in production "
+        "on this two-core machine (SQLite 1, PostgreSQL 2; ops/README.md)",
+    )
+    disclosure.add_argument(
+        "--request-threads",
+        type=int,
+        default=None,
+        help="requests each worker works on at once (PORTAL_REQUEST_THREADS); default: as "
+        "served in production (PostgreSQL 2, ops/README.md; SQLite the setting's default)",
     )
     _scratch_options(disclosure, "portal_bench")
 
@@ -140,6 +151,7 @@ def cmd_bench_disclosure(args: argparse.Namespace) -> int:
         users=args.users,
         users_seconds=args.users_seconds,
         workers=args.workers,
+        request_threads=args.request_threads,
     )
     return OK
 

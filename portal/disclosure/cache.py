@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from portal.db import transaction_memo
 from portal.disclosure.sources import SourceCache
 from portal.errors import NotFound
 from portal.models import Agency
@@ -34,8 +35,13 @@ class RequestCache:
     def agency(self, db: Session, public_id: str) -> Agency:
         """The requester's agency as this node knows it (its roster entry, once federated)."""
         if public_id not in self.agencies:
-            found = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+            # Read once per transaction, whichever cache of the request asks.
+            known = transaction_memo(db, "agency_by_public_id")
+            found = known.get(public_id)
             if found is None:
-                raise NotFound("agency")
+                found = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
+                if found is None:
+                    raise NotFound("agency")
+                known[public_id] = found
             self.agencies[public_id] = found
         return self.agencies[public_id]

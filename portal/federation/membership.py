@@ -19,6 +19,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
+from portal.db import transaction_memo
 from portal.federation import roster as rosters
 from portal.federation.roster import (
     Member,
@@ -66,8 +67,13 @@ def local_agencies(db: Session) -> list[Agency]:
 
 
 def is_local(db: Session, agency: Agency) -> bool:
-    node = db.get(Node, agency.node_id)
-    return bool(node and node.is_local)
+    # Asked for every participant of a page, more than once: the node's row is read once
+    # per transaction (the identity map keeps no row nobody holds on to).
+    known = transaction_memo(db, "node_is_local")
+    if agency.node_id not in known:
+        node = db.get(Node, agency.node_id)
+        known[agency.node_id] = bool(node and node.is_local)
+    return known[agency.node_id]
 
 
 def node_of(db: Session, agency: Agency) -> Node:

@@ -52,9 +52,9 @@ def _remote_calls(
 ) -> tuple[list[Call], dict[str, str]]:
     """The signed calls to owners elsewhere (for these sections; None: all they keep), and
     the owners that cannot be asked (why)."""
-    roster, local_url = transport.roster_and_url(db)
     if not remote:
         return [], {}
+    roster, local_url = transport.roster_and_url(db)
     if roster is None or local_url is None:
         return [], {p.agency.public_id: "this node holds no roster" for p in remote}
     asking = replace(requester, node=local_url)
@@ -114,8 +114,9 @@ def page_blocks(
     """Every owner's block, in the participants' order. Owners elsewhere are sent their
     requests first, then owners here are decided (`case_summary.page_blocks`, its budget
     and `between` as there), then the answers from elsewhere are awaited and receipted."""
-    local = [p for p in found if membership.is_local(db, p.agency)]
-    remote = [p for p in found if not membership.is_local(db, p.agency)]
+    local, remote = [], []
+    for participant in found:
+        (local if membership.is_local(db, participant.agency) else remote).append(participant)
     calls, cannot = _remote_calls(db, requester, case, remote, keys=keys)
     pending = federation.submit(calls) if calls else None
     here = case_summary.page_blocks(
@@ -153,7 +154,7 @@ def _received(
         for owner in call.owners
     }
     blocks, receipts = {}, []
-    requester_agency = RequestCache().agency(db, requester.agency)
+    requester_agency = RequestCache().agency(db, requester.agency) if remote else None
     for participant in remote:
         owner = participant.agency
         answer = by_agency.get(owner.public_id, Unavailable(cannot.get(owner.public_id, "")))

@@ -10,7 +10,6 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -55,7 +54,7 @@ def guard(handler: Handler, permission: Permission):
         form = None
         if request.method in UNSAFE_METHODS:
             form = await _read_form(request)
-        return await run_in_threadpool(_run, handler, permission, request, form)
+        return await request.app.state.request_threads.run(_run, handler, permission, request, form)
 
     endpoint.permission = permission  # read by the route-walking test and create_app
     endpoint.__name__ = handler.__name__

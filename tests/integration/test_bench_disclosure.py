@@ -42,3 +42,7 @@ def test_bench_prints_every_figure_on_a_tiny_sqlite_database():
         assert summary_run.lock_waited is not None and summary_run.lock_waited >= 0
     assert result.mixed.errors == 0 and result.mixed.latencies
     assert "write-lock wait share" in printed and "mixed users" in printed
+    # Served as production serves it on this machine, and saying so with the machine's load.
+    assert result.workers == disclosure.PRODUCTION_WORKERS["sqlite"] == 1
+    assert "setup: the server is `portal serve`'s uvicorn with 1 worker process" in printed
+    assert "load average" in printed and "Little's law" not in printed  # no 8-connection level

@@ -5,6 +5,7 @@ around the app), since what is tried is the real commit and the real connection.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sqlite3
 import time
 
@@ -14,6 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
+from portal import db as db_module
 from portal import migrate
 from portal.app import create_app
 from portal.db import make_engine, normalise_url, unit_of_work
@@ -162,3 +164,33 @@ def test_a_read_only_page_survives_a_failed_final_commit(live):
     assert response.status_code == 200 and "intake_date" in response.text
     event.remove(engine, "commit", terminate_before_commit)
     assert client.get("/cases/new").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_an_idle_connection_the_server_ended_is_replaced_before_a_request_uses_it(live):
+    """The pool checks a connection before each use without a round trip while nothing has
+    come from the server; one the server ended while it sat idle is still found and replaced,
+    so the next request is served (not a 503)."""
+    client, engine = live
+    asked = []
+    ping = engine.dialect.do_ping.args[0]  # the server round trip (`SELECT 1`)
+
+    def counted(dbapi_connection):
+        asked.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    engine.dialect.do_ping = functools.partial(db_module._ping_unless_quiet, counted)
+    assert client.get("/cases/new").status_code == 200
+    assert asked == []  # a quiet connection: no round trip
+    url = make_url(normalise_url(engine.url.render_as_string(hide_password=False)))
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as other:
+        ended = other.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert ended, "the app held no connection to end"
+    time.sleep(0.2)  # the server's goodbye reaches the idle sockets
+    response = client.get("/cases/new")
+    assert response.status_code == 200 and "intake_date" in response.text
+    assert asked, "the ended connection was not asked about"

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from portal.settings import from_environment
+from portal.settings import Settings, from_environment
 
 
 def test_secrets_file_is_created_with_0600_and_reused(tmp_path):
@@ -68,3 +68,13 @@ def test_the_coordinating_agency_comes_from_the_environment_and_is_unset_by_defa
     assert from_environment({**env, "PORTAL_COORDINATING_AGENCY": "  "}).coordinating_agency is None
     named = from_environment({**env, "PORTAL_COORDINATING_AGENCY": " Riverbend CAC "})
     assert named.coordinating_agency == "Riverbend CAC"
+
+
+def test_the_requests_a_worker_works_on_at_once_come_from_the_environment_and_are_checked(
+    tmp_path,
+):
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    assert from_environment(env).request_threads == Settings.request_threads
+    assert from_environment({**env, "PORTAL_REQUEST_THREADS": "3"}).request_threads == 3
+    with pytest.raises(ValueError, match="PORTAL_REQUEST_THREADS"):
+        from_environment({**env, "PORTAL_REQUEST_THREADS": "0"})

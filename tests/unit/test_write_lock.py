@@ -6,12 +6,14 @@ they came. The chain never forks, whatever was read before the lock.
 """
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from portal import db as db_module
 from portal import migrate
 from portal.audit import AuditTag, record, verify
 from portal.db import WriteLock, at_commit, make_engine, unit_of_work, write_lock_of
@@ -189,3 +191,27 @@ def test_a_write_in_a_savepoint_after_another_commit_is_not_refused(committed_en
             "second",
             "third",
         ]
+
+
+def test_the_write_ahead_log_is_copied_back_by_a_thread_of_its_own_not_by_commits(
+    sqlite_engine,
+):
+    """SQLite's checkpoint (copying the write-ahead log back into the file) runs after
+    writers commit, from the checkpointer's thread; a request's commit does it only past
+    the backstop. It stops when the engine is disposed."""
+    lock = write_lock_of(sqlite_engine)
+    checkpointer = lock.checkpointer
+    assert checkpointer is not None
+    with sqlite_engine.connect() as connection:
+        backstop = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+    assert backstop == db_module.WAL_BACKSTOP_PAGES
+    for number in range(20):
+        with unit_of_work(sqlite_engine) as db:
+            _append(db, f"writer-{number}")
+    deadline = time.monotonic() + 5
+    while not checkpointer.checkpoints and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checkpointer.checkpoints > 0
+    thread = checkpointer._thread
+    sqlite_engine.dispose()
+    assert thread is not None and not thread.is_alive()
