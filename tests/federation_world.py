@@ -130,11 +130,17 @@ def _client_with_release(db, node: Node, owner, author, recipients, section_valu
     )
     for key, values in section_values.items():
         sections.save_section(db, client, key, values, actor=author, keys=node.keys, at=at)
+    sign_release(db, node, client, author, recipients, list(section_values), at)
+    return client
+
+
+def sign_release(db, node: Node, client, author, recipients, sections, at):
+    """A release of `client` naming `recipients` for `sections`, signed by the client."""
     row = releases.draft_release(
         db,
         client,
         recipients=recipients,
-        sections=list(section_values),
+        sections=list(sections),
         purpose="mdt_case_review",
         effective_at=at,
         expiry=consent.DateExpiry(at + timedelta(days=90)),
@@ -153,7 +159,7 @@ def _client_with_release(db, node: Node, owner, author, recipients, section_valu
         keys=node.keys,
         at=at,
     )
-    return client
+    return row
 
 
 def nodes(directory: Path, urls: tuple[str, str, str]) -> tuple[Node, Node, Node]:

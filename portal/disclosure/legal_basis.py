@@ -86,6 +86,11 @@ def covering(
     return None
 
 
+def named(basis: LegalBasis) -> str:
+    """How an audit entry and a placeholder name the basis a disclosure was made under."""
+    return f"{basis.citation} ({basis.public_id})"
+
+
 def _minor(db: Session, owner: Agency, client_id: int, *, at: datetime, keys: KeyWrapper) -> bool:
     """From the owner's own sealed identity of its client, never from anything typed in."""
     client = db.get(Client, client_id)

@@ -332,7 +332,7 @@ def _gates(
             )
             if basis is None:
                 return withheld(Gate(allowed.gate), allowed.release_status), role, answer.rule
-            named = f"{basis.citation} ({basis.public_id})"
+            named = legal_basis.named(basis)
             return _Allowed(section, owner, None, answer.rule, role, named), role, answer.rule
         release_ref = allowed.release_ref
     return _Allowed(section, owner, release_ref, answer.rule, role), role, answer.rule
@@ -404,7 +404,7 @@ def _case_consent(
         if basis is None:
             # Never which survivor's release is missing: the gate only (see placeholders).
             return withheld(Gate(allowed.gate))
-        named = f"{basis.citation} ({basis.public_id})"
+        named = legal_basis.named(basis)
         if named not in bases:
             bases.append(named)
     return used, "; ".join(bases) or None

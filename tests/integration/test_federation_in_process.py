@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-import consent
 from portal.app import create_app
 from portal.db import unit_of_work
 from portal.federation import transport
@@ -333,7 +332,6 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     clinic's survivor names the shelter for taking part, the shelter on node A is told only
     that one more agency takes part."""
     from portal.models import StaffUser
-    from portal.services import releases
 
     text = _shelter_summary(world)
     assert fw.CLINIC not in text and fw.SECRET + " clinic" not in text
@@ -346,29 +344,9 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     with unit_of_work(engine) as db:
         author = db.exec(select(StaffUser).where(StaffUser.username == "clinic.cm")).one()
         client = db.exec(select(Client).where(Client.public_id == world.clients[fw.CLINIC])).one()
-        row = releases.draft_release(
-            db,
-            client,
-            recipients=[world.ids[fw.SHELTER]],
-            sections=["participation"],
-            purpose="mdt_case_review",
-            effective_at=fw.now() - timedelta(minutes=1),
-            expiry=consent.DateExpiry(fw.now() + timedelta(days=30)),
-            keys=world.b.keys,
-            language="en",
-            actor=author,
-            at=fw.now(),
-        )
-        releases.sign(
-            db,
-            row,
-            signer=fw.SIGNER,
-            second_signer=None,
-            method=consent.SignatureMethod.TYPED,
-            actor=author,
-            keys=world.b.keys,
-            at=fw.now(),
-        )
+        # Signed a minute ago: in effect from the next request.
+        at = fw.now() - timedelta(minutes=1)
+        fw.sign_release(db, world.b, client, author, [world.ids[fw.SHELTER]], ["participation"], at)
     engine.dispose()
     text = _shelter_summary(world)
     assert fw.CLINIC in text and "more agency takes part" not in text
