@@ -9,7 +9,6 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -17,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from portal import turns
 from portal.db_faults import is_unavailable
 
 log = logging.getLogger("portal")
@@ -41,6 +41,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_ONLY = "portal_read_only"
 _WROTE = "portal_wrote"
 _HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transaction holds
+_TAKEN_BY = "portal_taken_by"  # connection record info: the thread that checked it out
 _BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
 _AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment before commit
@@ -68,41 +69,24 @@ class WriteLock:
     def __init__(self, *, queue: bool, wait_ms: int) -> None:
         self.queue = queue
         self.timeout = wait_ms / 1000
-        self._mutex = threading.Lock()
-        self._held = False
-        self._waiters: deque[threading.Lock] = deque()
+        self._queue = turns.FifoLock()
         self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
         self.taken = 0
         self.commits = 0  # commits of this process's writers: a snapshot older is stale
         self.checkpointer: WalCheckpointer | None = None  # SQLite files: see WalCheckpointer
 
     def acquire(self) -> None:
-        with self._mutex:
-            self.taken += 1
-            if not self._held:
-                self._held = True
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiters.append(turn)
+        self.taken += 1
         started = time.perf_counter()
-        handed = turn.acquire(timeout=self.timeout)
-        if not handed:
-            with self._mutex:
-                if turn in self._waiters:  # not handed over in the meantime
-                    self._waiters.remove(turn)
-                    self.waited += time.perf_counter() - started
-                    raise sqlite3.OperationalError(
-                        f"database is locked: waited {self.timeout:.0f} s for the write lock"
-                    )
+        handed = self._queue.acquire(timeout=self.timeout)
         self.note_wait(time.perf_counter() - started)
+        if not handed:
+            raise sqlite3.OperationalError(
+                f"database is locked: waited {self.timeout:.0f} s for the write lock"
+            )
 
     def release(self) -> None:
-        with self._mutex:
-            if self._waiters:
-                self._waiters.popleft().release()  # handed on: stays held, in arrival order
-            else:
-                self._held = False
+        self._queue.release()
 
     def note_wait(self, seconds: float) -> None:
         self.waited += seconds
@@ -227,6 +211,7 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
     event.listen(engine, "before_cursor_execute", _note_writes)
     event.listen(engine, "commit", _forget_writes)
     event.listen(engine, "rollback", _forget_writes)
+    event.listen(engine.pool, "checkout", _note_checkout)
     event.listen(engine.pool, "checkin", _release_on_checkin)
     return engine
 
@@ -293,10 +278,20 @@ def _lock_before_savepoint(conn, _name) -> None:
     take_write_lock(conn)
 
 
+def _note_checkout(_dbapi_connection, record, _proxy) -> None:
+    # A request that holds a connection keeps its turn while it waits (portal/turns.py).
+    record.info[_TAKEN_BY] = turns.connection_taken()
+
+
 def _release_on_checkin(_dbapi_connection, record) -> None:
+    if record is None:
+        return
+    taken_by = record.info.pop(_TAKEN_BY, None)
+    if taken_by is not None:
+        turns.connection_returned(taken_by)
     # A connection given back without its transaction's end being seen (an error on the
     # way) must not keep the lock.
-    held = record.info.pop(_HOLDS, None) if record is not None else None
+    held = record.info.pop(_HOLDS, None)
     if held is not None:
         held.release()
 

@@ -21,6 +21,8 @@ import anyio
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from portal.turns import Turns
+
 
 def _no_delay(transport) -> None:
     connection = transport.get_extra_info("socket")
@@ -56,17 +58,16 @@ class RequestThreads:
     """How many requests one worker process works on at once: its page and API handlers
     (sync code, run in threads), the rest waiting their turn in arrival order.
 
-    Python runs one thread at a time per process. Past a few handlers at once, more threads
-    only take turns on that one lock every few milliseconds: a handler holding the
-    database's write lock then waits for its turn among all the others between each of its
-    statements, and every other writer waits behind it (on two cores, eight requests at
-    once spent most of their time so). A few threads keep the core busy while one waits on
-    the database; the node-to-node endpoints keep a pool of their own, so that two nodes
+    Of those, one runs at a time (portal/turns.py): the others wait for their turn, or
+    for another node's answer without one. The threads are for those waits: a request
+    waiting for a partner that does not answer leaves the worker to the others. The
+    node-to-node endpoints keep a pool of their own, outside the turns, so that two nodes
     waiting on each other never wait for the same threads.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.turns = Turns()
         # One limiter per event loop (a test client runs a loop of its own per request).
         self._limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -75,4 +76,10 @@ class RequestThreads:
         limiter = self._limiters.get(loop)
         if limiter is None:
             limiter = self._limiters[loop] = anyio.CapacityLimiter(self.size)
-        return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=limiter)
+        return await anyio.to_thread.run_sync(
+            functools.partial(self._in_turn, function, *args), limiter=limiter
+        )
+
+    def _in_turn(self, function: Callable[..., Any], *args: Any) -> Any:
+        with self.turns.taken():
+            return function(*args)

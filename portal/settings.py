@@ -109,8 +109,9 @@ class Settings:
     database_lock_wait_ms: int = 10_000
     # The longest a request body may take to arrive; a client that stalls is answered 408.
     body_timeout_seconds: float = 30.0
-    # Requests one worker process works on at once (pages and API); the rest wait their
-    # turn in arrival order (portal.serving.RequestThreads).
+    # Requests one worker process admits at once (pages and API); the rest wait in arrival
+    # order. One of them runs at a time (portal.turns): the others wait for their turn or
+    # for a partner node (portal.serving.RequestThreads).
     request_threads: int = 40
     # Federation (issue 16): how far a signed node-to-node message's creation time may be
     # from now (either way) and still be accepted; and how long the case summary waits for

@@ -31,6 +31,7 @@ from portal.federation.roster import Member, Roster
 from portal.federation.signatures import Message, Refusal, SignatureRefused
 from portal.keyring import current_key
 from portal.models import Agency, FederationNonce, KeyPurpose
+from portal.turns import handed_over
 
 PREFIX = "/federation/v1"
 MAX_BODY_BYTES = 256 * 1024
@@ -271,7 +272,8 @@ class Federation:
         class Pending:
             @staticmethod
             def results() -> list[dict | Unavailable]:
-                return future.result(timeout=deadline)
+                with handed_over():  # the worker serves others meanwhile (portal/turns.py)
+                    return future.result(timeout=deadline)
 
         return Pending()
 

@@ -1,5 +1,6 @@
-"""A worker works on at most `request_threads` requests at once; the rest wait their turn,
-in the order they came."""
+"""A worker admits at most `request_threads` requests at once, the rest waiting in the
+order they came; of those, one runs at a time (portal/turns.py), and one that waits for
+another node without holding the database lets the next one run meanwhile."""
 
 from __future__ import annotations
 
@@ -8,29 +9,38 @@ import threading
 import time
 
 from portal.serving import RequestThreads
+from portal.turns import handed_over
 
 _guard = threading.Lock()
 
 
-def _handler(log: list, busy: list, name: str) -> str:
+def _handler(log: list, busy: list, name: str, waits_for_a_node: bool) -> str:
     with _guard:
         busy.append(name)
         log.append(("start", name, len(busy)))
-    time.sleep(0.02)  # a request's work, in its own thread
+    if waits_for_a_node:
+        with handed_over():
+            time.sleep(0.05)  # a partner node's answer on its way
+    else:
+        time.sleep(0.02)  # a request's own work (as if computing)
     with _guard:
         busy.remove(name)
         log.append(("end", name))
     return name
 
 
-def _run_at_once(size: int, count: int) -> tuple[list, list]:
+def _run_at_once(size: int, count: int, *, waits_for_a_node: bool = False) -> tuple[list, list]:
     threads = RequestThreads(size)
     log, busy = [], []
 
     async def requests():
         tasks = []
         for number in range(count):
-            tasks.append(asyncio.ensure_future(threads.run(_handler, log, busy, f"r{number}")))
+            tasks.append(
+                asyncio.ensure_future(
+                    threads.run(_handler, log, busy, f"r{number}", waits_for_a_node)
+                )
+            )
             await asyncio.sleep(0)  # each arrives after the one before it
         return await asyncio.gather(*tasks)
 
@@ -43,15 +53,26 @@ def _run_at_once(size: int, count: int) -> tuple[list, list]:
     return outcome[0], log
 
 
-def test_no_more_than_the_setting_run_at_once():
-    answered, log = _run_at_once(2, 6)
+def _most_at_once(log: list) -> int:
+    return max(at_once for step, *rest in log if step == "start" for _name, at_once in [rest])
+
+
+def test_requests_run_one_at_a_time():
+    answered, log = _run_at_once(40, 5)
+    assert answered == [f"r{n}" for n in range(5)]
+    assert _most_at_once(log) == 1
+    # each one's end comes right after its start: none ran in between
+    assert all(log[i][0] == "start" and log[i + 1][:2] == ("end", log[i][1]) for i in (0, 2, 4))
+
+
+def test_a_request_waiting_for_another_node_lets_the_next_ones_run():
+    answered, log = _run_at_once(40, 4, waits_for_a_node=True)
+    assert answered == [f"r{n}" for n in range(4)]
+    assert _most_at_once(log) == 4  # all four waited for their nodes together
+
+
+def test_no_more_than_the_setting_are_admitted_at_once():
+    answered, log = _run_at_once(2, 6, waits_for_a_node=True)
     assert answered == [f"r{n}" for n in range(6)]
-    starts = [entry for entry in log if entry[0] == "start"]
-    assert len(starts) == 6 and max(at_once for _start, _name, at_once in starts) == 2
-
-
-def test_one_at_a_time_never_overlaps_and_each_waits_its_turn_in_arrival_order():
-    _answered, log = _run_at_once(1, 5)
-    assert [entry[:2] for entry in log] == [
-        step for n in range(5) for step in (("start", f"r{n}"), ("end", f"r{n}"))
-    ]
+    assert len([entry for entry in log if entry[0] == "start"]) == 6
+    assert _most_at_once(log) == 2

@@ -137,7 +137,7 @@ def test_writers_are_served_in_the_order_they_came():
         thread = threading.Thread(target=waiter)
         thread.start()
         threads.append(thread)
-        while len(lock._waiters) < number + 1:  # queued before the next one starts
+        while lock._queue.queued < number + 1:  # queued before the next one starts
             threading.Event().wait(0.001)
     lock.release()
     for thread in threads:
@@ -158,7 +158,7 @@ def test_a_writer_that_waits_past_the_limit_is_told_to_try_again(sqlite_engine):
         holder.close()
     with unit_of_work(sqlite_engine) as db:  # the lock was given back by both
         _append(db, "after")
-    assert write_lock_of(sqlite_engine)._held is False
+    assert write_lock_of(sqlite_engine)._queue.held is False
 
 
 def test_writes_kept_for_the_commit_run_then_and_are_dropped_on_rollback(sqlite_engine):

@@ -1,0 +1,129 @@
+"""Requests take turns: one request of a worker process runs at a time, the others queued
+in the order they reach the queue, and a request hands its turn on while it waits for
+another node.
+
+Python runs one thread of a process at a time, and a thread gives the interpreter up at
+every database call (the driver releases it around each statement). With several requests
+in a worker's threads at once, each of a summary's hundred-odd statements was a switch to
+another request and back: on two cores, a page at eight connections cost 45 % more CPU
+than the same page alone (9.5 against 13–15 ms, measured in the server process), and eight
+connections served fewer pages a second than one. A request that runs to its end before
+the next one starts switches once.
+
+The threads stay, for what a request does not compute: a request waiting for a partner
+node's answer hands its turn to the next request (`handed_over`) and queues again when the
+answer is in. It does so only while it holds nothing of the database (no pooled
+connection, so no transaction, no write lock and no row lock): whatever the request that
+has the turn waits for in the database is then held by a thread that is not waiting for a
+turn (another process, a node-to-node endpoint, a background thread), and a request can
+never wait for a turn that waits for it. A request that holds a connection keeps its turn
+while it waits (its node's timeout bounds the wait).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class FifoLock:
+    """A lock handed to its waiters in the order they came (threading.Lock wakes any)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        """True once held; False when `timeout` seconds passed first (-1: no limit)."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if turn in self._waiters:  # not handed over in the meantime
+                self._waiters.remove(turn)
+                return False
+        return True  # handed over just as the wait ended: held
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # handed on: stays held, in arrival order
+            else:
+                self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def queued(self) -> int:
+        """How many wait for it."""
+        return len(self._waiters)
+
+
+_this_thread = threading.local()  # .turns: the Turns whose turn this thread has
+_connections_lock = threading.Lock()
+_connections: dict[int, int] = {}  # thread ident -> pooled connections it holds
+
+
+class Turns:
+    """One worker's turns (each app has its own: two nodes served in one process, as in
+    the tests, never wait for each other's turns)."""
+
+    def __init__(self) -> None:
+        self._lock = FifoLock()
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        """Run the block in this thread's turn."""
+        self._lock.acquire()
+        _this_thread.turns = self
+        try:
+            yield
+        finally:
+            _this_thread.turns = None
+            self._lock.release()
+
+
+@contextmanager
+def handed_over() -> Iterator[None]:
+    """Wait in the block without the turn, when this thread has one and holds no
+    database connection; otherwise a plain block."""
+    turns = getattr(_this_thread, "turns", None)
+    if turns is None or _connections.get(threading.get_ident()):
+        yield
+        return
+    _this_thread.turns = None
+    turns._lock.release()
+    try:
+        yield
+    finally:
+        turns._lock.acquire()
+        _this_thread.turns = turns
+
+
+def connection_taken() -> int:
+    """A pooled connection was checked out in this thread; returns the thread's ident,
+    for `connection_returned` (a connection may be given back from another thread)."""
+    ident = threading.get_ident()
+    with _connections_lock:
+        _connections[ident] = _connections.get(ident, 0) + 1
+    return ident
+
+
+def connection_returned(ident: int) -> None:
+    with _connections_lock:
+        left = _connections.get(ident, 0) - 1
+        if left > 0:
+            _connections[ident] = left
+        else:
+            _connections.pop(ident, None)

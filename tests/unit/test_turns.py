@@ -1,0 +1,103 @@
+"""Turns (portal/turns.py): one request of a worker runs at a time, handed on in arrival
+order; a request hands its turn on while it waits only when it holds no database
+connection, so the request with the turn never waits for one waiting for a turn."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import text
+
+from portal.db import make_engine
+from portal.turns import FifoLock, Turns, handed_over
+
+
+def _queue_in_order(lock: FifoLock, count: int, served: list) -> list[threading.Thread]:
+    threads = []
+    for number in range(count):
+
+        def waiter(number=number):
+            assert lock.acquire()
+            served.append(number)
+            lock.release()
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        threads.append(thread)
+        while lock.queued < number + 1:  # queued before the next one starts
+            threading.Event().wait(0.001)
+    return threads
+
+
+def test_a_fifo_lock_is_handed_on_in_the_order_its_waiters_came():
+    lock, served = FifoLock(), []
+    lock.acquire()
+    threads = _queue_in_order(lock, 6, served)
+    lock.release()
+    for thread in threads:
+        thread.join()
+    assert served == [0, 1, 2, 3, 4, 5] and not lock.held
+
+
+def test_a_fifo_lock_wait_ends_at_its_limit_and_leaves_the_queue():
+    lock = FifoLock()
+    lock.acquire()
+    assert lock.acquire(timeout=0.01) is False
+    assert lock.queued == 0
+    lock.release()
+    assert lock.acquire(timeout=0.01) is True
+
+
+def test_outside_a_turn_a_wait_is_a_plain_block():
+    with handed_over():
+        pass  # the CLI, a benchmark, a background thread: nothing to hand over
+
+
+def _other_turn_ran_during(turns: Turns, wait) -> bool:
+    """Whether another request got the turn while this one waited in `wait`."""
+    ran = threading.Event()
+
+    def other() -> None:
+        with turns.taken():
+            ran.set()
+
+    with turns.taken():
+        thread = threading.Thread(target=other)
+        thread.start()
+        while turns._lock.queued < 1:
+            threading.Event().wait(0.001)
+        wait(lambda: ran.wait(timeout=0.5))
+        happened = ran.is_set()
+    thread.join()
+    return happened
+
+
+def test_a_request_without_a_connection_hands_its_turn_on_while_it_waits():
+    def wait(until):
+        with handed_over():
+            until()
+
+    assert _other_turn_ran_during(Turns(), wait)
+
+
+def test_a_request_that_holds_a_connection_keeps_its_turn_while_it_waits(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+
+        def wait(until):
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                with handed_over():
+                    until()
+
+        assert not _other_turn_ran_during(Turns(), wait)
+
+        def wait_after(until):
+            with engine.connect() as connection:  # given back before the wait
+                connection.execute(text("SELECT 1"))
+            with handed_over():
+                until()
+
+        assert _other_turn_ran_during(Turns(), wait_after)
+    finally:
+        engine.dispose()
