@@ -15,6 +15,7 @@ import functools
 import socket
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -67,19 +68,28 @@ class RequestThreads:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.turns = Turns()
-        # One limiter per event loop (a test client runs a loop of its own per request).
-        self._limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Per event loop (a test client runs a loop of its own per request).
+        self._workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.size)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self._in_turn, function, *args), limiter=limiter
-        )
+        worker = self._workers.get(loop)
+        if worker is None:
+            worker = self._workers[loop] = _Worker(
+                admitted=anyio.Semaphore(self.size, fast_acquire=True),
+                threads=anyio.CapacityLimiter(self.size),
+                turns=Turns(),
+            )
+        # Admitted first, then the turn: a request with the turn never waits to be admitted
+        # behind requests that wait for the turn.
+        async with worker.admitted, worker.turns.taken():
+            return await anyio.to_thread.run_sync(
+                functools.partial(worker.turns.run, function, *args), limiter=worker.threads
+            )
 
-    def _in_turn(self, function: Callable[..., Any], *args: Any) -> Any:
-        with self.turns.taken():
-            return function(*args)
+
+@dataclass(frozen=True)
+class _Worker:
+    admitted: anyio.Semaphore  # requests let in (PORTAL_REQUEST_THREADS), in arrival order
+    threads: anyio.CapacityLimiter  # their threads: one each, never waited for
+    turns: Turns

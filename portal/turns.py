@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import anyio
+import anyio.from_thread
 
 
 class FifoLock:
@@ -76,22 +80,28 @@ _connections: dict[int, int] = {}  # thread ident -> pooled connections it holds
 
 
 class Turns:
-    """One worker's turns (each app has its own: two nodes served in one process, as in
-    the tests, never wait for each other's turns)."""
+    """One worker's turns, on one event loop (each app has its own: two nodes served in one
+    process, as in the tests, never wait for each other's turns).
+
+    A request waits for its turn in the event loop, before it is given a thread: the
+    requests waiting for a turn hold no thread and are woken in the order they came."""
 
     def __init__(self) -> None:
-        self._lock = FifoLock()
+        self._semaphore = anyio.Semaphore(1, fast_acquire=True)
 
-    @contextmanager
-    def taken(self) -> Iterator[None]:
-        """Run the block in this thread's turn."""
-        self._lock.acquire()
+    @asynccontextmanager
+    async def taken(self) -> AsyncIterator[None]:
+        """The block (which runs the request in a thread) in the request's turn."""
+        async with self._semaphore:
+            yield
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run the request in the thread given to it, its turn taken for it."""
         _this_thread.turns = self
         try:
-            yield
+            return function(*args)
         finally:
             _this_thread.turns = None
-            self._lock.release()
 
 
 @contextmanager
@@ -103,11 +113,11 @@ def handed_over() -> Iterator[None]:
         yield
         return
     _this_thread.turns = None
-    turns._lock.release()
+    anyio.from_thread.run_sync(turns._semaphore.release)
     try:
         yield
     finally:
-        turns._lock.acquire()
+        anyio.from_thread.run(turns._semaphore.acquire)  # in line behind those waiting
         _this_thread.turns = turns
 
 

@@ -4,7 +4,10 @@ the /federation/v1 protocol, the case link across nodes and the summary's fan-ou
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from datetime import timedelta
 
 import httpx2
@@ -13,6 +16,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from portal.app import create_app
+from portal.bench.http import Browser, serve
 from portal.db import unit_of_work
 from portal.federation import transport
 from portal.federation.transport import Federation
@@ -354,3 +358,45 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     assert released and released[0].actor_agency_ref == world.ids[fw.SHELTER]
     received = _entries(world.a, tag="disclosure:section:received", section_key="participation")
     assert any(json.loads(e.detail)["owner"] == world.ids[fw.CLINIC] for e in received)
+
+
+class _SlowTransport(httpx2.AsyncBaseTransport):
+    """A partner node that takes its time to answer."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    async def handle_async_request(self, request):
+        await asyncio.sleep(self.seconds)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_request_waiting_for_a_slow_node_lets_the_next_one_run(world):
+    """Requests take turns (portal/turns.py): the summary waiting for node B's answer
+    holds nothing of the database, so node A serves another request meanwhile."""
+    slow = dict(world.apps["a"].state.federation._mounts)
+    slow[URLS[1]] = _SlowTransport(slow[URLS[1]], seconds=1.5)
+    world.apps["a"].state.federation.close()
+    world.apps["a"].state.federation = Federation(timeout_seconds=5, window_seconds=30, mounts=slow)
+    finished: dict[str, float] = {}
+    with serve(world.apps["a"]) as port:
+        summary, dashboard = Browser(port), Browser(port)
+        summary.sign_in("casemanager", fw.PASSWORD)
+        dashboard.sign_in("casemanager", fw.PASSWORD)
+        started = time.monotonic()
+
+        def open_summary() -> None:
+            status, page = summary.get(f"/cases/{world.case_id}/summary")
+            assert status == 200 and fw.SECRET + " clinic" in page  # B's answer came
+            finished["summary"] = time.monotonic() - started
+
+        waiting = threading.Thread(target=open_summary)
+        waiting.start()
+        time.sleep(0.5)  # the summary is waiting for node B
+        assert dashboard.get("/")[0] == 200
+        finished["dashboard"] = time.monotonic() - started
+        waiting.join(timeout=10)
+        summary.close()
+        dashboard.close()
+    assert finished["summary"] >= 1.5
+    assert finished["dashboard"] < 1.4  # served while the summary waited, not after it

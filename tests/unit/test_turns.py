@@ -4,12 +4,14 @@ connection, so the request with the turn never waits for one waiting for a turn.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from sqlalchemy import text
 
 from portal.db import make_engine
-from portal.turns import FifoLock, Turns, handed_over
+from portal.serving import RequestThreads
+from portal.turns import FifoLock, handed_over
 
 
 def _queue_in_order(lock: FifoLock, count: int, served: list) -> list[threading.Thread]:
@@ -53,51 +55,54 @@ def test_outside_a_turn_a_wait_is_a_plain_block():
         pass  # the CLI, a benchmark, a background thread: nothing to hand over
 
 
-def _other_turn_ran_during(turns: Turns, wait) -> bool:
-    """Whether another request got the turn while this one waited in `wait`."""
-    ran = threading.Event()
+def _two_requests(wait) -> None:
+    """The first request runs `wait(until)`, where `until()` waits (up to half a second)
+    for the second request to have run and says whether it did."""
+    threads, ran = RequestThreads(40), threading.Event()
 
-    def other() -> None:
-        with turns.taken():
-            ran.set()
+    async def requests():
+        first = asyncio.ensure_future(threads.run(wait, lambda: ran.wait(timeout=0.5)))
+        await asyncio.sleep(0.05)  # the first has its turn and waits
+        await threads.run(ran.set)
+        await first
 
-    with turns.taken():
-        thread = threading.Thread(target=other)
-        thread.start()
-        while turns._lock.queued < 1:
-            threading.Event().wait(0.001)
-        wait(lambda: ran.wait(timeout=0.5))
-        happened = ran.is_set()
-    thread.join()
-    return happened
+    # In a thread of its own: under the whole suite the browser tests' event loop already
+    # runs in this one, and asyncio.run refuses to start another there.
+    runner = threading.Thread(target=lambda: asyncio.run(requests()))
+    runner.start()
+    runner.join()
 
 
 def test_a_request_without_a_connection_hands_its_turn_on_while_it_waits():
+    seen = []
+
     def wait(until):
         with handed_over():
-            until()
+            seen.append(until())
 
-    assert _other_turn_ran_during(Turns(), wait)
+    _two_requests(wait)
+    assert seen == [True]  # the second request ran while the first waited
 
 
 def test_a_request_that_holds_a_connection_keeps_its_turn_while_it_waits(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
     try:
+        seen = []
 
         def wait(until):
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
                 with handed_over():
-                    until()
-
-        assert not _other_turn_ran_during(Turns(), wait)
+                    seen.append(until())
 
         def wait_after(until):
             with engine.connect() as connection:  # given back before the wait
                 connection.execute(text("SELECT 1"))
             with handed_over():
-                until()
+                seen.append(until())
 
-        assert _other_turn_ran_during(Turns(), wait_after)
+        _two_requests(wait)
+        _two_requests(wait_after)
+        assert seen == [False, True]
     finally:
         engine.dispose()
