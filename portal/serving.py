@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import socket
 import weakref
 from collections.abc import Callable
@@ -43,6 +44,19 @@ class NoDelayH11Protocol(H11Protocol):
     def connection_made(self, transport) -> None:
         _no_delay(transport)
         super().connection_made(transport)
+
+
+def settle_worker() -> None:
+    """Called once a worker process has built its app, before it serves: everything made
+    so far (the modules, the app, its templates and policies) lives as long as the process,
+    so the garbage collector's full passes stop looking at it.
+
+    Python's full collection walks every object the process holds: with the app loaded
+    that took 82-110 ms, a pause every few seconds under load during which no request
+    moved (the 99th percentile of the case summary at eight connections went from 80 to
+    157 ms); after this, 3-4 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 # What every uvicorn the portal starts is given: `uvicorn.run(app, **UVICORN_OPTIONS)`.

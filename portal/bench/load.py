@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from portal.serving import UVICORN_OPTIONS
+from portal.serving import UVICORN_OPTIONS, settle_worker
 
 
 @dataclass
@@ -74,6 +74,7 @@ class Run:
 
 def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
     app = make_app()
+    settle_worker()  # as `portal serve`'s workers do
     from portal.db import write_lock_of
 
     engine = app.state.engine

@@ -66,6 +66,7 @@ def run_in_process(app, host: str, port: int) -> None:
     """Serve an app object (the demo's) in this process, as `portal serve` would."""
     import uvicorn
 
-    from portal.serving import UVICORN_OPTIONS
+    from portal.serving import UVICORN_OPTIONS, settle_worker
 
+    settle_worker()
     uvicorn.run(app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
