@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -53,6 +54,48 @@ _SQLITE_BUSY_CODES = (5, 517)  # SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
 _PG_IDLE = 0  # psycopg's TransactionStatus.IDLE: connected, in no transaction
 
 
+class FifoLock:
+    """A lock handed to its waiters in the order they came (threading.Lock wakes any)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        """True once held; False when `timeout` seconds passed first (-1: no limit)."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if turn in self._waiters:  # not handed over in the meantime
+                self._waiters.remove(turn)
+                return False
+        return True  # handed over just as the wait ended: held
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # handed on: stays held, in arrival order
+            else:
+                self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def queued(self) -> int:
+        """How many wait for it."""
+        return len(self._waiters)
+
+
 class WriteLock:
     """Writers queue, readers do not wait: one engine's write lock in this process.
 
@@ -69,7 +112,7 @@ class WriteLock:
     def __init__(self, *, queue: bool, wait_ms: int) -> None:
         self.queue = queue
         self.timeout = wait_ms / 1000
-        self._queue = turns.FifoLock()
+        self._queue = FifoLock()
         self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
         self.taken = 0
         self.commits = 0  # commits of this process's writers: a snapshot older is stale

@@ -70,8 +70,8 @@ UVICORN_OPTIONS = {
 
 
 class RequestThreads:
-    """How many requests one worker process works on at once: its page and API handlers
-    (sync code, run in threads), the rest waiting their turn in arrival order.
+    """How many requests one worker process admits at once: its page and API handlers
+    (sync code, run in threads), the rest waiting in arrival order.
 
     Of those, one runs at a time (portal/turns.py): the others wait for their turn, or
     for another node's answer without one. The threads are for those waits: a request

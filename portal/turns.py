@@ -1,6 +1,5 @@
-"""Requests take turns: one request of a worker process runs at a time, the others queued
-in the order they reach the queue, and a request hands its turn on while it waits for
-another node.
+"""Requests take turns: one request of a worker process runs at a time, the others waiting
+in the order they came, and a request hands its turn on while it waits for another node.
 
 Python runs one thread of a process at a time, and a thread gives the interpreter up at
 every database call (the driver releases it around each statement). With several requests
@@ -23,56 +22,12 @@ while it waits (its node's timeout bounds the wait).
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
 import anyio.from_thread
-
-
-class FifoLock:
-    """A lock handed to its waiters in the order they came (threading.Lock wakes any)."""
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._held = False
-        self._waiters: deque[threading.Lock] = deque()
-
-    def acquire(self, timeout: float = -1) -> bool:
-        """True once held; False when `timeout` seconds passed first (-1: no limit)."""
-        with self._mutex:
-            if not self._held:
-                self._held = True
-                return True
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiters.append(turn)
-        if turn.acquire(timeout=timeout):
-            return True
-        with self._mutex:
-            if turn in self._waiters:  # not handed over in the meantime
-                self._waiters.remove(turn)
-                return False
-        return True  # handed over just as the wait ended: held
-
-    def release(self) -> None:
-        with self._mutex:
-            if self._waiters:
-                self._waiters.popleft().release()  # handed on: stays held, in arrival order
-            else:
-                self._held = False
-
-    @property
-    def held(self) -> bool:
-        return self._held
-
-    @property
-    def queued(self) -> int:
-        """How many wait for it."""
-        return len(self._waiters)
-
 
 _this_thread = threading.local()  # .turns: the Turns whose turn this thread has
 _connections_lock = threading.Lock()

@@ -1,6 +1,6 @@
-"""Turns (portal/turns.py): one request of a worker runs at a time, handed on in arrival
-order; a request hands its turn on while it waits only when it holds no database
-connection, so the request with the turn never waits for one waiting for a turn."""
+"""Turns (portal/turns.py): a request hands its turn on while it waits only when it holds
+no database connection, so the request with the turn never waits for one waiting for a
+turn. (One at a time, in arrival order: test_request_threads.py.)"""
 
 from __future__ import annotations
 
@@ -11,43 +11,7 @@ from sqlalchemy import text
 
 from portal.db import make_engine
 from portal.serving import RequestThreads
-from portal.turns import FifoLock, handed_over
-
-
-def _queue_in_order(lock: FifoLock, count: int, served: list) -> list[threading.Thread]:
-    threads = []
-    for number in range(count):
-
-        def waiter(number=number):
-            assert lock.acquire()
-            served.append(number)
-            lock.release()
-
-        thread = threading.Thread(target=waiter)
-        thread.start()
-        threads.append(thread)
-        while lock.queued < number + 1:  # queued before the next one starts
-            threading.Event().wait(0.001)
-    return threads
-
-
-def test_a_fifo_lock_is_handed_on_in_the_order_its_waiters_came():
-    lock, served = FifoLock(), []
-    lock.acquire()
-    threads = _queue_in_order(lock, 6, served)
-    lock.release()
-    for thread in threads:
-        thread.join()
-    assert served == [0, 1, 2, 3, 4, 5] and not lock.held
-
-
-def test_a_fifo_lock_wait_ends_at_its_limit_and_leaves_the_queue():
-    lock = FifoLock()
-    lock.acquire()
-    assert lock.acquire(timeout=0.01) is False
-    assert lock.queued == 0
-    lock.release()
-    assert lock.acquire(timeout=0.01) is True
+from portal.turns import handed_over
 
 
 def test_outside_a_turn_a_wait_is_a_plain_block():

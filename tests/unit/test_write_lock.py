@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from portal import db as db_module
 from portal import migrate
 from portal.audit import AuditTag, record, verify
-from portal.db import WriteLock, at_commit, make_engine, unit_of_work, write_lock_of
+from portal.db import FifoLock, WriteLock, at_commit, make_engine, unit_of_work, write_lock_of
 from portal.db_faults import is_unavailable
 from portal.models import NODE_LOG, Agency, AuditEntry
 
@@ -215,3 +215,12 @@ def test_the_write_ahead_log_is_copied_back_by_a_thread_of_its_own_not_by_commit
     thread = checkpointer._thread
     sqlite_engine.dispose()
     assert thread is not None and not thread.is_alive()
+
+
+def test_a_fifo_lock_wait_ends_at_its_limit_and_leaves_the_queue():
+    lock = FifoLock()
+    lock.acquire()
+    assert lock.acquire(timeout=0.01) is False
+    assert lock.queued == 0
+    lock.release()
+    assert lock.acquire(timeout=0.01) is True
