@@ -841,11 +841,18 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
         # is the least moved by the machine's other work, which changes from round to round.
         p99s = [eight.p99_ms / one.p99_ms for one, eight in by_round]
         gains = [eight.throughput / one.throughput for one, eight in by_round]
+        spread = ""
+        if result.workers > 1:
+            # uvicorn's workers share one listening socket: the one that wakes first takes
+            # every connection then waiting, and the other worker may get none.
+            spread = "; connections each worker served at 8: " + ", ".join(
+                "/".join(str(count) for count in eight.per_worker) for _one, eight in by_round
+            )
         lines.append(
             f"[{backend}]   the same, round by round: p99 at 8 / at 1 "
             f"{', '.join(f'{r:.2f}' for r in p99s)} (median {statistics.median(p99s):.2f}x); "
             f"throughput at 8 / at 1 {', '.join(f'{g:.2f}' for g in gains)} "
-            f"(median {statistics.median(gains):.2f}x)"
+            f"(median {statistics.median(gains):.2f}x){spread}"
         )
     if result.mixed is not None:
         mixed = result.mixed

@@ -38,6 +38,9 @@ class Run:
     latencies: list[float]  # seconds, one per answered request
     errors: int  # transport failures and answers not in `ok`
     lock_waited: float | None = None  # seconds writers waited for the write lock meanwhile
+    # Connections each worker process accepted meanwhile: uvicorn's workers share one
+    # listening socket, and whichever wakes first takes every connection waiting.
+    per_worker: tuple[int, ...] = ()
 
     @property
     def throughput(self) -> float:
@@ -78,6 +81,12 @@ def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
     from portal.db import write_lock_of
 
     engine = app.state.engine
+    clients: set = set()
+
+    async def counting(scope, receive, send) -> None:
+        if scope["type"] == "http":
+            clients.add(scope.get("client"))
+        await app(scope, receive, send)
 
     def answer_stats() -> None:
         while True:
@@ -86,26 +95,34 @@ def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
             except EOFError:
                 return
             lock = write_lock_of(engine)
-            stats.send((lock.waited, lock.taken))
+            accepted = len(clients)
+            clients.clear()
+            stats.send((lock.waited, accepted))
 
     threading.Thread(target=answer_stats, daemon=True).start()
     options = {**UVICORN_OPTIONS, "log_level": "warning", "access_log": False}
     # stopped as a person stops `portal serve`
     with suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
+        uvicorn.Server(uvicorn.Config(counting, **options)).run(sockets=[listener])
 
 
 class Server:
-    """The forked server (one process per worker): its port, and the write lock's
-    figures on request, summed over the workers."""
+    """The forked server (one process per worker): its port, and on request the write
+    lock's figures summed over the workers and the connections each worker served."""
 
     def __init__(self, port: int, pipes) -> None:
         self.port, self._pipes = port, pipes
 
-    def lock_waited(self) -> float:
+    def stats(self) -> tuple[float, tuple[int, ...]]:
+        """Seconds writers waited for the write lock (all along), and the connections each
+        worker served since the last call."""
         for pipe in self._pipes:
             pipe.send("stats")
-        return sum(pipe.recv()[0] for pipe in self._pipes)
+        answers = [pipe.recv() for pipe in self._pipes]
+        return sum(waited for waited, _ in answers), tuple(count for _, count in answers)
+
+    def lock_waited(self) -> float:
+        return self.stats()[0]
 
 
 @contextmanager
@@ -205,14 +222,23 @@ class Connection:
         return status
 
 
+# The connections of a closed-loop run open this far apart, as people's browsers do, not in
+# the same tenth of a millisecond. Opened at once, they all went to one worker process:
+# uvicorn's workers share one listening socket, and the first to wake took every connection
+# then waiting (0/8 in each of three rounds on PostgreSQL's two workers; 4/4, 5/3, 5/3 with
+# 5 ms between them). The run prints how many each worker served.
+CONNECT_SPACING = 0.005
+
+
 async def _closed_loop(port, cookies, path, connections, seconds, ok) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
 
-    async def one_connection() -> None:
+    async def one_connection(number: int) -> None:
         nonlocal errors
         connection = Connection(port, cookies)
+        await asyncio.sleep(number * CONNECT_SPACING)
         try:
             while time.perf_counter() < stop:
                 started = time.perf_counter()
@@ -229,23 +255,23 @@ async def _closed_loop(port, cookies, path, connections, seconds, ok) -> tuple[l
         finally:
             connection.close()
 
-    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    await asyncio.gather(*(one_connection(n) for n in range(connections)))
     return latencies, errors
 
 
 def closed_loop(
     server: Server, cookies, path: str, *, label: str, connections: int, seconds: float
 ) -> Run:
-    """`connections` connections, each sending its next request as soon as the last is
-    answered, for `seconds`."""
-    waited_before = server.lock_waited()
+    """`connections` connections (opened `CONNECT_SPACING` apart), each sending its next
+    request as soon as the last is answered, for `seconds`."""
+    waited_before, _ = server.stats()
     started = time.perf_counter()
     latencies, errors = _in_own_loop(
         lambda: _closed_loop(server.port, cookies, path, connections, seconds, ok={200})
     )
     elapsed = time.perf_counter() - started
-    waited = server.lock_waited() - waited_before
-    return Run(label, connections, elapsed, latencies, errors, waited)
+    waited, per_worker = server.stats()
+    return Run(label, connections, elapsed, latencies, errors, waited - waited_before, per_worker)
 
 
 def _in_own_loop(make_coroutine):
