@@ -554,8 +554,8 @@ def run(
     request_threads=None,
     out=print,
 ) -> list[Figures]:
-    """`workers` and `request_threads` None: each database served as this node's guide
-    serves it in production (`PRODUCTION_WORKERS`, `PRODUCTION_REQUEST_THREADS`)."""
+    """`workers` None: each database served as this node's guide serves it in production
+    (`PRODUCTION_WORKERS`); `request_threads` None: the setting's default."""
     results = []
     node_secrets = NodeSecrets(
         session_key=Secret(secrets.token_urlsafe(32)),
@@ -582,11 +582,6 @@ def run(
                     )
                     viewer_name = viewer.username
                 out(f"[{backend}] data built in {time.perf_counter() - started:.1f} s")
-                threads = (
-                    PRODUCTION_REQUEST_THREADS[backend]
-                    if request_threads is None
-                    else request_threads
-                )
                 settings = Settings(
                     database_url=url,
                     secrets=node_secrets,
@@ -595,7 +590,7 @@ def run(
                     # The page decides every owner's block whatever the machine's load: the
                     # benchmark measures that page (250 ms is the node's default budget).
                     summary_budget_ms=60_000,
-                    **({} if threads is None else {"request_threads": threads}),
+                    **({} if request_threads is None else {"request_threads": request_threads}),
                 )
                 figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
                 results.append(figures)
@@ -652,9 +647,6 @@ FLOOR_PATH = "/bench-floor"
 # SQLite node as `portal serve` runs it by default, one process (its writers then queue in
 # that process, not on SQLite's busy handler between processes).
 PRODUCTION_WORKERS = {"sqlite": 1, "postgresql": 2}
-# Requests each worker works on at once, as served in production (PORTAL_REQUEST_THREADS):
-# ops/README.md's PostgreSQL node sets 2; None: the setting's default.
-PRODUCTION_REQUEST_THREADS = {"sqlite": None, "postgresql": 2}
 
 
 class _WithFloor:

@@ -74,8 +74,8 @@ def add_commands(commands):
         "--request-threads",
         type=int,
         default=None,
-        help="requests each worker works on at once (PORTAL_REQUEST_THREADS); default: as "
-        "served in production (PostgreSQL 2, ops/README.md; SQLite the setting's default)",
+        help="requests each worker admits at once (PORTAL_REQUEST_THREADS); default: the "
+        "setting's default, as served in production",
     )
     _scratch_options(disclosure, "portal_bench")
 
