@@ -12,6 +12,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -415,6 +416,7 @@ def at_commit(db: Session, write: Callable[[], None]) -> None:
     db.info.setdefault(_AT_COMMIT, []).append(write)
 
 
+_T = TypeVar("_T")
 _MEMO = "portal_transaction_memo"  # Session.info: what this transaction has read once
 
 
@@ -453,6 +455,19 @@ def commit(session: Session) -> None:
             raise
         log.warning("the commit of a request that wrote nothing failed: %s", error)
         session.rollback()
+
+
+def between_transactions(db: Session, work: Callable[[], _T]) -> _T:
+    """Run `work`, which needs nothing of the database but takes a while (a password's
+    argon2 check: 0.1 s), between this unit of work's transactions, the worker's turn going
+    to the next request meanwhile (portal/turns.py). Only while the unit of work has written
+    nothing: its read-only transaction ends first, giving its connection back. One that has
+    written keeps its transaction, and its turn, so that its writes still commit as one."""
+    if not wrote_nothing(db):
+        return work()
+    commit(db)
+    with turns.handed_over():
+        return work()
 
 
 def wrote_nothing(session: Session) -> bool:

@@ -13,6 +13,7 @@ from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Stage, Viewer
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
+from portal.db import between_transactions
 from portal.errors import Invalid, TooManyAttempts
 from portal.models import Agency, RecoveryCode, StaffUser, WebSession
 from portal.services.staff import normalise_username
@@ -57,7 +58,11 @@ def sign_in(
         )
         raise _throttled(throttle, name, address)
     user = _find(db, name)
-    ok = passwords.verify_password(user.password_hash if user else None, password[:256])
+    stored_hash = user.password_hash if user else None
+    # Other people's pages go on meanwhile; the account is read again after it.
+    ok = between_transactions(db, lambda: passwords.verify_password(stored_hash, password[:256]))
+    if user is not None:
+        db.refresh(user)
     agency = db.get(Agency, user.agency_id) if user else None
     if not (ok and user.is_active and agency is not None and agency.is_active):
         throttle.failed(name, address)

@@ -8,8 +8,9 @@ import asyncio
 import threading
 
 from sqlalchemy import text
+from sqlmodel import Session
 
-from portal.db import make_engine
+from portal.db import between_transactions, make_engine
 from portal.serving import RequestThreads
 from portal.turns import handed_over
 
@@ -68,5 +69,38 @@ def test_a_request_that_holds_a_connection_keeps_its_turn_while_it_waits(tmp_pat
         _two_requests(wait)
         _two_requests(wait_after)
         assert seen == [False, True]
+    finally:
+        engine.dispose()
+
+
+def test_a_password_check_between_transactions_hands_the_turn_on_until_something_is_written(
+    tmp_path,
+):
+    """A sign-in's argon2 check (0.1 s) runs between its unit of work's transactions while
+    nothing is written yet, and other requests run meanwhile; after a write it keeps the
+    transaction, and the turn, so that the writes still commit as one."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+        with engine.begin() as setup:
+            setup.execute(text("CREATE TABLE note (body TEXT)"))
+        seen = []
+
+        def read_then_check(until):
+            with Session(engine, expire_on_commit=False) as db:
+                db.exec(text("SELECT count(*) FROM note")).one()
+                seen.append(between_transactions(db, until))
+                db.commit()
+
+        def write_then_check(until):
+            with Session(engine, expire_on_commit=False) as db:
+                db.exec(text("INSERT INTO note (body) VALUES ('synthetic')"))
+                seen.append(between_transactions(db, until))
+                db.rollback()  # the write was still this transaction's to undo
+
+        _two_requests(read_then_check)
+        _two_requests(write_then_check)
+        assert seen == [True, False]
+        with engine.connect() as check:
+            assert check.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
     finally:
         engine.dispose()
