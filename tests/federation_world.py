@@ -20,7 +20,7 @@ from portal.db import make_engine, unit_of_work
 from portal.federation import links, membership
 from portal.federation.roster import Mou
 from portal.federation.transport import Federation
-from portal.models import Agency, Client, MdtCase, Role
+from portal.models import Agency, AuditEntry, Client, MdtCase, Role
 from portal.requester import Requester
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
@@ -134,14 +134,26 @@ def _client_with_release(db, node: Node, owner, author, recipients, section_valu
     return client
 
 
-def sign_release(db, node: Node, client, author, recipients, sections, at):
-    """A release of `client` naming `recipients` for `sections`, signed by the client."""
+def sign_release(
+    db,
+    node: Node,
+    client,
+    author,
+    recipients,
+    sections,
+    at,
+    *,
+    purpose="mdt_case_review",
+    second_signer=None,
+):
+    """A release of `client` naming `recipients` for `sections`, signed by the client (and
+    by `second_signer`, a minor's parent)."""
     row = releases.draft_release(
         db,
         client,
         recipients=recipients,
         sections=list(sections),
-        purpose="mdt_case_review",
+        purpose=purpose,
         effective_at=at,
         expiry=consent.DateExpiry(at + timedelta(days=90)),
         keys=node.keys,
@@ -153,7 +165,7 @@ def sign_release(db, node: Node, client, author, recipients, sections, at):
         db,
         row,
         signer=SIGNER,
-        second_signer=None,
+        second_signer=second_signer,
         method=consent.SignatureMethod.TYPED,
         actor=author,
         keys=node.keys,
@@ -299,5 +311,27 @@ def case_on(node: Node, reference: str) -> MdtCase | None:
     engine = node.engine()
     with unit_of_work(engine) as db:
         found = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    engine.dispose()
+    return found
+
+
+def login(client, username: str) -> None:
+    """Sign `username` in through a node's form (a TestClient of its app)."""
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+
+
+def entries(node: Node, **where) -> list[AuditEntry]:
+    """A node's audit entries whose columns hold the values given, in log order."""
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        query = select(AuditEntry)
+        for name, value in where.items():
+            query = query.where(getattr(AuditEntry, name) == value)
+        found = list(db.exec(query.order_by(AuditEntry.seq)).all())
     engine.dispose()
     return found

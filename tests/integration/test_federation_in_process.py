@@ -20,7 +20,7 @@ from portal.bench.http import Browser, serve
 from portal.db import unit_of_work
 from portal.federation import transport
 from portal.federation.transport import Federation
-from portal.models import Agency, AuditEntry, CaseLink, Client, MdtCase
+from portal.models import Agency, CaseLink, Client, MdtCase
 
 import federation_world as fw
 
@@ -47,27 +47,6 @@ def _node_a(world) -> TestClient:
     return TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False)
 
 
-def _login(client, username):
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post(
-        "/login",
-        data={"username": username, "password": fw.PASSWORD, "csrf_token": token},
-    )
-    assert response.status_code == 303, response.text
-
-
-def _entries(node, **where):
-    engine = node.engine()
-    with unit_of_work(engine) as db:
-        query = select(AuditEntry)
-        for name, value in where.items():
-            query = query.where(getattr(AuditEntry, name) == value)
-        found = list(db.exec(query).all())
-    engine.dispose()
-    return found
-
-
 def test_case_link_made_a_mirror_on_each_owner_with_the_participants(world):
     engine = world.b.engine()
     with unit_of_work(engine) as db:
@@ -78,7 +57,7 @@ def test_case_link_made_a_mirror_on_each_owner_with_the_participants(world):
         }
     engine.dispose()
     assert linked == {fw.CLINIC: True, fw.WELFARE: False, fw.SHELTER: False, fw.CAC: False}
-    confirmed = _entries(world.b, tag="mdt:case:link_confirmed", subject=world.case_ref)
+    confirmed = fw.entries(world.b, tag="mdt:case:link_confirmed", subject=world.case_ref)
     assert len(confirmed) == 1
 
 
@@ -86,7 +65,7 @@ def test_the_summary_fans_out_and_each_side_audits_its_own(world):
     with TestClient(
         world.apps["a"], base_url="http://node-a.test", follow_redirects=False
     ) as client:
-        _login(client, "casemanager")
+        fw.login(client, "casemanager")
         page = client.get(f"/cases/{world.case_id}/summary")
     assert page.status_code == 200
     # Released by the clinic (node B) and child welfare (node C), and the shelter (here).
@@ -96,12 +75,12 @@ def test_the_summary_fans_out_and_each_side_audits_its_own(world):
     # Withheld sections show the gate, e.g. the clinic's mental health has no release.
     assert 'data-gate="no_consent"' in page.text
     # The owners' logs on B and C, and the receipts on A.
-    released_b = _entries(world.b, case_ref=world.case_ref, decision="released")
+    released_b = fw.entries(world.b, case_ref=world.case_ref, decision="released")
     assert {e.section_key for e in released_b} == {"medical"}
     assert all(e.actor_agency_ref == world.ids[fw.CAC] for e in released_b)
-    withheld_c = _entries(world.c, case_ref=world.case_ref, tag="disclosure:section:withheld")
+    withheld_c = fw.entries(world.c, case_ref=world.case_ref, tag="disclosure:section:withheld")
     assert withheld_c
-    received = _entries(world.a, tag="disclosure:section:received", case_ref=world.case_ref)
+    received = fw.entries(world.a, tag="disclosure:section:received", case_ref=world.case_ref)
     assert {json.loads(e.detail)["owner"] for e in received} == {
         world.ids[fw.CLINIC],
         world.ids[fw.WELFARE],
@@ -124,7 +103,7 @@ def test_a_revocation_on_the_owners_node_counts_on_the_next_view(world):
     with TestClient(
         world.apps["a"], base_url="http://node-a.test", follow_redirects=False
     ) as client:
-        _login(client, "casemanager")
+        fw.login(client, "casemanager")
         page = client.get(f"/cases/{world.case_id}/summary").text
     assert fw.SECRET + " clinic" not in page
     assert 'data-gate="consent_revoked"' in page
@@ -140,7 +119,7 @@ def test_an_owner_down_shows_unavailable_and_the_rest_stands(world):
     with TestClient(
         world.apps["a"], base_url="http://node-a.test", follow_redirects=False
     ) as client:
-        _login(client, "casemanager")
+        fw.login(client, "casemanager")
         page = client.get(f"/cases/{world.case_id}/summary")
     assert page.status_code == 200
     assert f"Unavailable from {fw.CLINIC}" in page.text
@@ -261,7 +240,7 @@ def test_a_link_without_a_release_naming_the_coordinator_is_declined(world):
         engine.dispose()
     finally:
         federation.close()
-    assert len(_entries(world.b, tag="mdt:case:link_declined")) == 2
+    assert len(fw.entries(world.b, tag="mdt:case:link_declined")) == 2
     assert fw.case_on(world.b, other.reference) is None
 
 
@@ -305,7 +284,7 @@ def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(
         case_id, reference = case.public_id, case.reference
     engine.dispose()
     with _node_a(world) as client:
-        _login(client, "coordinator")
+        fw.login(client, "coordinator")
         page = client.get(f"/cases/{case_id}").text
         assert "is on another node: their client reference" in page
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
@@ -323,7 +302,7 @@ def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(
 
 def _shelter_summary(world) -> str:
     with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
-        _login(client, "shelter.cm")
+        fw.login(client, "shelter.cm")
         page = client.get(f"/cases/{world.case_id}/summary")
         case_page = client.get(f"/cases/{world.case_id}")
     assert page.status_code == 200 and case_page.status_code == 200
@@ -341,7 +320,7 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     assert fw.CLINIC not in text and fw.SECRET + " clinic" not in text
     assert "1 more agency takes part" in text
     assert fw.WELFARE in text  # a system-based agency's taking part is not protected
-    asked = _entries(world.b, section_key="participation", tag="disclosure:section:withheld")
+    asked = fw.entries(world.b, section_key="participation", tag="disclosure:section:withheld")
     assert asked and all(e.actor_agency_ref == world.ids[fw.SHELTER] for e in asked)
 
     engine = world.b.engine()
@@ -354,9 +333,9 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     engine.dispose()
     text = _shelter_summary(world)
     assert fw.CLINIC in text and "more agency takes part" not in text
-    released = _entries(world.b, section_key="participation", decision="released")
+    released = fw.entries(world.b, section_key="participation", decision="released")
     assert released and released[0].actor_agency_ref == world.ids[fw.SHELTER]
-    received = _entries(world.a, tag="disclosure:section:received", section_key="participation")
+    received = fw.entries(world.a, tag="disclosure:section:received", section_key="participation")
     assert any(json.loads(e.detail)["owner"] == world.ids[fw.CLINIC] for e in received)
 
 

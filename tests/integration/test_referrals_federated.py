@@ -19,9 +19,9 @@ from portal.app import create_app
 from portal.db import unit_of_work
 from portal.federation import referrals as partner_referrals
 from portal.federation.transport import Federation
-from portal.models import Agency, AuditEntry, CaseLink, MdtCase, Role, StaffUser
+from portal.models import Agency, CaseLink, MdtCase, Role, StaffUser
 from portal.requester import Requester
-from portal.services import clients, legal_bases, releases, screenings, staff
+from portal.services import clients, legal_bases, screenings, staff
 from portal.web import screening_forms
 
 import federation_world as fw
@@ -59,28 +59,16 @@ def _minor(db, node, owner_name, author_name, reference, *, release_to=None):
     made = screenings.start(db, client, given=given, actor=author, keys=node.keys, at=at)
     screenings.finalise(db, made, actor=author, keys=node.keys, tz=NY, window_hours=48, at=at)
     if release_to:
-        row = releases.draft_release(
+        fw.sign_release(
             db,
+            node,
             client,
-            recipients=[release_to],
-            sections=["mdt_referral"],
+            author,
+            [release_to],
+            ["mdt_referral"],
+            at,
             purpose="referral",
-            effective_at=at,
-            expiry=consent.DateExpiry(at + timedelta(days=90)),
-            keys=node.keys,
-            language="en",
-            actor=author,
-            at=at,
-        )
-        releases.sign(
-            db,
-            row,
-            signer=fw.SIGNER,
             second_signer=PARENT,
-            method=consent.SignatureMethod.TYPED,
-            actor=author,
-            keys=node.keys,
-            at=at,
         )
     return made
 
@@ -122,33 +110,13 @@ def world(tmp_path):
     apps["a"].state.federation.close()
 
 
-def _login(client, username):
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post(
-        "/login", data={"username": username, "password": fw.PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303, response.text
-
-
-def _entries(node, **where):
-    engine = node.engine()
-    with unit_of_work(engine) as db:
-        query = select(AuditEntry)
-        for name, value in where.items():
-            query = query.where(getattr(AuditEntry, name) == value)
-        found = list(db.exec(query.order_by(AuditEntry.seq)).all())
-    engine.dispose()
-    return found
-
-
 def _row(page: str) -> str:
     return page.split("Minors with a clear concern and no MDT case", 1)[1].split("</tr>", 1)[0]
 
 
 def test_partners_elsewhere_refer_through_their_own_points(world):
     with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
-        _login(client, "coordinator")
+        fw.login(client, "coordinator")
         row = _row(client.get("/").text)
     # Child welfare (node C) under its legal basis; the shelter (here) under a release.
     assert "CW-MINOR" in row and CITATION in row
@@ -158,14 +126,14 @@ def test_partners_elsewhere_refer_through_their_own_points(world):
     assert f"{fw.CLINIC}: 1 minor its point did not tell your agency of (no consent)" in row
     assert "SYNTHETIC-REMOTE-NOTE" not in row and "Robin" not in row
     # Each owner's node wrote its own decision, naming its own client there.
-    (released_c,) = _entries(world.c, section_key="mdt_referral")
+    (released_c,) = fw.entries(world.c, section_key="mdt_referral")
     assert (released_c.decision, released_c.subject) == ("released", world.refs["welfare"])
     assert CITATION in json.loads(released_c.detail)["legal_basis"]
     assert released_c.actor_agency_ref == world.ids[fw.CAC]
-    (withheld_b,) = _entries(world.b, section_key="mdt_referral")
+    (withheld_b,) = fw.entries(world.b, section_key="mdt_referral")
     assert (withheld_b.decision, withheld_b.gate) == ("withheld", "no_consent")
     # The coordinator's node receipted what it received, from here and from elsewhere.
-    received = _entries(world.a, tag="disclosure:section:received", section_key="mdt_referral")
+    received = fw.entries(world.a, tag="disclosure:section:received", section_key="mdt_referral")
     assert {json.loads(e.detail)["owner"] for e in received} == {
         world.ids[fw.WELFARE],
         world.ids[fw.SHELTER],
@@ -174,7 +142,7 @@ def test_partners_elsewhere_refer_through_their_own_points(world):
 
 def test_a_case_opened_from_a_remote_referral_asks_the_owner_to_link(world):
     with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
-        _login(client, "coordinator")
+        fw.login(client, "coordinator")
         url = f"/referrals/{world.ids[fw.WELFARE]}/{world.refs['welfare']}"
         page = client.get(url)
         assert page.status_code == 200 and "CW-MINOR" in page.text
@@ -192,7 +160,7 @@ def test_a_case_opened_from_a_remote_referral_asks_the_owner_to_link(world):
     # Invited; the owner's node declined to confirm: no release names the coordinator for
     # MDT case review yet (joining is the survivor's choice, whatever the legal basis).
     assert link.confirmed_at is None
-    assert _entries(world.c, tag="mdt:case:link_declined", subject=case.reference)
+    assert fw.entries(world.c, tag="mdt:case:link_declined", subject=case.reference)
 
 
 def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world):
@@ -245,7 +213,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
     finally:
         federation.close()
     assert found["refused"]["gate"] == "not_coordinator" and found["decisions"] == []
-    refused = _entries(world.c, section_key="mdt_referral", gate="not_coordinator")
+    refused = fw.entries(world.c, section_key="mdt_referral", gate="not_coordinator")
     assert [e.actor_agency_ref for e in refused] == [world.ids[fw.SHELTER]]
 
 
@@ -281,7 +249,7 @@ def test_an_owner_down_shows_unavailable_and_the_rest_stands(world):
         mounts={URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},  # B unreachable
     )
     with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
-        _login(client, "coordinator")
+        fw.login(client, "coordinator")
         page = client.get("/")
     assert page.status_code == 200
     row = _row(page.text)
