@@ -106,15 +106,15 @@ class WriteLock:
     front of the database's own write lock: waiters are handed the lock in the order they
     came, instead of SQLite's busy handler making each sleep and poll (which left some
     waiting for seconds). On PostgreSQL a writer's lock is the row locks it takes (an audit
-    log's head, FOR UPDATE), which the server already hands out in order; the time spent
-    waiting for them is counted here too.
+    log's head, FOR UPDATE), which the server already hands out in order; only the server
+    can tell how long they were waited for (`portal.bench.row_locks`).
     """
 
     def __init__(self, *, queue: bool, wait_ms: int) -> None:
         self.queue = queue
         self.timeout = wait_ms / 1000
         self._queue = FifoLock()
-        self.waited = 0.0  # seconds spent waiting for the lock, summed over every writer
+        self.waited = 0.0  # seconds waited in the queue (SQLite), summed over every writer
         self.taken = 0
         self.commits = 0  # commits of this process's writers: a snapshot older is stale
         self.checkpointer: WalCheckpointer | None = None  # SQLite files: see WalCheckpointer
@@ -123,7 +123,7 @@ class WriteLock:
         self.taken += 1
         started = time.perf_counter()
         handed = self._queue.acquire(timeout=self.timeout)
-        self.note_wait(time.perf_counter() - started)
+        self.waited += time.perf_counter() - started
         if not handed:
             raise sqlite3.OperationalError(
                 f"database is locked: waited {self.timeout:.0f} s for the write lock"
@@ -131,9 +131,6 @@ class WriteLock:
 
     def release(self) -> None:
         self._queue.release()
-
-    def note_wait(self, seconds: float) -> None:
-        self.waited += seconds
 
 
 # SQLite copies its write-ahead log back into the database file (a checkpoint) from a
@@ -392,21 +389,6 @@ def hold_write_lock(db: Session) -> None:
     """Take the write lock now, before reading what this transaction is about to move (an
     audit log's head): on SQLite the read must come after it."""
     take_write_lock(db.connection())
-
-
-@contextmanager
-def waiting_for_write_lock(db: Session) -> Iterator[None]:
-    """Count the time in the block as time waited for the write lock (PostgreSQL's row
-    locks on audit heads; on SQLite the queue counts its own)."""
-    lock = write_lock_of(db.get_bind())
-    if lock is None or lock.queue:
-        yield
-        return
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        lock.note_wait(time.perf_counter() - started)
 
 
 def at_commit(db: Session, write: Callable[[], None]) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import hold_write_lock, read, read_row, waiting_for_write_lock, write_many
+from portal.db import hold_write_lock, read, read_row, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -168,10 +168,7 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
         (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
     )
     hold_write_lock(db)
-    if db.autoflush:  # this transaction's own pending writes are no wait for the lock
-        db.flush()
-    with waiting_for_write_lock(db):
-        row = read_row(db, locked, params)
+    row = read_row(db, locked, params)
     if row is None:
         log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
         dialect = db.get_bind().dialect.name
@@ -238,10 +235,7 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
         hold_write_lock(db)
-        if db.autoflush:  # this transaction's own pending writes are no wait for the lock
-            db.flush()
-        with waiting_for_write_lock(db):
-            locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
+        locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
         for row in locked:
             held[row["agency_id"]] = dict(row)
     for agency_id in agencies:

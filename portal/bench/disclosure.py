@@ -727,7 +727,9 @@ def concurrency(
     with (
         _measuring_side_settled(),
         load.serve_in_process(
-            lambda: _WithFloor(create_app(settings), page_html), workers=workers
+            lambda: _WithFloor(create_app(settings), page_html),
+            workers=workers,
+            database_url=settings.database_url,
         ) as server,
     ):
         browser = Browser(server.port)

@@ -5,7 +5,8 @@ The server is forked off with the app built from the benchmark's settings and se
 uvicorn with the node's options (`UVICORN_OPTIONS`) on 127.0.0.1; the load generator
 (asyncio, kept-alive HTTP/1.1 connections, a few lines of parsing) runs in this process,
 so the two do not share an interpreter lock. The server reports, on request, how long its
-writers have waited for the write lock so far (`portal.db.WriteLock`).
+writers have waited for the write lock so far: on SQLite its workers' queues
+(`portal.db.WriteLock`), on PostgreSQL the database's row locks (`row_locks`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 
 import uvicorn
 
+from portal.bench.row_locks import RowLockWaits
 from portal.serving import UVICORN_OPTIONS, settle_worker
 
 
@@ -110,8 +112,8 @@ class Server:
     """The forked server (one process per worker): its port, and on request the write
     lock's figures summed over the workers and the connections each worker served."""
 
-    def __init__(self, port: int, pipes) -> None:
-        self.port, self._pipes = port, pipes
+    def __init__(self, port: int, pipes, row_locks: RowLockWaits | None = None) -> None:
+        self.port, self._pipes, self._row_locks = port, pipes, row_locks
 
     def stats(self) -> tuple[float, tuple[int, ...]]:
         """Seconds writers waited for the write lock (all along), and the connections each
@@ -119,17 +121,23 @@ class Server:
         for pipe in self._pipes:
             pipe.send("stats")
         answers = [pipe.recv() for pipe in self._pipes]
-        return sum(waited for waited, _ in answers), tuple(count for _, count in answers)
+        waited = sum(waited for waited, _ in answers)
+        if self._row_locks is not None:
+            waited += self._row_locks.waited
+        return waited, tuple(count for _, count in answers)
 
     def lock_waited(self) -> float:
         return self.stats()[0]
 
 
 @contextmanager
-def serve_in_process(make_app: Callable, *, workers: int = 1) -> Iterator[Server]:
+def serve_in_process(
+    make_app: Callable, *, workers: int = 1, database_url: str | None = None
+) -> Iterator[Server]:
     """Fork `workers` server processes running `make_app()` on one listening socket on
     127.0.0.1 (a port the kernel picks), as `portal serve --workers N` does; stopped (as
-    a person stops `portal serve`) when the block ends."""
+    a person stops `portal serve`) when the block ends. `database_url`: the app's
+    database, watched for row-lock waits when it is PostgreSQL's."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -152,7 +160,11 @@ def serve_in_process(make_app: Callable, *, workers: int = 1) -> Iterator[Server
                 if time.monotonic() > deadline or not all(p.is_alive() for p in processes):
                     raise RuntimeError("the benchmark server did not start") from None
                 time.sleep(0.05)
-        yield Server(port, pipes)
+        with ExitStack() as watching:
+            row_locks = None
+            if database_url is not None and database_url.startswith("postgresql"):
+                row_locks = watching.enter_context(RowLockWaits(database_url))
+            yield Server(port, pipes, row_locks)
     finally:
         for process in processes:
             if process.is_alive():
