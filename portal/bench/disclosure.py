@@ -826,7 +826,8 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
             f"[{backend}]   summary p99 at 8 / at 1: {eight.p99_ms / one.p99_ms:.2f}x; "
             f"throughput at 8 / at 1: {gained:.2f}x (so by Little's law the mean latency at 8 "
             f"is 8 / {gained:.2f} = {8 / gained:.1f}x the mean at 1: {eight.mean_ms:.1f} ms "
-            f"against {one.mean_ms:.1f} ms)"
+            f"against {one.mean_ms:.1f} ms; a p99 is never below its mean, so at this "
+            f"throughput p99 at 8 is at least {eight.mean_ms / one.p99_ms:.2f}x p99 at 1)"
         )
     ones, eights = result.rounds.get(("summary", 1), []), result.rounds.get(("summary", 8), [])
     by_round = list(zip(ones, eights, strict=True)) if ones and eights else []
