@@ -39,6 +39,7 @@ from portal.audit import chain
 from portal.auth.permissions import allows
 from portal.bench import load
 from portal.bench.http import Browser, serve
+from portal.bench.percentiles import percentile
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.disclosure import Released, RequestCache, disclose
@@ -395,7 +396,7 @@ def _timed(action) -> float:
 
 
 def _p95(timings: list[float]) -> float:
-    return timings[max(0, int(len(timings) * 0.95) - 1)]
+    return percentile(timings, 0.95)
 
 
 def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_name, *, runs: int):

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx2
 from nacl.signing import SigningKey
 
+from portal.bench.percentiles import percentile
 from portal.db import unit_of_work
 from portal.demo import federated
 from portal.demo.logins import DEMO_PASSWORD
@@ -41,11 +42,6 @@ def _ports(count: int) -> list[int]:
     for s in held:
         s.close()
     return ports
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _signed_in(url: str, username: str) -> httpx2.Client:
@@ -171,9 +167,9 @@ def run(*, runs: int = 50, warmup: int = 5, directory: Path | None = None) -> di
     ours, bare = verify_rate()
     figures = {
         "federated_median_ms": statistics.median(spread),
-        "federated_p95_ms": _percentile(spread, 0.95),
+        "federated_p95_ms": percentile(spread, 0.95),
         "single_median_ms": statistics.median(alone),
-        "single_p95_ms": _percentile(alone, 0.95),
+        "single_p95_ms": percentile(alone, 0.95),
         "signed_requests_accepted_per_s": ours,
         "bare_pynacl_verifies_per_s": bare,
     }

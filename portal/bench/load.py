@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from portal.bench.percentiles import percentile
 from portal.bench.row_locks import RowLockWaits
 from portal.serving import UVICORN_OPTIONS, settle_worker
 
@@ -49,10 +50,7 @@ class Run:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
     def percentile(self, share: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+        return percentile(self.latencies, share)
 
     @property
     def mean_ms(self) -> float:

@@ -38,6 +38,7 @@ from sqlmodel import Session
 import consent
 from portal import migrate
 from portal.auth.sessions import Viewer
+from portal.bench.percentiles import percentile
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.models import (
@@ -265,11 +266,6 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
     }
 
 
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def measure(
     engine, ids: dict, *, today: date, repeat: int, warm_up: int = WARM_UP_RUNS
 ) -> tuple[list[float], list[float]]:
@@ -347,9 +343,9 @@ def _figures(backend, case_count, task_count, dashboard, my_tasks) -> Figures:
         case_count,
         task_count,
         statistics.median(dashboard),
-        _percentile(dashboard, 0.95),
+        percentile(dashboard, 0.95),
         statistics.median(my_tasks),
-        _percentile(my_tasks, 0.95),
+        percentile(my_tasks, 0.95),
     )
 
 

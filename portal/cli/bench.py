@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from portal.cli.errors import OK
-from portal.cli.parsing import command, group
+from portal.cli.errors import BAD_INPUT, OK, CommandError
+from portal.cli.parsing import command, group, seconds, whole_number, whole_numbers
 
 SCRATCH = " (never the node's database: each run makes and drops scratch databases)"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -42,37 +44,47 @@ def add_commands(commands):
         default="both",
         help="which databases to measure on",
     )
-    disclosure.add_argument("--cases", type=int, default=10_000, help="MDT cases generated")
-    disclosure.add_argument("--agencies", type=int, default=30, help="agencies generated")
     disclosure.add_argument(
-        "--audit-entries", type=int, default=100_000, help="audit entries generated"
+        "--cases", type=whole_number(1), default=10_000, help="MDT cases generated"
     )
-    disclosure.add_argument("--runs", type=int, default=50, help="measured runs")
+    disclosure.add_argument(
+        "--agencies", type=whole_number(1), default=30, help="agencies generated"
+    )
+    disclosure.add_argument(
+        "--audit-entries", type=whole_number(0), default=100_000, help="audit entries generated"
+    )
+    disclosure.add_argument("--runs", type=whole_number(1), default=50, help="measured runs")
     disclosure.add_argument(
         "--connections",
+        type=whole_numbers,
         default="1,8,32",
         help="concurrency run: numbers of connections, comma-separated ('' to skip)",
     )
     disclosure.add_argument(
-        "--seconds", type=float, default=4.0, help="concurrency run: seconds per level and round"
-    )
-    disclosure.add_argument("--rounds", type=int, default=3, help="concurrency run: rounds")
-    disclosure.add_argument(
-        "--users", type=int, default=50, help="mixed users (pages and writes); 0 to skip"
+        "--seconds", type=seconds, default=4.0, help="concurrency run: seconds per level and round"
     )
     disclosure.add_argument(
-        "--users-seconds", type=float, default=60.0, help="how long the mixed users run"
+        "--rounds", type=whole_number(1), default=3, help="concurrency run: rounds"
+    )
+    disclosure.add_argument(
+        "--users",
+        type=whole_number(0),
+        default=50,
+        help="mixed users (pages and writes); 0 to skip",
+    )
+    disclosure.add_argument(
+        "--users-seconds", type=seconds, default=60.0, help="how long the mixed users run"
     )
     disclosure.add_argument(
         "--workers",
-        type=int,
+        type=whole_number(1),
         default=None,
         help="server processes (portal serve --workers); default: as served in production "
         "on this two-core machine (SQLite 1, PostgreSQL 2; ops/README.md)",
     )
     disclosure.add_argument(
         "--request-threads",
-        type=int,
+        type=whole_number(1),
         default=None,
         help="requests each worker admits at once (PORTAL_REQUEST_THREADS); default: the "
         "setting's default, as served in production",
@@ -93,10 +105,12 @@ def add_commands(commands):
         help="which databases to measure on",
     )
     audit.add_argument(
-        "--existing", type=int, default=100_000, help="entries in the log before timing"
+        "--existing", type=whole_number(0), default=100_000, help="entries in the log before timing"
     )
-    audit.add_argument("--appends", type=int, default=2_000, help="appends timed per figure")
-    audit.add_argument("--writers", type=int, default=4, help="concurrent writers")
+    audit.add_argument(
+        "--appends", type=whole_number(1), default=2_000, help="appends timed per figure"
+    )
+    audit.add_argument("--writers", type=whole_number(1), default=4, help="concurrent writers")
     _scratch_options(audit, "portal_bench_audit")
 
     workflow = command(
@@ -106,12 +120,23 @@ def add_commands(commands):
         uses=None,
         run=cmd_bench_workflow,
     )
-    workflow.add_argument("--cases", type=int, default=100_000, help="cases at the large size")
-    workflow.add_argument("--tasks", type=int, default=500_000, help="tasks at the large size")
-    workflow.add_argument("--small-cases", type=int, default=1_000, help="cases at the small size")
-    workflow.add_argument("--small-tasks", type=int, default=5_000, help="tasks at the small size")
     workflow.add_argument(
-        "--repeat", type=int, default=200, help="measured runs per page, after warm-up runs"
+        "--cases", type=whole_number(1), default=100_000, help="cases at the large size"
+    )
+    workflow.add_argument(
+        "--tasks", type=whole_number(0), default=500_000, help="tasks at the large size"
+    )
+    workflow.add_argument(
+        "--small-cases", type=whole_number(1), default=1_000, help="cases at the small size"
+    )
+    workflow.add_argument(
+        "--small-tasks", type=whole_number(0), default=5_000, help="tasks at the small size"
+    )
+    workflow.add_argument(
+        "--repeat",
+        type=whole_number(1),
+        default=200,
+        help="measured runs per page, after warm-up runs",
     )
     _scratch_options(workflow, "portal_bench_workflow")
     federation = command(
@@ -122,8 +147,12 @@ def add_commands(commands):
         uses=None,
         run=cmd_bench_federation,
     )
-    federation.add_argument("--runs", type=int, default=50, help="measured page loads each")
-    federation.add_argument("--warmup", type=int, default=5, help="page loads not measured")
+    federation.add_argument(
+        "--runs", type=whole_number(1), default=50, help="measured page loads each"
+    )
+    federation.add_argument(
+        "--warmup", type=whole_number(0), default=5, help="page loads not measured"
+    )
     return bench
 
 
@@ -137,50 +166,134 @@ def cmd_bench_federation(args: argparse.Namespace) -> int:
 def cmd_bench_disclosure(args: argparse.Namespace) -> int:
     from portal.bench import disclosure
 
-    disclosure.run(
-        backends=_backends(args),
-        cases_n=args.cases,
-        agencies_n=args.agencies,
-        audit_n=args.audit_entries,
-        runs=args.runs,
-        postgres_url=args.postgres_url,
-        prefix=args.scratch_prefix,
-        levels=tuple(int(n) for n in args.connections.split(",") if n.strip()),
-        seconds=args.seconds,
-        rounds=args.rounds,
-        users=args.users,
-        users_seconds=args.users_seconds,
-        workers=args.workers,
-        request_threads=args.request_threads,
-    )
+    backends = _backends(args)
+    with _scratch_errors(args):
+        disclosure.run(
+            backends=backends,
+            cases_n=args.cases,
+            agencies_n=args.agencies,
+            audit_n=args.audit_entries,
+            runs=args.runs,
+            postgres_url=args.postgres_url,
+            prefix=args.scratch_prefix,
+            levels=args.connections,
+            seconds=args.seconds,
+            rounds=args.rounds,
+            users=args.users,
+            users_seconds=args.users_seconds,
+            workers=args.workers,
+            request_threads=args.request_threads,
+        )
     return OK
 
 
 def cmd_bench_audit(args: argparse.Namespace) -> int:
     from portal.bench import audit
 
-    audit.run(
-        backends=_backends(args),
-        existing=args.existing,
-        appends=args.appends,
-        writers=args.writers,
-        postgres_url=args.postgres_url,
-        prefix=args.scratch_prefix,
-    )
+    backends = _backends(args)
+    with _scratch_errors(args):
+        audit.run(
+            backends=backends,
+            existing=args.existing,
+            appends=args.appends,
+            writers=args.writers,
+            postgres_url=args.postgres_url,
+            prefix=args.scratch_prefix,
+        )
     return OK
 
 
 def _backends(args: argparse.Namespace) -> tuple[str, ...]:
-    return ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    """The databases to measure on; PostgreSQL's server checked first, so that a server
+    that does not answer is said before minutes of SQLite figures, not after them."""
+    wanted = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    if "postgresql" not in wanted:
+        return wanted
+    if not args.postgres_url:
+        if args.backend == "postgresql":
+            raise CommandError(
+                "--backend postgresql needs a server: give --postgres-url "
+                "(or PORTAL_BENCH_POSTGRES_URL)",
+                BAD_INPUT,
+            )
+        print("PostgreSQL: skipped (--postgres-url is empty)")
+        return ("sqlite",)
+    _check_server(args.postgres_url)
+    return wanted
+
+
+def _check_server(postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from portal.db import normalise_url
+
+    try:
+        engine = create_engine(normalise_url(postgres_url), connect_args={"connect_timeout": 5})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except ArgumentError:
+        raise CommandError(
+            f"--postgres-url {postgres_url!r} is not a database URL "
+            "(postgresql://USER@HOST:PORT/DATABASE)",
+            BAD_INPUT,
+        ) from None
+    except DBAPIError as error:
+        raise scratch_server_problem(error, postgres_url) from None
+
+
+def scratch_server_problem(error, postgres_url: str) -> CommandError:
+    """One line for the benchmark's PostgreSQL server failing (never the node's database,
+    which benchmarks do not use)."""
+    from sqlalchemy.engine import make_url
+
+    cause = getattr(error, "orig", None) or error
+    reason = (str(cause).strip().splitlines() or [""])[0].rsplit("failed: ", 1)[-1]
+    try:
+        url = make_url(postgres_url)
+        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    except Exception:
+        where = "the server given"
+    reason = reason.removeprefix("FATAL:").strip()
+    unreachable = "refused" in reason or "timeout" in reason.lower()
+    fix = "is it running there? Or give" if unreachable else "give a server and role that may"
+    return CommandError(
+        f"cannot use PostgreSQL at {where} for the benchmark's scratch databases ({reason}); "
+        f"{fix} {'one' if unreachable else 'create databases'} with --postgres-url "
+        "(PORTAL_BENCH_POSTGRES_URL), or '' to skip PostgreSQL"
+    )
+
+
+@contextmanager
+def _scratch_errors(args: argparse.Namespace) -> Iterator[None]:
+    """A scratch database failing mid-run: said as the benchmark's problem, in one line."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except psycopg.Error as error:  # the benchmark's own connections (row-lock sampling)
+        raise scratch_server_problem(error, args.postgres_url) from None
+    except DBAPIError as error:
+        if isinstance(error.orig, psycopg.Error):
+            raise scratch_server_problem(error, args.postgres_url) from None
+        reason = (str(error.orig or error).strip().splitlines() or [""])[0]
+        raise CommandError(
+            f"cannot use the benchmark's scratch SQLite database ({reason})"
+        ) from None
 
 
 def cmd_bench_workflow(args: argparse.Namespace) -> int:
     from portal.bench import workflow
 
-    workflow.run(
-        sizes=[(args.small_cases, args.small_tasks), (args.cases, args.tasks)],
-        postgres_url=args.postgres_url or None,
-        repeat=args.repeat,
-        prefix=args.scratch_prefix,
-    )
+    if args.postgres_url:
+        _check_server(args.postgres_url)
+    with _scratch_errors(args):
+        workflow.run(
+            sizes=[(args.small_cases, args.small_tasks), (args.cases, args.tasks)],
+            postgres_url=args.postgres_url or None,
+            repeat=args.repeat,
+            prefix=args.scratch_prefix,
+        )
     return OK

@@ -83,3 +83,36 @@ def choices_help(enum: type[StrEnum], what: str) -> str:
         else f"{member.value} ({member.label})"
         for member in enum
     )
+
+
+def whole_number(least: int):
+    """An option's type: a whole number of at least `least` (argparse says which option
+    and why, in one line, before anything runs)."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < least:
+            raise argparse.ArgumentTypeError(f"{number} is too few: at least {least}")
+        return number
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An option's type: a number of seconds above 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not number > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} seconds: give more than 0")
+    return number
+
+
+def whole_numbers(text: str) -> tuple[int, ...]:
+    """An option's type: comma-separated whole numbers above 0 ('' for none)."""
+    parse = whole_number(1)
+    return tuple(parse(part.strip()) for part in text.split(",") if part.strip())
