@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from portal import migrate
 from portal.cli.database import Database, chosen, node_settings, open_engine
 from portal.cli.errors import OK, REFUSED, CommandError
-from portal.cli.parsing import CREATES, command
+from portal.cli.parsing import CREATES, command, port
 from portal.db import unit_of_work
 
 
@@ -30,7 +30,7 @@ def add_commands(commands) -> None:
         ),
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--port", type=int, default=8000, help="port to listen on")
+    demo.add_argument("--port", type=port, default=8000, help="port to listen on")
     demo.add_argument(
         "--no-serve", action="store_true", help="prepare the database only; do not serve"
     )
@@ -56,7 +56,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return cmd_federated_demo(args)
     from portal import assets
     from portal.app import create_app
-    from portal.cli.serve import run_in_process
+    from portal.cli.serve import check_listening, run_in_process
+
+    if not args.no_serve:  # a port already taken is said first, not after the seeding
+        check_listening(args.host, args.port)
     from portal.crypto import KeyWrapper
     from portal.demo import api as demo_api
     from portal.demo import seed as demo
@@ -170,10 +173,10 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     from portal.demo.logins import DEMO_PASSWORD
     from portal.demo.seed import AGENCIES
 
-    port = 8101 if args.port == 8000 else args.port
+    first_port = 8101 if args.port == 8000 else args.port
     folder = Path(FEDERATED_FOLDER).resolve()
     state_file = folder / "nodes.json"
-    nodes = federated.plan(folder, host=args.host, port=port)
+    nodes = federated.plan(folder, host=args.host, port=first_port)
     if state_file.exists():
         state = json.loads(state_file.read_text())
         if [n["url"] for n in state["nodes"]] != [n.url for n in nodes]:

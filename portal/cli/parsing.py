@@ -116,3 +116,11 @@ def whole_numbers(text: str) -> tuple[int, ...]:
     """An option's type: comma-separated whole numbers above 0 ('' for none)."""
     parse = whole_number(1)
     return tuple(parse(part.strip()) for part in text.split(",") if part.strip())
+
+
+def port(text: str) -> int:
+    """An option's type: a TCP port, 1 to 65535."""
+    number = whole_number(1)(text)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port: at most 65535")
+    return number

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from portal.cli.database import chosen, has_agencies, node_settings, open_engine
-from portal.cli.errors import OK, REFUSED, CommandError
-from portal.cli.parsing import command
+from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
+from portal.cli.parsing import command, port, whole_number
 
 
 def add_commands(commands) -> None:
@@ -23,8 +23,8 @@ def add_commands(commands) -> None:
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--port", type=port, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=whole_number(1), default=1, help="worker processes")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     storage = settings.ratelimit_storage
     if storage.split(":", 1)[0] in SCHEMES and (reason := problem(storage)):
         raise CommandError(f"cannot reach Redis for sign-in throttling ({reason}); fix REDIS_URL")
+    check_listening(args.host, args.port)
     if args.workers > 1 and storage.startswith("memory"):
         print(
             "note: each worker counts failed sign-ins on its own; set REDIS_URL to share the count"
@@ -60,6 +61,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS
     )
     return OK
+
+
+def check_listening(host: str, port: int) -> None:
+    """Bind the address once, as uvicorn will, so that a port already taken (by another
+    `portal serve`, say) is said in one line before the workers start, not in their logs."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as error:
+        raise CommandError(
+            f"cannot listen on --host {host!r}: {error.strerror}", BAD_INPUT
+        ) from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"port {port} on {host} is already in use (another `portal serve` or "
+                    f"`portal demo`?); stop what listens there (`ss -ltnp 'sport = :{port}'` "
+                    "shows it) or choose another --port"
+                ) from None
+            if error.errno == errno.EACCES:
+                raise CommandError(
+                    f"not allowed to listen on port {port}; choose a port above 1023 "
+                    "(the proxy in front listens on 443)"
+                ) from None
+            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 def run_in_process(app, host: str, port: int) -> None:

@@ -266,6 +266,50 @@ def test_serve_refuses_a_node_without_an_agency(empty_database, capsys, monkeypa
     assert status == 4 and "run `portal init`" in err
 
 
+def test_serve_says_in_one_line_that_its_port_is_taken(empty_database, capsys, monkeypatch):
+    """Before, a second `portal serve` on the same port started and left uvicorn's log:
+    'ERROR: [Errno 98] error while attempting to bind on address …' among its lines."""
+    monkeypatch.setenv("PORTAL_ALLOWED_HOSTS", "127.0.0.1")
+    assert run(capsys, *INIT)[0] == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, _out, err = run(capsys, "serve", "--port", str(port))
+    (line,) = err.strip().splitlines()
+    assert status == 3
+    assert line.startswith(f"error: port {port} on 127.0.0.1 is already in use")
+    assert "choose another --port" in line
+
+
+def test_the_demo_says_its_port_is_taken_before_it_builds_anything(operator, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, out, err = run(capsys, "demo", "--port", str(port))
+    assert status == 3
+    assert err.strip().startswith(f"error: port {port} on 127.0.0.1 is already in use")
+    assert out == "" and not (operator / "portal-demo.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--workers", "0"], "argument --workers: 0 is too few: at least 1"),
+        (["--port", "99999"], "argument --port: 99999 is not a port: at most 65535"),
+        (["--port", "http"], "argument --port: 'http' is not a whole number"),
+    ],
+)
+def test_serve_refuses_a_worker_count_or_port_that_cannot_be(operator, capsys, option, said):
+    """Before, `--workers 0` served with one worker and `--port 99999` said it was running
+    on http://127.0.0.1:99999."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["serve", *option])
+    assert refused.value.code == 2
+    assert said in capsys.readouterr().err
+
+
 def test_keys_are_never_wrapped_by_a_new_secrets_file(operator, monkeypatch, capsys):
     """A restored database without its secrets file must not get a new KEK by accident."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
