@@ -72,8 +72,17 @@ def handed_over() -> Iterator[None]:
     try:
         yield
     finally:
-        anyio.from_thread.run(turns._semaphore.acquire)  # in line behind those waiting
+        anyio.from_thread.run(_take_back, turns._semaphore)  # in line behind those waiting
         _this_thread.turns = turns
+
+
+async def _take_back(semaphore: anyio.Semaphore) -> None:
+    """The turn, taken back whatever became of the request meanwhile: its thread runs on
+    until it ends (the request waits for it), with the turn its task gives back then. Run
+    in the request's own cancel scope, a cancelled request's wait never ended (the scope
+    no longer delivers its cancellation, and the semaphore's fast path polls for it)."""
+    with anyio.CancelScope(shield=True):
+        await semaphore.acquire()
 
 
 def connection_taken() -> int:
