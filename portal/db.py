@@ -405,7 +405,46 @@ def at_commit(db: Session, write: Callable[[], None]) -> None:
     """Run `write` as this transaction's last work, just before it commits: the write lock
     is then held for that write and the commit only, not for what the request does in
     between (a page's rendering). Dropped if the transaction rolls back."""
-    db.info.setdefault(_AT_COMMIT, []).append(write)
+    stage_for_commit(db, _AT_COMMIT, write)
+
+
+_STAGED = "portal_staged"  # Session.info: {key: [(transaction staged in, item)]}
+
+
+def stage_for_commit(db: Session, key: str, item: object) -> None:
+    """Keep `item` under `key` for this unit of work's commit (`take_staged`). A rollback
+    drops what it undid: the whole unit of work's items, or a savepoint's own (those staged
+    while it, or a savepoint within it, was open), never those staged before it."""
+    within = db.get_nested_transaction() or db.get_transaction()
+    db.info.setdefault(_STAGED, {}).setdefault(key, []).append((within, item))
+
+
+def take_staged(db: Session, key: str) -> list:
+    """The items staged under `key`, in order, handed over once."""
+    return [item for _within, item in db.info.get(_STAGED, {}).pop(key, [])]
+
+
+def _undone(within, rolled_back) -> bool:
+    if rolled_back.parent is None:  # the unit of work itself
+        return True
+    while within is not None:
+        if within is rolled_back:
+            return True
+        within = within.parent
+    return False
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_staged(session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work ended, however: nothing outlives it
+        session.info.pop(_STAGED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_undone(session, rolled_back) -> None:
+    staged = session.info.get(_STAGED)
+    for key, items in list((staged or {}).items()):
+        staged[key] = [(within, item) for within, item in items if not _undone(within, rolled_back)]
 
 
 _T = TypeVar("_T")
@@ -426,14 +465,13 @@ def _forget_memo(session, _transaction) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _run_at_commit(session) -> None:
-    while writes := session.info.pop(_AT_COMMIT, None):
+    # SQLAlchemy calls this for a savepoint's release too: the writes wait for the unit of
+    # work's own commit, the last work before it.
+    if session.in_nested_transaction():
+        return
+    while writes := take_staged(session, _AT_COMMIT):
         for write in writes:
             write()
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_at_commit(session) -> None:
-    session.info.pop(_AT_COMMIT, None)
 
 
 def commit(session: Session) -> None:
@@ -465,7 +503,12 @@ def between_transactions(db: Session, work: Callable[[], _T]) -> _T:
 def wrote_nothing(session: Session) -> bool:
     """True when this unit of work has sent no INSERT, UPDATE or DELETE: if its commit
     fails, nothing was lost and what the request read can still be answered."""
-    if session.new or session.dirty or session.deleted or session.info.get(_AT_COMMIT):
+    if (
+        session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(_STAGED, {}).get(_AT_COMMIT)
+    ):
         return False
     connections = [session.connection()] if session.in_transaction() else []
     return not any(c.info.get(_WROTE) for c in connections)

@@ -34,6 +34,7 @@ from sqlmodel import Session
 
 import consent
 from portal.audit.times import format_at
+from portal.db import stage_for_commit, take_staged
 from portal.models import Agency, AgencyKey, AuditCheckpoint, AuditEntry, AuditHead, KeyPurpose
 
 # What a signed checkpoint says it is, in the database, the journal and a download.
@@ -119,22 +120,21 @@ def check_shape(line) -> None:
 
 
 def stage(db: Session, checkpoint: AuditCheckpoint) -> None:
-    """Called when a checkpoint is signed: journaled once the session commits."""
+    """Called when a checkpoint is signed: journaled once the unit of work commits, never
+    if it (or the savepoint it was signed in) rolls back: a line for a checkpoint the
+    database never kept would contradict the log when its seq is written again."""
     if db.info.get(INFO_KEY) is not None:
-        db.info.setdefault(PENDING_KEY, []).append(line_of(checkpoint))
+        stage_for_commit(db, PENDING_KEY, line_of(checkpoint))
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    pending = session.info.pop(PENDING_KEY, [])
+    if session.in_nested_transaction():  # a savepoint released: nothing is committed yet
+        return
+    pending = take_staged(session, PENDING_KEY)
     journal = session.info.get(INFO_KEY)
     if pending and journal is not None:
         journal.append(pending)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
 
 
 def signature_holds(line: dict, public_key_b64: str) -> bool:
