@@ -199,8 +199,9 @@ def _owner_client(
     not a confirmed part of it, or when the release the owner's client joined under is no
     longer in effect and the requester is another agency."""
     links = _load_links(db, case, at=at, cache=cache)
+    _mine, requester_confirmed = links.get(requester_agency.id, (None, None))
     requester_in = (
-        requester_agency.id == case.coordinating_agency_id or requester_agency.id in links
+        requester_agency.id == case.coordinating_agency_id or requester_confirmed is not None
     )
     client_id, confirmed_at = links.get(owner.id, (None, None))
     if owner.id != requester_agency.id and owner.id in cache.lapsed[case.id]:
