@@ -425,6 +425,10 @@ def take_staged(db: Session, key: str) -> list:
 
 
 def _undone(within, rolled_back) -> bool:
+    # A flush's own subtransaction, rolled back by a failed flush, rolled back the savepoint
+    # (or the unit of work) it was in: that one's `with` block then only closes it.
+    while not rolled_back.nested and rolled_back.parent is not None:
+        rolled_back = rolled_back.parent
     if rolled_back.parent is None:  # the unit of work itself
         return True
     while within is not None:

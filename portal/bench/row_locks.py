@@ -35,6 +35,7 @@ class RowLockWaits:
         self._waited = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
 
     @property
     def waited(self) -> float:
@@ -46,12 +47,21 @@ class RowLockWaits:
         self._thread.start()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, exc_type, *_exc) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        # A sampler that failed stopped counting: its figure is never printed as one.
+        if self._failed is not None and exc_type is None:
+            raise self._failed
 
     def _sample(self, connection) -> None:
+        try:
+            self._sample_on(connection)
+        except BaseException as error:
+            self._failed = error
+
+    def _sample_on(self, connection) -> None:
         with connection:
             last = time.perf_counter()
             while not self._stop.wait(self.interval):

@@ -268,16 +268,30 @@ def scratch_server_problem(error, postgres_url: str) -> CommandError:
 @contextmanager
 def _scratch_errors(args: argparse.Namespace) -> Iterator[None]:
     """A scratch database failing mid-run: said as the benchmark's problem, in one line."""
+    import sqlite3
+
     import psycopg
     from sqlalchemy.exc import DBAPIError
+
+    def the_servers(error) -> bool:
+        # The server, the connection or the role: not a bug in the benchmark (a constraint,
+        # a syntax error), which is said as unexpected, with --verbose's traceback.
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        return getattr(error, "sqlstate", None) == "42501"  # may not create databases
 
     try:
         yield
     except psycopg.Error as error:  # the benchmark's own connections (row-lock sampling)
+        if not the_servers(error):
+            raise
         raise scratch_server_problem(error, args.postgres_url) from None
     except DBAPIError as error:
-        if isinstance(error.orig, psycopg.Error):
+        if isinstance(error.orig, psycopg.Error) and the_servers(error.orig):
             raise scratch_server_problem(error, args.postgres_url) from None
+        if not isinstance(error.orig, sqlite3.OperationalError):
+            # `portal`'s DBAPIError line names the node's database, never used here.
+            raise error.orig from error
         reason = (str(error.orig or error).strip().splitlines() or [""])[0]
         raise CommandError(
             f"cannot use the benchmark's scratch SQLite database ({reason})"

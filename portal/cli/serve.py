@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     storage = settings.ratelimit_storage
     if storage.split(":", 1)[0] in SCHEMES and (reason := problem(storage)):
         raise CommandError(f"cannot reach Redis for sign-in throttling ({reason}); fix REDIS_URL")
-    check_listening(args.host, args.port)
+    check_listening(args.host, args.port, workers=args.workers)
     if args.workers > 1 and storage.startswith("memory"):
         print(
             "note: each worker counts failed sign-ins on its own; set REDIS_URL to share the count"
@@ -63,35 +63,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
-def check_listening(host: str, port: int) -> None:
+def check_listening(host: str, port: int, *, workers: int = 1) -> None:
     """Bind the address once, as uvicorn will, so that a port already taken (by another
-    `portal serve`, say) is said in one line before the workers start, not in their logs."""
+    `portal serve`, say) is said in one line before the workers start, not in their logs.
+
+    One worker: uvicorn binds with asyncio's `create_server(host=…)`, every address the
+    host names ('' for all), an IPv6 one IPv6-only. More: one socket of its own, IPv6 (both
+    stacks) when the host has a colon, else IPv4."""
     import errno
     import socket
 
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as error:
         raise CommandError(
             f"cannot listen on --host {host!r}: {error.strerror}", BAD_INPUT
         ) from None
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise CommandError(
-                    f"port {port} on {host} is already in use (another `portal serve` or "
-                    f"`portal demo`?); stop what listens there (`ss -ltnp 'sport = :{port}'` "
-                    "shows it) or choose another --port"
-                ) from None
-            if error.errno == errno.EACCES:
-                raise CommandError(
-                    f"not allowed to listen on port {port}; choose a port above 1023 "
-                    "(the proxy in front listens on 443)"
-                ) from None
-            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    if workers > 1:
+        family = socket.AF_INET6 if host and ":" in host else socket.AF_INET
+        addresses = [(family, (host, port))]
+    else:
+        addresses = list(dict.fromkeys((info[0], info[4]) for info in found))
+    for family, address in addresses:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            if family == socket.AF_INET6 and workers == 1:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise CommandError(
+                        f"port {port} on {host} is already in use (another `portal serve` or "
+                        f"`portal demo`?); stop what listens there (`ss -ltnp 'sport = :{port}'` "
+                        "shows it) or choose another --port"
+                    ) from None
+                if error.errno == errno.EACCES:
+                    raise CommandError(
+                        f"not allowed to listen on port {port}; choose a port above 1023 "
+                        "(the proxy in front listens on 443)"
+                    ) from None
+                raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 def run_in_process(app, host: str, port: int) -> None:

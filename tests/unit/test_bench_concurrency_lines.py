@@ -24,3 +24,29 @@ def test_the_least_p99_at_eight_connections_is_printed_beside_the_measured_one()
     assert "p99 at 8 / at 1: 4.00x; throughput at 8 / at 1: 2.00x" in little
     assert "8 / 2.00 = 4.0x the mean at 1: 40.0 ms against 10.0 ms" in little
     assert "p99 at 8 is at least 4.00x p99 at 1" in little
+
+
+def _timed_run(label, connections, latencies_ms, seconds):
+    return load.Run(label, connections, seconds, [ms / 1000 for ms in latencies_ms], 0, 0.0)
+
+
+def test_the_line_never_prints_a_least_p99_that_its_own_figures_contradict():
+    """A nearest-rank p99 is below its mean when under 1 % of the pages stall: the line
+    then says so instead of a bound its own figures contradict (found by review)."""
+    stalled = [10.0] * 995 + [2000.0] * 5  # five pages caught in a 2-second stall
+    runs = {
+        ("summary", 1): _timed_run("summary", 1, [10.0] * 100, 1.0),
+        ("floor", 1): _timed_run("floor", 1, [0.2] * 100, 1.0),
+        ("summary", 8): _timed_run("summary", 8, stalled, sum(stalled) / 1000 / 8),
+        ("floor", 8): _timed_run("floor", 8, [0.4] * 400, 1.0),
+    }
+    eight, one = runs[("summary", 8)], runs[("summary", 1)]
+    assert eight.p99_ms < eight.mean_ms  # a p99 below its mean
+    lines = concurrency_lines("sqlite", Concurrency("sqlite", runs, None), (1, 8))
+    (little,) = [line for line in lines if "Little's law" in line]
+    measured = eight.p99_ms / one.p99_ms
+    claimed = eight.mean_ms / one.p99_ms
+    assert not (f"p99 at 8 is at least {claimed:.2f}x p99 at 1" in little and measured < claimed), (
+        little
+    )
+    assert "a p99 is never below its mean" not in little, little
