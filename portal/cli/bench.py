@@ -230,9 +230,11 @@ def _check_server(postgres_url: str) -> None:
 
     try:
         engine = create_engine(normalise_url(postgres_url), connect_args={"connect_timeout": 5})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
     except ArgumentError:
         raise CommandError(
             f"--postgres-url {postgres_url!r} is not a database URL "
