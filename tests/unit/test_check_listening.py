@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 import pytest
 
@@ -25,11 +26,29 @@ def _ipv6() -> bool:
         return False
 
 
-async def _uvicorn_binds(host: str, port: int) -> None:
+async def _bind_as_uvicorn(host: str, port: int) -> None:
     """What uvicorn.Server.startup does with one worker."""
     server = await asyncio.get_running_loop().create_server(asyncio.Protocol, host=host, port=port)
     server.close()
     await server.wait_closed()
+
+
+def _uvicorn_binds(host: str, port: int) -> None:
+    """In a thread with a loop of its own: under the whole suite, the browser tests' loop
+    already runs in the test's thread."""
+    failed: list[BaseException] = []
+
+    def bind() -> None:
+        try:
+            asyncio.run(_bind_as_uvicorn(host, port))
+        except BaseException as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=bind)
+    thread.start()
+    thread.join(timeout=10)
+    if failed:
+        raise failed[0]
 
 
 @pytest.mark.skipif(not _ipv6(), reason="no IPv6 here")
@@ -39,7 +58,7 @@ def test_an_ipv4_listener_does_not_refuse_host_ipv6_wildcard_that_uvicorn_serves
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        asyncio.run(_uvicorn_binds("::", port))  # uvicorn would serve
+        _uvicorn_binds("::", port)  # uvicorn would serve
         try:
             check_listening("::", port)
         except CommandError as refused:
@@ -50,7 +69,7 @@ def test_an_empty_host_is_every_interface_as_for_uvicorn():
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    asyncio.run(_uvicorn_binds("", port))  # uvicorn would serve
+    _uvicorn_binds("", port)  # uvicorn would serve
     check_listening("", port)
 
 
