@@ -52,21 +52,24 @@ def current_key_of(roster: Roster, key_id: str) -> tuple[Member, VerifyKey] | No
 
 # -- Signing keys, on the sending side ---------------------------------------------------
 
-_signing_keys: dict[str, SigningKey] = {}  # key id -> key: a key id names one key for good
+# Agency public id -> its current signing key's id and the key, unwrapped.
+_signing_keys: dict[str, tuple[str, SigningKey]] = {}
 _signing_lock = threading.Lock()
 
 
 def signing_key_of(db: Session, agency: Agency, *, keys: KeyWrapper) -> tuple[str, SigningKey]:
     """This node's agency's current signing key (it signs the agency's requests and its
-    answers). Unwrapped once per key and process."""
+    answers). Unwrapped once per key and process; a key rotated (by `portal keys rotate`, in
+    a process of its own) is replaced here at the next signature, so no worker keeps a
+    retired key unwrapped."""
     row = current_key(db, agency.id, KeyPurpose.SIGNING)
     with _signing_lock:
-        found = _signing_keys.get(row.key_id)
-    if found is None:
-        found = SigningKey(keys.unwrap(row.wrapped_secret))
+        found = _signing_keys.get(agency.public_id)
+    if found is None or found[0] != row.key_id:
+        found = (row.key_id, SigningKey(keys.unwrap(row.wrapped_secret)))
         with _signing_lock:
-            _signing_keys[row.key_id] = found
-    return row.key_id, found
+            _signing_keys[agency.public_id] = found
+    return found
 
 
 def _nonce() -> str:
