@@ -130,9 +130,10 @@ def mdt_referrals(
     return Answer(200, {"answers": answers}, owners[0])
 
 
-def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> bool:
-    """A release of this client in effect now names the coordinating agency for MDT case
-    review: without one the owner does not even say that it serves the client."""
+def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> str | None:
+    """The release of this client in effect now naming the coordinating agency for MDT case
+    review (its public id): without one the owner does not even say that it serves the
+    client. The link keeps it, so the link lapses with it (as `casework.confirm_link`)."""
     for row in releases.releases_of(db, client):
         status = releases.status_of(db, row, at=at)
         if status is None or status.state != consent.ReleaseState.ACTIVE:
@@ -142,8 +143,8 @@ def _release_names(db: Session, client: Client, coordinator: Agency, *, at: date
             coordinator.public_id in document.recipients
             and document.purpose == consent.Purpose.MDT_CASE_REVIEW
         ):
-            return True
-    return False
+            return row.public_id
+    return None
 
 
 def _mirror(db: Session, details: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
@@ -223,7 +224,10 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
         ).first()
     lock_logs(db, [owner.id])
     case = None
-    if client is not None and _release_names(db, client, coordinator, at=at):
+    joined_under = None
+    if client is not None:
+        joined_under = _release_names(db, client, coordinator, at=at)
+    if joined_under is not None:
         case = _mirror(db, details, coordinator, at=at)
     if case is None:
         record(
@@ -241,7 +245,7 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     ).first()
     if link is None:
         link = CaseLink(case_id=case.id, agency_id=owner.id, linked_at=at)
-    link.client_id, link.confirmed_at = client.id, at
+    link.client_id, link.confirmed_at, link.release_ref = client.id, at, joined_under
     db.add(link)
     db.flush()
     _participants(db, case, payload.get("participants") or [], at=at)

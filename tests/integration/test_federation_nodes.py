@@ -232,7 +232,8 @@ def test_a_revocation_on_the_owners_node_is_withheld_everywhere_a_second_later(n
     # The coordinator, which the survivor's joining release names, sees it withheld.
     page = _summary(nodes, "node-a", "coordinator", number=1)
     clinic_block = page.split(f'id="owner-{nodes.ids["clinic"]}"')[1].split("</section>")[0]
-    assert 'data-gate="consent_revoked"' in clinic_block
+    # Its link lapsed with that release (the joining release): withheld as not linked.
+    assert 'data-gate="not_linked"' in clinic_block
     assert federated.MARK not in clinic_block
 
 
