@@ -250,14 +250,14 @@ def scratch_server_problem(error, postgres_url: str) -> CommandError:
     which benchmarks do not use)."""
     from sqlalchemy.engine import make_url
 
-    cause = getattr(error, "orig", None) or error
-    reason = (str(cause).strip().splitlines() or [""])[0].rsplit("failed: ", 1)[-1]
+    from portal.cli.database import driver_reason
+
+    reason = driver_reason(error)
     try:
         url = make_url(postgres_url)
         where = f"{url.host or 'localhost'}:{url.port or 5432}"
     except Exception:
         where = "the server given"
-    reason = reason.removeprefix("FATAL:").strip()
     unreachable = "refused" in reason or "timeout" in reason.lower()
     fix = "is it running there? Or give" if unreachable else "give a server and role that may"
     return CommandError(
@@ -294,9 +294,10 @@ def _scratch_errors(args: argparse.Namespace) -> Iterator[None]:
         if not isinstance(error.orig, sqlite3.OperationalError):
             # `portal`'s DBAPIError line names the node's database, never used here.
             raise error.orig from error
-        reason = (str(error.orig or error).strip().splitlines() or [""])[0]
+        from portal.cli.database import driver_reason
+
         raise CommandError(
-            f"cannot use the benchmark's scratch SQLite database ({reason})"
+            f"cannot use the benchmark's scratch SQLite database ({driver_reason(error)})"
         ) from None
 
 

@@ -126,10 +126,18 @@ def node_settings(engine: Engine | None = None, **overrides) -> Settings:
         raise CommandError(f"cannot read the settings: {error}") from None
 
 
+def driver_reason(error: BaseException) -> str:
+    """The driver's own words for a failure, in one line: its first line, without the
+    connection string it may repeat ("connection to server at … failed: ") or "FATAL:"."""
+    cause = getattr(error, "orig", None) or error
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return first.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+
+
 def problem(error: DBAPIError, database: Database) -> CommandError:
     """One line for a database that does not answer as configured."""
     text = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error) else ""
-    reason = text.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    reason = driver_reason(error)
     try:
         url = _parse(database.url)
         where = f"{url.host or 'localhost'}:{url.port or 5432}"

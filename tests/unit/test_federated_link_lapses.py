@@ -3,6 +3,7 @@
 owner's own side does (issue 14): once the survivor revokes their agreement to join, the
 owner's point tells partners nothing more of that client."""
 
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from portal.federation import owner as owner_side
 from portal.federation import wire
 from portal.models import Discipline, Role
 from portal.requester import Requester
-from portal.services import cases, releases
+from portal.services import cases, casework, releases
 
 import factories as make
 
@@ -50,21 +51,24 @@ def _partner_reads(db, keys, w, at):
     return disclose(db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", at, keys=keys)
 
 
+def _assert_lapses_with(db, keys, w, joining) -> None:
+    """The partner reads the medical section until the joining release is revoked."""
+    assert _partner_reads(db, keys, w, LATER).decision == "released"
+    _revoke(db, keys, w, joining)
+    later = LATER + timedelta(minutes=1)
+    decision = _partner_reads(db, keys, w, later)
+    assert decision.decision == "withheld", decision
+
+
 def test_a_link_confirmed_from_the_owners_side_lapses_with_its_release(db, keys):
     """The control: the local path (casework.confirm_link) records the joining release."""
-    from portal.services import casework
-
     w, _coordinator, joining = _setup(db, keys)
     cases.link_client(db, w.case, w.owner, None, actor=None, at=make.AT)
     casework.confirm_link(
         db, w.case, w.owner, client_reference=w.client.reference, actor=w.owner_staff, at=make.AT
     )
     db.flush()
-    assert _partner_reads(db, keys, w, LATER).decision == "released"
-    _revoke(db, keys, w, joining)
-    later = LATER + timedelta(minutes=1)
-    decision = _partner_reads(db, keys, w, later)
-    assert decision.decision == "withheld", decision
+    _assert_lapses_with(db, keys, w, joining)
 
 
 def test_a_link_confirmed_at_the_coordinators_request_lapses_with_its_release(db, keys):
@@ -78,8 +82,6 @@ def test_a_link_confirmed_at_the_coordinators_request_lapses_with_its_release(db
             agency=coordinator.public_id, node=NODE, kind=coordinator.kind, name="coordinator"
         )
     )
-    from dataclasses import replace
-
     answered = owner_side.case_link(
         db,
         caller,
@@ -94,8 +96,4 @@ def test_a_link_confirmed_at_the_coordinators_request_lapses_with_its_release(db
     )
     assert answered.payload["confirmed"] is True
     db.flush()
-    assert _partner_reads(db, keys, w, LATER).decision == "released"
-    _revoke(db, keys, w, joining)
-    later = LATER + timedelta(minutes=1)
-    decision = _partner_reads(db, keys, w, later)
-    assert decision.decision == "withheld", decision
+    _assert_lapses_with(db, keys, w, joining)
