@@ -55,21 +55,24 @@ def lead_figures(db: Session, agency: Agency, *, today: date, tz: ZoneInfo) -> L
 
 
 def _by_partner(db: Session, agency: Agency, since: datetime) -> list[PartnerFigures]:
-    """Sections released and withheld to each other agency, counted in SQL."""
+    """Sections released and withheld to each other agency, counted in SQL. Entries name
+    the viewer's agency by public id (it may be hosted on another node); one this node
+    does not know is shown by that id."""
     rows = db.exec(
-        select(Agency.name, AuditEntry.decision, func.count())
-        .join(Agency, Agency.id == AuditEntry.actor_agency_id)
+        select(AuditEntry.actor_agency_ref, Agency.name, AuditEntry.decision, func.count())
+        .join(Agency, Agency.public_id == AuditEntry.actor_agency_ref, isouter=True)
         .where(
             AuditEntry.agency_id == agency.id,
-            AuditEntry.actor_agency_id != agency.id,
+            AuditEntry.actor_agency_ref.is_not(None),
+            AuditEntry.actor_agency_ref != agency.public_id,
             AuditEntry.decision.is_not(None),
             AuditEntry.at >= since,
         )
-        .group_by(Agency.name, AuditEntry.decision)
+        .group_by(AuditEntry.actor_agency_ref, Agency.name, AuditEntry.decision)
     ).all()
     counts: dict[str, dict[str, int]] = {}
-    for name, decision, count in rows:
-        counts.setdefault(name, {})[decision] = count
+    for ref, name, decision, count in rows:
+        counts.setdefault(name or f"agency {ref}", {})[decision] = count
     return [
         PartnerFigures(name, c.get("released", 0), c.get("withheld", 0))
         for name, c in sorted(counts.items())

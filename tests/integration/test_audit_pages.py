@@ -285,3 +285,16 @@ def test_one_request_is_one_row_and_is_never_split_between_pages(client, db, mdt
     rest = second.split('class="audit"')[1]
     assert 'class="request"' not in rest and rows_of(rest) == 2  # the fixture's two
     assert "5 entries) belongs to a request shown in full on an earlier page" in second
+
+
+def test_the_leads_dashboard_counts_what_each_partner_asked_this_week(client, db, clock, mdt):
+    """Entries name their viewer's agency by public id (format 2): the week's figures count
+    each partner's sections from it. Counted by the old id column, they were always empty
+    and the dashboard said that no partner had asked for anything."""
+    clock.advance(days=3)
+    make.login(client, mdt.lead.username)
+    page = client.get("/").text
+    assert "No partner asked for anything" not in page
+    row = page.split('<th scope="row">Partner Welfare (synthetic)</th>', 1)[1].split("</tr>")[0]
+    assert row == "<td>1</td><td>1</td>"  # one released, one withheld; the colleague not
+    assert "Owner Advocacy (synthetic)</th>" not in page
