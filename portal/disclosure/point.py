@@ -33,7 +33,7 @@ from portal.disclosure import consent_gate, content, legal_basis, own, policy, r
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
+from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Node, Role
 from portal.placeholders import sentence
 from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
@@ -375,6 +375,18 @@ def _case_consent(
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
     if not others and recipient.id not in confirmed:
         return withheld(Gate.NOT_LINKED)
+    # A part confirmed with no client here: an agency hosted elsewhere, whose survivor's
+    # releases are kept on its own node, where this node cannot read them (deny by default).
+    elsewhere = [
+        agency_id
+        for agency_id, (client_id, confirmed_at) in links.items()
+        if confirmed_at is not None
+        and client_id is None
+        and agency_id != recipient.id
+        and not _hosted_here(db, agency_id)
+    ]
+    if elsewhere:
+        return withheld(Gate.NO_CONSENT)
     used, bases = None, []
     for agency_id, client_id in others:
         holder = db.get(Agency, agency_id)
@@ -409,6 +421,11 @@ def _case_consent(
         if named not in bases:
             bases.append(named)
     return used, "; ".join(bases) or None
+
+
+def _hosted_here(db: Session, agency_id: int) -> bool:
+    node = db.get(Node, db.get(Agency, agency_id).node_id)
+    return node is None or node.is_local
 
 
 def _decision(

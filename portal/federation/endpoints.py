@@ -78,9 +78,7 @@ def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) ->
             )
             # Remembered in the answer's own transaction: the same request sent twice at
             # once meets the unique nonce, and the second waits for the first, then fails.
-            transport.remember_nonce(
-                db, caller.key_id, transport.nonce_of(caller.request), at=now, window_seconds=window
-            )
+            transport.remember_nonce(db, caller.key_id, caller.nonce, at=now, window_seconds=window)
         except SignatureRefused as refused:
             db.rollback()
             return _refused(refused)

@@ -147,15 +147,12 @@ def _release_names(db: Session, client: Client, coordinator: Agency, *, at: date
     return None
 
 
-def _mirror(db: Session, details: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
-    """The owner's copy of the case's coordination facts (reference, coordinator, intake):
-    what its disclosure point needs to answer for the case. None on a clash."""
+def _case_facts(details: dict) -> dict:
+    """The case's coordination facts as sent, read before anything of the client is: a
+    case that does not read is the same 400 whether or not the owner serves the client."""
     reference = details.get("reference")
     if not isinstance(reference, str) or not reference or len(reference) > 20:
         raise wire.WireError("case.reference: expected a case reference")
-    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
-    if case is not None:
-        return case if case.coordinating_agency_id == coordinator.id else None
     try:
         intake = date.fromisoformat(details.get("intake_date") or "")
         due = details.get("convening_due")
@@ -163,24 +160,44 @@ def _mirror(db: Session, details: dict, coordinator: Agency, *, at: datetime) ->
     except (TypeError, ValueError):
         raise wire.WireError("case.intake_date: expected a date") from None
     source = details.get("referral_source")
-    case = MdtCase(
-        reference=reference,
-        coordinating_agency_id=coordinator.id,
-        intake_date=intake,
-        referral_source=source if source in set(ReferralSource) else ReferralSource.OTHER,
-        created_at=at,
-        convening_due=convening_due,
-    )
+    return {
+        "reference": reference,
+        "intake_date": intake,
+        "convening_due": convening_due,
+        "referral_source": (
+            source
+            if isinstance(source, str) and source in set(ReferralSource)
+            else ReferralSource.OTHER
+        ),
+    }
+
+
+def _mirror(db: Session, facts: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
+    """The owner's copy of the case's coordination facts (reference, coordinator, intake):
+    what its disclosure point needs to answer for the case. None on a clash."""
+    case = db.exec(select(MdtCase).where(MdtCase.reference == facts["reference"])).first()
+    if case is not None:
+        return case if case.coordinating_agency_id == coordinator.id else None
+    case = MdtCase(coordinating_agency_id=coordinator.id, created_at=at, **facts)
     db.add(case)
     db.flush()
     return case
 
 
-def _participants(db: Session, case: MdtCase, listed: object, *, at: datetime) -> list[str]:
+def _participants(
+    db: Session, case: MdtCase, listed: object, *, at: datetime, coordinator: Agency
+) -> list[str]:
     """Links for the case's agencies hosted elsewhere, as the coordinator lists them, so
-    the owner's point knows who takes part; links of agencies hosted here are their own."""
+    the owner's point knows who takes part; links of agencies hosted here are their own.
+
+    Only the MDT's coordinating agency (this node's roster's word) is taken at its word:
+    an agency listed becomes a confirmed part of the case here without confirming anything
+    itself. Any other agency may coordinate a case with a client whose release names it,
+    but no one else takes part in it here on its say-so."""
     if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
         raise wire.WireError("participants: expected a list of agency ids")
+    if coordinator.public_id != membership.coordinating_agency_id(db):
+        listed = []
     agencies = {
         a.public_id: a
         for a in db.exec(select(Agency).where(Agency.public_id.in_(listed or [""]))).all()
@@ -212,6 +229,10 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     details = payload.get("case")
     if not isinstance(details, dict):
         raise wire.WireError("case: expected the case's reference and intake date")
+    facts = _case_facts(details)
+    listed = payload.get("participants") or []
+    if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
+        raise wire.WireError("participants: expected a list of agency ids")
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
     reference = payload.get("client")
     client = None
@@ -228,14 +249,14 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     if client is not None:
         joined_under = _release_names(db, client, coordinator, at=at)
     if joined_under is not None:
-        case = _mirror(db, details, coordinator, at=at)
+        case = _mirror(db, facts, coordinator, at=at)
     if case is None:
         record(
             db,
             AuditTag.CASE_LINK_DECLINED,
             agency_id=owner.id,
             actor=requester,
-            subject=str(details.get("reference"))[:20],
+            subject=facts["reference"],
             detail={"coordinating_agency": coordinator.public_id},
             at=at,
         )
@@ -248,7 +269,7 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     link.client_id, link.confirmed_at, link.release_ref = client.id, at, joined_under
     db.add(link)
     db.flush()
-    _participants(db, case, payload.get("participants") or [], at=at)
+    _participants(db, case, listed, at=at, coordinator=coordinator)
     record(
         db,
         AuditTag.CASE_LINK_CONFIRMED,
@@ -267,6 +288,8 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     requester = _requester(caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     reference = payload.get("case")
+    if not isinstance(reference, str) or len(reference) > 20:
+        raise wire.WireError("case: expected a case reference")
     case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
     own = (
@@ -278,7 +301,7 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     )
     if case is None or own is None or case.coordinating_agency_id != coordinator.id:
         raise NotFound("case")
-    listed = _participants(db, case, payload.get("participants"), at=at)
+    listed = _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
     lock_logs(db, [owner.id])
     record(
         db,

@@ -120,6 +120,7 @@ class Caller:
     member: Member
     key_id: str
     request: Message
+    nonce: str  # the nonce the accepted signature covers (not another label's)
 
 
 def accept_request(
@@ -157,7 +158,7 @@ def accept_request(
         window_seconds=window_seconds,
         required=sig.REQUEST_COMPONENTS,
     )
-    return Caller(found[verified.key_id], verified.key_id, message)
+    return Caller(found[verified.key_id], verified.key_id, message, verified.nonce)
 
 
 def remember_nonce(db: Session, key_id: str, nonce: str, *, at: datetime, window_seconds: float):
@@ -174,15 +175,6 @@ def remember_nonce(db: Session, key_id: str, nonce: str, *, at: datetime, window
     except IntegrityError:
         db.rollback()
         raise SignatureRefused(Refusal.REPLAYED) from None
-
-
-def nonce_of(message: Message) -> str:
-    verified = sig.parse_dictionary(message.headers["signature-input"])
-    for member in verified.values():
-        nonce = member.params.get("nonce")
-        if isinstance(nonce, str):
-            return nonce
-    raise SignatureRefused(Refusal.INCOMPLETE, "the signature carries no nonce")
 
 
 def refusal_body(refusal: Refusal, detail: str) -> bytes:

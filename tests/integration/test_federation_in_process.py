@@ -395,3 +395,249 @@ def test_a_request_waiting_for_a_slow_node_lets_the_next_one_run(world):
     assert served_while_waiting
     ((status, page),) = summary_pages
     assert status == 200 and fw.SECRET + " clinic" in page  # B's answer came
+
+
+def test_a_replay_with_an_unsigned_label_put_first_is_still_refused(world):
+    """The nonce remembered is the one the accepted signature covers: a captured request
+    sent again with another Signature-Input member (naming a fresh nonce, signing nothing)
+    put before the signature's own is the same request, and is refused as replayed."""
+    path = "/federation/v1/disclosures"
+    body, headers = _signed_call(world, path, _payload(world))
+    with TestClient(world.apps["b"], base_url=URLS[1]) as node_b:
+        assert node_b.post(path, content=body, headers=headers).status_code == 200
+        replay = dict(headers)
+        replay["Signature-Input"] = 'a0=();nonce="fresh-0001", ' + headers["Signature-Input"]
+        again = node_b.post(path, content=body, headers=replay)
+        assert (again.status_code, again.json().get("error")) == (401, "replayed")
+
+
+def _ask(world, node, path, payload, *, key_node, agency):
+    body, headers = _signed_call(
+        world, path, payload, key_node=key_node, agency=agency, url=URLS["abc".index(node)]
+    )
+    base_url = URLS["abc".index(node)]
+    with TestClient(world.apps[node], base_url=base_url, raise_server_exceptions=False) as client:
+        return client.post(path, content=body, headers=headers)
+
+
+def _requester_of(world, node, agency):
+    return {
+        "node": URLS["abc".index(node)],
+        "agency": world.ids[agency],
+        "agency_kind": "community",
+        "user": None,
+        "roles": ["case_manager"],
+        "purpose": "mdt_case_review",
+    }
+
+
+def test_only_the_mdts_coordinator_says_who_takes_part_in_a_case_elsewhere(world):
+    """The shelter is not the MDT's coordinating agency (the roster's is the CAC), only
+    named in a child-welfare minor's release for MDT case review. It may open a case with
+    that minor (the survivor named it), but its word on who else takes part is not taken:
+    the clinic, which nobody confirmed and whom no release names, does not become a part
+    of the case at child welfare's node, so the placement child welfare shares under its
+    legal basis "within the MDT's cases" is not told to it."""
+    from datetime import date
+
+    import consent
+    from portal.models import StaffUser
+    from portal.services import clients, legal_bases, sections
+
+    at = fw.now() - timedelta(minutes=1)
+    engine = world.c.engine()
+    with unit_of_work(engine) as db:
+        welfare = db.exec(select(Agency).where(Agency.name == fw.WELFARE)).one()
+        author = db.exec(select(StaffUser).where(StaffUser.username == "cw.cm")).one()
+        minor = clients.register_client(
+            db,
+            welfare,
+            clients.Identity("Sam", "Example", date(2014, 3, 9)),
+            reference="R-CW-MINOR",
+            actor=None,
+            keys=world.c.keys,
+            at=at,
+        )
+        placement = {"placement_type": "kinship", "stability": fw.SECRET + " minor placement"}
+        sections.save_section(
+            db, minor, "placement_housing", placement, actor=author, keys=world.c.keys, at=at
+        )
+        parent = consent.Signer("Pat Example", consent.Capacity.PARENT)
+        fw.sign_release(
+            db,
+            world.c,
+            minor,
+            author,
+            [world.ids[fw.SHELTER]],
+            ["education"],
+            at,
+            second_signer=parent,
+        )
+        legal_bases.record_basis(
+            db,
+            welfare,
+            citation="Synthetic Stat. 39.202 (MDT sharing)",
+            sections=["placement_housing"],
+            purpose="mdt_case_review",
+            minors_only=True,
+            actor=None,
+            keys=world.c.keys,
+            at=at,
+        )
+        minor_id = minor.public_id
+    engine.dispose()
+
+    reference = "MDT-2026-SHELT2"
+    linked = _ask(
+        world,
+        "c",
+        "/federation/v1/case-links",
+        {
+            "requester": _requester_of(world, "a", fw.SHELTER),
+            "owner": world.ids[fw.WELFARE],
+            "client": minor_id,
+            "case": {"reference": reference, "intake_date": fw.now().date().isoformat()},
+            "participants": [world.ids[fw.SHELTER], world.ids[fw.CLINIC]],
+        },
+        key_node="a",
+        agency=fw.SHELTER,
+    )
+    assert linked.status_code == 200 and linked.json()["confirmed"] is True
+    told = _ask(
+        world,
+        "c",
+        "/federation/v1/case-participants",
+        {
+            "requester": _requester_of(world, "a", fw.SHELTER),
+            "owner": world.ids[fw.WELFARE],
+            "case": reference,
+            "participants": [world.ids[fw.SHELTER], world.ids[fw.CLINIC]],
+        },
+        key_node="a",
+        agency=fw.SHELTER,
+    )
+    assert told.status_code == 200
+    asked = _ask(
+        world,
+        "c",
+        "/federation/v1/disclosures",
+        {
+            "requester": _requester_of(world, "b", fw.CLINIC),
+            "case": reference,
+            "owners": [world.ids[fw.WELFARE]],
+            "sections": ["placement_housing"],
+        },
+        key_node="b",
+        agency=fw.CLINIC,
+    )
+    assert asked.status_code == 200
+    (decision,) = asked.json()["answers"][0]["decisions"]
+    assert fw.SECRET + " minor placement" not in asked.text
+    assert (decision["decision"], decision["gate"]) == ("withheld", "not_linked")
+
+
+def test_the_mdts_decisions_wait_for_the_survivors_held_elsewhere(world):
+    """An MDT decision is about every survivor on the case (issue 14): a partner reads it
+    only under each survivor's release naming it. The clinic's and child welfare's survivors
+    joined the case from their own nodes, where their releases are kept; the coordinator's
+    node cannot see whether they name the shelter, so it does not release the decision to
+    the shelter (locally the same case withholds it: test_one_door_pages)."""
+    from zoneinfo import ZoneInfo
+
+    from portal.models import StaffUser
+    from portal.services import meetings
+
+    note = "SYNTHETIC-FEDERATED-DECISION"
+    at = fw.now() - timedelta(minutes=1)
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
+        coordinator = db.exec(select(StaffUser).where(StaffUser.username == "coordinator")).one()
+        meeting = meetings.schedule_meeting(
+            db,
+            cac,
+            day=at.date().isoformat(),
+            clock="00:00",
+            place="Room 1",
+            case_ids=[world.case_id],
+            actor=coordinator,
+            at=at - timedelta(days=1),
+            tz=ZoneInfo("UTC"),
+        )
+        meetings.hold_meeting(db, meeting, actor=coordinator, at=at, today=at.date())
+        item = meetings.agenda(db, meeting, cac)[0].item
+        label = meetings.recommendation_types(db, cac)[0].label
+        meetings.record_decision(
+            db, meeting, item, recommendation=label, text=note, actor=coordinator, at=at
+        )
+    engine.dispose()
+    with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
+        fw.login(client, "shelter.cm")
+        case_page = client.get(f"/cases/{world.case_id}")
+    assert case_page.status_code == 200
+    assert note not in case_page.text
+    refused = fw.entries(world.a, tag="disclosure:section:withheld", section_key="mdt_decisions")
+    assert refused and all(e.actor_agency_ref == world.ids[fw.SHELTER] for e in refused)
+    assert not fw.entries(world.a, decision="released", section_key="mdt_decisions")
+
+
+def test_a_partners_badly_shaped_case_is_answered_never_a_500(world):
+    """A referral source that is not text counts as "other", as an unknown one does; a case
+    reference that is not text is the partner's bad request (400, said in JSON)."""
+    cac = _requester_of(world, "a", fw.CAC)
+    details = {"reference": "MDT-2026-BADIN1", "intake_date": fw.now().date().isoformat()}
+    linked = _ask(
+        world,
+        "b",
+        "/federation/v1/case-links",
+        {
+            "requester": cac,
+            "owner": world.ids[fw.CLINIC],
+            "client": world.clients[fw.CLINIC],
+            "case": {**details, "referral_source": []},
+            "participants": [],
+        },
+        key_node="a",
+        agency=fw.CAC,
+    )
+    assert linked.status_code == 200, linked.text
+    assert fw.case_on(world.b, "MDT-2026-BADIN1").referral_source == "other"
+    for case in ([world.case_ref], {"reference": world.case_ref}, 7):
+        told = _ask(
+            world,
+            "b",
+            "/federation/v1/case-participants",
+            {"requester": cac, "owner": world.ids[fw.CLINIC], "case": case, "participants": []},
+            key_node="a",
+            agency=fw.CAC,
+        )
+        assert (told.status_code, told.json().get("error")) == (400, "bad_request"), told.text
+
+
+def test_a_badly_shaped_case_link_says_nothing_of_the_client(world):
+    """A link asked with a case or participants that do not read is refused the same way
+    whether or not the owner serves the client under a release naming the caller: a
+    partner cannot learn that, unaudited, from which answer comes back."""
+    cac = _requester_of(world, "a", fw.CAC)
+    good = {"reference": "MDT-2026-PROBE1", "intake_date": fw.now().date().isoformat()}
+    for case, participants in (({**good, "intake_date": "soon"}, []), (good, "everyone")):
+        answers = []
+        for client in (world.clients[fw.CLINIC], "no-such-client"):
+            answer = _ask(
+                world,
+                "b",
+                "/federation/v1/case-links",
+                {
+                    "requester": cac,
+                    "owner": world.ids[fw.CLINIC],
+                    "client": client,
+                    "case": case,
+                    "participants": participants,
+                },
+                key_node="a",
+                agency=fw.CAC,
+            )
+            answers.append((answer.status_code, answer.json()))
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 400
+    assert fw.case_on(world.b, "MDT-2026-PROBE1") is None
