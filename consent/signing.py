@@ -243,6 +243,17 @@ def load_envelope(
         raise EnvelopeError("The document is not valid JSON (nested too deeply).") from None
     except ValueError as error:
         raise EnvelopeError(f"The document is not valid JSON ({error}).") from None
+    # A \ud800-\udfff escape outside a pair stands for no character: it has no RFC 8785
+    # form, and a message or page naming the field it sits in could not be shown.
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EnvelopeError(
+            "The document is not valid JSON text (it holds a lone surrogate, \\ud800 to "
+            "\\udfff, that stands for no character)."
+        ) from None
+    except RecursionError:
+        raise EnvelopeError("The document is not valid JSON (nested too deeply).") from None
     problem = envelope_shape_problem(obj, body_key)
     if problem is not None:
         raise EnvelopeError(f"The document is not a signed {body_key}: {problem[1]}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -52,7 +53,17 @@ class Problem:
 
 
 def normalise_name(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """A name as a person reads it: casefolded, compatibility forms and accents folded,
+    invisible (format) characters dropped, punctuation and whitespace collapsed to one
+    space, so a restricted person cannot pass the check by typing their name differently
+    (the portal's client search compares names the same way)."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    letters = "".join(
+        ch if ch.isalnum() else " "
+        for ch in decomposed
+        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+    )
+    return " ".join(letters.split())
 
 
 def remaining_capacities(excluded_capacities: Iterable[Capacity | str]) -> tuple[Capacity, ...]:

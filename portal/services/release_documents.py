@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode
+from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
 from portal.models import (
     Agency,
@@ -83,8 +84,15 @@ class VerifyReport:
         return f"The signature is valid and {self.status.reason}."
 
 
-def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
+def verify_upload(
+    db: Session, data: bytes, *, at: datetime, agency_id: int | None = None
+) -> VerifyReport:
     """Verify an uploaded signed release against this node's key ring and revocations.
+
+    `agency_id`: the uploader's agency. A file that fails its signature is compared field
+    by field only with that agency's own stored release: anyone else could make a file
+    under another agency's release number and learn, one guess at a time, what it says
+    (who signed, which agencies it names). None on the node's command line.
 
     Raises Invalid (a plain message, never a trace) for input that is not a signed release
     at all: oversized, not UTF-8, not JSON, or the wrong shape.
@@ -97,7 +105,8 @@ def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
     verdict = consent.verify(envelope, ring, at=at)
     release_id = envelope["release"].get("release_id")
     stored = None
-    if isinstance(release_id, str):
+    # A number no database can hold (a NUL, a lone surrogate) names no release here.
+    if isinstance(release_id, str) and unstorable_field(release_id) is None:
         stored = db.exec(
             select(ConsentRelease).where(
                 ConsentRelease.public_id == release_id,
@@ -106,7 +115,11 @@ def verify_upload(db: Session, data: bytes, *, at: datetime) -> VerifyReport:
         ).first()
     if not verdict.ok:
         tampered: tuple[str, ...] = ()
-        if verdict.code == consent.VerifyCode.BAD_SIGNATURE and stored is not None:
+        if (
+            verdict.code == consent.VerifyCode.BAD_SIGNATURE
+            and stored is not None
+            and agency_id in (None, stored.agency_id)
+        ):
             tampered = _differing_fields(json.loads(stored.document), envelope)
         reason = verdict.reason
         if tampered:

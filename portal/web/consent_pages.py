@@ -47,7 +47,9 @@ def _uploaded_bytes(ctx: Context) -> bytes:
 def verify(ctx: Context) -> Response:
     pasted = ctx.field("pasted")
     try:
-        report = release_documents.verify_upload(ctx.db, _uploaded_bytes(ctx), at=ctx.now)
+        report = release_documents.verify_upload(
+            ctx.db, _uploaded_bytes(ctx), at=ctx.now, agency_id=ctx.viewer.agency.id
+        )
     except Invalid as error:
         return render(
             ctx,

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 import consent
 from portal import i18n
-from portal.errors import Invalid, NotFound
+from portal.errors import Forbidden, Invalid, NotFound
 from portal.i18n import N_
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
@@ -71,6 +71,12 @@ def _release(ctx: Context):
     if row.state == ReleaseState.DISCARDED:
         raise NotFound("release")  # a discarded draft is gone from every page
     return row
+
+
+def _names_allowed(ctx: Context) -> bool:
+    """Whether the viewer's roles may read clients' names (the identity section, under the
+    agency's own policy): a release names who signed, the client themself most often."""
+    return clients.may_read_identity(ctx.db, ctx.viewer.agency, requester=ctx.requester).allowed
 
 
 def _rules(ctx: Context) -> releases.MinorSigning:
@@ -195,6 +201,7 @@ def _view(ctx: Context, row) -> dict:
             release_forms.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])
         ],
         "tz": ctx.settings.tz,
+        "names_allowed": _names_allowed(ctx),
         "is_draft": row.state == ReleaseState.DRAFT,
         "is_revoked": False,
         # Who must sign, if the client signed now (a draft may be older than a birthday).
@@ -309,8 +316,18 @@ def _download(body: bytes, filename: str, media_type: str) -> Response:
     )
 
 
+def _may_download(ctx: Context) -> None:
+    # The signed file names who signed, and cannot be shown in part.
+    if not _names_allowed(ctx):
+        raise Forbidden(
+            "Your agency's policy keeps clients' names from your role, and the signed "
+            "release names who signed it."
+        )
+
+
 def release_signed_json(ctx: Context) -> Response:
     row = _release(ctx)
+    _may_download(ctx)
     return _download(
         release_documents.signed_envelope_bytes(row),
         f"release-{row.public_id}.json",
@@ -320,6 +337,7 @@ def release_signed_json(ctx: Context) -> Response:
 
 def release_fhir(ctx: Context) -> Response:
     row = _release(ctx)
+    _may_download(ctx)
     resource = release_documents.fhir_consent(ctx.db, row, at=ctx.now)
     return _download(
         json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8"),

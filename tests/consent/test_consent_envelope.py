@@ -45,6 +45,28 @@ def test_not_json(data: bytes) -> None:
         load_envelope(data)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"release": {"client_ref": "\\ud800"}, "signature": {}}',
+        b'{"release": {"x\\udfff": 1}, "signature": {}}',
+        b'{"release\\ud800": {}, "signature": {}}',
+        b'{"release": {}, "signature": {"alg": "ed25519", "kid": "\\ud800", "sig": ""}}',
+    ],
+)
+def test_an_unpaired_surrogate_is_refused(data: bytes) -> None:
+    # JSON can spell a surrogate that stands for no character: no canonical form has it, no
+    # page or terminal can show it back, so the file is refused as it is read.
+    with pytest.raises(EnvelopeError, match="not valid JSON") as caught:
+        load_envelope(data)
+    str(caught.value).encode("utf-8")  # the message itself can be shown
+
+
+def test_a_surrogate_pair_is_a_character_and_loads() -> None:
+    data = envelope_bytes().replace(b'"Alex Example"', b'"Alex \\ud83d\\ude00"')
+    assert load_envelope(data)["release"]["signer"]["name"] == "Alex \U0001f600"
+
+
 def test_duplicate_keys_are_refused() -> None:
     with pytest.raises(EnvelopeError, match="appears twice"):
         load_envelope(b'{"release": {}, "release": {}, "signature": {}}')

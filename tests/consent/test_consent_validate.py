@@ -134,6 +134,26 @@ def test_excluded_person_can_never_sign_as_signer(spelling: str) -> None:
     assert "rex" not in problems[0].message.lower()
 
 
+@pytest.mark.parametrize(
+    ("recorded", "typed"),
+    [
+        ("Rex Fictional", "Rex\u200b Fictional"),  # a zero-width space: looks the same
+        ("Rex Fictional", "Rex Fic\u00adtional"),  # a soft hyphen: invisible
+        ("Rex Fictional", "\uff32ex Fictional"),  # a full-width R
+        ("Rex Fictional", "Rex-Fictional"),
+        ("Ren\u00e9e Fictional", "Rene\u0301e Fictional"),  # é as one character, or two
+    ],
+)
+def test_excluded_person_is_known_however_the_name_is_typed(recorded: str, typed: str) -> None:
+    # The signer types their own name: a restricted person must not get past the check by
+    # typing it with an invisible character, another Unicode form of the same letters or
+    # punctuation, which the witness reads as the same name on the screen and on paper.
+    release = minor(second_signer=Signer(typed, Capacity.PARENT))
+    problems = problems_of(release, excluded_signers=[recorded])
+    assert [p.field for p in problems] == ["second_signer"]
+    assert "can never sign" in problems[0].message
+
+
 def test_excluded_person_can_never_sign_as_second_signer() -> None:
     release = minor(second_signer=Signer("Rex  Fictional", Capacity.PARENT))
     problems = problems_of(release, excluded_signers=["rex fictional"])

@@ -462,6 +462,32 @@ def test_survivor_mentor_reads_releases_but_cannot_manage_them(client, db, keys,
     assert client.post(f"{url}/revoke", data={"csrf_token": token}).status_code == 403
 
 
+def test_release_pages_keep_the_clients_name_from_a_role_the_policy_withholds_it_from(
+    client, db, keys
+):
+    # An agency lead manages releases, but the agency's policy (the default one) keeps
+    # clients' names from the lead: the client's page shows the reference only, and so must
+    # the release, whose signer is the client, named in full.
+    team = Team(client, db, keys, role=Role.AGENCY_LEAD)
+    url = signed_release(client, team)
+    assert "Robin Example" not in client.get(f"/clients/{team.client_row.public_id}").text
+    page = client.get(url)
+    assert page.status_code == 200 and "Robin Example" not in page.text
+    assert "Signed by" in page.text and "withheld" in page.text
+    printed = client.get(f"{url}/print")
+    assert printed.status_code == 200 and "Robin Example" not in printed.text
+    for download in ("signed.json", "fhir.json"):
+        response = client.get(f"{url}/{download}")
+        assert response.status_code == 403 and "Robin Example" not in response.text
+    # A role the policy gives names to still reads them, and downloads the signed file.
+    advocate = make.user(db, team.owner, Role.ADVOCATE)
+    client.cookies.clear()
+    make.login(client, advocate.username)
+    assert "Robin Example" in client.get(url).text
+    assert "Robin Example" in client.get(f"{url}/print").text
+    assert client.get(f"{url}/signed.json").status_code == 200
+
+
 def test_administrator_sees_no_clients(client, db, keys):
     agency = make.agency(db, keys)
     admin = make.user(db, agency, Role.ADMINISTRATOR)
@@ -516,6 +542,30 @@ def test_verify_page_valid_tampered_revoked_expired(client, db, team, clock):
     assert "verdict-warn" in revoked.text and "it was revoked" in revoked.text
 
 
+def test_verify_page_tells_no_other_agency_what_a_stored_release_says(client, db, keys, team):
+    # A partner knows a release's number (it is named on what they were shown under it)
+    # and the document format; a file of their own making, under that number, with a
+    # broken signature must not tell them, field by field, whether their guesses (the
+    # name of who signed, which agencies are named) match what the client signed.
+    url = signed_release(client, team)
+    envelope = json.loads(client.get(f"{url}/signed.json").content)
+    partner = make.user(db, team.community, Role.CASE_MANAGER)
+    client.cookies.clear()
+    make.login(client, partner.username)
+    token = make.csrf_of_page(client, "/consent/verify")
+    answers = []
+    for guess in ("Robin Example", "Someone Else"):
+        forged = json.loads(json.dumps(envelope))
+        forged["release"]["signer"]["name"] = guess
+        forged["release"]["recipients"] = [team.community.public_id]
+        forged["signature"]["sig"] = "A" * 86
+        response = verify_post(client, token, json.dumps(forged).encode())
+        assert response.status_code == 200 and "bad signature" in response.text
+        assert "Changed since signing" not in response.text
+        answers.append(response.text.split("<main")[1])
+    assert answers[0] == answers[1]
+
+
 def test_verify_page_unknown_key(client, team, clock):
     from nacl.signing import SigningKey
 
@@ -538,12 +588,28 @@ def test_verify_page_unknown_key(client, team, clock):
         (b'{"release": {}}', "not a signed release"),
         (b"\xff\xfe", "not valid UTF-8"),
         (b"[" + b" " * (70 * 1024) + b"]", "too large"),
+        # a surrogate standing for no character, where the page would show it back
+        (b'{"release": {"release_id": "\\ud800"}, "signature": {}}', "not valid JSON"),
+        (b'{"release": {"x\\ud800": 1}, "signature": {}}', "not valid JSON"),
+        (b'{"release": {}, "signature": {"alg": "a", "kid": "\\udfff", "sig": ""}}', "not valid"),
     ],
 )
 def test_verify_page_refuses_malformed_input_plainly(client, team, content, message):
     response = verify_post(client, team.token, content)
     assert response.status_code == 400
     assert message in response.text and "Traceback" not in response.text
+
+
+def test_verify_page_refuses_a_release_number_no_database_can_hold(client, team):
+    # JSON can spell a NUL; the release number is looked up among this node's releases,
+    # which must not be a 500 on PostgreSQL (its text holds no NUL).
+    envelope = {
+        "release": {"release_id": "a\u0000b"},
+        "signature": {"alg": "ed25519", "kid": "k", "sig": "A" * 86},
+    }
+    response = verify_post(client, team.token, json.dumps(envelope).encode())
+    assert response.status_code == 200 and "verdict-bad" in response.text
+    assert "malformed" in response.text
 
 
 def test_verify_page_with_nothing_sent(client, team):

@@ -128,3 +128,30 @@ def test_restricted_person_can_never_sign(db, keys):
             at=make.AT,
         )
     assert "signer" in caught.value.errors
+
+
+def test_restricted_person_typing_their_name_with_an_invisible_character_is_refused(db, keys):
+    _, _, client, witness, row = _draft(db, keys)
+    db.add(
+        RestrictedPerson(
+            client_id=client.id,
+            name="Dana Suspect",
+            reason="suspected_exploiter",
+            created_at=make.AT,
+        )
+    )
+    db.flush()
+    with pytest.raises(Invalid) as caught:
+        releases.sign(
+            db,
+            row,
+            # A zero-width space after "Dana": the same name on the screen and on paper.
+            signer=consent.Signer("Dana\u200b Suspect", consent.Capacity.LEGAL_GUARDIAN),
+            second_signer=None,
+            method=consent.SignatureMethod.TYPED,
+            actor=witness,
+            keys=keys,
+            at=make.AT,
+        )
+    assert "can never sign" in caught.value.errors["signer"]
+    assert row.state == "draft"
