@@ -14,7 +14,8 @@ def _bounded_int(ctx: ApiContext, name: str, default: int, low: int, high: int) 
     raw = ctx.request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdecimal() or not low <= int(raw) <= high:
+    # Length first: int() refuses more than 4,300 digits (a ValueError, not a 400).
+    if not raw.isdecimal() or len(raw) > 12 or not low <= int(raw) <= high:
         raise Invalid(name, f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

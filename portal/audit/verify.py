@@ -139,6 +139,12 @@ def _walk(
                 return f"reordered entry: the entry id {row['id']} is out of place at seq {seq}"
             missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}–{seq - 1}"
             return f"missing entry: {missing} (the log jumps from seq {expected - 1} to {seq})"
+        if (row["format"] or 1) not in chain.FIELDS_BY_FORMAT:
+            # No node writes that format: the entry was edited (hashing it would raise).
+            return (
+                f"edited entry: seq {seq} (id {row['id']}) names an unknown entry format "
+                f"({row['format']})"
+            )
         if chain.entry_hash(row) != row["entry_hash"]:
             written_as = _written_seq(row)
             if written_as is not None:
@@ -183,6 +189,12 @@ def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) 
         )
     if head.last_hash != walked.last_hash:
         return "the head's hash does not match the last entry"
+    # A signed checkpoint says the log reached its seq: one beyond the head means the log
+    # was cut short and its head moved back. Read before the head: a checkpoint commits
+    # with its entry and the head's move, so a head read after it is never behind it.
+    signed_upto = db.execute(
+        select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.log_key == log_key)
+    ).scalar_one()
     # Entries beyond the head as it stands now were not written by record().
     current = db.execute(
         select(AuditHead.last_seq).where(AuditHead.log_key == log_key)
@@ -194,6 +206,11 @@ def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) 
     ).scalar_one()
     if beyond:
         return f"{beyond} entr{'y' if beyond == 1 else 'ies'} beyond the log's head"
+    if signed_upto is not None and signed_upto > (current or 0):
+        return (
+            f"missing entry: a checkpoint was signed at seq {signed_upto} but the log ends "
+            f"at seq {current or 0}"
+        )
     walked.head_checkpoint_seq = head.checkpoint_seq
     return None
 

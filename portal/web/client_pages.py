@@ -31,7 +31,9 @@ def _requester(ctx: Context):
 
 
 def _page_number(text: str | None) -> int:
-    return int(text) if text and text.isdecimal() and 0 < int(text) < 100_000 else 1
+    # The length first: int() reads no more than 4,300 digits (a ValueError, a 500).
+    readable = text and text.isdecimal() and len(text) < 8
+    return int(text) if readable and 0 < int(text) < 100_000 else 1
 
 
 def client_list(ctx: Context) -> Response:
@@ -164,6 +166,11 @@ COMPELLED_FIELDS = (
 
 
 def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = None) -> Response:
+    if status >= 400:
+        # Shown again beside a failed form: what the form left is dropped first, and the
+        # audited reads of the record below are kept through the 4xx.
+        ctx.db.rollback()
+        ctx.keep_on_error = True
     rows = releases.releases_of(ctx.db, client)
     identity_view = clients.view_identity(
         ctx.db,

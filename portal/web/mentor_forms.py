@@ -154,8 +154,9 @@ def report_period(query: Mapping[str, str], *, today: date) -> Period:
         raw = (query.get("days") or "").strip()
         if not raw:
             return DEFAULT_NO_CONTACT_DAYS
-        # isdecimal, not isdigit: int() cannot read a digit such as "²" (a 500 before).
-        if not raw.isdecimal() or not 1 <= int(raw) <= 365:
+        # isdecimal, not isdigit: int() cannot read a digit such as "²" (a 500 before), nor
+        # more than 4,300 digits.
+        if not raw.isdecimal() or len(raw) > 3 or not 1 <= int(raw) <= 365:
             raise Invalid("days", "Days without contact must be a whole number from 1 to 365.")
         return int(raw)
 

@@ -110,6 +110,11 @@ def _case_page(
     errors: dict | None = None,
     task_entry: str | None = None,
 ):
+    if status >= 400:
+        # Shown again beside a failed form: what the form left is dropped first, and the
+        # reads of the tasks' text below (audited by their owners) are kept through the 4xx.
+        ctx.db.rollback()
+        ctx.keep_on_error = True
     entries = mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30)
     return render(
         ctx,

@@ -634,13 +634,16 @@ def task_list(ctx: Context) -> Response:
         ctx.viewer.user,
         ctx.viewer.agency,
         filters,
-        page=int(raw_page) if raw_page.isdecimal() else 1,
+        page=int(raw_page) if raw_page.isdecimal() and len(raw_page) < 8 else 1,
     )
     return render(
         ctx,
         "workflow/tasks.html",
         {
-            "rows": tasks.with_text(ctx.db, rows=page.rows, **_mdt_reader(ctx, 200)),
+            # A bad filter still shows the default list: its receipts survive the 400.
+            "rows": tasks.with_text(
+                ctx.db, rows=page.rows, **_mdt_reader(ctx, 400 if errors else 200)
+            ),
             "page": page,
             "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
             # a status change comes back to this very list: its filter and page kept
@@ -662,6 +665,16 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
     (row,) = tasks.with_text(
         ctx.db, rows=[tasks.task_row(ctx.db, task, case)], refs=(task.public_id,), **reader
     )
+    # As on the case page: only agencies the viewer may be told take part (and the one the
+    # task is with, named on the page already) are offered.
+    told, _untold = federated_summary.told_participants(
+        ctx.db,
+        participants=casework.participants(ctx.db, case),
+        case=case,
+        federation=ctx.request.app.state.federation,
+        **reader,
+    )
+    offered = {p.agency.id for p in told} | {task.assignee_agency_id}
     return render(
         ctx,
         "workflow/task.html",
@@ -675,7 +688,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             "assignee_agency": ctx.db.get(Agency, task.assignee_agency_id),
             # Made from the viewer's own accompaniment entry: a way back to it, for them only.
             "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
-            "assignees": tasks.assignee_choices(ctx.db, case),
+            "assignees": tasks.assignee_choices(ctx.db, case, agencies=offered),
             "statuses": list(TaskStatus),
             "priorities": list(TaskPriority),
             "today": _today(ctx),

@@ -80,3 +80,41 @@ def test_another_mentor_cannot_make_a_task_of_the_entry(client, db, keys):
     )
     assert response.status_code == 404 and count_tasks(db) == 0
     assert 'class="open-tasks"' not in client.get("/mentor").text  # no cases, no counts
+
+
+def test_the_case_page_shown_again_after_a_bad_form_keeps_the_reads_it_shows(client, db, keys):
+    """The task's title comes from its owner's point (the program's own, audited); when
+    the page is shown again beside a bad date (400), that read's entry must stay."""
+    from portal.audit import AuditTag
+    from portal.models import AuditEntry
+    from portal.services import mentor_tasks
+
+    w = mentor_world(db, keys)
+    entry = logged_entry(db, w)
+    mentor_tasks.task_from_follow_up(
+        db,
+        w.mentor,
+        entry.public_id,
+        title="SYNTHETIC-TASK-TITLE",
+        due_date="2026-11-09",
+        at=make.AT,
+        today=date(2026, 11, 2),
+    )
+    db.flush()
+
+    def reads() -> int:
+        return db.exec(
+            select(func.count(AuditEntry.id)).where(
+                AuditEntry.tag == AuditTag.DISCLOSURE_RELEASED.value,
+                AuditEntry.section_key == "mdt_tasks",
+                AuditEntry.actor_user_ref == w.mentor.public_id,
+            )
+        ).one()
+
+    make.login(client, w.mentor.username)
+    case_url = f"/mentor/cases/{w.case.public_id}"
+    token = make.csrf_of_page(client, case_url)
+    before = reads()
+    bad = client.post(f"{case_url}/appointments", data={"csrf_token": token, "date": "someday"})
+    assert bad.status_code == 400 and "SYNTHETIC-TASK-TITLE" in bad.text
+    assert reads() == before + 1

@@ -351,3 +351,15 @@ def test_program_page_lists_only_own_mentors(client, db, mdt):
     page = client.get("/mentoring/program").text
     assert mdt["mentor"].public_id not in page
     assert re.search(r"No survivor-mentors on your staff yet", page)
+
+
+def test_a_number_of_days_too_long_to_read_is_a_bad_number_not_a_500(client, db, mdt):
+    """int() reads no more than 4,300 digits: a longer number is refused like any other."""
+    sign_in(client, "prog.lead")
+    for path in ("/mentoring/reports", "/mentoring/reports.csv"):
+        answer = client.get(path, params={"days": "9" * 5000})
+        assert answer.status_code == 400, path
+    assert (
+        "a whole number from 1 to 365"
+        in client.get("/mentoring/reports", params={"days": "9" * 5000}).text
+    )

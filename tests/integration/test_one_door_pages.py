@@ -174,3 +174,52 @@ def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more
     make.login(client, team.staff[team.coordinator.id].username)
     case_page = _page(client, f"/cases/{team.case.public_id}")
     assert "needs a new release" in case_page and clinic.name in case_page
+
+
+def _received(db, agency, section):
+    return db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == agency.id,
+            AuditEntry.tag == "disclosure:section:received",
+            AuditEntry.section_key == section,
+        )
+    ).all()
+
+
+def test_a_task_list_shown_with_a_bad_filter_keeps_what_it_received(client, db, keys):
+    """The list answers 400 beside the bad filter but still shows the viewer's tasks, with
+    the owner's text: the viewer agency's receipt of that text must survive the 400."""
+    team, _task = _team_with_records(db, keys)
+    team.release(db, keys, team.a, [team.r])
+    team.release(db, keys, team.b, [team.r])
+    make.login(client, team.staff[team.r.id].username)
+    page = client.get("/tasks", params={"due_from": "not-a-date"})
+    assert page.status_code == 400 and TASK_TITLE in page.text
+    assert _received(db, team.r, "mdt_tasks")
+
+
+def test_a_task_page_names_no_community_agency_the_viewer_was_not_told_of(client, db, keys):
+    """The assignee picker on a task's page offers, as the case page's does, only the
+    agencies the viewer may be told take part: never a community-based agency (or its
+    staff) whose point has not said so."""
+    team = Team(db, keys)
+    coordinator = team.staff[team.coordinator.id]
+    task = tasks.create_task(
+        db,
+        team.case,
+        title=TASK_TITLE,
+        assignee=f"user:{team.staff[team.r.id].public_id}",
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        actor=coordinator,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    task_page = _page(client, f"/tasks/{task.public_id}")
+    for agency in (team.a, team.b):
+        for text in (case_page, task_page):
+            assert agency.name not in text
+            assert team.staff[agency.id].public_id not in text
+    assert 'id="assignee"' in task_page and team.r.name in task_page

@@ -165,6 +165,21 @@ def test_editing_any_column_of_any_entry_is_detected(db, keys, log, column, posi
     assert found is not None, f"editing {column} of the {position} entry went unnoticed"
 
 
+@pytest.mark.parametrize("value", [3, -1, 0])
+def test_an_entry_edited_to_a_format_no_node_writes_is_named_not_a_crash(db, log, value):
+    """Verification names the edited entry (BROKEN, not "could not run") and goes on to the
+    other logs."""
+    owner, partner, *_ = log
+    entry = entries_of(db, owner.public_id)[1]
+    db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(format=value))
+    db.flush()
+    db.expire_all()
+    reports = {r.log_key: r for r in verify.verify_all(db)}
+    found = reports[owner.public_id].problem
+    assert found is not None and found.startswith(f"edited entry: seq {entry.seq} "), found
+    assert reports[partner.public_id].ok
+
+
 def test_an_edit_is_named_with_its_seq(db, log):
     owner = log[0]
     entry = entries_of(db, owner.public_id)[2]
@@ -322,6 +337,28 @@ def test_deleting_the_latest_checkpoint_is_detected(db, keys, log):
     db.flush()
     db.execute(delete(AuditCheckpoint).where(AuditCheckpoint.id == checkpoint.id))
     assert problem(db, owner).startswith("missing checkpoint")
+
+
+def test_a_tail_cut_with_its_head_rewound_below_a_signed_checkpoint_is_detected(db, keys, log):
+    """A checkpoint is the agency's signed word that its log reached that seq: a log that
+    now ends before it was cut short, however consistently its head was moved back."""
+    owner = log[0]
+    checkpoint = audit_log.checkpoint_log(db, owner, keys=keys, actor=None, at=AT)
+    db.flush()
+    kept = entries_of(db, owner.public_id)[:-2]
+    db.execute(
+        delete(AuditEntry).where(
+            AuditEntry.log_key == owner.public_id, AuditEntry.seq > kept[-1].seq
+        )
+    )
+    db.execute(
+        update(AuditHead)
+        .where(AuditHead.log_key == owner.public_id)
+        .values(last_seq=kept[-1].seq, last_hash=kept[-1].entry_hash, checkpoint_seq=0)
+    )
+    found = problem(db, owner)
+    assert found is not None and found.startswith("missing entry"), found
+    assert f"seq {checkpoint.seq}" in found
 
 
 def test_a_checkpoint_signed_by_another_agency_is_refused(db, keys, log):
