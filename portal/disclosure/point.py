@@ -33,7 +33,8 @@ from portal.disclosure import consent_gate, content, legal_basis, own, policy, r
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Node, Role
+from portal.hosting import is_local
+from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Role
 from portal.placeholders import sentence
 from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
@@ -383,7 +384,7 @@ def _case_consent(
         if confirmed_at is not None
         and client_id is None
         and agency_id != recipient.id
-        and not _hosted_here(db, agency_id)
+        and not is_local(db, db.get(Agency, agency_id))
     ]
     if elsewhere:
         return withheld(Gate.NO_CONSENT)
@@ -421,11 +422,6 @@ def _case_consent(
         if named not in bases:
             bases.append(named)
     return used, "; ".join(bases) or None
-
-
-def _hosted_here(db: Session, agency_id: int) -> bool:
-    node = db.get(Node, db.get(Agency, agency_id).node_id)
-    return node is None or node.is_local
 
 
 def _decision(

@@ -19,7 +19,6 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.db import transaction_memo
 from portal.federation import roster as rosters
 from portal.federation.roster import (
     Member,
@@ -30,6 +29,7 @@ from portal.federation.roster import (
     RosterError,
     SignedRoster,
 )
+from portal.hosting import is_local
 from portal.keyring import current_key
 from portal.models import Agency, AgencyKey, KeyPurpose, Node, RosterDocument
 
@@ -64,16 +64,6 @@ def local_agencies(db: Session) -> list[Agency]:
             .order_by(Agency.name)
         ).all()
     )
-
-
-def is_local(db: Session, agency: Agency) -> bool:
-    # Asked for every participant of a page, more than once: the node's row is read once
-    # per transaction (the identity map keeps no row nobody holds on to).
-    known = transaction_memo(db, "node_is_local")
-    if agency.node_id not in known:
-        node = db.get(Node, agency.node_id)
-        known[agency.node_id] = bool(node and node.is_local)
-    return known[agency.node_id]
 
 
 def node_of(db: Session, agency: Agency) -> Node:

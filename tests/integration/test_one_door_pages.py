@@ -53,14 +53,18 @@ def _pages(team, task) -> list[str]:
     ]
 
 
-def _refusals(db, agency, section):
+def _entries(db, agency, section, tag):
     return db.exec(
         select(AuditEntry).where(
             AuditEntry.agency_id == agency.id,
-            AuditEntry.tag == "disclosure:section:withheld",
+            AuditEntry.tag == tag,
             AuditEntry.section_key == section,
         )
     ).all()
+
+
+def _refusals(db, agency, section):
+    return _entries(db, agency, section, "disclosure:section:withheld")
 
 
 def test_no_page_shows_a_partner_mdt_records_its_survivors_did_not_release(client, db, keys):
@@ -177,13 +181,7 @@ def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more
 
 
 def _received(db, agency, section):
-    return db.exec(
-        select(AuditEntry).where(
-            AuditEntry.agency_id == agency.id,
-            AuditEntry.tag == "disclosure:section:received",
-            AuditEntry.section_key == section,
-        )
-    ).all()
+    return _entries(db, agency, section, "disclosure:section:received")
 
 
 def test_a_task_list_shown_with_a_bad_filter_keeps_what_it_received(client, db, keys):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from portal import migrate
+from portal import hosting, migrate
 from portal.db import make_engine, unit_of_work
 from portal.disclosure import RequestCache
 from portal.federation import membership
@@ -61,3 +61,12 @@ def test_a_node_that_is_no_longer_this_one_counts_from_the_next_transaction(comm
         assert membership.is_local(db, agency)  # this transaction read it once already
         db.commit()
         assert not membership.is_local(db, agency)
+
+
+def test_an_agency_whose_node_this_node_does_not_know_is_not_hosted_here(committed_engine):
+    """The disclosure point and the transport ask the same question the same way: an
+    agency this node cannot place is not one whose records it claims to hold."""
+    with Session(committed_engine) as db:
+        unplaced = Agency(name="Nowhere", kind="x", discipline="x", node_id=999)
+        assert not hosting.is_local(db, unplaced)
+        assert membership.is_local is hosting.is_local
