@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import select
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
@@ -303,7 +304,10 @@ def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) 
 
 
 def _forget_writes(conn) -> None:
-    conn.info.pop(_WROTE, None)
+    # A connection the server ended is gone with all it noted: asking for its info then
+    # would try to reconnect inside the transaction being rolled back, and fail.
+    if not conn.invalidated:
+        conn.info.pop(_WROTE, None)
 
 
 def _then_release(end, committed: bool, dbapi_connection) -> None:
@@ -561,9 +565,20 @@ def read(db: Session, statement, params: dict | None = None):
 
 def read_row(db: Session, statement, params: dict) -> dict | None:
     """The first row of a prebuilt read, as a dict, or None: the statement compiled once
-    per dialect and run by the driver (`exec_driver_sql`), for the read every audit append
+    per dialect and run by the driver (`driver_execute`), for the read every audit append
     makes (its log's head). Only for columns the driver already gives as Python wants them
     (strings, integers): no result type is applied. Pending changes are flushed first."""
+    rows = _driver_read(db, statement, params, fetch="one")
+    return rows[0] if rows else None
+
+
+def read_rows(db: Session, statement, params: dict) -> list[dict]:
+    """Every row of a prebuilt read, as dicts, as `read_row` reads the first (the heads of
+    the logs a page's audit entries go to)."""
+    return _driver_read(db, statement, params, fetch="all")
+
+
+def _driver_read(db: Session, statement, params: dict, *, fetch: str) -> list[dict]:
     if db.autoflush:
         db.flush()
     connection = db.connection()
@@ -572,11 +587,10 @@ def read_row(db: Session, statement, params: dict) -> dict | None:
         convert(params.get(name, default)) if convert else params.get(name, default)
         for name, convert, default in binds
     ]
-    result = connection.exec_driver_sql(
-        sql, tuple(values) if positional else dict(zip((b[0] for b in binds), values, strict=True))
+    parameters = (
+        tuple(values) if positional else dict(zip((b[0] for b in binds), values, strict=True))
     )
-    row = result.first()
-    return None if row is None else dict(zip(result.keys(), row, strict=True))
+    return driver_execute(connection, sql, parameters, fetch=fetch)
 
 
 @functools.lru_cache(maxsize=64)
@@ -602,23 +616,70 @@ def write_many(db: Session, statement, rows: Sequence[dict], *, columns: tuple[s
     if not rows:
         return
     connection = db.connection()
-    sql, converters, positional = _prepared(statement, connection.dialect, columns)
-    if positional:
-        params = [
-            tuple(convert(row[name]) if convert else row[name] for name, convert in converters)
-            for row in rows
-        ]
-    else:
-        params = [
-            {name: convert(row[name]) if convert else row[name] for name, convert in converters}
-            for row in rows
-        ]
-    connection.exec_driver_sql(sql, params)
+    sql, names, take, converters, positional = _prepared(statement, connection.dialect, columns)
+    # Most columns go to the driver as they are: taken at once, only the rest converted.
+    params = [[take(row)] if len(names) == 1 else list(take(row)) for row in rows]
+    for values in params:
+        for place, convert in converters:
+            values[place] = convert(values[place])
+    if not positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    driver_execute(connection, sql, params, many=True)
+
+
+def driver_execute(connection, sql: str, parameters, *, many: bool = False, fetch: str = ""):
+    """Run SQL compiled for this dialect on the connection's driver cursor, inside the
+    connection's transaction, for the statements every audit append makes.
+
+    `exec_driver_sql` builds an execution context and a result for each statement, which
+    cost more than SQLite's own work for the head read, the entry's insert and the head's
+    move (half of a single append's time). This keeps what matters of it: the engine's
+    `before_cursor_execute` listeners run (the write lock is taken before a write, as for
+    any statement), and a driver error is raised as SQLAlchemy's own, the connection
+    invalidated when the driver says it is gone. `fetch`: "one" or "all" of the rows, as
+    dicts (a list, empty when there is none); otherwise None.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    try:
+        if connection.dispatch.before_cursor_execute:
+            connection.dispatch.before_cursor_execute(
+                connection, cursor, sql, parameters, None, many
+            )
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        if not fetch:
+            return None
+        rows = cursor.fetchall() if fetch == "all" else [cursor.fetchone()]
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows if row is not None]
+    except connection.dialect.loaded_dbapi.Error as error:
+        gone = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
+        if gone:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(
+            sql,
+            parameters,
+            error,
+            connection.dialect.loaded_dbapi.Error,
+            connection_invalidated=gone,
+            ismulti=many,
+            dialect=connection.dialect,
+        ) from error
+    finally:
+        cursor.close()
 
 
 @functools.lru_cache(maxsize=64)
 def _prepared(statement, dialect, columns: tuple[str, ...]):
     compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-    converters = tuple((name, compiled.binds[name].type.bind_processor(dialect)) for name in names)
-    return str(compiled), converters, compiled.positional
+    names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
+    converters = tuple(
+        (place, convert)
+        for place, name in enumerate(names)
+        if (convert := compiled.binds[name].type.bind_processor(dialect)) is not None
+    )
+    take = operator.itemgetter(*names) if names else (lambda _row: ())
+    return str(compiled), names, take, converters, compiled.positional

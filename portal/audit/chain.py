@@ -9,6 +9,7 @@ two writers ever raced past the lock, one of them would fail rather than fork th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from itertools import islice
@@ -23,7 +24,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import hold_write_lock, read, read_row, write_many
+from portal.db import hold_write_lock, read, read_row, read_rows, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -200,13 +201,20 @@ def move_head(db: Session, agency_id: int | None, **values: Any) -> None:
     db.execute(update(_head).where(_head.c.log_key == head["log_key"]).values(**values))
 
 
-# FOR UPDATE is not rendered on SQLite: there the write lock is taken first.
-_LOCK_HEADS = (
-    select(_head)
-    .where(_head.c.agency_id.in_(bindparam("agencies", expanding=True)))
-    .order_by(_head.c.agency_id)
-    .with_for_update()
-)
+@functools.lru_cache(maxsize=64)
+def _lock_heads(count: int):
+    """The heads of `count` agencies' logs, locked in ascending order, by bind parameters
+    of their own (`agency_0`...): prebuilt for each count, and run by the driver. FOR
+    UPDATE is not rendered on SQLite: there the write lock is taken first."""
+    wanted = [bindparam(f"agency_{place}") for place in range(count)]
+    return (
+        select(_head)
+        .where(_head.c.agency_id.in_(wanted))
+        .order_by(_head.c.agency_id)
+        .with_for_update()
+    )
+
+
 _INSERT_ENTRIES = AuditEntry.__table__.insert()
 _ENTRY_COLUMNS = (*HASHED_FIELDS, "entry_hash")
 _MOVE_HEAD = (
@@ -235,9 +243,9 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     agencies = [a for a in wanted if a is not None]
     if len(agencies) > 1:
         hold_write_lock(db)
-        locked = read(db, _LOCK_HEADS, {"agencies": agencies}).mappings().all()
-        for row in locked:
-            held[row["agency_id"]] = dict(row)
+        wanted = {f"agency_{place}": agency for place, agency in enumerate(agencies)}
+        for row in read_rows(db, _lock_heads(len(agencies)), wanted):
+            held[row["agency_id"]] = row
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
 
