@@ -640,8 +640,10 @@ def driver_execute(connection, sql: str, parameters, *, many: bool = False, fetc
     dicts (a list, empty when there is none); otherwise None.
     """
     dbapi_connection = connection.connection.dbapi_connection
-    cursor = dbapi_connection.cursor()
+    cursor = None
     try:
+        # Inside: a connection the driver already knows is gone fails here first.
+        cursor = dbapi_connection.cursor()
         if connection.dispatch.before_cursor_execute:
             connection.dispatch.before_cursor_execute(
                 connection, cursor, sql, parameters, None, many
@@ -669,7 +671,10 @@ def driver_execute(connection, sql: str, parameters, *, many: bool = False, fetc
             dialect=connection.dialect,
         ) from error
     finally:
-        cursor.close()
+        # Not on a connection just invalidated: closed with it (SQLite's cursor would
+        # raise, hiding the error above).
+        if cursor is not None and not connection.invalidated:
+            cursor.close()
 
 
 @functools.lru_cache(maxsize=64)

@@ -94,3 +94,19 @@ def test_a_connection_the_server_ended_is_invalidated_and_unavailable(engine):
         assert is_unavailable(raised.value)
     with Session(engine) as db:  # the pool made a new connection
         assert read_row(db, _HEAD_OF, {}) is None
+
+
+def test_a_connection_the_driver_already_closed_is_invalidated_and_unavailable(engine):
+    # The driver can know its connection is gone before a cursor is asked of it (psycopg
+    # once it has seen the socket end; SQLite's closed handle): asking for the cursor is
+    # the first thing that fails, and it must be answered as any other driver error is.
+    with Session(engine) as db:
+        connection = db.connection()
+        connection.connection.dbapi_connection.close()
+        with pytest.raises(exc.DBAPIError) as raised:
+            read_row(db, _HEAD_OF, {})
+        assert raised.value.connection_invalidated
+        assert connection.invalidated
+        assert is_unavailable(raised.value)
+    with Session(engine) as db:  # closed without an error; the pool made a new connection
+        assert read_row(db, _HEAD_OF, {}) is None
