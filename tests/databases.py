@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from portal.db import normalise_url
+from portal import migrate
+from portal.db import make_engine, normalise_url
 from portal.scratch_db import scratch_database
 
 POSTGRES_URL = os.environ.get(
@@ -47,3 +50,17 @@ def new_empty_database(backend: str, directory: Path) -> tuple[str, callable]:
     return scratch_database(
         "postgresql", directory=directory, postgres_url=POSTGRES_URL, prefix="portal_test"
     )
+
+
+@contextmanager
+def migrated_engine(backend: str, directory: Path, **engine_options) -> Iterator:
+    """An engine on a fresh database of the backend with every migration applied, whose
+    transactions really commit; disposed and the database dropped afterwards."""
+    url, drop = new_empty_database(backend, directory)
+    engine = make_engine(url, **engine_options)
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        drop()

@@ -6,14 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from portal import migrate
 from portal.audit import AuditTag, record, verify
 from portal.audit.checkpoints import CheckpointSigner
-from portal.db import make_engine, unit_of_work
+from portal.db import unit_of_work
 from portal.models import NODE_LOG, AuditCheckpoint, AuditEntry
 
 import factories as make
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS, migrated_engine
 
 WRITERS = 8
 APPENDS_EACH = 25
@@ -22,12 +21,8 @@ APPENDS_EACH = 25
 @pytest.fixture(params=BACKENDS)
 def committed_engine(request, tmp_path):
     """A database of its own: these appends really commit, each in its own transaction."""
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url, pool_size=WRITERS + 2)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    drop()
+    with migrated_engine(request.param, tmp_path, pool_size=WRITERS + 2) as engine:
+        yield engine
 
 
 def run_together(work) -> None:

@@ -10,12 +10,11 @@ from sqlalchemy import event, exc, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from portal import migrate
-from portal.db import make_engine, read_row, unit_of_work, write_lock_of, write_many, wrote_nothing
+from portal.db import read_row, unit_of_work, write_lock_of, write_many, wrote_nothing
 from portal.db_faults import is_unavailable
 from portal.models import AuditHead
 
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS, migrated_engine
 
 _heads = AuditHead.__table__
 _NEW_HEAD = insert(_heads)
@@ -35,12 +34,8 @@ def _head(log_key: str) -> dict:
 
 @pytest.fixture(params=BACKENDS)
 def engine(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    drop()
+    with migrated_engine(request.param, tmp_path) as engine:
+        yield engine
 
 
 def test_a_write_takes_the_write_lock_and_counts_as_written(engine):

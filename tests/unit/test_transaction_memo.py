@@ -6,24 +6,20 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from portal import hosting, migrate
-from portal.db import make_engine, unit_of_work
+from portal import hosting
+from portal.db import unit_of_work
 from portal.disclosure import RequestCache
 from portal.federation import membership
 from portal.models import Agency, Node
 
 import factories as make
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS, migrated_engine
 
 
 @pytest.fixture(params=BACKENDS)
 def committed_engine(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    drop()
+    with migrated_engine(request.param, tmp_path) as engine:
+        yield engine
 
 
 def _agency_reads(engine) -> list[str]:

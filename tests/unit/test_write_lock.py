@@ -21,19 +21,16 @@ from portal.db_faults import is_unavailable
 from portal.models import NODE_LOG, Agency, AuditEntry
 
 import factories as make
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS, migrated_engine
 
 WRITERS = 6
 
 
 @pytest.fixture(params=BACKENDS)
 def committed_engine(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url, pool_size=WRITERS + 2, lock_wait_ms=5_000)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    drop()
+    options = {"pool_size": WRITERS + 2, "lock_wait_ms": 5_000}
+    with migrated_engine(request.param, tmp_path, **options) as engine:
+        yield engine
 
 
 @pytest.fixture
