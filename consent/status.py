@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from consent.document import DateExpiry, Purpose, Release
@@ -52,8 +52,11 @@ def release_end(release: Release) -> datetime | None:
     return release.expiry.latest_at
 
 
-def status(release: Release, revocations: Iterable[Revocation], *, at: datetime) -> ReleaseStatus:
-    """The state of the release at `at`. Pass only revocations whose signature was verified."""
+def status(
+    release: Release, revocations: Iterable[Revocation], *, at: datetime, tz: tzinfo = UTC
+) -> ReleaseStatus:
+    """The state of the release at `at`. Pass only revocations whose signature was verified.
+    `tz`: the time zone the reason's dates are written in (the MDT's, for its staff)."""
     revoked = [
         revocation.revoked_at
         for revocation in revocations
@@ -65,7 +68,7 @@ def status(release: Release, revocations: Iterable[Revocation], *, at: datetime)
     ]
     if revoked:
         return ReleaseStatus(
-            ReleaseState.REVOKED, f"the release was revoked on {_when(min(revoked))}"
+            ReleaseState.REVOKED, f"the release was revoked on {_when(min(revoked), tz)}"
         )
     end = release_end(release)
     if end is None:
@@ -74,13 +77,13 @@ def status(release: Release, revocations: Iterable[Revocation], *, at: datetime)
             ReleaseState.EXPIRED, "the release has no end date, so it cannot be used"
         )
     if at >= end:
-        return ReleaseStatus(ReleaseState.EXPIRED, f"the release expired on {_when(end)}")
+        return ReleaseStatus(ReleaseState.EXPIRED, f"the release expired on {_when(end, tz)}")
     if at < release.effective_at:
         return ReleaseStatus(
             ReleaseState.NOT_YET_EFFECTIVE,
-            f"the release takes effect on {_when(release.effective_at)}",
+            f"the release takes effect on {_when(release.effective_at, tz)}",
         )
-    return ReleaseStatus(ReleaseState.ACTIVE, f"the release is in effect until {_when(end)}")
+    return ReleaseStatus(ReleaseState.ACTIVE, f"the release is in effect until {_when(end, tz)}")
 
 
 def covers(
@@ -116,9 +119,10 @@ def covers(
     return Coverage(True, current.reason, CoverageCode.COVERED)
 
 
-def _when(moment: datetime) -> str:
-    # Dates read best to staff; the time is shown only when it is not midnight UTC.
-    moment = moment.astimezone(UTC)
+def _when(moment: datetime, tz: tzinfo) -> str:
+    # Dates read best to staff; the time is shown only when it is not midnight where they
+    # are (a release's last day is a calendar day in the MDT's time zone).
+    moment = moment.astimezone(tz)
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"

@@ -348,11 +348,14 @@ def revoke(
     return signed
 
 
-def status_of(db: Session, row: ConsentRelease, *, at: datetime) -> consent.ReleaseStatus | None:
-    """None for a draft or discarded release: only a signed release has a status."""
+def status_of(
+    db: Session, row: ConsentRelease, *, at: datetime, tz: tzinfo = UTC
+) -> consent.ReleaseStatus | None:
+    """None for a draft or discarded release: only a signed release has a status. `tz`:
+    the time zone its reason's dates are written in."""
     if row.state != ReleaseState.SIGNED:
         return None
-    return consent.status(signed_document(row), revocations(db, row), at=at)
+    return consent.status(signed_document(row), revocations(db, row), at=at, tz=tz)
 
 
 def releases_of(db: Session, client: Client) -> list[ConsentRelease]:

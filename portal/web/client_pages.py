@@ -198,7 +198,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,
             "reason_label": restricted_persons.reason_label,
-            "release_rows": [(r, releases.status_of(ctx.db, r, at=ctx.now)) for r in rows],
+            "release_rows": [
+                (r, releases.status_of(ctx.db, r, at=ctx.now, tz=ctx.settings.tz)) for r in rows
+            ],
             "may_resign_alone": releases.signed_as_minor_now_adult(
                 ctx.db,
                 client,

@@ -159,7 +159,7 @@ def release_preview(ctx: Context) -> Response:
             "document": document,
             "client": client,
             "is_draft": release.state == ReleaseState.DRAFT,
-            "status": releases.status_of(ctx.db, release, at=ctx.now),
+            "status": releases.status_of(ctx.db, release, at=ctx.now, tz=ctx.settings.tz),
             "recipients": recipients,
             "choices": choices,
             "recipient": recipient,

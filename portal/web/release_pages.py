@@ -189,7 +189,7 @@ def _view(ctx: Context, row) -> dict:
         "recipients": recipients,
         "system_recipients": [a for a in recipients if a.kind == AgencyKind.SYSTEM],
         "sections": [s for s in sections if s is not None],
-        "status": releases.status_of(ctx.db, row, at=ctx.now),
+        "status": releases.status_of(ctx.db, row, at=ctx.now, tz=ctx.settings.tz),
         "end": consent.release_end(document),
         "restricted": restricted_persons.in_force(ctx.db, client),
         "reason_label": restricted_persons.reason_label,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from consent import (
     CoverageCode,
+    DateExpiry,
     EventExpiry,
     Purpose,
     ReleaseState,
@@ -70,6 +72,20 @@ def test_reasons_read_plainly() -> None:
     assert status(release, [], at=EXPIRES_AT).reason == "the release expired on 2026-03-01"
     assert status(release, [], at=EFFECTIVE_AT - TICK).reason == (
         "the release takes effect on 2026-01-10 09:00 UTC"
+    )
+
+
+def test_reasons_write_dates_in_the_time_zone_given() -> None:
+    """Staff read the MDT's dates: a last day that begins at midnight there is a date, and
+    any other instant is written in their time with the zone's name, never in UTC."""
+    new_york = ZoneInfo("America/New_York")
+    ends_at_midnight_there = datetime(2026, 3, 1, tzinfo=new_york).astimezone(UTC)
+    release = build_release(expiry=DateExpiry(at=ends_at_midnight_there))
+    assert status(release, [], at=ends_at_midnight_there, tz=new_york).reason == (
+        "the release expired on 2026-03-01"
+    )
+    assert status(build_release(), [], at=EFFECTIVE_AT - TICK, tz=new_york).reason == (
+        "the release takes effect on 2026-01-10 04:00 EST"
     )
 
 

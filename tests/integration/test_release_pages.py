@@ -295,6 +295,7 @@ def test_create_print_sign_download_and_revoke(client, db, team, clock):
     assert signed.status_code == 303
     page = client.get(url).text
     assert "Active" in page and "in effect until 2027-01-31" in page
+    assert "UTC" not in page  # the last day as the MDT's calendar has it, not 05:00 UTC
     row = db.exec(
         select(ConsentRelease).where(ConsentRelease.public_id == url.split("/")[-1])
     ).one()
