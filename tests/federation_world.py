@@ -20,7 +20,7 @@ from portal.db import make_engine, unit_of_work
 from portal.federation import links, membership
 from portal.federation.roster import Mou
 from portal.federation.transport import Federation
-from portal.models import Agency, AuditEntry, Client, MdtCase, Role
+from portal.models import Agency, AuditEntry, Client, MdtCase, Role, StaffUser
 from portal.requester import Requester
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
@@ -323,6 +323,16 @@ def login(client, username: str) -> None:
         "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
     )
     assert response.status_code == 303, response.text
+
+
+def agency_named(db, name: str) -> Agency:
+    """The agency of that name on the node whose session `db` is."""
+    return db.exec(select(Agency).where(Agency.name == name)).one()
+
+
+def staff_named(db, username: str) -> StaffUser:
+    """The staff user of that username on the node whose session `db` is."""
+    return db.exec(select(StaffUser).where(StaffUser.username == username)).one()
 
 
 def entries(node: Node, **where) -> list[AuditEntry]:

@@ -89,13 +89,13 @@ def test_the_summary_fans_out_and_each_side_audits_its_own(world):
 
 
 def test_a_revocation_on_the_owners_node_counts_on_the_next_view(world):
-    from portal.models import ConsentRelease, StaffUser
+    from portal.models import ConsentRelease
     from portal.services import releases
 
     engine = world.b.engine()
     with unit_of_work(engine) as db:
         row = db.exec(select(ConsentRelease)).one()
-        author = db.exec(select(StaffUser).where(StaffUser.username == "clinic.cm")).one()
+        author = fw.staff_named(db, "clinic.cm")
         releases.revoke(
             db, row, actor=author, reason="the client asked", keys=world.b.keys, at=fw.now()
         )
@@ -133,7 +133,7 @@ def _signed_call(world, path, payload, *, key_node="a", agency=fw.CAC, url=None)
     """A request as node A's agency signs it, sent to node B's app directly."""
     engine = getattr(world, key_node).engine()
     with unit_of_work(engine) as db:
-        agency_row = db.exec(select(Agency).where(Agency.name == agency)).one()
+        agency_row = fw.agency_named(db, agency)
         key_id, key = transport.signing_key_of(db, agency_row, keys=getattr(world, key_node).keys)
     engine.dispose()
     body = json.dumps(payload).encode()
@@ -214,8 +214,8 @@ def test_a_link_without_a_release_naming_the_coordinator_is_declined(world):
     try:
         engine = world.a.engine()
         with unit_of_work(engine) as db:
-            cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
-            clinic = db.exec(select(Agency).where(Agency.name == fw.CLINIC)).one()
+            cac = fw.agency_named(db, fw.CAC)
+            clinic = fw.agency_named(db, fw.CLINIC)
             from portal.services import cases
 
             other = cases.open_case(
@@ -272,8 +272,8 @@ def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(
 
     engine = world.a.engine()
     with unit_of_work(engine) as db:
-        cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
-        clinic = db.exec(select(Agency).where(Agency.name == fw.CLINIC)).one()
+        cac = fw.agency_named(db, fw.CAC)
+        clinic = fw.agency_named(db, fw.CLINIC)
         case = cases.open_case(
             db,
             cac,
@@ -317,7 +317,6 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     the clinic's to disclose. Its node's point is asked (its log says so), and until the
     clinic's survivor names the shelter for taking part, the shelter on node A is told only
     that one more agency takes part."""
-    from portal.models import StaffUser
 
     text = _shelter_summary(world)
     assert fw.CLINIC not in text and fw.SECRET + " clinic" not in text
@@ -328,7 +327,7 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
 
     engine = world.b.engine()
     with unit_of_work(engine) as db:
-        author = db.exec(select(StaffUser).where(StaffUser.username == "clinic.cm")).one()
+        author = fw.staff_named(db, "clinic.cm")
         client = db.exec(select(Client).where(Client.public_id == world.clients[fw.CLINIC])).one()
         # Signed a minute ago: in effect from the next request.
         at = fw.now() - timedelta(minutes=1)
@@ -441,14 +440,13 @@ def test_only_the_mdts_coordinator_says_who_takes_part_in_a_case_elsewhere(world
     from datetime import date
 
     import consent
-    from portal.models import StaffUser
     from portal.services import clients, legal_bases, sections
 
     at = fw.now() - timedelta(minutes=1)
     engine = world.c.engine()
     with unit_of_work(engine) as db:
-        welfare = db.exec(select(Agency).where(Agency.name == fw.WELFARE)).one()
-        author = db.exec(select(StaffUser).where(StaffUser.username == "cw.cm")).one()
+        welfare = fw.agency_named(db, fw.WELFARE)
+        author = fw.staff_named(db, "cw.cm")
         minor = clients.register_client(
             db,
             welfare,
@@ -544,15 +542,14 @@ def test_the_mdts_decisions_wait_for_the_survivors_held_elsewhere(world):
     the shelter (locally the same case withholds it: test_one_door_pages)."""
     from zoneinfo import ZoneInfo
 
-    from portal.models import StaffUser
     from portal.services import meetings
 
     note = "SYNTHETIC-FEDERATED-DECISION"
     at = fw.now() - timedelta(minutes=1)
     engine = world.a.engine()
     with unit_of_work(engine) as db:
-        cac = db.exec(select(Agency).where(Agency.name == fw.CAC)).one()
-        coordinator = db.exec(select(StaffUser).where(StaffUser.username == "coordinator")).one()
+        cac = fw.agency_named(db, fw.CAC)
+        coordinator = fw.staff_named(db, "coordinator")
         meeting = meetings.schedule_meeting(
             db,
             cac,
