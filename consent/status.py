@@ -94,9 +94,11 @@ def covers(
     section: str,
     purpose: Purpose | str,
     at: datetime,
+    tz: tzinfo = UTC,
 ) -> Coverage:
-    """Whether the release lets `recipient` see `section` for `purpose` at `at`, and if not, why."""
-    current = status(release, revocations, at=at)
+    """Whether the release lets `recipient` see `section` for `purpose` at `at`, and if not, why
+    (its dates written in `tz`, as `status` writes them)."""
+    current = status(release, revocations, at=at, tz=tz)
     if current.state is not ReleaseState.ACTIVE:
         return Coverage(False, current.reason, CoverageCode(current.state.value))
     if recipient not in release.recipients:

@@ -4,7 +4,7 @@ releases (signed by the minor and a parent) that name the coordinator."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -110,6 +110,7 @@ class Mdt:
             owner,
             coordinating=coordinating,
             at=at,
+            tz=UTC,
             keys=self.keys,
             cache=RequestCache(),
         )

@@ -84,6 +84,7 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
         ctx.requester.asking(purpose),
         case,
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,  # owners on other nodes (issue 16)
         between=ctx.db.commit,  # the owners' answers are their own transaction

@@ -421,7 +421,9 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
         requester = Requester.of(user, viewer.agency, viewer.roles)
         released_plan = {}
         for owner in owners:
-            decisions = summary.owner_block(db, requester, bench_case, owner, at=AT, keys=keys)
+            decisions = summary.owner_block(
+                db, requester, bench_case, owner, at=AT, tz=settings.tz, keys=keys
+            )
             section_count += len(decisions)
             released_plan[owner.id] = [d.section for d in decisions if isinstance(d, Released)]
             released_count += len(released_plan[owner.id])
@@ -451,6 +453,7 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
                 case,
                 overview.participants,
                 at=AT,
+                tz=settings.tz,
                 keys=keys,
                 budget_seconds=60,
             )
@@ -496,7 +499,17 @@ def measure(engine, settings: Settings, keys: KeyWrapper, bench_case, viewer_nam
             for owner in owners:
                 cache = RequestCache()
                 for section in catalogue().for_discipline(owner.discipline):
-                    disclose(db, requester, bench_case, owner, section, AT, keys=keys, cache=cache)
+                    disclose(
+                        db,
+                        requester,
+                        bench_case,
+                        owner,
+                        section,
+                        AT,
+                        tz=settings.tz,
+                        keys=keys,
+                        cache=cache,
+                    )
                     count += 1
             db.flush()
         per_second = count / (time.perf_counter() - started)

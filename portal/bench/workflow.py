@@ -313,7 +313,9 @@ def measure(
             )
             html = tasks_page.render(
                 **base,
-                rows=tasks.with_text(db, requester, page.rows, at=base["now"], keys=ids["keys"]),
+                rows=tasks.with_text(
+                    db, requester, page.rows, at=base["now"], tz=_BenchSettings.tz, keys=ids["keys"]
+                ),
                 page=page,
                 query={"scope": "mine"},
                 filters=filters,

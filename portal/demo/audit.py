@@ -10,7 +10,7 @@ released, to the viewer's. Then every agency's log gets a signed checkpoint.
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session, select
 
@@ -29,6 +29,7 @@ def seed_audit(
     *,
     keys: KeyWrapper,
     at: datetime,
+    tz: tzinfo,
     rng: random.Random,
 ) -> None:
     agencies = {a.id: a for a in agencies_by_key.values()}
@@ -43,6 +44,8 @@ def seed_audit(
             case = cases.access_case(db, agency, row.public_id)
             asking = requester.asking(rng.choice(PURPOSES))
             for participant in case_summary.participants(db, case):
-                case_summary.owner_block(db, asking, case, participant.agency, at=at, keys=keys)
+                case_summary.owner_block(
+                    db, asking, case, participant.agency, at=at, tz=tz, keys=keys
+                )
     for agency in agencies_by_key.values():
         audit_log.checkpoint_log(db, agency, keys=keys, actor=None, at=at)

@@ -193,7 +193,7 @@ def seed(
     demo_sections.seed_sections(db, by_key, keys=keys, at=at, today=today, rng=rng)
     demo_workflow.seed_workflow(db, by_key, at=at, today=today, rng=rng)  # issue 6
     _link_waiting_on_a_release(db, by_key, keys=keys, at=at)  # issue 14
-    demo_audit.seed_audit(db, by_key, keys=keys, at=at, rng=rng)
+    demo_audit.seed_audit(db, by_key, keys=keys, at=at, tz=tz, rng=rng)
     seed_integration(db, by_key, at=at, today=today)  # follow-ups made into tasks (5-7)
     # Screening, risk screens, a plan due after a move, a mandated report (issue 20)
     seed_screening(db, by_key, keys=keys, at=at, today=today, tz=tz, rng=rng)

@@ -15,7 +15,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from nacl.signing import VerifyKey
 from sqlalchemy import bindparam
@@ -297,10 +297,12 @@ def check(
     section_key: str,
     purpose: str,
     at: datetime,
+    tz: tzinfo,
 ) -> ConsentAnswer:
     """Allowed by the first release that covers the request; otherwise the clearest gate,
     with the state of the release that came closest (revoked, then expired, then not yet
-    in effect), or none when no release covers the section for this purpose at all."""
+    in effect), or none when no release covers the section for this purpose at all. The
+    state's dates are written in `tz`, the MDT's time zone: they are read by its staff."""
     blocked: dict[Gate, tuple[str, str]] = {}
     for candidate in found:
         if candidate.release is None:
@@ -312,6 +314,7 @@ def check(
             section=section_key,
             purpose=purpose,
             at=at,
+            tz=tz,
         )
         if coverage.covered:
             return ConsentAnswer(True, None, None, candidate.public_id)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -243,6 +243,7 @@ def _gates(
     client_id: int | None,
     section: Section,
     at: datetime,
+    tz: tzinfo,
     cache: RequestCache,
     keys: KeyWrapper,
     only_release_id: int | None = None,
@@ -290,6 +291,7 @@ def _gates(
             section,
             purpose=purpose,
             at=at,
+            tz=tz,
             keys=keys,
             cache=cache,
             withheld=withheld,
@@ -316,6 +318,7 @@ def _gates(
             section_key=section.key,
             purpose=purpose,
             at=at,
+            tz=tz,
         )
         if not allowed.allowed:
             basis = (
@@ -349,6 +352,7 @@ def _case_consent(
     *,
     purpose: str,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache,
     withheld: Callable[[Gate], Withheld],
@@ -400,7 +404,7 @@ def _case_consent(
             cache=cache.candidates,
         )
         allowed = consent_gate.check(
-            found, recipient=recipient, section_key=section.key, purpose=purpose, at=at
+            found, recipient=recipient, section_key=section.key, purpose=purpose, at=at, tz=tz
         )
         if allowed.allowed:
             used = used or allowed.release_ref
@@ -481,6 +485,7 @@ def answer(
     sections: list[Section | str],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
@@ -491,7 +496,8 @@ def answer(
 
     `entries_into`: a list in which to leave the owner's entries instead of writing them,
     for a caller deciding several owners in one transaction (it must write them all).
-    `refs`: of an MDT record kept per case, only these (a task's own page)."""
+    `refs`: of an MDT record kept per case, only these (a task's own page). `tz`: the MDT's
+    time zone, in which a placeholder dates a release that is not in effect."""
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
     verdicts, entries = [], []
@@ -506,6 +512,7 @@ def answer(
             client_id=client_id,
             section=section,
             at=at,
+            tz=tz,
             cache=cache,
             keys=keys,
             case=case,
@@ -567,6 +574,7 @@ def disclose_sections(
     sections: list[Section | str],
     at: datetime,
     *,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache | None = None,
 ) -> list[Decision]:
@@ -575,7 +583,16 @@ def disclose_sections(
     cache = RequestCache() if cache is None else cache
     entries: list[dict] = []
     decisions = answer(
-        db, requester, case, owner, sections, at=at, keys=keys, cache=cache, entries_into=entries
+        db,
+        requester,
+        case,
+        owner,
+        sections,
+        at=at,
+        tz=tz,
+        keys=keys,
+        cache=cache,
+        entries_into=entries,
     )
     # The requester's receipts are made from what came back, exactly as across the network;
     # in one transaction both sides' entries go in one batch (each to its own log).
@@ -601,6 +618,7 @@ def disclose(
     section: Section | str,
     at: datetime,
     *,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache | None = None,
 ) -> Decision:
@@ -610,7 +628,7 @@ def disclose(
     what makes a revocation, an expiry or a policy change count on the very next request.
     """
     (decision,) = disclose_sections(
-        db, requester, case, owner, [section], at, keys=keys, cache=cache
+        db, requester, case, owner, [section], at, tz=tz, keys=keys, cache=cache
     )
     return decision
 
@@ -623,6 +641,7 @@ def preview(
     role: str,
     at: datetime,
     *,
+    tz: tzinfo,
     keys: KeyWrapper,
 ) -> list[Decision | ReleasedUnseen]:
     """What `recipient_agency` staff in `role` would see under this one release, for every
@@ -662,6 +681,7 @@ def preview(
             client_id=release_row.client_id,
             section=section,
             at=at,
+            tz=tz,
             cache=cache,
             keys=keys,
             only_release_id=release_row.id,

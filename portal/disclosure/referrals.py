@@ -32,7 +32,7 @@ wrong, and a compelled record is entered after the fact by a lead, not decided a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
@@ -117,12 +117,14 @@ def answer(
     *,
     coordinating: str | None,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
 ) -> Referrals:
     """The owner's side. `coordinating`: the public id of the MDT's coordinating agency as
-    this node knows it (see module docstring), None when it knows of none.
+    this node knows it (see module docstring), None when it knows of none. `tz`: the MDT's
+    time zone, as for `point.answer`.
 
     `entries_into` as for `point.answer`: a list in which to leave the owner's entries for
     a caller deciding several owners in one transaction (it must write them all)."""
@@ -179,6 +181,7 @@ def answer(
                 recipient,
                 section,
                 at=at,
+                tz=tz,
                 keys=keys,
                 cache=cache,
                 entries=entries,
@@ -190,7 +193,9 @@ def answer(
     return found
 
 
-def _each_minor(db, requester, owner, recipient, section, *, at, keys, cache, entries) -> Referrals:
+def _each_minor(
+    db, requester, owner, recipient, section, *, at, tz, keys, cache, entries
+) -> Referrals:
     flagged, more = source.candidates(db, owner.id)
     if flagged:  # every such client's releases naming the recipient, in two queries
         consent_gate.prefetch(
@@ -210,6 +215,7 @@ def _each_minor(db, requester, owner, recipient, section, *, at, keys, cache, en
             client_id=candidate.client_id,
             section=section,
             at=at,
+            tz=tz,
             cache=cache,
             keys=keys,
         )

@@ -41,7 +41,10 @@ def _refused(refused: SignatureRefused) -> Response:
     return response
 
 
-def federation_route(path: str, handler: Handler, *, needs_keys: bool = False) -> Route:
+def federation_route(path: str, handler: Handler, *, discloses: bool = False) -> Route:
+    """`discloses`: the handler answers at a disclosure point, and is given the agencies'
+    keys and the MDT's time zone besides the time."""
+
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
         if length and (not length.isdecimal() or int(length) > transport.MAX_BODY_BYTES):
@@ -51,14 +54,14 @@ def federation_route(path: str, handler: Handler, *, needs_keys: bool = False) -
             body += chunk
             if len(body) > transport.MAX_BODY_BYTES:
                 return _plain(413, {"error": "too_large", "message": "the body is too large"})
-        return await run_in_threadpool(_serve, request, handler, body, needs_keys)
+        return await run_in_threadpool(_serve, request, handler, body, discloses)
 
     endpoint.permission = Permission.NODE_SIGNED
     endpoint.__name__ = handler.__name__
     return Route(transport.PREFIX + path, endpoint, methods=["POST"])
 
 
-def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) -> Response:
+def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> Response:
     state = request.app.state
     settings = state.settings
     window = settings.federation_window_seconds
@@ -87,8 +90,8 @@ def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) ->
             if not isinstance(payload, dict):
                 raise wire.WireError("the body must be a JSON object")
             options = {"at": now}
-            if needs_keys:
-                options["keys"] = state.keys
+            if discloses:
+                options |= {"keys": state.keys, "tz": settings.tz}
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
             db.rollback()
@@ -115,10 +118,10 @@ def _serve(request: Request, handler: Handler, body: bytes, needs_keys: bool) ->
 
 def federation_routes() -> list[Route]:
     return [
-        federation_route("/disclosures", owner.disclosures, needs_keys=True),
+        federation_route("/disclosures", owner.disclosures, discloses=True),
         federation_route("/case-links", owner.case_link),
         federation_route("/case-participants", owner.case_participants),
-        federation_route("/mdt-referrals", owner.mdt_referrals, needs_keys=True),  # issue 20
+        federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True),  # issue 20
     ]
 
 

@@ -9,7 +9,7 @@ staff, but the agency, its kind and its node are the roster's.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from sqlmodel import Session, select
 
@@ -75,7 +75,7 @@ def _case(db: Session, reference: object, *, at: datetime) -> MdtCase:
 
 
 def disclosures(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper
+    db: Session, caller: Caller, payload: dict, *, at: datetime, tz: tzinfo, keys: KeyWrapper
 ) -> Answer:
     """`POST /federation/v1/disclosures`: each owner named (all hosted here) answers with
     its disclosure point, audited in its own log; signed with the first owner's key."""
@@ -97,7 +97,9 @@ def disclosures(
     answers = []
     for owner in owners:
         sections = asked or list(catalogue().for_discipline(owner.discipline))
-        decisions = answer(db, requester, case, owner, sections, at=at, keys=keys, cache=cache)
+        decisions = answer(
+            db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache
+        )
         answers.append(
             {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
         )
@@ -105,7 +107,7 @@ def disclosures(
 
 
 def mdt_referrals(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper
+    db: Session, caller: Caller, payload: dict, *, at: datetime, tz: tzinfo, keys: KeyWrapper
 ) -> Answer:
     """`POST /federation/v1/mdt-referrals` (issue 20): each owner named (all hosted here)
     answers the coordinator's question about its minors with a clear concern and no MDT
@@ -122,7 +124,14 @@ def mdt_referrals(
     answers = [
         wire.referrals_dict(
             referral_point.answer(
-                db, requester, owner, coordinating=coordinating, at=at, keys=keys, cache=cache
+                db,
+                requester,
+                owner,
+                coordinating=coordinating,
+                at=at,
+                tz=tz,
+                keys=keys,
+                cache=cache,
             )
         )
         for owner in owners

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session, select
 
@@ -79,6 +79,7 @@ def coordinator_referrals(
     *,
     configured: str | None,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation | None,
     between: Callable[[], None] | None = None,
@@ -114,6 +115,7 @@ def coordinator_referrals(
         referrals.partners_here(db, me),
         coordinating=coordinating,
         at=at,
+        tz=tz,
         keys=keys,
         between=between,
     )
@@ -149,6 +151,7 @@ def one_partner(
     *,
     configured: str | None,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation | None,
 ) -> PartnerAnswer | None:
@@ -160,7 +163,9 @@ def one_partner(
         return None
     asking = requester.asking(referrals.PURPOSE)
     if membership.is_local(db, owner):
-        found = referrals.ask_here(db, asking, [owner], coordinating=coordinating, at=at, keys=keys)
+        found = referrals.ask_here(
+            db, asking, [owner], coordinating=coordinating, at=at, tz=tz, keys=keys
+        )
         return found.get(owner.public_id)
     me = RequestCache().agency(db, requester.agency)
     member = next((m for m in _elsewhere(db, me) if m.agency == owner.public_id), None)

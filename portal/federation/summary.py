@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
@@ -106,6 +106,7 @@ def page_blocks(
     found: list[Participant],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation,
     budget_seconds: float,
@@ -125,6 +126,7 @@ def page_blocks(
         case,
         local,
         at=at,
+        tz=tz,
         keys=keys,
         budget_seconds=budget_seconds,
         between=between,
@@ -189,6 +191,7 @@ def told_participants(
     participants: list,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation,
     between: Callable[[], None] | None = None,
@@ -217,6 +220,7 @@ def told_participants(
         case,
         [p for p in participants if p not in asked],
         at=at,
+        tz=tz,
         keys=keys,
         between=between,
     )
@@ -237,6 +241,7 @@ def owner_of_case(
     agency_public_id: str,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation,
     between: Callable[[], None] | None = None,
@@ -247,7 +252,7 @@ def owner_of_case(
         p for p in case_summary.participants(db, case) if p.agency.public_id == agency_public_id
     ]
     told, _others = told_participants(
-        db, requester, case, found, at=at, keys=keys, federation=federation, between=between
+        db, requester, case, found, at=at, tz=tz, keys=keys, federation=federation, between=between
     )
     if not told:
         raise NotFound("agency")
@@ -261,6 +266,7 @@ def owner_block(
     owner: Agency,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation,
     between: Callable[[], None] | None = None,
@@ -271,7 +277,7 @@ def owner_block(
     )
     if membership.is_local(db, owner):
         decisions = case_summary.owner_block(
-            db, requester, case, owner, at=at, keys=keys, between=between
+            db, requester, case, owner, at=at, tz=tz, keys=keys, between=between
         )
         return Block(participant, decisions)
     (block,) = page_blocks(
@@ -280,6 +286,7 @@ def owner_block(
         case,
         [participant],
         at=at,
+        tz=tz,
         keys=keys,
         federation=federation,
         budget_seconds=math.inf,
@@ -294,6 +301,7 @@ def every_block(
     case: MdtCase,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation,
     between: Callable[[], None] | None = None,
@@ -306,6 +314,7 @@ def every_block(
         case,
         case_summary.participants(db, case),
         at=at,
+        tz=tz,
         keys=keys,
         federation=federation,
         between=between,
@@ -316,6 +325,7 @@ def every_block(
         case,
         told,
         at=at,
+        tz=tz,
         keys=keys,
         federation=federation,
         budget_seconds=math.inf,

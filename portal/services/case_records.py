@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
@@ -50,6 +50,7 @@ def decide(
     asks: list[Ask],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
 ) -> Answers:
@@ -76,6 +77,7 @@ def decide(
             ask.owner,
             [ask.section],
             at=at,
+            tz=tz,
             keys=keys,
             cache=cache,
             entries_into=owners_entries,
@@ -121,12 +123,15 @@ def case_decisions(
     case: MdtCase,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
 ) -> Decision:
     """The case's decisions as the coordinating agency's point answers this requester."""
     owner = db.get(Agency, case.coordinating_agency_id)
-    found = decide(db, requester, [Ask(case, owner, DECISIONS)], at=at, keys=keys, between=between)
+    found = decide(
+        db, requester, [Ask(case, owner, DECISIONS)], at=at, tz=tz, keys=keys, between=between
+    )
     return found[key(case.id, owner.id, DECISIONS)]
 
 
@@ -137,6 +142,7 @@ def meeting_decisions(
     cases: list[MdtCase],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
 ) -> dict[int, Decision]:
@@ -146,6 +152,7 @@ def meeting_decisions(
         requester,
         [Ask(case, owner, DECISIONS) for case in cases],
         at=at,
+        tz=tz,
         keys=keys,
         between=between,
     )
@@ -162,6 +169,7 @@ def told_participants(
     participants: list,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
 ) -> tuple[list, int]:
@@ -180,7 +188,7 @@ def told_participants(
     protected_ = [p for p in participants if protected(db, p, requester, coordinating)]
     elsewhere = {p.agency.id for p in protected_ if not _hosted_here(db, p.agency)}
     asks = [Ask(case, p.agency, PARTICIPATION) for p in protected_ if p.agency.id not in elsewhere]
-    answers = decide(db, requester, asks, at=at, keys=keys, between=between)
+    answers = decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
     told, hidden = [], set()
     for p in participants:
         answer_ = answers.get(key(case.id, p.agency.id, PARTICIPATION))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from sqlmodel import Session, select
 
@@ -106,6 +106,7 @@ def owner_block(
     owner: Agency,
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: RequestCache | None = None,
     between: Callable[[], None] | None = None,
@@ -122,7 +123,7 @@ def owner_block(
     if between is None:  # both logs in one transaction: locked now, in the fixed order
         lock_logs(db, [owner.id, requester_agency.id])
     decisions = answer(
-        db, requester, case, owner, _sections_of(owner), at=at, keys=keys, cache=cache
+        db, requester, case, owner, _sections_of(owner), at=at, tz=tz, keys=keys, cache=cache
     )
 
     def receipted() -> None:
@@ -161,6 +162,7 @@ def page_blocks(
     found: list[Participant],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
@@ -192,6 +194,7 @@ def page_blocks(
                 owner,
                 _sections_of(owner),
                 at=at,
+                tz=tz,
                 keys=keys,
                 cache=cache,
                 entries_into=owners_entries,

@@ -8,7 +8,7 @@ the program's disclosure point (issue 14).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import update
 from sqlmodel import Session, func, select
@@ -107,6 +107,7 @@ def tasks_of_entries(
     entry_ids: list[str],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
 ) -> dict[str, tasks.TaskRow]:
     """The task made of each entry's follow-up, by entry public id (the program's page).
@@ -121,7 +122,7 @@ def tasks_of_entries(
         .where(Accompaniment.public_id.in_(entry_ids))
     ).all()
     rows = [tasks.task_row(db, task, case) for _entry, task, case in found]
-    shown = tasks.with_text(db, requester, rows, at=at, keys=keys)
+    shown = tasks.with_text(db, requester, rows, at=at, tz=tz, keys=keys)
     return {entry: row for (entry, _task, _case), row in zip(found, shown, strict=True)}
 
 

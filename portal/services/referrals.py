@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -136,6 +136,7 @@ def ask_here(
     *,
     coordinating: str | None,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
 ) -> dict[str, PartnerAnswer]:
@@ -160,6 +161,7 @@ def ask_here(
             owner,
             coordinating=coordinating,
             at=at,
+            tz=tz,
             keys=keys,
             cache=cache,
             entries_into=owners_entries,

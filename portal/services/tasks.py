@@ -364,6 +364,7 @@ def with_text(
     rows: list[TaskRow],
     *,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
     refs: tuple[str, ...] = (),
@@ -376,7 +377,7 @@ def with_text(
         )
         for row in rows
     ]
-    answers = case_records.decide(db, requester, asks, at=at, keys=keys, between=between)
+    answers = case_records.decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
     shown = []
     for row in rows:
         decision = answers[case_records.key(row.case_id, row.owner_id, case_records.TASKS)]

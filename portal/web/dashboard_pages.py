@@ -70,6 +70,7 @@ def dashboard_values(
             Requester.of(viewer.user, agency, viewer.roles),
             configured=settings.coordinating_agency,
             at=now,
+            tz=settings.tz,
             keys=keys,
             federation=federation,
             between=between,
@@ -92,6 +93,7 @@ def dashboard_values(
             ),
             tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10),
             at=now,
+            tz=settings.tz,
             keys=keys,
             between=between,
         )

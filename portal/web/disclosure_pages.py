@@ -49,6 +49,7 @@ def summary(ctx: Context) -> Response:
         case,
         overview.participants,
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         between=ctx.db.commit,
@@ -60,6 +61,7 @@ def summary(ctx: Context) -> Response:
         case,
         overview.participants,
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,  # owners on other nodes (issue 16)
         budget_seconds=max(ctx.settings.summary_budget_ms, 0) / 1000,
@@ -88,6 +90,7 @@ def owner_block(ctx: Context) -> Response:
         case,
         ctx.request.path_params["agency_id"],
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         between=ctx.db.commit,
@@ -98,6 +101,7 @@ def owner_block(ctx: Context) -> Response:
         case,
         owner,
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         between=ctx.db.commit,  # the owner's answer is its own transaction
@@ -146,6 +150,7 @@ def release_preview(ctx: Context) -> Response:
                 recipient,
                 role,
                 ctx.now,
+                tz=ctx.settings.tz,
                 keys=ctx.request.app.state.keys,
             )
         else:

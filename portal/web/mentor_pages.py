@@ -128,6 +128,7 @@ def _case_page(
                 ctx.requester,
                 [e.public_id for e in entries],
                 at=ctx.now,
+                tz=ctx.settings.tz,
                 keys=ctx.request.app.state.keys,
             ),
             "task_entry": task_entry,

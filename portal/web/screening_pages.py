@@ -284,6 +284,7 @@ def _referral(ctx: Context) -> tuple:
         owner,
         configured=ctx.settings.coordinating_agency,
         at=ctx.now,
+        tz=ctx.settings.tz,
         keys=_keys(ctx),
         federation=ctx.request.app.state.federation,
     )

@@ -101,6 +101,7 @@ def _mdt_reader(ctx: Context, status: int) -> dict:
     return {
         "requester": ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
         "at": ctx.now,
+        "tz": ctx.settings.tz,
         "keys": ctx.request.app.state.keys,
         "between": ctx.db.commit,
     }
@@ -343,6 +344,7 @@ def case_packet(ctx: Context) -> Response:
                 ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
                 case,
                 at=ctx.now,
+                tz=ctx.settings.tz,
                 keys=ctx.request.app.state.keys,
                 federation=ctx.request.app.state.federation,  # owners elsewhere (issue 16)
                 between=ctx.db.commit,  # the owners' answers are their own transaction

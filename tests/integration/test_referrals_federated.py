@@ -6,7 +6,7 @@ process (federation_world)."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx2
@@ -192,6 +192,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
                     asking,
                     configured=shelter.name,  # a setting never outranks the roster
                     at=fw.now(),
+                    tz=UTC,
                     keys=world.a.keys,
                     federation=federation,
                 )
@@ -204,6 +205,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
                 welfare,
                 configured=None,
                 at=fw.now(),
+                tz=UTC,
                 keys=world.a.keys,
                 federation=federation,
             )

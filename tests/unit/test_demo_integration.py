@@ -29,7 +29,14 @@ def test_demo_minutes_follow_policy_and_consent(db, keys):
     seen = {"own": set(), "partner": set()}
     for case in db.exec(select(MdtCase).where(MdtCase.coordinating_agency_id == cac.id)):
         own = disclose(
-            db, coordinator.asking("mdt_case_review"), case, cac, "mdt_minutes", AT, keys=keys
+            db,
+            coordinator.asking("mdt_case_review"),
+            case,
+            cac,
+            "mdt_minutes",
+            AT,
+            tz=UTC,
+            keys=keys,
         )
         if own.decision == "released" and own.content.rows:
             seen["own"].add("released with minutes")
@@ -43,7 +50,14 @@ def test_demo_minutes_follow_policy_and_consent(db, keys):
                 continue
             seen_by = viewer(db, staff.username)
             decision = disclose(
-                db, seen_by.asking("mdt_case_review"), case, cac, "mdt_minutes", AT, keys=keys
+                db,
+                seen_by.asking("mdt_case_review"),
+                case,
+                cac,
+                "mdt_minutes",
+                AT,
+                tz=UTC,
+                keys=keys,
             )
             if decision.decision == "released":
                 seen["partner"].add("released" + (" with minutes" if decision.content.rows else ""))
@@ -82,7 +96,7 @@ def test_demo_shows_the_one_door(db, keys):
                     CaseLink.confirmed_at.is_not(None),
                 )
             ).first():
-                seen = case_records.case_decisions(db, asker, case, at=AT, keys=keys)
+                seen = case_records.case_decisions(db, asker, case, at=AT, tz=UTC, keys=keys)
                 decisions.add(seen.decision)
     assert lapsed, "some survivor's joining release has lapsed"
     assert decisions == {"released", "withheld"}
@@ -93,7 +107,9 @@ def test_demo_shows_the_one_door(db, keys):
         if owner.discipline not in ("advocacy", "prosecution"):
             continue
         case = db.get(MdtCase, link.case_id)
-        hearings.add(disclose(db, mentor, case, owner, "next_hearing", AT, keys=keys).decision)
+        hearings.add(
+            disclose(db, mentor, case, owner, "next_hearing", AT, tz=UTC, keys=keys).decision
+        )
     assert "released" in hearings
 
 

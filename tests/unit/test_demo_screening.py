@@ -47,6 +47,7 @@ def test_the_demo_has_partners_minors_referred_under_each_gate_and_one_withheld(
         referrals.partners_here(db, cac),
         coordinating=cac.public_id,
         at=AT,
+        tz=UTC,
         keys=keys,
     )
     shelter, welfare = found[by_key["shelter"].public_id], found[by_key["cw"].public_id]

@@ -1,6 +1,7 @@
 """The disclosure point: both gates, placeholders, audit entries on both sides."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from disclosure_helpers import SECRET_NOTE, release, world, write
@@ -49,6 +50,7 @@ def test_released_when_policy_and_consent_allow(db, keys):
         w.owner,
         "mental_health",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert isinstance(decision, Released)
@@ -82,6 +84,7 @@ def test_policy_withholds_even_with_consent(db, keys):
         w.owner,
         "mental_health",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert isinstance(decision, Withheld) and decision.gate == POLICY
@@ -100,10 +103,35 @@ def test_no_release_withholds_with_a_readable_reason(db, keys):
         w.owner,
         "mental_health",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert decision.gate == NO_CONSENT
     assert sentence(decision.why) == "no current release covers mental health for your agency"
+
+
+def test_a_lapsed_release_is_dated_in_the_mdts_time_zone(db, keys):
+    """The placeholder (and the owner's audit entry, which keeps its sentence) says when a
+    release ended in the MDT's time, as every other time on its pages: it read "expired
+    on 2026-11-04 15:00 UTC" before the point was given the MDT's time zone."""
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"exam_done": "completed"})
+    release(db, keys, w, ["medical"], days=2)  # ends 2026-11-04 15:00 UTC
+    new_york = ZoneInfo("America/New_York")
+    expired = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "medical",
+        make.AT + timedelta(days=3),
+        tz=new_york,
+        keys=keys,
+    )
+    assert expired.gate == CONSENT_EXPIRED
+    assert sentence(expired.why).endswith("the release expired on 2026-11-04 10:00 EST")
+    (entry,) = _entries(db, w.owner.id, AuditTag.DISCLOSURE_WITHHELD)
+    assert "2026-11-04 10:00 EST" in entry.detail and "UTC" not in entry.detail
 
 
 def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
@@ -112,7 +140,7 @@ def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
     row = release(db, keys, w, ["medical"], days=2)
     viewer = w.viewer(Role.CASE_MANAGER)
     first = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert isinstance(first, Released)
     expired = disclose(
@@ -122,11 +150,12 @@ def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
         w.owner,
         "medical",
         make.AT + timedelta(days=3),
+        tz=UTC,
         keys=keys,
     )
     assert expired.gate == CONSENT_EXPIRED
     again = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert isinstance(again, Released)
     releases.revoke(db, row, reason=None, actor=w.owner_staff, keys=keys, at=LATER)
@@ -138,6 +167,7 @@ def test_revocation_and_expiry_count_on_the_very_next_call(db, keys):
         w.owner,
         "medical",
         LATER + timedelta(seconds=1),
+        tz=UTC,
         keys=keys,
     )
     assert revoked.gate == CONSENT_REVOKED
@@ -152,15 +182,15 @@ def test_a_release_read_before_its_signing_time_counts_once_the_clock_passes_it(
     viewer = w.viewer(Role.CASE_MANAGER)
     early = make.AT - timedelta(minutes=1)
     before = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, tz=UTC, keys=keys
     )
     assert isinstance(before, Withheld)
     after = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert isinstance(after, Released)
     again = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", early, tz=UTC, keys=keys
     )
     assert isinstance(again, Withheld)
 
@@ -175,14 +205,14 @@ def test_the_key_a_release_is_verified_with_is_the_one_its_signature_names(db, k
     row.key_id = None
     db.flush()
     found = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert isinstance(found, Released)
     other = make.agency(db, keys)
     row.key_id = keys_service.current_key(db, other.id, KeyPurpose.SIGNING).key_id
     db.flush()
     again = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert isinstance(again, Released)
 
@@ -193,7 +223,14 @@ def test_a_policy_change_counts_on_the_very_next_call(db, keys):
     viewer = w.viewer(Role.CASE_MANAGER)
     assert isinstance(
         disclose(
-            db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+            db,
+            viewer.asking("mdt_case_review"),
+            w.case,
+            w.owner,
+            "medical",
+            LATER,
+            tz=UTC,
+            keys=keys,
         ),
         Released,
     )
@@ -211,14 +248,21 @@ def test_a_policy_change_counts_on_the_very_next_call(db, keys):
     )
     db.flush()
     denied = disclose(
-        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, tz=UTC, keys=keys
     )
     assert denied.gate == POLICY
     policy_service.retire_line(db, w.owner, line.public_id, actor=lead, at=LATER)
     db.flush()
     assert isinstance(
         disclose(
-            db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+            db,
+            viewer.asking("mdt_case_review"),
+            w.case,
+            w.owner,
+            "medical",
+            LATER,
+            tz=UTC,
+            keys=keys,
         ),
         Released,
     )
@@ -234,6 +278,7 @@ def test_an_owner_not_linked_is_withheld_as_not_linked(db, keys):
         stranger,
         "medical",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert decision.gate == NOT_LINKED
@@ -250,6 +295,7 @@ def test_own_staff_need_no_consent_but_the_policy_applies_and_is_logged(db, keys
         w.owner,
         "mental_health",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert isinstance(own, Released) and own.release_ref is None
@@ -260,6 +306,7 @@ def test_own_staff_need_no_consent_but_the_policy_applies_and_is_logged(db, keys
         w.owner,
         "mental_health",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert admin.gate == POLICY
@@ -277,6 +324,7 @@ def test_an_owner_block_holds_a_placeholder_for_every_section_it_could_contribut
         w.case,
         w.owner,
         at=LATER,
+        tz=UTC,
         keys=keys,
     )
     expected = [s.key for s in catalogue().for_discipline(w.owner.discipline)]
@@ -307,6 +355,7 @@ def test_substance_use_never_goes_to_a_system_based_agency(db, keys):
         w.owner,
         "substance_use",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert decision.gate == POLICY
@@ -319,7 +368,7 @@ def test_preview_uses_the_same_gates_and_is_audited_as_a_preview(db, keys):
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
     row = release(db, keys, w, ["medical"])
     viewer = w.own_viewer(Role.CLINICIAN)
-    decisions = preview(db, viewer, row, w.partner, "case_manager", LATER, keys=keys)
+    decisions = preview(db, viewer, row, w.partner, "case_manager", LATER, tz=UTC, keys=keys)
     by_key = {d.section.key: d for d in decisions}
     assert isinstance(by_key["medical"], Released)
     assert isinstance(by_key["mental_health"], Withheld)
@@ -336,7 +385,16 @@ def test_preview_of_another_agencys_release_is_refused(db, keys):
     from portal.errors import NotFound
 
     with pytest.raises(NotFound):
-        preview(db, w.viewer(Role.CASE_MANAGER), row, w.partner, "case_manager", LATER, keys=keys)
+        preview(
+            db,
+            w.viewer(Role.CASE_MANAGER),
+            row,
+            w.partner,
+            "case_manager",
+            LATER,
+            tz=UTC,
+            keys=keys,
+        )
 
 
 def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
@@ -354,6 +412,7 @@ def test_an_unconfirmed_link_is_withheld_as_not_linked(db, keys):
         pending_owner,
         "identity",
         LATER,
+        tz=UTC,
         keys=keys,
     )
     assert decision.gate == NOT_LINKED
@@ -370,6 +429,7 @@ def test_the_page_decides_owners_in_order_until_its_budget_is_spent(db, keys):
         w.case,
         found,
         at=LATER,
+        tz=UTC,
         keys=keys,
         budget_seconds=1.0,
         clock=lambda: next(ticks),
@@ -398,6 +458,7 @@ def test_the_owner_answers_and_the_requester_receipts_as_two_units_of_work(db, k
         w.case,
         case_summary.participants(db, w.case),
         at=LATER,
+        tz=UTC,
         keys=keys,
         budget_seconds=60,
         between=between,

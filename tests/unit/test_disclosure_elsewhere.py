@@ -2,7 +2,7 @@
 meetings) and mentor accompaniment (the program's log), served by the disclosure point."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,7 @@ def test_minutes_are_released_under_consent_and_audited(db, keys):
         w.owner,
         "mdt_minutes",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "released"
@@ -62,6 +63,7 @@ def test_minutes_without_a_release_are_withheld_and_audited(db, keys):
         w.owner,
         "mdt_minutes",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "withheld" and decision.gate == "no_consent"
@@ -79,6 +81,7 @@ def test_minutes_withheld_by_policy_for_a_role_the_policy_does_not_name(db, keys
         w.owner,
         "mdt_minutes",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "withheld" and decision.gate == "policy"
@@ -93,6 +96,7 @@ def test_the_coordinating_agency_reads_its_own_minutes_without_a_release(db, key
         w.owner,
         "mdt_minutes",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "released" and decision.release_ref is None
@@ -112,6 +116,7 @@ def test_minutes_of_another_case_never_leak_into_this_one(db, keys):
         w.owner,
         "mdt_minutes",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "released" and decision.content.rows == ()
@@ -142,6 +147,7 @@ def test_accompaniment_is_released_without_the_mentors_notes(db, keys):
         w.owner,
         "mentor_accompaniment",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "released"
@@ -161,6 +167,7 @@ def test_accompaniment_without_consent_is_withheld(db, keys):
         w.owner,
         "mentor_accompaniment",
         AT,
+        tz=UTC,
         keys=keys,
     )
     assert decision.decision == "withheld" and decision.gate == "no_consent"
@@ -173,7 +180,7 @@ def test_preview_shows_accompaniment_of_the_clients_cases(db, keys):
     row = release(db, keys, w, ["mentor_accompaniment"])
     advocate = make.user(db, w.owner, Role.ADVOCATE)
     staff = Viewer(advocate, w.owner, frozenset({"advocate"}))
-    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, keys=keys)
+    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, tz=UTC, keys=keys)
     (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
     assert shown.decision == "released" and "Courthouse" in shown.content.rows[0].value
 
@@ -185,7 +192,7 @@ def test_preview_shows_field_names_only_to_staff_whose_own_policy_withholds(db, 
     row = release(db, keys, w, ["mentor_accompaniment"])
     lead = make.user(db, w.owner, Role.AGENCY_LEAD)
     staff = Viewer(lead, w.owner, frozenset({"agency_lead"}))
-    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, keys=keys)
+    decisions = preview(db, staff, row, w.partner, "mdt_coordinator", AT, tz=UTC, keys=keys)
     (shown,) = [d for d in decisions if d.section.key == "mentor_accompaniment"]
     assert shown.decision == "released" and shown.unseen
     assert "Courthouse" not in repr(decisions)

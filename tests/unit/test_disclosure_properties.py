@@ -2,7 +2,7 @@
 content comes back only when both gates allow; every call leaves exactly one entry in
 the owner's log; no placeholder carries content."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from disclosure_helpers import SECRET_NOTE, release, world, write
 from hypothesis import HealthCheck, given, settings
@@ -183,7 +183,9 @@ def test_content_only_when_both_gates_allow(
             ).one()
 
         before = owner_entries()
-        decision = disclose(db, viewer.asking(purpose), w.case, w.owner, section, at, keys=keys)
+        decision = disclose(
+            db, viewer.asking(purpose), w.case, w.owner, section, at, tz=UTC, keys=keys
+        )
         db.flush()
         assert owner_entries() == before + 1
 

@@ -4,7 +4,7 @@ owner's own side does (issue 14): once the survivor revokes their agreement to j
 owner's point tells partners nothing more of that client."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from types import SimpleNamespace
 
 from disclosure_helpers import SECRET_NOTE, World, release, write
@@ -48,7 +48,9 @@ def _revoke(db, keys, w, row):
 
 def _partner_reads(db, keys, w, at):
     viewer = Requester.of(w.partner_staff, w.partner, frozenset({Role.CASE_MANAGER.value}))
-    return disclose(db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", at, keys=keys)
+    return disclose(
+        db, viewer.asking("mdt_case_review"), w.case, w.owner, "medical", at, tz=UTC, keys=keys
+    )
 
 
 def _assert_lapses_with(db, keys, w, joining) -> None:

@@ -5,7 +5,7 @@ its audit entry."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from disclosure_helpers import World, write
@@ -42,7 +42,7 @@ def _seen(db, keys, w, section="investigation"):
     requester = Requester.of(
         w.partner_staff, w.partner, {Role.INVESTIGATOR.value}, purpose="mdt_case_review"
     )
-    return disclose(db, requester, w.case, w.owner, section, LATER, keys=keys)
+    return disclose(db, requester, w.case, w.owner, section, LATER, tz=UTC, keys=keys)
 
 
 def _record(db, keys, w, **overrides):
@@ -127,7 +127,7 @@ def test_a_basis_stands_in_for_its_survivors_release_on_the_mdts_records(db, key
     shelter = team.requester(team.b)
 
     def seen():
-        return case_records.case_decisions(db, shelter, team.case, at=LATER, keys=keys)
+        return case_records.case_decisions(db, shelter, team.case, at=LATER, tz=UTC, keys=keys)
 
     assert isinstance(seen(), Withheld)  # unit R's survivor has released nothing
     lead = make.user(db, team.r, Role.AGENCY_LEAD)

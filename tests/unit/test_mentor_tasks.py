@@ -1,6 +1,6 @@
 """A mentor's follow-up made into an MDT task, and the caseload's open-task counts."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from mentor_helpers import mentor_world
@@ -58,11 +58,15 @@ def test_follow_up_becomes_a_task_for_the_mentor_linked_both_ways(db, keys):
     assert e.follow_up_task_id == task.id
     # The program's page reads the title through the point, under the program's policy.
     mentor_reads = Requester.of(w.mentor, w.program, {"survivor_mentor"})
-    shown = mentor_tasks.tasks_of_entries(db, mentor_reads, [e.public_id], at=make.AT, keys=keys)
+    shown = mentor_tasks.tasks_of_entries(
+        db, mentor_reads, [e.public_id], at=make.AT, tz=UTC, keys=keys
+    )
     assert shown[e.public_id].public_id == task.public_id
     assert shown[e.public_id].title == "Call the clinic"
     lead_reads = Requester.of(w.mentor, w.program, {"agency_lead"})
-    shown = mentor_tasks.tasks_of_entries(db, lead_reads, [e.public_id], at=make.AT, keys=keys)
+    shown = mentor_tasks.tasks_of_entries(
+        db, lead_reads, [e.public_id], at=make.AT, tz=UTC, keys=keys
+    )
     assert shown[e.public_id].title is None and shown[e.public_id].withheld.gate == "policy"
     assert mentor_tasks.entry_of_task(db, task, w.mentor) == e.public_id
     assert mentor_tasks.entry_of_task(db, task, w.other_mentor) is None

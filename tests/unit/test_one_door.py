@@ -4,7 +4,7 @@ case, audited in the owner's log and the receiver's."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import select
 
@@ -22,7 +22,9 @@ TASK_TITLE = "SYNTHETIC-TASK-TITLE"
 
 
 def _decisions(db, keys, team, agency):
-    return case_records.case_decisions(db, team.requester(agency), team.case, at=LATER, keys=keys)
+    return case_records.case_decisions(
+        db, team.requester(agency), team.case, at=LATER, tz=UTC, keys=keys
+    )
 
 
 def _entries(db, agency, tag):
@@ -76,7 +78,7 @@ def test_the_coordinators_own_staff_read_its_decisions_under_policy_only(db, key
         {Role.AGENCY_LEAD.value},
         purpose="mdt_case_review",
     )
-    refused = case_records.case_decisions(db, lead, team.case, at=LATER, keys=keys)
+    refused = case_records.case_decisions(db, lead, team.case, at=LATER, tz=UTC, keys=keys)
     assert isinstance(refused, Withheld) and refused.gate == "policy"
 
 
@@ -98,18 +100,18 @@ def test_a_task_assigned_to_another_agency_shows_its_text_only_as_released(db, k
     db.flush()
     assert task.owner_agency_id == team.a.id
     rows = tasks.task_list(db, team.staff[team.r.id], team.r, tasks.TaskFilter(scope="agency"))
-    (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, keys=keys)
+    (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, tz=UTC, keys=keys)
     # Tracked without its text: due date and status, and whose task it is.
     assert row.title is None and row.withheld is not None and row.owner_name == team.a.name
     assert row.due_date == TODAY + timedelta(days=7) and row.status == "open"
 
     team.release(db, keys, team.b, [team.r])
     team.release(db, keys, team.a, [team.r], sections=["mdt_decisions"])  # not the tasks
-    (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, keys=keys)
+    (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, tz=UTC, keys=keys)
     assert row.withheld is not None
     team.release(db, keys, team.a, [team.r])
     (row,) = tasks.with_text(
-        db, team.requester(team.r), rows, at=LATER, keys=keys, refs=(task.public_id,)
+        db, team.requester(team.r), rows, at=LATER, tz=UTC, keys=keys, refs=(task.public_id,)
     )
     assert row.withheld is None and row.title == TASK_TITLE
     assert [body for _at, _name, body in row.comments] == ["SYNTHETIC-COMMENT"]
@@ -125,7 +127,7 @@ def test_revoking_a_release_withholds_the_mdt_records_from_the_next_request(db, 
     releases.revoke(db, given, reason="synthetic", actor=team.staff[team.r.id], keys=keys, at=LATER)
     db.flush()
     after = case_records.case_decisions(
-        db, team.requester(team.a), team.case, at=LATER + timedelta(seconds=1), keys=keys
+        db, team.requester(team.a), team.case, at=LATER + timedelta(seconds=1), tz=UTC, keys=keys
     )
     assert isinstance(after, Withheld) and after.gate == "consent_revoked"
     # The links stay: the owner's record of them is history.
@@ -163,7 +165,7 @@ def test_a_mentor_sees_the_next_hearing_and_not_the_legal_notes(db, keys):
     mentor = w.viewer(Role.SURVIVOR_MENTOR)
 
     def seen(section):
-        return disclose(db, mentor, w.case, w.owner, section, LATER, keys=keys)
+        return disclose(db, mentor, w.case, w.owner, section, LATER, tz=UTC, keys=keys)
 
     hearing = seen("next_hearing")
     assert isinstance(hearing, Released)

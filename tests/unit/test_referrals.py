@@ -6,7 +6,7 @@ audited on both sides; never an adult, a draft or a minor already on a case."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from referral_helpers import AT, CITATION, LATER, NOTE, NY, Mdt
@@ -286,6 +286,7 @@ def test_asking_partners_here_writes_both_sides_and_counts_the_withheld(mdt):
         [mdt.shelter, mdt.welfare],
         coordinating=mdt.cac.public_id,
         at=LATER,
+        tz=UTC,
         keys=mdt.keys,
     )
     shelter, welfare = found[mdt.shelter.public_id], found[mdt.welfare.public_id]
@@ -312,6 +313,7 @@ def test_a_case_opened_from_a_referral_invites_the_owner_and_starts_the_clock(md
         [mdt.shelter],
         coordinating=mdt.cac.public_id,
         at=LATER,
+        tz=UTC,
         keys=mdt.keys,
     )
     referral = referrals.find(found[mdt.shelter.public_id], screening.public_id)

@@ -4,7 +4,7 @@ default policy, while a system-based agency's own staff still read their own cli
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from disclosure_helpers import release, world, write
 from sqlmodel import select
@@ -40,7 +40,7 @@ def test_the_name_goes_without_the_address(db, keys):
     w = _world(db, keys)
     release(db, keys, w, ["identity"])
     viewer = w.viewer(Role.ADVOCATE)
-    name = disclose(db, viewer, w.case, w.owner, "identity", LATER, keys=keys)
+    name = disclose(db, viewer, w.case, w.owner, "identity", LATER, tz=UTC, keys=keys)
     assert isinstance(name, Released)
     assert _rows(name) == {
         "Given name": "Robin",
@@ -49,12 +49,12 @@ def test_the_name_goes_without_the_address(db, keys):
         "Preferred name": "Robin",
     }
     assert ADDRESS not in repr(name) and "555-0100" not in repr(name)
-    contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, keys=keys)
+    contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, tz=UTC, keys=keys)
     assert isinstance(contact, Withheld) and contact.gate == "no_consent"
 
     # Named in a release of its own, a community-based partner reads it.
     release(db, keys, w, ["identity", "safe_contact"])
-    contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, keys=keys)
+    contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, tz=UTC, keys=keys)
     assert isinstance(contact, Released)
     assert _rows(contact) == {
         "Phone": "555-0100",
@@ -72,9 +72,9 @@ def test_a_system_based_partner_never_receives_the_address(db, keys):
     for role in (Role.INVESTIGATOR, Role.CASE_MANAGER, Role.MDT_COORDINATOR):
         viewer = w.viewer(role)
         assert isinstance(
-            disclose(db, viewer, w.case, w.owner, "identity", LATER, keys=keys), Released
+            disclose(db, viewer, w.case, w.owner, "identity", LATER, tz=UTC, keys=keys), Released
         )
-        contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, keys=keys)
+        contact = disclose(db, viewer, w.case, w.owner, "safe_contact", LATER, tz=UTC, keys=keys)
         assert isinstance(contact, Withheld) and contact.gate == "policy"
         assert "address and safe contact" in sentence(contact.why)
         assert "system-based agency" in sentence(contact.why)

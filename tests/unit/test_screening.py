@@ -561,6 +561,7 @@ def test_a_partner_without_a_release_sees_placeholders_only(db, keys):
             w.case,
             w.owner,
             at=make.AT + timedelta(hours=1),
+            tz=UTC,
             keys=keys,
         )
     )
@@ -580,6 +581,7 @@ def test_with_a_release_the_partner_sees_the_screening_band_and_plan(db, keys):
             w.case,
             w.owner,
             at=make.AT + timedelta(hours=1),
+            tz=UTC,
             keys=keys,
         )
     )
@@ -597,7 +599,7 @@ def test_a_survivor_mentor_sees_strategies_and_contacts_only_under_policy_and_re
     def blocks():
         return _by_key(
             owner_block(
-                db, mentor.asking("care_coordination"), w.case, w.owner, at=later, keys=keys
+                db, mentor.asking("care_coordination"), w.case, w.owner, at=later, tz=UTC, keys=keys
             )
         )
 

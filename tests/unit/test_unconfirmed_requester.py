@@ -2,7 +2,7 @@
 disclosure point tells it nothing of another owner's client, even under a release that
 names it, as it already tells it nothing of the case's own records (test_one_door)."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from disclosure_helpers import SECRET_NOTE, Viewer, release, world, write
 
@@ -29,6 +29,13 @@ def test_an_agency_named_but_not_confirmed_on_the_case_reads_no_client_section(d
     db.flush()
     requester = Viewer(invited_staff, invited, frozenset({Role.CASE_MANAGER.value}))
     decision = disclose(
-        db, requester.asking("mdt_case_review"), w.case, w.owner, "medical", LATER, keys=keys
+        db,
+        requester.asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "medical",
+        LATER,
+        tz=UTC,
+        keys=keys,
     )
     assert decision.decision == "withheld" and decision.gate == NOT_LINKED, decision
