@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from portal.audit import AuditTag, DisclosureFacts, record
+from portal.audit import AuditTag, DisclosureFacts, actor_refs, entry_values, record_many
 from portal.disclosure import policy
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import NotFound
@@ -97,30 +97,61 @@ def record_read(
     detail: dict | None = None,
 ) -> None:
     """One entry in the agency's own log for one own-staff read, allowed or withheld."""
-    facts = DisclosureFacts(
-        case_ref=None,
-        client_ref=client_ref,
-        section_key=answer.section.key,
-        purpose=answer.purpose,
-        decision="released" if answer.allowed else "withheld",
-        gate=None if answer.allowed else Gate.POLICY,
-        policy_rule=answer.rule,
-        viewer_role=answer.role or ",".join(sorted(requester.roles))[:30] or None,
-    )
-    record(
+    record_reads(
         db,
-        allowed_tag if answer.allowed else AuditTag.DISCLOSURE_WITHHELD,
-        agency_id=agency.id,
-        actor=requester,
-        subject=subject,
-        detail={
-            "section": answer.section.key,
-            "own_agency": True,
-            "reason": None if answer.why is None else sentence(answer.why),
-            **(detail or {}),
-        },
+        answer,
+        requester=requester,
+        agency=agency,
+        reads=[(client_ref, subject)],
         at=at,
-        disclosure=facts,
+        allowed_tag=allowed_tag,
+        detail=detail,
+    )
+
+
+def record_reads(
+    db: Session,
+    answer: OwnAnswer,
+    *,
+    requester: Requester,
+    agency: Agency,
+    reads: list[tuple[str | None, str]],
+    at: datetime,
+    allowed_tag: AuditTag = AuditTag.SECTION_VIEWED,
+    detail: dict | None = None,
+) -> None:
+    """One entry per (client reference, subject) read under the same answer (a page that
+    lists many clients), in one batch in the agency's own log."""
+    tag = allowed_tag if answer.allowed else AuditTag.DISCLOSURE_WITHHELD
+    detail = {
+        "section": answer.section.key,
+        "own_agency": True,
+        "reason": None if answer.why is None else sentence(answer.why),
+        **(detail or {}),
+    }
+    record_many(
+        db,
+        [
+            entry_values(
+                tag,
+                agency_id=agency.id,
+                actor=actor_refs(db, requester),
+                subject=subject,
+                detail=detail,
+                at=at,
+                disclosure=DisclosureFacts(
+                    case_ref=None,
+                    client_ref=client_ref,
+                    section_key=answer.section.key,
+                    purpose=answer.purpose,
+                    decision="released" if answer.allowed else "withheld",
+                    gate=None if answer.allowed else Gate.POLICY,
+                    policy_rule=answer.rule,
+                    viewer_role=answer.role or ",".join(sorted(requester.roles))[:30] or None,
+                ),
+            )
+            for client_ref, subject in reads
+        ],
     )
 
 
@@ -134,6 +165,7 @@ def read(
     subject: str,
     at: datetime,
     allowed_tag: AuditTag = AuditTag.SECTION_VIEWED,
+    detail: dict | None = None,
 ) -> OwnAnswer:
     """Decide one own-staff read and audit it; the caller reads content only if allowed."""
     answer = decide(db, requester, section, agency=agency)
@@ -146,5 +178,6 @@ def read(
         subject=subject,
         at=at,
         allowed_tag=allowed_tag,
+        detail=detail,
     )
     return answer

@@ -188,6 +188,59 @@ def may_read_identity(db: Session, agency: Agency, *, requester: Requester) -> o
     return own.decide(db, requester, own.IDENTITY, agency=agency)
 
 
+def read_names_in(
+    db: Session, client: Client, *, requester: Requester, subject: str, at: datetime, shown_in: str
+) -> own.OwnAnswer:
+    """A page or file about one client that names them (a release names who signed it):
+    whether the requester's roles may read it, under the agency's policy on the identity
+    section, audited as opening the client is, allowed or withheld."""
+    agency = db.get(Agency, client.agency_id)
+    return own.read(
+        db,
+        requester,
+        own.IDENTITY,
+        agency=agency,
+        client_ref=client.public_id,
+        subject=subject,
+        at=at,
+        allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
+        detail={"shown_in": shown_in},
+    )
+
+
+def listed_identities(
+    db: Session,
+    names: own.OwnAnswer,
+    rows: list[Client],
+    *,
+    requester: Requester,
+    keys: KeyWrapper,
+    at: datetime,
+    shown_in: str,
+) -> list[Identity | None]:
+    """The identities of the clients a list or search page shows, under `names` (the
+    agency's policy for the requester, `may_read_identity`); None each where it withholds.
+    Every client whose name is shown is a read of their identity, audited as opening the
+    client is, one entry each; a page of clients whose names are withheld is one entry."""
+    if not rows:
+        return []
+    agency = db.get(Agency, rows[0].agency_id)
+    reads = [(c.public_id, c.public_id) for c in rows] if names.allowed else [(None, shown_in)]
+    own.record_reads(
+        db,
+        names,
+        requester=requester,
+        agency=agency,
+        reads=reads,
+        at=at,
+        allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
+        detail={"shown_in": shown_in},
+    )
+    if not names.allowed:
+        return [None] * len(rows)
+    return [reveal_identity(db, client, keys=keys) for client in rows]
+
+
 def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
     _, secret = data_secret(db, client.agency_id, keys=keys, key_id=client.key_id)
     return Identity.from_dict(crypto.open_json(secret, client.identity_sealed))

@@ -67,10 +67,18 @@ def client_list(ctx: Context) -> Response:
         pages = max(1, -(-total // PER_PAGE))
         page = min(_page_number(ctx.request.query_params.get("page")), pages)
         rows = clients.clients_page(ctx.db, agency, page=page, per_page=PER_PAGE)
-    # Only the rows on this page are decrypted, and only for a role that may read them.
-    people = [
-        (c, clients.reveal_identity(ctx.db, c, keys=keys) if names.allowed else None) for c in rows
-    ]
+    # Only the rows on this page are decrypted, and only for a role that may read them;
+    # each name shown is audited.
+    identities = clients.listed_identities(
+        ctx.db,
+        names,
+        rows,
+        requester=_requester(ctx),
+        keys=keys,
+        at=ctx.now,
+        shown_in="client search" if searching else "client list",
+    )
+    people = list(zip(rows, identities, strict=True))
     return render(
         ctx,
         "clients/list.html",

@@ -73,10 +73,22 @@ def _release(ctx: Context):
     return row
 
 
-def _names_allowed(ctx: Context) -> bool:
-    """Whether the viewer's roles may read clients' names (the identity section, under the
-    agency's own policy): a release names who signed, the client themself most often."""
-    return clients.may_read_identity(ctx.db, ctx.viewer.agency, requester=ctx.requester).allowed
+def _names_read(ctx: Context, row, *, shown_in: str) -> bool:
+    """Whether the viewer's roles may read the names on a signed release (the identity
+    section, under the agency's own policy): it names who signed, the client themself most
+    often. Each page and file of a signed release is audited as a read of the client's
+    identity, allowed or withheld; a draft names no one."""
+    if row.state != ReleaseState.SIGNED:
+        return False
+    client = ctx.db.get(Client, row.client_id)
+    return clients.read_names_in(
+        ctx.db,
+        client,
+        requester=ctx.requester,
+        subject=row.public_id,
+        at=ctx.now,
+        shown_in=shown_in,
+    ).allowed
 
 
 def _rules(ctx: Context) -> releases.MinorSigning:
@@ -201,7 +213,6 @@ def _view(ctx: Context, row) -> dict:
             release_forms.CAPACITY_LABELS[c] for c in consent.remaining_capacities([])
         ],
         "tz": ctx.settings.tz,
-        "names_allowed": _names_allowed(ctx),
         "is_draft": row.state == ReleaseState.DRAFT,
         "is_revoked": False,
         # Who must sign, if the client signed now (a draft may be older than a birthday).
@@ -214,7 +225,11 @@ def _view(ctx: Context, row) -> dict:
 
 
 def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None) -> Response:
+    if status >= 400:  # the failed form's writes go; the read of the page shown is kept
+        ctx.db.rollback()
+        ctx.keep_on_error = True
     view = _view(ctx, row)
+    view["names_allowed"] = _names_read(ctx, row, shown_in="release page")
     view["is_revoked"] = (
         view["status"] is not None and view["status"].state == consent.ReleaseState.REVOKED
     )
@@ -246,7 +261,9 @@ def release_detail(ctx: Context) -> Response:
 
 def release_print(ctx: Context) -> Response:
     """The form the client reads and signs, in the release's language."""
-    view = _view(ctx, _release(ctx))
+    row = _release(ctx)
+    view = _view(ctx, row)
+    view["names_allowed"] = _names_read(ctx, row, shown_in="release form to print")
     view["statements"] = view["document"].statements
     view["language"] = view["document"].language or i18n.SOURCE_LANGUAGE
     return render(ctx, "releases/print.html", view)
@@ -316,9 +333,11 @@ def _download(body: bytes, filename: str, media_type: str) -> Response:
     )
 
 
-def _may_download(ctx: Context) -> None:
-    # The signed file names who signed, and cannot be shown in part.
-    if not _names_allowed(ctx):
+def _may_download(ctx: Context, row, *, shown_in: str) -> None:
+    # The signed file names who signed, and cannot be shown in part. A draft has no file
+    # (its own answer says so).
+    if row.state == ReleaseState.SIGNED and not _names_read(ctx, row, shown_in=shown_in):
+        ctx.db.commit()  # the refusal is audited too
         raise Forbidden(
             "Your agency's policy keeps clients' names from your role, and the signed "
             "release names who signed it."
@@ -327,7 +346,7 @@ def _may_download(ctx: Context) -> None:
 
 def release_signed_json(ctx: Context) -> Response:
     row = _release(ctx)
-    _may_download(ctx)
+    _may_download(ctx, row, shown_in="signed release file")
     return _download(
         release_documents.signed_envelope_bytes(row),
         f"release-{row.public_id}.json",
@@ -337,7 +356,7 @@ def release_signed_json(ctx: Context) -> Response:
 
 def release_fhir(ctx: Context) -> Response:
     row = _release(ctx)
-    _may_download(ctx)
+    _may_download(ctx, row, shown_in="release as a FHIR Consent")
     resource = release_documents.fhir_consent(ctx.db, row, at=ctx.now)
     return _download(
         json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8"),

@@ -1,5 +1,6 @@
 """Own staff opening a client's record is logged, like any other read of survivor data."""
 
+from disclosure_helpers import SIGNER, release, world
 from sqlmodel import select
 
 from portal.models import AuditEntry, Role
@@ -47,3 +48,85 @@ def test_the_record_shown_again_beside_a_bad_form_keeps_its_reads(client, db, ke
     page = client.post(f"{url}/restricted-persons", data={"csrf_token": token, "name": ""})
     assert page.status_code == 400 and "Sparrow" in page.text
     assert len(db.exec(viewed).all()) == before + 2  # the name, and the address apart
+
+
+def _views(db, agency_id):
+    return db.exec(
+        select(AuditEntry)
+        .where(AuditEntry.agency_id == agency_id)
+        .where(AuditEntry.tag.in_(["record:client:identity_viewed", "disclosure:section:withheld"]))
+        .order_by(AuditEntry.id)
+    ).all()
+
+
+def test_each_name_the_client_list_and_search_show_is_audited(client, db, keys):
+    """The list decrypts the names on its page, and a search the names it finds: each is a
+    read of that client's identity, in the agency's log as opening the client is. They
+    were shown without a trace before."""
+    agency = make.agency(db, keys)
+    found = make.client_record(db, agency, keys, given="Sparrow", family="Synthetic")
+    other = make.client_record(db, agency, keys, given="Wren", family="Synthetic")
+    user = make.user(db, agency, Role.ADVOCATE)
+    make.login(client, user.username)
+
+    listed = client.get("/clients")
+    assert listed.status_code == 200 and "Sparrow" in listed.text and "Wren" in listed.text
+    entries = _views(db, agency.id)
+    assert sorted(e.subject for e in entries) == sorted([found.public_id, other.public_id])
+    for entry in entries:
+        assert entry.tag == "record:client:identity_viewed" and entry.section_key == "identity"
+        assert entry.client_ref == entry.subject and entry.actor_user_ref == user.public_id
+        assert '"shown_in":"client list"' in entry.detail
+
+    searched = client.get("/clients?given_name=Sparrow&family_name=Synthetic&birth_date=2000-05-17")
+    assert searched.status_code == 200 and "Wren" not in searched.text
+    (seen,) = _views(db, agency.id)[len(entries) :]
+    assert (seen.subject, seen.client_ref) == (found.public_id, found.public_id)
+    assert '"shown_in":"client search"' in seen.detail
+    # What was typed is never logged: the entries name the client by reference only.
+    assert all("Sparrow" not in e.detail for e in _views(db, agency.id))
+
+
+def test_a_role_kept_from_names_sees_references_and_the_list_is_audited_once(client, db, keys):
+    agency = make.agency(db, keys)
+    make.client_record(db, agency, keys, given="Sparrow", family="Synthetic")
+    make.client_record(db, agency, keys, given="Wren", family="Synthetic")
+    make.login(client, make.user(db, agency, Role.AGENCY_LEAD).username)
+    listed = client.get("/clients")
+    assert listed.status_code == 200 and "Sparrow" not in listed.text
+    (entry,) = _views(db, agency.id)
+    assert (entry.tag, entry.gate, entry.subject) == (
+        "disclosure:section:withheld",
+        "policy",
+        "client list",
+    )
+    assert entry.client_ref is None
+
+
+def test_a_signed_releases_pages_and_files_are_reads_of_the_clients_identity(client, db, keys):
+    """A signed release names who signed it: its page, its printed form and its files are
+    each audited as a read of the client's identity, and a refused download too."""
+    w = world(db, keys)
+    row = release(db, keys, w, ["medical"])
+    make.login(client, make.user(db, w.owner, Role.ADVOCATE).username)
+    url = f"/releases/{row.public_id}"
+    assert SIGNER.name in client.get(url).text
+    assert SIGNER.name in client.get(f"{url}/print").text
+    assert client.get(f"{url}/signed.json").status_code == 200
+    entries = _views(db, w.owner.id)
+    assert [e.subject for e in entries] == [row.public_id] * 3
+    assert [e.detail.split('"shown_in":')[1] for e in entries] == [
+        '"release page"}',
+        '"release form to print"}',
+        '"signed release file"}',
+    ]
+    assert {(e.tag, e.client_ref) for e in entries} == {
+        ("record:client:identity_viewed", w.client.public_id)
+    }
+
+    client.cookies.clear()
+    make.login(client, make.user(db, w.owner, Role.AGENCY_LEAD).username)
+    assert SIGNER.name not in client.get(url).text
+    assert client.get(f"{url}/signed.json").status_code == 403
+    refused = _views(db, w.owner.id)[3:]
+    assert [(e.tag, e.gate) for e in refused] == [("disclosure:section:withheld", "policy")] * 2
