@@ -43,6 +43,13 @@ def audit_journal_from(env: Mapping[str, str]) -> str:
     return env.get("PORTAL_AUDIT_JOURNAL") or DEFAULT_AUDIT_JOURNAL
 
 
+def mdt_timezone_from(env: Mapping[str, str] | None = None) -> str:
+    """The MDT's time zone (PORTAL_MDT_TIMEZONE), in which staff read dates; read without
+    the secrets, so `portal consent verify` needs none."""
+    env = os.environ if env is None else env
+    return Config(environ=dict(env))("PORTAL_MDT_TIMEZONE", default="America/New_York")
+
+
 def ratelimit_storage_from(env: Mapping[str, str]) -> str:
     """PORTAL_RATELIMIT_STORAGE if given, else the node's Redis (REDIS_URL), else memory.
 
@@ -208,7 +215,7 @@ def from_environment(
         session_idle_minutes=config("PORTAL_SESSION_IDLE_MINUTES", cast=int, default=30),
         session_absolute_hours=config("PORTAL_SESSION_ABSOLUTE_HOURS", cast=int, default=12),
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
-        mdt_timezone=config("PORTAL_MDT_TIMEZONE", default="America/New_York"),
+        mdt_timezone=mdt_timezone_from(env),
         convening_window_days=config("PORTAL_CONVENING_WINDOW_DAYS", cast=int, default=14),
         risk_screen_window_hours=config("PORTAL_RISK_SCREEN_WINDOW_HOURS", cast=int, default=48),
         screening_due_hours=config("PORTAL_SCREENING_DUE_HOURS", cast=int, default=24),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zoneinfo
 from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
@@ -13,7 +14,7 @@ from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
 from portal.db import unit_of_work
 from portal.errors import Invalid
-from portal.settings import utc_now
+from portal.settings import mdt_timezone_from, utc_now
 
 # Exit statuses of `portal consent verify`: a script tells a bad release from a crash.
 VALID, NOT_VALID, UNREADABLE, COULD_NOT_RUN = 0, 1, 2, errors.COULD_NOT_RUN
@@ -60,9 +61,15 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return UNREADABLE
+    try:  # the verdict dates the release as the node's staff read it
+        tz = zoneinfo.ZoneInfo(mdt_timezone_from())
+    except (ValueError, KeyError) as error:
+        raise errors.CommandError(
+            f"cannot read the settings: PORTAL_MDT_TIMEZONE {error}"
+        ) from None
     with unit_of_work(open_engine(chosen())) as db:
         try:
-            report = release_documents.verify_upload(db, data, at=utc_now())
+            report = release_documents.verify_upload(db, data, at=utc_now(), tz=tz)
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
             return UNREADABLE

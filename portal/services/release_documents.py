@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from fhir.resources.R4B.consent import Consent as FhirConsent
 from sqlmodel import Session, select
@@ -85,9 +85,10 @@ class VerifyReport:
 
 
 def verify_upload(
-    db: Session, data: bytes, *, at: datetime, agency_id: int | None = None
+    db: Session, data: bytes, *, at: datetime, tz: tzinfo, agency_id: int | None = None
 ) -> VerifyReport:
     """Verify an uploaded signed release against this node's key ring and revocations.
+    `tz`: the MDT's time zone, in which the status's reason dates the release.
 
     `agency_id`: the uploader's agency. A file that fails its signature is compared field
     by field only with that agency's own stored release: anyone else could make a file
@@ -141,7 +142,7 @@ def verify_upload(
             checked = consent.verify_revocation(json.loads(revocation.document), ring, at=at)
             if checked.ok:
                 known.append(checked.document)
-    current = consent.status(document, known, at=at)
+    current = consent.status(document, known, at=at, tz=tz)
     revoked = [
         r.revoked_at
         for r in known

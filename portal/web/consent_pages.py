@@ -48,7 +48,11 @@ def verify(ctx: Context) -> Response:
     pasted = ctx.field("pasted")
     try:
         report = release_documents.verify_upload(
-            ctx.db, _uploaded_bytes(ctx), at=ctx.now, agency_id=ctx.viewer.agency.id
+            ctx.db,
+            _uploaded_bytes(ctx),
+            at=ctx.now,
+            tz=ctx.settings.tz,
+            agency_id=ctx.viewer.agency.id,
         )
     except Invalid as error:
         return render(

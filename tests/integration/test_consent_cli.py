@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from nacl.signing import SigningKey
@@ -121,6 +122,19 @@ def test_a_signed_release_verifies(node, tmp_path, capsys):
     code, output = verify(tmp_path, capsys, envelope)
     assert code == 0, output
     assert output.startswith("VALID:") and "in effect until" in output
+
+
+def test_the_verdict_dates_the_release_in_the_mdts_time_zone(node, tmp_path, capsys, monkeypatch):
+    """The operator reads the same dates as the node's staff: the command said 'in effect
+    until … UTC' (the node's zone is a setting it can read without the secrets)."""
+    monkeypatch.setenv("PORTAL_MDT_TIMEZONE", "America/Chicago")
+    at = now().replace(microsecond=0) - timedelta(seconds=5)
+    envelope, _ = make_release(node, at=at, days=90)
+    end = (at + timedelta(days=90)).astimezone(ZoneInfo("America/Chicago"))
+    code, output = verify(tmp_path, capsys, envelope)
+    assert code == 0, output
+    assert f"in effect until {end:%Y-%m-%d %H:%M} {end.tzname()}" in output
+    assert "UTC" not in output
 
 
 def test_a_spanish_release_verifies_and_says_its_language(node, tmp_path, capsys):

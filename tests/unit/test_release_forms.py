@@ -184,7 +184,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
     ]
 
 
-def _signed(db, keys, setup, at=make.AT):
+def _signed(db, keys, setup, at=make.AT, tz=UTC):
     _, partner, client, witness = setup
     day = at.astimezone(TZ).date().isoformat()
     row = release_forms.draft_from_form(
@@ -214,30 +214,30 @@ def _signed(db, keys, setup, at=make.AT):
 def test_verify_upload_names_changed_fields_and_reads_revocations(db, keys, setup):
     row = _signed(db, keys, setup)
     envelope = json.loads(row.document)
-    report = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
+    report = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT, tz=UTC)
     assert report.valid and report.revocations_known
 
     changed = json.loads(row.document)
     changed["release"]["expiry"]["at"] = "2030-01-01T00:00:00Z"
     changed["release"]["language"] = "es"
-    report = release_documents.verify_upload(db, json.dumps(changed).encode(), at=make.AT)
+    report = release_documents.verify_upload(db, json.dumps(changed).encode(), at=make.AT, tz=UTC)
     assert not report.valid and report.code == "bad_signature"
     assert report.tampered_fields == ("expiry.at", "language")
 
     releases.revoke(db, row, reason=None, actor=setup[3], keys=keys, at=make.AT + timedelta(days=1))
     db.flush()
     later = release_documents.verify_upload(
-        db, json.dumps(envelope).encode(), at=make.AT + timedelta(days=2)
+        db, json.dumps(envelope).encode(), at=make.AT + timedelta(days=2), tz=UTC
     )
     assert later.signature_ok and not later.valid and later.code == "revoked"
-    before = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT)
+    before = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT, tz=UTC)
     assert before.valid  # the revocation counts from its own time on
 
 
 @pytest.mark.parametrize("data", [b"", b"null", b"{}", b"x" * (64 * 1024 + 1)])
 def test_verify_upload_refuses_what_is_not_a_signed_release(db, data):
     with pytest.raises(Invalid) as caught:
-        release_documents.verify_upload(db, data, at=make.AT)
+        release_documents.verify_upload(db, data, at=make.AT, tz=UTC)
     assert caught.value.errors["document"]
 
 

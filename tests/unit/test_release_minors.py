@@ -4,7 +4,7 @@ of signing, under the MDT's rule; a Spanish release; restricted persons never si
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 
@@ -172,7 +172,9 @@ def test_a_spanish_release_records_its_language_and_the_statements_shown(db, key
     assert "Usted puede retirar (revocar) este permiso" in document.statements.revocation
     assert document.statements_sha256 == consent.statements_digest(spanish)
     assert document.statements_sha256 != consent.statements_digest(i18n.statements("en"))
-    report = release_documents.verify_upload(db, json.dumps(signed.to_dict()).encode(), at=AT)
+    report = release_documents.verify_upload(
+        db, json.dumps(signed.to_dict()).encode(), at=AT, tz=UTC
+    )
     assert report.valid and report.release.language == "es"
 
 
