@@ -70,3 +70,28 @@ def test_the_benchmark_server_answers_over_a_kept_alive_connection():
                 assert status == 200 and text.startswith("synthetic")
         finally:
             browser.close()
+
+
+def test_the_servers_log_never_holds_what_a_search_typed(capfd):
+    """A client search is a GET form: a survivor's name and birth date are in its query
+    string, and uvicorn's access log wrote every request line with it (`portal serve`)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(APP, log_level="info", **UVICORN_OPTIONS))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        connection = http.client.HTTPConnection("127.0.0.1", listener.getsockname()[1], timeout=5)
+        connection.request("GET", "/?given_name=Sparrow&family_name=Synthetic")
+        assert connection.getresponse().read()
+        connection.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+    written = capfd.readouterr()
+    assert "Started server process" in written.err + written.out  # the log was captured
+    assert "Sparrow" not in written.err + written.out
