@@ -238,12 +238,20 @@ def listed_identities(
     )
     if not names.allowed:
         return [None] * len(rows)
-    return [reveal_identity(db, client, keys=keys) for client in rows]
+    secrets: dict[str | None, bytes] = {}  # one read of each data key for the page
+    return [reveal_identity(db, client, keys=keys, secrets=secrets) for client in rows]
 
 
-def reveal_identity(db: Session, client: Client, *, keys: KeyWrapper) -> Identity:
-    _, secret = data_secret(db, client.agency_id, keys=keys, key_id=client.key_id)
-    return Identity.from_dict(crypto.open_json(secret, client.identity_sealed))
+def reveal_identity(
+    db: Session, client: Client, *, keys: KeyWrapper, secrets: dict[str | None, bytes] | None = None
+) -> Identity:
+    """`secrets`: data keys already read, by key id (a page of clients reads each once)."""
+    secrets = {} if secrets is None else secrets
+    if client.key_id not in secrets:
+        _, secrets[client.key_id] = data_secret(
+            db, client.agency_id, keys=keys, key_id=client.key_id
+        )
+    return Identity.from_dict(crypto.open_json(secrets[client.key_id], client.identity_sealed))
 
 
 def access_client(db: Session, agency: Agency, public_id: str) -> Client:
