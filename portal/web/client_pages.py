@@ -37,8 +37,18 @@ def _page_number(text: str | None) -> int:
 
 
 def client_list(ctx: Context) -> Response:
+    return _client_list(ctx, dict.fromkeys(SEARCH_FIELDS, ""))
+
+
+def client_search(ctx: Context) -> Response:
+    """The search is a form posted, never an address: a name and a birth date typed would
+    stay in the browser's history (an agency's shared computer), in a proxy's log and in
+    the next page's referrer."""
+    return _client_list(ctx, {k: ctx.field(k).strip() for k in SEARCH_FIELDS})
+
+
+def _client_list(ctx: Context, query: dict[str, str]) -> Response:
     agency, keys = ctx.viewer.agency, ctx.request.app.state.keys
-    query = {k: ctx.request.query_params.get(k, "").strip() for k in SEARCH_FIELDS}
     errors: dict[str, str] = {}
     # A role that may not read identity sees references only, and cannot search by name:
     # a search would tell it whether a named person is a client.

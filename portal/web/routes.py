@@ -217,6 +217,12 @@ def routes() -> list:
         # consent releases (issue 4): clients of the viewer's own agency, their releases,
         # verifying a signed release and the agencies' public keys
         route("/clients", client_pages.client_list, permission=P.CLIENT_READ),
+        route(
+            "/clients/search",
+            client_pages.client_search,
+            permission=P.CLIENT_READ,
+            methods=("POST",),
+        ),
         route("/clients/new", client_pages.client_new, permission=P.CLIENT_WRITE),
         route("/clients", client_pages.client_create, permission=P.CLIENT_WRITE, methods=("POST",)),
         route("/clients/{client_id}", client_pages.client_detail, permission=P.CLIENT_READ),

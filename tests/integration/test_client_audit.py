@@ -78,8 +78,13 @@ def test_each_name_the_client_list_and_search_show_is_audited(client, db, keys):
         assert entry.client_ref == entry.subject and entry.actor_user_ref == user.public_id
         assert '"shown_in":"client list"' in entry.detail
 
-    searched = client.get("/clients?given_name=Sparrow&family_name=Synthetic&birth_date=2000-05-17")
+    typed = {"given_name": "Sparrow", "family_name": "Synthetic", "birth_date": "2000-05-17"}
+    searched = client.post(
+        "/clients/search", data={"csrf_token": make.csrf_from(listed.text), **typed}
+    )
     assert searched.status_code == 200 and "Wren" not in searched.text
+    # Posted, never in an address: what was typed is in no URL the browser keeps.
+    assert 'method="post" action="/clients/search"' in listed.text
     (seen,) = _views(db, agency.id)[len(entries) :]
     assert (seen.subject, seen.client_ref) == (found.public_id, found.public_id)
     assert '"shown_in":"client search"' in seen.detail
@@ -94,6 +99,11 @@ def test_a_role_kept_from_names_sees_references_and_the_list_is_audited_once(cli
     make.login(client, make.user(db, agency, Role.AGENCY_LEAD).username)
     listed = client.get("/clients")
     assert listed.status_code == 200 and "Sparrow" not in listed.text
+    # The page says why (it read "withheld from you: ." before).
+    assert (
+        "withheld from you: the disclosure policy does not release identity to your "
+        "agency&#39;s own staff in the role agency lead" in listed.text
+    )
     (entry,) = _views(db, agency.id)
     assert (entry.tag, entry.gate, entry.subject) == (
         "disclosure:section:withheld",
