@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -68,6 +68,7 @@ def covering(
     section_key: str,
     purpose: str,
     at: datetime,
+    tz: tzinfo,
     keys: KeyWrapper,
     cache: dict,
 ) -> LegalBasis | None:
@@ -80,7 +81,9 @@ def covering(
             continue
         if signed.get("agency") != owner.public_id:
             continue
-        if signed.get("minors_only", True) and not _minor(db, owner, client_id, at=at, keys=keys):
+        if signed.get("minors_only", True) and not _minor(
+            db, owner, client_id, at=at, tz=tz, keys=keys
+        ):
             continue
         return basis
     return None
@@ -91,14 +94,17 @@ def named(basis: LegalBasis) -> str:
     return f"{basis.citation} ({basis.public_id})"
 
 
-def _minor(db: Session, owner: Agency, client_id: int, *, at: datetime, keys: KeyWrapper) -> bool:
-    """From the owner's own sealed identity of its client, never from anything typed in."""
+def _minor(
+    db: Session, owner: Agency, client_id: int, *, at: datetime, tz: tzinfo, keys: KeyWrapper
+) -> bool:
+    """From the owner's own sealed identity of its client, never from anything typed in;
+    a birthday begins at midnight where the MDT is."""
     client = db.get(Client, client_id)
     _key_id, secret = data_secret(db, owner.id, keys=keys, key_id=client.key_id)
     born = crypto.open_json(secret, client.identity_sealed).get("birth_date")
     if not born:
         return False  # unknown age: a minors-only basis does not apply
     birth = date.fromisoformat(born)
-    today = at.date()
+    today = at.astimezone(tz).date()
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     return age < 18

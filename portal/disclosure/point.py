@@ -331,6 +331,7 @@ def _gates(
                     section_key=section.key,
                     purpose=purpose,
                     at=at,
+                    tz=tz,
                     keys=keys,
                     cache=cache.legal_bases,
                 )
@@ -416,6 +417,7 @@ def _case_consent(
             section_key=section.key,
             purpose=purpose,
             at=at,
+            tz=tz,
             keys=keys,
             cache=cache.legal_bases,
         )

@@ -5,7 +5,8 @@ its audit entry."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from disclosure_helpers import World, write
@@ -83,6 +84,26 @@ def test_a_minors_only_basis_does_not_cover_an_adult(db, keys):
     write(db, keys, w, "investigation", {"status": "open"})
     _record(db, keys, w)
     assert isinstance(_seen(db, keys, w), Withheld)
+
+
+def test_a_survivor_is_a_minor_until_midnight_of_their_birthday_where_the_mdt_is(db, keys):
+    """At 21:00 in New York on the eve of an 18th birthday it is already the birthday in
+    UTC: the minors-only basis still covers the survivor (it stopped five hours early)."""
+    w = _world(db, keys, birth=date(2008, 11, 3))
+    write(db, keys, w, "investigation", {"status": "open"})
+    _record(db, keys, w)
+    eve = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 2 November, 21:00 in New York
+    requester = Requester.of(
+        w.partner_staff, w.partner, {Role.INVESTIGATOR.value}, purpose="mdt_case_review"
+    )
+    new_york = ZoneInfo("America/New_York")
+    seen = disclose(db, requester, w.case, w.owner, "investigation", eve, tz=new_york, keys=keys)
+    assert isinstance(seen, Released) and CITATION in seen.legal_basis
+    birthday = eve + timedelta(hours=5)  # midnight in New York
+    later = disclose(
+        db, requester, w.case, w.owner, "investigation", birthday, tz=new_york, keys=keys
+    )
+    assert isinstance(later, Withheld)
 
 
 def test_a_basis_whose_signature_fails_counts_for_nothing(db, keys):
