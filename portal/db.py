@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from portal import turns
 from portal.db_faults import is_unavailable
+from portal.process_queue import ProcessQueue
 
 log = logging.getLogger("portal")
 
@@ -35,6 +36,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Beside an SQLite database file, as SQLite's own -wal and -shm: where the writers of every
+# process on it take turns (portal/process_queue.py).
+PROCESS_QUEUE_SUFFIX = "-writers"
 # A command (migrations, imports, audit verification) may wait longer for a lock than a
 # person at a page; the web app passes its own setting.
 COMMAND_LOCK_WAIT_MS = 30_000
@@ -112,11 +116,13 @@ class WriteLock:
     can tell how long they were waited for (`portal.bench.row_locks`).
     """
 
-    def __init__(self, *, queue: bool, wait_ms: int) -> None:
+    def __init__(self, *, queue: bool, wait_ms: int, processes: ProcessQueue | None = None):
         self.queue = queue
         self.timeout = wait_ms / 1000
         self._queue = FifoLock()
-        self.waited = 0.0  # seconds waited in the queue (SQLite), summed over every writer
+        # An SQLite file: the writers of every process on it take turns (several workers).
+        self.processes = processes
+        self.waited = 0.0  # seconds waited in the queues (SQLite), summed over every writer
         self.taken = 0
         self.commits = 0  # commits of this process's writers: a snapshot older is stale
         self.checkpointer: WalCheckpointer | None = None  # SQLite files: see WalCheckpointer
@@ -125,6 +131,11 @@ class WriteLock:
         self.taken += 1
         started = time.perf_counter()
         handed = self._queue.acquire(timeout=self.timeout)
+        if handed and self.processes is not None:
+            left = self.timeout - (time.perf_counter() - started)
+            if not self.processes.acquire(timeout=max(left, 0.0)):
+                self._queue.release()
+                handed = False
         self.waited += time.perf_counter() - started
         if not handed:
             raise sqlite3.OperationalError(
@@ -132,7 +143,11 @@ class WriteLock:
             )
 
     def release(self) -> None:
-        self._queue.release()
+        try:
+            if self.processes is not None:
+                self.processes.release()
+        finally:
+            self._queue.release()
 
 
 # SQLite copies its write-ahead log back into the database file (a checkpoint) from a
@@ -244,9 +259,14 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         }
         engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
         engine.dialect.do_ping = functools.partial(_ping_unless_quiet, engine.dialect.do_ping)
-    _WRITE_LOCKS[engine.dialect] = WriteLock(queue=sqlite, wait_ms=lock_wait_ms)
     database = parsed.database
-    if sqlite and database and database != ":memory:" and not database.startswith("file:"):
+    on_file = sqlite and database and database != ":memory:" and not database.startswith("file:")
+    _WRITE_LOCKS[engine.dialect] = WriteLock(
+        queue=sqlite,
+        wait_ms=lock_wait_ms,
+        processes=ProcessQueue.of(f"{database}{PROCESS_QUEUE_SUFFIX}") if on_file else None,
+    )
+    if on_file:
         checkpointer = WalCheckpointer(engine)
         _WRITE_LOCKS[engine.dialect].checkpointer = checkpointer
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())

@@ -13,6 +13,8 @@ of the machine's speed weighs on both sides:
 - a page's batch: `record_many()` of a case summary's entries (15, over 6 logs) per
   transaction;
 - the app's single appends from several concurrent writers;
+- two processes writing a page's batch per transaction at once, as two workers do
+  (`portal/bench/processes.py`): how many each got and the longest wait;
 
 and a full `verify` of the logs at the end.
 """
@@ -36,6 +38,7 @@ from sqlalchemy.engine import make_url
 from portal import migrate
 from portal.audit import AuditTag, DisclosureFacts, chain, entry_values, record, record_many, verify
 from portal.audit.checkpoints import CheckpointSigner
+from portal.bench import processes
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
 from portal.scratch_db import scratch_database
@@ -47,6 +50,7 @@ PAGE_ENTRIES = 15  # a case summary's owners' entries
 PAGE_LOGS = 6  # over this many logs
 TURNS = 5  # floor and app timed in this many alternating turns
 DEFAULT_PREFIX = "portal_bench_audit"
+PROCESSES = 2  # writing at once, as a node's two workers do
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Figures:
     ratio: float  # median of floor/app over the turns, each pair timed side by side
     batch: float  # entries/s, a page's batch per transaction
     concurrent: float  # record() appends/s from `writers` threads
+    processes: list  # processes.ProcessFigures, one per writing process
     verified: int
     verify_seconds: float
 
@@ -67,11 +72,13 @@ def run(
     appends: int,
     writers: int,
     postgres_url: str,
+    process_seconds: float = 4.0,
     backends: tuple[str, ...] = ("sqlite", "postgresql"),
     prefix: str = DEFAULT_PREFIX,
     out=print,
 ) -> list[Figures]:
-    keys = KeyWrapper(secrets.token_bytes(32))
+    kek = secrets.token_bytes(32)
+    keys = KeyWrapper(kek)
     out(
         f"audit appends: {existing:,} existing entries, {appends:,} appends per figure "
         f"(in {TURNS} turns, floor and app alternating), {writers} concurrent writers"
@@ -91,7 +98,17 @@ def run(
         try:
             migrate.upgrade(engine)
             logs = _prepare(engine, existing, keys)
-            figures = _measure(backend, engine, url, logs, appends, writers, keys)
+            figures = _measure(
+                backend,
+                engine,
+                url,
+                logs,
+                appends,
+                writers,
+                keys,
+                kek=kek,
+                process_seconds=process_seconds,
+            )
             results.append(figures)
             out(
                 f"{label:<11} one transaction each: app {figures.app:8,.0f} appends/s · "
@@ -104,6 +121,15 @@ def run(
                 f"append each: {figures.concurrent:8,.0f} appends/s · verify "
                 f"{figures.verified:,} entries in {figures.verify_seconds:.1f} s"
             )
+            each = figures.processes
+            out(
+                f"{label:<11} {len(each)} processes writing a page's batch per transaction at "
+                f"once for {process_seconds:g} s: "
+                + " and ".join(f"{f.transactions:,}" for f in each)
+                + " transactions, the longest "
+                + " and ".join(f"{f.longest_ms:.1f}" for f in each)
+                + " ms"
+            )
         finally:
             engine.dispose()
             drop()
@@ -111,7 +137,9 @@ def run(
     return results
 
 
-def _measure(backend, engine, url, logs, appends, writers, keys) -> Figures:
+def _measure(
+    backend, engine, url, logs, appends, writers, keys, *, kek: bytes, process_seconds: float
+) -> Figures:
     agency_id = logs[0]
     turn = max(1, appends // TURNS)
     floor_rates, app_rates, ratios = [], [], []
@@ -132,6 +160,7 @@ def _measure(backend, engine, url, logs, appends, writers, keys) -> Figures:
         lambda: [_append_page(engine, logs, next(counter), keys) for _ in range(pages)]
     )
     concurrent = _concurrent(engine, agency_id, appends, writers, keys, counter)
+    parallel = processes.run(url, kek, logs, processes=PROCESSES, seconds=process_seconds)
     walked, seconds = _verify(engine)
     return Figures(
         backend=backend,
@@ -140,6 +169,7 @@ def _measure(backend, engine, url, logs, appends, writers, keys) -> Figures:
         ratio=statistics.median(ratios),
         batch=pages * PAGE_ENTRIES / batch_seconds,
         concurrent=concurrent,
+        processes=parallel,
         verified=walked,
         verify_seconds=seconds,
     )

@@ -111,6 +111,12 @@ def add_commands(commands):
         "--appends", type=whole_number(1), default=2_000, help="appends timed per figure"
     )
     audit.add_argument("--writers", type=whole_number(1), default=4, help="concurrent writers")
+    audit.add_argument(
+        "--process-seconds",
+        type=seconds,
+        default=4.0,
+        help="how long two processes write at once (as two workers do)",
+    )
     _scratch_options(audit, "portal_bench_audit")
 
     workflow = command(
@@ -197,6 +203,7 @@ def cmd_bench_audit(args: argparse.Namespace) -> int:
             existing=args.existing,
             appends=args.appends,
             writers=args.writers,
+            process_seconds=args.process_seconds,
             postgres_url=args.postgres_url,
             prefix=args.scratch_prefix,
         )
