@@ -126,17 +126,16 @@ def test_client_list_pages_in_sql_and_decrypts_only_the_page(client, db, keys, m
 
 
 def test_search_by_name_and_birth_date(client, team):
-    found = client.get(
-        "/clients",
-        params={"given_name": "robin", "family_name": "EXAMPLE", "birth_date": "2000-05-17"},
-    )
+    token = make.csrf_of_page(client, "/clients")
+
+    def search(**typed):
+        return client.post("/clients/search", data={"csrf_token": token, **typed})
+
+    found = search(given_name="robin", family_name="EXAMPLE", birth_date="2000-05-17")
     assert found.status_code == 200 and f"/clients/{team.client_row.public_id}" in found.text
-    other_day = client.get(
-        "/clients",
-        params={"given_name": "Robin", "family_name": "Example", "birth_date": "2010-05-18"},
-    )
+    other_day = search(given_name="Robin", family_name="Example", birth_date="2010-05-18")
     assert "No client of your agency" in other_day.text
-    bad = client.get("/clients", params={"given_name": "Robin", "birth_date": "17/05/2010"})
+    bad = search(given_name="Robin", birth_date="17/05/2010")
     assert bad.status_code == 400
     assert "Family name is required" in bad.text and "Birth date must be a date" in bad.text
 
