@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import os
 import select
 import sqlite3
 import threading
@@ -51,7 +52,10 @@ _WROTE = "portal_wrote"
 _HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transaction holds
 _TAKEN_BY = "portal_taken_by"  # connection record info: the thread that checked it out
 _BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
-_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
+# A schema change takes SQLite's write lock too: taken after it, the writers' lock (and the
+# turn between processes) could be waited for by one who holds SQLite's lock, while the
+# writer holding the turn waits for SQLite's (a migration on a node that serves).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "CREATE", "ALTER", "DROP")
 _AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment before commit
 # A write that starts nothing and touches nothing: run first under the write lock, it makes
 # SQLite take its own write lock now, and fails at once (SQLITE_BUSY_SNAPSHOT) when another
@@ -133,7 +137,12 @@ class WriteLock:
         handed = self._queue.acquire(timeout=self.timeout)
         if handed and self.processes is not None:
             left = self.timeout - (time.perf_counter() - started)
-            if not self.processes.acquire(timeout=max(left, 0.0)):
+            try:
+                taken = self.processes.acquire(timeout=max(left, 0.0))
+            except BaseException:
+                self._queue.release()  # else no writer of this process would ever write
+                raise
+            if not taken:
                 self._queue.release()
                 handed = False
         self.waited += time.perf_counter() - started
@@ -261,15 +270,20 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         engine.dialect.do_ping = functools.partial(_ping_unless_quiet, engine.dialect.do_ping)
     database = parsed.database
     on_file = sqlite and database and database != ":memory:" and not database.startswith("file:")
+    # Beside the file itself, as SQLite puts its -wal: writers that reach the database
+    # through a symbolic link must not queue apart from the others.
+    real = os.path.realpath(database) if on_file else ""
     _WRITE_LOCKS[engine.dialect] = WriteLock(
         queue=sqlite,
         wait_ms=lock_wait_ms,
-        processes=ProcessQueue.of(f"{database}{PROCESS_QUEUE_SUFFIX}") if on_file else None,
+        processes=ProcessQueue.of(real + PROCESS_QUEUE_SUFFIX, like=real) if on_file else None,
     )
     if on_file:
         checkpointer = WalCheckpointer(engine)
         _WRITE_LOCKS[engine.dialect].checkpointer = checkpointer
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        queue = _WRITE_LOCKS[engine.dialect].processes
+        event.listen(engine, "engine_disposed", lambda _engine: queue.close_if_idle())
     if sqlite:
         # Given back once the database has let go of its own lock, not before (SQLAlchemy's
         # commit and rollback events run before the driver's commit): a waiter handed the

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import threading
 import time
+
+log = logging.getLogger("portal")
 
 _TURNSTILE, _WRITE = 0, 1  # the bytes locked
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.00005, 0.00025
@@ -42,18 +45,23 @@ _QUEUES_LOCK = threading.Lock()
 
 class ProcessQueue:
     @classmethod
-    def of(cls, path: str) -> ProcessQueue:
-        """This process's queue for the lock file at `path` (made on first use)."""
+    def of(cls, path: str, *, like: str | None = None) -> ProcessQueue:
+        """This process's queue for the lock file at `path` (made on first use). `like`:
+        the database file, whose mode (and, made by root, owner) the lock file takes, as
+        SQLite's -wal and -shm do: a command run by another user must not leave a file
+        the server's workers cannot open."""
         key = os.path.realpath(path)
         with _QUEUES_LOCK:
             if key not in _QUEUES:
-                _QUEUES[key] = cls(key)
+                _QUEUES[key] = cls(key, like=like)
             return _QUEUES[key]
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, like: str | None = None) -> None:
         self.path = path
+        self.like = like
         self._fd: int | None = None
         self._mine = threading.Lock()  # the one thread of this process at the file
+        self._warned = False
 
     def acquire(self, timeout: float) -> bool:
         """True once this process holds the write lock; False when `timeout` seconds
@@ -62,19 +70,36 @@ class ProcessQueue:
         if not self._mine.acquire(timeout=max(timeout, 0.0)):
             return False
         try:
-            fd = self._file()
-            held = _take(fd, _TURNSTILE, deadline)
-            if held:
-                try:
-                    held = _take(fd, _WRITE, deadline)
-                finally:
-                    fcntl.lockf(fd, fcntl.LOCK_UN, 1, _TURNSTILE)
+            held = self._take_turn(deadline)
         except BaseException:
             self._mine.release()
             raise
         if not held:
             self._mine.release()
         return held
+
+    def _take_turn(self, deadline: float) -> bool:
+        try:
+            fd = self._file()
+            if not _take(fd, _TURNSTILE, deadline):
+                return False
+            try:
+                return _take(fd, _WRITE, deadline)
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, _TURNSTILE)
+        except OSError as error:
+            # The file cannot be used (a read-only folder, another user's file, no record
+            # locks on this file system, no descriptor left): SQLite's own lock still keeps
+            # the processes' writers apart, as before this queue; only their turns are lost.
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "the writers' lock file %s cannot be used (%s): the processes' writers "
+                    "wait for SQLite's own lock instead",
+                    self.path,
+                    error,
+                )
+            return True
 
     def release(self) -> None:
         try:
@@ -83,10 +108,41 @@ class ProcessQueue:
         finally:
             self._mine.release()
 
+    def close_if_idle(self) -> None:
+        """Close the file while no thread of this process is at it (an engine disposed):
+        one descriptor less for each database a long process (the tests) has used. Only
+        then: closing any descriptor on the file lets go of every lock this process holds
+        on it. The next writer opens it again."""
+        if not self._mine.acquire(blocking=False):
+            return
+        try:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        finally:
+            self._mine.release()
+
     def _file(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            else:
+                self._as_database(fd)
+            self._fd = fd
         return self._fd
+
+    def _as_database(self, fd: int) -> None:
+        if self.like is None:
+            return
+        try:
+            database = os.stat(self.like)
+            os.fchmod(fd, database.st_mode & 0o666)
+            if os.geteuid() == 0:
+                os.fchown(fd, database.st_uid, database.st_gid)
+        except OSError as error:
+            log.warning("the writers' lock file keeps its own mode and owner: %s", error)
 
     def _forked(self) -> None:
         # A child holds none of its parent's record locks, whatever its copy of this queue

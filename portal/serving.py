@@ -66,9 +66,10 @@ UVICORN_OPTIONS = {
     # uvicorn, which would believe any local peer.
     "proxy_headers": False,
     "server_header": False,
-    # A request line can carry survivor information (a client search is a GET form: name
-    # and birth date in the query string) or a token (calendar feeds): never written to a
-    # log, as the proxy's access log is off (ops/README.md).
+    # A request line can carry survivor information (the client search was a GET form:
+    # name and birth date in the query string; an old bookmark still can) or a token
+    # (calendar feeds): never written to a log, as the proxy's access log is off
+    # (ops/README.md).
     "access_log": False,
 }
 

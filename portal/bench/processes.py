@@ -50,10 +50,16 @@ def run(url: str, kek: bytes, logs: list[int], *, processes: int, seconds: float
         for _ in range(processes)
     ]
     figures = []
-    for process in started:
-        out, err = process.communicate(timeout=seconds + 120)
-        if process.returncode != 0:
-            raise RuntimeError(f"a writing process failed: {err.strip().splitlines()[-1:]}")
-        took = json.loads(out)
-        figures.append(ProcessFigures(len(took), max(took, default=0.0) * 1000))
+    try:
+        for process in started:
+            out, err = process.communicate(timeout=seconds + 120)
+            if process.returncode != 0:
+                raise RuntimeError(f"a writing process failed: {err.strip().splitlines()[-1:]}")
+            took = json.loads(out)
+            figures.append(ProcessFigures(len(took), max(took, default=0.0) * 1000))
+    finally:  # none left writing, whatever went wrong
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return figures

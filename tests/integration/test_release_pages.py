@@ -126,18 +126,22 @@ def test_client_list_pages_in_sql_and_decrypts_only_the_page(client, db, keys, m
 
 
 def test_search_by_name_and_birth_date(client, team):
-    token = make.csrf_of_page(client, "/clients")
-
-    def search(**typed):
-        return client.post("/clients/search", data={"csrf_token": token, **typed})
+    def search(**fields):
+        return client.post("/clients/search", data={"csrf_token": team.token, **fields})
 
     found = search(given_name="robin", family_name="EXAMPLE", birth_date="2000-05-17")
     assert found.status_code == 200 and f"/clients/{team.client_row.public_id}" in found.text
+    assert "Search results" in found.text
     other_day = search(given_name="Robin", family_name="Example", birth_date="2010-05-18")
     assert "No client of your agency" in other_day.text
     bad = search(given_name="Robin", birth_date="17/05/2010")
     assert bad.status_code == 400
     assert "Family name is required" in bad.text and "Birth date must be a date" in bad.text
+    forged = client.post("/clients/search", data={"given_name": "Robin", "family_name": "Example"})
+    assert forged.status_code == 403  # the form's token is checked
+    # A query string no longer searches (it would keep what was typed in the address).
+    listed = client.get("/clients", params={"given_name": "Robin", "family_name": "Example"})
+    assert listed.status_code == 200 and "All clients" in listed.text
 
 
 def test_register_a_client_and_bad_input_writes_nothing(client, db, team):
