@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from portal import migrate
 from portal.db import make_engine, normalise_url
@@ -64,3 +64,19 @@ def migrated_engine(backend: str, directory: Path, **engine_options) -> Iterator
     finally:
         engine.dispose()
         drop()
+
+
+@contextmanager
+def counted(db):
+    """The statements the session's connection runs in the block, as sent to the driver."""
+    statements = []
+    connection = db.connection()
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(connection, "before_cursor_execute", note)

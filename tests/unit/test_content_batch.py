@@ -2,9 +2,6 @@
 data keys unwrapped once per key id until a rotation retires them."""
 
 import random
-from contextlib import contextmanager
-
-from sqlalchemy import event
 
 from portal import crypto
 from portal.bench.disclosure import _content_for  # synthetic values for every field
@@ -17,23 +14,9 @@ from portal.services import cases, sections
 from portal.services import keys as agency_keys
 
 import factories as make
+from databases import counted
 
 OWNER_DISCIPLINES = (Discipline.HEALTH, Discipline.ADVOCACY, Discipline.CHILD_WELFARE)
-
-
-@contextmanager
-def counted(db):
-    statements = []
-    connection = db.connection()
-
-    def note(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
 
 
 def _sealed_sections(discipline):

@@ -1,30 +1,12 @@
 """The client list's names: a page of clients opened with one read of the agency's data key
 (per key id), not one per client, and every name it opens audited in one batch."""
 
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from portal.models import Role
 from portal.requester import Requester
 from portal.services import clients
 
 import factories as make
-
-
-@contextmanager
-def counted(db):
-    statements = []
-    connection = db.connection()
-
-    def note(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
+from databases import counted
 
 
 def _list_page(db, keys, count):
