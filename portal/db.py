@@ -137,14 +137,12 @@ class WriteLock:
         handed = self._queue.acquire(timeout=self.timeout)
         if handed and self.processes is not None:
             left = self.timeout - (time.perf_counter() - started)
+            handed = False
             try:
-                taken = self.processes.acquire(timeout=max(left, 0.0))
-            except BaseException:
-                self._queue.release()  # else no writer of this process would ever write
-                raise
-            if not taken:
-                self._queue.release()
-                handed = False
+                handed = self.processes.acquire(timeout=max(left, 0.0))
+            finally:
+                if not handed:  # else no writer of this process would ever write again
+                    self._queue.release()
         self.waited += time.perf_counter() - started
         if not handed:
             raise sqlite3.OperationalError(

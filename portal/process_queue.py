@@ -69,13 +69,12 @@ class ProcessQueue:
         deadline = time.monotonic() + timeout
         if not self._mine.acquire(timeout=max(timeout, 0.0)):
             return False
+        held = False
         try:
             held = self._take_turn(deadline)
-        except BaseException:
-            self._mine.release()
-            raise
-        if not held:
-            self._mine.release()
+        finally:
+            if not held:  # timed out, or failed: nothing of this process stays held
+                self._mine.release()
         return held
 
     def _take_turn(self, deadline: float) -> bool:
