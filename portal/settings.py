@@ -51,17 +51,16 @@ def mdt_timezone_from(env: Mapping[str, str] | None = None) -> str:
 
 
 def ratelimit_storage_from(env: Mapping[str, str]) -> str:
-    """PORTAL_RATELIMIT_STORAGE if given, else the node's Redis (REDIS_URL), else memory.
-
-    Memory is per process: with several workers (or nodes behind one proxy) each would
-    count on its own, so REDIS_URL is how they share one count."""
+    """PORTAL_RATELIMIT_STORAGE if given, else the node's Redis (REDIS_URL), else the node's
+    database ("database"), which every worker of the node shares. A Redis is shared by the
+    nodes that use it too; memory:// counts in each process alone."""
     if env.get("PORTAL_RATELIMIT_STORAGE"):
         return env["PORTAL_RATELIMIT_STORAGE"]
     if env.get("REDIS_URL"):
         from portal.redis_store import limits_storage_uri
 
         return limits_storage_uri(env["REDIS_URL"])
-    return "memory://"
+    return "database"
 
 
 def utc_now() -> datetime:
@@ -96,7 +95,7 @@ class Settings:
     # How long the case summary page may spend deciding owners' blocks itself; owners it
     # has not reached by then load on their own (htmx). 0: every block loads on its own.
     summary_budget_ms: int = 250
-    ratelimit_storage: str = "memory://"
+    ratelimit_storage: str = "database"  # portal.auth.throttle.DATABASE
     redis_url: str | None = None
     allowed_hosts: tuple[str, ...] = ("*",)
     # Peers whose X-Forwarded-For is believed (the reverse proxy's addresses or networks);

@@ -6,17 +6,29 @@ slows down, and so does that address on that account, each failure past a few fr
 doubling the wait (capped). The owner, from their own address, signs in as usual; their
 agency's lead sees the failures (portal/services/alerts.py).
 
-Counts live in a `limits` storage (memory:// in one process; redis:// when several
-workers serve one node), so the store is a setting, not code.
+The counts live in the node's database by default (`DATABASE`), in the request's own
+transaction: every worker of the node counts together, with no other service, and a
+failure is counted exactly when its audit entry is kept. A `limits` storage URI
+(redis://, or memory:// for one process) keeps them there instead, for nodes that share a
+Redis.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
 
 from limits.storage import MemoryStorage, storage_from_string
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from portal.models import SignInCount
+
+DATABASE = "database"  # the setting (PORTAL_RATELIMIT_STORAGE) for the node's database
 
 
 @dataclass(frozen=True)
@@ -29,8 +41,11 @@ class ThrottleRules:
 
 
 class LoginThrottle:
+    """`db`: the request's session, in whose transaction the database's counts are read
+    and moved (a `limits` storage ignores it)."""
+
     def __init__(self, storage_uri: str, rules: ThrottleRules | None = None) -> None:
-        self._storage = storage_from_string(storage_uri)
+        self._counts = DatabaseCounts() if storage_uri == DATABASE else LimitsCounts(storage_uri)
         self.rules = rules or ThrottleRules()
 
     def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
@@ -39,26 +54,54 @@ class LoginThrottle:
             (f"pair/{username.casefold()}/{address}", self.rules.free_per_pair),
         ]
 
-    def wait(self, username: str, address: str) -> float:
+    def wait(self, db: Session, username: str, address: str) -> float:
         """Seconds this account-and-address must still wait before a try is heard."""
         now = time.time()
         waits = [0.0]
         for key, _ in self._keys(username, address):
-            if self._storage.get(f"portal-login-wait/{key}") > 0:
-                waits.append(self._storage.get_expiry(f"portal-login-wait/{key}") - now)
+            until = self._counts.until(db, f"portal-login-wait/{key}")
+            if until is not None:
+                waits.append(until - now)
         return max(waits)
 
-    def allowed(self, username: str, address: str) -> bool:
-        return self.wait(username, address) <= 0
+    def allowed(self, db: Session, username: str, address: str) -> bool:
+        return self.wait(db, username, address) <= 0
 
-    def failed(self, username: str, address: str) -> None:
+    def failed(self, db: Session, username: str, address: str) -> None:
         rules = self.rules
         for key, free in self._keys(username, address):
-            count = self._storage.incr(f"portal-login-fail/{key}", rules.window_seconds)
+            count = self._counts.incr(db, f"portal-login-fail/{key}", rules.window_seconds)
             if count > free:
                 delay = min(rules.base_seconds * 2 ** (count - free - 1), rules.cap_seconds)
-                self._storage.clear(f"portal-login-wait/{key}")
-                self._storage.incr(f"portal-login-wait/{key}", self._expiry(delay))
+                self._counts.hold(db, f"portal-login-wait/{key}", delay)
+
+    def succeeded(self, db: Session, username: str, address: str) -> None:
+        """The owner got in: their typos from here are forgotten (the address's are not)."""
+        pair = f"pair/{username.casefold()}/{address}"
+        for key in (f"portal-login-fail/{pair}", f"portal-login-wait/{pair}"):
+            self._counts.clear(db, key)
+
+
+class LimitsCounts:
+    """Counts in a `limits` storage: memory:// (this process only) or a Redis."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._storage = storage_from_string(storage_uri)
+
+    def incr(self, _db: Session, key: str, expiry: float) -> int:
+        return self._storage.incr(key, expiry)
+
+    def hold(self, _db: Session, key: str, seconds: float) -> None:
+        """`key` stands for `seconds` from now (a wait)."""
+        self._storage.clear(key)
+        self._storage.incr(key, self._expiry(seconds))
+
+    def until(self, _db: Session, key: str) -> float | None:
+        """When `key` lapses (seconds since the epoch), or None when it is not held."""
+        return self._storage.get_expiry(key) if self._storage.get(key) > 0 else None
+
+    def clear(self, _db: Session, key: str) -> None:
+        self._storage.clear(key)
 
     def _expiry(self, seconds: float):
         # Redis (and memcached) expire in whole seconds: a fractional delay is an error
@@ -67,11 +110,61 @@ class LoginThrottle:
             return seconds
         return max(1, math.ceil(seconds))
 
-    def succeeded(self, username: str, address: str) -> None:
-        """The owner got in: their typos from here are forgotten (the address's are not)."""
-        pair = f"pair/{username.casefold()}/{address}"
-        self._storage.clear(f"portal-login-fail/{pair}")
-        self._storage.clear(f"portal-login-wait/{pair}")
 
-    def reset(self) -> None:
-        self._storage.reset()
+_COUNTS = SignInCount.__table__
+
+
+class DatabaseCounts:
+    """Counts in the node's database (`sign_in_count`), in the caller's transaction: one
+    atomic statement moves a count, so workers failing on the same key at once each see
+    their own failure counted. Rows past their time are deleted as new failures come."""
+
+    def incr(self, db: Session, key: str, expiry: float) -> int:
+        now = time.time()
+        db.execute(delete(_COUNTS).where(_COUNTS.c.expires_at <= now))
+        upsert = _insert(db)(_COUNTS).values(key=_hashed(key), count=1, expires_at=now + expiry)
+        return db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[_COUNTS.c.key],
+                # A count whose window passed starts again (the delete above raced it).
+                set_={
+                    "count": case((_COUNTS.c.expires_at <= now, 1), else_=_COUNTS.c.count + 1),
+                    "expires_at": case(
+                        (_COUNTS.c.expires_at <= now, upsert.excluded.expires_at),
+                        else_=_COUNTS.c.expires_at,
+                    ),
+                },
+            ).returning(_COUNTS.c.count)
+        ).scalar_one()
+
+    def hold(self, db: Session, key: str, seconds: float) -> None:
+        """`key` stands for `seconds` from now (a wait)."""
+        upsert = _insert(db)(_COUNTS).values(
+            key=_hashed(key), count=1, expires_at=time.time() + seconds
+        )
+        db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[_COUNTS.c.key],
+                set_={"count": 1, "expires_at": upsert.excluded.expires_at},
+            )
+        )
+
+    def until(self, db: Session, key: str) -> float | None:
+        """When `key` lapses (seconds since the epoch), or None when it is not held."""
+        return db.execute(
+            select(_COUNTS.c.expires_at).where(
+                _COUNTS.c.key == _hashed(key), _COUNTS.c.expires_at > time.time()
+            )
+        ).scalar_one_or_none()
+
+    def clear(self, db: Session, key: str) -> None:
+        db.execute(delete(_COUNTS).where(_COUNTS.c.key == _hashed(key)))
+
+
+def _hashed(key: str) -> str:
+    # The keys hold a typed username: only their hash is stored.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _insert(db: Session):
+    return postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -656,11 +656,11 @@ def run(
 
 
 FLOOR_PATH = "/bench-floor"
-# Worker processes as a node is served in production on this two-core machine: PostgreSQL
-# with one uvicorn worker per core (ops/README.md, `portal serve --workers 2`); the embedded
-# SQLite node as `portal serve` runs it by default, one process (its writers then queue in
-# that process, not on SQLite's busy handler between processes).
-PRODUCTION_WORKERS = {"sqlite": 1, "postgresql": 2}
+# Worker processes as a node is served in production on this two-core machine: one uvicorn
+# worker per core (ops/README.md, `portal serve --workers 2`), on PostgreSQL and on the
+# embedded SQLite node alike (its workers' writers take turns: portal/process_queue.py;
+# they count failed sign-ins together in the database: portal/auth/throttle.py).
+PRODUCTION_WORKERS = {"sqlite": 2, "postgresql": 2}
 
 
 class _WithFloor:

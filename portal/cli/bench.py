@@ -80,7 +80,7 @@ def add_commands(commands):
         type=whole_number(1),
         default=None,
         help="server processes (portal serve --workers); default: as served in production "
-        "on this two-core machine (SQLite 1, PostgreSQL 2; ops/README.md)",
+        "on this two-core machine (2, one per core; ops/README.md)",
     )
     disclosure.add_argument(
         "--request-threads",

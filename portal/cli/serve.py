@@ -17,8 +17,8 @@ def add_commands(commands) -> None:
         run=cmd_serve,
         description=(
             "Serve the portal with uvicorn. Settings come from the environment (README, "
-            "'Settings'). With --workers above 1 set REDIS_URL, so that sign-in throttling "
-            "counts across the workers. The database must be migrated (`portal db upgrade`) "
+            "'Settings'). Every worker counts failed sign-ins in the node's database (or in "
+            "REDIS_URL's Redis, when set). The database must be migrated (`portal db upgrade`) "
             "and hold an agency (`portal init`)."
         ),
     )
@@ -55,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_listening(args.host, args.port, workers=args.workers)
     if args.workers > 1 and storage.startswith("memory"):
         print(
-            "note: each worker counts failed sign-ins on its own; set REDIS_URL to share the count"
+            "note: each worker counts failed sign-ins on its own (PORTAL_RATELIMIT_STORAGE is "
+            "memory://); leave it unset to count in the database"
         )
     uvicorn.run(
         "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS

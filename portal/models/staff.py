@@ -110,3 +110,17 @@ class WebSession(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=40)
     client_address: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
+
+
+class SignInCount(SQLModel, table=True):
+    """A count of failed sign-ins (or a wait imposed after them) that every worker of the
+    node reads and moves, in the database they all share (portal/auth/throttle.py).
+
+    The key is a hash: nothing typed at the sign-in form (a username, or a password typed
+    into the wrong field) is kept. A row past `expires_at` counts as absent."""
+
+    __tablename__ = "sign_in_count"
+
+    key: str = Field(primary_key=True, max_length=64)
+    count: int
+    expires_at: float = Field(index=True)  # seconds since the epoch, as time.time() gives

@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal import migrate
+from portal.auth.throttle import DATABASE
 from portal.models import Agency, AgencyKey, KeyPurpose, Role, StaffRole, StaffUser, WebSession
 
 
@@ -26,7 +27,7 @@ class AgencyLine:
 class NodeHealth:
     database: str  # "PostgreSQL" or "SQLite"
     migrations_current: bool
-    throttle_shared: bool  # sign-in failures counted in Redis, across workers
+    throttle_store: str  # where failed sign-ins are counted: "database", "Redis" or "memory"
 
 
 def agency_lines(db: Session, *, now: datetime, idle: timedelta) -> list[AgencyLine]:
@@ -78,5 +79,11 @@ def node_health(db: Session, *, ratelimit_storage: str) -> NodeHealth:
     return NodeHealth(
         database="PostgreSQL" if connection.dialect.name == "postgresql" else "SQLite",
         migrations_current=migrate.current_revision(connection) == migrate.head_revision(),
-        throttle_shared=not ratelimit_storage.startswith("memory"),
+        throttle_store=(
+            "database"
+            if ratelimit_storage == DATABASE
+            else "memory"
+            if ratelimit_storage.startswith("memory")
+            else "Redis"
+        ),
     )

@@ -23,8 +23,9 @@ SIGN_IN_FAILED = "That username and password do not match an active account."
 THROTTLED = "Too many failed attempts from here. Wait {seconds} seconds before trying again."
 
 
-def _throttled(throttle: LoginThrottle, name: str, address: str) -> TooManyAttempts:
-    return TooManyAttempts(THROTTLED.format(seconds=max(1, round(throttle.wait(name, address)))))
+def _throttled(db: Session, throttle: LoginThrottle, name: str, address: str) -> TooManyAttempts:
+    seconds = max(1, round(throttle.wait(db, name, address)))
+    return TooManyAttempts(THROTTLED.format(seconds=seconds))
 
 
 @dataclass
@@ -46,7 +47,7 @@ def sign_in(
 ) -> SignIn:
     name = normalise_username(username)[:64]
     password = password if isinstance(password, str) else ""
-    if not throttle.allowed(name, address):
+    if not throttle.allowed(db, name, address):
         user = _find(db, name)
         record(
             db,
@@ -56,7 +57,7 @@ def sign_in(
             at=at,
             client_address=address,
         )
-        raise _throttled(throttle, name, address)
+        raise _throttled(db, throttle, name, address)
     user = _find(db, name)
     stored_hash = user.password_hash if user else None
     # Other people's pages go on meanwhile; the account is read again after it.
@@ -65,7 +66,7 @@ def sign_in(
         db.refresh(user)
     agency = db.get(Agency, user.agency_id) if user else None
     if not (ok and user.is_active and agency is not None and agency.is_active):
-        throttle.failed(name, address)
+        throttle.failed(db, name, address)
         record(
             db,
             AuditTag.SIGN_IN_FAILED,
@@ -75,7 +76,7 @@ def sign_in(
             client_address=address,
         )
         raise Invalid("password", SIGN_IN_FAILED)
-    throttle.succeeded(name, address)
+    throttle.succeeded(db, name, address)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if user.totp_enabled_at is not None:
@@ -132,8 +133,8 @@ def verify_second_factor(
     """Step a password-stage session up to a full one, with a new session id."""
     user = viewer.user
     code = code if isinstance(code, str) else ""
-    if not throttle.allowed(user.username, address):
-        raise _throttled(throttle, user.username, address)
+    if not throttle.allowed(db, user.username, address):
+        raise _throttled(db, throttle, user.username, address)
     used = None
     secret = keys.unwrap(user.totp_secret).decode() if user.totp_secret else None
     step = (
@@ -163,7 +164,7 @@ def verify_second_factor(
                 client_address=address,
             )
     if used is None:
-        throttle.failed(user.username, address)
+        throttle.failed(db, user.username, address)
         record(
             db,
             AuditTag.SECOND_FACTOR_FAILED,

@@ -173,6 +173,8 @@ def test_the_administrators_dashboard_is_the_node_not_its_cases(client, db, keys
     assert "open a client" not in page and 'href="/clients' not in page
     assert f'href="/admin/agencies/{other.public_id}"' in page
     assert "Node health" in page and "migrations current" in page
+    # The settings' default: every worker counts failed sign-ins in the database.
+    assert "counted in the node's database, shared by every worker" in page
     linked = {href for href in re.findall(r'href="([^"#]+)"', page) if href.startswith("/")}
     for href in linked - {"/logout"}:
         assert client.get(href).status_code == 200, href

@@ -4,7 +4,7 @@ import pyotp
 from sqlmodel import select
 
 from portal.auth.sessions import COOKIE_NAME
-from portal.auth.throttle import LoginThrottle, ThrottleRules
+from portal.auth.throttle import DATABASE, LoginThrottle, ThrottleRules
 from portal.models import AuditEntry, Role, WebSession
 
 import factories as make
@@ -44,7 +44,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client, db, keys):
 
 def slow_throttle(app):
     """Delays long enough that no test outruns them."""
-    app.state.login_throttle = LoginThrottle("memory://", ThrottleRules(base_seconds=60))
+    app.state.login_throttle = LoginThrottle(DATABASE, ThrottleRules(base_seconds=60))
 
 
 def test_failed_sign_ins_are_throttled_per_account_and_address_before_hashing(

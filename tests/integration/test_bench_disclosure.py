@@ -43,6 +43,6 @@ def test_bench_prints_every_figure_on_a_tiny_sqlite_database():
     assert result.mixed.errors == 0 and result.mixed.latencies
     assert "write-lock wait share" in printed and "mixed users" in printed
     # Served as production serves it on this machine, and saying so with the machine's load.
-    assert result.workers == disclosure.PRODUCTION_WORKERS["sqlite"] == 1
-    assert "setup: the server is `portal serve`'s uvicorn with 1 worker process" in printed
+    assert result.workers == disclosure.PRODUCTION_WORKERS["sqlite"] == 2
+    assert "setup: the server is `portal serve`'s uvicorn with 2 worker processes" in printed
     assert "load average" in printed and "Little's law" not in printed  # no 8-connection level

@@ -10,9 +10,10 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from portal.app import create_app
-from portal.auth.throttle import LoginThrottle, ThrottleRules
+from portal.auth import throttle as throttle_module
+from portal.auth.throttle import DATABASE, LoginThrottle, ThrottleRules
 from portal.cli import main as cli
-from portal.models import AuditEntry, Role
+from portal.models import AuditEntry, Role, SignInCount
 from portal.services import cases
 from portal.settings import Settings, refuse_unsafe_production
 
@@ -73,16 +74,40 @@ def test_production_start_refuses_any_host(settings, monkeypatch, tmp_path, caps
     assert "error: PORTAL_ALLOWED_HOSTS is '*'" in capsys.readouterr().err
 
 
-def test_throttle_delay_doubles_per_pair_and_address_and_is_capped():
+@pytest.mark.parametrize("storage", ["memory://", DATABASE])
+def test_throttle_delay_doubles_per_pair_and_address_and_is_capped(storage, db):
     rules = ThrottleRules(free_per_pair=3, free_per_address=100, base_seconds=10, cap_seconds=50)
-    throttle = LoginThrottle("memory://", rules)
+    throttle = LoginThrottle(storage, rules)
     waits = []
     for _ in range(7):
-        throttle.failed("victim", "203.0.113.66")
-        waits.append(round(throttle.wait("victim", "203.0.113.66")))
+        throttle.failed(db, "victim", "203.0.113.66")
+        waits.append(round(throttle.wait(db, "victim", "203.0.113.66")))
     assert waits == [0, 0, 0, 10, 20, 40, 50]
-    assert throttle.allowed("victim", "198.51.100.7")  # the owner, from elsewhere
-    assert throttle.allowed("someone.else", "203.0.113.66")  # the address is not yet slowed
+    assert throttle.allowed(db, "victim", "198.51.100.7")  # the owner, from elsewhere
+    assert throttle.allowed(db, "someone.else", "203.0.113.66")  # the address is not yet slowed
+    throttle.succeeded(db, "victim", "203.0.113.66")
+    assert throttle.allowed(db, "victim", "203.0.113.66")  # their typos are forgotten
+
+
+def test_the_database_keeps_no_typed_username_and_forgets_a_count_after_its_window(db, monkeypatch):
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(throttle_module.time, "time", lambda: now[0])
+    rules = ThrottleRules(free_per_pair=1, free_per_address=100, base_seconds=5, window_seconds=60)
+    throttle = LoginThrottle(DATABASE, rules)
+    for _ in range(2):
+        throttle.failed(db, "Typed.Name", "203.0.113.66")
+    assert round(throttle.wait(db, "typed.name", "203.0.113.66")) == 5
+    stored = db.exec(select(SignInCount)).all()
+    assert stored and all(re.fullmatch(r"[0-9a-f]{64}", row.key) for row in stored)
+    assert all("typed" not in row.key and "203.0" not in row.key for row in stored)
+    now[0] += 6  # the wait is over; the failures are still counted
+    assert throttle.allowed(db, "typed.name", "203.0.113.66")
+    throttle.failed(db, "typed.name", "203.0.113.66")
+    assert round(throttle.wait(db, "typed.name", "203.0.113.66")) == 10
+    now[0] += 61  # past the window: the count starts again, and old rows are deleted
+    throttle.failed(db, "typed.name", "203.0.113.66")
+    assert throttle.allowed(db, "typed.name", "203.0.113.66")
+    assert len(db.exec(select(SignInCount)).all()) == 2  # the address's and the pair's count
 
 
 def test_failing_on_someones_name_does_not_lock_them_out(settings, engine, connection, db, keys):

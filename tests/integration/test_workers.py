@@ -1,5 +1,6 @@
-"""`portal serve --workers 2`: a sign-in limit holds across the worker processes when
-REDIS_URL is set, and (the control) does not when each worker counts in its own memory."""
+"""`portal serve --workers 2`: a sign-in limit holds across the worker processes, counted in
+the node's database (the default) or in REDIS_URL's Redis, and (the control) does not when
+each worker counts in its own memory."""
 
 from __future__ import annotations
 
@@ -226,7 +227,14 @@ def test_a_sign_in_limit_holds_across_two_workers_with_redis(node):
 
 
 @pytest.mark.slow
-def test_without_redis_each_worker_counts_alone(node):
-    """The control: the same attempts against workers counting in memory get through."""
+def test_a_sign_in_limit_holds_across_two_workers_in_the_database(node):
+    """No Redis: the workers count in the node's database, which they share."""
     statuses = _attempts(node, {})
+    assert statuses == [400] * LIMIT + [429]
+
+
+@pytest.mark.slow
+def test_in_memory_each_worker_counts_alone(node):
+    """The control: the same attempts against workers counting in memory get through."""
+    statuses = _attempts(node, {"PORTAL_RATELIMIT_STORAGE": "memory://"})
     assert statuses == [400] * (LIMIT + 1)
