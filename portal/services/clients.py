@@ -11,7 +11,7 @@ from portal import crypto, i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
-from portal.errors import Invalid, NotFound
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, Client
 from portal.requester import Requester
 from portal.services import validation
@@ -85,6 +85,70 @@ def register_client(
         at=at,
     )
     return client
+
+
+ALREADY_REGISTERED = (
+    "Your agency already has a client with this name and birth date; "
+    "find them with the search on the client list."
+)
+
+
+def register_new(
+    db: Session,
+    agency: Agency,
+    identity: Identity,
+    *,
+    requester: Requester,
+    reference: str,
+    preferred_language: str,
+    actor: Actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> Client:
+    """A person registered by a member of the agency's staff, once: one person, one record.
+
+    Registering is asking whether the agency has a client of this name and birth date (a
+    match is refused), so it is for the roles the agency's policy lets see its clients'
+    names (`may_read_identity`), as the search is: any other role is refused whether or not
+    the person is a client, so that the answer tells it nothing. A match is a read of that
+    client's identity, audited as a search that found them is: the caller commits its
+    entries with the 409 (Conflict), as a failed sign-in's are kept."""
+    names = may_read_identity(db, agency, requester=requester)
+    if not names.allowed:
+        raise Forbidden(
+            "Your agency keeps clients' names from your role, so you cannot register a "
+            "client; ask a colleague who can see clients' names."
+        )
+    found = find_clients(
+        db,
+        agency,
+        given_name=identity.given_name,
+        family_name=identity.family_name,
+        birth_date=identity.birth_date,
+        keys=keys,
+    )
+    if found:
+        own.record_reads(
+            db,
+            names,
+            requester=requester,
+            agency=agency,
+            reads=[(c.public_id, c.public_id) for c in found],
+            at=at,
+            allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
+            detail={"shown_in": "registration: already a client"},
+        )
+        raise Conflict("given_name", ALREADY_REGISTERED)
+    return register_client(
+        db,
+        agency,
+        identity,
+        reference=reference,
+        preferred_language=preferred_language,
+        actor=actor,
+        keys=keys,
+        at=at,
+    )
 
 
 def check_language(value: object, field: str = "preferred_language") -> str:

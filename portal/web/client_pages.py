@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from portal import i18n
 from portal.disclosure import parse_purpose
-from portal.errors import Conflict, Invalid
+from portal.errors import Conflict, Forbidden, Invalid
 from portal.models import Client
 from portal.sections import catalogue
 from portal.services import (
@@ -110,11 +110,18 @@ def _register_form(ctx: Context, *, status: int = 200, errors: dict | None = Non
     names = ("reference", "given_name", "family_name", "birth_date", "phone", "email", "address")
     values = {k: ctx.field(k) for k in names}
     values["preferred_language"] = ctx.field("preferred_language") or i18n.SOURCE_LANGUAGE
+    names = clients.may_read_identity(ctx.db, ctx.viewer.agency, requester=_requester(ctx))
     return render(
         ctx,
         "clients/new.html",
-        {"errors": errors or {}, "values": values, "languages": i18n.languages()},
-        status=status,
+        {
+            "errors": errors or {},
+            "values": values,
+            "languages": i18n.languages(),
+            "names": names,
+        },
+        # A role kept from clients' names cannot register one (see clients.register_new).
+        status=status if names.allowed else 403,
     )
 
 
@@ -142,31 +149,22 @@ def client_create(ctx: Context) -> Response:
                 form.get("preferred_language") or i18n.SOURCE_LANGUAGE
             ),
         )
-        person = values["identity"]
-        if clients.find_clients(
+        client = clients.register_new(
             ctx.db,
             ctx.viewer.agency,
-            given_name=person.given_name,
-            family_name=person.family_name,
-            birth_date=person.birth_date,
-            keys=ctx.request.app.state.keys,
-        ):
-            # One person, one record: search finds the existing one.
-            raise Conflict(
-                "given_name",
-                "Your agency already has a client with this name and birth date; "
-                "find them with the search on the client list.",
-            )
-        client = clients.register_client(
-            ctx.db,
-            ctx.viewer.agency,
-            person,
+            values["identity"],
+            requester=_requester(ctx),
             reference=values["reference"],
             preferred_language=values["preferred_language"],
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
         )
+    except Forbidden:
+        return _register_form(ctx)
+    except Conflict as error:
+        ctx.keep_on_error = True  # the match was a read of that client's name: audited
+        return _register_form(ctx, status=error.status_code, errors=error.errors)
     except Invalid as error:
         return _register_form(ctx, status=error.status_code, errors=error.errors)
     ctx.flash("The client is registered.")

@@ -4,6 +4,7 @@ from disclosure_helpers import SIGNER, release, world
 from sqlmodel import select
 
 from portal.models import AuditEntry, Role
+from portal.services import clients
 
 import factories as make
 
@@ -140,3 +141,60 @@ def test_a_signed_releases_pages_and_files_are_reads_of_the_clients_identity(cli
     assert client.get(f"{url}/signed.json").status_code == 403
     refused = _views(db, w.owner.id)[3:]
     assert [(e.tag, e.gate) for e in refused] == [("disclosure:section:withheld", "policy")] * 2
+
+
+def _register(client, **typed):
+    token = make.csrf_of_page(client, "/clients/new")  # a page that shows no name
+    person = {"reference": "REF-1", "preferred_language": "en", **typed}
+    return client.post("/clients", data={"csrf_token": token, **person})
+
+
+def test_registering_someone_already_a_client_is_an_audited_read_of_their_name(client, db, keys):
+    """The refusal ("already has a client with this name and birth date") answers whether
+    the agency serves that person, as a search does: it is audited as a search that found
+    them is, and kept through the 409. It was not audited before."""
+    agency = make.agency(db, keys)
+    found = make.client_record(db, agency, keys, given="Sparrow", family="Synthetic")
+    user = make.user(db, agency, Role.ADVOCATE)
+    make.login(client, user.username)
+    before = len(_views(db, agency.id))
+    refused = _register(
+        client, given_name="sparrow", family_name="SYNTHETIC", birth_date="2000-05-17"
+    )
+    assert refused.status_code == 409 and "already has a client" in refused.text
+    (seen,) = _views(db, agency.id)[before:]
+    assert (seen.tag, seen.subject, seen.client_ref) == (
+        "record:client:identity_viewed",
+        found.public_id,
+        found.public_id,
+    )
+    assert seen.actor_user_ref == user.public_id
+    assert '"shown_in":"registration: already a client"' in seen.detail
+    assert "sparrow" not in seen.detail.casefold()  # nothing typed is logged
+    assert clients.count_clients(db, agency) == 1
+
+
+def test_a_role_kept_from_names_cannot_register_a_client_so_trying_tells_it_nothing(
+    client, db, keys
+):
+    """A role the agency keeps from its clients' names could not search for a name, but
+    could register one and read "already has a client" (409) or be let through: a name
+    lookup, unaudited. Now it cannot register anyone, client or not: the same 403 either
+    way, and no form or link to one."""
+    agency = make.agency(db, keys)
+    make.client_record(db, agency, keys, given="Sparrow", family="Synthetic")
+    make.login(client, make.user(db, agency, Role.AGENCY_LEAD).username)
+    assert "/clients/new" not in client.get("/clients").text
+    form = client.get("/clients/new")
+    assert form.status_code == 403 and 'action="/clients"' not in form.text
+    assert "cannot register a client" in form.text
+    known = _register(
+        client, given_name="Sparrow", family_name="Synthetic", birth_date="2000-05-17"
+    )
+    unknown = _register(
+        client, given_name="Finch", family_name="Synthetic", birth_date="2001-02-03"
+    )
+    assert known.status_code == unknown.status_code == 403
+    for answer in (known, unknown):
+        assert "cannot register a client" in answer.text and "already" not in answer.text
+    assert clients.count_clients(db, agency) == 1
