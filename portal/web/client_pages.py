@@ -107,8 +107,8 @@ def _client_list(ctx: Context, query: dict[str, str]) -> Response:
 
 
 def _register_form(ctx: Context, *, status: int = 200, errors: dict | None = None) -> Response:
-    names = ("reference", "given_name", "family_name", "birth_date", "phone", "email", "address")
-    values = {k: ctx.field(k) for k in names}
+    fields = ("reference", "given_name", "family_name", "birth_date", "phone", "email", "address")
+    values = {k: ctx.field(k) for k in fields}
     values["preferred_language"] = ctx.field("preferred_language") or i18n.SOURCE_LANGUAGE
     names = clients.may_read_identity(ctx.db, ctx.viewer.agency, requester=_requester(ctx))
     return render(
