@@ -1,7 +1,7 @@
 """The audit chain's fast canonical form is RFC 8785, byte for byte."""
 
 import hashlib
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,3 +94,16 @@ def test_a_gate_hashes_as_the_plain_string_the_log_reads_back(row, gate):
     the plain string: both hash alike, through the fast canonical form."""
     assert entry_hash({**row, "gate": gate}) == entry_hash({**row, "gate": str(gate.value)})
     assert _spelled({**row, "gate": gate}) is not None  # the fast form, not the general one
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # a day's margin: the offset must not leave the calendar
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))]),
+    )
+)
+def test_an_instant_is_spelled_as_it_always_was(moment):
+    # Every stored hash covers this text: the fast spelling must be strftime's, any year.
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_at(moment) == expected
