@@ -91,7 +91,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
         window_seconds=settings.federation_window_seconds,
         clock=settings.clock,
     )
-    app.state.login_throttle = LoginThrottle(settings.ratelimit_storage)
+    app.state.login_throttle = LoginThrottle(
+        settings.ratelimit_storage, node_key=str(settings.secrets.session_key)
+    )
     app.state.request_threads = RequestThreads(settings.request_threads)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)
     app.state.session_absolute = timedelta(hours=settings.session_absolute_hours)

@@ -11,11 +11,17 @@ transaction: every worker of the node counts together, with no other service, an
 failure is counted exactly when its audit entry is kept. A `limits` storage URI
 (redis://, or memory:// for one process) keeps them there instead, for nodes that share a
 Redis.
+
+Every key is a keyed hash (HMAC-SHA-256 under a key derived from the node's session key)
+of what it counts, whichever store holds it: the keys name a typed username, which may be
+a password typed into the wrong field, and a plain hash of it could be tested against
+guesses by anyone who reads the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import time
 from dataclasses import dataclass
@@ -29,6 +35,7 @@ from sqlmodel import Session
 from portal.models import SignInCount
 
 DATABASE = "database"  # the setting (PORTAL_RATELIMIT_STORAGE) for the node's database
+FAILURES, WAIT = "portal-login-fail", "portal-login-wait"  # what a stored key counts
 
 
 @dataclass(frozen=True)
@@ -44,22 +51,34 @@ class LoginThrottle:
     """`db`: the request's session, in whose transaction the database's counts are read
     and moved (a `limits` storage ignores it)."""
 
-    def __init__(self, storage_uri: str, rules: ThrottleRules | None = None) -> None:
+    def __init__(
+        self, storage_uri: str, rules: ThrottleRules | None = None, *, node_key: str
+    ) -> None:
         self._counts = DatabaseCounts() if storage_uri == DATABASE else LimitsCounts(storage_uri)
         self.rules = rules or ThrottleRules()
+        # Its own key, not the session key itself: one secret, one use.
+        self._key = hmac.digest(node_key.encode(), b"portal sign-in counts", hashlib.sha256)
 
     def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
         return [
             (f"address/{address}", self.rules.free_per_address),
-            (f"pair/{username.casefold()}/{address}", self.rules.free_per_pair),
+            (self._pair(username, address), self.rules.free_per_pair),
         ]
+
+    @staticmethod
+    def _pair(username: str, address: str) -> str:
+        return f"pair/{username.casefold()}/{address}"
+
+    def _stored(self, kind: str, key: str) -> str:
+        """The name a count is stored under: never the key itself (see the module's note)."""
+        return hmac.new(self._key, f"{kind}/{key}".encode(), hashlib.sha256).hexdigest()
 
     def wait(self, db: Session, username: str, address: str) -> float:
         """Seconds this account-and-address must still wait before a try is heard."""
         now = time.time()
         waits = [0.0]
         for key, _ in self._keys(username, address):
-            until = self._counts.until(db, f"portal-login-wait/{key}")
+            until = self._counts.until(db, self._stored(WAIT, key))
             if until is not None:
                 waits.append(until - now)
         return max(waits)
@@ -70,20 +89,21 @@ class LoginThrottle:
     def failed(self, db: Session, username: str, address: str) -> None:
         rules = self.rules
         for key, free in self._keys(username, address):
-            count = self._counts.incr(db, f"portal-login-fail/{key}", rules.window_seconds)
+            count = self._counts.incr(db, self._stored(FAILURES, key), rules.window_seconds)
             if count > free:
                 delay = min(rules.base_seconds * 2 ** (count - free - 1), rules.cap_seconds)
-                self._counts.hold(db, f"portal-login-wait/{key}", delay)
+                self._counts.hold(db, self._stored(WAIT, key), delay)
 
     def succeeded(self, db: Session, username: str, address: str) -> None:
         """The owner got in: their typos from here are forgotten (the address's are not)."""
-        pair = f"pair/{username.casefold()}/{address}"
-        for key in (f"portal-login-fail/{pair}", f"portal-login-wait/{pair}"):
-            self._counts.clear(db, key)
+        pair = self._pair(username, address)
+        for kind in (FAILURES, WAIT):
+            self._counts.clear(db, self._stored(kind, pair))
 
 
 class LimitsCounts:
-    """Counts in a `limits` storage: memory:// (this process only) or a Redis."""
+    """Counts in a `limits` storage: memory:// (this process only) or a Redis. The stores'
+    methods take a key already hashed (`LoginThrottle._stored`)."""
 
     def __init__(self, storage_uri: str) -> None:
         self._storage = storage_from_string(storage_uri)
@@ -122,7 +142,7 @@ class DatabaseCounts:
     def incr(self, db: Session, key: str, expiry: float) -> int:
         now = time.time()
         db.execute(delete(_COUNTS).where(_COUNTS.c.expires_at <= now))
-        upsert = _insert(db)(_COUNTS).values(key=_hashed(key), count=1, expires_at=now + expiry)
+        upsert = _insert(db)(_COUNTS).values(key=key, count=1, expires_at=now + expiry)
         return db.execute(
             upsert.on_conflict_do_update(
                 index_elements=[_COUNTS.c.key],
@@ -139,9 +159,7 @@ class DatabaseCounts:
 
     def hold(self, db: Session, key: str, seconds: float) -> None:
         """`key` stands for `seconds` from now (a wait)."""
-        upsert = _insert(db)(_COUNTS).values(
-            key=_hashed(key), count=1, expires_at=time.time() + seconds
-        )
+        upsert = _insert(db)(_COUNTS).values(key=key, count=1, expires_at=time.time() + seconds)
         db.execute(
             upsert.on_conflict_do_update(
                 index_elements=[_COUNTS.c.key],
@@ -153,17 +171,12 @@ class DatabaseCounts:
         """When `key` lapses (seconds since the epoch), or None when it is not held."""
         return db.execute(
             select(_COUNTS.c.expires_at).where(
-                _COUNTS.c.key == _hashed(key), _COUNTS.c.expires_at > time.time()
+                _COUNTS.c.key == key, _COUNTS.c.expires_at > time.time()
             )
         ).scalar_one_or_none()
 
     def clear(self, db: Session, key: str) -> None:
-        db.execute(delete(_COUNTS).where(_COUNTS.c.key == _hashed(key)))
-
-
-def _hashed(key: str) -> str:
-    # The keys hold a typed username: only their hash is stored.
-    return hashlib.sha256(key.encode()).hexdigest()
+        db.execute(delete(_COUNTS).where(_COUNTS.c.key == key))
 
 
 def _insert(db: Session):

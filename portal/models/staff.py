@@ -116,8 +116,10 @@ class SignInCount(SQLModel, table=True):
     """A count of failed sign-ins (or a wait imposed after them) that every worker of the
     node reads and moves, in the database they all share (portal/auth/throttle.py).
 
-    The key is a hash: nothing typed at the sign-in form (a username, or a password typed
-    into the wrong field) is kept. A row past `expires_at` counts as absent."""
+    The key is a keyed hash (HMAC under the node's session key): nothing typed at the
+    sign-in form (a username, or a password typed into the wrong field) is kept, nor
+    anything a guess could be tested against without that key. A row past `expires_at`
+    counts as absent."""
 
     __tablename__ = "sign_in_count"
 

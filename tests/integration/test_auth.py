@@ -44,7 +44,9 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client, db, keys):
 
 def slow_throttle(app):
     """Delays long enough that no test outruns them."""
-    app.state.login_throttle = LoginThrottle(DATABASE, ThrottleRules(base_seconds=60))
+    app.state.login_throttle = LoginThrottle(
+        DATABASE, ThrottleRules(base_seconds=60), node_key="a test node's session key"
+    )
 
 
 def test_failed_sign_ins_are_throttled_per_account_and_address_before_hashing(

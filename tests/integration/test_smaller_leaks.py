@@ -3,6 +3,7 @@ sign-in throttling that slows an attacker without locking the real owner out."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -18,6 +19,8 @@ from portal.services import cases
 from portal.settings import Settings, refuse_unsafe_production
 
 import factories as make
+
+NODE_KEY = "a test node's session key"
 
 REFERENCE = re.compile(r"^MDT-2026-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
 
@@ -77,7 +80,7 @@ def test_production_start_refuses_any_host(settings, monkeypatch, tmp_path, caps
 @pytest.mark.parametrize("storage", ["memory://", DATABASE])
 def test_throttle_delay_doubles_per_pair_and_address_and_is_capped(storage, db):
     rules = ThrottleRules(free_per_pair=3, free_per_address=100, base_seconds=10, cap_seconds=50)
-    throttle = LoginThrottle(storage, rules)
+    throttle = LoginThrottle(storage, rules, node_key=NODE_KEY)
     waits = []
     for _ in range(7):
         throttle.failed(db, "victim", "203.0.113.66")
@@ -93,7 +96,7 @@ def test_the_database_keeps_no_typed_username_and_forgets_a_count_after_its_wind
     now = [1_800_000_000.0]
     monkeypatch.setattr(throttle_module.time, "time", lambda: now[0])
     rules = ThrottleRules(free_per_pair=1, free_per_address=100, base_seconds=5, window_seconds=60)
-    throttle = LoginThrottle(DATABASE, rules)
+    throttle = LoginThrottle(DATABASE, rules, node_key=NODE_KEY)
     for _ in range(2):
         throttle.failed(db, "Typed.Name", "203.0.113.66")
     assert round(throttle.wait(db, "typed.name", "203.0.113.66")) == 5
@@ -108,6 +111,33 @@ def test_the_database_keeps_no_typed_username_and_forgets_a_count_after_its_wind
     throttle.failed(db, "typed.name", "203.0.113.66")
     assert throttle.allowed(db, "typed.name", "203.0.113.66")
     assert len(db.exec(select(SignInCount)).all()) == 2  # the address's and the pair's count
+
+
+@pytest.mark.parametrize("storage", ["memory://", DATABASE])
+def test_a_stored_count_cannot_be_traced_to_what_was_typed_without_the_node_key(storage, db):
+    # A typed username may be a password typed into the wrong field: a plain hash of it
+    # could be tested against guesses by whoever reads the store.
+    plain_names = {
+        hashlib.sha256(f"{kind}/{key}".encode()).hexdigest()
+        for kind in ("portal-login-fail", "portal-login-wait")
+        for key in ("address/203.0.113.66", "pair/hunter2-typed/203.0.113.66")
+    }
+    rules = ThrottleRules(free_per_pair=1, free_per_address=100, base_seconds=5)
+    stored = []
+    for node_key in (NODE_KEY, "another node's session key"):
+        throttle = LoginThrottle(storage, rules, node_key=node_key)
+        for _ in range(2):
+            throttle.failed(db, "Hunter2-Typed", "203.0.113.66")
+        assert not throttle.allowed(db, "hunter2-typed", "203.0.113.66")
+        if storage == DATABASE:
+            names = {row.key for row in db.exec(select(SignInCount)).all()} - set(stored)
+        else:
+            names = set(throttle._counts._storage.storage)  # the in-process store's keys
+        assert names and not any("hunter2" in name or "203.0" in name for name in names)
+        assert not names & plain_names
+        stored.extend(names)
+    # Per node: the address's failures, the pair's and its wait; none shared between nodes.
+    assert len(stored) == len(set(stored)) == 6
 
 
 def test_failing_on_someones_name_does_not_lock_them_out(settings, engine, connection, db, keys):
