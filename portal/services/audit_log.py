@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_
@@ -266,6 +266,7 @@ def search(
 CSV_HEADER = (
     "seq",
     "time_utc",
+    "time_local",  # in the MDT's time zone, named: the time an agency lead reads
     "event",
     "user",
     "user_name",
@@ -299,14 +300,17 @@ def export_statement(
     return _rows_statement(agency, filters, tz)
 
 
-def csv_rows(results) -> Iterator[tuple]:
-    """One CSV row per (entry, actor name, actor username, actor agency name)."""
+def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
+    """One CSV row per (entry, actor name, actor username, actor agency name). Each entry's
+    time twice: as its hash covers it (UTC), and as the MDT reads it (its zone, named)."""
     for entry, actor_name, actor_username, actor_agency_name in results:
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         yield tuple(
             _cell(value)
             for value in (
                 entry.seq,
-                chain.format_at(entry.at),
+                chain.format_at(at),
+                at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
                 entry.tag,
                 actor_username,
                 actor_name,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import tzinfo
 from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -92,13 +93,13 @@ def audit_export(ctx: Context) -> Response:
     )
     filename = f"audit-{ctx.now.astimezone(ctx.settings.tz):%Y%m%d-%H%M}.csv"
     return StreamingResponse(
-        _csv_stream(ctx.request.app.state.open_session, statement),
+        _csv_stream(ctx.request.app.state.open_session, statement, tz=ctx.settings.tz),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
     )
 
 
-def _csv_stream(open_session, statement, *, batch: int = 1000) -> Iterator[str]:
+def _csv_stream(open_session, statement, *, tz: tzinfo, batch: int = 1000) -> Iterator[str]:
     """Rows leave as they are read, newest first, a batch per short read of its own.
 
     The request's session is closed by now. Each batch is read by seq (keyset), so no read
@@ -113,7 +114,7 @@ def _csv_stream(open_session, statement, *, batch: int = 1000) -> Iterator[str]:
         with open_session() as db:
             page = statement if below is None else statement.where(AuditEntry.seq < below)
             rows = db.exec(page.limit(batch)).all()
-        for row in audit_log.csv_rows(rows):
+        for row in audit_log.csv_rows(rows, tz=tz):
             writer.writerow(row)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -161,6 +161,11 @@ def test_csv_export_streams_the_filtered_rows_and_is_audited(client, db, mdt):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == 2 and {r["decision"] for r in rows} == {"released"}
     assert {r["user"] for r in rows} == {"partner.cm", "owner.advocate"}
+    tz = client.app.state.settings.tz
+    for row in rows:  # the MDT's time beside the hashed UTC text, its zone named
+        at = datetime.fromisoformat(row["time_utc"]).astimezone(tz)
+        assert row["time_local"] == at.strftime("%Y-%m-%d %H:%M:%S %Z")
+        assert row["time_local"].endswith((" EST", " EDT"))
     exported = db.exec(
         select(AuditEntry).where(
             AuditEntry.agency_id == mdt.owner.id,
@@ -182,7 +187,11 @@ def test_csv_export_reads_in_batches_and_loses_no_row(client, db, mdt):
     statement = audit_pages.audit_log._rows_statement(
         mdt.owner, audit_pages.audit_log.AuditFilters(), client.app.state.settings.tz
     )
-    chunks = list(audit_pages._csv_stream(client.app.state.open_session, statement, batch=3))
+    chunks = list(
+        audit_pages._csv_stream(
+            client.app.state.open_session, statement, tz=client.app.state.settings.tz, batch=3
+        )
+    )
     batched = list(csv.DictReader(io.StringIO("".join(chunks))))
     assert len(chunks) > 3 and batched == whole
     seqs = [int(r["seq"]) for r in whole]
