@@ -30,6 +30,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.sections import catalogue
+from portal.services.csv_cells import safe_cell
 
 PER_PAGE = 50
 DECISIONS = ("released", "withheld")
@@ -306,7 +307,7 @@ def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
     for entry, actor_name, actor_username, actor_agency_name in results:
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         yield tuple(
-            _cell(value)
+            safe_cell(value)
             for value in (
                 entry.seq,
                 chain.format_at(at),
@@ -327,12 +328,6 @@ def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
                 entry.entry_hash,
             )
         )
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell that starts like a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @dataclass(frozen=True)

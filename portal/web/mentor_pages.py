@@ -21,6 +21,7 @@ from portal.services import (
     mentor_tasks,
     mentoring,
 )
+from portal.services.csv_cells import safe_cell
 from portal.web import mentor_chart, mentor_forms
 from portal.web.context import Context
 from portal.web.render import render
@@ -465,12 +466,6 @@ def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dic
     )
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheets run cells that begin with = + - @ as formulas; quote those."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def reports_csv(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
     period = mentor_forms.report_period(ctx.request.query_params, today=_today(ctx))
@@ -484,7 +479,7 @@ def reports_csv(ctx: Context) -> Response:
             [
                 period.start.isoformat(),
                 period.end.isoformat(),
-                _safe_cell(line.mentor_name),
+                safe_cell(line.mentor_name),
                 line.kind,
                 line.accompaniments,
                 f"{line.minutes / 60:.2f}",

@@ -199,10 +199,11 @@ def test_csv_export_reads_in_batches_and_loses_no_row(client, db, mdt):
 
 
 def test_csv_cells_never_start_a_formula(db, mdt):
-    from portal.services import audit_log
+    from portal.services.csv_cells import safe_cell
 
-    assert audit_log._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert audit_log._cell("MDT-2026-0001") == "MDT-2026-0001"
+    assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert safe_cell("MDT-2026-0001") == "MDT-2026-0001"
+    assert safe_cell(None) == ""
 
 
 def test_accounting_lists_only_releases_to_outside_agencies(client, db, mdt):
