@@ -17,6 +17,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from sqlmodel import Session, select
 
+import consent
 from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.keyring import data_secret
@@ -72,8 +73,8 @@ def covering(
     keys: KeyWrapper,
     cache: dict,
 ) -> LegalBasis | None:
-    """The first basis in force that covers this section and purpose for this client (a
-    minor, where the basis is for minors only), or None. What it covers is read from the
+    """The first basis in force that covers this section and purpose for this client (under
+    the basis's age, where it is for minors only), or None. What it covers is read from the
     signed document, never from the row's columns (which only index it)."""
     for basis in in_force(db, owner, at=at, cache=cache):
         signed = json.loads(basis.document)
@@ -81,8 +82,9 @@ def covering(
             continue
         if signed.get("agency") != owner.public_id:
             continue
-        if signed.get("minors_only", True) and not _minor(
-            db, owner, client_id, at=at, tz=tz, keys=keys
+        under_age = basis.under_age(signed)
+        if under_age is not None and not _under(
+            db, owner, client_id, under_age, at=at, tz=tz, keys=keys
         ):
             continue
         return basis
@@ -94,17 +96,22 @@ def named(basis: LegalBasis) -> str:
     return f"{basis.citation} ({basis.public_id})"
 
 
-def _minor(
-    db: Session, owner: Agency, client_id: int, *, at: datetime, tz: tzinfo, keys: KeyWrapper
+def _under(
+    db: Session,
+    owner: Agency,
+    client_id: int,
+    age: int,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
 ) -> bool:
-    """From the owner's own sealed identity of its client, never from anything typed in;
-    a birthday begins at midnight where the MDT is."""
+    """Whether the client is younger than `age`: from the owner's own sealed identity of
+    its client, never from anything typed in; a birthday begins at midnight where the MDT
+    is."""
     client = db.get(Client, client_id)
     _key_id, secret = data_secret(db, owner.id, keys=keys, key_id=client.key_id)
     born = crypto.open_json(secret, client.identity_sealed).get("birth_date")
     if not born:
         return False  # unknown age: a minors-only basis does not apply
-    birth = date.fromisoformat(born)
-    today = at.astimezone(tz).date()
-    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-    return age < 18
+    return consent.age_on(date.fromisoformat(born), at.astimezone(tz).date()) < age

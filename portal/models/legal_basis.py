@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from portal.models.types import UTCDateTime, new_public_id
+
+# What a minors-only basis signed before the age was asked for covered: those under 18.
+LEGACY_UNDER_AGE = 18
 
 
 class LegalBasis(SQLModel, table=True):
@@ -36,3 +40,12 @@ class LegalBasis(SQLModel, table=True):
     @property
     def section_keys(self) -> tuple[str, ...]:
         return tuple(key for key in self.sections.split(",") if key)
+
+    def under_age(self, signed: dict | None = None) -> int | None:
+        """The age a minors-only basis stops covering a client at (the statute's "child"
+        ends there, not always at the age of majority), as signed in `document` (or in
+        `signed`, that document already read); None for a basis for any age."""
+        signed = json.loads(self.document) if signed is None else signed
+        if not signed.get("minors_only", True):
+            return None
+        return int(signed.get("minors_under_age", LEGACY_UNDER_AGE))

@@ -41,10 +41,13 @@ def record_basis(
     sections: list[str],
     purpose: object,
     minors_only: bool,
+    under_age: object = consent.AGE_OF_MAJORITY,
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
 ) -> LegalBasis:
+    """`under_age`, for a basis for minors only: the age the statute's protection ends at
+    (its "child"), which is not always the age of majority; signed with the rest."""
     if agency.kind != AgencyKind.SYSTEM:
         raise Invalid(
             "citation",
@@ -56,6 +59,7 @@ def record_basis(
         citation=lambda: validation.text(citation, "citation", max_length=200, label="Citation"),
         sections=lambda: _sections(sections, shareable),
         purpose=lambda: validation.choice(purpose, "purpose", consent.Purpose),
+        under_age=lambda: _under_age(under_age) if minors_only else None,
     )
     if any(b.citation == values["citation"] and b.retired_at is None for b in bases_of(db, agency)):
         raise Conflict("citation", "Your agency already shares under this citation.")
@@ -65,6 +69,7 @@ def record_basis(
         "sections": sorted(values["sections"]),
         "purpose": str(values["purpose"]),
         "minors_only": bool(minors_only),
+        **({"minors_under_age": values["under_age"]} if minors_only else {}),
         "recorded_at": at.astimezone(UTC).isoformat(),
         "recorded_by": actor.public_id if actor else None,
     }
@@ -95,6 +100,21 @@ def record_basis(
         at=at,
     )
     return basis
+
+
+# The ages a statute's "child" ends at in the bases a lead may record.
+UNDER_AGES = range(12, 22)
+
+
+def _under_age(value: object) -> int:
+    text = str(value if value is not None else "").strip()
+    if not text.isdigit() or int(text) not in UNDER_AGES:
+        raise Invalid(
+            "under_age",
+            f"Enter the age the statute's protection ends at: a whole number from "
+            f"{UNDER_AGES.start} to {UNDER_AGES.stop - 1}.",
+        )
+    return int(text)
 
 
 def _sections(chosen: list[str], shareable: set[str]) -> list[str]:

@@ -55,7 +55,7 @@ def _page(ctx: Context, *, errors=None, status=200, basis_errors=None) -> Respon
             "bases": legal_bases.bases_of(ctx.db, agency),
             "bases_allowed": agency.kind == AgencyKind.SYSTEM,
             "basis_errors": basis_errors or {},
-            "basis_values": {"citation": ctx.field("citation"), "sections": ctx.fields("sections")},
+            "basis_values": _basis_values(ctx),
             "basis_sections": legal_bases.shareable_sections(),
             "defaults": policy.default_policy(),
             "lines": policy.agency_policy(ctx.db, ctx.viewer.agency),
@@ -108,6 +108,26 @@ def policy_retire(ctx: Context) -> Response:
     return RedirectResponse("/agency/policy", status_code=303)
 
 
+def _basis_values(ctx: Context) -> dict:
+    """The basis form's values: as typed after a refusal, else the defaults (for minors,
+    under the node's age of majority)."""
+    if ctx.request.method != "POST":
+        return {
+            "citation": "",
+            "sections": [],
+            "purpose": "",
+            "minors_only": True,
+            "under_age": ctx.settings.age_of_majority,
+        }
+    return {
+        "citation": ctx.field("citation"),
+        "sections": ctx.fields("sections"),
+        "purpose": ctx.field("basis_purpose"),
+        "minors_only": ctx.field("minors_only") == "yes",
+        "under_age": ctx.field("under_age"),
+    }
+
+
 def legal_basis_add(ctx: Context) -> Response:
     try:
         legal_bases.record_basis(
@@ -117,6 +137,7 @@ def legal_basis_add(ctx: Context) -> Response:
             sections=ctx.fields("sections"),
             purpose=ctx.field("basis_purpose"),
             minors_only=ctx.field("minors_only") == "yes",
+            under_age=ctx.field("under_age"),
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,

@@ -20,6 +20,22 @@ def test_a_system_agency_lead_records_and_retires_a_basis(client, db, keys):
     )
     assert bad.status_code == 400 and "Choose the sections" in bad.text
     assert db.exec(select(LegalBasis)).all() == []
+    # The form offers the node's age of majority for a basis for minors.
+    assert 'name="under_age" type="number" value="18"' in client.get("/agency/policy").text
+    no_age = client.post(
+        "/agency/policy/legal-bases",
+        data={
+            "csrf_token": token,
+            "citation": "Synthetic Welfare Code 1.2 (example)",
+            "sections": ["safety_plan"],
+            "basis_purpose": "mdt_case_review",
+            "minors_only": "yes",
+            "under_age": "30",
+        },
+    )
+    assert no_age.status_code == 400 and "a whole number from 12 to 21" in no_age.text
+    assert 'value="Synthetic Welfare Code 1.2 (example)"' in no_age.text  # kept as typed
+    assert db.exec(select(LegalBasis)).all() == []
     made = client.post(
         "/agency/policy/legal-bases",
         data={
@@ -28,11 +44,12 @@ def test_a_system_agency_lead_records_and_retires_a_basis(client, db, keys):
             "sections": ["safety_plan", "placement_housing"],
             "basis_purpose": "mdt_case_review",
             "minors_only": "yes",
+            "under_age": "21",  # the statute's "child" ends at 21, not at majority
         },
     )
     assert made.status_code == 303
     page = client.get("/agency/policy").text
-    assert "Synthetic Welfare Code 1.2 (example)" in page and "minors only" in page
+    assert "Synthetic Welfare Code 1.2 (example)" in page and "clients under 21 only" in page
     (basis,) = db.exec(select(LegalBasis)).all()
     retired = client.post(
         f"/agency/policy/legal-bases/{basis.public_id}/retire", data={"csrf_token": token}

@@ -4,17 +4,21 @@ its audit entry."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from disclosure_helpers import World, write
+from nacl.signing import SigningKey
 from sqlmodel import select
 
+import consent
 from portal.disclosure import Released, Withheld, disclose
 from portal.errors import Invalid
-from portal.models import AgencyKind, AuditEntry, Discipline, LegalBasis, Role
+from portal.keyring import current_key
+from portal.models import AgencyKind, AuditEntry, Discipline, KeyPurpose, LegalBasis, Role
 from portal.requester import Requester
 from portal.services import case_records, cases, legal_bases
 
@@ -84,6 +88,52 @@ def test_a_minors_only_basis_does_not_cover_an_adult(db, keys):
     write(db, keys, w, "investigation", {"status": "open"})
     _record(db, keys, w)
     assert isinstance(_seen(db, keys, w), Withheld)
+
+
+@pytest.mark.parametrize(
+    ("under_age", "birth", "covered"),
+    [
+        (21, date(2006, 3, 1), True),  # 20 on the day: a statute's "child" until 21
+        (21, date(2005, 3, 1), False),  # 21
+        (16, date(2009, 3, 1), False),  # 17: a minor, but past this statute's age
+        (16, date(2010, 11, 3), True),  # 15
+    ],
+)
+def test_a_minors_basis_covers_clients_under_the_age_it_was_signed_for(
+    db, keys, under_age, birth, covered
+):
+    w = _world(db, keys, birth=birth)
+    write(db, keys, w, "investigation", {"status": "open"})
+    basis = _record(db, keys, w, under_age=under_age)
+    assert json.loads(basis.document)["minors_under_age"] == under_age  # signed with it
+    assert isinstance(_seen(db, keys, w), Released) is covered
+
+
+def test_a_basis_signed_before_its_age_was_asked_covers_those_under_18(db, keys):
+    w = _world(db, keys, birth=date(2008, 3, 1))  # 18 on the day
+    write(db, keys, w, "investigation", {"status": "open"})
+    basis = _record(db, keys, w, under_age=21)
+    signed = json.loads(basis.document)
+    del signed["minors_under_age"]
+    document = consent.canonical_bytes(signed)
+    key = current_key(db, w.owner.id, KeyPurpose.SIGNING)
+    basis.document = document.decode()  # as such a basis was signed
+    basis.signature = base64.b64encode(
+        SigningKey(keys.unwrap(key.wrapped_secret)).sign(document).signature
+    ).decode()
+    db.add(basis)
+    db.flush()
+    assert basis.under_age() == 18
+    assert isinstance(_seen(db, keys, w), Withheld)
+
+
+@pytest.mark.parametrize("under_age", ["", "eleven", "11", "22", "-1", None])
+def test_a_minors_basis_needs_an_age_from_12_to_21(db, keys, under_age):
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    with pytest.raises(Invalid) as error:
+        _record(db, keys, w, under_age=under_age)
+    assert "a whole number from 12 to 21" in error.value.errors["under_age"]
+    _record(db, keys, w, minors_only=False, under_age="")  # for any age: no age asked
 
 
 def test_a_survivor_is_a_minor_until_midnight_of_their_birthday_where_the_mdt_is(db, keys):
