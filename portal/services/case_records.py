@@ -182,27 +182,52 @@ def told_participants(
     agency, the coordinating agency (which the survivor's joining release names) and
     system-based agencies are always told. A protected agency hosted on another node is
     not told here: `portal.federation.summary.told_participants` asks its node."""
+    agencies = [p.agency for p in participants]
+    asks = participation_asks(db, requester, case, agencies)
+    answers = decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
+    told = [p for p in participants if may_name(db, requester, case, p.agency, answers)]
+    return told, len(participants) - len(told)
+
+
+def participation_asks(
+    db: Session, requester: Requester, case: MdtCase, agencies: list[Agency]
+) -> list[Ask]:
+    """What to ask (with `decide`) so that `may_name` can tell, for each of `agencies`,
+    whether this requester may be told it takes part in `case`: one question to each
+    protected agency hosted here (see `told_participants`)."""
+    if requester_agency_id(db, requester) == case.coordinating_agency_id:
+        return []
+    return [
+        Ask(case, agency, PARTICIPATION)
+        for agency in {agency.id: agency for agency in agencies}.values()
+        if protected_agency(agency, requester, case.coordinating_agency_id)
+        and _hosted_here(db, agency)
+    ]
+
+
+def may_name(
+    db: Session, requester: Requester, case: MdtCase, agency: Agency, answers: Answers
+) -> bool:
+    """Whether a page may name `agency` to this requester as taking part in `case` (or
+    name its staff), from the answers to `participation_asks`. A protected agency hosted on
+    another node is not asked here, so not named (deny by default)."""
     coordinating = case.coordinating_agency_id
     if requester_agency_id(db, requester) == coordinating:
-        return list(participants), 0
-    protected_ = [p for p in participants if protected(db, p, requester, coordinating)]
-    elsewhere = {p.agency.id for p in protected_ if not _hosted_here(db, p.agency)}
-    asks = [Ask(case, p.agency, PARTICIPATION) for p in protected_ if p.agency.id not in elsewhere]
-    answers = decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
-    told, hidden = [], set()
-    for p in participants:
-        answer_ = answers.get(key(case.id, p.agency.id, PARTICIPATION))
-        if p.agency.id in elsewhere or (answer_ is not None and answer_.decision != "released"):
-            hidden.add(p.agency.id)
-        else:
-            told.append(p)
-    return told, len(hidden)
+        return True
+    if not protected_agency(agency, requester, coordinating):
+        return True
+    answer_ = answers.get(key(case.id, agency.id, PARTICIPATION))
+    return answer_ is not None and answer_.decision == "released"
 
 
 def protected(db: Session, participant, requester: Requester, coordinating_id: int) -> bool:
     """Whether taking part is the participant's own to disclose to this requester: a
     community-based agency, other than the requester's own and the coordinator."""
-    agency = participant.agency
+    return protected_agency(participant.agency, requester, coordinating_id)
+
+
+def protected_agency(agency: Agency, requester: Requester, coordinating_id: int) -> bool:
+    """`protected`, of an agency."""
     return (
         agency.kind == AgencyKind.COMMUNITY
         and agency.public_id != requester.agency

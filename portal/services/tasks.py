@@ -190,6 +190,11 @@ def change_status(
     )
 
 
+# The task page's choice for "as it is": offered in place of an assignee the person editing
+# may not be told takes part, which the page cannot name, nor offer by its id.
+KEEP_ASSIGNEE = "unchanged"
+
+
 def update_task(
     db: Session,
     task: Task,
@@ -204,7 +209,11 @@ def update_task(
 ) -> None:
     """`tz`: the MDT's zone, in which due dates (calendar dates) are read."""
     values = validation.collect(
-        assignee=lambda: _assignee(db, case, assignee),
+        assignee=lambda: (
+            _current_assignee(db, task)
+            if assignee == KEEP_ASSIGNEE
+            else _assignee(db, case, assignee)
+        ),
         due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),
     )
@@ -239,6 +248,11 @@ def update_task(
         subject=task.public_id,
         at=at,
     )
+
+
+def _current_assignee(db: Session, task: Task) -> tuple[Agency, StaffUser | None]:
+    user = db.get(StaffUser, task.assignee_user_id) if task.assignee_user_id else None
+    return db.get(Agency, task.assignee_agency_id), user
 
 
 def _assignee_label(db: Session, agency_id: int, user_id: int | None) -> str:
@@ -294,6 +308,11 @@ class TaskRow:
     case_id: int
     owner_id: int
     owner_name: str
+    assignee_agency_id: int
+    # False: the requester may not be told that agency takes part (`with_text`), and the
+    # name above is UNTOLD instead.
+    owner_told: bool = True
+    assignee_told: bool = True
     title: str | None = None
     blocked_reason: str | None = None
     withheld: Withheld | None = None  # the owner's placeholder, when it did not release
@@ -314,12 +333,14 @@ _ROW_COLUMNS = (
     Task.case_id,
     Task.owner_agency_id,
     _OWNER.name,
+    Task.assignee_agency_id,
 )
+# How a row names an agency (or its staff) whose taking part the requester may not be told.
+UNTOLD = "another agency on the case"
 
 
 def _row(values, assignee: str) -> TaskRow:
-    pid, ref, cpid, due, prio, status, case_id, owner_id, owner_name = values
-    return TaskRow(pid, ref, cpid, due, prio, status, assignee, case_id, owner_id, owner_name)
+    return TaskRow(*values[:6], assignee, *values[6:])
 
 
 def task_list(
@@ -370,16 +391,40 @@ def with_text(
     refs: tuple[str, ...] = (),
 ) -> list[TaskRow]:
     """The rows with each task's text as its owner's disclosure point answered: asked once
-    per owner and case, audited on both sides; a placeholder where it was withheld."""
+    per owner and case, audited on both sides; a placeholder where it was withheld.
+
+    A row names its owner and its assignee (an agency, or one of its staff): where that is
+    a community-based agency whose taking part in the case the requester may not be told
+    (`case_records.may_name`, asked of its point in the same breath), the row says UNTOLD
+    instead of its name."""
     asks = [
         case_records.Ask(
             db.get(MdtCase, row.case_id), db.get(Agency, row.owner_id), case_records.TASKS, refs
         )
         for row in rows
     ]
+    named = {
+        (row.case_id, agency_id)
+        for row in rows
+        for agency_id in (row.owner_id, row.assignee_agency_id)
+    }
+    for case_id in {case_id for case_id, _agency in named}:
+        asks += case_records.participation_asks(
+            db,
+            requester,
+            db.get(MdtCase, case_id),
+            [db.get(Agency, agency_id) for c, agency_id in named if c == case_id],
+        )
     answers = case_records.decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
+    told = {
+        (case_id, agency_id): case_records.may_name(
+            db, requester, db.get(MdtCase, case_id), db.get(Agency, agency_id), answers
+        )
+        for case_id, agency_id in named
+    }
     shown = []
     for row in rows:
+        row = _as_told(row, told)
         decision = answers[case_records.key(row.case_id, row.owner_id, case_records.TASKS)]
         if isinstance(decision, Withheld):
             shown.append(replace(row, withheld=decision))
@@ -397,6 +442,18 @@ def with_text(
             )
         )
     return shown
+
+
+def _as_told(row: TaskRow, told: dict[tuple[int, int], bool]) -> TaskRow:
+    owner_told = told[(row.case_id, row.owner_id)]
+    assignee_told = told[(row.case_id, row.assignee_agency_id)]
+    return replace(
+        row,
+        owner_name=row.owner_name if owner_told else UNTOLD,
+        assignee=row.assignee if assignee_told else UNTOLD,
+        owner_told=owner_told,
+        assignee_told=assignee_told,
+    )
 
 
 PAGE_SIZE = 25
@@ -459,4 +516,5 @@ def task_row(db: Session, task: Task, case: MdtCase) -> TaskRow:
         case.id,
         task.owner_agency_id,
         db.get(Agency, task.owner_agency_id).name,
+        task.assignee_agency_id,
     )

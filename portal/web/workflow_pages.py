@@ -420,12 +420,21 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     agency = ctx.viewer.agency
     managing = meeting.coordinating_agency_id == agency.id
     agenda = meetings.agenda(ctx.db, meeting, agency)
+    reader = _mdt_reader(ctx, status)
     decisions = case_records.meeting_decisions(
         ctx.db,
         owner=ctx.db.get(Agency, meeting.coordinating_agency_id),
         cases=[row.case for row in agenda],
-        **_mdt_reader(ctx, status),
+        **reader,
     )
+    invited = meetings.invited_agencies(ctx.db, meeting, agency.id)
+    attendance = meetings.attendance(ctx.db, meeting, agency.id)
+    if not managing:
+        # An agency invited for a case is named only where the case page would name it: a
+        # community-based agency's taking part is its own point's to tell (issue 14).
+        named = {meeting.coordinating_agency_id} | _told_on_agenda(ctx, agenda, reader)
+        invited = [a for a in invited if a.id in named]
+        attendance = [(user, a) for user, a in attendance if a.id in named]
     return render(
         ctx,
         "workflow/meeting.html",
@@ -438,8 +447,8 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "assignees": {row.case.id: tasks.assignee_choices(ctx.db, row.case) for row in agenda}
             if managing
             else {},
-            "invited": meetings.invited_agencies(ctx.db, meeting, agency.id),
-            "attendance": meetings.attendance(ctx.db, meeting, agency.id),
+            "invited": invited,
+            "attendance": attendance,
             "staff": meetings.invitable_staff(ctx.db, meeting) if managing else [],
             "recommendation_types": meetings.recommendation_types(ctx.db, agency)
             if managing
@@ -454,6 +463,21 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
         },
         status=status,
     )
+
+
+def _told_on_agenda(ctx: Context, agenda, reader: dict) -> set[int]:
+    """The agencies the viewer may be told take part in at least one case of the agenda."""
+    told = set()
+    for row in agenda:
+        participants, _untold = federated_summary.told_participants(
+            ctx.db,
+            participants=casework.participants(ctx.db, row.case),
+            case=row.case,
+            federation=ctx.request.app.state.federation,
+            **reader,
+        )
+        told |= {p.agency.id for p in participants}
+    return told
 
 
 def meeting_detail(ctx: Context) -> Response:
@@ -667,8 +691,8 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
     (row,) = tasks.with_text(
         ctx.db, rows=[tasks.task_row(ctx.db, task, case)], refs=(task.public_id,), **reader
     )
-    # As on the case page: only agencies the viewer may be told take part (and the one the
-    # task is with, named on the page already) are offered.
+    # As on the case page: only agencies the viewer may be told take part are offered; an
+    # assignee it may not be told of stays as it is, unnamed (tasks.KEEP_ASSIGNEE).
     told, _untold = federated_summary.told_participants(
         ctx.db,
         participants=casework.participants(ctx.db, case),
@@ -676,7 +700,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
         federation=ctx.request.app.state.federation,
         **reader,
     )
-    offered = {p.agency.id for p in told} | {task.assignee_agency_id}
+    offered = {p.agency.id for p in told}
     return render(
         ctx,
         "workflow/task.html",
@@ -691,6 +715,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             # Made from the viewer's own accompaniment entry: a way back to it, for them only.
             "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
             "assignees": tasks.assignee_choices(ctx.db, case, agencies=offered),
+            "keep_assignee": tasks.KEEP_ASSIGNEE,
             "statuses": list(TaskStatus),
             "priorities": list(TaskPriority),
             "today": _today(ctx),

@@ -76,7 +76,9 @@ def test_no_page_shows_a_partner_mdt_records_its_survivors_did_not_release(clien
         for secret in SECRETS:
             assert secret not in page.text, (path, secret)
     task_page = client.get(f"/tasks/{task.public_id}").text
-    assert f"A task from {team.a.name}" in task_page and "withheld" in task_page
+    # R is not told that Clinic A takes part: its task is from another agency on the case.
+    assert "A task from another agency on the case" in task_page and "withheld" in task_page
+    assert team.a.name not in task_page
     assert (TODAY + timedelta(days=7)).isoformat() in task_page  # still tracked
     assert "Decisions recorded by" in client.get(f"/cases/{team.case.public_id}").text
     # Each owner refused in its own log: the coordinator its decisions, A its task's text.
@@ -221,3 +223,109 @@ def test_a_task_page_names_no_community_agency_the_viewer_was_not_told_of(client
             assert agency.name not in text
             assert team.staff[agency.id].public_id not in text
     assert 'id="assignee"' in task_page and team.r.name in task_page
+
+
+# A community-based agency's taking part, named on pages other than the summary: each names
+# it only where the case page would (found by a review; each failed before on both databases).
+
+
+def _told_nothing(client, team):
+    """The case page itself says R is not told that A or B take part."""
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    assert "2 more agencies take part" in case_page
+
+
+def test_a_meeting_page_names_no_community_agency_the_viewer_was_not_told_of(client, db, keys):
+    team = Team(db, keys)
+    team.decision(db)  # a meeting with the case on its agenda; every agency invited
+    make.login(client, team.staff[team.r.id].username)
+    _told_nothing(client, team)
+    meeting_page = _page(client, f"/meetings/{team.meeting.public_id}")
+    assert team.a.name not in meeting_page, "meeting page names Clinic A (community) to Unit R"
+    assert team.b.name not in meeting_page, "meeting page names Shelter B (community) to Unit R"
+
+
+def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
+    team = Team(db, keys)
+    coordinator = team.staff[team.coordinator.id]
+    task = tasks.create_task(
+        db,
+        team.case,
+        title="SYNTHETIC-TASK",
+        assignee=f"agency:{team.b.public_id}",  # the coordinator gives Shelter B a task
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        actor=coordinator,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    _told_nothing(client, team)
+    leaks = [
+        path
+        for path in (
+            f"/cases/{team.case.public_id}",
+            f"/cases/{team.case.public_id}/packet",
+            f"/tasks/{task.public_id}",
+        )
+        if team.b.name in _page(client, path)
+    ]
+    assert leaks == [], f"Shelter B named to Unit R on {leaks}"
+
+
+def test_a_task_written_by_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
+    team = Team(db, keys)
+    writer = team.staff[team.a.id]
+    task = tasks.create_task(
+        db,
+        team.case,
+        title="SYNTHETIC-TASK",
+        assignee=f"user:{team.staff[team.r.id].public_id}",  # Clinic A asks Unit R
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        actor=writer,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    _told_nothing(client, team)
+    leaks = [
+        path
+        for path in ("/", "/tasks", f"/tasks/{task.public_id}", f"/cases/{team.case.public_id}")
+        if team.a.name in _page(client, path)
+    ]
+    assert leaks == [], f"Clinic A named to Unit R on {leaks}"
+
+
+def test_a_task_with_an_assignee_the_editor_may_not_be_told_of_keeps_it_on_edit(client, db, keys):
+    """The task page cannot name (nor offer by its id) an assignee the person editing may
+    not be told takes part: its picker keeps it unchanged, and another edit keeps it."""
+    team = Team(db, keys)
+    task = tasks.create_task(
+        db,
+        team.case,
+        title=TASK_TITLE,
+        assignee=f"user:{team.staff[team.b.id].public_id}",  # Shelter B's staff
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        actor=team.staff[team.coordinator.id],
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    page = _page(client, f"/tasks/{task.public_id}")
+    assert team.b.public_id not in page and team.staff[team.b.id].public_id not in page
+    assert '<option value="unchanged" selected>another agency on the case (unchanged)' in page
+    later = (TODAY + timedelta(days=9)).isoformat()
+    saved = client.post(
+        f"/tasks/{task.public_id}/edit",
+        data={
+            "csrf_token": make.csrf_from(page),
+            "assignee": "unchanged",
+            "due_date": later,
+            "priority": "normal",
+        },
+    )
+    assert saved.status_code == 303
+    db.refresh(task)
+    assert task.assignee_user_id == team.staff[team.b.id].id and task.due_date.isoformat() == later

@@ -101,8 +101,10 @@ def test_a_task_assigned_to_another_agency_shows_its_text_only_as_released(db, k
     assert task.owner_agency_id == team.a.id
     rows = tasks.task_list(db, team.staff[team.r.id], team.r, tasks.TaskFilter(scope="agency"))
     (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, tz=UTC, keys=keys)
-    # Tracked without its text: due date and status, and whose task it is.
-    assert row.title is None and row.withheld is not None and row.owner_name == team.a.name
+    # Tracked without its text: due date and status; whose task it is only as far as R may
+    # be told that Clinic A takes part (not yet: its point has no release naming R).
+    assert row.title is None and row.withheld is not None
+    assert row.owner_name == tasks.UNTOLD and not row.owner_told and row.assignee_told
     assert row.due_date == TODAY + timedelta(days=7) and row.status == "open"
 
     team.release(db, keys, team.b, [team.r])
@@ -116,6 +118,10 @@ def test_a_task_assigned_to_another_agency_shows_its_text_only_as_released(db, k
     assert row.withheld is None and row.title == TASK_TITLE
     assert [body for _at, _name, body in row.comments] == ["SYNTHETIC-COMMENT"]
     assert [change.field for change, _name in row.history] == ["created"]
+    assert row.owner_name == tasks.UNTOLD  # the text released, not yet that A takes part
+    team.release(db, keys, team.a, [team.r], sections=["participation"])
+    (row,) = tasks.with_text(db, team.requester(team.r), rows, at=LATER, tz=UTC, keys=keys)
+    assert row.owner_name == team.a.name and row.owner_told
 
 
 def test_revoking_a_release_withholds_the_mdt_records_from_the_next_request(db, keys):
