@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
@@ -80,17 +81,30 @@ def _refuse_duplicate_clients(db: Session, case: MdtCase) -> None:
     own = select(CaseLink.client_id).where(
         CaseLink.case_id == case.id, CaseLink.client_id.is_not(None)
     )
-    clash = db.exec(
+    # Aliased: `participates` looks up CaseLink itself, for the clashing case.
+    link = aliased(CaseLink)
+    clashes = (
         select(MdtCase.reference)
-        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .join(link, link.case_id == MdtCase.id)
         .where(
-            CaseLink.client_id.in_(own),
+            link.client_id.in_(own),
             MdtCase.id != case.id,
             MdtCase.status == CaseStatus.OPEN,
         )
-    ).first()
-    if clash:
-        raise Conflict("reason", f"A client of this case is already in open case {clash}.")
+    )
+    # Only the coordinator reopens, so its agency is the one the answer is told to.
+    seen = db.exec(clashes.where(participates(case.coordinating_agency_id))).first()
+    if seen:
+        raise Conflict("reason", f"A client of this case is already in open case {seen}.")
+    # A case the coordinator takes no part in stays unnamed: its reference, tied to this
+    # case's survivor, would tell which agencies serve them there (fact of service).
+    if db.exec(clashes).first():
+        raise Conflict(
+            "reason",
+            "A survivor on this case is already in another open case, so this one can be "
+            "reopened only once that one is closed. The agencies on this case may tell you "
+            "more from their side.",
+        )
 
 
 def add_agency(

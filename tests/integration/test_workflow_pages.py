@@ -6,9 +6,10 @@ from datetime import date, timedelta
 import icalendar
 from sqlmodel import func, select
 
+from portal.errors import NotFound
 from portal.models import MdtCase, Role
 from portal.models.workflow import Meeting
-from portal.services import cases, meetings, tasks
+from portal.services import cases, casework, meetings, tasks
 
 import factories as make
 from team_helpers import joining_release
@@ -366,6 +367,61 @@ def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
         f"/cases/{case.public_id}/reopen", data={"csrf_token": token, "reason": "mine now"}
     )
     assert refused.status_code == 404
+
+
+def a_survivor_in_two_cases(db, keys, *, first_takes_part_in_other: bool):
+    """A closed case of the first CAC's, and another open case (the second CAC's) that the
+    same survivor of the shelter's is in."""
+    first = make.agency(db, keys, name="First CAC (synthetic)")
+    second = make.agency(db, keys, name="Second CAC (synthetic)")
+    shelter = make.agency(db, keys, name="Shelter (synthetic)")
+    coordinator = make.user(db, first, Role.MDT_COORDINATOR)
+    survivor = make.client_record(db, shelter, keys)
+    old = make.mdt_case(db, first)
+    cases.link_client(db, old, shelter, survivor, actor=None, at=make.AT, confirmed=True)
+    casework.close_case(db, old, reason="Synthetic: closed", actor=coordinator, at=make.AT)
+    other = make.mdt_case(db, second)  # another coordinating agency's case
+    cases.link_client(db, other, shelter, survivor, actor=None, at=make.AT, confirmed=True)
+    if first_takes_part_in_other:
+        cases.link_client(db, other, first, None, actor=None, at=make.AT)
+    db.flush()
+    return first, coordinator, old, other
+
+
+def reopen(client, coordinator, case):
+    make.login(client, coordinator.username)
+    url = f"/cases/{case.public_id}"
+    token = make.csrf_of_page(client, url)
+    return client.post(f"{url}/reopen", data={"csrf_token": token, "reason": "Synthetic"})
+
+
+def test_a_refused_reopening_names_no_case_the_coordinator_takes_no_part_in(client, db, keys):
+    first, coordinator, old, other = a_survivor_in_two_cases(
+        db, keys, first_takes_part_in_other=False
+    )
+    try:  # the first CAC takes no part in the other case: it may not even open it
+        cases.access_case(db, first, other.public_id)
+        raise AssertionError("precondition: the first CAC can see the other case")
+    except NotFound:
+        pass
+    answer = reopen(client, coordinator, old)
+    assert answer.status_code == 409
+    assert other.reference not in answer.text, (
+        f"the refusal names {other.reference}, a case the first CAC takes no part in"
+    )
+    assert "already in another open case" in answer.text
+    db.refresh(old)
+    assert old.status == "closed"
+
+
+def test_a_refused_reopening_names_the_other_case_to_a_coordinator_taking_part(client, db, keys):
+    first, coordinator, old, other = a_survivor_in_two_cases(
+        db, keys, first_takes_part_in_other=True
+    )
+    assert cases.access_case(db, first, other.public_id) == other
+    answer = reopen(client, coordinator, old)
+    assert answer.status_code == 409
+    assert f"already in open case {other.reference}" in answer.text
 
 
 def test_partners_do_not_read_the_minutes_on_the_meeting_page(client, db, keys):
