@@ -3,7 +3,7 @@ history, and the overview of which cases have a mentor by the first assessment."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from sqlalchemy import and_, exists, or_
@@ -203,12 +203,22 @@ def end_assignment(
 
 @dataclass(frozen=True)
 class HistoryRow:
-    at: datetime
+    at: datetime | None
     by: str | None
     from_mentor: str | None
     to_mentor: str | None
     to_agency: str | None
     why: str | None
+    # Whose each name is, for `told_history`: the staff who made the change, the program
+    # of the mentor it ended and of the one it assigned.
+    by_agency_id: int | None = None
+    from_agency_id: int | None = None
+    to_agency_id: int | None = None
+    # A change of another program's, or its mentor replaced here, which this viewer may
+    # not be told of.
+    untold: bool = False
+    from_untold: bool = False
+    to_untold: bool = False
 
 
 def assignment_history(db: Session, case: MdtCase) -> list[HistoryRow]:
@@ -219,10 +229,13 @@ def assignment_history(db: Session, case: MdtCase) -> list[HistoryRow]:
         select(
             MentorAssignment,
             by.display_name,
+            by.agency_id,
             previous.display_name,
+            previous.agency_id,
             mentor.display_name,
             Agency.name,
             ender.display_name,
+            ender.agency_id,
         )
         .join(mentor, mentor.id == MentorAssignment.mentor_id)
         .join(Agency, Agency.id == MentorAssignment.mentor_agency_id)
@@ -233,20 +246,81 @@ def assignment_history(db: Session, case: MdtCase) -> list[HistoryRow]:
         .order_by(MentorAssignment.assigned_at, MentorAssignment.id)
     ).all()
     history: list[HistoryRow] = []
-    for index, (row, by_name, previous_name, mentor_name, agency_name, ender_name) in enumerate(
-        rows
-    ):
+    for index, (
+        row,
+        by_name,
+        by_agency,
+        previous_name,
+        previous_agency,
+        mentor_name,
+        agency_name,
+        ender_name,
+        ender_agency,
+    ) in enumerate(rows):
+        prior = rows[index - 1][0] if index else None
+        if prior is not None and prior.mentor_id == row.previous_mentor_id:
+            previous_agency = prior.mentor_agency_id  # the program it was assigned under
         history.append(
             HistoryRow(
-                row.assigned_at, by_name, previous_name, mentor_name, agency_name, row.reason
+                row.assigned_at,
+                by_name,
+                previous_name,
+                mentor_name,
+                agency_name,
+                row.reason,
+                by_agency_id=by_agency,
+                from_agency_id=previous_agency if previous_name else None,
+                to_agency_id=row.mentor_agency_id,
             )
         )
         replaced = index + 1 < len(rows) and rows[index + 1][0].assigned_at == row.ended_at
         if row.ended_at is not None and not replaced:
             history.append(
-                HistoryRow(row.ended_at, ender_name, mentor_name, None, None, row.end_reason)
+                HistoryRow(
+                    row.ended_at,
+                    ender_name,
+                    mentor_name,
+                    None,
+                    None,
+                    row.end_reason,
+                    by_agency_id=ender_agency,
+                    from_agency_id=row.mentor_agency_id,
+                )
             )
     return sorted(history, key=lambda h: h.at, reverse=True)
+
+
+def told_history(history: list[HistoryRow], shown: set[int]) -> list[HistoryRow]:
+    """The history as a viewer from another program may see it, `shown` being the agencies
+    it may be told take part in the case (`told_participants`, and its own).
+
+    A community-based program's mentoring a survivor is its own to tell (the fact of
+    service): a change that concerns only such programs reads "another program", without
+    names, date or reason, and a run of them is one row, so their number tells nothing
+    either. A change to or from a program shown keeps its date and reason (the program's
+    own mentor came or went), naming the other side only as another program."""
+    told: list[HistoryRow] = []
+    for row in history:
+        from_shown = row.from_mentor is not None and row.from_agency_id in shown
+        to_shown = row.to_agency_id is not None and row.to_agency_id in shown
+        if not (from_shown or to_shown):
+            if not (told and told[-1].untold):
+                told.append(HistoryRow(None, None, None, None, None, None, untold=True))
+            continue
+        from_untold = row.from_mentor is not None and not from_shown
+        to_untold = row.to_agency_id is not None and not to_shown
+        told.append(
+            replace(
+                row,
+                by=row.by if row.by_agency_id in shown else None,
+                from_mentor=None if from_untold else row.from_mentor,
+                to_mentor=None if to_untold else row.to_mentor,
+                to_agency=None if to_untold else row.to_agency,
+                from_untold=from_untold,
+                to_untold=to_untold,
+            )
+        )
+    return told
 
 
 def _first_assigned():
@@ -350,13 +424,27 @@ class MentorStatus:
     first_assigned_at: datetime | None
     by_first_assessment: bool
     first_assessment_by: date
+    mentor_agency_id: int | None = None
+    first_agency_id: int | None = None
+    # The mentor now, or the first one, is another program's, which this viewer may not
+    # be told of (`told_status`).
+    mentor_untold: bool = False
+    first_untold: bool = False
+
+    @property
+    def has_mentor(self) -> bool:
+        return self.mentor_name is not None or self.mentor_untold
 
 
 def mentor_status(db: Session, case: MdtCase, *, tz: tzinfo) -> MentorStatus:
     current = current_assignment(db, case)
-    first_at = db.exec(
-        select(func.min(MentorAssignment.assigned_at)).where(MentorAssignment.case_id == case.id)
-    ).one()
+    first = db.exec(
+        select(MentorAssignment)
+        .where(MentorAssignment.case_id == case.id)
+        .order_by(MentorAssignment.assigned_at, MentorAssignment.id)
+        .limit(1)
+    ).first()
+    first_at = first.assigned_at if first else None
     mentor = db.get(StaffUser, current.mentor_id) if current else None
     agency = db.get(Agency, current.mentor_agency_id) if current else None
     return MentorStatus(
@@ -366,4 +454,19 @@ def mentor_status(db: Session, case: MdtCase, *, tz: tzinfo) -> MentorStatus:
         first_at,
         by_first_assessment(first_at, case.intake_date, tz),
         case.intake_date + timedelta(days=FIRST_ASSESSMENT_GRACE_DAYS),
+        mentor_agency_id=current.mentor_agency_id if current else None,
+        first_agency_id=first.mentor_agency_id if first else None,
     )
+
+
+def told_status(status: MentorStatus, shown: set[int]) -> MentorStatus:
+    """The mentor now and the first one, as `told_history` tells them: another program's,
+    unnamed and undated. Whether a mentor was there by the first assessment stays: it is
+    the case's, and says no more than that some program was."""
+    if status.mentor_agency_id is not None and status.mentor_agency_id not in shown:
+        status = replace(
+            status, mentor_name=None, mentor_agency=None, assigned_at=None, mentor_untold=True
+        )
+    if status.first_agency_id is not None and status.first_agency_id not in shown:
+        status = replace(status, first_assigned_at=None, first_untold=True)
+    return status

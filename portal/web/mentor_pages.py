@@ -9,10 +9,13 @@ from datetime import date, timedelta
 
 from starlette.responses import RedirectResponse, Response
 
+import consent
 from portal.auth.permissions import Permission, allows
 from portal.errors import Invalid, NotFound
+from portal.federation import summary as federated_summary
 from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
 from portal.services import (
+    casework,
     mentor_appointments,
     mentor_assignments,
     mentor_caseload,
@@ -330,13 +333,22 @@ def assignments(ctx: Context) -> Response:
 
 
 def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    # The coordinator is told of every program; another program's lead, only of those
+    # whose taking part it may be told (a community-based program's is its own to tell).
+    coordinating = case.coordinating_agency_id == ctx.viewer.agency.id
+    shown = None if coordinating else _told_agencies(ctx, case, status)
+    mentor_status = mentor_assignments.mentor_status(ctx.db, case, tz=ctx.settings.tz)
+    history = mentor_assignments.assignment_history(ctx.db, case)
+    if shown is not None:
+        mentor_status = mentor_assignments.told_status(mentor_status, shown)
+        history = mentor_assignments.told_history(history, shown)
     return render(
         ctx,
         "mentoring/assign.html",
         {
             "case": case,
-            "status": mentor_assignments.mentor_status(ctx.db, case, tz=ctx.settings.tz),
-            "history": mentor_assignments.assignment_history(ctx.db, case),
+            "status": mentor_status,
+            "history": history,
             "mentors": mentor_program.mentor_choices(ctx.db, ctx.viewer),
             "errors": errors or {},
             "values": {"mentor": ctx.field("mentor"), "reason": ctx.field("reason")},
@@ -345,6 +357,28 @@ def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None =
         },
         status=status,
     )
+
+
+def _told_agencies(ctx: Context, case: MdtCase, status: int) -> set[int]:
+    """The agencies this viewer may be told take part in the case, decided as the case
+    page decides (each community-based one's disclosure point, on whichever node), and its
+    own. A page shown again after a failed form first drops what the failed write left, and
+    keeps the disclosures' entries through the 4xx that follows."""
+    if status >= 400:
+        ctx.db.rollback()
+        ctx.keep_on_error = True
+    told, _untold = federated_summary.told_participants(
+        ctx.db,
+        ctx.requester.asking(consent.Purpose.MDT_CASE_REVIEW.value),
+        case,
+        casework.participants(ctx.db, case),
+        at=ctx.now,
+        tz=ctx.settings.tz,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        between=ctx.db.commit,  # the owners' answers are their own transaction
+    )
+    return {p.agency.id for p in told} | {ctx.viewer.agency.id}
 
 
 def assign_page(ctx: Context) -> Response:

@@ -2,25 +2,31 @@
 assignment, the dashboard panel, and the program lead's reports and CSV."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from mentor_helpers import mentor_world
 from sqlmodel import func, select
 
+import consent
 from portal.models import (
     Accompaniment,
     AccompanimentAmendment,
     Agency,
+    AgencyKind,
     AuditEntry,
     Discipline,
     MentorAssignment,
     Role,
 )
-from portal.services import mentor_assignments, mentor_program
+from portal.requester import Requester
+from portal.services import case_records, casework, mentor_assignments, mentor_program
 
 import factories as make
 
 NOTE = "Synthetic note only the program may read"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -363,3 +369,94 @@ def test_a_number_of_days_too_long_to_read_is_a_bad_number_not_a_500(client, db,
         "a whole number from 1 to 365"
         in client.get("/mentoring/reports", params={"days": "9" * 5000}).text
     )
+
+
+# --- another program's mentoring: its own to tell (the fact of service) ----------------
+
+
+def named(db, person, display_name):
+    person.display_name = display_name  # the factory calls everyone "Test Person"
+    db.add(person)
+    return person
+
+
+def second_program_takes_over(db, keys, w):
+    """Program P1 (mentor_world's) held the case; the coordinator gives it to P2's mentor."""
+    named(db, w.coordinator, "Cora Coordinator")
+    named(db, w.mentor, "Mona P1-Mentor")
+    named(db, w.other_mentor, "Otto P1-Mentor")
+    second = make.agency(
+        db, keys, discipline=Discipline.SURVIVOR_MENTOR, name="Program Two (synthetic)"
+    )
+    lead = make.user(db, second, Role.AGENCY_LEAD)
+    mentor_two = named(db, make.user(db, second, Role.SURVIVOR_MENTOR), "Tess P2-Mentor")
+    assign_as_coordinator(db, w, mentor_two, "Synthetic: closer to the survivor's home")
+    return second, lead, mentor_two
+
+
+def assign_as_coordinator(db, w, mentor, reason, at=make.AT):
+    mentor_assignments.assign_mentor(
+        db,
+        w.case,
+        mentor_public_id=mentor.public_id,
+        reason=reason,
+        viewer=mentor_program.Assigner(
+            w.coordinator, w.coordinating, frozenset({"mdt_coordinator"})
+        ),
+        at=at,
+    )
+    db.flush()
+
+
+def test_the_assignment_page_names_no_program_the_lead_was_not_told_of(client, db, keys):
+    w = mentor_world(db, keys)  # program P1's mentor holds the case
+    second, lead, mentor_two = second_program_takes_over(db, keys, w)
+    # P1 (community-based) taking part is its own to tell: P2's point is not told of it.
+    asking = Requester.of(
+        lead, second, {"agency_lead"}, purpose=consent.Purpose.MDT_CASE_REVIEW.value
+    )
+    told, untold = case_records.told_participants(
+        db, asking, w.case, casework.participants(db, w.case), at=make.AT, tz=NEW_YORK, keys=keys
+    )
+    assert w.program.id not in {p.agency.id for p in told} and untold >= 1
+    sign_in(client, lead.username)
+    page = client.get(f"/mentoring/cases/{w.case.public_id}")
+    assert page.status_code == 200
+    assert w.program.name not in page.text, "assignment history names program P1 to P2's lead"
+    assert w.mentor.display_name not in page.text
+    assert "another program" in page.text  # that a change happened, and no more
+    assert "first assigned in another program" in page.text  # P1's date left out
+    # P2's own row stays whole: its mentor, the coordinator who assigned them, and why.
+    assert mentor_two.display_name in page.text and second.name in page.text
+    assert w.coordinator.display_name in page.text and "closer to the survivor" in page.text
+    # The coordinator still reads every program's row.
+    sign_in(client, w.coordinator.username)
+    coordinators = client.get(f"/mentoring/cases/{w.case.public_id}").text
+    assert w.program.name in coordinators and w.mentor.display_name in coordinators
+
+
+def test_the_lead_is_not_told_whose_mentor_holds_the_case_now(client, db, keys):
+    w = mentor_world(db, keys)
+    _second, lead, mentor_two = second_program_takes_over(db, keys, w)
+    later = make.AT + timedelta(days=1)
+    assign_as_coordinator(db, w, w.other_mentor, "Synthetic: the survivor asked", at=later)
+    sign_in(client, lead.username)  # P2 still takes part: its link stays
+    page = client.get(f"/mentoring/cases/{w.case.public_id}")
+    assert page.status_code == 200
+    for name in (w.program.name, w.mentor.display_name, w.other_mentor.display_name):
+        assert name not in page.text
+    assert "a mentor of another program" in page.text and "Reassign" in page.text
+    # Its own mentor's time on the case, and when and why it ended, the lead still reads.
+    assert mentor_two.display_name in page.text
+    assert "2026-11-03" in page.text and "the survivor asked" in page.text
+
+
+def test_a_system_based_program_taking_part_is_named_to_another_lead(client, db, keys):
+    w = mentor_world(db, keys)
+    w.program.kind = AgencyKind.SYSTEM  # its taking part is not its own to withhold
+    db.add(w.program)
+    db.flush()
+    _second, lead, _mentor_two = second_program_takes_over(db, keys, w)
+    sign_in(client, lead.username)
+    page = client.get(f"/mentoring/cases/{w.case.public_id}").text
+    assert w.program.name in page and w.mentor.display_name in page

@@ -168,6 +168,29 @@ def test_reassignment_keeps_who_from_to_when_and_why(db, world):
     assert "mentoring:assignment:reassigned" in tags(db)
 
 
+def test_another_programs_changes_read_as_one_unnamed_row_to_a_lead_not_told_of_it(db, keys, world):
+    w = world  # P1 (program), then P3, then P2 (other_program), whose lead is told of neither
+    third = make.agency(db, keys, discipline=Discipline.SURVIVOR_MENTOR)
+    assign(db, w, w.case, w.mentor)
+    assign(
+        db, w, w.case, make.user(db, third, Role.SURVIVOR_MENTOR), at=AT + timedelta(1), reason="a"
+    )
+    assign(db, w, w.case, w.stranger_mentor, at=AT + timedelta(2), reason="b")
+    shown = {w.coordinating.id, w.other_program.id}
+    told = mentor_assignments.told_history(mentor_assignments.assignment_history(db, w.case), shown)
+    assert [r.untold for r in told] == [False, True]
+    own, others = told
+    assert own.from_untold and own.from_mentor is None and own.to_agency == w.other_program.name
+    assert own.why == "b" and own.by == w.coordinator.user.display_name
+    assert others == mentor_assignments.HistoryRow(None, None, None, None, None, None, untold=True)
+    status = mentor_assignments.told_status(
+        mentor_assignments.mentor_status(db, w.case, tz=TZ), shown
+    )
+    assert status.mentor_agency == w.other_program.name
+    assert status.first_untold and status.first_assigned_at is None
+    assert status.by_first_assessment is False  # the case's, told as it is
+
+
 def test_assigning_the_same_mentor_again_is_refused(db, world):
     assign(db, world, world.case, world.mentor)
     with pytest.raises(Invalid):
