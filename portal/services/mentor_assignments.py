@@ -17,6 +17,7 @@ from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import (
     Actor,
     Agency,
+    AgencyKind,
     CaseLink,
     CaseStatus,
     MdtCase,
@@ -352,12 +353,20 @@ class AssignmentRow:
     assigned_at: datetime | None
     first_assigned_at: datetime | None
     by_first_assessment: bool
+    # Another community-based program's mentor, not named in a list (see below).
+    mentor_untold: bool = False
 
 
 def assignment_overview(
     db: Session, viewer: Viewer, *, tz: tzinfo, unassigned_only: bool = False, limit: int = 200
 ) -> list[AssignmentRow]:
-    """Cases the viewer may assign to, with their mentor; filtered in SQL."""
+    """Cases the viewer may assign to, with their mentor; filtered in SQL.
+
+    A community-based program's mentoring a survivor is its own to tell (the fact of
+    service): on a case the viewer does not coordinate, another such program's mentor is
+    "a mentor of another program", unnamed and undated. The case's own page may say more,
+    where that program's point tells this viewer (`told_status`); a list of up to 200
+    cases does not ask each point."""
     first = _first_assigned()
     query = (
         select(
@@ -366,6 +375,8 @@ def assignment_overview(
             Agency.name,
             MentorAssignment.assigned_at,
             first.c.first_at,
+            Agency.id,
+            Agency.kind,
         )
         .outerjoin(
             MentorAssignment,
@@ -379,20 +390,29 @@ def assignment_overview(
     if unassigned_only:
         query = query.where(MentorAssignment.id.is_(None), MdtCase.status == CaseStatus.OPEN)
     rows = db.exec(query.order_by(MdtCase.intake_date, MdtCase.reference).limit(limit)).all()
-    return [
-        AssignmentRow(
-            case.public_id,
-            case.reference,
-            case.intake_date,
-            case.status,
-            mentor_name,
-            agency_name,
-            assigned_at,
-            first_at,
-            by_first_assessment(first_at, case.intake_date, tz),
+    shown = []
+    for case, mentor_name, agency_name, assigned_at, first_at, agency_id, kind in rows:
+        untold = (
+            agency_id is not None
+            and kind == AgencyKind.COMMUNITY
+            and agency_id != viewer.agency.id
+            and case.coordinating_agency_id != viewer.agency.id
         )
-        for case, mentor_name, agency_name, assigned_at, first_at in rows
-    ]
+        shown.append(
+            AssignmentRow(
+                case.public_id,
+                case.reference,
+                case.intake_date,
+                case.status,
+                None if untold else mentor_name,
+                None if untold else agency_name,
+                None if untold else assigned_at,
+                first_at,
+                by_first_assessment(first_at, case.intake_date, tz),
+                mentor_untold=untold,
+            )
+        )
+    return shown
 
 
 def count_unassigned(db: Session, viewer: Viewer, *, cap: int | None = None) -> int:

@@ -451,6 +451,24 @@ def test_the_lead_is_not_told_whose_mentor_holds_the_case_now(client, db, keys):
     assert "2026-11-03" in page.text and "the survivor asked" in page.text
 
 
+def test_the_assignments_list_names_no_other_community_program_to_a_lead(client, db, keys):
+    """The list of cases a lead may assign to says only "a mentor of another program" where
+    another community-based program's mentor holds a case the lead does not coordinate."""
+    w = mentor_world(db, keys)
+    later = make.AT + timedelta(days=1)
+    second, lead, _mentor_two = second_program_takes_over(db, keys, w)
+    assign_as_coordinator(db, w, w.other_mentor, "Synthetic: the survivor asked", at=later)
+    sign_in(client, lead.username)
+    page = client.get("/mentoring/assignments")
+    assert page.status_code == 200 and w.case.reference in page.text
+    for name in (w.program.name, w.other_mentor.display_name):
+        assert name not in page.text, "the list names program P1 to P2's lead"
+    assert "a mentor of another program" in page.text
+    sign_in(client, w.coordinator.username)  # the coordinator is told of every program
+    listed = client.get("/mentoring/assignments").text
+    assert w.program.name in listed and w.other_mentor.display_name in listed
+
+
 def test_a_system_based_program_taking_part_is_named_to_another_lead(client, db, keys):
     w = mentor_world(db, keys)
     w.program.kind = AgencyKind.SYSTEM  # its taking part is not its own to withhold
