@@ -56,6 +56,15 @@ def _allowed(ctx: Context, client, section_key: str) -> None:
         raise
 
 
+def _shown_again(ctx: Context, status: int) -> None:
+    """A page shown again beside a failed form (a 4xx) shows the client's screening: what
+    the failed write left is dropped first, so that nothing of it is committed with the
+    reads this page audits, which must survive the 4xx like any read shown."""
+    if status >= 400:
+        ctx.db.rollback()
+        ctx.keep_on_error = True
+
+
 def _plan_kept_here(ctx: Context) -> bool:
     """Whether the viewer's agency keeps safety plans (its discipline's sections)."""
     kept = section_catalogue().for_discipline(ctx.viewer.agency.discipline)
@@ -94,6 +103,7 @@ def _staff(ctx: Context) -> list[StaffUser]:
 
 
 def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Response:
+    _shown_again(ctx, status)
     client = _client(ctx)
     try:
         _allowed(ctx, client, screenings.SECTION)
@@ -150,6 +160,7 @@ def _screening(ctx: Context, client):
 
 
 def screening_detail(ctx: Context, *, values=None, errors=None, status=200) -> Response:
+    _shown_again(ctx, status)
     client = _client(ctx)
     _allowed(ctx, client, screenings.SECTION)
     screening = _screening(ctx, client)
@@ -403,6 +414,7 @@ def _risk_screen(ctx: Context, client):
 
 
 def risk_screen_page(ctx: Context, *, errors=None, status=200) -> Response:
+    _shown_again(ctx, status)
     client = _client(ctx)
     _allowed(ctx, client, "safety_plan")
     screen = _risk_screen(ctx, client)

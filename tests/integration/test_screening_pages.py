@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
-from portal.models import Discipline, Role
-from portal.services import sections
+from sqlmodel import select
+
+from portal.models import AuditEntry, Discipline, Role
+from portal.services import risk_screens, screenings, sections
 from portal.web import screening_forms
 
 import factories as make
@@ -207,3 +209,112 @@ def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys
     refused = client.post(url, data={"csrf_token": token, "survivor_notes": "late"})
     assert refused.status_code == 400 and "This risk screen stopped" in refused.text
     assert survivor.reference not in client.get("/").text.split("Risk screens")[1].split("</tr>")[0]
+
+
+# -- a page shown again beside a failed form -------------------------------------------
+# It shows the client's screening (its notes decrypted), so its own-staff read is audited
+# like any other; the 4xx must keep that entry and nothing of the failed write.
+
+NOTE = "SYNTHETIC-SCREENING-NOTE"
+
+
+def _entries(db, agency, tag=None):
+    query = select(AuditEntry).where(AuditEntry.agency_id == agency.id)
+    if tag is not None:
+        query = query.where(AuditEntry.tag == tag)
+    return db.exec(query).all()
+
+
+def _viewed(db, agency):
+    return _entries(db, agency, "record:section:viewed")
+
+
+def _one_read_kept(db, agency, *, before: int, viewed: int) -> None:
+    """The page's read, once, and nothing else (none of the failed write's entries)."""
+    reads = len(_viewed(db, agency)) - viewed
+    assert reads == 1, f"the page shown on a 400 left {reads} read entries, not one"
+    assert len(_entries(db, agency)) == before + 1, "more than the page's read was committed"
+
+
+def _screened(app_client, db, keys, clock, *, at=None, finalised=False):
+    """A minor's clear-concern screening with notes, by an advocate now signed in."""
+    agency, user, survivor = _signed_in(app_client, db, keys, Role.ADVOCATE)
+    at = at or clock()
+    raw = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{(at - timedelta(hours=1)).astimezone(make_tz()):%Y-%m-%dT%H:%M}",
+        "trigger": "indicator",
+        "band": "clear_concern",
+        "age_group": "minor",
+        "action": "mdt_referral",
+        "notes": NOTE,
+    }
+    given = screening_forms.read_screening(raw, tz=make_tz(), now=at)
+    made = screenings.start(db, survivor, given=given, actor=user, keys=keys, at=at)
+    if finalised:
+        screenings.finalise(db, made, actor=user, keys=keys, tz=make_tz(), window_hours=48, at=at)
+    db.flush()
+    return agency, user, survivor, made, raw
+
+
+def test_a_screening_shown_beside_a_failed_edit_keeps_its_audited_read(client, db, keys, clock):
+    agency, _, survivor, made, _ = _screened(client, db, keys, clock)
+    url = f"/clients/{survivor.public_id}/screenings/{made.public_id}"
+    token = make.csrf_of_page(client, url)
+    before, viewed = len(_entries(db, agency)), len(_viewed(db, agency))
+    page = client.post(url, data={"csrf_token": token, "tool": "cse_it", "action": "none"})
+    assert page.status_code == 400 and NOTE in page.text  # the notes are on the page
+    _one_read_kept(db, agency, before=before, viewed=viewed)
+
+
+def test_the_screening_list_shown_beside_a_failed_form_keeps_its_audited_read(
+    client, db, keys, clock
+):
+    agency, _, survivor, made, _ = _screened(client, db, keys, clock)
+    url = f"/clients/{survivor.public_id}/screenings"
+    token = make.csrf_of_page(client, url)
+    before, viewed = len(_entries(db, agency)), len(_viewed(db, agency))
+    page = client.post(url, data={"csrf_token": token, "tool": "cse_it", "action": "none"})
+    # The list of the client's screenings (each linked, with its result) is on the page.
+    assert page.status_code == 400 and f"/screenings/{made.public_id}" in page.text
+    _one_read_kept(db, agency, before=before, viewed=viewed)
+    assert len(screenings.for_client(db, survivor)) == 1
+
+
+def test_a_failed_amendment_commits_nothing_it_changed_and_keeps_the_pages_read(
+    client, db, keys, clock
+):
+    """An amendment that changes nothing is refused only after the screening was sealed
+    again: the page shown beside the refusal must not commit that with its read."""
+    long_ago = clock() - timedelta(days=9)  # finalised then, so locked now
+    agency, _, survivor, made, raw = _screened(client, db, keys, clock, at=long_ago, finalised=True)
+    sealed = made.notes_sealed
+    url = f"/clients/{survivor.public_id}/screenings/{made.public_id}"
+    token = make.csrf_of_page(client, url)
+    before, viewed = len(_entries(db, agency)), len(_viewed(db, agency))
+    page = client.post(
+        url + "/amend", data={"csrf_token": token, "reason": "Synthetic reason.", **raw}
+    )
+    assert page.status_code == 400 and "Nothing was changed" in page.text
+    assert NOTE in page.text
+    _one_read_kept(db, agency, before=before, viewed=viewed)
+    db.refresh(made)
+    assert made.notes_sealed == sealed, "the refused amendment's sealing was committed"
+
+
+def test_a_risk_screen_shown_beside_a_failed_form_keeps_its_audited_read(client, db, keys, clock):
+    agency, user, survivor, _, _ = _screened(client, db, keys, clock, finalised=True)
+    screen = risk_screens.open_clock(db, survivor)
+    given = screening_forms.read_risk_notes({"survivor_notes": "SYNTHETIC-RISK-NOTE"}, people=[])
+    risk_screens.record_screen(db, screen, given=given, actor=user, keys=keys, at=clock())
+    db.flush()
+    url = f"/clients/{survivor.public_id}/risk-screens/{screen.public_id}"
+    token = make.csrf_of_page(client, url)
+    before, viewed = len(_entries(db, agency)), len(_viewed(db, agency))
+    page = client.post(
+        url + "/people", data={"csrf_token": token, "relation": "no-such", "label": ""}
+    )
+    assert page.status_code == 400 and "SYNTHETIC-RISK-NOTE" in page.text
+    _one_read_kept(db, agency, before=before, viewed=viewed)
+    assert risk_screens.persons(db, screen) == []
