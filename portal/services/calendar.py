@@ -16,7 +16,8 @@ from icalendar import Calendar, Event
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
-from portal.errors import NotFound
+from portal.auth.permissions import Permission, allows
+from portal.errors import Forbidden, NotFound
 from portal.models import MdtCase, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
@@ -26,13 +27,18 @@ from portal.models.workflow import (
     MeetingStatus,
     Task,
 )
-from portal.services import casework, meetings, mentor_appointments
+from portal.services import casework, meetings, mentor_appointments, staff
 
 PRODID = "-//MDT Portal//MDT workflow//EN"
 UID_DOMAIN = "mdt-portal.invalid"
 FEED_PAST_DAYS = 30
 FEED_AHEAD_DAYS = mentor_appointments.APPOINTMENT_HORIZON_DAYS + 1  # every date a mentor can enter
 APPOINTMENT_MINUTES = 60  # appointments carry a start only: shown as an hour
+
+# What a feed may carry, each under the permission its own pages ask: the token stands in
+# for a signed-in owner, so it reads no more than the owner's roles allow now (roles
+# change after a feed is issued; an administrator must receive no survivor's case by it).
+FEED_PERMISSIONS = (Permission.MEETING_READ, Permission.TASK_READ, Permission.ACCOMPANIMENT_LOG)
 
 
 def meeting_uid(meeting: Meeting) -> str:
@@ -99,43 +105,66 @@ def meeting_ics(db: Session, meeting: Meeting, *, agency_id: int, at: datetime) 
     return calendar.to_ical()
 
 
+def _carried(db: Session, user: StaffUser) -> frozenset[Permission]:
+    roles = frozenset(staff.roles_of(db, user))
+    return frozenset(p for p in FEED_PERMISSIONS if allows(roles, p))
+
+
+def may_hold_feed(db: Session, user: StaffUser) -> bool:
+    """Whether the user's roles let a feed carry anything at all."""
+    return bool(_carried(db, user))
+
+
 def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
     """The user's meetings (their agency coordinates or is invited), their tasks' due
     dates and, for a survivor-mentor, the court dates and appointments on their current
-    cases (from the mentor program's own records), from a month back on."""
+    cases (from the mentor program's own records), from a month back on; each only while
+    the user's roles allow reading it."""
+    carried = _carried(db, user)
     calendar = _calendar("MDT Portal")
     since = at - timedelta(days=FEED_PAST_DAYS)
-    for meeting in db.exec(
-        select(Meeting)
-        .where(meetings.visible_to(user.agency_id), Meeting.starts_at >= since)
-        .order_by(Meeting.starts_at)
-    ).all():
-        calendar.add_component(
-            _meeting_event(meeting, _references(db, meeting, user.agency_id), stamp=at)
-        )
-    for task, reference in db.exec(
-        select(Task, MdtCase.reference)
-        .join(MdtCase, MdtCase.id == Task.case_id)
-        .where(
-            Task.assignee_user_id == user.id,
-            Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]),
-            casework.participates(user.agency_id),
-        )
-        .order_by(Task.due_date)
-    ).all():
-        event = Event()
-        event.add("uid", task_uid(task))
-        event.add("dtstamp", at)
-        event.add("dtstart", task.due_date)
-        _add_end(event, task.due_date, timedelta(days=1))
-        event.add("summary", f"Task due · {reference} · {task.priority}")
-        event.add("description", f"Open the portal for the task on {reference}.")
-        calendar.add_component(event)
-    for row in mentor_appointments.upcoming_for_mentor(
-        db, user, start=since, end=at + timedelta(days=FEED_AHEAD_DAYS), include_cancelled=True
-    ):
-        calendar.add_component(_appointment_event(row, stamp=at))
+    if Permission.MEETING_READ in carried:
+        for meeting in db.exec(
+            select(Meeting)
+            .where(meetings.visible_to(user.agency_id), Meeting.starts_at >= since)
+            .order_by(Meeting.starts_at)
+        ).all():
+            calendar.add_component(
+                _meeting_event(meeting, _references(db, meeting, user.agency_id), stamp=at)
+            )
+    if Permission.TASK_READ in carried:
+        for task, reference in db.exec(
+            select(Task, MdtCase.reference)
+            .join(MdtCase, MdtCase.id == Task.case_id)
+            .where(
+                Task.assignee_user_id == user.id,
+                Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]),
+                casework.participates(user.agency_id),
+            )
+            .order_by(Task.due_date)
+        ).all():
+            calendar.add_component(_task_event(task, reference, stamp=at))
+    if Permission.ACCOMPANIMENT_LOG in carried:
+        for row in mentor_appointments.upcoming_for_mentor(
+            db,
+            user,
+            start=since,
+            end=at + timedelta(days=FEED_AHEAD_DAYS),
+            include_cancelled=True,
+        ):
+            calendar.add_component(_appointment_event(row, stamp=at))
     return calendar.to_ical()
+
+
+def _task_event(task: Task, reference: str, *, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", task_uid(task))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", task.due_date)
+    _add_end(event, task.due_date, timedelta(days=1))
+    event.add("summary", f"Task due · {reference} · {task.priority}")
+    event.add("description", f"Open the portal for the task on {reference}.")
+    return event
 
 
 def _appointment_event(row: mentor_appointments.UpcomingRow, *, stamp: datetime) -> Event:
@@ -166,7 +195,13 @@ def active_feed(db: Session, user: StaffUser) -> CalendarFeed | None:
 
 
 def issue_feed(db: Session, user: StaffUser, *, at: datetime) -> str:
-    """A new feed token (shown once); any earlier feed URL stops working."""
+    """A new feed token (shown once); any earlier feed URL stops working. Refused to a
+    user whose roles let a feed carry nothing: it would only be a live credential."""
+    if not may_hold_feed(db, user):
+        raise Forbidden(
+            "A calendar feed carries MDT meetings and task due dates, which your roles do "
+            "not let you read: no feed address was made."
+        )
     _revoke_all(db, user, at=at)
     token = secrets.token_urlsafe(32)
     db.add(CalendarFeed(user_id=user.id, token_hash=_hash(token), created_at=at))
@@ -190,7 +225,8 @@ def _revoke_all(db: Session, user: StaffUser, *, at: datetime) -> None:
 
 
 def user_for_token(db: Session, token: str) -> StaffUser:
-    """The feed's owner, if the token is live and the account active; else 404."""
+    """The feed's owner, if the token is live, the account active and its roles still let
+    a feed carry something; else 404, the same for each, as for a token never issued."""
     if not token or len(token) > 100:
         raise NotFound("calendar")
     row = db.exec(
@@ -202,6 +238,6 @@ def user_for_token(db: Session, token: str) -> StaffUser:
             StaffUser.is_active,
         )
     ).first()
-    if row is None:
+    if row is None or not may_hold_feed(db, row):
         raise NotFound("calendar")
     return row

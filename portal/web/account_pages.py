@@ -19,6 +19,7 @@ def _account_page(ctx: Context, *, status: int = 200, errors: dict | None = None
             "errors": errors or {},
             "recovery_left": signin.unused_recovery_codes(ctx.db, ctx.viewer.user),
             "calendar_feed": calendar.active_feed(ctx.db, ctx.viewer.user),  # issue 6
+            "may_hold_feed": calendar.may_hold_feed(ctx.db, ctx.viewer.user),
         },
         status=status,
     )

@@ -2,19 +2,22 @@
 
 import re
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlmodel import func, select
 
+from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import MdtCase, Role
 from portal.models.workflow import Meeting
-from portal.services import cases, casework, meetings, tasks
+from portal.services import calendar, cases, casework, meetings, staff, tasks
 
 import factories as make
 from team_helpers import joining_release
 
 TODAY = date(2026, 11, 2)  # the clock fixture's day in New York
+NY = ZoneInfo("America/New_York")
 
 
 def sign_in(client, db, agency, *roles):
@@ -301,6 +304,90 @@ def test_calendar_feed_issue_fetch_and_revoke(client, db, keys):
     client.post("/account/calendar-feed/revoke", data={"csrf_token": token})
     assert client.get(path).status_code == 404
     assert client.get("/calendar/not-a-token").status_code == 404
+
+
+# -- the calendar feed holds only what its owner's roles let them read ----------------
+# The token stands in for the owner signed in: an administrator (no MEETING_READ, no
+# TASK_READ) gets no survivor's case by it, and a feed follows the owner's roles now.
+
+PLACE, VIDEO = "Synthetic Room 7", "https://video.example/synthetic-room"
+
+
+def _meeting_world(db, keys, clock):
+    home = make.agency(db, keys, name="Coordinating CAC (synthetic)")
+    coordinator = make.user(db, home, Role.MDT_COORDINATOR)
+    admin = make.user(db, home, Role.ADMINISTRATOR)
+    case = make.mdt_case(db, home)
+    meeting = meetings.schedule_meeting(
+        db,
+        home,
+        day=(clock() + timedelta(days=2)).astimezone(NY).date().isoformat(),
+        clock="10:00",
+        place=PLACE,
+        video_url=VIDEO,
+        case_ids=[case.public_id],
+        actor=coordinator,
+        at=clock(),
+        tz=NY,
+    )
+    db.flush()
+    return home, coordinator, admin, case, meeting
+
+
+def _feed_path(issued) -> str:
+    assert issued.status_code == 200
+    return re.search(r"https?://testserver(/calendar/[A-Za-z0-9_-]+)", issued.text).group(1)
+
+
+def _issue_feed(client, user) -> str:
+    make.login(client, user.username)
+    path = _feed_path(
+        client.post(
+            "/account/calendar-feed", data={"csrf_token": make.csrf_of_page(client, "/account")}
+        )
+    )
+    client.cookies.clear()  # a calendar app has no session
+    return path
+
+
+def _leaked(text: str, case) -> list[str]:
+    return [s for s in (case.reference, PLACE, "synthetic-room") if s in text]
+
+
+def test_an_administrator_is_neither_offered_nor_issued_a_calendar_feed(client, db, keys, clock):
+    _, _, admin, case, meeting = _meeting_world(db, keys, clock)
+    make.login(client, admin.username)
+    assert client.get(f"/meetings/{meeting.public_id}").status_code == 403  # not theirs
+    account = client.get("/account")
+    assert account.status_code == 200 and "/account/calendar-feed" not in account.text
+    token = make.csrf_of_page(client, "/account")
+    issued = client.post("/account/calendar-feed", data={"csrf_token": token})
+    assert issued.status_code == 403 and "no feed address was made" in issued.text
+    assert "/calendar/" not in issued.text and _leaked(issued.text, case) == []
+    assert calendar.active_feed(db, admin) is None
+
+
+def test_a_coordinators_calendar_feed_lists_the_meetings_of_their_cases(client, db, keys, clock):
+    _, coordinator, _, case, meeting = _meeting_world(db, keys, clock)
+    feed = client.get(_issue_feed(client, coordinator))
+    assert feed.status_code == 200 and calendar.meeting_uid(meeting) in feed.text
+    assert _leaked(feed.text, case) == [case.reference, PLACE, "synthetic-room"]
+
+
+def test_a_feed_whose_owner_lost_meeting_read_lists_no_meeting(client, db, keys, clock):
+    """Checked when the feed is served: the roles it was issued under may be gone."""
+    home, coordinator, admin, case, meeting = _meeting_world(db, keys, clock)
+    path = f"/calendar/{calendar.issue_feed(db, coordinator, at=clock())}"
+    db.flush()
+    assert calendar.meeting_uid(meeting) in client.get(path).text
+    as_admin = Viewer(admin, home, frozenset({Role.ADMINISTRATOR.value}), None)
+    staff.set_roles(db, coordinator, [Role.ADMINISTRATOR.value], viewer=as_admin, at=clock())
+    db.flush()
+    feed = client.get(path)
+    unknown = client.get("/calendar/" + "x" * len(path.removeprefix("/calendar/")))
+    # The same answer as for a token never issued: nothing says why.
+    assert feed.status_code == unknown.status_code == 404 and feed.text == unknown.text
+    assert _leaked(feed.text, case) == []
 
 
 def test_review_packet_carries_viewer_time_and_notice(client, db, keys):

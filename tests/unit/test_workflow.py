@@ -7,7 +7,8 @@ import icalendar
 import pytest
 from sqlmodel import func, select
 
-from portal.errors import Conflict, Invalid, NotFound
+from portal.auth.permissions import ROLE_PERMISSIONS, Permission
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import AuditEntry, MdtCase, Role
 from portal.models.workflow import Meeting, MeetingStatus, Task, TaskChange, TaskStatus
 from portal.services import calendar, case_history, cases, casework, convening, meetings, tasks
@@ -587,6 +588,56 @@ def test_feed_parses_has_stable_uids_and_no_client_names(db, keys):
     with pytest.raises(NotFound):
         calendar.user_for_token(db, token)
     assert calendar.user_for_token(db, calendar.issue_feed(db, coordinator, at=AT))
+
+
+def test_a_feed_carries_each_kind_only_while_its_owner_may_read_it(db, keys, monkeypatch):
+    """Meetings under MEETING_READ, tasks under TASK_READ, read from the owner's roles
+    when the feed is served. Every role holds both today but the administrator, so the
+    table is narrowed here to take one from a coordinator while leaving the other."""
+    agency = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    case = open_case(db, agency, intake=TODAY)
+    meeting = meetings.schedule_meeting(
+        db,
+        agency,
+        day="2026-11-05",
+        clock="10:00",
+        place="Room 3",
+        case_ids=[case.public_id],
+        actor=coordinator,
+        at=AT,
+        tz=NY,
+    )
+    task = tasks.create_task(
+        db,
+        case,
+        title="Synthetic task",
+        assignee=f"user:{coordinator.public_id}",
+        due_date="2026-11-09",
+        actor=coordinator,
+        at=AT,
+        today=TODAY,
+    )
+    token = calendar.issue_feed(db, coordinator, at=AT)
+    db.flush()
+
+    def uids() -> set[str]:
+        feed = icalendar.Calendar.from_ical(calendar.feed_ics(db, coordinator, at=AT))
+        return {str(e["UID"]) for e in feed.walk("VEVENT")}
+
+    assert uids() == {calendar.meeting_uid(meeting), calendar.task_uid(task)}
+    without = ROLE_PERMISSIONS[Permission.MEETING_READ] - {Role.MDT_COORDINATOR}
+    monkeypatch.setitem(ROLE_PERMISSIONS, Permission.MEETING_READ, without)
+    assert uids() == {calendar.task_uid(task)}
+    assert calendar.user_for_token(db, token) is coordinator  # tasks still: the feed serves
+    without = ROLE_PERMISSIONS[Permission.TASK_READ] - {Role.MDT_COORDINATOR}
+    monkeypatch.setitem(ROLE_PERMISSIONS, Permission.TASK_READ, without)
+    assert uids() == set()
+    with pytest.raises(NotFound):
+        calendar.user_for_token(db, token)
+    with pytest.raises(Forbidden):
+        calendar.issue_feed(db, coordinator, at=AT)
+    assert calendar.active_feed(db, coordinator) is not None  # a refusal revokes nothing
 
 
 def test_meeting_visibility_follows_invitation(db, keys):
