@@ -456,7 +456,7 @@ def test_the_assignments_list_names_no_other_community_program_to_a_lead(client,
     another community-based program's mentor holds a case the lead does not coordinate."""
     w = mentor_world(db, keys)
     later = make.AT + timedelta(days=1)
-    second, lead, _mentor_two = second_program_takes_over(db, keys, w)
+    _second, lead, _mentor_two = second_program_takes_over(db, keys, w)
     assign_as_coordinator(db, w, w.other_mentor, "Synthetic: the survivor asked", at=later)
     sign_in(client, lead.username)
     page = client.get("/mentoring/assignments")
