@@ -393,10 +393,12 @@ def with_text(
     """The rows with each task's text as its owner's disclosure point answered: asked once
     per owner and case, audited on both sides; a placeholder where it was withheld.
 
-    A row names its owner and its assignee (an agency, or one of its staff): where that is
-    a community-based agency whose taking part in the case the requester may not be told
-    (`case_records.may_name`, asked of its point in the same breath), the row says UNTOLD
-    instead of its name."""
+    A row names its owner and its assignee (an agency, or one of its staff), and a task's
+    own page the staff who commented on it or changed it: where that is a community-based
+    agency whose taking part in the case the requester may not be told
+    (`case_records.may_name`, asked of its point), the row says UNTOLD (or UNTOLD_PERSON)
+    instead of the name. The owners and assignees are asked in the same breath as the
+    text; whoever the released comments and history name, once they are in."""
     asks = [
         case_records.Ask(
             db.get(MdtCase, row.case_id), db.get(Agency, row.owner_id), case_records.TASKS, refs
@@ -408,6 +410,73 @@ def with_text(
         for row in rows
         for agency_id in (row.owner_id, row.assignee_agency_id)
     }
+    answers = case_records.decide(
+        db,
+        requester,
+        asks + _participation_asks(db, requester, named),
+        at=at,
+        tz=tz,
+        keys=keys,
+        between=between,
+    )
+    told = _told(db, requester, named, answers)
+    texts = {}
+    for row in rows:
+        decision = answers[case_records.key(row.case_id, row.owner_id, case_records.TASKS)]
+        if isinstance(decision, Withheld):
+            texts[row.public_id] = decision
+            continue
+        item = decision.content.item(row.public_id)
+        texts[row.public_id] = item.values if item is not None else {}
+    authors = {
+        (row.case_id, agency_id)
+        for row in rows
+        if isinstance(texts[row.public_id], dict)
+        for agency_id in _agencies_named(db, row, texts[row.public_id])
+    } - told.keys()
+    if authors:
+        more = case_records.decide(
+            db,
+            requester,
+            _participation_asks(db, requester, authors),
+            at=at,
+            tz=tz,
+            keys=keys,
+            between=between,
+        )
+        told |= _told(db, requester, authors, more)
+    shown = []
+    for row in rows:
+        row = _as_told(row, told)
+        values = texts[row.public_id]
+        if isinstance(values, Withheld):
+            shown.append(replace(row, withheld=values))
+            continue
+        shown.append(
+            replace(
+                row,
+                title=values.get("title"),
+                blocked_reason=values.get("blocked_reason"),
+                details=values.get("details"),
+                comments=tuple(
+                    (when, name if told[(row.case_id, agency)] else UNTOLD_PERSON, body)
+                    for when, name, body, agency in values.get("comments", ())
+                ),
+                history=tuple(
+                    _told_change(db, row, change, name, agency, told)
+                    for change, name, agency in values.get("history", ())
+                ),
+            )
+        )
+    return shown
+
+
+# How a task's page names a person of an agency the requester may not be told takes part.
+UNTOLD_PERSON = "someone at another agency on the case"
+
+
+def _participation_asks(db: Session, requester: Requester, named: set) -> list:
+    asks = []
     for case_id in {case_id for case_id, _agency in named}:
         asks += case_records.participation_asks(
             db,
@@ -415,33 +484,66 @@ def with_text(
             db.get(MdtCase, case_id),
             [db.get(Agency, agency_id) for c, agency_id in named if c == case_id],
         )
-    answers = case_records.decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
-    told = {
+    return asks
+
+
+def _told(db: Session, requester: Requester, named: set, answers) -> dict:
+    return {
         (case_id, agency_id): case_records.may_name(
             db, requester, db.get(MdtCase, case_id), db.get(Agency, agency_id), answers
         )
         for case_id, agency_id in named
     }
-    shown = []
-    for row in rows:
-        row = _as_told(row, told)
-        decision = answers[case_records.key(row.case_id, row.owner_id, case_records.TASKS)]
-        if isinstance(decision, Withheld):
-            shown.append(replace(row, withheld=decision))
-            continue
-        item = decision.content.item(row.public_id)
-        values = item.values if item is not None else {}
-        shown.append(
-            replace(
-                row,
-                title=values.get("title"),
-                blocked_reason=values.get("blocked_reason"),
-                details=values.get("details"),
-                comments=values.get("comments", ()),
-                history=values.get("history", ()),
-            )
+
+
+def _agencies_named(db: Session, row: TaskRow, values: dict) -> set[int]:
+    """The agencies a task's released comments and history name: their authors', and those
+    an assignee change names (by the agency's name or one of its staff's)."""
+    found = {agency for *_comment, agency in values.get("comments", ()) if agency is not None}
+    for change, _name, agency in values.get("history", ()):
+        if agency is not None:
+            found.add(agency)
+        if change.field == "assignee":
+            for label in (change.old_value, change.new_value):
+                found |= _labelled(db, row.case_id, label)
+    return found
+
+
+def _labelled(db: Session, case_id: int, label: str | None) -> set[int]:
+    """The agencies on the case an assignee label could name: by its name, or a staff
+    member's (display names are not unique: every agency it could be)."""
+    if not label:
+        return set()
+    on_case = [p.agency.id for p in casework.participants(db, db.get(MdtCase, case_id))]
+    by_name = db.exec(select(Agency.id).where(Agency.id.in_(on_case), Agency.name == label)).all()
+    by_staff = db.exec(
+        select(StaffUser.agency_id).where(
+            StaffUser.agency_id.in_(on_case), StaffUser.display_name == label
         )
-    return shown
+    ).all()
+    return set(by_name) | set(by_staff)
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    """A task change as a page shows it: its values as the requester may be told them."""
+
+    at: datetime
+    field: str
+    old_value: str | None
+    new_value: str | None
+
+
+def _told_change(db: Session, row: TaskRow, change: TaskChange, name, agency, told) -> tuple:
+    def value(label: str | None) -> str | None:
+        if change.field != "assignee" or not label:
+            return label
+        agencies = _labelled(db, row.case_id, label)
+        return label if agencies and all(told[(row.case_id, a)] for a in agencies) else UNTOLD
+
+    who = name if agency is None or told[(row.case_id, agency)] else UNTOLD_PERSON
+    shown = ShownChange(change.at, change.field, value(change.old_value), value(change.new_value))
+    return shown, who
 
 
 def _as_told(row: TaskRow, told: dict[tuple[int, int], bool]) -> TaskRow:

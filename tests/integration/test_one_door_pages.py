@@ -329,3 +329,42 @@ def test_a_task_with_an_assignee_the_editor_may_not_be_told_of_keeps_it_on_edit(
     assert saved.status_code == 303
     db.refresh(task)
     assert task.assignee_user_id == team.staff[team.b.id].id and task.due_date.isoformat() == later
+
+
+def test_a_task_page_names_no_commenter_or_assignee_of_an_agency_the_viewer_was_not_told_of(
+    client, db, keys
+):
+    """The task's text released (its survivors' releases cover the MDT's tasks), but not
+    that Clinic A and Shelter B take part: their staff's comments and changes are shown,
+    not their names, nor B's staff's name in an assignee change."""
+    team, task = _team_with_records(db, keys)  # Clinic A's task, for Unit R's staff
+    team.release(db, keys, team.a, [team.r])
+    team.release(db, keys, team.b, [team.r])
+    shelter = team.staff[team.b.id]
+    for agency, name in ((team.a, "Alex Clinic (synthetic)"), (team.b, "Sam Shelter (synthetic)")):
+        team.staff[agency.id].display_name = name  # names of their own, to look for
+        db.add(team.staff[agency.id])
+    tasks.add_comment(db, task, "SYNTHETIC-SHELTER-COMMENT", actor=shelter, at=make.AT)
+    tasks.update_task(
+        db,
+        task,
+        team.case,
+        assignee=f"user:{shelter.public_id}",
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        priority="normal",
+        actor=team.staff[team.coordinator.id],
+        at=make.AT,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    page = _page(client, f"/tasks/{task.public_id}")
+    assert COMMENT in page and "SYNTHETIC-SHELTER-COMMENT" in page  # the text, released
+    for agency in (team.a, team.b):
+        assert agency.name not in page
+        assert team.staff[agency.id].display_name not in page, agency.name
+    assert "someone at another agency on the case" in page
+    assert "assignee: " in page and "another agency on the case" in page
+    # Once B's point tells R it takes part, B's staff are named again.
+    team.release(db, keys, team.b, [team.r], sections=["participation"])
+    again = _page(client, f"/tasks/{task.public_id}")
+    assert shelter.display_name in again and team.staff[team.a.id].display_name not in again

@@ -44,22 +44,28 @@ class TaskTexts:
         changes: dict[int, list] = {}
         if wanted.refs and found:
             ids = [row[0] for row in found]
-            for task_id, at, name, body in db.exec(
+            # Each name with its agency: a page tells whose staff wrote only where it may
+            # tell that agency takes part (portal/services/tasks.py, `with_text`).
+            for task_id, at, name, body, agency_id in db.exec(
                 select(
-                    TaskComment.task_id, TaskComment.at, StaffUser.display_name, TaskComment.body
+                    TaskComment.task_id,
+                    TaskComment.at,
+                    StaffUser.display_name,
+                    TaskComment.body,
+                    StaffUser.agency_id,
                 )
                 .join(StaffUser, StaffUser.id == TaskComment.author_id)
                 .where(TaskComment.task_id.in_(ids))
                 .order_by(TaskComment.at, TaskComment.id)
             ).all():
-                comments.setdefault(task_id, []).append((at, name, body))
-            for change, name in db.exec(
-                select(TaskChange, StaffUser.display_name)
+                comments.setdefault(task_id, []).append((at, name, body, agency_id))
+            for change, name, agency_id in db.exec(
+                select(TaskChange, StaffUser.display_name, StaffUser.agency_id)
                 .join(StaffUser, StaffUser.id == TaskChange.actor_id, isouter=True)
                 .where(TaskChange.task_id.in_(ids))
                 .order_by(TaskChange.at, TaskChange.id)
             ).all():
-                changes.setdefault(change.task_id, []).append((change, name))
+                changes.setdefault(change.task_id, []).append((change, name, agency_id))
         rows = tuple(
             Row(title, "textarea", details) for _id, _ref, title, details, _b, _at in found
         )
