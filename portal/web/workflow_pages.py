@@ -837,8 +837,3 @@ def calendar_feed(ctx: Context) -> Response:
         media_type="text/calendar; charset=utf-8",
         headers={**NO_STORE, "Referrer-Policy": "no-referrer"},
     )
-
-
-def feed_status(ctx: Context):
-    """For the account page's panel."""
-    return calendar.active_feed(ctx.db, ctx.viewer.user)
