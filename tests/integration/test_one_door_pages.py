@@ -20,20 +20,31 @@ COMMENT = "SYNTHETIC-TASK-COMMENT"
 SECRETS = (DECISION_NOTE, TASK_TITLE, TASK_DETAILS, COMMENT)
 
 
-def _team_with_records(db, keys):
-    team = Team(db, keys)
-    team.decision(db)
-    writer = team.staff[team.a.id]
-    task = tasks.create_task(
+def _new_task(db, team, *, writer, assignee: str, title: str = TASK_TITLE, **extra):
+    """A task on the team's case, due in a week, written by `writer` for `assignee`."""
+    return tasks.create_task(
         db,
         team.case,
-        title=TASK_TITLE,
-        details=TASK_DETAILS,
-        assignee=f"user:{team.staff[team.r.id].public_id}",
+        title=title,
+        assignee=assignee,
         due_date=(TODAY + timedelta(days=7)).isoformat(),
         actor=writer,
         at=make.AT,
         today=TODAY,
+        **extra,
+    )
+
+
+def _team_with_records(db, keys):
+    team = Team(db, keys)
+    team.decision(db)
+    writer = team.staff[team.a.id]
+    task = _new_task(
+        db,
+        team,
+        writer=writer,
+        assignee=f"user:{team.staff[team.r.id].public_id}",
+        details=TASK_DETAILS,
     )
     tasks.add_comment(db, task, COMMENT, actor=writer, at=make.AT)
     db.flush()
@@ -204,15 +215,8 @@ def test_a_task_page_names_no_community_agency_the_viewer_was_not_told_of(client
     staff) whose point has not said so."""
     team = Team(db, keys)
     coordinator = team.staff[team.coordinator.id]
-    task = tasks.create_task(
-        db,
-        team.case,
-        title=TASK_TITLE,
-        assignee=f"user:{team.staff[team.r.id].public_id}",
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        actor=coordinator,
-        at=make.AT,
-        today=TODAY,
+    task = _new_task(
+        db, team, writer=coordinator, assignee=f"user:{team.staff[team.r.id].public_id}"
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -248,15 +252,9 @@ def test_a_meeting_page_names_no_community_agency_the_viewer_was_not_told_of(cli
 def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
     team = Team(db, keys)
     coordinator = team.staff[team.coordinator.id]
-    task = tasks.create_task(
-        db,
-        team.case,
-        title="SYNTHETIC-TASK",
-        assignee=f"agency:{team.b.public_id}",  # the coordinator gives Shelter B a task
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        actor=coordinator,
-        at=make.AT,
-        today=TODAY,
+    # The coordinator gives Shelter B a task.
+    task = _new_task(
+        db, team, writer=coordinator, assignee=f"agency:{team.b.public_id}", title="SYNTHETIC-TASK"
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -276,15 +274,13 @@ def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(cli
 def test_a_task_written_by_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
     team = Team(db, keys)
     writer = team.staff[team.a.id]
-    task = tasks.create_task(
+    # Clinic A asks Unit R.
+    task = _new_task(
         db,
-        team.case,
+        team,
+        writer=writer,
+        assignee=f"user:{team.staff[team.r.id].public_id}",
         title="SYNTHETIC-TASK",
-        assignee=f"user:{team.staff[team.r.id].public_id}",  # Clinic A asks Unit R
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        actor=writer,
-        at=make.AT,
-        today=TODAY,
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -301,15 +297,11 @@ def test_a_task_with_an_assignee_the_editor_may_not_be_told_of_keeps_it_on_edit(
     """The task page cannot name (nor offer by its id) an assignee the person editing may
     not be told takes part: its picker keeps it unchanged, and another edit keeps it."""
     team = Team(db, keys)
-    task = tasks.create_task(
+    task = _new_task(  # for Shelter B's staff
         db,
-        team.case,
-        title=TASK_TITLE,
-        assignee=f"user:{team.staff[team.b.id].public_id}",  # Shelter B's staff
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        actor=team.staff[team.coordinator.id],
-        at=make.AT,
-        today=TODAY,
+        team,
+        writer=team.staff[team.coordinator.id],
+        assignee=f"user:{team.staff[team.b.id].public_id}",
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)

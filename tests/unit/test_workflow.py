@@ -521,13 +521,9 @@ def test_every_status_change_is_kept_with_who_and_when(db, keys):
 # ---------------------------------------------------------------- calendars
 
 
-def test_feed_parses_has_stable_uids_and_no_client_names(db, keys):
-    agency = make.agency(db, keys)
-    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
-    client = make.client_record(db, agency, keys, given="Zephyrine", family="Uniquename")
-    case = open_case(db, agency, intake=TODAY)
-    cases_link = casework.own_link(db, case, agency)
-    assert cases_link is None  # the coordinating agency needs no link of its own
+def _meeting_and_task(db, agency, coordinator, case, *, title: str):
+    """A meeting on 5 November with the case on its agenda, and the coordinator's task on
+    it due on the 9th: what a coordinator's feed carries."""
     meeting = meetings.schedule_meeting(
         db,
         agency,
@@ -542,12 +538,25 @@ def test_feed_parses_has_stable_uids_and_no_client_names(db, keys):
     task = tasks.create_task(
         db,
         case,
-        title=f"Visit {client.reference} Zephyrine",
+        title=title,
         assignee=f"user:{coordinator.public_id}",
         due_date="2026-11-09",
         actor=coordinator,
         at=AT,
         today=TODAY,
+    )
+    return meeting, task
+
+
+def test_feed_parses_has_stable_uids_and_no_client_names(db, keys):
+    agency = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    client = make.client_record(db, agency, keys, given="Zephyrine", family="Uniquename")
+    case = open_case(db, agency, intake=TODAY)
+    cases_link = casework.own_link(db, case, agency)
+    assert cases_link is None  # the coordinating agency needs no link of its own
+    meeting, task = _meeting_and_task(
+        db, agency, coordinator, case, title=f"Visit {client.reference} Zephyrine"
     )
     token = calendar.issue_feed(db, coordinator, at=AT)
     db.flush()
@@ -597,27 +606,7 @@ def test_a_feed_carries_each_kind_only_while_its_owner_may_read_it(db, keys, mon
     agency = make.agency(db, keys)
     coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
     case = open_case(db, agency, intake=TODAY)
-    meeting = meetings.schedule_meeting(
-        db,
-        agency,
-        day="2026-11-05",
-        clock="10:00",
-        place="Room 3",
-        case_ids=[case.public_id],
-        actor=coordinator,
-        at=AT,
-        tz=NY,
-    )
-    task = tasks.create_task(
-        db,
-        case,
-        title="Synthetic task",
-        assignee=f"user:{coordinator.public_id}",
-        due_date="2026-11-09",
-        actor=coordinator,
-        at=AT,
-        today=TODAY,
-    )
+    meeting, task = _meeting_and_task(db, agency, coordinator, case, title="Synthetic task")
     token = calendar.issue_feed(db, coordinator, at=AT)
     db.flush()
 
