@@ -13,9 +13,11 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, DisclosureFacts, record
+from portal.disclosure import own
 from portal.errors import Invalid
 from portal.i18n import N_
-from portal.models import Actor, Client, CompelledBasis, CompelledDisclosure
+from portal.models import Actor, Agency, Client, CompelledBasis, CompelledDisclosure
+from portal.requester import Requester
 
 BASIS_LABELS = {
     CompelledBasis.SUBPOENA: N_("subpoena"),
@@ -118,6 +120,23 @@ def compelled_disclosures_of(db: Session, client: Client) -> list[CompelledDiscl
             .order_by(CompelledDisclosure.disclosed_on.desc(), CompelledDisclosure.id.desc())
         )
     )
+
+
+def shown_to(
+    db: Session, requester: Requester, agency: Agency, client: Client
+) -> tuple[list[CompelledDisclosure], int]:
+    """The client's compelled disclosures this requester may read, and how many others.
+
+    A record of one names the sections disclosed, to whom and under which order or report
+    number: it tells what those sections hold (a screening found a reportable concern,
+    substance-use records were subpoenaed). It is shown only to a role the agency's own
+    policy lets read every section it names."""
+    found = compelled_disclosures_of(db, client)
+    named = {key for disclosure in found for key in sections_of(disclosure)}
+    answers = own.decide_many(db, requester, sorted(named), agency=agency)
+    readable = {answer.section.key for answer in answers if answer.allowed}
+    shown = [d for d in found if set(sections_of(d)) <= readable]
+    return shown, len(found) - len(shown)
 
 
 def sections_of(disclosure: CompelledDisclosure) -> list[str]:

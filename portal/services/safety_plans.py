@@ -107,6 +107,8 @@ class ReviewRow:
     plan_version: int | None
     review_date: date | None
     moved_at: datetime | None
+    # Due after a move the viewer may not be told of (screening_panel): "review now" only.
+    move_withheld: bool = False
 
     @property
     def after_move(self) -> bool:

@@ -7,13 +7,15 @@ own disclosure points told the coordinating agency (`portal.federation.referrals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from portal.disclosure import own
 from portal.models import Agency
+from portal.requester import Requester
 from portal.services import mandated_reports, risk_screens, safety_plans, screenings
 from portal.services.referrals import PartnerAnswer
 
@@ -56,10 +58,32 @@ class ScreeningPanel:
         )
 
 
+SAFETY_PLAN, PLACEMENT = "safety_plan", "placement_housing"
+
+
+def _reviews_seen_by(
+    db: Session, requester: Requester, agency: Agency, reviews: list
+) -> list[safety_plans.ReviewRow]:
+    """The plans due for review as this requester may be told of them, under the agency's
+    own policy: none by name without the safety plan; that a survivor moved, and when,
+    only with where they live (placement and housing), else only that a review is due."""
+    allowed = {
+        answer.section.key
+        for answer in own.decide_many(db, requester, [SAFETY_PLAN, PLACEMENT], agency=agency)
+        if answer.allowed
+    }
+    if SAFETY_PLAN not in allowed:
+        return []
+    if PLACEMENT in allowed:
+        return reviews
+    return [replace(row, moved_at=None, move_withheld=row.after_move) for row in reviews]
+
+
 def screening_panel(
     db: Session,
     agency: Agency,
     *,
+    requester: Requester,
     now: datetime,
     tz: ZoneInfo,
     today: date,
@@ -71,6 +95,7 @@ def screening_panel(
     )
     minors_total, minors = screenings.minors_without_case(db, agency.id)
     review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
+    reviews = _reviews_seen_by(db, requester, agency, reviews)
     return ScreeningPanel(
         drafts_total=drafts_total,
         drafts_overdue=drafts_overdue,

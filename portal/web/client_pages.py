@@ -198,6 +198,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     values = {k: ctx.field(k) for k in ("name", "reason", "note", "end_reason", *COMPELLED_FIELDS)}
     values["sections"] = ctx.fields("sections")
     restricted = restricted_persons.restricted_persons_of(ctx.db, client)
+    compelled, compelled_kept = compelled_disclosures.shown_to(
+        ctx.db, _requester(ctx), ctx.viewer.agency, client
+    )
     return render(
         ctx,
         "clients/detail.html",
@@ -225,7 +228,8 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
                 at=ctx.now,
             ),
             "languages": i18n.languages(),
-            "compelled": compelled_disclosures.compelled_disclosures_of(ctx.db, client),
+            "compelled": compelled,
+            "compelled_kept": compelled_kept,
             "compelled_sections": compelled_disclosures.sections_of,
             "bases": compelled_disclosures.BASIS_LABELS,
             "all_sections": catalogue().sections,

@@ -78,6 +78,7 @@ def dashboard_values(
         screening_rows = screening_panel.screening_panel(
             db,
             agency,
+            requester=Requester.of(viewer.user, agency, viewer.roles),
             now=now,
             tz=settings.tz,
             today=today,

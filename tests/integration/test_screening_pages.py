@@ -1,14 +1,17 @@
 """The screening pages, the survivor's printable plan and the coordinator's rows (issue 20)."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
 from portal.models import AuditEntry, Discipline, Role
-from portal.services import risk_screens, screenings, sections
+from portal.services import mandated_reports, risk_screens, screenings, sections
 from portal.web import screening_forms
 
 import factories as make
+
+NY = ZoneInfo("America/New_York")
 
 
 def _signed_in(app_client, db, keys, *roles):
@@ -318,3 +321,97 @@ def test_a_risk_screen_shown_beside_a_failed_form_keeps_its_audited_read(client,
     assert page.status_code == 400 and "SYNTHETIC-RISK-NOTE" in page.text
     _one_read_kept(db, agency, before=before, viewed=viewed)
     assert risk_screens.persons(db, screen) == []
+
+
+# Found by a review (each failed before on both databases).
+
+
+def _minor_screened_and_reported(db, keys, clock, agency, staff, survivor, number):
+    when = clock() - timedelta(hours=2)
+    given = screening_forms.read_screening(
+        {
+            "tool": "cse_it",
+            "tool_version": "2.0",
+            "screened_at": f"{when.astimezone(NY):%Y-%m-%dT%H:%M}",
+            "trigger": "indicator",
+            "band": "clear_concern",
+            "age_group": "minor",
+            "action": "mdt_referral",
+        },
+        tz=NY,
+        now=clock(),
+    )
+    made = screenings.start(db, survivor, given=given, actor=staff, keys=keys, at=clock())
+    screenings.finalise(db, made, actor=staff, keys=keys, tz=NY, window_hours=48, at=clock())
+    report = screening_forms.read_mandated_report(
+        {
+            "recipient": "law_enforcement",
+            "made_at": f"{(when + timedelta(hours=1)).astimezone(NY):%Y-%m-%dT%H:%M}",
+            "made_by": staff.public_id,
+            "report_number": number,
+            "client_told": "yes",
+        },
+        reporters={staff.public_id},
+        tz=NY,
+        now=clock(),
+    )
+    mandated_reports.record_report(db, made, given=report, actor=staff, tz=NY, at=clock())
+    db.flush()
+
+
+def test_client_page_keeps_a_mandated_report_from_a_role_the_screening_is_withheld_from(
+    client, db, keys, clock
+):
+    # The default policy keeps the screening (its band, that it found a concern) from the
+    # agency's own survivor-mentors: the screening pages answer them 403 with a placeholder.
+    # The client's page must not tell them, through the compelled-disclosure record a
+    # mandated report makes, that a screening found a reportable concern, to whom it was
+    # reported and under which report number.
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    advocate = make.user(db, agency, Role.ADVOCATE)
+    survivor = make.client_record(db, agency, keys)
+    _minor_screened_and_reported(db, keys, clock, agency, advocate, survivor, "LE-2026-777001")
+    mentor = make.user(db, agency, Role.SURVIVOR_MENTOR)
+    make.login(client, mentor.username)
+    withheld = client.get(f"/clients/{survivor.public_id}/screenings")
+    assert "withheld" in withheld.text.lower() and "LE-2026-777001" not in withheld.text
+    page = client.get(f"/clients/{survivor.public_id}")
+    assert page.status_code == 200
+    assert "LE-2026-777001" not in page.text, "the client page names the mandated report"
+    assert "1 more disclosure names sections your agency's policy keeps from your role" in page.text
+    # The advocate who made it, whom the policy lets read the screening, still reads it.
+    client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
+    make.login(client, advocate.username)
+    assert "LE-2026-777001" in client.get(f"/clients/{survivor.public_id}").text
+
+
+def test_dashboard_keeps_a_survivors_move_from_a_role_kept_from_placement(client, db, keys, clock):
+    # "Placement and housing: where the survivor lives stays with those who must know"
+    # (advocates and case managers): the default policy keeps it from the MDT coordinator,
+    # whose section page says "withheld". The coordinator's dashboard must not tell them,
+    # client by client, that the survivor moved to new housing and when.
+    agency = make.agency(db, keys, discipline=Discipline.SHELTER)
+    case_manager = make.user(db, agency, Role.CASE_MANAGER)
+    survivor = make.client_record(db, agency, keys)
+    sections.save_section(
+        db,
+        survivor,
+        "placement_housing",
+        {"placement_type": "shelter", "moved_on": "2026-11-01", "stability": ""},
+        actor=case_manager,
+        keys=keys,
+        at=clock(),
+    )
+    db.flush()
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    make.login(client, coordinator.username)
+    placement = client.get(f"/clients/{survivor.public_id}/sections/placement_housing")
+    assert "withheld" in placement.text and "2026-11-01" not in placement.text
+    dashboard = client.get("/").text
+    assert "moved 2026-" not in dashboard, "the dashboard tells of the move"
+    assert "review now" in dashboard  # that the plan is due, and no more
+    # A coordinator who is also the survivor's case manager may be told of the move.
+    both = make.user(db, agency, Role.MDT_COORDINATOR, Role.CASE_MANAGER)
+    client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
+    make.login(client, both.username)
+    assert "moved 2026-" in client.get("/").text

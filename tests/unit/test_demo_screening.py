@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from portal.demo import seed as demo
+from portal.models import Role
 from portal.models.screening import MandatedReport, Screening
+from portal.requester import Requester
 from portal.screening_tools import catalogue
 from portal.services import screening_panel
 
@@ -22,10 +24,16 @@ def test_the_demo_has_every_band_an_overdue_risk_screen_a_move_and_a_report(db, 
     seen = set(db.exec(select(Screening.tool_key, Screening.band)).all())
     assert seen == {(t.key, b.key) for t in catalogue().tools for b in t.bands}
     panel = screening_panel.screening_panel(
-        db, by_key["cac"], now=AT, tz=NY, today=AT.astimezone(NY).date()
+        db,
+        by_key["cac"],
+        requester=Requester.of(None, by_key["cac"], {Role.MDT_COORDINATOR}),
+        now=AT,
+        tz=NY,
+        today=AT.astimezone(NY).date(),
     )
     assert panel.clock_counts.overdue >= 1
-    assert any(row.after_move for row in panel.reviews)
+    # A move, which the coordinator (kept from where survivors live) reads only as due.
+    assert any(row.move_withheld and row.moved_at is None for row in panel.reviews)
     assert panel.drafts_total == 1 and panel.minors_total >= 1
     assert len(db.exec(select(MandatedReport)).all()) == 1 and panel.reports_recent == 1
 

@@ -22,6 +22,7 @@ from portal.models import (
 )
 from portal.models.screening import HouseholdRelation, MandatedReport, ReportRecipient
 from portal.models.workflow import CaseEvent, CaseEventKind
+from portal.requester import Requester
 from portal.services import (
     compelled_disclosures,
     mandated_reports,
@@ -42,6 +43,11 @@ NY = ZoneInfo("America/New_York")
 
 def local(*parts) -> datetime:
     return datetime(*parts, tzinfo=NY)
+
+
+def coordinating(agency) -> Requester:
+    """The agency's MDT coordinator, whose dashboard shows the screening panel."""
+    return Requester.of(None, agency, {Role.MDT_COORDINATOR})
 
 
 def form(when: datetime, *, band="clear_concern", age="minor", action="mdt_referral", **more):
@@ -655,7 +661,12 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
     since = make.AT - timedelta(days=30)
     assert mandated_reports.count_recent(db, w.partner.id, since=since) == 1
     panel = screening_panel.screening_panel(
-        db, w.partner, now=make.AT, tz=NY, today=make.AT.astimezone(NY).date()
+        db,
+        w.partner,
+        requester=coordinating(w.partner),
+        now=make.AT,
+        tz=NY,
+        today=make.AT.astimezone(NY).date(),
     )
     assert panel.reports_recent == 1
 
@@ -688,7 +699,9 @@ def test_the_coordinator_panel_counts_drafts_clocks_and_plans(db, keys, owned):
     other = make.client_record(db, agency, keys)
     screen(db, keys, other, staff, begun)
     later = begun + timedelta(hours=49)
-    panel = screening_panel.screening_panel(db, agency, now=later, tz=NY, today=later.date())
+    panel = screening_panel.screening_panel(
+        db, agency, requester=coordinating(agency), now=later, tz=NY, today=later.date()
+    )
     assert (panel.drafts_total, panel.drafts_overdue) == (1, 1)
     assert panel.clock_counts.overdue == 1 and panel.clocks[0].status == "overdue"
     assert panel.minors_total == 1
@@ -743,7 +756,13 @@ def test_screening_due_is_a_setting_overdue_only_after_its_hours(db, keys, owned
 
     def drafts(now, hours):
         panel = screening_panel.screening_panel(
-            db, agency, now=now, tz=NY, today=now.date(), due_hours=hours
+            db,
+            agency,
+            requester=coordinating(agency),
+            now=now,
+            tz=NY,
+            today=now.date(),
+            due_hours=hours,
         )
         return panel.drafts_total, panel.drafts_overdue, panel.due_hours
 
