@@ -28,6 +28,7 @@ class HistoryRow:
     kind: str
     actor: str | None
     reason: str | None
+    agency_id: int | None = None  # the agency of the staff who noted it
 
     @property
     def what(self) -> str:
@@ -60,12 +61,12 @@ _WORDS = {
 
 def history(db: Session, case: MdtCase) -> list[HistoryRow]:
     rows = db.exec(
-        select(CaseEvent, StaffUser.display_name)
+        select(CaseEvent, StaffUser.display_name, StaffUser.agency_id)
         .join(StaffUser, StaffUser.id == CaseEvent.actor_id, isouter=True)
         .where(CaseEvent.case_id == case.id)
         .order_by(CaseEvent.at, CaseEvent.id)
     ).all()
-    return [HistoryRow(e.at, e.kind, name, e.reason) for e, name in rows]
+    return [HistoryRow(e.at, e.kind, name, e.reason, agency) for e, name, agency in rows]
 
 
 _NAMES_AN_AGENCY = (CaseEventKind.AGENCY_ADDED, CaseEventKind.LINK_CONFIRMED)

@@ -21,7 +21,9 @@ from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
 from portal.models import Agency, AgencyKind, MdtCase, Node
+from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
+from portal.services import case_history
 
 DECISIONS = "mdt_decisions"
 TASKS = "mdt_tasks"
@@ -160,6 +162,49 @@ def meeting_decisions(
 
 
 PARTICIPATION = "participation"
+SCREENING = "screening"  # a mandated report on the timeline tells what the screening found
+
+
+def told_history(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    agency_names: set[str],
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    between: Callable[[], None] | None = None,
+) -> list[case_history.HistoryRow]:
+    """The case's timeline as this requester may read it: nothing that names an agency it
+    may not be told takes part (`agency_names`: those it may; `case_history.told`), and a
+    mandated report another agency made only as that agency's point answers for its
+    screening on this case (a report says the screening found a reportable concern):
+    under its policy and the survivor's release, audited on both sides."""
+    rows = case_history.history(db, case)
+    own = requester_agency_id(db, requester)
+    reporters = {
+        row.agency_id
+        for row in rows
+        if row.kind == CaseEventKind.MANDATED_REPORT
+        and row.agency_id is not None
+        and row.agency_id != own
+    }
+    asks = [Ask(case, db.get(Agency, agency_id), SCREENING) for agency_id in reporters]
+    answers = decide(db, requester, asks, at=at, tz=tz, keys=keys, between=between)
+    released = {
+        agency_id
+        for agency_id in reporters
+        if answers[key(case.id, agency_id, SCREENING)].decision == "released"
+    }
+    shown = [
+        row
+        for row in rows
+        if row.kind != CaseEventKind.MANDATED_REPORT
+        or row.agency_id == own
+        or row.agency_id in released
+    ]
+    return case_history.told(shown, agency_names)
 
 
 def told_participants(

@@ -12,7 +12,6 @@ from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
-    case_history,
     case_records,
     cases,
     casework,
@@ -139,8 +138,8 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "elsewhere": {p.agency.id for p in told if not membership.is_local(ctx.db, p.agency)},
             "own_link": casework.own_link(ctx.db, case, agency),
             "other_agencies": casework.other_agencies(ctx.db, case) if coordinating else [],
-            "history": case_history.told(
-                case_history.history(ctx.db, case), {p.agency.name for p in told}
+            "history": case_records.told_history(
+                ctx.db, case=case, agency_names={p.agency.name for p in told}, **reader
             ),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": case_records.case_decisions(ctx.db, case=case, **reader),
@@ -330,8 +329,11 @@ def case_packet(ctx: Context) -> Response:
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
             "participants": told,
-            "history": case_history.told(
-                case_history.history(ctx.db, case), {p.agency.name for p in told}
+            "history": case_records.told_history(
+                ctx.db,
+                case=case,
+                agency_names={p.agency.name for p in told},
+                **_mdt_reader(ctx, 200),
             ),
             "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": case_records.case_decisions(ctx.db, case=case, **_mdt_reader(ctx, 200)),

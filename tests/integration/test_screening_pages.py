@@ -93,7 +93,7 @@ def test_a_role_the_policy_withholds_the_plan_from_gets_no_copy(client, db, keys
 
 
 def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clock):
-    from disclosure_helpers import world
+    from disclosure_helpers import release, world
 
     from portal.models import AgencyKind
     from portal.services import mandated_reports, screenings
@@ -131,9 +131,14 @@ def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clo
     db.flush()
     coordinator = make.user(db, w.partner, Role.MDT_COORDINATOR)
     make.login(client, coordinator.username)
+    said = f"Mandated report to law enforcement by {w.owner.name}"
+    # It tells what the owner's screening found: not without the survivor's release of it.
+    for page in (f"/cases/{w.case.public_id}", f"/cases/{w.case.public_id}/packet"):
+        assert said not in client.get(page).text, page
+    release(db, keys, w, ["screening"])
     for page in (f"/cases/{w.case.public_id}", f"/cases/{w.case.public_id}/packet"):
         text = client.get(page).text
-        assert f"Mandated report to law enforcement by {w.owner.name}" in text, page
+        assert said in text, page
         assert "mandated_report" not in text and "LE-2026-000042" not in text
         assert "Case opened" in text
 
@@ -415,3 +420,37 @@ def test_dashboard_keeps_a_survivors_move_from_a_role_kept_from_placement(client
     client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
     make.login(client, both.username)
     assert "moved 2026-" in client.get("/").text
+
+
+def test_a_mandated_report_reaches_a_partner_only_through_the_owners_point(client, db, keys, clock):
+    # One door: what one agency wrote about its survivor reaches another agency's staff
+    # only through the owner's disclosure point, under its policy and a release, audited.
+    # Unit R (system-based) made a mandated report about its client on the case: its
+    # screening found a reportable concern. Clinic A's client signed nothing for Unit R and
+    # Unit R's client signed nothing for Clinic A; no release covers the screening at all.
+    # Clinic A's staff must not read, on the case page, that a report was made by Unit R.
+    from portal.models import AuditEntry
+
+    from team_helpers import Team
+
+    team = Team(db, keys)
+    r_staff = team.staff[team.r.id]
+    survivor = team.clients[team.r.id]
+    _minor_screened_and_reported(db, keys, clock, team.r, r_staff, survivor, "LE-2026-777003")
+    before = db.exec(select(AuditEntry).where(AuditEntry.agency_id == team.r.id)).all()
+    viewer = make.user(db, team.a, Role.ADVOCATE)
+    make.login(client, viewer.username)
+    page = client.get(f"/cases/{team.case.public_id}").text
+    after = db.exec(select(AuditEntry).where(AuditEntry.agency_id == team.r.id)).all()
+    seen_before = {e.id for e in before}
+    asked = [e for e in after if e.id not in seen_before and e.section_key == "screening"]
+    assert "Mandated report" not in page, "Clinic A reads that Unit R made a mandated report"
+    # Unit R's point was asked, and its log holds the refusal.
+    assert [e.decision for e in asked] == ["withheld"]
+    # The reporting agency's own staff read it on the case's timeline.
+    client.post("/logout", data={"csrf_token": make.csrf_of_page(client)})
+    make.login(client, r_staff.username)
+    assert (
+        "Mandated report to law enforcement by Unit R"
+        in client.get(f"/cases/{team.case.public_id}").text
+    )
