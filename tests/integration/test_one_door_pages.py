@@ -360,3 +360,24 @@ def test_a_task_page_names_no_commenter_or_assignee_of_an_agency_the_viewer_was_
     team.release(db, keys, team.b, [team.r], sections=["participation"])
     again = _page(client, f"/tasks/{task.public_id}")
     assert shelter.display_name in again and team.staff[team.a.id].display_name not in again
+
+
+def test_a_list_of_withheld_tasks_says_why_once(client, db, keys):
+    """Each withheld row says so; why is said once under the list, not on every row (the
+    mentor's dashboard repeated the same sentence on each of eight tasks)."""
+    team, task = _team_with_records(db, keys)
+    _new_task(
+        db,
+        team,
+        writer=team.staff[team.a.id],
+        assignee=f"user:{team.staff[team.r.id].public_id}",
+        title="SYNTHETIC-SECOND-TASK",
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    for path in ("/", "/tasks", f"/cases/{team.case.public_id}"):
+        page = _page(client, path)
+        assert page.count(", details withheld</span>") == 2, path
+        assert page.count("Details withheld: ") == 1, path
+    # A task's own page still says why beside it.
+    assert "and are withheld: " in _page(client, f"/tasks/{task.public_id}")
