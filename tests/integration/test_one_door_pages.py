@@ -20,15 +20,16 @@ COMMENT = "SYNTHETIC-TASK-COMMENT"
 SECRETS = (DECISION_NOTE, TASK_TITLE, TASK_DETAILS, COMMENT)
 
 
-def _new_task(db, team, *, writer, assignee: str, title: str = TASK_TITLE, **extra):
-    """A task on the team's case, due in a week, written by `writer` for `assignee`."""
+def _new_task(db, team, *, writer=None, assignee=None, title: str = TASK_TITLE, **extra):
+    """A task on the team's case, due in a week, written by `writer` (Clinic A's staff) for
+    `assignee` (Unit R's staff)."""
     return tasks.create_task(
         db,
         team.case,
         title=title,
-        assignee=assignee,
+        assignee=assignee or f"user:{team.staff[team.r.id].public_id}",
         due_date=(TODAY + timedelta(days=7)).isoformat(),
-        actor=writer,
+        actor=writer or team.staff[team.a.id],
         at=make.AT,
         today=TODAY,
         **extra,
@@ -38,15 +39,8 @@ def _new_task(db, team, *, writer, assignee: str, title: str = TASK_TITLE, **ext
 def _team_with_records(db, keys):
     team = Team(db, keys)
     team.decision(db)
-    writer = team.staff[team.a.id]
-    task = _new_task(
-        db,
-        team,
-        writer=writer,
-        assignee=f"user:{team.staff[team.r.id].public_id}",
-        details=TASK_DETAILS,
-    )
-    tasks.add_comment(db, task, COMMENT, actor=writer, at=make.AT)
+    task = _new_task(db, team, details=TASK_DETAILS)
+    tasks.add_comment(db, task, COMMENT, actor=team.staff[team.a.id], at=make.AT)
     db.flush()
     return team, task
 
@@ -273,15 +267,7 @@ def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(cli
 
 def test_a_task_written_by_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
     team = Team(db, keys)
-    writer = team.staff[team.a.id]
-    # Clinic A asks Unit R.
-    task = _new_task(
-        db,
-        team,
-        writer=writer,
-        assignee=f"user:{team.staff[team.r.id].public_id}",
-        title="SYNTHETIC-TASK",
-    )
+    task = _new_task(db, team, title="SYNTHETIC-TASK")  # Clinic A asks Unit R
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     _told_nothing(client, team)
@@ -366,13 +352,7 @@ def test_a_list_of_withheld_tasks_says_why_once(client, db, keys):
     """Each withheld row says so; why is said once under the list, not on every row (the
     mentor's dashboard repeated the same sentence on each of eight tasks)."""
     team, task = _team_with_records(db, keys)
-    _new_task(
-        db,
-        team,
-        writer=team.staff[team.a.id],
-        assignee=f"user:{team.staff[team.r.id].public_id}",
-        title="SYNTHETIC-SECOND-TASK",
-    )
+    _new_task(db, team, title="SYNTHETIC-SECOND-TASK")
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     for path in ("/", "/tasks", f"/cases/{team.case.public_id}"):
