@@ -41,9 +41,15 @@ class Database:
         if path is not None:
             return str(path)
         try:
-            return make_url(self.url).render_as_string(hide_password=True)
+            url = make_url(self.url)
         except ArgumentError:
             return _without_credentials(self.url)
+        # libpq also takes a password in the query string (?password=...).
+        secret = [name for name in url.query if _SECRET_PARAMETER.search(name)]
+        shown = url.difference_update_query(secret).render_as_string(hide_password=True)
+        if secret:
+            shown += ("&" if "?" in shown else "?") + "&".join(f"{name}=***" for name in secret)
+        return shown
 
     def line(self) -> str:
         kind = "SQLite file " if _sqlite_path(self.url) is not None else ""
@@ -185,5 +191,9 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser().resolve()
 
 
+_SECRET_PARAMETER = re.compile(r"password|secret|token", re.IGNORECASE)
+
+
 def _without_credentials(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//…@", url)
+    url = re.sub(r"//[^@/]*@", "//…@", url)
+    return re.sub(r"([?&][^=&]*(?:password|secret|token)[^=&]*=)[^&]*", r"\1***", url, flags=re.I)

@@ -335,3 +335,43 @@ def test_demo_refuses_a_database_holding_other_data(empty_database, capsys):
     status, out, err = run(capsys, "demo", "--no-serve", "--use-database-url")
     assert status == 4 and "not the demo's" in err
     assert "demo-portal-2026" not in out and "coordinator" not in out
+
+
+DB_SECRET = "SYNTHETIC-DB-PASSWORD-42"
+
+
+def test_the_database_line_never_shows_a_password_given_in_the_url_query(
+    tmp_path, monkeypatch, capsys
+):
+    """`Database.shown()` promises "never its password", but a PostgreSQL URL may carry
+    it as a query parameter (libpq's `password=`), which `portal db upgrade`, `portal
+    serve`, `portal init` and `portal demo` then print on their first line."""
+    url, drop = new_empty_database("postgresql", tmp_path)
+    try:
+        monkeypatch.setenv("DATABASE_URL", f"{url}?password={DB_SECRET}")
+        monkeypatch.setenv("PORTAL_DB_SECRETS_FILE", str(tmp_path / "secrets.json"))
+        status = cli.main(["db", "upgrade"])
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        assert DB_SECRET not in out + err, f"printed: {out.splitlines()[0]}"
+        assert "password=***" in out  # said to be there, not what it is
+    finally:
+        drop()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://u:pw@h:5432/db?password=S&sslmode=require",
+            "postgresql://u:***@h:5432/db?sslmode=require&password=***",
+        ),
+        ("postgresql://h/db?sslpassword=S", "postgresql://h/db?sslpassword=***"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("//u:p@h/db?password=S&x=1", "//…@h/db?password=***&x=1"),  # not a URL SQLAlchemy reads
+    ],
+)
+def test_a_database_is_shown_without_any_password(url, shown):
+    from portal.cli.database import Database
+
+    assert Database(url, "DATABASE_URL").shown() == shown
