@@ -150,6 +150,22 @@ _LINKS = (
 )
 
 
+def not_linked(requester: Requester, owner: Agency, section: Section | str) -> Withheld:
+    """The placeholder of an owner not on the case, exactly as `_gates` words it for a
+    partner: what an owner's node answers in its place where even that it is on the case
+    may not be told (`portal.federation.owner.disclosures`)."""
+    section = section_of(section)
+    why = Withholding(
+        Gate.NOT_LINKED,
+        section,
+        roles=requester.roles,
+        agency_kind=requester.agency_kind,
+        own_agency=False,
+        purpose=requester.purpose,
+    )
+    return Withheld(section, owner, why)
+
+
 def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache) -> dict:
     """The case's links, once per request. A link confirmed under a release that is no
     longer in effect (revoked, expired) stays on record but counts as not confirmed for
@@ -373,14 +389,17 @@ def _case_consent(
         for agency_id, (client_id, confirmed_at) in links.items()
         if confirmed_at is not None and client_id is not None
     }
-    lapsed = cache.lapsed[case.id] - {recipient.id}
-    if lapsed:  # a survivor's agreement to take part is no longer in effect
-        return withheld(Gate.CONSENT_REVOKED)
+    # One not on the case is answered first, and alike whatever the case holds: as for a
+    # case that does not exist (a lapsed release would tell a stranger that a survivor on
+    # this case withdrew).
     if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
         return withheld(Gate.NOT_LINKED)
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
     if not others and recipient.id not in confirmed:
         return withheld(Gate.NOT_LINKED)
+    lapsed = cache.lapsed[case.id] - {recipient.id}
+    if lapsed:  # a survivor's agreement to take part is no longer in effect
+        return withheld(Gate.CONSENT_REVOKED)
     # A part confirmed with no client here: an agency hosted elsewhere, whose survivor's
     # releases are kept on its own node, where this node cannot read them (deny by default).
     elsewhere = [

@@ -18,7 +18,7 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
-from portal.disclosure.point import prefetch
+from portal.disclosure.point import not_linked, prefetch, section_of
 from portal.errors import NotFound
 from portal.federation import membership, wire
 from portal.federation.signatures import Refusal, SignatureRefused
@@ -26,7 +26,7 @@ from portal.federation.transport import Caller
 from portal.models import Agency, CaseLink, Client, MdtCase, ReferralSource
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import releases
+from portal.services import case_records, releases
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,38 @@ def disclosures(
     answers = []
     for owner in owners:
         sections = asked or list(catalogue().for_discipline(owner.discipline))
-        decisions = answer(
+        decisions = _answered(
             db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache
         )
         answers.append(
             {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
         )
     return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
+
+
+def _answered(
+    db: Session, requester: Requester, case: MdtCase, owner: Agency, sections: list, **given
+) -> list:
+    """The owner's point's answer, for one it may tell that the owner takes part in the
+    case. A community-based owner's taking part is its own to disclose (fact of service):
+    its point first decides `participation` for this requester (audited in its log, with
+    the true reason); unless that is released, every section is answered as by an owner not
+    on the case, nothing else read, so that no gate or sentence tells it apart from one."""
+    coordinator = db.get(Agency, case.coordinating_agency_id) if case.id is not None else None
+    asker_coordinates = coordinator is not None and coordinator.public_id == requester.agency
+    if asker_coordinates or not case_records.protected_agency(
+        owner, requester, case.coordinating_agency_id
+    ):  # the coordinator, whom every joining release names, is told of everyone
+        return answer(db, requester, case, owner, sections, **given)
+    (taking_part,) = answer(db, requester, case, owner, [case_records.PARTICIPATION], **given)
+    if taking_part.decision != "released":
+        return [not_linked(requester, owner, section) for section in sections]
+    rest = [s for s in sections if section_of(s).key != case_records.PARTICIPATION]
+    decided = iter(answer(db, requester, case, owner, rest, **given) if rest else [])
+    return [
+        taking_part if section_of(s).key == case_records.PARTICIPATION else next(decided)
+        for s in sections
+    ]
 
 
 def mdt_referrals(
