@@ -151,17 +151,29 @@ _LINKS = (
 
 
 def not_linked(requester: Requester, owner: Agency, section: Section | str) -> Withheld:
-    """The placeholder of an owner not on the case, exactly as `_gates` words it for a
-    partner: what an owner's node answers in its place where even that it is on the case
-    may not be told (`portal.federation.owner.disclosures`)."""
-    section = section_of(section)
+    """The placeholder of an owner not on the case, as `_gates` gives it to a partner: what
+    an owner's node answers in its place where even that it is on the case may not be told
+    (`portal.federation.owner.disclosures`)."""
+    return _placeholder(requester, owner, section_of(section), Gate.NOT_LINKED)
+
+
+def _placeholder(
+    requester: Requester,
+    owner: Agency,
+    section: Section,
+    gate: Gate,
+    *,
+    own_agency: bool = False,
+    release_status: str | None = None,
+) -> Withheld:
     why = Withholding(
-        Gate.NOT_LINKED,
+        gate,
         section,
         roles=requester.roles,
         agency_kind=requester.agency_kind,
-        own_agency=False,
+        own_agency=own_agency,
         purpose=requester.purpose,
+        release_status=release_status,
     )
     return Withheld(section, owner, why)
 
@@ -271,16 +283,9 @@ def _gates(
     own_staff = requester.agency == owner.public_id and only_release_id is None
 
     def withheld(gate: Gate, release_status: str | None = None) -> Withheld:
-        why = Withholding(
-            gate,
-            section,
-            roles=requester.roles,
-            agency_kind=requester.agency_kind,
-            own_agency=own_staff,
-            purpose=purpose,
-            release_status=release_status,
+        return _placeholder(
+            requester, owner, section, gate, own_agency=own_staff, release_status=release_status
         )
-        return Withheld(section, owner, why)
 
     # An MDT record (kept per case) asks no one client's link: see _case_consent.
     if client_id is None and not (section.of_case and (own_staff or case is not None)):
