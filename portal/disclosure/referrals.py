@@ -41,7 +41,7 @@ from portal.audit import AuditTag, entry_values, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import consent_gate, policy
 from portal.disclosure.cache import RequestCache
-from portal.disclosure.gates import Gate, Withholding
+from portal.disclosure.gates import Gate
 from portal.disclosure.point import (
     Decision,
     Released,
@@ -49,6 +49,7 @@ from portal.disclosure.point import (
     _decision,
     _facts,
     _gates,
+    _placeholder,
     section_of,
 )
 from portal.disclosure.sources import referrals as source
@@ -135,15 +136,7 @@ def answer(
     entries: list[dict] = []
 
     def refuse(gate: Gate, role=None, rule=None) -> Referrals:
-        why = Withholding(
-            gate,
-            section,
-            roles=requester.roles,
-            agency_kind=requester.agency_kind,
-            own_agency=False,
-            purpose=requester.purpose,
-        )
-        refused = Withheld(section, owner, why)
+        refused = _placeholder(requester, owner, section, gate)
         entries.append(
             _entry(
                 refused,

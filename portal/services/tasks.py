@@ -428,11 +428,12 @@ def with_text(
             continue
         item = decision.content.item(row.public_id)
         texts[row.public_id] = item.values if item is not None else {}
+    labels: dict = {}  # (case id, assignee label) -> the agencies it could name, read once
     authors = {
         (row.case_id, agency_id)
         for row in rows
         if isinstance(texts[row.public_id], dict)
-        for agency_id in _agencies_named(db, row, texts[row.public_id])
+        for agency_id in _agencies_named(db, row, texts[row.public_id], labels)
     } - told.keys()
     if authors:
         more = case_records.decide(
@@ -463,7 +464,7 @@ def with_text(
                     for when, name, body, agency in values.get("comments", ())
                 ),
                 history=tuple(
-                    _told_change(db, row, change, name, agency, told)
+                    _told_change(row, change, name, agency, told, labels)
                     for change, name, agency in values.get("history", ())
                 ),
             )
@@ -496,7 +497,7 @@ def _told(db: Session, requester: Requester, named: set, answers) -> dict:
     }
 
 
-def _agencies_named(db: Session, row: TaskRow, values: dict) -> set[int]:
+def _agencies_named(db: Session, row: TaskRow, values: dict, labels: dict) -> set[int]:
     """The agencies a task's released comments and history name: their authors', and those
     an assignee change names (by the agency's name or one of its staff's)."""
     found = {agency for *_comment, agency in values.get("comments", ()) if agency is not None}
@@ -505,15 +506,17 @@ def _agencies_named(db: Session, row: TaskRow, values: dict) -> set[int]:
             found.add(agency)
         if change.field == "assignee":
             for label in (change.old_value, change.new_value):
-                found |= _labelled(db, row.case_id, label)
+                found |= _labelled(db, row.case_id, label, labels)
     return found
 
 
-def _labelled(db: Session, case_id: int, label: str | None) -> set[int]:
+def _labelled(db: Session, case_id: int, label: str | None, labels: dict) -> set[int]:
     """The agencies on the case an assignee label could name: by its name, or a staff
-    member's (display names are not unique: every agency it could be)."""
+    member's (display names are not unique: every agency it could be). Kept in `labels`."""
     if not label:
         return set()
+    if (case_id, label) in labels:
+        return labels[(case_id, label)]
     on_case = [p.agency.id for p in casework.participants(db, db.get(MdtCase, case_id))]
     by_name = db.exec(select(Agency.id).where(Agency.id.in_(on_case), Agency.name == label)).all()
     by_staff = db.exec(
@@ -521,7 +524,8 @@ def _labelled(db: Session, case_id: int, label: str | None) -> set[int]:
             StaffUser.agency_id.in_(on_case), StaffUser.display_name == label
         )
     ).all()
-    return set(by_name) | set(by_staff)
+    labels[(case_id, label)] = set(by_name) | set(by_staff)
+    return labels[(case_id, label)]
 
 
 @dataclass(frozen=True)
@@ -534,11 +538,11 @@ class ShownChange:
     new_value: str | None
 
 
-def _told_change(db: Session, row: TaskRow, change: TaskChange, name, agency, told) -> tuple:
+def _told_change(row: TaskRow, change: TaskChange, name, agency, told, labels) -> tuple:
     def value(label: str | None) -> str | None:
         if change.field != "assignee" or not label:
             return label
-        agencies = _labelled(db, row.case_id, label)
+        agencies = labels[(row.case_id, label)]  # read by _agencies_named
         return label if agencies and all(told[(row.case_id, a)] for a in agencies) else UNTOLD
 
     who = name if agency is None or told[(row.case_id, agency)] else UNTOLD_PERSON
