@@ -114,11 +114,9 @@ def _answered(
     its point first decides `participation` for this requester (audited in its log, with
     the true reason); unless that is released, every section is answered as by an owner not
     on the case, nothing else read, so that no gate or sentence tells it apart from one."""
-    coordinator = db.get(Agency, case.coordinating_agency_id) if case.id is not None else None
-    asker_coordinates = coordinator is not None and coordinator.public_id == requester.agency
-    if asker_coordinates or not case_records.protected_agency(
-        owner, requester, case.coordinating_agency_id
-    ):  # the coordinator, whom every joining release names, is told of everyone
+    # Whom it must ask, as every page decides it (none for the coordinator, whom every
+    # joining release names, nor of a system-based owner).
+    if not case_records.participation_asks(db, requester, case, [owner]):
         return answer(db, requester, case, owner, sections, **given)
     (taking_part,) = answer(db, requester, case, owner, [case_records.PARTICIPATION], **given)
     if taking_part.decision != "released":
