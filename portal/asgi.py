@@ -3,8 +3,9 @@
 from portal.app import create_app
 from portal.serving import settle_worker
 from portal.settings import from_environment, refuse_unsafe_production
+from portal.worker_shares import shared
 
 settings = from_environment()
 refuse_unsafe_production(settings)
-app = create_app(settings)
+app = shared(create_app(settings))  # with the other workers of `portal serve --workers N`
 settle_worker()

@@ -861,8 +861,9 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
         spread = ""
         if result.workers > 1:
             # uvicorn's workers share one listening socket: the one that wakes first takes
-            # every connection then waiting, and the other worker may get none.
-            spread = "; connections each worker served at 8: " + ", ".join(
+            # every connection then waiting; the workers then even out the requests they
+            # serve (portal/worker_shares.py).
+            spread = "; requests each worker answered at 8: " + ", ".join(
                 "/".join(str(count) for count in eight.per_worker) for _one, eight in by_round
             )
         lines.append(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from portal import worker_shares
 from portal.bench.percentiles import percentile
 from portal.bench.row_locks import RowLockWaits
 from portal.serving import UVICORN_OPTIONS, settle_worker
@@ -41,8 +42,9 @@ class Run:
     latencies: list[float]  # seconds, one per answered request
     errors: int  # transport failures and answers not in `ok`
     lock_waited: float | None = None  # seconds writers waited for the write lock meanwhile
-    # Connections each worker process accepted meanwhile: uvicorn's workers share one
-    # listening socket, and whichever wakes first takes every connection waiting.
+    # Requests each worker process answered meanwhile: uvicorn's workers share one
+    # listening socket, and whichever wakes first takes every connection waiting (the
+    # workers then even out what they serve: portal/worker_shares.py).
     per_worker: tuple[int, ...] = ()
 
     @property
@@ -75,18 +77,20 @@ class Run:
         return None if self.lock_waited is None or not busy else self.lock_waited / busy
 
 
-def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
+def _serve_in_child(make_app: Callable, listener: socket.socket, stats, shares: str | None) -> None:
     app = make_app()
     settle_worker()  # as `portal serve`'s workers do
     from portal.db import write_lock_of
 
     engine = app.state.engine
-    clients: set = set()
+    answered, counting_lock = [0], threading.Lock()  # requests since the last stats
+    served = worker_shares.shared(app, shares)  # as `portal serve --workers N` does
 
     async def counting(scope, receive, send) -> None:
         if scope["type"] == "http":
-            clients.add(scope.get("client"))
-        await app(scope, receive, send)
+            with counting_lock:
+                answered[0] += 1
+        await served(scope, receive, send)
 
     def answer_stats() -> None:
         while True:
@@ -95,9 +99,9 @@ def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
             except EOFError:
                 return
             lock = write_lock_of(engine)
-            accepted = len(clients)
-            clients.clear()
-            stats.send((lock.waited, accepted))
+            with counting_lock:
+                counted, answered[0] = answered[0], 0
+            stats.send((lock.waited, counted))
 
     threading.Thread(target=answer_stats, daemon=True).start()
     options = {**UVICORN_OPTIONS, "log_level": "warning", "access_log": False}
@@ -108,14 +112,14 @@ def _serve_in_child(make_app: Callable, listener: socket.socket, stats) -> None:
 
 class Server:
     """The forked server (one process per worker): its port, and on request the write
-    lock's figures summed over the workers and the connections each worker served."""
+    lock's figures summed over the workers and the requests each worker answered."""
 
     def __init__(self, port: int, pipes, row_locks: RowLockWaits | None = None) -> None:
         self.port, self._pipes, self._row_locks = port, pipes, row_locks
 
     def stats(self) -> tuple[float, tuple[int, ...]]:
-        """Seconds writers waited for the write lock (all along), and the connections each
-        worker served since the last call."""
+        """Seconds writers waited for the write lock (all along), and the requests each
+        worker answered since the last call."""
         for pipe in self._pipes:
             pipe.send("stats")
         answers = [pipe.recv() for pipe in self._pipes]
@@ -136,6 +140,8 @@ def serve_in_process(
     127.0.0.1 (a port the kernel picks), as `portal serve --workers N` does; stopped (as
     a person stops `portal serve`) when the block ends. `database_url`: the app's
     database, watched for row-lock waits when it is PostgreSQL's."""
+    # Several workers share the requests as `portal serve`'s do (portal/worker_shares.py).
+    shares = worker_shares.WorkerShares.create(workers) if workers > 1 else None
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -144,7 +150,7 @@ def serve_in_process(
     processes, pipes = [], []
     for _ in range(workers):
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_in_child, args=(make_app, listener, theirs))
+        process = context.Process(target=_serve_in_child, args=(make_app, listener, theirs, shares))
         process.start()
         processes.append(process)
         pipes.append(ours)
@@ -175,6 +181,8 @@ def serve_in_process(
         listener.close()
         for pipe in pipes:
             pipe.close()
+        if shares is not None:
+            os.unlink(shares)
 
 
 class Connection:
@@ -236,7 +244,9 @@ class Connection:
 # the same tenth of a millisecond. Opened at once, they all went to one worker process:
 # uvicorn's workers share one listening socket, and the first to wake took every connection
 # then waiting (0/8 in each of three rounds on PostgreSQL's two workers; 4/4, 5/3, 5/3 with
-# 5 ms between them). The run prints how many each worker served.
+# 5 ms between them). The workers then even out the requests they serve (a worker with more
+# than its share hands a connection back: portal/worker_shares.py); the run prints how many
+# requests each worker answered.
 CONNECT_SPACING = 0.005
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from portal.cli.database import chosen, has_agencies, node_settings, open_engine
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
@@ -33,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from portal.redis_store import SCHEMES, problem
     from portal.serving import UVICORN_OPTIONS
     from portal.settings import refuse_unsafe_production
+    from portal.worker_shares import ENVIRONMENT, WorkerShares
 
     database = chosen()
     print(database.line())
@@ -58,9 +60,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "note: each worker counts failed sign-ins on its own (PORTAL_RATELIMIT_STORAGE is "
             "memory://); leave it unset to count in the database"
         )
-    uvicorn.run(
-        "portal.asgi:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_OPTIONS
-    )
+    shares = None
+    if args.workers > 1:  # the workers even out the requests they serve
+        shares = WorkerShares.create(args.workers)
+        os.environ[ENVIRONMENT] = shares
+    try:
+        uvicorn.run(
+            "portal.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            **UVICORN_OPTIONS,
+        )
+    finally:
+        if shares is not None:
+            os.unlink(shares)
     return OK
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,57 @@ def test_in_memory_each_worker_counts_alone(node):
     """The control: the same attempts against workers counting in memory get through."""
     statuses = _attempts(node, {"PORTAL_RATELIMIT_STORAGE": "memory://"})
     assert statuses == [400] * (LIMIT + 1)
+
+
+def _sign_in_answer(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    """A failed sign-in (a password check: tenth of a second of work), its answer read."""
+    token = secrets.token_urlsafe(24)
+    body = urllib.parse.urlencode(
+        {"username": f"nobody.{secrets.token_hex(4)}", "password": "wrong", "csrf_token": token}
+    )
+    connection.request(
+        "POST",
+        "/login",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"portal_presession={token}",
+            "X-Forwarded-For": f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}",
+        },
+    )
+    answer = connection.getresponse()
+    answer.read()
+    return answer
+
+
+@pytest.mark.slow
+def test_a_worker_with_more_than_its_share_hands_a_connection_back(node):
+    """Three people's connections all taken by one worker (the other paused while they
+    connect, as happens when the first to wake takes every connection waiting): asked at
+    once, that worker holds three requests where its share is two, and answers one with
+    `Connection: close`, so that the browser's next connection can go to the other."""
+    directory, env = node
+    server = Server(directory, env)
+    try:
+        first = server._connect()
+        busy = _owner(server.workers, server.port, first.sock.getsockname()[1])
+        (idle,) = server.workers - {busy}
+        os.kill(idle, signal.SIGSTOP)
+        try:
+            connections = [first, server._connect(), server._connect()]
+        finally:
+            os.kill(idle, signal.SIGCONT)
+        owners = {_owner(server.workers, server.port, c.sock.getsockname()[1]) for c in connections}
+        assert owners == {busy}
+        with ThreadPoolExecutor(len(connections)) as pool:
+            answers = list(pool.map(_sign_in_answer, connections))
+        assert [a.status for a in answers] == [400] * 3
+        closing = [a.getheader("connection") for a in answers].count("close")
+        assert closing >= 1
+        # One request at a time is within any worker's share: kept alive.
+        alone = server._connect()
+        assert _sign_in_answer(alone).getheader("connection") is None
+        for connection in (*connections, alone):
+            connection.close()
+    finally:
+        server.stop()
