@@ -175,6 +175,7 @@ def seed_workflow(
                     due_date=(day + timedelta(days=rng.choice((3, 7, 14, 30)))).isoformat(),
                     priority=rng.choice(list(TaskPriority)).value,
                     decision=decision,
+                    offered=None,  # the coordinator may name everyone on the case
                     actor=coordinator,
                     at=held_at,
                     today=day,

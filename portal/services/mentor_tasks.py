@@ -58,6 +58,7 @@ def task_from_follow_up(
         assignee=f"user:{mentor.public_id}",
         due_date=due_date,
         priority=TaskPriority.NORMAL,
+        offered={mentor.agency_id},  # the mentor's own
         actor=mentor,
         at=at,
         today=today,

@@ -10,7 +10,7 @@ page gets it from the owner's disclosure point (`with_text`), the owner's own st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
@@ -35,19 +35,33 @@ from portal.requester import Requester
 from portal.services import case_records, casework, validation
 
 
-def _assignee(db: Session, case: MdtCase, assignee: object) -> tuple[Agency, StaffUser | None]:
-    """`assignee` is "agency:<public id>" or "user:<public id>"; both must take part."""
+def _assignee(
+    db: Session, case: MdtCase, assignee: object, offered: Collection[int] | None
+) -> tuple[Agency, StaffUser | None]:
+    """`assignee` is "agency:<public id>" or "user:<public id>"; both must take part, and
+    be of an agency in `offered` (None: any agency on the case).
+
+    `offered` is what the person choosing was offered: the agencies they may be told take
+    part. Any other is refused in the words an agency not on the case is, so that the
+    answer never tells them that a community-based agency serves the survivor."""
     kind, _, public_id = str(assignee or "").partition(":")
+    found = None
     if kind == "user":
         user = db.exec(
             select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
         ).first()
-        if user is not None and casework.is_participant(db, case, user.agency_id):
-            return db.get(Agency, user.agency_id), user
+        if user is not None:
+            found = db.get(Agency, user.agency_id), user
     elif kind == "agency":
         agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
-        if agency is not None and casework.is_participant(db, case, agency.id):
-            return agency, None
+        if agency is not None:
+            found = agency, None
+    if (
+        found is not None
+        and (offered is None or found[0].id in offered)
+        and casework.is_participant(db, case, found[0].id)
+    ):
+        return found
     raise Invalid("assignee", "Choose a person or agency taking part in the case.")
 
 
@@ -81,14 +95,17 @@ def create_task(
     due_date: object,
     priority: object = TaskPriority.NORMAL,
     decision: Decision | None = None,
+    offered: Collection[int] | None,
     actor: Actor,
     at: datetime,
     today: date,
 ) -> Task:
+    """`offered`: the agencies whose staff the person choosing may assign (see
+    `_assignee`); None only where anyone on the case may be (the seed)."""
     values = validation.collect(
         title=lambda: validation.text(title, "title", max_length=200),
         details=lambda: validation.text(details, "details", max_length=4000, required=False),
-        assignee=lambda: _assignee(db, case, assignee),
+        assignee=lambda: _assignee(db, case, assignee, offered),
         due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),
     )
@@ -203,16 +220,18 @@ def update_task(
     assignee: object,
     due_date: object,
     priority: object,
+    offered: Collection[int] | None,
     actor: Actor,
     at: datetime,
     tz: tzinfo = UTC,
 ) -> None:
-    """`tz`: the MDT's zone, in which due dates (calendar dates) are read."""
+    """`tz`: the MDT's zone, in which due dates (calendar dates) are read. `offered`: as
+    for `create_task`."""
     values = validation.collect(
         assignee=lambda: (
             _current_assignee(db, task)
             if assignee == KEEP_ASSIGNEE
-            else _assignee(db, case, assignee)
+            else _assignee(db, case, assignee, offered)
         ),
         due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),

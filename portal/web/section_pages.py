@@ -129,12 +129,11 @@ def section_save(ctx: Context) -> Response:
         ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
         return _page(ctx, client, _unread(ctx, client, section), {}, status=403)
     except Invalid as error:
-        # Saving was allowed, so reading is too: the history stays beside the form.
-        view = sections.SectionView(
-            section,
-            _unread(ctx, client, section).answer,
-            sections.history(ctx.db, client, section.key, keys=ctx.request.app.state.keys),
-        )
+        # The history stays beside the form, read as the form's page reads it: audited in
+        # the agency's log, the entry kept through the 4xx once the failed write is dropped.
+        ctx.db.rollback()
+        ctx.keep_on_error = True
+        view = _read(ctx, client, section)
         return _page(
             ctx,
             client,

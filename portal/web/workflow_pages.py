@@ -106,18 +106,31 @@ def _mdt_reader(ctx: Context, status: int) -> dict:
     }
 
 
-def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
-    agency = ctx.viewer.agency
-    today = _today(ctx)
-    coordinating = case.coordinating_agency_id == agency.id
-    reader = _mdt_reader(ctx, status)
-    told, untold = federated_summary.told_participants(
+def _told(ctx: Context, case, reader: dict) -> tuple[list, int]:
+    """The case's participants the viewer may be told take part, and how many others do
+    (a community-based agency's taking part is its own point's to tell)."""
+    return federated_summary.told_participants(
         ctx.db,
         participants=casework.participants(ctx.db, case),
         case=case,
         federation=ctx.request.app.state.federation,
         **reader,
     )
+
+
+def _offered(ctx: Context, case) -> set[int]:
+    """The agencies a task form offered the viewer as assignees: those it may be told take
+    part. A task posted with any other is refused as one not on the case is."""
+    told, _untold = _told(ctx, case, _mdt_reader(ctx, 200))
+    return {p.agency.id for p in told}
+
+
+def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
+    agency = ctx.viewer.agency
+    today = _today(ctx)
+    coordinating = case.coordinating_agency_id == agency.id
+    reader = _mdt_reader(ctx, status)
+    told, untold = _told(ctx, case, reader)
     return render(
         ctx,
         "workflow/case.html",
@@ -301,6 +314,7 @@ def case_task_create(ctx: Context) -> Response:
             due_date=ctx.field("due_date"),
             priority=ctx.field("priority") or TaskPriority.NORMAL,
             decision=decision,
+            offered=_offered(ctx, case),
             actor=ctx.viewer.user,
             at=ctx.now,
             today=_today(ctx),
@@ -695,13 +709,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
     )
     # As on the case page: only agencies the viewer may be told take part are offered; an
     # assignee it may not be told of stays as it is, unnamed (tasks.KEEP_ASSIGNEE).
-    told, _untold = federated_summary.told_participants(
-        ctx.db,
-        participants=casework.participants(ctx.db, case),
-        case=case,
-        federation=ctx.request.app.state.federation,
-        **reader,
-    )
+    told, _untold = _told(ctx, case, reader)
     offered = {p.agency.id for p in told}
     return render(
         ctx,
@@ -793,6 +801,7 @@ def task_update(ctx: Context) -> Response:
             assignee=ctx.field("assignee"),
             due_date=ctx.field("due_date"),
             priority=ctx.field("priority"),
+            offered=_offered(ctx, case),
             actor=ctx.viewer.user,
             at=ctx.now,
             tz=ctx.settings.tz,

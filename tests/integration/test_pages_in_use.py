@@ -97,6 +97,7 @@ def test_a_status_change_comes_back_to_the_filtered_list(client, db, keys):
         title="Filtered",
         assignee=f"user:{me.public_id}",
         due_date="2026-11-05",
+        offered=None,
         actor=None,
         at=make.AT,
         today=TODAY,

@@ -92,6 +92,7 @@ def test_a_task_assigned_to_another_agency_shows_its_text_only_as_released(db, k
         details="SYNTHETIC-TASK-DETAILS",
         assignee=f"agency:{team.r.public_id}",
         due_date=(TODAY + timedelta(days=7)).isoformat(),
+        offered=None,
         actor=writer,
         at=make.AT,
         today=TODAY,
