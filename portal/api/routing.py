@@ -121,6 +121,10 @@ async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Re
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as problem:
         return error(400, f"The body is not valid JSON: {problem}.")
+    except ValueError:  # a number past the interpreter's digit limit
+        return error(400, "The body holds a number too long to read.")
+    except RecursionError:
+        return error(400, "The body is nested too deeply to read.")
     if not isinstance(data, dict):
         return error(400, "The body must be a JSON object.")
     unstorable = edge.unstorable_field(data)

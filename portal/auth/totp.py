@@ -30,7 +30,9 @@ def qr_svg(uri: str) -> str:
 def matching_step(secret: str, code: str, *, at: datetime, last_step: int | None) -> int | None:
     """The time step the code belongs to, or None; a step already used is refused."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    # ASCII digits only: isdigit() also takes other scripts' digits (fullwidth ones), which
+    # the constant-time comparison refuses to compare.
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     step_now = totp.timecode(at)

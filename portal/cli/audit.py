@@ -94,6 +94,8 @@ def _verify_against_file(engine, path: str) -> int:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as problem:
         raise CommandError(f"cannot read {path}: {problem.strerror}", BAD_INPUT) from None
+    except UnicodeDecodeError:  # not text: no checkpoint either
+        raise CommandError(f"{path} is not a signed audit checkpoint", BAD_INPUT) from None
     try:
         stripped = text.strip()
         if stripped.startswith("{") and "\n{" not in stripped:

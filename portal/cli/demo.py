@@ -178,7 +178,7 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     state_file = folder / "nodes.json"
     nodes = federated.plan(folder, host=args.host, port=first_port)
     if state_file.exists():
-        state = json.loads(state_file.read_text())
+        state = _federated_state(state_file)
         if [n["url"] for n in state["nodes"]] != [n.url for n in nodes]:
             raise CommandError(
                 f"{folder} holds a federated demo on other addresses "
@@ -244,3 +244,21 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     finally:
         for node in nodes:
             federated.stop(node)
+
+
+def _federated_state(path) -> dict:
+    """What an earlier federated demo in the folder saved: its nodes' addresses and keys."""
+    import json
+
+    wanted = {"url", "kek", "session_key"}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not all(isinstance(n, dict) and wanted <= n.keys() for n in state["nodes"]):
+            raise ValueError
+    except (OSError, ValueError, TypeError, KeyError):
+        raise CommandError(
+            f"{path} is not a federated demo's saved state; move the folder "
+            f"{path.parent} away to start a new demo",
+            REFUSED,
+        ) from None
+    return state

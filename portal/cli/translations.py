@@ -13,6 +13,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from portal import i18n
+from portal.cli.errors import BAD_INPUT, CommandError
 from portal.resources import TEMPLATES_DIR
 
 PORTAL_DIR = Path(i18n.__file__).parent
@@ -92,7 +93,12 @@ def cmd_template(args: argparse.Namespace) -> int:
     if args.file == "-":
         sys.stdout.buffer.write(buffer.getvalue())
     else:
-        Path(args.file).write_bytes(buffer.getvalue())
+        try:
+            Path(args.file).write_bytes(buffer.getvalue())
+        except OSError as error:
+            raise CommandError(
+                f"cannot write {args.file}: {error.strerror or error}", BAD_INPUT
+            ) from None
     return 0
 
 

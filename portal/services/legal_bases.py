@@ -108,7 +108,7 @@ UNDER_AGES = range(12, 22)
 
 def _under_age(value: object) -> int:
     text = str(value if value is not None else "").strip()
-    if not text.isdigit() or int(text) not in UNDER_AGES:
+    if not (text.isascii() and text.isdigit() and len(text) <= 2) or int(text) not in UNDER_AGES:
         raise Invalid(
             "under_age",
             f"Enter the age the statute's protection ends at: a whole number from "

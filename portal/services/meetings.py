@@ -88,7 +88,7 @@ def parse_start(day: object, clock: object, *, tz: ZoneInfo) -> tuple[datetime, 
         date=lambda: validation.domain_date(day, "date", label="Date"),
         time=lambda: _time(clock),
     )
-    local = datetime.combine(values["date"], values["time"], tzinfo=tz)
+    local = validation.wall_clock(values["date"], values["time"], tz=tz, field="time")
     return local.astimezone(ZoneInfo("UTC")), values["date"]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, tzinfo
 from enum import StrEnum
 from typing import TypeVar
 
@@ -126,3 +126,17 @@ def collect(**checks) -> dict:
     if errors:
         raise Invalid.of(errors)
     return values
+
+
+def wall_clock(day: date, clock: time, *, tz: tzinfo, field: str) -> datetime:
+    """A date and time on the MDT's wall clocks, in its zone. A time the clocks skip
+    (spring forward: 02:30 on the night they go from 02:00 to 03:00) is refused, not moved
+    an hour without a word; a time they pass twice (fall back) is the first of the two."""
+    local = datetime.combine(day, clock, tzinfo=tz)
+    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise Invalid(
+            field,
+            f"{clock.strftime('%H:%M')} does not exist on {day.isoformat()} in the MDT's time "
+            "zone: the clocks skip it. Choose another time.",
+        )
+    return local

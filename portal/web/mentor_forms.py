@@ -136,7 +136,7 @@ def read_appointment(form: Mapping[str, object], *, tz: tzinfo, now: datetime) -
         ),
     )
     return AppointmentInput(
-        starts_at=datetime.combine(values["date"], values["time"], tzinfo=tz),
+        starts_at=validation.wall_clock(values["date"], values["time"], tz=tz, field="time"),
         kind=values["kind"],
         place_type=values["place_type"],
     )

@@ -41,7 +41,7 @@ def local_datetime(value: object, field: str, tz: tzinfo, *, label: str) -> date
         raise Invalid(field, f"{label}: give a date and time, like 2026-03-07 14:30.") from None
     if naive.tzinfo is not None:
         raise Invalid(field, f"{label}: give the local date and time without a zone.")
-    return naive.replace(tzinfo=tz)
+    return validation.wall_clock(naive.date(), naive.time(), tz=tz, field=field)
 
 
 def read_screening(form: Mapping[str, object], *, tz: tzinfo, now: datetime) -> ScreeningInput:

@@ -435,8 +435,8 @@ def meeting_create(ctx: Context) -> Response:
 def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | None = None):
     agency = ctx.viewer.agency
     managing = meeting.coordinating_agency_id == agency.id
+    reader = _mdt_reader(ctx, status)  # first: a failed form's writes are gone before reading
     agenda = meetings.agenda(ctx.db, meeting, agency)
-    reader = _mdt_reader(ctx, status)
     decisions = case_records.meeting_decisions(
         ctx.db,
         owner=ctx.db.get(Agency, meeting.coordinating_agency_id),

@@ -122,6 +122,25 @@ def test_a_date_is_read_in_the_mdts_zone():
     assert no_time.starts_at.timetz() == time(9, 0, tzinfo=NY)
 
 
+def test_a_time_the_clocks_skip_is_refused_and_one_they_pass_twice_is_its_first():
+    with pytest.raises(Invalid) as refused:
+        mentor_forms.read_appointment(
+            {**DATE, "date": "2027-03-14", "time": "02:30"}, tz=NY, now=NOW
+        )
+    assert refused.value.errors == {
+        "time": "02:30 does not exist on 2027-03-14 in the MDT's time zone: the clocks skip it. "
+        "Choose another time."
+    }
+    twice = mentor_forms.read_appointment(
+        {**DATE, "date": "2026-11-01", "time": "01:30"},
+        tz=NY,
+        now=datetime(2026, 10, 30, 12, tzinfo=ZoneInfo("UTC")),
+    )
+    assert twice.starts_at.astimezone(ZoneInfo("UTC")) == datetime(
+        2026, 11, 1, 5, 30, tzinfo=ZoneInfo("UTC")
+    )  # 01:30 EDT, the first of the two
+
+
 def test_an_empty_date_form():
     errors = errors_of(mentor_forms.read_appointment, {}, tz=NY, now=NOW)
     assert list(errors) == ["date", "kind", "place_type"]  # no time means 9:00

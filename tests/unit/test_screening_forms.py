@@ -100,6 +100,11 @@ def test_a_tool_with_one_version_needs_no_choice_of_it():
         ("2026-11-02T09:15+01:00", "Screened: give the local date and time without a zone."),
         ("2026-11-02T10:06", "The screening time cannot be in the future."),
         ("2016-10-01T10:00", "The screening time is more than ten years ago."),
+        (  # the night the clocks went from 02:00 to 03:00: not moved to 03:30 unsaid
+            "2026-03-08T02:30",
+            "02:30 does not exist on 2026-03-08 in the MDT's time zone: the clocks skip it. "
+            "Choose another time.",
+        ),
     ],
 )
 def test_the_screening_time(value, message):
