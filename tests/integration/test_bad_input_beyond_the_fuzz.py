@@ -59,9 +59,9 @@ def _section_writer(db, keys):
     ids=["integer-of-5000-digits", "nested-20000-deep"],
 )
 def test_a_json_body_json_cannot_read_is_a_400_not_a_500(client, db, keys, body):
-    """portal/api/routing.py:_read_json catches only UnicodeDecodeError and
-    JSONDecodeError around json.loads; a 5,000-digit number (ValueError) and deep nesting
-    (RecursionError), both well under the 64 KiB limit, escape as a 500."""
+    """The API's body reader caught only UnicodeDecodeError and JSONDecodeError around
+    json.loads: a 5,000-digit number (ValueError) and deep nesting (RecursionError), both
+    well under the 64 KiB limit, escaped as a 500."""
     url, headers = _section_writer(db, keys)
     before = _count(db, SectionEntry.id)
     answer = client.put(url, content=body.encode(), headers=headers)
@@ -96,10 +96,9 @@ def _coordinator_with_meeting(client, db, keys):
 
 def test_adding_a_new_case_and_one_already_on_the_agenda_is_a_409_not_a_500(client, db, keys):
     """Ticking a case not yet on the agenda together with one already there: the first is
-    flushed, the second raises Conflict, and workflow_pages._meeting_page (about line 433)
-    loads the agenda *before* _mdt_reader rolls the failed write back, so rendering touches
-    the rolled-back AgendaItem: ObjectDeletedError, a 500. The fix: roll back (call
-    _mdt_reader) before reading the agenda."""
+    flushed, the second raises Conflict, and the meeting page loaded the agenda before the
+    failed write was rolled back, so rendering touched the rolled-back AgendaItem
+    (ObjectDeletedError, a 500)."""
     meeting, on_agenda, other = _coordinator_with_meeting(client, db, keys)
     token = make.csrf_of_page(client, f"/meetings/{meeting.public_id}")
     before = _count(db, AgendaItem.id)
@@ -114,8 +113,8 @@ def test_adding_a_new_case_and_one_already_on_the_agenda_is_a_409_not_a_500(clie
 
 def test_a_meeting_at_a_local_time_that_does_not_exist_is_refused_not_moved(client, db, keys):
     """2027-03-14 02:30 does not exist in America/New_York (clocks go from 02:00 to 03:00).
-    services/meetings.parse_start combines it with the zone as if it did, and the meeting
-    is saved and shown at 03:30 without a word; it should be a 400 naming the time."""
+    The meeting was combined with the zone as if it did, saved and shown at 03:30 without
+    a word; it is a 400 naming the time."""
     agency = make.agency(db, keys)
     make.user(db, agency, Role.MDT_COORDINATOR, username="coord")
     make.login(client, "coord")
@@ -143,8 +142,8 @@ FULLWIDTH_CODE = "１２３４５６"  # six digits to str.isdigit, not ASCII
 
 
 def test_enrolling_a_second_factor_with_fullwidth_digits_is_a_400_not_a_500(client, db, keys):
-    """auth/totp.py:33 lets any six characters str.isdigit accepts through, then
-    hmac.compare_digest(candidate, code) raises TypeError on a non-ASCII str: a 500.
+    """Any six characters str.isdigit accepts went through to hmac.compare_digest, which
+    raises TypeError on a non-ASCII str: a 500.
     (A phone keyboard in a CJK input mode types these digits.)"""
     agency = make.agency(db, keys)
     make.user(db, agency, username="totp.person")
@@ -186,9 +185,8 @@ def test_signing_in_with_fullwidth_digits_is_a_400_not_a_500(client, db, keys, c
 
 @pytest.mark.parametrize("under_age", ["²", "9" * 5000], ids=["superscript-two", "5000-digits"])
 def test_a_legal_basis_age_int_cannot_read_is_a_400_not_a_500(client, db, keys, under_age):
-    """services/legal_bases.py:111 checks str.isdigit, then int(): "²" is a digit to
-    isdigit but not to int, and int() reads no more than 4,300 digits; both ValueErrors
-    escape as a 500 (isdecimal and a length bound, as elsewhere, would do)."""
+    """The age was checked with str.isdigit, then int(): "²" is a digit to isdigit but not
+    to int, and int() reads no more than 4,300 digits; both ValueErrors escaped as a 500."""
     agency = make.agency(db, keys, kind=AgencyKind.SYSTEM)
     make.user(db, agency, Role.AGENCY_LEAD, username="lead")
     make.login(client, "lead")
@@ -238,9 +236,9 @@ def _one_clear_line(err: str) -> None:
 
 
 def test_audit_verify_against_a_checkpoint_file_that_is_not_utf8(operator, capsys):
-    """cli/audit.py:94-96 reads the file with read_text(encoding="utf-8") and catches only
-    OSError: a binary file ends in "unexpected UnicodeDecodeError ... report it" (exit 3),
-    not "... is not a signed audit checkpoint" (exit 2) as any other bad file does."""
+    """The file was read as UTF-8 catching only OSError: a binary file ended in "unexpected
+    UnicodeDecodeError ... report it" (exit 3), not "... is not a signed audit checkpoint"
+    (exit 2) as any other bad file does."""
     status, err = _run(capsys, "db", "upgrade")
     assert status == 0, err
     binary = operator / "checkpoint.bin"
@@ -251,9 +249,9 @@ def test_audit_verify_against_a_checkpoint_file_that_is_not_utf8(operator, capsy
 
 
 def test_i18n_template_into_a_missing_folder_says_it_cannot_write(operator, capsys):
-    """cli/translations.py:95 writes with Path.write_bytes unguarded: a missing folder is
-    "unexpected FileNotFoundError ... report it" (exit 3), where `roster export --out`
-    says "cannot write PATH: No such file or directory" (exit 2)."""
+    """The template was written unguarded: a missing folder was "unexpected
+    FileNotFoundError ... report it" (exit 3), where `roster export --out` says "cannot
+    write PATH: No such file or directory" (exit 2)."""
     target = operator / "no-such-folder" / "messages.pot"
     status, err = _run(capsys, "i18n", "template", str(target))
     _one_clear_line(err)
@@ -263,7 +261,7 @@ def test_i18n_template_into_a_missing_folder_says_it_cannot_write(operator, caps
 def test_a_federated_demo_folder_whose_saved_state_is_unreadable_is_said_in_one_line(
     operator, capsys
 ):
-    """cli/demo.py read the folder's nodes.json with json.loads unguarded: a file cut short
+    """The demo read the folder's nodes.json with json.loads unguarded: a file cut short
     (a disk that filled) ended in "unexpected JSONDecodeError … report it"."""
     folder = operator / "portal-federated-demo"
     folder.mkdir()

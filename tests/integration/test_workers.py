@@ -178,11 +178,20 @@ def _owner(workers: set[int], server_port: int, client_port: int) -> int | None:
 
 
 def _fail_sign_in(connection: http.client.HTTPConnection, username: str, address: str) -> int:
+    before = connection.sock.getsockname()[1]
+    status = _sign_in_answer(connection, username, address)
+    assert connection.sock.getsockname()[1] == before, "the connection was not kept alive"
+    return status.status
+
+
+def _sign_in_answer(
+    connection: http.client.HTTPConnection, username: str, address: str
+) -> http.client.HTTPResponse:
+    """A failed sign-in (a password check: a tenth of a second of work), its answer read."""
     token = secrets.token_urlsafe(24)  # the sign-in form's double-submit token
     body = urllib.parse.urlencode(
         {"username": username, "password": "not the password", "csrf_token": token}
     )
-    before = connection.sock.getsockname()[1]
     connection.request(
         "POST",
         "/login",
@@ -195,10 +204,9 @@ def _fail_sign_in(connection: http.client.HTTPConnection, username: str, address
             "X-Forwarded-For": address,
         },
     )
-    status = connection.getresponse()
-    status.read()
-    assert connection.sock.getsockname()[1] == before, "the connection was not kept alive"
-    return status.status
+    answer = connection.getresponse()
+    answer.read()
+    return answer
 
 
 def _attempts(node, extra_env: dict[str, str]) -> list[int]:
@@ -241,25 +249,12 @@ def test_in_memory_each_worker_counts_alone(node):
     assert statuses == [400] * (LIMIT + 1)
 
 
-def _sign_in_answer(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
-    """A failed sign-in (a password check: tenth of a second of work), its answer read."""
-    token = secrets.token_urlsafe(24)
-    body = urllib.parse.urlencode(
-        {"username": f"nobody.{secrets.token_hex(4)}", "password": "wrong", "csrf_token": token}
+def _a_stranger(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    return _sign_in_answer(
+        connection,
+        f"nobody.{secrets.token_hex(4)}",
+        f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}",
     )
-    connection.request(
-        "POST",
-        "/login",
-        body=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"portal_presession={token}",
-            "X-Forwarded-For": f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}",
-        },
-    )
-    answer = connection.getresponse()
-    answer.read()
-    return answer
 
 
 @pytest.mark.slow
@@ -282,13 +277,13 @@ def test_a_worker_with_more_than_its_share_hands_a_connection_back(node):
         owners = {_owner(server.workers, server.port, c.sock.getsockname()[1]) for c in connections}
         assert owners == {busy}
         with ThreadPoolExecutor(len(connections)) as pool:
-            answers = list(pool.map(_sign_in_answer, connections))
+            answers = list(pool.map(_a_stranger, connections))
         assert [a.status for a in answers] == [400] * 3
         closing = [a.getheader("connection") for a in answers].count("close")
         assert closing >= 1
         # One request at a time is within any worker's share: kept alive.
         alone = server._connect()
-        assert _sign_in_answer(alone).getheader("connection") is None
+        assert _a_stranger(alone).getheader("connection") is None
         for connection in (*connections, alone):
             connection.close()
     finally:
