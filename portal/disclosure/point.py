@@ -157,6 +157,56 @@ def not_linked(requester: Requester, owner: Agency, section: Section | str) -> W
     return _placeholder(requester, owner, section_of(section), Gate.NOT_LINKED)
 
 
+def answered_as_not_linked(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    sections: list[Section | str],
+    *,
+    because: Withheld,
+    at: datetime,
+) -> list[Withheld]:
+    """An owner that may not tell this requester it takes part in the case (`because`: its
+    point's `participation` decision, withheld) answers every section as an owner not on
+    the case, nothing of them read; and, as for any denial, writes each in its own log,
+    withheld for the reason it may not tell (the true gate, beside what was answered). The
+    `participation` decision itself is in the log already."""
+    placeholders = [not_linked(requester, owner, section) for section in sections]
+    record_many(
+        db,
+        [
+            entry_values(
+                AuditTag.DISCLOSURE_WITHHELD,
+                agency_id=owner.id,
+                actor=(requester.user, requester.agency),
+                subject=case.reference,
+                detail={
+                    "viewer_agency": requester.agency,
+                    "viewer_node": requester.node,
+                    "owner": owner.public_id,
+                    "own_agency": False,
+                    "reason": sentence(because.why),
+                    "answered": sentence(placeholder.why),
+                },
+                at=at,
+                disclosure=DisclosureFacts(
+                    case_ref=case.reference,
+                    client_ref=None,  # not looked up: nothing of the client was read
+                    section_key=placeholder.section.key,
+                    purpose=requester.purpose,
+                    decision="withheld",
+                    gate=because.gate,
+                    viewer_role=",".join(sorted(requester.roles))[:30] or None,
+                ),
+            )
+            for placeholder in placeholders
+            if placeholder.section.key != because.section.key
+        ],
+    )
+    return placeholders
+
+
 def _placeholder(
     requester: Requester,
     owner: Agency,

@@ -94,13 +94,13 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
                 options |= {"keys": state.keys, "tz": settings.tz}
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
-            db.rollback()
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
             return _refused(refused)
         except (UnicodeDecodeError, json.JSONDecodeError, wire.WireError) as problem:
-            db.rollback()
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
             return _plain(400, {"error": "bad_request", "message": str(problem)})
         except DomainError as problem:
-            db.rollback()
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
             return _plain(problem.status_code, {"error": "refused", "message": str(problem)})
         content = json.dumps(answered.payload, separators=(",", ":")).encode()
         key_id, signing_key = transport.signing_key_of(db, answered.agency, keys=state.keys)
@@ -114,6 +114,20 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
         now=now.timestamp(),
     )
     return Response(content, status_code=answered.status, headers=headers)
+
+
+def _keep_only_the_nonce(db, caller, *, at, window_seconds: float) -> None:
+    """A request refused after its signature was accepted: whatever it wrote is dropped,
+    and its nonce is kept, so the same signed bytes sent again within the window are
+    refused as replayed, not served again (on a state that may have changed since)."""
+    db.rollback()
+    try:
+        transport.remember_nonce(
+            db, caller.key_id, caller.nonce, at=at, window_seconds=window_seconds
+        )
+        commit(db)
+    except SignatureRefused:  # the same request, sent twice at once: the other keeps it
+        db.rollback()
 
 
 def federation_routes() -> list[Route]:

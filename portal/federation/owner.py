@@ -18,7 +18,7 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
-from portal.disclosure.point import not_linked, prefetch, section_of
+from portal.disclosure.point import answered_as_not_linked, prefetch, section_of
 from portal.errors import NotFound
 from portal.federation import membership, wire
 from portal.federation.signatures import Refusal, SignatureRefused
@@ -120,7 +120,9 @@ def _answered(
         return answer(db, requester, case, owner, sections, **given)
     (taking_part,) = answer(db, requester, case, owner, [case_records.PARTICIPATION], **given)
     if taking_part.decision != "released":
-        return [not_linked(requester, owner, section) for section in sections]
+        return answered_as_not_linked(
+            db, requester, case, owner, sections, because=taking_part, at=given["at"]
+        )
     rest = [s for s in sections if section_of(s).key != case_records.PARTICIPATION]
     decided = iter(answer(db, requester, case, owner, rest, **given) if rest else [])
     return [
