@@ -96,6 +96,13 @@ def named(basis: LegalBasis) -> str:
     return f"{basis.citation} ({basis.public_id})"
 
 
+def citation(named_basis: str) -> str:
+    """What a person reads of a basis as `named` names it: its citation; the id after it is
+    for the audit log, which names the very record."""
+    head, parenthesis, tail = named_basis.rpartition(" (")
+    return head if parenthesis and len(tail) == 37 and tail.endswith(")") else named_basis
+
+
 def _under(
     db: Session,
     owner: Agency,

@@ -98,14 +98,18 @@ def roles_in_agency(db: Session, agency: Agency) -> list[str]:
     return sorted(set(held) - {Role.ADMINISTRATOR.value})
 
 
-def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -> ApiToken:
+def token_of(db: Session, agency: Agency, public_id: str) -> ApiToken:
+    """One of the agency's own tokens (404 for any other)."""
     token = db.exec(
-        select(ApiToken).where(
-            ApiToken.public_id == public_id, ApiToken.agency_id == viewer.agency.id
-        )
+        select(ApiToken).where(ApiToken.public_id == public_id, ApiToken.agency_id == agency.id)
     ).first()
     if token is None:
         raise NotFound("API token")
+    return token
+
+
+def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -> ApiToken:
+    token = token_of(db, viewer.agency, public_id)
     if token.revoked_at is None:
         token.revoked_at = at
         record(

@@ -126,9 +126,8 @@ def _sections(chosen: list[str], shareable: set[str]) -> list[str]:
     return sorted(set(picked))
 
 
-def retire_basis(
-    db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime
-) -> LegalBasis:
+def active_basis(db: Session, agency: Agency, public_id: str) -> LegalBasis:
+    """One of the agency's own legal bases in force (404 for any other)."""
     basis = db.exec(
         select(LegalBasis).where(
             LegalBasis.public_id == public_id,
@@ -138,6 +137,13 @@ def retire_basis(
     ).first()
     if basis is None:
         raise NotFound("legal basis")
+    return basis
+
+
+def retire_basis(
+    db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime
+) -> LegalBasis:
+    basis = active_basis(db, agency, public_id)
     basis.retired_at = at
     basis.retired_by_id = actor.id if actor else None
     db.add(basis)

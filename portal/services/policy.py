@@ -131,7 +131,8 @@ def add_line(
     return row
 
 
-def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime) -> None:
+def active_line(db: Session, agency: Agency, public_id: str) -> PolicyLine:
+    """One of the agency's own lines in force (404 for any other)."""
     row = db.exec(
         select(PolicyLine).where(
             PolicyLine.public_id == public_id,
@@ -141,6 +142,11 @@ def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at
     ).first()
     if row is None:
         raise NotFound("policy line")
+    return row
+
+
+def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime) -> None:
+    row = active_line(db, agency, public_id)
     row.retired_at = at
     row.retired_by_id = actor.id if actor else None
     version = _bump(db, agency)

@@ -41,7 +41,15 @@ def choice(value: object, field: str, options: type[StrEnum], *, label: str | No
     try:
         return options(value).value
     except ValueError:
-        raise Invalid(field, f"Choose a {label.lower()} from the list.") from None
+        raise Invalid(field, f"Choose {_article(label)} {label.lower()} from the list.") from None
+
+
+def _article(noun: str) -> str:
+    """ "a" or "an", by how the noun is said: "an outcome", "a kind of appointment", "a
+    user" (a letter is only a guide to the sound; these labels are the portal's own)."""
+    word = noun.lower()
+    vowel_sound = word[:1] in "aeiou" and not word.startswith(("uni", "use", "usu", "eu", "one"))
+    return "an" if vowel_sound else "a"
 
 
 def member(value: object, field: str, options: type[_E], *, label: str | None = None) -> _E:

@@ -25,7 +25,7 @@ from portal.services import (
     mentoring,
 )
 from portal.services.csv_cells import safe_cell
-from portal.web import mentor_chart, mentor_forms
+from portal.web import confirm_pages, mentor_chart, mentor_forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -305,6 +305,32 @@ def _after_entry(ctx: Context, entry) -> str:
     except NotFound:
         return "/mentor"
     return f"/mentor/cases/{case.public_id}"
+
+
+def entry_delete_page(ctx: Context) -> Response:
+    """Asks before deleting: what goes, and that it cannot be undone."""
+    entry = mentoring.access_own_entry(ctx.db, ctx.viewer.user, _param(ctx, "entry_id"))
+    edit = f"/mentor/accompaniments/{entry.public_id}/edit"
+    if not mentoring.editable(entry, ctx.now):  # past the window: only a correction now
+        return RedirectResponse(edit, status_code=303)
+    case = ctx.db.get(MdtCase, entry.case_id)
+    kind = AccompanimentKind(entry.kind).label
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title="Delete this entry?",
+            consequences=[
+                f"The {kind.lower()} of {entry.occurred_on.strftime('%d %B %Y').lstrip('0')} "
+                f"on {case.reference} leaves your log and the program's reports.",
+                "It cannot be undone. That it was deleted stays in the program's audit log.",
+            ],
+            action=f"/mentor/accompaniments/{entry.public_id}/delete",
+            button="Delete the entry",
+            back=edit,
+            back_label="Back to the entry",
+            keep="Keep the entry",
+        ),
+    )
 
 
 def entry_delete(ctx: Context) -> Response:

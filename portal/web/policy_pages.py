@@ -11,6 +11,7 @@ from portal.models import AgencyKind, Role
 from portal.sections import catalogue
 from portal.services import legal_bases, policy, release_forms
 from portal.services.policy import ANY, OWN
+from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -96,6 +97,41 @@ def policy_add(ctx: Context) -> Response:
     return RedirectResponse("/agency/policy", status_code=303)
 
 
+def policy_remove_page(ctx: Context) -> Response:
+    """Asks before removing a line: what it did stops at the next request."""
+    line = policy.active_line(ctx.db, ctx.viewer.agency, ctx.request.path_params["line_id"])
+    words = PolicyWords.build()
+    said = (
+        f"{words.effect[line.effect]} {words.section.get(line.section_key, line.section_key)} "
+        f"to {words.role.get(line.recipient_role, line.recipient_role)} at "
+        f"{words.kind.get(line.recipient_kind, line.recipient_kind)}, for "
+        f"{words.purpose.get(line.purpose, line.purpose)}"
+    )
+    follows = (
+        "What it withheld is released from the next request wherever another line and the "
+        "survivor's release allow it: partners may see it at once."
+        if line.effect == "deny"
+        else "What it released is withheld from the next request wherever no other line "
+        "releases it."
+    )
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title="Remove this policy line?",
+            consequences=[
+                f"“{said}” stops applying.",
+                follows,
+                "The line stays on record in the audit log; add it again to restore it.",
+            ],
+            action=f"/agency/policy/{line.public_id}/remove",
+            button="Remove the line",
+            back="/agency/policy",
+            back_label="Back to the policy",
+            keep="Keep the line",
+        ),
+    )
+
+
 def policy_retire(ctx: Context) -> Response:
     policy.retire_line(
         ctx.db,
@@ -146,6 +182,27 @@ def legal_basis_add(ctx: Context) -> Response:
         return _page(ctx, basis_errors=error.errors, status=error.status_code)
     ctx.flash("The legal basis is recorded and signed; it applies from the next request.")
     return RedirectResponse("/agency/policy#bases-h", status_code=303)
+
+
+def legal_basis_retire_page(ctx: Context) -> Response:
+    """Asks before retiring a legal basis: releases alone count from the next request."""
+    basis = legal_bases.active_basis(ctx.db, ctx.viewer.agency, ctx.request.path_params["basis_id"])
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title=f"Retire {basis.citation}?",
+            consequences=[
+                f"From the next request, {basis.citation} no longer stands in for a survivor's "
+                "release: what it let partners read is withheld again unless a release covers it.",
+                "It cannot be undone: record the basis again to rely on it anew.",
+            ],
+            action=f"/agency/policy/legal-bases/{basis.public_id}/retire",
+            button="Retire the basis",
+            back="/agency/policy#bases-h",
+            back_label="Back to the policy",
+            keep="Keep the basis",
+        ),
+    )
 
 
 def legal_basis_retire(ctx: Context) -> Response:

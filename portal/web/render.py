@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from portal import i18n
 from portal.auth.permissions import Permission, allows
+from portal.disclosure import legal_basis
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
@@ -51,6 +52,7 @@ templates.env.filters["gate_words"] = gate_words
 templates.env.filters["role_words"] = role_words
 templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
+templates.env.filters["basis_citation"] = legal_basis.citation
 # A placeholder's sentence, from the facts the disclosure point returns.
 templates.env.filters["withheld_reason"] = sentence
 

@@ -142,6 +142,11 @@ def routes() -> list:
         ),
         route(
             "/admin/api-tokens/{token_id}/revoke",
+            token_pages.token_revoke_page,
+            permission=P.API_TOKEN_MANAGE,
+        ),
+        route(
+            "/admin/api-tokens/{token_id}/revoke",
             token_pages.token_revoke,
             permission=P.API_TOKEN_MANAGE,
             methods=("POST",),
@@ -179,6 +184,11 @@ def routes() -> list:
             mentor_pages.entry_edit,
             permission=P.ACCOMPANIMENT_LOG,
             methods=("POST",),
+        ),
+        route(
+            "/mentor/accompaniments/{entry_id}/delete",
+            mentor_pages.entry_delete_page,
+            permission=P.ACCOMPANIMENT_LOG,
         ),
         route(
             "/mentor/accompaniments/{entry_id}/delete",
@@ -353,6 +363,11 @@ def routes() -> list:
         ),
         route(
             "/agency/policy/{line_id}/remove",
+            policy_pages.policy_remove_page,
+            permission=P.POLICY_MANAGE,
+        ),
+        route(
+            "/agency/policy/{line_id}/remove",
             policy_pages.policy_retire,
             permission=P.POLICY_MANAGE,
             methods=("POST",),
@@ -362,6 +377,11 @@ def routes() -> list:
             policy_pages.legal_basis_add,
             permission=P.POLICY_MANAGE,
             methods=("POST",),
+        ),
+        route(
+            "/agency/policy/legal-bases/{basis_id}/retire",
+            policy_pages.legal_basis_retire_page,
+            permission=P.POLICY_MANAGE,
         ),
         route(
             "/agency/policy/legal-bases/{basis_id}/retire",

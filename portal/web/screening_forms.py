@@ -67,7 +67,7 @@ def read_screening(form: Mapping[str, object], *, tz: tzinfo, now: datetime) -> 
         tool=tool,
         screened_at=screened_at,
         trigger=lambda: validation.member(
-            form.get("trigger"), "trigger", ScreeningTrigger, label="Why screened"
+            form.get("trigger"), "trigger", ScreeningTrigger, label="Reason for screening"
         ),
         age_group=lambda: validation.member(
             form.get("age_group"), "age_group", AgeGroup, label="Age group"

@@ -7,6 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from portal.errors import Invalid
 from portal.models import ApiScope
 from portal.services import api_tokens
+from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -54,6 +55,29 @@ def token_create(ctx: Context) -> Response:
     except Invalid as error:
         return _page(ctx, status=400, errors=error.errors)
     return _page(ctx, issued=issued)  # the secret is shown on this response only
+
+
+def token_revoke_page(ctx: Context) -> Response:
+    """Asks before revoking: the system that uses it stops working at once."""
+    token = api_tokens.token_of(ctx.db, ctx.viewer.agency, ctx.request.path_params["token_id"])
+    if token.revoked_at is not None:
+        return RedirectResponse("/admin/api-tokens", status_code=303)
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title=f"Revoke the token “{token.name}”?",
+            consequences=[
+                f"Every call made with it, from {token.name}, fails from now on.",
+                "It cannot be undone: to let that system call again, create a new token and "
+                "give it the new one.",
+            ],
+            action=f"/admin/api-tokens/{token.public_id}/revoke",
+            button="Revoke the token",
+            back="/admin/api-tokens",
+            back_label="Back to the API tokens",
+            keep="Keep the token",
+        ),
+    )
 
 
 def token_revoke(ctx: Context) -> Response:

@@ -70,7 +70,7 @@ def test_an_empty_screening_names_each_field_in_the_forms_order():
 def test_no_action_without_a_reason_is_said_at_once_with_the_other_fields():
     errors = errors_of(read, {**SCREENING, "trigger": "", "action": "none", "action_reason": " "})
     assert errors == {
-        "trigger": "Choose a why screened from the list.",
+        "trigger": "Choose a reason for screening from the list.",
         "action_reason": "Say why no action was taken.",
     }
 
