@@ -66,7 +66,10 @@ def test_mentor_makes_a_task_of_a_follow_up(client, db, keys):
     assert f"{case_url}#entry-{entry.public_id}" in task_page.text
     assert "SYNTHETIC-NOTE" not in task_page.text
     caseload = client.get("/mentor")
-    assert '<dd class="open-tasks"><a href="/tasks">1</a></dd>' in caseload.text
+    assert (
+        '<dd class="open-tasks"><a class="button secondary" href="/tasks">1 open task</a></dd>'
+        in caseload.text
+    )
 
 
 def test_another_mentor_cannot_make_a_task_of_the_entry(client, db, keys):

@@ -54,7 +54,7 @@ def test_the_coordinator_sees_the_partners_minor_and_a_count_of_the_withheld(bro
     make.login(browser, mdt.coordinator.username)
     row = _row(browser.get("/").text)
     assert told.reference in row and f"/referrals/{mdt.shelter.public_id}/" in row
-    assert "Clear concern" in row and "shared under release" in row
+    assert "Clear concern" in row and "shared under the client's release" in row
     # The other minor is a count with its gate, never its reference.
     assert withheld.reference not in row
     assert "1 minor its point did not tell your agency of (no consent)" in row

@@ -120,7 +120,7 @@ def test_partners_elsewhere_refer_through_their_own_points(world):
         row = _row(client.get("/").text)
     # Child welfare (node C) under its legal basis; the shelter (here) under a release.
     assert "CW-MINOR" in row and CITATION in row
-    assert "SH-MINOR" in row and "shared under release" in row
+    assert "SH-MINOR" in row and "shared under the client's release" in row
     # The clinic (node B, community-based, no release): a count, never the reference.
     assert "CL-MINOR" not in row
     assert f"{fw.CLINIC}: 1 minor its point did not tell your agency of (no consent)" in row

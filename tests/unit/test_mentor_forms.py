@@ -54,7 +54,7 @@ def test_an_empty_entry_names_every_required_field_in_the_forms_order():
     assert errors["kind"] == "Choose a kind of accompaniment from the list."
     assert errors["duration_minutes"] == "Say how long it took."
     assert errors["place_type"] == "Choose a type of place from the list."
-    assert errors["outcome"] == "Choose a outcome from the list."
+    assert errors["outcome"] == "Choose an outcome from the list."
 
 
 @pytest.mark.parametrize(
