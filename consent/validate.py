@@ -66,6 +66,26 @@ def normalise_name(name: str) -> str:
     return " ".join(letters.split())
 
 
+def mixed_alphabets(name: str) -> str | None:
+    """The alphabets one word of the name mixes ("Latin and Cyrillic"), or None.
+
+    Letters of another alphabet can look the same on the screen and on paper (Cyrillic е,
+    і, о beside Latin e, i, o): a restricted person typing their name with a few of them
+    would pass the check against the recorded name, which the witness reads as the same.
+    A person writes one word of their name in one alphabet."""
+    for word in unicodedata.normalize("NFKC", name).split():
+        scripts = sorted({_alphabet(ch) for ch in word if ch.isalpha()})
+        if len(scripts) > 1:
+            return " and ".join(script.capitalize() for script in scripts)
+    return None
+
+
+def _alphabet(letter: str) -> str:
+    # The first word of a letter's Unicode name is its script (LATIN, CYRILLIC, GREEK...),
+    # but for the CJK ideographs and the like, which name no alphabet to mix up with.
+    return unicodedata.name(letter, "UNKNOWN").split()[0]
+
+
 def remaining_capacities(excluded_capacities: Iterable[Capacity | str]) -> tuple[Capacity, ...]:
     """Capacities that may still sign on the client's behalf once some are ruled out.
 
@@ -226,6 +246,14 @@ def _signer_problems(release: Release, excluded: Mapping[str, str | None]) -> li
         elif normalise_name(signer.name) in excluded:
             problems.append(
                 Problem(field, _excluded_message(excluded[normalise_name(signer.name)]))
+            )
+        elif mixed := mixed_alphabets(signer.name):
+            problems.append(
+                Problem(
+                    field,
+                    f"The name mixes letters of two alphabets in one word ({mixed}): type it "
+                    "in one alphabet, as the person writes it.",
+                )
             )
         if signer.capacity is Capacity.PARENT and not release.client_is_minor:
             problems.append(

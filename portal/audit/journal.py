@@ -25,6 +25,7 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import nacl.exceptions
@@ -33,7 +34,7 @@ from sqlalchemy import event, select
 from sqlmodel import Session
 
 import consent
-from portal.audit.times import format_at
+from portal.audit.times import format_at, out_of_time
 from portal.db import stage_for_commit, take_staged
 from portal.models import Agency, AgencyKey, AuditCheckpoint, AuditEntry, AuditHead, KeyPurpose
 
@@ -157,21 +158,25 @@ class Finding:
         return f"BROKEN {self.label}: {self.problem}"
 
 
-def _public_key(db: Session, agency: Agency, key_id: str) -> str | None:
+def _signing_key(db: Session, agency: Agency, key_id: str):
+    """(public key, retired at) of one of the agency's signing keys, or None."""
     return db.execute(
-        select(AgencyKey.public_key).where(
+        select(AgencyKey.public_key, AgencyKey.retired_at).where(
             AgencyKey.agency_id == agency.id,
             AgencyKey.key_id == key_id,
             AgencyKey.purpose == KeyPurpose.SIGNING,
         )
-    ).scalar_one_or_none()
+    ).first()
 
 
 def check_line(db: Session, agency: Agency, line: dict) -> str | None:
     """What is wrong between the database and one signed checkpoint kept elsewhere."""
-    public_key = _public_key(db, agency, line["key_id"])
-    if public_key is None or not signature_holds(line, public_key):
+    key = _signing_key(db, agency, line["key_id"])
+    if key is None or not signature_holds(line, key.public_key):
         return f"the checkpoint at seq {line['seq']} kept outside the database has a bad signature"
+    late = out_of_time(datetime.fromisoformat(line["at"]), retired_at=key.retired_at, entry_at=None)
+    if late is not None:
+        return f"the checkpoint at seq {line['seq']} kept outside the database {late}"
     seq = line["seq"]
     last = db.execute(
         select(AuditHead.last_seq).where(AuditHead.log_key == line["log"])
@@ -228,4 +233,35 @@ def cross_check(db: Session, lines: list[dict]) -> list[Finding]:
         problem = check_line(db, agency, line)
         if problem is not None:
             findings[log_key] = Finding(log_key, agency.name, problem)
+    for log_key, problem in _not_journaled(db, lines).items():
+        if log_key not in findings:
+            findings[log_key] = Finding(log_key, agencies[log_key].name, problem)
     return list(findings.values())
+
+
+def _not_journaled(db: Session, lines: list[dict]) -> dict[str, str]:
+    """Per log the journal holds, the first checkpoint the database signed after the
+    journal's first line of that log that the journal lacks: the journal was cut short
+    (its last lines gone), or the node stopped between a commit and its journal line."""
+    journaled: dict[str, set[int]] = {}
+    for line in lines:
+        journaled.setdefault(line["log"], set()).add(line["seq"])
+    problems = {}
+    for log_key, seqs in journaled.items():
+        lacking = db.execute(
+            select(AuditCheckpoint.seq, AuditCheckpoint.at)
+            .where(
+                AuditCheckpoint.log_key == log_key,
+                AuditCheckpoint.seq > min(seqs),
+                AuditCheckpoint.seq.not_in(seqs),
+            )
+            .order_by(AuditCheckpoint.seq)
+            .limit(1)
+        ).first()
+        if lacking is not None:
+            problems[log_key] = (
+                f"the journal lacks the checkpoint at seq {lacking.seq}, signed on "
+                f"{format_at(lacking.at)}, which the database holds: the journal was cut short, "
+                "or the node stopped before writing it (compare with a witness's copy)"
+            )
+    return problems

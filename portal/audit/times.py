@@ -25,3 +25,21 @@ def format_at(moment: datetime) -> str:
         )
         _last_formatted = (moment, text)
     return text
+
+
+def out_of_time(
+    signed_at: datetime, *, retired_at: datetime | None, entry_at: datetime | None
+) -> str | None:
+    """What is wrong with when a checkpoint says it was signed: after its key was retired
+    (a retired key may be known to someone else: what it signs since counts for nothing),
+    or before the entry it vouches for was written. None when nothing is."""
+    signed_at = _utc(signed_at)
+    if retired_at is not None and signed_at >= _utc(retired_at):
+        return f"was signed on {format_at(signed_at)}, after its key was retired"
+    if entry_at is not None and signed_at < _utc(entry_at):
+        return f"was signed on {format_at(signed_at)}, before the entry it signs was written"
+    return None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

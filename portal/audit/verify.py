@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from portal.audit import chain, checkpoints
+from portal.audit.times import out_of_time
 from portal.models import (
     GENESIS_HASH,
     NODE_LOG,
@@ -24,7 +26,9 @@ from portal.models import (
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
+    Client,
     KeyPurpose,
+    StaffUser,
 )
 
 # How far from its place a moved entry is looked for before it is called simply "edited".
@@ -106,7 +110,10 @@ class _Walked:
     entries: int = 0
     last_hash: str = GENESIS_HASH
     hashes_at_checkpoints: dict = field(default_factory=dict)
+    times_at_checkpoints: dict = field(default_factory=dict)  # each signed entry's `at`
     head_checkpoint_seq: int = 0
+    # Format 1's public ids, read once per walk: {(table, id): public id}.
+    public_ids: dict = field(default_factory=dict)
 
 
 def _batches(db: Session, log_key: str, upto: int | None, pause) -> Iterator[Mapping]:
@@ -161,12 +168,48 @@ def _walk(
                 f"broken link at seq {seq} (id {row['id']}): its prev_hash is not the hash "
                 f"of entry {seq - 1}"
             )
+        if (row["format"] or 1) == 1 and (refs := _format_1_refs(db, row, walked)):
+            return f"edited entry: seq {seq} (id {row['id']}) {refs}"
         if seq in signed:
             walked.hashes_at_checkpoints[seq] = row["entry_hash"]
+            walked.times_at_checkpoints[seq] = _aware(row["at"])
         previous = row["entry_hash"]
         expected += 1
         walked.entries, walked.last_hash = seq, previous
     return None
+
+
+# A format-1 entry's hash covers the integer ids it names; the public ids beside them were
+# filled in later (by a migration), outside the hash, and are what pages read (a client's
+# accounting of disclosures, who saw what). Each must be the public id of the row its hashed
+# id names: nothing else keeps them honest.
+_FORMAT_1_REFS = (
+    ("client_ref", "client_id", Client),
+    ("actor_user_ref", "actor_user_id", StaffUser),
+    ("actor_agency_ref", "actor_agency_id", Agency),
+)
+
+
+def _format_1_refs(db: Session, row, walked: _Walked) -> str | None:
+    for ref, id_column, model in _FORMAT_1_REFS:
+        row_id, given = row[id_column], row[ref]
+        if row_id is None:
+            if given is not None:
+                return f"names {ref} {given} where its hashed {id_column} is empty"
+            continue
+        key = (model.__tablename__, row_id)
+        if key not in walked.public_ids:
+            walked.public_ids[key] = db.execute(
+                select(model.public_id).where(model.id == row_id)
+            ).scalar_one_or_none()
+        named = walked.public_ids[key]
+        if named is not None and given not in (None, named):
+            return f"names {ref} {given}, not the one its hashed {id_column} names"
+    return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _written_seq(row) -> int | None:
@@ -234,16 +277,20 @@ def _check_checkpoints(
             )
         if hashes[seq] != checkpoint.entry_hash:
             return f"checkpoint at seq {seq} does not match the entry's hash"
-        public_key = db.execute(
-            select(AgencyKey.public_key).where(
+        key = db.execute(
+            select(AgencyKey.public_key, AgencyKey.retired_at).where(
                 AgencyKey.agency_id == agency.id,
                 AgencyKey.key_id == checkpoint.key_id,
                 AgencyKey.purpose == KeyPurpose.SIGNING,
             )
-        ).scalar_one_or_none()
-        if public_key is None:
+        ).first()
+        if key is None:
             return f"checkpoint at seq {seq} names an unknown key ({checkpoint.key_id})"
-        if not checkpoints.signature_holds(checkpoint, public_key):
+        if not checkpoints.signature_holds(checkpoint, key.public_key):
             return f"bad checkpoint signature at seq {seq}"
+        if problem := out_of_time(
+            checkpoint.at, retired_at=key.retired_at, entry_at=walked.times_at_checkpoints[seq]
+        ):
+            return f"checkpoint at seq {seq} {problem}"
         report.checkpoints += 1
     return None

@@ -28,6 +28,7 @@ from portal.disclosure.gates import Gate
 from portal.models import (
     Agency,
     AgencyKey,
+    Client,
     ConsentRelease,
     KeyPurpose,
     ReleaseRecipient,
@@ -146,6 +147,7 @@ _RELEASES = (
         ConsentRelease.public_id,
         ConsentRelease.agency_id,
         ConsentRelease.client_id,
+        Client.public_id.label("client_ref"),
         ConsentRelease.document,
         ReleaseRevocation.public_id.label("revocation_id"),
         ReleaseRevocation.revoked_at,
@@ -156,6 +158,7 @@ _RELEASES = (
         AgencyKey.retired_at.label("key_retired_at"),
         _KEY_AGENCY.public_id.label("key_agency"),
     )
+    .join(Client, Client.id == ConsentRelease.client_id)
     .outerjoin(ReleaseRevocation, ReleaseRevocation.release_id == ConsentRelease.id)
     .outerjoin(
         AgencyKey,
@@ -262,6 +265,8 @@ def prefetch(
     found: dict[int, list[Candidate]] = {client_id: [] for client_id in owners}
     for row in rows:
         release = _verified_document("release", row.document, fingerprint, ring, at)
+        if release is not None and not _signed_for(release, row, owners[row.client_id]):
+            release = None  # a signed document moved onto another row signs nothing there
         revocations = []
         for revocation_row in revoked.get(row.id, []):
             revocation = _verified_document(
@@ -272,19 +277,39 @@ def prefetch(
             else:
                 # A revocation we cannot verify still stops the release: failing closed.
                 revocations.append(
-                    _unverified_revocation(row, revocation_row, owners[row.client_id])
+                    unverified_revocation(
+                        release_id=row.public_id,
+                        revocation_id=revocation_row.public_id,
+                        revoked_at=revocation_row.revoked_at,
+                        disclosing_agency=owners[row.client_id].public_id,
+                    )
                 )
         found[row.client_id].append(Candidate(row.public_id, release, tuple(revocations)))
     for client_id, owner in owners.items():
         cache[(owner.id, client_id, recipient.id, only_release_id)] = found[client_id]
 
 
-def _unverified_revocation(row, revocation_row, owner) -> consent.Revocation:
+def _signed_for(release: consent.Release, row, owner: Agency) -> bool:
+    """Whether the signed document is the release of this row: its own id, this client's
+    and this owner's. The row's client and agency are copies a database writer could
+    change; the signature covers only what the document says."""
+    return (release.release_id, release.client_ref, release.disclosing_agency) == (
+        row.public_id,
+        row.client_ref,
+        owner.public_id,
+    )
+
+
+def unverified_revocation(
+    *, release_id: str, revocation_id: str, revoked_at: datetime, disclosing_agency: str
+) -> consent.Revocation:
+    """A revocation on record whose signed document does not verify: it still stops the
+    release from the time its row gives (failing closed), wherever a release is judged."""
     return consent.Revocation(
-        revocation_id=revocation_row.public_id,
-        release_id=row.public_id,
-        disclosing_agency=owner.public_id,
-        revoked_at=revocation_row.revoked_at,
+        revocation_id=revocation_id,
+        release_id=release_id,
+        disclosing_agency=disclosing_agency,
+        revoked_at=revoked_at,
         recorded_by=consent.StaffRef("unknown", "unknown"),
         reason=None,
     )

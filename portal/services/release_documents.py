@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode
+from portal.disclosure import consent_gate
 from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
 from portal.models import (
@@ -140,8 +141,17 @@ def verify_upload(
             select(ReleaseRevocation).where(ReleaseRevocation.release_id == stored.id)
         ):
             checked = consent.verify_revocation(json.loads(revocation.document), ring, at=at)
-            if checked.ok:
-                known.append(checked.document)
+            # One that does not verify still revokes, as at the owner's disclosure point.
+            known.append(
+                checked.document
+                if checked.ok
+                else consent_gate.unverified_revocation(
+                    release_id=document.release_id,
+                    revocation_id=revocation.public_id,
+                    revoked_at=revocation.revoked_at,
+                    disclosing_agency=document.disclosing_agency,
+                )
+            )
     current = consent.status(document, known, at=at, tz=tz)
     revoked = [
         r.revoked_at
