@@ -18,6 +18,7 @@ from portal.errors import Invalid
 from portal.i18n import N_
 from portal.models import Actor, Agency, Client, CompelledBasis, CompelledDisclosure
 from portal.requester import Requester
+from portal.sections import catalogue
 
 BASIS_LABELS = {
     CompelledBasis.SUBPOENA: N_("subpoena"),
@@ -123,21 +124,48 @@ def compelled_disclosures_of(db: Session, client: Client) -> list[CompelledDiscl
 
 
 def shown_to(
-    db: Session, requester: Requester, agency: Agency, client: Client
+    db: Session, requester: Requester, agency: Agency, client: Client, *, at: datetime
 ) -> tuple[list[CompelledDisclosure], int]:
     """The client's compelled disclosures this requester may read, and how many others.
 
     A record of one names the sections disclosed, to whom and under which order or report
     number: it tells what those sections hold (a screening found a reportable concern,
     substance-use records were subpoenaed). It is shown only to a role the agency's own
-    policy lets read every section it names."""
+    policy lets read every section it names, and that read is in the agency's log: one
+    entry per section the records shown name."""
     found = compelled_disclosures_of(db, client)
     named = {key for disclosure in found for key in sections_of(disclosure)}
     answers = own.decide_many(db, requester, sorted(named), agency=agency)
     readable = {answer.section.key for answer in answers if answer.allowed}
     shown = [d for d in found if set(sections_of(d)) <= readable]
+    told = {key for disclosure in shown for key in sections_of(disclosure)}
+    for answer in answers:
+        if answer.section.key in told:
+            own.record_read(
+                db,
+                answer,
+                requester=requester,
+                agency=agency,
+                client_ref=client.public_id,
+                subject=client.public_id,
+                at=at,
+                detail={
+                    "compelled_disclosures": [
+                        d.public_id for d in shown if answer.section.key in sections_of(d)
+                    ]
+                },
+            )
     return shown, len(found) - len(shown)
 
 
 def sections_of(disclosure: CompelledDisclosure) -> list[str]:
     return json.loads(disclosure.sections)
+
+
+def section_titles(disclosure: CompelledDisclosure) -> list[str]:
+    """The sections a disclosure names, as a person reads them (their titles)."""
+    found = catalogue()
+    return [
+        section.title if (section := found.get(key)) is not None else key
+        for key in sections_of(disclosure)
+    ]

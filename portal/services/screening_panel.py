@@ -61,6 +61,14 @@ class ScreeningPanel:
 SAFETY_PLAN, PLACEMENT = "safety_plan", "placement_housing"
 
 
+def _screenings_seen_by(db: Session, requester: Requester, agency: Agency) -> bool:
+    """Whether the agency's own policy lets this requester read its screenings: a row that
+    names a client begun, screened with a clear concern, or on a risk screen's clock tells
+    what the screening found, as the screening's own page does."""
+    (answer,) = own.decide_many(db, requester, [screenings.SECTION], agency=agency)
+    return answer.allowed
+
+
 def _reviews_seen_by(
     db: Session, requester: Requester, agency: Agency, reviews: list
 ) -> list[safety_plans.ReviewRow]:
@@ -94,6 +102,9 @@ def screening_panel(
         db, agency.id, now=now, due_hours=due_hours
     )
     minors_total, minors = screenings.minors_without_case(db, agency.id)
+    clocks = risk_screens.running_rows(db, agency.id, now=now)
+    if not _screenings_seen_by(db, requester, agency):
+        drafts, minors, clocks = [], [], []  # counted, but none by name
     review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
     reviews = _reviews_seen_by(db, requester, agency, reviews)
     return ScreeningPanel(
@@ -103,7 +114,7 @@ def screening_panel(
         due_hours=due_hours,
         risk_due_from_hours=risk_screens.FIRST_MARK_HOURS,
         clock_counts=risk_screens.counts(db, agency.id, now=now, tz=tz),
-        clocks=risk_screens.running_rows(db, agency.id, now=now),
+        clocks=clocks,
         minors_total=minors_total,
         minors=minors,
         review_total=review_total,

@@ -199,7 +199,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     values["sections"] = ctx.fields("sections")
     restricted = restricted_persons.restricted_persons_of(ctx.db, client)
     compelled, compelled_kept = compelled_disclosures.shown_to(
-        ctx.db, _requester(ctx), ctx.viewer.agency, client
+        ctx.db, _requester(ctx), ctx.viewer.agency, client, at=ctx.now
     )
     return render(
         ctx,
@@ -230,7 +230,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "languages": i18n.languages(),
             "compelled": compelled,
             "compelled_kept": compelled_kept,
-            "compelled_sections": compelled_disclosures.sections_of,
+            "compelled_sections": compelled_disclosures.section_titles,
             "bases": compelled_disclosures.BASIS_LABELS,
             "all_sections": catalogue().sections,
             "today": ctx.now.astimezone(ctx.settings.tz).date(),
