@@ -14,6 +14,7 @@ from portal.services import cases, releases, section_versions, sections
 import factories as make
 
 SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
+GUARDIAN = consent.Signer("Pat Guardian (synthetic)", consent.Capacity.LEGAL_GUARDIAN)
 SECRET_NOTE = "SYNTHETIC-SECRET-NOTE"
 
 
@@ -98,11 +99,15 @@ def release(
         actor=w.owner_staff,
         at=make.AT,
     )
+    # A minor signs with a guardian, as the default rule for minors asks.
+    minor = releases.MinorSigning().is_minor(
+        releases.birth_date_of(db, w.client, keys=keys), make.AT
+    )
     releases.sign(
         db,
         row,
         signer=SIGNER,
-        second_signer=None,
+        second_signer=GUARDIAN if minor else None,
         method=consent.SignatureMethod.TYPED,
         actor=w.owner_staff,
         keys=keys,

@@ -57,6 +57,10 @@ def user(
     return made
 
 
+# A client under 18 on the tests' clock (AT, 2026): whom a screening may call a minor.
+MINOR_BIRTH = date(2012, 4, 9)
+
+
 def client_record(
     db: Session,
     agency: Agency,

@@ -4,7 +4,7 @@ releases (signed by the minor and a parent) that name the coordinator."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -15,6 +15,7 @@ from portal.disclosure import referrals as point
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
 from portal.requester import Requester
 from portal.services import releases, screenings
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import factories as make
@@ -23,7 +24,7 @@ NY = ZoneInfo("America/New_York")
 AT = make.AT
 LATER = AT + timedelta(hours=2)
 NOTE = "SYNTHETIC-SCREENER-NOTE"
-MINOR_BIRTH = date(2012, 4, 9)
+MINOR_BIRTH = make.MINOR_BIRTH
 CLIENT = consent.Signer("Robin Example", consent.Capacity.SELF)
 PARENT = consent.Signer("Pat Example", consent.Capacity.PARENT)
 CITATION = "Synthetic State Code 39.3035 (example)"
@@ -65,7 +66,9 @@ class Mdt:
             "notes": NOTE,
         }
         given = screening_forms.read_screening(raw, tz=NY, now=AT)
-        made = screenings.start(self.db, client, given=given, actor=staff, keys=self.keys, at=AT)
+        made = screenings.start(
+            self.db, client, given=given, actor=staff, keys=self.keys, at=AT, minors=MinorSigning()
+        )
         if finalise:
             screenings.finalise(
                 self.db, made, actor=staff, keys=self.keys, tz=NY, window_hours=48, at=AT

@@ -52,7 +52,8 @@ class Team:
     """A coordinator with no client of its own, two agencies each serving one survivor on
     the case, and a third (law enforcement) taking part with a client record of its own."""
 
-    def __init__(self, db, keys):
+    def __init__(self, db, keys, *, birth=None):
+        """`birth`: the clients' birth date (default: the factories', an adult's)."""
         self.coordinator = make.agency(db, keys, name="Coordinating CAC (synthetic)")
         self.a = make.agency(db, keys, discipline=Discipline.HEALTH, name="Clinic A (synthetic)")
         self.b = make.agency(db, keys, discipline=Discipline.SHELTER, name="Shelter B (synthetic)")
@@ -70,7 +71,9 @@ class Team:
         self.case = make.mdt_case(db, self.coordinator)
         self.clients = {}
         for agency in (self.a, self.b, self.r):
-            self.clients[agency.id] = make.client_record(db, agency, keys)
+            self.clients[agency.id] = make.client_record(
+                db, agency, keys, **({"birth": birth} if birth else {})
+            )
             cases.link_client(
                 db,
                 self.case,

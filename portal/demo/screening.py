@@ -71,7 +71,8 @@ def seed_screening(
                 clients.Identity(
                     "Demo",
                     f"Screened {number} (synthetic)",
-                    date(2011 if minor else 1996, 1 + number % 12, 1 + number % 27),
+                    # 15 or 30 on the day of the demo, as their age group says
+                    date(at.year - (15 if minor else 30), 1 + number % 12, 1 + number % 27),
                 ),
                 reference=f"SCR-{2000 + number}",
                 actor=staff,
@@ -97,7 +98,15 @@ def seed_screening(
                 else "",
                 notes=f"Synthetic demo note for screening {number}.",
             )
-            made = screenings.start(db, client, given=given, actor=staff, keys=keys, at=when)
+            made = screenings.start(
+                db,
+                client,
+                given=given,
+                actor=staff,
+                keys=keys,
+                minors=releases.MinorSigning(tz=tz),
+                at=when,
+            )
             if number == 2:
                 continue  # one screening left as a draft, begun and not finalised
             screenings.finalise(
@@ -161,7 +170,15 @@ def seed_partner_minors(db, by_key, *, keys, tz, at, hosted=None) -> None:
             action=ScreeningAction.MDT_REFERRAL,
             notes=f"Synthetic partner screening note {number} (never shared).",
         )
-        made = screenings.start(db, client, given=given, actor=staff, keys=keys, at=when)
+        made = screenings.start(
+            db,
+            client,
+            given=given,
+            actor=staff,
+            keys=keys,
+            minors=releases.MinorSigning(tz=tz),
+            at=when,
+        )
         screenings.finalise(
             db, made, actor=staff, keys=keys, tz=tz, window_hours=WINDOW_HOURS, at=when
         )

@@ -35,7 +35,7 @@ from portal.models.screening import (
 from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.screening_tools import Tool, catalogue
-from portal.services import cases, risk_screens, section_versions, validation
+from portal.services import cases, releases, risk_screens, section_versions, validation
 from portal.services.keys import data_secret
 
 _UTC = ZoneInfo("UTC")
@@ -113,7 +113,15 @@ def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: by
     return crypto.open_json(secret, sealed)
 
 
-def _apply(db: Session, screening: Screening, given: ScreeningInput, *, keys: KeyWrapper):
+def _apply(
+    db: Session,
+    screening: Screening,
+    given: ScreeningInput,
+    *,
+    keys: KeyWrapper,
+    minors: releases.MinorSigning,
+):
+    _age_group_is_the_clients(db, screening, given, keys=keys, minors=minors)
     screening.tool_key = given.tool.key
     screening.tool_version = given.tool_version
     screening.screened_at = given.screened_at.astimezone(_UTC)  # stored in UTC
@@ -130,6 +138,31 @@ def _apply(db: Session, screening: Screening, given: ScreeningInput, *, keys: Ke
     )
 
 
+def _age_group_is_the_clients(
+    db: Session,
+    screening: Screening,
+    given: ScreeningInput,
+    *,
+    keys: KeyWrapper,
+    minors: releases.MinorSigning,
+) -> None:
+    """Whether the client is a minor decides the screening's path: a minor's goes to the
+    MDT with no choice asked, and takes mandated reports; an adult's waits for their own
+    yes. So the age group is the one the client's sealed birth date gives on the day
+    screened (as a release works it out), never one typed against it."""
+    client = db.get(Client, screening.client_id)
+    born = releases.birth_date_of(db, client, keys=keys)
+    minor = minors.is_minor(born, given.screened_at)
+    expected = AgeGroup.MINOR if minor else AgeGroup.ADULT
+    if AgeGroup(given.age_group) is not expected:
+        said = f"a minor (under {minors.age_of_majority})" if minor else "an adult"
+        raise Invalid(
+            "age_group",
+            f"The client's recorded birth date makes them {said} on the day screened: "
+            f"choose “{expected.value}”, or correct the birth date on their record first.",
+        )
+
+
 def _subject(db: Session, screening: Screening) -> str:
     return db.get(Client, screening.client_id).public_id
 
@@ -141,9 +174,11 @@ def start(
     given: ScreeningInput,
     actor: Actor,
     keys: KeyWrapper,
+    minors: releases.MinorSigning,
     at: datetime,
 ) -> Screening:
-    """Record a screening as a draft; the screener is whoever records it."""
+    """Record a screening as a draft; the screener is whoever records it. `minors`: the
+    MDT's age of majority and zone, by which the age group is checked."""
     screening = Screening(
         agency_id=client.agency_id,
         client_id=client.id,
@@ -162,7 +197,7 @@ def start(
         key_id="",
         notes_sealed=b"",
     )
-    _apply(db, screening, given, keys=keys)
+    _apply(db, screening, given, keys=keys, minors=minors)
     db.add(screening)
     db.flush()
     record(
@@ -210,13 +245,14 @@ def edit(
     given: ScreeningInput,
     actor: Actor,
     keys: KeyWrapper,
+    minors: releases.MinorSigning,
     tz: ZoneInfo,
     window_hours: int,
     at: datetime,
 ) -> Screening:
     """Change a draft, or a finalised screening inside its seven days."""
     require_editable(screening, at)
-    _apply(db, screening, given, keys=keys)
+    _apply(db, screening, given, keys=keys, minors=minors)
     screening.updated_at = at
     db.add(screening)
     record(
@@ -350,6 +386,7 @@ def amend(
     reason: str,
     actor: Actor,
     keys: KeyWrapper,
+    minors: releases.MinorSigning,
     tz: ZoneInfo,
     window_hours: int,
     at: datetime,
@@ -359,7 +396,7 @@ def amend(
     if not reason:
         raise Invalid("reason", "Reason for the amendment is required.")
     before = _field_values(db, screening, keys=keys, tz=tz)
-    _apply(db, screening, given, keys=keys)
+    _apply(db, screening, given, keys=keys, minors=minors)
     after = _field_values(db, screening, keys=keys, tz=tz)
     changes = {k: [before[k], after[k]] for k in FIELDS if before[k] != after[k]}
     if not changes:

@@ -31,6 +31,7 @@ from portal.services import (
     safety_plan_copy,
     screenings,
 )
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 from portal.web.context import Context
 from portal.web.render import render
@@ -141,7 +142,13 @@ def screening_create(ctx: Context) -> Response:
     try:
         given = screening_forms.read_screening(_raw(ctx), tz=ctx.settings.tz, now=ctx.now)
         made = screenings.start(
-            ctx.db, client, given=given, actor=ctx.viewer.user, keys=_keys(ctx), at=ctx.now
+            ctx.db,
+            client,
+            given=given,
+            actor=ctx.viewer.user,
+            keys=_keys(ctx),
+            minors=_minors(ctx),
+            at=ctx.now,
         )
     except Invalid as error:
         return screening_list(ctx, values=_raw(ctx), errors=error.errors, status=error.status_code)
@@ -214,6 +221,11 @@ def _common(ctx: Context) -> dict:
     }
 
 
+def _minors(ctx: Context) -> MinorSigning:
+    """The MDT's age of majority and zone: a screening's age group is checked by them."""
+    return MinorSigning.from_settings(ctx.settings)
+
+
 def _read_screening(ctx: Context) -> screenings.ScreeningInput:
     return screening_forms.read_screening(_raw(ctx), tz=ctx.settings.tz, now=ctx.now)
 
@@ -221,7 +233,9 @@ def _read_screening(ctx: Context) -> screenings.ScreeningInput:
 def screening_edit(ctx: Context) -> Response:
     def edit(client, screening):
         screenings.require_editable(screening, ctx.now)  # a locked one says so first
-        screenings.edit(ctx.db, screening, given=_read_screening(ctx), **_common(ctx))
+        screenings.edit(
+            ctx.db, screening, given=_read_screening(ctx), minors=_minors(ctx), **_common(ctx)
+        )
 
     return _act(ctx, edit, "Screening saved.")
 
@@ -237,7 +251,9 @@ def screening_amend(ctx: Context) -> Response:
         screenings.require_amendable(screening, ctx.now)  # then the reason, then the fields
         reason = screening_forms.amendment_reason({"reason": ctx.field("reason")})
         given = _read_screening(ctx)
-        screenings.amend(ctx.db, screening, given=given, reason=reason, **_common(ctx))
+        screenings.amend(
+            ctx.db, screening, given=given, reason=reason, minors=_minors(ctx), **_common(ctx)
+        )
 
     return _act(ctx, amend, "Amendment recorded; the screening keeps it for good.")
 

@@ -22,6 +22,7 @@ from portal.federation.transport import Federation
 from portal.models import Agency, CaseLink, MdtCase, Role, StaffUser
 from portal.requester import Requester
 from portal.services import clients, legal_bases, screenings, staff
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import federation_world as fw
@@ -56,7 +57,9 @@ def _minor(db, node, owner_name, author_name, reference, *, release_to=None):
         "notes": "SYNTHETIC-REMOTE-NOTE",
     }
     given = screening_forms.read_screening(raw, tz=NY, now=at)
-    made = screenings.start(db, client, given=given, actor=author, keys=node.keys, at=at)
+    made = screenings.start(
+        db, client, given=given, actor=author, keys=node.keys, at=at, minors=MinorSigning()
+    )
     screenings.finalise(db, made, actor=author, keys=node.keys, tz=NY, window_hours=48, at=at)
     if release_to:
         fw.sign_release(

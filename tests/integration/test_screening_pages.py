@@ -1,12 +1,13 @@
 """The screening pages, the survivor's printable plan and the coordinator's rows (issue 20)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
 from portal.models import AuditEntry, Discipline, Role
 from portal.services import mandated_reports, risk_screens, screenings, sections
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import factories as make
@@ -14,10 +15,10 @@ import factories as make
 NY = ZoneInfo("America/New_York")
 
 
-def _signed_in(app_client, db, keys, *roles):
+def _signed_in(app_client, db, keys, *roles, birth=make.MINOR_BIRTH):
     agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
     user = make.user(db, agency, *roles)
-    client = make.client_record(db, agency, keys)
+    client = make.client_record(db, agency, keys, birth=birth)
     make.login(app_client, user.username)
     return agency, user, client
 
@@ -98,7 +99,13 @@ def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clo
     from portal.models import AgencyKind
     from portal.services import mandated_reports, screenings
 
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    w = world(
+        db,
+        keys,
+        owner_discipline=Discipline.ADVOCACY,
+        partner_kind=AgencyKind.SYSTEM,
+        birth=make.MINOR_BIRTH,
+    )
     tz = make_tz()
     when = clock() - timedelta(hours=2)
     raw = {
@@ -111,7 +118,9 @@ def test_the_case_timeline_says_a_mandated_report_in_words(client, db, keys, clo
         "action": "mdt_referral",
     }
     given = screening_forms.read_screening(raw, tz=tz, now=clock())
-    made = screenings.start(db, w.client, given=given, actor=w.owner_staff, keys=keys, at=clock())
+    made = screenings.start(
+        db, w.client, given=given, actor=w.owner_staff, keys=keys, at=clock(), minors=MinorSigning()
+    )
     screenings.finalise(
         db, made, actor=w.owner_staff, keys=keys, tz=tz, window_hours=48, at=clock()
     )
@@ -156,7 +165,9 @@ def test_the_dashboard_says_when_a_screening_is_due_as_set(
 
     app = create_app(replace(settings, screening_due_hours=72), engine=engine, bind=connection)
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as browser:
-        _, user, survivor = _signed_in(browser, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR)
+        _, user, survivor = _signed_in(
+            browser, db, keys, Role.ADVOCATE, Role.MDT_COORDINATOR, birth=date(2000, 5, 17)
+        )
         begun = clock() - timedelta(hours=30)
         raw = {
             "tool": "cse_it",
@@ -169,7 +180,9 @@ def test_the_dashboard_says_when_a_screening_is_due_as_set(
             "action_reason": "Synthetic: nothing seen.",
         }
         given = screening_forms.read_screening(raw, tz=make_tz(), now=begun)
-        screenings.start(db, survivor, given=given, actor=user, keys=keys, at=begun)
+        screenings.start(
+            db, survivor, given=given, actor=user, keys=keys, at=begun, minors=MinorSigning()
+        )
         db.flush()
         page = browser.get("/").text
     assert "each to be finalised within 72 hours of being begun" in page
@@ -194,7 +207,9 @@ def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys
         "action": "mdt_referral",
     }
     given = screening_forms.read_screening(raw, tz=tz, now=when)
-    made = screenings.start(db, survivor, given=given, actor=user, keys=keys, at=when)
+    made = screenings.start(
+        db, survivor, given=given, actor=user, keys=keys, at=when, minors=MinorSigning()
+    )
     screenings.finalise(db, made, actor=user, keys=keys, tz=tz, window_hours=48, at=when)
     screen = risk_screens.open_clock(db, survivor)
     screenings.amend(
@@ -207,6 +222,7 @@ def test_a_stopped_risk_screen_says_why_and_takes_no_more_notes(client, db, keys
         tz=tz,
         window_hours=48,
         at=clock(),
+        minors=MinorSigning(),
     )
     db.flush()
     url = f"/clients/{survivor.public_id}/risk-screens/{screen.public_id}"
@@ -259,7 +275,9 @@ def _screened(app_client, db, keys, clock, *, at=None, finalised=False):
         "notes": NOTE,
     }
     given = screening_forms.read_screening(raw, tz=make_tz(), now=at)
-    made = screenings.start(db, survivor, given=given, actor=user, keys=keys, at=at)
+    made = screenings.start(
+        db, survivor, given=given, actor=user, keys=keys, at=at, minors=MinorSigning()
+    )
     if finalised:
         screenings.finalise(db, made, actor=user, keys=keys, tz=make_tz(), window_hours=48, at=at)
     db.flush()
@@ -346,7 +364,9 @@ def _minor_screened_and_reported(db, keys, clock, agency, staff, survivor, numbe
         tz=NY,
         now=clock(),
     )
-    made = screenings.start(db, survivor, given=given, actor=staff, keys=keys, at=clock())
+    made = screenings.start(
+        db, survivor, given=given, actor=staff, keys=keys, at=clock(), minors=MinorSigning()
+    )
     screenings.finalise(db, made, actor=staff, keys=keys, tz=NY, window_hours=48, at=clock())
     report = screening_forms.read_mandated_report(
         {
@@ -374,7 +394,7 @@ def test_client_page_keeps_a_mandated_report_from_a_role_the_screening_is_withhe
     # reported and under which report number.
     agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
     advocate = make.user(db, agency, Role.ADVOCATE)
-    survivor = make.client_record(db, agency, keys)
+    survivor = make.client_record(db, agency, keys, birth=make.MINOR_BIRTH)
     _minor_screened_and_reported(db, keys, clock, agency, advocate, survivor, "LE-2026-777001")
     mentor = make.user(db, agency, Role.SURVIVOR_MENTOR)
     make.login(client, mentor.username)
@@ -433,7 +453,7 @@ def test_a_mandated_report_reaches_a_partner_only_through_the_owners_point(clien
 
     from team_helpers import Team
 
-    team = Team(db, keys)
+    team = Team(db, keys, birth=make.MINOR_BIRTH)
     r_staff = team.staff[team.r.id]
     survivor = team.clients[team.r.id]
     _minor_screened_and_reported(db, keys, clock, team.r, r_staff, survivor, "LE-2026-777003")

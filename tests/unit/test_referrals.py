@@ -13,7 +13,7 @@ from referral_helpers import AT, CITATION, LATER, NOTE, NY, Mdt
 from sqlmodel import select
 
 from portal.disclosure import Gate, Released, Withheld
-from portal.errors import NotFound
+from portal.errors import Invalid, NotFound
 from portal.models import AuditEntry, Role
 from portal.services import (
     audit_log,
@@ -24,6 +24,7 @@ from portal.services import (
     releases,
     screenings,
 )
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import factories as make
@@ -136,13 +137,14 @@ def test_a_system_partners_legal_basis_refers_a_minor_and_is_named(mdt):
     assert entry.client_ref == client.public_id and entry.decision == "released"
 
 
-def test_a_legal_basis_does_not_refer_someone_whose_record_says_adult(mdt):
-    # Screened as a minor, but the sealed birth date says adult: a minors-only basis is
-    # read from the owner's own record, never from what was typed in the screening.
-    mdt.minor(mdt.welfare, mdt.welfare_lead, birth=date(1995, 1, 1))
+def test_someone_whose_record_says_adult_is_never_screened_as_a_minor(mdt):
+    # A minors-only basis refers the minors the owner's screenings found: a screening
+    # typed "minor" for a client whose sealed birth date says adult is refused outright
+    # (and the referral point reads the owner's own record besides).
+    with pytest.raises(Invalid, match="makes them an adult"):
+        mdt.minor(mdt.welfare, mdt.welfare_lead, birth=date(1995, 1, 1))
     _basis(mdt)
-    (decision,) = mdt.ask(mdt.welfare).decisions
-    assert isinstance(decision, Withheld)
+    assert not mdt.ask(mdt.welfare).decisions
 
 
 def test_a_basis_for_another_section_or_purpose_refers_nothing(mdt):
@@ -262,7 +264,13 @@ def test_a_minor_screened_twice_is_told_of_once_by_the_first_screening(mdt):
     raw = screenings.form_values(mdt.db, first, keys=mdt.keys, tz=NY)
     given = screening_forms.read_screening(raw, tz=NY, now=LATER)
     again = screenings.start(
-        mdt.db, client, given=given, actor=mdt.shelter_staff, keys=mdt.keys, at=LATER
+        mdt.db,
+        client,
+        given=given,
+        actor=mdt.shelter_staff,
+        keys=mdt.keys,
+        at=LATER,
+        minors=MinorSigning(),
     )
     screenings.finalise(
         mdt.db, again, actor=mdt.shelter_staff, keys=mdt.keys, tz=NY, window_hours=48, at=LATER

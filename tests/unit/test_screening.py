@@ -34,6 +34,7 @@ from portal.services import (
     sections,
 )
 from portal.services.case_summary import owner_block
+from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import factories as make
@@ -74,7 +75,9 @@ def read(fields: dict, *, at: datetime) -> screenings.ScreeningInput:
 def screen(db, keys, client, actor, when, *, at=None, finalise=True, window=48, **more):
     at = at or when
     given = read(form(when, **more), at=at)
-    made = screenings.start(db, client, given=given, actor=actor, keys=keys, at=at)
+    made = screenings.start(
+        db, client, given=given, actor=actor, keys=keys, at=at, minors=MinorSigning()
+    )
     if finalise:
         screenings.finalise(db, made, actor=actor, keys=keys, tz=NY, window_hours=window, at=at)
     db.flush()
@@ -94,7 +97,7 @@ def report(db, made, *, actor, at, **fields):
 def owned(db, keys):
     agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
     staff = make.user(db, agency, Role.ADVOCATE, Role.MDT_COORDINATOR)
-    client = make.client_record(db, agency, keys)
+    client = make.client_record(db, agency, keys, birth=make.MINOR_BIRTH)
     return agency, staff, client
 
 
@@ -232,6 +235,7 @@ def _amend(db, keys, made, when, at, *, band, reason="Re-scored with the tool's 
         tz=NY,
         window_hours=48,
         at=at,
+        minors=MinorSigning(),
     )
 
 
@@ -281,6 +285,7 @@ def test_an_edit_to_a_possible_concern_inside_the_seven_days_stops_it_too(db, ke
         tz=NY,
         window_hours=48,
         at=at,
+        minors=MinorSigning(),
     )
     db.flush()
     assert clock.stopped_at == at and risk_screens.open_clock(db, client) is None
@@ -343,6 +348,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
         tz=NY,
         window_hours=48,
         at=just_before,
+        minors=MinorSigning(),
     )
     locked_at = finalised + timedelta(days=7)
     with pytest.raises(Conflict):
@@ -355,6 +361,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
             tz=NY,
             window_hours=48,
             at=locked_at,
+            minors=MinorSigning(),
         )
     with pytest.raises(Invalid):  # an amendment needs its reason
         screenings.amend(
@@ -367,6 +374,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
             tz=NY,
             window_hours=48,
             at=locked_at,
+            minors=MinorSigning(),
         )
     screenings.amend(
         db,
@@ -380,6 +388,7 @@ def test_editable_for_seven_days_after_finalising_then_locked_and_amended(db, ke
         tz=NY,
         window_hours=48,
         at=locked_at,
+        minors=MinorSigning(),
     )
     view = screenings.screening_view(db, made, keys=keys, tz=NY)
     assert view.band_label == "Clear concern"
@@ -429,7 +438,8 @@ def test_a_minor_with_a_clear_concern_flags_the_coordinator_until_the_mdt_path_s
 
 
 def test_an_adults_screening_is_shared_only_after_their_yes(db, keys, owned):
-    agency, staff, client = owned
+    agency, staff, _minor = owned
+    client = make.client_record(db, agency, keys)  # an adult
     when = local(2026, 11, 2, 10, 0)
     made = screen(db, keys, client, staff, when, age="adult")
     assert section_versions.latest(db, client, "screening") is None
@@ -558,7 +568,7 @@ def _by_key(decisions):
 
 
 def test_a_partner_without_a_release_sees_placeholders_only(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, birth=make.MINOR_BIRTH)
     _shared_plan_and_screening(db, keys, w)
     blocks = _by_key(
         owner_block(
@@ -577,7 +587,7 @@ def test_a_partner_without_a_release_sees_placeholders_only(db, keys):
 
 
 def test_with_a_release_the_partner_sees_the_screening_band_and_plan(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, birth=make.MINOR_BIRTH)
     _shared_plan_and_screening(db, keys, w)
     release(db, keys, w, ["screening", "safety_plan"])
     blocks = _by_key(
@@ -597,7 +607,7 @@ def test_with_a_release_the_partner_sees_the_screening_band_and_plan(db, keys):
 
 
 def test_a_survivor_mentor_sees_strategies_and_contacts_only_under_policy_and_release(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, birth=make.MINOR_BIRTH)
     _shared_plan_and_screening(db, keys, w)
     mentor = w.viewer(Role.SURVIVOR_MENTOR)
     later = make.AT + timedelta(hours=1)
@@ -630,7 +640,13 @@ def test_a_survivor_mentor_sees_strategies_and_contacts_only_under_policy_and_re
 
 
 def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_figures(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    w = world(
+        db,
+        keys,
+        owner_discipline=Discipline.ADVOCACY,
+        partner_kind=AgencyKind.SYSTEM,
+        birth=make.MINOR_BIRTH,
+    )
     made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
     report(
         db,
@@ -672,7 +688,8 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
 
 
 def test_a_mandated_report_is_for_a_minor(db, keys, owned):
-    _, staff, client = owned
+    agency, staff, _minor = owned
+    client = make.client_record(db, agency, keys)  # an adult
     made = screen(db, keys, client, staff, local(2026, 11, 2, 9, 0), age="adult")
     with pytest.raises(Invalid) as caught:
         mandated_reports.record_report(
@@ -696,7 +713,7 @@ def test_the_coordinator_panel_counts_drafts_clocks_and_plans(db, keys, owned):
     agency, staff, client = owned
     begun = local(2026, 11, 2, 9, 0)
     screen(db, keys, client, staff, begun, finalise=False)
-    other = make.client_record(db, agency, keys)
+    other = make.client_record(db, agency, keys, birth=make.MINOR_BIRTH)
     screen(db, keys, other, staff, begun)
     later = begun + timedelta(hours=49)
     panel = screening_panel.screening_panel(
@@ -711,7 +728,13 @@ def test_a_mandated_report_enters_the_accounting_as_a_compelled_disclosure(db, k
     """Issue 20: the report is a disclosure the law compels, in the client's accounting."""
     from portal.services import audit_log
 
-    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
+    w = world(
+        db,
+        keys,
+        owner_discipline=Discipline.ADVOCACY,
+        partner_kind=AgencyKind.SYSTEM,
+        birth=make.MINOR_BIRTH,
+    )
     made = screen(db, keys, w.client, w.owner_staff, make.AT - timedelta(hours=2), at=make.AT)
     report(
         db,
