@@ -126,6 +126,10 @@ def resume(
     if user is None or not user.is_active or agency is None or not agency.is_active:
         end(web_session, at=at, reason="deactivated")
         return None
+    if web_session.stage == Stage.FULL and agency.requires_totp and user.totp_enabled_at is None:
+        # The agency now requires a second factor: a session begun without one goes no
+        # further than enrolling one, from its next request, not from its next sign-in.
+        web_session.stage = Stage.TOTP_ENROLMENT
     if at - web_session.last_seen_at >= TOUCH_EVERY:
         web_session.last_seen_at = at
     return Viewer(user=user, agency=agency, roles=effective_roles(roles), session=web_session)

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, record
 from portal.auth.sessions import Viewer
 from portal.errors import Invalid, NotFound
-from portal.models import Agency, ApiScope, ApiToken, Role, StaffRole, StaffUser
+from portal.models import Actor, Agency, ApiScope, ApiToken, Role, StaffRole, StaffUser
 from portal.services import validation
 
 TOKEN_PREFIX = "mdt_"
@@ -121,6 +121,26 @@ def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -
             at=at,
         )
     return token
+
+
+def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> int:
+    """Revoke every token `user` issued (their account deactivated, their lead role gone):
+    a token never comes back with the account or the role. Returns how many."""
+    live = db.exec(
+        select(ApiToken).where(ApiToken.acting_user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in live:
+        token.revoked_at = at
+        record(
+            db,
+            AuditTag.API_TOKEN_REVOKED,
+            agency_id=token.agency_id,
+            actor=actor,
+            subject=token.public_id,
+            detail={"because": "its lead's account or lead role ended"},
+            at=at,
+        )
+    return len(live)
 
 
 def tokens_of(db: Session, agency: Agency) -> list[ApiToken]:

@@ -14,18 +14,13 @@ from portal.auth.sessions import Stage, Viewer
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import between_transactions
-from portal.errors import Invalid, TooManyAttempts
+from portal.errors import Invalid
 from portal.models import Agency, RecoveryCode, StaffUser, WebSession
+from portal.services.password_check import require_own_password, too_many_attempts
 from portal.services.staff import normalise_username
 
 # One message for every failure: it never says whether the account exists.
 SIGN_IN_FAILED = "That username and password do not match an active account."
-THROTTLED = "Too many failed attempts from here. Wait {seconds} seconds before trying again."
-
-
-def _throttled(db: Session, throttle: LoginThrottle, name: str, address: str) -> TooManyAttempts:
-    seconds = max(1, round(throttle.wait(db, name, address)))
-    return TooManyAttempts(THROTTLED.format(seconds=seconds))
 
 
 @dataclass
@@ -57,7 +52,7 @@ def sign_in(
             at=at,
             client_address=address,
         )
-        raise _throttled(db, throttle, name, address)
+        raise too_many_attempts(db, throttle, name, address)
     user = _find(db, name)
     stored_hash = user.password_hash if user else None
     # Other people's pages go on meanwhile; the account is read again after it.
@@ -76,7 +71,6 @@ def sign_in(
             client_address=address,
         )
         raise Invalid("password", SIGN_IN_FAILED)
-    throttle.succeeded(db, name, address)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if user.totp_enabled_at is not None:
@@ -85,6 +79,10 @@ def sign_in(
         stage = Stage.TOTP_ENROLMENT
     else:
         stage = Stage.FULL
+    if stage != Stage.PASSWORD:
+        # Cleared once signed in, not while a second factor is still to come: else whoever
+        # knows the password would get a fresh count of second-factor guesses each time.
+        throttle.succeeded(db, name, address)
     token, web_session = web_sessions.begin(
         db, user, stage=stage, at=at, address=address, user_agent=user_agent
     )
@@ -134,7 +132,7 @@ def verify_second_factor(
     user = viewer.user
     code = code if isinstance(code, str) else ""
     if not throttle.allowed(db, user.username, address):
-        raise _throttled(db, throttle, user.username, address)
+        raise too_many_attempts(db, throttle, user.username, address)
     used = None
     secret = keys.unwrap(user.totp_secret).decode() if user.totp_secret else None
     step = (
@@ -179,6 +177,7 @@ def verify_second_factor(
             "That code is not valid. Use the current code from your app, "
             "or one of your recovery codes.",
         )
+    throttle.succeeded(db, user.username, address)
     web_sessions.end(viewer.session, at=at, reason="stepped_up")
     token, web_session = web_sessions.begin(
         db, user, stage=Stage.FULL, at=at, address=address, user_agent=user_agent
@@ -268,12 +267,27 @@ def regenerate_recovery_codes(db: Session, viewer: Viewer, *, at: datetime) -> l
     return codes
 
 
-def disable_totp(db: Session, viewer: Viewer, *, password: object, at: datetime) -> None:
+def disable_totp(
+    db: Session,
+    viewer: Viewer,
+    *,
+    password: object,
+    throttle: LoginThrottle,
+    address: str,
+    at: datetime,
+) -> None:
     user = viewer.user
     if viewer.agency.requires_totp:
         raise Invalid("password", "Your agency requires a second factor; it cannot be turned off.")
-    if not isinstance(password, str) or not passwords.verify_password(user.password_hash, password):
-        raise Invalid("password", "Your password is not correct.")
+    require_own_password(
+        db,
+        user,
+        password,
+        throttle=throttle,
+        address=address,
+        field="password",
+        message="Your password is not correct.",
+    )
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

@@ -11,9 +11,11 @@ from portal.audit import AuditTag, record
 from portal.auth import passwords
 from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Viewer
+from portal.auth.throttle import LoginThrottle
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, Role, StaffRole, StaffUser
-from portal.services import enrolment, validation
+from portal.services import api_tokens, enrolment, validation
+from portal.services.password_check import require_own_password
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
@@ -253,6 +255,8 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
     for row in db.exec(select(StaffRole).where(StaffRole.user_id == user.id)).all():
         if row.role not in chosen:
             db.delete(row)
+    if Role.AGENCY_LEAD in current - chosen:  # the tokens a lead issued end with the role
+        api_tokens.revoke_all_issued_by(db, user, actor=viewer.user, at=at)
     for role in sorted(chosen - current):
         db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
     record(
@@ -310,13 +314,15 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
     user.is_active = False
     user.deactivated_at = at
     ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="deactivated")
+    # Its API tokens end with it, for good: a reactivated account does not revive them.
+    revoked = api_tokens.revoke_all_issued_by(db, user, actor=viewer.user, at=at)
     record(
         db,
         AuditTag.STAFF_DEACTIVATED,
         agency_id=user.agency_id,
         actor=viewer.user,
         subject=user.public_id,
-        detail={"sessions_ended": ended},
+        detail={"sessions_ended": ended, "tokens_revoked": revoked},
         at=at,
     )
 
@@ -358,11 +364,21 @@ def change_password(
     current: object,
     new: object,
     confirm: object,
+    throttle: LoginThrottle,
+    address: str,
     at: datetime,
 ) -> None:
+    """`throttle`, `address`: the current password is counted as a sign-in's is."""
     user = viewer.user
-    if not isinstance(current, str) or not passwords.verify_password(user.password_hash, current):
-        raise Invalid("current_password", "Your current password is not correct.")
+    require_own_password(
+        db,
+        user,
+        current,
+        throttle=throttle,
+        address=address,
+        field="current_password",
+        message="Your current password is not correct.",
+    )
     if not isinstance(new, str):
         raise Invalid("new_password", "Enter a new password.")
     passwords.check_new_password(new, username=user.username)
@@ -391,11 +407,28 @@ def access_staff(db: Session, viewer: Viewer, public_id: str) -> StaffUser:
     user = db.exec(select(StaffUser).where(StaffUser.public_id == public_id)).first()
     if user is None:
         raise NotFound("staff member")
-    if Role.ADMINISTRATOR in viewer.roles or (
-        Role.AGENCY_LEAD in viewer.roles and user.agency_id == viewer.agency.id
+    if Role.ADMINISTRATOR in viewer.roles:
+        return user
+    # A lead manages their own agency's staff, never the node's operator, whose account
+    # lives in an agency's staff table too (`portal init` puts it in the first agency).
+    if (
+        Role.AGENCY_LEAD in viewer.roles
+        and user.agency_id == viewer.agency.id
+        and not _is_administrator(db, user)
     ):
         return user
     raise NotFound("staff member")
+
+
+def _is_administrator(db: Session, user: StaffUser) -> bool:
+    return (
+        db.exec(
+            select(StaffRole.id).where(
+                StaffRole.user_id == user.id, StaffRole.role == Role.ADMINISTRATOR
+            )
+        ).first()
+        is not None
+    )
 
 
 def staff_of(db: Session, agency: Agency) -> list[tuple[StaffUser, list[str]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from portal.auth import totp
-from portal.errors import Invalid
+from portal.errors import Invalid, TooManyAttempts
 from portal.services import calendar, signin, staff
 from portal.web.context import Context
 from portal.web.render import render
@@ -37,9 +37,14 @@ def change_password(ctx: Context) -> Response:
             current=ctx.field("current_password"),
             new=ctx.field("new_password"),
             confirm=ctx.field("confirm_password"),
+            throttle=ctx.request.app.state.login_throttle,
+            address=ctx.address,
             at=ctx.now,
         )
+    except TooManyAttempts as error:
+        return _account_page(ctx, status=429, errors={"current_password": str(error)})
     except Invalid as error:
+        ctx.keep_on_error = True  # a wrong current password is counted, as at sign-in
         return _account_page(ctx, status=400, errors=error.errors)
     ctx.flash("Your password has been changed. Other sessions on your account were signed out.")
     return RedirectResponse("/account", status_code=303)
@@ -98,8 +103,18 @@ def regenerate_codes(ctx: Context) -> Response:
 
 def disable_second_factor(ctx: Context) -> Response:
     try:
-        signin.disable_totp(ctx.db, ctx.viewer, password=ctx.field("password"), at=ctx.now)
+        signin.disable_totp(
+            ctx.db,
+            ctx.viewer,
+            password=ctx.field("password"),
+            throttle=ctx.request.app.state.login_throttle,
+            address=ctx.address,
+            at=ctx.now,
+        )
+    except TooManyAttempts as error:
+        return _account_page(ctx, status=429, errors={"totp_password": str(error)})
     except Invalid as error:
+        ctx.keep_on_error = True  # a wrong password is counted, as at sign-in
         return _account_page(ctx, status=400, errors={"totp_password": error.errors["password"]})
     ctx.flash("Two-step sign-in is turned off for your account.")
     return RedirectResponse("/account", status_code=303)

@@ -1,0 +1,47 @@
+"""A password asked of someone: counted by the sign-in throttle wherever it is asked.
+
+Sign-in counts failures per account and address and makes each one past the free ones wait
+longer. A signed-in person is asked their password again before changing it or turning
+their second factor off: a session left open on a shared computer must not be a way to
+guess it faster than the sign-in form allows, so those asks count too.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from portal.auth import passwords
+from portal.auth.throttle import LoginThrottle
+from portal.errors import Invalid, TooManyAttempts
+from portal.models import StaffUser
+
+THROTTLED = "Too many failed attempts from here. Wait {seconds} seconds before trying again."
+
+
+def too_many_attempts(
+    db: Session, throttle: LoginThrottle, name: str, address: str
+) -> TooManyAttempts:
+    """The 429 for an account and address that must wait, saying how long."""
+    seconds = max(1, round(throttle.wait(db, name, address)))
+    return TooManyAttempts(THROTTLED.format(seconds=seconds))
+
+
+def require_own_password(
+    db: Session,
+    user: StaffUser,
+    password: object,
+    *,
+    throttle: LoginThrottle,
+    address: str,
+    field: str,
+    message: str,
+) -> None:
+    """The signed-in user's own password, asked again: refused (`field`, `message`) and
+    counted as a failed sign-in when wrong, refused with a wait while the count says so."""
+    if not throttle.allowed(db, user.username, address):
+        raise too_many_attempts(db, throttle, user.username, address)
+    if not isinstance(password, str) or not passwords.verify_password(
+        user.password_hash, password[:256]
+    ):
+        throttle.failed(db, user.username, address)
+        raise Invalid(field, message)
