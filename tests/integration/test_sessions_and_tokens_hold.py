@@ -96,9 +96,7 @@ def test_signing_in_again_does_not_wipe_second_factor_failures(app, client, db, 
     assert again == [400, 429], again
 
 
-def test_lead_of_the_administrators_home_agency_cannot_manage_the_administrator(
-    client, db, keys
-):
+def test_lead_of_the_administrators_home_agency_cannot_manage_the_administrator(client, db, keys):
     """The node's administrator lives in an agency's staff table (`portal init` puts it in
     the first agency), and access_staff lets that agency's lead manage any member: the lead
     opens the administrator's page, sees its sessions, and re-enables an administrator
