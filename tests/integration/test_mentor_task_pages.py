@@ -67,7 +67,7 @@ def test_mentor_makes_a_task_of_a_follow_up(client, db, keys):
     assert "SYNTHETIC-NOTE" not in task_page.text
     caseload = client.get("/mentor")
     assert (
-        '<dd class="open-tasks"><a class="button secondary" href="/tasks">1 open task</a></dd>'
+        '<dd class="open-tasks"><a class="button secondary-link" href="/tasks">1 open task</a></dd>'
         in caseload.text
     )
 
