@@ -65,6 +65,7 @@ class AuditTag(StrEnum):
     ACCOMPANIMENT_EDITED = "mentoring:accompaniment:edited"
     ACCOMPANIMENT_DELETED = "mentoring:accompaniment:deleted"
     ACCOMPANIMENT_AMENDED = "mentoring:accompaniment:amended"
+    ACCOMPANIMENT_VIEWED = "mentoring:accompaniment:viewed"  # a program lead read an entry
     APPOINTMENT_ADDED = "mentoring:appointment:added"
     APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"

@@ -4,7 +4,7 @@ program's own entries (deleted entries never count), for a period of calendar da
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_, extract, or_
 from sqlmodel import Session, func, select
@@ -142,7 +142,8 @@ def _in_period(agency: Agency, period: Period):
     )
 
 
-def build_report(db: Session, agency: Agency, period: Period, *, today: date) -> Report:
+def build_report(db: Session, agency: Agency, period: Period, *, today: date, tz: tzinfo) -> Report:
+    """`today` and `tz`: the MDT's day and zone, in which an assignment's day is read."""
     scope = _in_period(agency, period)
     count = func.count(Accompaniment.id)
     minutes = func.coalesce(func.sum(Accompaniment.duration_minutes), 0)
@@ -186,7 +187,7 @@ def build_report(db: Session, agency: Agency, period: Period, *, today: date) ->
         ).all()
     ]
     report.caseloads = caseloads(db, agency)
-    report.no_contact = no_contact(db, agency, days=period.no_contact_days, today=today)
+    report.no_contact = no_contact(db, agency, days=period.no_contact_days, today=today, tz=tz)
     report.monthly = monthly_by_kind(db, agency, period)
     return report
 
@@ -220,8 +221,11 @@ def _is_mentor_or_held_cases():
     return or_(StaffUser.id.in_(mentors), StaffUser.id.in_(holders))
 
 
-def no_contact(db: Session, agency: Agency, *, days: int, today: date) -> list[NoContactLine]:
-    """Open cases held by the program's mentors with no entry in the last `days` days."""
+def no_contact(
+    db: Session, agency: Agency, *, days: int, today: date, tz: tzinfo
+) -> list[NoContactLine]:
+    """Open cases held by the program's mentors with no entry in the last `days` days; an
+    assignment's day is its day in the MDT's zone (`tz`), as `today` is."""
     last = (
         select(
             Accompaniment.case_id.label("case_id"),
@@ -233,7 +237,7 @@ def no_contact(db: Session, agency: Agency, *, days: int, today: date) -> list[N
     )
     cutoff = today - timedelta(days=days)
     # With no entry yet, the clock runs from the assignment (on or before the cutoff day).
-    assigned_before = datetime.combine(cutoff + timedelta(days=1), time(0), tzinfo=UTC)
+    assigned_before = datetime.combine(cutoff + timedelta(days=1), time(0), tzinfo=tz)
     rows = db.exec(
         select(
             MdtCase.reference, StaffUser.display_name, MentorAssignment.assigned_at, last.c.last_on
@@ -254,7 +258,11 @@ def no_contact(db: Session, agency: Agency, *, days: int, today: date) -> list[N
     ).all()
     return [
         NoContactLine(
-            reference, name, assigned_at, last_on, (today - (last_on or assigned_at.date())).days
+            reference,
+            name,
+            assigned_at,
+            last_on,
+            (today - (last_on or assigned_at.astimezone(tz).date())).days,
         )
         for reference, name, assigned_at, last_on in rows
     ]

@@ -317,6 +317,22 @@ def access_program_entry(db: Session, viewer: Viewer, public_id: str) -> Accompa
     return entry
 
 
+def read_program_entry(db: Session, viewer: Viewer, public_id: str, *, at: datetime):
+    """An entry of the lead's own program, its notes and every version, as the lead reads
+    it: the read is in the program's log, as every read of what a survivor told is."""
+    entry = access_program_entry(db, viewer, public_id)
+    record(
+        db,
+        AuditTag.ACCOMPANIMENT_VIEWED,
+        agency_id=entry.agency_id,
+        actor=viewer.user,
+        subject=db.get(MdtCase, entry.case_id).reference,
+        detail={"accompaniment": entry.public_id},
+        at=at,
+    )
+    return entry
+
+
 @dataclass(frozen=True)
 class Version:
     label: str

@@ -476,7 +476,7 @@ def program_mentor(ctx: Context) -> Response:
 
 
 def program_entry(ctx: Context) -> Response:
-    entry = mentoring.access_program_entry(ctx.db, ctx.viewer, _param(ctx, "entry_id"))
+    entry = mentoring.read_program_entry(ctx.db, ctx.viewer, _param(ctx, "entry_id"), at=ctx.now)
     return render(
         ctx,
         "mentoring/entry.html",
@@ -506,7 +506,9 @@ def reports(ctx: Context) -> Response:
 
 
 def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dict | None = None):
-    report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
+    report = mentor_reports.build_report(
+        ctx.db, agency, period, today=_today(ctx), tz=ctx.settings.tz
+    )
     query = ctx.request.query_params
     return render(
         ctx,
@@ -529,7 +531,9 @@ def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dic
 def reports_csv(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
     period = mentor_forms.report_period(ctx.request.query_params, today=_today(ctx))
-    report = mentor_reports.build_report(ctx.db, agency, period, today=_today(ctx))
+    report = mentor_reports.build_report(
+        ctx.db, agency, period, today=_today(ctx), tz=ctx.settings.tz
+    )
     mentor_reports.record_export(ctx.db, agency, period, actor=ctx.viewer.user, at=ctx.now)
     out = io.StringIO()
     writer = csv.writer(out)

@@ -483,7 +483,11 @@ def test_delete_inside_the_window_keeps_the_row_but_removes_it_everywhere(db, wo
     assert entry.deleted_at is not None
     assert mentoring.program_entries(db, w.program) == []
     report = mentor_reports.build_report(
-        db, w.program, mentor_reports.Period(date(2026, 10, 1), date(2026, 11, 30), 14), today=TODAY
+        db,
+        w.program,
+        mentor_reports.Period(date(2026, 10, 1), date(2026, 11, 30), 14),
+        today=TODAY,
+        tz=UTC,
     )
     assert report.total_accompaniments == 0
     with pytest.raises(NotFound):
@@ -538,7 +542,7 @@ def test_report_totals_equal_the_fixture_entries_inside_the_period(db, world):
     start, end = date(2026, 9, 1), date(2026, 10, 31)
     inside = [f for f in FIXTURE if start.isoformat() <= f[2] <= end.isoformat()]
     period = mentor_reports.Period(start, end, 14)
-    report = mentor_reports.build_report(db, w.program, period, today=TODAY)
+    report = mentor_reports.build_report(db, w.program, period, today=TODAY, tz=UTC)
 
     assert report.total_accompaniments == len(inside) == 5
     assert report.total_minutes == sum(f[4] for f in inside)
@@ -563,7 +567,7 @@ def test_report_totals_equal_the_fixture_entries_inside_the_period(db, world):
         (2026, 10, "court_appearance"): 1,
     }
     # The other program's report holds only its own entry.
-    theirs = mentor_reports.build_report(db, w.other_program, period, today=TODAY)
+    theirs = mentor_reports.build_report(db, w.other_program, period, today=TODAY, tz=UTC)
     assert (theirs.total_accompaniments, theirs.total_minutes) == (1, 600)
 
 
@@ -581,7 +585,9 @@ def test_amended_values_are_what_reports_count(db, world):
     )
     db.flush()
     period = mentor_reports.Period(date(2026, 10, 1), date(2026, 10, 31), 14)
-    assert mentor_reports.build_report(db, w.program, period, today=TODAY).total_minutes == 30
+    assert (
+        mentor_reports.build_report(db, w.program, period, today=TODAY, tz=UTC).total_minutes == 30
+    )
 
 
 def test_cases_per_mentor_and_no_contact(db, world, keys):
@@ -594,12 +600,12 @@ def test_cases_per_mentor_and_no_contact(db, world, keys):
     log(db, w.second_case, w.mentor, occurred_on="2026-10-05")  # stale contact
     caseloads = {c.mentor_public_id: c.open_cases for c in mentor_reports.caseloads(db, w.program)}
     assert caseloads == {w.mentor.public_id: 2, w.other_mentor.public_id: 1}
-    stale = mentor_reports.no_contact(db, w.program, days=14, today=TODAY)
+    stale = mentor_reports.no_contact(db, w.program, days=14, today=TODAY, tz=UTC)
     # second_case: last contact 28 days ago; third: assigned 2 days ago, not yet overdue.
     assert [(line.case_reference, line.days) for line in stale] == [
         (w.second_case.reference, (TODAY - date(2026, 10, 5)).days)
     ]
-    never = mentor_reports.no_contact(db, w.program, days=1, today=TODAY)
+    never = mentor_reports.no_contact(db, w.program, days=1, today=TODAY, tz=UTC)
     assert {line.case_reference for line in never} == {
         w.second_case.reference,
         third.reference,
