@@ -14,7 +14,7 @@ import consent
 from portal.audit import AuditTag, record
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase
+from portal.models import Actor, Agency, AgencyKind, CaseLink, CaseStatus, Client, MdtCase
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, cases, validation, visibility
 
@@ -86,14 +86,26 @@ def _refuse_duplicate_clients(db: Session, case: MdtCase) -> None:
     clashes = (
         select(MdtCase.reference)
         .join(link, link.case_id == MdtCase.id)
+        .join(Agency, Agency.id == link.agency_id)
         .where(
             link.client_id.in_(own),
             MdtCase.id != case.id,
             MdtCase.status == CaseStatus.OPEN,
         )
     )
-    # Only the coordinator reopens, so its agency is the one the answer is told to.
-    seen = db.exec(clashes.where(participates(case.coordinating_agency_id))).first()
+    # Only the coordinator reopens, so its agency is the one the answer is told to. Naming
+    # the other case tells that the clashing client's agency serves the survivor there: it
+    # is named only where that is no community-based agency's own to tell (the agency is
+    # system-based, the coordinator's own, or the other case's coordinator).
+    coordinator = case.coordinating_agency_id
+    seen = db.exec(
+        clashes.where(
+            participates(coordinator),
+            (Agency.kind == AgencyKind.SYSTEM)
+            | (Agency.id == coordinator)
+            | (Agency.id == MdtCase.coordinating_agency_id),
+        )
+    ).first()
     if seen:
         raise Conflict("reason", f"A client of this case is already in open case {seen}.")
     # A case the coordinator takes no part in stays unnamed: its reference, tied to this
@@ -144,6 +156,12 @@ def confirm_link(
     link = own_link(db, case, agency)
     if link is None:
         raise NotFound("case")
+    if link.confirmed_at is not None:
+        raise Conflict(
+            "client_reference",
+            "Your agency's client on this case is already confirmed; it is not changed here. "
+            "Ask the coordinator to take your agency off the case and add it again.",
+        )
     client = db.exec(
         select(Client).where(Client.agency_id == agency.id, Client.reference == reference)
     ).first()

@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from portal.auth.sessions import Viewer
 from portal.errors import NotFound
-from portal.models import MdtCase, Role
+from portal.models import AgencyKind, MdtCase, Role
 from portal.models.workflow import Meeting
 from portal.services import calendar, cases, casework, meetings, staff, tasks
 
@@ -458,12 +458,14 @@ def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
     assert refused.status_code == 404
 
 
-def a_survivor_in_two_cases(db, keys, *, first_takes_part_in_other: bool):
+def a_survivor_in_two_cases(db, keys, *, first_takes_part_in_other: bool, kind=None):
     """A closed case of the first CAC's, and another open case (the second CAC's) that the
-    same survivor of the shelter's is in."""
+    same survivor of the shelter's is in (`kind`: the shelter's, community by default)."""
     first = make.agency(db, keys, name="First CAC (synthetic)")
     second = make.agency(db, keys, name="Second CAC (synthetic)")
-    shelter = make.agency(db, keys, name="Shelter (synthetic)")
+    shelter = make.agency(
+        db, keys, name="Shelter (synthetic)", **({"kind": kind} if kind is not None else {})
+    )
     coordinator = make.user(db, first, Role.MDT_COORDINATOR)
     survivor = make.client_record(db, shelter, keys)
     old = make.mdt_case(db, first)
@@ -504,8 +506,10 @@ def test_a_refused_reopening_names_no_case_the_coordinator_takes_no_part_in(clie
 
 
 def test_a_refused_reopening_names_the_other_case_to_a_coordinator_taking_part(client, db, keys):
+    # The clashing client is a system-based agency's: its taking part is not its own to tell
+    # (a community-based agency's is: test_workflow_cases_told.py).
     first, coordinator, old, other = a_survivor_in_two_cases(
-        db, keys, first_takes_part_in_other=True
+        db, keys, first_takes_part_in_other=True, kind=AgencyKind.SYSTEM
     )
     assert cases.access_case(db, first, other.public_id) == other
     answer = reopen(client, coordinator, old)
