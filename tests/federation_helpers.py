@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from nacl.signing import SigningKey
+from sqlmodel import select
 
 import consent
-from portal.federation import membership
+from portal.federation import membership, transport
 from portal.federation import roster as rosters
 from portal.federation.roster import Member, MemberKey, Mou, Roster
+from portal.models import Agency, Discipline, Role
+from portal.services import cases
+
+import factories as make
 
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
@@ -70,3 +76,49 @@ def signed_roster(
 
 def with_mou(member: Member, signed_on: date, review_due: date) -> Member:
     return replace(member, mou=Mou(signed_on, review_due))
+
+
+@dataclass(frozen=True)
+class ShelterCase:
+    """A case coordinated here by a CAC, as the coordinator's node keeps it: a shelter
+    (community-based) here serves the survivor and is confirmed on it, a second community
+    agency here is not on it, and a system-based agency elsewhere is confirmed on it."""
+
+    case: object
+    shelter: object
+    quiet: object
+    welfare: Elsewhere
+
+
+def shelter_case(db, keys, clock, *, here_node: str, there_node: str) -> ShelterCase:
+    cac = make.agency(db, keys, name="Federated CAC (synthetic)")
+    shelter = make.agency(
+        db, keys, name="Federated Shelter (synthetic)", discipline=Discipline.SHELTER
+    )
+    quiet = make.agency(db, keys, name="Federated Quiet (synthetic)", discipline=Discipline.SHELTER)
+    make.user(db, cac, Role.MDT_COORDINATOR)
+    welfare = elsewhere("Federated Welfare Elsewhere (synthetic)", node=there_node, kind="system")
+    entries = membership.entries_json(
+        [
+            welfare.member,
+            membership.member_entry(db, shelter, node=here_node),
+            membership.member_entry(db, quiet, node=here_node),
+        ]
+    )
+    membership.sign_roster(db, cac, entries, node=here_node, keys=keys, at=clock())
+    welfare_row = db.exec(select(Agency).where(Agency.public_id == welfare.member.agency)).one()
+    case = make.mdt_case(db, cac)
+    client = make.client_record(db, shelter, keys)
+    cases.link_client(db, case, shelter, client, actor=None, at=clock(), confirmed=True)
+    cases.link_client(db, case, welfare_row, None, actor=None, at=clock(), confirmed=True)
+    db.commit()
+    return ShelterCase(case, shelter, quiet, welfare)
+
+
+def signed_request(url: str, sender: Elsewhere, payload: dict, *, now: float):
+    """(body, headers) of a request `sender`'s node signs for `url`."""
+    body = json.dumps(payload).encode()
+    headers = transport.signed_request_headers(
+        url, body, key_id=sender.key_id, signing_key=sender.signing_key, now=now
+    )
+    return body, headers

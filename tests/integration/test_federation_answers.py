@@ -4,16 +4,12 @@ a case a stranger names exists (found by a review; each failed before on both da
 
 from __future__ import annotations
 
-import json
-
-from sqlmodel import select
-
-from portal.federation import membership, transport
-from portal.models import Agency, Discipline, Role
+from portal.federation import membership
+from portal.models import Role
 from portal.services import cases
 
 import factories as make
-from federation_helpers import elsewhere
+from federation_helpers import elsewhere, shelter_case, signed_request
 
 HERE = "http://127.0.0.1:9101"
 THERE = "http://127.0.0.1:9102"
@@ -21,43 +17,12 @@ PATH = "/federation/v1/disclosures"
 
 
 def _world(db, keys, clock):
-    """A case coordinated here by the CAC; a shelter (community) here serves the survivor
-    and is confirmed on the case; a second community agency here is not on the case; a
-    system-based agency on another node is confirmed on the case (as `links.request_link`
-    leaves it on the coordinator's node)."""
-    cac = make.agency(db, keys, name="Answers CAC (synthetic)")
-    shelter = make.agency(
-        db, keys, name="Answers Shelter (synthetic)", discipline=Discipline.SHELTER
-    )
-    quiet = make.agency(db, keys, name="Answers Quiet (synthetic)", discipline=Discipline.SHELTER)
-    make.user(db, cac, Role.MDT_COORDINATOR)
-    welfare = elsewhere("Answers Welfare Elsewhere (synthetic)", node=THERE, kind="system")
-    entries = membership.entries_json(
-        [
-            welfare.member,
-            membership.member_entry(db, shelter, node=HERE),
-            membership.member_entry(db, quiet, node=HERE),
-        ]
-    )
-    membership.sign_roster(db, cac, entries, node=HERE, keys=keys, at=clock())
-    welfare_row = db.exec(select(Agency).where(Agency.public_id == welfare.member.agency)).one()
-    case = make.mdt_case(db, cac)
-    client = make.client_record(db, shelter, keys)
-    cases.link_client(db, case, shelter, client, actor=None, at=clock(), confirmed=True)
-    cases.link_client(db, case, welfare_row, None, actor=None, at=clock(), confirmed=True)
-    db.commit()
-    return case, shelter, quiet, welfare
+    made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
+    return made.case, made.shelter, made.quiet, made.welfare
 
 
 def _ask(client, clock, welfare, payload):
-    body = json.dumps(payload).encode()
-    headers = transport.signed_request_headers(
-        HERE + PATH,
-        body,
-        key_id=welfare.key_id,
-        signing_key=welfare.signing_key,
-        now=clock().timestamp(),
-    )
+    body, headers = signed_request(HERE + PATH, welfare, payload, now=clock().timestamp())
     return client.post(PATH, content=body, headers=headers)
 
 

@@ -9,12 +9,9 @@ import json
 
 from sqlmodel import select
 
-from portal.federation import membership, transport
-from portal.models import Agency, AuditEntry, Discipline, Role
-from portal.services import cases
+from portal.models import AuditEntry
 
-import factories as make
-from federation_helpers import elsewhere
+from federation_helpers import shelter_case, signed_request
 
 HERE = "http://127.0.0.1:9101"
 THERE = "http://127.0.0.1:9102"
@@ -22,38 +19,12 @@ DISCLOSURES = "/federation/v1/disclosures"
 
 
 def _world(db, keys, clock):
-    """A case coordinated here by the CAC; a shelter (community) here serves the survivor
-    and is confirmed on the case; a system-based agency on another node is confirmed on
-    the case too (as the coordinator's node keeps it)."""
-    cac = make.agency(db, keys, name="Review11 CAC (synthetic)")
-    shelter = make.agency(
-        db, keys, name="Review11 Shelter (synthetic)", discipline=Discipline.SHELTER
-    )
-    make.user(db, cac, Role.MDT_COORDINATOR)
-    welfare = elsewhere("Review11 Welfare Elsewhere (synthetic)", node=THERE, kind="system")
-    entries = membership.entries_json(
-        [welfare.member, membership.member_entry(db, shelter, node=HERE)]
-    )
-    membership.sign_roster(db, cac, entries, node=HERE, keys=keys, at=clock())
-    welfare_row = db.exec(select(Agency).where(Agency.public_id == welfare.member.agency)).one()
-    case = make.mdt_case(db, cac)
-    client = make.client_record(db, shelter, keys)
-    cases.link_client(db, case, shelter, client, actor=None, at=clock(), confirmed=True)
-    cases.link_client(db, case, welfare_row, None, actor=None, at=clock(), confirmed=True)
-    db.commit()
-    return cac, case, shelter, welfare
+    made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
+    return None, made.case, made.shelter, made.welfare
 
 
 def _signed(clock, sender, path, payload) -> tuple[bytes, dict]:
-    body = json.dumps(payload).encode()
-    headers = transport.signed_request_headers(
-        HERE + path,
-        body,
-        key_id=sender.key_id,
-        signing_key=sender.signing_key,
-        now=clock().timestamp(),
-    )
-    return body, headers
+    return signed_request(HERE + path, sender, payload, now=clock().timestamp())
 
 
 def _requester(sender, roles=("case_manager",)) -> dict:
