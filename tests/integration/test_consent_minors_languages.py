@@ -158,3 +158,19 @@ def test_a_compelled_disclosure_enters_the_audit_chain_and_the_accounting(client
     token = make.csrf_of_page(client, "/clients")
     refused = client.post(url, data={**form, "csrf_token": token})
     assert refused.status_code == 403
+
+
+def test_a_draft_printed_after_the_client_turned_18_asks_for_no_parent(client, db, keys, clock):
+    """The printed form says who signs as the sign form does: on the day it is printed, not
+    the day it was drafted."""
+    team = Team(client, db, keys)
+    team.client_row = make.client_record(db, team.owner, keys, birth=date(2008, 11, 5))
+    url = create_release(client, team)
+    drafted = client.get(f"{url}/print").text
+    assert "Parent, legal guardian or custodian" in drafted
+    clock.advance(days=4)  # 18 on 5 November, where the MDT is
+    team.sign_in_again(client)
+    printed = client.get(f"{url}/print").text
+    assert "Parent, legal guardian or custodian" not in printed
+    assert "Name of the client (the minor)" not in printed
+    assert "Name of the person signing" in printed
