@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from starlette.responses import RedirectResponse, Response
 
-from portal.models import CaseStatus
+from portal.models import CaseStatus, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.services import casework, meetings
 from portal.web.context import Context
@@ -35,6 +35,8 @@ class Confirm:
     back_label: str
     keep: str
     reason: Reason | None = None
+    # "danger" for what destroys or ends; "" for a step that only cannot be taken back.
+    tone: str = "danger"
 
 
 def page(ctx: Context, confirm: Confirm, *, status: int = 200, errors: dict | None = None):
@@ -86,6 +88,68 @@ def meeting_cancel_page(ctx: Context) -> Response:
     if meeting.status != MeetingStatus.SCHEDULED:
         return RedirectResponse(f"/meetings/{meeting.public_id}", status_code=303)
     return page(ctx, cancel_meeting(ctx, meeting))
+
+
+def hold_meeting(meeting) -> Confirm:
+    url = f"/meetings/{meeting.public_id}"
+    return Confirm(
+        title="Start this MDT meeting?",
+        consequences=[
+            "The meeting is marked held for every invited agency: attendance, minutes, "
+            "decisions and reviews can then be recorded.",
+            "It can no longer be rescheduled or cancelled.",
+        ],
+        action=f"{url}/hold",
+        button="Start the meeting",
+        back=url,
+        back_label="Back to the meeting",
+        keep="Not yet",
+        tone="",
+    )
+
+
+def meeting_hold_page(ctx: Context) -> Response:
+    meeting = meetings.access_managed_meeting(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["meeting_id"]
+    )
+    if meeting.status != MeetingStatus.SCHEDULED:
+        return RedirectResponse(f"/meetings/{meeting.public_id}", status_code=303)
+    return page(ctx, hold_meeting(meeting))
+
+
+def mark_reviewed(meeting, item, case) -> Confirm:
+    url = f"/meetings/{meeting.public_id}"
+    day = meeting.meeting_date.isoformat()
+    consequences = [f"{case.reference} is recorded as reviewed by the MDT on {day}."]
+    if case.first_mdt_date is None:
+        consequences.append(
+            f"{day} becomes its first MDT date: its convening clock stops "
+            f"(it was due to convene by {case.convening_due.isoformat()})."
+        )
+    consequences += [
+        "Its next review date is set from this meeting.",
+        "It cannot be undone.",
+    ]
+    return Confirm(
+        title=f"Mark {case.reference} reviewed?",
+        consequences=consequences,
+        action=f"{url}/items/{item.public_id}/reviewed",
+        button=f"Mark {case.reference} reviewed",
+        back=url,
+        back_label="Back to the meeting",
+        keep="Not yet",
+        tone="",
+    )
+
+
+def item_reviewed_page(ctx: Context) -> Response:
+    meeting = meetings.access_managed_meeting(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["meeting_id"]
+    )
+    item = meetings.access_agenda_item(ctx.db, meeting, ctx.request.path_params["item_id"])
+    if meeting.status != MeetingStatus.HELD or item.reviewed_at is not None:
+        return RedirectResponse(f"/meetings/{meeting.public_id}", status_code=303)
+    return page(ctx, mark_reviewed(meeting, item, ctx.db.get(MdtCase, item.case_id)))
 
 
 def close_case(ctx: Context, case=None, *, value: str = "") -> Confirm:

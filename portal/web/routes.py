@@ -300,6 +300,16 @@ def routes() -> list:
         ),
         route("/cases/{case_id}/close", confirm_pages.case_close_page, permission=P.CASE_CREATE),
         route(
+            "/meetings/{meeting_id}/hold",
+            confirm_pages.meeting_hold_page,
+            permission=P.MEETING_MANAGE,
+        ),
+        route(
+            "/meetings/{meeting_id}/items/{item_id}/reviewed",
+            confirm_pages.item_reviewed_page,
+            permission=P.MEETING_MANAGE,
+        ),
+        route(
             "/releases/{release_id}/revoke",
             release_pages.release_revoke,
             permission=P.RELEASE_MANAGE,

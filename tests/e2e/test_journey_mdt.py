@@ -49,11 +49,15 @@ def test_coordinator_convenes_a_new_case_and_the_assignee_sees_the_task(
     expect(page.get_by_text("is scheduled")).to_be_visible()
 
     # Hold it, record a decision, mark the case reviewed.
-    page.get_by_role("button", name="Start meeting (mark held)").click()
+    page.get_by_role("link", name="Start meeting (mark held)…").click()
+    expect(page.get_by_text("It can no longer be rescheduled or cancelled.")).to_be_visible()
+    page.get_by_role("button", name="Start the meeting").click()
     page.get_by_label(f"Recommendation for {reference}").select_option("Safety planning")
     page.get_by_label(f"Decision notes for {reference}").fill("Shelter to lead the safety plan.")
     page.get_by_role("button", name="Record decision").first.click()
     expect(page.get_by_text("The decision is recorded.")).to_be_visible()
+    page.get_by_role("link", name=f"Mark {reference} reviewed…").click()
+    expect(page.get_by_text("becomes its first MDT date")).to_be_visible()
     page.get_by_role("button", name=f"Mark {reference} reviewed").click()
     expect(page.get_by_text("marked reviewed")).to_be_visible()
 

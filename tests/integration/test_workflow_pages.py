@@ -194,10 +194,20 @@ def test_held_meeting_decision_task_and_dashboard(client, db, keys):
     )
     assert created.status_code == 303
     meeting_url = created.headers["location"]
+    # Starting the meeting and marking a case reviewed cannot be undone: each asks first.
+    asked = client.get(meeting_url + "/hold")
+    assert asked.status_code == 200
+    assert "It can no longer be rescheduled or cancelled." in asked.text
+    assert f'action="{meeting_url}/hold"' in asked.text
     assert client.post(meeting_url + "/hold", data={"csrf_token": token}).status_code == 303
+    assert client.get(meeting_url + "/hold").headers.get("location") == meeting_url
     meeting = db.exec(select(Meeting).where(Meeting.public_id == meeting_url.split("/")[-1])).one()
     item = meetings.agenda(db, meeting, agency)[0].item
     base = f"{meeting_url}/items/{item.public_id}"
+    review_asked = client.get(base + "/reviewed")
+    assert review_asked.status_code == 200
+    assert "2026-11-02 becomes its first MDT date" in review_asked.text
+    assert f'action="{base}/reviewed"' in review_asked.text
     assert (
         client.post(
             base + "/decisions",
@@ -210,6 +220,7 @@ def test_held_meeting_decision_task_and_dashboard(client, db, keys):
     )
     assert bad.status_code == 400
     assert client.post(base + "/reviewed", data={"csrf_token": token}).status_code == 303
+    assert client.get(base + "/reviewed").headers.get("location") == meeting_url
     task_made = client.post(
         f"/cases/{case.public_id}/tasks",
         data={
