@@ -21,13 +21,18 @@ class Requester:
     user: str | None  # the staff user's public id; None for the system itself
     roles: frozenset[str]
     purpose: str = DEFAULT_PURPOSE
+    # The API token's public id when the person acts through one (`user` is then the lead
+    # who issued it, and `roles` the one role it acts in): every audit entry names it.
+    via: str | None = None
 
     def asking(self, purpose: str) -> Requester:
         """The same person asking for another purpose."""
         return replace(self, purpose=purpose)
 
     @classmethod
-    def of(cls, user, agency, roles, *, purpose: str = DEFAULT_PURPOSE) -> Requester:
+    def of(
+        cls, user, agency, roles, *, purpose: str = DEFAULT_PURPOSE, via: str | None = None
+    ) -> Requester:
         """From this node's rows: a staff user (or None), their agency and their roles."""
         return cls(
             node=LOCAL_NODE,
@@ -36,4 +41,5 @@ class Requester:
             user=getattr(user, "public_id", None),
             roles=frozenset(str(role) for role in roles),
             purpose=purpose,
+            via=via,
         )

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal import edge_checks as edge
+from portal.audit import acting_through
 from portal.auth.permissions import Permission, allows
 from portal.db import commit
 from portal.errors import DomainError, Invalid
@@ -44,9 +45,12 @@ class ApiContext:
 
     @property
     def requester(self) -> Requester:
-        """Who is asking: the token's agency and the roles it acts with."""
+        """Who is asking: the token's agency and the role it acts in, the lead who issued
+        it as the person accountable, and the token itself (named in every audit entry)."""
         viewer = self.caller.viewer
-        return Requester.of(viewer.user, viewer.agency, viewer.roles)
+        return Requester.of(
+            viewer.user, viewer.agency, viewer.roles, via=self.caller.token.public_id
+        )
 
 
 @dataclass(frozen=True)
@@ -92,13 +96,10 @@ def api_route(operation: Operation) -> Route:
             "Bearer " + api_tokens.TOKEN_PREFIX
         ):
             return _unauthorized()
-        body = None
-        if operation.body is not None:
-            parsed = await _read_json(request, operation.body)
-            if isinstance(parsed, Response):
-                return parsed
-            body = parsed
-        return await request.app.state.request_threads.run(_run, operation, request, body)
+        # Read now (bounded), judged only once the token is: a caller without a valid token
+        # learns nothing of what the body would need.
+        raw = await _read_body(request) if operation.body is not None else None
+        return await request.app.state.request_threads.run(_run, operation, request, raw)
 
     endpoint.permission = Permission.API_TOKEN
     endpoint.operation = operation
@@ -106,17 +107,26 @@ def api_route(operation: Operation) -> Route:
     return Route(operation.path, endpoint, methods=[operation.method])
 
 
-async def _read_json(request: Request, model: type[BaseModel]) -> BaseModel | Response:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        return error(415, "Send the body as application/json.")
+async def _read_body(request: Request) -> bytes | None:
+    """The body's bytes; None when it is longer than any body the API takes (reading
+    stops there)."""
     length = request.headers.get("content-length")
     if length and (not length.isdecimal() or int(length) > MAX_BODY_BYTES):
-        return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
+        return None
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
-            return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
+            return None
+    return raw
+
+
+def _parsed_body(request: Request, raw: bytes | None, model: type[BaseModel]):
+    """The body as the operation's model, or the answer that says what is wrong with it."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return error(415, "Send the body as application/json.")
+    if raw is None:
+        return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as problem:
@@ -146,7 +156,7 @@ def _unauthorized() -> JSONResponse:
     )
 
 
-def _run(operation: Operation, request: Request, body: BaseModel | None) -> Response:
+def _run(operation: Operation, request: Request, raw: bytes | None) -> Response:
     state = request.app.state
     settings = state.settings
     now = settings.clock()
@@ -164,6 +174,14 @@ def _run(operation: Operation, request: Request, body: BaseModel | None) -> Resp
         if not allows(caller.viewer.roles, operation.permission):
             db.rollback()
             return error(403, f"This token's role ({caller.token.acting_role}) may not do this.")
+        body = None
+        if operation.body is not None:
+            body = _parsed_body(request, raw, operation.body)
+            if isinstance(body, Response):
+                db.rollback()
+                return body
+        # Whatever this request writes to an audit log names the token (portal/audit/log.py).
+        acting_through(db, caller.token.public_id)
         ctx = ApiContext(request, db, state.settings, now, caller, body)
         try:
             edge.check_path_ids(request.path_params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+import consent
 from portal.api.routing import ApiContext, Operation, Param
 from portal.api.schemas import (
     CaseSummary,
@@ -50,6 +51,7 @@ def write_section(ctx: ApiContext) -> SectionSaved:
             ),
             keys=ctx.request.app.state.keys,
             at=ctx.now,
+            exact=True,
         )
     except Forbidden:
         ctx.keep_on_error = True  # the refusal's audit entry stays, as on the web
@@ -104,6 +106,14 @@ def case_summary(ctx: ApiContext) -> CaseSummary:
     )
 
 
+# The purpose a request asks for: the gates decide for it (and the audit names it).
+PURPOSE = Param(
+    "purpose",
+    "query",
+    {"type": "string", "enum": [p.value for p in consent.Purpose]},
+    required=False,
+)
+
 OPERATIONS = (
     Operation(
         "GET",
@@ -126,6 +136,7 @@ OPERATIONS = (
         params=(
             Param("client_id", "path", {"type": "string"}),
             Param("section_key", "path", {"type": "string"}),
+            PURPOSE,
         ),
         errors=(400, 401, 403, 404, 422),
         permission=Permission.SECTION_WRITE,
@@ -140,12 +151,7 @@ OPERATIONS = (
         CaseSummary,
         params=(
             Param("case_id", "path", {"type": "string"}),
-            Param(
-                "purpose",
-                "query",
-                {"type": "string", "enum": ["mdt_case_review", "care_coordination", "referral"]},
-                required=False,
-            ),
+            PURPOSE,
         ),
         permission=Permission.CASE_SUMMARY_READ,
     ),

@@ -161,7 +161,7 @@ def entry_values(
     tag: AuditTag,
     *,
     agency_id: int | None,
-    actor: tuple[str | None, str | None] | None = None,
+    actor: tuple[str | None, str | None] | Requester | None = None,
     subject: str | None = None,
     detail: dict | None = None,
     at: datetime,
@@ -171,7 +171,11 @@ def entry_values(
     """The columns of one entry, before the chain gives it its place (see `record()`).
 
     `actor` is (user public id, agency public id) — see `actor_refs()` — so that a log can
-    name a person who lives on another node."""
+    name a person who lives on another node; or a Requester, whose API token, if it acts
+    through one, the entry's detail names (`api_token`)."""
+    if isinstance(actor, Requester):
+        detail = _through(actor, detail)
+        actor = (actor.user, actor.agency)
     user_ref, agency_ref = actor or (None, None)
     values = {
         "agency_id": agency_id,
@@ -197,6 +201,26 @@ def entry_values(
             policy_rule=disclosure.policy_rule,
         )
     return values
+
+
+_THROUGH = "audit_api_token"  # Session.info: the API token this unit of work acts through
+
+
+def acting_through(db: Session, token_ref: str) -> None:
+    """Everything this unit of work records is done through the API token `token_ref`:
+    each entry's detail names it (the person an entry names is then the lead who issued
+    it, who did not look themself)."""
+    db.info[_THROUGH] = token_ref
+
+
+def _through(actor: AuditActor, detail: dict | None, db: Session | None = None) -> dict | None:
+    """The entry's detail, naming the API token the person acted through, if any."""
+    via = actor.via if isinstance(actor, Requester) else None
+    if via is None and db is not None:
+        via = db.info.get(_THROUGH)
+    if via is None:
+        return detail
+    return {**(detail or {}), "api_token": via}
 
 
 _AGENCY_REFS = "audit_agency_refs"  # Session.info: agency id -> public id (never changes)
@@ -247,7 +271,7 @@ def record(
         agency_id=agency_id,
         actor=actor_refs(db, actor),
         subject=subject,
-        detail=detail,
+        detail=_through(actor, detail, db),
         at=at,
         client_address=client_address,
         disclosure=disclosure,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from portal.audit import AuditTag, DisclosureFacts, actor_refs, entry_values, record_many
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record_many
 from portal.disclosure import policy
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import NotFound
@@ -135,7 +135,7 @@ def record_reads(
             entry_values(
                 tag,
                 agency_id=agency.id,
-                actor=actor_refs(db, requester),
+                actor=requester,
                 subject=subject,
                 detail=detail,
                 at=at,

@@ -179,7 +179,7 @@ def answered_as_not_linked(
             entry_values(
                 AuditTag.DISCLOSURE_WITHHELD,
                 agency_id=owner.id,
-                actor=(requester.user, requester.agency),
+                actor=requester,
                 subject=case.reference,
                 detail={
                     "viewer_agency": requester.agency,
@@ -577,7 +577,7 @@ def answer(
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
     verdicts, entries = [], []
-    actor = (requester.user, requester.agency)
+    actor = requester
     for given in sections:
         section = section_of(given)
         verdict, role, rule = _gates(

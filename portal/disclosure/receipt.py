@@ -32,7 +32,7 @@ def received_entries(
         entry_values(
             AuditTag.DISCLOSURE_RECEIVED,
             agency_id=agency_id,
-            actor=(requester.user, requester.agency),
+            actor=requester,
             subject=case_ref,
             detail={"owner": owner_ref},
             at=at,

@@ -95,7 +95,7 @@ def _entry(verdict, *, requester, owner, role, rule, client_ref, subject, at) ->
         if verdict.decision == "released"
         else AuditTag.DISCLOSURE_WITHHELD,
         agency_id=owner.id,
-        actor=(requester.user, requester.agency),
+        actor=requester,
         subject=subject,
         detail=detail,
         at=at,
@@ -252,7 +252,7 @@ def received_entries(
         entry_values(
             AuditTag.DISCLOSURE_RECEIVED,
             agency_id=agency_id,
-            actor=(requester.user, requester.agency),
+            actor=requester,
             subject=referral_ref(decision),
             detail={
                 "owner": found.owner.public_id,

@@ -28,7 +28,7 @@ class WireError(ValueError):
 
 
 def requester_dict(requester: Requester) -> dict:
-    return {
+    sent = {
         "node": requester.node,
         "agency": requester.agency,
         "agency_kind": requester.agency_kind,
@@ -36,6 +36,9 @@ def requester_dict(requester: Requester) -> dict:
         "roles": sorted(requester.roles),
         "purpose": requester.purpose,
     }
+    if requester.via is not None:  # the owner's log names the API token too
+        sent["via"] = requester.via
+    return sent
 
 
 def _text(data: dict, key: str, *, optional: bool = False) -> str | None:
@@ -60,6 +63,7 @@ def requester_from(data: object) -> Requester:
         user=_text(data, "user", optional=True),
         roles=frozenset(roles),
         purpose=_text(data, "purpose"),
+        via=_text(data, "via", optional=True),
     )
 
 

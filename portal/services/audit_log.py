@@ -6,6 +6,7 @@ agency`), so counts, pages and exports say nothing about any other agency's log.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,21 @@ class AuditRow:
     @property
     def section_title(self) -> str | None:
         return section_title(self.entry.section_key)
+
+    @property
+    def api_token(self) -> str | None:
+        return api_token_of(self.entry)
+
+
+def api_token_of(entry: AuditEntry) -> str | None:
+    """The API token the person named acted through (`portal.audit.acting_through`)."""
+    if not entry.detail or '"api_token"' not in entry.detail:
+        return None
+    try:
+        token = json.loads(entry.detail).get("api_token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
 
 
 # The events one request writes one per section, together and at one instant: the
@@ -273,6 +289,7 @@ CSV_HEADER = (
     "user_name",
     "viewer_agency",
     "role",
+    "api_token",  # the token the user (the lead who issued it) acted through, if any
     "case",
     "section",
     "purpose",
@@ -317,6 +334,7 @@ def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
                 actor_name,
                 actor_agency_name,
                 entry.actor_role,
+                api_token_of(entry),
                 entry.case_ref,
                 entry.section_key,
                 entry.purpose,

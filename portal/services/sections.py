@@ -244,10 +244,13 @@ def write_section(
     requester: Requester,
     keys: KeyWrapper,
     at: datetime,
+    exact: bool = False,
 ) -> SectionEntry:
     """The owner's own staff saving a section: only what their role may read under the
     agency's policy may they change. A refusal is audited (the caller keeps that entry).
-    An agency writes only the sections of its discipline, the ones its pages show."""
+    An agency writes only the sections of its discipline, the ones its pages show.
+    `exact`: `raw` holds the section's fields and nothing else (a form's other fields, such
+    as its CSRF token, are none of the section's; a program's misspelt key would be lost)."""
     agency = _own_agency(db, client, requester)
     section = section_or_404(section_key)
     if agency.discipline not in section.disciplines:
@@ -268,6 +271,15 @@ def write_section(
             detail={"attempt": "save"},
         )
         raise Forbidden(f"Not saved: {sentence(answer.why)}.")
+    if exact:
+        fields = [f.key for f in section.fields]
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            raise Invalid(
+                unknown[0],
+                f"{section.title} has no field {unknown[0]!r}; its fields are "
+                f"{', '.join(fields)}. Nothing was saved.",
+            )
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
     return save_section(db, client, section.key, raw, actor=author, keys=keys, at=at)
 
