@@ -353,7 +353,9 @@ def _gates(
     if not answer.allowed:
         return withheld(Gate.POLICY), role, answer.rule
     release_ref = None
-    if not own_staff and section.of_case:
+    # An MDT record asks every survivor on the case; a release previewed on its own (no
+    # case) is asked for its own client only.
+    if not own_staff and section.of_case and case is not None:
         consented = _case_consent(
             db,
             case,

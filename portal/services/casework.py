@@ -15,7 +15,13 @@ from portal.audit import AuditTag, record
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, AgencyKind, CaseLink, CaseStatus, Client, MdtCase
-from portal.models.workflow import CaseEventKind
+from portal.models.workflow import (
+    AgendaItem,
+    CaseEventKind,
+    Meeting,
+    MeetingInvite,
+    MeetingStatus,
+)
 from portal.services import case_history, cases, validation, visibility
 
 
@@ -131,7 +137,25 @@ def add_agency(
         raise Conflict("agency", "The coordinating agency is already part of the case.")
     link = cases.link_client(db, case, agency, None, actor=actor, at=at)
     case_history.note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
+    _invite_to_coming_meetings(db, case, agency)
     return link
+
+
+def _invite_to_coming_meetings(db: Session, case: MdtCase, agency: Agency) -> None:
+    """An agency joining a case is invited to the meetings still to come that have it on
+    their agenda, as every agency of the case was when it was put there."""
+    invited = select(MeetingInvite.meeting_id).where(MeetingInvite.agency_id == agency.id)
+    coming = db.exec(
+        select(Meeting.id)
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .where(
+            AgendaItem.case_id == case.id,
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.id.not_in(invited),
+        )
+    ).all()
+    for meeting_id in sorted(set(coming)):
+        db.add(MeetingInvite(meeting_id=meeting_id, agency_id=agency.id))
 
 
 def own_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:

@@ -3,6 +3,7 @@ decisions, and marking a case reviewed (which stamps its first-MDT date)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,8 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
-from portal.errors import Conflict, Invalid, NotFound
+from portal.disclosure import own
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import (
     AgendaItem,
@@ -26,6 +28,8 @@ from portal.models.workflow import (
     MeetingStatus,
     RecommendationType,
 )
+from portal.placeholders import sentence
+from portal.requester import Requester
 from portal.services import case_history, casework, convening, validation
 
 DEFAULT_RECOMMENDATIONS = (
@@ -335,6 +339,13 @@ def add_to_agenda(
         raise Invalid("case_ids", f"{case.reference} is closed; reopen it first.")
     if meeting.status == MeetingStatus.CANCELLED:
         raise Conflict("case_ids", "The meeting is cancelled.")
+    if meeting.meeting_date < case.intake_date:
+        # It could not have discussed the case, and would stamp it convened before intake.
+        raise Invalid(
+            "case_ids",
+            f"{case.reference} came in on {case.intake_date.isoformat()}, after this "
+            "meeting's day: add it to a later meeting.",
+        )
     position = db.exec(
         select(func.coalesce(func.max(AgendaItem.position), 0)).where(
             AgendaItem.meeting_id == meeting.id
@@ -381,25 +392,77 @@ def add_to_agenda(
 class AgendaRow:
     item: AgendaItem
     case: MdtCase
-    # The minutes are the coordinating agency's content: present only for its own staff.
-    # A partner reads them through the owner's disclosure point (the case summary); the
-    # decisions reach everyone through it (`case_records.meeting_decisions`).
-    minutes: str | None = None
 
 
 def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaRow]:
-    """The agenda as this agency may see it: only cases it takes part in, and the minutes
-    only for the agency that owns them (for any other they are not even read)."""
-    owns_minutes = viewer_agency.id == meeting.coordinating_agency_id
-    items = select(AgendaItem, MdtCase)
-    if not owns_minutes:
-        items = items.options(defer(AgendaItem.minutes, raiseload=True))
+    """The agenda as this agency may see it: only cases it takes part in. The minutes are
+    not read here: the coordinating agency's staff read them by `read_minutes` (their
+    role under its policy, audited); a partner only through the owner's disclosure point
+    (the case summary), as the decisions (`case_records.meeting_decisions`)."""
     rows = db.exec(
-        items.join(MdtCase, MdtCase.id == AgendaItem.case_id)
+        select(AgendaItem, MdtCase)
+        .options(defer(AgendaItem.minutes, raiseload=True))
+        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
         .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id))
         .order_by(AgendaItem.position)
     ).all()
-    return [AgendaRow(item, case, item.minutes if owns_minutes else None) for item, case in rows]
+    return [AgendaRow(item, case) for item, case in rows]
+
+
+MINUTES = "mdt_minutes"
+
+
+@dataclass(frozen=True)
+class MinutesRead:
+    """The agenda's minutes as the coordinating agency's policy lets this person read them:
+    `by_item` (agenda item id -> minutes, and their fingerprint for a form that saves them
+    again) when allowed, else empty and `withheld` says why."""
+
+    by_item: dict[int, str]
+    withheld: str | None = None
+
+    def seen(self, item: AgendaItem) -> str:
+        return minutes_fingerprint(self.by_item.get(item.id))
+
+
+def minutes_fingerprint(text: str | None) -> str:
+    """What a minutes form carries of the minutes it showed: a save over minutes that have
+    changed since is refused (it would overwrite a colleague's words unseen)."""
+    return hashlib.sha256((text or "").encode()).hexdigest()[:32]
+
+
+def read_minutes(
+    db: Session, requester: Requester, meeting: Meeting, rows: list[AgendaRow], *, at: datetime
+) -> MinutesRead | None:
+    """The minutes of these agenda rows for the coordinating agency's own staff, under its
+    policy for their role; each case's minutes read (or refused) is in its log. None for any
+    other agency: nothing of the minutes is read for them."""
+    coordinating = db.get(Agency, meeting.coordinating_agency_id)
+    if requester.agency != coordinating.public_id:
+        return None
+    ids = [row.item.id for row in rows]
+    found = dict(
+        db.exec(
+            select(AgendaItem.id, AgendaItem.minutes).where(
+                AgendaItem.id.in_(ids), AgendaItem.minutes.is_not(None)
+            )
+        ).all()
+    )
+    answer = own.decide(db, requester, MINUTES, agency=coordinating)
+    reads = [(None, row.case.reference) for row in rows if row.item.id in found]
+    if reads:
+        own.record_reads(
+            db,
+            answer,
+            requester=requester,
+            agency=coordinating,
+            reads=reads,
+            at=at,
+            detail={"meeting": meeting.public_id},
+        )
+    if answer.withheld:
+        return MinutesRead({}, sentence(answer.why))
+    return MinutesRead(found)
 
 
 def access_agenda_item(db: Session, meeting: Meeting, public_id: str) -> AgendaItem:
@@ -527,10 +590,34 @@ def invited_agencies(
 
 
 def record_minutes(
-    db: Session, meeting: Meeting, item: AgendaItem, text: object, *, actor: Actor, at: datetime
+    db: Session,
+    meeting: Meeting,
+    item: AgendaItem,
+    text: object,
+    *,
+    actor: Actor,
+    at: datetime,
+    requester: Requester | None = None,
+    seen: object = None,
 ) -> None:
+    """Save an agenda item's minutes. `requester`: the person saving, who must be allowed
+    to read them under the coordinating agency's policy (they overwrite what is there);
+    `seen`: the fingerprint of the minutes their form showed (`minutes_fingerprint`), when
+    saving from a page: refused if they have changed since."""
     _require_held(meeting)
-    item.minutes = validation.text(text, "minutes", max_length=20000, required=False) or None
+    if requester is not None:
+        coordinating = db.get(Agency, meeting.coordinating_agency_id)
+        answer = own.decide(db, requester, MINUTES, agency=coordinating)
+        if answer.withheld:
+            raise Forbidden(f"Not saved: {sentence(answer.why)}.")
+    minutes = validation.text(text, "minutes", max_length=20000, required=False) or None
+    if seen is not None and seen != minutes_fingerprint(item.minutes):
+        raise Conflict(
+            "minutes",
+            "Someone saved these minutes after you opened the page: their words are above, "
+            "yours are in the box. Merge them and save again.",
+        )
+    item.minutes = minutes
     db.add(item)
     record(
         db,
@@ -538,7 +625,7 @@ def record_minutes(
         agency_id=item.owner_agency_id,
         actor=actor,
         subject=meeting.public_id,
-        detail={"agenda_item": item.public_id},
+        detail={"agenda_item": item.public_id, **({} if minutes else {"cleared": True})},
         at=at,
     )
 
@@ -667,6 +754,12 @@ def mark_reviewed(
     """The case was reviewed at this meeting: the first review stamps its first-MDT date."""
     _require_held(meeting)
     case = db.get(MdtCase, item.case_id)
+    if meeting.meeting_date < case.intake_date:
+        raise Invalid(
+            "status",
+            f"This meeting was before {case.reference} came in "
+            f"({case.intake_date.isoformat()}): it cannot have reviewed it.",
+        )
     if item.reviewed_at is None:
         item.reviewed_at = at
         db.add(item)

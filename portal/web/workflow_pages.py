@@ -437,6 +437,7 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     managing = meeting.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)  # first: a failed form's writes are gone before reading
     agenda = meetings.agenda(ctx.db, meeting, agency)
+    minutes = meetings.read_minutes(ctx.db, reader["requester"], meeting, agenda, at=ctx.now)
     decisions = case_records.meeting_decisions(
         ctx.db,
         owner=ctx.db.get(Agency, meeting.coordinating_agency_id),
@@ -459,6 +460,9 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "local_start": meeting.starts_at.astimezone(ctx.settings.tz),
             "managing": managing,
             "agenda": agenda,
+            "minutes": minutes,
+            # The agenda item whose minutes form was posted (shown again after a refusal).
+            "posted_item": ctx.request.path_params.get("item_id"),
             "decisions": decisions,
             "assignees": {row.case.id: tasks.assignee_choices(ctx.db, row.case) for row in agenda}
             if managing
@@ -631,7 +635,14 @@ def item_minutes(ctx: Context) -> Response:
     return _item_action(
         ctx,
         lambda m, item: meetings.record_minutes(
-            ctx.db, m, item, ctx.field("minutes"), actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            m,
+            item,
+            ctx.field("minutes"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            requester=ctx.requester,
+            seen=ctx.field("minutes_seen") or None,
         ),
         "The minutes are saved.",
     )
