@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 import consent
 from consent.document import STATEMENT_KEYS
 from portal.models.agency import AgencyKind
+from portal.models.staff import Role
 from portal.sections import catalogue
 
 DOMAIN = "messages"
@@ -90,10 +91,12 @@ def statements(language: str) -> consent.Statements:
 
 def dynamic_messages() -> list[str]:
     """Messages that no source file spells out where they are shown: the statements (in
-    the consent library), the section titles (policies/sections.toml), the agency kinds."""
+    the consent library), the section titles (policies/sections.toml), the agency kinds,
+    the roles (a recipient's, in the accounting of disclosures)."""
     english = consent.default_statements()
     return [
         *(getattr(english, key) for key in STATEMENT_KEYS),
         *(section.title for section in catalogue().sections),
         *(kind.label for kind in AgencyKind),
+        *(role.label for role in Role),
     ]

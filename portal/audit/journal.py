@@ -34,6 +34,7 @@ from sqlalchemy import event, select
 from sqlmodel import Session
 
 import consent
+from portal import hosting
 from portal.audit.times import format_at, out_of_time
 from portal.db import stage_for_commit, take_staged
 from portal.models import Agency, AgencyKey, AuditCheckpoint, AuditEntry, AuditHead, KeyPurpose
@@ -209,7 +210,10 @@ def check_line(db: Session, agency: Agency, line: dict) -> str | None:
 def cross_check(db: Session, lines: list[dict]) -> list[Finding]:
     """The database against the journal and the list of agencies: one finding per log."""
     findings: dict[str, Finding] = {}
-    agencies = {a.public_id: a for a in db.execute(select(Agency)).scalars()}
+    # Only the agencies this node hosts keep their log here (a roster names others).
+    agencies = {
+        a.public_id: a for a in db.execute(select(Agency)).scalars() if hosting.is_local(db, a)
+    }
     with_log = set(db.execute(select(AuditHead.log_key)).scalars())
     with_log |= set(db.execute(select(AuditEntry.log_key).distinct()).scalars())
     for public_id, agency in sorted(agencies.items(), key=lambda item: item[1].name):

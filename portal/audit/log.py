@@ -78,6 +78,7 @@ class AuditTag(StrEnum):
     # Audit log (issue 5, audit log)
     AUDIT_CHECKPOINTED = "audit:log:checkpointed"
     AUDIT_EXPORTED = "audit:log:exported"
+    AUDIT_SEARCHED = "audit:log:searched"  # a lead's search narrowed to a case, person, ...
     ACCOUNTING_VIEWED = "audit:accounting:viewed"
     # Sections, disclosure policy and the disclosure point (issue 5)
     SECTION_SAVED = "record:section:saved"

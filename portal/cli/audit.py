@@ -133,6 +133,7 @@ def _verify_against_file(engine, path: str) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from portal import hosting
     from portal.audit.checkpoints import CheckpointSigner
     from portal.audit.journal import Journal
     from portal.crypto import KeyWrapper
@@ -146,8 +147,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         CheckpointSigner(keys).attach(db)
         if settings.audit_journal:
             Journal(settings.audit_journal).attach(db)
-        if args.agency is None:
-            targets = list(db.exec(select(Agency).order_by(Agency.name)).all())
+        if args.agency is None:  # the logs this node keeps: a roster names agencies elsewhere
+            targets = [
+                agency
+                for agency in db.exec(select(Agency).order_by(Agency.name)).all()
+                if hosting.is_local(db, agency)
+            ]
         else:
             targets = [find_agency(db, args.agency)]
         for agency in targets:

@@ -484,7 +484,10 @@ def _case_consent(
             found, recipient=recipient, section_key=section.key, purpose=purpose, at=at, tz=tz
         )
         if allowed.allowed:
-            used = used or allowed.release_ref
+            # The entry, in the owner's log, names the owner's own survivor's release: one
+            # it can open (others are their agencies' to show).
+            if agency_id == owner.id or used is None:
+                used = allowed.release_ref
             continue
         basis = legal_basis.covering(
             db,
@@ -622,7 +625,9 @@ def answer(
                 disclosure=_facts(
                     verdict,
                     case_ref=case.reference,
-                    client_ref=None if section.of_case else cache.client_refs.get(client_id),
+                    # An MDT record is about every survivor on the case: the owner's log names
+                    # its own one (whose accounting lists it), as for any of its sections.
+                    client_ref=cache.client_refs.get(client_id),
                     purpose=requester.purpose,
                     role=role,
                     roles=requester.roles,

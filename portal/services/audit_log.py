@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -284,7 +284,7 @@ CSV_HEADER = (
     "seq",
     "time_utc",
     "time_local",  # in the MDT's time zone, named: the time an agency lead reads
-    "event",
+    "event",  # in words, as the page gives them; the codes follow at the end
     "user",
     "user_name",
     "viewer_agency",
@@ -299,7 +299,37 @@ CSV_HEADER = (
     "policy_rule",
     "subject",
     "entry_hash",
+    # The same as codes, for a program reading the file.
+    "event_code",
+    "role_code",
+    "section_code",
+    "purpose_code",
+    "gate_code",
 )
+
+
+# A search narrowed by one of these reads, on screen, what the export of the same rows would
+# hand over: which sections of which case went to whom.
+_NARROWING = ("user", "viewer_agency", "case_ref", "section")
+
+
+def record_search(
+    db: Session, agency: Agency, filters: AuditFilters, *, actor: Actor, at: datetime
+) -> None:
+    """A search of the log narrowed to a case, a section, a person or an agency is itself
+    in the log, with its filters, as an export is (browsing the newest entries is not)."""
+    given = {k: v for k, v in filters.query_values().items() if v}
+    if not any(given.get(name) for name in _NARROWING):
+        return
+    record(
+        db,
+        AuditTag.AUDIT_SEARCHED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=agency.public_id,
+        detail=given,
+        at=at,
+    )
 
 
 def export_statement(
@@ -318,9 +348,20 @@ def export_statement(
     return _rows_statement(agency, filters, tz)
 
 
-def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
+@dataclass(frozen=True)
+class CsvWords:
+    """How the codes of an entry read, as the log page gives them (the web's words)."""
+
+    event: Callable[[str | None], str]
+    role: Callable[[str | None], str]
+    purpose: Callable[[str | None], str]
+    gate: Callable[[str | None], str]
+
+
+def csv_rows(results, *, tz: ZoneInfo, words: CsvWords) -> Iterator[tuple]:
     """One CSV row per (entry, actor name, actor username, actor agency name). Each entry's
-    time twice: as its hash covers it (UTC), and as the MDT reads it (its zone, named)."""
+    time twice: as its hash covers it (UTC), and as the MDT reads it (its zone, named);
+    its codes in words, and again as codes at the end."""
     for entry, actor_name, actor_username, actor_agency_name in results:
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         yield tuple(
@@ -329,21 +370,26 @@ def csv_rows(results, *, tz: ZoneInfo) -> Iterator[tuple]:
                 entry.seq,
                 chain.format_at(at),
                 at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                entry.tag,
+                words.event(entry.tag),
                 actor_username,
                 actor_name,
                 actor_agency_name,
-                entry.actor_role,
+                words.role(entry.actor_role),
                 api_token_of(entry),
                 entry.case_ref,
-                entry.section_key,
-                entry.purpose,
+                section_title(entry.section_key) or entry.section_key,
+                words.purpose(entry.purpose),
                 entry.decision,
-                entry.gate,
+                words.gate(entry.gate),
                 entry.release_ref,
                 entry.policy_rule,
                 entry.subject,
                 entry.entry_hash,
+                entry.tag,
+                entry.actor_role,
+                entry.section_key,
+                entry.purpose,
+                entry.gate,
             )
         )
 

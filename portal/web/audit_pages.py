@@ -49,11 +49,12 @@ def _log_page(
             target = f"/audit?{ctx.request.url.query}"
             return Response(status_code=error.status_code, headers={"HX-Redirect": target})
         errors, status, filters = error.errors, error.status_code, None
-    result = (
-        audit_log.search(ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx))
-        if filters is not None
-        else None
-    )
+    result = None
+    if filters is not None:
+        audit_log.record_search(ctx.db, agency, filters, actor=ctx.viewer.user, at=ctx.now)
+        result = audit_log.search(
+            ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx)
+        )
     query = urlencode({k: v for k, v in filters.query_values().items() if v}) if filters else ""
     response = render(
         ctx,
@@ -99,6 +100,14 @@ def audit_export(ctx: Context) -> Response:
     )
 
 
+CSV_WORDS = audit_log.CsvWords(
+    event=audit_words.event_words,
+    role=audit_words.role_words,
+    purpose=audit_words.purpose_words,
+    gate=audit_words.gate_words,
+)
+
+
 def _csv_stream(open_session, statement, *, tz: tzinfo, batch: int = 1000) -> Iterator[str]:
     """Rows leave as they are read, newest first, a batch per short read of its own.
 
@@ -114,7 +123,7 @@ def _csv_stream(open_session, statement, *, tz: tzinfo, batch: int = 1000) -> It
         with open_session() as db:
             page = statement if below is None else statement.where(AuditEntry.seq < below)
             rows = db.exec(page.limit(batch)).all()
-        for row in audit_log.csv_rows(rows, tz=tz):
+        for row in audit_log.csv_rows(rows, tz=tz, words=CSV_WORDS):
             writer.writerow(row)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -63,6 +63,7 @@ EVENT_WORDS = {
     AuditTag.COMPELLED_DISCLOSURE: "compelled disclosure recorded",
     AuditTag.AUDIT_CHECKPOINTED: "audit log signed (checkpoint)",
     AuditTag.AUDIT_EXPORTED: "audit log exported as CSV",
+    AuditTag.AUDIT_SEARCHED: "audit log searched",
     AuditTag.ACCOUNTING_VIEWED: "accounting of disclosures printed",
     AuditTag.SECTION_SAVED: "record section saved",
     AuditTag.SECTION_VIEWED: "record section's history opened",
@@ -142,7 +143,9 @@ def request_words(group: EntryGroup) -> str:
             )
             if count
         )
-        return f"{'case summary' if group.first.entry.case_ref else 'page'} view: {what}"
+        # Which page asked is not recorded (a summary, a task list, a meeting, a packet all
+        # ask the same point): the case is in its own column.
+        return f"page view: {what}"
     return REQUEST_WORDS.get(group.family or "", event_words(group.first.entry.tag))
 
 

@@ -528,6 +528,9 @@ def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dic
     )
 
 
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def reports_csv(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
     period = mentor_forms.report_period(ctx.request.query_params, today=_today(ctx))
@@ -537,21 +540,25 @@ def reports_csv(ctx: Context) -> Response:
     mentor_reports.record_export(ctx.db, agency, period, actor=ctx.viewer.user, at=ctx.now)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["period_start", "period_end", "mentor", "kind", "accompaniments", "hours"])
+    writer.writerow(
+        ["period_start", "period_end", "mentor", "kind", "accompaniments", "hours", "kind_code"]
+    )
     for line in report.by_mentor_kind:
         writer.writerow(
             [
                 period.start.isoformat(),
                 period.end.isoformat(),
                 safe_cell(line.mentor_name),
-                line.kind,
+                line.label,
                 line.accompaniments,
                 f"{line.minutes / 60:.2f}",
+                line.kind,
             ]
         )
     filename = f"mentor-report-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        # Names of the program's mentors and what they did: kept by no cache on the way.
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
     )

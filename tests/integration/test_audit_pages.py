@@ -288,7 +288,7 @@ def test_one_request_is_one_row_and_is_never_split_between_pages(client, db, mdt
     # 45 single rows and the view's one row, which holds all ten of its sections, though
     # only five of them fall in the first fifty entries.
     assert rows_of(table) == 45 and table.count('<tr class="request">') == 1
-    assert "10 sections" in table and "case summary view: sections decided" in table
+    assert "10 sections" in table and "page view: sections decided" in table
     assert "<details><summary>10 sections</summary>" in table  # opens without JavaScript
     assert "10 released · 0 withheld" in table
     second = client.get("/audit", params={"decision": "released", "page": "2"}).text

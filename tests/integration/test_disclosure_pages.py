@@ -531,9 +531,9 @@ def test_a_real_summary_view_is_one_row_in_each_agencys_log(client, db, keys, cl
     ).one()
     assert decided > 2
     for agency, words, count in (
-        (w.owner, "case summary view: sections decided", decided),
+        (w.owner, "page view: sections decided", decided),
         # The partner's own sections, decided for its own staff, and what came back.
-        (w.partner, "case summary view: sections decided and sections received", None),
+        (w.partner, "page view: sections decided and sections received", None),
     ):
         lead = make.user(db, agency, Role.AGENCY_LEAD)
         with TestClient(client.app, follow_redirects=False) as browser:

@@ -13,6 +13,7 @@ import consent
 from portal.models import (
     Accompaniment,
     AccompanimentAmendment,
+    AccompanimentKind,
     Agency,
     AgencyKind,
     AuditEntry,
@@ -339,9 +340,13 @@ def test_reports_page_chart_and_csv(client, db, mdt):
     csv = client.get("/mentoring/reports.csv?start=2026-10-01&end=2026-11-30")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "attachment" in csv.headers["content-disposition"]
+    assert csv.headers["cache-control"] == "no-store"  # mentors' names and what they did
     lines = csv.text.strip().splitlines()
-    assert lines[0] == "period_start,period_end,mentor,kind,accompaniments,hours"
-    assert lines[1:] == ["2026-10-01,2026-11-30,Test Person,state_attorney,3,2.25"]
+    assert lines[0] == "period_start,period_end,mentor,kind,accompaniments,hours,kind_code"
+    assert lines[1:] == [
+        f"2026-10-01,2026-11-30,Test Person,{AccompanimentKind.STATE_ATTORNEY.label},3,2.25,"
+        "state_attorney"
+    ]
     assert NOTE not in csv.text
     exported = db.exec(
         select(AuditEntry).where(AuditEntry.tag == "mentoring:report:exported")
