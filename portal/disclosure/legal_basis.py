@@ -83,7 +83,7 @@ def covering(
         if signed.get("agency") != owner.public_id:
             continue
         under_age = basis.under_age(signed)
-        if under_age is not None and not _under(
+        if under_age is not None and not younger_than(
             db, owner, client_id, under_age, at=at, tz=tz, keys=keys
         ):
             continue
@@ -103,7 +103,7 @@ def citation(named_basis: str) -> str:
     return head if parenthesis and len(tail) == 37 and tail.endswith(")") else named_basis
 
 
-def _under(
+def younger_than(
     db: Session,
     owner: Agency,
     client_id: int,

@@ -39,7 +39,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import AuditTag, entry_values, record_many
 from portal.crypto import KeyWrapper
-from portal.disclosure import consent_gate, policy
+from portal.disclosure import consent_gate, legal_basis, policy
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate
 from portal.disclosure.point import (
@@ -122,10 +122,12 @@ def answer(
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
+    only: str | None = None,
 ) -> Referrals:
     """The owner's side. `coordinating`: the public id of the MDT's coordinating agency as
     this node knows it (see module docstring), None when it knows of none. `tz`: the MDT's
-    time zone, as for `point.answer`.
+    time zone, as for `point.answer`. `only`: one referral (its screening's public id), for
+    the page that opens a case from it: no other minor is decided or logged.
 
     `entries_into` as for `point.answer`: a list in which to leave the owner's entries for
     a caller deciding several owners in one transaction (it must write them all)."""
@@ -178,6 +180,7 @@ def answer(
                 keys=keys,
                 cache=cache,
                 entries=entries,
+                only=only,
             )
     if entries_into is None:
         record_many(db, entries)
@@ -187,9 +190,18 @@ def answer(
 
 
 def _each_minor(
-    db, requester, owner, recipient, section, *, at, tz, keys, cache, entries
+    db, requester, owner, recipient, section, *, at, tz, keys, cache, entries, only=None
 ) -> Referrals:
-    flagged, more = source.candidates(db, owner.id)
+    flagged, more = source.candidates(db, owner.id, only=only)
+    # Screened as a minor is not a minor now: one who has turned 18 since is no longer the
+    # child-abuse MDT's to be told of (their sealed birth date, where the MDT is).
+    flagged = [
+        c
+        for c in flagged
+        if legal_basis.younger_than(
+            db, owner, c.client_id, consent.AGE_OF_MAJORITY, at=at, tz=tz, keys=keys
+        )
+    ]
     if flagged:  # every such client's releases naming the recipient, in two queries
         consent_gate.prefetch(
             db,

@@ -143,6 +143,9 @@ def mdt_referrals(
     if not isinstance(named, list) or not 0 < len(named) <= 20:
         raise wire.WireError("owners: expected a list of agency ids")
     owners = [_local_agency(db, public_id) for public_id in named]
+    only = payload.get("referral")  # one referral (a screening's public id), or every one
+    if only is not None and (not isinstance(only, str) or not 0 < len(only) <= 36):
+        raise wire.WireError("referral: expected a referral's id")
     coordinating = membership.coordinating_agency_id(db)
     cache = RequestCache()  # this request's reads only
     lock_logs(db, [owner.id for owner in owners])
@@ -157,6 +160,7 @@ def mdt_referrals(
                 tz=tz,
                 keys=keys,
                 cache=cache,
+                only=only,
             )
         )
         for owner in owners
@@ -271,12 +275,14 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     reference = payload.get("client")
     client = None
     if isinstance(reference, str) and reference:
-        client = db.exec(
+        found = db.exec(
             select(Client).where(
                 Client.agency_id == owner.id,
                 (Client.public_id == reference) | (Client.reference == reference),
             )
-        ).first()
+        ).all()
+        # Two clients answering to one reference: which one is meant is not guessed.
+        client = found[0] if len(found) == 1 else None
     lock_logs(db, [owner.id])
     case = None
     joined_under = None

@@ -154,17 +154,19 @@ def one_partner(
     tz: tzinfo,
     keys: KeyWrapper,
     federation: Federation | None,
+    only: str | None = None,
 ) -> PartnerAnswer | None:
     """One partner's answer on its own (the page that opens a case from a referral),
     asked again: what it told before may no longer be told. Both sides in the caller's
-    transaction. None unless the requester's agency coordinates the MDT."""
+    transaction. None unless the requester's agency coordinates the MDT. `only`: the one
+    referral the page is about (no other minor of the partner is decided or logged)."""
     coordinating = _coordinating(db, requester, configured)
     if coordinating is None:
         return None
     asking = requester.asking(referrals.PURPOSE)
     if membership.is_local(db, owner):
         found = referrals.ask_here(
-            db, asking, [owner], coordinating=coordinating, at=at, tz=tz, keys=keys
+            db, asking, [owner], coordinating=coordinating, at=at, tz=tz, keys=keys, only=only
         )
         return found.get(owner.public_id)
     me = RequestCache().agency(db, requester.agency)
@@ -180,6 +182,7 @@ def one_partner(
         lambda hosted: {
             "requester": wire.requester_dict(replace(asking, node=local_url)),
             "owners": [m.agency for m in hosted],
+            **({"referral": only} if only is not None else {}),
         },
         keys=keys,
     )

@@ -186,11 +186,18 @@ def confirm_link(
             "Your agency's client on this case is already confirmed; it is not changed here. "
             "Ask the coordinator to take your agency off the case and add it again.",
         )
-    client = db.exec(
+    found = db.exec(
         select(Client).where(Client.agency_id == agency.id, Client.reference == reference)
-    ).first()
-    if client is None:
+    ).all()
+    if not found:
         raise Invalid("client_reference", "Your agency has no client with this reference.")
+    if len(found) > 1:  # registered before references were kept apart: never a guess
+        raise Conflict(
+            "client_reference",
+            f"{len(found)} of your agency's clients have this reference; give each its own "
+            "before linking.",
+        )
+    (client,) = found
     clash = db.exec(
         select(MdtCase.reference)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)

@@ -61,10 +61,21 @@ def register_client(
     at: datetime,
 ) -> Client:
     language = check_language(preferred_language)
+    reference = validation.text(reference, "reference", max_length=40)
+    # A case link and a referral name the client by it: two with one reference would link
+    # whichever came first.
+    taken = db.exec(
+        select(Client.id).where(Client.agency_id == agency.id, Client.reference == reference)
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            "reference",
+            f"Your agency already has a client with reference {reference}; give this one its own.",
+        )
     key_id, secret = data_secret(db, agency.id, keys=keys)
     client = Client(
         agency_id=agency.id,
-        reference=validation.text(reference, "reference", max_length=40),
+        reference=reference,
         key_id=key_id,
         identity_sealed=crypto.seal_json(secret, identity.to_dict()),
         search_digest=crypto.search_digest(

@@ -11,6 +11,7 @@ partner told is stored: every view asks again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -22,8 +23,17 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import Released, RequestCache
 from portal.disclosure import referrals as point
-from portal.errors import Invalid, NotFound
-from portal.models import Actor, Agency, AgencyKind, CaseLink, Discipline, MdtCase, Node
+from portal.errors import Conflict, Invalid, NotFound
+from portal.models import (
+    Actor,
+    Agency,
+    AgencyKind,
+    AuditEntry,
+    CaseLink,
+    Discipline,
+    MdtCase,
+    Node,
+)
 from portal.models.case import CaseStatus, ReferralSource
 from portal.placeholders import Gate, sentence
 from portal.requester import Requester
@@ -139,8 +149,10 @@ def ask_here(
     tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
+    only: str | None = None,
 ) -> dict[str, PartnerAnswer]:
     """Each owner hosted here asked at its own point; both sides audited. By owner public id.
+    `only`: the one referral a page is about (see `point.answer`).
 
     `between` as in `case_records.decide`: a page commits the owners' entries there; None
     keeps both sides in the caller's one transaction."""
@@ -165,6 +177,7 @@ def ask_here(
             keys=keys,
             cache=cache,
             entries_into=owners_entries,
+            only=only,
         )
         receipts.extend(
             point.received_entries(requester, answered, at=at, agency_id=requester_agency.id)
@@ -223,6 +236,21 @@ def waiting_on(db: Session, coordinating: Agency, owner: Agency) -> list[MdtCase
     )
 
 
+def _opened_from(db: Session, referral: Referral, coordinating: Agency) -> MdtCase | None:
+    """The open case already opened from this referral that still waits on its owner, as
+    the coordinating agency's log records the opening (a form sent twice opens one)."""
+    marker = f'"referral":{json.dumps(referral.ref)}'
+    opened = db.exec(
+        select(AuditEntry.subject).where(
+            AuditEntry.agency_id == coordinating.id,
+            AuditEntry.tag == AuditTag.REFERRAL_CASE_OPENED.value,
+            AuditEntry.detail.contains(marker, autoescape=True),
+        )
+    ).all()
+    waiting = {case.reference: case for case in waiting_on(db, coordinating, referral.owner)}
+    return next((waiting[ref] for ref in opened if ref in waiting), None)
+
+
 def open_case_from(
     db: Session,
     referral: Referral,
@@ -241,6 +269,14 @@ def open_case_from(
     naming the coordinating agency for MDT case review: joining is the survivor's choice."""
     if referral.owner.id == coordinating.id:
         raise Invalid("referral", "Your agency's own screenings start the MDT path themselves.")
+    lock_logs(db, [coordinating.id])  # one opening at a time: a second one sees the first
+    already = _opened_from(db, referral, coordinating)
+    if already is not None:
+        raise Conflict(
+            "referral",
+            f"{already.reference} was opened from this referral and is waiting for "
+            f"{referral.owner.name} to name its client: it is that case.",
+        )
     screened = referral.screened_on(tz) or today
     case = cases.open_case(
         db,

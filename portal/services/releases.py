@@ -16,6 +16,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlmodel import Session, select
 
 import consent
+from consent.validate import normalise_name
 from portal import i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
@@ -33,6 +34,7 @@ from portal.models import (
     ReleaseState,
 )
 from portal.sections import catalogue
+from portal.services import restricted_persons
 from portal.services.clients import reveal_identity
 from portal.services.keys import current_key
 from portal.services.restricted_persons import excluded_signers
@@ -288,6 +290,51 @@ def discard(db: Session, row: ConsentRelease, *, actor: Actor, at: datetime) -> 
         subject=row.public_id,
         at=at,
     )
+
+
+def record_restricted_person(
+    db: Session,
+    client: Client,
+    *,
+    name: object,
+    reason: object,
+    note: object = None,
+    actor: Actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> list[ConsentRelease]:
+    """Someone recorded as never to sign for the client (`restricted_persons`), and every
+    release in effect they signed, as the client or beside them, revoked at once: their
+    signature no longer stands for the client's consent, which must be asked again.
+    Returns the releases revoked."""
+    person = restricted_persons.record_restricted_person(
+        db, client, name=name, reason=reason, note=note, actor=actor, at=at
+    )
+    wanted = normalise_name(person.name)
+    revoked = []
+    for row in releases_of(db, client):
+        if row.state != ReleaseState.SIGNED:
+            continue
+        document = signed_document(row)
+        signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
+        if not any(normalise_name(n) == wanted for n in signers):
+            continue
+        if consent.status(document, revocations(db, row), at=at).state in (
+            consent.ReleaseState.REVOKED,
+            consent.ReleaseState.EXPIRED,
+        ):
+            continue
+        revoke(
+            db,
+            row,
+            reason="It was signed by someone since recorded as never to sign for this client; "
+            "the client's consent must be asked again.",
+            actor=actor,
+            keys=keys,
+            at=at,
+        )
+        revoked.append(row)
+    return revoked
 
 
 def signed_document(row: ConsentRelease) -> consent.Release:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, func, select
 
 from portal import crypto
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.models import Actor, Client, SectionEntry
 from portal.sections import SectionContent
@@ -40,6 +40,9 @@ def add_version(
     at: datetime,
 ) -> SectionEntry:
     """Seal `content` (already checked) as the next version; audited in this transaction."""
+    # The agency's log is locked first: two saves at once take the next numbers in turn
+    # (the second would otherwise fail on the version's uniqueness).
+    lock_logs(db, [client.agency_id])
     newest = db.exec(
         select(func.max(SectionEntry.version)).where(
             SectionEntry.client_id == client.id, SectionEntry.section_key == section_key

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
-from portal.errors import Forbidden, Invalid, NotFound, Unprocessable
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from portal.models import Actor, Agency, Client, SectionEntry, StaffUser
 from portal.placeholders import sentence
 from portal.requester import Requester
@@ -59,7 +60,9 @@ def _clean_field(field: SectionField, value):
     if field.type == "date":
         if value in (None, ""):
             return ""
-        return validation.iso_date(value, field.key, label=label).isoformat()
+        # A date of the work (a review, a hearing, a move): held to the request's window,
+        # so a slip of the keyboard (9999, 0001) never makes a plan never or always due.
+        return validation.domain_date(value, field.key, label=label).isoformat()
     if field.type == "choice":
         if value in (None, ""):
             return ""
@@ -245,12 +248,15 @@ def write_section(
     keys: KeyWrapper,
     at: datetime,
     exact: bool = False,
+    based_on: object = None,
 ) -> SectionEntry:
     """The owner's own staff saving a section: only what their role may read under the
     agency's policy may they change. A refusal is audited (the caller keeps that entry).
     An agency writes only the sections of its discipline, the ones its pages show.
     `exact`: `raw` holds the section's fields and nothing else (a form's other fields, such
-    as its CSRF token, are none of the section's; a program's misspelt key would be lost)."""
+    as its CSRF token, are none of the section's; a program's misspelt key would be lost).
+    `based_on`: the version a form was opened at (0: none yet): refused (409) when another
+    has been saved since, which this one would silently leave behind."""
     agency = _own_agency(db, client, requester)
     section = section_or_404(section_key)
     if agency.discipline not in section.disciplines:
@@ -280,8 +286,24 @@ def write_section(
                 f"{section.title} has no field {unknown[0]!r}; its fields are "
                 f"{', '.join(fields)}. Nothing was saved.",
             )
+    if based_on is not None:
+        _still_latest(db, client, section, based_on)
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
     return save_section(db, client, section.key, raw, actor=author, keys=keys, at=at)
+
+
+def _still_latest(db: Session, client: Client, section: Section, based_on: object) -> None:
+    if not isinstance(based_on, str) or not based_on.isdecimal() or len(based_on) > 9:
+        raise Invalid("based_on", "The form was not sent whole: open the section again.")
+    lock_logs(db, [client.agency_id])  # a save in between cannot slip past the check
+    latest = section_versions.latest(db, client, section.key)
+    if (latest.version if latest else 0) != int(based_on):
+        raise Conflict(
+            "based_on",
+            f"Someone saved version {latest.version} of {section.title} after you opened "
+            "this form. It is in the history below; compare it with what you typed here, "
+            "then save again.",
+        )
 
 
 def _own_agency(db: Session, client: Client, requester: Requester) -> Agency:

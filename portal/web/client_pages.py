@@ -198,6 +198,18 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     values = {k: ctx.field(k) for k in ("name", "reason", "note", "end_reason", *COMPELLED_FIELDS)}
     values["sections"] = ctx.fields("sections")
     restricted = restricted_persons.restricted_persons_of(ctx.db, client)
+    # Their names are the survivor's family and circle: read as the client's own name is,
+    # under the agency's policy for the role, audited.
+    restricted_names = bool(restricted) and (
+        clients.read_names_in(
+            ctx.db,
+            client,
+            requester=_requester(ctx),
+            subject=client.public_id,
+            at=ctx.now,
+            shown_in="persons who may never sign",
+        ).allowed
+    )
     compelled, compelled_kept = compelled_disclosures.shown_to(
         ctx.db, _requester(ctx), ctx.viewer.agency, client, at=ctx.now
     )
@@ -214,6 +226,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             ),
             "identity": identity_view.name,
             "restricted": restricted,
+            "restricted_names": restricted_names,
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,
             "reason_label": restricted_persons.reason_label,
@@ -249,18 +262,24 @@ def client_detail(ctx: Context) -> Response:
 def restricted_person_create(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
     try:
-        restricted_persons.record_restricted_person(
+        revoked = releases.record_restricted_person(
             ctx.db,
             client,
             name=ctx.field("name"),
             reason=ctx.field("reason"),
             note=ctx.field("note"),
             actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
             at=ctx.now,
         )
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)
     ctx.flash("Recorded. This person can never sign a release for this client.")
+    if revoked:
+        ctx.flash(
+            f"{len(revoked)} release(s) they signed are revoked: ask the client to sign "
+            "again, with someone else as the second signer where one is needed."
+        )
     return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
 
 

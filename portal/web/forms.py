@@ -128,7 +128,7 @@ def compelled_disclosure(
         return tuple(dict.fromkeys(chosen))
 
     def check_day() -> date:
-        day = validation.iso_date(
+        day = validation.domain_date(
             form.get("disclosed_on"), "disclosed_on", label="The date of disclosure"
         )
         return check_disclosed_on(day, today)

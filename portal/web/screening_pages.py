@@ -314,6 +314,7 @@ def _referral(ctx: Context) -> tuple:
         tz=ctx.settings.tz,
         keys=_keys(ctx),
         federation=ctx.request.app.state.federation,
+        only=ctx.request.path_params["referral_id"],
     )
     if answer is not None and answer.unavailable:
         raise Conflict("referral", f"{owner.name} did not answer: {answer.unavailable}.")

@@ -124,6 +124,7 @@ def section_save(ctx: Context) -> Response:
             requester=_requester(ctx),
             keys=ctx.request.app.state.keys,
             at=ctx.now,
+            based_on=ctx.field("based_on") or None,
         )
     except Forbidden:
         ctx.keep_on_error = True  # the refusal's audit entry must survive the 403

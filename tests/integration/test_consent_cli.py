@@ -12,7 +12,7 @@ import consent
 from portal.cli import main as cli
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
-from portal.models import Agency, AgencyKey, AuditEntry, KeyPurpose, Role
+from portal.models import Agency, AgencyKey, AuditEntry, Client, KeyPurpose, Role
 from portal.services import agencies, clients, releases, staff
 from portal.settings import from_environment
 
@@ -71,7 +71,10 @@ def make_release(node, *, owner_name="Owner Agency (synthetic)", days=90, at=Non
         witness = db.exec(
             select(staff.StaffUser).where(staff.StaffUser.username == "witness")
         ).one()
-        client_row = clients.register_client(
+        # One client, R-1, whatever number of releases it signs.
+        client_row = db.exec(
+            select(Client).where(Client.agency_id == owner.id, Client.reference == "R-1")
+        ).first() or clients.register_client(
             db,
             owner,
             clients.Identity("Robin", "Example", datetime(2000, 5, 17).date()),

@@ -76,13 +76,18 @@ _REFERRAL = (
 )
 
 
-def candidates(db: Session, owner_id: int, *, limit: int = LIMIT) -> tuple[list[Candidate], bool]:
+def candidates(
+    db: Session, owner_id: int, *, limit: int = LIMIT, only: str | None = None
+) -> tuple[list[Candidate], bool]:
     """Each such client once (their earliest such screening), oldest first; and whether
-    there were more than `limit`."""
+    there were more than `limit`. `only`: the one referral (its screening's public id) a
+    page asks about; nothing of any other minor is decided, read or logged."""
     found: dict[int, Candidate] = {}
     for client_id, client_ref, screening_ref in read(db, _CANDIDATES, {"owner": owner_id}):
         found.setdefault(client_id, Candidate(client_id, client_ref, screening_ref))
     listed = list(found.values())
+    if only is not None:
+        return [c for c in listed if c.screening_ref == only], False
     return listed[:limit], len(listed) > limit
 
 
