@@ -37,6 +37,16 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this portal's migrations hold `revision` (a newer portal's does not)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 

@@ -153,16 +153,52 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
     kek = env.get("PORTAL_KEK")
     if not (session_key and kek):
         if not create and not path.exists():
+            missing = " and ".join(
+                name
+                for name, value in (("PORTAL_SESSION_KEY", session_key), ("PORTAL_KEK", kek))
+                if not value
+            )
             raise SecretsMissing(
-                f"no secrets file at {path.resolve()} and PORTAL_KEK is not set; restore the "
+                f"no secrets file at {path.resolve()} and {missing} not set; restore the "
                 "file this node was set up with (or set PORTAL_SECRETS_FILE to it)"
             )
         stored = _read_or_create_secrets_file(path)
         session_key = session_key or stored["session_key"]
         kek = kek or stored["key_encryption_key"]
-    if len(base64.b64decode(kek)) != 32:
-        raise ValueError("PORTAL_KEK must be 32 bytes, base64-encoded")
+    try:
+        raw = base64.b64decode(kek, validate=True)
+    except ValueError:  # binascii.Error is one
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-encoded")
     return NodeSecrets(Secret(session_key), Secret(kek))
+
+
+def _secrets_file_values(path: Path) -> dict[str, str]:
+    """The secrets file's two keys, or SecretsMissing naming the file and what to do."""
+
+    def wrong(what: str) -> SecretsMissing:
+        return SecretsMissing(
+            f"{path} is not a portal secrets file ({what}); restore the one this node was "
+            "set up with (or set PORTAL_SECRETS_FILE to it)"
+        )
+
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise wrong("it is a folder") from None
+    except UnicodeDecodeError:
+        raise wrong("it is not UTF-8 text") from None
+    except json.JSONDecodeError:
+        raise wrong("it is not JSON") from None
+    except OSError as error:
+        raise wrong(error.strerror or "it cannot be read") from None
+    if not isinstance(values, dict):
+        raise wrong("it does not hold a JSON object")
+    for name in ("session_key", "key_encryption_key"):
+        if not isinstance(values.get(name), str) or not values[name]:
+            raise wrong(f"it has no {name}")
+    return values
 
 
 def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
@@ -172,7 +208,7 @@ def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
             raise PermissionError(
                 f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
             )
-        return json.loads(path.read_text())
+        return _secrets_file_values(path)
     values = {
         "session_key": secrets.token_urlsafe(32),
         "key_encryption_key": base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -60,12 +60,32 @@ def line_of(checkpoint: AuditCheckpoint) -> dict:
     }
 
 
+class JournalError(Exception):
+    """The journal file cannot be used as configured: the message names it."""
+
+
 class Journal:
     """The append-only file; attached to a session, it receives that session's
     checkpoints after each commit (a rolled-back checkpoint never reaches it)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+
+    def check_writable(self) -> None:
+        """Before anything is signed for it: a checkpoint committed to the database that
+        the journal then refuses would be a checkpoint only a database writer has seen."""
+        if self.path.is_dir():
+            raise JournalError(
+                f"the audit journal {self.path} is a folder; set PORTAL_AUDIT_JOURNAL to a file"
+            )
+        existing = self.path if self.path.exists() else self.path.parent
+        while not existing.exists():
+            existing = existing.parent
+        if not os.access(existing, os.W_OK):
+            raise JournalError(
+                f"cannot write the audit journal {self.path}: permission denied to this "
+                "account; fix its permissions or PORTAL_AUDIT_JOURNAL"
+            )
 
     def attach(self, session: Session) -> Session:
         # The listeners below are the Session class's, listened to once: a listener added
@@ -99,7 +119,14 @@ class Journal:
         if not self.path.exists():
             return [], []
         lines, problems = [], []
-        with self.path.open("rb") as handle:
+        try:
+            handle = self.path.open("rb")
+        except OSError as error:
+            raise JournalError(
+                f"cannot read the audit journal {self.path}: {error.strerror or error}; fix "
+                "PORTAL_AUDIT_JOURNAL"
+            ) from None
+        with handle:
             for number, raw in enumerate(handle, start=1):
                 try:
                     line = json.loads(raw)

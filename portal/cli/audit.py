@@ -53,7 +53,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         return _verify_against_file(engine, args.checkpoint)
     kept = journal.Journal(audit_journal_from(os.environ))
-    lines, unreadable = kept.read()
+    try:
+        lines, unreadable = kept.read()
+    except journal.JournalError as error:
+        raise CommandError(str(error)) from None
     with Session(engine) as db:
         # Read in short transactions: a long walk must not shut writers out (SQLite).
         pause = db.rollback
@@ -135,7 +138,7 @@ def _verify_against_file(engine, path: str) -> int:
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     from portal import hosting
     from portal.audit.checkpoints import CheckpointSigner
-    from portal.audit.journal import Journal
+    from portal.audit.journal import Journal, JournalError
     from portal.crypto import KeyWrapper
     from portal.models import Agency
     from portal.services import audit_log
@@ -143,10 +146,16 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     engine = open_engine(chosen())
     settings = node_settings(engine)
     keys = KeyWrapper(settings.secrets.kek_bytes())
+    kept = Journal(settings.audit_journal) if settings.audit_journal else None
+    if kept is not None:
+        try:
+            kept.check_writable()
+        except JournalError as error:
+            raise CommandError(str(error)) from None
     with unit_of_work(engine) as db:
         CheckpointSigner(keys).attach(db)
-        if settings.audit_journal:
-            Journal(settings.audit_journal).attach(db)
+        if kept is not None:
+            kept.attach(db)
         if args.agency is None:  # the logs this node keeps: a roster names agencies elsewhere
             targets = [
                 agency

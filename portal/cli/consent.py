@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zoneinfo
 from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.cli import errors
-from portal.cli.database import chosen, node_settings, open_engine
+from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
 from portal.db import unit_of_work
 from portal.errors import Invalid
-from portal.settings import mdt_timezone_from, utc_now
+from portal.settings import utc_now
 
 # Exit statuses of `portal consent verify`: a script tells a bad release from a crash.
 VALID, NOT_VALID, UNREADABLE, COULD_NOT_RUN = 0, 1, 2, errors.COULD_NOT_RUN
@@ -61,12 +60,7 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return UNREADABLE
-    try:  # the verdict dates the release as the node's staff read it
-        tz = zoneinfo.ZoneInfo(mdt_timezone_from())
-    except (ValueError, KeyError) as error:
-        raise errors.CommandError(
-            f"cannot read the settings: PORTAL_MDT_TIMEZONE {error}"
-        ) from None
+    tz = mdt_zone()  # the verdict dates the release as the node's staff read it
     with unit_of_work(open_engine(chosen())) as db:
         try:
             report = release_documents.verify_upload(db, data, at=utc_now(), tz=tz)
@@ -112,11 +106,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from portal.services import keys
 
+    tz = mdt_zone()
     with unit_of_work(open_engine(chosen())) as db:
         for agency, key in keys.public_signing_keys(db):
-            retired = key.retired_at.isoformat() if key.retired_at else "in use"
+            retired = f"retired {local_time(key.retired_at, tz)}" if key.retired_at else "in use"
             print(
                 f"{agency.name}\t{key.key_id}\t{key.public_key}\t"
-                f"created {key.created_at.isoformat()}\t{retired}"
+                f"created {local_time(key.created_at, tz)}\t{retired}"
             )
     return 0

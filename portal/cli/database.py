@@ -3,8 +3,11 @@ traceback. Every command goes through here, so they all agree on the database.""
 
 from __future__ import annotations
 
+import os
 import re
+import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
@@ -12,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from portal import migrate
-from portal.cli.errors import CommandError
+from portal.cli.errors import REFUSED, CommandError
 from portal.db import make_engine, normalise_url
 from portal.settings import (
     DEFAULT_DATABASE_URL,
@@ -20,6 +23,7 @@ from portal.settings import (
     Settings,
     database_url_from,
     from_environment,
+    mdt_timezone_from,
 )
 
 SUPPORTED = "postgresql://USER@HOST:5432/NAME or sqlite:///PATH"
@@ -42,7 +46,7 @@ class Database:
             return str(path)
         try:
             url = make_url(self.url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             return _without_credentials(self.url)
         # libpq also takes a password in the query string (?password=...).
         secret = [name for name in url.query if _SECRET_PARAMETER.search(name)]
@@ -75,6 +79,8 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
         raise CommandError(f"no database at {path}; run {NEW_NODE} (or set DATABASE_URL)")
     if path is not None and create and not path.parent.is_dir():
         raise CommandError(f"no folder {path.parent} for the database; create it first")
+    if path is not None and create:
+        _make_private(path)
     try:
         # make_engine bounds the connection attempt itself (portal.db.CONNECT_TIMEOUT_SECONDS):
         # a mistyped host must not hang the command.
@@ -102,6 +108,9 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
                 f"the database at {database.shown()} has no portal tables yet; run "
                 "`portal db upgrade` (then `portal init` for a new node)"
             )
+        if current != head and not migrate.known_revision(current):
+            engine.dispose()
+            raise CommandError(newer_portal(database, current), REFUSED)
         if current != head:
             engine.dispose()
             raise CommandError(
@@ -109,6 +118,26 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
                 f"needs {head}; run `portal db upgrade`"
             )
     return engine
+
+
+def newer_portal(database: Database, current: str) -> str:
+    return (
+        f"the database at {database.shown()} was migrated by a newer portal (to {current}, "
+        "which this one does not know); run that portal's version, or restore the backup "
+        "taken before it"
+    )
+
+
+def _make_private(path: Path) -> None:
+    """A new SQLite file readable by this account only, as the secrets file is: it holds
+    task text, mentors' notes and who serves whom in the clear (SQLite gives its -wal and
+    -shm files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise CommandError(f"cannot create the database file {path}: {error.strerror}") from None
 
 
 def has_agencies(engine: Engine) -> bool:
@@ -123,13 +152,50 @@ def node_settings(engine: Engine | None = None, **overrides) -> Settings:
     holds no agency yet: a new key-encryption key could not open existing agencies' keys."""
     create = engine is None or not has_agencies(engine)
     try:
-        return from_environment(create_secrets=create, **overrides)
+        settings = from_environment(create_secrets=create, **overrides)
     except SecretsMissing as error:
         raise CommandError(str(error)) from None
     except (PermissionError, ValueError, KeyError) as error:
         # A secrets file open to others, a bad PORTAL_KEK, a setting that is not a number,
         # an unknown time zone: each message names the setting.
         raise CommandError(f"cannot read the settings: {error}") from None
+    if not create:
+        _check_kek(engine, settings)
+    return settings
+
+
+def mdt_zone() -> zoneinfo.ZoneInfo:
+    """The MDT's time zone (PORTAL_MDT_TIMEZONE), in which commands print times."""
+    try:
+        return zoneinfo.ZoneInfo(mdt_timezone_from())
+    except (ValueError, KeyError) as error:
+        raise CommandError(f"cannot read the settings: PORTAL_MDT_TIMEZONE {error}") from None
+
+
+def local_time(at: datetime, tz: zoneinfo.ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _check_kek(engine: Engine, settings: Settings) -> None:
+    """The key-encryption key must open the node's keys before any command uses it: under
+    another one, a rotation would retire a working key for one nobody can open, and an
+    agency created would get keys the node can never read."""
+    from nacl.exceptions import CryptoError
+
+    from portal.crypto import KeyWrapper
+    from portal.models import AgencyKey
+
+    with engine.connect() as connection:
+        wrapped = connection.execute(select(AgencyKey.wrapped_secret).limit(1)).scalar()
+    if wrapped is None:
+        return
+    try:
+        KeyWrapper(settings.secrets.kek_bytes()).unwrap(wrapped)
+    except (CryptoError, ValueError):
+        raise CommandError(
+            "the key-encryption key (PORTAL_KEK, or the secrets file) does not open this "
+            "node's keys: use the secrets file or PORTAL_KEK this node was set up with"
+        ) from None
 
 
 def driver_reason(error: BaseException) -> str:
@@ -173,7 +239,7 @@ def problem(error: DBAPIError, database: Database) -> CommandError:
 def _parse(url: str) -> URL:
     try:
         return make_url(normalise_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise CommandError(
             f"DATABASE_URL {_without_credentials(url)!r} is not a database URL; set it to "
             f"{SUPPORTED}"
@@ -184,7 +250,7 @@ def _sqlite_path(url: str) -> Path | None:
     """The absolute path of a SQLite file URL, or None (another database, or in memory)."""
     try:
         parsed = make_url(normalise_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return None
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from portal import migrate
-from portal.cli.database import chosen, open_engine
-from portal.cli.errors import NEGATIVE, OK
+from portal.cli.database import chosen, has_agencies, newer_portal, open_engine
+from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, READS, command, group
 
 
@@ -22,6 +22,12 @@ def add_commands(commands) -> None:
     up.add_argument("revision", nargs="?", default="head", help="the revision to reach")
     down = command(db, "downgrade", "revert migrations down to REVISION", run=cmd_downgrade)
     down.add_argument("revision", help="the revision to go back to ('base': none applied)")
+    down.add_argument(
+        "--yes",
+        action="store_true",
+        help="go ahead on a database that holds records: what the reverted migrations "
+        "added is dropped with them (back up first)",
+    )
     command(
         db,
         "current",
@@ -43,25 +49,59 @@ def add_commands(commands) -> None:
     revision.add_argument("-m", "--message", required=True, help="what the migration does")
 
 
+def _known_target(revision: str) -> None:
+    if revision not in ("head", "base") and not migrate.known_revision(revision):
+        raise CommandError(
+            f"no migration {revision!r} in this portal; `portal db current` shows where the "
+            "database is, and 'head' is the newest",
+            BAD_INPUT,
+        )
+
+
+def _not_newer(engine, database) -> str | None:
+    """The database's revision, refused when a newer portal migrated it (this one cannot
+    know what its migrations did)."""
+    current = migrate.current_revision(engine)
+    if current is not None and not migrate.known_revision(current):
+        raise CommandError(newer_portal(database, current), REFUSED)
+    return current
+
+
 def cmd_upgrade(args: argparse.Namespace) -> int:
     database = chosen()
     print(database.line())
+    _known_target(args.revision)
     engine = open_engine(database, create=True, schema=False)
+    _not_newer(engine, database)
     migrate.upgrade(engine, args.revision)
     print(f"database at {migrate.current_revision(engine)}")
     return OK
 
 
 def cmd_downgrade(args: argparse.Namespace) -> int:
-    engine = open_engine(chosen(), schema=False)
+    database = chosen()
+    _known_target(args.revision)
+    engine = open_engine(database, schema=False)
+    _not_newer(engine, database)
+    if not args.yes and has_agencies(engine):
+        raise CommandError(
+            f"the database at {database.shown()} holds records: reverting migrations drops "
+            "the tables and columns they added, with what is in them. Back up first "
+            "(ops/README.md), then run again with --yes",
+            REFUSED,
+        )
     migrate.downgrade(engine, args.revision)
     print(f"database at {migrate.current_revision(engine) or 'base'}")
     return OK
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    engine = open_engine(chosen(), schema=False)
+    database = chosen()
+    engine = open_engine(database, schema=False)
     current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current is not None and not migrate.known_revision(current):
+        print(f"current {current}; head {head} (a newer portal's migration: not known here)")
+        return NEGATIVE
     print(f"current {current or 'base'}; head {head}" + ("" if current == head else " (behind)"))
     return OK if current == head else NEGATIVE
 

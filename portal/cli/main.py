@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(problem(error, chosen())), COULD_NOT_RUN)
     except KeyboardInterrupt:
         return 130
+    except EOFError:  # Ctrl-D at a question
+        return _fail("no answer (the input ended); nothing was changed", BAD_INPUT)
     except Exception as error:
         if verbose:
             traceback.print_exc()

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from portal.cli import errors
-from portal.cli.database import chosen, node_settings, open_engine
+from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.errors import CommandError
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
@@ -208,9 +208,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
                 keys=KeyWrapper(settings.secrets.kek_bytes()),
                 at=settings.clock(),
             )
+            # Written before the new version is taken into force: a file that cannot be
+            # written leaves the roster in force as it was.
+            _write(signed.to_json(), args.out)
     except RosterError as error:
         raise _roster_failure(error) from None
-    _write(signed.to_json(), args.out)
     print(
         f"roster version {signed.roster.version} signed with {signed.key_id}: "
         f"{len(signed.roster.members)} members",
@@ -227,7 +229,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         if roster is None:
             print("this node holds no roster")
             return 0
-        print(f"roster version {roster.version}, issued {roster.issued_at.isoformat()}")
+        issued = local_time(roster.issued_at, mdt_zone())
+        print(f"roster version {roster.version}, issued {issued}")
         for row in rows:
             member = row.member
             mou = (

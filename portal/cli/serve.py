@@ -31,6 +31,7 @@ def add_commands(commands) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from portal.audit.journal import Journal, JournalError
     from portal.redis_store import SCHEMES, problem
     from portal.serving import UVICORN_OPTIONS
     from portal.settings import refuse_unsafe_production
@@ -51,6 +52,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     settings = node_settings(engine)
     engine.dispose()
+    if settings.audit_journal:  # every checkpoint signed while serving is appended to it
+        try:
+            Journal(settings.audit_journal).check_writable()
+        except JournalError as error:
+            raise CommandError(str(error)) from None
     storage = settings.ratelimit_storage
     if storage.split(":", 1)[0] in SCHEMES and (reason := problem(storage)):
         raise CommandError(f"cannot reach Redis for sign-in throttling ({reason}); fix REDIS_URL")

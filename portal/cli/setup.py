@@ -143,20 +143,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(database.line())
     engine = open_engine(database, create=True, schema=False)
     current, head = migrate.current_revision(engine), migrate.head_revision()
-    if current is None:
-        migrate.upgrade(engine)
-        print(f"applied the migrations (database at {head})")
-    elif current != head:
+    if current is not None and current != head:
         raise CommandError(
             f"the database is at migration {current}, this portal needs {head}; run "
             "`portal db upgrade` first"
         )
-    if has_agencies(engine):
+    if current is not None and has_agencies(engine):
         raise CommandError(
             f"the database at {database.shown()} already has agencies; `portal init` only sets "
             "up a new node (sign in as its administrator, or use `portal staff add`)",
             REFUSED,
         )
+    # Every answer first: a question left unanswered leaves the database as it was.
     answers = {name: _answer(args, name) for name in INIT_QUESTIONS}
     for name, allowed in (("kind", AgencyKind), ("discipline", Discipline)):
         if answers[name] not in {member.value for member in allowed}:
@@ -166,6 +164,9 @@ def cmd_init(args: argparse.Namespace) -> int:
                 BAD_INPUT,
             )
     password = _init_password()
+    if current is None:
+        migrate.upgrade(engine)
+        print(f"applied the migrations (database at {head})")
     settings = node_settings(engine)
     with unit_of_work(engine) as db:
         if db.exec(select(Agency.id)).first() is not None:  # another init got there first
@@ -214,11 +215,22 @@ def _answer(args: argparse.Namespace, name: str) -> str:
     return value
 
 
+def stdin_line(what: str) -> str:
+    """One line of standard input, which must be UTF-8 text (a Latin-1 file is refused in
+    one line, never stored as something else)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    raw = buffer.readline() if buffer is not None else sys.stdin.readline().encode()
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise CommandError(f"the {what} on standard input is not UTF-8 text", BAD_INPUT) from None
+
+
 def _init_password() -> str:
     if password := os.environ.get(INIT_ENVIRONMENT["password"]):
         return password
     if not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\n")
+        password = stdin_line("password")
         if not password:
             raise CommandError(
                 "no password: set PORTAL_INIT_PASSWORD or give it on standard input", BAD_INPUT
@@ -315,7 +327,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
                 f"{base.rstrip('/')}{enrolment.PATH}{secret}"
             )
             return OK
-    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
+    password = stdin_line("password") if not sys.stdin.isatty() else getpass.getpass()
     with unit_of_work(engine) as db:
         agency = find_agency(db, args.agency)
         user = staff.create_staff(

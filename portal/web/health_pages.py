@@ -38,8 +38,9 @@ async def readyz(request: Request) -> Response:
             return _unavailable({"database": "unreachable"})
         head = migrate.head_revision()
         if current != head:
+            state = "behind" if current is None or migrate.known_revision(current) else "newer"
             return _unavailable(
-                {"database": "reachable", "migrations": "behind", "current": current, "head": head}
+                {"database": "reachable", "migrations": state, "current": current, "head": head}
             )
         return JSONResponse({"status": "ok", "database": "reachable", "migrations": "current"})
     return _unavailable({"database": "not answering"})

@@ -1,0 +1,464 @@
+"""What an operator meets at the `portal` command line, as a review found it: a wrong
+key-encryption key refused before it does harm, nothing half-done, a question before a
+downgrade drops records, one line for every mistake, a private SQLite file, times in the
+MDT's zone. Each test is named after a defect the review found and failed before it was
+fixed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nacl.exceptions import CryptoError
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from portal import migrate
+from portal.cli import main as cli
+from portal.crypto import KeyWrapper
+from portal.db import make_engine
+from portal.models import Agency, AgencyKey, KeyPurpose
+
+from databases import new_empty_database
+
+PASSWORD = "a long synthetic passphrase"
+AGENCY = "Alder Advocacy (synthetic)"
+INIT = [
+    "init",
+    "--agency",
+    AGENCY,
+    "--kind",
+    "community",
+    "--discipline",
+    "advocacy",
+    "--username",
+    "node.admin",
+    "--name",
+    "Nell Nodeadmin (synthetic)",
+]
+
+
+@pytest.fixture
+def operator(tmp_path, monkeypatch):
+    """A shell in an empty folder: no DATABASE_URL, its own secrets file, no terminal."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "PORTAL_KEK", "PORTAL_SESSION_KEY", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAL_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("PORTAL_INIT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(tmp_path / "journal.jsonl"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    monkeypatch.setattr("portal.assets.htmx_present", lambda: True)
+    return tmp_path
+
+
+@pytest.fixture
+def node(backend, operator, monkeypatch):
+    """A node set up with `portal init` (one agency, its administrator)."""
+    url, drop = new_empty_database(backend, operator)
+    if backend == "sqlite":
+        Path(url.removeprefix("sqlite:///")).touch()
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(INIT) == 0
+    yield url
+    make_engine(url).dispose()
+    drop()
+
+
+@pytest.fixture
+def sqlite_node(operator, monkeypatch):
+    url = f"sqlite:///{operator / 'node.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(INIT) == 0
+    return url
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _real_kek(operator: Path) -> bytes:
+    stored = json.loads((operator / "secrets.json").read_text())
+    return base64.b64decode(stored["key_encryption_key"])
+
+
+def _other_kek() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# --- key rotation and the key-encryption key --------------------------------------------
+
+
+def test_keys_rotate_under_a_kek_that_does_not_open_the_agencys_keys_retires_the_working_key(
+    node, operator, monkeypatch, capsys
+):
+    """With PORTAL_KEK from the wrong secret store (or another node's secrets file),
+    `keys rotate` retires the agency's working signing key and writes a new one wrapped
+    under a KEK the node does not have: the agency can no longer sign releases, roster
+    entries or audit checkpoints, and the command says it succeeded."""
+    monkeypatch.setenv("PORTAL_KEK", _other_kek())
+    monkeypatch.setenv("PORTAL_SESSION_KEY", "synthetic-session-key")
+    status, out, _err = run(capsys, "keys", "rotate", AGENCY)
+    real = KeyWrapper(_real_kek(operator))
+    engine = make_engine(node)
+    with Session(engine) as db:
+        agency = db.exec(select(Agency).where(Agency.name == AGENCY)).one()
+        current = db.exec(
+            select(AgencyKey).where(
+                AgencyKey.agency_id == agency.id,
+                AgencyKey.purpose == KeyPurpose.SIGNING,
+                AgencyKey.retired_at.is_(None),
+            )
+        ).one()
+        try:
+            real.unwrap(current.wrapped_secret)
+            opens = True
+        except CryptoError:
+            opens = False
+    engine.dispose()
+    assert status != 0 and opens, (
+        f"`keys rotate` under a foreign KEK exited {status} ({out.strip()!r}) and left the "
+        f"agency's only current signing key unreadable by the node's own KEK: opens={opens}"
+    )
+
+
+def test_agency_create_under_a_kek_that_does_not_open_the_nodes_keys_is_refused(
+    node, operator, monkeypatch, capsys
+):
+    """A second agency created with the wrong PORTAL_KEK gets keys the running node can
+    never unwrap: every sealed write and every release of that agency then fails."""
+    monkeypatch.setenv("PORTAL_KEK", _other_kek())
+    monkeypatch.setenv("PORTAL_SESSION_KEY", "synthetic-session-key")
+    status, out, _err = run(
+        capsys,
+        *("agency", "create", "--name", "Birch Shelter (synthetic)"),
+        *("--kind", "community", "--discipline", "advocacy"),
+    )
+    assert status != 0, (
+        f"agency created under a KEK that opens none of this node's keys: {out.strip()!r}"
+    )
+
+
+def test_serve_starts_with_a_kek_that_opens_none_of_the_nodes_keys(
+    node, operator, monkeypatch, capsys
+):
+    """`portal serve` checks "that the secrets are there" (ops/README §3) but not that the
+    KEK opens the agencies' keys: with the wrong PORTAL_KEK it serves, and every sealed
+    read, release signature and checkpoint then fails inside a request."""
+    started = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("portal.cli.serve.check_listening", lambda *a, **k: None)
+    monkeypatch.setenv("PORTAL_ALLOWED_HOSTS", "portal.example.org")
+    monkeypatch.setenv("PORTAL_KEK", _other_kek())
+    monkeypatch.setenv("PORTAL_SESSION_KEY", "synthetic-session-key")
+    status, _, _err = run(capsys, "serve", "--port", "8999")
+    assert not started and status == 3, (
+        f"uvicorn was started (exit {status}) with a KEK that unwraps none of the node's keys"
+    )
+
+
+def test_audit_checkpoint_with_the_wrong_secrets_file_says_so_in_one_line(
+    node, operator, monkeypatch, capsys
+):
+    """ops/README §4: the restore drill's `audit checkpoint` "proves that the secrets file
+    belongs with the dump". With the wrong one it says "unexpected CryptoError ... report
+    it" instead of naming the secrets file / KEK as the problem."""
+    monkeypatch.setenv("PORTAL_KEK", _other_kek())
+    monkeypatch.setenv("PORTAL_SESSION_KEY", "synthetic-session-key")
+    status, _, err = run(capsys, "audit", "checkpoint")
+    assert status == 3
+    assert "unexpected" not in err and ("KEK" in err or "secrets" in err), err
+
+
+def test_a_portal_kek_that_is_not_base64_is_named(sqlite_node, monkeypatch, capsys):
+    """`PORTAL_KEK=abc` says only "cannot read the settings: Incorrect padding"."""
+    monkeypatch.setenv("PORTAL_KEK", "abc")
+    monkeypatch.setenv("PORTAL_SESSION_KEY", "synthetic-session-key")
+    status, _, err = run(capsys, "keys", "rotate", AGENCY)
+    assert status == 3
+    assert "PORTAL_KEK" in err, err
+
+
+def test_a_missing_session_key_is_not_reported_as_a_missing_kek(
+    sqlite_node, operator, monkeypatch, capsys
+):
+    """PORTAL_KEK set, PORTAL_SESSION_KEY not, no secrets file: the message says
+    "PORTAL_KEK is not set", which is untrue and sends the operator the wrong way."""
+    kek = base64.b64encode(_real_kek(operator)).decode()
+    (operator / "secrets.json").rename(operator / "elsewhere.json")
+    monkeypatch.setenv("PORTAL_KEK", kek)
+    status, _, err = run(capsys, "keys", "rotate", AGENCY)
+    assert status == 3
+    assert "PORTAL_KEK is not set" not in err, err
+
+
+def _ssh_like(path: Path) -> None:
+    path.write_text(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "kind, make",
+    [
+        ("a JSON list", lambda p: p.write_text("[]")),
+        ("a folder", lambda p: p.mkdir()),
+        ("no key-encryption key", lambda p: p.write_text('{"session_key": "x"}')),
+        ("malformed JSON", lambda p: p.write_text("{bad")),
+        ("an SSH private key", _ssh_like),
+        ("not UTF-8", lambda p: p.write_bytes(b"\xff\xfe\x00")),
+    ],
+    ids=["json-list", "folder", "no-kek", "malformed-json", "ssh-key", "not-utf8"],
+)
+def test_a_secrets_file_of_the_wrong_kind_is_one_line_naming_the_file(
+    sqlite_node, operator, monkeypatch, capsys, kind, make
+):
+    """PORTAL_SECRETS_FILE pointing at the wrong file: a traceback-like "unexpected
+    TypeError/IsADirectoryError ... report it", or the bare parser message
+    ("cannot read the settings: 'key_encryption_key'"), never which file or what to do."""
+    wrong = operator / "wrong-secrets"
+    make(wrong)
+    if wrong.is_dir():
+        wrong.chmod(0o700)
+    else:
+        wrong.chmod(0o600)
+    monkeypatch.setenv("PORTAL_SECRETS_FILE", str(wrong))
+    status, _, err = run(capsys, "keys", "rotate", AGENCY)
+    assert status == 3
+    assert "unexpected" not in err and str(wrong) in err, f"{kind}: {err.strip()}"
+
+
+# --- migrations --------------------------------------------------------------------------
+
+
+def _stamp(url: str, revision: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    engine.dispose()
+
+
+def test_db_upgrade_on_a_database_from_a_newer_portal_says_so(node, capsys):
+    """After an upgrade is rolled back to the older package (ops/README §6), the database
+    is at a revision this portal does not know. `db upgrade` answers "unexpected
+    CommandError ... report it"; `db current` calls it "(behind)", and every other command
+    says "run `portal db upgrade`", which is the command that fails."""
+    _stamp(node, "ffffffffffff")
+    status, _, err = run(capsys, "db", "upgrade")
+    assert status != 0
+    _current_status, current_out, _ = run(capsys, "db", "current")
+    _, _, other_err = run(capsys, "agency", "list")
+    assert "unexpected" not in err and "newer" in err, err
+    assert "behind" not in current_out, current_out
+    assert "run `portal db upgrade`" not in other_err, other_err
+
+
+def test_db_upgrade_to_an_unknown_revision_is_bad_input(node, capsys):
+    """A mistyped revision is bad input (exit 2, one line), not "unexpected CommandError
+    ... report it" with exit 3."""
+    status, _, err = run(capsys, "db", "upgrade", "nonsense")
+    assert status == 2 and "unexpected" not in err, (status, err)
+
+
+def test_db_downgrade_that_drops_recorded_legal_bases_asks_first(node, capsys):
+    """`portal db downgrade REV` drops tables holding records (here every signed legal
+    basis an agency recorded) without a question or a --yes: one mistyped revision and
+    they are gone."""
+    engine = make_engine(node)
+    with engine.begin() as connection:
+        agency_id = connection.execute(text("SELECT id FROM agency")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO legal_basis (public_id, agency_id, citation, sections, purpose, "
+                "minors_only, document, signature, key_id, created_at) VALUES ('lb-1', :a, "
+                "'Synthetic Code 1.2.3', 'safety_plan', 'mdt_case_review', false, '{}', 'sig', "
+                "'kid', CURRENT_TIMESTAMP)"
+            ),
+            {"a": agency_id},
+        )
+    engine.dispose()
+    status, out, _err = run(capsys, "db", "downgrade", "60c6d435986a")
+    engine = make_engine(node)
+    with engine.connect() as connection:
+        revision = migrate.current_revision(connection)
+    engine.dispose()
+    assert status != 0 and revision == migrate.head_revision(), (
+        f"downgrade ran without confirmation (exit {status}, {out.strip()!r}); the "
+        f"database is now at {revision} and the legal_basis table with its record is gone"
+    )
+
+
+# --- input that is not what was expected ------------------------------------------------
+
+
+def test_ctrl_d_at_an_init_question_is_one_line(operator, monkeypatch, capsys):
+    """Ctrl-D at `portal init`'s question: "unexpected EOFError: ; ... report it"."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+
+    def ctrl_d(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", ctrl_d)
+    status, _, err = run(capsys, "init")
+    assert status == 2 and "unexpected" not in err, (status, err)
+
+
+def test_a_password_that_is_not_utf8_is_one_line(tmp_path):
+    """A password piped in that is not UTF-8 (a Latin-1 file, say): "unexpected
+    UnicodeEncodeError ... report it", after the migrations were already applied."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}",
+        "PORTAL_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from portal.cli.main import main; sys.exit(main())",
+            *INIT,
+        ],
+        input=b"caf\xe9 au lait passphrase\n",
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 2 and "unexpected" not in err, (done.returncode, err)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://portal:synthetic-pw@127.0.0.1:54x2/portal",
+        "postgresql://portal:synthetic-pw@[::1/portal",
+    ],
+    ids=["letter-in-port", "unclosed-bracket"],
+)
+def test_a_database_url_with_a_bad_port_is_one_line_not_a_traceback(operator, monkeypatch, url):
+    """A typo in DATABASE_URL's port makes every command, `portal --help` included, die
+    with a ValueError traceback (from building the help text) instead of the one line
+    every other broken URL gets."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    try:
+        status = cli.main(["agency", "list"])
+    except SystemExit as exited:
+        status = exited.code
+    except Exception as error:  # what the real process shows as a traceback
+        pytest.fail(f"traceback: {type(error).__name__}: {error}")
+    assert status == 3
+
+
+# --- half-done commands -----------------------------------------------------------------
+
+
+def test_roster_sign_that_cannot_write_its_out_file_takes_nothing_into_force(
+    sqlite_node, operator, capsys
+):
+    """`roster sign --out` to a path that cannot be written: exit 2 "cannot write", yet
+    the new roster version was already signed and taken into force on this node."""
+    status, entry, err = run(capsys, "roster", "entry", "--node", "https://node-a.example.org")
+    assert status == 0, err
+    (operator / "members.json").write_text(entry)
+    sign = ["roster", "sign", "members.json", "--coordinator", AGENCY]
+    sign += ["--node", "https://node-a.example.org"]
+    assert run(capsys, *sign)[0] == 0  # version 1 in force
+    status, _, err = run(capsys, *sign, "--out", str(operator / "no-such-folder" / "r.json"))
+    assert status == 2 and "cannot write" in err
+    _, listing, _ = run(capsys, "roster", "list")
+    assert "roster version 1," in listing, (
+        f"the failed sign took a new roster into force anyway: {listing.splitlines()[0]!r}"
+    )
+
+
+# --- files an operator's commands leave behind ------------------------------------------
+
+
+def test_init_makes_a_sqlite_database_others_on_the_host_cannot_read(operator, monkeypatch, capsys):
+    """`portal init` (and `portal demo`) leave the SQLite file, its -wal and -shm, readable
+    by every account on the host (0644 under the usual umask), though they hold task
+    text, mentors' accompaniment notes, client references and which agency serves whom in
+    plain text. The secrets file beside it is 0600."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    old = os.umask(0o022)
+    try:
+        status, _, err = run(capsys, *INIT)
+    finally:
+        os.umask(old)
+    assert status == 0, err
+    open_to_others = {
+        path.name: oct(stat.S_IMODE(path.stat().st_mode))
+        for path in operator.glob("node.db*")
+        if path.stat().st_mode & 0o077 and path.stat().st_size
+    }
+    assert not open_to_others, f"readable by other accounts: {open_to_others}"
+
+
+def test_keys_list_shows_times_in_the_mdts_time_zone(sqlite_node, monkeypatch, capsys):
+    """`consent verify` dates in PORTAL_MDT_TIMEZONE; `keys list` (and `roster list`) print
+    UTC isoformat, so a retirement time reads hours off from the MDT's day."""
+    monkeypatch.setenv("PORTAL_MDT_TIMEZONE", "America/Chicago")
+    status, out, err = run(capsys, "keys", "list")
+    assert status == 0, err
+    assert "+00:00" not in out, out
+
+
+# --- the audit journal outside the database ---------------------------------------------
+
+
+def _checkpoints(url: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM audit_checkpoint")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def test_audit_checkpoint_with_an_unwritable_journal_is_refused_before_signing(
+    node, operator, monkeypatch, capsys
+):
+    """PORTAL_AUDIT_JOURNAL naming a folder (or a file the service cannot write): `audit
+    checkpoint` prints "signed ...", commits the checkpoint, then fails with "unexpected
+    InvalidRequestError: This session is in 'committed' state ... report it". The
+    checkpoint is in the database but not in the journal, and the message hides why."""
+    before = _checkpoints(node)
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(operator))  # a folder
+    status, out, err = run(capsys, "audit", "checkpoint")
+    after = _checkpoints(node)
+    assert status == 3
+    assert after == before, (
+        f"the command failed ({err.strip()!r}) yet {after - before} checkpoint(s) were "
+        f"committed that the journal never received; it printed {out.strip()!r}"
+    )
+    assert "unexpected" not in err and str(operator) in err, err
+
+
+def test_audit_verify_with_a_journal_that_is_a_folder_is_one_line(
+    node, operator, monkeypatch, capsys
+):
+    """`audit verify` with PORTAL_AUDIT_JOURNAL naming a folder: "unexpected
+    IsADirectoryError ... report it"."""
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(operator))
+    status, _, err = run(capsys, "audit", "verify")
+    assert status in (1, 3) and "unexpected" not in err, (status, err)
