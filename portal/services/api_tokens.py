@@ -123,6 +123,17 @@ def revoke_token(db: Session, viewer: Viewer, public_id: str, *, at: datetime) -
     return token
 
 
+def live_issued_by(db: Session, user: StaffUser) -> int:
+    """How many tokens `user` issued still work (what deactivating them would end)."""
+    return len(
+        db.exec(
+            select(ApiToken.id).where(
+                ApiToken.acting_user_id == user.id, ApiToken.revoked_at.is_(None)
+            )
+        ).all()
+    )
+
+
 def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> int:
     """Revoke every token `user` issued (their account deactivated, their lead role gone):
     a token never comes back with the account or the role. Returns how many."""

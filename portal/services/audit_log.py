@@ -28,6 +28,7 @@ from portal.models import (
     AuditHead,
     Client,
     CompelledDisclosure,
+    ConsentRelease,
     StaffUser,
 )
 from portal.sections import catalogue
@@ -401,6 +402,9 @@ class Accounting:
     rows: list[AuditRow]
     # The compelled disclosures the rows name (by public id): to whom, on what basis.
     compelled: dict[str, CompelledDisclosure] = field(default_factory=dict)
+    # The client's releases the rows name (by public id): the survivor knows a release by
+    # the day they signed it and what it was for, not by its id.
+    releases: dict[str, ConsentRelease] = field(default_factory=dict)
 
 
 def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
@@ -467,7 +471,16 @@ def accounting(
             )
         )
     }
-    return Accounting(client, agency, rows, compelled)
+    named = {row.entry.release_ref for row in rows if row.entry.release_ref}
+    releases = {
+        r.public_id: r
+        for r in db.exec(
+            select(ConsentRelease).where(
+                ConsentRelease.client_id == client.id, ConsentRelease.public_id.in_(named)
+            )
+        )
+    }
+    return Accounting(client, agency, rows, compelled, releases)
 
 
 @dataclass(frozen=True)

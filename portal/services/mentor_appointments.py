@@ -79,10 +79,8 @@ def add_appointment(
     return appointment
 
 
-def cancel_appointment(
-    db: Session, mentor: StaffUser, public_id: str, *, at: datetime
-) -> MentorAppointment:
-    """Cancel a date on one of the mentor's current cases, entered by their program."""
+def own_appointment(db: Session, mentor: StaffUser, public_id: str) -> MentorAppointment:
+    """A date still to be kept on one of the mentor's current cases; 404 for any other."""
     appointment = db.exec(
         select(MentorAppointment)
         .join(MentorAssignment, MentorAssignment.case_id == MentorAppointment.case_id)
@@ -96,6 +94,14 @@ def cancel_appointment(
     ).first()
     if appointment is None:
         raise NotFound("appointment")
+    return appointment
+
+
+def cancel_appointment(
+    db: Session, mentor: StaffUser, public_id: str, *, at: datetime
+) -> MentorAppointment:
+    """Cancel a date on one of the mentor's current cases, entered by their program."""
+    appointment = own_appointment(db, mentor, public_id)
     appointment.cancelled_at = at
     db.add(appointment)
     record(

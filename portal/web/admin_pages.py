@@ -7,7 +7,8 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.errors import Forbidden, Invalid
 from portal.models import AgencyKind, Discipline, Role, WebSession
-from portal.services import agencies, enrolment, staff
+from portal.services import agencies, api_tokens, enrolment, staff
+from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -177,6 +178,37 @@ def staff_roles(ctx: Context) -> Response:
         return _staff_page(ctx, user, status=400, errors=error.errors)
     ctx.flash("Roles saved.")
     return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def staff_deactivate_page(ctx: Context) -> Response:
+    """Asks before deactivating: the sessions end, and the API tokens they issued end for
+    good (reactivating the account does not bring them back)."""
+    user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    url = f"/admin/staff/{user.public_id}"
+    if not user.is_active or user.id == ctx.viewer.user.id:
+        return RedirectResponse(url, status_code=303)
+    tokens = api_tokens.live_issued_by(ctx.db, user)
+    consequences = [
+        f"{user.display_name} is signed out everywhere and can no longer sign in.",
+        "Their records and audit history stay; you can reactivate the account later.",
+    ]
+    if tokens:
+        consequences.append(
+            f"The {tokens} API token(s) they issued stop working for good: reactivating the "
+            "account does not bring them back."
+        )
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title=f"Deactivate {user.display_name}?",
+            consequences=consequences,
+            action=f"{url}/deactivate",
+            button="Deactivate",
+            back=url,
+            back_label=f"Back to {user.display_name}",
+            keep="Keep the account active",
+        ),
+    )
 
 
 def staff_deactivate(ctx: Context) -> Response:

@@ -236,6 +236,33 @@ def entry_task(ctx: Context) -> Response:
     return RedirectResponse(f"/mentor/cases/{case.public_id}#entry-{entry_id}", status_code=303)
 
 
+def appointment_cancel_page(ctx: Context) -> Response:
+    """Asks before cancelling a court date or appointment: one tap on a phone otherwise."""
+    appointment = mentor_appointments.own_appointment(
+        ctx.db, ctx.viewer.user, _param(ctx, "appointment_id")
+    )
+    case = ctx.db.get(MdtCase, appointment.case_id)
+    back = f"/mentor/cases/{case.public_id}"
+    when = appointment.starts_at.astimezone(ctx.settings.tz).strftime("%a %d %b %Y, %H:%M")
+    kind = AccompanimentKind(appointment.kind).label
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title="Cancel this date?",
+            consequences=[
+                f"The {kind.lower()} of {when} on {case.reference} leaves your upcoming "
+                "dates and the program's calendar.",
+                "It cannot be undone: if it is on again, your program adds it again.",
+            ],
+            action=f"/mentor/appointments/{appointment.public_id}/cancel",
+            button="Cancel the date",
+            back=back,
+            back_label=f"Back to {case.reference}",
+            keep="Keep the date",
+        ),
+    )
+
+
 def appointment_cancel(ctx: Context) -> Response:
     appointment = mentor_appointments.cancel_appointment(
         ctx.db, ctx.viewer.user, _param(ctx, "appointment_id"), at=ctx.now

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.disclosure import legal_basis
+from portal.models.workflow import TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
@@ -46,6 +47,14 @@ def local_date(context, moment: datetime | date | None) -> str:
     return local_time(context, moment, "%Y-%m-%d")
 
 
+def task_value(value: str | None, field: str) -> str:
+    """A task's recorded value in words, as the rest of the page gives it."""
+    if field == "status" and value in {status.value for status in TaskStatus}:
+        return TaskStatus(value).label
+    return value or ""
+
+
+templates.env.filters["task_value"] = task_value
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
 templates.env.filters["gate_words"] = gate_words

@@ -116,6 +116,11 @@ def routes() -> list:
         ),
         route(
             "/admin/staff/{user_id}/deactivate",
+            admin_pages.staff_deactivate_page,
+            permission=P.STAFF_MANAGE,
+        ),
+        route(
+            "/admin/staff/{user_id}/deactivate",
             admin_pages.staff_deactivate,
             permission=P.STAFF_MANAGE,
             methods=("POST",),
@@ -167,6 +172,11 @@ def routes() -> list:
             mentor_pages.appointment_create,
             permission=P.ACCOMPANIMENT_LOG,
             methods=("POST",),
+        ),
+        route(
+            "/mentor/appointments/{appointment_id}/cancel",
+            mentor_pages.appointment_cancel_page,
+            permission=P.ACCOMPANIMENT_LOG,
         ),
         route(
             "/mentor/appointments/{appointment_id}/cancel",

@@ -118,6 +118,10 @@ def test_lead_adds_staff_assigns_roles_and_deactivates(client, db, keys):
         data={"csrf_token": token, "roles": ["advocate", "clinician"]},
     )
     assert roles.status_code == 303
+    # Deactivating asks first, on a page that says what ends with the account.
+    asked = client.get(f"/admin/staff/{member.public_id}/deactivate")
+    assert asked.status_code == 200 and "signed out everywhere" in asked.text
+    assert f'action="/admin/staff/{member.public_id}/deactivate"' in asked.text
     off = client.post(f"/admin/staff/{member.public_id}/deactivate", data={"csrf_token": token})
     assert off.status_code == 303
     db.refresh(member)

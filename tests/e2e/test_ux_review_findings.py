@@ -1,0 +1,236 @@
+"""The demo in Chromium as its users meet it, on a phone and a desk, as a UX review found it.
+
+Each test is named after a defect the review found and failed before it was fixed.
+None of them changes the demo's data: the one-click checks read the page's forms rather than
+pressing the button, so a failing check does not deactivate anyone or cancel anything.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from page_walk import overflow, sign_in
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 360, "height": 800}
+DESK = {"width": 1280, "height": 900}
+
+
+def _page(browser, portal_url, username, viewport=PHONE):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, portal_url, username)
+    return context, page
+
+
+def _one(database, sql: str) -> str:
+    with sqlite3.connect(database) as connection:
+        row = connection.execute(sql).fetchone()
+    assert row, sql
+    return row[0]
+
+
+# Forms that POST straight to an action: one tap and it is done, no page that asks first.
+ONE_CLICK_FORMS = """(suffix) => [...document.querySelectorAll('main form')]
+  .filter(f => (f.getAttribute('method') || 'get').toLowerCase() === 'post'
+               && (f.getAttribute('action') || '').endsWith(suffix))
+  .map(f => [f.getAttribute('action'),
+             [...f.querySelectorAll('button, input[type=submit]')]
+               .map(b => (b.innerText || b.value).trim()).join(' | '),
+             [...f.querySelectorAll('input:not([type=hidden]), textarea, select')].length])"""
+
+
+def test_client_page_with_a_compelled_disclosure_runs_off_a_360_px_phone(
+    browser, portal_url, demo_database
+):
+    """/clients/{id} of RIV-1000 as the coordinator: the "Compelled disclosures" table
+    (Date, To whom, Legal basis, What, Client told) is the only table on the page not in a
+    `.scroll` wrapper, so the whole page is 47 px wider than the phone and "Client told"
+    runs past the panel's edge. The every-page walk opens one client per kind of page, one
+    without a compelled disclosure, and so never saw it."""
+    client = _one(
+        demo_database,
+        "SELECT client.public_id FROM compelled_disclosure"
+        " JOIN client ON client.id = compelled_disclosure.client_id"
+        " JOIN agency ON agency.id = client.agency_id"
+        " WHERE agency.name LIKE 'Riverbend%' ORDER BY compelled_disclosure.id LIMIT 1",
+    )
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(f"{portal_url}/clients/{client}")
+        page.get_by_role("heading", name="Compelled disclosures").wait_for()
+        rows = page.locator("#compelled table tbody tr").count()
+        wider = overflow(page)
+    finally:
+        context.close()
+    assert rows >= 1, "the demo seeds a compelled disclosure for this client"
+    assert wider == 0, f"the client page is {wider}px wider than a 360 px phone"
+
+
+def test_deactivating_a_staff_account_is_one_click_with_no_confirmation(
+    browser, portal_url, demo_database
+):
+    """/admin/staff/{id}: the red "Deactivate" button posts at once. Deactivation ends every
+    session and revokes every API token the person issued "for good: a reactivated account
+    does not revive them" (services/staff.py), so a partner system's calls start failing and
+    Reactivate does not bring them back; the panel's text does not even mention tokens.
+    Revoking a single token asks first (/admin/api-tokens/{id}/revoke); this does not."""
+    member = _one(demo_database, "SELECT public_id FROM staff_user WHERE username = 'mentor2'")
+    context, page = _page(browser, portal_url, "admin", DESK)
+    try:
+        page.goto(f"{portal_url}/admin/staff/{member}")
+        page.get_by_role("heading", name="Access").wait_for()
+        one_click = page.evaluate(ONE_CLICK_FORMS, "/deactivate")
+        access = page.locator("section", has=page.get_by_role("heading", name="Access"))
+        said = access.inner_text()
+    finally:
+        context.close()
+    assert not one_click, (
+        f"Deactivate posts on the first click (action, button, other fields): {one_click};"
+        f" the panel says only: {said!r}"
+    )
+
+
+def test_cancelling_a_mentor_court_date_is_one_tap_with_no_confirmation(browser, portal_url):
+    """/mentor/cases/{id} on the mentor's phone: each upcoming court date or appointment has
+    a full-width "Cancel date" button right under it that cancels it on the first tap; there
+    is no way to un-cancel a date (the mentor must enter it again), while deleting a log
+    entry, cancelling a meeting and revoking a release each ask first."""
+    context, page = _page(browser, portal_url, "mentor")
+    try:
+        page.goto(portal_url + "/mentor")
+        cases = page.eval_on_selector_all(
+            "main a[href^='/mentor/cases/']", "els => els.map(e => e.getAttribute('href'))"
+        )
+        one_click = []
+        for href in sorted({h for h in cases if h.count("/") == 3}):
+            page.goto(portal_url + href)
+            one_click += page.evaluate(ONE_CLICK_FORMS, "/cancel")
+    finally:
+        context.close()
+    assert cases, "the demo mentor has a caseload"
+    assert not one_click, f"dates cancelled by one tap (action, button, fields): {one_click}"
+
+
+def test_panels_side_by_side_in_a_grid_do_not_line_up_at_1280_px(
+    browser, portal_url, demo_database
+):
+    """At 1280 px the panels of a `.grid` (admin staff page: Roles | Sessions | Access; a
+    task: Status | Assignee) sit on one row, but every panel after the first starts 16 px
+    lower: portal.css's `.panel + .panel { margin-top:1rem }`, meant for stacked panels,
+    also applies to grid items, so the row's tops and borders are ragged."""
+    member = _one(demo_database, "SELECT public_id FROM staff_user WHERE username = 'mentor2'")
+    context, page = _page(browser, portal_url, "admin", DESK)
+    try:
+        page.goto(f"{portal_url}/admin/staff/{member}")
+        tops = page.eval_on_selector_all(
+            "main .grid > .panel",
+            "els => els.map(e => [e.querySelector('h2').innerText,"
+            " Math.round(e.getBoundingClientRect().top)])",
+        )
+    finally:
+        context.close()
+    assert len(tops) == 3, tops
+    assert len({top for _, top in tops}) == 1, f"panel tops on one row differ: {tops}"
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def test_accounting_of_disclosures_names_each_release_by_its_raw_id(
+    browser, portal_url, demo_database
+):
+    """/audit/accounting?client=RIV-1015, the page the lead prints for the survivor: the
+    "Release" column of every ordinary disclosure reads "013ffc1e-58de-4e1c-bc45-
+    96731216ce09", wrapped over three lines, where the survivor needs the release they
+    signed in words (its date, what it covered). The compelled rows say "none: required by
+    law" in words; the others give only a UUID nobody outside the database can use."""
+    reference = _one(
+        demo_database,
+        "SELECT client.reference FROM audit_entry"
+        " JOIN client ON client.public_id = audit_entry.client_ref"
+        " JOIN agency ON agency.id = client.agency_id"
+        " WHERE audit_entry.tag = 'disclosure:section:released'"
+        " AND audit_entry.release_ref IS NOT NULL AND agency.name LIKE 'Riverbend%'"
+        " ORDER BY audit_entry.id LIMIT 1",
+    )
+    context, page = _page(browser, portal_url, "lead", DESK)
+    try:
+        page.goto(f"{portal_url}/audit/accounting?client={reference}")
+        page.get_by_role("heading", name="Accounting of disclosures").wait_for()
+        cells = page.eval_on_selector_all(
+            "article.accounting tbody tr:not(.compelled) td:last-child",
+            "els => els.map(e => e.innerText.trim())",
+        )
+    finally:
+        context.close()
+    assert cells, f"the demo disclosed {reference} under a release"
+    raw = sorted({c for c in cells if re.fullmatch(UUID, c)})
+    assert not raw, f"release column shows raw ids: {raw}"
+
+
+def test_task_history_shows_the_status_code_in_progress(browser, portal_url, demo_database):
+    """/tasks/{id} as the coordinator: the History list reads "status: open → in_progress"
+    (the stored enum value), while the same page's title and every task list say
+    "in progress"."""
+    task = _one(
+        demo_database,
+        "SELECT task.public_id FROM task_change JOIN task ON task.id = task_change.task_id"
+        " JOIN agency ON agency.id = task.owner_agency_id"
+        " WHERE task_change.field = 'status' AND task_change.new_value = 'in_progress'"
+        " AND agency.name LIKE 'Riverbend%' ORDER BY task_change.id LIMIT 1",
+    )
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(f"{portal_url}/tasks/{task}")
+        history = page.locator(
+            "section", has=page.get_by_role("heading", name="History")
+        ).inner_text()
+    finally:
+        context.close()
+    assert "status" in history, history
+    assert "in_progress" not in history, f"task history shows a code: {history!r}"
+
+
+def test_roles_are_shown_as_lowercased_codes_not_their_names(browser, portal_url):
+    """The coordinator's dashboard says "signed in as mdt coordinator" and the lead's API
+    token form offers "mdt coordinator" (roles' stored values with "_" made " "), where the
+    portal's own label is "MDT coordinator" (StaffRole labels, the demo's login list)."""
+    shown = {}
+    for username, path, selector in (
+        ("coordinator", "/", "main .lede"),
+        ("lead", "/admin/api-tokens", "#acting_role"),
+    ):
+        context, page = _page(browser, portal_url, username, DESK)
+        try:
+            page.goto(portal_url + path)
+            shown[path] = page.locator(selector).first.inner_text()
+        finally:
+            context.close()
+    coded = {path: text for path, text in shown.items() if "mdt coordinator" in text}
+    assert not coded, f"roles as codes: {coded}"
+
+
+def test_case_references_break_over_three_lines_in_phone_tables(browser, portal_url):
+    """The coordinator's dashboard at 360 px: each case reference in the "Awaiting first
+    MDT" and "Your agency's MDT cases" tables wraps at its hyphens into "MDT-" / "2026-" /
+    "42B6JS", three lines for one identifier that people read aloud and compare in a
+    meeting, while the table already scrolls sideways (it could keep it on one line)."""
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(portal_url + "/")
+        lines = page.eval_on_selector_all(
+            "main table tbody td:first-child a",
+            "els => els.map(e => [e.innerText.replace(/\\s+/g, ' '), e.getClientRects().length,"
+            " Math.round(e.getBoundingClientRect().height),"
+            " parseFloat(getComputedStyle(e).lineHeight) || 24])",
+        )
+    finally:
+        context.close()
+    assert lines, "the demo coordinator has cases"
+    broken = [(text, round(h / line)) for text, _, h, line in lines if h > 1.5 * line]
+    assert not broken, f"case references on several lines (reference, lines): {broken[:5]}"
