@@ -192,3 +192,25 @@ def test_openapi_document_omits_the_purpose_query_the_section_write_reads(client
     put = document["paths"]["/api/v1/clients/{client_id}/sections/{section_key}"]["put"]
     names = sorted(p["name"] for p in put["parameters"])
     assert "purpose" in names, f"the handler reads ?purpose= but the document lists only {names}"
+
+
+def test_a_read_through_the_api_writes_when_the_token_was_last_used_at_most_each_minute(
+    client, db, keys, clock
+):
+    """`last_used_at` was written on every call: every GET through the API was a write (on
+    SQLite, the node's one write lock). It is kept to the minute."""
+    w = dh.world(db, keys)
+    lead = _lead_only(db, w.partner)
+    issued, auth = _issue(db, w.partner, lead, Role.CASE_MANAGER, "cases:read")
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    db.refresh(issued.token)
+    first = issued.token.last_used_at
+    assert first is not None
+    clock.advance(seconds=30)
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    db.refresh(issued.token)
+    assert issued.token.last_used_at == first
+    clock.advance(seconds=40)
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    db.refresh(issued.token)
+    assert issued.token.last_used_at > first
