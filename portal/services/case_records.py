@@ -11,7 +11,7 @@ assignee, that a decision was recorded — is the case's tracking, read by the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from sqlmodel import Session
@@ -198,13 +198,24 @@ def told_history(
         if answers[key(case.id, agency_id, SCREENING)].decision == "released"
     }
     shown = [
-        row
+        _own_words_only(row, own)
         for row in rows
         if row.kind != CaseEventKind.MANDATED_REPORT
         or row.agency_id == own
         or row.agency_id in released
     ]
     return case_history.told(shown, agency_names)
+
+
+_FREE_TEXT = (CaseEventKind.CLOSED, CaseEventKind.REOPENED)
+
+
+def _own_words_only(row: case_history.HistoryRow, own: int | None) -> case_history.HistoryRow:
+    """Why a case was closed or reopened is its coordinator's free text about a survivor,
+    which no disclosure point releases: another agency reads that it was, not why."""
+    if row.kind in _FREE_TEXT and row.agency_id != own:
+        return replace(row, reason=None)
+    return row
 
 
 def told_participants(

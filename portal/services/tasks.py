@@ -10,6 +10,7 @@ page gets it from the owner's disclosure point (`with_text`), the owner's own st
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
@@ -17,11 +18,12 @@ from datetime import UTC, date, datetime, tzinfo
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, entry_values, record, record_many
+from portal.auth.permissions import Permission, allows
 from portal.crypto import KeyWrapper
 from portal.disclosure import Withheld
-from portal.errors import Invalid, NotFound
-from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffUser
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffRole, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     Decision,
@@ -50,7 +52,7 @@ def _assignee(
         user = db.exec(
             select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
         ).first()
-        if user is not None:
+        if user is not None and _hold_tasks(db, [user.id]):
             found = db.get(Agency, user.agency_id), user
     elif kind == "agency":
         agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
@@ -76,13 +78,82 @@ def assignee_choices(
         if agencies is not None and agency.id not in agencies:
             continue
         choices.append((f"agency:{agency.public_id}", f"{agency.name} (agency picks)"))
-        for user in db.exec(
+        staff = db.exec(
             select(StaffUser)
             .where(StaffUser.agency_id == agency.id, StaffUser.is_active)
             .order_by(StaffUser.display_name)
-        ).all():
-            choices.append((f"user:{user.public_id}", f"  {user.display_name} · {agency.name}"))
+        ).all()
+        holders = _hold_tasks(db, [user.id for user in staff])
+        for user in staff:
+            if user.id in holders:
+                choices.append((f"user:{user.public_id}", f"  {user.display_name} · {agency.name}"))
     return choices
+
+
+def _hold_tasks(db: Session, user_ids: list[int]) -> set[int]:
+    """Those of these staff whose roles may see tasks: a task assigned to anyone else (the
+    node's administrator) would sit on nobody's list."""
+    roles: dict[int, set[str]] = {}
+    for user_id, role in db.exec(
+        select(StaffRole.user_id, StaffRole.role).where(StaffRole.user_id.in_(user_ids or [0]))
+    ).all():
+        roles.setdefault(user_id, set()).add(role)
+    return {
+        user_id for user_id, held in roles.items() if allows(frozenset(held), Permission.TASK_READ)
+    }
+
+
+def hands_on(task: Task, case: MdtCase, agency_id: int) -> bool:
+    """Whether an agency may change a task or comment on it: the one that set it, the one
+    it is assigned to, and the MDT's coordinator. Another agency on the case sees that it
+    exists (it may not even read it) and leaves it alone."""
+    return agency_id in (
+        task.owner_agency_id,
+        task.assignee_agency_id,
+        case.coordinating_agency_id,
+    )
+
+
+def _require_hands_on(db: Session, task: Task, actor: Actor) -> None:
+    if actor is not None and not hands_on(task, db.get(MdtCase, task.case_id), actor.agency_id):
+        raise Forbidden(
+            "Only the agency that set this task, the agency it is assigned to and the MDT's "
+            "coordinator change it or comment on it."
+        )
+
+
+def _record_change(
+    db: Session, task: Task, tag: AuditTag, *, actor: Actor, at: datetime, detail=None
+) -> None:
+    """In the log of the agency whose record the task is, and in the acting agency's own:
+    never in a third agency's, which might not be told the actor's agency takes part."""
+    logs = sorted({task.owner_agency_id, actor.agency_id if actor else task.owner_agency_id})
+    actor_refs = None if actor is None else (actor.public_id, _agency_ref(db, actor.agency_id))
+    record_many(
+        db,
+        [
+            entry_values(
+                tag,
+                agency_id=agency_id,
+                actor=actor_refs,
+                subject=task.public_id,
+                detail=detail,
+                at=at,
+            )
+            for agency_id in logs
+        ],
+    )
+
+
+def _agency_ref(db: Session, agency_id: int) -> str:
+    return db.get(Agency, agency_id).public_id
+
+
+def edit_fingerprint(task: Task) -> str:
+    """What a task's edit form carries of the values it showed: a save over values changed
+    since is refused (it would put back what a colleague had just changed)."""
+    shown = f"{task.assignee_agency_id}|{task.assignee_user_id}|{task.due_date}|{task.priority}"
+    return hashlib.sha256(shown.encode()).hexdigest()[:24]
 
 
 def create_task(
@@ -178,6 +249,7 @@ def change_status(
     actor: Actor,
     at: datetime,
 ) -> None:
+    _require_hands_on(db, task, actor)
     values = validation.collect(
         status=lambda: validation.choice(status, "status", TaskStatus),
         reason=lambda: validation.text(reason, "reason", max_length=500, required=False),
@@ -196,15 +268,7 @@ def change_status(
     task.blocked_reason = values["reason"] if new == TaskStatus.BLOCKED else None
     task.updated_at = at
     db.add(task)
-    record(
-        db,
-        AuditTag.TASK_CHANGED,
-        agency_id=task.assignee_agency_id,
-        actor=actor,
-        subject=task.public_id,
-        detail={"status": new},
-        at=at,
-    )
+    _record_change(db, task, AuditTag.TASK_CHANGED, actor=actor, at=at, detail={"status": new})
 
 
 # The task page's choice for "as it is": offered in place of an assignee the person editing
@@ -224,9 +288,17 @@ def update_task(
     actor: Actor,
     at: datetime,
     tz: tzinfo = UTC,
+    seen: object = None,
 ) -> None:
     """`tz`: the MDT's zone, in which due dates (calendar dates) are read. `offered`: as
-    for `create_task`."""
+    for `create_task`. `seen`: the form's `edit_fingerprint`, when saving from a page."""
+    _require_hands_on(db, task, actor)
+    if seen is not None and seen != edit_fingerprint(task):
+        raise Conflict(
+            "priority",
+            "Someone changed this task after you opened the page; what it is now is shown. "
+            "Make your change again.",
+        )
     values = validation.collect(
         assignee=lambda: (
             _current_assignee(db, task)
@@ -259,14 +331,7 @@ def update_task(
         task.priority = values["priority"]
     task.updated_at = at
     db.add(task)
-    record(
-        db,
-        AuditTag.TASK_CHANGED,
-        agency_id=task.assignee_agency_id,
-        actor=actor,
-        subject=task.public_id,
-        at=at,
-    )
+    _record_change(db, task, AuditTag.TASK_CHANGED, actor=actor, at=at)
 
 
 def _current_assignee(db: Session, task: Task) -> tuple[Agency, StaffUser | None]:
@@ -283,17 +348,13 @@ def _assignee_label(db: Session, agency_id: int, user_id: int | None) -> str:
 def add_comment(
     db: Session, task: Task, body: object, *, actor: Actor, at: datetime
 ) -> TaskComment:
+    """A comment becomes part of the task's record, which the agency that set it keeps and
+    its disclosure point discloses (the form says so)."""
+    _require_hands_on(db, task, actor)
     text = validation.text(body, "body", max_length=2000, label="Comment")
     comment = TaskComment(task_id=task.id, at=at, author_id=actor.id, body=text)
     db.add(comment)
-    record(
-        db,
-        AuditTag.TASK_COMMENTED,
-        agency_id=task.assignee_agency_id,
-        actor=actor,
-        subject=task.public_id,
-        at=at,
-    )
+    _record_change(db, task, AuditTag.TASK_COMMENTED, actor=actor, at=at)
     return comment
 
 
@@ -328,6 +389,7 @@ class TaskRow:
     owner_id: int
     owner_name: str
     assignee_agency_id: int
+    coordinating_id: int  # the case's coordinating agency
     # False: the requester may not be told that agency takes part (`with_text`), and the
     # name above is UNTOLD instead.
     owner_told: bool = True
@@ -339,6 +401,10 @@ class TaskRow:
     details: str | None = None
     comments: tuple = ()  # (at, author name, body)
     history: tuple = ()  # (TaskChange, actor name or None)
+
+    def hands_on(self, agency_id: int) -> bool:
+        """See `hands_on`: whether this agency may change the task or comment on it."""
+        return agency_id in (self.owner_id, self.assignee_agency_id, self.coordinating_id)
 
 
 _OWNER = aliased(Agency)
@@ -353,6 +419,7 @@ _ROW_COLUMNS = (
     Task.owner_agency_id,
     _OWNER.name,
     Task.assignee_agency_id,
+    MdtCase.coordinating_agency_id,
 )
 # How a row names an agency (or its staff) whose taking part the requester may not be told.
 UNTOLD = "another agency on the case"
@@ -642,4 +709,5 @@ def task_row(db: Session, task: Task, case: MdtCase) -> TaskRow:
         task.owner_agency_id,
         db.get(Agency, task.owner_agency_id).name,
         task.assignee_agency_id,
+        case.coordinating_agency_id,
     )

@@ -164,6 +164,7 @@ def close_case(ctx: Context, case=None, *, value: str = "") -> Confirm:
             "reminders of every agency on it.",
             "Its meetings, decisions, tasks and history stay on record; partners' summaries "
             "still ask each owner as before.",
+            "Your reason stays with your agency: partners read that the case was closed, not why.",
             "You can reopen it later, with a reason.",
         ],
         action=f"{url}/close",

@@ -85,14 +85,17 @@ def dashboard_values(
             due_hours=settings.screening_due_hours,
             partners=partners,
         )
-    my_tasks = None
+    my_tasks, more_tasks = None, False
     if allows(viewer.roles, Permission.TASK_READ):
+        # One more than are shown: the count says "10+" rather than a wrong 10.
+        listed = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=11)
+        more_tasks = len(listed) > 10
         my_tasks = tasks.with_text(
             db,
             Requester.of(
                 viewer.user, agency, viewer.roles, purpose=consent.Purpose.MDT_CASE_REVIEW.value
             ),
-            tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=10),
+            listed[:10],
             at=now,
             tz=settings.tz,
             keys=keys,
@@ -118,6 +121,7 @@ def dashboard_values(
         "mentoring": mentor_pages.dashboard_panel(db, viewer, now=now, settings=settings),
         "panel": panel,
         "my_tasks": my_tasks,
+        "more_tasks": more_tasks,
         "screening_panel": screening_rows,
         "mou_reviews": mou_reviews,
     }

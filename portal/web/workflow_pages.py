@@ -737,6 +737,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
             "assignees": tasks.assignee_choices(ctx.db, case, agencies=offered),
             "keep_assignee": tasks.KEEP_ASSIGNEE,
+            "seen": tasks.edit_fingerprint(task),
             "statuses": list(TaskStatus),
             "priorities": list(TaskPriority),
             "today": _today(ctx),
@@ -816,8 +817,11 @@ def task_update(ctx: Context) -> Response:
             actor=ctx.viewer.user,
             at=ctx.now,
             tz=ctx.settings.tz,
+            seen=ctx.field("seen") or None,
         )
     except Invalid as error:
+        if isinstance(error, Conflict):  # shown as it is now, not as the stale form had it
+            ctx.form = {}
         return _task_page(ctx, task, case, status=error.status_code, errors=error.errors)
     ctx.flash("The task is updated.")
     return _see_other(f"/tasks/{task.public_id}")

@@ -284,11 +284,18 @@ def test_a_task_with_an_assignee_the_editor_may_not_be_told_of_keeps_it_on_edit(
     """The task page cannot name (nor offer by its id) an assignee the person editing may
     not be told takes part: its picker keeps it unchanged, and another edit keeps it."""
     team = Team(db, keys)
-    task = _new_task(  # for Shelter B's staff
+    task = _new_task(db, team, writer=team.staff[team.r.id])  # Unit R's own task
+    # The coordinator, told of everyone, hands it to Shelter B's staff.
+    tasks.update_task(
         db,
-        team,
-        writer=team.staff[team.coordinator.id],
+        task,
+        team.case,
         assignee=f"user:{team.staff[team.b.id].public_id}",
+        due_date=task.due_date.isoformat(),
+        priority="normal",
+        offered=None,
+        actor=team.staff[team.coordinator.id],
+        at=make.AT,
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -323,7 +330,6 @@ def test_a_task_page_names_no_commenter_or_assignee_of_an_agency_the_viewer_was_
     for agency, name in ((team.a, "Alex Clinic (synthetic)"), (team.b, "Sam Shelter (synthetic)")):
         team.staff[agency.id].display_name = name  # names of their own, to look for
         db.add(team.staff[agency.id])
-    tasks.add_comment(db, task, "SYNTHETIC-SHELTER-COMMENT", actor=shelter, at=make.AT)
     tasks.update_task(
         db,
         task,
@@ -335,6 +341,8 @@ def test_a_task_page_names_no_commenter_or_assignee_of_an_agency_the_viewer_was_
         actor=team.staff[team.coordinator.id],
         at=make.AT,
     )
+    # Now that the task is B's to do, B's staff comment on it.
+    tasks.add_comment(db, task, "SYNTHETIC-SHELTER-COMMENT", actor=shelter, at=make.AT)
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     page = _page(client, f"/tasks/{task.public_id}")
