@@ -267,7 +267,11 @@ def parse_time(field: str, value: Any) -> datetime:
     except ValueError:
         raise ReleaseFormatError(field, f"{value!r} is not an ISO-8601 time") from None
     # One spelling per instant: signed bytes must not have two readings of the same time.
-    if moment.tzinfo is None or format_time(moment) != value:
+    try:
+        spelled = None if moment.tzinfo is None else format_time(moment)
+    except OverflowError:  # an offset that carries it past year 1 or 9999
+        raise ReleaseFormatError(field, f"{value!r} is outside the calendar") from None
+    if spelled != value:
         raise ReleaseFormatError(
             field, "times must be UTC written with a Z, e.g. 2026-03-01T00:00:00Z"
         )

@@ -66,6 +66,61 @@ def normalise_name(name: str) -> str:
     return " ".join(letters.split())
 
 
+# Letters of other alphabets that read as Latin ones on screen and on paper (the common
+# part of Unicode's confusables, UTS #39, for the alphabets names here are written in).
+_LOOK_ALIKE = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "ԁ": "d",
+        "һ": "h",
+        "ԛ": "q",
+        "ԝ": "w",
+        "ү": "y",
+        "ɡ": "g",
+        "ӏ": "l",
+        # Greek
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "ζ": "z",
+        "μ": "u",
+    }
+)
+
+
+def same_person_key(name: str) -> str:
+    """What two spellings of one person's name share: `normalise_name`, letters of other
+    alphabets that look like Latin ones read as those, and the words in any order ("Sosa,
+    Pepe" is "Pepe Sosa"). A restricted person is compared by it, never by what was typed."""
+    return " ".join(sorted(normalise_name(name).translate(_LOOK_ALIKE).split()))
+
+
 def mixed_alphabets(name: str) -> str | None:
     """The alphabets one word of the name mixes ("Latin and Cyrillic"), or None.
 
@@ -110,9 +165,9 @@ def validate(
     mapping of each name to why (e.g. "a suspected exploiter"), which the refusal repeats.
     """
     if isinstance(excluded_signers, Mapping):
-        excluded = {normalise_name(n): reason for n, reason in excluded_signers.items()}
+        excluded = {same_person_key(n): reason for n, reason in excluded_signers.items()}
     else:
-        excluded = {normalise_name(n): None for n in excluded_signers}
+        excluded = {same_person_key(n): None for n in excluded_signers}
     problems: list[Problem] = []
     problems += _identity_problems(release, agency_kinds)
     problems += _recipient_problems(release, agency_kinds)
@@ -126,6 +181,12 @@ def validate(
 
 def _blank(text: str | None) -> bool:
     return text is None or not text.strip()
+
+
+def _nameless(name: str | None) -> bool:
+    """No name a person could read: blank, or only invisible characters and punctuation
+    (a zero-width space is not whitespace to `str.strip`)."""
+    return name is None or not any(ch.isalpha() for ch in normalise_name(name))
 
 
 def _identity_problems(release: Release, agency_kinds: Mapping[str, str]) -> list[Problem]:
@@ -241,11 +302,11 @@ def _signer_problems(release: Release, excluded: Mapping[str, str | None]) -> li
             )
         )
     for field, signer in signers:
-        if _blank(signer.name):
+        if _nameless(signer.name):
             problems.append(Problem(f"{field}.name", "The signer's name is missing."))
-        elif normalise_name(signer.name) in excluded:
+        elif same_person_key(signer.name) in excluded:
             problems.append(
-                Problem(field, _excluded_message(excluded[normalise_name(signer.name)]))
+                Problem(field, _excluded_message(excluded[same_person_key(signer.name)]))
             )
         elif mixed := mixed_alphabets(signer.name):
             problems.append(
@@ -265,7 +326,9 @@ def _signer_problems(release: Release, excluded: Mapping[str, str | None]) -> li
             )
     if len(signers) == 2:
         first, second = signers[0][1], signers[1][1]
-        if not _blank(first.name) and normalise_name(first.name) == normalise_name(second.name):
+        if not _nameless(first.name) and same_person_key(first.name) == same_person_key(
+            second.name
+        ):
             problems.append(
                 Problem("second_signer", "The second signer must be a different person.")
             )

@@ -4,6 +4,7 @@ check of an uploaded file against this node's keys and revocations."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -86,7 +87,13 @@ class VerifyReport:
 
 
 def verify_upload(
-    db: Session, data: bytes, *, at: datetime, tz: tzinfo, agency_id: int | None = None
+    db: Session,
+    data: bytes,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    agency_id: int | None = None,
+    names_readable: Callable[[ConsentRelease], bool] = lambda _row: True,
 ) -> VerifyReport:
     """Verify an uploaded signed release against this node's key ring and revocations.
     `tz`: the MDT's time zone, in which the status's reason dates the release.
@@ -95,6 +102,9 @@ def verify_upload(
     by field only with that agency's own stored release: anyone else could make a file
     under another agency's release number and learn, one guess at a time, what it says
     (who signed, which agencies it names). None on the node's command line.
+    `names_readable`: whether the uploader's role may read the names on that release (its
+    read audited): otherwise which fields differ is not said, for a guessed name that does
+    not differ would confirm it.
 
     Raises Invalid (a plain message, never a trace) for input that is not a signed release
     at all: oversized, not UTF-8, not JSON, or the wrong shape.
@@ -121,6 +131,7 @@ def verify_upload(
             verdict.code == consent.VerifyCode.BAD_SIGNATURE
             and stored is not None
             and agency_id in (None, stored.agency_id)
+            and names_readable(stored)
         ):
             tampered = _differing_fields(json.loads(stored.document), envelope)
         reason = verdict.reason

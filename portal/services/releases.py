@@ -16,7 +16,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlmodel import Session, select
 
 import consent
-from consent.validate import normalise_name
+from consent.validate import same_person_key
 from portal import i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
@@ -310,14 +310,14 @@ def record_restricted_person(
     person = restricted_persons.record_restricted_person(
         db, client, name=name, reason=reason, note=note, actor=actor, at=at
     )
-    wanted = normalise_name(person.name)
+    wanted = same_person_key(person.name)
     revoked = []
     for row in releases_of(db, client):
         if row.state != ReleaseState.SIGNED:
             continue
         document = signed_document(row)
         signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
-        if not any(normalise_name(n) == wanted for n in signers):
+        if not any(same_person_key(n) == wanted for n in signers):
             continue
         if consent.status(document, revocations(db, row), at=at).state in (
             consent.ReleaseState.REVOKED,

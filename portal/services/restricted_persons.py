@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from consent.validate import normalise_name
+from consent.validate import same_person_key
 from portal.audit import AuditTag, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, Client, RestrictedPerson, RestrictionReason, StaffUser
@@ -95,8 +95,8 @@ def record_restricted_person(
             label="A note saying why",
         ),
     )
-    wanted = normalise_name(values["name"])
-    if any(normalise_name(n) == wanted for n in excluded_signers(db, client)):
+    wanted = same_person_key(values["name"])
+    if any(same_person_key(n) == wanted for n in excluded_signers(db, client)):
         raise Conflict("name", "This person is already recorded on this client.")
     person = RestrictedPerson(
         client_id=client.id,

@@ -10,10 +10,10 @@ import consent
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal import i18n
 from portal.errors import Invalid
-from portal.models import Agency
+from portal.models import Agency, Client
 from portal.sections import catalogue
+from portal.services import clients, release_documents, release_forms
 from portal.services import keys as agency_keys
-from portal.services import release_documents, release_forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -53,6 +53,16 @@ def verify(ctx: Context) -> Response:
             at=ctx.now,
             tz=ctx.settings.tz,
             agency_id=ctx.viewer.agency.id,
+            names_readable=lambda row: (
+                clients.read_names_in(
+                    ctx.db,
+                    ctx.db.get(Client, row.client_id),
+                    requester=ctx.requester,
+                    subject=row.public_id,
+                    at=ctx.now,
+                    shown_in="release verified against its stored copy",
+                ).allowed
+            ),
         )
     except Invalid as error:
         return render(

@@ -230,6 +230,17 @@ def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None)
         ctx.keep_on_error = True
     view = _view(ctx, row)
     view["names_allowed"] = _names_read(ctx, row, shown_in="release page")
+    # Who may never sign: names of the survivor's circle, read as the client's name is.
+    view["restricted_names"] = bool(view["restricted"]) and (
+        clients.read_names_in(
+            ctx.db,
+            view["client"],
+            requester=ctx.requester,
+            subject=row.public_id,
+            at=ctx.now,
+            shown_in="persons who may never sign",
+        ).allowed
+    )
     view["is_revoked"] = (
         view["status"] is not None and view["status"].state == consent.ReleaseState.REVOKED
     )
