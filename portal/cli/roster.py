@@ -14,6 +14,7 @@ from portal.cli.errors import CommandError
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
 from portal.db import unit_of_work
+from portal.edge_checks import unstorable_field
 from portal.federation.roster import MAX_ROSTER_BYTES
 
 
@@ -193,8 +194,19 @@ def cmd_sign(args: argparse.Namespace) -> int:
         entries = json.loads(_read(args.members))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CommandError(f"{args.members} is not JSON: {error}", errors.BAD_INPUT) from None
+    except (ValueError, RecursionError):
+        raise CommandError(
+            f"{args.members} holds a number too long or nesting too deep to read",
+            errors.BAD_INPUT,
+        ) from None
     if not isinstance(entries, list):
         raise CommandError(f"{args.members}: expected a JSON list of entries", errors.BAD_INPUT)
+    if (where := unstorable_field(entries)) is not None:
+        raise CommandError(
+            f"{args.members}: entry {where} holds text no database can store (a NUL or a lone "
+            "surrogate)",
+            errors.BAD_INPUT,
+        )
     engine = open_engine(chosen())
     settings = node_settings(engine)
     try:

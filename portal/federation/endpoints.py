@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal import edge_checks as edge
 from portal.auth.permissions import Permission
 from portal.db import commit
 from portal.errors import DomainError
@@ -46,6 +47,8 @@ def federation_route(path: str, handler: Handler, *, discloses: bool = False) ->
     keys and the MDT's time zone besides the time."""
 
     async def endpoint(request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip() != transport.JSON:
+            return _plain(415, {"error": "unsupported", "message": "send the body as JSON"})
         length = request.headers.get("content-length")
         if length and (not length.isdecimal() or int(length) > transport.MAX_BODY_BYTES):
             return _plain(413, {"error": "too_large", "message": "the body is too large"})
@@ -86,9 +89,13 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
             db.rollback()
             return _refused(refused)
         try:
-            payload = json.loads(body)
+            payload = _read(body)
             if not isinstance(payload, dict):
                 raise wire.WireError("the body must be a JSON object")
+            if (unstorable := edge.unstorable_field(payload)) is not None:
+                raise wire.WireError(
+                    f"{unstorable}: text no database can store (NUL or a lone surrogate)"
+                )
             options = {"at": now}
             if discloses:
                 options |= {"keys": state.keys, "tz": settings.tz}
@@ -114,6 +121,17 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
         now=now.timestamp(),
     )
     return Response(content, status_code=answered.status, headers=headers)
+
+
+def _read(body: bytes):
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError):  # a number past the digit limit, deep nesting
+        raise wire.WireError(
+            "the body holds a number too long or nesting too deep to read"
+        ) from None
 
 
 def _keep_only_the_nonce(db, caller, *, at, window_seconds: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from nacl.signing import SigningKey, VerifyKey
@@ -287,13 +287,23 @@ def sign_roster(
         members[coordinator.public_id] = member_entry(db, coordinator, node=node)
     current = held(db)
     version = current[1].version + 1 if current else 1
+    key = _vouching_key(db, coordinator, current)
+    if key.retired_at is not None:
+        # A handover: the key every member trusts signs a roster that names it current a
+        # last time, beside the new one, which signs the next.
+        entry = members[coordinator.public_id]
+        members[coordinator.public_id] = replace(
+            entry,
+            keys=tuple(
+                replace(k, retired_at=None) if k.key_id == key.key_id else k for k in entry.keys
+            ),
+        )
     roster = Roster(
         version=version,
         issued_at=at,
         coordinating_agency=coordinator.public_id,
         members=tuple(sorted(members.values(), key=lambda m: m.name.casefold())),
     )
-    key = current_key(db, coordinator.id, KeyPurpose.SIGNING)
     signed = rosters.sign(roster, SigningKey(keys.unwrap(key.wrapped_secret)), key.key_id)
     import_roster(db, signed.to_json().encode(), pin=key.key_id, at=at)
     record(
@@ -305,6 +315,27 @@ def sign_roster(
         at=at,
     )
     return signed
+
+
+def _vouching_key(db: Session, coordinator: Agency, current) -> AgencyKey:
+    """The key to sign the next roster with: the one the roster held now names for the
+    coordinator, which every member node trusts, when the coordinator has rotated its key
+    since (the new roster names the new key, and vouched for so, the next is signed with
+    it); else its current key."""
+    key = current_key(db, coordinator.id, KeyPurpose.SIGNING)
+    if current is None or current[1].coordinating_agency != coordinator.public_id:
+        return key
+    trusted = {k.key_id for k in current[1].coordinator.current_keys}
+    if key.key_id in trusted:
+        return key
+    handover = db.exec(
+        select(AgencyKey).where(
+            AgencyKey.agency_id == coordinator.id,
+            AgencyKey.purpose == KeyPurpose.SIGNING,
+            AgencyKey.key_id.in_(trusted),
+        )
+    ).first()
+    return handover or key
 
 
 def entries_json(members: list[Member]) -> list[dict]:

@@ -9,7 +9,7 @@ staff, but the agency, its kind and its node are the roster's.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 from sqlmodel import Session, select
 
@@ -19,14 +19,14 @@ from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
 from portal.disclosure.point import answered_as_not_linked, prefetch, section_of
-from portal.errors import NotFound
+from portal.errors import Invalid, NotFound
 from portal.federation import membership, wire
 from portal.federation.signatures import Refusal, SignatureRefused
 from portal.federation.transport import Caller
-from portal.models import Agency, CaseLink, Client, MdtCase, ReferralSource
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import case_records, releases
+from portal.services import case_records, releases, validation
 
 
 @dataclass(frozen=True)
@@ -191,12 +191,14 @@ def _case_facts(details: dict) -> dict:
     reference = details.get("reference")
     if not isinstance(reference, str) or not reference or len(reference) > 20:
         raise wire.WireError("case.reference: expected a case reference")
+    # Held to the dates this node takes from a person: a year 9999 kept here would break
+    # every page that counts days to it.
     try:
-        intake = date.fromisoformat(details.get("intake_date") or "")
+        intake = validation.domain_date(details.get("intake_date") or "", "intake_date")
         due = details.get("convening_due")
-        convening_due = date.fromisoformat(due) if due else None
-    except (TypeError, ValueError):
-        raise wire.WireError("case.intake_date: expected a date") from None
+        convening_due = validation.domain_date(due, "convening_due") if due else None
+    except Invalid as error:
+        raise wire.WireError(f"case.{' '.join(error.errors.values())}") from None
     source = details.get("referral_source")
     return {
         "reference": reference,
@@ -208,6 +210,32 @@ def _case_facts(details: dict) -> dict:
             else ReferralSource.OTHER
         ),
     }
+
+
+def _kept_apart(db: Session, owner: Agency, client: Client, facts: dict) -> str | None:
+    """Why this client may not join this case as asked, as `casework.confirm_link` refuses
+    it on the owner's own node: the owner's part of the case is confirmed already with
+    another client (a second request would move it to another survivor), or the client is
+    in another open case (two open cases, two clocks, for one survivor)."""
+    mirrored = db.exec(select(MdtCase).where(MdtCase.reference == facts["reference"])).first()
+    if mirrored is not None:
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == mirrored.id, CaseLink.agency_id == owner.id)
+        ).first()
+        if link is not None and link.confirmed_at is not None and link.client_id != client.id:
+            return "the agency's part of the case is confirmed with another client"
+    other = db.exec(
+        select(MdtCase.reference)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(
+            CaseLink.client_id == client.id,
+            MdtCase.status == CaseStatus.OPEN,
+            MdtCase.reference != facts["reference"],
+        )
+    ).first()
+    if other is not None:
+        return f"the client is in another open case, {other}"
+    return None
 
 
 def _mirror(db: Session, facts: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
@@ -288,16 +316,21 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     joined_under = None
     if client is not None:
         joined_under = _release_names(db, client, coordinator, at=at)
-    if joined_under is not None:
+    kept_apart = None if joined_under is None else _kept_apart(db, owner, client, facts)
+    if joined_under is not None and kept_apart is None:
         case = _mirror(db, facts, coordinator, at=at)
     if case is None:
+        # Declined in the same words whatever the reason: the owner's own log keeps it.
         record(
             db,
             AuditTag.CASE_LINK_DECLINED,
             agency_id=owner.id,
             actor=requester,
             subject=facts["reference"],
-            detail={"coordinating_agency": coordinator.public_id},
+            detail={
+                "coordinating_agency": coordinator.public_id,
+                **({"because": kept_apart} if kept_apart else {}),
+            },
             at=at,
         )
         return Answer(200, {"confirmed": False, "owner": owner.public_id}, owner)

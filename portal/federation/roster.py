@@ -12,6 +12,7 @@ Pure: no database. `portal.federation.membership` stores and applies it.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -161,7 +162,17 @@ def _text(data: dict, key: str, where: str, *, max_length: int = 120) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise RosterError(f"{where}.{key}: expected text of at most {max_length} characters")
+    # An agency's name is read by people on every node: nothing in it they cannot see
+    # (a zero-width space makes a second agency look like the first), nor a terminal's
+    # control sequence, nor a NUL no database stores.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+        raise RosterError(f"{where}.{key}: holds invisible or control characters")
     return value
+
+
+def _name_key(name: str) -> str:
+    """Two names people would read as one: compatibility forms and case folded."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _day(data: dict, key: str, where: str) -> date:
@@ -259,7 +270,7 @@ def parse(body: Any) -> Roster:
         if member.agency in seen:
             raise RosterError(f"roster.members: agency {member.agency} is listed twice")
         seen.add(member.agency)
-    names = [m.name.casefold() for m in members]
+    names = [_name_key(m.name) for m in members]
     if len(set(names)) != len(names):
         raise RosterError("roster.members: two members have the same name")
     roster = Roster(

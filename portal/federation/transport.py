@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import threading
 import time
@@ -32,6 +33,8 @@ from portal.federation.signatures import Message, Refusal, SignatureRefused
 from portal.keyring import current_key
 from portal.models import Agency, FederationNonce, KeyPurpose
 from portal.turns import handed_over
+
+_log = logging.getLogger(__name__)
 
 PREFIX = "/federation/v1"
 MAX_BODY_BYTES = 256 * 1024
@@ -287,6 +290,11 @@ class Federation:
             return Unavailable(f"its node could not be reached ({type(error).__name__})")
         except Unavailable as error:
             return error
+        except Exception as error:
+            # Whatever else goes wrong with one node (an address no socket takes, an answer
+            # that breaks a reader) leaves the others' answers and the page standing.
+            _log.warning("federation call to %s failed: %r", call.node, error)
+            return Unavailable(f"its node's answer could not be used ({type(error).__name__})")
 
     async def _exchange(self, call: Call) -> dict:
         assert self._client is not None
@@ -310,6 +318,14 @@ class Federation:
 
     def now(self) -> float:
         return self.clock().timestamp() if self.clock is not None else time.time()
+
+
+def _why(content: bytes) -> str:
+    try:
+        error = json.loads(content[:2000]).get("error")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return f": {error}" if isinstance(error, str) and error.isidentifier() else ""
 
 
 def check_response(
@@ -341,11 +357,19 @@ def check_response(
             required=sig.RESPONSE_COMPONENTS,
         )
     except SignatureRefused as refused:
+        if status != 200 and refused.refusal is Refusal.UNSIGNED:
+            # Its own refusal of our request is unsigned (it trusts nothing it could sign
+            # for): say that it refused, and why in its words, not that it failed to sign.
+            raise Unavailable(
+                f"its node refused the request (HTTP {status}{_why(content)})"
+            ) from None
         raise Unavailable(f"its node's answer did not verify: {refused.detail}") from None
     try:
         answer = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Unavailable("its node's answer is not JSON") from None
+    except (ValueError, RecursionError):  # a number past the digit limit, deep nesting
+        raise Unavailable("its node's answer cannot be read") from None
     if status != 200 or not isinstance(answer, dict):
         raise Unavailable(f"its node answered {status}")
     return answer

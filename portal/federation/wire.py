@@ -116,6 +116,27 @@ def decision_dict(decision: Decision) -> dict:
     }
 
 
+def _row_value(kind: str, value: object) -> object:
+    """A released row's value in the shape its type is shown in: what another node sends
+    is read as carefully as a form (a page must not fail on one owner's odd answer)."""
+    if value is None:
+        return None
+    if kind == "checklist":
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+    elif kind == "domains":
+        if isinstance(value, dict) and all(
+            isinstance(name, str)
+            and isinstance(entry, dict)
+            and all(isinstance(entry.get(k, ""), str) for k in ("status", "note"))
+            for name, entry in value.items()
+        ):
+            return value
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        return value
+    raise WireError(f"decision.content.rows: a value that is not a {kind}")
+
+
 def decision_from(data: object, owner: Agency) -> Decision:
     """One decision as the owner sent it; an unknown section or gate is a WireError."""
     if not isinstance(data, dict):
@@ -155,7 +176,8 @@ def decision_from(data: object, owner: Agency) -> Decision:
     for row in content["rows"]:
         if not isinstance(row, dict) or not isinstance(row.get("label"), str):
             raise WireError("decision.content.rows: expected label, type and value")
-        rows.append(Row(row["label"], str(row.get("type") or "text"), row.get("value")))
+        kind = str(row.get("type") or "text")
+        rows.append(Row(row["label"], kind, _row_value(kind, row.get("value"))))
     saved_at = content.get("saved_at")
     try:
         saved = None if saved_at is None else datetime.fromisoformat(saved_at)

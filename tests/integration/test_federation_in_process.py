@@ -20,7 +20,7 @@ from portal.bench.http import Browser, serve
 from portal.db import unit_of_work
 from portal.federation import transport
 from portal.federation.transport import Federation
-from portal.models import Agency, CaseLink, Client, MdtCase
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase
 
 import federation_world as fw
 
@@ -267,6 +267,17 @@ def test_keys_stay_with_their_agency_each_node_wraps_only_its_own(world):
     assert held == {"a": {fw.CAC, fw.SHELTER}, "b": {fw.CLINIC}, "c": {fw.WELFARE}}
 
 
+def _earlier_cases_closed(world) -> None:
+    """The clinic's client was in the world's first case: it has closed on the clinic's node
+    (a survivor in an open case is not linked to a second one)."""
+    clinic_node = world.b.engine()
+    with unit_of_work(clinic_node) as db:
+        for earlier in db.exec(select(MdtCase)).all():
+            earlier.status = CaseStatus.CLOSED
+            db.add(earlier)
+    clinic_node.dispose()
+
+
 def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(world):
     from portal.services import cases
 
@@ -286,6 +297,7 @@ def test_the_coordinator_asks_an_agency_elsewhere_to_confirm_from_the_case_page(
         )
         case_id, reference = case.public_id, case.reference
     engine.dispose()
+    _earlier_cases_closed(world)
     with _node_a(world) as client:
         fw.login(client, "coordinator")
         page = client.get(f"/cases/{case_id}").text
@@ -581,6 +593,7 @@ def test_the_mdts_decisions_wait_for_the_survivors_held_elsewhere(world):
 def test_a_partners_badly_shaped_case_is_answered_never_a_500(world):
     """A referral source that is not text counts as "other", as an unknown one does; a case
     reference that is not text is the partner's bad request (400, said in JSON)."""
+    _earlier_cases_closed(world)
     cac = _requester_of(world, "a", fw.CAC)
     details = {"reference": "MDT-2026-BADIN1", "intake_date": fw.now().date().isoformat()}
     linked = _ask(
