@@ -47,8 +47,6 @@ def federation_route(path: str, handler: Handler, *, discloses: bool = False) ->
     keys and the MDT's time zone besides the time."""
 
     async def endpoint(request: Request) -> Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != transport.JSON:
-            return _plain(415, {"error": "unsupported", "message": "send the body as JSON"})
         length = request.headers.get("content-length")
         if length and (not length.isdecimal() or int(length) > transport.MAX_BODY_BYTES):
             return _plain(413, {"error": "too_large", "message": "the body is too large"})
@@ -88,6 +86,10 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
         except SignatureRefused as refused:
             db.rollback()
             return _refused(refused)
+        # Judged once the signature is: an unsigned caller learns nothing of what is taken.
+        if request.headers.get("content-type", "").split(";")[0].strip() != transport.JSON:
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
+            return _plain(415, {"error": "unsupported", "message": "send the body as JSON"})
         try:
             payload = _read(body)
             if not isinstance(payload, dict):

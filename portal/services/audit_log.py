@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from portal.audit import AuditTag, chain, checkpoints, journal, record
 from portal.crypto import KeyWrapper
+from portal.disclosure.legal_basis import citation as legal_basis_citation
 from portal.errors import Invalid, NotFound
 from portal.models import (
     Actor,
@@ -29,6 +30,7 @@ from portal.models import (
     Client,
     CompelledDisclosure,
     ConsentRelease,
+    Role,
     StaffUser,
 )
 from portal.sections import catalogue
@@ -76,6 +78,52 @@ class AuditRow:
     @property
     def api_token(self) -> str | None:
         return api_token_of(self.entry)
+
+    @property
+    def legal_basis(self) -> str | None:
+        """The citation of the statute a disclosure was made under, where no release was."""
+        named = _detail(self.entry).get("legal_basis")
+        return legal_basis_citation(named) if isinstance(named, str) else None
+
+    @property
+    def change_words(self) -> str | None:
+        """What a change of the agency's disclosure policy was, in words: the line added or
+        retired, the legal basis recorded or retired (its log answers what changed)."""
+        tag, detail = self.entry.tag, _detail(self.entry)
+        if tag in (AuditTag.POLICY_LINE_ADDED, AuditTag.POLICY_LINE_RETIRED):
+            parts = str(detail.get("line", "")).split(", ")
+            if len(parts) != 5:
+                return None
+            kind, role, section, purpose, effect = parts
+            return " · ".join(
+                (
+                    "any agency" if kind == "*" else f"{kind}-based agencies",
+                    "any role" if role == "*" else _role_label(role),
+                    "every section" if section == "*" else section_title(section) or section,
+                    "any purpose" if purpose == "*" else purpose.replace("_", " "),
+                    effect,
+                )
+            )
+        if tag in (AuditTag.LEGAL_BASIS_RECORDED, AuditTag.LEGAL_BASIS_RETIRED):
+            sections = detail.get("sections") or []
+            titles = ", ".join(section_title(s) or s for s in sections if isinstance(s, str))
+            return f"{detail.get('citation', '')}" + (f": {titles}" if titles else "")
+        return None
+
+
+def _detail(entry: AuditEntry) -> dict:
+    try:
+        detail = json.loads(entry.detail or "{}")
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def _role_label(role: str) -> str:
+    try:
+        return Role(role).label
+    except ValueError:
+        return role.replace("_", " ")
 
 
 def api_token_of(entry: AuditEntry) -> str | None:

@@ -11,6 +11,7 @@ for a community-based agency, whose survivors' releases are the only way to shar
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 from nacl.signing import SigningKey
@@ -96,7 +97,7 @@ def record_basis(
         agency_id=agency.id,
         actor=actor,
         subject=basis.public_id,
-        detail={"citation": basis.citation, "sections": document["sections"]},
+        detail=_what_it_covers(basis, document),
         at=at,
     )
     return basis
@@ -153,10 +154,22 @@ def retire_basis(
         agency_id=agency.id,
         actor=actor,
         subject=basis.public_id,
-        detail={"citation": basis.citation},
+        detail=_what_it_covers(basis, json.loads(basis.document)),
         at=at,
     )
     return basis
+
+
+def _what_it_covers(basis: LegalBasis, document: dict) -> dict:
+    """What a basis lets the agency share, as its log keeps it: "what changed in our
+    policy" is answered from the log alone."""
+    return {
+        "citation": basis.citation,
+        "sections": document["sections"],
+        "purpose": document["purpose"],
+        "minors_only": bool(basis.minors_only),
+        **({"under_age": basis.under_age(document)} if basis.minors_only else {}),
+    }
 
 
 def bases_of(db: Session, agency: Agency) -> list[LegalBasis]:

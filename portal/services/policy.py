@@ -103,6 +103,13 @@ def add_line(
         effect=lambda: _one_of(effect, "effect", list(EFFECTS), "allow or deny"),
     )
     line = (values["kind"], values["role"], values["section"], values["purpose"], values["effect"])
+    if values["role"] == "*" and values["effect"] == "allow":
+        # Deny by default: an allow line names the role it releases to, so a role nobody
+        # decided on (an agency lead, one added later) is released nothing.
+        raise Invalid(
+            "role",
+            "An allow line names the role it releases to; any role is for deny lines only.",
+        )
     if any(
         (v.kind, v.role, v.section, v.purpose, v.effect) == line for v in agency_policy(db, agency)
     ):

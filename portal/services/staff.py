@@ -284,7 +284,11 @@ def _check_administrator_sets(
     in an agency that has a lead."""
     chosen = {str(r) for r in (roles or [])}
     agency = db.get(Agency, user.agency_id)
-    if Role.ADMINISTRATOR in current | chosen:
+    if Role.ADMINISTRATOR in chosen - current:
+        # Never given to an agency's staff (a lead made administrator leaves the agency
+        # lead-less, and the administrator free to name a lead of its choosing).
+        reason = "The administrator role is the node operator's; it is not given to staff."
+    elif Role.ADMINISTRATOR in current | chosen:
         if chosen <= {Role.ADMINISTRATOR}:
             return  # nothing beyond the administrator role; _check_roles does the rest
         reason = "An administrator cannot hold a role that reads survivor information."
@@ -311,6 +315,19 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
         raise Invalid("user", "You cannot deactivate your own account.")
     if not user.is_active:
         return
+    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
+        # A lead-less agency's first lead is the administrator's to name: deposing a lead
+        # would hand it a lead's account in an agency that holds survivors' records.
+        _refuse_administrator(
+            db,
+            db.get(Agency, user.agency_id),
+            viewer=viewer,
+            attempt="deactivate a lead",
+            subject=user.public_id,
+            roles=[Role.AGENCY_LEAD],
+            reason="A lead is deactivated by another lead of their agency.",
+            at=at,
+        )
     user.is_active = False
     user.deactivated_at = at
     ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="deactivated")

@@ -215,6 +215,9 @@ def staff_deactivate(ctx: Context) -> Response:
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
     try:
         staff.deactivate(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    except Forbidden as error:
+        ctx.keep_on_error = True  # the refused attempt stays in the agency's log
+        return _staff_page(ctx, user, status=403, errors={"user": str(error)})
     except Invalid as error:
         return _staff_page(ctx, user, status=400, errors=error.errors)
     ctx.flash(f"{user.display_name} is deactivated and signed out everywhere.")
