@@ -24,6 +24,7 @@ class AuditTag(StrEnum):
     """`source:subject:action`."""
 
     SIGNED_IN = "auth:session:signed_in"
+    PASSWORD_ACCEPTED = "auth:session:password_accepted"  # a second factor still to come
     SIGN_IN_FAILED = "auth:session:sign_in_failed"
     SIGN_IN_THROTTLED = "auth:session:sign_in_throttled"
     SIGNED_OUT = "auth:session:signed_out"

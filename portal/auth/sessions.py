@@ -126,6 +126,10 @@ def resume(
     if user is None or not user.is_active or agency is None or not agency.is_active:
         end(web_session, at=at, reason="deactivated")
         return None
+    if web_session.stage == Stage.TOTP_ENROLMENT and user.totp_enabled_at is not None:
+        # Set up meanwhile from another device: this one is asked for a code, not sent to
+        # set one up (which would send it back here, round and round).
+        web_session.stage = Stage.PASSWORD
     if web_session.stage == Stage.FULL and agency.requires_totp and user.totp_enabled_at is None:
         # The agency now requires a second factor: a session begun without one goes no
         # further than enrolling one, from its next request, not from its next sign-in.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ FAILURES, WAIT = "portal-login-fail", "portal-login-wait"  # what a stored key c
 class ThrottleRules:
     free_per_pair: int = 3  # failures on one account from one address before any delay
     free_per_address: int = 20  # failures from one address, whatever the accounts
+    # Wrong second-factor codes on one account, from any address: whoever sends them knows
+    # the password, and new addresses must not bring new guesses.
+    free_codes_per_account: int = 10
+    codes_per_session: int = 5  # a password-stage session ends after this many
     base_seconds: float = 1.0  # the first delay; each failure after doubles it
     cap_seconds: float = 900.0  # never more than this
     window_seconds: int = 3600  # failures are forgotten an hour after the first
@@ -59,46 +64,83 @@ class LoginThrottle:
         # Its own key, not the session key itself: one secret, one use.
         self._key = hmac.digest(node_key.encode(), b"portal sign-in counts", hashlib.sha256)
 
-    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
-        return [
-            (f"address/{address}", self.rules.free_per_address),
+    def _keys(
+        self, username: str, address: str, *, second_factor: bool = False
+    ) -> list[tuple[str, int]]:
+        keys = [
+            (f"address/{_network(address)}", self.rules.free_per_address),
             (self._pair(username, address), self.rules.free_per_pair),
         ]
+        if second_factor:
+            keys.append((self._account(username), self.rules.free_codes_per_account))
+        return keys
 
     @staticmethod
     def _pair(username: str, address: str) -> str:
-        return f"pair/{username.casefold()}/{address}"
+        return f"pair/{username.casefold()}/{_network(address)}"
+
+    @staticmethod
+    def _account(username: str) -> str:
+        return f"codes/{username.casefold()}"
 
     def _stored(self, kind: str, key: str) -> str:
         """The name a count is stored under: never the key itself (see the module's note)."""
         return hmac.new(self._key, f"{kind}/{key}".encode(), hashlib.sha256).hexdigest()
 
-    def wait(self, db: Session, username: str, address: str) -> float:
+    def wait(
+        self, db: Session, username: str, address: str, *, second_factor: bool = False
+    ) -> float:
         """Seconds this account-and-address must still wait before a try is heard."""
         now = time.time()
         waits = [0.0]
-        for key, _ in self._keys(username, address):
+        for key, _ in self._keys(username, address, second_factor=second_factor):
             until = self._counts.until(db, self._stored(WAIT, key))
             if until is not None:
                 waits.append(until - now)
         return max(waits)
 
-    def allowed(self, db: Session, username: str, address: str) -> bool:
-        return self.wait(db, username, address) <= 0
+    def allowed(
+        self, db: Session, username: str, address: str, *, second_factor: bool = False
+    ) -> bool:
+        return self.wait(db, username, address, second_factor=second_factor) <= 0
 
-    def failed(self, db: Session, username: str, address: str) -> None:
+    def failed(
+        self, db: Session, username: str, address: str, *, second_factor: bool = False
+    ) -> None:
         rules = self.rules
-        for key, free in self._keys(username, address):
+        for key, free in self._keys(username, address, second_factor=second_factor):
             count = self._counts.incr(db, self._stored(FAILURES, key), rules.window_seconds)
             if count > free:
                 delay = min(rules.base_seconds * 2 ** (count - free - 1), rules.cap_seconds)
                 self._counts.hold(db, self._stored(WAIT, key), delay)
 
+    def code_failed_in_session(self, db: Session, session_id: str) -> bool:
+        """Count a wrong code in this password-stage session; True once it has had its
+        share, and must end (its holder signs in again, counted as any sign-in)."""
+        count = self._counts.incr(
+            db, self._stored(FAILURES, f"session/{session_id}"), self.rules.window_seconds
+        )
+        return count >= self.rules.codes_per_session
+
     def succeeded(self, db: Session, username: str, address: str) -> None:
         """The owner got in: their typos from here are forgotten (the address's are not)."""
-        pair = self._pair(username, address)
-        for kind in (FAILURES, WAIT):
-            self._counts.clear(db, self._stored(kind, pair))
+        for key in (self._pair(username, address), self._account(username)):
+            for kind in (FAILURES, WAIT):
+                self._counts.clear(db, self._stored(kind, key))
+
+
+def _network(address: str) -> str:
+    """Who an address is, for counting: an IPv6 customer holds a whole /64, and each of its
+    addresses must not bring fresh free guesses."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
 
 
 class LimitsCounts:

@@ -19,6 +19,8 @@ WORDING = {
     AuditTag.ADMINISTRATOR_REFUSED: "The administrator tried to manage your staff and was refused",
     AuditTag.SIGN_IN_FAILED: "Failed sign-ins on your agency's accounts",
     AuditTag.SIGN_IN_THROTTLED: "Sign-ins slowed down after repeated failures",
+    # Whoever sends it knew the password: one is worth the lead's attention.
+    AuditTag.SECOND_FACTOR_FAILED: "Wrong two-step codes after a correct password",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
@@ -14,7 +15,7 @@ from portal.auth.sessions import Stage, Viewer
 from portal.auth.throttle import LoginThrottle
 from portal.crypto import KeyWrapper
 from portal.db import between_transactions
-from portal.errors import Invalid
+from portal.errors import Invalid, TooManyAttempts
 from portal.models import Agency, RecoveryCode, StaffUser, WebSession
 from portal.services.password_check import require_own_password, too_many_attempts
 from portal.services.staff import normalise_username
@@ -88,7 +89,8 @@ def sign_in(
     )
     record(
         db,
-        AuditTag.SIGNED_IN,
+        # Not signed in yet where a code is still to come: the log says which.
+        AuditTag.PASSWORD_ACCEPTED if stage == Stage.PASSWORD else AuditTag.SIGNED_IN,
         agency_id=user.agency_id,
         actor=user,
         subject=user.public_id,
@@ -131,47 +133,56 @@ def verify_second_factor(
     """Step a password-stage session up to a full one, with a new session id."""
     user = viewer.user
     code = code if isinstance(code, str) else ""
-    if not throttle.allowed(db, user.username, address):
-        raise too_many_attempts(db, throttle, user.username, address)
+    if not throttle.allowed(db, user.username, address, second_factor=True):
+        record(
+            db,
+            AuditTag.SIGN_IN_THROTTLED,
+            agency_id=user.agency_id,
+            actor=user,
+            subject=user.public_id,
+            detail={"step": "second factor"},
+            at=at,
+            client_address=address,
+        )
+        raise too_many_attempts(db, throttle, user.username, address, second_factor=True)
     used = None
     secret = keys.unwrap(user.totp_secret).decode() if user.totp_secret else None
     step = (
         totp.matching_step(secret, code, at=at, last_step=user.totp_last_step) if secret else None
     )
-    if step is not None:
-        user.totp_last_step = step
+    # Taken with one statement each, that only one of two sign-ins at once can win: a code
+    # (or a time step) used once opens one session.
+    if step is not None and _took_step(db, user, step):
         used = "totp"
-    else:
-        recovery = db.exec(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == totp.recovery_code_hash(code),
-                RecoveryCode.used_at.is_(None),
-            )
-        ).first()
-        if recovery is not None:
-            recovery.used_at = at
-            used = "recovery_code"
-            record(
-                db,
-                AuditTag.RECOVERY_CODE_USED,
-                agency_id=user.agency_id,
-                actor=user,
-                subject=user.public_id,
-                at=at,
-                client_address=address,
-            )
-    if used is None:
-        throttle.failed(db, user.username, address)
+    elif step is None and _took_recovery_code(db, user, code, at=at):
+        used = "recovery_code"
         record(
             db,
-            AuditTag.SECOND_FACTOR_FAILED,
+            AuditTag.RECOVERY_CODE_USED,
             agency_id=user.agency_id,
             actor=user,
             subject=user.public_id,
             at=at,
             client_address=address,
         )
+    if used is None:
+        throttle.failed(db, user.username, address, second_factor=True)
+        spent = throttle.code_failed_in_session(db, viewer.session.id)
+        record(
+            db,
+            AuditTag.SECOND_FACTOR_FAILED,
+            agency_id=user.agency_id,
+            actor=user,
+            subject=user.public_id,
+            detail={"session_ended": True} if spent else None,
+            at=at,
+            client_address=address,
+        )
+        if spent:
+            web_sessions.end(viewer.session, at=at, reason="too_many_codes")
+            raise SecondFactorSpent(
+                "Too many wrong codes: sign in again with your password to try once more."
+            )
         raise Invalid(
             "code",
             "That code is not valid. Use the current code from your app, "
@@ -193,6 +204,41 @@ def verify_second_factor(
         client_address=address,
     )
     return SignIn(token, web_session, user)
+
+
+class SecondFactorSpent(TooManyAttempts):
+    """A password-stage session that has had its share of wrong codes: it is ended."""
+
+
+def _took_step(db: Session, user: StaffUser, step: int) -> bool:
+    """Move the user's last used time step on to `step`, only if no sign-in took it (or a
+    later one) first."""
+    moved = db.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    if moved.rowcount != 1:
+        return False
+    db.refresh(user, ["totp_last_step"])
+    return True
+
+
+def _took_recovery_code(db: Session, user: StaffUser, code: str, *, at: datetime) -> bool:
+    """Mark one of the user's unused recovery codes used, only if no sign-in took it first."""
+    taken = db.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == totp.recovery_code_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=at)
+    )
+    return taken.rowcount == 1
 
 
 def start_totp_enrolment(viewer: Viewer, *, keys: KeyWrapper) -> str:
@@ -252,9 +298,29 @@ def confirm_totp_enrolment(
     return codes, stepped_up
 
 
-def regenerate_recovery_codes(db: Session, viewer: Viewer, *, at: datetime) -> list[str]:
+def regenerate_recovery_codes(
+    db: Session,
+    viewer: Viewer,
+    *,
+    password: object,
+    throttle: LoginThrottle,
+    address: str,
+    at: datetime,
+) -> list[str]:
+    """New recovery codes, the old ones void: asked with the password, as turning the
+    second factor off is (ten codes are ten second factors)."""
     if viewer.user.totp_enabled_at is None:
         raise Invalid("code", "Set up a second factor first.")
+    require_own_password(
+        db,
+        viewer.user,
+        password,
+        throttle=throttle,
+        address=address,
+        field="code",
+        message="Your password is not correct.",
+        at=at,
+    )
     codes = _replace_recovery_codes(db, viewer.user)
     record(
         db,
@@ -277,6 +343,8 @@ def disable_totp(
     at: datetime,
 ) -> None:
     user = viewer.user
+    if user.totp_enabled_at is None:
+        raise Invalid("password", "Two-step sign-in is not set up on your account.")
     if viewer.agency.requires_totp:
         raise Invalid("password", "Your agency requires a second factor; it cannot be turned off.")
     require_own_password(
@@ -287,6 +355,7 @@ def disable_totp(
         address=address,
         field="password",
         message="Your password is not correct.",
+        at=at,
     )
     user.totp_secret = None
     user.totp_enabled_at = None

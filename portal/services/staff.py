@@ -395,6 +395,7 @@ def change_password(
         address=address,
         field="current_password",
         message="Your current password is not correct.",
+        at=at,
     )
     if not isinstance(new, str):
         raise Invalid("new_password", "Enter a new password.")

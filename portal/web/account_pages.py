@@ -42,6 +42,7 @@ def change_password(ctx: Context) -> Response:
             at=ctx.now,
         )
     except TooManyAttempts as error:
+        ctx.keep_on_error = True  # the throttled attempt stays in the log
         return _account_page(ctx, status=429, errors={"current_password": str(error)})
     except Invalid as error:
         ctx.keep_on_error = True  # a wrong current password is counted, as at sign-in
@@ -95,9 +96,20 @@ def enrol(ctx: Context) -> Response:
 
 def regenerate_codes(ctx: Context) -> Response:
     try:
-        codes = signin.regenerate_recovery_codes(ctx.db, ctx.viewer, at=ctx.now)
+        codes = signin.regenerate_recovery_codes(
+            ctx.db,
+            ctx.viewer,
+            password=ctx.field("codes_password"),
+            throttle=ctx.request.app.state.login_throttle,
+            address=ctx.address,
+            at=ctx.now,
+        )
+    except TooManyAttempts as error:
+        ctx.keep_on_error = True
+        return _account_page(ctx, status=429, errors={"codes_password": str(error)})
     except Invalid as error:
-        return _account_page(ctx, status=400, errors=error.errors)
+        ctx.keep_on_error = True  # a wrong password is counted and logged, as at sign-in
+        return _account_page(ctx, status=400, errors={"codes_password": error.errors["code"]})
     return render(ctx, "recovery_codes.html", {"codes": codes})
 
 
@@ -112,6 +124,7 @@ def disable_second_factor(ctx: Context) -> Response:
             at=ctx.now,
         )
     except TooManyAttempts as error:
+        ctx.keep_on_error = True  # the throttled attempt stays in the log
         return _account_page(ctx, status=429, errors={"totp_password": str(error)})
     except Invalid as error:
         ctx.keep_on_error = True  # a wrong password is counted, as at sign-in

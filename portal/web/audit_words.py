@@ -14,6 +14,7 @@ from portal.services.audit_log import EntryGroup
 # to its subject and action in plain words, never the raw code.
 EVENT_WORDS = {
     AuditTag.SIGNED_IN: "signed in",
+    AuditTag.PASSWORD_ACCEPTED: "password accepted; two-step code still to come",
     AuditTag.SIGN_IN_FAILED: "sign-in failed",
     AuditTag.SIGN_IN_THROTTLED: "sign-in refused: too many attempts",
     AuditTag.SIGNED_OUT: "signed out",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from starlette.responses import RedirectResponse, Response
 
@@ -41,6 +41,8 @@ def _login_page(
             "username": username,
             "next": next_path,
             "signed_out": ctx.request.query_params.get("signed_out") == "1",
+            # A password-stage session ended after too many wrong codes.
+            "codes_spent": ctx.request.query_params.get("codes") == "spent",
         },
         status=status,
     )
@@ -85,8 +87,10 @@ def login(ctx: Context) -> Response:
         sessions.end(ctx.viewer.session, at=ctx.now, reason="replaced")
     ctx.new_session_token = result.token
     stage = result.session.stage
-    if stage == "password":
-        return RedirectResponse("/login/second-factor", status_code=303)
+    if stage == "password":  # the page asked for is kept for after the code
+        then = _next_path(ctx.field("next"))
+        query = "" if then == "/" else "?" + urlencode({"next": then})
+        return RedirectResponse(f"/login/second-factor{query}", status_code=303)
     if stage == "totp_enrolment":
         return RedirectResponse("/account/second-factor", status_code=303)
     return RedirectResponse(_next_path(ctx.field("next")), status_code=303)
@@ -95,13 +99,15 @@ def login(ctx: Context) -> Response:
 def second_factor_form(ctx: Context) -> Response:
     if ctx.viewer.session.stage != "password":
         return RedirectResponse("/", status_code=303)
-    return render(ctx, "second_factor.html", {"error": None})
+    then = _next_path(ctx.request.query_params.get("next"))
+    return render(ctx, "second_factor.html", {"error": None, "next": then})
 
 
 def second_factor(ctx: Context) -> Response:
     if ctx.viewer.session.stage != "password":
         return RedirectResponse("/", status_code=303)
     ctx.keep_on_error = True
+    then = _next_path(ctx.field("next"))
     try:
         result = signin.verify_second_factor(
             ctx.db,
@@ -113,12 +119,17 @@ def second_factor(ctx: Context) -> Response:
             user_agent=ctx.user_agent,
             at=ctx.now,
         )
+    except signin.SecondFactorSpent:
+        ctx.end_session_cookie = True
+        return RedirectResponse("/login?codes=spent", status_code=303)
     except TooManyAttempts as error:
-        return render(ctx, "second_factor.html", {"error": str(error)}, status=429)
+        return render(ctx, "second_factor.html", {"error": str(error), "next": then}, status=429)
     except Invalid as error:
-        return render(ctx, "second_factor.html", {"error": error.errors["code"]}, status=400)
+        return render(
+            ctx, "second_factor.html", {"error": error.errors["code"], "next": then}, status=400
+        )
     ctx.new_session_token = result.token
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(then, status_code=303)
 
 
 def logout(ctx: Context) -> Response:
