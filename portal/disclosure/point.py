@@ -756,7 +756,7 @@ def preview(
     client_ref = db.get(Client, release_row.client_id).public_id
     decisions = []
     for section in owner_sections:
-        verdict, _role, rule = _gates(
+        verdict, _role, _rule = _gates(
             db,
             requester=recipient,
             recipient_agency=recipient_agency,
@@ -790,14 +790,16 @@ def preview(
                 "content_shown": isinstance(decision, Released),
             },
             at=at,
+            # The person who looked, in their own role and under the own-staff line that let
+            # them (the role previewed for is in the detail): "who saw what" stays true.
             disclosure=_facts(
                 decision,
                 case_ref=None,
                 client_ref=client_ref,
                 purpose=release_row.purpose,
-                role=role,
-                roles=recipient.roles,
-                rule=rule,
+                role=mine[section.key].role,
+                roles=staff.roles,
+                rule=mine[section.key].rule,
             ),
         )
         decisions.append(decision)

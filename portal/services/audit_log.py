@@ -80,6 +80,13 @@ class AuditRow:
         return api_token_of(self.entry)
 
     @property
+    def preview_role(self) -> str | None:
+        """The recipient role a preview showed a release for (the entry's role is the
+        previewing staff member's own)."""
+        role = _detail(self.entry).get("preview_for_role")
+        return role if isinstance(role, str) else None
+
+    @property
     def legal_basis(self) -> str | None:
         """The citation of the statute a disclosure was made under, where no release was."""
         named = _detail(self.entry).get("legal_basis")

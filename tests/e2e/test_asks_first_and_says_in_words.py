@@ -133,6 +133,8 @@ def test_removing_a_disclosure_policy_line_asks_first(browser, portal_url):
         form = page.locator("form", has=page.get_by_role("button", name="Add the line"))
         for select in form.locator("select").all():
             select.select_option(index=1)
+        # A deny line (an allow line must name its role; the first role offered is any).
+        form.locator("select[name=effect]").select_option("deny")
         form.get_by_role("button", name="Add the line").click()
         page.goto(portal_url + "/agency/policy")
 

@@ -27,7 +27,13 @@ TABLE = {
     # Issue 14: the address apart from the name, never to a system-based partner; a
     # system-based owner's own staff still read it.
     "safe_contact": {"community": MDT_ROLES, "system": set(), "own": MDT_ROLES},
-    "safety_plan": {k: {"advocate", "case_manager", "mdt_coordinator"} for k in KINDS},
+    # The whole plan holds the safe address: not to a system-based partner (the strategies
+    # part is theirs), found by a review of the point.
+    "safety_plan": {
+        "community": {"advocate", "case_manager", "mdt_coordinator"},
+        "system": set(),
+        "own": {"advocate", "case_manager", "mdt_coordinator"},
+    },
     # A survivor-mentor gets the strategies and contacts, never the whole plan (issue 20).
     "safety_strategies": {
         k: {"advocate", "case_manager", "survivor_mentor", "mdt_coordinator"} for k in KINDS
@@ -37,9 +43,17 @@ TABLE = {
         "system": {"advocate", "case_manager", "clinician", "investigator", "mdt_coordinator"},
         "own": {"advocate", "case_manager", "clinician", "investigator", "mdt_coordinator"},
     },
+    # Its domains include substance use (42 CFR Part 2): not to a system-based partner.
     "needs_assessment": {
-        k: {"advocate", "case_manager", "clinician", "survivor_mentor", "mdt_coordinator"}
-        for k in KINDS
+        "community": {
+            "advocate",
+            "case_manager",
+            "clinician",
+            "survivor_mentor",
+            "mdt_coordinator",
+        },
+        "system": set(),
+        "own": {"advocate", "case_manager", "clinician", "survivor_mentor", "mdt_coordinator"},
     },
     "care_plan": {k: {"advocate", "case_manager", "clinician", "mdt_coordinator"} for k in KINDS},
     "placement_housing": {k: {"advocate", "case_manager"} for k in KINDS},
