@@ -6,10 +6,10 @@ Each test is named after a defect a review found; each failed before it was fixe
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from sqlmodel import select
+from test_workflow_pages import NY, TODAY, a_case, sign_in
 
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
 from portal.models.workflow import AgendaItem
@@ -18,30 +18,7 @@ from portal.services import cases, casework, meetings
 import factories as make
 from team_helpers import _release
 
-TODAY = date(2026, 11, 2)  # the clock fixture's day in New York
-NY = ZoneInfo("America/New_York")
 MINUTES = "SYNTHETIC-MINUTES-TEXT"
-
-
-def sign_in(client, db, agency, *roles):
-    user = make.user(db, agency, *roles)
-    make.login(client, user.username)
-    return user, make.csrf_of_page(client)
-
-
-def a_case(db, agency, partners=(), intake=TODAY):
-    case = cases.open_case(
-        db,
-        agency,
-        intake_date=intake,
-        referral_source="hotline",
-        actor=None,
-        at=make.AT,
-        today=TODAY,
-        agencies=list(partners),
-    )
-    db.flush()
-    return case
 
 
 def scheduled_meeting(db, agency, coordinator, case_ids, *, day=TODAY, at=make.AT):

@@ -12,6 +12,7 @@ import re
 import pytest
 from disclosure_helpers import SECRET_NOTE, release, world, write
 from sqlmodel import select
+from test_release_pages import Team, create_release, sign_form, signed_release
 
 import consent
 from portal.models import AuditEntry, Role
@@ -44,63 +45,7 @@ def test_preview_tells_staff_why_a_shared_section_is_not_shown_to_them(client, d
     )
 
 
-# --- a team on one node, through the pages -------------------------------------------
-
-TODAY = "2026-11-02"  # the clock fixture's day in the MDT's time zone
-
-
-class Team:
-    """An owner agency with a signed-in advocate, and a community partner."""
-
-    def __init__(self, client, db, keys, role=Role.ADVOCATE):
-        self.owner = make.agency(db, keys)
-        self.community = make.agency(db, keys, name="Shelter House (synthetic)")
-        self.user = make.user(db, self.owner, role)
-        self.client_row = make.client_record(db, self.owner, keys)
-        make.login(client, self.user.username)
-        self.token = make.csrf_of_page(client, "/clients")
-
-
-def release_form(team, **changes):
-    form = {
-        "csrf_token": team.token,
-        "recipients": [team.community.public_id],
-        "sections": ["safety_plan", "needs_assessment"],
-        "purpose": "mdt_case_review",
-        "effective_date": TODAY,
-        "expiry_kind": "date",
-        "end_date": "2027-01-31",
-        "language": "en",
-    }
-    form.update(changes)
-    return {k: v for k, v in form.items() if v is not None}
-
-
-def create_release(client, team, **changes):
-    response = client.post(
-        f"/clients/{team.client_row.public_id}/releases", data=release_form(team, **changes)
-    )
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
-
-
-def sign_form(team, **changes):
-    form = {
-        "csrf_token": team.token,
-        "signer_name": "Robin Example",
-        "signer_capacity": "self",
-        "method": "typed",
-        "signed_date": TODAY,
-    }
-    form.update(changes)
-    return {k: v for k, v in form.items() if v is not None}
-
-
-def signed_release(client, team, **changes):
-    url = create_release(client, team, **changes)
-    response = client.post(f"{url}/sign", data=sign_form(team))
-    assert response.status_code == 303, response.text
-    return url
+# --- a team on one node, through the pages (test_release_pages's) -------------------
 
 
 def verify_text(client, team, text):
