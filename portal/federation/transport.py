@@ -38,6 +38,9 @@ _log = logging.getLogger(__name__)
 
 PREFIX = "/federation/v1"
 MAX_BODY_BYTES = 256 * 1024
+# An answer carries at most a case's sections of one owner (each field a few thousand
+# characters at the most): far below this.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 JSON = "application/json"
 
 
@@ -303,14 +306,20 @@ class Federation:
         headers = signed_request_headers(
             target, body, key_id=call.key_id, signing_key=call.signing_key, now=self.now()
         )
-        response = await self._client.post(target, content=body, headers=headers)
-        content = await response.aread()
+        # Read up to what any answer could hold: a node must not fill this one's memory.
+        async with self._client.stream("POST", target, content=body, headers=headers) as response:
+            content = b""
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    raise Unavailable("its node's answer is larger than any answer can be")
+            status, answer_headers = response.status_code, response.headers
         request = Message.request_of("POST", target, headers)
         return check_response(
             call.owners,
             request,
-            response.status_code,
-            response.headers,
+            status,
+            answer_headers,
             content,
             window_seconds=self.window_seconds,
             now=self.now(),

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, record
 from portal.auth.permissions import Permission, allows
 from portal.errors import Forbidden, NotFound
-from portal.models import MdtCase, StaffUser
+from portal.models import Agency, MdtCase, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     AgendaItem,
@@ -232,10 +232,12 @@ def user_for_token(db: Session, token: str) -> StaffUser:
     row = db.exec(
         select(StaffUser)
         .join(CalendarFeed, CalendarFeed.user_id == StaffUser.id)
+        .join(Agency, Agency.id == StaffUser.agency_id)
         .where(
             CalendarFeed.token_hash == _hash(token),
             CalendarFeed.revoked_at.is_(None),
             StaffUser.is_active,
+            Agency.is_active,  # an agency switched off takes its staff's feeds with it
         )
     ).first()
     if row is None or not may_hold_feed(db, row):

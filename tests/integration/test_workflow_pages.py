@@ -405,6 +405,20 @@ def test_a_feed_whose_owner_lost_meeting_read_lists_no_meeting(client, db, keys,
     assert _leaked(feed.text, case) == []
 
 
+def test_a_feed_of_an_agency_switched_off_lists_nothing(client, db, keys, clock):
+    """A feed checked its owner's account but not their agency: an agency switched off (its
+    staff can no longer sign in) kept serving its staff's calendars."""
+    home, coordinator, _admin, case, meeting = _meeting_world(db, keys, clock)
+    path = f"/calendar/{calendar.issue_feed(db, coordinator, at=clock())}"
+    db.flush()
+    assert calendar.meeting_uid(meeting) in client.get(path).text
+    home.is_active = False
+    db.add(home)
+    db.flush()
+    feed = client.get(path)
+    assert feed.status_code == 404 and _leaked(feed.text, case) == []
+
+
 def test_review_packet_carries_viewer_time_and_notice(client, db, keys):
     agency = make.agency(db, keys)
     user, _ = sign_in(client, db, agency, Role.CASE_MANAGER)

@@ -115,3 +115,40 @@ def test_a_slow_owner_is_unavailable_after_the_timeout_and_the_others_answer():
     assert isinstance(results[1], Unavailable) and "refused the request (HTTP 401)" in str(
         results[1]
     )
+
+
+def test_an_answer_larger_than_any_answer_can_be_is_not_read_to_its_end():
+    """Another node's answer was read whole into memory, whatever its size: a node (or
+    something on the way) could fill this one's. Reading stops past MAX_ANSWER_BYTES, and that
+    owner is unavailable."""
+    big = elsewhere("Big (synthetic)", node="http://big.test")
+    sent = []
+
+    async def flood(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(transport.MAX_ANSWER_BYTES // len(chunk) + 4):
+            sent.append(len(chunk))
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    federation = Federation(
+        timeout_seconds=5,
+        window_seconds=30,
+        mounts={"http://big.test": httpx2.ASGITransport(app=flood)},
+    )
+    try:
+        (result,) = federation.send(
+            [
+                Call(
+                    (big.member,),
+                    "/federation/v1/disclosures",
+                    {},
+                    "asker:1",
+                    SigningKey.generate(),
+                )
+            ]
+        )
+    finally:
+        federation.close()
+    assert isinstance(result, Unavailable) and "larger than any answer" in str(result)
