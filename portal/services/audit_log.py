@@ -135,12 +135,9 @@ def _role_label(role: str) -> str:
 
 def api_token_of(entry: AuditEntry) -> str | None:
     """The API token the person named acted through (`portal.audit.acting_through`)."""
-    if not entry.detail or '"api_token"' not in entry.detail:
+    if not entry.detail or '"api_token"' not in entry.detail:  # most entries: not parsed
         return None
-    try:
-        token = json.loads(entry.detail).get("api_token")
-    except (ValueError, AttributeError):
-        return None
+    token = _detail(entry).get("api_token")
     return token if isinstance(token, str) else None
 
 

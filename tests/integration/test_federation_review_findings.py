@@ -446,6 +446,25 @@ ODD_ANSWERS = {
 }
 
 
+def _as_coordinator(app, db, clock, made, username, paths, *, timeout_seconds=1.0):
+    """The case's coordinator signed in on this node, whose federation is a fresh one on the
+    test's clock, reading `paths` (a server error is answered as a page, not raised)."""
+    from portal.federation.transport import Federation
+
+    cac = db.get(Agency, made.case.coordinating_agency_id)
+    make.user(db, cac, Role.MDT_COORDINATOR, username=username)
+    db.commit()
+    app.state.federation.close()
+    app.state.federation = Federation(
+        timeout_seconds=timeout_seconds, window_seconds=60, clock=clock
+    )
+    with TestClient(
+        app, base_url="http://testserver", follow_redirects=False, raise_server_exceptions=False
+    ) as browser:
+        make.login(browser, username)
+        return [browser.get(path) for path in paths]
+
+
 @pytest.mark.parametrize("odd", list(ODD_ANSWERS))
 def test_an_owner_elsewhere_whose_answer_does_not_read_shows_unavailable_not_a_500_page(
     app, db, keys, clock, odd
@@ -457,7 +476,6 @@ def test_an_owner_elsewhere_whose_answer_does_not_read_shows_unavailable_not_a_5
     "domains" row holding text reaches the template (`value.items()`); and
     `transport.check_response` catches JSONDecodeError only, so a 5,000-digit number
     (ValueError) or deep nesting (RecursionError) escapes `Federation._one`."""
-    from portal.federation.transport import Federation
 
     def answer_of(payload: dict):
         if "case" not in payload:  # the dashboard's referral question
@@ -468,19 +486,9 @@ def test_an_owner_elsewhere_whose_answer_does_not_read_shows_unavailable_not_a_5
     try:
         made = shelter_case(db, keys, clock, here_node=HERE, there_node=node.url)
         node.sender = made.welfare
-        cac = db.get(Agency, made.case.coordinating_agency_id)
-        make.user(db, cac, Role.MDT_COORDINATOR, username="rv.coordinator")
-        db.commit()
-        app.state.federation.close()
-        app.state.federation = Federation(timeout_seconds=1, window_seconds=60, clock=clock)
-        with TestClient(
-            app,
-            base_url="http://testserver",
-            follow_redirects=False,
-            raise_server_exceptions=False,
-        ) as browser:
-            make.login(browser, "rv.coordinator")
-            page = browser.get(f"/cases/{made.case.public_id}/summary")
+        (page,) = _as_coordinator(
+            app, db, clock, made, "rv.coordinator", [f"/cases/{made.case.public_id}/summary"]
+        )
     finally:
         node.close()
     assert page.status_code == 200, (
@@ -497,20 +505,17 @@ def test_a_roster_node_address_with_a_port_past_65535_shows_the_owner_unavailabl
     for other nodes then raises an ExceptionGroup (OverflowError: port must be 0-65535),
     which `Federation._one` does not catch (HTTPError and OSError only): the gather fails
     and the coordinator's case summary is a 500, not "Unavailable from ..."."""
-    from portal.federation.transport import Federation
 
     made = shelter_case(db, keys, clock, here_node=HERE, there_node="http://127.0.0.1:99999")
-    cac = db.get(Agency, made.case.coordinating_agency_id)
-    make.user(db, cac, Role.MDT_COORDINATOR, username="rv.coordinator2")
-    db.commit()
-    app.state.federation.close()
-    app.state.federation = Federation(timeout_seconds=0.5, window_seconds=60, clock=clock)
-    with TestClient(
-        app, base_url="http://testserver", follow_redirects=False, raise_server_exceptions=False
-    ) as browser:
-        make.login(browser, "rv.coordinator2")
-        dashboard = browser.get("/")
-        page = browser.get(f"/cases/{made.case.public_id}/summary")
+    dashboard, page = _as_coordinator(
+        app,
+        db,
+        clock,
+        made,
+        "rv.coordinator2",
+        ["/", f"/cases/{made.case.public_id}/summary"],
+        timeout_seconds=0.5,
+    )
     assert (page.status_code, dashboard.status_code) == (200, 200), (
         f"with a member at port 99999 in the roster, the case summary is a {page.status_code} "
         f"and the coordinator's dashboard a {dashboard.status_code}"
@@ -612,25 +617,14 @@ def test_an_owner_node_refusing_our_request_is_not_shown_as_an_unsigned_request(
     refusal's words for a *request*: the coordinator's page says "its node's answer did
     not verify: the request carries no HTTP message signature", which is untrue (this
     node signed it) and hides that the other node refused it, and with which status."""
-    from portal.federation.transport import Federation
 
     node = _FakeNode(clock, lambda payload: 401 if "case" in payload else {"answers": []})
     try:
         made = shelter_case(db, keys, clock, here_node=HERE, there_node=node.url)
         node.sender = made.welfare
-        cac = db.get(Agency, made.case.coordinating_agency_id)
-        make.user(db, cac, Role.MDT_COORDINATOR, username="rv.coordinator3")
-        db.commit()
-        app.state.federation.close()
-        app.state.federation = Federation(timeout_seconds=1, window_seconds=60, clock=clock)
-        with TestClient(
-            app,
-            base_url="http://testserver",
-            follow_redirects=False,
-            raise_server_exceptions=False,
-        ) as browser:
-            make.login(browser, "rv.coordinator3")
-            page = browser.get(f"/cases/{made.case.public_id}/summary")
+        (page,) = _as_coordinator(
+            app, db, clock, made, "rv.coordinator3", [f"/cases/{made.case.public_id}/summary"]
+        )
     finally:
         node.close()
     assert page.status_code == 200

@@ -20,6 +20,7 @@ import pytest
 from nacl.exceptions import CryptoError
 from sqlalchemy import text
 from sqlmodel import Session, select
+from test_cli_operator import INIT, PASSWORD
 
 from portal import migrate
 from portal.cli import main as cli
@@ -29,21 +30,7 @@ from portal.models import Agency, AgencyKey, KeyPurpose
 
 from databases import new_empty_database
 
-PASSWORD = "a long synthetic passphrase"
-AGENCY = "Alder Advocacy (synthetic)"
-INIT = [
-    "init",
-    "--agency",
-    AGENCY,
-    "--kind",
-    "community",
-    "--discipline",
-    "advocacy",
-    "--username",
-    "node.admin",
-    "--name",
-    "Nell Nodeadmin (synthetic)",
-]
+AGENCY = "Alder Advocacy (synthetic)"  # the agency test_cli_operator's INIT sets up
 
 
 @pytest.fixture
