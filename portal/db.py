@@ -134,6 +134,18 @@ class WriteLock:
     def acquire(self) -> None:
         self.taken += 1
         started = time.perf_counter()
+        handed = self.take()
+        self.waited += time.perf_counter() - started
+        if not handed:
+            raise sqlite3.OperationalError(
+                f"database is locked: waited {self.timeout:.0f} s for the write lock"
+            )
+
+    def take(self) -> bool:
+        """True once held (this process's queue, then the turn between processes); False
+        when the wait passed the limit, nothing then held. Not counted in the writers'
+        figures: for work that is not a writer's (a checkpoint)."""
+        started = time.perf_counter()
         handed = self._queue.acquire(timeout=self.timeout)
         if handed and self.processes is not None:
             left = self.timeout - (time.perf_counter() - started)
@@ -143,11 +155,7 @@ class WriteLock:
             finally:
                 if not handed:  # else no writer of this process would ever write again
                     self._queue.release()
-        self.waited += time.perf_counter() - started
-        if not handed:
-            raise sqlite3.OperationalError(
-                f"database is locked: waited {self.timeout:.0f} s for the write lock"
-            )
+        return handed
 
     def release(self) -> None:
         try:
@@ -167,9 +175,9 @@ WAL_BACKSTOP_PAGES = 10_000
 
 class WalCheckpointer:
     """Checkpoints an SQLite database's write-ahead log soon after writers commit, from a
-    daemon thread of its own, on a pooled connection of the engine (PASSIVE: it waits for
-    no reader and no writer, and copies what no reader still needs). Stopped when the
-    engine is disposed or dropped; started again by the next commit."""
+    daemon thread of its own, on a pooled connection of the engine, with the writers' lock
+    held (PASSIVE: it waits for no reader, and copies what no reader still needs). Stopped
+    when the engine is disposed or dropped; started again by the next commit."""
 
     PAUSE = 0.1  # seconds between checkpoints: commits in between are copied together
 
@@ -215,14 +223,29 @@ class WalCheckpointer:
             try:
                 connection = engine.raw_connection()  # no transaction begun: none is wanted
                 try:
-                    connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    self.checkpoints += 1
+                    self._checkpoint(connection, write_lock_of(engine))
                 finally:
                     connection.close()
             except Exception as error:  # the next commit tries again; a connection's own
                 log.warning("WAL checkpoint failed: %s", error)  # backstop still holds
             del engine
             time.sleep(self.PAUSE)
+
+    def _checkpoint(self, connection, writers: WriteLock | None) -> None:
+        # With the writers' lock held: SQLite up to 3.51.2 can lose pages of a committed
+        # transaction when a checkpoint starts just after another ended and a writer starts
+        # the log over meanwhile (the WAL-reset bug, sqlite.org/wal.html#walresetbug). No
+        # writer of any process on this file writes while the lock is held; a commit's own
+        # checkpoint (the backstop) runs with it held too.
+        if writers is not None and not writers.take():
+            self._due.set()  # a writer held it past the limit: after the pause, again
+            return
+        try:
+            connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.checkpoints += 1
+        finally:
+            if writers is not None:
+                writers.release()
 
 
 # By the engine's dialect: one per engine, shared by an engine with other execution
