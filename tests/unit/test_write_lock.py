@@ -214,12 +214,13 @@ def test_the_write_ahead_log_is_copied_back_by_a_thread_of_its_own_not_by_commit
     assert thread is not None and not thread.is_alive()
 
 
-def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine):
+def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeypatch):
     """SQLite up to 3.51.2 (this Python's is older) can lose pages of a committed
     transaction when a checkpoint starts just after another ended and a writer starts the
     write-ahead log over meanwhile (sqlite.org/wal.html#walresetbug): a database disk image
     malformed. The checkpointer takes the writers' lock first, so no writer of any process
     writes while it copies; it tries again once the writer is done."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)  # ready again at once
     checkpointer = write_lock_of(sqlite_engine).checkpointer
     with unit_of_work(sqlite_engine) as db:
         _append(db, "first")
