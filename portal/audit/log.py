@@ -66,7 +66,8 @@ class AuditTag(StrEnum):
     ACCOMPANIMENT_EDITED = "mentoring:accompaniment:edited"
     ACCOMPANIMENT_DELETED = "mentoring:accompaniment:deleted"
     ACCOMPANIMENT_AMENDED = "mentoring:accompaniment:amended"
-    ACCOMPANIMENT_VIEWED = "mentoring:accompaniment:viewed"  # a program lead read an entry
+    # A program lead read an entry, or a mentor a colleague's notes on a case passed to them
+    ACCOMPANIMENT_VIEWED = "mentoring:accompaniment:viewed"
     APPOINTMENT_ADDED = "mentoring:appointment:added"
     APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import and_, bindparam, func
 from sqlmodel import Session, select
 
 from portal.models import Agency, Role, StaffRole, StaffUser, WebSession
@@ -20,6 +20,19 @@ class Stage:
     PASSWORD = "password"  # password given, second factor pending
     TOTP_ENROLMENT = "totp_enrolment"  # agency requires a second factor; user must enrol
     FULL = "full"
+
+
+def signed_in_now(*, now: datetime, idle: timedelta, absolute: timedelta):
+    """The sessions someone is signed in with now, as SQL conditions: fully signed in (not
+    a password waiting for its second factor), not ended, seen within the idle timeout and
+    within their lifetime. Sessions past either are ended only when their cookie next
+    comes back, so `ended_at` alone counts people long gone."""
+    return and_(
+        WebSession.stage == Stage.FULL,
+        WebSession.ended_at.is_(None),
+        WebSession.last_seen_at > now - idle,
+        WebSession.created_at > now - absolute,
+    )
 
 
 @dataclass

@@ -302,7 +302,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
                     "(--role agency_lead); the lead adds the rest on the portal",
                     BAD_INPUT,
                 )
-            if roles == [Role.AGENCY_LEAD] and staff.has_lead(db, agency):
+            if roles == [Role.AGENCY_LEAD] and staff.has_lead(db, agency, at=utc_now()):
                 raise CommandError(
                     f"{agency.name} has a lead already; its lead adds staff on the portal",
                     REFUSED,

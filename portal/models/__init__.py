@@ -39,6 +39,7 @@ from portal.models.staff import (
     StaffUser,
     WebSession,
 )
+from portal.models.submission import FormSubmission
 
 # MDT workflow (issue 6)
 from portal.models.workflow import (
@@ -95,6 +96,7 @@ __all__ = [  # noqa: RUF022 (one block per area, for merging)
     "RestrictionReason",
     "Role",
     "SignInCount",
+    "FormSubmission",
     "StaffRole",
     "StaffUser",
     "Actor",

@@ -78,6 +78,9 @@ class StaffEnrolment(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # Who was shown the link (None: the operator's command line). A link its issuer never
+    # handed over ends with the issuer's account or lead role.
+    issued_by_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

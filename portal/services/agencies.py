@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
 from portal.auth.sessions import Viewer
@@ -15,6 +16,10 @@ from portal.services import validation
 from portal.services.keys import create_agency_keys
 
 LOCAL_NODE_NAME = "local"
+
+
+def _name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def local_node(db: Session, *, at: datetime, base_url: str = "http://127.0.0.1:8000") -> Node:
@@ -43,7 +48,11 @@ def create_agency(
         kind=lambda: validation.choice(kind, "kind", AgencyKind),
         discipline=lambda: validation.choice(discipline, "discipline", Discipline),
     )
-    if db.exec(select(Agency).where(func.lower(Agency.name) == values["name"].lower())).first():
+    # Compared as a reader sees them, in Python: SQLite's lower() folds only ASCII, so
+    # "Élan" and "élan" were two agencies to it, and one to whoever picks a release's
+    # recipient by name. A node knows tens of agencies, not thousands.
+    wanted = _name_key(values["name"])
+    if any(_name_key(known) == wanted for known in db.exec(select(Agency.name)).all()):
         raise Conflict("name", "An agency with this name already exists.")
     node = local_node(db, at=at)
     agency = Agency(

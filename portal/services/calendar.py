@@ -215,13 +215,7 @@ def revoke_feed(db: Session, user: StaffUser, *, at: datetime) -> None:
 
 
 def _revoke_all(db: Session, user: StaffUser, *, at: datetime) -> None:
-    for feed in db.exec(
-        select(CalendarFeed).where(
-            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
-        )
-    ).all():
-        feed.revoked_at = at
-        db.add(feed)
+    staff.end_calendar_feeds(db, user, at=at)
 
 
 def user_for_token(db: Session, token: str) -> StaffUser:

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
@@ -47,6 +48,7 @@ def issue(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> str:
             token_hash=_hash(secret),
             created_at=at,
             expires_at=at + LINK_LIFETIME,
+            issued_by_id=actor.id if isinstance(actor, StaffUser) else None,
         )
     )
     record(
@@ -59,6 +61,26 @@ def issue(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> str:
         at=at,
     )
     return secret
+
+
+def end_links(
+    db: Session, *, of: StaffUser | None = None, issued_by: StaffUser | None = None, at: datetime
+) -> int:
+    """End the unused links of an account (`of`: deactivated, its link never works again,
+    even once it is reactivated), or those shown to `issued_by` (their account or lead
+    role ended: a link they never handed over must not let them back in). Returns how many."""
+    query = select(StaffEnrolment).where(
+        StaffEnrolment.used_at.is_(None), StaffEnrolment.expires_at > at
+    )
+    if of is not None:
+        query = query.where(StaffEnrolment.user_id == of.id)
+    if issued_by is not None:
+        query = query.where(StaffEnrolment.issued_by_id == issued_by.id)
+    links = db.exec(query).all()
+    for link in links:
+        link.expires_at = at
+        db.add(link)
+    return len(links)
 
 
 def is_pending(user: StaffUser) -> bool:
@@ -107,7 +129,16 @@ def complete(
     passwords.check_new_password(password, field="password", username=user.username)
     if password != confirm:
         raise Invalid("confirm_password", "The two passwords do not match.")
-    enrolment.used_at = at
+    # Spent with one conditional statement: of two sends of the form at once, one wins and
+    # the other finds the link used (404), as if it had come second.
+    spent = db.execute(
+        update(StaffEnrolment)
+        .where(StaffEnrolment.id == enrolment.id, StaffEnrolment.used_at.is_(None))
+        .values(used_at=at)
+        .returning(StaffEnrolment.id)
+    ).first()
+    if spent is None:
+        raise NotFound("enrolment link")
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = at
     web_sessions.end_all_for_user(db, user.id, at=at, reason="enrolled")

@@ -10,7 +10,7 @@ from sqlalchemy import and_
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
-from portal.errors import NotFound
+from portal.errors import Conflict, NotFound
 from portal.models import (
     AccompanimentKind,
     CaseStatus,
@@ -56,6 +56,8 @@ def add_appointment(
     actor: StaffUser,
     at: datetime,
 ) -> MentorAppointment:
+    if case.status != CaseStatus.OPEN:  # the caseload and the feed list open cases only
+        raise Conflict("date", "This case is closed: a date added now would show nowhere.")
     appointment = MentorAppointment(
         agency_id=actor.agency_id,
         case_id=case.id,

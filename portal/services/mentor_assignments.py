@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import (
@@ -200,6 +200,52 @@ def end_assignment(
         at=at,
     )
     return current
+
+
+DEPARTED = "The mentor's account was deactivated."
+
+
+def current_cases_of(db: Session, mentor: StaffUser) -> int:
+    """How many cases the mentor is assigned to now."""
+    return db.exec(
+        select(func.count(MentorAssignment.id)).where(
+            MentorAssignment.mentor_id == mentor.id, MentorAssignment.ended_at.is_(None)
+        )
+    ).one()
+
+
+def end_for_deactivated_mentor(
+    db: Session, mentor: StaffUser, *, actor: Actor, at: datetime
+) -> int:
+    """End the assignments of a mentor whose account is deactivated: their cases have no
+    mentor from now (on the dashboards, in the counts, on the assign pages), not one who can
+    no longer sign in. Returns how many ended."""
+    rows = db.exec(
+        select(MentorAssignment, MdtCase)
+        .join(MdtCase, MdtCase.id == MentorAssignment.case_id)
+        .where(MentorAssignment.mentor_id == mentor.id, MentorAssignment.ended_at.is_(None))
+        .order_by(MentorAssignment.id)
+    ).all()
+    if not rows:
+        return 0
+    lock_logs(
+        db, [id_ for _a, case in rows for id_ in (case.coordinating_agency_id, _a.mentor_agency_id)]
+    )
+    for assignment, case in rows:
+        assignment.ended_at = at
+        assignment.ended_by_id = actor.id
+        assignment.end_reason = DEPARTED
+        db.add(assignment)
+        _audit_assignment(
+            db,
+            AuditTag.MENTOR_ASSIGNMENT_ENDED,
+            case,
+            [assignment.mentor_agency_id],
+            actor=actor,
+            detail={"assignment": assignment.public_id, "why": "mentor deactivated"},
+            at=at,
+        )
+    return len(rows)
 
 
 @dataclass(frozen=True)

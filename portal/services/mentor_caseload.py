@@ -92,7 +92,7 @@ def caseload(db: Session, mentor: StaffUser, *, now: datetime, today: date) -> l
             next_at_value,
             kinds.get(case.id),
             last_on,
-            (today - last_on).days if last_on else None,
+            max(0, (today - last_on).days) if last_on else None,
         )
         for case, assigned_at, last_on, next_at_value in rows
     ]

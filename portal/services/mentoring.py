@@ -39,7 +39,8 @@ MAX_DURATION_MINUTES = 24 * 60
 
 
 # An accompaniment is logged after the fact: today, or tomorrow for a mentor logging just
-# after midnight somewhere west of the MDT's clock; at most a year back.
+# after midnight somewhere east of the MDT (their date already the next); at most a year
+# back. The caseload counts such an entry as contact today, never "-1 days ago".
 FUTURE_GRACE_DAYS = 1
 
 
@@ -302,6 +303,25 @@ def program_entries(
         )
         for e, reference, mentor_public_id, name, n in rows
     ]
+
+
+def record_colleagues_notes_read(
+    db: Session, rows: list[EntryRow], *, reader: StaffUser, case: MdtCase, at: datetime
+) -> None:
+    """A mentor's case page shows the notes every mentor of the program wrote on the case
+    (a case passed to them keeps its history): what a survivor told another mentor is read,
+    and the read is in the program's log, as a lead's is. One entry for the page."""
+    read = [r.public_id for r in rows if r.notes and r.mentor_public_id != reader.public_id]
+    if read:
+        record(
+            db,
+            AuditTag.ACCOMPANIMENT_VIEWED,
+            agency_id=reader.agency_id,
+            actor=reader,
+            subject=case.reference,
+            detail={"accompaniments": read[:30]},
+            at=at,
+        )
 
 
 def access_program_entry(db: Session, viewer: Viewer, public_id: str) -> Accompaniment:

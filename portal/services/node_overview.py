@@ -10,8 +10,18 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal import migrate
+from portal.auth.sessions import signed_in_now
 from portal.auth.throttle import DATABASE
-from portal.models import Agency, AgencyKey, KeyPurpose, Role, StaffRole, StaffUser, WebSession
+from portal.models import (
+    Agency,
+    AgencyKey,
+    KeyPurpose,
+    Node,
+    Role,
+    StaffRole,
+    StaffUser,
+    WebSession,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,9 @@ class NodeHealth:
     throttle_store: str  # where failed sign-ins are counted: "database", "Redis" or "memory"
 
 
-def agency_lines(db: Session, *, now: datetime, idle: timedelta) -> list[AgencyLine]:
+def agency_lines(
+    db: Session, *, now: datetime, idle: timedelta, absolute: timedelta
+) -> list[AgencyLine]:
     """One line per agency; every count made in SQL, grouped by agency."""
     active = dict(
         db.exec(
@@ -51,7 +63,7 @@ def agency_lines(db: Session, *, now: datetime, idle: timedelta) -> list[AgencyL
         db.exec(
             select(StaffUser.agency_id, func.count(WebSession.id))
             .join(StaffUser, StaffUser.id == WebSession.user_id)
-            .where(WebSession.ended_at.is_(None), WebSession.last_seen_at > now - idle)
+            .where(signed_in_now(now=now, idle=idle, absolute=absolute))
             .group_by(StaffUser.agency_id)
         ).all()
     )
@@ -70,7 +82,13 @@ def agency_lines(db: Session, *, now: datetime, idle: timedelta) -> list[AgencyL
             live_sessions=live.get(agency.id, 0),
             signing_key_since=keys.get(agency.id),
         )
-        for agency in db.exec(select(Agency).order_by(Agency.name)).all()
+        # The agencies this node hosts: a roster member elsewhere is run by its own node.
+        for agency in db.exec(
+            select(Agency)
+            .join(Node, Node.id == Agency.node_id)
+            .where(Node.is_local.is_(True))
+            .order_by(Agency.name)
+        ).all()
     ]
 
 

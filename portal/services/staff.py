@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from sqlalchemy import exists, or_
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
@@ -13,8 +14,8 @@ from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Viewer
 from portal.auth.throttle import LoginThrottle
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Actor, Agency, Role, StaffRole, StaffUser
-from portal.services import api_tokens, enrolment, validation
+from portal.models import Actor, Agency, CalendarFeed, Role, StaffEnrolment, StaffRole, StaffUser
+from portal.services import api_tokens, enrolment, mentor_assignments, validation
 from portal.services.password_check import require_own_password
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -44,8 +45,12 @@ def _check_roles(roles: object, *, viewer: Viewer | None) -> set[str]:
     return chosen
 
 
-def has_lead(db: Session, agency: Agency, *, other_than: StaffUser | None = None) -> bool:
-    """Whether the agency has a lead (one still to enrol counts): its lead manages staff."""
+def has_lead(
+    db: Session, agency: Agency, *, other_than: StaffUser | None = None, at: datetime | None = None
+) -> bool:
+    """Whether the agency has a lead: its lead manages staff. One still to enrol counts
+    while their link can still be used (`at`: now); once it has lapsed unused, nobody can
+    lead as them, and the administrator names another."""
     query = (
         select(StaffUser.id)
         .join(StaffRole, StaffRole.user_id == StaffUser.id)
@@ -55,6 +60,13 @@ def has_lead(db: Session, agency: Agency, *, other_than: StaffUser | None = None
             StaffRole.role == Role.AGENCY_LEAD,
         )
     )
+    if at is not None:
+        live_link = exists().where(
+            StaffEnrolment.user_id == StaffUser.id,
+            StaffEnrolment.used_at.is_(None),
+            StaffEnrolment.expires_at > at,
+        )
+        query = query.where(or_(StaffUser.password_hash != enrolment.NOT_YET_SET, live_link))
     if other_than is not None:
         query = query.where(StaffUser.id != other_than.id)
     return db.exec(query.limit(1)).first() is not None
@@ -93,7 +105,7 @@ def _check_administrator_adds(
     db: Session, agency: Agency, roles: object, *, viewer: Viewer, at: datetime
 ) -> None:
     chosen = {str(r) for r in (roles or [])}
-    if has_lead(db, agency):
+    if has_lead(db, agency, at=at):
         reason = f"{agency.name} has an agency lead, who adds its staff."
     elif chosen != {Role.AGENCY_LEAD}:
         reason = "An administrator adds only an agency's first lead; its lead adds the rest."
@@ -255,8 +267,9 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
     for row in db.exec(select(StaffRole).where(StaffRole.user_id == user.id)).all():
         if row.role not in chosen:
             db.delete(row)
-    if Role.AGENCY_LEAD in current - chosen:  # the tokens a lead issued end with the role
+    if Role.AGENCY_LEAD in current - chosen:  # what a lead issued ends with the role
         api_tokens.revoke_all_issued_by(db, user, actor=viewer.user, at=at)
+        enrolment.end_links(db, issued_by=user, at=at)
     for role in sorted(chosen - current):
         db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
     record(
@@ -292,7 +305,7 @@ def _check_administrator_sets(
         if chosen <= {Role.ADMINISTRATOR}:
             return  # nothing beyond the administrator role; _check_roles does the rest
         reason = "An administrator cannot hold a role that reads survivor information."
-    elif has_lead(db, agency, other_than=user):
+    elif has_lead(db, agency, other_than=user, at=at):
         reason = f"{agency.name} has an agency lead, who manages its staff's roles."
     elif chosen == {Role.AGENCY_LEAD}:
         return
@@ -331,22 +344,60 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
     user.is_active = False
     user.deactivated_at = at
     ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="deactivated")
-    # Its API tokens end with it, for good: a reactivated account does not revive them.
+    # What the account holds ends with it, for good: a reactivated account does not revive
+    # its API tokens, its calendar feed's address, its own enrolment link, or the links it
+    # was shown to hand over.
     revoked = api_tokens.revoke_all_issued_by(db, user, actor=viewer.user, at=at)
+    feeds = end_calendar_feeds(db, user, at=at)
+    links = enrolment.end_links(db, of=user, at=at) + enrolment.end_links(db, issued_by=user, at=at)
+    # A mentor who has left is nobody's mentor: their cases show as having none.
+    unassigned = mentor_assignments.end_for_deactivated_mentor(db, user, actor=viewer.user, at=at)
     record(
         db,
         AuditTag.STAFF_DEACTIVATED,
         agency_id=user.agency_id,
         actor=viewer.user,
         subject=user.public_id,
-        detail={"sessions_ended": ended, "tokens_revoked": revoked},
+        detail={
+            "sessions_ended": ended,
+            "tokens_revoked": revoked,
+            "calendar_feeds_ended": feeds,
+            "enrolment_links_ended": links,
+            "cases_unassigned": unassigned,
+        },
         at=at,
     )
+
+
+def end_calendar_feeds(db: Session, user: StaffUser, *, at: datetime) -> int:
+    """End the account's calendar feed addresses; returns how many were live."""
+    feeds = db.exec(
+        select(CalendarFeed).where(
+            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+        )
+    ).all()
+    for feed in feeds:
+        feed.revoked_at = at
+        db.add(feed)
+    return len(feeds)
 
 
 def reactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> None:
     if user.is_active:
         return
+    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
+        # As for deactivating one: bringing back a lead another lead deposed is the
+        # agency's own decision, not the node administrator's.
+        _refuse_administrator(
+            db,
+            db.get(Agency, user.agency_id),
+            viewer=viewer,
+            attempt="reactivate a lead",
+            subject=user.public_id,
+            roles=[Role.AGENCY_LEAD],
+            reason="A lead is reactivated by another lead of their agency.",
+            at=at,
+        )
     user.is_active = True
     user.deactivated_at = None
     record(

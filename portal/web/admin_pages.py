@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
+from portal.auth.sessions import signed_in_now
 from portal.errors import Forbidden, Invalid
-from portal.models import AgencyKind, Discipline, Role, WebSession
-from portal.services import agencies, api_tokens, enrolment, staff
+from portal.models import AgencyKind, Discipline, Node, Role, WebSession
+from portal.services import agencies, api_tokens, enrolment, mentor_assignments, staff
 from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -133,16 +134,42 @@ def staff_create(ctx: Context) -> Response:
         {
             "member": user,
             "agency": agency,
-            "link": str(ctx.request.base_url).rstrip("/") + enrolment.PATH + secret,
+            "link": _node_address(ctx) + enrolment.PATH + secret,
             "lifetime_hours": int(enrolment.LINK_LIFETIME.total_seconds() // 3600),
         },
     )
 
 
+def _lead_is_theirs(ctx: Context, user) -> bool:
+    """A lead whose account the administrator may neither deactivate nor reactivate."""
+    return Role.ADMINISTRATOR in ctx.viewer.roles and Role.AGENCY_LEAD in staff.roles_of(
+        ctx.db, user
+    )
+
+
+def _node_address(ctx: Context) -> str:
+    """Where this node is reached, for a link handed to someone: the request's own address
+    only where its host is one the operator listed by name (or on the demo); otherwise,
+    with a wildcard allowed, the Host header could be anyone's, and the link would send the
+    new staff member's secret there. Then the node's address in the roster."""
+    host = ctx.request.url.hostname or ""
+    if ctx.settings.demo or host in ctx.settings.allowed_hosts:
+        return str(ctx.request.base_url).rstrip("/")
+    node = ctx.db.exec(select(Node).where(Node.is_local.is_(True))).first()
+    return (node.base_url if node else str(ctx.request.base_url)).rstrip("/")
+
+
 def _staff_page(ctx: Context, user, *, status: int = 200, errors: dict | None = None):
     live_sessions = ctx.db.exec(
         select(WebSession)
-        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+        .where(
+            WebSession.user_id == user.id,
+            signed_in_now(
+                now=ctx.now,
+                idle=ctx.request.app.state.session_idle,
+                absolute=ctx.request.app.state.session_absolute,
+            ),
+        )
         .order_by(WebSession.last_seen_at.desc())
     ).all()
     from portal.models import Agency
@@ -154,6 +181,7 @@ def _staff_page(ctx: Context, user, *, status: int = 200, errors: dict | None = 
             "member": user,
             "agency": ctx.db.get(Agency, user.agency_id),
             "member_roles": staff.roles_of(ctx.db, user),
+            "lead_is_theirs": _lead_is_theirs(ctx, user),
             "roles": _assignable_roles(ctx),
             "live_sessions": live_sessions,
             "errors": errors or {},
@@ -185,8 +213,8 @@ def staff_deactivate_page(ctx: Context) -> Response:
     good (reactivating the account does not bring them back)."""
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
     url = f"/admin/staff/{user.public_id}"
-    if not user.is_active or user.id == ctx.viewer.user.id:
-        return RedirectResponse(url, status_code=303)
+    if not user.is_active or user.id == ctx.viewer.user.id or _lead_is_theirs(ctx, user):
+        return RedirectResponse(url, status_code=303)  # the staff page says why not
     tokens = api_tokens.live_issued_by(ctx.db, user)
     consequences = [
         f"{user.display_name} is signed out everywhere and can no longer sign in.",
@@ -196,6 +224,14 @@ def staff_deactivate_page(ctx: Context) -> Response:
         consequences.append(
             f"The {tokens} API token(s) they issued stop working for good: reactivating the "
             "account does not bring them back."
+        )
+    consequences.append(
+        "Their calendar feed address and any enrolment link they were shown stop working for good."
+    )
+    if mentored := mentor_assignments.current_cases_of(ctx.db, user):
+        consequences.append(
+            f"The {mentored} case(s) they mentor have no mentor from now: the coordinator "
+            "and their program are shown them to assign another."
         )
     return confirm_pages.page(
         ctx,
@@ -226,7 +262,11 @@ def staff_deactivate(ctx: Context) -> Response:
 
 def staff_reactivate(ctx: Context) -> Response:
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
-    staff.reactivate(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    try:
+        staff.reactivate(ctx.db, user, viewer=ctx.viewer, at=ctx.now)
+    except Forbidden as error:
+        ctx.keep_on_error = True  # the refused attempt stays in the agency's log
+        return _staff_page(ctx, user, status=403, errors={"user": str(error)})
     ctx.flash(f"{user.display_name} can sign in again.")
     return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
 

@@ -135,7 +135,10 @@ def administrator_dashboard(ctx: Context) -> Response:
         "admin/dashboard.html",
         {
             "lines": node_overview.agency_lines(
-                ctx.db, now=ctx.now, idle=ctx.request.app.state.session_idle
+                ctx.db,
+                now=ctx.now,
+                idle=ctx.request.app.state.session_idle,
+                absolute=ctx.request.app.state.session_absolute,
             ),
             "health": node_overview.node_health(
                 ctx.db, ratelimit_storage=ctx.settings.ratelimit_storage

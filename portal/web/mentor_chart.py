@@ -25,7 +25,8 @@ COLOURS = {
     AccompanimentKind.OTHER: "#7F7F7F",
 }
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MAX_MONTHS = 36
+# The longest period a report may cover (three years of days) touches 37 calendar months.
+MAX_MONTHS = 37
 
 WIDTH, HEIGHT = 640, 280
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 12, 36

@@ -54,8 +54,10 @@ def duration_minutes(value: object) -> int:
     return minutes
 
 
-def _occurred_on(value: object, today: date) -> date:
+def _occurred_on(value: object, today: date, kept: date | None = None) -> date:
     day = validation.iso_date(value, "occurred_on", label="Date")
+    if day == kept:  # a correction leaving the entry's date as it is: however long ago
+        return day
     if day > today + timedelta(days=FUTURE_GRACE_DAYS):
         raise Invalid(
             "occurred_on",
@@ -67,10 +69,13 @@ def _occurred_on(value: object, today: date) -> date:
     return day
 
 
-def read_accompaniment(form: Mapping[str, object], *, today: date) -> AccompanimentInput:
-    """The log form: one accompaniment, dated by the MDT's `today`."""
+def read_accompaniment(
+    form: Mapping[str, object], *, today: date, kept: date | None = None
+) -> AccompanimentInput:
+    """The log form: one accompaniment, dated by the MDT's `today` (or, corrected, the date
+    it already has, `kept`)."""
     values = validation.collect(
-        occurred_on=lambda: _occurred_on(form.get("occurred_on"), today),
+        occurred_on=lambda: _occurred_on(form.get("occurred_on"), today, kept),
         kind=lambda: validation.member(
             form.get("kind"), "kind", AccompanimentKind, label="Kind of accompaniment"
         ),
@@ -92,11 +97,13 @@ def read_accompaniment(form: Mapping[str, object], *, today: date) -> Accompanim
 
 
 def read_correction(
-    form: Mapping[str, object], *, today: date, reason_required: bool
+    form: Mapping[str, object], *, today: date, reason_required: bool, kept: date | None = None
 ) -> tuple[AccompanimentInput, str | None]:
     """The edit form: the entry's new values and, once the entry's edit window has passed
-    (`reason_required`), the reason for the correction; every bad field at once."""
-    checks = {"entry": lambda: read_accompaniment(form, today=today)}
+    (`reason_required`), the reason for the correction; every bad field at once. The
+    entry's own date (`kept`) stays acceptable however long ago it is: only a new date
+    must be within the year."""
+    checks = {"entry": lambda: read_accompaniment(form, today=today, kept=kept)}
     if reason_required:
         checks["reason"] = lambda: validation.text(
             form.get("reason"), "reason", max_length=300, label="Reason for the correction"

@@ -23,6 +23,7 @@ from portal.services import (
     mentor_reports,
     mentor_tasks,
     mentoring,
+    submissions,
 )
 from portal.services.csv_cells import safe_cell
 from portal.web import confirm_pages, mentor_chart, mentor_forms
@@ -120,6 +121,9 @@ def _case_page(
         ctx.db.rollback()
         ctx.keep_on_error = True
     entries = mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30)
+    mentoring.record_colleagues_notes_read(
+        ctx.db, entries, reader=ctx.viewer.user, case=case, at=ctx.now
+    )
     return render(
         ctx,
         "mentoring/case.html",
@@ -189,6 +193,9 @@ def log_create(ctx: Context) -> Response:
     case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
     try:
         given = mentor_forms.read_accompaniment(_entry_form(ctx), today=_today(ctx))
+        if not submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
+            ctx.flash(f"Already logged for {case.reference}: the form was sent twice, saved once.")
+            return RedirectResponse("/mentor", status_code=303)
         mentoring.log_accompaniment(ctx.db, case, given=given, actor=ctx.viewer.user, at=ctx.now)
     except Invalid as error:
         return _log_form(ctx, case, status=error.status_code, errors=error.errors)
@@ -204,9 +211,10 @@ def appointment_create(ctx: Context) -> Response:
             tz=ctx.settings.tz,
             now=ctx.now,
         )
-        mentor_appointments.add_appointment(
-            ctx.db, case, given=given, actor=ctx.viewer.user, at=ctx.now
-        )
+        if submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
+            mentor_appointments.add_appointment(
+                ctx.db, case, given=given, actor=ctx.viewer.user, at=ctx.now
+            )
     except Invalid as error:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
     ctx.flash("Date added to your caseload.")
@@ -314,6 +322,7 @@ def entry_edit(ctx: Context) -> Response:
             {**_entry_form(ctx), "reason": ctx.field("reason")},
             today=_today(ctx),
             reason_required=not inside,
+            kept=entry.occurred_on,
         )
         mentoring.correct_accompaniment(
             ctx.db, entry, given=given, reason=reason, actor=ctx.viewer.user, at=ctx.now
@@ -407,6 +416,7 @@ def _assign_page(ctx: Context, case, *, status: int = 200, errors: dict | None =
             "values": {"mentor": ctx.field("mentor"), "reason": ctx.field("reason")},
             "grace_days": mentor_assignments.FIRST_ASSESSMENT_GRACE_DAYS,
             "tz": ctx.settings.tz,
+            "today": _today(ctx),
         },
         status=status,
     )

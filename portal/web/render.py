@@ -14,12 +14,14 @@ from portal.disclosure import legal_basis
 from portal.models.workflow import TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
+from portal.services import submissions
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.globals["Permission"] = Permission
+templates.env.globals["new_submission"] = submissions.new_token
 
 
 @pass_context
