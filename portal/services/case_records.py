@@ -20,6 +20,7 @@ from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
+from portal.disclosure import own as own_policy
 from portal.models import Agency, AgencyKind, MdtCase, Node
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
@@ -197,14 +198,36 @@ def told_history(
         for agency_id in reporters
         if answers[key(case.id, agency_id, SCREENING)].decision == "released"
     }
+    if _own_reports_readable(db, requester, case, rows, own, at=at):
+        released.add(own)
     shown = [
         _own_words_only(row, own)
         for row in rows
-        if row.kind != CaseEventKind.MANDATED_REPORT
-        or row.agency_id == own
-        or row.agency_id in released
+        if row.kind != CaseEventKind.MANDATED_REPORT or row.agency_id in released
     ]
     return case_history.told(shown, agency_names)
+
+
+def _own_reports_readable(db, requester, case, rows, own: int | None, *, at) -> bool:
+    """Whether this agency's own staff member may read its own mandated reports on the
+    timeline: as any own read of a screening, under the agency's policy for their role,
+    the read (or its refusal) in its log."""
+    made = sum(1 for r in rows if r.kind == CaseEventKind.MANDATED_REPORT and r.agency_id == own)
+    if own is None or not made:
+        return False
+    agency = db.get(Agency, own)
+    answer = own_policy.decide(db, requester, SCREENING, agency=agency)
+    own_policy.record_read(
+        db,
+        answer,
+        requester=requester,
+        agency=agency,
+        client_ref=None,
+        subject=case.reference,
+        at=at,
+        detail={"mandated_reports_on_timeline": made},
+    )
+    return answer.allowed
 
 
 _FREE_TEXT = (CaseEventKind.CLOSED, CaseEventKind.REOPENED)

@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 from portal import crypto, i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
+from portal.db import hold_write_lock
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, Client
@@ -355,3 +356,22 @@ def clients_page(db: Session, agency: Agency, *, page: int, per_page: int) -> li
             .limit(per_page)
         ).all()
     )
+
+
+def lock_client(db: Session, client: Client) -> None:
+    """Hold the client's record until this transaction ends, so that two saves about one
+    client at once (a double submit) check what is recorded and write in turn: on SQLite
+    the writers' lock (taken before the check reads), on PostgreSQL the client's row."""
+    lock_clients(db, [client.id])
+
+
+def lock_clients(db: Session, client_ids) -> None:
+    """`lock_client` for several, in one fixed order (two transactions never wait for
+    each other's)."""
+    hold_write_lock(db)
+    db.exec(
+        select(Client.id)
+        .where(Client.id.in_(list(client_ids)))
+        .order_by(Client.id)
+        .with_for_update()
+    ).all()

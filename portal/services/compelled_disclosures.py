@@ -14,11 +14,12 @@ from sqlmodel import Session, select
 
 from portal.audit import AuditTag, DisclosureFacts, record
 from portal.disclosure import own
-from portal.errors import Invalid
+from portal.errors import Conflict, Invalid
 from portal.i18n import N_
 from portal.models import Actor, Agency, Client, CompelledBasis, CompelledDisclosure
 from portal.requester import Requester
 from portal.sections import catalogue
+from portal.services.clients import lock_client
 
 BASIS_LABELS = {
     CompelledBasis.SUBPOENA: N_("subpoena"),
@@ -73,6 +74,22 @@ def record_compelled_disclosure(
         "client_told": given.client_told,
         "client_notice": given.client_notice,
     }
+    lock_client(db, client)  # the check below and the insert as one
+    same = db.exec(
+        select(CompelledDisclosure.id).where(
+            CompelledDisclosure.client_id == client.id,
+            CompelledDisclosure.recipient == values["recipient"],
+            CompelledDisclosure.basis == values["basis"],
+            CompelledDisclosure.basis_detail == values["basis_detail"],
+            CompelledDisclosure.disclosed_on == values["disclosed_on"],
+            CompelledDisclosure.sections == json.dumps(values["sections"]),
+        )
+    ).first()
+    if same is not None:  # a double click, a resent form: one subpoena, one disclosure
+        raise Conflict(
+            "basis_detail",
+            "This disclosure is recorded already (same recipient, order, day and sections).",
+        )
     disclosure = CompelledDisclosure(
         agency_id=client.agency_id,
         client_id=client.id,

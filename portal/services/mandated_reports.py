@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
-from portal.errors import Invalid
+from portal.errors import Conflict, Invalid
 from portal.models import Actor, Agency, CaseLink, Client, MdtCase, StaffUser
 from portal.models.release import CompelledBasis
 from portal.models.screening import AgeGroup, MandatedReport, ReportRecipient, Screening
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, compelled_disclosures
+from portal.services.clients import lock_client
 
 NUMBER_MAX = 40
 _UTC = ZoneInfo("UTC")
@@ -86,6 +86,22 @@ def record_report(
         "made_by": made_by,
         "report_number": given.report_number,
     }
+    lock_client(db, client)  # the check below and the insert as one
+    same = select(MandatedReport.id).where(
+        MandatedReport.screening_id == screening.id,
+        MandatedReport.recipient == values["recipient"],
+    )
+    same = same.where(
+        MandatedReport.report_number == values["report_number"]
+        if values["report_number"]
+        else MandatedReport.made_at == values["made_at"]
+    )
+    if db.exec(same).first() is not None:  # a double click, a resent form: one report
+        raise Conflict(
+            "report_number" if values["report_number"] else "made_at",
+            "This report is recorded already (same recipient and "
+            + ("report number)." if values["report_number"] else "time)."),
+        )
     links = db.exec(
         select(CaseLink, MdtCase)
         .join(MdtCase, MdtCase.id == CaseLink.case_id)
@@ -186,22 +202,15 @@ def for_client(db: Session, client: Client) -> list[ReportRow]:
 
 
 def count_recent(db: Session, agency_id: int, *, since: datetime) -> int:
-    """The coordinator's figure: reports about clients on the cases this agency coordinates
-    (whoever made them), plus its own reports about clients in no case yet.
-
-    Read from the reports, which are few, and each one's links looked up (EXISTS): never
-    from the coordinator's cases, which grow to the hundred thousand."""
+    """The dashboard's figure: the reports this agency made. Not a partner's, about a
+    client on a case this agency coordinates: that count, read from the partner's records
+    with no release and no entry in its log, told the coordinator that a child on one of
+    its cases had been reported, which the case page keeps from it."""
     return db.exec(recent_reports(agency_id, since)).one()
 
 
 def recent_reports(agency_id: int, since: datetime):
     """The statement `count_recent` runs (a test reads its query plan)."""
-    on_coordinated_cases = exists().where(
-        CaseLink.client_id == MandatedReport.client_id,
-        CaseLink.case_id == MdtCase.id,
-        MdtCase.coordinating_agency_id == agency_id,
-    )
-    own_without_case = (MandatedReport.agency_id == agency_id) & MandatedReport.case_id.is_(None)
     return select(func.count()).where(
-        MandatedReport.made_at >= since, on_coordinated_cases | own_without_case
+        MandatedReport.agency_id == agency_id, MandatedReport.made_at >= since
     )

@@ -99,6 +99,16 @@ def start_clock(
     running = open_clock(db, client)
     if running is not None:
         return running
+    if screening_id is not None:
+        # The screen this identification called for is done: a correction to the
+        # screening (a note, an amendment) identifies nobody again.
+        done = db.exec(
+            select(RiskScreen)
+            .where(RiskScreen.screening_id == screening_id, RiskScreen.done_at.is_not(None))
+            .limit(1)
+        ).first()
+        if done is not None:
+            return done
     stopped = _stopped_clock_of(db, screening_id)
     if stopped is not None:
         stopped.stopped_at = None

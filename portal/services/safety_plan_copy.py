@@ -11,6 +11,7 @@ from sqlmodel import Session
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.models import Client
+from portal.placeholders import sentence
 from portal.sections import catalogue
 from portal.services import sections
 
@@ -21,18 +22,22 @@ ASKED = "yes, the survivor asked"
 
 @dataclass(frozen=True)
 class SurvivorCopy:
-    version: int
+    version: int  # 0: no plan recorded yet
     rows: list[tuple[str, str, object]]  # (label, type, value), blanks left out
+    withheld: str | None = None  # why this request may not read the plan, in words
 
 
 def survivor_copy(
     db: Session, client: Client, *, requester, keys: KeyWrapper, at: datetime
-) -> SurvivorCopy | None:
-    """None when the requester's role may not read the plan (the read is audited either
-    way)."""
+) -> SurvivorCopy:
+    """The copy, or why it is withheld (the role, or the purpose asked for: the read is
+    audited either way). A version holding nothing for the survivor's copy is printed as
+    such, and no print is logged: nothing was printed."""
     view = sections.read_section(db, client, "safety_plan", requester=requester, keys=keys, at=at)
-    if view.answer.withheld or not view.versions:
-        return None if view.answer.withheld else SurvivorCopy(0, [])
+    if view.answer.withheld:
+        return SurvivorCopy(0, [], withheld=sentence(view.answer.why))
+    if not view.versions:
+        return SurvivorCopy(0, [])
     latest = view.versions[0]
     content = latest.content
     rows = []
@@ -44,6 +49,8 @@ def survivor_copy(
         value = content.get(field.key)
         if value:
             rows.append((field.label, field.type, value))
+    if not rows:
+        return SurvivorCopy(latest.version, [])
     record(
         db,
         AuditTag.SAFETY_PLAN_PRINTED,

@@ -71,8 +71,11 @@ def _plan_saved(db, client, version, content, *, actor: Actor, keys, at) -> None
 
 def placement_changed(before: SectionContent | None, after: SectionContent) -> bool:
     """A move: a new move date, or a different placement type than the version before.
-    The first placement recorded is a move only when it carries a move date."""
-    if before is None:
+    The first placement recorded, or a type recorded for the first time where none was
+    (notes saved first), is a move only when it carries a move date."""
+    if before is None or not (before.get("placement_type") or ""):
+        if (before or {}).get("moved_on") == after.get("moved_on"):
+            return False
         return bool(after.get("moved_on"))
     return any(
         (before.get(key) or "") != (after.get(key) or "") for key in ("moved_on", "placement_type")

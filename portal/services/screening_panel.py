@@ -61,11 +61,25 @@ class ScreeningPanel:
 SAFETY_PLAN, PLACEMENT = "safety_plan", "placement_housing"
 
 
-def _screenings_seen_by(db: Session, requester: Requester, agency: Agency) -> bool:
+def _screenings_seen_by(
+    db: Session, requester: Requester, agency: Agency, named: list, *, at: datetime
+) -> bool:
     """Whether the agency's own policy lets this requester read its screenings: a row that
     names a client begun, screened with a clear concern, or on a risk screen's clock tells
-    what the screening found, as the screening's own page does."""
+    what the screening found, as the screening's own page does; each client so named is a
+    read in the agency's log, as on that page."""
     (answer,) = own.decide_many(db, requester, [screenings.SECTION], agency=agency)
+    if answer.allowed and named:
+        clients = dict.fromkeys(row.client_id for row in named)
+        own.record_reads(
+            db,
+            answer,
+            requester=requester,
+            agency=agency,
+            reads=[(client, client) for client in clients],
+            at=at,
+            detail={"on": "dashboard"},
+        )
     return answer.allowed
 
 
@@ -103,7 +117,7 @@ def screening_panel(
     )
     minors_total, minors = screenings.minors_without_case(db, agency.id)
     clocks = risk_screens.running_rows(db, agency.id, now=now)
-    if not _screenings_seen_by(db, requester, agency):
+    if not _screenings_seen_by(db, requester, agency, [*drafts, *minors, *clocks], at=now):
         drafts, minors, clocks = [], [], []  # counted, but none by name
     review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
     reviews = _reviews_seen_by(db, requester, agency, reviews)

@@ -346,13 +346,18 @@ def shareable(screening: Screening) -> bool:
 
 
 def publish(db, screening, *, actor: Actor, keys, tz, at) -> None:
-    """Write the screening as the section's next version if it may be shared; if it may no
-    longer be (an adult said "not now" after saying yes), write an empty version over it,
-    so the disclosure point has nothing of it to release."""
+    """Write the screening as the section's next version if it may be shared; if the
+    survivor said "not now" on it (an adult who had said yes), write an empty version over
+    what partners read, so the disclosure point has nothing of it to release. A screening
+    whose choice is still to be asked changes nothing partners read: the survivor has said
+    nothing new, and what they said yes to stays shared."""
     client = db.get(Client, screening.client_id)
     if shareable(screening):
         content = section_content(db, screening, keys=keys, tz=tz)
-    elif section_versions.latest(db, client, SECTION) is not None:
+    elif (
+        screening.mdt_choice == MdtChoice.NOT_NOW
+        and section_versions.latest(db, client, SECTION) is not None
+    ):
         content = {"result": "Not shared: the survivor has not asked for MDT involvement."}
     else:
         return

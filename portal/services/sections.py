@@ -297,6 +297,12 @@ def _still_latest(db: Session, client: Client, section: Section, based_on: objec
         raise Invalid("based_on", "The form was not sent whole: open the section again.")
     lock_logs(db, [client.agency_id])  # a save in between cannot slip past the check
     latest = section_versions.latest(db, client, section.key)
+    if latest is None and int(based_on) != 0:
+        raise Conflict(
+            "based_on",
+            f"This form names a version of {section.title} that was never saved here: open "
+            "the section again, then save.",
+        )
     if (latest.version if latest else 0) != int(based_on):
         raise Conflict(
             "based_on",

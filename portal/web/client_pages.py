@@ -16,6 +16,7 @@ from portal.services import (
     compelled_disclosures,
     releases,
     restricted_persons,
+    submissions,
     validation,
 )
 from portal.web import forms
@@ -319,9 +320,10 @@ def compelled_disclosure_create(ctx: Context) -> Response:
             sections=ctx.fields("sections"),
             today=today,
         )
-        compelled_disclosures.record_compelled_disclosure(
-            ctx.db, client, given=given, today=today, actor=ctx.viewer.user, at=ctx.now
-        )
+        if submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
+            compelled_disclosures.record_compelled_disclosure(
+                ctx.db, client, given=given, today=today, actor=ctx.viewer.user, at=ctx.now
+            )
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)
     ctx.flash(

@@ -21,7 +21,7 @@ from portal.auth import sessions as web_sessions
 from portal.auth.permissions import Permission, allows
 from portal.auth.sessions import Stage
 from portal.db import commit
-from portal.errors import Forbidden
+from portal.errors import DomainError, Forbidden, Invalid
 from portal.services import validation
 from portal.web import edge
 from portal.web.context import Context
@@ -88,6 +88,7 @@ def _run(
         now.astimezone(settings.tz).date(), settings.date_window_years
     )
     with app_state.open_session() as db, validation.dates_within(window):
+        ctx = None
         try:
             viewer = web_sessions.resume(
                 db,
@@ -119,6 +120,15 @@ def _run(
                 db.rollback()
             else:
                 commit(db)
+        except DomainError as refused:
+            # A refusal the handler raised after noting it (keep_on_error: a denial is
+            # audited too) keeps that entry, as a refusal answered with a page does; a bad
+            # form (Invalid) keeps nothing.
+            if ctx is not None and ctx.keep_on_error and not isinstance(refused, Invalid):
+                commit(db)
+            else:
+                db.rollback()
+            raise
         except BaseException:
             db.rollback()
             raise

@@ -41,6 +41,9 @@ def local_datetime(value: object, field: str, tz: tzinfo, *, label: str) -> date
         raise Invalid(field, f"{label}: give a date and time, like 2026-03-07 14:30.") from None
     if naive.tzinfo is not None:
         raise Invalid(field, f"{label}: give the local date and time without a zone.")
+    # Inside the MDT's date window first: a time at the calendar's edge (9999-12-31 23:59,
+    # 0001-01-01) cannot be turned into UTC, and no screening or report is dated there.
+    validation.domain_date(naive.date().isoformat(), field, label=label)
     return validation.wall_clock(naive.date(), naive.time(), tz=tz, field=field)
 
 

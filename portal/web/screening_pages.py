@@ -30,6 +30,7 @@ from portal.services import (
     risk_screens,
     safety_plan_copy,
     screenings,
+    submissions,
 )
 from portal.services.releases import MinorSigning
 from portal.web import screening_forms
@@ -199,7 +200,11 @@ def _act(ctx: Context, action, message: str) -> Response:
     _allowed(ctx, client, screenings.SECTION)
     screening = _screening(ctx, client)
     try:
+        _still_as_seen(ctx, screening)
         action(client, screening)
+    except Conflict as error:  # shown as it is now, not as the stale form had it
+        ctx.db.rollback()
+        return screening_detail(ctx, errors=error.errors, status=error.status_code)
     except Invalid as error:
         return screening_detail(
             ctx,
@@ -209,6 +214,19 @@ def _act(ctx: Context, action, message: str) -> Response:
         )
     ctx.flash(message)
     return _to(client, screening)
+
+
+def _still_as_seen(ctx: Context, screening) -> None:
+    """A form that changes the screening carries the time it was last saved when the page
+    was opened (`seen`): saved since by a colleague, the form would put back what they
+    changed (a draft keeps no versions), so it is refused and the screening shown again."""
+    seen = ctx.field("seen")
+    if seen and seen != screening.updated_at.isoformat():
+        raise Conflict(
+            "screening",
+            "A colleague saved this screening after you opened it, and nothing of yours was "
+            "saved: here it is as it is now. Make your change again.",
+        )
 
 
 def _common(ctx: Context) -> dict:
@@ -414,9 +432,15 @@ def screening_report(ctx: Context) -> Response:
             tz=ctx.settings.tz,
             now=ctx.now,
         )
-        mandated_reports.record_report(
-            ctx.db, screening, given=given, actor=ctx.viewer.user, tz=ctx.settings.tz, at=ctx.now
-        )
+        if submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
+            mandated_reports.record_report(
+                ctx.db,
+                screening,
+                given=given,
+                actor=ctx.viewer.user,
+                tz=ctx.settings.tz,
+                at=ctx.now,
+            )
 
     return _act(
         ctx, report, "Mandated report recorded: it is on the case timeline and in the accounting."
@@ -502,9 +526,9 @@ def safety_plan_print(ctx: Context) -> Response:
         keys=_keys(ctx),
         at=ctx.now,
     )
-    if copy is None:
-        ctx.keep_on_error = True
-        raise Forbidden("Withheld: your role may not read this client's safety plan.")
+    if copy.withheld:
+        ctx.keep_on_error = True  # the refused read stays in the agency's log
+        raise Forbidden(copy.withheld)
     response = render(ctx, "screening/safety_plan_print.html", {"client": client, "copy": copy})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.responses import RedirectResponse, Response
 
 from portal.disclosure import parse_purpose
@@ -144,4 +146,10 @@ def section_save(ctx: Context) -> Response:
             status=error.status_code,
         )
     ctx.flash(f"{section.title} saved as version {entry.version}.")
-    return RedirectResponse(f"/clients/{client.public_id}/sections/{section.key}", status_code=303)
+    # Shown again for the purpose it was saved under: read (and logged) as asked, not as
+    # MDT case review, which nobody chose.
+    purpose = ctx.request.query_params.get("purpose")
+    again = f"/clients/{client.public_id}/sections/{section.key}"
+    return RedirectResponse(
+        f"{again}?{urlencode({'purpose': purpose})}" if purpose else again, status_code=303
+    )

@@ -673,9 +673,11 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
         )
     ).all()
     assert "child-abuse hotline" in event.reason and "HL-2026" not in event.reason
-    # The coordinator (the partner coordinates the case) counts it.
+    # The agency that made it counts it; the coordinator (the partner coordinates the case)
+    # does not: its own records hold no such report, and the owner released nothing.
     since = make.AT - timedelta(days=30)
-    assert mandated_reports.count_recent(db, w.partner.id, since=since) == 1
+    assert mandated_reports.count_recent(db, w.owner.id, since=since) == 1
+    assert mandated_reports.count_recent(db, w.partner.id, since=since) == 0
     panel = screening_panel.screening_panel(
         db,
         w.partner,
@@ -684,7 +686,7 @@ def test_a_mandated_report_is_a_compelled_disclosure_on_the_timeline_and_in_the_
         tz=NY,
         today=make.AT.astimezone(NY).date(),
     )
-    assert panel.reports_recent == 1
+    assert panel.reports_recent == 0
 
 
 def test_a_mandated_report_is_for_a_minor(db, keys, owned):
