@@ -87,6 +87,11 @@ def open_case(
     for agency in agencies or ():
         if agency.id != coordinating_agency.id:
             link_client(db, case, agency, None, actor=actor, at=at)
+            # In the history as an agency added later is (case_history.told decides who
+            # may read its name): the packet's timeline says who was asked in, and when.
+            case_history.note(
+                db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name
+            )
     return case
 
 

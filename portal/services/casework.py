@@ -23,6 +23,7 @@ from portal.models.workflow import (
     MeetingStatus,
 )
 from portal.services import case_history, cases, validation, visibility
+from portal.services.clients import lock_client, lock_clients
 
 
 def participates(agency_id: int) -> ColumnElement[bool]:
@@ -87,6 +88,9 @@ def _refuse_duplicate_clients(db: Session, case: MdtCase) -> None:
     own = select(CaseLink.client_id).where(
         CaseLink.case_id == case.id, CaseLink.client_id.is_not(None)
     )
+    # Held to this transaction's end: another case of one of these clients reopened (or
+    # linked) at the same moment waits for this one, then finds it open.
+    lock_clients(db, db.exec(own).all())
     # Aliased: `participates` looks up CaseLink itself, for the clashing case.
     link = aliased(CaseLink)
     clashes = (
@@ -198,6 +202,7 @@ def confirm_link(
             "before linking.",
         )
     (client,) = found
+    lock_client(db, client)  # as for reopening: one open case per client, even at once
     clash = db.exec(
         select(MdtCase.reference)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)

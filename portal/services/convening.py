@@ -30,7 +30,6 @@ from portal.models.workflow import (
 
 RATE_WINDOWS = (30, 90, 365)
 STALE_COUNT_CAP = 1000
-SCHEDULED_LOOKBACK_DAYS = 60  # a meeting still "scheduled" longer ago than this is stale
 
 
 def local_today(at: datetime, tz: ZoneInfo) -> date:
@@ -72,11 +71,17 @@ def _awaiting(agency_id: int):
     )
 
 
-def _next_meeting():
+def _next_meeting(today: date):
+    # Still to come: a meeting whose day passed without being started is not the next one
+    # (and would hide that the one to come is after the deadline).
     return (
         select(func.min(Meeting.meeting_date))
         .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
-        .where(AgendaItem.case_id == MdtCase.id, Meeting.status == MeetingStatus.SCHEDULED)
+        .where(
+            AgendaItem.case_id == MdtCase.id,
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.meeting_date >= today,
+        )
         .scalar_subquery()
     )
 
@@ -91,7 +96,7 @@ def awaiting_first_mdt(
             MdtCase.reference,
             MdtCase.intake_date,
             MdtCase.convening_due,
-            _next_meeting(),
+            _next_meeting(today),
         )
         .where(*_awaiting(agency.id))
         .order_by(MdtCase.convening_due, MdtCase.reference)
@@ -130,19 +135,25 @@ def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
         )
     ).one()
     awaiting = overdue + not_yet_due
-    # From the meeting side: the MDT's few scheduled meetings, not every waiting case.
-    scheduled_late = db.exec(
-        select(func.count(func.distinct(AgendaItem.case_id)))
-        .select_from(Meeting)
-        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
-        .join(MdtCase, MdtCase.id == AgendaItem.case_id)
+    # From the meeting side: the MDT's few meetings to come, not every waiting case. A case
+    # counts by its next meeting, as its row shows it: one inside its window is on time,
+    # whatever later meeting it is also on the agenda of.
+    upcoming = (
+        select(AgendaItem.case_id.label("case_id"), func.min(Meeting.meeting_date).label("on"))
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
         .where(
             Meeting.coordinating_agency_id == agency.id,
-            Meeting.meeting_date >= today - timedelta(days=SCHEDULED_LOOKBACK_DAYS),
             Meeting.status == MeetingStatus.SCHEDULED,
-            Meeting.meeting_date > MdtCase.convening_due,
-            *_awaiting(agency.id),
+            Meeting.meeting_date >= today,
         )
+        .group_by(AgendaItem.case_id)
+        .subquery()
+    )
+    scheduled_late = db.exec(
+        select(func.count())
+        .select_from(upcoming)
+        .join(MdtCase, MdtCase.id == upcoming.c.case_id)
+        .where(upcoming.c.on > MdtCase.convening_due, *_awaiting(agency.id))
     ).one()
     return ClockCounts(awaiting, overdue, due_today, due_soon, scheduled_late)
 
@@ -154,7 +165,8 @@ class Rate:
 
     @property
     def percent(self) -> int | None:
-        return None if not self.decided else round(100 * self.convened_in_time / self.decided)
+        # Rounded down: 199 of 200 is 99 %, never a 100 % that hides a case missed.
+        return None if not self.decided else 100 * self.convened_in_time // self.decided
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
@@ -760,9 +760,27 @@ def mark_reviewed(
             f"This meeting was before {case.reference} came in "
             f"({case.intake_date.isoformat()}): it cannot have reviewed it.",
         )
-    if item.reviewed_at is None:
-        item.reviewed_at = at
-        db.add(item)
+    # Marked with one conditional statement: posted twice (a double click, or two people
+    # at once), the second finds it marked and writes nothing (no second review in the
+    # case's history, no case counted convened twice).
+    marked = db.execute(
+        update(AgendaItem)
+        .where(AgendaItem.id == item.id, AgendaItem.reviewed_at.is_(None))
+        .values(reviewed_at=at)
+        .returning(AgendaItem.id)
+    ).first()
+    if marked is None:
+        db.refresh(item)
+        return case
+    db.refresh(item)
+    # The case as it is now, held to this transaction's end: a review of it at another
+    # meeting at the same moment waits, and then sees this one's first-MDT date.
+    case = db.exec(
+        select(MdtCase)
+        .where(MdtCase.id == item.case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if case.first_mdt_date is None or meeting.meeting_date < case.first_mdt_date:
         convening.set_first_mdt(db, case, meeting.meeting_date)
     if case.last_review_date is None or meeting.meeting_date > case.last_review_date:

@@ -18,6 +18,7 @@ from portal.services import (
     convening,
     meetings,
     mentor_tasks,
+    submissions,
     tasks,
     validation,
 )
@@ -67,9 +68,13 @@ def case_new(ctx: Context, *, status: int = 200, errors: dict | None = None) -> 
 def case_create(ctx: Context) -> Response:
     wanted = set(ctx.fields("agencies"))
     partner_agencies = [a for a in casework.active_agencies(ctx.db) if a.public_id in wanted]
+    token = ctx.field(submissions.FIELD)
     try:
         if len(partner_agencies) != len(wanted):
             raise Invalid("agencies", "Choose agencies from the list.")
+        if not submissions.first_time(ctx.db, token, at=ctx.now):
+            ctx.flash("That form was sent twice: the case was opened once.")
+            return _see_other(submissions.outcome_of(ctx.db, token) or "/")
         case = cases.open_case(
             ctx.db,
             ctx.viewer.agency,
@@ -83,6 +88,7 @@ def case_create(ctx: Context) -> Response:
         )
     except Invalid as error:
         return case_new(ctx, status=error.status_code, errors=error.errors)
+    submissions.remember(ctx.db, token, f"/cases/{case.public_id}")
     ctx.flash(f"{case.reference} is open. Convene the MDT by {case.convening_due.isoformat()}.")
     return _see_other(f"/cases/{case.public_id}")
 
