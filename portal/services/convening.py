@@ -192,7 +192,7 @@ def compliance(
     pending = _pending(db, agency, today, widest)
     by_source = []
     totals = {days: [0, 0] for days in windows}
-    for source in sorted(tallied, key=_source_label):
+    for source in sorted(tallied, key=source_label):
         rates = {}
         for days in windows:
             band = widest.index(days)
@@ -202,7 +202,7 @@ def compliance(
             rates[days] = Rate(good, known)
             totals[days][0] += good
             totals[days][1] += known
-        by_source.append((_source_label(source), rates))
+        by_source.append((source_label(source), rates))
     overall = {days: Rate(*totals[days]) for days in windows}
     return ComplianceTable(tuple(windows), overall, by_source)
 
@@ -429,7 +429,8 @@ def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
     db.add(case_)
 
 
-def _source_label(value: str) -> str:
+def source_label(value: str) -> str:
+    """A referral source in words ("self-referral", "law enforcement")."""
     try:
         return ReferralSource(value).label
     except ValueError:

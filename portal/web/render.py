@@ -14,7 +14,7 @@ from portal.disclosure import legal_basis
 from portal.models.workflow import TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
-from portal.services import submissions
+from portal.services import convening, submissions
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
 
@@ -63,6 +63,7 @@ templates.env.filters["gate_words"] = gate_words
 templates.env.filters["role_words"] = role_words
 templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
+templates.env.filters["referral_words"] = convening.source_label
 templates.env.filters["basis_citation"] = legal_basis.citation
 # A placeholder's sentence, from the facts the disclosure point returns.
 templates.env.filters["withheld_reason"] = sentence

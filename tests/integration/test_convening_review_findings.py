@@ -352,3 +352,33 @@ def test_two_closed_cases_of_one_survivor_reopened_at_once_leave_one_open(tmp_pa
         assert statuses.count("open") == 1, (
             f"one survivor is in {statuses.count('open')} open cases ({outcome})"
         )
+
+
+# ------------------------------------------------------------------ words
+
+
+def test_a_case_one_day_past_its_deadline_reads_one_day_overdue(client, db, keys):
+    # Before: the meeting form's agenda said "(1 days overdue)".
+    agency = make.agency(db, keys)
+    a_case(db, agency, intake=TODAY - timedelta(days=15))  # due yesterday
+    sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    page = client.get("/meetings/new").text
+    assert "(1 day overdue)" in page and "1 days" not in page
+
+
+def test_the_case_page_names_its_referral_source_in_words(client, db, keys):
+    # Before: the case page read "referred by self" where the form said "self-referral".
+    agency = make.agency(db, keys)
+    case = cases.open_case(
+        db,
+        agency,
+        intake_date=TODAY,
+        referral_source="self",
+        actor=None,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    page = client.get(f"/cases/{case.public_id}").text
+    assert "referral: self-referral" in page and "referred by self" not in page
