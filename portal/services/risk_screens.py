@@ -21,6 +21,7 @@ stopped clock runs again with the deadline it always had.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -272,6 +273,15 @@ def add_person(
         at=at,
     )
     return person
+
+
+def notes_fingerprint(db: Session, screen: RiskScreen) -> str:
+    """What the screen's notes are now, as a short digest of their sealed form (nothing
+    readable): a form opened before a colleague's save carries the old one."""
+    digest = hashlib.sha256(bytes(screen.notes_sealed or b""))
+    for person in persons(db, screen):
+        digest.update(person.public_id.encode() + bytes(person.content_sealed or b""))
+    return digest.hexdigest()[:32]
 
 
 def record_screen(

@@ -465,6 +465,7 @@ def risk_screen_page(ctx: Context, *, errors=None, status=200) -> Response:
         {
             "client": client,
             "view": risk_screens.view(ctx.db, screen, keys=_keys(ctx), now=ctx.now),
+            "seen": risk_screens.notes_fingerprint(ctx.db, screen),
             "first_mark": risk_screens.first_mark(screen),
             "plan_kept_here": _plan_kept_here(ctx),
             "errors": errors or {},
@@ -482,6 +483,9 @@ def _risk_act(ctx: Context, action, message: str) -> Response:
     try:
         risk_screens.require_running(screen)
         action(screen)
+    except Conflict as error:  # shown as it is now, not as the stale form had it
+        ctx.db.rollback()
+        return risk_screen_page(ctx, errors=error.errors, status=error.status_code)
     except Invalid as error:
         return risk_screen_page(ctx, errors=error.errors, status=error.status_code)
     ctx.flash(message)
@@ -492,6 +496,14 @@ def _risk_act(ctx: Context, action, message: str) -> Response:
 
 def risk_screen_record(ctx: Context) -> Response:
     def record(screen):
+        seen = ctx.field("seen")
+        if seen and seen != risk_screens.notes_fingerprint(ctx.db, screen):
+            # Saved since by a colleague: this form would put back what they wrote.
+            raise Conflict(
+                "risk_screen",
+                "A colleague saved this risk screen after you opened it, and nothing of "
+                "yours was saved: here it is as it is now. Add your notes again.",
+            )
         people = [p.public_id for p in risk_screens.persons(ctx.db, screen)]
         fields = ["survivor_notes", *(f"person_{public_id}" for public_id in people)]
         given = screening_forms.read_risk_notes({k: ctx.field(k) for k in fields}, people=people)

@@ -455,3 +455,30 @@ def test_a_mandated_report_dated_in_year_1_is_refused_as_a_compelled_disclosure_
         f"answered {answer.status_code}; recorded as disclosed on "
         f"{[c.disclosed_on.isoformat() for c in recorded]}"
     )
+
+
+def test_saving_a_risk_screen_opened_before_a_colleagues_save_does_not_undo_it(
+    client, db, keys, clock
+):
+    # As for the screening: two workers had the risk screen open; the second's save put
+    # back the notes the first had just saved, without a word (the notes keep no versions).
+    from test_screening_pages import _screened
+
+    from portal.services import risk_screens
+
+    _agency, user, survivor, _, _ = _screened(client, db, keys, clock, finalised=True)
+    screen = risk_screens.open_clock(db, survivor)
+    url = f"/clients/{survivor.public_id}/risk-screens/{screen.public_id}"
+    stale = _form_fields(client.get(url).text, url)
+    db.expire_all()  # the page's read moved the log's head
+    given = screening_forms.read_risk_notes(
+        {"survivor_notes": "COLLEAGUE-RISK-NOTE (synthetic)"}, people=[]
+    )
+    risk_screens.record_screen(db, screen, given=given, actor=user, keys=keys, at=clock())
+    db.flush()
+    answer = client.post(url, data={**stale, "survivor_notes": "Stale form (synthetic)"})
+    assert answer.status_code == 409
+    assert (
+        "COLLEAGUE-RISK-NOTE"
+        in risk_screens.view(db, screen, keys=keys, now=clock()).survivor_notes
+    )
