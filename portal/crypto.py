@@ -9,6 +9,8 @@ import hmac
 import json
 import unicodedata
 
+import nacl.bindings
+import nacl.exceptions
 import nacl.secret
 import nacl.signing
 import nacl.utils
@@ -49,6 +51,7 @@ class KeyWrapper:
         for key_id in key_ids:
             self._known.pop(key_id, None)
         _seal_box.cache_clear()
+        _bound_key.cache_clear()
 
 
 def new_data_secret() -> bytes:
@@ -83,12 +86,63 @@ def _seal_box(secret: bytes) -> nacl.secret.SecretBox:
     return nacl.secret.SecretBox(_subkey(secret, b"mdt-seal"))
 
 
-def seal_json(secret: bytes, value: dict) -> bytes:
-    return bytes(_seal_box(secret).encrypt(json.dumps(value, sort_keys=True).encode()))
+# A record sealed for one place: XChaCha20-Poly1305 with the place (agency, client,
+# section, version) as associated data. Sealed with the key alone, one survivor's safety
+# plan moved onto another's row by someone who can write the database (no key needed)
+# opened as the other's, and was disclosed under the other's release.
+_BOUND = b"B1"
+_NONCE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 
-def open_json(secret: bytes, sealed: bytes) -> dict:
-    return json.loads(_seal_box(secret).decrypt(sealed))
+class SealedElsewhere(Exception):
+    """A sealed record that does not open for the place it was read from: moved, or
+    tampered with. Never shown; the operator is told (a 500, logged)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _bound_key(secret: bytes) -> bytes:
+    return _subkey(secret, b"mdt-bound")
+
+
+def seal_json(secret: bytes, value: dict, *, bound_to: str | None = None) -> bytes:
+    """`value` sealed under the data key; with `bound_to`, for that place only."""
+    data = json.dumps(value, sort_keys=True).encode()
+    if bound_to is None:
+        return bytes(_seal_box(secret).encrypt(data))
+    nonce = nacl.utils.random(_NONCE)
+    return (
+        _BOUND
+        + nonce
+        + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            data, bound_to.encode(), nonce, _bound_key(secret)
+        )
+    )
+
+
+def open_json(secret: bytes, sealed: bytes, *, bound_to: str | None = None) -> dict:
+    """A sealed record opened. With `bound_to`, one sealed for another place is refused
+    (SealedElsewhere); one sealed before records were bound opens as before."""
+    sealed = bytes(sealed)
+    if bound_to is not None and sealed[:2] == _BOUND:
+        try:
+            return json.loads(
+                nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    sealed[2 + _NONCE :],
+                    bound_to.encode(),
+                    sealed[2 : 2 + _NONCE],
+                    _bound_key(secret),
+                )
+            )
+        except nacl.exceptions.CryptoError:
+            pass  # not this place's; or, 1 in 65,536, an older record starting so
+    try:
+        return json.loads(_seal_box(secret).decrypt(sealed))
+    except nacl.exceptions.CryptoError:
+        if bound_to is not None and sealed[:2] == _BOUND:
+            raise SealedElsewhere(
+                f"a record sealed for another place was read as {bound_to}"
+            ) from None
+        raise
 
 
 def normalise_name(text: str) -> str:

@@ -65,3 +65,9 @@ class PolicyVersion(SQLModel, table=True):
 
     agency_id: int = Field(foreign_key="agency.id", primary_key=True)
     version: int = 0
+
+
+def sealed_for(agency_id: int, client_id: int, section_key: str, version: int) -> str:
+    """The place a section version is sealed for (portal.crypto.seal_json's `bound_to`):
+    it opens nowhere else, not under another client, section or version."""
+    return f"section:{agency_id}:{client_id}:{section_key}:{version}"

@@ -12,6 +12,7 @@ from portal import crypto
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.models import Actor, Client, SectionEntry
+from portal.models.section import sealed_for
 from portal.sections import SectionContent
 from portal.services.keys import data_secret
 
@@ -49,13 +50,18 @@ def add_version(
         )
     ).one()
     key_id, secret = data_secret(db, client.agency_id, keys=keys)
+    version = (newest or 0) + 1
     entry = SectionEntry(
         agency_id=client.agency_id,
         client_id=client.id,
         section_key=section_key,
-        version=(newest or 0) + 1,
+        version=version,
         key_id=key_id,
-        content_sealed=crypto.seal_json(secret, content),
+        content_sealed=crypto.seal_json(
+            secret,
+            content,
+            bound_to=sealed_for(client.agency_id, client.id, section_key, version),
+        ),
         author_id=actor.id if actor else None,
         at=at,
     )
@@ -75,4 +81,5 @@ def add_version(
 
 def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> SectionContent:
     _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
-    return crypto.open_json(secret, entry.content_sealed)
+    place = sealed_for(entry.agency_id, entry.client_id, entry.section_key, entry.version)
+    return crypto.open_json(secret, entry.content_sealed, bound_to=place)

@@ -6,9 +6,13 @@ what should happen. Synthetic data only."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
-from portal.models import AuditEntry, Discipline, Role
+from portal import crypto
+from portal.models import AuditEntry, Discipline, Role, SectionEntry
+from portal.models.section import sealed_for
 from portal.services import sections
 
 import factories as make
@@ -177,3 +181,32 @@ def test_a_section_saved_for_a_purpose_is_shown_again_for_that_purpose(client, d
     )
     assert saved.status_code == 303
     assert "purpose=care_coordination" in saved.headers["location"]
+
+
+# -- sealed at rest ------------------------------------------------------------------------
+
+
+def test_a_sealed_version_moved_to_another_client_does_not_open_as_theirs(db, keys, clock):
+    # Before: a section version was sealed with the agency's key and nothing else, so a
+    # database writer (no key needed) who moved one client's sealed safety plan onto another
+    # client's row (one UPDATE of client_id) had it opened and shown as the other
+    # survivor's plan, and disclosed under the other's release.
+    agency, author, first = _agency_with_client(db, keys)
+    second = make.client_record(db, agency, keys, given="Sky", family="Sample")
+    entry = _plan(db, keys, first, author, clock(), safe_address=SAFE_ADDRESS, print_address="no")
+    db.execute(update(SectionEntry).where(SectionEntry.id == entry.id).values(client_id=second.id))
+    db.expire_all()
+    with pytest.raises(crypto.SealedElsewhere):
+        sections.history(db, second, "safety_plan", keys=keys)
+
+
+def test_a_sealed_version_opens_where_it_was_written_and_older_records_still_open(db, keys):
+    secret = crypto.new_data_secret()
+    place = sealed_for(1, 2, "safety_plan", 3)
+    sealed = crypto.seal_json(secret, {"plan": "synthetic"}, bound_to=place)
+    assert crypto.open_json(secret, sealed, bound_to=place) == {"plan": "synthetic"}
+    for elsewhere in (sealed_for(1, 9, "safety_plan", 3), sealed_for(1, 2, "medical", 3)):
+        with pytest.raises(crypto.SealedElsewhere):
+            crypto.open_json(secret, sealed, bound_to=elsewhere)
+    older = crypto.seal_json(secret, {"plan": "sealed before places"})
+    assert crypto.open_json(secret, older, bound_to=place) == {"plan": "sealed before places"}
