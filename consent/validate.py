@@ -58,10 +58,11 @@ def normalise_name(name: str) -> str:
     space, so a restricted person cannot pass the check by typing their name differently
     (the portal's client search compares names the same way)."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
+    # Modifier letters (the ʻokina, ˀ) are dropped as accents are: "Daʻna" is "Dana".
     letters = "".join(
         ch if ch.isalnum() else " "
         for ch in decomposed
-        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+        if not unicodedata.combining(ch) and unicodedata.category(ch) not in ("Cf", "Lm")
     )
     return " ".join(letters.split())
 
@@ -129,16 +130,24 @@ def mixed_alphabets(name: str) -> str | None:
     would pass the check against the recorded name, which the witness reads as the same.
     A person writes one word of their name in one alphabet."""
     for word in unicodedata.normalize("NFKC", name).split():
-        scripts = sorted({_alphabet(ch) for ch in word if ch.isalpha()})
+        scripts = sorted({_alphabet(ch) for ch in word if ch.isalpha()} - {""})
         if len(scripts) > 1:
             return " and ".join(script.capitalize() for script in scripts)
     return None
 
 
+# The alphabets whose letters look alike on screen and paper (Latin a, Cyrillic а, Greek
+# α): only a mix of these in one word is refused. Other scripts name no look-alike, and
+# one word may rightly join several (a Japanese name's kanji and kana, the Hawaiian
+# ʻokina, a modifier letter beside Latin ones).
+_LOOK_ALIKE_ALPHABETS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
+
+
 def _alphabet(letter: str) -> str:
-    # The first word of a letter's Unicode name is its script (LATIN, CYRILLIC, GREEK...),
-    # but for the CJK ideographs and the like, which name no alphabet to mix up with.
-    return unicodedata.name(letter, "UNKNOWN").split()[0]
+    # The first word of a letter's Unicode name is its script (LATIN, CYRILLIC, GREEK...);
+    # a letter of any other script counts as none of the look-alike alphabets.
+    script = unicodedata.name(letter, "UNKNOWN").split()[0]
+    return script if script in _LOOK_ALIKE_ALPHABETS else ""
 
 
 def remaining_capacities(excluded_capacities: Iterable[Capacity | str]) -> tuple[Capacity, ...]:

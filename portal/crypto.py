@@ -27,6 +27,9 @@ class KeyWrapper:
         self._box = nacl.secret.SecretBox(kek)
         # key id -> (agency id, unwrapped data key): kept for the life of the key
         self._known: dict[str, tuple[int, bytes]] = {}
+        # agency public id -> (key id, its current signing key, unwrapped): federation signs
+        # every request and answer with it
+        self._signing: dict[str, tuple[str, nacl.signing.SigningKey]] = {}
 
     def wrap(self, secret: bytes) -> bytes:
         return bytes(self._box.encrypt(secret))
@@ -46,8 +49,28 @@ class KeyWrapper:
     def known_key(self, key_id: str) -> tuple[int, bytes] | None:
         return self._known.get(key_id)
 
+    def signing_key(self, agency_ref: str, key_id: str, wrapped: bytes) -> nacl.signing.SigningKey:
+        """An agency's current signing key unwrapped, remembered until its key id changes
+        (another process rotated it: replaced at the next signature) or `forget()`."""
+        held = self._signing.get(agency_ref)
+        if held is None or held[0] != key_id:
+            held = self._signing[agency_ref] = (
+                key_id,
+                nacl.signing.SigningKey(self.unwrap(wrapped)),
+            )
+        return held[1]
+
+    def holds(self, key_id: str) -> bool:
+        """Whether the key is held unwrapped in this process."""
+        return key_id in self._known or any(k == key_id for k, _ in self._signing.values())
+
     def forget(self, key_ids) -> None:
-        """Drop the remembered keys (a rotation retires them)."""
+        """Drop the remembered keys (a rotation retires them): data keys, and signing keys
+        no longer to sign with."""
+        key_ids = set(key_ids)
+        for agency_ref, (key_id, _key) in list(self._signing.items()):
+            if key_id in key_ids:
+                self._signing.pop(agency_ref, None)
         for key_id in key_ids:
             self._known.pop(key_id, None)
         _seal_box.cache_clear()

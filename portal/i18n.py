@@ -41,17 +41,24 @@ def locale_dir() -> Path:
 
 
 def catalogue_path(language: str) -> Path:
-    return locale_dir() / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return locale_dir() / _folder(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _folder(language: str) -> str:
+    # A catalogue's folder is named as gettext names a locale (pt_BR); a release, a page's
+    # lang= and the forms carry the language's BCP-47 tag (pt-BR).
+    return language.replace("-", "_")
 
 
 @cache
 def languages() -> dict[str, str]:
-    """Every language with a catalogue, by tag, named in its own language ("Español")."""
-    tags = sorted(p.parent.parent.name for p in locale_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    """Every language with a catalogue, by BCP-47 tag ("es", "pt-BR"), named in its own
+    language ("Español", "Português (Brasil)")."""
+    folders = sorted(p.parent.parent.name for p in locale_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
     names = {}
-    for tag in tags:
-        name = Locale.parse(tag).get_display_name(tag) or tag
-        names[tag] = name[:1].upper() + name[1:]
+    for folder in folders:
+        name = Locale.parse(folder).get_display_name(folder) or folder
+        names[folder.replace("_", "-")] = name[:1].upper() + name[1:]
     return names
 
 
@@ -66,7 +73,7 @@ def translations(language: str) -> gettext_module.NullTranslations:
     if language not in languages() or not path.is_file():
         return gettext_module.NullTranslations()
     with path.open("rb") as handle:
-        catalogue = read_po(handle, locale=language, domain=DOMAIN)
+        catalogue = read_po(handle, locale=_folder(language), domain=DOMAIN)
     compiled = BytesIO()
     write_mo(compiled, catalogue, use_fuzzy=False)  # a fuzzy guess is never shown
     compiled.seek(0)

@@ -58,24 +58,14 @@ def current_key_of(roster: Roster, key_id: str) -> tuple[Member, VerifyKey] | No
 
 # -- Signing keys, on the sending side ---------------------------------------------------
 
-# Agency public id -> its current signing key's id and the key, unwrapped.
-_signing_keys: dict[str, tuple[str, SigningKey]] = {}
-_signing_lock = threading.Lock()
-
 
 def signing_key_of(db: Session, agency: Agency, *, keys: KeyWrapper) -> tuple[str, SigningKey]:
     """This node's agency's current signing key (it signs the agency's requests and its
-    answers). Unwrapped once per key and process; a key rotated (by `portal keys rotate`, in
-    a process of its own) is replaced here at the next signature, so no worker keeps a
-    retired key unwrapped."""
+    answers). Unwrapped once per key and process, held by the node's KeyWrapper: a rotation
+    here drops it at once (`KeyWrapper.forget`); one by `portal keys rotate`, in a process
+    of its own, replaces it here at the next signature."""
     row = current_key(db, agency.id, KeyPurpose.SIGNING)
-    with _signing_lock:
-        found = _signing_keys.get(agency.public_id)
-    if found is None or found[0] != row.key_id:
-        found = (row.key_id, SigningKey(keys.unwrap(row.wrapped_secret)))
-        with _signing_lock:
-            _signing_keys[agency.public_id] = found
-    return found
+    return row.key_id, keys.signing_key(agency.public_id, row.key_id, row.wrapped_secret)
 
 
 def _nonce() -> str:

@@ -9,7 +9,8 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.errors import NotFound
+from portal.errors import Invalid, NotFound
+from portal.hosting import is_local
 
 # The key lookups live below the services; re-exported for the agency's own services.
 from portal.keyring import current_key as current_key
@@ -45,7 +46,11 @@ def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: dat
 def rotate_signing_key(
     db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
 ) -> AgencyKey:
-    """A new signing key from `at`; the old one is retired but kept, so old releases verify."""
+    """A new signing key from `at`; the old one is retired but kept, so old releases verify.
+    Only for an agency this node hosts: one hosted elsewhere signs with its own node's keys,
+    and a key made here would be trusted here as that agency's."""
+    if not is_local(db, agency):
+        raise Invalid("agency", f"{agency.name} is hosted on another node; rotate its key there.")
     retired = db.exec(
         select(AgencyKey).where(
             AgencyKey.agency_id == agency.id,

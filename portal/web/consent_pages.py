@@ -10,6 +10,7 @@ import consent
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal import i18n
 from portal.errors import Invalid
+from portal.i18n import N_
 from portal.models import Agency, Client
 from portal.sections import catalogue
 from portal.services import clients, release_documents, release_forms
@@ -83,6 +84,7 @@ def verify(ctx: Context) -> Response:
             end=consent.release_end(release) if release is not None else None,
             release_end=consent.release_end(release) if release is not None else None,
             state_words=STATE_WORDS,
+            signature_words=SIGNATURE_WORDS,
             tz=ctx.settings.tz,
             purpose_labels=release_forms.PURPOSE_LABELS,
             section_titles={s.key: s.title for s in catalogue().sections},
@@ -93,10 +95,22 @@ def verify(ctx: Context) -> Response:
 # The library's state, as a person reads it on the verify page; times are shown apart, in
 # the MDT's zone.
 STATE_WORDS = {
-    "active": "in effect",
-    "not_yet_effective": "it has not started yet",
-    "expired": "it has ended",
-    "revoked": "it was revoked",
+    "active": N_("in effect"),
+    "not_yet_effective": N_("it has not started yet"),
+    "expired": N_("it has ended"),
+    "revoked": N_("it was revoked"),
+}
+# Why a signature is not valid, in a few words beside "not valid" (the verdict above it
+# says it whole).
+SIGNATURE_WORDS = {
+    "malformed": N_("malformed"),
+    "unsupported_algorithm": N_("unsupported algorithm"),
+    "unknown_key": N_("unknown key"),
+    "bad_signature": N_("bad signature"),
+    "wrong_agency": N_("another agency's key"),
+    "signed_in_future": N_("signed in the future"),
+    "key_not_yet_created": N_("key not yet made"),
+    "key_retired": N_("key retired"),
 }
 
 
