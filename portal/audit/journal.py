@@ -141,7 +141,9 @@ class Journal:
 def check_shape(line) -> None:
     if not isinstance(line, dict) or line.get("document") != CHECKPOINT_DOCUMENT:
         raise ValueError("not a checkpoint")
-    if not isinstance(line.get("seq"), int) or line["seq"] < 1:
+    seq = line.get("seq")
+    # A bool is an int to Python; a seq past 2**53 is no log's (and no canonical JSON's).
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= 2**53:
         raise ValueError("bad seq")
     for name in ("log", "entry_hash", "at", "key_id", "signature"):
         if not isinstance(line.get(name), str):
@@ -167,7 +169,10 @@ def _after_commit(session: Session) -> None:
 
 
 def signature_holds(line: dict, public_key_b64: str) -> bool:
-    body = consent.canonical_bytes({name: line[name] for name in SIGNED_FIELDS})
+    try:
+        body = consent.canonical_bytes({name: line[name] for name in SIGNED_FIELDS})
+    except (ValueError, TypeError):  # canonical JSON cannot hold it: no signature covers it
+        return False
     try:
         key = nacl.signing.VerifyKey(base64.b64decode(public_key_b64, validate=True))
         key.verify(body, base64.b64decode(line["signature"], validate=True))
@@ -214,10 +219,15 @@ def check_line(db: Session, agency: Agency, line: dict) -> str | None:
             AuditEntry.log_key == line["log"], AuditEntry.seq == seq
         )
     ).scalar_one_or_none()
-    if entry_hash is None or (last or 0) < seq:
+    if (last or 0) < seq:
         return (
             f"the log is shorter than its last journaled checkpoint: it ends at seq "
             f"{last or 0}, but seq {seq} was signed on {line['at']}"
+        )
+    if entry_hash is None:
+        return (
+            f"the entry at seq {seq}, which a journaled checkpoint signed on {line['at']}, "
+            "is missing"
         )
     stored = db.execute(
         select(AuditCheckpoint.entry_hash).where(
@@ -261,7 +271,13 @@ def cross_check(db: Session, lines: list[dict]) -> list[Finding]:
                 log_key, log_key, "the journal holds checkpoints of an agency that is gone"
             )
             continue
-        problem = check_line(db, agency, line)
+        try:
+            problem = check_line(db, agency, line)
+        except (TypeError, ValueError, ArithmeticError) as error:  # a row of another type
+            problem = (
+                f"a row of this log cannot be read as the portal writes it ({error}): it "
+                "was edited outside the portal"
+            )
         if problem is not None:
             findings[log_key] = Finding(log_key, agency.name, problem)
     for log_key, problem in _not_journaled(db, lines).items():

@@ -112,6 +112,7 @@ def _verify_against_file(engine, path: str) -> int:
     if not lines:
         raise CommandError(f"{path} holds no checkpoint", BAD_INPUT)
     failed = False
+    reports = {}  # each log walked once, however many of its lines the file holds
     with Session(engine) as db:
         for line in lines:
             agency = db.exec(select(Agency).where(Agency.public_id == line["log"])).first()
@@ -119,7 +120,11 @@ def _verify_against_file(engine, path: str) -> int:
                 print(f"BROKEN {line['log']}: no agency on this node has this log")
                 failed = True
                 continue
-            report = verify.verify_log(db, agency.public_id, pause=db.rollback)
+            if agency.public_id not in reports:
+                reports[agency.public_id] = verify.verify_log(
+                    db, agency.public_id, pause=db.rollback
+                )
+            report = reports[agency.public_id]
             problem = (None if report.ok else report.problem) or journal.check_line(
                 db, agency, line
             )

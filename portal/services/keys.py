@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, func, select
 
 from portal import crypto
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.hosting import is_local
@@ -15,7 +15,7 @@ from portal.hosting import is_local
 # The key lookups live below the services; re-exported for the agency's own services.
 from portal.keyring import current_key as current_key
 from portal.keyring import data_secret as data_secret
-from portal.models import Actor, Agency, AgencyKey, KeyPurpose
+from portal.models import Actor, Agency, AgencyKey, AuditCheckpoint, KeyPurpose
 
 
 def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
@@ -51,6 +51,16 @@ def rotate_signing_key(
     and a key made here would be trusted here as that agency's."""
     if not is_local(db, agency):
         raise Invalid("agency", f"{agency.name} is hosted on another node; rotate its key there.")
+    # The log's head first: a checkpoint being signed with the key now in use finishes
+    # before the key is retired, and the key is retired no earlier than that checkpoint
+    # (else the log would read, for good, "signed after its key was retired").
+    lock_logs(db, [agency.id])
+    signed_last = db.exec(
+        select(func.max(AuditCheckpoint.at)).where(AuditCheckpoint.log_key == agency.public_id)
+    ).one()
+    # (a key counts as retired from the moment it is: a checkpoint signed at that very
+    # moment would read as signed after it)
+    retire_at = at if signed_last is None else max(at, signed_last + timedelta(microseconds=1))
     retired = db.exec(
         select(AgencyKey).where(
             AgencyKey.agency_id == agency.id,
@@ -59,7 +69,7 @@ def rotate_signing_key(
         )
     ).all()
     for old in retired:
-        old.retired_at = at
+        old.retired_at = retire_at
     keys.forget(old.key_id for old in retired)  # no retired key stays unwrapped in memory
     signing_key = crypto.new_signing_key()
     new = AgencyKey(
