@@ -19,9 +19,10 @@ from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
-from portal.models import Agency, CaseLink, MdtCase
+from portal.models import Agency, CaseLink, MdtCase, StaffUser
+from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
-from portal.services import cases
+from portal.services import case_history, cases
 
 CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
@@ -66,6 +67,11 @@ def request_link(
     ).first()
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)
+    elif link.confirmed_at is not None:  # asked again (a double click): nothing to ask
+        raise Conflict(
+            "agency",
+            f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
+        )
     participants = sorted({*_participants(db, case), owner.public_id})
     (call,) = transport.calls_for(
         db,
@@ -90,9 +96,24 @@ def request_link(
     if isinstance(answer, Unavailable):
         raise Conflict("agency", f"The agency's node did not answer: {answer}.")
     if not answer.get("confirmed"):
+        # In the coordinator's log too: it sent the client's reference, the case's facts and
+        # who takes part, and was told no.
+        record(
+            db,
+            AuditTag.CASE_LINK_DECLINED,
+            agency_id=coordinator.id,
+            actor=requester,
+            subject=case.reference,
+            detail={"agency": owner.public_id, "declined_on": member.node},
+            at=at,
+        )
         return False
     link.confirmed_at = at
     db.add(link)
+    author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
+    case_history.note(
+        db, case, CaseEventKind.LINK_CONFIRMED, actor=author, at=at, reason=owner.name
+    )
     record(
         db,
         AuditTag.CASE_LINK_CONFIRMED,

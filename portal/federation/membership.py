@@ -163,19 +163,29 @@ def _apply(db: Session, roster: Roster, *, at: datetime) -> int:
             + ", ".join(sorted(urls))
         )
     for member in ours:
-        held_keys = set(
-            db.exec(
-                select(AgencyKey.key_id).where(
-                    AgencyKey.agency_id == local[member.agency].id,
-                    AgencyKey.purpose == KeyPurpose.SIGNING,
-                )
-            ).all()
-        )
+        held = db.exec(
+            select(AgencyKey.key_id, AgencyKey.retired_at).where(
+                AgencyKey.agency_id == local[member.agency].id,
+                AgencyKey.purpose == KeyPurpose.SIGNING,
+            )
+        ).all()
+        held_keys = {key_id for key_id, _retired in held}
         strangers = [key.key_id for key in member.keys if key.key_id not in held_keys]
         if strangers:
             raise RosterConflict(
                 f"the roster lists key {strangers[0]} for {member.name}, hosted on this node, "
                 "which does not hold it"
+            )
+        # A roster made before this node rotated the agency's key (its old key current, the
+        # new one missing) would have every node trust the retired, perhaps leaked, key as
+        # the agency's and refuse the one it signs with now.
+        in_use = {key_id for key_id, retired in held if retired is None}
+        listed_current = {key.key_id for key in member.keys if key.current}
+        if in_use and not in_use & listed_current:
+            raise RosterConflict(
+                f"the roster does not list {member.name}'s signing key in use on this node "
+                f"({sorted(in_use)[0]}) as current: it was made before the key was rotated; "
+                "sign a new roster"
             )
     local_node = db.exec(select(Node).where(Node.is_local.is_(True))).first()
     if urls and local_node is not None:

@@ -250,6 +250,23 @@ def _mirror(db: Session, facts: dict, coordinator: Agency, *, at: datetime) -> M
     return case
 
 
+MOST_PARTICIPANTS = 60  # agencies on one case: more than any MDT has, fewer than a log holds
+
+
+def listed_agencies(listed: object) -> list[str]:
+    """The participants a coordinator sent: agency ids, each once, in the order sent; a
+    list that is not one, or longer than any case's, is a 400 (its log entry would not
+    fit: a 500, and the nonce forgotten)."""
+    if not isinstance(listed, list) or not all(
+        isinstance(a, str) and 0 < len(a) <= 36 for a in listed
+    ):
+        raise wire.WireError("participants: expected a list of agency ids")
+    once = list(dict.fromkeys(listed))
+    if len(once) > MOST_PARTICIPANTS:
+        raise wire.WireError(f"participants: more than {MOST_PARTICIPANTS} agencies")
+    return once
+
+
 def _participants(
     db: Session, case: MdtCase, listed: object, *, at: datetime, coordinator: Agency
 ) -> list[str]:
@@ -260,8 +277,7 @@ def _participants(
     an agency listed becomes a confirmed part of the case here without confirming anything
     itself. Any other agency may coordinate a case with a client whose release names it,
     but no one else takes part in it here on its say-so."""
-    if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
-        raise wire.WireError("participants: expected a list of agency ids")
+    listed = listed_agencies(listed)
     if coordinator.public_id != membership.coordinating_agency_id(db):
         listed = []
     agencies = {
@@ -296,9 +312,7 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     if not isinstance(details, dict):
         raise wire.WireError("case: expected the case's reference and intake date")
     facts = _case_facts(details)
-    listed = payload.get("participants") or []
-    if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
-        raise wire.WireError("participants: expected a list of agency ids")
+    listed = listed_agencies(payload.get("participants") or [])
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
     reference = payload.get("client")
     client = None

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from portal.disclosure import Decision, Gate, Released, Withheld
 from portal.disclosure.content import Content, Row
 from portal.disclosure.referrals import SECTION as REFERRAL_SECTION
-from portal.disclosure.referrals import Referrals
+from portal.disclosure.referrals import Referrals, referral_ref
 from portal.models import Agency
 from portal.placeholders import Withholding, sentence
 from portal.requester import Requester
@@ -41,29 +41,39 @@ def requester_dict(requester: Requester) -> dict:
     return sent
 
 
-def _text(data: dict, key: str, *, optional: bool = False) -> str | None:
+def _text(data: dict, key: str, *, optional: bool = False, longest: int = MAX_TEXT) -> str | None:
     value = data.get(key)
     if value is None and optional:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
-        raise WireError(f"{key}: expected text")
+    if not isinstance(value, str) or not value or len(value) > longest:
+        raise WireError(f"{key}: expected text of at most {longest} characters")
     return value
+
+
+# What the logs keep of a requester and of a decision, by the audit columns that hold it: a
+# longer value than its column fits is refused here (a 400, or an owner unavailable),
+# never a failed write (a 500, and on the owner's side a nonce forgotten).
+_ID, _ROLE, _PURPOSE, _SUBJECT, _RULE = 36, 30, 30, 120, 300
 
 
 def requester_from(data: object) -> Requester:
     if not isinstance(data, dict):
         raise WireError("requester: expected an object")
     roles = data.get("roles")
-    if not isinstance(roles, list) or len(roles) > 20 or not all(isinstance(r, str) for r in roles):
+    if (
+        not isinstance(roles, list)
+        or len(roles) > 20
+        or not all(isinstance(r, str) and len(r) <= _ROLE for r in roles)
+    ):
         raise WireError("requester.roles: expected a list of roles")
     return Requester(
         node=_text(data, "node"),
-        agency=_text(data, "agency"),
-        agency_kind=_text(data, "agency_kind"),
-        user=_text(data, "user", optional=True),
+        agency=_text(data, "agency", longest=_ID),
+        agency_kind=_text(data, "agency_kind", longest=_ROLE),
+        user=_text(data, "user", optional=True, longest=_ID),
         roles=frozenset(roles),
-        purpose=_text(data, "purpose"),
-        via=_text(data, "via", optional=True),
+        purpose=_text(data, "purpose", longest=_PURPOSE),
+        via=_text(data, "via", optional=True, longest=_ID),
     )
 
 
@@ -188,11 +198,21 @@ def decision_from(data: object, owner: Agency) -> Decision:
         section,
         owner,
         Content(tuple(rows), version if isinstance(version, int) else None, saved),
-        data.get("release_ref") if isinstance(data.get("release_ref"), str) else None,
-        data.get("policy_rule") if isinstance(data.get("policy_rule"), str) else None,
-        data.get("role") if isinstance(data.get("role"), str) else None,
+        _kept(data, "release_ref", _ID),
+        _kept(data, "policy_rule", _RULE),
+        _kept(data, "role", _ROLE),
         _short(data.get("legal_basis")),
     )
+
+
+def _kept(data: dict, key: str, longest: int) -> str | None:
+    """An optional text the requester's log keeps: longer than its column, a WireError."""
+    value = data.get(key)
+    if not isinstance(value, str):
+        return None
+    if len(value) > longest:
+        raise WireError(f"decision.{key}: longer than {longest} characters")
+    return value
 
 
 def _short(value: object) -> str | None:
@@ -222,4 +242,8 @@ def referrals_from(data: object, owner: Agency) -> Referrals:
         raise WireError("decisions: expected MDT referrals only")
     if refused is not None and not isinstance(refused, Withheld):
         raise WireError("refused: expected a placeholder")
+    for decision in decisions:
+        reference = referral_ref(decision) if isinstance(decision, Released) else None
+        if reference is not None and len(reference) > _SUBJECT:
+            raise WireError(f"decisions: a referral's reference longer than {_SUBJECT}")
     return Referrals(owner, refused, decisions, bool(data.get("more")))
