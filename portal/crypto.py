@@ -142,28 +142,33 @@ def seal_json(secret: bytes, value: dict, *, bound_to: str | None = None) -> byt
     )
 
 
-def open_json(secret: bytes, sealed: bytes, *, bound_to: str | None = None) -> dict:
-    """A sealed record opened. With `bound_to`, one sealed for another place is refused
-    (SealedElsewhere); one sealed before records were bound opens as before."""
+def open_json(
+    secret: bytes, sealed: bytes, *, bound_to: str | tuple[str, ...] | None = None
+) -> dict:
+    """A sealed record opened. With `bound_to` (a place, or the places it may have been
+    sealed for), one sealed for another place is refused (SealedElsewhere); one sealed
+    before records were bound opens as before."""
     sealed = bytes(sealed)
-    if bound_to is not None and sealed[:2] == _BOUND:
-        try:
-            return json.loads(
-                nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    sealed[2 + _NONCE :],
-                    bound_to.encode(),
-                    sealed[2 : 2 + _NONCE],
-                    _bound_key(secret),
+    places = (bound_to,) if isinstance(bound_to, str) else (bound_to or ())
+    if places and sealed[:2] == _BOUND:
+        for place in places:
+            try:
+                return json.loads(
+                    nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        sealed[2 + _NONCE :],
+                        place.encode(),
+                        sealed[2 : 2 + _NONCE],
+                        _bound_key(secret),
+                    )
                 )
-            )
-        except nacl.exceptions.CryptoError:
-            pass  # not this place's; or, 1 in 65,536, an older record starting so
+            except nacl.exceptions.CryptoError:
+                continue  # not this place's; or, 1 in 65,536, an older record starting so
     try:
         return json.loads(_seal_box(secret).decrypt(sealed))
     except nacl.exceptions.CryptoError:
-        if bound_to is not None and sealed[:2] == _BOUND:
+        if places and sealed[:2] == _BOUND:
             raise SealedElsewhere(
-                f"a record sealed for another place was read as {bound_to}"
+                f"a record sealed for another place was read as {places[0]}"
             ) from None
         raise
 

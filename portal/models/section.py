@@ -71,3 +71,17 @@ def sealed_for(agency_id: int, client_id: int, section_key: str, version: int) -
     """The place a section version is sealed for (portal.crypto.seal_json's `bound_to`):
     it opens nowhere else, not under another client, section or version."""
     return f"section:{agency_id}:{client_id}:{section_key}:{version}"
+
+
+# A section whose versions a migration copied whole, sealed, from another section: the
+# address and safe contact began as copies of the identity section's versions
+# (5a7c3e1d9b24), and a node migrated down and up again copies them once more.
+_COPIED_FROM = {"safe_contact": "identity"}
+
+
+def sealed_places(agency_id: int, client_id: int, section_key: str, version: int) -> tuple:
+    """Where a version read from this row may have been sealed: its own place, or, for a
+    section copied from another by a migration, the same version of that one (the same
+    client's: a version of another client, or of any other section, never opens)."""
+    keys = (section_key, *((_COPIED_FROM[section_key],) if section_key in _COPIED_FROM else ()))
+    return tuple(sealed_for(agency_id, client_id, key, version) for key in keys)

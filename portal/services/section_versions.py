@@ -12,7 +12,7 @@ from portal import crypto
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.models import Actor, Client, SectionEntry
-from portal.models.section import sealed_for
+from portal.models.section import sealed_for, sealed_places
 from portal.sections import SectionContent
 from portal.services.keys import data_secret
 
@@ -81,5 +81,5 @@ def add_version(
 
 def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> SectionContent:
     _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
-    place = sealed_for(entry.agency_id, entry.client_id, entry.section_key, entry.version)
-    return crypto.open_json(secret, entry.content_sealed, bound_to=place)
+    places = sealed_places(entry.agency_id, entry.client_id, entry.section_key, entry.version)
+    return crypto.open_json(secret, entry.content_sealed, bound_to=places)

@@ -230,7 +230,7 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
             table = convening.compliance(db, agency, today=today, windows=windows)
             widest = rate_from_cases(db, agency, today, 365)
             assert [label for label, _ in table.by_source] == sorted(
-                convening._source_label(s) for s in widest
+                convening.source_label(s) for s in widest
             ), today
             for window in windows:
                 expected = rate_from_cases(db, agency, today, window)
@@ -240,7 +240,7 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
                 }
                 for source in widest:
                     counts = expected.get(source, (0, 0))
-                    assert got[convening._source_label(source)] == counts, (today, window)
+                    assert got[convening.source_label(source)] == counts, (today, window)
                 overall = table.overall[window]
                 good = sum(counts[0] for counts in expected.values())
                 decided = sum(counts[1] for counts in expected.values())

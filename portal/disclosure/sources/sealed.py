@@ -21,7 +21,7 @@ from portal.db import read
 from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
 from portal.errors import NotFound
 from portal.models import AgencyKey, CaseLink, Client, SectionEntry
-from portal.models.section import sealed_for
+from portal.models.section import sealed_places
 
 
 class Sealed(NamedTuple):
@@ -152,7 +152,9 @@ class SealedSections:
             values = crypto.open_json(
                 _secret(db, owner_id, entry.key_id, keys, cache),
                 entry.sealed,
-                bound_to=sealed_for(owner_id, wanted.client_id, section.stored_as, entry.version),
+                bound_to=sealed_places(
+                    owner_id, wanted.client_id, section.stored_as, entry.version
+                ),
             )
         rows = []
         if section.identifying:
