@@ -323,24 +323,32 @@ def _check_administrator_sets(
     )
 
 
+def _refuse_administrator_on_lead(
+    db: Session, user: StaffUser, *, viewer: Viewer, doing: str, at: datetime
+) -> None:
+    """The administrator may not `doing` ("deactivate", "reactivate") an agency's lead:
+    refused, and the attempt kept in the agency's log."""
+    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
+        _refuse_administrator(
+            db,
+            db.get(Agency, user.agency_id),
+            viewer=viewer,
+            attempt=f"{doing} a lead",
+            subject=user.public_id,
+            roles=[Role.AGENCY_LEAD],
+            reason=f"A lead is {doing}d by another lead of their agency.",
+            at=at,
+        )
+
+
 def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> None:
     if user.id == viewer.user.id:
         raise Invalid("user", "You cannot deactivate your own account.")
     if not user.is_active:
         return
-    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
-        # A lead-less agency's first lead is the administrator's to name: deposing a lead
-        # would hand it a lead's account in an agency that holds survivors' records.
-        _refuse_administrator(
-            db,
-            db.get(Agency, user.agency_id),
-            viewer=viewer,
-            attempt="deactivate a lead",
-            subject=user.public_id,
-            roles=[Role.AGENCY_LEAD],
-            reason="A lead is deactivated by another lead of their agency.",
-            at=at,
-        )
+    # A lead-less agency's first lead is the administrator's to name: deposing a lead
+    # would hand it a lead's account in an agency that holds survivors' records.
+    _refuse_administrator_on_lead(db, user, viewer=viewer, doing="deactivate", at=at)
     user.is_active = False
     user.deactivated_at = at
     ended = web_sessions.end_all_for_user(db, user.id, at=at, reason="deactivated")
@@ -385,19 +393,9 @@ def end_calendar_feeds(db: Session, user: StaffUser, *, at: datetime) -> int:
 def reactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) -> None:
     if user.is_active:
         return
-    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
-        # As for deactivating one: bringing back a lead another lead deposed is the
-        # agency's own decision, not the node administrator's.
-        _refuse_administrator(
-            db,
-            db.get(Agency, user.agency_id),
-            viewer=viewer,
-            attempt="reactivate a lead",
-            subject=user.public_id,
-            roles=[Role.AGENCY_LEAD],
-            reason="A lead is reactivated by another lead of their agency.",
-            at=at,
-        )
+    # As for deactivating one: bringing back a lead another lead deposed is the agency's
+    # own decision, not the node administrator's.
+    _refuse_administrator_on_lead(db, user, viewer=viewer, doing="reactivate", at=at)
     user.is_active = True
     user.deactivated_at = None
     record(

@@ -339,19 +339,7 @@ def test_correcting_a_note_after_the_risk_screen_is_done_starts_no_second_clock(
     clock.advance(days=2)
     raw = _screening_raw(clock(), notes="Synthetic screening note, typo corrected.")
     raw["screened_at"] = f"{made.screened_at.astimezone(NY):%Y-%m-%dT%H:%M}"
-    given = screening_forms.read_screening(raw, tz=NY, now=clock())
-    screenings.edit(
-        db,
-        made,
-        given=given,
-        actor=advocate,
-        keys=keys,
-        minors=MinorSigning(),
-        tz=NY,
-        window_hours=48,
-        at=clock(),
-    )
-    db.flush()
+    _edit(db, keys, made, screening_forms.read_screening(raw, tz=NY, now=clock()), advocate, clock)
     states = [risk_screens.status(s, clock()) for s in risk_screens.for_client(db, survivor)]
     assert states == ["done"], f"the survivor's risk-screen clocks are now: {states}"
 
@@ -409,18 +397,9 @@ def test_saving_a_screening_opened_before_a_colleagues_save_does_not_undo_it(
         clock(), trigger="return_from_missing", notes="COLLEAGUE-CORRECTION (synthetic)."
     )
     correction["screened_at"] = stale["screened_at"]
-    screenings.edit(
-        db,
-        made,
-        given=screening_forms.read_screening(correction, tz=NY, now=clock()),
-        actor=first,
-        keys=keys,
-        minors=MinorSigning(),
-        tz=NY,
-        window_hours=48,
-        at=clock(),
+    _edit(
+        db, keys, made, screening_forms.read_screening(correction, tz=NY, now=clock()), first, clock
     )
-    db.flush()
     clock.advance(minutes=5)
     answer = client.post(page, data={**stale, "action_reason": "", "action": "forensic_interview"})
     db.expire_all()
@@ -482,3 +461,19 @@ def test_saving_a_risk_screen_opened_before_a_colleagues_save_does_not_undo_it(
         "COLLEAGUE-RISK-NOTE"
         in risk_screens.view(db, screen, keys=keys, now=clock()).survivor_notes
     )
+
+
+def _edit(db, keys, made, given, actor, clock):
+    """A colleague's save of the screening, straight through the service."""
+    screenings.edit(
+        db,
+        made,
+        given=given,
+        actor=actor,
+        keys=keys,
+        minors=MinorSigning(),
+        tz=NY,
+        window_hours=48,
+        at=clock(),
+    )
+    db.flush()
