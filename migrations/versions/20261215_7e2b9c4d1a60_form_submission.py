@@ -9,6 +9,10 @@ An enrolment link now names who was shown it: a lead deactivated, or no longer a
 could otherwise open a link they never handed over and be back in under a new account.
 Links issued before this revision name nobody (as the command line's do).
 
+A checkpoint is marked when it was signed with the audit journal attached: a journal that
+lacks such a checkpoint was cut, emptied or lost, which verify now says. Checkpoints signed
+before this revision are unmarked, and judged as before.
+
 Revision ID: 7e2b9c4d1a60
 Revises: 3d9a6f0c2e18
 Create Date: 2026-12-15 09:00:00
@@ -39,6 +43,10 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("audit_checkpoint", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("journaled", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("staff_enrolment", schema=None) as batch_op:
         batch_op.add_column(sa.Column("issued_by_id", sa.Integer(), nullable=True))
         batch_op.create_index(
@@ -53,6 +61,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_checkpoint", schema=None) as batch_op:
+        batch_op.drop_column("journaled")
     with op.batch_alter_table("staff_enrolment", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_staff_enrolment_issued_by_id_staff_user"), type_="foreignkey"

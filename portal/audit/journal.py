@@ -155,6 +155,7 @@ def stage(db: Session, checkpoint: AuditCheckpoint) -> None:
     if it (or the savepoint it was signed in) rolls back: a line for a checkpoint the
     database never kept would contradict the log when its seq is written again."""
     if db.info.get(INFO_KEY) is not None:
+        checkpoint.journaled = True
         stage_for_commit(db, PENDING_KEY, line_of(checkpoint))
 
 
@@ -286,15 +287,44 @@ def cross_check(db: Session, lines: list[dict]) -> list[Finding]:
     return list(findings.values())
 
 
+def _when(db: Session, checkpoint_id: int) -> str:
+    """ "on <time> " for a checkpoint, or nothing where its time cannot be read (a row
+    edited to another type: verify names that apart)."""
+    try:
+        at = db.execute(
+            select(AuditCheckpoint.at).where(AuditCheckpoint.id == checkpoint_id)
+        ).scalar_one()
+        return f"on {format_at(at)} "
+    except (TypeError, ValueError):
+        return ""
+
+
 def _not_journaled(db: Session, lines: list[dict]) -> dict[str, str]:
-    """Per log the journal holds, the first checkpoint the database signed after the
-    journal's first line of that log that the journal lacks: the journal was cut short
-    (its last lines gone), or the node stopped between a commit and its journal line."""
+    """Per log, the first checkpoint the journal lacks that it should hold: one signed with
+    the journal attached (`journaled`), or, for checkpoints signed before that was marked,
+    one after the journal's first line of that log. The journal was cut short, emptied,
+    deleted or stripped of a log's lines, or the node stopped between a commit and its
+    journal line."""
     journaled: dict[str, set[int]] = {}
     for line in lines:
         journaled.setdefault(line["log"], set()).add(line["seq"])
     problems = {}
+    owed = db.execute(
+        select(AuditCheckpoint.id, AuditCheckpoint.log_key, AuditCheckpoint.seq)
+        .where(AuditCheckpoint.journaled.is_(True))
+        .order_by(AuditCheckpoint.log_key, AuditCheckpoint.seq)
+    ).all()
+    for checkpoint_id, log_key, seq in owed:
+        if log_key not in problems and seq not in journaled.get(log_key, ()):
+            problems[log_key] = (
+                f"the journal lacks the checkpoint at seq {seq}, signed "
+                f"{_when(db, checkpoint_id)}with the journal attached, which the database "
+                "holds: the journal was cut, emptied or lost, or the node stopped before "
+                "writing it (compare with a witness's copy)"
+            )
     for log_key, seqs in journaled.items():
+        if log_key in problems:
+            continue
         lacking = db.execute(
             select(AuditCheckpoint.seq, AuditCheckpoint.at)
             .where(

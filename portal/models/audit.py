@@ -97,3 +97,6 @@ class AuditCheckpoint(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     key_id: str = Field(max_length=80)
     signature: str = Field(max_length=100)  # base64 of the 64-byte Ed25519 signature
+    # Signed by a session with the journal attached: its line is owed to the journal, so a
+    # journal that lacks it was cut, emptied or lost (portal.audit.journal.cross_check).
+    journaled: bool = False

@@ -55,6 +55,34 @@ def _write_journal(tmp_path, lines: list[dict]) -> None:
 # --- the journal: cut short, or edited --------------------------------------------------
 
 
+@pytest.mark.parametrize("cut", ["file deleted", "file emptied", "one log's lines removed"])
+def test_a_journal_that_lost_every_line_of_a_log_is_not_reported_intact(
+    node, tmp_path, capsys, cut
+):
+    # Before: whoever can reach the journal (or a backup restored over it) deletes it, empties
+    # it, or drops every line of one agency's log; `portal audit verify` then says OK for every
+    # log although the database holds checkpoints that were journaled when signed, and the one
+    # witness outside the database no longer vouches for anything (the database writer may
+    # then rewrite that log freely). Only a journal cut *after* a log's first line is noticed.
+    assert cli.main(["audit", "checkpoint"]) == 0
+    assert cli.main(["audit", "checkpoint"]) == 0
+    lines = _journal_lines(tmp_path)
+    alder = _public_id(node, ALDER)
+    assert {line["log"] for line in lines} == {alder, _public_id(node, BIRCH)}
+    if cut == "file deleted":
+        (tmp_path / "journal.jsonl").unlink()
+    elif cut == "file emptied":
+        (tmp_path / "journal.jsonl").write_text("")
+    else:
+        _write_journal(tmp_path, [line for line in lines if line["log"] != alder])
+
+    status, out, _err = run(capsys, "audit", "verify")
+
+    assert status == 1 and f"BROKEN {ALDER}" in out, (
+        f"the journal lost every checkpoint of {ALDER}'s log ({cut}) and verify said:\n{out}"
+    )
+
+
 @pytest.mark.parametrize(
     "where, seq",
     [("journal", 10**20), ("journal", True), ("--checkpoint file", 10**20)],
