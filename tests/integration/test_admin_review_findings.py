@@ -308,3 +308,16 @@ def test_the_administrator_is_not_asked_to_confirm_deactivating_a_lead_it_may_no
     make.login(client, admin.username)
     asked = client.get(f"/admin/staff/{lead.public_id}/deactivate")
     assert f'action="/admin/staff/{lead.public_id}/deactivate"' not in asked.text
+
+
+def test_the_administrator_is_not_offered_to_change_a_leads_roles(client, db, keys):
+    # Seen in Chromium: with Deactivate gone, the administrator was still offered "Save
+    # roles" on a lead's page, which is refused (and logged) when pressed.
+    _agency, lead = _lead_of(db, keys)
+    home = make.agency(db, keys)
+    admin = make.user(db, home, Role.ADMINISTRATOR)
+    make.login(client, admin.username)
+    page = client.get(f"/admin/staff/{lead.public_id}")
+    assert page.status_code == 200
+    assert f'action="/admin/staff/{lead.public_id}/roles"' not in page.text
+    assert "agency lead" in page.text and "not by the node's administrator" in page.text
