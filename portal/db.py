@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
@@ -456,6 +456,21 @@ def _sqlite_write_transaction(conn, lock: WriteLock) -> None:
             raise
         dbapi.execute("ROLLBACK")
         dbapi.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's writer
+
+
+def stamp_once(db: Session, row, column: str, value) -> bool:
+    """Set `column` of `row` (empty so far) with one conditional statement: of two
+    requests at once (a double submit, two people), one sets it and the other is told it
+    was set already (False) and writes nothing. The row is read again either way."""
+    model = type(row)
+    stamped = db.execute(
+        update(model)
+        .where(model.id == row.id, getattr(model, column).is_(None))
+        .values({column: value})
+        .returning(model.id)
+    ).first()
+    db.refresh(row)
+    return stamped is not None
 
 
 def hold_write_lock(db: Session) -> None:

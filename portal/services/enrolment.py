@@ -12,13 +12,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
 from portal.auth import passwords
 from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Stage
+from portal.db import stamp_once
 from portal.errors import Invalid, NotFound
 from portal.models import Actor, Agency, StaffEnrolment, StaffUser
 
@@ -129,15 +129,9 @@ def complete(
     passwords.check_new_password(password, field="password", username=user.username)
     if password != confirm:
         raise Invalid("confirm_password", "The two passwords do not match.")
-    # Spent with one conditional statement: of two sends of the form at once, one wins and
-    # the other finds the link used (404), as if it had come second.
-    spent = db.execute(
-        update(StaffEnrolment)
-        .where(StaffEnrolment.id == enrolment.id, StaffEnrolment.used_at.is_(None))
-        .values(used_at=at)
-        .returning(StaffEnrolment.id)
-    ).first()
-    if spent is None:
+    # Of two sends of the form at once, one spends the link; the other finds it used (404),
+    # as if it had come second.
+    if not stamp_once(db, enrolment, "used_at", at):
         raise NotFound("enrolment link")
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = at

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
+from portal.db import stamp_once
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, CaseStatus, MdtCase, StaffUser
@@ -760,19 +761,11 @@ def mark_reviewed(
             f"This meeting was before {case.reference} came in "
             f"({case.intake_date.isoformat()}): it cannot have reviewed it.",
         )
-    # Marked with one conditional statement: posted twice (a double click, or two people
-    # at once), the second finds it marked and writes nothing (no second review in the
-    # case's history, no case counted convened twice).
-    marked = db.execute(
-        update(AgendaItem)
-        .where(AgendaItem.id == item.id, AgendaItem.reviewed_at.is_(None))
-        .values(reviewed_at=at)
-        .returning(AgendaItem.id)
-    ).first()
-    if marked is None:
-        db.refresh(item)
+    # Posted twice (a double click, or two people at once), the second finds it marked and
+    # writes nothing (no second review in the case's history, no case counted convened
+    # twice).
+    if not stamp_once(db, item, "reviewed_at", at):
         return case
-    db.refresh(item)
     # The case as it is now, held to this transaction's end: a review of it at another
     # meeting at the same moment waits, and then sees this one's first-MDT date.
     case = db.exec(

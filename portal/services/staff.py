@@ -323,12 +323,18 @@ def _check_administrator_sets(
     )
 
 
+def lead_kept_from(db: Session, viewer: Viewer, user: StaffUser) -> bool:
+    """Whether `user` is a lead the viewer, as the node's administrator, may not manage:
+    another lead of the agency deactivates, reactivates and changes them."""
+    return Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user)
+
+
 def _refuse_administrator_on_lead(
     db: Session, user: StaffUser, *, viewer: Viewer, doing: str, at: datetime
 ) -> None:
     """The administrator may not `doing` ("deactivate", "reactivate") an agency's lead:
     refused, and the attempt kept in the agency's log."""
-    if Role.ADMINISTRATOR in viewer.roles and Role.AGENCY_LEAD in roles_of(db, user):
+    if lead_kept_from(db, viewer, user):
         _refuse_administrator(
             db,
             db.get(Agency, user.agency_id),

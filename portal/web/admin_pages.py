@@ -140,13 +140,6 @@ def staff_create(ctx: Context) -> Response:
     )
 
 
-def _lead_is_theirs(ctx: Context, user) -> bool:
-    """A lead whose account the administrator may neither deactivate nor reactivate."""
-    return Role.ADMINISTRATOR in ctx.viewer.roles and Role.AGENCY_LEAD in staff.roles_of(
-        ctx.db, user
-    )
-
-
 def _node_address(ctx: Context) -> str:
     """Where this node is reached, for a link handed to someone: the request's own address
     only where its host is one the operator listed by name (or on the demo); otherwise,
@@ -181,7 +174,7 @@ def _staff_page(ctx: Context, user, *, status: int = 200, errors: dict | None = 
             "member": user,
             "agency": ctx.db.get(Agency, user.agency_id),
             "member_roles": staff.roles_of(ctx.db, user),
-            "lead_is_theirs": _lead_is_theirs(ctx, user),
+            "lead_is_theirs": staff.lead_kept_from(ctx.db, ctx.viewer, user),
             "roles": _assignable_roles(ctx),
             "live_sessions": live_sessions,
             "errors": errors or {},
@@ -213,7 +206,11 @@ def staff_deactivate_page(ctx: Context) -> Response:
     good (reactivating the account does not bring them back)."""
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
     url = f"/admin/staff/{user.public_id}"
-    if not user.is_active or user.id == ctx.viewer.user.id or _lead_is_theirs(ctx, user):
+    if (
+        not user.is_active
+        or user.id == ctx.viewer.user.id
+        or staff.lead_kept_from(ctx.db, ctx.viewer, user)
+    ):
         return RedirectResponse(url, status_code=303)  # the staff page says why not
     tokens = api_tokens.live_issued_by(ctx.db, user)
     consequences = [

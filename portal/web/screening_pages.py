@@ -200,7 +200,7 @@ def _act(ctx: Context, action, message: str) -> Response:
     _allowed(ctx, client, screenings.SECTION)
     screening = _screening(ctx, client)
     try:
-        _still_as_seen(ctx, screening)
+        _still_as_seen(ctx, screening.updated_at.isoformat(), "screening", "Make your change")
         action(client, screening)
     except Conflict as error:  # shown as it is now, not as the stale form had it
         ctx.db.rollback()
@@ -216,16 +216,18 @@ def _act(ctx: Context, action, message: str) -> Response:
     return _to(client, screening)
 
 
-def _still_as_seen(ctx: Context, screening) -> None:
-    """A form that changes the screening carries the time it was last saved when the page
-    was opened (`seen`): saved since by a colleague, the form would put back what they
-    changed (a draft keeps no versions), so it is refused and the screening shown again."""
+def _still_as_seen(ctx: Context, now_is: str, what: str, again: str) -> None:
+    """A form that changes a record kept without versions (a screening, a risk screen's
+    notes) carries what the record was when the page was opened (`seen`: its last save,
+    or a digest): saved since by a colleague, the form would put back what they changed,
+    so it is refused and the record shown as it is now."""
     seen = ctx.field("seen")
-    if seen and seen != screening.updated_at.isoformat():
+    if seen and seen != now_is:
+        shown = what.replace("_", " ")
         raise Conflict(
-            "screening",
-            "A colleague saved this screening after you opened it, and nothing of yours was "
-            "saved: here it is as it is now. Make your change again.",
+            what,
+            f"A colleague saved this {shown} after you opened it, and nothing of yours was "
+            f"saved: here it is as it is now. {again} again.",
         )
 
 
@@ -496,14 +498,8 @@ def _risk_act(ctx: Context, action, message: str) -> Response:
 
 def risk_screen_record(ctx: Context) -> Response:
     def record(screen):
-        seen = ctx.field("seen")
-        if seen and seen != risk_screens.notes_fingerprint(ctx.db, screen):
-            # Saved since by a colleague: this form would put back what they wrote.
-            raise Conflict(
-                "risk_screen",
-                "A colleague saved this risk screen after you opened it, and nothing of "
-                "yours was saved: here it is as it is now. Add your notes again.",
-            )
+        fingerprint = risk_screens.notes_fingerprint(ctx.db, screen)
+        _still_as_seen(ctx, fingerprint, "risk_screen", "Add your notes")
         people = [p.public_id for p in risk_screens.persons(ctx.db, screen)]
         fields = ["survivor_notes", *(f"person_{public_id}" for public_id in people)]
         given = screening_forms.read_risk_notes({k: ctx.field(k) for k in fields}, people=people)
