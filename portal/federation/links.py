@@ -4,7 +4,8 @@ The coordinating node asks the owner's node to confirm that the owner's client b
 the MDT case; the owner confirms only under a release naming the coordinating agency for
 MDT case review (`portal.federation.owner.case_link`), or declines. Once confirmed, every
 owner elsewhere is told which agencies take part, so its own disclosure point knows who
-may ask about the case.
+may ask about the case, and whether the case is open: closed or reopened here, it is
+closed or reopened on the owners' nodes too.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ def tell_participants(
     keys: KeyWrapper,
     federation: Federation,
 ) -> list[str]:
-    """Send the case's participants to every confirmed owner elsewhere; returns the names
-    of the owners that did not take it (to be told again later)."""
+    """Send the case's participants and status to every confirmed owner elsewhere; returns
+    the names of the owners that did not take it (to be told again later)."""
     roster, local_url = transport.roster_and_url(db)
     if roster is None or local_url is None:
         return []
@@ -158,6 +159,7 @@ def tell_participants(
             "owner": m.agency,
             "case": case.reference,
             "participants": participants,
+            "status": str(case.status),
         },
         keys=keys,
     )

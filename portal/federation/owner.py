@@ -24,9 +24,10 @@ from portal.federation import membership, wire
 from portal.federation.signatures import Refusal, SignatureRefused
 from portal.federation.transport import Caller
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import case_records, releases, validation
+from portal.services import case_history, case_records, releases, validation
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,7 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     )
     if case is None or own is None or case.coordinating_agency_id != coordinator.id:
         raise NotFound("case")
+    status = _status(payload.get("status"))
     listed = _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
     lock_logs(db, [owner.id])
     record(
@@ -399,4 +401,54 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
         detail={"participants": listed},
         at=at,
     )
-    return Answer(200, {"owner": owner.public_id, "participants": listed}, owner)
+    if status is not None and status != case.status:
+        _mirror_status(db, case, status, owner=owner, requester=requester, at=at)
+    return Answer(
+        200,
+        {"owner": owner.public_id, "participants": listed, "status": str(case.status)},
+        owner,
+    )
+
+
+def _status(sent: object) -> CaseStatus | None:
+    """The case's status as its coordinator sent it; None from a coordinator that sends
+    none (the mirror keeps its own)."""
+    if sent is None:
+        return None
+    if sent not in set(CaseStatus):
+        raise wire.WireError("status: expected open or closed")
+    return CaseStatus(sent)
+
+
+def _mirror_status(
+    db: Session,
+    case: MdtCase,
+    status: CaseStatus,
+    *,
+    owner: Agency,
+    requester: Requester,
+    at: datetime,
+) -> None:
+    """The coordinator closed or reopened the case: so does the owner's copy, so its staff
+    see it as it is and a later link of its client is not declined as "in another open
+    case". The coordinator's reason stays with the coordinator (it may speak of the
+    survivor); the owner's history and log say who did it and when."""
+    case.status = status
+    db.add(case)
+    closed = status == CaseStatus.CLOSED
+    case_history.note(
+        db,
+        case,
+        CaseEventKind.CLOSED if closed else CaseEventKind.REOPENED,
+        actor=None,
+        at=at,
+        reason="by the coordinating agency",
+    )
+    record(
+        db,
+        AuditTag.CASE_CLOSED if closed else AuditTag.CASE_REOPENED,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        at=at,
+    )

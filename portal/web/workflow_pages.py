@@ -207,17 +207,38 @@ def case_close(ctx: Context) -> Response:
     except Invalid as error:  # back to the page that asked, the reason kept
         confirm = confirm_pages.close_case(ctx, case, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
-    ctx.flash("The case is closed.")
+    ctx.flash("The case is closed." + _owners_told(ctx, case))
     return _see_other(f"/cases/{case.public_id}")
 
 
 def case_reopen(ctx: Context) -> Response:
-    return _case_action(
-        ctx,
-        lambda case: casework.reopen_case(
+    case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    try:
+        casework.reopen_case(
             ctx.db, case, reason=ctx.field("reason"), actor=ctx.viewer.user, at=ctx.now
-        ),
-        "The case is open again.",
+        )
+    except Invalid as error:
+        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+    ctx.flash("The case is open again." + _owners_told(ctx, case))
+    return _see_other(f"/cases/{case.public_id}")
+
+
+def _owners_told(ctx: Context, case) -> str:
+    """Tell the agencies elsewhere that the case closed or reopened (their copies of it
+    follow); what to add to the flash when some node did not answer."""
+    untold = links.tell_participants(
+        ctx.db,
+        case,
+        requester=ctx.requester,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+    )
+    if not untold:
+        return ""
+    return (
+        f" {', '.join(untold)} did not answer from {'its' if len(untold) == 1 else 'their'} "
+        "node and still show the case as it was; they are told the next time the case's "
+        "agencies change, or when you close or reopen it again."
     )
 
 
