@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
@@ -120,10 +120,7 @@ def assign_mentor(
             raise Invalid("mentor", f"{mentor.display_name} is already this case's mentor.")
         if not _may_replace(viewer, case, current):
             raise Forbidden("This case's mentor is from another program; ask the MDT coordinator.")
-        current.ended_at = at
-        current.ended_by_id = viewer.user.id
-        current.end_reason = values["reason"]
-        db.add(current)
+        _end(db, current, reason=values["reason"], viewer=viewer, at=at, field="mentor")
     assignment = MentorAssignment(
         case_id=case.id,
         mentor_id=mentor.id,
@@ -138,9 +135,7 @@ def assign_mentor(
         with db.begin_nested():
             db.flush()
     except IntegrityError:
-        raise Conflict(
-            "mentor", "Someone changed this case's mentor just now. Reload and try again."
-        ) from None
+        raise Conflict("mentor", CHANGED_JUST_NOW) from None
     if (
         case.coordinating_agency_id != mentor_agency.id
         and not db.exec(
@@ -167,6 +162,27 @@ def assign_mentor(
     return assignment
 
 
+CHANGED_JUST_NOW = "Someone changed this case's mentor just now. Reload and try again."
+
+
+def _end(
+    db: Session, current: MentorAssignment, *, reason, viewer: Viewer, at: datetime, field: str
+) -> None:
+    """End `current` if it is still the case's current assignment, with one conditional
+    statement (as portal.db.stamp_once): of an end and a reassignment of one assignment
+    sent at once, the second waits for the first (PostgreSQL's row lock, SQLite's writer)
+    and, finding it ended, is refused (409) instead of writing over it."""
+    ended = db.execute(
+        update(MentorAssignment)
+        .where(MentorAssignment.id == current.id, MentorAssignment.ended_at.is_(None))
+        .values(ended_at=at, ended_by_id=viewer.user.id, end_reason=reason)
+        .returning(MentorAssignment.id)
+    ).first()
+    db.refresh(current)
+    if ended is None:
+        raise Conflict(field, CHANGED_JUST_NOW)
+
+
 def _chosen_mentor(db: Session, viewer: Viewer, public_id: object) -> tuple[StaffUser, Agency]:
     query = mentors_query().where(StaffUser.public_id == str(public_id or ""))
     if Role.MDT_COORDINATOR not in viewer.roles:
@@ -186,10 +202,7 @@ def end_assignment(
     cleaned = validation.collect(reason=lambda: _reason(reason, required=True))["reason"]
     if not _may_replace(viewer, case, current):
         raise Forbidden("This case's mentor is from another program; ask the MDT coordinator.")
-    current.ended_at = at
-    current.ended_by_id = viewer.user.id
-    current.end_reason = cleaned
-    db.add(current)
+    _end(db, current, reason=cleaned, viewer=viewer, at=at, field="reason")
     _audit_assignment(
         db,
         AuditTag.MENTOR_ASSIGNMENT_ENDED,
