@@ -87,9 +87,10 @@ def _next_meeting(today: date):
 
 
 def awaiting_first_mdt(
-    db: Session, agency: Agency, *, today: date, limit: int = 25
+    db: Session, agency: Agency, *, today: date, limit: int = 25, offset: int = 0
 ) -> list[AwaitingRow]:
-    """Open cases not yet reviewed at any MDT, fewest days left first."""
+    """Open cases not yet reviewed at any MDT, fewest days left first (`offset` of them
+    skipped: the full list's later pages)."""
     rows = db.exec(
         select(
             MdtCase.public_id,
@@ -100,12 +101,17 @@ def awaiting_first_mdt(
         )
         .where(*_awaiting(agency.id))
         .order_by(MdtCase.convening_due, MdtCase.reference)
+        .offset(offset)
         .limit(limit)
     ).all()
     return [
         AwaitingRow(pid, ref, intake, due, days_left(due, today), meeting)
         for pid, ref, intake, due, meeting in rows
     ]
+
+
+def count_awaiting(db: Session, agency: Agency) -> int:
+    return db.exec(select(func.count(MdtCase.id)).where(*_awaiting(agency.id))).one()
 
 
 @dataclass(frozen=True)
@@ -446,12 +452,13 @@ class StaleRow:
 
 
 def without_review(
-    db: Session, agency: Agency, *, today: date, days: int, limit: int = 20
+    db: Session, agency: Agency, *, today: date, days: int, limit: int = 20, offset: int = 0
 ) -> tuple[int, list[StaleRow]]:
     """Open cases not reviewed in `days` (never-reviewed ones count from intake).
 
     Two halves, each walked in index order (ix_mdt_case_review) and cut to the page:
     never reviewed (oldest intake first), then reviewed long ago (oldest review first).
+    `offset` skips that many of the whole list (the full list's later pages).
     """
     cutoff = today - timedelta(days=days)
     open_here = (
@@ -466,12 +473,24 @@ def without_review(
         MdtCase.last_review_date,
         MdtCase.intake_date,
     )
-    rows = db.exec(select(*columns).where(*never).order_by(MdtCase.intake_date).limit(limit)).all()
+    rows = db.exec(
+        select(*columns)
+        .where(*never)
+        .order_by(MdtCase.intake_date, MdtCase.id)  # the index's order; ties by row
+        .offset(offset)
+        .limit(limit)
+    ).all()
     if len(rows) < limit:
+        # Past the never-reviewed half: skip what of the offset that half did not take.
+        skip = 0
+        if offset:
+            never_count = db.exec(select(func.count(MdtCase.id)).where(*never)).one()
+            skip = max(offset - never_count, 0)
         rows += db.exec(
             select(*columns)
             .where(*long_ago)
-            .order_by(MdtCase.last_review_date)
+            .order_by(MdtCase.last_review_date, MdtCase.intake_date, MdtCase.id)
+            .offset(skip)
             .limit(limit - len(rows))
         ).all()
     count = 0

@@ -32,10 +32,7 @@ def dashboard(ctx: Context) -> Response:
         ctx.viewer.roles, Permission.CASE_READ
     ):
         return administrator_dashboard(ctx)
-    try:
-        stale_days = min(max(int(ctx.request.query_params.get("stale_days", 30)), 1), 3650)
-    except ValueError:
-        stale_days = 30
+    stale_days = _stale_days(ctx)
     values = dashboard_values(
         ctx.db,
         ctx.viewer,
@@ -47,6 +44,73 @@ def dashboard(ctx: Context) -> Response:
         federation=ctx.request.app.state.federation,
     )
     return render(ctx, "dashboard.html", values)
+
+
+def _stale_days(ctx: Context) -> int:
+    try:
+        return min(max(int(ctx.request.query_params.get("stale_days", 30)), 1), 3650)
+    except ValueError:
+        return 30
+
+
+def _page_number(ctx: Context) -> int:
+    try:
+        return min(max(int(ctx.request.query_params.get("page", 1)), 1), 10_000)
+    except ValueError:
+        return 1
+
+
+LIST_PAGE_SIZE = 100  # the dashboard's clock lists in full, a page at a time
+
+
+def awaiting_all(ctx: Context) -> Response:
+    """Every case awaiting its first MDT: the dashboard shows the first 25."""
+    page = _page_number(ctx)
+    today = convening.local_today(ctx.now, ctx.settings.tz)
+    rows = convening.awaiting_first_mdt(
+        ctx.db,
+        ctx.viewer.agency,
+        today=today,
+        limit=LIST_PAGE_SIZE + 1,  # one more than shown: is there a next page
+        offset=(page - 1) * LIST_PAGE_SIZE,
+    )
+    return render(
+        ctx,
+        "workflow/awaiting_all.html",
+        {
+            "rows": rows[:LIST_PAGE_SIZE],
+            "total": convening.count_awaiting(ctx.db, ctx.viewer.agency),
+            "page": page,
+            "first": (page - 1) * LIST_PAGE_SIZE + 1,
+            "more": len(rows) > LIST_PAGE_SIZE,
+        },
+    )
+
+
+def without_review_all(ctx: Context) -> Response:
+    """Every case without a review in the chosen days: the dashboard shows the first 20."""
+    page, stale_days = _page_number(ctx), _stale_days(ctx)
+    total, rows = convening.without_review(
+        ctx.db,
+        ctx.viewer.agency,
+        today=convening.local_today(ctx.now, ctx.settings.tz),
+        days=stale_days,
+        limit=LIST_PAGE_SIZE + 1,
+        offset=(page - 1) * LIST_PAGE_SIZE,
+    )
+    return render(
+        ctx,
+        "workflow/without_review_all.html",
+        {
+            "rows": rows[:LIST_PAGE_SIZE],
+            "total": total,
+            "total_cap": convening.STALE_COUNT_CAP,
+            "stale_days": stale_days,
+            "page": page,
+            "first": (page - 1) * LIST_PAGE_SIZE + 1,
+            "more": len(rows) > LIST_PAGE_SIZE,
+        },
+    )
 
 
 def dashboard_values(

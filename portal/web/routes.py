@@ -55,6 +55,12 @@ def routes() -> list:
         route("/enrol/{secret}", enrol_pages.enrol, permission=P.PUBLIC, methods=("POST",)),
         route("/logout", auth_pages.logout, permission=P.SECOND_FACTOR, methods=("POST",)),
         route("/", dashboard_pages.dashboard, permission=P.DASHBOARD_READ),
+        route("/convening/awaiting", dashboard_pages.awaiting_all, permission=P.MEETING_MANAGE),
+        route(
+            "/convening/without-review",
+            dashboard_pages.without_review_all,
+            permission=P.MEETING_MANAGE,
+        ),
         route("/account", account_pages.account, permission=P.ACCOUNT_MANAGE),
         route(
             "/account/password",

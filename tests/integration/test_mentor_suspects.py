@@ -8,13 +8,14 @@ import threading
 from datetime import timedelta
 
 import pytest
+from form_markup import Page
 from mentor_helpers import mentor_world
 from sqlmodel import Session, select
 
 from portal.db import unit_of_work
 from portal.errors import Conflict
 from portal.models import Agency, MdtCase, MentorAssignment, Role, StaffUser
-from portal.services import mentor_assignments, mentor_program
+from portal.services import convening, mentor_assignments, mentor_program
 
 import factories as make
 from databases import BACKENDS, migrated_engine
@@ -119,3 +120,52 @@ def test_ending_and_reassigning_one_mentor_at_once_keep_one_of_the_two(
     else:
         assert len(rows) == 2 and rows[1].ended_at is None
         assert first.end_reason == "Synthetic: mentor on leave"
+
+
+# --- the coordinator's lists ----------------------------------------------------------------
+
+
+def test_the_dashboard_says_how_many_more_cases_wait_and_links_to_all_of_them(client, db, keys):
+    # Before: "Awaiting first MDT" listed the first 25 cases and "No review in 30 days" the
+    # first 20, nothing below either table saying there were more or where to find them:
+    # a coordinator with 31 cases waiting never saw the six whose deadline came last.
+    from test_workflow_pages import TODAY, a_case, sign_in
+
+    agency = make.agency(db, keys)
+    waiting = [a_case(db, agency, intake=TODAY - timedelta(days=40)) for _ in range(31)]
+    sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    page = Page(client.get("/").text)
+
+    for heading, more, shown in (("first-mdt-h", "6 more", 25), ("stale-h", "11 more", 20)):
+        (panel,) = [s for s in page.all("section") if s.get("aria-labelledby") == heading]
+        words = " ".join(panel.text.split())
+        assert more in words, f"{heading}: {words}"
+        (link,) = [a for a in panel.descendants() if a.tag == "a" and "all" in a.text.lower()]
+        full = client.get(link.get("href"))
+        assert full.status_code == 200, link.get("href")
+        listed = {c.reference for c in waiting if c.reference in full.text}
+        assert len(listed) == 31, f"{link.get('href')} lists {len(listed)} of 31 (shown {shown})"
+
+
+def test_the_full_lists_pages_visit_every_case_once(db, keys):
+    # The full lists read a page at a time; a page across the two halves of "no review"
+    # (never reviewed, then reviewed long ago) must neither skip nor repeat a case.
+    from test_workflow_pages import TODAY, a_case
+
+    agency = make.agency(db, keys)
+    made = [a_case(db, agency, intake=TODAY - timedelta(days=90)) for _ in range(7)]
+    for number, case in enumerate(made[:3]):
+        case.last_review_date = TODAY - timedelta(days=40 + number)
+        db.add(case)
+    db.flush()
+    stale, awaiting = [], []
+    for offset in range(0, 9, 2):
+        _, rows = convening.without_review(db, agency, today=TODAY, days=30, limit=2, offset=offset)
+        stale += [r.reference for r in rows]
+        awaiting += [
+            r.reference
+            for r in convening.awaiting_first_mdt(db, agency, today=TODAY, limit=2, offset=offset)
+        ]
+    everyone = sorted(c.reference for c in made)
+    assert sorted(stale) == everyone and sorted(awaiting) == everyone
+    assert stale[4:] == [made[2].reference, made[1].reference, made[0].reference]
