@@ -22,6 +22,7 @@ from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.keyring import data_secret
 from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
+from portal.models.client import identity_sealed_for
 
 
 def in_force(db: Session, owner: Agency, *, at: datetime, cache: dict) -> list[LegalBasis]:
@@ -118,7 +119,9 @@ def younger_than(
     is."""
     client = db.get(Client, client_id)
     _key_id, secret = data_secret(db, owner.id, keys=keys, key_id=client.key_id)
-    born = crypto.open_json(secret, client.identity_sealed).get("birth_date")
+    born = crypto.open_json(
+        secret, client.identity_sealed, bound_to=identity_sealed_for(owner.id, client.id)
+    ).get("birth_date")
     if not born:
         return False  # unknown age: a minors-only basis does not apply
     return consent.age_on(date.fromisoformat(born), at.astimezone(tz).date()) < age

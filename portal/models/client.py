@@ -27,3 +27,10 @@ class Client(SQLModel, table=True):
     preferred_language: str = Field(default="en", max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+
+
+def identity_sealed_for(agency_id: int, client_id: int) -> str:
+    """The place a client's identity (name, birth date, contact, address) is sealed for
+    (portal.crypto.seal_json's `bound_to`): that agency's row of that client, nowhere else.
+    The row id, not the public id: the case links, releases and sections name the row."""
+    return f"client:{agency_id}:{client_id}:identity"

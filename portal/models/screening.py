@@ -216,3 +216,26 @@ class MandatedReport(SQLModel, table=True):
     report_number: str = Field(max_length=40)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+
+
+# The places the notes of these tables are sealed for (portal.crypto.seal_json's
+# `bound_to`): each names the owner, the client and the row, so notes copied onto another
+# row, of this client or another, by someone who can write the database never open there.
+def screening_sealed_for(agency_id: int, client_id: int, screening_id: int) -> str:
+    return f"screening:{agency_id}:{client_id}:{screening_id}"
+
+
+def amendment_sealed_for(
+    agency_id: int, client_id: int, screening_id: int, amendment_id: int
+) -> str:
+    return f"screening-amendment:{agency_id}:{client_id}:{screening_id}:{amendment_id}"
+
+
+def risk_screen_sealed_for(agency_id: int, client_id: int, risk_screen_id: int) -> str:
+    return f"risk-screen:{agency_id}:{client_id}:{risk_screen_id}"
+
+
+def risk_person_sealed_for(
+    agency_id: int, client_id: int, risk_screen_id: int, person_id: int
+) -> str:
+    return f"risk-screen-person:{agency_id}:{client_id}:{risk_screen_id}:{person_id}"

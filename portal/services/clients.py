@@ -14,6 +14,7 @@ from portal.db import hold_write_lock
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, Client
+from portal.models.client import identity_sealed_for
 from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret
@@ -78,7 +79,7 @@ def register_client(
         agency_id=agency.id,
         reference=reference,
         key_id=key_id,
-        identity_sealed=crypto.seal_json(secret, identity.to_dict()),
+        identity_sealed=b"",  # sealed below, for the row it is in
         search_digest=crypto.search_digest(
             secret, identity.given_name, identity.family_name, identity.birth_date.isoformat()
         ),
@@ -88,6 +89,10 @@ def register_client(
     )
     db.add(client)
     db.flush()
+    client.identity_sealed = crypto.seal_json(
+        secret, identity.to_dict(), bound_to=identity_sealed_for(agency.id, client.id)
+    )
+    db.add(client)
     record(
         db,
         AuditTag.CLIENT_CREATED,
@@ -327,7 +332,13 @@ def reveal_identity(
         _, secrets[client.key_id] = data_secret(
             db, client.agency_id, keys=keys, key_id=client.key_id
         )
-    return Identity.from_dict(crypto.open_json(secrets[client.key_id], client.identity_sealed))
+    return Identity.from_dict(
+        crypto.open_json(
+            secrets[client.key_id],
+            client.identity_sealed,
+            bound_to=identity_sealed_for(client.agency_id, client.id),
+        )
+    )
 
 
 def access_client(db: Session, agency: Agency, public_id: str) -> Client:

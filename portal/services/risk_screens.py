@@ -34,7 +34,13 @@ from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
 from portal.models import Actor, Client
-from portal.models.screening import HouseholdRelation, RiskScreen, RiskScreenPerson
+from portal.models.screening import (
+    HouseholdRelation,
+    RiskScreen,
+    RiskScreenPerson,
+    risk_person_sealed_for,
+    risk_screen_sealed_for,
+)
 from portal.services.keys import data_secret
 
 FIRST_MARK_HOURS = 24  # the standard's "24–48 hours": due from here, overdue after the window
@@ -60,14 +66,26 @@ def status(screen: RiskScreen, now: datetime) -> str:
     return "open"
 
 
-def _seal(db: Session, agency_id: int, keys: KeyWrapper, content: dict) -> tuple[str, bytes]:
+def _seal(
+    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
+) -> tuple[str, bytes]:
     key_id, secret = data_secret(db, agency_id, keys=keys)
-    return key_id, crypto.seal_json(secret, content)
+    return key_id, crypto.seal_json(secret, content, bound_to=place)
 
 
-def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes) -> dict:
+def _open(
+    db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
+) -> dict:
     _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
-    return crypto.open_json(secret, sealed)
+    return crypto.open_json(secret, sealed, bound_to=place)
+
+
+def _notes_place(screen: RiskScreen) -> str:
+    return risk_screen_sealed_for(screen.agency_id, screen.client_id, screen.id)
+
+
+def _person_place(screen: RiskScreen, person: RiskScreenPerson) -> str:
+    return risk_person_sealed_for(screen.agency_id, screen.client_id, screen.id, person.id)
 
 
 def open_clock(db: Session, client: Client) -> RiskScreen | None:
@@ -124,7 +142,6 @@ def start_clock(
             at=at,
         )
         return stopped
-    key_id, sealed = _seal(db, client.agency_id, keys, {"survivor": ""})
     screen = RiskScreen(
         agency_id=client.agency_id,
         client_id=client.id,
@@ -132,11 +149,15 @@ def start_clock(
         identified_at=identified_at,
         due_at=identified_at + timedelta(hours=window_hours),
         window_hours=window_hours,
-        key_id=key_id,
-        notes_sealed=sealed,
+        key_id="",
+        notes_sealed=b"",  # sealed below, for its row
     )
     db.add(screen)
     db.flush()
+    screen.key_id, screen.notes_sealed = _seal(
+        db, client.agency_id, keys, {"survivor": ""}, place=_notes_place(screen)
+    )
+    db.add(screen)
     record(
         db,
         AuditTag.RISK_SCREEN_STARTED,
@@ -249,17 +270,24 @@ def add_person(
     """A minor child or vulnerable family member the screen must cover. Until their own
     risk notes are recorded the screen is not complete."""
     relation = HouseholdRelation(given.relation).value
-    key_id, sealed = _seal(db, screen.agency_id, keys, {"label": given.label, "notes": given.notes})
     person = RiskScreenPerson(
         risk_screen_id=screen.id,
         relation=relation,
         added_at=at,
         screened_at=at if given.notes else None,
-        key_id=key_id,
-        content_sealed=sealed,
+        key_id="",
+        content_sealed=b"",  # sealed below, for its row
     )
     db.add(person)
     db.flush()
+    person.key_id, person.content_sealed = _seal(
+        db,
+        screen.agency_id,
+        keys,
+        {"label": given.label, "notes": given.notes},
+        place=_person_place(screen, person),
+    )
+    db.add(person)
     if not given.notes and screen.done_at is None:
         screen.screened_at = None  # someone new is not yet screened
         db.add(screen)
@@ -298,15 +326,21 @@ def record_screen(
     if not given.survivor_notes:
         raise Invalid("survivor_notes", "The survivor's risks is required.")
     people = persons(db, screen)
-    key_id, sealed = _seal(db, screen.agency_id, keys, {"survivor": given.survivor_notes})
-    screen.key_id, screen.notes_sealed = key_id, sealed
+    screen.key_id, screen.notes_sealed = _seal(
+        db, screen.agency_id, keys, {"survivor": given.survivor_notes}, place=_notes_place(screen)
+    )
     for person in people:
         notes = given.person_notes.get(person.public_id)
         if notes is None:
             continue
-        content = _open(db, screen.agency_id, keys, person.key_id, person.content_sealed)
+        place = _person_place(screen, person)
+        content = _open(
+            db, screen.agency_id, keys, person.key_id, person.content_sealed, place=place
+        )
         content["notes"] = notes
-        person.key_id, person.content_sealed = _seal(db, screen.agency_id, keys, content)
+        person.key_id, person.content_sealed = _seal(
+            db, screen.agency_id, keys, content, place=place
+        )
         person.screened_at = at if notes else None
         db.add(person)
     everyone = all(p.screened_at is not None for p in people)
@@ -373,10 +407,19 @@ class RiskScreenView:
 
 def view(db: Session, screen: RiskScreen, *, keys: KeyWrapper, now: datetime) -> RiskScreenView:
     """The owner's own view (the caller has checked the viewer may read the safety plan)."""
-    notes = _open(db, screen.agency_id, keys, screen.key_id, screen.notes_sealed)
+    notes = _open(
+        db, screen.agency_id, keys, screen.key_id, screen.notes_sealed, place=_notes_place(screen)
+    )
     people = []
     for person in persons(db, screen):
-        content = _open(db, screen.agency_id, keys, person.key_id, person.content_sealed)
+        content = _open(
+            db,
+            screen.agency_id,
+            keys,
+            person.key_id,
+            person.content_sealed,
+            place=_person_place(screen, person),
+        )
         people.append(
             PersonView(
                 person.public_id,

@@ -31,6 +31,8 @@ from portal.models.screening import (
     ScreeningAction,
     ScreeningAmendment,
     ScreeningTrigger,
+    amendment_sealed_for,
+    screening_sealed_for,
 )
 from portal.placeholders import sentence
 from portal.requester import Requester
@@ -103,14 +105,28 @@ class ScreeningInput:
         return self.tool.band(self.band).concern
 
 
-def _seal(db: Session, agency_id: int, keys: KeyWrapper, content: dict) -> tuple[str, bytes]:
+def _seal(
+    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
+) -> tuple[str, bytes]:
     key_id, secret = data_secret(db, agency_id, keys=keys)
-    return key_id, crypto.seal_json(secret, content)
+    return key_id, crypto.seal_json(secret, content, bound_to=place)
 
 
-def _open(db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes) -> dict:
+def _open(
+    db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
+) -> dict:
     _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
-    return crypto.open_json(secret, sealed)
+    return crypto.open_json(secret, sealed, bound_to=place)
+
+
+def _notes_place(screening: Screening) -> str:
+    return screening_sealed_for(screening.agency_id, screening.client_id, screening.id)
+
+
+def _amendment_place(screening: Screening, amendment: ScreeningAmendment) -> str:
+    return amendment_sealed_for(
+        screening.agency_id, screening.client_id, screening.id, amendment.id
+    )
 
 
 def _apply(
@@ -130,11 +146,15 @@ def _apply(
     screening.concern = given.concern
     screening.age_group = AgeGroup(given.age_group).value
     screening.action = ScreeningAction(given.action).value
+    if screening.id is None:  # a new screening: its notes are sealed for its row
+        db.add(screening)
+        db.flush()
     screening.key_id, screening.notes_sealed = _seal(
         db,
         screening.agency_id,
         keys,
         {"notes": given.notes, "action_reason": given.action_reason},
+        place=_notes_place(screening),
     )
 
 
@@ -406,17 +426,24 @@ def amend(
     changes = {k: [before[k], after[k]] for k in FIELDS if before[k] != after[k]}
     if not changes:
         raise Invalid("reason", "Nothing was changed: an amendment needs a change.")
-    key_id, sealed = _seal(db, screening.agency_id, keys, {"reason": reason, "changes": changes})
     amendment = ScreeningAmendment(
         screening_id=screening.id,
         at=at,
         by_id=actor.id if actor else None,
-        key_id=key_id,
-        change_sealed=sealed,
+        key_id="",
+        change_sealed=b"",  # sealed below, for its row
     )
     screening.updated_at = at
     db.add_all([amendment, screening])
     db.flush()
+    amendment.key_id, amendment.change_sealed = _seal(
+        db,
+        screening.agency_id,
+        keys,
+        {"reason": reason, "changes": changes},
+        place=_amendment_place(screening, amendment),
+    )
+    db.add(amendment)
     record(
         db,
         AuditTag.SCREENING_AMENDED,
@@ -431,7 +458,14 @@ def amend(
 
 
 def _field_values(db, screening, *, keys, tz) -> dict:
-    sealed = _open(db, screening.agency_id, keys, screening.key_id, screening.notes_sealed)
+    sealed = _open(
+        db,
+        screening.agency_id,
+        keys,
+        screening.key_id,
+        screening.notes_sealed,
+        place=_notes_place(screening),
+    )
     tool = catalogue().get(screening.tool_key)
     band = tool.band(screening.band) if tool else None
     return {
@@ -605,7 +639,14 @@ def screening_view(db: Session, screening: Screening, *, keys: KeyWrapper, tz: Z
     ).all()
     amendments = []
     for amendment, name in rows:
-        content = _open(db, screening.agency_id, keys, amendment.key_id, amendment.change_sealed)
+        content = _open(
+            db,
+            screening.agency_id,
+            keys,
+            amendment.key_id,
+            amendment.change_sealed,
+            place=_amendment_place(screening, amendment),
+        )
         amendments.append(AmendmentView(amendment.at, name, content["reason"], content["changes"]))
     return ScreeningView(
         screening,
@@ -623,7 +664,14 @@ def screening_view(db: Session, screening: Screening, *, keys: KeyWrapper, tz: Z
 def form_values(db: Session, screening: Screening | None, *, keys: KeyWrapper, tz: ZoneInfo):
     if screening is None:
         return {}
-    sealed = _open(db, screening.agency_id, keys, screening.key_id, screening.notes_sealed)
+    sealed = _open(
+        db,
+        screening.agency_id,
+        keys,
+        screening.key_id,
+        screening.notes_sealed,
+        place=_notes_place(screening),
+    )
     return {
         "tool": screening.tool_key,
         "tool_version": screening.tool_version,

@@ -21,6 +21,7 @@ from portal.db import read
 from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
 from portal.errors import NotFound
 from portal.models import AgencyKey, CaseLink, Client, SectionEntry
+from portal.models.client import identity_sealed_for
 from portal.models.section import sealed_places
 
 
@@ -160,7 +161,9 @@ class SealedSections:
         if section.identifying:
             identity_record = _load_identity(db, wanted, cache)
             identity = crypto.open_json(
-                _secret(db, owner_id, identity_record.key_id, keys, cache), identity_record.sealed
+                _secret(db, owner_id, identity_record.key_id, keys, cache),
+                identity_record.sealed,
+                bound_to=identity_sealed_for(owner_id, wanted.client_id),
             )
             rows.extend(
                 Row(label, "text", identity.get(name) or "")
