@@ -173,6 +173,32 @@ def open_json(
         raise
 
 
+def open_unbound(secret: bytes, sealed: bytes) -> dict | None:
+    """A record sealed the old way (the key alone) opened; None for any other: one sealed
+    for a place, or one this key does not open. Told apart by the authenticator, not by
+    the `B1` prefix, which an old record begins with once in 65,536."""
+    try:
+        return json.loads(_seal_box(secret).decrypt(bytes(sealed)))
+    except nacl.exceptions.CryptoError:
+        return None
+
+
+def opens_bound(secret: bytes, sealed: bytes, places: tuple[str, ...]) -> bool:
+    """Whether the record is sealed for one of `places` (not the old form: see above)."""
+    sealed = bytes(sealed)
+    if sealed[:2] != _BOUND:
+        return False
+    for place in places:
+        try:
+            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                sealed[2 + _NONCE :], place.encode(), sealed[2 : 2 + _NONCE], _bound_key(secret)
+            )
+        except nacl.exceptions.CryptoError:
+            continue
+        return True
+    return False
+
+
 def normalise_name(text: str) -> str:
     """Casefolded, accents and punctuation removed, whitespace collapsed."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

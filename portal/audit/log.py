@@ -56,6 +56,7 @@ class AuditTag(StrEnum):
     RELEASE_SIGNED = "consent:release:signed"
     RELEASE_REVOKED = "consent:release:revoked"
     KEY_ROTATED = "admin:key:rotated"
+    KEY_RESEALED = "admin:key:resealed"  # records sealed the old way, sealed for their place
     API_TOKEN_CREATED = "admin:api_token:created"
     API_TOKEN_REVOKED = "admin:api_token:revoked"
     # survivor-mentors (issue 7)

@@ -1,9 +1,11 @@
-"""`portal consent verify FILE`, `portal keys rotate AGENCY`, `portal keys list` (issue 4)."""
+"""`portal consent verify FILE`, `portal keys rotate AGENCY`, `portal keys list` (issue 4),
+`portal keys reseal`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
@@ -42,6 +44,23 @@ def add_commands(commands) -> None:
     )
     rotate.add_argument("agency", help="agency name or public id")
     command(keys_cmd, "list", "every agency's public signing keys", run=cmd_keys_list)
+    reseal = command(
+        keys_cmd,
+        "reseal",
+        "seal again, each for its place, every survivor record still sealed the old way",
+        description="Seal again every record of this node still sealed with its agency's "
+        "data key alone (section versions, client identities, screenings and their "
+        "amendments, risk screens and household members) for its place, so that one moved "
+        "onto another survivor's row no longer opens there. Batches of --batch records, each "
+        "one transaction: stopped at any point, nothing is lost; run it again to finish. "
+        "Prints, per kind, how many were re-sealed and how many were already. Exit status "
+        "1: some records open for no place here (moved or damaged); they are left as they "
+        "are and counted.",
+        run=cmd_keys_reseal,
+    )
+    reseal.add_argument(
+        "--batch", type=int, default=200, help="records per transaction (1 to 10000)"
+    )
 
 
 def _read_input(name: str) -> bytes:
@@ -114,4 +133,55 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
                 f"{agency.name}\t{key.key_id}\t{key.public_key}\t"
                 f"created {local_time(key.created_at, tz)}\t{retired}"
             )
+    return 0
+
+
+def cmd_keys_reseal(args: argparse.Namespace) -> int:
+    from nacl.exceptions import CryptoError
+
+    from portal.crypto import KeyWrapper
+    from portal.services import reseal
+
+    if not 1 <= args.batch <= 10_000:
+        raise errors.CommandError(
+            f"--batch {args.batch}: give a number of records from 1 to 10000", errors.BAD_INPUT
+        )
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
+    keys = KeyWrapper(settings.secrets.kek_bytes())
+    elsewhere = 0
+    for kind in reseal.KINDS:
+        after, totals = 0, Counter()
+        while True:
+            try:
+                with unit_of_work(engine) as db:
+                    batch = reseal.reseal_batch(
+                        db, kind, after=after, size=args.batch, keys=keys, at=settings.clock()
+                    )
+            except CryptoError:
+                raise errors.CommandError(
+                    "the node's key (PORTAL_KEK or the secrets file) does not open the "
+                    "agency keys in this database: run with this node's own secrets"
+                ) from None
+            totals.update(batch.counts)
+            if batch.last_id is None:
+                break
+            after = batch.last_id
+        elsewhere += totals[reseal.ELSEWHERE]
+        line = (
+            f"{kind.name}: {totals[reseal.RESEALED]} re-sealed for their place, "
+            f"{totals[reseal.BOUND]} already"
+        )
+        if totals[reseal.CHANGED]:
+            line += f", {totals[reseal.CHANGED]} saved by staff meanwhile (sealed for it)"
+        if totals[reseal.ELSEWHERE]:
+            line += f", {totals[reseal.ELSEWHERE]} open for no place here (left as they are)"
+        print(line)
+    if elsewhere:
+        print(
+            f"error: {elsewhere} records open for no place here: moved from another row or "
+            "damaged; left as they are; restore them from a backup",
+            file=sys.stderr,
+        )
+        return errors.NEGATIVE
     return 0

@@ -1,0 +1,195 @@
+"""Re-sealing: records sealed the old way (the agency's data key alone) sealed again for
+their place, so that one moved onto another survivor's row no longer opens there.
+
+Which form a record is in is told by its authenticator (portal.crypto.open_unbound), not
+by a column or the prefix alone: a record that opens under the key alone is the old form.
+A batch is one transaction, and each record is written only if it is still what was read
+(a save by staff in between wins, and is sealed for its place already): stopped at any
+point, nothing is lost, and a second run re-seals what the first did not reach.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from portal import crypto
+from portal.audit import AuditTag, record
+from portal.crypto import KeyWrapper
+from portal.errors import NotFound
+from portal.models import Client, SectionEntry
+from portal.models.client import identity_sealed_for
+from portal.models.screening import (
+    RiskScreen,
+    RiskScreenPerson,
+    Screening,
+    ScreeningAmendment,
+    amendment_sealed_for,
+    risk_person_sealed_for,
+    risk_screen_sealed_for,
+    screening_sealed_for,
+)
+from portal.models.section import sealed_places
+from portal.services.keys import data_secret
+
+
+@dataclass(frozen=True)
+class SealedKind:
+    """One sealed column: its rows as (id, agency id, key id, sealed, places it may have
+    been sealed for, the first being where it is sealed now)."""
+
+    name: str
+    table: type
+    column: str
+    rows: Callable  # (after id) -> select of (id, agency_id, key_id, sealed, *place parts)
+    places: Callable[..., tuple[str, ...]]
+
+
+def _section_rows():
+    e = SectionEntry
+    return select(
+        e.id, e.agency_id, e.key_id, e.content_sealed, e.client_id, e.section_key, e.version
+    )
+
+
+def _client_rows():
+    return select(Client.id, Client.agency_id, Client.key_id, Client.identity_sealed)
+
+
+def _screening_rows():
+    s = Screening
+    return select(s.id, s.agency_id, s.key_id, s.notes_sealed, s.client_id)
+
+
+def _amendment_rows():
+    a, s = ScreeningAmendment, Screening
+    return select(a.id, s.agency_id, a.key_id, a.change_sealed, s.client_id, s.id).join(
+        s, s.id == a.screening_id
+    )
+
+
+def _risk_screen_rows():
+    r = RiskScreen
+    return select(r.id, r.agency_id, r.key_id, r.notes_sealed, r.client_id)
+
+
+def _risk_person_rows():
+    p, r = RiskScreenPerson, RiskScreen
+    return select(p.id, r.agency_id, p.key_id, p.content_sealed, r.client_id, r.id).join(
+        r, r.id == p.risk_screen_id
+    )
+
+
+KINDS = (
+    SealedKind(
+        "section versions",
+        SectionEntry,
+        "content_sealed",
+        _section_rows,
+        lambda row_id, agency, client, key, version: sealed_places(agency, client, key, version),
+    ),
+    SealedKind(
+        "client identities",
+        Client,
+        "identity_sealed",
+        _client_rows,
+        lambda row_id, agency: (identity_sealed_for(agency, row_id),),
+    ),
+    SealedKind(
+        "screenings",
+        Screening,
+        "notes_sealed",
+        _screening_rows,
+        lambda row_id, agency, client: (screening_sealed_for(agency, client, row_id),),
+    ),
+    SealedKind(
+        "screening amendments",
+        ScreeningAmendment,
+        "change_sealed",
+        _amendment_rows,
+        lambda row_id, agency, client, screening: (
+            amendment_sealed_for(agency, client, screening, row_id),
+        ),
+    ),
+    SealedKind(
+        "risk screens",
+        RiskScreen,
+        "notes_sealed",
+        _risk_screen_rows,
+        lambda row_id, agency, client: (risk_screen_sealed_for(agency, client, row_id),),
+    ),
+    SealedKind(
+        "risk screen household members",
+        RiskScreenPerson,
+        "content_sealed",
+        _risk_person_rows,
+        lambda row_id, agency, client, screen: (
+            risk_person_sealed_for(agency, client, screen, row_id),
+        ),
+    ),
+)
+
+# What became of each record a batch read.
+RESEALED, BOUND, ELSEWHERE, CHANGED = "resealed", "bound", "elsewhere", "changed"
+
+
+@dataclass
+class Batch:
+    last_id: int | None  # None: no rows after `after`
+    counts: Counter
+
+
+def reseal_batch(
+    db: Session, kind: SealedKind, *, after: int, size: int, keys: KeyWrapper, at: datetime
+) -> Batch:
+    """The next `size` records of `kind` after id `after`, each still sealed the old way
+    sealed again for its place with its agency's current data key (as every save seals);
+    one entry per agency in its log, naming how many. The caller commits."""
+    table = kind.table
+    rows = db.exec(kind.rows().where(table.id > after).order_by(table.id).limit(size)).all()
+    counts: Counter = Counter()
+    by_agency: Counter = Counter()
+    for row_id, agency_id, key_id, sealed, *parts in rows:
+        try:
+            _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
+        except NotFound:  # a key of no agency here, or of another: moved, left as it is
+            counts[ELSEWHERE] += 1
+            continue
+        places = kind.places(row_id, agency_id, *parts)
+        value = crypto.open_unbound(secret, sealed)
+        if value is None:
+            counts[BOUND if crypto.opens_bound(secret, sealed, places) else ELSEWHERE] += 1
+            continue
+        new_key_id, new_secret = data_secret(db, agency_id, keys=keys)
+        values = {
+            kind.column: crypto.seal_json(new_secret, value, bound_to=places[0]),
+            "key_id": new_key_id,
+        }
+        if table is Client and new_key_id != key_id:  # found by the current key's digest
+            values["search_digest"] = crypto.search_digest(
+                new_secret, value["given_name"], value["family_name"], value["birth_date"]
+            )
+        column = getattr(table, kind.column)
+        written = db.execute(
+            update(table).where(table.id == row_id, column == bytes(sealed)).values(values)
+        ).rowcount
+        outcome = RESEALED if written == 1 else CHANGED  # changed by a save since read
+        counts[outcome] += 1
+        if outcome == RESEALED:
+            by_agency[agency_id] += 1
+    for agency_id, count in sorted(by_agency.items()):
+        record(
+            db,
+            AuditTag.KEY_RESEALED,
+            agency_id=agency_id,
+            actor=None,
+            subject=kind.table.__tablename__,
+            detail={"resealed": count},
+            at=at,
+        )
+    return Batch(rows[-1][0] if rows else None, counts)
