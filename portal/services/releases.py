@@ -350,6 +350,12 @@ def revocations(db: Session, row: ConsentRelease) -> list[consent.Revocation]:
     ]
 
 
+def revoked_at(db: Session, row: ConsentRelease, *, at: datetime) -> datetime | None:
+    """When the release was first revoked, by `at`; None if it was not."""
+    times = [r.revoked_at for r in revocations(db, row) if r.revoked_at <= at]
+    return min(times, default=None)
+
+
 def revoke(
     db: Session,
     row: ConsentRelease,

@@ -193,6 +193,7 @@ def _view(ctx: Context, row) -> dict:
     recipients = [by_id[r] for r in document.recipients if r in by_id]
     sections = [catalogue().get(key) for key in document.sections]
     client = ctx.db.get(Client, row.client_id)
+    status = releases.status_of(ctx.db, row, at=ctx.now, tz=ctx.settings.tz)
     return {
         "release": row,
         "document": document,
@@ -201,8 +202,13 @@ def _view(ctx: Context, row) -> dict:
         "recipients": recipients,
         "system_recipients": [a for a in recipients if a.kind == AgencyKind.SYSTEM],
         "sections": [s for s in sections if s is not None],
-        "status": releases.status_of(ctx.db, row, at=ctx.now, tz=ctx.settings.tz),
+        "status": status,
         "end": consent.release_end(document),
+        # Said on every page and on paper: a revoked or ended release must not read as one
+        # in effect to whoever relies on it.
+        "is_revoked": status is not None and status.state == consent.ReleaseState.REVOKED,
+        "is_ended": status is not None and status.state == consent.ReleaseState.EXPIRED,
+        "revoked_at": releases.revoked_at(ctx.db, row, at=ctx.now),
         "restricted": restricted_persons.in_force(ctx.db, client),
         "reason_label": restricted_persons.reason_label,
         "capacities": list(consent.Capacity),
@@ -214,7 +220,6 @@ def _view(ctx: Context, row) -> dict:
         ],
         "tz": ctx.settings.tz,
         "is_draft": row.state == ReleaseState.DRAFT,
-        "is_revoked": False,
         # Who must sign, if the client signed now (a draft may be older than a birthday).
         "signing": _rules(ctx).signers(
             releases.birth_date_of(ctx.db, client, keys=ctx.request.app.state.keys), ctx.now
@@ -240,9 +245,6 @@ def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None)
             at=ctx.now,
             shown_in="persons who may never sign",
         ).allowed
-    )
-    view["is_revoked"] = (
-        view["status"] is not None and view["status"].state == consent.ReleaseState.REVOKED
     )
     names = (
         "signer_name",
