@@ -114,6 +114,7 @@ class Mdt:
             coordinating=coordinating,
             at=at,
             tz=UTC,
+            age_of_majority=18,
             keys=self.keys,
             cache=RequestCache(),
         )

@@ -119,6 +119,7 @@ def answer(
     coordinating: str | None,
     at: datetime,
     tz: tzinfo,
+    age_of_majority: int,
     keys: KeyWrapper,
     cache: RequestCache,
     entries_into: list | None = None,
@@ -126,8 +127,10 @@ def answer(
 ) -> Referrals:
     """The owner's side. `coordinating`: the public id of the MDT's coordinating agency as
     this node knows it (see module docstring), None when it knows of none. `tz`: the MDT's
-    time zone, as for `point.answer`. `only`: one referral (its screening's public id), for
-    the page that opens a case from it: no other minor is decided or logged.
+    time zone, as for `point.answer`; `age_of_majority`: the owner's node's (its setting),
+    under which a client screened as a minor is one still. `only`: one referral (its
+    screening's public id), for the page that opens a case from it: no other minor is
+    decided or logged.
 
     `entries_into` as for `point.answer`: a list in which to leave the owner's entries for
     a caller deciding several owners in one transaction (it must write them all)."""
@@ -177,6 +180,7 @@ def answer(
                 section,
                 at=at,
                 tz=tz,
+                age_of_majority=age_of_majority,
                 keys=keys,
                 cache=cache,
                 entries=entries,
@@ -190,16 +194,29 @@ def answer(
 
 
 def _each_minor(
-    db, requester, owner, recipient, section, *, at, tz, keys, cache, entries, only=None
+    db,
+    requester,
+    owner,
+    recipient,
+    section,
+    *,
+    at,
+    tz,
+    age_of_majority,
+    keys,
+    cache,
+    entries,
+    only=None,
 ) -> Referrals:
     flagged, more = source.candidates(db, owner.id, only=only)
-    # Screened as a minor is not a minor now: one who has turned 18 since is no longer the
-    # child-abuse MDT's to be told of (their sealed birth date, where the MDT is).
+    # Screened as a minor is not a minor now: one who has come of age since (the node's age
+    # of majority, as screening judged it) is no longer the child-abuse MDT's to be told of
+    # (their sealed birth date, where the MDT is).
     flagged = [
         c
         for c in flagged
         if legal_basis.younger_than(
-            db, owner, c.client_id, consent.AGE_OF_MAJORITY, at=at, tz=tz, keys=keys
+            db, owner, c.client_id, age_of_majority, at=at, tz=tz, keys=keys
         )
     ]
     if flagged:  # every such client's releases naming the recipient, in two queries

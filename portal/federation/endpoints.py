@@ -42,9 +42,12 @@ def _refused(refused: SignatureRefused) -> Response:
     return response
 
 
-def federation_route(path: str, handler: Handler, *, discloses: bool = False) -> Route:
+def federation_route(
+    path: str, handler: Handler, *, discloses: bool = False, minors: bool = False
+) -> Route:
     """`discloses`: the handler answers at a disclosure point, and is given the agencies'
-    keys and the MDT's time zone besides the time."""
+    keys and the MDT's time zone besides the time. `minors`: it decides who is a minor, and
+    is given this node's age of majority."""
 
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -55,14 +58,16 @@ def federation_route(path: str, handler: Handler, *, discloses: bool = False) ->
             body += chunk
             if len(body) > transport.MAX_BODY_BYTES:
                 return _plain(413, {"error": "too_large", "message": "the body is too large"})
-        return await run_in_threadpool(_serve, request, handler, body, discloses)
+        return await run_in_threadpool(_serve, request, handler, body, discloses, minors)
 
     endpoint.permission = Permission.NODE_SIGNED
     endpoint.__name__ = handler.__name__
     return Route(transport.PREFIX + path, endpoint, methods=["POST"])
 
 
-def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> Response:
+def _serve(
+    request: Request, handler: Handler, body: bytes, discloses: bool, minors: bool = False
+) -> Response:
     state = request.app.state
     settings = state.settings
     window = settings.federation_window_seconds
@@ -101,6 +106,8 @@ def _serve(request: Request, handler: Handler, body: bytes, discloses: bool) -> 
             options = {"at": now}
             if discloses:
                 options |= {"keys": state.keys, "tz": settings.tz}
+            if minors:
+                options |= {"age_of_majority": settings.age_of_majority}
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
             _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
@@ -155,7 +162,8 @@ def federation_routes() -> list[Route]:
         federation_route("/disclosures", owner.disclosures, discloses=True),
         federation_route("/case-links", owner.case_link),
         federation_route("/case-participants", owner.case_participants),
-        federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True),  # issue 20
+        # issue 20
+        federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True, minors=True),
     ]
 
 

@@ -133,7 +133,14 @@ def _answered(
 
 
 def mdt_referrals(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, tz: tzinfo, keys: KeyWrapper
+    db: Session,
+    caller: Caller,
+    payload: dict,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    age_of_majority: int,
+    keys: KeyWrapper,
 ) -> Answer:
     """`POST /federation/v1/mdt-referrals` (issue 20): each owner named (all hosted here)
     answers the coordinator's question about its minors with a clear concern and no MDT
@@ -159,6 +166,7 @@ def mdt_referrals(
                 coordinating=coordinating,
                 at=at,
                 tz=tz,
+                age_of_majority=age_of_majority,
                 keys=keys,
                 cache=cache,
                 only=only,

@@ -80,6 +80,7 @@ def coordinator_referrals(
     configured: str | None,
     at: datetime,
     tz: tzinfo,
+    age_of_majority: int,
     keys: KeyWrapper,
     federation: Federation | None,
     between: Callable[[], None] | None = None,
@@ -116,6 +117,7 @@ def coordinator_referrals(
         coordinating=coordinating,
         at=at,
         tz=tz,
+        age_of_majority=age_of_majority,
         keys=keys,
         between=between,
     )
@@ -152,6 +154,7 @@ def one_partner(
     configured: str | None,
     at: datetime,
     tz: tzinfo,
+    age_of_majority: int,
     keys: KeyWrapper,
     federation: Federation | None,
     only: str | None = None,
@@ -166,7 +169,15 @@ def one_partner(
     asking = requester.asking(referrals.PURPOSE)
     if membership.is_local(db, owner):
         found = referrals.ask_here(
-            db, asking, [owner], coordinating=coordinating, at=at, tz=tz, keys=keys, only=only
+            db,
+            asking,
+            [owner],
+            coordinating=coordinating,
+            at=at,
+            tz=tz,
+            age_of_majority=age_of_majority,
+            keys=keys,
+            only=only,
         )
         return found.get(owner.public_id)
     me = RequestCache().agency(db, requester.agency)

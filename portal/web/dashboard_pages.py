@@ -135,6 +135,7 @@ def dashboard_values(
             configured=settings.coordinating_agency,
             at=now,
             tz=settings.tz,
+            age_of_majority=settings.age_of_majority,
             keys=keys,
             federation=federation,
             between=between,

@@ -332,6 +332,7 @@ def _referral(ctx: Context) -> tuple:
         configured=ctx.settings.coordinating_agency,
         at=ctx.now,
         tz=ctx.settings.tz,
+        age_of_majority=ctx.settings.age_of_majority,
         keys=_keys(ctx),
         federation=ctx.request.app.state.federation,
         only=ctx.request.path_params["referral_id"],

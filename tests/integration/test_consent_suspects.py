@@ -6,8 +6,20 @@ the reason its comment gives. Synthetic data only."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import date, timedelta
 
-from test_release_pages import Team, signed_release
+import pytest
+from referral_helpers import NY, Mdt
+from starlette.testclient import TestClient
+from test_release_pages import Team, create_release, sign_form, signed_release
+
+from portal.app import create_app
+from portal.services import screenings
+from portal.services.releases import MinorSigning
+from portal.web import screening_forms
+
+import factories as make
 
 
 def _text(html: str) -> str:
@@ -31,3 +43,80 @@ def test_a_printed_revoked_release_says_it_is_revoked_and_names_the_time_zone(
     printed = _text(client.get(f"{url}/print").text)
     assert "RETIRADO (REVOCADO): este permiso fue retirado el 2026-11-02." in printed, printed
     assert "la zona horaria America/New York (EST)" in printed, printed
+
+
+# --- the node's age of majority, not 18 ------------------------------------------------
+
+
+@pytest.fixture
+def of_age_at(settings, engine, connection):
+    """A browser on a node whose jurisdiction sets another age of majority."""
+
+    def browser(age: int, **changes):
+        app = create_app(
+            replace(settings, age_of_majority=age, **changes), engine=engine, bind=connection
+        )
+        return TestClient(app, base_url="http://testserver", follow_redirects=False)
+
+    return browser
+
+
+def test_the_client_page_says_the_client_came_of_age_at_the_nodes_age_of_majority(
+    of_age_at, db, keys, clock
+):
+    # Before: on a node whose age of majority is 21, a client who signed as a minor at 20
+    # and has turned 21 is told "The client has turned 18 since signing a release as a
+    # minor": the words were fixed, although the rule behind them follows the setting.
+    with of_age_at(21) as browser:
+        team = Team(browser, db, keys)
+        team.client_row = make.client_record(db, team.owner, keys, birth=date(2005, 11, 5))
+        url = create_release(browser, team)
+        signed = browser.post(
+            f"{url}/sign",
+            data=sign_form(team, second_signer_name="Pat Example", second_signer_capacity="parent"),
+        )
+        assert signed.status_code == 303, signed.text
+        clock.advance(days=4)  # 21 on 5 November, where the MDT is
+        team.sign_in_again(browser)
+        page = _text(browser.get(f"/clients/{team.client_row.public_id}").text)
+    assert "The client has turned 21 since signing a release as a minor." in page, page
+    assert "turned 18" not in page
+
+
+def test_a_minor_under_the_nodes_age_of_majority_is_referred_although_18(
+    of_age_at, db, keys, clock
+):
+    # Before: on a node whose age of majority is 19, a survivor of 18 screened as a minor
+    # (screening follows the setting) was dropped from the coordinator's referrals, for the
+    # referral point checked "still a minor" against consent.AGE_OF_MAJORITY (18).
+    mdt = Mdt(db, keys)
+    client_row = make.client_record(db, mdt.shelter, keys, birth=date(2008, 6, 1))  # 18
+    given = screening_forms.read_screening(
+        {
+            "tool": "cse_it",
+            "tool_version": "2.0",
+            "screened_at": f"{(make.AT - timedelta(days=2)).astimezone(NY):%Y-%m-%dT%H:%M}",
+            "trigger": "indicator",
+            "band": "clear_concern",
+            "age_group": "minor",
+            "action": "mdt_referral",
+            "action_reason": "",
+            "notes": "SYNTHETIC",
+        },
+        tz=NY,
+        now=make.AT,
+    )
+    minors = MinorSigning(age_of_majority=19, tz=NY)
+    screening = screenings.start(
+        db, client_row, given=given, actor=mdt.shelter_staff, keys=keys, at=make.AT, minors=minors
+    )
+    screenings.finalise(
+        db, screening, actor=mdt.shelter_staff, keys=keys, tz=NY, window_hours=48, at=make.AT
+    )
+    mdt.release(client_row, mdt.shelter_staff, adult=True)
+    db.flush()
+    with of_age_at(19, coordinating_agency=mdt.cac.name) as browser:
+        make.login(browser, mdt.coordinator.username)
+        page = browser.get(f"/referrals/{mdt.shelter.public_id}/{screening.public_id}")
+    assert page.status_code == 200, page.text[:300]
+    assert "<dt>Age group</dt><dd>minor</dd>" in page.text

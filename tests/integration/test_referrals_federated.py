@@ -196,6 +196,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
                     configured=shelter.name,  # a setting never outranks the roster
                     at=fw.now(),
                     tz=UTC,
+                    age_of_majority=18,
                     keys=world.a.keys,
                     federation=federation,
                 )
@@ -209,6 +210,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
                 configured=None,
                 at=fw.now(),
                 tz=UTC,
+                age_of_majority=18,
                 keys=world.a.keys,
                 federation=federation,
             )

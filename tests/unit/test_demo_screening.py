@@ -56,6 +56,7 @@ def test_the_demo_has_partners_minors_referred_under_each_gate_and_one_withheld(
         coordinating=cac.public_id,
         at=AT,
         tz=UTC,
+        age_of_majority=18,
         keys=keys,
     )
     shelter, welfare = found[by_key["shelter"].public_id], found[by_key["cw"].public_id]

@@ -295,6 +295,7 @@ def test_asking_partners_here_writes_both_sides_and_counts_the_withheld(mdt):
         coordinating=mdt.cac.public_id,
         at=LATER,
         tz=UTC,
+        age_of_majority=18,
         keys=mdt.keys,
     )
     shelter, welfare = found[mdt.shelter.public_id], found[mdt.welfare.public_id]
@@ -322,6 +323,7 @@ def test_a_case_opened_from_a_referral_invites_the_owner_and_starts_the_clock(md
         coordinating=mdt.cac.public_id,
         at=LATER,
         tz=UTC,
+        age_of_majority=18,
         keys=mdt.keys,
     )
     referral = referrals.find(found[mdt.shelter.public_id], screening.public_id)
