@@ -22,7 +22,8 @@ from portal.models import (
     ReleaseRevocation,
     ReleaseState,
 )
-from portal.services.releases import keyring, status_of
+from portal.sections import catalogue
+from portal.services.releases import agency_kinds, keyring, status_of
 
 
 def signed_release(row: ConsentRelease) -> consent.SignedRelease:
@@ -70,11 +71,15 @@ class VerifyReport:
     key_id: str | None = None
     revocations_known: bool = False  # the release was made on this node
     revoked_at: datetime | None = None  # when revoked, for saying so in any language
+    # What a valid release must hold and this one lacks or contradicts (consent.validate):
+    # a genuine signature on such a document does not make it a release anyone may rely on.
+    problems: tuple[consent.Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
         return (
             self.signature_ok
+            and not self.problems
             and self.status is not None
             and self.status.state == consent.ReleaseState.ACTIVE
         )
@@ -83,6 +88,10 @@ class VerifyReport:
     def summary(self) -> str:
         if not self.signature_ok or self.status is None:
             return self.reason
+        if self.problems:
+            return "The signature is valid, but the document is not a valid release: " + " ".join(
+                p.message for p in self.problems
+            )
         return f"The signature is valid and {self.status.reason}."
 
 
@@ -146,6 +155,11 @@ def verify_upload(
             key_id=envelope["signature"]["kid"],
         )
     document: consent.Release = verdict.document
+    # A genuine signature proves who signed, not that the document is a release: one signed
+    # outside releases.sign() (the library is usable on its own) is held to the same checks.
+    problems = consent.validate(
+        document, section_keys=catalogue().keys(), agency_kinds=agency_kinds(db)
+    )
     known = []
     if stored is not None:
         for revocation in db.exec(
@@ -181,6 +195,7 @@ def verify_upload(
         key_id=envelope["signature"]["kid"],
         revocations_known=stored is not None,
         revoked_at=min(revoked) if revoked else None,
+        problems=tuple(problems),
     )
 
 

@@ -5,17 +5,21 @@ the reason its comment gives. Synthetic data only."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from referral_helpers import NY, Mdt
+from sqlmodel import select
 from starlette.testclient import TestClient
 from test_release_pages import Team, create_release, sign_form, signed_release
 
+import consent
 from portal.app import create_app
-from portal.services import screenings
+from portal.models import ConsentRelease
+from portal.services import releases, screenings
 from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
@@ -120,3 +124,41 @@ def test_a_minor_under_the_nodes_age_of_majority_is_referred_although_18(
         page = browser.get(f"/referrals/{mdt.shelter.public_id}/{screening.public_id}")
     assert page.status_code == 200, page.text[:300]
     assert "<dt>Age group</dt><dd>minor</dd>" in page.text
+
+
+# --- a release signed outside releases.sign() ------------------------------------------
+
+
+def test_a_release_signed_with_the_agencys_key_but_lacking_a_witness_and_a_statement_is_not_valid(
+    client, db, keys
+):
+    # Before: the verify page checked the signature and the dates only. A file signed with
+    # a roster key outside releases.sign() (the consent library is usable on its own, by a
+    # partner or a script) that names no staff witness and leaves out the statement that
+    # services do not depend on signing, which consent.validate refuses, read "Valid and
+    # in effect now".
+    team = Team(client, db, keys)
+    url = signed_release(client, team)
+    row = db.exec(
+        select(ConsentRelease).where(ConsentRelease.public_id == url.rsplit("/", 1)[1])
+    ).one()
+    document = releases.signed_document(row)
+    statements = replace(document.statements, no_conditioning="")
+    lacking = replace(
+        document,
+        witness=None,
+        statements=statements,
+        statements_sha256=consent.statements_digest(statements),
+    )
+    key_id, signing_key = releases._signing_key(db, team.owner, keys=keys)
+    envelope = consent.sign_release(lacking, signing_key, key_id).to_dict()
+    page = client.post(
+        "/consent/verify",
+        data={"csrf_token": team.token, "language": "en"},
+        files={"document": ("release.json", json.dumps(envelope), "application/json")},
+    )
+    assert page.status_code == 200
+    verdict = _text(page.text)
+    assert "Valid and in effect now" not in verdict
+    assert "Not valid: do not rely on this file" in verdict, verdict
+    assert "The staff witness is not recorded." in verdict, verdict
