@@ -99,11 +99,24 @@ def statements(language: str) -> consent.Statements:
 def dynamic_messages() -> list[str]:
     """Messages that no source file spells out where they are shown: the statements (in
     the consent library), the section titles (policies/sections.toml), the agency kinds,
-    the roles (a recipient's, in the accounting of disclosures)."""
+    the roles (a recipient's, in the accounting of disclosures), the survivor's safety
+    plan copy's labels and options."""
     english = consent.default_statements()
     return [
         *(getattr(english, key) for key in STATEMENT_KEYS),
         *(section.title for section in catalogue().sections),
         *(kind.label for kind in AgencyKind),
         *(role.label for role in Role),
+        *safety_plan_copy_words(),
     ]
+
+
+def safety_plan_copy_words() -> list[str]:
+    """The fixed words the survivor's copy of the safety plan may print (its fields' labels
+    and the options the form offers); agency notes and the address choice never print."""
+    never = {"agency_notes", "print_address"}  # services.safety_plan_copy.NEVER_ON_THE_COPY
+    words = []
+    for field in catalogue().get("safety_plan").fields:
+        if field.key not in never:
+            words += [field.label, *field.options]
+    return words

@@ -538,6 +538,10 @@ def safety_plan_print(ctx: Context) -> Response:
     if copy.withheld:
         ctx.keep_on_error = True  # the refused read stays in the agency's log
         raise Forbidden(copy.withheld)
-    response = render(ctx, "screening/safety_plan_print.html", {"client": client, "copy": copy})
+    response = render(
+        ctx,
+        "screening/safety_plan_print.html",
+        {"client": client, "copy": copy, "language": copy.language},
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

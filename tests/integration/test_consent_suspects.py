@@ -18,8 +18,8 @@ from test_release_pages import Team, create_release, sign_form, signed_release
 
 import consent
 from portal.app import create_app
-from portal.models import ConsentRelease
-from portal.services import releases, screenings
+from portal.models import ConsentRelease, Discipline, Role
+from portal.services import releases, screenings, sections
 from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
@@ -162,3 +162,35 @@ def test_a_release_signed_with_the_agencys_key_but_lacking_a_witness_and_a_state
     assert "Valid and in effect now" not in verdict
     assert "Not valid: do not rely on this file" in verdict, verdict
     assert "The staff witness is not recorded." in verdict, verdict
+
+
+# --- the survivor's safety plan in the survivor's language -----------------------------
+
+
+def test_the_survivors_printed_safety_plan_is_in_the_clients_language(client, db, keys, clock):
+    # Before: the survivor's copy was English whatever language the client reads ("My
+    # safety plan", "Stage: leaving"), while their printed release is in their language.
+    # Its fixed words follow the client's language now; what staff typed stays as typed.
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    author = make.user(db, agency, Role.ADVOCATE)
+    person = make.client_record(db, agency, keys)
+    person.preferred_language = "es"
+    db.add(person)
+    sections.save_section(
+        db,
+        person,
+        "safety_plan",
+        {"stage": "leaving", "safe_places": "SYNTHETIC LIBRARY, open late"},
+        actor=author,
+        keys=keys,
+        at=clock(),
+    )
+    db.flush()
+    make.login(client, author.username)
+    page = client.get(f"/clients/{person.public_id}/safety-plan/print")
+    assert page.status_code == 200
+    printed = _text(page.text)
+    assert "Mi plan de seguridad" in printed, printed
+    assert "Etapa saliendo" in printed and "Lugares seguros" in printed, printed
+    assert "SYNTHETIC LIBRARY, open late" in printed  # as staff typed it
+    assert 'lang="es"' in page.text
