@@ -12,7 +12,7 @@ from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Forbidden, NotFound
 from portal.models import Actor, Agency, AgencyKind, Discipline, Node, Role
-from portal.services import validation
+from portal.services import staff, validation
 from portal.services.keys import create_agency_keys
 
 LOCAL_NODE_NAME = "local"
@@ -78,20 +78,39 @@ def create_agency(
     return agency
 
 
+def totp_kept_from(db: Session, viewer: Viewer, agency: Agency, *, at: datetime) -> bool:
+    """Whether the agency's two-step sign-in requirement is its lead's to lift, not the
+    viewer's: the node's administrator sets it for an agency still without a lead, and may
+    always require it, but never weakens the sign-in of an agency that has a lead."""
+    return Role.ADMINISTRATOR in viewer.roles and staff.has_lead(db, agency, at=at)
+
+
 def set_requires_totp(
-    db: Session, agency: Agency, required: bool, *, actor: Actor, at: datetime
+    db: Session, agency: Agency, required: bool, *, viewer: Viewer, at: datetime
 ) -> None:
-    if agency.requires_totp != required:
-        agency.requires_totp = required
-        record(
+    if agency.requires_totp == required:
+        return
+    if not required and totp_kept_from(db, viewer, agency, at=at):
+        staff.refuse_administrator(
             db,
-            AuditTag.AGENCY_UPDATED,
-            agency_id=agency.id,
-            actor=actor,
+            agency,
+            viewer=viewer,
+            attempt="turn off two-step sign-in",
             subject=agency.public_id,
-            detail={"requires_totp": required},
+            reason=f"{agency.name} has an agency lead, who decides whether its staff "
+            "may sign in without a second step.",
             at=at,
         )
+    agency.requires_totp = required
+    record(
+        db,
+        AuditTag.AGENCY_UPDATED,
+        agency_id=agency.id,
+        actor=viewer.user,
+        subject=agency.public_id,
+        detail={"requires_totp": required},
+        at=at,
+    )
 
 
 def manageable_agencies(db: Session, viewer: Viewer) -> list[Agency]:

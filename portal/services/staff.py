@@ -72,30 +72,31 @@ def has_lead(
     return db.exec(query.limit(1)).first() is not None
 
 
-def _refuse_administrator(
+def refuse_administrator(
     db: Session,
     agency: Agency,
     *,
     viewer: Viewer,
     attempt: str,
     subject: str | None,
-    roles: object,
+    roles: object = None,
     reason: str,
     at: datetime,
 ) -> None:
     """Audit the administrator's refused attempt in the agency's own log, where its lead
-    sees it, and refuse it. The caller keeps the entry although the request fails."""
+    sees it, and refuse it. The caller keeps the entry although the request fails.
+    `roles`: those the attempt would have given, where it was about roles."""
+    detail: dict[str, object] = {"attempt": attempt}
+    if roles is not None:
+        detail["roles"] = sorted({str(r) for r in roles})[:10]
+    detail["reason"] = reason
     record(
         db,
         AuditTag.ADMINISTRATOR_REFUSED,
         agency_id=agency.id,
         actor=viewer.user,
         subject=subject,
-        detail={
-            "attempt": attempt,
-            "roles": sorted({str(r) for r in (roles or [])})[:10],
-            "reason": reason,
-        },
+        detail=detail,
         at=at,
     )
     raise Forbidden(reason)
@@ -111,7 +112,7 @@ def _check_administrator_adds(
         reason = "An administrator adds only an agency's first lead; its lead adds the rest."
     else:
         return
-    _refuse_administrator(
+    refuse_administrator(
         db,
         agency,
         viewer=viewer,
@@ -311,7 +312,7 @@ def _check_administrator_sets(
         return
     else:
         reason = "An administrator only names an agency's first lead; its lead does the rest."
-    _refuse_administrator(
+    refuse_administrator(
         db,
         agency,
         viewer=viewer,
@@ -335,7 +336,7 @@ def _refuse_administrator_on_lead(
     """The administrator may not `doing` ("deactivate", "reactivate") an agency's lead:
     refused, and the attempt kept in the agency's log."""
     if lead_kept_from(db, viewer, user):
-        _refuse_administrator(
+        refuse_administrator(
             db,
             db.get(Agency, user.agency_id),
             viewer=viewer,

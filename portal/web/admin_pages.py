@@ -60,23 +60,34 @@ def agency_create(ctx: Context) -> Response:
     return RedirectResponse(f"/admin/agencies/{agency.public_id}", status_code=303)
 
 
-def agency_detail(ctx: Context) -> Response:
-    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+def _agency_page(ctx: Context, agency, *, status: int = 200, errors: dict | None = None):
     return render(
         ctx,
         "admin/agency.html",
         {
             "agency": agency,
             "members": staff.staff_of(ctx.db, agency),
+            "totp_is_leads": agencies.totp_kept_from(ctx.db, ctx.viewer, agency, at=ctx.now),
+            "errors": errors or {},
         },
+        status=status,
     )
+
+
+def agency_detail(ctx: Context) -> Response:
+    agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
+    return _agency_page(ctx, agency)
 
 
 def agency_settings(ctx: Context) -> Response:
     agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
-    agencies.set_requires_totp(
-        ctx.db, agency, ctx.field("requires_totp") == "on", actor=ctx.viewer.user, at=ctx.now
-    )
+    try:
+        agencies.set_requires_totp(
+            ctx.db, agency, ctx.field("requires_totp") == "on", viewer=ctx.viewer, at=ctx.now
+        )
+    except Forbidden as error:
+        ctx.keep_on_error = True  # the refused attempt stays in the agency's log
+        return _agency_page(ctx, agency, status=403, errors={"requires_totp": str(error)})
     ctx.flash("Sign-in settings saved.")
     return RedirectResponse(f"/admin/agencies/{agency.public_id}", status_code=303)
 
