@@ -83,6 +83,22 @@ def end_links(
     return len(links)
 
 
+def shown_to(db: Session, user: StaffUser, viewer: StaffUser, *, at: datetime) -> bool:
+    """Whether `viewer` was shown a link for `user` that still works: unused, not expired,
+    not ended (the account deactivated, the viewer's lead role gone)."""
+    return (
+        db.exec(
+            select(StaffEnrolment.id).where(
+                StaffEnrolment.user_id == user.id,
+                StaffEnrolment.issued_by_id == viewer.id,
+                StaffEnrolment.used_at.is_(None),
+                StaffEnrolment.expires_at > at,
+            )
+        ).first()
+        is not None
+    )
+
+
 def is_pending(user: StaffUser) -> bool:
     return user.password_hash == NOT_YET_SET
 

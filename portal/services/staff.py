@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, or_
@@ -15,7 +16,7 @@ from portal.auth.sessions import Viewer
 from portal.auth.throttle import LoginThrottle
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CalendarFeed, Role, StaffEnrolment, StaffRole, StaffUser
-from portal.services import api_tokens, enrolment, mentor_assignments, validation
+from portal.services import api_tokens, enrolment, mentor_assignments, submissions, validation
 from portal.services.password_check import require_own_password
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -218,6 +219,18 @@ def _new_account(
     return user
 
 
+STAFF_PAGE = "/admin/staff/"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An account added on a page, and what to hand its holder."""
+
+    member: StaffUser
+    secret: str | None  # the enrolment link's secret, shown once; None: nothing to hand over
+    sent_again: bool = False  # the same form sent again: `member` was added by its first copy
+
+
 def invite_staff(
     db: Session,
     agency: Agency,
@@ -227,9 +240,19 @@ def invite_staff(
     roles: object,
     viewer: Viewer,
     at: datetime,
-) -> tuple[StaffUser, str]:
+    submission: str | None = None,
+) -> Invitation:
     """A new account with no password yet, and the one-time link (shown once) with which
-    its holder sets their own. The administrator may add only an agency's first lead."""
+    its holder sets their own. The administrator may add only an agency's first lead.
+
+    `submission`: the form's once-only token. The same form sent twice (a double click)
+    adds one account; as the link is kept only as its hash, the answer the browser ends on
+    can show it only by issuing a new one, which ends the first (never seen)."""
+    if not submissions.first_time(db, submission, at=at):
+        again = _invited_before(db, agency, submission, viewer=viewer, at=at)
+        if again is not None:
+            return again
+        # Its first copy added nobody (refused, its refusal kept): this one is judged anew.
     if Role.ADMINISTRATOR in viewer.roles:
         _check_administrator_adds(db, agency, roles, viewer=viewer, at=at)
     user = _new_account(
@@ -243,7 +266,30 @@ def invite_staff(
         viewer=viewer,
         at=at,
     )
-    return user, enrolment.issue(db, user, actor=viewer.user, at=at)
+    submissions.remember(db, submission, STAFF_PAGE + user.public_id)
+    return Invitation(user, enrolment.issue(db, user, actor=viewer.user, at=at))
+
+
+def _invited_before(
+    db: Session, agency: Agency, submission: str | None, *, viewer: Viewer, at: datetime
+) -> Invitation | None:
+    """The account the form's first copy added, with a new link if the viewer's own link
+    for it still works (nobody has used it: a double click, a resent POST); with none once
+    it was used, has lapsed or was ended, so an old form sent again reopens nothing."""
+    outcome = submissions.outcome_of(db, submission) if submission else None
+    if not outcome or not outcome.startswith(STAFF_PAGE):
+        return None
+    user = db.exec(
+        select(StaffUser).where(
+            StaffUser.public_id == outcome.removeprefix(STAFF_PAGE),
+            StaffUser.agency_id == agency.id,
+        )
+    ).first()
+    if user is None:
+        return None
+    if not enrolment.shown_to(db, user, viewer.user, at=at):
+        return Invitation(user, None, sent_again=True)
+    return Invitation(user, enrolment.issue(db, user, actor=viewer.user, at=at), sent_again=True)
 
 
 def roles_of(db: Session, user: StaffUser) -> set[str]:

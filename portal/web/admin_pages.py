@@ -8,7 +8,14 @@ from starlette.responses import RedirectResponse, Response
 from portal.auth.sessions import signed_in_now
 from portal.errors import Forbidden, Invalid
 from portal.models import AgencyKind, Discipline, Node, Role, WebSession
-from portal.services import agencies, api_tokens, enrolment, mentor_assignments, staff
+from portal.services import (
+    agencies,
+    api_tokens,
+    enrolment,
+    mentor_assignments,
+    staff,
+    submissions,
+)
 from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
@@ -124,7 +131,7 @@ def staff_new(ctx: Context) -> Response:
 def staff_create(ctx: Context) -> Response:
     agency = agencies.access_agency(ctx.db, ctx.viewer, ctx.request.path_params["agency_id"])
     try:
-        user, secret = staff.invite_staff(
+        invitation = staff.invite_staff(
             ctx.db,
             agency,
             username=ctx.field("username"),
@@ -132,12 +139,17 @@ def staff_create(ctx: Context) -> Response:
             roles=ctx.fields("roles"),
             viewer=ctx.viewer,
             at=ctx.now,
+            submission=ctx.field(submissions.FIELD),
         )
     except Forbidden as error:
         ctx.keep_on_error = True  # the refused attempt stays in the agency's log
         return _staff_form(ctx, agency, status=403, errors={"roles": str(error)})
     except Invalid as error:
         return _staff_form(ctx, agency, status=error.status_code, errors=error.errors)
+    user = invitation.member
+    if invitation.secret is None:  # sent again once the link was used or ended
+        ctx.flash(f"That form was sent twice: {user.display_name} was added once.")
+        return RedirectResponse(staff.STAFF_PAGE + user.public_id, status_code=303)
     # The link is shown on this response only, to hand over; it is never stored.
     return render(
         ctx,
@@ -145,8 +157,9 @@ def staff_create(ctx: Context) -> Response:
         {
             "member": user,
             "agency": agency,
-            "link": _node_address(ctx) + enrolment.PATH + secret,
+            "link": _node_address(ctx) + enrolment.PATH + invitation.secret,
             "lifetime_hours": int(enrolment.LINK_LIFETIME.total_seconds() // 3600),
+            "sent_again": invitation.sent_again,
         },
     )
 

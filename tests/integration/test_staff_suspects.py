@@ -5,11 +5,14 @@ Synthetic data only."""
 from __future__ import annotations
 
 import json
+import re
 
-from test_administrator_separation import _refusals
+import pytest
+from sqlmodel import select
+from test_administrator_separation import LINK, _refusals
 
 from portal.auth.sessions import Viewer
-from portal.models import Role
+from portal.models import Role, StaffEnrolment, StaffUser
 from portal.services import agencies
 
 import factories as make
@@ -51,3 +54,69 @@ def test_the_administrator_cannot_turn_off_two_step_sign_in_of_an_agency_with_a_
     as_lead = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None)
     agencies.set_requires_totp(db, agency, False, viewer=as_lead, at=make.AT)
     assert not agency.requires_totp
+
+
+def _add_form(client, agency, username, roles=("advocate",)):
+    page = client.get(f"/admin/agencies/{agency.public_id}/staff/new")
+    once = re.search(r'name="submission" value="([^"]+)"', page.text)
+    return {
+        "csrf_token": make.csrf_from(page.text),
+        **({"submission": once.group(1)} if once else {}),
+        "display_name": "Twice Sent (synthetic)",
+        "username": username,
+        "roles": list(roles),
+    }
+
+
+@pytest.mark.parametrize("adder", ["lead", "administrator"])
+def test_an_add_staff_form_sent_twice_adds_one_account_and_shows_a_working_link(
+    client, db, keys, adder
+):
+    # Before: "Add staff member" clicked twice sends the form twice. The browser shows
+    # only the second answer: "This username is taken" to a lead, a refusal (logged as the
+    # administrator's attempt) to the administrator adding a first lead. The first
+    # answer, the only place the enrolment link was ever shown, is lost, and no page can
+    # show it again: the new account can never be opened.
+    agency = make.agency(db, keys)
+    if adder == "lead":
+        make.login(client, make.user(db, agency, Role.AGENCY_LEAD).username)
+        roles = ("advocate",)
+    else:
+        _administrator(client, db, keys)
+        roles = ("agency_lead",)
+    form = _add_form(client, agency, f"twice.{adder}", roles)
+    first = client.post(f"/admin/agencies/{agency.public_id}/staff", data=form)
+    second = client.post(f"/admin/agencies/{agency.public_id}/staff", data=form)
+    assert first.status_code == 200 and LINK.search(first.text)
+    assert second.status_code == 200, second.text[-800:]
+    assert "sent twice" in second.text
+    made = db.exec(select(StaffUser).where(StaffUser.agency_id == agency.id)).all()
+    assert sorted(u.username for u in made if u.username.startswith("twice.")) == [f"twice.{adder}"]
+    assert _refusals(db, agency) == []
+    # The link the browser ends on is the one that works; the first, never seen, does not.
+    client.cookies.clear()
+    assert client.get(f"/enrol/{LINK.search(first.text).group(1)}").status_code == 404
+    assert client.get(f"/enrol/{LINK.search(second.text).group(1)}").status_code == 200
+
+
+def test_an_add_staff_form_sent_again_after_enrolment_shows_no_new_link(client, db, keys):
+    # The same form sent again once the new person has set their password (a browser's
+    # history resubmitting it days later) shows no link: it would reopen an account its
+    # holder already owns.
+    agency = make.agency(db, keys)
+    make.login(client, make.user(db, agency, Role.AGENCY_LEAD).username)
+    form = _add_form(client, agency, "enrolled.once")
+    assert LINK.search(client.post(f"/admin/agencies/{agency.public_id}/staff", data=form).text)
+    member = db.exec(select(StaffUser).where(StaffUser.username == "enrolled.once")).one()
+    member.password_hash = "an enrolled account's hash (synthetic)"
+    for link in db.exec(select(StaffEnrolment).where(StaffEnrolment.user_id == member.id)):
+        link.used_at = make.AT
+    db.flush()
+    again = client.post(f"/admin/agencies/{agency.public_id}/staff", data=form)
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/admin/staff/{member.public_id}"
+    assert not db.exec(
+        select(StaffEnrolment).where(
+            StaffEnrolment.user_id == member.id, StaffEnrolment.used_at.is_(None)
+        )
+    ).all()
