@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +17,16 @@ from portal.errors import Invalid
 _E = TypeVar("_E", bound=StrEnum)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What shows nothing on its own: format characters (zero-width space, word joiner, soft
+# hyphen), combining marks with no letter to sit on, separators, unassigned and private
+# code points; and the letters and symbols drawn blank (Hangul fillers, the blank Braille
+# pattern, Khmer's inherent vowels).
+_SHOWS_NOTHING = {"Cc", "Cf", "Cn", "Co", "Cs", "Me", "Mn", "Zl", "Zp", "Zs"}
+_BLANK = set("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
+
+def _visible(value: str) -> bool:
+    return any(ch not in _BLANK and unicodedata.category(ch) not in _SHOWS_NOTHING for ch in value)
 
 
 def text(
@@ -29,6 +40,9 @@ def text(
     )
     if _CONTROL.search(cleaned):
         raise Invalid(field, f"{label} contains characters that are not allowed.")
+    if cleaned and not _visible(cleaned):
+        # A blank where a person, an agency or a client is named, in lists and the log.
+        raise Invalid(field, f"{label} has no visible characters; type it in letters or digits.")
     if required and not cleaned:
         raise Invalid(field, f"{label} is required.")
     if len(cleaned) > max_length:

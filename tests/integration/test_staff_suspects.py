@@ -12,7 +12,7 @@ from sqlmodel import select
 from test_administrator_separation import LINK, _refusals
 
 from portal.auth.sessions import Viewer
-from portal.models import Role, StaffEnrolment, StaffUser
+from portal.models import Agency, Role, StaffEnrolment, StaffUser
 from portal.services import agencies
 
 import factories as make
@@ -120,3 +120,41 @@ def test_an_add_staff_form_sent_again_after_enrolment_shows_no_new_link(client, 
             StaffEnrolment.user_id == member.id, StaffEnrolment.used_at.is_(None)
         )
     ).all()
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b\u200b", "\u2060", "\u00ad", "\u0301\u0302", "\u3164"]
+)
+def test_a_name_of_invisible_characters_is_refused(client, db, keys, invisible):
+    # Before: a staff member, an agency or a client could be named with characters that
+    # show nothing (zero-width spaces, a word joiner, a soft hyphen, lone combining marks):
+    # lists, assignees and the audit log then show a blank where a person or an agency is.
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
+    make.login(client, lead.username)
+    form = _add_form(client, agency, "invisible.name")
+    form["display_name"] = invisible
+    answer = client.post(f"/admin/agencies/{agency.public_id}/staff", data=form)
+    assert answer.status_code == 400
+    assert "visible" in answer.text
+    assert db.exec(select(StaffUser).where(StaffUser.username == "invisible.name")).first() is None
+    registered = client.post(
+        "/clients",
+        data={
+            "csrf_token": make.csrf_of_page(client, "/clients/new"),
+            "reference": "INVIS-1",
+            "given_name": invisible,
+            "family_name": "Synthetic",
+            "birth_date": "1990-01-01",
+        },
+    )
+    assert registered.status_code == 400 and "visible" in registered.text
+
+
+def test_an_agency_name_of_invisible_characters_is_refused(client, db, keys):
+    _administrator(client, db, keys)
+    answer = _post(
+        client, "/admin/agencies", name="\u200b\u2060", kind="community", discipline="advocacy"
+    )
+    assert answer.status_code == 400 and "visible" in answer.text
+    assert db.exec(select(Agency).where(Agency.name == "\u200b\u2060")).first() is None
