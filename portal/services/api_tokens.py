@@ -161,6 +161,33 @@ def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: date
     return len(live)
 
 
+def end_unheld_roles(db: Session, agency: Agency, *, actor: Actor, at: datetime) -> int:
+    """Revoke the agency's live tokens whose role none of its active staff holds (its last
+    holder left it or was deactivated): such a token never comes back when someone holds
+    the role again. Called where roles go, and before they are granted, so that a token
+    left idle before this rule existed does not revive either. Returns how many."""
+    held = roles_in_agency(db, agency)
+    live = db.exec(
+        select(ApiToken).where(
+            ApiToken.agency_id == agency.id,
+            ApiToken.revoked_at.is_(None),
+            ApiToken.acting_role.not_in(held),
+        )
+    ).all()
+    for token in live:
+        token.revoked_at = at
+        record(
+            db,
+            AuditTag.API_TOKEN_REVOKED,
+            agency_id=token.agency_id,
+            actor=actor,
+            subject=token.public_id,
+            detail={"because": "nobody at the agency holds its role any longer"},
+            at=at,
+        )
+    return len(live)
+
+
 def tokens_of(db: Session, agency: Agency) -> list[ApiToken]:
     return list(
         db.exec(

@@ -205,6 +205,7 @@ def _new_account(
     )
     db.add(user)
     db.flush()
+    api_tokens.end_unheld_roles(db, agency, actor=actor, at=at)
     for role in sorted(values["roles"]):
         db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
     record(
@@ -311,6 +312,8 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
         raise Invalid("roles", "Only an administrator can remove the administrator role.")
     if chosen == current:
         return
+    agency = db.get(Agency, user.agency_id)
+    api_tokens.end_unheld_roles(db, agency, actor=viewer.user, at=at)
     for row in db.exec(select(StaffRole).where(StaffRole.user_id == user.id)).all():
         if row.role not in chosen:
             db.delete(row)
@@ -319,6 +322,8 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
         enrolment.end_links(db, issued_by=user, at=at)
     for role in sorted(chosen - current):
         db.add(StaffRole(user_id=user.id, role=role, granted_at=at))
+    db.flush()
+    api_tokens.end_unheld_roles(db, agency, actor=viewer.user, at=at)
     record(
         db,
         AuditTag.STAFF_ROLES_CHANGED,
@@ -409,6 +414,10 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
     # its API tokens, its calendar feed's address, its own enrolment link, or the links it
     # was shown to hand over.
     revoked = api_tokens.revoke_all_issued_by(db, user, actor=viewer.user, at=at)
+    db.flush()  # a role they were the last to hold: the tokens acting in it end too
+    revoked += api_tokens.end_unheld_roles(
+        db, db.get(Agency, user.agency_id), actor=viewer.user, at=at
+    )
     feeds = end_calendar_feeds(db, user, at=at)
     links = enrolment.end_links(db, of=user, at=at) + enrolment.end_links(db, issued_by=user, at=at)
     # A mentor who has left is nobody's mentor: their cases show as having none.
@@ -449,6 +458,7 @@ def reactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
     # As for deactivating one: bringing back a lead another lead deposed is the agency's
     # own decision, not the node administrator's.
     _refuse_administrator_on_lead(db, user, viewer=viewer, doing="reactivate", at=at)
+    api_tokens.end_unheld_roles(db, db.get(Agency, user.agency_id), actor=viewer.user, at=at)
     user.is_active = True
     user.deactivated_at = None
     record(

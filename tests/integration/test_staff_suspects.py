@@ -12,8 +12,8 @@ from sqlmodel import select
 from test_administrator_separation import LINK, _refusals
 
 from portal.auth.sessions import Viewer
-from portal.models import Agency, Role, StaffEnrolment, StaffUser
-from portal.services import agencies
+from portal.models import Agency, Role, StaffEnrolment, StaffRole, StaffUser
+from portal.services import agencies, api_tokens
 
 import factories as make
 
@@ -158,3 +158,74 @@ def test_an_agency_name_of_invisible_characters_is_refused(client, db, keys):
     )
     assert answer.status_code == 400 and "visible" in answer.text
     assert db.exec(select(Agency).where(Agency.name == "\u200b\u2060")).first() is None
+
+
+def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, keys):
+    # Before: a token acts as a case manager. The agency's one case manager leaves (the
+    # role is taken from them); the token stops answering, but is not ended. Months later
+    # someone new is made case manager, and the old token, wherever it was left, reads
+    # the agency's cases again, with no one having issued it anew.
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    manager = make.user(db, agency, Role.CASE_MANAGER)
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        name="records system (synthetic)",
+        scopes=["cases:read"],
+        acting_role=Role.CASE_MANAGER.value,
+        at=make.AT,
+    )
+    db.flush()
+    auth = {"Authorization": f"Bearer {issued.secret}"}
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    make.login(client, lead.username)
+    roles = f"/admin/staff/{manager.public_id}/roles"
+    assert _post(client, roles, roles=["advocate"]).status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+    assert _post(client, roles, roles=["case_manager"]).status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+    db.refresh(issued.token)
+    assert issued.token.revoked_at is not None
+
+
+def test_an_api_token_ends_when_the_last_holder_of_its_role_is_deactivated(client, db, keys):
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    manager = make.user(db, agency, Role.CASE_MANAGER)
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        name="records system (synthetic)",
+        scopes=["cases:read"],
+        acting_role=Role.CASE_MANAGER.value,
+        at=make.AT,
+    )
+    db.flush()
+    auth = {"Authorization": f"Bearer {issued.secret}"}
+    make.login(client, lead.username)
+    assert _post(client, f"/admin/staff/{manager.public_id}/deactivate").status_code == 303
+    assert _post(client, f"/admin/staff/{manager.public_id}/reactivate").status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+
+
+def test_an_api_token_left_idle_before_does_not_come_back_with_a_new_holder(client, db, keys):
+    # A token whose role nobody held before this rule existed stays idle in the table; the
+    # next account given that role must not bring it back.
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    manager = make.user(db, agency, Role.CASE_MANAGER)
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        name="records system (synthetic)",
+        scopes=["cases:read"],
+        acting_role=Role.CASE_MANAGER.value,
+        at=make.AT,
+    )
+    for row in db.exec(select(StaffRole).where(StaffRole.user_id == manager.id)):
+        db.delete(row)
+    db.flush()
+    make.user(db, agency, Role.CASE_MANAGER)
+    auth = {"Authorization": f"Bearer {issued.secret}"}
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
