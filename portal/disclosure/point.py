@@ -257,6 +257,15 @@ def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache
     return cache.links[case.id]
 
 
+def vouched_for(
+    db: Session, case: MdtCase, agency: Agency, *, at: datetime, cache: RequestCache
+) -> None:
+    """`agency` takes part in `case` for this request only, on the word of the case's
+    coordinating agency (a signed voucher its caller checked): nothing of it is kept here
+    beyond what this request's entries say."""
+    _load_links(db, case, at=at, cache=cache).setdefault(agency.id, (None, at))
+
+
 def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
     """The agencies whose client joined this case under a release no longer in effect:
     the coordinator's cue that the case needs a new release from that survivor."""

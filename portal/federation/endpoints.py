@@ -162,6 +162,8 @@ def federation_routes() -> list[Route]:
         federation_route("/disclosures", owner.disclosures, discloses=True),
         federation_route("/case-links", owner.case_link),
         federation_route("/case-participants", owner.case_participants),
+        # Given the agencies' keys: the coordinating agency signs the voucher it answers.
+        federation_route("/participation", owner.participation_voucher, discloses=True),
         # issue 20
         federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True, minors=True),
     ]

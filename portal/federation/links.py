@@ -20,7 +20,7 @@ from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
-from portal.models import Agency, CaseLink, MdtCase, StaffUser
+from portal.models import Agency, AgencyKind, CaseLink, MdtCase, StaffUser
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.services import case_history, cases
@@ -29,15 +29,26 @@ CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
 
 
-def _participants(db: Session, case: MdtCase) -> list[str]:
-    """The agencies taking part: the coordinator and every confirmed link."""
+def _participants(db: Session, case: MdtCase) -> dict[str, AgencyKind]:
+    """The agencies taking part, and their kinds: the coordinator and every confirmed link."""
     rows = db.exec(
-        select(Agency.public_id)
+        select(Agency.public_id, Agency.kind)
         .join(CaseLink, CaseLink.agency_id == Agency.id)
         .where(CaseLink.case_id == case.id, CaseLink.confirmed_at.is_not(None))
     ).all()
     coordinator = db.get(Agency, case.coordinating_agency_id)
-    return sorted({coordinator.public_id, *rows})
+    return dict(sorted({coordinator.public_id: coordinator.kind, **dict(rows)}.items()))
+
+
+def named_to(participants: dict[str, AgencyKind], recipient: str, coordinator: str) -> list[str]:
+    """The participants an owner elsewhere is told of: the coordinator, itself and every
+    system-based agency. A community-based agency's taking part is its own to disclose
+    (fact of service): it shows an owner a voucher when it asks (`vouchers`)."""
+    return [
+        agency
+        for agency, kind in participants.items()
+        if agency in (recipient, coordinator) or kind == AgencyKind.SYSTEM
+    ]
 
 
 def request_link(
@@ -73,7 +84,7 @@ def request_link(
             "agency",
             f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
         )
-    participants = sorted({*_participants(db, case), owner.public_id})
+    participants = {**_participants(db, case), owner.public_id: owner.kind}
     (call,) = transport.calls_for(
         db,
         coordinator,
@@ -89,7 +100,7 @@ def request_link(
                 "referral_source": case.referral_source,
                 "convening_due": case.convening_due.isoformat() if case.convening_due else None,
             },
-            "participants": participants,
+            "participants": named_to(participants, m.agency, coordinator.public_id),
         },
         keys=keys,
     )
@@ -158,7 +169,7 @@ def tell_participants(
             "requester": wire.requester_dict(replace(requester, node=local_url)),
             "owner": m.agency,
             "case": case.reference,
-            "participants": participants,
+            "participants": named_to(participants, m.agency, coordinator.public_id),
             "status": str(case.status),
         },
         keys=keys,

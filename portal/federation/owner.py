@@ -18,9 +18,9 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
-from portal.disclosure.point import answered_as_not_linked, prefetch, section_of
+from portal.disclosure.point import answered_as_not_linked, prefetch, section_of, vouched_for
 from portal.errors import Invalid, NotFound
-from portal.federation import membership, wire
+from portal.federation import membership, vouchers, wire
 from portal.federation.signatures import Refusal, SignatureRefused
 from portal.federation.transport import Caller
 from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
@@ -92,6 +92,12 @@ def disclosures(
     ):
         raise wire.WireError("sections: expected a list of section keys")
     cache = RequestCache()  # this request's reads only
+    voucher = payload.get("participation")
+    if voucher is not None and case.id is not None:
+        # A community-based agency owners here are not told of: taking part on its
+        # coordinator's word, for this request alone (`vouchers`).
+        vouchers.check(db, voucher, case=case, requester=requester, at=at)
+        vouched_for(db, case, cache.agency(db, requester.agency), at=at, cache=cache)
     lock_logs(db, [owner.id for owner in owners])
     if case.id is not None:
         prefetch(db, requester, case, owners, at=at, cache=cache)
@@ -460,3 +466,33 @@ def _mirror_status(
         subject=case.reference,
         at=at,
     )
+
+
+def participation_voucher(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
+) -> Answer:
+    """`POST /federation/v1/participation`: an agency confirmed on a case this node's agency
+    coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
+    asker, or a case not coordinated here, is answered as a case that does not exist."""
+    requester = _requester(caller, payload)
+    reference = payload.get("case")
+    if not isinstance(reference, str) or len(reference) > 20:
+        raise wire.WireError("case: expected a case reference")
+    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
+    asking = db.exec(select(Agency).where(Agency.public_id == requester.agency)).first()
+    link = (
+        None
+        if coordinator is None or asking is None or not membership.is_local(db, coordinator)
+        else db.exec(
+            select(CaseLink).where(
+                CaseLink.case_id == case.id,
+                CaseLink.agency_id == asking.id,
+                CaseLink.confirmed_at.is_not(None),
+            )
+        ).first()
+    )
+    if link is None:
+        raise NotFound("case")
+    voucher = vouchers.mint(db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at)
+    return Answer(200, {"voucher": voucher}, coordinator)

@@ -21,7 +21,7 @@ from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, receipt
 from portal.errors import NotFound
-from portal.federation import membership, transport, wire
+from portal.federation import membership, transport, vouchers, wire
 from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, MdtCase
 from portal.requester import Requester
@@ -48,6 +48,8 @@ def _remote_calls(
     remote: list[Participant],
     *,
     keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
     sections: list[str] | None = None,
 ) -> tuple[list[Call], dict[str, str]]:
     """The signed calls to owners elsewhere (for these sections; None: all they keep), and
@@ -58,6 +60,13 @@ def _remote_calls(
     if roster is None or local_url is None:
         return [], {p.agency.public_id: "this node holds no roster" for p in remote}
     asking = replace(requester, node=local_url)
+    requester_agency = RequestCache().agency(db, requester.agency)
+    try:
+        voucher = vouchers.for_request(
+            db, requester, requester_agency, case, keys=keys, federation=federation, at=at
+        )
+    except Unavailable as why:
+        return [], {p.agency.public_id: str(why) for p in remote}
     members, refused = [], {}
     for participant in remote:
         member = roster.member(participant.agency.public_id)
@@ -65,7 +74,6 @@ def _remote_calls(
             refused[participant.agency.public_id] = "it is no longer in the MDT's roster"
         else:
             members.append(member)
-    requester_agency = RequestCache().agency(db, requester.agency)
     # One request per node, for every owner it hosts: each owner still decides and audits
     # on its own; the node's answer is signed by one of them.
     calls = transport.calls_by_node(
@@ -78,6 +86,7 @@ def _remote_calls(
             "case": case.reference,
             "owners": [member.agency for member in hosted],
             "sections": sections,
+            **({"participation": voucher} if voucher is not None else {}),
         },
         keys=keys,
     )
@@ -118,7 +127,9 @@ def page_blocks(
     local, remote = [], []
     for participant in found:
         (local if membership.is_local(db, participant.agency) else remote).append(participant)
-    calls, cannot = _remote_calls(db, requester, case, remote, keys=keys)
+    calls, cannot = _remote_calls(
+        db, requester, case, remote, keys=keys, federation=federation, at=at
+    )
     pending = federation.submit(calls) if calls else None
     here = case_summary.page_blocks(
         db,
@@ -211,7 +222,14 @@ def told_participants(
             and case_records.protected(db, p, requester, coordinating)
         ]
     calls, cannot = _remote_calls(
-        db, requester, case, asked, keys=keys, sections=[case_records.PARTICIPATION]
+        db,
+        requester,
+        case,
+        asked,
+        keys=keys,
+        federation=federation,
+        at=at,
+        sections=[case_records.PARTICIPATION],
     )
     pending = federation.submit(calls) if calls else None
     here, _hidden = case_records.told_participants(

@@ -1,0 +1,162 @@
+"""Participation vouchers: a community-based agency shows an owner elsewhere that it takes
+part in a case only when it asks that owner.
+
+That a community-based agency serves a survivor is its own to disclose (VAWA counts the
+fact of service). So the coordinating node tells each owner elsewhere who takes part
+(`links.tell_participants`) naming only the coordinator, system-based agencies and the
+owner itself. A community-based agency asking an owner elsewhere carries a voucher: the
+coordinating agency's signature over (case, agency, until), valid for minutes. The owner's
+disclosure point counts the agency as taking part for that request alone, and keeps
+nothing of it but its log entries (which name every requester, as they always have).
+
+The coordinating agency vouches for an agency confirmed on the case, only to that agency
+(its signed request); an owner takes a voucher only from the MDT's coordinating agency
+(this node's roster's word) and only for the case that agency coordinates.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from nacl.exceptions import BadSignatureError
+from sqlmodel import Session
+
+import consent
+from consent.keys import b64url_decode, b64url_encode
+from portal.crypto import KeyWrapper
+from portal.federation import membership, transport, wire
+from portal.federation.transport import Federation, Unavailable
+from portal.models import Agency, AgencyKind, MdtCase
+from portal.requester import Requester
+
+PATH = transport.PREFIX + "/participation"
+LIFETIME = timedelta(minutes=10)
+# Asked for again this long before it runs out, so none expires on its way.
+RENEW_BEFORE = timedelta(minutes=2)
+# Clocks of two nodes differ: a voucher is taken this much either side of its window.
+SKEW = timedelta(seconds=60)
+# What the signature covers is this label and the claim's canonical JSON: a voucher's
+# signature is never one over anything else the agency's key signs.
+LABEL = b"mdt-portal participation voucher v1\n"
+CLAIM_FIELDS = frozenset({"case", "agency", "coordinator", "until"})
+
+
+class VoucherRefused(wire.WireError):
+    """A voucher that is malformed, not the MDT coordinator's, or not for this request."""
+
+
+def needed(requester_agency: Agency, case: MdtCase) -> bool:
+    """Whether this agency's requests about the case carry a voucher: a community-based
+    agency other than the coordinator, whose taking part owners are not told of."""
+    return (
+        requester_agency.kind == AgencyKind.COMMUNITY
+        and requester_agency.id != case.coordinating_agency_id
+    )
+
+
+def mint(
+    db: Session, case: MdtCase, agency: str, *, coordinator: Agency, keys: KeyWrapper, at: datetime
+) -> dict:
+    """The coordinating agency's voucher that `agency` (public id) takes part in `case`."""
+    claim = {
+        "case": case.reference,
+        "agency": agency,
+        "coordinator": coordinator.public_id,
+        "until": (at + LIFETIME).isoformat(),
+    }
+    key_id, signing_key = transport.signing_key_of(db, coordinator, keys=keys)
+    signature = signing_key.sign(LABEL + consent.canonical_bytes(claim)).signature
+    return {"claim": claim, "key_id": key_id, "signature": b64url_encode(signature)}
+
+
+def check(db: Session, voucher: object, *, case: MdtCase, requester: Requester, at: datetime):
+    """Raises VoucherRefused unless `voucher` is the MDT coordinator's, now, that this
+    requester's agency takes part in this case (coordinated by that agency)."""
+    if not isinstance(voucher, dict) or not isinstance(voucher.get("claim"), dict):
+        raise VoucherRefused("participation: expected a voucher")
+    claim, key_id, signature = voucher["claim"], voucher.get("key_id"), voucher.get("signature")
+    if set(claim) != CLAIM_FIELDS or not all(isinstance(v, str) for v in claim.values()):
+        raise VoucherRefused("participation: the voucher's claim is not one")
+    if not isinstance(key_id, str) or not isinstance(signature, str) or len(signature) > 200:
+        raise VoucherRefused("participation: the voucher is not signed")
+    roster, _url = transport.roster_and_url(db)
+    found = None if roster is None else transport.current_key_of(roster, key_id)
+    coordinating = db.get(Agency, case.coordinating_agency_id) if case.id is not None else None
+    if (
+        found is None
+        or coordinating is None
+        or found[0].agency != claim["coordinator"]
+        or claim["coordinator"] != coordinating.public_id
+        or claim["coordinator"] != membership.coordinating_agency_id(db)
+    ):
+        raise VoucherRefused("participation: not vouched for by the MDT's coordinating agency")
+    if claim["case"] != case.reference or claim["agency"] != requester.agency:
+        raise VoucherRefused("participation: the voucher is for another case or agency")
+    try:
+        until = datetime.fromisoformat(claim["until"])
+    except ValueError:
+        raise VoucherRefused("participation: the voucher's time does not read") from None
+    if until.tzinfo is None or not (at - SKEW <= until <= at + LIFETIME + SKEW):
+        raise VoucherRefused("participation: the voucher is out of date")
+    try:
+        found[1].verify(LABEL + consent.canonical_bytes(claim), b64url_decode(signature))
+    except (BadSignatureError, ValueError):
+        raise VoucherRefused("participation: the voucher's signature does not verify") from None
+
+
+# Vouchers fetched from a coordinating node elsewhere, by (coordinator's node, case,
+# agency), until shortly before they run out: one fetch serves ten minutes of pages.
+_held: dict[tuple[str, str, str], dict] = {}
+_held_lock = threading.Lock()
+
+
+def for_request(
+    db: Session,
+    requester: Requester,
+    requester_agency: Agency,
+    case: MdtCase,
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+) -> dict | None:
+    """The voucher this requester's calls about the case carry (None when none is
+    needed); raises Unavailable when the coordinating node elsewhere does not give one."""
+    if not needed(requester_agency, case):
+        return None
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    if membership.is_local(db, coordinator):
+        return mint(db, case, requester_agency.public_id, coordinator=coordinator, keys=keys, at=at)
+    roster, local_url = transport.roster_and_url(db)
+    member = None if roster is None else roster.member(coordinator.public_id)
+    if member is None or local_url is None:
+        raise Unavailable("the case's coordinating agency is not in the MDT's roster")
+    held_as = (member.node, case.reference, requester_agency.public_id)
+    with _held_lock:
+        held = _held.get(held_as)
+    if held is not None and datetime.fromisoformat(held["claim"]["until"]) - at > RENEW_BEFORE:
+        return held
+    (call,) = transport.calls_for(
+        db,
+        requester_agency,
+        [member],
+        PATH,
+        lambda _m: {
+            "requester": wire.requester_dict(replace(requester, node=local_url)),
+            "case": case.reference,
+        },
+        keys=keys,
+    )
+    (answer,) = federation.send([call])
+    if isinstance(answer, Unavailable):
+        raise Unavailable(f"the coordinating agency's node did not vouch for yours ({answer})")
+    voucher = answer.get("voucher")
+    try:
+        check(db, voucher, case=case, requester=requester, at=at)
+    except VoucherRefused as refused:
+        raise Unavailable(f"the coordinating agency's voucher does not hold: {refused}") from None
+    with _held_lock:
+        _held[held_as] = voucher
+    return voucher

@@ -1,0 +1,214 @@
+"""A community-based agency's taking part in a case is its own to disclose (VAWA's fact of
+service): owners on other nodes are not told of it, and it shows them the coordinating
+agency's voucher when it asks (`portal.federation.vouchers`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx2
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.db import unit_of_work
+from portal.federation import transport, vouchers
+from portal.federation.transport import Federation
+from portal.models import Agency, CaseLink, Client, MdtCase
+
+import federation_world as fw
+
+URLS = ("http://node-a.test", "http://node-b.test", "http://node-c.test")
+
+
+@pytest.fixture
+def world(tmp_path):
+    a, b, c = fw.nodes(tmp_path, URLS)
+    world = fw.prepare(a, b, c)
+    apps = {node.name: create_app(node.settings()) for node in (a, b, c)}
+    transports = {
+        url: httpx2.ASGITransport(app=apps[n]) for n, url in zip("abc", URLS, strict=True)
+    }
+    fw.link(world, mounts={URLS[1]: transports[URLS[1]], URLS[2]: transports[URLS[2]]})
+    for name, url in zip("abc", URLS, strict=True):
+        others = {u: t for u, t in transports.items() if u != url}
+        apps[name].state.federation = Federation(
+            timeout_seconds=5, window_seconds=30, mounts=others
+        )
+    world.apps = apps
+    yield world
+    for app in apps.values():
+        app.state.federation.close()
+
+
+def _links_on(node, reference: str) -> set[str]:
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).one()
+        names = {
+            db.get(Agency, link.agency_id).name
+            for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id))
+        }
+    engine.dispose()
+    return names
+
+
+def _welfare_release_naming(world, agency_name: str) -> None:
+    """The child welfare agency's survivor (node C) names `agency_name` for placement."""
+    engine = world.c.engine()
+    with unit_of_work(engine) as db:
+        welfare = fw.agency_named(db, fw.WELFARE)
+        client = db.exec(select(Client).where(Client.agency_id == welfare.id)).one()
+        author = fw.staff_named(db, "cw.cm")
+        fw.sign_release(
+            db, world.c, client, author, [world.ids[agency_name]], ["placement_housing"], fw.now()
+        )
+    engine.dispose()
+
+
+def _summary(world, node: str, username: str, case_public_id: str) -> str:
+    url = URLS["abc".index(node)]
+    with TestClient(world.apps[node], base_url=url, follow_redirects=False) as client:
+        fw.login(client, username)
+        page = client.get(f"/cases/{case_public_id}/summary")
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_an_owner_elsewhere_is_not_told_which_community_agencies_take_part(world):
+    # Child welfare (system-based, node C) is told of the coordinator only: not that the
+    # shelter (node A) or the clinic (node B), both community-based, serve this survivor.
+    assert _links_on(world.c, world.case_ref) == {fw.WELFARE, fw.CAC}
+    assert _links_on(world.b, world.case_ref) == {fw.CLINIC, fw.WELFARE, fw.CAC}
+    told = fw.entries(world.c, tag="mdt:case:participants_updated", subject=world.case_ref)
+    assert told and all(world.ids[fw.SHELTER] not in (e.detail or "") for e in told)
+    assert all(world.ids[fw.CLINIC] not in (e.detail or "") for e in told)
+
+
+def test_a_community_agency_on_the_coordinators_node_shows_a_voucher_when_it_asks(world):
+    _welfare_release_naming(world, fw.SHELTER)
+    page = _summary(world, "a", "shelter.cm", world.case_id)
+    assert fw.SECRET + " cw" in page
+    # Child welfare's log names the shelter as the one who asked (it asked, after all),
+    # and still holds no link of it.
+    asked = fw.entries(world.c, tag="disclosure:section:released", subject=world.case_ref)
+    assert any(e.actor_agency_ref == world.ids[fw.SHELTER] for e in asked)
+    assert _links_on(world.c, world.case_ref) == {fw.WELFARE, fw.CAC}
+
+
+def test_a_community_agency_elsewhere_fetches_its_voucher_from_the_coordinators_node(world):
+    _welfare_release_naming(world, fw.CLINIC)
+    mirror = fw.case_on(world.b, world.case_ref)
+    page = _summary(world, "b", "clinic.cm", mirror.public_id)
+    assert fw.SECRET + " cw" in page
+    # Where no release names it, the clinic is answered as taking part, withheld for want
+    # of consent, not as an agency not on the case.
+    withheld = fw.entries(world.c, tag="disclosure:section:withheld", subject=world.case_ref)
+    gates = {e.gate for e in withheld if e.actor_agency_ref == world.ids[fw.CLINIC]}
+    assert "no_consent" in gates
+
+
+def _disclosures_payload(world, voucher) -> dict:
+    return {
+        "requester": {
+            "node": URLS[1],
+            "agency": world.ids[fw.CLINIC],
+            "agency_kind": "community",
+            "user": None,
+            "roles": ["case_manager"],
+            "purpose": "mdt_case_review",
+        },
+        "case": world.case_ref,
+        "owners": [world.ids[fw.WELFARE]],
+        "sections": None,
+        "participation": voucher,
+    }
+
+
+def _voucher(world, *, node="a", signer=fw.CAC, agency=fw.CLINIC, at=None) -> dict:
+    engine = getattr(world, node).engine()
+    with unit_of_work(engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        coordinator = fw.agency_named(db, signer)
+        voucher = vouchers.mint(
+            db,
+            case,
+            world.ids[agency],
+            coordinator=coordinator,
+            keys=getattr(world, node).keys,
+            at=at or fw.now(),
+        )
+    engine.dispose()
+    return voucher
+
+
+def _ask_welfare_as_clinic(world, voucher):
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        key_id, key = transport.signing_key_of(
+            db, fw.agency_named(db, fw.CLINIC), keys=world.b.keys
+        )
+    engine.dispose()
+    path = "/federation/v1/disclosures"
+    body = json.dumps(_disclosures_payload(world, voucher)).encode()
+    headers = transport.signed_request_headers(
+        URLS[2] + path, body, key_id=key_id, signing_key=key, now=fw.now().timestamp()
+    )
+    with TestClient(world.apps["c"], base_url=URLS[2]) as node_c:
+        return node_c.post(path, content=body, headers=headers)
+
+
+def test_a_voucher_not_the_coordinators_or_not_for_the_asker_is_refused(world):
+    assert _ask_welfare_as_clinic(world, _voucher(world)).status_code == 200
+    refused = {
+        # signed by the clinic itself, claiming to coordinate
+        "self-signed": _voucher(world, node="b", signer=fw.CLINIC),
+        # the coordinator's, but for the shelter
+        "another agency's": _voucher(world, agency=fw.SHELTER),
+        # the coordinator's, run out
+        "out of date": _voucher(world, at=fw.now() - timedelta(minutes=30)),
+    }
+    for why, voucher in refused.items():
+        answer = _ask_welfare_as_clinic(world, voucher)
+        assert answer.status_code == 400, why
+        assert answer.json()["message"].startswith("participation:"), why
+    forged = _voucher(world)
+    forged["claim"]["case"] = "MDT-2026-9999"
+    assert _ask_welfare_as_clinic(world, forged).status_code == 400
+    tampered = _voucher(world)
+    tampered["signature"] = _voucher(world, agency=fw.SHELTER)["signature"]
+    assert _ask_welfare_as_clinic(world, tampered).status_code == 400
+
+
+def test_the_coordinator_vouches_only_for_an_agency_on_the_case(world):
+    engine = world.c.engine()
+    with unit_of_work(engine) as db:
+        welfare = fw.agency_named(db, fw.WELFARE)
+        key_id, key = transport.signing_key_of(db, welfare, keys=world.c.keys)
+    engine.dispose()
+    path = "/federation/v1/participation"
+    with TestClient(world.apps["a"], base_url=URLS[0]) as node_a:
+
+        def ask(case_ref: str):
+            body = json.dumps(
+                {
+                    "requester": {
+                        "node": URLS[2],
+                        "agency": world.ids[fw.WELFARE],
+                        "agency_kind": "system",
+                        "user": None,
+                        "roles": ["case_manager"],
+                        "purpose": "mdt_case_review",
+                    },
+                    "case": case_ref,
+                }
+            ).encode()
+            headers = transport.signed_request_headers(
+                URLS[0] + path, body, key_id=key_id, signing_key=key, now=fw.now().timestamp()
+            )
+            return node_a.post(path, content=body, headers=headers)
+
+        assert ask(world.case_ref).status_code == 200
+        assert ask("MDT-2026-9999").status_code == 404
