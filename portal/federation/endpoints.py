@@ -1,7 +1,8 @@
 """`/federation/v1`: what a node answers other nodes, each request signed (RFC 9421).
 
 A request is refused with a 401 and a JSON body that names the reason (unsigned, bad
-signature, unknown key, stale, replayed, ...) before anything else is read. An accepted
+signature, unknown key, stale, replayed, signed by an agency hosted here, ...) before
+anything else is read. An accepted
 one is answered in one transaction of the owner's and signed with the answering agency's
 key; every answer is `Cache-Control: no-store`: the receiving node shows it and keeps
 nothing.
@@ -90,6 +91,11 @@ def _serve(
             transport.remember_nonce(db, caller.key_id, caller.nonce, at=now, window_seconds=window)
         except SignatureRefused as refused:
             db.rollback()
+            return _refused(refused)
+        try:
+            transport.refuse_local_sender(db, caller, local_url=local_url)
+        except SignatureRefused as refused:
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
             return _refused(refused)
         # Judged once the signature is: an unsigned caller learns nothing of what is taken.
         if request.headers.get("content-type", "").split(";")[0].strip() != transport.JSON:

@@ -52,6 +52,7 @@ class Refusal(StrEnum):
     REPLAYED = "replayed"
     NOT_THIS_NODE = "wrong_target"
     WRONG_SENDER = "wrong_sender"
+    LOCAL_SENDER = "local_sender"
 
     @property
     def words(self) -> str:
@@ -68,6 +69,8 @@ class Refusal(StrEnum):
             Refusal.REPLAYED: "this nonce was seen before (a replayed request)",
             Refusal.NOT_THIS_NODE: "the request was signed for another node's address",
             Refusal.WRONG_SENDER: "the key does not belong to the agency or node named",
+            Refusal.LOCAL_SENDER: "the key is of an agency hosted on this node: its staff ask "
+            "here, signed in with their own roles, not through the door for other nodes",
         }[self]
 
 

@@ -23,7 +23,7 @@ import httpx2 as httpx
 from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
 from portal.federation import membership
@@ -155,6 +155,15 @@ def accept_request(
         required=sig.REQUEST_COMPONENTS,
     )
     return Caller(found[verified.key_id], verified.key_id, message, verified.nonce)
+
+
+def refuse_local_sender(db: Session, caller: Caller, *, local_url: str) -> None:
+    """A request signed with the key of an agency this node hosts is refused: its staff go
+    through the in-process path (their session, their roles, the owner's policy for them);
+    at the federation door the node's own key would speak for any user and any roles."""
+    agency = db.exec(select(Agency).where(Agency.public_id == caller.member.agency)).first()
+    if caller.member.node == local_url or (agency is not None and membership.is_local(db, agency)):
+        raise SignatureRefused(Refusal.LOCAL_SENDER)
 
 
 def remember_nonce(db: Session, key_id: str, nonce: str, *, at: datetime, window_seconds: float):

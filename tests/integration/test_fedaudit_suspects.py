@@ -1,0 +1,85 @@
+"""Suspicions about federation and the audit log, each proven by a test that failed on the
+code as it stood, then fixed. Synthetic data only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from portal.federation import transport
+from portal.models import Agency, AuditEntry
+
+from federation_helpers import shelter_case
+
+HERE = "http://127.0.0.1:9101"
+THERE = "http://127.0.0.1:9102"
+DISCLOSURES = "/federation/v1/disclosures"
+CASE_LINKS = "/federation/v1/case-links"
+PARTICIPANTS = "/federation/v1/case-participants"
+REFERRALS = "/federation/v1/mdt-referrals"
+
+
+def _as_local(db, keys, agency, path: str, payload: dict, *, now: float):
+    """(body, headers) of a request signed with the key of an agency hosted on this node."""
+    key_id, signing_key = transport.signing_key_of(db, agency, keys=keys)
+    body = json.dumps(payload).encode()
+    headers = transport.signed_request_headers(
+        HERE + path, body, key_id=key_id, signing_key=signing_key, now=now
+    )
+    return body, headers
+
+
+@pytest.mark.parametrize("path", [DISCLOSURES, CASE_LINKS, PARTICIPANTS, REFERRALS])
+def test_a_request_signed_by_an_agency_hosted_here_is_refused_at_the_federation_door(
+    client, db, keys, clock, path
+):
+    """A local agency's staff ask through the in-process path (their own session, roles,
+    and the owner's policy for them). Signed with this node's own agency key, a request
+    to `/federation/v1` claimed any roles and any user for that agency, and was answered:
+    the node's keys opened the door meant for other nodes."""
+    made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
+    cac = db.get(Agency, made.case.coordinating_agency_id)  # coordinates the case, hosted here
+    requester = {
+        "node": HERE,
+        "agency": cac.public_id,
+        "agency_kind": cac.kind,
+        "user": None,
+        "roles": ["case_manager"],
+        "purpose": "mdt_case_review",
+    }
+    payload = {
+        DISCLOSURES: {
+            "requester": requester,
+            "case": made.case.reference,
+            "owners": [made.shelter.public_id],
+            "sections": ["placement_housing"],
+        },
+        CASE_LINKS: {
+            "requester": requester,
+            "owner": made.shelter.public_id,
+            "client": "R-NOBODY",
+            "case": {"reference": "MDT-2026-LOCAL1", "intake_date": "2026-11-01"},
+            "participants": [],
+        },
+        PARTICIPANTS: {
+            "requester": requester,
+            "owner": made.shelter.public_id,
+            "case": made.case.reference,
+            "participants": [],
+        },
+        REFERRALS: {"requester": requester, "owners": [made.shelter.public_id]},
+    }[path]
+    entries_before = len(db.exec(select(AuditEntry.id)).all())
+    body, headers = _as_local(db, keys, cac, path, payload, now=clock().timestamp())
+    answer = client.post(path, content=body, headers=headers)
+    assert 400 <= answer.status_code < 500, (
+        f"a request signed by an agency hosted on this node was answered "
+        f"{answer.status_code}: {answer.text[:200]!r}"
+    )
+    assert answer.json()["error"] == "local_sender", answer.text
+    assert "hosted on this node" in answer.json()["message"]
+    assert len(db.exec(select(AuditEntry.id)).all()) == entries_before, "the owner answered it"
+    again = client.post(path, content=body, headers=headers)
+    assert again.json()["error"] == "replayed", "the refused request's nonce was not kept"
