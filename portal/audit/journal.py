@@ -203,10 +203,24 @@ def _signing_key(db: Session, agency: Agency, key_id: str):
     ).first()
 
 
+def key_missing(what: str, checkpoint) -> str:
+    """A checkpoint whose key the agency's key ring no longer holds: its signature cannot
+    be checked, which says nothing yet of the log (a key ring restored from a backup
+    settles it); not a bad signature, which would say the log was tampered with."""
+    key_id = checkpoint["key_id"] if isinstance(checkpoint, dict) else checkpoint.key_id
+    return (
+        f"{what} was signed with the key {key_id}, which is missing from the agency's key "
+        "ring: its signature cannot be checked until the key ring is restored from a backup "
+        "(a key no backup holds was never the agency's: then the checkpoint is forged)"
+    )
+
+
 def check_line(db: Session, agency: Agency, line: dict) -> str | None:
     """What is wrong between the database and one signed checkpoint kept elsewhere."""
     key = _signing_key(db, agency, line["key_id"])
-    if key is None or not signature_holds(line, key.public_key):
+    if key is None:
+        return key_missing(f"the checkpoint at seq {line['seq']} kept outside the database", line)
+    if not signature_holds(line, key.public_key):
         return f"the checkpoint at seq {line['seq']} kept outside the database has a bad signature"
     late = out_of_time(datetime.fromisoformat(line["at"]), retired_at=key.retired_at, entry_at=None)
     if late is not None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from portal.audit import chain, checkpoints
+from portal.audit import chain, checkpoints, journal
 from portal.audit.times import out_of_time
 from portal.models import (
     GENESIS_HASH,
@@ -307,7 +307,7 @@ def _check_checkpoints(
             )
         ).first()
         if key is None:
-            return f"checkpoint at seq {seq} names an unknown key ({checkpoint.key_id})"
+            return journal.key_missing(f"the checkpoint at seq {seq}", checkpoint)
         if not checkpoints.signature_holds(checkpoint, key.public_key):
             return f"bad checkpoint signature at seq {seq}"
         if problem := out_of_time(

@@ -4,10 +4,13 @@ code as it stood, then fixed. Synthetic data only."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
+import test_audit_cli
 from sqlmodel import select
 
+from portal.cli import main as cli
 from portal.federation import transport
 from portal.models import Agency, AuditEntry
 
@@ -19,6 +22,10 @@ DISCLOSURES = "/federation/v1/disclosures"
 CASE_LINKS = "/federation/v1/case-links"
 PARTICIPANTS = "/federation/v1/case-participants"
 REFERRALS = "/federation/v1/mdt-referrals"
+
+node = test_audit_cli.node  # the fixture: a migrated SQLite node with two agencies
+ALDER = "Alder Advocacy (synthetic)"
+BIRCH = "Birch Welfare (synthetic)"
 
 
 def _as_local(db, keys, agency, path: str, payload: dict, *, now: float):
@@ -83,3 +90,36 @@ def test_a_request_signed_by_an_agency_hosted_here_is_refused_at_the_federation_
     assert len(db.exec(select(AuditEntry.id)).all()) == entries_before, "the owner answered it"
     again = client.post(path, content=body, headers=headers)
     assert again.json()["error"] == "replayed", "the refused request's nonce was not kept"
+
+
+# -- `portal audit verify`: a checkpoint whose signing key left the key ring -------------------
+
+
+def test_a_checkpoint_whose_signing_key_was_deleted_is_reported_as_a_missing_key(
+    node, tmp_path, capsys
+):
+    """A signing key deleted from the agency's key ring (a restore that lost rows, a hand
+    clean-up of retired keys) left `portal audit verify` saying the journaled checkpoint
+    "has a bad signature": the operator reads a tampered log, where what is wrong is the
+    key ring, which a backup restores (and then the signature holds)."""
+    assert cli.main(["audit", "checkpoint", ALDER]) == 0
+    assert cli.main(["keys", "rotate", ALDER]) == 0  # the checkpoint's key is retired, kept
+    (line,) = [json.loads(raw) for raw in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    with sqlite3.connect(node) as connection:
+        deleted = connection.execute(
+            "DELETE FROM agency_key WHERE key_id = ?", (line["key_id"],)
+        ).rowcount
+    assert deleted == 1
+    capsys.readouterr()
+
+    status = cli.main(["audit", "verify"])
+    alder = [row for row in capsys.readouterr().out.splitlines() if ALDER in row]
+
+    assert status == 1 and alder, alder
+    assert not any("bad signature" in row for row in alder), (
+        f"a checkpoint whose key left the key ring was called badly signed: {alder}"
+    )
+    assert all("missing from the agency's key ring" in row for row in alder if "BROKEN" in row), (
+        alder
+    )
+    assert any(line["key_id"] in row for row in alder), alder
