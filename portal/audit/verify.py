@@ -3,7 +3,8 @@
 What is checked, per log: seq runs 1, 2, 3… with no gap (a deleted entry); every entry's
 content hashes to its entry_hash (an edited entry; an entry moved to another seq is named
 as reordered); every prev_hash is the entry_hash before it (a broken link); the head row
-agrees with the last entry (entries cut from the end); every checkpoint names an entry
+agrees with the last entry (entries cut from the end) and names the log's own agency (heads
+swapped between logs); every checkpoint names an entry
 that exists with that hash and carries a good signature by one of the agency's keys.
 """
 
@@ -93,7 +94,11 @@ def verify_log(db: Session, log_key: str, *, pause: Callable[[], None] | None = 
 
 def _verify(db: Session, log_key: str, agency, report: LogReport, *, pause) -> LogReport:
     head = db.execute(select(AuditHead).where(AuditHead.log_key == log_key)).scalar_one_or_none()
-    head = None if head is None else _Head(head.last_seq, head.last_hash, head.checkpoint_seq)
+    head = (
+        None
+        if head is None
+        else _Head(head.last_seq, head.last_hash, head.checkpoint_seq, head.agency_id)
+    )
     upto = head.last_seq if head is not None else None
     signed = {
         c.seq: c
@@ -105,6 +110,7 @@ def _verify(db: Session, log_key: str, agency, report: LogReport, *, pause) -> L
     walked = _Walked()
     report.problem = (
         _walk(db, log_key, signed, walked, upto=upto, pause=pause)
+        or _check_owner(db, log_key, agency, head)
         or _check_head(db, log_key, head, walked)
         or _check_checkpoints(db, agency, signed, walked, report)
     )
@@ -117,6 +123,7 @@ class _Head:
     last_seq: int
     last_hash: str
     checkpoint_seq: int
+    agency_id: int | None
 
 
 @dataclass
@@ -237,6 +244,29 @@ def _written_seq(row) -> int | None:
         if candidate != seq and chain.entry_hash(row, seq=candidate) == row["entry_hash"]:
             return candidate
     return None
+
+
+def _check_owner(db: Session, log_key: str, agency, head: _Head | None) -> str | None:
+    """The head row ties the log to its agency: appends find a log by the head's agency_id.
+    A head naming another agency (two heads' agency_id exchanged, or two agencies' public
+    ids) sends each agency's next entries into the other's log."""
+    if head is None:
+        return None
+    owner_id = None if log_key == NODE_LOG or agency is None else agency.id
+    if head.agency_id == owner_id:
+        return None
+    named = None if head.agency_id is None else db.get(Agency, head.agency_id)
+    whose = (
+        "no agency"
+        if head.agency_id is None
+        else f"agency id {head.agency_id}"
+        + (f" ({named.name}, whose log is {named.public_id})" if named is not None else "")
+    )
+    return (
+        f"the head row ties this log to {whose}, not to the agency the log belongs to: the "
+        "head rows were swapped or edited, and that agency's next entries would be written "
+        "into this log"
+    )
 
 
 def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) -> str | None:

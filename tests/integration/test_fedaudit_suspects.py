@@ -8,12 +8,16 @@ import sqlite3
 
 import pytest
 import test_audit_cli
+from sqlalchemy import update
 from sqlmodel import select
 
+from portal import audit
+from portal.audit import AuditTag, verify
 from portal.cli import main as cli
 from portal.federation import transport
-from portal.models import Agency, AuditEntry
+from portal.models import Agency, AuditEntry, AuditHead
 
+import factories as make
 from federation_helpers import shelter_case
 
 HERE = "http://127.0.0.1:9101"
@@ -123,3 +127,46 @@ def test_a_checkpoint_whose_signing_key_was_deleted_is_reported_as_a_missing_key
         alder
     )
     assert any(line["key_id"] in row for row in alder), alder
+
+
+# -- `portal audit verify`: the head row that ties a log to its agency ----------------------
+
+
+@pytest.mark.parametrize("swapped", ["head agency_id", "agency public_id"])
+def test_two_logs_whose_heads_name_each_others_agency_are_both_reported(db, keys, swapped):
+    """Each agency's appends find their log by the head row's agency_id: two heads with
+    their agency_id exchanged (or two agencies with their public ids exchanged) send each
+    agency's next entries into the other's log, and verify, which read the head by its
+    log key alone, said "chain intact" for both."""
+    first = make.agency(db, keys)
+    second = make.agency(db, keys)
+    audit.record(db, AuditTag.AGENCY_UPDATED, agency_id=first.id, subject="x", at=make.AT)
+    audit.record(db, AuditTag.AGENCY_UPDATED, agency_id=second.id, subject="y", at=make.AT)
+    db.flush()
+    assert verify.verify_log(db, first.public_id).ok and verify.verify_log(db, second.public_id).ok
+    if swapped == "head agency_id":
+        db.execute(
+            update(AuditHead).where(AuditHead.log_key == first.public_id).values(agency_id=None)
+        )
+        db.execute(
+            update(AuditHead)
+            .where(AuditHead.log_key == second.public_id)
+            .values(agency_id=first.id)
+        )
+        db.execute(
+            update(AuditHead)
+            .where(AuditHead.log_key == first.public_id)
+            .values(agency_id=second.id)
+        )
+    else:
+        held = {first.id: first.public_id, second.id: second.public_id}
+        db.execute(update(Agency).where(Agency.id == first.id).values(public_id="swapping"))
+        db.execute(update(Agency).where(Agency.id == second.id).values(public_id=held[first.id]))
+        db.execute(update(Agency).where(Agency.id == first.id).values(public_id=held[second.id]))
+    db.flush()
+    db.expire_all()
+
+    reports = [verify.verify_log(db, log) for log in (first.public_id, second.public_id)]
+
+    assert not any(report.ok for report in reports), [r.line() for r in reports]
+    assert all("head" in report.problem for report in reports), [r.line() for r in reports]
