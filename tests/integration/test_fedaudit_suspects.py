@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from types import SimpleNamespace
 
+import httpx2
 import pytest
 import test_audit_cli
+import test_federation_in_process as in_process
 from sqlalchemy import update
 from sqlmodel import select
+from starlette.testclient import TestClient
 
 from portal import audit
 from portal.audit import AuditTag, verify
 from portal.cli import main as cli
-from portal.federation import transport
-from portal.models import Agency, AuditEntry, AuditHead
+from portal.db import unit_of_work
+from portal.federation import links, transport
+from portal.federation.transport import Federation
+from portal.models import Agency, AuditEntry, AuditHead, CaseLink, MdtCase, Role
+from portal.requester import Requester
+from portal.services import cases
 
 import factories as make
+import federation_world as fw
 from federation_helpers import shelter_case
 
 HERE = "http://127.0.0.1:9101"
@@ -27,6 +36,7 @@ CASE_LINKS = "/federation/v1/case-links"
 PARTICIPANTS = "/federation/v1/case-participants"
 REFERRALS = "/federation/v1/mdt-referrals"
 
+URLS = in_process.URLS
 node = test_audit_cli.node  # the fixture: a migrated SQLite node with two agencies
 ALDER = "Alder Advocacy (synthetic)"
 BIRCH = "Birch Welfare (synthetic)"
@@ -170,3 +180,88 @@ def test_two_logs_whose_heads_name_each_others_agency_are_both_reported(db, keys
 
     assert not any(report.ok for report in reports), [r.line() for r in reports]
     assert all("head" in report.problem for report in reports), [r.line() for r in reports]
+
+
+# -- Participants told to owners elsewhere -------------------------------------------------------
+
+world = in_process.world  # three nodes in this process, the case linked across them
+
+
+class _Down(httpx2.AsyncBaseTransport):
+    async def handle_async_request(self, request):
+        raise httpx2.ConnectError("the node is down", request=request)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: no outbox for signed calls; keeping a participants tell owed to a "
+    "node needs a table (a schema change), left for a migration of its own",
+)
+def test_an_owner_node_down_when_participants_changed_is_told_once_it_is_back(world):
+    """The coordinating node tells every confirmed owner elsewhere who takes part in a case
+    (`links.tell_participants`) when a link is confirmed, once: an owner whose node was
+    down then is never told (the names it returns "to be told again later" are dropped),
+    so that owner's point keeps answering the new participant as not linked to the case,
+    until some later change of participants happens to reach it."""
+    a = world.a.engine()
+    with unit_of_work(a) as db:
+        cac, clinic = fw.agency_named(db, fw.CAC), fw.agency_named(db, fw.CLINIC)
+        welfare = fw.agency_named(db, fw.WELFARE)
+        case = cases.open_case(
+            db,
+            cac,
+            intake_date=fw.now().date(),
+            referral_source="hotline",
+            actor=None,
+            at=fw.now(),
+            today=fw.now().date(),
+            agencies=[clinic, welfare],
+        )
+        case_id, reference = case.public_id, case.reference
+    for node in (world.b, world.c):
+        in_process._earlier_cases_closed(SimpleNamespace(b=node))
+    coordinator = Requester(
+        node="local",
+        agency=world.ids[fw.CAC],
+        agency_kind="community",
+        user=None,
+        roles=frozenset({Role.MDT_COORDINATOR.value}),
+    )
+    up = {
+        URL: httpx2.ASGITransport(app=world.apps[n]) for URL, n in zip(URLS[1:], "bc", strict=True)
+    }
+    for name, mounts in ((fw.CLINIC, up), (fw.WELFARE, {**up, URLS[1]: _Down()})):
+        federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
+        try:
+            with unit_of_work(a) as db:
+                case = db.exec(select(MdtCase).where(MdtCase.public_id == case_id)).one()
+                assert links.request_link(
+                    db,
+                    case,
+                    fw.agency_named(db, name),
+                    world.clients[name],
+                    requester=coordinator,
+                    at=fw.now(),
+                    keys=world.a.keys,
+                    federation=federation,
+                )
+        finally:
+            federation.close()
+    a.dispose()
+    # The clinic's node is back; the coordinator's node reaches it with its next summary.
+    with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
+        fw.login(client, "coordinator")
+        assert client.get(f"/cases/{case_id}/summary").status_code == 200
+
+    b = world.b.engine()
+    with unit_of_work(b) as db:
+        mirrored = db.exec(select(MdtCase).where(MdtCase.reference == reference)).one()
+        taking_part = {
+            db.get(Agency, link.agency_id).name
+            for link in db.exec(select(CaseLink).where(CaseLink.case_id == mirrored.id))
+        }
+    b.dispose()
+    assert fw.WELFARE in taking_part, (
+        f"the clinic's node was down when child welfare joined the case, and still does not "
+        f"know it takes part: {sorted(taking_part)}"
+    )
