@@ -1,4 +1,5 @@
-"""`portal roster export|import|entry|sign|list`: the MDT's signed roster (issue 16)."""
+"""`portal roster export|import|entry|sign|list|tell-owed`: the MDT's signed roster (issue 16),
+and what this node owes the other nodes in it."""
 
 from __future__ import annotations
 
@@ -74,6 +75,16 @@ def add_commands(commands) -> None:
     sign.add_argument("--node", required=True, help="this node's address, e.g. https://host")
     sign.add_argument("--out", help="write the signed roster to this file")
     command(roster_cmd, "list", "the roster's members, their nodes and MOUs", run=cmd_list)
+    command(
+        roster_cmd,
+        "tell-owed",
+        "tell owners elsewhere the case participants and status their nodes missed",
+        description="The coordinating node tells every owner elsewhere who takes part in a "
+        "case and whether it is open; an owner whose node did not answer is owed it. This "
+        "tells every owed owner now (a case's page also does, at most every five minutes). "
+        "Exit status: 0 nothing is owed any more; 1 some nodes still did not answer.",
+        run=cmd_tell_owed,
+    )
 
 
 def _read(name: str) -> bytes:
@@ -256,4 +267,33 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"{member.name}{flags}\t{member.agency}\t{member.kind_label}\t{member.node}\t"
                 f"{len(member.current_keys)} current key(s)\t{mou}"
             )
+    return 0
+
+
+def cmd_tell_owed(args: argparse.Namespace) -> int:
+    from portal.crypto import KeyWrapper
+    from portal.federation import links
+    from portal.federation.transport import Federation
+
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
+    federation = Federation(
+        timeout_seconds=settings.federation_timeout_ms / 1000,
+        window_seconds=settings.federation_window_seconds,
+        clock=settings.clock,
+    )
+    try:
+        with unit_of_work(engine) as db:
+            told, still = links.tell_owed(
+                db,
+                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                federation=federation,
+                at=settings.clock(),
+            )
+    finally:
+        federation.close()
+    print(f"told {told} owner(s)")
+    if still:
+        print(f"still owed, their nodes did not answer: {', '.join(sorted(set(still)))}")
+        return errors.NEGATIVE
     return 0

@@ -11,7 +11,7 @@ closed or reopened on the owners' nodes too.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -20,13 +20,16 @@ from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
-from portal.models import Agency, AgencyKind, CaseLink, MdtCase, StaffUser
+from portal.models import Agency, AgencyKind, CaseLink, MdtCase, OwedTell, Role, StaffUser
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.services import case_history, cases
 
 CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
+# An owner whose node did not answer is tried again when the case's page opens, at most
+# this often (each try waits for its node up to the federation's timeout).
+TRY_AGAIN_AFTER = timedelta(minutes=5)
 
 
 def _participants(db: Session, case: MdtCase) -> dict[str, AgencyKind]:
@@ -136,7 +139,7 @@ def request_link(
         at=at,
     )
     db.flush()
-    tell_participants(db, case, requester=requester, keys=keys, federation=federation)
+    tell_participants(db, case, requester=requester, keys=keys, federation=federation, at=at)
     return True
 
 
@@ -147,18 +150,28 @@ def tell_participants(
     requester: Requester,
     keys: KeyWrapper,
     federation: Federation,
+    at: datetime,
+    only: set[int] | None = None,
 ) -> list[str]:
-    """Send the case's participants and status to every confirmed owner elsewhere; returns
-    the names of the owners that did not take it (to be told again later)."""
+    """Send the case's participants and status to every confirmed owner elsewhere (`only`:
+    to these agencies); returns the names of the owners that did not take it, whom this
+    node then owes them (`OwedTell`, told again by `tell_owed`)."""
     roster, local_url = transport.roster_and_url(db)
     if roster is None or local_url is None:
         return []
     coordinator = db.get(Agency, case.coordinating_agency_id)
     participants = _participants(db, case)
+    agency_ids = dict(
+        db.exec(
+            select(Agency.public_id, Agency.id).where(Agency.public_id.in_(list(participants)))
+        ).all()
+    )
     members = [
         member
         for public_id in participants
-        if (member := roster.member(public_id)) is not None and member.node != local_url
+        if (member := roster.member(public_id)) is not None
+        and member.node != local_url
+        and (only is None or agency_ids[public_id] in only)
     ]
     calls = transport.calls_for(
         db,
@@ -175,8 +188,86 @@ def tell_participants(
         keys=keys,
     )
     answers = federation.send(calls) if calls else []
-    return [
-        call.owners[0].name
+    untold = {
+        agency_ids[call.owners[0].agency]: call.owners[0].name
         for call, answer in zip(calls, answers, strict=True)
         if isinstance(answer, Unavailable)
-    ]
+    }
+    asked = {agency_ids[m.agency] for m in members}
+    # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
+    # is sent to it, so nothing stays owed.
+    _note_owed(db, case, asked | (only or set()), untold, at=at)
+    return list(untold.values())
+
+
+def _note_owed(
+    db: Session, case: MdtCase, settled: set[int], untold: dict[int, str], *, at: datetime
+) -> None:
+    """What this node still owes after a round of tells: a row per owner that did not
+    answer (kept from its first miss), none for the others of `settled`."""
+    owed = {
+        row.agency_id: row
+        for row in db.exec(select(OwedTell).where(OwedTell.case_id == case.id)).all()
+    }
+    for agency_id in settled:
+        if agency_id in untold:
+            row = owed.get(agency_id) or OwedTell(case_id=case.id, agency_id=agency_id, since=at)
+            row.tried_at = at
+            db.add(row)
+        elif agency_id in owed:
+            db.delete(owed[agency_id])
+    db.flush()
+
+
+def owed(db: Session, case: MdtCase) -> list[tuple[Agency, datetime]]:
+    """The owners elsewhere this node has not managed to tell of the case's participants
+    and status, and since when: for the coordinator's case page."""
+    rows = db.exec(
+        select(Agency, OwedTell.since)
+        .join(OwedTell, OwedTell.agency_id == Agency.id)
+        .where(OwedTell.case_id == case.id)
+        .order_by(Agency.name)
+    ).all()
+    return [(agency, since) for agency, since in rows]
+
+
+def tell_owed(
+    db: Session,
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+    case: MdtCase | None = None,
+    tried_before: datetime | None = None,
+) -> tuple[int, list[str]]:
+    """Tell again what this node owes owners elsewhere (of one case, or of every case;
+    only those last tried before `tried_before`, when given): how many owners were told,
+    and the names of those still owed. Sent in the coordinating agency's name (no staff
+    member asked: the node does)."""
+    query = select(OwedTell.case_id, OwedTell.agency_id)
+    if case is not None:
+        query = query.where(OwedTell.case_id == case.id)
+    if tried_before is not None:
+        query = query.where(OwedTell.tried_at < tried_before)
+    by_case: dict[int, set[int]] = {}
+    for case_id, agency_id in db.exec(query).all():
+        by_case.setdefault(case_id, set()).add(agency_id)
+    told, still = 0, []
+    for case_id, agencies in sorted(by_case.items()):
+        owing = db.get(MdtCase, case_id)
+        coordinator = db.get(Agency, owing.coordinating_agency_id)
+        if not membership.is_local(db, coordinator):
+            continue  # no longer this node's to tell (its agency moved): left as it is
+        node = Requester(
+            node="local",
+            agency=coordinator.public_id,
+            agency_kind=coordinator.kind,
+            user=None,
+            roles=frozenset({Role.MDT_COORDINATOR.value}),
+        )
+        untold = tell_participants(
+            db, owing, requester=node, keys=keys, federation=federation, at=at, only=agencies
+        )
+        told += len(agencies) - len(untold)
+        still.extend(untold)
+    return told, still

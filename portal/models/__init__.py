@@ -144,6 +144,6 @@ __all__ += [
     "ScreeningAmendment",
 ]
 # Federation (issue 16)
-from portal.models.federation import FederationNonce, RosterDocument  # noqa: E402
+from portal.models.federation import FederationNonce, OwedTell, RosterDocument  # noqa: E402
 
-__all__ += ["FederationNonce", "RosterDocument"]
+__all__ += ["FederationNonce", "OwedTell", "RosterDocument"]

@@ -1,4 +1,5 @@
-"""Federation: the MDT's signed roster as this node holds it, and the nonces it has seen."""
+"""Federation: the MDT's signed roster as this node holds it, the nonces it has seen, and what
+it still owes owners elsewhere."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ class FederationNonce(SQLModel, table=True):
     key_id: str = Field(max_length=80)
     nonce: str = Field(max_length=64)
     seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class OwedTell(SQLModel, table=True):
+    """A case's participants and status this node, its coordinator, still owes an owner
+    elsewhere: its node did not answer when they changed. Told again at the next chance
+    (`portal.federation.links.tell_owed`); gone once told."""
+
+    __tablename__ = "federation_owed_tell"
+    __table_args__ = (UniqueConstraint("case_id", "agency_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="mdt_case.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id")  # the owner elsewhere
+    since: datetime = Field(sa_type=UTCDateTime)  # first owed, for the case page
+    tried_at: datetime = Field(sa_type=UTCDateTime)  # last tried: pages try again after a while

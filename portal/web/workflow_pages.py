@@ -136,6 +136,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)
+    owed = _owed(ctx, case) if coordinating else []
     told, untold = _told(ctx, case, reader)
     return render(
         ctx,
@@ -147,6 +148,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             if case.convening_due
             else None,
             "coordinating": coordinating,
+            "owed": owed,
             "participants": told,
             "untold": untold,
             # The coordinator's cue (issue 14): a survivor's agreement to take part lapsed.
@@ -232,14 +234,29 @@ def _owners_told(ctx: Context, case) -> str:
         requester=ctx.requester,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
+        at=ctx.now,
     )
     if not untold:
         return ""
     return (
         f" {', '.join(untold)} did not answer from {'its' if len(untold) == 1 else 'their'} "
-        "node and still show the case as it was; they are told the next time the case's "
-        "agencies change, or when you close or reopen it again."
+        "node and still show the case as it was; the portal tells "
+        f"{'it' if len(untold) == 1 else 'them'} again when this case's page opens."
     )
+
+
+def _owed(ctx: Context, case) -> list:
+    """For the coordinator's page: what this node still owes owners elsewhere of the
+    case (told again first, when last tried a while ago)."""
+    links.tell_owed(
+        ctx.db,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        at=ctx.now,
+        case=case,
+        tried_before=ctx.now - links.TRY_AGAIN_AFTER,
+    )
+    return links.owed(ctx.db, case)
 
 
 def case_add_agency(ctx: Context) -> Response:

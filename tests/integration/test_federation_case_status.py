@@ -70,3 +70,12 @@ def test_an_owner_node_down_is_named_when_the_case_closes(world):
     assert "The case is closed." in page
     assert f"{fw.CLINIC} did not answer" in page
     assert fw.case_on(world.b, world.case_ref).status == "open"
+
+
+def test_tell_owed_from_the_command_line_says_what_it_told(world, monkeypatch, capsys):
+    from portal.cli import main as cli
+
+    for name, value in world.a.environment().items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["roster", "tell-owed"]) == 0
+    assert capsys.readouterr().out.strip() == "told 0 owner(s)"
