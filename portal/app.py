@@ -17,7 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from portal.audit.checkpoints import CheckpointSigner
 from portal.audit.journal import Journal
 from portal.auth.throttle import LoginThrottle
-from portal.crypto import KeyWrapper
+from portal.crypto import SealedElsewhere
 from portal.db import make_engine
 from portal.errors import DomainError
 from portal.federation.transport import Federation
@@ -62,13 +62,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
+            # Moved, or sealed the old way where PORTAL_SEALED_BOUND_ONLY is set: never shown
+            SealedElsewhere: errors.sealed_elsewhere,
             Exception: errors.server_error,
         },
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.keys = KeyWrapper(settings.secrets.kek_bytes())
+    app.state.keys = settings.key_wrapper()
     # Every request's session can sign the audit checkpoint its appends fall due for.
     signer = CheckpointSigner(app.state.keys)
     journal = Journal(settings.audit_journal) if settings.audit_journal else None

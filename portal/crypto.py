@@ -23,8 +23,12 @@ import consent
 class KeyWrapper:
     """Encrypts agency secrets under the node's key-encryption key."""
 
-    def __init__(self, kek: bytes) -> None:
+    def __init__(self, kek: bytes, *, bound_only: bool = False) -> None:
         self._box = nacl.secret.SecretBox(kek)
+        # PORTAL_SEALED_BOUND_ONLY: survivor records open only sealed for their place; one
+        # sealed the old way (the key alone) is refused, since a database writer could
+        # have copied it from any row. Kept outside the database, which a writer could set.
+        self.bound_only = bound_only
         # key id -> (agency id, unwrapped data key): kept for the life of the key
         self._known: dict[str, tuple[int, bytes]] = {}
         # agency public id -> (key id, its current signing key, unwrapped): federation signs
@@ -59,6 +63,11 @@ class KeyWrapper:
                 nacl.signing.SigningKey(self.unwrap(wrapped)),
             )
         return held[1]
+
+    def open_sealed(self, secret: bytes, sealed: bytes, *, bound_to: str | tuple[str, ...]) -> dict:
+        """A survivor's sealed record opened for its place, as this node opens them: with
+        `bound_only`, never one sealed the old way (SealedUnbound)."""
+        return open_json(secret, sealed, bound_to=bound_to, old_form=not self.bound_only)
 
     def holds(self, key_id: str) -> bool:
         """Whether the key is held unwrapped in this process."""
@@ -119,7 +128,14 @@ _NONCE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 class SealedElsewhere(Exception):
     """A sealed record that does not open for the place it was read from: moved, or
-    tampered with. Never shown; the operator is told (a 500, logged)."""
+    tampered with. Never shown: staff get a page saying a record cannot be opened, the
+    operator a log line (portal.web.errors.sealed_elsewhere)."""
+
+
+class SealedUnbound(SealedElsewhere):
+    """A record sealed the old way (the key alone), read on a node that opens only records
+    sealed for their place (PORTAL_SEALED_BOUND_ONLY): it may have been copied there from
+    another survivor's row or a backup. `portal keys reseal` seals it for its place."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,13 +159,20 @@ def seal_json(secret: bytes, value: dict, *, bound_to: str | None = None) -> byt
 
 
 def open_json(
-    secret: bytes, sealed: bytes, *, bound_to: str | tuple[str, ...] | None = None
+    secret: bytes,
+    sealed: bytes,
+    *,
+    bound_to: str | tuple[str, ...] | None = None,
+    old_form: bool = True,
 ) -> dict:
     """A sealed record opened. With `bound_to` (a place, or the places it may have been
     sealed for), one sealed for another place is refused (SealedElsewhere); one sealed
-    before records were bound opens as before."""
+    before records were bound opens as before, unless `old_form` is False (SealedUnbound:
+    KeyWrapper.open_sealed, as the node's PORTAL_SEALED_BOUND_ONLY says)."""
     sealed = bytes(sealed)
     places = (bound_to,) if isinstance(bound_to, str) else (bound_to or ())
+    if not old_form and not places:
+        raise ValueError("a record opened in the bound form only needs its place")
     if places and sealed[:2] == _BOUND:
         for place in places:
             try:
@@ -164,13 +187,19 @@ def open_json(
             except nacl.exceptions.CryptoError:
                 continue  # not this place's; or, 1 in 65,536, an older record starting so
     try:
-        return json.loads(_seal_box(secret).decrypt(sealed))
+        value = json.loads(_seal_box(secret).decrypt(sealed))
     except nacl.exceptions.CryptoError:
         if places and sealed[:2] == _BOUND:
             raise SealedElsewhere(
                 f"a record sealed for another place was read as {places[0]}"
             ) from None
         raise
+    if not old_form:
+        raise SealedUnbound(
+            f"a record sealed the old way (not for its place) was read as {places[0]}, and "
+            "PORTAL_SEALED_BOUND_ONLY is set: run `portal keys reseal`"
+        )
+    return value
 
 
 def open_unbound(secret: bytes, sealed: bytes) -> dict | None:

@@ -15,6 +15,8 @@ from pathlib import Path
 from starlette.config import Config
 from starlette.datastructures import Secret
 
+from portal.crypto import KeyWrapper
+
 # The demo's file in the current folder: every command, the demo included, uses it when
 # DATABASE_URL is unset, so the demo's own database is what the README's commands read.
 DEMO_DATABASE_FILE = "portal-demo.db"
@@ -134,11 +136,21 @@ class Settings:
     # concern and no MDT case (issue 20). With a roster, the roster's coordinating agency
     # counts and this is not read. None: no agency is told.
     coordinating_agency: str | None = None
+    # PORTAL_SEALED_BOUND_ONLY: open survivor records only sealed for their place (agency,
+    # client, row); one still sealed the old way (the agency's key alone) is refused, since
+    # anyone able to write the database could have copied it from another survivor's row
+    # or a backup. Set it once `portal keys reseal` says every record is bound. In the
+    # environment, not the database: a database writer could clear a marker kept there.
+    sealed_bound_only: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.mdt_timezone)
+
+    def key_wrapper(self) -> KeyWrapper:
+        """The node's keys, opening sealed records as PORTAL_SEALED_BOUND_ONLY says."""
+        return KeyWrapper(self.secrets.kek_bytes(), bound_only=self.sealed_bound_only)
 
 
 def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> NodeSecrets:
@@ -272,6 +284,7 @@ def from_environment(
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
         coordinating_agency=config("PORTAL_COORDINATING_AGENCY", default="").strip() or None,
+        sealed_bound_only=config("PORTAL_SEALED_BOUND_ONLY", cast=bool, default=False),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -144,13 +144,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     from portal import hosting
     from portal.audit.checkpoints import CheckpointSigner
     from portal.audit.journal import Journal, JournalError
-    from portal.crypto import KeyWrapper
     from portal.models import Agency
     from portal.services import audit_log
 
     engine = open_engine(chosen())
     settings = node_settings(engine)
-    keys = KeyWrapper(settings.secrets.kek_bytes())
+    keys = settings.key_wrapper()
     kept = Journal(settings.audit_journal) if settings.audit_journal else None
     if kept is not None:
         try:

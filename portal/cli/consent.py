@@ -104,7 +104,6 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from portal.crypto import KeyWrapper
     from portal.services import keys
 
     engine = open_engine(chosen())
@@ -114,7 +113,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         new = keys.rotate_signing_key(
             db,
             agency,
-            keys=KeyWrapper(settings.secrets.kek_bytes()),
+            keys=settings.key_wrapper(),
             actor=None,
             at=settings.clock(),
         )
@@ -139,7 +138,6 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def cmd_keys_reseal(args: argparse.Namespace) -> int:
     from nacl.exceptions import CryptoError
 
-    from portal.crypto import KeyWrapper
     from portal.services import reseal
 
     if not 1 <= args.batch <= 10_000:
@@ -148,7 +146,7 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
         )
     engine = open_engine(chosen())
     settings = node_settings(engine)
-    keys = KeyWrapper(settings.secrets.kek_bytes())
+    keys = settings.key_wrapper()
     elsewhere = 0
     for kind in reseal.KINDS:
         after, totals = 0, Counter()

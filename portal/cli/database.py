@@ -182,7 +182,6 @@ def _check_kek(engine: Engine, settings: Settings) -> None:
     agency created would get keys the node can never read."""
     from nacl.exceptions import CryptoError
 
-    from portal.crypto import KeyWrapper
     from portal.models import AgencyKey
 
     with engine.connect() as connection:
@@ -190,7 +189,7 @@ def _check_kek(engine: Engine, settings: Settings) -> None:
     if wrapped is None:
         return
     try:
-        KeyWrapper(settings.secrets.kek_bytes()).unwrap(wrapped)
+        settings.key_wrapper().unwrap(wrapped)
     except (CryptoError, ValueError):
         raise CommandError(
             "the key-encryption key (PORTAL_KEK, or the secrets file) does not open this "

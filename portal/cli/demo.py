@@ -60,7 +60,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not args.no_serve:  # a port already taken is said first, not after the seeding
         check_listening(args.host, args.port)
-    from portal.crypto import KeyWrapper
     from portal.demo import api as demo_api
     from portal.demo import seed as demo
     from portal.demo.logins import DEMO_LOGINS, DEMO_PASSWORD
@@ -101,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             now = settings.clock()
             demo.seed(
                 db,
-                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                keys=settings.key_wrapper(),
                 at=now,
                 today=now.astimezone(settings.tz).date(),
                 tz=settings.tz,

@@ -197,7 +197,6 @@ def cmd_entry(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from portal.crypto import KeyWrapper
     from portal.federation import membership
     from portal.federation.roster import RosterError
 
@@ -228,7 +227,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
                 coordinator,
                 entries,
                 node=args.node,
-                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                keys=settings.key_wrapper(),
                 at=settings.clock(),
             )
             # Written before the new version is taken into force: a file that cannot be

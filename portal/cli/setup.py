@@ -136,7 +136,6 @@ def find_agency(db, name_or_id: str) -> Agency:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from portal.crypto import KeyWrapper
     from portal.services import agencies, staff
 
     database = chosen()
@@ -178,7 +177,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             discipline=answers["discipline"],
             requires_totp=args.require_totp,
             actor=None,
-            keys=KeyWrapper(settings.secrets.kek_bytes()),
+            keys=settings.key_wrapper(),
             at=settings.clock(),
         )
         administrator = staff.create_staff(
@@ -244,7 +243,6 @@ def _init_password() -> str:
 
 
 def cmd_agency_create(args: argparse.Namespace) -> int:
-    from portal.crypto import KeyWrapper
     from portal.services import agencies
 
     engine = open_engine(chosen())
@@ -257,7 +255,7 @@ def cmd_agency_create(args: argparse.Namespace) -> int:
             discipline=args.discipline,
             requires_totp=args.require_totp,
             actor=None,
-            keys=KeyWrapper(settings.secrets.kek_bytes()),
+            keys=settings.key_wrapper(),
             at=settings.clock(),
         )
         print(f"created {agency.name} ({agency.public_id})")

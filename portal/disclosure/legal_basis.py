@@ -18,7 +18,6 @@ from nacl.signing import VerifyKey
 from sqlmodel import Session, select
 
 import consent
-from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.keyring import data_secret
 from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
@@ -119,7 +118,7 @@ def younger_than(
     is."""
     client = db.get(Client, client_id)
     _key_id, secret = data_secret(db, owner.id, keys=keys, key_id=client.key_id)
-    born = crypto.open_json(
+    born = keys.open_sealed(
         secret, client.identity_sealed, bound_to=identity_sealed_for(owner.id, client.id)
     ).get("birth_date")
     if not born:

@@ -333,7 +333,7 @@ def reveal_identity(
             db, client.agency_id, keys=keys, key_id=client.key_id
         )
     return Identity.from_dict(
-        crypto.open_json(
+        keys.open_sealed(
             secrets[client.key_id],
             client.identity_sealed,
             bound_to=identity_sealed_for(client.agency_id, client.id),

@@ -77,7 +77,7 @@ def _open(
     db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
 ) -> dict:
     _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
-    return crypto.open_json(secret, sealed, bound_to=place)
+    return keys.open_sealed(secret, sealed, bound_to=place)
 
 
 def _notes_place(screen: RiskScreen) -> str:

@@ -82,4 +82,4 @@ def add_version(
 def open_content(db: Session, entry: SectionEntry, *, keys: KeyWrapper) -> SectionContent:
     _, secret = data_secret(db, entry.agency_id, keys=keys, key_id=entry.key_id)
     places = sealed_places(entry.agency_id, entry.client_id, entry.section_key, entry.version)
-    return crypto.open_json(secret, entry.content_sealed, bound_to=places)
+    return keys.open_sealed(secret, entry.content_sealed, bound_to=places)

@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from portal.crypto import SealedElsewhere
 from portal.errors import DomainError, Invalid
 from portal.web.render import templates
 
@@ -34,10 +35,21 @@ def request_id(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
-def page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+def page(
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict | None = None,
+    *,
+    title: str | None = None,
+    reference: bool = False,
+) -> Response:
+    """`reference`: the request's id shown (always for a 5xx), for the administrator's log."""
+    title = title or TITLES.get(status, "Error")
+    reference = reference or status >= 500
     if request.url.path.startswith("/api/"):
-        payload = {"error": TITLES.get(status, "Error"), "detail": message}
-        if status >= 500:
+        payload = {"error": title, "detail": message}
+        if reference:
             payload["request_id"] = request_id(request)
         return JSONResponse(payload, status_code=status, headers=headers)
     return templates.TemplateResponse(
@@ -45,12 +57,12 @@ def page(request: Request, status: int, message: str, headers: dict | None = Non
         "error.html",
         {
             "status": status,
-            "title": TITLES.get(status, "Error"),
+            "title": title,
             "message": message,
             "viewer": None,
             "flashes": [],
             "csrf_token": "",
-            "request_id": request_id(request),
+            "request_id": request_id(request) if reference else None,
         },
         status_code=status,
         headers=headers,
@@ -99,6 +111,27 @@ def body_timeout_page(request: Request) -> Response:
         408,
         "The form did not arrive in time, so nothing was saved. Please send it again.",
         headers={"Connection": "close"},
+    )
+
+
+async def sealed_elsewhere(request: Request, error: SealedElsewhere) -> Response:
+    """A survivor's record that does not open for its place (moved there, or still sealed
+    the old way on a node that opens only bound records): nothing of it is shown, and the
+    request's work is undone; the operator's log says which place and what to do."""
+    log.error(
+        "sealed record refused on %s %s [request %s]: %s",
+        request.method,
+        request.url.path,
+        request_id(request),
+        error,
+    )
+    return page(
+        request,
+        409,
+        "One of this survivor's records cannot be opened here, so nothing of it is shown "
+        "and nothing was saved. Tell your administrator, with the reference below.",
+        title="A record cannot be opened",
+        reference=True,
     )
 
 

@@ -15,11 +15,13 @@ from sqlalchemy import update
 from test_screening import NY, _amend, local, screen
 
 from portal import crypto
+from portal.crypto import KeyWrapper
 from portal.disclosure.legal_basis import younger_than
-from portal.models import Client, Discipline, Role
+from portal.models import Client, Discipline, Role, SectionEntry
 from portal.models.screening import RiskScreen, RiskScreenPerson, Screening, ScreeningAmendment
-from portal.services import clients, risk_screens, screenings
+from portal.services import clients, risk_screens, screenings, section_versions
 from portal.services.keys import data_secret
+from portal.settings import from_environment
 
 import factories as make
 
@@ -144,3 +146,63 @@ def test_records_sealed_before_places_were_bound_still_open(db, keys, two):
     assert clients.reveal_identity(db, db.get(Client, first.id), keys=keys) == identity
     seen = screenings.screening_view(db, db.get(Screening, made.id), keys=keys, tz=NY)
     assert seen.notes == "Sealed before."
+
+
+def _sealed_the_old_way(db, table, row_id: int, column: str, secret: bytes, value: dict) -> None:
+    db.execute(
+        update(table).where(table.id == row_id).values({column: crypto.seal_json(secret, value)})
+    )
+    db.expire_all()
+
+
+def test_with_bound_only_set_no_record_sealed_the_old_way_opens_anywhere(
+    db, keys, node_secrets, two
+):
+    """PORTAL_SEALED_BOUND_ONLY: one survivor's identity, sealed the old way and copied onto
+    another survivor's row, opened there as theirs (birth date and all) without it; with
+    it, nothing sealed the old way opens, by any reader: staff pages or the disclosure
+    point's legal basis."""
+    agency, staff, first, second = two
+    bound_only = KeyWrapper(node_secrets.kek_bytes(), bound_only=True)
+    _, secret = data_secret(db, agency.id, keys=keys)
+    robins = clients.reveal_identity(db, first, keys=keys).to_dict()
+    _sealed_the_old_way(db, Client, second.id, "identity_sealed", secret, robins)
+    moved = db.get(Client, second.id)
+    assert clients.reveal_identity(db, moved, keys=keys).given_name == "Robin"  # the hole
+    with pytest.raises(crypto.SealedUnbound):
+        clients.reveal_identity(db, moved, keys=bound_only)
+    with pytest.raises(crypto.SealedElsewhere):  # handled as a moved bound record is
+        younger_than(db, agency, second.id, 18, at=make.AT, tz=NY, keys=bound_only)
+
+    when = local(2026, 11, 2, 10, 0)
+    made = screen(db, keys, first, staff, when, notes="Robin's synthetic notes.")
+    _sealed_the_old_way(
+        db, Screening, made.id, "notes_sealed", secret, {"notes": "Old.", "action_reason": ""}
+    )
+    with pytest.raises(crypto.SealedUnbound):
+        screenings.screening_view(db, db.get(Screening, made.id), keys=bound_only, tz=NY)
+    clock, _ = _clock_with_person(db, keys, second, staff, when, "Sky's risks.")
+    _sealed_the_old_way(db, RiskScreen, clock.id, "notes_sealed", secret, {"notes": "Old."})
+    with pytest.raises(crypto.SealedUnbound):
+        risk_screens.view(db, db.get(RiskScreen, clock.id), keys=bound_only, now=when)
+    entry = section_versions.add_version(
+        db, first, "safety_plan", {"safe_places": "Library"}, actor=staff, keys=keys, at=when
+    )
+    db.flush()
+    assert section_versions.open_content(db, entry, keys=bound_only)["safe_places"] == "Library"
+    _sealed_the_old_way(
+        db, SectionEntry, entry.id, "content_sealed", secret, {"safe_places": "Library"}
+    )
+    with pytest.raises(crypto.SealedUnbound):
+        section_versions.open_content(db, db.get(SectionEntry, entry.id), keys=bound_only)
+    # a record sealed for its place opens as ever
+    assert clients.reveal_identity(db, first, keys=bound_only).given_name == "Robin"
+
+
+def test_bound_only_is_read_from_the_environment_and_off_unless_set(tmp_path):
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    assert from_environment(env).key_wrapper().bound_only is False
+    on = from_environment({**env, "PORTAL_SEALED_BOUND_ONLY": "1"})
+    assert on.sealed_bound_only and on.key_wrapper().bound_only
+    with pytest.raises(ValueError):
+        from_environment({**env, "PORTAL_SEALED_BOUND_ONLY": "perhaps"})

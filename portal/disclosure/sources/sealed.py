@@ -15,7 +15,6 @@ from typing import NamedTuple
 from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session
 
-from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.db import read
 from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
@@ -150,7 +149,7 @@ class SealedSections:
         entry = _load_latest(db, wanted, cache).get(section.stored_as)
         values = {}
         if entry is not None:
-            values = crypto.open_json(
+            values = keys.open_sealed(
                 _secret(db, owner_id, entry.key_id, keys, cache),
                 entry.sealed,
                 bound_to=sealed_places(
@@ -160,7 +159,7 @@ class SealedSections:
         rows = []
         if section.identifying:
             identity_record = _load_identity(db, wanted, cache)
-            identity = crypto.open_json(
+            identity = keys.open_sealed(
                 _secret(db, owner_id, identity_record.key_id, keys, cache),
                 identity_record.sealed,
                 bound_to=identity_sealed_for(owner_id, wanted.client_id),
