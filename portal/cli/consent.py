@@ -146,8 +146,10 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
         )
     engine = open_engine(chosen())
     settings = node_settings(engine)
+    # It reads the old form itself (crypto.open_unbound), so it converts it with
+    # PORTAL_SEALED_BOUND_ONLY set too: the operator need not turn the setting off.
     keys = settings.key_wrapper()
-    elsewhere = 0
+    elsewhere = resealed = changed = 0
     for kind in reseal.KINDS:
         after, totals = 0, Counter()
         while True:
@@ -166,6 +168,8 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
                 break
             after = batch.last_id
         elsewhere += totals[reseal.ELSEWHERE]
+        resealed += totals[reseal.RESEALED]
+        changed += totals[reseal.CHANGED]
         line = (
             f"{kind.name}: {totals[reseal.RESEALED]} re-sealed for their place, "
             f"{totals[reseal.BOUND]} already"
@@ -175,6 +179,23 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
         if totals[reseal.ELSEWHERE]:
             line += f", {totals[reseal.ELSEWHERE]} open for no place here (left as they are)"
         print(line)
+    if resealed and settings.sealed_bound_only:
+        print(
+            f"{resealed} records were still sealed the old way: with PORTAL_SEALED_BOUND_ONLY "
+            "set they did not open until re-sealed; they open now"
+        )
+    if changed and not elsewhere:
+        print(
+            f"{changed} records were saved while this ran: run `portal keys reseal` again to "
+            "confirm that every sealed record is bound to its place"
+        )
+    elif not elsewhere:
+        print(
+            "every sealed record is bound to its place: PORTAL_SEALED_BOUND_ONLY is set"
+            if settings.sealed_bound_only
+            else "every sealed record is bound to its place: you may now set "
+            "PORTAL_SEALED_BOUND_ONLY=1"
+        )
     if elsewhere:
         print(
             f"error: {elsewhere} records open for no place here: moved from another row or "

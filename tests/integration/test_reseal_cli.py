@@ -111,3 +111,38 @@ def test_a_batch_out_of_range_is_one_line_that_says_what_to_give(node, capsys):
     assert cli.main(["keys", "reseal", "--batch", "0"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "error: --batch 0: give a number of records from 1 to 10000"
+
+
+BOUND_NOW = "every sealed record is bound to its place: you may now set PORTAL_SEALED_BOUND_ONLY=1"
+
+
+def test_once_nothing_is_sealed_the_old_way_it_says_the_setting_may_be_set(node, capsys):
+    _sealed_the_old_way(node, ["Robin", "Sky"])
+    assert cli.main(["keys", "reseal"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == BOUND_NOW
+    assert cli.main(["keys", "reseal"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == BOUND_NOW
+
+
+def test_with_bound_only_set_it_still_reseals_and_says_how_many_did_not_open(
+    node, capsys, monkeypatch
+):
+    engine, _ = node
+    _sealed_the_old_way(node, ["Robin", "Sky", "Ash"])
+    monkeypatch.setenv("PORTAL_SEALED_BOUND_ONLY", "1")
+    bound_only = from_environment().key_wrapper()
+    with unit_of_work(engine) as db:
+        first = db.exec(select(Client).order_by(Client.id)).first()
+        with pytest.raises(crypto.SealedUnbound):
+            clients.reveal_identity(db, first, keys=bound_only)
+    assert cli.main(["keys", "reseal", "--batch", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        "6 records were still sealed the old way: with PORTAL_SEALED_BOUND_ONLY set they "
+        "did not open until re-sealed; they open now",
+        "every sealed record is bound to its place: PORTAL_SEALED_BOUND_ONLY is set",
+    ]
+    with unit_of_work(engine) as db:
+        rows = db.exec(select(Client).order_by(Client.id)).all()
+        names = [clients.reveal_identity(db, row, keys=bound_only).given_name for row in rows]
+        assert names == ["Robin", "Sky", "Ash"]
