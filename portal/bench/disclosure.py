@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 from starlette.datastructures import Secret
 
@@ -55,6 +55,8 @@ from portal.models import (
     SectionEntry,
     StaffUser,
 )
+from portal.models.client import identity_sealed_for
+from portal.models.section import sealed_for
 from portal.requester import Requester
 from portal.scratch_db import scratch_database
 from portal.sections import catalogue
@@ -263,7 +265,8 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
                     "agency_id": agency.id,
                     "reference": f"B-{case_id}-{agency.id}",
                     "key_id": key_id,
-                    "identity_sealed": crypto.seal_json(secret, person.to_dict()),
+                    # sealed for its row below, once the row has its id
+                    "identity_sealed": b"",
                     "search_digest": secrets.token_hex(32),
                     "created_at": AT,
                 }
@@ -272,6 +275,22 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
     db.execute(insert(Client), client_rows)
     client_ids = dict(
         db.exec(select(Client.public_id, Client.id).where(Client.reference.like("B-%"))).all()
+    )
+    # Every record sealed for its place, as the portal seals them, so the benchmark runs on
+    # a node with PORTAL_SEALED_BOUND_ONLY set too.
+    db.execute(
+        update(Client),
+        [
+            {
+                "id": client_ids[row["public_id"]],
+                "identity_sealed": crypto.seal_json(
+                    secrets_by_agency[row["agency_id"]][1],
+                    person.to_dict(),
+                    bound_to=identity_sealed_for(row["agency_id"], client_ids[row["public_id"]]),
+                ),
+            }
+            for row in client_rows
+        ],
     )
     db.execute(
         insert(CaseLink),
@@ -297,7 +316,11 @@ def build(db: Session, keys: KeyWrapper, *, cases_n: int, agencies_n: int, audit
                 "section_key": "identity",
                 "version": 1,
                 "key_id": key_id,
-                "content_sealed": crypto.seal_json(secret, {"preferred_name": "Bench"}),
+                "content_sealed": crypto.seal_json(
+                    secret,
+                    {"preferred_name": "Bench"},
+                    bound_to=sealed_for(agency_id, client_ids[public_id], "identity", 1),
+                ),
                 "at": AT,
             }
         )
@@ -575,7 +598,9 @@ def run(
         session_key=Secret(secrets.token_urlsafe(32)),
         key_encryption_key=Secret(base64.b64encode(secrets.token_bytes(32)).decode()),
     )
-    keys = KeyWrapper(node_secrets.kek_bytes())
+    # Measured as a node that opens survivor records only sealed for their place
+    # (PORTAL_SEALED_BOUND_ONLY): the data built must be sealed so, as the portal seals it.
+    keys = KeyWrapper(node_secrets.kek_bytes(), bound_only=True)
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
             url, drop = scratch_database(
@@ -604,6 +629,7 @@ def run(
                     # The page decides every owner's block whatever the machine's load: the
                     # benchmark measures that page (250 ms is the node's default budget).
                     summary_budget_ms=60_000,
+                    sealed_bound_only=True,
                     **({} if request_threads is None else {"request_threads": request_threads}),
                 )
                 figures = measure(engine, settings, keys, bench_case, viewer_name, runs=runs)
