@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -264,6 +264,71 @@ def vouched_for(
     coordinating agency (a signed voucher its caller checked): nothing of it is kept here
     beyond what this request's entries say."""
     _load_links(db, case, at=at, cache=cache).setdefault(agency.id, (None, at))
+
+
+# The section whose release says a community-based agency's taking part may be told.
+PARTICIPATION = "participation"
+
+
+def told_to_agency(
+    db: Session,
+    case: MdtCase,
+    holder: Agency,
+    recipient: Agency,
+    *,
+    asked_by: Requester,
+    at: datetime,
+) -> bool:
+    """Whether `recipient`'s node may hold that `holder` (a community-based agency, whose
+    serving this survivor is its own to disclose) takes part in `case`, so that its staff
+    may ask: the holder's survivor on the case has a release in effect naming `recipient`
+    for taking part, in MDT case review. Decided and audited in the holder's log (asked by
+    the case's coordinator, `asked_by`); each of the recipient's staff who asks later is
+    decided under the holder's policy too, as any requester is."""
+    cache = RequestCache()
+    client_id, confirmed_at = _load_links(db, case, at=at, cache=cache).get(holder.id, (None, None))
+    purpose = consent.Purpose.MDT_CASE_REVIEW.value
+    gate, release_ref = Gate.NOT_LINKED, None
+    if (
+        client_id is not None
+        and confirmed_at is not None
+        and holder.id not in cache.lapsed[case.id]
+    ):
+        found = consent_gate.candidates(
+            db,
+            owner=holder,
+            client_id=client_id,
+            recipient=recipient,
+            at=at,
+            cache=cache.candidates,
+        )
+        # No sentence of this answer is shown to anyone: the zone of its dates is UTC.
+        allowed = consent_gate.check(
+            found, recipient=recipient, section_key=PARTICIPATION, purpose=purpose, at=at, tz=UTC
+        )
+        gate, release_ref = (
+            (None, allowed.release_ref) if allowed.allowed else (Gate(allowed.gate), None)
+        )
+    decision = "released" if gate is None else "withheld"
+    record(
+        db,
+        AuditTag.DISCLOSURE_RELEASED if gate is None else AuditTag.DISCLOSURE_WITHHELD,
+        agency_id=holder.id,
+        actor=asked_by,
+        subject=case.reference,
+        detail={"owner": holder.public_id, "told_to_node_of": recipient.public_id},
+        at=at,
+        disclosure=DisclosureFacts(
+            case_ref=case.reference,
+            client_ref=cache.client_refs.get(client_id),
+            section_key=PARTICIPATION,
+            purpose=purpose,
+            decision=decision,
+            gate=None if gate is None else gate.value,
+            release_ref=release_ref,
+        ),
+    )
+    return gate is None
 
 
 def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:

@@ -170,6 +170,7 @@ def federation_routes() -> list[Route]:
         federation_route("/case-participants", owner.case_participants),
         # Given the agencies' keys: the coordinating agency signs the voucher it answers.
         federation_route("/participation", owner.participation_voucher, discloses=True),
+        federation_route("/participation-told", owner.participation_told),
         # issue 20
         federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True, minors=True),
     ]

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
+from portal.disclosure import point
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
@@ -27,6 +28,7 @@ from portal.services import case_history, cases
 
 CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
+PARTICIPATION_TOLD = transport.PREFIX + "/participation-told"
 # An owner whose node did not answer is tried again when the case's page opens, at most
 # this often (each try waits for its node up to the federation's timeout).
 TRY_AGAIN_AFTER = timedelta(minutes=5)
@@ -43,15 +45,84 @@ def _participants(db: Session, case: MdtCase) -> dict[str, AgencyKind]:
     return dict(sorted({coordinator.public_id: coordinator.kind, **dict(rows)}.items()))
 
 
-def named_to(participants: dict[str, AgencyKind], recipient: str, coordinator: str) -> list[str]:
-    """The participants an owner elsewhere is told of: the coordinator, itself and every
-    system-based agency. A community-based agency's taking part is its own to disclose
-    (fact of service): it shows an owner a voucher when it asks (`vouchers`)."""
+def named_to(
+    participants: dict[str, AgencyKind],
+    recipient: str,
+    coordinator: str,
+    told: set[str] = frozenset(),
+) -> list[str]:
+    """The participants an owner elsewhere is told of: the coordinator, itself, every
+    system-based agency, and the community-based agencies in `told`. A community-based
+    agency's taking part is its own to disclose (fact of service): its point says whether
+    the owner may be told (`_told_of_community`); untold, it shows the owner a voucher when
+    it asks (`vouchers`)."""
     return [
         agency
         for agency, kind in participants.items()
-        if agency in (recipient, coordinator) or kind == AgencyKind.SYSTEM
+        if agency in (recipient, coordinator) or kind == AgencyKind.SYSTEM or agency in told
     ]
+
+
+def _told_of_community(
+    db: Session,
+    case: MdtCase,
+    participants: dict[str, AgencyKind],
+    recipients: list[str],
+    *,
+    requester: Requester,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+) -> dict[str, set[str]]:
+    """For each recipient (an owner elsewhere, by public id), the community-based agencies
+    of the case whose points say it may be told they take part (`point.told_to_agency`,
+    audited in each one's log): asked here of those hosted here, by a signed call of those
+    elsewhere. One that does not answer is not told of (deny by default)."""
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    community = [
+        agency
+        for agency, kind in participants.items()
+        if kind == AgencyKind.COMMUNITY and agency != coordinator.public_id
+    ]
+    told: dict[str, set[str]] = {}
+    if not community or not recipients:
+        return told
+    agencies = {
+        a.public_id: a
+        for a in db.exec(select(Agency).where(Agency.public_id.in_(community + recipients))).all()
+    }
+    roster, local_url = transport.roster_and_url(db)
+    elsewhere = []
+    for holder in community:
+        if not membership.is_local(db, agencies[holder]):
+            if (member := roster.member(holder)) is not None:
+                elsewhere.append(member)
+            continue
+        lock_logs(db, [agencies[holder].id])
+        for recipient in recipients:
+            if recipient != holder and point.told_to_agency(
+                db, case, agencies[holder], agencies[recipient], asked_by=requester, at=at
+            ):
+                told.setdefault(recipient, set()).add(holder)
+    calls = transport.calls_for(
+        db,
+        coordinator,
+        elsewhere,
+        PARTICIPATION_TOLD,
+        lambda m: {
+            "requester": wire.requester_dict(replace(requester, node=local_url)),
+            "owner": m.agency,
+            "case": case.reference,
+            "recipients": [r for r in recipients if r != m.agency],
+        },
+        keys=keys,
+    )
+    for call, answer in zip(calls, federation.send(calls) if calls else [], strict=True):
+        said = [] if isinstance(answer, Unavailable) else answer.get("told")
+        for recipient in said if isinstance(said, list) else []:
+            if recipient in recipients:
+                told.setdefault(recipient, set()).add(call.owners[0].agency)
+    return told
 
 
 def request_link(
@@ -173,6 +244,16 @@ def tell_participants(
         and member.node != local_url
         and (only is None or agency_ids[public_id] in only)
     ]
+    told = _told_of_community(
+        db,
+        case,
+        participants,
+        [m.agency for m in members],
+        requester=requester,
+        keys=keys,
+        federation=federation,
+        at=at,
+    )
     calls = transport.calls_for(
         db,
         coordinator,
@@ -182,7 +263,9 @@ def tell_participants(
             "requester": wire.requester_dict(replace(requester, node=local_url)),
             "owner": m.agency,
             "case": case.reference,
-            "participants": named_to(participants, m.agency, coordinator.public_id),
+            "participants": named_to(
+                participants, m.agency, coordinator.public_id, told.get(m.agency, set())
+            ),
             "status": str(case.status),
         },
         keys=keys,

@@ -18,7 +18,13 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
-from portal.disclosure.point import answered_as_not_linked, prefetch, section_of, vouched_for
+from portal.disclosure.point import (
+    answered_as_not_linked,
+    prefetch,
+    section_of,
+    told_to_agency,
+    vouched_for,
+)
 from portal.errors import Invalid, NotFound
 from portal.federation import membership, vouchers, wire
 from portal.federation.signatures import Refusal, SignatureRefused
@@ -496,3 +502,39 @@ def participation_voucher(
         raise NotFound("case")
     voucher = vouchers.mint(db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at)
     return Answer(200, {"voucher": voucher}, coordinator)
+
+
+def participation_told(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, **_given
+) -> Answer:
+    """`POST /federation/v1/participation-told`: the MDT's coordinating agency asks a
+    community-based owner here which of the case's agencies elsewhere may be told that it
+    takes part (`point.told_to_agency`, audited in the owner's log), before it tells them
+    who takes part. Asked by anyone else, or of a case the owner is not on, it is a 404."""
+    requester = _requester(caller, payload)
+    owner = _local_agency(db, payload.get("owner"))
+    reference = payload.get("case")
+    if not isinstance(reference, str) or len(reference) > 20:
+        raise wire.WireError("case: expected a case reference")
+    recipients = listed_agencies(payload.get("recipients"))
+    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
+    if (
+        case is None
+        or case.coordinating_agency_id != coordinator.id
+        or coordinator.public_id != membership.coordinating_agency_id(db)
+    ):
+        raise NotFound("case")
+    known = {
+        a.public_id: a
+        for a in db.exec(select(Agency).where(Agency.public_id.in_(recipients or [""]))).all()
+    }
+    lock_logs(db, [owner.id])
+    told = [
+        public_id
+        for public_id in recipients
+        if public_id in known
+        and public_id != owner.public_id
+        and told_to_agency(db, case, owner, known[public_id], asked_by=requester, at=at)
+    ]
+    return Answer(200, {"owner": owner.public_id, "told": told}, owner)

@@ -21,6 +21,7 @@ from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
 from portal.disclosure import own as own_policy
+from portal.disclosure.point import PARTICIPATION
 from portal.models import Agency, AgencyKind, MdtCase, Node
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
@@ -162,7 +163,6 @@ def meeting_decisions(
     return {case.id: found[key(case.id, owner.id, DECISIONS)] for case in cases}
 
 
-PARTICIPATION = "participation"
 SCREENING = "screening"  # a mandated report on the timeline tells what the screening found
 
 

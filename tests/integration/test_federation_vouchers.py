@@ -14,9 +14,10 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.db import unit_of_work
-from portal.federation import transport, vouchers
+from portal.federation import links, transport, vouchers
 from portal.federation.transport import Federation
-from portal.models import Agency, CaseLink, Client, MdtCase
+from portal.models import Agency, CaseLink, Client, MdtCase, Role, StaffUser
+from portal.requester import Requester
 
 import federation_world as fw
 
@@ -79,7 +80,8 @@ def _summary(world, node: str, username: str, case_public_id: str) -> str:
 
 def test_an_owner_elsewhere_is_not_told_which_community_agencies_take_part(world):
     # Child welfare (system-based, node C) is told of the coordinator only: not that the
-    # shelter (node A) or the clinic (node B), both community-based, serve this survivor.
+    # shelter (node A) or the clinic (node B), both community-based, serve this survivor,
+    # for no release of their survivors names child welfare for taking part.
     assert _links_on(world.c, world.case_ref) == {fw.WELFARE, fw.CAC}
     assert _links_on(world.b, world.case_ref) == {fw.CLINIC, fw.WELFARE, fw.CAC}
     told = fw.entries(world.c, tag="mdt:case:participants_updated", subject=world.case_ref)
@@ -212,3 +214,61 @@ def test_the_coordinator_vouches_only_for_an_agency_on_the_case(world):
 
         assert ask(world.case_ref).status_code == 200
         assert ask("MDT-2026-9999").status_code == 404
+
+
+def _sign_participation(world, node_name: str, holder: str, recipient: str) -> None:
+    node = getattr(world, node_name)
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        agency = fw.agency_named(db, holder)
+        client = db.exec(select(Client).where(Client.agency_id == agency.id)).one()
+        author = db.exec(select(StaffUser).where(StaffUser.agency_id == agency.id)).first()
+        at = fw.now() - timedelta(minutes=1)
+        fw.sign_release(db, node, client, author, [world.ids[recipient]], ["participation"], at)
+    engine.dispose()
+
+
+def _tell_again(world) -> None:
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        cac = fw.agency_named(db, fw.CAC)
+        coordinator = Requester(
+            node="local",
+            agency=cac.public_id,
+            agency_kind=cac.kind,
+            user=None,
+            roles=frozenset({Role.MDT_COORDINATOR.value}),
+        )
+        assert (
+            links.tell_participants(
+                db,
+                case,
+                requester=coordinator,
+                keys=world.a.keys,
+                federation=world.apps["a"].state.federation,
+                at=fw.now(),
+            )
+            == []
+        )
+    engine.dispose()
+
+
+def test_an_owner_elsewhere_is_told_of_a_community_agency_its_survivor_names(world):
+    # The shelter (on the coordinator's node) and the clinic (on node B): each survivor
+    # names child welfare for taking part; at the next tell, node C is told of both.
+    _sign_participation(world, "a", fw.SHELTER, fw.WELFARE)
+    _sign_participation(world, "b", fw.CLINIC, fw.WELFARE)
+    _tell_again(world)
+    assert _links_on(world.c, world.case_ref) == {fw.WELFARE, fw.CAC, fw.SHELTER, fw.CLINIC}
+    # Each decided in its own log, asked by the coordinator, naming whom it may be told to.
+    for node, holder in ((world.a, fw.SHELTER), (world.b, fw.CLINIC)):
+        told = [
+            e
+            for e in fw.entries(
+                node, section_key="participation", tag="disclosure:section:released"
+            )
+            if world.ids[fw.WELFARE] in (e.detail or "")
+        ]
+        assert told and all(e.actor_agency_ref == world.ids[fw.CAC] for e in told), holder
+        assert all(e.client_ref == world.clients[holder] for e in told), holder
