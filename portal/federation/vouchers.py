@@ -158,5 +158,8 @@ def for_request(
     except VoucherRefused as refused:
         raise Unavailable(f"the coordinating agency's voucher does not hold: {refused}") from None
     with _held_lock:
+        gone = [k for k, v in _held.items() if datetime.fromisoformat(v["claim"]["until"]) <= at]
+        for held_before in gone:  # run out: kept no longer than they serve
+            del _held[held_before]
         _held[held_as] = voucher
     return voucher
