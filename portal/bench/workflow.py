@@ -334,6 +334,7 @@ class _BenchSettings:
     convening_window_days = WINDOW
     screening_due_hours = 24  # the settings' defaults (PORTAL_SCREENING_DUE_HOURS, ...)
     risk_screen_window_hours = 48
+    age_of_majority = 18
     mdt_timezone = "America/New_York"
     tz = zoneinfo.ZoneInfo(mdt_timezone)
     coordinating_agency = None  # no partner refers minors in the bench's data
