@@ -314,6 +314,19 @@ def owed(db: Session, case: MdtCase) -> list[tuple[Agency, datetime]]:
     return [(agency, since) for agency, since in rows]
 
 
+def as_coordinator(coordinator: Agency) -> Requester:
+    """The coordinating agency itself, no staff member named: who tells owners elsewhere
+    when the node does on its own (a retry) or for another agency's staff (a link confirmed
+    here), whose name must not reach another node's log."""
+    return Requester(
+        node="local",
+        agency=coordinator.public_id,
+        agency_kind=coordinator.kind,
+        user=None,
+        roles=frozenset({Role.MDT_COORDINATOR.value}),
+    )
+
+
 def tell_owed(
     db: Session,
     *,
@@ -341,15 +354,14 @@ def tell_owed(
         coordinator = db.get(Agency, owing.coordinating_agency_id)
         if not membership.is_local(db, coordinator):
             continue  # no longer this node's to tell (its agency moved): left as it is
-        node = Requester(
-            node="local",
-            agency=coordinator.public_id,
-            agency_kind=coordinator.kind,
-            user=None,
-            roles=frozenset({Role.MDT_COORDINATOR.value}),
-        )
         untold = tell_participants(
-            db, owing, requester=node, keys=keys, federation=federation, at=at, only=agencies
+            db,
+            owing,
+            requester=as_coordinator(coordinator),
+            keys=keys,
+            federation=federation,
+            at=at,
+            only=agencies,
         )
         told += len(agencies) - len(untold)
         still.extend(untold)

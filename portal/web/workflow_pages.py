@@ -285,18 +285,30 @@ def case_cadence(ctx: Context) -> Response:
 
 
 def case_confirm_link(ctx: Context) -> Response:
-    return _case_action(
-        ctx,
-        lambda case: casework.confirm_link(
+    def confirm(case) -> None:
+        casework.confirm_link(
             ctx.db,
             case,
             ctx.viewer.agency,
             client_reference=ctx.field("client_reference"),
             actor=ctx.viewer.user,
             at=ctx.now,
-        ),
-        "Your agency's link to the case is confirmed.",
-        coordinated=False,
+        )
+        coordinator = ctx.db.get(Agency, case.coordinating_agency_id)
+        if membership.is_local(ctx.db, coordinator):
+            # Owners elsewhere learn who takes part now (those down are owed it), in the
+            # coordinating agency's name: not this agency's staff member's.
+            links.tell_participants(
+                ctx.db,
+                case,
+                requester=links.as_coordinator(coordinator),
+                keys=ctx.request.app.state.keys,
+                federation=ctx.request.app.state.federation,
+                at=ctx.now,
+            )
+
+    return _case_action(
+        ctx, confirm, "Your agency's link to the case is confirmed.", coordinated=False
     )
 
 

@@ -272,3 +272,55 @@ def test_an_owner_elsewhere_is_told_of_a_community_agency_its_survivor_names(wor
         ]
         assert told and all(e.actor_agency_ref == world.ids[fw.CAC] for e in told), holder
         assert all(e.client_ref == world.clients[holder] for e in told), holder
+
+
+def test_a_link_confirmed_on_the_coordinators_node_is_told_to_owners_elsewhere(world):
+    """The shelter, hosted with the coordinator, confirms its own link: owners elsewhere
+    are told who takes part now (in the coordinating agency's name, not the shelter
+    staff member's), as they are when an agency elsewhere confirms."""
+    from portal.services import cases, casework
+
+    _sign_participation(world, "a", fw.SHELTER, fw.WELFARE)
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        first = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        coordinator = fw.staff_named(db, "coordinator")
+        casework.close_case(db, first, reason="Synthetic: done", actor=coordinator, at=fw.now())
+    _tell_again(world)  # child welfare's copy of the first case closes too
+    with unit_of_work(engine) as db:
+        cac = fw.agency_named(db, fw.CAC)
+        shelter, welfare = fw.agency_named(db, fw.SHELTER), fw.agency_named(db, fw.WELFARE)
+        case = cases.open_case(
+            db,
+            cac,
+            intake_date=fw.now().date(),
+            referral_source="hotline",
+            actor=None,
+            at=fw.now(),
+            today=fw.now().date(),
+            agencies=[shelter, welfare],
+        )
+        reference, public_id = case.reference, case.public_id
+        assert links.request_link(
+            db,
+            case,
+            welfare,
+            world.clients[fw.WELFARE],
+            requester=links.as_coordinator(cac),
+            at=fw.now(),
+            keys=world.a.keys,
+            federation=world.apps["a"].state.federation,
+        )
+    engine.dispose()
+    assert _links_on(world.c, reference) == {fw.WELFARE, fw.CAC}
+    with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
+        fw.login(client, "shelter.cm")
+        page = client.get(f"/cases/{public_id}").text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = client.post(
+            f"/cases/{public_id}/link", data={"csrf_token": token, "client_reference": "R-SHELTER"}
+        )
+        assert answer.status_code == 303, answer.text
+    assert _links_on(world.c, reference) == {fw.WELFARE, fw.CAC, fw.SHELTER}
+    told = fw.entries(world.c, tag="mdt:case:participants_updated", subject=reference)
+    assert told[-1].actor_agency_ref == world.ids[fw.CAC] and told[-1].actor_user_ref is None
