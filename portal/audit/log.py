@@ -51,6 +51,7 @@ class AuditTag(StrEnum):
     CASE_OPENED = "mdt:case:opened"
     CASE_LINKED = "mdt:case:linked"
     CASE_LINK_CONFIRMED = "mdt:case:link_confirmed"
+    CASE_LINK_WITHDRAWN = "mdt:case:link_withdrawn"
     RELEASE_DRAFTED = "consent:release:drafted"
     RELEASE_DISCARDED = "consent:release:discarded"
     RELEASE_SIGNED = "consent:release:signed"

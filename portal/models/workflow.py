@@ -17,6 +17,7 @@ class CaseEventKind(StrEnum):
     REOPENED = "reopened"
     AGENCY_ADDED = "agency_added"
     LINK_CONFIRMED = "link_confirmed"
+    LINK_WITHDRAWN = "link_withdrawn"  # the agency took its client record back off the case
     REVIEWED = "reviewed"
     CADENCE_SET = "cadence_set"
     MANDATED_REPORT = "mandated_report"  # issue 20: a report for a minor, by a participant

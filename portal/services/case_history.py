@@ -42,6 +42,8 @@ class HistoryRow:
             return f"{reason} added to the case"
         if self.kind == CaseEventKind.LINK_CONFIRMED and reason:
             return f"{reason} confirmed its client record for the case"
+        if self.kind == CaseEventKind.LINK_WITHDRAWN and reason:
+            return f"{reason} withdrew its client record from the case"
         if self.kind == CaseEventKind.CADENCE_SET:
             days = reason.split(" ")[0]
             return f"Regular review every {days} days" if days.isdigit() else "Regular review off"
@@ -55,6 +57,7 @@ _WORDS = {
     CaseEventKind.OPENED: "Case opened",
     CaseEventKind.AGENCY_ADDED: "Agency added to the case",
     CaseEventKind.LINK_CONFIRMED: "Client record confirmed for the case",
+    CaseEventKind.LINK_WITHDRAWN: "Client record withdrawn from the case",
     CaseEventKind.REVIEWED: "Reviewed at an MDT meeting",
 }
 
@@ -69,7 +72,11 @@ def history(db: Session, case: MdtCase) -> list[HistoryRow]:
     return [HistoryRow(e.at, e.kind, name, e.reason, agency) for e, name, agency in rows]
 
 
-_NAMES_AN_AGENCY = (CaseEventKind.AGENCY_ADDED, CaseEventKind.LINK_CONFIRMED)
+_NAMES_AN_AGENCY = (
+    CaseEventKind.AGENCY_ADDED,
+    CaseEventKind.LINK_CONFIRMED,
+    CaseEventKind.LINK_WITHDRAWN,
+)
 
 
 def told(rows: list[HistoryRow], agency_names: set[str]) -> list[HistoryRow]:

@@ -187,8 +187,8 @@ def confirm_link(
     if link.confirmed_at is not None:
         raise Conflict(
             "client_reference",
-            "Your agency's client on this case is already confirmed; it is not changed here. "
-            "Ask the coordinator to take your agency off the case and add it again.",
+            "Your agency's client on this case is already confirmed. If it is the wrong "
+            "client, withdraw your agency's link first, then confirm the right one.",
         )
     found = db.exec(
         select(Client).where(Client.agency_id == agency.id, Client.reference == reference)
@@ -246,6 +246,53 @@ def confirm_link(
         actor=actor,
         subject=case.reference,
         detail={"client": client.public_id, "release": joined_under},
+        at=at,
+    )
+    return link
+
+
+WITHDRAWAL_REASONS = {
+    "wrong_client": "The wrong client was confirmed for this case",
+    "left_the_case": "This client no longer takes part in this case",
+}
+
+
+def withdraw_link(
+    db: Session, case: MdtCase, agency: Agency, *, reason: object, actor: Actor, at: datetime
+) -> CaseLink:
+    """The agency takes its client record back off the case (the wrong client confirmed,
+    or the client no longer in the case): from now on nothing of that client is disclosed
+    for the case, until the agency confirms a client again. Its reason stays in the
+    agency's own log; the case's history says only that the agency withdrew its record.
+    The reason is one of WITHDRAWAL_REASONS: a log entry holds no words typed about a
+    survivor."""
+    if reason not in WITHDRAWAL_REASONS:
+        raise Invalid("reason", "Choose why your agency withdraws its client record.")
+    link = own_link(db, case, agency)
+    if link is None:
+        raise NotFound("case")
+    # Held: a withdrawal and a confirmation (or another withdrawal) at once take turns.
+    link = db.exec(select(CaseLink).where(CaseLink.id == link.id).with_for_update()).one()
+    if link.confirmed_at is None or link.client_id is None:
+        raise Conflict("reason", "Your agency has no client confirmed on this case.")
+    client = db.get(Client, link.client_id)
+    link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
+        None,
+        None,
+        None,
+        None,
+    )
+    db.add(link)
+    case_history.note(
+        db, case, CaseEventKind.LINK_WITHDRAWN, actor=actor, at=at, reason=agency.name
+    )
+    record(
+        db,
+        AuditTag.CASE_LINK_WITHDRAWN,
+        agency_id=agency.id,
+        actor=actor,
+        subject=case.reference,
+        detail={"client": client.public_id, "reason": reason},
         at=at,
     )
     return link

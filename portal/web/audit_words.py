@@ -40,6 +40,7 @@ EVENT_WORDS = {
     AuditTag.CASE_OPENED: "MDT case opened",
     AuditTag.CASE_LINKED: "client record linked to an MDT case",
     AuditTag.CASE_LINK_CONFIRMED: "link to an MDT case confirmed",
+    AuditTag.CASE_LINK_WITHDRAWN: "link to an MDT case withdrawn",
     AuditTag.RELEASE_DRAFTED: "release prepared",
     AuditTag.RELEASE_DISCARDED: "draft release discarded",
     AuditTag.RELEASE_SIGNED: "release signed",

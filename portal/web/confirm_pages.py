@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.models import CaseStatus, MdtCase
 from portal.models.workflow import MeetingStatus
-from portal.services import casework, meetings
+from portal.services import cases, casework, meetings
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -23,6 +23,8 @@ class Reason:
     label: str
     required: bool
     value: str = ""
+    # (value, words): one is chosen instead of words typed (a reason kept in a log).
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,3 +185,39 @@ def case_close_page(ctx: Context) -> Response:
     if case.status != CaseStatus.OPEN:
         return RedirectResponse(f"/cases/{case.public_id}", status_code=303)
     return page(ctx, close_case(ctx, case))
+
+
+def withdraw_link(ctx: Context, case=None, *, value: str = "") -> Confirm:
+    case = case or cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    url = f"/cases/{case.public_id}"
+    return Confirm(
+        title=f"Withdraw your agency's client record from {case.reference}?",
+        consequences=[
+            "From now on nothing of your client is disclosed to the MDT for this case: "
+            "partners' summaries show your sections as not linked.",
+            "What partners were shown before stays in their logs and yours.",
+            "The case's history says that your agency withdrew its client record, not why; "
+            "your reason is kept in your agency's log.",
+            "You can confirm a client for the case again afterwards.",
+        ],
+        action=f"{url}/withdraw-link",
+        button="Withdraw our client record",
+        back=url,
+        back_label=f"Back to {case.reference}",
+        keep="Keep it linked",
+        reason=Reason(
+            "reason",
+            "Why",
+            required=True,
+            value=value,
+            choices=tuple(casework.WITHDRAWAL_REASONS.items()),
+        ),
+    )
+
+
+def withdraw_link_page(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    link = casework.own_link(ctx.db, case, ctx.viewer.agency)
+    if link is None or link.confirmed_at is None:
+        return RedirectResponse(f"/cases/{case.public_id}", status_code=303)
+    return page(ctx, withdraw_link(ctx, case))

@@ -316,6 +316,11 @@ def routes() -> list:
         ),
         route("/cases/{case_id}/close", confirm_pages.case_close_page, permission=P.CASE_CREATE),
         route(
+            "/cases/{case_id}/withdraw-link",
+            confirm_pages.withdraw_link_page,
+            permission=P.CASE_LINK_CONFIRM,
+        ),
+        route(
             "/meetings/{meeting_id}/hold",
             confirm_pages.meeting_hold_page,
             permission=P.MEETING_MANAGE,
@@ -444,6 +449,7 @@ def routes() -> list:
                 ("agencies", workflow_pages.case_add_agency, P.CASE_CREATE),
                 ("cadence", workflow_pages.case_cadence, P.CASE_CREATE),
                 ("link", workflow_pages.case_confirm_link, P.CASE_LINK_CONFIRM),
+                ("withdraw-link", workflow_pages.case_withdraw_link, P.CASE_LINK_CONFIRM),
                 ("remote-link", workflow_pages.case_remote_link, P.CASE_CREATE),  # issue 16
                 ("tasks", workflow_pages.case_task_create, P.TASK_CREATE),
             )

@@ -294,22 +294,47 @@ def case_confirm_link(ctx: Context) -> Response:
             actor=ctx.viewer.user,
             at=ctx.now,
         )
-        coordinator = ctx.db.get(Agency, case.coordinating_agency_id)
-        if membership.is_local(ctx.db, coordinator):
-            # Owners elsewhere learn who takes part now (those down are owed it), in the
-            # coordinating agency's name: not this agency's staff member's.
-            links.tell_participants(
-                ctx.db,
-                case,
-                requester=links.as_coordinator(coordinator),
-                keys=ctx.request.app.state.keys,
-                federation=ctx.request.app.state.federation,
-                at=ctx.now,
-            )
+        _tell_as_coordinator(ctx, case)
 
     return _case_action(
         ctx, confirm, "Your agency's link to the case is confirmed.", coordinated=False
     )
+
+
+def case_withdraw_link(ctx: Context) -> Response:
+    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    try:
+        casework.withdraw_link(
+            ctx.db,
+            case,
+            ctx.viewer.agency,
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+        )
+    except Invalid as error:  # back to the page that asked
+        confirm = confirm_pages.withdraw_link(ctx, case, value=ctx.field("reason")[:40])
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
+    _tell_as_coordinator(ctx, case)
+    ctx.flash("Your agency's client record is withdrawn from the case.")
+    return _see_other(f"/cases/{case.public_id}")
+
+
+def _tell_as_coordinator(ctx: Context, case) -> None:
+    """After an agency here changed its own link: owners elsewhere learn who takes part
+    now (those whose node is down are owed it), in the coordinating agency's name, never
+    this agency's staff member's (their name in another node's log would tell that their
+    agency takes part)."""
+    coordinator = ctx.db.get(Agency, case.coordinating_agency_id)
+    if membership.is_local(ctx.db, coordinator):
+        links.tell_participants(
+            ctx.db,
+            case,
+            requester=links.as_coordinator(coordinator),
+            keys=ctx.request.app.state.keys,
+            federation=ctx.request.app.state.federation,
+            at=ctx.now,
+        )
 
 
 def case_remote_link(ctx: Context) -> Response:
