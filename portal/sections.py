@@ -47,6 +47,10 @@ class SectionField:
     type: str
     options: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    # (option, section key): a line of a "domains" field that tells what another section
+    # holds (a needs assessment's substance use line, the substance use section's matter).
+    # Released only to whom that section's gates would release it (`disclosure.point`).
+    guarded: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def parse(data: dict) -> Catalogue:
                     f["type"],
                     tuple(f.get("options", ())),
                     tuple(f.get("statuses", ())),
+                    tuple(f.get("guarded", {}).items()),
                 )
             )
         sections.append(
@@ -128,7 +133,14 @@ def parse(data: dict) -> Catalogue:
                 raw.get("part_of"),
             )
         )
+    keys = {section.key for section in sections}
     for section in sections:
+        for f in section.fields:
+            for option, guard in f.guarded:
+                if f.type != "domains" or option not in f.options:
+                    raise ValueError(f"section {section.key}: guarded {option!r} is no option")
+                if guard not in keys:
+                    raise ValueError(f"section {section.key}: {option!r} guarded by {guard!r}")
         if section.source is not None and section.source not in SOURCES:
             raise ValueError(f"section {section.key}: unknown source {section.source!r}")
         if section.scope not in SCOPES:

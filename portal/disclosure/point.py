@@ -19,7 +19,7 @@ own non-clinical staff. Their reads are logged like any other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import bindparam
@@ -117,6 +117,9 @@ class _Allowed:
     policy_rule: str | None
     role: str | None = None
     legal_basis: str | None = None
+    # (field key, option, placeholder): lines of the section another section's gates
+    # withhold (`_parts_withheld`).
+    parts_withheld: tuple[tuple[str, str, Withheld], ...] = ()
     decision: str = field(default="released", init=False)
 
 
@@ -583,6 +586,44 @@ def _case_consent(
     return used, "; ".join(bases) or None
 
 
+def _with_parts_decided(db: Session, verdict: Verdict, **gate_args) -> Verdict:
+    """An allowed section with lines that tell what another section holds (a needs
+    assessment's substance use and mental health lines): each such line is released only
+    where that section's own gates, asked with the same requester, owner and client, would
+    release it. Otherwise the line is a placeholder, whether or not the owner wrote in it."""
+    if not isinstance(verdict, _Allowed):
+        return verdict
+    withheld = []
+    for f in verdict.section.fields:
+        for option, guard_key in f.guarded:
+            guard, _role, _rule = _gates(db, **gate_args, section=catalogue().get(guard_key))
+            if isinstance(guard, Withheld):
+                withheld.append((f.key, option, guard))
+    return replace(verdict, parts_withheld=tuple(withheld)) if withheld else verdict
+
+
+def _without_parts(loaded, section: Section, parts) -> content.Content:
+    """The content with each withheld line replaced by the placeholder's words."""
+    hidden: dict[str, dict[str, str]] = {}
+    for field_key, option, placeholder in parts:
+        hidden.setdefault(field_key, {})[option] = sentence(placeholder.why)
+    by_label = {f.label: f for f in section.fields}
+    rows = []
+    for row in loaded.rows:
+        f = by_label.get(row.label)
+        if f is not None and f.key in hidden and row.type == "domains":
+            kept = row.value if isinstance(row.value, dict) else {}
+            value = {}
+            for option in (*f.options, *(k for k in kept if k not in f.options)):
+                if option in hidden[f.key]:
+                    value[option] = {"status": "", "note": "", "withheld": hidden[f.key][option]}
+                elif option in kept:
+                    value[option] = kept[option]
+            row = content.Row(row.label, row.type, value)
+        rows.append(row)
+    return replace(loaded, rows=tuple(rows))
+
+
 def _decision(
     db: Session,
     verdict: Verdict,
@@ -607,6 +648,8 @@ def _decision(
         case_id=case_id,
         refs=refs,
     )
+    if verdict.parts_withheld:
+        loaded = _without_parts(loaded, verdict.section, verdict.parts_withheld)
     return Released(
         verdict.section,
         verdict.owner,
@@ -659,19 +702,19 @@ def answer(
     actor = requester
     for given in sections:
         section = section_of(given)
-        verdict, role, rule = _gates(
-            db,
-            requester=requester,
-            recipient_agency=requester_agency,
-            owner=owner,
-            client_id=client_id,
-            section=section,
-            at=at,
-            tz=tz,
-            cache=cache,
-            keys=keys,
-            case=case,
-        )
+        asked = {
+            "requester": requester,
+            "recipient_agency": requester_agency,
+            "owner": owner,
+            "client_id": client_id,
+            "at": at,
+            "tz": tz,
+            "cache": cache,
+            "keys": keys,
+            "case": case,
+        }
+        verdict, role, rule = _gates(db, **asked, section=section)
+        verdict = _with_parts_decided(db, verdict, **asked)
         verdicts.append(verdict)
         entries.append(
             entry_values(
@@ -689,6 +732,11 @@ def answer(
                     # The entry keeps the placeholder's sentence, as it always has.
                     "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
                     **({"records": list(refs)} if refs else {}),
+                    **(
+                        {"parts_withheld": [option for _f, option, _w in verdict.parts_withheld]}
+                        if getattr(verdict, "parts_withheld", ())
+                        else {}
+                    ),
                     **(
                         {"legal_basis": verdict.legal_basis}
                         if getattr(verdict, "legal_basis", None)
@@ -830,19 +878,19 @@ def preview(
     client_ref = db.get(Client, release_row.client_id).public_id
     decisions = []
     for section in owner_sections:
-        verdict, _role, _rule = _gates(
-            db,
-            requester=recipient,
-            recipient_agency=recipient_agency,
-            owner=owner,
-            client_id=release_row.client_id,
-            section=section,
-            at=at,
-            tz=tz,
-            cache=cache,
-            keys=keys,
-            only_release_id=release_row.id,
-        )
+        asked = {
+            "requester": recipient,
+            "recipient_agency": recipient_agency,
+            "owner": owner,
+            "client_id": release_row.client_id,
+            "at": at,
+            "tz": tz,
+            "cache": cache,
+            "keys": keys,
+            "only_release_id": release_row.id,
+        }
+        verdict, _role, _rule = _gates(db, **asked, section=section)
+        verdict = _with_parts_decided(db, verdict, **asked)
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:
             decision = ReleasedUnseen(
                 section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].why
