@@ -313,13 +313,28 @@ def told_to_agency(
             (None, allowed.release_ref) if allowed.allowed else (Gate(allowed.gate), None)
         )
     decision = "released" if gate is None else "withheld"
+    # The entry names as its recipient the agency whose node is told (the survivor's
+    # accounting lists it so), and in its detail the coordinator that asked.
+    told = Requester(
+        node=asked_by.node,
+        agency=recipient.public_id,
+        agency_kind=recipient.kind,
+        user=None,
+        roles=frozenset(),
+        purpose=purpose,
+    )
     record(
         db,
         AuditTag.DISCLOSURE_RELEASED if gate is None else AuditTag.DISCLOSURE_WITHHELD,
         agency_id=holder.id,
-        actor=asked_by,
+        actor=told,
         subject=case.reference,
-        detail={"owner": holder.public_id, "told_to_node_of": recipient.public_id},
+        detail={
+            "owner": holder.public_id,
+            "told_to_node_of": recipient.public_id,
+            "asked_by": asked_by.agency,
+            "asked_by_user": asked_by.user,
+        },
         at=at,
         disclosure=DisclosureFacts(
             case_ref=case.reference,

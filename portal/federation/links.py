@@ -54,8 +54,9 @@ def named_to(
     """The participants an owner elsewhere is told of: the coordinator, itself, every
     system-based agency, and the community-based agencies in `told`. A community-based
     agency's taking part is its own to disclose (fact of service): its point says whether
-    the owner may be told (`_told_of_community`); untold, it shows the owner a voucher when
-    it asks (`vouchers`)."""
+    a system-based owner may be told (`_told_of_community`); untold (a community-based
+    owner is never asked about: the question would tell each of the other), it shows the
+    owner a voucher when it asks (`vouchers`)."""
     return [
         agency
         for agency, kind in participants.items()
@@ -73,20 +74,25 @@ def _told_of_community(
     keys: KeyWrapper,
     federation: Federation,
     at: datetime,
-) -> dict[str, set[str]]:
-    """For each recipient (an owner elsewhere, by public id), the community-based agencies
-    of the case whose points say it may be told they take part (`point.told_to_agency`,
-    audited in each one's log): asked here of those hosted here, by a signed call of those
-    elsewhere. One that does not answer is not told of (deny by default)."""
+) -> tuple[dict[str, set[str]], set[str]]:
+    """For each system-based recipient (an owner elsewhere, by public id), the
+    community-based agencies of the case whose points say it may be told they take part
+    (`point.told_to_agency`, audited in each one's log): asked here of those hosted here, by
+    a signed call of those elsewhere. Also the recipients left unsure: one that does not
+    answer is not told of now (deny by default), and they are owed the news again."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     community = [
         agency
         for agency, kind in participants.items()
         if kind == AgencyKind.COMMUNITY and agency != coordinator.public_id
     ]
+    # Asking an agency whether a community-based one may be told of it would tell it that
+    # the other takes part: only system-based recipients are asked about.
+    recipients = [r for r in recipients if participants.get(r) == AgencyKind.SYSTEM]
     told: dict[str, set[str]] = {}
+    unsure: set[str] = set()
     if not community or not recipients:
-        return told
+        return told, unsure
     agencies = {
         a.public_id: a
         for a in db.exec(select(Agency).where(Agency.public_id.in_(community + recipients))).all()
@@ -118,11 +124,14 @@ def _told_of_community(
         keys=keys,
     )
     for call, answer in zip(calls, federation.send(calls) if calls else [], strict=True):
-        said = [] if isinstance(answer, Unavailable) else answer.get("told")
+        if isinstance(answer, Unavailable):
+            unsure.update(r for r in recipients if r != call.owners[0].agency)
+            continue
+        said = answer.get("told")
         for recipient in said if isinstance(said, list) else []:
             if recipient in recipients:
                 told.setdefault(recipient, set()).add(call.owners[0].agency)
-    return told
+    return told, unsure
 
 
 def request_link(
@@ -244,7 +253,7 @@ def tell_participants(
         and member.node != local_url
         and (only is None or agency_ids[public_id] in only)
     ]
-    told = _told_of_community(
+    told, unsure = _told_of_community(
         db,
         case,
         participants,
@@ -278,8 +287,10 @@ def tell_participants(
     }
     asked = {agency_ids[m.agency] for m in members}
     # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
-    # is sent to it, so nothing stays owed.
-    _note_owed(db, case, asked | (only or set()), untold, at=at)
+    # is sent to it, so nothing stays owed. Owed too: one told without an agency whose
+    # node did not say whether it may be told of it.
+    owed_now = {**{agency_ids[r]: r for r in unsure}, **untold}
+    _note_owed(db, case, asked | (only or set()), owed_now, at=at)
     return list(untold.values())
 
 
@@ -349,6 +360,10 @@ def tell_owed(
     for case_id, agency_id in db.exec(query).all():
         by_case.setdefault(case_id, set()).add(agency_id)
     told, still = 0, []
+    if by_case and None in transport.roster_and_url(db):
+        # No roster (or no address for this node) any more: nothing can be sent.
+        names = db.exec(select(Agency.name).join(OwedTell, OwedTell.agency_id == Agency.id))
+        return 0, list(names.all())
     for case_id, agencies in sorted(by_case.items()):
         owing = db.get(MdtCase, case_id)
         coordinator = db.get(Agency, owing.coordinating_agency_id)

@@ -29,7 +29,15 @@ from portal.errors import Invalid, NotFound
 from portal.federation import membership, vouchers, wire
 from portal.federation.signatures import Refusal, SignatureRefused
 from portal.federation.transport import Caller
-from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models import (
+    Agency,
+    AgencyKind,
+    CaseLink,
+    CaseStatus,
+    Client,
+    MdtCase,
+    ReferralSource,
+)
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
@@ -508,9 +516,11 @@ def participation_told(
     db: Session, caller: Caller, payload: dict, *, at: datetime, **_given
 ) -> Answer:
     """`POST /federation/v1/participation-told`: the MDT's coordinating agency asks a
-    community-based owner here which of the case's agencies elsewhere may be told that it
-    takes part (`point.told_to_agency`, audited in the owner's log), before it tells them
-    who takes part. Asked by anyone else, or of a case the owner is not on, it is a 404."""
+    community-based owner here which of the case's system-based agencies elsewhere may be
+    told that it takes part (`point.told_to_agency`, audited in the owner's log), before it
+    tells them who takes part. Asked by anyone else, of a case the owner has no client
+    confirmed on, or about a community-based agency (whose taking part is not this owner's
+    to learn), it is a 404."""
     requester = _requester(caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     reference = payload.get("case")
@@ -519,8 +529,19 @@ def participation_told(
     recipients = listed_agencies(payload.get("recipients"))
     case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
+    own = (
+        None
+        if case is None
+        else db.exec(
+            select(CaseLink).where(
+                CaseLink.case_id == case.id,
+                CaseLink.agency_id == owner.id,
+                CaseLink.confirmed_at.is_not(None),
+            )
+        ).first()
+    )
     if (
-        case is None
+        own is None
         or case.coordinating_agency_id != coordinator.id
         or coordinator.public_id != membership.coordinating_agency_id(db)
     ):
@@ -529,6 +550,8 @@ def participation_told(
         a.public_id: a
         for a in db.exec(select(Agency).where(Agency.public_id.in_(recipients or [""]))).all()
     }
+    if any(a.kind != AgencyKind.SYSTEM for a in known.values()):
+        raise NotFound("agency")
     lock_logs(db, [owner.id])
     told = [
         public_id

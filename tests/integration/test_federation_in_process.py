@@ -338,11 +338,12 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     assert "1 more agency takes part" in text
     assert fw.WELFARE in text  # a system-based agency's taking part is not protected
     asked = fw.entries(world.b, section_key="participation", tag="disclosure:section:withheld")
-    # The shelter's asking, and before it the coordinator's: whether child welfare's node
-    # may be told that the clinic takes part (no release of the clinic's survivor says so).
+    # The shelter's asking, and before it the coordinator's question: whether child
+    # welfare's node may be told that the clinic takes part (a disclosure to child welfare
+    # that no release of the clinic's survivor allows).
     by_shelter = [e for e in asked if "told_to_node_of" not in (e.detail or "")]
     assert by_shelter and all(e.actor_agency_ref == world.ids[fw.SHELTER] for e in by_shelter)
-    assert all(e.actor_agency_ref == world.ids[fw.CAC] for e in asked if e not in by_shelter)
+    assert all(e.actor_agency_ref == world.ids[fw.WELFARE] for e in asked if e not in by_shelter)
 
     engine = world.b.engine()
     with unit_of_work(engine) as db:

@@ -270,7 +270,8 @@ def test_an_owner_elsewhere_is_told_of_a_community_agency_its_survivor_names(wor
             )
             if world.ids[fw.WELFARE] in (e.detail or "")
         ]
-        assert told and all(e.actor_agency_ref == world.ids[fw.CAC] for e in told), holder
+        assert told and all(e.actor_agency_ref == world.ids[fw.WELFARE] for e in told), holder
+        assert all(world.ids[fw.CAC] in e.detail for e in told), holder  # who asked
         assert all(e.client_ref == world.clients[holder] for e in told), holder
 
 
