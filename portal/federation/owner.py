@@ -482,6 +482,17 @@ def _mirror_status(
     )
 
 
+def _confirmed_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
+    """The agency's part of the case, when it is confirmed."""
+    return db.exec(
+        select(CaseLink).where(
+            CaseLink.case_id == case.id,
+            CaseLink.agency_id == agency.id,
+            CaseLink.confirmed_at.is_not(None),
+        )
+    ).first()
+
+
 def participation_voucher(
     db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
 ) -> Answer:
@@ -498,13 +509,7 @@ def participation_voucher(
     link = (
         None
         if coordinator is None or asking is None or not membership.is_local(db, coordinator)
-        else db.exec(
-            select(CaseLink).where(
-                CaseLink.case_id == case.id,
-                CaseLink.agency_id == asking.id,
-                CaseLink.confirmed_at.is_not(None),
-            )
-        ).first()
+        else _confirmed_link(db, case, asking)
     )
     if link is None:
         raise NotFound("case")
@@ -529,17 +534,7 @@ def participation_told(
     recipients = listed_agencies(payload.get("recipients"))
     case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
-    own = (
-        None
-        if case is None
-        else db.exec(
-            select(CaseLink).where(
-                CaseLink.case_id == case.id,
-                CaseLink.agency_id == owner.id,
-                CaseLink.confirmed_at.is_not(None),
-            )
-        ).first()
-    )
+    own = None if case is None else _confirmed_link(db, case, owner)
     if (
         own is None
         or case.coordinating_agency_id != coordinator.id

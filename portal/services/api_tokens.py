@@ -147,6 +147,11 @@ def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: date
     live = db.exec(
         select(ApiToken).where(ApiToken.acting_user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
+    return _revoke(db, live, because="its lead's account or lead role ended", actor=actor, at=at)
+
+
+def _revoke(db: Session, live, *, because: str, actor: Actor, at: datetime) -> int:
+    """End these tokens for good, each with its entry in its agency's log."""
     for token in live:
         token.revoked_at = at
         record(
@@ -155,7 +160,7 @@ def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: date
             agency_id=token.agency_id,
             actor=actor,
             subject=token.public_id,
-            detail={"because": "its lead's account or lead role ended"},
+            detail={"because": because},
             at=at,
         )
     return len(live)
@@ -174,18 +179,9 @@ def end_unheld_roles(db: Session, agency: Agency, *, actor: Actor, at: datetime)
             ApiToken.acting_role.not_in(held),
         )
     ).all()
-    for token in live:
-        token.revoked_at = at
-        record(
-            db,
-            AuditTag.API_TOKEN_REVOKED,
-            agency_id=token.agency_id,
-            actor=actor,
-            subject=token.public_id,
-            detail={"because": "nobody at the agency holds its role any longer"},
-            at=at,
-        )
-    return len(live)
+    return _revoke(
+        db, live, because="nobody at the agency holds its role any longer", actor=actor, at=at
+    )
 
 
 def tokens_of(db: Session, agency: Agency) -> list[ApiToken]:
