@@ -5,31 +5,15 @@ their staff see it as it is, and a later link of their client is not declined as
 from __future__ import annotations
 
 import httpx2
-import pytest
+import test_federation_in_process as in_process
 from starlette.testclient import TestClient
 
-from portal.app import create_app
 from portal.federation.transport import Federation
 
 import federation_world as fw
 
-URLS = ("http://node-a.test", "http://node-b.test", "http://node-c.test")
-
-
-@pytest.fixture
-def world(tmp_path):
-    a, b, c = fw.nodes(tmp_path, URLS)
-    world = fw.prepare(a, b, c)
-    apps = {node.name: create_app(node.settings()) for node in (a, b, c)}
-    mounts = {
-        URLS[1]: httpx2.ASGITransport(app=apps["b"]),
-        URLS[2]: httpx2.ASGITransport(app=apps["c"]),
-    }
-    fw.link(world, mounts=mounts)
-    apps["a"].state.federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
-    world.apps = apps
-    yield world
-    apps["a"].state.federation.close()
+URLS = in_process.URLS
+world = in_process.world  # three nodes in this process, the case linked across them
 
 
 def _as_coordinator(world, action: str, reason: str) -> str:

@@ -160,11 +160,9 @@ def test_an_agency_name_of_invisible_characters_is_refused(client, db, keys):
     assert db.exec(select(Agency).where(Agency.name == "\u200b\u2060")).first() is None
 
 
-def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, keys):
-    # Before: a token acts as a case manager. The agency's one case manager leaves (the
-    # role is taken from them); the token stops answering, but is not ended. Months later
-    # someone new is made case manager, and the old token, wherever it was left, reads
-    # the agency's cases again, with no one having issued it anew.
+def _case_manager_token(db, keys):
+    """An agency, its lead, its one case manager, and a token the lead issued acting as a
+    case manager."""
     agency = make.agency(db, keys)
     lead = make.user(db, agency, Role.AGENCY_LEAD)
     manager = make.user(db, agency, Role.CASE_MANAGER)
@@ -176,6 +174,15 @@ def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, key
         acting_role=Role.CASE_MANAGER.value,
         at=make.AT,
     )
+    return agency, lead, manager, issued
+
+
+def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, keys):
+    # Before: a token acts as a case manager. The agency's one case manager leaves (the
+    # role is taken from them); the token stops answering, but is not ended. Months later
+    # someone new is made case manager, and the old token, wherever it was left, reads
+    # the agency's cases again, with no one having issued it anew.
+    _agency, lead, manager, issued = _case_manager_token(db, keys)
     db.flush()
     auth = {"Authorization": f"Bearer {issued.secret}"}
     assert client.get("/api/v1/cases", headers=auth).status_code == 200
@@ -190,17 +197,7 @@ def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, key
 
 
 def test_an_api_token_ends_when_the_last_holder_of_its_role_is_deactivated(client, db, keys):
-    agency = make.agency(db, keys)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
-    manager = make.user(db, agency, Role.CASE_MANAGER)
-    issued = api_tokens.create_token(
-        db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
-        name="records system (synthetic)",
-        scopes=["cases:read"],
-        acting_role=Role.CASE_MANAGER.value,
-        at=make.AT,
-    )
+    _agency, lead, manager, issued = _case_manager_token(db, keys)
     db.flush()
     auth = {"Authorization": f"Bearer {issued.secret}"}
     make.login(client, lead.username)
@@ -212,17 +209,7 @@ def test_an_api_token_ends_when_the_last_holder_of_its_role_is_deactivated(clien
 def test_an_api_token_left_idle_before_does_not_come_back_with_a_new_holder(client, db, keys):
     # A token whose role nobody held before this rule existed stays idle in the table; the
     # next account given that role must not bring it back.
-    agency = make.agency(db, keys)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
-    manager = make.user(db, agency, Role.CASE_MANAGER)
-    issued = api_tokens.create_token(
-        db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
-        name="records system (synthetic)",
-        scopes=["cases:read"],
-        acting_role=Role.CASE_MANAGER.value,
-        at=make.AT,
-    )
+    agency, _lead, manager, issued = _case_manager_token(db, keys)
     for row in db.exec(select(StaffRole).where(StaffRole.user_id == manager.id)):
         db.delete(row)
     db.flush()
