@@ -244,11 +244,23 @@ def end_for_deactivated_mentor(
     lock_logs(
         db, [id_ for _a, case in rows for id_ in (case.coordinating_agency_id, _a.mentor_agency_id)]
     )
+    # Ended only if still current (one conditional statement, as `_end`): an end or a
+    # reassignment made since the read above keeps its own end and reason.
+    ended = set(
+        db.execute(
+            update(MentorAssignment)
+            .where(
+                MentorAssignment.id.in_([assignment.id for assignment, _case in rows]),
+                MentorAssignment.ended_at.is_(None),
+            )
+            .values(ended_at=at, ended_by_id=actor.id, end_reason=DEPARTED)
+            .returning(MentorAssignment.id)
+        ).scalars()
+    )
     for assignment, case in rows:
-        assignment.ended_at = at
-        assignment.ended_by_id = actor.id
-        assignment.end_reason = DEPARTED
-        db.add(assignment)
+        if assignment.id not in ended:
+            continue
+        db.refresh(assignment)
         _audit_assignment(
             db,
             AuditTag.MENTOR_ASSIGNMENT_ENDED,
@@ -258,7 +270,7 @@ def end_for_deactivated_mentor(
             detail={"assignment": assignment.public_id, "why": "mentor deactivated"},
             at=at,
         )
-    return len(rows)
+    return len(ended)
 
 
 @dataclass(frozen=True)

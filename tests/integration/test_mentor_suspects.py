@@ -169,3 +169,67 @@ def test_the_full_lists_pages_visit_every_case_once(db, keys):
     everyone = sorted(c.reference for c in made)
     assert sorted(stale) == everyone and sorted(awaiting) == everyone
     assert stale[4:] == [made[2].reference, made[1].reference, made[0].reference]
+
+
+def test_a_mentor_deactivated_while_the_coordinator_ends_the_assignment_keeps_one_end(
+    committed_engine, keys, monkeypatch
+):
+    """Deactivating a mentor ends their assignments; the coordinator ends one of them at
+    the same moment. Before: the deactivation, having read the assignment as current,
+    wrote its end over the coordinator's (its reason, its time) and logged a second end of
+    one assignment. Now the first end stands, and the later one ends nothing."""
+    with unit_of_work(committed_engine) as db:
+        w = mentor_world(db, keys)
+        ids = {
+            "case": w.case.id,
+            "coordinator": w.coordinator.id,
+            "coordinating": w.coordinating.id,
+            "mentor": w.mentor.id,
+        }
+    later = make.AT + timedelta(hours=1)
+    read_it = threading.Event()
+    lock_logs = mentor_assignments.lock_logs
+
+    def deactivation_reads_then_waits(db, agency_ids):
+        # The deactivation has read the assignment as current; the coordinator's end
+        # commits before it writes.
+        if threading.current_thread().name == "deactivate":
+            read_it.set()
+            ended.wait(timeout=10)
+        return lock_logs(db, agency_ids)
+
+    monkeypatch.setattr(mentor_assignments, "lock_logs", deactivation_reads_then_waits)
+    ended = threading.Event()
+    counted: list[int] = []
+
+    def deactivate():
+        with unit_of_work(committed_engine) as db:
+            mentor = db.get(StaffUser, ids["mentor"])
+            counted.append(
+                mentor_assignments.end_for_deactivated_mentor(db, mentor, actor=mentor, at=later)
+            )
+
+    thread = threading.Thread(target=deactivate, name="deactivate")
+    thread.start()
+    assert read_it.wait(timeout=10)
+    with unit_of_work(committed_engine) as db:
+        viewer = mentor_program.Assigner(
+            db.get(StaffUser, ids["coordinator"]),
+            db.get(Agency, ids["coordinating"]),
+            frozenset({"mdt_coordinator"}),
+        )
+        mentor_assignments.end_assignment(
+            db,
+            db.get(MdtCase, ids["case"]),
+            reason="Synthetic: survivor asked",
+            viewer=viewer,
+            at=later,
+        )
+    ended.set()
+    thread.join(timeout=20)
+    assert counted == [0]
+    with Session(committed_engine) as db:
+        (row,) = db.exec(
+            select(MentorAssignment).where(MentorAssignment.case_id == ids["case"])
+        ).all()
+        assert row.end_reason == "Synthetic: survivor asked"
