@@ -109,6 +109,10 @@ def check(db: Session, voucher: object, *, case: MdtCase, requester: Requester, 
 # Vouchers fetched from a coordinating node elsewhere, by (coordinator's node, case,
 # agency), until shortly before they run out: one fetch serves ten minutes of pages.
 _held: dict[tuple[str, str, str], dict] = {}
+# A coordinating node that did not answer is not asked again for this long: each page
+# would otherwise wait out the federation's timeout again while it is down.
+ASK_AGAIN_AFTER = timedelta(seconds=30)
+_unanswered: dict[tuple[str, str, str], datetime] = {}
 _held_lock = threading.Lock()
 
 
@@ -136,8 +140,11 @@ def for_request(
     held_as = (member.node, case.reference, requester_agency.public_id)
     with _held_lock:
         held = _held.get(held_as)
+        quiet_until = _unanswered.get(held_as)
     if held is not None and datetime.fromisoformat(held["claim"]["until"]) - at > RENEW_BEFORE:
         return held
+    if quiet_until is not None and at < quiet_until:
+        raise Unavailable("the coordinating agency's node did not answer a moment ago")
     (call,) = transport.calls_for(
         db,
         requester_agency,
@@ -151,6 +158,10 @@ def for_request(
     )
     (answer,) = federation.send([call])
     if isinstance(answer, Unavailable):
+        with _held_lock:
+            for past in [k for k, until in _unanswered.items() if until <= at]:
+                del _unanswered[past]
+            _unanswered[held_as] = at + ASK_AGAIN_AFTER
         raise Unavailable(f"the coordinating agency's node did not vouch for yours ({answer})")
     voucher = answer.get("voucher")
     try:
@@ -158,6 +169,7 @@ def for_request(
     except VoucherRefused as refused:
         raise Unavailable(f"the coordinating agency's voucher does not hold: {refused}") from None
     with _held_lock:
+        _unanswered.pop(held_as, None)
         gone = [k for k, v in _held.items() if datetime.fromisoformat(v["claim"]["until"]) <= at]
         for held_before in gone:  # run out: kept no longer than they serve
             del _held[held_before]
