@@ -398,15 +398,21 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     return Answer(200, {"confirmed": True, "owner": owner.public_id}, owner)
 
 
+def _case_sent(db: Session, payload: dict) -> MdtCase | None:
+    """The case the request names by its reference (a reference that is not one is a 400),
+    or None when this node holds no such case."""
+    reference = payload.get("case")
+    if not isinstance(reference, str) or len(reference) > 20:
+        raise wire.WireError("case: expected a case reference")
+    return db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+
+
 def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
     """`POST /federation/v1/case-participants`: the coordinating agency tells an owner
     which agencies now take part in a case the owner is linked to."""
     requester = _requester(caller, payload)
     owner = _local_agency(db, payload.get("owner"))
-    reference = payload.get("case")
-    if not isinstance(reference, str) or len(reference) > 20:
-        raise wire.WireError("case: expected a case reference")
-    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    case = _case_sent(db, payload)
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
     own = (
         None
@@ -500,10 +506,7 @@ def participation_voucher(
     coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
     asker, or a case not coordinated here, is answered as a case that does not exist."""
     requester = _requester(caller, payload)
-    reference = payload.get("case")
-    if not isinstance(reference, str) or len(reference) > 20:
-        raise wire.WireError("case: expected a case reference")
-    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
+    case = _case_sent(db, payload)
     coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
     asking = db.exec(select(Agency).where(Agency.public_id == requester.agency)).first()
     link = (
@@ -528,11 +531,8 @@ def participation_told(
     to learn), it is a 404."""
     requester = _requester(caller, payload)
     owner = _local_agency(db, payload.get("owner"))
-    reference = payload.get("case")
-    if not isinstance(reference, str) or len(reference) > 20:
-        raise wire.WireError("case: expected a case reference")
+    case = _case_sent(db, payload)
     recipients = listed_agencies(payload.get("recipients"))
-    case = db.exec(select(MdtCase).where(MdtCase.reference == reference)).first()
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
     own = None if case is None else _confirmed_link(db, case, owner)
     if (

@@ -28,6 +28,18 @@ def committed_engine(request, tmp_path):
         yield engine
 
 
+def _coordinator_ends(db, ids: dict, *, at) -> None:
+    """The case's coordinator ends its mentor assignment ("Synthetic: survivor asked")."""
+    viewer = mentor_program.Assigner(
+        db.get(StaffUser, ids["coordinator"]),
+        db.get(Agency, ids["coordinating"]),
+        frozenset({"mdt_coordinator"}),
+    )
+    mentor_assignments.end_assignment(
+        db, db.get(MdtCase, ids["case"]), reason="Synthetic: survivor asked", viewer=viewer, at=at
+    )
+
+
 def test_ending_and_reassigning_one_mentor_at_once_keep_one_of_the_two(
     committed_engine, keys, monkeypatch
 ):
@@ -61,18 +73,7 @@ def test_ending_and_reassigning_one_mentor_at_once_keep_one_of_the_two(
     later = make.AT + timedelta(hours=1)
 
     def end(db):
-        viewer = mentor_program.Assigner(
-            db.get(StaffUser, ids["coordinator"]),
-            db.get(Agency, ids["coordinating"]),
-            frozenset({"mdt_coordinator"}),
-        )
-        mentor_assignments.end_assignment(
-            db,
-            db.get(MdtCase, ids["case"]),
-            reason="Synthetic: survivor asked",
-            viewer=viewer,
-            at=later,
-        )
+        _coordinator_ends(db, ids, at=later)
 
     def reassign(db):
         viewer = mentor_program.Assigner(
@@ -213,18 +214,7 @@ def test_a_mentor_deactivated_while_the_coordinator_ends_the_assignment_keeps_on
     thread.start()
     assert read_it.wait(timeout=10)
     with unit_of_work(committed_engine) as db:
-        viewer = mentor_program.Assigner(
-            db.get(StaffUser, ids["coordinator"]),
-            db.get(Agency, ids["coordinating"]),
-            frozenset({"mdt_coordinator"}),
-        )
-        mentor_assignments.end_assignment(
-            db,
-            db.get(MdtCase, ids["case"]),
-            reason="Synthetic: survivor asked",
-            viewer=viewer,
-            at=later,
-        )
+        _coordinator_ends(db, ids, at=later)
     ended.set()
     thread.join(timeout=20)
     assert counted == [0]
