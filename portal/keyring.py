@@ -41,3 +41,18 @@ def data_secret(
         if key is None:
             raise NotFound("agency key")
     return key.key_id, keys.unwrap_key(key.key_id, key.agency_id, key.wrapped_secret)
+
+
+def data_secrets(db: Session, agency_id: int, *, keys: KeyWrapper) -> list[tuple[str, bytes]]:
+    """(key id, secret) of every data key the agency holds, the current one first: while a
+    rotation's records are being moved onto the new key, some are still under earlier ones."""
+    held = db.exec(
+        select(AgencyKey)
+        .where(AgencyKey.agency_id == agency_id, AgencyKey.purpose == KeyPurpose.DATA)
+        .order_by(
+            AgencyKey.retired_at.is_not(None), AgencyKey.created_at.desc(), AgencyKey.id.desc()
+        )
+    ).all()
+    return [
+        (key.key_id, keys.unwrap_key(key.key_id, key.agency_id, key.wrapped_secret)) for key in held
+    ]

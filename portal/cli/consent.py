@@ -1,5 +1,5 @@
 """`portal consent verify FILE`, `portal keys rotate AGENCY`, `portal keys list` (issue 4),
-`portal keys reseal`."""
+`portal keys reseal`, `portal keys rotate-data AGENCY`, `portal keys data`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def add_commands(commands) -> None:
     )
     verify.add_argument("file", help="the signed release JSON, or - for standard input")
 
-    keys_cmd = group(commands, "keys", "agency signing keys", dest="keys_command")
+    keys_cmd = group(commands, "keys", "agency signing and data keys", dest="keys_command")
     rotate = command(
         keys_cmd,
         "rotate",
@@ -44,14 +44,34 @@ def add_commands(commands) -> None:
     )
     rotate.add_argument("agency", help="agency name or public id")
     command(keys_cmd, "list", "every agency's public signing keys", run=cmd_keys_list)
+    rotate_data = command(
+        keys_cmd,
+        "rotate-data",
+        "give an agency a new data key for what it seals from now on",
+        description="Give an agency a new data key: everything its staff save from now on "
+        "is sealed under it. The old key is retired but kept, since it still opens the "
+        "records sealed before; `portal keys reseal` then seals them again under the new "
+        "key, and `portal keys data` shows how many each key still seals.",
+        run=cmd_keys_rotate_data,
+    )
+    rotate_data.add_argument("agency", help="agency name or public id")
+    command(
+        keys_cmd,
+        "data",
+        "every agency's data keys and how many records each still seals",
+        run=cmd_keys_data,
+    )
     reseal = command(
         keys_cmd,
         "reseal",
-        "seal again, each for its place, every survivor record still sealed the old way",
+        "seal again, each for its place and under its agency's current data key, every "
+        "survivor record still sealed the old way or under a retired key",
         description="Seal again every record of this node still sealed with its agency's "
         "data key alone (section versions, client identities, screenings and their "
         "amendments, risk screens and household members) for its place, so that one moved "
-        "onto another survivor's row no longer opens there. Batches of --batch records, each "
+        "onto another survivor's row no longer opens there; and every record sealed under "
+        "a data key since retired (`portal keys rotate-data`) under its agency's current "
+        "one. Batches of --batch records, each "
         "one transaction: stopped at any point, nothing is lost; run it again to finish. "
         "Prints, per kind, how many were re-sealed and how many were already. Exit status "
         "1: some records open for no place here (moved or damaged); they are left as they "
@@ -121,6 +141,40 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate_data(args: argparse.Namespace) -> int:
+    from portal.services import keys
+
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
+    with unit_of_work(engine) as db:
+        agency = find_agency(db, args.agency)
+        new = keys.rotate_data_key(
+            db, agency, keys=settings.key_wrapper(), actor=None, at=settings.clock()
+        )
+        print(
+            f"{agency.name}: new data key {new.key_id} seals what is saved from now on; "
+            "earlier keys retired, kept to open what they sealed: run `portal keys reseal` "
+            "to seal those records again under the new key"
+        )
+    return 0
+
+
+def cmd_keys_data(args: argparse.Namespace) -> int:
+    from portal.services import reseal
+
+    tz = mdt_zone()
+    with unit_of_work(open_engine(chosen())) as db:
+        for use in reseal.data_key_uses(db):
+            key = use.key
+            state = f"retired {local_time(key.retired_at, tz)}" if key.retired_at else "in use"
+            records = f"{use.records} record{'' if use.records == 1 else 's'}"
+            print(
+                f"{use.agency.name}\t{key.key_id}\tcreated {local_time(key.created_at, tz)}\t"
+                f"{state}\tseals {records}"
+            )
+    return 0
+
+
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from portal.services import keys
 
@@ -149,7 +203,7 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
     # It reads the old form itself (crypto.open_unbound), so it converts it with
     # PORTAL_SEALED_BOUND_ONLY set too: the operator need not turn the setting off.
     keys = settings.key_wrapper()
-    elsewhere = resealed = changed = 0
+    elsewhere = resealed = rekeyed = changed = 0
     for kind in reseal.KINDS:
         after, totals = 0, Counter()
         while True:
@@ -169,16 +223,24 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
             after = batch.last_id
         elsewhere += totals[reseal.ELSEWHERE]
         resealed += totals[reseal.RESEALED]
+        rekeyed += totals[reseal.REKEYED]
         changed += totals[reseal.CHANGED]
         line = (
             f"{kind.name}: {totals[reseal.RESEALED]} re-sealed for their place, "
             f"{totals[reseal.BOUND]} already"
         )
+        if totals[reseal.REKEYED]:
+            line += f", {totals[reseal.REKEYED]} sealed again under the current data key"
         if totals[reseal.CHANGED]:
             line += f", {totals[reseal.CHANGED]} saved by staff meanwhile (sealed for it)"
         if totals[reseal.ELSEWHERE]:
             line += f", {totals[reseal.ELSEWHERE]} open for no place here (left as they are)"
         print(line)
+    if rekeyed:
+        print(
+            f"{rekeyed} records sealed under retired data keys were sealed again under their "
+            "agency's current one: `portal keys data` shows what each key still seals"
+        )
     if resealed and settings.sealed_bound_only:
         print(
             f"{resealed} records were still sealed the old way: with PORTAL_SEALED_BOUND_ONLY "

@@ -17,7 +17,7 @@ from portal.models import Actor, Agency, Client
 from portal.models.client import identity_sealed_for
 from portal.requester import Requester
 from portal.services import validation
-from portal.services.keys import data_secret
+from portal.services.keys import data_secret, data_secrets
 from portal.services.visibility import client_visible_to
 
 
@@ -201,12 +201,19 @@ def find_clients(
     keys: KeyWrapper,
 ) -> list[Client]:
     """Exact match on normalised name + birth date, answered by the index, not by
-    decrypting the agency's whole client list."""
-    _, secret = data_secret(db, agency.id, keys=keys)
-    digest = crypto.search_digest(secret, given_name, family_name, birth_date.isoformat())
+    decrypting the agency's whole client list. A client is indexed under the key that
+    sealed it: after a rotation, until `portal keys reseal` moves them, some are under
+    a retired one, so the digest is made with each."""
+    born = birth_date.isoformat()
+    digests = [
+        crypto.search_digest(secret, given_name, family_name, born)
+        for _, secret in data_secrets(db, agency.id, keys=keys)
+    ]
     return list(
         db.exec(
-            select(Client).where(Client.agency_id == agency.id, Client.search_digest == digest)
+            select(Client)
+            .where(Client.agency_id == agency.id, Client.search_digest.in_(digests))
+            .order_by(Client.id)
         ).all()
     )
 

@@ -15,20 +15,23 @@ from portal.hosting import is_local
 # The key lookups live below the services; re-exported for the agency's own services.
 from portal.keyring import current_key as current_key
 from portal.keyring import data_secret as data_secret
+from portal.keyring import data_secrets as data_secrets
 from portal.models import Actor, Agency, AgencyKey, AuditCheckpoint, KeyPurpose
 
 
-def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
+def _new_data_key(agency: Agency, *, keys: KeyWrapper, at: datetime) -> AgencyKey:
     secret = crypto.new_data_secret()
-    db.add(
-        AgencyKey(
-            agency_id=agency.id,
-            purpose=KeyPurpose.DATA,
-            key_id=crypto.data_key_id(agency.public_id, secret),
-            wrapped_secret=keys.wrap(secret),
-            created_at=at,
-        )
+    return AgencyKey(
+        agency_id=agency.id,
+        purpose=KeyPurpose.DATA,
+        key_id=crypto.data_key_id(agency.public_id, secret),
+        wrapped_secret=keys.wrap(secret),
+        created_at=at,
     )
+
+
+def create_agency_keys(db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime) -> None:
+    db.add(_new_data_key(agency, keys=keys, at=at))
     signing_key = crypto.new_signing_key()
     db.add(
         AgencyKey(
@@ -89,6 +92,43 @@ def rotate_signing_key(
         actor=actor,
         subject=new.key_id,
         detail={"retired": [old.key_id for old in retired], "purpose": KeyPurpose.SIGNING.value},
+        at=at,
+    )
+    return new
+
+
+def rotate_data_key(
+    db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
+) -> AgencyKey:
+    """A new data key that seals what the agency writes from `at`; the old one is retired
+    but kept, for it still opens every record sealed before (`portal keys reseal` moves
+    them onto the new key). Only for an agency this node hosts."""
+    if not is_local(db, agency):
+        raise Invalid("agency", f"{agency.name} is hosted on another node; rotate its key there.")
+    lock_logs(db, [agency.id])  # two rotations at once would leave two keys current
+    retired = db.exec(
+        select(AgencyKey).where(
+            AgencyKey.agency_id == agency.id,
+            AgencyKey.purpose == KeyPurpose.DATA,
+            AgencyKey.retired_at.is_(None),
+        )
+    ).all()
+    for old in retired:
+        old.retired_at = at
+        db.add(old)
+    # Held unwrapped for the life of the key: a retired one is unwrapped again when a
+    # record still sealed under it is read, and not otherwise.
+    keys.forget(old.key_id for old in retired)
+    new = _new_data_key(agency, keys=keys, at=at)
+    db.add(new)
+    db.flush()
+    record(
+        db,
+        AuditTag.KEY_ROTATED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=new.key_id,
+        detail={"retired": [old.key_id for old in retired], "purpose": KeyPurpose.DATA.value},
         at=at,
     )
     return new

@@ -1,5 +1,7 @@
 """Re-sealing: records sealed the old way (the agency's data key alone) sealed again for
-their place, so that one moved onto another survivor's row no longer opens there.
+their place, so that one moved onto another survivor's row no longer opens there; and
+records sealed under a data key since retired (`portal keys rotate-data`) sealed again
+under the agency's current one.
 
 Which form a record is in is told by its authenticator (portal.crypto.open_unbound), not
 by a column or the prefix alone: a record that opens under the key alone is the old form.
@@ -10,19 +12,20 @@ point, nothing is lost, and a second run re-seals what the first did not reach.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import NotFound
-from portal.models import Client, SectionEntry
+from portal.hosting import is_local
+from portal.models import Agency, AgencyKey, Client, KeyPurpose, SectionEntry
 from portal.models.client import identity_sealed_for
 from portal.models.screening import (
     RiskScreen,
@@ -134,8 +137,16 @@ KINDS = (
     ),
 )
 
-# What became of each record a batch read.
-RESEALED, BOUND, ELSEWHERE, CHANGED = "resealed", "bound", "elsewhere", "changed"
+# What became of each record a batch read: sealed again for its place (and under the
+# current key); bound to its place already, sealed again under the current key; bound to
+# its place under the current key already; opening for no place here; saved meanwhile.
+RESEALED, REKEYED, BOUND, ELSEWHERE, CHANGED = (
+    "resealed",
+    "rekeyed",
+    "bound",
+    "elsewhere",
+    "changed",
+)
 
 
 @dataclass
@@ -147,25 +158,35 @@ class Batch:
 def reseal_batch(
     db: Session, kind: SealedKind, *, after: int, size: int, keys: KeyWrapper, at: datetime
 ) -> Batch:
-    """The next `size` records of `kind` after id `after`, each still sealed the old way
-    sealed again for its place with its agency's current data key (as every save seals);
-    one entry per agency in its log, naming how many. The caller commits."""
+    """The next `size` records of `kind` after id `after`, each still sealed the old way or
+    under a retired data key sealed again for its place with its agency's current data key
+    (as every save seals); one entry per agency in its log, naming how many. The caller
+    commits."""
     table = kind.table
     rows = db.exec(kind.rows().where(table.id > after).order_by(table.id).limit(size)).all()
     counts: Counter = Counter()
-    by_agency: Counter = Counter()
+    by_agency: defaultdict[int, Counter] = defaultdict(Counter)
+    current: dict[int, tuple[str, bytes]] = {}  # agency id -> its current data key
     for row_id, agency_id, key_id, sealed, *parts in rows:
         try:
             _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
         except NotFound:  # a key of no agency here, or of another: moved, left as it is
             counts[ELSEWHERE] += 1
             continue
+        if agency_id not in current:
+            current[agency_id] = data_secret(db, agency_id, keys=keys)
+        new_key_id, new_secret = current[agency_id]
         places = kind.places(row_id, agency_id, *parts)
-        value = crypto.open_unbound(secret, sealed)
-        if value is None:
-            counts[BOUND if crypto.opens_bound(secret, sealed, places) else ELSEWHERE] += 1
+        value, outcome = crypto.open_unbound(secret, sealed), RESEALED
+        if value is None and not crypto.opens_bound(secret, sealed, places):
+            counts[ELSEWHERE] += 1
             continue
-        new_key_id, new_secret = data_secret(db, agency_id, keys=keys)
+        if value is None and key_id == new_key_id:
+            counts[BOUND] += 1
+            continue
+        if value is None:  # bound to its place, under a retired key
+            value = crypto.open_json(secret, sealed, bound_to=places, old_form=False)
+            outcome = REKEYED
         values = {
             kind.column: crypto.seal_json(new_secret, value, bound_to=places[0]),
             "key_id": new_key_id,
@@ -178,18 +199,47 @@ def reseal_batch(
         written = db.execute(
             update(table).where(table.id == row_id, column == bytes(sealed)).values(values)
         ).rowcount
-        outcome = RESEALED if written == 1 else CHANGED  # changed by a save since read
+        if written != 1:  # changed by a save since read (sealed for its place, and
+            outcome = CHANGED  # under the current key, by that save)
         counts[outcome] += 1
-        if outcome == RESEALED:
-            by_agency[agency_id] += 1
-    for agency_id, count in sorted(by_agency.items()):
+        if outcome != CHANGED:
+            by_agency[agency_id][outcome] += 1
+    for agency_id, done in sorted(by_agency.items()):
+        detail = {"resealed": done[RESEALED]}
+        if done[REKEYED]:
+            detail["moved_to_current_key"] = done[REKEYED]
         record(
             db,
             AuditTag.KEY_RESEALED,
             agency_id=agency_id,
             actor=None,
             subject=kind.table.__tablename__,
-            detail={"resealed": count},
+            detail=detail,
             at=at,
         )
     return Batch(rows[-1][0] if rows else None, counts)
+
+
+@dataclass(frozen=True)
+class DataKeyUse:
+    agency: Agency
+    key: AgencyKey
+    records: int  # survivor records it still seals
+
+
+def data_key_uses(db: Session) -> list[DataKeyUse]:
+    """Every data key of the agencies this node hosts, newest first, with how many records
+    each still seals: a retired key sealing none is no longer needed to read anything."""
+    counts: Counter = Counter()
+    for kind in KINDS:
+        column = kind.table.key_id  # key ids name one agency's key: no agency needed
+        counts.update(dict(db.exec(select(column, func.count()).group_by(column)).all()))
+    found = db.exec(
+        select(Agency, AgencyKey)
+        .join(AgencyKey, AgencyKey.agency_id == Agency.id)
+        .where(AgencyKey.purpose == KeyPurpose.DATA)
+        .order_by(Agency.name, AgencyKey.created_at.desc(), AgencyKey.id.desc())
+    ).all()
+    return [
+        DataKeyUse(agency, key, counts[key.key_id]) for agency, key in found if is_local(db, agency)
+    ]

@@ -46,7 +46,7 @@ EVENT_WORDS = {
     AuditTag.RELEASE_SIGNED: "release signed",
     AuditTag.RELEASE_REVOKED: "release revoked",
     AuditTag.KEY_ROTATED: "agency key replaced",
-    AuditTag.KEY_RESEALED: "sealed records bound to their place",
+    AuditTag.KEY_RESEALED: "sealed records sealed again for their place, under the current key",
     AuditTag.API_TOKEN_CREATED: "API token created",
     AuditTag.API_TOKEN_REVOKED: "API token revoked",
     AuditTag.MENTOR_ASSIGNED: "survivor-mentor assigned",
