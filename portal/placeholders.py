@@ -30,6 +30,9 @@ class Gate(StrEnum):
     CONSENT_REVOKED = "consent_revoked"
     # Issue 20: a minor's MDT referral goes to the MDT's coordinating agency and no other.
     NOT_COORDINATOR = "not_coordinator"
+    # Both gates allowed it, but the owner's record does not open for its place (moved onto
+    # this row from another survivor's, or damaged): nothing of it is shown.
+    UNREADABLE = "unreadable"
 
     @property
     def label(self) -> str:
@@ -40,6 +43,7 @@ class Gate(StrEnum):
             Gate.CONSENT_EXPIRED: "consent expired",
             Gate.CONSENT_REVOKED: "consent revoked",
             Gate.NOT_COORDINATOR: "not the MDT's coordinating agency",
+            Gate.UNREADABLE: "record cannot be opened",
         }[self]
 
 
@@ -71,6 +75,11 @@ def sentence(why: Withholding) -> str:
     """The placeholder's sentence: that the section is withheld and by which gate, never
     what it holds or whether the owner holds anything in it."""
     title = phrase(why.section.title)
+    if why.gate is Gate.UNREADABLE:
+        return (
+            f"the agency's record of {title} cannot be opened: it was moved or damaged, so "
+            "nothing of it is shown; ask the agency to restore it"
+        )
     if why.section.of_case and why.gate is not Gate.POLICY:
         return _of_case(why, title)
     if why.gate is Gate.NOT_LINKED:

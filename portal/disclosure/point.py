@@ -18,16 +18,18 @@ own non-clinical staff. Their reads are logged like any other.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
+from nacl.exceptions import CryptoError
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
-from portal.crypto import KeyWrapper
+from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.db import read
 from portal.disclosure import consent_gate, content, legal_basis, own, policy, receipt
 from portal.disclosure.cache import RequestCache
@@ -38,6 +40,8 @@ from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, Rol
 from portal.placeholders import sentence
 from portal.requester import LOCAL_NODE, Requester
 from portal.sections import Section, catalogue
+
+log = logging.getLogger(__name__)
 
 # The gates by their old names, for callers that compare a decision's gate to a string.
 POLICY = Gate.POLICY
@@ -690,6 +694,79 @@ def _facts(decision, *, case_ref, client_ref, purpose, role, roles, rule) -> Dis
     )
 
 
+def _unreadable(requester: Requester, owner: Agency, verdict, error: Exception) -> Withheld:
+    """An allowed record that does not open for its place (moved onto this row from another,
+    or damaged): withheld with its own gate, so that one such record does not refuse the
+    whole page (every other owner's block and section), and named in the operator's log."""
+    log.error(
+        "a record of %s (%s) does not open for its place; withheld: %s",
+        owner.public_id,
+        verdict.section.key,
+        error or type(error).__name__,
+    )
+    return _placeholder(
+        requester,
+        owner,
+        verdict.section,
+        Gate.UNREADABLE,
+        own_agency=requester.agency == owner.public_id,
+    )
+
+
+def _entry(
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    verdict,
+    role: str | None,
+    rule: str | None,
+    client_ref: str | None,
+    *,
+    refs: tuple[str, ...],
+    at: datetime,
+) -> dict:
+    """The owner's audit entry for one decision."""
+    return entry_values(
+        AuditTag.DISCLOSURE_RELEASED
+        if verdict.decision == "released"
+        else AuditTag.DISCLOSURE_WITHHELD,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        detail={
+            "viewer_agency": requester.agency,
+            "viewer_node": requester.node,
+            "owner": owner.public_id,
+            "own_agency": requester.agency == owner.public_id,
+            # The entry keeps the placeholder's sentence, as it always has.
+            "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
+            **({"records": list(refs)} if refs else {}),
+            **(
+                {"parts_withheld": [option for _f, option, _w in verdict.parts_withheld]}
+                if getattr(verdict, "parts_withheld", ())
+                else {}
+            ),
+            **(
+                {"legal_basis": verdict.legal_basis}
+                if getattr(verdict, "legal_basis", None)
+                else {}
+            ),
+        },
+        at=at,
+        disclosure=_facts(
+            verdict,
+            case_ref=case.reference,
+            # An MDT record is about every survivor on the case: the owner's log names its
+            # own one (whose accounting lists it), as for any of its sections.
+            client_ref=client_ref,
+            purpose=requester.purpose,
+            role=role,
+            roles=requester.roles,
+            rule=rule,
+        ),
+    )
+
+
 def answer(
     db: Session,
     requester: Requester,
@@ -713,8 +790,7 @@ def answer(
     time zone, in which a placeholder dates a release that is not in effect."""
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
-    verdicts, entries = [], []
-    actor = requester
+    decided = []
     for given in sections:
         section = section_of(given)
         asked = {
@@ -729,56 +805,30 @@ def answer(
             "case": case,
         }
         verdict, role, rule = _gates(db, **asked, section=section)
-        verdict = _with_parts_decided(db, verdict, **asked)
-        verdicts.append(verdict)
+        decided.append((_with_parts_decided(db, verdict, **asked), role, rule))
+    # Every section decided first, then the allowed ones read one after another.
+    decisions, entries = [], []
+    for verdict, role, rule in decided:
+        try:
+            decision = _decision(
+                db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id, refs=refs
+            )
+        except (SealedElsewhere, CryptoError) as error:
+            verdict = decision = _unreadable(requester, owner, verdict, error)
+        decisions.append(decision)
         entries.append(
-            entry_values(
-                AuditTag.DISCLOSURE_RELEASED
-                if verdict.decision == "released"
-                else AuditTag.DISCLOSURE_WITHHELD,
-                agency_id=owner.id,
-                actor=actor,
-                subject=case.reference,
-                detail={
-                    "viewer_agency": requester.agency,
-                    "viewer_node": requester.node,
-                    "owner": owner.public_id,
-                    "own_agency": requester.agency == owner.public_id,
-                    # The entry keeps the placeholder's sentence, as it always has.
-                    "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
-                    **({"records": list(refs)} if refs else {}),
-                    **(
-                        {"parts_withheld": [option for _f, option, _w in verdict.parts_withheld]}
-                        if getattr(verdict, "parts_withheld", ())
-                        else {}
-                    ),
-                    **(
-                        {"legal_basis": verdict.legal_basis}
-                        if getattr(verdict, "legal_basis", None)
-                        else {}
-                    ),
-                },
+            _entry(
+                requester,
+                case,
+                owner,
+                verdict,
+                role,
+                rule,
+                cache.client_refs.get(client_id),
+                refs=refs,
                 at=at,
-                disclosure=_facts(
-                    verdict,
-                    case_ref=case.reference,
-                    # An MDT record is about every survivor on the case: the owner's log names
-                    # its own one (whose accounting lists it), as for any of its sections.
-                    client_ref=cache.client_refs.get(client_id),
-                    purpose=requester.purpose,
-                    role=role,
-                    roles=requester.roles,
-                    rule=rule,
-                ),
             )
         )
-    # Every section decided first, then the allowed ones read one after another.
-    decisions = [
-        _decision(
-            db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id, refs=refs
-        )
-        for verdict in verdicts
-    ]
     if entries_into is None:
         record_many(db, entries)
     else:
