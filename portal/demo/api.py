@@ -1,8 +1,9 @@
 """Demo seed: an API token a partner's system could use, so the API can be shown releasing.
 
-Child welfare's lead issues it, bound to the case manager role its staff hold, with the
-summary scope. Its secret is fixed and printed, like the demo passwords: synthetic data
-only, never on a real node (a real token's secret is random and shown once).
+Child welfare's lead issues it, bound to the case manager role the lead also holds (a
+token acts only in a role its creator holds), with the summary scope. Its secret is fixed
+and printed, like the demo passwords: synthetic data only, never on a real node (a real
+token's secret is random and shown once).
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ def seed_api_token(db: Session, by_key: dict[str, Agency], *, at: datetime) -> N
     lead = db.exec(select(StaffUser).where(StaffUser.username == "cw.lead")).one()
     api_tokens.create_token(
         db,
-        Viewer(user=lead, agency=agency, roles=frozenset({Role.AGENCY_LEAD.value}), session=None),
+        Viewer(
+            user=lead,
+            agency=agency,
+            roles=frozenset({Role.AGENCY_LEAD.value, Role.CASE_MANAGER.value}),
+            session=None,
+        ),
         name="Case management system (demo)",
         scopes=[ApiScope.SUMMARY_READ.value, ApiScope.CASES_READ.value],
         acting_role=Role.CASE_MANAGER.value,

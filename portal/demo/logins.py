@@ -26,3 +26,7 @@ AGENCY_LEADS = {
     "mentor": ("mentor.lead", "Marlo Mentorlead (demo)"),
     "clinic": ("clinic.lead", "Quinn Cliniclead (demo)"),
 }
+
+# A lead who also carries a caseload: child welfare's issues the demo's API token, which acts
+# as a case manager, and a token acts only in a role the lead who made it holds.
+LEADS_ALSO_HOLD = {"cw": (Role.CASE_MANAGER,)}

@@ -15,7 +15,7 @@ from portal.demo import sections as demo_sections
 from portal.demo import workflow as demo_workflow
 from portal.demo.api import seed_api_token
 from portal.demo.integration import seed_integration
-from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
+from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD, LEADS_ALSO_HOLD
 from portal.demo.mentoring import seed_mentoring
 from portal.demo.releases import seed_consent
 from portal.demo.screening import seed_screening
@@ -150,7 +150,7 @@ def seed(
             username=username,
             display_name=display_name,
             password=DEMO_PASSWORD,
-            roles=[Role.AGENCY_LEAD.value],
+            roles=[r.value for r in (Role.AGENCY_LEAD, *LEADS_ALSO_HOLD.get(agency_key, ()))],
             actor=None,
             at=at,
         )

@@ -25,10 +25,9 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=80)
     token_hash: str = Field(max_length=64, unique=True)
     scopes: str = Field(max_length=200)  # space-separated ApiScope values
-    # A token is issued by an agency lead and acts in one role the lead chose from those the
-    # agency's staff hold: the permission table and the policy gate see that role, the audit
-    # log the lead; it dies with the lead's account or lead role, or when nobody holds the
-    # role any more.
+    # A token is issued by an agency lead and acts in one role the lead holds and chose: the
+    # permission table and the policy gate see that role, the audit log the lead; it dies
+    # with the lead's account or lead role, or when nobody holds the role any more.
     acting_user_id: int = Field(foreign_key="staff_user.id")
     acting_role: str = Field(max_length=30)
     created_at: datetime = Field(sa_type=UTCDateTime)

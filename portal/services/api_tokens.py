@@ -38,8 +38,9 @@ def create_token(
     at: datetime,
     secret: str | None = None,
 ) -> IssuedToken:
-    """A token bound to one role the agency's staff hold. `secret`: only the demo names
-    one (a known, synthetic secret, like its passwords); otherwise it is random."""
+    """A token bound to one role its creator holds: a lead cannot hand a system a role (and
+    so sections the policy keeps for that role) they do not have themselves. `secret`: only
+    the demo names one (a known, synthetic secret, like its passwords); otherwise random."""
 
     def check_scopes() -> list[str]:
         chosen = sorted(set(scopes))
@@ -50,9 +51,9 @@ def create_token(
         return chosen
 
     def check_role() -> str:
-        if acting_role not in roles_in_agency(db, viewer.agency):
+        if acting_role not in roles_for_token(db, viewer):
             raise Invalid(
-                "acting_role", "Choose a role your agency's staff hold for the token to act in."
+                "acting_role", "Choose one of your own roles: a token acts only in a role you hold."
             )
         return str(acting_role)
 
@@ -86,9 +87,23 @@ def create_token(
     return IssuedToken(token, secret)
 
 
+def roles_for_token(db: Session, viewer: Viewer) -> list[str]:
+    """The roles a token the viewer makes may act in: their own in their agency, as stored
+    now. Never the administrator's, which reads nothing of the agency's."""
+    held = db.exec(
+        select(StaffRole.role)
+        .join(StaffUser, StaffUser.id == StaffRole.user_id)
+        .where(
+            StaffUser.id == viewer.user.id,
+            StaffUser.agency_id == viewer.agency.id,
+            StaffUser.is_active,
+        )
+    ).all()
+    return sorted(set(held) - {Role.ADMINISTRATOR.value})
+
+
 def roles_in_agency(db: Session, agency: Agency) -> list[str]:
-    """The roles a token may act in: those the agency's active staff hold. Never the
-    administrator's, which reads nothing of the agency's."""
+    """The roles the agency's active staff hold, but the administrator's."""
     held = db.exec(
         select(StaffRole.role)
         .join(StaffUser, StaffUser.id == StaffRole.user_id)

@@ -25,7 +25,7 @@ def _page(
         {
             "tokens": api_tokens.tokens_of(ctx.db, ctx.viewer.agency),
             "scopes": list(ApiScope),
-            "roles": api_tokens.roles_in_agency(ctx.db, ctx.viewer.agency),
+            "roles": api_tokens.roles_for_token(ctx.db, ctx.viewer),
             "errors": errors or {},
             "issued": issued,
             "values": {

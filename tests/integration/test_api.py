@@ -12,12 +12,12 @@ import factories as make
 
 
 def issue(db, agency, *scopes, role=Role.CASE_MANAGER):
-    """A token its agency's lead issues, acting in the role `user` holds."""
+    """A token its agency's lead issues, acting in the role `user` and the lead hold."""
     user = make.user(db, agency, role)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    lead = make.user(db, agency, Role.AGENCY_LEAD, role)
     from portal.auth.sessions import Viewer
 
-    viewer = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None)
+    viewer = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role.value}), None)
     issued = api_tokens.create_token(
         db, viewer, name="records system", scopes=list(scopes), acting_role=role.value, at=make.AT
     )
@@ -57,7 +57,7 @@ def test_bad_tokens_are_401_and_missing_scope_is_403(client, db, keys):
         client.get("/api/v1/cases", headers={"Authorization": "Bearer mdt_nope"}).status_code == 401
     )
     assert client.get("/api/v1/cases", headers=bearer(issued)).status_code == 403
-    user.is_active = False  # nobody holds the token's role any more: the token dies
+    user.is_active = False  # another holder of the role leaves: the lead's tokens still work
     db.flush()
     issued2, _ = issue(db, agency, "cases:read")
     assert client.get("/api/v1/cases", headers=bearer(issued2)).status_code == 200

@@ -19,11 +19,10 @@ import factories as make
 def test_api_survives_generated_requests(app, db, keys):
     agency = make.agency(db, keys)
     make.mdt_case(db, agency)
-    make.user(db, agency, Role.CASE_MANAGER)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    lead = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({"agency_lead"}), None),
+        Viewer(lead, agency, frozenset({"agency_lead", "case_manager"}), None),
         name="fuzz",
         scopes=["cases:read", "sections:write", "summary:read"],
         acting_role="case_manager",

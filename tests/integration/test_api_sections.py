@@ -11,12 +11,11 @@ import factories as make
 
 
 def token_for(db, agency, user, role, *scopes):
-    """A token the agency's lead issues to act in `role`, which `user` holds."""
-    assert role.value in api_tokens.roles_in_agency(db, agency), user
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    """A token the agency's lead issues to act in `role`, which `user` and the lead hold."""
+    lead = make.user(db, agency, Role.AGENCY_LEAD, role)
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role.value}), None),
         name="records system",
         scopes=list(scopes),
         acting_role=role.value,

@@ -1,8 +1,8 @@
 """A token acts in one role, with the web's rules (issue 12, finding 3).
 
-The lead binds each token to one role its agency's staff hold; every API call then passes
-the same permission table and the same services as a person in that role on the web, and
-a section outside the agency's discipline is refused with 422.
+The lead binds each token to one role they hold themselves; every API call then passes the
+same permission table and the same services as a person in that role on the web, and a
+section outside the agency's discipline is refused with 422.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from portal.auth.permissions import allows
 from portal.auth.sessions import Viewer
 from portal.disclosure import policy
 from portal.errors import Invalid
-from portal.models import AgencyKind, AuditEntry, Discipline, Role, SectionEntry
+from portal.models import (
+    AgencyKind,
+    ApiToken,
+    AuditEntry,
+    Discipline,
+    Role,
+    SectionEntry,
+)
 from portal.sections import catalogue
 from portal.services import api_tokens
 
@@ -27,10 +34,11 @@ TOKEN_ROLES = [r for r in Role if r is not Role.ADMINISTRATOR]
 
 
 def _token(db, agency, role: str, scopes=ALL_SCOPES) -> dict:
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    """A token made by a lead who holds `role` too: the only kind a lead can make."""
+    lead = make.user(db, agency, Role.AGENCY_LEAD, Role(role))
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role}), None),
         name="records system",
         scopes=scopes,
         acting_role=role,
@@ -179,17 +187,48 @@ def test_a_section_outside_the_agencys_discipline_is_422(client, db, keys, secti
     assert db.exec(select(SectionEntry).where(SectionEntry.client_id == record.id)).first() is None
 
 
-def test_the_lead_binds_a_token_to_a_role_its_staff_hold(db, keys):
+def test_the_lead_binds_a_token_to_a_role_they_hold(db, keys):
     agency = make.agency(db, keys)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
-    make.user(db, agency, Role.CLINICIAN)
-    viewer = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None)
+    lead = make.user(db, agency, Role.AGENCY_LEAD, Role.CLINICIAN)
+    make.user(db, agency, Role.INVESTIGATOR)
+    viewer = Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, Role.CLINICIAN.value}), None)
     issued = api_tokens.create_token(
         db, viewer, name="ehr", scopes=["sections:write"], acting_role="clinician", at=make.AT
     )
     assert issued.token.acting_role == "clinician"
-    for nobody_holds in ("investigator", "administrator", "astrologer"):
+    for not_theirs in ("investigator", "administrator", "astrologer"):
         with pytest.raises(Invalid):
             api_tokens.create_token(
-                db, viewer, name="x", scopes=["cases:read"], acting_role=nobody_holds, at=make.AT
+                db, viewer, name="x", scopes=["cases:read"], acting_role=not_theirs, at=make.AT
             )
+
+
+def _post(client, path, **data):
+    return client.post(path, data={"csrf_token": make.csrf_of_page(client, "/account"), **data})
+
+
+def _tokens(db) -> int:
+    return db.exec(select(func.count(ApiToken.id))).one()
+
+
+def test_a_lead_cannot_make_a_token_act_in_a_role_they_do_not_hold(client, db, keys):
+    """Before: the form offered, and creating accepted, any role the agency's staff held, so
+    a lead who is not a clinician made a token acting as one and, through the API, read what
+    the policy gives clinicians only: a privilege the lead never had."""
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.user(db, agency, Role.CLINICIAN)
+    make.login(client, lead.username)
+    form = client.get("/admin/api-tokens").text
+    assert '<option value="agency_lead"' in form and '<option value="clinician"' not in form
+    before = _tokens(db)
+    answer = _post(
+        client,
+        "/admin/api-tokens",
+        name="records system (synthetic)",
+        scopes=["summary:read"],
+        acting_role="clinician",
+    )
+    assert answer.status_code == 400 and "a role you hold" in answer.text
+    assert 'value="records system (synthetic)"' in answer.text  # the form keeps its values
+    assert _tokens(db) == before

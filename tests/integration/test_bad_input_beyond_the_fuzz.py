@@ -33,10 +33,10 @@ def _count(db, column) -> int:
 
 def _section_writer(db, keys):
     w = dh.world(db, keys)
-    lead = make.user(db, w.owner, Role.AGENCY_LEAD)
+    lead = make.user(db, w.owner, Role.AGENCY_LEAD, Role.CLINICIAN)
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, w.owner, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(lead, w.owner, frozenset({Role.AGENCY_LEAD.value, Role.CLINICIAN.value}), None),
         name="records system (synthetic)",
         scopes=["sections:write"],
         acting_role=Role.CLINICIAN.value,

@@ -25,7 +25,7 @@ def _slow_throttle(app):
 def _issue(db, agency, lead, role=Role.CASE_MANAGER):
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role.value}), None),
         name="records system (synthetic)",
         scopes=["cases:read"],
         acting_role=role.value,
@@ -123,7 +123,7 @@ def test_a_token_does_not_come_back_when_its_lead_is_reactivated(client, db, key
     stays off: reactivating the account revives every token it issued, silently, while its
     sessions stay ended. Deactivation must end the tokens as it ends the sessions."""
     agency = make.agency(db, keys)
-    issuer = make.user(db, agency, Role.AGENCY_LEAD)
+    issuer = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
     other_lead = make.user(db, agency, Role.AGENCY_LEAD)
     make.user(db, agency, Role.CASE_MANAGER)
     auth = _issue(db, agency, issuer)

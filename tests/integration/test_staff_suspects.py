@@ -161,14 +161,14 @@ def test_an_agency_name_of_invisible_characters_is_refused(client, db, keys):
 
 
 def _case_manager_token(db, keys):
-    """An agency, its lead, its one case manager, and a token the lead issued acting as a
-    case manager."""
+    """An agency, its lead, its one case manager (a lead too), and a token the case manager
+    issued acting as a case manager (a token acts only in a role its lead holds)."""
     agency = make.agency(db, keys)
     lead = make.user(db, agency, Role.AGENCY_LEAD)
-    manager = make.user(db, agency, Role.CASE_MANAGER)
+    manager = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(manager, agency, frozenset({Role.AGENCY_LEAD.value, Role.CASE_MANAGER.value}), None),
         name="records system (synthetic)",
         scopes=["cases:read"],
         acting_role=Role.CASE_MANAGER.value,
@@ -188,9 +188,9 @@ def test_an_api_token_whose_role_nobody_holds_does_not_come_back(client, db, key
     assert client.get("/api/v1/cases", headers=auth).status_code == 200
     make.login(client, lead.username)
     roles = f"/admin/staff/{manager.public_id}/roles"
-    assert _post(client, roles, roles=["advocate"]).status_code == 303
+    assert _post(client, roles, roles=["agency_lead", "advocate"]).status_code == 303
     assert client.get("/api/v1/cases", headers=auth).status_code == 401
-    assert _post(client, roles, roles=["case_manager"]).status_code == 303
+    assert _post(client, roles, roles=["agency_lead", "case_manager"]).status_code == 303
     assert client.get("/api/v1/cases", headers=auth).status_code == 401
     db.refresh(issued.token)
     assert issued.token.revoked_at is not None

@@ -33,11 +33,10 @@ def test_a_page_number_too_long_to_read_shows_the_first_page(client, db, keys, p
 @pytest.mark.parametrize("query", ["limit=²", "offset=²", "limit=" + "9" * 5000])
 def test_the_api_refuses_a_limit_that_is_not_a_number(client, db, keys, query):
     agency = make.agency(db, keys)
-    lead = make.user(db, agency, Role.AGENCY_LEAD)
-    make.user(db, agency, Role.CASE_MANAGER)  # the role the token acts in is held here
+    lead = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)  # the token's role
     issued = api_tokens.create_token(
         db,
-        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value}), None),
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, Role.CASE_MANAGER.value}), None),
         name="records system",
         scopes=["cases:read"],
         acting_role=Role.CASE_MANAGER.value,
