@@ -27,7 +27,7 @@ class ApiToken(SQLModel, table=True):
     scopes: str = Field(max_length=200)  # space-separated ApiScope values
     # A token is issued by an agency lead and acts in one role the lead holds and chose: the
     # permission table and the policy gate see that role, the audit log the lead; it dies
-    # with the lead's account or lead role, or when nobody holds the role any more.
+    # with the lead's account or lead role, or when the lead no longer holds its role.
     acting_user_id: int = Field(foreign_key="staff_user.id")
     acting_role: str = Field(max_length=30)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import exists
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
@@ -102,17 +103,6 @@ def roles_for_token(db: Session, viewer: Viewer) -> list[str]:
     return sorted(set(held) - {Role.ADMINISTRATOR.value})
 
 
-def roles_in_agency(db: Session, agency: Agency) -> list[str]:
-    """The roles the agency's active staff hold, but the administrator's."""
-    held = db.exec(
-        select(StaffRole.role)
-        .join(StaffUser, StaffUser.id == StaffRole.user_id)
-        .where(StaffUser.agency_id == agency.id, StaffUser.is_active)
-        .distinct()
-    ).all()
-    return sorted(set(held) - {Role.ADMINISTRATOR.value})
-
-
 def token_of(db: Session, agency: Agency, public_id: str) -> ApiToken:
     """One of the agency's own tokens (404 for any other)."""
     token = db.exec(
@@ -182,21 +172,24 @@ def _revoke(db: Session, live, *, because: str, actor: Actor, at: datetime) -> i
 
 
 def end_unheld_roles(db: Session, agency: Agency, *, actor: Actor, at: datetime) -> int:
-    """Revoke the agency's live tokens whose role none of its active staff holds (its last
-    holder left it or was deactivated): such a token never comes back when someone holds
-    the role again. Called where roles go, and before they are granted, so that a token
-    left idle before this rule existed does not revive either. Returns how many."""
-    held = roles_in_agency(db, agency)
+    """Revoke the agency's live tokens whose creator does not hold their role (taken from
+    them, their account deactivated): such a token never comes back when the role does.
+    Called where roles go, and before they are granted, so that a token made before this
+    rule by a lead without its role does not start working when they are given it.
+    Returns how many."""
+    creator_holds = exists().where(
+        StaffRole.user_id == ApiToken.acting_user_id,
+        StaffRole.role == ApiToken.acting_role,
+        StaffUser.id == StaffRole.user_id,
+        StaffUser.agency_id == ApiToken.agency_id,
+        StaffUser.is_active,
+    )
     live = db.exec(
         select(ApiToken).where(
-            ApiToken.agency_id == agency.id,
-            ApiToken.revoked_at.is_(None),
-            ApiToken.acting_role.not_in(held),
+            ApiToken.agency_id == agency.id, ApiToken.revoked_at.is_(None), ~creator_holds
         )
     ).all()
-    return _revoke(
-        db, live, because="nobody at the agency holds its role any longer", actor=actor, at=at
-    )
+    return _revoke(db, live, because="its creator no longer holds its role", actor=actor, at=at)
 
 
 def tokens_of(db: Session, agency: Agency) -> list[ApiToken]:
@@ -231,12 +224,15 @@ def authenticate(db: Session, authorization: str | None, *, at: datetime) -> Api
     agency = db.get(Agency, token.agency_id)
     if user is None or not user.is_active or agency is None or not agency.is_active:
         return None
-    # The lead who issued it must still lead, and someone in the agency must still hold the
-    # role the token acts in: a token never outlives the reasons it was made for.
-    still_lead = db.exec(
-        select(StaffRole.id).where(StaffRole.user_id == user.id, StaffRole.role == Role.AGENCY_LEAD)
-    ).first()
-    if still_lead is None or token.acting_role not in roles_in_agency(db, agency):
+    # The lead who issued it must still lead, and still hold the role the token acts in (the
+    # services end such a token; this refuses one they missed): a token never outlives the
+    # reasons it was made for, nor acts in a role its creator lacks. One lookup on the
+    # (user, role) unique index.
+    needed = {Role.AGENCY_LEAD.value, token.acting_role}
+    held = db.exec(
+        select(StaffRole.role).where(StaffRole.user_id == user.id, StaffRole.role.in_(needed))
+    ).all()
+    if user.agency_id != agency.id or set(held) != needed:
         return None
     # To the minute: a read through the API otherwise wrote on every call (on SQLite, taking
     # the node's one write lock for a GET).

@@ -2,7 +2,8 @@
 
 The lead binds each token to one role they hold themselves; every API call then passes the
 same permission table and the same services as a person in that role on the web, and a
-section outside the agency's discipline is refused with 422.
+section outside the agency's discipline is refused with 422. A token whose lead no longer
+holds its role ends, and the API refuses it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from portal.models import (
     Discipline,
     Role,
     SectionEntry,
+    StaffRole,
 )
 from portal.sections import catalogue
 from portal.services import api_tokens
@@ -232,3 +234,80 @@ def test_a_lead_cannot_make_a_token_act_in_a_role_they_do_not_hold(client, db, k
     assert answer.status_code == 400 and "a role you hold" in answer.text
     assert 'value="records system (synthetic)"' in answer.text  # the form keeps its values
     assert _tokens(db) == before
+
+
+def _issued_on_the_page(client, role: str) -> str:
+    made = _post(
+        client,
+        "/admin/api-tokens",
+        name="records system (synthetic)",
+        scopes=["cases:read"],
+        acting_role=role,
+    )
+    assert made.status_code == 200, made.text
+    return made.text.split('<code class="secret">')[1].split("<")[0]
+
+
+def test_a_token_ends_when_its_lead_loses_its_role(client, db, keys):
+    """Before: a token lived while anyone in the agency held its role, so a lead whose case
+    manager role was taken kept, through the token, what the role reads."""
+    agency = make.agency(db, keys)
+    issuer = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
+    other_lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.user(db, agency, Role.CASE_MANAGER)  # the role is still held in the agency
+    make.login(client, issuer.username)
+    auth = {"Authorization": f"Bearer {_issued_on_the_page(client, 'case_manager')}"}
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    client.cookies.clear()
+    make.login(client, other_lead.username)
+    roles = f"/admin/staff/{issuer.public_id}/roles"
+    assert _post(client, roles, roles=["agency_lead"]).status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+    token = db.exec(select(ApiToken).where(ApiToken.acting_user_id == issuer.id)).one()
+    assert token.revoked_at is not None
+    ended = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.tag == "admin:api_token:revoked", AuditEntry.subject == token.public_id
+        )
+    ).one()
+    assert ended.agency_id == agency.id and "no longer holds its role" in ended.detail
+    # Given the role again, the lead does not get the old token back.
+    assert _post(client, roles, roles=["agency_lead", "case_manager"]).status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+
+
+def test_the_api_refuses_a_token_whose_lead_does_not_hold_its_role(client, db, keys):
+    """A token the services did not end (made before the rule, or its lead's role taken
+    outside the portal's pages) is refused at the moment of use, and does not start working
+    when the lead is given the role."""
+    agency = make.agency(db, keys)
+    issuer = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
+    other_lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.user(db, agency, Role.CASE_MANAGER)
+    auth = _token_of(db, agency, issuer, Role.CASE_MANAGER)
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    for row in db.exec(
+        select(StaffRole).where(
+            StaffRole.user_id == issuer.id, StaffRole.role == Role.CASE_MANAGER.value
+        )
+    ):
+        db.delete(row)
+    db.flush()
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+    make.login(client, other_lead.username)
+    roles = f"/admin/staff/{issuer.public_id}/roles"
+    assert _post(client, roles, roles=["agency_lead", "case_manager"]).status_code == 303
+    assert client.get("/api/v1/cases", headers=auth).status_code == 401
+
+
+def _token_of(db, agency, lead, role: Role) -> dict:
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role.value}), None),
+        name="records system (synthetic)",
+        scopes=["cases:read"],
+        acting_role=role.value,
+        at=make.AT,
+    )
+    db.flush()
+    return {"Authorization": f"Bearer {issued.secret}"}
