@@ -235,6 +235,7 @@ def seed_workflow(
             reason="Services complete; survivor moved out of county (demo).",
             actor=coordinator,
             at=at,
+            today=today,
         )
 
 

@@ -108,6 +108,9 @@ class MdtCase(MdtCaseBase, table=True):
     # window then in force), so a later change of the setting does not rewrite history.
     convening_due: date | None = None
     first_mdt_date: date | None = None  # the first meeting that reviewed the case
+    # The day (in the MDT's zone) its coordinator closed it; None while it is open. A case
+    # closed before its first MDT and by its deadline is left out of the convening rate.
+    closed_on: date | None = None
     last_review_date: date | None = None
     review_every_days: int | None = None  # the cadence the MDT chose for this case
     next_review_date: date | None = None

@@ -223,12 +223,14 @@ class TaskComment(SQLModel, table=True):
 
 class ConveningTally(SQLModel, table=True):
     """Per coordinating agency, intake day and referral source: how many cases opened,
-    and how many had their first MDT within the window or after it.
+    how many had their first MDT within the window or after it, and how many were closed
+    before their first MDT while their window was still open (left out of the rate: no
+    meeting was missed).
 
     Kept by the services in the same transaction as the case change, so the compliance
-    rate sums at most a year of days instead of every case (cases.open_case and
-    meetings.mark_reviewed are the only writers; ConveningTallyMonth and ConveningWaiting
-    move with it).
+    rate sums at most a year of days instead of every case (cases.open_case,
+    meetings.mark_reviewed and casework's close and reopen are the only writers, through
+    `convening`; ConveningTallyMonth and ConveningWaiting move with it).
     """
 
     __tablename__ = "convening_tally"
@@ -242,6 +244,7 @@ class ConveningTally(SQLModel, table=True):
             "referral_source",
             "opened",
             "convened_in_time",
+            "closed_before_mdt",
         ),
     )
 
@@ -252,6 +255,7 @@ class ConveningTally(SQLModel, table=True):
     opened: int = 0
     convened_in_time: int = 0
     convened_late: int = 0
+    closed_before_mdt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ConveningTallyMonth(SQLModel, table=True):
@@ -272,6 +276,7 @@ class ConveningTallyMonth(SQLModel, table=True):
             "referral_source",
             "opened",
             "convened_in_time",
+            "closed_before_mdt",
         ),
     )
 
@@ -282,16 +287,19 @@ class ConveningTallyMonth(SQLModel, table=True):
     opened: int = 0
     convened_in_time: int = 0
     convened_late: int = 0
+    closed_before_mdt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ConveningWaiting(SQLModel, table=True):
     """Per coordinating agency, referral source, intake day and deadline: how many cases
-    have no first MDT yet, whatever their status (open or closed).
+    have no first MDT yet, open or closed, except those closed by their deadline (the
+    tallies count those as closed_before_mdt: they wait for nothing).
 
     The compliance rate leaves out the cases still inside their window; reading them here
     costs a row per intake day and source whose deadline is still ahead, instead of a row
-    per waiting case. Kept with ConveningTally by the same writers (convening.count_opened
-    and convening.set_first_mdt), in the same transaction as the case change.
+    per waiting case. Kept with ConveningTally by the same writers (convening.count_opened,
+    count_closed, count_reopened and set_first_mdt), in the same transaction as the case
+    change.
     """
 
     __tablename__ = "convening_waiting"

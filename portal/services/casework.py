@@ -22,7 +22,7 @@ from portal.models.workflow import (
     MeetingInvite,
     MeetingStatus,
 )
-from portal.services import case_history, cases, validation, visibility
+from portal.services import case_history, cases, convening, validation, visibility
 from portal.services.clients import lock_client, lock_clients
 
 
@@ -49,12 +49,29 @@ def _reason(value: object) -> str:
     return validation.text(value, "reason", max_length=500, label="Reason")
 
 
-def close_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime) -> None:
+def _held(db: Session, case: MdtCase) -> MdtCase:
+    """The case as it is now, held to this transaction's end: a close, reopening or first
+    review of it at the same moment waits and then sees this one, so the convening
+    tallies count each change once."""
+    return db.exec(
+        select(MdtCase)
+        .where(MdtCase.id == case.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def close_case(
+    db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime, today: date
+) -> None:
+    """Close the case on `today` (the MDT's calendar date): closed before its first MDT
+    and by its deadline, it leaves the convening rate (see convening.count_closed)."""
     why = _reason(reason)
+    case = _held(db, case)
     if case.status == CaseStatus.CLOSED:
         raise Conflict("reason", "The case is already closed.")
     case.status = CaseStatus.CLOSED
-    db.add(case)
+    convening.count_closed(db, case, on=today)
     case_history.note(db, case, CaseEventKind.CLOSED, actor=actor, at=at, reason=why)
     record(
         db,
@@ -68,11 +85,12 @@ def close_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: 
 
 def reopen_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime) -> None:
     why = _reason(reason)
+    case = _held(db, case)
     if case.status == CaseStatus.OPEN:
         raise Conflict("reason", "The case is already open.")
     _refuse_duplicate_clients(db, case)
     case.status = CaseStatus.OPEN
-    db.add(case)
+    convening.count_reopened(db, case)
     case_history.note(db, case, CaseEventKind.REOPENED, actor=actor, at=at, reason=why)
     record(
         db,

@@ -6,6 +6,10 @@ ix_mdt_case_unconvened / _never_reviewed / _review / _next_review) and the conve
 tallies (by day and by month, and of the cases still waiting); Python only shapes the few
 rows shown. A case's deadline is
 `mdt_case.convening_due`, fixed at intake.
+
+A case closed before its first MDT, on or before its deadline (the survivor moved away,
+the referral was declined), is no missed meeting: it leaves the rate, and the figure says
+how many were left out. Closed without a meeting after its deadline, it stays late.
 """
 
 from __future__ import annotations
@@ -168,6 +172,7 @@ def clock_counts(db: Session, agency: Agency, *, today: date) -> ClockCounts:
 class Rate:
     convened_in_time: int
     decided: int  # convened, or past the deadline without convening
+    closed_before_mdt: int = 0  # closed by the deadline without a meeting: left out
 
     @property
     def percent(self) -> int | None:
@@ -181,6 +186,16 @@ class ComplianceTable:
     overall: dict[int, Rate]
     by_source: list[tuple[str, dict[int, Rate]]]
 
+    @property
+    def left_out(self) -> list[tuple[int, list[int]]]:
+        """[(cases closed before a first MDT, the windows with that many)], in the order
+        of the windows, none for a window with none: said once for windows alike."""
+        groups: dict[int, list[int]] = {}
+        for days in self.windows:
+            if count := self.overall[days].closed_before_mdt:
+                groups.setdefault(count, []).append(days)
+        return list(groups.items())
+
 
 def compliance(
     db: Session, agency: Agency, *, today: date, windows: tuple[int, ...] = RATE_WINDOWS
@@ -188,26 +203,28 @@ def compliance(
     """Cases whose intake fell in each window and whose outcome is known (convened, or
     the deadline passed without a meeting): the share convened by the deadline.
 
-    A case still inside its window without a meeting is not counted either way yet. The
-    counts come from the monthly and daily tallies (see _tallied), less the cases still
-    pending (from the waiting tally, see _pending), so the work is bounded by months,
-    days and sources, not by cases.
+    A case still inside its window without a meeting is not counted either way yet; one
+    closed before its first MDT by its deadline is not counted at all (each Rate says how
+    many were left out so). The counts come from the monthly and daily tallies (see
+    _tallied), less the cases still pending (from the waiting tally, see _pending), so the
+    work is bounded by months, days and sources, not by cases.
     """
     widest = sorted(windows)
     tallied = _tallied(db, agency, today, widest)
     pending = _pending(db, agency, today, widest)
     by_source = []
-    totals = {days: [0, 0] for days in windows}
+    totals = {days: [0, 0, 0] for days in windows}
     for source in sorted(tallied, key=source_label):
         rates = {}
         for days in windows:
             band = widest.index(days)
-            good, opened = tallied[source][band]
+            good, opened, closed = tallied[source][band]
             (waiting,) = _cumulative(pending.get(source, {}), band, 1)
-            known = opened - waiting
-            rates[days] = Rate(good, known)
+            known = opened - closed - waiting
+            rates[days] = Rate(good, known, closed)
             totals[days][0] += good
             totals[days][1] += known
+            totals[days][2] += closed
         by_source.append((source_label(source), rates))
     overall = {days: Rate(*totals[days]) for days in windows}
     return ComplianceTable(tuple(windows), overall, by_source)
@@ -247,8 +264,9 @@ FUTURE_TAG = 200  # day rows after today inside today's month: no window counts 
 
 
 def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dict[str, list]:
-    """{source: [(convened in time, opened) per window, narrowest first]} for intake days
-    from each window's start to today, from ConveningTallyMonth and ConveningTally.
+    """{source: [(convened in time, opened, closed before a first MDT) per window,
+    narrowest first]} for intake days from each window's start to today, from
+    ConveningTallyMonth and ConveningTally.
 
     One query: month rows tagged with the narrowest window that takes the whole month, the
     day rows at each window's mid-month edge (signed), and any day rows after today that
@@ -268,6 +286,7 @@ def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dic
         ).label("tag"),
         ConveningTallyMonth.convened_in_time.label("good"),
         ConveningTallyMonth.opened.label("opened"),
+        ConveningTallyMonth.closed_before_mdt.label("closed"),
     ).where(
         ConveningTallyMonth.coordinating_agency_id == agency.id,
         ConveningTallyMonth.month >= spans[-1].months_from,
@@ -280,6 +299,7 @@ def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dic
             literal(tag).label("tag"),
             (ConveningTally.convened_in_time * sign).label("good"),
             (ConveningTally.opened * sign).label("opened"),
+            (ConveningTally.closed_before_mdt * sign).label("closed"),
         ).where(
             ConveningTally.coordinating_agency_id == agency.id,
             ConveningTally.intake_date >= first,
@@ -294,19 +314,24 @@ def _tallied(db: Session, agency: Agency, today: date, widest: list[int]) -> dic
     parts.append(day_rows(FUTURE_TAG, -1, after_today, first_of_next_month(today)))
     rows = union_all(*parts).subquery()
     summed = select(
-        rows.c.source, rows.c.tag, func.sum(rows.c.good), func.sum(rows.c.opened)
+        rows.c.source,
+        rows.c.tag,
+        func.sum(rows.c.good),
+        func.sum(rows.c.opened),
+        func.sum(rows.c.closed),
     ).group_by(rows.c.source, rows.c.tag)
-    tags: dict[str, dict[int, tuple[int, int]]] = {}
-    for source, tag, good, opened in db.exec(summed).all():
-        tags.setdefault(source, {})[int(tag)] = (int(good or 0), int(opened or 0))
+    tags: dict[str, dict[int, tuple[int, int, int]]] = {}
+    for source, tag, *sums in db.exec(summed).all():
+        tags.setdefault(source, {})[int(tag)] = tuple(int(v or 0) for v in sums)
+    nothing = (0, 0, 0)
     result = {}
     for source, sums in tags.items():
         per_window = []
         for band, span in enumerate(spans):
-            parts_of_window = [sums.get(t, (0, 0)) for t in range(band + 1)]
-            parts_of_window.append(sums.get(EDGE_TAG + band, (0, 0)))
+            parts_of_window = [sums.get(t, nothing) for t in range(band + 1)]
+            parts_of_window.append(sums.get(EDGE_TAG + band, nothing))
             if span.months_from <= this_month:
-                parts_of_window.append(sums.get(FUTURE_TAG, (0, 0)))
+                parts_of_window.append(sums.get(FUTURE_TAG, nothing))
             per_window.append(tuple(map(sum, zip(*parts_of_window, strict=True))))
         if per_window[-1][1] > 0:
             result[source] = per_window
@@ -317,7 +342,8 @@ def _pending(db: Session, agency: Agency, today: date, widest: list[int]) -> dic
     """{source: {band: (waiting,)}}: cases with intake in the widest window, no first MDT
     and the deadline still ahead, from ConveningWaiting (a row per intake day, deadline
     and source, in one range of ix_convening_waiting_cover) rather than from the cases.
-    Every status counts, as the tallies count every case opened."""
+    Open and closed cases count alike, but for those closed by their deadline, which the
+    tallies leave out instead (see count_closed)."""
     oldest = today - timedelta(days=widest[-1])
     return _by_source_and_band(
         db,
@@ -413,6 +439,38 @@ def count_opened(db: Session, case_: MdtCase) -> None:
     _bump_waiting(db, case_, +1)
 
 
+def closed_before_mdt(case_: MdtCase) -> bool:
+    """Closed before its first MDT, on or before its deadline: no meeting was missed, so
+    the rate leaves the case out (and it waits for none). Closed after the deadline
+    without a meeting, the meeting was missed: it counts as late like an open case."""
+    return (
+        case_.closed_on is not None
+        and case_.first_mdt_date is None
+        and case_.convening_due is not None
+        and case_.closed_on <= case_.convening_due
+    )
+
+
+def count_closed(db: Session, case_: MdtCase, *, on: date) -> None:
+    """The case closed on `on` (a date in the MDT's zone): closed before its first MDT
+    by its deadline, it leaves the wait and is tallied as left out of the rate."""
+    case_.closed_on = on
+    if closed_before_mdt(case_):
+        _bump_waiting(db, case_, -1)
+        _bump(db, case_, closed_before_mdt=1)
+    db.add(case_)
+
+
+def count_reopened(db: Session, case_: MdtCase) -> None:
+    """The case reopened: one left out when it closed is back as its dates say, waiting
+    while its deadline is ahead and late once it has passed."""
+    if closed_before_mdt(case_):
+        _bump(db, case_, closed_before_mdt=-1)
+        _bump_waiting(db, case_, +1)
+    case_.closed_on = None
+    db.add(case_)
+
+
 def _outcome(case_: MdtCase, first: date | None) -> str | None:
     if first is None:
         return None
@@ -421,16 +479,22 @@ def _outcome(case_: MdtCase, first: date | None) -> str | None:
 
 def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
     """Stamp (or move earlier) the case's first-MDT date and keep the tallies with it:
-    the first stamp ends the wait; moving it earlier changes only the outcome."""
+    the first stamp ends the wait (or, for a case left out when it closed, brings it back
+    into the rate); moving it earlier changes only the outcome."""
+    deltas: dict[str, int] = {}
     if case_.first_mdt_date is None:
-        _bump_waiting(db, case_, -1)
+        if closed_before_mdt(case_):
+            deltas["closed_before_mdt"] = -1
+        else:
+            _bump_waiting(db, case_, -1)
     before = _outcome(case_, case_.first_mdt_date)
     case_.first_mdt_date = first
     after = _outcome(case_, first)
     if before != after:
-        deltas = {after: 1}
+        deltas[after] = 1
         if before is not None:
             deltas[before] = -1
+    if deltas:
         _bump(db, case_, **deltas)
     db.add(case_)
 

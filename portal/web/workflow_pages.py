@@ -204,7 +204,12 @@ def case_close(ctx: Context) -> Response:
     case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
     try:
         casework.close_case(
-            ctx.db, case, reason=ctx.field("reason"), actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            case,
+            reason=ctx.field("reason"),
+            actor=ctx.viewer.user,
+            at=ctx.now,
+            today=_today(ctx),
         )
     except Invalid as error:  # back to the page that asked, the reason kept
         confirm = confirm_pages.close_case(ctx, case, value=ctx.field("reason")[:500])

@@ -311,7 +311,9 @@ def test_two_closed_cases_of_one_survivor_reopened_at_once_leave_one_open(tmp_pa
                 cases.link_client(
                     db, case, shelter, survivor, actor=None, at=make.AT, confirmed=True
                 )
-                casework.close_case(db, case, reason="Synthetic: closed", actor=None, at=make.AT)
+                casework.close_case(
+                    db, case, reason="Synthetic: closed", actor=None, at=make.AT, today=TODAY
+                )
                 db.flush()
                 ids.append(case.id)
             db.commit()

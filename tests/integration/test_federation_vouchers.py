@@ -286,7 +286,10 @@ def test_a_link_confirmed_on_the_coordinators_node_is_told_to_owners_elsewhere(w
     with unit_of_work(engine) as db:
         first = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
         coordinator = fw.staff_named(db, "coordinator")
-        casework.close_case(db, first, reason="Synthetic: done", actor=coordinator, at=fw.now())
+        at = fw.now()
+        casework.close_case(
+            db, first, reason="Synthetic: done", actor=coordinator, at=at, today=at.date()
+        )
     _tell_again(world)  # child welfare's copy of the first case closes too
     with unit_of_work(engine) as db:
         cac = fw.agency_named(db, fw.CAC)

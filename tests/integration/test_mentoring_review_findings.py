@@ -172,7 +172,14 @@ def test_a_date_added_to_a_closed_case_is_refused_or_shown(client, db, keys):
     # date there says "Date added to your caseload." but the date shows nowhere: not on the
     # case page, the caseload, nor the calendar feed (each lists open cases only).
     w = mentor_world(db, keys)
-    casework.close_case(db, w.case, reason="Synthetic: closed", actor=w.coordinator, at=make.AT)
+    casework.close_case(
+        db,
+        w.case,
+        reason="Synthetic: closed",
+        actor=w.coordinator,
+        at=make.AT,
+        today=make.AT.date(),
+    )
     db.flush()
     sign_in(client, w.mentor.username)
     case_url = f"/mentor/cases/{w.case.public_id}"

@@ -279,6 +279,7 @@ def test_a_close_reason_reaches_every_partner_without_the_coordinators_point(cli
         reason="SYNTHETIC-CLOSE-REASON survivor moved to a relative out of state",
         actor=team.staff[team.coordinator.id],
         at=make.AT,
+        today=make.AT.date(),
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)

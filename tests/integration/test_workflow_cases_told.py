@@ -23,7 +23,9 @@ def test_refused_reopening_does_not_tell_a_protected_agencys_part_in_the_other_c
     survivor = make.client_record(db, shelter, keys)
     old = make.mdt_case(db, first)
     cases.link_client(db, old, shelter, survivor, actor=None, at=make.AT, confirmed=True)
-    casework.close_case(db, old, reason="Synthetic: closed", actor=coordinator, at=make.AT)
+    casework.close_case(
+        db, old, reason="Synthetic: closed", actor=coordinator, at=make.AT, today=make.AT.date()
+    )
     other = make.mdt_case(db, second)
     cases.link_client(db, other, shelter, survivor, actor=None, at=make.AT, confirmed=True)
     cases.link_client(db, other, first, None, actor=None, at=make.AT)
@@ -46,7 +48,9 @@ def test_a_closed_case_never_convened_is_not_shown_overdue_on_its_page(client, d
     agency = make.agency(db, keys)
     coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
     case = make.mdt_case(db, agency, intake=date(2026, 10, 1))  # due 2026-10-15
-    casework.close_case(db, case, reason="Synthetic: closed", actor=coordinator, at=make.AT)
+    casework.close_case(
+        db, case, reason="Synthetic: closed", actor=coordinator, at=make.AT, today=make.AT.date()
+    )
     db.flush()
     make.login(client, coordinator.username)
     page = client.get(f"/cases/{case.public_id}")

@@ -497,7 +497,9 @@ def a_survivor_in_two_cases(db, keys, *, first_takes_part_in_other: bool, kind=N
     survivor = make.client_record(db, shelter, keys)
     old = make.mdt_case(db, first)
     cases.link_client(db, old, shelter, survivor, actor=None, at=make.AT, confirmed=True)
-    casework.close_case(db, old, reason="Synthetic: closed", actor=coordinator, at=make.AT)
+    casework.close_case(
+        db, old, reason="Synthetic: closed", actor=coordinator, at=make.AT, today=TODAY
+    )
     other = make.mdt_case(db, second)  # another coordinating agency's case
     cases.link_client(db, other, shelter, survivor, actor=None, at=make.AT, confirmed=True)
     if first_takes_part_in_other:

@@ -1,13 +1,14 @@
-"""The convening tallies: the monthly rollup stays equal to the daily tally and the waiting
-tally to a count of the unconvened cases through every write path, and the compliance rate
-read from them equals the rate straight from cases."""
+"""The convening tallies: the daily tally stays equal to a recount of the cases, the monthly
+rollup to the daily tally and the waiting tally to a count of the unconvened cases through
+every write path, and the compliance rate read from them equals the rate straight from
+cases."""
 
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import func, select
+from sqlmodel import func, or_, select
 
 from portal.models import MdtCase, Role
 from portal.models.workflow import ConveningTally, ConveningTallyMonth, ConveningWaiting
@@ -19,6 +20,7 @@ NY = ZoneInfo("America/New_York")
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 2)
 SOURCES = ("hotline", "school", "child_welfare")
+COUNTS = ("opened", "convened_in_time", "convened_late", "closed_before_mdt")
 
 
 def open_case(db, agency, *, intake, source="hotline", window=14):
@@ -57,7 +59,7 @@ def months_from_days(db) -> dict:
     totals: Counter = Counter()
     for row in db.exec(select(ConveningTally)).all():
         key = (row.coordinating_agency_id, row.intake_date.replace(day=1), row.referral_source)
-        for name in ("opened", "convened_in_time", "convened_late"):
+        for name in COUNTS:
             totals[(*key, name)] += getattr(row, name)
     return {key: value for key, value in totals.items() if value}
 
@@ -66,7 +68,7 @@ def month_rows(db) -> dict:
     result = {}
     for row in db.exec(select(ConveningTallyMonth)).all():
         key = (row.coordinating_agency_id, row.month, row.referral_source)
-        for name in ("opened", "convened_in_time", "convened_late"):
+        for name in COUNTS:
             if getattr(row, name):
                 result[(*key, name)] = getattr(row, name)
     return result
@@ -82,6 +84,7 @@ def test_monthly_rollup_follows_every_write_path(db, keys):
     recent = open_case(db, agency, intake=TODAY - timedelta(days=3))
     open_case(db, other, intake=date(2026, 10, 31), source="school")
     assert month_rows(db) == months_from_days(db)
+    assert day_rows(db) == days_from_cases(db)
     # Convened at a held meeting: late for one, in time for the other.
     meeting = held_meeting(db, agency, coordinator, [late, edge], day=date(2026, 10, 14))
     for row in meetings.agenda(db, meeting, agency):
@@ -89,23 +92,70 @@ def test_monthly_rollup_follows_every_write_path(db, keys):
     db.flush()
     assert (late.first_mdt_date, edge.first_mdt_date) == (date(2026, 10, 14),) * 2
     assert month_rows(db) == months_from_days(db)
-    # Closed and reopened: the tallies count cases by intake, whatever their status.
-    casework.close_case(db, recent, reason="Moved away", actor=None, at=AT)
+    assert day_rows(db) == days_from_cases(db)
+    # Closed before its first MDT inside its window: left out, then back when reopened.
+    casework.close_case(db, recent, reason="Moved away", actor=None, at=AT, today=TODAY)
+    db.flush()
+    assert month_rows(db) == months_from_days(db)
+    assert day_rows(db) == days_from_cases(db)
+    assert month_rows(db)[(agency.id, date(2026, 10, 1), "hotline", "closed_before_mdt")] == 1
     casework.reopen_case(db, recent, reason="Came back", actor=None, at=AT)
     db.flush()
     assert month_rows(db) == months_from_days(db)
+    assert day_rows(db) == days_from_cases(db)
+    # Closed without a meeting after its deadline: late, not left out.
+    casework.close_case(
+        db, recent, reason="Moved away", actor=None, at=AT, today=TODAY + timedelta(days=20)
+    )
+    db.flush()
+    assert month_rows(db) == months_from_days(db)
+    assert day_rows(db) == days_from_cases(db)
+    assert (agency.id, date(2026, 10, 1), "hotline", "closed_before_mdt") not in month_rows(db)
     # The first MDT moved earlier: late becomes in time, in both tallies.
     convening.set_first_mdt(db, late, late.intake_date + timedelta(days=5))
     db.flush()
     assert month_rows(db) == months_from_days(db)
+    assert day_rows(db) == days_from_cases(db)
     september = month_rows(db)
     assert september[(agency.id, date(2026, 9, 1), "school", "convened_in_time")] == 1
     assert (agency.id, date(2026, 9, 1), "school", "convened_late") not in september
 
 
+def left_out(case) -> bool:
+    """Closed before its first MDT, by its deadline: out of the rate and of the wait."""
+    return (
+        case.closed_on is not None
+        and case.first_mdt_date is None
+        and case.closed_on <= case.convening_due
+    )
+
+
+def days_from_cases(db) -> dict:
+    """The daily tally recounted straight from mdt_case: what its rows must hold."""
+    totals: Counter = Counter()
+    for c in db.exec(select(MdtCase)).all():
+        key = (c.coordinating_agency_id, c.intake_date, c.referral_source)
+        totals[(*key, "opened")] += 1
+        if c.first_mdt_date is not None:
+            in_time = c.first_mdt_date <= c.convening_due
+            totals[(*key, "convened_in_time" if in_time else "convened_late")] += 1
+        totals[(*key, "closed_before_mdt")] += left_out(c)
+    return {key: value for key, value in totals.items() if value}
+
+
+def day_rows(db) -> dict:
+    result = {}
+    for row in db.exec(select(ConveningTally)).all():
+        key = (row.coordinating_agency_id, row.intake_date, row.referral_source)
+        for name in COUNTS:
+            if getattr(row, name):
+                result[(*key, name)] = getattr(row, name)
+    return result
+
+
 def waiting_from_cases(db) -> dict:
     """Cases with no first MDT, counted straight from mdt_case: what the waiting tally
-    must hold (every status)."""
+    must hold (open or closed, but for those closed by their deadline)."""
     rows = db.exec(
         select(
             MdtCase.coordinating_agency_id,
@@ -114,7 +164,10 @@ def waiting_from_cases(db) -> dict:
             MdtCase.convening_due,
             func.count(),
         )
-        .where(MdtCase.first_mdt_date.is_(None))
+        .where(
+            MdtCase.first_mdt_date.is_(None),
+            or_(MdtCase.closed_on.is_(None), MdtCase.closed_on > MdtCase.convening_due),
+        )
         .group_by(
             MdtCase.coordinating_agency_id,
             MdtCase.referral_source,
@@ -168,26 +221,37 @@ def test_waiting_tally_follows_every_write_path(db, keys):
     convening.set_first_mdt(db, twin_a, TODAY - timedelta(days=3))
     db.flush()
     assert waiting_rows(db) == waiting_from_cases(db)
-    # Closed and reopened, convened or not: every status waits alike.
-    casework.close_case(db, school, reason="Moved away", actor=None, at=AT)
-    casework.close_case(db, twin_a, reason="Done", actor=None, at=AT)
+    # Closed and reopened, convened or not: closed before its first MDT inside its window,
+    # a case waits no more until it is reopened; convened, it was not waiting.
+    casework.close_case(db, school, reason="Moved away", actor=None, at=AT, today=TODAY)
+    casework.close_case(db, twin_a, reason="Done", actor=None, at=AT, today=TODAY)
     db.flush()
     assert waiting_rows(db) == waiting_from_cases(db)
+    assert (agency.id, "school", school.intake_date, school.convening_due) not in waiting_rows(db)
     casework.reopen_case(db, school, reason="Came back", actor=None, at=AT)
     db.flush()
     assert waiting_rows(db) == waiting_from_cases(db)
-    # Convened directly by the service while closed: the wait ends all the same.
-    casework.close_case(db, twin_b, reason="Moved away", actor=None, at=AT)
+    assert waiting_rows(db)[(agency.id, "school", school.intake_date, school.convening_due)] == 1
+    # Closed after its deadline without a meeting: it was missed, and stays in the tally.
+    late_day = school.convening_due + timedelta(days=1)
+    casework.close_case(db, school, reason="Moved away", actor=None, at=AT, today=late_day)
+    db.flush()
+    assert waiting_rows(db) == waiting_from_cases(db)
+    assert waiting_rows(db)[(agency.id, "school", school.intake_date, school.convening_due)] == 1
+    # Convened directly by the service while closed (left out): the wait ends all the same.
+    casework.close_case(db, twin_b, reason="Moved away", actor=None, at=AT, today=TODAY)
     convening.set_first_mdt(db, twin_b, TODAY)
     db.flush()
     assert waiting_rows(db) == waiting_from_cases(db)
+    assert day_rows(db) == days_from_cases(db)
     assert (agency.id, "hotline", TODAY - timedelta(days=5), TODAY + timedelta(days=9)) not in (
         waiting_rows(db)
     )
 
 
-def rate_from_cases(db, agency, today: date, days: int) -> dict[str, tuple[int, int]]:
-    """{source: (convened in time, decided)} straight from the cases, for comparison."""
+def rate_from_cases(db, agency, today: date, days: int) -> dict[str, tuple[int, int, int]]:
+    """{source: (convened in time, decided, closed before a first MDT)} straight from the
+    cases, for comparison."""
     since = today - timedelta(days=days)
     rows = db.exec(
         select(MdtCase).where(
@@ -198,8 +262,10 @@ def rate_from_cases(db, agency, today: date, days: int) -> dict[str, tuple[int, 
     ).all()
     result: dict[str, list[int]] = {}
     for c in rows:
-        counts = result.setdefault(c.referral_source, [0, 0])
-        if c.first_mdt_date is not None or c.convening_due < today:
+        counts = result.setdefault(c.referral_source, [0, 0, 0])
+        if left_out(c):
+            counts[2] += 1
+        elif c.first_mdt_date is not None or c.convening_due < today:
             counts[1] += 1
             counts[0] += bool(c.first_mdt_date and c.first_mdt_date <= c.convening_due)
     return {source: tuple(counts) for source, counts in result.items()}
@@ -219,8 +285,11 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
         if rng.random() < 0.7:
             day = intake + timedelta(days=rng.randint(1, 30))
             convening.set_first_mdt(db, case, min(day, TODAY))
-        if rng.random() < 0.2:  # closed cases count too, convened or still waiting
-            casework.close_case(db, case, reason="Closed", actor=None, at=AT)
+        if rng.random() < 0.3:  # closed, convened or not, inside the window or after it
+            day = min(intake + timedelta(days=rng.randint(0, 30)), TODAY)
+            casework.close_case(db, case, reason="Closed", actor=None, at=AT, today=day)
+            if rng.random() < 0.3:
+                casework.reopen_case(db, case, reason="Back", actor=None, at=AT)
     open_case(db, agency, intake=date(2025, 9, 2), source="health_provider")
     db.flush()
     days = [date(2026, 8, 29) + timedelta(days=n) for n in range(66)]
@@ -235,13 +304,16 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
             for window in windows:
                 expected = rate_from_cases(db, agency, today, window)
                 got = {
-                    label: (rates[window].convened_in_time, rates[window].decided)
-                    for label, rates in table.by_source
+                    label: (r.convened_in_time, r.decided, r.closed_before_mdt)
+                    for label, r in ((label, rates[window]) for label, rates in table.by_source)
                 }
                 for source in widest:
-                    counts = expected.get(source, (0, 0))
+                    counts = expected.get(source, (0, 0, 0))
                     assert got[convening.source_label(source)] == counts, (today, window)
                 overall = table.overall[window]
-                good = sum(counts[0] for counts in expected.values())
-                decided = sum(counts[1] for counts in expected.values())
-                assert (overall.convened_in_time, overall.decided) == (good, decided), today
+                summed = tuple(map(sum, zip(*expected.values(), strict=True))) or (0, 0, 0)
+                assert (
+                    overall.convened_in_time,
+                    overall.decided,
+                    overall.closed_before_mdt,
+                ) == summed, today

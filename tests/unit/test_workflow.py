@@ -182,9 +182,92 @@ def direct_rate(db, agency, days):
             MdtCase.intake_date <= TODAY,
         )
     ).all()
-    decided = [c for c in rows if c.first_mdt_date is not None or c.convening_due < TODAY]
+    # Closed before a first MDT by the deadline: nothing was missed, so not counted.
+    counted = [
+        c
+        for c in rows
+        if c.first_mdt_date is not None or c.closed_on is None or c.closed_on > c.convening_due
+    ]
+    decided = [c for c in counted if c.first_mdt_date is not None or c.convening_due < TODAY]
     good = [c for c in decided if c.first_mdt_date and c.first_mdt_date <= c.convening_due]
     return len(good), len(decided)
+
+
+def closed(db, case, *, on):
+    casework.close_case(db, case, reason="Moved away", actor=None, at=AT, today=on)
+    db.flush()
+
+
+def rate(db, agency, days=30, *, today=TODAY):
+    r = convening.compliance(db, agency, today=today).overall[days]
+    return r.convened_in_time, r.decided, r.closed_before_mdt
+
+
+def test_a_case_closed_before_its_first_mdt_inside_its_window_is_not_counted(db, keys):
+    # Before: a case closed days after intake (the survivor moved away) counted as late
+    # once its deadline passed, and the team's figure fell for a meeting nobody missed.
+    agency = make.agency(db, keys)
+    in_time = open_case(db, agency, intake=TODAY - timedelta(days=25))
+    convening.set_first_mdt(db, in_time, in_time.intake_date + timedelta(days=6))
+    moved_away = open_case(db, agency, intake=TODAY - timedelta(days=25))
+    closed(db, moved_away, on=moved_away.intake_date + timedelta(days=3))
+    on_the_deadline = open_case(db, agency, intake=TODAY - timedelta(days=20))
+    closed(db, on_the_deadline, on=on_the_deadline.convening_due)
+    declined = open_case(db, agency, intake=TODAY - timedelta(days=4))  # still inside its window
+    closed(db, declined, on=TODAY)
+    assert rate(db, agency) == (1, 1, 3)
+    assert convening.compliance(db, agency, today=TODAY).overall[30].percent == 100
+    assert rate(db, agency)[:2] == direct_rate(db, agency, 30)
+    # And once the declined case's deadline has passed it is still not counted.
+    later = TODAY + timedelta(days=20)
+    assert rate(db, agency, 90, today=later) == (1, 1, 3)
+    # The page says it once for windows alike: here only the declined case is that recent.
+    assert convening.compliance(db, agency, today=TODAY).left_out == [(3, [30, 90, 365])]
+    assert convening.compliance(db, agency, today=later).left_out == [(1, [30]), (3, [90, 365])]
+
+
+def test_a_case_closed_without_a_meeting_after_its_deadline_counts_as_late(db, keys):
+    agency = make.agency(db, keys)
+    missed = open_case(db, agency, intake=TODAY - timedelta(days=25))
+    closed(db, missed, on=missed.convening_due + timedelta(days=1))
+    assert rate(db, agency) == (0, 1, 0)
+    assert rate(db, agency)[:2] == direct_rate(db, agency, 30)
+
+
+def test_a_reopened_case_counts_again_as_its_dates_say(db, keys):
+    agency = make.agency(db, keys)
+    passed = open_case(db, agency, intake=TODAY - timedelta(days=25))  # due eleven days ago
+    still_open = open_case(db, agency, intake=TODAY - timedelta(days=4))  # due in ten days
+    closed(db, passed, on=passed.intake_date + timedelta(days=2))
+    closed(db, still_open, on=TODAY)
+    assert rate(db, agency) == (0, 0, 2)
+    for case in (passed, still_open):
+        casework.reopen_case(db, case, reason="Came back", actor=None, at=AT)
+    db.flush()
+    assert passed.closed_on is None
+    # The window that passed while it was closed was missed: late. The other is pending.
+    assert rate(db, agency) == (0, 1, 0)
+    assert convening.count_awaiting(db, agency) == 2
+    # Convened inside its window after all: in time.
+    convening.set_first_mdt(db, still_open, TODAY + timedelta(days=2))
+    assert rate(db, agency, today=TODAY + timedelta(days=2)) == (1, 2, 0)
+    assert rate(db, agency)[:2] == direct_rate(db, agency, 30)
+
+
+def test_a_case_left_out_then_reviewed_counts_by_its_meeting(db, keys):
+    # Put on an agenda, closed before the meeting was marked reviewed: the review gives it
+    # a first MDT date, and that decides how it counts.
+    agency = make.agency(db, keys)
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    case = open_case(db, agency, intake=TODAY - timedelta(days=6))
+    meeting = held_meeting(db, agency, coordinator, [case], day=TODAY - timedelta(days=1))
+    closed(db, case, on=TODAY)
+    assert rate(db, agency) == (0, 0, 1)
+    meetings.mark_reviewed(
+        db, meeting, meetings.agenda(db, meeting, agency)[0].item, actor=coordinator, at=AT
+    )
+    db.flush()
+    assert rate(db, agency) == (1, 1, 0)
 
 
 def test_tally_follows_a_first_mdt_moved_earlier(db, keys):
@@ -241,7 +324,7 @@ def test_clock_counts_only_open_cases_without_a_first_mdt(db, keys):
     open_case(db, agency, intake=TODAY - timedelta(days=16))  # due two days ago: overdue
     open_case(db, agency, intake=TODAY - timedelta(days=13))  # due tomorrow: soon
     closed = open_case(db, agency, intake=TODAY - timedelta(days=30))
-    casework.close_case(db, closed, reason="Moved away", actor=None, at=AT)
+    casework.close_case(db, closed, reason="Moved away", actor=None, at=AT, today=TODAY)
     convened = open_case(db, agency, intake=TODAY - timedelta(days=25))
     convening.set_first_mdt(db, convened, convened.intake_date + timedelta(days=5))
     db.flush()
@@ -258,7 +341,7 @@ def test_compliance_windows_in_any_order_give_the_same_rates(db, keys):
         if convened is not None:
             convening.set_first_mdt(db, case, case.intake_date + timedelta(days=convened))
     pending = open_case(db, agency, intake=TODAY - timedelta(days=2))  # closed, still waiting
-    casework.close_case(db, pending, reason="Duplicate", actor=None, at=AT)
+    casework.close_case(db, pending, reason="Duplicate", actor=None, at=AT, today=TODAY)
     db.flush()
     table = convening.compliance(db, agency, today=TODAY, windows=(365, 30, 90))
     assert table.windows == (365, 30, 90)
@@ -276,7 +359,7 @@ def test_without_review_lists_never_reviewed_oldest_first_then_reviewed_long_ago
     reviewed.last_review_date = TODAY - timedelta(days=45)
     db.add(reviewed)
     closed = open_case(db, agency, intake=TODAY - timedelta(days=90))
-    casework.close_case(db, closed, reason="Services complete", actor=None, at=AT)
+    casework.close_case(db, closed, reason="Services complete", actor=None, at=AT, today=TODAY)
     db.flush()
     count, rows = convening.without_review(db, agency, today=TODAY, days=30)
     assert count == 3
@@ -287,8 +370,8 @@ def test_close_and_reopen_keep_history_with_reasons(db, keys):
     agency = make.agency(db, keys)
     case = open_case(db, agency, intake=TODAY)
     with pytest.raises(Invalid):
-        casework.close_case(db, case, reason="  ", actor=None, at=AT)
-    casework.close_case(db, case, reason="Services complete", actor=None, at=AT)
+        casework.close_case(db, case, reason="  ", actor=None, at=AT, today=TODAY)
+    casework.close_case(db, case, reason="Services complete", actor=None, at=AT, today=TODAY)
     casework.reopen_case(db, case, reason="New disclosure", actor=None, at=AT)
     kinds = [(h.kind, h.reason) for h in case_history.history(db, case)]
     assert kinds == [
@@ -373,7 +456,7 @@ def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     assert first.reference in error.value.errors["client_reference"]
     assert casework.own_link(db, second, partner).client_id is None
     # once the first case is closed the client can join another
-    casework.close_case(db, first, reason="done", actor=None, at=AT)
+    casework.close_case(db, first, reason="done", actor=None, at=AT, today=TODAY)
     casework.confirm_link(db, second, partner, client_reference=client.reference, actor=None, at=AT)
     with pytest.raises(Conflict):
         casework.reopen_case(db, first, reason="again", actor=None, at=AT)
