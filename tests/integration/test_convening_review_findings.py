@@ -384,3 +384,36 @@ def test_the_case_page_names_its_referral_source_in_words(client, db, keys):
     sign_in(client, db, agency, Role.MDT_COORDINATOR)
     page = client.get(f"/cases/{case.public_id}").text
     assert "referral: self-referral" in page and "referred by self" not in page
+
+
+def test_the_dashboard_leaves_out_cases_closed_before_their_first_mdt_and_says_how_many(
+    client, db, keys
+):
+    # Before: a case closed two days after intake (the survivor moved away) counted as
+    # late once its deadline passed: the figure read 50% for a team that missed nothing,
+    # and the page did not say that any case had been closed before a meeting.
+    agency = make.agency(db, keys)
+    convened = a_case(db, agency, intake=TODAY - timedelta(days=20))
+    convening.set_first_mdt(db, convened, convened.intake_date + timedelta(days=7))
+    moved_away = a_case(db, agency, intake=TODAY - timedelta(days=20))
+    casework.close_case(
+        db,
+        moved_away,
+        reason="Synthetic: moved out of state",
+        actor=None,
+        at=make.AT,
+        today=moved_away.intake_date + timedelta(days=2),
+    )
+    declined = a_case(db, agency, intake=TODAY - timedelta(days=3))
+    db.flush()
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    closed = client.post(
+        f"/cases/{declined.public_id}/close",
+        data={"csrf_token": token, "reason": "Synthetic: referral declined"},
+    )
+    assert closed.status_code == 303
+    db.refresh(declined)
+    assert declined.closed_on == TODAY  # the coordinator's day in the MDT's zone
+    page = client.get("/").text
+    assert '100% <span class="count">(1/1)</span>' in page and "50%" not in page
+    assert "2 cases closed before their first MDT are not counted over 30, 90 and 365 days." in page
