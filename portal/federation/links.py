@@ -338,6 +338,39 @@ def as_coordinator(coordinator: Agency) -> Requester:
     )
 
 
+def tell_as_coordinator(
+    db: Session, case: MdtCase, *, keys: KeyWrapper, federation: Federation, at: datetime
+) -> list[str]:
+    """After an agency here changed what may be told of its part in a case (its link, a
+    release revoked): when this node coordinates the case, owners elsewhere learn who
+    takes part now (those whose node is down are owed it). Sent in the coordinating
+    agency's name, never the agency's staff member's (their name in another node's log
+    would tell that their agency takes part). Returns the owners not told."""
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    if coordinator is None or not membership.is_local(db, coordinator):
+        return []
+    return tell_participants(
+        db,
+        case,
+        requester=as_coordinator(coordinator),
+        keys=keys,
+        federation=federation,
+        at=at,
+    )
+
+
+def cases_of_client(db: Session, agency_id: int, client_id: int) -> list[MdtCase]:
+    """The cases the agency's client is linked to (confirmed or not)."""
+    return list(
+        db.exec(
+            select(MdtCase)
+            .join(CaseLink, CaseLink.case_id == MdtCase.id)
+            .where(CaseLink.agency_id == agency_id, CaseLink.client_id == client_id)
+            .order_by(MdtCase.id)
+        ).all()
+    )
+
+
 def tell_owed(
     db: Session,
     *,

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 import consent
 from portal import i18n
 from portal.errors import Forbidden, Invalid, NotFound
+from portal.federation import links
 from portal.i18n import N_
 from portal.models import Agency, AgencyKind, Client, ReleaseState
 from portal.sections import catalogue
@@ -319,6 +320,16 @@ def release_revoke(ctx: Context) -> Response:
     except Invalid as error:
         confirm = revoke_release(ctx, row, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
+    # What owners on other nodes were told of this agency's part in the survivor's cases
+    # may have rested on this release (participation, or the release she joined under).
+    for case in links.cases_of_client(ctx.db, row.agency_id, row.client_id):
+        links.tell_as_coordinator(
+            ctx.db,
+            case,
+            keys=ctx.request.app.state.keys,
+            federation=ctx.request.app.state.federation,
+            at=ctx.now,
+        )
     ctx.flash("The release is revoked. Partners can no longer see anything under it.")
     return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
 

@@ -326,20 +326,14 @@ def case_withdraw_link(ctx: Context) -> Response:
 
 
 def _tell_as_coordinator(ctx: Context, case) -> None:
-    """After an agency here changed its own link: owners elsewhere learn who takes part
-    now (those whose node is down are owed it), in the coordinating agency's name, never
-    this agency's staff member's (their name in another node's log would tell that their
-    agency takes part)."""
-    coordinator = ctx.db.get(Agency, case.coordinating_agency_id)
-    if membership.is_local(ctx.db, coordinator):
-        links.tell_participants(
-            ctx.db,
-            case,
-            requester=links.as_coordinator(coordinator),
-            keys=ctx.request.app.state.keys,
-            federation=ctx.request.app.state.federation,
-            at=ctx.now,
-        )
+    """After an agency here changed its own link (see `links.tell_as_coordinator`)."""
+    links.tell_as_coordinator(
+        ctx.db,
+        case,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        at=ctx.now,
+    )
 
 
 def case_remote_link(ctx: Context) -> Response:
