@@ -611,7 +611,9 @@ def record_minutes(
         answer = own.decide(db, requester, MINUTES, agency=coordinating)
         if answer.withheld:
             raise Forbidden(f"Not saved: {sentence(answer.why)}.")
-    minutes = validation.text(text, "minutes", max_length=20000, required=False) or None
+    minutes = (
+        validation.text(text, "minutes", max_length=20000, required=False, multiline=True) or None
+    )
     if seen is not None and seen != minutes_fingerprint(item.minutes):
         raise Conflict(
             "minutes",

@@ -55,7 +55,7 @@ def _clean_field(field: SectionField, value):
         return validation.text(value, field.key, max_length=TEXT_MAX, required=False, label=label)
     if field.type == "textarea":
         return validation.text(
-            value, field.key, max_length=TEXTAREA_MAX, required=False, label=label
+            value, field.key, max_length=TEXTAREA_MAX, required=False, label=label, multiline=True
         )
     if field.type == "date":
         if value in (None, ""):

@@ -175,7 +175,9 @@ def create_task(
     `_assignee`); None only where anyone on the case may be (the seed)."""
     values = validation.collect(
         title=lambda: validation.text(title, "title", max_length=200),
-        details=lambda: validation.text(details, "details", max_length=4000, required=False),
+        details=lambda: validation.text(
+            details, "details", max_length=4000, required=False, multiline=True
+        ),
         assignee=lambda: _assignee(db, case, assignee, offered),
         due_date=lambda: validation.domain_date(due_date, "due_date", label="Due date"),
         priority=lambda: validation.choice(priority, "priority", TaskPriority),

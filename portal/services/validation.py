@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,33 +15,82 @@ from portal.errors import Invalid
 
 _E = TypeVar("_E", bound=StrEnum)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What shows nothing on its own: format characters (zero-width space, word joiner, soft
 # hyphen), combining marks with no letter to sit on, separators, unassigned and private
 # code points; and the letters and symbols drawn blank (Hangul fillers, the blank Braille
 # pattern, Khmer's inherent vowels).
 _SHOWS_NOTHING = {"Cc", "Cf", "Cn", "Co", "Cs", "Me", "Mn", "Zl", "Zp", "Zs"}
 _BLANK = set("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+# The control characters a value may carry: a note's line breaks and tabs, which a
+# one-line value reads as spaces (a tab pasted into a name's box).
+_LAYOUT = set("\t\n\r")
+# Zero-width non-joiner and joiner: part of the correct spelling of words in Persian, Hindi
+# and other scripts, between two letters, and nowhere else.
+_JOINERS = set("\u200c\u200d")
+_TAGS = range(0xE0000, 0xE0080)
 
 
 def _visible(value: str) -> bool:
     return any(ch not in _BLANK and unicodedata.category(ch) not in _SHOWS_NOTHING for ch in value)
 
 
+def _in_word(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LM"
+
+
+def _misplaced_joiner(value: str) -> bool:
+    return any(
+        ch in _JOINERS
+        and not (0 < i < len(value) - 1 and _in_word(value[i - 1]) and _in_word(value[i + 1]))
+        for i, ch in enumerate(value)
+    )
+
+
+def _formatting(ch: str) -> bool:
+    """A character that changes how the text around it shows without showing itself:
+    direction controls (a right-to-left override shows "Ana", it, "loS" as "AnaSol"),
+    zero-width spaces, the word joiner, the byte-order mark, the soft hyphen, tags."""
+    return ch not in _JOINERS and (unicodedata.category(ch) == "Cf" or ord(ch) in _TAGS)
+
+
+def _hidden(field: str, label: str) -> Invalid:
+    return Invalid(
+        field, f"{label} contains an invisible character; retype it without copying and pasting."
+    )
+
+
 def text(
-    value: object, field: str, *, max_length: int, required: bool = True, label: str | None = None
+    value: object,
+    field: str,
+    *,
+    max_length: int,
+    required: bool = True,
+    label: str | None = None,
+    multiline: bool = False,
 ) -> str:
+    """What was typed into a box. One line, its runs of spaces made one, unless
+    `multiline` (a note, minutes, an address) and it has line breaks: it keeps them, and
+    its tabs. A value that hides a character is refused: in a list of staff or clients, a
+    name that only looks like another ("A\u200bna" beside "Ana") is a safety matter."""
     label = label or field.replace("_", " ").capitalize()
     if value is not None and not isinstance(value, str):
         raise Invalid(field, f"{label} must be text.")
-    cleaned = (
-        " ".join((value or "").split()) if "\n" not in (value or "") else (value or "").strip()
-    )
-    if _CONTROL.search(cleaned):
-        raise Invalid(field, f"{label} contains characters that are not allowed.")
+    raw = value or ""
+    # Before the spaces are read: they would make the separators and NEL spaces unsaid.
+    if any(unicodedata.category(ch) == "Cc" and ch not in _LAYOUT for ch in raw):
+        raise _hidden(field, label)
+    cleaned = raw.strip() if multiline and "\n" in raw else " ".join(raw.split())
     if cleaned and not _visible(cleaned):
         # A blank where a person, an agency or a client is named, in lists and the log.
         raise Invalid(field, f"{label} has no visible characters; type it in letters or digits.")
+    if any(_formatting(ch) for ch in cleaned):
+        raise _hidden(field, label)
+    if _misplaced_joiner(cleaned):
+        raise Invalid(
+            field,
+            f"{label} has a zero-width joiner or non-joiner that is not between two letters; "
+            "retype it without it.",
+        )
     if required and not cleaned:
         raise Invalid(field, f"{label} is required.")
     if len(cleaned) > max_length:

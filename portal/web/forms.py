@@ -62,7 +62,7 @@ def identity(form: Mapping[str, object]) -> Identity:
         phone=lambda: validation.text(form.get("phone"), "phone", max_length=40, required=False),
         email=lambda: validation.text(form.get("email"), "email", max_length=120, required=False),
         address=lambda: validation.text(
-            form.get("address"), "address", max_length=300, required=False
+            form.get("address"), "address", max_length=300, required=False, multiline=True
         ),
     )
     return Identity(**values)

@@ -89,7 +89,10 @@ def read_accompaniment(
             or None
         ),
         notes=lambda: (
-            validation.text(form.get("notes"), "notes", max_length=4000, required=False) or None
+            validation.text(
+                form.get("notes"), "notes", max_length=4000, required=False, multiline=True
+            )
+            or None
         ),
     )
     ticked = str(form.get("follow_up_needed") or "") in ("on", "true", "1", "yes")

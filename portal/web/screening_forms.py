@@ -84,9 +84,15 @@ def read_screening(form: Mapping[str, object], *, tz: tzinfo, now: datetime) -> 
             max_length=REASON_MAX,
             required=False,
             label="Reason for no action",
+            multiline=True,
         ),
         notes=lambda: validation.text(
-            form.get("notes"), "notes", max_length=NOTES_MAX, required=False, label="Notes"
+            form.get("notes"),
+            "notes",
+            max_length=NOTES_MAX,
+            required=False,
+            label="Notes",
+            multiline=True,
         ),
     )
     try:
@@ -113,7 +119,11 @@ def read_screening(form: Mapping[str, object], *, tz: tzinfo, now: datetime) -> 
 def amendment_reason(form: Mapping[str, object]) -> str:
     """The reason an amendment needs, read (and refused) before its fields."""
     return validation.text(
-        form.get("reason"), "reason", max_length=REASON_MAX, label="Reason for the amendment"
+        form.get("reason"),
+        "reason",
+        max_length=REASON_MAX,
+        label="Reason for the amendment",
+        multiline=True,
     )
 
 
@@ -130,6 +140,7 @@ def read_household_member(form: Mapping[str, object]) -> HouseholdMemberInput:
             max_length=NOTE_MAX,
             required=False,
             label="Their risk notes",
+            multiline=True,
         ),
     )
     return HouseholdMemberInput(**values)
@@ -144,13 +155,19 @@ def read_risk_notes(form: Mapping[str, object], *, people: Iterable[str]) -> Ris
             "survivor_notes",
             max_length=NOTE_MAX,
             label="The survivor's risks",
+            multiline=True,
         )
     }
     for public_id in people:
         given = form.get(f"person_{public_id}")
         if given is not None:
             checks[f"person_{public_id}"] = lambda given=given: validation.text(
-                given, "notes", max_length=NOTE_MAX, required=False, label="Their risk notes"
+                given,
+                "notes",
+                max_length=NOTE_MAX,
+                required=False,
+                label="Their risk notes",
+                multiline=True,
             )
     values = validation.collect(**checks)
     survivor = values.pop("survivor_notes")

@@ -151,6 +151,30 @@ def test_a_name_of_invisible_characters_is_refused(client, db, keys, invisible):
     assert registered.status_code == 400 and "visible" in registered.text
 
 
+@pytest.mark.parametrize(
+    "spoofed",
+    [
+        "Ana\u202eloS",  # a right-to-left override: the list would show "AnaSol"
+        "A\u200bna Sosa",  # a zero-width space: a second "Ana Sosa" that looks the same
+        "\ufeffAna Sosa",
+    ],
+)
+def test_a_name_with_an_invisible_character_in_it_is_refused(client, db, keys, spoofed):
+    # Before: a visible name with an invisible character mixed in was accepted, and the
+    # staff list showed an account that looked like a colleague's (or another name).
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.login(client, lead.username)
+    accounts = len(db.exec(select(StaffUser)).all())
+    form = _add_form(client, agency, "look.alike")
+    form["display_name"] = spoofed
+    answer = client.post(f"/admin/agencies/{agency.public_id}/staff", data=form)
+    assert answer.status_code == 400
+    assert "Name contains an invisible character; retype it" in answer.text
+    assert 'name="display_name"' in answer.text and 'value="look.alike"' in answer.text
+    assert len(db.exec(select(StaffUser)).all()) == accounts
+
+
 def test_an_agency_name_of_invisible_characters_is_refused(client, db, keys):
     _administrator(client, db, keys)
     answer = _post(

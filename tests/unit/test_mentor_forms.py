@@ -67,7 +67,8 @@ def test_an_empty_entry_names_every_required_field_in_the_forms_order():
         ("duration_minutes", "0", "at least 1 minute"),
         ("duration_minutes", "24h1", "over 24 hours"),
         ("follow_up", "x" * 301, "Follow up must be at most 300 characters."),
-        ("notes", "bad\x00byte", "Notes contains characters that are not allowed."),
+        ("notes", "bad\x00byte", "Notes contains an invisible character; retype it"),
+        ("notes", "Met at court.\nAna\u202eloS", "Notes contains an invisible character"),
     ],
 )
 def test_a_bad_field_is_named_beside_its_input(field, value, message):
