@@ -68,10 +68,11 @@ def text(
     label: str | None = None,
     multiline: bool = False,
 ) -> str:
-    """What was typed into a box. One line, its runs of spaces made one, unless
-    `multiline` (a note, minutes, an address) and it has line breaks: it keeps them, and
-    its tabs. A value that hides a character is refused: in a list of staff or clients, a
-    name that only looks like another ("A\u200bna" beside "Ana") is a safety matter."""
+    """What was typed into a box, in NFC, so one name typed two ways is stored once. One
+    line, its runs of spaces made one, unless `multiline` (a note, minutes, an address) and
+    it has line breaks: it keeps them, and its tabs. A value that hides a character is
+    refused: in a list of staff or clients, a name that only looks like another
+    ("A\u200bna" beside "Ana") is a safety matter."""
     label = label or field.replace("_", " ").capitalize()
     if value is not None and not isinstance(value, str):
         raise Invalid(field, f"{label} must be text.")
@@ -91,6 +92,7 @@ def text(
             f"{label} has a zero-width joiner or non-joiner that is not between two letters; "
             "retype it without it.",
         )
+    cleaned = unicodedata.normalize("NFC", cleaned)
     if required and not cleaned:
         raise Invalid(field, f"{label} is required.")
     if len(cleaned) > max_length:

@@ -1,9 +1,10 @@
 """What `validation.text` keeps of a name or a note typed into a box: no character that
 changes how the text shows without showing itself (direction controls, zero-width and
-other format characters, control characters), and the joiners real spellings need. The
-refusals failed before the check existed ("Ana" with a right-to-left override or a
-zero-width space in it was accepted); the joiners kept between letters and the message
-for a value of nothing visible passed before too, and say the check takes no more."""
+other format characters, control characters), the joiners real spellings need, and one
+stored form (NFC) for a name typed two ways. The refusals and the stored form failed
+before ("Ana" with a right-to-left override or a zero-width space in it was accepted);
+the joiners kept between letters and the message for a value of nothing visible passed
+before too, and say the check takes no more."""
 
 from __future__ import annotations
 
@@ -92,6 +93,18 @@ def test_a_joiner_anywhere_else_is_refused(value):
     )
 
 
+def test_a_name_typed_two_ways_is_stored_once():
+    composed = validation.text("Jos\u00e9 Sosa", "name", max_length=120)
+    decomposed = validation.text("Jose\u0301 Sosa", "name", max_length=120)
+    assert composed == decomposed == "Jos\u00e9 Sosa"
+
+
+def test_the_length_is_counted_on_what_is_stored():
+    # U+0958 has no composed form: NFC stores it as two characters.
+    with pytest.raises(Invalid):
+        validation.text("\u0958" * 61, "name", max_length=120)
+
+
 def test_a_one_line_value_reads_tabs_and_line_breaks_as_spaces():
     assert validation.text(" Ana\tBo\r\n Sosa ", "name", max_length=120) == "Ana Bo Sosa"
 
@@ -137,6 +150,7 @@ def test_no_accepted_value_holds_a_refused_character(value, multiline):
     except Invalid:
         return
     assert _refused(kept, multiline=multiline) == []
+    assert unicodedata.is_normalized("NFC", kept)
     # What was stored is accepted as it is, so a form saved again does not change it.
     assert validation.text(kept, "name", max_length=500, required=False, multiline=multiline) == (
         kept
