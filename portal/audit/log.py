@@ -94,6 +94,9 @@ class AuditTag(StrEnum):
     DISCLOSURE_RELEASED = "disclosure:section:released"  # owner's log
     DISCLOSURE_WITHHELD = "disclosure:section:withheld"  # owner's log
     DISCLOSURE_RECEIVED = "disclosure:section:received"  # viewer agency's log
+    # Another agency's MDT record released under our survivor's release or our legal basis:
+    # our log, naming our client, for its accounting of disclosures.
+    DISCLOSURE_RELIED_ON = "disclosure:release:relied_on"
     DISCLOSURE_PREVIEWED = "disclosure:preview:viewed"  # owner's log, own staff
     # MDT workflow (issue 6)
     CASE_CLOSED = "mdt:case:closed"

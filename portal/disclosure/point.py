@@ -112,6 +112,17 @@ Decision = Released | Withheld
 
 
 @dataclass(frozen=True)
+class _Relied:
+    """What an MDT record's release rested on at one agency on the case: the release of the
+    survivor it serves, or its legal basis (named as `legal_basis.named` names it)."""
+
+    agency_id: int
+    client_id: int
+    release_ref: str | None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True)
 class _Allowed:
     """Both gates allowed: what the audit entry needs, before the content is read."""
 
@@ -124,6 +135,8 @@ class _Allowed:
     # (field key, option, placeholder): lines of the section another section's gates
     # withhold (`_parts_withheld`).
     parts_withheld: tuple[tuple[str, str, Withheld], ...] = ()
+    # An MDT record: every survivor's release (or legal basis) it was released under.
+    relied_on: tuple[_Relied, ...] = ()
     decision: str = field(default="released", init=False)
 
 
@@ -353,6 +366,24 @@ def told_to_agency(
     return gate is None
 
 
+def logs_relied_on(
+    db: Session, case: MdtCase, sections, *, at: datetime, cache: RequestCache
+) -> list[int]:
+    """The logs besides the owners' that answering `sections` of `case` may write to: those
+    of the agencies here serving a survivor on the case, whose releases an MDT record is
+    released under (`_relied_entries`). For a caller that locks its logs before answering,
+    so that every head is taken in the one fixed order."""
+    found = [catalogue().get(s if isinstance(s, str) else s.key) for s in sections]
+    if case.id is None or not any(section is not None and section.of_case for section in found):
+        return []
+    links = _load_links(db, case, at=at, cache=cache)
+    return [
+        agency_id
+        for agency_id, (client_id, confirmed_at) in links.items()
+        if client_id is not None and confirmed_at is not None
+    ]
+
+
 def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
     """The agencies whose client joined this case under a release no longer in effect:
     the coordinator's cue that the case needs a new release from that survivor."""
@@ -467,10 +498,9 @@ def _gates(
         )
         if isinstance(consented, Withheld):
             return consented, role, answer.rule
-        release_ref, bases = consented
-        if bases:
-            allowed = _Allowed(section, owner, release_ref, answer.rule, role, bases)
-            return allowed, role, answer.rule
+        release_ref, bases, relied = consented
+        allowed = _Allowed(section, owner, release_ref, answer.rule, role, bases, relied_on=relied)
+        return allowed, role, answer.rule
     elif not own_staff:
         found = consent_gate.candidates(
             db,
@@ -526,15 +556,16 @@ def _case_consent(
     keys: KeyWrapper,
     cache: RequestCache,
     withheld: Callable[[Gate], Withheld],
-) -> tuple[str | None, str | None] | Withheld:
+) -> tuple[str | None, str | None, tuple[_Relied, ...]] | Withheld:
     """The consent behind an MDT record (a decision, a task), which is about every survivor
     on the case: each confirmed client of the case, other than the requester agency's own,
     must have a release in effect, held by the agency that serves them, naming the
     requester's agency for this record and purpose, or that agency's signed legal basis
     must cover the record for this survivor (a system-based agency sharing by statute, see
     `legal_basis`). The release used (the first one) and the bases used, named for the audit
-    entry; or the placeholder, which never says which survivor, or which agency, is missing
-    a release.
+    entry, and what each survivor's agency relied on (for its own log, `_relied_entries`);
+    or the placeholder, which never says which survivor, or which agency, is missing a
+    release.
     """
     links = _load_links(db, case, at=at, cache=cache)
     confirmed = {
@@ -565,7 +596,7 @@ def _case_consent(
     ]
     if elsewhere:
         return withheld(Gate.NO_CONSENT)
-    used, bases = None, []
+    used, bases, relied = None, [], []
     for agency_id, client_id in others:
         holder = db.get(Agency, agency_id)
         found = consent_gate.candidates(
@@ -584,6 +615,7 @@ def _case_consent(
             # it can open (others are their agencies' to show).
             if agency_id == owner.id or used is None:
                 used = allowed.release_ref
+            relied.append(_Relied(agency_id, client_id, allowed.release_ref))
             continue
         basis = legal_basis.covering(
             db,
@@ -602,7 +634,8 @@ def _case_consent(
         named = legal_basis.named(basis)
         if named not in bases:
             bases.append(named)
-    return used, "; ".join(bases) or None
+        relied.append(_Relied(agency_id, client_id, None, named))
+    return used, "; ".join(bases) or None, tuple(relied)
 
 
 def _with_parts_decided(db: Session, verdict: Verdict, **gate_args) -> Verdict:
@@ -767,6 +800,52 @@ def _entry(
     )
 
 
+def _relied_entries(
+    verdict: Verdict,
+    *,
+    requester: Requester,
+    case: MdtCase,
+    role: str | None,
+    refs: tuple[str, ...],
+    at: datetime,
+    cache: RequestCache,
+) -> list[dict]:
+    """An MDT record released under the release (or legal basis) of a survivor that another
+    agency here serves: an entry in that agency's log naming its own client and what it
+    relied on, so that the survivor's accounting of disclosures there lists it (the owner's
+    own entry names only the owner's survivor). Who received which record, as the owner's
+    entry has them; the owner's policy line is the owner's own, and stays in its log."""
+    if not isinstance(verdict, _Allowed):
+        return []
+    return [
+        entry_values(
+            AuditTag.DISCLOSURE_RELIED_ON,
+            agency_id=relied.agency_id,
+            actor=requester,
+            subject=case.reference,
+            detail={
+                "viewer_agency": requester.agency,
+                "viewer_node": requester.node,
+                "owner": verdict.owner.public_id,
+                **({"records": list(refs)} if refs else {}),
+                **({"legal_basis": relied.legal_basis} if relied.legal_basis else {}),
+            },
+            at=at,
+            disclosure=DisclosureFacts(
+                case_ref=case.reference,
+                client_ref=cache.client_refs.get(relied.client_id),
+                section_key=verdict.section.key,
+                purpose=requester.purpose,
+                decision="released",
+                release_ref=relied.release_ref,
+                viewer_role=role or ",".join(sorted(requester.roles))[:30] or None,
+            ),
+        )
+        for relied in verdict.relied_on
+        if relied.agency_id != verdict.owner.id
+    ]
+
+
 def answer(
     db: Session,
     requester: Requester,
@@ -782,15 +861,17 @@ def answer(
     refs: tuple[str, ...] = (),
 ) -> list[Decision]:
     """The owner's side: each section decided on its own and audited in the owner's log,
-    then the allowed ones read from the owner's sources.
+    then the allowed ones read from the owner's sources. An MDT record released under the
+    releases of survivors other agencies here serve is also entered in each of their logs
+    (`_relied_entries`), in the same batch: lock them first (`logs_relied_on`).
 
-    `entries_into`: a list in which to leave the owner's entries instead of writing them,
-    for a caller deciding several owners in one transaction (it must write them all).
+    `entries_into`: a list in which to leave the entries instead of writing them, for a
+    caller deciding several owners in one transaction (it must write them all).
     `refs`: of an MDT record kept per case, only these (a task's own page). `tz`: the MDT's
     time zone, in which a placeholder dates a release that is not in effect."""
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
-    decided = []
+    decided, relied_entries = [], []
     for given in sections:
         section = section_of(given)
         asked = {
@@ -829,6 +910,14 @@ def answer(
                 at=at,
             )
         )
+        relied_entries.extend(
+            _relied_entries(
+                verdict, requester=requester, case=case, role=role, refs=refs, at=at, cache=cache
+            )
+        )
+    # Each other agency's entries after the owner's, in the same batch: one row per request
+    # on its page too.
+    entries.extend(relied_entries)
     if entries_into is None:
         record_many(db, entries)
     else:

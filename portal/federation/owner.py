@@ -20,6 +20,7 @@ from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
 from portal.disclosure.point import (
     answered_as_not_linked,
+    logs_relied_on,
     prefetch,
     section_of,
     told_to_agency,
@@ -112,12 +113,21 @@ def disclosures(
         # coordinator's word, for this request alone (`vouchers`).
         vouchers.check(db, voucher, case=case, requester=requester, at=at)
         vouched_for(db, case, cache.agency(db, requester.agency), at=at, cache=cache)
-    lock_logs(db, [owner.id for owner in owners])
+    sections_of = {
+        owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
+    }
+    # Each owner's answer is written on its own: every log any of them may write to (an MDT
+    # record's goes to the logs of the agencies whose survivors' releases it rests on too)
+    # is locked now, in the one fixed order.
+    relied_on = logs_relied_on(
+        db, case, [s for sections in sections_of.values() for s in sections], at=at, cache=cache
+    )
+    lock_logs(db, [owner.id for owner in owners] + relied_on)
     if case.id is not None:
         prefetch(db, requester, case, owners, at=at, cache=cache)
     answers = []
     for owner in owners:
-        sections = asked or list(catalogue().for_discipline(owner.discipline))
+        sections = sections_of[owner.id]
         decisions = _answered(
             db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache
         )

@@ -57,7 +57,8 @@ def lead_figures(db: Session, agency: Agency, *, today: date, tz: ZoneInfo) -> L
 def _by_partner(db: Session, agency: Agency, since: datetime) -> list[PartnerFigures]:
     """Sections released and withheld to each other agency, counted in SQL. Entries name
     the viewer's agency by public id (it may be hosted on another node); one this node
-    does not know is shown by that id."""
+    does not know is shown by that id. Another agency's records released under our
+    survivor's release were not ours to release, and are not counted."""
     rows = db.exec(
         select(AuditEntry.actor_agency_ref, Agency.name, AuditEntry.decision, func.count())
         .join(Agency, Agency.public_id == AuditEntry.actor_agency_ref, isouter=True)
@@ -66,6 +67,7 @@ def _by_partner(db: Session, agency: Agency, since: datetime) -> list[PartnerFig
             AuditEntry.actor_agency_ref.is_not(None),
             AuditEntry.actor_agency_ref != agency.public_id,
             AuditEntry.decision.is_not(None),
+            AuditEntry.tag != AuditTag.DISCLOSURE_RELIED_ON.value,
             AuditEntry.at >= since,
         )
         .group_by(AuditEntry.actor_agency_ref, Agency.name, AuditEntry.decision)

@@ -152,6 +152,9 @@ REQUEST_FAMILIES = {
     AuditTag.DISCLOSURE_RECEIVED: "viewed",
     AuditTag.DISCLOSURE_PREVIEWED: "previewed",
     AuditTag.COMPELLED_DISCLOSURE: "compelled",
+    # Another agency's MDT records released under our survivor's release: not our decision,
+    # so a row of its own beside the view's.
+    AuditTag.DISCLOSURE_RELIED_ON: "relied",
 }
 
 
@@ -199,8 +202,14 @@ class EntryGroup:
         return sum(
             1
             for r in self.rows
-            if r.entry.decision == "released" and r.entry.tag != AuditTag.DISCLOSURE_RECEIVED
+            if r.entry.decision == "released"
+            and r.entry.tag not in (AuditTag.DISCLOSURE_RECEIVED, AuditTag.DISCLOSURE_RELIED_ON)
         )
+
+    @property
+    def relied(self) -> int:
+        """Another agency's records released under this agency's survivor's release."""
+        return sum(1 for r in self.rows if r.entry.tag == AuditTag.DISCLOSURE_RELIED_ON)
 
     @property
     def withheld(self) -> int:

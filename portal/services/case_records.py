@@ -70,7 +70,12 @@ def decide(
     cache = RequestCache()
     requester_agency = cache.agency(db, requester.agency)
     if between is None:  # both sides in one transaction: every log locked now, in order
-        lock_logs(db, [a.owner.id for a in asks] + [requester_agency.id])
+        relied_on = [
+            agency_id
+            for ask in asks
+            for agency_id in point.logs_relied_on(db, ask.case, [ask.section], at=at, cache=cache)
+        ]
+        lock_logs(db, [a.owner.id for a in asks] + [requester_agency.id] + relied_on)
     owners_entries: list[dict] = []
     receipts: list[dict] = []
     for ask in asks:

@@ -24,7 +24,7 @@ from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, receipt
-from portal.disclosure.point import prefetch
+from portal.disclosure.point import logs_relied_on, prefetch
 from portal.models import Agency, CaseLink, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
@@ -120,11 +120,11 @@ def owner_block(
     None: both sides in the caller's one transaction (tests, the demo seed, benchmarks)."""
     cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
+    sections = _sections_of(owner)
     if between is None:  # both logs in one transaction: locked now, in the fixed order
-        lock_logs(db, [owner.id, requester_agency.id])
-    decisions = answer(
-        db, requester, case, owner, _sections_of(owner), at=at, tz=tz, keys=keys, cache=cache
-    )
+        relied_on = logs_relied_on(db, case, sections, at=at, cache=cache)
+        lock_logs(db, [owner.id, requester_agency.id, *relied_on])
+    decisions = answer(db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache)
 
     def receipted() -> None:
         receipt.record_received(

@@ -77,6 +77,9 @@ EVENT_WORDS = {
     AuditTag.DISCLOSURE_RELEASED: "section released to a viewer",
     AuditTag.DISCLOSURE_WITHHELD: "section withheld from a viewer",
     AuditTag.DISCLOSURE_RECEIVED: "section received from a partner",
+    AuditTag.DISCLOSURE_RELIED_ON: (
+        "another agency's MDT record released, relying on our client's release or our legal basis"
+    ),
     AuditTag.DISCLOSURE_PREVIEWED: "release preview viewed",
     AuditTag.CASE_CLOSED: "MDT case closed",
     AuditTag.CASE_REOPENED: "MDT case reopened",
