@@ -87,6 +87,15 @@ class AuditRow:
         return role if isinstance(role, str) else None
 
     @property
+    def record_owner(self) -> str | None:
+        """The public id of the agency whose record was released under this agency's
+        survivor's release (`disclosure:release:relied_on`)."""
+        if self.entry.tag != AuditTag.DISCLOSURE_RELIED_ON:
+            return None
+        owner = _detail(self.entry).get("owner")
+        return owner if isinstance(owner, str) else None
+
+    @property
     def legal_basis(self) -> str | None:
         """The citation of the statute a disclosure was made under, where no release was."""
         named = _detail(self.entry).get("legal_basis")

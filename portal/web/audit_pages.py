@@ -56,6 +56,7 @@ def _log_page(
             ctx.db, agency, filters, tz=ctx.settings.tz, page=_page_number(ctx)
         )
     query = urlencode({k: v for k, v in filters.query_values().items() if v}) if filters else ""
+    agency_options = [(a.public_id, a.name) for a in audit_log.agencies_for_filter(ctx.db)]
     response = render(
         ctx,
         "audit/log.html",
@@ -73,9 +74,9 @@ def _log_page(
             else "",
             "query": query,
             "status": audit_log.log_status(ctx.db, agency),
-            "agency_options": [
-                (a.public_id, a.name) for a in audit_log.agencies_for_filter(ctx.db)
-            ],
+            "agency_options": agency_options,
+            # Whose record our survivor's release was relied on for, by name.
+            "agency_names": dict(agency_options),
             "section_options": [(s.key, s.title) for s in audit_log.catalogue().sections],
             "decision_options": [(d, d) for d in audit_log.DECISIONS],
         },

@@ -126,6 +126,9 @@ EVENT_WORDS = {
 REQUEST_WORDS = {
     "previewed": "release preview",
     "compelled": "compelled disclosure",
+    "relied": (
+        "another agency's MDT records released, relying on our client's release or our legal basis"
+    ),
 }
 
 
@@ -162,6 +165,8 @@ def request_counts(group: EntryGroup) -> str:
         parts.append(f"{group.released} released · {group.withheld} withheld")
     if group.received:
         parts.append(f"{group.received} received")
+    if group.relied:
+        parts.append(f"{group.relied} released by another agency")
     return " · ".join(parts)
 
 

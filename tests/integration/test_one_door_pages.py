@@ -371,3 +371,35 @@ def test_a_list_of_withheld_tasks_says_why_once(client, db, keys):
         assert page.count("Details withheld: ") == 1, path
     # A task's own page still says why beside it.
     assert "and are withheld: " in _page(client, f"/tasks/{task.public_id}")
+
+
+def test_a_survivors_accounting_lists_the_coordinators_decisions_released_on_her_release(
+    client, db, keys, settings
+):
+    """Clinic A's survivor asks who was shown things about her under the release she signed
+    with A: the coordinator's decisions, which Unit R read on the case page under it."""
+    from portal.models import Role
+
+    team, _task = _team_with_records(db, keys)
+    signed = team.release(db, keys, team.a, [team.r])
+    team.release(db, keys, team.b, [team.r])
+    lead = make.user(db, team.a, Role.AGENCY_LEAD)
+    make.login(client, team.staff[team.r.id].username)
+    assert DECISION_NOTE in client.get(f"/cases/{team.case.public_id}").text
+    client.cookies.clear()
+    make.login(client, lead.username)
+    client_ref = team.clients[team.a.id].reference
+    page = client.get("/audit/accounting", params={"client": client_ref})
+    assert page.status_code == 200
+    table = page.text.split("<tbody>")[1].split("</tbody>")[0]
+    decisions = [row for row in table.split("<tr") if "MDT decisions" in row]
+    assert len(decisions) == 1
+    (row,) = decisions
+    assert team.r.name in row and team.case.reference in row
+    assert f"signed {signed.signed_at.astimezone(settings.tz):%Y-%m-%d}" in row
+    for secret in SECRETS:
+        assert secret not in page.text
+    # The lead's log says whose record it was and that A's survivor's release was relied on.
+    log = client.get("/audit", params={"section": "mdt_decisions"}).text
+    assert f"{team.coordinator.name}'s record, released by it under our client's release" in log
+    assert f"by {team.coordinator.name}, not by us" in log
