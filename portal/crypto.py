@@ -21,10 +21,16 @@ import consent
 
 
 class KeyWrapper:
-    """Encrypts agency secrets under the node's key-encryption key."""
+    """Encrypts agency secrets under the node's key-encryption key (KEK); opens them under
+    it or, while a rotation is under way, under one of the node's previous KEKs."""
 
-    def __init__(self, kek: bytes, *, bound_only: bool = False) -> None:
+    def __init__(
+        self, kek: bytes, *, previous: tuple[bytes, ...] = (), bound_only: bool = False
+    ) -> None:
         self._box = nacl.secret.SecretBox(kek)
+        # PORTAL_KEK_PREVIOUS, or the secrets file's previous_key_encryption_keys: what was
+        # wrapped before `portal keys rotate-kek` opens until `portal keys rewrap` re-wraps it.
+        self._previous = tuple(nacl.secret.SecretBox(key) for key in previous if key != kek)
         # PORTAL_SEALED_BOUND_ONLY: survivor records open only sealed for their place; one
         # sealed the old way (the key alone) is refused, since a database writer could
         # have copied it from any row. Kept outside the database, which a writer could set.
@@ -39,7 +45,26 @@ class KeyWrapper:
         return bytes(self._box.encrypt(secret))
 
     def unwrap(self, wrapped: bytes) -> bytes:
-        return self._box.decrypt(wrapped)
+        """The secret, opened under the current KEK or a previous one; CryptoError under
+        none of them."""
+        return self.opened(wrapped)[0]
+
+    def opened(self, wrapped: bytes) -> tuple[bytes, bool]:
+        """(the secret, whether the current KEK opened it): False means it opens only under
+        a previous KEK, and is to be re-wrapped before that KEK is forgotten."""
+        try:
+            return self._box.decrypt(wrapped), True
+        except nacl.exceptions.CryptoError:
+            for box in self._previous:
+                try:
+                    return box.decrypt(wrapped), False
+                except nacl.exceptions.CryptoError:
+                    continue
+            raise
+
+    @property
+    def has_previous(self) -> bool:
+        return bool(self._previous)
 
     def unwrap_key(self, key_id: str, agency_id: int, wrapped: bytes) -> bytes:
         """An agency's data key unwrapped, remembered by its id (which names one secret: it

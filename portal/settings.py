@@ -75,9 +75,15 @@ class NodeSecrets:
 
     session_key: Secret
     key_encryption_key: Secret  # wraps every agency's private keys
+    # Earlier KEKs, accepted for opening only while `portal keys rewrap` moves what they
+    # wrapped under the current one (PORTAL_KEK_PREVIOUS, or the secrets file's list).
+    previous_key_encryption_keys: tuple[Secret, ...] = ()
 
     def kek_bytes(self) -> bytes:
         return base64.b64decode(str(self.key_encryption_key))
+
+    def previous_kek_bytes(self) -> tuple[bytes, ...]:
+        return tuple(base64.b64decode(str(key)) for key in self.previous_key_encryption_keys)
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,11 @@ class Settings:
 
     def key_wrapper(self) -> KeyWrapper:
         """The node's keys, opening sealed records as PORTAL_SEALED_BOUND_ONLY says."""
-        return KeyWrapper(self.secrets.kek_bytes(), bound_only=self.sealed_bound_only)
+        return KeyWrapper(
+            self.secrets.kek_bytes(),
+            previous=self.secrets.previous_kek_bytes(),
+            bound_only=self.sealed_bound_only,
+        )
 
 
 def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> NodeSecrets:
@@ -163,6 +173,12 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
     """
     session_key = env.get("PORTAL_SESSION_KEY")
     kek = env.get("PORTAL_KEK")
+    previous = list(
+        _previous_keks(
+            _listed(env.get("PORTAL_KEK_PREVIOUS", "")),
+            "PORTAL_KEK_PREVIOUS must be base64 keys of 32 bytes, separated by commas",
+        )
+    )
     if not (session_key and kek):
         if not create and not path.exists():
             missing = " and ".join(
@@ -176,17 +192,56 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
             )
         stored = _read_or_create_secrets_file(path)
         session_key = session_key or stored["session_key"]
-        kek = kek or stored["key_encryption_key"]
-    try:
-        raw = base64.b64decode(kek, validate=True)
-    except ValueError:  # binascii.Error is one
-        raw = b""
-    if len(raw) != 32:
+        if not kek:  # the file's earlier KEKs go with the file's KEK
+            kek = stored["key_encryption_key"]
+            previous += stored_previous_keks(stored, path)
+    if _kek_raw(kek) is None:
         raise ValueError("PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-encoded")
-    return NodeSecrets(Secret(session_key), Secret(kek))
+    return NodeSecrets(
+        Secret(session_key),
+        Secret(kek),
+        tuple(Secret(key) for key in dict.fromkeys(previous) if key != kek),
+    )
 
 
-def _secrets_file_values(path: Path) -> dict[str, str]:
+# The secrets file's list of earlier KEKs (`portal keys rotate-kek` writes it).
+PREVIOUS_KEKS_FIELD = "previous_key_encryption_keys"
+
+
+def _kek_raw(value) -> bytes | None:
+    """A KEK's 32 bytes from its base64 text; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error is one
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def _previous_keks(values, wrong: str) -> tuple[str, ...]:
+    """Earlier KEKs as given, each checked: `wrong` (naming the setting) if one is not a key."""
+    if not isinstance(values, list | tuple) or any(_kek_raw(value) is None for value in values):
+        raise ValueError(wrong)
+    return tuple(values)
+
+
+def stored_previous_keks(stored: Mapping, path: Path) -> tuple[str, ...]:
+    """The secrets file's earlier KEKs (none if it has no list), each checked."""
+    return _previous_keks(
+        stored.get(PREVIOUS_KEKS_FIELD, []),
+        f"{PREVIOUS_KEKS_FIELD} in the secrets file {path} must be a JSON list of base64 keys "
+        "of 32 bytes",
+    )
+
+
+def kek_from_environment(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the node's KEK is PORTAL_KEK (a secret store's), not the secrets file's."""
+    env = os.environ if env is None else env
+    return bool(env.get("PORTAL_KEK"))
+
+
+def _secrets_file_values(path: Path) -> dict:
     """The secrets file's two keys, or SecretsMissing naming the file and what to do."""
 
     def wrong(what: str) -> SecretsMissing:
@@ -213,14 +268,19 @@ def _secrets_file_values(path: Path) -> dict[str, str]:
     return values
 
 
-def _read_or_create_secrets_file(path: Path) -> dict[str, str]:
+def read_secrets_file(path: Path) -> dict:
+    """The secrets file's values, refused if others may read it."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise PermissionError(
+            f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
+        )
+    return _secrets_file_values(path)
+
+
+def _read_or_create_secrets_file(path: Path) -> dict:
     if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise PermissionError(
-                f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
-            )
-        return _secrets_file_values(path)
+        return read_secrets_file(path)
     values = {
         "session_key": secrets.token_urlsafe(32),
         "key_encryption_key": base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -270,7 +270,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tell_owed(args: argparse.Namespace) -> int:
-    from portal.crypto import KeyWrapper
     from portal.federation import links
     from portal.federation.transport import Federation
 
@@ -285,7 +284,7 @@ def cmd_tell_owed(args: argparse.Namespace) -> int:
         with unit_of_work(engine) as db:
             told, still = links.tell_owed(
                 db,
-                keys=KeyWrapper(settings.secrets.kek_bytes()),
+                keys=settings.key_wrapper(),
                 federation=federation,
                 at=settings.clock(),
             )
