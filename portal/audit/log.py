@@ -60,6 +60,8 @@ class AuditTag(StrEnum):
     KEY_RESEALED = "admin:key:resealed"  # records sealed the old way, sealed for their place
     API_TOKEN_CREATED = "admin:api_token:created"
     API_TOKEN_REVOKED = "admin:api_token:revoked"
+    # each agency's keys wrapped under the node's current KEK (`portal keys rewrap`)
+    KEY_REWRAPPED = "admin:key:rewrapped"
     # survivor-mentors (issue 7)
     MENTOR_ASSIGNED = "mentoring:assignment:assigned"
     MENTOR_REASSIGNED = "mentoring:assignment:reassigned"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.cli import errors
+from portal.cli import kek as kek_commands
 from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
@@ -81,6 +82,7 @@ def add_commands(commands) -> None:
     reseal.add_argument(
         "--batch", type=int, default=200, help="records per transaction (1 to 10000)"
     )
+    kek_commands.add_commands(keys_cmd)  # rotate-kek, rewrap, forget-previous-kek
 
 
 def _read_input(name: str) -> bytes:

@@ -49,6 +49,7 @@ EVENT_WORDS = {
     AuditTag.KEY_RESEALED: "sealed records sealed again for their place, under the current key",
     AuditTag.API_TOKEN_CREATED: "API token created",
     AuditTag.API_TOKEN_REVOKED: "API token revoked",
+    AuditTag.KEY_REWRAPPED: "keys wrapped under the node's new key-encryption key",
     AuditTag.MENTOR_ASSIGNED: "survivor-mentor assigned",
     AuditTag.MENTOR_REASSIGNED: "survivor-mentor changed",
     AuditTag.MENTOR_ASSIGNMENT_ENDED: "survivor-mentor assignment ended",

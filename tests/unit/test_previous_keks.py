@@ -1,14 +1,16 @@
 """The node's earlier key-encryption keys: accepted for opening only, from PORTAL_KEK_PREVIOUS
-or the secrets file."""
+or the secrets file; and the secrets file rotated and forgotten whole."""
 
 import base64
 import json
 import secrets
+import stat
 
 import pytest
 from nacl.exceptions import CryptoError
 
 from portal.crypto import KeyWrapper
+from portal.services import kek
 from portal.settings import from_environment, load_secrets
 
 
@@ -58,3 +60,46 @@ def test_a_bad_previous_kek_in_the_environment_names_the_setting(tmp_path, value
     env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json"), "PORTAL_KEK_PREVIOUS": value}
     with pytest.raises(ValueError, match=r"^PORTAL_KEK_PREVIOUS must be base64 keys of 32 bytes"):
         from_environment(env)
+
+
+def test_the_file_is_rotated_and_forgotten_whole_with_mode_0600(tmp_path):
+    path = tmp_path / "secrets.json"
+    from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    first = json.loads(path.read_text())
+    second, third = _text(_key()), _text(_key())
+
+    assert kek.rotate_secrets_file(path, new=second) == 1
+    assert kek.rotate_secrets_file(path, new=third) == 2
+    rotated = json.loads(path.read_text())
+    assert rotated == {
+        "session_key": first["session_key"],
+        "key_encryption_key": third,
+        "previous_key_encryption_keys": [second, first["key_encryption_key"]],
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]  # no file left beside it
+
+    with pytest.raises(kek.SecretsFileChanged):  # checked against another KEK: kept
+        kek.forget_previous_keks(path, checked=second)
+    assert json.loads(path.read_text()) == rotated
+    assert kek.forget_previous_keks(path, checked=third) == 2
+    assert json.loads(path.read_text()) == {
+        "session_key": first["session_key"],
+        "key_encryption_key": third,
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_rotation_that_cannot_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "secrets.json"
+    from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    before = path.read_bytes()
+
+    def refused(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", refused)
+    with pytest.raises(OSError):
+        kek.rotate_secrets_file(path, new=_text(_key()))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]
