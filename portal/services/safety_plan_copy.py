@@ -12,7 +12,7 @@ from sqlmodel import Session
 from portal import i18n
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
-from portal.models import Client
+from portal.models import Agency, Client
 from portal.placeholders import sentence
 from portal.sections import catalogue
 from portal.services import sections
@@ -29,6 +29,20 @@ class SurvivorCopy:
     withheld: str | None = None  # why this request may not read the plan, in words
     language: str = i18n.SOURCE_LANGUAGE  # the client's: the copy is printed in it
     has_address: bool = False
+
+
+def may_print(db: Session, client: Client, *, requester) -> bool:
+    """Whether to offer this requester the survivor's copy: their agency keeps safety plans
+    and its policy lets their role read the plan (nothing read, nothing audited), so that
+    no page links to a copy that would only refuse them."""
+    agency = db.get(Agency, client.agency_id)
+    plan = next(
+        (s for s in catalogue().for_discipline(agency.discipline) if s.key == "safety_plan"),
+        None,
+    )
+    if plan is None:
+        return False
+    return sections.readable(db, client, [plan], requester=requester)[plan.key].allowed
 
 
 def survivor_copy(

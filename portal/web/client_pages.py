@@ -16,6 +16,7 @@ from portal.services import (
     compelled_disclosures,
     releases,
     restricted_persons,
+    safety_plan_copy,
     submissions,
     validation,
 )
@@ -220,11 +221,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
         {
             "client": client,
             "identity_view": identity_view,
-            # Only agencies that keep safety plans offer the survivor's printable copy.
-            "keeps_safety_plans": any(
-                section.key == "safety_plan"
-                for section in catalogue().for_discipline(ctx.viewer.agency.discipline)
-            ),
+            "may_print_plan": safety_plan_copy.may_print(ctx.db, client, requester=_requester(ctx)),
             "identity": identity_view.name,
             "restricted": restricted,
             "restricted_names": restricted_names,

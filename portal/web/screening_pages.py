@@ -128,6 +128,9 @@ def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Res
             ],
             "reports": mandated_reports.for_client(ctx.db, client),
             "plan_kept_here": _plan_kept_here(ctx),
+            "may_print_plan": safety_plan_copy.may_print(
+                ctx.db, client, requester=ctx.requester.asking(_purpose(ctx))
+            ),
             "values": values or {"screened_at": f"{ctx.now.astimezone(tz):%Y-%m-%dT%H:%M}"},
             "errors": errors or {},
             "tz": tz,

@@ -23,9 +23,10 @@ AXE_DIR = Path(__file__).resolve().parents[2] / ".venv" / "test-tools" / f"axe-c
 DEMO_PASSWORD = "demo-portal-2026"
 
 # Links the walk does not follow: leaving the session, files for download, the calendar
-# feed, and the health checks (answers for machines, not pages).
+# feed, and the health checks (answers for machines, not pages). Printable pages are walked:
+# a link to one that refuses the viewer is a dead end like any other.
 SKIP = re.compile(
-    r"^/(logout|static/|api/|calendar/|healthz$|readyz$)|\.(csv|json|ics)$|/print$"
+    r"^/(logout|static/|api/|calendar/|healthz$|readyz$)|\.(csv|json|ics)$"
     r"|/(signed|fhir)\.json$"
 )
 # Ids in paths (UUIDs, tokens, numbers) fold into one pattern: one page per pattern is enough.
