@@ -234,3 +234,33 @@ def test_case_references_break_over_three_lines_in_phone_tables(browser, portal_
     assert lines, "the demo coordinator has cases"
     broken = [(text, round(h / line)) for text, _, h, line in lines if h > 1.5 * line]
     assert not broken, f"case references on several lines (reference, lines): {broken[:5]}"
+
+
+def test_awaiting_first_mdt_hides_which_cases_are_overdue_off_a_phone_screen(browser, portal_url):
+    """The coordinator's "Awaiting first MDT" table, on the dashboard and on
+    /convening/awaiting, at 360 px: Case, Intake and Convene by fill the screen, and "Days
+    left" ("⚠ 42 days overdue", "due today") is the fourth column, past the right edge of
+    its scrolling box; the panel says "6 overdue" but not which, unless one thinks to swipe."""
+    context, page = _page(browser, portal_url, "coordinator")
+    cells = {}
+    try:
+        for path in ("/", "/convening/awaiting"):
+            page.goto(portal_url + path)
+            cells[path] = page.evaluate(
+                """() => [...document.querySelectorAll('main table')]
+                  .filter(t => t.tHead && [...t.tHead.rows[0].cells]
+                    .some(c => c.innerText.trim() === 'Days left'))
+                  .flatMap(t => {
+                    const right = t.closest('.scroll').getBoundingClientRect().right;
+                    const at = [...t.tHead.rows[0].cells]
+                      .findIndex(c => c.innerText.trim() === 'Days left');
+                    return [...t.tBodies[0].rows].map(r => [r.cells[at].innerText.trim(),
+                      r.cells[at].getBoundingClientRect().right <= right + 1]);
+                  })"""
+            )
+    finally:
+        context.close()
+    assert all(cells.values()), f"the demo has cases awaiting their first MDT: {cells}"
+    off = {path: [text for text, seen in rows if not seen] for path, rows in cells.items()}
+    off = {path: texts for path, texts in off.items() if texts}
+    assert not off, f"days left past the screen's edge (page: cells): {off}"
