@@ -11,6 +11,14 @@ from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.render import render
 
+# What each scope lets a partner system do, as the lead choosing it reads it; the code
+# beside it is what the system's developer finds in the OpenAPI document.
+SCOPE_WORDS = {
+    ApiScope.CASES_READ: "See the MDT cases your agency takes part in",
+    ApiScope.SUMMARY_READ: "Read case summaries, as each owner releases them to the chosen role",
+    ApiScope.SECTIONS_WRITE: "Find your own clients by reference and save their record sections",
+}
+
 
 def _page(
     ctx: Context,
@@ -25,6 +33,7 @@ def _page(
         {
             "tokens": api_tokens.tokens_of(ctx.db, ctx.viewer.agency),
             "scopes": list(ApiScope),
+            "scope_words": SCOPE_WORDS,
             "roles": api_tokens.roles_for_token(ctx.db, ctx.viewer),
             "errors": errors or {},
             "issued": issued,

@@ -264,3 +264,27 @@ def test_awaiting_first_mdt_hides_which_cases_are_overdue_off_a_phone_screen(bro
     off = {path: [text for text, seen in rows if not seen] for path, rows in cells.items()}
     off = {path: texts for path, texts in off.items() if texts}
     assert not off, f"days left past the screen's edge (page: cells): {off}"
+
+
+SCOPE_CODE = re.compile(r"[a-z]+:[a-z]+")
+
+
+def test_api_token_scopes_are_offered_and_listed_as_codes(browser, portal_url):
+    """/admin/api-tokens as Harbor County's lead: the New token form's Scopes are three
+    checkboxes labelled "cases:read", "sections:write" and "summary:read", and the demo
+    token's row reads "cases:read summary:read": a lead choosing what a partner system may do
+    with survivors' records is shown the API's codes, not what each lets the system do."""
+    context, page = _page(browser, portal_url, "cw.lead", DESK)
+    try:
+        page.goto(portal_url + "/admin/api-tokens")
+        offered = page.eval_on_selector_all(
+            "input[name=scopes]", "els => els.map(e => e.closest('label').innerText.trim())"
+        )
+        listed = page.eval_on_selector_all(
+            "main table tbody tr td:nth-child(2)", "els => els.map(e => e.innerText.trim())"
+        )
+    finally:
+        context.close()
+    assert len(offered) == 3 and listed, (offered, listed)
+    coded = [t for t in offered + listed if all(SCOPE_CODE.fullmatch(w) for w in t.split())]
+    assert not coded, f"scopes shown as codes: {coded}"
