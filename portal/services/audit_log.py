@@ -250,6 +250,9 @@ class AuditPage:
     # Entries at the top of this page's window that belong to a request begun on an earlier
     # page, and shown there in full (so this page leaves them out).
     continued: int = 0
+    # The agency's own releases the rows name (by public id), to be named by their signing
+    # day and opened, not shown as an id.
+    releases: dict[str, ConsentRelease] = field(default_factory=dict)
 
 
 def section_title(key: str | None) -> str | None:
@@ -348,7 +351,18 @@ def search(
             after = read_rows(position, per_page)
             position += len(after)
     # Rows left out, all of them when the whole page lies inside one long request.
-    return AuditPage(rows, total, page, pages, group_rows(rows), continued=skipped)
+    named = {row.entry.release_ref for row in rows if row.entry.release_ref}
+    releases = {
+        r.public_id: r
+        for r in db.exec(
+            select(ConsentRelease)
+            .join(Client, Client.id == ConsentRelease.client_id)
+            .where(Client.agency_id == agency.id, ConsentRelease.public_id.in_(named))
+        )
+    }
+    return AuditPage(
+        rows, total, page, pages, group_rows(rows), continued=skipped, releases=releases
+    )
 
 
 CSV_HEADER = (

@@ -288,3 +288,28 @@ def test_api_token_scopes_are_offered_and_listed_as_codes(browser, portal_url):
     assert len(offered) == 3 and listed, (offered, listed)
     coded = [t for t in offered + listed if all(SCOPE_CODE.fullmatch(w) for w in t.split())]
     assert not coded, f"scopes shown as codes: {coded}"
+
+
+def test_audit_log_names_the_release_used_by_eight_hex_digits(browser, portal_url):
+    """/audit as the lead, the page that answers "who saw what of ours, under which
+    release": each released section's Release column reads "2138eba8", the first eight
+    characters of the release's id, which the lead cannot open or match to a signed form;
+    the accounting of disclosures already says "signed 2026-12-04"."""
+    context, page = _page(browser, portal_url, "lead", DESK)
+    try:
+        # The partner's clinician's reads of our records: released under our releases.
+        page.goto(portal_url + "/audit?user=clinician&decision=released")
+        cells = page.eval_on_selector_all(
+            "table.audit tbody tr td:last-child", "els => els.map(e => e.innerText.trim())"
+        )
+        links = page.eval_on_selector_all(
+            "table.audit tbody tr td:last-child a[href^='/releases/']",
+            "els => els.map(e => e.getAttribute('href'))",
+        )
+    finally:
+        context.close()
+    named = [c for c in cells if c]
+    assert named, "the demo released sections under a release"
+    coded = [c for c in named if re.fullmatch(r"[0-9a-f]{8}", c)]
+    assert not coded, f"releases named by id: {coded}"
+    assert len(links) == len(named), "each release opens from the log"
