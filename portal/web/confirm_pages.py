@@ -39,6 +39,8 @@ class Confirm:
     reason: Reason | None = None
     # "danger" for what destroys or ends; "" for a step that only cannot be taken back.
     tone: str = "danger"
+    # (name, value) the action needs carried on, e.g. when the record was last saved.
+    hidden: tuple[tuple[str, str], ...] = ()
 
 
 def page(ctx: Context, confirm: Confirm, *, status: int = 200, errors: dict | None = None):

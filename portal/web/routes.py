@@ -559,6 +559,9 @@ def screening_routes() -> list:
         route(one, screening_pages.screening_detail, permission=P.SECTION_READ),
         route(one, screening_pages.screening_edit, permission=P.SECTION_WRITE, methods=post),
         route(
+            one + "/finalise", screening_pages.screening_finalise_page, permission=P.SECTION_WRITE
+        ),
+        route(
             one + "/finalise",
             screening_pages.screening_finalise,
             permission=P.SECTION_WRITE,

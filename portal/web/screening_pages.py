@@ -3,6 +3,8 @@ for the agency's own clients (issue 20). Thin: parse, call a service, render."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
@@ -33,7 +35,7 @@ from portal.services import (
     submissions,
 )
 from portal.services.releases import MinorSigning
-from portal.web import screening_forms
+from portal.web import confirm_pages, screening_forms
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -261,6 +263,59 @@ def screening_edit(ctx: Context) -> Response:
         )
 
     return _act(ctx, edit, "Screening saved.")
+
+
+def screening_finalise_page(ctx: Context) -> Response:
+    """Asks before finalising: it cannot be taken back, and may start a clock."""
+    client = _client(ctx)
+    _allowed(ctx, client, screenings.SECTION)
+    screening = _screening(ctx, client)
+    if screening.finalised_at is not None:
+        return _to(client, screening)
+    tz = ctx.settings.tz
+    screened = screening.screened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    locks = (ctx.now + timedelta(days=screenings.LOCK_DAYS)).astimezone(tz)
+    consequences = [
+        f"The screening of {screened} becomes final: it cannot go back to a draft. It can "
+        f"be edited until {locks:%Y-%m-%d %H:%M %Z}; after that a change is an amendment, "
+        "kept beside it for good.",
+    ]
+    if screening.concern == "clear":
+        consequences.append(
+            "Its clear concern identifies the survivor: the risk screen and a first safety "
+            f"plan are due within {ctx.settings.risk_screen_window_hours} hours of the "
+            "screening."
+        )
+    if screening.age_group == AgeGroup.MINOR:
+        if screening.concern == "clear":
+            consequences.append(
+                "A minor with a clear concern and no MDT case is flagged to the MDT "
+                "coordinator, to start the MDT path."
+            )
+        consequences.append(
+            "Its result is saved to the client's trafficking screening section, which "
+            "partners read only through your agency's disclosure policy."
+        )
+    else:
+        consequences.append(
+            "Nothing of it is shared with partners unless the survivor says yes to MDT "
+            "involvement, and a release covers it."
+        )
+    detail = f"/clients/{client.public_id}/screenings/{screening.public_id}"
+    return confirm_pages.page(
+        ctx,
+        confirm_pages.Confirm(
+            title="Finalise this screening?",
+            consequences=consequences,
+            action=f"{detail}/finalise",
+            button="Finalise the screening",
+            back=detail,
+            back_label=f"Back to the screening of {screened}",
+            keep="Not yet",
+            tone="",
+            hidden=(("seen", screening.updated_at.isoformat()),),
+        ),
+    )
 
 
 def screening_finalise(ctx: Context) -> Response:

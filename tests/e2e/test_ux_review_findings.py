@@ -313,3 +313,36 @@ def test_audit_log_names_the_release_used_by_eight_hex_digits(browser, portal_ur
     coded = [c for c in named if re.fullmatch(r"[0-9a-f]{8}", c)]
     assert not coded, f"releases named by id: {coded}"
     assert len(links) == len(named), "each release opens from the log"
+
+
+def test_finalising_a_screening_is_one_click_that_says_nothing_of_what_follows(
+    browser, portal_url, demo_database
+):
+    """/clients/{id}/screenings/{id} of a draft, as the coordinator: a bare "Finalise"
+    button between the record and its edit form posts at once. Finalising cannot be taken
+    back (the screening never returns to a draft, and locks after seven days); for a clear
+    concern it starts the risk-screen clock and, for a minor, flags the coordinator; the page
+    says none of it, while starting a meeting or marking a case reviewed ask first."""
+    draft = _one(
+        demo_database,
+        "SELECT '/clients/' || client.public_id || '/screenings/' || screening.public_id"
+        " FROM screening JOIN client ON client.id = screening.client_id"
+        " JOIN agency ON agency.id = screening.agency_id"
+        " WHERE screening.finalised_at IS NULL AND agency.name LIKE 'Riverbend%'"
+        " ORDER BY screening.id LIMIT 1",
+    )
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(portal_url + draft)
+        one_click = page.evaluate(ONE_CLICK_FORMS, "/finalise")
+        asked = ""
+        if not one_click:
+            page.get_by_role("link", name="Finalise…").click()
+            page.get_by_role("heading", name="Finalise this screening?").wait_for()
+            asked = page.inner_text("main")
+            page.get_by_role("link", name="Not yet").click()
+            page.get_by_role("link", name="Finalise…").wait_for()  # still a draft
+    finally:
+        context.close()
+    assert not one_click, f"Finalise posts on the first click: {one_click}"
+    assert "cannot go back to a draft" in asked, asked
