@@ -346,3 +346,27 @@ def test_finalising_a_screening_is_one_click_that_says_nothing_of_what_follows(
         context.close()
     assert not one_click, f"Finalise posts on the first click: {one_click}"
     assert "cannot go back to a draft" in asked, asked
+
+
+def test_printable_safety_plan_is_a_dead_end_on_screen(browser, portal_url, demo_database):
+    """/clients/{id}/safety-plan/print on the coordinator's phone: the survivor's copy fills
+    the page with no way back to the client and no word on how to print it, where the
+    printable release says "← Back to the release · Use your browser's Print command"."""
+    client = _one(
+        demo_database,
+        "SELECT client.public_id FROM client JOIN agency ON agency.id = client.agency_id"
+        " WHERE agency.name LIKE 'Riverbend%' ORDER BY client.id LIMIT 1",
+    )
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(f"{portal_url}/clients/{client}")
+        page.get_by_role("link", name="Survivor's printable safety plan").click()
+        page.get_by_role("heading", name="My safety plan").wait_for()
+        back = page.locator(f"main a[href='/clients/{client}']")
+        on_screen = back.count() == 1 and back.is_visible()
+        page.emulate_media(media="print")
+        on_paper = back.count() == 1 and back.is_visible()
+    finally:
+        context.close()
+    assert on_screen, "no link back to the client from the printable safety plan"
+    assert not on_paper, "the link back is printed on the survivor's copy"
