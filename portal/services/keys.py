@@ -64,16 +64,6 @@ def rotate_signing_key(
     # (a key counts as retired from the moment it is: a checkpoint signed at that very
     # moment would read as signed after it)
     retire_at = at if signed_last is None else max(at, signed_last + timedelta(microseconds=1))
-    retired = db.exec(
-        select(AgencyKey).where(
-            AgencyKey.agency_id == agency.id,
-            AgencyKey.purpose == KeyPurpose.SIGNING,
-            AgencyKey.retired_at.is_(None),
-        )
-    ).all()
-    for old in retired:
-        old.retired_at = retire_at
-    keys.forget(old.key_id for old in retired)  # no retired key stays unwrapped in memory
     signing_key = crypto.new_signing_key()
     new = AgencyKey(
         agency_id=agency.id,
@@ -83,18 +73,7 @@ def rotate_signing_key(
         wrapped_secret=keys.wrap(bytes(signing_key)),
         created_at=at,
     )
-    db.add(new)
-    db.flush()
-    record(
-        db,
-        AuditTag.KEY_ROTATED,
-        agency_id=agency.id,
-        actor=actor,
-        subject=new.key_id,
-        detail={"retired": [old.key_id for old in retired], "purpose": KeyPurpose.SIGNING.value},
-        at=at,
-    )
-    return new
+    return _replace_current(db, agency, new, keys=keys, actor=actor, at=at, retire_at=retire_at)
 
 
 def rotate_data_key(
@@ -106,20 +85,36 @@ def rotate_data_key(
     if not is_local(db, agency):
         raise Invalid("agency", f"{agency.name} is hosted on another node; rotate its key there.")
     lock_logs(db, [agency.id])  # two rotations at once would leave two keys current
+    new = _new_data_key(agency, keys=keys, at=at)
+    return _replace_current(db, agency, new, keys=keys, actor=actor, at=at, retire_at=at)
+
+
+def _replace_current(
+    db: Session,
+    agency: Agency,
+    new: AgencyKey,
+    *,
+    keys: KeyWrapper,
+    actor: Actor,
+    at: datetime,
+    retire_at: datetime,
+) -> AgencyKey:
+    """`new` the agency's current key of its purpose; the ones current until now retired
+    (kept), dropped from this process's memory, and the rotation in the agency's log. The
+    caller holds the agency's log, so two rotations never leave two keys current."""
     retired = db.exec(
         select(AgencyKey).where(
             AgencyKey.agency_id == agency.id,
-            AgencyKey.purpose == KeyPurpose.DATA,
+            AgencyKey.purpose == new.purpose,
             AgencyKey.retired_at.is_(None),
         )
     ).all()
     for old in retired:
-        old.retired_at = at
+        old.retired_at = retire_at
         db.add(old)
-    # Held unwrapped for the life of the key: a retired one is unwrapped again when a
-    # record still sealed under it is read, and not otherwise.
+    # No retired signing key stays unwrapped; a retired data key is unwrapped again only
+    # when a record still sealed under it is read.
     keys.forget(old.key_id for old in retired)
-    new = _new_data_key(agency, keys=keys, at=at)
     db.add(new)
     db.flush()
     record(
@@ -128,7 +123,7 @@ def rotate_data_key(
         agency_id=agency.id,
         actor=actor,
         subject=new.key_id,
-        detail={"retired": [old.key_id for old in retired], "purpose": KeyPurpose.DATA.value},
+        detail={"retired": [old.key_id for old in retired], "purpose": str(new.purpose)},
         at=at,
     )
     return new

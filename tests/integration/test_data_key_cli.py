@@ -2,42 +2,11 @@
 database, as an operator runs them: a new data key, the records moved onto it, and what
 each key still seals. Synthetic data only."""
 
-from datetime import date
-
-from test_reseal_cli import AT, node  # noqa: F401 - a fixture
+from test_reseal_cli import node, registered  # noqa: F401 - a fixture
 
 from portal.cli import main as cli
-from portal.db import unit_of_work
-from portal.services import agencies, clients, section_versions
 
 AGENCY = "Owner Agency (synthetic)"
-
-
-def _agency_with_clients(node, names):  # noqa: F811
-    engine, keys = node
-    with unit_of_work(engine) as db:
-        agency = agencies.create_agency(
-            db, name=AGENCY, kind="community", discipline="advocacy", actor=None, keys=keys, at=AT
-        )
-        for number, name in enumerate(names):
-            person = clients.register_client(
-                db,
-                agency,
-                clients.Identity(name, "Example", date(2000, 5, 17)),
-                reference=f"R-{number}",
-                actor=None,
-                keys=keys,
-                at=AT,
-            )
-            section_versions.add_version(
-                db,
-                person,
-                "safety_plan",
-                {"safe_places": f"{name}'s library"},
-                actor=None,
-                keys=keys,
-                at=AT,
-            )
 
 
 def _data_lines(capsys) -> list[list[str]]:
@@ -46,7 +15,7 @@ def _data_lines(capsys) -> list[list[str]]:
 
 
 def test_rotate_then_reseal_moves_every_record_onto_the_new_key(node, capsys):  # noqa: F811
-    _agency_with_clients(node, ["Robin", "Sky", "Ash"])
+    registered(node, ["Robin", "Sky", "Ash"])
     [[name, first, _, state, seals]] = _data_lines(capsys)
     assert (name, state, seals) == (AGENCY, "in use", "seals 6 records")
 

@@ -32,8 +32,9 @@ def node(tmp_path, monkeypatch):
     return make_engine(settings.database_url), KeyWrapper(settings.secrets.kek_bytes())
 
 
-def _sealed_the_old_way(node, names):
-    """Clients (and a section version each) as a node holds those written before places."""
+def registered(node, names) -> int:
+    """An agency and its clients (and a section version each), as staff save them now;
+    the agency's id."""
     engine, keys = node
     with unit_of_work(engine) as db:
         agency = agencies.create_agency(
@@ -45,7 +46,6 @@ def _sealed_the_old_way(node, names):
             keys=keys,
             at=AT,
         )
-        _, secret = data_secret(db, agency.id, keys=keys)
         for number, name in enumerate(names):
             person = clients.register_client(
                 db,
@@ -65,7 +65,18 @@ def _sealed_the_old_way(node, names):
                 keys=keys,
                 at=AT,
             )
-            db.flush()
+        return agency.id
+
+
+def _sealed_the_old_way(node, names):
+    """Clients (and a section version each) as a node holds those written before places."""
+    engine, keys = node
+    agency_id = registered(node, names)
+    with unit_of_work(engine) as db:
+        _, secret = data_secret(db, agency_id, keys=keys)
+        for person, name in zip(
+            db.exec(select(Client).order_by(Client.id)).all(), names, strict=True
+        ):
             identity = clients.reveal_identity(db, person, keys=keys).to_dict()
             db.execute(
                 update(Client)
@@ -79,7 +90,7 @@ def _sealed_the_old_way(node, names):
                     content_sealed=crypto.seal_json(secret, {"safe_places": f"{name}'s library"})
                 )
             )
-        return agency.id
+    return agency_id
 
 
 def test_reseal_binds_the_old_records_prints_what_it_did_and_then_nothing(node, capsys):
