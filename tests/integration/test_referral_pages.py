@@ -86,7 +86,7 @@ def test_the_owners_lead_sees_who_was_told_in_its_log_and_accounting(browser, db
     log = browser.get("/audit?section=mdt_referral").text
     assert 'Results <span class="count">1</span>' in log
     assert '<span class="decision decision-released">released</span>' in log
-    assert f"<small>{release.public_id[:8]}</small>" in log and mdt.cac.name in log
+    assert f'<a href="/releases/{release.public_id}">signed ' in log and mdt.cac.name in log
     accounting = browser.get(f"/audit/accounting?client={told.public_id}").text
     assert "MDT referral of a minor" in accounting and mdt.cac.name in accounting
     spanish = browser.get(f"/audit/accounting?client={told.public_id}&language=es").text
