@@ -29,6 +29,11 @@ class Requester:
         """The same person asking for another purpose."""
         return replace(self, purpose=purpose)
 
+    def audit_role(self, role: str | None = None) -> str | None:
+        """The role an audit entry names: the one a decision was made for, else every role
+        the requester holds (the column holds 30 characters)."""
+        return role or ",".join(sorted(self.roles))[:30] or None
+
     @classmethod
     def of(
         cls, user, agency, roles, *, purpose: str = DEFAULT_PURPOSE, via: str | None = None

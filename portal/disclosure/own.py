@@ -147,7 +147,7 @@ def record_reads(
                     decision="released" if answer.allowed else "withheld",
                     gate=None if answer.allowed else Gate.POLICY,
                     policy_rule=answer.rule,
-                    viewer_role=answer.role or ",".join(sorted(requester.roles))[:30] or None,
+                    viewer_role=requester.audit_role(answer.role),
                 ),
             )
             for client_ref, subject in reads

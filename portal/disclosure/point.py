@@ -217,7 +217,7 @@ def answered_as_not_linked(
                     purpose=requester.purpose,
                     decision="withheld",
                     gate=because.gate,
-                    viewer_role=",".join(sorted(requester.roles))[:30] or None,
+                    viewer_role=requester.audit_role(),
                 ),
             )
             for placeholder in placeholders
@@ -713,7 +713,7 @@ def _decision(
     )
 
 
-def _facts(decision, *, case_ref, client_ref, purpose, role, roles, rule) -> DisclosureFacts:
+def _facts(decision, *, case_ref, client_ref, purpose, viewer_role, rule) -> DisclosureFacts:
     return DisclosureFacts(
         case_ref=case_ref,
         client_ref=client_ref,
@@ -723,7 +723,7 @@ def _facts(decision, *, case_ref, client_ref, purpose, role, roles, rule) -> Dis
         gate=getattr(decision, "gate", None),
         release_ref=getattr(decision, "release_ref", None),
         policy_rule=rule,
-        viewer_role=role or ",".join(sorted(roles))[:30] or None,
+        viewer_role=viewer_role,
     )
 
 
@@ -793,8 +793,7 @@ def _entry(
             # own one (whose accounting lists it), as for any of its sections.
             client_ref=client_ref,
             purpose=requester.purpose,
-            role=role,
-            roles=requester.roles,
+            viewer_role=requester.audit_role(role),
             rule=rule,
         ),
     )
@@ -838,7 +837,7 @@ def _relied_entries(
                 purpose=requester.purpose,
                 decision="released",
                 release_ref=relied.release_ref,
-                viewer_role=role or ",".join(sorted(requester.roles))[:30] or None,
+                viewer_role=requester.audit_role(role),
             ),
         )
         for relied in verdict.relied_on
@@ -1073,8 +1072,7 @@ def preview(
                 case_ref=None,
                 client_ref=client_ref,
                 purpose=release_row.purpose,
-                role=mine[section.key].role,
-                roles=staff.roles,
+                viewer_role=staff.audit_role(mine[section.key].role),
                 rule=mine[section.key].rule,
             ),
         )

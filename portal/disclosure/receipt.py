@@ -44,7 +44,7 @@ def received_entries(
                 decision="released",
                 release_ref=decision.release_ref,
                 policy_rule=decision.policy_rule,
-                viewer_role=decision.role or ",".join(sorted(requester.roles))[:30] or None,
+                viewer_role=requester.audit_role(decision.role),
             ),
         )
         for decision in decisions

@@ -104,8 +104,7 @@ def _entry(verdict, *, requester, owner, role, rule, client_ref, subject, at) ->
             case_ref=None,
             client_ref=client_ref,
             purpose=requester.purpose,
-            role=role,
-            roles=requester.roles,
+            viewer_role=requester.audit_role(role),
             rule=rule,
         ),
     )
@@ -293,8 +292,7 @@ def received_entries(
                 case_ref=None,
                 client_ref=None,  # the client record belongs to the owner, not to us
                 purpose=requester.purpose,
-                role=decision.role,
-                roles=requester.roles,
+                viewer_role=requester.audit_role(decision.role),
                 rule=decision.policy_rule,
             ),
         )
