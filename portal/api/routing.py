@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal import edge_checks as edge
+from portal import untrusted_json
 from portal.audit import acting_through
 from portal.auth.permissions import Permission, allows
 from portal.db import commit
@@ -128,13 +129,13 @@ def _parsed_body(request: Request, raw: bytes | None, model: type[BaseModel]):
     if raw is None:
         return error(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(raw)
+        data = untrusted_json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as problem:
         return error(400, f"The body is not valid JSON: {problem}.")
+    except untrusted_json.TooDeep:
+        return error(400, "The body is nested too deeply to read.")
     except ValueError:  # a number past the interpreter's digit limit
         return error(400, "The body holds a number too long to read.")
-    except RecursionError:
-        return error(400, "The body is nested too deeply to read.")
     if not isinstance(data, dict):
         return error(400, "The body must be a JSON object.")
     unstorable = edge.unstorable_field(data)

@@ -34,7 +34,7 @@ from sqlalchemy import event, select
 from sqlmodel import Session
 
 import consent
-from portal import hosting
+from portal import hosting, untrusted_json
 from portal.audit.times import format_at, out_of_time
 from portal.db import stage_for_commit, take_staged
 from portal.models import Agency, AgencyKey, AuditCheckpoint, AuditEntry, AuditHead, KeyPurpose
@@ -129,7 +129,7 @@ class Journal:
         with handle:
             for number, raw in enumerate(handle, start=1):
                 try:
-                    line = json.loads(raw)
+                    line = untrusted_json.loads(raw)
                     check_shape(line)
                 except (ValueError, TypeError):
                     problems.append(f"journal line {number} is not a signed checkpoint")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 from sqlmodel import Session, select
 
+from portal import untrusted_json
 from portal.cli.database import chosen, node_settings, open_engine
 from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, CommandError
 from portal.cli.parsing import command, group
@@ -102,9 +102,9 @@ def _verify_against_file(engine, path: str) -> int:
     try:
         stripped = text.strip()
         if stripped.startswith("{") and "\n{" not in stripped:
-            lines = [json.loads(stripped)]
+            lines = [untrusted_json.loads(stripped)]
         else:
-            lines = [json.loads(raw) for raw in stripped.splitlines() if raw.strip()]
+            lines = [untrusted_json.loads(raw) for raw in stripped.splitlines() if raw.strip()]
         for line in lines:
             journal.check_shape(line)
     except (ValueError, TypeError):

@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from portal import untrusted_json
 from portal.cli import errors
 from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.errors import CommandError
@@ -201,10 +202,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from portal.federation.roster import RosterError
 
     try:
-        entries = json.loads(_read(args.members))
+        entries = untrusted_json.loads(_read(args.members))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CommandError(f"{args.members} is not JSON: {error}", errors.BAD_INPUT) from None
-    except (ValueError, RecursionError):
+    except ValueError:
         raise CommandError(
             f"{args.members} holds a number too long or nesting too deep to read",
             errors.BAD_INPUT,

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal import edge_checks as edge
+from portal import untrusted_json
 from portal.auth.permissions import Permission
 from portal.db import commit
 from portal.errors import DomainError
@@ -140,10 +141,10 @@ def _serve(
 
 def _read(body: bytes):
     try:
-        return json.loads(body)
+        return untrusted_json.loads(body)
     except json.JSONDecodeError:
         raise
-    except (ValueError, RecursionError):  # a number past the digit limit, deep nesting
+    except ValueError:  # a number past the digit limit, nesting too deep
         raise wire.WireError(
             "the body holds a number too long or nesting too deep to read"
         ) from None

@@ -25,6 +25,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal import untrusted_json
 from portal.crypto import KeyWrapper
 from portal.federation import membership
 from portal.federation import signatures as sig
@@ -330,8 +331,8 @@ class Federation:
 
 def _why(content: bytes) -> str:
     try:
-        error = json.loads(content[:2000]).get("error")
-    except (ValueError, AttributeError, RecursionError):
+        error = untrusted_json.loads(content[:2000]).get("error")
+    except (ValueError, AttributeError):
         return ""
     return f": {error}" if isinstance(error, str) and error.isidentifier() else ""
 
@@ -373,10 +374,10 @@ def check_response(
             ) from None
         raise Unavailable(f"its node's answer did not verify: {refused.detail}") from None
     try:
-        answer = json.loads(content)
+        answer = untrusted_json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Unavailable("its node's answer is not JSON") from None
-    except (ValueError, RecursionError):  # a number past the digit limit, deep nesting
+    except ValueError:  # a number past the digit limit, nesting too deep
         raise Unavailable("its node's answer cannot be read") from None
     if status != 200 or not isinstance(answer, dict):
         raise Unavailable(f"its node answered {status}")
