@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 import consent
+from portal import i18n
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
 from portal.federation import summary as federated_summary
@@ -156,10 +158,17 @@ def release_preview(ctx: Context) -> Response:
         else:
             lines = previews.draft_preview(ctx.db, release, recipient, role)
     client = ctx.db.get(Client, release.client_id)
+    language = i18n.language_or_default(
+        ctx.request.query_params.get("language") or document.language
+    )
     return render(
         ctx,
         "releases/preview.html",
         {
+            # Read by the survivor: in the release's language unless staff choose another.
+            "language": language,
+            "languages": i18n.languages(),
+            "here": _address_without_language(ctx),
             "release": release,
             "document": document,
             "client": client,
@@ -169,7 +178,9 @@ def release_preview(ctx: Context) -> Response:
             "choices": choices,
             "recipient": recipient,
             "role": role,
-            "a_role": _with_article(Role(role).label) if role in {r.value for r in Role} else "",
+            "a_role": _with_article(language, Role(role).label)
+            if role in {r.value for r in Role}
+            else "",
             "decisions": decisions,
             "lines": lines,
             "errors": errors,
@@ -184,9 +195,21 @@ def release_preview(ctx: Context) -> Response:
     )
 
 
-def _with_article(label: str) -> str:
-    """ "an advocate", "a case manager", "an MDT coordinator" (said "em-dee-tee")."""
-    return ("an " if label[:1] in "aeiouAEIOU" or label.startswith("MDT") else "a ") + label
+A_ROLE, AN_ROLE = i18n.N_("a %(role)s"), i18n.N_("an %(role)s")
+
+
+def _with_article(language: str, label: str) -> str:
+    """ "an advocate", "a case manager", "an MDT coordinator" (said "em-dee-tee"), in the
+    language (whose words for a role need no article of their own: "alguien con el rol de
+    gestor/a de casos")."""
+    spoken = AN_ROLE if label[:1] in "aeiouAEIOU" or label.startswith("MDT") else A_ROLE
+    return i18n.gettext(language, spoken) % {"role": i18n.gettext(language, label)}
+
+
+def _address_without_language(ctx: Context) -> str:
+    """This page's address with its choices kept and the language left for a link to add."""
+    kept = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "language"]
+    return ctx.request.url.path + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _chosen(ctx: Context) -> tuple[str, str]:
