@@ -62,6 +62,8 @@ class AuditTag(StrEnum):
     API_TOKEN_REVOKED = "admin:api_token:revoked"
     # each agency's keys wrapped under the node's current KEK (`portal keys rewrap`)
     KEY_REWRAPPED = "admin:key:rewrapped"
+    # a retired data key that sealed nothing any more, erased (`portal keys erase-data`)
+    KEY_ERASED = "admin:key:erased"
     # survivor-mentors (issue 7)
     MENTOR_ASSIGNED = "mentoring:assignment:assigned"
     MENTOR_REASSIGNED = "mentoring:assignment:reassigned"

@@ -1,16 +1,21 @@
 """`portal consent verify FILE`, `portal keys rotate AGENCY`, `portal keys list` (issue 4),
-`portal keys reseal`, `portal keys rotate-data AGENCY`, `portal keys data`."""
+`portal keys reseal`, `portal keys rotate-data AGENCY`, `portal keys data`,
+`portal keys erase-data AGENCY KEY_ID`."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal.cli import errors
 from portal.cli import kek as kek_commands
+from portal.cli.asking import confirmed
 from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
@@ -62,6 +67,23 @@ def add_commands(commands) -> None:
         "every agency's data keys and how many records each still seals",
         run=cmd_keys_data,
     )
+    erase_data = command(
+        keys_cmd,
+        "erase-data",
+        "erase a retired data key of an agency that seals nothing any more",
+        description="Erase (crypto-shred) a retired data key of an agency: its row, wrapped "
+        "under the node's KEK, is deleted, and the erasure written to the agency's log. "
+        "Refused while it is the agency's current key or still seals any record (`portal "
+        "keys reseal` moves them onto the current key; `portal keys data` says which keys "
+        "may be erased). Asks first: type the agency's name, or give --yes. There is no "
+        "undoing it: what the key sealed opens only from a backup taken before, with the "
+        "secrets file of then. Restart the node's processes afterwards, so that none holds "
+        "it in memory.",
+        run=cmd_keys_erase_data,
+    )
+    erase_data.add_argument("agency", help="agency name or public id")
+    erase_data.add_argument("key_id", metavar="KEY_ID", help="the key's id (`portal keys data`)")
+    erase_data.add_argument("--yes", action="store_true", help="do not ask: there is no undoing it")
     reseal = command(
         keys_cmd,
         "reseal",
@@ -170,11 +192,62 @@ def cmd_keys_data(args: argparse.Namespace) -> int:
             key = use.key
             state = f"retired {local_time(key.retired_at, tz)}" if key.retired_at else "in use"
             records = f"{use.records} record{'' if use.records == 1 else 's'}"
-            print(
+            line = (
                 f"{use.agency.name}\t{key.key_id}\tcreated {local_time(key.created_at, tz)}\t"
                 f"{state}\tseals {records}"
             )
+            if use.erasable:  # no longer needed to read anything
+                line += (
+                    "\tmay be erased: portal keys erase-data "
+                    f"{shlex.quote(use.agency.name)} {key.key_id}"
+                )
+            print(line)
     return 0
+
+
+def cmd_keys_erase_data(args: argparse.Namespace) -> int:
+    from portal.services import reseal
+
+    engine = open_engine(chosen())
+    settings = node_settings(engine)
+    with unit_of_work(engine) as db:  # refused before anything is asked
+        agency = find_agency(db, args.agency)
+        name = agency.name
+        with _refusal_in_one_line():
+            reseal.erasable_data_key(db, agency, args.key_id)
+    if not args.yes and not confirmed(
+        f"Erase {args.key_id}, a retired data key of {name}? There is no undoing it: what it "
+        "sealed opens then only from a backup taken before, with the secrets file of then.",
+        answer=name,
+    ):
+        print("nothing was changed")
+        return errors.NEGATIVE
+    keys = settings.key_wrapper()
+    with unit_of_work(engine) as db:  # checked again, under the agency's log
+        agency = find_agency(db, args.agency)
+        with _refusal_in_one_line():
+            reseal.erase_data_key(
+                db, agency, args.key_id, keys=keys, actor=None, at=settings.clock()
+            )
+    print(
+        f"{name}: data key {args.key_id} erased; restart every process of the node so that "
+        "none holds it in memory (backups taken before now still hold it)"
+    )
+    return errors.OK
+
+
+@contextmanager
+def _refusal_in_one_line() -> Iterator[None]:
+    """A key refused for erasing, as one line: not such a key (bad input), or one still
+    needed (refused)."""
+    from portal.services import reseal
+
+    try:
+        yield
+    except Invalid as error:
+        raise errors.CommandError(" ".join(error.errors.values()), errors.BAD_INPUT) from None
+    except reseal.KeyStillNeeded as error:
+        raise errors.CommandError(str(error), errors.REFUSED) from None
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:

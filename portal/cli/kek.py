@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 
 from portal.cli import errors
+from portal.cli.asking import confirmed
 from portal.cli.database import chosen, node_settings, open_engine
 from portal.cli.parsing import command
 from portal.db import unit_of_work
@@ -176,15 +177,6 @@ def _keys(count: int, one: str, many: str) -> str:
     return f"1 key {one}" if count == 1 else f"{count} keys {many}"
 
 
-def _confirmed(question: str) -> bool:
-    if not sys.stdin.isatty():
-        raise errors.CommandError(
-            "without a terminal nothing can be asked: run again with --yes; nothing was changed",
-            errors.BAD_INPUT,
-        )
-    return input(f"{question} Type yes to go on: ").strip().lower() == "yes"
-
-
 def cmd_forget_previous_kek(args: argparse.Namespace) -> int:
     from portal.services import kek
 
@@ -216,7 +208,7 @@ def cmd_forget_previous_kek(args: argparse.Namespace) -> int:
             "`portal keys rewrap` first; nothing was changed",
             errors.NEGATIVE,
         )
-    if not args.yes and not _confirmed(
+    if not args.yes and not confirmed(
         f"Remove {kept} previous key-encryption key{'s' if kept != 1 else ''} from {path}? "
         "There is no undoing it: "
         "database backups taken before `portal keys rewrap` then open only with a copy of "

@@ -8,6 +8,9 @@ by a column or the prefix alone: a record that opens under the key alone is the 
 A batch is one transaction, and each record is written only if it is still what was read
 (a save by staff in between wins, and is sealed for its place already): stopped at any
 point, nothing is lost, and a second run re-seals what the first did not reach.
+
+Once a retired data key seals nothing, `erase_data_key` erases it (crypto-shredding): what
+it sealed and a backup still holds opens then only with that backup's key ring.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from portal import crypto
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
-from portal.errors import NotFound
+from portal.errors import DomainError, Invalid, NotFound
 from portal.hosting import is_local
-from portal.models import Agency, AgencyKey, Client, KeyPurpose, SectionEntry
+from portal.models import Actor, Agency, AgencyKey, Client, KeyPurpose, SectionEntry
 from portal.models.client import identity_sealed_for
 from portal.models.screening import (
     RiskScreen,
@@ -220,20 +223,40 @@ def reseal_batch(
     return Batch(rows[-1][0] if rows else None, counts)
 
 
+def _sealed_under(db: Session, key_ids=None) -> Counter:
+    """How many records each data key seals, by (key id, kind's name): every sealed column
+    `reseal` knows. A client's search digest is made under the key that seals its identity
+    (registration and `reseal` write the two together), so it is counted with it. Key ids
+    name one agency's key: rows are counted whatever agency they sit in (a moved one too)."""
+    counts: Counter = Counter()
+    for kind in KINDS:
+        column = kind.table.key_id
+        query = select(column, func.count()).group_by(column)
+        if key_ids is not None:
+            query = query.where(column.in_(key_ids))
+        for key_id, count in db.exec(query).all():
+            counts[key_id, kind.name] += count
+    return counts
+
+
 @dataclass(frozen=True)
 class DataKeyUse:
     agency: Agency
     key: AgencyKey
     records: int  # survivor records it still seals
 
+    @property
+    def erasable(self) -> bool:
+        """Retired and sealing nothing: `erase_data_key` may erase it."""
+        return self.key.retired_at is not None and self.records == 0
+
 
 def data_key_uses(db: Session) -> list[DataKeyUse]:
     """Every data key of the agencies this node hosts, newest first, with how many records
     each still seals: a retired key sealing none is no longer needed to read anything."""
     counts: Counter = Counter()
-    for kind in KINDS:
-        column = kind.table.key_id  # key ids name one agency's key: no agency needed
-        counts.update(dict(db.exec(select(column, func.count()).group_by(column)).all()))
+    for (key_id, _kind), count in _sealed_under(db).items():
+        counts[key_id] += count
     found = db.exec(
         select(Agency, AgencyKey)
         .join(AgencyKey, AgencyKey.agency_id == Agency.id)
@@ -243,3 +266,69 @@ def data_key_uses(db: Session) -> list[DataKeyUse]:
     return [
         DataKeyUse(agency, key, counts[key.key_id]) for agency, key in found if is_local(db, agency)
     ]
+
+
+class KeyStillNeeded(DomainError):
+    """A data key that may not be erased: the agency's current one, or one that still seals
+    records. The message says what to run first."""
+
+    status_code = 409
+
+
+def erasable_data_key(db: Session, agency: Agency, key_id: str) -> AgencyKey:
+    """The agency's data key `key_id`, if it may be erased: Invalid for a key that is not
+    one of the agency's data keys, KeyStillNeeded for one still needed."""
+    if not is_local(db, agency):
+        raise Invalid("agency", f"{agency.name} is hosted on another node; erase its keys there.")
+    key = db.exec(
+        select(AgencyKey).where(
+            AgencyKey.agency_id == agency.id,
+            AgencyKey.key_id == key_id,
+            AgencyKey.purpose == KeyPurpose.DATA,
+        )
+    ).first()
+    if key is None:  # unknown, another agency's, or a signing key: all alike
+        raise Invalid(
+            "key",
+            f"{key_id} is not a data key of {agency.name}; `portal keys data` lists its keys",
+        )
+    if key.retired_at is None:
+        raise KeyStillNeeded(
+            f"{key_id} is {agency.name}'s current data key, which seals what its staff save: "
+            "run `portal keys rotate-data` and `portal keys reseal` first"
+        )
+    sealed = _sealed_under(db, [key_id])
+    if total := sealed.total():
+        kinds = ", ".join(f"{kind} {count}" for (_, kind), count in sealed.items())
+        raise KeyStillNeeded(
+            f"{key_id} still seals {total} record{'' if total == 1 else 's'} ({kinds}): run "
+            "`portal keys reseal` to seal them under the current key, then this again"
+        )
+    return key
+
+
+def erase_data_key(
+    db: Session, agency: Agency, key_id: str, *, keys: KeyWrapper, actor: Actor, at: datetime
+) -> None:
+    """Erase a retired data key of the agency that seals nothing any more: its wrapped row
+    deleted, forgotten by this process, the erasure in the agency's log. Nothing refers to
+    a data key's row (sealed rows name it by its id; audit checks need signing keys only),
+    so nothing else changes. The caller commits; other processes of the node still hold it
+    in memory until they restart."""
+    # The log's head first: a rotation (which takes it too) never runs alongside, and two
+    # erasures of one key are one erasure and one refusal.
+    lock_logs(db, [agency.id])
+    key = erasable_data_key(db, agency, key_id)
+    retired_at = key.retired_at
+    db.delete(key)
+    db.flush()
+    keys.forget([key_id])
+    record(
+        db,
+        AuditTag.KEY_ERASED,
+        agency_id=agency.id,
+        actor=actor,
+        subject=key_id,
+        detail={"purpose": str(KeyPurpose.DATA), "retired_at": retired_at.isoformat()},
+        at=at,
+    )

@@ -50,6 +50,7 @@ EVENT_WORDS = {
     AuditTag.API_TOKEN_CREATED: "API token created",
     AuditTag.API_TOKEN_REVOKED: "API token revoked",
     AuditTag.KEY_REWRAPPED: "keys wrapped under the node's new key-encryption key",
+    AuditTag.KEY_ERASED: "retired data key erased: it sealed no record any more",
     AuditTag.MENTOR_ASSIGNED: "survivor-mentor assigned",
     AuditTag.MENTOR_REASSIGNED: "survivor-mentor changed",
     AuditTag.MENTOR_ASSIGNMENT_ENDED: "survivor-mentor assignment ended",
