@@ -146,7 +146,8 @@ class Settings:
     # client, row); one still sealed the old way (the agency's key alone) is refused, since
     # anyone able to write the database could have copied it from another survivor's row
     # or a backup. Set it once `portal keys reseal` says every record is bound. In the
-    # environment, not the database: a database writer could clear a marker kept there.
+    # environment or the secrets file (`sealed_bound_only`; the environment wins), not the
+    # database: a database writer could clear a marker kept there.
     sealed_bound_only: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
@@ -171,6 +172,15 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
     for a database that already holds agencies: their keys are wrapped by the KEK of the
     missing file, and a new one would quietly lock them out.
     """
+    return _secrets_and_file(env, path, create=create)[0]
+
+
+def _secrets_and_file(
+    env: Mapping[str, str], path: Path, *, create: bool
+) -> tuple[NodeSecrets, dict | None]:
+    """`load_secrets`, and the secrets file's values when the secrets were read from it
+    (None when the environment gives both)."""
+    stored = None
     session_key = env.get("PORTAL_SESSION_KEY")
     kek = env.get("PORTAL_KEK")
     previous = list(
@@ -197,15 +207,33 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
             previous += stored_previous_keks(stored, path)
     if _kek_raw(kek) is None:
         raise ValueError("PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-encoded")
-    return NodeSecrets(
+    found = NodeSecrets(
         Secret(session_key),
         Secret(kek),
         tuple(Secret(key) for key in dict.fromkeys(previous) if key != kek),
     )
+    return found, stored
 
 
 # The secrets file's list of earlier KEKs (`portal keys rotate-kek` writes it).
 PREVIOUS_KEKS_FIELD = "previous_key_encryption_keys"
+# The secrets file's PORTAL_SEALED_BOUND_ONLY: true or false (the environment's wins).
+SEALED_BOUND_ONLY_FIELD = "sealed_bound_only"
+
+
+def sealed_bound_only_from(env: Mapping[str, str], stored: Mapping | None, path: Path) -> bool:
+    """PORTAL_SEALED_BOUND_ONLY when the environment sets it, else the secrets file's
+    `sealed_bound_only` (when the secrets come from the file), else off. Either way outside
+    the database, which a writer could change."""
+    if "PORTAL_SEALED_BOUND_ONLY" in env:
+        return Config(environ=dict(env))("PORTAL_SEALED_BOUND_ONLY", cast=bool)
+    value = (stored or {}).get(SEALED_BOUND_ONLY_FIELD, False)
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"{SEALED_BOUND_ONLY_FIELD} in the secrets file {path} must be true or false "
+            "(JSON, without quotes)"
+        )
+    return value
 
 
 def _kek_raw(value) -> bytes | None:
@@ -316,9 +344,11 @@ def from_environment(
 ) -> Settings:
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
+    secrets_path = secrets_path_from(env)
+    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets)
     values = dict(
         database_url=database_url_from(env)[0],
-        secrets=load_secrets(env, secrets_path_from(env), create=create_secrets),
+        secrets=node_secrets,
         session_idle_minutes=config("PORTAL_SESSION_IDLE_MINUTES", cast=int, default=30),
         session_absolute_hours=config("PORTAL_SESSION_ABSOLUTE_HOURS", cast=int, default=12),
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
@@ -344,7 +374,7 @@ def from_environment(
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
         coordinating_agency=config("PORTAL_COORDINATING_AGENCY", default="").strip() or None,
-        sealed_bound_only=config("PORTAL_SEALED_BOUND_ONLY", cast=bool, default=False),
+        sealed_bound_only=sealed_bound_only_from(env, stored, secrets_path),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -103,3 +103,14 @@ def test_a_rotation_that_cannot_write_leaves_the_file_as_it_was(tmp_path, monkey
         kek.rotate_secrets_file(path, new=_text(_key()))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]
+
+
+def test_rotating_and_forgetting_keks_keep_sealed_bound_only_in_the_file(tmp_path):
+    path = tmp_path / "secrets.json"
+    from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    path.write_text(json.dumps({**json.loads(path.read_text()), "sealed_bound_only": True}))
+    new = _text(_key())
+    kek.rotate_secrets_file(path, new=new)
+    assert from_environment({"PORTAL_SECRETS_FILE": str(path)}).sealed_bound_only
+    kek.forget_previous_keks(path, checked=new)
+    assert from_environment({"PORTAL_SECRETS_FILE": str(path)}).sealed_bound_only

@@ -1,6 +1,7 @@
 """Secrets come from the environment or a 0600 file created on first run."""
 
 import base64
+import json
 import stat
 
 import pytest
@@ -78,3 +79,37 @@ def test_the_requests_a_worker_works_on_at_once_come_from_the_environment_and_ar
     assert from_environment({**env, "PORTAL_REQUEST_THREADS": "3"}).request_threads == 3
     with pytest.raises(ValueError, match="PORTAL_REQUEST_THREADS"):
         from_environment({**env, "PORTAL_REQUEST_THREADS": "0"})
+
+
+def _with_in_file(path, **values) -> None:
+    """The node's secrets file, made as on first run, with `values` added."""
+    from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    stored = json.loads(path.read_text())
+    path.write_text(json.dumps({**stored, **values}))
+
+
+def test_sealed_bound_only_comes_from_the_secrets_file_and_the_environment_wins(tmp_path):
+    path = tmp_path / "secrets.json"
+    env = {"PORTAL_SECRETS_FILE": str(path)}
+    _with_in_file(path, sealed_bound_only=True)
+    on = from_environment(env)
+    assert on.sealed_bound_only and on.key_wrapper().bound_only
+    assert not from_environment({**env, "PORTAL_SEALED_BOUND_ONLY": "0"}).sealed_bound_only
+    _with_in_file(path, sealed_bound_only=False)
+    assert not from_environment(env).sealed_bound_only
+    assert from_environment({**env, "PORTAL_SEALED_BOUND_ONLY": "1"}).sealed_bound_only
+    # the file read for one of the secrets is read for it too
+    kek = base64.b64encode(b"k" * 32).decode()
+    _with_in_file(path, sealed_bound_only=True)
+    assert from_environment({**env, "PORTAL_KEK": kek}).sealed_bound_only
+
+
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_sealed_bound_only_in_the_secrets_file_must_be_true_or_false(tmp_path, value):
+    path = tmp_path / "secrets.json"
+    _with_in_file(path, sealed_bound_only=value)
+    with pytest.raises(ValueError) as wrong:
+        from_environment({"PORTAL_SECRETS_FILE": str(path)})
+    assert str(wrong.value) == (
+        f"sealed_bound_only in the secrets file {path} must be true or false (JSON, without quotes)"
+    )
