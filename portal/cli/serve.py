@@ -9,6 +9,28 @@ from portal.cli.database import chosen, has_agencies, node_settings, open_engine
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import command, port, whole_number
 
+# Beyond this many, more workers by default would mostly add memory and connections: the
+# node's database (one SQLite file's writers, or PostgreSQL's connections) is shared by all.
+MOST_WORKERS_BY_DEFAULT = 8
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's or taskset's
+    limit), not every core of the machine."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        count = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return count or 1
+
+
+def default_workers() -> int:
+    """One worker per usable core (ops/README.md §3), at least one, at most
+    MOST_WORKERS_BY_DEFAULT."""
+    return max(1, min(usable_cores(), MOST_WORKERS_BY_DEFAULT))
+
 
 def add_commands(commands) -> None:
     serve = command(
@@ -25,7 +47,13 @@ def add_commands(commands) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=port, default=8000, help="port to listen on")
-    serve.add_argument("--workers", type=whole_number(1), default=1, help="worker processes")
+    serve.add_argument(
+        "--workers",
+        type=whole_number(1),
+        default=default_workers(),
+        help=f"worker processes; by default one per core this process may use, at most "
+        f"{MOST_WORKERS_BY_DEFAULT}",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -66,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "note: each worker counts failed sign-ins on its own (PORTAL_RATELIMIT_STORAGE is "
             "memory://); leave it unset to count in the database"
         )
+    print(f"serving with {args.workers} worker process{'es' if args.workers != 1 else ''}")
     shares = None
     if args.workers > 1:  # the workers even out the requests they serve
         shares = WorkerShares.create(args.workers)

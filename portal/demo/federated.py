@@ -361,7 +361,9 @@ def link(federated: Federated, *, federation: Federation | None = None) -> None:
 
 
 def start(node: FederatedNode, *, log: Path | None = None, **env: str) -> subprocess.Popen:
-    """`portal serve` for one node, in a process of its own."""
+    """`portal serve` for one node, in a process of its own, with one worker: three nodes
+    share the machine, and `portal serve`'s default (one worker per core) would start three
+    times as many processes as it has cores."""
     environment = {**os.environ, **node.environment(**env)}
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the process keeps it)
     node.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
@@ -374,6 +376,8 @@ def start(node: FederatedNode, *, log: Path | None = None, **env: str) -> subpro
             node.url.split("//")[1].rsplit(":", 1)[0],
             "--port",
             str(node.port),
+            "--workers",
+            "1",
         ],
         env=environment,
         stdout=out,
