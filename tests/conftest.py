@@ -36,6 +36,14 @@ def cheap_password_hashing():
     passwords._hasher = original
 
 
+@pytest.fixture(autouse=True)
+def own_audit_journal(tmp_path, monkeypatch):
+    """Each test's journal of signed checkpoints is its own: the default is a file in the
+    working directory, where a demo run leaves the checkpoints of its agencies (which a
+    test's `portal audit verify` then reports as gone)."""
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(tmp_path / "audit-journal.jsonl"))
+
+
 class Clock:
     """An injectable clock that tests move by hand."""
 
