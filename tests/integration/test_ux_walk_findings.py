@@ -1,0 +1,58 @@
+"""Defects a UX walk of the portal found, each through HTTP as its user meets it: what was
+wrong before is in each test's docstring, and each failed on the code as walked."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from portal.auth.sessions import Viewer
+from portal.models import AuditEntry, CompelledDisclosure, Discipline, Role, StaffRole
+from portal.services import api_tokens, screenings
+from portal.services.releases import MinorSigning
+from portal.web import screening_forms
+
+import factories as make
+
+NY = ZoneInfo("America/New_York")  # the test settings' MDT time zone
+
+
+def _post(client, path, **data):
+    token = make.csrf_of_page(client, "/account")
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+# --- 1. the dashboard's times -------------------------------------------------------------
+
+
+def test_the_dashboard_names_the_zone_of_a_screenings_time(client, db, keys, clock):
+    """Before: the coordinator's row "Screenings begun, not finalised" read "begun
+    2026-12-02 18:14", with no zone, where the risk screens beside it read "due by
+    2026-12-04 14:14 EST": the reader could not tell which clock the first was on."""
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    user = make.user(db, agency, Role.ADVOCATE, Role.MDT_COORDINATOR)
+    survivor = make.client_record(db, agency, keys, birth=date(2000, 5, 17))
+    make.login(client, user.username)
+    begun = clock() - timedelta(hours=3)
+    raw = {
+        "tool": "cse_it",
+        "tool_version": "2.0",
+        "screened_at": f"{begun.astimezone(NY):%Y-%m-%dT%H:%M}",
+        "trigger": "intake",
+        "band": "no_concern",
+        "age_group": "adult",
+        "action": "none",
+        "action_reason": "Synthetic: nothing seen.",
+    }
+    given = screening_forms.read_screening(raw, tz=NY, now=begun)
+    screenings.start(
+        db, survivor, given=given, actor=user, keys=keys, at=begun, minors=MinorSigning()
+    )
+    db.flush()
+    page = client.get("/").text
+    row = page.split("Screenings begun, not finalised", 1)[1].split("</tr>", 1)[0]
+    assert f"begun {begun.astimezone(NY):%Y-%m-%d %H:%M %Z}" in row, row
+    assert "Times are in the MDT's time zone: America/New York" in page
