@@ -56,3 +56,27 @@ def test_the_dashboard_names_the_zone_of_a_screenings_time(client, db, keys, clo
     row = page.split("Screenings begun, not finalised", 1)[1].split("</tr>", 1)[0]
     assert f"begun {begun.astimezone(NY):%Y-%m-%d %H:%M %Z}" in row, row
     assert "Times are in the MDT's time zone: America/New York" in page
+
+
+# --- 2. ending sessions nobody has ----------------------------------------------------------
+
+
+def test_the_staff_page_offers_to_end_sessions_only_when_there_are_some(client, db, keys):
+    """Before: the staff page said "No active sessions." and, under it, offered "End all
+    sessions": a button that does nothing, beside a sentence that says so."""
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    member = make.user(db, agency, Role.ADVOCATE)
+    make.login(client, lead.username)
+    page = client.get(f"/admin/staff/{member.public_id}").text
+    assert "No active sessions." in page
+    assert f'action="/admin/staff/{member.public_id}/end-sessions"' not in page
+    # Signed in (elsewhere), they have one: the page offers to end it.
+    client.cookies.clear()
+    make.login(client, member.username)
+    client.cookies.clear()
+    make.login(client, lead.username)
+    page = client.get(f"/admin/staff/{member.public_id}").text
+    assert "No active sessions." not in page
+    assert f'action="/admin/staff/{member.public_id}/end-sessions"' in page
+    assert "End the session" in page
