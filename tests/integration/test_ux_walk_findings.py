@@ -80,3 +80,22 @@ def test_the_staff_page_offers_to_end_sessions_only_when_there_are_some(client, 
     assert "No active sessions." not in page
     assert f'action="/admin/staff/{member.public_id}/end-sessions"' in page
     assert "End the session" in page
+
+
+# --- 3. the accounting names no internal id -------------------------------------------------
+
+
+def test_the_printed_accounting_shows_no_internal_id_of_the_client(client, db, keys):
+    """Before: the accounting of disclosures, printed for the survivor, said "Client id
+    5b0c…-…" (the record's internal identifier), which neither the client nor the lead
+    knows the client by; the client's reference (the one the release names) is shown."""
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    survivor = make.client_record(db, agency, keys)
+    make.login(client, lead.username)
+    page = client.get("/audit/accounting", params={"client": survivor.reference})
+    assert page.status_code == 200
+    article = page.text.split('<article class="accounting"')[1].split("</article>")[0]
+    shown = re.sub(r'href="[^"]*"', "", article)  # links carry ids; print shows no links
+    assert survivor.public_id not in shown and "Client id" not in shown
+    assert survivor.reference in shown
