@@ -370,3 +370,26 @@ def test_printable_safety_plan_is_a_dead_end_on_screen(browser, portal_url, demo
         context.close()
     assert on_screen, "no link back to the client from the printable safety plan"
     assert not on_paper, "the link back is printed on the survivor's copy"
+
+
+def test_the_audit_log_and_the_accounting_scroll_sideways_on_a_phone(browser, portal_url):
+    """/audit and /audit/accounting at 360 px, as the lead: the log's nine columns (entry,
+    time, event, who, case, sections, purpose, decision, release) and the accounting's seven
+    sit in a box that scrolls sideways, so a row is read a column at a time, swiping back
+    and forth; each row is to read as a card of its own on a phone, its columns named."""
+    wider = {}
+    context, page = _page(browser, portal_url, "lead")
+    try:
+        for path in ("/audit", "/audit/accounting?client=RIV-1000"):
+            page.goto(portal_url + path)
+            page.locator("main table").first.wait_for()
+            wider[path] = page.eval_on_selector_all(
+                "main .scroll:has(table)",
+                "els => els.map(e => e.scrollWidth - e.clientWidth)",
+            )
+            wider[path + " (page)"] = [overflow(page)]
+    finally:
+        context.close()
+    assert wider["/audit"] and wider["/audit/accounting?client=RIV-1000"], wider
+    sideways = {path: px for path, px in wider.items() if any(p > 0 for p in px)}
+    assert not sideways, f"tables wider than a 360 px phone (px): {sideways}"

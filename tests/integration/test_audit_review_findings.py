@@ -179,9 +179,10 @@ def test_the_log_calls_a_task_list_view_a_case_summary_view(client, db, keys):
     table = browser.get("/audit").text.split('class="audit"')[1]
     rows = [row for row in table.split("<tr")[2:] if "MDT tasks" in row]
     assert rows
+    event = '<td data-label="Event">'
     assert not [row for row in rows if "case summary view" in row], (
         "Clinic A's log shows Unit R's task list as "
-        f"{[r.split('<td>')[3].split('</td>')[0] for r in rows]}"
+        f"{[r.split(event)[1].split('</td>')[0] for r in rows]}"
     )
 
 
@@ -199,10 +200,11 @@ def test_printed_accounting_gives_times_without_naming_the_time_zone(client, db,
     tz = client.app.state.settings.tz
     abbreviation = clock().astimezone(tz).strftime("%Z")  # EST
     zone = client.app.state.settings.mdt_timezone.replace("_", " ")
-    assert "<td>2026-11-02 1" in article  # the disclosure's time is there
+    cell = '<td data-label="Date and time">'
+    assert cell + "2026-11-02 1" in article  # the disclosure's time is there
     assert abbreviation in article or zone in article or "UTC" in article, (
         "the printed accounting gives times like "
-        f"{article.split('<td>')[1].split('</td>')[0]!r} and never names the time zone "
+        f"{article.split(cell)[1].split('</td>')[0]!r} and never names the time zone "
         f"({zone}, {abbreviation}); the footer that does is not printed"
     )
 
