@@ -51,12 +51,7 @@ def seed_consent(
     plans = ("active", "expired", "revoked", "not_yet_effective", "draft", "active")
     number = 0
     for agency in agencies:
-        administrators = select(StaffRole.user_id).where(StaffRole.role == Role.ADMINISTRATOR)
-        witness = db.exec(
-            select(StaffUser)
-            .where(StaffUser.agency_id == agency.id, StaffUser.id.not_in(administrators))
-            .order_by(StaffUser.id)
-        ).first()
+        witness = agency_staff(db, agency)
         if witness is None:
             continue
         rows = db.exec(
@@ -115,6 +110,19 @@ def demo_signers(
     if signers["second_signer_required"]:
         return client_signs, consent.Signer("Parent signature (demo)", consent.Capacity.PARENT)
     return client_signs, None
+
+
+def agency_staff(db: Session, agency: Agency) -> StaffUser | None:
+    """Who of the agency's staff the demo has write its clients' records (register them,
+    witness releases, screen, write sections): its first member who is not the node's
+    administrator, who runs the node and never receives survivor information (DESIGN.md),
+    so never appears in an agency's log as having written or read any."""
+    administrators = select(StaffRole.user_id).where(StaffRole.role == Role.ADMINISTRATOR)
+    return db.exec(
+        select(StaffUser)
+        .where(StaffUser.agency_id == agency.id, StaffUser.id.not_in(administrators))
+        .order_by(StaffUser.id)
+    ).first()
 
 
 def _lead(db: Session, agency: Agency) -> StaffUser | None:

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 import consent
 from portal.crypto import KeyWrapper
 from portal.demo.logins import AGENCY_LEADS
-from portal.demo.releases import DEMO_TZ, demo_signers
+from portal.demo.releases import DEMO_TZ, agency_staff, demo_signers
 from portal.models import Agency, StaffUser
 from portal.models.screening import (
     AgeGroup,
@@ -58,7 +58,7 @@ def seed_screening(
     rng: random.Random,
 ) -> None:
     cac = by_key["cac"]
-    staff = db.exec(select(StaffUser).where(StaffUser.agency_id == cac.id)).first()
+    staff = agency_staff(db, cac)
     number = 0
     clear_ones = []
     for tool in catalogue().tools:
@@ -145,7 +145,7 @@ def seed_partner_minors(db, by_key, *, keys, tz, at, hosted=None) -> None:
         if hosted is not None and key not in hosted:
             continue
         owner = by_key[key]
-        staff = _staff_of(db, owner)
+        staff = agency_staff(db, owner)
         when = at - timedelta(days=number, hours=3)
         client = clients.register_client(
             db,
@@ -199,12 +199,6 @@ def seed_partner_minors(db, by_key, *, keys, tz, at, hosted=None) -> None:
                 keys=keys,
                 at=at,
             )
-
-
-def _staff_of(db, agency: Agency) -> StaffUser:
-    return db.exec(
-        select(StaffUser).where(StaffUser.agency_id == agency.id).order_by(StaffUser.id)
-    ).first()
 
 
 def _referral_release(db, client, cac: Agency, witness, *, keys, at) -> None:

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 import consent
 from portal.crypto import KeyWrapper
-from portal.demo.releases import demo_signers
-from portal.models import Agency, CaseLink, Client, MdtCase, StaffUser
+from portal.demo.releases import agency_staff, demo_signers
+from portal.models import Agency, CaseLink, Client, MdtCase
 from portal.sections import Section, catalogue
 from portal.services import releases, sections
 
@@ -83,9 +83,7 @@ def seed_sections(
 ) -> None:
     staff_of = {}
     for agency in agencies_by_key.values():
-        staff_of[agency.id] = db.exec(
-            select(StaffUser).where(StaffUser.agency_id == agency.id).order_by(StaffUser.id)
-        ).first()
+        staff_of[agency.id] = agency_staff(db, agency)
     states = ("active", "active", "revoked", "expired", "not_yet_effective")
     links = db.exec(
         select(CaseLink, Client, MdtCase)

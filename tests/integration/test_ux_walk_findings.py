@@ -99,3 +99,34 @@ def test_the_printed_accounting_shows_no_internal_id_of_the_client(client, db, k
     shown = re.sub(r'href="[^"]*"', "", article)  # links carry ids; print shows no links
     assert survivor.public_id not in shown and "Client id" not in shown
     assert survivor.reference in shown
+
+
+# --- 6. the administrator records no compelled disclosure -----------------------------------
+
+
+def test_the_administrator_cannot_record_a_compelled_disclosure(client, db, keys, clock):
+    """DESIGN.md: the administrator runs the node and never receives survivor information.
+    A compelled disclosure names a client and the sections disclosed: only the owner
+    agency's lead records one."""
+    agency = make.agency(db, keys)
+    admin = make.user(db, agency, Role.ADMINISTRATOR)
+    survivor = make.client_record(db, agency, keys)
+    db.flush()
+    before = len(db.exec(select(AuditEntry)).all())
+    make.login(client, admin.username)
+    refused = _post(
+        client,
+        f"/clients/{survivor.public_id}/compelled-disclosures",
+        recipient="County Circuit Court (fictional)",
+        basis="subpoena",
+        basis_detail="Subpoena no. TEST-1 (fictional)",
+        sections=["safety_plan"],
+        disclosed_on=clock().astimezone(NY).date().isoformat(),
+        client_told="yes",
+    )
+    assert refused.status_code == 403
+    assert db.exec(select(CompelledDisclosure)).all() == []
+    assert not db.exec(
+        select(AuditEntry).where(AuditEntry.tag == "disclosure:compelled:recorded")
+    ).all()
+    assert len(db.exec(select(AuditEntry)).all()) >= before  # a refusal may be logged
