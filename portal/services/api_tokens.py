@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -144,6 +145,19 @@ def live_issued_by(db: Session, user: StaffUser) -> int:
             )
         ).all()
     )
+
+
+def live_made_by(
+    db: Session, user: StaffUser, *, acting_in: Collection[str] | None = None
+) -> list[ApiToken]:
+    """The tokens `user` made that still work: all of them, or those acting in one of the
+    roles `acting_in` (what taking those roles from them would end)."""
+    query = select(ApiToken).where(
+        ApiToken.acting_user_id == user.id, ApiToken.revoked_at.is_(None)
+    )
+    if acting_in is not None:
+        query = query.where(ApiToken.acting_role.in_(sorted(acting_in)))
+    return list(db.exec(query.order_by(ApiToken.created_at, ApiToken.id)).all())
 
 
 def revoke_all_issued_by(db: Session, user: StaffUser, *, actor: Actor, at: datetime) -> int:

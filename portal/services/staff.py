@@ -297,7 +297,11 @@ def roles_of(db: Session, user: StaffUser) -> set[str]:
     return set(db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all())
 
 
-def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime) -> None:
+def _checked_roles(
+    db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime
+) -> tuple[set[str], set[str]]:
+    """The user's roles now and the roles chosen for them, once the change is one the
+    viewer may make (else Invalid, or Forbidden with the refusal kept in the log)."""
     current = roles_of(db, user)
     if Role.ADMINISTRATOR in viewer.roles:
         _check_administrator_sets(db, user, roles, current=current, viewer=viewer, at=at)
@@ -310,6 +314,34 @@ def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at
         raise Invalid("roles", "You cannot remove your own lead or administrator role.")
     if Role.ADMINISTRATOR not in viewer.roles and Role.ADMINISTRATOR in current - chosen:
         raise Invalid("roles", "Only an administrator can remove the administrator role.")
+    return current, chosen
+
+
+@dataclass(frozen=True)
+class RolesTaken:
+    """What setting a user's roles takes from them: the roles, and the live API tokens they
+    made that end with them (for good: giving the role back does not revive a token)."""
+
+    roles: tuple[str, ...]
+    tokens: tuple[str, ...]  # the tokens' names
+    lead_role: bool  # their lead role goes, and with it every token they made
+
+
+def roles_taken(
+    db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime
+) -> RolesTaken:
+    """What `set_roles(user, roles)` would take, asked before it is done (the staff page
+    asks the viewer to confirm a change that ends tokens). The change is checked as
+    `set_roles` checks it, so a change refused is refused here, before anything is asked."""
+    current, chosen = _checked_roles(db, user, roles, viewer=viewer, at=at)
+    removed = current - chosen
+    lead_role = Role.AGENCY_LEAD in removed
+    tokens = api_tokens.live_made_by(db, user, acting_in=None if lead_role else removed)
+    return RolesTaken(tuple(sorted(removed)), tuple(t.name for t in tokens), lead_role)
+
+
+def set_roles(db: Session, user: StaffUser, roles: object, *, viewer: Viewer, at: datetime) -> None:
+    current, chosen = _checked_roles(db, user, roles, viewer=viewer, at=at)
     if chosen == current:
         return
     agency = db.get(Agency, user.agency_id)

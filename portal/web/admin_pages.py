@@ -212,10 +212,21 @@ def staff_detail(ctx: Context) -> Response:
     return _staff_page(ctx, user)
 
 
+# The number of API tokens the viewer was told a role change ends, carried by its confirmation.
+TOKENS_ENDING = "tokens_ending"
+
+
 def staff_roles(ctx: Context) -> Response:
     user = staff.access_staff(ctx.db, ctx.viewer, ctx.request.path_params["user_id"])
+    roles = ctx.fields("roles")
     try:
-        staff.set_roles(ctx.db, user, ctx.fields("roles"), viewer=ctx.viewer, at=ctx.now)
+        taken = staff.roles_taken(ctx.db, user, roles, viewer=ctx.viewer, at=ctx.now)
+        # A change that ends API tokens asks first, naming how many: the systems using
+        # them stop, and giving the role back does not bring them back. The count confirmed
+        # is carried, so a token made meanwhile is asked about again.
+        if taken.tokens and ctx.field(TOKENS_ENDING) != str(len(taken.tokens)):
+            return confirm_pages.page(ctx, _roles_confirm(user, roles, taken))
+        staff.set_roles(ctx.db, user, roles, viewer=ctx.viewer, at=ctx.now)
     except Forbidden as error:
         ctx.keep_on_error = True  # the refused attempt stays in the agency's log
         return _staff_page(ctx, user, status=403, errors={"roles": str(error)})
@@ -223,6 +234,34 @@ def staff_roles(ctx: Context) -> Response:
         return _staff_page(ctx, user, status=400, errors=error.errors)
     ctx.flash("Roles saved.")
     return RedirectResponse(f"/admin/staff/{user.public_id}", status_code=303)
+
+
+def _roles_confirm(user, roles: list[str], taken: staff.RolesTaken) -> confirm_pages.Confirm:
+    """Taking a role ends the API tokens the user made acting in it (all of them with
+    the lead role): said in words, with how many and their names, before it is done."""
+    url, name, count = f"/admin/staff/{user.public_id}", user.display_name, len(taken.tokens)
+    role_names = confirm_pages.names_of([Role(r).label for r in taken.roles])
+    the_roles = f"the {role_names} role" + ("s" if len(taken.roles) > 1 else "")
+    tokens = "1 API token" if count == 1 else f"{count} API tokens"
+    made = "as a lead" if taken.lead_role else f"acting as {role_names}"
+    them, stop = ("it", "stops") if count == 1 else ("them", "stop")
+    return confirm_pages.Confirm(
+        title=f"Take {the_roles} from {name}?",
+        consequences=[
+            f"{name} no longer holds {the_roles}.",
+            f"The {tokens} {name} made {made} {stop} working for good: "
+            f"{confirm_pages.names_of(taken.tokens)}. The systems that use {them} are refused "
+            f"from now on.",
+            f"Giving the role back does not bring {them} back: a lead makes new ones.",
+        ],
+        action=f"{url}/roles",
+        button=("Take the role" if len(taken.roles) == 1 else "Take the roles")
+        + (" and end the token" if count == 1 else f" and end the {count} tokens"),
+        back=url,
+        back_label=f"Back to {name}",
+        keep="Keep their roles",
+        hidden=(*(("roles", r) for r in roles), (TOKENS_ENDING, str(count))),
+    )
 
 
 def staff_deactivate_page(ctx: Context) -> Response:

@@ -261,7 +261,10 @@ def test_a_token_ends_when_its_lead_loses_its_role(client, db, keys):
     client.cookies.clear()
     make.login(client, other_lead.username)
     roles = f"/admin/staff/{issuer.public_id}/roles"
-    assert _post(client, roles, roles=["agency_lead"]).status_code == 303
+    asked = _post(client, roles, roles=["agency_lead"])  # the page asks first: a token ends
+    assert asked.status_code == 200 and "The 1 API token" in asked.text
+    assert client.get("/api/v1/cases", headers=auth).status_code == 200
+    assert _post(client, roles, roles=["agency_lead"], tokens_ending="1").status_code == 303
     assert client.get("/api/v1/cases", headers=auth).status_code == 401
     token = db.exec(select(ApiToken).where(ApiToken.acting_user_id == issuer.id)).one()
     assert token.revoked_at is not None

@@ -112,7 +112,6 @@ def test_the_administrator_cannot_record_a_compelled_disclosure(client, db, keys
     admin = make.user(db, agency, Role.ADMINISTRATOR)
     survivor = make.client_record(db, agency, keys)
     db.flush()
-    before = len(db.exec(select(AuditEntry)).all())
     make.login(client, admin.username)
     refused = _post(
         client,
@@ -129,4 +128,79 @@ def test_the_administrator_cannot_record_a_compelled_disclosure(client, db, keys
     assert not db.exec(
         select(AuditEntry).where(AuditEntry.tag == "disclosure:compelled:recorded")
     ).all()
-    assert len(db.exec(select(AuditEntry)).all()) >= before  # a refusal may be logged
+
+
+# --- 5. taking a role ends tokens: asked first ----------------------------------------------
+
+
+def _token(db, agency, lead, role: Role, name: str):
+    issued = api_tokens.create_token(
+        db,
+        Viewer(lead, agency, frozenset({Role.AGENCY_LEAD.value, role.value}), None),
+        name=name,
+        scopes=["cases:read"],
+        acting_role=role.value,
+        at=make.AT,
+    )
+    db.flush()
+    return issued
+
+
+def test_taking_a_role_that_ends_api_tokens_asks_first_naming_how_many(client, db, keys):
+    """Before: a lead unticked "case manager" for a fellow lead and pressed "Save roles":
+    the two API tokens that lead had made acting as a case manager (a partner's records
+    system, a reporting job) ended for good at once, with no word that they would."""
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    issuer = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER, Role.ADVOCATE)
+    first = _token(db, agency, issuer, Role.CASE_MANAGER, "records system (synthetic)")
+    second = _token(db, agency, issuer, Role.CASE_MANAGER, "reporting job (synthetic)")
+    kept = _token(db, agency, issuer, Role.ADVOCATE, "shelter beds (synthetic)")
+    make.login(client, lead.username)
+    roles = f"/admin/staff/{issuer.public_id}/roles"
+    asked = _post(client, roles, roles=["agency_lead", "advocate"])
+    assert asked.status_code == 200
+    assert "Take the case manager role from" in asked.text
+    assert "The 2 API tokens" in asked.text and "records system (synthetic)" in asked.text
+    assert "shelter beds (synthetic)" not in asked.text
+    assert 'name="tokens_ending" value="2"' in asked.text
+    for token in (first, second, kept):
+        db.refresh(token.token)
+        assert token.token.revoked_at is None, "nothing ends before the lead confirms"
+    assert "case_manager" in {
+        r for r in db.exec(select(StaffRole.role).where(StaffRole.user_id == issuer.id))
+    }
+    # Confirmed: the role goes, its two tokens end, the other stays.
+    done = _post(client, roles, roles=["agency_lead", "advocate"], tokens_ending="2")
+    assert done.status_code == 303
+    for token in (first, second, kept):
+        db.refresh(token.token)
+    assert first.token.revoked_at is not None and second.token.revoked_at is not None
+    assert kept.token.revoked_at is None
+
+
+def test_a_role_change_that_ends_no_token_is_not_asked_about(client, db, keys):
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    member = make.user(db, agency, Role.CASE_MANAGER, Role.ADVOCATE)
+    make.login(client, lead.username)
+    done = _post(client, f"/admin/staff/{member.public_id}/roles", roles=["advocate"])
+    assert done.status_code == 303
+
+
+def test_taking_the_lead_role_names_every_token_the_lead_made(client, db, keys):
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    issuer = make.user(db, agency, Role.AGENCY_LEAD, Role.CASE_MANAGER)
+    token = _token(db, agency, issuer, Role.CASE_MANAGER, "records system (synthetic)")
+    make.login(client, lead.username)
+    roles = f"/admin/staff/{issuer.public_id}/roles"
+    asked = _post(client, roles, roles=["case_manager"])
+    assert asked.status_code == 200
+    assert "The 1 API token" in asked.text and "made as a lead" in asked.text
+    # A stale confirmation (another token made since) is asked about again.
+    _token(db, agency, issuer, Role.CASE_MANAGER, "second system (synthetic)")
+    again = _post(client, roles, roles=["case_manager"], tokens_ending="1")
+    assert again.status_code == 200 and "The 2 API tokens" in again.text
+    db.refresh(token.token)
+    assert token.token.revoked_at is None
