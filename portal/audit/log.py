@@ -147,6 +147,10 @@ class AuditTag(StrEnum):
     ROSTER_SIGNED = "federation:roster:signed"  # the coordinating agency's log
     CASE_LINK_DECLINED = "mdt:case:link_declined"  # owner's log: no release names the coordinator
     CASE_PARTICIPANTS_UPDATED = "mdt:case:participants_updated"  # owner's log, from the coordinator
+    # An agency on another node said what may be told of its part in a case changed (a
+    # release revoked): the coordinator's log, and the agency's own that it told it.
+    CASE_PARTICIPATION_CHANGED = "mdt:case:participation_changed"
+    COORDINATOR_TOLD = "mdt:case:coordinator_told"
 
 
 @dataclass(frozen=True)

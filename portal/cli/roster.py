@@ -81,9 +81,10 @@ def add_commands(commands) -> None:
         "tell-owed",
         "tell owners elsewhere the case participants and status their nodes missed",
         description="The coordinating node tells every owner elsewhere who takes part in a "
-        "case and whether it is open; an owner whose node did not answer is owed it. This "
-        "tells every owed owner now (a case's page also does, at most every five minutes). "
-        "Exit status: 0 nothing is owed any more; 1 some nodes still did not answer.",
+        "case and whether it is open; an owner whose node did not answer is owed it (and an "
+        "agency's node owes the coordinating node a notice when a survivor revokes a release "
+        "there). This tells every owed node now (a case's page also does, at most every five "
+        "minutes). Exit status: 0 nothing is owed any more; 1 some nodes still did not answer.",
         run=cmd_tell_owed,
     )
 

@@ -45,11 +45,17 @@ def _refused(refused: SignatureRefused) -> Response:
 
 
 def federation_route(
-    path: str, handler: Handler, *, discloses: bool = False, minors: bool = False
+    path: str,
+    handler: Handler,
+    *,
+    discloses: bool = False,
+    minors: bool = False,
+    tells: bool = False,
 ) -> Route:
     """`discloses`: the handler answers at a disclosure point, and is given the agencies'
     keys and the MDT's time zone besides the time. `minors`: it decides who is a minor, and
-    is given this node's age of majority."""
+    is given this node's age of majority. `tells`: it tells owners on other nodes, and is
+    given the agencies' keys and the node's federation client."""
 
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -60,7 +66,7 @@ def federation_route(
             body += chunk
             if len(body) > transport.MAX_BODY_BYTES:
                 return _plain(413, {"error": "too_large", "message": "the body is too large"})
-        return await run_in_threadpool(_serve, request, handler, body, discloses, minors)
+        return await run_in_threadpool(_serve, request, handler, body, discloses, minors, tells)
 
     endpoint.permission = Permission.NODE_SIGNED
     endpoint.__name__ = handler.__name__
@@ -68,7 +74,12 @@ def federation_route(
 
 
 def _serve(
-    request: Request, handler: Handler, body: bytes, discloses: bool, minors: bool = False
+    request: Request,
+    handler: Handler,
+    body: bytes,
+    discloses: bool,
+    minors: bool = False,
+    tells: bool = False,
 ) -> Response:
     state = request.app.state
     settings = state.settings
@@ -115,6 +126,8 @@ def _serve(
                 options |= {"keys": state.keys, "tz": settings.tz}
             if minors:
                 options |= {"age_of_majority": settings.age_of_majority}
+            if tells:
+                options |= {"keys": state.keys, "federation": state.federation}
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
             _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
@@ -172,6 +185,8 @@ def federation_routes() -> list[Route]:
         # Given the agencies' keys: the coordinating agency signs the voucher it answers.
         federation_route("/participation", owner.participation_voucher, discloses=True),
         federation_route("/participation-told", owner.participation_told),
+        # An agency elsewhere's part in a case changed: the coordinator tells owners again.
+        federation_route("/participation-changed", owner.participation_changed, tells=True),
         # issue 20
         federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True, minors=True),
     ]

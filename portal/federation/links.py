@@ -10,6 +10,7 @@ closed or reopened on the owners' nodes too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from portal.crypto import KeyWrapper
 from portal.disclosure import point
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
-from portal.federation.transport import Federation, Unavailable
+from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, AgencyKind, CaseLink, MdtCase, OwedTell, Role, StaffUser
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
@@ -29,6 +30,7 @@ from portal.services import case_history, cases
 CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
 PARTICIPATION_TOLD = transport.PREFIX + "/participation-told"
+PARTICIPATION_CHANGED = transport.PREFIX + "/participation-changed"
 # An owner whose node did not answer is tried again when the case's page opens, at most
 # this often (each try waits for its node up to the federation's timeout).
 TRY_AGAIN_AFTER = timedelta(minutes=5)
@@ -359,6 +361,135 @@ def tell_as_coordinator(
     )
 
 
+def tell_changed(
+    db: Session,
+    agency: Agency,
+    client_id: int,
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+    between: Callable[[], None],
+) -> list[tuple[Agency, MdtCase]]:
+    """After `agency` (hosted here) changed what may be told of its client's part in the
+    cases the client is linked to (a release revoked), owners elsewhere learn who takes
+    part now. A case coordinated here: told now (`tell_as_coordinator`). A case coordinated
+    on another node: its coordinator's node is sent a notice in the agency's name
+    (`PARTICIPATION_CHANGED`; it asks every point again and tells the owners), once the
+    change is committed (`between`: the coordinator asks this node's points, which must
+    see it). The notice is owed (`OwedTell`) in the change's own transaction, so a node
+    that does not answer is sent it again (`tell_owed`). Returns the coordinating agencies
+    not reached, with their cases."""
+    owing = []
+    for case in cases_of_client(db, agency.id, client_id):
+        tell_as_coordinator(db, case, keys=keys, federation=federation, at=at)
+        if _owe_coordinator(db, case, agency, at=at):
+            owing.append(case)
+    sent = [(case, call) for case in owing if (call := _notice_call(db, case, agency, keys=keys))]
+    between()  # the change stands, whatever the coordinators' nodes do
+    answers = federation.send([call for _case, call in sent]) if sent else []
+    untold = []
+    for (case, call), answer in zip(sent, answers, strict=True):
+        if not _notice_answered(db, case, agency, call, answer, at=at):
+            untold.append((db.get(Agency, case.coordinating_agency_id), case))
+    return untold
+
+
+def _owe_coordinator(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> bool:
+    """Note that `agency` owes the case's coordinating node a notice (True), when the case
+    is coordinated elsewhere and the agency's part in it is confirmed. On a node that does
+    not coordinate the case, an `OwedTell` names the agency here that owes it."""
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    if coordinator is None or membership.is_local(db, coordinator):
+        return False
+    link = db.exec(
+        select(CaseLink).where(
+            CaseLink.case_id == case.id,
+            CaseLink.agency_id == agency.id,
+            CaseLink.confirmed_at.is_not(None),
+        )
+    ).first()
+    if link is None:  # never took part: the coordinator has told nobody of it
+        return False
+    row = db.exec(
+        select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
+    ).first() or OwedTell(case_id=case.id, agency_id=agency.id, since=at)
+    row.tried_at = at
+    db.add(row)
+    db.flush()
+    return True
+
+
+def _agency_itself(agency: Agency, *, node: str) -> Requester:
+    """The agency, no staff member named: who sends a notice the node sends for it."""
+    return Requester(
+        node=node, agency=agency.public_id, agency_kind=agency.kind, user=None, roles=frozenset()
+    )
+
+
+def _notice_call(db: Session, case: MdtCase, agency: Agency, *, keys: KeyWrapper) -> Call | None:
+    """The signed notice to the case's coordinating node, in the agency's name alone: its
+    staff member's name is the agency's to keep (who revoked a survivor's release). None
+    when there is no one to send it to (no roster, or the coordinator is not in it): then
+    nothing stays owed, as of an owner no longer in the roster (`tell_participants`)."""
+    roster, local_url = transport.roster_and_url(db)
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    member = None if roster is None else roster.member(coordinator.public_id)
+    if member is None or local_url is None:
+        for row in db.exec(
+            select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
+        ).all():
+            db.delete(row)
+        db.flush()
+        return None
+    requester = _agency_itself(agency, node=local_url)
+    (call,) = transport.calls_for(
+        db,
+        agency,
+        [member],
+        PARTICIPATION_CHANGED,
+        lambda _m: {"requester": wire.requester_dict(requester), "case": case.reference},
+        keys=keys,
+    )
+    return call
+
+
+def _notice_answered(
+    db: Session,
+    case: MdtCase,
+    agency: Agency,
+    call: Call,
+    answer: dict | Unavailable,
+    *,
+    at: datetime,
+) -> bool:
+    """Settle what the agency owes after a notice: gone once the coordinator's node took it
+    (and the agency's log says it told it); kept, with the time of this try, when its node
+    did not answer. True when taken."""
+    row = db.exec(
+        select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
+    ).first()
+    if isinstance(answer, Unavailable):
+        if row is not None:
+            row.tried_at = at
+            db.add(row)
+            db.flush()
+        return False
+    if row is not None:
+        db.delete(row)
+    record(
+        db,
+        AuditTag.COORDINATOR_TOLD,
+        agency_id=agency.id,
+        actor=_agency_itself(agency, node="local"),
+        subject=case.reference,
+        detail={"coordinating_agency": call.owners[0].agency, "told_on": call.node},
+        at=at,
+    )
+    db.flush()
+    return True
+
+
 def cases_of_client(db: Session, agency_id: int, client_id: int) -> list[MdtCase]:
     """The cases the agency's client is linked to (confirmed or not)."""
     return list(
@@ -383,7 +514,8 @@ def tell_owed(
     """Tell again what this node owes owners elsewhere (of one case, or of every case;
     only those last tried before `tried_before`, when given): how many owners were told,
     and the names of those still owed. Sent in the coordinating agency's name (no staff
-    member asked: the node does)."""
+    member asked: the node does). Of a case coordinated on another node, what is owed is
+    a notice to its coordinator (`tell_changed`), sent again in the owing agency's name."""
     query = select(OwedTell.case_id, OwedTell.agency_id)
     if case is not None:
         query = query.where(OwedTell.case_id == case.id)
@@ -401,7 +533,20 @@ def tell_owed(
         owing = db.get(MdtCase, case_id)
         coordinator = db.get(Agency, owing.coordinating_agency_id)
         if not membership.is_local(db, coordinator):
-            continue  # no longer this node's to tell (its agency moved): left as it is
+            # Coordinated elsewhere: the notices agencies here owe its node (`tell_changed`).
+            # Any other row is no longer this node's to tell (its agency moved): left be.
+            for agency_id in sorted(agencies):
+                agency = db.get(Agency, agency_id)
+                if not membership.is_local(db, agency):
+                    continue
+                call = _notice_call(db, owing, agency, keys=keys)
+                if call is None:
+                    continue
+                if _notice_answered(db, owing, agency, call, *federation.send([call]), at=at):
+                    told += 1
+                else:
+                    still.append(coordinator.name)
+            continue
         untold = tell_participants(
             db,
             owing,

@@ -27,9 +27,9 @@ from portal.disclosure.point import (
     vouched_for,
 )
 from portal.errors import Invalid, NotFound
-from portal.federation import membership, vouchers, wire
+from portal.federation import links, membership, vouchers, wire
 from portal.federation.signatures import Refusal, SignatureRefused
-from portal.federation.transport import Caller
+from portal.federation.transport import Caller, Federation
 from portal.models import (
     Agency,
     AgencyKind,
@@ -528,6 +528,61 @@ def participation_voucher(
         raise NotFound("case")
     voucher = vouchers.mint(db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at)
     return Answer(200, {"voucher": voucher}, coordinator)
+
+
+def participation_changed(
+    db: Session,
+    caller: Caller,
+    payload: dict,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+    **_given,
+) -> Answer:
+    """`POST /federation/v1/participation-changed`: an agency confirmed on a case this node's
+    agency coordinates says that what may be told of its own part changed on its node (its
+    survivor revoked a release): the coordinator tells the case's owners elsewhere who takes
+    part again, now, as when an agency here changes it (`links.tell_as_coordinator`).
+
+    Nothing of the notice is taken at its word but that it came, signed, from that agency:
+    every community-based agency's point is asked again whether each owner may be told of
+    it, the caller's own included, so no agency can have another untold (or told). Asked
+    by any other agency, or of a case not coordinated here, it is a 404, as a case that
+    does not exist. Audited in the coordinator's log, naming the agency (its staff member
+    is not named: not sent)."""
+    requester = _requester(caller, payload)
+    case = _case_sent(db, payload)
+    coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
+    asking = db.exec(select(Agency).where(Agency.public_id == requester.agency)).first()
+    link = (
+        None
+        if coordinator is None or asking is None or not membership.is_local(db, coordinator)
+        else _confirmed_link(db, case, asking)
+    )
+    if link is None:
+        raise NotFound("case")
+    # The coordinator's log first, then the community-based agencies' here: the order a
+    # confirmed link takes them in (`links.request_link`).
+    lock_logs(db, [coordinator.id])
+    untold = links.tell_participants(
+        db,
+        case,
+        requester=links.as_coordinator(coordinator),
+        keys=keys,
+        federation=federation,
+        at=at,
+    )
+    record(
+        db,
+        AuditTag.CASE_PARTICIPATION_CHANGED,
+        agency_id=coordinator.id,
+        actor=requester,
+        subject=case.reference,
+        detail={"agency": asking.public_id, "asked_from": caller.member.node, "untold": untold},
+        at=at,
+    )
+    return Answer(200, {"case": case.reference, "told_again": True}, coordinator)
 
 
 def participation_told(

@@ -45,13 +45,15 @@ class FederationNonce(SQLModel, table=True):
 class OwedTell(SQLModel, table=True):
     """A case's participants and status this node, its coordinator, still owes an owner
     elsewhere: its node did not answer when they changed. Told again at the next chance
-    (`portal.federation.links.tell_owed`); gone once told."""
+    (`portal.federation.links.tell_owed`); gone once told. On a node that does not
+    coordinate the case, the notice an agency here owes the coordinator's node: what may
+    be told of its part changed (`links.tell_changed`); `agency_id` is then that agency."""
 
     __tablename__ = "federation_owed_tell"
     __table_args__ = (UniqueConstraint("case_id", "agency_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="mdt_case.id", index=True)
-    agency_id: int = Field(foreign_key="agency.id")  # the owner elsewhere
+    agency_id: int = Field(foreign_key="agency.id")  # the owner elsewhere (or, see above)
     since: datetime = Field(sa_type=UTCDateTime)  # first owed, for the case page
     tried_at: datetime = Field(sa_type=UTCDateTime)  # last tried: pages try again after a while

@@ -122,6 +122,12 @@ EVENT_WORDS = {
     AuditTag.ROSTER_SIGNED: "MDT roster signed",
     AuditTag.CASE_LINK_DECLINED: "case link declined: no release names the coordinating agency",
     AuditTag.CASE_PARTICIPANTS_UPDATED: "case's agencies updated by the coordinating agency",
+    AuditTag.CASE_PARTICIPATION_CHANGED: (
+        "an agency's part in the case changed on its node: the case's agencies told again"
+    ),
+    AuditTag.COORDINATOR_TOLD: (
+        "coordinating agency told that what may be said of our part in the case changed"
+    ),
 }
 
 # One request's sections together, by the kind of per-section event they are.

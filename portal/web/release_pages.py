@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import partial
 
 from sqlmodel import select
 from starlette.responses import RedirectResponse, Response
 
 import consent
 from portal import i18n
+from portal.db import commit
 from portal.errors import Forbidden, Invalid, NotFound
 from portal.federation import links
 from portal.i18n import N_
@@ -322,15 +324,25 @@ def release_revoke(ctx: Context) -> Response:
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     # What owners on other nodes were told of this agency's part in the survivor's cases
     # may have rested on this release (participation, or the release she joined under).
-    for case in links.cases_of_client(ctx.db, row.agency_id, row.client_id):
-        links.tell_as_coordinator(
-            ctx.db,
-            case,
-            keys=ctx.request.app.state.keys,
-            federation=ctx.request.app.state.federation,
-            at=ctx.now,
+    untold = links.tell_changed(
+        ctx.db,
+        ctx.db.get(Agency, row.agency_id),
+        row.client_id,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        at=ctx.now,
+        between=partial(commit, ctx.db),
+    )
+    ctx.flash(
+        "The release is revoked. Partners can no longer see anything under it."
+        + "".join(
+            f" {coordinator.name} did not answer from its node, so partners on other nodes "
+            f"may still be told for now that your agency takes part in case {case.reference};"
+            " the portal tells it again each time that case's page opens (at most every five "
+            "minutes)."
+            for coordinator, case in untold
         )
-    ctx.flash("The release is revoked. Partners can no longer see anything under it.")
+    )
     return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
 
 

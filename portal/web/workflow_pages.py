@@ -136,7 +136,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)
-    owed = _owed(ctx, case) if coordinating else []
+    owed = _owed(ctx, case, coordinating=coordinating)
     told, untold = _told(ctx, case, reader)
     return render(
         ctx,
@@ -250,9 +250,11 @@ def _owners_told(ctx: Context, case) -> str:
     )
 
 
-def _owed(ctx: Context, case) -> list:
-    """For the coordinator's page: what this node still owes owners elsewhere of the
-    case (told again first, when last tried a while ago)."""
+def _owed(ctx: Context, case, *, coordinating: bool) -> list:
+    """What this node still owes of the case, told again first when last tried a while
+    ago: owners elsewhere, of a case coordinated here (listed on the coordinator's page),
+    or the coordinator's node, of one coordinated elsewhere (an agency here changed what
+    may be told of its part: `links.tell_changed`; not listed, it is that agency's)."""
     links.tell_owed(
         ctx.db,
         keys=ctx.request.app.state.keys,
@@ -261,7 +263,7 @@ def _owed(ctx: Context, case) -> list:
         case=case,
         tried_before=ctx.now - links.TRY_AGAIN_AFTER,
     )
-    return links.owed(ctx.db, case)
+    return links.owed(ctx.db, case) if coordinating else []
 
 
 def case_add_agency(ctx: Context) -> Response:
