@@ -4,12 +4,15 @@ it until the case next changes. Synthetic data only."""
 
 from __future__ import annotations
 
+import httpx2
 import test_federation_vouchers as vouchers_tests
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from portal.db import unit_of_work
-from portal.models import Client, ConsentRelease, ReleaseSection
+from portal.federation import links
+from portal.federation.transport import Federation
+from portal.models import Client, ConsentRelease, OwedTell, ReleaseSection
 
 import federation_world as fw
 
@@ -17,11 +20,11 @@ URLS = vouchers_tests.URLS
 world = vouchers_tests.world  # the fixture: three nodes, the case linked across them
 
 
-def _participation_release(world) -> str:
-    engine = world.a.engine()
+def _participation_release(world, node: str = "a", holder: str = fw.SHELTER) -> str:
+    engine = getattr(world, node).engine()
     with unit_of_work(engine) as db:
-        shelter = fw.agency_named(db, fw.SHELTER)
-        client = db.exec(select(Client).where(Client.agency_id == shelter.id)).one()
+        agency = fw.agency_named(db, holder)
+        client = db.exec(select(Client).where(Client.agency_id == agency.id)).one()
         found = db.exec(
             select(ConsentRelease.public_id)
             .join(ReleaseSection, ReleaseSection.release_id == ConsentRelease.id)
@@ -34,13 +37,11 @@ def _participation_release(world) -> str:
     return found
 
 
-def test_revoking_the_participation_release_untells_the_agency_elsewhere(world):
-    vouchers_tests._sign_participation(world, "a", fw.SHELTER, fw.WELFARE)
-    vouchers_tests._tell_again(world)
-    assert fw.SHELTER in vouchers_tests._links_on(world.c, world.case_ref)
-    release = _participation_release(world)
-    with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
-        fw.login(client, "shelter.cm")
+def _revoke(world, node: str, username: str, release: str) -> str:
+    """Revoke the release as its agency's staff do; the page shown next."""
+    url = URLS["abc".index(node)]
+    with TestClient(world.apps[node], base_url=url, follow_redirects=False) as client:
+        fw.login(client, username)
         page = client.get(f"/releases/{release}/revoke").text
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         answer = client.post(
@@ -48,7 +49,61 @@ def test_revoking_the_participation_release_untells_the_agency_elsewhere(world):
             data={"csrf_token": token, "reason": "Synthetic: changed her mind"},
         )
         assert answer.status_code == 303, answer.text
+        return client.get(answer.headers["location"]).text
+
+
+def test_revoking_the_participation_release_untells_the_agency_elsewhere(world):
+    vouchers_tests._sign_participation(world, "a", fw.SHELTER, fw.WELFARE)
+    vouchers_tests._tell_again(world)
+    assert fw.SHELTER in vouchers_tests._links_on(world.c, world.case_ref)
+    _revoke(world, "a", "shelter.cm", _participation_release(world))
     assert fw.SHELTER not in vouchers_tests._links_on(world.c, world.case_ref), (
         "child welfare's node still holds that the shelter serves the survivor after she "
         "revoked the release that let it be told"
     )
+
+
+def test_a_notice_the_coordinators_node_missed_is_sent_when_the_case_page_opens(world):
+    """The clinic (node B) revokes its survivor's release letting child welfare be told it
+    takes part while the coordinator's node (A) is down: the revocation stands and says
+    so; the notice is owed, and B's case page sends it once a while has passed."""
+    vouchers_tests._sign_participation(world, "b", fw.CLINIC, fw.WELFARE)
+    vouchers_tests._tell_again(world)
+    assert fw.CLINIC in vouchers_tests._links_on(world.c, world.case_ref)
+    to_c = httpx2.ASGITransport(app=world.apps["c"])
+    world.apps["b"].state.federation.close()
+    world.apps["b"].state.federation = Federation(
+        timeout_seconds=1,
+        window_seconds=30,
+        mounts={URLS[0]: vouchers_tests._CountingDown(), URLS[2]: to_c},
+    )
+    page = _revoke(world, "b", "clinic.cm", _participation_release(world, "b", fw.CLINIC))
+    assert "Coordinating CAC (synthetic) did not answer from its node" in page
+    assert fw.CLINIC in vouchers_tests._links_on(world.c, world.case_ref)
+    world.apps["b"].state.federation.close()
+    world.apps["b"].state.federation = Federation(
+        timeout_seconds=5,
+        window_seconds=30,
+        mounts={URLS[0]: httpx2.ASGITransport(app=world.apps["a"]), URLS[2]: to_c},
+    )
+    mirror = fw.case_on(world.b, world.case_ref)
+
+    def case_page() -> None:
+        with TestClient(world.apps["b"], base_url=URLS[1], follow_redirects=False) as client:
+            fw.login(client, "clinic.cm")
+            assert client.get(f"/cases/{mirror.public_id}").status_code == 200
+
+    case_page()  # tried a moment ago: not sent again yet
+    assert fw.CLINIC in vouchers_tests._links_on(world.c, world.case_ref)
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        (owed,) = db.exec(select(OwedTell)).all()
+        owed.tried_at -= links.TRY_AGAIN_AFTER
+        db.add(owed)
+    engine.dispose()
+    case_page()
+    assert fw.CLINIC not in vouchers_tests._links_on(world.c, world.case_ref)
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        assert db.exec(select(OwedTell)).all() == []
+    engine.dispose()
