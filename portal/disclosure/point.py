@@ -304,15 +304,22 @@ def told_to_agency(
     may ask: the holder's survivor on the case has a release in effect naming `recipient`
     for taking part, in MDT case review. Decided and audited in the holder's log (asked by
     the case's coordinator, `asked_by`); each of the recipient's staff who asks later is
-    decided under the holder's policy too, as any requester is."""
+    decided under the holder's policy too, as any requester is.
+
+    A recipient that is not a part of the case as this node knows it (its coordinator, or a
+    confirmed link) is answered as not linked, the release never read: what the survivor's
+    release names is not told to anyone about an agency with no part in the case."""
     cache = RequestCache()
-    client_id, confirmed_at = _load_links(db, case, at=at, cache=cache).get(holder.id, (None, None))
+    links = _load_links(db, case, at=at, cache=cache)
+    client_id, confirmed_at = links.get(holder.id, (None, None))
+    _recipient_client, recipient_confirmed = links.get(recipient.id, (None, None))
     purpose = consent.Purpose.MDT_CASE_REVIEW.value
     gate, release_ref = Gate.NOT_LINKED, None
     if (
         client_id is not None
         and confirmed_at is not None
         and holder.id not in cache.lapsed[case.id]
+        and (recipient.id == case.coordinating_agency_id or recipient_confirmed is not None)
     ):
         found = consent_gate.candidates(
             db,

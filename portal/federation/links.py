@@ -255,6 +255,36 @@ def tell_participants(
         and member.node != local_url
         and (only is None or agency_ids[public_id] in only)
     ]
+
+    def send(batch: list, told: dict[str, set[str]]) -> dict[int, str]:
+        """The news to each owner of `batch`; those that did not take it."""
+        calls = transport.calls_for(
+            db,
+            coordinator,
+            batch,
+            CASE_PARTICIPANTS,
+            lambda m: {
+                "requester": wire.requester_dict(replace(requester, node=local_url)),
+                "owner": m.agency,
+                "case": case.reference,
+                "participants": named_to(
+                    participants, m.agency, coordinator.public_id, told.get(m.agency, set())
+                ),
+                "status": str(case.status),
+            },
+            keys=keys,
+        )
+        answers = federation.send(calls) if calls else []
+        return {
+            agency_ids[call.owners[0].agency]: call.owners[0].name
+            for call, answer in zip(calls, answers, strict=True)
+            if isinstance(answer, Unavailable)
+        }
+
+    # A community-based owner's news rests on no one's answer: it is sent first, so that
+    # each knows which system-based agencies take part before it is asked which of them may
+    # be told of it (its point answers for none that is not on the case as it knows it).
+    untold = send([m for m in members if participants[m.agency] != AgencyKind.SYSTEM], {})
     told, unsure = _told_of_community(
         db,
         case,
@@ -265,28 +295,7 @@ def tell_participants(
         federation=federation,
         at=at,
     )
-    calls = transport.calls_for(
-        db,
-        coordinator,
-        members,
-        CASE_PARTICIPANTS,
-        lambda m: {
-            "requester": wire.requester_dict(replace(requester, node=local_url)),
-            "owner": m.agency,
-            "case": case.reference,
-            "participants": named_to(
-                participants, m.agency, coordinator.public_id, told.get(m.agency, set())
-            ),
-            "status": str(case.status),
-        },
-        keys=keys,
-    )
-    answers = federation.send(calls) if calls else []
-    untold = {
-        agency_ids[call.owners[0].agency]: call.owners[0].name
-        for call, answer in zip(calls, answers, strict=True)
-        if isinstance(answer, Unavailable)
-    }
+    untold |= send([m for m in members if participants[m.agency] == AgencyKind.SYSTEM], told)
     asked = {agency_ids[m.agency] for m in members}
     # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
     # is sent to it, so nothing stays owed. Owed too: one told without an agency whose

@@ -593,7 +593,9 @@ def participation_told(
     told that it takes part (`point.told_to_agency`, audited in the owner's log), before it
     tells them who takes part. Asked by anyone else, of a case the owner has no client
     confirmed on, or about a community-based agency (whose taking part is not this owner's
-    to learn), it is a 404."""
+    to learn), it is a 404. A system-based agency not on the case as this node knows it (the
+    coordinator tells it who takes part first) is answered as not told, the survivor's
+    release unread: no answer here says what it names of an agency with no part in the case."""
     requester = _requester(caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     case = _case_sent(db, payload)
