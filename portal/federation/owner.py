@@ -514,7 +514,9 @@ def participation_voucher(
 ) -> Answer:
     """`POST /federation/v1/participation`: an agency confirmed on a case this node's agency
     coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
-    asker, or a case not coordinated here, is answered as a case that does not exist."""
+    asker (one whose survivor's release to join is no longer in effect, as this node knows
+    it, included), or a case not coordinated here, is answered as a case that does not
+    exist."""
     requester = _requester(caller, payload)
     case = _case_sent(db, payload)
     coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
@@ -526,7 +528,12 @@ def participation_voucher(
     )
     if link is None:
         raise NotFound("case")
-    voucher = vouchers.mint(db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at)
+    try:
+        voucher = vouchers.mint(
+            db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at
+        )
+    except vouchers.NotVouched:
+        raise NotFound("case") from None
     return Answer(200, {"voucher": voucher}, coordinator)
 
 

@@ -10,8 +10,11 @@ disclosure point counts the agency as taking part for that request alone, and ke
 nothing of it but its log entries (which name every requester, as they always have).
 
 The coordinating agency vouches for an agency confirmed on the case, only to that agency
-(its signed request); an owner takes a voucher only from the MDT's coordinating agency
-(this node's roster's word) and only for the case that agency coordinates.
+(its signed request), and for none whose survivor's release to join the case is no longer
+in effect (`point.lapsed_links`: partners see nothing more of that survivor); the agency's
+own node, which holds that release, asks for no voucher then. An owner takes a voucher only
+from the MDT's coordinating agency (this node's roster's word) and only for the case that
+agency coordinates.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from nacl.exceptions import BadSignatureError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode, b64url_encode
 from portal.crypto import KeyWrapper
+from portal.disclosure import point
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
-from portal.models import Agency, AgencyKind, MdtCase
+from portal.models import Agency, AgencyKind, CaseLink, MdtCase
 from portal.requester import Requester
 
 PATH = transport.PREFIX + "/participation"
@@ -47,6 +51,23 @@ class VoucherRefused(wire.WireError):
     """A voucher that is malformed, not the MDT coordinator's, or not for this request."""
 
 
+class NotVouched(Exception):
+    """The agency takes no part in the case that its coordinating agency vouches for."""
+
+
+def takes_part(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> bool:
+    """Whether `agency` takes part in `case` as this node knows it: its link is confirmed,
+    and the release its survivor joined under (when this node holds it) is in effect now."""
+    confirmed = db.exec(
+        select(CaseLink.id).where(
+            CaseLink.case_id == case.id,
+            CaseLink.agency_id == agency.id,
+            CaseLink.confirmed_at.is_not(None),
+        )
+    ).first()
+    return confirmed is not None and agency.id not in point.lapsed_links(db, case, at=at)
+
+
 def needed(requester_agency: Agency, case: MdtCase) -> bool:
     """Whether this agency's requests about the case carry a voucher: a community-based
     agency other than the coordinator, whose taking part owners are not told of."""
@@ -59,7 +80,11 @@ def needed(requester_agency: Agency, case: MdtCase) -> bool:
 def mint(
     db: Session, case: MdtCase, agency: str, *, coordinator: Agency, keys: KeyWrapper, at: datetime
 ) -> dict:
-    """The coordinating agency's voucher that `agency` (public id) takes part in `case`."""
+    """The coordinating agency's voucher that `agency` (public id) takes part in `case`;
+    raises NotVouched when it does not (`takes_part`)."""
+    asking = db.exec(select(Agency).where(Agency.public_id == agency)).first()
+    if asking is None or not takes_part(db, case, asking, at=at):
+        raise NotVouched(agency)
     claim = {
         "case": case.reference,
         "agency": agency,
@@ -130,6 +155,12 @@ def for_request(
     needed); raises Unavailable when the coordinating node elsewhere does not give one."""
     if not needed(requester_agency, case):
         return None
+    if not takes_part(db, case, requester_agency, at=at):
+        # Asked of no one (a request for a voucher would tell the coordinator's node).
+        raise Unavailable(
+            "your agency takes no part in the case now: its link is not confirmed, or the "
+            "release its client joined under is no longer in effect"
+        )
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if membership.is_local(db, coordinator):
         return mint(db, case, requester_agency.public_id, coordinator=coordinator, keys=keys, at=at)

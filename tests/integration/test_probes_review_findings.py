@@ -9,15 +9,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx2
+import pytest
 import test_federation_vouchers as vouchers_tests
 from sqlmodel import select
 
 import consent
 from portal.app import create_app
 from portal.db import unit_of_work
-from portal.federation import membership
-from portal.models import AuditEntry, Client, Discipline, Role
-from portal.services import releases
+from portal.disclosure import point
+from portal.federation import membership, vouchers
+from portal.federation.transport import Unavailable
+from portal.models import AuditEntry, Client, Discipline, MdtCase, Role
+from portal.requester import Requester
+from portal.services import cases, casework, releases
 
 import factories as make
 import federation_world as fw
@@ -173,3 +177,91 @@ def test_an_agency_confirmed_after_a_community_one_is_told_of_it_at_once(tmp_pat
         "child welfare's node was not told of the clinic, though the clinic's survivor names "
         "it: the clinic's node was asked before it knew child welfare takes part"
     )
+
+
+# -- 2. A voucher for an agency whose survivor's agreement to take part has lapsed ---------
+
+
+def test_no_voucher_for_an_agency_whose_survivors_release_to_join_was_revoked(db, keys, clock):
+    """A shelter on the coordinator's node joined the case under its survivor's release
+    naming the coordinating CAC; the survivor revoked it. The coordinator's page shows the
+    link as needing a new release and partners see nothing more of that survivor, yet
+    `vouchers.for_request` (and `vouchers.mint`) still vouch that the shelter takes part,
+    so owners elsewhere answer its staff as a part of the case."""
+    cac = make.agency(db, keys, name="Voucher CAC (synthetic)")
+    shelter = make.agency(
+        db, keys, name="Voucher Shelter (synthetic)", discipline=Discipline.SHELTER
+    )
+    make.user(db, cac, Role.MDT_COORDINATOR)
+    staff = make.user(db, shelter, Role.CASE_MANAGER)
+    welfare = elsewhere("Voucher Welfare (synthetic)", node=THERE, kind="system")
+    entries = membership.entries_json([welfare.member, here(db, shelter, node=HERE)])
+    membership.sign_roster(db, cac, entries, node=HERE, keys=keys, at=clock())
+    survivor = make.client_record(db, shelter, keys)
+    joining = _sign(db, keys, clock, survivor, staff, [cac.public_id], ["placement_housing"])
+    case = make.mdt_case(db, cac)
+    clock.advance(minutes=1)
+    cases.link_client(db, case, shelter, None, actor=None, at=clock())
+    casework.confirm_link(
+        db, case, shelter, client_reference=survivor.reference, actor=staff, at=clock()
+    )
+    asking = Requester.of(staff, shelter, frozenset({Role.CASE_MANAGER.value}))
+    # While the release is in effect the shelter is vouched for (no call elsewhere: the
+    # coordinator's node mints it).
+    assert (
+        vouchers.for_request(db, asking, shelter, case, keys=keys, federation=None, at=clock())[
+            "claim"
+        ]["agency"]
+        == shelter.public_id
+    )
+    clock.advance(minutes=1)
+    releases.revoke(db, joining, reason="the client asked", actor=staff, keys=keys, at=clock())
+    db.flush()
+    clock.advance(minutes=1)
+    assert shelter.id in point.lapsed_links(db, case, at=clock())
+    with pytest.raises(Unavailable):
+        voucher = vouchers.for_request(
+            db, asking, shelter, case, keys=keys, federation=None, at=clock()
+        )
+        raise AssertionError(f"the shelter was vouched for after the revocation: {voucher}")
+    with pytest.raises(vouchers.NotVouched):
+        vouchers.mint(db, case, shelter.public_id, coordinator=cac, keys=keys, at=clock())
+
+
+world = vouchers_tests.world  # the fixture: three nodes, the case linked across them
+
+
+def test_an_agency_elsewhere_whose_survivor_revoked_joining_asks_for_no_voucher(world):
+    """The clinic (node B) joined the case under its survivor's release naming the CAC; the
+    survivor revoked it, on B. Only B knows: the coordinator's node (A) holds no release of
+    the clinic's and vouches on. B's `vouchers.for_request` still fetches a voucher and its
+    staff ask owners elsewhere as a part of the case."""
+    engine = world.b.engine()
+    try:
+        with unit_of_work(engine) as db:
+            clinic = fw.agency_named(db, fw.CLINIC)
+            staff = fw.staff_named(db, "clinic.cm")
+            survivor = db.exec(select(Client).where(Client.agency_id == clinic.id)).one()
+            (joining,) = releases.releases_of(db, survivor)
+            releases.revoke(
+                db, joining, reason="the client asked", actor=staff, keys=world.b.keys, at=fw.now()
+            )
+        with unit_of_work(engine) as db:
+            case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+            clinic = fw.agency_named(db, fw.CLINIC)
+            asking = Requester.of(
+                fw.staff_named(db, "clinic.cm"), clinic, frozenset({Role.CASE_MANAGER.value})
+            )
+            with pytest.raises(Unavailable):
+                voucher = vouchers.for_request(
+                    db,
+                    asking,
+                    clinic,
+                    case,
+                    keys=world.b.keys,
+                    federation=world.apps["b"].state.federation,
+                    at=fw.now() + timedelta(seconds=1),
+                )
+                raise AssertionError(f"the clinic carries a voucher after revoking: {voucher}")
+    finally:
+        engine.dispose()
