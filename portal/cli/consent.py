@@ -116,6 +116,7 @@ def _read_input(name: str) -> bytes:
 
 
 def cmd_consent_verify(args: argparse.Namespace) -> int:
+    from portal.federation import membership
     from portal.services import release_documents
 
     try:
@@ -126,7 +127,9 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     tz = mdt_zone()  # the verdict dates the release as the node's staff read it
     with unit_of_work(open_engine(chosen())) as db:
         try:
-            report = release_documents.verify_upload(db, data, at=utc_now(), tz=tz)
+            report = release_documents.verify_upload(
+                db, data, at=utc_now(), tz=tz, elsewhere=membership.partner_keys(db)
+            )
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
             return UNREADABLE

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from nacl.signing import SigningKey, VerifyKey
 from sqlmodel import Session, func, select
 
+import consent
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.federation import roster as rosters
@@ -53,6 +54,27 @@ def held(db: Session) -> tuple[RosterDocument, Roster] | None:
         with _parsed_lock:
             _parsed[cache_key] = found
     return document, found
+
+
+def partner_keys(db: Session) -> list[consent.KeyEntry]:
+    """The signing keys, current and retired, of the agencies hosted on other nodes, as the
+    roster in force lists them: "any partner verifies [a release] with the roster key"."""
+    found = held(db)
+    if found is None:
+        return []
+    here = {a.public_id for a in local_agencies(db)}
+    return [
+        consent.KeyEntry(
+            key_id=key.key_id,
+            agency_id=member.agency,
+            verify_key=key.verify_key,
+            created_at=key.created_at,
+            retired_at=key.retired_at,
+        )
+        for member in found[1].members
+        if member.agency not in here
+        for key in member.keys
+    ]
 
 
 def local_agencies(db: Session) -> list[Agency]:

@@ -4,7 +4,7 @@ check of an uploaded file against this node's keys and revocations."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -103,9 +103,14 @@ def verify_upload(
     tz: tzinfo,
     agency_id: int | None = None,
     names_readable: Callable[[ConsentRelease], bool] = lambda _row: True,
+    elsewhere: Iterable[consent.KeyEntry] = (),
 ) -> VerifyReport:
     """Verify an uploaded signed release against this node's key ring and revocations.
     `tz`: the MDT's time zone, in which the status's reason dates the release.
+    `elsewhere`: the signing keys of the agencies hosted on other nodes, as the MDT's roster
+    lists them (`membership.partner_keys`): a partner's release is verified with its roster
+    key, each key only ever as its own agency's (the library refuses a release signed with
+    another agency's key); this node's own keys stand where both name one.
 
     `agency_id`: the uploader's agency. A file that fails its signature is compared field
     by field only with that agency's own stored release: anyone else could make a file
@@ -123,6 +128,7 @@ def verify_upload(
     except consent.EnvelopeError as error:
         raise Invalid("document", str(error)) from None
     ring = keyring(db)
+    ring = consent.KeyRing([*ring, *(key for key in elsewhere if ring.get(key.key_id) is None)])
     verdict = consent.verify(envelope, ring, at=at)
     release_id = envelope["release"].get("release_id")
     stored = None
@@ -160,6 +166,10 @@ def verify_upload(
     problems = consent.validate(
         document, section_keys=catalogue().keys(), agency_kinds=agency_kinds(db)
     )
+    if stored is not None and db.get(Agency, stored.agency_id).public_id != (
+        document.disclosing_agency
+    ):
+        stored = None  # another agency's release of that number: its revocations are not these
     known = []
     if stored is not None:
         for revocation in db.exec(

@@ -10,6 +10,7 @@ import consent
 from consent.signing import MAX_ENVELOPE_BYTES
 from portal import i18n
 from portal.errors import Invalid
+from portal.federation import membership
 from portal.i18n import N_
 from portal.models import Agency, Client
 from portal.sections import catalogue
@@ -54,6 +55,7 @@ def verify(ctx: Context) -> Response:
             at=ctx.now,
             tz=ctx.settings.tz,
             agency_id=ctx.viewer.agency.id,
+            elsewhere=membership.partner_keys(ctx.db),
             names_readable=lambda row: (
                 clients.read_names_in(
                     ctx.db,

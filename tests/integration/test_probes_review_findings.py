@@ -6,14 +6,19 @@ reviewed code (on both databases where it takes one). Synthetic data only."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import uuid
 from datetime import timedelta
 
 import httpx2
 import pytest
+import test_consent_cli as consent_cli_tests
 import test_federation_vouchers as vouchers_tests
 from sqlmodel import select
 
 import consent
+from consent.signing import envelope_dict
 from portal.app import create_app
 from portal.db import unit_of_work
 from portal.disclosure import point
@@ -265,3 +270,95 @@ def test_an_agency_elsewhere_whose_survivor_revoked_joining_asks_for_no_voucher(
                 raise AssertionError(f"the clinic carries a voucher after revoking: {voucher}")
     finally:
         engine.dispose()
+
+
+# -- 3. A partner's release verified on this node ------------------------------------------
+
+
+def test_a_release_of_a_partner_elsewhere_verifies_under_its_roster_key_and_no_other(
+    client, db, keys, clock
+):
+    """`portal consent verify` and the verify page judge a release with this node's key
+    ring, which holds the keys of the agencies hosted here only: a release a partner on
+    another node signed, with the key the MDT's roster lists for it, is "signed with a key
+    that is not on the roster", though the page has words for one "not made on this node"
+    (whose revocations cannot be checked here). Signed by another partner's key, it is
+    still refused, as another agency's."""
+    cac = make.agency(db, keys, name="Verify CAC (synthetic)")
+    advocate = make.user(db, cac, Role.ADVOCATE)
+    welfare = elsewhere("Verify Welfare (synthetic)", node=THERE, kind="system")
+    police = elsewhere(
+        "Verify Police (synthetic)", node=THERE, kind="system", discipline="law_enforcement"
+    )
+    entries = membership.entries_json([welfare.member, police.member])
+    membership.sign_roster(db, cac, entries, node=HERE, keys=keys, at=clock())
+    survivor = make.client_record(db, cac, keys)
+    ours = releases.signed_document(
+        _sign(db, keys, clock, survivor, advocate, [welfare.member.agency], ["safety_plan"])
+    )
+    db.commit()
+    theirs = dataclasses.replace(
+        ours,
+        release_id=str(uuid.uuid4()),
+        disclosing_agency=welfare.member.agency,
+        recipients=(cac.public_id,),
+    )
+    make.login(client, advocate.username)
+    token = make.csrf_of_page(client, "/clients")
+
+    def verified(signer, document=theirs) -> str:
+        body = document.to_dict()
+        signature = signer.signing_key.sign(consent.canonical_bytes(body)).signature
+        envelope = envelope_dict("release", body, signer.key_id, signature)
+        page = client.post(
+            "/consent/verify",
+            data={"csrf_token": token},
+            files={"document": ("release.json", json.dumps(envelope).encode(), "application/json")},
+        )
+        assert page.status_code == 200, page.text
+        return page.text
+
+    page = verified(welfare)
+    assert "Valid and in effect now" in page, (
+        "child welfare's own release, signed with the key the roster lists for it, was "
+        + (
+            "refused as signed with a key not on the roster"
+            if "not on the roster" in page
+            else "refused"
+        )
+    )
+    assert "its revocations could not be checked here" in page
+    assert "signed with another agency" in verified(police)
+    # Numbered as a release made here: still another agency's, whose revocations this node
+    # does not hold (this node's release of that number is not it).
+    numbered_as_ours = dataclasses.replace(theirs, release_id=ours.release_id)
+    assert "its revocations could not be checked here" in verified(welfare, numbered_as_ours)
+
+
+node = consent_cli_tests.node  # the fixture: a migrated node as an operator has it
+
+
+def test_the_command_line_verifies_a_partners_release_with_its_roster_key(node, tmp_path, capsys):
+    """The same on `portal consent verify`: it exits 0 for a partner's release signed with
+    its roster key, and says that revocations are the disclosing agency's to tell."""
+    envelope, _ = consent_cli_tests.make_release(node)
+    engine, keys = node
+    welfare = elsewhere("Verify Welfare CLI (synthetic)", node=THERE, kind="system")
+    with unit_of_work(engine) as db:
+        owner = fw.agency_named(db, "Owner Agency (synthetic)")
+        entries = membership.entries_json([welfare.member])
+        membership.sign_roster(db, owner, entries, node=HERE, keys=keys, at=consent_cli_tests.now())
+        recipient = owner.public_id
+    engine.dispose()
+    theirs = dataclasses.replace(
+        consent.Release.from_dict(envelope["release"]),
+        release_id=str(uuid.uuid4()),
+        disclosing_agency=welfare.member.agency,
+        recipients=(recipient,),
+    )
+    body = theirs.to_dict()
+    signature = welfare.signing_key.sign(consent.canonical_bytes(body)).signature
+    signed = envelope_dict("release", body, welfare.key_id, signature)
+    code, output = consent_cli_tests.verify(tmp_path, capsys, signed)
+    assert code == 0 and output.startswith("VALID"), output
+    assert "made on another node" in output
