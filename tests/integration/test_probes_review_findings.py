@@ -213,12 +213,10 @@ def test_no_voucher_for_an_agency_whose_survivors_release_to_join_was_revoked(db
     asking = Requester.of(staff, shelter, frozenset({Role.CASE_MANAGER.value}))
     # While the release is in effect the shelter is vouched for (no call elsewhere: the
     # coordinator's node mints it).
-    assert (
-        vouchers.for_request(db, asking, shelter, case, keys=keys, federation=None, at=clock())[
-            "claim"
-        ]["agency"]
-        == shelter.public_id
+    voucher = vouchers.for_request(
+        db, asking, shelter, case, keys=keys, federation=None, at=clock()
     )
+    assert voucher["claim"]["agency"] == shelter.public_id
     clock.advance(minutes=1)
     releases.revoke(db, joining, reason="the client asked", actor=staff, keys=keys, at=clock())
     db.flush()
