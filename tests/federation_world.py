@@ -41,9 +41,13 @@ class Node:
     directory: Path
     kek: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     session_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # A database of its own made by the test (PostgreSQL); None: a SQLite file here.
+    database_url_given: str | None = None
 
     @property
     def database_url(self) -> str:
+        if self.database_url_given is not None:
+            return self.database_url_given
         return f"sqlite:///{self.directory / (self.name + '.db')}"
 
     @property

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from portal.crypto import KeyWrapper
 from portal.disclosure.sources import (
     Content,
+    Item,
     Row,
     SourceCache,
     Wanted,
@@ -20,7 +21,7 @@ from portal.disclosure.sources import (
 from portal.models import CaseLink
 from portal.sections import Section
 
-__all__ = ["Content", "Row", "load"]
+__all__ = ["Content", "Item", "Row", "load"]
 
 
 def load(

@@ -580,13 +580,22 @@ def _case_consent(
         for agency_id, (client_id, confirmed_at) in links.items()
         if confirmed_at is not None and client_id is not None
     }
+    # Who takes part: every confirmed link, with a client here or not. An agency hosted
+    # elsewhere takes part with no client here (its survivor's record, and the releases
+    # naming others, are on its own node): its own survivor needs no release to it, as for
+    # an agency here, so its link alone puts it on the case.
+    on_case = {
+        agency_id
+        for agency_id, (_client, confirmed_at) in links.items()
+        if confirmed_at is not None
+    }
     # One not on the case is answered first, and alike whatever the case holds: as for a
     # case that does not exist (a lapsed release would tell a stranger that a survivor on
     # this case withdrew).
-    if recipient.id != case.coordinating_agency_id and recipient.id not in confirmed:
+    if recipient.id != case.coordinating_agency_id and recipient.id not in on_case:
         return withheld(Gate.NOT_LINKED)
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
-    if not others and recipient.id not in confirmed:
+    if not others and recipient.id not in on_case:
         return withheld(Gate.NOT_LINKED)
     lapsed = cache.lapsed[case.id] - {recipient.id}
     if lapsed:  # a survivor's agreement to take part is no longer in effect

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 
 from sqlmodel import Session
@@ -25,6 +25,7 @@ from portal.federation import membership, transport, vouchers, wire
 from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, MdtCase
 from portal.requester import Requester
+from portal.sections import Section, catalogue
 from portal.services import case_records, case_summary
 from portal.services.case_summary import Participant
 
@@ -51,9 +52,11 @@ def _remote_calls(
     federation: Federation,
     at: datetime,
     sections: list[str] | None = None,
+    voucher: bool = True,
 ) -> tuple[list[Call], dict[str, str]]:
     """The signed calls to owners elsewhere (for these sections; None: all they keep), and
-    the owners that cannot be asked (why)."""
+    the owners that cannot be asked (why). `voucher`: False when the only owner asked is the
+    case's coordinator, who holds the case's links itself."""
     if not remote:
         return [], {}
     roster, local_url = transport.roster_and_url(db)
@@ -62,8 +65,12 @@ def _remote_calls(
     asking = replace(requester, node=local_url)
     requester_agency = RequestCache().agency(db, requester.agency)
     try:
-        voucher = vouchers.for_request(
-            db, requester, requester_agency, case, keys=keys, federation=federation, at=at
+        voucher = (
+            vouchers.for_request(
+                db, requester, requester_agency, case, keys=keys, federation=federation, at=at
+            )
+            if voucher
+            else None
         )
     except Unavailable as why:
         return [], {p.agency.public_id: str(why) for p in remote}
@@ -349,3 +356,80 @@ def every_block(
         budget_seconds=math.inf,
         between=between,
     )
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """An MDT record whose owner's node did not answer (or whose answer did not verify):
+    shown as unavailable, never as withheld by a gate nobody decided."""
+
+    section: Section
+    owner: Agency
+    unavailable: str
+    decision: str = field(default="unavailable", init=False)
+
+
+def case_decisions(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation,
+    between: Callable[[], None] | None = None,
+) -> Decision | Unanswered:
+    """The case's decisions, as the coordinating agency's point answers this requester:
+    decided here when the coordinator is hosted here (`case_records.case_decisions`), else
+    asked of its node by a signed request, decided and audited there (under every survivor's
+    consent) and receipted here. Never decided on a node that does not keep them."""
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    if membership.is_local(db, coordinator):
+        return case_records.case_decisions(
+            db, requester, case, at=at, tz=tz, keys=keys, between=between
+        )
+    return _of_coordinator(
+        db,
+        requester,
+        case,
+        coordinator,
+        case_records.DECISIONS,
+        at=at,
+        keys=keys,
+        federation=federation,
+    )
+
+
+def _of_coordinator(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    coordinator: Agency,
+    section_key: str,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    federation: Federation,
+) -> Decision | Unanswered:
+    """One MDT record of the case, asked of its coordinator's node and receipted here."""
+    section = catalogue().get(section_key)
+    asked = Participant(coordinator, coordinating=True, confirmed=True)
+    calls, cannot = _remote_calls(
+        db,
+        requester,
+        case,
+        [asked],
+        keys=keys,
+        federation=federation,
+        at=at,
+        sections=[section_key],
+        voucher=False,
+    )
+    pending = federation.submit(calls) if calls else None
+    found = _received(db, requester, case, [asked], calls, pending, cannot, at=at)
+    block = found[coordinator.public_id]
+    decisions = block.decisions or []
+    if len(decisions) != 1 or decisions[0].section.key != section_key:
+        return Unanswered(section, coordinator, block.unavailable or "its node did not answer")
+    return decisions[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from portal.disclosure import Decision, Gate, Released, Withheld
-from portal.disclosure.content import Content, Row
+from portal.disclosure.content import Content, Item, Row
 from portal.disclosure.referrals import SECTION as REFERRAL_SECTION
 from portal.disclosure.referrals import Referrals, referral_ref
 from portal.models import Agency
@@ -100,6 +100,7 @@ def decision_dict(decision: Decision) -> dict:
                 ],
                 "version": content.version,
                 "saved_at": None if content.saved_at is None else content.saved_at.isoformat(),
+                "items": [_item_dict(item) for item in content.items],
             },
             "release_ref": decision.release_ref,
             "policy_rule": decision.policy_rule,
@@ -124,6 +125,51 @@ def decision_dict(decision: Decision) -> dict:
         },
         "reason": sentence(why),
     }
+
+
+# An MDT record's facts, by name, as a page sets them beside what it shows (a decision's
+# recommendation, notes, meeting day): only flat values cross. What a task's own page adds
+# (comments, history) names staff and agencies by this node's row ids: never sent.
+_TIMES = ("created_at",)
+_DAYS = ("meeting_date",)
+MAX_ITEMS = 1000
+
+
+def _item_dict(item: Item) -> dict:
+    return {
+        "ref": item.ref,
+        "values": {
+            key: _json_value(value)
+            for key, value in item.values.items()
+            if value is None
+            or (isinstance(value, str | int | date | datetime) and not isinstance(value, bool))
+        },
+    }
+
+
+def _item_from(data: object) -> Item:
+    if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+        raise WireError("decision.content.items: expected a reference and values")
+    ref = _text(data, "ref", longest=_ID)
+    values: dict[str, object] = {}
+    for key, value in data["values"].items():
+        if key in _TIMES or key in _DAYS:
+            try:
+                read = datetime.fromisoformat(value) if key in _TIMES else date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise WireError(f"decision.content.items: {key} is not a date") from None
+            if key in _TIMES and read.tzinfo is None:
+                raise WireError(f"decision.content.items: {key} has no time zone")
+            values[key] = read
+        elif (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, int) and not isinstance(value, bool))
+        ):
+            values[key] = value
+        else:
+            raise WireError(f"decision.content.items: {key} is not text")
+    return Item(ref, values)
 
 
 def _row_value(kind: str, value: object) -> object:
@@ -194,10 +240,14 @@ def decision_from(data: object, owner: Agency) -> Decision:
     except (TypeError, ValueError):
         raise WireError("decision.content.saved_at: expected a time") from None
     version = content.get("version")
+    listed = content.get("items") or []
+    if not isinstance(listed, list) or len(listed) > MAX_ITEMS:
+        raise WireError("decision.content.items: expected a list of records")
+    items = tuple(_item_from(item) for item in listed)
     return Released(
         section,
         owner,
-        Content(tuple(rows), version if isinstance(version, int) else None, saved),
+        Content(tuple(rows), version if isinstance(version, int) else None, saved, items),
         _kept(data, "release_ref", _ID),
         _kept(data, "policy_rule", _RULE),
         _kept(data, "role", _ROLE),

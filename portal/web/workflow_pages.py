@@ -163,7 +163,10 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
                 ctx.db, case=case, agency_names={p.agency.name for p in told}, **reader
             ),
             "meetings": meetings.case_meetings(ctx.db, case),
-            "decisions": case_records.case_decisions(ctx.db, case=case, **reader),
+            # Asked of the coordinator's node when it is hosted elsewhere (its point decides).
+            "decisions": federated_summary.case_decisions(
+                ctx.db, case=case, federation=ctx.request.app.state.federation, **reader
+            ),
             "tasks": tasks.with_text(ctx.db, rows=tasks.case_tasks(ctx.db, case), **reader),
             "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
@@ -432,7 +435,12 @@ def case_packet(ctx: Context) -> Response:
                 **_mdt_reader(ctx, 200),
             ),
             "meetings": meetings.case_meetings(ctx.db, case),
-            "decisions": case_records.case_decisions(ctx.db, case=case, **_mdt_reader(ctx, 200)),
+            "decisions": federated_summary.case_decisions(
+                ctx.db,
+                case=case,
+                federation=ctx.request.app.state.federation,
+                **_mdt_reader(ctx, 200),
+            ),
             "tasks": tasks.with_text(
                 ctx.db, rows=tasks.case_tasks(ctx.db, case, open_only=True), **_mdt_reader(ctx, 200)
             ),
