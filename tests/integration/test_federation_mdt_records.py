@@ -24,7 +24,7 @@ from portal.app import create_app
 from portal.db import unit_of_work
 from portal.federation import links
 from portal.models import CaseLink, Client, MdtCase
-from portal.services import cases, meetings
+from portal.services import cases, meetings, releases
 
 import federation_world as fw
 from databases import BACKENDS, new_empty_database
@@ -256,6 +256,43 @@ def test_a_clinic_no_longer_confirmed_on_the_case_is_answered_not_linked(world):
             ).one()
             link.confirmed_at = confirmed_at
             db.add(link)
+
+
+def test_a_survivor_here_whose_agreement_to_take_part_lapsed_withholds_them(world):
+    """The shelter's survivor joined under a release naming the coordinator; once it is
+    revoked, nothing more of the case reaches a partner, elsewhere as here."""
+    with unit_of_work(world.a.engine()) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        shelter = fw.agency_named(db, fw.SHELTER)
+        client = db.exec(select(Client).where(Client.agency_id == shelter.id)).one()
+        joined = next(
+            row
+            for row in releases.releases_of(db, client)
+            if world.ids[fw.CAC] in releases.signed_document(row).recipients
+        )
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == shelter.id)
+        ).one()
+        link.release_ref = joined.public_id
+        db.add(link)
+        releases.revoke(
+            db,
+            joined,
+            reason="Synthetic: withdrew",
+            actor=fw.staff_named(db, "shelter.cm"),
+            keys=world.a.keys,
+            at=fw.now(),
+        )
+    before_a = _ids(world.a, "mdt_decisions")
+    before_b = _ids(world.b, "mdt_decisions")
+    page = _clinic_case_page(world)
+    assert DECISION not in page
+    assert 'data-section="mdt_decisions" data-gate="consent_revoked"' in page
+    decided = _since(world.a, "mdt_decisions", before_a)
+    assert [(e.tag, e.gate) for e in decided] == [
+        ("disclosure:section:withheld", "consent_revoked")
+    ]
+    assert _since(world.b, "mdt_decisions", before_b) == []
 
 
 def test_with_the_coordinators_node_down_the_decisions_show_as_unavailable(world):
