@@ -572,7 +572,8 @@ def _case_consent(
     `legal_basis`). The release used (the first one) and the bases used, named for the audit
     entry, and what each survivor's agency relied on (for its own log, `_relied_entries`);
     or the placeholder, which never says which survivor, or which agency, is missing a
-    release.
+    release. The requester may be an agency hosted elsewhere, on the case by its confirmed
+    link alone (its survivor's record is on its own node).
     """
     links = _load_links(db, case, at=at, cache=cache)
     confirmed = {
@@ -584,10 +585,12 @@ def _case_consent(
     # elsewhere takes part with no client here (its survivor's record, and the releases
     # naming others, are on its own node): its own survivor needs no release to it, as for
     # an agency here, so its link alone puts it on the case.
-    on_case = {
+    on_case = set(confirmed) | {
         agency_id
-        for agency_id, (_client, confirmed_at) in links.items()
+        for agency_id, (client_id, confirmed_at) in links.items()
         if confirmed_at is not None
+        and client_id is None
+        and not is_local(db, db.get(Agency, agency_id))
     }
     # One not on the case is answered first, and alike whatever the case holds: as for a
     # case that does not exist (a lapsed release would tell a stranger that a survivor on
