@@ -30,6 +30,12 @@ class RequestCache:
     # (owner id, client id, recipient id, only this release) -> verified releases
     candidates: dict[tuple, list] = field(default_factory=dict)
     legal_bases: dict[int, list] = field(default_factory=dict)  # owner id -> bases in force
+    # What the nodes of survivors served elsewhere answered for an MDT record, asked and
+    # audited there (`portal.federation.elsewhere_consent`): (holder agency id, section
+    # key, recipient agency id) -> (the gate that withheld it, or None; the release used).
+    held_elsewhere: dict[tuple[int, str, int], tuple[str | None, str | None]] = field(
+        default_factory=dict
+    )
     sources: SourceCache = field(default_factory=SourceCache)
 
     def agency(self, db: Session, public_id: str) -> Agency:

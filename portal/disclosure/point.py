@@ -373,6 +373,84 @@ def told_to_agency(
     return gate is None
 
 
+def consent_for_record(
+    db: Session,
+    case: MdtCase,
+    holder: Agency,
+    recipient: Agency,
+    section: Section | str,
+    *,
+    requester: Requester,
+    asked_by: str,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+) -> tuple[str | None, str | None]:
+    """The case's coordinator (`asked_by`, its public id) asks whether the survivor this
+    holder serves on `case` consents to an MDT record of the case (`section`) reaching
+    `recipient`, for `requester` (who asked the coordinator, as it says): a release in
+    effect naming the recipient for the record and purpose, or the holder's legal basis
+    covering it. Decided and audited here, in the holder's log: relied on, or withheld with
+    the gate. Returns (the gate that withheld it, or None; the release relied on)."""
+    section = section_of(section)
+    cache = RequestCache()
+    links = _load_links(db, case, at=at, cache=cache)
+    client_id, confirmed_at = links.get(holder.id, (None, None))
+    purpose = requester.purpose
+    gate, release_ref, named = Gate.NOT_LINKED, None, None
+    if client_id is not None and confirmed_at is not None and holder.id in cache.lapsed[case.id]:
+        gate = Gate.CONSENT_REVOKED  # the survivor's agreement to take part is not in effect
+    elif section.of_case and client_id is not None and confirmed_at is not None:
+        found = consent_gate.candidates(
+            db, owner=holder, client_id=client_id, recipient=recipient, at=at, cache={}
+        )
+        allowed = consent_gate.check(
+            found, recipient=recipient, section_key=section.key, purpose=purpose, at=at, tz=tz
+        )
+        if allowed.allowed:
+            gate, release_ref = None, allowed.release_ref
+        else:
+            basis = legal_basis.covering(
+                db,
+                holder,
+                client_id=client_id,
+                section_key=section.key,
+                purpose=purpose,
+                at=at,
+                tz=tz,
+                keys=keys,
+                cache={},
+            )
+            gate = Gate(allowed.gate) if basis is None else None
+            named = None if basis is None else legal_basis.named(basis)
+    record(
+        db,
+        AuditTag.DISCLOSURE_RELIED_ON if gate is None else AuditTag.DISCLOSURE_WITHHELD,
+        agency_id=holder.id,
+        actor=requester,
+        subject=case.reference,
+        detail={
+            "viewer_agency": requester.agency,
+            "viewer_node": requester.node,
+            "owner": asked_by,
+            "asked_by": asked_by,
+            **({"legal_basis": named} if named else {}),
+        },
+        at=at,
+        disclosure=DisclosureFacts(
+            case_ref=case.reference,
+            client_ref=cache.client_refs.get(client_id),
+            section_key=section.key,
+            purpose=purpose,
+            decision="released" if gate is None else "withheld",
+            gate=None if gate is None else gate.value,
+            release_ref=release_ref,
+            viewer_role=requester.audit_role(),
+        ),
+    )
+    return (None if gate is None else gate.value), release_ref
+
+
 def logs_relied_on(
     db: Session, case: MdtCase, sections, *, at: datetime, cache: RequestCache
 ) -> list[int]:
@@ -460,6 +538,7 @@ def _gates(
     keys: KeyWrapper,
     only_release_id: int | None = None,
     case: MdtCase | None = None,
+    elsewhere_needed: list | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
     answer() and preview(); an allowed section's content is read by `_decision()`."""
@@ -502,6 +581,7 @@ def _gates(
             keys=keys,
             cache=cache,
             withheld=withheld,
+            elsewhere_needed=elsewhere_needed,
         )
         if isinstance(consented, Withheld):
             return consented, role, answer.rule
@@ -563,6 +643,7 @@ def _case_consent(
     keys: KeyWrapper,
     cache: RequestCache,
     withheld: Callable[[Gate], Withheld],
+    elsewhere_needed: list | None = None,
 ) -> tuple[str | None, str | None, tuple[_Relied, ...]] | Withheld:
     """The consent behind an MDT record (a decision, a task), which is about every survivor
     on the case: each confirmed client of the case, other than the requester agency's own,
@@ -604,7 +685,8 @@ def _case_consent(
     if lapsed:  # a survivor's agreement to take part is no longer in effect
         return withheld(Gate.CONSENT_REVOKED)
     # A part confirmed with no client here: an agency hosted elsewhere, whose survivor's
-    # releases are kept on its own node, where this node cannot read them (deny by default).
+    # releases are kept on its own node. Its node's answer, asked before this decision
+    # (`portal.federation.elsewhere_consent`), is in the cache; none is a no (deny by default).
     elsewhere = [
         agency_id
         for agency_id, (client_id, confirmed_at) in links.items()
@@ -613,8 +695,6 @@ def _case_consent(
         and agency_id != recipient.id
         and not is_local(db, db.get(Agency, agency_id))
     ]
-    if elsewhere:
-        return withheld(Gate.NO_CONSENT)
     used, bases, relied = None, [], []
     for agency_id, client_id in others:
         holder = db.get(Agency, agency_id)
@@ -654,7 +734,68 @@ def _case_consent(
         if named not in bases:
             bases.append(named)
         relied.append(_Relied(agency_id, client_id, None, named))
+    if elsewhere_needed is not None:
+        # Every survivor here consents: only now is each node elsewhere worth asking (its
+        # answer is a relied-on entry in its own log).
+        elsewhere_needed.extend((agency_id, section.key) for agency_id in elsewhere)
+        return used, "; ".join(bases) or None, tuple(relied)
+    for agency_id in elsewhere:
+        gate, release_ref = cache.held_elsewhere.get(
+            (agency_id, section.key, recipient.id), (Gate.NO_CONSENT.value, None)
+        )
+        if gate is not None:
+            return withheld(_gate_of(gate))
+        used = used or release_ref
     return used, "; ".join(bases) or None, tuple(relied)
+
+
+def _gate_of(value: str) -> Gate:
+    """The placeholder's gate for a survivor elsewhere whose node said no: a consent gate
+    as it named it; anything else (its link not confirmed there) counts as no consent."""
+    consent_gates = (Gate.NO_CONSENT, Gate.CONSENT_EXPIRED, Gate.CONSENT_REVOKED)
+    return next((gate for gate in consent_gates if gate.value == value), Gate.NO_CONSENT)
+
+
+def questions_elsewhere(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owner: Agency,
+    sections: list[Section | str],
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    cache: RequestCache,
+) -> list[tuple[int, str]]:
+    """What to ask the nodes of survivors served elsewhere before answering `sections` of
+    `case` (MDT records): (holder agency id, section key), for each record the owner's
+    policy releases to this requester and every survivor here consents to. Nothing is
+    audited here: the answer() that follows decides and writes each entry."""
+    if case.id is None or requester.agency == owner.public_id:
+        return []
+    requester_agency = cache.agency(db, requester.agency)
+    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
+    needed: list[tuple[int, str]] = []
+    for given in sections:
+        section = section_of(given)
+        if not section.of_case:
+            continue
+        _gates(
+            db,
+            requester=requester,
+            recipient_agency=requester_agency,
+            owner=owner,
+            client_id=client_id,
+            section=section,
+            at=at,
+            tz=tz,
+            cache=cache,
+            keys=keys,
+            case=case,
+            elsewhere_needed=needed,
+        )
+    return list(dict.fromkeys(needed))
 
 
 def _with_parts_decided(db: Session, verdict: Verdict, **gate_args) -> Verdict:

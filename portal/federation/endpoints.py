@@ -50,12 +50,13 @@ def federation_route(
     *,
     discloses: bool = False,
     minors: bool = False,
-    tells: bool = False,
+    asks: bool = False,
 ) -> Route:
     """`discloses`: the handler answers at a disclosure point, and is given the agencies'
     keys and the MDT's time zone besides the time. `minors`: it decides who is a minor, and
-    is given this node's age of majority. `tells`: it tells owners on other nodes, and is
-    given the agencies' keys and the node's federation client."""
+    is given this node's age of majority. `asks`: it asks other nodes before it answers (an
+    MDT record's consent from survivors served elsewhere; who takes part, told to owners
+    elsewhere), and is given the node's federation client."""
 
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -66,7 +67,7 @@ def federation_route(
             body += chunk
             if len(body) > transport.MAX_BODY_BYTES:
                 return _plain(413, {"error": "too_large", "message": "the body is too large"})
-        return await run_in_threadpool(_serve, request, handler, body, discloses, minors, tells)
+        return await run_in_threadpool(_serve, request, handler, body, discloses, minors, asks)
 
     endpoint.permission = Permission.NODE_SIGNED
     endpoint.__name__ = handler.__name__
@@ -79,7 +80,7 @@ def _serve(
     body: bytes,
     discloses: bool,
     minors: bool = False,
-    tells: bool = False,
+    asks: bool = False,
 ) -> Response:
     state = request.app.state
     settings = state.settings
@@ -126,8 +127,8 @@ def _serve(
                 options |= {"keys": state.keys, "tz": settings.tz}
             if minors:
                 options |= {"age_of_majority": settings.age_of_majority}
-            if tells:
-                options |= {"keys": state.keys, "federation": state.federation}
+            if asks:
+                options |= {"federation": state.federation}
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
             _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
@@ -179,14 +180,18 @@ def _keep_only_the_nonce(db, caller, *, at, window_seconds: float) -> None:
 
 def federation_routes() -> list[Route]:
     return [
-        federation_route("/disclosures", owner.disclosures, discloses=True),
+        federation_route("/disclosures", owner.disclosures, discloses=True, asks=True),
         federation_route("/case-links", owner.case_link),
         federation_route("/case-participants", owner.case_participants),
         # Given the agencies' keys: the coordinating agency signs the voucher it answers.
         federation_route("/participation", owner.participation_voucher, discloses=True),
         federation_route("/participation-told", owner.participation_told),
         # An agency elsewhere's part in a case changed: the coordinator tells owners again.
-        federation_route("/participation-changed", owner.participation_changed, tells=True),
+        federation_route(
+            "/participation-changed", owner.participation_changed, discloses=True, asks=True
+        ),
+        # An MDT record's consent from a survivor served here, asked by the coordinator.
+        federation_route("/case-consent", owner.case_consent, discloses=True),
         # issue 20
         federation_route("/mdt-referrals", owner.mdt_referrals, discloses=True, minors=True),
     ]

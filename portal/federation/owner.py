@@ -20,6 +20,7 @@ from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
 from portal.disclosure.point import (
     answered_as_not_linked,
+    consent_for_record,
     logs_relied_on,
     prefetch,
     section_of,
@@ -27,7 +28,7 @@ from portal.disclosure.point import (
     vouched_for,
 )
 from portal.errors import Invalid, NotFound
-from portal.federation import links, membership, vouchers, wire
+from portal.federation import elsewhere_consent, links, membership, vouchers, wire
 from portal.federation.signatures import Refusal, SignatureRefused
 from portal.federation.transport import Caller, Federation
 from portal.models import (
@@ -91,7 +92,14 @@ def _case(db: Session, reference: object, *, at: datetime) -> MdtCase:
 
 
 def disclosures(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, tz: tzinfo, keys: KeyWrapper
+    db: Session,
+    caller: Caller,
+    payload: dict,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation | None = None,
 ) -> Answer:
     """`POST /federation/v1/disclosures`: each owner named (all hosted here) answers with
     its disclosure point, audited in its own log; signed with the first owner's key."""
@@ -116,6 +124,21 @@ def disclosures(
     sections_of = {
         owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
     }
+    if federation is not None and case.id is not None:
+        # Before any log is locked: the nodes of survivors served elsewhere, for MDT records.
+        for owner in owners:
+            elsewhere_consent.ask_elsewhere(
+                db,
+                requester,
+                case,
+                owner,
+                sections_of[owner.id],
+                cache=cache,
+                at=at,
+                tz=tz,
+                keys=keys,
+                federation=federation,
+            )
     # Each owner's answer is written on its own: every log any of them may write to (an MDT
     # record's goes to the logs of the agencies whose survivors' releases it rests on too)
     # is locked now, in the one fixed order.
@@ -630,3 +653,54 @@ def participation_told(
         and told_to_agency(db, case, owner, known[public_id], asked_by=requester, at=at)
     ]
     return Answer(200, {"owner": owner.public_id, "told": told}, owner)
+
+
+def case_consent(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, tz: tzinfo, keys: KeyWrapper
+) -> Answer:
+    """`POST /federation/v1/case-consent`: the MDT's coordinating agency asks whether the
+    survivor an owner here serves on a case it coordinates consents to MDT records of the
+    case reaching the agency that asked it (`point.consent_for_record`, audited in the
+    owner's log). Asked by anyone else, or of a case not coordinated by the asker, it is a
+    404, as for a case that does not exist."""
+    requester = _requester(caller, payload)
+    asking = replace(
+        wire.requester_from(payload.get("asking")),
+        purpose=parse_purpose((payload.get("asking") or {}).get("purpose")),
+    )
+    owner = _local_agency(db, payload.get("owner"))
+    case = _case_sent(db, payload)
+    asked = payload.get("sections")
+    if not isinstance(asked, list) or not 0 < len(asked) <= 10:
+        raise wire.WireError("sections: expected MDT records' section keys")
+    found = [catalogue().get(s) if isinstance(s, str) else None for s in asked]
+    if not all(section is not None and section.of_case for section in found):
+        raise wire.WireError("sections: expected MDT records' section keys")
+    coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
+    if (
+        case is None
+        or case.coordinating_agency_id != coordinator.id
+        or coordinator.public_id != membership.coordinating_agency_id(db)
+    ):
+        raise NotFound("case")
+    recipient = db.exec(select(Agency).where(Agency.public_id == asking.agency)).first()
+    if recipient is None:
+        raise NotFound("agency")
+    asking = replace(asking, agency_kind=recipient.kind)
+    lock_logs(db, [owner.id])
+    answers = []
+    for section_key in dict.fromkeys(asked):
+        gate, release_ref = consent_for_record(
+            db,
+            case,
+            owner,
+            recipient,
+            section_key,
+            requester=asking,
+            asked_by=coordinator.public_id,
+            at=at,
+            tz=tz,
+            keys=keys,
+        )
+        answers.append({"section": section_key, "gate": gate, "release_ref": release_ref})
+    return Answer(200, {"owner": owner.public_id, "answers": answers}, owner)

@@ -21,7 +21,7 @@ from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, receipt
 from portal.errors import NotFound
-from portal.federation import membership, transport, vouchers, wire
+from portal.federation import elsewhere_consent, membership, transport, vouchers, wire
 from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, MdtCase
 from portal.requester import Requester
@@ -386,8 +386,22 @@ def case_decisions(
     consent) and receipted here. Never decided on a node that does not keep them."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if membership.is_local(db, coordinator):
+        cache = RequestCache()
+        # Survivors served elsewhere: their nodes are asked first (`elsewhere_consent`).
+        elsewhere_consent.ask_elsewhere(
+            db,
+            requester,
+            case,
+            coordinator,
+            [case_records.DECISIONS],
+            cache=cache,
+            at=at,
+            tz=tz,
+            keys=keys,
+            federation=federation,
+        )
         return case_records.case_decisions(
-            db, requester, case, at=at, tz=tz, keys=keys, between=between
+            db, requester, case, at=at, tz=tz, keys=keys, between=between, cache=cache
         )
     return _of_coordinator(
         db,

@@ -57,17 +57,19 @@ def decide(
     tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
+    cache: RequestCache | None = None,
 ) -> Answers:
     """Ask each owner once per case and kind; every answer is audited on both sides.
 
     `between` as in `case_summary.owner_block`: a page commits the owners' transaction
-    there; None keeps both sides in the caller's one transaction."""
+    there; None keeps both sides in the caller's one transaction. `cache`: this request's,
+    holding what nodes elsewhere answered for it (`RequestCache.held_elsewhere`)."""
     found: Answers = {}
     # The same question once per request.
     asks = list({(a.case.id, a.owner.id, a.section, a.refs): a for a in asks}.values())
     if not asks:
         return found
-    cache = RequestCache()
+    cache = RequestCache() if cache is None else cache
     requester_agency = cache.agency(db, requester.agency)
     if between is None:  # both sides in one transaction: every log locked now, in order
         relied_on = [
@@ -135,11 +137,19 @@ def case_decisions(
     tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
+    cache: RequestCache | None = None,
 ) -> Decision:
     """The case's decisions as the coordinating agency's point answers this requester."""
     owner = db.get(Agency, case.coordinating_agency_id)
     found = decide(
-        db, requester, [Ask(case, owner, DECISIONS)], at=at, tz=tz, keys=keys, between=between
+        db,
+        requester,
+        [Ask(case, owner, DECISIONS)],
+        at=at,
+        tz=tz,
+        keys=keys,
+        between=between,
+        cache=cache,
     )
     return found[key(case.id, owner.id, DECISIONS)]
 

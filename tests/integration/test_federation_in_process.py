@@ -557,9 +557,10 @@ def test_only_the_mdts_coordinator_says_who_takes_part_in_a_case_elsewhere(world
 def test_the_mdts_decisions_wait_for_the_survivors_held_elsewhere(world):
     """An MDT decision is about every survivor on the case (issue 14): a partner reads it
     only under each survivor's release naming it. The clinic's and child welfare's survivors
-    joined the case from their own nodes, where their releases are kept; the coordinator's
-    node cannot see whether they name the shelter, so it does not release the decision to
-    the shelter (locally the same case withholds it: test_one_door_pages)."""
+    joined the case from their own nodes, where their releases are kept: the coordinator's
+    node asks those nodes (`elsewhere_consent`), no release there names the shelter, so it
+    does not release the decision to the shelter (locally the same case withholds it:
+    test_one_door_pages; released under their releases: test_federation_mdt_records_elsewhere)."""
     from zoneinfo import ZoneInfo
 
     from portal.services import meetings

@@ -66,10 +66,11 @@ def _serving(app, port: int):
         thread.join(timeout=10)
 
 
-def _open_case(world: fw.World) -> None:
+def _open_case(world: fw.World, *, elsewhere: tuple[str, ...] = (fw.CLINIC,)) -> None:
     """A case coordinated on node A: the shelter's survivor (node A) and the clinic's
-    (node B, linked through the protocol). Every survivor on it is served on the
-    coordinator's node or by the clinic itself."""
+    (node B, linked through the protocol; `elsewhere`: these agencies' survivors). With
+    the clinic alone, every survivor on it is served on the coordinator's node or by the
+    clinic itself."""
     at = fw.now() - timedelta(minutes=4)
     federation = world.apps["a"].state.federation
     with unit_of_work(world.a.engine()) as db:
@@ -86,16 +87,17 @@ def _open_case(world: fw.World) -> None:
         )
         shelter_client = db.exec(select(Client).where(Client.agency_id == shelter.id)).one()
         cases.link_client(db, case, shelter, shelter_client, actor=None, at=at, confirmed=True)
-        assert links.request_link(
-            db,
-            case,
-            fw.agency_named(db, fw.CLINIC),
-            world.clients[fw.CLINIC],
-            requester=links.as_coordinator(cac),
-            at=fw.now(),
-            keys=world.a.keys,
-            federation=federation,
-        )
+        for name in elsewhere:
+            assert links.request_link(
+                db,
+                case,
+                fw.agency_named(db, name),
+                world.clients[name],
+                requester=links.as_coordinator(cac),
+                at=fw.now(),
+                keys=world.a.keys,
+                federation=federation,
+            )
         world.case_ref, world.case_id = case.reference, case.public_id
         # A meeting held on the case, with a decision and minutes, kept on node A.
         coordinator = fw.staff_named(db, "coordinator")
@@ -121,6 +123,12 @@ def _open_case(world: fw.World) -> None:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def world(request, tmp_path_factory):
+    yield from served(request, tmp_path_factory)
+
+
+def served(request, tmp_path_factory, *, elsewhere: tuple[str, ...] = (fw.CLINIC,)):
+    """Three nodes served over HTTP on 127.0.0.1 (on `request.param`'s database), the
+    case opened (`_open_case`); stopped at the end whatever happens."""
     directory = tmp_path_factory.mktemp("mdt-records")
     urls = tuple(f"http://127.0.0.1:{port}" for port in _free_ports(3))
     a, b, c = fw.nodes(directory, urls)
@@ -136,7 +144,7 @@ def world(request, tmp_path_factory):
         for node, url in zip((a, b, c), urls, strict=True):
             port = int(url.rsplit(":", 1)[1])
             world.servers[node.name] = stack.enter_context(_serving(world.apps[node.name], port))
-        _open_case(world)
+        _open_case(world, elsewhere=elsewhere)
         yield world
 
 
