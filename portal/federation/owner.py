@@ -532,14 +532,12 @@ def _confirmed_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | No
     ).first()
 
 
-def participation_voucher(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
-) -> Answer:
-    """`POST /federation/v1/participation`: an agency confirmed on a case this node's agency
-    coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
-    asker (one whose survivor's release to join is no longer in effect, as this node knows
-    it, included), or a case not coordinated here, is answered as a case that does not
-    exist."""
+def _asked_by_a_confirmed_part(
+    db: Session, caller: Caller, payload: dict
+) -> tuple[Requester, MdtCase, Agency, Agency]:
+    """(requester, case, coordinating agency, asking agency) for a question only an agency
+    confirmed on a case this node's agency coordinates may ask; anyone else, or a case not
+    coordinated here, is answered as a case that does not exist."""
     requester = _requester(caller, payload)
     case = _case_sent(db, payload)
     coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
@@ -551,6 +549,18 @@ def participation_voucher(
     )
     if link is None:
         raise NotFound("case")
+    return requester, case, coordinator, asking
+
+
+def participation_voucher(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
+) -> Answer:
+    """`POST /federation/v1/participation`: an agency confirmed on a case this node's agency
+    coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
+    asker (one whose survivor's release to join is no longer in effect, as this node knows
+    it, included), or a case not coordinated here, is answered as a case that does not
+    exist."""
+    _, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
     try:
         voucher = vouchers.mint(
             db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at
@@ -581,17 +591,7 @@ def participation_changed(
     by any other agency, or of a case not coordinated here, it is a 404, as a case that
     does not exist. Audited in the coordinator's log, naming the agency (its staff member
     is not named: not sent)."""
-    requester = _requester(caller, payload)
-    case = _case_sent(db, payload)
-    coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
-    asking = db.exec(select(Agency).where(Agency.public_id == requester.agency)).first()
-    link = (
-        None
-        if coordinator is None or asking is None or not membership.is_local(db, coordinator)
-        else _confirmed_link(db, case, asking)
-    )
-    if link is None:
-        raise NotFound("case")
+    requester, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
     # The coordinator's log first, then the community-based agencies' here: the order a
     # confirmed link takes them in (`links.request_link`).
     lock_logs(db, [coordinator.id])
