@@ -139,7 +139,13 @@ def served(request, tmp_path_factory, *, elsewhere: tuple[str, ...] = (fw.CLINIC
                 node.database_url_given = url
                 stack.callback(drop)
         world = fw.prepare(a, b, c)
-        world.apps = {node.name: create_app(node.settings()) for node in (a, b, c)}
+        # The three nodes share this process (and its GIL): a node's first answer, cold, may
+        # take longer than the product's 2 s on a loaded machine; a node that is down is
+        # refused at once whatever the timeout.
+        world.apps = {
+            node.name: create_app(node.settings(federation_timeout_ms=TIMEOUT * 1000))
+            for node in (a, b, c)
+        }
         world.servers = {}
         for node, url in zip((a, b, c), urls, strict=True):
             port = int(url.rsplit(":", 1)[1])
