@@ -173,6 +173,26 @@ class WriteLock:
 WAL_BACKSTOP_PAGES = 10_000
 
 
+# A process forked while one of its threads is inside SQLite inherits SQLite's internal
+# mutexes held, by a thread that does not exist in the child: the child's first connection
+# then waits for ever (the disclosure benchmark forks its servers from a process whose
+# checkpointers run in the background; a CI run hung there). Checkpointers work holding
+# this lock, and a fork takes it first: it never happens in the middle of a checkpoint.
+_SQLITE_WORK_IN_BACKGROUND = threading.Lock()
+
+
+def _fresh_background_lock() -> None:
+    global _SQLITE_WORK_IN_BACKGROUND
+    _SQLITE_WORK_IN_BACKGROUND = threading.Lock()
+
+
+os.register_at_fork(
+    before=lambda: _SQLITE_WORK_IN_BACKGROUND.acquire(),
+    after_in_parent=lambda: _SQLITE_WORK_IN_BACKGROUND.release(),
+    after_in_child=_fresh_background_lock,
+)
+
+
 class WalCheckpointer:
     """Checkpoints an SQLite database's write-ahead log soon after writers commit, from a
     daemon thread of its own, on a pooled connection of the engine, with the writers' lock
@@ -225,11 +245,12 @@ class WalCheckpointer:
                 return
             self._due.clear()
             try:
-                connection = engine.raw_connection()  # no transaction begun: none is wanted
-                try:
-                    self._checkpoint(connection, write_lock_of(engine))
-                finally:
-                    connection.close()
+                with _SQLITE_WORK_IN_BACKGROUND:  # no fork meanwhile (see above)
+                    connection = engine.raw_connection()  # no transaction: none is wanted
+                    try:
+                        self._checkpoint(connection, write_lock_of(engine))
+                    finally:
+                        connection.close()
             except Exception as error:  # the next commit tries again; a connection's own
                 log.warning("WAL checkpoint failed: %s", error)  # backstop still holds
             del engine

@@ -185,6 +185,9 @@ def serve_in_process(
             os.unlink(shares)
 
 
+ANSWER_SECONDS = 60  # far past any page's time, even on a loaded machine
+
+
 class Connection:
     """One kept-alive HTTP/1.1 connection (asyncio), with the cookies it was given."""
 
@@ -203,6 +206,12 @@ class Connection:
             self._writer = None
 
     async def request(self, method: str, path: str, body: bytes = b"", headers=None) -> int:
+        """The answer's status; a TimeoutError (an OSError: counted as an error) for an
+        answer that does not come, so a stuck server ends the run instead of hanging it."""
+        async with asyncio.timeout(ANSWER_SECONDS):
+            return await self._request(method, path, body, headers)
+
+    async def _request(self, method: str, path: str, body: bytes, headers) -> int:
         if self._writer is None:
             await self._open()
         sent = {"Host": "127.0.0.1"}

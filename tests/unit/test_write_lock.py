@@ -5,6 +5,7 @@ the lock is a FIFO in front of the database's own, so writers are served in the 
 they came. The chain never forks, whatever was read before the lock.
 """
 
+import os
 import threading
 import time
 from datetime import timedelta
@@ -249,3 +250,42 @@ def test_a_fifo_lock_wait_ends_at_its_limit_and_leaves_the_queue():
     assert lock.queued == 0
     lock.release()
     assert lock.acquire(timeout=0.01) is True
+
+
+def test_a_fork_never_happens_in_the_middle_of_a_checkpoint(sqlite_engine, monkeypatch):
+    """A process forked while a thread of it is inside SQLite inherits SQLite's mutexes
+    held by a thread the child does not have: the child's first connection waits for ever
+    (CI hung in the disclosure benchmark's forked server, its worker in sqlite3.connect).
+    The checkpointer works holding the lock a fork takes first."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
+    checkpointer = write_lock_of(sqlite_engine).checkpointer
+    held_while_working = []
+    original = db_module.WalCheckpointer._checkpoint
+
+    def watched(self, connection, writers):
+        held_while_working.append(db_module._SQLITE_WORK_IN_BACKGROUND.locked())
+        return original(self, connection, writers)
+
+    monkeypatch.setattr(db_module.WalCheckpointer, "_checkpoint", watched)
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "first")
+    _wait_for(lambda: checkpointer.checkpoints > 0)
+    assert held_while_working and all(held_while_working)
+
+    # A fork waits for a checkpoint under way, and the child starts with the lock free.
+    db_module._SQLITE_WORK_IN_BACKGROUND.acquire()  # as a checkpoint under way holds it
+    forked = []
+
+    def fork_and_report() -> None:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if not db_module._SQLITE_WORK_IN_BACKGROUND.locked() else 1)
+        forked.append(os.waitpid(pid, 0)[1])
+
+    forking = threading.Thread(target=fork_and_report)
+    forking.start()
+    time.sleep(0.3)
+    assert not forked, "the process forked in the middle of a checkpoint"
+    db_module._SQLITE_WORK_IN_BACKGROUND.release()
+    forking.join(timeout=10)
+    assert forked == [0]
