@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlmodel import Session, func, select
 
 from portal import crypto, i18n
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import own
@@ -17,7 +17,7 @@ from portal.models import Actor, Agency, Client
 from portal.models.client import identity_sealed_for
 from portal.requester import Requester
 from portal.services import validation
-from portal.services.keys import data_secret, data_secrets
+from portal.services.keys import data_secret, data_secrets, sealing_secret
 from portal.services.visibility import client_visible_to
 
 
@@ -64,6 +64,9 @@ def register_client(
 ) -> Client:
     language = check_language(preferred_language)
     reference = validation.text(reference, "reference", max_length=40)
+    # The agency's log first: two registrations of one reference at once take turns (the
+    # second finds the first), and its data key cannot be erased before this one commits.
+    lock_logs(db, [agency.id])
     # A case link and a referral name the client by it: two with one reference would link
     # whichever came first.
     taken = db.exec(
@@ -74,7 +77,7 @@ def register_client(
             "reference",
             f"Your agency already has a client with reference {reference}; give this one its own.",
         )
-    key_id, secret = data_secret(db, agency.id, keys=keys)
+    key_id, secret = sealing_secret(db, agency.id, keys=keys)
     client = Client(
         agency_id=agency.id,
         reference=reference,

@@ -19,6 +19,31 @@ from portal.keyring import data_secrets as data_secrets
 from portal.models import Actor, Agency, AgencyKey, AuditCheckpoint, KeyPurpose
 
 
+def sealing_secret(db: Session, agency_id: int, *, keys: KeyWrapper) -> tuple[str, bytes]:
+    """(key id, secret) of the agency's current data key, to seal a new record with, read
+    with the agency's log held until the transaction ends. A rotation and a key's erasure
+    take that log too: read before it, the key could be retired, its records moved and the
+    key erased before this transaction committed a record that no key then opens."""
+    lock_logs(db, [agency_id])
+    return data_secret(db, agency_id, keys=keys)
+
+
+def seal_record(
+    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
+) -> tuple[str, bytes]:
+    """`content` sealed for its place under the agency's current data key: (key id, sealed)."""
+    key_id, secret = sealing_secret(db, agency_id, keys=keys)
+    return key_id, crypto.seal_json(secret, content, bound_to=place)
+
+
+def open_record(
+    db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
+) -> dict:
+    """What `seal_record` sealed for `place` under the key `key_id`."""
+    _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
+    return keys.open_sealed(secret, sealed, bound_to=place)
+
+
 def _new_data_key(agency: Agency, *, keys: KeyWrapper, at: datetime) -> AgencyKey:
     secret = crypto.new_data_secret()
     return AgencyKey(

@@ -167,6 +167,16 @@ def reseal_batch(
     commits."""
     table = kind.table
     rows = db.exec(kind.rows().where(table.id > after).order_by(table.id).limit(size)).all()
+    # The agencies' logs before their current keys are read: a rotation and an erasure take
+    # them too, so no record is sealed here under a key erased before this batch commits.
+    # (Only agencies with a key here: a record of another node's agency is left as it is.)
+    agencies = {agency_id for _, agency_id, *_rest in rows}
+    keyed = db.exec(
+        select(AgencyKey.agency_id)
+        .where(AgencyKey.agency_id.in_(agencies), AgencyKey.purpose == KeyPurpose.DATA)
+        .distinct()
+    ).all()
+    lock_logs(db, sorted(keyed))
     counts: Counter = Counter()
     by_agency: defaultdict[int, Counter] = defaultdict(Counter)
     current: dict[int, tuple[str, bytes]] = {}  # agency id -> its current data key

@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
-from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.errors import Invalid, NotFound
@@ -41,7 +40,7 @@ from portal.models.screening import (
     risk_person_sealed_for,
     risk_screen_sealed_for,
 )
-from portal.services.keys import data_secret
+from portal.services.keys import open_record, seal_record
 
 FIRST_MARK_HOURS = 24  # the standard's "24–48 hours": due from here, overdue after the window
 NOTE_MAX = 2000
@@ -64,20 +63,6 @@ def status(screen: RiskScreen, now: datetime) -> str:
     if now >= first_mark(screen):
         return "due"
     return "open"
-
-
-def _seal(
-    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
-) -> tuple[str, bytes]:
-    key_id, secret = data_secret(db, agency_id, keys=keys)
-    return key_id, crypto.seal_json(secret, content, bound_to=place)
-
-
-def _open(
-    db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
-) -> dict:
-    _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
-    return keys.open_sealed(secret, sealed, bound_to=place)
 
 
 def _notes_place(screen: RiskScreen) -> str:
@@ -154,7 +139,7 @@ def start_clock(
     )
     db.add(screen)
     db.flush()
-    screen.key_id, screen.notes_sealed = _seal(
+    screen.key_id, screen.notes_sealed = seal_record(
         db, client.agency_id, keys, {"survivor": ""}, place=_notes_place(screen)
     )
     db.add(screen)
@@ -280,7 +265,7 @@ def add_person(
     )
     db.add(person)
     db.flush()
-    person.key_id, person.content_sealed = _seal(
+    person.key_id, person.content_sealed = seal_record(
         db,
         screen.agency_id,
         keys,
@@ -326,7 +311,7 @@ def record_screen(
     if not given.survivor_notes:
         raise Invalid("survivor_notes", "The survivor's risks is required.")
     people = persons(db, screen)
-    screen.key_id, screen.notes_sealed = _seal(
+    screen.key_id, screen.notes_sealed = seal_record(
         db, screen.agency_id, keys, {"survivor": given.survivor_notes}, place=_notes_place(screen)
     )
     for person in people:
@@ -334,11 +319,11 @@ def record_screen(
         if notes is None:
             continue
         place = _person_place(screen, person)
-        content = _open(
+        content = open_record(
             db, screen.agency_id, keys, person.key_id, person.content_sealed, place=place
         )
         content["notes"] = notes
-        person.key_id, person.content_sealed = _seal(
+        person.key_id, person.content_sealed = seal_record(
             db, screen.agency_id, keys, content, place=place
         )
         person.screened_at = at if notes else None
@@ -407,12 +392,12 @@ class RiskScreenView:
 
 def view(db: Session, screen: RiskScreen, *, keys: KeyWrapper, now: datetime) -> RiskScreenView:
     """The owner's own view (the caller has checked the viewer may read the safety plan)."""
-    notes = _open(
+    notes = open_record(
         db, screen.agency_id, keys, screen.key_id, screen.notes_sealed, place=_notes_place(screen)
     )
     people = []
     for person in persons(db, screen):
-        content = _open(
+        content = open_record(
             db,
             screen.agency_id,
             keys,

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
-from portal import crypto
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
@@ -38,7 +37,7 @@ from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.screening_tools import Tool, catalogue
 from portal.services import cases, releases, risk_screens, section_versions, validation
-from portal.services.keys import data_secret
+from portal.services.keys import open_record, seal_record
 
 _UTC = ZoneInfo("UTC")
 SECTION = "screening"
@@ -105,20 +104,6 @@ class ScreeningInput:
         return self.tool.band(self.band).concern
 
 
-def _seal(
-    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
-) -> tuple[str, bytes]:
-    key_id, secret = data_secret(db, agency_id, keys=keys)
-    return key_id, crypto.seal_json(secret, content, bound_to=place)
-
-
-def _open(
-    db: Session, agency_id: int, keys: KeyWrapper, key_id: str, sealed: bytes, *, place: str
-) -> dict:
-    _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
-    return keys.open_sealed(secret, sealed, bound_to=place)
-
-
 def _notes_place(screening: Screening) -> str:
     return screening_sealed_for(screening.agency_id, screening.client_id, screening.id)
 
@@ -149,7 +134,7 @@ def _apply(
     if screening.id is None:  # a new screening: its notes are sealed for its row
         db.add(screening)
         db.flush()
-    screening.key_id, screening.notes_sealed = _seal(
+    screening.key_id, screening.notes_sealed = seal_record(
         db,
         screening.agency_id,
         keys,
@@ -436,7 +421,7 @@ def amend(
     screening.updated_at = at
     db.add_all([amendment, screening])
     db.flush()
-    amendment.key_id, amendment.change_sealed = _seal(
+    amendment.key_id, amendment.change_sealed = seal_record(
         db,
         screening.agency_id,
         keys,
@@ -458,7 +443,7 @@ def amend(
 
 
 def _field_values(db, screening, *, keys, tz) -> dict:
-    sealed = _open(
+    sealed = open_record(
         db,
         screening.agency_id,
         keys,
@@ -639,7 +624,7 @@ def screening_view(db: Session, screening: Screening, *, keys: KeyWrapper, tz: Z
     ).all()
     amendments = []
     for amendment, name in rows:
-        content = _open(
+        content = open_record(
             db,
             screening.agency_id,
             keys,
@@ -664,7 +649,7 @@ def screening_view(db: Session, screening: Screening, *, keys: KeyWrapper, tz: Z
 def form_values(db: Session, screening: Screening | None, *, keys: KeyWrapper, tz: ZoneInfo):
     if screening is None:
         return {}
-    sealed = _open(
+    sealed = open_record(
         db,
         screening.agency_id,
         keys,

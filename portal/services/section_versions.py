@@ -14,7 +14,7 @@ from portal.crypto import KeyWrapper
 from portal.models import Actor, Client, SectionEntry
 from portal.models.section import sealed_for, sealed_places
 from portal.sections import SectionContent
-from portal.services.keys import data_secret
+from portal.services.keys import data_secret, sealing_secret
 
 
 def latest(db: Session, client: Client, section_key: str) -> SectionEntry | None:
@@ -49,7 +49,7 @@ def add_version(
             SectionEntry.client_id == client.id, SectionEntry.section_key == section_key
         )
     ).one()
-    key_id, secret = data_secret(db, client.agency_id, keys=keys)
+    key_id, secret = sealing_secret(db, client.agency_id, keys=keys)
     version = (newest or 0) + 1
     entry = SectionEntry(
         agency_id=client.agency_id,
