@@ -334,7 +334,7 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
             "every sealed record is bound to its place: PORTAL_SEALED_BOUND_ONLY is set"
             if settings.sealed_bound_only
             else "every sealed record is bound to its place: you may now set "
-            "PORTAL_SEALED_BOUND_ONLY=1"
+            'PORTAL_SEALED_BOUND_ONLY=1 (or "sealed_bound_only": true in the secrets file)'
         )
     if elsewhere:
         print(

@@ -124,7 +124,10 @@ def test_a_batch_out_of_range_is_one_line_that_says_what_to_give(node, capsys):
     assert err.strip() == "error: --batch 0: give a number of records from 1 to 10000"
 
 
-BOUND_NOW = "every sealed record is bound to its place: you may now set PORTAL_SEALED_BOUND_ONLY=1"
+BOUND_NOW = (
+    "every sealed record is bound to its place: you may now set PORTAL_SEALED_BOUND_ONLY=1 "
+    '(or "sealed_bound_only": true in the secrets file)'
+)
 
 
 def test_once_nothing_is_sealed_the_old_way_it_says_the_setting_may_be_set(node, capsys):
