@@ -139,6 +139,9 @@ def register_new(
             "Your agency keeps clients' names from your role, so you cannot register a "
             "client; ask a colleague who can see clients' names."
         )
+    # The agency's log before the search: two registrations of one person at once take
+    # turns, and the second finds the first (one person, one record).
+    lock_logs(db, [agency.id])
     found = find_clients(
         db,
         agency,

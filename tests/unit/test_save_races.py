@@ -1,9 +1,11 @@
-"""A record sealed while an operator rotates, reseals and erases the agency's data key is
-never left under the erased key. A save read the current key before it held the agency's
-log; a rotation, a reseal and the erasure could all commit before the save did, and the
-save then committed a record no key opens any more. Runs on each database with commits
-that really happen, two threads: a registration that pauses as it seals, and the
-operator's three steps. Synthetic data only."""
+"""Saves that race an operator, or each other.
+
+A record sealed while an operator rotates, reseals and erases the agency's data key is
+never left under the erased key: a save read the current key before it held the agency's
+log, and a rotation, a reseal and the erasure could all commit before the save did, which
+then committed a record no key opens. And one person registered twice at once is one
+record. Each runs on each database with commits that really happen, in two threads, one
+of them pausing at the step that raced. Synthetic data only."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import threading
 from datetime import date
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from test_reseal import _reseal_all
 
 from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
-from portal.models import Client, KeyPurpose
+from portal.errors import Conflict
+from portal.models import Client, Discipline, KeyPurpose, Role
+from portal.requester import Requester
 from portal.services import clients, reseal
 from portal.services import keys as agency_keys
 from portal.services.keys import current_key
@@ -107,3 +111,66 @@ def test_a_client_registered_while_its_key_is_rotated_and_erased_still_opens(
         client = db.get(Client, client_id)
         assert client.key_id != first_key
         assert clients.reveal_identity(db, client, keys=fresh).given_name
+
+
+def test_one_person_registered_twice_at_once_is_one_record_and_one_refusal(
+    committed_engine, node_secrets, clock, monkeypatch
+):
+    """Registering is asking whether the agency has this person already: two staff
+    registering one person at once both searched before either wrote, and both made a
+    record."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+        staff = [make.user(db, agency, Role.ADVOCATE) for _ in range(2)]
+    searched, first_done = threading.Event(), threading.Event()
+    first = threading.local()
+    find_clients = clients.find_clients
+
+    # The first registration pauses once it has searched, before it writes anything.
+    def pausing_search(*args, **kwargs):
+        found = find_clients(*args, **kwargs)
+        if getattr(first, "pause", False):
+            first.pause = False
+            searched.set()
+            first_done.wait(PAUSE_SECONDS)  # the other's whole registration, before the fix
+        return found
+
+    monkeypatch.setattr(clients, "find_clients", pausing_search)
+    outcomes: list[str] = []
+
+    def register(number: int) -> None:
+        first.pause = number == 0
+        if number == 1:
+            assert searched.wait(10), "the first registration never searched"
+        try:
+            with unit_of_work(committed_engine) as db:
+                held = db.get(type(agency), agency.id)
+                clients.register_new(
+                    db,
+                    held,
+                    clients.Identity("Robin", "Example", date(2000, 5, 17)),
+                    requester=Requester.of(staff[number], held, [Role.ADVOCATE]),
+                    reference=f"R-TWICE-{number}",
+                    preferred_language="en",
+                    actor=staff[number],
+                    keys=keys,
+                    at=clock(),
+                )
+            outcomes.append("registered")
+        except Conflict:
+            outcomes.append("refused")
+        except BaseException as error:
+            outcomes.append(repr(error))
+        finally:
+            if number == 1:
+                first_done.set()
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["refused", "registered"]
+    with Session(committed_engine) as db:
+        assert len(db.exec(select(Client.id).where(Client.agency_id == agency.id)).all()) == 1
