@@ -31,9 +31,10 @@ class RequestCache:
     candidates: dict[tuple, list] = field(default_factory=dict)
     legal_bases: dict[int, list] = field(default_factory=dict)  # owner id -> bases in force
     # What the nodes of survivors served elsewhere answered for an MDT record, asked and
-    # audited there (`portal.federation.elsewhere_consent`): (holder agency id, section
-    # key, recipient agency id) -> (the gate that withheld it, or None; the release used).
-    held_elsewhere: dict[tuple[int, str, int], tuple[str | None, str | None]] = field(
+    # audited there (`portal.federation.elsewhere_consent`): (case id, holder agency id,
+    # section key, recipient agency id) -> (the gate that withheld it, or None; the
+    # release used). A page asks of many cases at once (a meeting's agenda, a task list).
+    held_elsewhere: dict[tuple[int, int, str, int], tuple[str | None, str | None]] = field(
         default_factory=dict
     )
     sources: SourceCache = field(default_factory=SourceCache)

@@ -741,7 +741,7 @@ def _case_consent(
         return used, "; ".join(bases) or None, tuple(relied)
     for agency_id in elsewhere:
         gate, release_ref = cache.held_elsewhere.get(
-            (agency_id, section.key, recipient.id), (Gate.NO_CONSENT.value, None)
+            (case.id, agency_id, section.key, recipient.id), (Gate.NO_CONSENT.value, None)
         )
         if gate is not None:
             return withheld(_gate_of(gate))

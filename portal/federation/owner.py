@@ -124,21 +124,21 @@ def disclosures(
     sections_of = {
         owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
     }
-    if federation is not None and case.id is not None:
-        # Before any log is locked: the nodes of survivors served elsewhere, for MDT records.
-        for owner in owners:
-            elsewhere_consent.ask_elsewhere(
-                db,
-                requester,
-                case,
-                owner,
-                sections_of[owner.id],
-                cache=cache,
-                at=at,
-                tz=tz,
-                keys=keys,
-                federation=federation,
-            )
+    # Before any log is locked: the nodes of survivors served elsewhere, for MDT records.
+    elsewhere_consent.ask_elsewhere(
+        db,
+        requester,
+        [
+            case_records.Ask(case, owner, getattr(section, "key", section))
+            for owner in owners
+            for section in sections_of[owner.id]
+        ],
+        at=at,
+        tz=tz,
+        keys=keys,
+        federation=federation,
+        cache=cache,
+    )
     # Each owner's answer is written on its own: every log any of them may write to (an MDT
     # record's goes to the logs of the agencies whose survivors' releases it rests on too)
     # is locked now, in the one fixed order.

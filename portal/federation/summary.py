@@ -26,7 +26,7 @@ from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, MdtCase
 from portal.requester import Requester
 from portal.sections import Section, catalogue
-from portal.services import case_records, case_summary
+from portal.services import case_records, case_summary, tasks
 from portal.services.case_summary import Participant
 
 DISCLOSURES = transport.PREFIX + "/disclosures"
@@ -138,6 +138,16 @@ def page_blocks(
         db, requester, case, remote, keys=keys, federation=federation, at=at
     )
     pending = federation.submit(calls) if calls else None
+    # An owner here's MDT records: the nodes of survivors served elsewhere asked first.
+    cache = elsewhere_consent.ask_elsewhere(
+        db,
+        requester,
+        case_summary.record_asks(case, [p.agency for p in local]),
+        at=at,
+        tz=tz,
+        keys=keys,
+        federation=federation,
+    )
     here = case_summary.page_blocks(
         db,
         requester,
@@ -148,6 +158,7 @@ def page_blocks(
         keys=keys,
         budget_seconds=budget_seconds,
         between=between,
+        cache=cache,
     )
     blocks = {b.participant.agency.public_id: Block(b.participant, b.decisions) for b in here}
     blocks |= _received(db, requester, case, remote, calls, pending, cannot, at=at)
@@ -301,8 +312,17 @@ def owner_block(
         p for p in case_summary.participants(db, case) if p.agency.public_id == owner.public_id
     )
     if membership.is_local(db, owner):
+        cache = elsewhere_consent.ask_elsewhere(
+            db,
+            requester,
+            case_summary.record_asks(case, [owner]),
+            at=at,
+            tz=tz,
+            keys=keys,
+            federation=federation,
+        )
         decisions = case_summary.owner_block(
-            db, requester, case, owner, at=at, tz=tz, keys=keys, between=between
+            db, requester, case, owner, at=at, tz=tz, keys=keys, cache=cache, between=between
         )
         return Block(participant, decisions)
     (block,) = page_blocks(
@@ -386,15 +406,11 @@ def case_decisions(
     consent) and receipted here. Never decided on a node that does not keep them."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if membership.is_local(db, coordinator):
-        cache = RequestCache()
         # Survivors served elsewhere: their nodes are asked first (`elsewhere_consent`).
-        elsewhere_consent.ask_elsewhere(
+        cache = elsewhere_consent.ask_elsewhere(
             db,
             requester,
-            case,
-            coordinator,
-            [case_records.DECISIONS],
-            cache=cache,
+            [case_records.Ask(case, coordinator, case_records.DECISIONS)],
             at=at,
             tz=tz,
             keys=keys,
@@ -412,6 +428,62 @@ def case_decisions(
         at=at,
         keys=keys,
         federation=federation,
+    )
+
+
+def meeting_decisions(
+    db: Session,
+    requester: Requester,
+    owner: Agency,
+    cases: list[MdtCase],
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation | None,
+    between: Callable[[], None] | None = None,
+) -> dict[int, Decision]:
+    """The decisions on each case of a meeting's agenda (`case_records.meeting_decisions`),
+    the nodes of survivors served elsewhere asked first (`elsewhere_consent`)."""
+    cache = elsewhere_consent.ask_elsewhere(
+        db,
+        requester,
+        case_records.meeting_asks(owner, cases),
+        at=at,
+        tz=tz,
+        keys=keys,
+        federation=federation,
+    )
+    return case_records.meeting_decisions(
+        db, requester, owner, cases, at=at, tz=tz, keys=keys, between=between, cache=cache
+    )
+
+
+def tasks_with_text(
+    db: Session,
+    requester: Requester,
+    rows: list[tasks.TaskRow],
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation | None,
+    between: Callable[[], None] | None = None,
+    refs: tuple[str, ...] = (),
+) -> list[tasks.TaskRow]:
+    """The rows with each task's text (`tasks.with_text`), the nodes of survivors served
+    elsewhere asked first (`elsewhere_consent`)."""
+    cache = elsewhere_consent.ask_elsewhere(
+        db,
+        requester,
+        tasks.text_asks(db, rows, refs),
+        at=at,
+        tz=tz,
+        keys=keys,
+        federation=federation,
+    )
+    return tasks.with_text(
+        db, requester, rows, at=at, tz=tz, keys=keys, between=between, refs=refs, cache=cache
     )
 
 

@@ -164,18 +164,26 @@ def meeting_decisions(
     tz: tzinfo,
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
+    cache: RequestCache | None = None,
 ) -> dict[int, Decision]:
-    """Per case on a meeting's agenda (case id -> decision), from the coordinator's point."""
+    """Per case on a meeting's agenda (case id -> decision), from the coordinator's point;
+    `cache` as in `decide`."""
     found = decide(
         db,
         requester,
-        [Ask(case, owner, DECISIONS) for case in cases],
+        meeting_asks(owner, cases),
         at=at,
         tz=tz,
         keys=keys,
         between=between,
+        cache=cache,
     )
     return {case.id: found[key(case.id, owner.id, DECISIONS)] for case in cases}
+
+
+def meeting_asks(owner: Agency, cases: list[MdtCase]) -> list[Ask]:
+    """What `meeting_decisions` asks: the coordinator's decisions on each case."""
+    return [Ask(case, owner, DECISIONS) for case in cases]
 
 
 SCREENING = "screening"  # a mandated report on the timeline tells what the screening found

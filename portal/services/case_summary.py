@@ -149,6 +149,17 @@ def _sections_of(owner: Agency) -> list:
     return list(catalogue().for_discipline(owner.discipline))
 
 
+def record_asks(case: MdtCase, owners: list[Agency]) -> list[case_records.Ask]:
+    """The MDT records among these owners' blocks (the coordinator's minutes), each asked
+    of the nodes of survivors served elsewhere before the owner's point answers."""
+    return [
+        case_records.Ask(case, owner, section.key)
+        for owner in owners
+        for section in _sections_of(owner)
+        if section.of_case
+    ]
+
+
 @dataclass(frozen=True)
 class OwnerBlock:
     participant: Participant
@@ -167,6 +178,7 @@ def page_blocks(
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
     between: Callable[[], None] | None = None,
+    cache: RequestCache | None = None,
 ) -> list[OwnerBlock]:
     """The owners' blocks for the summary page: decided in order while `budget_seconds`
     last, counted from the first; every owner after that is left undecided (and nothing
@@ -174,8 +186,9 @@ def page_blocks(
 
     Each owner's answer goes to its own log; the receipts of what came back go to the
     requester agency's log after every answer is in, and after `between` (see
-    `owner_block`)."""
-    cache = RequestCache()  # this request's reads only
+    `owner_block`). `cache`: this request's (what nodes elsewhere answered for it, as in
+    `case_records.decide`)."""
+    cache = RequestCache() if cache is None else cache  # this request's reads only
     deadline = clock() + budget_seconds
     requester_agency = cache.agency(db, requester.agency)
     # Nothing is locked while the blocks are decided: the logs are locked (in the one fixed

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, entry_values, record, record_many
 from portal.auth.permissions import Permission, allows
 from portal.crypto import KeyWrapper
-from portal.disclosure import Withheld
+from portal.disclosure import RequestCache, Withheld
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffRole, StaffUser
 from portal.models.workflow import (
@@ -477,6 +477,7 @@ def with_text(
     keys: KeyWrapper,
     between: Callable[[], None] | None = None,
     refs: tuple[str, ...] = (),
+    cache: RequestCache | None = None,
 ) -> list[TaskRow]:
     """The rows with each task's text as its owner's disclosure point answered: asked once
     per owner and case, audited on both sides; a placeholder where it was withheld.
@@ -486,13 +487,9 @@ def with_text(
     agency whose taking part in the case the requester may not be told
     (`case_records.may_name`, asked of its point), the row says UNTOLD (or UNTOLD_PERSON)
     instead of the name. The owners and assignees are asked in the same breath as the
-    text; whoever the released comments and history name, once they are in."""
-    asks = [
-        case_records.Ask(
-            db.get(MdtCase, row.case_id), db.get(Agency, row.owner_id), case_records.TASKS, refs
-        )
-        for row in rows
-    ]
+    text; whoever the released comments and history name, once they are in. `cache` as
+    in `case_records.decide` (what nodes elsewhere answered for the text: `text_asks`)."""
+    asks = text_asks(db, rows, refs)
     named = {
         (row.case_id, agency_id)
         for row in rows
@@ -506,6 +503,7 @@ def with_text(
         tz=tz,
         keys=keys,
         between=between,
+        cache=cache,
     )
     told = _told(db, requester, named, answers)
     texts = {}
@@ -558,6 +556,18 @@ def with_text(
             )
         )
     return shown
+
+
+def text_asks(
+    db: Session, rows: list[TaskRow], refs: tuple[str, ...] = ()
+) -> list[case_records.Ask]:
+    """What `with_text` asks for the rows' text: each owner's tasks on each case."""
+    return [
+        case_records.Ask(
+            db.get(MdtCase, row.case_id), db.get(Agency, row.owner_id), case_records.TASKS, refs
+        )
+        for row in rows
+    ]
 
 
 # How a task's page names a person of an agency the requester may not be told takes part.

@@ -9,6 +9,7 @@ from starlette.responses import Response
 import consent
 from portal.auth.permissions import Permission, allows
 from portal.federation import membership, referrals
+from portal.federation import summary as federated_summary
 from portal.models import Role
 from portal.requester import Requester
 from portal.services import (
@@ -120,7 +121,8 @@ def dashboard_values(
 
     The tasks' text and the partners' referrals of minors come from each owner's disclosure
     point; `between` as in `portal.services.case_records.decide`. `federation`: how partners
-    on other nodes are asked (None: they are shown as not asked)."""
+    on other nodes, and the nodes of survivors served elsewhere, are asked (None: they are
+    shown as not asked, and the MDT records those survivors' consent decides withheld)."""
     agency = viewer.agency
     today = now.astimezone(settings.tz).date()
     panel = None
@@ -155,7 +157,7 @@ def dashboard_values(
         # One more than are shown: the count says "10+" rather than a wrong 10.
         listed = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=11)
         more_tasks = len(listed) > 10
-        my_tasks = tasks.with_text(
+        my_tasks = federated_summary.tasks_with_text(
             db,
             Requester.of(
                 viewer.user, agency, viewer.roles, purpose=consent.Purpose.MDT_CASE_REVIEW.value
@@ -164,6 +166,7 @@ def dashboard_values(
             at=now,
             tz=settings.tz,
             keys=keys,
+            federation=federation,
             between=between,
         )
     mou_reviews = None

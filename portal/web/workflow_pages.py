@@ -112,6 +112,14 @@ def _mdt_reader(ctx: Context, status: int) -> dict:
     }
 
 
+def _tasks_with_text(ctx: Context, rows: list, reader: dict, *, refs: tuple = ()) -> list:
+    """The task rows with their text as each owner's point answers (`_mdt_reader`); the
+    nodes of survivors served elsewhere are asked first, as for the case's decisions."""
+    return federated_summary.tasks_with_text(
+        ctx.db, rows=rows, federation=ctx.request.app.state.federation, refs=refs, **reader
+    )
+
+
 def _told(ctx: Context, case, reader: dict) -> tuple[list, int]:
     """The case's participants the viewer may be told take part, and how many others do
     (a community-based agency's taking part is its own point's to tell)."""
@@ -167,7 +175,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "decisions": federated_summary.case_decisions(
                 ctx.db, case=case, federation=ctx.request.app.state.federation, **reader
             ),
-            "tasks": tasks.with_text(ctx.db, rows=tasks.case_tasks(ctx.db, case), **reader),
+            "tasks": _tasks_with_text(ctx, tasks.case_tasks(ctx.db, case), reader),
             "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
             "errors": errors or {},
@@ -441,8 +449,8 @@ def case_packet(ctx: Context) -> Response:
                 federation=ctx.request.app.state.federation,
                 **_mdt_reader(ctx, 200),
             ),
-            "tasks": tasks.with_text(
-                ctx.db, rows=tasks.case_tasks(ctx.db, case, open_only=True), **_mdt_reader(ctx, 200)
+            "tasks": _tasks_with_text(
+                ctx, tasks.case_tasks(ctx.db, case, open_only=True), _mdt_reader(ctx, 200)
             ),
             # Through each owner's disclosure point: every section shown is audited.
             "summary": federated_summary.every_block(
@@ -528,10 +536,12 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     reader = _mdt_reader(ctx, status)  # first: a failed form's writes are gone before reading
     agenda = meetings.agenda(ctx.db, meeting, agency)
     minutes = meetings.read_minutes(ctx.db, reader["requester"], meeting, agenda, at=ctx.now)
-    decisions = case_records.meeting_decisions(
+    # Survivors served elsewhere: their nodes are asked first, as for the case page.
+    decisions = federated_summary.meeting_decisions(
         ctx.db,
         owner=ctx.db.get(Agency, meeting.coordinating_agency_id),
         cases=[row.case for row in agenda],
+        federation=ctx.request.app.state.federation,
         **reader,
     )
     invited = meetings.invited_agencies(ctx.db, meeting, agency.id)
@@ -784,9 +794,7 @@ def task_list(ctx: Context) -> Response:
         "workflow/tasks.html",
         {
             # A bad filter still shows the default list: its receipts survive the 400.
-            "rows": tasks.with_text(
-                ctx.db, rows=page.rows, **_mdt_reader(ctx, 400 if errors else 200)
-            ),
+            "rows": _tasks_with_text(ctx, page.rows, _mdt_reader(ctx, 400 if errors else 200)),
             "page": page,
             "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
             # a status change comes back to this very list: its filter and page kept
@@ -805,8 +813,8 @@ def task_list(ctx: Context) -> Response:
 
 def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
     reader = _mdt_reader(ctx, status)
-    (row,) = tasks.with_text(
-        ctx.db, rows=[tasks.task_row(ctx.db, task, case)], refs=(task.public_id,), **reader
+    (row,) = _tasks_with_text(
+        ctx, [tasks.task_row(ctx.db, task, case)], reader, refs=(task.public_id,)
     )
     # As on the case page: only agencies the viewer may be told take part are offered; an
     # assignee it may not be told of stays as it is, unnamed (tasks.KEEP_ASSIGNEE).
@@ -874,9 +882,7 @@ def _task_list_back(ctx: Context) -> str:
 
 
 def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
-    (row,) = tasks.with_text(
-        ctx.db, rows=[tasks.task_row(ctx.db, task, case)], **_mdt_reader(ctx, status)
-    )
+    (row,) = _tasks_with_text(ctx, [tasks.task_row(ctx.db, task, case)], _mdt_reader(ctx, status))
     response = render(
         ctx,
         "workflow/_task_row.html",
