@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import uvicorn
 from sqlmodel import select
 from starlette.datastructures import Secret
 
@@ -349,3 +354,50 @@ def entries(node: Node, **where) -> list[AuditEntry]:
         found = list(db.exec(query.order_by(AuditEntry.seq)).all())
     engine.dispose()
     return found
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """`count` ports on 127.0.0.1 that no socket held a moment ago, for nodes to serve on."""
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = tuple(s.getsockname()[1] for s in sockets)
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@contextmanager
+def serving(app, port: int):
+    """`app` served by uvicorn on 127.0.0.1:`port`, in a thread of this process, until the
+    block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("a node did not start")
+        time.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def stop_serving(server, url: str) -> None:
+    """A node `serving` serves stops, and its address refuses connections (or 10 s pass)."""
+    server.should_exit = True
+    port = int(url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 10
+    while server.started and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+        except OSError:
+            break
+        time.sleep(0.05)

@@ -9,8 +9,6 @@ question in its own log, and B down counts as no consent. Real nodes over HTTP o
 from __future__ import annotations
 
 import json
-import socket
-import time
 from datetime import timedelta
 
 import pytest
@@ -153,16 +151,7 @@ def test_under_the_clinic_survivors_release_the_summary_shows_the_minutes(world,
 def test_with_the_clinics_node_down_the_meeting_and_task_pages_withhold_again(world):
     """Last in this module: node B stops serving (the fixture's end stops it again)."""
     assert TASK in _shelter(world, f"/tasks/{world.task_id}")  # B up: released, as above
-    server = world.servers["b"]
-    server.should_exit = True
-    port = int(world.b.url.rsplit(":", 1)[1])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-        except OSError:
-            break
-        time.sleep(0.05)
+    fw.stop_serving(world.servers["b"], world.b.url)
     before_a = one._ids(world.a, "mdt_decisions")
     page = _shelter(world, f"/meetings/{world.meeting_id}")
     assert one.DECISION not in page

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
-import uvicorn
 from sqlmodel import select
 
 from portal.app import create_app
@@ -32,38 +28,6 @@ from databases import BACKENDS, new_empty_database
 DECISION = "SYNTHETIC-FEDERATED-DECISION: partners agreed on a weekly check-in."
 MINUTES = "SYNTHETIC-FEDERATED-MINUTES: the team reviewed the housing plan."
 TIMEOUT = 15
-
-
-def _free_ports(count: int) -> tuple[int, ...]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = tuple(s.getsockname()[1] for s in sockets)
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@contextmanager
-def _serving(app, port: int):
-    """`app` served by uvicorn on 127.0.0.1:`port` until the block ends."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("a node did not start")
-        time.sleep(0.02)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _open_case(world: fw.World, *, elsewhere: tuple[str, ...] = (fw.CLINIC,)) -> None:
@@ -130,7 +94,7 @@ def served(request, tmp_path_factory, *, elsewhere: tuple[str, ...] = (fw.CLINIC
     """Three nodes served over HTTP on 127.0.0.1 (on `request.param`'s database), the
     case opened (`_open_case`); stopped at the end whatever happens."""
     directory = tmp_path_factory.mktemp("mdt-records")
-    urls = tuple(f"http://127.0.0.1:{port}" for port in _free_ports(3))
+    urls = tuple(f"http://127.0.0.1:{port}" for port in fw.free_ports(3))
     a, b, c = fw.nodes(directory, urls)
     with ExitStack() as stack:
         if request.param == "postgresql":
@@ -149,7 +113,7 @@ def served(request, tmp_path_factory, *, elsewhere: tuple[str, ...] = (fw.CLINIC
         world.servers = {}
         for node, url in zip((a, b, c), urls, strict=True):
             port = int(url.rsplit(":", 1)[1])
-            world.servers[node.name] = stack.enter_context(_serving(world.apps[node.name], port))
+            world.servers[node.name] = stack.enter_context(fw.serving(world.apps[node.name], port))
         _open_case(world, elsewhere=elsewhere)
         yield world
 
@@ -311,15 +275,7 @@ def test_a_survivor_here_whose_agreement_to_take_part_lapsed_withholds_them(worl
 
 def test_with_the_coordinators_node_down_the_decisions_show_as_unavailable(world):
     """Last in this module: node A stops serving (the fixture's end stops it again)."""
-    server = world.servers["a"]
-    server.should_exit = True
-    deadline = time.monotonic() + 10
-    while server.started and time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", int(world.a.url.rsplit(":", 1)[1])), 0.2).close()
-        except OSError:
-            break
-        time.sleep(0.05)
+    fw.stop_serving(world.servers["a"], world.a.url)
     page = _clinic_case_page(world)
     assert DECISION not in page
     assert re.search(

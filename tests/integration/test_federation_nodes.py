@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 
 import httpx2
@@ -23,6 +22,7 @@ from portal.federation import transport
 from portal.models import Agency, AuditEntry, Client, ConsentRelease, MdtCase, StaffUser
 from portal.services import releases
 
+import federation_world as fw
 from databases import BACKENDS, new_empty_database
 
 TIMEOUT = 15
@@ -30,23 +30,11 @@ TIMEOUT = 15
 SERVE = {"PORTAL_SUMMARY_BUDGET_MS": "60000"}
 
 
-def _free_ports(count: int) -> tuple[int, ...]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = tuple(s.getsockname()[1] for s in sockets)
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def nodes(request, tmp_path_factory):
     """Three nodes on SQLite files, or on three PostgreSQL databases of their own."""
     directory = tmp_path_factory.mktemp("federated")
-    planned = federated.plan(directory, ports=_free_ports(3))
+    planned = federated.plan(directory, ports=fw.free_ports(3))
     drops = []
     for node in planned:
         if request.param == "postgresql":
