@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
+from portal.auth.permissions import ROLE_PERMISSIONS, Permission
 from portal.errors import Conflict, Invalid
-from portal.models import Actor, Agency, CaseLink, Client, MdtCase, StaffUser
+from portal.models import Actor, Agency, CaseLink, Client, MdtCase, StaffRole, StaffUser
 from portal.models.release import CompelledBasis
 from portal.models.screening import AgeGroup, MandatedReport, ReportRecipient, Screening
 from portal.models.workflow import CaseEventKind
@@ -24,6 +25,10 @@ from portal.services import case_history, compelled_disclosures
 from portal.services.clients import lock_client
 
 NUMBER_MAX = 40
+REPORTER_REFUSED = (
+    "Choose who made the report from your agency's staff who record screenings; "
+    "an administrator cannot be named."
+)
 _UTC = ZoneInfo("UTC")
 
 
@@ -51,12 +56,32 @@ def require_minor(screening: Screening) -> None:
         raise Invalid("recipient", "Mandated reports are recorded for minors.")
 
 
+# Who may be named as having made a report: the staff who record a client's screening
+# (the reports form's route asks the same permission). The administrator runs the node and
+# never makes survivors' records, so is never offered nor accepted as a report's maker.
+_REPORTER_ROLES = sorted(ROLE_PERMISSIONS[Permission.SECTION_WRITE])
+
+
+def reporter_staff(db: Session, client: Client) -> list[StaffUser]:
+    """The client's own agency's active staff who may make a mandated report, by name."""
+    may_report = select(StaffRole.user_id).where(StaffRole.role.in_(_REPORTER_ROLES))
+    return list(
+        db.exec(
+            select(StaffUser)
+            .where(
+                StaffUser.agency_id == client.agency_id,
+                StaffUser.is_active.is_(True),
+                StaffUser.id.in_(may_report),
+            )
+            .order_by(StaffUser.display_name)
+        ).all()
+    )
+
+
 def reporters(db: Session, client: Client) -> frozenset[str]:
     """The public ids of the staff who may be named as having made a report about the
-    client: the client's own agency's."""
-    return frozenset(
-        db.exec(select(StaffUser.public_id).where(StaffUser.agency_id == client.agency_id)).all()
-    )
+    client (`reporter_staff`)."""
+    return frozenset(user.public_id for user in reporter_staff(db, client))
 
 
 def record_report(
@@ -73,13 +98,9 @@ def record_report(
     compelled disclosures), with whether the client was told."""
     require_minor(screening)
     client = db.get(Client, screening.client_id)
-    made_by = db.exec(
-        select(StaffUser).where(
-            StaffUser.public_id == given.made_by, StaffUser.agency_id == client.agency_id
-        )
-    ).first()
+    made_by = next((u for u in reporter_staff(db, client) if u.public_id == given.made_by), None)
     if made_by is None:
-        raise Invalid("made_by", "Choose who made the report from your agency's staff.")
+        raise Invalid("made_by", REPORTER_REFUSED)
     values = {
         "recipient": ReportRecipient(given.recipient).value,
         "made_at": given.made_at.astimezone(_UTC),  # stored, and audited, in UTC

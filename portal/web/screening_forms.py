@@ -19,7 +19,7 @@ from portal.models.screening import (
 )
 from portal.screening_tools import Tool, catalogue
 from portal.services import compelled_disclosures, validation
-from portal.services.mandated_reports import NUMBER_MAX, MandatedReportInput
+from portal.services.mandated_reports import NUMBER_MAX, REPORTER_REFUSED, MandatedReportInput
 from portal.services.risk_screens import (
     LABEL_MAX,
     NOTE_MAX,
@@ -193,7 +193,7 @@ def read_mandated_report(
     def reporter() -> str:
         made_by = form.get("made_by")
         if not isinstance(made_by, str) or made_by not in reporters:
-            raise Invalid("made_by", "Choose who made the report from your agency's staff.")
+            raise Invalid("made_by", REPORTER_REFUSED)
         return made_by
 
     values = validation.collect(

@@ -13,7 +13,7 @@ from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.federation import links, membership
 from portal.federation import referrals as partner_referrals
-from portal.models import Agency, StaffUser
+from portal.models import Agency
 from portal.models.case import ReferralSource
 from portal.models.screening import (
     AgeGroup,
@@ -94,16 +94,6 @@ def _choices() -> dict:
         "mdt_choices": list(MdtChoice),
         "referral_sources": list(ReferralSource),
     }
-
-
-def _staff(ctx: Context) -> list[StaffUser]:
-    return list(
-        ctx.db.exec(
-            select(StaffUser)
-            .where(StaffUser.agency_id == ctx.viewer.agency.id, StaffUser.is_active.is_(True))
-            .order_by(StaffUser.display_name)
-        ).all()
-    )
 
 
 def screening_list(ctx: Context, *, values=None, errors=None, status=200) -> Response:
@@ -190,7 +180,7 @@ def screening_detail(ctx: Context, *, values=None, errors=None, status=200) -> R
             "errors": errors or {},
             "has_case": screenings.has_case(ctx.db, client),
             "may_open_case": allows(ctx.viewer.roles, Permission.CASE_CREATE),
-            "staff": _staff(ctx),
+            "staff": mandated_reports.reporter_staff(ctx.db, client),
             "now_local": f"{ctx.now.astimezone(tz):%Y-%m-%dT%H:%M}",
             "tz": tz,
             **_choices(),

@@ -3,8 +3,10 @@
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import select
 
+from portal.errors import Invalid
 from portal.models import AuditEntry, Discipline, Role
 from portal.services import mandated_reports, risk_screens, screenings, sections
 from portal.services.releases import MinorSigning
@@ -474,3 +476,68 @@ def test_a_mandated_report_reaches_a_partner_only_through_the_owners_point(clien
         "Mandated report to law enforcement by Unit R"
         in client.get(f"/cases/{team.case.public_id}").text
     )
+
+
+def _minor_screened(db, keys, clock, staff, survivor):
+    when = clock() - timedelta(hours=2)
+    given = screening_forms.read_screening(
+        {
+            "tool": "cse_it",
+            "tool_version": "2.0",
+            "screened_at": f"{when.astimezone(NY):%Y-%m-%dT%H:%M}",
+            "trigger": "indicator",
+            "band": "clear_concern",
+            "age_group": "minor",
+            "action": "mdt_referral",
+        },
+        tz=NY,
+        now=clock(),
+    )
+    made = screenings.start(
+        db, survivor, given=given, actor=staff, keys=keys, at=clock(), minors=MinorSigning()
+    )
+    screenings.finalise(db, made, actor=staff, keys=keys, tz=NY, window_hours=48, at=clock())
+    db.flush()
+    return made
+
+
+def test_the_administrator_is_neither_offered_nor_accepted_as_a_reports_maker(
+    client, db, keys, clock
+):
+    """Before: the form offered, and the service accepted, every staff account of the
+    agency as the report's maker, the node's administrator among them, so the accounting
+    of disclosures could name the administrator as having reported about a child."""
+    from portal.models.screening import MandatedReport
+
+    agency, advocate, survivor = _signed_in(client, db, keys, Role.ADVOCATE)
+    administrator = make.user(db, agency, Role.ADMINISTRATOR)
+    made = _minor_screened(db, keys, clock, advocate, survivor)
+    page = client.get(f"/clients/{survivor.public_id}/screenings/{made.public_id}")
+    offered = page.text.split('<select id="made_by"', 1)[1].split("</select>", 1)[0]
+    assert advocate.public_id in offered
+    assert administrator.public_id not in offered
+    posted = client.post(
+        f"/clients/{survivor.public_id}/screenings/{made.public_id}/reports",
+        data={
+            "csrf_token": make.csrf_from(page.text),
+            "recipient": "law_enforcement",
+            "made_at": f"{(clock() - timedelta(hours=1)).astimezone(NY):%Y-%m-%dT%H:%M}",
+            "made_by": administrator.public_id,
+            "report_number": "LE-2026-000077",
+            "client_told": "yes",
+        },
+    )
+    assert posted.status_code == 400
+    assert "an administrator cannot be named" in posted.text
+    assert db.exec(select(MandatedReport)).all() == []
+    # The service refuses as well, whatever form reaches it.
+    given = mandated_reports.MandatedReportInput(
+        recipient="law_enforcement",
+        made_at=clock() - timedelta(hours=1),
+        made_by=administrator.public_id,
+        report_number="LE-2026-000078",
+        client_told=True,
+    )
+    with pytest.raises(Invalid) as refused:
+        mandated_reports.record_report(db, made, given=given, actor=advocate, tz=NY, at=clock())
+    assert "made_by" in refused.value.errors

@@ -822,9 +822,7 @@ def test_a_report_naming_someone_outside_the_agency_writes_nothing(db, keys, own
             tz=NY,
             at=local(2026, 11, 2, 10, 0),
         )
-    assert caught.value.errors == {
-        "made_by": "Choose who made the report from your agency's staff."
-    }
+    assert caught.value.errors == {"made_by": mandated_reports.REPORTER_REFUSED}
     assert db.exec(select(func.count(MandatedReport.id))).one() == 0
     assert db.exec(select(func.count(AuditEntry.id))).one() == before
     assert mandated_reports.reporters(db, client) == {staff.public_id}

@@ -17,7 +17,7 @@ from portal.models.screening import (
     ScreeningTrigger,
 )
 from portal.screening_tools import catalogue
-from portal.services import screenings, tasks
+from portal.services import mandated_reports, screenings, tasks
 from portal.web import forms, screening_forms
 
 NY = ZoneInfo("America/New_York")
@@ -213,7 +213,7 @@ def test_a_report_is_read_into_typed_values():
 def test_whether_the_client_was_told_is_asked_once_the_report_itself_is_right():
     errors = errors_of(read_report, {"client_told": "maybe"})
     assert list(errors) == ["recipient", "made_at", "made_by", "report_number"]
-    assert errors["made_by"] == "Choose who made the report from your agency's staff."
+    assert errors["made_by"] == mandated_reports.REPORTER_REFUSED
     errors = errors_of(read_report, {**REPORT, "client_told": "maybe"})
     assert errors == {"client_told": "Say whether the client was told."}
     errors = errors_of(read_report, {**REPORT, "client_told": "no"})
@@ -228,7 +228,7 @@ def test_a_report_made_by_someone_outside_the_agency_or_in_the_future():
     )
     assert errors == {
         "made_at": "The report cannot have been made in the future.",
-        "made_by": "Choose who made the report from your agency's staff.",
+        "made_by": mandated_reports.REPORTER_REFUSED,
     }
 
 
