@@ -22,6 +22,9 @@ class ReleaseState(StrEnum):
 class ReleaseStatus:
     state: ReleaseState
     reason: str
+    # The instant the reason names (revoked, expired, in effect until, takes effect), so a
+    # caller can say the reason in other words or another language; None: no end date.
+    on: datetime | None = None
 
 
 class CoverageCode(StrEnum):
@@ -68,7 +71,9 @@ def status(
     ]
     if revoked:
         return ReleaseStatus(
-            ReleaseState.REVOKED, f"the release was revoked on {_when(min(revoked), tz)}"
+            ReleaseState.REVOKED,
+            f"the release was revoked on {_when(min(revoked), tz)}",
+            min(revoked),
         )
     end = release_end(release)
     if end is None:
@@ -77,13 +82,16 @@ def status(
             ReleaseState.EXPIRED, "the release has no end date, so it cannot be used"
         )
     if at >= end:
-        return ReleaseStatus(ReleaseState.EXPIRED, f"the release expired on {_when(end, tz)}")
+        return ReleaseStatus(ReleaseState.EXPIRED, f"the release expired on {_when(end, tz)}", end)
     if at < release.effective_at:
         return ReleaseStatus(
             ReleaseState.NOT_YET_EFFECTIVE,
             f"the release takes effect on {_when(release.effective_at, tz)}",
+            release.effective_at,
         )
-    return ReleaseStatus(ReleaseState.ACTIVE, f"the release is in effect until {_when(end, tz)}")
+    return ReleaseStatus(
+        ReleaseState.ACTIVE, f"the release is in effect until {_when(end, tz)}", end
+    )
 
 
 def covers(

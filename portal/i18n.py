@@ -9,12 +9,14 @@ without a build step and without writing into the package.
 from __future__ import annotations
 
 import gettext as gettext_module
+from datetime import date, time
 from functools import cache
 from importlib.resources import files
 from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -22,7 +24,7 @@ import consent
 from consent.document import STATEMENT_KEYS
 from portal.models.agency import AgencyKind
 from portal.models.staff import Role
-from portal.sections import catalogue
+from portal.sections import IDENTITY_FIELDS, catalogue
 
 DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"  # the msgids are the English text
@@ -88,6 +90,16 @@ def ngettext(language: str | None, singular: str, plural: str, n: int) -> str:
     return translations(language or SOURCE_LANGUAGE).ngettext(singular, plural, n)
 
 
+def written_date(language: str | None, day: date) -> str:
+    """A calendar day as the language writes it out ("31 de enero de 2027"): on what a
+    survivor reads, where staff pages write 2027-01-31."""
+    return format_date(day, format="long", locale=_folder(language or SOURCE_LANGUAGE))
+
+
+def written_time(language: str | None, moment: time) -> str:
+    return format_time(moment, format="short", locale=_folder(language or SOURCE_LANGUAGE))
+
+
 def statements(language: str) -> consent.Statements:
     """The four statements of rights in the language, exactly as the client will read them."""
     english = consent.default_statements()
@@ -99,16 +111,26 @@ def statements(language: str) -> consent.Statements:
 def dynamic_messages() -> list[str]:
     """Messages that no source file spells out where they are shown: the statements (in
     the consent library), the section titles (policies/sections.toml), the agency kinds,
-    the roles (a recipient's, in the accounting of disclosures), the survivor's safety
-    plan copy's labels and options."""
+    the roles (a recipient's, in the accounting of disclosures), the sections' field
+    labels (the release preview, read with the survivor), the survivor's safety plan
+    copy's labels and options."""
     english = consent.default_statements()
     return [
         *(getattr(english, key) for key in STATEMENT_KEYS),
         *(section.title for section in catalogue().sections),
+        *field_labels(),
         *(kind.label for kind in AgencyKind),
         *(role.label for role in Role),
         *safety_plan_copy_words(),
     ]
+
+
+def field_labels() -> list[str]:
+    """The labels of every section's fields, the identity's included."""
+    labels = list(IDENTITY_FIELDS.values())
+    for section in catalogue().sections:
+        labels += [field.label for field in section.fields]
+    return labels
 
 
 def safety_plan_copy_words() -> list[str]:

@@ -15,6 +15,7 @@ from portal.models.workflow import TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
 from portal.services import convening, submissions
+from portal.web import release_words
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
 
@@ -34,9 +35,12 @@ def local_time(context, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") ->
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_zone(context)).strftime(fmt)
+
+
+def _zone(context):
     settings = context.get("settings")
-    tz = settings.tz if settings is not None else context["tz"]
-    return moment.astimezone(tz).strftime(fmt)
+    return settings.tz if settings is not None else context["tz"]
 
 
 @pass_context
@@ -47,6 +51,29 @@ def local_date(context, moment: datetime | date | None) -> str:
     if not isinstance(moment, datetime):
         return moment.isoformat()
     return local_time(context, moment, "%Y-%m-%d")
+
+
+@pass_context
+def written_date(context, moment: datetime | date | None) -> str:
+    """A day on a page read with the survivor (one naming a `language`): written out in
+    that language ("31 de enero de 2027"); on a staff page as `local_date` writes it."""
+    language = context.get("language")
+    if language is None or moment is None:
+        return local_date(context, moment)
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(_zone(context)).date()
+    return i18n.written_date(language, moment)
+
+
+@pass_context
+def release_state(context, status) -> str:
+    return release_words.state_label(context.get("language"), status)
+
+
+@pass_context
+def release_reason(context, status) -> str:
+    language = context.get("language")
+    return release_words.reason(language, status, _zone(context) if language else UTC)
 
 
 def task_value(value: str | None, field: str) -> str:
@@ -63,6 +90,9 @@ templates.env.filters["gate_words"] = gate_words
 templates.env.filters["role_words"] = role_words
 templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
+templates.env.filters["written_date"] = written_date
+templates.env.filters["release_state"] = release_state
+templates.env.filters["release_reason"] = release_reason
 templates.env.filters["referral_words"] = convening.source_label
 templates.env.filters["basis_citation"] = legal_basis.citation
 # A placeholder's sentence, from the facts the disclosure point returns.

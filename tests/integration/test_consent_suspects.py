@@ -45,7 +45,8 @@ def test_a_printed_revoked_release_says_it_is_revoked_and_names_the_time_zone(
     revoked = client.post(f"{url}/revoke", data={"csrf_token": team.token, "reason": "asked"})
     assert revoked.status_code == 303
     printed = _text(client.get(f"{url}/print").text)
-    assert "RETIRADO (REVOCADO): este permiso fue retirado el 2026-11-02." in printed, printed
+    # The day in the form's language, as the rest of the printed form writes it.
+    assert "RETIRADO (REVOCADO): este permiso fue retirado el 2 de noviembre de 2026." in printed
     assert "la zona horaria America/New York (EST)" in printed, printed
 
 

@@ -54,3 +54,29 @@ def test_an_english_release_is_previewed_in_english_as_before(client, db, keys):
     assert "This release is a draft: nothing has been shared under it." in text, text
     assert "An advocate at Shelter House (synthetic)" in text, text
     assert "Stays with your agency" in text
+
+
+def test_a_signed_spanish_release_says_its_status_and_field_labels_in_spanish(
+    client, db, keys, clock
+):
+    """Before: the status badge (the consent library's words, 'Active: the release is in
+    effect until 2027-01-31') and the labels of what the recipient would see stayed in
+    English on the Spanish preview."""
+    from portal.services import sections
+
+    team = Team(client, db, keys)
+    plan = {"stage": "leaving", "emergency_contacts": "Synthetic line 555-0100"}
+    sections.save_section(
+        db, team.client_row, "safety_plan", plan, actor=team.user, keys=keys, at=clock()
+    )
+    db.flush()
+    url = signed_release(client, team, language="es")
+    text = _text(client.get(f"{url}/preview?as={team.community.public_id} advocate").text)
+    assert "Vigente El permiso está vigente hasta el 31 de enero de 2027" in text, text
+    assert "Etapa" in text and "Contactos de emergencia" in text, text
+    assert "Synthetic line 555-0100" in text  # what the owner recorded stays as recorded
+    for english in ("Active", "in effect until", "Emergency contacts", "Stage"):
+        assert english not in text, english
+    # The release's own page is a staff page: English, as the library says it.
+    staff_page = _text(client.get(url).text)
+    assert "Active" in staff_page and "in effect until 2027-01-31" in staff_page
