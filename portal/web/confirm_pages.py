@@ -14,7 +14,7 @@ from portal.models import CaseStatus, MdtCase
 from portal.models.workflow import MeetingStatus
 from portal.services import cases, casework, meetings
 from portal.web.context import Context
-from portal.web.render import render
+from portal.web.render import in_zone, render
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def cancel_meeting(ctx: Context, meeting=None, *, value: str = "") -> Confirm:
         ctx.db, ctx.viewer.agency, ctx.request.path_params["meeting_id"]
     )
     on_agenda = [row.case.reference for row in meetings.agenda(ctx.db, meeting, ctx.viewer.agency)]
-    start = meeting.starts_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M")
+    start = in_zone(meeting.starts_at, ctx.settings.tz)
     url = f"/meetings/{meeting.public_id}"
     consequences = [
         f"The meeting of {start} is marked cancelled for every invited agency, with your "

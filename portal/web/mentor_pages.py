@@ -28,7 +28,7 @@ from portal.services import (
 from portal.services.csv_cells import safe_cell
 from portal.web import confirm_pages, mentor_chart, mentor_forms
 from portal.web.context import Context
-from portal.web.render import render
+from portal.web.render import in_zone, render
 
 ENTRY_FORM_FIELDS = (
     "occurred_on",
@@ -251,7 +251,7 @@ def appointment_cancel_page(ctx: Context) -> Response:
     )
     case = ctx.db.get(MdtCase, appointment.case_id)
     back = f"/mentor/cases/{case.public_id}"
-    when = appointment.starts_at.astimezone(ctx.settings.tz).strftime("%a %d %b %Y, %H:%M")
+    when = in_zone(appointment.starts_at, ctx.settings.tz, "weekday")
     kind = AccompanimentKind(appointment.kind).label
     return confirm_pages.page(
         ctx,

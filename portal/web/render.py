@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
@@ -25,17 +25,34 @@ templates.env.globals["Permission"] = Permission
 templates.env.globals["new_submission"] = submissions.new_token
 
 
-@pass_context
-def local_time(context, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An instant as the MDT reads it: in its zone, which the page names once (base.html).
+# How every page writes an instant: in the MDT's zone, the zone named beside it as the
+# dashboard names it. A day alone is `local_date`'s (a due date or birth date is a date and
+# stays one); an appointment says its weekday too. Named styles, not strftime patterns, so
+# no page can drift into a way of its own (tests/unit/test_times_through_the_helper.py).
+TIME_STYLES = {
+    "datetime": "%Y-%m-%d %H:%M %Z",
+    "weekday": "%a %d %b, %H:%M %Z",
+    "date": "%Y-%m-%d",
+    "zone": "%Z",
+}
+
+
+def in_zone(moment: datetime, tz: tzinfo, style: str = "datetime") -> str:
+    """An instant as the MDT reads it, for handlers that put one in a sentence.
 
     Stored times are UTC; a naive one (SQLite hands some back so) is UTC too.
     """
-    if moment is None:
-        return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_zone(context)).strftime(fmt)
+    return moment.astimezone(tz).strftime(TIME_STYLES[style])
+
+
+@pass_context
+def local_time(context, moment: datetime | None, style: str = "datetime") -> str:
+    """`in_zone` for templates, in the zone of the page's settings."""
+    if moment is None:
+        return ""
+    return in_zone(moment, _zone(context), style)
 
 
 def _zone(context):
@@ -50,7 +67,7 @@ def local_date(context, moment: datetime | date | None) -> str:
         return ""
     if not isinstance(moment, datetime):
         return moment.isoformat()
-    return local_time(context, moment, "%Y-%m-%d")
+    return local_time(context, moment, "date")
 
 
 @pass_context

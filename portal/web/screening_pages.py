@@ -37,7 +37,7 @@ from portal.services import (
 from portal.services.releases import MinorSigning
 from portal.web import confirm_pages, screening_forms
 from portal.web.context import Context
-from portal.web.render import render
+from portal.web.render import in_zone, render
 
 SCREENING_FIELDS = screenings.FIELDS
 
@@ -263,11 +263,11 @@ def screening_finalise_page(ctx: Context) -> Response:
     if screening.finalised_at is not None:
         return _to(client, screening)
     tz = ctx.settings.tz
-    screened = screening.screened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-    locks = (ctx.now + timedelta(days=screenings.LOCK_DAYS)).astimezone(tz)
+    screened = in_zone(screening.screened_at, tz)
+    locks = in_zone(ctx.now + timedelta(days=screenings.LOCK_DAYS), tz)
     consequences = [
         f"The screening of {screened} becomes final: it cannot go back to a draft. It can "
-        f"be edited until {locks:%Y-%m-%d %H:%M %Z}; after that a change is an amendment, "
+        f"be edited until {locks}; after that a change is an amendment, "
         "kept beside it for good.",
     ]
     if screening.concern == "clear":

@@ -557,7 +557,8 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
         "workflow/meeting.html",
         {
             "meeting": meeting,
-            "local_start": meeting.starts_at.astimezone(ctx.settings.tz),
+            # The time field's value, as <input type="time"> reads it.
+            "start_time": f"{meeting.starts_at.astimezone(ctx.settings.tz):%H:%M}",
             "managing": managing,
             "agenda": agenda,
             "minutes": minutes,
