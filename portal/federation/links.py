@@ -324,6 +324,46 @@ def _note_owed(
     db.flush()
 
 
+def withdrawn_elsewhere(
+    db: Session, case: MdtCase, agency: Agency, *, requester: Requester, node: str, at: datetime
+) -> bool:
+    """`agency`, hosted on `node`, took its client record off a case coordinated here (its
+    node's notice, `tell_withdrawn`): its link here no longer counts, as after a withdrawal
+    on this node (`casework.withdraw_link`), until the agency confirms a client again (the
+    coordinator asks it anew: `request_link`). Nothing is owed it of the case any more. The
+    agency's reason stays on its node. True when the link counted until now."""
+    link = db.exec(
+        select(CaseLink)
+        .where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+        .with_for_update()
+    ).first()
+    if link is None or link.confirmed_at is None:  # told before (a notice sent again)
+        return False
+    link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
+        None,
+        None,
+        None,
+        None,
+    )
+    db.add(link)
+    for row in db.exec(
+        select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
+    ).all():
+        db.delete(row)
+    case_history.note(db, case, CaseEventKind.LINK_WITHDRAWN, actor=None, at=at, reason=agency.name)
+    record(
+        db,
+        AuditTag.CASE_LINK_WITHDRAWN,
+        agency_id=case.coordinating_agency_id,
+        actor=requester,
+        subject=case.reference,
+        detail={"agency": agency.public_id, "withdrawn_on": node},
+        at=at,
+    )
+    db.flush()
+    return True
+
+
 def owed(db: Session, case: MdtCase) -> list[tuple[Agency, datetime]]:
     """The owners elsewhere this node has not managed to tell of the case's participants
     and status, and since when: for the coordinator's case page."""
@@ -392,8 +432,48 @@ def tell_changed(
     owing = []
     for case in cases_of_client(db, agency.id, client_id):
         tell_as_coordinator(db, case, keys=keys, federation=federation, at=at)
-        if _owe_coordinator(db, case, agency, at=at):
+        # Never confirmed: the coordinator has told nobody of the agency's part.
+        if _confirmed_here(db, case, agency) and _owe_coordinator(db, case, agency, at=at):
             owing.append(case)
+    return _tell_coordinators(
+        db, agency, owing, keys=keys, federation=federation, at=at, between=between
+    )
+
+
+def tell_withdrawn(
+    db: Session,
+    case: MdtCase,
+    agency: Agency,
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+    between: Callable[[], None],
+) -> list[tuple[Agency, MdtCase]]:
+    """After `agency` (hosted here) withdrew its confirmed client record from the case:
+    as after a revocation (`tell_changed`), owners elsewhere learn who takes part now, and
+    a coordinator elsewhere is sent (or owes) the notice, which then says the agency's link
+    is withdrawn (`_notice_call`): until it is told, the coordinator still counts the
+    agency on the case. Returns the coordinating agency when not reached, with the case."""
+    tell_as_coordinator(db, case, keys=keys, federation=federation, at=at)
+    owing = [case] if _owe_coordinator(db, case, agency, at=at) else []
+    return _tell_coordinators(
+        db, agency, owing, keys=keys, federation=federation, at=at, between=between
+    )
+
+
+def _tell_coordinators(
+    db: Session,
+    agency: Agency,
+    owing: list[MdtCase],
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+    between: Callable[[], None],
+) -> list[tuple[Agency, MdtCase]]:
+    """Send the notices `agency` owes the coordinators of the `owing` cases, once the change
+    is committed (`between`); the coordinating agencies not reached, with their cases."""
     sent = [(case, call) for case in owing if (call := _notice_call(db, case, agency, keys=keys))]
     between()  # the change stands, whatever the coordinators' nodes do
     answers = federation.send([call for _case, call in sent]) if sent else []
@@ -404,21 +484,24 @@ def tell_changed(
     return untold
 
 
-def _owe_coordinator(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> bool:
-    """Note that `agency` owes the case's coordinating node a notice (True), when the case
-    is coordinated elsewhere and the agency's part in it is confirmed. On a node that does
-    not coordinate the case, an `OwedTell` names the agency here that owes it."""
-    coordinator = db.get(Agency, case.coordinating_agency_id)
-    if coordinator is None or membership.is_local(db, coordinator):
-        return False
+def _confirmed_here(db: Session, case: MdtCase, agency: Agency) -> bool:
+    """Whether the agency's part in the case is confirmed, as this node holds it."""
     link = db.exec(
-        select(CaseLink).where(
+        select(CaseLink.id).where(
             CaseLink.case_id == case.id,
             CaseLink.agency_id == agency.id,
             CaseLink.confirmed_at.is_not(None),
         )
     ).first()
-    if link is None:  # never took part: the coordinator has told nobody of it
+    return link is not None
+
+
+def _owe_coordinator(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> bool:
+    """Note that `agency` owes the case's coordinating node a notice (True), when the case
+    is coordinated elsewhere. On a node that does not coordinate the case, an `OwedTell`
+    names the agency here that owes it."""
+    coordinator = db.get(Agency, case.coordinating_agency_id)
+    if coordinator is None or membership.is_local(db, coordinator):
         return False
     row = db.exec(
         select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
@@ -438,7 +521,8 @@ def _agency_itself(agency: Agency, *, node: str) -> Requester:
 
 def _notice_call(db: Session, case: MdtCase, agency: Agency, *, keys: KeyWrapper) -> Call | None:
     """The signed notice to the case's coordinating node, in the agency's name alone: its
-    staff member's name is the agency's to keep (who revoked a survivor's release). None
+    staff member's name is the agency's to keep (who revoked a survivor's release). It says
+    whether the agency's link is withdrawn (no longer confirmed here). None
     when there is no one to send it to (no roster, or the coordinator is not in it): then
     nothing stays owed, as of an owner no longer in the roster (`tell_participants`)."""
     roster, local_url = transport.roster_and_url(db)
@@ -452,12 +536,19 @@ def _notice_call(db: Session, case: MdtCase, agency: Agency, *, keys: KeyWrapper
         db.flush()
         return None
     requester = _agency_itself(agency, node=local_url)
+    # Said as it stands when sent, not as it was when owed: a notice sent again after the
+    # agency confirmed a client anew withdraws nothing.
+    withdrawn = not _confirmed_here(db, case, agency)
     (call,) = transport.calls_for(
         db,
         agency,
         [member],
         PARTICIPATION_CHANGED,
-        lambda _m: {"requester": wire.requester_dict(requester), "case": case.reference},
+        lambda _m: {
+            "requester": wire.requester_dict(requester),
+            "case": case.reference,
+            "withdrawn": withdrawn,
+        },
         keys=keys,
     )
     return call

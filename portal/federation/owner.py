@@ -521,23 +521,24 @@ def _mirror_status(
     )
 
 
-def _confirmed_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
-    """The agency's part of the case, when it is confirmed."""
-    return db.exec(
-        select(CaseLink).where(
-            CaseLink.case_id == case.id,
-            CaseLink.agency_id == agency.id,
-            CaseLink.confirmed_at.is_not(None),
-        )
-    ).first()
+def _confirmed_link(
+    db: Session, case: MdtCase, agency: Agency, *, confirmed: bool = True
+) -> CaseLink | None:
+    """The agency's part of the case, when it is confirmed (or, `confirmed` False, when
+    the case links the agency at all)."""
+    query = select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+    if confirmed:
+        query = query.where(CaseLink.confirmed_at.is_not(None))
+    return db.exec(query).first()
 
 
 def _asked_by_a_confirmed_part(
-    db: Session, caller: Caller, payload: dict
+    db: Session, caller: Caller, payload: dict, *, confirmed: bool = True
 ) -> tuple[Requester, MdtCase, Agency, Agency]:
     """(requester, case, coordinating agency, asking agency) for a question only an agency
-    confirmed on a case this node's agency coordinates may ask; anyone else, or a case not
-    coordinated here, is answered as a case that does not exist."""
+    confirmed on a case this node's agency coordinates may ask (`confirmed` False: linked to
+    it, confirmed or not); anyone else, or a case not coordinated here, is answered as a
+    case that does not exist."""
     requester = _requester(caller, payload)
     case = _case_sent(db, payload)
     coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
@@ -545,7 +546,7 @@ def _asked_by_a_confirmed_part(
     link = (
         None
         if coordinator is None or asking is None or not membership.is_local(db, coordinator)
-        else _confirmed_link(db, case, asking)
+        else _confirmed_link(db, case, asking, confirmed=confirmed)
     )
     if link is None:
         raise NotFound("case")
@@ -582,19 +583,32 @@ def participation_changed(
 ) -> Answer:
     """`POST /federation/v1/participation-changed`: an agency confirmed on a case this node's
     agency coordinates says that what may be told of its own part changed on its node (its
-    survivor revoked a release): the coordinator tells the case's owners elsewhere who takes
-    part again, now, as when an agency here changes it (`links.tell_as_coordinator`).
+    survivor revoked a release, or it withdrew its client record: `withdrawn`): the
+    coordinator tells the case's owners elsewhere who takes part again, now, as when an
+    agency here changes it (`links.tell_as_coordinator`).
 
-    Nothing of the notice is taken at its word but that it came, signed, from that agency:
-    every community-based agency's point is asked again whether each owner may be told of
-    it, the caller's own included, so no agency can have another untold (or told). Asked
-    by any other agency, or of a case not coordinated here, it is a 404, as a case that
-    does not exist. Audited in the coordinator's log, naming the agency (its staff member
-    is not named: not sent)."""
-    requester, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
+    Nothing of the notice is taken at its word but that it came, signed, from that agency,
+    and, of a withdrawal, that the agency no longer takes part: its own part only, and one
+    it may leave (`links.withdrawn_elsewhere`). Every community-based agency's point is
+    asked again whether each owner may be told of it, the caller's own included, so no
+    agency can have another untold (or told). Asked by any other agency, or of a case not
+    coordinated here, it is a 404, as a case that does not exist; a withdrawal told again
+    (the first answer lost on its way) is answered as the first was, or the notice would
+    stay owed for ever. Audited in the coordinator's log, naming the agency (its staff
+    member is not named: not sent)."""
+    withdrawn = payload.get("withdrawn", False)
+    if not isinstance(withdrawn, bool):
+        raise wire.WireError("withdrawn: expected true or false")
+    requester, case, coordinator, asking = _asked_by_a_confirmed_part(
+        db, caller, payload, confirmed=not withdrawn
+    )
     # The coordinator's log first, then the community-based agencies' here: the order a
     # confirmed link takes them in (`links.request_link`).
     lock_logs(db, [coordinator.id])
+    if withdrawn:
+        links.withdrawn_elsewhere(
+            db, case, asking, requester=requester, node=caller.member.node, at=at
+        )
     untold = links.tell_participants(
         db,
         case,
@@ -609,7 +623,12 @@ def participation_changed(
         agency_id=coordinator.id,
         actor=requester,
         subject=case.reference,
-        detail={"agency": asking.public_id, "asked_from": caller.member.node, "untold": untold},
+        detail={
+            "agency": asking.public_id,
+            "asked_from": caller.member.node,
+            "withdrawn": withdrawn,
+            "untold": untold,
+        },
         at=at,
     )
     return Answer(200, {"case": case.reference, "told_again": True}, coordinator)

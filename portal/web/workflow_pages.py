@@ -333,8 +333,25 @@ def case_withdraw_link(ctx: Context) -> Response:
     except Invalid as error:  # back to the page that asked
         confirm = confirm_pages.withdraw_link(ctx, case, value=ctx.field("reason")[:40])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
-    _tell_as_coordinator(ctx, case)
-    ctx.flash("Your agency's client record is withdrawn from the case.")
+    # Coordinated elsewhere, the coordinator counts the agency on the case until told.
+    untold = links.tell_withdrawn(
+        ctx.db,
+        case,
+        ctx.viewer.agency,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        at=ctx.now,
+        between=ctx.db.commit,  # the withdrawal stands, whatever the coordinator's node does
+    )
+    ctx.flash(
+        "Your agency's client record is withdrawn from the case."
+        + "".join(
+            f" {coordinator.name} did not answer from its node, so it may still count your "
+            "agency on this case for now; the portal tells it again each time this case's "
+            "page opens (at most every five minutes)."
+            for coordinator, _case in untold
+        )
+    )
     return _see_other(f"/cases/{case.public_id}")
 
 
