@@ -20,6 +20,7 @@ from portal.auth.throttle import LoginThrottle
 from portal.crypto import SealedElsewhere
 from portal.db import make_engine
 from portal.errors import DomainError
+from portal.federation.throttle import NoticeRules, NoticeThrottle
 from portal.federation.transport import Federation
 from portal.serving import RequestThreads
 from portal.settings import Settings
@@ -95,6 +96,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, bind=None) -
     )
     app.state.login_throttle = LoginThrottle(
         settings.ratelimit_storage, node_key=str(settings.secrets.session_key)
+    )
+    app.state.notice_throttle = NoticeThrottle(
+        settings.ratelimit_storage,
+        NoticeRules(settings.federation_notices_per_window, settings.federation_notice_window_s),
+        node_key=str(settings.secrets.session_key),
     )
     app.state.request_threads = RequestThreads(settings.request_threads)
     app.state.session_idle = timedelta(minutes=settings.session_idle_minutes)

@@ -132,6 +132,10 @@ class Settings:
     # an owner on another node before showing it as unavailable.
     federation_window_seconds: int = 60
     federation_timeout_ms: int = 2000
+    # Notices one agency elsewhere may send in a window that set this node to work for every
+    # owner (participation changed); past them, 429 and the sender sends it again later.
+    federation_notices_per_window: int = 30
+    federation_notice_window_s: int = 600
     demo: bool = False
     # The jurisdiction's rule for minors' releases: "minor_and_guardian" (the minor and a
     # parent, guardian or custodian sign: VAWA's rule for grantees) or "minor_alone".
@@ -371,6 +375,12 @@ def from_environment(
     values.update(
         federation_window_seconds=config("PORTAL_FEDERATION_WINDOW_SECONDS", cast=int, default=60),
         federation_timeout_ms=config("PORTAL_FEDERATION_TIMEOUT_MS", cast=int, default=2000),
+        federation_notices_per_window=config(
+            "PORTAL_FEDERATION_NOTICES_PER_WINDOW", cast=int, default=30
+        ),
+        federation_notice_window_s=config(
+            "PORTAL_FEDERATION_NOTICE_WINDOW_SECONDS", cast=int, default=600
+        ),
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
         coordinating_agency=config("PORTAL_COORDINATING_AGENCY", default="").strip() or None,
@@ -392,6 +402,10 @@ def from_environment(
         raise ValueError("PORTAL_REQUEST_THREADS must be between 1 and 200")
     if not 50 <= settings.federation_timeout_ms <= 60_000:
         raise ValueError("PORTAL_FEDERATION_TIMEOUT_MS must be between 50 and 60000")
+    if not 1 <= settings.federation_notices_per_window <= 10_000:
+        raise ValueError("PORTAL_FEDERATION_NOTICES_PER_WINDOW must be between 1 and 10000")
+    if not 1 <= settings.federation_notice_window_s <= 86_400:
+        raise ValueError("PORTAL_FEDERATION_NOTICE_WINDOW_SECONDS must be between 1 and 86400")
     if not 1 <= settings.risk_screen_window_hours <= 24 * 14:
         raise ValueError("PORTAL_RISK_SCREEN_WINDOW_HOURS must be between 1 and 336")
     if not 1 <= settings.screening_due_hours <= 24 * 14:

@@ -51,12 +51,15 @@ def federation_route(
     discloses: bool = False,
     minors: bool = False,
     asks: bool = False,
+    throttled: bool = False,
 ) -> Route:
     """`discloses`: the handler answers at a disclosure point, and is given the agencies'
     keys and the MDT's time zone besides the time. `minors`: it decides who is a minor, and
     is given this node's age of majority. `asks`: it asks other nodes before it answers (an
     MDT record's consent from survivors served elsewhere; who takes part, told to owners
-    elsewhere), and is given the node's federation client."""
+    elsewhere), and is given the node's federation client. `throttled`: each request sets
+    this node to work for every owner, and one agency's are heard only so many in a window
+    (`portal.federation.throttle`); past it, a 429 with Retry-After."""
 
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -67,7 +70,9 @@ def federation_route(
             body += chunk
             if len(body) > transport.MAX_BODY_BYTES:
                 return _plain(413, {"error": "too_large", "message": "the body is too large"})
-        return await run_in_threadpool(_serve, request, handler, body, discloses, minors, asks)
+        return await run_in_threadpool(
+            _serve, request, handler, body, discloses, minors, asks, throttled
+        )
 
     endpoint.permission = Permission.NODE_SIGNED
     endpoint.__name__ = handler.__name__
@@ -81,6 +86,7 @@ def _serve(
     discloses: bool,
     minors: bool = False,
     asks: bool = False,
+    throttled: bool = False,
 ) -> Response:
     state = request.app.state
     settings = state.settings
@@ -114,6 +120,11 @@ def _serve(
         if request.headers.get("content-type", "").split(";")[0].strip() != transport.JSON:
             _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
             return _plain(415, {"error": "unsupported", "message": "send the body as JSON"})
+        # Counted by the signer's agency, once its signature is accepted: nobody else can
+        # use up an agency's count.
+        if throttled and (wait := state.notice_throttle.wait(db, caller.member.agency)):
+            _keep_only_the_nonce(db, caller, at=now, window_seconds=window)
+            return _too_many(wait)
         try:
             payload = _read(body)
             if not isinstance(payload, dict):
@@ -153,6 +164,15 @@ def _serve(
     return Response(content, status_code=answered.status, headers=headers)
 
 
+def _too_many(wait: int) -> Response:
+    response = _plain(
+        429,
+        {"error": "too_many", "message": f"too many from this agency: try again in {wait} s"},
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def _read(body: bytes):
     try:
         return untrusted_json.loads(body)
@@ -188,7 +208,11 @@ def federation_routes() -> list[Route]:
         federation_route("/participation-told", owner.participation_told),
         # An agency elsewhere's part in a case changed: the coordinator tells owners again.
         federation_route(
-            "/participation-changed", owner.participation_changed, discloses=True, asks=True
+            "/participation-changed",
+            owner.participation_changed,
+            discloses=True,
+            asks=True,
+            throttled=True,
         ),
         # An MDT record's consent from a survivor served here, asked by the coordinator.
         federation_route("/case-consent", owner.case_consent, discloses=True),

@@ -25,7 +25,7 @@ from test_federation_nodes import nodes as nodes  # the fixture: three nodes, ca
 
 from portal.db import unit_of_work
 from portal.demo import federated
-from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase
+from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, OwedTell
 from portal.services import releases
 
 CHANGED = "/federation/v1/participation-changed"
@@ -149,14 +149,16 @@ def test_with_the_coordinators_node_down_the_revocation_stands_and_is_told_later
     assert len(_entries(node_c, tag="mdt:case:coordinator_told", subject=reference)) == 1
 
 
-def _notice(nodes, *, signer: str, agency: str, reference: str) -> httpx2.Response:
+def _notice(
+    nodes, *, signer: str, agency: str, reference: str, kind: str = "community"
+) -> httpx2.Response:
     target = _node(nodes, "node-a").url + CHANGED
     body = json.dumps(
         {
             "requester": {
                 "node": nodes.node_of(agency).url,
                 "agency": nodes.ids[agency],
-                "agency_kind": "community",
+                "agency_kind": kind,
                 "user": None,
                 "roles": [],
                 "purpose": "mdt_case_review",
@@ -178,3 +180,51 @@ def test_the_coordinator_takes_a_notice_only_from_an_agency_on_the_case_for_itse
     unknown = _notice(nodes, signer="clinic", agency="clinic", reference="MDT-2026-9999")
     assert unknown.status_code == 404
     assert _notice(nodes, signer="clinic", agency="clinic", reference=reference).is_success
+
+
+def _restart(node, **env: str) -> None:
+    federated.stop(node)
+    federated.start(node, log=node.directory / f"{node.name}.log", **SERVE, **env)
+    federated.wait_until_serving(node, seconds=60)
+
+
+def _owed_on(node) -> int:
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        found = len(db.exec(select(OwedTell)).all())
+    engine.dispose()
+    return found
+
+
+def test_notices_past_an_agencys_count_are_refused_and_the_refused_one_stays_owed(nodes):
+    reference = nodes.references[0]
+    node_a, node_b = _node(nodes, "node-a"), _node(nodes, "node-b")
+    cw = nodes.ids["cw"]
+    # Child welfare's node (B) has sent no notice in this module: its count starts at 0.
+    _restart(node_a, PORTAL_FEDERATION_NOTICES_PER_WINDOW="3")
+    try:
+        heard_before = len(_entries(node_a, tag="mdt:case:participation_changed"))
+        for _ in range(3):
+            heard = _notice(nodes, signer="cw", agency="cw", reference=reference, kind="system")
+            assert heard.is_success, heard.text
+        refused = _notice(nodes, signer="cw", agency="cw", reference=reference, kind="system")
+        assert (refused.status_code, refused.json()["error"]) == (429, "too_many")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 600
+        # Refused before any owner was asked again: nothing of it in the coordinator's log.
+        assert len(_entries(node_a, tag="mdt:case:participation_changed")) == heard_before + 3
+        # Each agency has its own count.
+        other = _notice(nodes, signer="pd", agency="pd", reference=reference, kind="system")
+        assert other.is_success, other.text
+        # Child welfare's node sends one for real (a survivor revokes): refused, it is owed.
+        page = _revoke(node_b, "casemanager", _release_of(nodes, 0, "cw"))
+        assert "The release is revoked." in page and "did not answer" in page
+        assert _owed_on(node_b) == 1
+        assert _tell_owed(node_b).returncode == 1  # refused again: still owed
+        assert _owed_on(node_b) == 1
+    finally:
+        _restart(node_a)  # the product's count again: the notice is heard
+    told = _tell_owed(node_b)
+    assert told.returncode == 0, told.stdout + told.stderr
+    assert _owed_on(node_b) == 0
+    asked = _entries(node_a, tag="mdt:case:participation_changed", subject=reference)
+    assert asked[-1].actor_agency_ref == cw
