@@ -111,6 +111,20 @@ class ReleasedUnseen:
 Decision = Released | Withheld
 
 
+class OwnerElsewhere(Exception):
+    """The point asked to decide for an agency that another node hosts: a caller's mistake,
+    never an answer. That agency's point is on its own node (asked over
+    `portal.federation`), which alone holds its records, releases and log; a decision here
+    would read this node's copy (or absence) of them and write that agency's decision into a
+    log that is not its own. Raised before anything is read or written."""
+
+
+def _hosted_here(db: Session, owner: Agency) -> None:
+    """Deny by default: only an agency this node hosts is decided for here."""
+    if not is_local(db, owner):
+        raise OwnerElsewhere(f"{owner.public_id} is hosted on another node: ask its own point")
+
+
 @dataclass(frozen=True)
 class _Relied:
     """What an MDT record's release rested on at one agency on the case: the release of the
@@ -309,6 +323,7 @@ def told_to_agency(
     A recipient that is not a part of the case as this node knows it (its coordinator, or a
     confirmed link) is answered as not linked, the release never read: what the survivor's
     release names is not told to anyone about an agency with no part in the case."""
+    _hosted_here(db, holder)
     cache = RequestCache()
     links = _load_links(db, case, at=at, cache=cache)
     client_id, confirmed_at = links.get(holder.id, (None, None))
@@ -392,6 +407,7 @@ def consent_for_record(
     effect naming the recipient for the record and purpose, or the holder's legal basis
     covering it. Decided and audited here, in the holder's log: relied on, or withheld with
     the gate. Returns (the gate that withheld it, or None; the release relied on)."""
+    _hosted_here(db, holder)
     section = section_of(section)
     cache = RequestCache()
     links = _load_links(db, case, at=at, cache=cache)
@@ -1027,7 +1043,10 @@ def answer(
     `entries_into`: a list in which to leave the entries instead of writing them, for a
     caller deciding several owners in one transaction (it must write them all).
     `refs`: of an MDT record kept per case, only these (a task's own page). `tz`: the MDT's
-    time zone, in which a placeholder dates a release that is not in effect."""
+    time zone, in which a placeholder dates a release that is not in effect.
+
+    Raises OwnerElsewhere for an owner another node hosts (`_hosted_here`)."""
+    _hosted_here(db, owner)
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
     decided, relied_entries = [], []
