@@ -327,14 +327,13 @@ def told_to_agency(
     cache = RequestCache()
     links = _load_links(db, case, at=at, cache=cache)
     client_id, confirmed_at = links.get(holder.id, (None, None))
-    _recipient_client, recipient_confirmed = links.get(recipient.id, (None, None))
     purpose = consent.Purpose.MDT_CASE_REVIEW.value
     gate, release_ref = Gate.NOT_LINKED, None
     if (
         client_id is not None
         and confirmed_at is not None
         and holder.id not in cache.lapsed[case.id]
-        and (recipient.id == case.coordinating_agency_id or recipient_confirmed is not None)
+        and _on_case(case, recipient.id, links, cache.lapsed[case.id])
     ):
         found = consent_gate.candidates(
             db,
@@ -502,18 +501,31 @@ def _owner_client(
     *,
     at: datetime,
 ) -> int | None:
-    """The owner's own client on this case, or None when the owner (or the requester) is
-    not a confirmed part of it, or when the release the owner's client joined under is no
-    longer in effect and the requester is another agency."""
+    """The owner's own client on this case, or None when the owner is not a confirmed part
+    of it, or, for a requester of another agency, when the requester is not on the case
+    (`_on_case`) or the release the owner's client joined under is no longer in effect."""
     links = _load_links(db, case, at=at, cache=cache)
-    _mine, requester_confirmed = links.get(requester_agency.id, (None, None))
-    requester_in = (
-        requester_agency.id == case.coordinating_agency_id or requester_confirmed is not None
-    )
     client_id, confirmed_at = links.get(owner.id, (None, None))
-    if owner.id != requester_agency.id and owner.id in cache.lapsed[case.id]:
+    if confirmed_at is None:
         return None
-    return client_id if requester_in and confirmed_at is not None else None
+    if owner.id == requester_agency.id:  # its own client: its own to read, lapsed or not
+        return client_id
+    lapsed = cache.lapsed[case.id]
+    if owner.id in lapsed or not _on_case(case, requester_agency.id, links, lapsed):
+        return None
+    return client_id
+
+
+def _on_case(case: MdtCase, agency_id: int, links: dict, lapsed: set[int]) -> bool:
+    """Whether an agency is a part of the case for what other agencies hold of it: the
+    coordinating agency, on its own case whatever its own client's link; or an agency whose
+    link is confirmed and whose client's release to join is in effect (issue 14). One whose
+    survivor withdrew from the case is answered as one not on it, as the coordinating
+    agency refuses it a voucher for owners elsewhere (`portal.federation.vouchers`)."""
+    if agency_id == case.coordinating_agency_id:
+        return True
+    _client_id, confirmed_at = links.get(agency_id, (None, None))
+    return confirmed_at is not None and agency_id not in lapsed
 
 
 def prefetch(
@@ -692,7 +704,10 @@ def _case_consent(
     # One not on the case is answered first, and alike whatever the case holds: as for a
     # case that does not exist (a lapsed release would tell a stranger that a survivor on
     # this case withdrew).
-    if recipient.id != case.coordinating_agency_id and recipient.id not in on_case:
+    # So is one whose own survivor withdrew from the case (`_on_case`).
+    if recipient.id != case.coordinating_agency_id and (
+        recipient.id not in on_case or recipient.id in cache.lapsed[case.id]
+    ):
         return withheld(Gate.NOT_LINKED)
     others = [(a, c) for a, c in sorted(confirmed.items()) if a != recipient.id]
     if not others and recipient.id not in on_case:
