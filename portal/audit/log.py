@@ -151,6 +151,9 @@ class AuditTag(StrEnum):
     # release revoked): the coordinator's log, and the agency's own that it told it.
     CASE_PARTICIPATION_CHANGED = "mdt:case:participation_changed"
     COORDINATOR_TOLD = "mdt:case:coordinator_told"
+    # The coordinating agency's log: it vouched to owners on other nodes that an agency
+    # takes part in a case (a participation voucher, `portal.federation.vouchers`).
+    CASE_PARTICIPATION_VOUCHED = "mdt:case:participation_vouched"
 
 
 @dataclass(frozen=True)

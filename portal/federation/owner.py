@@ -560,11 +560,18 @@ def participation_voucher(
     coordinates asks for the voucher it shows owners elsewhere (`vouchers`). Any other
     asker (one whose survivor's release to join is no longer in effect, as this node knows
     it, included), or a case not coordinated here, is answered as a case that does not
-    exist."""
-    _, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
+    exist, and nothing is written. A voucher given is entered in the coordinating agency's
+    log, naming the asker (`vouchers.mint`)."""
+    requester, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
     try:
         voucher = vouchers.mint(
-            db, case, asking.public_id, coordinator=coordinator, keys=keys, at=at
+            db,
+            case,
+            asking.public_id,
+            coordinator=coordinator,
+            asked_by=requester,
+            keys=keys,
+            at=at,
         )
     except vouchers.NotVouched:
         raise NotFound("case") from None

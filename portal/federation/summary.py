@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
-from portal.audit import lock_logs, record_many
+from portal.audit import record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import Decision, RequestCache, receipt
 from portal.errors import NotFound
@@ -53,27 +53,36 @@ def _remote_calls(
     at: datetime,
     sections: list[str] | None = None,
     voucher: bool = True,
-) -> tuple[list[Call], dict[str, str]]:
-    """The signed calls to owners elsewhere (for these sections; None: all they keep), and
-    the owners that cannot be asked (why). `voucher`: False when the only owner asked is the
-    case's coordinator, who holds the case's links itself."""
+) -> tuple[list[Call], dict[str, str], list[dict]]:
+    """The signed calls to owners elsewhere (for these sections; None: all they keep), the
+    owners that cannot be asked (why), and the entry of the voucher the calls carry when a
+    coordinating agency hosted here minted it (for `_received` to write). `voucher`: False
+    when the only owner asked is the case's coordinator, who holds the case's links itself."""
     if not remote:
-        return [], {}
+        return [], {}, []
     roster, local_url = transport.roster_and_url(db)
     if roster is None or local_url is None:
-        return [], {p.agency.public_id: "this node holds no roster" for p in remote}
+        return [], {p.agency.public_id: "this node holds no roster" for p in remote}, []
     asking = replace(requester, node=local_url)
     requester_agency = RequestCache().agency(db, requester.agency)
+    vouched: list[dict] = []
     try:
         voucher = (
             vouchers.for_request(
-                db, requester, requester_agency, case, keys=keys, federation=federation, at=at
+                db,
+                requester,
+                requester_agency,
+                case,
+                keys=keys,
+                federation=federation,
+                at=at,
+                entries_into=vouched,
             )
             if voucher
             else None
         )
     except Unavailable as why:
-        return [], {p.agency.public_id: str(why) for p in remote}
+        return [], {p.agency.public_id: str(why) for p in remote}, []
     members, refused = [], {}
     for participant in remote:
         member = roster.member(participant.agency.public_id)
@@ -97,7 +106,7 @@ def _remote_calls(
         },
         keys=keys,
     )
-    return calls, refused
+    return calls, refused, vouched
 
 
 def _decisions(answer: dict, owner: Agency) -> list[Decision]:
@@ -134,7 +143,7 @@ def page_blocks(
     local, remote = [], []
     for participant in found:
         (local if membership.is_local(db, participant.agency) else remote).append(participant)
-    calls, cannot = _remote_calls(
+    calls, cannot, vouched = _remote_calls(
         db, requester, case, remote, keys=keys, federation=federation, at=at
     )
     pending = federation.submit(calls) if calls else None
@@ -161,7 +170,7 @@ def page_blocks(
         cache=cache,
     )
     blocks = {b.participant.agency.public_id: Block(b.participant, b.decisions) for b in here}
-    blocks |= _received(db, requester, case, remote, calls, pending, cannot, at=at)
+    blocks |= _received(db, requester, case, remote, calls, pending, cannot, vouched, at=at)
     return [blocks[p.agency.public_id] for p in found]
 
 
@@ -173,11 +182,14 @@ def _received(
     calls: list[Call],
     pending,
     cannot: dict[str, str],
+    vouched: list[dict],
     *,
     at: datetime,
 ) -> dict[str, Block]:
     """Each owner elsewhere's block from its node's answer (or why it is unavailable), and
-    the requester's receipts for what came back, written in its log here."""
+    the requester's receipts for what came back, written in its log here; with them, the
+    entry of the voucher the calls carried (`vouched`, from `_remote_calls`), in the log of
+    the coordinating agency that minted it here."""
     answers = pending.results() if pending else []
     by_agency = {
         owner.agency: answer
@@ -207,9 +219,10 @@ def _received(
                 agency_id=requester_agency.id,
             )
         )
-    if receipts:
-        lock_logs(db, [requester_agency.id])
-        record_many(db, receipts)  # the requester's side: what it received from elsewhere
+    # One batch: both logs locked together, in the one fixed order. The voucher's entry
+    # comes after the page's other work, as the receipts do: it locks no log while the
+    # owners here are decided.
+    record_many(db, [*receipts, *vouched])
     return blocks
 
 
@@ -239,7 +252,7 @@ def told_participants(
             if not membership.is_local(db, p.agency)
             and case_records.protected(db, p, requester, coordinating)
         ]
-    calls, cannot = _remote_calls(
+    calls, cannot, vouched = _remote_calls(
         db,
         requester,
         case,
@@ -260,7 +273,7 @@ def told_participants(
         keys=keys,
         between=between,
     )
-    answered = _received(db, requester, case, asked, calls, pending, cannot, at=at)
+    answered = _received(db, requester, case, asked, calls, pending, cannot, vouched, at=at)
     told_ids = {p.agency.public_id for p in here} | {
         owner
         for owner, block in answered.items()
@@ -501,7 +514,7 @@ def _of_coordinator(
     """One MDT record of the case, asked of its coordinator's node and receipted here."""
     section = catalogue().get(section_key)
     asked = Participant(coordinator, coordinating=True, confirmed=True)
-    calls, cannot = _remote_calls(
+    calls, cannot, vouched = _remote_calls(
         db,
         requester,
         case,
@@ -513,7 +526,7 @@ def _of_coordinator(
         voucher=False,
     )
     pending = federation.submit(calls) if calls else None
-    found = _received(db, requester, case, [asked], calls, pending, cannot, at=at)
+    found = _received(db, requester, case, [asked], calls, pending, cannot, vouched, at=at)
     block = found[coordinator.public_id]
     decisions = block.decisions or []
     if len(decisions) != 1 or decisions[0].section.key != section_key:

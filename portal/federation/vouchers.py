@@ -14,7 +14,8 @@ The coordinating agency vouches for an agency confirmed on the case, only to tha
 in effect (`point.lapsed_links`: partners see nothing more of that survivor); the agency's
 own node, which holds that release, asks for no voucher then. An owner takes a voucher only
 from the MDT's coordinating agency (this node's roster's word) and only for the case that
-agency coordinates.
+agency coordinates. Each voucher given is a disclosure of the coordinating agency's (that
+the agency serves a survivor on the case), entered in its log; one refused writes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode, b64url_encode
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record_many
 from portal.crypto import KeyWrapper
 from portal.disclosure import point
 from portal.federation import membership, transport, wire
@@ -78,10 +80,24 @@ def needed(requester_agency: Agency, case: MdtCase) -> bool:
 
 
 def mint(
-    db: Session, case: MdtCase, agency: str, *, coordinator: Agency, keys: KeyWrapper, at: datetime
+    db: Session,
+    case: MdtCase,
+    agency: str,
+    *,
+    coordinator: Agency,
+    asked_by: Requester,
+    keys: KeyWrapper,
+    at: datetime,
+    entries_into: list | None = None,
 ) -> dict:
-    """The coordinating agency's voucher that `agency` (public id) takes part in `case`;
-    raises NotVouched when it does not (`takes_part`)."""
+    """The coordinating agency's voucher that `agency` (public id) takes part in `case`,
+    asked for by `asked_by` (of that agency); raises NotVouched when it does not
+    (`takes_part`), and nothing is written then.
+
+    A voucher tells owners on other nodes that the agency serves a survivor on the case: a
+    disclosure of the coordinating agency's, entered in its log (`vouched_entry`).
+    `entries_into`: a list in which to leave that entry instead of writing it, for a caller
+    that writes it with its other entries, its logs locked together (it must write it)."""
     asking = db.exec(select(Agency).where(Agency.public_id == agency)).first()
     if asking is None or not takes_part(db, case, asking, at=at):
         raise NotVouched(agency)
@@ -93,7 +109,37 @@ def mint(
     }
     key_id, signing_key = transport.signing_key_of(db, coordinator, keys=keys)
     signature = signing_key.sign(LABEL + consent.canonical_bytes(claim)).signature
+    entry = vouched_entry(case, coordinator, claim, asked_by=asked_by, at=at)
+    if entries_into is None:
+        record_many(db, [entry])
+    else:
+        entries_into.append(entry)
     return {"claim": claim, "key_id": key_id, "signature": b64url_encode(signature)}
+
+
+def vouched_entry(
+    case: MdtCase, coordinator: Agency, claim: dict, *, asked_by: Requester, at: datetime
+) -> dict:
+    """The coordinating agency's entry for a voucher: who asked (the agency vouched for, by
+    its staff member), the case, and until when owners take it. Released, in "taking part",
+    so the lead's search by case, agency or decision finds it; no survivor of the
+    coordinator's own is named (the fact told is of the agency vouched for)."""
+    return entry_values(
+        AuditTag.CASE_PARTICIPATION_VOUCHED,
+        agency_id=coordinator.id,
+        actor=asked_by,
+        subject=case.reference,
+        detail={"agency": claim["agency"], "until": claim["until"]},
+        at=at,
+        disclosure=DisclosureFacts(
+            case_ref=case.reference,
+            client_ref=None,
+            section_key=point.PARTICIPATION,
+            purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+            decision="released",
+            viewer_role=asked_by.audit_role(),
+        ),
+    )
 
 
 def check(db: Session, voucher: object, *, case: MdtCase, requester: Requester, at: datetime):
@@ -139,6 +185,9 @@ _held: dict[tuple[str, str, str], dict] = {}
 ASK_AGAIN_AFTER = timedelta(seconds=30)
 _unanswered: dict[tuple[str, str, str], datetime] = {}
 _held_lock = threading.Lock()
+# Session.info: the vouchers a coordinating agency hosted here minted for this session's
+# requests, by (case id, agency id).
+_MINTED = "participation_vouchers_minted"
 
 
 def for_request(
@@ -150,9 +199,12 @@ def for_request(
     keys: KeyWrapper,
     federation: Federation,
     at: datetime,
+    entries_into: list | None = None,
 ) -> dict | None:
     """The voucher this requester's calls about the case carry (None when none is
-    needed); raises Unavailable when the coordinating node elsewhere does not give one."""
+    needed); raises Unavailable when the coordinating node elsewhere does not give one.
+    A coordinating agency hosted here mints it at once, and its entry is written now or
+    left in `entries_into` (`mint`)."""
     if not needed(requester_agency, case):
         return None
     if not takes_part(db, case, requester_agency, at=at):
@@ -163,7 +215,22 @@ def for_request(
         )
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if membership.is_local(db, coordinator):
-        return mint(db, case, requester_agency.public_id, coordinator=coordinator, keys=keys, at=at)
+        # One voucher for every call of the request (a page asks elsewhere more than once),
+        # so one entry: minted and entered once per session, which is one request's.
+        minted = db.info.setdefault(_MINTED, {})
+        held = minted.get((case.id, requester_agency.id))
+        if held is None or datetime.fromisoformat(held["claim"]["until"]) - at <= RENEW_BEFORE:
+            held = minted[(case.id, requester_agency.id)] = mint(
+                db,
+                case,
+                requester_agency.public_id,
+                coordinator=coordinator,
+                asked_by=requester,
+                keys=keys,
+                at=at,
+                entries_into=entries_into,
+            )
+        return held
     roster, local_url = transport.roster_and_url(db)
     member = None if roster is None else roster.member(coordinator.public_id)
     if member is None or local_url is None:

@@ -128,6 +128,9 @@ EVENT_WORDS = {
     AuditTag.COORDINATOR_TOLD: (
         "coordinating agency told that what may be said of our part in the case changed"
     ),
+    AuditTag.CASE_PARTICIPATION_VOUCHED: (
+        "we vouched that an agency takes part in the case, for owners on other nodes to see"
+    ),
 }
 
 # One request's sections together, by the kind of per-section event they are.

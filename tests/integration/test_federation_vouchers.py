@@ -98,6 +98,27 @@ def test_a_community_agency_on_the_coordinators_node_shows_a_voucher_when_it_ask
     asked = fw.entries(world.c, tag="disclosure:section:released", subject=world.case_ref)
     assert any(e.actor_agency_ref == world.ids[fw.SHELTER] for e in asked)
     assert _links_on(world.c, world.case_ref) == {fw.WELFARE, fw.CAC}
+    # The CAC minted the voucher here, for the page: one entry in its log, naming the
+    # shelter's staff member who asked and the case.
+    _assert_vouched_once(world, fw.SHELTER, user="shelter.cm")
+
+
+def _assert_vouched_once(world, agency_name: str, *, user: str | None) -> None:
+    """The coordinating agency's log (node A) holds exactly one voucher given, naming the
+    agency vouched for (and the staff member who asked, where its node names them)."""
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        cac = fw.agency_named(db, fw.CAC)
+        staff = fw.staff_named(db, user).public_id if user else None
+    engine.dispose()
+    vouched = fw.entries(world.a, tag="mdt:case:participation_vouched")
+    assert len(vouched) == 1, vouched
+    (entry,) = vouched
+    assert entry.agency_id == cac.id and entry.case_ref == world.case_ref
+    assert entry.actor_agency_ref == world.ids[agency_name]
+    assert json.loads(entry.detail)["agency"] == world.ids[agency_name]
+    if staff is not None:
+        assert entry.actor_user_ref == staff
 
 
 def test_a_community_agency_elsewhere_fetches_its_voucher_from_the_coordinators_node(world):
@@ -110,6 +131,9 @@ def test_a_community_agency_elsewhere_fetches_its_voucher_from_the_coordinators_
     withheld = fw.entries(world.c, tag="disclosure:section:withheld", subject=world.case_ref)
     gates = {e.gate for e in withheld if e.actor_agency_ref == world.ids[fw.CLINIC]}
     assert "no_consent" in gates
+    # Node A's CAC gave the clinic's node the voucher: one entry in its log, however many
+    # of the clinic's pages it serves.
+    _assert_vouched_once(world, fw.CLINIC, user=None)
 
 
 def _disclosures_payload(world, voucher) -> dict:
@@ -139,6 +163,9 @@ def _voucher(world, *, node="a", signer=fw.CAC, agency=fw.CLINIC, at=None) -> di
             case,
             world.ids[agency],
             coordinator=coordinator,
+            asked_by=Requester(
+                URLS["abc".index(node)], world.ids[agency], "community", None, frozenset()
+            ),
             keys=getattr(world, node).keys,
             at=at or fw.now(),
         )

@@ -228,7 +228,15 @@ def test_no_voucher_for_an_agency_whose_survivors_release_to_join_was_revoked(db
         )
         raise AssertionError(f"the shelter was vouched for after the revocation: {voucher}")
     with pytest.raises(vouchers.NotVouched):
-        vouchers.mint(db, case, shelter.public_id, coordinator=cac, keys=keys, at=clock())
+        vouchers.mint(
+            db,
+            case,
+            shelter.public_id,
+            coordinator=cac,
+            asked_by=asking,
+            keys=keys,
+            at=clock(),
+        )
 
 
 world = vouchers_tests.world  # the fixture: three nodes, the case linked across them
