@@ -112,13 +112,14 @@ def dynamic_messages() -> list[str]:
     """Messages that no source file spells out where they are shown: the statements (in
     the consent library), the section titles (policies/sections.toml), the agency kinds,
     the roles (a recipient's, in the accounting of disclosures), the sections' field
-    labels (the release preview, read with the survivor), the survivor's safety plan
-    copy's labels and options."""
+    labels and the words their choices are recorded in (the release preview, read with the
+    survivor), the survivor's safety plan copy's labels and options."""
     english = consent.default_statements()
     return [
         *(getattr(english, key) for key in STATEMENT_KEYS),
         *(section.title for section in catalogue().sections),
         *field_labels(),
+        *option_words(),
         *(kind.label for kind in AgencyKind),
         *(role.label for role in Role),
         *safety_plan_copy_words(),
@@ -131,6 +132,21 @@ def field_labels() -> list[str]:
     for section in catalogue().sections:
         labels += [field.label for field in section.fields]
     return labels
+
+
+def option_words() -> list[str]:
+    """The fixed words a section's choices are recorded in: a choice's or checklist's
+    options, a needs list's domains and their statuses (each once)."""
+    words: dict[str, None] = {}
+    for section in catalogue().sections:
+        for field in section.fields:
+            words.update(dict.fromkeys((*field.options, *field.statuses)))
+    return list(words)
+
+
+@cache
+def option_word_set() -> frozenset[str]:
+    return frozenset(option_words())
 
 
 def safety_plan_copy_words() -> list[str]:

@@ -83,6 +83,17 @@ def written_date(context, moment: datetime | date | None) -> str:
 
 
 @pass_context
+def recorded_word(context, value):
+    """On a page read with the survivor (one naming a `language`), a word a section's
+    choice is recorded in, in that language; anything else, free text above all, exactly
+    as recorded (never looked up, so never taken for a catalogue's markup)."""
+    language = context.get("language")
+    if language is None or not isinstance(value, str) or value not in i18n.option_word_set():
+        return value
+    return i18n.gettext(language, value)
+
+
+@pass_context
 def release_state(context, status) -> str:
     return release_words.state_label(context.get("language"), status)
 
@@ -108,6 +119,7 @@ templates.env.filters["role_words"] = role_words
 templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
 templates.env.filters["written_date"] = written_date
+templates.env.filters["recorded_word"] = recorded_word
 templates.env.filters["release_state"] = release_state
 templates.env.filters["release_reason"] = release_reason
 templates.env.filters["referral_words"] = convening.source_label

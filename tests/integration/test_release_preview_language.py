@@ -80,3 +80,27 @@ def test_a_signed_spanish_release_says_its_status_and_field_labels_in_spanish(
     # The release's own page is a staff page: English, as the library says it.
     staff_page = _text(client.get(url).text)
     assert "Active" in staff_page and "in effect until 2027-01-31" in staff_page
+
+
+def test_a_spanish_preview_says_recorded_choices_in_spanish_and_free_text_as_recorded(
+    client, db, keys, clock
+):
+    """Before: a choice's recorded word ('leaving') stayed English on the Spanish preview
+    while its label was Spanish. Free text that happens to spell a choice's word stays as
+    recorded, and the staff's own pages keep the recorded words."""
+    from portal.services import sections
+
+    team = Team(client, db, keys)
+    plan = {"stage": "leaving", "emergency_contacts": "open"}
+    sections.save_section(
+        db, team.client_row, "safety_plan", plan, actor=team.user, keys=keys, at=clock()
+    )
+    db.flush()
+    url = signed_release(client, team, language="es")
+    text = _text(client.get(f"{url}/preview?as={team.community.public_id} advocate").text)
+    assert "Etapa saliendo" in text, text
+    assert "Contactos de emergencia open" in text, text  # free text: never looked up
+    english = _text(
+        client.get(f"{url}/preview?as={team.community.public_id} advocate&language=en").text
+    )
+    assert "Stage leaving" in english, english
