@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 import consent
 from consent.validate import same_person_key
 from portal import i18n
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
@@ -193,6 +193,14 @@ def draft_release(
     return row
 
 
+def hold_release(db: Session, row: ConsentRelease) -> None:
+    """Read the release again with its agency's log held to this transaction's end (the
+    log its signing, revocation or discarding is written to): a second of those at once
+    waits, then finds this one's, so a release is signed once and revoked once."""
+    lock_logs(db, [row.agency_id])
+    db.refresh(row)
+
+
 def draft_document(row: ConsentRelease) -> consent.Release:
     if row.state != ReleaseState.DRAFT:
         raise Conflict("release", "This release is already signed; make a new one to change it.")
@@ -215,6 +223,7 @@ def sign(
 
     Whether the client is a minor, and so who must sign, is computed from the sealed
     birth date at this moment, and signed into the document with the rule that applied."""
+    hold_release(db, row)
     draft = draft_document(row)
     client = db.get(Client, row.client_id)
     agency = db.get(Agency, row.agency_id)
@@ -280,6 +289,7 @@ def sign(
 
 
 def discard(db: Session, row: ConsentRelease, *, actor: Actor, at: datetime) -> None:
+    hold_release(db, row)
     draft_document(row)  # refuses a signed release
     row.state = ReleaseState.DISCARDED
     record(
@@ -366,6 +376,7 @@ def revoke(
     at: datetime,
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request."""
+    hold_release(db, row)
     document = signed_document(row)
     if consent.status(document, revocations(db, row), at=at).state == consent.ReleaseState.REVOKED:
         raise Conflict("release", "This release is already revoked.")
