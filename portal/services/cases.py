@@ -11,7 +11,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
 from portal.models.workflow import CaseEventKind
@@ -112,6 +112,9 @@ def link_client(
 ) -> CaseLink:
     if client is not None and client.agency_id != agency.id:
         raise Invalid("client", "A link names the agency's own client record.")
+    # The log this link is written to, held before the check: the same agency added twice
+    # at once is one link and a 409, not a clash on the unique key (a 500).
+    lock_logs(db, [case.coordinating_agency_id])
     if db.exec(
         select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
     ).first():

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditTag, record
+from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, AgencyKind, CaseLink, CaseStatus, Client, MdtCase
@@ -52,7 +53,9 @@ def _reason(value: object) -> str:
 def _held(db: Session, case: MdtCase) -> MdtCase:
     """The case as it is now, held to this transaction's end: a close, reopening or first
     review of it at the same moment waits and then sees this one, so the convening
-    tallies count each change once."""
+    tallies count each change once. On SQLite FOR UPDATE is not rendered: the writers'
+    lock is taken before the read instead."""
+    hold_write_lock(db)
     return db.exec(
         select(MdtCase)
         .where(MdtCase.id == case.id)
@@ -186,6 +189,19 @@ def own_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
     ).first()
 
 
+def _held_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
+    """The agency's link to the case as it is now, held to this transaction's end (on
+    SQLite the writers' lock, taken before the read): a confirmation or withdrawal of it
+    at the same moment waits, then sees this one, so one link names one client once."""
+    hold_write_lock(db)
+    return db.exec(
+        select(CaseLink)
+        .where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 def confirm_link(
     db: Session,
     case: MdtCase,
@@ -199,7 +215,7 @@ def confirm_link(
     reference = validation.text(
         client_reference, "client_reference", max_length=40, label="Your client reference"
     )
-    link = own_link(db, case, agency)
+    link = _held_link(db, case, agency)
     if link is None:
         raise NotFound("case")
     if link.confirmed_at is not None:
@@ -286,11 +302,10 @@ def withdraw_link(
     survivor."""
     if reason not in WITHDRAWAL_REASONS:
         raise Invalid("reason", "Choose why your agency withdraws its client record.")
-    link = own_link(db, case, agency)
+    # Held: a withdrawal and a confirmation (or another withdrawal) at once take turns.
+    link = _held_link(db, case, agency)
     if link is None:
         raise NotFound("case")
-    # Held: a withdrawal and a confirmation (or another withdrawal) at once take turns.
-    link = db.exec(select(CaseLink).where(CaseLink.id == link.id).with_for_update()).one()
     if link.confirmed_at is None or link.client_id is None:
         raise Conflict("reason", "Your agency has no client confirmed on this case.")
     client = db.get(Client, link.client_id)

@@ -20,6 +20,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, record
 from portal.crypto import KeyWrapper
+from portal.db import stamp_once
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, Client, StaffUser
@@ -37,6 +38,7 @@ from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.screening_tools import Tool, catalogue
 from portal.services import cases, releases, risk_screens, section_versions, validation
+from portal.services.clients import lock_client
 from portal.services.keys import open_record, seal_record
 
 _UTC = ZoneInfo("UTC")
@@ -284,9 +286,10 @@ def finalise(
     window_hours: int,
     at: datetime,
 ) -> Screening:
-    if screening.finalised_at is not None:
+    # One conditional statement: of two finalisings at once the second sets nothing, and
+    # the risk clock and the log see one.
+    if screening.finalised_at is not None or not stamp_once(db, screening, "finalised_at", at):
         raise Conflict("screening", "This screening is already finalised.")
-    screening.finalised_at = at
     screening.updated_at = at
     db.add(screening)
     record(
@@ -521,6 +524,9 @@ def start_mdt_path(
     if screening.age_group == AgeGroup.ADULT and screening.mdt_choice != MdtChoice.YES:
         raise Invalid("screening", "The survivor has not asked for MDT involvement.")
     client = db.get(Client, screening.client_id)
+    # Held before the check, as a link's confirmation holds it: one survivor, one case,
+    # when the path is started twice at once or while the client is linked elsewhere.
+    lock_client(db, client)
     if has_case(db, client):
         raise Conflict("screening", "This client is already part of an MDT case.")
     intake = min(screening.screened_at.astimezone(tz).date(), today)

@@ -13,14 +13,25 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select
 from test_releases import SIGNER, _draft
+from test_screening import NY, screen
 
 import consent
 from portal.audit import AuditTag
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
 from portal.errors import Conflict
-from portal.models import AuditEntry, ConsentRelease, ReleaseRevocation, StaffUser
-from portal.services import releases
+from portal.models import (
+    Agency,
+    AuditEntry,
+    ConsentRelease,
+    Discipline,
+    MdtCase,
+    ReleaseRevocation,
+    Role,
+    StaffUser,
+)
+from portal.models.screening import Screening
+from portal.services import case_history, cases, casework, convening, releases, screenings
 
 import factories as make
 from databases import BACKENDS, migrated_engine
@@ -28,6 +39,7 @@ from databases import BACKENDS, migrated_engine
 # How long the first save waits, after its check, for the second's whole save: a fraction
 # of this when nothing holds the second back, so before the fixes it was done within it.
 PAUSE_SECONDS = 2.0
+AT_DAY = make.AT.date()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -166,3 +178,180 @@ def test_a_draft_signed_and_discarded_at_once_is_one_or_the_other(
 
 def _later(minutes: int):
     return make.AT + timedelta(minutes=minutes)
+
+
+# -- one survivor, one client on a case, one open case ---------------------------------
+
+
+@pytest.fixture
+def coordinated(committed_engine, node_secrets):
+    """An agency's case, its own unconfirmed link to it, and two of its clients."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency = make.agency(db, keys)
+        case = make.mdt_case(db, agency)
+        cases.link_client(db, case, agency, None, actor=None, at=make.AT)
+        references = [make.client_record(db, agency, keys).reference for _ in range(2)]
+        return agency.id, case.id, references
+
+
+def _confirm(db: Session, coordinated, number: int) -> None:
+    agency_id, case_id, references = coordinated
+    casework.confirm_link(
+        db,
+        db.get(MdtCase, case_id),
+        db.get(Agency, agency_id),
+        client_reference=references[number],
+        actor=None,
+        at=_later(number),
+    )
+
+
+def test_a_link_confirmed_twice_at_once_names_one_client(
+    committed_engine, coordinated, monkeypatch
+):
+    """Before: both confirmed (each with its own client): the link named whichever wrote
+    last, and the log said that both survivors were confirmed on the case."""
+    outcomes = at_once(
+        committed_engine,
+        monkeypatch,
+        case_history,
+        "note",
+        lambda db, number: _confirm(db, coordinated, number),
+    )
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        reference = db.get(MdtCase, coordinated[1]).reference
+    assert _audited(committed_engine, AuditTag.CASE_LINK_CONFIRMED, reference) == 1
+
+
+def test_a_link_withdrawn_twice_at_once_is_withdrawn_once(
+    committed_engine, coordinated, monkeypatch
+):
+    """Before: both withdrew it, with two entries in the agency's log."""
+    agency_id, case_id, _ = coordinated
+    with unit_of_work(committed_engine) as db:
+        _confirm(db, coordinated, 0)
+
+    def withdraw(db: Session, number: int) -> None:
+        casework.withdraw_link(
+            db,
+            db.get(MdtCase, case_id),
+            db.get(Agency, agency_id),
+            reason="wrong_client",
+            actor=None,
+            at=_later(1 + number),
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, case_history, "note", withdraw)
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        reference = db.get(MdtCase, case_id).reference
+    assert _audited(committed_engine, AuditTag.CASE_LINK_WITHDRAWN, reference) == 1
+
+
+def test_a_case_closed_twice_at_once_is_closed_and_counted_once(
+    committed_engine, coordinated, monkeypatch
+):
+    """Before, on SQLite: both closed it (FOR UPDATE is not rendered there, and the case
+    was read before the writers' lock), counting it twice in the convening tallies."""
+    case_id = coordinated[1]
+
+    def close(db: Session, number: int) -> None:
+        case = db.get(MdtCase, case_id)
+        casework.close_case(db, case, reason="done", actor=None, at=_later(number), today=AT_DAY)
+
+    outcomes = at_once(committed_engine, monkeypatch, convening, "count_closed", close)
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        reference = db.get(MdtCase, case_id).reference
+    assert _audited(committed_engine, AuditTag.CASE_CLOSED, reference) == 1
+
+
+@pytest.fixture
+def screened(committed_engine, node_secrets):
+    """A minor's screening with a clear concern, not finalised yet."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+        staff = make.user(db, agency, Role.ADVOCATE, Role.MDT_COORDINATOR)
+        client = make.client_record(db, agency, keys, birth=make.MINOR_BIRTH)
+        made = screen(db, keys, client, staff, make.AT, finalise=False)
+        return agency.id, staff.id, made.id, keys
+
+
+def _finalise(db: Session, screened, at) -> None:
+    _, staff_id, screening_id, keys = screened
+    screenings.finalise(
+        db,
+        db.get(Screening, screening_id),
+        actor=db.get(StaffUser, staff_id),
+        keys=keys,
+        tz=NY,
+        window_hours=48,
+        at=at,
+    )
+
+
+def test_a_screening_finalised_twice_at_once_is_finalised_once(
+    committed_engine, screened, monkeypatch
+):
+    """Before: both finalised it, each logging it and starting the risk screen's clock."""
+    outcomes = at_once(
+        committed_engine,
+        monkeypatch,
+        screenings,
+        "_subject",
+        lambda db, number: _finalise(db, screened, _later(number)),
+    )
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        finalised = db.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.tag == AuditTag.SCREENING_FINALISED.value)
+        ).one()
+    assert finalised == 1
+
+
+def test_the_mdt_path_started_twice_at_once_opens_one_case(committed_engine, screened, monkeypatch):
+    """Before: both opened a case and linked the survivor to it: one survivor in two open
+    cases, with two 14-day clocks."""
+    agency_id, staff_id, screening_id, _ = screened
+    with unit_of_work(committed_engine) as db:
+        _finalise(db, screened, make.AT)
+
+    def start_path(db: Session, number: int) -> None:
+        screenings.start_mdt_path(
+            db,
+            db.get(Screening, screening_id),
+            db.get(Agency, agency_id),
+            referral_source="community_agency",
+            actor=db.get(StaffUser, staff_id),
+            at=_later(number),
+            tz=NY,
+            today=AT_DAY,
+            window_days=14,
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, screenings, "has_case", start_path)
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        opened = db.exec(select(MdtCase.id).where(MdtCase.coordinating_agency_id == agency_id))
+        assert len(opened.all()) == 1
+
+
+def test_an_agency_added_twice_at_once_is_one_link_and_a_409(
+    committed_engine, coordinated, node_secrets, monkeypatch
+):
+    """Before: both passed the check, and the second hit the link's unique key (a 500)."""
+    case_id = coordinated[1]
+    with unit_of_work(committed_engine) as db:
+        joining = make.agency(db, KeyWrapper(node_secrets.kek_bytes())).public_id
+
+    def add(db: Session, number: int) -> None:
+        case = db.get(MdtCase, case_id)
+        casework.add_agency(db, case, joining, actor=None, at=_later(number))
+
+    outcomes = at_once(committed_engine, monkeypatch, cases, "record", add)
+    assert outcomes == ["refused", "saved"]
