@@ -18,7 +18,7 @@ from nacl.signing import SigningKey
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
 from portal.keyring import current_key
@@ -62,6 +62,9 @@ def record_basis(
         purpose=lambda: validation.choice(purpose, "purpose", consent.Purpose),
         under_age=lambda: _under_age(under_age) if minors_only else None,
     )
+    # The agency's log (where the basis is written) before the check: one citation
+    # recorded twice at once is one basis, which one retirement ends.
+    lock_logs(db, [agency.id])
     if any(b.citation == values["citation"] and b.retired_at is None for b in bases_of(db, agency)):
         raise Conflict("citation", "Your agency already shares under this citation.")
     document = {
@@ -128,13 +131,15 @@ def _sections(chosen: list[str], shareable: set[str]) -> list[str]:
 
 
 def active_basis(db: Session, agency: Agency, public_id: str) -> LegalBasis:
-    """One of the agency's own legal bases in force (404 for any other)."""
+    """One of the agency's own legal bases in force (404 for any other), as it is now."""
     basis = db.exec(
-        select(LegalBasis).where(
+        select(LegalBasis)
+        .where(
             LegalBasis.public_id == public_id,
             LegalBasis.agency_id == agency.id,
             LegalBasis.retired_at.is_(None),
         )
+        .execution_options(populate_existing=True)
     ).first()
     if basis is None:
         raise NotFound("legal basis")
@@ -144,6 +149,7 @@ def active_basis(db: Session, agency: Agency, public_id: str) -> LegalBasis:
 def retire_basis(
     db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime
 ) -> LegalBasis:
+    lock_logs(db, [agency.id])  # a second retirement at once waits, then finds it retired
     basis = active_basis(db, agency, public_id)
     basis.retired_at = at
     basis.retired_by_id = actor.id if actor else None

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.disclosure.policy import ANY, OWN, default_lines
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, AgencyKind, PolicyLine, PolicyVersion, Role
@@ -110,6 +110,9 @@ def add_line(
             "role",
             "An allow line names the role it releases to; any role is for deny lines only.",
         )
+    # The agency's log (where the line is written) before the check: the same line added
+    # twice at once is one line, which one retirement removes.
+    lock_logs(db, [agency.id])
     if any(
         (v.kind, v.role, v.section, v.purpose, v.effect) == line for v in agency_policy(db, agency)
     ):
@@ -139,13 +142,15 @@ def add_line(
 
 
 def active_line(db: Session, agency: Agency, public_id: str) -> PolicyLine:
-    """One of the agency's own lines in force (404 for any other)."""
+    """One of the agency's own lines in force (404 for any other), as it is now."""
     row = db.exec(
-        select(PolicyLine).where(
+        select(PolicyLine)
+        .where(
             PolicyLine.public_id == public_id,
             PolicyLine.agency_id == agency.id,
             PolicyLine.retired_at.is_(None),
         )
+        .execution_options(populate_existing=True)
     ).first()
     if row is None:
         raise NotFound("policy line")
@@ -153,6 +158,7 @@ def active_line(db: Session, agency: Agency, public_id: str) -> PolicyLine:
 
 
 def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime) -> None:
+    lock_logs(db, [agency.id])  # a second retirement at once waits, then finds it retired
     row = active_line(db, agency, public_id)
     row.retired_at = at
     row.retired_by_id = actor.id if actor else None

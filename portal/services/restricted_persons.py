@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from consent.validate import same_person_key
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
+from portal.db import stamp_once
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, Client, RestrictedPerson, RestrictionReason, StaffUser
 from portal.services import validation
@@ -96,6 +97,9 @@ def record_restricted_person(
         ),
     )
     wanted = same_person_key(values["name"])
+    # The client's agency's log (where the person is written) before the check: one
+    # person recorded twice at once is one restriction, which one ending ends.
+    lock_logs(db, [client.agency_id])
     if any(same_person_key(n) == wanted for n in excluded_signers(db, client)):
         raise Conflict("name", "This person is already recorded on this client.")
     person = RestrictedPerson(
@@ -141,7 +145,9 @@ def end_restriction(
     if person.ended_at is not None:
         raise Conflict("end_reason", "This restriction has already ended.")
     why = validation.text(reason, "end_reason", max_length=500, label="The reason for ending it")
-    person.ended_at = at
+    # One conditional statement: of two endings at once the second ends nothing.
+    if not stamp_once(db, person, "ended_at", at):
+        raise Conflict("end_reason", "This restriction has already ended.")
     person.ended_by_id = actor.id if actor else None
     person.end_reason = why
     client = db.get(Client, person.client_id)

@@ -19,19 +19,35 @@ import consent
 from portal.audit import AuditTag
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
-from portal.errors import Conflict
+from portal.errors import Conflict, NotFound
 from portal.models import (
     Agency,
+    AgencyKind,
     AuditEntry,
+    Client,
     ConsentRelease,
     Discipline,
+    LegalBasis,
     MdtCase,
+    PolicyLine,
     ReleaseRevocation,
+    RestrictedPerson,
     Role,
     StaffUser,
 )
 from portal.models.screening import Screening
-from portal.services import case_history, cases, casework, convening, releases, screenings
+from portal.services import (
+    case_history,
+    cases,
+    casework,
+    convening,
+    legal_bases,
+    policy,
+    releases,
+    restricted_persons,
+    screenings,
+    validation,
+)
 
 import factories as make
 from databases import BACKENDS, migrated_engine
@@ -48,10 +64,19 @@ def committed_engine(request, tmp_path):
         yield engine
 
 
-def at_once(engine, monkeypatch, module, check: str, save: Callable[[Session, int], object]):
+def at_once(
+    engine,
+    monkeypatch,
+    module,
+    check: str,
+    save: Callable[[Session, int], object],
+    *,
+    refusal: type[Exception] = Conflict,
+):
     """Run `save(db, number)` for 0 and 1 at once, each in a unit of work of its own; the
     first pauses just after `module.check` answered it, until the second is done. Returns
-    how each ended, sorted: "saved", "refused" (a Conflict) or the error."""
+    how each ended, sorted: "saved", "refused" (the `refusal` it is told after the fact)
+    or the error."""
     checked, second_done = threading.Event(), threading.Event()
     first = threading.local()
     original = getattr(module, check)
@@ -75,7 +100,7 @@ def at_once(engine, monkeypatch, module, check: str, save: Callable[[Session, in
             with unit_of_work(engine) as db:
                 save(db, number)
             outcomes.append("saved")
-        except Conflict:
+        except refusal:
             outcomes.append("refused")
         except BaseException as error:
             outcomes.append(repr(error))
@@ -355,3 +380,208 @@ def test_an_agency_added_twice_at_once_is_one_link_and_a_409(
 
     outcomes = at_once(committed_engine, monkeypatch, cases, "record", add)
     assert outcomes == ["refused", "saved"]
+
+
+# -- an agency's rules for sharing, and who may never sign ------------------------------
+
+
+@pytest.fixture
+def lead(committed_engine, node_secrets):
+    """A system-based agency (which may share under a legal basis) and its lead."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency = make.agency(
+            db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.LAW_ENFORCEMENT
+        )
+        return agency.id, make.user(db, agency, Role.AGENCY_LEAD).id, keys
+
+
+def _line(db: Session, lead, at) -> PolicyLine:
+    agency_id, lead_id, _ = lead
+    return policy.add_line(
+        db,
+        db.get(Agency, agency_id),
+        kind="system",
+        role="mdt_coordinator",
+        section="investigation",
+        purpose="*",
+        effect="allow",
+        actor=db.get(StaffUser, lead_id),
+        at=at,
+    )
+
+
+def _in_force(engine, model, agency_id: int) -> int:
+    with Session(engine) as db:
+        return len(
+            db.exec(
+                select(model.id).where(model.agency_id == agency_id, model.retired_at.is_(None))
+            ).all()
+        )
+
+
+def test_a_policy_line_added_twice_at_once_is_one_line(committed_engine, lead, monkeypatch):
+    """Before: two lines alike; retiring one left the other sharing."""
+    outcomes = at_once(
+        committed_engine,
+        monkeypatch,
+        policy,
+        "agency_policy",
+        lambda db, number: _line(db, lead, _later(number)),
+    )
+    assert outcomes == ["refused", "saved"]
+    assert _in_force(committed_engine, PolicyLine, lead[0]) == 1
+
+
+def test_a_policy_line_retired_twice_at_once_is_retired_once(committed_engine, lead, monkeypatch):
+    """Before: both retired it, each with an entry, and the policy's version moved twice."""
+    agency_id, lead_id, _ = lead
+    with unit_of_work(committed_engine) as db:
+        line_id = _line(db, lead, _later(0)).public_id
+
+    def retire(db: Session, number: int) -> None:
+        agency, actor = db.get(Agency, agency_id), db.get(StaffUser, lead_id)
+        policy.retire_line(db, agency, line_id, actor=actor, at=_later(1 + number))
+
+    outcomes = at_once(committed_engine, monkeypatch, policy, "_bump", retire, refusal=NotFound)
+    assert outcomes == ["refused", "saved"]  # as after the fact: no such line in force
+    assert _audited(committed_engine, AuditTag.POLICY_LINE_RETIRED, line_id) == 1
+
+
+def _basis(db: Session, lead, at) -> LegalBasis:
+    agency_id, lead_id, keys = lead
+    return legal_bases.record_basis(
+        db,
+        db.get(Agency, agency_id),
+        citation="Synthetic Code § 1 (not a real statute)",
+        sections=["investigation"],
+        purpose="mdt_case_review",
+        minors_only=True,
+        actor=db.get(StaffUser, lead_id),
+        keys=keys,
+        at=at,
+    )
+
+
+def test_a_legal_basis_recorded_twice_at_once_is_one_basis(committed_engine, lead, monkeypatch):
+    """Before: two bases under one citation; retiring one left the other sharing."""
+    outcomes = at_once(
+        committed_engine,
+        monkeypatch,
+        legal_bases,
+        "bases_of",
+        lambda db, number: _basis(db, lead, _later(number)),
+    )
+    assert outcomes == ["refused", "saved"]
+    assert _in_force(committed_engine, LegalBasis, lead[0]) == 1
+
+
+def test_a_legal_basis_retired_twice_at_once_is_retired_once(committed_engine, lead, monkeypatch):
+    agency_id, lead_id, _ = lead
+    with unit_of_work(committed_engine) as db:
+        basis_id = _basis(db, lead, _later(0)).public_id
+
+    def retire(db: Session, number: int) -> None:
+        agency, actor = db.get(Agency, agency_id), db.get(StaffUser, lead_id)
+        legal_bases.retire_basis(db, agency, basis_id, actor=actor, at=_later(1 + number))
+
+    outcomes = at_once(
+        committed_engine, monkeypatch, legal_bases, "_what_it_covers", retire, refusal=NotFound
+    )
+    assert outcomes == ["refused", "saved"]
+    assert _audited(committed_engine, AuditTag.LEGAL_BASIS_RETIRED, basis_id) == 1
+
+
+@pytest.fixture
+def client_of(committed_engine, node_secrets):
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency = make.agency(db, keys)
+        return make.client_record(db, agency, keys).id
+
+
+def _restrict(db: Session, client_id: int, at) -> RestrictedPerson:
+    return restricted_persons.record_restricted_person(
+        db,
+        db.get(Client, client_id),
+        name="Dana Suspect",
+        reason="suspected_exploiter",
+        actor=None,
+        at=at,
+    )
+
+
+def test_a_person_restricted_twice_at_once_is_recorded_once(
+    committed_engine, client_of, monkeypatch
+):
+    outcomes = at_once(
+        committed_engine,
+        monkeypatch,
+        restricted_persons,
+        "excluded_signers",
+        lambda db, number: _restrict(db, client_of, _later(number)),
+    )
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        recorded = db.exec(
+            select(RestrictedPerson.id).where(RestrictedPerson.client_id == client_of)
+        )
+        assert len(recorded.all()) == 1
+
+
+def test_a_restriction_ended_twice_at_once_is_ended_once(committed_engine, client_of, monkeypatch):
+    """Before: both ended it, each with an entry, the second's reason over the first's."""
+    with unit_of_work(committed_engine) as db:
+        person_id = _restrict(db, client_of, _later(0)).id
+
+    def end(db: Session, number: int) -> None:
+        person = db.get(RestrictedPerson, person_id)
+        restricted_persons.end_restriction(
+            db, person, reason=f"order lifted ({number})", actor=None, at=_later(1 + number)
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, validation, "text", end)
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        ended = db.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.tag == AuditTag.RESTRICTED_PERSON_ENDED.value)
+        ).one()
+    assert ended == 1
+
+
+def test_a_release_signed_while_its_signer_is_restricted_does_not_stand(
+    committed_engine, draft, monkeypatch
+):
+    """The signer recorded as never to sign while they sign: before, the signature passed
+    its check first, the recording found no signed release to revoke, and the signature
+    then stood for the survivor's consent."""
+    release_id, witness_id, keys = draft
+    with Session(committed_engine) as db:
+        client_id = db.get(ConsentRelease, release_id).client_id
+
+    def sign_or_restrict(db: Session, number: int) -> None:
+        if number == 0:
+            row, witness = db.get(ConsentRelease, release_id), db.get(StaffUser, witness_id)
+            _sign(db, row, witness, keys, _later(0))
+        else:
+            client = db.get(Client, client_id)
+            releases.record_restricted_person(
+                db,
+                client,
+                name=SIGNER.name,
+                reason="suspected_exploiter",
+                actor=db.get(StaffUser, witness_id),
+                keys=keys,
+                at=_later(1),
+            )
+
+    outcomes = at_once(
+        committed_engine, monkeypatch, releases, "excluded_signers", sign_or_restrict
+    )
+    assert outcomes == ["saved", "saved"]
+    with Session(committed_engine) as db:
+        row = db.get(ConsentRelease, release_id)
+        status = releases.status_of(db, row, at=_later(2))
+    assert status.state == consent.ReleaseState.REVOKED
