@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.db import stamp_once
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -220,6 +220,7 @@ def reschedule_meeting(
         start=lambda: parse_start(day, clock, tz=tz),
         reason=lambda: validation.text(reason, "reason", max_length=500, label="Reason"),
     )
+    _hold_meeting(db, meeting)
     _require_status(meeting, MeetingStatus.SCHEDULED)
     starts_at, meeting_date = values["start"]
     _not_past(starts_at, at)
@@ -251,6 +252,7 @@ def cancel_meeting(
     db: Session, meeting: Meeting, *, reason: object, actor: Actor, at: datetime
 ) -> None:
     why = validation.text(reason, "reason", max_length=500, label="Reason")
+    _hold_meeting(db, meeting)
     _require_status(meeting, MeetingStatus.SCHEDULED)
     db.add(
         MeetingChange(
@@ -277,6 +279,7 @@ def cancel_meeting(
 
 def hold_meeting(db: Session, meeting: Meeting, *, actor: Actor, at: datetime, today: date) -> None:
     """Open the meeting's record: from its day on, attendance and outcomes can be taken."""
+    _hold_meeting(db, meeting)
     _require_status(meeting, MeetingStatus.SCHEDULED)
     if meeting.meeting_date > today:
         raise Invalid("status", "A meeting can be held on its day, not before.")
@@ -290,6 +293,14 @@ def hold_meeting(db: Session, meeting: Meeting, *, actor: Actor, at: datetime, t
         subject=meeting.public_id,
         at=at,
     )
+
+
+def _hold_meeting(db: Session, meeting: Meeting) -> None:
+    """Read the meeting again with its MDT's log held to this transaction's end (the log
+    its changes are written to): a cancellation, holding or rescheduling of it at the same
+    moment waits, then finds this one's, so a meeting is not both cancelled and held."""
+    lock_logs(db, [meeting.coordinating_agency_id])
+    db.refresh(meeting)
 
 
 def _require_status(meeting: Meeting, status: MeetingStatus) -> None:
@@ -326,6 +337,8 @@ def add_to_agenda(
     at: datetime,
     audit: bool = True,
 ) -> AgendaItem:
+    # The MDT's log before the checks: a cancellation at the same moment waits, or is seen.
+    lock_logs(db, [meeting.coordinating_agency_id])
     # Only this MDT's own open cases: a case of another MDT is refused in the same words
     # as a case that does not exist.
     case = db.exec(
@@ -338,7 +351,8 @@ def add_to_agenda(
         raise Invalid("case_ids", "Choose cases of your MDT from the list.")
     if case.status != CaseStatus.OPEN:
         raise Invalid("case_ids", f"{case.reference} is closed; reopen it first.")
-    if meeting.status == MeetingStatus.CANCELLED:
+    status = db.exec(select(Meeting.status).where(Meeting.id == meeting.id)).one()
+    if status == MeetingStatus.CANCELLED:
         raise Conflict("case_ids", "The meeting is cancelled.")
     if meeting.meeting_date < case.intake_date:
         # It could not have discussed the case, and would stamp it convened before intake.
@@ -614,6 +628,10 @@ def record_minutes(
     minutes = (
         validation.text(text, "minutes", max_length=20000, required=False, multiline=True) or None
     )
+    # The minutes as they are now, with the log they are written to held: two saves from
+    # one page at once take turns, and the second is told of the first's words.
+    lock_logs(db, [item.owner_agency_id])
+    db.refresh(item)
     if seen is not None and seen != minutes_fingerprint(item.minutes):
         raise Conflict(
             "minutes",

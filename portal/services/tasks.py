@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from portal.audit import AuditTag, entry_values, record, record_many
 from portal.auth.permissions import Permission, allows
 from portal.crypto import KeyWrapper
+from portal.db import hold_write_lock
 from portal.disclosure import RequestCache, Withheld
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffRole, StaffUser
@@ -295,6 +296,11 @@ def update_task(
     """`tz`: the MDT's zone, in which due dates (calendar dates) are read. `offered`: as
     for `create_task`. `seen`: the form's `edit_fingerprint`, when saving from a page."""
     _require_hands_on(db, task, actor)
+    # The task as it is now, held to this transaction's end (on SQLite the writers' lock,
+    # taken before the read): two saves from one page at once take turns, and the second
+    # is told of the first.
+    hold_write_lock(db)
+    db.refresh(task, with_for_update=True)
     if seen is not None and seen != edit_fingerprint(task):
         raise Conflict(
             "priority",

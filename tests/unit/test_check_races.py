@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlmodel import Session, func, select
@@ -36,16 +36,19 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.screening import Screening
+from portal.models.workflow import AgendaItem, Meeting, Task
 from portal.services import (
     case_history,
     cases,
     casework,
     convening,
     legal_bases,
+    meetings,
     policy,
     releases,
     restricted_persons,
     screenings,
+    tasks,
     validation,
 )
 
@@ -585,3 +588,122 @@ def test_a_release_signed_while_its_signer_is_restricted_does_not_stand(
         row = db.get(ConsentRelease, release_id)
         status = releases.status_of(db, row, at=_later(2))
     assert status.state == consent.ReleaseState.REVOKED
+
+
+# -- meetings and tasks ------------------------------------------------------------------
+
+
+@pytest.fixture
+def meeting_today(committed_engine, coordinated):
+    """A meeting of the MDT on the tests' day, the MDT's case on its agenda."""
+    agency_id, case_id, _ = coordinated
+    with unit_of_work(committed_engine) as db:
+        agency, case = db.get(Agency, agency_id), db.get(MdtCase, case_id)
+        meeting = meetings.schedule_meeting(
+            db,
+            agency,
+            day=AT_DAY.isoformat(),
+            clock="23:00",
+            place="Room 1",
+            case_ids=[case.public_id],
+            actor=None,
+            at=make.AT - timedelta(days=1),
+            tz=UTC,
+        )
+        item = db.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)).one()
+        return meeting.id, item.id
+
+
+def test_a_meeting_cancelled_and_held_at_once_is_one_or_the_other(
+    committed_engine, meeting_today, monkeypatch
+):
+    """Before: the meeting was cancelled (its invitees told) and held, both logged."""
+    meeting_id, _ = meeting_today
+
+    def cancel_or_hold(db: Session, number: int) -> None:
+        meeting = db.get(Meeting, meeting_id)
+        if number == 0:
+            meetings.cancel_meeting(db, meeting, reason="room lost", actor=None, at=_later(0))
+        else:
+            meetings.hold_meeting(db, meeting, actor=None, at=_later(1), today=AT_DAY)
+
+    outcomes = at_once(committed_engine, monkeypatch, meetings, "_require_status", cancel_or_hold)
+    assert outcomes == ["refused", "saved"]
+
+
+def test_a_case_is_not_put_on_a_meeting_cancelled_at_that_moment(
+    committed_engine, coordinated, meeting_today, monkeypatch
+):
+    """Before: the case went onto the agenda of a meeting cancelled meanwhile."""
+    agency_id, _, _ = coordinated
+    meeting_id, _ = meeting_today
+    with unit_of_work(committed_engine) as db:
+        another = make.mdt_case(db, db.get(Agency, agency_id)).public_id
+
+    def cancel_or_add(db: Session, number: int) -> None:
+        meeting = db.get(Meeting, meeting_id)
+        if number == 0:
+            meetings.cancel_meeting(db, meeting, reason="room lost", actor=None, at=_later(0))
+        else:
+            agency = db.get(Agency, agency_id)
+            meetings.add_to_agenda(db, meeting, agency, another, actor=None, at=_later(1))
+
+    outcomes = at_once(committed_engine, monkeypatch, meetings, "_require_status", cancel_or_add)
+    assert outcomes == ["refused", "saved"]
+
+
+def test_minutes_saved_twice_from_one_page_at_once_are_not_written_over_unseen(
+    committed_engine, meeting_today, monkeypatch
+):
+    """Before: both saves matched the page's minutes, and the second wrote over the first's
+    words unseen, which the check is there to prevent."""
+    meeting_id, item_id = meeting_today
+    with unit_of_work(committed_engine) as db:
+        meeting = db.get(Meeting, meeting_id)
+        meetings.hold_meeting(db, meeting, actor=None, at=make.AT, today=AT_DAY)
+    shown = meetings.minutes_fingerprint(None)
+
+    def save(db: Session, number: int) -> None:
+        meeting, item = db.get(Meeting, meeting_id), db.get(AgendaItem, item_id)
+        meetings.record_minutes(
+            db, meeting, item, f"Words {number}", actor=None, at=_later(number), seen=shown
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, meetings, "minutes_fingerprint", save)
+    assert outcomes == ["refused", "saved"]
+
+
+def test_a_task_saved_twice_from_one_page_at_once_is_changed_once(
+    committed_engine, coordinated, monkeypatch
+):
+    agency_id, case_id, _ = coordinated
+    with unit_of_work(committed_engine) as db:
+        task = tasks.create_task(
+            db,
+            db.get(MdtCase, case_id),
+            title="Arrange interpreter",
+            assignee=f"agency:{db.get(Agency, agency_id).public_id}",
+            due_date=(AT_DAY + timedelta(days=7)).isoformat(),
+            offered=None,
+            actor=None,
+            at=make.AT,
+            today=AT_DAY,
+        )
+        task_id, shown = task.id, tasks.edit_fingerprint(task)
+
+    def save(db: Session, number: int) -> None:
+        tasks.update_task(
+            db,
+            db.get(Task, task_id),
+            db.get(MdtCase, case_id),
+            assignee=tasks.KEEP_ASSIGNEE,
+            due_date=(AT_DAY + timedelta(days=8 + number)).isoformat(),
+            priority=("high", "low")[number],
+            offered=None,
+            actor=None,
+            at=_later(number),
+            seen=shown,
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, tasks, "edit_fingerprint", save)
+    assert outcomes == ["refused", "saved"]
