@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.auth import passwords
 from portal.auth import sessions as web_sessions
 from portal.auth.sessions import Viewer
@@ -107,6 +108,9 @@ def _check_administrator_adds(
     db: Session, agency: Agency, roles: object, *, viewer: Viewer, at: datetime
 ) -> None:
     chosen = {str(r) for r in (roles or [])}
+    # The agency's log (where the account is written) before the check: of two first
+    # leads added at once, the second finds the first.
+    lock_logs(db, [agency.id])
     if has_lead(db, agency, at=at):
         reason = f"{agency.name} has an agency lead, who adds its staff."
     elif chosen != {Role.AGENCY_LEAD}:
@@ -203,8 +207,12 @@ def _new_account(
         password_changed_at=at,
         created_at=at,
     )
-    db.add(user)
-    db.flush()
+    try:  # usernames are the node's: two agencies taking one at once meet on its unique key
+        with db.begin_nested():
+            db.add(user)
+            db.flush()
+    except IntegrityError:
+        raise Conflict("username", "This username is taken.") from None
     api_tokens.end_unheld_roles(db, agency, actor=actor, at=at)
     for role in sorted(values["roles"]):
         db.add(StaffRole(user_id=user.id, role=role, granted_at=at))

@@ -1,8 +1,9 @@
 """Checks that two requests at once both passed: each save checks a rule (not signed yet,
-not revoked yet, not in an open case yet) and then writes, and two at once both checked
-before either wrote, so both wrote. Each runs on each database with commits that really
-happen, in two threads: the first pauses just after its check while the second does its
-whole save. Synthetic data only."""
+not revoked yet, not in an open case yet, no line alike, no lead yet, the page's values
+unchanged) and then writes, and two at once both checked before either wrote, so both
+wrote. Each runs on each database with commits that really happen, in two threads: the
+first pauses just after its check while the second does its whole save, and the second
+is then refused as it is after the fact. Synthetic data only."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from test_screening import NY, screen
 
 import consent
 from portal.audit import AuditTag
+from portal.auth import passwords
+from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, Forbidden, NotFound
 from portal.models import (
     Agency,
     AgencyKind,
@@ -48,6 +51,7 @@ from portal.services import (
     releases,
     restricted_persons,
     screenings,
+    staff,
     tasks,
     validation,
 )
@@ -706,4 +710,63 @@ def test_a_task_saved_twice_from_one_page_at_once_is_changed_once(
         )
 
     outcomes = at_once(committed_engine, monkeypatch, tasks, "edit_fingerprint", save)
+    assert outcomes == ["refused", "saved"]
+
+
+# -- staff accounts ----------------------------------------------------------------------
+
+
+def test_two_first_leads_added_at_once_are_one_lead(committed_engine, node_secrets, monkeypatch):
+    """An administrator adds only an agency's first lead: before, two added at once (two
+    administrators, or two forms) both found no lead, and the agency had two."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        home, agency = make.agency(db, keys), make.agency(db, keys)
+        admin = make.user(db, home, Role.ADMINISTRATOR)
+        ids = (admin.id, home.id, agency.id)
+
+    def add_lead(db: Session, number: int) -> None:
+        admin_id, home_id, agency_id = ids
+        viewer = Viewer(
+            user=db.get(StaffUser, admin_id),
+            agency=db.get(Agency, home_id),
+            roles=frozenset({Role.ADMINISTRATOR}),
+            session=None,
+        )
+        staff.invite_staff(
+            db,
+            db.get(Agency, agency_id),
+            username=f"first-lead-{number}",
+            display_name="Lead Person",
+            roles=[Role.AGENCY_LEAD],
+            viewer=viewer,
+            at=_later(number),
+        )
+
+    outcomes = at_once(
+        committed_engine, monkeypatch, staff, "has_lead", add_lead, refusal=Forbidden
+    )
+    assert outcomes == ["refused", "saved"]
+
+
+def test_one_username_taken_twice_at_once_is_a_409(committed_engine, node_secrets, monkeypatch):
+    """Usernames are the node's: before, two agencies taking one at once both found it
+    free, and the second met the unique key (a 500)."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        agency_ids = [make.agency(db, keys).id for _ in range(2)]
+
+    def create(db: Session, number: int) -> None:
+        staff.create_staff(
+            db,
+            db.get(Agency, agency_ids[number]),
+            username="robin.example",
+            display_name="Robin Example",
+            password=make.PASSWORD,
+            roles=[Role.ADVOCATE.value],
+            actor=None,
+            at=_later(number),
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, passwords, "hash_password", create)
     assert outcomes == ["refused", "saved"]
