@@ -6,8 +6,8 @@ services that refuse a read word them here; the owner's audit entry keeps the sa
 as its "reason" (the entry format predates this module and is kept byte for byte), so the
 point calls `sentence()` for that entry and for nothing else.
 
-Neutral ground: this module imports only models, sections and the consent library, so
-every layer (web, api, services, disclosure) may use it.
+Neutral ground: this module imports only models, sections, the catalogues (i18n) and the
+consent library, so every layer (web, api, services, disclosure) may use it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import consent
+from portal import i18n
+from portal.i18n import N_
 from portal.models import AgencyKind, Role
 from portal.sections import Section
 
@@ -71,50 +73,107 @@ def phrase(title: str) -> str:
     return title if first.isupper() and len(first) > 1 else title[0].lower() + title[1:]
 
 
-def sentence(why: Withholding) -> str:
+UNREADABLE = N_(
+    "the agency's record of %(section)s cannot be opened: it was moved or damaged, so "
+    "nothing of it is shown; ask the agency to restore it"
+)
+NOT_LINKED = N_("this agency's records are not linked to this case")
+NOT_COORDINATOR = N_("%(section)s is told only to the MDT's coordinating agency")
+POLICY = N_("the disclosure policy does not release %(section)s to %(who)s for %(purpose)s")
+RELEASE_NOT_IN_EFFECT = N_("the release covering %(section)s for your agency: %(status)s")
+NO_RELEASE = N_("no current release covers %(section)s for your agency")
+NO_RELEASE_FOR = N_("no current release covers %(section)s for your agency for %(purpose)s")
+CASE_NOT_LINKED = N_(
+    "%(section)s are shared only with agencies confirmed on this case, and only once a "
+    "survivor is linked to it"
+)
+CASE_NOT_COVERED = N_(
+    "%(section)s concern every survivor on this case, and not every one of them has a "
+    "release in effect that covers them for your agency"
+)
+OWN_STAFF = N_("your agency's own staff in the role %(roles)s")
+A_ROLE_AT = N_("a %(roles)s at a %(kind)s agency")
+AN_ROLE_AT = N_("an %(roles)s at a %(kind)s agency")
+ROLES_OR = N_("%(roles)s or %(role)s")
+NO_ROLE = N_("no role")
+# The consent library states a release's state in English with ISO dates (kept as the
+# audit entry's words); a page in another language says the gate's state in its own words.
+RELEASE_STATES = {
+    Gate.CONSENT_REVOKED: N_("the release covering %(section)s for your agency was revoked"),
+    Gate.CONSENT_EXPIRED: N_("the release covering %(section)s for your agency has ended"),
+    Gate.NO_CONSENT: N_("the release covering %(section)s for your agency is not in effect yet"),
+}
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The words of one language: its catalogue, or English as the source says it."""
+
+    language: str | None
+
+    def say(self, message: str, **values: str) -> str:
+        said = message if self.language is None else i18n.gettext(self.language, message)
+        return said % values if values else said
+
+    def title(self, section: Section) -> str:
+        # English lowers a title inside a sentence; a translation names the section by its
+        # title as the catalogue writes it (the translator quotes it where the language does).
+        return phrase(section.title) if self.language is None else self.say(section.title)
+
+
+def sentence(why: Withholding, language: str | None = None) -> str:
     """The placeholder's sentence: that the section is withheld and by which gate, never
-    what it holds or whether the owner holds anything in it."""
-    title = phrase(why.section.title)
+    what it holds or whether the owner holds anything in it. With no `language`, the
+    source's English (the audit entry's reason, byte for byte); with one, composed from that
+    language's catalogue, for a page read with the survivor."""
+    # English is the catalogues' source: said as the source spells it, title casing and all.
+    words = _Words(None if language == i18n.SOURCE_LANGUAGE else language)
+    title = words.title(why.section)
     if why.gate is Gate.UNREADABLE:
-        return (
-            f"the agency's record of {title} cannot be opened: it was moved or damaged, so "
-            "nothing of it is shown; ask the agency to restore it"
-        )
+        return words.say(UNREADABLE, section=title)
     if why.section.of_case and why.gate is not Gate.POLICY:
-        return _of_case(why, title)
+        return _of_case(why, title, words)
     if why.gate is Gate.NOT_LINKED:
-        return "this agency's records are not linked to this case"
+        return words.say(NOT_LINKED)
     if why.gate is Gate.NOT_COORDINATOR:
-        return f"{title} is told only to the MDT's coordinating agency"
+        return words.say(NOT_COORDINATOR, section=title)
     if why.gate is Gate.POLICY:
-        purpose = consent.Purpose(why.purpose).label
-        return f"the disclosure policy does not release {title} to {_who(why)} for {purpose}"
+        purpose = words.say(consent.Purpose(why.purpose).label)
+        return words.say(POLICY, section=title, who=_who(why, words), purpose=purpose)
     if why.release_status is not None:
-        return f"the release covering {title} for your agency: {why.release_status}"
-    return f"no current release covers {title} for your agency" + (
-        "" if why.purpose == "mdt_case_review" else f" for {why.purpose.replace('_', ' ')}"
-    )
+        if words.language is None or why.gate not in RELEASE_STATES:
+            return words.say(RELEASE_NOT_IN_EFFECT, section=title, status=why.release_status)
+        return words.say(RELEASE_STATES[why.gate], section=title)
+    if why.purpose == "mdt_case_review":
+        return words.say(NO_RELEASE, section=title)
+    return words.say(NO_RELEASE_FOR, section=title, purpose=_purpose(why.purpose, words))
 
 
-def _who(why: Withholding) -> str:
+def _purpose(purpose: str, words: _Words) -> str:
+    if words.language is None:
+        return purpose.replace("_", " ")
+    known = {p.value: p.label for p in consent.Purpose}
+    return words.say(known[purpose]) if purpose in known else purpose.replace("_", " ")
+
+
+def _who(why: Withholding, words: _Words) -> str:
     known = {r.value: r.label for r in Role}
-    named = " or ".join(sorted(known.get(r, r) for r in why.roles)) or "no role"
+    labels = sorted(words.say(known[r]) if r in known else r for r in why.roles)
+    named = labels[0] if labels else words.say(NO_ROLE)
+    for label in labels[1:]:
+        named = words.say(ROLES_OR, roles=named, role=label)
     if why.own_agency:
-        return f"your agency's own staff in the role {named}"
-    article = "an" if named[:1] in ("a", "e", "i", "o", "u") else "a"
-    return f"{article} {named} at a {AgencyKind(why.agency_kind).label} agency"
+        return words.say(OWN_STAFF, roles=named)
+    english = " or ".join(sorted(known.get(r, r) for r in why.roles)) or NO_ROLE
+    article = AN_ROLE_AT if english[:1] in ("a", "e", "i", "o", "u") else A_ROLE_AT
+    kind = words.say(AgencyKind(why.agency_kind).label)
+    return words.say(article, roles=named, kind=kind)
 
 
-def _of_case(why: Withholding, title: str) -> str:
+def _of_case(why: Withholding, title: str, words: _Words) -> str:
     """An MDT record (a decision, a task) is about every survivor on the case: it is shared
     only with an agency confirmed on the case, under every survivor's release. Never says
     which survivor, or which agency, is missing one."""
     if why.gate is Gate.NOT_LINKED:
-        return (
-            f"{title} are shared only with agencies confirmed on this case, and only once "
-            "a survivor is linked to it"
-        )
-    return (
-        f"{title} concern every survivor on this case, and not every one of them has a "
-        "release in effect that covers them for your agency"
-    )
+        return words.say(CASE_NOT_LINKED, section=title)
+    return words.say(CASE_NOT_COVERED, section=title)

@@ -63,7 +63,14 @@ class Released:
     role: str | None = None  # the requester's role the policy released it to
     # "citation (public id)": a statute the owner shares under in place of a release
     legal_basis: str | None = None
+    # The facts behind each line of a needs list that is a placeholder, by the row's label
+    # and the line: the content says them in English (as the API and the wire carry it); a
+    # page read with the survivor says them in its language from these.
+    parts_why: tuple[tuple[str, str, Withholding], ...] = ()
     decision: str = field(default="released", init=False)
+
+    def withheld_parts(self, label: str) -> dict[str, Withholding]:
+        return {option: why for row, option, why in self.parts_why if row == label}
 
 
 @dataclass(frozen=True)
@@ -891,8 +898,14 @@ def _decision(
         case_id=case_id,
         refs=refs,
     )
+    parts_why = ()
     if verdict.parts_withheld:
         loaded = _without_parts(loaded, verdict.section, verdict.parts_withheld)
+        labels = {f.key: f.label for f in verdict.section.fields}
+        parts_why = tuple(
+            (labels[key], option, placeholder.why)
+            for key, option, placeholder in verdict.parts_withheld
+        )
     return Released(
         verdict.section,
         verdict.owner,
@@ -901,6 +914,7 @@ def _decision(
         verdict.policy_rule,
         verdict.role,
         verdict.legal_basis,
+        parts_why,
     )
 
 

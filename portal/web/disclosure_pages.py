@@ -138,11 +138,15 @@ def release_preview(ctx: Context) -> Response:
     recipient = next((a for a in recipients if a.public_id == agency_id), None)
     if agency_id and recipient is None:
         raise NotFound("agency")
+    language = i18n.language_or_default(
+        ctx.request.query_params.get("language") or document.language
+    )
     errors, status = {}, 200
     decisions = lines = None
     if recipient is not None and role:
         if role not in {r.value for r in choices[recipient.public_id].roles}:
-            errors["as"] = f"Choose one of the roles held at {recipient.name} from the list."
+            said = i18n.gettext(language, CHOOSE_A_ROLE_HELD)
+            errors["as"] = said % {"agency": recipient.name}
             status = 400
         elif release.state == ReleaseState.SIGNED:
             decisions = preview(
@@ -158,9 +162,6 @@ def release_preview(ctx: Context) -> Response:
         else:
             lines = previews.draft_preview(ctx.db, release, recipient, role)
     client = ctx.db.get(Client, release.client_id)
-    language = i18n.language_or_default(
-        ctx.request.query_params.get("language") or document.language
-    )
     return render(
         ctx,
         "releases/preview.html",
@@ -196,6 +197,7 @@ def release_preview(ctx: Context) -> Response:
 
 
 A_ROLE, AN_ROLE = i18n.N_("a %(role)s"), i18n.N_("an %(role)s")
+CHOOSE_A_ROLE_HELD = i18n.N_("Choose one of the roles held at %(agency)s from the list.")
 
 
 def _with_article(language: str, label: str) -> str:

@@ -104,6 +104,14 @@ def release_reason(context, status) -> str:
     return release_words.reason(language, status, _zone(context) if language else UTC)
 
 
+@pass_context
+def withheld_reason(context, why) -> str:
+    """A placeholder's sentence, from the facts the disclosure point returns: on a page read
+    with the survivor (one naming a `language`) composed in that language; on a staff page
+    the English the audit entry keeps."""
+    return sentence(why, context.get("language"))
+
+
 def task_value(value: str | None, field: str) -> str:
     """A task's recorded value in words, as the rest of the page gives it."""
     if field == "status" and value in {status.value for status in TaskStatus}:
@@ -124,8 +132,7 @@ templates.env.filters["release_state"] = release_state
 templates.env.filters["release_reason"] = release_reason
 templates.env.filters["referral_words"] = convening.source_label
 templates.env.filters["basis_citation"] = legal_basis.citation
-# A placeholder's sentence, from the facts the disclosure point returns.
-templates.env.filters["withheld_reason"] = sentence
+templates.env.filters["withheld_reason"] = withheld_reason
 
 
 # What a survivor reads is rendered in the language the page names (`language` in the

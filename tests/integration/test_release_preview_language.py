@@ -6,9 +6,14 @@ they sign. Synthetic data only."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from test_release_pages import Team, create_release, signed_release
+
+from portal.models import Role
+
+import factories as make
 
 
 def _text(html: str) -> str:
@@ -104,3 +109,88 @@ def test_a_spanish_preview_says_recorded_choices_in_spanish_and_free_text_as_rec
         client.get(f"{url}/preview?as={team.community.public_id} advocate&language=en").text
     )
     assert "Stage leaving" in english, english
+
+
+def test_a_spanish_preview_says_why_a_part_is_withheld_in_spanish(client, db, keys, clock):
+    """Before: a needs list's line that the owner's policy keeps from the recipient read
+    'withheld: the disclosure policy does not release substance use to an advocate at a
+    community-based agency for MDT case review' on the Spanish preview, a finished English
+    sentence. Now it is composed from the catalogue in the page's language (the section,
+    role, kind of agency and purpose said in it too); the English preview and the staff's
+    own pages say what they said."""
+    from portal.services import sections
+
+    team = Team(client, db, keys)
+    needs = {
+        "domains": {
+            "food": {"status": "met", "note": "Synthetic pantry"},
+            "substance use": {"status": "need identified", "note": "SYNTHETIC-SU-NOTE"},
+        },
+        "assessed_on": "2026-11-01",
+    }
+    sections.save_section(
+        db, team.client_row, "needs_assessment", needs, actor=team.user, keys=keys, at=clock()
+    )
+    db.flush()
+    url = signed_release(client, team, language="es")
+    asked = f"{url}/preview?as={team.community.public_id} advocate"
+    text = _text(client.get(asked).text)
+    assert "SYNTHETIC-SU-NOTE" not in text
+    assert (
+        "consumo de sustancias : no se comparte: la política de la agencia no comparte "
+        "«Consumo de sustancias» con alguien con el rol de persona defensora en una agencia "
+        "comunitaria para la revisión del caso por el equipo (MDT)"
+    ) in text, text
+    for english in ("withheld", "disclosure policy", "advocate", "community-based", "review"):
+        assert english not in text, english
+
+    said = (
+        "withheld: the disclosure policy does not release substance use to an advocate at a "
+        "community-based agency for MDT case review"
+    )
+    english = _text(client.get(f"{asked}&language=en").text)
+    assert f"substance use : {said}" in english, english
+
+
+def test_a_spanish_preview_says_why_staff_are_not_shown_a_shared_section(client, db, keys, clock):
+    """Before: 'Their content is not shown to you: the disclosure policy does not release
+    medical to your agency's own staff in the role advocate for MDT case review' stayed
+    English (marked lang="en") on the Spanish preview. The English preview says it as
+    before."""
+    from disclosure_helpers import SECRET_NOTE, release, world, write
+
+    w = world(db, keys)
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    row = release(db, keys, w, ["medical"])
+    clock.advance(hours=1)
+    make.login(client, make.user(db, w.owner, Role.ADVOCATE).username)
+    asked = f"/releases/{row.public_id}/preview?agency={w.partner.public_id}&role=case_manager"
+    spanish = client.get(f"{asked}&language=es").text
+    assert SECRET_NOTE not in spanish
+    assert (
+        "No se le muestra el contenido: la política de la agencia no comparte «Salud física "
+        "(médica)» con el personal de la propia agencia con el rol de persona defensora para "
+        "la revisión del caso por el equipo (MDT)."
+    ) in _text(spanish), _text(spanish)
+    article = spanish.split('<article lang="es">', 1)[1]
+    # The link to the English page is the only thing on it in English.
+    assert "Their content" not in article and article.count('lang="en"') == 1
+
+    english = html.unescape(_text(client.get(asked).text))
+    assert (
+        "Their content is not shown to you: the disclosure policy does not release medical to "
+        "your agency's own staff in the role advocate for MDT case review."
+    ) in english, english
+
+
+def test_a_spanish_preview_refuses_a_role_not_held_there_in_spanish(client, db, keys):
+    """Before: 'Choose one of the roles held at … from the list.' on the Spanish preview."""
+    team = Team(client, db, keys)
+    url = create_release(client, team, language="es")
+    make.user(db, team.community, Role.CASE_MANAGER)  # the roles its staff hold
+    db.flush()
+    refused = client.get(f"{url}/preview?as={team.community.public_id} clinician")
+    assert refused.status_code == 400
+    text = html.unescape(_text(refused.text))
+    assert "Elija de la lista uno de los roles que tiene el personal de Shelter House" in text
+    assert "Choose one of the roles" not in text
