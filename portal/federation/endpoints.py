@@ -214,6 +214,8 @@ def federation_routes() -> list[Route]:
             asks=True,
             throttled=True,
         ),
+        # A case's tasks assigned to an agency elsewhere, asked by that agency's node.
+        federation_route("/assigned-tasks", owner.assigned_tasks, discloses=True, asks=True),
         # An MDT record's consent from a survivor served here, asked by the coordinator.
         federation_route("/case-consent", owner.case_consent, discloses=True),
         # issue 20

@@ -43,7 +43,7 @@ from portal.models import (
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import case_history, case_records, releases, validation
+from portal.services import case_history, case_records, releases, tasks, validation
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,47 @@ def disclosures(
     sections_of = {
         owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
     }
+    answers = _owners_answers(
+        db,
+        requester,
+        case,
+        owners,
+        sections_of,
+        at=at,
+        tz=tz,
+        keys=keys,
+        federation=federation,
+        cache=cache,
+    )
+    return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
+
+
+def _owners_answers(
+    db: Session,
+    requester: Requester,
+    case: MdtCase,
+    owners: list[Agency],
+    sections_of: dict[int, list],
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation | None,
+    cache: RequestCache,
+    refs_of: dict[int, tuple[str, ...]] | None = None,
+) -> list[dict]:
+    """Each owner's decisions on these sections (`refs_of`: of an MDT record kept per
+    case, only these records of that owner's), as its point answers them, each audited in
+    its own log; in the shape `/disclosures` answers them."""
+    refs_of = refs_of or {}
     # Before any log is locked: the nodes of survivors served elsewhere, for MDT records.
     elsewhere_consent.ask_elsewhere(
         db,
         requester,
         [
-            case_records.Ask(case, owner, getattr(section, "key", section))
+            case_records.Ask(
+                case, owner, getattr(section, "key", section), refs_of.get(owner.id, ())
+            )
             for owner in owners
             for section in sections_of[owner.id]
         ],
@@ -151,13 +186,14 @@ def disclosures(
     answers = []
     for owner in owners:
         sections = sections_of[owner.id]
+        refs = refs_of.get(owner.id, ())
         decisions = _answered(
-            db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache
+            db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache, refs=refs
         )
         answers.append(
             {"owner": owner.public_id, "decisions": [wire.decision_dict(d) for d in decisions]}
         )
-    return Answer(200, {"case": case.reference, "answers": answers}, owners[0])
+    return answers
 
 
 def _answered(
@@ -172,7 +208,9 @@ def _answered(
     # joining release names, nor of a system-based owner).
     if not case_records.participation_asks(db, requester, case, [owner]):
         return answer(db, requester, case, owner, sections, **given)
-    (taking_part,) = answer(db, requester, case, owner, [case_records.PARTICIPATION], **given)
+    # Whether it takes part is one fact of the case, whatever records are asked.
+    asked_part = {**given, "refs": ()}
+    (taking_part,) = answer(db, requester, case, owner, [case_records.PARTICIPATION], **asked_part)
     if taking_part.decision != "released":
         return answered_as_not_linked(
             db, requester, case, owner, sections, because=taking_part, at=given["at"]
@@ -551,6 +589,57 @@ def _asked_by_a_confirmed_part(
     if link is None:
         raise NotFound("case")
     return requester, case, coordinator, asking
+
+
+def assigned_tasks(
+    db: Session,
+    caller: Caller,
+    payload: dict,
+    *,
+    at: datetime,
+    tz: tzinfo,
+    keys: KeyWrapper,
+    federation: Federation | None = None,
+) -> Answer:
+    """`POST /federation/v1/assigned-tasks`: an agency confirmed on a case this node's
+    agency coordinates asks for the case's tasks assigned to it (`tasks.assigned_to`, the
+    list's filters sent). Their tracking (due date, status, priority, the person holding
+    one) is the case's, told to every agency on it; each task's text is asked of the point
+    of the agency that wrote it, only these tasks (`refs`), decided and audited in its log
+    as `/disclosures` is. Any other asker, or a case not coordinated here, is answered as
+    a case that does not exist, and nothing is written: one whose survivor's release to
+    join is no longer in effect too (`vouchers.takes_part`), as for its voucher."""
+    requester, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
+    if not vouchers.takes_part(db, case, asking, at=at):
+        raise NotFound("case")
+    filters = wire.task_filter_from(payload.get("filters"))
+    found = tasks.assigned_to(db, case, asking, filters)
+    refs_of: dict[int, tuple[str, ...]] = {}
+    for task, _holder in found:
+        refs_of[task.owner_agency_id] = (*refs_of.get(task.owner_agency_id, ()), task.public_id)
+    owners = [db.get(Agency, owner_id) for owner_id in refs_of]
+    answers = (
+        []
+        if not owners
+        else _owners_answers(
+            db,
+            requester,
+            case,
+            owners,
+            {owner.id: [case_records.TASKS] for owner in owners},
+            at=at,
+            tz=tz,
+            keys=keys,
+            federation=federation,
+            cache=RequestCache(),
+            refs_of=refs_of,
+        )
+    )
+    listed = [
+        wire.assigned_task_dict(task, db.get(Agency, task.owner_agency_id), holder)
+        for task, holder in found
+    ]
+    return Answer(200, {"case": case.reference, "tasks": listed, "answers": answers}, coordinator)
 
 
 def participation_voucher(

@@ -9,6 +9,7 @@ local one; it never stores them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from portal.disclosure import Decision, Gate, Released, Withheld
@@ -16,9 +17,11 @@ from portal.disclosure.content import Content, Item, Row
 from portal.disclosure.referrals import SECTION as REFERRAL_SECTION
 from portal.disclosure.referrals import Referrals, referral_ref
 from portal.models import Agency
+from portal.models.workflow import Task, TaskPriority, TaskStatus
 from portal.placeholders import Withholding, sentence
 from portal.requester import Requester
 from portal.sections import catalogue
+from portal.services.tasks import TaskFilter
 
 MAX_TEXT = 200
 
@@ -297,3 +300,91 @@ def referrals_from(data: object, owner: Agency) -> Referrals:
         if reference is not None and len(reference) > _SUBJECT:
             raise WireError(f"decisions: a referral's reference longer than {_SUBJECT}")
     return Referrals(owner, refused, decisions, bool(data.get("more")))
+
+
+# -- A case's tasks assigned to an agency elsewhere (`/assigned-tasks`) ---------------------
+
+
+def task_filter_dict(filters: TaskFilter) -> dict:
+    """What of the task list's filters the coordinator applies (the case is the call's)."""
+    return {
+        "status": filters.status,
+        "due_from": None if filters.due_from is None else filters.due_from.isoformat(),
+        "due_to": None if filters.due_to is None else filters.due_to.isoformat(),
+    }
+
+
+def _day(data: dict, key: str) -> date | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise WireError(f"{key}: expected a day (YYYY-MM-DD)") from None
+
+
+def task_filter_from(data: object) -> TaskFilter:
+    if data is None:
+        return TaskFilter(scope="agency")
+    if not isinstance(data, dict):
+        raise WireError("filters: expected an object")
+    status = data.get("status") or ""
+    if status not in {"", "all", *(s.value for s in TaskStatus)}:
+        raise WireError("filters.status: not a task status")
+    return TaskFilter(
+        scope="agency", status=status, due_from=_day(data, "due_from"), due_to=_day(data, "due_to")
+    )
+
+
+@dataclass(frozen=True)
+class AssignedTask:
+    """One task's tracking as the coordinator's node told it: its text is in the owner's
+    decision beside it."""
+
+    ref: str
+    owner: str  # the public id of the agency whose text the task is
+    due_date: date
+    priority: str
+    status: str
+    holder: str | None  # the staff member holding it; None: the agency picks
+
+
+def assigned_task_dict(task: Task, owner: Agency, holder: str | None) -> dict:
+    return {
+        "ref": task.public_id,
+        "owner": owner.public_id,
+        "due_date": task.due_date.isoformat(),
+        "priority": str(task.priority),
+        "status": str(task.status),
+        "holder": holder,
+    }
+
+
+def assigned_tasks_from(data: object) -> list[AssignedTask]:
+    """The tasks a coordinator's node listed, read as carefully as a form."""
+    if not isinstance(data, list) or len(data) > MAX_ITEMS:
+        raise WireError("tasks: expected a list of tasks")
+    found = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise WireError("tasks: expected a list of tasks")
+        status, priority = item.get("status"), item.get("priority")
+        if status not in {s.value for s in TaskStatus}:
+            raise WireError("tasks.status: not a task status")
+        if priority not in {p.value for p in TaskPriority}:
+            raise WireError("tasks.priority: not a priority")
+        due = _day(item, "due_date")
+        if due is None:
+            raise WireError("tasks.due_date: expected a day")
+        found.append(
+            AssignedTask(
+                _text(item, "ref", longest=_ID),
+                _text(item, "owner", longest=_ID),
+                due,
+                priority,
+                status,
+                _text(item, "holder", optional=True),
+            )
+        )
+    return found

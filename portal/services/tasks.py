@@ -410,8 +410,14 @@ class TaskRow:
     comments: tuple = ()  # (at, author name, body)
     history: tuple = ()  # (TaskChange, actor name or None)
 
+    # A task kept on the node of the case's coordinator, shown here as its point answered
+    # (`portal.federation.summary.assigned_elsewhere`): followed here, changed there.
+    elsewhere: bool = False
+
     def hands_on(self, agency_id: int) -> bool:
         """See `hands_on`: whether this agency may change the task or comment on it."""
+        if self.elsewhere:
+            return False
         return agency_id in (self.owner_id, self.assignee_agency_id, self.coordinating_id)
 
 
@@ -692,6 +698,32 @@ def task_page(
         db, viewer_user, viewer_agency, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     return TaskPage(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
+
+
+# A case's tasks assigned to one agency, as its coordinator's node answers for it.
+MAX_ASSIGNED = 200
+
+
+def assigned_to(
+    db: Session, case: MdtCase, agency: Agency, filters: TaskFilter
+) -> list[tuple[Task, str | None]]:
+    """The case's tasks assigned to the agency (to it, or to one of its staff), with the
+    staff member's name when a person holds it; the list's filters applied in SQL, overdue
+    first. Tracking facts only: their text is each owner's point's to disclose."""
+    query = (
+        select(Task, StaffUser.display_name)
+        .join(StaffUser, StaffUser.id == Task.assignee_user_id, isouter=True)
+        .where(Task.case_id == case.id, Task.assignee_agency_id == agency.id)
+    )
+    if filters.status == "":
+        query = query.where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
+    elif filters.status != "all":
+        query = query.where(Task.status == filters.status)
+    if filters.due_from:
+        query = query.where(Task.due_date >= filters.due_from)
+    if filters.due_to:
+        query = query.where(Task.due_date <= filters.due_to)
+    return list(db.exec(query.order_by(Task.due_date, Task.id).limit(MAX_ASSIGNED)).all())
 
 
 def case_tasks(db: Session, case: MdtCase, *, open_only: bool = False) -> list[TaskRow]:

@@ -6,7 +6,7 @@ from starlette.responses import RedirectResponse, Response
 
 import consent
 from portal.errors import Conflict, Invalid
-from portal.federation import links, membership
+from portal.federation import assigned_tasks, links, membership
 from portal.federation import summary as federated_summary
 from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
@@ -120,6 +120,39 @@ def _tasks_with_text(ctx: Context, rows: list, reader: dict, *, refs: tuple = ()
     )
 
 
+def _assigned_elsewhere(ctx: Context, filters, reader: dict, *, cases=None):
+    """The viewer's agency's tasks on cases coordinated on other nodes, as their
+    coordinators' nodes answer now (`assigned_tasks`)."""
+    return assigned_tasks.assigned_elsewhere(
+        ctx.db,
+        reader["requester"],
+        ctx.viewer.agency,
+        filters,
+        at=ctx.now,
+        keys=ctx.request.app.state.keys,
+        federation=ctx.request.app.state.federation,
+        cases=cases,
+    )
+
+
+def _case_tasks(ctx: Context, case, reader: dict, *, open_only: bool = False):
+    """The case's tasks kept here and, a case coordinated on another node, those assigned
+    to the viewer's agency as the coordinator's node answers; with what did not answer.
+    `open_only`: those still to do (the packet)."""
+    here = _tasks_with_text(ctx, tasks.case_tasks(ctx.db, case, open_only=open_only), reader)
+    coordinator = ctx.db.get(Agency, case.coordinating_agency_id)
+    linked = casework.own_link(ctx.db, case, ctx.viewer.agency)
+    if membership.is_local(ctx.db, coordinator) or linked is None or linked.confirmed_at is None:
+        return here, []
+    found = _assigned_elsewhere(
+        ctx,
+        tasks.TaskFilter(scope="agency", status="" if open_only else "all"),
+        reader,
+        cases=[(case, coordinator)],
+    )
+    return sorted(here + found.rows, key=lambda row: row.due_date), found.unavailable
+
+
 def _told(ctx: Context, case, reader: dict) -> tuple[list, int]:
     """The case's participants the viewer may be told take part, and how many others do
     (a community-based agency's taking part is its own point's to tell)."""
@@ -146,6 +179,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     reader = _mdt_reader(ctx, status)
     owed = _owed(ctx, case, coordinating=coordinating)
     told, untold = _told(ctx, case, reader)
+    case_tasks, tasks_unavailable = _case_tasks(ctx, case, reader)
     return render(
         ctx,
         "workflow/case.html",
@@ -175,7 +209,8 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "decisions": federated_summary.case_decisions(
                 ctx.db, case=case, federation=ctx.request.app.state.federation, **reader
             ),
-            "tasks": _tasks_with_text(ctx, tasks.case_tasks(ctx.db, case), reader),
+            "tasks": case_tasks,
+            "tasks_unavailable": tasks_unavailable,
             "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
             "errors": errors or {},
@@ -445,6 +480,7 @@ def case_packet(ctx: Context) -> Response:
         federation=ctx.request.app.state.federation,
         **_mdt_reader(ctx, 200),
     )
+    open_tasks, tasks_unavailable = _case_tasks(ctx, case, _mdt_reader(ctx, 200), open_only=True)
     response = render(
         ctx,
         "workflow/packet.html",
@@ -466,9 +502,8 @@ def case_packet(ctx: Context) -> Response:
                 federation=ctx.request.app.state.federation,
                 **_mdt_reader(ctx, 200),
             ),
-            "tasks": _tasks_with_text(
-                ctx, tasks.case_tasks(ctx.db, case, open_only=True), _mdt_reader(ctx, 200)
-            ),
+            "tasks": open_tasks,
+            "tasks_unavailable": tasks_unavailable,
             # Through each owner's disclosure point: every section shown is audited.
             "summary": federated_summary.every_block(
                 ctx.db,
@@ -807,12 +842,21 @@ def task_list(ctx: Context) -> Response:
         filters,
         page=int(raw_page) if raw_page.isdecimal() and len(raw_page) < 8 else 1,
     )
+    reader = _mdt_reader(ctx, 400 if errors else 200)
+    # Cases coordinated on other nodes keep their tasks there: a task can be assigned to
+    # this agency there, never to one of its staff (who are not on that node's rolls).
+    elsewhere = (
+        _assigned_elsewhere(ctx, filters, reader)
+        if filters.scope == "agency"
+        else assigned_tasks.Assigned([], [])
+    )
     return render(
         ctx,
         "workflow/tasks.html",
         {
             # A bad filter still shows the default list: its receipts survive the 400.
-            "rows": _tasks_with_text(ctx, page.rows, _mdt_reader(ctx, 400 if errors else 200)),
+            "rows": _tasks_with_text(ctx, page.rows, reader),
+            "elsewhere": elsewhere,
             "page": page,
             "query": {k: v for k, v in ctx.request.query_params.items() if k != "page"},
             # a status change comes back to this very list: its filter and page kept
