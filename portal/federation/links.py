@@ -25,7 +25,7 @@ from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, AgencyKind, CaseLink, MdtCase, OwedTell, Role, StaffUser
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
-from portal.services import case_history, cases
+from portal.services import case_history, cases, casework
 
 CASE_LINKS = transport.PREFIX + "/case-links"
 CASE_PARTICIPANTS = transport.PREFIX + "/case-participants"
@@ -332,20 +332,10 @@ def withdrawn_elsewhere(
     on this node (`casework.withdraw_link`), until the agency confirms a client again (the
     coordinator asks it anew: `request_link`). Nothing is owed it of the case any more. The
     agency's reason stays on its node. True when the link counted until now."""
-    link = db.exec(
-        select(CaseLink)
-        .where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
-        .with_for_update()
-    ).first()
+    link = casework.held_link(db, case, agency)
     if link is None or link.confirmed_at is None:  # told before (a notice sent again)
         return False
-    link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
-        None,
-        None,
-        None,
-        None,
-    )
-    db.add(link)
+    casework.unconfirm(db, link)
     for row in db.exec(
         select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
     ).all():

@@ -189,7 +189,7 @@ def own_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
     ).first()
 
 
-def _held_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
+def held_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
     """The agency's link to the case as it is now, held to this transaction's end (on
     SQLite the writers' lock, taken before the read): a confirmation or withdrawal of it
     at the same moment waits, then sees this one, so one link names one client once."""
@@ -200,6 +200,17 @@ def _held_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
+
+
+def unconfirm(db: Session, link: CaseLink) -> None:
+    """The link names no client any more (withdrawn): the row stays, the history of it."""
+    link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
+        None,
+        None,
+        None,
+        None,
+    )
+    db.add(link)
 
 
 def confirm_link(
@@ -215,7 +226,7 @@ def confirm_link(
     reference = validation.text(
         client_reference, "client_reference", max_length=40, label="Your client reference"
     )
-    link = _held_link(db, case, agency)
+    link = held_link(db, case, agency)
     if link is None:
         raise NotFound("case")
     if link.confirmed_at is not None:
@@ -303,19 +314,13 @@ def withdraw_link(
     if reason not in WITHDRAWAL_REASONS:
         raise Invalid("reason", "Choose why your agency withdraws its client record.")
     # Held: a withdrawal and a confirmation (or another withdrawal) at once take turns.
-    link = _held_link(db, case, agency)
+    link = held_link(db, case, agency)
     if link is None:
         raise NotFound("case")
     if link.confirmed_at is None or link.client_id is None:
         raise Conflict("reason", "Your agency has no client confirmed on this case.")
     client = db.get(Client, link.client_id)
-    link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
-        None,
-        None,
-        None,
-        None,
-    )
-    db.add(link)
+    unconfirm(db, link)
     case_history.note(
         db, case, CaseEventKind.LINK_WITHDRAWN, actor=actor, at=at, reason=agency.name
     )
