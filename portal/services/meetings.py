@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
@@ -45,6 +46,7 @@ DEFAULT_RECOMMENDATIONS = (
     "Continue monitoring",
     "Other",
 )
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 # ---------------------------------------------------------------- loading, with the 404 rule
@@ -653,19 +655,29 @@ def record_minutes(
 
 def recommendation_types(db: Session, agency: Agency) -> list[RecommendationType]:
     """The agency's list; the first time it is asked, the defaults are written."""
-    rows = list(
+    rows = listed_recommendation_types(db, agency)
+    if rows:
+        return rows
+    # The first two views at once both find the list empty: the second writes nothing
+    # (on PostgreSQL after waiting for the first's commit; on SQLite its first write
+    # starts again after it), where a plain insert met the unique key (a 500).
+    insert = _INSERT[db.get_bind().dialect.name]
+    defaults = [
+        {"agency_id": agency.id, "label": label, "is_active": True}
+        for label in DEFAULT_RECOMMENDATIONS
+    ]
+    db.execute(insert(RecommendationType).values(defaults).on_conflict_do_nothing())
+    return listed_recommendation_types(db, agency)
+
+
+def listed_recommendation_types(db: Session, agency: Agency) -> list[RecommendationType]:
+    return list(
         db.exec(
             select(RecommendationType)
             .where(RecommendationType.agency_id == agency.id)
             .order_by(RecommendationType.label)
         ).all()
     )
-    if not rows:
-        for label in DEFAULT_RECOMMENDATIONS:
-            db.add(RecommendationType(agency_id=agency.id, label=label))
-        db.flush()
-        return recommendation_types(db, agency)
-    return rows
 
 
 def add_recommendation_type(

@@ -39,7 +39,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.screening import Screening
-from portal.models.workflow import AgendaItem, Meeting, Task
+from portal.models.workflow import AgendaItem, Meeting, RecommendationType, Task
 from portal.services import (
     case_history,
     cases,
@@ -770,3 +770,26 @@ def test_one_username_taken_twice_at_once_is_a_409(committed_engine, node_secret
 
     outcomes = at_once(committed_engine, monkeypatch, passwords, "hash_password", create)
     assert outcomes == ["refused", "saved"]
+
+
+# -- lists made the first time they are asked for ---------------------------------------
+
+
+def test_an_agencys_recommendation_types_first_viewed_twice_at_once_are_listed_once(
+    committed_engine, coordinated, monkeypatch
+):
+    """The defaults are written the first time the list is asked for: before, two first
+    views at once both found it empty and wrote them, and the second met the unique key
+    (a 500)."""
+    agency_id = coordinated[0]
+
+    def view(db: Session, number: int) -> None:
+        meetings.recommendation_types(db, db.get(Agency, agency_id))
+
+    outcomes = at_once(committed_engine, monkeypatch, meetings, "listed_recommendation_types", view)
+    assert outcomes == ["saved", "saved"]
+    with Session(committed_engine) as db:
+        labels = db.exec(
+            select(RecommendationType.label).where(RecommendationType.agency_id == agency_id)
+        ).all()
+    assert sorted(labels) == sorted(meetings.DEFAULT_RECOMMENDATIONS)
