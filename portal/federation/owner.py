@@ -44,6 +44,7 @@ from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import case_history, case_records, releases, tasks, validation
+from portal.services.clients import lock_client
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,12 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
         ).all()
         # Two clients answering to one reference: which one is meant is not guessed.
         client = found[0] if len(found) == 1 else None
+    if client is not None:
+        # Held before the check that the client is in no other open case, then the log, as
+        # `casework.confirm_link` holds them: the client confirmed there at the same moment
+        # is seen here, or waits and is refused there, and neither waits for the other's
+        # second lock (on PostgreSQL one was aborted: a deadlock).
+        lock_client(db, client)
     lock_logs(db, [owner.id])
     case = None
     joined_under = None

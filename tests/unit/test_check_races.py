@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, timedelta
+from types import SimpleNamespace
 
 import pytest
+from disclosure_helpers import World, release
 from sqlmodel import Session, func, select
 from test_releases import SIGNER, _draft
 from test_screening import NY, screen
@@ -23,10 +26,13 @@ from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
 from portal.errors import Conflict, Forbidden, NotFound
+from portal.federation import owner as owner_side
+from portal.federation import wire
 from portal.models import (
     Agency,
     AgencyKind,
     AuditEntry,
+    CaseLink,
     Client,
     ConsentRelease,
     Discipline,
@@ -40,6 +46,7 @@ from portal.models import (
 )
 from portal.models.screening import Screening
 from portal.models.workflow import AgendaItem, Meeting, RecommendationType, Task
+from portal.requester import Requester
 from portal.services import (
     case_history,
     cases,
@@ -793,3 +800,88 @@ def test_an_agencys_recommendation_types_first_viewed_twice_at_once_are_listed_o
             select(RecommendationType.label).where(RecommendationType.agency_id == agency_id)
         ).all()
     assert sorted(labels) == sorted(meetings.DEFAULT_RECOMMENDATIONS)
+
+
+# -- one survivor, one open case, whichever node asks -----------------------------------
+
+ELSEWHERE = "http://coordinator-elsewhere.test"
+
+
+@pytest.fixture
+def served_twice(committed_engine, node_secrets):
+    """A clinic's client whose release names a coordinating agency on another node for
+    MDT case review, and a case of the clinic's own with its link not confirmed yet."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        clinic = make.agency(db, keys, discipline=Discipline.HEALTH)
+        elsewhere = make.agency(db, keys)
+        client = make.client_record(db, clinic, keys)
+        clinic_staff = make.user(db, clinic, Role.CLINICIAN)
+        case = make.mdt_case(db, clinic)
+        cases.link_client(db, case, clinic, None, actor=None, at=make.AT)
+        world = World(clinic, elsewhere, client, client, case, clinic_staff, clinic_staff)
+        release(db, keys, world, ["medical"], recipients=[elsewhere.public_id])
+        asking = Requester.of(
+            make.user(db, elsewhere, Role.MDT_COORDINATOR),
+            elsewhere,
+            frozenset({Role.MDT_COORDINATOR.value}),
+        ).asking("mdt_case_review")
+        return clinic.id, elsewhere.public_id, client.id, client.reference, case.id, asking
+
+
+def _linked_from_elsewhere(db: Session, served_twice, at) -> None:
+    """The coordinating agency elsewhere asks for the clinic's client on its own case (the
+    `case-links` request its node signs)."""
+    clinic_id, elsewhere_id, _, reference, _, asking = served_twice
+    member = SimpleNamespace(
+        agency=elsewhere_id, node=ELSEWHERE, kind=asking.agency_kind, name="coordinator"
+    )
+    caller = SimpleNamespace(member=member)
+    owner_side.case_link(
+        db,
+        caller,
+        {
+            "requester": wire.requester_dict(replace(asking, node=ELSEWHERE)),
+            "owner": db.get(Agency, clinic_id).public_id,
+            "client": reference,
+            "case": {"reference": "ELSE-2026-0001", "intake_date": "2026-10-20"},
+            "participants": [],
+        },
+        at=at,
+    )
+
+
+@pytest.mark.parametrize("first", ["elsewhere", "here"])
+def test_one_client_confirmed_from_here_and_from_elsewhere_at_once_is_in_one_open_case(
+    committed_engine, served_twice, monkeypatch, first
+):
+    """The clinic confirms its client on its own case while a coordinator on another node
+    asks for the same client on its case: before, on PostgreSQL, the two checks that the
+    client was in no other open case took different locks (the clinic's log, the client's
+    record), both passed, and one survivor was confirmed on two open cases."""
+    clinic_id, _, client_id, reference, case_id, _ = served_twice
+
+    def confirm(db: Session, number: int) -> None:
+        if (number == 0) == (first == "elsewhere"):
+            _linked_from_elsewhere(db, served_twice, _later(number))
+        else:
+            casework.confirm_link(
+                db,
+                db.get(MdtCase, case_id),
+                db.get(Agency, clinic_id),
+                client_reference=reference,
+                actor=None,
+                at=_later(number),
+            )
+
+    # Each pauses just after it checked the client's other open cases.
+    module, check = (owner_side, "_kept_apart") if first == "elsewhere" else (case_history, "note")
+    outcomes = at_once(committed_engine, monkeypatch, module, check, confirm)
+    assert "saved" in outcomes and all(o in ("saved", "refused") for o in outcomes), outcomes
+    with Session(committed_engine) as db:
+        confirmed = db.exec(
+            select(MdtCase.reference)
+            .join(CaseLink, CaseLink.case_id == MdtCase.id)
+            .where(CaseLink.client_id == client_id, CaseLink.confirmed_at.is_not(None))
+        ).all()
+    assert len(confirmed) == 1, confirmed
