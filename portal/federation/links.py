@@ -159,8 +159,14 @@ def request_link(
     member = roster.member(owner.public_id) if roster is not None else None
     if member is None or local_url is None:
         raise Invalid("agency", "This agency is not in the MDT's roster.")
+    # The log the link and its confirmation are written to, held before the check: the
+    # same owner asked twice at once (two coordinators, a double click) is asked once,
+    # and the second is told it is confirmed, not logged as confirmed again.
+    lock_logs(db, [coordinator.id])
     link = db.exec(
-        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
+        select(CaseLink)
+        .where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
+        .execution_options(populate_existing=True)
     ).first()
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)
