@@ -50,7 +50,7 @@ def _reason(value: object) -> str:
     return validation.text(value, "reason", max_length=500, label="Reason")
 
 
-def _held(db: Session, case: MdtCase) -> MdtCase:
+def held_case(db: Session, case: MdtCase) -> MdtCase:
     """The case as it is now, held to this transaction's end: a close, reopening or first
     review of it at the same moment waits and then sees this one, so the convening
     tallies count each change once. On SQLite FOR UPDATE is not rendered: the writers'
@@ -70,7 +70,7 @@ def close_case(
     """Close the case on `today` (the MDT's calendar date): closed before its first MDT
     and by its deadline, it leaves the convening rate (see convening.count_closed)."""
     why = _reason(reason)
-    case = _held(db, case)
+    case = held_case(db, case)
     if case.status == CaseStatus.CLOSED:
         raise Conflict("reason", "The case is already closed.")
     case.status = CaseStatus.CLOSED
@@ -88,7 +88,7 @@ def close_case(
 
 def reopen_case(db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime) -> None:
     why = _reason(reason)
-    case = _held(db, case)
+    case = held_case(db, case)
     if case.status == CaseStatus.OPEN:
         raise Conflict("reason", "The case is already open.")
     _refuse_duplicate_clients(db, case)

@@ -20,6 +20,7 @@ from portal.models import (
     PlaceType,
     StaffUser,
 )
+from portal.services import casework
 
 # How far ahead a date may be entered.
 APPOINTMENT_HORIZON_DAYS = 730
@@ -56,6 +57,9 @@ def add_appointment(
     actor: StaffUser,
     at: datetime,
 ) -> MentorAppointment:
+    # Held: a close at the same moment waits for this date, or this date for the close
+    # and then sees the case closed.
+    case = casework.held_case(db, case)
     if case.status != CaseStatus.OPEN:  # the caseload and the feed list open cases only
         raise Conflict("date", "This case is closed: a date added now would show nowhere.")
     appointment = MentorAppointment(

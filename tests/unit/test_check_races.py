@@ -29,6 +29,7 @@ from portal.errors import Conflict, Forbidden, NotFound
 from portal.federation import owner as owner_side
 from portal.federation import wire
 from portal.models import (
+    AccompanimentKind,
     Agency,
     AgencyKind,
     AuditEntry,
@@ -38,6 +39,8 @@ from portal.models import (
     Discipline,
     LegalBasis,
     MdtCase,
+    MentorAppointment,
+    PlaceType,
     PolicyLine,
     ReleaseRevocation,
     RestrictedPerson,
@@ -55,6 +58,7 @@ from portal.services import (
     convening,
     legal_bases,
     meetings,
+    mentor_appointments,
     policy,
     releases,
     restricted_persons,
@@ -914,3 +918,37 @@ def test_one_agency_name_taken_twice_at_once_in_two_cases_is_one_agency(
 
     outcomes = at_once(committed_engine, monkeypatch, agencies, "local_node", create)
     assert outcomes == ["refused", "saved"]
+
+
+def test_a_mentors_date_is_not_added_to_a_case_closed_at_that_moment(
+    committed_engine, coordinated, node_secrets, monkeypatch
+):
+    """Before: the date was added to the case closed meanwhile, where no caseload or
+    calendar feed shows it."""
+    case_id = coordinated[1]
+    with unit_of_work(committed_engine) as db:
+        program = make.agency(
+            db, KeyWrapper(node_secrets.kek_bytes()), discipline=Discipline.SURVIVOR_MENTOR
+        )
+        mentor_id = make.user(db, program, Role.SURVIVOR_MENTOR).id
+    court_date = mentor_appointments.AppointmentInput(
+        starts_at=make.AT + timedelta(days=7),
+        kind=AccompanimentKind.COURT_APPEARANCE,
+        place_type=PlaceType.COURTHOUSE,
+    )
+
+    def close_or_add(db: Session, number: int) -> None:
+        case = db.get(MdtCase, case_id)
+        if number == 0:
+            casework.close_case(db, case, reason="done", actor=None, at=_later(0), today=AT_DAY)
+        else:
+            mentor = db.get(StaffUser, mentor_id)
+            mentor_appointments.add_appointment(
+                db, case, given=court_date, actor=mentor, at=_later(1)
+            )
+
+    outcomes = at_once(committed_engine, monkeypatch, convening, "count_closed", close_or_add)
+    assert outcomes == ["refused", "saved"]
+    with Session(committed_engine) as db:
+        added = db.exec(select(MentorAppointment.id).where(MentorAppointment.case_id == case_id))
+        assert added.all() == []
