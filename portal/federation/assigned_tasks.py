@@ -26,7 +26,9 @@ from portal.requester import Requester
 from portal.services import case_records, tasks
 
 PATH = transport.PREFIX + "/assigned-tasks"
-MAX_CASES = 50  # cases asked for one page: the list's filter narrows to one
+# Cases asked for one page; past it the page says so, and the list's case filter narrows
+# to one (never a silent gap in an agency's work).
+MAX_CASES = 50
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Unanswered:
 class Assigned:
     rows: list[tasks.TaskRow]
     unavailable: list[Unanswered]
+    more_cases: bool = False  # more cases elsewhere than one page asks about (MAX_CASES)
 
 
 def cases_elsewhere(
@@ -62,7 +65,8 @@ def cases_elsewhere(
     )
     if case_reference:
         query = query.where(MdtCase.reference == case_reference)
-    return list(db.exec(query.order_by(MdtCase.reference).limit(MAX_CASES)).all())
+    # One past the page's limit: whether the agency has more than one page asks about.
+    return list(db.exec(query.order_by(MdtCase.reference).limit(MAX_CASES + 1)).all())
 
 
 def assigned_elsewhere(
@@ -82,8 +86,9 @@ def assigned_elsewhere(
     commits."""
     if cases is None:
         cases = cases_elsewhere(db, agency, case_reference=filters.case_reference)
+    more_cases, cases = len(cases) > MAX_CASES, cases[:MAX_CASES]
     if not cases:
-        return Assigned([], [])
+        return Assigned([], [], more_cases)
     roster, local_url = transport.roster_and_url(db)
     asking = replace(requester, node=local_url or requester.node)
     calls: list[tuple[MdtCase, Agency, Call | None, str]] = []
@@ -127,7 +132,7 @@ def assigned_elsewhere(
     # held while the rest of the page asks owners here, who lock their logs in turn.
     at_commit(db, lambda: record_many(db, receipts))
     rows.sort(key=lambda row: (row.due_date, row.case_reference, row.public_id))
-    return Assigned(rows, unavailable)
+    return Assigned(rows, unavailable, more_cases)
 
 
 def _rows(

@@ -214,6 +214,17 @@ def test_only_an_agency_confirmed_on_the_case_is_told_its_tasks(world):
     assert one._since(world.a, "mdt_tasks", before_a) == []
 
 
+def test_past_the_cases_one_page_asks_about_the_list_says_so(world, monkeypatch):
+    """Before: the cases past the page's limit were left out of the list unsaid (an
+    agency's work silently missing); the list now says so and the case filter finds them."""
+    from portal.federation import assigned_tasks
+
+    monkeypatch.setattr(assigned_tasks, "MAX_CASES", 0)  # the one case is past the limit
+    page = _clinic_tasks(world)
+    assert "more cases coordinated on other nodes than one page asks about" in page, page
+    assert TASK not in page
+
+
 def test_with_the_coordinators_node_down_the_list_says_unavailable(world):
     """Last in this module: node A stops serving (the fixture's end stops it again)."""
     fw.stop_serving(world.servers["a"], world.a.url)
