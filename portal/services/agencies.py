@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, lock_logs, record
+from portal.audit import AuditTag, record
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Forbidden, NotFound
@@ -52,10 +52,6 @@ def create_agency(
     # "Élan" and "élan" were two agencies to it, and one to whoever picks a release's
     # recipient by name. A node knows tens of agencies, not thousands.
     wanted = _name_key(values["name"])
-    # The node's log held before the check (an agency is the node's to make): two made at
-    # once take turns, and the second sees the first's name, which the unique key, by
-    # bytes, would not tell apart from its own in another case.
-    lock_logs(db, [None])
     if any(_name_key(known) == wanted for known in db.exec(select(Agency.name)).all()):
         raise Conflict("name", "An agency with this name already exists.")
     node = local_node(db, at=at)

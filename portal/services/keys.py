@@ -28,8 +28,12 @@ def sealing_secret(db: Session, agency_id: int, *, keys: KeyWrapper) -> tuple[st
     return data_secret(db, agency_id, keys=keys)
 
 
+# What a service seals: the values it built itself (notes, a change), never a form's fields.
+SealedValues = dict[str, object]
+
+
 def seal_record(
-    db: Session, agency_id: int, keys: KeyWrapper, content: dict, *, place: str
+    db: Session, agency_id: int, keys: KeyWrapper, content: SealedValues, *, place: str
 ) -> tuple[str, bytes]:
     """`content` sealed for its place under the agency's current data key: (key id, sealed)."""
     key_id, secret = sealing_secret(db, agency_id, keys=keys)

@@ -51,7 +51,6 @@ from portal.models.screening import Screening
 from portal.models.workflow import AgendaItem, Meeting, RecommendationType, Task
 from portal.requester import Requester
 from portal.services import (
-    agencies,
     case_history,
     cases,
     casework,
@@ -890,34 +889,6 @@ def test_one_client_confirmed_from_here_and_from_elsewhere_at_once_is_in_one_ope
             .where(CaseLink.client_id == client_id, CaseLink.confirmed_at.is_not(None))
         ).all()
     assert len(confirmed) == 1, confirmed
-
-
-# -- the node's agencies -----------------------------------------------------------------
-
-
-def test_one_agency_name_taken_twice_at_once_in_two_cases_is_one_agency(
-    committed_engine, node_secrets, monkeypatch
-):
-    """Names are compared as a reader sees them ("Élan" is "élan"), the database's unique
-    key compares bytes: before, two agencies created at once under those two names both
-    passed the check, and the node had two agencies a reader takes for one."""
-    keys = KeyWrapper(node_secrets.kek_bytes())
-    with unit_of_work(committed_engine) as db:
-        make.agency(db, keys)  # the node is there already: finding it writes nothing
-
-    def create(db: Session, number: int) -> None:
-        agencies.create_agency(
-            db,
-            name=("Élan Advocacy (synthetic)", "élan advocacy (synthetic)")[number],
-            kind="community",
-            discipline="advocacy",
-            actor=None,
-            keys=keys,
-            at=_later(number),
-        )
-
-    outcomes = at_once(committed_engine, monkeypatch, agencies, "local_node", create)
-    assert outcomes == ["refused", "saved"]
 
 
 def test_a_mentors_date_is_not_added_to_a_case_closed_at_that_moment(

@@ -258,7 +258,6 @@ def test_a_fork_never_happens_in_the_middle_of_a_checkpoint(sqlite_engine, monke
     (CI hung in the disclosure benchmark's forked server, its worker in sqlite3.connect).
     The checkpointer works holding the lock a fork takes first."""
     monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
-    checkpointer = write_lock_of(sqlite_engine).checkpointer
     held_while_working = []
     original = db_module.WalCheckpointer._checkpoint
 
@@ -269,7 +268,8 @@ def test_a_fork_never_happens_in_the_middle_of_a_checkpoint(sqlite_engine, monke
     monkeypatch.setattr(db_module.WalCheckpointer, "_checkpoint", watched)
     with unit_of_work(sqlite_engine) as db:
         _append(db, "first")
-    _wait_for(lambda: checkpointer.checkpoints > 0)
+    # A checkpoint after this commit, watched (one counted before the watch proves nothing).
+    _wait_for(lambda: held_while_working)
     assert held_while_working and all(held_while_working)
 
     # A fork waits for a checkpoint under way, and the child starts with the lock free.
