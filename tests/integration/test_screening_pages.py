@@ -352,24 +352,8 @@ def test_a_risk_screen_shown_beside_a_failed_form_keeps_its_audited_read(client,
 
 
 def _minor_screened_and_reported(db, keys, clock, agency, staff, survivor, number):
-    when = clock() - timedelta(hours=2)
-    given = screening_forms.read_screening(
-        {
-            "tool": "cse_it",
-            "tool_version": "2.0",
-            "screened_at": f"{when.astimezone(NY):%Y-%m-%dT%H:%M}",
-            "trigger": "indicator",
-            "band": "clear_concern",
-            "age_group": "minor",
-            "action": "mdt_referral",
-        },
-        tz=NY,
-        now=clock(),
-    )
-    made = screenings.start(
-        db, survivor, given=given, actor=staff, keys=keys, at=clock(), minors=MinorSigning()
-    )
-    screenings.finalise(db, made, actor=staff, keys=keys, tz=NY, window_hours=48, at=clock())
+    made = _minor_screened(db, keys, clock, staff, survivor)
+    when = made.screened_at
     report = screening_forms.read_mandated_report(
         {
             "recipient": "law_enforcement",
