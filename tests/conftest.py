@@ -85,14 +85,30 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def engine(backend, tmp_path_factory):
+def _engines(tmp_path_factory):
+    """The run's databases, one per backend, each made when first asked for and kept to the
+    end: under `pytest -n` (./ops/test) a worker takes a module at a time, of either
+    backend, and going from one backend to the other must not build a database again."""
+    made = {}
+
+    def engine_for(backend: str):
+        if backend not in made:
+            url, drop = new_empty_database(backend, tmp_path_factory.mktemp(backend))
+            engine = make_engine(url)
+            made[backend] = (engine, drop)
+            migrate.upgrade(engine)
+        return made[backend][0]
+
+    yield engine_for
+    for engine, drop in made.values():
+        engine.dispose()
+        drop()
+
+
+@pytest.fixture(scope="session")
+def engine(backend, _engines):
     """One database per backend for the run, built by running the migrations."""
-    url, drop = new_empty_database(backend, tmp_path_factory.mktemp(backend))
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    drop()
+    return _engines(backend)
 
 
 @pytest.fixture
