@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 import consent
@@ -45,6 +47,8 @@ from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import case_history, case_records, releases, tasks, validation
 from portal.services.clients import lock_client
+
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True)
@@ -385,21 +389,40 @@ def _participants(
         a.public_id: a
         for a in db.exec(select(Agency).where(Agency.public_id.in_(listed or [""]))).all()
     }
-    links = {
-        link.agency_id: link
-        for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id)).all()
-    }
+    links = _links_of(db, case)
     wanted = {
         agencies[p].id for p in listed if p in agencies and not membership.is_local(db, agencies[p])
     }
-    for agency_id in wanted - set(links):
-        db.add(CaseLink(case_id=case.id, agency_id=agency_id, linked_at=at, confirmed_at=at))
-    for agency_id, link in links.items():
-        agency = db.get(Agency, agency_id)
-        if agency_id not in wanted and not membership.is_local(db, agency):
-            db.delete(link)
+    # Two notices at once (a confirmation and an owed notice told again) both find an
+    # agency unlinked: the second adds nothing, and takes off nothing already gone, where
+    # an ORM add met the unique key of (case, agency): a 500.
+    joining = [
+        {"case_id": case.id, "agency_id": agency_id, "linked_at": at, "confirmed_at": at}
+        for agency_id in sorted(wanted - set(links))
+    ]
+    if joining:
+        insert = _INSERT[db.get_bind().dialect.name]
+        db.execute(insert(CaseLink).values(joining).on_conflict_do_nothing())
+    leaving = [
+        link.id
+        for agency_id, link in links.items()
+        if agency_id not in wanted and not membership.is_local(db, db.get(Agency, agency_id))
+    ]
+    if leaving:
+        db.execute(delete(CaseLink).where(CaseLink.id.in_(leaving)))
+        for link in links.values():
+            if link.id in leaving:
+                db.expunge(link)
     db.flush()
     return sorted(p for p in listed if p in agencies)
+
+
+def _links_of(db: Session, case: MdtCase) -> dict[int, CaseLink]:
+    """The case's links on this node, by agency."""
+    return {
+        link.agency_id: link
+        for link in db.exec(select(CaseLink).where(CaseLink.case_id == case.id)).all()
+    }
 
 
 def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
