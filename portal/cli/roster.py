@@ -289,6 +289,7 @@ def cmd_tell_owed(args: argparse.Namespace) -> int:
                 keys=settings.key_wrapper(),
                 federation=federation,
                 at=settings.clock(),
+                commit=db.commit,  # no node is waited on while a log is held
             )
     finally:
         federation.close()

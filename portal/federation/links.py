@@ -76,12 +76,14 @@ def _told_of_community(
     keys: KeyWrapper,
     federation: Federation,
     at: datetime,
+    before_send: Callable[[], None],
 ) -> tuple[dict[str, set[str]], set[str]]:
     """For each system-based recipient (an owner elsewhere, by public id), the
     community-based agencies of the case whose points say it may be told they take part
     (`point.told_to_agency`, audited in each one's log): asked here of those hosted here, by
     a signed call of those elsewhere. Also the recipients left unsure: one that does not
-    answer is not told of now (deny by default), and they are owed the news again."""
+    answer is not told of now (deny by default), and they are owed the news again. The
+    local points' decisions stand (`before_send`) before any call is sent."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     community = [
         agency
@@ -125,6 +127,8 @@ def _told_of_community(
         },
         keys=keys,
     )
+    if calls:
+        before_send()
     for call, answer in zip(calls, federation.send(calls) if calls else [], strict=True):
         if isinstance(answer, Unavailable):
             unsure.update(r for r in recipients if r != call.owners[0].agency)
@@ -240,10 +244,20 @@ def tell_participants(
     federation: Federation,
     at: datetime,
     only: set[int] | None = None,
+    commit: Callable[[], None] | None = None,
 ) -> list[str]:
     """Send the case's participants and status to every confirmed owner elsewhere (`only`:
     to these agencies); returns the names of the owners that did not take it, whom this
-    node then owes them (`OwedTell`, told again by `tell_owed`)."""
+    node then owes them (`OwedTell`, told again by `tell_owed`).
+
+    `commit` ends the caller's transaction, its decision standing (a case closed holds its
+    row and its coordinator's log; on SQLite the node's writers' lock). Given, no call is
+    sent while this session's transaction holds anything: every owner to be told is owed
+    the news first (`OwedTell`), committed with the decision, so that nothing is lost if
+    the sending never ends; the local points asked (`_told_of_community`) decide in a
+    transaction of their own; and what the owners answered is noted in a last one, left
+    to the caller to commit. Not given, everything is sent within the caller's
+    transaction."""
     roster, local_url = transport.roster_and_url(db)
     if roster is None or local_url is None:
         return []
@@ -261,6 +275,13 @@ def tell_participants(
         and member.node != local_url
         and (only is None or agency_ids[public_id] in only)
     ]
+    asked = {agency_ids[m.agency] for m in members}
+    status = str(case.status)
+    before_send = commit or (lambda: None)
+    if commit is not None and members:
+        # Owed until told: the news outlives a request that never returns from its sends.
+        _note_owed(db, case, asked, {agency_ids[m.agency]: m.name for m in members}, at=at)
+        commit()
 
     def send(batch: list, told: dict[str, set[str]]) -> dict[int, str]:
         """The news to each owner of `batch`; those that did not take it."""
@@ -276,10 +297,12 @@ def tell_participants(
                 "participants": named_to(
                     participants, m.agency, coordinator.public_id, told.get(m.agency, set())
                 ),
-                "status": str(case.status),
+                "status": status,
             },
             keys=keys,
         )
+        if calls:
+            before_send()
         answers = federation.send(calls) if calls else []
         return {
             agency_ids[call.owners[0].agency]: call.owners[0].name
@@ -300,32 +323,63 @@ def tell_participants(
         keys=keys,
         federation=federation,
         at=at,
+        before_send=before_send,
     )
     untold |= send([m for m in members if participants[m.agency] == AgencyKind.SYSTEM], told)
-    asked = {agency_ids[m.agency] for m in members}
     # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
     # is sent to it, so nothing stays owed. Owed too: one told without an agency whose
     # node did not say whether it may be told of it.
     owed_now = {**{agency_ids[r]: r for r in unsure}, **untold}
-    _note_owed(db, case, asked | (only or set()), owed_now, at=at)
+    if commit is not None and members and _changed_since(db, case, status, participants):
+        # Changed while the news was on its way (closed and reopened at once): what was
+        # sent may have arrived after the newer news; all stay owed, told again.
+        owed_now = {agency_ids[m.agency]: m.name for m in members}
+    _note_owed(
+        db, case, asked | (only or set()), owed_now, at=at, marked=None if commit is None else at
+    )
     return list(untold.values())
 
 
+def _changed_since(
+    db: Session, case: MdtCase, status: str, participants: dict[str, AgencyKind]
+) -> bool:
+    """Whether the case's status or participants are no longer those sent (read afresh:
+    another transaction may have changed them since this one's decision committed)."""
+    now = db.exec(
+        select(MdtCase.status)
+        .where(MdtCase.id == case.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return str(now) != status or _participants(db, case) != participants
+
+
 def _note_owed(
-    db: Session, case: MdtCase, settled: set[int], untold: dict[int, str], *, at: datetime
+    db: Session,
+    case: MdtCase,
+    settled: set[int],
+    untold: dict[int, str],
+    *,
+    at: datetime,
+    marked: datetime | None = None,
 ) -> None:
     """What this node still owes after a round of tells: a row per owner that did not
-    answer (kept from its first miss), none for the others of `settled`."""
+    answer (kept from its first miss), none for the others of `settled`. `marked`: when
+    this round owed them all before it sent (`tell_participants`'s `commit`); a row another
+    round marked since is that round's to settle, and stays."""
     owed = {
         row.agency_id: row
-        for row in db.exec(select(OwedTell).where(OwedTell.case_id == case.id)).all()
+        for row in db.exec(
+            select(OwedTell)
+            .where(OwedTell.case_id == case.id)
+            .execution_options(populate_existing=True)
+        ).all()
     }
     for agency_id in settled:
         if agency_id in untold:
             row = owed.get(agency_id) or OwedTell(case_id=case.id, agency_id=agency_id, since=at)
             row.tried_at = at
             db.add(row)
-        elif agency_id in owed:
+        elif agency_id in owed and (marked is None or owed[agency_id].tried_at == marked):
             db.delete(owed[agency_id])
     db.flush()
 
@@ -386,13 +440,20 @@ def as_coordinator(coordinator: Agency) -> Requester:
 
 
 def tell_as_coordinator(
-    db: Session, case: MdtCase, *, keys: KeyWrapper, federation: Federation, at: datetime
+    db: Session,
+    case: MdtCase,
+    *,
+    keys: KeyWrapper,
+    federation: Federation,
+    at: datetime,
+    commit: Callable[[], None] | None = None,
 ) -> list[str]:
     """After an agency here changed what may be told of its part in a case (its link, a
     release revoked): when this node coordinates the case, owners elsewhere learn who
     takes part now (those whose node is down are owed it). Sent in the coordinating
     agency's name, never the agency's staff member's (their name in another node's log
-    would tell that their agency takes part). Returns the owners not told."""
+    would tell that their agency takes part). Returns the owners not told. `commit`: see
+    `tell_participants`."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if coordinator is None or not membership.is_local(db, coordinator):
         return []
@@ -403,6 +464,7 @@ def tell_as_coordinator(
         keys=keys,
         federation=federation,
         at=at,
+        commit=commit,
     )
 
 
@@ -424,13 +486,17 @@ def tell_changed(
     change is committed (`between`: the coordinator asks this node's points, which must
     see it). The notice is owed (`OwedTell`) in the change's own transaction, so a node
     that does not answer is sent it again (`tell_owed`). Returns the coordinating agencies
-    not reached, with their cases."""
-    owing = []
-    for case in cases_of_client(db, agency.id, client_id):
-        tell_as_coordinator(db, case, keys=keys, federation=federation, at=at)
-        # Never confirmed: the coordinator has told nobody of the agency's part.
-        if _confirmed_here(db, case, agency) and _owe_coordinator(db, case, agency, at=at):
-            owing.append(case)
+    not reached, with their cases. No call waits while the change's transaction holds
+    anything: the news owed is committed with the change (`between`) before any is sent."""
+    linked = cases_of_client(db, agency.id, client_id)
+    # Never confirmed: the coordinator has told nobody of the agency's part.
+    owing = [
+        case
+        for case in linked
+        if _confirmed_here(db, case, agency) and _owe_coordinator(db, case, agency, at=at)
+    ]
+    for case in linked:
+        tell_as_coordinator(db, case, keys=keys, federation=federation, at=at, commit=between)
     return _tell_coordinators(
         db, agency, owing, keys=keys, federation=federation, at=at, between=between
     )
@@ -451,8 +517,8 @@ def tell_withdrawn(
     a coordinator elsewhere is sent (or owes) the notice, which then says the agency's link
     is withdrawn (`_notice_call`): until it is told, the coordinator still counts the
     agency on the case. Returns the coordinating agency when not reached, with the case."""
-    tell_as_coordinator(db, case, keys=keys, federation=federation, at=at)
     owing = [case] if _owe_coordinator(db, case, agency, at=at) else []
+    tell_as_coordinator(db, case, keys=keys, federation=federation, at=at, commit=between)
     return _tell_coordinators(
         db, agency, owing, keys=keys, federation=federation, at=at, between=between
     )
@@ -606,12 +672,15 @@ def tell_owed(
     at: datetime,
     case: MdtCase | None = None,
     tried_before: datetime | None = None,
+    commit: Callable[[], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Tell again what this node owes owners elsewhere (of one case, or of every case;
     only those last tried before `tried_before`, when given): how many owners were told,
     and the names of those still owed. Sent in the coordinating agency's name (no staff
     member asked: the node does). Of a case coordinated on another node, what is owed is
-    a notice to its coordinator (`tell_changed`), sent again in the owing agency's name."""
+    a notice to its coordinator (`tell_changed`), sent again in the owing agency's name.
+    `commit`: ends the caller's transaction before each send (see `tell_participants`),
+    so that no call waits while it holds a log or the writers' lock."""
     query = select(OwedTell.case_id, OwedTell.agency_id)
     if case is not None:
         query = query.where(OwedTell.case_id == case.id)
@@ -638,6 +707,8 @@ def tell_owed(
                 call = _notice_call(db, owing, agency, keys=keys)
                 if call is None:
                     continue
+                if commit is not None:
+                    commit()
                 if _notice_answered(db, owing, agency, call, *federation.send([call]), at=at):
                     told += 1
                 else:
@@ -651,6 +722,7 @@ def tell_owed(
             federation=federation,
             at=at,
             only=agencies,
+            commit=commit,
         )
         told += len(agencies) - len(untold)
         still.extend(untold)

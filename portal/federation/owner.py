@@ -735,6 +735,10 @@ def participation_changed(
         links.withdrawn_elsewhere(
             db, case, asking, requester=requester, node=caller.member.node, at=at
         )
+    # The withdrawal stands, and the news is owed to every owner, before any is told: no
+    # writer here waits on their nodes. This notice's own entry is written once they
+    # answered (it names those not told); should that never come, its node, unanswered,
+    # sends the notice again.
     untold = links.tell_participants(
         db,
         case,
@@ -742,6 +746,7 @@ def participation_changed(
         keys=keys,
         federation=federation,
         at=at,
+        commit=db.commit,
     )
     record(
         db,

@@ -177,7 +177,7 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)
-    owed = _owed(ctx, case, coordinating=coordinating)
+    owed = _owed(ctx, case, coordinating=coordinating, refused=status >= 400)
     told, untold = _told(ctx, case, reader)
     case_tasks, tasks_unavailable = _case_tasks(ctx, case, reader)
     return render(
@@ -286,6 +286,9 @@ def _owners_told(ctx: Context, case) -> str:
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         at=ctx.now,
+        # The close (or reopen) stands, and is owed to each owner, before any node is
+        # asked: no writer here waits on a node elsewhere.
+        commit=ctx.db.commit,
     )
     if not untold:
         return ""
@@ -296,19 +299,26 @@ def _owners_told(ctx: Context, case) -> str:
     )
 
 
-def _owed(ctx: Context, case, *, coordinating: bool) -> list:
+def _owed(ctx: Context, case, *, coordinating: bool, refused: bool = False) -> list:
     """What this node still owes of the case, told again first when last tried a while
     ago: owners elsewhere, of a case coordinated here (listed on the coordinator's page),
     or the coordinator's node, of one coordinated elsewhere (an agency here changed what
-    may be told of its part: `links.tell_changed`; not listed, it is that agency's)."""
-    links.tell_owed(
-        ctx.db,
-        keys=ctx.request.app.state.keys,
-        federation=ctx.request.app.state.federation,
-        at=ctx.now,
-        case=case,
-        tried_before=ctx.now - links.TRY_AGAIN_AFTER,
-    )
+    may be told of its part: `links.tell_changed`; not listed, it is that agency's).
+
+    Each send waits outside any transaction (`commit`), the page's request committing what
+    it did so far, as it would once answered. Not on a page that refuses what was asked
+    (`refused`): its request is rolled back, so nothing of it may be committed; what is
+    owed stays owed, told at the next page."""
+    if not refused:
+        links.tell_owed(
+            ctx.db,
+            keys=ctx.request.app.state.keys,
+            federation=ctx.request.app.state.federation,
+            at=ctx.now,
+            case=case,
+            tried_before=ctx.now - links.TRY_AGAIN_AFTER,
+            commit=ctx.db.commit,
+        )
     return links.owed(ctx.db, case) if coordinating else []
 
 
@@ -391,13 +401,15 @@ def case_withdraw_link(ctx: Context) -> Response:
 
 
 def _tell_as_coordinator(ctx: Context, case) -> None:
-    """After an agency here changed its own link (see `links.tell_as_coordinator`)."""
+    """After an agency here changed its own link (see `links.tell_as_coordinator`); the
+    change stands, and is owed to the owners elsewhere, before any node is asked."""
     links.tell_as_coordinator(
         ctx.db,
         case,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         at=ctx.now,
+        commit=ctx.db.commit,
     )
 
 

@@ -1,0 +1,219 @@
+"""No writer on the coordinating node waits on a node elsewhere (issue 15: writers queue, a
+transaction holds the write lock only for its writes and its commit). A case closed, or
+its page opened with news owed, sent the news to the owners' nodes while the request's
+transaction still held the coordinator's log (and on SQLite the node's writers' lock):
+an owner's node slow to answer held up every other write to that log (every write, on
+SQLite) for as long as it took, up to the federation's timeout. The close now stands,
+with the news owed to every owner (`OwedTell`), before any node is asked; the local
+points decide in their own transaction; what the owners answered is noted afterwards. And
+nothing is lost: an owner whose node is down is owed the news, told later.
+
+Node A (the coordinator) answers in this process; the owners' nodes B and C serve on
+127.0.0.1, B through a gate that holds an answer until the test lets it go. On SQLite and
+on PostgreSQL. Synthetic data only."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import ExitStack
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.audit import AuditTag, lock_logs, record
+from portal.db import unit_of_work
+from portal.federation import links
+from portal.federation.transport import Federation
+from portal.models import Agency, MdtCase, OwedTell
+
+import federation_world as fw
+from databases import BACKENDS, new_empty_database
+
+PARTICIPANTS = links.CASE_PARTICIPANTS
+TOLD = links.PARTICIPATION_TOLD
+WAIT = 15  # seconds: bounded waits, each well past what a write here takes
+
+
+class Gate:
+    """A node's app whose answers to `path` wait, once armed, until `release` is set."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.path: str | None = None
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            self.arrived.set()
+            await asyncio.to_thread(self.release.wait, 60)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path):
+    ports = fw.free_ports(3)
+    urls = tuple(f"http://127.0.0.1:{port}" for port in ports)
+    a, b, c = fw.nodes(tmp_path, urls)
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            for node in (a, b, c):
+                url, drop = new_empty_database("postgresql", tmp_path)
+                node.database_url_given = url
+                stack.callback(drop)
+        world = fw.prepare(a, b, c)
+        world.gate = Gate(create_app(b.settings()))
+        world.ports = ports
+        world.b_server = stack.enter_context(fw.serving(world.gate, ports[1]))
+        stack.enter_context(fw.serving(create_app(c.settings()), ports[2]))
+        fw.link(world)
+        app = create_app(a.settings())
+        app.state.federation.close()
+        app.state.federation = Federation(timeout_seconds=30, window_seconds=30)
+        stack.callback(lambda: app.state.federation.close())
+        world.app = app
+        world.stack = stack
+        engine = a.engine()
+        stack.callback(engine.dispose)
+        world.engine = engine
+        yield world
+        world.gate.release.set()
+
+
+def _browser(world) -> TestClient:
+    client = TestClient(world.app, base_url=world.a.url, follow_redirects=False)
+    fw.login(client, "coordinator")
+    return client
+
+
+def _as_coordinator(world, action: str, reason: str) -> str:
+    """Close or reopen the case from its coordinator's page; the page shown next."""
+    with _browser(world) as client:
+        page = client.get(f"/cases/{world.case_id}").text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = client.post(
+            f"/cases/{world.case_id}/{action}", data={"csrf_token": token, "reason": reason}
+        )
+        assert answer.status_code == 303, answer.text[:300]
+        return client.get(answer.headers["location"]).text
+
+
+def _in_thread(work) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # reported by the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _appended_meanwhile(world, agency_name: str) -> dict:
+    """Append an entry to the agency's log on node A while B holds its answer; what came
+    of it, once it ended or `WAIT` seconds passed (then B is let go, and it ends)."""
+
+    def append() -> None:
+        with unit_of_work(world.engine) as db:
+            agency = fw.agency_named(db, agency_name)
+            lock_logs(db, [agency.id])
+            record(
+                db,
+                AuditTag.AGENCY_UPDATED,
+                agency_id=agency.id,
+                actor=None,
+                subject=agency.public_id,
+                detail={"synthetic": "a write elsewhere on the node"},
+                at=fw.now(),
+            )
+
+    writer, outcome = _in_thread(append)
+    writer.join(timeout=WAIT)
+    outcome["before_release"] = not writer.is_alive()
+    world.gate.release.set()
+    writer.join(timeout=60)
+    return outcome
+
+
+def _owed(world) -> set[str]:
+    """The agencies node A owes news of a case (by name)."""
+    with unit_of_work(world.engine) as db:
+        return set(db.exec(select(Agency.name).join(OwedTell, OwedTell.agency_id == Agency.id)))
+
+
+def test_a_close_waiting_on_an_owner_node_holds_up_no_other_write(world):
+    world.gate.path = PARTICIPANTS
+    closing, closed = _in_thread(lambda: _as_coordinator(world, "close", "Synthetic: goals met"))
+    assert world.gate.arrived.wait(WAIT), "the close did not send to the clinic's node"
+    meanwhile = _appended_meanwhile(world, fw.CAC)
+    closing.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        "a write to the coordinator's log waited for the clinic's node to answer a close "
+        f"(or failed: {meanwhile.get('error')!r})"
+    )
+    assert "error" not in closed, closed.get("error")
+    assert "The case is closed." in closed["value"]
+    assert "did not answer" not in closed["value"]
+    assert fw.case_on(world.b, world.case_ref).status == "closed"
+    assert fw.case_on(world.c, world.case_ref).status == "closed"
+    assert _owed(world) == set()  # each owner took it: nothing stays owed
+    assert len(fw.entries(world.a, tag="mdt:case:closed", subject=world.case_ref)) == 1
+
+
+def test_a_case_page_telling_what_is_owed_holds_up_no_other_write(world):
+    # Child welfare (system-based, node C) is owed the case's news since a while ago: the
+    # page tells it again, after asking the shelter's point here and the clinic's node
+    # whether it may be told they take part. The clinic's node holds its answer.
+    long_ago = fw.now() - timedelta(hours=1)
+    with unit_of_work(world.engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        welfare = fw.agency_named(db, fw.WELFARE)
+        db.add(OwedTell(case_id=case.id, agency_id=welfare.id, since=long_ago, tried_at=long_ago))
+    world.gate.path = TOLD
+
+    def open_page() -> int:
+        with _browser(world) as client:
+            return client.get(f"/cases/{world.case_id}").status_code
+
+    opening, opened = _in_thread(open_page)
+    assert world.gate.arrived.wait(WAIT), "the page did not ask the clinic's node"
+    # The shelter's point decided (its log written) before the clinic's node was asked.
+    meanwhile = _appended_meanwhile(world, fw.SHELTER)
+    opening.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        "a write to the shelter's log waited for the clinic's node to answer while the "
+        f"case page told what was owed (or failed: {meanwhile.get('error')!r})"
+    )
+    assert opened.get("value") == 200, opened
+    assert _owed(world) == set()
+
+
+def test_an_owner_node_down_at_the_close_is_owed_the_news_and_told_later(world):
+    fw.stop_serving(world.b_server, world.b.url)
+    page = _as_coordinator(world, "close", "Synthetic: goals met")
+    assert "The case is closed." in page
+    assert f"{fw.CLINIC} did not answer" in page
+    # Child welfare too: it was told without the clinic, whose node did not say whether it
+    # may be told the clinic takes part.
+    assert _owed(world) == {fw.CLINIC, fw.WELFARE}
+    assert fw.case_on(world.b, world.case_ref).status == "open"
+    # The clinic's node is back: the news owed reaches it.
+    world.gate.path = None
+    with fw.serving(world.gate, world.ports[1]), unit_of_work(world.engine) as db:
+        told, still = links.tell_owed(
+            db,
+            keys=world.a.keys,
+            federation=world.app.state.federation,
+            at=fw.now(),
+            commit=db.commit,
+        )
+    assert (told, still) == (2, [])
+    assert fw.case_on(world.b, world.case_ref).status == "closed"
+    assert _owed(world) == set()
