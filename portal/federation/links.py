@@ -150,10 +150,13 @@ def request_link(
     at: datetime,
     keys: KeyWrapper,
     federation: Federation,
+    commit: Callable[[], None] | None = None,
 ) -> bool:
     """Ask `owner` (hosted elsewhere) to confirm its client `client_reference` for the
     case. True when confirmed; False when declined. Raises Conflict when the owner's node
-    does not answer (nothing is recorded as confirmed)."""
+    does not answer (nothing is recorded as confirmed). The owner's answer is waited for
+    with the coordinator's log held (two asking at once: one confirmation); telling the
+    owners who takes part then is not, given `commit` (see `tell_participants`)."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if requester.agency != coordinator.public_id:
         raise Invalid("agency", "Only the coordinating agency links agencies to the case.")
@@ -231,7 +234,9 @@ def request_link(
         at=at,
     )
     db.flush()
-    tell_participants(db, case, requester=requester, keys=keys, federation=federation, at=at)
+    tell_participants(
+        db, case, requester=requester, keys=keys, federation=federation, at=at, commit=commit
+    )
     return True
 
 

@@ -442,6 +442,7 @@ def case_remote_link(ctx: Context) -> Response:
             at=ctx.now,
             keys=ctx.request.app.state.keys,
             federation=ctx.request.app.state.federation,
+            commit=ctx.db.commit,  # the confirmation stands before the owners are told
         )
     except (Invalid, Conflict) as error:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
