@@ -1,12 +1,13 @@
 """No writer on the coordinating node waits on a node elsewhere (issue 15: writers queue, a
-transaction holds the write lock only for its writes and its commit). A case closed, or
-its page opened with news owed, sent the news to the owners' nodes while the request's
-transaction still held the coordinator's log (and on SQLite the node's writers' lock):
-an owner's node slow to answer held up every other write to that log (every write, on
-SQLite) for as long as it took, up to the federation's timeout. The close now stands,
-with the news owed to every owner (`OwedTell`), before any node is asked; the local
-points decide in their own transaction; what the owners answered is noted afterwards. And
-nothing is lost: an owner whose node is down is owed the news, told later.
+transaction holds the write lock only for its writes and its commit). A case closed, its
+page opened with news owed, or a link confirmed by an owner elsewhere, sent the news to the
+owners' nodes while the request's transaction still held the coordinator's log (and on
+SQLite the node's writers' lock): an owner's node slow to answer held up every other write
+to that log (every write, on SQLite) for as long as it took, up to the federation's
+timeout. The decision now stands, with the news owed to every owner (`OwedTell`), before
+any node is asked; the local points decide in their own transaction; what the owners
+answered is noted afterwards. And nothing is lost: an owner whose node is down is owed the
+news, told later.
 
 Node A (the coordinator) answers in this process; the owners' nodes B and C serve on
 127.0.0.1, B through a gate that holds an answer until the test lets it go. On SQLite and
@@ -28,7 +29,8 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.db import unit_of_work
 from portal.federation import links
 from portal.federation.transport import Federation
-from portal.models import Agency, MdtCase, OwedTell
+from portal.models import Agency, CaseLink, MdtCase, OwedTell
+from portal.services import casework
 
 import federation_world as fw
 from databases import BACKENDS, new_empty_database
@@ -216,4 +218,45 @@ def test_an_owner_node_down_at_the_close_is_owed_the_news_and_told_later(world):
         )
     assert (told, still) == (2, [])
     assert fw.case_on(world.b, world.case_ref).status == "closed"
+    assert _owed(world) == set()
+
+
+def test_owners_told_of_a_remote_link_confirmed_hold_up_no_other_write(world):
+    # Child welfare's part, confirmed on its node, is asked again by the coordinator (as
+    # after a withdrawal); once it confirms, the owners are told who takes part: the
+    # clinic's node holds its answer.
+    with unit_of_work(world.engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        welfare = fw.agency_named(db, fw.WELFARE)
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == welfare.id)
+        ).one()
+        casework.unconfirm(db, link)
+    world.gate.path = PARTICIPANTS
+
+    def ask() -> str:
+        with _browser(world) as client:
+            page = client.get(f"/cases/{world.case_id}").text
+            token = page.split('name="csrf_token" value="')[1].split('"')[0]
+            answer = client.post(
+                f"/cases/{world.case_id}/remote-link",
+                data={
+                    "csrf_token": token,
+                    "agency": world.ids[fw.WELFARE],
+                    "client_reference": world.clients[fw.WELFARE],
+                },
+            )
+            assert answer.status_code == 303, answer.text[:300]
+            return client.get(answer.headers["location"]).text
+
+    asking, asked = _in_thread(ask)
+    assert world.gate.arrived.wait(WAIT), "the owners were not told of the link"
+    meanwhile = _appended_meanwhile(world, fw.CAC)
+    asking.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        "a write to the coordinator's log waited for the clinic's node to be told of a "
+        f"link confirmed (or failed: {meanwhile.get('error')!r})"
+    )
+    assert "error" not in asked, asked.get("error")
+    assert f"{fw.WELFARE} confirmed its client for this case." in asked["value"]
     assert _owed(world) == set()
