@@ -17,6 +17,7 @@ from portal.cli import main as cli
 from portal.db import make_engine
 from portal.models import Agency, StaffRole, StaffUser
 
+import ports
 from databases import POSTGRES_URL, new_empty_database, require_postgres
 
 PASSWORD = "a long synthetic passphrase"
@@ -56,9 +57,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again when the block ends
+    return ports.free_port()
 
 
 # --- every command against every kind of broken database URL -------------------------
