@@ -25,6 +25,9 @@ from portal.services import releases
 import federation_world as fw
 from databases import BACKENDS, new_empty_database
 
+# Run after the rest of the suite, in one process (./ops/test; the marker in pyproject.toml).
+pytestmark = pytest.mark.alone
+
 TIMEOUT = 15
 # Every owner decided in the page (a loaded machine must not leave one to load on its own).
 SERVE = {"PORTAL_SUMMARY_BUDGET_MS": "60000"}

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx2
+import pytest
 from sqlmodel import select
 from test_federation_nodes import SERVE, TIMEOUT, _browser, _entries, _node, _signed
 from test_federation_nodes import nodes as nodes  # the fixture: three nodes, cases linked
@@ -27,6 +28,9 @@ from portal.db import unit_of_work
 from portal.demo import federated
 from portal.models import Agency, CaseLink, Client, ConsentRelease, MdtCase, OwedTell
 from portal.services import releases
+
+# Run after the rest of the suite, in one process (./ops/test; the marker in pyproject.toml).
+pytestmark = pytest.mark.alone
 
 CHANGED = "/federation/v1/participation-changed"
 

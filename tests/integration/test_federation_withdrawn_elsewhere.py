@@ -16,6 +16,7 @@ import re
 import time
 
 import httpx2
+import pytest
 from sqlmodel import select
 from test_federation_nodes import SERVE, TIMEOUT, _browser, _case_on, _entries, _node, _signed
 from test_federation_nodes import nodes as nodes  # the fixture: three nodes, cases linked
@@ -24,6 +25,9 @@ from test_federation_revoked_elsewhere import _agencies_on, _tell_owed
 from portal.db import unit_of_work
 from portal.demo import federated
 from portal.models import Agency, CaseLink, MdtCase, OwedTell
+
+# Run after the rest of the suite, in one process (./ops/test; the marker in pyproject.toml).
+pytestmark = pytest.mark.alone
 
 VOUCHER = "/federation/v1/participation"
 

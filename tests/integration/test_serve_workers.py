@@ -13,6 +13,9 @@ from portal.cli import serve
 from portal.demo import federated
 from portal.worker_shares import ENVIRONMENT
 
+# Run after the rest of the suite, in one process (./ops/test; the marker in pyproject.toml).
+pytestmark = pytest.mark.alone
+
 
 def test_the_usable_cores_are_the_processs_own_then_its_affinity_then_the_machines(
     monkeypatch,
