@@ -30,8 +30,6 @@ from portal.requester import Requester
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
 
-import ports
-
 PASSWORD = "federation-test-2026"
 SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
 SECRET = "SYNTHETIC-FEDERATED-NOTE"
@@ -359,8 +357,16 @@ def entries(node: Node, **where) -> list[AuditEntry]:
 
 
 def free_ports(count: int) -> tuple[int, ...]:
-    """`count` ports on 127.0.0.1 for nodes to serve on (see tests/ports.py)."""
-    return ports.free_ports(count)
+    """`count` ports on 127.0.0.1 that no socket held a moment ago, for nodes to serve on."""
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = tuple(s.getsockname()[1] for s in sockets)
+    for s in sockets:
+        s.close()
+    return ports
 
 
 @contextmanager

@@ -4,11 +4,12 @@ and never a message about the node's own database, which benchmarks do not touch
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from portal.cli import main as cli
 
-import ports
 from databases import POSTGRES_URL, require_postgres
 
 
@@ -23,7 +24,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _closed_port() -> int:
-    return ports.free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize(

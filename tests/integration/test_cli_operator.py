@@ -17,7 +17,6 @@ from portal.cli import main as cli
 from portal.db import make_engine
 from portal.models import Agency, StaffRole, StaffUser
 
-import ports
 from databases import POSTGRES_URL, new_empty_database, require_postgres
 
 PASSWORD = "a long synthetic passphrase"
@@ -57,7 +56,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _closed_port() -> int:
-    return ports.free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again when the block ends
 
 
 # --- every command against every kind of broken database URL -------------------------

@@ -8,6 +8,7 @@ import http.client
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,6 @@ from portal.auth.throttle import ThrottleRules
 from portal.cli import main as cli
 from portal.redis_store import problem
 
-import ports
 from databases import IN_CI
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -41,7 +41,9 @@ def require_redis() -> None:
 
 
 def _free_port() -> int:
-    return ports.free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ import pytest
 from portal.cli.errors import CommandError
 from portal.cli.serve import check_listening
 
-import ports
-
 
 def _ipv6() -> bool:
     try:
@@ -68,7 +66,9 @@ def test_an_ipv4_listener_does_not_refuse_host_ipv6_wildcard_that_uvicorn_serves
 
 
 def test_an_empty_host_is_every_interface_as_for_uvicorn():
-    port = ports.free_port()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
     _uvicorn_binds("", port)  # uvicorn would serve
     check_listening("", port)
 
