@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, exc, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
@@ -477,6 +479,16 @@ def _sqlite_write_transaction(conn, lock: WriteLock) -> None:
             raise
         dbapi.execute("ROLLBACK")
         dbapi.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's writer
+
+
+# SQLAlchemy's own insert cannot say what to do on a conflict; each dialect's can, and
+# SQLite and PostgreSQL spell it alike (on_conflict_do_nothing, on_conflict_do_update).
+_INSERTS = {"sqlite": sqlite_dialect.insert, "postgresql": postgresql.insert}
+
+
+def insert_of(db: Session):
+    """The insert of the session's database, for an INSERT ... ON CONFLICT."""
+    return _INSERTS[db.get_bind().dialect.name]
 
 
 def stamp_once(db: Session, row, column: str, value) -> bool:

@@ -9,7 +9,7 @@ import secrets
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,8 @@ from portal.models import Agency, AuditEntry, Client, MdtCase, Role, StaffUser
 from portal.requester import Requester
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
+
+from databases import new_empty_database
 
 PASSWORD = "federation-test-2026"
 SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
@@ -186,6 +188,17 @@ def sign_release(
 def nodes(directory: Path, urls: tuple[str, str, str]) -> tuple[Node, Node, Node]:
     a, b, c = (Node(n, u, directory) for n, u in zip("abc", urls, strict=True))
     return a, b, c
+
+
+def on_backend(backend: str, nodes, directory: Path, stack: ExitStack) -> None:
+    """Each node on a PostgreSQL database of its own, dropped when `stack` closes; on
+    SQLite, as they are (a file in `directory` each)."""
+    if backend != "postgresql":
+        return
+    for node in nodes:
+        url, drop = new_empty_database("postgresql", directory)
+        node.database_url_given = url
+        stack.callback(drop)
 
 
 def prepare(a: Node, b: Node, c: Node) -> World:

@@ -17,14 +17,12 @@ from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, event, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 import consent
 from portal.audit import checkpoints
 from portal.audit.times import format_at
-from portal.db import hold_write_lock, read, read_row, read_rows, write_many
+from portal.db import hold_write_lock, insert_of, read, read_row, read_rows, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
 # What an entry's hash covers, per entry format: every column but `id` (the database's, not
@@ -172,8 +170,7 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     row = read_row(db, locked, params)
     if row is None:
         log_key = NODE_LOG if agency_id is None else read(db, _AGENCY_LOG_KEY, params).scalar_one()
-        dialect = db.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        insert = insert_of(db)
         # Two first writers may race here: one inserts, the other waits for it and does nothing.
         db.execute(
             insert(_head)

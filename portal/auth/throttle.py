@@ -29,10 +29,9 @@ from dataclasses import dataclass
 
 from limits.storage import MemoryStorage, storage_from_string
 from sqlalchemy import case, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from portal.db import insert_of
 from portal.models import SignInCount
 
 DATABASE = "database"  # the setting (PORTAL_RATELIMIT_STORAGE) for the node's database
@@ -184,7 +183,7 @@ class DatabaseCounts:
     def incr(self, db: Session, key: str, expiry: float) -> int:
         now = time.time()
         db.execute(delete(_COUNTS).where(_COUNTS.c.expires_at <= now))
-        upsert = _insert(db)(_COUNTS).values(key=key, count=1, expires_at=now + expiry)
+        upsert = insert_of(db)(_COUNTS).values(key=key, count=1, expires_at=now + expiry)
         return db.execute(
             upsert.on_conflict_do_update(
                 index_elements=[_COUNTS.c.key],
@@ -201,7 +200,7 @@ class DatabaseCounts:
 
     def hold(self, db: Session, key: str, seconds: float) -> None:
         """`key` stands for `seconds` from now (a wait)."""
-        upsert = _insert(db)(_COUNTS).values(key=key, count=1, expires_at=time.time() + seconds)
+        upsert = insert_of(db)(_COUNTS).values(key=key, count=1, expires_at=time.time() + seconds)
         db.execute(
             upsert.on_conflict_do_update(
                 index_elements=[_COUNTS.c.key],
@@ -219,7 +218,3 @@ class DatabaseCounts:
 
     def clear(self, db: Session, key: str) -> None:
         db.execute(delete(_COUNTS).where(_COUNTS.c.key == key))
-
-
-def _insert(db: Session):
-    return postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
+from portal.db import insert_of
 from portal.disclosure import RequestCache, answer, parse_purpose
 from portal.disclosure import referrals as referral_point
 from portal.disclosure.point import (
@@ -47,8 +47,6 @@ from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import case_history, case_records, releases, tasks, validation
 from portal.services.clients import lock_client
-
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True)
@@ -401,7 +399,7 @@ def _participants(
         for agency_id in sorted(wanted - set(links))
     ]
     if joining:
-        insert = _INSERT[db.get_bind().dialect.name]
+        insert = insert_of(db)
         db.execute(insert(CaseLink).values(joining).on_conflict_do_nothing())
     leaving = [
         link.id

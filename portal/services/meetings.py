@@ -9,13 +9,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, lock_logs, record
-from portal.db import stamp_once
+from portal.db import insert_of, stamp_once
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Actor, Agency, CaseLink, CaseStatus, MdtCase, StaffUser
@@ -46,7 +45,6 @@ DEFAULT_RECOMMENDATIONS = (
     "Continue monitoring",
     "Other",
 )
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 # ---------------------------------------------------------------- loading, with the 404 rule
@@ -661,7 +659,7 @@ def recommendation_types(db: Session, agency: Agency) -> list[RecommendationType
     # The first two views at once both find the list empty: the second writes nothing
     # (on PostgreSQL after waiting for the first's commit; on SQLite its first write
     # starts again after it), where a plain insert met the unique key (a 500).
-    insert = _INSERT[db.get_bind().dialect.name]
+    insert = insert_of(db)
     defaults = [
         {"agency_id": agency.id, "label": label, "is_active": True}
         for label in DEFAULT_RECOMMENDATIONS

@@ -17,16 +17,15 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from portal.db import insert_of
 from portal.errors import Invalid
 from portal.models import FormSubmission
 
 FIELD = "submission"
 KEPT = timedelta(days=30)
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def new_token() -> str:
@@ -41,7 +40,7 @@ def first_time(db: Session, token: str | None, *, at: datetime) -> bool:
         return True
     if not _SHAPE.fullmatch(token):
         raise Invalid(FIELD, "This form was not one the portal showed; open the page again.")
-    insert = _INSERT[db.get_bind().dialect.name]
+    insert = insert_of(db)
     claim = insert(FormSubmission).values(token=token, saved_at=at).on_conflict_do_nothing()
     first = db.execute(claim.returning(FormSubmission.token)).first() is not None
     if first:  # a form is not sent again a month on: its token need not be kept that long

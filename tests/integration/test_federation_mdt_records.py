@@ -23,7 +23,7 @@ from portal.models import CaseLink, Client, MdtCase
 from portal.services import cases, meetings, releases
 
 import federation_world as fw
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS
 
 DECISION = "SYNTHETIC-FEDERATED-DECISION: partners agreed on a weekly check-in."
 MINUTES = "SYNTHETIC-FEDERATED-MINUTES: the team reviewed the housing plan."
@@ -97,11 +97,7 @@ def served(request, tmp_path_factory, *, elsewhere: tuple[str, ...] = (fw.CLINIC
     urls = tuple(f"http://127.0.0.1:{port}" for port in fw.free_ports(3))
     a, b, c = fw.nodes(directory, urls)
     with ExitStack() as stack:
-        if request.param == "postgresql":
-            for node in (a, b, c):
-                url, drop = new_empty_database("postgresql", directory)
-                node.database_url_given = url
-                stack.callback(drop)
+        fw.on_backend(request.param, (a, b, c), directory, stack)
         world = fw.prepare(a, b, c)
         # The three nodes share this process (and its GIL): a node's first answer, cold, may
         # take longer than the product's 2 s on a loaded machine; a node that is down is

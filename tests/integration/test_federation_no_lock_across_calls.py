@@ -33,7 +33,7 @@ from portal.models import Agency, CaseLink, MdtCase, OwedTell
 from portal.services import casework
 
 import federation_world as fw
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS
 
 PARTICIPANTS = links.CASE_PARTICIPANTS
 TOLD = links.PARTICIPATION_TOLD
@@ -62,11 +62,7 @@ def world(request, tmp_path):
     urls = tuple(f"http://127.0.0.1:{port}" for port in ports)
     a, b, c = fw.nodes(tmp_path, urls)
     with ExitStack() as stack:
-        if request.param == "postgresql":
-            for node in (a, b, c):
-                url, drop = new_empty_database("postgresql", tmp_path)
-                node.database_url_given = url
-                stack.callback(drop)
+        fw.on_backend(request.param, (a, b, c), tmp_path, stack)
         world = fw.prepare(a, b, c)
         world.gate = Gate(create_app(b.settings()))
         world.ports = ports

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import ExitStack
 
 import httpx2
 import pytest
@@ -23,7 +24,7 @@ from portal.models import Agency, AuditEntry, Client, ConsentRelease, MdtCase, S
 from portal.services import releases
 
 import federation_world as fw
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS
 
 # Run after the rest of the suite, in one process (./ops/test; the marker in pyproject.toml).
 pytestmark = pytest.mark.alone
@@ -38,26 +39,18 @@ def nodes(request, tmp_path_factory):
     """Three nodes on SQLite files, or on three PostgreSQL databases of their own."""
     directory = tmp_path_factory.mktemp("federated")
     planned = federated.plan(directory, ports=fw.free_ports(3))
-    drops = []
-    for node in planned:
-        if request.param == "postgresql":
-            url, drop = new_empty_database("postgresql", directory)
-            node.database_url_given = url
-            drops.append(drop)
-        node.directory.mkdir(parents=True, exist_ok=True)
-    world = federated.prepare(planned, cases_count=2)
-    try:
+    with ExitStack() as stack:  # the nodes stopped, then their databases dropped
+        fw.on_backend(request.param, planned, directory, stack)
         for node in planned:
+            node.directory.mkdir(parents=True, exist_ok=True)
+        world = federated.prepare(planned, cases_count=2)
+        for node in planned:
+            stack.callback(federated.stop, node)
             federated.start(node, log=directory / f"{node.name}.log", **SERVE)
         for node in planned:
             federated.wait_until_serving(node, seconds=60)
         federated.link(world)
         yield world
-    finally:
-        for node in planned:
-            federated.stop(node)
-        for drop in drops:
-            drop()
 
 
 def _node(world, name):

@@ -24,7 +24,7 @@ from portal.models import MdtCase
 from portal.services import cases
 
 import federation_world as fw
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS
 
 URLS = ("http://node-a.test", "http://node-b.test", "http://node-c.test")
 
@@ -35,11 +35,7 @@ def two_nodes(request, tmp_path):
     reaches B through B's app in this process."""
     a, b, c = fw.nodes(tmp_path, URLS)
     with ExitStack() as stack:
-        if request.param == "postgresql":
-            for node in (a, b, c):
-                url, drop = new_empty_database("postgresql", tmp_path)
-                node.database_url_given = url
-                stack.callback(drop)
+        fw.on_backend(request.param, (a, b, c), tmp_path, stack)
         world = fw.prepare(a, b, c)
         mounts = {URLS[1]: httpx2.ASGITransport(app=create_app(b.settings()))}
         federation = Federation(timeout_seconds=15, window_seconds=30, mounts=mounts)
