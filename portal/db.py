@@ -212,6 +212,9 @@ class WalCheckpointer:
         self._due = threading.Event()
         self._mutex = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Set by stop(): the thread's pause between checkpoints ends with it. A dispose (every
+        # command that wrote, as it ends) waited out the rest of the pause, up to a second.
+        self._halt = threading.Event()
         self._generation = 0
         self.checkpoints = 0  # how many it ran (for tests)
 
@@ -220,9 +223,10 @@ class WalCheckpointer:
         if self._thread is None or not self._thread.is_alive():
             with self._mutex:
                 if self._thread is None or not self._thread.is_alive():
+                    self._halt = threading.Event()
                     self._thread = threading.Thread(
                         target=self._run,
-                        args=(self._generation,),
+                        args=(self._generation, self._halt),
                         name="portal-wal-checkpoint",
                         daemon=True,
                     )
@@ -233,11 +237,12 @@ class WalCheckpointer:
         with self._mutex:
             self._generation += 1
             thread, self._thread = self._thread, None
+            self._halt.set()
         self._due.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
 
-    def _run(self, generation: int) -> None:
+    def _run(self, generation: int, halt: threading.Event) -> None:
         while True:
             self._due.wait(timeout=5)
             if generation != self._generation:
@@ -256,7 +261,8 @@ class WalCheckpointer:
             except Exception as error:  # the next commit tries again; a connection's own
                 log.warning("WAL checkpoint failed: %s", error)  # backstop still holds
             del engine
-            time.sleep(self.PAUSE)
+            if halt.wait(self.PAUSE):
+                return
 
     def _checkpoint(self, connection, writers: WriteLock | None) -> None:
         # With the writers' lock held: SQLite up to 3.51.2 can lose pages of a committed

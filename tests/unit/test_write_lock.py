@@ -215,6 +215,20 @@ def test_the_write_ahead_log_is_copied_back_by_a_thread_of_its_own_not_by_commit
     assert thread is not None and not thread.is_alive()
 
 
+def test_disposing_ends_the_checkpointers_pause_at_once(sqlite_engine, monkeypatch):
+    """A dispose (every command that wrote, as it ends) stops the checkpointer; its pause
+    between checkpoints ended only when the pause did, so the dispose waited it out (up to
+    a second), or, past the five seconds it waits for the thread, left it running on."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 60)
+    checkpointer = write_lock_of(sqlite_engine).checkpointer
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "one write")
+    _wait_for(lambda: checkpointer.checkpoints > 0)  # now in its pause
+    thread = checkpointer._thread
+    sqlite_engine.dispose()
+    assert thread is not None and not thread.is_alive()
+
+
 def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeypatch):
     """SQLite up to 3.51.2 (this Python's is older) can lose pages of a committed
     transaction when a checkpoint starts just after another ended and a writer starts the
