@@ -254,6 +254,10 @@ class WalCheckpointer:
             try:
                 with _SQLITE_WORK_IN_BACKGROUND:  # no fork meanwhile (see above)
                     connection = engine.raw_connection()  # no transaction: none is wanted
+                    # Closed after, not given back: an engine disposed meanwhile has closed
+                    # its pool, and a connection given back to it stayed open there (the
+                    # file, its log and shared memory held) until the collector found it.
+                    connection.detach()
                     try:
                         self._checkpoint(connection, write_lock_of(engine))
                     finally:
@@ -274,7 +278,7 @@ class WalCheckpointer:
             self._due.set()  # a writer held it past the limit: after the pause, again
             return
         try:
-            connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self.checkpoints += 1
         finally:
             if writers is not None:

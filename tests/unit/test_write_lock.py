@@ -5,6 +5,7 @@ the lock is a FIFO in front of the database's own, so writers are served in the 
 they came. The chain never forks, whatever was read before the lock.
 """
 
+import gc
 import os
 import threading
 import time
@@ -227,6 +228,45 @@ def test_disposing_ends_the_checkpointers_pause_at_once(sqlite_engine, monkeypat
     thread = checkpointer._thread
     sqlite_engine.dispose()
     assert thread is not None and not thread.is_alive()
+
+
+def test_a_checkpoint_under_way_at_dispose_leaves_no_connection_open(tmp_path):
+    """Engine.dispose closes its pool's connections, then stops the checkpointer: the
+    connection of a checkpoint under way went back to the pool just closed and stayed open
+    there, holding the file, its log and shared memory (a deleted file's too), until the
+    collector found it."""
+    path = tmp_path / "disposed.db"
+    engine = make_engine(f"sqlite:///{path}", lock_wait_ms=5_000)
+    migrate.upgrade(engine)
+    lock = write_lock_of(engine)
+    gc.disable()  # the pool left behind is freed by the collector only
+    try:
+        assert lock.take()  # the checkpointer, once due, takes a connection and waits
+        lock.checkpointer.committed()
+        _wait_for(lambda: lock._queue.queued == 1)  # its connection taken, waiting
+        pool = engine.pool
+        disposing = threading.Thread(target=engine.dispose)
+        disposing.start()
+        _wait_for(lambda: engine.pool is not pool)  # closed, the checkpointer's aside
+        lock.release()
+        disposing.join(timeout=10)
+        assert not disposing.is_alive()
+        assert _descriptors_on(path) == []
+    finally:
+        gc.enable()
+
+
+def _descriptors_on(path) -> list[str]:
+    """This process's open files that are `path` or its -wal or -shm."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.removesuffix(" (deleted)") in (str(path), f"{path}-wal", f"{path}-shm"):
+            found.append(target)
+    return found
 
 
 def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeypatch):
