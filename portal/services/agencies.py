@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, lock_logs, record
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Forbidden, NotFound
@@ -50,7 +50,10 @@ def create_agency(
     )
     # Compared as a reader sees them, in Python: SQLite's lower() folds only ASCII, so
     # "Élan" and "élan" were two agencies to it, and one to whoever picks a release's
-    # recipient by name. A node knows tens of agencies, not thousands.
+    # recipient by name. A node knows tens of agencies, not thousands. No unique key can
+    # say so: the node's log is held first, and a second creation at once reads the names
+    # once the first has committed.
+    lock_logs(db, [None])
     wanted = _name_key(values["name"])
     if any(_name_key(known) == wanted for known in db.exec(select(Agency.name)).all()):
         raise Conflict("name", "An agency with this name already exists.")

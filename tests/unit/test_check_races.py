@@ -51,6 +51,7 @@ from portal.models.screening import Screening
 from portal.models.workflow import AgendaItem, Meeting, RecommendationType, Task
 from portal.requester import Requester
 from portal.services import (
+    agencies,
     case_history,
     cases,
     casework,
@@ -781,6 +782,33 @@ def test_one_username_taken_twice_at_once_is_a_409(committed_engine, node_secret
 
     outcomes = at_once(committed_engine, monkeypatch, passwords, "hash_password", create)
     assert outcomes == ["refused", "saved"]
+
+
+def test_two_agencies_named_alike_at_once_are_one_agency_and_a_409(
+    committed_engine, node_secrets, monkeypatch
+):
+    """Names are compared as a reader sees them ("Élan House" and "élan house" are one
+    agency to whoever picks a release's recipient by name), in Python, so the database's
+    unique key on the exact name does not catch two at once: before, both found the other
+    not there yet, and the node had two."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    names = ("Élan House (synthetic)", "élan house (synthetic)")
+
+    def create(db: Session, number: int) -> None:
+        agencies.create_agency(
+            db,
+            name=names[number],
+            kind="community",
+            discipline="advocacy",
+            actor=None,
+            keys=keys,
+            at=_later(number),
+        )
+
+    outcomes = at_once(committed_engine, monkeypatch, agencies, "local_node", create)
+    assert outcomes == ["refused", "saved"]
+    with unit_of_work(committed_engine) as db:
+        assert db.exec(select(func.count()).select_from(Agency)).one() == 1
 
 
 # -- lists made the first time they are asked for ---------------------------------------
