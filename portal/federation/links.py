@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, lock_logs, record
@@ -34,6 +35,10 @@ PARTICIPATION_CHANGED = transport.PREFIX + "/participation-changed"
 # An owner whose node did not answer is tried again when the case's page opens, at most
 # this often (each try waits for its node up to the federation's timeout).
 TRY_AGAIN_AFTER = timedelta(minutes=5)
+# A link's claim (`request_link`) is stale once older than the federation's timeout and
+# this: the asking's answer waits at most that long, then its transaction for the writers'
+# lock (well under this).
+ASKING_MARGIN = timedelta(minutes=1)
 
 
 def _participants(db: Session, case: MdtCase) -> dict[str, AgencyKind]:
@@ -154,9 +159,16 @@ def request_link(
 ) -> bool:
     """Ask `owner` (hosted elsewhere) to confirm its client `client_reference` for the
     case. True when confirmed; False when declined. Raises Conflict when the owner's node
-    does not answer (nothing is recorded as confirmed). The owner's answer is waited for
-    with the coordinator's log held (two asking at once: one confirmation); telling the
-    owners who takes part then is not, given `commit` (see `tell_participants`)."""
+    does not answer (nothing is recorded as confirmed), when its client is confirmed
+    already, and when it is being asked already (two asking at once: one asks, and one
+    confirmation is logged).
+
+    `commit` ends the caller's transaction. Given, no lock waits on the owner's node: the
+    link is claimed (`CaseLink.asking_since`) and the claim committed before the node is
+    asked; its answer is recorded, and the claim cleared, in a last short transaction,
+    committed here unless the owners are then told who takes part (see
+    `tell_participants`, whose last transaction is the caller's). Not given, everything
+    is done within the caller's transaction, the coordinator's log held throughout."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if requester.agency != coordinator.public_id:
         raise Invalid("agency", "Only the coordinating agency links agencies to the case.")
@@ -166,21 +178,24 @@ def request_link(
     member = roster.member(owner.public_id) if roster is not None else None
     if member is None or local_url is None:
         raise Invalid("agency", "This agency is not in the MDT's roster.")
+    done = commit or (lambda: None)
     # The log the link and its confirmation are written to, held before the check: the
-    # same owner asked twice at once (two coordinators, a double click) is asked once,
-    # and the second is told it is confirmed, not logged as confirmed again.
+    # same owner asked twice at once is one link, claimed once.
     lock_logs(db, [coordinator.id])
-    link = db.exec(
-        select(CaseLink)
-        .where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
-        .execution_options(populate_existing=True)
-    ).first()
+    link = _link_of(db, case, owner)
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)
-    elif link.confirmed_at is not None:  # asked again (a double click): nothing to ask
+    claimed = _claim(db, link, at=at, federation=federation)
+    if link.confirmed_at is not None:  # asked again (a double click): nothing to ask
         raise Conflict(
             "agency",
             f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
+        )
+    if claimed is None:
+        raise Conflict(
+            "agency",
+            f"{owner.name} is being asked to confirm its client for this case just now: "
+            "try again shortly.",
         )
     participants = {**_participants(db, case), owner.public_id: owner.kind}
     (call,) = transport.calls_for(
@@ -202,8 +217,18 @@ def request_link(
         },
         keys=keys,
     )
+    done()  # the claim stands: the owner's node is asked with nothing held here
     (answer,) = federation.send([call])
+    # The answer's transaction: the log first, then the link as it is now (another asker
+    # may have taken over a claim gone stale, and confirmed).
+    lock_logs(db, [coordinator.id])
+    link = _link_of(db, case, owner)
+    if link.asking_since == claimed:
+        link.asking_since = None
+        db.add(link)
     if isinstance(answer, Unavailable):
+        db.flush()
+        done()  # the claim cleared: the owner may be asked again at once
         raise Conflict("agency", f"The agency's node did not answer: {answer}.")
     if not answer.get("confirmed"):
         # In the coordinator's log too: it sent the client's reference, the case's facts and
@@ -217,7 +242,16 @@ def request_link(
             detail={"agency": owner.public_id, "declined_on": member.node},
             at=at,
         )
+        db.flush()
+        done()
         return False
+    if link.confirmed_at is not None:  # confirmed by another asker meanwhile: logged once
+        db.flush()
+        done()
+        raise Conflict(
+            "agency",
+            f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
+        )
     link.confirmed_at = at
     db.add(link)
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
@@ -238,6 +272,36 @@ def request_link(
         db, case, requester=requester, keys=keys, federation=federation, at=at, commit=commit
     )
     return True
+
+
+def _link_of(db: Session, case: MdtCase, owner: Agency) -> CaseLink | None:
+    """The owner's link to the case as committed now (read again, not this session's copy)."""
+    return db.exec(
+        select(CaseLink)
+        .where(CaseLink.case_id == case.id, CaseLink.agency_id == owner.id)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _claim(db: Session, link: CaseLink, *, at: datetime, federation: Federation) -> datetime | None:
+    """Claim the asking of the link's owner with one conditional statement: of two
+    requests at once one claims it, and the other (None) writes nothing. A link not
+    confirmed and not being asked, or whose claim is stale (older than the asking could
+    take: its process ended mid-ask), is claimed. The link is read again either way; the
+    claim's time, as stored, is returned."""
+    stale = at - timedelta(seconds=federation.timeout_seconds) - ASKING_MARGIN
+    claimed = db.execute(
+        update(CaseLink)
+        .where(
+            CaseLink.id == link.id,
+            CaseLink.confirmed_at.is_(None),
+            or_(CaseLink.asking_since.is_(None), CaseLink.asking_since < stale),
+        )
+        .values(asking_since=at)
+        .returning(CaseLink.id)
+    ).first()
+    db.refresh(link)
+    return link.asking_since if claimed is not None else None
 
 
 def tell_participants(

@@ -135,3 +135,8 @@ class CaseLink(SQLModel, table=True):
     # stays, as history, but nothing more of this client reaches a partner through it.
     # A public id, not a key: on a federated MDT the release lives on the owner's node.
     release_ref: str | None = Field(default=None, max_length=36)
+    # An owner hosted elsewhere being asked to confirm (`links.request_link`), since when:
+    # claimed and committed before its node is asked, so that of two asking at once one
+    # asks and no lock waits on the other node; cleared with the answer. Older than the
+    # federation's timeout and a margin, it is stale (the asking process ended mid-ask).
+    asking_since: datetime | None = Field(default=None, sa_type=UTCDateTime)

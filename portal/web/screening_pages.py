@@ -448,7 +448,7 @@ def referral_open_case(ctx: Context) -> Response:
                 at=ctx.now,
                 keys=_keys(ctx),
                 federation=ctx.request.app.state.federation,
-                commit=ctx.db.commit,  # the confirmation stands before the owners are told
+                commit=ctx.db.commit,  # claimed, then answered, with nothing held meanwhile
             )
         except Conflict as error:
             confirmed = None

@@ -442,10 +442,14 @@ def case_remote_link(ctx: Context) -> Response:
             at=ctx.now,
             keys=ctx.request.app.state.keys,
             federation=ctx.request.app.state.federation,
-            commit=ctx.db.commit,  # the confirmation stands before the owners are told
+            commit=ctx.db.commit,  # claimed, then answered, with nothing held meanwhile
         )
     except (Invalid, Conflict) as error:
-        return _case_page(ctx, case, status=error.status_code, errors=error.errors)
+        # Said at the top of the page: the page has a form per agency elsewhere, and an
+        # "agency" field's error is shown by the form that adds an agency, if there is one
+        # (the owner did not answer, or is being asked by another request just now).
+        ctx.flashes.extend({"kind": "error", "message": m} for m in error.errors.values())
+        return _case_page(ctx, case, status=error.status_code)
     ctx.flash(
         f"{owner.name} confirmed its client for this case."
         if confirmed
