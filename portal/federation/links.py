@@ -218,14 +218,17 @@ def request_link(
         keys=keys,
     )
     done()  # the claim stands: the owner's node is asked with nothing held here
-    (answer,) = federation.send([call])
+    try:
+        (answer,) = federation.send([call])
+    except BaseException:
+        # A fault of ours (an owner down is an answer): the claim goes now, not once stale.
+        _let_go(db, case, owner, coordinator, claimed)
+        db.flush()
+        done()
+        raise
     # The answer's transaction: the log first, then the link as it is now (another asker
     # may have taken over a claim gone stale, and confirmed).
-    lock_logs(db, [coordinator.id])
-    link = _link_of(db, case, owner)
-    if link.asking_since == claimed:
-        link.asking_since = None
-        db.add(link)
+    link = _let_go(db, case, owner, coordinator, claimed)
     if isinstance(answer, Unavailable):
         db.flush()
         done()  # the claim cleared: the owner may be asked again at once
@@ -272,6 +275,19 @@ def request_link(
         db, case, requester=requester, keys=keys, federation=federation, at=at, commit=commit
     )
     return True
+
+
+def _let_go(
+    db: Session, case: MdtCase, owner: Agency, coordinator: Agency, claimed: datetime
+) -> CaseLink:
+    """The owner's link as it is now, with the log held, and this asking's claim cleared
+    (not another's, which took over a claim gone stale)."""
+    lock_logs(db, [coordinator.id])
+    link = _link_of(db, case, owner)
+    if link.asking_since == claimed:
+        link.asking_since = None
+        db.add(link)
+    return link
 
 
 def _link_of(db: Session, case: MdtCase, owner: Agency) -> CaseLink | None:

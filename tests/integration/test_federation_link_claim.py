@@ -169,3 +169,18 @@ def test_an_owner_node_down_leaves_no_claim_and_is_asked_again_once_back(world):
     link = _clinic_link(world)
     assert link.confirmed_at is not None and link.asking_since is None
     assert _confirmations(world) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_sending_that_fails_lets_the_claim_go_at_once(world, monkeypatch):
+    """Whatever the sending raises (a fault of ours, not an owner down: that is an answer)
+    lets the claim go then, not a minute and the federation's timeout later."""
+    _clinic_link(world, unconfirmed=True)
+
+    def fails(calls):
+        raise RuntimeError("synthetic: the sending failed")
+
+    monkeypatch.setattr(world.app.state.federation, "send", fails)
+    status, _page = _ask_clinic(world)
+    assert status == 500
+    link = _clinic_link(world)
+    assert link.confirmed_at is None and link.asking_since is None
