@@ -228,7 +228,7 @@ def request_link(
         raise
     # The answer's transaction: the log first, then the link as it is now (another asker
     # may have taken over a claim gone stale, and confirmed).
-    link = _let_go(db, case, owner, coordinator, claimed)
+    link, ours = _let_go(db, case, owner, coordinator, claimed)
     if isinstance(answer, Unavailable):
         db.flush()
         done()  # the claim cleared: the owner may be asked again at once
@@ -255,6 +255,14 @@ def request_link(
             "agency",
             f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
         )
+    if not ours:  # its withdrawal came before its answer (`withdrawn_elsewhere`)
+        db.flush()
+        done()
+        raise Conflict(
+            "agency",
+            f"{owner.name} confirmed its client, then took it off this case before the "
+            "answer was recorded here: ask again if it should take part.",
+        )
     link.confirmed_at = at
     db.add(link)
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
@@ -279,15 +287,17 @@ def request_link(
 
 def _let_go(
     db: Session, case: MdtCase, owner: Agency, coordinator: Agency, claimed: datetime
-) -> CaseLink:
-    """The owner's link as it is now, with the log held, and this asking's claim cleared
-    (not another's, which took over a claim gone stale)."""
+) -> tuple[CaseLink, bool]:
+    """The owner's link as it is now, with the log held, and whether this asking's claim
+    still stood (cleared now). Not when another asker took over a claim gone stale, nor
+    when the owner withdrew meanwhile (`withdrawn_elsewhere` lets the claim go)."""
     lock_logs(db, [coordinator.id])
     link = _link_of(db, case, owner)
-    if link.asking_since == claimed:
+    ours = link.asking_since == claimed
+    if ours:
         link.asking_since = None
         db.add(link)
-    return link
+    return link, ours
 
 
 def _link_of(db: Session, case: MdtCase, owner: Agency) -> CaseLink | None:
@@ -478,6 +488,13 @@ def withdrawn_elsewhere(
     coordinator asks it anew: `request_link`). Nothing is owed it of the case any more. The
     agency's reason stays on its node. True when the link counted until now."""
     link = casework.held_link(db, case, agency)
+    if link is not None and link.confirmed_at is None and link.asking_since is not None:
+        # Withdrawn just after it confirmed, its answer still on its way here (asked with
+        # nothing held: `request_link`): that answer no longer stands.
+        link.asking_since = None
+        db.add(link)
+        db.flush()
+        return False
     if link is None or link.confirmed_at is None:  # told before (a notice sent again)
         return False
     casework.unconfirm(db, link)

@@ -24,6 +24,7 @@ from portal.audit import AuditTag
 from portal.db import unit_of_work
 from portal.federation import links
 from portal.models import CaseLink, MdtCase
+from portal.requester import Requester
 from portal.services import casework
 
 import federation_world as fw
@@ -184,3 +185,38 @@ def test_a_sending_that_fails_lets_the_claim_go_at_once(world, monkeypatch):
     assert status == 500
     link = _clinic_link(world)
     assert link.confirmed_at is None and link.asking_since is None
+
+
+def test_a_withdrawal_that_comes_before_the_answer_is_recorded_stands(world, monkeypatch):
+    """The owner confirmed, and its staff took its client off the case at once: its
+    notice reached the coordinator's node before the answer was recorded there (asked with
+    nothing held, the two can cross). The confirmation recorded after it made the link
+    count here while the clinic's node holds it withdrawn."""
+    _clinic_link(world, unconfirmed=True)
+    before = _confirmations(world)
+    federation = world.app.state.federation
+    send = federation.send
+
+    def answered_then_withdrawn(calls):
+        answers = send(calls)  # node B confirms
+        with unit_of_work(world.engine) as db:  # its withdrawal's notice, handled on A
+            case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+            clinic = fw.agency_named(db, fw.CLINIC)
+            clinic_side = Requester(
+                node=world.b.url,
+                agency=clinic.public_id,
+                agency_kind=clinic.kind,
+                user=None,
+                roles=frozenset(),
+            )
+            links.withdrawn_elsewhere(
+                db, case, clinic, requester=clinic_side, node=world.b.url, at=fw.now()
+            )
+        return answers
+
+    monkeypatch.setattr(federation, "send", answered_then_withdrawn)
+    status, page = _ask_clinic(world)
+    assert status == 409 and "took it off this case before the answer was recorded" in page
+    link = _clinic_link(world)
+    assert link.confirmed_at is None and link.asking_since is None
+    assert _confirmations(world)[0] == before[0]
