@@ -6,6 +6,7 @@ import functools
 import logging
 import operator
 import os
+import re
 import select
 import sqlite3
 import threading
@@ -53,6 +54,7 @@ READ_ONLY = "portal_read_only"
 _WROTE = "portal_wrote"
 _HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transaction holds
 _TAKEN_BY = "portal_taken_by"  # connection record info: the thread that checked it out
+_ROW_LOCKS = "portal_row_locks"  # connection info: the transaction read rows FOR UPDATE (PG)
 _BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
 # A schema change takes SQLite's write lock too: taken after it, the writers' lock (and the
 # turn between processes) could be waited for by one who holds SQLite's lock, while the
@@ -65,6 +67,9 @@ _AT_COMMIT = "portal_at_commit"  # Session.info: writes kept for the moment befo
 _SQLITE_PROBE = "UPDATE audit_head SET last_seq = last_seq WHERE 0"
 _SQLITE_BUSY_CODES = (5, 517)  # SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
 _PG_IDLE = 0  # psycopg's TransactionStatus.IDLE: connected, in no transaction
+# A read that locks the rows it reads until the transaction ends (PostgreSQL's spellings;
+# SQLite renders none of them: its writers' lock is taken first).
+_LOCKING_READ = re.compile(r"\bFOR (?:NO KEY )?UPDATE\b|\bFOR (?:KEY )?SHARE\b")
 
 
 class FifoLock:
@@ -353,6 +358,8 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
         # taken before it, while a stale snapshot can still start again.
         event.listen(engine, "savepoint", _lock_before_savepoint)
     event.listen(engine, "before_cursor_execute", _note_writes)
+    if not sqlite:
+        event.listen(engine, "before_cursor_execute", _note_row_locks)
     event.listen(engine, "commit", _forget_writes)
     event.listen(engine, "rollback", _forget_writes)
     event.listen(engine.pool, "checkout", _note_checkout)
@@ -395,11 +402,17 @@ def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) 
         conn.info[_WROTE] = True
 
 
+def _note_row_locks(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+    if not conn.info.get(_ROW_LOCKS) and " FOR " in statement and _LOCKING_READ.search(statement):
+        conn.info[_ROW_LOCKS] = True
+
+
 def _forget_writes(conn) -> None:
     # A connection the server ended is gone with all it noted: asking for its info then
     # would try to reconnect inside the transaction being rolled back, and fail.
     if not conn.invalidated:
         conn.info.pop(_WROTE, None)
+        conn.info.pop(_ROW_LOCKS, None)
 
 
 def _then_release(end, committed: bool, dbapi_connection) -> None:
@@ -425,14 +438,26 @@ def _lock_before_savepoint(conn, _name) -> None:
     take_write_lock(conn)
 
 
+# Every pooled connection checked out, of every engine, and the thread that took it: what
+# a thread's transactions hold (`locks_held_here`). Weak: a record the pool drops without
+# a checkin (a connection detached) is forgotten with it.
+_CHECKED_OUT: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+_CHECKED_OUT_LOCK = threading.Lock()
+
+
 def _note_checkout(_dbapi_connection, record, _proxy) -> None:
     # A request that holds a connection keeps its turn while it waits (portal/turns.py).
-    record.info[_TAKEN_BY] = turns.connection_taken()
+    ident = turns.connection_taken()
+    record.info[_TAKEN_BY] = ident
+    with _CHECKED_OUT_LOCK:
+        _CHECKED_OUT[record] = ident
 
 
 def _release_on_checkin(_dbapi_connection, record) -> None:
     if record is None:
         return
+    with _CHECKED_OUT_LOCK:
+        _CHECKED_OUT.pop(record, None)
     taken_by = record.info.pop(_TAKEN_BY, None)
     if taken_by is not None:
         turns.connection_returned(taken_by)
@@ -441,6 +466,25 @@ def _release_on_checkin(_dbapi_connection, record) -> None:
     held = record.info.pop(_HOLDS, None)
     if held is not None:
         held.release()
+
+
+def locks_held_here() -> str | None:
+    """What the calling thread's transactions hold that another writer would wait for, in
+    words, or None: on SQLite the writers' lock (taken at a transaction's first write),
+    on PostgreSQL the rows written or read FOR UPDATE (an audit log's head). Writers
+    queue, readers do not wait (issue 15): nothing that waits on something else (another
+    node's answer) may start while this is not None."""
+    ident = threading.get_ident()
+    with _CHECKED_OUT_LOCK:
+        held = [record.info for record, taken_by in _CHECKED_OUT.items() if taken_by == ident]
+    for info in held:
+        if _HOLDS in info:
+            return "the database's write lock held (its first write taken it)"
+        if info.get(_WROTE):
+            return "rows written and not yet committed"
+        if info.get(_ROW_LOCKS):
+            return "rows locked (read FOR UPDATE: an audit log's head)"
+    return None
 
 
 def take_write_lock(conn) -> None:
@@ -623,6 +667,25 @@ def between_transactions(db: Session, work: Callable[[], _T]) -> _T:
     commit(db)
     with turns.handed_over():
         return work()
+
+
+def holds_locks(session: Session) -> bool:
+    """True when this unit of work's transaction holds what another writer would wait for:
+    the write lock (SQLite), rows written or read FOR UPDATE (PostgreSQL)."""
+    if not session.in_transaction():
+        return False
+    info = session.connection().info
+    return _HOLDS in info or bool(info.get(_WROTE)) or bool(info.get(_ROW_LOCKS))
+
+
+def commit_before_waiting(session: Session, commit: Callable[[], None] | None) -> None:
+    """Before this unit of work waits for something outside the database (another node's
+    answer): what it holds is let go, its writes so far committed by `commit` (the
+    caller's; the unit of work goes on in a new transaction), so that no other writer
+    waits for that answer too (issue 15). Nothing is done when it holds nothing; without
+    `commit` it waits holding them (`portal.federation.transport` reports the call)."""
+    if commit is not None and holds_locks(session):
+        commit()
 
 
 def wrote_nothing(session: Session) -> bool:

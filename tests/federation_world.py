@@ -322,6 +322,7 @@ def link(world: World, *, mounts=None) -> World:
                     at=now(),
                     keys=a.keys,
                     federation=federation,
+                    commit=db.commit,  # the owners told with no lock held, as a page does
                 )
             world.case_ref, world.case_id = case.reference, case.public_id
     finally:

@@ -349,6 +349,7 @@ def link(federated: Federated, *, federation: Federation | None = None) -> None:
                             at=datetime.now(UTC),
                             keys=first.keys,
                             federation=own,
+                            commit=db.commit,  # the owners told with no log held
                         )
                         if not confirmed:
                             raise RuntimeError(

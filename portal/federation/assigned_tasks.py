@@ -10,6 +10,7 @@ A coordinator's node that does not answer leaves its cases' tasks unavailable, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 
 from portal.audit import record_many
 from portal.crypto import KeyWrapper
-from portal.db import at_commit
+from portal.db import at_commit, commit_before_waiting
 from portal.disclosure import Decision, Gate, Withheld, receipt
 from portal.federation import transport, wire
 from portal.federation.transport import Call, Federation, Unavailable
@@ -79,11 +80,13 @@ def assigned_elsewhere(
     keys: KeyWrapper,
     federation: Federation,
     cases: list[tuple[MdtCase, Agency]] | None = None,
+    between: Callable[[], None] | None = None,
 ) -> Assigned:
     """The tasks assigned to the agency on cases coordinated elsewhere (`cases`, default
     `cases_elsewhere` under the filter's case), each coordinator's node asked at once; the
     receipts for what came back written in the agency's log here as its transaction
-    commits."""
+    commits. `between`: the caller's commit, ending what it holds before any node is
+    asked."""
     if cases is None:
         cases = cases_elsewhere(db, agency, case_reference=filters.case_reference)
     more_cases, cases = len(cases) > MAX_CASES, cases[:MAX_CASES]
@@ -105,6 +108,8 @@ def assigned_elsewhere(
         }
         calls.append((case, coordinator, Call((member,), PATH, payload, key_id, signing_key), ""))
     sent = [call for _case, _coordinator, call, _why in calls if call is not None]
+    if sent:
+        commit_before_waiting(db, between)  # no lock held while their nodes answer
     answers = iter(federation.submit(sent).results() if sent else [])
     rows, unavailable, receipts = [], [], []
     for case, coordinator, call, why in calls:

@@ -11,12 +11,14 @@ agency whose node does not answer counts as no consent (deny by default).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, tzinfo
 
 from sqlmodel import Session, select
 
 from portal.crypto import KeyWrapper
+from portal.db import commit_before_waiting
 from portal.disclosure import RequestCache
 from portal.disclosure.point import questions_elsewhere
 from portal.federation import membership, transport, wire
@@ -39,13 +41,15 @@ def ask_elsewhere(
     keys: KeyWrapper,
     federation: Federation | None,
     cache: RequestCache | None = None,
+    between: Callable[[], None] | None = None,
 ) -> RequestCache:
     """Ask the nodes of survivors served elsewhere about these MDT records (`asks`: an
     owner's records of one kind on a case) for this requester: every page, fragment and
     answer that shows them asks here first, then passes the returned cache (`cache`, or a
     new one) to the owners' points. All nodes at once, before any log is locked. Only a
     case's coordinating agency, on its own node, asks (it holds the case's links); with no
-    federation client nothing is asked, and the points withhold (deny by default)."""
+    federation client nothing is asked, and the points withhold (deny by default).
+    `between`: the caller's commit, ending what it holds before any node is asked."""
     cache = RequestCache() if cache is None else cache
     if federation is None:
         return cache
@@ -83,6 +87,8 @@ def ask_elsewhere(
         key_id, signing_key = transport.signing_key_of(db, coordinator, keys=keys)
         calls.append(transport.Call((member,), CASE_CONSENT, question, key_id, signing_key))
         asked_of.append((case, holder_id, set(sections)))
+    if calls:
+        commit_before_waiting(db, between)  # no lock held while their nodes answer
     for (case, holder_id, asked), answer in zip(
         asked_of, federation.send(calls) if calls else [], strict=True
     ):

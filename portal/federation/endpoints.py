@@ -140,6 +140,10 @@ def _serve(
                 options |= {"age_of_majority": settings.age_of_majority}
             if asks:
                 options |= {"federation": state.federation}
+                # The nonce stands before the handler asks another node (issue 15): its
+                # insert, held meanwhile, would hold this node's writers (SQLite) for as
+                # long as that node takes. Sent again, the request is still refused.
+                commit(db)
             answered = handler(db, caller, payload, **options)
         except SignatureRefused as refused:
             _keep_only_the_nonce(db, caller, at=now, window_seconds=window)

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
+from portal.db import commit_before_waiting
 from portal.disclosure import RequestCache
 from portal.disclosure import referrals as point
 from portal.federation import membership, transport, wire
@@ -109,6 +110,7 @@ def coordinator_referrals(
             },
             keys=keys,
         )
+        commit_before_waiting(db, between)  # no lock held while the partners' nodes answer
         pending = federation.submit(calls)
     answers = referrals.ask_here(
         db,
@@ -158,11 +160,14 @@ def one_partner(
     keys: KeyWrapper,
     federation: Federation | None,
     only: str | None = None,
+    between: Callable[[], None] | None = None,
 ) -> PartnerAnswer | None:
     """One partner's answer on its own (the page that opens a case from a referral),
     asked again: what it told before may no longer be told. Both sides in the caller's
     transaction. None unless the requester's agency coordinates the MDT. `only`: the one
-    referral the page is about (no other minor of the partner is decided or logged)."""
+    referral the page is about (no other minor of the partner is decided or logged).
+    `between`: the caller's commit, ending what it holds before the partner's node is
+    asked."""
     coordinating = _coordinating(db, requester, configured)
     if coordinating is None:
         return None
@@ -197,6 +202,7 @@ def one_partner(
         },
         keys=keys,
     )
+    commit_before_waiting(db, between)  # no lock held while the partner's node answers
     (answer,) = federation.send([call])
     try:
         found = _answer_of(answer, owner)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from portal.audit import record_many
 from portal.crypto import KeyWrapper
+from portal.db import commit_before_waiting
 from portal.disclosure import Decision, RequestCache, receipt
 from portal.errors import NotFound
 from portal.federation import elsewhere_consent, membership, transport, vouchers, wire
@@ -143,6 +144,8 @@ def page_blocks(
     local, remote = [], []
     for participant in found:
         (local if membership.is_local(db, participant.agency) else remote).append(participant)
+    if remote:
+        commit_before_waiting(db, between)  # no lock held while the owners elsewhere answer
     calls, cannot, vouched = _remote_calls(
         db, requester, case, remote, keys=keys, federation=federation, at=at
     )
@@ -156,6 +159,7 @@ def page_blocks(
         tz=tz,
         keys=keys,
         federation=federation,
+        between=between,
     )
     here = case_summary.page_blocks(
         db,
@@ -252,6 +256,8 @@ def told_participants(
             if not membership.is_local(db, p.agency)
             and case_records.protected(db, p, requester, coordinating)
         ]
+    if asked:
+        commit_before_waiting(db, between)  # no lock held while their nodes answer
     calls, cannot, vouched = _remote_calls(
         db,
         requester,
@@ -333,6 +339,7 @@ def owner_block(
             tz=tz,
             keys=keys,
             federation=federation,
+            between=between,
         )
         decisions = case_summary.owner_block(
             db, requester, case, owner, at=at, tz=tz, keys=keys, cache=cache, between=between
@@ -428,6 +435,7 @@ def case_decisions(
             tz=tz,
             keys=keys,
             federation=federation,
+            between=between,
         )
         return case_records.case_decisions(
             db, requester, case, at=at, tz=tz, keys=keys, between=between, cache=cache
@@ -441,6 +449,7 @@ def case_decisions(
         at=at,
         keys=keys,
         federation=federation,
+        between=between,
     )
 
 
@@ -466,6 +475,7 @@ def meeting_decisions(
         tz=tz,
         keys=keys,
         federation=federation,
+        between=between,
     )
     return case_records.meeting_decisions(
         db, requester, owner, cases, at=at, tz=tz, keys=keys, between=between, cache=cache
@@ -494,6 +504,7 @@ def tasks_with_text(
         tz=tz,
         keys=keys,
         federation=federation,
+        between=between,
     )
     return tasks.with_text(
         db, requester, rows, at=at, tz=tz, keys=keys, between=between, refs=refs, cache=cache
@@ -510,10 +521,12 @@ def _of_coordinator(
     at: datetime,
     keys: KeyWrapper,
     federation: Federation,
+    between: Callable[[], None] | None = None,
 ) -> Decision | Unanswered:
     """One MDT record of the case, asked of its coordinator's node and receipted here."""
     section = catalogue().get(section_key)
     asked = Participant(coordinator, coordinating=True, confirmed=True)
+    commit_before_waiting(db, between)  # no lock held while the coordinator's node answers
     calls, cannot, vouched = _remote_calls(
         db,
         requester,

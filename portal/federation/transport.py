@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +27,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal import db as database
 from portal import untrusted_json
 from portal.crypto import KeyWrapper
 from portal.federation import membership
@@ -47,6 +50,46 @@ JSON = "application/json"
 
 class Unavailable(Exception):
     """An owner that did not answer, answered late, or whose answer did not verify."""
+
+
+# -- No lock held across a call (issue 15: writers queue, readers do not wait) ----------
+#
+# A call waits for another node, up to the federation's timeout. Sent while the caller's
+# transaction holds the write lock (SQLite: every writer of this node) or a row lock
+# (PostgreSQL: an audit log's head, every writer of that log), a slow node elsewhere would
+# hold them all up as long. Every call is checked as it is sent: one that breaks the rule
+# is logged at ERROR, with where it was sent from, and still sent (a request is not failed
+# for it); where PORTAL_LOCKS_ACROSS_CALLS is "refuse" (the tests, and the nodes they
+# start) it raises instead, so that the build fails on it.
+LOCKS_ACROSS_CALLS = "PORTAL_LOCKS_ACROSS_CALLS"
+_holding = threading.local()  # .why: the call that may be sent holding locks, and why
+
+
+class LockHeldAcrossCall(RuntimeError):
+    """A call to another node sent while this thread's transaction holds a lock."""
+
+
+@contextmanager
+def sent_holding_locks(why: str) -> Iterator[None]:
+    """The calls sent in the block may be sent with the caller's locks held, for `why`:
+    each such exception is named where it is made, to be taken away."""
+    before = getattr(_holding, "why", None)
+    _holding.why = why
+    try:
+        yield
+    finally:
+        _holding.why = before
+
+
+def _check_no_lock_held(calls: list[Call]) -> None:
+    held = database.locks_held_here()
+    if held is None or getattr(_holding, "why", None) is not None:
+        return
+    paths = sorted({call.path for call in calls})
+    message = f"a call to another node ({', '.join(paths)}) sent with {held}"
+    _log.error("%s: a slow node elsewhere holds up this node's writers", message, stack_info=True)
+    if os.environ.get(LOCKS_ACROSS_CALLS) == "refuse":
+        raise LockHeldAcrossCall(message)
 
 
 def current_key_of(roster: Roster, key_id: str) -> tuple[Member, VerifyKey] | None:
@@ -266,6 +309,7 @@ class Federation:
     def submit(self, calls: list[Call]):
         """Send every call at once; returns a handle whose `results()` waits for them all:
         each an answer (dict) or Unavailable. The caller may work in between."""
+        _check_no_lock_held(calls)
         loop = self._start()
         future = asyncio.run_coroutine_threadsafe(self._all(calls), loop)
         deadline = self.timeout_seconds + 5

@@ -384,6 +384,7 @@ def _referral(ctx: Context) -> tuple:
         keys=_keys(ctx),
         federation=ctx.request.app.state.federation,
         only=ctx.request.path_params["referral_id"],
+        between=ctx.db.commit,  # nothing held while the partner's node answers
     )
     if answer is not None and answer.unavailable:
         raise Conflict("referral", f"{owner.name} did not answer: {answer.unavailable}.")

@@ -132,6 +132,7 @@ def _assigned_elsewhere(ctx: Context, filters, reader: dict, *, cases=None):
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         cases=cases,
+        between=reader["between"],
     )
 
 

@@ -111,6 +111,7 @@ def test_an_owner_told_while_the_clinics_node_was_down_never_learns_of_the_clini
                 keys=world.a.keys,
                 federation=down,
                 at=fw.now(),
+                commit=db.commit,  # no node is waited on with a write held
             )
             assert untold == [fw.CLINIC]
     finally:
@@ -118,7 +119,11 @@ def test_an_owner_told_while_the_clinics_node_was_down_never_learns_of_the_clini
     # The clinic's node is back; the owed tells are told (as the page or the CLI does).
     with unit_of_work(engine) as db:
         _told, still = links.tell_owed(
-            db, keys=world.a.keys, federation=world.apps["a"].state.federation, at=fw.now()
+            db,
+            keys=world.a.keys,
+            federation=world.apps["a"].state.federation,
+            at=fw.now(),
+            commit=db.commit,  # no node is waited on with a write held
         )
         assert still == []
         assert db.exec(select(OwedTell)).all() == []
@@ -225,6 +230,7 @@ def world4(tmp_path):
                     at=fw.now(),
                     keys=a.keys,
                     federation=federation,
+                    commit=db.commit,  # no node is waited on with a write held
                 )
             world.case_ref, world.case_id = case.reference, case.public_id
     finally:

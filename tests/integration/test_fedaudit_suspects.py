@@ -241,6 +241,7 @@ def test_an_owner_node_down_when_participants_changed_is_told_once_it_is_back(wo
                     at=fw.now(),
                     keys=world.a.keys,
                     federation=federation,
+                    commit=db.commit,  # no node is waited on with a write held
                 )
         finally:
             federation.close()

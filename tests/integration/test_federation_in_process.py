@@ -242,6 +242,7 @@ def test_a_link_without_a_release_naming_the_coordinator_is_declined(world):
                     at=fw.now(),
                     keys=world.a.keys,
                     federation=federation,
+                    commit=db.commit,  # no node is waited on with a write held
                 )
         engine.dispose()
     finally:

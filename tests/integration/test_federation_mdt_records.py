@@ -61,6 +61,7 @@ def _open_case(world: fw.World, *, elsewhere: tuple[str, ...] = (fw.CLINIC,)) ->
                 at=fw.now(),
                 keys=world.a.keys,
                 federation=federation,
+                commit=db.commit,  # no node is waited on with a write held
             )
         world.case_ref, world.case_id = case.reference, case.public_id
         # A meeting held on the case, with a decision and minutes, kept on node A.

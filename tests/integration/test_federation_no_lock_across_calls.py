@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 from portal.app import create_app
 from portal.audit import AuditTag, lock_logs, record
 from portal.db import unit_of_work
-from portal.federation import links
+from portal.federation import elsewhere_consent, links
 from portal.federation.transport import Federation
 from portal.models import Agency, CaseLink, MdtCase, OwedTell
 from portal.services import casework
@@ -37,6 +37,7 @@ from databases import BACKENDS
 
 PARTICIPANTS = links.CASE_PARTICIPANTS
 TOLD = links.PARTICIPATION_TOLD
+CONSENT = elsewhere_consent.CASE_CONSENT
 WAIT = 15  # seconds: bounded waits, each well past what a write here takes
 
 
@@ -67,7 +68,8 @@ def world(request, tmp_path):
         world.gate = Gate(create_app(b.settings()))
         world.ports = ports
         world.b_server = stack.enter_context(fw.serving(world.gate, ports[1]))
-        stack.enter_context(fw.serving(create_app(c.settings()), ports[2]))
+        world.gate_c = Gate(create_app(c.settings()))
+        stack.enter_context(fw.serving(world.gate_c, ports[2]))
         fw.link(world)
         app = create_app(a.settings())
         app.state.federation.close()
@@ -80,6 +82,7 @@ def world(request, tmp_path):
         world.engine = engine
         yield world
         world.gate.release.set()
+        world.gate_c.release.set()
 
 
 def _browser(world) -> TestClient:
@@ -114,9 +117,10 @@ def _in_thread(work) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def _appended_meanwhile(world, agency_name: str) -> dict:
-    """Append an entry to the agency's log on node A while B holds its answer; what came
-    of it, once it ended or `WAIT` seconds passed (then B is let go, and it ends)."""
+def _appended_meanwhile(world, agency_name: str, gate: Gate | None = None) -> dict:
+    """Append an entry to the agency's log on node A while B (or `gate`'s node) holds its
+    answer; what came of it, once it ended or `WAIT` seconds passed (then the node is let
+    go, and it ends)."""
 
     def append() -> None:
         with unit_of_work(world.engine) as db:
@@ -135,7 +139,7 @@ def _appended_meanwhile(world, agency_name: str) -> dict:
     writer, outcome = _in_thread(append)
     writer.join(timeout=WAIT)
     outcome["before_release"] = not writer.is_alive()
-    world.gate.release.set()
+    (gate or world.gate).release.set()
     writer.join(timeout=60)
     return outcome
 
@@ -256,3 +260,30 @@ def test_owners_told_of_a_remote_link_confirmed_hold_up_no_other_write(world):
     assert "error" not in asked, asked.get("error")
     assert f"{fw.WELFARE} confirmed its client for this case." in asked["value"]
     assert _owed(world) == set()
+
+
+def test_a_summary_waiting_on_an_owner_node_holds_up_no_other_write(world):
+    # The shelter's summary: the clinic's node is asked first whether the shelter may be
+    # told that the clinic takes part (what it answered is receipted here, the voucher the
+    # call carried entered in the coordinator's log); then the owners elsewhere are asked
+    # for their sections, and, for the coordinator's MDT records decided here, the nodes
+    # of the survivors served elsewhere for their consent. Child welfare's node holds that
+    # answer.
+    world.gate_c.path = CONSENT
+
+    def open_summary() -> int:
+        with TestClient(world.app, base_url=world.a.url, follow_redirects=False) as client:
+            fw.login(client, "shelter.cm")
+            return client.get(f"/cases/{world.case_id}/summary").status_code
+
+    opening, opened = _in_thread(open_summary)
+    assert world.gate_c.arrived.wait(WAIT), "the summary did not ask child welfare's node"
+    meanwhile = _appended_meanwhile(world, fw.CAC, gate=world.gate_c)
+    opening.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        "a write to the coordinator's log waited for child welfare's node to answer the "
+        f"shelter's summary (or failed: {meanwhile.get('error')!r})"
+    )
+    assert opened.get("value") == 200, opened
+    # Nothing the page decided is lost: the voucher the shelter showed is in the log.
+    assert fw.entries(world.a, tag="mdt:case:participation_vouched", subject=world.case_ref)

@@ -275,6 +275,7 @@ def _tell_again(world) -> None:
                 keys=world.a.keys,
                 federation=world.apps["a"].state.federation,
                 at=fw.now(),
+                commit=db.commit,  # no node is waited on with a write held
             )
             == []
         )
@@ -341,6 +342,7 @@ def test_a_link_confirmed_on_the_coordinators_node_is_told_to_owners_elsewhere(w
             at=fw.now(),
             keys=world.a.keys,
             federation=world.apps["a"].state.federation,
+            commit=db.commit,  # no node is waited on with a write held
         )
     engine.dispose()
     assert _links_on(world.c, reference) == {fw.WELFARE, fw.CAC}

@@ -269,6 +269,7 @@ def test_the_coordinators_log_keeps_a_case_link_it_asked_for_and_was_declined(wo
                 at=fw.now(),
                 keys=world.a.keys,
                 federation=federation,
+                commit=db.commit,  # no node is waited on with a write held
             )
     finally:
         federation.close()

@@ -188,6 +188,7 @@ def test_an_agency_that_does_not_coordinate_is_refused_by_the_owners_node(world)
                 at=fw.now(),
             )
             asking = Requester.of(author, shelter, {Role.MDT_COORDINATOR.value})
+            db.commit()  # the staff member stands: no node is asked with a write held
             # Not the coordinating agency: this node does not even ask.
             assert (
                 partner_referrals.coordinator_referrals(

@@ -32,6 +32,7 @@ def test_a_participant_listed_by_two_notices_at_once_is_linked_once(two_nodes, m
             at=fw.now(),
             keys=world.a.keys,
             federation=federation,
+            commit=db.commit,  # no node is waited on with a write held
         )
         reference = case.reference
     # On the clinic's node (B), the case as mirrored there: child welfare (node C) joins.

@@ -74,6 +74,7 @@ def test_an_owner_elsewhere_asked_twice_at_once_confirms_once(two_nodes, monkeyp
             at=fw.now(),
             keys=world.a.keys,
             federation=federation,
+            commit=db.commit,  # no node is waited on with a write held
         )
 
     # The first pauses just after it found the clinic's part not confirmed yet.
