@@ -9,8 +9,12 @@ any node is asked; the local points decide in their own transaction; what the ow
 answered is noted afterwards. And nothing is lost: an owner whose node is down is owed the
 news, told later.
 
+A page that asks nodes elsewhere after its earlier work wrote (the shelter's summary, its
+receipts for what the clinic's node told) commits first too. And the build checks the
+rule at every call (`portal.federation.transport`, tests/conftest.py).
+
 Node A (the coordinator) answers in this process; the owners' nodes B and C serve on
-127.0.0.1, B through a gate that holds an answer until the test lets it go. On SQLite and
+127.0.0.1, each through a gate that holds an answer until the test lets it go. On SQLite and
 on PostgreSQL. Synthetic data only."""
 
 from __future__ import annotations
