@@ -155,7 +155,7 @@ def request_link(
     at: datetime,
     keys: KeyWrapper,
     federation: Federation,
-    commit: Callable[[], None] | None = None,
+    commit: Callable[[], None],
 ) -> bool:
     """Ask `owner` (hosted elsewhere) to confirm its client `client_reference` for the
     case. True when confirmed; False when declined. Raises Conflict when the owner's node
@@ -163,12 +163,11 @@ def request_link(
     already, and when it is being asked already (two asking at once: one asks, and one
     confirmation is logged).
 
-    `commit` ends the caller's transaction. Given, no lock waits on the owner's node: the
-    link is claimed (`CaseLink.asking_since`) and the claim committed before the node is
-    asked; its answer is recorded, and the claim cleared, in a last short transaction,
-    committed here unless the owners are then told who takes part (see
-    `tell_participants`, whose last transaction is the caller's). Not given, everything
-    is done within the caller's transaction, the coordinator's log held throughout."""
+    `commit` ends the caller's transaction: no lock waits on the owner's node. The link is
+    claimed (`CaseLink.asking_since`) and the claim committed before the node is asked;
+    its answer is recorded, and the claim cleared, in a last short transaction, committed
+    here unless the owners are then told who takes part (see `tell_participants`, whose
+    last transaction is the caller's)."""
     coordinator = db.get(Agency, case.coordinating_agency_id)
     if requester.agency != coordinator.public_id:
         raise Invalid("agency", "Only the coordinating agency links agencies to the case.")
@@ -178,7 +177,6 @@ def request_link(
     member = roster.member(owner.public_id) if roster is not None else None
     if member is None or local_url is None:
         raise Invalid("agency", "This agency is not in the MDT's roster.")
-    done = commit or (lambda: None)
     # The log the link and its confirmation are written to, held before the check: the
     # same owner asked twice at once is one link, claimed once.
     lock_logs(db, [coordinator.id])
@@ -217,21 +215,21 @@ def request_link(
         },
         keys=keys,
     )
-    done()  # the claim stands: the owner's node is asked with nothing held here
+    commit()  # the claim stands: the owner's node is asked with nothing held here
     try:
         (answer,) = federation.send([call])
     except BaseException:
         # A fault of ours (an owner down is an answer): the claim goes now, not once stale.
         _let_go(db, case, owner, coordinator, claimed)
         db.flush()
-        done()
+        commit()
         raise
     # The answer's transaction: the log first, then the link as it is now (another asker
     # may have taken over a claim gone stale, and confirmed).
     link, ours = _let_go(db, case, owner, coordinator, claimed)
     if isinstance(answer, Unavailable):
         db.flush()
-        done()  # the claim cleared: the owner may be asked again at once
+        commit()  # the claim cleared: the owner may be asked again at once
         raise Conflict("agency", f"The agency's node did not answer: {answer}.")
     if not answer.get("confirmed"):
         # In the coordinator's log too: it sent the client's reference, the case's facts and
@@ -246,18 +244,18 @@ def request_link(
             at=at,
         )
         db.flush()
-        done()
+        commit()
         return False
     if link.confirmed_at is not None:  # confirmed by another asker meanwhile: logged once
         db.flush()
-        done()
+        commit()
         raise Conflict(
             "agency",
             f"{owner.name}'s client on this case is confirmed already: it is not asked again.",
         )
     if not ours:  # its withdrawal came before its answer (`withdrawn_elsewhere`)
         db.flush()
-        done()
+        commit()
         raise Conflict(
             "agency",
             f"{owner.name} confirmed its client, then took it off this case before the "
