@@ -16,8 +16,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,28 +61,15 @@ class Unavailable(Exception):
 # for it); where PORTAL_LOCKS_ACROSS_CALLS is "refuse" (the tests, and the nodes they
 # start) it raises instead, so that the build fails on it.
 LOCKS_ACROSS_CALLS = "PORTAL_LOCKS_ACROSS_CALLS"
-_holding = threading.local()  # .why: the call that may be sent holding locks, and why
 
 
 class LockHeldAcrossCall(RuntimeError):
     """A call to another node sent while this thread's transaction holds a lock."""
 
 
-@contextmanager
-def sent_holding_locks(why: str) -> Iterator[None]:
-    """The calls sent in the block may be sent with the caller's locks held, for `why`:
-    each such exception is named where it is made, to be taken away."""
-    before = getattr(_holding, "why", None)
-    _holding.why = why
-    try:
-        yield
-    finally:
-        _holding.why = before
-
-
 def _check_no_lock_held(calls: list[Call]) -> None:
     held = database.locks_held_here()
-    if held is None or getattr(_holding, "why", None) is not None:
+    if held is None:
         return
     paths = sorted({call.path for call in calls})
     message = f"a call to another node ({', '.join(paths)}) sent with {held}"
