@@ -14,13 +14,17 @@ from portal.turns import handed_over
 _guard = threading.Lock()
 
 
-def _handler(log: list, busy: list, name: str, waits_for_a_node: bool) -> str:
+def _handler(log: list, busy: list, name: str, node: threading.Barrier | None) -> str:
     with _guard:
         busy.append(name)
         log.append(("start", name, len(busy)))
-    if waits_for_a_node:
+    if node is not None:
         with handed_over():
-            time.sleep(0.05)  # a partner node's answer on its way
+            # A partner node's answer on its way, which comes once as many requests as may
+            # run at once wait for theirs: without the turn handed over, the first waits
+            # alone until the barrier gives up, and the test fails (not a guess at timing:
+            # 50 ms of sleep each let a loaded machine run them one after another).
+            node.wait(timeout=10)
     else:
         time.sleep(0.02)  # a request's own work (as if computing)
     with _guard:
@@ -32,14 +36,13 @@ def _handler(log: list, busy: list, name: str, waits_for_a_node: bool) -> str:
 def _run_at_once(size: int, count: int, *, waits_for_a_node: bool = False) -> tuple[list, list]:
     threads = RequestThreads(size)
     log, busy = [], []
+    node = threading.Barrier(min(size, count)) if waits_for_a_node else None
 
     async def requests():
         tasks = []
         for number in range(count):
             tasks.append(
-                asyncio.ensure_future(
-                    threads.run(_handler, log, busy, f"r{number}", waits_for_a_node)
-                )
+                asyncio.ensure_future(threads.run(_handler, log, busy, f"r{number}", node))
             )
             await asyncio.sleep(0)  # each arrives after the one before it
         return await asyncio.gather(*tasks)
