@@ -364,6 +364,9 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
     event.listen(engine, "rollback", _forget_writes)
     event.listen(engine.pool, "checkout", _note_checkout)
     event.listen(engine.pool, "checkin", _release_on_checkin)
+    # A connection taken from the pool and detached (the WAL checkpointer's) is given back
+    # no more: let go of as if it had been.
+    event.listen(engine.pool, "detach", _release_on_checkin)
     return engine
 
 
@@ -440,7 +443,7 @@ def _lock_before_savepoint(conn, _name) -> None:
 
 # Every pooled connection checked out, of every engine, and the thread that took it: what
 # a thread's transactions hold (`locks_held_here`). Weak: a record the pool drops without
-# a checkin (a connection detached) is forgotten with it.
+# a checkin (an invalidated connection's) is forgotten with it.
 _CHECKED_OUT: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
 _CHECKED_OUT_LOCK = threading.Lock()
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from portal import db as db_module
-from portal import migrate
+from portal import migrate, turns
 from portal.audit import AuditTag, record, verify
 from portal.db import FifoLock, WriteLock, at_commit, make_engine, unit_of_work, write_lock_of
 from portal.db_faults import is_unavailable
@@ -254,6 +254,21 @@ def test_a_checkpoint_under_way_at_dispose_leaves_no_connection_open(tmp_path):
         assert _descriptors_on(path) == []
     finally:
         gc.enable()
+
+
+def test_the_checkpointers_connection_is_given_back_to_the_turns_too(sqlite_engine, monkeypatch):
+    """Its connection is closed after each checkpoint, not given back to the pool (above),
+    and a pooled connection counts for the thread that took it (portal/turns.py: a request
+    holding one keeps its turn while it waits). Counted at checkout and never let go, the
+    checkpointer's thread held connections for ever; a request thread given its identity
+    once it ended kept its turn while waiting for another node (the whole suite's workers
+    met it: test_turns and test_request_threads failed in ci-local)."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 60)
+    checkpointer = write_lock_of(sqlite_engine).checkpointer
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "one write")
+    _wait_for(lambda: checkpointer.checkpoints > 0)  # done, and in its pause
+    assert checkpointer._thread.ident not in turns._connections
 
 
 def _descriptors_on(path) -> list[str]:
