@@ -348,6 +348,21 @@ def login(client, username: str) -> None:
     assert response.status_code == 303, response.text
 
 
+def ask_remote_link(client, world: World, owner_name: str):
+    """The coordinator asks `owner_name` (on its node) to confirm its client for the case,
+    through the case page's form on node A (`client`: signed in there); the answer."""
+    page = client.get(f"/cases/{world.case_id}").text
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post(
+        f"/cases/{world.case_id}/remote-link",
+        data={
+            "csrf_token": token,
+            "agency": world.ids[owner_name],
+            "client_reference": world.clients[owner_name],
+        },
+    )
+
+
 def agency_named(db, name: str) -> Agency:
     """The agency of that name on the node whose session `db` is."""
     return db.exec(select(Agency).where(Agency.name == name)).one()

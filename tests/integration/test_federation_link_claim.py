@@ -61,16 +61,7 @@ def _ask_clinic(world) -> tuple[int, str]:
     not entered (no lifespan): its end would close the app's federation client, under an
     asking of another thread."""
     client = no_lock._browser(world)
-    page = client.get(f"/cases/{world.case_id}").text
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    answer = client.post(
-        f"/cases/{world.case_id}/remote-link",
-        data={
-            "csrf_token": token,
-            "agency": world.ids[fw.CLINIC],
-            "client_reference": world.clients[fw.CLINIC],
-        },
-    )
+    answer = fw.ask_remote_link(client, world, fw.CLINIC)
     if answer.status_code == 303:
         return 303, client.get(answer.headers["location"]).text
     return answer.status_code, answer.text

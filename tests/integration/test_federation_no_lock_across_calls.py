@@ -240,16 +240,7 @@ def test_owners_told_of_a_remote_link_confirmed_hold_up_no_other_write(world):
 
     def ask() -> str:
         with _browser(world) as client:
-            page = client.get(f"/cases/{world.case_id}").text
-            token = page.split('name="csrf_token" value="')[1].split('"')[0]
-            answer = client.post(
-                f"/cases/{world.case_id}/remote-link",
-                data={
-                    "csrf_token": token,
-                    "agency": world.ids[fw.WELFARE],
-                    "client_reference": world.clients[fw.WELFARE],
-                },
-            )
+            answer = fw.ask_remote_link(client, world, fw.WELFARE)
             assert answer.status_code == 303, answer.text[:300]
             return client.get(answer.headers["location"]).text
 

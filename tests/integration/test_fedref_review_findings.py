@@ -219,16 +219,7 @@ def test_asking_an_agency_elsewhere_again_does_not_confirm_its_link_a_second_tim
     b_before = len(fw.entries(world.b, tag="mdt:case:link_confirmed", subject=world.case_ref))
     with _node_a(world) as client:
         fw.login(client, "coordinator")
-        page = client.get(f"/cases/{world.case_id}").text
-        token = page.split('name="csrf_token" value="')[1].split('"')[0]
-        answer = client.post(
-            f"/cases/{world.case_id}/remote-link",
-            data={
-                "csrf_token": token,
-                "agency": world.ids[fw.CLINIC],
-                "client_reference": world.clients[fw.CLINIC],
-            },
-        )
+        answer = fw.ask_remote_link(client, world, fw.CLINIC)
     with unit_of_work(engine) as db:
         clinic = fw.agency_named(db, fw.CLINIC)
         after = db.exec(
