@@ -480,13 +480,17 @@ def locks_held_here() -> str | None:
     ident = threading.get_ident()
     with _CHECKED_OUT_LOCK:
         held = [record.info for record, taken_by in _CHECKED_OUT.items() if taken_by == ident]
-    for info in held:
-        if _HOLDS in info:
-            return "the database's write lock held (its first write taken it)"
-        if info.get(_WROTE):
-            return "rows written and not yet committed"
-        if info.get(_ROW_LOCKS):
-            return "rows locked (read FOR UPDATE: an audit log's head)"
+    return next((what for info in held if (what := _held_by(info)) is not None), None)
+
+
+def _held_by(info: dict) -> str | None:
+    """What a connection's transaction holds that another writer would wait for, in words."""
+    if _HOLDS in info:
+        return "the database's write lock held (its first write taken it)"
+    if info.get(_WROTE):
+        return "rows written and not yet committed"
+    if info.get(_ROW_LOCKS):
+        return "rows locked (read FOR UPDATE: an audit log's head)"
     return None
 
 
@@ -677,8 +681,7 @@ def holds_locks(session: Session) -> bool:
     the write lock (SQLite), rows written or read FOR UPDATE (PostgreSQL)."""
     if not session.in_transaction():
         return False
-    info = session.connection().info
-    return _HOLDS in info or bool(info.get(_WROTE)) or bool(info.get(_ROW_LOCKS))
+    return _held_by(session.connection().info) is not None
 
 
 def commit_before_waiting(session: Session, commit: Callable[[], None] | None) -> None:

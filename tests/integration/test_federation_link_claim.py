@@ -25,7 +25,6 @@ from portal.db import unit_of_work
 from portal.federation import links
 from portal.models import CaseLink, MdtCase
 from portal.requester import Requester
-from portal.services import casework
 
 import federation_world as fw
 
@@ -39,20 +38,7 @@ CONFIRMED = f"{fw.CLINIC} confirmed its client for this case."
 def _clinic_link(world, **change) -> CaseLink:
     """The clinic's link on node A, as it is now, after `change` (unconfirmed: the
     clinic's part withdrawn, say; asking_since: a claim)."""
-    with unit_of_work(world.engine) as db:
-        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
-        clinic = fw.agency_named(db, fw.CLINIC)
-        link = db.exec(
-            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == clinic.id)
-        ).one()
-        if change.pop("unconfirmed", False):
-            casework.unconfirm(db, link)
-        for name, value in change.items():
-            setattr(link, name, value)
-        db.add(link)
-        db.flush()
-        db.refresh(link)
-        return link
+    return no_lock.link_on_a(world, fw.CLINIC, **change)
 
 
 def _ask_clinic(world) -> tuple[int, str]:

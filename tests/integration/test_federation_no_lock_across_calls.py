@@ -148,6 +148,25 @@ def _appended_meanwhile(world, agency_name: str, gate: Gate | None = None) -> di
     return outcome
 
 
+def link_on_a(world, agency_name: str, **change) -> CaseLink:
+    """The agency's link to the case on node A, as it is now, after `change` (unconfirmed:
+    its part withdrawn; any other: a column's new value)."""
+    with unit_of_work(world.engine) as db:
+        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        agency = fw.agency_named(db, agency_name)
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
+        ).one()
+        if change.pop("unconfirmed", False):
+            casework.unconfirm(db, link)
+        for name, value in change.items():
+            setattr(link, name, value)
+        db.add(link)
+        db.flush()
+        db.refresh(link)
+        return link
+
+
 def _owed(world) -> set[str]:
     """The agencies node A owes news of a case (by name)."""
     with unit_of_work(world.engine) as db:
@@ -229,13 +248,7 @@ def test_owners_told_of_a_remote_link_confirmed_hold_up_no_other_write(world):
     # Child welfare's part, confirmed on its node, is asked again by the coordinator (as
     # after a withdrawal); once it confirms, the owners are told who takes part: the
     # clinic's node holds its answer.
-    with unit_of_work(world.engine) as db:
-        case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
-        welfare = fw.agency_named(db, fw.WELFARE)
-        link = db.exec(
-            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == welfare.id)
-        ).one()
-        casework.unconfirm(db, link)
+    link_on_a(world, fw.WELFARE, unconfirmed=True)
     world.gate.path = PARTICIPANTS
 
     def ask() -> str:

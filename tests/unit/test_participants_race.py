@@ -9,32 +9,20 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 from test_check_races import at_once
-from test_remote_link_races import two_nodes  # noqa: F401 (the fixture)
+from test_remote_link_races import ask_clinic, two_nodes  # noqa: F401 (the fixture)
 
 from portal.db import unit_of_work
-from portal.federation import links, owner
+from portal.federation import owner
 from portal.models import CaseLink, MdtCase
 
 import federation_world as fw
 
 
 def test_a_participant_listed_by_two_notices_at_once_is_linked_once(two_nodes, monkeypatch):  # noqa: F811
-    world, engine, federation, case_id = two_nodes
+    world, engine, _federation, case_id = two_nodes
     with unit_of_work(engine) as db:
-        case = db.get(MdtCase, case_id)
-        cac = fw.agency_named(db, fw.CAC)
-        assert links.request_link(
-            db,
-            case,
-            fw.agency_named(db, fw.CLINIC),
-            world.clients[fw.CLINIC],
-            requester=links.as_coordinator(cac),
-            at=fw.now(),
-            keys=world.a.keys,
-            federation=federation,
-            commit=db.commit,  # no node is waited on with a write held
-        )
-        reference = case.reference
+        assert ask_clinic(db, two_nodes)
+        reference = db.get(MdtCase, case_id).reference
     # On the clinic's node (B), the case as mirrored there: child welfare (node C) joins.
     clinic_node = world.b.engine()
     try:

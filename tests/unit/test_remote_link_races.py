@@ -59,23 +59,27 @@ def two_nodes(request, tmp_path):
         yield world, engine, federation, case_id
 
 
+def ask_clinic(db: Session, two_nodes) -> bool:
+    """Node A's coordinator asks the clinic (node B) to confirm its client for the case."""
+    world, _engine, federation, case_id = two_nodes
+    return links.request_link(
+        db,
+        db.get(MdtCase, case_id),
+        fw.agency_named(db, fw.CLINIC),
+        world.clients[fw.CLINIC],
+        requester=links.as_coordinator(fw.agency_named(db, fw.CAC)),
+        at=fw.now(),
+        keys=world.a.keys,
+        federation=federation,
+        commit=db.commit,  # no node is waited on with a write held
+    )
+
+
 def test_an_owner_elsewhere_asked_twice_at_once_confirms_once(two_nodes, monkeypatch):
-    world, engine, federation, case_id = two_nodes
+    world, engine, _federation, case_id = two_nodes
 
     def ask(db: Session, number: int) -> None:
-        case = db.get(MdtCase, case_id)
-        cac = fw.agency_named(db, fw.CAC)
-        links.request_link(
-            db,
-            case,
-            fw.agency_named(db, fw.CLINIC),
-            world.clients[fw.CLINIC],
-            requester=links.as_coordinator(cac),
-            at=fw.now(),
-            keys=world.a.keys,
-            federation=federation,
-            commit=db.commit,  # no node is waited on with a write held
-        )
+        ask_clinic(db, two_nodes)
 
     # The first pauses just after it found the clinic's part not confirmed yet.
     outcomes = at_once(engine, monkeypatch, links, "_participants", ask)
