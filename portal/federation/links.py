@@ -338,10 +338,16 @@ def tell_participants(
     at: datetime,
     only: set[int] | None = None,
     commit: Callable[[], None] | None = None,
+    withdrawn_into: list[str] | None = None,
 ) -> list[str]:
     """Send the case's participants and status to every confirmed owner elsewhere (`only`:
     to these agencies); returns the names of the owners that did not take it, whom this
     node then owes them (`OwedTell`, told again by `tell_owed`).
+
+    An owner may answer that its part is withdrawn on its node (the case reopened while its
+    client is in another open case there: `owner.case_participants`): it is withdrawn here
+    too, its name added to `withdrawn_into`, and, `commit` given, the others are told at
+    once who takes part now.
 
     `commit` ends the caller's transaction, its decision standing (a case closed holds its
     row and its coordinator's log; on SQLite the node's writers' lock). Given, no call is
@@ -376,6 +382,8 @@ def tell_participants(
         _note_owed(db, case, asked, {agency_ids[m.agency]: m.name for m in members}, at=at)
         commit()
 
+    withdrawn: dict[int, str] = {}  # agency id -> its node, for owners whose part is withdrawn
+
     def send(batch: list, told: dict[str, set[str]]) -> dict[int, str]:
         """The news to each owner of `batch`; those that did not take it."""
         calls = transport.calls_for(
@@ -397,6 +405,9 @@ def tell_participants(
         if calls:
             before_send()
         answers = federation.send(calls) if calls else []
+        for call, answer in zip(calls, answers, strict=True):
+            if isinstance(answer, dict) and answer.get("withdrawn") is True:
+                withdrawn[agency_ids[call.owners[0].agency]] = call.node
         return {
             agency_ids[call.owners[0].agency]: call.owners[0].name
             for call, answer in zip(calls, answers, strict=True)
@@ -419,6 +430,18 @@ def tell_participants(
         before_send=before_send,
     )
     untold |= send([m for m in members if participants[m.agency] == AgencyKind.SYSTEM], told)
+    gone = [
+        agency.name
+        for agency_id, node in withdrawn.items()
+        if (agency := db.get(Agency, agency_id)) is not None
+        # Only a part that counts here: not one being asked anew (`request_link`).
+        and _confirmed_here(db, case, agency)
+        and withdrawn_elsewhere(
+            db, case, agency, requester=_agency_itself(agency, node=node), node=node, at=at
+        )
+    ]
+    if withdrawn_into is not None:
+        withdrawn_into.extend(gone)
     # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
     # is sent to it, so nothing stays owed. Owed too: one told without an agency whose
     # node did not say whether it may be told of it.
@@ -430,6 +453,20 @@ def tell_participants(
     _note_owed(
         db, case, asked | (only or set()), owed_now, at=at, marked=None if commit is None else at
     )
+    if gone and commit is not None:
+        # Who takes part changed with the withdrawal: the others learn it now.
+        commit()
+        again = tell_participants(
+            db,
+            case,
+            requester=requester,
+            keys=keys,
+            federation=federation,
+            at=at,
+            commit=commit,
+            withdrawn_into=withdrawn_into,
+        )
+        return sorted(set(untold.values()) | set(again))
     return list(untold.values())
 
 

@@ -45,7 +45,7 @@ from portal.models import (
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import case_history, case_records, releases, tasks, validation
+from portal.services import case_history, case_records, casework, releases, tasks, validation
 from portal.services.clients import lock_client
 
 
@@ -327,18 +327,23 @@ def _kept_apart(db: Session, owner: Agency, client: Client, facts: dict) -> str 
         ).first()
         if link is not None and link.confirmed_at is not None and link.client_id != client.id:
             return "the agency's part of the case is confirmed with another client"
-    other = db.exec(
-        select(MdtCase.reference)
-        .join(CaseLink, CaseLink.case_id == MdtCase.id)
-        .where(
-            CaseLink.client_id == client.id,
-            MdtCase.status == CaseStatus.OPEN,
-            MdtCase.reference != facts["reference"],
-        )
-    ).first()
+    other = _other_open_case(db, client.id, facts["reference"])
     if other is not None:
         return f"the client is in another open case, {other}"
     return None
+
+
+def _other_open_case(db: Session, client_id: int, reference: str) -> str | None:
+    """The reference of an open case other than `reference` the client is linked to."""
+    return db.exec(
+        select(MdtCase.reference)
+        .join(CaseLink, CaseLink.case_id == MdtCase.id)
+        .where(
+            CaseLink.client_id == client_id,
+            MdtCase.status == CaseStatus.OPEN,
+            MdtCase.reference != reference,
+        )
+    ).first()
 
 
 def _mirror(db: Session, facts: dict, coordinator: Agency, *, at: datetime) -> MdtCase | None:
@@ -523,6 +528,11 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     if case is None or own is None or case.coordinating_agency_id != coordinator.id:
         raise NotFound("case")
     status = _status(payload.get("status"))
+    reopened = status == CaseStatus.OPEN and case.status != CaseStatus.OPEN
+    if reopened and own.client_id is not None:
+        # Held before the check, then the log, as `casework.confirm_link` holds them: the
+        # client confirmed in another case here at the same moment is seen, or waits.
+        lock_client(db, db.get(Client, own.client_id))
     listed = _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
     lock_logs(db, [owner.id])
     record(
@@ -536,11 +546,47 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     )
     if status is not None and status != case.status:
         _mirror_status(db, case, status, owner=owner, requester=requester, at=at)
+    if reopened:
+        _withdraw_if_kept_apart(db, case, own, owner=owner, requester=requester, at=at)
     return Answer(
         200,
-        {"owner": owner.public_id, "participants": listed, "status": str(case.status)},
+        {
+            "owner": owner.public_id,
+            "participants": listed,
+            "status": str(case.status),
+            # Said as it stands, so an answer lost and the news sent again says it again.
+            "withdrawn": own.confirmed_at is None,
+        },
         owner,
     )
+
+
+def _withdraw_if_kept_apart(
+    db: Session, case: MdtCase, own: CaseLink, *, owner: Agency, requester: Requester, at: datetime
+) -> None:
+    """The case reopened by its coordinator while the owner's client is in another open
+    case here (linked to it while this one was closed): one survivor is in one open case
+    at a time, as a reopening on one node is refused (`casework.reopen_case`), so the
+    owner's part of this one is withdrawn, as its staff would withdraw it. The answer says
+    so, and the coordinator's node withdraws it on its side (`links.tell_participants`)."""
+    if own.confirmed_at is None or own.client_id is None:
+        return
+    other = _other_open_case(db, own.client_id, case.reference)
+    if other is None:
+        return
+    client = db.get(Client, own.client_id)
+    casework.unconfirm(db, own)
+    case_history.note(db, case, CaseEventKind.LINK_WITHDRAWN, actor=None, at=at, reason=owner.name)
+    record(
+        db,
+        AuditTag.CASE_LINK_WITHDRAWN,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        detail={"client": client.public_id, "reason": "in_another_open_case", "open_case": other},
+        at=at,
+    )
+    db.flush()
 
 
 def _status(sent: object) -> CaseStatus | None:

@@ -280,6 +280,7 @@ def case_reopen(ctx: Context) -> Response:
 def _owners_told(ctx: Context, case) -> str:
     """Tell the agencies elsewhere that the case closed or reopened (their copies of it
     follow); what to add to the flash when some node did not answer."""
+    withdrawn: list[str] = []
     untold = links.tell_participants(
         ctx.db,
         case,
@@ -290,10 +291,16 @@ def _owners_told(ctx: Context, case) -> str:
         # The close (or reopen) stands, and is owed to each owner, before any node is
         # asked: no writer here waits on a node elsewhere.
         commit=ctx.db.commit,
+        withdrawn_into=withdrawn,
+    )
+    said = "".join(
+        f" {name} took its client record off the case: that survivor is in another open "
+        "case on its side."
+        for name in withdrawn
     )
     if not untold:
-        return ""
-    return (
+        return said
+    return said + (
         f" {', '.join(untold)} did not answer from {'its' if len(untold) == 1 else 'their'} "
         "node and still show the case as it was; the portal tells "
         f"{'it' if len(untold) == 1 else 'them'} again when this case's page opens."

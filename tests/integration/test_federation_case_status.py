@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import httpx2
 import test_federation_in_process as in_process
+from sqlmodel import select
 from starlette.testclient import TestClient
 
+from portal.db import unit_of_work
 from portal.federation.transport import Federation
+from portal.models import Agency, CaseLink, Client, MdtCase
+from portal.services import cases
 
 import federation_world as fw
 
@@ -63,3 +67,70 @@ def test_tell_owed_from_the_command_line_says_what_it_told(world, monkeypatch, c
         monkeypatch.setenv(name, value)
     assert cli.main(["roster", "tell-owed"]) == 0
     assert capsys.readouterr().out.strip() == "told 0 owner(s)"
+
+
+def _clinics_client_in_a_case_of_its_own(world) -> str:
+    """The clinic's client, once the world's case closed, in an open case the clinic
+    coordinates on its own node; its reference."""
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        clinic = fw.agency_named(db, fw.CLINIC)
+        client = db.exec(select(Client).where(Client.public_id == world.clients[fw.CLINIC])).one()
+        case = cases.open_case(
+            db,
+            clinic,
+            intake_date=fw.now().date(),
+            referral_source="hotline",
+            actor=None,
+            at=fw.now(),
+            today=fw.now().date(),
+        )
+        cases.link_client(db, case, clinic, client, actor=None, at=fw.now(), confirmed=True)
+        reference = case.reference
+    engine.dispose()
+    return reference
+
+
+def _clinics_link(node, reference: str) -> CaseLink:
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        link = db.exec(
+            select(CaseLink)
+            .join(MdtCase, MdtCase.id == CaseLink.case_id)
+            .join(Agency, Agency.id == CaseLink.agency_id)
+            .where(MdtCase.reference == reference, Agency.name == fw.CLINIC)
+        ).one()
+    engine.dispose()
+    return link
+
+
+def test_a_case_reopened_while_the_owners_client_is_in_another_open_case_there(world):
+    """Reopened on its coordinator's node, the case is open on the clinic's too; but the
+    clinic's client is in another open case there now, and one survivor is in one open case
+    at a time (as a reopening on one node is refused): the clinic's part is withdrawn on
+    both nodes, and the coordinator is told why."""
+    _as_coordinator(world, "close", "Synthetic: goals met")
+    other = _clinics_client_in_a_case_of_its_own(world)
+
+    page = _as_coordinator(world, "reopen", "Synthetic: new disclosure")
+
+    assert "The case is open again." in page
+    assert (
+        f"{fw.CLINIC} took its client record off the case: that survivor is in another open "
+        "case on its side." in page
+    )
+    assert fw.case_on(world.b, world.case_ref).status == "open"
+    assert fw.case_on(world.b, other).status == "open"
+    assert _clinics_link(world.b, world.case_ref).client_id is None
+    assert _clinics_link(world.b, other).confirmed_at is not None
+    withdrawn = fw.entries(world.b, tag="mdt:case:link_withdrawn", subject=world.case_ref)
+    assert len(withdrawn) == 1 and '"in_another_open_case"' in withdrawn[0].detail
+    # The coordinator counts the clinic's part no more (nothing of its client is asked for).
+    assert _clinics_link(world.a, world.case_ref).confirmed_at is None
+    told = fw.entries(world.a, tag="mdt:case:link_withdrawn", subject=world.case_ref)
+    assert len(told) == 1 and world.ids[fw.CLINIC] in told[0].detail
+    # Told again (the page opened anew), nothing more is withdrawn on either side.
+    _as_coordinator(world, "close", "Synthetic: closed again")
+    _as_coordinator(world, "reopen", "Synthetic: reopened again")
+    assert len(fw.entries(world.b, tag="mdt:case:link_withdrawn", subject=world.case_ref)) == 1
+    assert len(fw.entries(world.a, tag="mdt:case:link_withdrawn", subject=world.case_ref)) == 1
