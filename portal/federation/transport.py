@@ -359,12 +359,37 @@ class Federation:
         return self.clock().timestamp() if self.clock is not None else time.time()
 
 
-def _why(content: bytes) -> str:
+# What staff read of a node's refusal ("Unavailable from <agency>: ..."), in words.
+_REFUSED = {
+    400: "its node could not read the request",
+    404: "its node holds nothing the request names",
+    409: "its node refused the request as things stand there now",
+    413: "its node refused the request as too large",
+    415: "its node could not read the request",
+}
+
+
+def refused_words(status: int, headers, content: bytes) -> str:
+    """A node's unsigned refusal of our request in words, never its code alone: too many
+    asked of it (and for how long it asks us to wait), our signature not accepted (and
+    why, in its words), or what the status says."""
+    if status == 429:
+        wait = (headers.get("retry-after") or "").strip()
+        later = f"; try again in {int(wait)} seconds" if wait.isdigit() and len(wait) < 7 else ""
+        return "its node is taking no more requests from this agency for now" + later
+    if status == 401:
+        refusal = next((r for r in Refusal if r.value == _error_of(content)), None)
+        because = f" ({refusal.words})" if refusal is not None else ""
+        return f"its node did not accept this node's signature{because}"
+    return _REFUSED.get(status, f"its node refused the request (HTTP {status})")
+
+
+def _error_of(content: bytes) -> str | None:
     try:
         error = untrusted_json.loads(content[:2000]).get("error")
     except (ValueError, AttributeError):
-        return ""
-    return f": {error}" if isinstance(error, str) and error.isidentifier() else ""
+        return None
+    return error if isinstance(error, str) else None
 
 
 def check_response(
@@ -399,9 +424,7 @@ def check_response(
         if status != 200 and refused.refusal is Refusal.UNSIGNED:
             # Its own refusal of our request is unsigned (it trusts nothing it could sign
             # for): say that it refused, and why in its words, not that it failed to sign.
-            raise Unavailable(
-                f"its node refused the request (HTTP {status}{_why(content)})"
-            ) from None
+            raise Unavailable(refused_words(status, headers, content)) from None
         raise Unavailable(f"its node's answer did not verify: {refused.detail}") from None
     try:
         answer = untrusted_json.loads(content)

@@ -111,10 +111,37 @@ def test_a_slow_owner_is_unavailable_after_the_timeout_and_the_others_answer():
     finally:
         federation.close()
     assert isinstance(results[0], Unavailable) and "in time" in str(results[0])
-    # An unsigned refusal is said as one: the node refused the request (not "unsigned").
-    assert isinstance(results[1], Unavailable) and "refused the request (HTTP 401)" in str(
-        results[1]
+    # An unsigned refusal is said as one: the node refused our signature (not "unsigned").
+    assert isinstance(results[1], Unavailable)
+    assert str(results[1]) == "its node did not accept this node's signature"
+
+
+def test_a_nodes_refusal_reads_in_words_not_codes():
+    """Staff read "Unavailable from <agency>: <this>": a node past its count of an agency's
+    notices answered "refused the request (HTTP 429: too_many)"."""
+    from portal.federation.signatures import Refusal
+    from portal.federation.transport import refusal_body, refused_words
+
+    too_many = b'{"error": "too_many", "message": "too many from this agency"}'
+    assert refused_words(429, {"retry-after": "120"}, too_many) == (
+        "its node is taking no more requests from this agency for now; try again in 120 seconds"
     )
+    assert refused_words(429, {}, too_many) == (
+        "its node is taking no more requests from this agency for now"
+    )
+    assert refused_words(429, {"retry-after": "Fri, 04 Dec 2026 10:00:00 GMT"}, b"") == (
+        "its node is taking no more requests from this agency for now"
+    )
+    stale = refusal_body(Refusal.STALE, Refusal.STALE.words)
+    assert refused_words(401, {}, stale) == (
+        "its node did not accept this node's signature (the signature's creation time is "
+        "outside the accepted window)"
+    )
+    assert refused_words(401, {}, b'{"error": "<b>made up</b>"}') == (
+        "its node did not accept this node's signature"
+    )
+    assert refused_words(404, {}, b"") == "its node holds nothing the request names"
+    assert refused_words(418, {}, b"not json") == "its node refused the request (HTTP 418)"
 
 
 def test_an_answer_larger_than_any_answer_can_be_is_not_read_to_its_end():
