@@ -33,7 +33,7 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.db import unit_of_work
 from portal.federation import elsewhere_consent, links
 from portal.federation.transport import Federation
-from portal.models import Agency, CaseLink, MdtCase, OwedTell
+from portal.models import Agency, CaseLink, Client, MdtCase, OwedTell
 from portal.services import casework
 
 import federation_world as fw
@@ -295,3 +295,40 @@ def test_a_summary_waiting_on_an_owner_node_holds_up_no_other_write(world):
     assert opened.get("value") == 200, opened
     # Nothing the page decided is lost: the voucher the shelter showed is in the log.
     assert fw.entries(world.a, tag="mdt:case:participation_vouched", subject=world.case_ref)
+
+
+def test_an_owner_endpoint_asking_a_third_node_holds_up_no_other_write(world):
+    """The clinic's case page on its node (B) asks the coordinator's node (A) for the case's
+    MDT records; A's point asks child welfare's node (C) whether its
+    survivor's release names the clinic, and C holds that answer. The request's nonce,
+    written on A before the handler ran, was committed only with the answer: on SQLite it
+    held every writer on A for as long as C took."""
+    with unit_of_work(world.engine) as db:  # the survivor here names the clinic
+        shelter = fw.agency_named(db, fw.SHELTER)
+        fw.sign_release(
+            db,
+            world.a,
+            db.exec(select(Client).where(Client.agency_id == shelter.id)).one(),
+            fw.staff_named(db, "shelter.cm"),
+            [world.ids[fw.CLINIC]],
+            ["mdt_decisions"],
+            fw.now(),
+        )
+    world.gate_c.path = CONSENT
+    mirror = fw.case_on(world.b, world.case_ref)
+
+    def clinic_summary() -> int:
+        with TestClient(world.gate.app, base_url=world.b.url, follow_redirects=False) as client:
+            fw.login(client, "clinic.cm")
+            return client.get(f"/cases/{mirror.public_id}").status_code
+
+    with fw.serving(world.app, world.ports[0]):
+        opening, opened = _in_thread(clinic_summary)
+        assert world.gate_c.arrived.wait(WAIT), "A's point did not ask child welfare's node"
+        meanwhile = _appended_meanwhile(world, fw.CAC, gate=world.gate_c)
+        opening.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        "a write on the coordinator's node waited while its point waited for child "
+        f"welfare's node to answer the clinic (or failed: {meanwhile.get('error')!r})"
+    )
+    assert opened.get("value") == 200, opened
