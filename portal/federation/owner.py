@@ -529,10 +529,13 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
         raise NotFound("case")
     status = _status(payload.get("status"))
     reopened = status == CaseStatus.OPEN and case.status != CaseStatus.OPEN
-    if reopened and own.client_id is not None:
-        # Held before the check, then the log, as `casework.confirm_link` holds them: the
-        # client confirmed in another case here at the same moment is seen, or waits.
-        lock_client(db, db.get(Client, own.client_id))
+    if reopened:
+        # The link, its client, then the log, held in the order `casework.confirm_link`
+        # and `withdraw_link` hold them: the client confirmed in another case here at the
+        # same moment is seen, or waits, and no two of them wait for each other.
+        own = casework.held_link(db, case, owner)
+        if own.client_id is not None:
+            lock_client(db, db.get(Client, own.client_id))
     listed = _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
     lock_logs(db, [owner.id])
     record(

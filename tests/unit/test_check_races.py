@@ -34,6 +34,7 @@ from portal.models import (
     AgencyKind,
     AuditEntry,
     CaseLink,
+    CaseStatus,
     Client,
     ConsentRelease,
     Discipline,
@@ -917,6 +918,73 @@ def test_one_client_confirmed_from_here_and_from_elsewhere_at_once_is_in_one_ope
             .where(CaseLink.client_id == client_id, CaseLink.confirmed_at.is_not(None))
         ).all()
     assert len(confirmed) == 1, confirmed
+
+
+def _status_from_elsewhere(db: Session, served_twice, status: str, at) -> dict:
+    """The coordinating agency elsewhere closes or reopens its case (the
+    `case-participants` notice its node signs); the clinic's answer."""
+    clinic_id, elsewhere_id, _, _, _, asking = served_twice
+    member = SimpleNamespace(
+        agency=elsewhere_id, node=ELSEWHERE, kind=asking.agency_kind, name="coordinator"
+    )
+    answered = owner_side.case_participants(
+        db,
+        SimpleNamespace(member=member),
+        {
+            "requester": wire.requester_dict(replace(asking, node=ELSEWHERE)),
+            "owner": db.get(Agency, clinic_id).public_id,
+            "case": "ELSE-2026-0001",
+            "participants": [],
+            "status": status,
+        },
+        at=at,
+    )
+    return answered.payload
+
+
+@pytest.mark.parametrize("first", ["reopened", "confirmed"])
+def test_a_case_reopened_elsewhere_and_the_client_confirmed_here_at_once_leave_one_open(
+    committed_engine, served_twice, monkeypatch, first
+):
+    """The case elsewhere the clinic's client was confirmed on has closed. Its coordinator
+    reopens it while the clinic confirms the client on its own case: whichever comes
+    second sees the other (the reopening withdraws the clinic's part, or the confirmation
+    is refused), and the survivor is in one open case."""
+    clinic_id, _, client_id, reference, case_id, _ = served_twice
+    with unit_of_work(committed_engine) as db:
+        _linked_from_elsewhere(db, served_twice, _later(0))
+        _status_from_elsewhere(db, served_twice, "closed", _later(1))
+
+    def reopen_or_confirm(db: Session, number: int) -> None:
+        if (number == 0) == (first == "reopened"):
+            _status_from_elsewhere(db, served_twice, "open", _later(2 + number))
+        else:
+            casework.confirm_link(
+                db,
+                db.get(MdtCase, case_id),
+                db.get(Agency, clinic_id),
+                client_reference=reference,
+                actor=None,
+                at=_later(2 + number),
+            )
+
+    # Each pauses just after it checked the client's other open cases.
+    module, check = (
+        (owner_side, "_other_open_case") if first == "reopened" else (case_history, "note")
+    )
+    outcomes = at_once(committed_engine, monkeypatch, module, check, reopen_or_confirm)
+    assert "saved" in outcomes and all(o in ("saved", "refused") for o in outcomes), outcomes
+    with Session(committed_engine) as db:
+        open_and_confirmed = db.exec(
+            select(MdtCase.reference)
+            .join(CaseLink, CaseLink.case_id == MdtCase.id)
+            .where(
+                CaseLink.client_id == client_id,
+                CaseLink.confirmed_at.is_not(None),
+                MdtCase.status == CaseStatus.OPEN,
+            )
+        ).all()
+    assert len(open_and_confirmed) == 1, open_and_confirmed
 
 
 def test_a_mentors_date_is_not_added_to_a_case_closed_at_that_moment(
