@@ -810,6 +810,11 @@ def write_many(db: Session, statement, rows: Sequence[dict], *, columns: tuple[s
             values[place] = convert(values[place])
     if not positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
+    if len(params) == 1:
+        # One row, one statement: psycopg runs an executemany as a pipeline, whose opening
+        # and closing cost a single append two more waits on the server than the row.
+        driver_execute(connection, sql, params[0])
+        return
     driver_execute(connection, sql, params, many=True)
 
 

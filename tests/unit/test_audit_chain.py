@@ -4,7 +4,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, event, text, update
 from sqlmodel import select
 
 from portal.audit import AuditTag, DisclosureFacts, chain, record, verify
@@ -531,3 +531,30 @@ def test_a_single_append_writes_the_same_bytes_as_before_the_core_path(db):
     assert rows[0].prev_hash == GENESIS_HASH and rows[1].prev_hash == rows[0].entry_hash
     assert [r.format for r in rows] == [2, 2]
     assert [chain.entry_hash(r) for r in rows] == [r.entry_hash for r in rows]
+
+
+def test_a_single_append_runs_each_statement_once_not_as_a_batch(db, keys, log):
+    """psycopg runs an executemany as a pipeline, whose opening and closing cost waits on
+    the server of their own: a single append's insert and head move each paid two more
+    than the statement (issue 15: single appends within 2x of the driver's floor). A page's
+    entries still go as one batch."""
+    owner, _partner, viewer, client = log
+    sent: list[tuple[str, bool]] = []
+
+    def note(_conn, _cursor, statement, _params, _context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT INTO AUDIT_ENTRY", "UPDATE AUDIT_HEAD")):
+            sent.append((statement.split()[0].upper(), executemany))
+
+    connection = db.connection()
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        disclosure(db, owner, viewer, client, n=10)
+        assert sent == [("INSERT", False), ("UPDATE", False)]
+        sent.clear()
+        chain.append_rows(
+            db, owner.id, [{"tag": "audit:log:exported", "at": AT, "detail": "{}"}] * 3
+        )
+        assert sent == [("INSERT", True), ("UPDATE", False)]
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    assert verify.verify_log(db, owner.public_id).ok
