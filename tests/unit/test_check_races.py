@@ -862,19 +862,39 @@ def served_twice(committed_engine, node_secrets):
         return clinic.id, elsewhere.public_id, client.id, client.reference, case.id, asking
 
 
-def _linked_from_elsewhere(db: Session, served_twice, at) -> None:
-    """The coordinating agency elsewhere asks for the clinic's client on its own case (the
-    `case-links` request its node signs)."""
-    clinic_id, elsewhere_id, _, reference, _, asking = served_twice
+def _from_elsewhere(served_twice) -> tuple[SimpleNamespace, dict]:
+    """The caller the coordinating agency's node is to the clinic's, and the requester
+    its requests carry."""
+    _, elsewhere_id, _, _, _, asking = served_twice
     member = SimpleNamespace(
         agency=elsewhere_id, node=ELSEWHERE, kind=asking.agency_kind, name="coordinator"
     )
-    caller = SimpleNamespace(member=member)
+    return SimpleNamespace(member=member), wire.requester_dict(replace(asking, node=ELSEWHERE))
+
+
+def _confirmed_here(db: Session, served_twice, at) -> None:
+    """The clinic confirms its client on its own case."""
+    clinic_id, _, _, reference, case_id, _ = served_twice
+    casework.confirm_link(
+        db,
+        db.get(MdtCase, case_id),
+        db.get(Agency, clinic_id),
+        client_reference=reference,
+        actor=None,
+        at=at,
+    )
+
+
+def _linked_from_elsewhere(db: Session, served_twice, at) -> None:
+    """The coordinating agency elsewhere asks for the clinic's client on its own case (the
+    `case-links` request its node signs)."""
+    clinic_id, _, _, reference, _, _ = served_twice
+    caller, requester = _from_elsewhere(served_twice)
     owner_side.case_link(
         db,
         caller,
         {
-            "requester": wire.requester_dict(replace(asking, node=ELSEWHERE)),
+            "requester": requester,
             "owner": db.get(Agency, clinic_id).public_id,
             "client": reference,
             "case": {"reference": "ELSE-2026-0001", "intake_date": "2026-10-20"},
@@ -892,20 +912,13 @@ def test_one_client_confirmed_from_here_and_from_elsewhere_at_once_is_in_one_ope
     asks for the same client on its case: before, on PostgreSQL, the two checks that the
     client was in no other open case took different locks (the clinic's log, the client's
     record), both passed, and one survivor was confirmed on two open cases."""
-    clinic_id, _, client_id, reference, case_id, _ = served_twice
+    client_id = served_twice[2]
 
     def confirm(db: Session, number: int) -> None:
         if (number == 0) == (first == "elsewhere"):
             _linked_from_elsewhere(db, served_twice, _later(number))
         else:
-            casework.confirm_link(
-                db,
-                db.get(MdtCase, case_id),
-                db.get(Agency, clinic_id),
-                client_reference=reference,
-                actor=None,
-                at=_later(number),
-            )
+            _confirmed_here(db, served_twice, _later(number))
 
     # Each pauses just after it checked the client's other open cases.
     module, check = (owner_side, "_kept_apart") if first == "elsewhere" else (case_history, "note")
@@ -923,16 +936,13 @@ def test_one_client_confirmed_from_here_and_from_elsewhere_at_once_is_in_one_ope
 def _status_from_elsewhere(db: Session, served_twice, status: str, at) -> dict:
     """The coordinating agency elsewhere closes or reopens its case (the
     `case-participants` notice its node signs); the clinic's answer."""
-    clinic_id, elsewhere_id, _, _, _, asking = served_twice
-    member = SimpleNamespace(
-        agency=elsewhere_id, node=ELSEWHERE, kind=asking.agency_kind, name="coordinator"
-    )
+    caller, requester = _from_elsewhere(served_twice)
     answered = owner_side.case_participants(
         db,
-        SimpleNamespace(member=member),
+        caller,
         {
-            "requester": wire.requester_dict(replace(asking, node=ELSEWHERE)),
-            "owner": db.get(Agency, clinic_id).public_id,
+            "requester": requester,
+            "owner": db.get(Agency, served_twice[0]).public_id,
             "case": "ELSE-2026-0001",
             "participants": [],
             "status": status,
@@ -950,7 +960,7 @@ def test_a_case_reopened_elsewhere_and_the_client_confirmed_here_at_once_leave_o
     reopens it while the clinic confirms the client on its own case: whichever comes
     second sees the other (the reopening withdraws the clinic's part, or the confirmation
     is refused), and the survivor is in one open case."""
-    clinic_id, _, client_id, reference, case_id, _ = served_twice
+    client_id = served_twice[2]
     with unit_of_work(committed_engine) as db:
         _linked_from_elsewhere(db, served_twice, _later(0))
         _status_from_elsewhere(db, served_twice, "closed", _later(1))
@@ -959,14 +969,7 @@ def test_a_case_reopened_elsewhere_and_the_client_confirmed_here_at_once_leave_o
         if (number == 0) == (first == "reopened"):
             _status_from_elsewhere(db, served_twice, "open", _later(2 + number))
         else:
-            casework.confirm_link(
-                db,
-                db.get(MdtCase, case_id),
-                db.get(Agency, clinic_id),
-                client_reference=reference,
-                actor=None,
-                at=_later(2 + number),
-            )
+            _confirmed_here(db, served_twice, _later(2 + number))
 
     # Each pauses just after it checked the client's other open cases.
     module, check = (
