@@ -210,7 +210,8 @@ def test_only_an_agency_confirmed_on_the_case_is_told_its_tasks(world):
     assert world.task_id in {task["ref"] for task in answer["tasks"]}
     before_a = one._ids(world.a, "mdt_tasks")
     refused = _asked_as(world, world.c, fw.WELFARE)
-    assert isinstance(refused, Unavailable) and "404" in str(refused)
+    assert isinstance(refused, Unavailable)
+    assert str(refused) == "its node holds nothing the request names"
     assert one._since(world.a, "mdt_tasks", before_a) == []
 
 

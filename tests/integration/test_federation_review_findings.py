@@ -616,7 +616,7 @@ def test_an_owner_node_refusing_our_request_is_not_shown_as_an_unsigned_request(
     unsigned, and `transport.check_response` words every unverified answer with the
     refusal's words for a *request*: the coordinator's page says "its node's answer did
     not verify: the request carries no HTTP message signature", which is untrue (this
-    node signed it) and hides that the other node refused it, and with which status."""
+    node signed it) and hides that the other node refused it, and why."""
 
     node = _FakeNode(clock, lambda payload: 401 if "case" in payload else {"answers": []})
     try:
@@ -629,6 +629,6 @@ def test_an_owner_node_refusing_our_request_is_not_shown_as_an_unsigned_request(
         node.close()
     assert page.status_code == 200
     shown = page.text.split(f"Unavailable from {made.welfare.member.name}: ")[1].split(".")[0]
-    assert "request carries no" not in shown and "401" in shown, (
+    assert "request carries no" not in shown and "did not accept this node" in shown, (
         f"the page says: Unavailable from {made.welfare.member.name}: {shown}"
     )
