@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
@@ -338,7 +339,7 @@ def tell_participants(
     at: datetime,
     only: set[int] | None = None,
     commit: Callable[[], None] | None = None,
-    withdrawn_into: list[str] | None = None,
+    withdrawn_into: list[WithdrawnThere] | None = None,
 ) -> list[str]:
     """Send the case's participants and status to every confirmed owner elsewhere (`only`:
     to these agencies); returns the names of the owners that did not take it, whom this
@@ -346,8 +347,8 @@ def tell_participants(
 
     An owner may answer that its part is withdrawn on its node (the case reopened while its
     client is in another open case there: `owner.case_participants`): it is withdrawn here
-    too, its name added to `withdrawn_into`, and, `commit` given, the others are told at
-    once who takes part now.
+    too, added to `withdrawn_into`, and, `commit` given, the others that answered are told
+    at once who takes part now.
 
     `commit` ends the caller's transaction, its decision standing (a case closed holds its
     row and its coordinator's log; on SQLite the node's writers' lock). Given, no call is
@@ -382,7 +383,8 @@ def tell_participants(
         _note_owed(db, case, asked, {agency_ids[m.agency]: m.name for m in members}, at=at)
         commit()
 
-    withdrawn: dict[int, str] = {}  # agency id -> its node, for owners whose part is withdrawn
+    withdrawn: dict[int, tuple[str, bool]] = {}  # agency id -> its node, and whether it said
+    # the case's reopening withdrew it (its client in another open case there)
 
     def send(batch: list, told: dict[str, set[str]]) -> dict[int, str]:
         """The news to each owner of `batch`; those that did not take it."""
@@ -407,7 +409,8 @@ def tell_participants(
         answers = federation.send(calls) if calls else []
         for call, answer in zip(calls, answers, strict=True):
             if isinstance(answer, dict) and answer.get("withdrawn") is True:
-                withdrawn[agency_ids[call.owners[0].agency]] = call.node
+                kept_apart = answer.get("withdrawn_because") == "in_another_open_case"
+                withdrawn[agency_ids[call.owners[0].agency]] = (call.node, kept_apart)
         return {
             agency_ids[call.owners[0].agency]: call.owners[0].name
             for call, answer in zip(calls, answers, strict=True)
@@ -430,31 +433,40 @@ def tell_participants(
         before_send=before_send,
     )
     untold |= send([m for m in members if participants[m.agency] == AgencyKind.SYSTEM], told)
-    gone = [
-        agency.name
-        for agency_id, node in withdrawn.items()
+    if withdrawn:
+        # The coordinator's log before any link, as every other writer of both holds them
+        # (`request_link`, `participation_changed`): `withdrawn_elsewhere` holds the link.
+        lock_logs(db, [case.coordinating_agency_id])
+    gone = {
+        agency_id: WithdrawnThere(agency.name, kept_apart)
+        for agency_id, (node, kept_apart) in withdrawn.items()
         if (agency := db.get(Agency, agency_id)) is not None
         # Only a part that counts here: not one being asked anew (`request_link`).
         and _confirmed_here(db, case, agency)
         and withdrawn_elsewhere(
             db, case, agency, requester=_agency_itself(agency, node=node), node=node, at=at
         )
-    ]
+    }
     if withdrawn_into is not None:
-        withdrawn_into.extend(gone)
+        withdrawn_into.extend(gone.values())
     # Owed to one no longer asked (no longer in the roster, or hosted here now): nothing
     # is sent to it, so nothing stays owed. Owed too: one told without an agency whose
     # node did not say whether it may be told of it.
     owed_now = {**{agency_ids[r]: r for r in unsure}, **untold}
     if commit is not None and members and _changed_since(db, case, status, participants):
-        # Changed while the news was on its way (closed and reopened at once): what was
-        # sent may have arrived after the newer news; all stay owed, told again.
+        # Changed while the news was on its way (closed and reopened at once, or an owner's
+        # part withdrawn by its answer): what was sent may have arrived after the newer
+        # news; all stay owed, told again. Not an owner whose part is withdrawn: nothing
+        # more of the case is owed it (`withdrawn_elsewhere`).
         owed_now = {agency_ids[m.agency]: m.name for m in members}
+    owed_now = {agency_id: name for agency_id, name in owed_now.items() if agency_id not in gone}
     _note_owed(
         db, case, asked | (only or set()), owed_now, at=at, marked=None if commit is None else at
     )
-    if gone and commit is not None:
-        # Who takes part changed with the withdrawal: the others learn it now.
+    # Who takes part changed with a withdrawal: the others that answered learn it now (one
+    # that did not stays owed it, not waited for twice).
+    answered = asked - set(untold) - set(gone)
+    if gone and answered and commit is not None:
         commit()
         again = tell_participants(
             db,
@@ -463,11 +475,19 @@ def tell_participants(
             keys=keys,
             federation=federation,
             at=at,
+            only=answered,
             commit=commit,
             withdrawn_into=withdrawn_into,
         )
         return sorted(set(untold.values()) | set(again))
     return list(untold.values())
+
+
+class WithdrawnThere(NamedTuple):
+    """An owner elsewhere whose part its node answered is withdrawn (`tell_participants`)."""
+
+    name: str
+    in_another_open_case: bool  # withdrawn by the case's reopening, its client in another
 
 
 def _changed_since(

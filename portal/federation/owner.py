@@ -528,8 +528,10 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     if case is None or own is None or case.coordinating_agency_id != coordinator.id:
         raise NotFound("case")
     status = _status(payload.get("status"))
-    reopened = status == CaseStatus.OPEN and case.status != CaseStatus.OPEN
-    if reopened:
+    # Checked whenever the case is open, not only as this copy of it reopens: a second
+    # owner hosted here is told of the same reopening after the first reopened the copy.
+    opening = status == CaseStatus.OPEN
+    if opening:
         # The link, its client, then the log, held in the order `casework.confirm_link`
         # and `withdraw_link` hold them: the client confirmed in another case here at the
         # same moment is seen, or waits, and no two of them wait for each other.
@@ -549,16 +551,20 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     )
     if status is not None and status != case.status:
         _mirror_status(db, case, status, owner=owner, requester=requester, at=at)
-    if reopened:
-        _withdraw_if_kept_apart(db, case, own, owner=owner, requester=requester, at=at)
+    kept_apart = opening and _withdraw_if_kept_apart(
+        db, case, own, owner=owner, requester=requester, at=at
+    )
     return Answer(
         200,
         {
             "owner": owner.public_id,
             "participants": listed,
             "status": str(case.status),
-            # Said as it stands, so an answer lost and the news sent again says it again.
+            # Said as it stands, so an answer lost and the news sent again says it again;
+            # why, only when this very notice withdrew it (an agency's own reasons for a
+            # withdrawal stay here: `casework.withdraw_link`).
             "withdrawn": own.confirmed_at is None,
+            **({"withdrawn_because": "in_another_open_case"} if kept_apart else {}),
         },
         owner,
     )
@@ -566,17 +572,18 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
 
 def _withdraw_if_kept_apart(
     db: Session, case: MdtCase, own: CaseLink, *, owner: Agency, requester: Requester, at: datetime
-) -> None:
+) -> bool:
     """The case reopened by its coordinator while the owner's client is in another open
     case here (linked to it while this one was closed): one survivor is in one open case
     at a time, as a reopening on one node is refused (`casework.reopen_case`), so the
     owner's part of this one is withdrawn, as its staff would withdraw it. The answer says
-    so, and the coordinator's node withdraws it on its side (`links.tell_participants`)."""
+    so, and the coordinator's node withdraws it on its side (`links.tell_participants`).
+    True when withdrawn now."""
     if own.confirmed_at is None or own.client_id is None:
-        return
+        return False
     other = _other_open_case(db, own.client_id, case.reference)
     if other is None:
-        return
+        return False
     client = db.get(Client, own.client_id)
     casework.unconfirm(db, own)
     case_history.note(db, case, CaseEventKind.LINK_WITHDRAWN, actor=None, at=at, reason=owner.name)
@@ -590,6 +597,7 @@ def _withdraw_if_kept_apart(
         at=at,
     )
     db.flush()
+    return True
 
 
 def _status(sent: object) -> CaseStatus | None:

@@ -375,7 +375,8 @@ def refused_words(status: int, headers, content: bytes) -> str:
     why, in its words), or what the status says."""
     if status == 429:
         wait = (headers.get("retry-after") or "").strip()
-        later = f"; try again in {int(wait)} seconds" if wait.isdigit() and len(wait) < 7 else ""
+        seconds = wait.isascii() and wait.isdigit() and len(wait) < 7  # not "²", not a date
+        later = f"; try again in {int(wait)} seconds" if seconds else ""
         return "its node is taking no more requests from this agency for now" + later
     if status == 401:
         refusal = next((r for r in Refusal if r.value == _error_of(content)), None)

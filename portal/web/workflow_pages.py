@@ -261,7 +261,7 @@ def case_close(ctx: Context) -> Response:
     except Invalid as error:  # back to the page that asked, the reason kept
         confirm = confirm_pages.close_case(ctx, case, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
-    ctx.flash("The case is closed." + _owners_told(ctx, case))
+    _flash_owners_told(ctx, case, "The case is closed.")
     return _see_other(f"/cases/{case.public_id}")
 
 
@@ -273,14 +273,15 @@ def case_reopen(ctx: Context) -> Response:
         )
     except Invalid as error:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
-    ctx.flash("The case is open again." + _owners_told(ctx, case))
+    _flash_owners_told(ctx, case, "The case is open again.")
     return _see_other(f"/cases/{case.public_id}")
 
 
-def _owners_told(ctx: Context, case) -> str:
+def _flash_owners_told(ctx: Context, case, done: str) -> None:
     """Tell the agencies elsewhere that the case closed or reopened (their copies of it
-    follow); what to add to the flash when some node did not answer."""
-    withdrawn: list[str] = []
+    follow); `done`, then what came of it: a node that did not answer, an agency whose
+    part its node withdrew (each a message of its own, none cut short)."""
+    withdrawn: list[links.WithdrawnThere] = []
     untold = links.tell_participants(
         ctx.db,
         case,
@@ -293,18 +294,24 @@ def _owners_told(ctx: Context, case) -> str:
         commit=ctx.db.commit,
         withdrawn_into=withdrawn,
     )
-    said = "".join(
-        f" {name} took its client record off the case: that survivor is in another open "
-        "case on its side."
-        for name in withdrawn
-    )
     if not untold:
-        return said
-    return said + (
-        f" {', '.join(untold)} did not answer from {'its' if len(untold) == 1 else 'their'} "
-        "node and still show the case as it was; the portal tells "
-        f"{'it' if len(untold) == 1 else 'them'} again when this case's page opens."
-    )
+        ctx.flash(done)
+    else:
+        ctx.flash(
+            f"{done} {', '.join(untold)} did not answer from "
+            f"{'its' if len(untold) == 1 else 'their'} node and still show the case as it "
+            f"was; the portal tells {'it' if len(untold) == 1 else 'them'} again when this "
+            "case's page opens."
+        )
+    for gone in withdrawn:
+        ctx.flash(
+            f"{gone.name} took its client record off the case"
+            + (
+                ": that survivor is in another open case on its side."
+                if gone.in_another_open_case
+                else "."
+            )
+        )
 
 
 def _owed(ctx: Context, case, *, coordinating: bool, refused: bool = False) -> list:

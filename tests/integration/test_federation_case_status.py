@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from portal.db import unit_of_work
 from portal.federation.transport import Federation
-from portal.models import Agency, CaseLink, Client, MdtCase
-from portal.services import cases
+from portal.models import Agency, CaseLink, CaseStatus, Client, MdtCase, OwedTell
+from portal.services import cases, casework
 
 import federation_world as fw
 
@@ -129,8 +129,57 @@ def test_a_case_reopened_while_the_owners_client_is_in_another_open_case_there(w
     assert _clinics_link(world.a, world.case_ref).confirmed_at is None
     told = fw.entries(world.a, tag="mdt:case:link_withdrawn", subject=world.case_ref)
     assert len(told) == 1 and world.ids[fw.CLINIC] in told[0].detail
+    # Nothing more of the case is owed the clinic (its part is withdrawn).
+    engine = world.a.engine()
+    with unit_of_work(engine) as db:
+        assert db.exec(select(OwedTell)).all() == []
+    engine.dispose()
     # Told again (the page opened anew), nothing more is withdrawn on either side.
     _as_coordinator(world, "close", "Synthetic: closed again")
     _as_coordinator(world, "reopen", "Synthetic: reopened again")
     assert len(fw.entries(world.b, tag="mdt:case:link_withdrawn", subject=world.case_ref)) == 1
     assert len(fw.entries(world.a, tag="mdt:case:link_withdrawn", subject=world.case_ref)) == 1
+
+
+def test_a_reopening_told_after_the_owners_copy_reopened_still_keeps_the_survivor_apart(world):
+    """Two owners hosted on one node are each told of the reopening: the first reopens the
+    node's copy of the case, and the second found it open already and checked nothing."""
+    _as_coordinator(world, "close", "Synthetic: goals met")
+    _clinics_client_in_a_case_of_its_own(world)
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:  # as another owner's notice here reopened it
+        mirror = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        mirror.status = CaseStatus.OPEN
+        db.add(mirror)
+    engine.dispose()
+
+    page = _as_coordinator(world, "reopen", "Synthetic: new disclosure")
+
+    assert f"{fw.CLINIC} took its client record off the case" in page
+    assert _clinics_link(world.b, world.case_ref).client_id is None
+    assert _clinics_link(world.a, world.case_ref).confirmed_at is None
+
+
+def test_a_part_withdrawn_for_the_agencys_own_reasons_is_told_without_a_reason(world):
+    """The clinic withdrew its client record on its node (the wrong client), its notice
+    to the coordinator not sent yet; the close's answer says its part is withdrawn, and
+    the coordinator is told so, but not why: that reason stays with the clinic, and it is
+    not the other open case of a reopening."""
+    engine = world.b.engine()
+    with unit_of_work(engine) as db:
+        mirror = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
+        casework.withdraw_link(
+            db,
+            mirror,
+            fw.agency_named(db, fw.CLINIC),
+            reason="wrong_client",
+            actor=fw.staff_named(db, "clinic.cm"),
+            at=fw.now(),
+        )
+    engine.dispose()
+
+    page = _as_coordinator(world, "close", "Synthetic: goals met")
+
+    assert f"{fw.CLINIC} took its client record off the case." in page
+    assert "another open case" not in page and "wrong" not in page
+    assert _clinics_link(world.a, world.case_ref).confirmed_at is None

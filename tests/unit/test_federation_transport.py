@@ -129,9 +129,10 @@ def test_a_nodes_refusal_reads_in_words_not_codes():
     assert refused_words(429, {}, too_many) == (
         "its node is taking no more requests from this agency for now"
     )
-    assert refused_words(429, {"retry-after": "Fri, 04 Dec 2026 10:00:00 GMT"}, b"") == (
-        "its node is taking no more requests from this agency for now"
-    )
+    for not_seconds in ("Fri, 04 Dec 2026 10:00:00 GMT", "\u00b2", "99999999"):
+        assert refused_words(429, {"retry-after": not_seconds}, b"") == (
+            "its node is taking no more requests from this agency for now"
+        )
     stale = refusal_body(Refusal.STALE, Refusal.STALE.words)
     assert refused_words(401, {}, stale) == (
         "its node did not accept this node's signature (the signature's creation time is "
