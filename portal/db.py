@@ -444,16 +444,16 @@ def _lock_before_savepoint(conn, _name) -> None:
 # Every pooled connection checked out, of every engine, and the thread that took it: what
 # a thread's transactions hold (`locks_held_here`). Weak: a record the pool drops without
 # a checkin (an invalidated connection's) is forgotten with it.
-_CHECKED_OUT: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+_CHECKED_OUT: weakref.WeakKeyDictionary[object, threading.Thread] = weakref.WeakKeyDictionary()
 _CHECKED_OUT_LOCK = threading.Lock()
 
 
 def _note_checkout(_dbapi_connection, record, _proxy) -> None:
     # A request that holds a connection keeps its turn while it waits (portal/turns.py).
-    ident = turns.connection_taken()
-    record.info[_TAKEN_BY] = ident
+    thread = turns.connection_taken()
+    record.info[_TAKEN_BY] = thread
     with _CHECKED_OUT_LOCK:
-        _CHECKED_OUT[record] = ident
+        _CHECKED_OUT[record] = thread
 
 
 def _release_on_checkin(_dbapi_connection, record) -> None:
@@ -477,9 +477,9 @@ def locks_held_here() -> str | None:
     on PostgreSQL the rows written or read FOR UPDATE (an audit log's head). Writers
     queue, readers do not wait (issue 15): nothing that waits on something else (another
     node's answer) may start while this is not None."""
-    ident = threading.get_ident()
+    this = threading.current_thread()  # not its ident: an ended thread's is given again
     with _CHECKED_OUT_LOCK:
-        held = [record.info for record, taken_by in _CHECKED_OUT.items() if taken_by == ident]
+        held = [record.info for record, taken_by in _CHECKED_OUT.items() if taken_by is this]
     return next((what for info in held if (what := _held_by(info)) is not None), None)
 
 

@@ -22,6 +22,7 @@ while it waits (its node's timeout bounds the wait).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -31,7 +32,10 @@ import anyio.from_thread
 
 _this_thread = threading.local()  # .turns: the Turns whose turn this thread has
 _connections_lock = threading.Lock()
-_connections: dict[int, int] = {}  # thread ident -> pooled connections it holds
+# Thread -> pooled connections it holds. By thread, not ident: the system gives an ended
+# thread's ident to the next thread it starts, and one that ended holding a connection (a
+# session leaked) would hand its count on to that thread, a request's.
+_connections: weakref.WeakKeyDictionary[threading.Thread, int] = weakref.WeakKeyDictionary()
 
 
 class Turns:
@@ -64,7 +68,7 @@ def handed_over() -> Iterator[None]:
     """Wait in the block without the turn, when this thread has one and holds no
     database connection; otherwise a plain block."""
     turns = getattr(_this_thread, "turns", None)
-    if turns is None or _connections.get(threading.get_ident()):
+    if turns is None or holds_a_connection():
         yield
         return
     _this_thread.turns = None
@@ -85,19 +89,24 @@ async def _take_back(semaphore: anyio.Semaphore) -> None:
         await semaphore.acquire()
 
 
-def connection_taken() -> int:
-    """A pooled connection was checked out in this thread; returns the thread's ident,
-    for `connection_returned` (a connection may be given back from another thread)."""
-    ident = threading.get_ident()
-    with _connections_lock:
-        _connections[ident] = _connections.get(ident, 0) + 1
-    return ident
+def holds_a_connection() -> bool:
+    """Whether this thread holds a pooled connection (checked out, not given back yet)."""
+    return bool(_connections.get(threading.current_thread()))
 
 
-def connection_returned(ident: int) -> None:
+def connection_taken() -> threading.Thread:
+    """A pooled connection was checked out in this thread; returns the thread, for
+    `connection_returned` (a connection may be given back from another thread)."""
+    thread = threading.current_thread()
     with _connections_lock:
-        left = _connections.get(ident, 0) - 1
+        _connections[thread] = _connections.get(thread, 0) + 1
+    return thread
+
+
+def connection_returned(thread: threading.Thread) -> None:
+    with _connections_lock:
+        left = _connections.get(thread, 0) - 1
         if left > 0:
-            _connections[ident] = left
+            _connections[thread] = left
         else:
-            _connections.pop(ident, None)
+            _connections.pop(thread, None)

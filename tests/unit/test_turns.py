@@ -10,9 +10,9 @@ import threading
 from sqlalchemy import text
 from sqlmodel import Session
 
-from portal.db import between_transactions, make_engine
+from portal.db import between_transactions, locks_held_here, make_engine
 from portal.serving import RequestThreads
-from portal.turns import handed_over
+from portal.turns import handed_over, holds_a_connection
 
 
 def test_outside_a_turn_a_wait_is_a_plain_block():
@@ -103,4 +103,53 @@ def test_a_password_check_between_transactions_hands_the_turn_on_until_something
         with engine.connect() as check:
             assert check.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
     finally:
+        engine.dispose()
+
+
+def _thread_with_the_ident_of(ident: int, work) -> object:
+    """`work()` run in a new thread that got `ident` (the system gives an ended thread's
+    to the next one it starts, as in a worker's pool of request threads); its result."""
+    seen = {}
+
+    def run() -> None:
+        if threading.get_ident() == ident:
+            seen["result"] = work()
+
+    for _ in range(200):
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if "result" in seen:
+            return seen["result"]
+    raise AssertionError("no new thread got the ended thread's ident")
+
+
+def test_a_thread_that_ended_holding_a_connection_leaves_nothing_to_the_next_with_its_ident(
+    tmp_path,
+):
+    """Connections were counted, and their locks looked up, by thread ident: a thread that
+    ended holding one (a leaked session; before 1d3fe3a, the WAL checkpointer's) handed its
+    count and its write lock on to the next thread the system gave its ident. That thread,
+    a request's, then kept its turn while it waited for another node, and was said to send
+    a call with a lock held."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    kept = []
+    try:
+        with engine.begin() as setup:
+            setup.execute(text("CREATE TABLE note (body TEXT)"))
+
+        def leak() -> None:
+            connection = engine.connect()
+            connection.execute(text("INSERT INTO note (body) VALUES ('synthetic')"))
+            kept.append(connection)  # ends with the connection and its write held
+
+        ended = threading.Thread(target=leak)
+        ended.start()
+        ended.join()
+        assert _thread_with_the_ident_of(
+            ended.ident, lambda: (holds_a_connection(), locks_held_here())
+        ) == (False, None)
+    finally:
+        for connection in kept:
+            connection.close()
         engine.dispose()

@@ -268,7 +268,7 @@ def test_the_checkpointers_connection_is_given_back_to_the_turns_too(sqlite_engi
     with unit_of_work(sqlite_engine) as db:
         _append(db, "one write")
     _wait_for(lambda: checkpointer.checkpoints > 0)  # done, and in its pause
-    assert checkpointer._thread.ident not in turns._connections
+    assert checkpointer._thread not in turns._connections
 
 
 def _descriptors_on(path) -> list[str]:
