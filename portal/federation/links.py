@@ -552,18 +552,18 @@ def withdrawn_elsewhere(
         return False
     if link is None or link.confirmed_at is None:  # told before (a notice sent again)
         return False
-    casework.unconfirm(db, link)
     for row in db.exec(
         select(OwedTell).where(OwedTell.case_id == case.id, OwedTell.agency_id == agency.id)
     ).all():
         db.delete(row)
-    case_history.note(db, case, CaseEventKind.LINK_WITHDRAWN, actor=None, at=at, reason=agency.name)
-    record(
+    casework.note_withdrawn(
         db,
-        AuditTag.CASE_LINK_WITHDRAWN,
-        agency_id=case.coordinating_agency_id,
+        case,
+        link,
+        agency,
+        log_of=case.coordinating_agency_id,
         actor=requester,
-        subject=case.reference,
+        noted_by=None,
         detail={"agency": agency.public_id, "withdrawn_on": node},
         at=at,
     )

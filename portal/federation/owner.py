@@ -585,14 +585,14 @@ def _withdraw_if_kept_apart(
     if other is None:
         return False
     client = db.get(Client, own.client_id)
-    casework.unconfirm(db, own)
-    case_history.note(db, case, CaseEventKind.LINK_WITHDRAWN, actor=None, at=at, reason=owner.name)
-    record(
+    casework.note_withdrawn(
         db,
-        AuditTag.CASE_LINK_WITHDRAWN,
-        agency_id=owner.id,
+        case,
+        own,
+        owner,
+        log_of=owner.id,
         actor=requester,
-        subject=case.reference,
+        noted_by=None,
         detail={"client": client.public_id, "reason": "in_another_open_case", "open_case": other},
         at=at,
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, record
+from portal.audit import AuditActor, AuditTag, record
 from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
@@ -320,20 +320,49 @@ def withdraw_link(
     if link.confirmed_at is None or link.client_id is None:
         raise Conflict("reason", "Your agency has no client confirmed on this case.")
     client = db.get(Client, link.client_id)
-    unconfirm(db, link)
-    case_history.note(
-        db, case, CaseEventKind.LINK_WITHDRAWN, actor=actor, at=at, reason=agency.name
-    )
-    record(
+    note_withdrawn(
         db,
-        AuditTag.CASE_LINK_WITHDRAWN,
-        agency_id=agency.id,
+        case,
+        link,
+        agency,
+        log_of=agency.id,
         actor=actor,
-        subject=case.reference,
+        noted_by=actor,
         detail={"client": client.public_id, "reason": reason},
         at=at,
     )
     return link
+
+
+def note_withdrawn(
+    db: Session,
+    case: MdtCase,
+    link: CaseLink,
+    agency: Agency,
+    *,
+    log_of: int | None,
+    actor: AuditActor,
+    noted_by: Actor | None,
+    detail: dict,
+    at: datetime,
+) -> None:
+    """The agency's link withdrawn, wherever it was decided (its staff here, the case's
+    reopening on its node, its node's notice to the coordinator's): the link names no
+    client any more, the case's history says the agency withdrew its record (`noted_by`:
+    the staff member, or no one for a node), and the log of `log_of` says who and why."""
+    unconfirm(db, link)
+    case_history.note(
+        db, case, CaseEventKind.LINK_WITHDRAWN, actor=noted_by, at=at, reason=agency.name
+    )
+    record(
+        db,
+        AuditTag.CASE_LINK_WITHDRAWN,
+        agency_id=log_of,
+        actor=actor,
+        subject=case.reference,
+        detail=detail,
+        at=at,
+    )
 
 
 def set_cadence(

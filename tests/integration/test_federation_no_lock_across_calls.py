@@ -270,6 +270,20 @@ def test_owners_told_of_a_remote_link_confirmed_hold_up_no_other_write(world):
     assert _owed(world) == set()
 
 
+def _no_write_waits_while(world, page, what: str) -> None:
+    """`page()` (its status) asks child welfare's node, which holds its answer: meanwhile
+    an entry is appended to the coordinator's log on node A, and does not wait for it."""
+    opening, opened = _in_thread(page)
+    assert world.gate_c.arrived.wait(WAIT), f"{what} did not reach child welfare's node"
+    meanwhile = _appended_meanwhile(world, fw.CAC, gate=world.gate_c)
+    opening.join(timeout=60)
+    assert meanwhile["before_release"] and "error" not in meanwhile, (
+        f"a write to the coordinator's log waited for child welfare's node to answer {what} "
+        f"(or failed: {meanwhile.get('error')!r})"
+    )
+    assert opened.get("value") == 200, opened
+
+
 def test_a_summary_waiting_on_an_owner_node_holds_up_no_other_write(world):
     # The shelter's summary: the clinic's node is asked first whether the shelter may be
     # told that the clinic takes part (what it answered is receipted here, the voucher the
@@ -284,15 +298,7 @@ def test_a_summary_waiting_on_an_owner_node_holds_up_no_other_write(world):
             fw.login(client, "shelter.cm")
             return client.get(f"/cases/{world.case_id}/summary").status_code
 
-    opening, opened = _in_thread(open_summary)
-    assert world.gate_c.arrived.wait(WAIT), "the summary did not ask child welfare's node"
-    meanwhile = _appended_meanwhile(world, fw.CAC, gate=world.gate_c)
-    opening.join(timeout=60)
-    assert meanwhile["before_release"] and "error" not in meanwhile, (
-        "a write to the coordinator's log waited for child welfare's node to answer the "
-        f"shelter's summary (or failed: {meanwhile.get('error')!r})"
-    )
-    assert opened.get("value") == 200, opened
+    _no_write_waits_while(world, open_summary, "the shelter's summary")
     # Nothing the page decided is lost: the voucher the shelter showed is in the log.
     assert fw.entries(world.a, tag="mdt:case:participation_vouched", subject=world.case_ref)
 
@@ -323,12 +329,4 @@ def test_an_owner_endpoint_asking_a_third_node_holds_up_no_other_write(world):
             return client.get(f"/cases/{mirror.public_id}").status_code
 
     with fw.serving(world.app, world.ports[0]):
-        opening, opened = _in_thread(clinic_summary)
-        assert world.gate_c.arrived.wait(WAIT), "A's point did not ask child welfare's node"
-        meanwhile = _appended_meanwhile(world, fw.CAC, gate=world.gate_c)
-        opening.join(timeout=60)
-    assert meanwhile["before_release"] and "error" not in meanwhile, (
-        "a write on the coordinator's node waited while its point waited for child "
-        f"welfare's node to answer the clinic (or failed: {meanwhile.get('error')!r})"
-    )
-    assert opened.get("value") == 200, opened
+        _no_write_waits_while(world, clinic_summary, "the clinic's case page on its node")
