@@ -334,6 +334,11 @@ def withdraw_link(
     return link
 
 
+# What a withdrawal's log entry says: references and codes (the client's or the agency's
+# public id, a reason from WITHDRAWAL_REASONS, a node), never words typed about a survivor.
+WithdrawalFacts = dict[str, str | None]
+
+
 def note_withdrawn(
     db: Session,
     case: MdtCase,
@@ -343,7 +348,7 @@ def note_withdrawn(
     log_of: int | None,
     actor: AuditActor,
     noted_by: Actor | None,
-    detail: dict,
+    detail: WithdrawalFacts,
     at: datetime,
 ) -> None:
     """The agency's link withdrawn, wherever it was decided (its staff here, the case's
