@@ -383,8 +383,9 @@ def tell_participants(
         _note_owed(db, case, asked, {agency_ids[m.agency]: m.name for m in members}, at=at)
         commit()
 
-    withdrawn: dict[int, tuple[str, bool]] = {}  # agency id -> its node, and whether it said
-    # the case's reopening withdrew it (its client in another open case there)
+    # The owners that answered their part is withdrawn: agency id -> (its node, whether the
+    # case's reopening withdrew it, its client in another open case there).
+    withdrawn: dict[int, tuple[str, bool]] = {}
 
     def send(batch: list, told: dict[str, set[str]]) -> dict[int, str]:
         """The news to each owner of `batch`; those that did not take it."""

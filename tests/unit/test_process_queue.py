@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from test_write_lock import _wait_for
 
 from portal import migrate
 from portal.audit import AuditTag, record, verify
@@ -147,10 +148,7 @@ def test_a_lock_file_that_cannot_be_used_leaves_the_writers_to_sqlites_lock(tmp_
         # Let go once the writes end; the WAL checkpointer may be taking its own turn after
         # them (it did in ci-local), so it is waited for, not read at once.
         queue = write_lock_of(engine)._queue
-        deadline = time.monotonic() + 5
-        while queue.held and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert queue.held is False
+        _wait_for(lambda: queue.held is False)
         assert "cannot be used" in caplog.text
         with Session(engine) as db:
             (report,) = [r for r in verify.verify_all(db) if r.entries]
