@@ -27,7 +27,11 @@ from portal.settings import NodeSecrets, Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import loopback_only
+
 from databases import BACKENDS, new_empty_database
+
+loopback_only.install()
 
 # A call to another node sent with a lock held fails the build (issue 15): it raises here,
 # and in every node and command the tests start (they inherit the environment). Set to

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx2
 import uvicorn
 from sqlmodel import select
 from starlette.datastructures import Secret
@@ -35,6 +36,19 @@ from databases import new_empty_database
 PASSWORD = "federation-test-2026"
 SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
 SECRET = "SYNTHETIC-FEDERATED-NOTE"
+
+
+class NodeDown(httpx2.AsyncBaseTransport):
+    """A node that is down: every request to it is refused at once, as a closed port
+    refuses it, and counted. Mounted for a node's URL instead of leaving the URL unmounted,
+    which would send its name to the resolver, off this machine, and wait on the answer."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request):
+        self.paths.append(request.url.path)
+        raise httpx2.ConnectError("the node is down", request=request)
 
 
 def now() -> datetime:

@@ -29,11 +29,6 @@ _tell_again = vouchers_tests._tell_again
 world = vouchers_tests.world  # the fixture: three nodes, the case linked across them
 
 
-class _Down(httpx2.AsyncBaseTransport):
-    async def handle_async_request(self, request):
-        raise httpx2.ConnectError("the node is down", request=request)
-
-
 def _coordinator(world) -> Requester:
     return Requester(
         node="local",
@@ -99,7 +94,7 @@ def test_an_owner_told_while_the_clinics_node_was_down_never_learns_of_the_clini
     down = Federation(
         timeout_seconds=5,
         window_seconds=30,
-        mounts={URLS[1]: _Down(), URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
+        mounts={URLS[1]: fw.NodeDown(), URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
     )
     engine = world.a.engine()
     try:

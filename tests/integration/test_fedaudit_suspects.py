@@ -188,11 +188,6 @@ def test_two_logs_whose_heads_name_each_others_agency_are_both_reported(db, keys
 world = in_process.world  # three nodes in this process, the case linked across them
 
 
-class _Down(httpx2.AsyncBaseTransport):
-    async def handle_async_request(self, request):
-        raise httpx2.ConnectError("the node is down", request=request)
-
-
 def test_an_owner_node_down_when_participants_changed_is_told_once_it_is_back(world):
     """The coordinating node tells every confirmed owner elsewhere who takes part in a case
     (`links.tell_participants`) when a link is confirmed: an owner whose node was down then
@@ -227,7 +222,7 @@ def test_an_owner_node_down_when_participants_changed_is_told_once_it_is_back(wo
     up = {
         URL: httpx2.ASGITransport(app=world.apps[n]) for URL, n in zip(URLS[1:], "bc", strict=True)
     }
-    for name, mounts in ((fw.CLINIC, up), (fw.WELFARE, {**up, URLS[1]: _Down()})):
+    for name, mounts in ((fw.CLINIC, up), (fw.WELFARE, {**up, URLS[1]: fw.NodeDown()})):
         federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
         try:
             with unit_of_work(a) as db:

@@ -50,9 +50,9 @@ def test_closing_and_reopening_reaches_the_owners_copy_of_the_case(world):
 def test_an_owner_node_down_is_named_when_the_case_closes(world):
     world.apps["a"].state.federation.close()
     world.apps["a"].state.federation = Federation(
-        timeout_seconds=1,
+        timeout_seconds=5,
         window_seconds=30,
-        mounts={URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},  # B unreachable
+        mounts={URLS[1]: fw.NodeDown(), URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
     )
     page = _as_coordinator(world, "close", "Synthetic: goals met")
     assert "The case is closed." in page

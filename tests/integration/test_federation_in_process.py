@@ -118,9 +118,9 @@ def test_a_revocation_on_the_owners_node_counts_on_the_next_view(world):
 def test_an_owner_down_shows_unavailable_and_the_rest_stands(world):
     world.apps["a"].state.federation.close()
     world.apps["a"].state.federation = Federation(
-        timeout_seconds=1,
+        timeout_seconds=5,
         window_seconds=30,
-        mounts={URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},  # B unreachable
+        mounts={URLS[1]: fw.NodeDown(), URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
     )
     with TestClient(
         world.apps["a"], base_url="http://node-a.test", follow_redirects=False

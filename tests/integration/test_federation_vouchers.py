@@ -359,25 +359,14 @@ def test_a_link_confirmed_on_the_coordinators_node_is_told_to_owners_elsewhere(w
     assert told[-1].actor_agency_ref == world.ids[fw.CAC] and told[-1].actor_user_ref is None
 
 
-class _CountingDown(httpx2.AsyncBaseTransport):
-    """A node that does not answer, counting what was sent to it."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request):
-        self.paths.append(request.url.path)
-        raise httpx2.ConnectError("the node is down", request=request)
-
-
 def test_a_coordinating_node_down_is_not_asked_again_by_every_page(world):
     """The clinic's staff open the summary twice while the coordinator's node is down:
     the first page asks it for a voucher and shows the owners elsewhere unavailable; the
     second, a moment later, does not wait for the down node again."""
-    down = _CountingDown()
+    down = fw.NodeDown()
     world.apps["b"].state.federation.close()
     world.apps["b"].state.federation = Federation(
-        timeout_seconds=1,
+        timeout_seconds=5,
         window_seconds=30,
         mounts={URLS[0]: down, URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
     )

@@ -73,9 +73,9 @@ def test_a_notice_the_coordinators_node_missed_is_sent_when_the_case_page_opens(
     to_c = httpx2.ASGITransport(app=world.apps["c"])
     world.apps["b"].state.federation.close()
     world.apps["b"].state.federation = Federation(
-        timeout_seconds=1,
+        timeout_seconds=5,
         window_seconds=30,
-        mounts={URLS[0]: vouchers_tests._CountingDown(), URLS[2]: to_c},
+        mounts={URLS[0]: fw.NodeDown(), URLS[2]: to_c},
     )
     page = _revoke(world, "b", "clinic.cm", _participation_release(world, "b", fw.CLINIC))
     assert "Coordinating CAC (synthetic) did not answer from its node" in page

@@ -252,9 +252,9 @@ def _ask_as(db, world, agency, asking, federation):
 def test_an_owner_down_shows_unavailable_and_the_rest_stands(world):
     world.apps["a"].state.federation.close()
     world.apps["a"].state.federation = Federation(
-        timeout_seconds=1,
+        timeout_seconds=5,
         window_seconds=30,
-        mounts={URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},  # B unreachable
+        mounts={URLS[1]: fw.NodeDown(), URLS[2]: httpx2.ASGITransport(app=world.apps["c"])},
     )
     with TestClient(world.apps["a"], base_url=URLS[0], follow_redirects=False) as client:
         fw.login(client, "coordinator")
