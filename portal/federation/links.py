@@ -434,10 +434,6 @@ def tell_participants(
         before_send=before_send,
     )
     untold |= send([m for m in members if participants[m.agency] == AgencyKind.SYSTEM], told)
-    if withdrawn:
-        # The coordinator's log before any link, as every other writer of both holds them
-        # (`request_link`, `participation_changed`): `withdrawn_elsewhere` holds the link.
-        lock_logs(db, [case.coordinating_agency_id])
     gone = {
         agency_id: WithdrawnThere(agency.name, kept_apart)
         for agency_id, (node, kept_apart) in withdrawn.items()
@@ -543,6 +539,10 @@ def withdrawn_elsewhere(
     on this node (`casework.withdraw_link`), until the agency confirms a client again (the
     coordinator asks it anew: `request_link`). Nothing is owed it of the case any more. The
     agency's reason stays on its node. True when the link counted until now."""
+    # The coordinator's log before the link, as every other writer of both takes them
+    # (`request_link`, `participation_changed`): in the other order, two such writers at
+    # once on PostgreSQL would each wait for the other, and one would be aborted.
+    lock_logs(db, [case.coordinating_agency_id])
     link = casework.held_link(db, case, agency)
     if link is not None and link.confirmed_at is None and link.asking_since is not None:
         # Withdrawn just after it confirmed, its answer still on its way here (asked with

@@ -20,14 +20,14 @@ from test_releases import SIGNER, _draft
 from test_screening import NY, screen
 
 import consent
-from portal.audit import AuditTag
+from portal.audit import AuditTag, lock_logs
 from portal.auth import passwords
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.db import unit_of_work
 from portal.errors import Conflict, Forbidden, NotFound
+from portal.federation import links, wire
 from portal.federation import owner as owner_side
-from portal.federation import wire
 from portal.models import (
     AccompanimentKind,
     Agency,
@@ -293,6 +293,46 @@ def test_a_link_withdrawn_twice_at_once_is_withdrawn_once(
     with Session(committed_engine) as db:
         reference = db.get(MdtCase, case_id).reference
     assert _audited(committed_engine, AuditTag.CASE_LINK_WITHDRAWN, reference) == 1
+
+
+def test_a_withdrawal_told_from_elsewhere_and_a_writer_of_the_log_and_link_at_once_both_end(
+    committed_engine, coordinated, monkeypatch
+):
+    """The agency's node tells the coordinator's that it withdrew its part
+    (`links.withdrawn_elsewhere`) while a writer here takes the coordinator's log, then the
+    link, as `request_link` does. Before, the withdrawal took the link first and the log
+    only to write its entry (its callers had to take the log before calling it): on
+    PostgreSQL each waited for the other and one was aborted as a deadlock."""
+    agency_id, case_id, _ = coordinated
+    AGENCY_NODE = "http://agency-elsewhere.test"
+    with unit_of_work(committed_engine) as db:
+        _confirm(db, coordinated, 0)
+
+    def withdraw_or_write(db: Session, number: int) -> None:
+        case, agency = db.get(MdtCase, case_id), db.get(Agency, agency_id)
+        if number == 0:
+            told_by = Requester(
+                node=AGENCY_NODE,
+                agency=agency.public_id,
+                agency_kind=agency.kind,
+                user=None,
+                roles=frozenset(),
+            )
+            withdrawn = links.withdrawn_elsewhere(
+                db, case, agency, requester=told_by, node=AGENCY_NODE, at=_later(1)
+            )
+            assert withdrawn
+        else:
+            lock_logs(db, [case.coordinating_agency_id])
+            casework.held_link(db, case, agency)
+
+    # The withdrawal pauses just after it took the link.
+    outcomes = at_once(committed_engine, monkeypatch, casework, "held_link", withdraw_or_write)
+    assert outcomes == ["saved", "saved"]
+    with Session(committed_engine) as db:
+        assert (
+            db.exec(select(CaseLink).where(CaseLink.case_id == case_id)).one().confirmed_at is None
+        )
 
 
 def test_a_case_closed_twice_at_once_is_closed_and_counted_once(
