@@ -268,7 +268,12 @@ class WalCheckpointer:
                     finally:
                         connection.close()
             except Exception as error:  # the next commit tries again; a connection's own
-                log.warning("WAL checkpoint failed: %s", error)  # backstop still holds
+                log.warning(  # backstop still holds
+                    "WAL checkpoint failed: %s (%s, process %d)",
+                    error,
+                    getattr(error, "sqlite_errorname", type(error).__name__),
+                    os.getpid(),
+                )
             del engine
             if halt.wait(self.PAUSE):
                 return
