@@ -446,7 +446,7 @@ ODD_ANSWERS = {
 }
 
 
-def _as_coordinator(app, db, clock, made, username, paths, *, timeout_seconds=1.0):
+def _as_coordinator(app, db, clock, made, username, paths, *, timeout_seconds=5.0):
     """The case's coordinator signed in on this node, whose federation is a fresh one on the
     test's clock, reading `paths` (a server error is answered as a page, not raised)."""
     from portal.federation.transport import Federation

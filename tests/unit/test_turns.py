@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -21,13 +22,21 @@ def test_outside_a_turn_a_wait_is_a_plain_block():
 
 
 def _two_requests(wait) -> None:
-    """The first request runs `wait(until)`, where `until()` waits (up to half a second)
-    for the second request to have run and says whether it did."""
-    threads, ran = RequestThreads(40), threading.Event()
+    """The first request runs `wait(until)`, where `until()` waits (up to two seconds)
+    for the second request to have run and says whether it did. The second is sent once
+    the first is waiting, not after a set while: on a loaded machine the first may not
+    have had its turn by then, and the second, run first, made a kept turn look handed on."""
+    threads, ran, waiting = RequestThreads(40), threading.Event(), threading.Event()
+
+    def until() -> bool:
+        waiting.set()
+        return ran.wait(timeout=2)
 
     async def requests():
-        first = asyncio.ensure_future(threads.run(wait, lambda: ran.wait(timeout=0.5)))
-        await asyncio.sleep(0.05)  # the first has its turn and waits
+        first = asyncio.ensure_future(threads.run(wait, until))
+        deadline = time.monotonic() + 30
+        while not waiting.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)  # the first has its turn, and waits
         await threads.run(ran.set)
         await first
 
