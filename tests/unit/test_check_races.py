@@ -311,13 +311,7 @@ def test_a_withdrawal_told_from_elsewhere_and_a_writer_of_the_log_and_link_at_on
     def withdraw_or_write(db: Session, number: int) -> None:
         case, agency = db.get(MdtCase, case_id), db.get(Agency, agency_id)
         if number == 0:
-            told_by = Requester(
-                node=AGENCY_NODE,
-                agency=agency.public_id,
-                agency_kind=agency.kind,
-                user=None,
-                roles=frozenset(),
-            )
+            told_by = links._agency_itself(agency, node=AGENCY_NODE)  # as its notice is
             withdrawn = links.withdrawn_elsewhere(
                 db, case, agency, requester=told_by, node=AGENCY_NODE, at=_later(1)
             )
