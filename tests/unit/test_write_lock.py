@@ -7,6 +7,7 @@ they came. The chain never forks, whatever was read before the lock.
 
 import gc
 import os
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -303,6 +304,47 @@ def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeyp
         time.sleep(0.5)  # past the engine's 300 ms wait: it gives up, and tries again
         assert checkpointer.checkpoints == before
     _wait_for(lambda: checkpointer.checkpoints > before)
+
+
+def test_the_checkpointer_writes_the_log_out_before_it_waits_for_the_writers(
+    sqlite_engine, monkeypatch
+):
+    """Under synchronous=NORMAL no commit syncs the write-ahead log: a checkpoint's first
+    fsync wrote out everything committed since the last one (15-38 MB a second under the
+    case summary), with the writers' lock held, and no request of the node committed
+    meanwhile (38-54 ms, once a second). The checkpointer syncs the log first, without the
+    lock; the checkpoint's own fsync then finds little left to write."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)  # ready again at once
+    lock = write_lock_of(sqlite_engine)
+    checkpointer = lock.checkpointer
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "first")
+    _wait_for(lambda: checkpointer.checkpoints > 0)
+    synced = []
+
+    def recording(handle) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{handle}"), lock._queue.queued))
+
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "holding the lock")
+        db.flush()  # the writers' lock held: a checkpoint due from now on waits for it
+        before = checkpointer.checkpoints
+        monkeypatch.setattr(db_module, "_fdatasync", recording)
+        checkpointer.committed()
+        _wait_for(lambda: synced)  # synced while this writer still holds the lock
+        assert synced[0] == (f"{sqlite_engine.url.database}-wal", 0)  # none waiting yet
+        assert checkpointer.checkpoints == before
+    _wait_for(lambda: checkpointer.checkpoints > before)
+
+
+def test_a_database_without_its_log_file_is_checkpointed_all_the_same(tmp_path):
+    """An in-memory database has no log file, nor has a file database before its first
+    write: nothing to sync, and no error."""
+    memory = sqlite3.connect(":memory:")
+    db_module._sync_log(memory)
+    fresh = sqlite3.connect(tmp_path / "fresh.db")
+    db_module._sync_log(fresh)
+    assert not (tmp_path / "fresh.db-wal").exists()
 
 
 def _wait_for(condition, seconds: float = 5) -> None:
