@@ -317,10 +317,12 @@ def _sync_log(dbapi_connection) -> None:
         return
     try:
         handle = os.open(name + "-wal", os.O_RDONLY)
-    except FileNotFoundError:
-        return  # no log yet: nothing to write
+    except OSError:
+        return  # no log yet; or one this process cannot open: the checkpoint writes it
     try:
         _fdatasync(handle)
+    except OSError:
+        pass  # the checkpoint's own fsync, which comes next, meets it and says so
     finally:
         os.close(handle)
 

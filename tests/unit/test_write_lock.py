@@ -347,6 +347,25 @@ def test_a_database_without_its_log_file_is_checkpointed_all_the_same(tmp_path):
     assert not (tmp_path / "fresh.db-wal").exists()
 
 
+def test_a_log_that_cannot_be_synced_early_is_still_checkpointed(sqlite_engine, monkeypatch):
+    """The early sync only moves work out of the writers' lock: when it fails, the
+    checkpoint runs all the same, and its own fsync meets the fault and says so."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
+    checkpointer = write_lock_of(sqlite_engine).checkpointer
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "first")
+    _wait_for(lambda: checkpointer.checkpoints > 0)
+    before = checkpointer.checkpoints
+
+    def failing(_handle) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(db_module, "_fdatasync", failing)
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "second")
+    _wait_for(lambda: checkpointer.checkpoints > before)
+
+
 def _wait_for(condition, seconds: float = 5) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
