@@ -877,6 +877,15 @@ def concurrency_lines(backend: str, result: Concurrency, levels) -> list[str]:
             f"is 8 / {gained:.2f} = {8 / gained:.1f}x the mean at 1: {eight.mean_ms:.1f} ms "
             f"against {one.mean_ms:.1f} ms{least})"
         )
+        # The p99 ratio is the means' ratio (fixed by the throughput: at least 8 / cores
+        # once the work is the CPU's) times the ratio of the tails, each p99 over its own
+        # mean: below 3x on two cores only if the tail at 8 is the shorter by a quarter.
+        tail_one, tail_eight = one.p99_ms / one.mean_ms, eight.p99_ms / eight.mean_ms
+        lines.append(
+            f"[{backend}]   summary p99 at 8 / at 1 = means at 8 / at 1 "
+            f"{eight.mean_ms / one.mean_ms:.2f}x × tails {tail_eight / tail_one:.2f}x "
+            f"(p99 over its mean: {tail_eight:.2f} at 8, {tail_one:.2f} at 1)"
+        )
     ones, eights = result.rounds.get(("summary", 1), []), result.rounds.get(("summary", 8), [])
     by_round = list(zip(ones, eights, strict=True)) if ones and eights else []
     if len(by_round) > 1:

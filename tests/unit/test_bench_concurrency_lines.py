@@ -50,3 +50,22 @@ def test_the_line_never_prints_a_least_p99_that_its_own_figures_contradict():
         little
     )
     assert "a p99 is never below its mean" not in little, little
+
+
+def test_the_p99_ratio_is_printed_as_the_means_ratio_times_the_tails_ratio():
+    """p99 at 8 / p99 at 1 = (mean at 8 / mean at 1) x (p99 over mean at 8 / p99 over mean
+    at 1): what the throughput fixes, and what is left to the tails. Here a long tail at
+    one connection (2 % of pages at 30 ms, p50 10) makes a ratio of 2x out of means 3.89x
+    apart."""
+    runs = {
+        ("summary", 1): _timed_run("summary", 1, [10.0] * 98 + [30.0] * 2, 1.04),
+        ("floor", 1): _timed_run("floor", 1, [0.2] * 100, 1.0),
+        ("summary", 8): _timed_run("summary", 8, [40.0] * 390 + [60.0] * 10, 2.0),
+        ("floor", 8): _timed_run("floor", 8, [0.4] * 400, 1.0),
+    }
+    lines = concurrency_lines("sqlite", Concurrency("sqlite", runs, None), (1, 8))
+    (little,) = [line for line in lines if "Little's law" in line]
+    assert "summary p99 at 8 / at 1: 2.00x" in little
+    (split,) = [line for line in lines if "= means at 8 / at 1" in line]
+    assert "means at 8 / at 1 3.89x × tails 0.51x" in split
+    assert "(p99 over its mean: 1.48 at 8, 2.88 at 1)" in split
