@@ -321,8 +321,8 @@ def _sync_log(dbapi_connection) -> None:
         return  # no log yet; or one this process cannot open: the checkpoint writes it
     try:
         _fdatasync(handle)
-    except OSError:
-        pass  # the checkpoint's own fsync, which comes next, meets it and says so
+    except OSError as error:  # the checkpoint, next, writes the log itself
+        log.warning("WAL written out before its checkpoint failed: %s", error)
     finally:
         os.close(handle)
 

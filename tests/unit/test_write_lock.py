@@ -296,10 +296,10 @@ def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeyp
     with unit_of_work(sqlite_engine) as db:
         _append(db, "first")
     _wait_for(lambda: checkpointer.checkpoints > 0)
-    before = checkpointer.checkpoints
     with unit_of_work(sqlite_engine) as db:
         _append(db, "holding the lock")
-        db.flush()
+        db.flush()  # the lock held: a checkpoint due before has ended, none starts now
+        before = checkpointer.checkpoints
         checkpointer.committed()  # due now: it must wait for this writer
         time.sleep(0.5)  # past the engine's 300 ms wait: it gives up, and tries again
         assert checkpointer.checkpoints == before
@@ -332,38 +332,48 @@ def test_the_checkpointer_writes_the_log_out_before_it_waits_for_the_writers(
         monkeypatch.setattr(db_module, "_fdatasync", recording)
         checkpointer.committed()
         _wait_for(lambda: synced)  # synced while this writer still holds the lock
-        assert synced[0] == (f"{sqlite_engine.url.database}-wal", 0)  # none waiting yet
+        log = os.path.realpath(f"{sqlite_engine.url.database}-wal")
+        assert synced[0] == (log, 0)  # none waiting for the lock yet
         assert checkpointer.checkpoints == before
     _wait_for(lambda: checkpointer.checkpoints > before)
 
 
-def test_a_database_without_its_log_file_is_checkpointed_all_the_same(tmp_path):
-    """An in-memory database has no log file, nor has a file database before its first
-    write: nothing to sync, and no error."""
-    memory = sqlite3.connect(":memory:")
-    db_module._sync_log(memory)
-    fresh = sqlite3.connect(tmp_path / "fresh.db")
-    db_module._sync_log(fresh)
+def test_a_database_without_a_log_file_has_nothing_to_sync(tmp_path, monkeypatch):
+    """An in-memory database has no log file, nor has a file database in rollback mode:
+    nothing is synced, and nothing fails."""
+    synced = []
+    monkeypatch.setattr(db_module, "_fdatasync", synced.append)
+    for connection in (sqlite3.connect(":memory:"), sqlite3.connect(tmp_path / "fresh.db")):
+        try:
+            db_module._sync_log(connection)
+        finally:
+            connection.close()
+    assert synced == []
     assert not (tmp_path / "fresh.db-wal").exists()
 
 
-def test_a_log_that_cannot_be_synced_early_is_still_checkpointed(sqlite_engine, monkeypatch):
-    """The early sync only moves work out of the writers' lock: when it fails, the
-    checkpoint runs all the same, and its own fsync meets the fault and says so."""
+def test_a_log_that_cannot_be_synced_early_is_still_checkpointed(
+    sqlite_engine, monkeypatch, caplog
+):
+    """The early sync only moves work out of the writers' lock: when it fails (a warning
+    says so), the checkpoint runs all the same and writes the log itself. It was skipped,
+    and tried again only 5 s later, to fail the same way."""
     monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
     checkpointer = write_lock_of(sqlite_engine).checkpointer
     with unit_of_work(sqlite_engine) as db:
         _append(db, "first")
     _wait_for(lambda: checkpointer.checkpoints > 0)
-    before = checkpointer.checkpoints
+    failed_at = []  # the checkpoints counted when the early sync failed
 
     def failing(_handle) -> None:
+        failed_at.append(checkpointer.checkpoints)
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(db_module, "_fdatasync", failing)
     with unit_of_work(sqlite_engine) as db:
         _append(db, "second")
-    _wait_for(lambda: checkpointer.checkpoints > before)
+    _wait_for(lambda: failed_at and checkpointer.checkpoints > failed_at[0])
+    assert "WAL written out before its checkpoint failed: [Errno 5]" in caplog.text
 
 
 def _wait_for(condition, seconds: float = 5) -> None:
