@@ -308,7 +308,7 @@ def _sync_log(dbapi_connection) -> None:
 
     Under synchronous=NORMAL no commit syncs the log, so each checkpoint's first fsync
     wrote all the log written since the last (47-89 pages of 4 KB for each case summary:
-    16-39 MB a second at 50 pages a second) with the writers' lock held, 38-54 ms in which
+    10-19 MB a second at 52 pages a second) with the writers' lock held, 38-54 ms in which
     no request of the node could commit. That was the tail of the summary at one
     connection: p99 49-57 ms against a p50 of 17 ms, one request a second. SQLite's own
     syncs all still run, in the same order; this only moves the writing out of the lock."""
