@@ -291,11 +291,7 @@ def test_no_checkpoint_runs_while_a_writer_holds_the_lock(sqlite_engine, monkeyp
     write-ahead log over meanwhile (sqlite.org/wal.html#walresetbug): a database disk image
     malformed. The checkpointer takes the writers' lock first, so no writer of any process
     writes while it copies; it tries again once the writer is done."""
-    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)  # ready again at once
-    checkpointer = write_lock_of(sqlite_engine).checkpointer
-    with unit_of_work(sqlite_engine) as db:
-        _append(db, "first")
-    _wait_for(lambda: checkpointer.checkpoints > 0)
+    checkpointer = _checkpointed_once(sqlite_engine, monkeypatch)
     with unit_of_work(sqlite_engine) as db:
         _append(db, "holding the lock")
         db.flush()  # the lock held: a checkpoint due before has ended, none starts now
@@ -310,16 +306,12 @@ def test_the_checkpointer_writes_the_log_out_before_it_waits_for_the_writers(
     sqlite_engine, monkeypatch
 ):
     """Under synchronous=NORMAL no commit syncs the write-ahead log: a checkpoint's first
-    fsync wrote out everything committed since the last one (15-38 MB a second under the
+    fsync wrote out everything committed since the last one (10-19 MB a second under the
     case summary), with the writers' lock held, and no request of the node committed
     meanwhile (38-54 ms, once a second). The checkpointer syncs the log first, without the
     lock; the checkpoint's own fsync then finds little left to write."""
-    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)  # ready again at once
+    checkpointer = _checkpointed_once(sqlite_engine, monkeypatch)
     lock = write_lock_of(sqlite_engine)
-    checkpointer = lock.checkpointer
-    with unit_of_work(sqlite_engine) as db:
-        _append(db, "first")
-    _wait_for(lambda: checkpointer.checkpoints > 0)
     synced = []
 
     def recording(handle) -> None:
@@ -358,11 +350,7 @@ def test_a_log_that_cannot_be_synced_early_is_still_checkpointed(
     """The early sync only moves work out of the writers' lock: when it fails (a warning
     says so), the checkpoint runs all the same and writes the log itself. It was skipped,
     and tried again only 5 s later, to fail the same way."""
-    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
-    checkpointer = write_lock_of(sqlite_engine).checkpointer
-    with unit_of_work(sqlite_engine) as db:
-        _append(db, "first")
-    _wait_for(lambda: checkpointer.checkpoints > 0)
+    checkpointer = _checkpointed_once(sqlite_engine, monkeypatch)
     failed_at = []  # the checkpoints counted when the early sync failed
 
     def failing(_handle) -> None:
@@ -374,6 +362,17 @@ def test_a_log_that_cannot_be_synced_early_is_still_checkpointed(
         _append(db, "second")
     _wait_for(lambda: failed_at and checkpointer.checkpoints > failed_at[0])
     assert "WAL written out before its checkpoint failed: [Errno 5]" in caplog.text
+
+
+def _checkpointed_once(engine, monkeypatch):
+    """The engine's checkpointer, ready again at once after each checkpoint, once one
+    has run after a write."""
+    monkeypatch.setattr(db_module.WalCheckpointer, "PAUSE", 0.01)
+    checkpointer = write_lock_of(engine).checkpointer
+    with unit_of_work(engine) as db:
+        _append(db, "first")
+    _wait_for(lambda: checkpointer.checkpoints > 0)
+    return checkpointer
 
 
 def _wait_for(condition, seconds: float = 5) -> None:
