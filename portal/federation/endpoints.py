@@ -156,15 +156,17 @@ def _serve(
             return _plain(problem.status_code, {"error": "refused", "message": str(problem)})
         content = json.dumps(answered.payload, separators=(",", ":")).encode()
         key_id, signing_key = transport.signing_key_of(db, answered.agency, keys=state.keys)
+        # Signed before the commit: an answer that cannot be signed leaves nothing written
+        # (no decision logged as made for a caller that never receives it).
+        headers = transport.signed_response_headers(
+            caller.request,
+            answered.status,
+            content,
+            key_id=key_id,
+            signing_key=signing_key,
+            now=now.timestamp(),
+        )
         commit(db)
-    headers = transport.signed_response_headers(
-        caller.request,
-        answered.status,
-        content,
-        key_id=key_id,
-        signing_key=signing_key,
-        now=now.timestamp(),
-    )
     return Response(content, status_code=answered.status, headers=headers)
 
 

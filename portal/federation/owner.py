@@ -8,6 +8,7 @@ staff, but the agency, its kind and its node are the roster's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
@@ -41,12 +42,15 @@ from portal.models import (
     Client,
     MdtCase,
     ReferralSource,
+    StaffUser,
 )
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import case_history, case_records, casework, releases, tasks, validation
 from portal.services.clients import lock_client
+
+log = logging.getLogger("portal")
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,24 @@ class Answer:
     agency: Agency | None  # the agency whose key signs the answer
 
 
-def _requester(caller: Caller, payload: dict) -> Requester:
+def _requester(db: Session, caller: Caller, payload: dict) -> Requester:
     requester = wire.requester_from(payload.get("requester"))
     member = caller.member
     if requester.agency != member.agency or requester.node != member.node:
         raise SignatureRefused(
             Refusal.WRONG_SENDER,
             f"{Refusal.WRONG_SENDER.words}: the key is {member.name}'s, on {member.node}",
+        )
+    # Who asked is the sending node's word, about its own staff: never one of ours, whose
+    # name our log would then put on what another agency was shown.
+    if (
+        requester.user is not None
+        and db.exec(select(StaffUser.id).where(StaffUser.public_id == requester.user)).first()
+        is not None
+    ):
+        raise SignatureRefused(
+            Refusal.WRONG_SENDER,
+            f"{Refusal.WRONG_SENDER.words}: the person named as asking is of this node",
         )
     # The roster says what kind of agency it is; the purpose must be one the portal knows.
     return replace(requester, agency_kind=member.kind, purpose=parse_purpose(requester.purpose))
@@ -94,6 +109,26 @@ def _case(db: Session, reference: object, *, at: datetime) -> MdtCase:
     )
 
 
+def _vouched(
+    db: Session, voucher: object, *, case: MdtCase, requester: Requester, at: datetime
+) -> bool:
+    """Whether the request carries a voucher that holds. One that does not is answered as
+    if none were sent, whether or not the case is known here: refused aloud only for a case
+    held here, it told any node that sent a made-up one which cases this node holds (and,
+    for a case held only because an agency here confirmed a survivor on it, that this
+    agency serves one). The refusal is the operator's to see."""
+    if voucher is None:
+        return False
+    try:
+        vouchers.check(db, voucher, case=case, requester=requester, at=at)
+    except vouchers.VoucherRefused as refused:
+        log.warning(
+            "a voucher from %s (%s) was not taken: %s", requester.agency, requester.node, refused
+        )
+        return False
+    return True
+
+
 def disclosures(
     db: Session,
     caller: Caller,
@@ -106,7 +141,7 @@ def disclosures(
 ) -> Answer:
     """`POST /federation/v1/disclosures`: each owner named (all hosted here) answers with
     its disclosure point, audited in its own log; signed with the first owner's key."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     named = payload.get("owners")
     if not isinstance(named, list) or not 0 < len(named) <= 20:
         raise wire.WireError("owners: expected a list of agency ids")
@@ -118,11 +153,9 @@ def disclosures(
     ):
         raise wire.WireError("sections: expected a list of section keys")
     cache = RequestCache()  # this request's reads only
-    voucher = payload.get("participation")
-    if voucher is not None and case.id is not None:
+    if _vouched(db, payload.get("participation"), case=case, requester=requester, at=at):
         # A community-based agency owners here are not told of: taking part on its
         # coordinator's word, for this request alone (`vouchers`).
-        vouchers.check(db, voucher, case=case, requester=requester, at=at)
         vouched_for(db, case, cache.agency(db, requester.agency), at=at, cache=cache)
     sections_of = {
         owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
@@ -240,7 +273,7 @@ def mdt_referrals(
     answers the coordinator's question about its minors with a clear concern and no MDT
     case at its own point, audited in its own log. Who coordinates the MDT is this node's
     roster's word, never the request's."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     named = payload.get("owners")
     if not isinstance(named, list) or not 0 < len(named) <= 20:
         raise wire.WireError("owners: expected a list of agency ids")
@@ -433,7 +466,7 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     that its client belongs to the case. Confirmed only under a release in effect naming
     the coordinating agency for MDT case review; otherwise declined, in the same words
     whether or not the owner knows the client."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     details = payload.get("case")
     if not isinstance(details, dict):
@@ -514,7 +547,7 @@ def _case_sent(db: Session, payload: dict) -> MdtCase | None:
 def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
     """`POST /federation/v1/case-participants`: the coordinating agency tells an owner
     which agencies now take part in a case the owner is linked to."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     case = _case_sent(db, payload)
     coordinator = db.exec(select(Agency).where(Agency.public_id == requester.agency)).one()
@@ -662,7 +695,7 @@ def _asked_by_a_confirmed_part(
     confirmed on a case this node's agency coordinates may ask (`confirmed` False: linked to
     it, confirmed or not); anyone else, or a case not coordinated here, is answered as a
     case that does not exist."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     case = _case_sent(db, payload)
     coordinator = None if case is None else db.get(Agency, case.coordinating_agency_id)
     asking = db.exec(select(Agency).where(Agency.public_id == requester.agency)).first()
@@ -831,7 +864,7 @@ def participation_told(
     to learn), it is a 404. A system-based agency not on the case as this node knows it (the
     coordinator tells it who takes part first) is answered as not told, the survivor's
     release unread: no answer here says what it names of an agency with no part in the case."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     case = _case_sent(db, payload)
     recipients = listed_agencies(payload.get("recipients"))
@@ -868,7 +901,7 @@ def case_consent(
     case reaching the agency that asked it (`point.consent_for_record`, audited in the
     owner's log). Asked by anyone else, or of a case not coordinated by the asker, it is a
     404, as for a case that does not exist."""
-    requester = _requester(caller, payload)
+    requester = _requester(db, caller, payload)
     asking = replace(
         wire.requester_from(payload.get("asking")),
         purpose=parse_purpose((payload.get("asking") or {}).get("purpose")),

@@ -471,6 +471,10 @@ def verify(
         if wanted <= {_identity(item) for item in member.value}:
             chosen = name
             break
+    if chosen is None and label is not None and label not in inputs:
+        raise SignatureRefused(
+            Refusal.MALFORMED, f"{Refusal.MALFORMED.words}: no signature is labelled {label!r}"
+        )
     if chosen is None:
         raise SignatureRefused(Refusal.INCOMPLETE)
     member = inputs[chosen]
@@ -514,10 +518,12 @@ def accept(
     window_seconds: float,
     required: Sequence[str],
     need_nonce: bool = True,
+    label: str | None = None,
 ) -> Verified:
     """The portal's rule for a signed message: `verify()`, then created within the window
-    (and not from the future beyond it), a nonce, and a body that matches its digest."""
-    verified = verify(message, resolve_key, required=required)
+    (and not from the future beyond it), a nonce, and a body that matches its digest.
+    `label`: only the signature of that label counts (see `verify`)."""
+    verified = verify(message, resolve_key, required=required, label=label)
     if verified.created < 0:
         raise SignatureRefused(Refusal.INCOMPLETE, "the signature has no creation time")
     if abs(now - verified.created) > window_seconds:

@@ -183,6 +183,10 @@ def accept_request(
         now=now,
         window_seconds=window_seconds,
         required=sig.REQUEST_COMPONENTS,
+        # The label the answer's signature binds itself to (`RESPONSE_COMPONENTS`): a
+        # request signed under any other was served, its work committed, and then the
+        # answer could not be signed (a 500, for decisions the caller never received).
+        label=sig.LABEL,
     )
     return Caller(found[verified.key_id], verified.key_id, message, verified.nonce)
 

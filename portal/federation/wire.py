@@ -330,7 +330,7 @@ def task_filter_from(data: object) -> TaskFilter:
     if not isinstance(data, dict):
         raise WireError("filters: expected an object")
     status = data.get("status") or ""
-    if status not in {"", "all", *(s.value for s in TaskStatus)}:
+    if not isinstance(status, str) or status not in {"", "all", *(s.value for s in TaskStatus)}:
         raise WireError("filters.status: not a task status")
     return TaskFilter(
         scope="agency", status=status, due_from=_day(data, "due_from"), due_to=_day(data, "due_to")
@@ -370,9 +370,11 @@ def assigned_tasks_from(data: object) -> list[AssignedTask]:
         if not isinstance(item, dict):
             raise WireError("tasks: expected a list of tasks")
         status, priority = item.get("status"), item.get("priority")
-        if status not in {s.value for s in TaskStatus}:
+        # Compared as text only: a list or an object here is unhashable, and raised a
+        # TypeError where a WireError (a clear refusal) is due.
+        if not isinstance(status, str) or status not in {s.value for s in TaskStatus}:
             raise WireError("tasks.status: not a task status")
-        if priority not in {p.value for p in TaskPriority}:
+        if not isinstance(priority, str) or priority not in {p.value for p in TaskPriority}:
             raise WireError("tasks.priority: not a priority")
         due = _day(item, "due_date")
         if due is None:

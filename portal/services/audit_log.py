@@ -285,10 +285,17 @@ def _conditions(agency: Agency, filters: AuditFilters, tz: ZoneInfo) -> list:
 
 def _joined(statement):
     # Entries name people by public id: a viewer from another node has no row here, and
-    # shows by the agency the roster names (or as from outside this node).
+    # shows by the agency the roster names (or as from outside this node). A person is
+    # named only as one of the agency the entry says asked: another node's request carries
+    # its own word for who asked, and one naming a staff member of ours as its asker must
+    # not put our colleague's name on what that node's agency was shown.
     return statement.outerjoin(
-        StaffUser, StaffUser.public_id == AuditEntry.actor_user_ref
-    ).outerjoin(ActorAgency, ActorAgency.public_id == AuditEntry.actor_agency_ref)
+        ActorAgency, ActorAgency.public_id == AuditEntry.actor_agency_ref
+    ).outerjoin(
+        StaffUser,
+        (StaffUser.public_id == AuditEntry.actor_user_ref)
+        & (StaffUser.agency_id == ActorAgency.id),
+    )
 
 
 def _rows_statement(agency: Agency, filters: AuditFilters, tz: ZoneInfo):

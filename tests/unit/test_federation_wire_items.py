@@ -77,3 +77,16 @@ def test_items_that_do_not_read_are_refused_as_the_owner_unavailable(items):
     sent["content"]["items"] = items
     with pytest.raises(wire.WireError):
         wire.decision_from(sent, OWNER)
+
+
+@pytest.mark.parametrize("odd", [["open"], {"open": 1}, 3, True])
+def test_a_task_status_or_priority_that_is_not_text_is_refused_as_wire(odd):
+    """Read as text only: a list or an object is unhashable, and its membership test
+    raised a TypeError (a 500, or a page that failed) where a WireError is due."""
+    with pytest.raises(wire.WireError, match=r"filters\.status"):
+        wire.task_filter_from({"status": odd})
+    task = {"ref": "t-1", "owner": "o-1", "due_date": "2026-11-20", "holder": None}
+    with pytest.raises(wire.WireError, match=r"tasks\.status"):
+        wire.assigned_tasks_from([{**task, "status": odd, "priority": "normal"}])
+    with pytest.raises(wire.WireError, match=r"tasks\.priority"):
+        wire.assigned_tasks_from([{**task, "status": "open", "priority": odd}])
