@@ -181,3 +181,78 @@ def read(
         detail=detail,
     )
     return answer
+
+
+@dataclass(frozen=True)
+class GuardedPart:
+    """A line of a section that tells what another section holds (a needs assessment's
+    substance use line), with the owner's policy answer for that other section: the line is
+    the requester's to read, or to change, only where that section is."""
+
+    field_key: str
+    option: str
+    answer: OwnAnswer
+
+    @property
+    def withheld(self) -> bool:
+        return self.answer.withheld
+
+
+def guarded_parts(
+    db: Session, requester: Requester, section: Section, *, agency: Agency
+) -> list[GuardedPart]:
+    """Every guarded line of `section`, decided for the requester as their own agency's
+    policy decides the section it tells of (as the disclosure point decides it for a
+    partner: `point._with_parts_decided`)."""
+    lines = [(f.key, option, guard) for f in section.fields for option, guard in f.guarded]
+    if not lines:
+        return []
+    answers = {
+        found.section.key: found
+        for found in decide_many(db, requester, sorted({g for *_, g in lines}), agency=agency)
+    }
+    return [GuardedPart(key, option, answers[guard]) for key, option, guard in lines]
+
+
+def record_parts_read(
+    db: Session,
+    parts: list[GuardedPart],
+    *,
+    of: Section,
+    requester: Requester,
+    agency: Agency,
+    client_ref: str | None,
+    subject: str,
+    at: datetime,
+    detail: dict | None = None,
+) -> None:
+    """One entry per guarded line's section read with `of` (shown, or withheld as a
+    placeholder): "who read our substance use notes" finds a read of the needs assessment
+    that showed its substance use line."""
+    for part in parts:
+        record_read(
+            db,
+            part.answer,
+            requester=requester,
+            agency=agency,
+            client_ref=client_ref,
+            subject=subject,
+            at=at,
+            detail={"part_of": of.key, "line": part.option, **(detail or {})},
+        )
+
+
+def without_parts(content: dict, parts: list[GuardedPart]) -> dict:
+    """Stored content with each withheld line's status and note left out, the placeholder's
+    words in their place (the shape `point._without_parts` gives a partner's copy)."""
+    hidden = [part for part in parts if part.withheld]
+    if not hidden:
+        return content
+    shown = dict(content)
+    for part in hidden:
+        lines = shown.get(part.field_key)
+        shown[part.field_key] = {
+            **(lines if isinstance(lines, dict) else {}),
+            part.option: {"status": "", "note": "", "withheld": sentence(part.answer.why)},
+        }
+    return shown

@@ -154,8 +154,11 @@ class _Allowed:
     role: str | None = None
     legal_basis: str | None = None
     # (field key, option, placeholder): lines of the section another section's gates
-    # withhold (`_parts_withheld`).
+    # withhold (`_with_parts_decided`).
     parts_withheld: tuple[tuple[str, str, Withheld], ...] = ()
+    # (option, verdict): lines of the section released under another section's gates, each
+    # audited under that section's own release and policy line (`answer`).
+    parts_released: tuple[tuple[str, _Allowed], ...] = ()
     # An MDT record: every survivor's release (or legal basis) it was released under.
     relied_on: tuple[_Relied, ...] = ()
     decision: str = field(default="released", init=False)
@@ -843,13 +846,17 @@ def _with_parts_decided(db: Session, verdict: Verdict, **gate_args) -> Verdict:
     release it. Otherwise the line is a placeholder, whether or not the owner wrote in it."""
     if not isinstance(verdict, _Allowed):
         return verdict
-    withheld = []
+    withheld, released = [], []
     for f in verdict.section.fields:
         for option, guard_key in f.guarded:
             guard, _role, _rule = _gates(db, **gate_args, section=catalogue().get(guard_key))
             if isinstance(guard, Withheld):
                 withheld.append((f.key, option, guard))
-    return replace(verdict, parts_withheld=tuple(withheld)) if withheld else verdict
+            elif isinstance(guard, _Allowed):
+                released.append((option, guard))
+    if not withheld and not released:
+        return verdict
+    return replace(verdict, parts_withheld=tuple(withheld), parts_released=tuple(released))
 
 
 def _without_parts(loaded, section: Section, parts) -> content.Content:
@@ -962,8 +969,10 @@ def _entry(
     *,
     refs: tuple[str, ...],
     at: datetime,
+    line_of: tuple[Section, str] | None = None,
 ) -> dict:
-    """The owner's audit entry for one decision."""
+    """The owner's audit entry for one decision. `line_of`: the decision is a line of that
+    section, released under this one's gates (`_with_parts_decided`)."""
     return entry_values(
         AuditTag.DISCLOSURE_RELEASED
         if verdict.decision == "released"
@@ -979,6 +988,7 @@ def _entry(
             # The entry keeps the placeholder's sentence, as it always has.
             "reason": sentence(verdict.why) if isinstance(verdict, Withheld) else None,
             **({"records": list(refs)} if refs else {}),
+            **({"part_of": line_of[0].key, "line": line_of[1]} if line_of else {}),
             **(
                 {"parts_withheld": [option for _f, option, _w in verdict.parts_withheld]}
                 if getattr(verdict, "parts_withheld", ())
@@ -1117,6 +1127,25 @@ def answer(
                 at=at,
             )
         )
+        if isinstance(decision, Released):
+            # A line released under another section's gates is that section's disclosure
+            # too, under its own release: the survivor's accounting for that release, and
+            # "who saw our substance use notes", find it.
+            entries.extend(
+                _entry(
+                    requester,
+                    case,
+                    owner,
+                    line,
+                    line.role,
+                    line.policy_rule,
+                    cache.client_refs.get(client_id),
+                    refs=refs,
+                    at=at,
+                    line_of=(verdict.section, option),
+                )
+                for option, line in verdict.parts_released
+            )
         relied_entries.extend(
             _relied_entries(
                 verdict, requester=requester, case=case, role=role, refs=refs, at=at, cache=cache
@@ -1199,6 +1228,21 @@ def disclose(
     return decision
 
 
+def _unseen_parts(verdict: _Allowed, lines, previewer: Requester, owner: Agency) -> _Allowed:
+    """The verdict with each line the previewing staff member may not read withheld from
+    their preview too (the recipient's own withheld lines stay as the recipient's gates
+    said them)."""
+    withheld = list(verdict.parts_withheld)
+    taken = {(key, option) for key, option, _placeholder in withheld}
+    for part in lines:
+        if (part.field_key, part.option) not in taken:
+            guard = _placeholder(
+                previewer, owner, part.answer.section, Gate.POLICY, own_agency=True
+            )
+            withheld.append((part.field_key, part.option, guard))
+    return replace(verdict, parts_withheld=tuple(withheld))
+
+
 def preview(
     db: Session,
     staff: Requester,
@@ -1230,11 +1274,18 @@ def preview(
     )
     owner_sections = catalogue().for_discipline(owner.discipline)
     # What the previewing staff member may read themselves, under their agency's policy.
+    previewer = staff.asking(release_row.purpose)
     mine = {
         found.section.key: found
-        for found in own.decide_many(
-            db, staff.asking(release_row.purpose), owner_sections, agency=owner
-        )
+        for found in own.decide_many(db, previewer, owner_sections, agency=owner)
+    }
+    # The lines of a section that tell what another holds, as the previewing staff member
+    # may read them: a line the recipient would get and they may not read is a placeholder.
+    lines_of = {
+        section.key: [
+            p for p in own.guarded_parts(db, previewer, section, agency=owner) if p.withheld
+        ]
+        for section in owner_sections
     }
     client_ref = db.get(Client, release_row.client_id).public_id
     decisions = []
@@ -1252,6 +1303,8 @@ def preview(
         }
         verdict, _role, _rule = _gates(db, **asked, section=section)
         verdict = _with_parts_decided(db, verdict, **asked)
+        if isinstance(verdict, _Allowed) and lines_of[section.key]:
+            verdict = _unseen_parts(verdict, lines_of[section.key], previewer, owner)
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:
             decision = ReleasedUnseen(
                 section, owner, verdict.release_ref, verdict.policy_rule, mine[section.key].why

@@ -6,7 +6,7 @@ ask the owner's disclosure point (`portal.disclosure`), the only other reader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -199,6 +199,9 @@ class SectionView:
     section: Section
     answer: own.OwnAnswer
     versions: list[Version]
+    # Its lines that tell what another section holds, as the requester may read them: a
+    # withheld one shows, in every version, only the placeholder's words.
+    parts: tuple[own.GuardedPart, ...] = ()
 
 
 def read_section(
@@ -212,7 +215,9 @@ def read_section(
 ) -> SectionView:
     """The owner's own staff reading a section: the agency's policy decides for the
     requester's roles and purpose, the read is audited either way, and content is opened
-    only if allowed."""
+    only if allowed. A line that tells what another section holds (a needs assessment's
+    substance use line) is shown only where that section's policy lets the requester read
+    it, its read audited under that section too."""
     agency = _own_agency(db, client, requester)
     section = section_or_404(section_key)
     answer = own.read(
@@ -224,8 +229,24 @@ def read_section(
         subject=client.public_id,
         at=at,
     )
-    versions = history(db, client, section.key, keys=keys) if answer.allowed else []
-    return SectionView(section, answer, versions)
+    if answer.withheld:
+        return SectionView(section, answer, [])
+    parts = own.guarded_parts(db, requester, section, agency=agency)
+    own.record_parts_read(
+        db,
+        parts,
+        of=section,
+        requester=requester,
+        agency=agency,
+        client_ref=client.public_id,
+        subject=client.public_id,
+        at=at,
+    )
+    versions = [
+        replace(version, content=own.without_parts(version.content, parts))
+        for version in history(db, client, section.key, keys=keys)
+    ]
+    return SectionView(section, answer, versions, tuple(parts))
 
 
 def readable(
@@ -288,8 +309,59 @@ def write_section(
             )
     if based_on is not None:
         _still_latest(db, client, section, based_on)
+    hidden = [p for p in own.guarded_parts(db, requester, section, agency=agency) if p.withheld]
+    if hidden:
+        raw = _hidden_lines_kept(
+            db, client, section, raw, hidden, requester=requester, agency=agency, keys=keys, at=at
+        )
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
     return save_section(db, client, section.key, raw, actor=author, keys=keys, at=at)
+
+
+def _hidden_lines_kept(
+    db: Session,
+    client: Client,
+    section: Section,
+    raw: dict,
+    hidden: list[own.GuardedPart],
+    *,
+    requester: Requester,
+    agency: Agency,
+    keys: KeyWrapper,
+    at: datetime,
+) -> dict:
+    """`raw` with each line the writer may not read as the last version holds it: a save
+    replaces every line, and one that left them out (the form shows them as placeholders)
+    erased what someone allowed to had written. A value sent for such a line is refused
+    and audited, as a save of a section withheld from the writer is."""
+    latest = section_versions.latest(db, client, section.key)
+    before = section_versions.open_content(db, latest, keys=keys) if latest else {}
+    kept = dict(raw)
+    for part in hidden:
+        lines = kept.get(part.field_key)
+        if lines is not None and not isinstance(lines, dict):
+            continue  # not a needs list at all: `clean_content` says so
+        sent = (lines or {}).get(part.option)
+        if sent not in (None, "", {}) and (
+            not isinstance(sent, dict) or sent.get("status") or sent.get("note")
+        ):
+            own.record_read(
+                db,
+                part.answer,
+                requester=requester,
+                agency=agency,
+                client_ref=client.public_id,
+                subject=client.public_id,
+                at=at,
+                detail={"attempt": "save", "part_of": section.key, "line": part.option},
+            )
+            raise Forbidden(f"Not saved: {part.option} — {sentence(part.answer.why)}.")
+        previous = (before.get(part.field_key) or {}).get(part.option)
+        kept[part.field_key] = {
+            **(lines or {}),
+            part.option: previous or {"status": "", "note": ""},
+        }
+    return kept
 
 
 def _still_latest(db: Session, client: Client, section: Section, based_on: object) -> None:
@@ -333,6 +405,8 @@ def form_values(section: Section, content: SectionContent | None) -> dict:
                 d: {
                     "status": (value.get(d) or {}).get("status", ""),
                     "note": (value.get(d) or {}).get("note", ""),
+                    # A line the reader may not see (`own.without_parts`): its placeholder.
+                    "withheld": (value.get(d) or {}).get("withheld", ""),
                 }
                 for d in field.options
             }

@@ -128,9 +128,23 @@ def section_save(ctx: Context) -> Response:
             at=ctx.now,
             based_on=ctx.field("based_on") or None,
         )
-    except Forbidden:
+    except Forbidden as refused:
         ctx.keep_on_error = True  # the refusal's audit entry must survive the 403
-        return _page(ctx, client, _unread(ctx, client, section), {}, status=403)
+        unread = _unread(ctx, client, section)
+        if unread.answer.withheld:
+            return _page(ctx, client, unread, {}, status=403)
+        # The section is the writer's; a line of it that tells what another section holds
+        # is not (a form does not offer it: only a request made by hand sends one).
+        view = _read(ctx, client, section)
+        current = view.versions[0].content if view.versions else None
+        return _page(
+            ctx,
+            client,
+            view,
+            sections.form_values(section, current),
+            errors={"section": str(refused)},
+            status=403,
+        )
     except Invalid as error:
         # The history stays beside the form, read as the form's page reads it: audited in
         # the agency's log, the entry kept through the 4xx once the failed write is dropped.

@@ -187,22 +187,29 @@ def test_content_only_when_both_gates_allow(
             db, viewer.asking(purpose), w.case, w.owner, section, at, tz=UTC, keys=keys
         )
         db.flush()
-        assert owner_entries() == before + 1
 
-        policy_ok = policy_oracle(
-            # The owner's own staff are decided as the kind "own", never their agency's kind.
-            [line for line in agency_lines],
-            "own" if own else viewer_agency.kind,
-            roles,
-            section,
-            purpose,
-        )
-        consent_ok = own or consent_oracle(specs, section, purpose, at)
+        def allowed(key: str) -> tuple[bool, bool]:
+            policy_ok = policy_oracle(
+                # The owner's own staff are decided as the kind "own", never their agency's.
+                [line for line in agency_lines],
+                "own" if own else viewer_agency.kind,
+                roles,
+                key,
+                purpose,
+            )
+            return policy_ok, own or consent_oracle(specs, key, purpose, at)
+
+        policy_ok, consent_ok = allowed(section)
         assert isinstance(decision, Released) is (policy_ok and consent_ok), (
             decision,
             policy_ok,
             consent_ok,
         )
+        # One entry per decision; and, for a section released with lines that tell what
+        # another section holds, one per line released under that section's own gates.
+        lines = [g for f in catalogue().get(section).fields for _option, g in f.guarded]
+        released_lines = [g for g in lines if all(allowed(g))] if policy_ok and consent_ok else []
+        assert owner_entries() == before + 1 + len(released_lines)
         if isinstance(decision, Withheld):
             assert SECRET_NOTE not in repr(decision)
             assert not hasattr(decision, "content")

@@ -1,0 +1,179 @@
+"""Findings of an adversarial review of the pages that show an agency's own records: a
+needs assessment's lines that tell what another section holds (substance use, mental
+health) are its own staff's to read, or to change, only where that section's policy lets
+them (DESIGN.md: the owner's policy applies to its own staff too). Each finding's test
+failed before its fix. Synthetic data only."""
+
+from __future__ import annotations
+
+import json
+
+from disclosure_helpers import release, world, write
+from sqlmodel import select
+
+from portal.models import AuditEntry, Discipline, Role
+from portal.sections import catalogue
+from portal.services import section_versions
+
+import factories as make
+
+SU_NOTE = "SYNTHETIC-SU-NOTE-7731"
+MH_NOTE = "SYNTHETIC-MH-NOTE-7732"
+FOOD_NOTE = "SYNTHETIC-FOOD-NOTE-7733"
+
+
+def _assessed(db, keys):
+    w = world(db, keys, owner_discipline=Discipline.SHELTER)
+    write(
+        db,
+        keys,
+        w,
+        "needs_assessment",
+        {
+            "domains": {
+                "food": {"status": "met", "note": FOOD_NOTE},
+                "substance use": {"status": "need identified", "note": SU_NOTE},
+                "mental health": {"status": "in progress", "note": MH_NOTE},
+            },
+            "assessed_on": "2026-11-01",
+        },
+    )
+    return w
+
+
+def test_own_needs_assessment_page_withholds_lines_the_role_may_not_read(client, db, keys, clock):
+    """Before: the owner's own section page showed a needs assessment's substance use and
+    mental health lines to an own advocate, whom the policy keeps from those sections (the
+    disclosure point withholds the same lines from the same role on the case summary)."""
+    w = _assessed(db, keys)
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, advocate.username)
+    page = client.get(f"/clients/{w.client.public_id}/sections/needs_assessment")
+    assert page.status_code == 200
+    assert FOOD_NOTE in page.text  # the section itself is the advocate's to read
+    assert SU_NOTE not in page.text, "substance use line shown to an advocate"
+    assert MH_NOTE not in page.text, "mental health line shown to an advocate"
+
+
+def test_release_preview_withholds_guarded_lines_from_the_previewing_role(client, db, keys, clock):
+    """Before: the release preview checked the previewing staff member's own policy for
+    the needs assessment as a whole, but shows its substance use and mental health lines
+    whenever the recipient would receive them, to an own advocate the policy keeps from
+    both sections."""
+    w = _assessed(db, keys)
+    row = release(db, keys, w, ["needs_assessment", "substance_use", "mental_health"])
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, advocate.username)
+    page = client.get(
+        f"/releases/{row.public_id}/preview?agency={w.partner.public_id}&role=case_manager"
+    )
+    assert page.status_code == 200
+    assert FOOD_NOTE in page.text  # the advocate may read the needs assessment itself
+    assert SU_NOTE not in page.text, "substance use line shown to the previewing advocate"
+    assert MH_NOTE not in page.text, "mental health line shown to the previewing advocate"
+
+
+def _line_index(option: str) -> tuple[str, int]:
+    (needs,) = [f for f in catalogue().get("needs_assessment").fields if f.type == "domains"]
+    return needs.key, needs.options.index(option)
+
+
+def _own_entries(db, agency, section_key: str) -> list[AuditEntry]:
+    db.expire_all()
+    return list(
+        db.exec(
+            select(AuditEntry).where(
+                AuditEntry.agency_id == agency.id, AuditEntry.section_key == section_key
+            )
+        ).all()
+    )
+
+
+def test_an_advocates_form_keeps_the_lines_it_may_not_read(client, db, keys, clock):
+    """The form offers no input for a line the writer may not read (its placeholder in its
+    place), its read is audited under that line's own section, and a save through the form
+    keeps what a colleague allowed to recorded there (a save replaces every line)."""
+    w = _assessed(db, keys)
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, advocate.username)
+    url = f"/clients/{w.client.public_id}/sections/needs_assessment"
+    page = client.get(url)
+    field, su = _line_index("substance use")
+    assert f'name="{field}__{su}__note"' not in page.text
+    assert "A save keeps what is recorded here" in page.text
+    read = _own_entries(db, w.owner, "substance_use")
+    assert [(e.decision, json.loads(e.detail)["part_of"]) for e in read] == [
+        ("withheld", "needs_assessment")
+    ]
+    _field, food = _line_index("food")
+    saved = client.post(
+        url,
+        data={
+            "csrf_token": make.csrf_from(page.text),
+            "based_on": "1",
+            f"{field}__{food}__status": "met",
+            f"{field}__{food}__note": "SYNTHETIC-FOOD-UPDATED",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    db.expire_all()
+    latest = section_versions.latest(db, w.client, "needs_assessment")
+    content = section_versions.open_content(db, latest, keys=keys)
+    assert latest.version == 2
+    assert content["domains"]["food"]["note"] == "SYNTHETIC-FOOD-UPDATED"
+    assert content["domains"]["substance use"]["note"] == SU_NOTE
+    assert content["domains"]["mental health"]["note"] == MH_NOTE
+
+
+def test_a_hand_made_save_of_a_line_the_writer_may_not_read_is_refused_and_audited(
+    client, db, keys, clock
+):
+    w = _assessed(db, keys)
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, advocate.username)
+    url = f"/clients/{w.client.public_id}/sections/needs_assessment"
+    field, su = _line_index("substance use")
+    answer = client.post(
+        url,
+        data={
+            "csrf_token": make.csrf_of_page(client, url),
+            "based_on": "1",
+            f"{field}__{su}__note": "SYNTHETIC-OVERWRITE",
+        },
+    )
+    assert answer.status_code == 403
+    assert "Not saved: substance use" in answer.text
+    assert SU_NOTE not in answer.text and "SYNTHETIC-OVERWRITE" not in answer.text
+    db.expire_all()
+    assert section_versions.latest(db, w.client, "needs_assessment").version == 1
+    refused = [
+        e for e in _own_entries(db, w.owner, "substance_use") if "attempt" in json.loads(e.detail)
+    ]
+    assert [(e.decision, json.loads(e.detail)["attempt"]) for e in refused] == [
+        ("withheld", "save")
+    ]
+
+
+def test_a_role_that_may_read_the_lines_sees_and_changes_them(client, db, keys, clock):
+    """The guard takes nothing from a role the policy lets read substance use and mental
+    health (the agency's case manager): its page shows the lines, its reads are audited as
+    reads of those sections too."""
+    w = _assessed(db, keys)
+    manager = make.user(db, w.owner, Role.CASE_MANAGER)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, manager.username)
+    page = client.get(f"/clients/{w.client.public_id}/sections/needs_assessment")
+    assert SU_NOTE in page.text and MH_NOTE in page.text
+    field, su = _line_index("substance use")
+    assert f'name="{field}__{su}__note"' in page.text
+    read = _own_entries(db, w.owner, "substance_use")
+    assert [e.decision for e in read] == ["released"]
