@@ -203,7 +203,11 @@ def collect(**checks) -> dict:
 def wall_clock(day: date, clock: time, *, tz: tzinfo, field: str) -> datetime:
     """A date and time on the MDT's wall clocks, in its zone. A time the clocks skip
     (spring forward: 02:30 on the night they go from 02:00 to 03:00) is refused, not moved
-    an hour without a word; a time they pass twice (fall back) is the first of the two."""
+    an hour without a word; a time they pass twice (fall back) is the first of the two. A
+    time typed with a zone of its own ("14:30+05:00") is refused too: combined with the
+    MDT's zone, its offset was dropped, and the time saved hours from the one typed."""
+    if clock.tzinfo is not None:
+        raise Invalid(field, "Give the time on the MDT's clocks, like 14:30, without a time zone.")
     local = datetime.combine(day, clock, tzinfo=tz)
     if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise Invalid(

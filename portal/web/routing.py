@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive
 
 from portal.auth import sessions as web_sessions
 from portal.auth.permissions import Permission, allows
@@ -70,12 +71,31 @@ async def _read_form(request: Request) -> FormData:
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         raise HTTPException(415, "Send the form as a web form.")
+    # Held to the limit as it arrives, too: a body sent in chunks carries no length, and
+    # was read whole into memory however large (each field under the part limit).
+    bounded = Request(request.scope, _limited(request.receive, MAX_FORM_BYTES))
     try:
-        return await request.form(
+        return await bounded.form(
             max_files=5, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES
         )
     except MultiPartException as error:
         raise HTTPException(400, str(error)) from None
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive`, refusing (413) a body past `limit` bytes as soon as it gets there."""
+    taken = 0
+
+    async def receive_limited() -> Message:
+        nonlocal taken
+        message = await receive()
+        if message["type"] == "http.request":
+            taken += len(message.get("body", b""))
+            if taken > limit:
+                raise HTTPException(413, "The form is too large.")
+        return message
+
+    return receive_limited
 
 
 def _run(

@@ -202,3 +202,14 @@ def test_the_default_period_is_this_month_and_the_two_before():
     assert mentor_reports.Period.default(date(2026, 1, 15)) == mentor_reports.Period(
         date(2025, 11, 1), date(2026, 1, 15)
     )
+
+
+@pytest.mark.parametrize("typed", ["14:30+05:00", "14:30Z", "14:30:00-08:00"])
+def test_a_time_typed_with_a_zone_of_its_own_is_refused_not_moved(typed):
+    """Combined with the MDT's zone, its offset was dropped: the appointment was saved at
+    14:30 New York time, hours from the time typed (the meeting form did the same)."""
+    with pytest.raises(Invalid) as refused:
+        mentor_forms.read_appointment({**DATE, "time": typed}, tz=NY, now=NOW)
+    assert refused.value.errors == {
+        "time": "Give the time on the MDT's clocks, like 14:30, without a time zone."
+    }
