@@ -8,6 +8,7 @@ is then refused as it is after the fact. Synthetic data only."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, timedelta
@@ -888,11 +889,16 @@ def served_twice(committed_engine, node_secrets):
         cases.link_client(db, case, clinic, None, actor=None, at=make.AT)
         world = World(clinic, elsewhere, client, client, case, clinic_staff, clinic_staff)
         release(db, keys, world, ["medical"], recipients=[elsewhere.public_id])
-        asking = Requester.of(
-            make.user(db, elsewhere, Role.MDT_COORDINATOR),
-            elsewhere,
-            frozenset({Role.MDT_COORDINATOR.value}),
-        ).asking("mdt_case_review")
+        # The coordinator's staff member is of its own node: no staff row of this one (the
+        # owner's door refuses a request naming one of its own staff as asking).
+        asking = Requester(
+            node=ELSEWHERE,
+            agency=elsewhere.public_id,
+            agency_kind=elsewhere.kind,
+            user=str(uuid.uuid4()),
+            roles=frozenset({Role.MDT_COORDINATOR.value}),
+            purpose="mdt_case_review",
+        )
         return clinic.id, elsewhere.public_id, client.id, client.reference, case.id, asking
 
 
