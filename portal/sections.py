@@ -12,6 +12,7 @@ from portal.resources import POLICIES_DIR
 
 CATALOGUE_PATH = POLICIES_DIR / "sections.toml"
 FIELD_TYPES = frozenset({"text", "textarea", "date", "choice", "checklist", "domains"})
+GUARDED_TYPES = frozenset({"domains", "checklist"})  # fields whose lines may be guarded
 # Sections whose content lives outside the section versions: the workflow's meeting minutes
 # and the mentor program's accompaniment log. Only the disclosure point reads them for others.
 # "referrals": the screenings of minors with a clear concern and no MDT case (issue 20).
@@ -47,9 +48,10 @@ class SectionField:
     type: str
     options: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
-    # (option, section key): a line of a "domains" field that tells what another section
-    # holds (a needs assessment's substance use line, the substance use section's matter).
-    # Released only to whom that section's gates would release it (`disclosure.point`).
+    # (option, section key): a line of a "domains" or "checklist" field that tells what
+    # another section holds (a needs assessment's substance use line, the substance use
+    # section's matter; an immigration proceeding, the immigration section's). Released only
+    # to whom that section's gates would release it (`disclosure.point`, `disclosure.own`).
     guarded: tuple[tuple[str, str], ...] = ()
 
 
@@ -137,7 +139,7 @@ def parse(data: dict) -> Catalogue:
     for section in sections:
         for f in section.fields:
             for option, guard in f.guarded:
-                if f.type != "domains" or option not in f.options:
+                if f.type not in GUARDED_TYPES or option not in f.options:
                     raise ValueError(f"section {section.key}: guarded {option!r} is no option")
                 if guard not in keys:
                     raise ValueError(f"section {section.key}: {option!r} guarded by {guard!r}")

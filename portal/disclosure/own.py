@@ -190,6 +190,7 @@ class GuardedPart:
     the requester's to read, or to change, only where that section is."""
 
     field_key: str
+    field_type: str  # "domains" or "checklist"
     option: str
     answer: OwnAnswer
 
@@ -204,14 +205,14 @@ def guarded_parts(
     """Every guarded line of `section`, decided for the requester as their own agency's
     policy decides the section it tells of (as the disclosure point decides it for a
     partner: `point._with_parts_decided`)."""
-    lines = [(f.key, option, guard) for f in section.fields for option, guard in f.guarded]
+    lines = [(f, option, guard) for f in section.fields for option, guard in f.guarded]
     if not lines:
         return []
     answers = {
         found.section.key: found
         for found in decide_many(db, requester, sorted({g for *_, g in lines}), agency=agency)
     }
-    return [GuardedPart(key, option, answers[guard]) for key, option, guard in lines]
+    return [GuardedPart(f.key, f.type, option, answers[guard]) for f, option, guard in lines]
 
 
 def record_parts_read(
@@ -243,14 +244,20 @@ def record_parts_read(
 
 
 def without_parts(content: dict, parts: list[GuardedPart]) -> dict:
-    """Stored content with each withheld line's status and note left out, the placeholder's
-    words in their place (the shape `point._without_parts` gives a partner's copy)."""
+    """Stored content without each withheld line: in a needs list, its status and note
+    give way to the placeholder's words (the shape `point._without_parts` gives a partner's
+    copy); from a checklist, the option is taken out (the page says it is withheld, whether
+    or not it was ticked)."""
     hidden = [part for part in parts if part.withheld]
     if not hidden:
         return content
     shown = dict(content)
     for part in hidden:
         lines = shown.get(part.field_key)
+        if part.field_type == "checklist":
+            ticked = lines if isinstance(lines, list) else []
+            shown[part.field_key] = [option for option in ticked if option != part.option]
+            continue
         shown[part.field_key] = {
             **(lines if isinstance(lines, dict) else {}),
             part.option: {"status": "", "note": "", "withheld": sentence(part.answer.why)},

@@ -860,7 +860,10 @@ def _with_parts_decided(db: Session, verdict: Verdict, **gate_args) -> Verdict:
 
 
 def _without_parts(loaded, section: Section, parts) -> content.Content:
-    """The content with each withheld line replaced by the placeholder's words."""
+    """The content with each withheld line replaced by the placeholder's words: in a needs
+    list, the line's status and note; in a checklist, the option leaves the list and a row
+    of its own says it is withheld, whether or not it was ticked (rows of text, as the API
+    and the wire carry any row)."""
     hidden: dict[str, dict[str, str]] = {}
     for field_key, option, placeholder in parts:
         hidden.setdefault(field_key, {})[option] = sentence(placeholder.why)
@@ -877,6 +880,16 @@ def _without_parts(loaded, section: Section, parts) -> content.Content:
                 elif option in kept:
                     value[option] = kept[option]
             row = content.Row(row.label, row.type, value)
+        elif f is not None and f.key in hidden and row.type == "checklist":
+            ticked = row.value if isinstance(row.value, list) else []
+            rows.append(
+                content.Row(row.label, row.type, [o for o in ticked if o not in hidden[f.key]])
+            )
+            rows.extend(
+                content.Row(f"{row.label}: {option}", "text", f"withheld: {why}")
+                for option, why in hidden[f.key].items()
+            )
+            continue
         rows.append(row)
     return replace(loaded, rows=tuple(rows))
 

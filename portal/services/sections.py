@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.disclosure import own
+from portal.disclosure.gates import Withholding
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from portal.models import Actor, Agency, Client, SectionEntry, StaffUser
 from portal.placeholders import sentence
@@ -203,6 +204,15 @@ class SectionView:
     # withheld one shows, in every version, only the placeholder's words.
     parts: tuple[own.GuardedPart, ...] = ()
 
+    def withheld_options(self, field_key: str) -> dict[str, Withholding]:
+        """The options of a checklist the requester may not read, with why (the page says
+        each is withheld where a box would be, ticked or not)."""
+        return {
+            part.option: part.answer.why
+            for part in self.parts
+            if part.withheld and part.field_key == field_key and part.field_type == "checklist"
+        }
+
 
 def read_section(
     db: Session,
@@ -339,12 +349,19 @@ def _hidden_lines_kept(
     kept = dict(raw)
     for part in hidden:
         lines = kept.get(part.field_key)
-        if lines is not None and not isinstance(lines, dict):
+        if part.field_type == "checklist":
+            ticked = [] if lines in (None, "") else lines
+            if not isinstance(ticked, list | tuple):
+                continue  # not a list of choices: `clean_content` says so
+            sent = part.option in ticked
+        elif lines is not None and not isinstance(lines, dict):
             continue  # not a needs list at all: `clean_content` says so
-        sent = (lines or {}).get(part.option)
-        if sent not in (None, "", {}) and (
-            not isinstance(sent, dict) or sent.get("status") or sent.get("note")
-        ):
+        else:
+            item = (lines or {}).get(part.option)
+            sent = item not in (None, "", {}) and (
+                not isinstance(item, dict) or bool(item.get("status") or item.get("note"))
+            )
+        if sent:
             own.record_read(
                 db,
                 part.answer,
@@ -356,6 +373,10 @@ def _hidden_lines_kept(
                 detail={"attempt": "save", "part_of": section.key, "line": part.option},
             )
             raise Forbidden(f"Not saved: {part.option} — {sentence(part.answer.why)}.")
+        if part.field_type == "checklist":
+            was_ticked = part.option in (before.get(part.field_key) or [])
+            kept[part.field_key] = [*ticked, *([part.option] if was_ticked else [])]
+            continue
         previous = (before.get(part.field_key) or {}).get(part.option)
         kept[part.field_key] = {
             **(lines or {}),

@@ -83,6 +83,9 @@ def _page(ctx, client, view, values, *, errors=None, status=200) -> Response:
             "values": values,
             "errors": errors or {},
             "versions": view.versions,
+            # A checklist's options the reader may not read (an immigration proceeding):
+            # neither a box nor a tick, but the placeholder, in the form and the history.
+            "unseen": {f.key: view.withheld_options(f.key) for f in view.section.fields},
             "purpose": ctx.request.query_params.get("purpose") or "",
         },
         status=status,

@@ -177,3 +177,66 @@ def test_a_role_that_may_read_the_lines_sees_and_changes_them(client, db, keys, 
     assert f'name="{field}__{su}__note"' in page.text
     read = _own_entries(db, w.owner, "substance_use")
     assert [e.decision for e in read] == ["released"]
+
+
+def test_an_immigration_proceeding_is_its_own_staffs_only_where_immigration_is(
+    client, db, keys, clock
+):
+    """The legal section's "immigration" proceeding tells what the immigration section
+    holds: an agency's own MDT coordinator (legal and court yes, immigration no) sees no box
+    for it, ticked or not, but its placeholder; a save keeps the tick; one sent by hand is
+    refused and audited."""
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    write(
+        db,
+        keys,
+        w,
+        "legal_court",
+        {"proceedings": ["protective order", "immigration"], "notes": "SYNTHETIC-LEGAL"},
+    )
+    coordinator = make.user(db, w.owner, Role.MDT_COORDINATOR)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, coordinator.username)
+    url = f"/clients/{w.client.public_id}/sections/legal_court"
+    page = client.get(url)
+    assert page.status_code == 200 and "SYNTHETIC-LEGAL" in page.text
+    assert 'value="immigration"' not in page.text
+    assert page.text.count("immigration</strong>: <span") == 1  # the history's placeholder
+    assert "immigration: <span" in page.text  # the form's
+    assert 'value="protective order" checked' in page.text
+    token = make.csrf_from(page.text)
+    saved = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "based_on": "1",
+            "proceedings": ["protective order", "family court"],
+            "notes": "SYNTHETIC-LEGAL",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    db.expire_all()
+    latest = section_versions.latest(db, w.client, "legal_court")
+    assert section_versions.open_content(db, latest, keys=keys)["proceedings"] == [
+        "protective order",
+        "immigration",
+        "family court",
+    ]
+    refused = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "based_on": "2",
+            "proceedings": ["immigration"],
+            "notes": "SYNTHETIC-LEGAL",
+        },
+    )
+    assert refused.status_code == 403
+    assert "Not saved: immigration" in refused.text
+    db.expire_all()
+    assert section_versions.latest(db, w.client, "legal_court").version == 2
+    attempts = [
+        e for e in _own_entries(db, w.owner, "immigration") if "attempt" in json.loads(e.detail)
+    ]
+    assert [e.decision for e in attempts] == ["withheld"]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, timedelta
 
+import pytest
 from disclosure_helpers import Viewer, release, world, write
 from sqlmodel import select
 
 from portal.audit import AuditTag
 from portal.disclosure import Released, disclose
-from portal.models import AuditEntry, Discipline, Role
+from portal.models import AgencyKind, AuditEntry, Discipline, Role
 
 import factories as make
 
@@ -97,3 +98,93 @@ def test_a_role_kept_from_substance_use_cannot_erase_its_line_by_saving_the_need
     assert content["domains"]["substance use"]["note"] == SU_NOTE, (
         "an advocate's save erased the substance use line it may neither read nor write"
     )
+
+
+def _legal_world(db, keys, partner_kind, *, immigration: bool):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=partner_kind)
+    ticked = ["protective order", "immigration"] if immigration else ["protective order"]
+    write(db, keys, w, "legal_court", {"proceedings": ticked, "notes": SU_NOTE})
+    release(db, keys, w, ["legal_court", "next_hearing", "immigration"])
+    return w
+
+
+def _rows(decision) -> dict:
+    assert isinstance(decision, Released), decision
+    return {row.label: row.value for row in decision.content.rows}
+
+
+@pytest.mark.parametrize("immigration", [True, False])
+def test_an_immigration_proceeding_is_not_told_to_a_system_based_agency(db, keys, immigration):
+    """Before: the legal section's proceedings listed "immigration" to a system-based
+    investigator (released legal and court for MDT case review), though the policy gives
+    the immigration section to no system-based agency, where immigration status could be
+    used against the survivor. The line is now the immigration section's: a placeholder in
+    its place, whether or not it was ticked, and audited as withheld there."""
+    w = _legal_world(db, keys, AgencyKind.SYSTEM, immigration=immigration)
+    investigator = make.user(db, w.partner, Role.INVESTIGATOR)
+    asking = Viewer(investigator, w.partner, frozenset({Role.INVESTIGATOR.value}))
+    decision = disclose(
+        db,
+        asking.asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "legal_court",
+        LATER,
+        tz=UTC,
+        keys=keys,
+    )
+    rows = _rows(decision)
+    assert rows["Proceedings"] == ["protective order"]
+    assert rows["Proceedings: immigration"].startswith("withheld: ")
+    needs = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == w.owner.id, AuditEntry.section_key == "legal_court"
+        )
+    ).one()
+    assert json.loads(needs.detail)["parts_withheld"] == ["immigration"]
+
+
+def test_an_immigration_proceeding_is_told_where_the_immigration_section_is(db, keys):
+    """A community-based case manager, to whom the policy and the release give the
+    immigration section, reads the tick, audited under the immigration section too."""
+    w = _legal_world(db, keys, AgencyKind.COMMUNITY, immigration=True)
+    decision = disclose(
+        db,
+        w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "legal_court",
+        LATER,
+        tz=UTC,
+        keys=keys,
+    )
+    rows = _rows(decision)
+    assert rows["Proceedings"] == ["protective order", "immigration"]
+    assert "Proceedings: immigration" not in rows
+    line = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == w.owner.id, AuditEntry.section_key == "immigration"
+        )
+    ).one()
+    assert json.loads(line.detail)["part_of"] == "legal_court"
+
+
+def test_a_survivor_mentor_reads_the_next_hearing_without_the_immigration_proceeding(db, keys):
+    """The next hearing, the part of the legal section a survivor-mentor is given, carries
+    the proceedings too: the immigration one stays the immigration section's."""
+    w = _legal_world(db, keys, AgencyKind.COMMUNITY, immigration=True)
+    mentor = make.user(db, w.partner, Role.SURVIVOR_MENTOR)
+    asking = Viewer(mentor, w.partner, frozenset({Role.SURVIVOR_MENTOR.value}))
+    decision = disclose(
+        db,
+        asking.asking("mdt_case_review"),
+        w.case,
+        w.owner,
+        "next_hearing",
+        LATER,
+        tz=UTC,
+        keys=keys,
+    )
+    rows = _rows(decision)
+    assert rows["Proceedings"] == ["protective order"]
+    assert rows["Proceedings: immigration"].startswith("withheld: ")

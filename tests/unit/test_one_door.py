@@ -179,6 +179,9 @@ def test_a_mentor_sees_the_next_hearing_and_not_the_legal_notes(db, keys):
     assert {r.label: r.value for r in hearing.content.rows} == {
         "Next hearing": "2026-12-14",
         "Proceedings": ["dependency"],
+        # Whether or not it is ticked: the immigration section's, which is not the mentor's.
+        "Proceedings: immigration": "withheld: the disclosure policy does not release "
+        "immigration to a survivor-mentor at a community-based agency for MDT case review",
     }
     for whole in ("legal_court", "investigation"):
         refused = seen(whole)
