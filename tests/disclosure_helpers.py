@@ -75,6 +75,33 @@ def write(db, keys, w: World, section: str, values: dict):
     return entry
 
 
+# A needs assessment whose lines that tell of other sections are written in.
+FOOD_NOTE = "SYNTHETIC-FOOD-NOTE"
+SU_NOTE = "SYNTHETIC-SUBSTANCE-NOTE"
+MH_NOTE = "SYNTHETIC-MENTAL-HEALTH-NOTE"
+
+
+def assessed(db, keys) -> World:
+    """A shelter's client whose needs assessment holds a food line and its substance use
+    and mental health lines (each guarded by its own section)."""
+    w = world(db, keys, owner_discipline=Discipline.SHELTER)
+    write(
+        db,
+        keys,
+        w,
+        "needs_assessment",
+        {
+            "domains": {
+                "food": {"status": "met", "note": FOOD_NOTE},
+                "substance use": {"status": "need identified", "note": SU_NOTE},
+                "mental health": {"status": "in progress", "note": MH_NOTE},
+            },
+            "assessed_on": "2026-11-01",
+        },
+    )
+    return w
+
+
 def release(
     db,
     keys,

@@ -15,6 +15,7 @@ from portal.federation import membership, transport
 from portal.federation import roster as rosters
 from portal.federation.roster import Member, MemberKey, Mou, Roster
 from portal.models import Agency, Discipline, Role
+from portal.requester import Requester
 from portal.services import cases
 
 import factories as make
@@ -54,6 +55,19 @@ def elsewhere(
         mou=mou or Mou(date(2026, 1, 15), date(2027, 1, 15)),
     )
     return Elsewhere(member, key)
+
+
+def coordinator_elsewhere(node: str, agency: Agency) -> Requester:
+    """A coordinating agency's staff member asking from its own node: no staff row of the
+    node asked (whose door refuses a request naming one of its own staff as asking)."""
+    return Requester(
+        node=node,
+        agency=agency.public_id,
+        agency_kind=agency.kind,
+        user=str(uuid.uuid4()),
+        roles=frozenset({Role.MDT_COORDINATOR.value}),
+        purpose="mdt_case_review",
+    )
 
 
 def here(db, agency, *, node: str = "http://127.0.0.1:9100", mou: Mou | None = None) -> Member:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from disclosure_helpers import release, world, write
+from disclosure_helpers import FOOD_NOTE, MH_NOTE, SU_NOTE, assessed, release, world, write
 from sqlmodel import select
 
 from portal.models import AuditEntry, Discipline, Role
@@ -17,40 +17,24 @@ from portal.services import section_versions
 
 import factories as make
 
-SU_NOTE = "SYNTHETIC-SU-NOTE-7731"
-MH_NOTE = "SYNTHETIC-MH-NOTE-7732"
-FOOD_NOTE = "SYNTHETIC-FOOD-NOTE-7733"
 
-
-def _assessed(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.SHELTER)
-    write(
-        db,
-        keys,
-        w,
-        "needs_assessment",
-        {
-            "domains": {
-                "food": {"status": "met", "note": FOOD_NOTE},
-                "substance use": {"status": "need identified", "note": SU_NOTE},
-                "mental health": {"status": "in progress", "note": MH_NOTE},
-            },
-            "assessed_on": "2026-11-01",
-        },
-    )
-    return w
+def _signed_in(client, db, keys, clock, role: Role):
+    """An assessed client, and one of its agency's own staff in `role` signed in an hour
+    later; returns the world and the needs assessment's page address."""
+    w = assessed(db, keys)
+    person = make.user(db, w.owner, role)
+    db.flush()
+    clock.advance(hours=1)
+    make.login(client, person.username)
+    return w, f"/clients/{w.client.public_id}/sections/needs_assessment"
 
 
 def test_own_needs_assessment_page_withholds_lines_the_role_may_not_read(client, db, keys, clock):
     """Before: the owner's own section page showed a needs assessment's substance use and
     mental health lines to an own advocate, whom the policy keeps from those sections (the
     disclosure point withholds the same lines from the same role on the case summary)."""
-    w = _assessed(db, keys)
-    advocate = make.user(db, w.owner, Role.ADVOCATE)
-    db.flush()
-    clock.advance(hours=1)
-    make.login(client, advocate.username)
-    page = client.get(f"/clients/{w.client.public_id}/sections/needs_assessment")
+    _w, url = _signed_in(client, db, keys, clock, Role.ADVOCATE)
+    page = client.get(url)
     assert page.status_code == 200
     assert FOOD_NOTE in page.text  # the section itself is the advocate's to read
     assert SU_NOTE not in page.text, "substance use line shown to an advocate"
@@ -62,12 +46,8 @@ def test_release_preview_withholds_guarded_lines_from_the_previewing_role(client
     the needs assessment as a whole, but shows its substance use and mental health lines
     whenever the recipient would receive them, to an own advocate the policy keeps from
     both sections."""
-    w = _assessed(db, keys)
+    w, _url = _signed_in(client, db, keys, clock, Role.ADVOCATE)
     row = release(db, keys, w, ["needs_assessment", "substance_use", "mental_health"])
-    advocate = make.user(db, w.owner, Role.ADVOCATE)
-    db.flush()
-    clock.advance(hours=1)
-    make.login(client, advocate.username)
     page = client.get(
         f"/releases/{row.public_id}/preview?agency={w.partner.public_id}&role=case_manager"
     )
@@ -97,12 +77,7 @@ def test_an_advocates_form_keeps_the_lines_it_may_not_read(client, db, keys, clo
     """The form offers no input for a line the writer may not read (its placeholder in its
     place), its read is audited under that line's own section, and a save through the form
     keeps what a colleague allowed to recorded there (a save replaces every line)."""
-    w = _assessed(db, keys)
-    advocate = make.user(db, w.owner, Role.ADVOCATE)
-    db.flush()
-    clock.advance(hours=1)
-    make.login(client, advocate.username)
-    url = f"/clients/{w.client.public_id}/sections/needs_assessment"
+    w, url = _signed_in(client, db, keys, clock, Role.ADVOCATE)
     page = client.get(url)
     field, su = _line_index("substance use")
     assert f'name="{field}__{su}__note"' not in page.text
@@ -134,12 +109,8 @@ def test_an_advocates_form_keeps_the_lines_it_may_not_read(client, db, keys, clo
 def test_a_hand_made_save_of_a_line_the_writer_may_not_read_is_refused_and_audited(
     client, db, keys, clock
 ):
-    w = _assessed(db, keys)
-    advocate = make.user(db, w.owner, Role.ADVOCATE)
-    db.flush()
-    clock.advance(hours=1)
-    make.login(client, advocate.username)
-    url = f"/clients/{w.client.public_id}/sections/needs_assessment"
+    """A form does not offer the line: only a request made by hand sends it."""
+    w, url = _signed_in(client, db, keys, clock, Role.ADVOCATE)
     field, su = _line_index("substance use")
     answer = client.post(
         url,
@@ -166,12 +137,8 @@ def test_a_role_that_may_read_the_lines_sees_and_changes_them(client, db, keys, 
     """The guard takes nothing from a role the policy lets read substance use and mental
     health (the agency's case manager): its page shows the lines, its reads are audited as
     reads of those sections too."""
-    w = _assessed(db, keys)
-    manager = make.user(db, w.owner, Role.CASE_MANAGER)
-    db.flush()
-    clock.advance(hours=1)
-    make.login(client, manager.username)
-    page = client.get(f"/clients/{w.client.public_id}/sections/needs_assessment")
+    w, url = _signed_in(client, db, keys, clock, Role.CASE_MANAGER)
+    page = client.get(url)
     assert SU_NOTE in page.text and MH_NOTE in page.text
     field, su = _line_index("substance use")
     assert f'name="{field}__{su}__note"' in page.text

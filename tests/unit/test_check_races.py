@@ -8,7 +8,6 @@ is then refused as it is after the fact. Synthetic data only."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, timedelta
@@ -51,7 +50,6 @@ from portal.models import (
 )
 from portal.models.screening import Screening
 from portal.models.workflow import AgendaItem, Meeting, RecommendationType, Task
-from portal.requester import Requester
 from portal.services import (
     agencies,
     case_history,
@@ -72,6 +70,7 @@ from portal.services import (
 
 import factories as make
 from databases import BACKENDS, migrated_engine
+from federation_helpers import coordinator_elsewhere
 
 # How long the first save waits, after its check, for the second's whole save: a fraction
 # of this when nothing holds the second back, so before the fixes it was done within it.
@@ -889,16 +888,7 @@ def served_twice(committed_engine, node_secrets):
         cases.link_client(db, case, clinic, None, actor=None, at=make.AT)
         world = World(clinic, elsewhere, client, client, case, clinic_staff, clinic_staff)
         release(db, keys, world, ["medical"], recipients=[elsewhere.public_id])
-        # The coordinator's staff member is of its own node: no staff row of this one (the
-        # owner's door refuses a request naming one of its own staff as asking).
-        asking = Requester(
-            node=ELSEWHERE,
-            agency=elsewhere.public_id,
-            agency_kind=elsewhere.kind,
-            user=str(uuid.uuid4()),
-            roles=frozenset({Role.MDT_COORDINATOR.value}),
-            purpose="mdt_case_review",
-        )
+        asking = coordinator_elsewhere(ELSEWHERE, elsewhere)
         return clinic.id, elsewhere.public_id, client.id, client.reference, case.id, asking
 
 

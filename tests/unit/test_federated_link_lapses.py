@@ -3,7 +3,6 @@
 owner's own side does (issue 14): once the survivor revokes their agreement to join, the
 owner's point tells partners nothing more of that client."""
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, timedelta
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ from portal.requester import Requester
 from portal.services import cases, casework, releases
 
 import factories as make
+from federation_helpers import coordinator_elsewhere
 
 LATER = make.AT + timedelta(hours=1)
 NODE = "http://coordinator.test"
@@ -76,15 +76,7 @@ def test_a_link_confirmed_from_the_owners_side_lapses_with_its_release(db, keys)
 
 def test_a_link_confirmed_at_the_coordinators_request_lapses_with_its_release(db, keys):
     w, coordinator, joining = _setup(db, keys)
-    # The coordinator's staff member is of its own node: no staff row of this one.
-    asking = Requester(
-        node=NODE,
-        agency=coordinator.public_id,
-        agency_kind=coordinator.kind,
-        user=str(uuid.uuid4()),
-        roles=frozenset({Role.MDT_COORDINATOR.value}),
-        purpose="mdt_case_review",
-    )
+    asking = coordinator_elsewhere(NODE, coordinator)
     caller = SimpleNamespace(
         member=SimpleNamespace(
             agency=coordinator.public_id, node=NODE, kind=coordinator.kind, name="coordinator"

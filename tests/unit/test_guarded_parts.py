@@ -1,60 +1,62 @@
 """A needs assessment's substance use and mental health lines tell what those sections
-hold (substance use is 42 CFR Part 2 matter): each line reaches a reader only where that
-section's own gates, policy and consent, would release it."""
+hold (substance use is 42 CFR Part 2 matter), as the legal section's immigration
+proceeding tells what the immigration section holds: each line reaches a reader only where
+that section's own gates, policy and consent, would release it, and is audited as that
+section's disclosure. Synthetic data only."""
 
+from __future__ import annotations
+
+import json
 from datetime import UTC, timedelta
 
-from disclosure_helpers import release, world, write
+import pytest
+from disclosure_helpers import (
+    FOOD_NOTE,
+    MH_NOTE,
+    SU_NOTE,
+    Viewer,
+    assessed,
+    release,
+    world,
+    write,
+)
 from sqlmodel import select
 
 from portal.audit import AuditTag
 from portal.disclosure import Released, disclose
-from portal.models import AuditEntry, Discipline, Role
+from portal.models import AgencyKind, AuditEntry, Discipline, Role
 
 import factories as make
 
 LATER = make.AT + timedelta(hours=1)
-SU_NOTE = "SYNTHETIC-SUBSTANCE-NOTE"
-MH_NOTE = "SYNTHETIC-MENTAL-HEALTH-NOTE"
-FOOD_NOTE = "SYNTHETIC-FOOD-NOTE"
 
 
-def _assessed(db, keys):
-    w = world(db, keys, owner_discipline=Discipline.SHELTER)
-    write(
-        db,
-        keys,
-        w,
-        "needs_assessment",
-        {
-            "domains": {
-                "food": {"status": "met", "note": FOOD_NOTE},
-                "substance use": {"status": "need identified", "note": SU_NOTE},
-                "mental health": {"status": "in progress", "note": MH_NOTE},
-            },
-            "assessed_on": "2026-11-01",
-        },
+def _decided(db, keys, w, asking, section: str) -> Released:
+    decision = disclose(
+        db, asking.asking("mdt_case_review"), w.case, w.owner, section, LATER, tz=UTC, keys=keys
     )
-    return w
+    assert isinstance(decision, Released), decision
+    return decision
 
 
 def _needs(db, keys, w, role):
-    decision = disclose(
-        db,
-        w.viewer(role).asking("mdt_case_review"),
-        w.case,
-        w.owner,
-        "needs_assessment",
-        LATER,
-        tz=UTC,
-        keys=keys,
-    )
-    assert isinstance(decision, Released)
+    decision = _decided(db, keys, w, w.viewer(role), "needs_assessment")
     return next(r.value for r in decision.content.rows if r.type == "domains")
 
 
+def _owner_entries(db, w, **where) -> list[AuditEntry]:
+    return list(
+        db.exec(
+            select(AuditEntry).where(
+                AuditEntry.agency_id == w.owner.id,
+                *(getattr(AuditEntry, column) == value for column, value in where.items()),
+            )
+        ).all()
+    )
+
+
 def test_a_release_naming_the_needs_assessment_alone_shows_neither_guarded_line(db, keys):
-    w = _assessed(db, keys)
+    w = assessed(db, keys)
     release(db, keys, w, ["needs_assessment"])
     domains = _needs(db, keys, w, Role.CASE_MANAGER)
     assert domains["food"]["note"] == FOOD_NOTE
@@ -71,7 +73,7 @@ def test_a_release_naming_the_needs_assessment_alone_shows_neither_guarded_line(
 
 
 def test_a_guarded_line_shows_where_its_own_section_would(db, keys):
-    w = _assessed(db, keys)
+    w = assessed(db, keys)
     release(db, keys, w, ["needs_assessment", "substance_use"])
     domains = _needs(db, keys, w, Role.CASE_MANAGER)
     assert domains["substance use"]["note"] == SU_NOTE
@@ -79,7 +81,7 @@ def test_a_guarded_line_shows_where_its_own_section_would(db, keys):
 
 
 def test_a_role_the_policy_keeps_from_substance_use_never_sees_its_line(db, keys):
-    w = _assessed(db, keys)
+    w = assessed(db, keys)
     release(db, keys, w, ["needs_assessment", "substance_use", "mental_health"])
     advocate = make.user(db, w.partner, Role.ADVOCATE)
     w.partner_staff = advocate
@@ -105,3 +107,104 @@ def test_a_guarded_line_left_empty_is_withheld_alike(db, keys):
     domains = _needs(db, keys, w, Role.CASE_MANAGER)
     assert set(domains) >= {"substance use", "mental health"}
     assert domains["substance use"]["withheld"] and domains["mental health"]["withheld"]
+
+
+def test_a_guarded_line_released_under_another_release_is_audited_under_it(db, keys):
+    """Before: the substance use line, released under a release that names substance use
+    (R2), was audited only in the needs assessment's entry, under its release (R1): the
+    survivor's accounting of disclosures and "who saw what under R2" missed a 42 CFR Part 2
+    disclosure. The line is now an entry of its own section, under its own release."""
+    w = assessed(db, keys)
+    r1 = release(db, keys, w, ["needs_assessment"])
+    r2 = release(db, keys, w, ["substance_use"])
+    assert SU_NOTE in str(_needs(db, keys, w, Role.CASE_MANAGER))
+    entries = _owner_entries(db, w, tag=AuditTag.DISCLOSURE_RELEASED)
+    found = {(e.section_key, e.release_ref) for e in entries}
+    assert found == {("needs_assessment", r1.public_id), ("substance_use", r2.public_id)}
+    (line,) = [e for e in entries if e.section_key == "substance_use"]
+    assert json.loads(line.detail)["part_of"] == "needs_assessment"
+    assert json.loads(line.detail)["line"] == "substance use"
+    assert line.client_ref == w.client.public_id  # the survivor's accounting lists it
+    # The mental health line, which no release covers, stays a placeholder: no entry says
+    # it was released, and the needs assessment's own entry names it as withheld.
+    (needs,) = [e for e in entries if e.section_key == "needs_assessment"]
+    assert json.loads(needs.detail)["parts_withheld"] == ["mental health"]
+
+
+def test_a_role_kept_from_substance_use_cannot_erase_its_line_by_saving_the_needs(db, keys):
+    """Before: an own advocate, whom the policy keeps from substance use, saved the needs
+    assessment, and the new version dropped the substance use line a clinician wrote (a
+    save replaces every line); with the page hiding the line, every advocate save would
+    have erased it. The line is kept as it was."""
+    from portal.services import section_versions, sections
+
+    w = assessed(db, keys)
+    advocate = make.user(db, w.owner, Role.ADVOCATE)
+    db.flush()
+    sections.write_section(
+        db,
+        w.client,
+        "needs_assessment",
+        {"domains": {"food": {"status": "met", "note": "SYNTHETIC-FOOD"}}},
+        requester=Viewer(advocate, w.owner, frozenset({Role.ADVOCATE.value})).asking(
+            "mdt_case_review"
+        ),
+        keys=keys,
+        at=LATER,
+    )
+    latest = section_versions.latest(db, w.client, "needs_assessment")
+    content = section_versions.open_content(db, latest, keys=keys)
+    assert content["domains"]["food"]["note"] == "SYNTHETIC-FOOD"
+    assert content["domains"]["substance use"]["note"] == SU_NOTE
+    assert content["domains"]["mental health"]["note"] == MH_NOTE
+
+
+def _legal(db, keys, partner_kind, *, immigration: bool):
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=partner_kind)
+    ticked = ["protective order", "immigration"] if immigration else ["protective order"]
+    write(db, keys, w, "legal_court", {"proceedings": ticked, "notes": "SYNTHETIC-LEGAL"})
+    release(db, keys, w, ["legal_court", "next_hearing", "immigration"])
+    return w
+
+
+def _rows(decision: Released) -> dict:
+    return {row.label: row.value for row in decision.content.rows}
+
+
+@pytest.mark.parametrize("immigration", [True, False])
+def test_an_immigration_proceeding_is_not_told_to_a_system_based_agency(db, keys, immigration):
+    """Before: the legal section's proceedings listed "immigration" to a system-based
+    investigator (released legal and court for MDT case review), though the policy gives
+    the immigration section to no system-based agency, where immigration status could be
+    used against the survivor. The line is now the immigration section's: a placeholder in
+    its place, whether or not it was ticked, and named as withheld in the entry."""
+    w = _legal(db, keys, AgencyKind.SYSTEM, immigration=immigration)
+    investigator = make.user(db, w.partner, Role.INVESTIGATOR)
+    asking = Viewer(investigator, w.partner, frozenset({Role.INVESTIGATOR.value}))
+    rows = _rows(_decided(db, keys, w, asking, "legal_court"))
+    assert rows["Proceedings"] == ["protective order"]
+    assert rows["Proceedings: immigration"].startswith("withheld: ")
+    (entry,) = _owner_entries(db, w, section_key="legal_court")
+    assert json.loads(entry.detail)["parts_withheld"] == ["immigration"]
+
+
+def test_an_immigration_proceeding_is_told_where_the_immigration_section_is(db, keys):
+    """A community-based case manager, to whom the policy and the release give the
+    immigration section, reads the tick, audited under the immigration section too."""
+    w = _legal(db, keys, AgencyKind.COMMUNITY, immigration=True)
+    rows = _rows(_decided(db, keys, w, w.viewer(Role.CASE_MANAGER), "legal_court"))
+    assert rows["Proceedings"] == ["protective order", "immigration"]
+    assert "Proceedings: immigration" not in rows
+    (line,) = _owner_entries(db, w, section_key="immigration")
+    assert json.loads(line.detail)["part_of"] == "legal_court"
+
+
+def test_a_survivor_mentor_reads_the_next_hearing_without_the_immigration_proceeding(db, keys):
+    """The next hearing, the part of the legal section a survivor-mentor is given, carries
+    the proceedings too: the immigration one stays the immigration section's."""
+    w = _legal(db, keys, AgencyKind.COMMUNITY, immigration=True)
+    mentor = make.user(db, w.partner, Role.SURVIVOR_MENTOR)
+    asking = Viewer(mentor, w.partner, frozenset({Role.SURVIVOR_MENTOR.value}))
+    rows = _rows(_decided(db, keys, w, asking, "next_hearing"))
+    assert rows["Proceedings"] == ["protective order"]
+    assert rows["Proceedings: immigration"].startswith("withheld: ")
