@@ -49,7 +49,11 @@ def test_a_write_takes_the_write_lock_and_counts_as_written(engine):
             assert lock._queue.held
         db.commit()
         if lock.queue:
-            assert not lock._queue.held
+            # Let go: the next writer takes it. Not "held by no one": the commit wakes the
+            # WAL checkpointer, which takes it for its checkpoint at once, and under load
+            # got there before this line (once in this session's three ci-local runs).
+            assert lock._queue.acquire(timeout=5)
+            lock._queue.release()
     with Session(engine) as db:
         assert read_row(db, _HEAD_OF, {})["last_hash"] == "0" * 64
 
