@@ -185,3 +185,10 @@ def app(settings, engine, connection):
 def client(app):
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def lenient(app):
+    """The app's client that answers a 500 instead of raising it in the test."""
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+        yield c

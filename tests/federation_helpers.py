@@ -57,6 +57,19 @@ def elsewhere(
     return Elsewhere(member, key)
 
 
+def requester_of(sender: Elsewhere, roles=("case_manager",), **overrides) -> dict:
+    """The requester a sender's node names in its request, as the wire carries it."""
+    return {
+        "node": sender.member.node,
+        "agency": sender.member.agency,
+        "agency_kind": sender.member.kind,
+        "user": None,
+        "roles": list(roles),
+        "purpose": "mdt_case_review",
+        **overrides,
+    }
+
+
 def coordinator_elsewhere(node: str, agency: Agency) -> Requester:
     """A coordinating agency's staff member asking from its own node: no staff row of the
     node asked (whose door refuses a request naming one of its own staff as asking)."""

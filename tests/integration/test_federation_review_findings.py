@@ -20,23 +20,19 @@ from portal.models import Agency, CaseLink, Client, Discipline, FederationNonce,
 from portal.services import releases
 
 import factories as make
-from federation_helpers import elsewhere, here, shelter_case, signed_request, signed_roster
+from federation_helpers import (
+    elsewhere,
+    here,
+    requester_of,
+    shelter_case,
+    signed_request,
+    signed_roster,
+)
 
 HERE = "http://127.0.0.1:9101"
 THERE = "http://127.0.0.1:9102"
 DISCLOSURES = "/federation/v1/disclosures"
 CASE_LINKS = "/federation/v1/case-links"
-
-
-def _requester(sender, roles=("case_manager",)) -> dict:
-    return {
-        "node": sender.member.node,
-        "agency": sender.member.agency,
-        "agency_kind": sender.member.kind,
-        "user": None,
-        "roles": list(roles),
-        "purpose": "mdt_case_review",
-    }
 
 
 def _post_raw(client, clock, sender, path, body: bytes, **extra_headers):
@@ -50,13 +46,6 @@ def _post_raw(client, clock, sender, path, body: bytes, **extra_headers):
     )
     headers.update(extra_headers)
     return client.post(path, content=body, headers=headers), headers
-
-
-@pytest.fixture
-def lenient(app):
-    """The app's client that answers a 500 instead of raising it in the test."""
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
-        yield c
 
 
 # -- Bad input at /federation/v1: a clear 4xx, nothing written, the nonce kept ---------------
@@ -105,7 +94,7 @@ def test_a_lone_surrogate_in_a_signed_request_is_a_400_not_a_500(lenient, db, ke
     reaches the query and the node answers 500 (UnicodeEncodeError) instead of a 400."""
     made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
     payload = {
-        "requester": _requester(made.welfare),
+        "requester": requester_of(made.welfare),
         "case": made.case.reference,
         "owners": [made.shelter.public_id],
         "sections": ["placement_housing"],
@@ -125,7 +114,7 @@ def test_a_request_that_is_not_json_by_its_content_type_is_refused(client, db, k
     made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
     body = json.dumps(
         {
-            "requester": _requester(made.welfare),
+            "requester": requester_of(made.welfare),
             "case": made.case.reference,
             "owners": [made.shelter.public_id],
             "sections": ["placement_housing"],
@@ -191,7 +180,7 @@ def _ask_link(client, clock, cac, shelter, reference, survivor):
         HERE + CASE_LINKS,
         cac,
         {
-            "requester": _requester(cac, roles=("mdt_coordinator",)),
+            "requester": requester_of(cac, roles=("mdt_coordinator",)),
             "owner": shelter.public_id,
             "client": survivor.public_id,
             "case": {"reference": reference, "intake_date": clock().date().isoformat()},
@@ -317,7 +306,7 @@ def test_a_case_link_with_an_intake_in_year_9999_is_refused_not_kept_to_break_th
         HERE + CASE_LINKS,
         cac,
         {
-            "requester": _requester(cac, roles=("mdt_coordinator",)),
+            "requester": requester_of(cac, roles=("mdt_coordinator",)),
             "owner": shelter.public_id,
             "client": survivor.public_id,
             "case": {"reference": "MDT-9999-RVW004", "intake_date": "9999-12-31"},

@@ -10,9 +10,7 @@ import json
 import uuid
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import select
-from starlette.testclient import TestClient
 
 from portal.audit import AuditTag, DisclosureFacts, record
 from portal.models import AuditEntry, Role
@@ -20,7 +18,7 @@ from portal.requester import Requester
 from portal.services import audit_log
 
 import factories as make
-from federation_helpers import shelter_case, signed_request
+from federation_helpers import requester_of, shelter_case, signed_request
 
 HERE = "http://127.0.0.1:9101"
 THERE = "http://127.0.0.1:9102"
@@ -28,22 +26,8 @@ DISCLOSURES = "/federation/v1/disclosures"
 TZ = ZoneInfo("UTC")
 
 
-@pytest.fixture
-def lenient(app):
-    """The app's client that answers a 500 instead of raising it in the test."""
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
-        yield c
-
-
 def _requester(sender, *, user=None, roles=("case_manager",)) -> dict:
-    return {
-        "node": sender.member.node,
-        "agency": sender.member.agency,
-        "agency_kind": sender.member.kind,
-        "user": user,
-        "roles": list(roles),
-        "purpose": "mdt_case_review",
-    }
+    return requester_of(sender, roles, user=user)
 
 
 def _post(client, clock, sender, path, payload):

@@ -21,7 +21,14 @@ from portal.services import cases
 
 import factories as make
 import federation_world as fw
-from federation_helpers import elsewhere, here, shelter_case, signed_request, signed_roster
+from federation_helpers import (
+    elsewhere,
+    here,
+    requester_of,
+    shelter_case,
+    signed_request,
+    signed_roster,
+)
 
 URLS = in_process.URLS
 world = in_process.world  # three nodes in this process, the case linked across them
@@ -70,25 +77,6 @@ def _new_case(db, agencies=()):
 # -- Bad input at /federation/v1 ----------------------------------------------------------------
 
 
-@pytest.fixture
-def lenient(app):
-    """The app's client that answers a 500 instead of raising it in the test."""
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
-        yield c
-
-
-def _requester(sender, roles=("case_manager",), **overrides) -> dict:
-    return {
-        "node": sender.member.node,
-        "agency": sender.member.agency,
-        "agency_kind": sender.member.kind,
-        "user": None,
-        "roles": list(roles),
-        "purpose": "mdt_case_review",
-        **overrides,
-    }
-
-
 @pytest.mark.parametrize("path", [DISCLOSURES, CASE_LINKS])
 def test_a_signed_request_naming_a_user_id_longer_than_the_log_keeps_is_a_400_not_a_500(
     lenient, db, keys, clock, path
@@ -99,7 +87,7 @@ def test_a_signed_request_naming_a_user_id_longer_than_the_log_keeps_is_a_400_no
     answers a 500 page, and the rolled-back transaction forgets the request's nonce, so the
     same bytes can be sent again and again within the window."""
     made = shelter_case(db, keys, clock, here_node=HERE, there_node=THERE)
-    requester = _requester(made.welfare, user="u" * 40)
+    requester = requester_of(made.welfare, user="u" * 40)
     payload = (
         {
             "requester": requester,
@@ -347,7 +335,7 @@ def test_participants_sent_twice_over_are_a_400_or_kept_not_a_500(lenient, db, k
         HERE + PARTICIPANTS,
         cac,
         {
-            "requester": _requester(cac, roles=("mdt_coordinator",)),
+            "requester": requester_of(cac, roles=("mdt_coordinator",)),
             "owner": shelter.public_id,
             "case": reference,
             "participants": [cac.member.agency] * 120,

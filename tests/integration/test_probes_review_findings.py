@@ -30,7 +30,7 @@ from portal.services import cases, casework, releases
 
 import factories as make
 import federation_world as fw
-from federation_helpers import elsewhere, here, signed_request, signed_roster
+from federation_helpers import elsewhere, here, requester_of, signed_request, signed_roster
 
 HERE = "http://127.0.0.1:9101"
 THERE = "http://127.0.0.1:9102"
@@ -41,14 +41,7 @@ URLS = vouchers_tests.URLS
 
 
 def _requester(sender, roles=("mdt_coordinator",)) -> dict:
-    return {
-        "node": sender.member.node,
-        "agency": sender.member.agency,
-        "agency_kind": sender.member.kind,
-        "user": None,
-        "roles": list(roles),
-        "purpose": "mdt_case_review",
-    }
+    return requester_of(sender, roles)
 
 
 def _sign(db, keys, clock, survivor, author, recipients, sections):
