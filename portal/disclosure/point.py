@@ -63,14 +63,28 @@ class Released:
     role: str | None = None  # the requester's role the policy released it to
     # "citation (public id)": a statute the owner shares under in place of a release
     legal_basis: str | None = None
-    # The facts behind each line of a needs list that is a placeholder, by the row's label
-    # and the line: the content says them in English (as the API and the wire carry it); a
-    # page read with the survivor says them in its language from these.
+    # The facts behind each line of a needs list, and each option of a checklist, that is a
+    # placeholder, by the row's label and the line: the content says them in English (as
+    # the API and the wire carry it); a page read with the survivor says them in its
+    # language from these.
     parts_why: tuple[tuple[str, str, Withholding], ...] = ()
     decision: str = field(default="released", init=False)
 
     def withheld_parts(self, label: str) -> dict[str, Withholding]:
         return {option: why for row, option, why in self.parts_why if row == label}
+
+    def withheld_option(self, label: str) -> tuple[str, str, Withholding] | None:
+        """The checklist's label, the option and the facts, where the row of that label is
+        the one `_without_parts` wrote to say a checklist's option is withheld."""
+        for row, option, why in self.parts_why:
+            if withheld_option_label(row, option) == label:
+                return row, option, why
+        return None
+
+
+def withheld_option_label(label: str, option: str) -> str:
+    """The label of the text row that stands for a checklist's withheld option."""
+    return f"{label}: {option}"
 
 
 @dataclass(frozen=True)
@@ -886,7 +900,7 @@ def _without_parts(loaded, section: Section, parts) -> content.Content:
                 content.Row(row.label, row.type, [o for o in ticked if o not in hidden[f.key]])
             )
             rows.extend(
-                content.Row(f"{row.label}: {option}", "text", f"withheld: {why}")
+                content.Row(withheld_option_label(row.label, option), "text", f"withheld: {why}")
                 for option, why in hidden[f.key].items()
             )
             continue

@@ -194,3 +194,43 @@ def test_a_spanish_preview_refuses_a_role_not_held_there_in_spanish(client, db, 
     text = html.unescape(_text(refused.text))
     assert "Elija de la lista uno de los roles que tiene el personal de Shelter House" in text
     assert "Choose one of the roles" not in text
+
+
+def test_a_spanish_preview_says_a_withheld_proceeding_in_spanish(client, db, keys, clock):
+    """Before: a checklist's option that the owner's policy keeps from the recipient (the
+    legal section's immigration proceeding, kept from a system-based investigator) became
+    a row 'Proceedings: immigration' reading 'withheld: the disclosure policy does not
+    release immigration to an investigator ...' on the Spanish preview: the row is built
+    for the API and the wire, in English. Now the preview says it from its facts, in the
+    page's language; the English preview says what it said."""
+    from portal.services import sections
+
+    team = Team(client, db, keys)
+    legal = {"proceedings": ["protective order", "immigration"], "notes": "SYNTHETIC-LEGAL"}
+    sections.save_section(
+        db, team.client_row, "legal_court", legal, actor=team.user, keys=keys, at=clock()
+    )
+    db.flush()
+    url = signed_release(
+        client,
+        team,
+        language="es",
+        recipients=[team.system.public_id],
+        sections=["legal_court", "immigration"],
+    )
+    asked = f"{url}/preview?as={team.system.public_id} investigator"
+    text = _text(client.get(asked).text)
+    assert "SYNTHETIC-LEGAL" in text, text
+    assert "Procesos judiciales orden de protección" in text, text
+    assert (
+        "Procesos judiciales: inmigración no se comparte: la política de la agencia no "
+        "comparte «Inmigración» con alguien con el rol de investigador/a en una agencia del "
+        "sistema (gobierno) para la revisión del caso por el equipo (MDT)"
+    ) in text, text
+    for english in ("withheld", "Proceedings", "disclosure policy", "investigator"):
+        assert english not in text, english
+
+    english = _text(client.get(f"{asked}&language=en").text)
+    assert "Proceedings: immigration withheld: the disclosure policy does not release" in (
+        english
+    ), english
