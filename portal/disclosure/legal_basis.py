@@ -3,18 +3,21 @@ statute lets it share some sections within the MDT without the survivor's releas
 
 Read at the owner's disclosure point on every request (never cached across requests, so a
 retired basis stops counting at once), its signature checked against the owner's own
-signing key before it counts. Only a system-based agency records one (see
+signing key before it counts (a check's answer is kept: the same document, signature and
+key give the same answer). Only a system-based agency records one (see
 `portal.services.legal_bases`); a basis found on a community-based owner is ignored.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import date, datetime, tzinfo
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 import consent
@@ -23,38 +26,54 @@ from portal.keyring import data_secret
 from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
 from portal.models.client import identity_sealed_for
 
+# The bases in force at `at` of some owners, with the key each names: built once, as it is
+# read for every request that asks a system-based owner.
+_IN_FORCE = (
+    select(LegalBasis, AgencyKey.public_key)
+    .join(
+        AgencyKey,
+        (AgencyKey.key_id == LegalBasis.key_id)
+        & (AgencyKey.agency_id == LegalBasis.agency_id)
+        & (AgencyKey.purpose == KeyPurpose.SIGNING),
+    )
+    .where(
+        LegalBasis.agency_id.in_(bindparam("owners", expanding=True)),
+        LegalBasis.created_at <= bindparam("at"),
+        or_(LegalBasis.retired_at.is_(None), LegalBasis.retired_at > bindparam("at")),
+    )
+    .order_by(LegalBasis.created_at, LegalBasis.id)
+)
+
 
 def in_force(db: Session, owner: Agency, *, at: datetime, cache: dict) -> list[LegalBasis]:
     """The owner's bases in force at `at` whose signature verifies; one read per request."""
     if owner.id not in cache:
-        found = []
-        if owner.kind == AgencyKind.SYSTEM:
-            rows = db.exec(
-                select(LegalBasis, AgencyKey.public_key)
-                .join(
-                    AgencyKey,
-                    (AgencyKey.key_id == LegalBasis.key_id)
-                    & (AgencyKey.agency_id == LegalBasis.agency_id)
-                    & (AgencyKey.purpose == KeyPurpose.SIGNING),
-                )
-                .where(
-                    LegalBasis.agency_id == owner.id,
-                    LegalBasis.created_at <= at,
-                    (LegalBasis.retired_at.is_(None)) | (LegalBasis.retired_at > at),
-                )
-                .order_by(LegalBasis.created_at, LegalBasis.id)
-            ).all()
-            found = [basis for basis, public_key in rows if _verifies(basis, public_key)]
-        cache[owner.id] = found
+        prefetch(db, [owner], at=at, cache=cache)
     return cache[owner.id]
 
 
-def _verifies(basis: LegalBasis, public_key: str | None) -> bool:
+def prefetch(db: Session, owners: list[Agency], *, at: datetime, cache: dict) -> None:
+    """`in_force` for several owners in one read (a case summary asks every owner's)."""
+    asked = {owner.id: owner for owner in owners if owner.id not in cache}
+    for owner_id in asked:
+        cache[owner_id] = []
+    systems = [owner.id for owner in asked.values() if owner.kind == AgencyKind.SYSTEM]
+    if not systems:
+        return
+    for basis, public_key in db.exec(_IN_FORCE, params={"owners": systems, "at": at}):
+        if _verifies(basis.document, basis.signature, public_key):
+            cache[basis.agency_id].append(basis)
+
+
+@functools.lru_cache(maxsize=1024)
+def _verifies(document: str, signature: str, public_key: str | None) -> bool:
+    """Whether `signature` is the key's over `document`: the same answer for the same three
+    every time, so kept (a retired basis or key is left out by the read, not here)."""
     if not public_key:
         return False
     try:
         VerifyKey(base64.b64decode(public_key)).verify(
-            basis.document.encode(), base64.b64decode(basis.signature)
+            document.encode(), base64.b64decode(signature)
         )
     except (BadSignatureError, ValueError):
         return False

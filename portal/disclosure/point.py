@@ -562,9 +562,11 @@ def prefetch(
     cache: RequestCache,
 ) -> None:
     """Read, for several owners at once, what their decisions will need: the case's links,
-    each owner's policy in force and the client's releases naming the requester's agency."""
+    each owner's policy and legal bases in force and the client's releases naming the
+    requester's agency."""
     requester_agency = cache.agency(db, requester.agency)
     cache.policies.update(policy.owner_policies(db, owners))
+    legal_basis.prefetch(db, owners, at=at, cache=cache.legal_bases)
     others = [
         (owner, client_id)
         for owner in owners

@@ -20,9 +20,10 @@ from portal.errors import Invalid
 from portal.keyring import current_key
 from portal.models import AgencyKind, AuditEntry, Discipline, KeyPurpose, LegalBasis, Role
 from portal.requester import Requester
-from portal.services import case_records, cases, legal_bases
+from portal.services import case_records, case_summary, cases, legal_bases
 
 import factories as make
+from databases import counted
 from team_helpers import Team
 
 LATER = make.AT + timedelta(hours=1)
@@ -239,3 +240,61 @@ def test_a_basis_stands_in_for_its_survivors_release_on_the_mdts_records(db, key
         at=make.AT,
     )
     assert isinstance(seen(), Withheld)
+
+
+def test_a_summary_reads_every_owners_legal_bases_in_one_statement(db, keys):
+    """A case summary asks every owner's disclosure point; each system-based owner's bases
+    in force were read with a statement of their own, built on every request (a tenth of
+    the summary's time). Now one prebuilt read serves the page, and each basis still
+    counts for its own owner only."""
+    w = _world(db, keys, birth=date(2012, 3, 1))
+    write(db, keys, w, "investigation", {"status": "open"})
+    _record(db, keys, w)
+    owners = [w.owner]
+    for _ in range(2):
+        other = make.agency(db, keys, kind=AgencyKind.SYSTEM, discipline=Discipline.LAW_ENFORCEMENT)
+        client = make.client_record(db, other, keys, birth=date(2012, 3, 1))
+        cases.link_client(db, w.case, other, client, actor=None, at=make.AT, confirmed=True)
+        staff = make.user(db, other, Role.AGENCY_LEAD, Role.INVESTIGATOR)
+        write(
+            db,
+            keys,
+            World(other, w.partner, client, None, w.case, staff, None),
+            "investigation",
+            {"status": "open"},
+        )
+        owners.append(other)
+    # The last owner records no basis: its investigation stays withheld.
+    for other in owners[1:-1]:
+        legal_bases.record_basis(
+            db,
+            other,
+            actor=None,
+            keys=keys,
+            at=make.AT,
+            citation=CITATION,
+            sections=["investigation"],
+            purpose="mdt_case_review",
+            minors_only=True,
+        )
+    db.flush()
+    requester = Requester.of(
+        w.partner_staff, w.partner, {Role.INVESTIGATOR.value}, purpose="mdt_case_review"
+    )
+    with counted(db) as statements:
+        blocks = case_summary.page_blocks(
+            db,
+            requester,
+            w.case,
+            case_summary.participants(db, w.case),
+            at=LATER,
+            tz=UTC,
+            keys=keys,
+            budget_seconds=60,
+        )
+    assert sum("legal_basis" in s for s in statements) == 1, statements
+    shown = {
+        block.participant.agency.id: {d.section.key: d.decision for d in block.decisions}
+        for block in blocks
+    }
+    assert [shown[o.id]["investigation"] for o in owners] == ["released", "released", "withheld"]
