@@ -110,14 +110,15 @@ def statements(language: str) -> consent.Statements:
 
 def dynamic_messages() -> list[str]:
     """Messages that no source file spells out where they are shown: the statements (in
-    the consent library), the section titles (policies/sections.toml), the agency kinds,
-    the roles (a recipient's, in the accounting of disclosures), the sections' field
+    the consent library), the section titles and notices (policies/sections.toml), the
+    agency kinds, the roles (a recipient's, in the accounting of disclosures), the sections' field
     labels and the words their choices are recorded in (the release preview, read with the
     survivor), the survivor's safety plan copy's labels and options."""
     english = consent.default_statements()
     return [
         *(getattr(english, key) for key in STATEMENT_KEYS),
         *(section.title for section in catalogue().sections),
+        *{section.notice: None for section in catalogue().sections if section.notice},
         *field_labels(),
         *option_words(),
         *(kind.label for kind in AgencyKind),

@@ -66,6 +66,9 @@ class Section:
     written_by: str | None = None  # None: the section form writes it; else one of WRITERS
     scope: str = "client"  # one of SCOPES
     part_of: str | None = None  # a few fields of another section, read from its versions
+    # The statement every disclosure of the section outside its owner carries (42 CFR 2.32's
+    # for substance use records), in the catalogue's words.
+    notice: str | None = None
 
     @property
     def of_case(self) -> bool:
@@ -106,6 +109,7 @@ class Catalogue:
 
 
 def parse(data: dict) -> Catalogue:
+    notices = data.get("notices", {})
     sections = []
     for raw in data.get("section", []):
         fields = []
@@ -133,6 +137,7 @@ def parse(data: dict) -> Catalogue:
                 raw.get("written_by"),
                 raw.get("scope", "client"),
                 raw.get("part_of"),
+                _notice(raw, notices),
             )
         )
     keys = {section.key for section in sections}
@@ -166,6 +171,16 @@ def parse(data: dict) -> Catalogue:
         if missing:
             raise ValueError(f"section {section.key}: {sorted(missing)} not in {whole.key}")
     return Catalogue(tuple(sections))
+
+
+def _notice(raw: dict, notices: dict) -> str | None:
+    named = raw.get("notice")
+    if named is None:
+        return None
+    text = notices.get(named)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"section {raw['key']}: notice {named!r} is not in [notices]")
+    return text
 
 
 @cache

@@ -69,6 +69,11 @@ class SectionDecision(BaseModel):
     reason: str | None = None
     version: int | None = None
     rows: list[SectionRow] | None = None
+    notices: list[str] = Field(
+        default_factory=list,
+        description="statements that must accompany the content wherever it is shown or "
+        "passed on (42 CFR 2.32's notice for substance use records)",
+    )
 
 
 class OwnerBlock(BaseModel):

@@ -73,6 +73,7 @@ def _decision(decision: point.Decision) -> SectionDecision:
         **base,
         version=decision.content.version,
         rows=[SectionRow(label=r.label, type=r.type, value=r.value) for r in decision.content.rows],
+        notices=list(decision.notices),
     )
 
 

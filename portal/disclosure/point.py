@@ -68,6 +68,9 @@ class Released:
     # the API and the wire carry it); a page read with the survivor says them in its
     # language from these.
     parts_why: tuple[tuple[str, str, Withholding], ...] = ()
+    # The statements this disclosure must carry to its recipient (`_notices`), in the
+    # owner's words: a requester shows them with the content, wherever it shows it.
+    notices: tuple[str, ...] = ()
     decision: str = field(default="released", init=False)
 
     def withheld_parts(self, label: str) -> dict[str, Withholding]:
@@ -951,7 +954,18 @@ def _decision(
         verdict.role,
         verdict.legal_basis,
         parts_why,
+        _notices(verdict),
     )
+
+
+def _notices(verdict: _Allowed) -> tuple[str, ...]:
+    """What a disclosure outside the owner must carry: the section's notice, and those of
+    the sections whose lines it carries released (a needs assessment's substance use line
+    carries 42 CFR 2.32's). Nothing to the owner's own staff, to whom nothing is disclosed."""
+    if verdict.release_ref is None and verdict.legal_basis is None:
+        return ()
+    carried = (verdict.section, *(guard.section for _option, guard in verdict.parts_released))
+    return tuple(dict.fromkeys(section.notice for section in carried if section.notice))
 
 
 def _facts(decision, *, case_ref, client_ref, purpose, viewer_role, rule) -> DisclosureFacts:

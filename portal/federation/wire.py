@@ -111,6 +111,8 @@ def decision_dict(decision: Decision) -> dict:
             # The statute a system-based owner shared under in place of a release (issue
             # 14), so the requester shows and receipts it as for an owner here.
             "legal_basis": decision.legal_basis,
+            # What must accompany the content (42 CFR 2.32's notice), in the owner's words.
+            "notices": list(decision.notices),
         }
     why = decision.why
     return {
@@ -136,6 +138,8 @@ def decision_dict(decision: Decision) -> dict:
 _TIMES = ("created_at",)
 _DAYS = ("meeting_date",)
 MAX_ITEMS = 1000
+# The statements a released section carries (42 CFR 2.32's notice): a few, each a paragraph.
+MAX_NOTICES, MAX_NOTICE = 5, 2000
 
 
 def _item_dict(item: Item) -> dict:
@@ -255,7 +259,24 @@ def decision_from(data: object, owner: Agency) -> Decision:
         _kept(data, "policy_rule", _RULE),
         _kept(data, "role", _ROLE),
         _short(data.get("legal_basis")),
+        notices=_notices(data.get("notices")),
     )
+
+
+def _notices(value) -> tuple[str, ...]:
+    """The statements the owner sent to accompany its content: a few lines of text (none
+    from a node that sends none)."""
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_NOTICES
+        or not all(isinstance(notice, str) and 0 < len(notice) <= MAX_NOTICE for notice in value)
+    ):
+        raise WireError(
+            f"decision.notices: expected at most {MAX_NOTICES} texts of {MAX_NOTICE} characters"
+        )
+    return tuple(value)
 
 
 def _kept(data: dict, key: str, longest: int) -> str | None:

@@ -207,3 +207,47 @@ def test_an_immigration_proceeding_is_its_own_staffs_only_where_immigration_is(
         e for e in _own_entries(db, w.owner, "immigration") if "attempt" in json.loads(e.detail)
     ]
     assert [e.decision for e in attempts] == ["withheld"]
+
+
+PART2 = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+
+
+def test_substance_use_reaches_a_partner_with_the_part_2_notice(client, db, keys, clock):
+    """42 CFR 2.32: a disclosure of substance use records made with the patient's consent
+    carries the notice that they may not be disclosed again. Before, the case summary, its
+    owner fragment, the printed packet's decisions and the API showed the records bare. Now
+    each shows the owner's notice beside the substance use section, and nowhere else (a
+    needs assessment's released substance use line carries it too: `test_redisclosure_notice`)."""
+    from test_api import bearer, issue
+
+    w = world(db, keys, owner_discipline=Discipline.HEALTH)
+    write(db, keys, w, "substance_use", {"services": "engaged", "summary": "SYNTHETIC-SU"})
+    write(db, keys, w, "medical", {"exam_done": "completed"})
+    release(db, keys, w, ["substance_use", "medical", "identity"])
+    clock.advance(hours=1)
+    make.login(client, w.partner_staff.username)
+    pages = {
+        "summary": client.get(f"/cases/{w.case.public_id}/summary?purpose=mdt_case_review"),
+        "owner block": client.get(
+            f"/cases/{w.case.public_id}/summary/owners/{w.owner.public_id}?purpose=mdt_case_review",
+            headers={"HX-Request": "true"},
+        ),
+    }
+    for name, page in pages.items():
+        assert page.status_code == 200, name
+        owner_part = page.text.split(f'id="owner-h-{w.owner.public_id}"')[1]
+        sections = {part.split('"', 1)[0]: part for part in owner_part.split('data-section="')[1:]}
+        assert "SYNTHETIC-SU" in sections["substance_use"], name
+        assert PART2 in sections["substance_use"], name
+        assert PART2 not in sections["identity"] + sections["medical"], name
+
+    issued, _ = issue(db, w.partner, "summary:read")
+    answer = client.get(
+        f"/api/v1/cases/{w.case.public_id}/summary?purpose=mdt_case_review",
+        headers=bearer(issued),
+    )
+    assert answer.status_code == 200, answer.text
+    (owner,) = [o for o in answer.json()["owners"] if o["agency"] == w.owner.public_id]
+    notices = {s["section"]: s["notices"] for s in owner["sections"]}
+    assert notices["substance_use"] == [PART2]
+    assert notices["identity"] == notices["medical"] == []
