@@ -7,6 +7,7 @@ from datetime import date
 from starlette.responses import RedirectResponse, Response
 
 from portal import i18n
+from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.models import Client
@@ -20,7 +21,7 @@ from portal.services import (
     submissions,
     validation,
 )
-from portal.web import forms
+from portal.web import confirm_pages, forms, release_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -257,15 +258,33 @@ def client_detail(ctx: Context) -> Response:
     return _detail(ctx, client)
 
 
+RESTRICTION_FIELDS = ("name", "reason", "note")
+CONFIRMED = "confirmed"  # the person recording was shown what it revokes, and went on
+
+
 def restricted_person_create(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    given = {k: ctx.field(k) for k in RESTRICTION_FIELDS}
+    try:
+        restricted_persons.checked(**given)
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    # Recording someone revokes every release in effect they signed: a revocation, which
+    # only staff who manage releases make, and which cannot be undone, so it is asked first.
+    signed = releases.signed_by(ctx.db, client, given["name"], at=ctx.now)
+    if signed and not allows(ctx.viewer.roles, Permission.RELEASE_MANAGE):
+        raise Forbidden(
+            "This person signed a release of this client that is in effect, and recording "
+            "them revokes it: only staff who manage releases can. Ask one of them to record "
+            "this person."
+        )
+    if signed and ctx.field(CONFIRMED) != "yes":
+        return confirm_pages.page(ctx, _restriction_revokes(client, given, signed))
     try:
         revoked = releases.record_restricted_person(
             ctx.db,
             client,
-            name=ctx.field("name"),
-            reason=ctx.field("reason"),
-            note=ctx.field("note"),
+            **given,
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
@@ -277,8 +296,34 @@ def restricted_person_create(ctx: Context) -> Response:
         ctx.flash(
             f"{len(revoked)} release(s) they signed are revoked: ask the client to sign "
             "again, with someone else as the second signer where one is needed."
+            + release_pages.tell_revoked_elsewhere(ctx, client.agency_id, client.id)
         )
     return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
+
+
+def _restriction_revokes(client: Client, given: dict, signed: list) -> confirm_pages.Confirm:
+    url = f"/clients/{client.public_id}"
+    count = f"{len(signed)} release" + ("" if len(signed) == 1 else "s")
+    return confirm_pages.Confirm(
+        title="Record this person and revoke the releases they signed?",
+        consequences=[
+            f"This person signed {count} of client {client.reference} that "
+            + ("is" if len(signed) == 1 else "are")
+            + " still in effect. Recording them revokes "
+            + ("it" if len(signed) == 1 else "them")
+            + " now: partners see nothing more under "
+            + ("it" if len(signed) == 1 else "them")
+            + ".",
+            "It cannot be undone: to share again, the client signs a new release, with "
+            "someone else beside them where a second signer is needed.",
+        ],
+        action=f"{url}/restricted-persons",
+        button="Record and revoke",
+        back=f"{url}#restricted",
+        back_label="Back to the client",
+        keep="Do not record them",
+        hidden=(*((k, given[k]) for k in RESTRICTION_FIELDS), (CONFIRMED, "yes")),
+    )
 
 
 def language_update(ctx: Context) -> Response:
