@@ -4,6 +4,7 @@ failed against the code as it was reviewed. Synthetic data only."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -169,3 +170,65 @@ def test_recording_a_signer_as_restricted_asks_before_it_revokes_their_releases(
     assert owner.revocations(db) == 0, "the release was revoked without being asked first"
     assert answer.status_code == 200
     assert "cannot be undone" in answer.text and "1 release" in answer.text
+
+
+def _what_it_says(client, response, *names: str) -> tuple[int, str]:
+    """The answer's status and words (the messages on the page a redirect leads to, or the
+    page itself), with the names typed and the form's tokens left out."""
+    status = response.status_code
+    if status == 303:
+        response = client.get(response.headers["location"])
+        words = " ".join(re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.text, re.S))
+    else:
+        words = re.sub(r"<[^>]+>", " ", response.text.split('id="main"')[-1])
+    for name in names:
+        words = words.replace(name, "NAME")
+    words = re.sub(r'value="[^"]*"', "", words)
+    return status, " ".join(words.split())
+
+
+def test_recording_a_person_tells_a_role_kept_from_names_nothing_of_who_signed(client, db, owner):
+    """The agency's policy keeps clients' names from its lead (the release page withholds
+    who signed). Typing a name into the restricted-person form must not tell the lead
+    whether that name signed the client's releases: typed as the client's own name, it
+    would confirm who the client is."""
+    lead = make.user(db, owner.agency, Role.AGENCY_LEAD)
+    token = owner.sign_in(client, lead)
+    assert "Robin Example" not in client.get(f"/clients/{owner.client_row.public_id}").text
+    said = {}
+    for name in ("Robin Example", "Sam Nobody (synthetic)"):
+        answer = client.post(
+            f"/clients/{owner.client_row.public_id}/restricted-persons",
+            data={"csrf_token": token, "name": name, "reason": "other", "note": "a test"},
+        )
+        said[name] = _what_it_says(client, answer, name)
+    assert said["Robin Example"] == said["Sam Nobody (synthetic)"], (
+        "the answer told the lead whether the name typed signed the client's releases"
+    )
+
+
+def test_recording_a_person_twice_tells_a_role_kept_from_names_nothing(client, db, owner):
+    """Likewise whether the name typed is already recorded: the names on the client's file
+    are withheld from the lead, so the answer must not say which one is there."""
+    token = owner.sign_in(client, owner.advocate)
+    client.post(
+        f"/clients/{owner.client_row.public_id}/restricted-persons",
+        data={"csrf_token": token, "name": "Dana Suspect", "reason": "suspected_exploiter"},
+    )
+    lead = make.user(db, owner.agency, Role.AGENCY_LEAD)
+    token = owner.sign_in(client, lead)
+    said = {}
+    for name in ("Dana Suspect", "Sam Nobody (synthetic)"):
+        answer = client.post(
+            f"/clients/{owner.client_row.public_id}/restricted-persons",
+            data={
+                "csrf_token": token,
+                "name": name,
+                "reason": "suspected_exploiter",
+                "confirmed": "yes",  # past any question the form asks first
+            },
+        )
+        said[name] = _what_it_says(client, answer, name)
+    assert said["Dana Suspect"] == said["Sam Nobody (synthetic)"], (
+        "the answer told the lead that the name typed is already recorded on the client"
+    )
