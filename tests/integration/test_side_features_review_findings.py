@@ -232,3 +232,43 @@ def test_recording_a_person_twice_tells_a_role_kept_from_names_nothing(client, d
     assert said["Dana Suspect"] == said["Sam Nobody (synthetic)"], (
         "the answer told the lead that the name typed is already recorded on the client"
     )
+
+
+# --- safety plans: the coordinator's dashboard --------------------------------------------
+
+
+def test_the_dashboard_naming_a_plan_past_its_review_is_a_read_in_the_agencys_log(
+    client, db, keys, clock
+):
+    """The coordinator's rows of plans past review name the survivor and the plan's review
+    date (a field of the plan), under the agency's policy for the role: a read of the plan,
+    which must be in the agency's log as each screening row beside it is."""
+    from portal.models import AuditEntry, Discipline
+    from portal.services import sections
+
+    agency = make.agency(db, keys, discipline=Discipline.SHELTER)
+    advocate = make.user(db, agency, Role.ADVOCATE)
+    survivor = make.client_record(db, agency, keys)
+    sections.save_section(
+        db,
+        survivor,
+        "safety_plan",
+        {"stage": "leaving", "safe_places": "SYNTHETIC-PLACE", "review_date": "2026-10-01"},
+        actor=advocate,
+        keys=keys,
+        at=clock(),
+    )
+    db.flush()
+    coordinator = make.user(db, agency, Role.MDT_COORDINATOR)
+    make.login(client, coordinator.username)
+    dashboard = client.get("/").text
+    assert survivor.reference in dashboard and "review was due 2026-10-01" in dashboard
+    reads = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == agency.id,
+            AuditEntry.client_ref == survivor.public_id,
+            AuditEntry.section_key == "safety_plan",
+            AuditEntry.actor_user_ref == coordinator.public_id,
+        )
+    ).all()
+    assert reads, "the dashboard showed the plan's review date and nothing is in the log"
