@@ -272,3 +272,37 @@ def test_the_dashboard_naming_a_plan_past_its_review_is_a_read_in_the_agencys_lo
         )
     ).all()
     assert reads, "the dashboard showed the plan's review date and nothing is in the log"
+
+
+# --- names at rest ---------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product decision, and a large change: the signed release is kept as its signed "
+    "JSON (the signer's name in it) and a restricted person's name as typed; sealing both "
+    "under the agency's data key, opened for the release's page, its download and the "
+    "consent library's check of excluded signers, is a migration of every release",
+)
+def test_no_name_of_the_client_or_their_circle_is_kept_in_clear(client, db, owner):
+    """The client's identity is sealed at rest (a database reader or a backup sees no
+    name), yet the same name is kept in clear in the signed release she signed herself,
+    and her guardian's, and a suspected exploiter's name on her file, in clear too: either
+    names her to anyone who reads the database."""
+    from portal.models import RestrictedPerson
+
+    token = owner.sign_in(client, owner.advocate)
+    client.post(
+        f"/clients/{owner.client_row.public_id}/restricted-persons",
+        data={"csrf_token": token, "name": "Dana Suspect", "reason": "suspected_exploiter"},
+    )
+
+    def kept(*columns) -> str:
+        rows = db.exec(select(*columns)).all()
+        return " ".join(str(v) for row in rows for v in (row if len(columns) > 1 else [row]))
+
+    client_row = kept(*Client.__table__.columns)
+    assert "Robin" not in client_row  # the client's own row holds no name
+    stored = kept(ConsentRelease.document) + kept(RestrictedPerson.name, RestrictedPerson.note)
+    for name in ("Robin Example", GUARDIAN.name, "Dana Suspect"):
+        assert name not in stored, f"{name!r} is kept in clear"
