@@ -320,20 +320,8 @@ def record_restricted_person(
     person = restricted_persons.record_restricted_person(
         db, client, name=name, reason=reason, note=note, actor=actor, at=at
     )
-    wanted = same_person_key(person.name)
     revoked = []
-    for row in releases_of(db, client):
-        if row.state != ReleaseState.SIGNED:
-            continue
-        document = signed_document(row)
-        signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
-        if not any(same_person_key(n) == wanted for n in signers):
-            continue
-        if consent.status(document, revocations(db, row), at=at).state in (
-            consent.ReleaseState.REVOKED,
-            consent.ReleaseState.EXPIRED,
-        ):
-            continue
+    for row in signed_by(db, client, person.name, at=at):
         revoke(
             db,
             row,
@@ -345,6 +333,28 @@ def record_restricted_person(
         )
         revoked.append(row)
     return revoked
+
+
+def signed_by(db: Session, client: Client, name: object, *, at: datetime) -> list[ConsentRelease]:
+    """The client's releases not yet revoked or ended that `name` signed, as the client or
+    beside them: those that recording them as never to sign revokes."""
+    if not isinstance(name, str) or not name.strip():
+        return []
+    wanted = same_person_key(name)
+    found = []
+    for row in releases_of(db, client):
+        if row.state != ReleaseState.SIGNED:
+            continue
+        document = signed_document(row)
+        signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
+        if not any(same_person_key(n) == wanted for n in signers):
+            continue
+        if consent.status(document, revocations(db, row), at=at).state not in (
+            consent.ReleaseState.REVOKED,
+            consent.ReleaseState.EXPIRED,
+        ):
+            found.append(row)
+    return found
 
 
 def signed_document(row: ConsentRelease) -> consent.Release:

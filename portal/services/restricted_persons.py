@@ -74,6 +74,21 @@ def excluded_signers(db: Session, client: Client) -> dict[str, str]:
     return {person.name: _refusal_reason(person) for person in in_force(db, client)}
 
 
+def checked(*, name: object, reason: object, note: object = None) -> dict[str, str]:
+    """The form's name, reason and note, read; every mistake in one `Invalid`."""
+    return validation.collect(
+        name=lambda: validation.text(name, "name", max_length=120),
+        reason=lambda: _restriction_reason(reason),
+        note=lambda: validation.text(
+            note,
+            "note",
+            max_length=500,
+            required=reason == RestrictionReason.OTHER,
+            label="A note saying why",
+        ),
+    )
+
+
 def record_restricted_person(
     db: Session,
     client: Client,
@@ -85,17 +100,7 @@ def record_restricted_person(
     at: datetime,
 ) -> RestrictedPerson:
     """Someone recorded on the client's file who may never sign a release for them."""
-    values = validation.collect(
-        name=lambda: validation.text(name, "name", max_length=120),
-        reason=lambda: _restriction_reason(reason),
-        note=lambda: validation.text(
-            note,
-            "note",
-            max_length=500,
-            required=reason == RestrictionReason.OTHER,
-            label="A note saying why",
-        ),
-    )
+    values = checked(name=name, reason=reason, note=note)
     wanted = same_person_key(values["name"])
     # The client's agency's log (where the person is written) before the check: one
     # person recorded twice at once is one restriction, which one ending ends.

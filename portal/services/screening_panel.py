@@ -84,21 +84,41 @@ def _screenings_seen_by(
 
 
 def _reviews_seen_by(
-    db: Session, requester: Requester, agency: Agency, reviews: list
+    db: Session, requester: Requester, agency: Agency, reviews: list, *, at: datetime
 ) -> list[safety_plans.ReviewRow]:
     """The plans due for review as this requester may be told of them, under the agency's
     own policy: none by name without the safety plan; that a survivor moved, and when,
-    only with where they live (placement and housing), else only that a review is due."""
-    allowed = {
-        answer.section.key
+    only with where they live (placement and housing), else only that a review is due.
+    Each survivor so named is a read of the plan (its review date), and of placement where
+    the move is told, in the agency's log, as on the plan's own page."""
+    answers = {
+        answer.section.key: answer
         for answer in own.decide_many(db, requester, [SAFETY_PLAN, PLACEMENT], agency=agency)
-        if answer.allowed
     }
-    if SAFETY_PLAN not in allowed:
+    if not answers[SAFETY_PLAN].allowed:
         return []
-    if PLACEMENT in allowed:
-        return reviews
-    return [replace(row, moved_at=None, move_withheld=row.after_move) for row in reviews]
+    told = reviews
+    if not answers[PLACEMENT].allowed:
+        told = [replace(row, moved_at=None, move_withheld=row.after_move) for row in reviews]
+    _record_reviews_read(db, requester, agency, answers[SAFETY_PLAN], told, at=at)
+    moves = [row for row in told if row.after_move]
+    _record_reviews_read(db, requester, agency, answers[PLACEMENT], moves, at=at)
+    return told
+
+
+def _record_reviews_read(db, requester, agency, answer, rows, *, at: datetime) -> None:
+    if not rows:
+        return
+    clients = dict.fromkeys(row.client_id for row in rows)
+    own.record_reads(
+        db,
+        answer,
+        requester=requester,
+        agency=agency,
+        reads=[(client, client) for client in clients],
+        at=at,
+        detail={"on": "dashboard"},
+    )
 
 
 def screening_panel(
@@ -120,7 +140,7 @@ def screening_panel(
     if not _screenings_seen_by(db, requester, agency, [*drafts, *minors, *clocks], at=now):
         drafts, minors, clocks = [], [], []  # counted, but none by name
     review_total, reviews = safety_plans.due_for_review(db, agency.id, today=today)
-    reviews = _reviews_seen_by(db, requester, agency, reviews)
+    reviews = _reviews_seen_by(db, requester, agency, reviews, at=now)
     return ScreeningPanel(
         drafts_total=drafts_total,
         drafts_overdue=drafts_overdue,

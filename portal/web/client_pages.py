@@ -7,6 +7,7 @@ from datetime import date
 from starlette.responses import RedirectResponse, Response
 
 from portal import i18n
+from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.models import Client
@@ -20,7 +21,7 @@ from portal.services import (
     submissions,
     validation,
 )
-from portal.web import forms
+from portal.web import confirm_pages, forms, release_pages
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -257,28 +258,117 @@ def client_detail(ctx: Context) -> Response:
     return _detail(ctx, client)
 
 
+RESTRICTION_FIELDS = ("name", "reason", "note")
+CONFIRMED = "confirmed"  # the person recording was shown what it revokes, and went on
+
+
 def restricted_person_create(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    given = {k: ctx.field(k) for k in RESTRICTION_FIELDS}
+    try:
+        restricted_persons.checked(**given)
+    except Invalid as error:
+        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    # Matching the name against who signed reads the names on the client's releases: under
+    # the agency's policy for the role, audited, as the release's page reads them.
+    names = clients.read_names_in(
+        ctx.db,
+        client,
+        requester=_requester(ctx),
+        subject=client.public_id,
+        at=ctx.now,
+        shown_in="recording a person who may never sign",
+    )
+    # A role kept from names learns nothing of whom the name matches (typed as the client's
+    # own, it would confirm who the client is): it is asked as if they had signed.
+    signed = None
+    if names.allowed:
+        signed = releases.signed_by(ctx.db, client, given["name"], at=ctx.now)
+    if signed is None or signed:
+        # Recording them revokes every release in effect they signed: a revocation, which
+        # only staff who manage releases make, and which cannot be undone, so asked first.
+        if not allows(ctx.viewer.roles, Permission.RELEASE_MANAGE):
+            ctx.keep_on_error = True  # the read of the names stays in the agency's log
+            raise Forbidden(_NOT_YOURS_TO_REVOKE[signed is None])
+        if ctx.field(CONFIRMED) != "yes":
+            return confirm_pages.page(ctx, _restriction_revokes(client, given, signed))
     try:
         revoked = releases.record_restricted_person(
             ctx.db,
             client,
-            name=ctx.field("name"),
-            reason=ctx.field("reason"),
-            note=ctx.field("note"),
+            **given,
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
         )
+    except Conflict as error:
+        if names.allowed:
+            return _detail(ctx, client, status=error.status_code, errors=error.errors)
+        revoked = []  # already on the file, as the role is told: it may not read who is
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)
-    ctx.flash("Recorded. This person can never sign a release for this client.")
-    if revoked:
-        ctx.flash(
-            f"{len(revoked)} release(s) they signed are revoked: ask the client to sign "
-            "again, with someone else as the second signer where one is needed."
-        )
+    told_elsewhere = (
+        release_pages.tell_revoked_elsewhere(ctx, client.agency_id, client.id) if revoked else ""
+    )
+    ctx.flash(_recorded_words(len(revoked), names_read=names.allowed) + told_elsewhere)
     return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
+
+
+_NOT_YOURS_TO_REVOKE = {
+    False: "This person signed a release of this client that is in effect, and recording "
+    "them revokes it: only staff who manage releases can. Ask one of them to record this "
+    "person.",
+    True: "Recording a person revokes any release of this client in effect that they "
+    "signed, which only staff who manage releases can do. Ask one of them to record this "
+    "person.",
+}
+
+
+def _recorded_words(revoked: int, *, names_read: bool) -> str:
+    recorded = "Recorded. This person can never sign a release for this client."
+    if not names_read:  # the same words whoever they are
+        return f"{recorded} Any release in effect they signed is revoked."
+    if not revoked:
+        return recorded
+    return (
+        f"{recorded} {revoked} release(s) they signed are revoked: ask the client to sign "
+        "again, with someone else as the second signer where one is needed."
+    )
+
+
+def _restriction_revokes(client: Client, given: dict, signed: list | None) -> confirm_pages.Confirm:
+    """What recording the person revokes: the releases they signed, or, to a role that may
+    not read who signed (`signed` None), any they signed."""
+    url = f"/clients/{client.public_id}"
+    return confirm_pages.Confirm(
+        title="Record this person and revoke the releases they signed?",
+        consequences=[
+            _what_is_revoked(client, signed),
+            "It cannot be undone: to share again, the client signs a new release, with "
+            "someone else beside them where a second signer is needed.",
+        ],
+        action=f"{url}/restricted-persons",
+        button="Record and revoke",
+        back=f"{url}#restricted",
+        back_label="Back to the client",
+        keep="Do not record them",
+        hidden=(*((k, given[k]) for k in RESTRICTION_FIELDS), (CONFIRMED, "yes")),
+    )
+
+
+def _what_is_revoked(client: Client, signed: list | None) -> str:
+    if signed is None:
+        return (
+            f"Any release of client {client.reference} in effect that this person signed, as "
+            "the client or beside them, is revoked now: partners see nothing more under it."
+        )
+    one = len(signed) == 1
+    return (
+        f"This person signed {len(signed)} release{'' if one else 's'} of client "
+        f"{client.reference} that {'is' if one else 'are'} still in effect. Recording them "
+        f"revokes {'it' if one else 'them'} now: partners see nothing more under "
+        f"{'it' if one else 'them'}."
+    )
 
 
 def language_update(ctx: Context) -> Response:

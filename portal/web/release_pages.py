@@ -322,28 +322,35 @@ def release_revoke(ctx: Context) -> Response:
     except Invalid as error:
         confirm = revoke_release(ctx, row, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
-    # What owners on other nodes were told of this agency's part in the survivor's cases
-    # may have rested on this release (participation, or the release she joined under).
+    ctx.flash(
+        "The release is revoked. Partners can no longer see anything under it."
+        + tell_revoked_elsewhere(ctx, row.agency_id, row.client_id)
+    )
+    return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+
+
+def tell_revoked_elsewhere(ctx: Context, agency_id: int, client_id: int) -> str:
+    """After a release of the client was revoked (on its page, or by recording a signer
+    as never to sign): what owners on other nodes were told of this agency's part in the
+    survivor's cases may have rested on it (participation, or the release she joined
+    under), so they are told again now. Returns what to add to the page's message: the
+    coordinators not reached, or nothing."""
     untold = links.tell_changed(
         ctx.db,
-        ctx.db.get(Agency, row.agency_id),
-        row.client_id,
+        ctx.db.get(Agency, agency_id),
+        client_id,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
         at=ctx.now,
         between=partial(commit, ctx.db),
     )
-    ctx.flash(
-        "The release is revoked. Partners can no longer see anything under it."
-        + "".join(
-            f" {coordinator.name} did not answer from its node, so partners on other nodes "
-            f"may still be told for now that your agency takes part in case {case.reference};"
-            " the portal tells it again each time that case's page opens (at most every five "
-            "minutes)."
-            for coordinator, case in untold
-        )
+    return "".join(
+        f" {coordinator.name} did not answer from its node, so partners on other nodes "
+        f"may still be told for now that your agency takes part in case {case.reference};"
+        " the portal tells it again each time that case's page opens (at most every five "
+        "minutes)."
+        for coordinator, case in untold
     )
-    return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
 
 
 def release_discard(ctx: Context) -> Response:

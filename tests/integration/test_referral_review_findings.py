@@ -195,6 +195,7 @@ def test_a_release_signed_by_a_parent_later_recorded_as_suspected_exploiter_stil
             "csrf_token": make.csrf_of_page(browser, url),
             "name": "Pat Example",
             "reason": "suspected_exploiter",
+            "confirmed": "yes",  # shown that it revokes the release Pat Example signed
         },
     )
     assert recorded.status_code == 303

@@ -267,7 +267,12 @@ def test_recording_a_restricted_person_revokes_what_they_signed_in_look_alike_le
     assert signed.status_code == 303
     recorded = client.post(
         f"/clients/{team.client_row.public_id}/restricted-persons",
-        data={"csrf_token": team.token, "name": RESTRICTED, "reason": "suspected_exploiter"},
+        data={
+            "csrf_token": team.token,
+            "name": RESTRICTED,
+            "reason": "suspected_exploiter",
+            "confirmed": "yes",  # shown that it revokes the release they signed
+        },
     )
     assert recorded.status_code == 303
     row = db.exec(
