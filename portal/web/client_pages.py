@@ -371,6 +371,43 @@ def _what_is_revoked(client: Client, signed: list | None) -> str:
     )
 
 
+def _compelled_to_record(
+    ctx: Context, client: Client, given: compelled_disclosures.CompelledDisclosureInput
+) -> confirm_pages.Confirm:
+    """What recording the compelled disclosure writes, as the form gave it, to check
+    before it is kept for good; the form's values are carried on to the action."""
+    url = f"/clients/{client.public_id}"
+    titles = [catalogue().get(key).title for key in given.sections]
+    basis = compelled_disclosures.BASIS_LABELS[given.basis]
+    told = (
+        "The client was told."
+        if given.client_told
+        else f"The client was not told: {given.client_notice}"
+    )
+    carried = [(k, ctx.field(k) or "") for k in (*COMPELLED_FIELDS, submissions.FIELD)]
+    return confirm_pages.Confirm(
+        title="Record this compelled disclosure?",
+        consequences=[
+            f"{', '.join(titles)} of client {client.reference}, disclosed to "
+            f"{given.recipient} on {given.disclosed_on:%B %-d, %Y} under a {basis} "
+            f"({given.basis_detail}). {told}",
+            "It is kept in your agency's audit log and in the client's accounting of "
+            "disclosures for good: it cannot be changed or removed once recorded.",
+        ],
+        action=f"{url}/compelled-disclosures",
+        button="Record the disclosure",
+        back=f"{url}#compelled",
+        back_label="Back to the client",
+        keep="Do not record it",
+        tone="",
+        hidden=(
+            *carried,
+            *(("sections", key) for key in given.sections),
+            (CONFIRMED, "yes"),
+        ),
+    )
+
+
 def language_update(ctx: Context) -> Response:
     client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
     try:
@@ -407,6 +444,9 @@ def compelled_disclosure_create(ctx: Context) -> Response:
             sections=ctx.fields("sections"),
             today=today,
         )
+        if ctx.field(CONFIRMED) != "yes":
+            # Kept for good in the log and the survivor's accounting: asked first.
+            return confirm_pages.page(ctx, _compelled_to_record(ctx, client, given))
         if submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
             compelled_disclosures.record_compelled_disclosure(
                 ctx.db, client, given=given, today=today, actor=ctx.viewer.user, at=ctx.now

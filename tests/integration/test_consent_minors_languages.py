@@ -135,9 +135,15 @@ def test_a_compelled_disclosure_enters_the_audit_chain_and_the_accounting(client
     bad = client.post(url, data={**form, "sections": ["tax_returns"], "basis": "whim"})
     assert bad.status_code == 400
     assert "Choose sections from the list" in bad.text and "client was not told" in bad.text
-    ok = client.post(
-        url, data={**form, "client_notice": "Telling would endanger the client (fictional)."}
-    )
+    form["client_notice"] = "Telling would endanger the client (fictional)."
+    # Kept for good in the log and the accounting: the lead checks it on a page of its own.
+    asked = client.post(url, data=form)
+    assert asked.status_code == 200 and "Record this compelled disclosure?" in asked.text
+    assert "Safety plan, Care plan of client" in asked.text
+    assert "County Circuit Court (fictional) on November 2, 2026 under a subpoena" in asked.text
+    assert "cannot be changed or removed once recorded" in asked.text
+    assert db.exec(select(CompelledDisclosure)).all() == []
+    ok = client.post(url, data={**form, "confirmed": "yes"})
     assert ok.status_code == 303
     disclosure = db.exec(select(CompelledDisclosure)).one()
     entries = db.exec(
@@ -156,7 +162,7 @@ def test_a_compelled_disclosure_enters_the_audit_chain_and_the_accounting(client
     client.cookies.clear()
     make.login(client, advocate.username)
     token = make.csrf_of_page(client, "/clients")
-    refused = client.post(url, data={**form, "csrf_token": token})
+    refused = client.post(url, data={**form, "csrf_token": token, "confirmed": "yes"})
     assert refused.status_code == 403
 
 

@@ -258,6 +258,7 @@ def test_posting_the_same_compelled_disclosure_twice_records_it_once(client, db,
         "sections": ["medical"],
         "disclosed_on": "2026-10-30",
         "client_told": "yes",
+        "confirmed": "yes",  # past the page that asks first
     }
     first = client.post(page + "/compelled-disclosures", data=form)
     again = client.post(page + "/compelled-disclosures", data=form)
