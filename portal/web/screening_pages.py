@@ -196,7 +196,9 @@ def _act(ctx: Context, action, message: str) -> Response:
     screening = _screening(ctx, client)
     try:
         _still_as_seen(ctx, screening.updated_at.isoformat(), "screening", "Make your change")
-        action(client, screening)
+        asked = action(client, screening)
+        if asked is not None:  # a page that asks first: nothing done yet
+            return asked
     except Conflict as error:  # shown as it is now, not as the stale form had it
         ctx.db.rollback()
         return screening_detail(ctx, errors=error.errors, status=error.status_code)
@@ -485,6 +487,9 @@ def screening_report(ctx: Context) -> Response:
             tz=ctx.settings.tz,
             now=ctx.now,
         )
+        if ctx.field(CONFIRMED) != "yes":
+            # Kept for good on the timeline and in the survivor's accounting: asked first.
+            return confirm_pages.page(ctx, _report_to_record(ctx, client, given))
         if submissions.first_time(ctx.db, ctx.field(submissions.FIELD), at=ctx.now):
             mandated_reports.record_report(
                 ctx.db,
@@ -497,6 +502,36 @@ def screening_report(ctx: Context) -> Response:
 
     return _act(
         ctx, report, "Mandated report recorded: it is on the case timeline and in the accounting."
+    )
+
+
+CONFIRMED = "confirmed"  # the person recording was shown what is kept, and went on
+
+
+def _report_to_record(ctx: Context, client, given) -> confirm_pages.Confirm:
+    """What recording the mandated report writes, as the form gave it, to check before it
+    is kept for good; the form's values are carried on to the action."""
+    told = (
+        "The client was told."
+        if given.client_told
+        else f"The client was not told: {given.client_notice}"
+    )
+    carried = [(k, ctx.field(k) or "") for k in (*REPORT_FIELDS, "seen", submissions.FIELD)]
+    return confirm_pages.Confirm(
+        title="Record this mandated report?",
+        consequences=[
+            f"A report about client {client.reference} made to {given.recipient.label} on "
+            f"{in_zone(given.made_at, ctx.settings.tz)}, number {given.report_number}. {told}",
+            "It is kept on the case's timeline and in the client's accounting of disclosures "
+            "for good: it cannot be changed or removed once recorded.",
+        ],
+        action=ctx.request.url.path,
+        button="Record the report",
+        back=ctx.request.url.path.rsplit("/", 1)[0],
+        back_label="Back to the screening",
+        keep="Do not record it",
+        tone="",
+        hidden=(*carried, (CONFIRMED, "yes")),
     )
 
 

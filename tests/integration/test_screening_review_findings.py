@@ -5,6 +5,7 @@ the defect is fixed. Synthetic data only."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from disclosure_helpers import world
@@ -112,7 +113,7 @@ def test_posting_the_same_mandated_report_twice_records_it_once(client, db, keys
     make.login(client, advocate.username)
     page = f"/clients/{survivor.public_id}/screenings/{made.public_id}"
     token = make.csrf_of_page(client, page)
-    form = _report_form(token, advocate, clock, number="LE-TWICE-1")
+    form = {**_report_form(token, advocate, clock, number="LE-TWICE-1"), "confirmed": "yes"}
     first = client.post(page + "/reports", data=form)
     again = client.post(page + "/reports", data=form)
     assert first.status_code == 303
@@ -124,6 +125,37 @@ def test_posting_the_same_mandated_report_twice_records_it_once(client, db, keys
         f"one report posted twice is recorded {len(reports)} times and enters the accounting "
         f"{len(compelled)} times (second POST answered {again.status_code})"
     )
+
+
+def test_a_mandated_report_is_checked_before_it_is_kept_for_good(client, db, keys, clock):
+    """A recorded report stays on the case's timeline and in the survivor's accounting of
+    disclosures, and nothing corrects it; one press recorded it. Now the form leads to a
+    page saying what will be kept, and a second press there records it."""
+    agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
+    advocate = make.user(db, agency, Role.ADVOCATE)
+    survivor = make.client_record(db, agency, keys, birth=MINOR)
+    made = _minor_screened(db, keys, clock, agency, advocate, survivor)
+    make.login(client, advocate.username)
+    page = f"/clients/{survivor.public_id}/screenings/{made.public_id}"
+    form = {
+        **_report_form(make.csrf_of_page(client, page), advocate, clock, number="LE-ASK-1"),
+        "client_told": "no",
+        "client_notice": "Telling would put the client at risk (synthetic).",
+    }
+    asked = client.post(page + "/reports", data=form)
+    assert asked.status_code == 200 and "Record this mandated report?" in asked.text
+    assert "made to law enforcement on" in asked.text and "number LE-ASK-1" in asked.text
+    assert "The client was not told: Telling would put the client at risk" in asked.text
+    assert "cannot be changed or removed once recorded" in asked.text
+    assert db.exec(select(MandatedReport)).all() == []
+    confirmed = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked.text)
+    )
+    assert confirmed["confirmed"] == "yes" and confirmed["report_number"] == "LE-ASK-1"
+    done = client.post(page + "/reports", data=confirmed)
+    assert done.status_code == 303, done.text
+    (report,) = db.exec(select(MandatedReport)).all()
+    assert report.report_number == "LE-ASK-1"
 
 
 # -- bad input ---------------------------------------------------------------------------------
