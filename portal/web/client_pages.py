@@ -388,7 +388,7 @@ def _compelled_to_record(
     return confirm_pages.Confirm(
         title="Record this compelled disclosure?",
         consequences=[
-            f"{', '.join(titles)} of client {client.reference}, disclosed to "
+            f"{confirm_pages.names_of(titles)} of client {client.reference}, disclosed to "
             f"{given.recipient} on {given.disclosed_on:%B %-d, %Y} under a {basis} "
             f"({given.basis_detail}). {told}",
             "It is kept in your agency's audit log and in the client's accounting of "

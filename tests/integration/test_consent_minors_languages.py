@@ -139,7 +139,7 @@ def test_a_compelled_disclosure_enters_the_audit_chain_and_the_accounting(client
     # Kept for good in the log and the accounting: the lead checks it on a page of its own.
     asked = client.post(url, data=form)
     assert asked.status_code == 200 and "Record this compelled disclosure?" in asked.text
-    assert "Safety plan, Care plan of client" in asked.text
+    assert "Safety plan and Care plan of client" in asked.text
     assert "County Circuit Court (fictional) on November 2, 2026 under a subpoena" in asked.text
     assert "cannot be changed or removed once recorded" in asked.text
     assert db.exec(select(CompelledDisclosure)).all() == []
