@@ -1,0 +1,149 @@
+"""The lifecycle of keys and sealed records, as a second review found it. Each test is named
+after what should happen, and failed on the code as reviewed. Synthetic data only."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+import consent
+from portal.crypto import KeyWrapper
+from portal.db import unit_of_work
+from portal.models import AgencyKind, ConsentRelease, KeyPurpose, Role
+from portal.services import keys as agency_keys
+from portal.services import releases
+from portal.services.keys import current_key
+
+import factories as make
+from databases import BACKENDS, migrated_engine
+
+SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
+
+
+@pytest.fixture(params=BACKENDS)
+def committed_engine(request, tmp_path):
+    with migrated_engine(request.param, tmp_path, pool_size=4) as engine:
+        yield engine
+
+
+def _draft(db, keys, at):
+    """A release drafted by a shelter for its client, naming a police unit."""
+    owner = make.agency(db, keys)
+    recipient = make.agency(db, keys, kind=AgencyKind.SYSTEM)
+    client = make.client_record(db, owner, keys)
+    witness = make.user(db, owner, Role.ADVOCATE)
+    row = releases.draft_release(
+        db,
+        client,
+        recipients=[recipient.public_id],
+        sections=["safety_plan"],
+        purpose="mdt_case_review",
+        effective_at=at,
+        expiry=consent.DateExpiry(at + timedelta(days=90)),
+        keys=keys,
+        language="en",
+        actor=witness,
+        at=at,
+    )
+    return owner, witness, row
+
+
+def _sign(db, row, witness, keys, at):
+    return releases.sign(
+        db,
+        row,
+        signer=SIGNER,
+        second_signer=None,
+        method=consent.SignatureMethod.TYPED,
+        actor=witness,
+        keys=keys,
+        at=at,
+    )
+
+
+def _verdict(db, row, at):
+    db.refresh(row)
+    return consent.verify(json.loads(row.document), releases.keyring(db), at=at)
+
+
+def test_a_release_signed_while_the_key_is_rotated_still_verifies(
+    committed_engine, node_secrets, clock
+):
+    """Before: `portal keys rotate` reads its clock, then waits for the agency's log,
+    which a release being signed holds (`releases.hold_release`) from before it reads the
+    signing key until it commits. The release, signed a moment after the rotation read its
+    clock, commits first; the rotation then retires the key at the time it read, which is
+    before the release says it was signed: the survivor's signed release reads "The
+    signing key was retired ... before the document says it was signed", NOT VALID, and
+    every partner is refused under it (`consent_gate`), as if she had never signed."""
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    with unit_of_work(committed_engine) as db:
+        owner, witness, row = _draft(db, keys, clock())
+    rotation_read_its_clock = clock() + timedelta(minutes=1)
+    signed_at = rotation_read_its_clock + timedelta(milliseconds=20)
+    failures: list[BaseException] = []
+
+    def rotate() -> None:  # what `portal keys rotate` does, in a process of its own
+        try:
+            own = KeyWrapper(node_secrets.kek_bytes())
+            with unit_of_work(committed_engine) as db:
+                held = db.get(type(owner), owner.id)
+                agency_keys.rotate_signing_key(
+                    db, held, keys=own, actor=None, at=rotation_read_its_clock
+                )
+        except BaseException as error:
+            failures.append(error)
+
+    rotation = threading.Thread(target=rotate)
+    with unit_of_work(committed_engine) as db:
+        _sign(
+            db, db.get(ConsentRelease, row.id), db.get(type(witness), witness.id), keys, signed_at
+        )
+        rotation.start()
+        time.sleep(0.5)  # the rotation waits for the log the signing holds
+    rotation.join(30)
+    assert not failures, failures[0]
+    with unit_of_work(committed_engine) as db:
+        verdict = _verdict(db, db.get(ConsentRelease, row.id), signed_at + timedelta(hours=1))
+    assert verdict.ok, verdict.reason
+
+
+def test_a_release_signed_by_a_request_older_than_a_rotation_still_verifies(db, keys, clock):
+    """Before: a request reads its clock when it starts (`web.routing._run`), and the
+    release is signed with the key current when it gets the agency's log. A rotation that
+    committed in between (read its clock after the request did, took the log first) gave
+    the agency a key created after the moment the release says it was signed with it: the
+    release reads "signed before the signing key existed", NOT VALID, from the start."""
+    owner, witness, row = _draft(db, keys, clock())
+    request_started = clock() + timedelta(minutes=1)
+    rotated_at = request_started + timedelta(milliseconds=20)
+    agency_keys.rotate_signing_key(db, owner, keys=keys, actor=None, at=rotated_at)
+    _sign(db, row, witness, keys, request_started)  # it waited for the rotation's log
+    db.flush()
+    verdict = _verdict(db, row, rotated_at + timedelta(hours=1))
+    assert verdict.ok, verdict.reason
+    assert row.key_id == current_key(db, owner.id, KeyPurpose.SIGNING).key_id
+
+
+def test_a_revocation_recorded_by_a_request_older_than_a_rotation_verifies(db, keys, clock):
+    """Before: the same for a revocation. Its document, handed to partners and printed for
+    the survivor, does not verify ("signed before the signing key existed"); the portal
+    still stops the release (it fails closed), but the survivor's signed revocation is no
+    proof of anything on another node."""
+    owner, witness, row = _draft(db, keys, clock())
+    _sign(db, row, witness, keys, clock())
+    request_started = clock() + timedelta(days=1)
+    rotated_at = request_started + timedelta(milliseconds=20)
+    agency_keys.rotate_signing_key(db, owner, keys=keys, actor=None, at=rotated_at)
+    signed = releases.revoke(
+        db, row, reason="client asked", actor=witness, keys=keys, at=request_started
+    )
+    db.flush()
+    verdict = consent.verify_revocation(
+        signed.to_dict(), releases.keyring(db), at=rotated_at + timedelta(hours=1)
+    )
+    assert verdict.ok, verdict.reason
