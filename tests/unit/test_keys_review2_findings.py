@@ -147,3 +147,39 @@ def test_a_revocation_recorded_by_a_request_older_than_a_rotation_verifies(db, k
         signed.to_dict(), releases.keyring(db), at=rotated_at + timedelta(hours=1)
     )
     assert verdict.ok, verdict.reason
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product decision: how the coordinator's key is handed over without naming the "
+    "retired key current (a roster signed by a key the held roster trusts though it retires "
+    "it, and what a node joining in between pins)",
+)
+def test_after_the_coordinator_rotates_its_key_no_roster_names_the_old_key_current(db, keys, clock):
+    """Before: the coordinating agency rotates its signing key (`portal keys rotate`, say
+    because the old one may have leaked, ops/README §5), then signs the next roster, as
+    ops/README §7 says. `membership.sign_roster` signs it with the old key, which every
+    node trusts (a handover), and so names the old key *current* in it, beside the new
+    one: every node that imports it trusts the retired key as the coordinator's again
+    (`transport.current_key_of`), for every signed request and answer, until yet another
+    roster is signed, which nothing asks for. Whoever holds the leaked key may ask every
+    partner's disclosure point as the coordinator. The same roster made with a partner's
+    old key current is refused (`membership._apply`)."""
+    from portal.federation import membership, transport
+
+    from federation_helpers import elsewhere
+
+    coordinator = make.agency(db, keys, name="Handover CAC (synthetic)")
+    police = elsewhere("Handover Police Unit (synthetic)")
+    entries = membership.entries_json([police.member])
+    node = "http://127.0.0.1:9100"
+    membership.sign_roster(db, coordinator, entries, node=node, keys=keys, at=clock())
+    old = current_key(db, coordinator.id, KeyPurpose.SIGNING).key_id
+    clock.advance(minutes=5)
+    agency_keys.rotate_signing_key(db, coordinator, keys=keys, actor=None, at=clock())
+    clock.advance(minutes=5)
+    handed_over = membership.sign_roster(db, coordinator, entries, node=node, keys=keys, at=clock())
+    assert transport.current_key_of(handed_over.roster, old) is None, (
+        f"the roster every node imports next names the coordinator's retired key {old} "
+        "as current: requests signed with it are accepted as the coordinator's"
+    )
