@@ -183,3 +183,81 @@ def test_after_the_coordinator_rotates_its_key_no_roster_names_the_old_key_curre
         f"the roster every node imports next names the coordinator's retired key {old} "
         "as current: requests signed with it are accepted as the coordinator's"
     )
+
+
+# -- the secrets file, made --------------------------------------------------------------
+
+
+def test_a_new_secrets_file_is_on_disk_before_any_key_is_wrapped_under_it(tmp_path, monkeypatch):
+    """Before: `portal init` (and the demo, and the first start of a node) makes the
+    secrets file with a plain write, never flushed to disk, then wraps the agency's keys
+    under its KEK and commits them, which the database does flush. A power cut in the next
+    seconds leaves the database holding the agency's keys and the file empty or missing:
+    "Losing the KEK loses every agency's keys" (ops/README §2). A rotation writes the file
+    with fsync (`kek._replace`); its making did not."""
+    import os
+    import stat
+
+    from portal.settings import load_secrets
+
+    path = tmp_path / "etc" / "secrets.json"
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def noted(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        synced.append(f"{kind}:{target}")
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", noted)
+    made = load_secrets({}, path, create=True)
+    assert path.exists() and json.loads(path.read_text())["key_encryption_key"] == str(
+        made.key_encryption_key
+    )
+    assert any(s.startswith("file:") for s in synced), "the new file's content was never synced"
+    assert f"folder:{path.parent}" in synced, "the folder naming the new file was never synced"
+
+
+def test_two_processes_making_the_secrets_file_at_once_share_one_kek(tmp_path, monkeypatch):
+    """Before: the file is created empty (O_EXCL) and then written. A second process
+    starting meanwhile (two `portal` commands on a new node) finds it there and reads it
+    empty: "is not a portal secrets file (it is not JSON)"; or, between its check and its
+    own create, fails with FileExistsError. It should read the first one's keys."""
+    from portal import settings as settings_module
+
+    path = tmp_path / "secrets.json"
+    writing, read = threading.Event(), threading.Event()
+    dump = json.dump
+    first = threading.local()
+
+    def slow_dump(values, handle, *args, **kwargs):
+        if getattr(first, "pause", False):
+            writing.set()
+            read.wait(2)  # the second process's whole start, before the fix
+        return dump(values, handle, *args, **kwargs)
+
+    monkeypatch.setattr(settings_module.json, "dump", slow_dump)
+    found: dict[str, object] = {}
+
+    def start(name: str) -> None:
+        first.pause = name == "first"
+        try:
+            if name == "second":
+                assert writing.wait(5), "the first process never wrote"
+            found[name] = str(
+                settings_module.load_secrets({}, path, create=True).key_encryption_key
+            )
+        except Exception as error:
+            found[name] = error
+        finally:
+            if name == "second":
+                read.set()
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert isinstance(found["second"], str), f"the second process: {found['second']!r}"
+    assert found["first"] == found["second"]
