@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -261,3 +261,64 @@ def test_two_processes_making_the_secrets_file_at_once_share_one_kek(tmp_path, m
         thread.join(10)
     assert isinstance(found["second"], str), f"the second process: {found['second']!r}"
     assert found["first"] == found["second"]
+
+
+# -- one agency's damaged key ------------------------------------------------------------
+
+
+def test_an_agency_whose_data_key_does_not_open_hides_no_other_agencys_records(db, node_secrets):
+    """Before: a case summary reads every sealed record of the case at once, and the
+    first section opened unwraps the data keys of *every* record read (`sealed._secret`),
+    every agency's. One agency's key that opens under no KEK given (damaged, or left under
+    a KEK the node no longer has) raised in that loop: another agency's own records,
+    whose key is sound, were withheld as "cannot be opened ... moved or damaged", its own
+    staff and its partners told to restore what nothing had touched."""
+    from disclosure_helpers import world, write
+    from sqlalchemy import update
+
+    from portal.disclosure import Released
+    from portal.disclosure.point import disclose_sections
+    from portal.models import AgencyKey
+    from portal.services import sections
+
+    keys = KeyWrapper(node_secrets.kek_bytes())
+    w = world(db, keys)  # the owner's agency is made first: its key is read first
+    write(db, keys, w, "medical", {"follow_up": "SYNTHETIC-OWNER-NOTE"})
+    partner_staff = w.partner_staff
+    sections.save_section(
+        db,
+        w.partner_client,
+        "care_plan",
+        {"goals": "SYNTHETIC-PARTNER-GOALS"},
+        actor=partner_staff,
+        keys=keys,
+        at=make.AT,
+    )
+    damaged = current_key(db, w.owner.id, KeyPurpose.DATA)
+    db.execute(
+        update(AgencyKey)
+        .where(AgencyKey.id == damaged.id)
+        .values(wrapped_secret=b"\x00" * len(damaged.wrapped_secret))
+    )
+    db.flush()
+    db.expire_all()
+    fresh = KeyWrapper(node_secrets.kek_bytes())  # a process that has opened nothing yet
+    (care_plan,) = disclose_sections(
+        db,
+        _own(w),
+        w.case,
+        w.partner,
+        ["care_plan"],
+        make.AT + timedelta(hours=1),
+        tz=UTC,
+        keys=fresh,
+    )
+    assert isinstance(care_plan, Released), care_plan
+    assert "SYNTHETIC-PARTNER-GOALS" in repr(care_plan)
+
+
+def _own(w):
+    """The partner's own case manager, reading her own agency's record of the client."""
+    from disclosure_helpers import Viewer
+
+    return Viewer(w.partner_staff, w.partner, frozenset({Role.CASE_MANAGER.value}))
