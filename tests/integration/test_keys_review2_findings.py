@@ -4,11 +4,24 @@ as reviewed. Synthetic data only."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlmodel import select
 from test_screening_review_findings import _form_fields
 
+from portal.cli import main as cli
+from portal.crypto import KeyWrapper
+from portal.db import make_engine, unit_of_work
+from portal.models import AgencyKey, AuditCheckpoint
+from portal.services import agencies, clients, reseal, risk_screens
 from portal.services import keys as agency_keys
-from portal.services import reseal, risk_screens
+from portal.settings import from_environment
 from portal.web import screening_forms
+
+AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
 def _reseal_all(db, keys, clock) -> None:
@@ -50,3 +63,77 @@ def test_a_risk_screen_form_opened_before_a_reseal_saves_the_workers_notes(clien
     )
     db.expire_all()
     assert "Her own words" in risk_screens.view(db, screen, keys=keys, now=clock()).survivor_notes
+
+
+# -- one agency's keys under a KEK the node is no longer given ------------------------------
+
+
+@pytest.fixture
+def half_rewrapped(tmp_path, monkeypatch):
+    """A node of two agencies, each with a client, after `portal keys rotate-kek` and a
+    `portal keys rewrap` stopped after the first agency, whose previous KEK was then
+    dropped (PORTAL_KEK_PREVIOUS unset too soon): the second agency's keys open under no
+    KEK the node is given, the first's open."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'node.db'}")
+    monkeypatch.setenv("PORTAL_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(tmp_path / "journal.jsonl"))
+    for name in ("PORTAL_KEK", "PORTAL_SESSION_KEY", "PORTAL_KEK_PREVIOUS"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["db", "upgrade"]) == 0
+    settings = from_environment()
+    engine = make_engine(settings.database_url)
+    keys = settings.key_wrapper()
+    lost = KeyWrapper(secrets.token_bytes(32))  # the previous KEK, no longer given
+    with unit_of_work(engine) as db:
+        made = []
+        for name in ("Alder Advocacy (synthetic)", "Birch Shelter (synthetic)"):
+            agency = agencies.create_agency(
+                db, name=name, kind="community", discipline="advocacy", actor=None, keys=keys, at=AT
+            )
+            clients.register_client(
+                db,
+                agency,
+                clients.Identity("Robin", "Example", date(2000, 5, 17)),
+                reference="R-1",
+                actor=None,
+                keys=keys,
+                at=AT,
+            )
+            made.append(agency)
+        for key in db.exec(select(AgencyKey).where(AgencyKey.agency_id == made[1].id)).all():
+            key.wrapped_secret = lost.wrap(keys.unwrap(key.wrapped_secret))
+            db.add(key)
+    engine.dispose()
+    return made
+
+
+def _one_line_saying_what_to_do(err: str, status: int, expected: int) -> str:
+    err = err.strip()
+    assert status == expected, (status, err)
+    assert len(err.splitlines()) == 1 and "unexpected" not in err, err
+    assert "rewrap" in err or "PORTAL_KEK_PREVIOUS" in err, err
+    return err
+
+
+def test_audit_checkpoint_with_one_agencys_key_lost_says_what_to_do(half_rewrapped, capsys):
+    """Before: "error: unexpected CryptoError: Decryption failed. Ciphertext failed
+    verification; ... report it", after printing "signed Alder Advocacy (synthetic) at
+    entry N" for a checkpoint the failure then rolled back."""
+    status = cli.main(["audit", "checkpoint"])
+    said = capsys.readouterr()
+    _one_line_saying_what_to_do(said.err, status, 3)
+    if "signed Alder Advocacy (synthetic)" in said.out:  # said signed: then it is kept
+        engine = make_engine(os.environ["DATABASE_URL"])
+        with unit_of_work(engine) as db:
+            kept = db.exec(select(AuditCheckpoint)).all()
+        engine.dispose()
+        assert kept, "it printed a checkpoint signed that was never kept"
+
+
+def test_reseal_with_one_agencys_key_lost_says_what_to_do(half_rewrapped, capsys):
+    """Before: "the node's key (PORTAL_KEK or the secrets file) does not open the agency
+    keys in this database: run with this node's own secrets", though it is the node's own
+    KEK (every command checks so first) and what is missing is the one a key of one agency
+    is still wrapped under: `portal keys rewrap` says so, and what to give."""
+    status = cli.main(["keys", "reseal"])
+    _one_line_saying_what_to_do(capsys.readouterr().err, status, 3)
