@@ -137,3 +137,27 @@ def test_reseal_with_one_agencys_key_lost_says_what_to_do(half_rewrapped, capsys
     is still wrapped under: `portal keys rewrap` says so, and what to give."""
     status = cli.main(["keys", "reseal"])
     _one_line_saying_what_to_do(capsys.readouterr().err, status, 3)
+
+
+def test_roster_sign_with_the_coordinators_key_lost_says_what_to_do(
+    half_rewrapped, capsys, tmp_path
+):
+    """Before: "error: unexpected CryptoError: Decryption failed. Ciphertext failed
+    verification; run again with --verbose to see where, and report it"."""
+    members = tmp_path / "members.json"
+    members.write_text("[]")
+    status = cli.main(
+        [
+            "roster",
+            "sign",
+            str(members),
+            "--coordinator",
+            "Birch Shelter (synthetic)",
+            "--node",
+            "http://127.0.0.1:9100",
+            "--out",
+            str(tmp_path / "roster.json"),
+        ]
+    )
+    _one_line_saying_what_to_do(capsys.readouterr().err, status, 3)
+    assert not (tmp_path / "roster.json").exists()
