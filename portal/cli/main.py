@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 
+from nacl.exceptions import CryptoError
 from sqlalchemy.exc import DBAPIError
 
 from portal.cli import audit as audit_commands
@@ -24,6 +25,14 @@ from portal.errors import DomainError
 from portal.settings import DEMO_DATABASE_FILE
 
 DEMO_DATABASE = DEMO_DATABASE_FILE
+# A key the command needed opens under no key-encryption key the node is given: wrapped
+# under one no longer given (a rewrap stopped part-way, its previous KEK dropped), or
+# damaged. `portal keys rewrap` counts such keys and says what to give.
+KEY_UNOPENED = (
+    "a key this command needs opens under no key-encryption key this node is given: run "
+    "`portal keys rewrap`, which counts such keys and says which KEK to give "
+    "(PORTAL_KEK_PREVIOUS), then run this again"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), BAD_INPUT)
     except DBAPIError as error:  # the database went away (or refused) after it was opened
         return _fail(str(problem(error, chosen())), COULD_NOT_RUN)
+    except CryptoError:  # the node's KEK opens its keys (checked first): not this one
+        return _fail(KEY_UNOPENED, COULD_NOT_RUN)
     except KeyboardInterrupt:
         return 130
     except EOFError:  # Ctrl-D at a question
