@@ -161,3 +161,21 @@ def test_roster_sign_with_the_coordinators_key_lost_says_what_to_do(
     )
     _one_line_saying_what_to_do(capsys.readouterr().err, status, 3)
     assert not (tmp_path / "roster.json").exists()
+
+
+def test_keys_list_read_by_a_pipe_that_closes_early_says_nothing_of_it(half_rewrapped):
+    """Before: `portal keys data | head -3` (or `keys list | head`) on a node printed
+    "error: unexpected BrokenPipeError: [Errno 32] Broken pipe; run again with --verbose to
+    see where, and report it": the reader had what it wanted; there is nothing to report."""
+    import subprocess
+    import sys
+
+    running = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli.main", "keys", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    running.stdout.close()  # the reader is gone before anything is written
+    _out, err = running.communicate(timeout=60)
+    assert "BrokenPipeError" not in err.decode() and "report it" not in err.decode(), err
