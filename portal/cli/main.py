@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(KEY_UNOPENED, COULD_NOT_RUN)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader had what it wanted (`| head`): nothing to report
+        _stdout_discarded()
+        return 0
     except EOFError:  # Ctrl-D at a question
         return _fail("no answer (the input ended); nothing was changed", BAD_INPUT)
     except Exception as error:
@@ -93,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
             "where, and report it",
             COULD_NOT_RUN,
         )
+
+
+def _stdout_discarded() -> None:
+    """What is still buffered for a reader that is gone goes nowhere: flushed at exit to
+    the closed pipe, it would raise once more, past any handler."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str, status: int) -> int:
