@@ -340,6 +340,9 @@ def _created_whole(path: Path, values: dict) -> bool:
             os.link(temporary, path)
         except FileExistsError:
             return False
+        except OSError:  # a file system without hard links (some mounted volumes)
+            if not _written_in_place(path, values):
+                return False
     finally:
         temporary.unlink(missing_ok=True)
     folder = os.open(path.parent, os.O_RDONLY)
@@ -347,6 +350,20 @@ def _created_whole(path: Path, values: dict) -> bool:
         os.fsync(folder)
     finally:
         os.close(folder)
+    return True
+
+
+def _written_in_place(path: Path, values: dict) -> bool:
+    """`values` written into a new file at `path` (O_EXCL: never two different keys) and
+    flushed to disk; False: another process made it first."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return True
 
 
