@@ -318,11 +318,53 @@ def _read_or_create_secrets_file(path: Path) -> dict:
         "key_encryption_key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: two processes starting at once must not write two different keys.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
+    if _created_whole(path, values):
+        return values
+    return read_secrets_file(path)  # another process made it first: its keys are the node's
+
+
+def _created_whole(path: Path, values: dict) -> bool:
+    """`values` written beside `path` (mode 0600), flushed to disk, then linked in as
+    `path` unless a file is there already, and the folder flushed: the file is on disk
+    before any key is wrapped under its KEK (a power cut must not keep the keys and lose
+    the file), and appears whole, never empty to a process starting meanwhile. False:
+    another process made it first (never two different keys)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(values, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links (some mounted volumes)
+            if not _written_in_place(path, values):
+                return False
+    finally:
+        temporary.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return True
+
+
+def _written_in_place(path: Path, values: dict) -> bool:
+    """`values` written into a new file at `path` (O_EXCL: never two different keys) and
+    flushed to disk; False: another process made it first."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(values, handle)
-    return values
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
 
 
 def _listed(value: str) -> tuple[str, ...]:

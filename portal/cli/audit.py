@@ -141,11 +141,9 @@ def _verify_against_file(engine, path: str) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from portal import hosting
-    from portal.audit.checkpoints import CheckpointSigner
+    from nacl.exceptions import CryptoError
+
     from portal.audit.journal import Journal, JournalError
-    from portal.models import Agency
-    from portal.services import audit_log
 
     engine = open_engine(chosen())
     settings = node_settings(engine)
@@ -157,20 +155,54 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         except JournalError as error:
             raise CommandError(str(error)) from None
     with unit_of_work(engine) as db:
-        CheckpointSigner(keys).attach(db)
-        if kept is not None:
-            kept.attach(db)
-        if args.agency is None:  # the logs this node keeps: a roster names agencies elsewhere
-            targets = [
-                agency
-                for agency in db.exec(select(Agency).order_by(Agency.name)).all()
-                if hosting.is_local(db, agency)
-            ]
-        else:
-            targets = [find_agency(db, args.agency)]
-        for agency in targets:
-            checkpoint = audit_log.checkpoint_log(
-                db, agency, keys=keys, actor=None, at=settings.clock()
-            )
-            print(f"signed {agency.name} at entry {checkpoint.seq}")
+        targets = _checkpointed(db, args.agency)
+    unopened = []
+    for agency_id, name in targets:
+        # Each log in a transaction of its own, said signed once kept: an agency whose key
+        # does not open stops none of the others.
+        try:
+            seq = _sign_checkpoint(engine, agency_id, keys=keys, journal=kept, at=settings.clock())
+        except CryptoError:
+            unopened.append(name)
+            continue
+        print(f"signed {name} at entry {seq}")
+    if unopened:
+        raise CommandError(
+            f"the signing key of {', '.join(unopened)} opens under no key-encryption key this "
+            "node is given, so no checkpoint of its log was signed: run `portal keys rewrap`, "
+            "which counts such keys and says which KEK to give (PORTAL_KEK_PREVIOUS)"
+        )
     return OK
+
+
+def _checkpointed(db: Session, agency: str | None) -> list[tuple[int, str]]:
+    """(id, name) of the agencies whose logs to checkpoint: the one named, or every one
+    this node keeps (a roster names agencies elsewhere)."""
+    from portal import hosting
+    from portal.models import Agency
+
+    if agency is not None:
+        found = find_agency(db, agency)
+        return [(found.id, found.name)]
+    return [
+        (found.id, found.name)
+        for found in db.exec(select(Agency).order_by(Agency.name)).all()
+        if hosting.is_local(db, found)
+    ]
+
+
+def _sign_checkpoint(engine, agency_id: int, *, keys, journal, at) -> int:
+    """A checkpoint of the agency's log signed and committed (journaled once committed);
+    its seq."""
+    from portal.audit.checkpoints import CheckpointSigner
+    from portal.models import Agency
+    from portal.services import audit_log
+
+    with unit_of_work(engine) as db:
+        CheckpointSigner(keys).attach(db)
+        if journal is not None:
+            journal.attach(db)
+        checkpoint = audit_log.checkpoint_log(
+            db, db.get(Agency, agency_id), keys=keys, actor=None, at=at
+        )
+        return checkpoint.seq

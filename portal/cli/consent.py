@@ -291,9 +291,13 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
                         db, kind, after=after, size=args.batch, keys=keys, at=settings.clock()
                     )
             except CryptoError:
+                # The node's KEK opens its keys (checked before any command runs): this one
+                # is wrapped under a KEK no longer given, or damaged.
                 raise errors.CommandError(
-                    "the node's key (PORTAL_KEK or the secrets file) does not open the "
-                    "agency keys in this database: run with this node's own secrets"
+                    "a data key of this node opens under no key-encryption key it is given, "
+                    "so its records were not re-sealed (those re-sealed so far are kept): run "
+                    "`portal keys rewrap`, which counts such keys and says which KEK to give "
+                    "(PORTAL_KEK_PREVIOUS), then this again"
                 ) from None
             totals.update(batch.counts)
             if batch.last_id is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
+from nacl.exceptions import CryptoError
 from sqlalchemy.exc import DBAPIError
 
 from portal.cli import audit as audit_commands
@@ -24,6 +26,14 @@ from portal.errors import DomainError
 from portal.settings import DEMO_DATABASE_FILE
 
 DEMO_DATABASE = DEMO_DATABASE_FILE
+# A key the command needed opens under no key-encryption key the node is given: wrapped
+# under one no longer given (a rewrap stopped part-way, its previous KEK dropped), or
+# damaged. `portal keys rewrap` counts such keys and says what to give.
+KEY_UNOPENED = (
+    "a key this command needs opens under no key-encryption key this node is given: run "
+    "`portal keys rewrap`, which counts such keys and says which KEK to give "
+    "(PORTAL_KEK_PREVIOUS), then run this again"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), BAD_INPUT)
     except DBAPIError as error:  # the database went away (or refused) after it was opened
         return _fail(str(problem(error, chosen())), COULD_NOT_RUN)
+    except CryptoError:  # the node's KEK opens its keys (checked first): not this one
+        return _fail(KEY_UNOPENED, COULD_NOT_RUN)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader had what it wanted (`| head`): nothing to report
+        _stdout_discarded()
+        return 0
     except EOFError:  # Ctrl-D at a question
         return _fail("no answer (the input ended); nothing was changed", BAD_INPUT)
     except Exception as error:
@@ -82,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
             "where, and report it",
             COULD_NOT_RUN,
         )
+
+
+def _stdout_discarded() -> None:
+    """What is still buffered for a reader that is gone goes nowhere: flushed at exit to
+    the closed pipe, it would raise once more, past any handler."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str, status: int) -> int:

@@ -16,7 +16,15 @@ from portal.hosting import is_local
 from portal.keyring import current_key as current_key
 from portal.keyring import data_secret as data_secret
 from portal.keyring import data_secrets as data_secrets
-from portal.models import Actor, Agency, AgencyKey, AuditCheckpoint, KeyPurpose
+from portal.models import (
+    Actor,
+    Agency,
+    AgencyKey,
+    AuditCheckpoint,
+    ConsentRelease,
+    KeyPurpose,
+    ReleaseRevocation,
+)
 
 
 def sealing_secret(db: Session, agency_id: int, *, keys: KeyWrapper) -> tuple[str, bytes]:
@@ -83,14 +91,13 @@ def rotate_signing_key(
     and a key made here would be trusted here as that agency's."""
     if not is_local(db, agency):
         raise Invalid("agency", f"{agency.name} is hosted on another node; rotate its key there.")
-    # The log's head first: a checkpoint being signed with the key now in use finishes
-    # before the key is retired, and the key is retired no earlier than that checkpoint
-    # (else the log would read, for good, "signed after its key was retired").
+    # The log's head first: a checkpoint, release or revocation being signed with the key
+    # now in use (each holds the log) finishes before the key is retired, and the key is
+    # retired no earlier than the last of them (else it would read, for good, "signed after
+    # its key was retired": a survivor's release NOT VALID, a log BROKEN).
     lock_logs(db, [agency.id])
-    signed_last = db.exec(
-        select(func.max(AuditCheckpoint.at)).where(AuditCheckpoint.log_key == agency.public_id)
-    ).one()
-    # (a key counts as retired from the moment it is: a checkpoint signed at that very
+    signed_last = _last_signed(db, agency)
+    # (a key counts as retired from the moment it is: a document signed at that very
     # moment would read as signed after it)
     retire_at = at if signed_last is None else max(at, signed_last + timedelta(microseconds=1))
     signing_key = crypto.new_signing_key()
@@ -103,6 +110,19 @@ def rotate_signing_key(
         created_at=at,
     )
     return _replace_current(db, agency, new, keys=keys, actor=actor, at=at, retire_at=retire_at)
+
+
+def _last_signed(db: Session, agency: Agency) -> datetime | None:
+    """The latest moment a document of the agency says it was signed: a checkpoint of its
+    log, a release, a revocation. Read under the agency's log, which each is signed under."""
+    times = (
+        select(func.max(AuditCheckpoint.at)).where(AuditCheckpoint.log_key == agency.public_id),
+        select(func.max(ConsentRelease.signed_at)).where(ConsentRelease.agency_id == agency.id),
+        select(func.max(ReleaseRevocation.revoked_at))
+        .join(ConsentRelease, ConsentRelease.id == ReleaseRevocation.release_id)
+        .where(ConsentRelease.agency_id == agency.id),
+    )
+    return max((t for t in (db.exec(query).one() for query in times) if t), default=None)
 
 
 def rotate_data_key(

@@ -99,9 +99,15 @@ def agency_kinds(db: Session) -> dict[str, str]:
     return {public_id: kind for public_id, kind in db.exec(select(Agency.public_id, Agency.kind))}
 
 
-def _signing_key(db: Session, agency: Agency, *, keys: KeyWrapper) -> tuple[str, SigningKey]:
+def _signing_key(
+    db: Session, agency: Agency, *, keys: KeyWrapper, at: datetime
+) -> tuple[str, SigningKey, datetime]:
+    """(key id, key, signing time) of the agency's current signing key; the caller holds
+    the agency's log, which a rotation takes too. The time is `at`, the request's clock,
+    or the key's creation when a rotation committed while the request waited for the log:
+    a document never says it was signed before the key that signs it existed."""
     key = current_key(db, agency.id, KeyPurpose.SIGNING)
-    return key.key_id, SigningKey(keys.unwrap(key.wrapped_secret))
+    return key.key_id, SigningKey(keys.unwrap(key.wrapped_secret)), max(at, key.created_at)
 
 
 def _problems_as_invalid(problems: Sequence[consent.Problem]) -> Invalid:
@@ -227,6 +233,7 @@ def sign(
     draft = draft_document(row)
     client = db.get(Client, row.client_id)
     agency = db.get(Agency, row.agency_id)
+    key_id, signing_key, at = _signing_key(db, agency, keys=keys, at=at)
     document = consent.Release(
         **{
             **draft.__dict__,
@@ -254,7 +261,6 @@ def sign(
     )
     if problems:
         raise _problems_as_invalid(problems)
-    key_id, signing_key = _signing_key(db, agency, keys=keys)
     signed = consent.sign_release(document, signing_key, key_id)
     row.state = ReleaseState.SIGNED
     row.effective_at = document.effective_at
@@ -391,6 +397,7 @@ def revoke(
     if consent.status(document, revocations(db, row), at=at).state == consent.ReleaseState.REVOKED:
         raise Conflict("release", "This release is already revoked.")
     agency = db.get(Agency, row.agency_id)
+    key_id, signing_key, at = _signing_key(db, agency, keys=keys, at=at)
     revocation_row = ReleaseRevocation(
         release_id=row.id,
         revoked_at=at,
@@ -406,7 +413,6 @@ def revoke(
         recorded_by=consent.StaffRef(actor.public_id, actor.display_name),
         reason=reason or None,
     )
-    key_id, signing_key = _signing_key(db, agency, keys=keys)
     signed = consent.sign_revocation(revocation, signing_key, key_id)
     revocation_row.document = json.dumps(signed.to_dict())
     db.add(revocation_row)

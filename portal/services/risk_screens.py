@@ -22,6 +22,7 @@ stopped clock runs again with the deadline it always had.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -288,13 +289,29 @@ def add_person(
     return person
 
 
-def notes_fingerprint(db: Session, screen: RiskScreen) -> str:
-    """What the screen's notes are now, as a short digest of their sealed form (nothing
-    readable): a form opened before a colleague's save carries the old one."""
-    digest = hashlib.sha256(bytes(screen.notes_sealed or b""))
+def notes_fingerprint(db: Session, screen: RiskScreen, *, keys: KeyWrapper) -> str:
+    """What the screen's notes say now, as a short digest: a form opened before a
+    colleague's save carries the old one. Of what they say, not of their sealed bytes,
+    which `portal keys reseal` changes without changing a word (a worker's save was then
+    refused as if a colleague had saved since). The form carrying it shows the notes
+    themselves to the same reader."""
+    said = [
+        open_record(
+            db,
+            screen.agency_id,
+            keys,
+            screen.key_id,
+            screen.notes_sealed,
+            place=_notes_place(screen),
+        )
+    ]
     for person in persons(db, screen):
-        digest.update(person.public_id.encode() + bytes(person.content_sealed or b""))
-    return digest.hexdigest()[:32]
+        place = _person_place(screen, person)
+        content = open_record(
+            db, screen.agency_id, keys, person.key_id, person.content_sealed, place=place
+        )
+        said.append([person.public_id, content])
+    return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def record_screen(

@@ -553,7 +553,7 @@ def risk_screen_page(ctx: Context, *, errors=None, status=200) -> Response:
         {
             "client": client,
             "view": risk_screens.view(ctx.db, screen, keys=_keys(ctx), now=ctx.now),
-            "seen": risk_screens.notes_fingerprint(ctx.db, screen),
+            "seen": risk_screens.notes_fingerprint(ctx.db, screen, keys=_keys(ctx)),
             "first_mark": risk_screens.first_mark(screen),
             "plan_kept_here": _plan_kept_here(ctx),
             "errors": errors or {},
@@ -584,7 +584,7 @@ def _risk_act(ctx: Context, action, message: str) -> Response:
 
 def risk_screen_record(ctx: Context) -> Response:
     def record(screen):
-        fingerprint = risk_screens.notes_fingerprint(ctx.db, screen)
+        fingerprint = risk_screens.notes_fingerprint(ctx.db, screen, keys=_keys(ctx))
         _still_as_seen(ctx, fingerprint, "risk_screen", "Add your notes")
         people = [p.public_id for p in risk_screens.persons(ctx.db, screen)]
         fields = ["survivor_notes", *(f"person_{public_id}" for public_id in people)]

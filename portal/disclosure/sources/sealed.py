@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from nacl.exceptions import CryptoError
 from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session
 
@@ -136,7 +137,13 @@ def _secret(db: Session, owner_id: int, key_id: str, keys: KeyWrapper, cache: So
             if keys.known_key(record.key_id) is None
         }
         for agency_id, found_id, wrapped in read(db, _KEYS, {"key_ids": sorted(wanted)}):
-            keys.unwrap_key(found_id, agency_id, wrapped)
+            try:
+                keys.unwrap_key(found_id, agency_id, wrapped)
+            except CryptoError:
+                if found_id == key_id:
+                    raise
+                # Another record's key (perhaps another agency's) that does not open: that
+                # record is withheld when it is read, never this one.
         known = keys.known_key(key_id)
     if known is None or known[0] != owner_id:  # a key of another agency opens nothing here
         raise NotFound("agency key")
