@@ -242,6 +242,14 @@ def cmd_sign(args: argparse.Namespace) -> int:
         f"{len(signed.roster.members)} members",
         file=sys.stderr,
     )
+    if not any(k.key_id == signed.key_id for k in signed.roster.coordinator.current_keys):
+        print(
+            f"a handover: signed with the retired key {signed.key_id}, which every node "
+            "trusts now and no longer trusts once it imports this roster. Import it on "
+            "every node, then sign the next roster (this command again): that one is "
+            "signed with the current key, the one a node joining the MDT pins.",
+            file=sys.stderr,
+        )
     return 0
 
 

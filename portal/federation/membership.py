@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from nacl.signing import SigningKey, VerifyKey
@@ -320,16 +320,11 @@ def sign_roster(
     current = held(db)
     version = current[1].version + 1 if current else 1
     key = _vouching_key(db, coordinator, current)
-    if key.retired_at is not None:
-        # A handover: the key every member trusts signs a roster that names it current a
-        # last time, beside the new one, which signs the next.
-        entry = members[coordinator.public_id]
-        members[coordinator.public_id] = replace(
-            entry,
-            keys=tuple(
-                replace(k, retired_at=None) if k.key_id == key.key_id else k for k in entry.keys
-            ),
-        )
+    # A handover (the coordinator rotated its key since the roster held): the key every
+    # member trusts signs a roster that names it retired, as it is, beside the new one. A
+    # node importing it trusts the new key from then on, and the old one for nothing: it
+    # may have leaked. (Naming it current a last time let its holder ask every partner's
+    # point as the coordinator until yet another roster came.)
     roster = Roster(
         version=version,
         issued_at=at,
@@ -337,7 +332,10 @@ def sign_roster(
         members=tuple(sorted(members.values(), key=lambda m: m.name.casefold())),
     )
     signed = rosters.sign(roster, SigningKey(keys.unwrap(key.wrapped_secret)), key.key_id)
-    import_roster(db, signed.to_json().encode(), pin=key.key_id, at=at)
+    # Taken here as every other node takes it: a handover is checked against the roster
+    # held (which trusts the key it retires), any other roster against the key it names.
+    handover = key.retired_at is not None
+    import_roster(db, signed.to_json().encode(), pin=None if handover else key.key_id, at=at)
     record(
         db,
         AuditTag.ROSTER_SIGNED,

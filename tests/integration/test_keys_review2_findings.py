@@ -159,12 +159,6 @@ def test_a_revocation_recorded_by_a_request_older_than_a_rotation_verifies(db, k
     assert verdict.ok, verdict.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product decision: how the coordinator's key is handed over without naming the "
-    "retired key current (a roster signed by a key the held roster trusts though it retires "
-    "it, and what a node joining in between pins)",
-)
 def test_after_the_coordinator_rotates_its_key_no_roster_names_the_old_key_current(db, keys, clock):
     """Before: the coordinating agency rotates its signing key (`portal keys rotate`, say
     because the old one may have leaked, ops/README §5), then signs the next roster, as
@@ -176,6 +170,7 @@ def test_after_the_coordinator_rotates_its_key_no_roster_names_the_old_key_curre
     partner's disclosure point as the coordinator. The same roster made with a partner's
     old key current is refused (`membership._apply`)."""
     from portal.federation import membership, transport
+    from portal.federation import roster as rosters
 
     from federation_helpers import elsewhere
 
@@ -193,6 +188,17 @@ def test_after_the_coordinator_rotates_its_key_no_roster_names_the_old_key_curre
         f"the roster every node imports next names the coordinator's retired key {old} "
         "as current: requests signed with it are accepted as the coordinator's"
     )
+    # Every node holding the roster before takes it (signed with the key it trusts), and
+    # this node holds it; the next roster is signed with the new key, which a node joining
+    # the MDT pins.
+    assert handed_over.key_id == old
+    assert membership.held(db)[1].version == handed_over.roster.version
+    new = current_key(db, coordinator.id, KeyPurpose.SIGNING).key_id
+    clock.advance(minutes=5)
+    following = membership.sign_roster(db, coordinator, entries, node=node, keys=keys, at=clock())
+    assert following.key_id == new
+    envelope = json.loads(following.to_json())
+    assert set(rosters.pinned_key(envelope, new)) == {new}
 
 
 # -- the secrets file, made --------------------------------------------------------------

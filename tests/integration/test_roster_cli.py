@@ -173,3 +173,51 @@ def test_import_failures_are_one_line_with_their_exit_status(nodes, tmp_path, ca
     capsys.readouterr()
     assert cli.main(["roster", "import", path]) == 4
     assert "not newer" in capsys.readouterr().err
+
+
+def _sign_on_a(nodes, tmp_path, name: str) -> Path:
+    nodes.use("a")
+    out = tmp_path / name
+    arguments = ["roster", "sign", str(tmp_path / "members.json"), "--out", str(out)]
+    arguments += ["--coordinator", "Coordinating CAC (synthetic)"]
+    assert cli.main([*arguments, "--node", "http://127.0.0.1:9101"]) == 0
+    return out
+
+
+def _coordinator_keys_held_on_b(nodes) -> set[str]:
+    from portal.federation import membership
+
+    engine = nodes.engine("b")
+    with unit_of_work(engine) as db:
+        held = {key.key_id for key in membership.held(db)[1].coordinator.current_keys}
+    engine.dispose()
+    return held
+
+
+def test_after_the_coordinator_rotates_its_key_other_nodes_stop_trusting_the_old_one(
+    nodes, tmp_path, capsys
+):
+    """Before: the roster signed after `portal keys rotate` (signed with the old key, which
+    every node trusts) named the old key current beside the new one, so every node went on
+    trusting the retired key, which may have leaked, as the coordinator's. Now it names it
+    retired; the operator is told to sign the next roster, which the new key signs."""
+    path, old = _signed(nodes, tmp_path, capsys)
+    nodes.use("b")
+    assert cli.main(["roster", "import", path, "--coordinator-key", old]) == 0
+    nodes.use("a")
+    assert cli.main(["keys", "rotate", "Coordinating CAC (synthetic)"]) == 0
+    capsys.readouterr()
+    handover = _sign_on_a(nodes, tmp_path, "handover.json")
+    said = capsys.readouterr().err
+    assert f"a handover: signed with the retired key {old}" in said, said
+    assert json.loads(handover.read_text())["signature"]["kid"] == old
+    nodes.use("b")
+    assert cli.main(["roster", "import", str(handover)]) == 0
+    (new,) = _coordinator_keys_held_on_b(nodes)
+    assert new != old, "node B still trusts the coordinator's retired key"
+    following = _sign_on_a(nodes, tmp_path, "next.json")
+    assert json.loads(following.read_text())["signature"]["kid"] == new
+    assert "a handover" not in capsys.readouterr().err
+    nodes.use("b")
+    assert cli.main(["roster", "import", str(following)]) == 0
+    assert _coordinator_keys_held_on_b(nodes) == {new}
