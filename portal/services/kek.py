@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import glob
 import json
 import os
 import secrets
@@ -113,7 +114,16 @@ def forget_previous_keks(path: Path, *, checked: str) -> int:
         forgotten = len(stored_previous_keks(stored, path))
         if forgotten:
             _replace(path, {k: v for k, v in stored.items() if k != PREVIOUS_KEKS_FIELD})
+        _remove_leftovers(path)
     return forgotten
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Files a write of the secrets file left beside it when it was stopped between writing
+    and renaming (kill -9, a power cut): each holds a KEK this command is meant to leave
+    on no disk. Called under the folder's lock, while no write is under way."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.new"):
+        leftover.unlink(missing_ok=True)
 
 
 # --- what is wrapped under the KEK ----------------------------------------------------------

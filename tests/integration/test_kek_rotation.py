@@ -197,9 +197,15 @@ def test_rotate_rewrap_forget_keeps_every_key_and_the_old_kek_then_opens_nothing
     status, out, err = run(capsys, "keys", "rewrap")  # a second run finds nothing to do
     assert status == 0 and "agency keys: 0 re-wrapped under the current KEK, 4 already" in out
 
+    # A rotation stopped between writing the new file and renaming it (kill -9) left its
+    # file beside it, with the old KEK in it: forgetting the previous KEKs removes it too.
+    secrets_file = Path(os.environ["PORTAL_SECRETS_FILE"])
+    leftover = secrets_file.with_name(f".{secrets_file.name}.0a1b2c3d4e5f.new")
+    leftover.write_text(json.dumps({"key_encryption_key": old_kek}))
     status, out, err = run(capsys, "keys", "forget-previous-kek", "--yes")
     assert (status, err) == (0, "")
     assert "removed 1 previous KEK from" in out
+    assert not leftover.exists(), "a leftover of a stopped write still holds the old KEK"
     text = Path(os.environ["PORTAL_SECRETS_FILE"]).read_text()
     assert old_kek not in text and "previous_key_encryption_keys" not in json.loads(text)
     assert json.loads(text)["key_encryption_key"] == new_kek
