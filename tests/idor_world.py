@@ -25,7 +25,7 @@ from portal.demo import sections as demo_sections
 from portal.demo import seed as demo
 from portal.demo.logins import DEMO_PASSWORD
 from portal.models import Agency, CaseLink, CaseStatus, MdtCase, StaffRole, StaffUser
-from portal.services import casework, staff
+from portal.services import cases, casework, staff
 
 import factories as make
 
@@ -152,3 +152,41 @@ def _forget_sign_in_counts(viewer) -> None:
     with app.state.open_session() as db:
         db.execute(text("DELETE FROM sign_in_count"))
         db.commit()
+
+
+def share_with(db: Session, side: Side, agency: Agency, keys) -> MdtCase:
+    """`agency` (of the other side) takes part in one case of `side`, with a client of its
+    own, and is invited to a meeting that has that case and others of `side` on its agenda."""
+    from portal.models import AgendaItem, Meeting, MeetingInvite
+
+    at = make.AT
+    item = db.exec(
+        select(AgendaItem)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(Meeting.coordinating_agency_id == side.agencies["cac"].id)
+        .order_by(AgendaItem.id)
+    ).first()
+    case = db.get(MdtCase, item.case_id)
+    client = make.client_record(db, agency, keys, given="Shared", family="Crossover")
+    cases.link_client(db, case, agency, client, actor=None, at=at, confirmed=True)
+    db.add(MeetingInvite(meeting_id=item.meeting_id, agency_id=agency.id))
+    # Every other case of the side on the same agenda, with minutes of their own.
+    on_agenda = select(AgendaItem.case_id).where(AgendaItem.meeting_id == item.meeting_id)
+    others = db.exec(
+        select(MdtCase).where(
+            MdtCase.coordinating_agency_id == side.agencies["cac"].id,
+            MdtCase.id.not_in(on_agenda),
+        )
+    ).all()
+    for position, other in enumerate(others, start=item.position + 1):
+        db.add(
+            AgendaItem(
+                meeting_id=item.meeting_id,
+                case_id=other.id,
+                position=position,
+                owner_agency_id=side.agencies["cac"].id,
+                minutes=f"Minutes of {other.reference}, not for partners of other cases.",
+            )
+        )
+    db.flush()
+    return case

@@ -309,3 +309,45 @@ def test_no_route_answers_an_id_the_agency_has_no_part_in(app, db, world, clock)
                 problems.append((username, "wrote", changed))
     assert asked > 1000, asked
     assert not problems, "\n".join(map(repr, problems))
+
+
+def test_an_agency_in_both_coordinations_sees_only_the_case_it_is_on(app, db, keys, world, clock):
+    """Side A's police unit takes part in one case of side B and is invited to a B meeting
+    whose agenda holds other B cases: its staff read that meeting, its calendar file and
+    their tasks list, and none of them names another B case or a B survivor."""
+    from sqlmodel import select
+
+    from portal.models import AgendaItem, Meeting, MeetingInvite
+
+    side_a, side_b = world
+    shared = idor_world.share_with(db, side_b, side_a.agencies["pd"], keys)
+    others = [m for m in _side_b_markers(db, side_b) if m != shared.reference]
+    meeting = db.exec(
+        select(Meeting)
+        .join(MeetingInvite, MeetingInvite.meeting_id == Meeting.id)
+        .where(
+            MeetingInvite.agency_id == side_a.agencies["pd"].id,
+            Meeting.coordinating_agency_id == side_b.agencies["cac"].id,
+        )
+    ).one()
+    on_agenda = db.exec(select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id)).all()
+    assert len(set(on_agenda)) > 1  # other B cases share the meeting
+    pages = (
+        f"/meetings/{meeting.public_id}",
+        f"/meetings/{meeting.public_id}/calendar.ics",
+        f"/cases/{shared.public_id}",
+        f"/cases/{shared.public_id}/summary",
+        f"/cases/{shared.public_id}/packet",
+        "/meetings",
+        "/tasks?scope=agency",
+        "/",
+    )
+    for username in ("a.investigator", "a.pd.lead"):
+        with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as viewer:
+            idor_world.sign_in(viewer, username, clock)
+            assert shared.reference in viewer.get(f"/cases/{shared.public_id}").text
+            for page in pages:
+                answer = viewer.get(page)
+                assert answer.status_code == 200, (username, page, answer.status_code)
+                told = [m for m in others if m in answer.text]
+                assert not told, (username, page, told)
