@@ -197,7 +197,7 @@ def _act(ctx: Context, action, message: str) -> Response:
     try:
         _still_as_seen(ctx, screening.updated_at.isoformat(), "screening", "Make your change")
         asked = action(client, screening)
-        if asked is not None:  # a page that asks first: nothing done yet
+        if isinstance(asked, Response):  # a page that asks first: nothing done yet
             return asked
     except Conflict as error:  # shown as it is now, not as the stale form had it
         ctx.db.rollback()
