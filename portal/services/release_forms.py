@@ -188,7 +188,7 @@ def sign_release(
 
     Whether a second signer is needed is decided now, from the client's age today. Every
     bad field is reported at once, beside its own input."""
-    draft = draft_document(row)
+    draft = draft_document(db, row, keys=keys)
     today = at.astimezone(tz).date()
     client = db.get(Client, row.client_id)
     now_required = rules.signers(birth_date_of(db, client, keys=keys), at)

@@ -230,7 +230,13 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "reasons": restricted_persons.RESTRICTION_REASONS,
             "reason_label": restricted_persons.reason_label,
             "release_rows": [
-                (r, releases.status_of(ctx.db, r, at=ctx.now, tz=ctx.settings.tz)) for r in rows
+                (
+                    r,
+                    releases.status_of(
+                        ctx.db, r, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
+                    ),
+                )
+                for r in rows
             ],
             "may_resign_alone": releases.signed_as_minor_now_adult(
                 ctx.db,
@@ -283,7 +289,9 @@ def restricted_person_create(ctx: Context) -> Response:
     # own, it would confirm who the client is): it is asked as if they had signed.
     signed = None
     if names.allowed:
-        signed = releases.signed_by(ctx.db, client, given["name"], at=ctx.now)
+        signed = releases.signed_by(
+            ctx.db, client, given["name"], keys=ctx.request.app.state.keys, at=ctx.now
+        )
     if signed is None or signed:
         # Recording them revokes every release in effect they signed: a revocation, which
         # only staff who manage releases make, and which cannot be undone, so asked first.

@@ -79,7 +79,10 @@ def test_a_release_revoked_by_recording_its_signer_as_restricted_is_told_elsewhe
     engine = world.a.engine()
     with unit_of_work(engine) as db:
         row = db.exec(select(ConsentRelease).where(ConsentRelease.public_id == release)).one()
-        assert releases.revoked_at(db, row, at=fw.now() + timedelta(seconds=1)) is not None
+        assert (
+            releases.revoked_at(db, row, keys=world.a.keys, at=fw.now() + timedelta(seconds=1))
+            is not None
+        )
     engine.dispose()
     assert fw.SHELTER not in vouchers_tests._links_on(world.c, world.case_ref), (
         "child welfare's node still holds that the shelter serves the survivor after the "

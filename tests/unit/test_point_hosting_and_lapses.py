@@ -80,7 +80,7 @@ def test_the_point_tells_nothing_of_a_holder_hosted_on_another_node(db, keys):
     db.expire_all()
     before = _entries(db)
     with pytest.raises(OwnerElsewhere):
-        told_to_agency(db, w.case, w.owner, welfare, asked_by=w.viewer(), at=LATER)
+        told_to_agency(db, w.case, w.owner, welfare, asked_by=w.viewer(), at=LATER, keys=keys)
     assert _entries(db) == before
 
 
@@ -112,7 +112,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_partners_sectio
     )
     cases.link_client(db, case, w.owner, w.client, actor=None, at=make.AT, confirmed=True)
     cases.link_client(db, case, w.partner, None, actor=None, at=make.AT)
-    joined = joining_release(db, keys, w.partner, w.partner_client, coordinator)
+    joined = joining_release(db, keys, w.partner, w.partner_client, coordinator, keys=keys)
     casework.confirm_link(
         db,
         case,
@@ -120,6 +120,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_partners_sectio
         client_reference=w.partner_client.reference,
         actor=w.partner_staff,
         at=make.AT,
+        keys=keys,
     )
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
     release(db, keys, w, ["medical"])  # names the partner, in effect throughout
@@ -160,7 +161,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_mdt_decision(db
     team.decision(db)
     team.release(db, keys, team.b, [team.a])
     team.release(db, keys, team.r, [team.a])
-    joined = joining_release(db, keys, team.a, team.clients[team.a.id], team.coordinator)
+    joined = joining_release(db, keys, team.a, team.clients[team.a.id], team.coordinator, keys=keys)
     link = db.exec(
         select(CaseLink).where(CaseLink.case_id == team.case.id, CaseLink.agency_id == team.a.id)
     ).one()

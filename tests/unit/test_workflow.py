@@ -445,19 +445,29 @@ def test_an_agenda_case_from_another_mdt_is_refused(db, keys):
 def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     coordinating, partner = make.agency(db, keys), make.agency(db, keys)
     client = make.client_record(db, partner, keys)
-    joining_release(db, keys, partner, client, coordinating)
+    joining_release(db, keys, partner, client, coordinating, keys=keys)
     first = open_case(db, coordinating, intake=TODAY, partners=[partner])
     second = open_case(db, coordinating, intake=TODAY, partners=[partner])
-    casework.confirm_link(db, first, partner, client_reference=client.reference, actor=None, at=AT)
+    casework.confirm_link(
+        db, first, partner, client_reference=client.reference, actor=None, at=AT, keys=keys
+    )
     with pytest.raises(Conflict) as error:
         casework.confirm_link(
-            db, second, partner, client_reference=client.reference, actor=None, at=AT
+            db,
+            second,
+            partner,
+            client_reference=client.reference,
+            actor=None,
+            at=AT,
+            keys=keys,
         )
     assert first.reference in error.value.errors["client_reference"]
     assert casework.own_link(db, second, partner).client_id is None
     # once the first case is closed the client can join another
     casework.close_case(db, first, reason="done", actor=None, at=AT, today=TODAY)
-    casework.confirm_link(db, second, partner, client_reference=client.reference, actor=None, at=AT)
+    casework.confirm_link(
+        db, second, partner, client_reference=client.reference, actor=None, at=AT, keys=keys
+    )
     with pytest.raises(Conflict):
         casework.reopen_case(db, first, reason="again", actor=None, at=AT)
 
@@ -468,16 +478,28 @@ def test_a_client_joins_a_case_only_under_a_release_naming_the_coordinator(db, k
     coordinating, partner, other = (make.agency(db, keys) for _ in range(3))
     client = make.client_record(db, partner, keys)
     case = open_case(db, coordinating, intake=TODAY, partners=[partner])
-    joining_release(db, keys, partner, client, other)  # names someone else
+    joining_release(db, keys, partner, client, other, keys=keys)  # names someone else
     with pytest.raises(Invalid) as error:
         casework.confirm_link(
-            db, case, partner, client_reference=client.reference, actor=None, at=AT
+            db,
+            case,
+            partner,
+            client_reference=client.reference,
+            actor=None,
+            at=AT,
+            keys=keys,
         )
     assert coordinating.name in error.value.errors["client_reference"]
     assert casework.own_link(db, case, partner).confirmed_at is None
-    row = joining_release(db, keys, partner, client, coordinating)
+    row = joining_release(db, keys, partner, client, coordinating, keys=keys)
     link = casework.confirm_link(
-        db, case, partner, client_reference=client.reference, actor=None, at=AT
+        db,
+        case,
+        partner,
+        client_reference=client.reference,
+        actor=None,
+        at=AT,
+        keys=keys,
     )
     assert link.confirmed_at is not None
     confirmed = db.exec(select(AuditEntry).where(AuditEntry.tag == "mdt:case:link_confirmed")).one()
