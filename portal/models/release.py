@@ -111,7 +111,9 @@ class RestrictedPerson(SQLModel, table=True):
     """Someone recorded on a client's file who may never sign for them, while not ended.
 
     Ending a restriction keeps the row: who recorded it, why, and who ended it and why
-    stay on the client's file."""
+    stay on the client's file. The name, the note and the end's reason name people: kept
+    sealed for this row under the agency's data key (`details_sealed`, `data_key_id`), the
+    clear columns then empty; rows written before keep them until `portal keys reseal`."""
 
     __tablename__ = "restricted_person"
 
@@ -126,6 +128,13 @@ class RestrictedPerson(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     end_reason: str | None = Field(default=None, max_length=500)
+    details_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    data_key_id: str | None = Field(default=None, max_length=80)
+
+
+def restriction_sealed_for(agency_id: int, client_id: int, person_id: int) -> str:
+    """The place a restricted person's name, note and end reason are sealed for."""
+    return f"restricted-person:{agency_id}:{client_id}:{person_id}"
 
 
 class CompelledBasis(StrEnum):

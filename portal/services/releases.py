@@ -282,7 +282,7 @@ def sign(
         document,
         section_keys=catalogue().keys(),
         agency_kinds=agency_kinds(db),
-        excluded_signers=excluded_signers(db, client),
+        excluded_signers=excluded_signers(db, client, keys=keys),
     )
     if problems:
         raise _problems_as_invalid(problems)
@@ -351,7 +351,7 @@ def record_restricted_person(
     signature no longer stands for the client's consent, which must be asked again.
     Returns the releases revoked."""
     person = restricted_persons.record_restricted_person(
-        db, client, name=name, reason=reason, note=note, actor=actor, at=at
+        db, client, name=name, reason=reason, note=note, actor=actor, keys=keys, at=at
     )
     revoked = []
     for row in signed_by(db, client, person.name, keys=keys, at=at):

@@ -3,8 +3,8 @@ their place, so that one moved onto another survivor's row no longer opens there
 records sealed under a data key since retired (`portal keys rotate-data`) sealed again
 under the agency's current one.
 
-Releases' and revocations' documents, kept in clear before they were sealed, are sealed
-for their place here too (the clear column then emptied).
+Releases' and revocations' documents and restricted persons' names, kept in clear before
+they were sealed, are sealed for their place here too (the clear columns then emptied).
 
 Which form a record is in is told by its authenticator (portal.crypto.open_unbound), not
 by a column or the prefix alone: a record that opens under the key alone is the old form.
@@ -30,7 +30,6 @@ from sqlmodel import Session, func, select
 from portal import crypto
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
-from portal.disclosure.sealed_releases import sealed_value
 from portal.errors import DomainError, Invalid, NotFound
 from portal.hosting import is_local
 from portal.models import (
@@ -41,10 +40,15 @@ from portal.models import (
     ConsentRelease,
     KeyPurpose,
     ReleaseRevocation,
+    RestrictedPerson,
     SectionEntry,
 )
 from portal.models.client import identity_sealed_for
-from portal.models.release import release_sealed_for, revocation_sealed_for
+from portal.models.release import (
+    release_sealed_for,
+    restriction_sealed_for,
+    revocation_sealed_for,
+)
 from portal.models.screening import (
     RiskScreen,
     RiskScreenPerson,
@@ -70,9 +74,11 @@ class SealedKind:
     rows: Callable  # (after id) -> select of (id, agency_id, key_id, sealed, *place parts)
     places: Callable[..., tuple[str, ...]]
     key_column: str = "key_id"  # the data key's id (on a release, key_id is its signing key)
-    # A kind whose rows written before it was sealed hold their content in clear in this
-    # column (sealed NULL): `reseal` seals it for its place and empties it, and `cleared`.
-    clear_column: str | None = None
+    # A kind whose rows written before it was sealed hold their content in clear in these
+    # columns (sealed NULL): `reseal` seals {column: value} for its place and sets them to
+    # `emptied` (and `cleared` beside them). The first must hold something to seal.
+    clear_columns: tuple[str, ...] = ()
+    emptied: dict = field(default_factory=dict)
     cleared: dict = field(default_factory=dict)
 
     def key_of(self):
@@ -126,6 +132,13 @@ def _revocation_rows():
     v, r = ReleaseRevocation, _REVOKED
     return select(v.id, r.agency_id, v.data_key_id, v.document_sealed, r.client_id, r.id).join(
         r, r.id == v.release_id
+    )
+
+
+def _restriction_rows():
+    p = RestrictedPerson
+    return select(p.id, Client.agency_id, p.data_key_id, p.details_sealed, p.client_id).join(
+        Client, Client.id == p.client_id
     )
 
 
@@ -183,7 +196,8 @@ KINDS = (
         _release_rows,
         lambda row_id, agency, client: (release_sealed_for(agency, client, row_id),),
         key_column="data_key_id",
-        clear_column="document",
+        clear_columns=("document",),
+        emptied={"document": ""},
     ),
     SealedKind(
         "release revocations",
@@ -194,8 +208,19 @@ KINDS = (
             revocation_sealed_for(agency, client, release, row_id),
         ),
         key_column="data_key_id",
-        clear_column="document",
+        clear_columns=("document",),
+        emptied={"document": ""},
         cleared={"reason": None},  # the signed revocation holds it: kept sealed only
+    ),
+    SealedKind(
+        "restricted persons",
+        RestrictedPerson,
+        "details_sealed",
+        _restriction_rows,
+        lambda row_id, agency, client: (restriction_sealed_for(agency, client, row_id),),
+        key_column="data_key_id",
+        clear_columns=("name", "note", "end_reason"),
+        emptied={"name": "", "note": None, "end_reason": None},
     ),
 )
 
@@ -241,7 +266,7 @@ def reseal_batch(
     counts: Counter = Counter()
     by_agency: defaultdict[int, Counter] = defaultdict(Counter)
     current: dict[int, tuple[str, bytes]] = {}  # agency id -> its current data key
-    clear = _clear_texts(db, kind, [row[0] for row in rows if row[3] is None])
+    clear = _clear_values(db, kind, [row[0] for row in rows if row[3] is None])
     for row_id, agency_id, key_id, sealed, *parts in rows:
         if sealed is None:
             outcome = _seal_clear(db, kind, row_id, agency_id, parts, clear, current, keys=keys)
@@ -303,12 +328,14 @@ def reseal_batch(
     return Batch(rows[-1][0] if rows else None, counts)
 
 
-def _clear_texts(db: Session, kind: SealedKind, row_ids: list[int]) -> dict[int, str]:
+def _clear_values(db: Session, kind: SealedKind, row_ids: list[int]) -> dict[int, dict]:
     """The clear content of these rows of `kind` (those not sealed yet), by row id."""
-    if not row_ids or kind.clear_column is None:
+    if not row_ids or not kind.clear_columns:
         return {}
-    table, column = kind.table, getattr(kind.table, kind.clear_column)
-    return dict(db.exec(select(table.id, column).where(table.id.in_(row_ids))).all())
+    table = kind.table
+    columns = [getattr(table, name) for name in kind.clear_columns]
+    found = db.exec(select(table.id, *columns).where(table.id.in_(row_ids))).all()
+    return {row_id: dict(zip(kind.clear_columns, values, strict=True)) for row_id, *values in found}
 
 
 def _seal_clear(
@@ -317,7 +344,7 @@ def _seal_clear(
     row_id: int,
     agency_id: int,
     parts: list,
-    clear: dict[int, str],
+    clear: dict[int, dict],
     current: dict[int, tuple[str, bytes]],
     *,
     keys: KeyWrapper,
@@ -326,8 +353,8 @@ def _seal_clear(
     clear column emptied, if it still holds what was read: SEALED, CHANGED (sealed by a
     save meanwhile), or ELSEWHERE (nothing in clear to seal, or an agency with no key
     here: left as it is)."""
-    text = clear.get(row_id)
-    if kind.clear_column is None or not text:
+    value = clear.get(row_id)
+    if not value or not value[kind.clear_columns[0]]:
         return ELSEWHERE
     if agency_id not in current:
         try:
@@ -337,16 +364,19 @@ def _seal_clear(
     new_key_id, new_secret = current[agency_id]
     place = kind.places(row_id, agency_id, *parts)[0]
     table = kind.table
-    sealed_column, clear_column = getattr(table, kind.column), getattr(table, kind.clear_column)
+    unchanged = [
+        getattr(table, name).is_(None) if held is None else getattr(table, name) == held
+        for name, held in value.items()
+    ]
     values = {
-        kind.column: crypto.seal_json(new_secret, sealed_value(text), bound_to=place),
+        kind.column: crypto.seal_json(new_secret, value, bound_to=place),
         kind.key_column: new_key_id,
-        kind.clear_column: "",
+        **kind.emptied,
         **kind.cleared,
     }
     written = db.execute(
         update(table)
-        .where(table.id == row_id, sealed_column.is_(None), clear_column == text)
+        .where(table.id == row_id, getattr(table, kind.column).is_(None), *unchanged)
         .values(values)
     ).rowcount
     return SEALED if written == 1 else CHANGED

@@ -200,7 +200,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     )
     values = {k: ctx.field(k) for k in ("name", "reason", "note", "end_reason", *COMPELLED_FIELDS)}
     values["sections"] = ctx.fields("sections")
-    restricted = restricted_persons.restricted_persons_of(ctx.db, client)
+    restricted = restricted_persons.restricted_persons_of(
+        ctx.db, client, keys=ctx.request.app.state.keys
+    )
     # Their names are the survivor's family and circle: read as the client's own name is,
     # under the agency's policy for the role, audited.
     restricted_names = bool(restricted) and (
@@ -435,7 +437,12 @@ def restriction_end(ctx: Context) -> Response:
     client = ctx.db.get(Client, person.client_id)  # the lead's own: access_restriction says so
     try:
         restricted_persons.end_restriction(
-            ctx.db, person, reason=ctx.field("end_reason"), actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            person,
+            reason=ctx.field("end_reason"),
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
         )
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)

@@ -212,7 +212,7 @@ def _view(ctx: Context, row) -> dict:
         "is_revoked": status is not None and status.state == consent.ReleaseState.REVOKED,
         "is_ended": status is not None and status.state == consent.ReleaseState.EXPIRED,
         "revoked_at": releases.revoked_at(ctx.db, row, keys=_keys(ctx), at=ctx.now),
-        "restricted": restricted_persons.in_force(ctx.db, client),
+        "restricted": restricted_persons.in_force(ctx.db, client, keys=_keys(ctx)),
         "reason_label": restricted_persons.reason_label,
         "capacities": list(consent.Capacity),
         "capacity_labels": release_forms.CAPACITY_LABELS,

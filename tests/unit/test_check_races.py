@@ -571,6 +571,7 @@ def _restrict(db: Session, client_id: int, at) -> RestrictedPerson:
         name="Dana Suspect",
         reason="suspected_exploiter",
         actor=None,
+        keys=_NODE_KEYS[0],
         at=at,
     )
 
@@ -601,7 +602,12 @@ def test_a_restriction_ended_twice_at_once_is_ended_once(committed_engine, clien
     def end(db: Session, number: int) -> None:
         person = db.get(RestrictedPerson, person_id)
         restricted_persons.end_restriction(
-            db, person, reason=f"order lifted ({number})", actor=None, at=_later(1 + number)
+            db,
+            person,
+            reason=f"order lifted ({number})",
+            actor=None,
+            keys=_NODE_KEYS[0],
+            at=_later(1 + number),
         )
 
     outcomes = at_once(committed_engine, monkeypatch, validation, "text", end)

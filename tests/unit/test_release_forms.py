@@ -140,7 +140,13 @@ def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
 def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, setup):
     _, partner, client, witness = setup
     restricted_persons.record_restricted_person(
-        db, client, name="Dana Suspect", reason="suspected_exploiter", actor=witness, at=make.AT
+        db,
+        client,
+        name="Dana Suspect",
+        reason="suspected_exploiter",
+        actor=witness,
+        at=make.AT,
+        keys=keys,
     )
     with pytest.raises(Conflict):
         restricted_persons.record_restricted_person(
@@ -150,10 +156,17 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
             reason="court_order",
             actor=witness,
             at=make.AT,
+            keys=keys,
         )
     with pytest.raises(Invalid) as caught:
         restricted_persons.record_restricted_person(
-            db, client, name="", reason="dislike", actor=witness, at=make.AT
+            db,
+            client,
+            name="",
+            reason="dislike",
+            actor=witness,
+            at=make.AT,
+            keys=keys,
         )
     assert set(caught.value.errors) == {"name", "reason"}
     row = release_forms.draft_from_form(
@@ -180,7 +193,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
     assert "can never sign" in message
     assert message.endswith("Someone else may sign as: legal guardian, custodian by court order.")
     assert db.get(ConsentRelease, row.id).state == "draft"
-    assert [p.name for p in restricted_persons.restricted_persons_of(db, client)] == [
+    assert [p.name for p in restricted_persons.restricted_persons_of(db, client, keys=keys)] == [
         "Dana Suspect"
     ]
 

@@ -216,6 +216,7 @@ def test_a_restricted_person_never_signs_as_a_guardian(db, keys, capacity, reaso
         note="Threatened the client (fictional)" if reason == "other" else None,
         actor=witness,
         at=AT,
+        keys=keys,
     )
     with pytest.raises(Invalid) as caught:
         releases.sign(
@@ -241,16 +242,28 @@ def test_a_restricted_person_never_signs_as_a_guardian(db, keys, capacity, reaso
 def test_an_ended_restriction_no_longer_refuses_and_its_history_stays(db, keys):
     client, witness, row = _draft(db, keys, birth=date(2012, 2, 2))
     person = restricted_persons.record_restricted_person(
-        db, client, name="Pat Example", reason="court_order", actor=witness, at=AT
+        db,
+        client,
+        name="Pat Example",
+        reason="court_order",
+        actor=witness,
+        at=AT,
+        keys=keys,
     )
     with pytest.raises(Invalid):
-        restricted_persons.end_restriction(db, person, reason="", actor=witness, at=AT)
+        restricted_persons.end_restriction(db, person, reason="", actor=witness, at=AT, keys=keys)
     restricted_persons.end_restriction(
-        db, person, reason="The order was lifted (fictional).", actor=witness, at=AT
+        db,
+        person,
+        reason="The order was lifted (fictional).",
+        actor=witness,
+        at=AT,
+        keys=keys,
     )
-    assert restricted_persons.excluded_signers(db, client) == {}
-    assert restricted_persons.restricted_persons_of(db, client) == [person]
-    assert person.ended_at == AT and person.end_reason == "The order was lifted (fictional)."
+    assert restricted_persons.excluded_signers(db, client, keys=keys) == {}
+    [history] = restricted_persons.restricted_persons_of(db, client, keys=keys)
+    assert history.row is person.row
+    assert history.ended_at == AT and history.end_reason == "The order was lifted (fictional)."
     signed = releases.sign(
         db,
         row,

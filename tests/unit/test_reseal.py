@@ -16,7 +16,7 @@ from test_sealed_places import _clock_with_person, _move, two  # noqa: F401 - a 
 from portal import crypto
 from portal.models import Client
 from portal.models.screening import RiskScreenPerson, Screening
-from portal.services import clients, releases, reseal, sections
+from portal.services import clients, releases, reseal, restricted_persons, sections
 from portal.services.keys import data_secret
 
 import factories as make
@@ -94,13 +94,23 @@ def node_records(db, keys, two):  # noqa: F811
 
 def signed_and_revoked(db, keys, two):  # noqa: F811
     """A release the first client and her guardian signed, revoked with a reason that names
-    someone: one sealed release and one sealed revocation."""
+    someone, and a person who may never sign for her: one sealed record of each."""
     agency, staff, first, _ = two
     partner = make.agency(db, keys, name="Reseal Partner (synthetic)")
     w = World(agency, partner, first, first, None, staff, staff)
     row = release(db, keys, w, ["safety_plan"])
     releases.revoke(
         db, row, reason="Asked by Robin's aunt Dana.", actor=staff, keys=keys, at=make.AT
+    )
+    restricted_persons.record_restricted_person(
+        db,
+        first,
+        name="Dana Suspect",
+        reason="other",
+        note="Seen near Robin's school.",
+        actor=staff,
+        keys=keys,
+        at=make.AT,
     )
     return row
 

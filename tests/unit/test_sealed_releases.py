@@ -18,8 +18,8 @@ from test_reseal import _reseal_all
 from portal import crypto
 from portal.disclosure import CONSENT_REVOKED, Released, Withheld, consent_gate, disclose
 from portal.disclosure.sealed_releases import release_text, revocation_text
-from portal.models import ConsentRelease, ReleaseRevocation, Role
-from portal.services import release_documents, releases, reseal
+from portal.models import ConsentRelease, ReleaseRevocation, RestrictedPerson, Role
+from portal.services import release_documents, releases, reseal, restricted_persons
 
 import factories as make
 from databases import counted
@@ -175,10 +175,10 @@ def test_rows_kept_in_clear_work_until_reseal_seals_them_once(db, keys, clock):
 
 def test_a_release_saved_while_reseal_read_it_is_left_to_the_save(db, keys, clock):
     """Each row is written only if it still holds what the batch read."""
-    w, row = _released_world(db, keys)
+    _, row = _released_world(db, keys)
     _in_clear(db, keys, row)
     kind = next(k for k in reseal.KINDS if k.name == "consent releases")
-    read = reseal._clear_texts(db, kind, [row.id])
+    read = reseal._clear_values(db, kind, [row.id])
     db.execute(update(ConsentRelease).where(ConsentRelease.id == row.id).values(document="{}"))
     current = {}
     outcome = reseal._seal_clear(
@@ -212,3 +212,59 @@ def test_the_gate_opens_a_page_of_releases_in_a_constant_number_of_statements(db
     cache: dict = {}
     consent_gate.prefetch(db, owner_client, recipient=w.partner, at=LATER, keys=keys, cache=cache)
     assert len([c for c in cache[w.owner.id, w.client.id, w.partner.id, None] if c.release]) == 10
+
+
+# --- persons who may never sign: their names sealed as the client's is ------------------
+
+
+def _restricted(db, keys, w, name="Dana Suspect"):
+    return restricted_persons.record_restricted_person(
+        db,
+        w.client,
+        name=name,
+        reason="other",
+        note="Seen near her school (synthetic).",
+        actor=w.owner_staff,
+        keys=keys,
+        at=make.AT,
+    )
+
+
+def test_a_restricted_person_kept_in_clear_counts_until_reseal_seals_it_once(db, keys, clock):
+    w, _ = _released_world(db, keys)
+    person = _restricted(db, keys, w)
+    assert "Dana Suspect" not in _every_value(db, RestrictedPerson)
+    db.execute(  # as kept before the seal
+        update(RestrictedPerson)
+        .where(RestrictedPerson.id == person.id)
+        .values(name="Dana Suspect", note="Seen.", details_sealed=None, data_key_id=None)
+    )
+    db.flush()
+    db.expire_all()
+    assert set(restricted_persons.excluded_signers(db, w.client, keys=keys)) == {"Dana Suspect"}
+    totals = _reseal_all(db, keys, clock)
+    assert totals["restricted persons"] == {reseal.SEALED: 1}
+    assert "Dana Suspect" not in _every_value(db, RestrictedPerson)
+    [opened] = restricted_persons.in_force(db, w.client, keys=keys)
+    assert (opened.name, opened.note) == ("Dana Suspect", "Seen.")
+    assert _reseal_all(db, keys, clock)["restricted persons"] == {reseal.BOUND: 1}
+    ended = restricted_persons.end_restriction(
+        db, opened, reason="Order lifted for Dana.", actor=w.owner_staff, keys=keys, at=LATER
+    )
+    assert ended.end_reason == "Order lifted for Dana." and ended.name == "Dana Suspect"
+    assert "Dana" not in _every_value(db, RestrictedPerson)
+
+
+def test_a_restricted_persons_sealed_name_moved_onto_another_row_opens_nowhere(db, keys):
+    w, _ = _released_world(db, keys)
+    first = _restricted(db, keys, w)
+    second = _restricted(db, keys, w, name="Lee Other")
+    db.execute(
+        update(RestrictedPerson)
+        .where(RestrictedPerson.id == second.id)
+        .values(details_sealed=first.details_sealed, data_key_id=first.data_key_id)
+    )
+    db.flush()
+    db.expire_all()
+    with pytest.raises(crypto.SealedElsewhere):
+        restricted_persons.in_force(db, w.client, keys=keys)
