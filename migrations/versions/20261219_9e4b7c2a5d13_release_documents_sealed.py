@@ -53,7 +53,8 @@ def downgrade() -> None:
                 f"{table} holds {sealed} sealed rows that this downgrade would lose: "
                 "restore the backup taken before the upgrade instead"
             )
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch would copy consent_release
+    # and drop it, which the rows naming it (recipients, revocations) refuse on SQLite.
     for table, column in TABLES.items():
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("data_key_id")
-            batch_op.drop_column(column)
+        op.drop_column(table, "data_key_id")
+        op.drop_column(table, column)
