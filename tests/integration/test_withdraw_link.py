@@ -18,7 +18,7 @@ def _linked(client, db, keys):
     wrong = make.client_record(db, partner, keys)
     right = make.client_record(db, partner, keys)
     for record in (wrong, right):
-        joining_release(db, keys, partner, record, coordinating, keys=keys)
+        joining_release(db, keys, partner, record, coordinating)
     case = a_case(db, coordinating, [partner])
     _, token = sign_in(client, db, partner, Role.CASE_MANAGER)
     linked = client.post(

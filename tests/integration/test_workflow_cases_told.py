@@ -69,8 +69,8 @@ def test_a_confirmed_link_is_not_silently_repointed_to_another_client(client, db
     case = make.mdt_case(db, coordinating)
     cases.link_client(db, case, partner, None, actor=None, at=make.AT)
     first, second = make.client_record(db, partner, keys), make.client_record(db, partner, keys)
-    joining_release(db, keys, partner, first, coordinating, keys=keys)
-    joining_release(db, keys, partner, second, coordinating, keys=keys)
+    joining_release(db, keys, partner, first, coordinating)
+    joining_release(db, keys, partner, second, coordinating)
     staff = make.user(db, partner, Role.CASE_MANAGER)
     cw.confirm_link(
         db, case, partner, client_reference=first.reference, actor=staff, at=make.AT, keys=keys

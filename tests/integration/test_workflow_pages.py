@@ -159,7 +159,7 @@ def test_agenda_case_of_another_mdt_is_refused(client, db, keys):
 def test_duplicate_client_link_is_409(client, db, keys):
     coordinating, partner = make.agency(db, keys), make.agency(db, keys)
     record = make.client_record(db, partner, keys)
-    joining_release(db, keys, partner, record, coordinating, keys=keys)
+    joining_release(db, keys, partner, record, coordinating)
     first, second = a_case(db, coordinating, [partner]), a_case(db, coordinating, [partner])
     _, token = sign_in(client, db, partner, Role.CASE_MANAGER)
     ok = client.post(

@@ -112,7 +112,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_partners_sectio
     )
     cases.link_client(db, case, w.owner, w.client, actor=None, at=make.AT, confirmed=True)
     cases.link_client(db, case, w.partner, None, actor=None, at=make.AT)
-    joined = joining_release(db, keys, w.partner, w.partner_client, coordinator, keys=keys)
+    joined = joining_release(db, keys, w.partner, w.partner_client, coordinator)
     casework.confirm_link(
         db,
         case,
@@ -161,7 +161,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_mdt_decision(db
     team.decision(db)
     team.release(db, keys, team.b, [team.a])
     team.release(db, keys, team.r, [team.a])
-    joined = joining_release(db, keys, team.a, team.clients[team.a.id], team.coordinator, keys=keys)
+    joined = joining_release(db, keys, team.a, team.clients[team.a.id], team.coordinator)
     link = db.exec(
         select(CaseLink).where(CaseLink.case_id == team.case.id, CaseLink.agency_id == team.a.id)
     ).one()

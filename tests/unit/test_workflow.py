@@ -445,7 +445,7 @@ def test_an_agenda_case_from_another_mdt_is_refused(db, keys):
 def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     coordinating, partner = make.agency(db, keys), make.agency(db, keys)
     client = make.client_record(db, partner, keys)
-    joining_release(db, keys, partner, client, coordinating, keys=keys)
+    joining_release(db, keys, partner, client, coordinating)
     first = open_case(db, coordinating, intake=TODAY, partners=[partner])
     second = open_case(db, coordinating, intake=TODAY, partners=[partner])
     casework.confirm_link(
@@ -478,7 +478,7 @@ def test_a_client_joins_a_case_only_under_a_release_naming_the_coordinator(db, k
     coordinating, partner, other = (make.agency(db, keys) for _ in range(3))
     client = make.client_record(db, partner, keys)
     case = open_case(db, coordinating, intake=TODAY, partners=[partner])
-    joining_release(db, keys, partner, client, other, keys=keys)  # names someone else
+    joining_release(db, keys, partner, client, other)  # names someone else
     with pytest.raises(Invalid) as error:
         casework.confirm_link(
             db,
@@ -491,7 +491,7 @@ def test_a_client_joins_a_case_only_under_a_release_naming_the_coordinator(db, k
         )
     assert coordinating.name in error.value.errors["client_reference"]
     assert casework.own_link(db, case, partner).confirmed_at is None
-    row = joining_release(db, keys, partner, client, coordinating, keys=keys)
+    row = joining_release(db, keys, partner, client, coordinating)
     link = casework.confirm_link(
         db,
         case,
