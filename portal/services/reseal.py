@@ -66,7 +66,8 @@ from portal.services.keys import data_secret
 @dataclass(frozen=True)
 class SealedKind:
     """One sealed column: its rows as (id, agency id, key id, sealed, places it may have
-    been sealed for, the first being where it is sealed now)."""
+    been sealed for, the first being where it is sealed now). Sealed (and key id) NULL: a
+    row of a kind kept in clear before it was sealed (`clear_columns`), not sealed yet."""
 
     name: str
     table: type
