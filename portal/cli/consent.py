@@ -92,9 +92,10 @@ def add_commands(commands) -> None:
         description="Seal again every record of this node still sealed with its agency's "
         "data key alone (section versions, client identities, screenings and their "
         "amendments, risk screens and household members) for its place, so that one moved "
-        "onto another survivor's row no longer opens there; and every record sealed under "
+        "onto another survivor's row no longer opens there; every record sealed under "
         "a data key since retired (`portal keys rotate-data`) under its agency's current "
-        "one. Batches of --batch records, each "
+        "one; and every consent release and revocation still kept in clear (written before "
+        "their documents were sealed). Batches of --batch records, each "
         "one transaction: stopped at any point, nothing is lost; run it again to finish. "
         "Prints, per kind, how many were re-sealed and how many were already. Exit status "
         "1: some records open for no place here (moved or damaged); they are left as they "
@@ -125,10 +126,17 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return UNREADABLE
     tz = mdt_zone()  # the verdict dates the release as the node's staff read it
-    with unit_of_work(open_engine(chosen())) as db:
+    engine = open_engine(chosen())
+    keys = node_settings(engine).key_wrapper()  # the stored releases are sealed
+    with unit_of_work(engine) as db:
         try:
             report = release_documents.verify_upload(
-                db, data, at=utc_now(), tz=tz, elsewhere=membership.partner_keys(db)
+                db,
+                data,
+                keys=keys,
+                at=utc_now(),
+                tz=tz,
+                elsewhere=membership.partner_keys(db),
             )
         except Invalid as error:
             print(f"NOT VALID: {' '.join(error.errors.values())}", file=sys.stderr)
@@ -313,6 +321,8 @@ def cmd_keys_reseal(args: argparse.Namespace) -> int:
         )
         if totals[reseal.REKEYED]:
             line += f", {totals[reseal.REKEYED]} sealed again under the current data key"
+        if totals[reseal.SEALED]:
+            line += f", {totals[reseal.SEALED]} kept in clear until now, sealed"
         if totals[reseal.CHANGED]:
             line += f", {totals[reseal.CHANGED]} saved by staff meanwhile (sealed for it)"
         if totals[reseal.ELSEWHERE]:

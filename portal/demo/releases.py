@@ -78,7 +78,13 @@ def seed_consent(
     if first is not None:
         lead = _lead(db, agencies[0])
         restricted_persons.record_restricted_person(
-            db, first, name=RESTRICTED_NAME, reason="suspected_exploiter", actor=lead, at=at
+            db,
+            first,
+            name=RESTRICTED_NAME,
+            reason="suspected_exploiter",
+            actor=lead,
+            keys=keys,
+            at=at,
         )
         compelled_disclosures.record_compelled_disclosure(
             db,

@@ -4,6 +4,11 @@ Releases and revocations are read from the database on every request (never cach
 a revocation or an expiry takes effect on the very next request. Only the signature check
 of an immutable signed document is memoised, keyed on the document's own bytes and the
 keys it was checked with; whether it was signed by now is checked on every call.
+
+Documents are sealed for their row under the owner's data key (portal.disclosure.
+sealed_releases): read with their rows, opened with keys the node's wrapper holds. One
+that does not open for its row is no release (deny by default); a revocation that does
+not open still revokes.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
+from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.db import read
 from portal.disclosure.gates import Gate
+from portal.disclosure.sealed_releases import held_secret, known_secrets, open_text
 from portal.models import (
     Agency,
     AgencyKey,
@@ -35,6 +42,7 @@ from portal.models import (
     ReleaseRevocation,
     ReleaseState,
 )
+from portal.models.release import release_sealed_for, revocation_sealed_for
 
 # Gate names, as they appear in placeholders and audit entries.
 NO_CONSENT = Gate.NO_CONSENT
@@ -54,7 +62,7 @@ class ConsentAnswer:
 class _RevocationRow:
     public_id: str
     revoked_at: datetime
-    document: str
+    document: str | None  # None: sealed, and it did not open for its row
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,11 @@ _VERIFIERS = {
 }
 
 
-def _verified_document(kind: str, document: str, ring_fingerprint: str, ring, at: datetime):
+def _verified_document(kind: str, document: str | None, ring_fingerprint: str, ring, at: datetime):
     """The signed document (release or revocation) if its signature verifies and it was
-    signed by `at`, else None."""
+    signed by `at`, else None (None too for a document that did not open)."""
+    if document is None:
+        return None
     key = (kind, hashlib.sha256(document.encode()).hexdigest(), ring_fingerprint)
     verify, signed_at_of = _VERIFIERS[kind]
     with _verified_lock:
@@ -130,7 +140,9 @@ def _ring(db: Session, key_ids: set[str], known: dict[str, tuple] | None = None)
 
 
 @functools.lru_cache(maxsize=1024)
-def _key_id(document: str) -> str:
+def _key_id(document: str | None) -> str:
+    if document is None:
+        return ""
     try:
         return str(json.loads(document)["signature"]["kid"])
     except (ValueError, KeyError, TypeError):
@@ -149,9 +161,14 @@ _RELEASES = (
         ConsentRelease.client_id,
         Client.public_id.label("client_ref"),
         ConsentRelease.document,
+        ConsentRelease.document_sealed,
+        ConsentRelease.data_key_id,
+        ReleaseRevocation.id.label("revocation_row"),
         ReleaseRevocation.public_id.label("revocation_id"),
         ReleaseRevocation.revoked_at,
         ReleaseRevocation.document.label("revocation"),
+        ReleaseRevocation.document_sealed.label("revocation_sealed"),
+        ReleaseRevocation.data_key_id.label("revocation_key_id"),
         AgencyKey.key_id,
         AgencyKey.public_key,
         AgencyKey.created_at.label("key_created_at"),
@@ -202,6 +219,7 @@ def candidates(
     client_id: int,
     recipient: Agency,
     at: datetime,
+    keys: KeyWrapper,
     cache: dict[tuple, list[Candidate]],
     only_release_id: int | None = None,
 ) -> list[Candidate]:
@@ -215,6 +233,7 @@ def candidates(
             [(owner, client_id)],
             recipient=recipient,
             at=at,
+            keys=keys,
             cache=cache,
             only_release_id=only_release_id,
         )
@@ -227,11 +246,13 @@ def prefetch(
     *,
     recipient: Agency,
     at: datetime,
+    keys: KeyWrapper,
     cache: dict[tuple, list[Candidate]],
     only_release_id: int | None = None,
 ) -> None:
     """`candidates()` for several owners' clients at once (a case summary reads every
-    owner's): the releases with their revocations, and the signing keys, in two queries."""
+    owner's): the releases with their revocations, and the signing keys, in two queries;
+    a third unwraps the data keys sealing them that this process does not hold yet."""
     owners = {client_id: owner for owner, client_id in owners_clients}
     params = {
         "clients": list(owners),
@@ -240,14 +261,23 @@ def prefetch(
     }
     if only_release_id is not None:
         params["release"] = only_release_id
-    found_rows = read(db, _RELEASES if only_release_id is None else _ONE_RELEASE, params)
-    rows, revoked, keys = {}, {}, {}
+    found_rows = [
+        row
+        for row in read(db, _RELEASES if only_release_id is None else _ONE_RELEASE, params)
+        if owners[row.client_id].id == row.agency_id  # a client belongs to its own agency
+    ]
+    known_secrets(
+        db,
+        [row.data_key_id for row in found_rows] + [row.revocation_key_id for row in found_rows],
+        keys=keys,
+    )
+    rows, texts, revoked, signing = {}, {}, {}, {}
     for row in found_rows:
-        if owners[row.client_id].id != row.agency_id:  # a client belongs to its own agency
-            continue
-        rows.setdefault(row.id, row)
+        if row.id not in rows:
+            rows[row.id] = row
+            texts[row.id] = _release_text(row, keys)
         if row.public_key is not None:
-            keys[row.key_id] = (
+            signing[row.key_id] = (
                 row.public_key,
                 row.key_created_at,
                 row.key_retired_at,
@@ -255,16 +285,16 @@ def prefetch(
             )
         if row.revocation_id is not None:
             revoked.setdefault(row.id, []).append(
-                _RevocationRow(row.revocation_id, row.revoked_at, row.revocation)
+                _RevocationRow(row.revocation_id, row.revoked_at, _revocation_text(row, keys))
             )
     rows = list(rows.values())
-    documents = [row.document for row in rows] + [
+    documents = list(texts.values()) + [
         r.document for found_revocations in revoked.values() for r in found_revocations
     ]
-    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}, keys) if rows else (None, "")
+    ring, fingerprint = _ring(db, {_key_id(d) for d in documents}, signing) if rows else (None, "")
     found: dict[int, list[Candidate]] = {client_id: [] for client_id in owners}
     for row in rows:
-        release = _verified_document("release", row.document, fingerprint, ring, at)
+        release = _verified_document("release", texts[row.id], fingerprint, ring, at)
         if release is not None and not _signed_for(release, row, owners[row.client_id]):
             release = None  # a signed document moved onto another row signs nothing there
         revocations = []
@@ -287,6 +317,32 @@ def prefetch(
         found[row.client_id].append(Candidate(row.public_id, release, tuple(revocations)))
     for client_id, owner in owners.items():
         cache[(owner.id, client_id, recipient.id, only_release_id)] = found[client_id]
+
+
+def _release_text(row, keys: KeyWrapper) -> str | None:
+    """The release row's document: in clear (written before documents were sealed), or
+    opened for its row; None when it does not open there (moved, tampered with)."""
+    if row.document_sealed is None:
+        return row.document
+    place = release_sealed_for(row.agency_id, row.client_id, row.id)
+    return _opened(keys, row.agency_id, row.data_key_id, row.document_sealed, place)
+
+
+def _revocation_text(row, keys: KeyWrapper) -> str | None:
+    if row.revocation_sealed is None:
+        return row.revocation
+    place = revocation_sealed_for(row.agency_id, row.client_id, row.id, row.revocation_row)
+    return _opened(keys, row.agency_id, row.revocation_key_id, row.revocation_sealed, place)
+
+
+def _opened(keys: KeyWrapper, agency_id: int, key_id: str | None, sealed, place: str):
+    secret = held_secret(keys, agency_id, key_id)
+    if secret is None:  # a key of no agency here, or of another: opens nothing of this one
+        return None
+    try:
+        return open_text(secret, sealed, place)
+    except SealedElsewhere:
+        return None
 
 
 def _signed_for(release: consent.Release, row, owner: Agency) -> bool:
@@ -359,7 +415,14 @@ def check(
 
 
 def joining_release(
-    db: Session, *, owner: Agency, client_id: int, coordinating: Agency, purpose: str, at: datetime
+    db: Session,
+    *,
+    owner: Agency,
+    client_id: int,
+    coordinating: Agency,
+    purpose: str,
+    at: datetime,
+    keys: KeyWrapper,
 ) -> str | None:
     """The release under which this owner's client may join an MDT case (issue 14): signed,
     in effect now, naming the coordinating agency for this purpose. Its public id, or None.
@@ -367,7 +430,7 @@ def joining_release(
     Joining discloses nothing of the record itself, so no section need be named; what a
     partner may then read is decided section by section at the disclosure point."""
     for candidate in candidates(
-        db, owner=owner, client_id=client_id, recipient=coordinating, at=at, cache={}
+        db, owner=owner, client_id=client_id, recipient=coordinating, at=at, keys=keys, cache={}
     ):
         release = candidate.release
         if release is None or release.purpose != purpose:

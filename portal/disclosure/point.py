@@ -289,7 +289,9 @@ def _placeholder(
     return Withheld(section, owner, why)
 
 
-def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache) -> dict:
+def _load_links(
+    db: Session, case: MdtCase, *, at: datetime, keys: KeyWrapper, cache: RequestCache
+) -> dict:
     """The case's links, once per request. A link confirmed under a release that is no
     longer in effect (revoked, expired) stays on record but counts as not confirmed for
     anyone but its own agency (issue 14): nothing more of that client reaches a partner."""
@@ -310,6 +312,7 @@ def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache
                     coordinating=coordinating,
                     purpose=consent.Purpose.MDT_CASE_REVIEW.value,
                     at=at,
+                    keys=keys,
                 )
                 if joined is None:
                     lapsed.add(agency_id)
@@ -319,12 +322,18 @@ def _load_links(db: Session, case: MdtCase, *, at: datetime, cache: RequestCache
 
 
 def vouched_for(
-    db: Session, case: MdtCase, agency: Agency, *, at: datetime, cache: RequestCache
+    db: Session,
+    case: MdtCase,
+    agency: Agency,
+    *,
+    at: datetime,
+    keys: KeyWrapper,
+    cache: RequestCache,
 ) -> None:
     """`agency` takes part in `case` for this request only, on the word of the case's
     coordinating agency (a signed voucher its caller checked): nothing of it is kept here
     beyond what this request's entries say."""
-    _load_links(db, case, at=at, cache=cache).setdefault(agency.id, (None, at))
+    _load_links(db, case, at=at, keys=keys, cache=cache).setdefault(agency.id, (None, at))
 
 
 # The section whose release says a community-based agency's taking part may be told.
@@ -339,6 +348,7 @@ def told_to_agency(
     *,
     asked_by: Requester,
     at: datetime,
+    keys: KeyWrapper,
 ) -> bool:
     """Whether `recipient`'s node may hold that `holder` (a community-based agency, whose
     serving this survivor is its own to disclose) takes part in `case`, so that its staff
@@ -352,7 +362,7 @@ def told_to_agency(
     release names is not told to anyone about an agency with no part in the case."""
     _hosted_here(db, holder)
     cache = RequestCache()
-    links = _load_links(db, case, at=at, cache=cache)
+    links = _load_links(db, case, at=at, keys=keys, cache=cache)
     client_id, confirmed_at = links.get(holder.id, (None, None))
     purpose = consent.Purpose.MDT_CASE_REVIEW.value
     gate, release_ref = Gate.NOT_LINKED, None
@@ -368,6 +378,7 @@ def told_to_agency(
             client_id=client_id,
             recipient=recipient,
             at=at,
+            keys=keys,
             cache=cache.candidates,
         )
         # No sentence of this answer is shown to anyone: the zone of its dates is UTC.
@@ -436,7 +447,7 @@ def consent_for_record(
     _hosted_here(db, holder)
     section = section_of(section)
     cache = RequestCache()
-    links = _load_links(db, case, at=at, cache=cache)
+    links = _load_links(db, case, at=at, keys=keys, cache=cache)
     client_id, confirmed_at = links.get(holder.id, (None, None))
     purpose = requester.purpose
     gate, release_ref, named = Gate.NOT_LINKED, None, None
@@ -444,7 +455,7 @@ def consent_for_record(
         gate = Gate.CONSENT_REVOKED  # the survivor's agreement to take part is not in effect
     elif section.of_case and client_id is not None and confirmed_at is not None:
         found = consent_gate.candidates(
-            db, owner=holder, client_id=client_id, recipient=recipient, at=at, cache={}
+            db, owner=holder, client_id=client_id, recipient=recipient, at=at, keys=keys, cache={}
         )
         allowed = consent_gate.check(
             found, recipient=recipient, section_key=section.key, purpose=purpose, at=at, tz=tz
@@ -494,7 +505,7 @@ def consent_for_record(
 
 
 def logs_relied_on(
-    db: Session, case: MdtCase, sections, *, at: datetime, cache: RequestCache
+    db: Session, case: MdtCase, sections, *, at: datetime, keys: KeyWrapper, cache: RequestCache
 ) -> list[int]:
     """The logs besides the owners' that answering `sections` of `case` may write to: those
     of the agencies here serving a survivor on the case, whose releases an MDT record is
@@ -503,7 +514,7 @@ def logs_relied_on(
     found = [catalogue().get(s if isinstance(s, str) else s.key) for s in sections]
     if case.id is None or not any(section is not None and section.of_case for section in found):
         return []
-    links = _load_links(db, case, at=at, cache=cache)
+    links = _load_links(db, case, at=at, keys=keys, cache=cache)
     return [
         agency_id
         for agency_id, (client_id, confirmed_at) in links.items()
@@ -511,11 +522,11 @@ def logs_relied_on(
     ]
 
 
-def lapsed_links(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+def lapsed_links(db: Session, case: MdtCase, *, at: datetime, keys: KeyWrapper) -> set[int]:
     """The agencies whose client joined this case under a release no longer in effect:
     the coordinator's cue that the case needs a new release from that survivor."""
     cache = RequestCache()
-    _load_links(db, case, at=at, cache=cache)
+    _load_links(db, case, at=at, keys=keys, cache=cache)
     return cache.lapsed[case.id]
 
 
@@ -527,11 +538,12 @@ def _owner_client(
     cache: RequestCache,
     *,
     at: datetime,
+    keys: KeyWrapper,
 ) -> int | None:
     """The owner's own client on this case, or None when the owner is not a confirmed part
     of it, or, for a requester of another agency, when the requester is not on the case
     (`_on_case`) or the release the owner's client joined under is no longer in effect."""
-    links = _load_links(db, case, at=at, cache=cache)
+    links = _load_links(db, case, at=at, keys=keys, cache=cache)
     client_id, confirmed_at = links.get(owner.id, (None, None))
     if confirmed_at is None:
         return None
@@ -562,6 +574,7 @@ def prefetch(
     owners: list[Agency],
     *,
     at: datetime,
+    keys: KeyWrapper,
     cache: RequestCache,
 ) -> None:
     """Read, for several owners at once, what their decisions will need: the case's links,
@@ -574,11 +587,13 @@ def prefetch(
         (owner, client_id)
         for owner in owners
         if owner.public_id != requester.agency
-        and (client_id := _owner_client(db, case, owner, requester_agency, cache, at=at))
+        and (client_id := _owner_client(db, case, owner, requester_agency, cache, at=at, keys=keys))
         is not None
     ]
     if others:
-        consent_gate.prefetch(db, others, recipient=requester_agency, at=at, cache=cache.candidates)
+        consent_gate.prefetch(
+            db, others, recipient=requester_agency, at=at, keys=keys, cache=cache.candidates
+        )
 
 
 def _gates(
@@ -652,6 +667,7 @@ def _gates(
             client_id=client_id,
             recipient=recipient_agency,
             at=at,
+            keys=keys,
             cache=cache.candidates,
             only_release_id=only_release_id,
         )
@@ -713,7 +729,7 @@ def _case_consent(
     release. The requester may be an agency hosted elsewhere, on the case by its confirmed
     link alone (its survivor's record is on its own node).
     """
-    links = _load_links(db, case, at=at, cache=cache)
+    links = _load_links(db, case, at=at, keys=keys, cache=cache)
     confirmed = {
         agency_id: client_id
         for agency_id, (client_id, confirmed_at) in links.items()
@@ -764,6 +780,7 @@ def _case_consent(
             client_id=client_id,
             recipient=recipient,
             at=at,
+            keys=keys,
             cache=cache.candidates,
         )
         allowed = consent_gate.check(
@@ -835,7 +852,7 @@ def questions_elsewhere(
     if case.id is None or requester.agency == owner.public_id:
         return []
     requester_agency = cache.agency(db, requester.agency)
-    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
+    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at, keys=keys)
     needed: list[tuple[int, str]] = []
     for given in sections:
         section = section_of(given)
@@ -1130,7 +1147,7 @@ def answer(
     Raises OwnerElsewhere for an owner another node hosts (`_hosted_here`)."""
     _hosted_here(db, owner)
     requester_agency = cache.agency(db, requester.agency)
-    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at)
+    client_id = _owner_client(db, case, owner, requester_agency, cache, at=at, keys=keys)
     decided, relied_entries = [], []
     for given in sections:
         section = section_of(given)

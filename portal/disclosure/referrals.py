@@ -224,6 +224,7 @@ def _each_minor(
             [(owner, c.client_id) for c in flagged],
             recipient=recipient,
             at=at,
+            keys=keys,
             cache=cache.candidates,
         )
     decisions = []

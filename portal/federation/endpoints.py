@@ -207,11 +207,12 @@ def _keep_only_the_nonce(db, caller, *, at, window_seconds: float) -> None:
 def federation_routes() -> list[Route]:
     return [
         federation_route("/disclosures", owner.disclosures, discloses=True, asks=True),
-        federation_route("/case-links", owner.case_link),
+        # Given the agencies' keys: the owner opens its releases to answer.
+        federation_route("/case-links", owner.case_link, discloses=True),
         federation_route("/case-participants", owner.case_participants),
         # Given the agencies' keys: the coordinating agency signs the voucher it answers.
         federation_route("/participation", owner.participation_voucher, discloses=True),
-        federation_route("/participation-told", owner.participation_told),
+        federation_route("/participation-told", owner.participation_told, discloses=True),
         # An agency elsewhere's part in a case changed: the coordinator tells owners again.
         federation_route(
             "/participation-changed",

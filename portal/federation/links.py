@@ -117,7 +117,13 @@ def _told_of_community(
         lock_logs(db, [agencies[holder].id])
         for recipient in recipients:
             if recipient != holder and point.told_to_agency(
-                db, case, agencies[holder], agencies[recipient], asked_by=requester, at=at
+                db,
+                case,
+                agencies[holder],
+                agencies[recipient],
+                asked_by=requester,
+                at=at,
+                keys=keys,
             ):
                 told.setdefault(recipient, set()).add(holder)
     calls = transport.calls_for(

@@ -156,7 +156,7 @@ def disclosures(
     if _vouched(db, payload.get("participation"), case=case, requester=requester, at=at):
         # A community-based agency owners here are not told of: taking part on its
         # coordinator's word, for this request alone (`vouchers`).
-        vouched_for(db, case, cache.agency(db, requester.agency), at=at, cache=cache)
+        vouched_for(db, case, cache.agency(db, requester.agency), at=at, keys=keys, cache=cache)
     sections_of = {
         owner.id: asked or list(catalogue().for_discipline(owner.discipline)) for owner in owners
     }
@@ -214,11 +214,16 @@ def _owners_answers(
     # record's goes to the logs of the agencies whose survivors' releases it rests on too)
     # is locked now, in the one fixed order.
     relied_on = logs_relied_on(
-        db, case, [s for sections in sections_of.values() for s in sections], at=at, cache=cache
+        db,
+        case,
+        [s for sections in sections_of.values() for s in sections],
+        at=at,
+        keys=keys,
+        cache=cache,
     )
     lock_logs(db, [owner.id for owner in owners] + relied_on)
     if case.id is not None:
-        prefetch(db, requester, case, owners, at=at, cache=cache)
+        prefetch(db, requester, case, owners, at=at, keys=keys, cache=cache)
     answers = []
     for owner in owners:
         sections = sections_of[owner.id]
@@ -304,15 +309,17 @@ def mdt_referrals(
     return Answer(200, {"answers": answers}, owners[0])
 
 
-def _release_names(db: Session, client: Client, coordinator: Agency, *, at: datetime) -> str | None:
+def _release_names(
+    db: Session, client: Client, coordinator: Agency, *, at: datetime, keys: KeyWrapper
+) -> str | None:
     """The release of this client in effect now naming the coordinating agency for MDT case
     review (its public id): without one the owner does not even say that it serves the
     client. The link keeps it, so the link lapses with it (as `casework.confirm_link`)."""
     for row in releases.releases_of(db, client):
-        status = releases.status_of(db, row, at=at)
+        status = releases.status_of(db, row, keys=keys, at=at)
         if status is None or status.state != consent.ReleaseState.ACTIVE:
             continue
-        document = releases.signed_document(row)
+        document = releases.signed_document(db, row, keys=keys)
         if (
             coordinator.public_id in document.recipients
             and document.purpose == consent.Purpose.MDT_CASE_REVIEW
@@ -461,7 +468,9 @@ def _links_of(db: Session, case: MdtCase) -> dict[int, CaseLink]:
     }
 
 
-def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
+def case_link(
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
+) -> Answer:
     """`POST /federation/v1/case-links`: the coordinating agency asks this owner to confirm
     that its client belongs to the case. Confirmed only under a release in effect naming
     the coordinating agency for MDT case review; otherwise declined, in the same words
@@ -495,7 +504,7 @@ def case_link(db: Session, caller: Caller, payload: dict, *, at: datetime) -> An
     case = None
     joined_under = None
     if client is not None:
-        joined_under = _release_names(db, client, coordinator, at=at)
+        joined_under = _release_names(db, client, coordinator, at=at, keys=keys)
     kept_apart = None if joined_under is None else _kept_apart(db, owner, client, facts)
     if joined_under is not None and kept_apart is None:
         case = _mirror(db, facts, coordinator, at=at)
@@ -728,7 +737,7 @@ def assigned_tasks(
     a case that does not exist, and nothing is written: one whose survivor's release to
     join is no longer in effect too (`vouchers.takes_part`), as for its voucher."""
     requester, case, coordinator, asking = _asked_by_a_confirmed_part(db, caller, payload)
-    if not vouchers.takes_part(db, case, asking, at=at):
+    if not vouchers.takes_part(db, case, asking, at=at, keys=keys):
         raise NotFound("case")
     filters = wire.task_filter_from(payload.get("filters"))
     found = tasks.assigned_to(db, case, asking, filters)
@@ -854,7 +863,7 @@ def participation_changed(
 
 
 def participation_told(
-    db: Session, caller: Caller, payload: dict, *, at: datetime, **_given
+    db: Session, caller: Caller, payload: dict, *, at: datetime, keys: KeyWrapper, **_given
 ) -> Answer:
     """`POST /federation/v1/participation-told`: the MDT's coordinating agency asks a
     community-based owner here which of the case's system-based agencies elsewhere may be
@@ -888,7 +897,7 @@ def participation_told(
         for public_id in recipients
         if public_id in known
         and public_id != owner.public_id
-        and told_to_agency(db, case, owner, known[public_id], asked_by=requester, at=at)
+        and told_to_agency(db, case, owner, known[public_id], asked_by=requester, at=at, keys=keys)
     ]
     return Answer(200, {"owner": owner.public_id, "told": told}, owner)
 

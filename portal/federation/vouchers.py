@@ -57,7 +57,9 @@ class NotVouched(Exception):
     """The agency takes no part in the case that its coordinating agency vouches for."""
 
 
-def takes_part(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> bool:
+def takes_part(
+    db: Session, case: MdtCase, agency: Agency, *, at: datetime, keys: KeyWrapper
+) -> bool:
     """Whether `agency` takes part in `case` as this node knows it: its link is confirmed,
     and the release its survivor joined under (when this node holds it) is in effect now."""
     confirmed = db.exec(
@@ -67,7 +69,7 @@ def takes_part(db: Session, case: MdtCase, agency: Agency, *, at: datetime) -> b
             CaseLink.confirmed_at.is_not(None),
         )
     ).first()
-    return confirmed is not None and agency.id not in point.lapsed_links(db, case, at=at)
+    return confirmed is not None and agency.id not in point.lapsed_links(db, case, at=at, keys=keys)
 
 
 def needed(requester_agency: Agency, case: MdtCase) -> bool:
@@ -99,7 +101,7 @@ def mint(
     `entries_into`: a list in which to leave that entry instead of writing it, for a caller
     that writes it with its other entries, its logs locked together (it must write it)."""
     asking = db.exec(select(Agency).where(Agency.public_id == agency)).first()
-    if asking is None or not takes_part(db, case, asking, at=at):
+    if asking is None or not takes_part(db, case, asking, at=at, keys=keys):
         raise NotVouched(agency)
     claim = {
         "case": case.reference,
@@ -207,7 +209,7 @@ def for_request(
     left in `entries_into` (`mint`)."""
     if not needed(requester_agency, case):
         return None
-    if not takes_part(db, case, requester_agency, at=at):
+    if not takes_part(db, case, requester_agency, at=at, keys=keys):
         # Asked of no one (a request for a voucher would tell the coordinator's node).
         raise Unavailable(
             "your agency takes no part in the case now: its link is not confirmed, or the "

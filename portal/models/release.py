@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.types import UTCDateTime, new_public_id
@@ -34,9 +34,16 @@ class ConsentRelease(SQLModel, table=True):
     purpose: str = Field(max_length=30)
     effective_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)  # the expiry, or an event's latest date
-    # The draft's fields while a draft; the signed envelope's JSON once signed.
+    # The draft's fields while a draft; the signed envelope's JSON once signed. It names
+    # the signers (the client herself, a guardian): kept sealed for this row under the
+    # agency's data key (`document_sealed`, `data_key_id`), `document` then empty. Rows
+    # written before that keep it here until `portal keys reseal` seals them.
     document: str = Field(sa_type=Text)
-    key_id: str | None = Field(default=None, max_length=80)
+    document_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    data_key_id: str | None = Field(default=None, max_length=80)  # what seals the document
+    key_id: str | None = Field(default=None, max_length=80)  # the signing key, once signed
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -70,9 +77,28 @@ class ReleaseRevocation(SQLModel, table=True):
     public_id: str = Field(default_factory=new_public_id, max_length=36, unique=True)
     release_id: int = Field(foreign_key="consent_release.id", index=True)
     revoked_at: datetime = Field(sa_type=UTCDateTime)
-    document: str = Field(sa_type=Text)  # the signed revocation envelope
+    # The signed revocation envelope (its reason may name people): sealed for this row as
+    # the release's document is, `document` then empty; see ConsentRelease.
+    document: str = Field(sa_type=Text)
+    document_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    data_key_id: str | None = Field(default=None, max_length=80)
     recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     reason: str | None = Field(default=None, max_length=500)
+
+
+def release_sealed_for(agency_id: int, client_id: int, release_id: int) -> str:
+    """The place a release's document is sealed for (portal.crypto.seal_json's `bound_to`):
+    that agency's release row of that client, nowhere else."""
+    return f"consent-release:{agency_id}:{client_id}:{release_id}"
+
+
+def revocation_sealed_for(
+    agency_id: int, client_id: int, release_id: int, revocation_id: int
+) -> str:
+    """The place a revocation's document is sealed for: that revocation row of that release."""
+    return f"release-revocation:{agency_id}:{client_id}:{release_id}:{revocation_id}"
 
 
 class RestrictionReason(StrEnum):
@@ -85,7 +111,9 @@ class RestrictedPerson(SQLModel, table=True):
     """Someone recorded on a client's file who may never sign for them, while not ended.
 
     Ending a restriction keeps the row: who recorded it, why, and who ended it and why
-    stay on the client's file."""
+    stay on the client's file. The name, the note and the end's reason name people: kept
+    sealed for this row under the agency's data key (`details_sealed`, `data_key_id`), the
+    clear columns then empty; rows written before keep them until `portal keys reseal`."""
 
     __tablename__ = "restricted_person"
 
@@ -100,6 +128,13 @@ class RestrictedPerson(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     end_reason: str | None = Field(default=None, max_length=500)
+    details_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    data_key_id: str | None = Field(default=None, max_length=80)
+
+
+def restriction_sealed_for(agency_id: int, client_id: int, person_id: int) -> str:
+    """The place a restricted person's name, note and end reason are sealed for."""
+    return f"restricted-person:{agency_id}:{client_id}:{person_id}"
 
 
 class CompelledBasis(StrEnum):

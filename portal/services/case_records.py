@@ -75,7 +75,9 @@ def decide(
         relied_on = [
             agency_id
             for ask in asks
-            for agency_id in point.logs_relied_on(db, ask.case, [ask.section], at=at, cache=cache)
+            for agency_id in point.logs_relied_on(
+                db, ask.case, [ask.section], at=at, keys=keys, cache=cache
+            )
         ]
         lock_logs(db, [a.owner.id for a in asks] + [requester_agency.id] + relied_on)
     owners_entries: list[dict] = []
@@ -346,8 +348,8 @@ def requester_agency_id(db: Session, requester: Requester) -> int:
     return RequestCache().agency(db, requester.agency).id
 
 
-def needs_new_release(db: Session, case: MdtCase, *, at: datetime) -> set[int]:
+def needs_new_release(db: Session, case: MdtCase, *, at: datetime, keys: KeyWrapper) -> set[int]:
     """For the coordinator: agencies whose client joined the case under a release that is
     no longer in effect. Their links stay, as history; partners see nothing more of those
     clients until the survivor signs a new release naming the coordinating agency."""
-    return point.lapsed_links(db, case, at=at)
+    return point.lapsed_links(db, case, at=at, keys=keys)

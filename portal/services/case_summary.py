@@ -122,7 +122,7 @@ def owner_block(
     requester_agency = cache.agency(db, requester.agency)
     sections = _sections_of(owner)
     if between is None:  # both logs in one transaction: locked now, in the fixed order
-        relied_on = logs_relied_on(db, case, sections, at=at, cache=cache)
+        relied_on = logs_relied_on(db, case, sections, at=at, keys=keys, cache=cache)
         lock_logs(db, [owner.id, requester_agency.id, *relied_on])
     decisions = answer(db, requester, case, owner, sections, at=at, tz=tz, keys=keys, cache=cache)
 
@@ -194,7 +194,7 @@ def page_blocks(
     # Nothing is locked while the blocks are decided: the logs are locked (in the one fixed
     # order, so two pages can never deadlock) by the appends at the end, and held from
     # there to the commit only.
-    prefetch(db, requester, case, [p.agency for p in found], at=at, cache=cache)
+    prefetch(db, requester, case, [p.agency for p in found], at=at, keys=keys, cache=cache)
     blocks, owners_entries, receipts = [], [], []
     for participant in found:
         decisions = None

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 import consent
 from portal.audit import AuditActor, AuditTag, record
+from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
@@ -220,6 +221,7 @@ def confirm_link(
     *,
     client_reference: object,
     actor: Actor,
+    keys: KeyWrapper,
     at: datetime,
 ) -> CaseLink:
     """The agency names its own client record for the case, from its own side."""
@@ -269,6 +271,7 @@ def confirm_link(
             coordinating=coordinating,
             purpose=consent.Purpose.MDT_CASE_REVIEW.value,
             at=at,
+            keys=keys,
         )
         if joined_under is None:  # one door (issue 14): the survivor agrees to join first
             raise Invalid(

@@ -13,7 +13,9 @@ from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode
+from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.disclosure import consent_gate
+from portal.disclosure.sealed_releases import release_text, revocation_text
 from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
 from portal.models import (
@@ -26,10 +28,10 @@ from portal.sections import catalogue
 from portal.services.releases import agency_kinds, keyring, status_of
 
 
-def signed_release(row: ConsentRelease) -> consent.SignedRelease:
+def signed_release(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> consent.SignedRelease:
     if row.state != ReleaseState.SIGNED:
         raise Invalid("release", "This release has not been signed.")
-    envelope = json.loads(row.document)
+    envelope = json.loads(release_text(db, row, keys=keys))
     return consent.SignedRelease(
         release=consent.Release.from_dict(envelope["release"]),
         key_id=envelope["signature"]["kid"],
@@ -37,17 +39,18 @@ def signed_release(row: ConsentRelease) -> consent.SignedRelease:
     )
 
 
-def signed_envelope_bytes(row: ConsentRelease) -> bytes:
+def signed_envelope_bytes(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> bytes:
     """The signed envelope as stored, for download: exactly what was signed, nothing added."""
-    signed_release(row)  # refuses a draft
-    return json.dumps(json.loads(row.document), indent=2, ensure_ascii=False).encode("utf-8")
+    signed_release(db, row, keys=keys)  # refuses a draft
+    text = release_text(db, row, keys=keys)
+    return json.dumps(json.loads(text), indent=2, ensure_ascii=False).encode("utf-8")
 
 
-def fhir_consent(db: Session, row: ConsentRelease, *, at: datetime) -> dict:
+def fhir_consent(db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime) -> dict:
     """The signed release as a FHIR R4 Consent; a revoked or expired one reads inactive."""
     names = dict(db.exec(select(Agency.public_id, Agency.name)).all())
-    resource = consent.to_fhir_consent(signed_release(row), agency_names=names)
-    current = status_of(db, row, at=at)
+    resource = consent.to_fhir_consent(signed_release(db, row, keys=keys), agency_names=names)
+    current = status_of(db, row, keys=keys, at=at)
     if current is not None and current.state in (
         consent.ReleaseState.REVOKED,
         consent.ReleaseState.EXPIRED,
@@ -55,6 +58,35 @@ def fhir_consent(db: Session, row: ConsentRelease, *, at: datetime) -> dict:
         resource["status"] = "inactive"
         FhirConsent.model_validate(resource)  # still a valid resource after the change
     return resource
+
+
+def _stored_differences(
+    db: Session, stored: ConsentRelease, envelope: dict, *, keys: KeyWrapper
+) -> tuple[str, ...]:
+    """The fields of the uploaded file that differ from the release as stored; none said
+    when the stored one does not open (moved, tampered with): nothing to compare with."""
+    try:
+        return _differing_fields(json.loads(release_text(db, stored, keys=keys)), envelope)
+    except SealedElsewhere:
+        return ()
+
+
+def _verified_revocation(
+    db: Session,
+    revocation: ReleaseRevocation,
+    stored: ConsentRelease,
+    ring: consent.KeyRing,
+    *,
+    keys: KeyWrapper,
+    at: datetime,
+):
+    """The revocation's verification; one that does not open verifies as nothing (and so
+    still revokes, below, as an unverifiable one does)."""
+    try:
+        text = revocation_text(db, revocation, stored, keys=keys)
+    except SealedElsewhere:
+        text = "{}"
+    return consent.verify_revocation(json.loads(text), ring, at=at)
 
 
 @dataclass(frozen=True)
@@ -99,6 +131,7 @@ def verify_upload(
     db: Session,
     data: bytes,
     *,
+    keys: KeyWrapper,
     at: datetime,
     tz: tzinfo,
     agency_id: int | None = None,
@@ -148,7 +181,7 @@ def verify_upload(
             and agency_id in (None, stored.agency_id)
             and names_readable(stored)
         ):
-            tampered = _differing_fields(json.loads(stored.document), envelope)
+            tampered = _stored_differences(db, stored, envelope, keys=keys)
         reason = verdict.reason
         if tampered:
             reason += " Changed since signing: " + ", ".join(tampered) + "."
@@ -175,7 +208,7 @@ def verify_upload(
         for revocation in db.exec(
             select(ReleaseRevocation).where(ReleaseRevocation.release_id == stored.id)
         ):
-            checked = consent.verify_revocation(json.loads(revocation.document), ring, at=at)
+            checked = _verified_revocation(db, revocation, stored, ring, keys=keys, at=at)
             # One that does not verify still revokes, as at the owner's disclosure point.
             known.append(
                 checked.document

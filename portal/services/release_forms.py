@@ -188,7 +188,7 @@ def sign_release(
 
     Whether a second signer is needed is decided now, from the client's age today. Every
     bad field is reported at once, beside its own input."""
-    draft = draft_document(row)
+    draft = draft_document(db, row, keys=keys)
     today = at.astimezone(tz).date()
     client = db.get(Client, row.client_id)
     now_required = rules.signers(birth_date_of(db, client, keys=keys), at)
@@ -232,7 +232,7 @@ def sign_release(
             "signer": _signer_as_typed(given.signer),
             "second_signer": _signer_as_typed(given.second_signer),
         }
-        restricted = _restricted_signer_errors(db, row, draft, signers)
+        restricted = _restricted_signer_errors(db, row, draft, signers, keys=keys)
         raise Invalid.of({**restricted, **error.errors}) from None
     try:
         return sign(
@@ -252,7 +252,9 @@ def sign_release(
         for prefix in ("signer", "second_signer"):
             if prefix in error.errors and _EXCLUDED_MESSAGE not in error.errors[prefix]:
                 errors[f"{prefix}_name"] = error.errors[prefix]
-        raise Invalid.of({**_restricted_signer_errors(db, row, draft, signers), **errors}) from None
+        raise Invalid.of(
+            {**_restricted_signer_errors(db, row, draft, signers, keys=keys), **errors}
+        ) from None
 
 
 def _signer_as_typed(given: SignerInput) -> consent.Signer | None:
@@ -267,7 +269,7 @@ def _signer_as_typed(given: SignerInput) -> consent.Signer | None:
 
 
 def _restricted_signer_errors(
-    db: Session, row: ConsentRelease, draft: consent.Release, signers: dict
+    db: Session, row: ConsentRelease, draft: consent.Release, signers: dict, *, keys: KeyWrapper
 ) -> dict[str, str]:
     """consent.validate's refusal of a restricted signer, with the capacities that remain."""
     document = consent.Release(**{**draft.__dict__, **signers})
@@ -277,7 +279,7 @@ def _restricted_signer_errors(
         document,
         section_keys=catalogue().keys(),
         agency_kinds=agency_kinds(db),
-        excluded_signers=excluded_signers(db, client),
+        excluded_signers=excluded_signers(db, client, keys=keys),
     ):
         signer = signers.get(problem.field)
         if signer is not None and _EXCLUDED_MESSAGE in problem.message:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 import consent
+from portal.crypto import KeyWrapper
 from portal.disclosure import policy
 from portal.models import Agency, ConsentRelease, ReleaseState, Role, StaffRole, StaffUser
 from portal.sections import Section, catalogue
@@ -58,28 +59,28 @@ def role_choices(db: Session, agency: Agency) -> RoleChoices:
     return RoleChoices(chosen, True) if chosen else RoleChoices(offered, False)
 
 
-def document_of(row: ConsentRelease) -> consent.Release:
+def document_of(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> consent.Release:
     """What the release says, signed or still a draft (a discarded one is gone: 404)."""
     if row.state == ReleaseState.SIGNED:
-        return releases.signed_document(row)
-    return releases.draft_document(row)
+        return releases.signed_document(db, row, keys=keys)
+    return releases.draft_document(db, row, keys=keys)
 
 
-def recipients(db: Session, row: ConsentRelease) -> list[Agency]:
+def recipients(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> list[Agency]:
     """The agencies the release names (signed or draft), in the order it names them."""
-    document = document_of(row)
+    document = document_of(db, row, keys=keys)
     named = document.recipients
     found = {a.public_id: a for a in db.exec(select(Agency).where(Agency.public_id.in_(named)))}
     return [found[ref] for ref in named if ref in found]
 
 
 def draft_preview(
-    db: Session, row: ConsentRelease, recipient: Agency, role: str
+    db: Session, row: ConsentRelease, recipient: Agency, role: str, *, keys: KeyWrapper
 ) -> list[DraftLine]:
     """What `recipient` staff in `role` would see once this draft is signed, for every
     section the owner could contribute (the same list the disclosure point decides)."""
     owner = db.get(Agency, row.agency_id)
-    document = releases.draft_document(row)
+    document = releases.draft_document(db, row, keys=keys)
     in_force = policy.owner_policy(db, owner)
     lines = []
     for section in catalogue().for_discipline(owner.discipline):

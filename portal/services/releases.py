@@ -19,7 +19,9 @@ import consent
 from consent.validate import same_person_key
 from portal import i18n
 from portal.audit import AuditTag, lock_logs, record
-from portal.crypto import KeyWrapper
+from portal.crypto import KeyWrapper, SealedElsewhere
+from portal.disclosure.consent_gate import unverified_revocation
+from portal.disclosure.sealed_releases import release_text, revocation_text, sealed_value
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
     Actor,
@@ -33,10 +35,11 @@ from portal.models import (
     ReleaseSection,
     ReleaseState,
 )
+from portal.models.release import release_sealed_for, revocation_sealed_for
 from portal.sections import catalogue
 from portal.services import restricted_persons
 from portal.services.clients import reveal_identity
-from portal.services.keys import current_key
+from portal.services.keys import current_key, seal_record
 from portal.services.restricted_persons import excluded_signers
 
 # Problems about the signature itself are expected on a draft; they are checked at signing.
@@ -151,7 +154,7 @@ def draft_release(
         purpose=purpose_value,
         effective_at=effective_at,
         ends_at=effective_at,
-        document="{}",
+        document="",
         created_at=at,
         created_by_id=actor.id if actor else None,
     )
@@ -184,9 +187,9 @@ def draft_release(
     if problems:
         raise _problems_as_invalid(problems)
     row.ends_at = consent.release_end(document)
-    row.document = json.dumps(document.to_dict())
     db.add(row)
-    db.flush()
+    db.flush()  # its id is part of the place its document is sealed for
+    seal_release_document(db, row, json.dumps(document.to_dict()), keys=keys)
     record(
         db,
         AuditTag.RELEASE_DRAFTED,
@@ -199,6 +202,35 @@ def draft_release(
     return row
 
 
+def seal_release_document(db: Session, row: ConsentRelease, text: str, *, keys: KeyWrapper) -> None:
+    """The release's document sealed for its row under the agency's current data key, the
+    clear column left empty: it names the signers."""
+    place = release_sealed_for(row.agency_id, row.client_id, row.id)
+    row.data_key_id, row.document_sealed = seal_record(
+        db, row.agency_id, keys, sealed_value(text), place=place
+    )
+    row.document = ""
+    db.add(row)
+    db.flush()  # written now: `hold_release` reads the row again before it is signed
+
+
+def _seal_revocation_document(
+    db: Session,
+    revocation: ReleaseRevocation,
+    release: ConsentRelease,
+    text: str,
+    *,
+    keys: KeyWrapper,
+) -> None:
+    place = revocation_sealed_for(release.agency_id, release.client_id, release.id, revocation.id)
+    revocation.data_key_id, revocation.document_sealed = seal_record(
+        db, release.agency_id, keys, sealed_value(text), place=place
+    )
+    revocation.document = ""
+    db.add(revocation)
+    db.flush()
+
+
 def hold_release(db: Session, row: ConsentRelease) -> None:
     """Read the release again with its agency's log held to this transaction's end (the
     log its signing, revocation or discarding is written to): a second of those at once
@@ -207,10 +239,10 @@ def hold_release(db: Session, row: ConsentRelease) -> None:
     db.refresh(row)
 
 
-def draft_document(row: ConsentRelease) -> consent.Release:
+def draft_document(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> consent.Release:
     if row.state != ReleaseState.DRAFT:
         raise Conflict("release", "This release is already signed; make a new one to change it.")
-    return consent.Release.from_dict(json.loads(row.document))
+    return consent.Release.from_dict(json.loads(release_text(db, row, keys=keys)))
 
 
 def sign(
@@ -230,7 +262,7 @@ def sign(
     Whether the client is a minor, and so who must sign, is computed from the sealed
     birth date at this moment, and signed into the document with the rule that applied."""
     hold_release(db, row)
-    draft = draft_document(row)
+    draft = draft_document(db, row, keys=keys)
     client = db.get(Client, row.client_id)
     agency = db.get(Agency, row.agency_id)
     key_id, signing_key, at = _signing_key(db, agency, keys=keys, at=at)
@@ -257,14 +289,14 @@ def sign(
         document,
         section_keys=catalogue().keys(),
         agency_kinds=agency_kinds(db),
-        excluded_signers=excluded_signers(db, client),
+        excluded_signers=excluded_signers(db, client, keys=keys),
     )
     if problems:
         raise _problems_as_invalid(problems)
     signed = consent.sign_release(document, signing_key, key_id)
     row.state = ReleaseState.SIGNED
     row.effective_at = document.effective_at
-    row.document = json.dumps(signed.to_dict())
+    seal_release_document(db, row, json.dumps(signed.to_dict()), keys=keys)
     row.key_id = key_id
     row.signed_at = at
     row.recorded_by_id = actor.id
@@ -296,7 +328,8 @@ def sign(
 
 def discard(db: Session, row: ConsentRelease, *, actor: Actor, at: datetime) -> None:
     hold_release(db, row)
-    draft_document(row)  # refuses a signed release
+    if row.state != ReleaseState.DRAFT:  # refuses a signed release
+        raise Conflict("release", "This release is already signed; make a new one to change it.")
     row.state = ReleaseState.DISCARDED
     record(
         db,
@@ -324,10 +357,10 @@ def record_restricted_person(
     signature no longer stands for the client's consent, which must be asked again.
     Returns the releases revoked."""
     person = restricted_persons.record_restricted_person(
-        db, client, name=name, reason=reason, note=note, actor=actor, at=at
+        db, client, name=name, reason=reason, note=note, actor=actor, keys=keys, at=at
     )
     revoked = []
-    for row in signed_by(db, client, person.name, at=at):
+    for row in signed_by(db, client, person.name, keys=keys, at=at):
         revoke(
             db,
             row,
@@ -341,7 +374,9 @@ def record_restricted_person(
     return revoked
 
 
-def signed_by(db: Session, client: Client, name: object, *, at: datetime) -> list[ConsentRelease]:
+def signed_by(
+    db: Session, client: Client, name: object, *, keys: KeyWrapper, at: datetime
+) -> list[ConsentRelease]:
     """The client's releases not yet revoked or ended that `name` signed, as the client or
     beside them: those that recording them as never to sign revokes."""
     if not isinstance(name, str) or not name.strip():
@@ -351,11 +386,11 @@ def signed_by(db: Session, client: Client, name: object, *, at: datetime) -> lis
     for row in releases_of(db, client):
         if row.state != ReleaseState.SIGNED:
             continue
-        document = signed_document(row)
+        document = signed_document(db, row, keys=keys)
         signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
         if not any(same_person_key(n) == wanted for n in signers):
             continue
-        if consent.status(document, revocations(db, row), at=at).state not in (
+        if consent.status(document, revocations(db, row, keys=keys), at=at).state not in (
             consent.ReleaseState.REVOKED,
             consent.ReleaseState.EXPIRED,
         ):
@@ -363,22 +398,45 @@ def signed_by(db: Session, client: Client, name: object, *, at: datetime) -> lis
     return found
 
 
-def signed_document(row: ConsentRelease) -> consent.Release:
+def signed_document(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> consent.Release:
+    """The signed release as stored (its signature is checked where it is relied on: the
+    consent gate, `portal consent verify`). SealedElsewhere for one that does not open."""
     if row.state != ReleaseState.SIGNED:
         raise Invalid("release", "This release has not been signed.")
-    return consent.Release.from_dict(json.loads(row.document)["release"])
+    return consent.Release.from_dict(json.loads(release_text(db, row, keys=keys))["release"])
 
 
-def revocations(db: Session, row: ConsentRelease) -> list[consent.Revocation]:
+def revocations(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> list[consent.Revocation]:
+    """The release's revocations. One whose document does not open (moved, tampered with)
+    still revokes, from the time its row gives: failing closed, as the consent gate does."""
     return [
-        consent.Revocation.from_dict(json.loads(r.document)["revocation"])
-        for r in db.exec(select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id))
+        _revocation(db, revocation, row, keys=keys)
+        for revocation in db.exec(
+            select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id)
+        )
     ]
 
 
-def revoked_at(db: Session, row: ConsentRelease, *, at: datetime) -> datetime | None:
+def _revocation(
+    db: Session, revocation: ReleaseRevocation, row: ConsentRelease, *, keys: KeyWrapper
+) -> consent.Revocation:
+    try:
+        text = revocation_text(db, revocation, row, keys=keys)
+        return consent.Revocation.from_dict(json.loads(text)["revocation"])
+    except (SealedElsewhere, ValueError, KeyError, TypeError):
+        return unverified_revocation(
+            release_id=row.public_id,
+            revocation_id=revocation.public_id,
+            revoked_at=revocation.revoked_at,
+            disclosing_agency=db.get(Agency, row.agency_id).public_id,
+        )
+
+
+def revoked_at(
+    db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime
+) -> datetime | None:
     """When the release was first revoked, by `at`; None if it was not."""
-    times = [r.revoked_at for r in revocations(db, row) if r.revoked_at <= at]
+    times = [r.revoked_at for r in revocations(db, row, keys=keys) if r.revoked_at <= at]
     return min(times, default=None)
 
 
@@ -393,17 +451,18 @@ def revoke(
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request."""
     hold_release(db, row)
-    document = signed_document(row)
-    if consent.status(document, revocations(db, row), at=at).state == consent.ReleaseState.REVOKED:
+    document = signed_document(db, row, keys=keys)
+    state = consent.status(document, revocations(db, row, keys=keys), at=at).state
+    if state == consent.ReleaseState.REVOKED:
         raise Conflict("release", "This release is already revoked.")
     agency = db.get(Agency, row.agency_id)
     key_id, signing_key, at = _signing_key(db, agency, keys=keys, at=at)
     revocation_row = ReleaseRevocation(
         release_id=row.id,
         revoked_at=at,
-        document="{}",
+        document="",
         recorded_by_id=actor.id,
-        reason=(reason or None),
+        reason=None,  # in the sealed document only: it may name people
     )
     revocation = consent.Revocation(
         revocation_id=revocation_row.public_id,
@@ -414,8 +473,9 @@ def revoke(
         reason=reason or None,
     )
     signed = consent.sign_revocation(revocation, signing_key, key_id)
-    revocation_row.document = json.dumps(signed.to_dict())
     db.add(revocation_row)
+    db.flush()  # its id is part of the place its document is sealed for
+    _seal_revocation_document(db, revocation_row, row, json.dumps(signed.to_dict()), keys=keys)
     record(
         db,
         AuditTag.RELEASE_REVOKED,
@@ -429,13 +489,15 @@ def revoke(
 
 
 def status_of(
-    db: Session, row: ConsentRelease, *, at: datetime, tz: tzinfo = UTC
+    db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime, tz: tzinfo = UTC
 ) -> consent.ReleaseStatus | None:
     """None for a draft or discarded release: only a signed release has a status. `tz`:
     the time zone its reason's dates are written in."""
     if row.state != ReleaseState.SIGNED:
         return None
-    return consent.status(signed_document(row), revocations(db, row), at=at, tz=tz)
+    return consent.status(
+        signed_document(db, row, keys=keys), revocations(db, row, keys=keys), at=at, tz=tz
+    )
 
 
 def releases_of(db: Session, client: Client) -> list[ConsentRelease]:
@@ -490,7 +552,7 @@ def signed_as_minor_now_adult(
     return [
         row
         for row in rows
-        if signed_document(row).client_is_minor
-        and status_of(db, row, at=at).state
+        if signed_document(db, row, keys=keys).client_is_minor
+        and status_of(db, row, keys=keys, at=at).state
         in (consent.ReleaseState.ACTIVE, consent.ReleaseState.NOT_YET_EFFECTIVE)
     ]

@@ -3,6 +3,9 @@ their place, so that one moved onto another survivor's row no longer opens there
 records sealed under a data key since retired (`portal keys rotate-data`) sealed again
 under the agency's current one.
 
+Releases' and revocations' documents and restricted persons' names, kept in clear before
+they were sealed, are sealed for their place here too (the clear columns then emptied).
+
 Which form a record is in is told by its authenticator (portal.crypto.open_unbound), not
 by a column or the prefix alone: a record that opens under the key alone is the old form.
 A batch is one transaction, and each record is written only if it is still what was read
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
 
 from portal import crypto
@@ -28,8 +32,23 @@ from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.errors import DomainError, Invalid, NotFound
 from portal.hosting import is_local
-from portal.models import Actor, Agency, AgencyKey, Client, KeyPurpose, SectionEntry
+from portal.models import (
+    Actor,
+    Agency,
+    AgencyKey,
+    Client,
+    ConsentRelease,
+    KeyPurpose,
+    ReleaseRevocation,
+    RestrictedPerson,
+    SectionEntry,
+)
 from portal.models.client import identity_sealed_for
+from portal.models.release import (
+    release_sealed_for,
+    restriction_sealed_for,
+    revocation_sealed_for,
+)
 from portal.models.screening import (
     RiskScreen,
     RiskScreenPerson,
@@ -47,13 +66,24 @@ from portal.services.keys import data_secret
 @dataclass(frozen=True)
 class SealedKind:
     """One sealed column: its rows as (id, agency id, key id, sealed, places it may have
-    been sealed for, the first being where it is sealed now)."""
+    been sealed for, the first being where it is sealed now). Sealed (and key id) NULL: a
+    row of a kind kept in clear before it was sealed (`clear_columns`), not sealed yet."""
 
     name: str
     table: type
     column: str
     rows: Callable  # (after id) -> select of (id, agency_id, key_id, sealed, *place parts)
     places: Callable[..., tuple[str, ...]]
+    key_column: str = "key_id"  # the data key's id (on a release, key_id is its signing key)
+    # A kind whose rows written before it was sealed hold their content in clear in these
+    # columns (sealed NULL): `reseal` seals {column: value} for its place and sets them to
+    # `emptied` (and `cleared` beside them). The first must hold something to seal.
+    clear_columns: tuple[str, ...] = ()
+    emptied: dict = field(default_factory=dict)
+    cleared: dict = field(default_factory=dict)
+
+    def key_of(self):
+        return getattr(self.table, self.key_column)
 
 
 def _section_rows():
@@ -88,6 +118,28 @@ def _risk_person_rows():
     p, r = RiskScreenPerson, RiskScreen
     return select(p.id, r.agency_id, p.key_id, p.content_sealed, r.client_id, r.id).join(
         r, r.id == p.risk_screen_id
+    )
+
+
+def _release_rows():
+    r = ConsentRelease
+    return select(r.id, r.agency_id, r.data_key_id, r.document_sealed, r.client_id)
+
+
+_REVOKED = aliased(ConsentRelease)
+
+
+def _revocation_rows():
+    v, r = ReleaseRevocation, _REVOKED
+    return select(v.id, r.agency_id, v.data_key_id, v.document_sealed, r.client_id, r.id).join(
+        r, r.id == v.release_id
+    )
+
+
+def _restriction_rows():
+    p = RestrictedPerson
+    return select(p.id, Client.agency_id, p.data_key_id, p.details_sealed, p.client_id).join(
+        Client, Client.id == p.client_id
     )
 
 
@@ -138,17 +190,52 @@ KINDS = (
             risk_person_sealed_for(agency, client, screen, row_id),
         ),
     ),
+    SealedKind(
+        "consent releases",
+        ConsentRelease,
+        "document_sealed",
+        _release_rows,
+        lambda row_id, agency, client: (release_sealed_for(agency, client, row_id),),
+        key_column="data_key_id",
+        clear_columns=("document",),
+        emptied={"document": ""},
+    ),
+    SealedKind(
+        "release revocations",
+        ReleaseRevocation,
+        "document_sealed",
+        _revocation_rows,
+        lambda row_id, agency, client, release: (
+            revocation_sealed_for(agency, client, release, row_id),
+        ),
+        key_column="data_key_id",
+        clear_columns=("document",),
+        emptied={"document": ""},
+        cleared={"reason": None},  # the signed revocation holds it: kept sealed only
+    ),
+    SealedKind(
+        "restricted persons",
+        RestrictedPerson,
+        "details_sealed",
+        _restriction_rows,
+        lambda row_id, agency, client: (restriction_sealed_for(agency, client, row_id),),
+        key_column="data_key_id",
+        clear_columns=("name", "note", "end_reason"),
+        emptied={"name": "", "note": None, "end_reason": None},
+    ),
 )
 
 # What became of each record a batch read: sealed again for its place (and under the
 # current key); bound to its place already, sealed again under the current key; bound to
-# its place under the current key already; opening for no place here; saved meanwhile.
-RESEALED, REKEYED, BOUND, ELSEWHERE, CHANGED = (
+# its place under the current key already; opening for no place here; saved meanwhile;
+# kept in clear until now, sealed for its place.
+RESEALED, REKEYED, BOUND, ELSEWHERE, CHANGED, SEALED = (
     "resealed",
     "rekeyed",
     "bound",
     "elsewhere",
     "changed",
+    "sealed",
 )
 
 
@@ -180,7 +267,14 @@ def reseal_batch(
     counts: Counter = Counter()
     by_agency: defaultdict[int, Counter] = defaultdict(Counter)
     current: dict[int, tuple[str, bytes]] = {}  # agency id -> its current data key
+    clear = _clear_values(db, kind, [row[0] for row in rows if row[3] is None])
     for row_id, agency_id, key_id, sealed, *parts in rows:
+        if sealed is None:
+            outcome = _seal_clear(db, kind, row_id, agency_id, parts, clear, current, keys=keys)
+            counts[outcome] += 1
+            if outcome == SEALED:
+                by_agency[agency_id][outcome] += 1
+            continue
         try:
             _, secret = data_secret(db, agency_id, keys=keys, key_id=key_id)
         except NotFound:  # a key of no agency here, or of another: moved, left as it is
@@ -202,7 +296,7 @@ def reseal_batch(
             outcome = REKEYED
         values = {
             kind.column: crypto.seal_json(new_secret, value, bound_to=places[0]),
-            "key_id": new_key_id,
+            kind.key_column: new_key_id,
         }
         if table is Client and new_key_id != key_id:  # found by the current key's digest
             values["search_digest"] = crypto.search_digest(
@@ -221,6 +315,8 @@ def reseal_batch(
         detail = {"resealed": done[RESEALED]}
         if done[REKEYED]:
             detail["moved_to_current_key"] = done[REKEYED]
+        if done[SEALED]:
+            detail["sealed_from_clear"] = done[SEALED]
         record(
             db,
             AuditTag.KEY_RESEALED,
@@ -233,6 +329,60 @@ def reseal_batch(
     return Batch(rows[-1][0] if rows else None, counts)
 
 
+def _clear_values(db: Session, kind: SealedKind, row_ids: list[int]) -> dict[int, dict]:
+    """The clear content of these rows of `kind` (those not sealed yet), by row id."""
+    if not row_ids or not kind.clear_columns:
+        return {}
+    table = kind.table
+    columns = [getattr(table, name) for name in kind.clear_columns]
+    found = db.exec(select(table.id, *columns).where(table.id.in_(row_ids))).all()
+    return {row_id: dict(zip(kind.clear_columns, values, strict=True)) for row_id, *values in found}
+
+
+def _seal_clear(
+    db: Session,
+    kind: SealedKind,
+    row_id: int,
+    agency_id: int,
+    parts: list,
+    clear: dict[int, dict],
+    current: dict[int, tuple[str, bytes]],
+    *,
+    keys: KeyWrapper,
+) -> str:
+    """A row kept in clear sealed for its place under its agency's current data key, its
+    clear column emptied, if it still holds what was read: SEALED, CHANGED (sealed by a
+    save meanwhile), or ELSEWHERE (nothing in clear to seal, or an agency with no key
+    here: left as it is)."""
+    value = clear.get(row_id)
+    if not value or not value[kind.clear_columns[0]]:
+        return ELSEWHERE
+    if agency_id not in current:
+        try:
+            current[agency_id] = data_secret(db, agency_id, keys=keys)
+        except NotFound:  # another node's agency: it seals its own
+            return ELSEWHERE
+    new_key_id, new_secret = current[agency_id]
+    place = kind.places(row_id, agency_id, *parts)[0]
+    table = kind.table
+    unchanged = [
+        getattr(table, name).is_(None) if held is None else getattr(table, name) == held
+        for name, held in value.items()
+    ]
+    values = {
+        kind.column: crypto.seal_json(new_secret, value, bound_to=place),
+        kind.key_column: new_key_id,
+        **kind.emptied,
+        **kind.cleared,
+    }
+    written = db.execute(
+        update(table)
+        .where(table.id == row_id, getattr(table, kind.column).is_(None), *unchanged)
+        .values(values)
+    ).rowcount
+    return SEALED if written == 1 else CHANGED
+
+
 def _sealed_under(db: Session, key_ids=None) -> Counter:
     """How many records each data key seals, by (key id, kind's name): every sealed column
     `reseal` knows. A client's search digest is made under the key that seals its identity
@@ -240,8 +390,8 @@ def _sealed_under(db: Session, key_ids=None) -> Counter:
     name one agency's key: rows are counted whatever agency they sit in (a moved one too)."""
     counts: Counter = Counter()
     for kind in KINDS:
-        column = kind.table.key_id
-        query = select(column, func.count()).group_by(column)
+        column = kind.key_of()
+        query = select(column, func.count()).where(column.is_not(None)).group_by(column)
         if key_ids is not None:
             query = query.where(column.in_(key_ids))
         for key_id, count in db.exec(query).all():

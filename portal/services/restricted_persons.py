@@ -1,18 +1,25 @@
 """Persons recorded on a client's file who may never sign a release for them: why, by whom
-and when; ended by a lead with a reason, the history kept."""
+and when; ended by a lead with a reason, the history kept.
+
+Their names (and the note, the end's reason) are kept sealed for their row under the
+client's agency's data key, as her own name is: read here, opened, as `Restriction`s."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, select
 
 from consent.validate import same_person_key
 from portal.audit import AuditTag, lock_logs, record
+from portal.crypto import KeyWrapper
 from portal.db import stamp_once
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, Client, RestrictedPerson, RestrictionReason, StaffUser
+from portal.models.release import restriction_sealed_for
 from portal.services import validation
+from portal.services.keys import open_record, seal_record
 
 RESTRICTION_REASONS = {
     RestrictionReason.SUSPECTED_EXPLOITER: "suspected exploiter",
@@ -21,7 +28,56 @@ RESTRICTION_REASONS = {
 }
 
 
-def reason_label(person: RestrictedPerson) -> str:
+# What is sealed of a restricted person, and what its clear columns hold once it is.
+SEALED_DETAILS = ("name", "note", "end_reason")
+EMPTIED = {"name": "", "note": None, "end_reason": None}
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A restricted person as staff read them: the row (reason, who recorded and ended it,
+    when), its name, note and end's reason opened. Never written back."""
+
+    row: RestrictedPerson
+    name: str
+    note: str | None
+    end_reason: str | None
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.row, attribute)
+
+
+def _details(db: Session, person: RestrictedPerson, agency_id: int, *, keys: KeyWrapper) -> dict:
+    """The person's name, note and end's reason: opened for the row, or as kept in clear
+    before they were sealed. SealedElsewhere for ones sealed for another row."""
+    if person.details_sealed is None:
+        return {column: getattr(person, column) for column in SEALED_DETAILS}
+    place = restriction_sealed_for(agency_id, person.client_id, person.id)
+    return open_record(db, agency_id, keys, person.data_key_id, person.details_sealed, place=place)
+
+
+def _opened(db: Session, client: Client, persons, *, keys: KeyWrapper) -> list[Restriction]:
+    found = []
+    for person in persons:
+        details = _details(db, person, client.agency_id, keys=keys)
+        found.append(Restriction(person, *(details.get(c) for c in SEALED_DETAILS)))
+    return found
+
+
+def _seal_details(
+    db: Session, person: RestrictedPerson, agency_id: int, details: dict, *, keys: KeyWrapper
+) -> None:
+    place = restriction_sealed_for(agency_id, person.client_id, person.id)
+    person.data_key_id, person.details_sealed = seal_record(
+        db, agency_id, keys, {c: details.get(c) for c in SEALED_DETAILS}, place=place
+    )
+    for column, empty in EMPTIED.items():
+        setattr(person, column, empty)
+    db.add(person)
+    db.flush()
+
+
+def reason_label(person: Restriction) -> str:
     """Why the person may not sign, in words for staff."""
     if person.reason == RestrictionReason.SUSPECTED_EXPLOITER:
         return "suspected exploiter"
@@ -30,7 +86,7 @@ def reason_label(person: RestrictedPerson) -> str:
     return person.note or "other"
 
 
-def _refusal_reason(person: RestrictedPerson) -> str:
+def _refusal_reason(person: Restriction) -> str:
     # Completes "recorded on this client as …" in the consent library's refusal.
     if person.reason == RestrictionReason.SUSPECTED_EXPLOITER:
         return "a suspected exploiter"
@@ -39,18 +95,17 @@ def _refusal_reason(person: RestrictedPerson) -> str:
     return f"someone who may not sign ({person.note})" if person.note else ""
 
 
-def restricted_persons_of(db: Session, client: Client) -> list[RestrictedPerson]:
+def restricted_persons_of(db: Session, client: Client, *, keys: KeyWrapper) -> list[Restriction]:
     """Everyone ever recorded, in force or ended: the history stays on the file."""
-    return list(
-        db.exec(
-            select(RestrictedPerson)
-            .where(RestrictedPerson.client_id == client.id)
-            .order_by(RestrictedPerson.created_at, RestrictedPerson.id)
-        )
+    rows = db.exec(
+        select(RestrictedPerson)
+        .where(RestrictedPerson.client_id == client.id)
+        .order_by(RestrictedPerson.created_at, RestrictedPerson.id)
     )
+    return _opened(db, client, rows, keys=keys)
 
 
-def staff_names(db: Session, persons: list[RestrictedPerson]) -> dict[int, str]:
+def staff_names(db: Session, persons: list[Restriction]) -> dict[int, str]:
     """Who recorded and who ended each restriction, by staff id."""
     ids = {i for p in persons for i in (p.created_by_id, p.ended_by_id) if i is not None}
     if not ids:
@@ -59,19 +114,18 @@ def staff_names(db: Session, persons: list[RestrictedPerson]) -> dict[int, str]:
     return dict(rows.all())
 
 
-def in_force(db: Session, client: Client) -> list[RestrictedPerson]:
-    return list(
-        db.exec(
-            select(RestrictedPerson).where(
-                RestrictedPerson.client_id == client.id, RestrictedPerson.ended_at.is_(None)
-            )
+def in_force(db: Session, client: Client, *, keys: KeyWrapper) -> list[Restriction]:
+    rows = db.exec(
+        select(RestrictedPerson).where(
+            RestrictedPerson.client_id == client.id, RestrictedPerson.ended_at.is_(None)
         )
     )
+    return _opened(db, client, rows, keys=keys)
 
 
-def excluded_signers(db: Session, client: Client) -> dict[str, str]:
+def excluded_signers(db: Session, client: Client, *, keys: KeyWrapper) -> dict[str, str]:
     """Name -> why, for the consent library: the persons who may not sign today."""
-    return {person.name: _refusal_reason(person) for person in in_force(db, client)}
+    return {person.name: _refusal_reason(person) for person in in_force(db, client, keys=keys)}
 
 
 def checked(*, name: object, reason: object, note: object = None) -> dict[str, str]:
@@ -97,26 +151,28 @@ def record_restricted_person(
     reason: object,
     note: object = None,
     actor: Actor,
+    keys: KeyWrapper,
     at: datetime,
-) -> RestrictedPerson:
+) -> Restriction:
     """Someone recorded on the client's file who may never sign a release for them."""
     values = checked(name=name, reason=reason, note=note)
     wanted = same_person_key(values["name"])
     # The client's agency's log (where the person is written) before the check: one
     # person recorded twice at once is one restriction, which one ending ends.
     lock_logs(db, [client.agency_id])
-    if any(same_person_key(n) == wanted for n in excluded_signers(db, client)):
+    if any(same_person_key(n) == wanted for n in excluded_signers(db, client, keys=keys)):
         raise Conflict("name", "This person is already recorded on this client.")
     person = RestrictedPerson(
         client_id=client.id,
-        name=values["name"],
+        name="",
         reason=values["reason"],
-        note=values["note"] or None,
         created_at=at,
         created_by_id=actor.id if actor else None,
     )
     db.add(person)
-    db.flush()
+    db.flush()  # its id is part of the place its name is sealed for
+    details = {"name": values["name"], "note": values["note"] or None, "end_reason": None}
+    _seal_details(db, person, client.agency_id, details, keys=keys)
     # The name stays out of the log: the entry says that someone was recorded, and why.
     record(
         db,
@@ -127,7 +183,7 @@ def record_restricted_person(
         detail={"reason": values["reason"], "restriction": person.public_id},
         at=at,
     )
-    return person
+    return Restriction(person, *(details[c] for c in SEALED_DETAILS))
 
 
 def access_restriction(db: Session, agency: Agency, public_id: str) -> RestrictedPerson:
@@ -143,10 +199,17 @@ def access_restriction(db: Session, agency: Agency, public_id: str) -> Restricte
 
 
 def end_restriction(
-    db: Session, person: RestrictedPerson, *, reason: object, actor: Actor, at: datetime
-) -> RestrictedPerson:
+    db: Session,
+    person: RestrictedPerson | Restriction,
+    *,
+    reason: object,
+    actor: Actor,
+    keys: KeyWrapper,
+    at: datetime,
+) -> Restriction:
     """A lead ends a restriction (a court order lifted, a name recorded in error); the row
     stays, with who ended it, when and why."""
+    person = person.row if isinstance(person, Restriction) else person
     if person.ended_at is not None:
         raise Conflict("end_reason", "This restriction has already ended.")
     why = validation.text(reason, "end_reason", max_length=500, label="The reason for ending it")
@@ -154,8 +217,10 @@ def end_restriction(
     if not stamp_once(db, person, "ended_at", at):
         raise Conflict("end_reason", "This restriction has already ended.")
     person.ended_by_id = actor.id if actor else None
-    person.end_reason = why
     client = db.get(Client, person.client_id)
+    # Sealed again with the end's reason (sealing one kept in clear until now too).
+    details = {**_details(db, person, client.agency_id, keys=keys), "end_reason": why}
+    _seal_details(db, person, client.agency_id, details, keys=keys)
     record(
         db,
         AuditTag.RESTRICTED_PERSON_ENDED,
@@ -165,7 +230,7 @@ def end_restriction(
         detail={"reason": person.reason, "restriction": person.public_id},
         at=at,
     )
-    return person
+    return Restriction(person, *(details[c] for c in SEALED_DETAILS))
 
 
 def _restriction_reason(value: object) -> str:

@@ -200,7 +200,9 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
     )
     values = {k: ctx.field(k) for k in ("name", "reason", "note", "end_reason", *COMPELLED_FIELDS)}
     values["sections"] = ctx.fields("sections")
-    restricted = restricted_persons.restricted_persons_of(ctx.db, client)
+    restricted = restricted_persons.restricted_persons_of(
+        ctx.db, client, keys=ctx.request.app.state.keys
+    )
     # Their names are the survivor's family and circle: read as the client's own name is,
     # under the agency's policy for the role, audited.
     restricted_names = bool(restricted) and (
@@ -230,7 +232,13 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "reasons": restricted_persons.RESTRICTION_REASONS,
             "reason_label": restricted_persons.reason_label,
             "release_rows": [
-                (r, releases.status_of(ctx.db, r, at=ctx.now, tz=ctx.settings.tz)) for r in rows
+                (
+                    r,
+                    releases.status_of(
+                        ctx.db, r, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
+                    ),
+                )
+                for r in rows
             ],
             "may_resign_alone": releases.signed_as_minor_now_adult(
                 ctx.db,
@@ -283,7 +291,9 @@ def restricted_person_create(ctx: Context) -> Response:
     # own, it would confirm who the client is): it is asked as if they had signed.
     signed = None
     if names.allowed:
-        signed = releases.signed_by(ctx.db, client, given["name"], at=ctx.now)
+        signed = releases.signed_by(
+            ctx.db, client, given["name"], keys=ctx.request.app.state.keys, at=ctx.now
+        )
     if signed is None or signed:
         # Recording them revokes every release in effect they signed: a revocation, which
         # only staff who manage releases make, and which cannot be undone, so asked first.
@@ -427,7 +437,12 @@ def restriction_end(ctx: Context) -> Response:
     client = ctx.db.get(Client, person.client_id)  # the lead's own: access_restriction says so
     try:
         restricted_persons.end_restriction(
-            ctx.db, person, reason=ctx.field("end_reason"), actor=ctx.viewer.user, at=ctx.now
+            ctx.db,
+            person,
+            reason=ctx.field("end_reason"),
+            actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
+            at=ctx.now,
         )
     except Invalid as error:
         return _detail(ctx, client, status=error.status_code, errors=error.errors)

@@ -52,6 +52,7 @@ def verify(ctx: Context) -> Response:
         report = release_documents.verify_upload(
             ctx.db,
             _uploaded_bytes(ctx),
+            keys=ctx.request.app.state.keys,
             at=ctx.now,
             tz=ctx.settings.tz,
             agency_id=ctx.viewer.agency.id,

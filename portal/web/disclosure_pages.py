@@ -131,8 +131,8 @@ def release_preview(ctx: Context) -> Response:
     )
     if release.state == ReleaseState.DISCARDED:
         raise NotFound("release")  # a discarded draft is gone from every page
-    document = previews.document_of(release)
-    recipients = previews.recipients(ctx.db, release)
+    document = previews.document_of(ctx.db, release, keys=ctx.request.app.state.keys)
+    recipients = previews.recipients(ctx.db, release, keys=ctx.request.app.state.keys)
     choices = {a.public_id: previews.role_choices(ctx.db, a) for a in recipients}
     agency_id, role = _chosen(ctx)
     recipient = next((a for a in recipients if a.public_id == agency_id), None)
@@ -160,7 +160,9 @@ def release_preview(ctx: Context) -> Response:
                 keys=ctx.request.app.state.keys,
             )
         else:
-            lines = previews.draft_preview(ctx.db, release, recipient, role)
+            lines = previews.draft_preview(
+                ctx.db, release, recipient, role, keys=ctx.request.app.state.keys
+            )
     client = ctx.db.get(Client, release.client_id)
     return render(
         ctx,
@@ -174,7 +176,9 @@ def release_preview(ctx: Context) -> Response:
             "document": document,
             "client": client,
             "is_draft": release.state == ReleaseState.DRAFT,
-            "status": releases.status_of(ctx.db, release, at=ctx.now, tz=ctx.settings.tz),
+            "status": releases.status_of(
+                ctx.db, release, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
+            ),
             "recipients": recipients,
             "choices": choices,
             "recipient": recipient,

@@ -25,6 +25,7 @@ from portal.services import (
     restricted_persons,
     validation,
 )
+from portal.services import release_preview as previews
 from portal.web import confirm_pages
 from portal.web.context import Context
 from portal.web.release_forms import draft_from_form, sign_from_form
@@ -92,6 +93,11 @@ def _names_read(ctx: Context, row, *, shown_in: str) -> bool:
         at=ctx.now,
         shown_in=shown_in,
     ).allowed
+
+
+def _keys(ctx: Context):
+    """The node's key wrapper: releases' documents are sealed under the agency's data key."""
+    return ctx.request.app.state.keys
 
 
 def _rules(ctx: Context) -> releases.MinorSigning:
@@ -184,19 +190,13 @@ def release_create(ctx: Context) -> Response:
     return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
 
 
-def _document(row) -> consent.Release:
-    if row.state == ReleaseState.SIGNED:
-        return releases.signed_document(row)
-    return releases.draft_document(row)
-
-
 def _view(ctx: Context, row) -> dict:
-    document = _document(row)
+    document = previews.document_of(ctx.db, row, keys=_keys(ctx))
     by_id = {a.public_id: a for a in ctx.db.exec(select(Agency))}
     recipients = [by_id[r] for r in document.recipients if r in by_id]
     sections = [catalogue().get(key) for key in document.sections]
     client = ctx.db.get(Client, row.client_id)
-    status = releases.status_of(ctx.db, row, at=ctx.now, tz=ctx.settings.tz)
+    status = releases.status_of(ctx.db, row, keys=_keys(ctx), at=ctx.now, tz=ctx.settings.tz)
     return {
         "release": row,
         "document": document,
@@ -211,8 +211,8 @@ def _view(ctx: Context, row) -> dict:
         # in effect to whoever relies on it.
         "is_revoked": status is not None and status.state == consent.ReleaseState.REVOKED,
         "is_ended": status is not None and status.state == consent.ReleaseState.EXPIRED,
-        "revoked_at": releases.revoked_at(ctx.db, row, at=ctx.now),
-        "restricted": restricted_persons.in_force(ctx.db, client),
+        "revoked_at": releases.revoked_at(ctx.db, row, keys=_keys(ctx), at=ctx.now),
+        "restricted": restricted_persons.in_force(ctx.db, client, keys=_keys(ctx)),
         "reason_label": restricted_persons.reason_label,
         "capacities": list(consent.Capacity),
         "capacity_labels": release_forms.CAPACITY_LABELS,
@@ -266,7 +266,9 @@ def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None)
         errors=errors or {},
         values=values,
         today=today,
-        revocations=releases.revocations(ctx.db, row) if row.state == ReleaseState.SIGNED else [],
+        revocations=releases.revocations(ctx.db, row, keys=_keys(ctx))
+        if row.state == ReleaseState.SIGNED
+        else [],
     )
     return render(ctx, "releases/detail.html", view, status=status)
 
@@ -391,7 +393,7 @@ def release_signed_json(ctx: Context) -> Response:
     row = _release(ctx)
     _may_download(ctx, row, shown_in="signed release file")
     return _download(
-        release_documents.signed_envelope_bytes(row),
+        release_documents.signed_envelope_bytes(ctx.db, row, keys=_keys(ctx)),
         f"release-{row.public_id}.json",
         "application/json",
     )
@@ -400,7 +402,7 @@ def release_signed_json(ctx: Context) -> Response:
 def release_fhir(ctx: Context) -> Response:
     row = _release(ctx)
     _may_download(ctx, row, shown_in="release as a FHIR Consent")
-    resource = release_documents.fhir_consent(ctx.db, row, at=ctx.now)
+    resource = release_documents.fhir_consent(ctx.db, row, keys=_keys(ctx), at=ctx.now)
     return _download(
         json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8"),
         f"release-{row.public_id}.fhir.json",

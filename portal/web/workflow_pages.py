@@ -195,7 +195,9 @@ def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = N
             "participants": told,
             "untold": untold,
             # The coordinator's cue (issue 14): a survivor's agreement to take part lapsed.
-            "lapsed": case_records.needs_new_release(ctx.db, case, at=ctx.now)
+            "lapsed": case_records.needs_new_release(
+                ctx.db, case, at=ctx.now, keys=ctx.request.app.state.keys
+            )
             if coordinating
             else set(),
             # Agencies hosted on other nodes (issue 16): their links are confirmed there.
@@ -370,6 +372,7 @@ def case_confirm_link(ctx: Context) -> Response:
             ctx.viewer.agency,
             client_reference=ctx.field("client_reference"),
             actor=ctx.viewer.user,
+            keys=ctx.request.app.state.keys,
             at=ctx.now,
         )
         _tell_as_coordinator(ctx, case)

@@ -41,7 +41,7 @@ def test_a_printed_revoked_release_says_it_is_revoked_and_names_the_time_zone(
     # 2026-11-02 10:00 by ..." named no time zone (the page's footer that does is not
     # printed).
     team = Team(client, db, keys)
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     revoked = client.post(f"{url}/revoke", data={"csrf_token": team.token, "reason": "asked"})
     assert revoked.status_code == 303
     printed = _text(client.get(f"{url}/print").text)
@@ -139,11 +139,11 @@ def test_a_release_signed_with_the_agencys_key_but_lacking_a_witness_and_a_state
     # services do not depend on signing, which consent.validate refuses, read "Valid and
     # in effect now".
     team = Team(client, db, keys)
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     row = db.exec(
         select(ConsentRelease).where(ConsentRelease.public_id == url.rsplit("/", 1)[1])
     ).one()
-    document = releases.signed_document(row)
+    document = releases.signed_document(db, row, keys=keys)
     statements = replace(document.statements, no_conditioning="")
     lacking = replace(
         document,

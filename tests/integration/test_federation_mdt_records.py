@@ -243,7 +243,7 @@ def test_a_survivor_here_whose_agreement_to_take_part_lapsed_withholds_them(worl
         joined = next(
             row
             for row in releases.releases_of(db, client)
-            if world.ids[fw.CAC] in releases.signed_document(row).recipients
+            if world.ids[fw.CAC] in releases.signed_document(db, row, keys=world.a.keys).recipients
         )
         link = db.exec(
             select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == shelter.id)

@@ -69,7 +69,7 @@ def _revoked(node, release: str) -> bool:
     engine = node.engine()
     with unit_of_work(engine) as db:
         row = db.exec(select(ConsentRelease).where(ConsentRelease.public_id == release)).one()
-        found = releases.revoked_at(db, row, at=datetime.now(UTC)) is not None
+        found = releases.revoked_at(db, row, keys=node.keys, at=datetime.now(UTC)) is not None
     engine.dispose()
     return found
 

@@ -67,7 +67,7 @@ def test_the_verify_result_in_spanish_shows_no_english_code_for_the_signature(cl
     # release and "no válida (bad signature)" for an altered one: the verdict's code is
     # printed raw, in English, beside its translation.
     team = Team(client, db, keys)
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     envelope = client.get(f"{url}/signed.json").content
 
     def verify_in_spanish(content: bytes) -> str:

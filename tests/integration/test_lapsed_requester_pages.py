@@ -22,7 +22,13 @@ def test_a_partner_whose_joining_release_is_revoked_no_longer_reads_mdt_decision
     casework.add_agency(db, team.case, clinic.public_id, actor=None, at=make.AT)
     joined = _release(db, keys, clinic, survivor, staff, [team.coordinator], ["participation"])
     casework.confirm_link(
-        db, team.case, clinic, client_reference=survivor.reference, actor=staff, at=make.AT
+        db,
+        team.case,
+        clinic,
+        client_reference=survivor.reference,
+        actor=staff,
+        at=make.AT,
+        keys=keys,
     )
     for agency in (team.a, team.b, team.r):  # every other survivor releases them to D
         team.release(db, keys, agency, [clinic])

@@ -167,7 +167,13 @@ def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more
         db, keys, clinic, survivor, staff, [team.coordinator, team.r], ["participation"]
     )
     link = casework.confirm_link(
-        db, team.case, clinic, client_reference=survivor.reference, actor=staff, at=make.AT
+        db,
+        team.case,
+        clinic,
+        client_reference=survivor.reference,
+        actor=staff,
+        at=make.AT,
+        keys=keys,
     )
     assert link.release_ref == joined.public_id
     db.flush()

@@ -201,7 +201,13 @@ def test_no_voucher_for_an_agency_whose_survivors_release_to_join_was_revoked(db
     clock.advance(minutes=1)
     cases.link_client(db, case, shelter, None, actor=None, at=clock())
     casework.confirm_link(
-        db, case, shelter, client_reference=survivor.reference, actor=staff, at=clock()
+        db,
+        case,
+        shelter,
+        client_reference=survivor.reference,
+        actor=staff,
+        at=clock(),
+        keys=keys,
     )
     asking = Requester.of(staff, shelter, frozenset({Role.CASE_MANAGER.value}))
     # While the release is in effect the shelter is vouched for (no call elsewhere: the
@@ -214,7 +220,7 @@ def test_no_voucher_for_an_agency_whose_survivors_release_to_join_was_revoked(db
     releases.revoke(db, joining, reason="the client asked", actor=staff, keys=keys, at=clock())
     db.flush()
     clock.advance(minutes=1)
-    assert shelter.id in point.lapsed_links(db, case, at=clock())
+    assert shelter.id in point.lapsed_links(db, case, at=clock(), keys=keys)
     with pytest.raises(Unavailable):
         voucher = vouchers.for_request(
             db, asking, shelter, case, keys=keys, federation=None, at=clock()
@@ -293,7 +299,9 @@ def test_a_release_of_a_partner_elsewhere_verifies_under_its_roster_key_and_no_o
     membership.sign_roster(db, cac, entries, node=HERE, keys=keys, at=clock())
     survivor = make.client_record(db, cac, keys)
     ours = releases.signed_document(
-        _sign(db, keys, clock, survivor, advocate, [welfare.member.agency], ["safety_plan"])
+        db,
+        _sign(db, keys, clock, survivor, advocate, [welfare.member.agency], ["safety_plan"]),
+        keys=keys,
     )
     db.commit()
     theirs = dataclasses.replace(

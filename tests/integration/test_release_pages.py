@@ -426,7 +426,7 @@ def test_discard_a_draft(client, db, team):
 
 
 def test_other_agencies_staff_get_404_everywhere(client, db, keys, team):
-    release_url = signed_release(client, team)
+    release_url = signed_release(client, team, keys=keys)
     client_url = f"/clients/{team.client_row.public_id}"
     outsider = make.user(db, team.system, Role.AGENCY_LEAD)
     client.cookies.clear()
@@ -456,7 +456,7 @@ def test_other_agencies_staff_get_404_everywhere(client, db, keys, team):
 
 
 def test_survivor_mentor_reads_releases_but_cannot_manage_them(client, db, keys, team):
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     mentor = make.user(db, team.owner, Role.SURVIVOR_MENTOR)
     client.cookies.clear()
     make.login(client, mentor.username)
@@ -473,7 +473,7 @@ def test_release_pages_keep_the_clients_name_from_a_role_the_policy_withholds_it
     # clients' names from the lead: the client's page shows the reference only, and so must
     # the release, whose signer is the client, named in full.
     team = Team(client, db, keys, role=Role.AGENCY_LEAD)
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     assert "Robin Example" not in client.get(f"/clients/{team.client_row.public_id}").text
     page = client.get(url)
     assert page.status_code == 200 and "Robin Example" not in page.text
@@ -551,7 +551,7 @@ def test_verify_page_tells_no_other_agency_what_a_stored_release_says(client, db
     # and the document format; a file of their own making, under that number, with a
     # broken signature must not tell them, field by field, whether their guesses (the
     # name of who signed, which agencies are named) match what the client signed.
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     envelope = json.loads(client.get(f"{url}/signed.json").content)
     partner = make.user(db, team.community, Role.CASE_MANAGER)
     client.cookies.clear()

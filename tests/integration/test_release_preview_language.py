@@ -37,7 +37,7 @@ def test_a_spanish_draft_is_previewed_in_spanish(client, db, keys):
 
 def test_a_signed_spanish_release_is_previewed_in_spanish_and_staff_can_switch(client, db, keys):
     team = Team(client, db, keys)
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     asked = f"{url}/preview?as={team.community.public_id} advocate"
     text = _text(client.get(asked).text)
     assert "Lo que vería Shelter House (synthetic)" in text, text
@@ -75,7 +75,7 @@ def test_a_signed_spanish_release_says_its_status_and_field_labels_in_spanish(
         db, team.client_row, "safety_plan", plan, actor=team.user, keys=keys, at=clock()
     )
     db.flush()
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     text = _text(client.get(f"{url}/preview?as={team.community.public_id} advocate").text)
     assert "Vigente El permiso está vigente hasta el 31 de enero de 2027" in text, text
     assert "Etapa" in text and "Contactos de emergencia" in text, text
@@ -101,7 +101,7 @@ def test_a_spanish_preview_says_recorded_choices_in_spanish_and_free_text_as_rec
         db, team.client_row, "safety_plan", plan, actor=team.user, keys=keys, at=clock()
     )
     db.flush()
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     text = _text(client.get(f"{url}/preview?as={team.community.public_id} advocate").text)
     assert "Etapa saliendo" in text, text
     assert "Contactos de emergencia open" in text, text  # free text: never looked up
@@ -132,7 +132,7 @@ def test_a_spanish_preview_says_why_a_part_is_withheld_in_spanish(client, db, ke
         db, team.client_row, "needs_assessment", needs, actor=team.user, keys=keys, at=clock()
     )
     db.flush()
-    url = signed_release(client, team, language="es")
+    url = signed_release(client, team, language="es", keys=keys)
     asked = f"{url}/preview?as={team.community.public_id} advocate"
     text = _text(client.get(asked).text)
     assert "SYNTHETIC-SU-NOTE" not in text
@@ -217,6 +217,7 @@ def test_a_spanish_preview_says_a_withheld_proceeding_in_spanish(client, db, key
         language="es",
         recipients=[team.system.public_id],
         sections=["legal_court", "immigration"],
+        keys=keys,
     )
     asked = f"{url}/preview?as={team.system.public_id} investigator"
     text = _text(client.get(asked).text)

@@ -69,7 +69,7 @@ def test_verify_page_answers_a_time_at_the_edge_of_the_calendar_with_4xx_not_500
     for a time in year 1 east of UTC or year 9999 west of it: an OverflowError nobody
     catches, so the verify page (and `portal consent verify`) crashes."""
     team = Team(client, db, keys)
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     envelope = json.loads(client.get(f"{url}/signed.json").content)
     envelope["release"][field] = value
     try:
@@ -225,7 +225,7 @@ def test_verify_page_does_not_confirm_a_guessed_signer_name_to_a_role_kept_from_
     not for the right one. One guess at a time it learns who signed (most often the
     client, by name), and nothing is audited as a read of the name."""
     team = Team(client, db, keys)
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     envelope = json.loads(client.get(f"{url}/signed.json").content)
     lead = make.user(db, team.owner, Role.AGENCY_LEAD)
     client.cookies.clear()
@@ -278,7 +278,9 @@ def test_recording_a_restricted_person_revokes_what_they_signed_in_look_alike_le
     row = db.exec(
         select(ConsentRelease).where(ConsentRelease.public_id == url.rsplit("/", 1)[1])
     ).one()
-    state = release_service.status_of(db, row, at=make.AT.replace(year=2026, month=11, day=3))
+    state = release_service.status_of(
+        db, row, at=make.AT.replace(year=2026, month=11, day=3), keys=keys
+    )
     assert state.state == consent.ReleaseState.REVOKED, (
         f"the release {RESTRICTED!r} signed in look-alike letters is still {state.state}"
     )

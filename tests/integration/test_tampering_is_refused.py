@@ -20,6 +20,7 @@ from sqlmodel import select
 import consent
 from portal.audit import AuditTag, chain, checkpoints, record, verify
 from portal.disclosure import CONSENT_REVOKED, Withheld, disclose
+from portal.disclosure.sealed_releases import revocation_text
 from portal.models import (
     AgencyKey,
     AuditCheckpoint,
@@ -333,13 +334,15 @@ def test_a_revoked_release_is_not_reported_valid_when_its_revocation_fails_to_ve
     revocation = db.exec(
         select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id)
     ).one()
-    damaged = revocation.document.replace('"reason":null', '"reason":"x"')
+    # As kept before documents were sealed (in clear), its reason changed by a writer.
+    stored = revocation_text(db, revocation, row, keys=keys)
+    damaged = stored.replace('"reason":null', '"reason":"x"')
     damaged = damaged.replace('"reason": null', '"reason": "x"')
-    assert damaged != revocation.document
+    assert damaged != stored
     db.execute(
         update(ReleaseRevocation)
         .where(ReleaseRevocation.id == revocation.id)
-        .values(document=damaged)
+        .values(document=damaged, document_sealed=None, data_key_id=None)
     )
     db.flush()
     db.expire_all()
@@ -356,6 +359,8 @@ def test_a_revoked_release_is_not_reported_valid_when_its_revocation_fails_to_ve
     )
     assert isinstance(gate, Withheld) and gate.gate == CONSENT_REVOKED  # the owner's gate
 
-    uploaded = release_documents.signed_envelope_bytes(db.get(ConsentRelease, row.id))
-    report = release_documents.verify_upload(db, uploaded, at=at, tz=UTC)
+    uploaded = release_documents.signed_envelope_bytes(
+        db, db.get(ConsentRelease, row.id), keys=keys
+    )
+    report = release_documents.verify_upload(db, uploaded, at=at, tz=UTC, keys=keys)
     assert not report.valid, "verify_upload: " + report.summary

@@ -16,7 +16,7 @@ def test_a_releases_page_names_the_zone_of_its_times_as_the_dashboard_does(clien
     """Before: the release page wrote 'On 2026-11-02 10:00' and 'Revoked 2026-11-02 10:00'
     with no zone, where the dashboard and the screening pages write '10:00 EST'."""
     team = Team(client, db, keys)
-    url = signed_release(client, team)
+    url = signed_release(client, team, keys=keys)
     revoked = client.post(f"{url}/revoke", data={"csrf_token": team.token, "reason": "asked"})
     assert revoked.status_code == 303
     page = _text(client.get(url).text)

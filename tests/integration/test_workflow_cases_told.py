@@ -72,7 +72,9 @@ def test_a_confirmed_link_is_not_silently_repointed_to_another_client(client, db
     joining_release(db, keys, partner, first, coordinating)
     joining_release(db, keys, partner, second, coordinating)
     staff = make.user(db, partner, Role.CASE_MANAGER)
-    cw.confirm_link(db, case, partner, client_reference=first.reference, actor=staff, at=make.AT)
+    cw.confirm_link(
+        db, case, partner, client_reference=first.reference, actor=staff, at=make.AT, keys=keys
+    )
     db.flush()
     make.login(client, staff.username)
     token = make.csrf_of_page(client, f"/cases/{case.public_id}")

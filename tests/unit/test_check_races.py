@@ -227,6 +227,15 @@ def _later(minutes: int):
 
 # -- one survivor, one client on a case, one open case ---------------------------------
 
+# The node's key wrapper for the helpers below, which run in threads of their own: the
+# releases they read are sealed under the agencies' data keys.
+_NODE_KEYS: list[KeyWrapper] = []
+
+
+@pytest.fixture(autouse=True)
+def _node_keys(node_secrets):
+    _NODE_KEYS[:] = [KeyWrapper(node_secrets.kek_bytes())]
+
 
 @pytest.fixture
 def coordinated(committed_engine, node_secrets):
@@ -248,6 +257,7 @@ def _confirm(db: Session, coordinated, number: int) -> None:
         db.get(Agency, agency_id),
         client_reference=references[number],
         actor=None,
+        keys=_NODE_KEYS[0],
         at=_later(number),
     )
 
@@ -561,6 +571,7 @@ def _restrict(db: Session, client_id: int, at) -> RestrictedPerson:
         name="Dana Suspect",
         reason="suspected_exploiter",
         actor=None,
+        keys=_NODE_KEYS[0],
         at=at,
     )
 
@@ -591,7 +602,12 @@ def test_a_restriction_ended_twice_at_once_is_ended_once(committed_engine, clien
     def end(db: Session, number: int) -> None:
         person = db.get(RestrictedPerson, person_id)
         restricted_persons.end_restriction(
-            db, person, reason=f"order lifted ({number})", actor=None, at=_later(1 + number)
+            db,
+            person,
+            reason=f"order lifted ({number})",
+            actor=None,
+            keys=_NODE_KEYS[0],
+            at=_later(1 + number),
         )
 
     outcomes = at_once(committed_engine, monkeypatch, validation, "text", end)
@@ -637,7 +653,7 @@ def test_a_release_signed_while_its_signer_is_restricted_does_not_stand(
     assert outcomes == ["saved", "saved"]
     with Session(committed_engine) as db:
         row = db.get(ConsentRelease, release_id)
-        status = releases.status_of(db, row, at=_later(2))
+        status = releases.status_of(db, row, at=_later(2), keys=keys)
     assert status.state == consent.ReleaseState.REVOKED
 
 
@@ -911,6 +927,7 @@ def _confirmed_here(db: Session, served_twice, at) -> None:
         db.get(Agency, clinic_id),
         client_reference=reference,
         actor=None,
+        keys=_NODE_KEYS[0],
         at=at,
     )
 
@@ -931,6 +948,7 @@ def _linked_from_elsewhere(db: Session, served_twice, at) -> None:
             "participants": [],
         },
         at=at,
+        keys=_NODE_KEYS[0],
     )
 
 

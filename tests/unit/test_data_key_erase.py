@@ -86,7 +86,7 @@ def test_a_key_that_still_seals_one_record_of_any_kind_is_not_erased(
     table = KINDS[kind].table
     one = db.exec(select(table.id).order_by(table.id)).first()
     # a row still naming the retired key: what a reseal would have left (or a restore)
-    db.execute(update(table).where(table.id == one).values(key_id=old))
+    db.execute(update(table).where(table.id == one).values({KINDS[kind].key_column: old}))
     db.expire_all()
     assert [u.records for u in reseal.data_key_uses(db) if u.key.key_id == old] == [1]
     with pytest.raises(reseal.KeyStillNeeded) as refused:

@@ -86,7 +86,7 @@ def test_demo_shows_the_one_door(db, keys):
     lapsed = set()
     decisions = set()
     for case in db.exec(select(MdtCase).where(MdtCase.coordinating_agency_id == cac.id)):
-        lapsed |= case_records.needs_new_release(db, case, at=AT)
+        lapsed |= case_records.needs_new_release(db, case, at=AT, keys=keys)
         for username in ("casemanager", "investigator", "advocate", "clinician"):
             asker = viewer(db, username).asking("mdt_case_review")
             if db.exec(

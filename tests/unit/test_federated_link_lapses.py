@@ -68,7 +68,13 @@ def test_a_link_confirmed_from_the_owners_side_lapses_with_its_release(db, keys)
     w, _coordinator, joining = _setup(db, keys)
     cases.link_client(db, w.case, w.owner, None, actor=None, at=make.AT)
     casework.confirm_link(
-        db, w.case, w.owner, client_reference=w.client.reference, actor=w.owner_staff, at=make.AT
+        db,
+        w.case,
+        w.owner,
+        client_reference=w.client.reference,
+        actor=w.owner_staff,
+        at=make.AT,
+        keys=keys,
     )
     db.flush()
     _assert_lapses_with(db, keys, w, joining)
@@ -93,6 +99,7 @@ def test_a_link_confirmed_at_the_coordinators_request_lapses_with_its_release(db
             "participants": [],
         },
         at=make.AT,
+        keys=keys,
     )
     assert answered.payload["confirmed"] is True
     db.flush()

@@ -80,7 +80,7 @@ def test_the_point_tells_nothing_of_a_holder_hosted_on_another_node(db, keys):
     db.expire_all()
     before = _entries(db)
     with pytest.raises(OwnerElsewhere):
-        told_to_agency(db, w.case, w.owner, welfare, asked_by=w.viewer(), at=LATER)
+        told_to_agency(db, w.case, w.owner, welfare, asked_by=w.viewer(), at=LATER, keys=keys)
     assert _entries(db) == before
 
 
@@ -120,6 +120,7 @@ def test_an_agency_whose_own_joining_release_is_revoked_reads_no_partners_sectio
         client_reference=w.partner_client.reference,
         actor=w.partner_staff,
         at=make.AT,
+        keys=keys,
     )
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
     release(db, keys, w, ["medical"])  # names the partner, in effect throughout

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 import consent
 from portal.demo import seed as demo
+from portal.disclosure.sealed_releases import release_text
 from portal.errors import Conflict, Invalid
 from portal.models import (
     AgencyKey,
@@ -60,7 +61,7 @@ def test_form_dates_are_days_in_the_mdt_time_zone(db, keys, setup):
     )
     assert row.effective_at == datetime(2026, 11, 2, 5, 0, tzinfo=UTC)  # midnight in New York
     assert row.ends_at == datetime(2027, 1, 31, 5, 0, tzinfo=UTC)
-    document = releases.draft_document(row)
+    document = releases.draft_document(db, row, keys=keys)
     assert document.recipients == (partner.public_id,)
     assert document.purpose is consent.Purpose.REFERRAL
 
@@ -89,7 +90,7 @@ def test_event_expiry_needs_its_latest_date(db, keys, setup):
         actor=witness,
         at=make.AT,
     )
-    assert releases.draft_document(row).expiry.event == "court case closes"
+    assert releases.draft_document(db, row, keys=keys).expiry.event == "court case closes"
 
 
 def test_the_owner_and_unknown_agencies_are_not_recipients(db, keys, setup):
@@ -139,7 +140,13 @@ def test_a_draft_signed_later_takes_effect_at_the_signature(db, keys, setup):
 def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, setup):
     _, partner, client, witness = setup
     restricted_persons.record_restricted_person(
-        db, client, name="Dana Suspect", reason="suspected_exploiter", actor=witness, at=make.AT
+        db,
+        client,
+        name="Dana Suspect",
+        reason="suspected_exploiter",
+        actor=witness,
+        at=make.AT,
+        keys=keys,
     )
     with pytest.raises(Conflict):
         restricted_persons.record_restricted_person(
@@ -149,10 +156,17 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
             reason="court_order",
             actor=witness,
             at=make.AT,
+            keys=keys,
         )
     with pytest.raises(Invalid) as caught:
         restricted_persons.record_restricted_person(
-            db, client, name="", reason="dislike", actor=witness, at=make.AT
+            db,
+            client,
+            name="",
+            reason="dislike",
+            actor=witness,
+            at=make.AT,
+            keys=keys,
         )
     assert set(caught.value.errors) == {"name", "reason"}
     row = release_forms.draft_from_form(
@@ -179,7 +193,7 @@ def test_restricted_person_refusal_offers_the_remaining_capacities(db, keys, set
     assert "can never sign" in message
     assert message.endswith("Someone else may sign as: legal guardian, custodian by court order.")
     assert db.get(ConsentRelease, row.id).state == "draft"
-    assert [p.name for p in restricted_persons.restricted_persons_of(db, client)] == [
+    assert [p.name for p in restricted_persons.restricted_persons_of(db, client, keys=keys)] == [
         "Dana Suspect"
     ]
 
@@ -213,38 +227,48 @@ def _signed(db, keys, setup, at=make.AT, tz=UTC):
 
 def test_verify_upload_names_changed_fields_and_reads_revocations(db, keys, setup):
     row = _signed(db, keys, setup)
-    envelope = json.loads(row.document)
-    report = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT, tz=UTC)
+    envelope = json.loads(release_text(db, row, keys=keys))
+    report = release_documents.verify_upload(
+        db, json.dumps(envelope).encode(), at=make.AT, tz=UTC, keys=keys
+    )
     assert report.valid and report.revocations_known
 
-    changed = json.loads(row.document)
+    changed = json.loads(release_text(db, row, keys=keys))
     changed["release"]["expiry"]["at"] = "2030-01-01T00:00:00Z"
     changed["release"]["language"] = "es"
-    report = release_documents.verify_upload(db, json.dumps(changed).encode(), at=make.AT, tz=UTC)
+    report = release_documents.verify_upload(
+        db, json.dumps(changed).encode(), at=make.AT, tz=UTC, keys=keys
+    )
     assert not report.valid and report.code == "bad_signature"
     assert report.tampered_fields == ("expiry.at", "language")
 
     releases.revoke(db, row, reason=None, actor=setup[3], keys=keys, at=make.AT + timedelta(days=1))
     db.flush()
     later = release_documents.verify_upload(
-        db, json.dumps(envelope).encode(), at=make.AT + timedelta(days=2), tz=UTC
+        db,
+        json.dumps(envelope).encode(),
+        at=make.AT + timedelta(days=2),
+        tz=UTC,
+        keys=keys,
     )
     assert later.signature_ok and not later.valid and later.code == "revoked"
-    before = release_documents.verify_upload(db, json.dumps(envelope).encode(), at=make.AT, tz=UTC)
+    before = release_documents.verify_upload(
+        db, json.dumps(envelope).encode(), at=make.AT, tz=UTC, keys=keys
+    )
     assert before.valid  # the revocation counts from its own time on
 
 
 @pytest.mark.parametrize("data", [b"", b"null", b"{}", b"x" * (64 * 1024 + 1)])
-def test_verify_upload_refuses_what_is_not_a_signed_release(db, data):
+def test_verify_upload_refuses_what_is_not_a_signed_release(db, keys, data):
     with pytest.raises(Invalid) as caught:
-        release_documents.verify_upload(db, data, at=make.AT, tz=UTC)
+        release_documents.verify_upload(db, data, keys=keys, at=make.AT, tz=UTC)
     assert caught.value.errors["document"]
 
 
 def test_rotation_retires_but_keeps_the_old_key(db, keys, setup):
     owner, *_ = setup
     old_row = _signed(db, keys, setup)
-    old_envelope = json.loads(old_row.document)
+    old_envelope = json.loads(release_text(db, old_row, keys=keys))
     rotated_at = make.AT + timedelta(days=1)
     new_key = agency_keys.rotate_signing_key(db, owner, keys=keys, actor=None, at=rotated_at)
     signing = db.exec(
@@ -283,9 +307,9 @@ def test_demo_seed_has_releases_in_every_state(db, keys):
     states = set()
     ring = releases.keyring(db)
     for row in db.exec(select(ConsentRelease)):
-        status = releases.status_of(db, row, at=at)
+        status = releases.status_of(db, row, at=at, keys=keys)
         states.add("draft" if status is None else status.state.value)
         if status is not None:
-            assert consent.verify(json.loads(row.document), ring, at=at).ok
+            assert consent.verify(json.loads(release_text(db, row, keys=keys)), ring, at=at).ok
     assert states == {"draft", "active", "expired", "revoked", "not_yet_effective"}
     assert len(db.exec(select(RestrictedPerson)).all()) == 1

@@ -119,7 +119,7 @@ def test_minority_is_decided_at_signing_not_at_drafting(db, keys):
     # Drafted the day before the 18th birthday, signed on it: an adult signs alone.
     birth = SIGNING_DAY.replace(year=SIGNING_DAY.year - 18)
     _client, witness, row = _draft(db, keys, birth=birth)
-    assert releases.draft_document(row).client_is_minor is True
+    assert releases.draft_document(db, row, keys=keys).client_is_minor is True
     signed = releases.sign(
         db,
         row,
@@ -149,7 +149,7 @@ def test_turning_18_keeps_the_release_and_says_the_client_may_sign_alone(db, key
     before = releases.signed_as_minor_now_adult(db, client, keys=keys, at=AT + timedelta(days=5))
     after = releases.signed_as_minor_now_adult(db, client, keys=keys, at=AT + timedelta(days=11))
     assert before == [] and after == [row]
-    status = releases.status_of(db, row, at=AT + timedelta(days=11))
+    status = releases.status_of(db, row, at=AT + timedelta(days=11), keys=keys)
     assert status.state == consent.ReleaseState.ACTIVE
 
 
@@ -173,7 +173,11 @@ def test_a_spanish_release_records_its_language_and_the_statements_shown(db, key
     assert document.statements_sha256 == consent.statements_digest(spanish)
     assert document.statements_sha256 != consent.statements_digest(i18n.statements("en"))
     report = release_documents.verify_upload(
-        db, json.dumps(signed.to_dict()).encode(), at=AT, tz=UTC
+        db,
+        json.dumps(signed.to_dict()).encode(),
+        at=AT,
+        tz=UTC,
+        keys=keys,
     )
     assert report.valid and report.release.language == "es"
 
@@ -195,7 +199,7 @@ def test_the_client_preferred_language_is_the_default(db, keys):
         actor=None,
         at=AT,
     )
-    assert releases.draft_document(row).language == "es"
+    assert releases.draft_document(db, row, keys=keys).language == "es"
 
 
 @pytest.mark.parametrize(
@@ -212,6 +216,7 @@ def test_a_restricted_person_never_signs_as_a_guardian(db, keys, capacity, reaso
         note="Threatened the client (fictional)" if reason == "other" else None,
         actor=witness,
         at=AT,
+        keys=keys,
     )
     with pytest.raises(Invalid) as caught:
         releases.sign(
@@ -237,16 +242,28 @@ def test_a_restricted_person_never_signs_as_a_guardian(db, keys, capacity, reaso
 def test_an_ended_restriction_no_longer_refuses_and_its_history_stays(db, keys):
     client, witness, row = _draft(db, keys, birth=date(2012, 2, 2))
     person = restricted_persons.record_restricted_person(
-        db, client, name="Pat Example", reason="court_order", actor=witness, at=AT
+        db,
+        client,
+        name="Pat Example",
+        reason="court_order",
+        actor=witness,
+        at=AT,
+        keys=keys,
     )
     with pytest.raises(Invalid):
-        restricted_persons.end_restriction(db, person, reason="", actor=witness, at=AT)
+        restricted_persons.end_restriction(db, person, reason="", actor=witness, at=AT, keys=keys)
     restricted_persons.end_restriction(
-        db, person, reason="The order was lifted (fictional).", actor=witness, at=AT
+        db,
+        person,
+        reason="The order was lifted (fictional).",
+        actor=witness,
+        at=AT,
+        keys=keys,
     )
-    assert restricted_persons.excluded_signers(db, client) == {}
-    assert restricted_persons.restricted_persons_of(db, client) == [person]
-    assert person.ended_at == AT and person.end_reason == "The order was lifted (fictional)."
+    assert restricted_persons.excluded_signers(db, client, keys=keys) == {}
+    [history] = restricted_persons.restricted_persons_of(db, client, keys=keys)
+    assert history.row is person.row
+    assert history.ended_at == AT and history.end_reason == "The order was lifted (fictional)."
     signed = releases.sign(
         db,
         row,

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 import consent
+from portal.disclosure.sealed_releases import release_text
 from portal.errors import Conflict, Invalid
 from portal.models import AgencyKind, ReleaseRecipient, RestrictedPerson, Role
 from portal.services import releases
@@ -49,11 +50,11 @@ def test_draft_sign_verify_and_status(db, keys):
         at=make.AT,
     )
     db.flush()
-    envelope = json.loads(row.document)
+    envelope = json.loads(release_text(db, row, keys=keys))
     assert envelope == signed.to_dict()
     verdict = consent.verify(envelope, releases.keyring(db), at=make.AT)
     assert verdict.ok, verdict.reason
-    status = releases.status_of(db, row, at=make.AT + timedelta(days=1))
+    status = releases.status_of(db, row, at=make.AT + timedelta(days=1), keys=keys)
     assert status.state == consent.ReleaseState.ACTIVE
     recipients = db.exec(
         select(ReleaseRecipient.agency_id).where(ReleaseRecipient.release_id == row.id)
@@ -99,8 +100,8 @@ def test_revocation_takes_effect_at_once(db, keys):
     later = make.AT + timedelta(days=3)
     releases.revoke(db, row, reason="client asked", actor=witness, keys=keys, at=later)
     db.flush()
-    assert releases.status_of(db, row, at=later).state == consent.ReleaseState.REVOKED
-    assert releases.status_of(db, row, at=later - timedelta(seconds=1)).state == "active"
+    assert releases.status_of(db, row, at=later, keys=keys).state == consent.ReleaseState.REVOKED
+    assert releases.status_of(db, row, at=later - timedelta(seconds=1), keys=keys).state == "active"
     with pytest.raises(Conflict):
         releases.revoke(db, row, reason=None, actor=witness, keys=keys, at=later)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from disclosure_helpers import World, release
 from sqlalchemy import update
 from sqlmodel import func, select
 from test_screening import _amend, local
@@ -15,8 +16,10 @@ from test_sealed_places import _clock_with_person, _move, two  # noqa: F401 - a 
 from portal import crypto
 from portal.models import Client
 from portal.models.screening import RiskScreenPerson, Screening
-from portal.services import clients, reseal, sections
+from portal.services import clients, releases, reseal, restricted_persons, sections
 from portal.services.keys import data_secret
+
+import factories as make
 
 KINDS = {kind.name: kind for kind in reseal.KINDS}
 
@@ -84,8 +87,32 @@ def node_records(db, keys, two):  # noqa: F811
         keys=keys,
         at=when,
     )
+    signed_and_revoked(db, keys, two)
     db.flush()
     return two
+
+
+def signed_and_revoked(db, keys, two):  # noqa: F811
+    """A release the first client and her guardian signed, revoked with a reason that names
+    someone, and a person who may never sign for her: one sealed record of each."""
+    agency, staff, first, _ = two
+    partner = make.agency(db, keys, name="Reseal Partner (synthetic)")
+    w = World(agency, partner, first, first, None, staff, staff)
+    row = release(db, keys, w, ["safety_plan"])
+    releases.revoke(
+        db, row, reason="Asked by Robin's aunt Dana.", actor=staff, keys=keys, at=make.AT
+    )
+    restricted_persons.record_restricted_person(
+        db,
+        first,
+        name="Dana Suspect",
+        reason="other",
+        note="Seen near Robin's school.",
+        actor=staff,
+        keys=keys,
+        at=make.AT,
+    )
+    return row
 
 
 def test_reseal_seals_every_old_record_for_its_place_unchanged_and_once(

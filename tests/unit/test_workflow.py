@@ -448,16 +448,26 @@ def test_a_client_cannot_be_linked_to_two_open_cases(db, keys):
     joining_release(db, keys, partner, client, coordinating)
     first = open_case(db, coordinating, intake=TODAY, partners=[partner])
     second = open_case(db, coordinating, intake=TODAY, partners=[partner])
-    casework.confirm_link(db, first, partner, client_reference=client.reference, actor=None, at=AT)
+    casework.confirm_link(
+        db, first, partner, client_reference=client.reference, actor=None, at=AT, keys=keys
+    )
     with pytest.raises(Conflict) as error:
         casework.confirm_link(
-            db, second, partner, client_reference=client.reference, actor=None, at=AT
+            db,
+            second,
+            partner,
+            client_reference=client.reference,
+            actor=None,
+            at=AT,
+            keys=keys,
         )
     assert first.reference in error.value.errors["client_reference"]
     assert casework.own_link(db, second, partner).client_id is None
     # once the first case is closed the client can join another
     casework.close_case(db, first, reason="done", actor=None, at=AT, today=TODAY)
-    casework.confirm_link(db, second, partner, client_reference=client.reference, actor=None, at=AT)
+    casework.confirm_link(
+        db, second, partner, client_reference=client.reference, actor=None, at=AT, keys=keys
+    )
     with pytest.raises(Conflict):
         casework.reopen_case(db, first, reason="again", actor=None, at=AT)
 
@@ -471,13 +481,25 @@ def test_a_client_joins_a_case_only_under_a_release_naming_the_coordinator(db, k
     joining_release(db, keys, partner, client, other)  # names someone else
     with pytest.raises(Invalid) as error:
         casework.confirm_link(
-            db, case, partner, client_reference=client.reference, actor=None, at=AT
+            db,
+            case,
+            partner,
+            client_reference=client.reference,
+            actor=None,
+            at=AT,
+            keys=keys,
         )
     assert coordinating.name in error.value.errors["client_reference"]
     assert casework.own_link(db, case, partner).confirmed_at is None
     row = joining_release(db, keys, partner, client, coordinating)
     link = casework.confirm_link(
-        db, case, partner, client_reference=client.reference, actor=None, at=AT
+        db,
+        case,
+        partner,
+        client_reference=client.reference,
+        actor=None,
+        at=AT,
+        keys=keys,
     )
     assert link.confirmed_at is not None
     confirmed = db.exec(select(AuditEntry).where(AuditEntry.tag == "mdt:case:link_confirmed")).one()

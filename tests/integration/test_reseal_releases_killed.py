@@ -1,0 +1,163 @@
+"""`portal keys reseal --batch 1` over releases and revocations kept in clear (written before
+their documents were sealed), killed with SIGKILL part-way: each row is either still in
+clear or sealed for its place, never half-written, every document as it was; a second run
+seals the rest, and then no signer's name is left in any column. SQLite, in a process of
+its own. Synthetic data only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlmodel import select
+from test_reseal_cli import node  # noqa: F401 - a fixture
+
+import consent
+import portal
+from portal.cli import main as cli
+from portal.db import unit_of_work
+from portal.disclosure.sealed_releases import release_text, revocation_text
+from portal.models import ConsentRelease, ReleaseRevocation, Role
+from portal.services import releases
+
+import factories as make
+
+RELEASES = 30  # 60 records: a release and its revocation each
+SIGNER = consent.Signer("Robin Killtest", consent.Capacity.SELF)
+DEADLINE_SECONDS = 60
+
+
+def _kept_in_clear(node) -> None:  # noqa: F811
+    """Releases, each revoked, as a node holds those written before the seal."""
+    engine, keys = node
+    with unit_of_work(engine) as db:
+        owner = make.agency(db, keys)
+        partner = make.agency(db, keys, name="Partner (synthetic)")
+        staff = make.user(db, owner, Role.ADVOCATE)
+        client = make.client_record(db, owner, keys)
+        for _ in range(RELEASES):
+            row = releases.draft_release(
+                db,
+                client,
+                recipients=[partner.public_id],
+                sections=["safety_plan"],
+                purpose="mdt_case_review",
+                effective_at=make.AT,
+                expiry=consent.DateExpiry(make.AT + timedelta(days=90)),
+                keys=keys,
+                language="en",
+                actor=staff,
+                at=make.AT,
+            )
+            releases.sign(
+                db,
+                row,
+                signer=SIGNER,
+                second_signer=None,
+                method=consent.SignatureMethod.TYPED,
+                actor=staff,
+                keys=keys,
+                at=make.AT,
+            )
+            releases.revoke(
+                db, row, reason="Asked by Robin Killtest.", actor=staff, keys=keys, at=make.AT
+            )
+        db.flush()
+        for row in db.exec(select(ConsentRelease)).all():
+            for revocation in db.exec(
+                select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id)
+            ).all():
+                text = revocation_text(db, revocation, row, keys=keys)
+                db.execute(
+                    update(ReleaseRevocation)
+                    .where(ReleaseRevocation.id == revocation.id)
+                    .values(document=text, document_sealed=None, data_key_id=None)
+                )
+            text = release_text(db, row, keys=keys)
+            db.execute(
+                update(ConsentRelease)
+                .where(ConsentRelease.id == row.id)
+                .values(document=text, document_sealed=None, data_key_id=None)
+            )
+
+
+def _documents(engine, keys) -> tuple[dict, int]:
+    """Every document as it reads, and how many rows are sealed; a row half-written (both
+    forms, or neither) fails here."""
+    found, sealed = {}, 0
+    with unit_of_work(engine) as db:
+        for row in db.exec(select(ConsentRelease)).all():
+            assert (row.document_sealed is None) == (row.document != ""), row.id
+            sealed += row.document_sealed is not None
+            found["release", row.id] = release_text(db, row, keys=keys)
+            for revocation in db.exec(
+                select(ReleaseRevocation).where(ReleaseRevocation.release_id == row.id)
+            ).all():
+                assert (revocation.document_sealed is None) == (revocation.document != "")
+                sealed += revocation.document_sealed is not None
+                found["revocation", revocation.id] = revocation_text(db, revocation, row, keys=keys)
+    return found, sealed
+
+
+def test_a_reseal_of_releases_killed_part_way_loses_nothing_and_a_second_run_finishes(
+    node,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    engine, keys = node
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(tmp_path / "journal.jsonl"))
+    _kept_in_clear(node)
+    before, sealed = _documents(engine, keys)
+    assert sealed == 0 and len(before) == 2 * RELEASES
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # this checkout's portal, whatever the environment's `portal` script would import
+        "PYTHONPATH": str(Path(portal.__file__).resolve().parents[1]),
+        **{name: os.environ[name] for name in ("DATABASE_URL", "PORTAL_SECRETS_FILE")},
+        "PORTAL_AUDIT_JOURNAL": str(tmp_path / "journal.jsonl"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli.main", "keys", "reseal", "--batch", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while _documents(engine, keys)[1] < 5:
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the re-seal made no progress"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+    part_way, sealed = _documents(engine, keys)
+    assert part_way == before and 0 < sealed < 2 * RELEASES  # stopped part-way, nothing lost
+
+    capsys.readouterr()
+    assert cli.main(["keys", "reseal", "--batch", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "kept in clear until now, sealed" in out
+    after, sealed = _documents(engine, keys)
+    assert after == before and sealed == 2 * RELEASES
+    with unit_of_work(engine) as db:
+        stored = [
+            str(value)
+            for table in (ConsentRelease, ReleaseRevocation)
+            for row in db.exec(select(*table.__table__.columns)).all()
+            for value in row
+        ]
+    assert not any("Killtest" in value for value in stored)
