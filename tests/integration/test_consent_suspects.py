@@ -151,7 +151,7 @@ def test_a_release_signed_with_the_agencys_key_but_lacking_a_witness_and_a_state
         statements=statements,
         statements_sha256=consent.statements_digest(statements),
     )
-    key_id, signing_key = releases._signing_key(db, team.owner, keys=keys)
+    key_id, signing_key, _at = releases._signing_key(db, team.owner, keys=keys, at=row.signed_at)
     envelope = consent.sign_release(lacking, signing_key, key_id).to_dict()
     page = client.post(
         "/consent/verify",

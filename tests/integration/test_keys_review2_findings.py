@@ -20,6 +20,7 @@ import consent
 from portal.cli import main as cli
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
+from portal.disclosure.sealed_releases import release_text
 from portal.models import AgencyKey, AgencyKind, AuditCheckpoint, ConsentRelease, KeyPurpose, Role
 from portal.services import agencies, clients, releases, reseal, risk_screens
 from portal.services import keys as agency_keys
@@ -75,9 +76,10 @@ def _sign(db, row, witness, keys, at):
     )
 
 
-def _verdict(db, row, at):
+def _verdict(db, row, keys, at):
     db.refresh(row)
-    return consent.verify(json.loads(row.document), releases.keyring(db), at=at)
+    stored = release_text(db, row, keys=keys)
+    return consent.verify(json.loads(stored), releases.keyring(db), at=at)
 
 
 def test_a_release_signed_while_the_key_is_rotated_still_verifies(
@@ -118,7 +120,7 @@ def test_a_release_signed_while_the_key_is_rotated_still_verifies(
     rotation.join(30)
     assert not failures, failures[0]
     with unit_of_work(committed_engine) as db:
-        verdict = _verdict(db, db.get(ConsentRelease, row.id), signed_at + timedelta(hours=1))
+        verdict = _verdict(db, db.get(ConsentRelease, row.id), keys, signed_at + timedelta(hours=1))
     assert verdict.ok, verdict.reason
 
 
@@ -134,7 +136,7 @@ def test_a_release_signed_by_a_request_older_than_a_rotation_still_verifies(db, 
     agency_keys.rotate_signing_key(db, owner, keys=keys, actor=None, at=rotated_at)
     _sign(db, row, witness, keys, request_started)  # it waited for the rotation's log
     db.flush()
-    verdict = _verdict(db, row, rotated_at + timedelta(hours=1))
+    verdict = _verdict(db, row, keys, rotated_at + timedelta(hours=1))
     assert verdict.ok, verdict.reason
     assert row.key_id == current_key(db, owner.id, KeyPurpose.SIGNING).key_id
 
