@@ -6,29 +6,23 @@ SQLite, in a process of its own. Synthetic data only."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from nacl.exceptions import CryptoError
 from sqlmodel import Session, select
 from test_kek_rotation import _alone, _file, _opened, _wrapped, node  # noqa: F401 - a fixture
 
-import portal
 from portal.audit import AuditTag
 from portal.cli import main as cli
 from portal.db import unit_of_work
 from portal.models import Agency, AuditEntry, StaffUser
 from portal.settings import from_environment
 
+from killed_helpers import kill_part_way
+
 STAFF = 150  # with TOTP each, beside the node's six secrets
-DEADLINE_SECONDS = 60
 
 
 def _under_current(engine, current) -> int:
@@ -76,34 +70,9 @@ def test_a_rewrap_killed_part_way_loses_nothing_and_a_second_run_finishes(
     current = _alone(_file()["key_encryption_key"])
     assert _under_current(engine, current) == 0
 
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(Path(portal.__file__).resolve().parents[1]),
-        **{
-            name: os.environ[name]
-            for name in ("DATABASE_URL", "PORTAL_SECRETS_FILE", "PORTAL_AUDIT_JOURNAL")
-        },
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli.main", "keys", "rewrap", "--batch", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    kill_part_way(
+        tmp_path, ["keys", "rewrap", "--batch", "1"], lambda: _under_current(engine, current) >= 10
     )
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while _under_current(engine, current) < 10:
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the re-wrap made no progress"
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        assert process.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
 
     done = _under_current(engine, current)
     assert 0 < done < total  # stopped part-way

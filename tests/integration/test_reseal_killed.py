@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 from sqlmodel import select
 from test_reseal_cli import _sealed_the_old_way, node  # noqa: F401 - a fixture
 
-import portal
 from portal import crypto
 from portal.audit import AuditTag
 from portal.cli import main as cli
@@ -28,8 +22,9 @@ from portal.services import clients, section_versions
 from portal.services.keys import data_secret
 from portal.settings import from_environment
 
+from killed_helpers import kill_part_way
+
 NAMES = [f"Robin{number}" for number in range(120)]  # 240 records: 120 clients, a version each
-DEADLINE_SECONDS = 60
 
 
 def _forms(engine, keys) -> tuple[int, int]:
@@ -78,33 +73,9 @@ def test_a_reseal_killed_part_way_loses_nothing_and_a_second_run_finishes(
     assert _forms(engine, keys) == (0, total)
     before = _contents(engine, keys)
 
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        # this checkout's portal, whatever the environment's `portal` script would import
-        "PYTHONPATH": str(Path(portal.__file__).resolve().parents[1]),
-        **{name: os.environ[name] for name in ("DATABASE_URL", "PORTAL_SECRETS_FILE")},
-        "PORTAL_AUDIT_JOURNAL": str(tmp_path / "journal.jsonl"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli.main", "keys", "reseal", "--batch", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    kill_part_way(
+        tmp_path, ["keys", "reseal", "--batch", "1"], lambda: _forms(engine, keys)[0] >= 10
     )
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while _forms(engine, keys)[0] < 10:
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the re-seal made no progress"
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        assert process.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
 
     bound, old = _forms(engine, keys)
     assert bound + old == total and 0 < old < total  # stopped part-way; nothing broken

@@ -6,20 +6,13 @@ its own. Synthetic data only."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import select
 from test_reseal_cli import node  # noqa: F401 - a fixture
 
 import consent
-import portal
 from portal.cli import main as cli
 from portal.db import unit_of_work
 from portal.disclosure.sealed_releases import release_text, revocation_text
@@ -27,10 +20,10 @@ from portal.models import ConsentRelease, ReleaseRevocation, Role
 from portal.services import releases
 
 import factories as make
+from killed_helpers import kill_part_way
 
 RELEASES = 30  # 60 records: a release and its revocation each
 SIGNER = consent.Signer("Robin Killtest", consent.Capacity.SELF)
-DEADLINE_SECONDS = 60
 
 
 def _kept_in_clear(node) -> None:  # noqa: F811
@@ -116,33 +109,9 @@ def test_a_reseal_of_releases_killed_part_way_loses_nothing_and_a_second_run_fin
     _kept_in_clear(node)
     before, sealed = _documents(engine, keys)
     assert sealed == 0 and len(before) == 2 * RELEASES
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        # this checkout's portal, whatever the environment's `portal` script would import
-        "PYTHONPATH": str(Path(portal.__file__).resolve().parents[1]),
-        **{name: os.environ[name] for name in ("DATABASE_URL", "PORTAL_SECRETS_FILE")},
-        "PORTAL_AUDIT_JOURNAL": str(tmp_path / "journal.jsonl"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli.main", "keys", "reseal", "--batch", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    kill_part_way(
+        tmp_path, ["keys", "reseal", "--batch", "1"], lambda: _documents(engine, keys)[1] >= 5
     )
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while _documents(engine, keys)[1] < 5:
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the re-seal made no progress"
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        assert process.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
 
     part_way, sealed = _documents(engine, keys)
     assert part_way == before and 0 < sealed < 2 * RELEASES  # stopped part-way, nothing lost
