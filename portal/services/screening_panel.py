@@ -69,17 +69,8 @@ def _screenings_seen_by(
     what the screening found, as the screening's own page does; each client so named is a
     read in the agency's log, as on that page."""
     (answer,) = own.decide_many(db, requester, [screenings.SECTION], agency=agency)
-    if answer.allowed and named:
-        clients = dict.fromkeys(row.client_id for row in named)
-        own.record_reads(
-            db,
-            answer,
-            requester=requester,
-            agency=agency,
-            reads=[(client, client) for client in clients],
-            at=at,
-            detail={"on": "dashboard"},
-        )
+    if answer.allowed:
+        _record_dashboard_reads(db, requester, agency, answer, named, at=at)
     return answer.allowed
 
 
@@ -100,13 +91,14 @@ def _reviews_seen_by(
     told = reviews
     if not answers[PLACEMENT].allowed:
         told = [replace(row, moved_at=None, move_withheld=row.after_move) for row in reviews]
-    _record_reviews_read(db, requester, agency, answers[SAFETY_PLAN], told, at=at)
+    _record_dashboard_reads(db, requester, agency, answers[SAFETY_PLAN], told, at=at)
     moves = [row for row in told if row.after_move]
-    _record_reviews_read(db, requester, agency, answers[PLACEMENT], moves, at=at)
+    _record_dashboard_reads(db, requester, agency, answers[PLACEMENT], moves, at=at)
     return told
 
 
-def _record_reviews_read(db, requester, agency, answer, rows, *, at: datetime) -> None:
+def _record_dashboard_reads(db, requester, agency, answer, rows, *, at: datetime) -> None:
+    """Each client the dashboard's rows name, once: a read of `answer`'s section."""
     if not rows:
         return
     clients = dict.fromkeys(row.client_id for row in rows)
