@@ -35,19 +35,25 @@ def list_cases(ctx: ApiContext) -> CaseList:
     limit = _bounded_int(ctx, "limit", 50, 1, 200)
     offset = _bounded_int(ctx, "offset", 0, 0, 10_000_000)
     agency = ctx.viewer.agency
+    holder = cases.caseload_holder(ctx.viewer)
     rows = cases.cases_for_agency(
-        ctx.db, agency, window_days=ctx.settings.convening_window_days, limit=limit, offset=offset
+        ctx.db,
+        agency,
+        window_days=ctx.settings.convening_window_days,
+        limit=limit,
+        offset=offset,
+        holder=holder,
     )
     return CaseList(
         items=[_public(r) for r in rows],
-        total=cases.count_cases_for_agency(ctx.db, agency),
+        total=cases.count_cases_for_agency(ctx.db, agency, holder=holder),
         limit=limit,
         offset=offset,
     )
 
 
 def get_case(ctx: ApiContext) -> CasePublic:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     return _public(cases.case_row(case, window_days=ctx.settings.convening_window_days))
 
 

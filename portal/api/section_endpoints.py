@@ -78,7 +78,7 @@ def _decision(decision: point.Decision) -> SectionDecision:
 
 
 def case_summary(ctx: ApiContext) -> CaseSummary:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     purpose = point.parse_purpose(ctx.request.query_params.get("purpose"))
     # Every owner in one pass, as the summary page does: heads locked in the one order,
     # releases and policies read once, every decision audited in one batch.

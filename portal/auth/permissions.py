@@ -136,6 +136,18 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
 }
 
 
+# Roles that read every case their agency takes part in. A survivor-mentor comes "to see
+# their caseload" (DESIGN.md): the policy releases identity, safe contact and safety
+# strategies to the role, which every mentor of a program on the case would otherwise read.
+_READ_EVERY_CASE = _EVERY_ROLE - {Role.ADMINISTRATOR, Role.SURVIVOR_MENTOR}
+
+
+def caseload_only(roles: frozenset[str]) -> bool:
+    """The viewer reads cases only as a survivor-mentor: of their agency's cases, only the
+    ones they currently hold."""
+    return Role.SURVIVOR_MENTOR in roles and not roles & _READ_EVERY_CASE
+
+
 def allows(roles: frozenset[str], permission: Permission) -> bool:
     """Deny by default: a permission missing from the table is held by nobody."""
     return bool(roles & ROLE_PERMISSIONS.get(permission, frozenset()))

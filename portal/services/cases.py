@@ -12,8 +12,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, lock_logs, record
+from portal.auth.permissions import caseload_only
+from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Actor, Agency, CaseLink, CaseStatus, Client, MdtCase, ReferralSource
+from portal.models import (
+    Actor,
+    Agency,
+    CaseLink,
+    CaseStatus,
+    Client,
+    MdtCase,
+    ReferralSource,
+    StaffUser,
+)
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, convening, validation, visibility
 
@@ -163,9 +174,16 @@ def case_row(case: MdtCase, *, window_days: int) -> CaseRow:
 
 
 def cases_for_agency(
-    db: Session, agency: Agency, *, window_days: int, limit: int = 50, offset: int = 0
+    db: Session,
+    agency: Agency,
+    *,
+    window_days: int,
+    limit: int = 50,
+    offset: int = 0,
+    holder: StaffUser | None = None,
 ) -> list[CaseRow]:
-    """Cases the agency takes part in (coordinating or linked), filtered in SQL.
+    """Cases the agency takes part in (coordinating or linked), filtered in SQL; with
+    `holder`, only those that mentor currently holds.
 
     Two index-ordered halves (coordinated, linked), each cut to the page, then merged:
     an OR across the two would make the database read every case to sort them.
@@ -180,16 +198,17 @@ def cases_for_agency(
         MdtCase.referral_source,
         MdtCase.first_mdt_date,
     )
+    held = () if holder is None else (visibility.held_by(holder.id),)
     coordinated = db.exec(
         select(*columns)
-        .where(visibility.coordinated_by(agency.id))
+        .where(visibility.coordinated_by(agency.id), *held)
         .order_by(*order)
         .limit(offset + limit)
     ).all()
     linked = db.exec(
         select(*columns)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)
-        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id), *held)
         .order_by(*order)
         .limit(offset + limit)
     ).all()
@@ -210,14 +229,18 @@ def cases_for_agency(
     ]
 
 
-def count_cases_for_agency(db: Session, agency: Agency, *, cap: int | None = None) -> int:
-    """How many cases the agency takes part in; with `cap`, counted no further than that
-    (a dashboard says "1000+" and stays as quick with a hundred thousand cases)."""
-    coordinated = select(MdtCase.id).where(visibility.coordinated_by(agency.id))
+def count_cases_for_agency(
+    db: Session, agency: Agency, *, cap: int | None = None, holder: StaffUser | None = None
+) -> int:
+    """How many cases the agency takes part in (with `holder`, that mentor holds); with
+    `cap`, counted no further than that (a dashboard says "1000+" and stays as quick with
+    a hundred thousand cases)."""
+    held = () if holder is None else (visibility.held_by(holder.id),)
+    coordinated = select(MdtCase.id).where(visibility.coordinated_by(agency.id), *held)
     linked = (
         select(CaseLink.id)
         .join(MdtCase, MdtCase.id == CaseLink.case_id)
-        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id))
+        .where(CaseLink.agency_id == agency.id, ~visibility.coordinated_by(agency.id), *held)
     )
     total = 0
     for query in (coordinated, linked):
@@ -236,10 +259,31 @@ _CASE_OF_AGENCY = select(MdtCase).where(
     MdtCase.public_id == bindparam("case"),
     visibility.case_visible_to(bindparam("agency")),
 )
+_CASE_HELD = _CASE_OF_AGENCY.where(visibility.held_by(bindparam("holder")))
 
 
-def access_case(db: Session, agency: Agency, public_id: str) -> MdtCase:
-    case = db.exec(_CASE_OF_AGENCY, params={"case": public_id, "agency": agency.id}).first()
+def access_case(
+    db: Session, agency: Agency, public_id: str, *, holder: StaffUser | None = None
+) -> MdtCase:
+    """A case the agency takes part in; with `holder`, only one that mentor currently
+    holds. Any other answers 404, as a case that does not exist."""
+    params = {"case": public_id, "agency": agency.id}
+    if holder is not None:
+        params["holder"] = holder.id
+    case = db.exec(_CASE_OF_AGENCY if holder is None else _CASE_HELD, params=params).first()
     if case is None:
         raise NotFound("case")
     return case
+
+
+def caseload_holder(viewer: Viewer) -> StaffUser | None:
+    """The mentor whose caseload bounds the cases this viewer opens and lists, or None
+    for a viewer who reads every case of their agency."""
+    return viewer.user if caseload_only(viewer.roles) else None
+
+
+def case_for(db: Session, viewer: Viewer, public_id: str) -> MdtCase:
+    """A case a signed-in person opens: their agency takes part in it, and a viewer who
+    reads cases only as a survivor-mentor holds it. Every page and API operation that
+    opens a case by its id loads it here (a test holds the handlers to it)."""
+    return access_case(db, viewer.agency, public_id, holder=caseload_holder(viewer))

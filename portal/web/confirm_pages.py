@@ -190,7 +190,7 @@ def case_close_page(ctx: Context) -> Response:
 
 
 def withdraw_link(ctx: Context, case=None, *, value: str = "") -> Confirm:
-    case = case or cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = case or cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     url = f"/cases/{case.public_id}"
     return Confirm(
         title=f"Withdraw your agency's client record from {case.reference}?",
@@ -218,7 +218,7 @@ def withdraw_link(ctx: Context, case=None, *, value: str = "") -> Confirm:
 
 
 def withdraw_link_page(ctx: Context) -> Response:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     link = casework.own_link(ctx.db, case, ctx.viewer.agency)
     if link is None or link.confirmed_at is None:
         return RedirectResponse(f"/cases/{case.public_id}", status_code=303)

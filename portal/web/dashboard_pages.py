@@ -178,12 +178,16 @@ def dashboard_values(
     if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)
         lead = audit_figures.lead_figures(db, agency, today=today, tz=settings.tz)
+    holder = cases.caseload_holder(viewer)
     return {
         "alerts": refused,
         "lead": lead,
-        "cases": cases.cases_for_agency(db, agency, window_days=settings.convening_window_days),
-        "case_count": cases.count_cases_for_agency(db, agency, cap=CASE_COUNT_CAP),
+        "cases": cases.cases_for_agency(
+            db, agency, window_days=settings.convening_window_days, holder=holder
+        ),
+        "case_count": cases.count_cases_for_agency(db, agency, cap=CASE_COUNT_CAP, holder=holder),
         "case_count_cap": CASE_COUNT_CAP,
+        "cases_held": holder is not None,
         "today": today,
         "soon": today + timedelta(days=3),
         "mentoring": mentor_pages.dashboard_panel(db, viewer, now=now, settings=settings),

@@ -37,7 +37,7 @@ def _requester(ctx: Context):
 def summary(ctx: Context) -> Response:
     """The whole summary in one response while the page's budget lasts; the owners it has
     not reached by then are placeholders that load on their own."""
-    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     purpose = _purpose(ctx)
     overview = case_summary.overview(
         ctx.db,
@@ -84,7 +84,7 @@ def summary(ctx: Context) -> Response:
 
 def owner_block(ctx: Context) -> Response:
     """One owner's sections: an htmx fragment, or without JavaScript a page of its own."""
-    case = cases.access_case(ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"])
+    case = cases.case_for(ctx.db, ctx.viewer, ctx.request.path_params["case_id"])
     purpose = _purpose(ctx)
     owner = federated_summary.owner_of_case(
         ctx.db,

@@ -234,13 +234,15 @@ def _meeting_back(ctx: Context) -> str:
 
 
 def case_detail(ctx: Context) -> Response:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     return _case_page(ctx, case)
 
 
 def _case_action(ctx: Context, action, message: str, *, coordinated: bool = True) -> Response:
-    loader = casework.access_coordinated_case if coordinated else cases.access_case
-    case = loader(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    if coordinated:
+        case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    else:
+        case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
         action(case)
     except Invalid as error:
@@ -383,7 +385,7 @@ def case_confirm_link(ctx: Context) -> Response:
 
 
 def case_withdraw_link(ctx: Context) -> Response:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
         casework.withdraw_link(
             ctx.db,
@@ -478,7 +480,7 @@ def case_remote_link(ctx: Context) -> Response:
 
 
 def case_task_create(ctx: Context) -> Response:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
         decision = (
             meetings.decision_of(ctx.db, case, ctx.field("decision"))
@@ -506,7 +508,7 @@ def case_task_create(ctx: Context) -> Response:
 
 
 def case_packet(ctx: Context) -> Response:
-    case = cases.access_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     today = _today(ctx)
     told, _untold = federated_summary.told_participants(
         ctx.db,

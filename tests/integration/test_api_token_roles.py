@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import func, select
 
 from portal.api.routes import OPERATIONS
-from portal.auth.permissions import allows
+from portal.auth.permissions import allows, caseload_only
 from portal.auth.sessions import Viewer
 from portal.disclosure import policy
 from portal.errors import Invalid
@@ -102,6 +102,10 @@ def test_every_api_call_answers_as_the_web_does_for_the_tokens_role(client, db, 
         assert api_refused == web_refused, (operation.path, web.status_code, api.status_code)
         if not allows(frozenset({role.value}), operation.permission):
             assert api_refused, operation.path
+        elif caseload_only(frozenset({role.value})) and "{case_id}" in operation.path:
+            # A mentor opens only the cases they hold: neither the person nor the token's
+            # lead holds this one, and both answer as if it did not exist.
+            assert web.status_code == api.status_code == 404, operation.path
         else:
             assert api.status_code in (200, 403), (operation.path, api.text)
 

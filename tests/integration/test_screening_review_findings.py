@@ -18,6 +18,7 @@ from portal.models import (
     CompelledDisclosure,
     Discipline,
     MandatedReport,
+    MentorAssignment,
     Role,
 )
 from portal.services import cases, screenings
@@ -87,6 +88,14 @@ def test_case_timeline_keeps_an_own_mandated_report_from_a_role_denied_the_scree
     cases.link_client(db, case, agency, survivor, actor=None, at=make.AT, confirmed=True)
     _minor_screened(db, keys, clock, agency, advocate, survivor, report_number="LE-OWN-1")
     mentor = make.user(db, agency, Role.SURVIVOR_MENTOR)
+    # A mentor opens only a case they hold: this one is theirs (written as a row, since the
+    # assignment pages take mentors from mentor programs only).
+    db.add(
+        MentorAssignment(
+            case_id=case.id, mentor_id=mentor.id, mentor_agency_id=agency.id, assigned_at=make.AT
+        )
+    )
+    db.flush()
     make.login(client, mentor.username)
     client_page = client.get(f"/clients/{survivor.public_id}")
     assert "LE-OWN-1" not in client_page.text  # the client page keeps it from the mentor

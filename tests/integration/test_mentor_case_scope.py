@@ -1,0 +1,126 @@
+"""A survivor-mentor opens the cases they hold, not every case their program is on.
+
+DESIGN.md: a survivor-mentor comes "to see their caseload". The default policy releases a
+survivor's identity, safe contact and safety strategies to the survivor-mentor role, so a
+second mentor of the same program, never assigned to the survivor, must not reach the
+case page, its summary, its owners' fragments or its packet, nor see the case listed.
+Someone who reads cases in another role too (the program's lead) still reads them all.
+"""
+
+import pathlib
+
+import pytest
+from mentor_helpers import mentor_world
+
+from portal.auth.sessions import Viewer
+from portal.errors import NotFound
+from portal.models import Role
+from portal.services import api_tokens, cases
+
+import factories as make
+
+CASE_PAGES = ("", "/summary", "/packet")
+
+
+@pytest.fixture
+def world(db, keys):
+    w = mentor_world(db, keys)
+    # Assigning the mentor made the program part of the case: every person of the program
+    # passes the agency's check, which is what the caseload check must narrow.
+    w.lead = make.user(db, w.program, Role.AGENCY_LEAD, Role.SURVIVOR_MENTOR)
+    db.flush()
+    return w
+
+
+def sign_in(client, user) -> None:
+    client.cookies.clear()
+    make.login(client, user.username)
+
+
+def test_the_assigned_mentor_opens_the_case_and_its_summary(client, world):
+    sign_in(client, world.mentor)
+    for page in CASE_PAGES:
+        assert client.get(f"/cases/{world.case.public_id}{page}").status_code == 200, page
+    dashboard = client.get("/").text
+    assert world.case.reference in dashboard and "MDT cases you mentor" in dashboard
+
+
+def test_another_mentor_of_the_program_is_answered_as_if_the_case_did_not_exist(client, world):
+    sign_in(client, world.other_mentor)
+    for page in (*CASE_PAGES, f"/summary/owners/{world.coordinating.public_id}"):
+        answer = client.get(f"/cases/{world.case.public_id}{page}")
+        assert answer.status_code == 404, page
+        assert world.case.reference not in answer.text
+    dashboard = client.get("/").text
+    assert world.case.reference not in dashboard
+    assert "No MDT case is assigned to you yet" in dashboard
+
+
+def test_a_mentor_whose_assignment_ended_no_longer_opens_the_case(client, db, world):
+    from portal.services import mentor_assignments, mentor_program
+
+    mentor_assignments.end_assignment(
+        db,
+        world.case,
+        reason="Synthetic: the survivor chose another program",
+        viewer=mentor_program.Assigner(
+            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
+        ),
+        at=make.AT,
+    )
+    db.flush()
+    sign_in(client, world.mentor)
+    assert client.get(f"/cases/{world.case.public_id}/summary").status_code == 404
+
+
+def test_the_programs_lead_still_reads_every_case_of_the_program(client, world):
+    sign_in(client, world.lead)
+    for page in CASE_PAGES:
+        assert client.get(f"/cases/{world.case.public_id}{page}").status_code == 200, page
+
+
+def test_an_api_token_acting_as_a_mentor_lists_and_opens_only_held_cases(client, db, world):
+    issued = api_tokens.create_token(
+        db,
+        Viewer(
+            world.lead,
+            world.program,
+            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+            None,
+        ),
+        name="records system",
+        scopes=["cases:read", "summary:read"],
+        acting_role=Role.SURVIVOR_MENTOR.value,
+        at=make.AT,
+    )
+    db.flush()
+    bearer = {"Authorization": f"Bearer {issued.secret}"}
+    listing = client.get("/api/v1/cases", headers=bearer).json()
+    assert listing["items"] == [] and listing["total"] == 0
+    for path in ("", "/summary"):
+        answer = client.get(f"/api/v1/cases/{world.case.public_id}{path}", headers=bearer)
+        assert answer.status_code == 404, path
+
+
+def test_the_case_loader_narrows_to_the_holder(db, world):
+    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    assert cases.case_for(db, mentor, world.case.public_id).id == world.case.id
+    with pytest.raises(NotFound):
+        cases.case_for(db, other, world.case.public_id)
+    held = cases.cases_for_agency(db, world.program, window_days=14, holder=world.other_mentor)
+    assert held == [] and cases.count_cases_for_agency(db, world.program, holder=world.mentor) == 1
+
+
+def test_no_handler_opens_a_case_by_id_without_the_viewers_caseload():
+    """Pages and API operations open a case through `cases.case_for` (or the coordinator's
+    own loader), never `access_case` with the agency alone, which skips the caseload."""
+    root = pathlib.Path(__file__).resolve().parents[2] / "portal"
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("web", "api")
+        for path in sorted((root / folder).glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "access_case(" in line
+    ]
+    assert offenders == []
