@@ -31,7 +31,7 @@ from portal.models.workflow import (
 )
 from portal.placeholders import sentence
 from portal.requester import Requester
-from portal.services import case_history, casework, convening, validation
+from portal.services import case_history, casework, convening, validation, visibility
 
 DEFAULT_RECOMMENDATIONS = (
     "Safety planning",
@@ -409,16 +409,20 @@ class AgendaRow:
     case: MdtCase
 
 
-def agenda(db: Session, meeting: Meeting, viewer_agency: Agency) -> list[AgendaRow]:
-    """The agenda as this agency may see it: only cases it takes part in. The minutes are
-    not read here: the coordinating agency's staff read them by `read_minutes` (their
-    role under its policy, audited); a partner only through the owner's disclosure point
-    (the case summary), as the decisions (`case_records.meeting_decisions`)."""
+def agenda(
+    db: Session, meeting: Meeting, viewer_agency: Agency, *, holder: StaffUser | None = None
+) -> list[AgendaRow]:
+    """The agenda as this agency may see it: only cases it takes part in; with `holder`,
+    only the cases that mentor holds (cases.caseload_holder). The minutes are not read
+    here: the coordinating agency's staff read them by `read_minutes` (their role under
+    its policy, audited); a partner only through the owner's disclosure point (the case
+    summary), as the decisions (`case_records.meeting_decisions`)."""
+    held = () if holder is None else (visibility.held_by(holder.id),)
     rows = db.exec(
         select(AgendaItem, MdtCase)
         .options(defer(AgendaItem.minutes, raiseload=True))
         .join(MdtCase, MdtCase.id == AgendaItem.case_id)
-        .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id))
+        .where(AgendaItem.meeting_id == meeting.id, casework.participates(viewer_agency.id), *held)
         .order_by(AgendaItem.position)
     ).all()
     return [AgendaRow(item, case) for item, case in rows]

@@ -623,7 +623,7 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     agency = ctx.viewer.agency
     managing = meeting.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)  # first: a failed form's writes are gone before reading
-    agenda = meetings.agenda(ctx.db, meeting, agency)
+    agenda = meetings.agenda(ctx.db, meeting, agency, holder=cases.caseload_holder(ctx.viewer))
     minutes = meetings.read_minutes(ctx.db, reader["requester"], meeting, agenda, at=ctx.now)
     # Survivors served elsewhere: their nodes are asked first, as for the case page.
     decisions = federated_summary.meeting_decisions(

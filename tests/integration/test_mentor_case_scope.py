@@ -124,3 +124,41 @@ def test_no_handler_opens_a_case_by_id_without_the_viewers_caseload():
         if "access_case(" in line
     ]
     assert offenders == []
+
+
+def test_a_meeting_shows_a_mentor_only_the_agenda_items_of_cases_they_hold(client, db, world):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from portal.services import meetings, mentor_assignments, mentor_program
+
+    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
+    mentor_assignments.assign_mentor(
+        db,
+        other_case,
+        mentor_public_id=world.other_mentor.public_id,
+        reason=None,
+        viewer=mentor_program.Assigner(
+            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
+        ),
+        at=make.AT,
+    )
+    meeting = meetings.schedule_meeting(
+        db,
+        world.coordinating,
+        day="2026-11-04",
+        clock="10:00",
+        place="Room 1",
+        invited=[world.program.public_id],
+        case_ids=[world.case.public_id, other_case.public_id],
+        actor=world.coordinator,
+        at=make.AT,
+        tz=ZoneInfo("America/New_York"),
+    )
+    db.flush()
+    sign_in(client, world.mentor)
+    page = client.get(f"/meetings/{meeting.public_id}").text
+    assert world.case.reference in page and other_case.reference not in page
+    sign_in(client, world.lead)
+    page = client.get(f"/meetings/{meeting.public_id}").text
+    assert world.case.reference in page and other_case.reference in page
