@@ -22,9 +22,9 @@ from portal.db import at_commit, commit_before_waiting
 from portal.disclosure import Decision, Gate, Withheld, receipt
 from portal.federation import transport, wire
 from portal.federation.transport import Call, Federation, Unavailable
-from portal.models import Agency, CaseLink, MdtCase, Node
+from portal.models import Agency, CaseLink, MdtCase, Node, StaffUser
 from portal.requester import Requester
-from portal.services import case_records, tasks
+from portal.services import case_records, tasks, visibility
 
 PATH = transport.PREFIX + "/assigned-tasks"
 # Cases asked for one page; past it the page says so, and the list's case filter narrows
@@ -49,10 +49,11 @@ class Assigned:
 
 
 def cases_elsewhere(
-    db: Session, agency: Agency, *, case_reference: str = ""
+    db: Session, agency: Agency, *, case_reference: str = "", holder: StaffUser | None = None
 ) -> list[tuple[MdtCase, Agency]]:
     """The cases the agency is confirmed on whose coordinator another node hosts, with
-    that coordinator (`case_reference`: only that one)."""
+    that coordinator (`case_reference`: only that one; `holder`: only those that mentor
+    holds)."""
     query = (
         select(MdtCase, Agency)
         .join(CaseLink, CaseLink.case_id == MdtCase.id)
@@ -66,6 +67,8 @@ def cases_elsewhere(
     )
     if case_reference:
         query = query.where(MdtCase.reference == case_reference)
+    if holder is not None:
+        query = query.where(visibility.held_by(holder.id))
     # One past the page's limit: whether the agency has more than one page asks about.
     return list(db.exec(query.order_by(MdtCase.reference).limit(MAX_CASES + 1)).all())
 
@@ -81,6 +84,7 @@ def assigned_elsewhere(
     federation: Federation,
     cases: list[tuple[MdtCase, Agency]] | None = None,
     between: Callable[[], None] | None = None,
+    holder: StaffUser | None = None,
 ) -> Assigned:
     """The tasks assigned to the agency on cases coordinated elsewhere (`cases`, default
     `cases_elsewhere` under the filter's case), each coordinator's node asked at once; the
@@ -88,7 +92,7 @@ def assigned_elsewhere(
     commits. `between`: the caller's commit, ending what it holds before any node is
     asked."""
     if cases is None:
-        cases = cases_elsewhere(db, agency, case_reference=filters.case_reference)
+        cases = cases_elsewhere(db, agency, case_reference=filters.case_reference, holder=holder)
     more_cases, cases = len(cases) > MAX_CASES, cases[:MAX_CASES]
     if not cases:
         return Assigned([], [], more_cases)

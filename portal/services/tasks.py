@@ -35,7 +35,7 @@ from portal.models.workflow import (
     TaskStatus,
 )
 from portal.requester import Requester
-from portal.services import case_records, casework, validation
+from portal.services import case_records, casework, validation, visibility
 
 
 def _assignee(
@@ -232,11 +232,20 @@ def _change(db: Session, task: Task, field: str, old, new, *, actor: Actor, at: 
     )
 
 
-def access_task(db: Session, agency: Agency, public_id: str) -> tuple[Task, MdtCase]:
+def access_task(
+    db: Session, agency: Agency, public_id: str, *, holder: StaffUser | None = None
+) -> tuple[Task, MdtCase]:
+    """A task on a case the agency takes part in; with `holder` (a viewer who reads cases
+    only as a survivor-mentor), only one on a case they hold or given to them by name."""
+    mine = (
+        ()
+        if holder is None
+        else (visibility.held_by(holder.id) | (Task.assignee_user_id == holder.id),)
+    )
     row = db.exec(
         select(Task, MdtCase)
         .join(MdtCase, MdtCase.id == Task.case_id)
-        .where(Task.public_id == public_id, casework.participates(agency.id))
+        .where(Task.public_id == public_id, casework.participates(agency.id), *mine)
     ).first()
     if row is None:
         raise NotFound("task")
@@ -451,9 +460,11 @@ def task_list(
     *,
     limit: int = 100,
     offset: int = 0,
+    holder: StaffUser | None = None,
 ) -> list[TaskRow]:
     """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL.
-    Without their text: see `with_text`."""
+    With `holder` (a viewer who reads cases only as a survivor-mentor), the agency's are
+    only those on cases they hold. Without their text: see `with_text`."""
     query = (
         select(*_ROW_COLUMNS, StaffUser.display_name)
         .join(MdtCase, MdtCase.id == Task.case_id)
@@ -463,6 +474,8 @@ def task_list(
     )
     if filters.scope == "agency":
         query = query.where(Task.assignee_agency_id == viewer_agency.id)
+        if holder is not None:
+            query = query.where(visibility.held_by(holder.id))
     else:
         query = query.where(Task.assignee_user_id == viewer_user.id)
     if filters.status == "":
@@ -690,12 +703,19 @@ def task_page(
     filters: TaskFilter,
     *,
     page: int = 1,
+    holder: StaffUser | None = None,
 ) -> TaskPage:
     """One page of task_list: the same rows whatever the total, so a long list costs the
     same to show as a short one."""
     page = min(max(page, 1), MAX_PAGE)
     rows = task_list(
-        db, viewer_user, viewer_agency, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+        db,
+        viewer_user,
+        viewer_agency,
+        filters,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+        holder=holder,
     )
     return TaskPage(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
 

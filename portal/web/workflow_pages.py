@@ -22,6 +22,7 @@ from portal.services import (
     tasks,
     validation,
 )
+from portal.services.cases import caseload_holder
 from portal.web import confirm_pages, forms
 from portal.web.context import Context
 from portal.web.render import render
@@ -133,6 +134,7 @@ def _assigned_elsewhere(ctx: Context, filters, reader: dict, *, cases=None):
         federation=ctx.request.app.state.federation,
         cases=cases,
         between=reader["between"],
+        holder=caseload_holder(ctx.viewer),
     )
 
 
@@ -623,7 +625,7 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
     agency = ctx.viewer.agency
     managing = meeting.coordinating_agency_id == agency.id
     reader = _mdt_reader(ctx, status)  # first: a failed form's writes are gone before reading
-    agenda = meetings.agenda(ctx.db, meeting, agency, holder=cases.caseload_holder(ctx.viewer))
+    agenda = meetings.agenda(ctx.db, meeting, agency, holder=caseload_holder(ctx.viewer))
     minutes = meetings.read_minutes(ctx.db, reader["requester"], meeting, agenda, at=ctx.now)
     # Survivors served elsewhere: their nodes are asked first, as for the case page.
     decisions = federated_summary.meeting_decisions(
@@ -878,6 +880,7 @@ def task_list(ctx: Context) -> Response:
         ctx.viewer.agency,
         filters,
         page=int(raw_page) if raw_page.isdecimal() and len(raw_page) < 8 else 1,
+        holder=caseload_holder(ctx.viewer),
     )
     reader = _mdt_reader(ctx, 400 if errors else 200)
     # Cases coordinated on other nodes keep their tasks there: a task can be assigned to
@@ -946,13 +949,17 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
 
 
 def task_detail(ctx: Context) -> Response:
-    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    task, case = tasks.access_task(
+        ctx.db, ctx.viewer.agency, _param(ctx, "task_id"), holder=caseload_holder(ctx.viewer)
+    )
     return _task_page(ctx, task, case)
 
 
 def task_status(ctx: Context) -> Response:
     """Inline from a list with htmx (answers the row), or a plain form (303 back)."""
-    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    task, case = tasks.access_task(
+        ctx.db, ctx.viewer.agency, _param(ctx, "task_id"), holder=caseload_holder(ctx.viewer)
+    )
     htmx = ctx.request.headers.get("hx-request") == "true"
     try:
         tasks.change_status(
@@ -999,7 +1006,9 @@ def _task_row(ctx: Context, task, case, *, status: int = 200, errors: dict | Non
 
 
 def task_update(ctx: Context) -> Response:
-    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    task, case = tasks.access_task(
+        ctx.db, ctx.viewer.agency, _param(ctx, "task_id"), holder=caseload_holder(ctx.viewer)
+    )
     try:
         tasks.update_task(
             ctx.db,
@@ -1023,7 +1032,9 @@ def task_update(ctx: Context) -> Response:
 
 
 def task_comment(ctx: Context) -> Response:
-    task, case = tasks.access_task(ctx.db, ctx.viewer.agency, _param(ctx, "task_id"))
+    task, case = tasks.access_task(
+        ctx.db, ctx.viewer.agency, _param(ctx, "task_id"), holder=caseload_holder(ctx.viewer)
+    )
     try:
         tasks.add_comment(ctx.db, task, ctx.field("body"), actor=ctx.viewer.user, at=ctx.now)
     except Invalid as error:

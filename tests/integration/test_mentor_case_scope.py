@@ -162,3 +162,55 @@ def test_a_meeting_shows_a_mentor_only_the_agenda_items_of_cases_they_hold(clien
     sign_in(client, world.lead)
     page = client.get(f"/meetings/{meeting.public_id}").text
     assert world.case.reference in page and other_case.reference in page
+
+
+def _task(db, world, case, assignee: str, title: str):
+    from datetime import date, timedelta
+
+    from portal.services import tasks
+
+    made = tasks.create_task(
+        db,
+        case,
+        title=title,
+        assignee=assignee,
+        due_date=(date(2026, 11, 2) + timedelta(days=7)).isoformat(),
+        offered=None,
+        actor=world.coordinator,
+        at=make.AT,
+        today=date(2026, 11, 2),
+    )
+    db.flush()
+    return made
+
+
+def test_a_mentor_sees_the_programs_tasks_only_on_cases_they_hold(client, db, world):
+    from datetime import date
+
+    from portal.services import mentor_assignments, mentor_program
+
+    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
+    mentor_assignments.assign_mentor(
+        db,
+        other_case,
+        mentor_public_id=world.other_mentor.public_id,
+        reason=None,
+        viewer=mentor_program.Assigner(
+            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
+        ),
+        at=make.AT,
+    )
+    program = f"agency:{world.program.public_id}"
+    held = _task(db, world, world.case, program, "SYNTHETIC-TASK-HELD")
+    other = _task(db, world, other_case, program, "SYNTHETIC-TASK-OTHER")
+    named = _task(db, world, other_case, f"user:{world.mentor.public_id}", "SYNTHETIC-NAMED")
+    sign_in(client, world.mentor)
+    listed = client.get("/tasks?scope=agency&status=all").text
+    assert held.public_id in listed and other.public_id not in listed
+    assert client.get(f"/tasks/{held.public_id}").status_code == 200
+    assert client.get(f"/tasks/{other.public_id}").status_code == 404
+    # A task given to the mentor by name stays theirs to see and close.
+    assert client.get(f"/tasks/{named.public_id}").status_code == 200
+    sign_in(client, world.lead)
+    listed = client.get("/tasks?scope=agency&status=all").text
+    assert held.public_id in listed and other.public_id in listed
