@@ -349,8 +349,13 @@ def add_to_agenda(
     ).first()
     if case is None:
         raise Invalid("case_ids", "Choose cases of your MDT from the list.")
-    if case.status != CaseStatus.OPEN:
-        raise Invalid("case_ids", f"{case.reference} is closed; reopen it first.")
+    # Held: a close at the same moment waits for this item, or this item sees the close.
+    case = casework.open_for_writes(
+        db,
+        case,
+        field="case_ids",
+        closed=f"{case.reference} is closed; reopen it to put it on an agenda.",
+    )
     status = db.exec(select(Meeting.status).where(Meeting.id == meeting.id)).one()
     if status == MeetingStatus.CANCELLED:
         raise Conflict("case_ids", "The meeting is cancelled.")
