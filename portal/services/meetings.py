@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
+from sqlalchemy import ColumnElement, exists
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
@@ -504,6 +504,24 @@ def _require_held(meeting: Meeting) -> None:
         raise Conflict("status", "Start the meeting (mark it held) before recording outcomes.")
 
 
+def _refuse_deactivated_before(db: Session, meeting: Meeting, people: list[StaffUser]) -> None:
+    could = set(
+        db.exec(
+            select(StaffUser.id).where(
+                StaffUser.id.in_([p.id for p in people]), could_attend(meeting)
+            )
+        ).all()
+    )
+    gone = sorted(p.display_name for p in people if p.id not in could)
+    if gone:
+        raise Invalid(
+            "attendees",
+            f"{', '.join(gone)} {'was' if len(gone) == 1 else 'were'} no longer on staff when "
+            "this meeting began (the account was deactivated before it), so cannot be "
+            "recorded as attending it.",
+        )
+
+
 def record_attendance(
     db: Session, meeting: Meeting, user_ids: list[str], *, actor: Actor, at: datetime
 ) -> int:
@@ -521,6 +539,7 @@ def record_attendance(
     )
     if len(people) != len(set(user_ids)):
         raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    _refuse_deactivated_before(db, meeting, people)
     for old in db.exec(select(Attendance).where(Attendance.meeting_id == meeting.id)).all():
         db.delete(old)
     db.flush()
@@ -545,6 +564,14 @@ def record_attendance(
     return len(people)
 
 
+def could_attend(meeting: Meeting) -> ColumnElement[bool]:
+    """SQL: the staff member had an account in use when the meeting began: active now, or
+    deactivated after it started (someone who has left since still attended a meeting
+    held before). An account's deactivation time is all the data holds of it: one
+    deactivated and reactivated since counts as active."""
+    return StaffUser.is_active | (StaffUser.deactivated_at > meeting.starts_at)
+
+
 def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
     invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
     return list(
@@ -552,7 +579,7 @@ def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agen
             select(StaffUser, Agency)
             .join(Agency, Agency.id == StaffUser.agency_id)
             .where(
-                StaffUser.is_active,
+                could_attend(meeting),
                 (StaffUser.agency_id == meeting.coordinating_agency_id)
                 | StaffUser.agency_id.in_(invited),
             )
@@ -886,6 +913,7 @@ def update_attendance(
     )
     if len(people) != len(wanted):
         raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    _refuse_deactivated_before(db, meeting, people)
     unticked = {str(u) for u in shown} - wanted
     recorded = db.exec(
         select(Attendance, StaffUser.public_id)
