@@ -225,7 +225,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "identity_view": identity_view,
             "may_print_plan": safety_plan_copy.may_print(ctx.db, client, requester=_requester(ctx)),
             "identity": identity_view.name,
-            "restricted": restricted,
+            "restricted": restricted_persons.as_told(restricted, details=restricted_names),
             "restricted_names": restricted_names,
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,
