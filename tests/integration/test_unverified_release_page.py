@@ -36,3 +36,16 @@ def test_the_client_page_shows_one_release_marked_not_verified(client, db, keys,
     assert "Not verified" not in rows[other.public_id]
     assert "state-active" in rows[other.public_id]
     assert w.client.reference in page.text
+
+
+def test_an_altered_releases_own_page_does_not_show_it_in_force(client, db, keys):
+    w = world(db, keys)
+    medical = release(db, keys, w, ["medical"])
+    altered(db, keys, medical)
+    advocate = make.user(db, w.owner, Role.ADVOCATE)  # reads names: the FHIR file has them
+    make.login(client, advocate.username)
+    for url in (f"/releases/{medical.public_id}", f"/releases/{medical.public_id}/fhir.json"):
+        page = client.get(url)
+        assert page.status_code == 409, url
+        assert "could not be verified and is not in force" in page.text, url
+        assert "2045" not in page.text, url
