@@ -356,6 +356,33 @@ def _signed_for(release: consent.Release, row, owner: Agency) -> bool:
     )
 
 
+def verified_release(
+    db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime
+) -> consent.Release | None:
+    """One signed release as this gate counts it: its document opened for its row, its
+    signature verified with the node's signing keys, signed by `at`, and signed as this
+    row's release (its id, client and agency); None otherwise, a release that counts as
+    none. For a page that shows a release's standing; a disclosure reads many at once
+    (`prefetch`), by the same checks."""
+    if row.state != ReleaseState.SIGNED:
+        return None
+    known_secrets(db, [row.data_key_id], keys=keys)
+    text = _release_text(row, keys)
+    ring, fingerprint = _ring(db, {_key_id(text)})
+    release = _verified_document("release", text, fingerprint, ring, at)
+    if release is None:
+        return None
+    client_ref = db.exec(select(Client.public_id).where(Client.id == row.client_id)).one()
+    owner = db.get(Agency, row.agency_id)
+    return release if _signed_for(release, _Row(row.public_id, client_ref), owner) else None
+
+
+@dataclass(frozen=True)
+class _Row:
+    public_id: str
+    client_ref: str
+
+
 def unverified_revocation(
     *, release_id: str, revocation_id: str, revoked_at: datetime, disclosing_agency: str
 ) -> consent.Revocation:

@@ -187,6 +187,12 @@ def request_link(
     # The log the link and its confirmation are written to, held before the check: the
     # same owner asked twice at once is one link, claimed once.
     lock_logs(db, [coordinator.id])
+    case = casework.open_for_writes(
+        db,
+        case,
+        field="agency",
+        closed="The case is closed; reopen it to ask an agency to confirm its client.",
+    )
     link = _link_of(db, case, owner)
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)

@@ -316,7 +316,10 @@ def _release_names(
     review (its public id): without one the owner does not even say that it serves the
     client. The link keeps it, so the link lapses with it (as `casework.confirm_link`)."""
     for row in releases.releases_of(db, client):
-        status = releases.status_of(db, row, keys=keys, at=at)
+        try:
+            status = releases.status_of(db, row, keys=keys, at=at)
+        except releases.Unverified:
+            continue  # counts as no release, as the consent gate counts it
         if status is None or status.state != consent.ReleaseState.ACTIVE:
             continue
         document = releases.signed_document(db, row, keys=keys)

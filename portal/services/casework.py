@@ -65,6 +65,18 @@ def held_case(db: Session, case: MdtCase) -> MdtCase:
     ).one()
 
 
+def open_for_writes(db: Session, case: MdtCase, *, field: str, closed: str) -> MdtCase:
+    """The case as it is now, held (see `held_case`), if it is open. A closed case is a
+    record kept: what it gains now (an agency, a client linked, a task, a mentor, an
+    accompaniment) would reach no caseload, list or meeting, and could widen who is told
+    of a survivor after the MDT stopped working for them. `closed`: the sentence that
+    says so to the person asking, beside `field`; nothing is written."""
+    case = held_case(db, case)
+    if case.status != CaseStatus.OPEN:
+        raise Conflict(field, closed)
+    return case
+
+
 def close_case(
     db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime, today: date
 ) -> None:
@@ -161,6 +173,9 @@ def add_agency(
         raise Invalid("agency", "Choose an agency from the list.")
     if agency.id == case.coordinating_agency_id:
         raise Conflict("agency", "The coordinating agency is already part of the case.")
+    case = open_for_writes(
+        db, case, field="agency", closed="The case is closed; reopen it to add an agency."
+    )
     link = cases.link_client(db, case, agency, None, actor=actor, at=at)
     case_history.note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
     _invite_to_coming_meetings(db, case, agency)
@@ -227,6 +242,14 @@ def confirm_link(
     """The agency names its own client record for the case, from its own side."""
     reference = validation.text(
         client_reference, "client_reference", max_length=40, label="Your client reference"
+    )
+    # The case held before the link, as a close or reopening holds it: one order of locks.
+    case = open_for_writes(
+        db,
+        case,
+        field="client_reference",
+        closed="The case is closed; your agency can confirm its client once the coordinator "
+        "reopens it.",
     )
     link = held_link(db, case, agency)
     if link is None:
@@ -386,6 +409,12 @@ def set_cadence(
             raise Invalid("review_every_days", "Give the number of days, e.g. 30.") from None
         if not 7 <= days <= 365:
             raise Invalid("review_every_days", "Choose between 7 and 365 days.")
+    case = open_for_writes(
+        db,
+        case,
+        field="review_every_days",
+        closed="The case is closed; reopen it to set its review cadence.",
+    )
     case.review_every_days = days
     case.next_review_date = next_review(case, today=today)
     db.add(case)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
+from sqlalchemy import ColumnElement, exists
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
@@ -349,8 +349,13 @@ def add_to_agenda(
     ).first()
     if case is None:
         raise Invalid("case_ids", "Choose cases of your MDT from the list.")
-    if case.status != CaseStatus.OPEN:
-        raise Invalid("case_ids", f"{case.reference} is closed; reopen it first.")
+    # Held: a close at the same moment waits for this item, or this item sees the close.
+    case = casework.open_for_writes(
+        db,
+        case,
+        field="case_ids",
+        closed=f"{case.reference} is closed; reopen it to put it on an agenda.",
+    )
     status = db.exec(select(Meeting.status).where(Meeting.id == meeting.id)).one()
     if status == MeetingStatus.CANCELLED:
         raise Conflict("case_ids", "The meeting is cancelled.")
@@ -503,6 +508,24 @@ def _require_held(meeting: Meeting) -> None:
         raise Conflict("status", "Start the meeting (mark it held) before recording outcomes.")
 
 
+def _refuse_deactivated_before(db: Session, meeting: Meeting, people: list[StaffUser]) -> None:
+    could = set(
+        db.exec(
+            select(StaffUser.id).where(
+                StaffUser.id.in_([p.id for p in people]), could_attend(meeting)
+            )
+        ).all()
+    )
+    gone = sorted(p.display_name for p in people if p.id not in could)
+    if gone:
+        raise Invalid(
+            "attendees",
+            f"{', '.join(gone)} {'was' if len(gone) == 1 else 'were'} no longer on staff when "
+            "this meeting began (the account was deactivated before it), so cannot be "
+            "recorded as attending it.",
+        )
+
+
 def record_attendance(
     db: Session, meeting: Meeting, user_ids: list[str], *, actor: Actor, at: datetime
 ) -> int:
@@ -520,6 +543,7 @@ def record_attendance(
     )
     if len(people) != len(set(user_ids)):
         raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    _refuse_deactivated_before(db, meeting, people)
     for old in db.exec(select(Attendance).where(Attendance.meeting_id == meeting.id)).all():
         db.delete(old)
     db.flush()
@@ -544,6 +568,14 @@ def record_attendance(
     return len(people)
 
 
+def could_attend(meeting: Meeting) -> ColumnElement[bool]:
+    """SQL: the staff member had an account in use when the meeting began: active now, or
+    deactivated after it started (someone who has left since still attended a meeting
+    held before). An account's deactivation time is all the data holds of it: one
+    deactivated and reactivated since counts as active."""
+    return StaffUser.is_active | (StaffUser.deactivated_at > meeting.starts_at)
+
+
 def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
     invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
     return list(
@@ -551,7 +583,7 @@ def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agen
             select(StaffUser, Agency)
             .join(Agency, Agency.id == StaffUser.agency_id)
             .where(
-                StaffUser.is_active,
+                could_attend(meeting),
                 (StaffUser.agency_id == meeting.coordinating_agency_id)
                 | StaffUser.agency_id.in_(invited),
             )
@@ -885,6 +917,7 @@ def update_attendance(
     )
     if len(people) != len(wanted):
         raise Invalid("attendees", "Choose attendees from the invited agencies' staff.")
+    _refuse_deactivated_before(db, meeting, people)
     unticked = {str(u) for u in shown} - wanted
     recorded = db.exec(
         select(Attendance, StaffUser.public_id)

@@ -25,7 +25,7 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import cases, validation
+from portal.services import cases, casework, validation
 from portal.services.mentor_program import is_program_lead, mentors_query
 
 # "By the first assessment": no assessment date is recorded anywhere yet, so the first
@@ -113,8 +113,9 @@ def assign_mentor(
         reason=lambda: _reason(reason, required=current is not None),
     )
     mentor, mentor_agency = values["mentor"]
-    if case.status != CaseStatus.OPEN:
-        raise Invalid("mentor", "This case is closed; a mentor cannot be assigned.")
+    case = casework.open_for_writes(
+        db, case, field="mentor", closed="The case is closed; reopen it to assign a mentor."
+    )
     if current is not None:
         if current.mentor_id == mentor.id:
             raise Invalid("mentor", f"{mentor.display_name} is already this case's mentor.")

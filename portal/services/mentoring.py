@@ -28,6 +28,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.mentoring import duration_label
+from portal.services import casework
 from portal.services.mentor_program import require_program_lead
 
 # The author may edit or delete an entry for this long; afterwards only amendments.
@@ -102,6 +103,13 @@ def log_accompaniment(
     at: datetime,
 ) -> Accompaniment:
     """Record one accompaniment in the mentor's program's own records."""
+    case = casework.open_for_writes(
+        db,
+        case,
+        field="occurred_on",
+        closed="The case is closed, so no accompaniment can be logged on it; ask the MDT "
+        "coordinator to reopen it if the survivor is being accompanied again.",
+    )
     entry = Accompaniment(
         agency_id=actor.agency_id,
         case_id=case.id,

@@ -20,7 +20,7 @@ from consent.validate import same_person_key
 from portal import i18n
 from portal.audit import AuditTag, lock_logs, record
 from portal.crypto import KeyWrapper, SealedElsewhere
-from portal.disclosure.consent_gate import unverified_revocation
+from portal.disclosure.consent_gate import unverified_revocation, verified_release
 from portal.disclosure.sealed_releases import release_text, revocation_text, sealed_value
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
@@ -384,9 +384,9 @@ def signed_by(
     wanted = same_person_key(name)
     found = []
     for row in releases_of(db, client):
-        if row.state != ReleaseState.SIGNED:
+        document = verified_release(db, row, keys=keys, at=at)
+        if document is None:  # a draft, or one not verified: in force for no one already
             continue
-        document = signed_document(db, row, keys=keys)
         signers = [s.name for s in (document.signer, document.second_signer) if s is not None]
         if not any(same_person_key(n) == wanted for n in signers):
             continue
@@ -488,16 +488,57 @@ def revoke(
     return signed
 
 
+NOT_VERIFIED = (
+    "This release could not be verified and is not in force: nothing is shared under it. "
+    "Ask your agency's lead."
+)
+
+
+class Unverified(Conflict):
+    """A signed release whose document does not open for its row, or whose signature does
+    not verify as this row's (tampered with, moved): it counts as no release, as the
+    consent gate counts it, and no status is told of it."""
+
+    def __init__(self) -> None:
+        super().__init__("release", NOT_VERIFIED)
+
+
 def status_of(
     db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime, tz: tzinfo = UTC
 ) -> consent.ReleaseStatus | None:
     """None for a draft or discarded release: only a signed release has a status. `tz`:
-    the time zone its reason's dates are written in."""
+    the time zone its reason's dates are written in. Unverified for a signed release that
+    does not verify: what it says is not read as if it were in force."""
     if row.state != ReleaseState.SIGNED:
         return None
-    return consent.status(
-        signed_document(db, row, keys=keys), revocations(db, row, keys=keys), at=at, tz=tz
-    )
+    document = verified_release(db, row, keys=keys, at=at)
+    if document is None:
+        raise Unverified()
+    return consent.status(document, revocations(db, row, keys=keys), at=at, tz=tz)
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One release of a client's list: `status` None for a draft (or for one not verified,
+    `verified` False: shown as not in force, its own words unread)."""
+
+    row: ConsentRelease
+    status: consent.ReleaseStatus | None
+    verified: bool = True
+
+
+def release_rows(
+    db: Session, client: Client, *, keys: KeyWrapper, at: datetime, tz: tzinfo = UTC
+) -> list[ReleaseRow]:
+    """The client's releases with their status: one that does not verify is listed as
+    such, and the others, and the rest of the client's page, still show."""
+    shown = []
+    for row in releases_of(db, client):
+        try:
+            shown.append(ReleaseRow(row, status_of(db, row, keys=keys, at=at, tz=tz)))
+        except Unverified:
+            shown.append(ReleaseRow(row, None, verified=False))
+    return shown
 
 
 def releases_of(db: Session, client: Client) -> list[ConsentRelease]:
@@ -549,10 +590,15 @@ def signed_as_minor_now_adult(
     rows = [r for r in releases_of(db, client) if r.state == ReleaseState.SIGNED]
     if not rows or rules.is_minor(birth_date_of(db, client, keys=keys), at):
         return []
-    return [
-        row
-        for row in rows
-        if signed_document(db, row, keys=keys).client_is_minor
-        and status_of(db, row, keys=keys, at=at).state
-        in (consent.ReleaseState.ACTIVE, consent.ReleaseState.NOT_YET_EFFECTIVE)
-    ]
+    found = []
+    for row in rows:
+        document = verified_release(db, row, keys=keys, at=at)
+        if document is None:  # not in force: it stays valid for no one (release_rows)
+            continue
+        state = consent.status(document, revocations(db, row, keys=keys), at=at).state
+        if document.client_is_minor and state in (
+            consent.ReleaseState.ACTIVE,
+            consent.ReleaseState.NOT_YET_EFFECTIVE,
+        ):
+            found.append(row)
+    return found

@@ -6,7 +6,7 @@ client's agency's data key, as her own name is: read here, opened, as `Restricti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -103,6 +103,18 @@ def restricted_persons_of(db: Session, client: Client, *, keys: KeyWrapper) -> l
         .order_by(RestrictedPerson.created_at, RestrictedPerson.id)
     )
     return _opened(db, client, rows, keys=keys)
+
+
+def as_told(persons: list[Restriction], *, details: bool) -> list[Restriction]:
+    """The restrictions as a viewer may be told of them. `details`: the viewer's roles may
+    read the restricted persons' names (the agency's policy, read and audited as the
+    client's own name is). Without it, what a person typed about them (the note, the
+    reason a lead gave for ending it) is dropped with the name: it can name them, or
+    someone close to the survivor. What is left says that each was recorded, why by
+    category, and when and by whom it was recorded or ended."""
+    if details:
+        return persons
+    return [replace(p, name="", note=None, end_reason=None) for p in persons]
 
 
 def staff_names(db: Session, persons: list[Restriction]) -> dict[int, str]:

@@ -24,7 +24,7 @@ from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import RequestCache, Withheld
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Actor, Agency, CaseStatus, MdtCase, StaffRole, StaffUser
+from portal.models import Actor, Agency, MdtCase, StaffRole, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     Decision,
@@ -185,8 +185,9 @@ def create_task(
     )
     if values["due_date"] < today:
         raise Invalid("due_date", "The due date cannot be before the day the task is created.")
-    if case.status != CaseStatus.OPEN:
-        raise Invalid("title", "The case is closed; reopen it to add tasks.")
+    case = casework.open_for_writes(
+        db, case, field="title", closed="The case is closed; reopen it to add tasks."
+    )
     agency, user = values["assignee"]
     task = Task(
         case_id=case.id,

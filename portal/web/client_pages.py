@@ -190,7 +190,6 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
         # audited reads of the record below are kept through the 4xx.
         ctx.db.rollback()
         ctx.keep_on_error = True
-    rows = releases.releases_of(ctx.db, client)
     identity_view = clients.view_identity(
         ctx.db,
         client,
@@ -226,20 +225,15 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "identity_view": identity_view,
             "may_print_plan": safety_plan_copy.may_print(ctx.db, client, requester=_requester(ctx)),
             "identity": identity_view.name,
-            "restricted": restricted,
+            "restricted": restricted_persons.as_told(restricted, details=restricted_names),
             "restricted_names": restricted_names,
             "staff_names": restricted_persons.staff_names(ctx.db, restricted),
             "reasons": restricted_persons.RESTRICTION_REASONS,
             "reason_label": restricted_persons.reason_label,
-            "release_rows": [
-                (
-                    r,
-                    releases.status_of(
-                        ctx.db, r, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
-                    ),
-                )
-                for r in rows
-            ],
+            "not_verified": releases.NOT_VERIFIED,
+            "release_rows": releases.release_rows(
+                ctx.db, client, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
+            ),
             "may_resign_alone": releases.signed_as_minor_now_adult(
                 ctx.db,
                 client,

@@ -13,7 +13,15 @@ import consent
 from portal.auth.permissions import Permission, allows
 from portal.errors import Invalid, NotFound
 from portal.federation import summary as federated_summary
-from portal.models import AccompanimentKind, MdtCase, Outcome, PlaceType, Role, StaffUser
+from portal.models import (
+    AccompanimentKind,
+    CaseStatus,
+    MdtCase,
+    Outcome,
+    PlaceType,
+    Role,
+    StaffUser,
+)
 from portal.services import (
     casework,
     mentor_appointments,
@@ -186,6 +194,8 @@ def _log_form(ctx: Context, case, *, status: int = 200, errors: dict | None = No
 
 def log_form(ctx: Context) -> Response:
     case = mentor_caseload.access_caseload_case(ctx.db, ctx.viewer.user, _param(ctx, "case_id"))
+    if case.status != CaseStatus.OPEN:  # nothing can be logged on it: its page says why
+        return RedirectResponse(f"/mentor/cases/{case.public_id}", status_code=303)
     return _log_form(ctx, case)
 
 

@@ -249,6 +249,9 @@ def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None)
             shown_in="persons who may never sign",
         ).allowed
     )
+    view["restricted"] = restricted_persons.as_told(
+        view["restricted"], details=view["restricted_names"]
+    )
     names = (
         "signer_name",
         "signer_capacity",

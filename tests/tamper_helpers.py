@@ -1,0 +1,33 @@
+"""A database writer with no key tampers with a signed release's row (synthetic data)."""
+
+import json
+
+from sqlalchemy import update
+
+from portal.disclosure.sealed_releases import release_text
+from portal.models import ConsentRelease
+
+
+def unsealable(db, row: ConsentRelease) -> None:
+    """Its sealed document replaced by bytes that open as nothing."""
+    db.execute(
+        update(ConsentRelease)
+        .where(ConsentRelease.id == row.id)
+        .values(document_sealed=b"B1" + bytes(60))
+    )
+    db.flush()
+    db.expire_all()
+
+
+def altered(db, keys, row: ConsentRelease) -> None:
+    """Kept in clear (as rows written before documents were sealed are), with its end moved
+    to 2045: it opens, and its signature no longer matches what it says."""
+    envelope = json.loads(release_text(db, row, keys=keys))
+    envelope["release"]["expiry"]["at"] = "2045-12-31T00:00:00Z"
+    db.execute(
+        update(ConsentRelease)
+        .where(ConsentRelease.id == row.id)
+        .values(document=json.dumps(envelope), document_sealed=None, data_key_id=None)
+    )
+    db.flush()
+    db.expire_all()
