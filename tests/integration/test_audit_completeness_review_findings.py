@@ -5,12 +5,16 @@ before it was fixed. Synthetic, obviously fictional data only."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from mentor_helpers import mentor_world
 from sqlmodel import select
 from starlette.testclient import TestClient
 from test_meetings_review_findings import MINUTES, _coordinator_with_minutes
 from test_workflow_pages import sign_in
 
-from portal.models import AuditEntry, Role
+from portal.models import AuditEntry, Role, StaffUser
+from portal.services import mentor_assignments, mentor_program, mentoring
 
 import factories as make
 
@@ -42,6 +46,9 @@ def test_the_coordinators_own_read_of_minutes_is_not_found_by_a_search_of_the_lo
     the case, which is how a lead answers "who read the minutes of MDT-...", leaves it out."""
     agency, _coordinator, case, meeting, _item = _coordinator_with_minutes(db, keys)
     reader, _token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    reader.display_name = "Synthetic Minutes Reader"
+    db.add(reader)
+    db.flush()
     page = client.get(f"/meetings/{meeting.public_id}")
     assert page.status_code == 200 and MINUTES in page.text
     reads = db.exec(
@@ -61,4 +68,124 @@ def test_the_coordinators_own_read_of_minutes_is_not_found_by_a_search_of_the_lo
     assert found.status_code == 200
     assert reader.display_name in _results(found.text), (
         f"a search of the log for {case.reference}'s minutes does not show who read them"
+    )
+
+
+# 2. Reads of the mentor program's log: some not logged, none findable by case or section ---
+
+FOLLOW_UP = "SYNTHETIC-FOLLOW-UP-CALL-AT-THE-SHELTER"
+
+
+def _entry_by_first_mentor(db, w, *, notes=None):
+    """The first mentor logs an accompaniment with a follow-up (and no notes, by default),
+    then the case passes to the program's second mentor."""
+    entry = mentoring.log_accompaniment(
+        db,
+        w.case,
+        given=mentoring.AccompanimentInput(
+            occurred_on=date(2026, 11, 1),
+            kind="medical",
+            duration_minutes=60,
+            place_type="hospital_clinic",
+            outcome="went_ahead",
+            follow_up_needed=True,
+            follow_up=FOLLOW_UP,
+            notes=notes,
+        ),
+        actor=w.mentor,
+        at=make.AT - timedelta(hours=2),
+    )
+    mentor_assignments.assign_mentor(
+        db,
+        w.case,
+        mentor_public_id=w.other_mentor.public_id,
+        reason="Synthetic: first mentor on leave",
+        viewer=mentor_program.Assigner(
+            w.coordinator, w.coordinating, frozenset({"mdt_coordinator"})
+        ),
+        at=make.AT,
+    )
+    db.flush()
+    return entry
+
+
+def _accompaniment_reads(db, w, reader) -> list[AuditEntry]:
+    return db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == w.program.id,
+            AuditEntry.actor_user_ref == reader.public_id,
+            AuditEntry.tag == "mentoring:accompaniment:viewed",
+        )
+    ).all()
+
+
+def test_a_colleagues_entry_without_notes_is_read_on_the_case_page_with_no_audit_entry(
+    client, db, keys
+):
+    """The case page shows the second mentor every entry on the case: the first mentor's
+    hospital visit, its outcome and the follow-up in the first mentor's words (what a
+    partner receives only as the `mentor_accompaniment` section, through the program's
+    point). Only an entry with notes was logged as read, so this one, which has none,
+    left nothing in the program's log."""
+    w = mentor_world(db, keys)
+    _entry_by_first_mentor(db, w)
+    make.login(client, w.other_mentor.username)
+    page = client.get(f"/mentor/cases/{w.case.public_id}")
+    assert page.status_code == 200 and FOLLOW_UP in page.text
+    assert _accompaniment_reads(db, w, w.other_mentor), (
+        "a colleague's accompaniment and follow-up were read with no audit entry"
+    )
+
+
+def test_the_program_page_lists_the_programs_accompaniments_with_no_audit_entry(client, db, keys):
+    """The program lead's page lists the program's latest accompaniments, each by case:
+    its day, kind (medical), kind of place, outcome and whether it needs a follow-up, the
+    lines of the `mentor_accompaniment` section. Opening one entry is logged; the list,
+    which shows the same of twenty entries, is not."""
+    w = mentor_world(db, keys)
+    _entry_by_first_mentor(db, w)
+    lead = make.user(db, w.program, Role.AGENCY_LEAD, username="synthetic.program.lead")
+    make.login(client, lead.username)
+    for page in ("/mentoring/program", f"/mentoring/mentors/{w.mentor.public_id}"):
+        before = len(_accompaniment_reads(db, w, lead))
+        shown = client.get(page)
+        assert shown.status_code == 200 and w.case.reference in shown.text
+        assert "Medical" in shown.text or "medical" in shown.text
+        assert len(_accompaniment_reads(db, w, lead)) > before, (
+            f"{page} listed the program's accompaniments on {w.case.reference} with no audit entry"
+        )
+
+
+def test_a_read_of_the_programs_accompaniment_is_not_found_by_a_search_of_the_log_for_the_case(
+    client, db, keys
+):
+    """The lead reads an entry (audited, `mentoring.read_program_entry`) and a mentor reads
+    a colleague's notes on the case page (audited): both entries name the case only as
+    their subject and no section, so the log shows them with an empty Case and Section,
+    and a lead searching the log for the case, or for mentor accompaniment, finds neither."""
+    w = mentor_world(db, keys)
+    entry = _entry_by_first_mentor(db, w, notes="SYNTHETIC-NOTE")
+    w.other_mentor.display_name = "Synthetic Second Mentor"
+    db.add(w.other_mentor)
+    db.flush()
+    make.login(client, w.other_mentor.username)
+    assert client.get(f"/mentor/cases/{w.case.public_id}").status_code == 200
+    lead = _lead(client, db, w.program, "synthetic.search.lead")
+    assert lead.get(f"/mentoring/accompaniments/{entry.public_id}").status_code == 200
+    reads = [
+        *_accompaniment_reads(db, w, w.other_mentor),
+        *_accompaniment_reads(
+            db,
+            w,
+            db.exec(select(StaffUser).where(StaffUser.username == "synthetic.search.lead")).one(),
+        ),
+    ]
+    assert len(reads) >= 2
+    assert {(e.case_ref, e.section_key) for e in reads} == {
+        (w.case.reference, "mentor_accompaniment")
+    }, [(e.case_ref, e.section_key) for e in reads]
+    found = lead.get(f"/audit?case_ref={w.case.reference}&section=mentor_accompaniment")
+    assert found.status_code == 200
+    assert w.other_mentor.display_name in _results(found.text), (
+        "a search of the log for the case's accompaniment does not show who read it"
     )
