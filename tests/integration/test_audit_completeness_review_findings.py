@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import httpx2
+import pytest
 from mentor_helpers import mentor_world
 from sqlmodel import select
 from starlette.testclient import TestClient
+from test_federation_in_process import URLS
 from test_meetings_review_findings import MINUTES, _coordinator_with_minutes
-from test_workflow_pages import sign_in
+from test_workflow_pages import a_case, sign_in
 
+from portal.app import create_app
 from portal.models import AuditEntry, Role, StaffUser
 from portal.services import mentor_assignments, mentor_program, mentoring
 
 import factories as make
+import federation_world as fw
+from team_helpers import joining_release
 
 
 def _lead(client, db, agency, username: str) -> TestClient:
@@ -188,4 +194,92 @@ def test_a_read_of_the_programs_accompaniment_is_not_found_by_a_search_of_the_lo
     assert found.status_code == 200
     assert w.other_mentor.display_name in _results(found.text), (
         "a search of the log for the case's accompaniment does not show who read it"
+    )
+
+
+# 3. The accounting leaves out that the agency told the coordinator it serves the survivor -
+
+
+def test_the_accounting_omits_the_coordinating_agency_told_that_the_agency_serves_the_client(
+    client, db, keys
+):
+    """A shelter confirms its client's record on a case another agency coordinates, under
+    the release the survivor signed naming that agency for MDT case review: the
+    coordinating agency learns that the shelter serves this survivor (for a community-based
+    agency the fact of service is itself protected) and links them to the case. The
+    shelter's log keeps the confirmation, but not as a disclosure of the client (no client,
+    section, purpose or release in its columns), so the survivor's accounting of
+    disclosures says nothing about this client was released outside the agency."""
+    coordinating = make.agency(db, keys, name="Coordinating CAC (synthetic)")
+    shelter = make.agency(db, keys, name="Shelter S (synthetic)")
+    survivor = make.client_record(db, shelter, keys)
+    joined = joining_release(db, keys, shelter, survivor, coordinating)
+    case = a_case(db, coordinating, [shelter])
+    _staff, token = sign_in(client, db, shelter, Role.CASE_MANAGER)
+    confirmed = client.post(
+        f"/cases/{case.public_id}/link",
+        data={"csrf_token": token, "client_reference": survivor.reference},
+    )
+    assert confirmed.status_code == 303
+    told = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == shelter.id, AuditEntry.client_ref == survivor.public_id
+        )
+    ).all()
+    assert [(e.case_ref, e.section_key, e.decision, e.release_ref) for e in told] == [
+        (case.reference, "participation", "released", joined.public_id)
+    ], "the shelter's log does not hold what it told the coordinating agency, under which release"
+    lead = _lead(client, db, shelter, "synthetic.shelter.lead")
+    page = lead.get(f"/audit/accounting?client={survivor.reference}")
+    assert page.status_code == 200
+    rows = _results(page.text)
+    assert coordinating.name in rows and case.reference in rows, (
+        f"the accounting of {survivor.reference} does not list that {coordinating.name} was "
+        f"told on {case.reference} that {shelter.name} serves them: {rows.strip()[:200]}"
+    )
+    assert "Taking part in this case" in rows
+    assert "told that we serve you" in rows and "signed " in rows, (
+        "the row does not say the coordinating agency was told, under which release"
+    )
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    """Three nodes in this process, the case opened on A and linked on B and C through the
+    protocol (as in test_federation_in_process)."""
+    a, b, c = fw.nodes(tmp_path, URLS)
+    world = fw.prepare(a, b, c)
+    apps = {node.name: create_app(node.settings()) for node in (a, b, c)}
+    mounts = {
+        URLS[1]: httpx2.ASGITransport(app=apps["b"]),
+        URLS[2]: httpx2.ASGITransport(app=apps["c"]),
+    }
+    fw.link(world, mounts=mounts)
+    world.apps = apps
+    return world
+
+
+def test_the_accounting_on_an_owners_node_omits_the_coordinator_elsewhere_told_it_serves_the_client(
+    nodes,
+):
+    """The same through the protocol: the coordinating agency on node A asks the clinic on
+    node B to confirm its client on the case (`POST /federation/v1/case-links`). The
+    clinic's node confirms under the survivor's joining release and logs the confirmation,
+    but not as a disclosure of the client, so the clinic's accounting for that survivor
+    leaves out that the coordinating agency elsewhere was told the clinic serves them."""
+    world = nodes
+    confirmed = fw.entries(world.b, tag="mdt:case:link_confirmed", subject=world.case_ref)
+    assert [(e.client_ref, e.section_key, e.decision) for e in confirmed] == [
+        (world.clients[fw.CLINIC], "participation", "released")
+    ]
+    assert confirmed[0].release_ref is not None
+    clinic_lead = TestClient(world.apps["b"], base_url=URLS[1], follow_redirects=False)
+    with clinic_lead:
+        fw.login(clinic_lead, "clinic.lead")
+        page = clinic_lead.get(f"/audit/accounting?client={world.clients[fw.CLINIC]}")
+    assert page.status_code == 200
+    rows = _results(page.text)
+    assert fw.CAC in rows and world.case_ref in rows and "told that we serve you" in rows, (
+        f"the clinic's accounting does not list {fw.CAC} told on {world.case_ref}: "
+        f"{rows.strip()[:200]}"
     )
