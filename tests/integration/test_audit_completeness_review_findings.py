@@ -5,10 +5,11 @@ before it was fixed. Synthetic, obviously fictional data only."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import httpx2
 import pytest
+from disclosure_helpers import SECRET_NOTE, release, world, write
 from mentor_helpers import mentor_world
 from sqlmodel import select
 from starlette.testclient import TestClient
@@ -17,6 +18,7 @@ from test_meetings_review_findings import MINUTES, _coordinator_with_minutes
 from test_workflow_pages import a_case, sign_in
 
 from portal.app import create_app
+from portal.disclosure import preview
 from portal.models import AuditEntry, Role, StaffUser
 from portal.services import mentor_assignments, mentor_program, mentoring
 
@@ -283,3 +285,45 @@ def test_the_accounting_on_an_owners_node_omits_the_coordinator_elsewhere_told_i
         f"the clinic's accounting does not list {fw.CAC} told on {world.case_ref}: "
         f"{rows.strip()[:200]}"
     )
+
+
+# 4. A preview's entry says content was released to someone who was not shown it --------
+
+
+def test_a_preview_logs_a_section_as_released_to_the_staff_member_its_policy_withheld_it_from(
+    db, keys
+):
+    """An advocate of the clinic previews a release of medical notes to a partner's case
+    manager. The partner would receive them, but the clinic's own policy keeps medical notes
+    from its advocates, so the preview shows the advocate only the field names. The entry
+    names the advocate as the person who looked (in their own role, under their own line),
+    yet writes the section as released to them: a lead asking who saw the medical notes
+    finds an advocate who never saw them."""
+    w = world(db, keys)  # the owner is a health clinic
+    write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
+    row = release(db, keys, w, ["medical"])
+    decisions = preview(
+        db,
+        w.own_viewer(Role.ADVOCATE),
+        row,
+        w.partner,
+        "case_manager",
+        make.AT + timedelta(hours=1),
+        tz=UTC,
+        keys=keys,
+    )
+    medical = next(d for d in decisions if d.section.key == "medical")
+    assert getattr(medical, "unseen", False)  # the recipient would get it; not shown here
+    (entry,) = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.agency_id == w.owner.id,
+            AuditEntry.tag == "disclosure:preview:viewed",
+            AuditEntry.section_key == "medical",
+        )
+    ).all()
+    assert entry.actor_role == "advocate"
+    assert (entry.decision, entry.gate) == ("withheld", "policy"), (
+        f"the advocate was not shown the medical notes, but the log says they were "
+        f"{entry.decision} to them (gate {entry.gate!r})"
+    )
+    assert '"for_recipient":"released"' in entry.detail  # what the preview was about stays
