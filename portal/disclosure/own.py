@@ -115,13 +115,15 @@ def record_reads(
     *,
     requester: Requester,
     agency: Agency,
-    reads: list[tuple[str | None, str]],
+    reads: list[tuple[str | None, str] | tuple[str | None, str, str | None]],
     at: datetime,
     allowed_tag: AuditTag = AuditTag.SECTION_VIEWED,
     detail: dict | None = None,
 ) -> None:
     """One entry per (client reference, subject) read under the same answer (a page that
-    lists many clients), in one batch in the agency's own log."""
+    lists many clients), in one batch in the agency's own log. A read of a case's record
+    (its minutes) adds the case's reference, (client reference, subject, case reference):
+    the log's Case column and a lead's search by case find it there, not in the subject."""
     tag = allowed_tag if answer.allowed else AuditTag.DISCLOSURE_WITHHELD
     detail = {
         "section": answer.section.key,
@@ -140,7 +142,7 @@ def record_reads(
                 detail=detail,
                 at=at,
                 disclosure=DisclosureFacts(
-                    case_ref=None,
+                    case_ref=case_ref,
                     client_ref=client_ref,
                     section_key=answer.section.key,
                     purpose=answer.purpose,
@@ -150,9 +152,14 @@ def record_reads(
                     viewer_role=requester.audit_role(answer.role),
                 ),
             )
-            for client_ref, subject in reads
+            for client_ref, subject, case_ref in (_with_case(read) for read in reads)
         ],
     )
+
+
+def _with_case(read: tuple) -> tuple[str | None, str, str | None]:
+    client_ref, subject, *case = read
+    return client_ref, subject, case[0] if case else None
 
 
 def read(

@@ -1373,6 +1373,18 @@ def preview(
             decision = _decision(
                 db, verdict, client_id=release_row.client_id, keys=keys, cache=cache
             )
+        facts = _facts(
+            decision,
+            case_ref=None,
+            client_ref=client_ref,
+            purpose=release_row.purpose,
+            viewer_role=staff.audit_role(mine[section.key].role),
+            rule=mine[section.key].rule,
+        )
+        if isinstance(decision, ReleasedUnseen):
+            # The recipient would receive it; the person who looked was shown only its field
+            # names, their own line withholding the content: withheld from them, by policy.
+            facts = replace(facts, decision="withheld", gate=Gate.POLICY)
         record(
             db,
             AuditTag.DISCLOSURE_PREVIEWED,
@@ -1384,18 +1396,14 @@ def preview(
                 "preview_for_role": role,
                 "owner": owner.public_id,
                 "content_shown": isinstance(decision, Released),
+                # What the recipient would get: the entry's own decision is the looker's.
+                "for_recipient": decision.decision,
             },
             at=at,
             # The person who looked, in their own role and under the own-staff line that let
-            # them (the role previewed for is in the detail): "who saw what" stays true.
-            disclosure=_facts(
-                decision,
-                case_ref=None,
-                client_ref=client_ref,
-                purpose=release_row.purpose,
-                viewer_role=staff.audit_role(mine[section.key].role),
-                rule=mine[section.key].rule,
-            ),
+            # them (or kept the content from them; the role previewed for is in the detail):
+            # "who saw what" stays true.
+            disclosure=facts,
         )
         decisions.append(decision)
     return decisions

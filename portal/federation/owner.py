@@ -541,8 +541,15 @@ def case_link(
         agency_id=owner.id,
         actor=requester,
         subject=case.reference,
-        detail={"client": client.public_id, "coordinating_agency": coordinator.public_id},
+        detail={
+            "client": client.public_id,
+            "coordinating_agency": coordinator.public_id,
+            "recipient": coordinator.public_id,
+        },
         at=at,
+        disclosure=casework.told_coordinator(
+            case, client, joined_under, viewer_role=requester.audit_role()
+        ),
     )
     return Answer(200, {"confirmed": True, "owner": owner.public_id}, owner)
 

@@ -96,6 +96,16 @@ class AuditRow:
         return owner if isinstance(owner, str) else None
 
     @property
+    def told_agency(self) -> str | None:
+        """The public id of the agency told, when our client's record was confirmed on a
+        case it coordinates, that we serve them (`casework.told_coordinator`): the
+        recipient of that disclosure is the agency, whoever of whose staff asked."""
+        if self.entry.tag != AuditTag.CASE_LINK_CONFIRMED:
+            return None
+        told = _detail(self.entry).get("recipient")
+        return told if isinstance(told, str) else None
+
+    @property
     def legal_basis(self) -> str | None:
         """The citation of the statute a disclosure was made under, where no release was."""
         named = _detail(self.entry).get("legal_basis")
@@ -496,6 +506,8 @@ class Accounting:
     # The client's releases the rows name (by public id): the survivor knows a release by
     # the day they signed it and what it was for, not by its id.
     releases: dict[str, ConsentRelease] = field(default_factory=dict)
+    # The agencies told that we serve the client (`AuditRow.told_agency`): by name.
+    told_agencies: dict[str, str] = field(default_factory=dict)
 
 
 def find_own_client(db: Session, agency: Agency, reference: str) -> Client:
@@ -520,7 +532,9 @@ def accounting(
     db: Session, agency: Agency, client_reference: str, *, actor: Actor, at: datetime
 ) -> Accounting:
     """Every release of the client's information to anyone outside the agency, compelled
-    disclosures included (a lead of the agency records those, so they are found by tag)."""
+    disclosures included (a lead of the agency records those, so they are found by tag), and
+    each time the agency told a case's coordinating agency that it serves the client (its
+    own staff confirm that: found by tag too)."""
     client = find_own_client(db, agency, client_reference)
     released_outside = and_(
         AuditEntry.agency_id == agency.id,
@@ -530,6 +544,8 @@ def accounting(
             AuditEntry.actor_agency_ref.is_(None),
             AuditEntry.actor_agency_ref != agency.public_id,
             AuditEntry.tag == str(AuditTag.COMPELLED_DISCLOSURE),
+            # Our own staff confirmed the client on a case another agency coordinates.
+            AuditEntry.tag == str(AuditTag.CASE_LINK_CONFIRMED),
         ),
     )
     found = db.exec(
@@ -571,7 +587,11 @@ def accounting(
             )
         )
     }
-    return Accounting(client, agency, rows, compelled, releases)
+    told = {row.told_agency for row in rows if row.told_agency}
+    told_agencies = dict(
+        db.exec(select(Agency.public_id, Agency.name).where(Agency.public_id.in_(told))).all()
+    )
+    return Accounting(client, agency, rows, compelled, releases, told_agencies)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditActor, AuditTag, record
+from portal.audit import AuditActor, AuditTag, DisclosureFacts, record
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
@@ -310,16 +310,40 @@ def confirm_link(
     case_history.note(
         db, case, CaseEventKind.LINK_CONFIRMED, actor=actor, at=at, reason=agency.name
     )
+    coordinating_ref = db.get(Agency, case.coordinating_agency_id).public_id
     record(
         db,
         AuditTag.CASE_LINK_CONFIRMED,
         agency_id=agency.id,
         actor=actor,
         subject=case.reference,
-        detail={"client": client.public_id, "release": joined_under},
+        detail={"client": client.public_id, "release": joined_under}
+        | ({"recipient": coordinating_ref} if joined_under else {}),
         at=at,
+        # Confirmed on a case another agency coordinates, it tells that agency that this
+        # one serves the survivor: a disclosure of the client, in their accounting.
+        disclosure=told_coordinator(case, client, joined_under) if joined_under else None,
     )
     return link
+
+
+def told_coordinator(
+    case: MdtCase, client: Client, release_ref: str, *, viewer_role: str | None = None
+) -> DisclosureFacts:
+    """What an agency's confirmation of its client on a case another agency coordinates
+    discloses: to that agency, that it serves this survivor and that they are on the case
+    (the `participation` section; the fact of service is protected for a community-based
+    agency), for MDT case review under the survivor's joining release. The entry's detail
+    names the coordinating agency as `recipient`: the survivor's accounting lists it."""
+    return DisclosureFacts(
+        case_ref=case.reference,
+        client_ref=client.public_id,
+        section_key="participation",
+        purpose=consent.Purpose.MDT_CASE_REVIEW.value,
+        decision="released",
+        release_ref=release_ref,
+        viewer_role=viewer_role,
+    )
 
 
 WITHDRAWAL_REASONS = {

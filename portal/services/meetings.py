@@ -473,7 +473,7 @@ def read_minutes(
         ).all()
     )
     answer = own.decide(db, requester, MINUTES, agency=coordinating)
-    reads = [(None, row.case.reference) for row in rows if row.item.id in found]
+    reads = [(None, row.case.reference, row.case.reference) for row in rows if row.item.id in found]
     if reads:
         own.record_reads(
             db,

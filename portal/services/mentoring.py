@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.auth.sessions import Viewer
 from portal.errors import Forbidden, Invalid, NotFound
 from portal.models import (
@@ -28,6 +28,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.mentoring import duration_label
+from portal.requester import Requester
 from portal.services import casework
 from portal.services.mentor_program import require_program_lead
 
@@ -313,22 +314,64 @@ def program_entries(
     ]
 
 
-def record_colleagues_notes_read(
-    db: Session, rows: list[EntryRow], *, reader: StaffUser, case: MdtCase, at: datetime
+# The program's log read as a section: a partner receives these same lines (the day, kind,
+# kind of place, outcome and follow-up) only as this section, through the program's point.
+ACCOMPANIMENT = "mentor_accompaniment"
+
+
+def _read_entry(requester: Requester, agency_id: int, reference: str, detail: dict, at) -> dict:
+    """One read of the program's accompaniment on one case, in the program's log: by case
+    and section, as a read of any other section is, so that the lead's search of the log
+    for the case, or for mentor accompaniment, finds it. No policy line decided it (the
+    program's own log, read by its own staff): none is named."""
+    return entry_values(
+        AuditTag.ACCOMPANIMENT_VIEWED,
+        agency_id=agency_id,
+        actor=requester,
+        subject=reference,
+        detail=detail,
+        at=at,
+        disclosure=DisclosureFacts(
+            case_ref=reference,
+            client_ref=None,  # the program serves the case; it keeps no client record of it
+            section_key=ACCOMPANIMENT,
+            purpose=requester.purpose,
+            decision="released",
+            viewer_role=requester.audit_role(),
+        ),
+    )
+
+
+def record_entries_read(
+    db: Session,
+    rows: list[EntryRow],
+    *,
+    requester: Requester,
+    agency_id: int,
+    shown_in: str,
+    at: datetime,
 ) -> None:
-    """A mentor's case page shows the notes every mentor of the program wrote on the case
-    (a case passed to them keeps its history): what a survivor told another mentor is read,
-    and the read is in the program's log, as a lead's is. One entry for the page."""
-    read = [r.public_id for r in rows if r.notes and r.mentor_public_id != reader.public_id]
-    if read:
-        record(
+    """A page of the program's log shows entries someone else wrote (a case passed to
+    another mentor keeps its history; the lead's pages list every mentor's): what a
+    survivor did with their mentor, the follow-up and any notes in that mentor's words.
+    One entry per case shown, naming the entries; a mentor's own entries are not a read."""
+    by_case: dict[str, list[str]] = {}
+    for row in rows:
+        if row.mentor_public_id != requester.user:
+            by_case.setdefault(row.case_reference, []).append(row.public_id)
+    if by_case:
+        record_many(
             db,
-            AuditTag.ACCOMPANIMENT_VIEWED,
-            agency_id=reader.agency_id,
-            actor=reader,
-            subject=case.reference,
-            detail={"accompaniments": read[:30]},
-            at=at,
+            [
+                _read_entry(
+                    requester,
+                    agency_id,
+                    reference,
+                    {"accompaniments": shown[:30], "shown_in": shown_in},
+                    at,
+                )
+                for reference, shown in by_case.items()
+            ],
         )
 
 
@@ -349,14 +392,17 @@ def read_program_entry(db: Session, viewer: Viewer, public_id: str, *, at: datet
     """An entry of the lead's own program, its notes and every version, as the lead reads
     it: the read is in the program's log, as every read of what a survivor told is."""
     entry = access_program_entry(db, viewer, public_id)
-    record(
+    record_many(
         db,
-        AuditTag.ACCOMPANIMENT_VIEWED,
-        agency_id=entry.agency_id,
-        actor=viewer.user,
-        subject=db.get(MdtCase, entry.case_id).reference,
-        detail={"accompaniment": entry.public_id},
-        at=at,
+        [
+            _read_entry(
+                Requester.of(viewer.user, viewer.agency, viewer.roles),
+                entry.agency_id,
+                db.get(MdtCase, entry.case_id).reference,
+                {"accompaniment": entry.public_id},
+                at,
+            )
+        ],
     )
     return entry
 

@@ -58,7 +58,7 @@ EVENT_WORDS = {
     AuditTag.ACCOMPANIMENT_EDITED: "accompaniment edited",
     AuditTag.ACCOMPANIMENT_DELETED: "accompaniment deleted",
     AuditTag.ACCOMPANIMENT_AMENDED: "accompaniment corrected",
-    AuditTag.ACCOMPANIMENT_VIEWED: "accompaniment notes read",
+    AuditTag.ACCOMPANIMENT_VIEWED: "accompaniment read",
     AuditTag.APPOINTMENT_ADDED: "appointment added",
     AuditTag.APPOINTMENT_CANCELLED: "appointment cancelled",
     AuditTag.MENTOR_REPORT_EXPORTED: "mentoring report exported",

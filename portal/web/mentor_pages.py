@@ -129,8 +129,13 @@ def _case_page(
         ctx.db.rollback()
         ctx.keep_on_error = True
     entries = mentoring.program_entries(ctx.db, ctx.viewer.agency, case=case, limit=30)
-    mentoring.record_colleagues_notes_read(
-        ctx.db, entries, reader=ctx.viewer.user, case=case, at=ctx.now
+    mentoring.record_entries_read(
+        ctx.db,
+        entries,
+        requester=ctx.requester,
+        agency_id=ctx.viewer.agency.id,
+        shown_in="mentor's case page",
+        at=ctx.now,
     )
     return render(
         ctx,
@@ -495,28 +500,44 @@ def end_assignment(ctx: Context) -> Response:
 
 def program(ctx: Context) -> Response:
     agency = mentor_program.require_program_lead(ctx.viewer)
+    entries = mentoring.program_entries(ctx.db, agency, limit=20)
+    mentoring.record_entries_read(
+        ctx.db,
+        entries,
+        requester=ctx.requester,
+        agency_id=agency.id,
+        shown_in="program page",
+        at=ctx.now,
+    )
     return render(
         ctx,
         "mentoring/program.html",
         {
             "agency": agency,
             "caseloads": mentor_reports.caseloads(ctx.db, agency),
-            "entries": mentoring.program_entries(ctx.db, agency, limit=20),
+            "entries": entries,
         },
     )
 
 
 def program_mentor(ctx: Context) -> Response:
     mentor = mentor_program.access_program_mentor(ctx.db, ctx.viewer, _param(ctx, "user_id"))
+    entries = mentoring.program_entries(ctx.db, ctx.viewer.agency, mentor=mentor, limit=50)
+    mentoring.record_entries_read(
+        ctx.db,
+        entries,
+        requester=ctx.requester,
+        agency_id=ctx.viewer.agency.id,
+        shown_in="a mentor's page",
+        at=ctx.now,
+    )
     return render(
         ctx,
         "mentoring/mentor.html",
         {
             "mentor": mentor,
             "rows": mentor_caseload.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx)),
-            "entries": mentoring.program_entries(
-                ctx.db, ctx.viewer.agency, mentor=mentor, limit=50
-            ),
+            "entries": entries,
             "tz": ctx.settings.tz,
         },
     )

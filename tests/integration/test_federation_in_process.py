@@ -78,7 +78,8 @@ def test_the_summary_fans_out_and_each_side_audits_its_own(world):
     # Withheld sections show the gate, e.g. the clinic's mental health has no release.
     assert 'data-gate="no_consent"' in page.text
     # The owners' logs on B and C, and the receipts on A.
-    released_b = fw.entries(world.b, case_ref=world.case_ref, decision="released")
+    # (The link's confirmation is the clinic's disclosure of its part too: not the summary's.)
+    released_b = fw.entries(world.b, case_ref=world.case_ref, tag="disclosure:section:released")
     assert {e.section_key for e in released_b} == {"medical"}
     assert all(e.actor_agency_ref == world.ids[fw.CAC] for e in released_b)
     withheld_c = fw.entries(world.c, case_ref=world.case_ref, tag="disclosure:section:withheld")
@@ -356,7 +357,7 @@ def test_a_community_agency_elsewhere_is_named_only_when_its_node_says_so(world)
     engine.dispose()
     text = _shelter_summary(world)
     assert fw.CLINIC in text and "more agency takes part" not in text
-    released = fw.entries(world.b, section_key="participation", decision="released")
+    released = fw.entries(world.b, section_key="participation", tag="disclosure:section:released")
     assert released and released[0].actor_agency_ref == world.ids[fw.SHELTER]
     received = fw.entries(world.a, tag="disclosure:section:received", section_key="participation")
     assert any(json.loads(e.detail)["owner"] == world.ids[fw.CLINIC] for e in received)
