@@ -759,3 +759,27 @@ def test_a_failed_signature_leads_to_each_error(client, team):
     ):
         response = client.post(f"{url}/sign", data=sign_form(team, **changes))
         assert target in check_error_markup(response.text, form_id="sign-form"), changes
+
+
+def test_the_spanish_release_form_is_spanish_to_a_screen_reader_from_its_heading(client, team):
+    """Before: only the <form> said lang="es"; the heading "Nuevo permiso", its lede, the
+    way back and the error summary ("Hay un problema…", announced as an alert) sat under
+    <html lang="en">, read aloud with English sounds (found by a review)."""
+    from form_markup import Page
+
+    def language_of(element):
+        for node in (element, *element.ancestors()):
+            if node.get("lang"):
+                return node.get("lang")
+        return None
+
+    url = f"/clients/{team.client_row.public_id}/releases"
+    refused = Page(client.post(url, data=release_form(team, recipients=None, language="es")).text)
+    (heading,) = refused.all("h1")
+    assert heading.text.strip() == "Nuevo permiso"
+    assert language_of(heading) == "es"
+    assert language_of(refused.by_id["error-summary"]) == "es"
+    (back,) = [a for a in refused.all("a") if "Volver" in a.text]
+    assert language_of(back) == "es"
+    english = Page(client.get(f"{url}/new?language=en").text)
+    assert language_of(english.all("h1")[0]) == "en"
