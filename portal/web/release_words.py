@@ -54,12 +54,32 @@ FORM_REFUSALS = (
     N_("The release must end after its effective date."),
     N_("A release can last at most %(days)s days: end it on %(day)s or earlier."),
 )
-_PLACEHOLDER = re.compile(r"%\\\((\w+)\\\)s")
-_REFUSAL_PATTERNS = tuple(
-    (re.compile(_PLACEHOLDER.sub(r"(?P<\1>.+?)", re.escape(m)) + r"\Z"), m)
-    for m in FORM_REFUSALS
-    if "%(" in m
+# Labels of rows that carry a date, as the coordinating agency's minutes and decisions
+# word them (disclosure/sources/minutes.py, decisions.py); the meeting's state in words.
+ROW_LABELS = (
+    N_("MDT meeting %(date)s (%(status)s)"),
+    N_("%(recommendation)s (MDT meeting %(date)s)"),
 )
+# Not "scheduled" alone: that message is an interview's, and Spanish gives it a gender.
+MEETING_STATES = {
+    "scheduled": N_("scheduled, not yet held"),
+    "held": N_("held"),
+    "cancelled": N_("cancelled"),
+}
+_PLACEHOLDER = re.compile(r"%\\\((\w+)\\\)s")
+
+
+def _patterns(messages: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """A message with %(name)s parts, as a pattern that finds what stands in each."""
+    return tuple(
+        (re.compile(_PLACEHOLDER.sub(r"(?P<\1>.+?)", re.escape(m)) + r"\Z"), m)
+        for m in messages
+        if "%(" in m
+    )
+
+
+_REFUSAL_PATTERNS = _patterns(FORM_REFUSALS)
+_ROW_PATTERNS = _patterns(ROW_LABELS)
 
 
 def state_label(language: str | None, status: consent.ReleaseStatus) -> str:
@@ -97,8 +117,25 @@ def refusals(language: str, errors: Mapping[str, str]) -> dict[str, str]:
 def _refusal(language: str, message: str) -> str:
     if message in FORM_REFUSALS:
         return i18n.gettext(language, message)
-    for pattern, template in _REFUSAL_PATTERNS:
+    return _said(language, message, _REFUSAL_PATTERNS)
+
+
+def row_label(language: str, label: str) -> str:
+    """A row's label on a page read with the survivor: a catalogue's label as its
+    catalogue says it, a meeting's minutes or decision with its date kept; the free text
+    in it (a decision's recommendation) as recorded."""
+    translated = i18n.gettext(language, label)
+    if translated != label:
+        return translated
+    return _said(language, label, _ROW_PATTERNS)
+
+
+def _said(language: str, message: str, patterns) -> str:
+    for pattern, template in patterns:
         found = pattern.match(message)
         if found:
-            return i18n.gettext(language, template) % found.groupdict()
+            parts = found.groupdict()
+            if parts.get("status") in MEETING_STATES:
+                parts["status"] = i18n.gettext(language, MEETING_STATES[parts["status"]])
+            return i18n.gettext(language, template) % parts
     return message

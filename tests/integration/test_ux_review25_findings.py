@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from test_workflow_pages import a_case, sign_in
 
-from portal.models import Role
-from portal.services import cases
+from portal.models import Client, Role
+from portal.services import cases, casework
 
 import factories as make
 
@@ -36,3 +36,29 @@ def test_the_task_assignee_list_names_the_coordinating_agency_once(client, db, k
     assert page.count(f'value="agency:{agency.public_id}"') == 1
     assert page.count(f'value="user:{user.public_id}"') == 1
     assert page.count(f'value="agency:{partner.public_id}"') == 1
+
+
+def test_a_spanish_preview_names_the_mdt_meeting_of_its_minutes_in_spanish(client, db, keys):
+    # Before: the Spanish preview, read with the survivor, headed the minutes it would
+    # share "MDT meeting 2026-11-02 (held)", in English among Spanish labels.
+    from types import SimpleNamespace
+
+    from test_meetings_review_findings import MINUTES, _coordinator_with_minutes
+    from test_release_pages import signed_release
+
+    agency, coordinator, case, meeting, _item = _coordinator_with_minutes(db, keys)
+    partner = make.agency(db, keys, name="Shelter House (synthetic)")
+    link = casework.own_link(db, case, agency)
+    person = db.get(Client, link.client_id)
+    make.login(client, coordinator.username)
+    team = SimpleNamespace(
+        token=make.csrf_of_page(client, "/clients"), client_row=person, community=partner
+    )
+    url = signed_release(client, team, sections=["mdt_minutes"], language="es")
+    page = client.get(f"{url}/preview?as={partner.public_id} advocate").text
+    day = meeting.meeting_date.isoformat()
+    assert MINUTES in page
+    assert f"MDT meeting {day}" not in page
+    assert f"Reunión del equipo (MDT) del {day} (celebrada)" in page
+    english = client.get(f"{url}/preview?as={partner.public_id} advocate&language=en").text
+    assert f"MDT meeting {day} (held)" in english
