@@ -12,6 +12,23 @@ from portal.services import cases, casework
 import factories as make
 
 
+def test_a_client_page_is_titled_by_reference_never_by_the_survivors_name(client, db, keys):
+    # Before: the client page's <title> was the survivor's full name. A title outlives the
+    # session: the browser's history, its tabs, a synced phone or a shared office computer
+    # keep it, where anyone who opens them reads who the agency serves. Every other page
+    # of a client is titled by the agency's reference.
+    import re
+
+    agency = make.agency(db, keys)
+    person = make.client_record(db, agency, keys, given="Wren", family="Titlecheck")
+    sign_in(client, db, agency, Role.ADVOCATE)
+    page = client.get(f"/clients/{person.public_id}").text
+    (title,) = re.findall(r"<title>(.*?)</title>", page, re.S)
+    assert "Wren" not in title and "Titlecheck" not in title
+    assert person.reference in title
+    assert "Wren Titlecheck" in page  # the page itself still names the client to its staff
+
+
 def test_the_meeting_form_names_the_mdt_time_zone_in_words(client, db, keys):
     # Before: "In the MDT's time zone (America/New_York)." under the date, the zone's code,
     # where every page's footer says "America/New York (EST)".
