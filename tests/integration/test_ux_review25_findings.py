@@ -79,3 +79,28 @@ def test_a_spanish_preview_names_the_mdt_meeting_of_its_minutes_in_spanish(clien
     assert f"Reunión del equipo (MDT) del {day} (celebrada)" in page
     english = client.get(f"{url}/preview?as={partner.public_id} advocate&language=en").text
     assert f"MDT meeting {day} (held)" in english
+
+
+def test_a_survivors_details_typed_into_a_section_are_not_kept_by_the_browser(client, db, keys):
+    # Before: the section forms (identity, address and safe contact, safety plan…) asked
+    # nothing of the browser, which keeps what is typed into a text box and offers it again
+    # in any box of the same name: a survivor's name, safe phone or address suggested to the
+    # next person at a shared computer. Registering and searching clients already said
+    # autocomplete="off".
+    from form_markup import Page
+
+    agency = make.agency(db, keys)
+    person = make.client_record(db, agency, keys)
+    sign_in(client, db, agency, Role.ADVOCATE)
+    kept, typed = {}, {}
+    for key in ("identity", "safe_contact", "safety_plan", "needs_assessment"):
+        page = Page(client.get(f"/clients/{person.public_id}/sections/{key}").text)
+        boxes = [
+            e
+            for e in page.all("input")
+            if (e.get("type") or "text") in ("text", "email", "tel") and e.get("name") != "q"
+        ]
+        kept[key] = [e.get("name") for e in boxes if e.get("autocomplete") != "off"]
+        typed[key] = [e.get("name") for e in boxes]
+    assert typed["identity"] and typed["needs_assessment"], typed
+    assert kept == {key: [] for key in kept}
