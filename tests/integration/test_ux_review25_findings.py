@@ -4,6 +4,7 @@ only."""
 
 from __future__ import annotations
 
+from test_mentoring_pages import mdt  # noqa: F401 - a fixture
 from test_workflow_pages import a_case, sign_in
 
 from portal.models import Client, Role
@@ -104,3 +105,44 @@ def test_a_survivors_details_typed_into_a_section_are_not_kept_by_the_browser(cl
         typed[key] = [e.get("name") for e in boxes]
     assert typed["identity"] and typed["needs_assessment"], typed
     assert kept == {key: [] for key in kept}
+
+
+def test_each_open_link_of_the_programs_log_says_which_entry_it_opens(client, db, mdt):  # noqa: F811
+    # Before: the mentor program's "Recent accompaniment" ended every row with a link named
+    # "Open" under an empty header: a screen reader's list of links read "Open, Open,
+    # Open…", nothing of which entry each one opens.
+    from form_markup import Page
+    from test_mentoring_pages import entry_form
+    from test_mentoring_pages import sign_in as sign_in_as
+
+    sign_in_as(client, "men.one")
+    token = make.csrf_of_page(client, "/mentor")
+    logged = client.post(f"/mentor/cases/{mdt['case'].public_id}/log", data=entry_form(token))
+    assert logged.status_code == 303, logged.text
+    sign_in_as(client, "prog.lead")
+    page = Page(client.get("/mentoring/program").text)
+    links = [
+        " ".join(a.text.split())
+        for a in page.all("a")
+        if (a.get("href") or "").startswith("/mentoring/accompaniments/")
+    ]
+    assert links == [f"Open the entry of 2026-11-02 on {mdt['case'].reference}"]
+    headers = [" ".join(th.text.split()) for th in page.all("th")]
+    assert "" not in headers
+
+
+def test_each_meetings_calendar_link_says_what_it_is_for(client, db, keys):
+    # Before: the meetings list ended each row with a link named ".ics" under an empty
+    # header: a file extension, read to a screen reader as "dot i c s", the same on every row.
+    from form_markup import Page
+    from test_meetings_review_findings import scheduled_meeting
+
+    agency = make.agency(db, keys)
+    case = a_case(db, agency)
+    coordinator, _token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    meeting = scheduled_meeting(db, agency, coordinator, [case.public_id])
+    page = Page(client.get("/meetings").text)
+    (link,) = [a for a in page.all("a") if (a.get("href") or "").endswith("/calendar.ics")]
+    words = " ".join(link.text.split())
+    assert words == f"Add to your calendar the meeting of {meeting.meeting_date.isoformat()}"
+    assert "" not in [" ".join(th.text.split()) for th in page.all("th")]
