@@ -4,6 +4,7 @@ only."""
 
 from __future__ import annotations
 
+from sqlmodel import select
 from test_mentoring_pages import mdt  # noqa: F401 - a fixture
 from test_workflow_pages import a_case, sign_in
 
@@ -146,3 +147,42 @@ def test_each_meetings_calendar_link_says_what_it_is_for(client, db, keys):
     words = " ".join(link.text.split())
     assert words == f"Add to your calendar the meeting of {meeting.meeting_date.isoformat()}"
     assert "" not in [" ".join(th.text.split()) for th in page.all("th")]
+
+
+def test_ending_a_restriction_on_who_may_sign_asks_first(client, db, keys):
+    # Before: on the client page each person recorded as never to sign for the client (a
+    # suspected exploiter, someone a court order keeps away) had an "End this restriction"
+    # button that ended it at once: one tap on the wrong row of the list and that person can
+    # sign the survivor's releases again. Recording a person asks first; ending did not.
+    from form_markup import Page
+    from test_release_pages import Team
+
+    from portal.models import RestrictedPerson
+
+    team = Team(client, db, keys)
+    recorded = client.post(
+        f"/clients/{team.client_row.public_id}/restricted-persons",
+        data={"csrf_token": team.token, "name": "Dana Suspect", "reason": "court_order"},
+    )
+    assert recorded.status_code == 303, recorded.text
+    person = db.exec(select(RestrictedPerson)).one()
+    team.user = make.user(db, team.owner, Role.AGENCY_LEAD)
+    team.sign_in_again(client)
+    end_url = f"/restrictions/{person.public_id}/end"
+    page = Page(client.get(f"/clients/{team.client_row.public_id}").text)
+    assert not [f for f in page.all("form") if f.get("action") == end_url], "ends in one tap"
+    assert [a for a in page.all("a") if a.get("href") == end_url]
+    asks = client.get(end_url)
+    assert asks.status_code == 200
+    assert "can sign releases for client" in asks.text and team.client_row.reference in asks.text
+    assert "Dana Suspect" not in asks.text  # the page names no one; the client page does
+    token = make.csrf_from(asks.text)
+    refused = client.post(end_url, data={"csrf_token": token, "end_reason": ""})
+    assert refused.status_code == 400 and "The reason for ending it is required." in refused.text
+    assert "can sign releases for client" in refused.text  # still the page that asks
+    db.refresh(person)
+    assert person.ended_at is None
+    ended = client.post(end_url, data={"csrf_token": token, "end_reason": "Order lifted (demo)"})
+    assert ended.status_code == 303
+    db.refresh(person)
+    assert person.ended_at is not None
