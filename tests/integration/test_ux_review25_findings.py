@@ -186,3 +186,15 @@ def test_ending_a_restriction_on_who_may_sign_asks_first(client, db, keys):
     assert ended.status_code == 303
     db.refresh(person)
     assert person.ended_at is not None
+
+
+def test_the_spanish_printed_release_names_a_signer_without_brackets_in_brackets(client, db, keys):
+    # Before: the form the survivor signs read "Firmado por: Robin Example (la persona
+    # cliente (por sí misma))", brackets inside brackets, where the English reads "Robin
+    # Example (the client themself)".
+    from test_release_pages import Team, signed_release
+
+    team = Team(client, db, keys)
+    url = signed_release(client, team, language="es")
+    page = client.get(f"{url}/print").text
+    assert "Robin Example (la persona cliente, por sí misma)" in page
