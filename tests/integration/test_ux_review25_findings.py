@@ -198,3 +198,23 @@ def test_the_spanish_printed_release_names_a_signer_without_brackets_in_brackets
     url = signed_release(client, team, language="es")
     page = client.get(f"{url}/print").text
     assert "Robin Example (la persona cliente, por sí misma)" in page
+
+
+def test_the_spanish_accountings_staff_line_is_read_as_english(client, db, keys):
+    # Before: inside the Spanish accounting (<article lang="es">) the staff's line "Back to
+    # the audit log · Use your browser's Print to print this accounting. · Language:" stayed
+    # English and was marked Spanish: a screen reader read English words with Spanish
+    # sounds.
+    from form_markup import Page
+    from test_release_pages import Team
+
+    team = Team(client, db, keys)
+    team.user = make.user(db, team.owner, Role.AGENCY_LEAD)
+    team.sign_in_again(client)
+    url = f"/audit/accounting?client={team.client_row.public_id}&language=es"
+    page = Page(client.get(url).text)
+    (back,) = [a for a in page.all("a") if "Back to the audit log" in a.text]
+    language = next(n.get("lang") for n in (back, *back.ancestors()) if n.get("lang"))
+    assert language == "en"
+    (heading,) = page.all("h1")
+    assert next(n.get("lang") for n in heading.ancestors() if n.get("lang")) == "es"
