@@ -60,6 +60,7 @@ def test_the_coordinator_sees_the_partners_minor_and_a_count_of_the_withheld(bro
     # Before: "1 minor its point did not tell your agency of": the portal's jargon.
     assert "1 more minor, not shared with your agency (no consent)" in row
     assert "its point" not in row
+    assert "1 more minor" in row and "disclosure points" not in row  # words, not jargon
     assert ">2<" in row  # two minors with a clear concern, one of them only counted
     # The shelter's log: what it released and what it withheld, naming its own clients.
     assert [e.client_ref for e in _owner_entries(db, mdt.shelter, decision="released")] == [
