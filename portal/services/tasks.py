@@ -74,10 +74,13 @@ def assignee_choices(
     """(value, label) for the assignee picker: each agency, then its staff; only
     `agencies` when given (those the person choosing may be told take part)."""
     choices = []
+    listed: set[int] = set()
     for participant in casework.participants(db, case):
         agency = participant.agency
-        if agencies is not None and agency.id not in agencies:
+        # The coordinating agency takes part twice where it linked its own client record.
+        if agency.id in listed or (agencies is not None and agency.id not in agencies):
             continue
+        listed.add(agency.id)
         choices.append((f"agency:{agency.public_id}", f"{agency.name} (agency picks)"))
         staff = db.exec(
             select(StaffUser)

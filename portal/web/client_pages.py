@@ -10,7 +10,7 @@ from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose
 from portal.errors import Conflict, Forbidden, Invalid
-from portal.models import Client
+from portal.models import Client, RestrictionReason
 from portal.sections import catalogue
 from portal.services import (
     clients,
@@ -424,6 +424,45 @@ def language_update(ctx: Context) -> Response:
     return RedirectResponse(f"/clients/{client.public_id}#language", status_code=303)
 
 
+def _restriction_to_end(ctx: Context, person, client: Client, *, value: str = ""):
+    """What ending the restriction lets happen, to read before it does. Names no one: the
+    client page says who, to those the agency's policy lets read it."""
+    url = f"/clients/{client.public_id}"
+    why = {
+        RestrictionReason.SUSPECTED_EXPLOITER: " as a suspected exploiter",
+        RestrictionReason.COURT_ORDER: " under a court order that keeps them away",
+    }.get(person.reason, "")
+    recorded = person.created_at.astimezone(ctx.settings.tz).date().isoformat()
+    return confirm_pages.Confirm(
+        title=f"End a restriction on who may sign for client {client.reference}?",
+        consequences=[
+            f"The person recorded on {recorded}{why} can sign releases for client "
+            f"{client.reference} again from now on, in any capacity.",
+            "Releases revoked when they were recorded stay revoked.",
+            "The restriction stays on the client's file as history, with your reason. To "
+            "stop them signing again, record them again.",
+        ],
+        action=f"/restrictions/{person.public_id}/end",
+        button="End the restriction",
+        back=f"{url}#restricted",
+        back_label="Back to the client",
+        keep="Keep the restriction",
+        reason=confirm_pages.Reason(
+            "end_reason", "Reason for ending it", required=True, value=value
+        ),
+    )
+
+
+def restriction_end_page(ctx: Context) -> Response:
+    person = restricted_persons.access_restriction(
+        ctx.db, ctx.viewer.agency, ctx.request.path_params["restriction_id"]
+    )
+    client = ctx.db.get(Client, person.client_id)  # the lead's own: access_restriction says so
+    if person.ended_at is not None:
+        return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
+    return confirm_pages.page(ctx, _restriction_to_end(ctx, person, client))
+
+
 def restriction_end(ctx: Context) -> Response:
     person = restricted_persons.access_restriction(
         ctx.db, ctx.viewer.agency, ctx.request.path_params["restriction_id"]
@@ -438,8 +477,9 @@ def restriction_end(ctx: Context) -> Response:
             keys=ctx.request.app.state.keys,
             at=ctx.now,
         )
-    except Invalid as error:
-        return _detail(ctx, client, status=error.status_code, errors=error.errors)
+    except Invalid as error:  # back to the page that asked, the reason kept
+        confirm = _restriction_to_end(ctx, person, client, value=ctx.field("end_reason")[:500])
+        return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     ctx.flash("The restriction is ended; it stays on the client's file as history.")
     return RedirectResponse(f"/clients/{client.public_id}#restricted", status_code=303)
 

@@ -26,7 +26,7 @@ from portal.services import (
     validation,
 )
 from portal.services import release_preview as previews
-from portal.web import confirm_pages
+from portal.web import confirm_pages, release_words
 from portal.web.context import Context
 from portal.web.release_forms import draft_from_form, sign_from_form
 from portal.web.render import render
@@ -148,7 +148,7 @@ def _new_form(ctx: Context, client, values: dict, *, status=200, errors=None) ->
             "purposes": list(consent.Purpose),
             "languages": i18n.languages(),
             "values": values,
-            "errors": errors or {},
+            "errors": release_words.refusals(values["language"], errors or {}),
             "term_days": release_forms.DEFAULT_TERM_DAYS,
         },
         status=status,

@@ -105,6 +105,12 @@ def release_reason(context, status) -> str:
 
 
 @pass_context
+def row_label(context, label: str) -> str:
+    """A section row's label: in the page's `language` where a survivor reads it."""
+    return release_words.row_label(context.get("language") or i18n.SOURCE_LANGUAGE, label)
+
+
+@pass_context
 def withheld_reason(context, why) -> str:
     """A placeholder's sentence, from the facts the disclosure point returns: on a page read
     with the survivor (one naming a `language`) composed in that language; on a staff page
@@ -133,6 +139,7 @@ templates.env.filters["release_reason"] = release_reason
 templates.env.filters["referral_words"] = convening.source_label
 templates.env.filters["basis_citation"] = legal_basis.citation
 templates.env.filters["withheld_reason"] = withheld_reason
+templates.env.filters["row_label"] = row_label
 
 
 # What a survivor reads is rendered in the language the page names (`language` in the

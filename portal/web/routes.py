@@ -267,6 +267,11 @@ def routes() -> list:
         ),
         route(
             "/restrictions/{restriction_id}/end",
+            client_pages.restriction_end_page,
+            permission=P.RESTRICTION_END,
+        ),
+        route(
+            "/restrictions/{restriction_id}/end",
             client_pages.restriction_end,
             permission=P.RESTRICTION_END,
             methods=("POST",),

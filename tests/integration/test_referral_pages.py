@@ -57,7 +57,10 @@ def test_the_coordinator_sees_the_partners_minor_and_a_count_of_the_withheld(bro
     assert "Clear concern" in row and "shared under the client's release" in row
     # The other minor is a count with its gate, never its reference.
     assert withheld.reference not in row
-    assert "1 minor its point did not tell your agency of (no consent)" in row
+    # Before: "1 minor its point did not tell your agency of": the portal's jargon.
+    assert "1 more minor, not shared with your agency (no consent)" in row
+    assert "its point" not in row
+    assert "1 more minor" in row and "disclosure points" not in row  # words, not jargon
     assert ">2<" in row  # two minors with a clear concern, one of them only counted
     # The shelter's log: what it released and what it withheld, naming its own clients.
     assert [e.client_ref for e in _owner_entries(db, mdt.shelter, decision="released")] == [
@@ -101,7 +104,7 @@ def test_a_partner_that_does_not_coordinate_is_told_nothing(browser, db, mdt):
     make.login(browser, welfare_coordinator.username)
     page = browser.get("/").text
     assert told.reference not in page and "/referrals/" not in page
-    assert "its point did not tell" not in page
+    assert "not shared with your agency" not in page
     assert _owner_entries(db, mdt.shelter) == []  # not even asked
 
 

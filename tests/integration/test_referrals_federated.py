@@ -126,7 +126,7 @@ def test_partners_elsewhere_refer_through_their_own_points(world):
     assert "SH-MINOR" in row and "shared under the client's release" in row
     # The clinic (node B, community-based, no release): a count, never the reference.
     assert "CL-MINOR" not in row
-    assert f"{fw.CLINIC}: 1 minor its point did not tell your agency of (no consent)" in row
+    assert f"{fw.CLINIC}: 1 more minor, not shared with your agency (no consent)" in row
     assert "SYNTHETIC-REMOTE-NOTE" not in row and "Robin" not in row
     # Each owner's node wrote its own decision, naming its own client there.
     (released_c,) = fw.entries(world.c, section_key="mdt_referral")

@@ -706,6 +706,41 @@ def test_a_failed_release_form_leads_to_each_error_and_ties_hints_and_messages(c
     assert "latest_date" in check_error_markup(ending.text, form_id="release-form")
 
 
+def test_a_refused_spanish_release_form_says_what_is_wrong_in_spanish(client, team):
+    """The form is prepared with the client, in the client's language: a refused Spanish
+    form said "Choose at least one agency to share with." under a Spanish heading, half in
+    a language the survivor may not read (found by a review)."""
+    from form_markup import check_error_markup
+
+    url = f"/clients/{team.client_row.public_id}/releases"
+    empty = client.post(url, data=release_form(team, recipients=None, sections=None, language="es"))
+    links = check_error_markup(empty.text, form_id="release-form")
+    assert links == {
+        "recipients-first": "Elija al menos una agencia con la que compartir.",
+        "sections-first": "Elija al menos un tipo de información para compartir.",
+    }
+    past = client.post(url, data=release_form(team, effective_date="2026-10-01", language="es"))
+    assert check_error_markup(past.text, form_id="release-form") == {
+        "effective_date": "La fecha de entrada en vigor no puede estar en el pasado."
+    }
+    too_long = client.post(url, data=release_form(team, end_date="2028-11-02", language="es"))
+    assert check_error_markup(too_long.text, form_id="release-form") == {
+        "end_date": "Un permiso puede durar como máximo 365 días: termínelo el 2027-11-02 o antes."
+    }
+    event = client.post(
+        url, data=release_form(team, expiry_kind="event", event="", latest_date="", language="es")
+    )
+    assert check_error_markup(event.text, form_id="release-form") == {
+        "event": "Falta describir lo que tiene que ocurrir.",
+        "latest_date": "La fecha límite de fin debe ser una fecha (AAAA-MM-DD).",
+    }
+    # Staff's own pages stay in English: the same refusal of an English form.
+    english = client.post(url, data=release_form(team, recipients=None, language="en"))
+    assert check_error_markup(english.text, form_id="release-form") == {
+        "recipients-first": "Choose at least one agency to share with."
+    }
+
+
 def test_a_failed_signature_leads_to_each_error(client, team):
     from form_markup import check_error_markup
 
@@ -724,3 +759,27 @@ def test_a_failed_signature_leads_to_each_error(client, team):
     ):
         response = client.post(f"{url}/sign", data=sign_form(team, **changes))
         assert target in check_error_markup(response.text, form_id="sign-form"), changes
+
+
+def test_the_spanish_release_form_is_spanish_to_a_screen_reader_from_its_heading(client, team):
+    """Before: only the <form> said lang="es"; the heading "Nuevo permiso", its lede, the
+    way back and the error summary ("Hay un problema…", announced as an alert) sat under
+    <html lang="en">, read aloud with English sounds (found by a review)."""
+    from form_markup import Page
+
+    def language_of(element):
+        for node in (element, *element.ancestors()):
+            if node.get("lang"):
+                return node.get("lang")
+        return None
+
+    url = f"/clients/{team.client_row.public_id}/releases"
+    refused = Page(client.post(url, data=release_form(team, recipients=None, language="es")).text)
+    (heading,) = refused.all("h1")
+    assert heading.text.strip() == "Nuevo permiso"
+    assert language_of(heading) == "es"
+    assert language_of(refused.by_id["error-summary"]) == "es"
+    (back,) = [a for a in refused.all("a") if "Volver" in a.text]
+    assert language_of(back) == "es"
+    english = Page(client.get(f"{url}/new?language=en").text)
+    assert language_of(english.all("h1")[0]) == "en"
