@@ -294,3 +294,15 @@ def test_every_command_says_which_database_it_uses_so_verbose_never_fails():
 def test_verbose_i18n_check_runs(operator, capsys):
     status, err = _run(capsys, "-v", "i18n", "check")
     assert status == 0 and "Traceback" not in err, err
+
+
+def test_assets_without_npm_says_what_to_install_in_one_line(operator, capsys, monkeypatch):
+    """A fresh machine without npm (./ops/demo runs `portal assets` first) was told
+    "unexpected AssetError: npm is needed once ...; report it"."""
+    from portal import assets
+
+    monkeypatch.setattr(assets, "htmx_present", lambda: False)
+    monkeypatch.setattr(assets.shutil, "which", lambda name: None)
+    status, err = _run(capsys, "assets")
+    _one_clear_line(err)
+    assert status == 3 and "npm is needed once" in err, (status, err)
