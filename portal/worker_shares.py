@@ -11,8 +11,11 @@ waited three times as long as the others, and the second core idled. Measured wi
 
 The counts live in a small file every worker maps (`WorkerShares`): a slot of 8 bytes each,
 which a worker holds by a byte-range lock for as long as it lives. The kernel lets go of
-that lock when a worker dies, so the worker started in its place takes the same slot and
-zeroes it. A worker writes only its own slot and reads the others' without a lock: a count
+that lock when a worker dies, so the worker started in its place takes a free slot and
+zeroes every free one. There are two slots per worker: on SIGHUP (`kill -HUP`, an upgrade)
+uvicorn starts each new worker before it stops the old one, and a new worker finding
+every slot taken failed to start, so the restart was aborted and the old code kept
+serving. A worker writes only its own slot and reads the others' without a lock: a count
 read a moment late costs at most one connection closed, or kept, to no purpose.
 """
 
@@ -30,6 +33,7 @@ from typing import Any
 ENVIRONMENT = "PORTAL_WORKER_SHARES"
 _SLOT = struct.Struct("=q")  # one worker's requests in hand
 _SANE = range(0, 1_000_000)  # a count outside this was read half-written: ignored
+SLOTS_PER_WORKER = 2  # the workers, and as many again started in their place on SIGHUP
 
 
 class WorkerShares:
@@ -43,6 +47,7 @@ class WorkerShares:
             self._file.close()
             raise ValueError(f"{path} is not a worker shares file")
         self.slots = size // _SLOT.size
+        self.workers = max(1, self.slots // SLOTS_PER_WORKER)  # a share is theirs to divide
         self._counts = struct.Struct(f"={self.slots}q")
         self._map = mmap.mmap(self._file.fileno(), size)
         self.slot: int | None = None
@@ -56,7 +61,7 @@ class WorkerShares:
             raise ValueError("workers: at least 1")
         handle, path = tempfile.mkstemp(prefix="portal-workers-", dir=directory)
         try:
-            os.write(handle, bytes(_SLOT.size * workers))
+            os.write(handle, bytes(_SLOT.size * workers * SLOTS_PER_WORKER))
         finally:
             os.close(handle)
         return path
@@ -64,16 +69,24 @@ class WorkerShares:
     def claim(self) -> int:
         """Take a slot no living worker holds, for as long as this process lives."""
         for slot in range(self.slots):
+            if slot == self.slot:
+                continue  # ours already: never zeroed and let go of here
             try:
                 fcntl.lockf(
                     self._file, fcntl.LOCK_EX | fcntl.LOCK_NB, _SLOT.size, _SLOT.size * slot
                 )
             except OSError:
                 continue  # a living worker's
-            self.slot, self.in_hand = slot, 0
-            _SLOT.pack_into(self._map, _SLOT.size * slot, 0)  # a dead worker's count, gone
-            return slot
-        raise RuntimeError(f"every one of the {self.slots} worker slots is taken")
+            # A dead worker's count, gone: in the slot taken and in every other free one,
+            # where a worker stopped for good (a restart's old one) left it.
+            _SLOT.pack_into(self._map, _SLOT.size * slot, 0)
+            if self.slot is None:
+                self.slot, self.in_hand = slot, 0
+            else:
+                fcntl.lockf(self._file, fcntl.LOCK_UN, _SLOT.size, _SLOT.size * slot)
+        if self.slot is None:
+            raise RuntimeError(f"every one of the {self.slots} worker slots is taken")
+        return self.slot
 
     def _write(self) -> None:
         _SLOT.pack_into(self._map, _SLOT.size * self.slot, self.in_hand)
@@ -90,7 +103,7 @@ class WorkerShares:
         """Whether this worker has more requests in hand than its even share of all the
         workers' (rounded up): then a connection is better served elsewhere."""
         total = sum(count for count in self._counts.unpack_from(self._map) if count in _SANE)
-        return self.in_hand > -(-total // self.slots)
+        return self.in_hand > -(-total // self.workers)
 
     def close(self) -> None:
         self._map.close()

@@ -30,7 +30,12 @@ def add_commands(commands) -> None:
         ),
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--port", type=port, default=8000, help="port to listen on")
+    demo.add_argument(
+        "--port",
+        type=port,
+        help=f"port to listen on (default: {DEMO_PORT}; with --federated the first of the "
+        f"three nodes' ports, default {FEDERATED_FIRST_PORT})",
+    )
     demo.add_argument(
         "--no-serve", action="store_true", help="prepare the database only; do not serve"
     )
@@ -49,11 +54,16 @@ def add_commands(commands) -> None:
 
 
 FEDERATED_FOLDER = "portal-federated-demo"
+DEMO_PORT = 8000
+# Apart from the one-node demo's port, so both demos can run side by side.
+FEDERATED_FIRST_PORT = 8101
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.federated:
         return cmd_federated_demo(args)
+    if args.port is None:
+        args.port = DEMO_PORT
     from portal import assets
     from portal.app import create_app
     from portal.cli.serve import check_listening, run_in_process
@@ -172,7 +182,7 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     from portal.demo.logins import DEMO_PASSWORD
     from portal.demo.seed import AGENCIES
 
-    first_port = 8101 if args.port == 8000 else args.port
+    first_port = FEDERATED_FIRST_PORT if args.port is None else args.port
     folder = Path(FEDERATED_FOLDER).resolve()
     state_file = folder / "nodes.json"
     nodes = federated.plan(folder, host=args.host, port=first_port)

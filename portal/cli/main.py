@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    if verbose and args.uses:
+    if verbose and getattr(args, "uses", None):
         print(chosen().line(), file=sys.stderr)
     try:
         return args.run(args) or 0
@@ -115,7 +115,10 @@ def _fail(message: str, status: int) -> int:
 def cmd_assets(args) -> int:
     from portal import assets
 
-    path = assets.fetch_htmx()
+    try:
+        path = assets.fetch_htmx()
+    except assets.AssetError as error:  # npm missing or failing: ./ops/demo goes on without
+        raise CommandError(str(error), COULD_NOT_RUN) from None
     print(f"htmx {assets.HTMX_VERSION} at {path}")
     return 0
 

@@ -113,7 +113,7 @@ def _write(text: str, out: str | None) -> None:
         ) from None
 
 
-def _roster_failure(error) -> CommandError:
+def _roster_failure(error, *, done: str = "imported") -> CommandError:
     from portal.federation.roster import RosterConflict, RosterSignatureError
 
     if isinstance(error, RosterSignatureError):
@@ -122,7 +122,8 @@ def _roster_failure(error) -> CommandError:
         status = errors.REFUSED
     else:
         status = errors.BAD_INPUT
-    return CommandError(f"roster not imported: {error}", status)
+    # `done` names what did not happen: an operator signing is told nothing was signed.
+    return CommandError(f"roster not {done}: {error}", status)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -236,7 +237,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
             # written leaves the roster in force as it was.
             _write(signed.to_json(), args.out)
     except RosterError as error:
-        raise _roster_failure(error) from None
+        raise _roster_failure(error, done="signed") from None
     print(
         f"roster version {signed.roster.version} signed with {signed.key_id}: "
         f"{len(signed.roster.members)} members",

@@ -94,7 +94,11 @@ def add_commands(commands) -> None:
         "one-time enrolment link)",
         run=cmd_staff_add,
     )
-    add.add_argument("--base-url", help="the portal's address, for the enrolment link")
+    add.add_argument(
+        "--base-url",
+        help="the portal's address as staff open it, for the enrolment link (default: this "
+        "node's address in the roster, else http://127.0.0.1:8000)",
+    )
     add.add_argument("--agency", required=True, help="the agency's name or public id")
     add.add_argument("--username", required=True, help="the name they sign in with")
     add.add_argument("--name", required=True, help="their full name, as shown to colleagues")
@@ -104,7 +108,10 @@ def add_commands(commands) -> None:
         required=True,
         choices=[r.value for r in Role],
         metavar="ROLE",
-        help=choices_help(Role, "a role (repeat for several)"),
+        # Every role is accepted here so that the refusal can say who adds the others.
+        help="administrator (the first one's password is asked here; later ones get a "
+        "link), or agency_lead for an agency's first lead; the lead adds everyone else, in "
+        "any role, on the portal",
     )
 
 

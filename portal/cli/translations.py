@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po, write_po
 
 from portal import i18n
 from portal.cli.errors import BAD_INPUT, CommandError
+from portal.cli.parsing import NONE, command, group
 from portal.resources import TEMPLATES_DIR
 
 PORTAL_DIR = Path(i18n.__file__).parent
@@ -76,15 +77,23 @@ def missing(language: str) -> list[str]:
 
 
 def add_commands(commands) -> None:
-    i18n_cmd = commands.add_parser("i18n", help="translations").add_subparsers(
-        dest="i18n_command", required=True
+    # Declared like every other command, so `portal -v i18n …` and `--help` work as theirs do.
+    i18n_cmd = group(commands, "i18n", "translations", dest="i18n_command")
+    tpl = command(
+        i18n_cmd,
+        "template",
+        "write the message template (.pot) to FILE",
+        uses=NONE,
+        run=cmd_template,
     )
-    tpl = i18n_cmd.add_parser("template", help="write the message template (.pot) to FILE")
     tpl.add_argument("file", help="where to write it, or - for standard output")
-    tpl.set_defaults(run=cmd_template)
-    i18n_cmd.add_parser(
-        "check", help="fail if any catalogue leaves a message untranslated"
-    ).set_defaults(run=cmd_check)
+    command(
+        i18n_cmd,
+        "check",
+        "fail (exit status 1) if any catalogue leaves a message untranslated",
+        uses=NONE,
+        run=cmd_check,
+    )
 
 
 def cmd_template(args: argparse.Namespace) -> int:

@@ -269,3 +269,40 @@ def test_a_federated_demo_folder_whose_saved_state_is_unreadable_is_said_in_one_
     status, err = _run(capsys, "demo", "--federated")
     _one_clear_line(err)
     assert status == 4 and "is not a federated demo's saved state" in err, (status, err)
+
+
+def _leaf_commands(parser, path=()):
+    import argparse
+
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield " ".join(path), parser
+    for subparsers in groups:
+        for name, sub in subparsers.choices.items():
+            yield from _leaf_commands(sub, (*path, name))
+
+
+def test_every_command_says_which_database_it_uses_so_verbose_never_fails():
+    """`portal -v i18n check` ended in a traceback (AttributeError: no attribute 'uses'):
+    i18n's commands were declared by hand, without what `-v` reads."""
+    undeclared = [
+        path for path, parser in _leaf_commands(cli.parser()) if "uses" not in parser._defaults
+    ]
+    assert not undeclared, undeclared
+
+
+def test_verbose_i18n_check_runs(operator, capsys):
+    status, err = _run(capsys, "-v", "i18n", "check")
+    assert status == 0 and "Traceback" not in err, err
+
+
+def test_assets_without_npm_says_what_to_install_in_one_line(operator, capsys, monkeypatch):
+    """A fresh machine without npm (./ops/demo runs `portal assets` first) was told
+    "unexpected AssetError: npm is needed once ...; report it"."""
+    from portal import assets
+
+    monkeypatch.setattr(assets, "htmx_present", lambda: False)
+    monkeypatch.setattr(assets.shutil, "which", lambda name: None)
+    status, err = _run(capsys, "assets")
+    _one_clear_line(err)
+    assert status == 3 and "npm is needed once" in err, (status, err)

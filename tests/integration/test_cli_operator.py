@@ -205,7 +205,9 @@ def test_help_names_the_database_and_every_option_says_what_it_does(operator, mo
         .choices["add"]
         .format_help()
     )
-    assert "case_manager" in add_help and "administrator" in add_help
+    # The two roles it adds, and who adds the rest (it refuses them, naming the lead).
+    assert "agency_lead" in add_help and "administrator" in add_help
+    assert "the lead adds everyone else" in " ".join(add_help.split())
 
 
 def test_an_unknown_role_lists_the_roles(operator, capsys):

@@ -54,3 +54,28 @@ def test_federated_demo_prepares_serves_links_and_says_where_to_log_in(
     assert "reusing the federated demo" in capsys.readouterr().out
     # Other addresses than the saved ones are refused, in one line.
     assert cli.main(["demo", "--federated", "--no-serve", "--port", str(port + 10)]) == 4
+
+
+class _Planned(Exception):
+    """Stops the demo once it has chosen its nodes' addresses."""
+
+
+def test_the_federated_demo_takes_the_port_it_is_given_even_the_one_node_demos(
+    tmp_path, monkeypatch
+):
+    """Before: `--port 8000` with --federated silently served on 8101 (8000 stood for
+    "no --port"), though `--help` promised --port and the next two."""
+    from portal.demo import federated
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    asked = []
+
+    def plan(directory, *, host, port):
+        asked.append(port)
+        raise _Planned
+
+    monkeypatch.setattr(federated, "plan", plan)
+    for arguments, first_port in ((["--port", "8000"], 8000), ([], 8101)):
+        cli.main(["demo", "--federated", "--no-serve", *arguments])  # stopped by plan()
+        assert asked.pop() == first_port

@@ -175,6 +175,21 @@ def test_import_failures_are_one_line_with_their_exit_status(nodes, tmp_path, ca
     assert "not newer" in capsys.readouterr().err
 
 
+def test_a_roster_that_cannot_be_signed_says_so_not_that_an_import_failed(nodes, tmp_path, capsys):
+    """Before: `portal roster sign --node not-a-url` answered "roster not imported", on the
+    coordinating node, where nothing is imported."""
+    _signed(nodes, tmp_path, capsys)
+    capsys.readouterr()
+    nodes.use("a")
+    arguments = ["roster", "sign", str(tmp_path / "members.json"), "--node", "not-a-url"]
+    arguments += ["--coordinator", "Coordinating CAC (synthetic)"]
+    assert cli.main([*arguments, "--out", str(tmp_path / "unsigned.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: roster not signed: ") and "not-a-url" in err
+    assert not (tmp_path / "unsigned.json").exists()
+
+
 def _sign_on_a(nodes, tmp_path, name: str) -> Path:
     nodes.use("a")
     out = tmp_path / name

@@ -115,3 +115,48 @@ def test_modules_reading_outside_input_parse_it_only_through_the_bound(path):
         and node.value.id == "json"
     ]
     assert not unbounded, f"{path} calls json.loads directly on line(s) {unbounded}"
+
+
+OPEN_STRINGS = {
+    # A quote never closed: the old pattern tried every split of the text after it.
+    "open-string": b'{"note": "' + b"ab" * 50_000,
+    # Escaped quotes to the end: each one starts a scan again if the scan is not single-pass.
+    "escaped-quotes": b'["' + b'\\"' * 50_000,
+    "trailing-backslash": b'["abc\\',
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPEN_STRINGS))
+def test_a_string_left_open_is_measured_in_one_pass(name):
+    """Measured in a process of its own, so a scan that never ends fails here rather than
+    holding the test run: 100 KB must take well under the time given."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys; from portal import untrusted_json\n"
+        "print(untrusted_json.nesting_depth(sys.stdin.buffer.read()))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            input=OPEN_STRINGS[name],
+            capture_output=True,
+            timeout=20,
+            check=True,
+            cwd=Path(__file__).parents[2],
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"nesting_depth of {name} ran past 20 s")
+    assert int(done.stdout) == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "depth"),
+    [(b'[["abc', 2), (b'["abc[[[[', 1), (b'[{"a": "\\"[[', 2), (b'"', 0)],
+)
+def test_brackets_after_an_open_quote_are_text_and_the_parser_refuses_the_document(document, depth):
+    assert untrusted_json.nesting_depth(document) == depth
+    with pytest.raises(json.JSONDecodeError):
+        untrusted_json.loads(document)

@@ -50,14 +50,40 @@ def test_each_worker_takes_a_slot_of_its_own_and_a_dead_workers_slot_is_taken_ag
     mine.close()
 
 
-def test_every_slot_taken_is_said(two_slots):
+def test_a_worker_started_beside_every_living_one_still_takes_a_slot(two_slots):
+    """uvicorn restarts its workers on SIGHUP (`kill -HUP`, ops/README.md "Upgrades") by
+    starting each new one before it stops the old one. Before, that new worker found both
+    slots taken and died, and uvicorn aborted the restart, the old code still serving."""
     claimed, theirs = _FORK.Pipe()
     release, keep = _FORK.Pipe()
     holders = [_FORK.Process(target=_hold_a_slot, args=(two_slots, theirs, keep)) for _ in range(2)]
     for holder in holders:
         holder.start()
     assert sorted(claimed.recv() for _ in holders) == [0, 1]
-    with pytest.raises(RuntimeError, match="every one of the 2 worker slots is taken"):
+    new = WorkerShares(two_slots)
+    assert new.claim() == 2
+    assert new.workers == 2  # the even share is still of two workers' requests
+    for _holder in holders:
+        release.send("go")
+    for holder in holders:
+        holder.join(timeout=10)
+    # The old workers' counts (three requests each, left when they died) go with the next
+    # worker that starts; they no longer push the new ones over their share.
+    other = WorkerShares(two_slots)
+    assert other.claim() == 0
+    assert new._counts.unpack_from(new._map) == (0, 0, 0, 0)
+    other.close()
+    new.close()
+
+
+def test_every_slot_taken_is_said(two_slots):
+    claimed, theirs = _FORK.Pipe()
+    release, keep = _FORK.Pipe()
+    holders = [_FORK.Process(target=_hold_a_slot, args=(two_slots, theirs, keep)) for _ in range(4)]
+    for holder in holders:
+        holder.start()
+    assert sorted(claimed.recv() for _ in holders) == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="every one of the 4 worker slots is taken"):
         WorkerShares(two_slots).claim()
     for _holder in holders:
         release.send("go")
