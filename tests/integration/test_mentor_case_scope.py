@@ -8,6 +8,8 @@ Someone who reads cases in another role too (the program's lead) still reads the
 """
 
 import pathlib
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from mentor_helpers import mentor_world
@@ -15,7 +17,7 @@ from mentor_helpers import mentor_world
 from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import Role
-from portal.services import api_tokens, cases
+from portal.services import api_tokens, cases, meetings, mentor_assignments, mentor_program, tasks
 
 import factories as make
 
@@ -30,6 +32,26 @@ def world(db, keys):
     w.lead = make.user(db, w.program, Role.AGENCY_LEAD, Role.SURVIVOR_MENTOR)
     db.flush()
     return w
+
+
+def _coordinator(world) -> mentor_program.Assigner:
+    return mentor_program.Assigner(
+        world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
+    )
+
+
+def _held_by_the_other_mentor(db, world):
+    """A second case of the coordinating agency, held by the program's other mentor."""
+    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
+    mentor_assignments.assign_mentor(
+        db,
+        other_case,
+        mentor_public_id=world.other_mentor.public_id,
+        reason=None,
+        viewer=_coordinator(world),
+        at=make.AT,
+    )
+    return other_case
 
 
 def sign_in(client, user) -> None:
@@ -57,15 +79,11 @@ def test_another_mentor_of_the_program_is_answered_as_if_the_case_did_not_exist(
 
 
 def test_a_mentor_whose_assignment_ended_no_longer_opens_the_case(client, db, world):
-    from portal.services import mentor_assignments, mentor_program
-
     mentor_assignments.end_assignment(
         db,
         world.case,
         reason="Synthetic: the survivor chose another program",
-        viewer=mentor_program.Assigner(
-            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
-        ),
+        viewer=_coordinator(world),
         at=make.AT,
     )
     db.flush()
@@ -127,22 +145,7 @@ def test_no_handler_opens_a_case_by_id_without_the_viewers_caseload():
 
 
 def test_a_meeting_shows_a_mentor_only_the_agenda_items_of_cases_they_hold(client, db, world):
-    from datetime import date
-    from zoneinfo import ZoneInfo
-
-    from portal.services import meetings, mentor_assignments, mentor_program
-
-    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
-    mentor_assignments.assign_mentor(
-        db,
-        other_case,
-        mentor_public_id=world.other_mentor.public_id,
-        reason=None,
-        viewer=mentor_program.Assigner(
-            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
-        ),
-        at=make.AT,
-    )
+    other_case = _held_by_the_other_mentor(db, world)
     meeting = meetings.schedule_meeting(
         db,
         world.coordinating,
@@ -165,10 +168,6 @@ def test_a_meeting_shows_a_mentor_only_the_agenda_items_of_cases_they_hold(clien
 
 
 def _task(db, world, case, assignee: str, title: str):
-    from datetime import date, timedelta
-
-    from portal.services import tasks
-
     made = tasks.create_task(
         db,
         case,
@@ -185,21 +184,7 @@ def _task(db, world, case, assignee: str, title: str):
 
 
 def test_a_mentor_sees_the_programs_tasks_only_on_cases_they_hold(client, db, world):
-    from datetime import date
-
-    from portal.services import mentor_assignments, mentor_program
-
-    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
-    mentor_assignments.assign_mentor(
-        db,
-        other_case,
-        mentor_public_id=world.other_mentor.public_id,
-        reason=None,
-        viewer=mentor_program.Assigner(
-            world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
-        ),
-        at=make.AT,
-    )
+    other_case = _held_by_the_other_mentor(db, world)
     program = f"agency:{world.program.public_id}"
     held = _task(db, world, world.case, program, "SYNTHETIC-TASK-HELD")
     other = _task(db, world, other_case, program, "SYNTHETIC-TASK-OTHER")
