@@ -65,6 +65,8 @@ def test_the_assigned_mentor_opens_the_case_and_its_summary(client, world):
         assert client.get(f"/cases/{world.case.public_id}{page}").status_code == 200, page
     dashboard = client.get("/").text
     assert world.case.reference in dashboard and "MDT cases you mentor" in dashboard
+    # Beside "My caseload", which counts open cases only, the list says why it may hold more.
+    assert "your caseload counts only the open ones" in dashboard
 
 
 def test_another_mentor_of_the_program_is_answered_as_if_the_case_did_not_exist(client, world):
