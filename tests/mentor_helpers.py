@@ -36,3 +36,8 @@ def mentor_world(db, keys) -> MentorWorld:
     )
     db.flush()
     return MentorWorld(coordinating, coordinator, program, mentor, other_mentor, case)
+
+
+def as_coordinator(w: MentorWorld) -> mentor_program.Assigner:
+    """The coordinating agency's coordinator, as the mentor assignment services take them."""
+    return mentor_program.Assigner(w.coordinator, w.coordinating, frozenset({"mdt_coordinator"}))

@@ -10,7 +10,7 @@ from datetime import UTC, date, timedelta
 import httpx2
 import pytest
 from disclosure_helpers import SECRET_NOTE, release, world, write
-from mentor_helpers import mentor_world
+from mentor_helpers import as_coordinator, mentor_world
 from sqlmodel import select
 from starlette.testclient import TestClient
 from test_federation_in_process import URLS
@@ -20,7 +20,7 @@ from test_workflow_pages import a_case, sign_in
 from portal.app import create_app
 from portal.disclosure import preview
 from portal.models import AuditEntry, Role, StaffUser
-from portal.services import mentor_assignments, mentor_program, mentoring
+from portal.services import mentor_assignments, mentoring
 
 import factories as make
 import federation_world as fw
@@ -108,9 +108,7 @@ def _entry_by_first_mentor(db, w, *, notes=None):
         w.case,
         mentor_public_id=w.other_mentor.public_id,
         reason="Synthetic: first mentor on leave",
-        viewer=mentor_program.Assigner(
-            w.coordinator, w.coordinating, frozenset({"mdt_coordinator"})
-        ),
+        viewer=as_coordinator(w),
         at=make.AT,
     )
     db.flush()

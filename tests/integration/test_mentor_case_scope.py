@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from mentor_helpers import mentor_world
+from mentor_helpers import as_coordinator, mentor_world
 
 from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import Role
-from portal.services import api_tokens, cases, meetings, mentor_assignments, mentor_program, tasks
+from portal.services import api_tokens, cases, meetings, mentor_assignments, tasks
 
 import factories as make
 
@@ -34,12 +34,6 @@ def world(db, keys):
     return w
 
 
-def _coordinator(world) -> mentor_program.Assigner:
-    return mentor_program.Assigner(
-        world.coordinator, world.coordinating, frozenset({Role.MDT_COORDINATOR.value})
-    )
-
-
 def _held_by_the_other_mentor(db, world):
     """A second case of the coordinating agency, held by the program's other mentor."""
     other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
@@ -48,7 +42,7 @@ def _held_by_the_other_mentor(db, world):
         other_case,
         mentor_public_id=world.other_mentor.public_id,
         reason=None,
-        viewer=_coordinator(world),
+        viewer=as_coordinator(world),
         at=make.AT,
     )
     return other_case
@@ -85,7 +79,7 @@ def test_a_mentor_whose_assignment_ended_no_longer_opens_the_case(client, db, wo
         db,
         world.case,
         reason="Synthetic: the survivor chose another program",
-        viewer=_coordinator(world),
+        viewer=as_coordinator(world),
         at=make.AT,
     )
     db.flush()

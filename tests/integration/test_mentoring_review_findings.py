@@ -8,7 +8,7 @@ import re
 from datetime import date, timedelta
 
 from form_markup import Page
-from mentor_helpers import mentor_world
+from mentor_helpers import as_coordinator, mentor_world
 from sqlmodel import func, select
 from test_mentoring_pages import entries, entry_form, sign_in
 
@@ -29,10 +29,6 @@ def form_fields(html: str, action: str) -> dict[str, str]:
         for e in form.descendants()
         if e.tag == "input" and e.get("type") == "hidden" and e.get("name")
     }
-
-
-def as_coordinator(w) -> mentor_program.Assigner:
-    return mentor_program.Assigner(w.coordinator, w.coordinating, frozenset({"mdt_coordinator"}))
 
 
 def program_lead(db, w, username="synthetic.review.lead"):
