@@ -71,13 +71,14 @@ def client_record(
     birth=date(2000, 5, 17),
     phone="",
     address="",
+    actor=None,
 ):
     made = clients.register_client(
         db,
         agency,
         clients.Identity(given, family, birth, phone=phone, address=address),
         reference=f"R-{next(_numbers)}",
-        actor=None,
+        actor=actor,
         keys=keys,
         at=AT,
     )

@@ -41,3 +41,11 @@ def mentor_world(db, keys) -> MentorWorld:
 def as_coordinator(w: MentorWorld) -> mentor_program.Assigner:
     """The coordinating agency's coordinator, as the mentor assignment services take them."""
     return mentor_program.Assigner(w.coordinator, w.coordinating, frozenset({"mdt_coordinator"}))
+
+
+def in_caseload(db, client, mentor) -> None:
+    """Makes `client` one of `mentor`'s caseload as an intake does: registered by them, on
+    no case anyone holds. For tests of what a survivor-mentor may read of a client."""
+    client.created_by_id = mentor.id
+    db.add(client)
+    db.flush()

@@ -22,16 +22,19 @@ from portal.errors import Forbidden, Invalid
 from portal.federation import summary as summaries
 from portal.models import ApiScope, Client
 from portal.placeholders import sentence
-from portal.services import cases, clients, sections
+from portal.services import cases, clients, sections, visibility
 
 
 def find_clients(ctx: ApiContext) -> ClientList:
     reference = ctx.request.query_params.get("reference", "")
     if not reference or len(reference) > 40:
         raise Invalid("reference", "Give your agency's client reference (at most 40 characters).")
+    holder = visibility.caseload_holder(ctx.viewer)
     rows = ctx.db.exec(
         select(Client.public_id, Client.reference).where(
-            Client.agency_id == ctx.viewer.agency.id, Client.reference == reference
+            Client.agency_id == ctx.viewer.agency.id,
+            Client.reference == reference,
+            *(() if holder is None else (visibility.client_held_by(holder.id),)),
         )
     ).all()
     return ClientList(items=[ClientRef(id=i, reference=r) for i, r in rows])
@@ -39,7 +42,7 @@ def find_clients(ctx: ApiContext) -> ClientList:
 
 def write_section(ctx: ApiContext) -> SectionSaved:
     """The web's save, in the token's role: the agency's discipline and its own policy."""
-    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    client = clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
     try:
         entry = sections.write_section(
             ctx.db,

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, lock_logs, record
-from portal.auth.permissions import caseload_only
 from portal.auth.sessions import Viewer
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
@@ -27,6 +26,7 @@ from portal.models import (
 )
 from portal.models.workflow import CaseEventKind
 from portal.services import case_history, convening, validation, visibility
+from portal.services.visibility import caseload_holder
 
 # No 0/O, 1/I/L: read aloud in a meeting or copied by hand, a reference stays one reference.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -274,12 +274,6 @@ def access_case(
     if case is None:
         raise NotFound("case")
     return case
-
-
-def caseload_holder(viewer: Viewer) -> StaffUser | None:
-    """The mentor whose caseload bounds the cases this viewer opens and lists, or None
-    for a viewer who reads every case of their agency."""
-    return viewer.user if caseload_only(viewer.roles) else None
 
 
 def case_for(db: Session, viewer: Viewer, public_id: str) -> MdtCase:

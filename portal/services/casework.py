@@ -16,7 +16,16 @@ from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
 from portal.errors import Conflict, Invalid, NotFound
-from portal.models import Actor, Agency, AgencyKind, CaseLink, CaseStatus, Client, MdtCase
+from portal.models import (
+    Actor,
+    Agency,
+    AgencyKind,
+    CaseLink,
+    CaseStatus,
+    Client,
+    MdtCase,
+    StaffUser,
+)
 from portal.models.workflow import (
     AgendaItem,
     CaseEventKind,
@@ -238,8 +247,11 @@ def confirm_link(
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
+    holder: StaffUser | None = None,
 ) -> CaseLink:
-    """The agency names its own client record for the case, from its own side."""
+    """The agency names its own client record for the case, from its own side. With
+    `holder` (a viewer who reads only as a survivor-mentor), only a client they may open:
+    a reference typed must not bring another mentor's survivor into their caseload."""
     reference = validation.text(
         client_reference, "client_reference", max_length=40, label="Your client reference"
     )
@@ -261,10 +273,20 @@ def confirm_link(
             "client, withdraw your agency's link first, then confirm the right one.",
         )
     found = db.exec(
-        select(Client).where(Client.agency_id == agency.id, Client.reference == reference)
+        select(Client).where(
+            Client.agency_id == agency.id,
+            Client.reference == reference,
+            *(() if holder is None else (visibility.client_held_by(holder.id),)),
+        )
     ).all()
     if not found:
-        raise Invalid("client_reference", "Your agency has no client with this reference.")
+        raise Invalid(
+            "client_reference",
+            "Your agency has no client with this reference."
+            if holder is None
+            else "You have no client with this reference: link one you registered, or ask "
+            "your lead to confirm the link.",
+        )
     if len(found) > 1:  # registered before references were kept apart: never a guess
         raise Conflict(
             "client_reference",

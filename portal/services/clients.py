@@ -9,16 +9,17 @@ from sqlmodel import Session, func, select
 
 from portal import crypto, i18n
 from portal.audit import AuditTag, lock_logs, record
+from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import own
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Actor, Agency, Client
+from portal.models import Actor, Agency, Client, StaffUser
 from portal.models.client import identity_sealed_for
 from portal.requester import Requester
 from portal.services import validation
 from portal.services.keys import data_secret, data_secrets, sealing_secret
-from portal.services.visibility import client_visible_to
+from portal.services.visibility import caseload_holder, client_held_by, client_visible_to
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ ALREADY_REGISTERED = (
     "Your agency already has a client with this name and birth date; "
     "find them with the search on the client list."
 )
+# A survivor-mentor's search finds only their caseload: the person may be another's.
+ALREADY_REGISTERED_FOR_A_MENTOR = (
+    "Your agency already has a client with this name and birth date. If you mentor them, "
+    "find them with the search on the client list; if not, ask your lead to assign them."
+)
 
 
 def register_new(
@@ -124,6 +130,7 @@ def register_new(
     actor: Actor,
     keys: KeyWrapper,
     at: datetime,
+    holder: StaffUser | None = None,
 ) -> Client:
     """A person registered by a member of the agency's staff, once: one person, one record.
 
@@ -161,7 +168,10 @@ def register_new(
             allowed_tag=AuditTag.CLIENT_IDENTITY_VIEWED,
             detail={"shown_in": "registration: already a client"},
         )
-        raise Conflict("given_name", ALREADY_REGISTERED)
+        raise Conflict(
+            "given_name",
+            ALREADY_REGISTERED if holder is None else ALREADY_REGISTERED_FOR_A_MENTOR,
+        )
     return register_client(
         db,
         agency,
@@ -205,11 +215,13 @@ def find_clients(
     family_name: str,
     birth_date: date,
     keys: KeyWrapper,
+    holder: StaffUser | None = None,
 ) -> list[Client]:
     """Exact match on normalised name + birth date, answered by the index, not by
     decrypting the agency's whole client list. A client is indexed under the key that
     sealed it: after a rotation, until `portal keys reseal` moves them, some are under
-    a retired one, so the digest is made with each."""
+    a retired one, so the digest is made with each. With `holder`, only their caseload's
+    (registering asks the whole agency: one person, one record)."""
     born = birth_date.isoformat()
     digests = [
         crypto.search_digest(secret, given_name, family_name, born)
@@ -218,7 +230,11 @@ def find_clients(
     return list(
         db.exec(
             select(Client)
-            .where(Client.agency_id == agency.id, Client.search_digest.in_(digests))
+            .where(
+                Client.agency_id == agency.id,
+                Client.search_digest.in_(digests),
+                *_held(holder),
+            )
             .order_by(Client.id)
         ).all()
     )
@@ -354,27 +370,49 @@ def reveal_identity(
     )
 
 
-def access_client(db: Session, agency: Agency, public_id: str) -> Client:
-    """Only the owning agency ever loads its client rows."""
+def _held(holder: StaffUser | None) -> tuple:
+    return () if holder is None else (client_held_by(holder.id),)
+
+
+def access_client(
+    db: Session, agency: Agency, public_id: str, *, holder: StaffUser | None = None
+) -> Client:
+    """Only the owning agency ever loads its client rows; with `holder` (a viewer who
+    reads only as a survivor-mentor), only one of their caseload. Any other answers 404,
+    as a client that does not exist."""
     client = db.exec(
-        select(Client).where(Client.public_id == public_id, client_visible_to(agency.id))
+        select(Client).where(
+            Client.public_id == public_id, client_visible_to(agency.id), *_held(holder)
+        )
     ).first()
     if client is None:
         raise NotFound("client")
     return client
 
 
+def client_for(db: Session, viewer: Viewer, public_id: str) -> Client:
+    """A client a signed-in person opens: their agency serves them, and a viewer who reads
+    only as a survivor-mentor mentors them (or registered them, before anyone holds their
+    case). Every page and API operation that opens a client by its id loads it here (a
+    test holds the handlers to it)."""
+    return access_client(db, viewer.agency, public_id, holder=caseload_holder(viewer))
+
+
 # Listing one agency's clients (issue 4): counted and paged in SQL, so only the rows on the
 # page shown are ever decrypted.
-def count_clients(db: Session, agency: Agency) -> int:
-    return db.exec(select(func.count(Client.id)).where(client_visible_to(agency.id))).one()
+def count_clients(db: Session, agency: Agency, *, holder: StaffUser | None = None) -> int:
+    return db.exec(
+        select(func.count(Client.id)).where(client_visible_to(agency.id), *_held(holder))
+    ).one()
 
 
-def clients_page(db: Session, agency: Agency, *, page: int, per_page: int) -> list[Client]:
+def clients_page(
+    db: Session, agency: Agency, *, page: int, per_page: int, holder: StaffUser | None = None
+) -> list[Client]:
     return list(
         db.exec(
             select(Client)
-            .where(client_visible_to(agency.id))
+            .where(client_visible_to(agency.id), *_held(holder))
             .order_by(Client.created_at.desc(), Client.id.desc())
             .offset(max(page - 1, 0) * per_page)
             .limit(per_page)

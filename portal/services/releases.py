@@ -19,6 +19,7 @@ import consent
 from consent.validate import same_person_key
 from portal import i18n
 from portal.audit import AuditTag, lock_logs, record
+from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.disclosure.consent_gate import unverified_revocation, verified_release
 from portal.disclosure.sealed_releases import release_text, revocation_text, sealed_value
@@ -34,10 +35,11 @@ from portal.models import (
     ReleaseRevocation,
     ReleaseSection,
     ReleaseState,
+    StaffUser,
 )
 from portal.models.release import release_sealed_for, revocation_sealed_for
 from portal.sections import catalogue
-from portal.services import restricted_persons
+from portal.services import restricted_persons, visibility
 from portal.services.clients import reveal_identity
 from portal.services.keys import current_key, seal_record
 from portal.services.restricted_persons import excluded_signers
@@ -554,16 +556,29 @@ def releases_of(db: Session, client: Client) -> list[ConsentRelease]:
     )
 
 
-def access_release(db: Session, agency: Agency, public_id: str) -> ConsentRelease:
-    """Only the disclosing agency's staff load its releases; anyone else gets 404."""
-    row = db.exec(
-        select(ConsentRelease).where(
-            ConsentRelease.public_id == public_id, ConsentRelease.agency_id == agency.id
+def access_release(
+    db: Session, agency: Agency, public_id: str, *, holder: StaffUser | None = None
+) -> ConsentRelease:
+    """Only the disclosing agency's staff load its releases; with `holder` (a viewer who
+    reads only as a survivor-mentor), only a release of a client of their caseload. Anyone
+    else gets 404."""
+    query = select(ConsentRelease).where(
+        ConsentRelease.public_id == public_id, ConsentRelease.agency_id == agency.id
+    )
+    if holder is not None:
+        query = query.join(Client, Client.id == ConsentRelease.client_id).where(
+            visibility.client_held_by(holder.id)
         )
-    ).first()
+    row = db.exec(query).first()
     if row is None:
         raise NotFound("release")
     return row
+
+
+def release_for(db: Session, viewer: Viewer, public_id: str) -> ConsentRelease:
+    """A release a signed-in person opens: of their agency, and of a client they may open
+    (`clients.client_for`)."""
+    return access_release(db, viewer.agency, public_id, holder=visibility.caseload_holder(viewer))
 
 
 def recipient_choices(db: Session, owner: Agency) -> list[Agency]:

@@ -4,16 +4,19 @@ viewer may not see).
 
 A case is visible to an agency that coordinates it or is linked to it; a client only to
 the agency that serves them. A survivor-mentor who reads cases in no other role sees, of
-those, only the cases they hold (`held_by`). A list that must use an index per half (the
-dashboard's) reads the two halves below; they are the same predicate, split for the
-planner.
+those, only the cases they hold (`held_by`) and the clients of their caseload
+(`client_held_by`): `caseload_holder` says whose caseload bounds a viewer. A list that
+must use an index per half (the dashboard's) reads the two halves below; they are the
+same predicate, split for the planner.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, exists
 
-from portal.models import CaseLink, Client, MdtCase, MentorAssignment
+from portal.auth.permissions import caseload_only
+from portal.auth.sessions import Viewer
+from portal.models import CaseLink, Client, MdtCase, MentorAssignment, StaffUser
 
 
 def coordinated_by(agency_id) -> ColumnElement[bool]:
@@ -44,3 +47,30 @@ def held_by(mentor_id) -> ColumnElement[bool]:
         MentorAssignment.mentor_id == mentor_id,
         MentorAssignment.ended_at.is_(None),
     )
+
+
+def _linked_to_a_held_case(*mentor: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL: the client's agency links them to a case someone (of `mentor`) holds now."""
+    return exists().where(
+        CaseLink.client_id == Client.id,
+        CaseLink.agency_id == Client.agency_id,
+        MentorAssignment.case_id == CaseLink.case_id,
+        MentorAssignment.ended_at.is_(None),
+        *mentor,
+    )
+
+
+def client_held_by(mentor_id) -> ColumnElement[bool]:
+    """SQL: the client is in the survivor-mentor's caseload: linked by their agency to a
+    case the mentor holds now, or registered by the mentor and on no case anyone holds (the
+    intake they are doing, before the coordinator assigns a mentor). `mentor_id` may be a
+    value or a bind parameter."""
+    return _linked_to_a_held_case(MentorAssignment.mentor_id == mentor_id) | (
+        (Client.created_by_id == mentor_id) & ~_linked_to_a_held_case()
+    )
+
+
+def caseload_holder(viewer: Viewer) -> StaffUser | None:
+    """The mentor whose caseload bounds the cases and clients this viewer opens and lists,
+    or None for a viewer who reads every case and client of their agency."""
+    return viewer.user if caseload_only(viewer.roles) else None

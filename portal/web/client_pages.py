@@ -20,6 +20,7 @@ from portal.services import (
     safety_plan_copy,
     submissions,
     validation,
+    visibility,
 )
 from portal.web import confirm_pages, forms, release_pages
 from portal.web.context import Context
@@ -52,6 +53,8 @@ def client_search(ctx: Context) -> Response:
 
 def _client_list(ctx: Context, query: dict[str, str]) -> Response:
     agency, keys = ctx.viewer.agency, ctx.request.app.state.keys
+    # A survivor-mentor lists the clients of their caseload, not the whole program's.
+    holder = visibility.caseload_holder(ctx.viewer)
     errors: dict[str, str] = {}
     # A role that may not read identity sees references only, and cannot search by name:
     # a search would tell it whether a named person is a client.
@@ -71,15 +74,15 @@ def _client_list(ctx: Context, query: dict[str, str]) -> Response:
                     query["birth_date"], "birth_date", label="Birth date"
                 ),
             )
-            rows = clients.find_clients(ctx.db, agency, keys=keys, **wanted)
+            rows = clients.find_clients(ctx.db, agency, keys=keys, holder=holder, **wanted)
             total = len(rows)
         except Invalid as error:
             errors = error.errors
     else:
-        total = clients.count_clients(ctx.db, agency)
+        total = clients.count_clients(ctx.db, agency, holder=holder)
         pages = max(1, -(-total // PER_PAGE))
         page = min(_page_number(ctx.request.query_params.get("page")), pages)
-        rows = clients.clients_page(ctx.db, agency, page=page, per_page=PER_PAGE)
+        rows = clients.clients_page(ctx.db, agency, page=page, per_page=PER_PAGE, holder=holder)
     # Only the rows on this page are decrypted, and only for a role that may read them;
     # each name shown is audited.
     identities = clients.listed_identities(
@@ -104,6 +107,7 @@ def _client_list(ctx: Context, query: dict[str, str]) -> Response:
             "query": query,
             "errors": errors,
             "names": names,
+            "caseload": holder is not None,
         },
         status=400 if errors else 200,
     )
@@ -162,6 +166,7 @@ def client_create(ctx: Context) -> Response:
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
+            holder=visibility.caseload_holder(ctx.viewer),
         )
     except Forbidden:
         return _register_form(ctx)
@@ -256,7 +261,7 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
 
 
 def client_detail(ctx: Context) -> Response:
-    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    client = clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
     return _detail(ctx, client)
 
 
@@ -265,7 +270,7 @@ CONFIRMED = "confirmed"  # the person recording was shown what it revokes, and w
 
 
 def restricted_person_create(ctx: Context) -> Response:
-    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    client = clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
     given = {k: ctx.field(k) for k in RESTRICTION_FIELDS}
     try:
         restricted_persons.checked(**given)
@@ -413,7 +418,7 @@ def _compelled_to_record(
 
 
 def language_update(ctx: Context) -> Response:
-    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    client = clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
     try:
         clients.set_preferred_language(
             ctx.db, client, ctx.field("preferred_language"), actor=ctx.viewer.user, at=ctx.now
@@ -485,7 +490,7 @@ def restriction_end(ctx: Context) -> Response:
 
 
 def compelled_disclosure_create(ctx: Context) -> Response:
-    client = clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    client = clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
     try:
         today = ctx.now.astimezone(ctx.settings.tz).date()
         given = forms.compelled_disclosure(

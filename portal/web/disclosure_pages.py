@@ -126,9 +126,7 @@ def release_preview(ctx: Context) -> Response:
     """What a recipient would see under this one release, before or after the client signs:
     a signed release through the disclosure point itself (audited as a preview), a draft
     from its own words and the owner's policy (no content; see release_preview)."""
-    release = releases.access_release(
-        ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"]
-    )
+    release = releases.release_for(ctx.db, ctx.viewer, ctx.request.path_params["release_id"])
     if release.state == ReleaseState.DISCARDED:
         raise NotFound("release")  # a discarded draft is gone from every page
     document = previews.document_of(ctx.db, release, keys=ctx.request.app.state.keys)

@@ -67,11 +67,11 @@ def grouped_sections() -> list[tuple[str, list]]:
 
 
 def _client(ctx: Context) -> Client:
-    return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    return clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
 
 
 def _release(ctx: Context):
-    row = releases.access_release(ctx.db, ctx.viewer.agency, ctx.request.path_params["release_id"])
+    row = releases.release_for(ctx.db, ctx.viewer, ctx.request.path_params["release_id"])
     if row.state == ReleaseState.DISCARDED:
         raise NotFound("release")  # a discarded draft is gone from every page
     return row

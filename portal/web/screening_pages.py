@@ -43,7 +43,7 @@ SCREENING_FIELDS = screenings.FIELDS
 
 
 def _client(ctx: Context):
-    return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    return clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
 
 
 def _purpose(ctx: Context) -> str:

@@ -15,7 +15,7 @@ from portal.web.render import render
 
 
 def _client(ctx: Context):
-    return clients.access_client(ctx.db, ctx.viewer.agency, ctx.request.path_params["client_id"])
+    return clients.client_for(ctx.db, ctx.viewer, ctx.request.path_params["client_id"])
 
 
 def _editable(ctx: Context) -> list[Section]:

@@ -378,6 +378,7 @@ def case_confirm_link(ctx: Context) -> Response:
             actor=ctx.viewer.user,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
+            holder=caseload_holder(ctx.viewer),
         )
         _tell_as_coordinator(ctx, case)
 

@@ -102,9 +102,12 @@ def test_every_api_call_answers_as_the_web_does_for_the_tokens_role(client, db, 
         assert api_refused == web_refused, (operation.path, web.status_code, api.status_code)
         if not allows(frozenset({role.value}), operation.permission):
             assert api_refused, operation.path
-        elif caseload_only(frozenset({role.value})) and "{case_id}" in operation.path:
-            # A mentor opens only the cases they hold: neither the person nor the token's
-            # lead holds this one, and both answer as if it did not exist.
+        elif caseload_only(frozenset({role.value})) and (
+            "{case_id}" in operation.path or "{client_id}" in operation.path
+        ):
+            # A mentor opens only the cases and clients of their caseload: neither the
+            # person nor the token's lead holds these, and both answer as if they did not
+            # exist.
             assert web.status_code == api.status_code == 404, operation.path
         else:
             assert api.status_code in (200, 403), (operation.path, api.text)

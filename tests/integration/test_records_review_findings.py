@@ -7,6 +7,7 @@ what should happen. Synthetic data only."""
 from __future__ import annotations
 
 import pytest
+from mentor_helpers import in_caseload
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -50,6 +51,7 @@ def test_a_refused_survivors_copy_is_kept_in_the_agencys_log(client, db, keys, c
     agency, author, person = _agency_with_client(db, keys)
     _plan(db, keys, person, author, clock(), safe_places="SYNTHETIC LIBRARY")
     mentor = make.user(db, agency, Role.SURVIVOR_MENTOR)
+    in_caseload(db, person, mentor)
     make.login(client, mentor.username)
     page = client.get(f"/clients/{person.public_id}/safety-plan/print")
     assert page.status_code == 403 and "SYNTHETIC LIBRARY" not in page.text

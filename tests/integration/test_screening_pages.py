@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from mentor_helpers import in_caseload
 from sqlmodel import select
 
 from portal.errors import Invalid
@@ -20,7 +21,7 @@ NY = ZoneInfo("America/New_York")
 def _signed_in(app_client, db, keys, *roles, birth=make.MINOR_BIRTH):
     agency = make.agency(db, keys, discipline=Discipline.ADVOCACY)
     user = make.user(db, agency, *roles)
-    client = make.client_record(db, agency, keys, birth=birth)
+    client = make.client_record(db, agency, keys, birth=birth, actor=user)
     make.login(app_client, user.username)
     return agency, user, client
 
@@ -383,6 +384,7 @@ def test_client_page_keeps_a_mandated_report_from_a_role_the_screening_is_withhe
     survivor = make.client_record(db, agency, keys, birth=make.MINOR_BIRTH)
     _minor_screened_and_reported(db, keys, clock, agency, advocate, survivor, "LE-2026-777001")
     mentor = make.user(db, agency, Role.SURVIVOR_MENTOR)
+    in_caseload(db, survivor, mentor)
     make.login(client, mentor.username)
     withheld = client.get(f"/clients/{survivor.public_id}/screenings")
     assert "withheld" in withheld.text.lower() and "LE-2026-777001" not in withheld.text

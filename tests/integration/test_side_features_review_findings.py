@@ -98,7 +98,8 @@ class _Owner:
         self.partner = make.agency(db, keys, name="Partner House (synthetic)")
         self.advocate = make.user(db, self.agency, Role.ADVOCATE)
         self.mentor = make.user(db, self.agency, Role.SURVIVOR_MENTOR)
-        self.client_row = make.client_record(db, self.agency, keys)
+        # Registered by the mentor: the survivor is in their caseload (an intake).
+        self.client_row = make.client_record(db, self.agency, keys, actor=self.mentor)
         self.release = releases.draft_release(
             db,
             self.client_row,

@@ -1,0 +1,251 @@
+"""A survivor-mentor opens the client records of their caseload, not every one of their
+program's.
+
+The program's own policy releases a survivor's identity, safe contact and safety
+strategies to the survivor-mentor role. Until the caseload bounded client records too, a
+second mentor of the program, never assigned to the survivor, read all of it from the
+client pages (list, search, record, sections, screenings, releases) and the API. A mentor
+keeps the clients they registered while nobody holds their case (the intake they are
+doing); the program's lead reads every client.
+"""
+
+import pathlib
+from datetime import date
+
+import pytest
+from mentor_helpers import as_coordinator, mentor_world
+from sqlmodel import select
+
+from portal.auth.sessions import Viewer
+from portal.errors import NotFound
+from portal.models import CaseLink, Role
+from portal.services import api_tokens, clients, mentor_assignments, releases
+
+import factories as make
+from team_helpers import joining_release
+
+CLIENT_PAGES = ("", "/sections", "/screenings")
+BIRTH = date(2001, 3, 9)
+
+
+@pytest.fixture
+def world(db, keys):
+    w = mentor_world(db, keys)
+    w.lead = make.user(db, w.program, Role.AGENCY_LEAD, Role.SURVIVOR_MENTOR)
+    # The survivor the mentor holds: the program's record, linked to the case it holds.
+    w.survivor = make.client_record(db, w.program, keys, given="Alder", family="Quillon")
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == w.case.id, CaseLink.agency_id == w.program.id)
+    ).one()
+    link.client_id, link.confirmed_at = w.survivor.id, make.AT
+    db.add(link)
+    # One the mentor registered at intake, on no case yet.
+    w.intake = make.client_record(
+        db, w.program, keys, given="Birch", family="Quillon", actor=w.mentor
+    )
+    db.flush()
+    return w
+
+
+def sign_in(client, user) -> None:
+    client.cookies.clear()
+    make.login(client, user.username)
+
+
+def test_the_mentor_opens_their_survivor_and_their_intake(client, world):
+    sign_in(client, world.mentor)
+    for person in (world.survivor, world.intake):
+        for page in CLIENT_PAGES:
+            path = f"/clients/{person.public_id}{page}"
+            assert client.get(path).status_code == 200, path
+    listed = client.get("/clients").text
+    assert "Clients you mentor" in listed
+    assert "Alder Quillon" in listed and "Birch Quillon" in listed
+
+
+def test_another_mentor_of_the_program_is_answered_as_if_the_client_did_not_exist(client, world):
+    sign_in(client, world.other_mentor)
+    for person in (world.survivor, world.intake):
+        for page in CLIENT_PAGES:
+            answer = client.get(f"/clients/{person.public_id}{page}")
+            assert answer.status_code == 404, page
+            assert "Quillon" not in answer.text
+    listed = client.get("/clients").text
+    assert "Alder" not in listed and "Birch" not in listed
+    assert world.survivor.reference not in listed
+
+
+def test_a_search_by_name_finds_only_the_caseload(client, world):
+    sign_in(client, world.other_mentor)
+    listed = client.get("/clients")
+    found = client.post(
+        "/clients/search",
+        data={
+            "csrf_token": make.csrf_from(listed.text),
+            "given_name": "Alder",
+            "family_name": "Quillon",
+            "birth_date": "2000-05-17",
+        },
+    )
+    assert found.status_code == 200
+    assert world.survivor.public_id not in found.text and "Alder Quillon" not in found.text
+
+
+def test_registering_someone_already_registered_tells_a_mentor_to_ask_their_lead(client, world):
+    sign_in(client, world.other_mentor)
+    form = client.get("/clients/new")
+    answer = client.post(
+        "/clients",
+        data={
+            "csrf_token": make.csrf_from(form.text),
+            "reference": "R-NEW-1",
+            "given_name": "Alder",
+            "family_name": "Quillon",
+            "birth_date": "2000-05-17",
+            "preferred_language": "en",
+        },
+    )
+    assert answer.status_code == 409
+    assert "ask your lead to assign them" in answer.text
+    assert world.survivor.public_id not in answer.text
+
+
+def test_a_client_leaves_the_caseload_with_the_case(client, db, world):
+    mentor_assignments.end_assignment(
+        db,
+        world.case,
+        reason="Synthetic: the survivor chose another program",
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    db.flush()
+    sign_in(client, world.mentor)
+    assert client.get(f"/clients/{world.survivor.public_id}").status_code == 404
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
+
+
+def test_an_intake_passes_to_the_mentor_assigned_to_its_case(client, db, world, keys):
+    """The registering mentor keeps their intake only until someone holds its case."""
+    case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 22))
+    mentor_assignments.assign_mentor(
+        db,
+        case,
+        mentor_public_id=world.other_mentor.public_id,
+        reason=None,
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.client_id = world.intake.id
+    db.add(link)
+    db.flush()
+    sign_in(client, world.mentor)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
+    sign_in(client, world.other_mentor)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
+
+
+def test_the_programs_lead_reads_every_client(client, world):
+    sign_in(client, world.lead)
+    for person in (world.survivor, world.intake):
+        assert client.get(f"/clients/{person.public_id}").status_code == 200
+    listed = client.get("/clients").text
+    assert "All clients" in listed and "Alder Quillon" in listed and "Birch Quillon" in listed
+
+
+def test_a_release_opens_only_for_a_client_of_the_caseload(client, db, keys, world):
+    row = joining_release(db, keys, world.program, world.survivor, world.coordinating)
+    db.flush()
+    for page in (f"/releases/{row.public_id}", f"/releases/{row.public_id}/preview"):
+        sign_in(client, world.mentor)
+        assert client.get(page).status_code == 200, page
+        sign_in(client, world.other_mentor)
+        assert client.get(page).status_code == 404, page
+    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    with pytest.raises(NotFound):
+        releases.release_for(db, other, row.public_id)
+
+
+def test_confirming_a_link_cannot_bring_another_survivor_into_the_caseload(client, db, keys, world):
+    """The case the other mentor holds waits for the program's client: a reference typed
+    must name one of the mentor's own, not any client of the program."""
+    case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 23))
+    mentor_assignments.assign_mentor(
+        db,
+        case,
+        mentor_public_id=world.other_mentor.public_id,
+        reason=None,
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    joining_release(db, keys, world.program, world.intake, world.coordinating)
+    db.flush()
+    sign_in(client, world.other_mentor)
+    page = client.get(f"/cases/{case.public_id}")
+    answer = client.post(
+        f"/cases/{case.public_id}/link",
+        data={"csrf_token": make.csrf_from(page.text), "client_reference": world.intake.reference},
+    )
+    assert answer.status_code == 400
+    assert "You have no client with this reference" in answer.text
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    db.refresh(link)
+    assert link.client_id is None
+
+
+def test_an_api_token_acting_as_a_mentor_finds_and_writes_only_the_caseload(client, db, world):
+    issued = api_tokens.create_token(
+        db,
+        Viewer(
+            world.lead,
+            world.program,
+            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+            None,
+        ),
+        name="records system",
+        scopes=["sections:write"],
+        acting_role=Role.SURVIVOR_MENTOR.value,
+        at=make.AT,
+    )
+    db.flush()
+    bearer = {"Authorization": f"Bearer {issued.secret}"}
+    found = client.get(
+        f"/api/v1/clients?reference={world.survivor.reference}", headers=bearer
+    ).json()
+    assert found["items"] == []
+    answer = client.put(
+        f"/api/v1/clients/{world.survivor.public_id}/sections/identity",
+        headers=bearer,
+        json={"content": {"note": "Synthetic"}},
+    )
+    assert answer.status_code == 404
+
+
+def test_the_client_loader_narrows_to_the_caseload(db, world):
+    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    assert clients.client_for(db, mentor, world.survivor.public_id).id == world.survivor.id
+    with pytest.raises(NotFound):
+        clients.client_for(db, other, world.survivor.public_id)
+    assert clients.count_clients(db, world.program, holder=world.mentor) == 2
+    assert clients.count_clients(db, world.program, holder=world.other_mentor) == 0
+    assert clients.count_clients(db, world.program) == 2
+
+
+def test_no_handler_opens_a_client_or_release_by_id_without_the_viewers_caseload():
+    """Pages and API operations open a client through `clients.client_for` and a release
+    through `releases.release_for`, never the agency-only loaders, which skip the
+    caseload."""
+    root = pathlib.Path(__file__).resolve().parents[2] / "portal"
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("web", "api")
+        for path in sorted((root / folder).glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "access_client(" in line or "access_release(" in line
+    ]
+    assert offenders == []
