@@ -2,9 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
-from portal.models import Agency, Discipline, MdtCase, Role, StaffUser
-from portal.services import mentor_assignments, mentor_program
+from portal.models import Agency, Discipline, MdtCase, MentorAppointment, Role, StaffUser
+from portal.services import mentor_appointments, mentor_assignments, mentor_program
+from portal.web import mentor_forms
 
 import factories as make
 
@@ -49,3 +51,18 @@ def in_caseload(db, client, mentor) -> None:
     client.created_by_id = mentor.id
     db.add(client)
     db.flush()
+
+
+def appointment(
+    db, w: MentorWorld, day="2026-11-10", clock="09:30", kind="court_appearance"
+) -> MentorAppointment:
+    """The mentor enters a date at a courthouse on their case, as the caseload form reads
+    it (the day and time in the MDT's zone, New York)."""
+    given = mentor_forms.read_appointment(
+        {"date": day, "time": clock, "kind": kind, "place_type": "courthouse"},
+        tz=ZoneInfo("America/New_York"),
+        now=make.AT,
+    )
+    made = mentor_appointments.add_appointment(db, w.case, given=given, actor=w.mentor, at=make.AT)
+    db.flush()
+    return made

@@ -76,6 +76,8 @@ class AuditTag(StrEnum):
     ACCOMPANIMENT_VIEWED = "mentoring:accompaniment:viewed"
     APPOINTMENT_ADDED = "mentoring:appointment:added"
     APPOINTMENT_CANCELLED = "mentoring:appointment:cancelled"
+    # Someone other than the mentor holding the case read its dates (a program lead's page)
+    APPOINTMENT_VIEWED = "mentoring:appointment:viewed"
     MENTOR_REPORT_EXPORTED = "mentoring:report:exported"
     # consent releases (issue 4)
     RESTRICTED_PERSON_RECORDED = "record:restricted_person:recorded"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record
+from portal.audit import AuditTag, record, record_many
 from portal.errors import Conflict, NotFound
 from portal.models import (
     AccompanimentKind,
@@ -20,7 +20,8 @@ from portal.models import (
     PlaceType,
     StaffUser,
 )
-from portal.services import casework
+from portal.requester import Requester
+from portal.services import casework, mentoring
 
 # How far ahead a date may be entered.
 APPOINTMENT_HORIZON_DAYS = 730
@@ -83,6 +84,46 @@ def add_appointment(
         at=at,
     )
     return appointment
+
+
+def record_dates_read(
+    db: Session,
+    dates: list[tuple[str, str]],
+    *,
+    holder: StaffUser,
+    requester: Requester,
+    agency_id: int,
+    shown_in: str,
+    at: datetime,
+) -> None:
+    """A page shows someone other than `holder` the dates on the cases `holder` mentors,
+    each `(case reference, appointment public id)`: where and when a survivor will be (a
+    courthouse, a police office), what a trafficker would want to know. One entry per case
+    in the program's log, naming the case, the `mentor_accompaniment` section (the dates
+    are the program's records, as its accompaniments are) and the dates shown.
+
+    The mentor reading the dates on their own cases is not a read, as their own
+    accompaniments are not: the dates on a case they hold are theirs to keep and cancel
+    (`own_appointment`), whoever of the program entered them."""
+    if holder.public_id == requester.user:
+        return
+    by_case: dict[str, list[str]] = {}
+    for reference, public_id in dates:
+        by_case.setdefault(reference, []).append(public_id)
+    record_many(
+        db,
+        [
+            mentoring.program_read(
+                requester,
+                agency_id,
+                reference,
+                {"appointments": shown[:30], "shown_in": shown_in},
+                at,
+                tag=AuditTag.APPOINTMENT_VIEWED,
+            )
+            for reference, shown in by_case.items()
+        ],
+    )
 
 
 def own_appointment(db: Session, mentor: StaffUser, public_id: str) -> MentorAppointment:

@@ -32,6 +32,7 @@ class CaseloadRow:
     next_kind: str | None
     last_contact: date | None
     days_since_contact: int | None
+    next_public_id: str | None = None  # the date `next_at` is, for the log of who read it
 
     @property
     def next_kind_label(self) -> str | None:
@@ -70,9 +71,10 @@ def caseload(db: Session, mentor: StaffUser, *, now: datetime, today: date) -> l
             MdtCase.status == CaseStatus.OPEN,
         )
     ).all()
-    kinds = dict(
-        db.exec(
-            select(MentorAppointment.case_id, MentorAppointment.kind)
+    nexts = {
+        case_id: (kind, public_id)
+        for case_id, kind, public_id in db.exec(
+            select(MentorAppointment.case_id, MentorAppointment.kind, MentorAppointment.public_id)
             .join(
                 next_at,
                 and_(
@@ -82,20 +84,23 @@ def caseload(db: Session, mentor: StaffUser, *, now: datetime, today: date) -> l
             )
             .where(upcoming)
         ).all()
-    )
-    result = [
-        CaseloadRow(
-            case.public_id,
-            case.reference,
-            case.intake_date,
-            assigned_at,
-            next_at_value,
-            kinds.get(case.id),
-            last_on,
-            max(0, (today - last_on).days) if last_on else None,
+    }
+    result = []
+    for case, assigned_at, last_on, next_at_value in rows:
+        next_kind, next_public_id = nexts.get(case.id, (None, None))
+        result.append(
+            CaseloadRow(
+                case.public_id,
+                case.reference,
+                case.intake_date,
+                assigned_at,
+                next_at_value,
+                next_kind,
+                last_on,
+                max(0, (today - last_on).days) if last_on else None,
+                next_public_id,
+            )
         )
-        for case, assigned_at, last_on, next_at_value in rows
-    ]
     # Soonest date first; then the longest without contact.
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(

@@ -319,13 +319,22 @@ def program_entries(
 ACCOMPANIMENT = "mentor_accompaniment"
 
 
-def _read_entry(requester: Requester, agency_id: int, reference: str, detail: dict, at) -> dict:
-    """One read of the program's accompaniment on one case, in the program's log: by case
-    and section, as a read of any other section is, so that the lead's search of the log
-    for the case, or for mentor accompaniment, finds it. No policy line decided it (the
-    program's own log, read by its own staff): none is named."""
+def program_read(
+    requester: Requester,
+    agency_id: int,
+    reference: str,
+    detail: dict,
+    at,
+    *,
+    tag: AuditTag = AuditTag.ACCOMPANIMENT_VIEWED,
+) -> dict:
+    """One read of the program's records on one case (its accompaniment, or with `tag` the
+    dates its mentors entered), in the program's log: by case and section, as a read of
+    any other section is, so that the lead's search of the log for the case, or for mentor
+    accompaniment, finds it. No policy line decided it (the program's own records, read by
+    its own staff): none is named."""
     return entry_values(
-        AuditTag.ACCOMPANIMENT_VIEWED,
+        tag,
         agency_id=agency_id,
         actor=requester,
         subject=reference,
@@ -363,7 +372,7 @@ def record_entries_read(
         record_many(
             db,
             [
-                _read_entry(
+                program_read(
                     requester,
                     agency_id,
                     reference,
@@ -395,7 +404,7 @@ def read_program_entry(db: Session, viewer: Viewer, public_id: str, *, at: datet
     record_many(
         db,
         [
-            _read_entry(
+            program_read(
                 Requester.of(viewer.user, viewer.agency, viewer.roles),
                 entry.agency_id,
                 db.get(MdtCase, entry.case_id).reference,

@@ -61,6 +61,7 @@ EVENT_WORDS = {
     AuditTag.ACCOMPANIMENT_VIEWED: "accompaniment read",
     AuditTag.APPOINTMENT_ADDED: "appointment added",
     AuditTag.APPOINTMENT_CANCELLED: "appointment cancelled",
+    AuditTag.APPOINTMENT_VIEWED: "a mentor's court dates and appointments read",
     AuditTag.MENTOR_REPORT_EXPORTED: "mentoring report exported",
     AuditTag.RESTRICTED_PERSON_RECORDED: "person who may never sign recorded",
     AuditTag.RESTRICTED_PERSON_ENDED: "person who may never sign: record ended",

@@ -239,13 +239,17 @@ def _detail(ctx: Context, client, *, status: int = 200, errors: dict | None = No
             "release_rows": releases.release_rows(
                 ctx.db, client, keys=ctx.request.app.state.keys, at=ctx.now, tz=ctx.settings.tz
             ),
+            # "Has turned 18 since signing" puts the birthday between the signing and today:
+            # told only to a role that may read the date of birth (read and audited above).
             "may_resign_alone": releases.signed_as_minor_now_adult(
                 ctx.db,
                 client,
                 keys=ctx.request.app.state.keys,
                 rules=releases.MinorSigning.from_settings(ctx.settings),
                 at=ctx.now,
-            ),
+            )
+            if identity_view.name
+            else [],
             "languages": i18n.languages(),
             "compelled": compelled,
             "compelled_kept": compelled_kept,

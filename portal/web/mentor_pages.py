@@ -531,12 +531,22 @@ def program_mentor(ctx: Context) -> Response:
         shown_in="a mentor's page",
         at=ctx.now,
     )
+    rows = mentor_caseload.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx))
+    mentor_appointments.record_dates_read(
+        ctx.db,
+        [(r.reference, r.next_public_id) for r in rows if r.next_public_id],
+        holder=mentor,
+        requester=ctx.requester,
+        agency_id=ctx.viewer.agency.id,
+        shown_in="a mentor's page",
+        at=ctx.now,
+    )
     return render(
         ctx,
         "mentoring/mentor.html",
         {
             "mentor": mentor,
-            "rows": mentor_caseload.caseload(ctx.db, mentor, now=ctx.now, today=_today(ctx)),
+            "rows": rows,
             "entries": entries,
             "tz": ctx.settings.tz,
         },

@@ -189,3 +189,54 @@ def test_a_draft_printed_after_the_client_turned_18_asks_for_no_parent(client, d
     assert "Parent, legal guardian or custodian" not in printed
     assert "Name of the client (the minor)" not in printed
     assert "Name of the person signing" in printed
+
+
+# --- what a role kept from the date of birth is told of the client's coming of age ---------
+
+
+def test_only_a_role_that_reads_the_birth_date_is_told_the_client_came_of_age(
+    client, db, keys, clock
+):
+    """ "The client has turned 18 since signing a release as a minor" puts the birthday
+    between that signing and today. A lead, whom the default policy keeps from the client's
+    name and date of birth, was told it on the client's page; an advocate, who reads them,
+    still is."""
+    team = Team(client, db, keys)
+    team.client_row = make.client_record(db, team.owner, keys, birth=date(2008, 11, 5))
+    url = create_release(client, team)
+    signed = client.post(
+        f"{url}/sign",
+        data=sign_form(team, second_signer_name="Pat Example", second_signer_capacity="parent"),
+    )
+    assert signed.status_code == 303, signed.text
+    lead = make.user(db, team.owner, Role.AGENCY_LEAD)
+    clock.advance(days=4)  # 18 on 5 November, where the MDT is
+    team.sign_in_again(client)
+    page = f"/clients/{team.client_row.public_id}"
+    assert 'id="may-resign"' in client.get(page).text
+    client.cookies.clear()
+    make.login(client, lead.username)
+    kept = client.get(page)
+    assert kept.status_code == 200 and 'data-section="identity"' in kept.text
+    assert 'id="may-resign"' not in kept.text and "since signing" not in kept.text, (
+        "a lead kept from the date of birth is told the client turned 18 since signing"
+    )
+
+
+def test_a_drafts_page_says_who_signs_now_as_its_notice_does(client, db, keys, clock):
+    """A draft prepared when the client was 17, opened after their 18th birthday, said
+    "Who signs: The client, a minor, and a parent" beside "The client is an adult and signs
+    for themself": to a lead kept from the date of birth, a birthday since the day it was
+    prepared. Now it says, as its notice and the printed form do, who signs now."""
+    team = Team(client, db, keys)
+    team.client_row = make.client_record(db, team.owner, keys, birth=date(2008, 11, 5))
+    url = create_release(client, team)
+    lead = make.user(db, team.owner, Role.AGENCY_LEAD)
+    clock.advance(days=4)
+    client.cookies.clear()
+    make.login(client, lead.username)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "The client is an adult and signs for themself" in page.text
+    assert "The client, a minor" not in page.text, "the draft dates the client's birthday"
+    assert "The client, an adult." in page.text

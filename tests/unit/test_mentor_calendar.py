@@ -1,28 +1,13 @@
 """A survivor-mentor's court dates and appointments in their calendar feed."""
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import icalendar
-from mentor_helpers import mentor_world
+from mentor_helpers import appointment, mentor_world
 
 from portal.services import calendar, mentor_appointments
-from portal.web import mentor_forms
 
 import factories as make
-
-NY = ZoneInfo("America/New_York")
-
-
-def appointment(db, w, day="2026-11-10", clock="09:30", kind="court_appearance"):
-    given = mentor_forms.read_appointment(
-        {"date": day, "time": clock, "kind": kind, "place_type": "courthouse"},
-        tz=NY,
-        now=make.AT,
-    )
-    made = mentor_appointments.add_appointment(db, w.case, given=given, actor=w.mentor, at=make.AT)
-    db.flush()
-    return made
 
 
 def events(feed: bytes) -> dict:
