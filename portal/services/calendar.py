@@ -16,7 +16,7 @@ from icalendar import Calendar, Event
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, record
-from portal.auth.permissions import Permission, allows
+from portal.auth.permissions import Permission, allows, caseload_only
 from portal.errors import Forbidden, NotFound
 from portal.models import Agency, MdtCase, StaffUser
 from portal.models.workflow import (
@@ -27,7 +27,7 @@ from portal.models.workflow import (
     MeetingStatus,
     Task,
 )
-from portal.services import casework, meetings, mentor_appointments, staff
+from portal.services import casework, meetings, mentor_appointments, staff, visibility
 
 PRODID = "-//MDT Portal//MDT workflow//EN"
 UID_DOMAIN = "mdt-portal.invalid"
@@ -88,31 +88,38 @@ def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime) 
     return event
 
 
-def _references(db: Session, meeting: Meeting, agency_id: int) -> list[str]:
+def _references(
+    db: Session, meeting: Meeting, agency_id: int, holder_id: int | None = None
+) -> list[str]:
+    """The agenda's cases the agency takes part in; with `holder_id`, only those that
+    mentor holds now (as `meetings.agenda`)."""
+    held = () if holder_id is None else (visibility.held_by(holder_id),)
     return list(
         db.exec(
             select(MdtCase.reference)
             .join(AgendaItem, AgendaItem.case_id == MdtCase.id)
-            .where(AgendaItem.meeting_id == meeting.id, casework.participates(agency_id))
+            .where(AgendaItem.meeting_id == meeting.id, casework.participates(agency_id), *held)
             .order_by(AgendaItem.position)
         ).all()
     )
 
 
-def meeting_ics(db: Session, meeting: Meeting, *, agency_id: int, at: datetime) -> bytes:
+def meeting_ics(
+    db: Session, meeting: Meeting, *, agency_id: int, at: datetime, holder_id: int | None = None
+) -> bytes:
     calendar = _calendar("MDT meeting")
-    calendar.add_component(_meeting_event(meeting, _references(db, meeting, agency_id), stamp=at))
+    references = _references(db, meeting, agency_id, holder_id)
+    calendar.add_component(_meeting_event(meeting, references, stamp=at))
     return calendar.to_ical()
 
 
-def _carried(db: Session, user: StaffUser) -> frozenset[Permission]:
-    roles = frozenset(staff.roles_of(db, user))
+def _carried(roles: frozenset[str]) -> frozenset[Permission]:
     return frozenset(p for p in FEED_PERMISSIONS if allows(roles, p))
 
 
 def may_hold_feed(db: Session, user: StaffUser) -> bool:
     """Whether the user's roles let a feed carry anything at all."""
-    return bool(_carried(db, user))
+    return bool(_carried(frozenset(staff.roles_of(db, user))))
 
 
 def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
@@ -120,7 +127,11 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
     dates and, for a survivor-mentor, the court dates and appointments on their current
     cases (from the mentor program's own records), from a month back on; each only while
     the user's roles allow reading it."""
-    carried = _carried(db, user)
+    roles = frozenset(staff.roles_of(db, user))
+    carried = _carried(roles)
+    # As on the pages: one who reads cases only as a survivor-mentor is told only of the
+    # cases they hold now, and of the tasks on them (`tasks.access_task`).
+    holder_id = user.id if caseload_only(roles) else None
     calendar = _calendar("MDT Portal")
     since = at - timedelta(days=FEED_PAST_DAYS)
     if Permission.MEETING_READ in carried:
@@ -129,10 +140,10 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
             .where(meetings.visible_to(user.agency_id), Meeting.starts_at >= since)
             .order_by(Meeting.starts_at)
         ).all():
-            calendar.add_component(
-                _meeting_event(meeting, _references(db, meeting, user.agency_id), stamp=at)
-            )
+            references = _references(db, meeting, user.agency_id, holder_id)
+            calendar.add_component(_meeting_event(meeting, references, stamp=at))
     if Permission.TASK_READ in carried:
+        held = (visibility.held_by(user.id),) if holder_id is not None else ()
         for task, reference in db.exec(
             select(Task, MdtCase.reference)
             .join(MdtCase, MdtCase.id == Task.case_id)
@@ -140,6 +151,7 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
                 Task.assignee_user_id == user.id,
                 Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]),
                 casework.participates(user.agency_id),
+                *held,
             )
             .order_by(Task.due_date)
         ).all():

@@ -25,7 +25,7 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import cases, casework, validation
+from portal.services import cases, casework, tasks, validation
 from portal.services.mentor_program import is_program_lead, mentors_query
 
 # "By the first assessment": no assessment date is recorded anywhere yet, so the first
@@ -97,6 +97,47 @@ def _audit_assignment(db, tag, case, agency_ids, *, actor: Actor, detail, at) ->
         )
 
 
+@dataclass(frozen=True)
+class MentorChange:
+    """A mentor assigned, reassigned or ended, and what became of the open tasks the
+    case's outgoing mentor held by name (`tasks.pass_from_mentor`): `tasks_to` names the
+    incoming mentor, or the program they went back to."""
+
+    assignment: MentorAssignment
+    tasks_passed: int = 0
+    tasks_to: str | None = None
+    to_program: bool = False
+
+    def tasks_told(self) -> str:
+        """The result in the words the task pages use ("(agency picks)"); empty when the
+        outgoing mentor held no open task by name."""
+        if not self.tasks_passed:
+            return ""
+        count = "1 open task" if self.tasks_passed == 1 else f"{self.tasks_passed} open tasks"
+        went = "went back to" if self.to_program else "passed to"
+        return f"{count} of the previous mentor's {went} {self.tasks_to}."
+
+
+def _pass_tasks(
+    db: Session,
+    case: MdtCase,
+    ended: MentorAssignment,
+    *,
+    incoming: StaffUser | None,
+    logs: list[int],
+    actor: Actor,
+    at: datetime,
+) -> MentorChange:
+    outgoing = db.get(StaffUser, ended.mentor_id)
+    passed = tasks.pass_from_mentor(
+        db, case, outgoing, incoming=incoming, logs=logs, actor=actor, at=at
+    )
+    if incoming is not None:
+        return MentorChange(ended, passed, incoming.display_name)
+    program = db.get(Agency, ended.mentor_agency_id).name
+    return MentorChange(ended, passed, f"{program} (agency picks)", to_program=True)
+
+
 def assign_mentor(
     db: Session,
     case: MdtCase,
@@ -105,8 +146,9 @@ def assign_mentor(
     reason: object,
     viewer: Viewer,
     at: datetime,
-) -> MentorAssignment:
-    """Assign (or reassign) the case's mentor; the previous row is ended, never erased."""
+) -> MentorChange:
+    """Assign (or reassign) the case's mentor; the previous row is ended, never erased,
+    and the open tasks given to the previous mentor by name pass to the new one."""
     current = current_assignment(db, case)
     values = validation.collect(
         mentor=lambda: _chosen_mentor(db, viewer, mentor_public_id),
@@ -147,6 +189,17 @@ def assign_mentor(
     ):
         # The program joins the case; it links its own client record from its side.
         cases.link_client(db, case, mentor_agency, None, actor=viewer.user, at=at)
+    handed = MentorChange(assignment)
+    if current is not None:
+        handed = _pass_tasks(
+            db,
+            case,
+            current,
+            incoming=mentor,
+            logs=[case.coordinating_agency_id, mentor_agency.id, current.mentor_agency_id],
+            actor=viewer.user,
+            at=at,
+        )
     _audit_assignment(
         db,
         AuditTag.MENTOR_REASSIGNED if current else AuditTag.MENTOR_ASSIGNED,
@@ -157,10 +210,11 @@ def assign_mentor(
             "assignment": assignment.public_id,
             "mentor": mentor.public_id,
             **({"previous_assignment": current.public_id} if current else {}),
+            **({"tasks_passed": handed.tasks_passed} if handed.tasks_passed else {}),
         },
         at=at,
     )
-    return assignment
+    return replace(handed, assignment=assignment)
 
 
 CHANGED_JUST_NOW = "Someone changed this case's mentor just now. Reload and try again."
@@ -196,7 +250,9 @@ def _chosen_mentor(db: Session, viewer: Viewer, public_id: object) -> tuple[Staf
 
 def end_assignment(
     db: Session, case: MdtCase, *, reason: object, viewer: Viewer, at: datetime
-) -> MentorAssignment:
+) -> MentorChange:
+    """End the case's mentor with no successor: the open tasks given to the mentor by name
+    go back to their program, no person named."""
     current = current_assignment(db, case)
     if current is None:
         raise Invalid("reason", "This case has no mentor to end.")
@@ -204,16 +260,28 @@ def end_assignment(
     if not _may_replace(viewer, case, current):
         raise Forbidden("This case's mentor is from another program; ask the MDT coordinator.")
     _end(db, current, reason=cleaned, viewer=viewer, at=at, field="reason")
+    handed = _pass_tasks(
+        db,
+        case,
+        current,
+        incoming=None,
+        logs=[case.coordinating_agency_id, current.mentor_agency_id],
+        actor=viewer.user,
+        at=at,
+    )
     _audit_assignment(
         db,
         AuditTag.MENTOR_ASSIGNMENT_ENDED,
         case,
         [current.mentor_agency_id],
         actor=viewer.user,
-        detail={"assignment": current.public_id},
+        detail={
+            "assignment": current.public_id,
+            **({"tasks_passed": handed.tasks_passed} if handed.tasks_passed else {}),
+        },
         at=at,
     )
-    return current
+    return handed
 
 
 DEPARTED = "The mentor's account was deactivated."
@@ -262,13 +330,19 @@ def end_for_deactivated_mentor(
         if assignment.id not in ended:
             continue
         db.refresh(assignment)
+        # Their open tasks on the case go back to the program, as when an assignment ends.
+        handed = _pass_tasks(db, case, assignment, incoming=None, logs=[], actor=actor, at=at)
         _audit_assignment(
             db,
             AuditTag.MENTOR_ASSIGNMENT_ENDED,
             case,
             [assignment.mentor_agency_id],
             actor=actor,
-            detail={"assignment": assignment.public_id, "why": "mentor deactivated"},
+            detail={
+                "assignment": assignment.public_id,
+                "why": "mentor deactivated",
+                **({"tasks_passed": handed.tasks_passed} if handed.tasks_passed else {}),
+            },
             at=at,
         )
     return len(ended)

@@ -19,7 +19,7 @@ from portal.errors import Conflict, NotFound
 from portal.models import Accompaniment, MdtCase, StaffUser
 from portal.models.workflow import ACTIVE_TASK_STATUSES, Task, TaskPriority
 from portal.requester import Requester
-from portal.services import mentor_caseload, mentoring, tasks
+from portal.services import mentor_caseload, mentoring, tasks, visibility
 
 
 def default_title(entry: Accompaniment) -> str:
@@ -140,13 +140,15 @@ def entry_of_task(db: Session, task: Task, viewer: StaffUser) -> str | None:
 
 
 def open_task_counts(db: Session, mentor: StaffUser) -> dict[str, int]:
-    """Open tasks assigned to this mentor, per case public id, counted in SQL."""
+    """Open tasks assigned to this mentor, per case public id, counted in SQL: only on the
+    cases they hold now, as their caseload lists."""
     rows = db.exec(
         select(MdtCase.public_id, func.count(Task.id))
         .join(MdtCase, MdtCase.id == Task.case_id)
         .where(
             Task.assignee_user_id == mentor.id,
             Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]),
+            visibility.held_by(mentor.id),
         )
         .group_by(MdtCase.public_id)
     ).all()

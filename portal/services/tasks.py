@@ -15,10 +15,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
+from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, entry_values, record, record_many
+from portal.audit import AuditTag, entry_values, lock_logs, record, record_many
 from portal.auth.permissions import Permission, allows
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
@@ -127,11 +128,20 @@ def _require_hands_on(db: Session, task: Task, actor: Actor) -> None:
 
 
 def _record_change(
-    db: Session, task: Task, tag: AuditTag, *, actor: Actor, at: datetime, detail=None
+    db: Session,
+    task: Task,
+    tag: AuditTag,
+    *,
+    actor: Actor,
+    at: datetime,
+    detail=None,
+    acting_log: bool = True,
 ) -> None:
     """In the log of the agency whose record the task is, and in the acting agency's own:
-    never in a third agency's, which might not be told the actor's agency takes part."""
-    logs = sorted({task.owner_agency_id, actor.agency_id if actor else task.owner_agency_id})
+    never in a third agency's, which might not be told the actor's agency takes part.
+    `acting_log` False: not in the acting agency's either (one not on the case)."""
+    acting = actor.agency_id if actor and acting_log else task.owner_agency_id
+    logs = sorted({task.owner_agency_id, acting})
     actor_refs = None if actor is None else (actor.public_id, _agency_ref(db, actor.agency_id))
     record_many(
         db,
@@ -240,12 +250,10 @@ def access_task(
     db: Session, agency: Agency, public_id: str, *, holder: StaffUser | None = None
 ) -> tuple[Task, MdtCase]:
     """A task on a case the agency takes part in; with `holder` (a viewer who reads cases
-    only as a survivor-mentor), only one on a case they hold or given to them by name."""
-    mine = (
-        ()
-        if holder is None
-        else (visibility.held_by(holder.id) | (Task.assignee_user_id == holder.id),)
-    )
+    only as a survivor-mentor), only one on a case they hold now. A task given to them by
+    name is about the survivor like the case is: once the case passes to another mentor,
+    or ends with none, the former mentor is answered as if it did not exist."""
+    mine = () if holder is None else (visibility.held_by(holder.id),)
     row = db.exec(
         select(Task, MdtCase)
         .join(MdtCase, MdtCase.id == Task.case_id)
@@ -366,6 +374,74 @@ def _assignee_label(db: Session, agency_id: int, user_id: int | None) -> str:
     return db.get(Agency, agency_id).name
 
 
+# How a task's history says it went with the case's mentor (`pass_from_mentor`): the
+# assignee changed because the case passed to another mentor, or was left with none.
+TO_NEW_MENTOR = "assignee_to_new_mentor"
+BACK_TO_PROGRAM = "assignee_back_to_program"
+# The history fields whose values name an assignee (an agency, or one of its staff): a
+# page names them only where it may tell that agency takes part (`with_text`).
+ASSIGNEE_FIELDS = frozenset({"assignee", TO_NEW_MENTOR, BACK_TO_PROGRAM})
+
+
+def pass_from_mentor(
+    db: Session,
+    case: MdtCase,
+    outgoing: StaffUser,
+    *,
+    incoming: StaffUser | None,
+    logs: Collection[int] = (),
+    actor: Actor,
+    at: datetime,
+) -> int:
+    """The case's open tasks given by name to its outgoing mentor pass to the incoming one
+    (and their program), or with none, back to the program they were given under, no
+    person named. Done and cancelled tasks keep their assignee: they are the history.
+
+    Called in the transaction that ends the mentor's assignment: a former mentor no longer
+    reads the case's tasks (`access_task`), so one left in their name would be followed by
+    nobody. One conditional statement: a task closed at the same instant stays closed.
+    `logs`: the other logs the caller writes to, locked with the tasks' in one order.
+    Returns how many passed."""
+    active = [status.value for status in ACTIVE_TASK_STATUSES]
+    named = (
+        Task.case_id == case.id,
+        Task.assignee_user_id == outgoing.id,
+        Task.status.in_(active),
+    )
+    owners = db.exec(select(Task.owner_agency_id).where(*named).distinct()).all()
+    if not owners:
+        return 0
+    # One who acts from an agency not on the case (the node's administrator deactivating a
+    # mentor) leaves no word of the case in that agency's log.
+    acting_log = casework.is_participant(db, case, actor.agency_id)
+    lock_logs(db, [*owners, *([actor.agency_id] if acting_log else []), *logs])
+    values: dict = {"assignee_user_id": None, "updated_at": at}
+    if incoming is not None:
+        values.update(assignee_user_id=incoming.id, assignee_agency_id=incoming.agency_id)
+    passed = (
+        db.execute(update(Task).where(*named).values(**values).returning(Task.id)).scalars().all()
+    )
+    field = BACK_TO_PROGRAM if incoming is None else TO_NEW_MENTOR
+    for task in db.exec(
+        select(Task)
+        .where(Task.id.in_(passed))
+        .order_by(Task.id)
+        .execution_options(populate_existing=True)
+    ).all():
+        new = _assignee_label(db, task.assignee_agency_id, task.assignee_user_id)
+        _change(db, task, field, outgoing.display_name, new, actor=actor, at=at)
+        _record_change(
+            db,
+            task,
+            AuditTag.TASK_CHANGED,
+            actor=actor,
+            at=at,
+            detail={"assignee": "new mentor" if incoming else "program", "case": case.reference},
+            acting_log=acting_log,
+        )
+    return len(passed)
+
+
 def add_comment(
     db: Session, task: Task, body: object, *, actor: Actor, at: datetime
 ) -> TaskComment:
@@ -467,8 +543,9 @@ def task_list(
     holder: StaffUser | None = None,
 ) -> list[TaskRow]:
     """My tasks, or my agency's, overdue first (earliest due first), filtered in SQL.
-    With `holder` (a viewer who reads cases only as a survivor-mentor), the agency's are
-    only those on cases they hold. Without their text: see `with_text`."""
+    With `holder` (a viewer who reads cases only as a survivor-mentor), either list holds
+    only tasks on cases they hold now (`access_task`). Without their text: see
+    `with_text`."""
     query = (
         select(*_ROW_COLUMNS, StaffUser.display_name)
         .join(MdtCase, MdtCase.id == Task.case_id)
@@ -478,10 +555,10 @@ def task_list(
     )
     if filters.scope == "agency":
         query = query.where(Task.assignee_agency_id == viewer_agency.id)
-        if holder is not None:
-            query = query.where(visibility.held_by(holder.id))
     else:
         query = query.where(Task.assignee_user_id == viewer_user.id)
+    if holder is not None:
+        query = query.where(visibility.held_by(holder.id))
     if filters.status == "":
         query = query.where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
     elif filters.status != "all":
@@ -631,7 +708,7 @@ def _agencies_named(db: Session, row: TaskRow, values: dict, labels: dict) -> se
     for change, _name, agency in values.get("history", ()):
         if agency is not None:
             found.add(agency)
-        if change.field == "assignee":
+        if change.field in ASSIGNEE_FIELDS:
             for label in (change.old_value, change.new_value):
                 found |= _labelled(db, row.case_id, label, labels)
     return found
@@ -667,7 +744,7 @@ class ShownChange:
 
 def _told_change(row: TaskRow, change: TaskChange, name, agency, told, labels) -> tuple:
     def value(label: str | None) -> str | None:
-        if change.field != "assignee" or not label:
+        if change.field not in ASSIGNEE_FIELDS or not label:
             return label
         agencies = labels[(row.case_id, label)]  # read by _agencies_named
         return label if agencies and all(told[(row.case_id, a)] for a in agencies) else UNTOLD

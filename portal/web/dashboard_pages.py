@@ -153,9 +153,12 @@ def dashboard_values(
             partners=partners,
         )
     my_tasks, more_tasks = None, False
+    holder = cases.caseload_holder(viewer)
     if allows(viewer.roles, Permission.TASK_READ):
         # One more than are shown: the count says "10+" rather than a wrong 10.
-        listed = tasks.task_list(db, viewer.user, agency, tasks.TaskFilter(), limit=11)
+        listed = tasks.task_list(
+            db, viewer.user, agency, tasks.TaskFilter(), limit=11, holder=holder
+        )
         more_tasks = len(listed) > 10
         my_tasks = federated_summary.tasks_with_text(
             db,
@@ -178,7 +181,6 @@ def dashboard_values(
     if allows(viewer.roles, Permission.AUDIT_READ):  # the lead's eye on its own log
         refused = alerts.for_lead(db, agency, now=now)
         lead = audit_figures.lead_figures(db, agency, today=today, tz=settings.tz)
-    holder = cases.caseload_holder(viewer)
     return {
         "alerts": refused,
         "lead": lead,

@@ -467,7 +467,7 @@ def assign_page(ctx: Context) -> Response:
 def assign(ctx: Context) -> Response:
     case = mentor_assignments.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
-        mentor_assignments.assign_mentor(
+        change = mentor_assignments.assign_mentor(
             ctx.db,
             case,
             mentor_public_id=ctx.field("mentor"),
@@ -478,20 +478,20 @@ def assign(ctx: Context) -> Response:
     except Invalid as error:
         ctx.db.rollback()
         return _assign_page(ctx, case, status=error.status_code, errors=error.errors)
-    ctx.flash(f"Mentor assigned to {case.reference}.")
+    ctx.flash(f"Mentor assigned to {case.reference}. {change.tasks_told()}".strip())
     return RedirectResponse(f"/mentoring/cases/{case.public_id}", status_code=303)
 
 
 def end_assignment(ctx: Context) -> Response:
     case = mentor_assignments.access_case_for_assignment(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
-        mentor_assignments.end_assignment(
+        change = mentor_assignments.end_assignment(
             ctx.db, case, reason=ctx.field("end_reason"), viewer=ctx.viewer, at=ctx.now
         )
     except Invalid as error:
         errors = {("end_reason" if k == "reason" else k): v for k, v in error.errors.items()}
         return _assign_page(ctx, case, status=error.status_code, errors=errors)
-    ctx.flash(f"{case.reference} has no mentor now.")
+    ctx.flash(f"{case.reference} has no mentor now. {change.tasks_told()}".strip())
     return RedirectResponse(f"/mentoring/cases/{case.public_id}", status_code=303)
 
 

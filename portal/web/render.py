@@ -14,7 +14,7 @@ from portal.disclosure import legal_basis
 from portal.models.workflow import TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
-from portal.services import convening, submissions
+from portal.services import convening, submissions, tasks
 from portal.web import release_words
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
@@ -125,7 +125,20 @@ def task_value(value: str | None, field: str) -> str:
     return value or ""
 
 
+# A history entry's field in words where its name alone would not say why it changed.
+_TASK_FIELD_WORDS = {
+    tasks.TO_NEW_MENTOR: "assignee (the case passed to a new mentor)",
+    tasks.BACK_TO_PROGRAM: "assignee (the mentor's assignment ended, back to the program)",
+}
+
+
+def task_field(field: str) -> str:
+    """A task history entry's field in words: "due date", or why the assignee changed."""
+    return _TASK_FIELD_WORDS.get(field) or field.replace("_", " ")
+
+
 templates.env.filters["task_value"] = task_value
+templates.env.filters["task_field"] = task_field
 templates.env.filters["local_time"] = local_time
 templates.env.filters["event_words"] = event_words
 templates.env.filters["gate_words"] = gate_words

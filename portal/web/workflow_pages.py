@@ -700,7 +700,14 @@ def meeting_detail(ctx: Context) -> Response:
 
 def meeting_ics(ctx: Context) -> Response:
     meeting = meetings.access_meeting(ctx.db, ctx.viewer.agency, _param(ctx, "meeting_id"))
-    body = calendar.meeting_ics(ctx.db, meeting, agency_id=ctx.viewer.agency.id, at=ctx.now)
+    holder = caseload_holder(ctx.viewer)
+    body = calendar.meeting_ics(
+        ctx.db,
+        meeting,
+        agency_id=ctx.viewer.agency.id,
+        at=ctx.now,
+        holder_id=None if holder is None else holder.id,
+    )
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

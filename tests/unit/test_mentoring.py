@@ -94,7 +94,7 @@ def assign(db, w, case, mentor, *, by=None, at=AT, reason=None):
         at=at,
     )
     db.flush()
-    return made
+    return made.assignment
 
 
 ENTRY = {
