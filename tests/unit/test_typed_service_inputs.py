@@ -52,6 +52,12 @@ ALLOWED = {
         "Identity.from_dict",
         "data",
     ): "a client's identity as it was sealed (JSON), opened from storage: no form",
+    (
+        "portal.services.mentoring",
+        "program_read",
+        "detail",
+    ): "an audit entry's detail (the records shown, and where), made by the mentor pages' "
+    "own services from the rows they read: no form",
 }
 
 
