@@ -161,9 +161,11 @@ def seed_workflow(
                 person = (
                     coordinator if participant.coordinating else people.get(participant.agency.id)
                 )
+                # The demo's mentor takes the tasks of the cases they hold; the program
+                # picks for the others.
                 assignee = (
                     f"user:{person.public_id}"
-                    if person is not None
+                    if person is not None and tasks.takes_tasks(db, case, person)
                     else f"agency:{participant.agency.public_id}"
                 )
                 task = tasks.create_task(

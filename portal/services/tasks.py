@@ -20,12 +20,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from portal.audit import AuditTag, entry_values, lock_logs, record, record_many
-from portal.auth.permissions import Permission, allows
+from portal.auth.permissions import Permission, allows, caseload_only
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import RequestCache, Withheld
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Actor, Agency, MdtCase, StaffRole, StaffUser
+from portal.models import Actor, Agency, MdtCase, MentorAssignment, StaffRole, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     Decision,
@@ -54,7 +54,7 @@ def _assignee(
         user = db.exec(
             select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
         ).first()
-        if user is not None and _hold_tasks(db, [user.id]):
+        if user is not None and _hold_tasks(db, case, [user.id]):
             found = db.get(Agency, user.agency_id), user
     elif kind == "agency":
         agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
@@ -88,24 +88,41 @@ def assignee_choices(
             .where(StaffUser.agency_id == agency.id, StaffUser.is_active)
             .order_by(StaffUser.display_name)
         ).all()
-        holders = _hold_tasks(db, [user.id for user in staff])
+        holders = _hold_tasks(db, case, [user.id for user in staff])
         for user in staff:
             if user.id in holders:
                 choices.append((f"user:{user.public_id}", f"  {user.display_name} · {agency.name}"))
     return choices
 
 
-def _hold_tasks(db: Session, user_ids: list[int]) -> set[int]:
-    """Those of these staff whose roles may see tasks: a task assigned to anyone else (the
-    node's administrator) would sit on nobody's list."""
+def _hold_tasks(db: Session, case: MdtCase, user_ids: list[int]) -> set[int]:
+    """Those of these staff who would see a task of this case: roles that may see tasks,
+    and of a survivor-mentor who reads cases in no other role, only the case's own mentor
+    (`access_task`). A task assigned to anyone else (the node's administrator, another
+    mentor of the program) would sit on nobody's list."""
     roles: dict[int, set[str]] = {}
     for user_id, role in db.exec(
         select(StaffRole.user_id, StaffRole.role).where(StaffRole.user_id.in_(user_ids or [0]))
     ).all():
         roles.setdefault(user_id, set()).add(role)
+    mentors = set(
+        db.exec(
+            select(MentorAssignment.mentor_id).where(
+                MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
+            )
+        ).all()
+    )
     return {
-        user_id for user_id, held in roles.items() if allows(frozenset(held), Permission.TASK_READ)
+        user_id
+        for user_id, held in roles.items()
+        if allows(frozenset(held), Permission.TASK_READ)
+        and (user_id in mentors or not caseload_only(frozenset(held)))
     }
+
+
+def takes_tasks(db: Session, case: MdtCase, user: StaffUser) -> bool:
+    """Whether a task of this case may be given to this person by name."""
+    return bool(_hold_tasks(db, case, [user.id]))
 
 
 def hands_on(task: Task, case: MdtCase, agency_id: int) -> bool:

@@ -241,3 +241,29 @@ def test_a_deactivated_mentors_open_tasks_go_back_to_the_program(db, world):
         ).all()
         == []
     )
+
+
+def test_a_task_is_not_given_by_name_to_a_mentor_who_does_not_hold_the_case(client, db, world):
+    """The picker offers the case's own mentor, not the program's other mentors: a task
+    named to one of them would sit on nobody's list (they do not read the case)."""
+    sign_in(client, world.coordinator)
+    page = client.get(f"/cases/{world.case.public_id}").text
+    assert f"user:{world.mentor.public_id}" in page
+    assert f"user:{world.other_mentor.public_id}" not in page
+    before = len(db.exec(select(Task)).all())
+    answer = client.post(
+        f"/cases/{world.case.public_id}/tasks",
+        data={
+            "csrf_token": make.csrf_from(page),
+            "title": "SYNTHETIC-NOBODYS-TASK",
+            "assignee": f"user:{world.other_mentor.public_id}",
+            "due_date": "2026-11-09",
+            "priority": "normal",
+        },
+    )
+    assert answer.status_code == 400
+    assert "Choose a person or agency taking part in the case." in html.unescape(answer.text)
+    assert len(db.exec(select(Task)).all()) == before
+    # The program's lead, who reads every case, may still be named.
+    assert tasks.takes_tasks(db, world.case, world.lead)
+    assert not tasks.takes_tasks(db, world.case, world.other_mentor)
