@@ -147,6 +147,64 @@ def test_an_intake_passes_to_the_mentor_assigned_to_its_case(client, db, world, 
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
 
 
+def _on_a_case_of(db, world, person, mentor, *, intake):
+    """A case of the coordinating agency with `person` as the program's client, held by
+    `mentor`."""
+    case = make.mdt_case(db, world.coordinating, intake=intake)
+    mentor_assignments.assign_mentor(
+        db,
+        case,
+        mentor_public_id=mentor.public_id,
+        reason=None,
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.client_id = person.id
+    db.add(link)
+    db.flush()
+    return case
+
+
+def _end(db, world, case) -> None:
+    mentor_assignments.end_assignment(
+        db,
+        case,
+        reason="Synthetic: the survivor chose to leave the program",
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    db.flush()
+
+
+def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_ends(
+    client, db, world
+):
+    """The survivor the registering mentor did the intake of went to another mentor; when
+    that mentor is taken off, the survivor is on no case anyone holds, and must not fall
+    back to the mentor they were moved away from, with all that their record holds by then."""
+    case = _on_a_case_of(db, world, world.intake, world.other_mentor, intake=date(2026, 10, 24))
+    _end(db, world, case)
+    sign_in(client, world.mentor)
+    for page in CLIENT_PAGES:
+        assert client.get(f"/clients/{world.intake.public_id}{page}").status_code == 404, page
+    listed = client.get("/clients").text
+    assert "Birch" not in listed and world.intake.reference not in listed
+
+
+def test_a_mentors_own_intake_leaves_the_caseload_when_their_assignment_ends(client, db, world):
+    case = _on_a_case_of(db, world, world.intake, world.mentor, intake=date(2026, 10, 24))
+    sign_in(client, world.mentor)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
+    _end(db, world, case)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
+    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    with pytest.raises(NotFound):
+        clients.client_for(db, mentor, world.intake.public_id)
+
+
 def test_the_programs_lead_reads_every_client(client, world):
     sign_in(client, world.lead)
     for person in (world.survivor, world.intake):
