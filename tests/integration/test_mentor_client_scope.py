@@ -9,6 +9,7 @@ keeps the clients they registered while nobody holds their case (the intake they
 doing); the program's lead reads every client.
 """
 
+import json
 import pathlib
 from datetime import date
 
@@ -224,6 +225,32 @@ def test_a_release_opens_only_for_a_client_of_the_caseload(client, db, keys, wor
     other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
     with pytest.raises(NotFound):
         releases.release_for(db, other, row.public_id)
+
+
+def test_a_forged_copy_of_a_release_tells_another_mentor_nothing_of_what_it_says(
+    client, db, keys, world
+):
+    """The verify page compares a file whose signature fails, field by field, with the
+    uploader's agency's stored release. A mentor who knows the number of a release of a
+    survivor they do not mentor (named in a task, a message, a page they once held) must not
+    learn, guess by guess, who signed it or whom it names."""
+    row = joining_release(db, keys, world.program, world.survivor, world.coordinating)
+    db.flush()
+    sign_in(client, world.mentor)
+    envelope = json.loads(client.get(f"/releases/{row.public_id}/signed.json").content)
+    forged = json.loads(json.dumps(envelope))
+    forged["release"]["signer"]["name"] = "A guessed name"
+    forged["signature"]["sig"] = "A" * 86
+    body = json.dumps(forged).encode()
+    for who, told in ((world.mentor, True), (world.other_mentor, False)):
+        sign_in(client, who)
+        answer = client.post(
+            "/consent/verify",
+            data={"csrf_token": make.csrf_of_page(client, "/consent/verify")},
+            files={"document": ("release.json", body, "application/json")},
+        )
+        assert answer.status_code == 200 and "bad signature" in answer.text
+        assert ("Changed since signing" in answer.text) is told, who.username
 
 
 def test_confirming_a_link_cannot_bring_another_survivor_into_the_caseload(client, db, keys, world):
