@@ -4,6 +4,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from mentor_helpers import in_caseload
 from sqlmodel import func, select
 
 import consent
@@ -458,6 +459,7 @@ def test_other_agencies_staff_get_404_everywhere(client, db, keys, team):
 def test_survivor_mentor_reads_releases_but_cannot_manage_them(client, db, keys, team):
     url = signed_release(client, team, keys=keys)
     mentor = make.user(db, team.owner, Role.SURVIVOR_MENTOR)
+    in_caseload(db, team.client_row, mentor)  # a mentor reads releases of their caseload
     client.cookies.clear()
     make.login(client, mentor.username)
     token = make.csrf_of_page(client, "/clients")
