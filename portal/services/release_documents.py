@@ -20,11 +20,14 @@ from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
 from portal.models import (
     Agency,
+    Client,
     ConsentRelease,
     ReleaseRevocation,
     ReleaseState,
+    StaffUser,
 )
 from portal.sections import catalogue
+from portal.services import visibility
 from portal.services.releases import agency_kinds, keyring, status_of
 
 
@@ -69,6 +72,20 @@ def _stored_differences(
         return _differing_fields(json.loads(release_text(db, stored, keys=keys)), envelope)
     except SealedElsewhere:
         return ()
+
+
+def _of_the_caseload(db: Session, stored: ConsentRelease, holder: StaffUser | None) -> bool:
+    """The release is of a client in `holder`'s caseload (any, without a holder)."""
+    if holder is None:
+        return True
+    return (
+        db.exec(
+            select(Client.id).where(
+                Client.id == stored.client_id, visibility.client_held_by(holder.id)
+            )
+        ).first()
+        is not None
+    )
 
 
 def _verified_revocation(
@@ -135,6 +152,7 @@ def verify_upload(
     at: datetime,
     tz: tzinfo,
     agency_id: int | None = None,
+    holder: StaffUser | None = None,
     names_readable: Callable[[ConsentRelease], bool] = lambda _row: True,
     elsewhere: Iterable[consent.KeyEntry] = (),
 ) -> VerifyReport:
@@ -148,7 +166,10 @@ def verify_upload(
     `agency_id`: the uploader's agency. A file that fails its signature is compared field
     by field only with that agency's own stored release: anyone else could make a file
     under another agency's release number and learn, one guess at a time, what it says
-    (who signed, which agencies it names). None on the node's command line.
+    (who signed, which agencies it names). None on the node's command line. `holder`: the
+    survivor-mentor whose caseload bounds the uploader (`visibility.caseload_holder`): the
+    file is compared only with a release of a client of that caseload, as `releases.release_for`
+    opens one.
     `names_readable`: whether the uploader's role may read the names on that release (its
     read audited): otherwise which fields differ is not said, for a guessed name that does
     not differ would confirm it.
@@ -179,6 +200,7 @@ def verify_upload(
             verdict.code == consent.VerifyCode.BAD_SIGNATURE
             and stored is not None
             and agency_id in (None, stored.agency_id)
+            and _of_the_caseload(db, stored, holder)
             and names_readable(stored)
         ):
             tampered = _stored_differences(db, stored, envelope, keys=keys)

@@ -49,25 +49,28 @@ def held_by(mentor_id) -> ColumnElement[bool]:
     )
 
 
-def _linked_to_a_held_case(*mentor: ColumnElement[bool]) -> ColumnElement[bool]:
-    """SQL: the client's agency links them to a case someone (of `mentor`) holds now."""
+def _linked_to_a_mentored_case(*assignment: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL: the client's agency links them to a case with a mentor assignment (of
+    `assignment`)."""
     return exists().where(
         CaseLink.client_id == Client.id,
         CaseLink.agency_id == Client.agency_id,
         MentorAssignment.case_id == CaseLink.case_id,
-        MentorAssignment.ended_at.is_(None),
-        *mentor,
+        *assignment,
     )
 
 
 def client_held_by(mentor_id) -> ColumnElement[bool]:
     """SQL: the client is in the survivor-mentor's caseload: linked by their agency to a
-    case the mentor holds now, or registered by the mentor and on no case anyone holds (the
-    intake they are doing, before the coordinator assigns a mentor). `mentor_id` may be a
+    case the mentor holds now, or registered by the mentor and on no case anyone was ever
+    assigned to (the intake they are doing, before the coordinator assigns a mentor). Once
+    assigned, the intake is over: a survivor moved to another mentor, or whose mentor was
+    taken off, does not fall back to the one who registered them. `mentor_id` may be a
     value or a bind parameter."""
-    return _linked_to_a_held_case(MentorAssignment.mentor_id == mentor_id) | (
-        (Client.created_by_id == mentor_id) & ~_linked_to_a_held_case()
+    held = _linked_to_a_mentored_case(
+        MentorAssignment.mentor_id == mentor_id, MentorAssignment.ended_at.is_(None)
     )
+    return held | ((Client.created_by_id == mentor_id) & ~_linked_to_a_mentored_case())
 
 
 def caseload_holder(viewer: Viewer) -> StaffUser | None:

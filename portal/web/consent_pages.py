@@ -14,7 +14,7 @@ from portal.federation import membership
 from portal.i18n import N_
 from portal.models import Agency, Client
 from portal.sections import catalogue
-from portal.services import clients, release_documents, release_forms
+from portal.services import clients, release_documents, release_forms, visibility
 from portal.services import keys as agency_keys
 from portal.web.context import Context
 from portal.web.render import render
@@ -56,6 +56,7 @@ def verify(ctx: Context) -> Response:
             at=ctx.now,
             tz=ctx.settings.tz,
             agency_id=ctx.viewer.agency.id,
+            holder=visibility.caseload_holder(ctx.viewer),
             elsewhere=membership.partner_keys(ctx.db),
             names_readable=lambda row: (
                 clients.read_names_in(

@@ -9,6 +9,7 @@ keeps the clients they registered while nobody holds their case (the intake they
 doing); the program's lead reads every client.
 """
 
+import json
 import pathlib
 from datetime import date
 
@@ -147,6 +148,64 @@ def test_an_intake_passes_to_the_mentor_assigned_to_its_case(client, db, world, 
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
 
 
+def _on_a_case_of(db, world, person, mentor, *, intake):
+    """A case of the coordinating agency with `person` as the program's client, held by
+    `mentor`."""
+    case = make.mdt_case(db, world.coordinating, intake=intake)
+    mentor_assignments.assign_mentor(
+        db,
+        case,
+        mentor_public_id=mentor.public_id,
+        reason=None,
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.client_id = person.id
+    db.add(link)
+    db.flush()
+    return case
+
+
+def _end(db, world, case) -> None:
+    mentor_assignments.end_assignment(
+        db,
+        case,
+        reason="Synthetic: the survivor chose to leave the program",
+        viewer=as_coordinator(world),
+        at=make.AT,
+    )
+    db.flush()
+
+
+def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_ends(
+    client, db, world
+):
+    """The survivor the registering mentor did the intake of went to another mentor; when
+    that mentor is taken off, the survivor is on no case anyone holds, and must not fall
+    back to the mentor they were moved away from, with all that their record holds by then."""
+    case = _on_a_case_of(db, world, world.intake, world.other_mentor, intake=date(2026, 10, 24))
+    _end(db, world, case)
+    sign_in(client, world.mentor)
+    for page in CLIENT_PAGES:
+        assert client.get(f"/clients/{world.intake.public_id}{page}").status_code == 404, page
+    listed = client.get("/clients").text
+    assert "Birch" not in listed and world.intake.reference not in listed
+
+
+def test_a_mentors_own_intake_leaves_the_caseload_when_their_assignment_ends(client, db, world):
+    case = _on_a_case_of(db, world, world.intake, world.mentor, intake=date(2026, 10, 24))
+    sign_in(client, world.mentor)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
+    _end(db, world, case)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
+    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    with pytest.raises(NotFound):
+        clients.client_for(db, mentor, world.intake.public_id)
+
+
 def test_the_programs_lead_reads_every_client(client, world):
     sign_in(client, world.lead)
     for person in (world.survivor, world.intake):
@@ -166,6 +225,32 @@ def test_a_release_opens_only_for_a_client_of_the_caseload(client, db, keys, wor
     other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
     with pytest.raises(NotFound):
         releases.release_for(db, other, row.public_id)
+
+
+def test_a_forged_copy_of_a_release_tells_another_mentor_nothing_of_what_it_says(
+    client, db, keys, world
+):
+    """The verify page compares a file whose signature fails, field by field, with the
+    uploader's agency's stored release. A mentor who knows the number of a release of a
+    survivor they do not mentor (named in a task, a message, a page they once held) must not
+    learn, guess by guess, who signed it or whom it names."""
+    row = joining_release(db, keys, world.program, world.survivor, world.coordinating)
+    db.flush()
+    sign_in(client, world.mentor)
+    envelope = json.loads(client.get(f"/releases/{row.public_id}/signed.json").content)
+    forged = json.loads(json.dumps(envelope))
+    forged["release"]["signer"]["name"] = "A guessed name"
+    forged["signature"]["sig"] = "A" * 86
+    body = json.dumps(forged).encode()
+    for who, told in ((world.mentor, True), (world.other_mentor, False)):
+        sign_in(client, who)
+        answer = client.post(
+            "/consent/verify",
+            data={"csrf_token": make.csrf_of_page(client, "/consent/verify")},
+            files={"document": ("release.json", body, "application/json")},
+        )
+        assert answer.status_code == 200 and "bad signature" in answer.text
+        assert ("Changed since signing" in answer.text) is told, who.username
 
 
 def test_confirming_a_link_cannot_bring_another_survivor_into_the_caseload(client, db, keys, world):
