@@ -31,3 +31,17 @@ def altered(db, keys, row: ConsentRelease) -> None:
     )
     db.flush()
     db.expire_all()
+
+
+def moved(db, keys, source: ConsentRelease, onto: ConsentRelease) -> None:
+    """`source`'s signed document, genuine, written in clear onto `onto`'s row (as a row
+    written before documents were sealed keeps it): it opens and verifies, as another
+    release's."""
+    text = release_text(db, source, keys=keys)
+    db.execute(
+        update(ConsentRelease)
+        .where(ConsentRelease.id == onto.id)
+        .values(document=text, document_sealed=None, data_key_id=None)
+    )
+    db.flush()
+    db.expire_all()

@@ -106,6 +106,15 @@ class AuditRow:
         return told if isinstance(told, str) else None
 
     @property
+    def shown_in(self) -> str | None:
+        """Where a read of a client's name was (or would have been) shown: the page or file,
+        in words (`clients.read_names_in`)."""
+        if self.entry.tag not in (AuditTag.CLIENT_IDENTITY_VIEWED, AuditTag.DISCLOSURE_WITHHELD):
+            return None
+        shown_in = _detail(self.entry).get("shown_in")
+        return shown_in if isinstance(shown_in, str) else None
+
+    @property
     def legal_basis(self) -> str | None:
         """The citation of the statute a disclosure was made under, where no release was."""
         named = _detail(self.entry).get("legal_basis")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from fhir.resources.R4B.consent import Consent as FhirConsent
 from sqlmodel import Session, select
 
 import consent
 from consent.keys import b64url_decode
+from portal.audit import AuditTag
 from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.disclosure import consent_gate
 from portal.disclosure.sealed_releases import release_text, revocation_text
@@ -20,9 +21,12 @@ from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
 from portal.models import (
     Agency,
+    AuditEntry,
     Client,
     ConsentRelease,
+    ReleaseRecipient,
     ReleaseRevocation,
+    ReleaseSection,
     ReleaseState,
     StaffUser,
 )
@@ -282,3 +286,191 @@ def _differing_fields(original: dict, uploaded: dict) -> tuple[str, ...]:
             else:
                 changed.append(key if part == "release" else f"signature.{key}")
     return tuple(changed)
+
+
+# What the stored document and the record of its signing are compared on, in a lead's
+# words: the row's columns and its recipient and section rows are written from the
+# document at signing, and the signing's audit entry holds what it was signed with.
+_RECORDED = (
+    ("release number", "release_id"),
+    ("client", "client_ref"),
+    ("disclosing agency", "disclosing_agency"),
+    ("agencies it is shared with", "recipients"),
+    ("what is shared", "sections"),
+    ("purpose", "purpose"),
+    ("when it starts", "effective_at"),
+    ("when it ends", "ends_at"),
+    ("when it was signed", "signed_at"),
+    ("language of the form", "language"),
+    ("statements read to the client", "statements_sha256"),
+    ("agency key that signed it", "key_id"),
+)
+
+
+@dataclass(frozen=True)
+class NotVerified:
+    """What the page of a signed release that does not verify may say of it, read from the
+    node's own records only: never a value of the stored document unless that document is
+    genuine (it verifies with the disclosing agency's key) and of this release's client.
+
+    `opens`: the stored document opens for its row (one that does not was replaced, moved
+    from another row, or damaged). `signed`: the genuine signed document stored with it,
+    of this client, shown labelled as what was signed; None when there is none to show.
+    `signed_for`: that document's own release number when it is another release's (moved
+    onto this row). `someone_elses`: the stored document is a genuine signed release of
+    another client or agency, of which nothing is said. `differing`: what the stored
+    document and the record of the signing (the release's row, its recipients and
+    sections, its signing's audit entry) disagree on, in words; never their values.
+    `logged_at`, `logged_by`: the signing as the agency's audit log records it."""
+
+    opens: bool
+    signed: consent.Release | None = None
+    signed_for: str | None = None
+    someone_elses: bool = False
+    differing: tuple[str, ...] = ()
+    logged_at: datetime | None = None
+    logged_by: str | None = None
+
+
+def not_verified(
+    db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime
+) -> NotVerified:
+    """What can be told safely of a signed release the consent gate counts as none
+    (`consent_gate.verified_release` None), for its own page."""
+    entry = db.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.agency_id == row.agency_id,
+            AuditEntry.tag == AuditTag.RELEASE_SIGNED,
+            AuditEntry.subject == row.public_id,
+        )
+        .order_by(AuditEntry.seq)
+    ).first()
+    logged_by = None
+    if entry is not None and entry.actor_user_ref is not None:
+        logged_by = db.exec(
+            select(StaffUser.display_name).where(StaffUser.public_id == entry.actor_user_ref)
+        ).first()
+    logged = {"logged_at": entry.at if entry else None, "logged_by": logged_by}
+    try:
+        envelope = json.loads(release_text(db, row, keys=keys))
+    except (SealedElsewhere, ValueError):
+        return NotVerified(opens=False, **logged)
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("release"), dict):
+        return NotVerified(opens=True, **logged)
+    client_ref, agency_ref = _refs(db, row)
+    differing = _disagreeing(_as_stored(envelope), _as_recorded(db, row, entry))
+    verdict = consent.verify(envelope, keyring(db), at=at)
+    document = verdict.document if verdict.ok else None
+    if document is None:
+        return NotVerified(opens=True, differing=differing, **logged)
+    if (document.client_ref, document.disclosing_agency) != (client_ref, agency_ref):
+        # A genuine release of another client or agency: not this page's to show.
+        return NotVerified(opens=True, someone_elses=True, **logged)
+    return NotVerified(
+        opens=True,
+        signed=document,
+        signed_for=document.release_id if document.release_id != row.public_id else None,
+        differing=differing,
+        **logged,
+    )
+
+
+def _refs(db: Session, row: ConsentRelease) -> tuple[str, str]:
+    client = db.get(Client, row.client_id)
+    agency = db.get(Agency, row.agency_id)
+    return client.public_id, agency.public_id
+
+
+def _as_stored(envelope: dict) -> dict:
+    """The stored document's fields compared, as plain values (whatever a writer put)."""
+    body = envelope["release"]
+    expiry = body.get("expiry") if isinstance(body.get("expiry"), dict) else {}
+    signature = envelope.get("signature") if isinstance(envelope.get("signature"), dict) else {}
+    return {
+        "release_id": body.get("release_id"),
+        "client_ref": body.get("client_ref"),
+        "disclosing_agency": body.get("disclosing_agency"),
+        "recipients": _names(body.get("recipients")),
+        "sections": _names(body.get("sections")),
+        "purpose": body.get("purpose"),
+        "effective_at": _time(body.get("effective_at")),
+        "ends_at": _time(expiry.get("at" if expiry.get("kind") == "date" else "latest_at")),
+        "signed_at": _time(body.get("signed_at")),
+        "language": body.get("language"),
+        "statements_sha256": body.get("statements_sha256"),
+        "key_id": signature.get("kid"),
+    }
+
+
+def _as_recorded(db: Session, row: ConsentRelease, entry: AuditEntry | None) -> dict:
+    """The same fields as the node recorded them at signing; a field the audit entry holds
+    is compared with it too (a list of what each record says)."""
+    client_ref, agency_ref = _refs(db, row)
+    recipients = db.exec(
+        select(Agency.public_id)
+        .join(ReleaseRecipient, ReleaseRecipient.agency_id == Agency.id)
+        .where(ReleaseRecipient.release_id == row.id)
+    ).all()
+    sections = db.exec(
+        select(ReleaseSection.section_key).where(ReleaseSection.release_id == row.id)
+    ).all()
+    recorded = {
+        "release_id": [row.public_id],
+        "client_ref": [client_ref],
+        "disclosing_agency": [agency_ref],
+        "recipients": [_names(list(recipients))],
+        "sections": [_names(list(sections))],
+        "purpose": [getattr(row.purpose, "value", row.purpose)],
+        "effective_at": [_time(row.effective_at)],
+        "ends_at": [_time(row.ends_at)],
+        "signed_at": [_time(row.signed_at)],
+        "language": [],
+        "statements_sha256": [],
+        "key_id": [row.key_id],
+    }
+    logged = _logged_detail(entry)
+    for field in ("recipients", "sections"):
+        if field in logged:
+            recorded[field].append(_names(logged[field]))
+    for field in ("purpose", "language", "statements_sha256", "key_id"):
+        if field in logged:
+            recorded[field].append(logged[field])
+    return recorded
+
+
+def _disagreeing(stored: dict, recorded: dict) -> tuple[str, ...]:
+    return tuple(
+        words
+        for words, field in _RECORDED
+        if any(value != stored[field] for value in recorded[field])
+    )
+
+
+def _logged_detail(entry: AuditEntry | None) -> dict:
+    if entry is None:
+        return {}
+    try:
+        detail = json.loads(entry.detail or "{}")
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def _names(value) -> tuple | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return tuple(sorted(value))
+
+
+def _time(value) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)

@@ -453,6 +453,9 @@ def revoke(
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request."""
     hold_release(db, row)
+    # A revocation of one that does not verify would sign, with the agency's key, a
+    # withdrawal of a consent whose words cannot be read: it is no release already.
+    refuse_unverified(db, row, keys=keys, at=at, message=NOT_VERIFIED_REVOKE)
     document = signed_document(db, row, keys=keys)
     state = consent.status(document, revocations(db, row, keys=keys), at=at).state
     if state == consent.ReleaseState.REVOKED:
@@ -494,6 +497,16 @@ NOT_VERIFIED = (
     "This release could not be verified and is not in force: nothing is shared under it. "
     "Ask your agency's lead."
 )
+# What a print, preview or download of one answers: its page, which still opens, says why
+# and what to do.
+NOT_VERIFIED_COPY = (
+    "This release could not be verified and is not in force: its stored copy does not match "
+    "what was signed, so it is not printed, previewed or downloaded. Its page says what to do."
+)
+NOT_VERIFIED_REVOKE = (
+    "This release could not be verified and is not in force, so there is nothing to revoke: "
+    "the portal already treats it as no release. Its page says what to do."
+)
 
 
 class Unverified(Conflict):
@@ -501,8 +514,27 @@ class Unverified(Conflict):
     not verify as this row's (tampered with, moved): it counts as no release, as the
     consent gate counts it, and no status is told of it."""
 
-    def __init__(self) -> None:
-        super().__init__("release", NOT_VERIFIED)
+    def __init__(self, message: str = NOT_VERIFIED) -> None:
+        super().__init__("release", message)
+
+
+def is_unverified(db: Session, row: ConsentRelease, *, keys: KeyWrapper, at: datetime) -> bool:
+    """A signed release the consent gate counts as none (a draft is not one)."""
+    return row.state == ReleaseState.SIGNED and verified_release(db, row, keys=keys, at=at) is None
+
+
+def refuse_unverified(
+    db: Session,
+    row: ConsentRelease,
+    *,
+    keys: KeyWrapper,
+    at: datetime,
+    message: str = NOT_VERIFIED_COPY,
+) -> None:
+    """Unverified (409) for a signed release that does not verify: nothing that would
+    treat it as a release (its form, its files, a preview, a revocation) is made of it."""
+    if is_unverified(db, row, keys=keys, at=at):
+        raise Unverified(message)
 
 
 def status_of(

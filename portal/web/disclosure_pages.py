@@ -129,6 +129,7 @@ def release_preview(ctx: Context) -> Response:
     release = releases.release_for(ctx.db, ctx.viewer, ctx.request.path_params["release_id"])
     if release.state == ReleaseState.DISCARDED:
         raise NotFound("release")  # a discarded draft is gone from every page
+    releases.refuse_unverified(ctx.db, release, keys=ctx.request.app.state.keys, at=ctx.now)
     document = previews.document_of(ctx.db, release, keys=ctx.request.app.state.keys)
     recipients = previews.recipients(ctx.db, release, keys=ctx.request.app.state.keys)
     choices = {a.public_id: previews.role_choices(ctx.db, a) for a in recipients}

@@ -232,10 +232,42 @@ def _view(ctx: Context, row) -> dict:
     }
 
 
+def _not_verified(ctx: Context, row, *, status: int = 200, errors: dict | None = None) -> Response:
+    """The page of a signed release that does not verify: that it counts as no release,
+    what differs if that can be told safely, and what to do; nothing to act on it with.
+    Audited as every view of a signed release is, as a read of the names it holds."""
+    told = release_documents.not_verified(ctx.db, row, keys=_keys(ctx), at=ctx.now)
+    view = {
+        "release": row,
+        "client": ctx.db.get(Client, row.client_id),
+        "told": told,
+        "names_allowed": _names_read(ctx, row, shown_in="page of a release that does not verify"),
+        "errors": errors or {},
+        "tz": ctx.settings.tz,
+        "capacity_labels": release_forms.CAPACITY_LABELS,
+        "purpose_labels": release_forms.PURPOSE_LABELS,
+    }
+    if told.signed is not None:  # only the genuine signed document's words are shown
+        by_id = {a.public_id: a for a in ctx.db.exec(select(Agency))}
+        sections = [catalogue().get(key) for key in told.signed.sections]
+        view.update(
+            recipients=[by_id[r] for r in told.signed.recipients if r in by_id],
+            sections=[s for s in sections if s is not None],
+            end=consent.release_end(told.signed),
+        )
+    return render(ctx, "releases/not_verified.html", view, status=status)
+
+
+def _refuse_unverified(ctx: Context, row, message: str = releases.NOT_VERIFIED_COPY) -> None:
+    releases.refuse_unverified(ctx.db, row, keys=_keys(ctx), at=ctx.now, message=message)
+
+
 def _detail(ctx: Context, row, *, status: int = 200, errors: dict | None = None) -> Response:
     if status >= 400:  # the failed form's writes go; the read of the page shown is kept
         ctx.db.rollback()
         ctx.keep_on_error = True
+    if releases.is_unverified(ctx.db, row, keys=_keys(ctx), at=ctx.now):
+        return _not_verified(ctx, row, status=status, errors=errors)
     view = _view(ctx, row)
     view["names_allowed"] = _names_read(ctx, row, shown_in="release page")
     # Who may never sign: names of the survivor's circle, read as the client's name is.
@@ -283,6 +315,7 @@ def release_detail(ctx: Context) -> Response:
 def release_print(ctx: Context) -> Response:
     """The form the client reads and signs, in the release's language."""
     row = _release(ctx)
+    _refuse_unverified(ctx, row)
     view = _view(ctx, row)
     view["names_allowed"] = _names_read(ctx, row, shown_in="release form to print")
     view["statements"] = view["document"].statements
@@ -312,6 +345,7 @@ def release_sign(ctx: Context) -> Response:
 
 def release_revoke(ctx: Context) -> Response:
     row = _release(ctx)
+    _refuse_unverified(ctx, row, releases.NOT_VERIFIED_REVOKE)
     try:
         reason = validation.text(
             ctx.field("reason"), "reason", max_length=500, required=False, label="Reason"
@@ -394,6 +428,7 @@ def _may_download(ctx: Context, row, *, shown_in: str) -> None:
 
 def release_signed_json(ctx: Context) -> Response:
     row = _release(ctx)
+    _refuse_unverified(ctx, row)
     _may_download(ctx, row, shown_in="signed release file")
     return _download(
         release_documents.signed_envelope_bytes(ctx.db, row, keys=_keys(ctx)),
@@ -404,6 +439,7 @@ def release_signed_json(ctx: Context) -> Response:
 
 def release_fhir(ctx: Context) -> Response:
     row = _release(ctx)
+    _refuse_unverified(ctx, row)
     _may_download(ctx, row, shown_in="release as a FHIR Consent")
     resource = release_documents.fhir_consent(ctx.db, row, keys=_keys(ctx), at=ctx.now)
     return _download(
@@ -463,6 +499,7 @@ def release_revoke_page(ctx: Context) -> Response:
     row = _release(ctx)
     if row.state != ReleaseState.SIGNED:
         return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
+    _refuse_unverified(ctx, row, releases.NOT_VERIFIED_REVOKE)
     return confirm_pages.page(ctx, revoke_release(ctx, row))
 
 
