@@ -113,9 +113,9 @@ class MentorChange:
         outgoing mentor held no open task by name."""
         if not self.tasks_passed:
             return ""
-        count = "1 open task" if self.tasks_passed == 1 else f"{self.tasks_passed} open tasks"
+        count = "open task" if self.tasks_passed == 1 else f"{self.tasks_passed} open tasks"
         went = "went back to" if self.to_program else "passed to"
-        return f"{count} of the previous mentor's {went} {self.tasks_to}."
+        return f"The previous mentor's {count} {went} {self.tasks_to}."
 
 
 def _pass_tasks(

@@ -132,7 +132,7 @@ def test_the_former_mentor_no_longer_reads_a_task_given_to_them_by_name(client, 
     _told_nothing_of(client, w, w.open_task, w.done_task)
     assert calendar.task_uid(w.open_task) not in _feed_tasks(client, w, w.mentor)
     # The coordinator was told what became of the task, in the task pages' words.
-    assert "1 open task of the previous mentor's passed to Bea (synthetic)." in page
+    assert "The previous mentor's open task passed to Bea (synthetic)." in page
 
 
 def test_the_open_task_passes_to_the_new_mentor_with_a_history_entry(client, db, world):
@@ -161,7 +161,7 @@ def test_ending_the_assignment_gives_the_open_tasks_back_to_the_program(client, 
         client, w, "end", {"end_reason": "Synthetic: the survivor chose another program"}
     )
     assert answer.status_code == 303
-    told = f"1 open task of the previous mentor's went back to {w.program.name} (agency picks)."
+    told = f"The previous mentor's open task went back to {w.program.name} (agency picks)."
     assert told in page
     db.refresh(w.open_task)
     assert (w.open_task.assignee_user_id, w.open_task.assignee_agency_id) == (None, w.program.id)
