@@ -4,8 +4,19 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from portal.models import Agency, Discipline, MdtCase, MentorAppointment, Role, StaffUser
-from portal.services import mentor_appointments, mentor_assignments, mentor_program
+from sqlmodel import select
+
+from portal.auth.sessions import Viewer
+from portal.models import (
+    Agency,
+    CaseLink,
+    Discipline,
+    MdtCase,
+    MentorAppointment,
+    Role,
+    StaffUser,
+)
+from portal.services import api_tokens, mentor_appointments, mentor_assignments, mentor_program
 from portal.web import mentor_forms
 
 import factories as make
@@ -66,3 +77,57 @@ def appointment(
     made = mentor_appointments.add_appointment(db, w.case, given=given, actor=w.mentor, at=make.AT)
     db.flush()
     return made
+
+
+def sign_in(client, user) -> None:
+    """The test client signed in as `user`, and no one else."""
+    client.cookies.clear()
+    make.login(client, user.username)
+
+
+def case_held_by(db, w: MentorWorld, mentor, *, intake: date, client=None) -> MdtCase:
+    """Another case of the coordinating agency, held by `mentor`; with `client`, the
+    program's link to it names that client record."""
+    case = make.mdt_case(db, w.coordinating, intake=intake)
+    mentor_assignments.assign_mentor(
+        db,
+        case,
+        mentor_public_id=mentor.public_id,
+        reason=None,
+        viewer=as_coordinator(w),
+        at=make.AT,
+    )
+    if client is not None:
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == w.program.id)
+        ).one()
+        link.client_id = client.id
+        db.add(link)
+    db.flush()
+    return case
+
+
+def end_mentor(db, w: MentorWorld, case, reason="Synthetic: the survivor chose another program"):
+    """The coordinator ends the case's mentor, with no new one."""
+    mentor_assignments.end_assignment(db, case, reason=reason, viewer=as_coordinator(w), at=make.AT)
+    db.flush()
+
+
+def mentor_token(db, w: MentorWorld, *scopes: str) -> dict[str, str]:
+    """The bearer header of an API token the program's lead (who is also a mentor, as
+    `w.lead`) issues to act as a survivor-mentor: bounded by the lead's own caseload."""
+    issued = api_tokens.create_token(
+        db,
+        Viewer(
+            w.lead,
+            w.program,
+            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+            None,
+        ),
+        name="records system",
+        scopes=list(scopes),
+        acting_role=Role.SURVIVOR_MENTOR.value,
+        at=make.AT,
+    )
+    db.flush()
+    return {"Authorization": f"Bearer {issued.secret}"}

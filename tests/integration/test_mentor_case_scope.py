@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from mentor_helpers import as_coordinator, mentor_world
+from mentor_helpers import case_held_by, end_mentor, mentor_token, mentor_world, sign_in
 
 from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import Role
-from portal.services import api_tokens, cases, meetings, mentor_assignments, tasks
+from portal.services import cases, meetings, tasks
 
 import factories as make
 
@@ -36,21 +36,7 @@ def world(db, keys):
 
 def _held_by_the_other_mentor(db, world):
     """A second case of the coordinating agency, held by the program's other mentor."""
-    other_case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 21))
-    mentor_assignments.assign_mentor(
-        db,
-        other_case,
-        mentor_public_id=world.other_mentor.public_id,
-        reason=None,
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    return other_case
-
-
-def sign_in(client, user) -> None:
-    client.cookies.clear()
-    make.login(client, user.username)
+    return case_held_by(db, world, world.other_mentor, intake=date(2026, 10, 21))
 
 
 def test_the_assigned_mentor_opens_the_case_and_its_summary(client, world):
@@ -75,14 +61,7 @@ def test_another_mentor_of_the_program_is_answered_as_if_the_case_did_not_exist(
 
 
 def test_a_mentor_whose_assignment_ended_no_longer_opens_the_case(client, db, world):
-    mentor_assignments.end_assignment(
-        db,
-        world.case,
-        reason="Synthetic: the survivor chose another program",
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    db.flush()
+    end_mentor(db, world, world.case)
     sign_in(client, world.mentor)
     assert client.get(f"/cases/{world.case.public_id}/summary").status_code == 404
 
@@ -94,21 +73,7 @@ def test_the_programs_lead_still_reads_every_case_of_the_program(client, world):
 
 
 def test_an_api_token_acting_as_a_mentor_lists_and_opens_only_held_cases(client, db, world):
-    issued = api_tokens.create_token(
-        db,
-        Viewer(
-            world.lead,
-            world.program,
-            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
-            None,
-        ),
-        name="records system",
-        scopes=["cases:read", "summary:read"],
-        acting_role=Role.SURVIVOR_MENTOR.value,
-        at=make.AT,
-    )
-    db.flush()
-    bearer = {"Authorization": f"Bearer {issued.secret}"}
+    bearer = mentor_token(db, world, "cases:read", "summary:read")
     listing = client.get("/api/v1/cases", headers=bearer).json()
     assert listing["items"] == [] and listing["total"] == 0
     for path in ("", "/summary"):

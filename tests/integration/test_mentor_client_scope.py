@@ -14,13 +14,13 @@ import pathlib
 from datetime import date
 
 import pytest
-from mentor_helpers import as_coordinator, mentor_world
+from mentor_helpers import case_held_by, end_mentor, mentor_token, mentor_world, sign_in
 from sqlmodel import select
 
 from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import CaseLink, Role
-from portal.services import api_tokens, clients, mentor_assignments, releases
+from portal.services import clients, releases
 
 import factories as make
 from team_helpers import joining_release
@@ -46,11 +46,6 @@ def world(db, keys):
     )
     db.flush()
     return w
-
-
-def sign_in(client, user) -> None:
-    client.cookies.clear()
-    make.login(client, user.username)
 
 
 def test_the_mentor_opens_their_survivor_and_their_intake(client, world):
@@ -112,14 +107,7 @@ def test_registering_someone_already_registered_tells_a_mentor_to_ask_their_lead
 
 
 def test_a_client_leaves_the_caseload_with_the_case(client, db, world):
-    mentor_assignments.end_assignment(
-        db,
-        world.case,
-        reason="Synthetic: the survivor chose another program",
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    db.flush()
+    end_mentor(db, world, world.case)
     sign_in(client, world.mentor)
     assert client.get(f"/clients/{world.survivor.public_id}").status_code == 404
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
@@ -127,57 +115,11 @@ def test_a_client_leaves_the_caseload_with_the_case(client, db, world):
 
 def test_an_intake_passes_to_the_mentor_assigned_to_its_case(client, db, world, keys):
     """The registering mentor keeps their intake only until someone holds its case."""
-    case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 22))
-    mentor_assignments.assign_mentor(
-        db,
-        case,
-        mentor_public_id=world.other_mentor.public_id,
-        reason=None,
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    link = db.exec(
-        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
-    ).one()
-    link.client_id = world.intake.id
-    db.add(link)
-    db.flush()
+    case_held_by(db, world, world.other_mentor, intake=date(2026, 10, 22), client=world.intake)
     sign_in(client, world.mentor)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
     sign_in(client, world.other_mentor)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
-
-
-def _on_a_case_of(db, world, person, mentor, *, intake):
-    """A case of the coordinating agency with `person` as the program's client, held by
-    `mentor`."""
-    case = make.mdt_case(db, world.coordinating, intake=intake)
-    mentor_assignments.assign_mentor(
-        db,
-        case,
-        mentor_public_id=mentor.public_id,
-        reason=None,
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    link = db.exec(
-        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
-    ).one()
-    link.client_id = person.id
-    db.add(link)
-    db.flush()
-    return case
-
-
-def _end(db, world, case) -> None:
-    mentor_assignments.end_assignment(
-        db,
-        case,
-        reason="Synthetic: the survivor chose to leave the program",
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
-    db.flush()
 
 
 def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_ends(
@@ -186,8 +128,10 @@ def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_
     """The survivor the registering mentor did the intake of went to another mentor; when
     that mentor is taken off, the survivor is on no case anyone holds, and must not fall
     back to the mentor they were moved away from, with all that their record holds by then."""
-    case = _on_a_case_of(db, world, world.intake, world.other_mentor, intake=date(2026, 10, 24))
-    _end(db, world, case)
+    case = case_held_by(
+        db, world, world.other_mentor, intake=date(2026, 10, 24), client=world.intake
+    )
+    end_mentor(db, world, case, reason="Synthetic: the survivor chose to leave the program")
     sign_in(client, world.mentor)
     for page in CLIENT_PAGES:
         assert client.get(f"/clients/{world.intake.public_id}{page}").status_code == 404, page
@@ -196,10 +140,10 @@ def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_
 
 
 def test_a_mentors_own_intake_leaves_the_caseload_when_their_assignment_ends(client, db, world):
-    case = _on_a_case_of(db, world, world.intake, world.mentor, intake=date(2026, 10, 24))
+    case = case_held_by(db, world, world.mentor, intake=date(2026, 10, 24), client=world.intake)
     sign_in(client, world.mentor)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
-    _end(db, world, case)
+    end_mentor(db, world, case)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
     mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
     with pytest.raises(NotFound):
@@ -256,15 +200,7 @@ def test_a_forged_copy_of_a_release_tells_another_mentor_nothing_of_what_it_says
 def test_confirming_a_link_cannot_bring_another_survivor_into_the_caseload(client, db, keys, world):
     """The case the other mentor holds waits for the program's client: a reference typed
     must name one of the mentor's own, not any client of the program."""
-    case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 23))
-    mentor_assignments.assign_mentor(
-        db,
-        case,
-        mentor_public_id=world.other_mentor.public_id,
-        reason=None,
-        viewer=as_coordinator(world),
-        at=make.AT,
-    )
+    case = case_held_by(db, world, world.other_mentor, intake=date(2026, 10, 23))
     joining_release(db, keys, world.program, world.intake, world.coordinating)
     db.flush()
     sign_in(client, world.other_mentor)
@@ -283,21 +219,7 @@ def test_confirming_a_link_cannot_bring_another_survivor_into_the_caseload(clien
 
 
 def test_an_api_token_acting_as_a_mentor_finds_and_writes_only_the_caseload(client, db, world):
-    issued = api_tokens.create_token(
-        db,
-        Viewer(
-            world.lead,
-            world.program,
-            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
-            None,
-        ),
-        name="records system",
-        scopes=["sections:write"],
-        acting_role=Role.SURVIVOR_MENTOR.value,
-        at=make.AT,
-    )
-    db.flush()
-    bearer = {"Authorization": f"Bearer {issued.secret}"}
+    bearer = mentor_token(db, world, "sections:write")
     found = client.get(
         f"/api/v1/clients?reference={world.survivor.reference}", headers=bearer
     ).json()

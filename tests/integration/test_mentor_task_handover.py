@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 from icalendar import Calendar
-from mentor_helpers import mentor_world
+from mentor_helpers import mentor_world, sign_in
 from sqlmodel import select
 
 from portal.models import Role
@@ -58,11 +58,6 @@ def _named_task(db, w, title):
     )
     db.flush()
     return made
-
-
-def sign_in(client, user) -> None:
-    client.cookies.clear()
-    make.login(client, user.username)
 
 
 def _as_coordinator(client, w, action: str, data: dict):
