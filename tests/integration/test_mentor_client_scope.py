@@ -87,23 +87,40 @@ def test_a_search_by_name_finds_only_the_caseload(client, world):
     assert world.survivor.public_id not in found.text and "Alder Quillon" not in found.text
 
 
-def test_registering_someone_already_registered_tells_a_mentor_to_ask_their_lead(client, world):
-    sign_in(client, world.other_mentor)
+def _register(client, reference: str, given: str, birth: str):
     form = client.get("/clients/new")
-    answer = client.post(
+    return client.post(
         "/clients",
         data={
             "csrf_token": make.csrf_from(form.text),
-            "reference": "R-NEW-1",
-            "given_name": "Alder",
+            "reference": reference,
+            "given_name": given,
             "family_name": "Quillon",
-            "birth_date": "2000-05-17",
+            "birth_date": birth,
             "preferred_language": "en",
         },
+        follow_redirects=False,
     )
+
+
+def test_registering_someone_already_registered_tells_a_mentor_to_ask_their_lead(client, world):
+    sign_in(client, world.other_mentor)
+    answer = _register(client, "R-NEW-1", "Alder", "2000-05-17")
     assert answer.status_code == 409
     assert "ask your lead to assign them" in answer.text
     assert world.survivor.public_id not in answer.text
+
+
+def test_a_mentor_opens_the_client_they_have_just_registered(client, world):
+    """Their intake: in their caseload until a mentor is assigned to the survivor's case."""
+    sign_in(client, world.other_mentor)
+    answer = _register(client, "R-NEW-2", "Cedar", "2003-08-14")
+    assert answer.status_code == 303
+    page = client.get(answer.headers["location"])
+    assert page.status_code == 200 and "Cedar Quillon" in page.text
+    assert "Cedar Quillon" in client.get("/clients").text
+    sign_in(client, world.mentor)
+    assert client.get(answer.headers["location"]).status_code == 404
 
 
 def test_a_client_leaves_the_caseload_with_the_case(client, db, world):
