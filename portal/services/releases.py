@@ -453,13 +453,18 @@ def revoke(
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request."""
     hold_release(db, row)
-    # A revocation of one that does not verify would sign, with the agency's key, a
-    # withdrawal of a consent whose words cannot be read: it is no release already.
-    refuse_unverified(db, row, keys=keys, at=at, message=NOT_VERIFIED_REVOKE)
-    document = signed_document(db, row, keys=keys)
-    state = consent.status(document, revocations(db, row, keys=keys), at=at).state
-    if state == consent.ReleaseState.REVOKED:
-        raise Conflict("release", "This release is already revoked.")
+    if is_unverified(db, row, keys=keys, at=at):
+        # The client's withdrawal is theirs to make whatever its stored copy says: a
+        # revocation names the release by its number and nothing of what it says, and it
+        # holds if the genuine copy is restored from a backup. Nothing is shared under the
+        # release meanwhile either way (it counts as none).
+        if revoked_at(db, row, keys=keys, at=at) is not None:
+            raise Conflict("release", "This release is already revoked.")
+    else:
+        document = signed_document(db, row, keys=keys)
+        state = consent.status(document, revocations(db, row, keys=keys), at=at).state
+        if state == consent.ReleaseState.REVOKED:
+            raise Conflict("release", "This release is already revoked.")
     agency = db.get(Agency, row.agency_id)
     key_id, signing_key, at = _signing_key(db, agency, keys=keys, at=at)
     revocation_row = ReleaseRevocation(
@@ -502,10 +507,6 @@ NOT_VERIFIED = (
 NOT_VERIFIED_COPY = (
     "This release could not be verified and is not in force: its stored copy does not match "
     "what was signed, so it is not printed, previewed or downloaded. Its page says what to do."
-)
-NOT_VERIFIED_REVOKE = (
-    "This release could not be verified and is not in force, so there is nothing to revoke: "
-    "the portal already treats it as no release. Its page says what to do."
 )
 
 

@@ -246,6 +246,7 @@ def _not_verified(ctx: Context, row, *, status: int = 200, errors: dict | None =
         "tz": ctx.settings.tz,
         "capacity_labels": release_forms.CAPACITY_LABELS,
         "purpose_labels": release_forms.PURPOSE_LABELS,
+        "revoked_at": releases.revoked_at(ctx.db, row, keys=_keys(ctx), at=ctx.now),
     }
     if told.signed is not None:  # only the genuine signed document's words are shown
         by_id = {a.public_id: a for a in ctx.db.exec(select(Agency))}
@@ -345,7 +346,6 @@ def release_sign(ctx: Context) -> Response:
 
 def release_revoke(ctx: Context) -> Response:
     row = _release(ctx)
-    _refuse_unverified(ctx, row, releases.NOT_VERIFIED_REVOKE)
     try:
         reason = validation.text(
             ctx.field("reason"), "reason", max_length=500, required=False, label="Reason"
@@ -359,7 +359,7 @@ def release_revoke(ctx: Context) -> Response:
             at=ctx.now,
         )
     except Invalid as error:
-        confirm = revoke_release(ctx, row, value=ctx.field("reason")[:500])
+        confirm = _revoke_confirm(ctx, row, value=ctx.field("reason")[:500])
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     ctx.flash(
         "The release is revoked. Partners can no longer see anything under it."
@@ -475,6 +475,29 @@ def revoke_release(ctx: Context, row=None, *, value: str = "") -> confirm_pages.
     )
 
 
+def withdraw_unverified(ctx: Context, row, *, value: str = "") -> confirm_pages.Confirm:
+    """The client's withdrawal of a release whose stored copy does not verify: its words
+    cannot be read (its partners are not named), only its number and client."""
+    url = f"/releases/{row.public_id}"
+    reference = ctx.db.get(Client, row.client_id).reference
+    return confirm_pages.Confirm(
+        title=f"Record that client {reference} withdraws this release?",
+        consequences=[
+            "Nothing is shared under it now: its stored copy does not verify. Recording the "
+            "withdrawal keeps it so if the genuine copy is ever restored from a backup.",
+            f"Your agency's key signs the revocation of release {row.public_id}; it names "
+            "nothing of what the release says. Both stay on record and in the audit log.",
+            "It cannot be undone: to share again, the client signs a new release.",
+        ],
+        action=f"{url}/revoke",
+        button="Record the withdrawal",
+        back=url,
+        back_label="Back to the release",
+        keep="Do not record it",
+        reason=confirm_pages.Reason("reason", "Reason", required=False, value=value),
+    )
+
+
 def discard_release(ctx: Context, row=None) -> confirm_pages.Confirm:
     row = row or _release(ctx)
     view = _view(ctx, row)
@@ -499,8 +522,13 @@ def release_revoke_page(ctx: Context) -> Response:
     row = _release(ctx)
     if row.state != ReleaseState.SIGNED:
         return RedirectResponse(f"/releases/{row.public_id}", status_code=303)
-    _refuse_unverified(ctx, row, releases.NOT_VERIFIED_REVOKE)
-    return confirm_pages.page(ctx, revoke_release(ctx, row))
+    return confirm_pages.page(ctx, _revoke_confirm(ctx, row))
+
+
+def _revoke_confirm(ctx: Context, row, *, value: str = "") -> confirm_pages.Confirm:
+    if releases.is_unverified(ctx.db, row, keys=_keys(ctx), at=ctx.now):
+        return withdraw_unverified(ctx, row, value=value)
+    return revoke_release(ctx, row, value=value)
 
 
 def release_discard_page(ctx: Context) -> Response:

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import pytest
 from disclosure_helpers import SIGNER, release, world
+from sqlalchemy import update
 from sqlmodel import select
 from tamper_helpers import altered, moved, unsealable
 
-from portal.models import AuditEntry, ReleaseRevocation, Role
+import consent
+from portal.models import AuditEntry, ConsentRelease, ReleaseRevocation, Role
+from portal.services import releases
 
 import factories as make
 
@@ -52,9 +55,10 @@ def test_the_lead_opens_the_page_and_reads_what_happened_and_what_to_do(
     for words in SAID:
         assert words in text
     assert medical.public_id in text and w.client.reference in text
-    # Nothing offered that would treat it as a release.
-    for action in ("/print", "/signed.json", "/fhir.json", "/preview", "/revoke", "/sign"):
+    # Nothing offered that would treat it as a release; the client's withdrawal is theirs.
+    for action in ("/print", "/signed.json", "/fhir.json", "/preview", "/sign"):
         assert f'href="{url}{action}' not in page.text and f'action="{url}{action}' not in page.text
+    assert f'href="{url}/revoke"' in page.text and "Record the client's withdrawal" in text
     assert "2045" not in text  # the altered end is never shown
     assert "As signed" in text if tamper == "moved" else "As signed" not in text
     if tamper == "unsealable":
@@ -97,23 +101,57 @@ def test_a_genuine_release_of_another_client_moved_onto_it_shows_none_of_its_wor
 
 
 @pytest.mark.parametrize("tamper", ["unsealable", "altered"])
-def test_its_form_files_preview_and_revocation_are_refused_in_words(
-    client, db, keys, clock, tamper
-):
+def test_its_form_files_and_preview_are_refused_in_words(client, db, keys, clock, tamper):
     w, medical, _other = _tampered(db, keys, clock, tamper)
     make.login(client, make.user(db, w.owner, Role.AGENCY_LEAD).username)
     url = f"/releases/{medical.public_id}"
-    for action in ("/print", "/signed.json", "/fhir.json", "/preview", "/revoke"):
+    for action in ("/print", "/signed.json", "/fhir.json", "/preview"):
         answer = client.get(url + action)
         assert answer.status_code == 409, action
         said = answer.text.replace("&#39;", "'")
         assert "could not be verified and is not in force" in said, action
         assert "2045" not in said, action
-    token = make.csrf_of_page(client, url)
-    revoked = client.post(f"{url}/revoke", data={"csrf_token": token, "reason": "tampered"})
-    assert revoked.status_code == 409
-    assert "there is nothing to revoke" in revoked.text
-    assert db.exec(select(ReleaseRevocation)).all() == []
+
+
+@pytest.mark.parametrize("tamper", ["unsealable", "altered"])
+def test_the_clients_withdrawal_is_recorded_and_holds_if_the_genuine_copy_comes_back(
+    client, db, keys, clock, tamper
+):
+    """A survivor may always withdraw: a release whose stored copy does not verify shares
+    nothing now, but the operator may restore the genuine copy from a backup, and the
+    survivor's withdrawal must hold then. The revocation names only the release's number,
+    so it is signed and kept whatever the stored copy says."""
+    w = world(db, keys)
+    medical = release(db, keys, w, ["medical"])
+    genuine = {
+        "document": medical.document,
+        "document_sealed": medical.document_sealed,
+        "data_key_id": medical.data_key_id,
+    }
+    unsealable(db, medical) if tamper == "unsealable" else altered(db, keys, medical)
+    clock.at = make.AT + timedelta(hours=1)
+    make.login(client, make.user(db, w.owner, Role.AGENCY_LEAD).username)
+    url = f"/releases/{medical.public_id}"
+    asked = client.get(f"{url}/revoke")
+    said = asked.text.replace("&#39;", "'")
+    assert asked.status_code == 200 and "Record that client" in said
+    assert "2045" not in said and "the genuine copy is ever restored" in said
+    revoked = client.post(
+        f"{url}/revoke", data={"csrf_token": make.csrf_from(asked.text), "reason": "Synthetic"}
+    )
+    assert revoked.status_code == 303
+    assert len(db.exec(select(ReleaseRevocation)).all()) == 1
+    page = client.get(url).text.replace("&#39;", "'")
+    assert "The client's withdrawal is recorded" in page and "Record the client's" not in page
+    again = client.post(f"{url}/revoke", data={"csrf_token": make.csrf_from(asked.text)})
+    assert again.status_code == 409 and "already revoked" in again.text
+    assert len(db.exec(select(ReleaseRevocation)).all()) == 1
+    # The operator puts the genuine copy back: the release verifies, and stays withdrawn.
+    db.execute(update(ConsentRelease).where(ConsentRelease.id == medical.id).values(**genuine))
+    db.flush()
+    db.expire_all()
+    status = releases.status_of(db, db.get(ConsentRelease, medical.id), keys=keys, at=clock())
+    assert status.state == consent.ReleaseState.REVOKED
 
 
 def test_signing_it_again_is_refused_on_its_page(client, db, keys, clock):
