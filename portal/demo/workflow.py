@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from portal.models import Agency, CaseStatus, MdtCase, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
+from portal.services import case_closing, casework, meetings, tasks
 from portal.services import cases as cases_service
-from portal.services import casework, meetings, tasks
 
 TASK_TITLES = (
     "Arrange a safe placement review",
@@ -231,10 +231,12 @@ def seed_workflow(
     )
     reviewed = [c for c in cases if c.first_mdt_date is not None]
     if reviewed:
-        casework.close_case(
+        # As the close page does by default: off every agenda of a meeting not yet held.
+        case_closing.close_case(
             db,
             reviewed[0],
             reason="Services complete; survivor moved out of county (demo).",
+            take_off=[m.public_id for m in meetings.coming_agendas(db, reviewed[0])],
             actor=coordinator,
             at=at,
             today=today,

@@ -21,6 +21,9 @@ class CaseEventKind(StrEnum):
     REVIEWED = "reviewed"
     CADENCE_SET = "cadence_set"
     MANDATED_REPORT = "mandated_report"  # issue 20: a report for a minor, by a participant
+    # Taken off the agenda of a meeting not yet held as the case closed; the note is the
+    # meeting's day in the MDT's zone (never its id).
+    TAKEN_OFF_AGENDA = "taken_off_agenda"
 
 
 class CaseEvent(SQLModel, table=True):
@@ -64,7 +67,9 @@ class Meeting(SQLModel, table=True):
 
 
 class MeetingChange(SQLModel, table=True):
-    """Reschedules and cancellations, with the reason and the time they replaced."""
+    """Reschedules, cancellations and cases taken off the agenda, with the reason and the
+    time they replaced (a reschedule's). Shown to the coordinating agency only: a case's
+    reference must not reach an agency invited for another case."""
 
     __tablename__ = "meeting_change"
 

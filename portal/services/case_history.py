@@ -47,6 +47,8 @@ class HistoryRow:
         if self.kind == CaseEventKind.CADENCE_SET:
             days = reason.split(" ")[0]
             return f"Regular review every {days} days" if days.isdigit() else "Regular review off"
+        if self.kind == CaseEventKind.TAKEN_OFF_AGENDA and reason:
+            return f"Taken off the agenda of the MDT meeting of {reason}, not yet held"
         if self.kind == CaseEventKind.MANDATED_REPORT:
             # Who reported, to whom: never the report's number or content.
             return reason or "Mandated report made"
@@ -59,6 +61,7 @@ _WORDS = {
     CaseEventKind.LINK_CONFIRMED: "Client record confirmed for the case",
     CaseEventKind.LINK_WITHDRAWN: "Client record withdrawn from the case",
     CaseEventKind.REVIEWED: "Reviewed at an MDT meeting",
+    CaseEventKind.TAKEN_OFF_AGENDA: "Taken off the agenda of an MDT meeting not yet held",
 }
 
 

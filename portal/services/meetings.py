@@ -4,6 +4,7 @@ decisions, and marking a case reviewed (which stamps its first-MDT date)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -406,6 +407,97 @@ def add_to_agenda(
             at=at,
         )
     return item
+
+
+def coming_agendas(db: Session, case: MdtCase) -> list[Meeting]:
+    """The meetings not yet held (scheduled, not cancelled) whose agenda holds the case, the
+    soonest first: those a close offers to take it off. An item with minutes, a review or a
+    decision is a held meeting's history and is never offered, whatever the meeting's
+    status says."""
+    return list(
+        db.exec(
+            select(Meeting)
+            .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+            .where(
+                AgendaItem.case_id == case.id,
+                Meeting.coordinating_agency_id == case.coordinating_agency_id,
+                Meeting.status == MeetingStatus.SCHEDULED,
+                AgendaItem.minutes.is_(None),
+                AgendaItem.reviewed_at.is_(None),
+                ~exists().where(Decision.agenda_item_id == AgendaItem.id),
+            )
+            .order_by(Meeting.starts_at, Meeting.id)
+        ).all()
+    )
+
+
+def check_agenda_choice(
+    coming: list[Meeting], chosen: Collection[str], *, listed: Collection[str] | None
+) -> list[Meeting]:
+    """The meetings of `coming` named in `chosen` (public ids), where nothing is written.
+    `listed`: the meetings the form showed, when it came from one: refused if the coming
+    meetings are no longer those (one added, cancelled or held since), so no meeting is
+    passed over that the coordinator was not shown. A meeting not coming, or of another
+    MDT, is refused in the same words as a stale one."""
+    ids = {meeting.public_id for meeting in coming}
+    if listed is not None and set(listed) != ids:
+        raise Conflict(
+            "take_off",
+            "The meetings not yet held with this case on their agenda changed since this "
+            "page opened: they are listed again below. Check them and close again.",
+        )
+    wanted = set(chosen)
+    if not wanted <= ids:
+        raise Invalid("take_off", "Choose the meetings from the list.")
+    return [meeting for meeting in coming if meeting.public_id in wanted]
+
+
+def take_off_agenda(
+    db: Session, meeting: Meeting, case: MdtCase, *, why: str, actor: Actor, at: datetime
+) -> None:
+    """Take the case off a meeting not yet held (one of `coming_agendas`): the invited
+    agencies' pages and calendars stop listing it (the meeting's `sequence` moves, as for a
+    reschedule, so subscribed calendars replace the event). Kept: a change of the meeting
+    (`why`, the coordinator's), an event of the case, an audit entry as for an addition."""
+    lock_logs(db, [meeting.coordinating_agency_id])
+    _hold_meeting(db, meeting)
+    _require_status(meeting, MeetingStatus.SCHEDULED)
+    item = db.exec(
+        select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id)
+    ).one()
+    recorded = db.exec(select(Decision.id).where(Decision.agenda_item_id == item.id)).first()
+    if item.minutes is not None or item.reviewed_at is not None or recorded is not None:
+        # Checked by `coming_agendas` already: an item that holds a record is never deleted.
+        raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
+    db.delete(item)
+    db.add(
+        MeetingChange(
+            meeting_id=meeting.id,
+            kind="taken_off_agenda",
+            at=at,
+            actor_id=actor.id if actor else None,
+            reason=f"{case.reference}: {why}",
+        )
+    )
+    meeting.sequence += 1
+    db.add(meeting)
+    case_history.note(
+        db,
+        case,
+        CaseEventKind.TAKEN_OFF_AGENDA,
+        actor=actor,
+        at=at,
+        reason=meeting.meeting_date.isoformat(),
+    )
+    record(
+        db,
+        AuditTag.MEETING_AGENDA_CHANGED,
+        agency_id=meeting.coordinating_agency_id,
+        actor=actor,
+        subject=meeting.public_id,
+        detail={"removed": case.reference},
+        at=at,
+    )
 
 
 @dataclass(frozen=True)

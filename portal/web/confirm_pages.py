@@ -28,6 +28,19 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Ticks:
+    """Checkboxes the action acts on, each ticked or not; `listed` carries every value
+    shown, so the action can tell one unticked from one the page did not show."""
+
+    name: str
+    listed: str
+    legend: str
+    hint: str
+    # (value, words, ticked)
+    options: tuple[tuple[str, str, bool], ...]
+
+
+@dataclass(frozen=True)
 class Confirm:
     title: str
     consequences: list[str]
@@ -41,6 +54,7 @@ class Confirm:
     tone: str = "danger"
     # (name, value) the action needs carried on, e.g. when the record was last saved.
     hidden: tuple[tuple[str, str], ...] = ()
+    ticks: Ticks | None = None
 
 
 def page(ctx: Context, confirm: Confirm, *, status: int = 200, errors: dict | None = None):
@@ -156,28 +170,74 @@ def item_reviewed_page(ctx: Context) -> Response:
     return page(ctx, mark_reviewed(meeting, item, ctx.db.get(MdtCase, item.case_id)))
 
 
-def close_case(ctx: Context, case=None, *, value: str = "") -> Confirm:
+def close_case(
+    ctx: Context, case=None, *, value: str = "", unticked: frozenset[str] = frozenset()
+) -> Confirm:
+    """By default the case is taken off every meeting not yet held; `unticked`: those the
+    coordinator kept on the form posted, when it comes back refused (a meeting it did not
+    list comes ticked, as on a first view)."""
     case = case or casework.access_coordinated_case(
         ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"]
     )
     url = f"/cases/{case.public_id}"
+    coming = meetings.coming_agendas(ctx.db, case)
+    consequences = [
+        f"{case.reference} leaves the open cases, the convening clock and the review "
+        "reminders of every agency on it.",
+    ]
+    if coming:
+        consequences.append(
+            f"It is on the agenda of {_meetings_count(len(coming))} not yet held (below). "
+            "Taken off, the invited agencies no longer see it on the meeting's page or in "
+            "their calendars; the meeting's changes and the case's history say so."
+        )
+    consequences += [
+        "Its meetings, decisions, tasks and history stay on record; partners' summaries "
+        "still ask each owner as before.",
+        "Your reason stays with your agency: partners read that the case was closed, not why.",
+        "You can reopen it later, with a reason"
+        + ("; it goes back on an agenda only when you add it." if coming else "."),
+    ]
+    ticks = None
+    if coming:
+        ticks = Ticks(
+            name="take_off",
+            listed="agenda_listed",
+            legend=f"Take {case.reference} off the agenda of",
+            hint="Untick a meeting to keep the case on its agenda, for instance to tell "
+            "the team there that it closed.",
+            options=tuple(
+                (
+                    m.public_id,
+                    _meeting_words(ctx, m),
+                    m.public_id not in unticked,
+                )
+                for m in coming
+            ),
+        )
     return Confirm(
         title=f"Close {case.reference}?",
-        consequences=[
-            f"{case.reference} leaves the open cases, the convening clock and the review "
-            "reminders of every agency on it.",
-            "Its meetings, decisions, tasks and history stay on record; partners' summaries "
-            "still ask each owner as before.",
-            "Your reason stays with your agency: partners read that the case was closed, not why.",
-            "You can reopen it later, with a reason.",
-        ],
+        consequences=consequences,
         action=f"{url}/close",
         button=f"Close {case.reference}",
         back=url,
         back_label=f"Back to {case.reference}",
         keep="Keep it open",
         reason=Reason("reason", "Reason for closing", required=True, value=value),
+        ticks=ticks,
     )
+
+
+def _meetings_count(count: int) -> str:
+    return "1 meeting" if count == 1 else f"{count} meetings"
+
+
+def _meeting_words(ctx: Context, meeting) -> str:
+    """A meeting as the coordinator knows it: its day and time in the MDT's zone, its place."""
+    start = in_zone(meeting.starts_at, ctx.settings.tz, "weekday")
+    where = meeting.place or ("by video link" if meeting.video_url else "")
+    late = " (its time has passed; not marked held)" if meeting.starts_at < ctx.now else ""
+    return f"The MDT meeting of {start}" + (f" · {where}" if where else "") + late
 
 
 def case_close_page(ctx: Context) -> Response:

@@ -12,6 +12,7 @@ from portal.models import Agency, ReferralSource, StaffUser
 from portal.models.workflow import MeetingStatus, TaskPriority, TaskStatus
 from portal.services import (
     calendar,
+    case_closing,
     case_records,
     cases,
     casework,
@@ -25,7 +26,7 @@ from portal.services import (
 from portal.services.cases import caseload_holder
 from portal.web import confirm_pages, forms
 from portal.web.context import Context
-from portal.web.render import render
+from portal.web.render import in_zone, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -255,20 +256,44 @@ def _case_action(ctx: Context, action, message: str, *, coordinated: bool = True
 
 def case_close(ctx: Context) -> Response:
     case = casework.access_coordinated_case(ctx.db, ctx.viewer.agency, _param(ctx, "case_id"))
+    take_off = ctx.fields("take_off")
     try:
-        casework.close_case(
+        closed = case_closing.close_case(
             ctx.db,
             case,
             reason=ctx.field("reason"),
+            take_off=take_off,
+            listed=ctx.fields("agenda_listed"),
             actor=ctx.viewer.user,
             at=ctx.now,
             today=_today(ctx),
         )
-    except Invalid as error:  # back to the page that asked, the reason kept
-        confirm = confirm_pages.close_case(ctx, case, value=ctx.field("reason")[:500])
+    except Invalid as error:  # back to the page that asked, the reason and ticks kept
+        ctx.db.rollback()  # the page lists the meetings as they are, nothing of this try
+        unticked = frozenset(ctx.fields("agenda_listed")) - set(take_off)
+        confirm = confirm_pages.close_case(
+            ctx, case, value=ctx.field("reason")[:500], unticked=unticked
+        )
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
-    _flash_owners_told(ctx, case, "The case is closed.")
+    _flash_owners_told(ctx, case, _closed_words(ctx, closed))
     return _see_other(f"/cases/{case.public_id}")
+
+
+def _closed_words(ctx: Context, closed: case_closing.Closed) -> str:
+    words = "The case is closed."
+    if len(closed.taken_off) == 1:
+        start = in_zone(closed.taken_off[0].starts_at, ctx.settings.tz, "weekday")
+        words += f" Taken off the agenda of the meeting of {start}, not yet held."
+    elif closed.taken_off:
+        words += f" Taken off the agenda of {len(closed.taken_off)} meetings not yet held."
+    if len(closed.kept) == 1:
+        start = in_zone(closed.kept[0].starts_at, ctx.settings.tz, "weekday")
+        words += f" It stays on the agenda of the meeting of {start}, as you chose."
+    elif closed.kept:
+        words += (
+            f" It stays on the agenda of {len(closed.kept)} meetings not yet held, as you chose."
+        )
+    return words
 
 
 def case_reopen(ctx: Context) -> Response:

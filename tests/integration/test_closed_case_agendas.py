@@ -1,0 +1,280 @@
+"""Closing a case takes it off the agendas of the meetings not yet held, as the coordinator
+chooses on the close page: partners' meeting pages and calendars stop listing it, the
+meetings' changes, the case's history and the audit log keep the record; a held meeting's
+item stays, and reopening puts nothing back."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+from sqlmodel import select
+
+from portal.models import AuditEntry, Role
+from portal.models.workflow import AgendaItem, CaseEvent, Meeting, MeetingChange
+from portal.services import cases, meetings
+
+import factories as make
+
+NY = ZoneInfo("America/New_York")
+SOON_PLACE, LATER_PLACE = "Synthetic Room 7", "Synthetic Annex 2"
+
+
+class World:
+    """A CAC's case (with a partner) on two coming meetings' agendas and on one held today
+    (minutes taken), another case beside it on the first; a second MDT's coming meeting."""
+
+    def __init__(self, db, keys, clock):
+        self.home = make.agency(db, keys, name="Coordinating CAC (synthetic)")
+        self.partner = make.agency(db, keys, name="Partner Agency (synthetic)")
+        self.elsewhere = make.agency(db, keys, name="Other MDT (synthetic)")
+        self.coordinator = make.user(db, self.home, Role.MDT_COORDINATOR)
+        self.partner_staff = make.user(db, self.partner, Role.CASE_MANAGER)
+        today = clock().astimezone(NY).date()
+        self.case = self._case(db, self.home, [self.partner], today)
+        self.other_case = self._case(db, self.home, [], today)
+
+        def schedule(agency, days, clock_time, place, case_ids):
+            return meetings.schedule_meeting(
+                db,
+                agency,
+                day=(today + timedelta(days=days)).isoformat(),
+                clock=clock_time,
+                place=place,
+                case_ids=case_ids,
+                actor=self.coordinator,
+                at=clock(),
+                tz=NY,
+            )
+
+        both = [self.case.public_id, self.other_case.public_id]
+        self.soon = schedule(self.home, 2, "10:00", SOON_PLACE, both)
+        self.later = schedule(self.home, 9, "14:30", LATER_PLACE, [self.case.public_id])
+        self.held = schedule(self.home, 0, "16:00", "Held room", [self.case.public_id])
+        meetings.hold_meeting(db, self.held, actor=self.coordinator, at=clock(), today=today)
+        meetings.record_minutes(
+            db,
+            self.held,
+            self.item(db, self.held),
+            "Discussed (synthetic).",
+            actor=self.coordinator,
+            at=clock(),
+        )
+        foreign_case = self._case(db, self.elsewhere, [], today)
+        self.foreign = schedule(self.elsewhere, 3, "09:00", "Elsewhere", [foreign_case.public_id])
+        db.flush()
+
+    def _case(self, db, agency, partners, today):
+        case = cases.open_case(
+            db,
+            agency,
+            intake_date=today - timedelta(days=3),
+            referral_source="hotline",
+            actor=None,
+            at=make.AT,
+            today=today,
+            agencies=partners,
+        )
+        db.flush()
+        return case
+
+    def item(self, db, meeting, case=None):
+        return db.exec(
+            select(AgendaItem).where(
+                AgendaItem.meeting_id == meeting.id,
+                AgendaItem.case_id == (case or self.case).id,
+            )
+        ).first()
+
+    def sequence(self, db, meeting) -> int:
+        return db.exec(select(Meeting.sequence).where(Meeting.id == meeting.id)).one()
+
+
+def _sign_in(client, user) -> str:
+    client.cookies.clear()
+    make.login(client, user.username)
+    return make.csrf_of_page(client)
+
+
+def _close(client, token, w, *, take_off, listed=None, reason="Services complete (synthetic)"):
+    listed = [w.soon.public_id, w.later.public_id] if listed is None else listed
+    return client.post(
+        f"/cases/{w.case.public_id}/close",
+        data={
+            "csrf_token": token,
+            "reason": reason,
+            "take_off": take_off,
+            "agenda_listed": listed,
+        },
+    )
+
+
+def test_the_close_page_lists_the_meetings_not_yet_held_ticked(client, db, keys, clock):
+    w = World(db, keys, clock)
+    _sign_in(client, w.coordinator)
+    page = client.get(f"/cases/{w.case.public_id}/close")
+    assert page.status_code == 200
+    assert "on the agenda of 2 meetings not yet held" in page.text
+    # In words, in the MDT's zone (15:00 UTC is 10:00 in New York on 2 November 2026).
+    assert f"The MDT meeting of Wed 04 Nov, 10:00 EST · {SOON_PLACE}" in page.text
+    assert f"The MDT meeting of Wed 11 Nov, 14:30 EST · {LATER_PLACE}" in page.text
+    for meeting in (w.soon, w.later):
+        assert f'name="take_off" value="{meeting.public_id}" checked' in page.text
+        assert f'name="agenda_listed" value="{meeting.public_id}"' in page.text
+    # The held meeting is history, and another MDT's meeting none of this case's.
+    assert w.held.public_id not in page.text and "Held room" not in page.text
+    assert w.foreign.public_id not in page.text
+
+
+def test_closing_takes_the_case_off_the_meetings_not_yet_held(client, db, keys, clock):
+    w = World(db, keys, clock)
+    _sign_in(client, w.partner_staff)
+    assert w.case.reference in client.get(f"/meetings/{w.soon.public_id}").text
+    token = _sign_in(client, w.coordinator)
+    closed = _close(client, token, w, take_off=[w.soon.public_id, w.later.public_id])
+    assert closed.status_code == 303
+    page = client.get(closed.headers["location"])
+    assert "Taken off the agenda of 2 meetings not yet held." in page.text
+    assert "Taken off the agenda of the MDT meeting of " + w.soon.meeting_date.isoformat() in (
+        page.text
+    )
+    db.expire_all()
+    assert w.case.status == "closed"
+    assert w.item(db, w.soon) is None and w.item(db, w.later) is None
+    # The other case stays on the agenda, and the held meeting's item with its minutes.
+    assert w.item(db, w.soon, w.other_case) is not None
+    assert w.item(db, w.held).minutes == "Discussed (synthetic)."
+    # Calendars replace the events: the sequence moved, only for the meetings changed.
+    assert (w.sequence(db, w.soon), w.sequence(db, w.later), w.sequence(db, w.held)) == (1, 1, 0)
+    changes = db.exec(
+        select(MeetingChange).where(MeetingChange.meeting_id.in_([w.soon.id, w.later.id]))
+    ).all()
+    assert sorted(c.kind for c in changes) == ["taken_off_agenda", "taken_off_agenda"]
+    assert {c.reason for c in changes} == {f"{w.case.reference}: the case was closed."}
+    events = db.exec(
+        select(CaseEvent).where(
+            CaseEvent.case_id == w.case.id, CaseEvent.kind == "taken_off_agenda"
+        )
+    ).all()
+    assert sorted(e.reason for e in events) == sorted(
+        m.meeting_date.isoformat() for m in (w.soon, w.later)
+    )
+    audited = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.tag == "mdt:meeting:agenda_changed",
+            AuditEntry.subject.in_([w.soon.public_id, w.later.public_id]),
+        )
+    ).all()
+    assert len(audited) == 2 and all(w.case.reference in str(a.detail) for a in audited)
+    meeting_page = client.get(f"/meetings/{w.soon.public_id}").text
+    assert f"taken off agenda — {w.case.reference}: the case was closed." in meeting_page
+    # The invited partner no longer sees the case, on the page or in the calendar file.
+    _sign_in(client, w.partner_staff)
+    seen = client.get(f"/meetings/{w.soon.public_id}")
+    assert seen.status_code == 200 and w.case.reference not in seen.text
+    ics = client.get(f"/meetings/{w.soon.public_id}/calendar.ics")
+    event = icalendar.Calendar.from_ical(ics.content).walk("VEVENT")[0]
+    assert event["SEQUENCE"] == 1 and w.case.reference not in ics.text
+
+
+def test_an_unticked_meeting_keeps_the_case(client, db, keys, clock):
+    w = World(db, keys, clock)
+    token = _sign_in(client, w.coordinator)
+    closed = _close(client, token, w, take_off=[w.soon.public_id])
+    assert closed.status_code == 303
+    page = client.get(closed.headers["location"]).text
+    assert "Taken off the agenda of the meeting of Wed 04 Nov, 10:00 EST, not yet held." in page
+    assert "It stays on the agenda of the meeting of Wed 11 Nov, 14:30 EST, as you chose." in page
+    db.expire_all()
+    assert w.item(db, w.soon) is None and w.item(db, w.later) is not None
+    assert (w.sequence(db, w.soon), w.sequence(db, w.later)) == (1, 0)
+    _sign_in(client, w.partner_staff)
+    assert w.case.reference in client.get(f"/meetings/{w.later.public_id}").text
+
+
+def test_reopening_puts_nothing_back_on_an_agenda(client, db, keys, clock):
+    w = World(db, keys, clock)
+    token = _sign_in(client, w.coordinator)
+    assert _close(client, token, w, take_off=[w.soon.public_id, w.later.public_id]).status_code == (
+        303
+    )
+    reopened = client.post(
+        f"/cases/{w.case.public_id}/reopen", data={"csrf_token": token, "reason": "Back (syn.)"}
+    )
+    assert reopened.status_code == 303
+    db.expire_all()
+    assert w.case.status == "open"
+    assert w.item(db, w.soon) is None and w.item(db, w.later) is None
+    assert (w.sequence(db, w.soon), w.sequence(db, w.later)) == (1, 1)
+
+
+def _untouched(db, w) -> None:
+    db.expire_all()
+    assert w.case.status == "open"
+    assert w.item(db, w.soon) is not None and w.item(db, w.later) is not None
+    assert (w.sequence(db, w.soon), w.sequence(db, w.later)) == (0, 0)
+    assert db.exec(select(MeetingChange).where(MeetingChange.meeting_id == w.soon.id)).all() == []
+
+
+def test_a_forged_or_stale_choice_is_refused_and_writes_nothing(client, db, keys, clock):
+    w = World(db, keys, clock)
+    token = _sign_in(client, w.coordinator)
+    # Another MDT's meeting, named as if it were listed: refused in words, never a 500.
+    forged = _close(
+        client,
+        token,
+        w,
+        take_off=[w.foreign.public_id],
+        listed=[w.soon.public_id, w.later.public_id, w.foreign.public_id],
+    )
+    assert forged.status_code == 409 and "changed since this page opened" in forged.text
+    assert "Elsewhere" not in forged.text
+    assert f'name="take_off" value="{w.soon.public_id}"' in forged.text
+    unlisted = _close(client, token, w, take_off=[w.foreign.public_id, w.soon.public_id])
+    assert unlisted.status_code == 400 and "Choose the meetings from the list." in unlisted.text
+    # A close posted without the page's list is asked again, the meetings listed.
+    bare = client.post(
+        f"/cases/{w.case.public_id}/close", data={"csrf_token": token, "reason": "Done (syn.)"}
+    )
+    assert bare.status_code == 409 and 'value="Done (syn.)"' in bare.text
+    for meeting in (w.soon, w.later):  # ticked, as on a first view
+        assert f'name="take_off" value="{meeting.public_id}" checked' in bare.text
+    # A reason missing keeps the ticks as posted.
+    empty = _close(client, token, w, take_off=[w.later.public_id], reason="")
+    assert empty.status_code == 400
+    assert f'name="take_off" value="{w.soon.public_id}">' in empty.text
+    assert f'name="take_off" value="{w.later.public_id}" checked' in empty.text
+    _untouched(db, w)
+
+
+def test_only_the_coordinator_closes_and_takes_off(client, db, keys, clock):
+    w = World(db, keys, clock)
+    choice = [w.soon.public_id, w.later.public_id]
+    # The partner's staff, and a coordinator of the partner agency: not their case.
+    token = _sign_in(client, w.partner_staff)
+    assert 400 <= _close(client, token, w, take_off=choice).status_code < 500
+    partner_coordinator = make.user(db, w.partner, Role.MDT_COORDINATOR)
+    token = _sign_in(client, partner_coordinator)
+    assert _close(client, token, w, take_off=choice).status_code == 404
+    # Staff of the coordinating agency without the coordinator's role.
+    advocate = make.user(db, w.home, Role.ADVOCATE)
+    token = _sign_in(client, advocate)
+    assert _close(client, token, w, take_off=choice).status_code in (403, 404)
+    _untouched(db, w)
+
+
+def test_an_item_with_a_record_is_never_offered_or_taken_off(client, db, keys, clock):
+    """Only a held meeting's items carry minutes; should a scheduled one's ever carry some
+    (written before the rule, or by hand), the close leaves it as it is."""
+    w = World(db, keys, clock)
+    written = w.item(db, w.later)
+    written.minutes = "Kept (synthetic)."
+    db.add(written)
+    db.flush()
+    token = _sign_in(client, w.coordinator)
+    page = client.get(f"/cases/{w.case.public_id}/close").text
+    assert w.later.public_id not in page and w.soon.public_id in page
+    closed = _close(client, token, w, take_off=[w.soon.public_id], listed=[w.soon.public_id])
+    assert closed.status_code == 303
+    db.expire_all()
+    assert w.item(db, w.soon) is None and w.item(db, w.later).minutes == "Kept (synthetic)."
+    assert w.sequence(db, w.later) == 0
