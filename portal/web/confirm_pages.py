@@ -171,11 +171,16 @@ def item_reviewed_page(ctx: Context) -> Response:
 
 
 def close_case(
-    ctx: Context, case=None, *, value: str = "", unticked: frozenset[str] = frozenset()
+    ctx: Context,
+    case=None,
+    *,
+    value: str = "",
+    posted: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
 ) -> Confirm:
-    """By default the case is taken off every meeting not yet held; `unticked`: those the
-    coordinator kept on the form posted, when it comes back refused (a meeting it did not
-    list comes ticked, as on a first view)."""
+    """By default the case is taken off every meeting still to come; a meeting whose time
+    has passed but is not marked held comes unticked (its outcome for the case may still be
+    recorded there). `posted`: (listed, ticked) of the form posted, when it comes back
+    refused: each meeting it listed as the coordinator left it, any other as by default."""
     case = case or casework.access_coordinated_case(
         ctx.db, ctx.viewer.agency, ctx.request.path_params["case_id"]
     )
@@ -210,7 +215,9 @@ def close_case(
                 (
                     m.public_id,
                     _meeting_words(ctx, m),
-                    m.public_id not in unticked,
+                    m.public_id in posted[1]
+                    if m.public_id in posted[0]
+                    else m.starts_at >= ctx.now,
                 )
                 for m in coming
             ),

@@ -270,9 +270,11 @@ def case_close(ctx: Context) -> Response:
         )
     except Invalid as error:  # back to the page that asked, the reason and ticks kept
         ctx.db.rollback()  # the page lists the meetings as they are, nothing of this try
-        unticked = frozenset(ctx.fields("agenda_listed")) - set(take_off)
         confirm = confirm_pages.close_case(
-            ctx, case, value=ctx.field("reason")[:500], unticked=unticked
+            ctx,
+            case,
+            value=ctx.field("reason")[:500],
+            posted=(frozenset(ctx.fields("agenda_listed")), frozenset(take_off)),
         )
         return confirm_pages.page(ctx, confirm, status=error.status_code, errors=error.errors)
     _flash_owners_told(ctx, case, _closed_words(ctx, closed))

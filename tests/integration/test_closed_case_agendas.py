@@ -125,6 +125,26 @@ def test_the_close_page_lists_the_meetings_not_yet_held_ticked(client, db, keys,
     assert w.foreign.public_id not in page.text
 
 
+def test_a_meeting_whose_time_has_passed_but_not_marked_held_comes_unticked(
+    client, db, keys, clock
+):
+    """Its outcome for the case may still be recorded there: taken off by default, it could
+    not be. The coordinator may tick it."""
+    w = World(db, keys, clock)
+    clock.advance(days=3)  # the first meeting's time has passed; it is not marked held
+    _sign_in(client, w.coordinator)
+    page = client.get(f"/cases/{w.case.public_id}/close").text
+    assert "its time has passed; not marked held" in page
+    assert f'name="take_off" value="{w.soon.public_id}" checked' not in page
+    assert f'name="take_off" value="{w.later.public_id}" checked' in page
+    # Refused for want of a reason, the form keeps what the coordinator ticked.
+    token = make.csrf_from(page)
+    refused = _close(client, token, w, take_off=[w.soon.public_id], reason="")
+    assert refused.status_code == 400
+    assert f'name="take_off" value="{w.soon.public_id}" checked' in refused.text
+    assert f'name="take_off" value="{w.later.public_id}" checked' not in refused.text
+
+
 def test_closing_takes_the_case_off_the_meetings_not_yet_held(client, db, keys, clock):
     w = World(db, keys, clock)
     _sign_in(client, w.partner_staff)
