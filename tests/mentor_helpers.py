@@ -16,7 +16,13 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import api_tokens, mentor_appointments, mentor_assignments, mentor_program
+from portal.services import (
+    api_tokens,
+    mentor_appointments,
+    mentor_assignments,
+    mentor_program,
+    tasks,
+)
 from portal.web import mentor_forms
 
 import factories as make
@@ -131,3 +137,26 @@ def mentor_token(db, w: MentorWorld, *scopes: str) -> dict[str, str]:
     )
     db.flush()
     return {"Authorization": f"Bearer {issued.secret}"}
+
+
+def as_mentor(w: MentorWorld, user) -> Viewer:
+    """`user` of the program, as a viewer who reads cases only as a survivor-mentor."""
+    return Viewer(user, w.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+
+
+def task_on(db, case, *, title: str, assignee: str, actor):
+    """A task on `case`, due 2026-11-09, given by `actor` to `assignee` ("user:<id>" or
+    "agency:<id>")."""
+    made = tasks.create_task(
+        db,
+        case,
+        title=title,
+        assignee=assignee,
+        due_date="2026-11-09",
+        offered=None,
+        actor=actor,
+        at=make.AT,
+        today=date(2026, 11, 2),
+    )
+    db.flush()
+    return made

@@ -186,6 +186,26 @@ def schedule_meeting(
     return meeting
 
 
+def _changed(
+    db: Session, meeting: Meeting, kind: str, reason: str, *, actor: Actor, at, moved: bool = True
+) -> None:
+    """A change of a scheduled meeting in its history (`moved`: with the start it had until
+    now, which a reschedule or cancellation replaces), and its calendar event's sequence
+    moved on, so that subscribed calendars replace it."""
+    db.add(
+        MeetingChange(
+            meeting_id=meeting.id,
+            kind=kind,
+            at=at,
+            actor_id=actor.id if actor else None,
+            previous_starts_at=meeting.starts_at if moved else None,
+            reason=reason,
+        )
+    )
+    meeting.sequence += 1
+    db.add(meeting)
+
+
 def _duration(value: object) -> int:
     try:
         minutes = int(str(value or "90").strip())
@@ -225,19 +245,8 @@ def reschedule_meeting(
     _require_status(meeting, MeetingStatus.SCHEDULED)
     starts_at, meeting_date = values["start"]
     _not_past(starts_at, at)
-    db.add(
-        MeetingChange(
-            meeting_id=meeting.id,
-            kind="rescheduled",
-            at=at,
-            actor_id=actor.id if actor else None,
-            previous_starts_at=meeting.starts_at,
-            reason=values["reason"],
-        )
-    )
+    _changed(db, meeting, "rescheduled", values["reason"], actor=actor, at=at)
     meeting.starts_at, meeting.meeting_date = starts_at, meeting_date
-    meeting.sequence += 1
-    db.add(meeting)
     record(
         db,
         AuditTag.MEETING_RESCHEDULED,
@@ -255,19 +264,8 @@ def cancel_meeting(
     why = validation.text(reason, "reason", max_length=500, label="Reason")
     _hold_meeting(db, meeting)
     _require_status(meeting, MeetingStatus.SCHEDULED)
-    db.add(
-        MeetingChange(
-            meeting_id=meeting.id,
-            kind="cancelled",
-            at=at,
-            actor_id=actor.id if actor else None,
-            previous_starts_at=meeting.starts_at,
-            reason=why,
-        )
-    )
+    _changed(db, meeting, "cancelled", why, actor=actor, at=at)
     meeting.status, meeting.status_reason = MeetingStatus.CANCELLED, why
-    meeting.sequence += 1
-    db.add(meeting)
     record(
         db,
         AuditTag.MEETING_CANCELLED,
@@ -470,17 +468,8 @@ def take_off_agenda(
         # Checked by `coming_agendas` already: an item that holds a record is never deleted.
         raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
     db.delete(item)
-    db.add(
-        MeetingChange(
-            meeting_id=meeting.id,
-            kind="taken_off_agenda",
-            at=at,
-            actor_id=actor.id if actor else None,
-            reason=f"{case.reference}: {why}",
-        )
-    )
-    meeting.sequence += 1
-    db.add(meeting)
+    said = f"{case.reference}: {why}"
+    _changed(db, meeting, "taken_off_agenda", said, actor=actor, at=at, moved=False)
     case_history.note(
         db,
         case,

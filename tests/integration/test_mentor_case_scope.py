@@ -8,16 +8,23 @@ Someone who reads cases in another role too (the program's lead) still reads the
 """
 
 import pathlib
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
-from mentor_helpers import case_held_by, end_mentor, mentor_token, mentor_world, sign_in
+from mentor_helpers import (
+    as_mentor,
+    case_held_by,
+    end_mentor,
+    mentor_token,
+    mentor_world,
+    sign_in,
+    task_on,
+)
 
-from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import Role
-from portal.services import cases, meetings, tasks
+from portal.services import cases, meetings
 
 import factories as make
 
@@ -82,8 +89,7 @@ def test_an_api_token_acting_as_a_mentor_lists_and_opens_only_held_cases(client,
 
 
 def test_the_case_loader_narrows_to_the_holder(db, world):
-    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
-    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    mentor, other = as_mentor(world, world.mentor), as_mentor(world, world.other_mentor)
     assert cases.case_for(db, mentor, world.case.public_id).id == world.case.id
     with pytest.raises(NotFound):
         cases.case_for(db, other, world.case.public_id)
@@ -134,19 +140,7 @@ def test_a_meeting_shows_a_mentor_only_the_agenda_items_of_cases_they_hold(clien
 
 
 def _task(db, world, case, assignee: str, title: str):
-    made = tasks.create_task(
-        db,
-        case,
-        title=title,
-        assignee=assignee,
-        due_date=(date(2026, 11, 2) + timedelta(days=7)).isoformat(),
-        offered=None,
-        actor=world.coordinator,
-        at=make.AT,
-        today=date(2026, 11, 2),
-    )
-    db.flush()
-    return made
+    return task_on(db, case, title=title, assignee=assignee, actor=world.coordinator)
 
 
 def test_a_mentor_sees_the_programs_tasks_only_on_cases_they_hold(client, db, world):

@@ -14,10 +14,9 @@ import pathlib
 from datetime import date
 
 import pytest
-from mentor_helpers import case_held_by, end_mentor, mentor_token, mentor_world, sign_in
+from mentor_helpers import as_mentor, case_held_by, end_mentor, mentor_token, mentor_world, sign_in
 from sqlmodel import select
 
-from portal.auth.sessions import Viewer
 from portal.errors import NotFound
 from portal.models import CaseLink, Role
 from portal.services import clients, releases
@@ -162,7 +161,7 @@ def test_a_mentors_own_intake_leaves_the_caseload_when_their_assignment_ends(cli
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
     end_mentor(db, world, case)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 404
-    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    mentor = as_mentor(world, world.mentor)
     with pytest.raises(NotFound):
         clients.client_for(db, mentor, world.intake.public_id)
 
@@ -183,7 +182,7 @@ def test_a_release_opens_only_for_a_client_of_the_caseload(client, db, keys, wor
         assert client.get(page).status_code == 200, page
         sign_in(client, world.other_mentor)
         assert client.get(page).status_code == 404, page
-    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    other = as_mentor(world, world.other_mentor)
     with pytest.raises(NotFound):
         releases.release_for(db, other, row.public_id)
 
@@ -250,8 +249,7 @@ def test_an_api_token_acting_as_a_mentor_finds_and_writes_only_the_caseload(clie
 
 
 def test_the_client_loader_narrows_to_the_caseload(db, world):
-    mentor = Viewer(world.mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
-    other = Viewer(world.other_mentor, world.program, frozenset({Role.SURVIVOR_MENTOR.value}), None)
+    mentor, other = as_mentor(world, world.mentor), as_mentor(world, world.other_mentor)
     assert clients.client_for(db, mentor, world.survivor.public_id).id == world.survivor.id
     with pytest.raises(NotFound):
         clients.client_for(db, other, world.survivor.public_id)

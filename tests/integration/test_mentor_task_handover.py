@@ -10,11 +10,10 @@ another role too (the program's lead) still reads every task of the case.
 """
 
 import html
-from datetime import date
 
 import pytest
 from icalendar import Calendar
-from mentor_helpers import mentor_world, sign_in
+from mentor_helpers import mentor_world, sign_in, task_on
 from sqlmodel import select
 
 from portal.models import Role
@@ -45,19 +44,7 @@ def world(db, keys):
 
 
 def _named_task(db, w, title):
-    made = tasks.create_task(
-        db,
-        w.case,
-        title=title,
-        assignee=f"user:{w.mentor.public_id}",
-        due_date="2026-11-09",
-        offered=None,
-        actor=w.lead,
-        at=make.AT,
-        today=date(2026, 11, 2),
-    )
-    db.flush()
-    return made
+    return task_on(db, w.case, title=title, assignee=f"user:{w.mentor.public_id}", actor=w.lead)
 
 
 def _as_coordinator(client, w, action: str, data: dict):
@@ -182,18 +169,13 @@ def test_ending_the_assignment_gives_the_open_tasks_back_to_the_program(client, 
 def test_a_lead_who_is_also_a_mentor_still_reads_the_cases_tasks(client, db, world):
     w = world
     _reassign(client, w)
-    given_to_lead = tasks.create_task(
+    given_to_lead = task_on(
         db,
         w.case,
         title="SYNTHETIC-FOR-THE-LEAD",
         assignee=f"user:{w.lead.public_id}",
-        due_date="2026-11-09",
-        offered=None,
         actor=w.coordinator,
-        at=make.AT,
-        today=date(2026, 11, 2),
     )
-    db.flush()
     sign_in(client, w.lead)
     for task in (w.open_task, w.done_task, given_to_lead):
         assert client.get(f"/tasks/{task.public_id}").status_code == 200
