@@ -56,3 +56,14 @@ def test_a_closed_case_offers_its_mentor_no_log_and_refuses_one_posted(client, d
     assert answer.status_code == 409
     assert "The case is closed, so no accompaniment can be logged on it" in answer.text
     assert db.exec(select(func.count()).select_from(Accompaniment)).one() == 0
+
+
+def test_a_closed_case_with_no_meeting_does_not_say_one_is_yet_to_come(client, db, keys):
+    w = mentor_world(db, keys)
+    sign_in(client, w.coordinator.username)
+    url = f"/cases/{w.case.public_id}"
+    assert "No meeting has this case on its agenda yet." in client.get(url).text
+    close(db, w)
+    page = client.get(url).text
+    assert "No meeting has this case on its agenda, and the case is closed." in page
+    assert "on its agenda yet" not in page  # none is coming: the case is closed
