@@ -54,7 +54,7 @@ def _assignee(
         user = db.exec(
             select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
         ).first()
-        if user is not None and _hold_tasks(db, case, [user.id]):
+        if user is not None and _hold_tasks(db, case, [user.id], hold=True):
             found = db.get(Agency, user.agency_id), user
     elif kind == "agency":
         agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
@@ -95,23 +95,30 @@ def assignee_choices(
     return choices
 
 
-def _hold_tasks(db: Session, case: MdtCase, user_ids: list[int]) -> set[int]:
+def _hold_tasks(
+    db: Session, case: MdtCase, user_ids: list[int], *, hold: bool = False
+) -> set[int]:
     """Those of these staff who would see a task of this case: roles that may see tasks,
     and of a survivor-mentor who reads cases in no other role, only the case's own mentor
     (`access_task`). A task assigned to anyone else (the node's administrator, another
-    mentor of the program) would sit on nobody's list."""
+    mentor of the program) would sit on nobody's list.
+
+    `hold`: a task is about to be given to one of them. The case's current mentor
+    assignment is then read held to this transaction's end (on SQLite the writers' lock
+    first): an end or reassignment of the mentor at the same moment waits, then passes the
+    task on with the mentor's others (`pass_from_mentor`), or ends first and this one finds
+    the mentor no longer the case's."""
+    if hold:
+        hold_write_lock(db)
     roles: dict[int, set[str]] = {}
     for user_id, role in db.exec(
         select(StaffRole.user_id, StaffRole.role).where(StaffRole.user_id.in_(user_ids or [0]))
     ).all():
         roles.setdefault(user_id, set()).add(role)
-    mentors = set(
-        db.exec(
-            select(MentorAssignment.mentor_id).where(
-                MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
-            )
-        ).all()
+    current = select(MentorAssignment.mentor_id).where(
+        MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
     )
+    mentors = set(db.exec(current.with_for_update() if hold else current).all())
     return {
         user_id
         for user_id, held in roles.items()
