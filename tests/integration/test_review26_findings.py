@@ -127,11 +127,14 @@ def test_a_task_named_to_the_mentor_as_their_assignment_ends_is_not_left_with_th
     thread.join(timeout=20)
     assert outcome and (outcome[0] == "saved" or outcome[0].startswith("refused 4")), outcome
     with Session(committed_engine) as db:
-        assert db.exec(
-            select(MentorAssignment).where(
-                MentorAssignment.case_id == ids["case"], MentorAssignment.ended_at.is_(None)
-            )
-        ).all() == []
+        assert (
+            db.exec(
+                select(MentorAssignment).where(
+                    MentorAssignment.case_id == ids["case"], MentorAssignment.ended_at.is_(None)
+                )
+            ).all()
+            == []
+        )
         left = db.exec(
             select(Task).where(
                 Task.case_id == ids["case"],
@@ -140,3 +143,87 @@ def test_a_task_named_to_the_mentor_as_their_assignment_ends_is_not_left_with_th
             )
         ).all()
         assert left == [], "an open task is named to a mentor who no longer holds the case"
+
+
+def test_a_mentor_task_edited_while_the_case_passes_to_another_mentor_is_saved_and_passed(
+    committed_engine, keys, monkeypatch
+):
+    """The coordinator changes the priority of a task named to the case's mentor while the
+    program's case passes to another mentor. Before, on PostgreSQL: the edit held the task
+    and then waited for the logs, the reassignment held the logs (pass_from_mentor) and
+    then waited for the task, and PostgreSQL aborted one of the two as a deadlock (the
+    person was told to try again, their work lost). Now both are done: the edit first, the
+    task then passed to the new mentor."""
+    with unit_of_work(committed_engine) as db:
+        w = mentor_world(db, keys)
+        task = task_on(
+            db,
+            w.case,
+            title="Synthetic: find a quiet room",
+            assignee=f"user:{w.mentor.public_id}",
+            actor=w.coordinator,
+        )
+        ids = {
+            "case": w.case.id,
+            "coordinator": w.coordinator.id,
+            "task": task.id,
+            "other_mentor": w.other_mentor.id,
+        }
+    later = make.AT + timedelta(hours=1)
+    read_it, passed = threading.Event(), threading.Event()
+    current_assignee = tasks._current_assignee
+
+    def read_then_wait(db, task):
+        # The edit holds the task; the reassignment starts before it writes.
+        found = current_assignee(db, task)
+        if threading.current_thread().name == "edit":
+            read_it.set()
+            passed.wait(timeout=3)
+        return found
+
+    monkeypatch.setattr(tasks, "_current_assignee", read_then_wait)
+    outcomes: dict[str, str] = {}
+
+    def run(name, work):
+        try:
+            with unit_of_work(committed_engine) as db:
+                work(db)
+            outcomes[name] = "done"
+        except BaseException as error:  # reported by the assertion below
+            outcomes[name] = repr(error)
+
+    def edit(db):
+        tasks.update_task(
+            db,
+            db.get(Task, ids["task"]),
+            db.get(MdtCase, ids["case"]),
+            assignee=tasks.KEEP_ASSIGNEE,
+            due_date="2026-11-09",
+            priority="high",
+            offered=None,
+            actor=db.get(StaffUser, ids["coordinator"]),
+            at=later,
+        )
+
+    def reassign(db):
+        mentor_assignments.assign_mentor(
+            db,
+            db.get(MdtCase, ids["case"]),
+            mentor_public_id=w.other_mentor.public_id,
+            reason="Synthetic: mentor on leave",
+            viewer=as_coordinator(w),
+            at=later,
+        )
+        passed.set()
+
+    editing = threading.Thread(target=run, args=("edit", edit), name="edit")
+    editing.start()
+    assert read_it.wait(timeout=10)
+    reassigning = threading.Thread(target=run, args=("reassign", reassign), name="reassign")
+    reassigning.start()
+    for thread in (editing, reassigning):
+        thread.join(timeout=30)
+    assert outcomes == {"edit": "done", "reassign": "done"}, outcomes
+    with Session(committed_engine) as db:
+        saved = db.get(Task, ids["task"])
+        assert (saved.priority, saved.assignee_user_id) == ("high", ids["other_mentor"])
