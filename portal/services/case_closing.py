@@ -10,7 +10,8 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from portal.audit import lock_logs
-from portal.models import Actor, MdtCase
+from portal.errors import Conflict
+from portal.models import Actor, CaseStatus, MdtCase
 from portal.models.workflow import Meeting
 from portal.services import casework, meetings
 
@@ -41,6 +42,10 @@ def close_case(
     # The MDT's log first, as `meetings.add_to_agenda` takes it, then the case: an addition
     # to an agenda at the same moment waits for this close, then finds the case closed.
     lock_logs(db, [case.coordinating_agency_id])
+    # A close sent twice is told so, before its list of meetings is compared with the
+    # agendas the first one changed (which would read as meetings changed since).
+    if casework.held_case(db, case).status == CaseStatus.CLOSED:
+        raise Conflict("reason", casework.ALREADY_CLOSED)
     coming = meetings.coming_agendas(db, case)
     chosen = meetings.check_agenda_choice(coming, take_off, listed=listed)
     casework.close_case(db, case, reason=reason, actor=actor, at=at, today=today)

@@ -86,6 +86,9 @@ def open_for_writes(db: Session, case: MdtCase, *, field: str, closed: str) -> M
     return case
 
 
+ALREADY_CLOSED = "The case is already closed."
+
+
 def close_case(
     db: Session, case: MdtCase, *, reason: object, actor: Actor, at: datetime, today: date
 ) -> None:
@@ -94,7 +97,7 @@ def close_case(
     why = _reason(reason)
     case = held_case(db, case)
     if case.status == CaseStatus.CLOSED:
-        raise Conflict("reason", "The case is already closed.")
+        raise Conflict("reason", ALREADY_CLOSED)
     case.status = CaseStatus.CLOSED
     convening.count_closed(db, case, on=today)
     case_history.note(db, case, CaseEventKind.CLOSED, actor=actor, at=at, reason=why)

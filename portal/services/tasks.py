@@ -54,7 +54,7 @@ def _assignee(
         user = db.exec(
             select(StaffUser).where(StaffUser.public_id == public_id, StaffUser.is_active)
         ).first()
-        if user is not None and _hold_tasks(db, case, [user.id]):
+        if user is not None and _hold_tasks(db, case, [user.id], hold=True):
             found = db.get(Agency, user.agency_id), user
     elif kind == "agency":
         agency = db.exec(select(Agency).where(Agency.public_id == public_id)).first()
@@ -95,29 +95,48 @@ def assignee_choices(
     return choices
 
 
-def _hold_tasks(db: Session, case: MdtCase, user_ids: list[int]) -> set[int]:
+def _hold_tasks(db: Session, case: MdtCase, user_ids: list[int], *, hold: bool = False) -> set[int]:
     """Those of these staff who would see a task of this case: roles that may see tasks,
     and of a survivor-mentor who reads cases in no other role, only the case's own mentor
     (`access_task`). A task assigned to anyone else (the node's administrator, another
-    mentor of the program) would sit on nobody's list."""
+    mentor of the program) would sit on nobody's list.
+
+    `hold`: a task is about to be given to one of them. The case's current mentor
+    assignment is then read held to this transaction's end (on SQLite the writers' lock
+    first): an end or reassignment of the mentor at the same moment waits, then passes the
+    task on with the mentor's others (`pass_from_mentor`), or ends first and this one finds
+    the mentor no longer the case's."""
     roles: dict[int, set[str]] = {}
     for user_id, role in db.exec(
         select(StaffRole.user_id, StaffRole.role).where(StaffRole.user_id.in_(user_ids or [0]))
     ).all():
         roles.setdefault(user_id, set()).add(role)
-    mentors = set(
-        db.exec(
-            select(MentorAssignment.mentor_id).where(
-                MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
-            )
-        ).all()
-    )
+    mentors = _hold_mentors(db, case) if hold else _mentors(db, case)
     return {
         user_id
         for user_id, held in roles.items()
         if allows(frozenset(held), Permission.TASK_READ)
         and (user_id in mentors or not caseload_only(frozenset(held)))
     }
+
+
+def _current_mentors(case: MdtCase):
+    return select(MentorAssignment.mentor_id).where(
+        MentorAssignment.case_id == case.id, MentorAssignment.ended_at.is_(None)
+    )
+
+
+def _mentors(db: Session, case: MdtCase) -> set[int]:
+    return set(db.exec(_current_mentors(case)).all())
+
+
+def _hold_mentors(db: Session, case: MdtCase) -> set[int]:
+    """The case's current mentors, their assignment held to this transaction's end (on
+    SQLite the writers' lock first). Taken before a task of the case is held, and after the
+    case itself, in the order a reassignment takes them (the case, the assignment, the
+    tasks it passes, the logs), so that the two wait for each other and never deadlock."""
+    hold_write_lock(db)
+    return set(db.exec(_current_mentors(case).with_for_update()).all())
 
 
 def takes_tasks(db: Session, case: MdtCase, user: StaffUser) -> bool:
@@ -204,6 +223,8 @@ def create_task(
 ) -> Task:
     """`offered`: the agencies whose staff the person choosing may assign (see
     `_assignee`); None only where anyone on the case may be (the seed)."""
+    # The case first, then its mentor's assignment (`_assignee`), as a reassignment.
+    casework.held_case(db, case)
     values = validation.collect(
         title=lambda: validation.text(title, "title", max_length=200),
         details=lambda: validation.text(
@@ -338,6 +359,9 @@ def update_task(
     # taken before the read): two saves from one page at once take turns, and the second
     # is told of the first.
     hold_write_lock(db)
+    # The case's mentor assignment before the task, as a reassignment takes them: one that
+    # passes this task at the same moment waits for this save, or this save for it.
+    _hold_mentors(db, case)
     db.refresh(task, with_for_update=True)
     if seen is not None and seen != edit_fingerprint(task):
         raise Conflict(
@@ -425,7 +449,14 @@ def pass_from_mentor(
         Task.assignee_user_id == outgoing.id,
         Task.status.in_(active),
     )
-    owners = db.exec(select(Task.owner_agency_id).where(*named).distinct()).all()
+    # The tasks held before the logs, as a task's edit takes them (the task, then the logs
+    # its change is written to): taken the other way round, the two deadlocked.
+    owners = {
+        owner
+        for _id, owner in db.exec(
+            select(Task.id, Task.owner_agency_id).where(*named).with_for_update()
+        ).all()
+    }
     if not owners:
         return 0
     # One who acts from an agency not on the case (the node's administrator deactivating a

@@ -298,3 +298,22 @@ def test_an_item_with_a_record_is_never_offered_or_taken_off(client, db, keys, c
     db.expire_all()
     assert w.item(db, w.soon) is None and w.item(db, w.later).minutes == "Kept (synthetic)."
     assert w.sequence(db, w.later) == 0
+
+
+def test_a_close_sent_twice_is_told_the_case_is_already_closed(client, db, keys, clock):
+    """The close form sent again (a double click, the back button): the second is told the
+    case is closed, not that the meetings changed and to close again."""
+    w = World(db, keys, clock)
+    token = _sign_in(client, w.coordinator)
+    assert _close(client, token, w, take_off=[w.soon.public_id]).status_code == 303
+    again = _close(client, token, w, take_off=[w.soon.public_id])
+    assert again.status_code == 409
+    assert "The case is already closed." in again.text
+    assert "changed since this page opened" not in again.text
+    db.expire_all()
+    # Nothing more written: the kept meeting keeps the case, its sequence unmoved.
+    assert w.item(db, w.later) is not None and w.sequence(db, w.later) == 0
+    closes = db.exec(
+        select(CaseEvent).where(CaseEvent.case_id == w.case.id, CaseEvent.kind == "closed")
+    ).all()
+    assert len(closes) == 1
