@@ -27,6 +27,10 @@ class Client(SQLModel, table=True):
     preferred_language: str = Field(default="en", max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    # When the registering survivor-mentor's intake of the client ended: the client's record
+    # was withdrawn from a case that had a mentor assignment (while it stays on such a case,
+    # the link itself says so). None: the intake may still be theirs (visibility.py).
+    intake_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def identity_sealed_for(agency_id: int, client_id: int) -> str:

@@ -24,6 +24,7 @@ from portal.models import (
     CaseStatus,
     Client,
     MdtCase,
+    MentorAssignment,
     StaffUser,
 )
 from portal.models.workflow import (
@@ -230,8 +231,15 @@ def held_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:
     ).first()
 
 
-def unconfirm(db: Session, link: CaseLink) -> None:
-    """The link names no client any more (withdrawn): the row stays, the history of it."""
+def unconfirm(db: Session, link: CaseLink, *, at: datetime) -> None:
+    """The link names no client any more (withdrawn): the row stays, the history of it.
+    A client taken off a case a mentor was ever assigned to leaves the intake of the
+    survivor-mentor who registered them for good (`visibility.client_held_by`): the link
+    was what said so."""
+    client = db.get(Client, link.client_id) if link.client_id is not None else None
+    if client is not None and client.intake_ended_at is None and _ever_mentored(db, link):
+        client.intake_ended_at = at
+        db.add(client)
     link.client_id, link.release_ref, link.confirmed_at, link.confirmed_by_id = (
         None,
         None,
@@ -239,6 +247,13 @@ def unconfirm(db: Session, link: CaseLink) -> None:
         None,
     )
     db.add(link)
+
+
+def _ever_mentored(db: Session, link: CaseLink) -> bool:
+    return (
+        db.exec(select(MentorAssignment.id).where(MentorAssignment.case_id == link.case_id)).first()
+        is not None
+    )
 
 
 def confirm_link(
@@ -430,7 +445,7 @@ def note_withdrawn(
     reopening on its node, its node's notice to the coordinator's): the link names no
     client any more, the case's history says the agency withdrew its record (`noted_by`:
     the staff member, or no one for a node), and the log of `log_of` says who and why."""
-    unconfirm(db, link)
+    unconfirm(db, link, at=at)
     case_history.note(
         db, case, CaseEventKind.LINK_WITHDRAWN, actor=noted_by, at=at, reason=agency.name
     )

@@ -65,12 +65,18 @@ def client_held_by(mentor_id) -> ColumnElement[bool]:
     case the mentor holds now, or registered by the mentor and on no case anyone was ever
     assigned to (the intake they are doing, before the coordinator assigns a mentor). Once
     assigned, the intake is over: a survivor moved to another mentor, or whose mentor was
-    taken off, does not fall back to the one who registered them. `mentor_id` may be a
-    value or a bind parameter."""
+    taken off, does not fall back to the one who registered them, nor once their record is
+    withdrawn from that case (`Client.intake_ended_at`, set by the withdrawal). `mentor_id`
+    may be a value or a bind parameter."""
     held = _linked_to_a_mentored_case(
         MentorAssignment.mentor_id == mentor_id, MentorAssignment.ended_at.is_(None)
     )
-    return held | ((Client.created_by_id == mentor_id) & ~_linked_to_a_mentored_case())
+    intake = (
+        (Client.created_by_id == mentor_id)
+        & Client.intake_ended_at.is_(None)
+        & ~_linked_to_a_mentored_case()
+    )
+    return held | intake
 
 
 def caseload_holder(viewer: Viewer) -> StaffUser | None:

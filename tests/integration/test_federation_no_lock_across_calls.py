@@ -158,7 +158,7 @@ def link_on_a(world, agency_name: str, **change) -> CaseLink:
             select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == agency.id)
         ).one()
         if change.pop("unconfirmed", False):
-            casework.unconfirm(db, link)
+            casework.unconfirm(db, link, at=fw.now())
         for name, value in change.items():
             setattr(link, name, value)
         db.add(link)

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from portal.errors import NotFound
 from portal.models import CaseLink, Role
-from portal.services import casework, clients, releases
+from portal.services import cases, casework, clients, releases
 
 import factories as make
 from team_helpers import joining_release
@@ -155,12 +155,6 @@ def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_
     assert "Birch" not in listed and world.intake.reference not in listed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review26, not fixed: a withdrawn link clears CaseLink.client_id, and nothing else "
-    "records that the intake ended (client_held_by reads current links); the fix needs the "
-    "end of an intake kept on the client (a column and its migration)",
-)
 def test_an_intake_withdrawn_from_another_mentors_case_does_not_come_back(client, db, world):
     """The survivor the registering mentor did the intake of went to another mentor's case;
     the program then withdraws its client record from that case (the survivor left it).
@@ -184,6 +178,25 @@ def test_an_intake_withdrawn_from_another_mentors_case_does_not_come_back(client
     assert "Birch" not in client.get("/clients").text
     with pytest.raises(NotFound):
         clients.client_for(db, as_mentor(world, world.mentor), world.intake.public_id)
+
+
+def test_an_intake_withdrawn_from_a_case_nobody_mentored_stays_the_mentors(client, db, world):
+    """The program's record of the mentor's intake was confirmed on a case no mentor was
+    assigned to, then withdrawn: the intake was never handed on, so it is still theirs."""
+    case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 24))
+    cases.link_client(db, case, world.program, world.intake, actor=world.coordinator, at=make.AT)
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.confirmed_at = make.AT
+    db.add(link)
+    casework.withdraw_link(
+        db, case, world.program, reason="left_the_case", actor=world.lead, at=make.AT
+    )
+    db.flush()
+    assert world.intake.intake_ended_at is None
+    sign_in(client, world.mentor)
+    assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
 
 
 def test_a_mentors_own_intake_leaves_the_caseload_when_their_assignment_ends(client, db, world):
