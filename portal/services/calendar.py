@@ -70,7 +70,7 @@ def _calendar(name: str) -> Calendar:
     return calendar
 
 
-def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime) -> Event:
+def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime, none: str) -> Event:
     event = Event()
     event.add("uid", meeting_uid(meeting))
     event.add("dtstamp", stamp)
@@ -82,10 +82,21 @@ def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime) 
         event.add("location", meeting.place)
     if meeting.video_url:
         event.add("url", meeting.video_url)
-    cases = ", ".join(references) if references else "to be set"
+    cases = ", ".join(references) if references else none
     event.add("description", f"Cases: {cases}")
     event.add("status", "CANCELLED" if meeting.status == MeetingStatus.CANCELLED else "CONFIRMED")
     return event
+
+
+def _none_listed(meeting: Meeting, agency_id: int, holder_id: int | None) -> str:
+    """What the event says of an agenda that lists none of the reader's cases: only the
+    coordinating agency's staff read the whole agenda, where none means none yet. Others
+    read the cases they take part in (a mentor, those they hold), as the meeting page."""
+    if holder_id is not None:
+        return "none that you hold"
+    if agency_id == meeting.coordinating_agency_id:
+        return "to be set"
+    return "none that your agency takes part in"
 
 
 def _references(
@@ -109,7 +120,8 @@ def meeting_ics(
 ) -> bytes:
     calendar = _calendar("MDT meeting")
     references = _references(db, meeting, agency_id, holder_id)
-    calendar.add_component(_meeting_event(meeting, references, stamp=at))
+    none = _none_listed(meeting, agency_id, holder_id)
+    calendar.add_component(_meeting_event(meeting, references, stamp=at, none=none))
     return calendar.to_ical()
 
 
@@ -141,7 +153,8 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
             .order_by(Meeting.starts_at)
         ).all():
             references = _references(db, meeting, user.agency_id, holder_id)
-            calendar.add_component(_meeting_event(meeting, references, stamp=at))
+            none = _none_listed(meeting, user.agency_id, holder_id)
+            calendar.add_component(_meeting_event(meeting, references, stamp=at, none=none))
     if Permission.TASK_READ in carried:
         held = (visibility.held_by(user.id),) if holder_id is not None else ()
         for task, reference in db.exec(

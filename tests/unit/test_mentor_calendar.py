@@ -1,11 +1,12 @@
 """A survivor-mentor's court dates and appointments in their calendar feed."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 from mentor_helpers import appointment, mentor_world
 
-from portal.services import calendar, mentor_appointments
+from portal.services import calendar, meetings, mentor_appointments
 
 import factories as make
 
@@ -49,3 +50,43 @@ def test_other_mentors_dates_stay_out(db, keys):
     appointment(db, w, kind="medical")
     assert events(calendar.feed_ics(db, w.other_mentor, at=make.AT)) == {}
     assert len(events(calendar.feed_ics(db, w.mentor, at=make.AT))) == 1
+
+
+def test_a_meeting_whose_agenda_holds_none_of_a_mentors_cases_says_so_not_to_be_set(db, keys):
+    """The other mentor's program takes part in the agenda's case, which they do not hold:
+    the agenda is set, so "to be set" would send them looking for cases that will come."""
+    w = mentor_world(db, keys)
+    meeting = meetings.schedule_meeting(
+        db,
+        w.coordinating,
+        day="2026-11-05",
+        clock="10:00",
+        place="Room 3",
+        case_ids=[w.case.public_id],
+        actor=w.coordinator,
+        at=make.AT,
+        tz=ZoneInfo("America/New_York"),
+    )
+    db.flush()
+
+    def description(user) -> str:
+        feed = events(calendar.feed_ics(db, user, at=make.AT))
+        return str(feed[calendar.meeting_uid(meeting)]["DESCRIPTION"])
+
+    assert description(w.mentor) == f"Cases: {w.case.reference}"
+    assert description(w.other_mentor) == "Cases: none that you hold"
+    assert description(w.coordinator) == f"Cases: {w.case.reference}"
+    empty = meetings.schedule_meeting(
+        db,
+        w.coordinating,
+        day="2026-11-06",
+        clock="10:00",
+        place="Room 3",
+        case_ids=[],
+        actor=w.coordinator,
+        at=make.AT,
+        tz=ZoneInfo("America/New_York"),
+    )
+    db.flush()
+    feed = events(calendar.feed_ics(db, w.coordinator, at=make.AT))
+    assert str(feed[calendar.meeting_uid(empty)]["DESCRIPTION"]) == "Cases: to be set"
