@@ -485,8 +485,8 @@ def withdraw_unverified(ctx: Context, row, *, value: str = "") -> confirm_pages.
         consequences=[
             "Nothing is shared under it now: its stored copy does not verify. Recording the "
             "withdrawal keeps it so if the genuine copy is ever restored from a backup.",
-            f"Your agency's key signs the revocation of release {row.public_id}; it names "
-            "nothing of what the release says. Both stay on record and in the audit log.",
+            "Your agency's key signs the revocation of this release by its number alone; it "
+            "names nothing of what the release says. Both stay on record and in the audit log.",
             "It cannot be undone: to share again, the client signs a new release.",
         ],
         action=f"{url}/revoke",

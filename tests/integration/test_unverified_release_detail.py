@@ -136,6 +136,7 @@ def test_the_clients_withdrawal_is_recorded_and_holds_if_the_genuine_copy_comes_
     said = asked.text.replace("&#39;", "'")
     assert asked.status_code == 200 and "Record that client" in said
     assert "2045" not in said and "the genuine copy is ever restored" in said
+    assert medical.public_id not in said.replace(url, "")  # words, not the release's code
     revoked = client.post(
         f"{url}/revoke", data={"csrf_token": make.csrf_from(asked.text), "reason": "Synthetic"}
     )
