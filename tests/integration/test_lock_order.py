@@ -19,15 +19,17 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from mentor_helpers import as_coordinator, mentor_world
+from mentor_helpers import as_coordinator, mentor_world, task_on
 from sqlalchemy import event
+from sqlmodel import Session, select
 
 from portal.audit import chain
+from portal.auth.sessions import Viewer
 from portal.db import unit_of_work
 from portal.errors import Conflict
-from portal.models import Agency, MdtCase, StaffUser
-from portal.models.workflow import Meeting
-from portal.services import case_closing, meetings, mentor_assignments, tasks
+from portal.models import Agency, MdtCase, MentorAssignment, Role, StaffRole, StaffUser
+from portal.models.workflow import Meeting, Task
+from portal.services import api_tokens, case_closing, meetings, mentor_assignments, staff, tasks
 
 import factories as make
 from databases import BACKENDS, migrated_engine
@@ -257,6 +259,98 @@ def test_a_case_put_on_an_agenda_as_it_closes_is_one_or_the_other(
         second_locks={"case"},
     )
     assert outcomes == {"first": "done", "second": "refused 409"}, outcomes
+
+
+def _deactivate(ids):
+    def deactivate(db):
+        lead = db.get(StaffUser, ids["lead"])
+        staff.deactivate(
+            db,
+            db.get(StaffUser, ids["mentor"]),
+            viewer=Viewer(lead, db.get(Agency, ids["program"]), frozenset({"agency_lead"}), None),
+            at=LATER,
+        )
+
+    return deactivate
+
+
+@pytest.mark.parametrize("issued_a_token", [False, True], ids=["mentor", "mentor_who_issued"])
+def test_a_mentor_deactivated_as_their_assignment_is_ended_ends_it_once(
+    committed_engine, keys, monkeypatch, issued_a_token
+):
+    """The program's lead deactivates a mentor's account while the coordinator ends the
+    mentor's assignment to a case. Before, on PostgreSQL: the deactivation held the logs
+    (to end the mentor's assignments, or before that to revoke the API tokens the mentor
+    had issued as a lead) and then waited for the assignment; the end held the assignment
+    and then waited for the logs; PostgreSQL aborted one of the two as a deadlock. Now the
+    deactivation holds the mentor's assignments first: the end waits and is told the
+    mentor changed just now (409), or comes first and the deactivation passes it by."""
+    with unit_of_work(committed_engine) as db:
+        w = mentor_world(db, keys)
+        lead = make.user(db, w.program, Role.AGENCY_LEAD)
+        task_on(
+            db,
+            w.case,
+            title="Synthetic: find a quiet room",
+            assignee=f"user:{w.mentor.public_id}",
+            actor=w.coordinator,
+        )
+        if issued_a_token:
+            # The mentor is also a lead of the program, who issued a token: deactivated,
+            # it is revoked, with an entry in the program's log.
+            db.add(StaffRole(user_id=w.mentor.id, role=Role.AGENCY_LEAD.value, granted_at=make.AT))
+            db.flush()
+            api_tokens.create_token(
+                db,
+                Viewer(
+                    w.mentor,
+                    w.program,
+                    frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+                    None,
+                ),
+                name="records system",
+                scopes=["cases:read"],
+                acting_role=Role.SURVIVOR_MENTOR.value,
+                at=make.AT,
+            )
+        ids = {
+            "case": w.case.id,
+            "mentor": w.mentor.id,
+            "lead": lead.id,
+            "program": w.program.id,
+        }
+
+    def end(db):
+        mentor_assignments.end_assignment(
+            db,
+            db.get(MdtCase, ids["case"]),
+            reason="Synthetic: the survivor chose another program",
+            viewer=as_coordinator(w),
+            at=LATER,
+        )
+
+    outcomes = interleaved(
+        committed_engine,
+        monkeypatch,
+        _deactivate(ids),
+        end,
+        first_locks={"log"},
+        second_locks={"assignment"},
+    )
+    assert outcomes["first"] == "done", outcomes
+    assert outcomes["second"] in ("done", "refused 409"), outcomes
+    with Session(committed_engine) as db:
+        assert not db.get(StaffUser, ids["mentor"]).is_active
+        current = db.exec(
+            select(MentorAssignment).where(
+                MentorAssignment.case_id == ids["case"], MentorAssignment.ended_at.is_(None)
+            )
+        ).all()
+        assert current == []
+        left = db.exec(
+            select(Task).where(Task.case_id == ids["case"], Task.assignee_user_id == ids["mentor"])
+        ).all()
+        assert left == [], "an open task is left with the deactivated mentor"
 
 
 def test_cases_put_on_an_agenda_together_as_one_of_them_closes_is_one_or_the_other(
