@@ -39,13 +39,15 @@ def close_case(
     yet held named in `take_off` (public ids); `listed`: the meetings the confirmation page
     showed (`meetings.check_agenda_choice`). A choice refused writes nothing. A case reopened
     later goes back on an agenda only when the coordinator adds it."""
-    # The MDT's log first, as `meetings.add_to_agenda` takes it, then the case: an addition
-    # to an agenda at the same moment waits for this close, then finds the case closed.
-    lock_logs(db, [case.coordinating_agency_id])
+    # The case first, then the MDT's log, in the order every write to a case takes them
+    # (`casework.held_case`): an addition to an agenda at the same moment waits for this
+    # close, then finds the case closed; a new task or mentor waits, then is refused.
+    # Taken the other way round (the log, then the case), a close and a new task deadlocked.
     # A close sent twice is told so, before its list of meetings is compared with the
     # agendas the first one changed (which would read as meetings changed since).
     if casework.held_case(db, case).status == CaseStatus.CLOSED:
         raise Conflict("reason", casework.ALREADY_CLOSED)
+    lock_logs(db, [case.coordinating_agency_id])
     coming = meetings.coming_agendas(db, case)
     chosen = meetings.check_agenda_choice(coming, take_off, listed=listed)
     casework.close_case(db, case, reason=reason, actor=actor, at=at, today=today)

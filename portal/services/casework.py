@@ -75,6 +75,20 @@ def held_case(db: Session, case: MdtCase) -> MdtCase:
     ).one()
 
 
+def held_cases(db: Session, case_ids) -> None:
+    """`held_case` for several cases (`case_ids`: their ids, or a query of them), held in
+    ascending order by one query, so that two transactions holding some of the same cases
+    wait for each other rather than deadlock. Taken before any of the cases' logs."""
+    hold_write_lock(db)
+    db.exec(
+        select(MdtCase)
+        .where(MdtCase.id.in_(case_ids))
+        .order_by(MdtCase.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+
+
 def open_for_writes(db: Session, case: MdtCase, *, field: str, closed: str) -> MdtCase:
     """The case as it is now, held (see `held_case`), if it is open. A closed case is a
     record kept: what it gains now (an agency, a client linked, a task, a mentor, an

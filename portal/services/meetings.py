@@ -172,8 +172,7 @@ def schedule_meeting(
     db.flush()
     for agency in agencies:
         db.add(MeetingInvite(meeting_id=meeting.id, agency_id=agency.id))
-    for public_id in case_ids:
-        add_to_agenda(db, meeting, coordinating, public_id, actor=actor, at=at, audit=False)
+    add_cases_to_agenda(db, meeting, coordinating, case_ids, actor=actor, at=at, audit=False)
     record(
         db,
         AuditTag.MEETING_SCHEDULED,
@@ -326,6 +325,33 @@ def agenda_candidates(db: Session, coordinating: Agency, *, limit: int = 100) ->
     )
 
 
+def add_cases_to_agenda(
+    db: Session,
+    meeting: Meeting,
+    coordinating: Agency,
+    case_public_ids: Collection[object],
+    *,
+    actor: Actor,
+    at: datetime,
+    audit: bool = True,
+) -> list[AgendaItem]:
+    """`add_to_agenda` for each case named, in one transaction. The cases are held first,
+    all of them in one fixed order, then the MDT's log: added one by one, the second case
+    would be held after the log the first one's addition took, and a close of it at the
+    same moment (the case, then the log) deadlock with this."""
+    casework.held_cases(
+        db,
+        select(MdtCase.id).where(
+            MdtCase.public_id.in_([str(public_id) for public_id in case_public_ids]),
+            MdtCase.coordinating_agency_id == coordinating.id,
+        ),
+    )
+    return [
+        add_to_agenda(db, meeting, coordinating, public_id, actor=actor, at=at, audit=audit)
+        for public_id in case_public_ids
+    ]
+
+
 def add_to_agenda(
     db: Session,
     meeting: Meeting,
@@ -336,8 +362,6 @@ def add_to_agenda(
     at: datetime,
     audit: bool = True,
 ) -> AgendaItem:
-    # The MDT's log before the checks: a cancellation at the same moment waits, or is seen.
-    lock_logs(db, [meeting.coordinating_agency_id])
     # Only this MDT's own open cases: a case of another MDT is refused in the same words
     # as a case that does not exist.
     case = db.exec(
@@ -355,6 +379,9 @@ def add_to_agenda(
         field="case_ids",
         closed=f"{case.reference} is closed; reopen it to put it on an agenda.",
     )
+    # The MDT's log after the case (the order of `casework.held_case`), before the
+    # meeting's status is read: a cancellation at the same moment waits, or is seen.
+    lock_logs(db, [meeting.coordinating_agency_id])
     status = db.exec(select(Meeting.status).where(Meeting.id == meeting.id)).one()
     if status == MeetingStatus.CANCELLED:
         raise Conflict("case_ids", "The meeting is cancelled.")

@@ -13,6 +13,7 @@ from sqlmodel import Session, func, select
 
 from portal.audit import AuditTag, lock_logs, record
 from portal.auth.sessions import Viewer
+from portal.db import hold_write_lock
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import (
     Actor,
@@ -296,22 +297,50 @@ def current_cases_of(db: Session, mentor: StaffUser) -> int:
     ).one()
 
 
+def hold_assignments_of(db: Session, mentor: StaffUser) -> list[tuple[MentorAssignment, MdtCase]]:
+    """The mentor's current assignments and their cases, the assignments held to this
+    transaction's end (on SQLite the writers' lock first), in one order. Taken before the
+    tasks they pass and any log (a case's mentor assignment, then its tasks, then the logs,
+    as an end or reassignment of one takes them): an end of one at the same moment waits
+    for the deactivation, or the deactivation for it. Taken the other way round (the logs,
+    then the assignments), the two deadlocked and one was thrown away. The cases are not
+    held: a reassignment holds its case, then the assignment, and waits here."""
+    hold_write_lock(db)
+    return list(
+        db.exec(
+            select(MentorAssignment, MdtCase)
+            .join(MdtCase, MdtCase.id == MentorAssignment.case_id)
+            .where(MentorAssignment.mentor_id == mentor.id, MentorAssignment.ended_at.is_(None))
+            .order_by(MentorAssignment.id)
+            .with_for_update(of=MentorAssignment)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
 def end_for_deactivated_mentor(
     db: Session, mentor: StaffUser, *, actor: Actor, at: datetime
 ) -> int:
     """End the assignments of a mentor whose account is deactivated: their cases have no
     mentor from now (on the dashboards, in the counts, on the assign pages), not one who can
-    no longer sign in. Returns how many ended."""
-    rows = db.exec(
-        select(MentorAssignment, MdtCase)
-        .join(MdtCase, MdtCase.id == MentorAssignment.case_id)
-        .where(MentorAssignment.mentor_id == mentor.id, MentorAssignment.ended_at.is_(None))
-        .order_by(MentorAssignment.id)
-    ).all()
+    no longer sign in. Returns how many ended. The caller that writes to a log before this
+    (`staff.deactivate`) holds the assignments first (`hold_assignments_of`)."""
+    rows = hold_assignments_of(db, mentor)
     if not rows:
         return 0
+    # Then the open tasks named to the mentor on those cases, then every log written to
+    # below, in one order (`lock_logs`): the assignments, the tasks, the logs.
+    owners = tasks.hold_named_to(db, mentor, [case.id for _a, case in rows])
     lock_logs(
-        db, [id_ for _a, case in rows for id_ in (case.coordinating_agency_id, _a.mentor_agency_id)]
+        db,
+        [
+            *owners,
+            *(
+                id_
+                for _a, case in rows
+                for id_ in (case.coordinating_agency_id, _a.mentor_agency_id)
+            ),
+        ],
     )
     # Ended only if still current (one conditional statement, as `_end`): an end or a
     # reassignment made since the read above keeps its own end and reason.

@@ -444,6 +444,10 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
         raise Invalid("user", "You cannot deactivate your own account.")
     if not user.is_active:
         return
+    # A mentor's assignments are held before any log is written to (the tokens' revocations
+    # below, the end of the assignments): an end of one of them at the same moment holds
+    # the assignment, then the logs; taken the other way round, the two deadlocked.
+    mentor_assignments.hold_assignments_of(db, user)
     # A lead-less agency's first lead is the administrator's to name: deposing a lead
     # would hand it a lead's account in an agency that holds survivors' records.
     _refuse_administrator_on_lead(db, user, viewer=viewer, doing="deactivate", at=at)

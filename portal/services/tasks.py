@@ -424,6 +424,26 @@ BACK_TO_PROGRAM = "assignee_back_to_program"
 ASSIGNEE_FIELDS = frozenset({"assignee", TO_NEW_MENTOR, BACK_TO_PROGRAM})
 
 
+def hold_named_to(db: Session, mentor: StaffUser, case_ids: Collection[int]) -> set[int]:
+    """Hold the open tasks of these cases given to `mentor` by name, as `pass_from_mentor`
+    holds one case's (before the logs); returns the agencies that own them."""
+    active = [status.value for status in ACTIVE_TASK_STATUSES]
+    hold_write_lock(db)
+    return {
+        owner
+        for _id, owner in db.exec(
+            select(Task.id, Task.owner_agency_id)
+            .where(
+                Task.case_id.in_(list(case_ids)),
+                Task.assignee_user_id == mentor.id,
+                Task.status.in_(active),
+            )
+            .order_by(Task.id)
+            .with_for_update()
+        ).all()
+    }
+
+
 def pass_from_mentor(
     db: Session,
     case: MdtCase,

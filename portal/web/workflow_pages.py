@@ -802,10 +802,9 @@ def meeting_agenda_add(ctx: Context) -> Response:
         chosen = ctx.fields("case_ids")
         if not chosen:
             raise Invalid("case_ids", "Choose a case to add.")
-        for public_id in chosen:
-            meetings.add_to_agenda(
-                ctx.db, meeting, ctx.viewer.agency, public_id, actor=ctx.viewer.user, at=ctx.now
-            )
+        meetings.add_cases_to_agenda(
+            ctx.db, meeting, ctx.viewer.agency, chosen, actor=ctx.viewer.user, at=ctx.now
+        )
 
     return _meeting_action(ctx, add, "The agenda is updated.")
 

@@ -189,17 +189,19 @@ def test_a_mentor_deactivated_while_the_coordinator_ends_the_assignment_keeps_on
         }
     later = make.AT + timedelta(hours=1)
     read_it = threading.Event()
-    lock_logs = mentor_assignments.lock_logs
+    hold_assignments_of = mentor_assignments.hold_assignments_of
 
-    def deactivation_reads_then_waits(db, agency_ids):
-        # The deactivation has read the assignment as current; the coordinator's end
-        # commits before it writes.
+    def deactivation_starts_then_waits(db, mentor):
+        # The deactivation has started (its transaction has read the mentor); the
+        # coordinator's end commits before it holds the mentor's assignments. (It reads
+        # them held now, so an end can no longer commit between its read and its write:
+        # one sent then waits for the deactivation, test_lock_order.py.)
         if threading.current_thread().name == "deactivate":
             read_it.set()
             ended.wait(timeout=10)
-        return lock_logs(db, agency_ids)
+        return hold_assignments_of(db, mentor)
 
-    monkeypatch.setattr(mentor_assignments, "lock_logs", deactivation_reads_then_waits)
+    monkeypatch.setattr(mentor_assignments, "hold_assignments_of", deactivation_starts_then_waits)
     ended = threading.Event()
     counted: list[int] = []
 
