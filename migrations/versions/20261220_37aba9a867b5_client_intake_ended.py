@@ -52,9 +52,7 @@ def _client_named(detail: str | None) -> str | None:
 
 def upgrade() -> None:
     with op.batch_alter_table("client", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("intake_ended_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("intake_ended_at", sa.DateTime(timezone=True), nullable=True))
     connection = op.get_bind()
     for case_reference, detail, at in connection.execute(sa.text(WITHDRAWALS)).all():
         client = _client_named(detail)
