@@ -51,8 +51,7 @@ def _client_named(detail: str | None) -> str | None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("client", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("intake_ended_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("client", sa.Column("intake_ended_at", sa.DateTime(timezone=True), nullable=True))
     connection = op.get_bind()
     for case_reference, detail, at in connection.execute(sa.text(WITHDRAWALS)).all():
         client = _client_named(detail)
@@ -63,5 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("client", schema=None) as batch_op:
-        batch_op.drop_column("intake_ended_at")
+    # A plain ALTER on SQLite too (3.35 and later drop a column in place): the batch mode
+    # copies the table and drops the old one, which the rows that refer to clients (links,
+    # releases, sections) refuse while foreign keys are on.
+    op.drop_column("client", "intake_ended_at")
