@@ -3,6 +3,7 @@ history, and the overview of which cases have a mentor by the first assessment."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -318,30 +319,37 @@ def hold_assignments_of(db: Session, mentor: StaffUser) -> list[tuple[MentorAssi
     )
 
 
+def hold_for_deactivation(
+    db: Session, mentor: StaffUser, *, also_logs: Collection[int] = ()
+) -> list[tuple[MentorAssignment, MdtCase]]:
+    """What ending a deactivated mentor's assignments writes to, held in the one order: the
+    mentor's current assignments, the open tasks named to them on those cases, then every
+    log the ends write to and `also_logs` (the caller's own writes besides), all at once
+    (`lock_logs`). Held before any of those logs is written to: the deactivation's first
+    writes (the tokens a mentor who is also a lead issued) go to the program's log, and an
+    assignment of another case at the same moment writes the coordinating agency's log, then
+    the program's; taken log by log, the two deadlocked. Returns the assignments held."""
+    rows = hold_assignments_of(db, mentor)
+    owners = tasks.hold_named_to(db, mentor, [case.id for _a, case in rows]) if rows else set()
+    ends_write_to = (
+        agency_id
+        for assignment, case in rows
+        for agency_id in (case.coordinating_agency_id, assignment.mentor_agency_id)
+    )
+    lock_logs(db, [*also_logs, *owners, *ends_write_to])
+    return rows
+
+
 def end_for_deactivated_mentor(
     db: Session, mentor: StaffUser, *, actor: Actor, at: datetime
 ) -> int:
     """End the assignments of a mentor whose account is deactivated: their cases have no
     mentor from now (on the dashboards, in the counts, on the assign pages), not one who can
     no longer sign in. Returns how many ended. The caller that writes to a log before this
-    (`staff.deactivate`) holds the assignments first (`hold_assignments_of`)."""
-    rows = hold_assignments_of(db, mentor)
+    (`staff.deactivate`) holds what it writes to first (`hold_for_deactivation`)."""
+    rows = hold_for_deactivation(db, mentor)
     if not rows:
         return 0
-    # Then the open tasks named to the mentor on those cases, then every log written to
-    # below, in one order (`lock_logs`): the assignments, the tasks, the logs.
-    owners = tasks.hold_named_to(db, mentor, [case.id for _a, case in rows])
-    lock_logs(
-        db,
-        [
-            *owners,
-            *(
-                id_
-                for _a, case in rows
-                for id_ in (case.coordinating_agency_id, _a.mentor_agency_id)
-            ),
-        ],
-    )
     # Ended only if still current (one conditional statement, as `_end`): an end or a
     # reassignment made since the read above keeps its own end and reason.
     ended = set(

@@ -444,10 +444,11 @@ def deactivate(db: Session, user: StaffUser, *, viewer: Viewer, at: datetime) ->
         raise Invalid("user", "You cannot deactivate your own account.")
     if not user.is_active:
         return
-    # A mentor's assignments are held before any log is written to (the tokens' revocations
-    # below, the end of the assignments): an end of one of them at the same moment holds
-    # the assignment, then the logs; taken the other way round, the two deadlocked.
-    mentor_assignments.hold_assignments_of(db, user)
+    # A mentor's assignments, their tasks and every log written to below (the agency's, for
+    # the tokens' revocations; those the assignments' ends write to) are held before any
+    # write, in the one order: an end of one of the assignments, or an assignment of another
+    # case, at the same moment waits or is waited for; taken piece by piece, they deadlocked.
+    mentor_assignments.hold_for_deactivation(db, user, also_logs=[user.agency_id])
     # A lead-less agency's first lead is the administrator's to name: deposing a lead
     # would hand it a lead's account in an agency that holds survivors' records.
     _refuse_administrator_on_lead(db, user, viewer=viewer, doing="deactivate", at=at)

@@ -403,3 +403,61 @@ def test_cases_put_on_an_agenda_together_as_one_of_them_closes_is_one_or_the_oth
         committed_engine, monkeypatch, add, close, first_locks={"log"}, second_locks={"case"}
     )
     assert outcomes == {"first": "done", "second": "refused 409"}, outcomes
+
+
+def test_a_mentor_lead_deactivated_as_another_case_gets_a_mentor_of_the_program_both_done(
+    committed_engine, keys, monkeypatch
+):
+    """The program's lead deactivates a mentor who is also a lead and issued an API token,
+    while the coordinator assigns another case to another mentor of the program. The
+    deactivation wrote the program's log first (the token's revocation), then, ending the
+    mentor's assignment, the coordinating agency's; the assignment writes the coordinating
+    agency's log, then the program's. Taken so, the two deadlocked on PostgreSQL. Now the
+    deactivation holds every log it writes to at once, in the one order, before any."""
+    with unit_of_work(committed_engine) as db:
+        w = mentor_world(db, keys)
+        lead = make.user(db, w.program, Role.AGENCY_LEAD)
+        db.add(StaffRole(user_id=w.mentor.id, role=Role.AGENCY_LEAD.value, granted_at=make.AT))
+        db.flush()
+        api_tokens.create_token(
+            db,
+            Viewer(
+                w.mentor,
+                w.program,
+                frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+                None,
+            ),
+            name="records system",
+            scopes=["cases:read"],
+            acting_role=Role.SURVIVOR_MENTOR.value,
+            at=make.AT,
+        )
+        other_case = make.mdt_case(db, w.coordinating, intake=date(2026, 10, 22))
+        ids = {
+            "mentor": w.mentor.id,
+            "lead": lead.id,
+            "program": w.program.id,
+            "other_case": other_case.id,
+        }
+        other_mentor = w.other_mentor.public_id
+    assert w.coordinating.id < w.program.id  # the order lock_logs takes them in
+
+    def assign(db):
+        mentor_assignments.assign_mentor(
+            db,
+            db.get(MdtCase, ids["other_case"]),
+            mentor_public_id=other_mentor,
+            reason=None,
+            viewer=as_coordinator(w),
+            at=LATER,
+        )
+
+    outcomes = interleaved(
+        committed_engine,
+        monkeypatch,
+        _deactivate(ids),
+        assign,
+        first_locks={"log"},
+        second_locks={"log"},
+    )
+    assert outcomes == {"first": "done", "second": "done"}, outcomes
