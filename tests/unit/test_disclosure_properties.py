@@ -82,7 +82,8 @@ def consent_oracle(specs, section, purpose, at):
     return False
 
 
-_worlds = {}
+# Session.info key: the world a test's session was given, built once for its examples.
+_WORLD = "disclosure_properties_world"
 
 
 def minutes_of(db, w, text):
@@ -120,7 +121,7 @@ def minutes_of(db, w, text):
 def test_content_only_when_both_gates_allow(
     db, keys, agency_lines, specs, hours, roles, own, section, purpose
 ):
-    if id(db) not in _worlds:
+    if _WORLD not in db.info:
         w = world(db, keys, owner_discipline=Discipline.ADVOCACY, partner_kind=AgencyKind.SYSTEM)
         for key in OWNER_SECTIONS:
             if key == "mdt_minutes":  # kept with the owner's meetings, not as a version
@@ -132,8 +133,8 @@ def test_content_only_when_both_gates_allow(
                 else {TEXT_FIELD[key]: SECRET_NOTE}
             )
             write(db, keys, w, key, content)
-        _worlds[id(db)] = (w, make.user(db, w.owner, Role.AGENCY_LEAD))
-    w, lead = _worlds[id(db)]
+        db.info[_WORLD] = (w, make.user(db, w.owner, Role.AGENCY_LEAD))
+    w, lead = db.info[_WORLD]
     at = make.AT + timedelta(hours=hours)
     savepoint = db.begin_nested()
     try:
