@@ -1,6 +1,6 @@
 """The audit log: one function that every service calls."""
 
-from portal.audit.chain import lock_logs
+from portal.audit.chain import lock_logs, takes_behind
 from portal.audit.log import (
     AuditActor,
     AuditTag,
@@ -22,4 +22,5 @@ __all__ = [
     "lock_logs",
     "record",
     "record_many",
+    "takes_behind",
 ]

@@ -234,7 +234,7 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     heads are read and locked by one query, in ascending order.
     """
     held = db.info.setdefault(_HEADS, {})
-    wanted = sorted(set(agency_ids) - set(held), key=lambda a: (a is not None, a or 0))
+    wanted = sorted(set(agency_ids) - set(held), key=_log_order)
     if None in wanted:
         lock_head(db, None)
     agencies = [a for a in wanted if a is not None]
@@ -245,6 +245,23 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
             held[row["agency_id"]] = row
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
+
+
+def _log_order(agency_id: int | None) -> tuple[bool, int]:
+    """The order `lock_logs` takes logs in: the node's own first, then by agency id."""
+    return (agency_id is not None, agency_id or 0)
+
+
+def takes_behind(db: Session, agency_ids: Iterable[int | None]) -> bool:
+    """Whether locking these logs now would take one after a log this transaction already
+    holds that comes later in the order (`lock_logs`): a transaction holding that other log
+    and waiting for this one would then wait for each other (a deadlock on PostgreSQL).
+    The caller that may commit first (a page between its owners' answers) does so."""
+    held = db.info.get(_HEADS, {})
+    wanted = [agency_id for agency_id in set(agency_ids) if agency_id not in held]
+    if not wanted or not held:
+        return False
+    return max(map(_log_order, held)) > min(map(_log_order, wanted))
 
 
 def _spelled(values: dict[str, Any]) -> list[str] | None:

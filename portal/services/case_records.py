@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
-from portal.audit import lock_logs, record_many
+from portal.audit import lock_logs, record_many, takes_behind
 from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
@@ -123,6 +123,11 @@ def write_sides(
     if between is None:
         record_many(db, owners_entries + receipts)
         return
+    if takes_behind(db, [entry["agency_id"] for entry in owners_entries]):
+        # What the page wrote before holds a log (its own staff's reads, in its agency's
+        # log) that comes after an owner's: committed first, or a page of that owner's
+        # staff, holding their log and waiting for this one's, deadlocks with this.
+        between()
     record_many(db, owners_entries)
     between()
     # The requester's side, what it received: written as its transaction's last work, so
