@@ -261,6 +261,26 @@ def test_a_case_put_on_an_agenda_as_it_closes_is_one_or_the_other(
     assert outcomes == {"first": "done", "second": "refused 409"}, outcomes
 
 
+def _issues_a_token(db, w) -> None:
+    """The world's mentor is also a lead of the program, who issued an API token: when the
+    account is deactivated, it is revoked, with an entry in the program's log."""
+    db.add(StaffRole(user_id=w.mentor.id, role=Role.AGENCY_LEAD.value, granted_at=make.AT))
+    db.flush()
+    api_tokens.create_token(
+        db,
+        Viewer(
+            w.mentor,
+            w.program,
+            frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
+            None,
+        ),
+        name="records system",
+        scopes=["cases:read"],
+        acting_role=Role.SURVIVOR_MENTOR.value,
+        at=make.AT,
+    )
+
+
 def _deactivate(ids):
     def deactivate(db):
         lead = db.get(StaffUser, ids["lead"])
@@ -296,23 +316,7 @@ def test_a_mentor_deactivated_as_their_assignment_is_ended_ends_it_once(
             actor=w.coordinator,
         )
         if issued_a_token:
-            # The mentor is also a lead of the program, who issued a token: deactivated,
-            # it is revoked, with an entry in the program's log.
-            db.add(StaffRole(user_id=w.mentor.id, role=Role.AGENCY_LEAD.value, granted_at=make.AT))
-            db.flush()
-            api_tokens.create_token(
-                db,
-                Viewer(
-                    w.mentor,
-                    w.program,
-                    frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
-                    None,
-                ),
-                name="records system",
-                scopes=["cases:read"],
-                acting_role=Role.SURVIVOR_MENTOR.value,
-                at=make.AT,
-            )
+            _issues_a_token(db, w)
         ids = {
             "case": w.case.id,
             "mentor": w.mentor.id,
@@ -417,21 +421,7 @@ def test_a_mentor_lead_deactivated_as_another_case_gets_a_mentor_of_the_program_
     with unit_of_work(committed_engine) as db:
         w = mentor_world(db, keys)
         lead = make.user(db, w.program, Role.AGENCY_LEAD)
-        db.add(StaffRole(user_id=w.mentor.id, role=Role.AGENCY_LEAD.value, granted_at=make.AT))
-        db.flush()
-        api_tokens.create_token(
-            db,
-            Viewer(
-                w.mentor,
-                w.program,
-                frozenset({Role.AGENCY_LEAD.value, Role.SURVIVOR_MENTOR.value}),
-                None,
-            ),
-            name="records system",
-            scopes=["cases:read"],
-            acting_role=Role.SURVIVOR_MENTOR.value,
-            at=make.AT,
-        )
+        _issues_a_token(db, w)
         other_case = make.mdt_case(db, w.coordinating, intake=date(2026, 10, 22))
         ids = {
             "mentor": w.mentor.id,

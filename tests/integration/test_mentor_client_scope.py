@@ -155,14 +155,9 @@ def test_an_intake_passed_to_another_mentor_does_not_come_back_when_that_mentor_
     assert "Birch" not in listed and world.intake.reference not in listed
 
 
-def test_an_intake_withdrawn_from_another_mentors_case_does_not_come_back(client, db, world):
-    """The survivor the registering mentor did the intake of went to another mentor's case;
-    the program then withdraws its client record from that case (the survivor left it).
-    The survivor is on no case now, and must not fall back to the mentor who registered
-    them, with all that the other mentor wrote since."""
-    case = case_held_by(
-        db, world, world.other_mentor, intake=date(2026, 10, 24), client=world.intake
-    )
+def _confirmed_then_withdrawn(db, world, case) -> None:
+    """The program confirms its client on the case, then its lead withdraws the record (the
+    survivor left the case)."""
     link = db.exec(
         select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
     ).one()
@@ -172,6 +167,17 @@ def test_an_intake_withdrawn_from_another_mentors_case_does_not_come_back(client
         db, case, world.program, reason="left_the_case", actor=world.lead, at=make.AT
     )
     db.flush()
+
+
+def test_an_intake_withdrawn_from_another_mentors_case_does_not_come_back(client, db, world):
+    """The survivor the registering mentor did the intake of went to another mentor's case;
+    the program then withdraws its client record from that case (the survivor left it).
+    The survivor is on no case now, and must not fall back to the mentor who registered
+    them, with all that the other mentor wrote since."""
+    case = case_held_by(
+        db, world, world.other_mentor, intake=date(2026, 10, 24), client=world.intake
+    )
+    _confirmed_then_withdrawn(db, world, case)
     sign_in(client, world.mentor)
     for page in CLIENT_PAGES:
         assert client.get(f"/clients/{world.intake.public_id}{page}").status_code == 404, page
@@ -185,15 +191,7 @@ def test_an_intake_withdrawn_from_a_case_nobody_mentored_stays_the_mentors(clien
     assigned to, then withdrawn: the intake was never handed on, so it is still theirs."""
     case = make.mdt_case(db, world.coordinating, intake=date(2026, 10, 24))
     cases.link_client(db, case, world.program, world.intake, actor=world.coordinator, at=make.AT)
-    link = db.exec(
-        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
-    ).one()
-    link.confirmed_at = make.AT
-    db.add(link)
-    casework.withdraw_link(
-        db, case, world.program, reason="left_the_case", actor=world.lead, at=make.AT
-    )
-    db.flush()
+    _confirmed_then_withdrawn(db, world, case)
     assert world.intake.intake_ended_at is None
     sign_in(client, world.mentor)
     assert client.get(f"/clients/{world.intake.public_id}").status_code == 200
