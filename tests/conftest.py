@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import loopback_only
 
-from databases import BACKENDS, new_empty_database
+from databases import BACKENDS, migrated_engine, new_empty_database
 
 loopback_only.install()
 
@@ -164,6 +164,14 @@ def db(connection):
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     ) as session:
         yield session
+
+
+@pytest.fixture(params=BACKENDS)
+def committed_engine(request, tmp_path):
+    """A database of its own whose transactions really commit, one per request, for two
+    people's writes at once (a module whose writers need more connections has its own)."""
+    with migrated_engine(request.param, tmp_path, pool_size=4, lock_wait_ms=5_000) as engine:
+        yield engine
 
 
 @pytest.fixture

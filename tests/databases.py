@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from portal import migrate
-from portal.db import make_engine, normalise_url
+from portal.db import make_engine, normalise_url, unit_of_work
+from portal.errors import Conflict
 from portal.scratch_db import scratch_database
 
 POSTGRES_URL = os.environ.get(
@@ -64,6 +65,20 @@ def migrated_engine(backend: str, directory: Path, **engine_options) -> Iterator
     finally:
         engine.dispose()
         drop()
+
+
+def outcome_of(engine, work) -> str:
+    """`work(db)` in a unit of work of its own that really commits, as one of two people at
+    once: "done", "refused <status>" when refused as a conflict, or the error (for the
+    caller's assertion to show)."""
+    try:
+        with unit_of_work(engine) as db:
+            work(db)
+    except Conflict as error:
+        return f"refused {error.status_code}"
+    except BaseException as error:  # reported by the caller's assertion
+        return repr(error)
+    return "done"
 
 
 @contextmanager

@@ -26,23 +26,15 @@ from sqlmodel import Session, select
 from portal.audit import chain
 from portal.auth.sessions import Viewer
 from portal.db import unit_of_work
-from portal.errors import Conflict
 from portal.models import Agency, MdtCase, MentorAssignment, Role, StaffRole, StaffUser
 from portal.models.workflow import Meeting, Task
 from portal.services import api_tokens, case_closing, meetings, mentor_assignments, staff, tasks
 
 import factories as make
-from databases import BACKENDS, migrated_engine
+from databases import outcome_of
 
 LATER = make.AT + timedelta(hours=1)
 TODAY = date(2026, 11, 2)
-
-
-@pytest.fixture(params=BACKENDS)
-def committed_engine(request, tmp_path):
-    """A database of its own whose transactions really commit, one per request."""
-    with migrated_engine(request.param, tmp_path, pool_size=4, lock_wait_ms=5_000) as engine:
-        yield engine
 
 
 # What a statement locks, as its SQL says (FOR UPDATE is not rendered on SQLite, where
@@ -95,14 +87,7 @@ def interleaved(
     outcomes: dict[str, str] = {}
 
     def run(name, work):
-        try:
-            with unit_of_work(engine) as db:
-                work(db)
-            outcomes[name] = "done"
-        except Conflict as error:
-            outcomes[name] = f"refused {error.status_code}"
-        except BaseException as error:  # reported by the caller's assertion
-            outcomes[name] = repr(error)
+        outcomes[name] = outcome_of(engine, work)
 
     event.listen(engine, "after_cursor_execute", after)
     try:

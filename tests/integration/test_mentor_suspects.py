@@ -7,25 +7,16 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 from form_markup import Page
 from mentor_helpers import mentor_world
 from sqlmodel import Session, select
 
 from portal.db import unit_of_work
-from portal.errors import Conflict
 from portal.models import Agency, MdtCase, MentorAssignment, Role, StaffUser
 from portal.services import convening, mentor_assignments, mentor_program
 
 import factories as make
-from databases import BACKENDS, migrated_engine
-
-
-@pytest.fixture(params=BACKENDS)
-def committed_engine(request, tmp_path):
-    """A database of its own whose transactions really commit, one per request."""
-    with migrated_engine(request.param, tmp_path, pool_size=4, lock_wait_ms=5_000) as engine:
-        yield engine
+from databases import outcome_of
 
 
 def _coordinator_ends(db, ids: dict, *, at) -> None:
@@ -93,14 +84,7 @@ def test_ending_and_reassigning_one_mentor_at_once_keep_one_of_the_two(
     outcomes: dict[str, str] = {}
 
     def run(name, work):
-        try:
-            with unit_of_work(committed_engine) as db:
-                work(db)
-            outcomes[name] = "done"
-        except Conflict as error:
-            outcomes[name] = f"refused {error.status_code}"
-        except BaseException as error:  # reported by the assertion below
-            outcomes[name] = repr(error)
+        outcomes[name] = outcome_of(committed_engine, work)
 
     threads = [threading.Thread(target=run, args=a) for a in (("end", end), ("reassign", reassign))]
     for thread in threads:

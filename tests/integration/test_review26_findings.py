@@ -18,14 +18,7 @@ from portal.models.workflow import ACTIVE_TASK_STATUSES, Task
 from portal.services import mentor_assignments, tasks
 
 import factories as make
-from databases import BACKENDS, migrated_engine
-
-
-@pytest.fixture(params=BACKENDS)
-def committed_engine(request, tmp_path):
-    """A database of its own whose transactions really commit, one per request."""
-    with migrated_engine(request.param, tmp_path, pool_size=4, lock_wait_ms=5_000) as engine:
-        yield engine
+from databases import outcome_of
 
 
 def _name_the_mentor(db, ids: dict, how: str, at) -> None:
@@ -185,12 +178,7 @@ def test_a_mentor_task_edited_while_the_case_passes_to_another_mentor_is_saved_a
     outcomes: dict[str, str] = {}
 
     def run(name, work):
-        try:
-            with unit_of_work(committed_engine) as db:
-                work(db)
-            outcomes[name] = "done"
-        except BaseException as error:  # reported by the assertion below
-            outcomes[name] = repr(error)
+        outcomes[name] = outcome_of(committed_engine, work)
 
     def edit(db):
         tasks.update_task(
