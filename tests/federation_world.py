@@ -302,7 +302,9 @@ def link(world: World, *, mounts=None) -> World:
     process; None for real nodes serving at their URLs)."""
     a, client_ids = world.a, world.clients
     at = now() - timedelta(minutes=4)
-    federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
+    # A partner in this process answers unless it is stuck; under CI's load (three test
+    # workers on two cores) an answer took more than 5 s once and the setup failed.
+    federation = Federation(timeout_seconds=30, window_seconds=30, mounts=mounts)
     try:
         with unit_of_work(a.engine()) as db:
             cac = db.exec(select(Agency).where(Agency.name == CAC)).one()

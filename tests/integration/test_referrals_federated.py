@@ -107,7 +107,9 @@ def world(tmp_path):
         URLS[1]: httpx2.ASGITransport(app=apps["b"]),
         URLS[2]: httpx2.ASGITransport(app=apps["c"]),
     }
-    apps["a"].state.federation = Federation(timeout_seconds=5, window_seconds=30, mounts=mounts)
+    # 30 s, not 5: under load a partner in this process once answered late (as in
+    # federation_world.link), and the dashboard showed it unavailable.
+    apps["a"].state.federation = Federation(timeout_seconds=30, window_seconds=30, mounts=mounts)
     world.apps = apps
     yield world
     apps["a"].state.federation.close()
