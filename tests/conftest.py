@@ -9,6 +9,7 @@ import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from traceback import format_stack
 
 import pytest
 from argon2 import PasswordHasher
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import loopback_only
 
-from databases import BACKENDS, migrated_engine, new_empty_database
+from databases import BACKENDS, TEST_SETUP, migrated_engine, new_empty_database
 
 loopback_only.install()
 
@@ -62,6 +63,28 @@ def no_lock_held_across_a_call():
         logger.removeHandler(kept)
     held = [m for m in kept.messages if "sent with" in m]
     assert not held, "a call to another node held a lock:\n" + "\n".join(held)
+
+
+@pytest.fixture(autouse=True)
+def audit_logs_locked_in_order(monkeypatch):
+    """Fails the test if a transaction of the code under test (a request's, a command's, a
+    service's unit of work) locked an audit log behind one it held that comes later in the
+    order `lock_logs` keeps: on PostgreSQL two such transactions can deadlock, and one is
+    thrown out ("try again"). A deadlock needs a second request at the right moment; the
+    order only this one. Not the tests' own setups (`TEST_SETUP`)."""
+    from portal.audit import chain
+
+    found = []
+
+    def check(db, held, taking):
+        if not db.info.get(TEST_SETUP):
+            found.append(f"{taking} taken while holding {held}:\n" + "".join(format_stack()))
+
+    monkeypatch.setattr(chain, "taken_out_of_order", check)
+    yield found  # a test of the check itself takes what it provoked
+    assert not found, "audit logs locked out of order (agency ids; None: the node's log):\n" + (
+        "\n".join(found)
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -163,6 +186,7 @@ def db(connection):
     with Session(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     ) as session:
+        session.info[TEST_SETUP] = True
         yield session
 
 

@@ -31,7 +31,7 @@ from portal.requester import Requester
 from portal.services import agencies, cases, clients, releases, sections, staff
 from portal.settings import NodeSecrets, Settings
 
-from databases import new_empty_database
+from databases import new_empty_database, setup_unit
 
 PASSWORD = "federation-test-2026"
 SIGNER = consent.Signer("Robin Example", consent.Capacity.SELF)
@@ -229,7 +229,7 @@ def prepare(a: Node, b: Node, c: Node) -> World:
     ):
         engine = node.engine()
         migrate.upgrade(engine)
-        with unit_of_work(engine) as db:
+        with setup_unit(engine) as db:
             for name, kind, discipline in made:
                 agency = _agency(db, node, name, kind, discipline, at)
                 ids[name] = agency.public_id
@@ -242,7 +242,7 @@ def prepare(a: Node, b: Node, c: Node) -> World:
                 )
         engine.dispose()
     # Users and clients, now that every agency's id is known (releases name them).
-    with unit_of_work(a.engine()) as db:
+    with setup_unit(a.engine()) as db:
         cac = db.exec(select(Agency).where(Agency.name == CAC)).one()
         shelter = db.exec(select(Agency).where(Agency.name == SHELTER)).one()
         _user(db, cac, "coordinator", Role.MDT_COORDINATOR, at)
@@ -283,7 +283,7 @@ def prepare(a: Node, b: Node, c: Node) -> World:
         ),
     ):
         engine = node.engine()
-        with unit_of_work(engine) as db:
+        with setup_unit(engine) as db:
             membership.import_roster(db, roster_bytes, pin=signed.key_id, at=at)
             owner = db.exec(select(Agency).where(Agency.name == owner_name)).one()
             author = _user(db, owner, username, Role.CASE_MANAGER, at)

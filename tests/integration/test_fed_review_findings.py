@@ -21,6 +21,7 @@ from portal.requester import Requester
 from portal.services import audit_log, cases
 
 import federation_world as fw
+from databases import setup_unit
 
 URLS = vouchers_tests.URLS
 _links_on = vouchers_tests._links_on
@@ -147,7 +148,7 @@ def _prepare_with_advocacy(a, b, c) -> fw.World:
     ):
         engine = node.engine()
         fw.migrate.upgrade(engine)
-        with unit_of_work(engine) as db:
+        with setup_unit(engine) as db:
             for name, kind, discipline in made:
                 ids[name] = fw._agency(db, node, name, kind, discipline, at).public_id
             db.flush()
@@ -159,7 +160,7 @@ def _prepare_with_advocacy(a, b, c) -> fw.World:
                 )
         engine.dispose()
     clients: dict[str, str] = {}
-    with unit_of_work(a.engine()) as db:
+    with setup_unit(a.engine()) as db:
         cac, shelter = fw.agency_named(db, fw.CAC), fw.agency_named(db, fw.SHELTER)
         fw._user(db, cac, "coordinator", Role.MDT_COORDINATOR, at)
         author = fw._user(db, shelter, "shelter.cm", Role.CASE_MANAGER, at)
@@ -177,7 +178,7 @@ def _prepare_with_advocacy(a, b, c) -> fw.World:
         )
     for node, names in ((b, [fw.CLINIC]), (c, [fw.WELFARE, ADVOCACY])):
         engine = node.engine()
-        with unit_of_work(engine) as db:
+        with setup_unit(engine) as db:
             membership.import_roster(db, signed.to_json().encode(), pin=signed.key_id, at=at)
             for name in names:
                 owner = fw.agency_named(db, name)

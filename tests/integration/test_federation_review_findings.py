@@ -262,9 +262,12 @@ def test_after_the_coordinator_rotates_its_key_the_next_roster_imports_without_r
     )
     fw.prepare(a, b, c)
     at = fw.now()
+    with unit_of_work(a.engine()) as db:  # `portal keys rotate`, then `portal roster sign`
+        key_service.rotate_signing_key(
+            db, fw.agency_named(db, fw.CAC), keys=a.keys, actor=None, at=at
+        )
     with unit_of_work(a.engine()) as db:
         cac = fw.agency_named(db, fw.CAC)
-        key_service.rotate_signing_key(db, cac, keys=a.keys, actor=None, at=at)
         held = membership.held(db)[1]
         signed = membership.sign_roster(
             db, cac, membership.entries_json(list(held.members)), node=a.url, keys=a.keys, at=at

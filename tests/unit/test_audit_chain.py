@@ -12,6 +12,7 @@ from portal.audit.checkpoints import CHECKPOINT_EVERY, CheckpointSigner
 from portal.models import (
     GENESIS_HASH,
     NODE_LOG,
+    Agency,
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
@@ -435,6 +436,69 @@ def test_lock_logs_takes_every_head_even_before_a_first_entry(db, keys):
     head = db.get(AuditHead, fresh.public_id)
     assert (head.agency_id, head.last_seq, head.last_hash) == (fresh.id, 0, GENESIS_HASH)
     assert db.get(AuditHead, NODE_LOG) is not None
+
+
+@pytest.fixture
+def out_of_order(monkeypatch) -> list[tuple[list, list]]:
+    """What `chain.taken_out_of_order` is told: (logs held, logs taken behind them)."""
+    told: list[tuple[list, list]] = []
+    monkeypatch.setattr(
+        chain, "taken_out_of_order", lambda _db, held, taking: told.append((held, taking))
+    )
+    return told
+
+
+def _two_agencies(db, keys):
+    first, second = make.agency(db, keys), make.agency(db, keys)
+    db.commit()  # the setup's own locks end here
+    return first.id, second.id
+
+
+def test_a_log_taken_behind_a_later_one_is_reported_and_one_in_order_is_not(db, keys, out_of_order):
+    from portal.audit import lock_logs
+
+    low, high = _two_agencies(db, keys)
+    lock_logs(db, [None])
+    lock_logs(db, [low])
+    lock_logs(db, [high, low])  # already held, or after: in order
+    assert out_of_order == []
+    db.commit()
+    lock_logs(db, [high])
+    lock_logs(db, [low, None])
+    assert out_of_order == [([high], [None, low])]
+
+
+def test_the_order_outlives_a_flush_but_not_the_transaction(db, keys, out_of_order):
+    """A flush ends the transaction's copy of the heads, not its locks: a log taken after
+    one is still behind it (the case page asks `takes_behind` to know whether to commit
+    first, and was told no after a flush)."""
+    from portal.audit import lock_logs
+
+    low, high = _two_agencies(db, keys)
+    lock_logs(db, [high])
+    db.get(Agency, low).name = "Renamed Agency (synthetic)"
+    db.flush()
+    assert chain.takes_behind(db, [low])
+    assert not chain.takes_behind(db, [high])
+    db.commit()
+    assert not chain.takes_behind(db, [low])
+    lock_logs(db, [low])
+    assert out_of_order == []
+
+
+# As the product has it: the suite's own check replaces it in every test (conftest.py).
+_SAID_IN_THE_LOG = chain.taken_out_of_order
+
+
+def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog):
+    with caplog.at_level("ERROR", logger=chain.__name__):
+        _SAID_IN_THE_LOG(None, [7], [None, 3])
+    (said,) = caplog.records
+    assert said.getMessage() == (
+        "audit logs locked out of order: the node's log, agency 3's log taken while holding "
+        "agency 7's log (a deadlock is possible on PostgreSQL)"
+    )
+    assert said.stack_info  # where, for whoever maintains the code
 
 
 def _row(agency_id, n):

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, record, verify
+from portal.audit import AuditTag, lock_logs, record, verify
 from portal.audit.checkpoints import CheckpointSigner
 from portal.db import unit_of_work
 from portal.models import NODE_LOG, AuditCheckpoint, AuditEntry
@@ -58,6 +58,7 @@ def test_concurrent_appends_make_one_unbroken_chain_per_log(committed_engine, ke
             with unit_of_work(committed_engine) as db:
                 CheckpointSigner(keys, every=50).attach(db)
                 at = make.AT + timedelta(seconds=n)
+                lock_logs(db, [owner_id, None])  # both logs, in the one order
                 record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner_id, at=at)
                 record(db, AuditTag.SIGN_IN_FAILED, agency_id=None, subject=f"w{number}", at=at)
 
