@@ -206,7 +206,7 @@ def cmd_forget_previous_kek(args: argparse.Namespace) -> int:
             f"{_keys(needing.total(), 'still opens', 'still open')} only under a previous KEK "
             f"({kinds}): run "
             "`portal keys rewrap` first; nothing was changed",
-            errors.NEGATIVE,
+            errors.REFUSED,  # the keys' state, not a check asked for (1 is for checks)
         )
     if not args.yes and not confirmed(
         f"Remove {kept} previous key-encryption key{'s' if kept != 1 else ''} from {path}? "
