@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from portal import migrate
 from portal.app import create_app
+from portal.audit import chain
 from portal.auth import passwords
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -38,6 +39,9 @@ loopback_only.install()
 # and in every node and command the tests start (they inherit the environment). Set to
 # "log" to see what such a call holds up (the fixture below still fails the test).
 os.environ.setdefault(transport.LOCKS_ACROSS_CALLS, "refuse")
+# An audit log locked out of order raises in the nodes and commands the tests start; in
+# this process the fixture below fails the test instead.
+os.environ.setdefault(chain.LOG_ORDER, "refuse")
 
 
 class _Kept(logging.Handler):
@@ -72,8 +76,6 @@ def audit_logs_locked_in_order(monkeypatch):
     order `lock_logs` keeps: on PostgreSQL two such transactions can deadlock, and one is
     thrown out ("try again"). A deadlock needs a second request at the right moment; the
     order only this one. Not the tests' own setups (`TEST_SETUP`)."""
-    from portal.audit import chain
-
     found = []
 
     def check(db, held, taking):

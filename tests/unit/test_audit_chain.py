@@ -490,7 +490,8 @@ def test_the_order_outlives_a_flush_but_not_the_transaction(db, keys, out_of_ord
 _SAID_IN_THE_LOG = chain.taken_out_of_order
 
 
-def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog):
+def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog, monkeypatch):
+    monkeypatch.delenv(chain.LOG_ORDER)  # as a node serves: said, and the work goes on
     with caplog.at_level("ERROR", logger=chain.__name__):
         _SAID_IN_THE_LOG(None, [7], [None, 3])
     (said,) = caplog.records
@@ -499,6 +500,11 @@ def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog)
         "agency 7's log (a deadlock is possible on PostgreSQL)"
     )
     assert said.stack_info  # where, for whoever maintains the code
+
+
+def test_where_the_tests_start_nodes_a_log_taken_out_of_order_raises():
+    with pytest.raises(chain.LogTakenOutOfOrder, match="agency 3's log taken while holding"):
+        _SAID_IN_THE_LOG(None, [7], [3])
 
 
 def _row(agency_id, n):
