@@ -617,6 +617,11 @@ def at_commit(db: Session, write: Callable[[], None]) -> None:
     stage_for_commit(db, _AT_COMMIT, write)
 
 
+def writes_at_commit(db: Session) -> bool:
+    """Whether writes are staged for this transaction's commit (`at_commit`)."""
+    return bool(db.info.get(_STAGED, {}).get(_AT_COMMIT))
+
+
 _STAGED = "portal_staged"  # Session.info: {key: [(transaction staged in, item)]}
 
 

@@ -184,15 +184,17 @@ def request_link(
     member = roster.member(owner.public_id) if roster is not None else None
     if member is None or local_url is None:
         raise Invalid("agency", "This agency is not in the MDT's roster.")
-    # The log the link and its confirmation are written to, held before the check: the
-    # same owner asked twice at once is one link, claimed once.
-    lock_logs(db, [coordinator.id])
+    # The case, then the log the link and its confirmation are written to, both held before
+    # the check: the same owner asked twice at once is one link, claimed once. In the order
+    # a close takes them (the case, then the log): the other way round, asking and closing
+    # at once deadlocked on PostgreSQL.
     case = casework.open_for_writes(
         db,
         case,
         field="agency",
         closed="The case is closed; reopen it to ask an agency to confirm its client.",
     )
+    lock_logs(db, [coordinator.id])
     link = _link_of(db, case, owner)
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)

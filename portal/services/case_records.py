@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from portal.audit import lock_logs, record_many, takes_behind
 from portal.crypto import KeyWrapper
-from portal.db import at_commit
+from portal.db import at_commit, writes_at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
 from portal.disclosure import own as own_policy
 from portal.disclosure.point import PARTICIPATION
@@ -123,10 +123,12 @@ def write_sides(
     if between is None:
         record_many(db, owners_entries + receipts)
         return
-    if takes_behind(db, [entry["agency_id"] for entry in owners_entries]):
+    if takes_behind(db, [entry["agency_id"] for entry in owners_entries]) or writes_at_commit(db):
         # What the page wrote before holds a log (its own staff's reads, in its agency's
-        # log) that comes after an owner's: committed first, or a page of that owner's
-        # staff, holding their log and waiting for this one's, deadlocks with this.
+        # log) that comes after an owner's, or will take one at its commit (the receipts of
+        # a case asked about before, on a page of several: a meeting's agenda): committed
+        # first, or a page of that owner's staff, holding their log and waiting for this
+        # one's, deadlocks with this.
         between()
     record_many(db, owners_entries)
     between()

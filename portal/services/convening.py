@@ -433,6 +433,12 @@ def _bump_row(db: Session, model, key: dict, deltas: dict) -> None:
         db.execute(update(model).where(*where).values(**values))
 
 
+# Every change of the tallies takes their rows in one order, the day's and the month's rows
+# of the tally, then the waiting row: they are shared by the cases of one coordinating
+# agency, source and intake date, and two changes at once (a case opened while another is
+# closed or reviewed) taking them in opposite orders would deadlock on PostgreSQL.
+
+
 def count_opened(db: Session, case_: MdtCase) -> None:
     """A new case: opened in the tally, and waiting until its first MDT."""
     _bump(db, case_, opened=1)
@@ -456,8 +462,8 @@ def count_closed(db: Session, case_: MdtCase, *, on: date) -> None:
     by its deadline, it leaves the wait and is tallied as left out of the rate."""
     case_.closed_on = on
     if closed_before_mdt(case_):
-        _bump_waiting(db, case_, -1)
         _bump(db, case_, closed_before_mdt=1)
+        _bump_waiting(db, case_, -1)
     db.add(case_)
 
 
@@ -482,11 +488,9 @@ def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
     the first stamp ends the wait (or, for a case left out when it closed, brings it back
     into the rate); moving it earlier changes only the outcome."""
     deltas: dict[str, int] = {}
-    if case_.first_mdt_date is None:
-        if closed_before_mdt(case_):
-            deltas["closed_before_mdt"] = -1
-        else:
-            _bump_waiting(db, case_, -1)
+    waited = case_.first_mdt_date is None and not closed_before_mdt(case_)
+    if case_.first_mdt_date is None and not waited:
+        deltas["closed_before_mdt"] = -1
     before = _outcome(case_, case_.first_mdt_date)
     case_.first_mdt_date = first
     after = _outcome(case_, first)
@@ -496,6 +500,8 @@ def set_first_mdt(db: Session, case_: MdtCase, first: date) -> None:
             deltas[before] = -1
     if deltas:
         _bump(db, case_, **deltas)
+    if waited:
+        _bump_waiting(db, case_, -1)
     db.add(case_)
 
 

@@ -192,6 +192,11 @@ def screening_detail(ctx: Context, *, values=None, errors=None, status=200) -> R
 def _act(ctx: Context, action, message: str) -> Response:
     """Run one change of a screening; an invalid form re-renders its page with a 4xx."""
     client = _client(ctx)
+    # The client held before the read's audit entry is written to the agency's log: a
+    # change that holds the client (starting the MDT path, a mandated report) then takes it
+    # before the log, as a confirmation of the client on a case does. Taken the other way
+    # round, the two at once deadlocked on PostgreSQL.
+    clients.lock_client(ctx.db, client)
     _allowed(ctx, client, screenings.SECTION)
     screening = _screening(ctx, client)
     try:

@@ -4,6 +4,7 @@ every write path, and the compliance rate read from them equals the rate straigh
 cases."""
 
 import random
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from portal.models.workflow import ConveningTally, ConveningTallyMonth, Convenin
 from portal.services import cases, casework, convening, meetings
 
 import factories as make
+from databases import counted
 
 NY = ZoneInfo("America/New_York")
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -317,3 +319,37 @@ def test_compliance_from_the_tallies_equals_the_cases_on_every_day(db, keys):
                     overall.decided,
                     overall.closed_before_mdt,
                 ) == summed, today
+
+
+def _tallies_moved(db, change) -> list[str]:
+    """The tally tables `change()` updates, in the order it updates them."""
+    with counted(db) as statements:
+        change()
+    moved = [re.match(r"UPDATE (\w+)", s) for s in statements]
+    return [m[1] for m in moved if m and m[1].startswith("convening_")]
+
+
+def test_every_change_takes_the_tallys_rows_before_the_waiting_row(db, keys):
+    """The rows are shared by the cases of one agency, source and intake date: a case
+    opened while another of the same day is closed, or reviewed for the first time, took
+    them in opposite orders (the close and the review the waiting row first), which on
+    PostgreSQL deadlocks and throws one of the two away."""
+    agency = make.agency(db, keys)
+    tally, month, waiting = "convening_tally", "convening_tally_month", "convening_waiting"
+    opened = open_case(db, agency, intake=TODAY)
+    assert _tallies_moved(db, lambda: open_case(db, agency, intake=TODAY)) == [
+        tally,
+        month,
+        waiting,
+    ]
+    assert _tallies_moved(db, lambda: convening.count_closed(db, opened, on=TODAY)) == [
+        tally,
+        month,
+        waiting,
+    ]
+    reviewed = open_case(db, agency, intake=TODAY)
+    assert _tallies_moved(db, lambda: convening.set_first_mdt(db, reviewed, TODAY)) == [
+        tally,
+        month,
+        waiting,
+    ]
