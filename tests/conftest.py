@@ -9,7 +9,7 @@ import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from traceback import format_stack
+from traceback import extract_stack, format_list
 
 import pytest
 from argon2 import PasswordHasher
@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from portal import migrate
 from portal.app import create_app
-from portal.audit import chain
+from portal.audit import lock_order
 from portal.auth import passwords
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -41,7 +41,7 @@ loopback_only.install()
 os.environ.setdefault(transport.LOCKS_ACROSS_CALLS, "refuse")
 # An audit log locked out of order raises in the nodes and commands the tests start; in
 # this process the fixture below fails the test instead.
-os.environ.setdefault(chain.LOG_ORDER, "refuse")
+os.environ.setdefault(lock_order.LOG_ORDER, "refuse")
 
 
 class _Kept(logging.Handler):
@@ -69,21 +69,40 @@ def no_lock_held_across_a_call():
     assert not held, "a call to another node held a lock:\n" + "\n".join(held)
 
 
+_OUT_OF_ORDER: list[str] = []  # what `lock_order.taken_out_of_order` was told, since the last test
+
+
+def _noted_out_of_order(db, held, taking) -> None:
+    if not db.info.get(TEST_SETUP):
+        ours = [
+            f for f in extract_stack()[:-1] if "/portal/" in f.filename or "/tests/" in f.filename
+        ]
+        where = "".join(format_list(ours[-12:]))
+        _OUT_OF_ORDER.append(f"{taking} taken while holding {held}, from:\n{where}")
+        if os.environ.get("LOCKORDER_DUMP"):
+            with open(os.environ["LOCKORDER_DUMP"], "a") as dump:
+                dump.write(f"=== {os.environ.get('PYTEST_CURRENT_TEST')}\n{_OUT_OF_ORDER[-1]}\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_order_noted():
+    """For the whole run, module-scoped worlds' setups included (built before any test's
+    own fixtures): their transactions are checked too, and reported at the test after."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lock_order, "taken_out_of_order", _noted_out_of_order)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def audit_logs_locked_in_order(monkeypatch):
+def audit_logs_locked_in_order(_audit_log_order_noted):
     """Fails the test if a transaction of the code under test (a request's, a command's, a
     service's unit of work) locked an audit log behind one it held that comes later in the
     order `lock_logs` keeps: on PostgreSQL two such transactions can deadlock, and one is
     thrown out ("try again"). A deadlock needs a second request at the right moment; the
     order only this one. Not the tests' own setups (`TEST_SETUP`)."""
-    found = []
-
-    def check(db, held, taking):
-        if not db.info.get(TEST_SETUP):
-            found.append(f"{taking} taken while holding {held}:\n" + "".join(format_stack()))
-
-    monkeypatch.setattr(chain, "taken_out_of_order", check)
-    yield found  # a test of the check itself takes what it provoked
+    yield _OUT_OF_ORDER  # a test of the check itself takes what it provoked
+    found = list(_OUT_OF_ORDER)
+    del _OUT_OF_ORDER[:]
     assert not found, "audit logs locked out of order (agency ids; None: the node's log):\n" + (
         "\n".join(found)
     )

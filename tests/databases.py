@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from portal import migrate
+from portal.audit import lock_order
 from portal.db import make_engine, normalise_url, unit_of_work
 from portal.errors import Conflict
 from portal.scratch_db import scratch_database
@@ -68,9 +69,9 @@ def migrated_engine(backend: str, directory: Path, **engine_options) -> Iterator
 
 
 # Session.info: a test's own session building its world (the `db` fixture's, `setup_unit`'s),
-# left out of the check on the order of audit logs (conftest.py): a setup does in one
+# left out of the check on the order of locks (conftest.py): a setup does in one
 # transaction what no request does, with nothing else running.
-TEST_SETUP = "test_setup"
+TEST_SETUP = lock_order.ALONE
 
 
 @contextmanager

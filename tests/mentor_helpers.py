@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from portal.audit import lock_order
 from portal.auth.sessions import Viewer
 from portal.models import (
     Agency,
@@ -39,6 +40,7 @@ class MentorWorld:
 
 
 def mentor_world(db, keys) -> MentorWorld:
+    lock_order.alone_on_the_node(db)  # a test's world, built in one transaction
     coordinating = make.agency(db, keys)
     program = make.agency(db, keys, discipline=Discipline.SURVIVOR_MENTOR)
     coordinator = make.user(db, coordinating, Role.MDT_COORDINATOR)

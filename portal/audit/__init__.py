@@ -1,6 +1,7 @@
 """The audit log: one function that every service calls."""
 
-from portal.audit.chain import lock_logs, takes_behind
+from portal.audit.chain import lock_logs
+from portal.audit.lock_order import takes_behind
 from portal.audit.log import (
     AuditActor,
     AuditTag,

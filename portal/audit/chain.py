@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
-import os
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from json.encoder import encode_basestring  # the C encoder, as json.dumps uses
@@ -22,7 +20,7 @@ from sqlalchemy import bindparam, event, select, update
 from sqlmodel import Session
 
 import consent
-from portal.audit import checkpoints
+from portal.audit import checkpoints, lock_order
 from portal.audit.times import format_at
 from portal.db import hold_write_lock, insert_of, read, read_row, read_rows, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
@@ -141,58 +139,14 @@ def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None
 
 
 _HEADS = "audit_heads"  # Session.info key: the heads this transaction holds locked
-# Session.info key: the logs this transaction has locked, in the order it took them. Kept
-# until the transaction itself ends (the copies of the heads go at every flush, the locks
-# do not): what `takes_behind` and the order's check go by.
-_TAKEN = "audit_logs_taken"
-log = logging.getLogger(__name__)
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_heads(session, transaction) -> None:
+def _forget_heads(session, _transaction) -> None:
     # Any end (commit, rollback, a savepoint's release or rollback, a flush's own) may have
-    # moved or undone a head: the next append reads it again.
+    # moved or undone a head: the next append reads it again. The locks stay until the
+    # transaction itself ends (`lock_order`).
     session.info.pop(_HEADS, None)
-    if transaction.parent is None:
-        session.info.pop(_TAKEN, None)
-
-
-def _note_taken(db: Session, agency_ids: list[int | None]) -> None:
-    """Note the logs about to be locked, in order; one taken behind a log already held
-    that comes later in the order is reported (`taken_out_of_order`)."""
-    taken = db.info.setdefault(_TAKEN, [])
-    new = [agency_id for agency_id in agency_ids if agency_id not in taken]
-    if taken and new and max(map(_log_order, taken)) > min(map(_log_order, new)):
-        taken_out_of_order(db, list(taken), new)
-    taken.extend(new)
-
-
-# Where this is "refuse" (the tests, and the nodes and commands they start: they inherit
-# the environment), a log taken out of order raises, so that the build fails on it.
-LOG_ORDER = "PORTAL_AUDIT_LOG_ORDER"
-
-
-class LogTakenOutOfOrder(RuntimeError):
-    """An audit log locked behind one the transaction holds that comes later in the order."""
-
-
-def taken_out_of_order(db: Session, held: list[int | None], taking: list[int | None]) -> None:
-    """A transaction locks logs behind one it holds that comes later in the order
-    (`lock_logs`): two such transactions on PostgreSQL can wait for each other, and the
-    server then ends one of them ("try again" for whoever made it). Said in the node's
-    log, by agency ids only, for whoever maintains the code, and the work goes on (see
-    `LOG_ORDER` for the tests)."""
-    message = (
-        f"audit logs locked out of order: {', '.join(map(_log_name, taking))} taken while "
-        f"holding {', '.join(map(_log_name, held))} (a deadlock is possible on PostgreSQL)"
-    )
-    log.error("%s", message, stack_info=True)
-    if os.environ.get(LOG_ORDER) == "refuse":
-        raise LogTakenOutOfOrder(message)
-
-
-def _log_name(agency_id: int | None) -> str:
-    return "the node's log" if agency_id is None else f"agency {agency_id}'s log"
 
 
 # FOR UPDATE is not rendered on SQLite: there the write lock is taken first (see db.py).
@@ -213,7 +167,7 @@ def lock_head(db: Session, agency_id: int | None) -> dict[str, Any]:
     locked, params = (
         (_LOCK_NODE_HEAD, {}) if agency_id is None else (_LOCK_HEAD, {"agency": agency_id})
     )
-    _note_taken(db, [agency_id])
+    lock_order.note_taken(db, [agency_id])
     hold_write_lock(db)
     row = read_row(db, locked, params)
     if row is None:
@@ -282,8 +236,8 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     heads are read and locked by one query, in ascending order.
     """
     held = db.info.setdefault(_HEADS, {})
-    wanted = sorted(set(agency_ids) - set(held), key=_log_order)
-    _note_taken(db, wanted)
+    wanted = sorted(set(agency_ids) - set(held), key=lock_order.log_order)
+    lock_order.note_taken(db, wanted)
     if None in wanted:
         lock_head(db, None)
     agencies = [a for a in wanted if a is not None]
@@ -294,23 +248,6 @@ def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
             held[row["agency_id"]] = row
     for agency_id in agencies:
         lock_head(db, agency_id)  # creates the heads of logs never written to yet
-
-
-def _log_order(agency_id: int | None) -> tuple[bool, int]:
-    """The order `lock_logs` takes logs in: the node's own first, then by agency id."""
-    return (agency_id is not None, agency_id or 0)
-
-
-def takes_behind(db: Session, agency_ids: Iterable[int | None]) -> bool:
-    """Whether locking these logs now would take one after a log this transaction already
-    holds that comes later in the order (`lock_logs`): a transaction holding that other log
-    and waiting for this one would then wait for each other (a deadlock on PostgreSQL).
-    The caller that may commit first (a page between its owners' answers) does so."""
-    held = db.info.get(_TAKEN, [])
-    wanted = [agency_id for agency_id in set(agency_ids) if agency_id not in held]
-    if not wanted or not held:
-        return False
-    return max(map(_log_order, held)) > min(map(_log_order, wanted))
 
 
 def _spelled(values: dict[str, Any]) -> list[str] | None:

@@ -36,7 +36,16 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from portal import migrate
-from portal.audit import AuditTag, DisclosureFacts, chain, entry_values, record, record_many, verify
+from portal.audit import (
+    AuditTag,
+    DisclosureFacts,
+    chain,
+    entry_values,
+    lock_order,
+    record,
+    record_many,
+    verify,
+)
 from portal.audit.checkpoints import CheckpointSigner
 from portal.bench import processes
 from portal.crypto import KeyWrapper
@@ -197,6 +206,7 @@ def _prepare(engine, existing: int, keys: KeyWrapper) -> list[int]:
     """Synthetic agencies (a page's worth of logs); the first one's log already holds
     `existing` chained entries. Returns their ids."""
     with unit_of_work(engine) as db:
+        lock_order.alone_on_the_node(db)  # built before anything is measured
         made = [
             agencies.create_agency(
                 db,

@@ -8,6 +8,7 @@ from dataclasses import replace
 from sqlmodel import func, select
 
 from portal import migrate
+from portal.audit import lock_order
 from portal.cli.database import Database, chosen, node_settings, open_engine
 from portal.cli.errors import OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, command, port
@@ -100,6 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # partners' points may refer minors with a clear concern to it (issue 20).
         settings = replace(settings, coordinating_agency=demo.AGENCIES[0].name)
     with unit_of_work(engine) as db:
+        lock_order.alone_on_the_node(db)  # seeded before the node serves: nothing runs beside it
         if settings.audit_journal:  # the demo's checkpoints are journaled like any others
             from portal.audit.journal import Journal
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,7 @@ from sqlmodel import select
 
 import consent
 from portal import migrate
+from portal.audit import lock_order
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
 from portal.demo.logins import AGENCY_LEADS, DEMO_LOGINS, DEMO_PASSWORD
@@ -114,6 +117,13 @@ class Federated:
         return next(n for n in self.nodes if agency_key in n.agencies)
 
 
+@contextmanager
+def _seeding(engine) -> Iterator:
+    """A unit of work of the seeding, before the nodes serve: nothing runs beside it."""
+    with unit_of_work(engine) as db:
+        yield lock_order.alone_on_the_node(db)
+
+
 def _definitions():
     return {a.key: a for a in AGENCIES}
 
@@ -156,7 +166,7 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
         node.directory.mkdir(parents=True, exist_ok=True)
         engine = node.engine()
         migrate.upgrade(engine)
-        with unit_of_work(engine) as db:
+        with _seeding(engine) as db:
             for key in node.agencies:
                 d = definitions[key]
                 agency = agencies.create_agency(
@@ -196,7 +206,7 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
     # releases name agencies elsewhere, which a node knows from its roster.
     first = nodes[0]
     engine = first.engine()
-    with unit_of_work(engine) as db:
+    with _seeding(engine) as db:
         cac = db.exec(select(Agency).where(Agency.public_id == ids["cac"])).one()
         signed = membership.sign_roster(
             db, cac, membership.entries_json(entries), node=first.url, keys=first.keys, at=at
@@ -204,7 +214,7 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
     engine.dispose()
     for node in nodes[1:]:
         engine = node.engine()
-        with unit_of_work(engine) as db:
+        with _seeding(engine) as db:
             membership.import_roster(db, signed.to_json().encode(), pin=signed.key_id, at=at)
         engine.dispose()
     (first.directory / "roster.json").write_text(signed.to_json())
@@ -212,7 +222,7 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
     # Clients, sections and releases, now that every agency's public id is known.
     for node in nodes:
         engine = node.engine()
-        with unit_of_work(engine) as db:
+        with _seeding(engine) as db:
             for key in node.agencies:
                 owner = db.exec(select(Agency).where(Agency.public_id == ids[key])).one()
                 author = db.exec(select(StaffUser).where(StaffUser.username == authors[key])).one()
@@ -274,7 +284,7 @@ def prepare(nodes: list[FederatedNode], *, cases_count: int = 3, at: datetime | 
         engine.dispose()
     # The cases, on the coordinating agency's node, with its own node's clients linked.
     engine = first.engine()
-    with unit_of_work(engine) as db:
+    with _seeding(engine) as db:
         cac = db.exec(select(Agency).where(Agency.public_id == ids["cac"])).one()
         for number in range(cases_count):
             case = cases.open_case(
@@ -308,7 +318,7 @@ def seed_partner_minors(federated: Federated, *, at: datetime | None = None) -> 
     at = at or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     for node in federated.nodes:
         engine = node.engine()
-        with unit_of_work(engine) as db:
+        with _seeding(engine) as db:
             by_key = {
                 key: db.exec(select(Agency).where(Agency.public_id == public_id)).one()
                 for key, public_id in federated.ids.items()

@@ -24,7 +24,7 @@ from portal.requester import Requester
 from portal.services import tasks
 
 import federation_world as fw
-from databases import BACKENDS
+from databases import BACKENDS, setup_unit
 
 TASK = "SYNTHETIC-FEDERATED-TASK: the clinic books the follow-up visit."
 OTHER = "SYNTHETIC-FEDERATED-TASK: the shelter's own errand."
@@ -42,7 +42,7 @@ def _add_tasks(world) -> None:
     """On node A, the coordinator's task assigned to the clinic (node B), and one assigned
     to the shelter that the clinic's list must not show."""
     at = fw.now() - timedelta(minutes=3)
-    with unit_of_work(world.a.engine()) as db:
+    with setup_unit(world.a.engine()) as db:
         case = db.exec(select(MdtCase).where(MdtCase.reference == world.case_ref)).one()
         made = {}
         for title, assignee in (

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, event, text, update
 from sqlmodel import select
 
-from portal.audit import AuditTag, DisclosureFacts, chain, record, verify
+from portal.audit import AuditTag, DisclosureFacts, chain, lock_order, record, verify
 from portal.audit.checkpoints import CHECKPOINT_EVERY, CheckpointSigner
 from portal.models import (
     GENESIS_HASH,
@@ -440,10 +440,10 @@ def test_lock_logs_takes_every_head_even_before_a_first_entry(db, keys):
 
 @pytest.fixture
 def out_of_order(monkeypatch) -> list[tuple[list, list]]:
-    """What `chain.taken_out_of_order` is told: (logs held, logs taken behind them)."""
+    """What `lock_order.taken_out_of_order` is told: (logs held, logs taken behind them)."""
     told: list[tuple[list, list]] = []
     monkeypatch.setattr(
-        chain, "taken_out_of_order", lambda _db, held, taking: told.append((held, taking))
+        lock_order, "taken_out_of_order", lambda _db, held, taking: told.append((held, taking))
     )
     return told
 
@@ -451,6 +451,7 @@ def out_of_order(monkeypatch) -> list[tuple[list, list]]:
 def _two_agencies(db, keys):
     first, second = make.agency(db, keys), make.agency(db, keys)
     db.commit()  # the setup's own locks end here
+    del db.info[lock_order.ALONE]  # checked from here on, as a request's transaction is
     return first.id, second.id
 
 
@@ -478,21 +479,63 @@ def test_the_order_outlives_a_flush_but_not_the_transaction(db, keys, out_of_ord
     lock_logs(db, [high])
     db.get(Agency, low).name = "Renamed Agency (synthetic)"
     db.flush()
-    assert chain.takes_behind(db, [low])
-    assert not chain.takes_behind(db, [high])
+    assert lock_order.takes_behind(db, [low])
+    assert not lock_order.takes_behind(db, [high])
     db.commit()
-    assert not chain.takes_behind(db, [low])
+    assert not lock_order.takes_behind(db, [low])
     lock_logs(db, [low])
     assert out_of_order == []
 
 
+def test_rows_held_after_a_log_are_taken_out_of_order_unless_held_before_or_made_here(
+    db, keys, out_of_order
+):
+    """The logs come last: a case held after one is reported; held before it (and read
+    again after), or made by this transaction, it is not."""
+    from portal.audit import lock_logs
+    from portal.services import casework
+
+    coordinating = make.agency(db, keys)
+    case = make.mdt_case(db, coordinating)
+    db.commit()
+    del db.info[lock_order.ALONE]  # checked from here on, as a request's transaction is
+    lock_logs(db, [coordinating.id])
+    casework.held_case(db, case)
+    assert out_of_order == [([coordinating.id], ["rows of mdt_case"])]
+    db.commit()
+    del out_of_order[:]
+    casework.held_case(db, case)
+    lock_logs(db, [coordinating.id])
+    casework.held_case(db, case)
+    db.commit()
+    lock_logs(db, [coordinating.id])
+    casework.held_case(db, make.mdt_case(db, coordinating))
+    assert out_of_order == []
+
+
+def test_a_transaction_alone_on_the_node_is_not_checked(db, keys, out_of_order):
+    """The demo's seeding, a benchmark's build, a test's setup: one transaction that does
+    what no request does, with nothing running beside it."""
+    from portal.audit import lock_logs
+    from portal.services import casework
+
+    low, high = _two_agencies(db, keys)
+    case = make.mdt_case(db, db.get(Agency, low))
+    db.commit()
+    lock_order.alone_on_the_node(db)
+    lock_logs(db, [high])
+    lock_logs(db, [low])
+    casework.held_case(db, case)
+    assert out_of_order == []
+
+
 # As the product has it: the suite's own check replaces it in every test (conftest.py).
-_SAID_IN_THE_LOG = chain.taken_out_of_order
+_SAID_IN_THE_LOG = lock_order.taken_out_of_order
 
 
 def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog, monkeypatch):
-    monkeypatch.delenv(chain.LOG_ORDER)  # as a node serves: said, and the work goes on
-    with caplog.at_level("ERROR", logger=chain.__name__):
+    monkeypatch.delenv(lock_order.LOG_ORDER)  # as a node serves: said, and the work goes on
+    with caplog.at_level("ERROR", logger=lock_order.__name__):
         _SAID_IN_THE_LOG(None, [7], [None, 3])
     (said,) = caplog.records
     assert said.getMessage() == (
@@ -503,7 +546,7 @@ def test_a_log_taken_out_of_order_is_said_in_the_nodes_log_by_agency_ids(caplog,
 
 
 def test_where_the_tests_start_nodes_a_log_taken_out_of_order_raises():
-    with pytest.raises(chain.LogTakenOutOfOrder, match="agency 3's log taken while holding"):
+    with pytest.raises(lock_order.LogTakenOutOfOrder, match="agency 3's log taken while holding"):
         _SAID_IN_THE_LOG(None, [7], [3])
 
 
