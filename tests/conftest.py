@@ -96,14 +96,16 @@ def _audit_log_order_noted():
 @pytest.fixture(autouse=True)
 def audit_logs_locked_in_order(_audit_log_order_noted):
     """Fails the test if a transaction of the code under test (a request's, a command's, a
-    service's unit of work) locked an audit log behind one it held that comes later in the
-    order `lock_logs` keeps: on PostgreSQL two such transactions can deadlock, and one is
+    service's unit of work) took a lock out of the one order (`portal.audit.lock_order`):
+    rows (a case, a client, a mentor assignment, a task) or an audit log behind a log it
+    held that comes later. On PostgreSQL two such transactions can deadlock, and one is
     thrown out ("try again"). A deadlock needs a second request at the right moment; the
-    order only this one. Not the tests' own setups (`TEST_SETUP`)."""
+    order only this one. Not the tests' own setups (`TEST_SETUP`). LOCKORDER_DUMP, a file
+    name: every report of the run is appended there too, to survey them at once."""
     yield _OUT_OF_ORDER  # a test of the check itself takes what it provoked
     found = list(_OUT_OF_ORDER)
     del _OUT_OF_ORDER[:]
-    assert not found, "audit logs locked out of order (agency ids; None: the node's log):\n" + (
+    assert not found, "locked out of order (agency ids; None: the node's log):\n" + (
         "\n".join(found)
     )
 
