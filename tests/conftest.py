@@ -72,16 +72,14 @@ def no_lock_held_across_a_call():
 _OUT_OF_ORDER: list[str] = []  # what `lock_order.taken_out_of_order` was told, since the last test
 
 
-def _noted_out_of_order(db, held, taking) -> None:
-    if not db.info.get(TEST_SETUP):
-        ours = [
-            f for f in extract_stack()[:-1] if "/portal/" in f.filename or "/tests/" in f.filename
-        ]
-        where = "".join(format_list(ours[-12:]))
-        _OUT_OF_ORDER.append(f"{taking} taken while holding {held}, from:\n{where}")
-        if os.environ.get("LOCKORDER_DUMP"):
-            with open(os.environ["LOCKORDER_DUMP"], "a") as dump:
-                dump.write(f"=== {os.environ.get('PYTEST_CURRENT_TEST')}\n{_OUT_OF_ORDER[-1]}\n")
+def _noted_out_of_order(_db, held, taking) -> None:
+    # Setups (`TEST_SETUP`, the product's mark of a transaction alone) never come here.
+    ours = [f for f in extract_stack()[:-1] if "/portal/" in f.filename or "/tests/" in f.filename]
+    where = "".join(format_list(ours[-12:]))
+    _OUT_OF_ORDER.append(f"{taking} taken while holding {held}, from:\n{where}")
+    if os.environ.get("LOCKORDER_DUMP"):
+        with open(os.environ["LOCKORDER_DUMP"], "a") as dump:
+            dump.write(f"=== {os.environ.get('PYTEST_CURRENT_TEST')}\n{_OUT_OF_ORDER[-1]}\n")
 
 
 @pytest.fixture(scope="session", autouse=True)
