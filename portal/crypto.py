@@ -7,7 +7,9 @@ import functools
 import hashlib
 import hmac
 import json
+import time
 import unicodedata
+from collections.abc import Callable, Iterable
 
 import nacl.bindings
 import nacl.exceptions
@@ -19,13 +21,25 @@ from nacl.hash import blake2b
 
 import consent
 
+# How long a process uses the data keys it holds unwrapped before it asks the database
+# whether they still exist. Another process may erase one (`portal keys erase-data`): from
+# then on nothing may open under it, not even a backup's copy of a record put back into the
+# database, so every process forgets it within this time (`portal.keyring.confirm_held`).
+CONFIRM_HELD_SECONDS = 10.0
+
 
 class KeyWrapper:
     """Encrypts agency secrets under the node's key-encryption key (KEK); opens them under
     it or, while a rotation is under way, under one of the node's previous KEKs."""
 
     def __init__(
-        self, kek: bytes, *, previous: tuple[bytes, ...] = (), bound_only: bool = False
+        self,
+        kek: bytes,
+        *,
+        previous: tuple[bytes, ...] = (),
+        bound_only: bool = False,
+        confirm_seconds: float = CONFIRM_HELD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._box = nacl.secret.SecretBox(kek)
         # PORTAL_KEK_PREVIOUS, or the secrets file's previous_key_encryption_keys: what was
@@ -35,8 +49,11 @@ class KeyWrapper:
         # sealed the old way (the key alone) is refused, since a database writer could
         # have copied it from any row. Kept outside the database, which a writer could set.
         self.bound_only = bound_only
-        # key id -> (agency id, unwrapped data key): kept for the life of the key
+        # key id -> (agency id, unwrapped data key): kept for the life of the key, which
+        # another process may end: asked of the database every `confirm_seconds`
         self._known: dict[str, tuple[int, bytes]] = {}
+        self._confirm_seconds, self._clock = confirm_seconds, clock
+        self._confirmed_at = clock()
         # agency public id -> (key id, its current signing key, unwrapped): federation signs
         # every request and answer with it
         self._signing: dict[str, tuple[str, nacl.signing.SigningKey]] = {}
@@ -77,6 +94,18 @@ class KeyWrapper:
 
     def known_key(self, key_id: str) -> tuple[int, bytes] | None:
         return self._known.get(key_id)
+
+    def due_for_confirmation(self) -> list[str]:
+        """The data keys held, when it is time to ask whether they still exist; else none."""
+        if self._clock() - self._confirmed_at < self._confirm_seconds:
+            return []
+        return sorted(self._known.copy())  # request threads add keys meanwhile
+
+    def confirmed(self, asked: Iterable[str], existing: Iterable[str]) -> None:
+        """The database answered for `asked`: forget those it no longer holds (erased)."""
+        self._confirmed_at = self._clock()
+        if erased := set(asked) - set(existing):
+            self.forget(erased)
 
     def signing_key(self, agency_ref: str, key_id: str, wrapped: bytes) -> nacl.signing.SigningKey:
         """An agency's current signing key unwrapped, remembered until its key id changes

@@ -43,6 +43,19 @@ def data_secret(
     return key.key_id, keys.unwrap_key(key.key_id, key.agency_id, key.wrapped_secret)
 
 
+def confirm_held(db: Session, keys: KeyWrapper) -> None:
+    """Forget the data keys this process holds unwrapped that are no longer in the
+    database: another process erased them. Asked at most every `confirm_seconds` of the
+    wrapper (one statement), before a memoised key opens anything."""
+    if asked := keys.due_for_confirmation():
+        existing = db.exec(
+            select(AgencyKey.key_id).where(
+                AgencyKey.purpose == KeyPurpose.DATA, AgencyKey.key_id.in_(asked)
+            )
+        ).all()
+        keys.confirmed(asked, existing)
+
+
 def data_secrets(db: Session, agency_id: int, *, keys: KeyWrapper) -> list[tuple[str, bytes]]:
     """(key id, secret) of every data key the agency holds, the current one first: while a
     rotation's records are being moved onto the new key, some are still under earlier ones."""

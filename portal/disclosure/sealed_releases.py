@@ -18,7 +18,7 @@ from portal import crypto
 from portal.crypto import KeyWrapper
 from portal.db import read
 from portal.errors import NotFound
-from portal.keyring import data_secret
+from portal.keyring import confirm_held, data_secret
 from portal.models import AgencyKey, ConsentRelease, KeyPurpose, ReleaseRevocation
 from portal.models.release import release_sealed_for, revocation_sealed_for
 
@@ -81,7 +81,9 @@ _DATA_KEYS = select(AgencyKey.agency_id, AgencyKey.key_id, AgencyKey.wrapped_sec
 
 def known_secrets(db: Session, key_ids: Iterable[str | None], *, keys: KeyWrapper) -> None:
     """Unwrap, in one statement, every data key named here that this process does not hold
-    yet (KeyWrapper's memo): opening a page of releases then reads no key row per release."""
+    yet (KeyWrapper's memo): opening a page of releases then reads no key row per release.
+    Held keys another process has erased are forgotten first (`confirm_held`)."""
+    confirm_held(db, keys)
     missing = sorted({k for k in key_ids if k is not None and keys.known_key(k) is None})
     if missing:
         for agency_id, key_id, wrapped in read(db, _DATA_KEYS, {"key_ids": missing}):

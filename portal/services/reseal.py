@@ -473,8 +473,9 @@ def erase_data_key(
     """Erase a retired data key of the agency that seals nothing any more: its wrapped row
     deleted, forgotten by this process, the erasure in the agency's log. Nothing refers to
     a data key's row (sealed rows name it by its id; audit checks need signing keys only),
-    so nothing else changes. The caller commits; other processes of the node still hold it
-    in memory until they restart."""
+    so nothing else changes. The caller commits; the node's other processes forget it
+    within `crypto.CONFIRM_HELD_SECONDS` (`keyring.confirm_held`), before it opens anything
+    more there."""
     # The log's head first: a rotation (which takes it too) never runs alongside, and two
     # erasures of one key are one erasure and one refusal.
     lock_logs(db, [agency.id])

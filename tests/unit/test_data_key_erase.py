@@ -12,8 +12,12 @@ from test_reseal import KINDS, _contents, _reseal_all, node_records  # noqa: F40
 from test_sealed_places import two  # noqa: F401 - a fixture
 
 from portal.audit import AuditTag, verify
+from portal.crypto import KeyWrapper, SealedElsewhere
+from portal.disclosure import content
+from portal.disclosure.sources import SourceCache
 from portal.errors import Invalid
-from portal.models import AgencyKey, AuditEntry, KeyPurpose
+from portal.models import AgencyKey, AuditEntry, KeyPurpose, SectionEntry
+from portal.sections import catalogue
 from portal.services import clients, reseal
 from portal.services import keys as agency_keys
 from portal.services.keys import current_key
@@ -123,3 +127,89 @@ def test_the_current_key_a_signing_key_another_agencys_key_and_no_key_are_refuse
             "key": f"{key_id} is not a data key of {agency.name}; `portal keys data` lists its keys"
         }
     assert len(db.exec(select(AgencyKey)).all()) == 5  # two agencies' keys, one rotated
+
+
+class _Ticks:
+    """A process's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _safety_plan(db, keys, agency, person) -> dict:
+    loaded = content.load(
+        db,
+        owner_id=agency.id,
+        client_id=person.id,
+        section=catalogue().get("safety_plan"),
+        keys=keys,
+        cache=SourceCache(),
+    )
+    return {row.label: row.value for row in loaded.rows}
+
+
+def test_a_key_another_process_erased_opens_nothing_here_once_asked_again(
+    db,
+    keys,
+    clock,
+    node_secrets,
+    node_records,  # noqa: F811
+):
+    """This process (`here`) holds the agency's first data key unwrapped, from a page it
+    served. Another (`keys`: the operator's `portal keys erase-data`) rotates, reseals and
+    erases it; then a backup's copy of a record sealed under it is put back into the
+    database. Within `confirm_seconds` this process asks whether its keys still exist,
+    forgets the erased one, and the record is withheld as unreadable."""
+    agency, _, first, _ = node_records
+    ticks = _Ticks()
+    here = KeyWrapper(node_secrets.kek_bytes(), confirm_seconds=10, clock=ticks)
+    assert "SYNTHETIC LIBRARY" in _safety_plan(db, here, agency, first).values()
+    entry = db.exec(
+        select(SectionEntry).where(
+            SectionEntry.client_id == first.id, SectionEntry.section_key == "safety_plan"
+        )
+    ).one()
+    backup = (entry.key_id, bytes(entry.content_sealed))
+    assert here.holds(backup[0])
+
+    old = _rotated_and_resealed(db, keys, clock, agency)
+    _erase(db, agency, old, keys, clock)
+    assert old == backup[0] and not keys.holds(old)
+    db.execute(
+        update(SectionEntry)
+        .where(SectionEntry.id == entry.id)
+        .values(key_id=backup[0], content_sealed=backup[1])
+    )
+    db.expire_all()
+
+    ticks.now = 10.0
+    with pytest.raises(SealedElsewhere):
+        _safety_plan(db, here, agency, first)
+    assert not here.holds(old)
+    # A process started after the erasure never held it: the same answer.
+    fresh = KeyWrapper(node_secrets.kek_bytes())
+    with pytest.raises(SealedElsewhere):
+        _safety_plan(db, fresh, agency, first)
+
+
+def test_held_keys_are_asked_after_confirm_seconds_and_only_the_missing_forgotten(
+    node_secrets,
+):
+    ticks = _Ticks()
+    here = KeyWrapper(node_secrets.kek_bytes(), confirm_seconds=10, clock=ticks)
+    for key_id, agency_id in (("a-data-1", 1), ("b-data-1", 2)):
+        here.unwrap_key(key_id, agency_id, here.wrap(key_id.encode().ljust(32, b"-")))
+    ticks.now = 9.9
+    assert here.due_for_confirmation() == []
+    ticks.now = 10.0
+    asked = here.due_for_confirmation()
+    assert asked == ["a-data-1", "b-data-1"]
+    here.unwrap_key("c-data-1", 3, here.wrap(b"c".ljust(32, b"-")))  # meanwhile, another page
+    here.confirmed(asked, ["b-data-1"])
+    assert [here.holds(k) for k in ("a-data-1", "b-data-1", "c-data-1")] == [False, True, True]
+    assert here.due_for_confirmation() == []  # asked again 10 s from the answer
+    ticks.now = 20.0
+    assert here.due_for_confirmation() == ["b-data-1", "c-data-1"]

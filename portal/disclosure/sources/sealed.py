@@ -16,10 +16,11 @@ from nacl.exceptions import CryptoError
 from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session
 
-from portal.crypto import KeyWrapper
+from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.db import read
 from portal.disclosure.sources.base import Content, Row, SourceCache, Wanted
 from portal.errors import NotFound
+from portal.keyring import confirm_held
 from portal.models import AgencyKey, CaseLink, Client, SectionEntry
 from portal.models.client import identity_sealed_for
 from portal.models.section import sealed_places
@@ -128,6 +129,7 @@ def _keep_identities(cache: SourceCache, rows) -> None:
 def _secret(db: Session, owner_id: int, key_id: str, keys: KeyWrapper, cache: SourceCache) -> bytes:
     """The owner's data key `key_id`, unwrapped: known ones from the wrapper's memo; the
     keys of every record this request has read, and does not know yet, in one statement."""
+    confirm_held(db, keys)  # none another process has erased
     known = keys.known_key(key_id)
     if known is None:
         wanted = {key_id} | {
@@ -145,8 +147,11 @@ def _secret(db: Session, owner_id: int, key_id: str, keys: KeyWrapper, cache: So
                 # Another record's key (perhaps another agency's) that does not open: that
                 # record is withheld when it is read, never this one.
         known = keys.known_key(key_id)
-    if known is None or known[0] != owner_id:  # a key of another agency opens nothing here
-        raise NotFound("agency key")
+    if known is None or known[0] != owner_id:
+        # A key of another agency opens nothing here; one no longer held was erased, and
+        # this record, sealed under it, was put back (a backup): withheld as unreadable,
+        # as a record moved from another row is.
+        raise SealedElsewhere(f"a sealed record names a key not agency {owner_id}'s")
     return known[1]
 
 
