@@ -19,6 +19,7 @@ from portal.cli.asking import confirmed
 from portal.cli.database import chosen, local_time, mdt_zone, node_settings, open_engine
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
+from portal.crypto import CONFIRM_HELD_SECONDS
 from portal.db import unit_of_work
 from portal.errors import Invalid
 from portal.settings import utc_now
@@ -241,8 +242,8 @@ def cmd_keys_erase_data(args: argparse.Namespace) -> int:
                 db, agency, args.key_id, keys=keys, actor=None, at=settings.clock()
             )
     print(
-        f"{name}: data key {args.key_id} erased; restart every process of the node so that "
-        "none holds it in memory (backups taken before now still hold it)"
+        f"{name}: data key {args.key_id} erased; the node's running processes forget it "
+        f"within {CONFIRM_HELD_SECONDS:g} seconds (backups taken before now still hold it)"
     )
     return errors.OK
 

@@ -93,7 +93,10 @@ def test_erase_data_refuses_a_key_still_needed_then_erases_it_once_nothing_needs
     assert line[5] == f"may be erased: portal keys erase-data '{AGENCY}' {first}"
     assert cli.main(["keys", "erase-data", AGENCY, first, "--yes"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{AGENCY}: data key {first} erased; restart every process")
+    assert out.startswith(
+        f"{AGENCY}: data key {first} erased; the node's running processes forget it within "
+        "10 seconds"
+    )
     [[_, new, _, state, seals]] = _data_lines(capsys)
     assert (state, seals) == ("in use", "seals 4 records") and new != first
     with unit_of_work(engine) as db:
