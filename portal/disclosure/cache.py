@@ -16,6 +16,14 @@ from portal.disclosure.sources import SourceCache
 from portal.errors import NotFound
 from portal.models import Agency
 
+_AGENCIES = "agency_by_public_id"  # transaction_memo: public id -> the agency's row
+
+
+def note_agencies(db: Session, agencies) -> None:
+    """Agencies this transaction has read already (a case's participants): a request's
+    cache then reads none of them again (`RequestCache.agency`)."""
+    transaction_memo(db, _AGENCIES).update((agency.public_id, agency) for agency in agencies)
+
 
 @dataclass
 class RequestCache:
@@ -43,7 +51,7 @@ class RequestCache:
         """The requester's agency as this node knows it (its roster entry, once federated)."""
         if public_id not in self.agencies:
             # Read once per transaction, whichever cache of the request asks.
-            known = transaction_memo(db, "agency_by_public_id")
+            known = transaction_memo(db, _AGENCIES)
             found = known.get(public_id)
             if found is None:
                 found = db.exec(select(Agency).where(Agency.public_id == public_id)).first()

@@ -20,12 +20,14 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from sqlmodel import Session, select
 
+from portal import hosting
 from portal.audit import lock_logs
 from portal.crypto import KeyWrapper
 from portal.db import at_commit
 from portal.disclosure import Decision, RequestCache, answer, receipt
+from portal.disclosure.cache import note_agencies
 from portal.disclosure.point import logs_relied_on, prefetch
-from portal.models import Agency, CaseLink, MdtCase
+from portal.models import Agency, CaseLink, MdtCase, Node
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
 from portal.sections import catalogue
@@ -62,15 +64,20 @@ class Overview:
 
 
 def participants(db: Session, case: MdtCase) -> list[Participant]:
+    """The agencies on the case. Each one's node is read with it, and both are noted for
+    this transaction: the page's disclosure point then reads neither again."""
     rows = db.exec(
-        select(Agency, CaseLink)
+        select(Agency, CaseLink, Node.is_local)
         .join(CaseLink, CaseLink.agency_id == Agency.id)
+        .outerjoin(Node, Node.id == Agency.node_id)
         .where(CaseLink.case_id == case.id)
         .order_by(Agency.name)
     ).all()
+    note_agencies(db, [agency for agency, _link, _here in rows])
+    hosting.note_hosts(db, {agency.node_id: bool(here) for agency, _link, here in rows})
     found = [
         Participant(agency, agency.id == case.coordinating_agency_id, link.confirmed_at is not None)
-        for agency, link in rows
+        for agency, link, _here in rows
     ]
     if not any(p.coordinating for p in found):
         coordinating = db.get(Agency, case.coordinating_agency_id)

@@ -132,3 +132,36 @@ def test_a_key_of_another_agency_opens_nothing(db, keys):
             case_id=case.id,
         )
         assert loaded.version is not None  # reached only if a version was opened
+
+
+def test_a_summary_reads_its_participants_agencies_and_nodes_once(db, keys):
+    """The participants' query reads each agency with its node: the disclosure point then
+    reads no node row, and not the viewer's agency (one of them) again."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from portal.requester import Requester
+    from portal.services import case_summary
+
+    case, owners = case_with_owners(db, keys, 3)
+    viewer_agency = owners[0][0]
+    staff = make.user(db, viewer_agency, Role.CLINICIAN)
+    requester = Requester.of(staff, viewer_agency, {Role.CLINICIAN.value})
+    db.commit()  # a new transaction: nothing of the build is remembered
+    with counted(db) as statements:
+        overview = case_summary.overview(db, case, window_days=14, today=make.AT.date())
+        blocks = case_summary.page_blocks(
+            db,
+            requester,
+            case,
+            overview.participants,
+            at=make.AT + timedelta(hours=1),
+            tz=ZoneInfo("America/New_York"),
+            keys=keys,
+            budget_seconds=60,
+        )
+    assert all(block.decisions for block in blocks)
+    reads = [" ".join(s.split()).lower() for s in statements]
+    assert not [s for s in reads if s.startswith("select") and " from node " in f"{s} "], reads
+    # The viewer's agency is a participant: never looked up by its public id again.
+    assert not [s for s in reads if "from agency where agency.public_id" in s], reads
