@@ -54,6 +54,19 @@ GATE_LABELS = {gate: gate.label for gate in Gate}
 
 
 @dataclass(frozen=True)
+class ReleasedLine:
+    """A line of a released section that another section's gates released (a needs
+    assessment's substance use line): that section's disclosure, under its own release and
+    policy line, which the owner's log enters as such and the recipient's receipts name."""
+
+    section_key: str  # the section whose gates released it
+    line: str  # the line (the option of the field that holds it)
+    release_ref: str | None
+    policy_rule: str | None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class Released:
     section: Section
     owner: Agency
@@ -71,6 +84,8 @@ class Released:
     # The statements this disclosure must carry to its recipient (`_notices`), in the
     # owner's words: a requester shows them with the content, wherever it shows it.
     notices: tuple[str, ...] = ()
+    # The lines released under other sections' gates, each under its own release.
+    lines: tuple[ReleasedLine, ...] = ()
     decision: str = field(default="released", init=False)
 
     def withheld_parts(self, label: str) -> dict[str, Withholding]:
@@ -972,6 +987,12 @@ def _decision(
         verdict.legal_basis,
         parts_why,
         _notices(verdict),
+        tuple(
+            ReleasedLine(
+                guard.section.key, option, guard.release_ref, guard.policy_rule, guard.role
+            )
+            for option, guard in verdict.parts_released
+        ),
     )
 
 

@@ -8,6 +8,7 @@ the decision.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlmodel import Session
@@ -25,31 +26,49 @@ def received_entries(
     at: datetime,
     agency_id: int,
 ) -> list[dict]:
-    """One entry per section released to another agency, for the requester agency's log."""
+    """One entry per section released to another agency, for the requester agency's log;
+    and one per line of it released under another section's gates (a needs assessment's
+    substance use line), under that section's release, as the owner's log has it."""
     if owner_ref == requester.agency:
         return []  # the owner's own staff: nothing crossed from one agency to another
-    return [
-        entry_values(
-            AuditTag.DISCLOSURE_RECEIVED,
-            agency_id=agency_id,
-            actor=requester,
-            subject=case_ref,
-            detail={"owner": owner_ref},
-            at=at,
-            disclosure=DisclosureFacts(
-                case_ref=case_ref,
-                client_ref=None,  # the client record belongs to the owner, not to us
-                section_key=decision.section.key,
-                purpose=requester.purpose,
-                decision="released",
-                release_ref=decision.release_ref,
-                policy_rule=decision.policy_rule,
-                viewer_role=requester.audit_role(decision.role),
-            ),
+    received = functools.partial(
+        entry_values,
+        AuditTag.DISCLOSURE_RECEIVED,
+        agency_id=agency_id,
+        actor=requester,
+        subject=case_ref,
+        at=at,
+    )
+    entries = []
+    for decision in decisions:
+        if decision.decision != "released":
+            continue
+        entries.append(
+            received(detail={"owner": owner_ref}, disclosure=_facts(requester, case_ref, decision))
         )
-        for decision in decisions
-        if decision.decision == "released"
-    ]
+        entries.extend(
+            received(
+                detail={"owner": owner_ref, "part_of": decision.section.key, "line": line.line},
+                disclosure=_facts(requester, case_ref, line, section_key=line.section_key),
+            )
+            for line in getattr(decision, "lines", ())
+        )
+    return entries
+
+
+def _facts(requester: Requester, case_ref: str, released, *, section_key=None) -> DisclosureFacts:
+    """What one receipt concerned: a released section, or a line of one (`section_key`:
+    the section whose gates released the line)."""
+    return DisclosureFacts(
+        case_ref=case_ref,
+        client_ref=None,  # the client record belongs to the owner, not to us
+        section_key=section_key or released.section.key,
+        purpose=requester.purpose,
+        decision="released",
+        release_ref=released.release_ref,
+        policy_rule=released.policy_rule,
+        viewer_role=requester.audit_role(released.role),
+    )
 
 
 def record_received(

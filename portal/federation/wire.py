@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from portal.disclosure import Decision, Gate, Released, Withheld
+from portal.disclosure import Decision, Gate, Released, ReleasedLine, Withheld
 from portal.disclosure.content import Content, Item, Row
 from portal.disclosure.referrals import SECTION as REFERRAL_SECTION
 from portal.disclosure.referrals import Referrals, referral_ref
@@ -113,6 +113,18 @@ def decision_dict(decision: Decision) -> dict:
             "legal_basis": decision.legal_basis,
             # What must accompany the content (42 CFR 2.32's notice), in the owner's words.
             "notices": list(decision.notices),
+            # Its lines released under other sections' gates, each under its own release:
+            # the requester's receipts name them, as the owner's log does.
+            "lines": [
+                {
+                    "section": line.section_key,
+                    "line": line.line,
+                    "release_ref": line.release_ref,
+                    "policy_rule": line.policy_rule,
+                    "role": line.role,
+                }
+                for line in decision.lines
+            ],
         }
     why = decision.why
     return {
@@ -260,7 +272,32 @@ def decision_from(data: object, owner: Agency) -> Decision:
         _kept(data, "role", _ROLE),
         _short(data.get("legal_basis")),
         notices=_notices(data.get("notices")),
+        lines=_lines(data.get("lines"), section),
     )
+
+
+def _lines(value, section) -> tuple[ReleasedLine, ...]:
+    """The section's lines the owner released under other sections' gates (none from a
+    node that sends none): each a line that the catalogue says another section guards."""
+    if value is None:
+        return ()
+    guarded = {(option, guard) for f in section.fields for option, guard in f.guarded}
+    if not isinstance(value, list) or len(value) > len(guarded):
+        raise WireError("decision.lines: expected the lines other sections guard")
+    lines = []
+    for item in value:
+        if not isinstance(item, dict) or (item.get("line"), item.get("section")) not in guarded:
+            raise WireError("decision.lines: a line no other section guards")
+        lines.append(
+            ReleasedLine(
+                item["section"],
+                item["line"],
+                _kept(item, "release_ref", _ID),
+                _kept(item, "policy_rule", _RULE),
+                _kept(item, "role", _ROLE),
+            )
+        )
+    return tuple(lines)
 
 
 def _notices(value) -> tuple[str, ...]:

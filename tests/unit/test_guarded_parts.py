@@ -208,3 +208,72 @@ def test_a_survivor_mentor_reads_the_next_hearing_without_the_immigration_procee
     rows = _rows(_decided(db, keys, w, asking, "next_hearing"))
     assert rows["Proceedings"] == ["protective order"]
     assert rows["Proceedings: immigration"].startswith("withheld: ")
+
+
+def _receipts(db, w) -> list[AuditEntry]:
+    return list(
+        db.exec(
+            select(AuditEntry)
+            .where(
+                AuditEntry.agency_id == w.partner.id,
+                AuditEntry.tag == AuditTag.DISCLOSURE_RECEIVED,
+            )
+            .order_by(AuditEntry.seq)
+        ).all()
+    )
+
+
+def test_the_recipients_receipts_name_a_line_released_under_another_release(db, keys):
+    """Before: the partner's log received the needs assessment under R1 and nothing else,
+    though its staff were shown the substance use line under R2: the agency that received
+    42 CFR Part 2 matter could not find it in its own log. Its receipts now name the line
+    under its own section and release, as the owner's log does."""
+    w = assessed(db, keys)
+    r1 = release(db, keys, w, ["needs_assessment"])
+    r2 = release(db, keys, w, ["substance_use"])
+    decision = _decided(db, keys, w, w.viewer(Role.CASE_MANAGER), "needs_assessment")
+    assert [(line.section_key, line.line, line.release_ref) for line in decision.lines] == [
+        ("substance_use", "substance use", r2.public_id)
+    ]
+    receipts = _receipts(db, w)
+    assert [(e.section_key, e.release_ref) for e in receipts] == [
+        ("needs_assessment", r1.public_id),
+        ("substance_use", r2.public_id),
+    ]
+    assert json.loads(receipts[1].detail) == {
+        "owner": w.owner.public_id,
+        "part_of": "needs_assessment",
+        "line": "substance use",
+    }
+    assert receipts[1].policy_rule and receipts[1].client_ref is None
+    # A line left a placeholder (no release covers mental health) is received by no one.
+    assert "mental health" not in str([e.detail for e in receipts])
+
+
+def test_the_wire_carries_the_released_lines_and_refuses_one_no_section_guards(db, keys):
+    from portal.federation import wire
+
+    w = assessed(db, keys)
+    release(db, keys, w, ["needs_assessment", "substance_use"])
+    sent = wire.decision_dict(
+        _decided(db, keys, w, w.viewer(Role.CASE_MANAGER), "needs_assessment")
+    )
+    assert [(line["section"], line["line"]) for line in sent["lines"]] == [
+        ("substance_use", "substance use")
+    ]
+    received = wire.decision_from(sent, w.owner)
+    assert (
+        received.lines
+        == _decided(db, keys, w, w.viewer(Role.CASE_MANAGER), "needs_assessment").lines
+    )
+    line = sent["lines"][0]
+    for bad in (
+        {"line": "x"},
+        [{**line, "section": "medical"}],  # medical guards no line of the needs assessment
+        [{**line, "line": "food"}],
+        [line, line, line],
+        [{**line, "release_ref": "x" * 37}],
+    ):
+        with pytest.raises(wire.WireError, match=r"decision\.(lines|release_ref)"):
+            wire.decision_from({**sent, "lines": bad}, w.owner)
+    assert wire.decision_from({**sent, "lines": None}, w.owner).lines == ()  # an older node
