@@ -59,7 +59,7 @@ class ReleasedLine:
     assessment's substance use line): that section's disclosure, under its own release and
     policy line, which the owner's log enters as such and the recipient's receipts name."""
 
-    section_key: str  # the section whose gates released it
+    section: Section  # the section whose gates released it
     line: str  # the line (the option of the field that holds it)
     release_ref: str | None
     policy_rule: str | None
@@ -988,9 +988,7 @@ def _decision(
         parts_why,
         _notices(verdict),
         tuple(
-            ReleasedLine(
-                guard.section.key, option, guard.release_ref, guard.policy_rule, guard.role
-            )
+            ReleasedLine(guard.section, option, guard.release_ref, guard.policy_rule, guard.role)
             for option, guard in verdict.parts_released
         ),
     )

@@ -49,20 +49,20 @@ def received_entries(
         entries.extend(
             received(
                 detail={"owner": owner_ref, "part_of": decision.section.key, "line": line.line},
-                disclosure=_facts(requester, case_ref, line, section_key=line.section_key),
+                disclosure=_facts(requester, case_ref, line),
             )
-            for line in getattr(decision, "lines", ())
+            for line in decision.lines
         )
     return entries
 
 
-def _facts(requester: Requester, case_ref: str, released, *, section_key=None) -> DisclosureFacts:
-    """What one receipt concerned: a released section, or a line of one (`section_key`:
-    the section whose gates released the line)."""
+def _facts(requester: Requester, case_ref: str, released) -> DisclosureFacts:
+    """What one receipt concerned: a released section, or a line of one (a ReleasedLine,
+    whose section is the one whose gates released it)."""
     return DisclosureFacts(
         case_ref=case_ref,
         client_ref=None,  # the client record belongs to the owner, not to us
-        section_key=section_key or released.section.key,
+        section_key=released.section.key,
         purpose=requester.purpose,
         decision="released",
         release_ref=released.release_ref,

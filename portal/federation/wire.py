@@ -117,7 +117,7 @@ def decision_dict(decision: Decision) -> dict:
             # the requester's receipts name them, as the owner's log does.
             "lines": [
                 {
-                    "section": line.section_key,
+                    "section": line.section.key,
                     "line": line.line,
                     "release_ref": line.release_ref,
                     "policy_rule": line.policy_rule,
@@ -290,7 +290,7 @@ def _lines(value, section) -> tuple[ReleasedLine, ...]:
             raise WireError("decision.lines: a line no other section guards")
         lines.append(
             ReleasedLine(
-                item["section"],
+                catalogue().get(item["section"]),
                 item["line"],
                 _kept(item, "release_ref", _ID),
                 _kept(item, "policy_rule", _RULE),

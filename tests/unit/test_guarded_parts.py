@@ -232,7 +232,7 @@ def test_the_recipients_receipts_name_a_line_released_under_another_release(db, 
     r1 = release(db, keys, w, ["needs_assessment"])
     r2 = release(db, keys, w, ["substance_use"])
     decision = _decided(db, keys, w, w.viewer(Role.CASE_MANAGER), "needs_assessment")
-    assert [(line.section_key, line.line, line.release_ref) for line in decision.lines] == [
+    assert [(line.section.key, line.line, line.release_ref) for line in decision.lines] == [
         ("substance_use", "substance use", r2.public_id)
     ]
     receipts = _receipts(db, w)
