@@ -23,8 +23,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from portal import worker_shares
 from portal.bench.percentiles import percentile
@@ -139,7 +141,14 @@ def serve_in_process(
     """Fork `workers` server processes running `make_app()` on one listening socket on
     127.0.0.1 (a port the kernel picks), as `portal serve --workers N` does; stopped (as
     a person stops `portal serve`) when the block ends. `database_url`: the app's
-    database, watched for row-lock waits when it is PostgreSQL's."""
+    database, watched for row-lock waits when it is PostgreSQL's; when it is an SQLite
+    file, no server is forked while this process holds it open."""
+    held = sqlite_files_held(database_url)
+    if held:
+        raise RuntimeError(
+            f"this process holds {held[0]} open: a server forked now would take its SQLite "
+            "state for its own and could corrupt the file; dispose of every engine on it first"
+        )
     # Several workers share the requests as `portal serve`'s do (portal/worker_shares.py).
     shares = worker_shares.WorkerShares.create(workers) if workers > 1 else None
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -183,6 +192,29 @@ def serve_in_process(
             pipe.close()
         if shares is not None:
             os.unlink(shares)
+
+
+def sqlite_files_held(database_url: str | None) -> list[str]:
+    """The files of `database_url`'s SQLite database (the file, its log, its shared memory)
+    this process holds open, as /proc lists its descriptors; none for another database.
+
+    SQLite's rule: a connection open before a fork must not be used, nor even exist, in the
+    child. The child inherits SQLite's record of the locks its parent holds on the file
+    (locks the child itself does not hold), and its own connections go by that record."""
+    if not database_url or not database_url.startswith("sqlite"):
+        return []
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    real = os.path.realpath(database)
+    files = {real, real + "-wal", real + "-shm"}
+    held = []
+    for descriptor in sorted(Path("/proc/self/fd").glob("*")):
+        with suppress(OSError):  # a descriptor closed meanwhile (the listing's own)
+            target = os.readlink(descriptor)
+            if target in files:
+                held.append(target)
+    return held
 
 
 ANSWER_SECONDS = 60  # far past any page's time, even on a loaded machine
