@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, tzinfo
 
 from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from portal import i18n
@@ -48,11 +50,25 @@ def in_zone(moment: datetime, tz: tzinfo, style: str = "datetime") -> str:
 
 
 @pass_context
-def local_time(context, moment: datetime | None, style: str = "datetime") -> str:
-    """`in_zone` for templates, in the zone of the page's settings."""
+def local_time(context, moment: datetime | None, style: str = "datetime") -> str | Markup:
+    """`in_zone` for templates, in the zone of the page's settings: in the page's text a
+    `<time>` element (`_kept_whole`); the zone alone is a word."""
     if moment is None:
         return ""
-    return in_zone(moment, _zone(context), style)
+    written = in_zone(moment, _zone(context), style)
+    if style == "zone":
+        return written
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if style == "date":
+        return _kept_whole(moment.astimezone(_zone(context)).date().isoformat(), written)
+    return _kept_whole(moment.astimezone(UTC).isoformat(timespec="seconds"), written)
+
+
+def _kept_whole(machine: str, written: str) -> Markup:
+    """A date or time as a `<time>` element, which the style sheet keeps on one line: in a
+    narrow column "2026-12-04" broke at its hyphens, "2026-12-" over "04" (seen at 360 px)."""
+    return Markup('<time datetime="{}">{}</time>').format(machine, written)
 
 
 def _zone(context):
@@ -62,21 +78,31 @@ def _zone(context):
 
 @pass_context
 def local_date(context, moment: datetime | date | None) -> str:
-    """The calendar date of an instant in the MDT's zone (a date stays as it is)."""
+    """The calendar date of an instant in the MDT's zone (a date stays as it is), as plain
+    text: for a value, a sentence's part, a title. In the page's text, `day`."""
     if moment is None:
         return ""
     if not isinstance(moment, datetime):
         return moment.isoformat()
-    return local_time(context, moment, "date")
+    return in_zone(moment, _zone(context), "date")
 
 
 @pass_context
-def written_date(context, moment: datetime | date | None) -> str:
+def day(context, moment: datetime | date | None) -> Markup:
+    """A day in the page's text, as `local_date` writes it, kept on one line."""
+    if moment is None:
+        return Markup("")
+    written = local_date(context, moment)
+    return _kept_whole(written, written)
+
+
+@pass_context
+def written_date(context, moment: datetime | date | None) -> str | Markup:
     """A day on a page read with the survivor (one naming a `language`): written out in
-    that language ("31 de enero de 2027"); on a staff page as `local_date` writes it."""
+    that language ("31 de enero de 2027"); on a staff page as `day` writes it."""
     language = context.get("language")
     if language is None or moment is None:
-        return local_date(context, moment)
+        return day(context, moment)
     if isinstance(moment, datetime):
         moment = moment.astimezone(_zone(context)).date()
     return i18n.written_date(language, moment)
@@ -99,9 +125,26 @@ def release_state(context, status) -> str:
 
 
 @pass_context
-def release_reason(context, status) -> str:
+def release_reason(context, status) -> str | Markup:
     language = context.get("language")
-    return release_words.reason(language, status, _zone(context) if language else UTC)
+    if language:
+        return release_words.reason(language, status, _zone(context))
+    # The consent library's English names its instant as pages write one: kept whole.
+    words = release_words.reason(None, status, UTC)
+    found = _LIBRARY_INSTANT.search(words)
+    if found is None or status.on is None:
+        return words
+    machine = status.on.astimezone(UTC).isoformat(timespec="seconds")
+    return (
+        escape(words[: found.start()])
+        + _kept_whole(machine, found[0])
+        + escape(words[found.end() :])
+    )
+
+
+# How the consent library writes a release's instant: "2026-12-13", or "2026-12-13 17:59 EST"
+# when it is not midnight in the MDT's zone (consent/status.py).
+_LIBRARY_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2} \S+)?")
 
 
 @pass_context
@@ -145,6 +188,7 @@ templates.env.filters["gate_words"] = gate_words
 templates.env.filters["role_words"] = role_words
 templates.env.filters["purpose_words"] = purpose_words
 templates.env.filters["local_date"] = local_date
+templates.env.filters["day"] = day
 templates.env.filters["written_date"] = written_date
 templates.env.filters["recorded_word"] = recorded_word
 templates.env.filters["release_state"] = release_state

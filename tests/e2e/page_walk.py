@@ -107,6 +107,28 @@ def overflow(page) -> int:
     )
 
 
+def broken_dates(page) -> list[str]:
+    """Dates (2026-12-04) the page shows broken over two lines: in a narrow column a date
+    broke at its hyphens, "2026-12-" over "04". Found in the text as it is laid out, whatever
+    markup carries it."""
+    return page.evaluate(
+        """() => {
+          const found = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const m of node.data.matchAll(/\\d{4}-\\d{2}-\\d{2}/g)) {
+              const range = document.createRange();
+              range.setStart(node, m.index);
+              range.setEnd(node, m.index + m[0].length);
+              const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+              if (lines.size > 1) found.push(m[0]);
+            }
+          }
+          return found;
+        }"""
+    )
+
+
 def axe_problems(page, source: str) -> list[str]:
     """Serious and critical violations, and every colour-contrast one, in words.
 
@@ -155,6 +177,8 @@ def walk(page, base: str, *, axe: str | None, limit: int = 120) -> Walk:
         wider = overflow(page)
         if wider > 0:
             result.findings.append(Finding(path, f"{wider}px wider than the viewport"))
+        for date in broken_dates(page)[:3]:
+            result.findings.append(Finding(path, f"the date {date} is broken over two lines"))
         if axe is not None:
             result.findings.extend(Finding(path, p) for p in axe_problems(page, axe))
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):

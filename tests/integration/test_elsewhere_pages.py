@@ -2,6 +2,7 @@
 
 from disclosure_helpers import release
 from elsewhere_helpers import MINUTES, NOTE, mentor_world, minutes_world
+from page_text import page_text
 from sqlmodel import select
 
 from portal.models import AuditEntry, Role, StaffUser
@@ -60,9 +61,9 @@ def test_summary_timeline_shows_the_cases_meetings(client, db, keys):
     make.login(client, w.partner_staff.username)
     page = client.get(f"/cases/{w.case.public_id}/summary")
     assert page.status_code == 200
-    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page.text
+    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page_text(page.text)
     timeline = page.text.split('id="timeline-h"')[1].split("</section>")[0]
-    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in timeline
+    assert f"{meeting.meeting_date.isoformat()} — MDT meeting (held)" in page_text(timeline)
     assert MINUTES not in timeline  # the timeline names dates and states, never minutes
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from page_text import page_text
+
 from portal.federation import membership
 from portal.models import Role
 
@@ -27,7 +29,7 @@ def test_members_page_and_the_coordinators_mous_due(client, db, keys, clock):
     make.login(client, "coord")
     dashboard = client.get("/").text
     assert "MOUs due for review" in dashboard
-    assert "Police Unit Elsewhere (synthetic): review due 2026-11-20" in dashboard
+    assert "Police Unit Elsewhere (synthetic): review due 2026-11-20" in page_text(dashboard)
     assert "Coordinating CAC (synthetic): no MOU recorded" in dashboard
     page = client.get("/roster")
     assert page.status_code == 200

@@ -3,13 +3,8 @@
 
 from __future__ import annotations
 
-import re
-
+from page_text import page_text
 from test_release_pages import Team, signed_release
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def test_a_releases_page_names_the_zone_of_its_times_as_the_dashboard_does(client, db, keys):
@@ -19,6 +14,6 @@ def test_a_releases_page_names_the_zone_of_its_times_as_the_dashboard_does(clien
     url = signed_release(client, team, keys=keys)
     revoked = client.post(f"{url}/revoke", data={"csrf_token": team.token, "reason": "asked"})
     assert revoked.status_code == 303
-    page = _text(client.get(url).text)
+    page = page_text(client.get(url).text)
     assert "On 2026-11-02 10:00 EST, typed on a staff device" in page, page
     assert "Revoked 2026-11-02 10:00 EST by" in page, page

@@ -6,10 +6,15 @@ each its own way: some named the zone, some did not, some gave the weekday."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
 from jinja2 import nodes
 
+import consent
 from portal.resources import TEMPLATES_DIR
 from portal.web import render
+from portal.web.routes import STATIC_DIR as STATIC
 
 FORMATTING = {"strftime", "astimezone"}
 
@@ -39,3 +44,40 @@ def test_every_use_of_the_helper_names_one_of_its_styles():
         and not (isinstance(use.args[0], nodes.Const) and use.args[0].value in render.TIME_STYLES)
     ]
     assert unknown == []
+
+
+def _rendered(source: str, **values) -> str:
+    template = render.templates.env.from_string(source)
+    return template.render(tz=ZoneInfo("America/New_York"), **values)
+
+
+def test_a_time_in_the_text_is_a_time_element_the_page_keeps_on_one_line():
+    """A narrow column broke "2026-12-04" at its hyphens ("2026-12-" over "04", seen at
+    360 px): every date and time a page writes is a `<time>`, which portal.css keeps whole."""
+    moment = datetime(2026, 12, 4, 14, 59, tzinfo=UTC)
+    assert _rendered("{{ m | local_time }}", m=moment) == (
+        '<time datetime="2026-12-04T14:59:00+00:00">2026-12-04 09:59 EST</time>'
+    )
+    assert _rendered('{{ m | local_time("date") }}', m=moment) == (
+        '<time datetime="2026-12-04">2026-12-04</time>'
+    )
+    assert _rendered("{{ d | day }}", d=date(2026, 12, 4)) == (
+        '<time datetime="2026-12-04">2026-12-04</time>'
+    )
+    # where a word is wanted, a word: the zone, and a value a form sends back
+    assert _rendered('{{ m | local_time("zone") }}', m=moment) == "EST"
+    assert _rendered("{{ m | local_date }}", m=moment) == "2026-12-04"
+    assert "time { white-space:nowrap; }" in (STATIC / "portal.css").read_text()
+
+
+def test_a_releases_status_keeps_its_instant_whole_and_its_words_escaped():
+    start = datetime(2026, 12, 13, 22, 59, tzinfo=UTC)
+    status = consent.ReleaseStatus(
+        consent.ReleaseState.NOT_YET_EFFECTIVE,
+        "the release takes effect on 2026-12-13 17:59 EST <b>",
+        start,
+    )
+    assert _rendered("{{ s | release_reason }}", s=status) == (
+        "the release takes effect on "
+        '<time datetime="2026-12-13T22:59:00+00:00">2026-12-13 17:59 EST</time> &lt;b&gt;'
+    )
