@@ -56,6 +56,10 @@ _HOLDS = "portal_holds_write_lock"  # connection info: the WriteLock this transa
 _TAKEN_BY = "portal_taken_by"  # connection record info: the thread that checked it out
 _ROW_LOCKS = "portal_row_locks"  # connection info: the transaction read rows FOR UPDATE (PG)
 _BEGAN = "portal_began_after"  # connection info: the writers' commits counted at BEGIN
+_CHANGES = "portal_changes_at_begin"  # connection info: SQLite's count of rows changed, at BEGIN
+# A write committed without the writers' lock is logged; where PORTAL_UNLOCKED_WRITES is
+# "refuse" (the tests, and the nodes and commands they start) it raises, failing the build.
+UNLOCKED_WRITES = "PORTAL_UNLOCKED_WRITES"
 # A schema change takes SQLite's write lock too: taken after it, the writers' lock (and the
 # turn between processes) could be waited for by one who holds SQLite's lock, while the
 # writer holding the turn waits for SQLite's (a migration on a node that serves).
@@ -431,8 +435,10 @@ def _sqlite_begin(conn) -> None:
     # A deferred BEGIN: the transaction reads on its snapshot without the write lock, and
     # takes it (take_write_lock) at its first write. Sent by the driver itself: nothing
     # of SQLAlchemy's statement machinery is needed for it, and every transaction pays it.
-    conn.connection.dbapi_connection.execute("BEGIN")
+    dbapi = conn.connection.dbapi_connection
+    dbapi.execute("BEGIN")
     conn.info[_BEGAN] = write_lock_of(conn).commits
+    conn.info[_CHANGES] = dbapi.total_changes
 
 
 def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
@@ -456,6 +462,8 @@ def _forget_writes(conn) -> None:
 
 
 def _then_release(end, committed: bool, dbapi_connection) -> None:
+    if committed:
+        _written_under_the_lock(dbapi_connection)
     try:
         end(dbapi_connection)
     finally:
@@ -472,6 +480,32 @@ def _then_release(end, committed: bool, dbapi_connection) -> None:
             held.release()
             if committed and held.checkpointer is not None:
                 held.checkpointer.committed()
+
+
+def _written_under_the_lock(dbapi_connection) -> None:
+    """A transaction that changed rows took the writers' lock first (`_note_writes`): else
+    its writes could start SQLite's log over while another process checkpoints, which SQLite
+    up to 3.51.2 can answer by losing pages (the WAL-reset bug; see WalCheckpointer). A write
+    the statement check missed is said in the node's log, and fails a test."""
+    try:
+        info, changes = dbapi_connection.info, dbapi_connection.total_changes
+    except (AttributeError, NotImplementedError):
+        return  # a bare connection (the engine's first connect): nothing began on it
+    began = info.get(_CHANGES)
+    if began is None or changes == began or _HOLDS in info:
+        return
+    message = (
+        f"{changes - began} row(s) changed and committed without the writers' lock: a "
+        "statement the write check does not know (portal.db._WRITES)"
+    )
+    if os.environ.get(UNLOCKED_WRITES) == "refuse":
+        dbapi_connection.rollback()  # refused whole: nothing of the transaction is kept
+        raise UnlockedWrite(message)
+    log.error(message)
+
+
+class UnlockedWrite(RuntimeError):
+    """Rows changed and about to be committed without the writers' lock."""
 
 
 def _lock_before_savepoint(conn, _name) -> None:

@@ -23,7 +23,7 @@ from portal.app import create_app
 from portal.audit import lock_order
 from portal.auth import passwords
 from portal.crypto import KeyWrapper
-from portal.db import make_engine
+from portal.db import UNLOCKED_WRITES, make_engine
 from portal.federation import transport
 from portal.settings import NodeSecrets, Settings
 
@@ -39,6 +39,8 @@ loopback_only.install()
 # and in every node and command the tests start (they inherit the environment). Set to
 # "log" to see what such a call holds up (the fixture below still fails the test).
 os.environ.setdefault(transport.LOCKS_ACROSS_CALLS, "refuse")
+# Rows committed without the writers' lock fail the build too (portal.db, the WAL-reset bug).
+os.environ.setdefault(UNLOCKED_WRITES, "refuse")
 # An audit log locked out of order raises in the nodes and commands the tests start; in
 # this process the fixture below fails the test instead.
 os.environ.setdefault(lock_order.LOG_ORDER, "refuse")

@@ -435,3 +435,23 @@ def test_a_fork_never_happens_in_the_middle_of_a_checkpoint(sqlite_engine, monke
     db_module._SQLITE_WORK_IN_BACKGROUND.release()
     forking.join(timeout=10)
     assert forked == [0]
+
+
+def test_rows_committed_without_the_writers_lock_are_refused_under_the_tests(sqlite_engine):
+    """The writers' lock is taken at a transaction's first write, as the statements show it
+    (`_note_writes`). A write that goes round that check could start SQLite's log over while
+    another process checkpoints (the WAL-reset bug of SQLite up to 3.51.2): its commit is
+    refused here, and said in the node's log in production."""
+    assert os.environ.get(db_module.UNLOCKED_WRITES) == "refuse"  # tests/conftest.py
+    with Session(sqlite_engine) as db:
+        connection = db.connection()
+        raw = connection.connection.dbapi_connection  # past SQLAlchemy: no statement seen
+        raw.execute("INSERT INTO sign_in_count (key, count, expires_at) VALUES ('synthetic', 1, 0)")
+        with pytest.raises(db_module.UnlockedWrite, match="1 row"):
+            db.commit()
+    with Session(sqlite_engine) as db:  # refused: nothing of it was kept
+        assert (
+            db.exec(select(Agency).where(Agency.public_id == "synthetic-unlocked")).first() is None
+        )
+        _append(db, "through the check")  # the usual way takes the lock, and commits
+        db.commit()
