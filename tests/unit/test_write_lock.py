@@ -276,6 +276,26 @@ def test_the_checkpointers_connection_is_given_back_to_the_turns_too(sqlite_engi
     assert checkpointer._thread not in turns._connections
 
 
+def test_a_checkpoint_takes_no_connection_from_the_pool(sqlite_engine):
+    """The checkpointer works on a connection of its own. Before, it took the pool's warmest
+    connection for each checkpoint and closed it after: every quarter of a second the next
+    request opened a connection afresh, and a worker whose last connection that was closed
+    SQLite's log and shared memory under the other workers (SQLite's last-connection close),
+    which a server worker of the disclosure benchmark met as "file is not a database"."""
+    checkpointer = write_lock_of(sqlite_engine).checkpointer
+    with unit_of_work(sqlite_engine) as db:
+        _append(db, "the first write")
+        pooled = db.connection().connection.dbapi_connection
+    for number in range(3):
+        _wait_for(lambda before=checkpointer.checkpoints: checkpointer.checkpoints > before)
+        with unit_of_work(sqlite_engine) as db:
+            assert db.connection().connection.dbapi_connection is pooled, number
+            _append(db, f"write {number}")
+    path = sqlite_engine.url.database
+    sqlite_engine.dispose()  # the checkpointer's own is closed with the pool's
+    assert _descriptors_on(path) == []
+
+
 def _descriptors_on(path) -> list[str]:
     """This process's open files that are `path` or its -wal or -shm."""
     found = []
