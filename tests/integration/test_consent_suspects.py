@@ -6,11 +6,11 @@ the reason its comment gives. Synthetic data only."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from page_text import page_text
 from referral_helpers import NY, Mdt
 from sqlmodel import select
 from starlette.testclient import TestClient
@@ -24,11 +24,6 @@ from portal.services.releases import MinorSigning
 from portal.web import screening_forms
 
 import factories as make
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
 
 # --- a printed release says what it is now ---------------------------------------------
 
@@ -44,7 +39,7 @@ def test_a_printed_revoked_release_says_it_is_revoked_and_names_the_time_zone(
     url = signed_release(client, team, language="es", keys=keys)
     revoked = client.post(f"{url}/revoke", data={"csrf_token": team.token, "reason": "asked"})
     assert revoked.status_code == 303
-    printed = _text(client.get(f"{url}/print").text)
+    printed = page_text(client.get(f"{url}/print").text)
     # The day in the form's language, as the rest of the printed form writes it.
     assert "RETIRADO (REVOCADO): este permiso fue retirado el 2 de noviembre de 2026." in printed
     assert "la zona horaria America/New York (EST)" in printed, printed
@@ -83,7 +78,7 @@ def test_the_client_page_says_the_client_came_of_age_at_the_nodes_age_of_majorit
         assert signed.status_code == 303, signed.text
         clock.advance(days=4)  # 21 on 5 November, where the MDT is
         team.sign_in_again(browser)
-        page = _text(browser.get(f"/clients/{team.client_row.public_id}").text)
+        page = page_text(browser.get(f"/clients/{team.client_row.public_id}").text)
     assert "The client has turned 21 since signing a release as a minor." in page, page
     assert "turned 18" not in page
 
@@ -159,7 +154,7 @@ def test_a_release_signed_with_the_agencys_key_but_lacking_a_witness_and_a_state
         files={"document": ("release.json", json.dumps(envelope), "application/json")},
     )
     assert page.status_code == 200
-    verdict = _text(page.text)
+    verdict = page_text(page.text)
     assert "Valid and in effect now" not in verdict
     assert "Not valid: do not rely on this file" in verdict, verdict
     assert "The staff witness is not recorded." in verdict, verdict
@@ -190,7 +185,7 @@ def test_the_survivors_printed_safety_plan_is_in_the_clients_language(client, db
     make.login(client, author.username)
     page = client.get(f"/clients/{person.public_id}/safety-plan/print")
     assert page.status_code == 200
-    printed = _text(page.text)
+    printed = page_text(page.text)
     assert "Mi plan de seguridad" in printed, printed
     assert "Etapa saliendo" in printed and "Lugares seguros" in printed, printed
     assert "SYNTHETIC LIBRARY, open late" in printed  # as staff typed it

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, timedelta
 
 from disclosure_helpers import SECRET_NOTE, release, world, write
+from page_text import page_text
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -19,10 +20,6 @@ from portal.services import cases, legal_bases
 import factories as make
 
 CITATION = "Synthetic Welfare Code 12.3 (example)"
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def _roles(db, user):
@@ -140,7 +137,7 @@ def test_the_leads_audit_log_does_not_say_which_policy_line_changed(client, db, 
     )
     page = client.get("/audit").text
     rows = [
-        _text(row)
+        page_text(row)
         for row in re.findall(r"<tr.*?</tr>", page, flags=re.S)
         if "policy line added" in row
     ]
@@ -232,11 +229,11 @@ def test_the_accounting_of_disclosures_hides_that_a_legal_basis_was_used(client,
     page = client.get(f"/audit/accounting?client={survivor.public_id}")
     assert page.status_code == 200
     rows = [
-        _text(row)
+        page_text(row)
         for row in re.findall(r"<tr.*?</tr>", page.text, flags=re.S)
         if "Investigation" in row
     ]
-    assert rows, f"the disclosure is not in the accounting: {_text(page.text)[:600]}"
+    assert rows, f"the disclosure is not in the accounting: {page_text(page.text)[:600]}"
     assert "Synthetic Welfare Code" in rows[0], (
         f"the accounting row for a disclosure under a legal basis does not name it: {rows[0]!r}"
     )
@@ -252,7 +249,7 @@ def test_the_agency_page_shows_role_codes_not_their_labels(client, db, keys):
     lead = make.user(db, agency, Role.AGENCY_LEAD)
     make.user(db, agency, Role.MDT_COORDINATOR, Role.SURVIVOR_MENTOR)
     make.login(client, lead.username)
-    page = _text(client.get(f"/admin/agencies/{agency.public_id}").text)
+    page = page_text(client.get(f"/admin/agencies/{agency.public_id}").text)
     assert "MDT coordinator" in page and "survivor-mentor" in page, (
         f"roles on the agency page: {page[page.find('Roles') : page.find('Roles') + 140]!r}"
     )
