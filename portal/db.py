@@ -182,6 +182,12 @@ class WriteLock:
 # batch took 2.2 ms to commit on average, and up to tens of ms; under 1 ms without).
 # A connection still does it itself past this many pages, should that thread fall behind.
 WAL_BACKSTOP_PAGES = 10_000
+# SQLite starts the log over from its top once it is all checkpointed, but keeps the file
+# at the largest size it ever reached: one burst (an import, a migration, a restore) left a
+# log of hundreds of MB beside the database for good. Past this size SQLite trims it as it
+# starts over. A busy node's log stays far below it (a quarter of a second between
+# checkpoints holds a few MB: see WalCheckpointer), so it is never trimmed and grown back.
+WAL_KEPT_BYTES = 32 * 1024 * 1024
 
 
 # A process forked while one of its threads is inside SQLite inherits SQLite's internal
@@ -814,6 +820,7 @@ def _sqlite_pragmas(lock_wait_ms: int, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")  # see WalCheckpointer
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
     cursor.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
     # SQLite's default page cache is 2 MB; past that every query reads pages back through
     # system calls, so queries slow down as the file grows. 64 MB of cache and a memory map

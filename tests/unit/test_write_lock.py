@@ -475,3 +475,26 @@ def test_rows_committed_without_the_writers_lock_are_refused_under_the_tests(sql
         )
         _append(db, "through the check")  # the usual way takes the lock, and commits
         db.commit()
+
+
+def test_a_log_grown_by_a_burst_is_trimmed_when_sqlite_starts_it_over(tmp_path, monkeypatch):
+    """After a burst of writes the write-ahead log file is trimmed back to the limit once
+    checkpointed and started over. Before, it kept its largest size for good."""
+    monkeypatch.setattr(db_module, "WAL_KEPT_BYTES", 256 * 1024)
+    path = tmp_path / "burst.db"
+    engine = make_engine(f"sqlite:///{path}", lock_wait_ms=300)
+    try:
+        migrate.upgrade(engine)
+        checkpointer = write_lock_of(engine).checkpointer
+        with unit_of_work(engine) as db:
+            db.execute(text("CREATE TABLE burst (payload BLOB)"))
+            for _ in range(40):
+                db.execute(text("INSERT INTO burst VALUES (:b)"), {"b": os.urandom(64 * 1024)})
+        wal = f"{path}-wal"
+        assert os.path.getsize(wal) > 2 * 1024 * 1024
+        _wait_for(lambda: checkpointer.checkpoints > 0)
+        with unit_of_work(engine) as db:  # SQLite starts the log over at the next write
+            _append(db, "after the burst")
+        assert os.path.getsize(wal) <= 256 * 1024
+    finally:
+        engine.dispose()
