@@ -471,10 +471,30 @@ def _sqlite_begin(conn) -> None:
 
 
 def _note_writes(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-    if not conn.info.get(_WROTE) and statement.lstrip()[:7].upper().startswith(_WRITES):
+    if not conn.info.get(_WROTE) and _writes(statement):
         if _HOLDS not in conn.info:
             take_write_lock(conn)
         conn.info[_WROTE] = True
+
+
+_LEADING_COMMENT = re.compile(r"\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/)", re.DOTALL)
+_WRITE_WORD = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _writes(statement: str) -> bool:
+    """Whether a statement may change rows: by its first word, after any comments; a WITH
+    that names a write anywhere is taken for one (at worst the lock is taken for a read)."""
+    start = statement.lstrip()[:7].upper()
+    if start.startswith(_WRITES):
+        return True
+    if not start.startswith(("WITH", "--", "/*")):
+        return False  # every other statement, at the cost of one slice
+    while (comment := _LEADING_COMMENT.match(statement)) is not None:
+        statement = statement[comment.end() :]
+    start = statement.lstrip()[:7].upper()
+    if start.startswith(_WRITES):
+        return True
+    return start.startswith("WITH") and _WRITE_WORD.search(statement) is not None
 
 
 def _note_row_locks(conn, _cursor, statement, _parameters, _context, _executemany) -> None:

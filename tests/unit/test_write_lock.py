@@ -470,11 +470,43 @@ def test_rows_committed_without_the_writers_lock_are_refused_under_the_tests(sql
         with pytest.raises(db_module.UnlockedWrite, match="1 row"):
             db.commit()
     with Session(sqlite_engine) as db:  # refused: nothing of it was kept
-        assert (
-            db.exec(select(Agency).where(Agency.public_id == "synthetic-unlocked")).first() is None
-        )
+        assert _sign_in_counts(db, "synthetic") == 0
         _append(db, "through the check")  # the usual way takes the lock, and commits
         db.commit()
+
+
+def _sign_in_counts(db, key: str) -> int:
+    found = db.execute(text("SELECT count(*) FROM sign_in_count WHERE key = :key"), {"key": key})
+    return found.scalar_one()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "WITH one AS (SELECT 1 AS n) "
+        "INSERT INTO sign_in_count (key, count, expires_at) SELECT 'synthetic', n, 0 FROM one",
+        "/* why, not what */ INSERT INTO sign_in_count (key, count, expires_at) "
+        "VALUES ('synthetic', 1, 0)",
+        "-- a comment's line\n  INSERT INTO sign_in_count (key, count, expires_at) "
+        "VALUES ('synthetic', 1, 0)",
+    ],
+    ids=["with", "block-comment", "line-comment"],
+)
+def test_a_write_led_by_a_with_or_a_comment_takes_the_writers_lock(sqlite_engine, statement):
+    """Whether a statement writes was read from its first word alone: a write led by a WITH
+    or a comment went without the writers' lock, and its commit was refused here."""
+    with Session(sqlite_engine) as db:
+        db.execute(text(statement))
+        db.commit()
+    with Session(sqlite_engine) as db:
+        assert _sign_in_counts(db, "synthetic") == 1
+
+
+def test_a_read_led_by_a_with_or_a_comment_takes_no_lock(sqlite_engine):
+    with Session(sqlite_engine) as db:
+        for statement in ("WITH one AS (SELECT 1) SELECT * FROM one", "/* x */ SELECT 1"):
+            db.execute(text(statement))
+        assert db_module._HOLDS not in db.connection().info
 
 
 def test_a_log_grown_by_a_burst_is_trimmed_when_sqlite_starts_it_over(tmp_path, monkeypatch):
