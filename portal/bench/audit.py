@@ -50,7 +50,7 @@ from portal.audit.checkpoints import CheckpointSigner
 from portal.bench import processes
 from portal.crypto import KeyWrapper
 from portal.db import make_engine, unit_of_work
-from portal.scratch_db import scratch_database
+from portal.scratch_db import scratch_database, settle
 from portal.services import agencies
 
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -223,6 +223,7 @@ def _prepare(engine, existing: int, keys: KeyWrapper) -> list[int]:
         ids = [agency.id for agency in made]
     with unit_of_work(engine) as db:
         chain.append_rows(db, ids[0], (_row(number) for number in range(existing)))
+    settle(engine)
     return ids
 
 

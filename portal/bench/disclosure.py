@@ -58,7 +58,7 @@ from portal.models import (
 from portal.models.client import identity_sealed_for
 from portal.models.section import sealed_for
 from portal.requester import Requester
-from portal.scratch_db import scratch_database
+from portal.scratch_db import scratch_database, settle
 from portal.sections import catalogue
 from portal.services import (
     agencies,
@@ -621,6 +621,7 @@ def run(
                         rng=random.Random(5),
                     )
                     viewer_name = viewer.username
+                settle(engine)
                 out(f"[{backend}] data built in {time.perf_counter() - started:.1f} s")
                 settings = Settings(
                     database_url=url,

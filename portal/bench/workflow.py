@@ -54,7 +54,7 @@ from portal.models import (
 )
 from portal.models.workflow import Task, TaskPriority, TaskStatus
 from portal.requester import Requester
-from portal.scratch_db import scratch_database
+from portal.scratch_db import scratch_database, settle
 from portal.services import agencies, cases, tasks
 from portal.web.dashboard_pages import dashboard_values
 from portal.web.render import templates
@@ -249,15 +249,7 @@ def build(engine, *, case_count: int, task_count: int, today: date, seed: int = 
                 task_rows = []
         if task_rows:
             connection.execute(insert(Task), task_rows)
-    # The steady state of a live database: statistics gathered and, on PostgreSQL, the
-    # visibility map set (autovacuum's work) so index-only scans stay index-only.
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+    settle(engine)  # index-only scans stay index-only, as on a live database
     # The coordinator is also an assignee, like a real one.
     return {
         "coordinating": coordinating,
