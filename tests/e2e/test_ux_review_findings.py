@@ -393,3 +393,30 @@ def test_the_audit_log_and_the_accounting_scroll_sideways_on_a_phone(browser, po
     assert wider["/audit"] and wider["/audit/accounting?client=RIV-1000"], wider
     sideways = {path: px for path, px in wider.items() if any(p > 0 for p in px)}
     assert not sideways, f"tables wider than a 360 px phone (px): {sideways}"
+
+
+def test_a_refused_inline_status_change_shows_nothing_and_looks_saved(browser, portal_url):
+    """/tasks as the coordinator, at 1280 px: "blocked" with nothing in "blocked on…", then
+    Save. The server refused it (400, "Say what the task is blocked on.") and answered the
+    row with that message, but htmx swaps no 4xx answer: the row still read "blocked", no
+    message showed, and after a reload the task was as before. Nothing is saved either way,
+    so the demo's data is untouched."""
+    context, page = _page(browser, portal_url, "coordinator", viewport=DESK)
+    try:
+        page.goto(f"{portal_url}/tasks")
+        row_id = page.evaluate(
+            """() => [...document.querySelectorAll('tr form.inline-status')]
+                 .find(f => f.querySelector('select').value === 'open').closest('tr').id"""
+        )
+        row = page.locator(f"#{row_id}")
+        row.locator("select").select_option("blocked")
+        row.locator("input[name=reason]").fill("")
+        with page.expect_response(lambda r: r.url.endswith("/status")) as answer:
+            row.get_by_role("button", name="Save").click()
+        assert answer.value.status == 400
+        message = page.locator(f"#{row_id} .field-error")
+        message.wait_for(state="visible")
+        shown = message.inner_text()
+    finally:
+        context.close()
+    assert "Say what the task is blocked on" in shown, shown
