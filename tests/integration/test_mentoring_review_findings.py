@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from form_markup import Page
 from mentor_helpers import as_coordinator, mentor_world
+from page_text import page_text
 from sqlmodel import func, select
 from test_mentoring_pages import entries, entry_form, sign_in
 
@@ -274,3 +275,23 @@ def test_a_mentor_reading_a_colleagues_notes_on_the_case_page_is_audited(client,
     page = client.get(f"/mentor/cases/{w.case.public_id}")
     assert page.status_code == 200 and COLLEAGUE_NOTE in page.text
     assert len(reads()) > len(before), "a colleague's notes were read with no audit entry"
+
+
+# --- what the pages promise -----------------------------------------------------------------
+
+
+def test_the_mentor_pages_say_what_a_release_shows_of_the_log(client, db, keys):
+    # Before: the case page said notes "are not shared with other agencies unless the
+    # survivor's release covers them", while the log form said notes are kept in the
+    # program only. A release never shows the notes (AccompanimentLog) but does show the
+    # follow-up, which nothing on the form said.
+    w = mentor_world(db, keys)
+    sign_in(client, w.mentor.username)
+    case_page = page_text(client.get(f"/mentor/cases/{w.case.public_id}").text)
+    assert "notes are not shared with other agencies unless" not in case_page.lower()
+    assert "never your notes" in case_page
+    form = Page(client.get(f"/mentor/cases/{w.case.public_id}/log").text)
+    (follow_up,) = [e for e in form.all("input") if e.get("name") == "follow_up"]
+    read_with_it = " ".join(form.text_of(hint) for hint in follow_up.described_by())
+    assert "may see this" in read_with_it
+    assert "never shown to another agency" in form.text_of("notes-hint")
