@@ -395,6 +395,29 @@ def test_the_audit_log_and_the_accounting_scroll_sideways_on_a_phone(browser, po
     assert not sideways, f"tables wider than a 360 px phone (px): {sideways}"
 
 
+def test_the_screening_panel_and_the_task_list_hide_columns_off_a_phone(browser, portal_url):
+    """The coordinator's dashboard and /tasks at 360 px: the screening panel's counts ("begun
+    2026-12-04 12:36 E…", "Start th…") and the task list's priority, assignee and status
+    control (a 662 px table in a 336 px box) sat off the screen, in boxes that scroll
+    sideways with nothing to say so. Each row is to read as a card on a phone."""
+    wider = {}
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        for path, box in (
+            ("/", "section[aria-labelledby=screening-rows-h] .scroll"),
+            ("/tasks", "#task-table .scroll"),
+        ):
+            page.goto(portal_url + path)
+            page.locator(box).first.wait_for()
+            wider[path] = page.eval_on_selector_all(
+                box, "els => els.map(e => e.scrollWidth - e.clientWidth)"
+            )
+    finally:
+        context.close()
+    sideways = {path: px for path, px in wider.items() if any(p > 0 for p in px)}
+    assert not sideways, f"tables wider than a 360 px phone (px): {sideways}"
+
+
 def test_a_refused_inline_status_change_shows_nothing_and_looks_saved(browser, portal_url):
     """/tasks as the coordinator, at 1280 px: "blocked" with nothing in "blocked on…", then
     Save. The server refused it (400, "Say what the task is blocked on.") and answered the
