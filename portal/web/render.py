@@ -33,7 +33,8 @@ templates.env.globals["new_submission"] = submissions.new_token
 # no page can drift into a way of its own (tests/unit/test_times_through_the_helper.py).
 TIME_STYLES = {
     "datetime": "%Y-%m-%d %H:%M %Z",
-    "weekday": "%a %d %b, %H:%M %Z",
+    # With its year: in December "Sat 02 Jan" was next year's, and read as this one's.
+    "weekday": "%a %d %b %Y, %H:%M %Z",
     "date": "%Y-%m-%d",
     "zone": "%Z",
 }

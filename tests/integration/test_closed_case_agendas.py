@@ -115,8 +115,8 @@ def test_the_close_page_lists_the_meetings_not_yet_held_ticked(client, db, keys,
     assert page.status_code == 200
     assert "on the agenda of 2 meetings not yet held" in page.text
     # In words, in the MDT's zone (15:00 UTC is 10:00 in New York on 2 November 2026).
-    assert f"The MDT meeting of Wed 04 Nov, 10:00 EST · {SOON_PLACE}" in page.text
-    assert f"The MDT meeting of Wed 11 Nov, 14:30 EST · {LATER_PLACE}" in page.text
+    assert f"The MDT meeting of Wed 04 Nov 2026, 10:00 EST · {SOON_PLACE}" in page.text
+    assert f"The MDT meeting of Wed 11 Nov 2026, 14:30 EST · {LATER_PLACE}" in page.text
     for meeting in (w.soon, w.later):
         assert f'name="take_off" value="{meeting.public_id}" checked' in page.text
         assert f'name="agenda_listed" value="{meeting.public_id}"' in page.text
@@ -202,8 +202,9 @@ def test_an_unticked_meeting_keeps_the_case(client, db, keys, clock):
     closed = _close(client, token, w, take_off=[w.soon.public_id])
     assert closed.status_code == 303
     page = client.get(closed.headers["location"]).text
-    assert "Taken off the agenda of the meeting of Wed 04 Nov, 10:00 EST, not yet held." in page
-    assert "It stays on the agenda of the meeting of Wed 11 Nov, 14:30 EST, as you chose." in page
+    soon, later = "Wed 04 Nov 2026, 10:00 EST", "Wed 11 Nov 2026, 14:30 EST"
+    assert f"Taken off the agenda of the meeting of {soon}, not yet held." in page
+    assert f"It stays on the agenda of the meeting of {later}, as you chose." in page
     db.expire_all()
     assert w.item(db, w.soon) is None and w.item(db, w.later) is not None
     assert (w.sequence(db, w.soon), w.sequence(db, w.later)) == (1, 0)

@@ -314,16 +314,16 @@ def test_mentor_dashboard_and_upcoming_dates(client, db, mdt):
     )
     assert past.status_code == 400 and "This date has passed" in past.text
     dashboard = client.get("/").text
-    assert "My caseload" in dashboard and "Thu 12 Nov, 13:30" in dashboard
-    assert "Thu 12 Nov, 13:30 EST · Court appearance" in page_text(client.get("/mentor").text)
+    assert "My caseload" in dashboard and "Thu 12 Nov 2026, 13:30" in dashboard
+    assert "Thu 12 Nov 2026, 13:30 EST · Court appearance" in page_text(client.get("/mentor").text)
     # Cancelling a date asks first (one tap on a phone otherwise), then cancels it.
     date_id = re.search(r'href="/mentor/appointments/([^/"]+)/cancel"', client.get(case_page).text)
     cancel = f"/mentor/appointments/{date_id.group(1)}/cancel"
     asked = client.get(cancel)
-    assert asked.status_code == 200 and "Thu 12 Nov, 13:30 EST" in asked.text
+    assert asked.status_code == 200 and "Thu 12 Nov 2026, 13:30 EST" in asked.text
     assert f'action="{cancel}"' in asked.text and "Keep the date" in asked.text
     assert client.post(cancel, data={"csrf_token": token}).status_code == 303
-    assert "Thu 12 Nov, 13:30" not in client.get("/mentor").text
+    assert "Thu 12 Nov 2026, 13:30" not in client.get("/mentor").text
     assert client.get(cancel).status_code == 404  # cancelled: nothing left to ask about
 
 

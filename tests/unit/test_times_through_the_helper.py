@@ -81,3 +81,11 @@ def test_a_releases_status_keeps_its_instant_whole_and_its_words_escaped():
         "the release takes effect on "
         '<time datetime="2026-12-13T22:59:00+00:00">2026-12-13 17:59 EST</time> &lt;b&gt;'
     )
+
+
+def test_an_appointment_in_the_new_year_says_its_year():
+    # Before: "Sat 02 Jan, 13:00 EST", read in December as a date already past.
+    new_year = datetime(2027, 1, 2, 18, 0, tzinfo=UTC)
+    assert render.in_zone(new_year, ZoneInfo("America/New_York"), "weekday") == (
+        "Sat 02 Jan 2027, 13:00 EST"
+    )
