@@ -29,7 +29,7 @@ class AgencyLine:
     agency: Agency
     active_staff: int
     leads: int
-    live_sessions: int
+    signed_in: int  # people signed in now, however many sessions (browsers) each has
     signing_key_since: datetime | None
 
 
@@ -61,7 +61,7 @@ def agency_lines(
     )
     live = dict(
         db.exec(
-            select(StaffUser.agency_id, func.count(WebSession.id))
+            select(StaffUser.agency_id, func.count(func.distinct(WebSession.user_id)))
             .join(StaffUser, StaffUser.id == WebSession.user_id)
             .where(signed_in_now(now=now, idle=idle, absolute=absolute))
             .group_by(StaffUser.agency_id)
@@ -79,7 +79,7 @@ def agency_lines(
             agency=agency,
             active_staff=active.get(agency.id, 0),
             leads=leads.get(agency.id, 0),
-            live_sessions=live.get(agency.id, 0),
+            signed_in=live.get(agency.id, 0),
             signing_key_since=keys.get(agency.id),
         )
         # The agencies this node hosts: a roster member elsewhere is run by its own node.

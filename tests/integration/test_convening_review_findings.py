@@ -277,7 +277,30 @@ def test_the_node_overview_counts_as_signed_in_only_who_finished_signing_in(db, 
         )
         if line.agency.id == agency.id
     ]
-    assert line.live_sessions == 0, "half a sign-in is counted as signed in"
+    assert line.signed_in == 0, "half a sign-in is counted as signed in"
+
+
+def test_the_node_overview_counts_people_signed_in_not_their_sessions(db, keys):
+    # Before: "Signed in now" counted sessions: an agency of 3 active staff showed 17 and
+    # 30, each person's browsers and devices counted apart.
+    from portal.auth import sessions
+    from portal.services import node_overview
+
+    agency = make.agency(db, keys)
+    person = make.user(db, agency, Role.CASE_MANAGER)
+    for _ in range(3):  # a desk, a phone, a second browser
+        sessions.begin(
+            db, person, stage=sessions.Stage.FULL, at=make.AT, address=None, user_agent=None
+        )
+    db.flush()
+    (line,) = [
+        line
+        for line in node_overview.agency_lines(
+            db, now=make.AT, idle=timedelta(minutes=30), absolute=timedelta(hours=12)
+        )
+        if line.agency.id == agency.id
+    ]
+    assert line.signed_in == 1
 
 
 # ------------------------------------------------------------------ reopening
