@@ -309,18 +309,22 @@ def _require_status(meeting: Meeting, status: MeetingStatus) -> None:
 # ---------------------------------------------------------------- agenda
 
 
-def agenda_candidates(db: Session, coordinating: Agency, *, limit: int = 100) -> list[MdtCase]:
-    """Open cases of this MDT, nearest their deadline (or next review) first."""
+def agenda_candidates(
+    db: Session, coordinating: Agency, *, limit: int = 100, besides: Meeting | None = None
+) -> list[MdtCase]:
+    """Open cases of this MDT, nearest their deadline (or next review) first; `besides`: a
+    meeting whose agenda cases are left out (offered again, they were only refused)."""
     due = func.coalesce(MdtCase.next_review_date, MdtCase.convening_due)
+    query = select(MdtCase).where(
+        MdtCase.coordinating_agency_id == coordinating.id,
+        MdtCase.status == CaseStatus.OPEN,
+    )
+    if besides is not None:
+        on_it = select(AgendaItem.case_id).where(AgendaItem.meeting_id == besides.id)
+        query = query.where(MdtCase.id.not_in(on_it))
     return list(
         db.exec(
-            select(MdtCase)
-            .where(
-                MdtCase.coordinating_agency_id == coordinating.id,
-                MdtCase.status == CaseStatus.OPEN,
-            )
-            .order_by(MdtCase.first_mdt_date.is_not(None), due, MdtCase.reference)
-            .limit(limit)
+            query.order_by(MdtCase.first_mdt_date.is_not(None), due, MdtCase.reference).limit(limit)
         ).all()
     )
 

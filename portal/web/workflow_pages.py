@@ -693,7 +693,9 @@ def _meeting_page(ctx: Context, meeting, *, status: int = 200, errors: dict | No
             "recommendation_types": meetings.recommendation_types(ctx.db, agency)
             if managing
             else [],
-            "candidates": meetings.agenda_candidates(ctx.db, agency) if managing else [],
+            "candidates": meetings.agenda_candidates(ctx.db, agency, besides=meeting)
+            if managing
+            else [],
             "changes": meetings.changes(ctx.db, meeting),
             "priorities": list(TaskPriority),
             "statuses": MeetingStatus,

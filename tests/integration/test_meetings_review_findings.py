@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from form_markup import Page
 from sqlmodel import select
 from test_workflow_pages import NY, TODAY, a_case, sign_in
 
@@ -230,6 +231,18 @@ def test_a_case_added_to_a_meeting_held_before_its_intake_is_marked_convened_bef
         f"case opened {case.intake_date} recorded as first convened {case.first_mdt_date} "
         f"(agenda add answered {added.status_code}): a meeting held before the case existed"
     )
+
+
+def test_the_agenda_form_offers_no_case_already_on_the_agenda(client, db, keys):
+    """The meeting page's "Add a case to the agenda" offered every open case of the MDT,
+    those already on this agenda too; choosing one answered that it is already there."""
+    agency = make.agency(db, keys)
+    coordinator, _token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    on_it, off_it = a_case(db, agency), a_case(db, agency)
+    meeting = scheduled_meeting(db, agency, coordinator, [on_it.public_id])
+    page = Page(client.get(f"/meetings/{meeting.public_id}").text)
+    offered = {e.get("value") for e in page.by_id["agenda-case"].descendants() if e.tag == "option"}
+    assert offered == {off_it.public_id}, offered
 
 
 def test_an_agency_added_to_a_case_is_not_invited_to_the_meetings_already_discussing_it(
