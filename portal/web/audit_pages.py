@@ -17,7 +17,7 @@ from portal.models import AuditEntry
 from portal.services import audit_log, compelled_disclosures, release_forms
 from portal.web import audit_words, forms
 from portal.web.context import Context
-from portal.web.render import render
+from portal.web.render import render, whole_page_instead
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -44,10 +44,7 @@ def _log_page(
         filters = forms.audit_filters(params)
     except Invalid as error:
         if ctx.request.headers.get("hx-request"):
-            # htmx swaps no 4xx body, and the messages belong beside the fields, outside the
-            # results block: load the whole page, which shows them.
-            target = f"/audit?{ctx.request.url.query}"
-            return Response(status_code=error.status_code, headers={"HX-Redirect": target})
+            return whole_page_instead(ctx, error.status_code)
         errors, status, filters = error.errors, error.status_code, None
     result = None
     if filters is not None:

@@ -79,6 +79,8 @@ def task_filter(params: Mapping[str, str]) -> TaskFilter:
         due_from=lambda: optional_date("due_from"),
         due_to=lambda: optional_date("due_to"),
     )
+    if values["due_from"] and values["due_to"] and values["due_to"] < values["due_from"]:
+        raise Invalid("due_to", "The end of the range is before its start.")
     status = params.get("status", "")
     if status not in {"", "all", *TaskStatus}:
         raise Invalid("status", "Choose a status from the list.")

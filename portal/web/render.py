@@ -248,3 +248,12 @@ def render(
     if block:
         response.headers["Vary"] = "HX-Request"
     return response
+
+
+def whole_page_instead(ctx: Context, status: int) -> Response:
+    """The answer to an htmx request for a block whose fields were refused: htmx swaps no
+    4xx answer, and the messages belong beside the fields, outside the block asked for;
+    htmx loads the whole page at the same address instead, which shows them."""
+    url = ctx.request.url
+    address = url.path + (f"?{url.query}" if url.query else "")
+    return Response(status_code=status, headers={"HX-Redirect": address})

@@ -26,7 +26,7 @@ from portal.services import (
 from portal.services.cases import caseload_holder
 from portal.web import confirm_pages, forms
 from portal.web.context import Context
-from portal.web.render import in_zone, render
+from portal.web.render import in_zone, render, whole_page_instead
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -908,6 +908,8 @@ def task_list(ctx: Context) -> Response:
         filters = forms.task_filter(ctx.request.query_params)
         errors = {}
     except Invalid as error:
+        if ctx.request.headers.get("hx-request"):
+            return whole_page_instead(ctx, error.status_code)
         filters, errors = tasks.TaskFilter(), error.errors
     raw_page = ctx.request.query_params.get("page", "1")
     page = tasks.task_page(
@@ -940,6 +942,7 @@ def task_list(ctx: Context) -> Response:
             if ctx.request.query_params
             else "/tasks",
             "filters": filters,
+            "typed": ctx.request.query_params,  # shown again as typed, refused or not
             "errors": errors,
             "statuses": list(TaskStatus),
             "today": _today(ctx),

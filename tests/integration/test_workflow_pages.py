@@ -300,6 +300,21 @@ def test_task_list_filters_reject_bad_dates(client, db, keys):
     assert response.status_code == 400 and "must be a date" in response.text
 
 
+def test_a_task_range_that_ends_before_it_starts_says_so(client, db, keys):
+    # Before: "Due to" before "Due from" answered 200 "No tasks match.", as if there were
+    # none; the audit log's filter says the range is wrong. Through htmx (the filter form)
+    # a refusal has the whole page loaded, which shows the message beside its field.
+    agency = make.agency(db, keys)
+    sign_in(client, db, agency, Role.ADVOCATE)
+    wrong = "/tasks?due_from=2026-12-10&due_to=2026-12-01"
+    response = client.get(wrong)
+    assert response.status_code == 400
+    assert "The end of the range is before its start." in page_text(response.text)
+    assert 'value="2026-12-10"' in response.text and 'value="2026-12-01"' in response.text
+    through_htmx = client.get(wrong, headers={"HX-Request": "true"})
+    assert through_htmx.status_code == 400 and through_htmx.headers["HX-Redirect"] == wrong
+
+
 def test_calendar_feed_issue_fetch_and_revoke(client, db, keys):
     agency = make.agency(db, keys)
     me, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
