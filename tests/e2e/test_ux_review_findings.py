@@ -418,6 +418,25 @@ def test_the_screening_panel_and_the_task_list_hide_columns_off_a_phone(browser,
     assert not sideways, f"tables wider than a 360 px phone (px): {sideways}"
 
 
+def test_the_new_meeting_agenda_choices_break_into_columns_on_a_phone(browser, portal_url):
+    """/meetings/new at 360 px, as the coordinator: each agenda choice is a flex label, and
+    each element in it (the date, the "overdue" note) became a column of its own, so a
+    choice read "MDT-2026-" / "4NJ4TS ·" / "convene" / "by" | date | "(42 days overdue)",
+    five lines tall. A choice is to read as a sentence, two lines at most."""
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(portal_url + "/meetings/new")
+        lines = page.eval_on_selector_all(
+            "fieldset:has(input[name=case_ids]) label.choice",
+            """els => els.map(e => e.getBoundingClientRect().height
+                                  / parseFloat(getComputedStyle(e).lineHeight))""",
+        )
+    finally:
+        context.close()
+    assert lines, "no agenda choice on the page"
+    assert max(lines) <= 2.5, f"agenda choices {max(lines):.1f} lines tall at 360 px"
+
+
 def test_a_refused_inline_status_change_shows_nothing_and_looks_saved(browser, portal_url):
     """/tasks as the coordinator, at 1280 px: "blocked" with nothing in "blocked on…", then
     Save. The server refused it (400, "Say what the task is blocked on.") and answered the
