@@ -437,6 +437,24 @@ def test_the_new_meeting_agenda_choices_break_into_columns_on_a_phone(browser, p
     assert max(lines) <= 2.5, f"agenda choices {max(lines):.1f} lines tall at 360 px"
 
 
+def test_the_start_time_box_is_the_browsers_own_beside_a_styled_date_box(browser, portal_url):
+    """/meetings/new: the date box has the portal's border, padding and height; the start
+    time box beside it was the browser's own, small and unbordered (also the screening's
+    date-and-time box)."""
+    context, page = _page(browser, portal_url, "coordinator")
+    try:
+        page.goto(portal_url + "/meetings/new")
+        looks = page.evaluate(
+            """() => ['#date', '#time'].map(s => {
+                 const c = getComputedStyle(document.querySelector(s));
+                 return [c.borderTopColor, c.minHeight, c.paddingTop].join(' ');
+               })"""
+        )
+    finally:
+        context.close()
+    assert looks[0] == looks[1], f"date box {looks[0]!r}, time box {looks[1]!r}"
+
+
 def test_a_refused_inline_status_change_shows_nothing_and_looks_saved(browser, portal_url):
     """/tasks as the coordinator, at 1280 px: "blocked" with nothing in "blocked on…", then
     Save. The server refused it (400, "Say what the task is blocked on.") and answered the
