@@ -35,23 +35,26 @@ def verify_form(ctx: Context) -> Response:
     return render(ctx, "consent/verify.html", _page(ctx))
 
 
-def _uploaded_bytes(ctx: Context) -> bytes:
+def _uploaded_bytes(ctx: Context) -> tuple[bytes, str]:
+    """The document sent, and the field it came in (a message about it goes beside that)."""
     upload = ctx.form.get("document") if ctx.form is not None else None
     if isinstance(upload, UploadFile) and upload.filename:
         # One byte past the limit is enough for the library to say "too large".
-        return upload.file.read(MAX_ENVELOPE_BYTES + 1)
+        return upload.file.read(MAX_ENVELOPE_BYTES + 1), "document"
     pasted = ctx.field("pasted")
     if pasted.strip():
-        return pasted.encode("utf-8")
+        return pasted.encode("utf-8"), "pasted"
     raise Invalid("document", "Choose a signed release file, or paste its text.")
 
 
 def verify(ctx: Context) -> Response:
     pasted = ctx.field("pasted")
+    sent_in = "document"
     try:
+        document, sent_in = _uploaded_bytes(ctx)
         report = release_documents.verify_upload(
             ctx.db,
-            _uploaded_bytes(ctx),
+            document,
             keys=ctx.request.app.state.keys,
             at=ctx.now,
             tz=ctx.settings.tz,
@@ -70,10 +73,11 @@ def verify(ctx: Context) -> Response:
             ),
         )
     except Invalid as error:
+        errors = {(sent_in if at == "document" else at): m for at, m in error.errors.items()}
         return render(
             ctx,
             "consent/verify.html",
-            _page(ctx, errors=error.errors, pasted=pasted[:MAX_ENVELOPE_BYTES]),
+            _page(ctx, errors=errors, pasted=pasted[:MAX_ENVELOPE_BYTES]),
             status=error.status_code,
         )
     names = {a.public_id: a for a in ctx.db.exec(select(Agency))}

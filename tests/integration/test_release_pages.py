@@ -4,6 +4,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from form_markup import Page
 from mentor_helpers import in_caseload
 from page_text import page_text
 from sqlmodel import func, select
@@ -511,6 +512,17 @@ def verify_post(client, token, content: bytes, filename="release.json"):
         data={"csrf_token": token},
         files={"document": (filename, content, "application/json")},
     )
+
+
+def test_a_pasted_text_that_is_no_release_is_told_beside_the_paste_box(client, team):
+    # Before: the message sat under the file-upload field, which the person had not used.
+    answer = client.post(
+        "/consent/verify", data={"csrf_token": team.token, "pasted": "not a signed release"}
+    )
+    assert 400 <= answer.status_code < 500
+    page = Page(answer.text)
+    assert page.by_id["pasted"].described_by() == ["pasted-error"]
+    assert "pasted-error" in page.by_id and "document-error" not in page.by_id
 
 
 def test_verify_page_valid_tampered_revoked_expired(client, db, team, clock):
