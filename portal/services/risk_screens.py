@@ -326,7 +326,7 @@ def record_screen(
     """Record the risk notes: the survivor's, and each household member's own (by public
     id). The screen counts as recorded once everyone it covers has notes."""
     if not given.survivor_notes:
-        raise Invalid("survivor_notes", "The survivor's risks is required.")
+        raise Invalid("survivor_notes", "A note of the survivor's risks is required.")
     people = persons(db, screen)
     screen.key_id, screen.notes_sealed = seal_record(
         db, screen.agency_id, keys, {"survivor": given.survivor_notes}, place=_notes_place(screen)

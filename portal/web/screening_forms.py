@@ -154,7 +154,7 @@ def read_risk_notes(form: Mapping[str, object], *, people: Iterable[str]) -> Ris
             form.get("survivor_notes"),
             "survivor_notes",
             max_length=NOTE_MAX,
-            label="The survivor's risks",
+            label="A note of the survivor's risks",
             multiline=True,
         )
     }

@@ -489,7 +489,8 @@ def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):
     case = a_case(db, agency, [partner])
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
     empty = client.post(f"/cases/{case.public_id}/close", data={"csrf_token": token})
-    assert empty.status_code == 400 and "Reason is required" in empty.text
+    # Before: "Reason is required.", which told no one what the reason is for.
+    assert empty.status_code == 400 and "Say why, in a few words" in page_text(empty.text)
     closed = client.post(
         f"/cases/{case.public_id}/close", data={"csrf_token": token, "reason": "done"}
     )

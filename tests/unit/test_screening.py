@@ -884,5 +884,5 @@ def test_risk_notes_need_the_survivors_own(db, keys, owned):
             keys=keys,
             at=identified + timedelta(hours=1),
         )
-    assert caught.value.errors == {"survivor_notes": "The survivor's risks is required."}
+    assert caught.value.errors == {"survivor_notes": "A note of the survivor's risks is required."}
     assert clock.screened_at is None

@@ -180,7 +180,7 @@ def test_the_risk_notes_of_the_survivor_and_each_person():
     assert dict(given.person_notes) == {"p1": "Agreed adult only.", "p2": ""}
     errors = errors_of(screening_forms.read_risk_notes, {"person_p1": "x" * 2001}, people=["p1"])
     assert errors == {
-        "survivor_notes": "The survivor's risks is required.",
+        "survivor_notes": "A note of the survivor's risks is required.",
         "notes": "Their risk notes must be at most 2000 characters.",
     }
 
