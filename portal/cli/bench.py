@@ -8,7 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from portal.cli.errors import BAD_INPUT, OK, CommandError
-from portal.cli.parsing import command, group, seconds, whole_number, whole_numbers
+from portal.cli.parsing import (
+    command,
+    group,
+    scratch_prefix,
+    seconds,
+    whole_number,
+    whole_numbers,
+)
+from portal.cli.serve import MOST_WORKERS
 
 SCRATCH = " (never the node's database: each run makes and drops scratch databases)"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -24,8 +32,10 @@ def _scratch_options(parser, prefix: str) -> None:
     )
     parser.add_argument(
         "--scratch-prefix",
+        type=scratch_prefix,
         default=prefix,
-        help="how the scratch databases' names begin (each gets a random suffix)",
+        help="how the scratch databases' names begin (each gets a random suffix): lower-case "
+        "letters, digits and '_'",
     )
 
 
@@ -77,7 +87,7 @@ def add_commands(commands):
     )
     disclosure.add_argument(
         "--workers",
-        type=whole_number(1),
+        type=whole_number(1, MOST_WORKERS),
         default=None,
         help="server processes (portal serve --workers); default: as served in production "
         "on this two-core machine (2, one per core; ops/README.md)",

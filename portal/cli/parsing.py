@@ -4,6 +4,7 @@ database it would use, so `--help` answers "where will this go?" before it runs.
 from __future__ import annotations
 
 import argparse
+import re
 from enum import StrEnum
 
 from portal.cli import database
@@ -85,9 +86,9 @@ def choices_help(enum: type[StrEnum], what: str) -> str:
     )
 
 
-def whole_number(least: int):
-    """An option's type: a whole number of at least `least` (argparse says which option
-    and why, in one line, before anything runs)."""
+def whole_number(least: int, most: int | None = None):
+    """An option's type: a whole number of at least `least` and, given, at most `most`
+    (argparse says which option and why, in one line, before anything runs)."""
 
     def parse(text: str) -> int:
         try:
@@ -96,9 +97,25 @@ def whole_number(least: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if number < least:
             raise argparse.ArgumentTypeError(f"{number} is too few: at least {least}")
+        if most is not None and number > most:
+            raise argparse.ArgumentTypeError(f"{number} is too many: at most {most}")
         return number
 
     return parse
+
+
+_SCRATCH_PREFIX = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def scratch_prefix(text: str) -> str:
+    """An option's type: how a scratch database's name begins. It becomes a PostgreSQL
+    database's name and an SQLite file's, so only lower-case letters, digits and '_':
+    a quote broke the CREATE DATABASE, and '../' put a file outside the scratch folder."""
+    if not _SCRATCH_PREFIX.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use lower-case letters, digits and '_' (a letter first, at most 40)"
+        )
+    return text
 
 
 def seconds(text: str) -> float:

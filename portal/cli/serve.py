@@ -12,6 +12,10 @@ from portal.cli.parsing import command, port, whole_number
 # Beyond this many, more workers by default would mostly add memory and connections: the
 # node's database (one SQLite file's writers, or PostgreSQL's connections) is shared by all.
 MOST_WORKERS_BY_DEFAULT = 8
+# Asked for, at most this many: each worker holds its own connections (PostgreSQL's
+# default limit is 100 for the whole server) and its own memory; 1,000 were accepted, and
+# hundreds of processes started before the machine ran out of memory.
+MOST_WORKERS = 32
 
 
 def usable_cores() -> int:
@@ -49,10 +53,10 @@ def add_commands(commands) -> None:
     serve.add_argument("--port", type=port, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers",
-        type=whole_number(1),
+        type=whole_number(1, MOST_WORKERS),
         default=default_workers(),
-        help=f"worker processes; by default one per core this process may use, at most "
-        f"{MOST_WORKERS_BY_DEFAULT}",
+        help=f"worker processes, at most {MOST_WORKERS}; by default one per core this process "
+        f"may use, at most {MOST_WORKERS_BY_DEFAULT}",
     )
 
 

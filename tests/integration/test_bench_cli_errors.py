@@ -46,3 +46,13 @@ def test_a_bug_in_the_benchmark_is_not_said_as_a_server_to_change(
     assert status == 3
     assert "create databases" not in err and "cannot use the benchmark's scratch" not in err, err
     assert "unexpected" in err and "report it" in err and "portal-demo.db" not in err
+
+
+@pytest.mark.parametrize("prefix", ['i15"drop', "../../etc/x", "Upper", ""])
+def test_a_scratch_prefix_that_is_no_plain_name_is_refused(capsys, prefix):
+    # Before: a quote broke PostgreSQL's CREATE DATABASE ("unexpected SyntaxError … report
+    # it"), and '../' made the SQLite scratch file outside the scratch folder.
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["bench", "audit", "--backend", "sqlite", "--scratch-prefix", prefix])
+    assert refused.value.code == 2
+    assert "argument --scratch-prefix" in capsys.readouterr().err

@@ -299,6 +299,8 @@ def test_the_demo_says_its_port_is_taken_before_it_builds_anything(operator, cap
     ("option", "said"),
     [
         (["--workers", "0"], "argument --workers: 0 is too few: at least 1"),
+        # Before: 1,000 were accepted, and hundreds of processes started.
+        (["--workers", "1000"], "argument --workers: 1000 is too many: at most 32"),
         (["--port", "99999"], "argument --port: 99999 is not a port: at most 65535"),
         (["--port", "http"], "argument --port: 'http' is not a whole number"),
     ],
