@@ -302,6 +302,8 @@ def _secrets_file_values(path: Path) -> dict:
 
 def read_secrets_file(path: Path) -> dict:
     """The secrets file's values, refused if others may read it."""
+    if path.is_dir():  # said as a folder first: 'chmod 600' on a folder was the advice
+        return _secrets_file_values(path)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise PermissionError(
@@ -367,6 +369,21 @@ def _written_in_place(path: Path, values: dict) -> bool:
     return True
 
 
+# Numbers read from the environment, and what each may be: a negative lock wait or session
+# length was accepted, and the node served with every database call failing, or with
+# sessions that end before they begin.
+_RANGES = (
+    ("PORTAL_SESSION_IDLE_MINUTES", "session_idle_minutes", 1, 24 * 60),
+    ("PORTAL_SESSION_ABSOLUTE_HOURS", "session_absolute_hours", 1, 24 * 7),
+    ("PORTAL_CONVENING_WINDOW_DAYS", "convening_window_days", 1, 365),
+    ("PORTAL_SUMMARY_BUDGET_MS", "summary_budget_ms", 0, 60_000),
+    ("PORTAL_DATE_WINDOW_YEARS", "date_window_years", 1, 150),
+    ("PORTAL_RELEASE_MAX_TERM_DAYS", "release_max_term_days", 1, 3660),
+    ("PORTAL_DATABASE_LOCK_WAIT_MS", "database_lock_wait_ms", 1, 600_000),
+    ("PORTAL_BODY_TIMEOUT_SECONDS", "body_timeout_seconds", 0.1, 3600),
+)
+
+
 def _listed(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -430,7 +447,16 @@ def from_environment(
     )
     values.update(overrides)
     settings = Settings(**values)
-    zoneinfo.ZoneInfo(settings.mdt_timezone)  # fail at start, not at the first date shown
+    try:  # fail at start, not at the first date shown
+        zoneinfo.ZoneInfo(settings.mdt_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"PORTAL_MDT_TIMEZONE is {settings.mdt_timezone!r}, not a time zone: give an IANA "
+            "name such as America/New_York"
+        ) from None
+    for name, attribute, least, most in _RANGES:
+        if not least <= getattr(settings, attribute) <= most:
+            raise ValueError(f"{name} must be between {least:g} and {most:g}")
     if settings.minor_signers not in MINOR_SIGNERS:
         raise ValueError(
             f"PORTAL_MINOR_SIGNERS must be one of: {', '.join(MINOR_SIGNERS)} "

@@ -45,14 +45,45 @@ def test_secrets_are_not_shown_in_repr(tmp_path):
     assert str(settings.secrets.session_key) not in repr(settings)
 
 
-def test_unknown_time_zone_fails_at_start(tmp_path):
-    with pytest.raises(Exception):  # noqa: B017 - zoneinfo raises its own error type
+def test_unknown_time_zone_fails_at_start_naming_the_setting(tmp_path):
+    # Before: "'No time zone found with key Mars/Olympus_Mons'", naming no setting.
+    with pytest.raises(ValueError, match=r"PORTAL_MDT_TIMEZONE is 'Mars/Olympus_Mons'.*IANA"):
         from_environment(
             {
                 "PORTAL_SECRETS_FILE": str(tmp_path / "s.json"),
                 "PORTAL_MDT_TIMEZONE": "Mars/Olympus_Mons",
             }
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTAL_DATABASE_LOCK_WAIT_MS", "-1"),
+        ("PORTAL_SESSION_IDLE_MINUTES", "0"),
+        ("PORTAL_SESSION_ABSOLUTE_HOURS", "-1"),
+        ("PORTAL_CONVENING_WINDOW_DAYS", "-1"),
+        ("PORTAL_RELEASE_MAX_TERM_DAYS", "-3"),
+        ("PORTAL_DATE_WINDOW_YEARS", "0"),
+        ("PORTAL_SUMMARY_BUDGET_MS", "-7"),
+        ("PORTAL_BODY_TIMEOUT_SECONDS", "-1"),
+    ],
+)
+def test_a_number_setting_out_of_its_range_fails_at_start(tmp_path, name, value):
+    # Before: each was accepted, and `portal serve` started with, say, every database call
+    # failing (a negative lock wait) or sessions ending before they began.
+    with pytest.raises(ValueError, match=f"{name} must be between"):
+        from_environment({"PORTAL_SECRETS_FILE": str(tmp_path / "s.json"), name: value})
+
+
+def test_a_secrets_file_that_is_a_folder_is_said_as_one(tmp_path):
+    # Before: a folder others may read (/tmp) was refused with "run: chmod 600 /tmp".
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(Exception, match="it is a folder") as refused:
+        from_environment({"PORTAL_SECRETS_FILE": str(folder)})
+    assert "chmod" not in str(refused.value)
 
 
 def test_the_screening_due_hours_come_from_the_environment_and_are_checked(tmp_path):
