@@ -39,6 +39,25 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+def is_lock_wait(error: BaseException) -> bool:
+    """True when `error` (or what caused it) is a lock waited on past its limit: another
+    process holds the database (or a row of it), which is up and answering."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError):
+            return str(current).startswith(_SQLITE_BUSY)
+        if psycopg is not None and isinstance(current, psycopg.Error):
+            return getattr(current, "sqlstate", None) == "55P03"
+        current = (
+            current.orig
+            if isinstance(current, exc.DBAPIError) and current.orig is not None
+            else current.__cause__ or current.__context__
+        )
+    return False
+
+
 def _transient(error: BaseException) -> bool:
     if isinstance(error, exc.TimeoutError):  # no pooled connection came free in time
         return True

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from portal import migrate
 from portal.cli.errors import REFUSED, CommandError
 from portal.db import make_engine, normalise_url
+from portal.db_faults import is_lock_wait
 from portal.settings import (
     DEFAULT_DATABASE_URL,
     SecretsMissing,
@@ -205,8 +206,19 @@ def driver_reason(error: BaseException) -> str:
     return first.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
 
 
+# A lock waited on past its limit: the database is up and answering, another process holds
+# what this command needs. Said before as "unexpected OperationalError … report it", or on
+# PostgreSQL as "cannot connect … is it running there?" (its message says "timeout").
+BUSY = (
+    "the database is busy: another process holds a lock this command needs (a long "
+    "command, or a server's request); nothing was changed, try again when it is done"
+)
+
+
 def problem(error: DBAPIError, database: Database) -> CommandError:
     """One line for a database that does not answer as configured."""
+    if is_lock_wait(error):
+        return CommandError(BUSY)
     text = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error) else ""
     reason = driver_reason(error)
     try:

@@ -19,9 +19,10 @@ from portal.cli import roster as roster_commands
 from portal.cli import serve as serve_commands
 from portal.cli import setup as setup_commands
 from portal.cli import translations as translation_commands
-from portal.cli.database import chosen, problem
+from portal.cli.database import BUSY, chosen, problem
 from portal.cli.errors import BAD_INPUT, COULD_NOT_RUN, EXIT_STATUSES, CommandError
 from portal.cli.parsing import NONE, Formatter, command
+from portal.db_faults import is_lock_wait
 from portal.errors import DomainError
 from portal.settings import DEMO_DATABASE_FILE
 
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     except EOFError:  # Ctrl-D at a question
         return _fail("no answer (the input ended); nothing was changed", BAD_INPUT)
     except Exception as error:
+        if is_lock_wait(error):  # the driver's own, past SQLAlchemy (the writers' lock)
+            return _fail(BUSY, COULD_NOT_RUN)
         if verbose:
             traceback.print_exc()
         first = (str(error).strip().splitlines() or [""])[0]

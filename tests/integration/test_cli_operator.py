@@ -4,12 +4,15 @@ their exit status, `portal init`, and what `portal demo` does with a database no
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlmodel import Session, select
 
@@ -379,3 +382,28 @@ def test_a_database_is_shown_without_any_password(url, shown):
     from portal.cli.database import Database
 
     assert Database(url, "DATABASE_URL").shown() == shown
+
+
+def test_a_database_another_process_holds_is_said_busy(
+    empty_database, backend, capsys, monkeypatch
+):
+    """Another process holds a lock the command needs (here the whole database, or the
+    agency table). Before: "unexpected OperationalError: database is locked … report it" on
+    SQLite, "cannot connect to PostgreSQL … is it running there?" on PostgreSQL."""
+    status, _, err = run(capsys, *INIT)
+    assert status == 0, err
+    quick = functools.partial(make_engine, lock_wait_ms=300)  # the command's 30 s, shortened
+    monkeypatch.setattr("portal.cli.database.make_engine", quick)
+    if backend == "sqlite":  # another program's connection, as sqlite3's shell would hold it
+        held = sqlite3.connect(empty_database.removeprefix("sqlite:///"), isolation_level=None)
+        held.execute("BEGIN EXCLUSIVE")
+    else:
+        held = psycopg.connect(empty_database.replace("+psycopg", ""))
+        held.execute("LOCK TABLE agency IN ACCESS EXCLUSIVE MODE")
+    try:
+        status, _, err = run(capsys, "keys", "rotate", "Alder Advocacy (synthetic)")
+    finally:
+        held.rollback()
+        held.close()
+    assert status == 3 and err.startswith("error: the database is busy"), err
+    assert len(err.strip().splitlines()) == 1
