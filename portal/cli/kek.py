@@ -57,7 +57,7 @@ def add_commands(keys_cmd) -> None:
         "forget-previous-kek",
         "remove the previous key-encryption keys from the secrets file, once nothing needs them",
         description="Remove the previous key-encryption keys from the secrets file (replaced "
-        "whole, mode 0600), after a question. Refused (exit status 1) while anything in the "
+        "whole, mode 0600), after a question. Refused (exit status 4) while anything in the "
         "database still opens only under one of them: run `portal keys rewrap` first.",
         run=cmd_forget_previous_kek,
     )

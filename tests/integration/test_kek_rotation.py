@@ -227,6 +227,9 @@ def test_forget_is_refused_while_a_key_still_opens_only_under_the_previous_kek(n
 
     status, out, err = run(capsys, "keys", "forget-previous-kek", "--yes")
     assert (status, out) == (4, "")  # refused: the keys are not yet in a state to forget it
+    with pytest.raises(SystemExit):  # and its help says so (it said exit status 1)
+        run(capsys, "keys", "forget-previous-kek", "--help")
+    assert "Refused (exit status 4)" in " ".join(capsys.readouterr().out.split())
     assert err == (
         "error: 6 keys still open only under a previous KEK (agency keys 4, staff TOTP "
         "secrets 1, TOTP secrets being enrolled 1): run `portal keys rewrap` first; nothing "
