@@ -41,6 +41,8 @@ def known_revision(revision: str) -> bool:
     """Whether this portal's migrations hold `revision` (a newer portal's does not)."""
     from alembic.util import CommandError
 
+    if not revision.strip():  # Alembic asserts on an empty name rather than say "none"
+        return False
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except CommandError:

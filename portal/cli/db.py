@@ -102,12 +102,15 @@ def cmd_current(args: argparse.Namespace) -> int:
     if current is not None and not migrate.known_revision(current):
         print(f"current {current}; head {head} (a newer portal's migration: not known here)")
         return NEGATIVE
-    print(f"current {current or 'base'}; head {head}" + ("" if current == head else " (behind)"))
+    behind = " (behind: run `portal db upgrade`)"
+    print(f"current {current or 'base'}; head {head}" + ("" if current == head else behind))
     return OK if current == head else NEGATIVE
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    engine = open_engine(chosen(), schema=False)
+    database = chosen()
+    engine = open_engine(database, schema=False)
+    _not_newer(engine, database)
     migrate.upgrade(engine)
     differences = migrate.schema_differences(engine)
     for difference in differences:
@@ -117,7 +120,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_revision(args: argparse.Namespace) -> int:
-    engine = open_engine(chosen(), schema=False)
+    database = chosen()
+    engine = open_engine(database, schema=False)
+    _not_newer(engine, database)
     migrate.upgrade(engine)
     migrate.new_revision(engine, args.message)
     return OK

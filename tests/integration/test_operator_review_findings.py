@@ -252,11 +252,33 @@ def test_db_upgrade_on_a_database_from_a_newer_portal_says_so(node, capsys):
     assert "run `portal db upgrade`" not in other_err, other_err
 
 
-def test_db_upgrade_to_an_unknown_revision_is_bad_input(node, capsys):
+@pytest.mark.parametrize("revision", ["nonsense", ""])
+def test_db_upgrade_to_an_unknown_revision_is_bad_input(node, capsys, revision):
     """A mistyped revision is bad input (exit 2, one line), not "unexpected CommandError
-    ... report it" with exit 3."""
-    status, _, err = run(capsys, "db", "upgrade", "nonsense")
+    ... report it" with exit 3 (an empty one: "unexpected AssertionError")."""
+    status, _, err = run(capsys, "db", "upgrade", revision)
     assert status == 2 and "unexpected" not in err, (status, err)
+
+
+@pytest.mark.parametrize("command", ["check", "revision"])
+def test_db_check_on_a_database_from_a_newer_portal_says_so(node, capsys, command):
+    """`db check` (and `db revision`) answered "unexpected CommandError: Can't locate
+    revision …" where every other `db` command says a newer portal migrated it (exit 4)."""
+    _stamp(node, "ffffffffffff")
+    status, _, err = run(
+        capsys, "db", command, *(["-m", "synthetic"] if command == "revision" else [])
+    )
+    assert status == 4 and "unexpected" not in err and "newer" in err, (status, err)
+
+
+def test_db_current_behind_says_what_to_run(node, capsys):
+    _stamp(node, migrate.head_revision())
+    engine = make_engine(node)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    engine.dispose()
+    _, out, _ = run(capsys, "db", "current")
+    assert "behind: run `portal db upgrade`" in out, out
 
 
 def test_db_downgrade_that_drops_recorded_legal_bases_asks_first(node, capsys):
