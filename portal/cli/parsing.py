@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from portal.cli import database
 
@@ -141,3 +142,14 @@ def port(text: str) -> int:
     if number > 65535:
         raise argparse.ArgumentTypeError(f"{number} is not a port: at most 65535")
     return number
+
+
+def web_address(text: str) -> str:
+    """An option's type: the address people open the portal at, http(s)://host[:port][/path]
+    (a link is built on it: 'not a url/enrol/…' was printed as one)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a web address: give one such as https://mdt.example.org"
+        )
+    return text.strip().rstrip("/")

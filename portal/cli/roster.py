@@ -214,6 +214,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
         ) from None
     if not isinstance(entries, list):
         raise CommandError(f"{args.members}: expected a JSON list of entries", errors.BAD_INPUT)
+    if not entries:
+        # Signed, it put in force a roster of the coordinator alone: every partner gone.
+        raise CommandError(
+            f"{args.members} lists no member: a roster names every agency of the MDT besides "
+            "the coordinator (`portal roster list` shows the one in force)",
+            errors.BAD_INPUT,
+        )
     if (where := unstorable_field(entries)) is not None:
         raise CommandError(
             f"{args.members}: entry {where} holds text no database can store (a NUL or a lone "

@@ -13,7 +13,7 @@ from sqlmodel import select
 from portal import migrate
 from portal.cli.database import chosen, has_agencies, node_settings, open_engine
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
-from portal.cli.parsing import CREATES, choices_help, command, group
+from portal.cli.parsing import CREATES, choices_help, command, group, web_address
 from portal.db import unit_of_work
 from portal.errors import NotFound
 from portal.models import Agency, AgencyKind, Discipline, Node, Role
@@ -96,6 +96,7 @@ def add_commands(commands) -> None:
     )
     add.add_argument(
         "--base-url",
+        type=web_address,
         help="the portal's address as staff open it, for the enrolment link (default: this "
         "node's address in the roster, else http://127.0.0.1:8000)",
     )

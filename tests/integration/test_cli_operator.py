@@ -407,3 +407,13 @@ def test_a_database_another_process_holds_is_said_busy(
         held.close()
     assert status == 3 and err.startswith("error: the database is busy"), err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("address", ["not a url", "ftp://x", "https://"])
+def test_staff_add_refuses_an_address_no_link_can_be_built_on(operator, capsys, address):
+    """Before: the account was made and 'enrolment link …: not a url/enrol/…' printed."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["staff", "add", "--agency", "A", "--username", "x.y", "--name", "X Y",
+                  "--role", "advocate", "--base-url", address])  # fmt: skip
+    assert refused.value.code == 2
+    assert "argument --base-url" in capsys.readouterr().err

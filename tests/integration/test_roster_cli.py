@@ -236,3 +236,17 @@ def test_after_the_coordinator_rotates_its_key_other_nodes_stop_trusting_the_old
     nodes.use("b")
     assert cli.main(["roster", "import", str(following)]) == 0
     assert _coordinator_keys_held_on_b(nodes) == {new}
+
+
+def test_a_roster_of_no_member_is_not_signed(nodes, tmp_path, capsys):
+    """Before: an empty list was signed and put in force: a roster of the coordinator
+    alone, every partner gone from it."""
+    nodes.use("a")
+    members = tmp_path / "none.json"
+    members.write_text("[]")
+    arguments = ["roster", "sign", str(members), "--coordinator", "Coordinating CAC (synthetic)"]
+    arguments += ["--node", "http://127.0.0.1:9101", "--out", str(tmp_path / "r.json")]
+    assert cli.main(arguments) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "lists no member" in err and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
