@@ -78,9 +78,14 @@ class Journal:
             raise JournalError(
                 f"the audit journal {self.path} is a folder; set PORTAL_AUDIT_JOURNAL to a file"
             )
+        if not self.path.parent.is_dir():
+            # A mistyped folder started a journal of its own there, and the node's own then
+            # lacked the checkpoints signed meanwhile ('portal audit verify': BROKEN).
+            raise JournalError(
+                f"no folder {self.path.parent} for the audit journal {self.path.name}: create "
+                "it first, or fix PORTAL_AUDIT_JOURNAL"
+            )
         existing = self.path if self.path.exists() else self.path.parent
-        while not existing.exists():
-            existing = existing.parent
         if not os.access(existing, os.W_OK):
             raise JournalError(
                 f"cannot write the audit journal {self.path}: permission denied to this "

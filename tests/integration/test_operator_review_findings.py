@@ -463,6 +463,19 @@ def test_audit_checkpoint_with_an_unwritable_journal_is_refused_before_signing(
     assert "unexpected" not in err and str(operator) in err, err
 
 
+def test_audit_checkpoint_with_a_journal_in_no_folder_is_refused_before_signing(
+    node, operator, monkeypatch, capsys
+):
+    """A mistyped PORTAL_AUDIT_JOURNAL folder: the folder was made and a new journal begun
+    there; the node's own journal then lacked that checkpoint, and `audit verify` said
+    BROKEN."""
+    before = _checkpoints(node)
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(operator / "no-such" / "journal.jsonl"))
+    status, _out, err = run(capsys, "audit", "checkpoint")
+    assert status == 3 and "no folder" in err and err.count("\n") == 1, err
+    assert _checkpoints(node) == before and not (operator / "no-such").exists()
+
+
 def test_audit_verify_with_a_journal_that_is_a_folder_is_one_line(
     node, operator, monkeypatch, capsys
 ):
