@@ -12,8 +12,9 @@ def limits_storage_uri(redis_url: str) -> str:
     """The `limits` storage URI for REDIS_URL: the same URL, checked early."""
     scheme = urlsplit(redis_url).scheme
     if scheme not in SCHEMES:
+        shown = redis_url.rsplit("@", 1)[-1]  # never a password it may hold
         raise ValueError(
-            f"REDIS_URL must start with redis://, rediss:// or redis+unix:// (got {scheme!r}:)"
+            f"REDIS_URL must start with redis://, rediss:// or redis+unix:// (it is {shown!r})"
         )
     return redis_url
 

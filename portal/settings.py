@@ -384,6 +384,11 @@ _RANGES = (
 )
 
 
+# The sign-in throttle's stores (portal/auth/throttle.py, `limits`): kept to those the
+# node is served with and documented; "database" is the node's own.
+_THROTTLE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+
+
 def _listed(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -454,6 +459,13 @@ def from_environment(
             f"PORTAL_MDT_TIMEZONE is {settings.mdt_timezone!r}, not a time zone: give an IANA "
             "name such as America/New_York"
         ) from None
+    storage = settings.ratelimit_storage
+    if storage != "database" and storage.split("://", 1)[0] not in _THROTTLE_SCHEMES:
+        # Said at start: it failed in each worker's first sign-in, after "serving".
+        raise ValueError(
+            f"PORTAL_RATELIMIT_STORAGE is {storage!r}: leave it unset (the node's database), "
+            "or give memory:// or a Redis URL (redis://host:6379/0)"
+        )
     for name, attribute, least, most in _RANGES:
         if not least <= getattr(settings, attribute) <= most:
             raise ValueError(f"{name} must be between {least:g} and {most:g}")

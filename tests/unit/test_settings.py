@@ -144,3 +144,22 @@ def test_sealed_bound_only_in_the_secrets_file_must_be_true_or_false(tmp_path, v
     assert str(wrong.value) == (
         f"sealed_bound_only in the secrets file {path} must be true or false (JSON, without quotes)"
     )
+
+
+def test_a_throttle_store_the_node_cannot_use_fails_at_start(tmp_path):
+    # Before: accepted; `portal serve` said "serving", then "unexpected ConfigurationError:
+    # unknown storage scheme … report it".
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    with pytest.raises(ValueError, match="PORTAL_RATELIMIT_STORAGE is 'bogus://x'"):
+        from_environment({**env, "PORTAL_RATELIMIT_STORAGE": "bogus://x"})
+    assert from_environment({**env, "PORTAL_RATELIMIT_STORAGE": "memory://"})
+
+
+def test_a_redis_url_that_is_none_is_shown_without_its_password(tmp_path):
+    # Before: "(got '':)" for REDIS_URL=notaurl, which told nothing of what was set.
+    env = {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json")}
+    with pytest.raises(ValueError, match="it is 'notaurl'"):
+        from_environment({**env, "REDIS_URL": "notaurl"})
+    with pytest.raises(ValueError) as refused:
+        from_environment({**env, "REDIS_URL": "http://someone:synthetic-secret@cache:6379"})
+    assert "synthetic-secret" not in str(refused.value) and "cache:6379" in str(refused.value)
