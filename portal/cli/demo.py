@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from portal import migrate
 from portal.audit import lock_order
 from portal.cli.database import Database, chosen, node_settings, open_engine
-from portal.cli.errors import OK, REFUSED, CommandError
+from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, command, port
 from portal.db import unit_of_work
 
@@ -185,8 +185,19 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     from portal.demo.seed import AGENCIES
 
     first_port = FEDERATED_FIRST_PORT if args.port is None else args.port
+    if first_port + 2 > 65535:  # said before anything is built: node-c's port is past the last
+        raise CommandError(
+            f"--port {first_port}: the three nodes take it and the next two, so at most 65533",
+            BAD_INPUT,
+        )
     folder = Path(FEDERATED_FOLDER).resolve()
     state_file = folder / "nodes.json"
+    if not state_file.exists() and any(folder.glob("node-*.db")):
+        raise CommandError(
+            f"{folder} holds a federated demo that never finished being prepared; move the "
+            "folder away (or remove it) to start a new one",
+            REFUSED,
+        )
     nodes = federated.plan(folder, host=args.host, port=first_port)
     if state_file.exists():
         state = _federated_state(state_file)
@@ -205,17 +216,6 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
         print(f"preparing three nodes in {folder} (synthetic data only)")
         fresh = federated.prepare(nodes, cases_count=4)
         federated.seed_partner_minors(fresh)  # issue 20: minors partners screened
-        # The nodes' secrets, readable by this user only, so a later run opens the same keys.
-        fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(
-                {
-                    "nodes": [
-                        {"url": n.url, "kek": n.kek, "session_key": n.session_key} for n in nodes
-                    ]
-                },
-                handle,
-            )
     if args.no_serve and fresh is None:
         print("The nodes are ready; `portal demo --federated` serves them.")
         return OK
@@ -232,6 +232,14 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
         if fresh is not None:
             federated.link(fresh)  # through the protocol: each owner confirms its client
             print("linked each case to the clients on the other nodes (each owner confirmed)")
+            # Saved once the demo is whole, never before: a run that failed on the way (a
+            # node that would not start) was reused by the next as "ready", its cases never
+            # linked. The secrets are readable by this user only; a later run opens the
+            # same keys with them.
+            fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                saved = [{"url": n.url, "kek": n.kek, "session_key": n.session_key} for n in nodes]
+                json.dump({"nodes": saved}, handle)
         names = {a.key: a.name for a in AGENCIES}
         print("\nMDT Portal federated demo (synthetic data only)")
         print(f"Every demo login uses the password: {DEMO_PASSWORD}")
@@ -240,13 +248,14 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
             for key in node.agencies:
                 logins = [u for u, _n, _r in federated.staff_of(key)]
                 print(f"  {names[key]}: {', '.join(logins)}")
+        if args.no_serve:
+            print(f"\nThe nodes are ready in {folder}; `portal demo --federated` serves them.")
+            return OK
         print(
             "\nSign in on node-a as `coordinator` or `lead`, or on node-b as `casemanager`, "
             "and open a case summary: each owner's sections come from its own node. Logs of "
             f"each node are in {folder}. Stop with Ctrl-C."
         )
-        if args.no_serve:
-            return OK
         while all(node.process.poll() is None for node in nodes):
             time.sleep(1)
         raise CommandError("a node stopped; see its log in " + str(folder))

@@ -79,3 +79,25 @@ def test_the_federated_demo_takes_the_port_it_is_given_even_the_one_node_demos(
     for arguments, first_port in ((["--port", "8000"], 8000), ([], 8101)):
         cli.main(["demo", "--federated", "--no-serve", *arguments])  # stopped by plan()
         assert asked.pop() == first_port
+
+
+def test_a_federated_demo_whose_last_node_has_no_port_builds_nothing(tmp_path, monkeypatch, capsys):
+    """Before: --port 65535 prepared all three nodes, node-b would not start ("65536 is not
+    a port"), and the next run called the half-built nodes ready."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli.main(["demo", "--federated", "--no-serve", "--port", "65534"]) == 2
+    assert "at most 65533" in capsys.readouterr().err
+    assert not (tmp_path / "portal-federated-demo").exists()
+
+
+def test_a_federated_demo_that_never_finished_is_not_reused(tmp_path, monkeypatch, capsys):
+    """A folder with the nodes' databases but no saved state is what a run that failed on
+    the way leaves: refused in one line, not prepared over nor called ready."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    folder = tmp_path / "portal-federated-demo"
+    folder.mkdir()
+    (folder / "node-a.db").write_bytes(b"")
+    assert cli.main(["demo", "--federated", "--no-serve", "--port", "20001"]) == 4
+    assert "never finished being prepared" in capsys.readouterr().err
