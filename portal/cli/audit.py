@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from portal import untrusted_json
 from portal.cli.database import chosen, node_settings, open_engine
-from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, CommandError
+from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, REFUSED, CommandError
 from portal.cli.parsing import command, group
 from portal.cli.setup import find_agency
 from portal.db import unit_of_work
@@ -144,6 +144,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     from nacl.exceptions import CryptoError
 
     from portal.audit.journal import Journal, JournalError
+    from portal.services import audit_log
 
     engine = open_engine(chosen())
     settings = node_settings(engine)
@@ -156,16 +157,26 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from None
     with unit_of_work(engine) as db:
         targets = _checkpointed(db, args.agency)
-    unopened = []
+    unopened, broken = [], []
     for agency_id, name in targets:
         # Each log in a transaction of its own, said signed once kept: an agency whose key
-        # does not open stops none of the others.
+        # does not open, or whose log does not verify, stops none of the others.
         try:
             seq = _sign_checkpoint(engine, agency_id, keys=keys, journal=kept, at=settings.clock())
         except CryptoError:
             unopened.append(name)
             continue
+        except audit_log.BrokenLog:
+            broken.append(name)
+            continue
         print(f"signed {name} at entry {seq}")
+    if broken:
+        raise CommandError(
+            f"the log of {', '.join(broken)} does not verify, so no checkpoint of it was "
+            "signed (it would vouch for the log as it is now): keep the database as it is and "
+            "run `portal audit verify`",
+            REFUSED,
+        )
     if unopened:
         raise CommandError(
             f"the signing key of {', '.join(unopened)} opens under no key-encryption key this "

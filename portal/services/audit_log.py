@@ -17,10 +17,10 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from portal.audit import AuditTag, chain, checkpoints, journal, record
+from portal.audit import AuditTag, chain, checkpoints, journal, record, verify
 from portal.crypto import KeyWrapper
 from portal.disclosure.legal_basis import citation as legal_basis_citation
-from portal.errors import Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
     Actor,
     Agency,
@@ -625,10 +625,23 @@ def latest_signed_checkpoint(db: Session, agency: Agency) -> dict | None:
     return None if checkpoint is None else journal.line_of(checkpoint)
 
 
+class BrokenLog(Conflict):
+    """A log that does not verify, which no checkpoint may vouch for."""
+
+
 def checkpoint_log(
     db: Session, agency: Agency, *, keys: KeyWrapper, actor: Actor, at: datetime
 ) -> AuditCheckpoint:
-    """Sign the agency's log now, up to and including the entry that records this."""
+    """Sign the agency's log now, up to and including the entry that records this; refused
+    (BrokenLog) for a log that does not verify: the signature would vouch for whatever was
+    changed in it, and a rewrite since the last checkpoint would pass as the log itself."""
+    report = verify.verify_log(db, agency.public_id)
+    if not report.ok:
+        raise BrokenLog(
+            "log",
+            f"{report.line()}: no checkpoint was signed, since it would vouch for the log as "
+            "it is now. Keep the database as it is and see `portal audit verify`.",
+        )
     entry = record(
         db, AuditTag.AUDIT_CHECKPOINTED, agency_id=agency.id, actor=actor, subject=None, at=at
     )

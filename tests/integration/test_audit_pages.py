@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from page_text import page_text
 from sqlmodel import select
 
 from portal.audit import AuditTag, DisclosureFacts, record
@@ -260,6 +261,25 @@ def test_the_lead_signs_a_checkpoint_from_the_page(client, db, mdt):
     page = client.get("/audit").text
     assert f"signed up to entry {checkpoint.seq}" in page
     assert f"Last signed checkpoint: entry {checkpoint.seq}" in page
+
+
+def test_the_lead_cannot_sign_a_checkpoint_over_an_edited_log(client, db, mdt):
+    # Before: signed, and the signature vouched for the edited log.
+    make.login(client, mdt.lead.username)
+    form = client.get("/audit").text.split('action="/audit/checkpoint"')[1].split("</form>")[0]
+    last = db.exec(
+        select(AuditEntry)
+        .where(AuditEntry.agency_id == mdt.owner.id)
+        .order_by(AuditEntry.seq.desc())
+    ).first()
+    last.detail = '{"edited": true}'
+    db.flush()
+    response = client.post("/audit/checkpoint", data={"csrf_token": make.csrf_from(form)})
+    assert response.status_code == 409 and "no checkpoint was signed" in page_text(response.text)
+    assert (
+        db.exec(select(AuditCheckpoint).where(AuditCheckpoint.agency_id == mdt.owner.id)).first()
+        is None
+    )
 
 
 def test_one_request_is_one_row_and_is_never_split_between_pages(client, db, mdt):

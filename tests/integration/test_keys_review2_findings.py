@@ -465,8 +465,11 @@ def test_roster_sign_with_the_coordinators_key_lost_says_what_to_do(
 ):
     """Before: "error: unexpected CryptoError: Decryption failed. Ciphertext failed
     verification; run again with --verbose to see where, and report it"."""
+    capsys.readouterr()
+    entry = ["roster", "entry", "--node", "http://127.0.0.1:9100", "--mou-signed", "2026-01-15"]
+    assert cli.main([*entry, "--review-due", "2027-01-15"]) == 0
     members = tmp_path / "members.json"
-    members.write_text("[]")
+    members.write_text(capsys.readouterr().out)  # this node's agencies, as members
     status = cli.main(
         [
             "roster",

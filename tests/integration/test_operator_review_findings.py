@@ -476,6 +476,24 @@ def test_audit_checkpoint_with_a_journal_in_no_folder_is_refused_before_signing(
     assert _checkpoints(node) == before and not (operator / "no-such").exists()
 
 
+def test_audit_checkpoint_signs_no_log_that_does_not_verify(node, operator, capsys):
+    """A log edited in the database (one entry's detail): `audit checkpoint` signed it, with
+    no word, and the signature then vouched for the edited log."""
+    engine = make_engine(node)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE audit_entry SET detail = '{\"edited\": true}' WHERE id = "
+                "(SELECT max(id) FROM audit_entry WHERE agency_id IS NOT NULL)"
+            )
+        )
+    engine.dispose()
+    before = _checkpoints(node)
+    status, out, err = run(capsys, "audit", "checkpoint")
+    assert status == 4 and "does not verify" in err and err.count("\n") == 1, (status, err)
+    assert "signed" not in out and _checkpoints(node) == before
+
+
 def test_audit_verify_with_a_journal_that_is_a_folder_is_one_line(
     node, operator, monkeypatch, capsys
 ):
