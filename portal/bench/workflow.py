@@ -311,6 +311,7 @@ def measure(
                 page=page,
                 query={"scope": "mine"},
                 filters=filters,
+                typed={},  # the filters as typed: none, as the page first opens
                 errors={},
                 statuses=list(TaskStatus),
             )
