@@ -9,6 +9,7 @@ else (a constraint, a syntax error, a missing table) is a fault in the portal: a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 from sqlalchemy import exc
 
@@ -27,34 +28,31 @@ _SQLITE_BUSY = ("database is locked", "database table is locked", "database is b
 RETRY_AFTER_SECONDS = 5
 
 
-def is_unavailable(error: BaseException) -> bool:
-    """True when `error` (or what caused it) says the database could not serve for now."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what caused it, each once (a cycle of contexts ends the walk)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _transient(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) says the database could not serve for now."""
+    return any(_transient(cause) for cause in _causes(error))
 
 
 def is_lock_wait(error: BaseException) -> bool:
     """True when `error` (or what caused it) is a lock waited on past its limit: another
     process holds the database (or a row of it), which is up and answering."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sqlite3.OperationalError):
-            return str(current).startswith(_SQLITE_BUSY)
-        if psycopg is not None and isinstance(current, psycopg.Error):
-            return getattr(current, "sqlstate", None) == "55P03"
-        current = (
-            current.orig
-            if isinstance(current, exc.DBAPIError) and current.orig is not None
-            else current.__cause__ or current.__context__
-        )
+    for cause in _causes(error):
+        if isinstance(cause, exc.DBAPIError) and cause.orig is not None:
+            cause = cause.orig  # the driver's own error, which SQLAlchemy's wraps
+        if isinstance(cause, sqlite3.OperationalError):
+            return str(cause).startswith(_SQLITE_BUSY)
+        if psycopg is not None and isinstance(cause, psycopg.Error):
+            return getattr(cause, "sqlstate", None) == "55P03"
     return False
 
 

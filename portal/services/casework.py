@@ -58,10 +58,14 @@ def access_coordinated_case(db: Session, agency: Agency, public_id: str) -> MdtC
 
 
 def _reason(value: object) -> str:
-    if not (value if isinstance(value, str) else "").strip():
+    return validation.text(
+        value,
+        "reason",
+        max_length=500,
+        label="The reason",
         # "Reason is required." told no one what a reason is for.
-        raise Invalid("reason", "Say why, in a few words: it is kept in the case's history.")
-    return validation.text(value, "reason", max_length=500, label="The reason")
+        missing="Say why, in a few words: it is kept in the case's history.",
+    )
 
 
 def held_case(db: Session, case: MdtCase) -> MdtCase:

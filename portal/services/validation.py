@@ -67,6 +67,7 @@ def text(
     required: bool = True,
     label: str | None = None,
     multiline: bool = False,
+    missing: str | None = None,
 ) -> str:
     """What was typed into a box, in NFC, so one name typed two ways is stored once. One
     line, its runs of spaces made one, unless `multiline` (a note, minutes, an address) and
@@ -93,8 +94,8 @@ def text(
             "retype it without it.",
         )
     cleaned = unicodedata.normalize("NFC", cleaned)
-    if required and not cleaned:
-        raise Invalid(field, f"{label} is required.")
+    if required and not cleaned:  # `missing`: what to say instead, where a word helps
+        raise Invalid(field, missing or f"{label} is required.")
     if len(cleaned) > max_length:
         raise Invalid(field, f"{label} must be at most {max_length} characters.")
     return cleaned
