@@ -19,7 +19,7 @@ own non-clinical staff. Their reads are logged like any other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
@@ -1139,6 +1139,20 @@ def _relied_entries(
     ]
 
 
+def _wholes_first(sections: Iterable[Section], decide: Callable[[Section], tuple]) -> list:
+    """`decide(section)` for each section, in the order given, its first item the verdict;
+    but wholes are decided before parts, and a part whose whole is allowed is not decided
+    at all: its few fields are read in the whole, and a placeholder beside it would say
+    they were withheld from a page that shows them."""
+    sections = list(sections)
+    decided: dict[str, tuple] = {}
+    for section in sorted(sections, key=lambda s: s.part_of is not None):
+        whole = decided.get(section.part_of)
+        if whole is None or not isinstance(whole[0], _Allowed):
+            decided[section.key] = decide(section)
+    return [decided[s.key] for s in sections if s.key in decided]
+
+
 def answer(
     db: Session,
     requester: Requester,
@@ -1156,7 +1170,9 @@ def answer(
     """The owner's side: each section decided on its own and audited in the owner's log,
     then the allowed ones read from the owner's sources. An MDT record released under the
     releases of survivors other agencies here serve is also entered in each of their logs
-    (`_relied_entries`), in the same batch: lock them first (`logs_relied_on`).
+    (`_relied_entries`), in the same batch: lock them first (`logs_relied_on`). A part of
+    a section (`Section.part_of`) asked with its whole is answered only when the whole is
+    withheld: where the whole is released, the part's fields are read in it.
 
     `entries_into`: a list in which to leave the entries instead of writing them, for a
     caller deciding several owners in one transaction (it must write them all).
@@ -1167,25 +1183,26 @@ def answer(
     _hosted_here(db, owner)
     requester_agency = cache.agency(db, requester.agency)
     client_id = _owner_client(db, case, owner, requester_agency, cache, at=at, keys=keys)
-    decided, relied_entries = [], []
-    for given in sections:
-        section = section_of(given)
-        asked = {
-            "requester": requester,
-            "recipient_agency": requester_agency,
-            "owner": owner,
-            "client_id": client_id,
-            "at": at,
-            "tz": tz,
-            "cache": cache,
-            "keys": keys,
-            "case": case,
-        }
+    relied_entries = []
+    asked = {
+        "requester": requester,
+        "recipient_agency": requester_agency,
+        "owner": owner,
+        "client_id": client_id,
+        "at": at,
+        "tz": tz,
+        "cache": cache,
+        "keys": keys,
+        "case": case,
+    }
+
+    def decide(section: Section) -> tuple[Verdict, str | None, str | None]:
         verdict, role, rule = _gates(db, **asked, section=section)
-        decided.append((_with_parts_decided(db, verdict, **asked), role, rule))
+        return _with_parts_decided(db, verdict, **asked), role, rule
+
     # Every section decided first, then the allowed ones read one after another.
     decisions, entries = [], []
-    for verdict, role, rule in decided:
+    for verdict, role, rule in _wholes_first(map(section_of, sections), decide):
         try:
             decision = _decision(
                 db, verdict, client_id=client_id, keys=keys, cache=cache, case_id=case.id, refs=refs
@@ -1334,7 +1351,8 @@ def preview(
     keys: KeyWrapper,
 ) -> list[Decision | ReleasedUnseen]:
     """What `recipient_agency` staff in `role` would see under this one release, for every
-    section the owner could contribute. Same gates as answer(); audited in the owner's
+    section the owner could contribute (a part only where its whole is withheld). Same
+    gates as answer(); audited in the owner's
     log as the owner's own staff viewing a preview, not as a disclosure to the recipient.
     Content is shown only where the previewing staff member's own role may read it."""
     owner = db.get(Agency, release_row.agency_id)
@@ -1367,21 +1385,25 @@ def preview(
         for section in owner_sections
     }
     client_ref = db.get(Client, release_row.client_id).public_id
-    decisions = []
-    for section in owner_sections:
-        asked = {
-            "requester": recipient,
-            "recipient_agency": recipient_agency,
-            "owner": owner,
-            "client_id": release_row.client_id,
-            "at": at,
-            "tz": tz,
-            "cache": cache,
-            "keys": keys,
-            "only_release_id": release_row.id,
-        }
+    asked = {
+        "requester": recipient,
+        "recipient_agency": recipient_agency,
+        "owner": owner,
+        "client_id": release_row.client_id,
+        "at": at,
+        "tz": tz,
+        "cache": cache,
+        "keys": keys,
+        "only_release_id": release_row.id,
+    }
+
+    def decide(section: Section) -> tuple[Verdict]:
         verdict, _role, _rule = _gates(db, **asked, section=section)
-        verdict = _with_parts_decided(db, verdict, **asked)
+        return (_with_parts_decided(db, verdict, **asked),)
+
+    decisions = []
+    for (verdict,) in _wholes_first(owner_sections, decide):
+        section = verdict.section
         if isinstance(verdict, _Allowed) and lines_of[section.key]:
             verdict = _unseen_parts(verdict, lines_of[section.key], previewer, owner)
         if isinstance(verdict, _Allowed) and mine[section.key].withheld:

@@ -78,12 +78,16 @@ def draft_preview(
     db: Session, row: ConsentRelease, recipient: Agency, role: str, *, keys: KeyWrapper
 ) -> list[DraftLine]:
     """What `recipient` staff in `role` would see once this draft is signed, for every
-    section the owner could contribute (the same list the disclosure point decides)."""
+    section the owner could contribute (the same list the disclosure point decides: a part
+    whose whole would be shared is read in it, and has no line of its own)."""
     owner = db.get(Agency, row.agency_id)
     document = releases.draft_document(db, row, keys=keys)
     in_force = policy.owner_policy(db, owner)
     lines = []
-    for section in catalogue().for_discipline(owner.discipline):
+    sections = catalogue().for_discipline(owner.discipline)
+    for section in sorted(sections, key=lambda s: s.part_of is not None):  # wholes first
+        if any(line.section.key == section.part_of for line in lines if line.state == WOULD_SHARE):
+            continue
         if section.key not in document.sections:
             lines.append(DraftLine(section, NOT_IN_RELEASE))
             continue

@@ -189,6 +189,7 @@ def release_preview(ctx: Context) -> Response:
             "lines": lines,
             "errors": errors,
             "sections": [s for s in map(catalogue().get, document.sections) if s is not None],
+            "section_titles": {s.key: s.title for s in catalogue().sections},
             "end": consent.release_end(document),
             "purpose_labels": release_forms.PURPOSE_LABELS,
             "tz": ctx.settings.tz,

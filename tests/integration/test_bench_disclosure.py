@@ -21,8 +21,10 @@ def test_bench_prints_every_figure_on_a_tiny_sqlite_database():
     (figures,) = results
     # 20 since issue 20 added the screening and the plan's strategies to the catalogue; 23
     # since issue 14 added the parts of sections a survivor-mentor is given; 29 since the
-    # address left the identity section (one more section for each of the 6 owners).
-    assert figures.owners == 6 and figures.sections == 29
+    # address left the identity section (one more section for each of the 6 owners); 26
+    # since a part is not answered where its whole is released (the case manager reads the
+    # placement, care plan and legal sections whole).
+    assert figures.owners == 6 and figures.sections == 26
     # The viewer's own agency (5 sections, no consent needed) plus five releases; the
     # policy still withholds some sections from a case manager.
     assert 0 < figures.released < figures.sections

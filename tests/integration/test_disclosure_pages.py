@@ -1,5 +1,6 @@
 """Sections, case summary, owner blocks, preview and policy pages over HTTP."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -365,6 +366,39 @@ def test_a_draft_is_previewed_before_signing_in_words_about_the_recipient(client
     assert "not in this release" in text  # the owner's other sections
     assert SECRET_NOTE not in text and "for your agency" not in text
     assert _decisions_logged(db) == before
+
+
+def test_a_preview_gives_no_line_to_a_part_whose_whole_would_be_shared(client, db, keys, clock):
+    """A case manager shown the whole care plan is not also told that its goals are
+    withheld: the goals are in the plan. A survivor-mentor, kept from the plan, is shown
+    the goals alone. Before signing and after, as the disclosure point decides."""
+    w = world(db, keys)
+    w.partner_mentor = make.user(db, w.partner, Role.SURVIVOR_MENTOR)
+    sections = ["care_plan", "care_plan_goals"]
+    draft = _draft(db, keys, w, sections)
+    _login(client, db, w.owner, Role.CLINICIAN)
+
+    def lines(row, role):
+        asked = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} {role}")
+        assert asked.status_code == 200
+        text = " ".join(asked.text.split())
+        shown, kept = text.split("Stays with your agency")
+        return (
+            [s for s in sections if f'data-section="{s}"' in shown],
+            [s for s in sections if f'data-section="{s}"' in kept],
+            re.findall(r'data-within="(\w+)"><strong>([^<]*)</strong> — ([^<]*)<', shown),
+        )
+
+    within = [("care_plan", "Care plan goals", "part of Care plan, shown above")]
+    assert lines(draft, "case_manager") == (sections, [], within)
+    # The plan withheld, the goals shared.
+    assert lines(draft, "survivor_mentor") == (["care_plan_goals"], ["care_plan"], [])
+    write(db, keys, w, "care_plan", {"goals": "SYNTHETIC-GOALS"})
+    signed = release(db, keys, w, sections)
+    clock.advance(hours=1)
+    _login(client, db, w.owner, Role.CLINICIAN)  # the session has lapsed meanwhile
+    assert lines(signed, "case_manager") == (sections, [], within)
+    assert lines(signed, "survivor_mentor") == (["care_plan_goals"], ["care_plan"], [])
 
 
 def test_a_signed_preview_speaks_of_the_recipient_by_name(client, db, keys, clock):

@@ -476,12 +476,14 @@ def test_review_packet_summary_comes_through_the_disclosure_point(client, db, ke
     owner_sections = len(catalogue().for_discipline(w.owner.discipline))
     partner_sections = len(catalogue().for_discipline(w.partner.discipline))
     assert decided(w.owner) == before[0] + owner_sections
-    # ...and the coordinating agency's decisions (issue 14), decided in its own log too;
-    # each line that tells of another section and that its own case manager may read (the
-    # needs assessment's substance use and mental health, the legal section's immigration
-    # proceeding; not the next hearing's, a part the case manager is not given) is audited
-    # under that section too
-    assert decided(w.partner) == before[1] + partner_sections + 1 + 3
+    # ...and the coordinating agency's decisions (issue 14), decided in its own log too,
+    # all but the parts whose whole its case manager reads (the next hearing is in the legal
+    # section, the goals in the care plan); each line that tells of another section and
+    # that its own case manager may read (the needs assessment's substance use and mental
+    # health, the legal section's immigration proceeding) is audited under that section too
+    parts = [s.key for s in catalogue().for_discipline(w.partner.discipline) if s.part_of]
+    assert parts == ["next_hearing", "care_plan_goals"]
+    assert decided(w.partner) == before[1] + partner_sections - len(parts) + 1 + 3
 
 
 def test_close_needs_a_reason_and_only_the_coordinator(client, db, keys):

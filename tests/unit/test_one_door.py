@@ -187,3 +187,48 @@ def test_a_mentor_sees_the_next_hearing_and_not_the_legal_notes(db, keys):
         refused = seen(whole)
         assert isinstance(refused, Withheld) and refused.gate == "policy"
     assert "SYNTHETIC-NOTES" not in repr(hearing)
+
+
+def test_a_part_is_answered_only_where_its_whole_is_withheld(db, keys):
+    """A case manager reads the whole placement section; a placeholder saying its placement
+    type was withheld would contradict the page. A mentor, refused the whole, reads the
+    part. Only what was decided is in the owner's log."""
+    from disclosure_helpers import release, world, write
+
+    from portal.disclosure.point import disclose_sections
+    from portal.models import Discipline
+
+    w = world(db, keys, owner_discipline=Discipline.CHILD_WELFARE)
+    write(db, keys, w, "placement_housing", {"placement_type": "kinship", "stability": "steady"})
+    release(db, keys, w, ["placement_housing", "placement_type"])
+
+    def seen(*roles):
+        decisions = disclose_sections(
+            db,
+            w.viewer(*roles),
+            w.case,
+            w.owner,
+            ["placement_type", "placement_housing"],  # the part asked first
+            LATER,
+            tz=UTC,
+            keys=keys,
+        )
+        return {d.section.key: d for d in decisions}
+
+    case_manager = seen(Role.CASE_MANAGER)
+    assert list(case_manager) == ["placement_housing"]
+    assert isinstance(case_manager["placement_housing"], Released)
+    mentor = seen(Role.SURVIVOR_MENTOR)
+    assert list(mentor) == ["placement_type", "placement_housing"]
+    assert isinstance(mentor["placement_type"], Released)
+    assert isinstance(mentor["placement_housing"], Withheld)
+    logged = [
+        (e.actor_role, e.section_key, e.decision)
+        for e in _entries(db, w.owner, "disclosure:section:released")
+        + _entries(db, w.owner, "disclosure:section:withheld")
+    ]
+    assert sorted(logged) == [
+        ("case_manager", "placement_housing", "released"),
+        ("survivor_mentor", "placement_housing", "withheld"),
+        ("survivor_mentor", "placement_type", "released"),
+    ]
