@@ -78,9 +78,7 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
     path = _sqlite_path(database.url)
     if path is not None and not create and not path.exists():
         raise CommandError(f"no database at {path}; run {NEW_NODE} (or set DATABASE_URL)")
-    if path is not None and create and not path.parent.is_dir():
-        raise CommandError(f"no folder {path.parent} for the database; create it first")
-    if path is not None and create:
+    if create and is_new_file(database):
         _make_private(path)
     try:
         # make_engine bounds the connection attempt itself (portal.db.CONNECT_TIMEOUT_SECONDS):
@@ -119,6 +117,17 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
                 f"needs {head}; run `portal db upgrade`"
             )
     return engine
+
+
+def is_new_file(database: Database) -> bool:
+    """Whether the database is a SQLite file not made yet, in a folder that exists (one
+    that does not is refused here, before any question is asked)."""
+    path = _sqlite_path(database.url)
+    if path is None or path.exists():
+        return False
+    if not path.parent.is_dir():
+        raise CommandError(f"no folder {path.parent} for the database; create it first")
+    return True
 
 
 def newer_portal(database: Database, current: str) -> str:

@@ -8,10 +8,18 @@ import getpass
 import os
 import sys
 
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from portal import migrate
-from portal.cli.database import chosen, has_agencies, node_settings, open_engine
+from portal.cli.database import (
+    Database,
+    chosen,
+    has_agencies,
+    is_new_file,
+    node_settings,
+    open_engine,
+)
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, choices_help, command, group, web_address
 from portal.db import unit_of_work
@@ -148,20 +156,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     database = chosen()
     print(database.line())
-    engine = open_engine(database, create=True, schema=False)
-    current, head = migrate.current_revision(engine), migrate.head_revision()
-    if current is not None and current != head:
-        raise CommandError(
-            f"the database is at migration {current}, this portal needs {head}; run "
-            "`portal db upgrade` first"
-        )
-    if current is not None and has_agencies(engine):
-        raise CommandError(
-            f"the database at {database.shown()} already has agencies; `portal init` only sets "
-            "up a new node (sign in as its administrator, or use `portal staff add`)",
-            REFUSED,
-        )
-    # Every answer first: a question left unanswered leaves the database as it was.
+    # A new SQLite file is made only once every answer is in and checked: a refused init
+    # left an empty database file behind. A database that exists is looked at first, so
+    # that one already set up is refused before any question.
+    engine = None if is_new_file(database) else _new_node(database)
     answers = {name: _answer(args, name) for name in INIT_QUESTIONS}
     for name, allowed in (("kind", AgencyKind), ("discipline", Discipline)):
         if answers[name] not in {member.value for member in allowed}:
@@ -171,9 +169,21 @@ def cmd_init(args: argparse.Namespace) -> int:
                 BAD_INPUT,
             )
     password = _init_password()
-    if current is None:
+    # Checked as the services check them, before the migrations: a password refused after
+    # them left the database migrated and with no agency.
+    agencies.agency_fields(
+        name=answers["agency"], kind=answers["kind"], discipline=answers["discipline"]
+    )
+    staff.account_fields(
+        username=answers["username"],
+        display_name=answers["name"],
+        password=password,
+        roles=[Role.ADMINISTRATOR.value],
+    )
+    engine = engine or _new_node(database)
+    if migrate.current_revision(engine) is None:
         migrate.upgrade(engine)
-        print(f"applied the migrations (database at {head})")
+        print(f"applied the migrations (database at {migrate.head_revision()})")
     settings = node_settings(engine)
     with unit_of_work(engine) as db:
         if db.exec(select(Agency.id)).first() is not None:  # another init got there first
@@ -205,6 +215,25 @@ def cmd_init(args: argparse.Namespace) -> int:
         "each agency's lead (the administrator runs the node and sees no survivor information)"
     )
     return OK
+
+
+def _new_node(database: Database) -> Engine:
+    """The database `portal init` sets up, made if it is a new SQLite file; refused unless
+    it is empty or migrated with no agency."""
+    engine = open_engine(database, create=True, schema=False)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current is not None and current != head:
+        raise CommandError(
+            f"the database is at migration {current}, this portal needs {head}; run "
+            "`portal db upgrade` first"
+        )
+    if current is not None and has_agencies(engine):
+        raise CommandError(
+            f"the database at {database.shown()} already has agencies; `portal init` only sets "
+            "up a new node (sign in as its administrator, or use `portal staff add`)",
+            REFUSED,
+        )
+    return engine
 
 
 def _answer(args: argparse.Namespace, name: str) -> str:

@@ -31,6 +31,17 @@ def local_node(db: Session, *, at: datetime, base_url: str = "http://127.0.0.1:8
     return node
 
 
+def agency_fields(*, name: object, kind: object, discipline: object) -> dict:
+    """A new agency's fields as they are stored, or Invalid naming every one that is
+    wrong. Reads nothing from the database, so a caller may check them before it makes
+    anything (`portal init`, before it applies the migrations)."""
+    return validation.collect(
+        name=lambda: validation.text(name, "name", max_length=120),
+        kind=lambda: validation.choice(kind, "kind", AgencyKind),
+        discipline=lambda: validation.choice(discipline, "discipline", Discipline),
+    )
+
+
 def create_agency(
     db: Session,
     *,
@@ -43,11 +54,7 @@ def create_agency(
     at: datetime,
 ) -> Agency:
     """A new agency on this node, with its data and signing keys."""
-    values = validation.collect(
-        name=lambda: validation.text(name, "name", max_length=120),
-        kind=lambda: validation.choice(kind, "kind", AgencyKind),
-        discipline=lambda: validation.choice(discipline, "discipline", Discipline),
-    )
+    values = agency_fields(name=name, kind=kind, discipline=discipline)
     # Compared as a reader sees them, in Python: SQLite's lower() folds only ASCII, so
     # "Élan" and "élan" were two agencies to it, and one to whoever picks a release's
     # recipient by name. A node knows tens of agencies, not thousands. No unique key can

@@ -157,18 +157,19 @@ def create_staff(
     )
 
 
-def _new_account(
-    db: Session,
-    agency: Agency,
+def account_fields(
     *,
     username: object,
     display_name: object,
     password: object | None,
     roles: object,
-    actor: Actor,
-    viewer: Viewer | None,
-    at: datetime,
-) -> StaffUser:
+    viewer: Viewer | None = None,
+) -> dict:
+    """A new account's fields as they are stored, or Invalid naming every one that is
+    wrong. Reads nothing from the database, so a caller may check them before it makes
+    anything (`portal init`, before it applies the migrations). `password` None: none
+    yet (an enrolment link sets it)."""
+
     def check_username() -> str:
         name = normalise_username(username)
         if not USERNAME.match(name):
@@ -185,13 +186,34 @@ def _new_account(
         passwords.check_new_password(password, field="password", username=str(username or ""))
         return password
 
-    values = validation.collect(
+    return validation.collect(
         username=check_username,
         display_name=lambda: validation.text(
             display_name, "display_name", max_length=120, label="Name"
         ),
         password=check_password if password is not None else lambda: None,
         roles=lambda: _check_roles(roles, viewer=viewer),
+    )
+
+
+def _new_account(
+    db: Session,
+    agency: Agency,
+    *,
+    username: object,
+    display_name: object,
+    password: object | None,
+    roles: object,
+    actor: Actor,
+    viewer: Viewer | None,
+    at: datetime,
+) -> StaffUser:
+    values = account_fields(
+        username=username,
+        display_name=display_name,
+        password=password,
+        roles=roles,
+        viewer=viewer,
     )
     if db.exec(select(StaffUser).where(StaffUser.username == values["username"])).first():
         raise Conflict("username", "This username is taken.")

@@ -401,6 +401,50 @@ def test_roster_sign_that_cannot_write_its_out_file_takes_nothing_into_force(
     )
 
 
+# A refused `portal init`, each way it can be refused for what it was given.
+REFUSED_INIT = {
+    "no password": ({"PORTAL_INIT_PASSWORD": ""}, "", [], "no password"),
+    "a password too short": ({"PORTAL_INIT_PASSWORD": "short"}, "", [], "12 characters"),
+    "a username no one can have": ({}, PASSWORD + "\n", ["--username", "x"], "3–64 letters"),
+}
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSED_INIT))
+def test_a_refused_init_leaves_no_database_file(operator, monkeypatch, capsys, refusal):
+    """`portal init` without a password (or with one it refuses) said so, exit 2, and left
+    an empty database file behind (with the migrations applied, for a refused password)."""
+    environment, stdin, options, said = REFUSED_INIT[refusal]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, _, err = run(capsys, *INIT, *options)
+    assert status == 2 and said in err, (status, err)
+    left = sorted(path.name for path in operator.iterdir() if path.name.startswith("node.db"))
+    assert left == [], f"the refused init left {left}"
+    assert not (operator / "secrets.json").exists()
+
+
+def test_a_refused_init_leaves_an_empty_database_as_it_was(backend, operator, monkeypatch, capsys):
+    """On a database made for it (createdb, or an empty file), a refused password came
+    after the migrations: the database was left with the portal's tables and no agency."""
+    url, drop = new_empty_database(backend, operator)
+    if backend == "sqlite":
+        Path(url.removeprefix("sqlite:///")).touch()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PORTAL_INIT_PASSWORD", "short")
+    try:
+        status, _, err = run(capsys, *INIT)
+        assert status == 2 and "12 characters" in err, (status, err)
+        engine = make_engine(url)
+        try:
+            assert migrate.current_revision(engine) is None
+        finally:
+            engine.dispose()
+    finally:
+        drop()
+
+
 # --- files an operator's commands leave behind ------------------------------------------
 
 
