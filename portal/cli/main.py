@@ -21,7 +21,7 @@ from portal.cli import setup as setup_commands
 from portal.cli import translations as translation_commands
 from portal.cli.database import BUSY, chosen, problem
 from portal.cli.errors import BAD_INPUT, COULD_NOT_RUN, EXIT_STATUSES, CommandError
-from portal.cli.parsing import NONE, Formatter, command
+from portal.cli.parsing import NONE, Formatter, Parser, command
 from portal.db_faults import is_lock_wait
 from portal.errors import DomainError
 from portal.settings import DEMO_DATABASE_FILE
@@ -38,7 +38,7 @@ KEY_UNOPENED = (
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="portal",
         description=__doc__
         + "\n\nEvery command that uses the node's database takes it from DATABASE_URL, or, "

@@ -6,13 +6,26 @@ from __future__ import annotations
 import argparse
 import re
 from enum import StrEnum
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from portal.cli import database
+from portal.cli.errors import BAD_INPUT
 
 # What a command does with the database: it reads (or changes) one that exists; it may
 # create one; or it has nothing to do with the node's database (benchmarks, assets).
 READS, CREATES, NONE = "reads", "creates", None
+
+
+class Parser(argparse.ArgumentParser):
+    """Every `portal` parser, the subcommands' too (argparse makes them of the class of
+    the parser they hang from): a mistake on the command line is one line, as every other
+    error of a command is, and says where to read more. argparse printed the usage
+    above it, a second line that said nothing about the mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        said = " ".join(message.split())
+        self.exit(BAD_INPUT, f"{self.prog}: error: {said} (see {self.prog} --help)\n")
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter):

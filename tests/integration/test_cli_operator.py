@@ -220,6 +220,48 @@ def test_an_unknown_role_lists_the_roles(operator, capsys):
     assert "advocate" in capsys.readouterr().err
 
 
+def _parsers(parser: argparse.ArgumentParser):
+    """Every parser of `portal`, its subcommands' at every depth."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+@pytest.mark.parametrize(
+    "argv, where",
+    [
+        (["bogus"], "portal"),
+        (["staff"], "portal staff"),
+        (["staff", "add", "--agency"], "portal staff add"),
+        (["serve", "--workers", "1000"], "portal serve"),
+        (["keys", "erase-data", "A"], "portal keys erase-data"),
+    ],
+)
+def test_a_command_line_error_is_one_line_that_says_where_to_look(capsys, argv, where):
+    """argparse said a mistake in two lines, the usage above the error, and neither said
+    where to read more."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"{where}: error: ") and err.strip().endswith(f"(see {where} --help)")
+
+
+def test_every_parser_says_its_errors_in_one_line(capsys):
+    seen = 0
+    for parser in _parsers(cli.parser()):
+        seen += 1
+        with pytest.raises(SystemExit) as exited:
+            parser.error("something is wrong")
+        err = capsys.readouterr().err
+        assert exited.value.code == 2, parser.prog
+        assert err == f"{parser.prog}: error: something is wrong (see {parser.prog} --help)\n"
+    assert seen > 30
+
+
 # --- portal init -----------------------------------------------------------------------
 
 
