@@ -23,7 +23,7 @@ from portal.cli.database import BUSY, chosen, problem
 from portal.cli.errors import BAD_INPUT, COULD_NOT_RUN, EXIT_STATUSES, CommandError
 from portal.cli.parsing import NONE, Formatter, Parser, command
 from portal.db_faults import is_lock_wait
-from portal.errors import DomainError
+from portal.errors import DomainError, Invalid
 from portal.settings import DEMO_DATABASE_FILE
 
 DEMO_DATABASE = DEMO_DATABASE_FILE
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except CommandError as error:
         return _fail(str(error), error.status)
+    except Invalid as error:
+        return _fail(_as_typed(error, args), BAD_INPUT)
     except DomainError as error:
         return _fail(str(error), BAD_INPUT)
     except DBAPIError as error:  # the database went away (or refused) after it was opened
@@ -108,6 +110,14 @@ def _stdout_discarded() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def _as_typed(error: Invalid, args: argparse.Namespace) -> str:
+    """The services' refusal, each field said as the operator gave it ('--name: Name is
+    required.', not 'display_name: ...')."""
+    typed_as = getattr(args, "typed_as", str)
+    said = [f"{typed_as(field)}: {message}" for field, message in error.errors.items()]
+    return "; ".join(said) or str(error)
 
 
 def _fail(message: str, status: int) -> int:

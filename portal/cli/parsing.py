@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -22,6 +23,22 @@ class Parser(argparse.ArgumentParser):
     the parser they hang from): a mistake on the command line is one line, as every other
     error of a command is, and says where to read more. argparse printed the usage
     above it, a second line that said nothing about the mistake."""
+
+    def __init__(self, *args, fields: Mapping[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = dict(fields or {})
+
+    def typed_as(self, field: str) -> str:
+        """How the operator gave what the services call `field`: its option ('--name'
+        for 'display_name'), as `fields` says, else the argument of that name, else the
+        field's own name. The services name their fields for every caller (a page's
+        form, the API); the command line's words stay here."""
+        if field in self.fields:
+            return self.fields[field]
+        for action in self._actions:
+            if action.dest == field:
+                return max(action.option_strings, key=len, default=action.metavar or field)
+        return field
 
     def error(self, message: str) -> NoReturn:
         said = " ".join(message.split())
@@ -62,7 +79,10 @@ def command(
     uses: str | None = READS,
     description: str | None = None,
     run=None,
+    fields: Mapping[str, str] | None = None,
 ) -> argparse.ArgumentParser:
+    """A subcommand. `fields`: what the services' field names are on this command line,
+    where no argument has the field's name (`{"display_name": "--name"}`)."""
     epilog = database.help_text() if uses else None
     if uses == CREATES:
         epilog += " A missing SQLite file is created."
@@ -75,8 +95,9 @@ def command(
         epilog=epilog,
         formatter_class=Formatter,
         parents=[VERBOSE],
+        fields=fields,
     )
-    parser.set_defaults(uses=uses)
+    parser.set_defaults(uses=uses, typed_as=parser.typed_as)
     if run is not None:
         parser.set_defaults(run=run)
     return parser

@@ -45,6 +45,24 @@ INIT_QUESTIONS = {
 }
 
 
+def _given(name: str) -> str:
+    return f"--{name} (or {INIT_ENVIRONMENT[name]})"
+
+
+# The services' fields as `portal init` takes them: the agency's name is --agency, and
+# --name the administrator's.
+_INIT_FIELDS = {
+    "name": _given("agency"),
+    "kind": _given("kind"),
+    "discipline": _given("discipline"),
+    "username": _given("username"),
+    "display_name": _given("name"),
+    "password": "the password",
+}
+# Those of `portal staff add`, which take no name of their own.
+_STAFF_FIELDS = {"display_name": "--name", "roles": "--role", "password": "the password"}
+
+
 def add_commands(commands) -> None:
     init = command(
         commands,
@@ -52,6 +70,7 @@ def add_commands(commands) -> None:
         "set up a new node: its first agency and the administrator who runs the node",
         uses=CREATES,
         run=cmd_init,
+        fields=_INIT_FIELDS,
         description=(
             "Set up a new node: apply the migrations to an empty database, then create the "
             "first agency and its administrator. Each value comes from its option, else from "
@@ -101,6 +120,7 @@ def add_commands(commands) -> None:
         "input, or a prompt), or another administrator or an agency's first lead (prints a "
         "one-time enrolment link)",
         run=cmd_staff_add,
+        fields=_STAFF_FIELDS,
     )
     add.add_argument(
         "--base-url",

@@ -379,6 +379,46 @@ def test_a_database_url_with_a_bad_port_is_one_line_not_a_traceback(operator, mo
     assert status == 3
 
 
+LONG_NAME = "N" * 121
+STAFF_ADD = ["staff", "add", "--agency", AGENCY, "--role", "agency_lead"]
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (
+            [*STAFF_ADD, "--username", "lead.one", "--name", ""],
+            "error: --name: Name is required.",
+        ),
+        (
+            [*STAFF_ADD, "--username", "x", "--name", "Lee Lead (synthetic)"],
+            "error: --username: Use 3–64 letters",
+        ),
+        (
+            ["agency", "create", "--name", "", "--kind", "system", "--discipline", "prosecution"],
+            "error: --name: Name is required.",
+        ),
+        (
+            [*INIT, "--name", LONG_NAME],
+            "error: --name (or PORTAL_INIT_NAME): Name must be at most 120 characters.",
+        ),
+        (
+            [*INIT, "--agency", LONG_NAME],
+            "error: --agency (or PORTAL_INIT_AGENCY): Name must be at most 120 characters.",
+        ),
+    ],
+    ids=["staff-name", "staff-username", "agency-name", "init-name", "init-agency"],
+)
+def test_a_refused_value_is_said_as_the_option_typed(sqlite_node, monkeypatch, capsys, argv, said):
+    """The services' field names came out as typed: 'error: display_name: Name is
+    required.' for `--name ''`, and `portal init --agency` too long was said as 'name'."""
+    if argv[0] == "init":  # on a database of its own: the node's has its agency
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{Path.cwd() / 'another.db'}")
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and err.startswith(said), err
+    assert "display_name" not in err
+
+
 # --- half-done commands -----------------------------------------------------------------
 
 
