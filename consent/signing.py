@@ -218,13 +218,19 @@ def envelope_shape_problem(envelope: Any, body_key: str) -> tuple[str, str] | No
     return None
 
 
+def _amount(size: int) -> str:
+    return f"{size // 1024} KB" if size % 1024 == 0 else f"{size} bytes"
+
+
 def load_envelope(
     data: bytes, max_bytes: int = MAX_ENVELOPE_BYTES, *, body_key: str = "release"
 ) -> dict[str, Any]:
     """Parse untrusted bytes into an envelope dict, or raise EnvelopeError with a plain message."""
     if len(data) > max_bytes:
+        # Not its size: a caller reads an upload only up to one byte past the limit, so
+        # a 50 MB file was said to be 65537 bytes.
         raise EnvelopeError(
-            f"The document is too large ({len(data)} bytes; the limit is {max_bytes} bytes)."
+            f"The document is too large: more than {_amount(max_bytes)}, the most it may be."
         )
     try:
         text = data.decode("utf-8")

@@ -200,6 +200,17 @@ def test_malformed_or_oversized_input_exits_2_with_the_reason(
     assert code == 2 and message in output and "Traceback" not in output
 
 
+@pytest.mark.parametrize("size", [65 * 1024, 50 * 1024 * 1024])
+def test_a_file_too_large_is_said_as_more_than_the_limit(node, tmp_path, capsys, size):
+    """A 50 MB file was said to be '65537 bytes' (what was read of it: the limit and one
+    byte more), whatever its size."""
+    code, output = verify(tmp_path, capsys, b"a" * size)
+    assert code == 2, output
+    assert output.strip() == (
+        "NOT VALID: The document is too large: more than 64 KB, the most it may be."
+    )
+
+
 def test_a_missing_file_exits_2(node, tmp_path, capsys):
     assert cli.main(["consent", "verify", str(tmp_path / "absent.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
