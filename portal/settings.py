@@ -397,8 +397,9 @@ def refuse_unsafe_production(settings: Settings) -> None:
     """What a production start must not run with; the demo keeps its conveniences."""
     if not settings.demo and "*" in settings.allowed_hosts:
         raise ValueError(
-            "PORTAL_ALLOWED_HOSTS is '*': set it to the host names the portal is served "
-            "under (e.g. mdt.example.org)"
+            "PORTAL_ALLOWED_HOSTS lets any host name through ('*', or unset): set it to the "
+            "host names the portal is served under, separated by commas, e.g. "
+            "PORTAL_ALLOWED_HOSTS=mdt.example.org"
         )
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from portal.cli.database import chosen, has_agencies, node_settings, open_engine
-from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
+from portal.cli.errors import BAD_INPUT, COULD_NOT_RUN, OK, REFUSED, CommandError
 from portal.cli.parsing import command, port, whole_number
 
 # Beyond this many, more workers by default would mostly add memory and connections: the
@@ -74,8 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = open_engine(database)
     try:  # a setting that is wrong is said first, whatever the database holds
         refuse_unsafe_production(node_settings(engine))
-    except ValueError as unsafe:
-        raise CommandError(str(unsafe), REFUSED) from None
+    except ValueError as unsafe:  # a setting to write, as any other (exit 3), not a refusal
+        raise CommandError(str(unsafe), COULD_NOT_RUN) from None
     if not has_agencies(engine):
         raise CommandError(
             f"the database at {database.shown()} has no agency yet, so nobody could sign in; "

@@ -313,6 +313,27 @@ def test_serve_refuses_a_node_without_an_agency(empty_database, capsys, monkeypa
     assert status == 4 and "run `portal init`" in err
 
 
+@pytest.mark.parametrize("hosts", [None, "*", "mdt.example.org, *"])
+def test_serve_says_a_host_list_that_lets_any_host_through_is_a_setting_to_write(
+    empty_database, capsys, monkeypatch, hosts
+):
+    """PORTAL_ALLOWED_HOSTS='*' was answered as refused (exit 4: the database not in a
+    state to act on) where it is a setting to change (exit 3, as every other setting)."""
+    if hosts is None:
+        monkeypatch.delenv("PORTAL_ALLOWED_HOSTS", raising=False)
+    else:
+        monkeypatch.setenv("PORTAL_ALLOWED_HOSTS", hosts)
+    assert run(capsys, "db", "upgrade")[0] == 0
+    status, out, err = run(capsys, "serve", "--port", str(_closed_port()))
+    assert status == 3, err
+    assert err == (
+        "error: PORTAL_ALLOWED_HOSTS lets any host name through ('*', or unset): set it to "
+        "the host names the portal is served under, separated by commas, e.g. "
+        "PORTAL_ALLOWED_HOSTS=mdt.example.org\n"
+    )
+    assert "serving" not in out
+
+
 def test_serve_says_in_one_line_that_its_port_is_taken(empty_database, capsys, monkeypatch):
     """Before, a second `portal serve` on the same port started and left uvicorn's log:
     'ERROR: [Errno 98] error while attempting to bind on address …' among its lines."""
