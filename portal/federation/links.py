@@ -303,7 +303,11 @@ def _let_go(
 ) -> tuple[CaseLink, bool]:
     """The owner's link as it is now, with the log held, and whether this asking's claim
     still stood (cleared now). Not when another asker took over a claim gone stale, nor
-    when the owner withdrew meanwhile (`withdrawn_elsewhere` lets the claim go)."""
+    when the owner withdrew meanwhile (`withdrawn_elsewhere` lets the claim go).
+
+    The case is read again and held first (in the order a close takes them): closed while
+    the owner was asked, it is as closed that the owners are then told of it."""
+    casework.held_case(db, case)
     lock_logs(db, [coordinator.id])
     link = _link_of(db, case, owner)
     ours = link.asking_since == claimed

@@ -89,3 +89,39 @@ def test_an_owner_elsewhere_asked_twice_at_once_confirms_once(two_nodes, monkeyp
     confirmed = AuditTag.CASE_LINK_CONFIRMED.value
     assert len(fw.entries(world.a, tag=confirmed, subject=reference)) == 1
     assert len(fw.entries(world.b, tag=confirmed, subject=reference)) == 1
+
+
+def test_a_case_closed_while_its_owner_elsewhere_is_asked_is_closed_on_that_node_too(
+    two_nodes, monkeypatch
+):
+    """The coordinator closed the case while the clinic's node was being asked to confirm
+    its client. The confirmation was recorded, and the clinic then told the case was open
+    (as the asking had read it before the call): its node kept the case open, and the
+    client in it, where the coordinator's was closed."""
+    from portal.models import CaseStatus
+    from portal.services import casework
+
+    world, engine, federation, case_id = two_nodes
+    sent = federation.send
+
+    def closed_first(calls):
+        with unit_of_work(engine) as db:
+            casework.close_case(
+                db,
+                db.get(MdtCase, case_id),
+                reason="Synthetic: the family moved away",
+                actor=None,
+                at=fw.now(),
+                today=fw.now().date(),
+            )
+        monkeypatch.setattr(federation, "send", sent)  # the first call only
+        return sent(calls)
+
+    monkeypatch.setattr(federation, "send", closed_first)
+    with Session(engine, expire_on_commit=False) as db:
+        assert ask_clinic(db, two_nodes) is True
+        db.commit()
+        reference = db.get(MdtCase, case_id).reference
+    with Session(engine) as db:
+        assert db.get(MdtCase, case_id).status == CaseStatus.CLOSED
+    assert fw.case_on(world.b, reference).status == CaseStatus.CLOSED
