@@ -6,6 +6,7 @@ presentation attributes (fill=, x=, ...), which a CSP of `style-src 'self'` allo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,8 +29,25 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 # The longest period a report may cover (three years of days) touches 37 calendar months.
 MAX_MONTHS = 37
 
-WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 40, 10, 12, 36
+
+@dataclass(frozen=True)
+class Frame:
+    """The drawing's own units. The SVG is scaled to its panel's width, its text with it: a
+    frame is drawn for the width it will be shown at, so its text stays readable there."""
+
+    width: int
+    height: int
+    left: int
+    font: int
+    right: int = 10
+    top: int = 12
+    bottom: int = 36
+
+
+# A desk's panel is some 600 to 1100 px wide. A phone's is some 300: the desk's drawing
+# scaled to it wrote its labels 5 px high, its bars 130 px tall.
+DESK = Frame(640, 280, left=40, font=11, right=16)
+PHONE = Frame(320, 260, left=30, font=13, right=14)
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class Chart:
     right: float
     empty: bool
     description: str
+    font: int
 
 
 def _months(start: date, end: date) -> list[tuple[int, int]]:
@@ -90,7 +109,13 @@ def _step(top: int) -> int:
     return max(1, top // 5)
 
 
-def monthly_chart(rows: list[MonthKind], start: date, end: date) -> Chart:
+def _label_every(label: str, slot: float, font: int) -> int:
+    """Label every n-th month so that labels never run into each other (a year of months on
+    a phone, three years on a desk): a label is some 0.55 em a character, plus a gap."""
+    return max(1, math.ceil((len(label) + 1) * 0.55 * font / slot))
+
+
+def monthly_chart(rows: list[MonthKind], start: date, end: date, frame: Frame = DESK) -> Chart:
     months = _months(start, end)
     counts: dict[tuple[int, int], dict[str, int]] = {m: {} for m in months}
     for row in rows:
@@ -100,13 +125,15 @@ def monthly_chart(rows: list[MonthKind], start: date, end: date) -> Chart:
     tallest = max(totals, default=0)
     step = _step(max(tallest, 1))
     top = max(step, -(-tallest // step) * step)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    baseline = TOP + plot_h
+    plot_w = frame.width - frame.left - frame.right
+    plot_h = frame.height - frame.top - frame.bottom
+    baseline = frame.top + plot_h
     slot = plot_w / max(len(months), 1)
     bar = min(48.0, slot * 0.7)
+    every = _label_every("Sep 26", slot, frame.font)
     segments, labels = [], []
     for index, (year, month) in enumerate(months):
-        x = LEFT + index * slot + (slot - bar) / 2
+        x = frame.left + index * slot + (slot - bar) / 2
         y = baseline
         for kind in AccompanimentKind:
             n = counts[(year, month)].get(kind.value, 0)
@@ -124,7 +151,9 @@ def monthly_chart(rows: list[MonthKind], start: date, end: date) -> Chart:
                     f"{MONTHS[month - 1]} {year}: {kind.label}, {n}",
                 )
             )
-        labels.append(MonthLabel(round(x + bar / 2, 1), f"{MONTHS[month - 1]} {str(year)[2:]}"))
+        if index % every == 0:
+            label = f"{MONTHS[month - 1]} {str(year)[2:]}"
+            labels.append(MonthLabel(round(x + bar / 2, 1), label))
     ticks = [
         Tick(round(baseline - plot_h * value / top, 1), str(value))
         for value in range(0, top + 1, step)
@@ -135,15 +164,16 @@ def monthly_chart(rows: list[MonthKind], start: date, end: date) -> Chart:
         f"{MONTHS[m - 1]} {y}: {total}" for (y, m), total in zip(months, totals, strict=True)
     )
     return Chart(
-        WIDTH,
-        HEIGHT,
+        frame.width,
+        frame.height,
         segments,
         ticks,
         labels,
         legend,
         baseline,
-        LEFT,
-        WIDTH - RIGHT,
+        frame.left,
+        frame.width - frame.right,
         not segments,
         f"Accompaniments per month: {description}.",
+        frame.font,
     )

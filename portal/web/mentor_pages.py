@@ -595,6 +595,9 @@ def _report_page(ctx: Context, agency, period, *, status: int = 200, errors: dic
             "agency": agency,
             "report": report,
             "chart": mentor_chart.monthly_chart(report.monthly, period.start, period.end),
+            "phone_chart": mentor_chart.monthly_chart(
+                report.monthly, period.start, period.end, mentor_chart.PHONE
+            ),
             "errors": errors or {},
             "values": {
                 "start": query.get("start") or period.start.isoformat(),
