@@ -77,7 +77,7 @@ def test_create_sign_print_and_revoke_a_release(page: Page, portal_url: str):
     page.get_by_role("button", name="Record the signature and sign").click()
     expect(page.get_by_text("The signature is recorded")).to_be_visible()
     expect(page.locator(".state-active")).to_have_text("Active")
-    expect(page.get_by_role("link", name="Download the signed release (JSON)")).to_be_visible()
+    expect(page.get_by_role("link", name="Download the signed release")).to_be_visible()
 
     # Revoking asks first, on its own page, naming what will happen.
     page.get_by_role("link", name="Revoke this release").click()

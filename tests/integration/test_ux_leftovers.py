@@ -4,15 +4,27 @@ named after what should hold and failed before its fix. Synthetic data only."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from page_text import page_text
+from test_release_pages import Team, signed_release
 from test_workflow_pages import NY, TODAY, sign_in
 
 from portal.models import Role
 from portal.services import meetings
 
 import factories as make
+
+# What an operator needs to check a record by machine is kept for them, in a <details>
+# addressed to them: the page's own words are the staff's.
+FOR_IT = re.compile(
+    r"<details\b[^>]*>\s*<summary>For your IT administrator</summary>(.*?)</details>", re.S
+)
+
+
+def _staff_words(html: str) -> str:
+    return page_text(FOR_IT.sub("", html))
 
 
 def test_the_meetings_list_says_when_each_meeting_starts(client, db, keys):
@@ -35,3 +47,34 @@ def test_the_meetings_list_says_when_each_meeting_starts(client, db, keys):
     assert page.status_code == 200
     # The weekday style of every appointment's start (render.TIME_STYLES), in the MDT's zone.
     assert "Tue 03 Nov 2026, 14:30 EST" in page_text(page.text)
+
+
+def test_the_release_page_says_in_staff_words_what_it_holds(client, db, keys):
+    """A signed release's page wrote "statements shown: SHA-256 76ae1fbd4597deff…", an agency
+    key "19fa5575-…:7739f3a1c16778be" and "FHIR R4 Consent (JSON)" among the signer and the
+    witness: words for a machine, read by an advocate with the survivor."""
+    team = Team(client, db, keys)
+    html = client.get(signed_release(client, team)).text
+    said = _staff_words(html)
+    assert "Download the signed release" in said
+    engineers = [w for w in ("SHA-256", "FHIR", "JSON", "Agency key") if w in said]
+    assert not engineers, f"the release page says {engineers} to staff"
+    (kept,) = FOR_IT.findall(html)
+    assert "SHA-256" in kept and "/fhir.json" in kept and "Agency key" in kept
+
+
+def test_the_audit_page_says_in_staff_words_how_a_checkpoint_is_checked(client, db, keys):
+    """/audit told the lead to run "portal audit verify --checkpoint FILE" and "portal audit
+    verify": commands for the node's operator, in the middle of the lead's page."""
+    agency = make.agency(db, keys)
+    lead = make.user(db, agency, Role.AGENCY_LEAD)
+    make.login(client, lead.username)
+    form = client.get("/audit").text.split('action="/audit/checkpoint"')[1].split("</form>")[0]
+    signed = client.post("/audit/checkpoint", data={"csrf_token": make.csrf_from(form)})
+    assert signed.status_code == 303
+    html = client.get("/audit").text
+    said = _staff_words(html)
+    assert "Download the latest signed checkpoint" in said
+    assert "portal audit" not in said, "the audit page gives the lead a command to run"
+    (kept,) = FOR_IT.findall(html)
+    assert "portal audit verify --checkpoint" in kept
