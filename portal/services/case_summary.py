@@ -33,6 +33,9 @@ from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import case_records, meetings
 
+# The case's first day, in the words of every timeline that shows it (summary, packet).
+INTAKE = "Intake (abuse report received)"
+
 
 @dataclass(frozen=True)
 class Participant:
@@ -90,7 +93,7 @@ def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Ov
     (dates and states only, from the workflow: minutes are a section of their own)."""
     due = case.convening_due or case.intake_date + timedelta(days=window_days)
     timeline = [
-        TimelineItem(case.intake_date, "Intake (abuse report received)"),
+        TimelineItem(case.intake_date, INTAKE),
         TimelineItem(due, f"MDT convening due (intake + {(due - case.intake_date).days} days)"),
     ]
     if case.first_mdt_date is not None:

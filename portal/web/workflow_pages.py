@@ -14,6 +14,7 @@ from portal.services import (
     calendar,
     case_closing,
     case_records,
+    case_summary,
     cases,
     casework,
     convening,
@@ -555,6 +556,7 @@ def case_packet(ctx: Context) -> Response:
             "case": case,
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
+            "intake_words": case_summary.INTAKE,
             "participants": told,
             "history": case_records.told_history(
                 ctx.db,

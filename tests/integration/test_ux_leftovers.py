@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from page_text import page_text
 from test_release_pages import Team, signed_release
-from test_workflow_pages import NY, TODAY, sign_in
+from test_workflow_pages import NY, TODAY, a_case, sign_in
 
 from portal.models import Role
 from portal.services import meetings
@@ -78,3 +78,15 @@ def test_the_audit_page_says_in_staff_words_how_a_checkpoint_is_checked(client, 
     assert "portal audit" not in said, "the audit page gives the lead a command to run"
     (kept,) = FOR_IT.findall(html)
     assert "portal audit verify --checkpoint" in kept
+
+
+def test_the_packet_and_the_summary_call_the_case_start_the_same(client, db, keys):
+    """The case summary's timeline begins "Intake (abuse report received)"; the review packet
+    printed from it began "2026-11-02 · intake", the same day in other words."""
+    agency = make.agency(db, keys)
+    sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    case = a_case(db, agency)
+    summary = page_text(client.get(f"/cases/{case.public_id}/summary").text)
+    packet = page_text(client.get(f"/cases/{case.public_id}/packet").text)
+    assert "2026-11-02 — Intake (abuse report received)" in summary
+    assert "2026-11-02 · Intake (abuse report received)" in packet
