@@ -19,123 +19,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, event, select, update
 from sqlmodel import Session
 
-import consent
-from portal.audit import checkpoints, lock_order
+from portal.audit import checkpoints, lock_order, walk
+from portal.audit.hashing import HASHED_FIELDS, SPELLINGS, entry_hash, flat_members
 from portal.audit.times import format_at
 from portal.db import hold_write_lock, insert_of, read, read_row, read_rows, write_many
 from portal.models import ENTRY_FORMAT, GENESIS_HASH, NODE_LOG, Agency, AuditEntry, AuditHead
 
-# What an entry's hash covers, per entry format: every column but `id` (the database's, not
-# the log's) and `entry_hash` itself. Spelled out rather than read from the table, so that
-# adding a column is a decision (a test fails until it is made) and never silently changes
-# old hashes. Format 1 named actors and clients by this node's integer ids; format 2 names
-# them by public id and hashes every column (the format-1 ids included, always empty), so
-# no column of a new entry can be changed unseen.
-FORMAT_1_FIELDS = (
-    "agency_id",
-    "log_key",
-    "seq",
-    "prev_hash",
-    "tag",
-    "at",
-    "actor_user_id",
-    "actor_agency_id",
-    "actor_role",
-    "subject",
-    "detail",
-    "client_address",
-    "case_ref",
-    "client_id",
-    "section_key",
-    "purpose",
-    "decision",
-    "gate",
-    "release_ref",
-    "policy_rule",
-)
-HASHED_FIELDS = (*FORMAT_1_FIELDS, "format", "actor_user_ref", "actor_agency_ref", "client_ref")
-FIELDS_BY_FORMAT = {1: FORMAT_1_FIELDS, ENTRY_FORMAT: HASHED_FIELDS}
-
 _head = AuditHead.__table__
-
-
-def _flat_members(members: Iterable[tuple[str, Any]]) -> list[str] | None:
-    """Each member of a flat object spelled as RFC 8785 JSON (see `_flat_json`)."""
-    parts = []
-    for name, value in members:
-        kind = type(value)
-        if value is None:
-            parts.append(name + "null")
-        elif kind is str:
-            parts.append(name + encode_basestring(value))
-        elif kind is int and -(2**53) < value < 2**53:
-            parts.append(name + str(value))
-        elif isinstance(value, str) and kind is not bool:
-            # A str enum (a gate): its characters, as RFC 8785 and the column hold them.
-            parts.append(name + encode_basestring(str.__str__(value)))
-        else:
-            return None
-    return parts
-
-
-def _flat_json(members: Iterable[tuple[str, Any]]) -> str | None:
-    """RFC 8785 canonical JSON of a flat object, from its members already in key order
-    (each name already spelled as JSON, colon included); None when a value is not a
-    string, an integer JSON numbers hold exactly, or null.
-
-    For that shape the standard library's C string encoder (the one `json.dumps` uses with
-    ensure_ascii=False) writes exactly RFC 8785's escapes, and integers need no exponent."""
-    parts = _flat_members(members)
-    if parts is None:
-        return None
-    return "{" + ",".join(parts) + "}"
-
-
-def canonical_content(content: Mapping[str, Any]) -> bytes:
-    """RFC 8785 canonical JSON of an entry's content.
-
-    An entry is flat: ASCII keys, and values that are strings, integers or null, which
-    the fast form writes at a fraction of the general encoder's cost (every append and
-    every verification pays it). Any other shape goes through the general encoder. A
-    property test holds the two equal.
-    """
-    if all(type(key) is str and key.isascii() for key in content):
-        flat = _flat_json((encode_basestring(key) + ":", content[key]) for key in sorted(content))
-        if flat is not None:
-            return flat.encode()
-    return consent.canonical_bytes(dict(content))
-
-
-class _Spelling:
-    """One format's hashed fields in RFC 8785 order (ASCII names sort by code point),
-    each name already spelled as JSON."""
-
-    def __init__(self, fields: tuple[str, ...]) -> None:
-        self.names = tuple(sorted(fields))
-        self.spelled = tuple(encode_basestring(name) + ":" for name in self.names)
-        self.at, self.seq = self.names.index("at"), self.names.index("seq")
-        self.log_key, self.prev_hash = self.names.index("log_key"), self.names.index("prev_hash")
-
-
-_SPELLINGS = {format_: _Spelling(fields) for format_, fields in FIELDS_BY_FORMAT.items()}
-
-
-def entry_hash(values: Mapping[str, Any] | AuditEntry, *, seq: int | None = None) -> str:
-    """SHA-256 of the RFC 8785 canonical JSON of the entry's content (`seq` overrides),
-    over the fields of the entry's own format."""
-    get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
-    spelling = _SPELLINGS.get(get("format") or 1)
-    if spelling is None:
-        raise ValueError(f"unknown audit entry format {get('format')!r}")
-    content = [get(name) for name in spelling.names]
-    content[spelling.at] = format_at(content[spelling.at])
-    if seq is not None:
-        content[spelling.seq] = seq
-    flat = _flat_json(zip(spelling.spelled, content, strict=True))
-    if flat is not None:
-        return hashlib.sha256(flat.encode()).hexdigest()
-    whole = dict(zip(spelling.names, content, strict=True))
-    return hashlib.sha256(canonical_content(whole)).hexdigest()
 
 
 _HEADS = "audit_heads"  # Session.info key: the heads this transaction holds locked
@@ -226,6 +116,12 @@ _MOVE_HEAD = (
     )
 )
 
+_HEAD_CHECKPOINT = (
+    update(_head)
+    .where(_head.c.log_key == bindparam("head"))
+    .values(checkpoint_seq=bindparam("checkpoint"))
+)
+
 
 def lock_logs(db: Session, agency_ids: Iterable[int | None]) -> None:
     """Lock several logs' heads in one fixed order, before appending to them.
@@ -254,14 +150,14 @@ def _spelled(values: dict[str, Any]) -> list[str] | None:
     """An entry's canonical JSON members, spelled before its place in the log is known
     (made before the log's lock is taken: under it, only its place is filled in); None
     when a value is not flat (see `entry_hash`) or the format has no spelling."""
-    spelling = _SPELLINGS.get(values.get("format") or 1)
+    spelling = SPELLINGS.get(values.get("format") or 1)
     if spelling is None:
         return None
     content = [values.get(name) for name in spelling.names]
     content[spelling.at] = format_at(content[spelling.at])
     for place in (spelling.log_key, spelling.prev_hash, spelling.seq):
         content[place] = None  # filled in under the lock
-    return _flat_members(zip(spelling.spelled, content, strict=True))
+    return flat_members(zip(spelling.spelled, content, strict=True))
 
 
 def _place(head: dict[str, Any], values: dict[str, Any], spelled: list[str] | None) -> None:
@@ -272,7 +168,7 @@ def _place(head: dict[str, Any], values: dict[str, Any], spelled: list[str] | No
     if spelled is None:
         values["entry_hash"] = entry_hash(values)
         return
-    spelling = _SPELLINGS[values.get("format") or 1]
+    spelling = SPELLINGS[values.get("format") or 1]
     spelled[spelling.log_key] = spelling.spelled[spelling.log_key] + encode_basestring(log_key)
     spelled[spelling.prev_hash] = spelling.spelled[spelling.prev_hash] + encode_basestring(
         prev_hash
@@ -316,8 +212,11 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, An
         head = heads[agency_id]
         _place(head, full, spelled)
         head.update(last_seq=full["seq"], last_hash=full["entry_hash"])
-        if checkpoints.due(db, agency_id, full["seq"], checkpoint_seq=head["checkpoint_seq"]):
-            due.append((agency_id, head["log_key"], full["seq"], full["entry_hash"], full["at"]))
+        if checkpoints.due(
+            db, agency_id, head["log_key"], full["seq"], checkpoint_seq=head["checkpoint_seq"]
+        ):
+            since = head["checkpoint_seq"]
+            due.append(_Due(agency_id, head, since, full["seq"], full["entry_hash"], full["at"]))
             head["checkpoint_seq"] = full["seq"]
         batch.append(full)
     write_many(db, _INSERT_ENTRIES, batch, columns=_ENTRY_COLUMNS)
@@ -334,9 +233,56 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, An
             for head in heads.values()
         ],
     )
-    for checkpoint in due:
-        checkpoints.sign(db, *checkpoint)
+    if due:
+        _sign_verified(db, due)
     return batch
+
+
+class _Due(NamedTuple):
+    """A checkpoint due at `seq` in the log of `head`, whose last one was at `since`."""
+
+    agency_id: int
+    head: dict[str, Any]
+    since: int
+    seq: int
+    entry_hash: str
+    at: Any
+
+
+def _sign_verified(db: Session, due: list[_Due]) -> None:
+    """Sign each checkpoint due, in order, where the entries since the log's last checkpoint
+    verify (`walk.segment_problem`), as `portal audit checkpoint` verifies the log first: a
+    signature over an edited entry would vouch for the edit. One refused is said in the
+    node's error log (`checkpoints.refuse`), and the log's head goes back to the last
+    checkpoint signed: the log is tried again later, never left looking signed."""
+    signed_upto: dict[str, int] = {}  # log key -> its last checkpoint, as signed here
+    for checkpoint in due:
+        log_key = checkpoint.head["log_key"]
+        since = signed_upto.get(log_key, checkpoint.since)
+        problem = walk.segment_problem(db, log_key, after=since, upto=checkpoint.seq)
+        if problem is None:
+            checkpoints.sign(
+                db,
+                checkpoint.agency_id,
+                log_key,
+                checkpoint.seq,
+                checkpoint.entry_hash,
+                checkpoint.at,
+            )
+            signed_upto[log_key] = checkpoint.seq
+        else:
+            checkpoints.refuse(log_key, checkpoint.seq, problem)
+            signed_upto[log_key] = since
+    heads = {checkpoint.head["log_key"]: checkpoint.head for checkpoint in due}
+    back = [
+        {"head": log_key, "checkpoint": seq}
+        for log_key, seq in signed_upto.items()
+        if heads[log_key]["checkpoint_seq"] != seq
+    ]
+    for moved in back:
+        heads[moved["head"]]["checkpoint_seq"] = moved["checkpoint"]
+    if back:
+        write_many(db, _HEAD_CHECKPOINT, back)
 
 
 def append_rows(db: Session, agency_id: int | None, rows: Iterable[Mapping[str, Any]]) -> int:

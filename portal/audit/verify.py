@@ -10,31 +10,24 @@ that exists with that hash and carries a good signature by one of the agency's k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from portal.audit import chain, checkpoints, journal
+from portal.audit import checkpoints, journal
 from portal.audit.times import out_of_time
+from portal.audit.walk import Walked, walk
 from portal.models import (
-    GENESIS_HASH,
     NODE_LOG,
     Agency,
     AgencyKey,
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
-    Client,
     KeyPurpose,
-    StaffUser,
 )
-
-# How far from its place a moved entry is looked for before it is called simply "edited".
-REORDER_WINDOW = 1000
-BATCH = 5000  # entries read per query while walking
 
 
 @dataclass
@@ -107,9 +100,9 @@ def _verify(db: Session, log_key: str, agency, report: LogReport, *, pause) -> L
         ).scalars()
         if upto is None or c.seq <= upto
     }
-    walked = _Walked()
+    walked = Walked()
     report.problem = (
-        _walk(db, log_key, signed, walked, upto=upto, pause=pause)
+        walk(db, log_key, signed, walked, upto=upto, pause=pause)
         or _check_owner(db, log_key, agency, head)
         or _check_head(db, log_key, head, walked)
         or _check_checkpoints(db, agency, signed, walked, report)
@@ -124,126 +117,6 @@ class _Head:
     last_hash: str
     checkpoint_seq: int
     agency_id: int | None
-
-
-@dataclass
-class _Walked:
-    entries: int = 0
-    last_hash: str = GENESIS_HASH
-    hashes_at_checkpoints: dict = field(default_factory=dict)
-    times_at_checkpoints: dict = field(default_factory=dict)  # each signed entry's `at`
-    head_checkpoint_seq: int = 0
-    # Format 1's public ids, read once per walk: {(table, id): public id}.
-    public_ids: dict = field(default_factory=dict)
-
-
-def _batches(db: Session, log_key: str, upto: int | None, pause) -> Iterator[Mapping]:
-    """The log's entries in seq order, read by keyset in batches."""
-    table = AuditEntry.__table__
-    after = None
-    while True:
-        query = select(table).where(table.c.log_key == log_key)
-        if after is not None:
-            query = query.where(table.c.seq > after)
-        if upto is not None:
-            query = query.where(table.c.seq <= upto)
-        rows = db.execute(query.order_by(table.c.seq).limit(BATCH)).mappings().all()
-        if pause is not None:
-            pause()
-        yield from rows
-        if len(rows) < BATCH:
-            return
-        after = rows[-1]["seq"]
-
-
-def _walk(
-    db: Session, log_key: str, signed: dict, walked: _Walked, *, upto: int | None, pause
-) -> str | None:
-    expected, previous = 1, GENESIS_HASH
-    for row in _batches(db, log_key, upto, pause):
-        seq = row["seq"]
-        if seq != expected:
-            if seq < expected:  # a seq below 1, or a repeat where the constraint is gone
-                return f"reordered entry: the entry id {row['id']} is out of place at seq {seq}"
-            missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}–{seq - 1}"
-            return f"missing entry: {missing} (the log jumps from seq {expected - 1} to {seq})"
-        if (row["format"] or 1) not in chain.FIELDS_BY_FORMAT:
-            # No node writes that format: the entry was edited (hashing it would raise).
-            return (
-                f"edited entry: seq {seq} (id {row['id']}) names an unknown entry format "
-                f"({row['format']})"
-            )
-        if chain.entry_hash(row) != row["entry_hash"]:
-            written_as = _written_seq(row)
-            if written_as is not None:
-                return (
-                    f"reordered entry: the entry at seq {seq} (id {row['id']}) "
-                    f"was written as seq {written_as}"
-                )
-            return (
-                f"edited entry: seq {seq} (id {row['id']}) does not match its hash "
-                f"(recorded {row['at']:%Y-%m-%d %H:%M} UTC, {row['tag']})"
-            )
-        if row["prev_hash"] != previous:
-            return (
-                f"broken link at seq {seq} (id {row['id']}): its prev_hash is not the hash "
-                f"of entry {seq - 1}"
-            )
-        if (row["format"] or 1) == 1 and (refs := _format_1_refs(db, row, walked)):
-            return f"edited entry: seq {seq} (id {row['id']}) {refs}"
-        if seq in signed:
-            walked.hashes_at_checkpoints[seq] = row["entry_hash"]
-            walked.times_at_checkpoints[seq] = _aware(row["at"])
-        previous = row["entry_hash"]
-        expected += 1
-        walked.entries, walked.last_hash = seq, previous
-    return None
-
-
-# A format-1 entry's hash covers the integer ids it names; the public ids beside them were
-# filled in later (by a migration), outside the hash, and are what pages read (a client's
-# accounting of disclosures, who saw what). Each must be the public id of the row its hashed
-# id names: nothing else keeps them honest.
-_FORMAT_1_REFS = (
-    ("client_ref", "client_id", Client),
-    ("actor_user_ref", "actor_user_id", StaffUser),
-    ("actor_agency_ref", "actor_agency_id", Agency),
-)
-
-
-def _format_1_refs(db: Session, row, walked: _Walked) -> str | None:
-    for ref, id_column, model in _FORMAT_1_REFS:
-        row_id, given = row[id_column], row[ref]
-        if row_id is None:
-            if given is not None:
-                return f"names {ref} {given} where its hashed {id_column} is empty"
-            continue
-        key = (model.__tablename__, row_id)
-        if key not in walked.public_ids:
-            walked.public_ids[key] = db.execute(
-                select(model.public_id).where(model.id == row_id)
-            ).scalar_one_or_none()
-        named = walked.public_ids[key]
-        # Every such column was filled when the ids were added (the migration): emptied
-        # beside a hashed id that names a row, it was cleared (a disclosure taken out of a
-        # survivor's accounting, who saw it hidden).
-        if named is not None and given != named:
-            shown = "nothing" if given is None else given
-            return f"names {ref} {shown}, not the one its hashed {id_column} names"
-    return None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _written_seq(row) -> int | None:
-    """The seq an entry's stored hash was computed for, if it sits at another one now."""
-    seq = row["seq"]
-    for candidate in range(max(1, seq - REORDER_WINDOW), seq + REORDER_WINDOW + 1):
-        if candidate != seq and chain.entry_hash(row, seq=candidate) == row["entry_hash"]:
-            return candidate
-    return None
 
 
 def _check_owner(db: Session, log_key: str, agency, head: _Head | None) -> str | None:
@@ -269,7 +142,7 @@ def _check_owner(db: Session, log_key: str, agency, head: _Head | None) -> str |
     )
 
 
-def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) -> str | None:
+def _check_head(db: Session, log_key: str, head: _Head | None, walked: Walked) -> str | None:
     if head is None:
         return "the log has entries but no head row" if walked.entries else None
     if head.last_seq > walked.entries:
@@ -311,7 +184,7 @@ def _check_head(db: Session, log_key: str, head: _Head | None, walked: _Walked) 
 
 
 def _check_checkpoints(
-    db: Session, agency: Agency | None, signed: dict, walked: _Walked, report: LogReport
+    db: Session, agency: Agency | None, signed: dict, walked: Walked, report: LogReport
 ) -> str | None:
     hashes = walked.hashes_at_checkpoints
     if walked.head_checkpoint_seq and walked.head_checkpoint_seq not in signed:

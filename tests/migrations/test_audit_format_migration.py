@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from portal import migrate
-from portal.audit import AuditTag, chain, record, verify
+from portal.audit import AuditTag, hashing, record, verify
 from portal.db import make_engine
 from portal.models import AuditEntry
 from portal.requester import Requester
@@ -70,7 +70,7 @@ def _old_entries(connection, stamp) -> None:
     """Three format-1 entries, chained exactly as the code before the change chained them."""
     previous = "0" * 64
     for seq in (1, 2, 3):
-        values = dict.fromkeys(chain.FORMAT_1_FIELDS)
+        values = dict.fromkeys(hashing.FORMAT_1_FIELDS)
         values.update(
             agency_id=1,
             log_key=AGENCY,
@@ -85,7 +85,7 @@ def _old_entries(connection, stamp) -> None:
             case_ref="MDT-2026-0001",
             decision="released",
         )
-        values["entry_hash"] = chain.entry_hash(values)
+        values["entry_hash"] = hashing.entry_hash(values)
         connection.execute(
             text(
                 "INSERT INTO audit_entry (agency_id, log_key, seq, prev_hash, entry_hash, tag,"

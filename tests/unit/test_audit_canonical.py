@@ -7,14 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import consent
-from portal.audit.chain import (
-    FORMAT_1_FIELDS,
-    HASHED_FIELDS,
-    _spelled,
-    canonical_content,
-    entry_hash,
-    format_at,
-)
+from portal.audit.chain import _spelled
+from portal.audit.hashing import FORMAT_1_FIELDS, HASHED_FIELDS, canonical_content, entry_hash
+from portal.audit.times import format_at
 from portal.disclosure.gates import Gate
 from portal.models import ENTRY_FORMAT
 

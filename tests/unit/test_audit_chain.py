@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, event, text, update
 from sqlmodel import select
 
-from portal.audit import AuditTag, DisclosureFacts, chain, lock_order, record, verify
+from portal.audit import AuditTag, DisclosureFacts, chain, lock_order, record, verify, walk
 from portal.audit.checkpoints import CHECKPOINT_EVERY, CheckpointSigner
 from portal.models import (
     GENESIS_HASH,
@@ -264,6 +264,51 @@ def test_appends_sign_a_checkpoint_every_interval(db, keys):
     assert report.ok and report.checkpoints == 2
 
 
+def test_no_automatic_checkpoint_vouches_for_an_entry_edited_since_the_last(db, keys, caplog):
+    """An entry edited in the database after the last checkpoint: the next one due would
+    have signed the log as it stood, edit and all. It is refused and said in the node's
+    error log; the head stays at the last checkpoint signed, and the log is tried again
+    `every` entries later (not at each append), signed once it verifies again."""
+    CheckpointSigner(keys, every=5).attach(db)
+    owner = make.agency(db, keys)
+
+    def append(count):
+        for n in range(count):
+            record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"n": n}, at=AT)
+        db.flush()
+
+    def signed():
+        return db.exec(
+            select(AuditCheckpoint.seq)
+            .where(AuditCheckpoint.log_key == owner.public_id)
+            .order_by(AuditCheckpoint.seq)
+        ).all()
+
+    append(5 - db.get(AuditHead, owner.public_id).last_seq)
+    assert signed() == [5]
+    append(2)  # seq 6 and 7
+    (edited,) = [e for e in entries_of(db, owner.public_id) if e.seq == 6]
+    kept = edited.detail
+    db.execute(update(AuditEntry).where(AuditEntry.id == edited.id).values(detail='{"n": 99}'))
+    with caplog.at_level("ERROR", logger="portal"):
+        append(3)  # seq 10 is due
+    assert signed() == [5]
+    db.expire_all()
+    assert db.get(AuditHead, owner.public_id).checkpoint_seq == 5
+    (said,) = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
+    assert f"audit log {owner.public_id}: no checkpoint signed at seq 10" in said
+    assert "edited entry: seq 6" in said and "portal audit verify" in said
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="portal"):
+        append(4)  # due again at each of seq 11-14: not tried, as 10 was refused
+    assert signed() == [5] and not caplog.records
+    db.execute(update(AuditEntry).where(AuditEntry.id == edited.id).values(detail=kept))
+    append(1)  # seq 15: tried again, and the log verifies
+    assert signed() == [5, 15]
+    report = verify.verify_log(db, owner.public_id)
+    assert report.ok and report.checkpoints == 2
+
+
 def test_the_default_interval_is_1000_entries(db, keys):
     assert CHECKPOINT_EVERY == 1000 and CheckpointSigner(keys).every == 1000
     CheckpointSigner(keys).attach(db)
@@ -386,7 +431,7 @@ def test_verify_all_reports_every_log(db, log):
 
 def test_entries_appended_while_verify_walks_are_left_for_the_next_run(db, log, monkeypatch):
     owner = log[0]
-    monkeypatch.setattr(verify, "BATCH", 2)
+    monkeypatch.setattr(walk, "BATCH", 2)
 
     def append_meanwhile():
         record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, at=AT)
