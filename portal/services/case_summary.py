@@ -14,9 +14,9 @@ most once: the budget is spent, and every owner after it loads on its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from sqlmodel import Session, select
 
@@ -31,7 +31,7 @@ from portal.models import Agency, CaseLink, MdtCase, Node
 from portal.models.workflow import MeetingStatus
 from portal.requester import Requester
 from portal.sections import catalogue
-from portal.services import case_records, meetings
+from portal.services import case_history, case_records, meetings
 
 # The case's first day, in the words of every timeline that shows it (summary, packet).
 INTAKE = "Intake (abuse report received)"
@@ -89,24 +89,53 @@ def participants(db: Session, case: MdtCase) -> list[Participant]:
 
 
 def overview(db: Session, case: MdtCase, *, window_days: int, today: date) -> Overview:
-    """Intake, the convening deadline, the first MDT and every meeting the case is on
-    (dates and states only, from the workflow: minutes are a section of their own)."""
+    """The agencies on the case and its timeline."""
+    return Overview(
+        case,
+        participants(db, case),
+        timeline(db, case, window_days=window_days, today=today),
+    )
+
+
+def timeline(
+    db: Session,
+    case: MdtCase,
+    *,
+    window_days: int,
+    today: date,
+    events: Iterable[TimelineItem] = (),
+) -> list[TimelineItem]:
+    """The case's days, oldest first: intake, the convening deadline, the first MDT, every
+    meeting the case is on (dates and states only, from the workflow: minutes are a section
+    of their own) and the `events` a page adds (the packet: the case's history). Every page
+    that shows a timeline takes it from here, so each reads in date order, in one set of
+    words."""
     due = case.convening_due or case.intake_date + timedelta(days=window_days)
-    timeline = [
+    items = [
         TimelineItem(case.intake_date, INTAKE),
         TimelineItem(due, f"MDT convening due (intake + {(due - case.intake_date).days} days)"),
     ]
     if case.first_mdt_date is not None:
         late = " — after the deadline" if case.first_mdt_date > due else ""
-        timeline.append(TimelineItem(case.first_mdt_date, f"First MDT review{late}"))
+        items.append(TimelineItem(case.first_mdt_date, f"First MDT review{late}"))
     for meeting, item in meetings.case_meetings(db, case):
         state = meeting_state(meeting.status, meeting.meeting_date, today)
         reviewed = ", case reviewed" if item.reviewed_at else ""
-        timeline.append(
-            TimelineItem(meeting.meeting_date, f"MDT meeting ({state}{reviewed})", state)
-        )
-    timeline.sort(key=lambda entry: entry.on)  # stable: same-day items keep this order
-    return Overview(case, participants(db, case), timeline)
+        items.append(TimelineItem(meeting.meeting_date, f"MDT meeting ({state}{reviewed})", state))
+    items.extend(events)
+    # Stable: on one day, intake and the meeting come before what was noted at them.
+    items.sort(key=lambda entry: entry.on)
+    return items
+
+
+def history_items(rows: Iterable[case_history.HistoryRow], tz: tzinfo) -> list[TimelineItem]:
+    """The case's history for a timeline: each event on its calendar date in the MDT's zone
+    (stored in UTC; SQLite hands some back naive)."""
+
+    def on(at: datetime) -> date:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz).date()
+
+    return [TimelineItem(on(row.at), row.what) for row in rows]
 
 
 def owner_block(

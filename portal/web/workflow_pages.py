@@ -556,15 +556,23 @@ def case_packet(ctx: Context) -> Response:
             "case": case,
             "today": today,
             "printed_at": ctx.now.astimezone(ctx.settings.tz),
-            "intake_words": case_summary.INTAKE,
             "participants": told,
-            "history": case_records.told_history(
+            # The summary's timeline, with the history this viewer may be told among its days.
+            "timeline": case_summary.timeline(
                 ctx.db,
-                case=case,
-                agency_names={p.agency.name for p in told},
-                **_mdt_reader(ctx, 200),
+                case,
+                window_days=ctx.settings.convening_window_days,
+                today=today,
+                events=case_summary.history_items(
+                    case_records.told_history(
+                        ctx.db,
+                        case=case,
+                        agency_names={p.agency.name for p in told},
+                        **_mdt_reader(ctx, 200),
+                    ),
+                    ctx.settings.tz,
+                ),
             ),
-            "meetings": meetings.case_meetings(ctx.db, case),
             "decisions": federated_summary.case_decisions(
                 ctx.db,
                 case=case,

@@ -5,7 +5,7 @@ named after what should hold and failed before its fix. Synthetic data only."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from page_text import page_text
 from test_release_pages import Team, signed_release
@@ -90,3 +90,35 @@ def test_the_packet_and_the_summary_call_the_case_start_the_same(client, db, key
     packet = page_text(client.get(f"/cases/{case.public_id}/packet").text)
     assert "2026-11-02 — Intake (abuse report received)" in summary
     assert "2026-11-02 · Intake (abuse report received)" in packet
+
+
+def test_the_packet_reads_its_timeline_in_date_order_as_the_summary_does(client, db, keys):
+    """The packet printed its timeline in three runs: intake, then the case's history, then
+    its meetings, so "Case opened" (the day the case was entered) sat before an earlier
+    meeting, and the dates went back and forth. The summary sorts its own by date."""
+    agency = make.agency(db, keys)
+    coordinator, _ = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    case = a_case(db, agency, intake=date(2026, 10, 20))  # entered on 2026-11-02 (make.AT)
+    meetings.schedule_meeting(
+        db,
+        agency,
+        day="2026-10-26",
+        clock="10:00",
+        place="Room 1 (synthetic)",
+        case_ids=[case.public_id],
+        actor=coordinator,
+        at=datetime(2026, 10, 1, tzinfo=UTC),
+        tz=NY,
+    )
+    db.flush()
+    html = client.get(f"/cases/{case.public_id}/packet").text
+    section = html.split('aria-labelledby="timeline-h"')[1].split("</section>")[0]
+    lines = [page_text(li) for li in re.findall(r"<li\b.*?</li>", section, re.S)]
+    assert lines == [
+        "2026-10-20 · Intake (abuse report received)",
+        "2026-10-26 · MDT meeting (not marked held)",
+        "2026-11-02 · Case opened",
+        "2026-11-03 · MDT convening due (intake + 14 days)",
+    ]
+    summary = page_text(client.get(f"/cases/{case.public_id}/summary").text)
+    assert "2026-10-26 — MDT meeting (not marked held)" in summary
