@@ -4,6 +4,7 @@ named after what should hold and failed before its fix. Synthetic data only."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -122,3 +123,54 @@ def test_the_packet_reads_its_timeline_in_date_order_as_the_summary_does(client,
     ]
     summary = page_text(client.get(f"/cases/{case.public_id}/summary").text)
     assert "2026-10-26 — MDT meeting (not marked held)" in summary
+
+
+def _verify(client, token, envelope: bytes, language: str = "en") -> str:
+    answer = client.post(
+        "/consent/verify",
+        data={"csrf_token": token, "language": language},
+        files={"document": ("release.json", envelope, "application/json")},
+    )
+    assert answer.status_code == 200
+    return answer.text
+
+
+def test_the_verify_page_says_in_staff_words_what_a_release_holds(client, db, keys):
+    """The result of "Verify a release" told staff "Language of the form: English; statements
+    shown, SHA-256: 76ae1fbd…" and "Key: 19fa5575-…:7739f3a1c16778be", in Spanish too: words
+    for a machine, in a result a staff member may read with the survivor."""
+    team = Team(client, db, keys)
+    envelope = client.get(f"{signed_release(client, team)}/signed.json").content
+    signed = json.loads(envelope)
+    digest, key_id = signed["release"]["statements_sha256"], signed["signature"]["kid"]
+    html = _verify(client, team.token, envelope)
+    said = _staff_words(html)
+    assert "Valid and in effect now" in said and "Language of the form English" in said
+    engineers = [w for w in ("SHA-256", digest, key_id) if w in said]
+    assert not engineers, f"the verify page says {engineers} to staff"
+    (kept,) = FOR_IT.findall(html)
+    assert "SHA-256" in kept and digest in kept and key_id in kept
+    spanish = _verify(client, team.token, envelope, "es")
+    for_it_es = FOR_IT.pattern.replace(
+        "For your IT administrator", "Para su administrador de informática"
+    )
+    (kept,) = re.findall(for_it_es, spanish, re.S)
+    assert digest in kept and key_id in kept
+    assert "SHA-256" not in page_text(spanish.replace(kept, ""))
+
+
+def test_the_printed_release_says_in_words_what_its_fingerprint_is_for(client, db, keys):
+    """The client's printed form ended "Fingerprint of the statements above (SHA-256): 76ae1fbd…":
+    an engineer's name for it, and nothing to say what it is for. It must stay on the paper
+    (a <details> does not print open), said in words."""
+    team = Team(client, db, keys)
+    url = signed_release(client, team)
+    digest = json.loads(client.get(f"{url}/signed.json").content)["release"]["statements_sha256"]
+    html = client.get(f"{url}/print").text
+    said = page_text(html)
+    assert "SHA-256" not in said
+    assert (
+        f"Fingerprint of the statements above: {digest}. The signed release holds the same "
+        "fingerprint, so anyone who checks it can tell these are the statements you were shown."
+    ) in said
+    assert "<details" not in html.split('<article class="panel printable"')[1]
