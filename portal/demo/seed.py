@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -166,7 +166,9 @@ def seed(
             intake_date=intake,
             referral_source=rng.choice(sources).value,
             actor=None,
-            at=at,
+            # Opened the day its report came in, as a coordinator would: its history then
+            # reads in order beside the meetings that reviewed it since.
+            at=min(at, datetime.combine(intake, time(9), tzinfo=tz)),
             today=today,
         )
         person = clients.Identity(

@@ -84,7 +84,7 @@ def seed_workflow(
                 intake_date=today - timedelta(days=days_ago),
                 referral_source="hotline",
                 actor=coordinator,
-                at=at,
+                at=min(at, _instant(today - timedelta(days=days_ago), tz, hour=9)),
                 today=today,
                 agencies=[agencies_by_key["cw"], agencies_by_key["shelter"]],
             )
