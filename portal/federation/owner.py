@@ -257,11 +257,13 @@ def _answered(
             db, requester, case, owner, sections, because=taking_part, at=given["at"]
         )
     rest = [s for s in sections if section_of(s).key != case_records.PARTICIPATION]
-    decided = iter(answer(db, requester, case, owner, rest, **given) if rest else [])
-    return [
-        taking_part if section_of(s).key == case_records.PARTICIPATION else next(decided)
-        for s in sections
-    ]
+    # By section, not one for one: a part whose whole is released is not answered (`answer`).
+    decided = {
+        d.section.key: d
+        for d in (answer(db, requester, case, owner, rest, **given) if rest else [])
+    }
+    decided[case_records.PARTICIPATION] = taking_part
+    return [decided[key] for s in sections if (key := section_of(s).key) in decided]
 
 
 def mdt_referrals(

@@ -393,3 +393,35 @@ def test_a_coordinating_node_down_is_not_asked_again_by_every_page(world):
         page = _summary(world, "b", "clinic.cm", mirror.public_id)
         assert "did not vouch for yours" in page or "did not answer a moment ago" in page
     assert down.paths.count("/federation/v1/participation") == 1
+
+
+def test_a_community_owner_elsewhere_answers_when_a_whole_and_its_part_are_asked(world):
+    """Child welfare on node C reads the shelter's block (node A), whose point decides its
+    taking part first (`owner._answered`), under a release of the placement section. The
+    shelter's point answered the placement and not its placement type, a part read in it
+    (9910cbf), and the answer was paired one for one with the sections asked: the owner's
+    node failed ('coroutine raised StopIteration') and the block read 'unavailable: its
+    node did not answer'. Found by this session's review of that change."""
+    node = world.a
+    engine = node.engine()
+    with unit_of_work(engine) as db:
+        agency = fw.agency_named(db, fw.SHELTER)
+        client = db.exec(select(Client).where(Client.agency_id == agency.id)).one()
+        author = db.exec(select(StaffUser).where(StaffUser.agency_id == agency.id)).first()
+        fw.sign_release(
+            db,
+            node,
+            client,
+            author,
+            [world.ids[fw.WELFARE]],
+            ["participation", "placement_housing"],
+            fw.now() - timedelta(minutes=1),
+        )
+    engine.dispose()
+    _tell_again(world)
+    mirror = fw.case_on(world.c, world.case_ref)
+    page = " ".join(_summary(world, "c", "cw.cm", mirror.public_id).split())
+    block = page[page.find("Shelter Here") :]
+    assert "its node did not answer" not in block
+    assert fw.SECRET + " shelter" in block
+    assert 'data-section="placement_type"' not in block
