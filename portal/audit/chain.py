@@ -259,7 +259,9 @@ def _sign_verified(db: Session, due: list[_Due]) -> None:
     for checkpoint in due:
         log_key = checkpoint.head["log_key"]
         since = signed_upto.get(log_key, checkpoint.since)
-        problem = walk.segment_problem(db, log_key, after=since, upto=checkpoint.seq)
+        problem = walk.segment_problem(
+            db, checkpoint.agency_id, log_key, after=since, upto=checkpoint.seq
+        )
         if problem is None:
             checkpoints.sign(
                 db,

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 import consent
 from portal.audit import journal
 from portal.audit.journal import CHECKPOINT_DOCUMENT
-from portal.audit.times import format_at
+from portal.audit.times import format_at, out_of_time
 from portal.crypto import KeyWrapper
 from portal.models import AgencyKey, AuditCheckpoint, KeyPurpose
 
@@ -144,6 +144,28 @@ def sign(
     db.add(checkpoint)
     journal.stage(db, checkpoint)  # the copy outside the database, written after commit
     return checkpoint
+
+
+def signature_problem(
+    db: Session, agency_id: int, checkpoint: AuditCheckpoint, *, entry_at: datetime
+) -> str | None:
+    """What keeps `checkpoint` from vouching for its log, as `verify` says it: its key not
+    in the agency's key ring, a bad signature, or a time its key or its entry (`entry_at`,
+    the signed entry's) rules out; None when it holds."""
+    key = db.execute(
+        select(AgencyKey.public_key, AgencyKey.retired_at).where(
+            AgencyKey.agency_id == agency_id,
+            AgencyKey.key_id == checkpoint.key_id,
+            AgencyKey.purpose == KeyPurpose.SIGNING,
+        )
+    ).first()
+    if key is None:
+        return journal.key_missing(f"the checkpoint at seq {checkpoint.seq}", checkpoint)
+    if not signature_holds(checkpoint, key.public_key):
+        return f"bad checkpoint signature at seq {checkpoint.seq}"
+    if problem := out_of_time(checkpoint.at, retired_at=key.retired_at, entry_at=entry_at):
+        return f"checkpoint at seq {checkpoint.seq} {problem}"
+    return None
 
 
 def signature_holds(checkpoint: AuditCheckpoint, public_key_b64: str) -> bool:

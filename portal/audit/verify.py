@@ -16,17 +16,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from portal.audit import checkpoints, journal
-from portal.audit.times import out_of_time
+from portal.audit import checkpoints
 from portal.audit.walk import Walked, walk
 from portal.models import (
     NODE_LOG,
     Agency,
-    AgencyKey,
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
-    KeyPurpose,
 )
 
 
@@ -202,20 +199,9 @@ def _check_checkpoints(
             )
         if hashes[seq] != checkpoint.entry_hash:
             return f"checkpoint at seq {seq} does not match the entry's hash"
-        key = db.execute(
-            select(AgencyKey.public_key, AgencyKey.retired_at).where(
-                AgencyKey.agency_id == agency.id,
-                AgencyKey.key_id == checkpoint.key_id,
-                AgencyKey.purpose == KeyPurpose.SIGNING,
-            )
-        ).first()
-        if key is None:
-            return journal.key_missing(f"the checkpoint at seq {seq}", checkpoint)
-        if not checkpoints.signature_holds(checkpoint, key.public_key):
-            return f"bad checkpoint signature at seq {seq}"
-        if problem := out_of_time(
-            checkpoint.at, retired_at=key.retired_at, entry_at=walked.times_at_checkpoints[seq]
+        if problem := checkpoints.signature_problem(
+            db, agency.id, checkpoint, entry_at=walked.times_at_checkpoints[seq]
         ):
-            return f"checkpoint at seq {seq} {problem}"
+            return problem
         report.checkpoints += 1
     return None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from portal.audit import hashing
+from portal.audit import checkpoints, hashing
 from portal.models import GENESIS_HASH, Agency, AuditCheckpoint, AuditEntry, Client, StaffUser
 
 # How far from its place a moved entry is looked for before it is called simply "edited".
@@ -151,19 +151,34 @@ def _written_seq(row) -> int | None:
     return None
 
 
-def segment_problem(db: Session, log_key: str, *, after: int, upto: int) -> str | None:
+def segment_problem(
+    db: Session, agency_id: int, log_key: str, *, after: int, upto: int
+) -> str | None:
     """What does not hold in the log's entries after the checkpoint at seq `after` (0: from
-    the first) up to `upto`, walked on from the hash that checkpoint signed; None when they
-    verify. What an automatic checkpoint checks before it vouches for them: the entries
-    before `after` were checked when it was signed, and are under its signature since."""
+    the first) up to `upto`, walked on from the hash that checkpoint signed, itself checked
+    as `verify` checks it; None when they verify. What an automatic checkpoint checks before
+    it vouches for them: the entries up to `after` are under that checkpoint's signature."""
     previous = GENESIS_HASH
     if after:
         signed = db.execute(
-            select(AuditCheckpoint.entry_hash).where(
+            select(AuditCheckpoint).where(
                 AuditCheckpoint.log_key == log_key, AuditCheckpoint.seq == after
             )
         ).scalar_one_or_none()
+        entry = db.execute(
+            select(AuditEntry.entry_hash, AuditEntry.at).where(
+                AuditEntry.log_key == log_key, AuditEntry.seq == after
+            )
+        ).first()
         if signed is None:
             return f"missing checkpoint: the head says the log was signed at seq {after}"
-        previous = signed
+        if signed.agency_id != agency_id:
+            return f"checkpoint at seq {after} belongs to no agency of this log"
+        if entry is None or entry.entry_hash != signed.entry_hash:
+            return f"checkpoint at seq {after} does not match the entry's hash"
+        if problem := checkpoints.signature_problem(
+            db, agency_id, signed, entry_at=_aware(entry.at)
+        ):
+            return problem
+        previous = signed.entry_hash
     return walk(db, log_key, {}, Walked(), upto=upto, pause=None, after=after, previous=previous)

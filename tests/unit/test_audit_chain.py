@@ -309,6 +309,54 @@ def test_no_automatic_checkpoint_vouches_for_an_entry_edited_since_the_last(db, 
     assert report.ok and report.checkpoints == 2
 
 
+def test_no_automatic_checkpoint_walks_on_from_a_checkpoint_whose_signature_fails(db, keys, caplog):
+    """Entries 3 to 5 rewritten and re-chained, and the new hash of entry 5 written into
+    the checkpoint signed at 5 (its signature then fails) and the head: the automatic
+    checkpoint at 10 walked on from that row without checking it, and signed, its journal
+    line vouching for the rewrite outside the database. The row is checked as `verify`
+    checks it first. Found by this session's review of the automatic checkpoints."""
+    CheckpointSigner(keys, every=5).attach(db)
+    owner = make.agency(db, keys)
+
+    def append(count):
+        for n in range(count):
+            record(db, AuditTag.AUDIT_EXPORTED, agency_id=owner.id, detail={"n": n}, at=AT)
+        db.flush()
+
+    def signed():
+        return db.exec(
+            select(AuditCheckpoint.seq).where(AuditCheckpoint.log_key == owner.public_id)
+        ).all()
+
+    append(5 - db.get(AuditHead, owner.public_id).last_seq)
+    previous = None
+    for entry in entries_of(db, owner.public_id):
+        if entry.seq >= 3:
+            values = {"prev_hash": previous}
+            if entry.seq == 3:
+                values["detail"] = '{"n": 99}'
+            db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(**values))
+            db.expire(entry)
+            values["entry_hash"] = chain.entry_hash(db.get(AuditEntry, entry.id))
+            db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(**values))
+            db.expire(entry)
+        previous = db.get(AuditEntry, entry.id).entry_hash
+    db.execute(
+        update(AuditCheckpoint)
+        .where(AuditCheckpoint.log_key == owner.public_id)
+        .values(entry_hash=previous)
+    )
+    db.execute(
+        update(AuditHead).where(AuditHead.log_key == owner.public_id).values(last_hash=previous)
+    )
+    db.expire_all()
+    assert verify.verify_log(db, owner.public_id).problem == "bad checkpoint signature at seq 5"
+    with caplog.at_level("ERROR", logger="portal"):
+        append(5)  # seq 10 is due
+    assert signed() == [5]
+    assert any("bad checkpoint signature at seq 5" in r.getMessage() for r in caplog.records)
+
+
 def test_the_default_interval_is_1000_entries(db, keys):
     assert CHECKPOINT_EVERY == 1000 and CheckpointSigner(keys).every == 1000
     CheckpointSigner(keys).attach(db)
