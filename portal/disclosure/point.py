@@ -1139,16 +1139,23 @@ def _relied_entries(
     ]
 
 
-def _wholes_first(sections: Iterable[Section], decide: Callable[[Section], tuple]) -> list:
+def _wholes_first(
+    sections: Iterable[Section],
+    decide: Callable[[Section], tuple],
+    *,
+    shown: Callable[[Section], bool] = lambda _whole: True,
+) -> list:
     """`decide(section)` for each section, in the order given, its first item the verdict;
-    but wholes are decided before parts, and a part whose whole is allowed is not decided
-    at all: its few fields are read in the whole, and a placeholder beside it would say
-    they were withheld from a page that shows them."""
+    but wholes are decided before parts, and a part whose whole is allowed (and `shown`:
+    read by whoever looks) is not decided at all: its few fields are read in the whole,
+    and a placeholder beside it would say they were withheld from a page that shows them.
+    A whole allowed that then cannot be opened is said unreadable; its part, stored in it,
+    could not have been read either."""
     sections = list(sections)
     decided: dict[str, tuple] = {}
     for section in sorted(sections, key=lambda s: s.part_of is not None):
         whole = decided.get(section.part_of)
-        if whole is None or not isinstance(whole[0], _Allowed):
+        if whole is None or not isinstance(whole[0], _Allowed) or not shown(whole[0].section):
             decided[section.key] = decide(section)
     return [decided[s.key] for s in sections if s.key in decided]
 
@@ -1172,7 +1179,7 @@ def answer(
     releases of survivors other agencies here serve is also entered in each of their logs
     (`_relied_entries`), in the same batch: lock them first (`logs_relied_on`). A part of
     a section (`Section.part_of`) asked with its whole is answered only when the whole is
-    withheld: where the whole is released, the part's fields are read in it.
+    withheld by the gates: where they allow the whole, the part's fields are read in it.
 
     `entries_into`: a list in which to leave the entries instead of writing them, for a
     caller deciding several owners in one transaction (it must write them all).
@@ -1402,7 +1409,13 @@ def preview(
         return (_with_parts_decided(db, verdict, **asked),)
 
     decisions = []
-    for (verdict,) in _wholes_first(owner_sections, decide):
+
+    def shown(whole: Section) -> bool:
+        # A part is left out only beside a whole the previewing staff member reads: where
+        # they see only its field names, the part's content may still be theirs to see.
+        return not mine[whole.key].withheld
+
+    for (verdict,) in _wholes_first(owner_sections, decide, shown=shown):
         section = verdict.section
         if isinstance(verdict, _Allowed) and lines_of[section.key]:
             verdict = _unseen_parts(verdict, lines_of[section.key], previewer, owner)

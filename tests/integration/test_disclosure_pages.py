@@ -401,6 +401,45 @@ def test_a_preview_gives_no_line_to_a_part_whose_whole_would_be_shared(client, d
     assert lines(signed, "survivor_mentor") == (["care_plan_goals"], ["care_plan"], [])
 
 
+def test_a_preview_shows_a_part_beside_a_whole_the_previewer_may_not_read(client, db, keys, clock):
+    """A clinician whose own agency's policy keeps the care plan from them but gives them
+    its goals previews a release of both for a partner's case manager, to whom the policy
+    gives both: the plan is shown
+    as its field names ('not shown to you'), and the goals, which they may read, were left
+    out as 'part of Care plan, shown above' though nothing of it was shown. The part is
+    left out only beside a whole the previewer reads. Found by this session's review."""
+    from portal.services import policy
+
+    w = world(db, keys)
+    lines = (
+        ("clinician", "care_plan", "deny"),
+        ("clinician", "care_plan_goals", "allow"),
+        ("case_manager", "care_plan_goals", "allow"),
+    )
+    for role, section, effect in lines:
+        policy.add_line(
+            db,
+            w.owner,
+            kind="*",
+            role=role,
+            section=section,
+            purpose="*",
+            effect=effect,
+            actor=w.owner_staff,
+            at=make.AT,
+        )
+    write(db, keys, w, "care_plan", {"goals": "SYNTHETIC-GOALS"})
+    row = release(db, keys, w, ["care_plan", "care_plan_goals"])
+    clock.advance(hours=1)
+    _login(client, db, w.owner, Role.CLINICIAN)
+    page = client.get(f"/releases/{row.public_id}/preview?as={w.partner.public_id} case_manager")
+    text = " ".join(page.text.split())
+    shown = text.split("Stays with your agency")[0]
+    assert 'data-section="care_plan"' in shown and "not shown to you" in shown
+    assert 'data-section="care_plan_goals"' in shown and "SYNTHETIC-GOALS" in shown
+    assert "shown above" not in text
+
+
 def test_a_signed_preview_speaks_of_the_recipient_by_name(client, db, keys, clock):
     w = world(db, keys)
     write(db, keys, w, "medical", {"follow_up": SECRET_NOTE})
