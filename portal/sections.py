@@ -170,6 +170,18 @@ def parse(data: dict) -> Catalogue:
         missing = {f.key for f in section.fields} - {f.key for f in whole.fields}
         if missing:
             raise ValueError(f"section {section.key}: {sorted(missing)} not in {whole.key}")
+        # A part is left out beside its whole released (`disclosure.point`): each line of
+        # it must be guarded there as in the part, or the whole would show a line the part
+        # withholds.
+        whole_fields = {f.key: f for f in whole.fields}
+        for f in section.fields:
+            if set(f.guarded) != set(whole_fields[f.key].guarded):
+                raise ValueError(
+                    f"section {section.key}: field {f.key} guards "
+                    f"{dict(sorted(f.guarded)) or 'no line'}, where {whole.key} guards "
+                    f"{dict(sorted(whole_fields[f.key].guarded)) or 'no line'}: a part's lines "
+                    "are guarded as in its whole"
+                )
     return Catalogue(tuple(sections))
 
 

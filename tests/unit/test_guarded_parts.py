@@ -277,3 +277,35 @@ def test_the_wire_carries_the_released_lines_and_refuses_one_no_section_guards(d
         with pytest.raises(wire.WireError, match=r"decision\.(lines|release_ref)"):
             wire.decision_from({**sent, "lines": bad}, w.owner)
     assert wire.decision_from({**sent, "lines": None}, w.owner).lines == ()  # an older node
+
+
+def test_a_part_guarded_otherwise_than_its_whole_is_refused_by_the_catalogue():
+    """A part is answered only where its whole is withheld, its fields read in the whole
+    otherwise: a catalogue guarding a line in the part and not in the whole (or the other
+    way round) would let the whole show what the part withholds. Found by this session's
+    review of 9910cbf."""
+    from portal.sections import parse
+
+    def catalogue_of(whole_guard: dict, part_guard: dict) -> dict:
+        def proceedings(guard: dict) -> dict:
+            field = {"key": "proceedings", "label": "Proceedings", "type": "checklist"}
+            return {**field, "options": ["dependency", "immigration"], "guarded": guard}
+
+        return {
+            "section": [
+                {"key": "immigration", "title": "Immigration", "fields": []},
+                {"key": "legal", "title": "Legal", "fields": [proceedings(whole_guard)]},
+                {
+                    "key": "hearing",
+                    "title": "Hearing",
+                    "part_of": "legal",
+                    "fields": [proceedings(part_guard)],
+                },
+            ]
+        }
+
+    guard = {"immigration": "immigration"}
+    assert parse(catalogue_of(guard, guard)).get("hearing").part_of == "legal"
+    for whole_guard, part_guard in ((guard, {}), ({}, guard)):
+        with pytest.raises(ValueError, match="a part's lines are guarded as in its whole"):
+            parse(catalogue_of(whole_guard, part_guard))
