@@ -76,3 +76,44 @@ def test_a_refused_decision_on_the_meeting_page_is_said_at_its_top(client, db, k
     summaries = SUMMARY.findall(_top(refused.text))
     assert summaries, "nothing above the meeting page's panels says the decision was refused"
     assert f'href="#rec-{item.public_id}"' in summaries[0]
+
+
+def test_a_refused_decision_keeps_its_notes_beside_its_own_item(client, db, keys):
+    """A decision refused on a held meeting's page (its recommendation type no longer
+    offered: another coordinator stopped offering it while the page was open) came back
+    with its notes gone, and the message at the foot of the agenda, under the last case,
+    not the one the decision was for."""
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    first = a_case(db, agency, [partner], intake=TODAY - timedelta(days=5))
+    second = a_case(db, agency, [partner], intake=TODAY - timedelta(days=4))
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    created = client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": TODAY.isoformat(),
+            "time": "10:00",
+            "place": "Room 4 (synthetic)",
+            "case_ids": [first.public_id, second.public_id],
+        },
+    )
+    meeting_url = created.headers["location"]
+    assert client.post(meeting_url + "/hold", data={"csrf_token": token}).status_code == 303
+    meeting = db.exec(select(Meeting).where(Meeting.public_id == meeting_url.split("/")[-1])).one()
+    rows = meetings.agenda(db, meeting, agency)
+    posted = next(r.item for r in rows if r.case.id == first.id)
+    refused = client.post(
+        f"{meeting_url}/items/{posted.public_id}/decisions",
+        data={"csrf_token": token, "recommendation": "Astrology", "text": "Agreed (synthetic)"},
+    )
+    assert refused.status_code == 400
+    articles = dict(
+        re.findall(
+            r'<article class="agenda-item" id="item-([^"]+)">(.*?)</article>', refused.text, re.S
+        )
+    )
+    own = articles[posted.public_id]
+    assert 'value="Agreed (synthetic)"' in own, "the decision's notes were not kept"
+    assert 'class="field-error"' in own, "the message is not beside the decision's own form"
+    others = [html for ref, html in articles.items() if ref != posted.public_id]
+    assert others and not any("field-error" in html for html in others)
