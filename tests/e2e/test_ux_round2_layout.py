@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from page_walk import sign_in
+from page_walk import overflow, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +88,20 @@ def test_every_table_of_a_client_a_case_and_the_agencies_reads_on_a_phone(
     assert all(hidden <= 0 and head > 0 for hidden, head in desk), (
         f"{path} at 1280 px: (px hidden, heading height) per table: {desk}"
     )
+
+
+def test_a_meetings_heading_fits_a_phone(browser, portal_url, demo_database):
+    """The meeting's heading says when it starts as the list does ('Tue 08 Dec 2026, 14:00
+    EST'); kept on one line like every date, it ran 52 px past a 360 px screen."""
+    with sqlite3.connect(demo_database) as connection:
+        (meeting,) = connection.execute(
+            "SELECT public_id FROM meeting WHERE status = 'scheduled' LIMIT 1"
+        ).fetchone()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        sign_in(page, portal_url, "coordinator")
+        page.goto(f"{portal_url}/meetings/{meeting}")
+        assert overflow(page) <= 0, f"the meeting page is {overflow(page)} px wider than a phone"
+    finally:
+        context.close()

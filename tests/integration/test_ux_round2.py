@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from page_text import page_text
 from sqlmodel import select
 from test_workflow_pages import TODAY, a_case, sign_in
 
@@ -117,3 +118,28 @@ def test_a_refused_decision_keeps_its_notes_beside_its_own_item(client, db, keys
     assert 'class="field-error"' in own, "the message is not beside the decision's own form"
     others = [html for ref, html in articles.items() if ref != posted.public_id]
     assert others and not any("field-error" in html for html in others)
+
+
+def test_the_case_and_meeting_pages_say_when_a_meeting_starts_as_the_list_does(client, db, keys):
+    """/meetings leads each meeting with 'Tue 03 Nov 2026, 14:30 EST' (212a6f4); the case
+    page listed the same meeting as '2026-11-03 · scheduled', with no time, and the meeting's
+    own heading read '2026-11-03 14:30 EST', with no weekday."""
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    case = a_case(db, agency, [partner])
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    created = client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": (TODAY + timedelta(days=1)).isoformat(),
+            "time": "14:30",
+            "place": "Room 4 (synthetic)",
+            "case_ids": [case.public_id],
+        },
+    )
+    assert created.status_code == 303
+    starts = "Tue 03 Nov 2026, 14:30 EST"
+    case_page = page_text(client.get(f"/cases/{case.public_id}").text)
+    assert f"{starts} · scheduled" in case_page
+    heading = re.search(r"<h1>(.*?)</h1>", client.get(created.headers["location"]).text, re.S)
+    assert heading and starts in heading.group(1)
