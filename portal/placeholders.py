@@ -40,7 +40,9 @@ class Gate(StrEnum):
     def label(self) -> str:
         return {
             Gate.POLICY: "disclosure policy",
-            Gate.NOT_LINKED: "not linked to this case",
+            # Not "not linked": an agency confirmed on the case whose survivor's release to
+            # join has lapsed is answered so too, and its link shows as confirmed.
+            Gate.NOT_LINKED: "not shared on this case",
             Gate.NO_CONSENT: "no consent",
             Gate.CONSENT_EXPIRED: "consent expired",
             Gate.CONSENT_REVOKED: "consent revoked",
@@ -77,7 +79,7 @@ UNREADABLE = N_(
     "the agency's record of %(section)s cannot be opened: it was moved or damaged, so "
     "nothing of it is shown; ask the agency to restore it"
 )
-NOT_LINKED = N_("this agency's records are not linked to this case")
+NOT_LINKED = N_("this agency's records are not shared on this case")
 NOT_COORDINATOR = N_("%(section)s is told only to the MDT's coordinating agency")
 POLICY = N_("the disclosure policy does not release %(section)s to %(who)s for %(purpose)s")
 RELEASE_NOT_IN_EFFECT = N_("the release covering %(section)s for your agency: %(status)s")

@@ -194,6 +194,43 @@ def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more
     assert "needs a new release" in case_page and clinic.name in case_page
 
 
+def test_a_lapsed_system_agencys_sections_are_not_said_to_be_unlinked(client, db, keys, clock):
+    """A system-based agency's taking part is not its own to keep: after its survivor's
+    release to join was revoked, the case page still showed it 'link confirmed', and the
+    summary said each of its sections was withheld as 'not linked to this case', the page
+    contradicting itself. The gate's words are now true of every agency it answers for:
+    'not shared on this case'. Found by this session's UX review."""
+    from portal.models import AgencyKind, Role
+    from portal.services import casework, releases
+
+    from team_helpers import _release
+
+    team = Team(db, keys)
+    police = make.agency(db, keys, kind=AgencyKind.SYSTEM, name="Police E (synthetic)")
+    survivor = make.client_record(db, police, keys)
+    staff = make.user(db, police, Role.INVESTIGATOR)
+    casework.add_agency(db, team.case, police.public_id, actor=None, at=make.AT)
+    joined = _release(db, keys, police, survivor, staff, [team.coordinator], ["participation"])
+    casework.confirm_link(
+        db,
+        team.case,
+        police,
+        client_reference=survivor.reference,
+        actor=staff,
+        at=make.AT,
+        keys=keys,
+    )
+    releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    case_page = _page(client, f"/cases/{team.case.public_id}")
+    assert police.name in case_page and "link confirmed" in case_page
+    owner = f"/cases/{team.case.public_id}/summary/owners/{police.public_id}"
+    block = _page(client, owner + "?purpose=mdt_case_review")
+    assert "not linked" not in block
+    assert "not shared on this case" in block
+
+
 def _received(db, agency, section):
     return _entries(db, agency, section, "disclosure:section:received")
 
