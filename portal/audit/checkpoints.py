@@ -7,17 +7,16 @@ tail re-hashed, and that the log was not cut short before it.
 Automatic checkpoints need the node's KeyWrapper inside `record()`, whose signature must
 not change: the app, the CLI and test fixtures attach a `CheckpointSigner` to the
 Session's `info`. An append on a session with a signer signs a checkpoint as soon as its
-log is `every` (1,000) entries past the last one, once the entries since that one verify
-(a signature over an edited entry would vouch for the edit: see `refuse`); a session
-without a signer (a bare script) leaves the checkpoint to the next append that has one, or
-to `portal audit checkpoint`. The node's own log has no key, so it is never checkpointed:
+log is `every` (1,000) entries past the last one, over the log as it stands (not verified
+first: README, Checkpoints); a session without a signer (a bare script) leaves the
+checkpoint to the next append that has one, or to `portal audit checkpoint`, which
+verifies the log before it signs. The node's own log has no key, so it is never checkpointed:
 it is protected by its chain and its head row only.
 """
 
 from __future__ import annotations
 
 import base64
-import logging
 from datetime import datetime
 
 import nacl.exceptions
@@ -30,8 +29,6 @@ from portal.audit.journal import CHECKPOINT_DOCUMENT
 from portal.audit.times import format_at, out_of_time
 from portal.crypto import KeyWrapper
 from portal.models import AgencyKey, AuditCheckpoint, KeyPurpose
-
-log = logging.getLogger("portal")
 
 SIGNER_INFO_KEY = "portal.audit.checkpoint_signer"
 CHECKPOINT_EVERY = 1000
@@ -55,33 +52,10 @@ def signer_of(db: Session) -> CheckpointSigner | None:
     return db.info.get(SIGNER_INFO_KEY)
 
 
-# The logs whose checkpoint this process refused (`refuse`): log key -> the seq it was due
-# at. Such a log is tried again `every` entries later, not at each append after (each try
-# walks every entry since its last checkpoint).
-_REFUSED: dict[str, int] = {}
-
-
-def due(db: Session, agency_id: int | None, log_key: str, seq: int, *, checkpoint_seq: int) -> bool:
+def due(db: Session, agency_id: int | None, seq: int, *, checkpoint_seq: int) -> bool:
     """Whether the entry at `seq` in this log should be checkpointed now."""
     signer = signer_of(db)
-    if signer is None or agency_id is None or seq - checkpoint_seq < signer.every:
-        return False
-    refused_at = _REFUSED.get(log_key)
-    return refused_at is None or not 0 <= seq - refused_at < signer.every
-
-
-def refuse(log_key: str, seq: int, problem: str) -> None:
-    """No checkpoint at `seq`: the entries since the last one do not verify (`problem`).
-    Said where the operator reads the node's errors, in the words `portal audit verify`
-    reports the log with."""
-    _REFUSED[log_key] = seq
-    log.error(
-        "audit log %s: no checkpoint signed at seq %d, since the entries since the last one "
-        "do not verify: %s. Keep the database as it is and run `portal audit verify`.",
-        log_key,
-        seq,
-        problem,
-    )
+    return signer is not None and agency_id is not None and seq - checkpoint_seq >= signer.every
 
 
 def payload(log_key: str, seq: int, entry_hash: str, at: datetime) -> bytes:
@@ -131,7 +105,6 @@ def sign(
     key = signing_key_row(db, agency_id)
     signing_key = nacl.signing.SigningKey(keys.unwrap(key.wrapped_secret))
     signature = signing_key.sign(payload(log_key, seq, entry_hash, at)).signature
-    _REFUSED.pop(log_key, None)
     checkpoint = AuditCheckpoint(
         log_key=log_key,
         agency_id=agency_id,

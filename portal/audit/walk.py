@@ -1,6 +1,5 @@
 """Walking a log's entries in seq order, each checked against its hash and the one before:
-what `verify` does for a whole log, and what an automatic checkpoint does for the entries
-since the last one before it vouches for them (`segment_problem`)."""
+the heart of `verify`, apart from its checks of the head and the checkpoints."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from portal.audit import checkpoints, hashing
-from portal.models import GENESIS_HASH, Agency, AuditCheckpoint, AuditEntry, Client, StaffUser
+from portal.audit import hashing
+from portal.models import GENESIS_HASH, Agency, AuditEntry, Client, StaffUser
 
 # How far from its place a moved entry is looked for before it is called simply "edited".
 REORDER_WINDOW = 1000
@@ -30,11 +29,10 @@ class Walked:
     public_ids: dict = field(default_factory=dict)
 
 
-def _batches(
-    db: Session, log_key: str, upto: int | None, pause, *, after: int | None = None
-) -> Iterator[Mapping]:
-    """The log's entries in seq order (after seq `after`), read by keyset in batches."""
+def _batches(db: Session, log_key: str, upto: int | None, pause) -> Iterator[Mapping]:
+    """The log's entries in seq order, read by keyset in batches."""
     table = AuditEntry.__table__
+    after = None
     while True:
         query = select(table).where(table.c.log_key == log_key)
         if after is not None:
@@ -51,21 +49,13 @@ def _batches(
 
 
 def walk(
-    db: Session,
-    log_key: str,
-    signed: dict,
-    walked: Walked,
-    *,
-    upto: int | None,
-    pause,
-    after: int = 0,
-    previous: str = GENESIS_HASH,
+    db: Session, log_key: str, signed: dict, walked: Walked, *, upto: int | None, pause
 ) -> str | None:
-    """The first thing that does not hold in the log's entries after seq `after` (whose
-    entry's hash is `previous`) up to `upto`, in the words `verify` reports; None. Notes in
-    `walked` how far it went and the hashes at the `signed` seqs."""
-    expected = after + 1
-    for row in _batches(db, log_key, upto, pause, after=after or None):
+    """The first thing that does not hold in the log's entries up to `upto`, in the words
+    `verify` reports; None. Notes in `walked` how far it went and the hashes at the `signed`
+    seqs."""
+    expected, previous = 1, GENESIS_HASH
+    for row in _batches(db, log_key, upto, pause):
         seq = row["seq"]
         if seq != expected:
             if seq < expected:  # a seq below 1, or a repeat where the constraint is gone
@@ -149,36 +139,3 @@ def _written_seq(row) -> int | None:
         if candidate != seq and hashing.entry_hash(row, seq=candidate) == row["entry_hash"]:
             return candidate
     return None
-
-
-def segment_problem(
-    db: Session, agency_id: int, log_key: str, *, after: int, upto: int
-) -> str | None:
-    """What does not hold in the log's entries after the checkpoint at seq `after` (0: from
-    the first) up to `upto`, walked on from the hash that checkpoint signed, itself checked
-    as `verify` checks it; None when they verify. What an automatic checkpoint checks before
-    it vouches for them: the entries up to `after` are under that checkpoint's signature."""
-    previous = GENESIS_HASH
-    if after:
-        signed = db.execute(
-            select(AuditCheckpoint).where(
-                AuditCheckpoint.log_key == log_key, AuditCheckpoint.seq == after
-            )
-        ).scalar_one_or_none()
-        entry = db.execute(
-            select(AuditEntry.entry_hash, AuditEntry.at).where(
-                AuditEntry.log_key == log_key, AuditEntry.seq == after
-            )
-        ).first()
-        if signed is None:
-            return f"missing checkpoint: the head says the log was signed at seq {after}"
-        if signed.agency_id != agency_id:
-            return f"checkpoint at seq {after} belongs to no agency of this log"
-        if entry is None or entry.entry_hash != signed.entry_hash:
-            return f"checkpoint at seq {after} does not match the entry's hash"
-        if problem := checkpoints.signature_problem(
-            db, agency_id, signed, entry_at=_aware(entry.at)
-        ):
-            return problem
-        previous = signed.entry_hash
-    return walk(db, log_key, {}, Walked(), upto=upto, pause=None, after=after, previous=previous)
