@@ -1358,8 +1358,8 @@ def preview(
     keys: KeyWrapper,
 ) -> list[Decision | ReleasedUnseen]:
     """What `recipient_agency` staff in `role` would see under this one release, for every
-    section the owner could contribute (a part only where its whole is withheld). Same
-    gates as answer(); audited in the owner's
+    section the owner could contribute (a part only where its whole is withheld, or not
+    read by the previewing staff member). Same gates as answer(); audited in the owner's
     log as the owner's own staff viewing a preview, not as a disclosure to the recipient.
     Content is shown only where the previewing staff member's own role may read it."""
     owner = db.get(Agency, release_row.agency_id)
@@ -1408,13 +1408,12 @@ def preview(
         verdict, _role, _rule = _gates(db, **asked, section=section)
         return (_with_parts_decided(db, verdict, **asked),)
 
-    decisions = []
-
     def shown(whole: Section) -> bool:
         # A part is left out only beside a whole the previewing staff member reads: where
         # they see only its field names, the part's content may still be theirs to see.
         return not mine[whole.key].withheld
 
+    decisions = []
     for (verdict,) in _wholes_first(owner_sections, decide, shown=shown):
         section = verdict.section
         if isinstance(verdict, _Allowed) and lines_of[section.key]:
