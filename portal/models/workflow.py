@@ -171,6 +171,11 @@ class TaskPriority(StrEnum):
     HIGH = "high"
     URGENT = "urgent"
 
+    @property
+    def label(self) -> str:
+        """As a choice and a list's cell read it: "High"; in a sentence, `label | lower`."""
+        return self.value.capitalize()
+
 
 class Task(SQLModel, table=True):
     __table_args__ = (

@@ -187,7 +187,7 @@ def _task_event(task: Task, reference: str, *, stamp: datetime) -> Event:
     event.add("dtstamp", stamp)
     event.add("dtstart", task.due_date)
     _add_end(event, task.due_date, timedelta(days=1))
-    event.add("summary", f"Task due · {reference} · {task.priority}")
+    event.add("summary", f"Task due · {reference} · {task.priority} priority")
     event.add("description", f"Open the portal for the task on {reference}.")
     return event
 

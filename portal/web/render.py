@@ -13,7 +13,7 @@ from starlette.responses import Response
 from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.disclosure import legal_basis
-from portal.models.workflow import TaskStatus
+from portal.models.workflow import TaskPriority, TaskStatus
 from portal.placeholders import sentence
 from portal.resources import TEMPLATES_DIR
 from portal.services import convening, submissions, tasks
@@ -166,6 +166,8 @@ def task_value(value: str | None, field: str) -> str:
     """A task's recorded value in words, as the rest of the page gives it."""
     if field == "status" and value in {status.value for status in TaskStatus}:
         return TaskStatus(value).label
+    if field == "priority" and value in {priority.value for priority in TaskPriority}:
+        return TaskPriority(value).label
     return value or ""
 
 

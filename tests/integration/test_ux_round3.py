@@ -1,0 +1,64 @@
+"""Pages as a third UX review at 360 and 1280 px found them. Each test is named after what
+should hold and failed before its fix. Synthetic data only."""
+
+from __future__ import annotations
+
+import re
+
+from page_text import page_text
+from test_workflow_pages import TODAY, a_case, sign_in
+
+from portal.models import Role
+from portal.services import tasks
+
+import factories as make
+
+OPTIONS = re.compile(r'<select id="priority" name="priority">(.*?)</select>', re.S)
+
+
+def _option_words(html: str) -> list[str]:
+    found = OPTIONS.search(html)
+    assert found, "no priority to choose on the page"
+    return re.findall(r"<option [^>]*>([^<]*)</option>", found[1])
+
+
+def test_a_tasks_priority_is_offered_and_shown_in_words(client, db, keys):
+    """The priority was offered as its stored value ('low', 'normal', 'high', 'urgent') in the
+    new task's form and the task's own, and the task list's cell and the task's history wrote
+    it so, where every other choice on the page reads as words."""
+    agency = make.agency(db, keys)
+    me, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    case = a_case(db, agency)
+    task = tasks.create_task(
+        db,
+        case,
+        title="Call the school (synthetic)",
+        assignee=f"user:{me.public_id}",
+        due_date="2026-11-05",
+        priority="high",
+        offered=None,
+        actor=None,
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    words = ["Low", "Normal", "High", "Urgent"]
+    assert _option_words(client.get(f"/cases/{case.public_id}").text) == words
+    page = client.get(f"/tasks/{task.public_id}").text
+    assert _option_words(page) == words
+    assert "· high priority ·" in page_text(page)
+    listing = client.get("/tasks").text
+    cells = re.findall(r'<td data-label="Priority">([^<]*)</td>', listing)
+    assert cells == ["High"]
+    edited = client.post(
+        f"/tasks/{task.public_id}/edit",
+        data={
+            "csrf_token": token,
+            "seen": re.search(r'name="seen" value="([^"]*)"', page)[1],
+            "assignee": f"user:{me.public_id}",
+            "due_date": "2026-11-05",
+            "priority": "urgent",
+        },
+    )
+    assert edited.status_code == 303
+    assert "priority: High → Urgent" in page_text(client.get(f"/tasks/{task.public_id}").text)
