@@ -62,3 +62,17 @@ def test_a_tasks_priority_is_offered_and_shown_in_words(client, db, keys):
     )
     assert edited.status_code == 303
     assert "priority: High → Urgent" in page_text(client.get(f"/tasks/{task.public_id}").text)
+
+
+def test_a_staff_members_page_names_their_roles_once(client, db, keys):
+    """A lead's page for a staff member read 'Roles' twice: the panel's heading, then the
+    legend of the checkboxes under it, hidden from the eye but read out and shown without
+    the style sheet, two headings of one panel."""
+    agency = make.agency(db, keys)
+    member = make.user(db, agency, Role.ADVOCATE)
+    sign_in(client, db, agency, Role.AGENCY_LEAD)
+    page = client.get(f"/admin/staff/{member.public_id}").text
+    assert page_text(page).count("Roles") == 1
+    # The checkboxes are still named as a group, by the panel's heading.
+    heading = re.search(r'<h2 id="([^"]+)">Roles</h2>', page)
+    assert heading and f'<fieldset aria-labelledby="{heading[1]}"' in page
