@@ -457,7 +457,11 @@ def _restriction_to_end(ctx: Context, person, client: Client, *, value: str = ""
         back_label="Back to the client",
         keep="Keep the restriction",
         reason=confirm_pages.Reason(
-            "end_reason", "Reason for ending it", required=True, value=value
+            "end_reason",
+            "Reason for ending it",
+            required=True,
+            value=value,
+            ask="Give a reason for ending the restriction",
         ),
     )
 

@@ -25,6 +25,8 @@ class Reason:
     value: str = ""
     # (value, words): one is chosen instead of words typed (a reason kept in a log).
     choices: tuple[tuple[str, str], ...] = ()
+    # What to do when a required reason was left out, before "then press <button>".
+    ask: str = "Give a reason"
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,13 @@ def cancel_meeting(ctx: Context, meeting=None, *, value: str = "") -> Confirm:
         back=url,
         back_label="Back to the meeting",
         keep="Keep the meeting",
-        reason=Reason("cancel_reason", "Reason for cancelling", required=True, value=value),
+        reason=Reason(
+            "cancel_reason",
+            "Reason for cancelling",
+            required=True,
+            value=value,
+            ask="Give a reason for cancelling",
+        ),
     )
 
 
@@ -230,7 +238,13 @@ def close_case(
         back=url,
         back_label=f"Back to {case.reference}",
         keep="Keep it open",
-        reason=Reason("reason", "Reason for closing", required=True, value=value),
+        reason=Reason(
+            "reason",
+            "Reason for closing",
+            required=True,
+            value=value,
+            ask="Give a reason for closing",
+        ),
         ticks=ticks,
     )
 
@@ -280,6 +294,7 @@ def withdraw_link(ctx: Context, case=None, *, value: str = "") -> Confirm:
             required=True,
             value=value,
             choices=tuple(casework.WITHDRAWAL_REASONS.items()),
+            ask="Choose why",
         ),
     )
 

@@ -76,3 +76,19 @@ def test_a_staff_members_page_names_their_roles_once(client, db, keys):
     # The checkboxes are still named as a group, by the panel's heading.
     heading = re.search(r'<h2 id="([^"]+)">Roles</h2>', page)
     assert heading and f'<fieldset aria-labelledby="{heading[1]}"' in page
+
+
+SUMMARY = re.compile(r'<div class="error-summary" role="alert"[^>]*>\s*<h\d[^>]*>(.*?)</h\d>', re.S)
+
+
+def test_closing_a_case_without_a_reason_says_what_to_do(client, db, keys):
+    """Closing a case with no reason came back headed 'This could not be done yet', which
+    says neither what was missing nor what to do; the one thing to do is give the reason."""
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    case = a_case(db, agency, [partner])
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    refused = client.post(f"/cases/{case.public_id}/close", data={"csrf_token": token})
+    assert refused.status_code == 400
+    headings = SUMMARY.findall(refused.text)
+    assert headings == [f"Give a reason for closing, then press ‘Close {case.reference}’."]
+    assert '<a href="#reason">' in refused.text  # the message still leads to the field
