@@ -53,6 +53,8 @@ class AwaitingRow:
     convening_due: date
     days_left: int
     next_meeting: date | None
+    # When that meeting starts (UTC): what the coordinator reads; its day decides the rest.
+    next_start: datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -75,11 +77,12 @@ def _awaiting(agency_id: int):
     )
 
 
-def _next_meeting(today: date):
+def _next_meeting(today: date, column=Meeting.meeting_date):
     # Still to come: a meeting whose day passed without being started is not the next one
-    # (and would hide that the one to come is after the deadline).
+    # (and would hide that the one to come is after the deadline). The earliest day's
+    # meeting is the earliest start: `column` picks which of the two is read.
     return (
-        select(func.min(Meeting.meeting_date))
+        select(func.min(column))
         .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
         .where(
             AgendaItem.case_id == MdtCase.id,
@@ -102,6 +105,7 @@ def awaiting_first_mdt(
             MdtCase.intake_date,
             MdtCase.convening_due,
             _next_meeting(today),
+            _next_meeting(today, Meeting.starts_at),
         )
         .where(*_awaiting(agency.id))
         .order_by(MdtCase.convening_due, MdtCase.reference)
@@ -109,8 +113,8 @@ def awaiting_first_mdt(
         .limit(limit)
     ).all()
     return [
-        AwaitingRow(pid, ref, intake, due, days_left(due, today), meeting)
-        for pid, ref, intake, due, meeting in rows
+        AwaitingRow(pid, ref, intake, due, days_left(due, today), meeting, start)
+        for pid, ref, intake, due, meeting, start in rows
     ]
 
 

@@ -4,6 +4,7 @@ should hold and failed before its fix. Synthetic data only."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from page_text import page_text
 from test_workflow_pages import TODAY, a_case, sign_in
@@ -92,3 +93,30 @@ def test_closing_a_case_without_a_reason_says_what_to_do(client, db, keys):
     headings = SUMMARY.findall(refused.text)
     assert headings == [f"Give a reason for closing, then press ‘Close {case.reference}’."]
     assert '<a href="#reason">' in refused.text  # the message still leads to the field
+
+
+def test_the_next_meeting_and_the_meetings_tab_say_when_it_starts(client, db, keys):
+    """The coordinator's dashboard listed a waiting case's next meeting by its date alone
+    ('2026-11-05'), and the meeting's browser tab read 'Meeting 2026-11-05': a coordinator
+    had to open the meeting to learn it starts at 14:00, where the meetings list, the case
+    page and the meeting's heading say 'Thu 05 Nov 2026, 14:00 EST'."""
+    agency, partner = make.agency(db, keys), make.agency(db, keys)
+    case = a_case(db, agency, [partner], intake=TODAY - timedelta(days=2))
+    _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
+    created = client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": (TODAY + timedelta(days=3)).isoformat(),
+            "time": "14:00",
+            "place": "Room 4 (synthetic)",
+            "case_ids": [case.public_id],
+        },
+    )
+    assert created.status_code == 303
+    dashboard = client.get("/").text
+    cells = re.findall(r'<td data-label="Next meeting">(.*?)</td>', dashboard, re.S)
+    assert [page_text(cell) for cell in cells] == ["Thu 05 Nov 2026, 14:00 EST"]
+    meeting = client.get(created.headers["location"]).text
+    title = re.search(r"<title>(.*?)</title>", meeting, re.S)[1]
+    assert title.startswith("MDT meeting · Thu 05 Nov 2026, 14:00 EST ·"), title
