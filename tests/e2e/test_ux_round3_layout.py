@@ -86,3 +86,18 @@ def test_a_case_reference_in_a_table_stays_on_one_line(
         assert all(hidden <= 0 for hidden, _ in boxes), (
             f"{path} at {width} px: px hidden to the side, per table: {[h for h, _ in boxes]}"
         )
+
+
+def test_the_signing_keys_read_on_a_phone(browser, portal_url):
+    """At 360 px each agency's signing keys were a table wider than the phone (84 px hidden),
+    in a box that scrolls sideways with nothing to say so: when a key was made and whether it
+    is retired were off the screen. Each key is to be a card on a phone (cards-on-phone), and
+    a table with its headings at 1280 px."""
+    _, phone = _look(browser, portal_url, "coordinator", "/consent/keys", PHONE, "0")
+    _, desk = _look(browser, portal_url, "coordinator", "/consent/keys", DESK, "0")
+    assert phone and all(hidden <= 0 for hidden, _ in phone), (
+        f"/consent/keys at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
+    )
+    assert all(hidden <= 0 and head > 0 for hidden, head in desk), (
+        f"/consent/keys at 1280 px: (px hidden, heading height) per table: {desk}"
+    )
