@@ -24,13 +24,25 @@ NOTES = (
 )
 
 
-def _content(section: Section, rng: random.Random, today) -> dict:
+# Date fields of what has happened (an assessment, a move): on or before today, where every
+# other date of a section (a review, a hearing) is one to come.
+HAPPENED = frozenset({"assessed_on", "moved_on"})
+
+
+def _content(section: Section, rng: random.Random, today, since) -> dict:
+    """`since`: the case's intake, from which what happened is dated (never after today)."""
     values: dict = {}
     for field in section.fields:
         if field.key == "preferred_name":
             values[field.key] = "Sam (synthetic)"
         elif field.type in ("text", "textarea"):
             values[field.key] = rng.choice(NOTES)
+        elif field.type == "date" and field.key in HAPPENED:
+            # One draw as for a date to come, so the rest of the seed stays as it was.
+            span = max((today - since).days, 0)
+            values[field.key] = (
+                since + timedelta(days=(rng.randint(3, 40) - 3) % (span + 1))
+            ).isoformat()
         elif field.type == "date":
             values[field.key] = (today + timedelta(days=rng.randint(3, 40))).isoformat()
         elif field.type == "choice":
@@ -106,7 +118,7 @@ def seed_sections(
                 db,
                 client,
                 section.key,
-                _content(section, rng, today),
+                _content(section, rng, today, min(case.intake_date, today)),
                 actor=staff,
                 keys=keys,
                 at=at,
