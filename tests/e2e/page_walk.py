@@ -99,6 +99,30 @@ def sign_in(page, base: str, username: str) -> None:
     page.get_by_role("heading", name="Dashboard").wait_for()
 
 
+# How far each table's box is wider than what it shows (0: nothing hidden to the side), and
+# whether its column headings are laid out as a table's (a desk) or hidden (a phone's cards).
+TABLE_BOXES = """() => [...document.querySelectorAll('main table')].map(t => {
+  const box = t.closest('.scroll') || t.parentElement;
+  const head = t.querySelector('thead');
+  return [box.scrollWidth - box.clientWidth, head ? head.getBoundingClientRect().height : 0];
+})"""
+
+
+def looked_at(browser, base: str, username: str, path: str, viewport: dict, *scripts) -> list:
+    """What each of `scripts` answers on `path`, signed in as `username` in a window of
+    `viewport`, once the page's first table is laid out."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, base, username)
+        page.goto(base + path)
+        page.locator("main table").first.wait_for()
+        return [page.evaluate(script) for script in scripts]
+    finally:
+        context.close()
+
+
 def overflow(page) -> int:
     """How far the document is wider than the viewport, in CSS pixels (0 when it reflows)."""
     return page.evaluate(

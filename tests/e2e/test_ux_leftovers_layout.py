@@ -10,34 +10,12 @@ import sqlite3
 from itertools import pairwise
 
 import pytest
-from page_walk import sign_in
+from page_walk import TABLE_BOXES, looked_at, sign_in
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 360, "height": 800}
 DESK = {"width": 1280, "height": 900}
-
-# How far each table's box is wider than what it shows (0: nothing hidden to the side), and
-# whether its column headings are laid out as a table's (a desk) or hidden (a phone's cards).
-TABLE_BOXES = """() => [...document.querySelectorAll('main table')].map(t => {
-  const box = t.closest('.scroll') || t.parentElement;
-  const head = t.querySelector('thead');
-  return [box.scrollWidth - box.clientWidth, head ? head.getBoundingClientRect().height : 0];
-})"""
-
-
-def _tables(browser, portal_url, username, path, viewport):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        sign_in(page, portal_url, username)
-        page.goto(portal_url + path)
-        page.locator("main table").first.wait_for()
-        return page.evaluate(TABLE_BOXES)
-    finally:
-        context.close()
-
 
 WIDE_TABLES = [
     ("coordinator", "/meetings"),
@@ -66,8 +44,8 @@ def test_every_table_reads_on_a_phone_and_stays_a_table_on_a_desk(
                 "SELECT public_id FROM staff_user WHERE username = 'mentor'"
             ).fetchone()
         path = path.format(mentor=mentor)
-    phone = _tables(browser, portal_url, username, path, PHONE)
-    desk = _tables(browser, portal_url, username, path, DESK)
+    (phone,) = looked_at(browser, portal_url, username, path, PHONE, TABLE_BOXES)
+    (desk,) = looked_at(browser, portal_url, username, path, DESK, TABLE_BOXES)
     assert phone and all(hidden <= 0 for hidden, _ in phone), (
         f"{path} at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
     )

@@ -7,20 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from page_walk import overflow, sign_in
+from page_walk import TABLE_BOXES, looked_at, overflow, sign_in
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 360, "height": 800}
 DESK = {"width": 1280, "height": 900}
-
-# How far each table's box is wider than what it shows (0: nothing hidden to the side), and
-# whether its column headings are laid out as a table's (a desk) or hidden (a phone's cards).
-TABLE_BOXES = """() => [...document.querySelectorAll('main table')].map(t => {
-  const box = t.closest('.scroll') || t.parentElement;
-  const head = t.querySelector('thead');
-  return [box.scrollWidth - box.clientWidth, head ? head.getBoundingClientRect().height : 0];
-})"""
 
 # Ids the seed made (the coordinator's own agency's), as the page's user would reach them.
 IDS = {
@@ -36,19 +28,6 @@ IDS = {
     "agency": "SELECT public_id FROM agency"
     " WHERE id = (SELECT agency_id FROM staff_user WHERE username = 'coordinator')",
 }
-
-
-def _tables(browser, portal_url, username, path, viewport):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        sign_in(page, portal_url, username)
-        page.goto(portal_url + path)
-        page.locator("main table").first.wait_for()
-        return page.evaluate(TABLE_BOXES)
-    finally:
-        context.close()
 
 
 WIDE_TABLES = [
@@ -80,8 +59,8 @@ def test_every_table_of_a_client_a_case_and_the_agencies_reads_on_a_phone(
             if "{" + name + "}" in path and (row := connection.execute(query).fetchone())
         }
     path = path.format(**ids)
-    phone = _tables(browser, portal_url, username, path, PHONE)
-    desk = _tables(browser, portal_url, username, path, DESK)
+    (phone,) = looked_at(browser, portal_url, username, path, PHONE, TABLE_BOXES)
+    (desk,) = looked_at(browser, portal_url, username, path, DESK, TABLE_BOXES)
     assert phone and all(hidden <= 0 for hidden, _ in phone), (
         f"{path} at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
     )

@@ -7,20 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from page_walk import sign_in
+from page_walk import TABLE_BOXES, looked_at
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 360, "height": 800}
 DESK = {"width": 1280, "height": 900}
-
-# How far each table's box is wider than what it shows (0: nothing hidden to the side), and
-# whether its column headings are laid out as a table's (a desk) or hidden (a phone's cards).
-TABLE_BOXES = """() => [...document.querySelectorAll('main table')].map(t => {
-  const box = t.closest('.scroll') || t.parentElement;
-  const head = t.querySelector('thead');
-  return [box.scrollWidth - box.clientWidth, head ? head.getBoundingClientRect().height : 0];
-})"""
 
 # Case references ("MDT-2026-XVSERF") in a table's cells laid out over more than one line, as
 # broken_dates finds dates; words hidden from the eye (a link's fuller name) are not read.
@@ -49,19 +41,6 @@ BUSIEST_CASE = (
 )
 
 
-def _look(browser, portal_url, username, path, viewport, script):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        sign_in(page, portal_url, username)
-        page.goto(portal_url + path)
-        page.locator("main table").first.wait_for()
-        return page.evaluate(script), page.evaluate(TABLE_BOXES)
-    finally:
-        context.close()
-
-
 REFERENCE_TABLES = [
     ("lead", "/audit?case_ref={case}"),
     ("mentor.lead", "/mentoring/program"),
@@ -80,7 +59,9 @@ def test_a_case_reference_in_a_table_stays_on_one_line(
     with sqlite3.connect(demo_database) as connection:
         path = path.format(case=connection.execute(BUSIEST_CASE).fetchone()[0])
     for viewport in (DESK, PHONE):
-        broken, boxes = _look(browser, portal_url, username, path, viewport, BROKEN_REFERENCES)
+        broken, boxes = looked_at(
+            browser, portal_url, username, path, viewport, BROKEN_REFERENCES, TABLE_BOXES
+        )
         width = viewport["width"]
         assert not broken, f"{path} at {width} px: broken over two lines: {broken[:3]}"
         assert all(hidden <= 0 for hidden, _ in boxes), (
@@ -93,8 +74,8 @@ def test_the_signing_keys_read_on_a_phone(browser, portal_url):
     in a box that scrolls sideways with nothing to say so: when a key was made and whether it
     is retired were off the screen. Each key is to be a card on a phone (cards-on-phone), and
     a table with its headings at 1280 px."""
-    _, phone = _look(browser, portal_url, "coordinator", "/consent/keys", PHONE, "0")
-    _, desk = _look(browser, portal_url, "coordinator", "/consent/keys", DESK, "0")
+    (phone,) = looked_at(browser, portal_url, "coordinator", "/consent/keys", PHONE, TABLE_BOXES)
+    (desk,) = looked_at(browser, portal_url, "coordinator", "/consent/keys", DESK, TABLE_BOXES)
     assert phone and all(hidden <= 0 for hidden, _ in phone), (
         f"/consent/keys at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
     )
