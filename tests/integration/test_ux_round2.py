@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from page_text import page_text
 from sqlmodel import select
-from test_workflow_pages import TODAY, a_case, sign_in
+from test_workflow_pages import TODAY, a_case, scheduled_on_the_page, sign_in
 
 from portal.models import Role
 from portal.models.workflow import Meeting
@@ -55,16 +55,7 @@ def test_a_refused_decision_on_the_meeting_page_is_said_at_its_top(client, db, k
     agency, partner = make.agency(db, keys), make.agency(db, keys)
     case = a_case(db, agency, [partner], intake=TODAY - timedelta(days=5))
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
-    created = client.post(
-        "/meetings",
-        data={
-            "csrf_token": token,
-            "date": TODAY.isoformat(),
-            "time": "10:00",
-            "place": "Room 4 (synthetic)",
-            "case_ids": [case.public_id],
-        },
-    )
+    created = scheduled_on_the_page(client, token, [case])
     meeting_url = created.headers["location"]
     assert client.post(meeting_url + "/hold", data={"csrf_token": token}).status_code == 303
     meeting = db.exec(select(Meeting).where(Meeting.public_id == meeting_url.split("/")[-1])).one()
@@ -88,16 +79,7 @@ def test_a_refused_decision_keeps_its_notes_beside_its_own_item(client, db, keys
     first = a_case(db, agency, [partner], intake=TODAY - timedelta(days=5))
     second = a_case(db, agency, [partner], intake=TODAY - timedelta(days=4))
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
-    created = client.post(
-        "/meetings",
-        data={
-            "csrf_token": token,
-            "date": TODAY.isoformat(),
-            "time": "10:00",
-            "place": "Room 4 (synthetic)",
-            "case_ids": [first.public_id, second.public_id],
-        },
-    )
+    created = scheduled_on_the_page(client, token, [first, second])
     meeting_url = created.headers["location"]
     assert client.post(meeting_url + "/hold", data={"csrf_token": token}).status_code == 303
     meeting = db.exec(select(Meeting).where(Meeting.public_id == meeting_url.split("/")[-1])).one()
@@ -127,15 +109,8 @@ def test_the_case_and_meeting_pages_say_when_a_meeting_starts_as_the_list_does(c
     agency, partner = make.agency(db, keys), make.agency(db, keys)
     case = a_case(db, agency, [partner])
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
-    created = client.post(
-        "/meetings",
-        data={
-            "csrf_token": token,
-            "date": (TODAY + timedelta(days=1)).isoformat(),
-            "time": "14:30",
-            "place": "Room 4 (synthetic)",
-            "case_ids": [case.public_id],
-        },
+    created = scheduled_on_the_page(
+        client, token, [case], day=TODAY + timedelta(days=1), time="14:30"
     )
     assert created.status_code == 303
     starts = "Tue 03 Nov 2026, 14:30 EST"

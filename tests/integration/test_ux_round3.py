@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from page_text import page_text
-from test_workflow_pages import TODAY, a_case, sign_in
+from test_workflow_pages import TODAY, a_case, scheduled_on_the_page, sign_in
 
 from portal.models import Role
 from portal.services import tasks
@@ -103,15 +103,8 @@ def test_the_next_meeting_and_the_meetings_tab_say_when_it_starts(client, db, ke
     agency, partner = make.agency(db, keys), make.agency(db, keys)
     case = a_case(db, agency, [partner], intake=TODAY - timedelta(days=2))
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
-    created = client.post(
-        "/meetings",
-        data={
-            "csrf_token": token,
-            "date": (TODAY + timedelta(days=3)).isoformat(),
-            "time": "14:00",
-            "place": "Room 4 (synthetic)",
-            "case_ids": [case.public_id],
-        },
+    created = scheduled_on_the_page(
+        client, token, [case], day=TODAY + timedelta(days=3), time="14:00"
     )
     assert created.status_code == 303
     dashboard = client.get("/").text

@@ -41,6 +41,21 @@ def a_case(db, agency, partners=(), intake=TODAY):
     return case
 
 
+def scheduled_on_the_page(client, token, cases, *, day=TODAY, time="10:00"):
+    """The coordinator schedules a meeting of these cases through the page: its answer
+    (303 to the meeting's page)."""
+    return client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "date": day.isoformat(),
+            "time": time,
+            "place": "Room 4 (synthetic)",
+            "case_ids": [case.public_id for case in cases],
+        },
+    )
+
+
 def test_coordinator_opens_a_case_at_intake(client, db, keys):
     agency, partner = make.agency(db, keys), make.agency(db, keys)
     _, token = sign_in(client, db, agency, Role.MDT_COORDINATOR)
