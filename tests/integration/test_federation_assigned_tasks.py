@@ -93,7 +93,7 @@ def test_without_a_release_the_clinics_list_shows_the_task_withheld(world):
     assert TASK not in page and OTHER not in page
     assert "A task from Coordinating CAC (synthetic), details withheld" in row
     # The tracking is the case's: due date, priority, assignee and status always shown.
-    assert world.due in row and "high" in row
+    assert world.due in row and "High" in row
     assert "Clinic Elsewhere (synthetic) (agency picks)" in row
     assert "Open" in row or "open" in row
     assert 'class="hint withheld-why">Details withheld: ' in page
