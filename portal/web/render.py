@@ -63,7 +63,10 @@ def local_time(context, moment: datetime | None, style: str = "datetime") -> str
         moment = moment.replace(tzinfo=UTC)
     if style == "date":
         return _kept_whole(moment.astimezone(_zone(context)).date().isoformat(), written)
-    return _kept_whole(moment.astimezone(UTC).isoformat(timespec="seconds"), written)
+    machine = moment.astimezone(UTC).isoformat(timespec="seconds")
+    if style == "weekday":  # no hyphens: a heading may wrap it at its spaces (`time.words`)
+        return Markup('<time class="words" datetime="{}">{}</time>').format(machine, written)
+    return _kept_whole(machine, written)
 
 
 def _kept_whole(machine: str, written: str) -> Markup:
