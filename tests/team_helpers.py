@@ -11,7 +11,7 @@ from disclosure_helpers import SIGNER
 import consent
 from portal.models import AgencyKind, Discipline, Role
 from portal.requester import Requester
-from portal.services import cases, meetings, releases
+from portal.services import cases, casework, meetings, releases
 
 import factories as make
 
@@ -87,6 +87,24 @@ class Team:
 
     def requester(self, agency, role=Role.ADVOCATE) -> Requester:
         return Requester.of(self.staff[agency.id], agency, {role.value}, purpose="mdt_case_review")
+
+    def joined(self, db, keys, agency, staff, recipients):
+        """`agency` joins the case by the page's path: invited, its own survivor's release
+        naming `recipients` for participation, its link confirmed by `staff`. The survivor,
+        that release and the link."""
+        survivor = make.client_record(db, agency, keys)
+        casework.add_agency(db, self.case, agency.public_id, actor=None, at=make.AT)
+        joined = _release(db, keys, agency, survivor, staff, recipients, ["participation"])
+        link = casework.confirm_link(
+            db,
+            self.case,
+            agency,
+            client_reference=survivor.reference,
+            actor=staff,
+            at=make.AT,
+            keys=keys,
+        )
+        return survivor, joined, link
 
     def release(self, db, keys, agency, recipients, sections=("mdt_decisions", "mdt_tasks")):
         return _release(

@@ -123,6 +123,19 @@ def looked_at(browser, base: str, username: str, path: str, viewport: dict, *scr
         context.close()
 
 
+def assert_tables_are_cards_on_a_phone(browser, base: str, username: str, path: str) -> None:
+    """Every table of `path`, as `username` sees it: at 360 px a card per row, nothing hidden
+    to the side (cards-on-phone); at 1280 px a table with its headings, nothing hidden."""
+    (phone,) = looked_at(browser, base, username, path, {"width": 360, "height": 800}, TABLE_BOXES)
+    (desk,) = looked_at(browser, base, username, path, {"width": 1280, "height": 900}, TABLE_BOXES)
+    assert phone and all(hidden <= 0 for hidden, _ in phone), (
+        f"{path} at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
+    )
+    assert all(hidden <= 0 and head > 0 for hidden, head in desk), (
+        f"{path} at 1280 px: (px hidden, heading height) per table: {desk}"
+    )
+
+
 def overflow(page) -> int:
     """How far the document is wider than the viewport, in CSS pixels (0 when it reflows)."""
     return page.evaluate(

@@ -10,7 +10,7 @@ import sqlite3
 from itertools import pairwise
 
 import pytest
-from page_walk import TABLE_BOXES, looked_at, sign_in
+from page_walk import assert_tables_are_cards_on_a_phone, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -44,14 +44,7 @@ def test_every_table_reads_on_a_phone_and_stays_a_table_on_a_desk(
                 "SELECT public_id FROM staff_user WHERE username = 'mentor'"
             ).fetchone()
         path = path.format(mentor=mentor)
-    (phone,) = looked_at(browser, portal_url, username, path, PHONE, TABLE_BOXES)
-    (desk,) = looked_at(browser, portal_url, username, path, DESK, TABLE_BOXES)
-    assert phone and all(hidden <= 0 for hidden, _ in phone), (
-        f"{path} at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
-    )
-    assert all(hidden <= 0 and head > 0 for hidden, head in desk), (
-        f"{path} at 1280 px: (px hidden, heading height) per table: {desk}"
-    )
+    assert_tables_are_cards_on_a_phone(browser, portal_url, username, path)
 
 
 # The chart as shown: how high its text is drawn (its font size times the drawing's scale),

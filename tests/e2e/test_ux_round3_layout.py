@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from page_walk import TABLE_BOXES, looked_at
+from page_walk import TABLE_BOXES, assert_tables_are_cards_on_a_phone, looked_at
 
 pytestmark = pytest.mark.e2e
 
@@ -74,11 +74,4 @@ def test_the_signing_keys_read_on_a_phone(browser, portal_url):
     in a box that scrolls sideways with nothing to say so: when a key was made and whether it
     is retired were off the screen. Each key is to be a card on a phone (cards-on-phone), and
     a table with its headings at 1280 px."""
-    (phone,) = looked_at(browser, portal_url, "coordinator", "/consent/keys", PHONE, TABLE_BOXES)
-    (desk,) = looked_at(browser, portal_url, "coordinator", "/consent/keys", DESK, TABLE_BOXES)
-    assert phone and all(hidden <= 0 for hidden, _ in phone), (
-        f"/consent/keys at 360 px: px hidden to the side, per table: {[h for h, _ in phone]}"
-    )
-    assert all(hidden <= 0 and head > 0 for hidden, head in desk), (
-        f"/consent/keys at 1280 px: (px hidden, heading height) per table: {desk}"
-    )
+    assert_tables_are_cards_on_a_phone(browser, portal_url, "coordinator", "/consent/keys")

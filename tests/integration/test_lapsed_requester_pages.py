@@ -7,29 +7,18 @@ from __future__ import annotations
 from sqlmodel import select
 
 from portal.models import AuditEntry, Role
-from portal.services import casework, releases
+from portal.services import releases
 
 import factories as make
-from team_helpers import DECISION_NOTE, Team, _release
+from team_helpers import DECISION_NOTE, Team
 
 
 def test_a_partner_whose_joining_release_is_revoked_no_longer_reads_mdt_decisions(client, db, keys):
     team = Team(db, keys)
     team.decision(db)
     clinic = make.agency(db, keys, name="Clinic D (synthetic)")
-    survivor = make.client_record(db, clinic, keys)
     staff = make.user(db, clinic, Role.CLINICIAN, Role.ADVOCATE)
-    casework.add_agency(db, team.case, clinic.public_id, actor=None, at=make.AT)
-    joined = _release(db, keys, clinic, survivor, staff, [team.coordinator], ["participation"])
-    casework.confirm_link(
-        db,
-        team.case,
-        clinic,
-        client_reference=survivor.reference,
-        actor=staff,
-        at=make.AT,
-        keys=keys,
-    )
+    _survivor, joined, _link = team.joined(db, keys, clinic, staff, [team.coordinator])
     for agency in (team.a, team.b, team.r):  # every other survivor releases them to D
         team.release(db, keys, agency, [clinic])
     db.flush()

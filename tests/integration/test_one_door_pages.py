@@ -152,29 +152,14 @@ def test_a_community_agency_taking_part_is_told_only_under_its_release(client, d
 
 def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more(client, db, keys):
     from portal.models import Role
-    from portal.services import casework, releases
-
-    from team_helpers import _release
+    from portal.services import releases
 
     team = Team(db, keys)
     # A fourth agency joins through the page's path: under a release naming the coordinator
     # (and R, who may read its medical section and be told it takes part).
     clinic = make.agency(db, keys, name="Clinic D (synthetic)")
-    survivor = make.client_record(db, clinic, keys)
     staff = make.user(db, clinic, Role.CLINICIAN)
-    casework.add_agency(db, team.case, clinic.public_id, actor=None, at=make.AT)
-    joined = _release(
-        db, keys, clinic, survivor, staff, [team.coordinator, team.r], ["participation"]
-    )
-    link = casework.confirm_link(
-        db,
-        team.case,
-        clinic,
-        client_reference=survivor.reference,
-        actor=staff,
-        at=make.AT,
-        keys=keys,
-    )
+    survivor, joined, link = team.joined(db, keys, clinic, staff, [team.coordinator, team.r])
     assert link.release_ref == joined.public_id
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -201,25 +186,12 @@ def test_a_lapsed_system_agencys_sections_are_not_said_to_be_unlinked(client, db
     contradicting itself. The gate's words are now true of every agency it answers for:
     'not shared on this case'. Found by this session's UX review."""
     from portal.models import AgencyKind, Role
-    from portal.services import casework, releases
-
-    from team_helpers import _release
+    from portal.services import releases
 
     team = Team(db, keys)
     police = make.agency(db, keys, kind=AgencyKind.SYSTEM, name="Police E (synthetic)")
-    survivor = make.client_record(db, police, keys)
     staff = make.user(db, police, Role.INVESTIGATOR)
-    casework.add_agency(db, team.case, police.public_id, actor=None, at=make.AT)
-    joined = _release(db, keys, police, survivor, staff, [team.coordinator], ["participation"])
-    casework.confirm_link(
-        db,
-        team.case,
-        police,
-        client_reference=survivor.reference,
-        actor=staff,
-        at=make.AT,
-        keys=keys,
-    )
+    _survivor, joined, _link = team.joined(db, keys, police, staff, [team.coordinator])
     releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
     db.flush()
     make.login(client, team.staff[team.r.id].username)
