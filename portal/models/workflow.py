@@ -89,6 +89,9 @@ class MeetingInvite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     agency_id: int = Field(foreign_key="agency.id", index=True)
+    # Named by the coordinator when scheduling: invited whatever the agenda holds. Otherwise
+    # invited for the agenda's cases it takes part in, and only while one is on it.
+    named: bool = Field(default=False)
 
 
 class Attendance(SQLModel, table=True):

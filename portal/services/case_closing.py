@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from portal.audit import lock_logs
 from portal.errors import Conflict
-from portal.models import Actor, CaseStatus, MdtCase
+from portal.models import Actor, Agency, CaseStatus, MdtCase
 from portal.models.workflow import Meeting
 from portal.services import casework, meetings
 
@@ -22,6 +22,7 @@ TAKEN_OFF_WHY = "the case was closed."
 class Closed:
     taken_off: list[Meeting]  # the meetings the case was taken off, soonest first
     kept: list[Meeting]  # those not yet held that still have it, as the coordinator chose
+    uninvited: list[Agency]  # invited for this case alone to a meeting it was taken off
 
 
 def close_case(
@@ -51,6 +52,14 @@ def close_case(
     coming = meetings.coming_agendas(db, case)
     chosen = meetings.check_agenda_choice(coming, take_off, listed=listed)
     casework.close_case(db, case, reason=reason, actor=actor, at=at, today=today)
+    uninvited: dict[int, Agency] = {}
     for meeting in chosen:
-        meetings.take_off_agenda(db, meeting, case, why=TAKEN_OFF_WHY, actor=actor, at=at)
-    return Closed(chosen, [meeting for meeting in coming if meeting not in chosen])
+        for agency in meetings.take_off_agenda(
+            db, meeting, case, why=TAKEN_OFF_WHY, actor=actor, at=at
+        ):
+            uninvited.setdefault(agency.id, agency)
+    return Closed(
+        chosen,
+        [meeting for meeting in coming if meeting not in chosen],
+        sorted(uninvited.values(), key=lambda agency: agency.name),
+    )

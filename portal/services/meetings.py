@@ -171,7 +171,7 @@ def schedule_meeting(
     db.add(meeting)
     db.flush()
     for agency in agencies:
-        db.add(MeetingInvite(meeting_id=meeting.id, agency_id=agency.id))
+        db.add(MeetingInvite(meeting_id=meeting.id, agency_id=agency.id, named=True))
     add_cases_to_agenda(db, meeting, coordinating, case_ids, actor=actor, at=at, audit=False)
     record(
         db,
@@ -483,10 +483,11 @@ def check_agenda_choice(
 
 def take_off_agenda(
     db: Session, meeting: Meeting, case: MdtCase, *, why: str, actor: Actor, at: datetime
-) -> None:
+) -> list[Agency]:
     """Take the case off a meeting not yet held (one of `coming_agendas`): the invited
     agencies' pages and calendars stop listing it (the meeting's `sequence` moves, as for a
-    reschedule, so subscribed calendars replace the event). Kept: a change of the meeting
+    reschedule, so subscribed calendars replace the event), and an agency invited for it
+    alone is invited no more (`_invitations_ended`, returned). Kept: a change of the meeting
     (`why`, the coordinator's), an event of the case, an audit entry as for an addition."""
     lock_logs(db, [meeting.coordinating_agency_id])
     _hold_meeting(db, meeting)
@@ -499,6 +500,7 @@ def take_off_agenda(
         # Checked by `coming_agendas` already: an item that holds a record is never deleted.
         raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
     db.delete(item)
+    uninvited = _invitations_ended(db, meeting)
     said = f"{case.reference}: {why}"
     _changed(db, meeting, "taken_off_agenda", said, actor=actor, at=at, moved=False)
     case_history.note(
@@ -515,9 +517,32 @@ def take_off_agenda(
         agency_id=meeting.coordinating_agency_id,
         actor=actor,
         subject=meeting.public_id,
-        detail={"removed": case.reference},
+        detail={
+            "removed": case.reference,
+            **({"uninvited": [a.public_id for a in uninvited]} if uninvited else {}),
+        },
         at=at,
     )
+    return uninvited
+
+
+def _invitations_ended(db: Session, meeting: Meeting) -> list[Agency]:
+    """End the invitations made for the agenda (not named by the coordinator) of agencies
+    that take part in none of the cases left on it: the meeting discusses nothing of
+    theirs, and its page and calendar are no longer theirs to see. Returns them."""
+    on_agenda = select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id)
+    still_theirs = exists().where(
+        CaseLink.agency_id == MeetingInvite.agency_id, CaseLink.case_id.in_(on_agenda)
+    )
+    ended = db.exec(
+        select(MeetingInvite, Agency)
+        .join(Agency, Agency.id == MeetingInvite.agency_id)
+        .where(MeetingInvite.meeting_id == meeting.id, ~MeetingInvite.named, ~still_theirs)
+        .order_by(Agency.name)
+    ).all()
+    for invite, _agency in ended:
+        db.delete(invite)
+    return [agency for _invite, agency in ended]
 
 
 @dataclass(frozen=True)

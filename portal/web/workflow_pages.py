@@ -296,6 +296,9 @@ def _closed_words(ctx: Context, closed: case_closing.Closed) -> str:
         words += (
             f" It stays on the agenda of {len(closed.kept)} meetings not yet held, as you chose."
         )
+    if closed.uninvited:
+        names = ", ".join(agency.name for agency in closed.uninvited)
+        words += f" No longer invited where no case of theirs is left on the agenda: {names}."
     return words
 
 

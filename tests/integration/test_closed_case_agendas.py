@@ -3,6 +3,7 @@ chooses on the close page: partners' meeting pages and calendars stop listing it
 meetings' changes, the case's history and the audit log keep the record; a held meeting's
 item stays, and reopening puts nothing back."""
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,8 @@ SOON_PLACE, LATER_PLACE = "Synthetic Room 7", "Synthetic Annex 2"
 
 class World:
     """A CAC's case (with a partner) on two coming meetings' agendas and on one held today
-    (minutes taken), another case beside it on the first; a second MDT's coming meeting."""
+    (minutes taken), another case beside it on the first, to which the coordinator named
+    the partner; a second MDT's coming meeting."""
 
     def __init__(self, db, keys, clock):
         self.home = make.agency(db, keys, name="Coordinating CAC (synthetic)")
@@ -33,21 +35,26 @@ class World:
         self.case = self._case(db, self.home, [self.partner], today)
         self.other_case = self._case(db, self.home, [], today)
 
-        def schedule(agency, days, clock_time, place, case_ids):
+        def schedule(agency, days, clock_time, place, case_ids, invited=()):
             return meetings.schedule_meeting(
                 db,
                 agency,
                 day=(today + timedelta(days=days)).isoformat(),
                 clock=clock_time,
                 place=place,
+                invited=invited,
                 case_ids=case_ids,
                 actor=self.coordinator,
                 at=clock(),
                 tz=NY,
             )
 
+        self.schedule = schedule
         both = [self.case.public_id, self.other_case.public_id]
-        self.soon = schedule(self.home, 2, "10:00", SOON_PLACE, both)
+        # The partner is named on the first: invited to it whatever its agenda holds.
+        self.soon = schedule(
+            self.home, 2, "10:00", SOON_PLACE, both, invited=[self.partner.public_id]
+        )
         self.later = schedule(self.home, 9, "14:30", LATER_PLACE, [self.case.public_id])
         self.held = schedule(self.home, 0, "16:00", "Held room", [self.case.public_id])
         meetings.hold_meeting(db, self.held, actor=self.coordinator, at=clock(), today=today)
@@ -194,6 +201,50 @@ def test_closing_takes_the_case_off_the_meetings_not_yet_held(client, db, keys, 
     ics = client.get(f"/meetings/{w.soon.public_id}/calendar.ics")
     event = icalendar.Calendar.from_ical(ics.content).walk("VEVENT")[0]
     assert event["SEQUENCE"] == 1 and w.case.reference not in ics.text
+
+
+def test_an_agency_invited_for_the_closed_case_alone_is_invited_no_more(client, db, keys, clock):
+    w = World(db, keys, clock)
+    today = clock().astimezone(NY).date()
+    # The partner also takes part in another case, on a fourth meeting beside this one.
+    partner_case = w._case(db, w.home, [w.partner], today)
+    shared = w.schedule(
+        w.home, 5, "11:00", "Shared room", [w.case.public_id, partner_case.public_id]
+    )
+    shown = [w.soon.public_id, shared.public_id, w.later.public_id]
+    _sign_in(client, w.partner_staff)
+    for meeting in (w.soon, shared, w.later):
+        assert client.get(f"/meetings/{meeting.public_id}").status_code == 200
+    token = _sign_in(client, w.coordinator)
+    closed = _close(client, token, w, take_off=shown, listed=shown)
+    assert closed.status_code == 303
+    page = client.get(closed.headers["location"]).text
+    assert (
+        "No longer invited where no case of theirs is left on the agenda: Partner Agency "
+        "(synthetic)." in page
+    )
+    # Still invited: named to the first, and for its other case to the fourth. The third
+    # discusses nothing of theirs now: its page and calendar file are not theirs any more.
+    _sign_in(client, w.partner_staff)
+    for meeting in (w.soon, shared):
+        assert client.get(f"/meetings/{meeting.public_id}").status_code == 200
+    assert client.get(f"/meetings/{w.later.public_id}").status_code == 404
+    assert client.get(f"/meetings/{w.later.public_id}/calendar.ics").status_code == 404
+    assert w.later.public_id not in client.get("/meetings").text
+    # The coordinator's log says whose invitation ended, by the agency's public id.
+    details = {
+        entry.subject: json.loads(entry.detail)
+        for entry in db.exec(
+            select(AuditEntry).where(AuditEntry.tag == "mdt:meeting:agenda_changed")
+        ).all()
+        if entry.subject in shown
+    }
+    assert details[w.later.public_id] == {
+        "removed": w.case.reference,
+        "uninvited": [w.partner.public_id],
+    }
+    assert "uninvited" not in details[w.soon.public_id]
+    assert "uninvited" not in details[shared.public_id]
 
 
 def test_an_unticked_meeting_keeps_the_case(client, db, keys, clock):
