@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from starlette.config import Config
 from starlette.datastructures import Secret
@@ -50,6 +51,18 @@ def mdt_timezone_from(env: Mapping[str, str] | None = None) -> str:
     the secrets, so `portal consent verify` needs none."""
     env = os.environ if env is None else env
     return Config(environ=dict(env))("PORTAL_MDT_TIMEZONE", default="America/New_York")
+
+
+def time_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The time zone PORTAL_MDT_TIMEZONE names, or ValueError naming the setting ('America',
+    a folder of zones, raised IsADirectoryError, and that was said as unexpected)."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"PORTAL_MDT_TIMEZONE is {name!r}, not a time zone: give an IANA name such as "
+            "America/New_York"
+        ) from None
 
 
 def ratelimit_storage_from(env: Mapping[str, str]) -> str:
@@ -179,6 +192,9 @@ def load_secrets(env: Mapping[str, str], path: Path, *, create: bool = True) -> 
     return _secrets_and_file(env, path, create=create)[0]
 
 
+WRONG_KEK = "PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-encoded"
+
+
 def _secrets_and_file(
     env: Mapping[str, str], path: Path, *, create: bool
 ) -> tuple[NodeSecrets, dict | None]:
@@ -193,6 +209,8 @@ def _secrets_and_file(
             "PORTAL_KEK_PREVIOUS must be base64 keys of 32 bytes, separated by commas",
         )
     )
+    if kek and _kek_raw(kek) is None:  # said before a secrets file is made for the session key
+        raise ValueError(WRONG_KEK)
     if not (session_key and kek):
         if not create and not path.exists():
             missing = " and ".join(
@@ -210,7 +228,7 @@ def _secrets_and_file(
             kek = stored["key_encryption_key"]
             previous += stored_previous_keks(stored, path)
     if _kek_raw(kek) is None:
-        raise ValueError("PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-encoded")
+        raise ValueError(WRONG_KEK)
     found = NodeSecrets(
         Secret(session_key),
         Secret(kek),
@@ -413,11 +431,8 @@ def from_environment(
 ) -> Settings:
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
-    secrets_path = secrets_path_from(env)
-    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets)
     values = dict(
         database_url=database_url_from(env)[0],
-        secrets=node_secrets,
         session_idle_minutes=config("PORTAL_SESSION_IDLE_MINUTES", cast=int, default=30),
         session_absolute_hours=config("PORTAL_SESSION_ABSOLUTE_HOURS", cast=int, default=12),
         cookie_secure=config("PORTAL_COOKIE_SECURE", cast=bool, default=True),
@@ -449,17 +464,27 @@ def from_environment(
         minor_signers=config("PORTAL_MINOR_SIGNERS", default="minor_and_guardian"),
         age_of_majority=config("PORTAL_AGE_OF_MAJORITY", cast=int, default=18),
         coordinating_agency=config("PORTAL_COORDINATING_AGENCY", default="").strip() or None,
-        sealed_bound_only=sealed_bound_only_from(env, stored, secrets_path),
     )
     values.update(overrides)
-    settings = Settings(**values)
-    try:  # fail at start, not at the first date shown
-        zoneinfo.ZoneInfo(settings.mdt_timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"PORTAL_MDT_TIMEZONE is {settings.mdt_timezone!r}, not a time zone: give an IANA "
-            "name such as America/New_York"
-        ) from None
+    _check(SimpleNamespace(**values))
+    # The secrets file is read, or made, only once every other setting is taken (and
+    # PORTAL_SEALED_BOUND_ONLY, when the environment sets it): a setting refused after it
+    # was made left a new secrets file behind (`portal demo`, `portal init`).
+    secrets_path = secrets_path_from(env)
+    if "PORTAL_SEALED_BOUND_ONLY" in env:
+        sealed_bound_only_from(env, None, secrets_path)
+    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets)
+    found = {
+        "secrets": node_secrets,
+        "sealed_bound_only": sealed_bound_only_from(env, stored, secrets_path),
+    }
+    return Settings(**{**found, **values})
+
+
+def _check(settings: SimpleNamespace) -> None:
+    """Every setting but the secrets, as from_environment takes them: ValueError naming the
+    first one that is wrong."""
+    time_zone(settings.mdt_timezone)  # fail at start, not at the first date shown
     storage = settings.ratelimit_storage
     if storage != "database" and storage.split("://", 1)[0] not in _THROTTLE_SCHEMES:
         # Said at start: it failed in each worker's first sign-in, after "serving".
@@ -491,4 +516,3 @@ def from_environment(
         raise ValueError("PORTAL_RISK_SCREEN_WINDOW_HOURS must be between 1 and 336")
     if not 1 <= settings.screening_due_hours <= 24 * 14:
         raise ValueError("PORTAL_SCREENING_DUE_HOURS must be between 1 and 336")
-    return settings

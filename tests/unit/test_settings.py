@@ -56,6 +56,33 @@ def test_unknown_time_zone_fails_at_start_naming_the_setting(tmp_path):
         )
 
 
+def test_a_folder_of_time_zones_is_refused_naming_the_setting(tmp_path):
+    # Before: IsADirectoryError ('[Errno 21] Is a directory: .../tzdata/zoneinfo/America'),
+    # which `portal` said as unexpected, to be reported.
+    with pytest.raises(ValueError, match=r"PORTAL_MDT_TIMEZONE is 'America', not a time zone"):
+        from_environment(
+            {"PORTAL_SECRETS_FILE": str(tmp_path / "s.json"), "PORTAL_MDT_TIMEZONE": "America"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTAL_MDT_TIMEZONE", "Mars/Olympus_Mons"),
+        ("PORTAL_SESSION_IDLE_MINUTES", "0"),
+        ("PORTAL_MINOR_SIGNERS", "anyone"),
+        ("PORTAL_KEK", "not-a-key"),  # the session key from the file, the KEK from here
+        ("PORTAL_SEALED_BOUND_ONLY", "perhaps"),
+    ],
+)
+def test_a_refused_setting_makes_no_secrets_file(tmp_path, name, value):
+    # Before: the secrets file was made first, then the setting refused: `portal demo` and
+    # `portal init` left a new secrets file behind with their refusal.
+    with pytest.raises(ValueError, match=name):
+        from_environment({"PORTAL_SECRETS_FILE": str(tmp_path / "s.json"), name: value})
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
