@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from portal import migrate
 from portal.cli.errors import REFUSED, CommandError
-from portal.db import make_engine, normalise_url
+from portal.db import PROCESS_QUEUE_SUFFIX, make_engine, normalise_url
 from portal.db_faults import is_lock_wait
 from portal.settings import (
     DEFAULT_DATABASE_URL,
@@ -25,6 +27,7 @@ from portal.settings import (
     database_url_from,
     from_environment,
     mdt_timezone_from,
+    time_zone,
 )
 
 SUPPORTED = "postgresql://USER@HOST:5432/NAME or sqlite:///PATH"
@@ -70,16 +73,14 @@ def help_text() -> str:
     return f"{chosen().line()}. Set DATABASE_URL to use another ({SUPPORTED})."
 
 
-def open_engine(database: Database, *, create: bool = False, schema: bool = True) -> Engine:
-    """An engine on a database that answers. `create`: a missing SQLite file may be made
-    (commands that make databases); otherwise it is refused, so reading never leaves an
-    empty file behind. `schema`: the migrations must be applied up to this code's head."""
+def open_engine(database: Database, *, schema: bool = True) -> Engine:
+    """An engine on a database that answers. A missing SQLite file is refused, so reading
+    never leaves an empty file behind (the commands that make one use `setting_up`).
+    `schema`: the migrations must be applied up to this code's head."""
     url = _parse(database.url)
     path = _sqlite_path(database.url)
-    if path is not None and not create and not path.exists():
+    if path is not None and not path.exists():
         raise CommandError(f"no database at {path}; run {NEW_NODE} (or set DATABASE_URL)")
-    if create and is_new_file(database):
-        _make_private(path)
     try:
         # make_engine bounds the connection attempt itself (portal.db.CONNECT_TIMEOUT_SECONDS):
         # a mistyped host must not hang the command.
@@ -119,6 +120,38 @@ def open_engine(database: Database, *, create: bool = False, schema: bool = True
     return engine
 
 
+@contextmanager
+def setting_up(database: Database) -> Iterator[Engine]:
+    """An engine on the database a command sets up (`portal db upgrade`, `portal init`,
+    `portal demo`), made here if it is a new SQLite file. Should the block fail (a
+    migration, the seeding, Ctrl-C), the file made here is removed again with what SQLite
+    and the portal made beside it: a command that stopped part way left a database file
+    migrated part way, or empty. A file that was there before is never removed. The
+    command checks what it was given before it comes here; this is for what fails after."""
+    path = _sqlite_path(database.url)
+    made: list[Path] = []
+    if is_new_file(database):
+        beside = [path.with_name(path.name + suffix) for suffix in _BESIDE_THE_FILE]
+        left_before = {file for file in beside if file.exists()}
+        if _make_private(path):  # else another process made it meanwhile: its file
+            made = [path, *(file for file in beside if file not in left_before)]
+    engine = None
+    try:
+        engine = open_engine(database, schema=False)
+        yield engine
+    except BaseException:
+        if engine is not None:
+            engine.dispose()
+        for file in made:
+            file.unlink(missing_ok=True)
+        raise
+
+
+# What SQLite (its log, its shared memory, a rollback journal) and the portal (the
+# writers' queue) make beside a database file.
+_BESIDE_THE_FILE = ("-wal", "-shm", "-journal", PROCESS_QUEUE_SUFFIX)
+
+
 def is_new_file(database: Database) -> bool:
     """Whether the database is a SQLite file not made yet, in a folder that exists (one
     that does not is refused here, before any question is asked)."""
@@ -138,16 +171,17 @@ def newer_portal(database: Database, current: str) -> str:
     )
 
 
-def _make_private(path: Path) -> None:
+def _make_private(path: Path) -> bool:
     """A new SQLite file readable by this account only, as the secrets file is: it holds
     task text, mentors' notes and who serves whom in the clear (SQLite gives its -wal and
-    -shm files the same mode)."""
+    -shm files the same mode). False: another process made it first."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        pass
+        return False
     except OSError as error:
         raise CommandError(f"cannot create the database file {path}: {error.strerror}") from None
+    return True
 
 
 def has_agencies(engine: Engine) -> bool:
@@ -175,11 +209,12 @@ def node_settings(engine: Engine | None = None, **overrides) -> Settings:
 
 
 def mdt_zone() -> zoneinfo.ZoneInfo:
-    """The MDT's time zone (PORTAL_MDT_TIMEZONE), in which commands print times."""
+    """The MDT's time zone (PORTAL_MDT_TIMEZONE), in which commands print times, and which
+    the migrations read too (a case closed before its first meeting is dated in it)."""
     try:
-        return zoneinfo.ZoneInfo(mdt_timezone_from())
-    except (ValueError, KeyError) as error:
-        raise CommandError(f"cannot read the settings: PORTAL_MDT_TIMEZONE {error}") from None
+        return time_zone(mdt_timezone_from())
+    except ValueError as error:
+        raise CommandError(f"cannot read the settings: {error}") from None
 
 
 def local_time(at: datetime, tz: zoneinfo.ZoneInfo) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from portal import migrate
-from portal.cli.database import chosen, has_agencies, newer_portal, open_engine
+from portal.cli.database import (
+    chosen,
+    has_agencies,
+    mdt_zone,
+    newer_portal,
+    open_engine,
+    setting_up,
+)
 from portal.cli.errors import BAD_INPUT, NEGATIVE, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, READS, command, group
 
@@ -71,9 +78,12 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     database = chosen()
     print(database.line())
     _known_target(args.revision)
-    engine = open_engine(database, create=True, schema=False)
-    _not_newer(engine, database)
-    migrate.upgrade(engine, args.revision)
+    # Read by the migrations: a zone that is not one failed in the middle of them, said as
+    # "unexpected ZoneInfoNotFoundError", and left a new database file behind.
+    mdt_zone()
+    with setting_up(database) as engine:
+        _not_newer(engine, database)
+        migrate.upgrade(engine, args.revision)
     print(f"database at {migrate.current_revision(engine)}")
     return OK
 

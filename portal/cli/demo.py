@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from sqlalchemy import Engine
 from sqlmodel import func, select
 
 from portal import migrate
 from portal.audit import lock_order
-from portal.cli.database import Database, chosen, node_settings, open_engine
+from portal.cli.database import Database, chosen, is_new_file, node_settings, setting_up
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, command, port
 from portal.db import unit_of_work
+from portal.settings import Settings
 
 
 def add_commands(commands) -> None:
@@ -83,41 +85,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
             REFUSED,
         )
     print(database.line())
-    engine = open_engine(database, create=True, schema=False)
-    if migrate.current_revision(engine) is not None:
-        # Before migrating: a database that is not the demo's is left exactly as it was.
-        with unit_of_work(engine) as db:
-            if _demo_state(db) == "other":
-                raise CommandError(
-                    f"the database at {database.shown()} holds agencies that are not the "
-                    "demo's; the demo seeds only an empty database or its own: "
-                    + _elsewhere_hint(database),
-                    REFUSED,
-                )
-    migrate.upgrade(engine)
-    settings = node_settings(engine, cookie_secure=False, demo=True)
-    if settings.coordinating_agency is None:
-        # No roster on the demo's one node: the advocacy center coordinates the MDT, so
-        # partners' points may refer minors with a clear concern to it (issue 20).
-        settings = replace(settings, coordinating_agency=demo.AGENCIES[0].name)
-    with unit_of_work(engine) as db:
-        lock_order.alone_on_the_node(db)  # seeded before the node serves: nothing runs beside it
-        if settings.audit_journal:  # the demo's checkpoints are journaled like any others
-            from portal.audit.journal import Journal
-
-            Journal(settings.audit_journal).attach(db)
-        if _demo_state(db) == "demo":
-            print("reusing the demo data already in the database")
+    # Every setting is checked before a new database is made, or an empty one migrated (the
+    # migrations read the time zone): a refused one left the demo's database migrated, and
+    # a new secrets file beside it.
+    if is_new_file(database):
+        _demo_settings()
+    with setting_up(database) as engine:
+        if migrate.current_revision(engine) is None:
+            _demo_settings()
         else:
-            now = settings.clock()
-            demo.seed(
-                db,
-                keys=settings.key_wrapper(),
-                at=now,
-                today=now.astimezone(settings.tz).date(),
-                tz=settings.tz,
-            )
-            print("seeded synthetic demo data")
+            # Before migrating: a database that is not the demo's is left exactly as it was.
+            with unit_of_work(engine) as db:
+                if _demo_state(db) == "other":
+                    raise CommandError(
+                        f"the database at {database.shown()} holds agencies that are not the "
+                        "demo's; the demo seeds only an empty database or its own: "
+                        + _elsewhere_hint(database),
+                        REFUSED,
+                    )
+        migrate.upgrade(engine)
+        settings = _demo_settings(engine)
+        if settings.coordinating_agency is None:
+            # No roster on the demo's one node: the advocacy center coordinates the MDT, so
+            # partners' points may refer minors with a clear concern to it (issue 20).
+            settings = replace(settings, coordinating_agency=demo.AGENCIES[0].name)
+        with unit_of_work(engine) as db:
+            lock_order.alone_on_the_node(db)  # seeded before the node serves: nothing beside it
+            if settings.audit_journal:  # the demo's checkpoints are journaled like any others
+                from portal.audit.journal import Journal
+
+                Journal(settings.audit_journal).attach(db)
+            if _demo_state(db) == "demo":
+                print("reusing the demo data already in the database")
+            else:
+                now = settings.clock()
+                demo.seed(
+                    db,
+                    keys=settings.key_wrapper(),
+                    at=now,
+                    today=now.astimezone(settings.tz).date(),
+                    tz=settings.tz,
+                )
+                print("seeded synthetic demo data")
     if not assets.htmx_present():
         try:
             assets.fetch_htmx()
@@ -148,6 +157,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return OK
     run_in_process(create_app(settings, engine=engine), args.host, args.port)
     return OK
+
+
+def _demo_settings(engine: Engine | None = None) -> Settings:
+    """The demo's settings: served over plain HTTP on loopback, with its conveniences."""
+    return node_settings(engine, cookie_secure=False, demo=True)
 
 
 def _demo_state(db) -> str:

@@ -19,6 +19,7 @@ from portal.cli.database import (
     is_new_file,
     node_settings,
     open_engine,
+    setting_up,
 )
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, choices_help, command, group, web_address
@@ -179,7 +180,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     # A new SQLite file is made only once every answer is in and checked: a refused init
     # left an empty database file behind. A database that exists is looked at first, so
     # that one already set up is refused before any question.
-    engine = None if is_new_file(database) else _new_node(database)
+    if not is_new_file(database):
+        engine = open_engine(database, schema=False)
+        try:
+            _refuse_unless_new(engine, database)
+        finally:
+            engine.dispose()
     answers = {name: _answer(args, name) for name in INIT_QUESTIONS}
     for name, allowed in (("kind", AgencyKind), ("discipline", Discipline)):
         if answers[name] not in {member.value for member in allowed}:
@@ -200,34 +206,38 @@ def cmd_init(args: argparse.Namespace) -> int:
         password=password,
         roles=[Role.ADMINISTRATOR.value],
     )
-    engine = engine or _new_node(database)
-    if migrate.current_revision(engine) is None:
-        migrate.upgrade(engine)
-        print(f"applied the migrations (database at {migrate.head_revision()})")
-    settings = node_settings(engine)
-    with unit_of_work(engine) as db:
-        if db.exec(select(Agency.id)).first() is not None:  # another init got there first
-            raise CommandError("another `portal init` has just set up this node", REFUSED)
-        agency = agencies.create_agency(
-            db,
-            name=answers["agency"],
-            kind=answers["kind"],
-            discipline=answers["discipline"],
-            requires_totp=args.require_totp,
-            actor=None,
-            keys=settings.key_wrapper(),
-            at=settings.clock(),
-        )
-        administrator = staff.create_staff(
-            db,
-            agency,
-            username=answers["username"],
-            display_name=answers["name"],
-            password=password,
-            roles=[Role.ADMINISTRATOR.value],
-            actor=None,
-            at=settings.clock(),
-        )
+    # Every setting too, before anything is made or migrated (the migrations read the
+    # time zone): a refused one left the database migrated with no agency. The node holds
+    # no agency yet, so its secrets are read as a new node's (the file made if missing).
+    settings = node_settings()
+    with setting_up(database) as engine:
+        _refuse_unless_new(engine, database)  # looked at again: another init may be done
+        if migrate.current_revision(engine) is None:
+            migrate.upgrade(engine)
+            print(f"applied the migrations (database at {migrate.head_revision()})")
+        with unit_of_work(engine) as db:
+            if db.exec(select(Agency.id)).first() is not None:  # another init got there first
+                raise CommandError("another `portal init` has just set up this node", REFUSED)
+            agency = agencies.create_agency(
+                db,
+                name=answers["agency"],
+                kind=answers["kind"],
+                discipline=answers["discipline"],
+                requires_totp=args.require_totp,
+                actor=None,
+                keys=settings.key_wrapper(),
+                at=settings.clock(),
+            )
+            administrator = staff.create_staff(
+                db,
+                agency,
+                username=answers["username"],
+                display_name=answers["name"],
+                password=password,
+                roles=[Role.ADMINISTRATOR.value],
+                actor=None,
+                at=settings.clock(),
+            )
     print(f"created {agency.name} ({agency.public_id})")
     print(f"created the administrator {administrator.username}")
     print(
@@ -237,10 +247,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     return OK
 
 
-def _new_node(database: Database) -> Engine:
-    """The database `portal init` sets up, made if it is a new SQLite file; refused unless
-    it is empty or migrated with no agency."""
-    engine = open_engine(database, create=True, schema=False)
+def _refuse_unless_new(engine: Engine, database: Database) -> None:
+    """Refuses the database `portal init` would set up unless it is empty or migrated with
+    no agency."""
     current, head = migrate.current_revision(engine), migrate.head_revision()
     if current is not None and current != head:
         raise CommandError(
@@ -253,7 +262,6 @@ def _new_node(database: Database) -> Engine:
             "up a new node (sign in as its administrator, or use `portal staff add`)",
             REFUSED,
         )
-    return engine
 
 
 def _answer(args: argparse.Namespace, name: str) -> str:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from nacl.exceptions import CryptoError
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -483,6 +484,139 @@ def test_a_refused_init_leaves_an_empty_database_as_it_was(backend, operator, mo
             engine.dispose()
     finally:
         drop()
+
+
+# The commands that may make a database: a missing SQLite file is theirs to make.
+MAKING = {
+    "demo": ["demo", "--no-serve", "--use-database-url"],
+    "init": INIT,
+    "db upgrade": ["db", "upgrade"],
+}
+# A setting each refuses, and what it says. The migrations read the time zone; `portal db
+# upgrade` reads no other setting.
+REFUSED_SETTINGS = {
+    "a time zone that is not one": (
+        {"PORTAL_MDT_TIMEZONE": "Mars/Olympus_Mons"},
+        "PORTAL_MDT_TIMEZONE is 'Mars/Olympus_Mons', not a time zone",
+    ),
+    "a session length out of range": (
+        {"PORTAL_SESSION_IDLE_MINUTES": "0"},
+        "PORTAL_SESSION_IDLE_MINUTES must be between 1 and 1440",
+    ),
+    "a KEK that is not one": (
+        {"PORTAL_KEK": "not-a-key"},
+        "PORTAL_KEK (or the secrets file's key) must be 32 bytes",
+    ),
+}
+
+
+def _left_of(folder: Path, name: str = "node.db") -> list[str]:
+    """The database file `name` and what SQLite and the portal made beside it."""
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith(name))
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (command, refusal)
+        for command in sorted(MAKING)
+        for refusal in sorted(REFUSED_SETTINGS)
+        if command != "db upgrade" or "PORTAL_MDT_TIMEZONE" in REFUSED_SETTINGS[refusal][0]
+    ],
+)
+def test_a_refused_setting_leaves_no_database_file(operator, monkeypatch, capsys, command, refusal):
+    """`portal demo` and `portal init` took the settings after the migrations: a setting
+    they refused left the new database file migrated, and a new secrets file beside it. A
+    time zone that is not one failed in the middle of the migrations (`portal db upgrade`
+    too), said as "unexpected ZoneInfoNotFoundError ... report it", the file left behind."""
+    environment, said = REFUSED_SETTINGS[refusal]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, _, err = run(capsys, *MAKING[command])
+    assert status == 3 and err.count("\n") == 1, (status, err)
+    assert err.startswith(f"error: cannot read the settings: {said}"), err
+    assert _left_of(operator) == [], f"the refused {command} left {_left_of(operator)}"
+    assert not (operator / "secrets.json").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "init"])
+def test_a_secrets_file_others_may_read_is_refused_before_a_database_is_made(
+    operator, monkeypatch, capsys, command
+):
+    """The secrets file was read after the migrations: one others may read was refused,
+    and the new database file was left behind, migrated."""
+    stored = {"session_key": "s" * 43, "key_encryption_key": _other_kek()}
+    (operator / "secrets.json").write_text(json.dumps(stored))
+    (operator / "secrets.json").chmod(0o644)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, _, err = run(capsys, *MAKING[command])
+    assert status == 3 and err.count("\n") == 1 and "chmod 600" in err, (status, err)
+    assert _left_of(operator) == [], f"the refused {command} left {_left_of(operator)}"
+    assert json.loads((operator / "secrets.json").read_text()) == stored
+
+
+# Refused for what it was given before anything is made (and so before this review too).
+REFUSED_FIRST = {
+    "an unknown revision": (["db", "upgrade", "no-such-rev"], 2, "no migration 'no-such-rev'"),
+    "a folder that does not exist": (["db", "upgrade"], 3, "create it first"),
+    "the demo given DATABASE_URL": (["demo", "--no-serve"], 4, "--use-database-url"),
+}
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSED_FIRST))
+def test_a_command_refused_for_what_it_was_given_makes_no_database_file(
+    operator, monkeypatch, capsys, refusal
+):
+    argv, exit_status, said = REFUSED_FIRST[refusal]
+    folder = operator / "no-such-folder" if "folder" in refusal else operator
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{folder / 'node.db'}")
+    status, _, err = run(capsys, *argv)
+    assert status == exit_status and err.count("\n") == 1 and said in err, (status, err)
+    assert _left_of(operator) == [] and not (operator / "no-such-folder").exists()
+
+
+def _fails_after_the_first_migration(failure: BaseException):
+    real = migrate.upgrade
+
+    def upgrade(engine, revision: str = "head") -> None:
+        real(engine, ScriptDirectory.from_config(migrate.alembic_config()).get_base())
+        raise failure
+
+    return upgrade
+
+
+FAILURES = {
+    "a full disk": (OSError(28, "No space left on device"), 3),
+    "Ctrl-C": (KeyboardInterrupt(), 130),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+@pytest.mark.parametrize("command", sorted(MAKING))
+def test_a_command_stopped_part_way_removes_the_database_file_it_made(
+    operator, monkeypatch, capsys, command, failure
+):
+    """Stopped in the middle of the migrations (a full disk, Ctrl-C), each left its new
+    database file behind, migrated part way, for the next command to find."""
+    raised, exit_status = FAILURES[failure]
+    monkeypatch.setattr(migrate, "upgrade", _fails_after_the_first_migration(raised))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, _, err = run(capsys, *MAKING[command])
+    assert status == exit_status, (status, err)
+    assert _left_of(operator) == [], f"the stopped {command} left {_left_of(operator)}"
+
+
+@pytest.mark.parametrize("command", sorted(MAKING))
+def test_a_command_stopped_part_way_leaves_a_database_file_it_did_not_make(
+    operator, monkeypatch, capsys, command
+):
+    """The file is removed only when the command made it: one there before stays."""
+    (operator / "node.db").touch()
+    monkeypatch.setattr(migrate, "upgrade", _fails_after_the_first_migration(KeyboardInterrupt()))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    assert run(capsys, *MAKING[command])[0] == 130
+    assert (operator / "node.db").exists()
 
 
 # --- files an operator's commands leave behind ------------------------------------------
