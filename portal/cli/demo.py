@@ -213,7 +213,8 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
             REFUSED,
         )
     nodes = federated.plan(folder, host=args.host, port=first_port)
-    if state_file.exists():
+    reusing = state_file.exists()
+    if reusing:
         state = _federated_state(state_file)
         if [n["url"] for n in state["nodes"]] != [n.url for n in nodes]:
             raise CommandError(
@@ -224,6 +225,9 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
             )
         for node, saved in zip(nodes, state["nodes"], strict=True):
             node.kek, node.session_key = saved["kek"], saved["session_key"]
+    if not (reusing and args.no_serve):  # the nodes are started: to link them, or to serve
+        _nodes_can_serve(nodes, args.host)
+    if reusing:
         print(f"reusing the federated demo in {folder}")
         fresh = None
     else:
@@ -278,6 +282,24 @@ def cmd_federated_demo(args: argparse.Namespace) -> int:
     finally:
         for node in nodes:
             federated.stop(node)
+
+
+def _nodes_can_serve(nodes, host: str) -> None:
+    """What would stop a node's `portal serve`, said before anything is built: a port
+    taken, or a setting of the environment (which the nodes inherit) it refuses. Found
+    only once the nodes were prepared, it left a folder the next run refused as a demo
+    that never finished being prepared."""
+    import os
+
+    from portal.cli.serve import check_listening
+    from portal.settings import from_environment
+
+    for node in nodes:
+        check_listening(host, node.port)
+    try:  # the nodes' own secrets are given them: no secrets file is read or made
+        from_environment({**os.environ, **nodes[0].environment()})
+    except (ValueError, KeyError) as error:
+        raise CommandError(f"cannot read the settings: {error}") from None
 
 
 def _federated_state(path) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from portal.cli import main as cli
@@ -101,3 +102,27 @@ def test_a_federated_demo_that_never_finished_is_not_reused(tmp_path, monkeypatc
     (folder / "node-a.db").write_bytes(b"")
     assert cli.main(["demo", "--federated", "--no-serve", "--port", "20001"]) == 4
     assert "never finished being prepared" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("refusal", ["a port taken", "a setting the nodes refuse"])
+def test_a_federated_demo_whose_nodes_cannot_serve_builds_nothing(
+    tmp_path, monkeypatch, capsys, refusal
+):
+    """Before: found only once the three nodes were prepared ('node-b stopped (exit 3); its
+    log is …'), and the next run refused the folder left behind as a demo that never
+    finished being prepared."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    port = _free_base_port()
+    with socket.socket() as taken:
+        if refusal == "a port taken":
+            taken.bind(("127.0.0.1", port + 1))
+            taken.listen()
+            said = f"error: port {port + 1} on 127.0.0.1 is already in use"
+        else:
+            monkeypatch.setenv("PORTAL_SESSION_IDLE_MINUTES", "0")
+            said = "error: cannot read the settings: PORTAL_SESSION_IDLE_MINUTES must be"
+        status = cli.main(["demo", "--federated", "--no-serve", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert status == 3 and err.count("\n") == 1 and err.startswith(said), (status, err)
+    assert not (tmp_path / "portal-federated-demo").exists()
