@@ -119,6 +119,7 @@ def cmd_current(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     database = chosen()
+    mdt_zone()  # the migrations it applies first read it, as `cmd_upgrade`'s do
     engine = open_engine(database, schema=False)
     _not_newer(engine, database)
     migrate.upgrade(engine)
@@ -131,6 +132,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_revision(args: argparse.Namespace) -> int:
     database = chosen()
+    mdt_zone()  # the migrations it applies first read it, as `cmd_upgrade`'s do
     engine = open_engine(database, schema=False)
     _not_newer(engine, database)
     migrate.upgrade(engine)

@@ -540,6 +540,25 @@ def test_a_refused_setting_leaves_no_database_file(operator, monkeypatch, capsys
     assert not (operator / "secrets.json").exists()
 
 
+@pytest.mark.parametrize("command", ["check", "revision"])
+def test_db_check_and_revision_say_a_time_zone_that_is_not_one_in_one_line(
+    operator, monkeypatch, capsys, command
+):
+    """Both apply the migrations first, which read the time zone: on a database behind
+    the code's head, one that is not a zone was said as "unexpected ZoneInfoNotFoundError
+    ... report it", from the middle of the migrations."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    # Just before the migration that reads the zone (1ab8c8c9f46d).
+    assert run(capsys, "db", "upgrade", "c5e1a7f3b920")[0] == 0
+    monkeypatch.setenv("PORTAL_MDT_TIMEZONE", "Mars/Olympus_Mons")
+    argv = ["db", command] + (["-m", "synthetic"] if command == "revision" else [])
+    status, _, err = run(capsys, *argv)
+    assert status == 3 and err.count("\n") == 1, (status, err)
+    assert err.startswith(
+        "error: cannot read the settings: PORTAL_MDT_TIMEZONE is 'Mars/Olympus_Mons'"
+    ), err
+
+
 @pytest.mark.parametrize("command", ["demo", "init"])
 def test_a_secrets_file_others_may_read_is_refused_before_a_database_is_made(
     operator, monkeypatch, capsys, command
