@@ -85,6 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             REFUSED,
         )
     print(database.line())
+    _journal_writable()
     # Every setting is checked before a new database is made, or an empty one migrated (the
     # migrations read the time zone): a refused one left the demo's database migrated, and
     # a new secrets file beside it.
@@ -157,6 +158,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return OK
     run_in_process(create_app(settings, engine=engine), args.host, args.port)
     return OK
+
+
+def _journal_writable() -> None:
+    """The audit journal (PORTAL_AUDIT_JOURNAL) checked as `portal serve` checks it, before
+    the seeding signs checkpoints for it: a mistyped folder was made, and a journal of its
+    own started there, which a node served on the right one then lacked."""
+    import os
+
+    from portal.audit.journal import Journal, JournalError
+    from portal.settings import audit_journal_from
+
+    path = audit_journal_from(os.environ)
+    if path:
+        try:
+            Journal(path).check_writable()
+        except JournalError as error:
+            raise CommandError(str(error)) from None
 
 
 def _demo_settings(engine: Engine | None = None) -> Settings:

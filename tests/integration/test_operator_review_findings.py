@@ -540,6 +540,18 @@ def test_a_refused_setting_leaves_no_database_file(operator, monkeypatch, capsys
     assert not (operator / "secrets.json").exists()
 
 
+def test_the_demo_refuses_an_audit_journal_in_a_folder_that_does_not_exist(
+    operator, monkeypatch, capsys
+):
+    """As `portal serve` does, before anything is made: the demo made the mistyped folder,
+    and started a journal of its own there while seeding."""
+    monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(operator / "mistyped" / "journal.jsonl"))
+    status, _, err = run(capsys, "demo", "--no-serve")
+    assert status == 3 and err.count("\n") == 1, (status, err)
+    assert err.startswith(f"error: no folder {operator / 'mistyped'} for the audit journal"), err
+    assert sorted(path.name for path in operator.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["check", "revision"])
 def test_db_check_and_revision_say_a_time_zone_that_is_not_one_in_one_line(
     operator, monkeypatch, capsys, command
