@@ -19,6 +19,7 @@ from portal.disclosure import consent_gate
 from portal.disclosure.sealed_releases import release_text, revocation_text
 from portal.edge_checks import unstorable_field
 from portal.errors import Invalid
+from portal.i18n import N_
 from portal.models import (
     Agency,
     AuditEntry,
@@ -288,22 +289,65 @@ def _differing_fields(original: dict, uploaded: dict) -> tuple[str, ...]:
     return tuple(changed)
 
 
-# What the stored document and the record of its signing are compared on, in a lead's
-# words: the row's columns and its recipient and section rows are written from the
-# document at signing, and the signing's audit entry holds what it was signed with.
+# A signed release's fields in a lead's words, by their names in the document: what a page
+# says was changed or differs (the file's own names are for the IT administrator). A part of
+# a field ("expiry.at", "signer.name") is said as its field. Marked for the catalogues: the
+# verify page says them in the language its reader chose.
+FIELD_WORDS = {
+    "document": N_("kind of document"),
+    "release_id": N_("release number"),
+    "client_ref": N_("client"),
+    "disclosing_agency": N_("disclosing agency"),
+    "recipients": N_("agencies it is shared with"),
+    "sections": N_("what is shared"),
+    "purpose": N_("purpose"),
+    "signer": N_("who signed"),
+    "second_signer": N_("second signer"),
+    "second_signer_required": N_("whether a second signer must sign"),
+    "client_is_minor": N_("whether the client signed as a minor"),
+    "minor_rule": N_("the rule a minor signed under"),
+    "effective_at": N_("when it starts"),
+    "expiry": N_("when it ends"),
+    "statements": N_("statements read to the client"),
+    "statements_sha256": N_("statements read to the client"),
+    "language": N_("language of the form"),
+    "witness": N_("witness"),
+    "signed_at": N_("when it was signed"),
+    "signature_method": N_("how it was signed"),
+    "signature.kid": N_("agency key that signed it"),
+    "signature": N_("the signature itself"),
+}
+# A field no release has (a file may carry anything): said without its name.
+OTHER_FIELD = N_("another part of the file")
+
+
+def field_words(fields: Iterable[str]) -> tuple[str, ...]:
+    """`fields`, as the document names them (`VerifyReport.tampered_fields`), in a lead's
+    words, each said once, in their order."""
+    said: dict[str, None] = {}
+    for field in fields:
+        words = FIELD_WORDS.get(field) or FIELD_WORDS.get(field.split(".")[0]) or OTHER_FIELD
+        said[words] = None
+    return tuple(said)
+
+
+# What the stored document and the record of its signing are compared on, by the name each
+# has in the comparison and in the document: the row's columns and its recipient and section
+# rows are written from the document at signing, and the signing's audit entry holds what it
+# was signed with.
 _RECORDED = (
-    ("release number", "release_id"),
-    ("client", "client_ref"),
-    ("disclosing agency", "disclosing_agency"),
-    ("agencies it is shared with", "recipients"),
-    ("what is shared", "sections"),
+    ("release_id", "release_id"),
+    ("client_ref", "client_ref"),
+    ("disclosing_agency", "disclosing_agency"),
+    ("recipients", "recipients"),
+    ("sections", "sections"),
     ("purpose", "purpose"),
-    ("when it starts", "effective_at"),
-    ("when it ends", "ends_at"),
-    ("when it was signed", "signed_at"),
-    ("language of the form", "language"),
-    ("statements read to the client", "statements_sha256"),
-    ("agency key that signed it", "key_id"),
+    ("effective_at", "effective_at"),
+    ("ends_at", "expiry"),
+    ("signed_at", "signed_at"),
+    ("language", "language"),
+    ("statements_sha256", "statements_sha256"),
+    ("key_id", "signature.kid"),
 )
 
 
@@ -440,9 +484,9 @@ def _as_recorded(db: Session, row: ConsentRelease, entry: AuditEntry | None) -> 
 
 
 def _disagreeing(stored: dict, recorded: dict) -> tuple[str, ...]:
-    return tuple(
-        words
-        for words, field in _RECORDED
+    return field_words(
+        named
+        for field, named in _RECORDED
         if any(value != stored[field] for value in recorded[field])
     )
 

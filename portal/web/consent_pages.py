@@ -88,6 +88,7 @@ def verify(ctx: Context) -> Response:
         _page(
             ctx,
             report=report,
+            changed=release_documents.field_words(report.tampered_fields),
             agencies=names,
             end=consent.release_end(release) if release is not None else None,
             release_end=consent.release_end(release) if release is not None else None,

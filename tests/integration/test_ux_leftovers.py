@@ -159,6 +159,44 @@ def test_the_verify_page_says_in_staff_words_what_a_release_holds(client, db, ke
     assert "SHA-256" not in page_text(spanish.replace(kept, ""))
 
 
+def test_the_verify_page_names_what_was_changed_in_words_and_keeps_the_command_for_it(
+    client, db, keys
+):
+    """A release changed after signing was answered "Signature: not valid (bad signature) —
+    signature.sig" and "Changed since signing: expiry.at, language", the file's own names for
+    its fields (in Spanish too), and under the form every staff member read "From a terminal:
+    portal consent verify FILE". These are the IT administrator's, kept in their fold; the
+    staff read the fields as the release's page names them."""
+    team = Team(client, db, keys)
+    signed = json.loads(client.get(f"{signed_release(client, team)}/signed.json").content)
+    signed["release"]["expiry"]["at"] = "2030-01-01T00:00:00Z"
+    signed["release"]["language"] = "es"
+    changed = json.dumps(signed).encode()
+    form = client.get("/consent/verify").text
+    assert "portal consent verify" not in _staff_words(form)
+    (kept,) = FOR_IT.findall(form)
+    assert "portal consent verify FILE" in page_text(kept)
+
+    html = _verify(client, team.token, changed)
+    said = _staff_words(html)
+    assert "Changed since signing when it ends; language of the form" in said
+    engineers = [w for w in ("expiry.at", "signature.sig", "portal consent verify") if w in said]
+    assert not engineers, f"the verify page says {engineers} to staff"
+    (kept,) = FOR_IT.findall(html)
+    assert "<code>expiry.at</code>, <code>language</code>" in kept
+    assert "<code>signature.sig</code>" in kept
+    assert "portal consent verify FILE" in page_text(kept)
+
+    spanish = _verify(client, team.token, changed, "es")
+    for_it_es = FOR_IT.pattern.replace(
+        "For your IT administrator", "Para su administrador de informática"
+    )
+    (kept,) = re.findall(for_it_es, spanish, re.S)
+    said = page_text(spanish.replace(kept, ""))
+    assert "Cambiado después de firmar cuándo termina; idioma del formulario" in said
+    assert "expiry.at" not in said and "expiry.at" in kept
+
+
 def test_the_printed_release_says_in_words_what_its_fingerprint_is_for(client, db, keys):
     """The client's printed form ended "Fingerprint of the statements above (SHA-256): 76ae1fbd…":
     an engineer's name for it, and nothing to say what it is for. It must stay on the paper
