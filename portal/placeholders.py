@@ -98,6 +98,13 @@ A_ROLE_AT = N_("a %(roles)s at a %(kind)s agency")
 AN_ROLE_AT = N_("an %(roles)s at a %(kind)s agency")
 ROLES_OR = N_("%(roles)s or %(role)s")
 NO_ROLE = N_("no role")
+# A survivor-mentor keeps their program's accompaniment log on their caseload page, not as
+# a section: where their agency's policy keeps it from the summary, the page they read says
+# so and where the log is, not that it is not released to them (see `for_the_reader`).
+OWN_LOG = N_(
+    "the case summary does not show %(section)s to survivor-mentors (your agency's "
+    "disclosure policy); you read and keep the accompaniment log on your caseload page"
+)
 # The consent library states a release's state in English with ISO dates (kept as the
 # audit entry's words); a page in another language says the gate's state in its own words.
 RELEASE_STATES = {
@@ -149,6 +156,27 @@ def sentence(why: Withholding, language: str | None = None) -> str:
     if why.purpose == "mdt_case_review":
         return words.say(NO_RELEASE, section=title)
     return words.say(NO_RELEASE_FOR, section=title, purpose=_purpose(why.purpose, words))
+
+
+def kept_by_the_reader(why: Withholding) -> bool:
+    """The section withheld is the reader's own program's accompaniment, which they keep as
+    a survivor-mentor in the program's log: their agency's policy alone withheld it."""
+    return (
+        why.gate is Gate.POLICY
+        and why.own_agency
+        and why.section.source == "mentoring"
+        and Role.SURVIVOR_MENTOR.value in why.roles
+    )
+
+
+def for_the_reader(why: Withholding, language: str | None = None) -> str:
+    """The placeholder's sentence as a page says it to the person who asked: `sentence`, but
+    for a survivor-mentor's own program's accompaniment, which they read and keep in its log,
+    where they read it (the audit entry and the API keep the policy's sentence)."""
+    if not kept_by_the_reader(why):
+        return sentence(why, language)
+    words = _Words(None if language == i18n.SOURCE_LANGUAGE else language)
+    return words.say(OWN_LOG, section=words.title(why.section))
 
 
 def _purpose(purpose: str, words: _Words) -> str:

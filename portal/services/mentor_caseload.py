@@ -109,6 +109,20 @@ def caseload(db: Session, mentor: StaffUser, *, now: datetime, today: date) -> l
     )
 
 
+def holds(db: Session, mentor: StaffUser, case: MdtCase) -> bool:
+    """The mentor holds the case now (its page in their caseload opens)."""
+    return (
+        db.exec(
+            select(MentorAssignment.id).where(
+                MentorAssignment.case_id == case.id,
+                MentorAssignment.mentor_id == mentor.id,
+                MentorAssignment.ended_at.is_(None),
+            )
+        ).first()
+        is not None
+    )
+
+
 def access_caseload_case(db: Session, mentor: StaffUser, public_id: str) -> MdtCase:
     """A case the mentor currently holds; any other answers 404."""
     case = db.exec(

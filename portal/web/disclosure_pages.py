@@ -9,15 +9,17 @@ from starlette.responses import Response
 
 import consent
 from portal import i18n
+from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
 from portal.federation import summary as federated_summary
-from portal.models import Client, ReleaseState, Role
+from portal.models import Client, MdtCase, ReleaseState, Role
 from portal.sections import catalogue
 from portal.services import (
     case_summary,
     cases,
     convening,
+    mentor_caseload,
     release_forms,
     releases,
 )
@@ -32,6 +34,18 @@ def _purpose(ctx: Context) -> str:
 
 def _requester(ctx: Context):
     return ctx.requester.asking(_purpose(ctx))
+
+
+def _own_log(ctx: Context, case: MdtCase) -> dict | None:
+    """Where the viewer, a survivor-mentor, reads and keeps their program's accompaniment
+    log of `case`, which the summary does not show them: the case's page in their caseload
+    (`href`, with the case's `reference`) when they hold it, else their caseload. None for
+    anyone who keeps no log."""
+    if not allows(ctx.viewer.roles, Permission.ACCOMPANIMENT_LOG):
+        return None
+    if mentor_caseload.holds(ctx.db, ctx.viewer.user, case):
+        return {"href": f"/mentor/cases/{case.public_id}", "reference": case.reference}
+    return {"href": "/mentor", "reference": None}
 
 
 def summary(ctx: Context) -> Response:
@@ -78,6 +92,7 @@ def summary(ctx: Context) -> Response:
             "blocks": blocks,
             "purpose": purpose,
             "purposes": list(consent.Purpose),
+            "own_log": _own_log(ctx, case),
         },
     )
 
@@ -117,6 +132,7 @@ def owner_block(ctx: Context) -> Response:
             "decisions": block.decisions,
             "unavailable": block.unavailable,
             "purpose": purpose,
+            "own_log": _own_log(ctx, case),
         },
         block="owner_block",
     )

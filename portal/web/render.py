@@ -14,7 +14,7 @@ from portal import i18n
 from portal.auth.permissions import Permission, allows
 from portal.disclosure import legal_basis
 from portal.models.workflow import TaskPriority, TaskStatus
-from portal.placeholders import sentence
+from portal.placeholders import for_the_reader, kept_by_the_reader
 from portal.resources import TEMPLATES_DIR
 from portal.services import convening, submissions, tasks
 from portal.web import release_words
@@ -167,8 +167,9 @@ def row_label(context, label: str) -> str:
 def withheld_reason(context, why) -> str:
     """A placeholder's sentence, from the facts the disclosure point returns: on a page read
     with the survivor (one naming a `language`) composed in that language; on a staff page
-    the English the audit entry keeps."""
-    return sentence(why, context.get("language"))
+    the English the audit entry keeps, but a survivor-mentor's own program's accompaniment
+    is said as where they keep it (`placeholders.for_the_reader`)."""
+    return for_the_reader(why, context.get("language"))
 
 
 def task_value(value: str | None, field: str) -> str:
@@ -209,6 +210,7 @@ templates.env.filters["release_reason"] = release_reason
 templates.env.filters["referral_words"] = convening.source_label
 templates.env.filters["basis_citation"] = legal_basis.citation
 templates.env.filters["withheld_reason"] = withheld_reason
+templates.env.tests["kept_by_the_reader"] = kept_by_the_reader
 templates.env.filters["row_label"] = row_label
 
 

@@ -21,10 +21,12 @@ from mentor_helpers import (
     sign_in,
     task_on,
 )
+from page_text import page_text
+from sqlmodel import select
 
 from portal.errors import NotFound
-from portal.models import Role
-from portal.services import cases, meetings
+from portal.models import AuditEntry, CaseLink, Role
+from portal.services import cases, meetings, mentoring
 
 import factories as make
 
@@ -168,3 +170,65 @@ def test_a_mentor_sees_the_programs_tasks_only_on_cases_they_hold(client, db, wo
     listed = client.get("/tasks?scope=agency&status=all").text
     assert held.public_id in listed and other.public_id in listed
     assert client.get(f"/tasks/{named.public_id}").status_code == 200
+
+
+def _own_accompaniment(html: str) -> str:
+    """The summary's placeholder of the program's own mentor accompaniment."""
+    start = html.index('data-section="mentor_accompaniment"')
+    return html[start : html.index("</article>", start)]
+
+
+def test_the_summary_tells_a_mentor_where_they_keep_their_own_accompaniment_log(
+    client, db, keys, world
+):
+    """On the summary of a survivor they hold, a mentor's own program's "Mentor
+    accompaniment" read "the disclosure policy does not release mentor accompaniment to your
+    agency's own staff in the role survivor-mentor", while the same mentor writes and reads
+    that log on their caseload page. The policy still withholds it from the summary (none of
+    the log is there, and the audit entry keeps the policy's sentence); the placeholder says
+    where the log is and links to it. Someone who reads every case and holds not this one is
+    sent to their caseload."""
+    survivor = make.client_record(db, world.program, keys)
+    case = case_held_by(db, world, world.mentor, intake=date(2026, 10, 21), client=survivor)
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.confirmed_at = make.AT
+    db.add(link)
+    mentoring.log_accompaniment(
+        db,
+        case,
+        given=mentoring.AccompanimentInput(
+            occurred_on=date(2026, 11, 1),
+            kind="court_appearance",
+            duration_minutes=60,
+            place_type="courthouse",
+            outcome="went_ahead",
+            notes="SYNTHETIC-LOG-NOTE",
+        ),
+        actor=world.mentor,
+        at=make.AT,
+    )
+    db.flush()
+    sign_in(client, world.mentor)
+    summary = f"/cases/{case.public_id}/summary"
+    for path in (summary, f"{summary}/owners/{world.program.public_id}"):
+        html = client.get(path).text
+        placeholder = _own_accompaniment(html)
+        said = page_text(placeholder)
+        assert 'data-gate="policy"' in placeholder and "does not release" not in said, path
+        assert (
+            "the case summary does not show mentor accompaniment to survivor-mentors (your "
+            "agency's disclosure policy); you read and keep the accompaniment log on your "
+            f"caseload page. Open the accompaniment log of {case.reference}"
+        ) in said, path
+        assert f'href="/mentor/cases/{case.public_id}"' in placeholder, path
+        assert "SYNTHETIC-LOG-NOTE" not in html and "went ahead" not in said, path
+    assert "SYNTHETIC-LOG-NOTE" in client.get(f"/mentor/cases/{case.public_id}").text
+    logged = db.exec(select(AuditEntry.detail).where(AuditEntry.agency_id == world.program.id))
+    policy = "the disclosure policy does not release mentor accompaniment to your agency's own"
+    assert any(policy in (detail or "") for detail in logged), "the audit entry's reason changed"
+
+    sign_in(client, world.lead)
+    placeholder = _own_accompaniment(client.get(summary).text)
+    assert 'href="/mentor"' in placeholder and "Open your caseload" in placeholder
