@@ -4,6 +4,7 @@ check of an uploaded file against this node's keys and revocations."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -324,11 +325,13 @@ OTHER_FIELD = N_("another part of the file")
 def field_words(fields: Iterable[str]) -> tuple[str, ...]:
     """`fields`, as the document names them (`VerifyReport.tampered_fields`), in a lead's
     words, each said once, in their order."""
-    said: dict[str, None] = {}
-    for field in fields:
-        words = FIELD_WORDS.get(field) or FIELD_WORDS.get(field.split(".")[0]) or OTHER_FIELD
-        said[words] = None
-    return tuple(said)
+    return tuple(dict.fromkeys(field_word(field) for field in fields))
+
+
+def field_word(field: str) -> str:
+    """One field as the document names it ('expiry.at', 'recipients[2]', a problem's), in
+    a lead's words: as its field's, or the field it is part of."""
+    return FIELD_WORDS.get(field) or FIELD_WORDS.get(re.split(r"[.\[]", field)[0]) or OTHER_FIELD
 
 
 # What the stored document and the record of its signing are compared on, by the name each

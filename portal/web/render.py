@@ -17,6 +17,7 @@ from portal.models.workflow import TaskPriority, TaskStatus
 from portal.placeholders import for_the_reader, kept_by_the_reader
 from portal.resources import TEMPLATES_DIR
 from portal.services import convening, submissions, tasks
+from portal.services.release_documents import field_word
 from portal.web import release_words
 from portal.web.audit_words import event_words, gate_words, purpose_words, role_words
 from portal.web.context import Context
@@ -197,6 +198,8 @@ templates.env.filters["task_value"] = task_value
 templates.env.filters["task_field"] = task_field
 templates.env.filters["local_time"] = local_time
 templates.env.filters["ref"] = ref
+# A release file's field, as a consent check names it, in words (the verify page).
+templates.env.filters["field_word"] = field_word
 templates.env.filters["event_words"] = event_words
 templates.env.filters["gate_words"] = gate_words
 templates.env.filters["role_words"] = role_words

@@ -13,7 +13,7 @@ from test_release_pages import Team, signed_release
 from test_workflow_pages import NY, TODAY, a_case, sign_in
 
 from portal.models import Role
-from portal.services import meetings
+from portal.services import meetings, release_documents
 
 import factories as make
 
@@ -195,6 +195,28 @@ def test_the_verify_page_names_what_was_changed_in_words_and_keeps_the_command_f
     said = page_text(spanish.replace(kept, ""))
     assert "Cambiado después de firmar cuándo termina; idioma del formulario" in said
     assert "expiry.at" not in said and "expiry.at" in kept
+
+
+def test_the_verify_page_names_what_is_missing_or_wrong_in_words(client, db, keys, monkeypatch):
+    """A signed release no longer valid as a release (its recipient gone from the MDT's
+    roster) listed each problem by the file's own name for its field ("recipients[0]: … is
+    not an agency on the roster"): the staff read it in the release page's words, and the
+    file's names are the IT administrator's."""
+    team = Team(client, db, keys)
+    signed = client.get(f"{signed_release(client, team)}/signed.json").content
+    (gone, *_) = json.loads(signed)["release"]["recipients"]
+    roster = release_documents.agency_kinds
+    monkeypatch.setattr(
+        release_documents,
+        "agency_kinds",
+        lambda db: {agency: kind for agency, kind in roster(db).items() if agency != gone},
+    )
+    html = _verify(client, team.token, signed)
+    said = _staff_words(html)
+    assert f"agencies it is shared with: {gone} is not an agency on the roster" in said, said
+    assert "recipients[0]" not in said
+    (kept,) = FOR_IT.findall(html)
+    assert "<code>recipients[0]</code>" in kept
 
 
 def test_the_printed_release_says_in_words_what_its_fingerprint_is_for(client, db, keys):
