@@ -149,9 +149,6 @@ class AuditTag(StrEnum):
     ROSTER_SIGNED = "federation:roster:signed"  # the coordinating agency's log
     CASE_LINK_DECLINED = "mdt:case:link_declined"  # owner's log: no release names the coordinator
     CASE_PARTICIPANTS_UPDATED = "mdt:case:participants_updated"  # owner's log, from the coordinator
-    # The coordinator's log: an owner on another node confirmed its client for a case closed
-    # while it was asked; not recorded on the closed case, and its node told so.
-    CASE_LINK_NOT_KEPT = "mdt:case:link_not_kept"
     # An agency on another node said what may be told of its part in a case changed (a
     # release revoked): the coordinator's log, and the agency's own that it told it.
     CASE_PARTICIPATION_CHANGED = "mdt:case:participation_changed"

@@ -24,16 +24,7 @@ from portal.disclosure import point
 from portal.errors import Conflict, Invalid
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Call, Federation, Unavailable
-from portal.models import (
-    Agency,
-    AgencyKind,
-    CaseLink,
-    CaseStatus,
-    MdtCase,
-    OwedTell,
-    Role,
-    StaffUser,
-)
+from portal.models import Agency, AgencyKind, CaseLink, MdtCase, OwedTell, Role, StaffUser
 from portal.models.workflow import CaseEventKind
 from portal.requester import Requester
 from portal.services import case_history, cases, casework
@@ -176,9 +167,8 @@ def request_link(
     """Ask `owner` (hosted elsewhere) to confirm its client `client_reference` for the
     case. True when confirmed; False when declined. Raises Conflict when the owner's node
     does not answer (nothing is recorded as confirmed), when its client is confirmed
-    already, when it is being asked already (two asking at once: one asks, and one
-    confirmation is logged), and when the case was closed while it was asked (its yes is
-    not recorded, and its node is told so: `_not_kept`).
+    already, and when it is being asked already (two asking at once: one asks, and one
+    confirmation is logged).
 
     `commit` ends the caller's transaction: no lock waits on the owner's node. The link is
     claimed (`CaseLink.asking_since`) and the claim committed before the node is asked;
@@ -206,17 +196,6 @@ def request_link(
     )
     lock_logs(db, [coordinator.id])
     link = _link_of(db, case, owner)
-    if link is not None and link.confirmed_at is None and _owed_to(db, case, owner):
-        # Its node still to be told its last confirmation was not kept (`_tell_not_kept`):
-        # asked now, the two calls could cross there, and the owner withdraw the very
-        # confirmation recorded here.
-        raise Conflict(
-            "agency",
-            f"{owner.name}'s node is still to be told that its last confirmation was not "
-            "recorded (the case was closed while it was asked); the portal tells it again "
-            "when this case's page opens, at most every five minutes. Ask again once it "
-            "has been told.",
-        )
     if link is None:
         link = cases.link_client(db, case, owner, None, actor=requester, at=at)
     claimed = _claim(db, link, at=at, federation=federation)
@@ -297,18 +276,6 @@ def request_link(
             f"{owner.name} confirmed its client, then took it off this case before the "
             "answer was recorded here: ask again if it should take part.",
         )
-    if case.status != CaseStatus.OPEN:  # closed while the owner was asked
-        _not_kept(
-            db,
-            case,
-            owner,
-            requester=requester,
-            node=member.node,
-            keys=keys,
-            federation=federation,
-            at=at,
-            commit=commit,
-        )
     link.confirmed_at = at
     db.add(link)
     author = db.exec(select(StaffUser).where(StaffUser.public_id == requester.user)).first()
@@ -331,106 +298,6 @@ def request_link(
     return True
 
 
-def _not_kept(
-    db: Session,
-    case: MdtCase,
-    owner: Agency,
-    *,
-    requester: Requester,
-    node: str,
-    keys: KeyWrapper,
-    federation: Federation,
-    at: datetime,
-    commit: Callable[[], None],
-) -> None:
-    """The owner confirmed its client for a case closed while it was asked: as every write
-    to a closed case (`casework.open_for_writes`), the confirmation is not recorded, and the
-    coordinator is told so (a Conflict). Its log says what the owner answered (it was sent
-    the client's reference and the case's facts, and told yes), and the owner's node, which
-    recorded the confirmation when it answered, is told it is not kept (`_tell_not_kept`),
-    owed first, in this answer's transaction, so that the news outlives a request that never
-    returns from its send. The claim is cleared with it (`_let_go`)."""
-    record(
-        db,
-        AuditTag.CASE_LINK_NOT_KEPT,
-        agency_id=case.coordinating_agency_id,
-        actor=requester,
-        subject=case.reference,
-        detail={"agency": owner.public_id, "confirmed_on": node, "because": "case_closed"},
-        at=at,
-    )
-    _note_owed(db, case, {owner.id}, {owner.id: owner.name}, at=at)
-    told = _tell_not_kept(
-        db, case, owner, requester=requester, keys=keys, federation=federation, at=at, commit=commit
-    )
-    db.flush()
-    commit()
-    raise Conflict(
-        "agency",
-        f"The case was closed while {owner.name} was being asked to confirm its client, so "
-        "its confirmation is not recorded. "
-        + (
-            ""
-            if told
-            else f"{owner.name}'s node did not answer when told so; the portal tells it "
-            "again when this case's page opens. "
-        )
-        + "Reopen the case and ask again if it should take part.",
-    )
-
-
-def _owed_to(db: Session, case: MdtCase, owner: Agency) -> bool:
-    """Whether this node owes the owner elsewhere news of the case (`OwedTell`)."""
-    owed = select(OwedTell.id).where(OwedTell.case_id == case.id, OwedTell.agency_id == owner.id)
-    return db.exec(owed).first() is not None
-
-
-def _tell_not_kept(
-    db: Session,
-    case: MdtCase,
-    owner: Agency,
-    *,
-    requester: Requester,
-    keys: KeyWrapper,
-    federation: Federation,
-    at: datetime,
-    commit: Callable[[], None] | None,
-) -> bool:
-    """Tell the owner's node that the owner's confirmation of its client for the case is not
-    kept here (`_not_kept`), and the case's status: its node withdraws the confirmation
-    (`owner.case_participants`), so that both nodes hold the owner off the case. Who else
-    takes part is not sent: no longer the owner's to know. Settles what is owed it (as
-    `tell_participants`): True when its node took the news, or there is no one to send it
-    to (no roster, or the owner not in it, or hosted here now); otherwise still owed.
-    `commit`: see `tell_participants`."""
-    roster, local_url = transport.roster_and_url(db)
-    member = None if roster is None else roster.member(owner.public_id)
-    if member is None or local_url is None or member.node == local_url:
-        _note_owed(db, case, {owner.id}, {}, at=at)
-        return True
-    coordinator = db.get(Agency, case.coordinating_agency_id)
-    (call,) = transport.calls_for(
-        db,
-        coordinator,
-        [member],
-        CASE_PARTICIPANTS,
-        lambda m: {
-            "requester": wire.requester_dict(replace(requester, node=local_url)),
-            "owner": m.agency,
-            "case": case.reference,
-            "status": str(case.status),
-            "not_kept": True,
-        },
-        keys=keys,
-    )
-    if commit is not None:
-        commit()  # owed, and held no more, before the owner's node is waited on
-    (answer,) = federation.send([call])
-    told = isinstance(answer, dict) and answer.get("withdrawn") is True
-    _note_owed(db, case, {owner.id}, {} if told else {owner.id: owner.name}, at=at)
-    return told
-
-
 def _let_go(
     db: Session, case: MdtCase, owner: Agency, coordinator: Agency, claimed: datetime
 ) -> tuple[CaseLink, bool]:
@@ -439,7 +306,7 @@ def _let_go(
     when the owner withdrew meanwhile (`withdrawn_elsewhere` lets the claim go).
 
     The case is read again and held first (in the order a close takes them): closed while
-    the owner was asked, its confirmation is not recorded (`_not_kept`)."""
+    the owner was asked, it is as closed that the owners are then told of it."""
     casework.held_case(db, case)
     lock_logs(db, [coordinator.id])
     link = _link_of(db, case, owner)
@@ -1023,35 +890,16 @@ def tell_owed(
                 else:
                     still.append(coordinator.name)
             continue
-        # An owner whose link does not count here is owed word that its confirmation was
-        # not kept (`_not_kept`), not the case's participants.
-        not_kept = {a for a in agencies if not _confirmed_here(db, owing, db.get(Agency, a))}
-        for agency_id in sorted(not_kept):
-            owner = db.get(Agency, agency_id)
-            if _tell_not_kept(
-                db,
-                owing,
-                owner,
-                requester=as_coordinator(coordinator),
-                keys=keys,
-                federation=federation,
-                at=at,
-                commit=commit,
-            ):
-                told += 1
-            else:
-                still.append(owner.name)
-        if agencies - not_kept:
-            untold = tell_participants(
-                db,
-                owing,
-                requester=as_coordinator(coordinator),
-                keys=keys,
-                federation=federation,
-                at=at,
-                only=agencies - not_kept,
-                commit=commit,
-            )
-            told += len(agencies - not_kept) - len(untold)
-            still.extend(untold)
+        untold = tell_participants(
+            db,
+            owing,
+            requester=as_coordinator(coordinator),
+            keys=keys,
+            federation=federation,
+            at=at,
+            only=agencies,
+            commit=commit,
+        )
+        told += len(agencies) - len(untold)
+        still.extend(untold)
     return told, still

@@ -567,13 +567,7 @@ def _case_sent(db: Session, payload: dict) -> MdtCase | None:
 
 def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetime) -> Answer:
     """`POST /federation/v1/case-participants`: the coordinating agency tells an owner
-    which agencies now take part in a case the owner is linked to, and its status. Or
-    (`not_kept`) that the owner's confirmation of its client, answered to it, is not kept
-    there (the case was closed while it was asked: `links._not_kept`): the owner's part is
-    withdrawn here too, and nothing of who takes part is sent."""
-    not_kept = payload.get("not_kept", False)
-    if not isinstance(not_kept, bool):
-        raise wire.WireError("not_kept: expected true or false")
+    which agencies now take part in a case the owner is linked to."""
     requester = _requester(db, caller, payload)
     owner = _local_agency(db, payload.get("owner"))
     case = _case_sent(db, payload)
@@ -591,48 +585,26 @@ def case_participants(db: Session, caller: Caller, payload: dict, *, at: datetim
     # Checked whenever the case is open, not only as this copy of it reopens: a second
     # owner hosted here is told of the same reopening after the first reopened the copy.
     opening = status == CaseStatus.OPEN
-    if opening or not_kept:
+    if opening:
         # The link, its client, then the log, held in the order `casework.confirm_link`
         # and `withdraw_link` hold them: the client confirmed in another case here at the
         # same moment is seen, or waits, and no two of them wait for each other.
         own = casework.held_link(db, case, owner)
-        if opening and own.client_id is not None:
+        if own.client_id is not None:
             lock_client(db, db.get(Client, own.client_id))
-    listed = (
-        []
-        if not_kept
-        else _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
-    )
+    listed = _participants(db, case, payload.get("participants"), at=at, coordinator=coordinator)
     lock_logs(db, [owner.id])
-    if not not_kept:
-        record(
-            db,
-            AuditTag.CASE_PARTICIPANTS_UPDATED,
-            agency_id=owner.id,
-            actor=requester,
-            subject=case.reference,
-            detail={"participants": listed},
-            at=at,
-        )
+    record(
+        db,
+        AuditTag.CASE_PARTICIPANTS_UPDATED,
+        agency_id=owner.id,
+        actor=requester,
+        subject=case.reference,
+        detail={"participants": listed},
+        at=at,
+    )
     if status is not None and status != case.status:
         _mirror_status(db, case, status, owner=owner, requester=requester, at=at)
-    if not_kept and own.confirmed_at is not None:  # not when told again: withdrawn already
-        client = db.get(Client, own.client_id) if own.client_id is not None else None
-        casework.note_withdrawn(
-            db,
-            case,
-            own,
-            owner,
-            log_of=owner.id,
-            actor=requester,
-            noted_by=None,
-            detail={
-                "client": client.public_id if client is not None else None,
-                "reason": "not_kept_by_the_coordinator",
-            },
-            at=at,
-        )
-        db.flush()
     kept_apart = opening and _withdraw_if_kept_apart(
         db, case, own, owner=owner, requester=requester, at=at
     )

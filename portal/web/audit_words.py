@@ -123,10 +123,6 @@ EVENT_WORDS = {
     AuditTag.ROSTER_SIGNED: "MDT roster signed",
     AuditTag.CASE_LINK_DECLINED: "case link declined: no release names the coordinating agency",
     AuditTag.CASE_PARTICIPANTS_UPDATED: "case's agencies updated by the coordinating agency",
-    AuditTag.CASE_LINK_NOT_KEPT: (
-        "an agency confirmed its client, but the case was closed while it was asked: "
-        "not recorded, and the agency told so"
-    ),
     AuditTag.CASE_PARTICIPATION_CHANGED: (
         "an agency's part in the case changed on its node: the case's agencies told again"
     ),
