@@ -14,13 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import Session, select
 
 from portal import migrate
-from portal.db import make_engine
 from portal.models import AgencyKind, Client, PolicyLine, Role, SectionEntry
 from portal.requester import Requester
 from portal.services import section_versions, sections
 
 import factories
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "8f3d5e2a9c71"
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -29,16 +27,6 @@ OLD_IDENTITY = {
     "contact_notes": "Text first; never call the shelter line (synthetic)",
     "safe_to_call": "only at agreed times",
 }
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 @contextmanager

@@ -2,34 +2,21 @@
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
 from portal import migrate
 from portal.audit import AuditTag, record, verify
-from portal.db import make_engine
 from portal.models import NODE_LOG
 
-from databases import BACKENDS, new_empty_database
-
 BEFORE_CHAIN = "efa6f52b5328"
+BEFORE = BEFORE_CHAIN  # where `engine_before` starts (conftest)
 
 
-@pytest.fixture(params=BACKENDS)
-def engine_before_chain(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE_CHAIN)
-    yield engine
-    engine.dispose()
-    drop()
-
-
-def test_existing_entries_are_chained_per_log_in_id_order(engine_before_chain):
+def test_existing_entries_are_chained_per_log_in_id_order(engine_before):
     at = datetime(2026, 11, 2, 15, 0, 0, 123456, tzinfo=UTC)
-    stamp = at if engine_before_chain.dialect.name == "postgresql" else at.replace(tzinfo=None)
-    with engine_before_chain.begin() as connection:
+    stamp = at if engine_before.dialect.name == "postgresql" else at.replace(tzinfo=None)
+    with engine_before.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO node (id, name, base_url, is_local, created_at)"
@@ -57,8 +44,8 @@ def test_existing_entries_are_chained_per_log_in_id_order(engine_before_chain):
                 ),
                 {"a": agency_id, "at": stamp},
             )
-    migrate.upgrade(engine_before_chain)
-    with Session(engine_before_chain) as db:
+    migrate.upgrade(engine_before)
+    with Session(engine_before) as db:
         # New appends carry on from the heads the migration wrote.
         record(db, AuditTag.AGENCY_UPDATED, agency_id=1, at=at)
         db.commit()

@@ -3,33 +3,20 @@ their public ids are filled in beside their ids, and new entries name people by 
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from portal import migrate
 from portal.audit import AuditTag, hashing, record, verify
-from portal.db import make_engine
 from portal.models import AuditEntry
 from portal.requester import Requester
 
-from databases import BACKENDS, new_empty_database
-
 BEFORE_PUBLIC_IDS = "4c1e9a7d2b50"
+BEFORE = BEFORE_PUBLIC_IDS  # where `engine_before` starts (conftest)
 AGENCY = "aaaaaaaa-0000-4000-8000-000000000001"
 USER = "uuuuuuuu-0000-4000-8000-000000000001"
 CLIENT = "cccccccc-0000-4000-8000-000000000001"
 AT = datetime(2026, 11, 2, 15, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE_PUBLIC_IDS)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _old_world(connection, stamp) -> None:

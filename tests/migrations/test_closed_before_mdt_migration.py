@@ -3,27 +3,13 @@ rate when the migration that counts them runs, and come back when it is undone."
 
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "c5e1a7f3b920"
 CLOSED_BEFORE_MDT = "1ab8c8c9f46d"
 OCT1, DUE = date(2026, 10, 1), date(2026, 10, 15)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _stamp(engine, at: datetime):

@@ -4,14 +4,10 @@ withdrawal from a case nobody mentored yet, or that names no client, ends nothin
 
 from datetime import UTC, date, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "9e4b7c2a5d13"
 INTAKE_ENDED = "37aba9a867b5"
@@ -29,16 +25,6 @@ CLIENTS = {
     # An entry whose detail is not the withdrawal's shape ends nothing.
     "ODD": [("MENTORED", SECOND, '["not", "an", "object"]')],
 }
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _stamp(engine, at: datetime):

@@ -4,29 +4,15 @@ have invited it), and as made for the agenda when it takes part in one of them."
 
 from datetime import UTC, date, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "37aba9a867b5"
 NAMED = "5b3e8d2a7c41"
 AT = datetime(2026, 11, 2, 15, tzinfo=UTC)
 AGENCIES = ("COORDINATING", "PARTNER", "STANDING", "ELSEWHERE")
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _insert(connection, table: str, **values) -> None:

@@ -2,31 +2,18 @@
 
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE_MONTHS = "c3836efd8aab"
+BEFORE = BEFORE_MONTHS  # where `engine_before` starts (conftest)
 MONTHLY_TALLY = "dda53ab01df2"
 
 
-@pytest.fixture(params=BACKENDS)
-def engine_before_months(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE_MONTHS)
-    yield engine
-    engine.dispose()
-    drop()
-
-
-def test_month_rows_sum_the_day_rows_per_agency_and_source(engine_before_months):
+def test_month_rows_sum_the_day_rows_per_agency_and_source(engine_before):
     at = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-    stamp = at if engine_before_months.dialect.name == "postgresql" else at.replace(tzinfo=None)
+    stamp = at if engine_before.dialect.name == "postgresql" else at.replace(tzinfo=None)
     days = [
         # (agency, intake day, source, opened, in time, late)
         (1, date(2026, 9, 30), "hotline", 3, 1, 1),
@@ -36,7 +23,7 @@ def test_month_rows_sum_the_day_rows_per_agency_and_source(engine_before_months)
         (2, date(2026, 10, 15), "hotline", 5, 3, 1),
         (1, date(2025, 10, 15), "hotline", 7, 6, 1),  # same month a year before
     ]
-    with engine_before_months.begin() as connection:
+    with engine_before.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO node (id, name, base_url, is_local, created_at)"
@@ -67,8 +54,8 @@ def test_month_rows_sum_the_day_rows_per_agency_and_source(engine_before_months)
                 ),
                 {"a": agency_id, "d": day, "s": source, "o": opened, "g": good, "l": late},
             )
-    migrate.upgrade(engine_before_months, MONTHLY_TALLY)
-    with engine_before_months.connect() as connection:
+    migrate.upgrade(engine_before, MONTHLY_TALLY)
+    with engine_before.connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT coordinating_agency_id, month, referral_source, opened,"

@@ -9,24 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "fd4dda75936a"
 SEALED = "9e4b7c2a5d13"
 DOCUMENT = '{"release": {"signer": {"name": "Robin Example"}}, "signature": {"kid": "k-sign"}}'
 REVOCATION = '{"revocation": {"reason": "Asked by Dana Synthetic"}}'
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _rows_before(engine) -> None:

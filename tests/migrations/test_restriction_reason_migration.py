@@ -2,25 +2,11 @@
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE = "4e2b9c1d7a05"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def test_old_reasons_migrate_and_clients_read_english(engine_before):

@@ -2,26 +2,13 @@
 
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from portal import migrate
-from portal.db import make_engine
-
-from databases import BACKENDS, new_empty_database
 
 BEFORE_WAITING = "a91d2c4e7b30"
+BEFORE = BEFORE_WAITING  # where `engine_before` starts (conftest)
 WAITING_TALLY = "b7e4f1a93c06"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_before_waiting(request, tmp_path):
-    url, drop = new_empty_database(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine, BEFORE_WAITING)
-    yield engine
-    engine.dispose()
-    drop()
 
 
 def _agencies(connection, stamp) -> None:
@@ -49,10 +36,10 @@ def _agencies(connection, stamp) -> None:
 
 
 def test_waiting_rows_count_the_unconvened_cases_per_day_deadline_and_source(
-    engine_before_waiting,
+    engine_before,
 ):
     at = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-    stamp = at if engine_before_waiting.dialect.name == "postgresql" else at.replace(tzinfo=None)
+    stamp = at if engine_before.dialect.name == "postgresql" else at.replace(tzinfo=None)
     oct1, oct15, nov1 = date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 1)
     cases = [
         # (agency, source, status, intake, deadline, first MDT)
@@ -65,7 +52,7 @@ def test_waiting_rows_count_the_unconvened_cases_per_day_deadline_and_source(
         (1, "hotline", "open", nov1, date(2026, 11, 15), None),
         (1, "hotline", "open", nov1, None, None),  # no deadline: never pending, no row
     ]
-    with engine_before_waiting.begin() as connection:
+    with engine_before.begin() as connection:
         _agencies(connection, stamp)
         for number, (agency_id, source, status, intake, due, first) in enumerate(cases):
             connection.execute(
@@ -86,8 +73,8 @@ def test_waiting_rows_count_the_unconvened_cases_per_day_deadline_and_source(
                     "f": first,
                 },
             )
-    migrate.upgrade(engine_before_waiting, WAITING_TALLY)
-    with engine_before_waiting.connect() as connection:
+    migrate.upgrade(engine_before, WAITING_TALLY)
+    with engine_before.connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT coordinating_agency_id, referral_source, intake_date, convening_due,"
