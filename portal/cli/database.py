@@ -126,8 +126,10 @@ def setting_up(database: Database) -> Iterator[Engine]:
     `portal demo`), made here if it is a new SQLite file. Should the block fail (a
     migration, the seeding, Ctrl-C), the file made here is removed again with what SQLite
     and the portal made beside it: a command that stopped part way left a database file
-    migrated part way, or empty. A file that was there before is never removed. The
-    command checks what it was given before it comes here; this is for what fails after."""
+    migrated part way, or empty. A file that was there before is never removed, nor one
+    that holds an agency by then (another `portal init` may have set the node up in it
+    meanwhile, and reported it done). The command checks what it was given before it comes
+    here; this is for what fails after."""
     path = _sqlite_path(database.url)
     made: list[Path] = []
     if is_new_file(database):
@@ -142,9 +144,21 @@ def setting_up(database: Database) -> Iterator[Engine]:
     except BaseException:
         if engine is not None:
             engine.dispose()
-        for file in made:
-            file.unlink(missing_ok=True)
+        if made and not _holds_a_node(database):
+            for file in made:
+                file.unlink(missing_ok=True)
         raise
+
+
+def _holds_a_node(database: Database) -> bool:
+    """Whether the database holds an agency: someone's node, kept whatever failed here."""
+    engine = make_engine(database.url)
+    try:
+        return has_agencies(engine)
+    except DBAPIError:
+        return False  # no agency table yet: nothing was set up in it
+    finally:
+        engine.dispose()
 
 
 # What SQLite (its log, its shared memory, a rollback journal) and the portal (the

@@ -751,3 +751,33 @@ def test_audit_verify_with_a_journal_that_is_a_folder_is_one_line(
     monkeypatch.setenv("PORTAL_AUDIT_JOURNAL", str(operator))
     status, _, err = run(capsys, "audit", "verify")
     assert status in (1, 3) and "unexpected" not in err, (status, err)
+
+
+def test_an_init_that_loses_the_race_keeps_the_node_the_other_init_set_up(
+    operator, monkeypatch, capsys
+):
+    """Two `portal init` on one new file: the first made the file and migrated it, the second
+    set the node up in it and said so, and the first, refused as "another `portal init` has
+    just set up this node", removed the file it had made, with the node in it (found by
+    review)."""
+    url = f"sqlite:///{operator / 'node.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    real, raced = migrate.upgrade, []
+
+    def upgrade(engine, revision="head"):
+        real(engine, revision)
+        if not raced:  # the other init runs once this one has migrated
+            raced.append(run(capsys, *INIT))
+
+    monkeypatch.setattr(migrate, "upgrade", upgrade)
+    status, _, err = run(capsys, *INIT)
+    assert status == 4 and "another `portal init` has just set up this node" in err, err
+    other_status, other_out, _ = raced[0]
+    assert other_status == 0 and "created the administrator" in other_out, other_out
+    assert (operator / "node.db").exists(), "the refused init removed the node set up in it"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT COUNT(*) FROM agency")).scalar_one() == 1
+    finally:
+        engine.dispose()
