@@ -487,8 +487,10 @@ def take_off_agenda(
     """Take the case off a meeting not yet held (one of `coming_agendas`): the invited
     agencies' pages and calendars stop listing it (the meeting's `sequence` moves, as for a
     reschedule, so subscribed calendars replace the event), and an agency invited for it
-    alone is invited no more (`_invitations_ended`, returned). Kept: a change of the meeting
-    (`why`, the coordinator's), an event of the case, an audit entry as for an addition."""
+    alone is invited no more (`_invitations_ended`, returned), unless the meeting has begun
+    (not yet marked held, its attendance is still to be recorded: its people may be in it).
+    Kept: a change of the meeting (`why`, the coordinator's), an event of the case, an audit
+    entry as for an addition."""
     lock_logs(db, [meeting.coordinating_agency_id])
     _hold_meeting(db, meeting)
     _require_status(meeting, MeetingStatus.SCHEDULED)
@@ -500,7 +502,7 @@ def take_off_agenda(
         # Checked by `coming_agendas` already: an item that holds a record is never deleted.
         raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
     db.delete(item)
-    uninvited = _invitations_ended(db, meeting)
+    uninvited = [] if meeting.starts_at <= at else _invitations_ended(db, meeting)
     said = f"{case.reference}: {why}"
     _changed(db, meeting, "taken_off_agenda", said, actor=actor, at=at, moved=False)
     case_history.note(

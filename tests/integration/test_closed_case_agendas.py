@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from portal.models import AuditEntry, Role
 from portal.models.workflow import AgendaItem, CaseEvent, Meeting, MeetingChange
-from portal.services import cases, meetings
+from portal.services import case_closing, cases, meetings
 
 import factories as make
 
@@ -245,6 +245,36 @@ def test_an_agency_invited_for_the_closed_case_alone_is_invited_no_more(client, 
     }
     assert "uninvited" not in details[w.soon.public_id]
     assert "uninvited" not in details[shared.public_id]
+
+
+def test_a_partner_at_a_meeting_already_begun_stays_invited_to_be_recorded_there(db, keys, clock):
+    """A case closed while a meeting that discusses it is under way (begun, not yet marked
+    held) is taken off its agenda, but the partner invited for it stays invited: its people
+    may be in the room, and were refused as attendees once the meeting was marked held
+    (found by review)."""
+    w = World(db, keys, clock)
+    now, today = clock(), clock().astimezone(NY).date()
+    begun = w.schedule(
+        w.home, 0, now.astimezone(NY).strftime("%H:%M"), "Room 1", [w.case.public_id]
+    )
+    coming = [meeting.public_id for meeting in meetings.coming_agendas(db, w.case)]
+    assert begun.public_id in coming
+    closed = case_closing.close_case(
+        db,
+        w.case,
+        reason="Done (synthetic)",
+        take_off=coming,
+        listed=coming,
+        actor=w.coordinator,
+        at=clock(),
+        today=today,
+    )
+    assert w.partner in closed.uninvited  # from the meeting to come
+    meetings.hold_meeting(db, begun, actor=w.coordinator, at=clock(), today=today)
+    recorded = meetings.record_attendance(
+        db, begun, [w.partner_staff.public_id], actor=w.coordinator, at=clock()
+    )
+    assert recorded == 1
 
 
 def test_an_unticked_meeting_keeps_the_case(client, db, keys, clock):
