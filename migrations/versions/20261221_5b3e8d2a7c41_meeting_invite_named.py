@@ -7,9 +7,12 @@ agencies invited to a meeting that no longer discusses anything of theirs. `name
 the coordinator's choice; an invitation not named lasts while one of the agency's cases is
 on the agenda.
 
-Existing invitations of an agency that takes part in none of the agenda's cases can only
-have been named. The others are taken as made for the agenda: an agency both named and
-taking part in a case on it stays invited while one of its cases is there.
+Existing invitations of an agency that takes part in none of the cases that are, or were,
+on the agenda can only have been named (a case taken off it is in the meeting's changes,
+its reason starting with the case's reference). The others are taken as made for the
+agenda: an agency both named and taking part in a case on it stays invited while one of
+its cases is there. Invitations left by an earlier close are not ended here: they end when
+the meeting's agenda next loses a case, and never matter once it is held.
 
 Revision ID: 5b3e8d2a7c41
 Revises: 37aba9a867b5
@@ -32,6 +35,14 @@ WHERE NOT EXISTS (
     SELECT 1 FROM agenda_item
     JOIN case_link ON case_link.case_id = agenda_item.case_id
     WHERE agenda_item.meeting_id = meeting_invite.meeting_id
+      AND case_link.agency_id = meeting_invite.agency_id)
+AND NOT EXISTS (
+    SELECT 1 FROM meeting_change
+    JOIN mdt_case ON substr(meeting_change.reason, 1, length(mdt_case.reference) + 1)
+        = mdt_case.reference || ':'
+    JOIN case_link ON case_link.case_id = mdt_case.id
+    WHERE meeting_change.meeting_id = meeting_invite.meeting_id
+      AND meeting_change.kind = 'taken_off_agenda'
       AND case_link.agency_id = meeting_invite.agency_id)
 """
 

@@ -69,3 +69,24 @@ def test_invitations_of_agencies_without_a_case_on_the_agenda_were_named(engine_
     migrate.downgrade(engine_before, BEFORE)
     with engine_before.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM meeting_invite")).scalar_one() == 3
+
+
+def test_an_invitation_left_by_an_earlier_close_is_not_taken_as_named(engine_before):
+    """Closing a case took it off the agendas of meetings not yet held, and left its
+    agencies invited: such an invitation was taken as named, and so could never end (found
+    by review). The meeting's changes say which case was taken off."""
+    _old_data(engine_before)
+    stamp = AT if engine_before.dialect.name == "postgresql" else AT.replace(tzinfo=None)
+    with engine_before.begin() as connection:
+        _insert(
+            connection, "meeting_change", id=1, meeting_id=1, kind="taken_off_agenda",
+            at=stamp, reason="MDT-2026-0002: the case was closed.",
+        )  # fmt: skip
+    migrate.upgrade(engine_before, NAMED)
+    with engine_before.connect() as connection:
+        named = dict(connection.execute(text("SELECT agency_id, named FROM meeting_invite")).all())
+    assert {agency: bool(value) for agency, value in named.items()} == {
+        2: False,  # for the case on the agenda
+        3: True,  # takes part in no case at all
+        4: False,  # for the case taken off the agenda
+    }
