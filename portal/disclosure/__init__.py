@@ -10,6 +10,7 @@ from portal.disclosure.point import (
     NOT_LINKED,
     POLICY,
     Decision,
+    ReaderPreview,
     Released,
     ReleasedLine,
     ReleasedUnseen,
@@ -18,6 +19,7 @@ from portal.disclosure.point import (
     disclose,
     parse_purpose,
     preview,
+    preview_reader,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "POLICY",
     "Decision",
     "Gate",
+    "ReaderPreview",
     "Released",
     "ReleasedLine",
     "ReleasedUnseen",
@@ -38,4 +41,5 @@ __all__ = [
     "disclose",
     "parse_purpose",
     "preview",
+    "preview_reader",
 ]
