@@ -10,7 +10,6 @@ from portal.disclosure.point import (
     NOT_LINKED,
     POLICY,
     Decision,
-    ReaderPreview,
     Released,
     ReleasedLine,
     ReleasedUnseen,
@@ -19,7 +18,6 @@ from portal.disclosure.point import (
     disclose,
     parse_purpose,
     preview,
-    preview_reader,
 )
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
     "POLICY",
     "Decision",
     "Gate",
-    "ReaderPreview",
     "Released",
     "ReleasedLine",
     "ReleasedUnseen",
@@ -41,5 +38,4 @@ __all__ = [
     "disclose",
     "parse_purpose",
     "preview",
-    "preview_reader",
 ]

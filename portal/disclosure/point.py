@@ -626,11 +626,9 @@ def _gates(
     only_release_id: int | None = None,
     case: MdtCase | None = None,
     elsewhere_needed: list | None = None,
-    withheld_by: list | None = None,
 ) -> tuple[Verdict, str | None, str | None]:
     """The verdict, the role it was made for and the policy line that matched. Shared by
-    answer() and preview(); an allowed section's content is read by `_decision()`.
-    `withheld_by`: see `_case_consent`."""
+    answer() and preview(); an allowed section's content is read by `_decision()`."""
     purpose = requester.purpose
     own_staff = requester.agency == owner.public_id and only_release_id is None
 
@@ -671,7 +669,6 @@ def _gates(
             cache=cache,
             withheld=withheld,
             elsewhere_needed=elsewhere_needed,
-            withheld_by=withheld_by,
         )
         if isinstance(consented, Withheld):
             return consented, role, answer.rule
@@ -735,7 +732,6 @@ def _case_consent(
     cache: RequestCache,
     withheld: Callable[[Gate], Withheld],
     elsewhere_needed: list | None = None,
-    withheld_by: list | None = None,
 ) -> tuple[str | None, str | None, tuple[_Relied, ...]] | Withheld:
     """The consent behind an MDT record (a decision, a task), which is about every survivor
     on the case: each confirmed client of the case, other than the requester agency's own,
@@ -747,10 +743,6 @@ def _case_consent(
     or the placeholder, which never says which survivor, or which agency, is missing a
     release. The requester may be an agency hosted elsewhere, on the case by its confirmed
     link alone (its survivor's record is on its own node).
-
-    `withheld_by`: a list in which to leave the agency whose survivor's release (and legal
-    basis) withheld it, when that was the reason (`preview_reader`: the owner may be told
-    of its own survivor's release, never of another's).
     """
     links = _load_links(db, case, at=at, keys=keys, cache=cache)
     confirmed = {
@@ -829,8 +821,6 @@ def _case_consent(
         )
         if basis is None:
             # Never which survivor's release is missing: the gate only (see placeholders).
-            if withheld_by is not None:
-                withheld_by.append(agency_id)
             return withheld(Gate(allowed.gate))
         named = legal_basis.named(basis)
         if named not in bases:
@@ -1470,99 +1460,3 @@ def preview(
         )
         decisions.append(decision)
     return decisions
-
-
-@dataclass(frozen=True)
-class ReaderPreview:
-    """Whether someone would read an owner's MDT record, as the owner's staff may be told it.
-
-    `why`: the facts of the placeholder they would read, only where those are the owner's
-    own to tell (its policy; its own survivor's release). None where the record would be
-    withheld for a reason that is not (another survivor's release, the reader's agency's
-    link to the case): the owner's staff are told only that it could not be read."""
-
-    readable: bool
-    why: Withholding | None = None
-
-
-def preview_reader(
-    db: Session,
-    staff: Requester,
-    case: MdtCase,
-    owner: Agency,
-    section: Section | str,
-    readers: list[Requester],
-    *,
-    at: datetime,
-    tz: tzinfo,
-    keys: KeyWrapper,
-) -> ReaderPreview:
-    """Whether any of `readers` (one person, or the staff of an agency who might pick it up)
-    would be released the owner's `section` of `case` (an MDT record kept per case, such as
-    a task's text), asked by the owner's own staff member `staff` before giving them one.
-
-    Same gates as answer(), nothing of the content read; each decision is audited in the
-    owner's log as a preview by its own staff (DISCLOSURE_PREVIEWED), never as a disclosure
-    to the reader. A survivor served on another node, whose releases are kept there, is not
-    asked for a preview: where every survivor here consents the answer is readable, and
-    that node's point decides when they read it."""
-    _hosted_here(db, owner)
-    if staff.agency != owner.public_id:
-        raise NotFound("case")
-    section = section_of(section)
-    cache = RequestCache()
-    found = ReaderPreview(False)
-    for reader in readers:
-        recipient_agency = cache.agency(db, reader.agency)
-        client_id = _owner_client(db, case, owner, recipient_agency, cache, at=at, keys=keys)
-        withheld_by: list[int] = []
-        verdict, role, rule = _gates(
-            db,
-            requester=reader,
-            recipient_agency=recipient_agency,
-            owner=owner,
-            client_id=client_id,
-            section=section,
-            at=at,
-            tz=tz,
-            cache=cache,
-            keys=keys,
-            case=case,
-            elsewhere_needed=[],
-            withheld_by=withheld_by,
-        )
-        own_client = _load_links(db, case, at=at, keys=keys, cache=cache).get(owner.id)
-        record(
-            db,
-            AuditTag.DISCLOSURE_PREVIEWED,
-            agency_id=owner.id,
-            actor=staff,
-            subject=case.reference,
-            detail={
-                "preview_for_agency": reader.agency,
-                "preview_for_role": reader.audit_role(role),
-                "preview_for_user": reader.user,
-                "owner": owner.public_id,
-                "content_shown": False,
-                "for_recipient": verdict.decision,
-            },
-            at=at,
-            disclosure=DisclosureFacts(
-                case_ref=case.reference,
-                client_ref=cache.client_refs.get(own_client[0]) if own_client else None,
-                section_key=section.key,
-                purpose=reader.purpose,
-                decision=verdict.decision,
-                gate=verdict.gate.value if isinstance(verdict, Withheld) else None,
-                release_ref=verdict.release_ref if isinstance(verdict, _Allowed) else None,
-                policy_rule=rule,
-                viewer_role=staff.audit_role(),
-            ),
-        )
-        if isinstance(verdict, _Allowed):
-            return ReaderPreview(True)
-        # The owner's own policy, or its own survivor's release: its own to tell.
-        told = verdict.gate is Gate.POLICY or withheld_by == [owner.id]
-        if found.why is None and told:
-            found = ReaderPreview(False, verdict.why)
-    return found

@@ -19,23 +19,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-import consent
 from portal.audit import AuditTag, entry_values, lock_logs, record, record_many
 from portal.auth.permissions import Permission, allows, caseload_only
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
-from portal.disclosure import ReaderPreview, RequestCache, Withheld, preview_reader
-from portal.disclosure.gates import Gate
+from portal.disclosure import RequestCache, Withheld
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import (
-    Actor,
-    Agency,
-    MdtCase,
-    MentorAssignment,
-    Role,
-    StaffRole,
-    StaffUser,
-)
+from portal.models import Actor, Agency, MdtCase, MentorAssignment, StaffRole, StaffUser
 from portal.models.workflow import (
     ACTIVE_TASK_STATUSES,
     Decision,
@@ -45,7 +35,6 @@ from portal.models.workflow import (
     TaskPriority,
     TaskStatus,
 )
-from portal.placeholders import sentence
 from portal.requester import Requester
 from portal.services import case_records, casework, validation, visibility
 
@@ -210,136 +199,6 @@ def _agency_ref(db: Session, agency_id: int) -> str:
     return db.get(Agency, agency_id).public_id
 
 
-@dataclass(frozen=True)
-class ReaderCheck:
-    """Asked by the task pages before a task is given to someone: whether they could read
-    its text, as the owner's disclosure point would answer them (`assignee_reads`).
-    `anyway`: the assignee value the person choosing confirmed to give it to regardless."""
-
-    staff: Requester
-    keys: KeyWrapper
-    tz: tzinfo
-    anyway: str = ""
-
-
-class UnreadableAssignee(Conflict):
-    """The person or agency a task is being given to would read it as 'details withheld'.
-    Nothing is saved; the page asks whether to assign it anyway (`ReaderCheck.anyway`)."""
-
-    def __init__(self, name: str, reason: str, assignee: str) -> None:
-        self.assignee = assignee
-        super().__init__(
-            "assignee",
-            f"{name} would see this task as ‘details withheld’: {reason}. "
-            "Assign it anyway, or choose someone who can read it.",
-        )
-
-
-def _readers(db: Session, case: MdtCase, agency: Agency, user: StaffUser | None) -> list:
-    """Who would read the task's text: the person named, or, given to an agency, any of its
-    staff who take the case's tasks (each as the roles they hold; every role one by one
-    where none of its staff is recorded here)."""
-    purpose = consent.Purpose.MDT_CASE_REVIEW.value
-    if user is not None:
-        roles = db.exec(select(StaffRole.role).where(StaffRole.user_id == user.id)).all()
-        return [Requester.of(user, agency, roles, purpose=purpose)]
-    staff = db.exec(
-        select(StaffUser).where(StaffUser.agency_id == agency.id, StaffUser.is_active)
-    ).all()
-    holders = _hold_tasks(db, case, [person.id for person in staff])
-    role_sets: dict[frozenset, StaffUser] = {}
-    for person in staff:
-        if person.id in holders:
-            roles = frozenset(
-                db.exec(select(StaffRole.role).where(StaffRole.user_id == person.id)).all()
-            )
-            role_sets.setdefault(roles, person)
-    if role_sets:
-        return [
-            Requester.of(person, agency, roles, purpose=purpose)
-            for roles, person in role_sets.items()
-        ]
-    return [
-        Requester.of(None, agency, {role.value}, purpose=purpose)
-        for role in Role
-        if role is not Role.ADMINISTRATOR
-    ]
-
-
-def assignee_reads(
-    db: Session,
-    case: MdtCase,
-    owner: Agency,
-    agency: Agency,
-    user: StaffUser | None,
-    check: ReaderCheck,
-    *,
-    at: datetime,
-) -> ReaderPreview:
-    """Whether the assignee could read a task of `owner` on this case, as its disclosure
-    point would answer them (decided and audited there as a preview by `check.staff`)."""
-    return preview_reader(
-        db,
-        check.staff,
-        case,
-        owner,
-        case_records.TASKS,
-        _readers(db, case, agency, user),
-        at=at,
-        tz=check.tz,
-        keys=check.keys,
-    )
-
-
-def _reason(found: ReaderPreview) -> str:
-    """Why, in the words the person choosing may be told: their own agency's policy, or
-    the release of the survivor their own agency serves; anything else (another agency's
-    survivor's release, the assignee's agency's part in the case) only that they could not."""
-    why = found.why
-    if why is None:
-        return "they could not read its details"
-    if why.gate is Gate.POLICY:
-        return sentence(why).replace("the disclosure policy", "your agency's disclosure policy", 1)
-    state = {
-        Gate.CONSENT_EXPIRED: "has ended",
-        Gate.CONSENT_REVOKED: "was revoked",
-    }.get(why.gate)
-    if state is None:
-        return (
-            "no release in effect of the survivor your agency serves on this case covers "
-            "MDT tasks for their agency"
-        )
-    return (
-        "the release of the survivor your agency serves on this case that covered MDT "
-        f"tasks for their agency {state}"
-    )
-
-
-def _check_reader(
-    db: Session,
-    case: MdtCase,
-    agency: Agency,
-    user: StaffUser | None,
-    value: object,
-    check: ReaderCheck | None,
-    *,
-    owner_id: int,
-    actor: Actor,
-    at: datetime,
-) -> None:
-    """Refuse to give the task to one who could not read it, unless confirmed. Asked only
-    by the owner's own staff: whether another agency's task would reach someone is that
-    agency's point's to tell, not the coordinator's or the assignee's who reassigns it."""
-    if check is None or actor is None or actor.agency_id != owner_id:
-        return
-    if check.anyway and check.anyway == str(value):
-        return
-    found = assignee_reads(db, case, db.get(Agency, owner_id), agency, user, check, at=at)
-    if not found.readable:
-        name = user.display_name if user is not None else agency.name
-        raise UnreadableAssignee(name, _reason(found), str(value))
-
-
 def edit_fingerprint(task: Task) -> str:
     """What a task's edit form carries of the values it showed: a save over values changed
     since is refused (it would put back what a colleague had just changed)."""
@@ -361,12 +220,9 @@ def create_task(
     actor: Actor,
     at: datetime,
     today: date,
-    check: ReaderCheck | None = None,
 ) -> Task:
     """`offered`: the agencies whose staff the person choosing may assign (see
-    `_assignee`); None only where anyone on the case may be (the seed). `check`: asked of
-    the owner's point first, a task the assignee could not read is not created
-    (`UnreadableAssignee`) unless confirmed."""
+    `_assignee`); None only where anyone on the case may be (the seed)."""
     # The case first, then its mentor's assignment (`_assignee`), as a reassignment.
     casework.held_case(db, case)
     values = validation.collect(
@@ -384,8 +240,6 @@ def create_task(
         db, case, field="title", closed="The case is closed; reopen it to add tasks."
     )
     agency, user = values["assignee"]
-    owner_id = getattr(actor, "agency_id", None)
-    _check_reader(db, case, agency, user, assignee, check, owner_id=owner_id, actor=actor, at=at)
     task = Task(
         case_id=case.id,
         decision_id=getattr(decision, "id", None),
@@ -497,11 +351,9 @@ def update_task(
     at: datetime,
     tz: tzinfo = UTC,
     seen: object = None,
-    check: ReaderCheck | None = None,
 ) -> None:
     """`tz`: the MDT's zone, in which due dates (calendar dates) are read. `offered`: as
-    for `create_task`. `seen`: the form's `edit_fingerprint`, when saving from a page.
-    `check`: as for `create_task`, asked when the task is given to someone else."""
+    for `create_task`. `seen`: the form's `edit_fingerprint`, when saving from a page."""
     _require_hands_on(db, task, actor)
     # The task as it is now, held to this transaction's end (on SQLite the writers' lock,
     # taken before the read): two saves from one page at once take turns, and the second
@@ -531,17 +383,6 @@ def update_task(
     agency, user = values["assignee"]
     new_user = getattr(user, "id", None)
     if (agency.id, new_user) != (task.assignee_agency_id, task.assignee_user_id):
-        _check_reader(
-            db,
-            case,
-            agency,
-            user,
-            assignee,
-            check,
-            owner_id=task.owner_agency_id,
-            actor=actor,
-            at=at,
-        )
         _change(
             db,
             task,

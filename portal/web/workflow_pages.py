@@ -177,14 +177,7 @@ def _offered(ctx: Context, case) -> set[int]:
     return {p.agency.id for p in told}
 
 
-def _case_page(
-    ctx: Context,
-    case,
-    *,
-    status: int = 200,
-    errors: dict | None = None,
-    unreadable: tasks.UnreadableAssignee | None = None,
-):
+def _case_page(ctx: Context, case, *, status: int = 200, errors: dict | None = None):
     agency = ctx.viewer.agency
     today = _today(ctx)
     coordinating = case.coordinating_agency_id == agency.id
@@ -228,7 +221,6 @@ def _case_page(
             "assignees": tasks.assignee_choices(ctx.db, case, agencies={p.agency.id for p in told}),
             "priorities": list(TaskPriority),
             "errors": errors or {},
-            "unreadable": unreadable,
             "form": ctx.form or {},
             "back": _meeting_back(ctx),
         },
@@ -521,17 +513,6 @@ def case_remote_link(ctx: Context) -> Response:
     return _see_other(f"/cases/{case.public_id}")
 
 
-def _reader_check(ctx: Context) -> tasks.ReaderCheck:
-    """Whether the assignee could read the task is asked of the owner's point first; the
-    form's "Assign it anyway" carries the assignee it was pressed for."""
-    return tasks.ReaderCheck(
-        staff=ctx.requester,
-        keys=ctx.request.app.state.keys,
-        tz=ctx.settings.tz,
-        anyway=ctx.field("assign_anyway"),
-    )
-
-
 def case_task_create(ctx: Context) -> Response:
     case = cases.case_for(ctx.db, ctx.viewer, _param(ctx, "case_id"))
     try:
@@ -553,11 +534,7 @@ def case_task_create(ctx: Context) -> Response:
             actor=ctx.viewer.user,
             at=ctx.now,
             today=_today(ctx),
-            check=_reader_check(ctx),
         )
-    except tasks.UnreadableAssignee as asked:
-        # A step to confirm, not a refusal: nothing is saved, the preview's entries are kept.
-        return _case_page(ctx, case, unreadable=asked)
     except Invalid as error:
         return _case_page(ctx, case, status=error.status_code, errors=error.errors)
     ctx.flash(f"Task “{task.title}” was created.")
@@ -988,15 +965,7 @@ def task_list(ctx: Context) -> Response:
     )
 
 
-def _task_page(
-    ctx: Context,
-    task,
-    case,
-    *,
-    status: int = 200,
-    errors: dict | None = None,
-    unreadable: tasks.UnreadableAssignee | None = None,
-):
+def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | None = None):
     reader = _mdt_reader(ctx, status)
     (row,) = _tasks_with_text(
         ctx, [tasks.task_row(ctx.db, task, case)], reader, refs=(task.public_id,)
@@ -1025,7 +994,6 @@ def _task_page(
             "priorities": list(TaskPriority),
             "today": _today(ctx),
             "errors": errors or {},
-            "unreadable": unreadable,
             "form": ctx.form or {},
         },
         status=status,
@@ -1106,12 +1074,7 @@ def task_update(ctx: Context) -> Response:
             at=ctx.now,
             tz=ctx.settings.tz,
             seen=ctx.field("seen") or None,
-            check=_reader_check(ctx),
         )
-    except tasks.UnreadableAssignee as asked:
-        # As on the case page: nothing saved (the task was not changed before it was
-        # asked), the form as it was posted, the preview's entries kept.
-        return _task_page(ctx, task, case, unreadable=asked)
     except Invalid as error:
         if isinstance(error, Conflict):  # shown as it is now, not as the stale form had it
             ctx.form = {}

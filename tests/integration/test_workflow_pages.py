@@ -8,14 +8,13 @@ import icalendar
 from page_text import page_text
 from sqlmodel import func, select
 
-from portal.audit import AuditTag
 from portal.errors import NotFound
-from portal.models import AgencyKind, AuditEntry, MdtCase, Role, StaffRole
-from portal.models.workflow import Meeting, Task
+from portal.models import AgencyKind, MdtCase, Role, StaffRole
+from portal.models.workflow import Meeting
 from portal.services import calendar, cases, casework, meetings, tasks
 
 import factories as make
-from team_helpers import Team, joining_release
+from team_helpers import joining_release
 
 TODAY = date(2026, 11, 2)  # the clock fixture's day in New York
 NY = ZoneInfo("America/New_York")
@@ -237,21 +236,16 @@ def test_held_meeting_decision_task_and_dashboard(client, db, keys):
     assert bad.status_code == 400
     assert client.post(base + "/reviewed", data={"csrf_token": token}).status_code == 303
     assert client.get(base + "/reviewed").headers.get("location") == meeting_url
-    task_form = {
-        "csrf_token": token,
-        "title": "Find a bed",
-        "assignee": f"user:{worker.public_id}",
-        "due_date": "2026-11-09",
-        "priority": "high",
-        "back": meeting_url,
-    }
-    # No survivor is linked yet, so the worker could not read it: asked first.
-    asked = client.post(f"/cases/{case.public_id}/tasks", data=task_form)
-    assert asked.status_code == 200 and "would see this task as ‘details withheld’" in asked.text
-    assert f'name="back" value="{meeting_url}"' in asked.text
     task_made = client.post(
         f"/cases/{case.public_id}/tasks",
-        data=task_form | {"assign_anyway": f"user:{worker.public_id}"},
+        data={
+            "csrf_token": token,
+            "title": "Find a bed",
+            "assignee": f"user:{worker.public_id}",
+            "due_date": "2026-11-09",
+            "priority": "high",
+            "back": meeting_url,
+        },
     )
     assert task_made.status_code == 303 and task_made.headers["location"] == meeting_url
     page = client.get(meeting_url)
@@ -677,152 +671,3 @@ def test_a_partner_sees_only_the_agencies_of_its_own_cases_on_a_meeting(client, 
     client.cookies.clear()
     sign_in(client, db, coordinating, Role.MDT_COORDINATOR)
     assert "Unrelated Clinic" in client.get(f"/meetings/{meeting.public_id}").text
-
-
-UNREADABLE_BY_POLICY = (
-    "Lee Lead (synthetic) would see this task as ‘details withheld’: your agency's disclosure "
-    "policy does not release MDT tasks to your agency's own staff in the role agency lead for "
-    "MDT case review. Assign it anyway, or choose someone who can read it."
-)
-UNREADABLE_ELSEWHERE = (
-    "Robin Unit (synthetic) would see this task as ‘details withheld’: they could not read "
-    "its details. Assign it anyway, or choose someone who can read it."
-)
-
-
-def _named(db, agency, name, *roles):
-    person = make.user(db, agency, *roles)
-    person.display_name = name
-    db.add(person)
-    db.flush()
-    return person
-
-
-def _previews(db, agency, case):
-    return db.exec(
-        select(AuditEntry).where(
-            AuditEntry.agency_id == agency.id,
-            AuditEntry.tag == str(AuditTag.DISCLOSURE_PREVIEWED),
-            AuditEntry.subject == case.reference,
-        )
-    ).all()
-
-
-def test_a_task_for_someone_who_could_not_read_it_is_asked_about_first(client, db, keys):
-    """The coordinator creating a task is told, before it is saved, that the person they
-    chose would read it as 'details withheld', and why where the why is their own agency's
-    (its policy); the form comes back with its values, and 'Assign it anyway' saves it."""
-    team = Team(db, keys)
-    colleague = _named(db, team.coordinator, "Cam Colleague (synthetic)", Role.ADVOCATE)
-    lead = _named(db, team.coordinator, "Lee Lead (synthetic)", Role.AGENCY_LEAD)
-    make.login(client, team.staff[team.coordinator.id].username)
-    token = make.csrf_of_page(client)
-    url = f"/cases/{team.case.public_id}/tasks"
-
-    def post(title, assignee, **more):
-        form = {
-            "csrf_token": token,
-            "title": title,
-            "details": f"Details of {title}",
-            "assignee": assignee,
-            "due_date": "2026-11-20",
-            "priority": "high",
-        }
-        return client.post(url, data=form | more)
-
-    def made(title):
-        return db.exec(select(Task).where(Task.title == title)).first()
-
-    # Someone who can read it: saved at once.
-    assert post("Readable task", f"user:{colleague.public_id}").status_code == 303
-    assert made("Readable task").assignee_user_id == colleague.id
-
-    # Someone the agency's own policy keeps it from: asked first, nothing saved.
-    asked = post("Task for the lead", f"user:{lead.public_id}")
-    assert asked.status_code == 200
-    assert UNREADABLE_BY_POLICY in page_text(asked.text)
-    assert (
-        'value="Task for the lead"' in asked.text and "Details of Task for the lead" in asked.text
-    )
-    assert 'value="2026-11-20"' in asked.text
-    assert f'<option value="user:{lead.public_id}" selected>' in asked.text
-    assert f'name="assign_anyway" value="user:{lead.public_id}"' in asked.text
-    assert made("Task for the lead") is None
-    previewed = _previews(db, team.coordinator, team.case)
-    assert previewed and previewed[-1].decision == "withheld"
-    assert previewed[-1].section_key == "mdt_tasks" and previewed[-1].gate == "policy"
-
-    # Pressed for another assignee than the one asked about: asked again, not saved.
-    other = post(
-        "Task for the lead",
-        f"user:{team.staff[team.r.id].public_id}",
-        assign_anyway=f"user:{lead.public_id}",
-    )
-    assert other.status_code == 200 and made("Task for the lead") is None
-
-    # Assign it anyway: saved.
-    anyway = post(
-        "Task for the lead", f"user:{lead.public_id}", assign_anyway=f"user:{lead.public_id}"
-    )
-    assert anyway.status_code == 303
-    assert made("Task for the lead").assignee_user_id == lead.id
-
-
-def test_reassigning_a_task_to_someone_who_could_not_read_it_is_asked_about_first(client, db, keys):
-    """The task's own form asks the same way; a partner kept from it by the releases of
-    survivors other agencies serve is said only to be unable to read it."""
-    team = Team(db, keys)
-    colleague = _named(db, team.coordinator, "Cam Colleague (synthetic)", Role.ADVOCATE)
-    partner = team.staff[team.r.id]
-    partner.display_name = "Robin Unit (synthetic)"
-    db.add(partner)
-    db.flush()
-    make.login(client, team.staff[team.coordinator.id].username)
-    token = make.csrf_of_page(client)
-    created = client.post(
-        f"/cases/{team.case.public_id}/tasks",
-        data={
-            "csrf_token": token,
-            "title": "Task to pass on",
-            "assignee": f"user:{colleague.public_id}",
-            "due_date": "2026-11-20",
-            "priority": "normal",
-        },
-    )
-    assert created.status_code == 303
-    task = db.exec(select(Task).where(Task.title == "Task to pass on")).one()
-    edit = f"/tasks/{task.public_id}/edit"
-    seen = tasks.edit_fingerprint(task)
-    form = {
-        "csrf_token": token,
-        "seen": seen,
-        "assignee": f"user:{partner.public_id}",
-        "due_date": "2026-11-25",
-        "priority": "high",
-    }
-    asked = client.post(edit, data=form)
-    assert asked.status_code == 200
-    words = page_text(asked.text)
-    assert UNREADABLE_ELSEWHERE in words
-    # Nothing of the survivors' releases: not whose, not which.
-    assert "release" not in words.split("would see this task")[1].split("Assign it anyway")[0]
-    assert f'<option value="user:{partner.public_id}" selected>' in asked.text
-    assert 'value="2026-11-25"' in asked.text
-    db.refresh(task)
-    assert (task.assignee_user_id, task.due_date, task.priority) == (
-        colleague.id,
-        date(2026, 11, 20),
-        "normal",
-    )
-    assert _previews(db, team.coordinator, team.case)[-1].gate == "no_consent"
-
-    anyway = client.post(edit, data=form | {"assign_anyway": f"user:{partner.public_id}"})
-    assert anyway.status_code == 303
-    db.refresh(task)
-    assert (task.assignee_user_id, task.due_date) == (partner.id, date(2026, 11, 25))
-
-    # Back to someone who can read it: saved at once.
-    back = form | {"assignee": f"user:{colleague.public_id}", "seen": tasks.edit_fingerprint(task)}
-    assert client.post(edit, data=back).status_code == 303
-    db.refresh(task)
-    assert task.assignee_user_id == colleague.id
