@@ -1,6 +1,7 @@
 """A database writer with no key tampers with a signed release's row (synthetic data)."""
 
 import json
+import re
 
 from sqlalchemy import update
 
@@ -45,3 +46,12 @@ def moved(db, keys, source: ConsentRelease, onto: ConsentRelease) -> None:
     )
     db.flush()
     db.expire_all()
+
+
+# A public id (a UUID) may hold the digits 2045 by chance: the ids are not the end date.
+_PUBLIC_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def shows_the_altered_end(page: str) -> bool:
+    """Whether the page shows the end the tampering wrote (2045, `altered`)."""
+    return "2045" in _PUBLIC_ID.sub("", page)
