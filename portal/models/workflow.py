@@ -92,6 +92,9 @@ class MeetingInvite(SQLModel, table=True):
     # Named by the coordinator when scheduling: invited whatever the agenda holds. Otherwise
     # invited for the agenda's cases it takes part in, and only while one is on it.
     named: bool = Field(default=False)
+    # Ended when no case of the agency is left on the agenda (not named): kept, so that its
+    # calendar feed says the meeting is off for it rather than dropping it unseen.
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Attendance(SQLModel, table=True):

@@ -88,6 +88,25 @@ def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime, 
     return event
 
 
+def _no_longer_invited_event(meeting: Meeting, *, stamp: datetime) -> Event:
+    """The meeting as cancelled for an agency whose invitation ended: its time, and nothing
+    of its place or agenda, which are no longer the agency's to know."""
+    event = Event()
+    event.add("uid", meeting_uid(meeting))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", meeting.starts_at)
+    _add_end(event, meeting.starts_at, timedelta(minutes=meeting.duration_minutes))
+    event.add("sequence", meeting.sequence)
+    event.add("summary", "MDT case review meeting (no longer invited)")
+    event.add(
+        "description",
+        "Your agency is no longer invited: no case it takes part in is on this meeting's "
+        "agenda now.",
+    )
+    event.add("status", "CANCELLED")
+    return event
+
+
 def _none_listed(meeting: Meeting, agency_id: int, holder_id: int | None) -> str:
     """What the event says of an agenda that lists none of the reader's cases: only the
     coordinating agency's staff read the whole agenda, where none means none yet. Others
@@ -155,6 +174,15 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
             references = _references(db, meeting, user.agency_id, holder_id)
             none = _none_listed(meeting, user.agency_id, holder_id)
             calendar.add_component(_meeting_event(meeting, references, stamp=at, none=none))
+        # A meeting the agency is no longer invited to stays in the feed as cancelled for
+        # it, as a cancelled appointment does: dropped, it would stay in calendars that
+        # hold it, and its people might come to a meeting of other survivors' cases.
+        for meeting in db.exec(
+            select(Meeting)
+            .where(meetings.no_longer_invited(user.agency_id), Meeting.starts_at >= since)
+            .order_by(Meeting.starts_at)
+        ).all():
+            calendar.add_component(_no_longer_invited_event(meeting, stamp=at))
     if Permission.TASK_READ in carried:
         held = (visibility.held_by(user.id),) if holder_id is not None else ()
         for task, reference in db.exec(

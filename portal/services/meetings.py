@@ -54,7 +54,26 @@ DEFAULT_RECOMMENDATIONS = (
 def visible_to(agency_id: int):
     """SQL: the agency coordinates the meeting or was invited to it."""
     return (Meeting.coordinating_agency_id == agency_id) | exists().where(
-        MeetingInvite.meeting_id == Meeting.id, MeetingInvite.agency_id == agency_id
+        MeetingInvite.meeting_id == Meeting.id,
+        MeetingInvite.agency_id == agency_id,
+        MeetingInvite.ended_at.is_(None),
+    )
+
+
+def no_longer_invited(agency_id: int):
+    """SQL: the agency's invitation to the meeting ended (`_invitations_ended`), and it does
+    not coordinate it: what its calendar feed says is off for it."""
+    return (Meeting.coordinating_agency_id != agency_id) & exists().where(
+        MeetingInvite.meeting_id == Meeting.id,
+        MeetingInvite.agency_id == agency_id,
+        MeetingInvite.ended_at.is_not(None),
+    )
+
+
+def invited_to(meeting: Meeting):
+    """SQL: the agencies invited to the meeting now (their staff may be recorded there)."""
+    return select(MeetingInvite.agency_id).where(
+        MeetingInvite.meeting_id == meeting.id, MeetingInvite.ended_at.is_(None)
     )
 
 
@@ -417,14 +436,7 @@ def add_to_agenda(
     for participant in casework.participants(db, case):
         if participant.coordinating:
             continue
-        known = db.exec(
-            select(MeetingInvite.id).where(
-                MeetingInvite.meeting_id == meeting.id,
-                MeetingInvite.agency_id == participant.agency.id,
-            )
-        ).first()
-        if known is None:
-            db.add(MeetingInvite(meeting_id=meeting.id, agency_id=participant.agency.id))
+        casework.invite(db, meeting.id, participant.agency.id)
     if audit:
         record(
             db,
@@ -502,7 +514,7 @@ def take_off_agenda(
         # Checked by `coming_agendas` already: an item that holds a record is never deleted.
         raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
     db.delete(item)
-    uninvited = [] if meeting.starts_at <= at else _invitations_ended(db, meeting)
+    uninvited = [] if meeting.starts_at <= at else _invitations_ended(db, meeting, at=at)
     said = f"{case.reference}: {why}"
     _changed(db, meeting, "taken_off_agenda", said, actor=actor, at=at, moved=False)
     case_history.note(
@@ -528,7 +540,7 @@ def take_off_agenda(
     return uninvited
 
 
-def _invitations_ended(db: Session, meeting: Meeting) -> list[Agency]:
+def _invitations_ended(db: Session, meeting: Meeting, *, at: datetime) -> list[Agency]:
     """End the invitations made for the agenda (not named by the coordinator) of agencies
     that take part in none of the cases left on it: the meeting discusses nothing of
     theirs, and its page and calendar are no longer theirs to see. Returns them."""
@@ -539,12 +551,18 @@ def _invitations_ended(db: Session, meeting: Meeting) -> list[Agency]:
     ended = db.exec(
         select(MeetingInvite, Agency)
         .join(Agency, Agency.id == MeetingInvite.agency_id)
-        .where(MeetingInvite.meeting_id == meeting.id, ~MeetingInvite.named, ~still_theirs)
+        .where(
+            MeetingInvite.meeting_id == meeting.id,
+            MeetingInvite.ended_at.is_(None),
+            ~MeetingInvite.named,
+            ~still_theirs,
+        )
         .order_by(Agency.name)
     ).all()
-    for invite, _agency in ended:
-        db.delete(invite)
-    return [agency for _invite, agency in ended]
+    for invitation, _agency in ended:
+        invitation.ended_at = at
+        db.add(invitation)
+    return [agency for _invitation, agency in ended]
 
 
 @dataclass(frozen=True)
@@ -670,7 +688,7 @@ def record_attendance(
 ) -> int:
     """Attendance by person, and through each person, by agency. Replaces the list."""
     _require_held(meeting)
-    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    invited = invited_to(meeting)
     people = list(
         db.exec(
             select(StaffUser).where(
@@ -716,7 +734,7 @@ def could_attend(meeting: Meeting) -> ColumnElement[bool]:
 
 
 def invitable_staff(db: Session, meeting: Meeting) -> list[tuple[StaffUser, Agency]]:
-    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    invited = invited_to(meeting)
     return list(
         db.exec(
             select(StaffUser, Agency)
@@ -771,7 +789,7 @@ def invited_agencies(
     query = (
         select(Agency)
         .join(MeetingInvite, MeetingInvite.agency_id == Agency.id)
-        .where(MeetingInvite.meeting_id == meeting.id)
+        .where(MeetingInvite.meeting_id == meeting.id, MeetingInvite.ended_at.is_(None))
     )
     seen = _agencies_seen_by(meeting, viewer_agency_id)
     if seen is not None:
@@ -1043,7 +1061,7 @@ def update_attendance(
     and not ticked is taken off, and everyone else recorded stays (issue 17: a save with
     nothing changed, or a form that did not list someone, never wipes what was recorded)."""
     _require_held(meeting)
-    invited = select(MeetingInvite.agency_id).where(MeetingInvite.meeting_id == meeting.id)
+    invited = invited_to(meeting)
     wanted = {str(u) for u in ticked}
     people = list(
         db.exec(

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from portal.models import AuditEntry, Role
 from portal.models.workflow import AgendaItem, CaseEvent, Meeting, MeetingChange
-from portal.services import case_closing, cases, meetings
+from portal.services import calendar, case_closing, cases, meetings
 
 import factories as make
 
@@ -245,6 +245,41 @@ def test_an_agency_invited_for_the_closed_case_alone_is_invited_no_more(client, 
     }
     assert "uninvited" not in details[w.soon.public_id]
     assert "uninvited" not in details[shared.public_id]
+
+
+def test_a_meeting_an_agency_is_no_longer_invited_to_stays_in_its_feed_as_cancelled(
+    client, db, keys, clock
+):
+    """Its calendar feed dropped the meeting unseen, which leaves the event in calendars
+    that hold it (found by review): it says the meeting is off for the agency, with its
+    time and nothing of its place or agenda. Invited again for a case, it is on again."""
+    w = World(db, keys, clock)
+    token = _sign_in(client, w.coordinator)
+    shown = [w.soon.public_id, w.later.public_id]
+    assert _close(client, token, w, take_off=shown, listed=shown).status_code == 303
+    db.expire_all()
+    uid = calendar.meeting_uid(w.later)
+    feed = icalendar.Calendar.from_ical(calendar.feed_ics(db, w.partner_staff, at=clock()))
+    (event,) = [e for e in feed.walk("VEVENT") if str(e["UID"]) == uid]
+    assert event["STATUS"] == "CANCELLED" and event["SEQUENCE"] == 1
+    said = event.to_ical().decode()
+    assert "no longer invited" in said
+    for kept_from_them in (LATER_PLACE, w.case.reference):
+        assert kept_from_them not in said
+    # Reopened and put on that agenda again, the case brings its agencies back.
+    reopened = client.post(
+        f"/cases/{w.case.public_id}/reopen", data={"csrf_token": token, "reason": "Back (syn.)"}
+    )
+    assert reopened.status_code == 303
+    meetings.add_cases_to_agenda(
+        db, w.later, w.home, [w.case.public_id], actor=w.coordinator, at=clock()
+    )
+    db.flush()
+    feed = icalendar.Calendar.from_ical(calendar.feed_ics(db, w.partner_staff, at=clock()))
+    (event,) = [e for e in feed.walk("VEVENT") if str(e["UID"]) == uid]
+    assert event["STATUS"] == "CONFIRMED" and w.case.reference in event.to_ical().decode()
+    _sign_in(client, w.partner_staff)
+    assert client.get(f"/meetings/{w.later.public_id}").status_code == 200
 
 
 def test_a_partner_at_a_meeting_already_begun_stays_invited_to_be_recorded_there(db, keys, clock):
