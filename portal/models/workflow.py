@@ -95,6 +95,10 @@ class MeetingInvite(SQLModel, table=True):
     # Ended when no case of the agency is left on the agenda (not named): kept, so that its
     # calendar feed says the meeting is off for it rather than dropping it unseen.
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The meeting as the agency last knew it when its invitation ended: its feed says that
+    # meeting is off, and learns nothing of a meeting moved since (no longer theirs).
+    ended_starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_sequence: int | None = None
 
 
 class Attendance(SQLModel, table=True):

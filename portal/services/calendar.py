@@ -24,6 +24,7 @@ from portal.models.workflow import (
     AgendaItem,
     CalendarFeed,
     Meeting,
+    MeetingInvite,
     MeetingStatus,
     Task,
 )
@@ -42,7 +43,11 @@ FEED_PERMISSIONS = (Permission.MEETING_READ, Permission.TASK_READ, Permission.AC
 
 
 def meeting_uid(meeting: Meeting) -> str:
-    return f"meeting-{meeting.public_id}@{UID_DOMAIN}"
+    return _meeting_uid_of(meeting.public_id)
+
+
+def _meeting_uid_of(public_id: str) -> str:
+    return f"meeting-{public_id}@{UID_DOMAIN}"
 
 
 def task_uid(task: Task) -> str:
@@ -88,15 +93,17 @@ def _meeting_event(meeting: Meeting, references: list[str], *, stamp: datetime, 
     return event
 
 
-def _no_longer_invited_event(meeting: Meeting, *, stamp: datetime) -> Event:
-    """The meeting as cancelled for an agency whose invitation ended: its time, and nothing
-    of its place or agenda, which are no longer the agency's to know."""
+def _no_longer_invited_event(
+    invitation: MeetingInvite, meeting_public_id: str, *, stamp: datetime
+) -> Event:
+    """The meeting as cancelled for an agency whose invitation ended, as the agency last
+    knew it then (its time and calendar sequence), and nothing of its place, its agenda or
+    any change since, which are no longer the agency's to know."""
     event = Event()
-    event.add("uid", meeting_uid(meeting))
+    event.add("uid", _meeting_uid_of(meeting_public_id))
     event.add("dtstamp", stamp)
-    event.add("dtstart", meeting.starts_at)
-    _add_end(event, meeting.starts_at, timedelta(minutes=meeting.duration_minutes))
-    event.add("sequence", meeting.sequence)
+    event.add("dtstart", invitation.ended_starts_at)
+    event.add("sequence", invitation.ended_sequence)
     event.add("summary", "MDT case review meeting (no longer invited)")
     event.add(
         "description",
@@ -177,12 +184,8 @@ def feed_ics(db: Session, user: StaffUser, *, at: datetime) -> bytes:
         # A meeting the agency is no longer invited to stays in the feed as cancelled for
         # it, as a cancelled appointment does: dropped, it would stay in calendars that
         # hold it, and its people might come to a meeting of other survivors' cases.
-        for meeting in db.exec(
-            select(Meeting)
-            .where(meetings.no_longer_invited(user.agency_id), Meeting.starts_at >= since)
-            .order_by(Meeting.starts_at)
-        ).all():
-            calendar.add_component(_no_longer_invited_event(meeting, stamp=at))
+        for invitation, public_id in meetings.ended_invitations(db, user.agency_id, since=since):
+            calendar.add_component(_no_longer_invited_event(invitation, public_id, stamp=at))
     if Permission.TASK_READ in carried:
         held = (visibility.held_by(user.id),) if holder_id is not None else ()
         for task, reference in db.exec(

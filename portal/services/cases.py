@@ -24,7 +24,13 @@ from portal.models import (
     ReferralSource,
     StaffUser,
 )
-from portal.models.workflow import CaseEventKind
+from portal.models.workflow import (
+    AgendaItem,
+    CaseEventKind,
+    Meeting,
+    MeetingInvite,
+    MeetingStatus,
+)
 from portal.services import case_history, convening, validation, visibility
 from portal.services.visibility import caseload_holder
 
@@ -147,7 +153,41 @@ def link_client(
         detail={"agency": agency.public_id},
         at=at,
     )
+    _invite_to_coming_meetings(db, case, agency)
     return link
+
+
+def _invite_to_coming_meetings(db: Session, case: MdtCase, agency: Agency) -> None:
+    """An agency joining a case (added by the coordinator, a mentor program assigned, an
+    owner elsewhere asked) is invited to the meetings still to come that have it on their
+    agenda, as every agency of the case was when it was put there."""
+    coming = db.exec(
+        select(Meeting.id)
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .where(AgendaItem.case_id == case.id, Meeting.status == MeetingStatus.SCHEDULED)
+    ).all()
+    for meeting_id in sorted(set(coming)):
+        invite(db, meeting_id, agency.id)
+
+
+def invite(db: Session, meeting_id: int, agency_id: int) -> None:
+    """Invite the agency to a meeting for a case of its on the agenda, unless it is invited
+    already. An invitation ended earlier (`meetings._invitations_ended`) is taken up again,
+    and the meeting's calendar event moves on, so calendars that hold it as cancelled for
+    the agency replace it."""
+    known = db.exec(
+        select(MeetingInvite).where(
+            MeetingInvite.meeting_id == meeting_id, MeetingInvite.agency_id == agency_id
+        )
+    ).first()
+    if known is None:
+        db.add(MeetingInvite(meeting_id=meeting_id, agency_id=agency_id))
+    elif known.ended_at is not None:
+        known.ended_at = known.ended_starts_at = known.ended_sequence = None
+        db.add(known)
+        meeting = db.get(Meeting, meeting_id)
+        meeting.sequence += 1
+        db.add(meeting)
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.models.workflow import (
-    AgendaItem,
     CaseEventKind,
-    Meeting,
-    MeetingInvite,
-    MeetingStatus,
 )
 from portal.services import case_history, cases, convening, validation, visibility
 from portal.services.clients import lock_client, lock_clients
@@ -212,35 +208,7 @@ def add_agency(
     )
     link = cases.link_client(db, case, agency, None, actor=actor, at=at)
     case_history.note(db, case, CaseEventKind.AGENCY_ADDED, actor=actor, at=at, reason=agency.name)
-    _invite_to_coming_meetings(db, case, agency)
     return link
-
-
-def _invite_to_coming_meetings(db: Session, case: MdtCase, agency: Agency) -> None:
-    """An agency joining a case is invited to the meetings still to come that have it on
-    their agenda, as every agency of the case was when it was put there."""
-    coming = db.exec(
-        select(Meeting.id)
-        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
-        .where(AgendaItem.case_id == case.id, Meeting.status == MeetingStatus.SCHEDULED)
-    ).all()
-    for meeting_id in sorted(set(coming)):
-        invite(db, meeting_id, agency.id)
-
-
-def invite(db: Session, meeting_id: int, agency_id: int) -> None:
-    """Invite the agency to a meeting for a case of its on the agenda, unless it is invited
-    already; an invitation ended earlier (`meetings._invitations_ended`) is taken up again."""
-    known = db.exec(
-        select(MeetingInvite).where(
-            MeetingInvite.meeting_id == meeting_id, MeetingInvite.agency_id == agency_id
-        )
-    ).first()
-    if known is None:
-        db.add(MeetingInvite(meeting_id=meeting_id, agency_id=agency_id))
-    elif known.ended_at is not None:
-        known.ended_at = None
-        db.add(known)
 
 
 def own_link(db: Session, case: MdtCase, agency: Agency) -> CaseLink | None:

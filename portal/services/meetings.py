@@ -32,7 +32,7 @@ from portal.models.workflow import (
 )
 from portal.placeholders import sentence
 from portal.requester import Requester
-from portal.services import case_history, casework, convening, validation, visibility
+from portal.services import case_history, cases, casework, convening, validation, visibility
 
 DEFAULT_RECOMMENDATIONS = (
     "Safety planning",
@@ -60,13 +60,23 @@ def visible_to(agency_id: int):
     )
 
 
-def no_longer_invited(agency_id: int):
-    """SQL: the agency's invitation to the meeting ended (`_invitations_ended`), and it does
-    not coordinate it: what its calendar feed says is off for it."""
-    return (Meeting.coordinating_agency_id != agency_id) & exists().where(
-        MeetingInvite.meeting_id == Meeting.id,
-        MeetingInvite.agency_id == agency_id,
-        MeetingInvite.ended_at.is_not(None),
+def ended_invitations(
+    db: Session, agency_id: int, *, since: datetime
+) -> list[tuple[MeetingInvite, str]]:
+    """The agency's invitations that ended (`_invitations_ended`), with their meetings'
+    public ids, to meetings that were to start from `since` on as it last knew them: what
+    its calendar feed says is off for it."""
+    return list(
+        db.exec(
+            select(MeetingInvite, Meeting.public_id)
+            .join(Meeting, Meeting.id == MeetingInvite.meeting_id)
+            .where(
+                MeetingInvite.agency_id == agency_id,
+                MeetingInvite.ended_at.is_not(None),
+                MeetingInvite.ended_starts_at >= since,
+            )
+            .order_by(MeetingInvite.ended_starts_at)
+        ).all()
     )
 
 
@@ -436,7 +446,7 @@ def add_to_agenda(
     for participant in casework.participants(db, case):
         if participant.coordinating:
             continue
-        casework.invite(db, meeting.id, participant.agency.id)
+        cases.invite(db, meeting.id, participant.agency.id)
     if audit:
         record(
             db,
@@ -514,9 +524,9 @@ def take_off_agenda(
         # Checked by `coming_agendas` already: an item that holds a record is never deleted.
         raise Conflict("take_off", f"{case.reference} has a record at this meeting.")
     db.delete(item)
-    uninvited = [] if meeting.starts_at <= at else _invitations_ended(db, meeting, at=at)
     said = f"{case.reference}: {why}"
     _changed(db, meeting, "taken_off_agenda", said, actor=actor, at=at, moved=False)
+    uninvited = [] if meeting.starts_at <= at else _invitations_ended(db, meeting, at=at)
     case_history.note(
         db,
         case,
@@ -560,7 +570,9 @@ def _invitations_ended(db: Session, meeting: Meeting, *, at: datetime) -> list[A
         .order_by(Agency.name)
     ).all()
     for invitation, _agency in ended:
-        invitation.ended_at = at
+        # As its calendar last had it (the sequence this change moved it to).
+        invitation.ended_at, invitation.ended_starts_at = at, meeting.starts_at
+        invitation.ended_sequence = meeting.sequence
         db.add(invitation)
     return [agency for _invitation, agency in ended]
 

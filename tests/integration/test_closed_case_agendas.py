@@ -266,7 +266,25 @@ def test_a_meeting_an_agency_is_no_longer_invited_to_stays_in_its_feed_as_cancel
     assert "no longer invited" in said
     for kept_from_them in (LATER_PLACE, w.case.reference):
         assert kept_from_them not in said
-    # Reopened and put on that agenda again, the case brings its agencies back.
+    # Moved since, the meeting is no longer the partner's to follow: its feed keeps it as
+    # it was when the invitation ended (found by review).
+    ended_start = event.decoded("DTSTART")
+    meetings.reschedule_meeting(
+        db,
+        w.later,
+        day=(w.later.meeting_date + timedelta(days=1)).isoformat(),
+        clock="09:00",
+        reason="Room taken (synthetic)",
+        actor=w.coordinator,
+        at=clock(),
+        tz=NY,
+    )
+    db.flush()
+    feed = icalendar.Calendar.from_ical(calendar.feed_ics(db, w.partner_staff, at=clock()))
+    (event,) = [e for e in feed.walk("VEVENT") if str(e["UID"]) == uid]
+    assert event.decoded("DTSTART") == ended_start and event["SEQUENCE"] == 1
+    # Reopened and put on that agenda again, the case brings its agencies back, with a
+    # sequence past the cancellation's, so calendars take the meeting back.
     reopened = client.post(
         f"/cases/{w.case.public_id}/reopen", data={"csrf_token": token, "reason": "Back (syn.)"}
     )
@@ -278,8 +296,22 @@ def test_a_meeting_an_agency_is_no_longer_invited_to_stays_in_its_feed_as_cancel
     feed = icalendar.Calendar.from_ical(calendar.feed_ics(db, w.partner_staff, at=clock()))
     (event,) = [e for e in feed.walk("VEVENT") if str(e["UID"]) == uid]
     assert event["STATUS"] == "CONFIRMED" and w.case.reference in event.to_ical().decode()
+    assert event["SEQUENCE"] > 2  # the reschedule's, then taken up again
     _sign_in(client, w.partner_staff)
     assert client.get(f"/meetings/{w.later.public_id}").status_code == 200
+
+
+def test_an_agency_joining_a_case_by_any_path_is_invited_to_its_coming_meetings(db, keys, clock):
+    """Only the coordinator's "add an agency" invited the agency to the meetings to come
+    that discuss the case; a mentor program joining it as its mentor is assigned, or an
+    owner on another node being asked, was linked without (found by review): all of them
+    link through `cases.link_client`, which invites now."""
+    w = World(db, keys, clock)
+    program = make.agency(db, keys, name="Mentor Program (synthetic)")
+    cases.link_client(db, w.case, program, None, actor=w.coordinator, at=clock())
+    db.flush()
+    invited = {a.id for a in meetings.invited_agencies(db, w.later)}
+    assert program.id in invited
 
 
 def test_a_partner_at_a_meeting_already_begun_stays_invited_to_be_recorded_there(db, keys, clock):

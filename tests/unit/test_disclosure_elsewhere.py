@@ -224,7 +224,7 @@ def test_only_the_disclosure_point_reads_minutes_and_accompaniment_for_others():
             "models/workflow.py",
             "models/__init__.py",
             "services/meetings.py",
-            "services/casework.py",  # the meetings a case is on, for an agency joining it
+            "services/cases.py",  # the meetings a case is on, for an agency joining it
             "services/calendar.py",
             "services/convening.py",
             "disclosure/sources/minutes.py",
