@@ -56,12 +56,17 @@ def _old_data(engine) -> None:
             _insert(connection, "meeting_invite", id=number, meeting_id=1, agency_id=agency_id)
 
 
+def _named_after_the_migration(engine) -> dict[int, bool]:
+    """Each invitation's agency and whether the migration took it as named."""
+    migrate.upgrade(engine, NAMED)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT agency_id, named FROM meeting_invite")).all()
+    return {agency: bool(named) for agency, named in rows}
+
+
 def test_invitations_of_agencies_without_a_case_on_the_agenda_were_named(engine_before):
     _old_data(engine_before)
-    migrate.upgrade(engine_before, NAMED)
-    with engine_before.connect() as connection:
-        named = dict(connection.execute(text("SELECT agency_id, named FROM meeting_invite")).all())
-    assert {agency: bool(value) for agency, value in named.items()} == {
+    assert _named_after_the_migration(engine_before) == {
         2: False,  # for the case on the agenda
         3: True,  # takes part in no case at all
         4: True,  # takes part in a case, not one on this agenda
@@ -82,10 +87,7 @@ def test_an_invitation_left_by_an_earlier_close_is_not_taken_as_named(engine_bef
             connection, "meeting_change", id=1, meeting_id=1, kind="taken_off_agenda",
             at=stamp, reason="MDT-2026-0002: the case was closed.",
         )  # fmt: skip
-    migrate.upgrade(engine_before, NAMED)
-    with engine_before.connect() as connection:
-        named = dict(connection.execute(text("SELECT agency_id, named FROM meeting_invite")).all())
-    assert {agency: bool(value) for agency, value in named.items()} == {
+    assert _named_after_the_migration(engine_before) == {
         2: False,  # for the case on the agenda
         3: True,  # takes part in no case at all
         4: False,  # for the case taken off the agenda
