@@ -22,6 +22,7 @@ from portal.services import (
     mentor_appointments,
     mentor_assignments,
     mentor_program,
+    mentoring,
     tasks,
 )
 from portal.web import mentor_forms
@@ -162,3 +163,23 @@ def task_on(db, case, *, title: str, assignee: str, actor):
     )
     db.flush()
     return made
+
+
+def court_visit(db, case, mentor, *, notes: str):
+    """The mentor logs an hour at court with the survivor on 1 November (it went ahead)."""
+    entry = mentoring.log_accompaniment(
+        db,
+        case,
+        given=mentoring.AccompanimentInput(
+            occurred_on=date(2026, 11, 1),
+            kind="court_appearance",
+            duration_minutes=60,
+            place_type="courthouse",
+            outcome="went_ahead",
+            notes=notes,
+        ),
+        actor=mentor,
+        at=make.AT,
+    )
+    db.flush()
+    return entry

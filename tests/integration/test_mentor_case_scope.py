@@ -15,6 +15,7 @@ import pytest
 from mentor_helpers import (
     as_mentor,
     case_held_by,
+    court_visit,
     end_mentor,
     mentor_token,
     mentor_world,
@@ -26,7 +27,7 @@ from sqlmodel import select
 
 from portal.errors import NotFound
 from portal.models import AuditEntry, CaseLink, Role
-from portal.services import cases, meetings, mentoring
+from portal.services import cases, meetings
 
 import factories as make
 
@@ -195,21 +196,7 @@ def test_the_summary_tells_a_mentor_where_they_keep_their_own_accompaniment_log(
     ).one()
     link.confirmed_at = make.AT
     db.add(link)
-    mentoring.log_accompaniment(
-        db,
-        case,
-        given=mentoring.AccompanimentInput(
-            occurred_on=date(2026, 11, 1),
-            kind="court_appearance",
-            duration_minutes=60,
-            place_type="courthouse",
-            outcome="went_ahead",
-            notes="SYNTHETIC-LOG-NOTE",
-        ),
-        actor=world.mentor,
-        at=make.AT,
-    )
-    db.flush()
+    court_visit(db, case, world.mentor, notes="SYNTHETIC-LOG-NOTE")
     sign_in(client, world.mentor)
     summary = f"/cases/{case.public_id}/summary"
     for path in (summary, f"{summary}/owners/{world.program.public_id}"):

@@ -3,13 +3,13 @@ zone, and a program lead's read of an entry, or of a mentor's court dates, is au
 test failed before its fix (found by a review). Synthetic, obviously fictional data only."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-from mentor_helpers import appointment, mentor_world
+from mentor_helpers import appointment, court_visit, mentor_world
 from sqlmodel import select
 
 from portal.models import AuditEntry, Role
-from portal.services import mentor_assignments, mentoring
+from portal.services import mentor_assignments
 
 import factories as make
 
@@ -34,21 +34,7 @@ def test_no_contact_counts_the_assignment_day_in_the_mdt_zone(client, db, keys, 
 def test_program_lead_reading_an_entry_is_audited(client, db, keys):
     w = mentor_world(db, keys)
     lead = make.user(db, w.program, Role.AGENCY_LEAD, username="synthetic.lead")
-    entry = mentoring.log_accompaniment(
-        db,
-        w.case,
-        given=mentoring.AccompanimentInput(
-            occurred_on=date(2026, 11, 1),
-            kind="court_appearance",
-            duration_minutes=60,
-            place_type="courthouse",
-            outcome="went_ahead",
-            notes="Synthetic note for a fictional survivor",
-        ),
-        actor=w.mentor,
-        at=make.AT,
-    )
-    db.flush()
+    entry = court_visit(db, w.case, w.mentor, notes="Synthetic note for a fictional survivor")
     before = len(db.exec(select(AuditEntry).where(AuditEntry.agency_id == w.program.id)).all())
     make.login(client, lead.username)
     page = client.get(f"/mentoring/accompaniments/{entry.public_id}")
