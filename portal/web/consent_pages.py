@@ -27,6 +27,7 @@ def _page(ctx: Context, **values) -> dict:
         "report": None,
         "errors": {},
         "pasted": "",
+        "library_words": [],
         **values,
     }
 
@@ -44,7 +45,29 @@ def _uploaded_bytes(ctx: Context) -> tuple[bytes, str]:
     pasted = ctx.field("pasted")
     if pasted.strip():
         return pasted.encode("utf-8"), "pasted"
-    raise Invalid("document", "Choose a signed release file, or paste its text.")
+    raise Invalid("document", CHOOSE_A_FILE)
+
+
+# What the form says beside a file it cannot take, in the page's language. The consent
+# library says why a file is not a signed release in English: a reader of another language
+# is told so in theirs, and the library's words are kept for the IT administrator (as the
+# result's "Missing or wrong" keeps the fields).
+CHOOSE_A_FILE = N_("Choose a signed release file, or paste its text.")
+NOT_A_RELEASE = N_("This file cannot be read as a signed release.")
+
+
+def _form_errors(language: str, errors: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The messages beside the fields in `language`, and the library's English words that
+    a translated message stands for (none on an English page)."""
+    shown, kept = {}, []
+    for at, message in errors.items():
+        translated = i18n.gettext(language, message)
+        if language == i18n.SOURCE_LANGUAGE or translated != message:
+            shown[at] = translated
+        else:
+            shown[at] = i18n.gettext(language, NOT_A_RELEASE)
+            kept.append(message)
+    return shown, kept
 
 
 def verify(ctx: Context) -> Response:
@@ -74,10 +97,15 @@ def verify(ctx: Context) -> Response:
         )
     except Invalid as error:
         errors = {(sent_in if at == "document" else at): m for at, m in error.errors.items()}
+        errors, library_words = _form_errors(
+            i18n.language_or_default(ctx.field("language")), errors
+        )
         return render(
             ctx,
             "consent/verify.html",
-            _page(ctx, errors=errors, pasted=pasted[:MAX_ENVELOPE_BYTES]),
+            _page(
+                ctx, errors=errors, library_words=library_words, pasted=pasted[:MAX_ENVELOPE_BYTES]
+            ),
             status=error.status_code,
         )
     names = {a.public_id: a for a in ctx.db.exec(select(Agency))}

@@ -88,6 +88,70 @@ def test_the_verify_result_in_spanish_shows_no_english_code_for_the_signature(cl
     assert "(bad signature)" not in tampered, tampered
 
 
+def _content(html: str) -> str:
+    """The page's own part (`<main>`) with its title: the site's menus stay staff's English."""
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    main = re.search(r'<main id="main">(.*?)</main>', html, re.S)
+    assert title and main, html[-2000:]
+    return re.sub(r"\s+", " ", title.group(1) + " " + main.group(1))
+
+
+# The verify page's own words around the result, in English (its form, its headings).
+VERIFY_PAGE_ENGLISH = [
+    "Verify a release",
+    "Verify a signed release",
+    "Check that a release file was signed",
+    "Upload or paste",
+    "Signed release file",
+    "or paste its text",
+    "Show the result in",
+    ">Verify</button>",
+    "Public keys",
+    "every agency's signing keys",
+]
+
+
+def test_the_verify_page_in_spanish_has_its_form_and_headings_in_spanish(client, db, keys):
+    # Before: with the result asked for in Spanish, the result panel is Spanish but the page
+    # around it is not: the title, "Verify a signed release" and its lede, the form's
+    # heading "Upload or paste", its labels, the "Verify" button and the public keys' line
+    # stay English, and so do the messages beside a file the form cannot take.
+    team = Team(client, db, keys)
+    url = signed_release(client, team, language="es", keys=keys)
+    envelope = client.get(f"{url}/signed.json").content
+    english = _content(client.get("/consent/verify").text)
+    assert [words for words in VERIFY_PAGE_ENGLISH if words not in english] == []
+
+    def in_spanish(response, status: int) -> str:
+        assert response.status_code == status
+        page = _content(response.text)
+        assert [words for words in VERIFY_PAGE_ENGLISH if words in page] == [], page
+        for words in ("Comprobar un permiso firmado", "Subir o pegar", ">Comprobar</button>"):
+            assert words in page, page
+        return page
+
+    verified = client.post(
+        "/consent/verify",
+        data={"csrf_token": team.token, "language": "es"},
+        files={"document": ("release.json", envelope, "application/json")},
+    )
+    assert "Válida y en vigor ahora" in in_spanish(verified, 200)
+    nothing_sent = client.post("/consent/verify", data={"csrf_token": team.token, "language": "es"})
+    page = in_spanish(nothing_sent, 400)
+    assert "Elija un archivo de permiso firmado o pegue su texto." in page
+    assert "Choose a signed release file" not in page
+    # The consent library's reason is English: the reader is told in Spanish, and its words
+    # are kept, marked as English, for the IT administrator.
+    not_json = client.post(
+        "/consent/verify",
+        data={"csrf_token": team.token, "language": "es", "pasted": "not a signed release"},
+    )
+    page = in_spanish(not_json, 400)
+    field = re.search(r'<p class="field-error" id="pasted-error">(.*?)</p>', page)
+    assert field and field.group(1) == "Este archivo no se puede leer como un permiso firmado."
+    assert '<dd lang="en">The document is not valid JSON' in page
+
+
 # --- the translation tooling ----------------------------------------------------------
 
 
