@@ -9,21 +9,20 @@ from starlette.responses import Response
 
 import consent
 from portal import i18n
-from portal.auth.permissions import Permission, allows
 from portal.disclosure import parse_purpose, preview
 from portal.errors import NotFound
 from portal.federation import summary as federated_summary
-from portal.models import Client, MdtCase, ReleaseState, Role
+from portal.models import Client, ReleaseState, Role
 from portal.sections import catalogue
 from portal.services import (
     case_summary,
     cases,
     convening,
-    mentor_caseload,
     release_forms,
     releases,
 )
 from portal.services import release_preview as previews
+from portal.web import own_log
 from portal.web.context import Context
 from portal.web.render import render
 
@@ -34,18 +33,6 @@ def _purpose(ctx: Context) -> str:
 
 def _requester(ctx: Context):
     return ctx.requester.asking(_purpose(ctx))
-
-
-def _own_log(ctx: Context, case: MdtCase) -> dict | None:
-    """Where the viewer, a survivor-mentor, reads and keeps their program's accompaniment
-    log of `case`, which the summary does not show them: the case's page in their caseload
-    (`href`, with the case's `reference`) when they hold it, else their caseload. None for
-    anyone who keeps no log."""
-    if not allows(ctx.viewer.roles, Permission.ACCOMPANIMENT_LOG):
-        return None
-    if mentor_caseload.holds(ctx.db, ctx.viewer.user, case):
-        return {"href": f"/mentor/cases/{case.public_id}", "reference": case.reference}
-    return {"href": "/mentor", "reference": None}
 
 
 def summary(ctx: Context) -> Response:
@@ -92,7 +79,7 @@ def summary(ctx: Context) -> Response:
             "blocks": blocks,
             "purpose": purpose,
             "purposes": list(consent.Purpose),
-            "own_log": _own_log(ctx, case),
+            "own_log": own_log.where_kept(ctx, case),
         },
     )
 
@@ -132,7 +119,7 @@ def owner_block(ctx: Context) -> Response:
             "decisions": block.decisions,
             "unavailable": block.unavailable,
             "purpose": purpose,
-            "own_log": _own_log(ctx, case),
+            "own_log": own_log.where_kept(ctx, case),
         },
         block="owner_block",
     )

@@ -25,7 +25,7 @@ from portal.services import (
     validation,
 )
 from portal.services.cases import caseload_holder
-from portal.web import confirm_pages, forms
+from portal.web import confirm_pages, forms, own_log
 from portal.web.context import Context
 from portal.web.render import in_zone, render, whole_page_instead
 
@@ -584,6 +584,7 @@ def case_packet(ctx: Context) -> Response:
             ),
             "tasks": open_tasks,
             "tasks_unavailable": tasks_unavailable,
+            "own_log": own_log.where_kept(ctx, case),
             # Through each owner's disclosure point: every section shown is audited.
             "summary": federated_summary.every_block(
                 ctx.db,

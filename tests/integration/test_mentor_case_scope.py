@@ -179,6 +179,20 @@ def _own_accompaniment(html: str) -> str:
     return html[start : html.index("</article>", start)]
 
 
+def _held_with_a_log(db, keys, world):
+    """A case the mentor holds, the program's link to it confirmed (its sections are asked
+    for), with an hour at court in the program's accompaniment log (SYNTHETIC-LOG-NOTE)."""
+    survivor = make.client_record(db, world.program, keys)
+    case = case_held_by(db, world, world.mentor, intake=date(2026, 10, 21), client=survivor)
+    link = db.exec(
+        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
+    ).one()
+    link.confirmed_at = make.AT
+    db.add(link)
+    court_visit(db, case, world.mentor, notes="SYNTHETIC-LOG-NOTE")
+    return case
+
+
 def test_the_summary_tells_a_mentor_where_they_keep_their_own_accompaniment_log(
     client, db, keys, world
 ):
@@ -189,14 +203,7 @@ def test_the_summary_tells_a_mentor_where_they_keep_their_own_accompaniment_log(
     the log is there, and the audit entry keeps the policy's sentence); the placeholder says
     where the log is and links to it. Someone who reads every case and holds not this one is
     sent to their caseload."""
-    survivor = make.client_record(db, world.program, keys)
-    case = case_held_by(db, world, world.mentor, intake=date(2026, 10, 21), client=survivor)
-    link = db.exec(
-        select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.agency_id == world.program.id)
-    ).one()
-    link.confirmed_at = make.AT
-    db.add(link)
-    court_visit(db, case, world.mentor, notes="SYNTHETIC-LOG-NOTE")
+    case = _held_with_a_log(db, keys, world)
     sign_in(client, world.mentor)
     summary = f"/cases/{case.public_id}/summary"
     for path in (summary, f"{summary}/owners/{world.program.public_id}"):
@@ -219,3 +226,31 @@ def test_the_summary_tells_a_mentor_where_they_keep_their_own_accompaniment_log(
     sign_in(client, world.lead)
     placeholder = _own_accompaniment(client.get(summary).text)
     assert 'href="/mentor"' in placeholder and "Open your caseload" in placeholder
+
+
+def test_the_printed_packet_tells_a_mentor_where_their_own_accompaniment_log_is(
+    client, db, keys, world
+):
+    """The review packet said, as the summary does, that the mentor keeps the log "on your
+    caseload page", but without the link the summary has, so neither the page nor the paper
+    said where that is. On paper a link is nothing: the packet names the menu item and
+    writes the path out, and on screen the path is the link."""
+    case = _held_with_a_log(db, keys, world)
+    sign_in(client, world.mentor)
+    html = client.get(f"/cases/{case.public_id}/packet").text
+    placeholder = _own_accompaniment(html)
+    said = page_text(placeholder)
+    where = f"/mentor/cases/{case.public_id}"
+    assert (
+        "you read and keep the accompaniment log on your caseload page. The accompaniment log "
+        f"of {case.reference} is under My caseload in the portal: {where}"
+    ) in said, said
+    assert f'<a href="{where}">{where}</a>' in placeholder, placeholder
+    assert "Open the" not in said  # an instruction for a screen, not for paper
+    assert "SYNTHETIC-LOG-NOTE" not in html and "went ahead" not in said
+
+    sign_in(client, world.lead)
+    placeholder = _own_accompaniment(client.get(f"/cases/{case.public_id}/packet").text)
+    said = page_text(placeholder)
+    assert "Your caseload is under My caseload in the portal: /mentor" in said, said
+    assert '<a href="/mentor">/mentor</a>' in placeholder, placeholder
