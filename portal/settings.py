@@ -196,10 +196,11 @@ WRONG_KEK = "PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-enc
 
 
 def _secrets_and_file(
-    env: Mapping[str, str], path: Path, *, create: bool
+    env: Mapping[str, str], path: Path, *, create: bool, made: list[MadeFile] | None = None
 ) -> tuple[NodeSecrets, dict | None]:
     """`load_secrets`, and the secrets file's values when the secrets were read from it
-    (None when the environment gives both)."""
+    (None when the environment gives both). `made`: told of the secrets file if this call
+    made it."""
     stored = None
     session_key = env.get("PORTAL_SESSION_KEY")
     kek = env.get("PORTAL_KEK")
@@ -222,7 +223,7 @@ def _secrets_and_file(
                 f"no secrets file at {path.resolve()} and {missing} not set; restore the "
                 "file this node was set up with (or set PORTAL_SECRETS_FILE to it)"
             )
-        stored = _read_or_create_secrets_file(path)
+        stored = _read_or_create_secrets_file(path, made)
         session_key = session_key or stored["session_key"]
         if not kek:  # the file's earlier KEKs go with the file's KEK
             kek = stored["key_encryption_key"]
@@ -330,7 +331,30 @@ def read_secrets_file(path: Path) -> dict:
     return _secrets_file_values(path)
 
 
-def _read_or_create_secrets_file(path: Path) -> dict:
+@dataclass(frozen=True)
+class MadeFile:
+    """A file this process made (the secrets file), as it made it: a command that fails
+    before anything depends on it takes it back, but only while it is still that file,
+    never one that replaced it meanwhile."""
+
+    path: Path
+    identity: tuple[int, int]  # (device, inode)
+
+    @classmethod
+    def at(cls, path: Path) -> MadeFile:
+        found = path.stat()
+        return cls(path, (found.st_dev, found.st_ino))
+
+    def take_back(self) -> None:
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return
+        if (found.st_dev, found.st_ino) == self.identity:
+            self.path.unlink(missing_ok=True)
+
+
+def _read_or_create_secrets_file(path: Path, made: list[MadeFile] | None = None) -> dict:
     if path.exists():
         return read_secrets_file(path)
     values = {
@@ -339,6 +363,8 @@ def _read_or_create_secrets_file(path: Path) -> dict:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     if _created_whole(path, values):
+        if made is not None:
+            made.append(MadeFile.at(path))
         return values
     return read_secrets_file(path)  # another process made it first: its keys are the node's
 
@@ -427,8 +453,14 @@ def secrets_path_from(env: Mapping[str, str] | None = None) -> Path:
 
 
 def from_environment(
-    env: Mapping[str, str] | None = None, *, create_secrets: bool = True, **overrides
+    env: Mapping[str, str] | None = None,
+    *,
+    create_secrets: bool = True,
+    made: list[MadeFile] | None = None,
+    **overrides,
 ) -> Settings:
+    """The settings, every one checked, with the node's secrets. `made`: told of the
+    secrets file if this call made it (a command that then fails takes it back)."""
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
     values = dict(
@@ -473,7 +505,7 @@ def from_environment(
     secrets_path = secrets_path_from(env)
     if "PORTAL_SEALED_BOUND_ONLY" in env:
         sealed_bound_only_from(env, None, secrets_path)
-    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets)
+    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets, made=made)
     found = {
         "secrets": node_secrets,
         "sealed_bound_only": sealed_bound_only_from(env, stored, secrets_path),
