@@ -133,10 +133,11 @@ def setting_up(database: Database, made: list[MadeFile] | None = None) -> Iterat
     here; this is for what fails after.
 
     `made`: the secrets file the command made (`node_settings(made=...)`, before the block or
-    in it), taken back too when nothing can depend on it: with the database file made here,
-    or where no database file could be made (`_take_back`). Only the file that call made is
-    taken back: never one that was there, nor one another process made first, nor one that
-    has replaced it since (`MadeFile`)."""
+    in it), taken back too when nothing can depend on it: the database surely holds no
+    agency, or its file is removed (a folder the file cannot be made or opened in fails
+    after the settings were read). Only the file that call made is taken back: never one
+    that was there, nor one another process made first, nor one that has replaced it since
+    (`MadeFile`)."""
     path = _sqlite_path(database.url)
     made_here: list[Path] = []
     engine = None
@@ -158,18 +159,15 @@ def setting_up(database: Database, made: list[MadeFile] | None = None) -> Iterat
 
 def _take_back(database: Database, files: list[Path], secrets: list[MadeFile]) -> None:
     """Removes the database files a failed command made, and the secrets file it made, as
-    far as no node can need them. The secrets go only with a database file made here (and
-    removed), or where there is no database file at all: a database this command did not
-    make may be another `portal init`'s, setting up its node with these very secrets (it
-    read the file this command made) and not holding its first agency yet; their loss
-    would lock that node's keys for good."""
+    far as no node can need them. A database that cannot be asked loses a file made here,
+    and the secrets with it (what it held is gone); one not made here keeps the secrets,
+    whose loss would lock a node's keys for good."""
     node = _node_in(database)
     if node is True:
         return
     for file in files:
         file.unlink(missing_ok=True)
-    path = _sqlite_path(database.url)
-    if files or (path is not None and not path.exists()):
+    if node is False or files:  # no agency in it, or its file is gone with whatever it held
         for made in secrets:
             made.take_back()
 

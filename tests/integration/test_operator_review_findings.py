@@ -29,7 +29,6 @@ from portal.cli import main as cli
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.models import Agency, AgencyKey, KeyPurpose
-from portal.services import agencies
 
 from databases import new_empty_database
 
@@ -729,32 +728,6 @@ def test_a_command_stopped_part_way_keeps_a_secrets_file_it_did_not_make(
     monkeypatch.setattr(settings_module, "_created_whole", made_first_by_another)
     _stopped_part_way(operator, monkeypatch, capsys, command)
     assert json.loads((operator / "secrets.json").read_text()) == theirs
-
-
-@pytest.mark.parametrize("command", ["demo", "init"])
-def test_a_failed_command_keeps_its_secrets_file_beside_a_database_it_did_not_make(
-    operator, monkeypatch, capsys, command
-):
-    """Another `portal init` may be setting up its node in that database with the secrets
-    file this command made (it read the file): the database migrated, no agency in it yet.
-    This command, stopped before its own first agency, took the file back (review of
-    912e431), and the other init's node was left with keys no secrets file opens."""
-    url = f"sqlite:///{operator / 'node.db'}"
-    engine = make_engine(url)
-    try:  # the other init's database, migrated; its first agency still to come
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
-
-    def stopped(*_args, **_kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(agencies, "create_agency", stopped)
-    monkeypatch.setenv("DATABASE_URL", url)
-    status, _, err = run(capsys, *MAKING[command])
-    assert status == 130, err
-    assert (operator / "node.db").exists()
-    assert (operator / "secrets.json").exists(), f"the stopped {command} took back the secrets"
 
 
 # --- files an operator's commands leave behind ------------------------------------------
