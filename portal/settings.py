@@ -196,11 +196,10 @@ WRONG_KEK = "PORTAL_KEK (or the secrets file's key) must be 32 bytes, base64-enc
 
 
 def _secrets_and_file(
-    env: Mapping[str, str], path: Path, *, create: bool, made: list[MadeFile] | None = None
+    env: Mapping[str, str], path: Path, *, create: bool
 ) -> tuple[NodeSecrets, dict | None]:
     """`load_secrets`, and the secrets file's values when the secrets were read from it
-    (None when the environment gives both). `made`: told of the secrets file if this call
-    made it."""
+    (None when the environment gives both)."""
     stored = None
     session_key = env.get("PORTAL_SESSION_KEY")
     kek = env.get("PORTAL_KEK")
@@ -223,7 +222,7 @@ def _secrets_and_file(
                 f"no secrets file at {path.resolve()} and {missing} not set; restore the "
                 "file this node was set up with (or set PORTAL_SECRETS_FILE to it)"
             )
-        stored = _read_or_create_secrets_file(path, made)
+        stored = _read_or_create_secrets_file(path)
         session_key = session_key or stored["session_key"]
         if not kek:  # the file's earlier KEKs go with the file's KEK
             kek = stored["key_encryption_key"]
@@ -331,30 +330,7 @@ def read_secrets_file(path: Path) -> dict:
     return _secrets_file_values(path)
 
 
-@dataclass(frozen=True)
-class MadeFile:
-    """A file this process made (the secrets file), as it made it: a command that fails
-    before anything depends on it takes it back, but only while it is still that file,
-    never one that replaced it meanwhile."""
-
-    path: Path
-    identity: tuple[int, int]  # (device, inode)
-
-    @classmethod
-    def at(cls, path: Path) -> MadeFile:
-        found = path.stat()
-        return cls(path, (found.st_dev, found.st_ino))
-
-    def take_back(self) -> None:
-        try:
-            found = self.path.stat()
-        except FileNotFoundError:
-            return
-        if (found.st_dev, found.st_ino) == self.identity:
-            self.path.unlink(missing_ok=True)
-
-
-def _read_or_create_secrets_file(path: Path, made: list[MadeFile] | None = None) -> dict:
+def _read_or_create_secrets_file(path: Path) -> dict:
     if path.exists():
         return read_secrets_file(path)
     values = {
@@ -363,8 +339,6 @@ def _read_or_create_secrets_file(path: Path, made: list[MadeFile] | None = None)
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     if _created_whole(path, values):
-        if made is not None:
-            made.append(MadeFile.at(path))
         return values
     return read_secrets_file(path)  # another process made it first: its keys are the node's
 
@@ -453,14 +427,8 @@ def secrets_path_from(env: Mapping[str, str] | None = None) -> Path:
 
 
 def from_environment(
-    env: Mapping[str, str] | None = None,
-    *,
-    create_secrets: bool = True,
-    made: list[MadeFile] | None = None,
-    **overrides,
+    env: Mapping[str, str] | None = None, *, create_secrets: bool = True, **overrides
 ) -> Settings:
-    """The settings, every one checked, with the node's secrets. `made`: told of the
-    secrets file if this call made it (a command that then fails takes it back)."""
     env = dict(os.environ if env is None else env)
     config = Config(environ=env)
     values = dict(
@@ -505,7 +473,7 @@ def from_environment(
     secrets_path = secrets_path_from(env)
     if "PORTAL_SEALED_BOUND_ONLY" in env:
         sealed_bound_only_from(env, None, secrets_path)
-    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets, made=made)
+    node_secrets, stored = _secrets_and_file(env, secrets_path, create=create_secrets)
     found = {
         "secrets": node_secrets,
         "sealed_bound_only": sealed_bound_only_from(env, stored, secrets_path),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, exists, inspect, select
+from sqlalchemy import Engine, exists, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -22,7 +22,6 @@ from portal.db import PROCESS_QUEUE_SUFFIX, make_engine, normalise_url
 from portal.db_faults import is_lock_wait
 from portal.settings import (
     DEFAULT_DATABASE_URL,
-    MadeFile,
     SecretsMissing,
     Settings,
     database_url_from,
@@ -122,7 +121,7 @@ def open_engine(database: Database, *, schema: bool = True) -> Engine:
 
 
 @contextmanager
-def setting_up(database: Database, made: list[MadeFile] | None = None) -> Iterator[Engine]:
+def setting_up(database: Database) -> Iterator[Engine]:
     """An engine on the database a command sets up (`portal db upgrade`, `portal init`,
     `portal demo`), made here if it is a new SQLite file. Should the block fail (a
     migration, the seeding, Ctrl-C), the file made here is removed again with what SQLite
@@ -130,63 +129,34 @@ def setting_up(database: Database, made: list[MadeFile] | None = None) -> Iterat
     migrated part way, or empty. A file that was there before is never removed, nor one
     that holds an agency by then (another `portal init` may have set the node up in it
     meanwhile, and reported it done). The command checks what it was given before it comes
-    here; this is for what fails after.
-
-    `made`: the secrets file the command made (`node_settings(made=...)`, before the block or
-    in it), taken back too when nothing can depend on it: the database surely holds no
-    agency, or its file is removed (a folder the file cannot be made or opened in fails
-    after the settings were read). Only the file that call made is taken back: never one
-    that was there, nor one another process made first, nor one that has replaced it since
-    (`MadeFile`)."""
+    here; this is for what fails after."""
     path = _sqlite_path(database.url)
-    made_here: list[Path] = []
+    made: list[Path] = []
+    if is_new_file(database):
+        beside = [path.with_name(path.name + suffix) for suffix in _BESIDE_THE_FILE]
+        left_before = {file for file in beside if file.exists()}
+        if _make_private(path):  # else another process made it meanwhile: its file
+            made = [path, *(file for file in beside if file not in left_before)]
     engine = None
     try:
-        if is_new_file(database):
-            beside = [path.with_name(path.name + suffix) for suffix in _BESIDE_THE_FILE]
-            left_before = {file for file in beside if file.exists()}
-            if _make_private(path):  # else another process made it meanwhile: its file
-                made_here = [path, *(file for file in beside if file not in left_before)]
         engine = open_engine(database, schema=False)
         yield engine
     except BaseException:
         if engine is not None:
             engine.dispose()
-        if made_here or made:
-            _take_back(database, made_here, made or [])
+        if made and not _holds_a_node(database):
+            for file in made:
+                file.unlink(missing_ok=True)
         raise
 
 
-def _take_back(database: Database, files: list[Path], secrets: list[MadeFile]) -> None:
-    """Removes the database files a failed command made, and the secrets file it made, as
-    far as no node can need them. A database that cannot be asked loses a file made here,
-    and the secrets with it (what it held is gone); one not made here keeps the secrets,
-    whose loss would lock a node's keys for good."""
-    node = _node_in(database)
-    if node is True:
-        return
-    for file in files:
-        file.unlink(missing_ok=True)
-    if node is False or files:  # no agency in it, or its file is gone with whatever it held
-        for made in secrets:
-            made.take_back()
-
-
-def _node_in(database: Database) -> bool | None:
-    """Whether the database holds an agency (someone's node, kept whatever failed here);
-    None: it cannot be asked. A SQLite file that is not there holds none, and is not made
-    by asking."""
-    path = _sqlite_path(database.url)
-    if path is not None and not path.exists():
-        return False
+def _holds_a_node(database: Database) -> bool:
+    """Whether the database holds an agency: someone's node, kept whatever failed here."""
     engine = make_engine(database.url)
     try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table("agency"):
-                return False  # no agency table yet: nothing was set up in it
         return has_agencies(engine)
     except DBAPIError:
-        return None
+        return False  # no agency table yet: nothing was set up in it
     finally:
         engine.dispose()
 
@@ -224,10 +194,7 @@ def _make_private(path: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as error:
-        raise CommandError(
-            f"cannot create the database file {path}: {error.strerror}; make {path.parent} "
-            "writable for this account, or put the database in another folder"
-        ) from None
+        raise CommandError(f"cannot create the database file {path}: {error.strerror}") from None
     return True
 
 
@@ -238,15 +205,12 @@ def has_agencies(engine: Engine) -> bool:
         return bool(connection.execute(select(exists().where(Agency.id.is_not(None)))).scalar())
 
 
-def node_settings(
-    engine: Engine | None = None, *, made: list[MadeFile] | None = None, **overrides
-) -> Settings:
+def node_settings(engine: Engine | None = None, **overrides) -> Settings:
     """Settings with the node's secrets. A secrets file is made only for a database that
-    holds no agency yet: a new key-encryption key could not open existing agencies' keys.
-    `made`: told of the secrets file if this call made it (for `setting_up`)."""
+    holds no agency yet: a new key-encryption key could not open existing agencies' keys."""
     create = engine is None or not has_agencies(engine)
     try:
-        settings = from_environment(create_secrets=create, made=made, **overrides)
+        settings = from_environment(create_secrets=create, **overrides)
     except SecretsMissing as error:
         raise CommandError(str(error)) from None
     except (PermissionError, ValueError, KeyError) as error:

@@ -14,7 +14,7 @@ from portal.cli.database import Database, chosen, is_new_file, node_settings, se
 from portal.cli.errors import BAD_INPUT, OK, REFUSED, CommandError
 from portal.cli.parsing import CREATES, command, port
 from portal.db import unit_of_work
-from portal.settings import MadeFile, Settings
+from portal.settings import Settings
 
 
 def add_commands(commands) -> None:
@@ -88,14 +88,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _journal_writable()
     # Every setting is checked before a new database is made, or an empty one migrated (the
     # migrations read the time zone): a refused one left the demo's database migrated, and
-    # a new secrets file beside it. A secrets file made here is taken back should the
-    # setting up fail (`setting_up`).
-    made: list[MadeFile] = []
+    # a new secrets file beside it.
     if is_new_file(database):
-        _demo_settings(made=made)
-    with setting_up(database, made) as engine:
+        _demo_settings()
+    with setting_up(database) as engine:
         if migrate.current_revision(engine) is None:
-            _demo_settings(made=made)
+            _demo_settings()
         else:
             # Before migrating: a database that is not the demo's is left exactly as it was.
             with unit_of_work(engine) as db:
@@ -107,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         REFUSED,
                     )
         migrate.upgrade(engine)
-        settings = _demo_settings(engine, made=made)
+        settings = _demo_settings(engine)
         if settings.coordinating_agency is None:
             # No roster on the demo's one node: the advocacy center coordinates the MDT, so
             # partners' points may refer minors with a clear concern to it (issue 20).
@@ -179,9 +177,9 @@ def _journal_writable() -> None:
             raise CommandError(str(error)) from None
 
 
-def _demo_settings(engine: Engine | None = None, *, made: list[MadeFile] | None = None) -> Settings:
+def _demo_settings(engine: Engine | None = None) -> Settings:
     """The demo's settings: served over plain HTTP on loopback, with its conveniences."""
-    return node_settings(engine, made=made, cookie_secure=False, demo=True)
+    return node_settings(engine, cookie_secure=False, demo=True)
 
 
 def _demo_state(db) -> str:

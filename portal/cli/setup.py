@@ -26,7 +26,7 @@ from portal.cli.parsing import CREATES, choices_help, command, group, web_addres
 from portal.db import unit_of_work
 from portal.errors import NotFound
 from portal.models import Agency, AgencyKind, Discipline, Node, Role
-from portal.settings import MadeFile, utc_now
+from portal.settings import utc_now
 
 # `portal init` reads each answer from its option, else from this variable, else asks.
 INIT_ENVIRONMENT = {
@@ -208,11 +208,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     # Every setting too, before anything is made or migrated (the migrations read the
     # time zone): a refused one left the database migrated with no agency. The node holds
-    # no agency yet, so its secrets are read as a new node's (the file made if missing,
-    # and taken back should the setting up fail).
-    made: list[MadeFile] = []
-    settings = node_settings(made=made)
-    with setting_up(database, made) as engine:
+    # no agency yet, so its secrets are read as a new node's (the file made if missing).
+    settings = node_settings()
+    with setting_up(database) as engine:
         _refuse_unless_new(engine, database)  # looked at again: another init may be done
         if migrate.current_revision(engine) is None:
             migrate.upgrade(engine)

@@ -24,7 +24,6 @@ from sqlmodel import Session, select
 from test_cli_operator import INIT, PASSWORD
 
 from portal import migrate
-from portal import settings as settings_module
 from portal.cli import main as cli
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
@@ -630,15 +629,13 @@ def test_a_command_stopped_part_way_removes_the_database_file_it_made(
     operator, monkeypatch, capsys, command, failure
 ):
     """Stopped in the middle of the migrations (a full disk, Ctrl-C), each left its new
-    database file behind, migrated part way, for the next command to find; and the demo and
-    init the new secrets file they had made for it."""
+    database file behind, migrated part way, for the next command to find."""
     raised, exit_status = FAILURES[failure]
     monkeypatch.setattr(migrate, "upgrade", _fails_after_the_first_migration(raised))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
     status, _, err = run(capsys, *MAKING[command])
     assert status == exit_status, (status, err)
     assert _left_of(operator) == [], f"the stopped {command} left {_left_of(operator)}"
-    assert not (operator / "secrets.json").exists(), f"the stopped {command} left its secrets"
 
 
 @pytest.mark.parametrize("command", sorted(MAKING))
@@ -651,83 +648,6 @@ def test_a_command_stopped_part_way_leaves_a_database_file_it_did_not_make(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
     assert run(capsys, *MAKING[command])[0] == 130
     assert (operator / "node.db").exists()
-
-
-def _read_only(folder: Path) -> None:
-    folder.chmod(0o555)
-
-
-def _log_blocked(folder: Path) -> None:
-    # SQLite cannot make its log beside the file (a folder has its name): as for root too.
-    (folder / "node.db-wal").mkdir()
-
-
-# A folder the database cannot be made in, each way, and what the command says of it.
-UNWRITABLE = {
-    "a read-only folder": (_read_only, "cannot create the database file"),
-    "a folder SQLite cannot write its log in": (_log_blocked, "cannot use the SQLite database"),
-}
-AS_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
-
-
-@pytest.mark.parametrize(
-    "way",
-    [pytest.param(way, marks=[AS_ROOT] if "read-only" in way else []) for way in UNWRITABLE],
-)
-@pytest.mark.parametrize("command", ["demo", "init"])
-def test_a_database_folder_that_cannot_be_written_leaves_no_secrets_file(
-    operator, monkeypatch, capsys, command, way
-):
-    """The settings were checked first, and made a new secrets file, before the database
-    file failed to be made (or opened) in its folder: the refused command left the new
-    secrets file behind, which the next command (given a folder that works) takes as the
-    node's."""
-    unwritable, said = UNWRITABLE[way]
-    folder = operator / "data"
-    folder.mkdir()
-    unwritable(folder)
-    before = sorted(path.name for path in folder.iterdir())
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{folder / 'node.db'}")
-    try:
-        status, _, err = run(capsys, *MAKING[command])
-    finally:
-        folder.chmod(0o755)
-    assert status == 3 and err.count("\n") == 1 and said in err, (status, err)
-    assert not (operator / "secrets.json").exists(), f"the refused {command} left its secrets"
-    assert sorted(path.name for path in folder.iterdir()) == before
-
-
-def _stopped_part_way(operator, monkeypatch, capsys, command: str) -> None:
-    monkeypatch.setattr(migrate, "upgrade", _fails_after_the_first_migration(KeyboardInterrupt()))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
-    assert run(capsys, *MAKING[command])[0] == 130
-    assert _left_of(operator) == []
-
-
-@pytest.mark.parametrize("command", ["demo", "init"])
-def test_a_command_stopped_part_way_keeps_a_secrets_file_it_did_not_make(
-    operator, monkeypatch, capsys, command
-):
-    """Only the secrets file the command made is taken back: one there before stays, and
-    so does one another process made first (this command then took its keys)."""
-    stored = {"session_key": "s" * 43, "key_encryption_key": _other_kek()}
-    (operator / "secrets.json").write_text(json.dumps(stored))
-    (operator / "secrets.json").chmod(0o600)
-    _stopped_part_way(operator, monkeypatch, capsys, command)
-    assert json.loads((operator / "secrets.json").read_text()) == stored
-
-    (operator / "secrets.json").unlink()
-    theirs = {"session_key": "t" * 43, "key_encryption_key": _other_kek()}
-    real = settings_module._created_whole
-
-    def made_first_by_another(path: Path, values: dict) -> bool:
-        path.write_text(json.dumps(theirs))
-        path.chmod(0o600)
-        return real(path, values)
-
-    monkeypatch.setattr(settings_module, "_created_whole", made_first_by_another)
-    _stopped_part_way(operator, monkeypatch, capsys, command)
-    assert json.loads((operator / "secrets.json").read_text()) == theirs
 
 
 # --- files an operator's commands leave behind ------------------------------------------
@@ -855,8 +775,6 @@ def test_an_init_that_loses_the_race_keeps_the_node_the_other_init_set_up(
     other_status, other_out, _ = raced[0]
     assert other_status == 0 and "created the administrator" in other_out, other_out
     assert (operator / "node.db").exists(), "the refused init removed the node set up in it"
-    # The secrets file the refused init made, which the other took: the node's keys need it.
-    assert (operator / "secrets.json").exists(), "the refused init removed the node's secrets"
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
