@@ -273,6 +273,26 @@ BUSY = (
 )
 
 
+def _sqlite_advice(reason: str, path: Path | None) -> str:
+    """What to do about what SQLite said of a file it could not use: its words name the
+    symptom ("disk I/O error"), not the file or folder to look at."""
+    folder = path.parent if path is not None else "the database's folder"
+    name = path.name if path is not None else "the database"
+    if "not a database" in reason or "malformed" in reason:
+        return (
+            "it is not a portal database, or it is damaged: check DATABASE_URL, or restore "
+            "the node from its backup (ops/README.md, section 4)"
+        )
+    if "readonly" in reason:
+        return f"this account cannot write {name} or its folder {folder}: fix their permissions"
+    if "disk I/O" in reason or "unable to open" in reason:
+        return (
+            f"check that {folder} exists, has space and that this account can write in it, "
+            f"and that {name}-wal and {name}-shm there, if any, are files it can write"
+        )
+    return f"check DATABASE_URL and the folder {folder}"
+
+
 def problem(error: DBAPIError, database: Database) -> CommandError:
     """One line for a database that does not answer as configured."""
     if is_lock_wait(error):
@@ -285,7 +305,10 @@ def problem(error: DBAPIError, database: Database) -> CommandError:
     except CommandError:
         url, where = None, database.shown()
     if url is not None and url.get_backend_name() == "sqlite":
-        return CommandError(f"cannot use the SQLite database {database.shown()}: {reason}")
+        return CommandError(
+            f"cannot use the SQLite database {database.shown()}: {reason}; "
+            + _sqlite_advice(reason, _sqlite_path(database.url))
+        )
     if "does not exist" in reason and reason.startswith("database"):
         name = url.database if url is not None else "?"
         return CommandError(

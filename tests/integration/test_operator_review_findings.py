@@ -650,6 +650,44 @@ def test_a_command_stopped_part_way_leaves_a_database_file_it_did_not_make(
     assert (operator / "node.db").exists()
 
 
+def _not_a_database(operator: Path) -> str:
+    (operator / "node.db").write_bytes(b"synthetic bytes, not a database " * 200)
+    return "db upgrade"
+
+
+def _log_cannot_be_made(operator: Path) -> str:
+    (operator / "node.db-wal").mkdir()  # SQLite cannot write its log beside the file
+    return "demo"
+
+
+# A SQLite file SQLite cannot use, each way, and what the line says to do about it.
+UNUSABLE = {
+    "a file that is not a database": (
+        _not_a_database,
+        "it is not a portal database, or it is damaged: check DATABASE_URL, or restore",
+    ),
+    "a log that cannot be written": (
+        _log_cannot_be_made,
+        "and that node.db-wal and node.db-shm there, if any, are files it can write",
+    ),
+}
+
+
+@pytest.mark.parametrize("way", sorted(UNUSABLE))
+def test_a_sqlite_file_that_cannot_be_used_is_said_with_what_to_do(
+    operator, monkeypatch, capsys, way
+):
+    """Said as SQLite's words alone ('cannot use the SQLite database …: disk I/O error'),
+    which name the symptom, not the file or folder to look at, nor what to do."""
+    make, said = UNUSABLE[way]
+    command = make(operator)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, _, err = run(capsys, *MAKING[command])
+    (line,) = err.strip().splitlines()
+    assert status == 3, err
+    assert line.startswith("error: cannot use the SQLite database") and said in line, line
+
+
 # --- files an operator's commands leave behind ------------------------------------------
 
 
