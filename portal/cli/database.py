@@ -3,8 +3,10 @@ traceback. Every command goes through here, so they all agree on the database.""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import time
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,25 +131,72 @@ def setting_up(database: Database) -> Iterator[Engine]:
     migrated part way, or empty. A file that was there before is never removed, nor one
     that holds an agency by then (another `portal init` may have set the node up in it
     meanwhile, and reported it done). The command checks what it was given before it comes
-    here; this is for what fails after."""
+    here; this is for what fails after.
+
+    A SQLite database is set up by one command at a time in its folder (`_setting_up_alone`):
+    else a stopped init removed the file it made while another init, which had opened and
+    migrated it meanwhile, went on to set its node up in it and report it done."""
     path = _sqlite_path(database.url)
-    made: list[Path] = []
-    if is_new_file(database):
-        beside = [path.with_name(path.name + suffix) for suffix in _BESIDE_THE_FILE]
-        left_before = {file for file in beside if file.exists()}
-        if _make_private(path):  # else another process made it meanwhile: its file
-            made = [path, *(file for file in beside if file not in left_before)]
-    engine = None
+    folder = None
+    if path is not None:
+        is_new_file(database)  # a folder that does not exist is refused before waiting on it
+        folder = _setting_up_alone(path.parent)
     try:
-        engine = open_engine(database, schema=False)
-        yield engine
-    except BaseException:
-        if engine is not None:
-            engine.dispose()
-        if made and not _holds_a_node(database):
-            for file in made:
-                file.unlink(missing_ok=True)
-        raise
+        made: list[Path] = []
+        if is_new_file(database):
+            beside = [path.with_name(path.name + suffix) for suffix in _BESIDE_THE_FILE]
+            left_before = {file for file in beside if file.exists()}
+            if _make_private(path):  # else another process made it meanwhile: its file
+                made = [path, *(file for file in beside if file not in left_before)]
+        engine = None
+        try:
+            engine = open_engine(database, schema=False)
+            yield engine
+        except BaseException:
+            if engine is not None:
+                engine.dispose()
+            if made and not _holds_a_node(database):
+                for file in made:
+                    file.unlink(missing_ok=True)
+            raise
+    finally:
+        if folder is not None:
+            os.close(folder)  # releases the folder to the next command setting up in it
+
+
+# How long a command that sets up a SQLite database waits for another one setting up in
+# the same folder before it refuses.
+SETUP_WAIT_SECONDS = 30.0
+_SETUP_POLL_SECONDS = 0.1
+
+
+def _setting_up_alone(folder: Path) -> int:
+    """An open descriptor of the database's folder, flock-ed for this command alone; closing
+    it releases the folder. A lock on the folder makes no file in it, and is not SQLite's
+    (its POSIX locks are on the database's files, which closing this cannot release)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as error:
+        raise CommandError(
+            f"cannot open the database's folder {folder}: {error.strerror}"
+        ) from None
+    deadline = time.monotonic() + SETUP_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise CommandError(
+                    "another `portal init`, `portal demo` or `portal db upgrade` is setting up "
+                    f"a database in {folder}; try again once it has finished",
+                    REFUSED,
+                ) from None
+            time.sleep(_SETUP_POLL_SECONDS)
+        except BaseException:
+            os.close(fd)
+            raise
 
 
 def _holds_a_node(database: Database) -> bool:

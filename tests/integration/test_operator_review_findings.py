@@ -25,6 +25,7 @@ from test_cli_operator import INIT, PASSWORD
 
 from portal import migrate
 from portal.cli import main as cli
+from portal.cli.errors import REFUSED
 from portal.crypto import KeyWrapper
 from portal.db import make_engine
 from portal.models import Agency, AgencyKey, KeyPurpose
@@ -791,6 +792,11 @@ def test_audit_verify_with_a_journal_that_is_a_folder_is_one_line(
     assert status in (1, 3) and "unexpected" not in err, (status, err)
 
 
+def _not_held(folder: Path) -> int:
+    """A descriptor of the database's folder, not locked: the command does not wait."""
+    return os.open(folder, os.O_RDONLY)
+
+
 def test_an_init_that_loses_the_race_keeps_the_node_the_other_init_set_up(
     operator, monkeypatch, capsys
 ):
@@ -798,6 +804,8 @@ def test_an_init_that_loses_the_race_keeps_the_node_the_other_init_set_up(
     set the node up in it and said so, and the first, refused as "another `portal init` has
     just set up this node", removed the file it had made, with the node in it (found by
     review)."""
+    from portal.cli import database as cli_database
+
     url = f"sqlite:///{operator / 'node.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     real, raced = migrate.upgrade, []
@@ -807,7 +815,11 @@ def test_an_init_that_loses_the_race_keeps_the_node_the_other_init_set_up(
         if not raced:  # the other init runs once this one has migrated
             raced.append(run(capsys, *INIT))
 
+    # Two inits no longer set up one SQLite file at once (the folder is held: see
+    # test_a_stopped_init_keeps_the_node_another_init_is_setting_up_in_the_file_it_made);
+    # the other one runs here as if it did not wait, as on PostgreSQL.
     monkeypatch.setattr(migrate, "upgrade", upgrade)
+    monkeypatch.setattr(cli_database, "_setting_up_alone", _not_held)
     status, _, err = run(capsys, *INIT)
     assert status == 4 and "another `portal init` has just set up this node" in err, err
     other_status, other_out, _ = raced[0]
@@ -863,7 +875,11 @@ def test_a_failed_command_keeps_a_secrets_file_another_node_was_set_up_with(
     database, `portal init` set up another node in another database with that file's keys
     and said so. This command, stopped (Ctrl-C), took the file back with its own database
     file: the other node's keys are opened by no secrets file, for good."""
-    mine, theirs = f"sqlite:///{operator / 'node.db'}", f"sqlite:///{operator / 'other.db'}"
+    # The other node's database in a folder of its own: two commands do not set up
+    # databases in one folder at once.
+    (operator / "other").mkdir()
+    mine = f"sqlite:///{operator / 'node.db'}"
+    theirs = f"sqlite:///{operator / 'other' / 'other.db'}"
     real, raced = migrate.upgrade, []
 
     def upgrade(engine, revision: str = "head") -> None:
@@ -929,11 +945,12 @@ def test_a_stopped_init_keeps_the_secrets_file_another_init_has_read(operator, m
     assert _opens_the_node(url, operator), "no secrets file opens the second init's node"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a database file this command made may be another init's by then, migrated with "
-    "no agency yet: the take-back (2152bd5) removes it; nothing tells the two inits apart",
-)
+def _made(path: Path) -> tuple[int, int, int]:
+    """A file as it was made: not another one in its place, nor written since."""
+    made = path.stat()
+    return made.st_ino, made.st_size, made.st_mtime_ns
+
+
 def test_a_stopped_init_keeps_the_node_another_init_is_setting_up_in_the_file_it_made(
     operator, monkeypatch, capsys
 ):
@@ -942,16 +959,20 @@ def test_a_stopped_init_keeps_the_node_another_init_is_setting_up_in_the_file_it
     first, stopped then (Ctrl-C, or 'the database is busy' while the second migrated),
     found no agency in it yet and removed the database file and the secrets file. The
     second went on, created its agency in the removed file (or in an empty one SQLite made
-    in its place) and said it had set the node up: the node is gone."""
+    in its place) and said it had set the node up: the node is gone. A database is now set
+    up by one command at a time in its folder: the second waits, then refuses in one line,
+    and sets the node up once the first has stopped."""
+    from portal.cli import database as cli_database
+
     url, first = _first_init_under_way(monkeypatch, operator)
-    real = migrate.upgrade
-
-    def upgrade(engine, revision: str = "head") -> None:
-        real(engine, revision)  # the second init has migrated; its agency is to come
-        monkeypatch.setattr(migrate, "upgrade", real)
-        _stops(first)
-
-    monkeypatch.setattr(migrate, "upgrade", upgrade)
-    status, out, err = run(capsys, *INIT)  # the second init
+    made = _made(operator / "node.db")
+    monkeypatch.setattr(cli_database, "SETUP_WAIT_SECONDS", 0.2)
+    status, out, err = run(capsys, *INIT)  # the second init, while the first sets up
+    assert status == REFUSED and "created" not in out, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "is setting up a database in" in err and "try again once it has finished" in err
+    assert _made(operator / "node.db") == made and (operator / "secrets.json").exists()
+    _stops(first)
+    status, out, err = run(capsys, *INIT)  # the second init, run again
     assert status == 0 and "created the administrator" in out, err
     assert _set_up(url, operator), "the node the second init said it set up is gone"
