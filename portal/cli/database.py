@@ -3,6 +3,7 @@ traceback. Every command goes through here, so they all agree on the database.""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -170,15 +171,18 @@ SETUP_WAIT_SECONDS = 30.0
 _SETUP_POLL_SECONDS = 0.1
 
 
-def _setting_up_alone(folder: Path) -> int:
+def _setting_up_alone(folder: Path) -> int | None:
     """An open descriptor of the database's folder, flock-ed for this command alone; closing
     it releases the folder. A lock on the folder makes no file in it, and is not SQLite's
-    (its POSIX locks are on the database's files, which closing this cannot release)."""
+    (its POSIX locks are on the database's files, which closing this cannot release).
+    None where the folder's file system keeps no such locks (some network file systems):
+    the command then sets up unguarded, as it did before."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError as error:
         raise CommandError(
-            f"cannot open the database's folder {folder}: {error.strerror}"
+            f"cannot open the database's folder {folder}: {error.strerror}; make it readable "
+            "for this account, or put the database in another folder"
         ) from None
     deadline = time.monotonic() + SETUP_WAIT_SECONDS
     while True:
@@ -194,9 +198,18 @@ def _setting_up_alone(folder: Path) -> int:
                     REFUSED,
                 ) from None
             time.sleep(_SETUP_POLL_SECONDS)
+        except OSError as error:
+            os.close(fd)
+            if error.errno in _NO_LOCKS_HERE:
+                return None
+            raise
         except BaseException:
             os.close(fd)
             raise
+
+
+# What flock says on a file system that keeps no locks of its kind.
+_NO_LOCKS_HERE = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL})
 
 
 def _holds_a_node(database: Database) -> bool:

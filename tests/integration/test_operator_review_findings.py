@@ -7,6 +7,7 @@ fixed."""
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
 import os
@@ -957,11 +958,11 @@ def test_a_stopped_init_keeps_the_node_another_init_is_setting_up_in_the_file_it
     """Two `portal init` on one new file: the first made the secrets file and the database
     file; the second read that secrets file, opened that database and migrated it. The
     first, stopped then (Ctrl-C, or 'the database is busy' while the second migrated),
-    found no agency in it yet and removed the database file and the secrets file. The
-    second went on, created its agency in the removed file (or in an empty one SQLite made
-    in its place) and said it had set the node up: the node is gone. A database is now set
-    up by one command at a time in its folder: the second waits, then refuses in one line,
-    and sets the node up once the first has stopped."""
+    found no agency in it yet and removed the database file. The second went on, created
+    its agency in the removed file (or in an empty one SQLite made in its place) and said it
+    had set the node up: the node was gone. A database is now set up by one command at a
+    time in its folder: the second waits, then refuses in one line, and sets the node up
+    once the first has stopped."""
     from portal.cli import database as cli_database
 
     url, first = _first_init_under_way(monkeypatch, operator)
@@ -976,3 +977,19 @@ def test_a_stopped_init_keeps_the_node_another_init_is_setting_up_in_the_file_it
     status, out, err = run(capsys, *INIT)  # the second init, run again
     assert status == 0 and "created the administrator" in out, err
     assert _set_up(url, operator), "the node the second init said it set up is gone"
+
+
+def test_a_folder_whose_file_system_keeps_no_locks_is_set_up_unguarded(
+    operator, monkeypatch, capsys
+):
+    """Some network file systems answer flock with ENOLCK: the command sets the database up
+    as it did before the folder was locked, rather than fail."""
+    import fcntl as fcntl_module
+
+    def no_locks_here(*_args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl_module, "flock", no_locks_here)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
+    status, out, err = run(capsys, *INIT)
+    assert status == 0 and "created the administrator" in out, err
