@@ -168,6 +168,11 @@ class WriteLock:
                     self._queue.release()
         return handed
 
+    @property
+    def held(self) -> bool:
+        """Whether a writer (or the checkpointer) of this process holds it now."""
+        return self._queue.held
+
     def release(self) -> None:
         try:
             if self.processes is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from sqlalchemy import create_engine, event, text
 
 from portal import migrate
 from portal.audit import lock_order
-from portal.db import make_engine, normalise_url, unit_of_work
+from portal.db import make_engine, normalise_url, unit_of_work, write_lock_of
 from portal.errors import Conflict
 from portal.scratch_db import scratch_database
 
@@ -95,6 +97,53 @@ def outcome_of(engine, work) -> str:
     except BaseException as error:  # reported by the caller's assertion
         return repr(error)
     return "done"
+
+
+def lock_waiters(engine, monkeypatch) -> Callable[[], bool]:
+    """A test of two writes at once: whether a writer on `engine` waits for a lock another
+    holds now. On SQLite, a writer queued for the node's write lock (the WAL checkpointer,
+    which queues there too, is not a writer); on PostgreSQL, a server process of the test's
+    database waiting for a lock (a row, FOR UPDATE)."""
+    if engine.dialect.name == "postgresql":
+
+        def waits() -> bool:
+            with engine.connect() as conn:
+                return bool(
+                    conn.execute(
+                        text(
+                            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND wait_event_type = 'Lock' LIMIT 1"
+                        )
+                    ).first()
+                )
+
+        return waits
+    lock = write_lock_of(engine)
+    queued: set[threading.Thread] = set()
+    acquire = lock.acquire
+
+    def acquire_noted() -> None:
+        this = threading.current_thread()
+        if lock.held:
+            queued.add(this)
+        try:
+            acquire()
+        finally:
+            queued.discard(this)
+
+    monkeypatch.setattr(lock, "acquire", acquire_noted)
+    return lambda: bool(queued)
+
+
+def until(event: threading.Event, waiting: Callable[[], bool], *, timeout: float = 3) -> None:
+    """Wait for `event`, or until `waiting()` (the other write has blocked on this one: only
+    this one going on can free it), or `timeout` seconds. Waiting out the seconds while the
+    other was already blocked left it only the rest of its own lock wait (5 s less 3) for
+    this one's remaining work: on a loaded CI machine it ran out."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(timeout=0.02):
+        if waiting() or time.monotonic() >= deadline:
+            return
 
 
 @contextmanager

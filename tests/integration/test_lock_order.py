@@ -5,10 +5,10 @@ whose write it was is told to try again, their change thrown away.
 
 Each test runs two transactions that really commit, in two threads, and makes them
 interleave at the locks: the first pauses just after it locks its first row of the kind
-named, until the second has locked its own first row (or, when the second has to wait
-for the first, for three seconds). Only PostgreSQL can deadlock: on SQLite every writer
-takes the node's one write lock before its first locking read, so the second simply
-waits; the tests run there too, to show both writes are still done.
+named, until the second has locked its own first row, or waits for a lock the first
+holds (`databases.until`; at most three seconds). Only PostgreSQL can deadlock: on
+SQLite every writer takes the node's one write lock before its first locking read, so
+the second simply waits; the tests run there too, to show both writes are still done.
 Synthetic, obviously fictional data only."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from portal.models.workflow import Meeting, Task
 from portal.services import api_tokens, case_closing, meetings, mentor_assignments, staff, tasks
 
 import factories as make
-from databases import outcome_of
+from databases import lock_waiters, outcome_of, until
 
 LATER = make.AT + timedelta(hours=1)
 TODAY = date(2026, 11, 2)
@@ -54,10 +54,11 @@ def interleaved(
     """Run `first` and `second`, each in a unit of work of its own: `first` pauses just
     after it first locks one of `first_locks` ("case", "assignment", "task", "log"),
     `second` starts then, and `first` goes on once `second` has locked one of
-    `second_locks`, or after three seconds (when `second` waits for `first`). Returns each
+    `second_locks`, or once `second` waits for a lock `first` holds. Returns each
     one's outcome: "done", "refused 409", or the error."""
     first_held, second_held = threading.Event(), threading.Event()
     wanted = {"first": first_locks, "second": second_locks}
+    waiting = lock_waiters(engine, monkeypatch)
 
     def locked(kind: str) -> None:
         name = threading.current_thread().name
@@ -65,7 +66,7 @@ def interleaved(
             return
         if name == "first" and not first_held.is_set():
             first_held.set()
-            second_held.wait(timeout=3)
+            until(second_held, waiting)
         elif name == "second":
             second_held.set()
 

@@ -18,7 +18,7 @@ from portal.models.workflow import ACTIVE_TASK_STATUSES, Task
 from portal.services import mentor_assignments, tasks
 
 import factories as make
-from databases import outcome_of
+from databases import lock_waiters, outcome_of, until
 
 
 def _name_the_mentor(db, ids: dict, how: str, at) -> None:
@@ -82,14 +82,15 @@ def test_a_task_named_to_the_mentor_as_their_assignment_ends_is_not_left_with_th
     later = make.AT + timedelta(hours=1)
     read_it, ended = threading.Event(), threading.Event()
     hold_tasks = tasks._hold_tasks
+    waiting = lock_waiters(committed_engine, monkeypatch)
 
     def read_then_wait(*args, **kwargs):
         # The task form has read the mentor as the case's; the end commits before it writes
-        # (or, if the form holds the assignment, waits for it: then the wait times out).
+        # (or, if the form holds the assignment, waits for it: then this goes on).
         held = hold_tasks(*args, **kwargs)
         if threading.current_thread().name == "task":
             read_it.set()
-            ended.wait(timeout=3)
+            until(ended, waiting)
         return held
 
     monkeypatch.setattr(tasks, "_hold_tasks", read_then_wait)
@@ -165,13 +166,14 @@ def test_a_mentor_task_edited_while_the_case_passes_to_another_mentor_is_saved_a
     later = make.AT + timedelta(hours=1)
     read_it, passed = threading.Event(), threading.Event()
     current_assignee = tasks._current_assignee
+    waiting = lock_waiters(committed_engine, monkeypatch)
 
     def read_then_wait(db, task):
         # The edit holds the task; the reassignment starts before it writes.
         found = current_assignee(db, task)
         if threading.current_thread().name == "edit":
             read_it.set()
-            passed.wait(timeout=3)
+            until(passed, waiting)
         return found
 
     monkeypatch.setattr(tasks, "_current_assignee", read_then_wait)
