@@ -43,6 +43,22 @@ def _line(process: subprocess.Popen) -> str:
     return line
 
 
+def _in_line(process: subprocess.Popen, lock_file: Path, *, at_most: float) -> None:
+    """Until `process` holds a record lock on `lock_file` (the turnstile, which a writer
+    holds while it waits in line, or the write lock), as the kernel lists them, or
+    `at_most` seconds have passed. /proc/locks is read, not the file opened: closing any
+    descriptor on it would let go of every lock this process holds there."""
+    # "1: POSIX  ADVISORY  WRITE <pid> <major>:<minor>:<inode> <start> <end>"
+    held = ("POSIX", str(process.pid), str(os.stat(lock_file).st_ino))
+    deadline = time.monotonic() + at_most
+    while time.monotonic() < deadline:
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if (fields[1], fields[4], fields[5].rsplit(":", 1)[-1]) == held:
+                return
+        time.sleep(0.01)
+
+
 HOLDER = """
     import sys, time
     from portal.process_queue import ProcessQueue
@@ -66,7 +82,10 @@ def test_a_process_that_lets_go_cannot_take_the_lock_back_from_one_waiting(tmp_p
     waiting = _start(HOLDER, path, "1.0")
     try:
         assert _line(waiting) == "asking"
-        time.sleep(0.1)  # B is in line, trying the lock between short sleeps
+        # B is in line (it holds the turnstile), trying the lock between short sleeps. A
+        # fixed 0.1 s after "asking" could end before it was, on a loaded machine: this
+        # process then took the lock straight back.
+        _in_line(waiting, Path(path), at_most=5)
         queue.release()
         assert queue.acquire(timeout=0.3) is False  # B holds it now, for a second
         assert _line(waiting) == "held"
@@ -236,10 +255,15 @@ def test_a_migration_that_changes_the_schema_then_writes_does_not_hold_up_a_work
     with engine.connect() as migration:
         migration.begin()
         migration.exec_driver_sql("CREATE TABLE added (x INTEGER)")
-        worker = _start(WRITER, url, "3000")
+        # The worker's limit ends only a wait for each other (before the fix, answered
+        # 503): ample, so that the migration's write and commit and the worker's own, slow
+        # on a loaded machine, never run past it.
+        worker = _start(WRITER, url, "10000")
         try:
             assert _line(worker) == "writing"
-            time.sleep(1.0)  # the worker's writer is at the lock
+            # Go on once the worker's writer is at the lock, not after a fixed second of
+            # the worker's wait.
+            _in_line(worker, tmp_path / f"node.db{PROCESS_QUEUE_SUFFIX}", at_most=3)
             migration.exec_driver_sql("INSERT INTO added VALUES (1)")
             migration.commit()
             assert _line(worker) == "saved"
