@@ -35,10 +35,26 @@ def _connect(url: str):
     return psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
 
 
+def _waits_for_a_lock(watcher) -> bool:
+    found = watcher.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return found is not None
+
+
 def test_a_wait_for_another_transactions_row_lock_is_counted_for_as_long_as_it_lasts(
     postgres_url,
 ):
+    """The holder keeps its lock half a second once the server shows the other waiting, and
+    what is counted is checked against the span the test saw: at least from the wait seen
+    to the commit sent, at most from the waiter's start to the commit done, give or take
+    a few samples. Half a second from the waiter's start, against a fixed 0.3-0.8 s, could
+    fail on a loaded machine: the waiter's statement reaching the server late counted less
+    than 0.3 s, a commit answered late more than 0.8 s."""
     holder, waiter = _connect(postgres_url), _connect(postgres_url)
+    watcher = _connect(postgres_url)
+    watcher.autocommit = True  # each look reads pg_stat_activity afresh
     with RowLockWaits(postgres_url, interval=0.005) as waits:
         holder.execute("SELECT seq FROM head WHERE id = 1 FOR UPDATE")
         blocked = threading.Thread(
@@ -47,14 +63,23 @@ def test_a_wait_for_another_transactions_row_lock_is_counted_for_as_long_as_it_l
                 waiter.commit(),
             )
         )
+        started = time.monotonic()
         blocked.start()
+        deadline = started + 10
+        while not _waits_for_a_lock(watcher) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen = time.monotonic()
         time.sleep(0.5)
+        committing = time.monotonic()
         holder.commit()
+        committed = time.monotonic()
         blocked.join(timeout=10)
-    holder.close()
-    waiter.close()
+    for connection in (holder, waiter, watcher):
+        connection.close()
     assert not blocked.is_alive()
-    assert 0.3 < waits.waited < 0.8, waits.waited
+    assert seen < deadline, "the waiter never waited for the holder's row lock"
+    least, most = committing - seen, committed - started
+    assert least - 0.2 < waits.waited < most + 0.3, (least, waits.waited, most)
 
 
 def _locking_app(url: str):
