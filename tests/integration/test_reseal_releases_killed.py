@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
-from sqlmodel import select
+from sqlalchemy import and_, or_, update
+from sqlmodel import func, select
 from test_reseal_cli import node  # noqa: F401 - a fixture
 
 import consent
@@ -22,7 +22,10 @@ from portal.services import releases
 import factories as make
 from killed_helpers import kill_part_way
 
-RELEASES = 30  # 60 records: a release and its revocation each
+# 240 records, a release and its revocation each: the re-seal must still be running when
+# the watcher has seen five sealed and kills it. With 60 it sealed the rest in under 0.2 s,
+# which a watcher slowed by a loaded machine could miss.
+RELEASES = 120
 SIGNER = consent.Signer("Robin Killtest", consent.Capacity.SELF)
 
 
@@ -98,6 +101,27 @@ def _documents(engine, keys) -> tuple[dict, int]:
     return found, sealed
 
 
+def _sealed(engine) -> int:
+    """How many rows are sealed, asked while the re-seal runs, and none half-written: one
+    query a table, where opening every document (`_documents`) took a good part of the
+    time the re-seal had left."""
+    sealed = 0
+    with unit_of_work(engine) as db:
+        for table in (ConsentRelease, ReleaseRevocation):
+            in_clear = table.document != ""
+            both_or_neither = or_(
+                and_(table.document_sealed.is_(None), ~in_clear),
+                and_(table.document_sealed.is_not(None), in_clear),
+            )
+            counted = select(
+                func.count(table.document_sealed), func.count().filter(both_or_neither)
+            )
+            found, half_written = db.exec(counted).one()
+            assert half_written == 0, table.__tablename__
+            sealed += found
+    return sealed
+
+
 def test_a_reseal_of_releases_killed_part_way_loses_nothing_and_a_second_run_finishes(
     node,  # noqa: F811
     tmp_path,
@@ -109,9 +133,7 @@ def test_a_reseal_of_releases_killed_part_way_loses_nothing_and_a_second_run_fin
     _kept_in_clear(node)
     before, sealed = _documents(engine, keys)
     assert sealed == 0 and len(before) == 2 * RELEASES
-    kill_part_way(
-        tmp_path, ["keys", "reseal", "--batch", "1"], lambda: _documents(engine, keys)[1] >= 5
-    )
+    kill_part_way(tmp_path, ["keys", "reseal", "--batch", "1"], lambda: _sealed(engine) >= 5)
 
     part_way, sealed = _documents(engine, keys)
     assert part_way == before and 0 < sealed < 2 * RELEASES  # stopped part-way, nothing lost
