@@ -104,6 +104,28 @@ def interleaved(
     return outcomes
 
 
+def test_the_pause_ends_once_the_other_write_waits_for_this_one(committed_engine, monkeypatch):
+    """The harness's pause (`databases.until`) ends when the second write is seen waiting
+    for a lock the first holds, not when its seconds run out. Waited out, three seconds
+    left the second only the rest of its own 5 s lock wait for the first's remaining work,
+    and a loaded CI machine overran it: the second was told it waited 5 s for the write
+    lock. Here the pause could last a minute: the second would have given up long before."""
+    waiting = lock_waiters(committed_engine, monkeypatch)
+    outcome: list[str] = []
+
+    def second() -> None:
+        outcome.append(outcome_of(committed_engine, lambda db: chain.lock_head(db, None)))
+
+    with unit_of_work(committed_engine) as db:
+        chain.lock_head(db, None)  # the node log's head: its row, or on SQLite the write lock
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        until(threading.Event(), waiting, timeout=60)
+        assert waiting() and waiter.is_alive(), outcome
+    waiter.join(timeout=30)
+    assert outcome == ["done"]
+
+
 def _close(ids):
     def close(db):
         case_closing.close_case(
