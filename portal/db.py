@@ -388,6 +388,10 @@ def make_engine(url: str, *, lock_wait_ms: int = COMMAND_LOCK_WAIT_MS, **kwargs)
     pool = kwargs.get("poolclass") or parsed.get_dialect().get_pool_class(parsed)
     if issubclass(pool, QueuePool):  # an in-memory SQLite database has one connection
         kwargs.setdefault("pool_use_lifo", True)
+    # A statement's error names its bound values, and a 500's traceback goes to the node's
+    # log, which is the operator's: what staff typed about a survivor (a task's words, a
+    # comment, minutes) must not go with it. The statement itself still does.
+    kwargs.setdefault("hide_parameters", True)
     if sqlite:
         engine = create_engine(
             url,

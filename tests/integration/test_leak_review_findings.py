@@ -1,0 +1,69 @@
+"""Survivor information leaving the disclosure point by a side channel (the node's log,
+the browser's caches and history, files, error pages), as a review found it.
+
+Each test is named after a leak the review found and failed before it was fixed;
+synthetic data only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import event
+
+from portal.services import tasks
+
+import factories as make
+from team_helpers import TODAY, Team
+
+SURVIVOR_WORDS = "SYNTHETIC-Robin-Example-moved-to-the-Elm-Street-safe-house"
+
+
+def _task(db, team):
+    made = tasks.create_task(
+        db,
+        team.case,
+        title="SYNTHETIC-TASK",
+        assignee=f"user:{team.staff[team.a.id].public_id}",
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        offered=None,
+        actor=team.staff[team.a.id],
+        at=make.AT,
+        today=TODAY,
+    )
+    db.flush()
+    return made
+
+
+# ---------------------------------------------------------------- the node's log
+
+
+def test_a_write_the_database_refuses_keeps_what_staff_typed_out_of_the_nodes_log(
+    lenient, db, keys, connection, caplog
+):
+    """A statement the database refuses is a 500 whose traceback goes to the node's log,
+    the operator's to read. SQLAlchemy writes the statement's bound values into the error's
+    text, so what staff typed about a survivor (here a task comment) went with it."""
+    team = Team(db, keys)
+    task = _task(db, team)
+    make.login(lenient, team.staff[team.a.id].username)
+    page = lenient.get(f"/tasks/{task.public_id}")
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        # A write the database refuses (as a row gone under the request would be).
+        if statement.startswith("INSERT INTO task_comment "):
+            statement = statement.replace("task_comment", "task_comment_refused", 1)
+        return statement, parameters
+
+    caplog.set_level(logging.ERROR, logger="portal")
+    event.listen(connection, "before_cursor_execute", refuse, retval=True)
+    try:
+        answer = lenient.post(
+            f"/tasks/{task.public_id}/comments",
+            data={"csrf_token": make.csrf_from(page.text), "body": SURVIVOR_WORDS},
+        )
+    finally:
+        event.remove(connection, "before_cursor_execute", refuse)
+    assert answer.status_code == 500
+    assert "task_comment_refused" in caplog.text  # the failure is in the log, with its SQL
+    assert SURVIVOR_WORDS not in caplog.text, "the comment's words are in the node's log"
