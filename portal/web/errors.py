@@ -35,6 +35,24 @@ def request_id(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
+# Path parameters that are credentials: a calendar feed's token, an enrolment link's
+# secret. The access logs are off for their sake (portal.serving); a line about a request
+# that failed must not write them either.
+_CREDENTIALS = ("token", "secret")
+
+
+def logged_path(request: Request) -> str:
+    """The request's path as the node's log may hold it: a credential in it replaced by
+    its parameter's name (`/calendar/{token}`)."""
+    path = request.url.path
+    params = request.scope.get("path_params") or {}
+    for name in _CREDENTIALS:
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            path = path.replace(value, "{" + name + "}")
+    return path
+
+
 def page(
     request: Request,
     status: int,
@@ -121,7 +139,7 @@ async def sealed_elsewhere(request: Request, error: SealedElsewhere) -> Response
     log.error(
         "sealed record refused on %s %s [request %s]: %s",
         request.method,
-        request.url.path,
+        logged_path(request),
         request_id(request),
         error,
     )
@@ -140,7 +158,7 @@ async def server_error(request: Request, error: Exception) -> Response:
     log.exception(
         "unhandled error on %s %s [request %s]",
         request.method,
-        request.url.path,
+        logged_path(request),
         request_id(request),
     )
     return server_error_page(request)

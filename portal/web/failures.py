@@ -72,7 +72,7 @@ class Failures:
 
     def _answer(self, scope: Scope, error: Exception, request_id: str, started: bool):
         request = Request(scope)
-        where = f"{request.method} {request.url.path} [request {request_id}]"
+        where = f"{request.method} {errors.logged_path(request)} [request {request_id}]"
         if isinstance(error, ClientDisconnect):
             log.info("client went away during %s", where)
             return None

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, exc
 
-from portal.services import tasks
+from portal.models import Role
+from portal.services import calendar, tasks
 
 import factories as make
 from team_helpers import TODAY, Team
@@ -67,3 +69,31 @@ def test_a_write_the_database_refuses_keeps_what_staff_typed_out_of_the_nodes_lo
     assert answer.status_code == 500
     assert "task_comment_refused" in caplog.text  # the failure is in the log, with its SQL
     assert SURVIVOR_WORDS not in caplog.text, "the comment's words are in the node's log"
+
+
+@pytest.mark.parametrize(
+    "failure, status",
+    [(exc.TimeoutError("no pooled connection came free"), 503), (RuntimeError("a bug"), 500)],
+    ids=["database-unavailable", "unhandled"],
+)
+def test_a_calendar_feed_that_fails_keeps_its_token_out_of_the_nodes_log(
+    lenient, db, keys, monkeypatch, caplog, failure, status
+):
+    """The feed's address is its credential (a calendar app fetches it with no session):
+    uvicorn's access log and the proxy's are off for it (portal.serving, ops/README.md).
+    A fetch that failed (the database busy, a bug) was logged with its path, so the
+    token went into the node's log, and with it a survivor-mentor's court dates and the
+    MDT's meetings, to whoever reads that log."""
+    agency = make.agency(db, keys)
+    token = calendar.issue_feed(db, make.user(db, agency, Role.MDT_COORDINATOR), at=make.AT)
+    db.flush()
+
+    def fails(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(calendar, "feed_ics", fails)
+    caplog.set_level(logging.INFO, logger="portal")
+    answer = lenient.get(f"/calendar/{token}")
+    assert answer.status_code == status
+    assert "/calendar/" in caplog.text  # the failure is in the log, with where it was
+    assert token not in caplog.text, "the feed's token is in the node's log"
