@@ -199,10 +199,19 @@ def _agency_ref(db: Session, agency_id: int) -> str:
     return db.get(Agency, agency_id).public_id
 
 
-def edit_fingerprint(task: Task) -> str:
+def edit_fingerprint(task: Task, *, assignee_told: bool = True) -> str:
     """What a task's edit form carries of the values it showed: a save over values changed
-    since is refused (it would put back what a colleague had just changed)."""
-    shown = f"{task.assignee_agency_id}|{task.assignee_user_id}|{task.due_date}|{task.priority}"
+    since is refused (it would put back what a colleague had just changed).
+
+    `assignee_told` False: the page could not name the assignee (an agency the editor may
+    not be told takes part), so the fingerprint leaves it out. A hash of its ids beside the
+    due date and priority the page shows is undone by guessing a few small integers, and
+    would tell the fact of service with no entry in that agency's log; the form can only
+    keep that assignee as it is (KEEP_ASSIGNEE), so there is nothing of it to put back."""
+    assignee = (
+        f"{task.assignee_agency_id}|{task.assignee_user_id}" if assignee_told else KEEP_ASSIGNEE
+    )
+    shown = f"{assignee}|{task.due_date}|{task.priority}"
     return hashlib.sha256(shown.encode()).hexdigest()[:24]
 
 
@@ -363,7 +372,10 @@ def update_task(
     # passes this task at the same moment waits for this save, or this save for it.
     _hold_mentors(db, case)
     db.refresh(task, with_for_update=True)
-    if seen is not None and seen != edit_fingerprint(task):
+    fingerprints = {edit_fingerprint(task)}
+    if assignee == KEEP_ASSIGNEE:  # a form that could not name the assignee
+        fingerprints.add(edit_fingerprint(task, assignee_told=False))
+    if seen is not None and seen not in fingerprints:
         raise Conflict(
             "priority",
             "Someone changed this task after you opened the page; what it is now is shown. "

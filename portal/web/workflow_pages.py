@@ -990,7 +990,7 @@ def _task_page(ctx: Context, task, case, *, status: int = 200, errors: dict | No
             "from_entry": mentor_tasks.entry_of_task(ctx.db, task, ctx.viewer.user),
             "assignees": tasks.assignee_choices(ctx.db, case, agencies=offered),
             "keep_assignee": tasks.KEEP_ASSIGNEE,
-            "seen": tasks.edit_fingerprint(task),
+            "seen": tasks.edit_fingerprint(task, assignee_told=row.assignee_told),
             "statuses": list(TaskStatus),
             "priorities": list(TaskPriority),
             "today": _today(ctx),

@@ -6,6 +6,7 @@ and failed before it was fixed."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -354,3 +355,69 @@ def test_checkpoint_of_every_log_crashes_once_the_roster_names_an_agency_elsewhe
     out = capsys.readouterr()
     engine.dispose()
     assert verified == 0 and "Far Welfare" not in out.out, out.out
+
+
+# 4. What reaches another agency with no entry in its owner's log -----------------------
+
+
+def test_a_task_page_hides_an_untold_assignee_but_its_edit_form_carries_a_hash_of_it(
+    client, db, keys
+):
+    """Unit R wrote a task; the coordinator hands it to Shelter B's staff. Shelter B is
+    community-based and has not told Unit R it takes part, so the page names the assignee
+    "another agency on the case". But the edit form's hidden `seen` was a bare hash of the
+    assignee's internal ids with the due date and priority the page shows: a few thousand
+    guesses of small integers give Shelter B's ids back, the fact of service reaching Unit R
+    with no entry in Shelter B's log."""
+    team = Team(db, keys)
+    task = tasks.create_task(
+        db,
+        team.case,
+        title="SYNTHETIC-TASK-TITLE",
+        assignee=f"user:{team.staff[team.r.id].public_id}",
+        due_date=(TODAY + timedelta(days=7)).isoformat(),
+        offered=None,
+        actor=team.staff[team.r.id],
+        at=make.AT,
+        today=TODAY,
+    )
+    tasks.update_task(
+        db,
+        task,
+        team.case,
+        assignee=f"user:{team.staff[team.b.id].public_id}",
+        due_date=task.due_date.isoformat(),
+        priority="normal",
+        offered=None,
+        actor=team.staff[team.coordinator.id],
+        at=make.AT,
+    )
+    db.flush()
+    make.login(client, team.staff[team.r.id].username)
+    page = client.get(f"/tasks/{task.public_id}").text
+    assert "another agency on the case (unchanged)" in page
+    # What anyone reading the page can compute for each agency and person they guess.
+    guessed = hashlib.sha256(
+        f"{team.b.id}|{team.staff[team.b.id].id}|{task.due_date}|normal".encode()
+    ).hexdigest()[:24]
+    assert guessed not in page
+    # The form still saves, and still refuses a save over a change made since it was shown.
+    later = (TODAY + timedelta(days=9)).isoformat()
+    seen = page.split('name="seen" value="')[1].split('"')[0]
+    form = {
+        "csrf_token": make.csrf_from(page),
+        "seen": seen,
+        "assignee": "unchanged",
+        "priority": "normal",
+    }
+    assert (
+        client.post(f"/tasks/{task.public_id}/edit", data={**form, "due_date": later}).status_code
+        == 303
+    )
+    db.refresh(task)
+    assert task.assignee_user_id == team.staff[team.b.id].id and task.due_date.isoformat() == later
+    stale = client.post(
+        f"/tasks/{task.public_id}/edit",
+        data={**form, "due_date": (TODAY + timedelta(days=10)).isoformat()},
+    )
+    assert stale.status_code == 409 and "Someone changed this task" in stale.text
