@@ -426,7 +426,13 @@ def check(
         )
         if coverage.covered:
             return ConsentAnswer(True, None, None, candidate.public_id)
-        if section_key not in candidate.release.sections or purpose != candidate.release.purpose:
+        # A release's state is told only to a recipient its signed document names: the
+        # recipient row that found it is a copy, and a revocation's date is the survivor's.
+        if (
+            recipient.public_id not in candidate.release.recipients
+            or section_key not in candidate.release.sections
+            or purpose != candidate.release.purpose
+        ):
             continue
         if coverage.code == consent.CoverageCode.REVOKED:
             blocked.setdefault(CONSENT_REVOKED, (coverage.reason, candidate.public_id))
