@@ -302,10 +302,11 @@ def prefetch(
             revocation = _verified_document(
                 "revocation", revocation_row.document, fingerprint, ring, at
             )
-            if revocation is not None:
+            if revocation is not None and _revokes(revocation, row, owners[row.client_id]):
                 revocations.append(revocation)
             else:
-                # A revocation we cannot verify still stops the release: failing closed.
+                # A revocation we cannot verify, or one signed for another release and put
+                # on this one's row, still stops the release: failing closed.
                 revocations.append(
                     unverified_revocation(
                         release_id=row.public_id,
@@ -343,6 +344,15 @@ def _opened(keys: KeyWrapper, agency_id: int, key_id: str | None, sealed, place:
         return open_text(secret, sealed, place)
     except SealedElsewhere:
         return None
+
+
+def _revokes(revocation: consent.Revocation, row, owner: Agency) -> bool:
+    """Whether the signed revocation is one of this row's release: the library counts a
+    revocation only for the release it names, so one moved here would revoke nothing."""
+    return (revocation.release_id, revocation.disclosing_agency) == (
+        row.public_id,
+        owner.public_id,
+    )
 
 
 def _signed_for(release: consent.Release, row, owner: Agency) -> bool:

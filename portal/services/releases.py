@@ -422,16 +422,22 @@ def revocations(db: Session, row: ConsentRelease, *, keys: KeyWrapper) -> list[c
 def _revocation(
     db: Session, revocation: ReleaseRevocation, row: ConsentRelease, *, keys: KeyWrapper
 ) -> consent.Revocation:
+    agency = db.get(Agency, row.agency_id).public_id
     try:
         text = revocation_text(db, revocation, row, keys=keys)
-        return consent.Revocation.from_dict(json.loads(text)["revocation"])
+        document = consent.Revocation.from_dict(json.loads(text)["revocation"])
+        # One naming another release revokes nothing as the library counts it: its row
+        # still revokes this release, as at the consent gate.
+        if (document.release_id, document.disclosing_agency) == (row.public_id, agency):
+            return document
     except (SealedElsewhere, ValueError, KeyError, TypeError):
-        return unverified_revocation(
-            release_id=row.public_id,
-            revocation_id=revocation.public_id,
-            revoked_at=revocation.revoked_at,
-            disclosing_agency=db.get(Agency, row.agency_id).public_id,
-        )
+        pass
+    return unverified_revocation(
+        release_id=row.public_id,
+        revocation_id=revocation.public_id,
+        revoked_at=revocation.revoked_at,
+        disclosing_agency=agency,
+    )
 
 
 def revoked_at(
