@@ -993,3 +993,34 @@ def test_a_folder_whose_file_system_keeps_no_locks_is_set_up_unguarded(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator / 'node.db'}")
     status, out, err = run(capsys, *INIT)
     assert status == 0 and "created the administrator" in out, err
+
+
+# --- survivor information at the operator's command line ---------------------------------
+
+
+def test_consent_verify_does_not_tell_the_operator_whether_a_guessed_signer_is_right(
+    node, operator, capsys
+):
+    """`portal consent verify` compared a file whose signature fails with the release stored
+    under its number, for anyone (the web page does so only for staff who may read the
+    names) and named the fields that differ. The operator, who can read release numbers in
+    the database, wrote a file with a guessed name of who signed: 'signer.name' among the
+    changed fields said the guess was wrong, its absence that it was the survivor's name."""
+    import test_consent_cli as consent_cli_tests
+
+    release, _ = consent_cli_tests.make_release(
+        (make_engine(node), KeyWrapper(_real_kek(operator)))
+    )
+    release["signature"]["sig"] = base64.urlsafe_b64encode(bytes(64)).decode().rstrip("=")
+    said = {}
+    for guess in ("Robin Example", "Someone Else (synthetic)"):
+        release["release"]["signer"]["name"] = guess
+        file = operator / "release.json"
+        file.write_text(json.dumps(release))
+        status, out, err = run(capsys, "consent", "verify", str(file))
+        assert status == 1 and "bad_signature" in out, out + err
+        said[guess] = out + err
+    assert said["Robin Example"] == said["Someone Else (synthetic)"], (
+        "the command tells a right guess of who signed from a wrong one"
+    )
+    assert "signer" not in said["Someone Else (synthetic)"]
