@@ -11,13 +11,14 @@ from disclosure_helpers import SIGNER
 import consent
 from portal.models import AgencyKind, Discipline, Role
 from portal.requester import Requester
-from portal.services import cases, casework, meetings, releases
+from portal.services import cases, casework, meetings, releases, tasks
 
 import factories as make
 
 NY = ZoneInfo("America/New_York")
 TODAY = date(2026, 11, 2)
 DECISION_NOTE = "SYNTHETIC-DECISION-NOTE"
+TASK_TITLE = "SYNTHETIC-TASK-TITLE"
 
 
 def _release(db, keys, agency, client, staff, recipients, sections):
@@ -116,6 +117,37 @@ class Team:
             recipients,
             list(sections),
         )
+
+    def task(self, db, *, writer=None, assignee=None, title: str = TASK_TITLE, **extra):
+        """A task on the case, due in a week, written by `writer` (Clinic A's staff) for
+        `assignee` (Unit R's staff)."""
+        return tasks.create_task(
+            db,
+            self.case,
+            title=title,
+            assignee=assignee or f"user:{self.staff[self.r.id].public_id}",
+            due_date=(TODAY + timedelta(days=7)).isoformat(),
+            offered=None,
+            actor=writer or self.staff[self.a.id],
+            at=make.AT,
+            today=TODAY,
+            **extra,
+        )
+
+    def hand_task(self, db, task, agency) -> None:
+        """The coordinator, told of everyone, hands `task` to `agency`'s staff."""
+        tasks.update_task(
+            db,
+            task,
+            self.case,
+            assignee=f"user:{self.staff[agency.id].public_id}",
+            due_date=task.due_date.isoformat(),
+            priority="normal",
+            offered=None,
+            actor=self.staff[self.coordinator.id],
+            at=make.AT,
+        )
+        db.flush()
 
     def decision(self, db) -> None:
         coordinator = self.staff[self.coordinator.id]

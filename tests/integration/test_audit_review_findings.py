@@ -370,29 +370,8 @@ def test_a_task_page_hides_an_untold_assignee_but_its_edit_form_carries_a_hash_o
     guesses of small integers give Shelter B's ids back, the fact of service reaching Unit R
     with no entry in Shelter B's log."""
     team = Team(db, keys)
-    task = tasks.create_task(
-        db,
-        team.case,
-        title="SYNTHETIC-TASK-TITLE",
-        assignee=f"user:{team.staff[team.r.id].public_id}",
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        offered=None,
-        actor=team.staff[team.r.id],
-        at=make.AT,
-        today=TODAY,
-    )
-    tasks.update_task(
-        db,
-        task,
-        team.case,
-        assignee=f"user:{team.staff[team.b.id].public_id}",
-        due_date=task.due_date.isoformat(),
-        priority="normal",
-        offered=None,
-        actor=team.staff[team.coordinator.id],
-        at=make.AT,
-    )
-    db.flush()
+    task = team.task(db, writer=team.staff[team.r.id])
+    team.hand_task(db, task, team.b)
     make.login(client, team.staff[team.r.id].username)
     page = client.get(f"/tasks/{task.public_id}").text
     assert "another agency on the case (unchanged)" in page

@@ -7,34 +7,17 @@ synthetic data only."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, exc
 
 from portal.models import Role
-from portal.services import calendar, tasks
+from portal.services import calendar
 
 import factories as make
-from team_helpers import TODAY, Team
+from team_helpers import Team
 
 SURVIVOR_WORDS = "SYNTHETIC-Robin-Example-moved-to-the-Elm-Street-safe-house"
-
-
-def _task(db, team):
-    made = tasks.create_task(
-        db,
-        team.case,
-        title="SYNTHETIC-TASK",
-        assignee=f"user:{team.staff[team.a.id].public_id}",
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        offered=None,
-        actor=team.staff[team.a.id],
-        at=make.AT,
-        today=TODAY,
-    )
-    db.flush()
-    return made
 
 
 # ---------------------------------------------------------------- the node's log
@@ -47,7 +30,8 @@ def test_a_write_the_database_refuses_keeps_what_staff_typed_out_of_the_nodes_lo
     the operator's to read. SQLAlchemy writes the statement's bound values into the error's
     text, so what staff typed about a survivor (here a task comment) went with it."""
     team = Team(db, keys)
-    task = _task(db, team)
+    task = team.task(db, assignee=f"user:{team.staff[team.a.id].public_id}", title="SYNTHETIC-TASK")
+    db.flush()
     make.login(lenient, team.staff[team.a.id].username)
     page = lenient.get(f"/tasks/{task.public_id}")
 

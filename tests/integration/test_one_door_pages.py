@@ -12,35 +12,17 @@ from portal.models import AuditEntry
 from portal.services import tasks
 
 import factories as make
-from team_helpers import DECISION_NOTE, TODAY, Team
+from team_helpers import DECISION_NOTE, TASK_TITLE, TODAY, Team
 
-TASK_TITLE = "SYNTHETIC-TASK-TITLE"
 TASK_DETAILS = "SYNTHETIC-TASK-DETAILS"
 COMMENT = "SYNTHETIC-TASK-COMMENT"
 SECRETS = (DECISION_NOTE, TASK_TITLE, TASK_DETAILS, COMMENT)
 
 
-def _new_task(db, team, *, writer=None, assignee=None, title: str = TASK_TITLE, **extra):
-    """A task on the team's case, due in a week, written by `writer` (Clinic A's staff) for
-    `assignee` (Unit R's staff)."""
-    return tasks.create_task(
-        db,
-        team.case,
-        title=title,
-        assignee=assignee or f"user:{team.staff[team.r.id].public_id}",
-        due_date=(TODAY + timedelta(days=7)).isoformat(),
-        offered=None,
-        actor=writer or team.staff[team.a.id],
-        at=make.AT,
-        today=TODAY,
-        **extra,
-    )
-
-
 def _team_with_records(db, keys):
     team = Team(db, keys)
     team.decision(db)
-    task = _new_task(db, team, details=TASK_DETAILS)
+    task = team.task(db, details=TASK_DETAILS)
     tasks.add_comment(db, task, COMMENT, actor=team.staff[team.a.id], at=make.AT)
     db.flush()
     return team, task
@@ -225,9 +207,7 @@ def test_a_task_page_names_no_community_agency_the_viewer_was_not_told_of(client
     staff) whose point has not said so."""
     team = Team(db, keys)
     coordinator = team.staff[team.coordinator.id]
-    task = _new_task(
-        db, team, writer=coordinator, assignee=f"user:{team.staff[team.r.id].public_id}"
-    )
+    task = team.task(db, writer=coordinator, assignee=f"user:{team.staff[team.r.id].public_id}")
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     case_page = _page(client, f"/cases/{team.case.public_id}")
@@ -263,8 +243,8 @@ def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(cli
     team = Team(db, keys)
     coordinator = team.staff[team.coordinator.id]
     # The coordinator gives Shelter B a task.
-    task = _new_task(
-        db, team, writer=coordinator, assignee=f"agency:{team.b.public_id}", title="SYNTHETIC-TASK"
+    task = team.task(
+        db, writer=coordinator, assignee=f"agency:{team.b.public_id}", title="SYNTHETIC-TASK"
     )
     db.flush()
     make.login(client, team.staff[team.r.id].username)
@@ -283,7 +263,7 @@ def test_a_task_assigned_to_a_community_agency_does_not_name_it_to_a_partner(cli
 
 def test_a_task_written_by_a_community_agency_does_not_name_it_to_a_partner(client, db, keys):
     team = Team(db, keys)
-    task = _new_task(db, team, title="SYNTHETIC-TASK")  # Clinic A asks Unit R
+    task = team.task(db, title="SYNTHETIC-TASK")  # Clinic A asks Unit R
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     _told_nothing(client, team)
@@ -299,20 +279,8 @@ def test_a_task_with_an_assignee_the_editor_may_not_be_told_of_keeps_it_on_edit(
     """The task page cannot name (nor offer by its id) an assignee the person editing may
     not be told takes part: its picker keeps it unchanged, and another edit keeps it."""
     team = Team(db, keys)
-    task = _new_task(db, team, writer=team.staff[team.r.id])  # Unit R's own task
-    # The coordinator, told of everyone, hands it to Shelter B's staff.
-    tasks.update_task(
-        db,
-        task,
-        team.case,
-        assignee=f"user:{team.staff[team.b.id].public_id}",
-        due_date=task.due_date.isoformat(),
-        priority="normal",
-        offered=None,
-        actor=team.staff[team.coordinator.id],
-        at=make.AT,
-    )
-    db.flush()
+    task = team.task(db, writer=team.staff[team.r.id])  # Unit R's own task
+    team.hand_task(db, task, team.b)  # to Shelter B's staff
     make.login(client, team.staff[team.r.id].username)
     page = _page(client, f"/tasks/{task.public_id}")
     assert team.b.public_id not in page and team.staff[team.b.id].public_id not in page
@@ -377,7 +345,7 @@ def test_a_list_of_withheld_tasks_says_why_once(client, db, keys):
     """Each withheld row says so; why is said once under the list, not on every row (the
     mentor's dashboard repeated the same sentence on each of eight tasks)."""
     team, task = _team_with_records(db, keys)
-    _new_task(db, team, title="SYNTHETIC-SECOND-TASK")
+    team.task(db, title="SYNTHETIC-SECOND-TASK")
     db.flush()
     make.login(client, team.staff[team.r.id].username)
     for path in ("/", "/tasks", f"/cases/{team.case.public_id}"):
