@@ -302,7 +302,8 @@ def prefetch(
             revocation = _verified_document(
                 "revocation", revocation_row.document, fingerprint, ring, at
             )
-            if revocation is not None and _revokes(revocation, row, owners[row.client_id]):
+            owner = owners[row.client_id].public_id
+            if revocation is not None and revokes(revocation, row.public_id, owner):
                 revocations.append(revocation)
             else:
                 # A revocation we cannot verify, or one signed for another release and put
@@ -346,13 +347,11 @@ def _opened(keys: KeyWrapper, agency_id: int, key_id: str | None, sealed, place:
         return None
 
 
-def _revokes(revocation: consent.Revocation, row, owner: Agency) -> bool:
-    """Whether the signed revocation is one of this row's release: the library counts a
-    revocation only for the release it names, so one moved here would revoke nothing."""
-    return (revocation.release_id, revocation.disclosing_agency) == (
-        row.public_id,
-        owner.public_id,
-    )
+def revokes(revocation: consent.Revocation, release_id: str, agency: str) -> bool:
+    """Whether a signed revocation is one of this release (its id, its disclosing agency's
+    public id): the library counts a revocation only for the release it names, so one moved
+    onto this release's row would revoke nothing."""
+    return (revocation.release_id, revocation.disclosing_agency) == (release_id, agency)
 
 
 def _signed_for(release: consent.Release, row, owner: Agency) -> bool:

@@ -21,7 +21,7 @@ from portal import i18n
 from portal.audit import AuditTag, lock_logs, record
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper, SealedElsewhere
-from portal.disclosure.consent_gate import unverified_revocation, verified_release
+from portal.disclosure.consent_gate import revokes, unverified_revocation, verified_release
 from portal.disclosure.sealed_releases import release_text, revocation_text, sealed_value
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
@@ -428,7 +428,7 @@ def _revocation(
         document = consent.Revocation.from_dict(json.loads(text)["revocation"])
         # One naming another release revokes nothing as the library counts it: its row
         # still revokes this release, as at the consent gate.
-        if (document.release_id, document.disclosing_agency) == (row.public_id, agency):
+        if revokes(document, row.public_id, agency):
             return document
     except (SealedElsewhere, ValueError, KeyError, TypeError):
         pass
