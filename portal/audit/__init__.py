@@ -12,13 +12,16 @@ from portal.audit.log import (
     record,
     record_many,
 )
+from portal.audit.revoked import RevokedMeanwhile, effective_after_disclosures
 
 __all__ = [
     "AuditActor",
     "AuditTag",
     "DisclosureFacts",
+    "RevokedMeanwhile",
     "acting_through",
     "actor_refs",
+    "effective_after_disclosures",
     "entry_values",
     "lock_logs",
     "record",

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 import consent
 from consent.validate import same_person_key
 from portal import i18n
-from portal.audit import AuditTag, lock_logs, record
+from portal.audit import AuditTag, effective_after_disclosures, lock_logs, record
 from portal.auth.sessions import Viewer
 from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.disclosure.consent_gate import revokes, unverified_revocation, verified_release
@@ -457,8 +457,10 @@ def revoke(
     keys: KeyWrapper,
     at: datetime,
 ) -> consent.SignedRevocation:
-    """Effective at once: the owner's disclosure point reads revocations on every request."""
+    """Effective at once: the owner's disclosure point reads revocations on every request,
+    and a page that read them before this commits is made again (`audit.revoked`)."""
     hold_release(db, row)
+    at = effective_after_disclosures(db, row.agency_id, row.public_id, at=at)
     if is_unverified(db, row, keys=keys, at=at):
         # The client's withdrawal is theirs to make whatever its stored copy says: a
         # revocation names the release by its number and nothing of what it says, and it

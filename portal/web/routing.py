@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive
 
+from portal.audit import RevokedMeanwhile
 from portal.auth import sessions as web_sessions
 from portal.auth.permissions import Permission, allows
 from portal.auth.sessions import Stage
@@ -99,6 +100,17 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 def _run(
+    handler: Handler, permission: Permission, request: Request, form: FormData | None
+) -> Response:
+    # A page whose disclosure was decided under a release revoked before it could be logged
+    # is made again, once: the second time the consent gate sees the revocation.
+    try:
+        return _run_once(handler, permission, request, form)
+    except RevokedMeanwhile:
+        return _run_once(handler, permission, request, form)
+
+
+def _run_once(
     handler: Handler, permission: Permission, request: Request, form: FormData | None
 ) -> Response:
     app_state = request.app.state

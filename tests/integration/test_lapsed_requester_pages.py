@@ -13,7 +13,9 @@ import factories as make
 from team_helpers import DECISION_NOTE, Team
 
 
-def test_a_partner_whose_joining_release_is_revoked_no_longer_reads_mdt_decisions(client, db, keys):
+def test_a_partner_whose_joining_release_is_revoked_no_longer_reads_mdt_decisions(
+    client, db, keys, clock
+):
     team = Team(db, keys)
     team.decision(db)
     clinic = make.agency(db, keys, name="Clinic D (synthetic)")
@@ -28,6 +30,9 @@ def test_a_partner_whose_joining_release_is_revoked_no_longer_reads_mdt_decision
 
     releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
     db.flush()
+    # The next request, a moment later: a revocation takes effect after every disclosure
+    # already logged under its release (`audit.revoked`), here at the same instant.
+    clock.advance(seconds=1)
     page = client.get(case_page)
     assert page.status_code == 200
     assert DECISION_NOTE not in page.text

@@ -132,7 +132,9 @@ def test_a_community_agency_taking_part_is_told_only_under_its_release(client, d
     assert "more agenc" not in coordinating
 
 
-def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more(client, db, keys):
+def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more(
+    client, db, keys, clock
+):
     from portal.models import Role
     from portal.services import releases
 
@@ -149,6 +151,9 @@ def test_a_lapsed_joining_release_keeps_the_link_but_tells_partners_nothing_more
 
     releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
     db.flush()
+    # The next request, a moment later: a revocation takes effect after every disclosure
+    # already logged under its release (`audit.revoked`), here at the same instant.
+    clock.advance(seconds=1)
     # From the next request on R is told nothing more of that client, not even that D
     # takes part; the link stays on record.
     assert clinic.name not in _page(client, f"/cases/{team.case.public_id}")
@@ -176,6 +181,9 @@ def test_a_lapsed_system_agencys_sections_are_not_said_to_be_unlinked(client, db
     _survivor, joined, _link = team.joined(db, keys, police, staff, [team.coordinator])
     releases.revoke(db, joined, reason="synthetic", actor=staff, keys=keys, at=make.AT)
     db.flush()
+    # The next request, a moment later: a revocation takes effect after every disclosure
+    # already logged under its release (`audit.revoked`), here its link's confirmation.
+    clock.advance(seconds=1)
     make.login(client, team.staff[team.r.id].username)
     case_page = _page(client, f"/cases/{team.case.public_id}")
     assert police.name in case_page and "link confirmed" in case_page

@@ -1,0 +1,89 @@
+"""No entry says a disclosure was made under a release that was revoked by then.
+
+A page decides its owners' answers from what it read without their logs locked (issue 15:
+readers do not wait), and a revocation holds the release's log from its start to its
+commit (`releases.hold_release`). So a page that read the releases just before a
+revocation committed would show, and log, what the survivor had already withdrawn. Its
+append holds the same log, so it reads the revocations again there (`refuse_revoked`): a
+revocation that committed meanwhile is seen, and the page is made again. The revocation, in
+turn, takes effect after every disclosure its log holds when it gets the lock
+(`releases.revoke`), so the two orders the log can hold them in are both true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlmodel import Session
+
+from portal.errors import DomainError
+from portal.models import AuditEntry, ConsentRelease, ReleaseRevocation
+
+_ONE_TICK = timedelta(microseconds=1)  # the finest time both databases keep
+
+_REVOCATIONS = (
+    select(ConsentRelease.public_id, ReleaseRevocation.revoked_at)
+    .join(ReleaseRevocation, ReleaseRevocation.release_id == ConsentRelease.id)
+    .where(ConsentRelease.public_id.in_(bindparam("refs", expanding=True)))
+)
+
+
+class RevokedMeanwhile(DomainError):
+    """A disclosure decided under a release whose revocation committed before it could be
+    logged: nothing of it is written or shown. A page is made again (`web.routing`)."""
+
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A release was revoked while this was being prepared, so nothing was shown. "
+            "Open it again."
+        )
+
+
+def refuse_revoked(db: Session, entries: Iterable[Mapping[str, Any]]) -> None:
+    """RevokedMeanwhile if any entry says it released under a release revoked at or before
+    its time (as the consent gate counts a revocation: from its row's time, whatever its
+    document says). The caller holds the logs the entries go to."""
+    released = [
+        entry
+        for entry in entries
+        if entry.get("decision") == "released" and entry.get("release_ref")
+    ]
+    if not released:
+        return
+    refs = sorted({entry["release_ref"] for entry in released})
+    first_revoked: dict[str, Any] = {}
+    for ref, revoked_at in db.connection().execute(_REVOCATIONS, {"refs": refs}):
+        first_revoked[ref] = min(revoked_at, first_revoked.get(ref, revoked_at))
+    if any(
+        entry["release_ref"] in first_revoked and first_revoked[entry["release_ref"]] <= entry["at"]
+        for entry in released
+    ):
+        raise RevokedMeanwhile()
+
+
+_LAST_RELEASED = select(func.max(AuditEntry.at)).where(
+    AuditEntry.agency_id == bindparam("agency"),
+    AuditEntry.at >= bindparam("at"),  # the log's (agency, at) index: only the latest few
+    AuditEntry.release_ref == bindparam("release"),
+    AuditEntry.decision == "released",
+)
+
+
+def effective_after_disclosures(
+    db: Session, agency_id: int, release_ref: str, *, at: datetime
+) -> datetime:
+    """When a revocation of the release made at `at` takes effect: `at`, or just after the
+    last disclosure under the release that the agency's log holds from then on (a page that
+    read the release before the revocation began and logged it first). The caller holds the
+    log, so no later one can be written before the revocation commits."""
+    last = (
+        db.connection()
+        .execute(_LAST_RELEASED, {"agency": agency_id, "at": at, "release": release_ref})
+        .scalar()
+    )
+    return at if last is None else last + _ONE_TICK

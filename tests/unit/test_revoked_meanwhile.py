@@ -1,0 +1,196 @@
+"""A revocation and a page view at once: the log never holds a disclosure under a release
+revoked by the disclosure's time, in either order the two commit. Each runs on each
+database with commits that really happen. Synthetic data only."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, timedelta
+
+import pytest
+from disclosure_helpers import SECRET_NOTE, release, world, write
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.audit import AuditTag, RevokedMeanwhile, chain
+from portal.db import unit_of_work
+from portal.disclosure import CONSENT_REVOKED, Released, Withheld, disclose, point
+from portal.models import Agency, AuditEntry, ConsentRelease, ReleaseRevocation, Role, StaffUser
+from portal.services import releases
+from portal.settings import Settings
+
+import factories as make
+from databases import setup_unit
+
+PAGE_AT = make.AT + timedelta(hours=1)
+# The revocation's request began first; the page read the release before it committed.
+REVOKED_AT = PAGE_AT - timedelta(minutes=1)
+
+
+@pytest.fixture
+def shared(committed_engine, keys):
+    """An owner's mental health notes released to a partner, committed."""
+    with setup_unit(committed_engine) as db:
+        w = world(db, keys)
+        write(db, keys, w, "mental_health", {"engaged": "yes", "summary": SECRET_NOTE})
+        row = release(db, keys, w, ["mental_health"])
+    return w, row
+
+
+def _view(engine, keys, w, *, at=PAGE_AT):
+    with unit_of_work(engine) as db:
+        return disclose(
+            db,
+            w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+            db.get(type(w.case), w.case.id),
+            db.get(Agency, w.owner.id),
+            "mental_health",
+            at,
+            tz=UTC,
+            keys=keys,
+        )
+
+
+def _revoke(engine, keys, w, row, *, at=REVOKED_AT) -> None:
+    with unit_of_work(engine) as db:
+        releases.revoke(
+            db,
+            db.get(ConsentRelease, row.id),
+            reason=None,
+            actor=db.get(type(w.owner_staff), w.owner_staff.id),
+            keys=keys,
+            at=at,
+        )
+
+
+def _released_entries(engine, owner_id) -> list[AuditEntry]:
+    with unit_of_work(engine) as db:
+        return db.exec(
+            select(AuditEntry).where(
+                AuditEntry.agency_id == owner_id,
+                AuditEntry.tag == AuditTag.DISCLOSURE_RELEASED,
+            )
+        ).all()
+
+
+def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, row = shared
+    decided, revoked = threading.Event(), threading.Event()
+    record_many = point.record_many
+
+    def decided_then_paused(db, entries):
+        decided.set()
+        assert revoked.wait(10), "the revocation never committed"
+        record_many(db, entries)
+
+    monkeypatch.setattr(point, "record_many", decided_then_paused)
+    outcome: list[object] = []
+
+    def page() -> None:
+        try:
+            outcome.append(_view(committed_engine, keys, w))
+        except BaseException as error:  # told to the assertion below
+            outcome.append(error)
+
+    viewer = threading.Thread(target=page)
+    viewer.start()
+    try:
+        assert decided.wait(10), "the page never decided"
+        _revoke(committed_engine, keys, w, row)
+    finally:
+        revoked.set()
+        viewer.join(20)
+    assert len(outcome) == 1 and isinstance(outcome[0], RevokedMeanwhile), outcome
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+    monkeypatch.setattr(point, "record_many", record_many)
+    again = _view(committed_engine, keys, w)
+    assert isinstance(again, Withheld) and again.gate == CONSENT_REVOKED
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+
+def test_a_revocation_that_gets_the_log_after_a_page_takes_effect_after_that_pages_disclosure(
+    committed_engine, keys, shared
+):
+    w, row = shared
+    # The page logged first: its request began after the revocation's, which then waited
+    # for the log the page held.
+    assert isinstance(_view(committed_engine, keys, w), Released)
+    _revoke(committed_engine, keys, w, row)
+
+    (disclosed,) = _released_entries(committed_engine, w.owner.id)
+    with unit_of_work(committed_engine) as db:
+        revocation = db.exec(select(ReleaseRevocation)).one()
+        stored = db.get(ConsentRelease, row.id)
+        (signed,) = releases.revocations(db, stored, keys=keys)
+        first = releases.revoked_at(db, stored, keys=keys, at=PAGE_AT + timedelta(days=1))
+    assert disclosed.at == PAGE_AT
+    assert revocation.revoked_at == signed.revoked_at == first > PAGE_AT
+    assert first - PAGE_AT == timedelta(microseconds=1)
+
+
+def test_a_revocation_with_no_later_disclosure_takes_effect_when_asked(
+    committed_engine, keys, shared
+):
+    w, row = shared
+    assert isinstance(_view(committed_engine, keys, w, at=make.AT + timedelta(minutes=1)), Released)
+    _revoke(committed_engine, keys, w, row)
+    with unit_of_work(committed_engine) as db:
+        assert db.exec(select(ReleaseRevocation.revoked_at)).one() == REVOKED_AT
+
+
+def test_a_page_asked_before_a_committed_revocation_took_effect_is_still_logged(
+    committed_engine, keys, shared
+):
+    """A request that began before the revocation's time and logs after it commits: the
+    disclosure was made before the survivor withdrew, and is logged as such."""
+    w, row = shared
+    _revoke(committed_engine, keys, w, row, at=PAGE_AT + timedelta(minutes=1))
+    assert isinstance(_view(committed_engine, keys, w), Released)
+    assert [e.at for e in _released_entries(committed_engine, w.owner.id)] == [PAGE_AT]
+
+
+def test_the_summary_page_made_as_a_release_is_revoked_is_made_again_without_it(
+    committed_engine, keys, shared, node_secrets, clock, monkeypatch
+):
+    w, row = shared
+    with unit_of_work(committed_engine) as db:
+        db.get(StaffUser, w.partner_staff.id).username = "partner"
+    clock.at = PAGE_AT
+    live = Settings(
+        database_url=committed_engine.url.render_as_string(hide_password=False),
+        secrets=node_secrets,
+        cookie_secure=False,
+        clock=clock,
+    )
+    decided, revoked = threading.Event(), threading.Event()
+    append_many = chain.append_many
+
+    def paused_before_its_first_disclosure(db, rows):
+        if not decided.is_set() and any(r.get("decision") == "released" for r in rows):
+            decided.set()  # before the page locks a log: the revocation takes them first
+            assert revoked.wait(10), "the revocation never committed"
+        return append_many(db, rows)
+
+    with TestClient(create_app(live, engine=committed_engine), follow_redirects=False) as client:
+        make.login(client, "partner")
+        monkeypatch.setattr(chain, "append_many", paused_before_its_first_disclosure)
+        answered: list = []
+        viewer = threading.Thread(
+            target=lambda: answered.append(client.get(f"/cases/{w.case.public_id}/summary"))
+        )
+        viewer.start()
+        try:
+            assert decided.wait(10), "the page never decided"
+            _revoke(committed_engine, keys, w, row)
+        finally:
+            revoked.set()
+            viewer.join(20)
+    (page,) = answered
+    assert page.status_code == 200
+    assert SECRET_NOTE not in page.text
+    assert "was revoked" in page.text
+    assert _released_entries(committed_engine, w.owner.id) == []
