@@ -12,11 +12,13 @@ from portal.audit.log import (
     record,
     record_many,
 )
+from portal.audit.rechecks import ChangedMeanwhile, recheck_under_lock
 from portal.audit.revoked import RevokedMeanwhile, effective_after_disclosures
 
 __all__ = [
     "AuditActor",
     "AuditTag",
+    "ChangedMeanwhile",
     "DisclosureFacts",
     "RevokedMeanwhile",
     "acting_through",
@@ -24,6 +26,7 @@ __all__ = [
     "effective_after_disclosures",
     "entry_values",
     "lock_logs",
+    "recheck_under_lock",
     "record",
     "record_many",
     "takes_behind",

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, event, select, update
 from sqlmodel import Session
 
-from portal.audit import checkpoints, lock_order, revoked
+from portal.audit import checkpoints, lock_order, rechecks, revoked
 from portal.audit.hashing import HASHED_FIELDS, SPELLINGS, entry_hash, flat_members
 from portal.audit.times import format_at
 from portal.db import hold_write_lock, insert_of, read, read_row, read_rows, write_many
@@ -188,8 +188,9 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, An
     The heads are locked in the fixed order first and written at once, so the rows on disk
     never lag what this transaction sees. Nothing between the lock and that write runs a
     query through the session (checkpoints are signed after it): a query could flush, and a
-    flush ends the transaction's copy of the heads; the revocations are read again there on
-    the connection (`revoked`). Returns every entry's columns as written, in order.
+    flush ends the transaction's copy of the heads; what the decisions were made on is read
+    again there on the connection (`revoked`, `rechecks`). Returns every entry's columns as
+    written, in order.
     """
     if not rows:
         return []
@@ -200,7 +201,9 @@ def append_many(db: Session, rows: list[Mapping[str, Any]]) -> list[dict[str, An
         full.update(row)
         prepared.append((full, _spelled(full)))
     lock_logs(db, [row["agency_id"] for row in rows])
-    revoked.refuse_revoked(db, rows)  # read under the logs' locks: see `revoked`
+    # What the entries' decisions were made on, read again under the logs' locks.
+    revoked.refuse_revoked(db, rows)
+    rechecks.run(db, rows)
     heads = {row["agency_id"]: lock_head(db, row["agency_id"]) for row in rows}
     batch, due = [], []
     for full, spelled in prepared:

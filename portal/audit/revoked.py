@@ -7,7 +7,9 @@ revocation committed would show, and log, what the survivor had already withdraw
 append holds the same log, so it reads the revocations again there (`refuse_revoked`): a
 revocation that committed meanwhile is seen, and the page is made again. The revocation, in
 turn, takes effect after every disclosure its log holds when it gets the lock
-(`releases.revoke`), so the two orders the log can hold them in are both true.
+(`releases.revoke`), so the two orders the log can hold them in are both true; so does a
+change of the agency's policy (`services.policy`), which a page's append reads again as
+`rechecks` says.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from portal.errors import DomainError
+from portal.audit.rechecks import ChangedMeanwhile
 from portal.models import AuditEntry, ConsentRelease, ReleaseRevocation
 
 _ONE_TICK = timedelta(microseconds=1)  # the finest time both databases keep
@@ -31,17 +33,12 @@ _REVOCATIONS = (
 )
 
 
-class RevokedMeanwhile(DomainError):
+class RevokedMeanwhile(ChangedMeanwhile):
     """A disclosure decided under a release whose revocation committed before it could be
     logged: nothing of it is written or shown. A page is made again (`web.routing`)."""
 
-    status_code = 409
-
     def __init__(self) -> None:
-        super().__init__(
-            "A release was revoked while this was being prepared, so nothing was shown. "
-            "Open it again."
-        )
+        super().__init__("A release was revoked")
 
 
 def refuse_revoked(db: Session, entries: Iterable[Mapping[str, Any]]) -> None:
@@ -69,21 +66,26 @@ def refuse_revoked(db: Session, entries: Iterable[Mapping[str, Any]]) -> None:
 _LAST_RELEASED = select(func.max(AuditEntry.at)).where(
     AuditEntry.agency_id == bindparam("agency"),
     AuditEntry.at >= bindparam("at"),  # the log's (agency, at) index: only the latest few
-    AuditEntry.release_ref == bindparam("release"),
     AuditEntry.decision == "released",
 )
+_LAST_RELEASED_UNDER = _LAST_RELEASED.where(AuditEntry.release_ref == bindparam("release"))
 
 
 def effective_after_disclosures(
-    db: Session, agency_id: int, release_ref: str, *, at: datetime
+    db: Session, agency_id: int, release_ref: str | None = None, *, at: datetime
 ) -> datetime:
-    """When a revocation of the release made at `at` takes effect: `at`, or just after the
-    last disclosure under the release that the agency's log holds from then on (a page that
-    read the release before the revocation began and logged it first). The caller holds the
-    log, so no later one can be written before the revocation commits."""
-    last = (
-        db.connection()
-        .execute(_LAST_RELEASED, {"agency": agency_id, "at": at, "release": release_ref})
-        .scalar()
-    )
+    """When a change made at `at` that withholds from then on (a release's revocation; with
+    no release, a change of the agency's policy) takes effect: `at`, or just after the last
+    disclosure (under the release) that the agency's log holds from then on: a page that
+    read what it changes before the change began, and logged first. The caller holds the
+    log, so no later one can be written before the change commits."""
+    params = {"agency": agency_id, "at": at}
+    if release_ref is None:
+        last = db.connection().execute(_LAST_RELEASED, params).scalar()
+    else:
+        last = (
+            db.connection()
+            .execute(_LAST_RELEASED_UNDER, {**params, "release": release_ref})
+            .scalar()
+        )
     return at if last is None else last + _ONE_TICK

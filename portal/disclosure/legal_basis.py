@@ -17,10 +17,11 @@ from datetime import date, datetime, tzinfo
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from sqlalchemy import bindparam, or_
+from sqlalchemy import bindparam, event, or_
 from sqlmodel import Session, select
 
 import consent
+from portal.audit import ChangedMeanwhile, recheck_under_lock
 from portal.crypto import KeyWrapper
 from portal.keyring import data_secret
 from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
@@ -60,9 +61,48 @@ def prefetch(db: Session, owners: list[Agency], *, at: datetime, cache: dict) ->
     systems = [owner.id for owner in asked.values() if owner.kind == AgencyKind.SYSTEM]
     if not systems:
         return
+    read = {owner_id: set() for owner_id in systems}
     for basis, public_key in db.exec(_IN_FORCE, params={"owners": systems, "at": at}):
+        read[basis.agency_id].add(basis.id)
         if _verifies(basis.document, basis.signature, public_key):
             cache[basis.agency_id].append(basis)
+    noted = db.info.setdefault(_READ, {})
+    noted.update({owner_id: (at, ids) for owner_id, ids in read.items()})
+    recheck_under_lock(db, "legal bases", _unchanged)
+
+
+_READ = "legal_bases_read"  # Session.info: owner id -> (at, the ids of its bases in force)
+_IDS_IN_FORCE = select(LegalBasis.agency_id, LegalBasis.id).where(
+    LegalBasis.agency_id.in_(bindparam("owners", expanding=True)),
+    LegalBasis.created_at <= bindparam("at"),
+    or_(LegalBasis.retired_at.is_(None), LegalBasis.retired_at > bindparam("at")),
+)
+
+
+def _unchanged(db: Session, rows) -> None:
+    """ChangedMeanwhile when a basis an owner had in force as the page read them is no
+    longer, and a release among `rows` is that owner's: a retirement holds the owner's log
+    from its start (`services.legal_bases`), so one committed since is seen here. A basis
+    recorded meanwhile withholds nothing, and an owner that had none is not read again."""
+    noted = db.info.get(_READ, {})
+    released = {
+        row["agency_id"]
+        for row in rows
+        if row.get("decision") == "released" and noted.get(row["agency_id"], (None, ()))[1]
+    }
+    if not released:
+        return
+    at = noted[next(iter(released))][0]  # one request's: read at one time
+    now = db.connection().execute(_IDS_IN_FORCE, {"owners": sorted(released), "at": at})
+    in_force = {basis_id for _owner, basis_id in now}
+    if any(noted[owner_id][1] - in_force for owner_id in released):
+        raise ChangedMeanwhile("A legal basis of the agency changed")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read(session, transaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
+        session.info.pop(_READ, None)
 
 
 @functools.lru_cache(maxsize=1024)

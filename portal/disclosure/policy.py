@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 
 import casbin
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
 from sqlmodel import Session, select
 
+from portal.audit import ChangedMeanwhile, recheck_under_lock
 from portal.db import read
 from portal.models import Agency, PolicyLine
 from portal.resources import POLICIES_DIR
@@ -149,12 +150,48 @@ _LINES_IN_FORCE = (
 )
 
 
-def _lines_of(db: Session, owners: list[Agency]) -> dict[int, tuple[tuple[str, ...], ...]]:
-    public_ids = {owner.id: owner.public_id for owner in owners}
-    found: dict[int, list[tuple[str, ...]]] = {owner.id: [] for owner in owners}
+Lines = tuple[tuple[str, ...], ...]
+_READ = "policy_lines_read"  # Session.info: owner id -> (public id, its lines) last read
+
+
+def _lines_of(db: Session, public_ids: dict[int, str]) -> dict[int, Lines]:
+    found: dict[int, list[tuple[str, ...]]] = {owner_id: [] for owner_id in public_ids}
     for agency_id, *line in read(db, _LINES_IN_FORCE, {"owners": list(public_ids)}):
         found[agency_id].append((public_ids[agency_id], *line))
     return {owner_id: tuple(lines) for owner_id, lines in found.items()}
+
+
+def _decided_on(db: Session, owners: list[Agency], lines: dict[int, Lines]) -> None:
+    """Note the lines this transaction's decisions are made on (a request reads each
+    owner's once, `RequestCache.policies`), and have them read again as its entries are
+    appended (`_unchanged`)."""
+    noted = db.info.setdefault(_READ, {})
+    for owner in owners:
+        noted[owner.id] = (owner.public_id, lines[owner.id])
+    recheck_under_lock(db, "policy", _unchanged)
+
+
+def _unchanged(db: Session, rows) -> None:
+    """ChangedMeanwhile when an owner's lines in force are not those a release among
+    `rows` was decided on: a lead's change holds the owner's log from its start, so one
+    committed since the page read them is seen here, under that log."""
+    noted = db.info.get(_READ, {})
+    released = {
+        row["agency_id"]
+        for row in rows
+        if row.get("decision") == "released" and row["agency_id"] in noted
+    }
+    if not released:
+        return
+    now = _lines_of(db, {owner_id: noted[owner_id][0] for owner_id in released})
+    if any(now[owner_id] != noted[owner_id][1] for owner_id in released):
+        raise ChangedMeanwhile("A sharing rule of the agency changed")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read(session, transaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
+        session.info.pop(_READ, None)
 
 
 def owner_policy(db: Session, owner: Agency) -> OwnerPolicy:
@@ -169,7 +206,8 @@ def owner_policies(db: Session, owners: list[Agency]) -> dict[int, OwnerPolicy]:
     so the lines themselves are the cache key: a change, even one rolled back and another
     made in its place, can never be served from a stale entry.
     """
-    lines = _lines_of(db, owners)
+    lines = _lines_of(db, {owner.id: owner.public_id for owner in owners})
+    _decided_on(db, owners, lines)
     return {
         owner.id: _policies.get(
             (owner.public_id, lines[owner.id]),

@@ -18,7 +18,7 @@ from nacl.signing import SigningKey
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, lock_logs, record
+from portal.audit import AuditTag, effective_after_disclosures, lock_logs, record
 from portal.crypto import KeyWrapper
 from portal.errors import Conflict, Invalid, NotFound
 from portal.keyring import current_key
@@ -150,6 +150,7 @@ def retire_basis(
     db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime
 ) -> LegalBasis:
     lock_logs(db, [agency.id])  # a second retirement at once waits, then finds it retired
+    at = effective_after_disclosures(db, agency.id, at=at)
     basis = active_basis(db, agency, public_id)
     basis.retired_at = at
     basis.retired_by_id = actor.id if actor else None

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, lock_logs, record
+from portal.audit import AuditTag, effective_after_disclosures, lock_logs, record
 from portal.disclosure.policy import ANY, OWN, default_lines
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Actor, Agency, AgencyKind, PolicyLine, PolicyVersion, Role
@@ -113,6 +113,7 @@ def add_line(
     # The agency's log (where the line is written) before the check: the same line added
     # twice at once is one line, which one retirement removes.
     lock_logs(db, [agency.id])
+    at = effective_after_disclosures(db, agency.id, at=at)
     if any(
         (v.kind, v.role, v.section, v.purpose, v.effect) == line for v in agency_policy(db, agency)
     ):
@@ -159,6 +160,7 @@ def active_line(db: Session, agency: Agency, public_id: str) -> PolicyLine:
 
 def retire_line(db: Session, agency: Agency, public_id: str, *, actor: Actor, at: datetime) -> None:
     lock_logs(db, [agency.id])  # a second retirement at once waits, then finds it retired
+    at = effective_after_disclosures(db, agency.id, at=at)
     row = active_line(db, agency, public_id)
     row.retired_at = at
     row.retired_by_id = actor.id if actor else None

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive
 
-from portal.audit import RevokedMeanwhile
+from portal.audit import ChangedMeanwhile
 from portal.auth import sessions as web_sessions
 from portal.auth.permissions import Permission, allows
 from portal.auth.sessions import Stage
@@ -102,11 +102,11 @@ def _limited(receive: Receive, limit: int) -> Receive:
 def _run(
     handler: Handler, permission: Permission, request: Request, form: FormData | None
 ) -> Response:
-    # A page whose disclosure was decided under a release revoked before it could be logged
-    # is made again, once: the second time the consent gate sees the revocation.
+    # A page whose disclosure was decided on what changed before it could be logged (a
+    # release revoked, a policy line) is made again, once: the gates then see the change.
     try:
         return _run_once(handler, permission, request, form)
-    except RevokedMeanwhile:
+    except ChangedMeanwhile:
         return _run_once(handler, permission, request, form)
 
 

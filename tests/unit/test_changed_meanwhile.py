@@ -1,23 +1,27 @@
-"""A revocation and a page view at once: the log never holds a disclosure under a release
-revoked by the disclosure's time, in either order the two commit. Each runs on each
+"""A revocation, or a change of the owner's policy, and a page view at once: the log never
+holds a disclosure under a release revoked, or a rule changed, by the time it is logged; and
+a disclosure under a release revoked by the disclosure's time, in either order the two
+commit. Each runs on each
 database with commits that really happen. Synthetic data only."""
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from disclosure_helpers import SECRET_NOTE, release, world, write
 from sqlmodel import select
 from starlette.testclient import TestClient
+from test_legal_basis import _record as record_basis
+from test_legal_basis import _world as legal_basis_world
 
 from portal.app import create_app
-from portal.audit import AuditTag, RevokedMeanwhile, chain
+from portal.audit import AuditTag, ChangedMeanwhile, RevokedMeanwhile, chain
 from portal.db import unit_of_work
-from portal.disclosure import CONSENT_REVOKED, Released, Withheld, disclose, point
+from portal.disclosure import CONSENT_REVOKED, POLICY, Released, Withheld, disclose, point
 from portal.models import Agency, AuditEntry, ConsentRelease, ReleaseRevocation, Role, StaffUser
-from portal.services import releases
+from portal.services import legal_bases, policy, releases
 from portal.settings import Settings
 
 import factories as make
@@ -38,14 +42,14 @@ def shared(committed_engine, keys):
     return w, row
 
 
-def _view(engine, keys, w, *, at=PAGE_AT):
+def _view(engine, keys, w, *, at=PAGE_AT, role=Role.CASE_MANAGER, section="mental_health"):
     with unit_of_work(engine) as db:
         return disclose(
             db,
-            w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+            w.viewer(role).asking("mdt_case_review"),
             db.get(type(w.case), w.case.id),
             db.get(Agency, w.owner.id),
-            "mental_health",
+            section,
             at,
             tz=UTC,
             keys=keys,
@@ -74,16 +78,15 @@ def _released_entries(engine, owner_id) -> list[AuditEntry]:
         ).all()
 
 
-def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_nothing_of_it(
-    committed_engine, keys, shared, monkeypatch
-):
-    w, row = shared
-    decided, revoked = threading.Event(), threading.Event()
+def _viewed_while(engine, keys, w, monkeypatch, change, **view) -> object:
+    """A page view that decided, then waited, before logging, for `change()` to commit:
+    what the view returned, or the error it raised."""
+    decided, changed = threading.Event(), threading.Event()
     record_many = point.record_many
 
     def decided_then_paused(db, entries):
         decided.set()
-        assert revoked.wait(10), "the revocation never committed"
+        assert changed.wait(10), "the change never committed"
         record_many(db, entries)
 
     monkeypatch.setattr(point, "record_many", decided_then_paused)
@@ -91,24 +94,63 @@ def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_not
 
     def page() -> None:
         try:
-            outcome.append(_view(committed_engine, keys, w))
-        except BaseException as error:  # told to the assertion below
+            outcome.append(_view(engine, keys, w, **view))
+        except BaseException as error:  # told to the caller's assertion
             outcome.append(error)
 
     viewer = threading.Thread(target=page)
     viewer.start()
     try:
         assert decided.wait(10), "the page never decided"
-        _revoke(committed_engine, keys, w, row)
+        change()
     finally:
-        revoked.set()
+        changed.set()
         viewer.join(20)
-    assert len(outcome) == 1 and isinstance(outcome[0], RevokedMeanwhile), outcome
+        monkeypatch.setattr(point, "record_many", record_many)
+    (result,) = outcome
+    return result
+
+
+def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, row = shared
+    outcome = _viewed_while(
+        committed_engine, keys, w, monkeypatch, lambda: _revoke(committed_engine, keys, w, row)
+    )
+    assert isinstance(outcome, RevokedMeanwhile), outcome
     assert _released_entries(committed_engine, w.owner.id) == []
 
-    monkeypatch.setattr(point, "record_many", record_many)
     again = _view(committed_engine, keys, w)
     assert isinstance(again, Withheld) and again.gate == CONSENT_REVOKED
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+
+def test_a_page_that_read_a_policy_its_lead_then_changed_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+
+    def deny() -> None:
+        with unit_of_work(committed_engine) as db:
+            policy.add_line(
+                db,
+                db.get(Agency, w.owner.id),
+                kind="community",
+                role="case_manager",
+                section="mental_health",
+                purpose="*",
+                effect="deny",
+                actor=db.get(StaffUser, w.owner_staff.id),
+                at=REVOKED_AT,
+            )
+
+    outcome = _viewed_while(committed_engine, keys, w, monkeypatch, deny)
+    assert isinstance(outcome, ChangedMeanwhile), outcome
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+    again = _view(committed_engine, keys, w)
+    assert isinstance(again, Withheld) and again.gate == POLICY
     assert _released_entries(committed_engine, w.owner.id) == []
 
 
@@ -194,3 +236,54 @@ def test_the_summary_page_made_as_a_release_is_revoked_is_made_again_without_it(
     assert SECRET_NOTE not in page.text
     assert "was revoked" in page.text
     assert _released_entries(committed_engine, w.owner.id) == []
+
+
+def test_a_policy_change_that_gets_the_log_after_a_page_is_logged_after_that_pages_disclosure(
+    committed_engine, keys, shared
+):
+    w, _row = shared
+    assert isinstance(_view(committed_engine, keys, w), Released)
+    with unit_of_work(committed_engine) as db:
+        line = policy.add_line(
+            db,
+            db.get(Agency, w.owner.id),
+            kind="community",
+            role="case_manager",
+            section="mental_health",
+            purpose="*",
+            effect="deny",
+            actor=db.get(StaffUser, w.owner_staff.id),
+            at=REVOKED_AT,
+        )
+    (disclosed,) = _released_entries(committed_engine, w.owner.id)
+    with unit_of_work(committed_engine) as db:
+        (added,) = db.exec(
+            select(AuditEntry).where(AuditEntry.tag == AuditTag.POLICY_LINE_ADDED)
+        ).all()
+    assert line.created_at == added.at == disclosed.at + timedelta(microseconds=1)
+
+
+def test_a_page_that_read_a_legal_basis_its_agency_then_retired_shows_and_logs_nothing_of_it(
+    committed_engine, keys, monkeypatch
+):
+    with setup_unit(committed_engine) as db:
+        w = legal_basis_world(db, keys, birth=date(2012, 3, 1))
+        write(db, keys, w, "investigation", {"status": "open"})
+        basis = record_basis(db, keys, w)
+    asked = {"role": Role.INVESTIGATOR, "section": "investigation"}
+    assert isinstance(_view(committed_engine, keys, w, at=make.AT, **asked), Released)
+
+    def retire() -> None:
+        with unit_of_work(committed_engine) as db:
+            legal_bases.retire_basis(
+                db,
+                db.get(Agency, w.owner.id),
+                basis.public_id,
+                actor=db.get(StaffUser, w.owner_staff.id),
+                at=REVOKED_AT,
+            )
+
+    outcome = _viewed_while(committed_engine, keys, w, monkeypatch, retire, **asked)
+    assert isinstance(outcome, ChangedMeanwhile), outcome
+    assert [e.at for e in _released_entries(committed_engine, w.owner.id)] == [make.AT]
+    assert isinstance(_view(committed_engine, keys, w, **asked), Withheld)

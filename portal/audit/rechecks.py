@@ -1,0 +1,54 @@
+"""What a disclosure was decided on, read again once its entries' logs are held.
+
+A page decides without its owners' logs locked (issue 15: readers do not wait), and every
+change that can withhold what was released (a revocation, an owner's policy line) holds
+the owner's log from its start to its commit. So an append, once it holds the logs, sees
+any such change that committed after the page read: a decision made on what was read
+before is then refused (`ChangedMeanwhile`), nothing is written, and the page is made
+again (`web.routing`). Revocations are read again on every append (`revoked`); what a
+gate read for this transaction's decisions (the policy lines in force) registers its own
+check here (`recheck_under_lock`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import Session
+
+from portal.errors import DomainError
+
+Rows = list[Mapping[str, Any]]
+_RECHECKS = "audit_rechecks"  # Session.info: name -> check, until the transaction ends
+
+
+class ChangedMeanwhile(DomainError):
+    """A disclosure decided on what changed before it could be logged (see the module):
+    nothing of it is written or shown."""
+
+    status_code = 409
+
+    def __init__(self, what: str = "What may be shared changed") -> None:
+        super().__init__(
+            f"{what} while this was being prepared, so nothing was shown. Open it again."
+        )
+
+
+def recheck_under_lock(db: Session, name: str, check: Callable[[Session, Rows], None]) -> None:
+    """Run `check(db, rows)` in each append of this transaction once it holds the rows'
+    logs; it raises ChangedMeanwhile when what a decision among `rows` was made on has
+    changed. One check per name."""
+    db.info.setdefault(_RECHECKS, {})[name] = check
+
+
+def run(db: Session, rows: Rows) -> None:
+    for check in list(db.info.get(_RECHECKS, {}).values()):
+        check(db, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rechecks(session, transaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
+        session.info.pop(_RECHECKS, None)
