@@ -12,7 +12,8 @@ check here (`recheck_under_lock`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -22,6 +23,14 @@ from portal.errors import DomainError
 
 Rows = list[Mapping[str, Any]]
 _RECHECKS = "audit_rechecks"  # Session.info: name -> check, until the transaction ends
+_KEPT = {_RECHECKS}  # and the keys where the gates note what their checks read again
+
+
+def notes(key: str) -> str:
+    """A Session.info key where a gate notes what its check reads again: kept with the
+    checks through a commit made before the decisions are logged (`kept_through`)."""
+    _KEPT.add(key)
+    return key
 
 
 class ChangedMeanwhile(DomainError):
@@ -41,6 +50,16 @@ def recheck_under_lock(db: Session, name: str, check: Callable[[Session, Rows], 
     logs; it raises ChangedMeanwhile when what a decision among `rows` was made on has
     changed. One check per name."""
     db.info.setdefault(_RECHECKS, {})[name] = check
+
+
+@contextmanager
+def kept_through(db: Session) -> Iterator[None]:
+    """The checks, and what they read again, kept through a commit made between a page's
+    decisions and their append (`case_records.write_sides`: a page that commits what it
+    wrote first): the decisions were still made on what was read before it."""
+    kept = {key: db.info[key] for key in _KEPT if key in db.info}
+    yield
+    db.info.update(kept)
 
 
 def run(db: Session, rows: Rows) -> None:

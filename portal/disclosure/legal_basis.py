@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, event, or_
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import ChangedMeanwhile, recheck_under_lock
+from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
 from portal.crypto import KeyWrapper
 from portal.keyring import data_secret
 from portal.models import Agency, AgencyKey, AgencyKind, Client, KeyPurpose, LegalBasis
@@ -71,7 +71,8 @@ def prefetch(db: Session, owners: list[Agency], *, at: datetime, cache: dict) ->
     recheck_under_lock(db, "legal bases", _unchanged)
 
 
-_READ = "legal_bases_read"  # Session.info: owner id -> (at, the ids of its bases in force)
+# Session.info: owner id -> (at, the ids of its bases in force)
+_READ = rechecks.notes("legal_bases_read")
 _IDS_IN_FORCE = select(LegalBasis.agency_id, LegalBasis.id).where(
     LegalBasis.agency_id.in_(bindparam("owners", expanding=True)),
     LegalBasis.created_at <= bindparam("at"),

@@ -18,7 +18,7 @@ import casbin
 from sqlalchemy import bindparam, event
 from sqlmodel import Session, select
 
-from portal.audit import ChangedMeanwhile, recheck_under_lock
+from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
 from portal.db import read
 from portal.models import Agency, PolicyLine
 from portal.resources import POLICIES_DIR
@@ -151,7 +151,8 @@ _LINES_IN_FORCE = (
 
 
 Lines = tuple[tuple[str, ...], ...]
-_READ = "policy_lines_read"  # Session.info: owner id -> (public id, its lines) last read
+# Session.info: owner id -> (public id, its lines) last read
+_READ = rechecks.notes("policy_lines_read")
 
 
 def _lines_of(db: Session, public_ids: dict[int, str]) -> dict[int, Lines]:

@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import Session
 
-from portal.audit import lock_logs, record_many, takes_behind
+from portal.audit import lock_logs, rechecks, record_many, takes_behind
 from portal.crypto import KeyWrapper
 from portal.db import at_commit, writes_at_commit
 from portal.disclosure import Decision, RequestCache, answer, point, receipt
@@ -128,8 +128,10 @@ def write_sides(
         # log) that comes after an owner's, or will take one at its commit (the receipts of
         # a case asked about before, on a page of several: a meeting's agenda): committed
         # first, or a page of that owner's staff, holding their log and waiting for this
-        # one's, deadlocks with this.
-        between()
+        # one's, deadlocks with this. What the answers were decided on is still read again
+        # as they are logged (`audit.rechecks`).
+        with rechecks.kept_through(db):
+            between()
     record_many(db, owners_entries)
     between()
     # The requester's side, what it received: written as its transaction's last work, so

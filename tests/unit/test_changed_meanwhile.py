@@ -18,10 +18,10 @@ from test_legal_basis import _world as legal_basis_world
 
 from portal.app import create_app
 from portal.audit import AuditTag, ChangedMeanwhile, RevokedMeanwhile, chain
-from portal.db import unit_of_work
+from portal.db import at_commit, unit_of_work
 from portal.disclosure import CONSENT_REVOKED, POLICY, Released, Withheld, disclose, point
 from portal.models import Agency, AuditEntry, ConsentRelease, ReleaseRevocation, Role, StaffUser
-from portal.services import legal_bases, policy, releases
+from portal.services import case_records, legal_bases, policy, releases
 from portal.settings import Settings
 
 import factories as make
@@ -287,3 +287,54 @@ def test_a_page_that_read_a_legal_basis_its_agency_then_retired_shows_and_logs_n
     assert isinstance(outcome, ChangedMeanwhile), outcome
     assert [e.at for e in _released_entries(committed_engine, w.owner.id)] == [make.AT]
     assert isinstance(_view(committed_engine, keys, w, **asked), Withheld)
+
+
+def test_a_page_that_commits_before_logging_its_owners_answers_still_has_them_checked(
+    committed_engine, keys, shared
+):
+    """A page that holds writes for its commit (a receipt of a case asked before: the
+    dashboard's tasks, a meeting's agenda) commits them before it logs an owner's answer
+    (`case_records.write_sides`): the policy that answer was decided on is read again
+    under the owner's log all the same, though it was read in the transaction before."""
+    w, _row = shared
+    committed = []
+
+    def deny() -> None:
+        with unit_of_work(committed_engine) as other:
+            policy.add_line(
+                other,
+                other.get(Agency, w.owner.id),
+                kind="community",
+                role="case_manager",
+                section="mental_health",
+                purpose="*",
+                effect="deny",
+                actor=other.get(StaffUser, w.owner_staff.id),
+                at=REVOKED_AT,
+            )
+
+    with unit_of_work(committed_engine) as db:
+        at_commit(db, lambda: None)  # what the page holds for its commit
+
+        def between() -> None:
+            db.commit()
+            if not committed:  # the page's first commit: the lead's change goes in now
+                deny()
+            committed.append(True)
+
+        with pytest.raises(ChangedMeanwhile):
+            case_records.decide(
+                db,
+                w.viewer(Role.CASE_MANAGER).asking("mdt_case_review"),
+                [
+                    case_records.Ask(
+                        db.get(type(w.case), w.case.id), db.get(Agency, w.owner.id), "mental_health"
+                    )
+                ],
+                at=PAGE_AT,
+                tz=UTC,
+                keys=keys,
+                between=between,
+            )
+    assert committed == [True]  # the commit before the owner's answer was logged
+    assert _released_entries(committed_engine, w.owner.id) == []
