@@ -126,26 +126,30 @@ def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_not
     assert _released_entries(committed_engine, w.owner.id) == []
 
 
+def _deny_mental_health(engine, w):
+    """The owner's lead adds a line denying partners' case managers its mental health
+    notes, in a transaction of its own; returns the line."""
+    with unit_of_work(engine) as db:
+        return policy.add_line(
+            db,
+            db.get(Agency, w.owner.id),
+            kind="community",
+            role="case_manager",
+            section="mental_health",
+            purpose="*",
+            effect="deny",
+            actor=db.get(StaffUser, w.owner_staff.id),
+            at=REVOKED_AT,
+        )
+
+
 def test_a_page_that_read_a_policy_its_lead_then_changed_shows_and_logs_nothing_of_it(
     committed_engine, keys, shared, monkeypatch
 ):
     w, _row = shared
-
-    def deny() -> None:
-        with unit_of_work(committed_engine) as db:
-            policy.add_line(
-                db,
-                db.get(Agency, w.owner.id),
-                kind="community",
-                role="case_manager",
-                section="mental_health",
-                purpose="*",
-                effect="deny",
-                actor=db.get(StaffUser, w.owner_staff.id),
-                at=REVOKED_AT,
-            )
-
-    outcome = _viewed_while(committed_engine, keys, w, monkeypatch, deny)
+    outcome = _viewed_while(
+        committed_engine, keys, w, monkeypatch, lambda: _deny_mental_health(committed_engine, w)
+    )
     assert isinstance(outcome, ChangedMeanwhile), outcome
     assert _released_entries(committed_engine, w.owner.id) == []
 
@@ -243,18 +247,7 @@ def test_a_policy_change_that_gets_the_log_after_a_page_is_logged_after_that_pag
 ):
     w, _row = shared
     assert isinstance(_view(committed_engine, keys, w), Released)
-    with unit_of_work(committed_engine) as db:
-        line = policy.add_line(
-            db,
-            db.get(Agency, w.owner.id),
-            kind="community",
-            role="case_manager",
-            section="mental_health",
-            purpose="*",
-            effect="deny",
-            actor=db.get(StaffUser, w.owner_staff.id),
-            at=REVOKED_AT,
-        )
+    line = _deny_mental_health(committed_engine, w)
     (disclosed,) = _released_entries(committed_engine, w.owner.id)
     with unit_of_work(committed_engine) as db:
         (added,) = db.exec(
@@ -300,18 +293,7 @@ def test_a_page_that_commits_before_logging_its_owners_answers_still_has_them_ch
     committed = []
 
     def deny() -> None:
-        with unit_of_work(committed_engine) as other:
-            policy.add_line(
-                other,
-                other.get(Agency, w.owner.id),
-                kind="community",
-                role="case_manager",
-                section="mental_health",
-                purpose="*",
-                effect="deny",
-                actor=other.get(StaffUser, w.owner_staff.id),
-                at=REVOKED_AT,
-            )
+        _deny_mental_health(committed_engine, w)
 
     with unit_of_work(committed_engine) as db:
         at_commit(db, lambda: None)  # what the page holds for its commit
