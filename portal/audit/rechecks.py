@@ -28,9 +28,15 @@ _KEPT = {_RECHECKS}  # and the keys where the gates note what their checks read 
 
 def notes(key: str) -> str:
     """A Session.info key where a gate notes what its check reads again: kept with the
-    checks through a commit made before the decisions are logged (`kept_through`)."""
+    checks through a commit made before the decisions are logged (`kept_through`), and
+    forgotten with them when the transaction ends."""
     _KEPT.add(key)
     return key
+
+
+def owners_released(rows: Rows) -> set[int]:
+    """The logs (owners) of the entries among `rows` that say something was released."""
+    return {row["agency_id"] for row in rows if row.get("decision") == "released"}
 
 
 class ChangedMeanwhile(DomainError):
@@ -70,4 +76,5 @@ def run(db: Session, rows: Rows) -> None:
 @event.listens_for(Session, "after_transaction_end")
 def _forget_rechecks(session, transaction) -> None:
     if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
-        session.info.pop(_RECHECKS, None)
+        for key in _KEPT:
+            session.info.pop(key, None)

@@ -17,7 +17,7 @@ from datetime import date, datetime, tzinfo
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from sqlalchemy import bindparam, event, or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 import consent
@@ -86,11 +86,7 @@ def _unchanged(db: Session, rows) -> None:
     from its start (`services.legal_bases`), so one committed since is seen here. A basis
     recorded meanwhile withholds nothing, and an owner that had none is not read again."""
     noted = db.info.get(_READ, {})
-    released = {
-        row["agency_id"]
-        for row in rows
-        if row.get("decision") == "released" and noted.get(row["agency_id"], (None, ()))[1]
-    }
+    released = {o for o in rechecks.owners_released(rows) if noted.get(o, (None, ()))[1]}
     if not released:
         return
     at = noted[next(iter(released))][0]  # one request's: read at one time
@@ -98,12 +94,6 @@ def _unchanged(db: Session, rows) -> None:
     in_force = {basis_id for _owner, basis_id in now}
     if any(noted[owner_id][1] - in_force for owner_id in released):
         raise ChangedMeanwhile("A legal basis of the agency changed")
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_read(session, transaction) -> None:
-    if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
-        session.info.pop(_READ, None)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import casbin
-from sqlalchemy import bindparam, event
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
@@ -177,22 +177,12 @@ def _unchanged(db: Session, rows) -> None:
     `rows` was decided on: a lead's change holds the owner's log from its start, so one
     committed since the page read them is seen here, under that log."""
     noted = db.info.get(_READ, {})
-    released = {
-        row["agency_id"]
-        for row in rows
-        if row.get("decision") == "released" and row["agency_id"] in noted
-    }
+    released = rechecks.owners_released(rows) & noted.keys()
     if not released:
         return
     now = _lines_of(db, {owner_id: noted[owner_id][0] for owner_id in released})
     if any(now[owner_id] != noted[owner_id][1] for owner_id in released):
         raise ChangedMeanwhile("A sharing rule of the agency changed")
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_read(session, transaction) -> None:
-    if transaction.parent is None:  # the transaction itself, not a savepoint or a flush
-        session.info.pop(_READ, None)
 
 
 def owner_policy(db: Session, owner: Agency) -> OwnerPolicy:
