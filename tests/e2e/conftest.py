@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from bounded_close import chromium_processes, killed_if_stuck
 
 CHROMIUM = "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -43,6 +44,21 @@ def browser_type_launch_args():
             "--disable-quic",
         ],
     }
+
+
+# How long Chromium gets to close at the end of a worker's run before it is killed.
+CLOSE_SECONDS = 30
+
+
+@pytest.fixture(scope="session")
+def browser(launch_browser):
+    """pytest-playwright's browser, closed within `CLOSE_SECONDS`. A Chromium that stops
+    answering holds `close()` for ever (test_bounded_close); a CI run once waited out its
+    90 minutes after every test had reported, a worker's session never ending."""
+    browser = launch_browser()
+    yield browser
+    with killed_if_stuck(CLOSE_SECONDS, chromium_processes):
+        browser.close()
 
 
 @pytest.fixture(scope="session")
