@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import Session, select
 
+from portal.audit import rechecks
 from portal.crypto import KeyWrapper
 from portal.db import commit_before_waiting
 from portal.disclosure import RequestCache
@@ -88,7 +89,10 @@ def ask_elsewhere(
         calls.append(transport.Call((member,), CASE_CONSENT, question, key_id, signing_key))
         asked_of.append((case, holder_id, set(sections)))
     if calls:
-        commit_before_waiting(db, between)  # no lock held while their nodes answer
+        # No lock held while their nodes answer; what the owners' gates read before (their
+        # policies, in `cache`) is still read again as the decisions are logged.
+        with rechecks.kept_through(db):
+            commit_before_waiting(db, between)
     for (case, holder_id, asked), answer in zip(
         asked_of, federation.send(calls) if calls else [], strict=True
     ):

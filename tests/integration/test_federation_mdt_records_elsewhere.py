@@ -17,7 +17,9 @@ from sqlmodel import select
 
 from portal.db import unit_of_work
 from portal.federation import transport
+from portal.federation.elsewhere_consent import CASE_CONSENT
 from portal.models import Client
+from portal.services import policy
 
 import federation_world as fw
 from databases import BACKENDS
@@ -158,3 +160,62 @@ def test_only_the_coordinator_asks_and_only_of_mdt_records(world):
         "disclosure:section:withheld",
         world.ids[fw.CAC],
     )
+
+
+def test_a_rule_changed_while_the_survivors_nodes_answer_is_seen_before_anything_shows(
+    world, monkeypatch
+):
+    """The coordinator's node commits before it waits for the survivors' nodes elsewhere
+    (no lock held meanwhile): the coordinator's policy its point read before that commit
+    is read again under its log as the decisions are logged. Its lead denies the shelter
+    the decisions while the nodes answer: the page is made again and shows nothing of
+    them (before: shown, and logged as released after the line that stopped it)."""
+    assert _shown_to_the_shelter(world)  # both survivors' releases name the shelter
+    federation = world.apps["a"].state.federation
+    send = federation.send
+    denied = []
+
+    def lead_denies_meanwhile(calls):
+        if not denied and any(call.path == CASE_CONSENT for call in calls):
+            with unit_of_work(world.a.engine()) as db:
+                denied.append(
+                    policy.add_line(
+                        db,
+                        fw.agency_named(db, fw.CAC),
+                        kind="community",
+                        role="case_manager",
+                        section="mdt_decisions",
+                        purpose="*",
+                        effect="deny",
+                        actor=fw.staff_named(db, "cac.lead"),
+                        at=fw.now(),
+                    ).public_id
+                )
+        return send(calls)
+
+    monkeypatch.setattr(federation, "send", lead_denies_meanwhile)
+    before_a = one._ids(world.a, "mdt_decisions")
+    try:
+        page = one._page(world, "a", "shelter.cm", f"/cases/{world.case_id}")
+    finally:
+        monkeypatch.undo()
+        if denied:
+            with unit_of_work(world.a.engine()) as db:
+                policy.retire_line(
+                    db,
+                    fw.agency_named(db, fw.CAC),
+                    denied[0],
+                    actor=fw.staff_named(db, "cac.lead"),
+                    at=fw.now(),
+                )
+    assert denied, "the survivors' nodes were not asked"
+    assert one.DECISION not in page
+    decided = one._since(world.a, "mdt_decisions", before_a)
+    assert decided and all(e.decision != "released" for e in decided), [
+        (e.tag, e.decision) for e in decided
+    ]
+    assert _shown_to_the_shelter(world)  # the line retired: released again
+
+
+def _shown_to_the_shelter(world) -> bool:
+    return one.DECISION in one._page(world, "a", "shelter.cm", f"/cases/{world.case_id}")
