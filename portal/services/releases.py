@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 import consent
@@ -446,6 +447,17 @@ def revoked_at(
     """When the release was first revoked, by `at`; None if it was not."""
     times = [r.revoked_at for r in revocations(db, row, keys=keys) if r.revoked_at <= at]
     return min(times, default=None)
+
+
+def last_revoked_at(db: Session, client_id: int) -> datetime | None:
+    """When the client's latest revocation took effect: a revocation that met a
+    disclosure already logged under its release takes effect just after it (`revoke`),
+    which can be after the revoking request's own time."""
+    return db.exec(
+        select(func.max(ReleaseRevocation.revoked_at))
+        .join(ConsentRelease, ConsentRelease.id == ReleaseRevocation.release_id)
+        .where(ConsentRelease.client_id == client_id)
+    ).one()
 
 
 def revoke(

@@ -380,7 +380,8 @@ def tell_revoked_elsewhere(ctx: Context, agency_id: int, client_id: int) -> str:
         client_id,
         keys=ctx.request.app.state.keys,
         federation=ctx.request.app.state.federation,
-        at=ctx.now,
+        # Who takes part as of the revocation, which may take effect just after ctx.now.
+        at=max(ctx.now, releases.last_revoked_at(ctx.db, client_id) or ctx.now),
         between=partial(commit, ctx.db),
     )
     return "".join(

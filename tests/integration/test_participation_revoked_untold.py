@@ -4,17 +4,21 @@ it until the case next changes. Synthetic data only."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx2
 import test_federation_vouchers as vouchers_tests
 from sqlmodel import select
 from starlette.testclient import TestClient
 
+from portal.audit.log import AuditTag, DisclosureFacts, record
 from portal.db import unit_of_work
 from portal.federation import links
 from portal.federation.transport import Federation
 from portal.models import Client, ConsentRelease, OwedTell, ReleaseSection
 
 import federation_world as fw
+from databases import setup_unit
 
 URLS = vouchers_tests.URLS
 world = vouchers_tests.world  # the fixture: three nodes, the case linked across them
@@ -61,6 +65,38 @@ def test_revoking_the_participation_release_untells_the_agency_elsewhere(world):
         "child welfare's node still holds that the shelter serves the survivor after she "
         "revoked the release that let it be told"
     )
+
+
+def test_a_revocation_that_takes_effect_after_a_page_untells_the_agency_all_the_same(world):
+    """A page logged a disclosure under the release later than the revoking request's own
+    time (it began after, and logged first): the revocation takes effect just after that
+    entry (`effective_after_disclosures`). Who takes part is told as of then, when the
+    release is no longer in effect, not as of the request's time, when it still was."""
+    vouchers_tests._sign_participation(world, "a", fw.SHELTER, fw.WELFARE)
+    vouchers_tests._tell_again(world)
+    assert fw.SHELTER in vouchers_tests._links_on(world.c, world.case_ref)
+    release = _participation_release(world)
+    engine = world.a.engine()
+    with setup_unit(engine) as db:
+        shelter = fw.agency_named(db, fw.SHELTER)
+        client = db.exec(select(Client).where(Client.agency_id == shelter.id)).one()
+        record(
+            db,
+            AuditTag.DISCLOSURE_RELEASED,
+            agency_id=shelter.id,
+            at=fw.now() + timedelta(minutes=1),  # its request time, later than the revoker's
+            disclosure=DisclosureFacts(
+                case_ref=world.case_ref,
+                client_ref=client.public_id,
+                section_key="participation",
+                purpose="mdt_case_review",
+                decision="released",
+                release_ref=release,
+            ),
+        )
+    engine.dispose()
+    _revoke(world, "a", "shelter.cm", release)
+    assert fw.SHELTER not in vouchers_tests._links_on(world.c, world.case_ref)
 
 
 def test_a_notice_the_coordinators_node_missed_is_sent_when_the_case_page_opens(world):
