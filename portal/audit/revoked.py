@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from portal.audit.rechecks import ChangedMeanwhile
-from portal.models import AuditEntry, ConsentRelease, ReleaseRevocation
+from portal.models import Agency, AuditEntry, ConsentRelease, ReleaseRevocation
 
 _ONE_TICK = timedelta(microseconds=1)  # the finest time both databases keep
 
@@ -45,21 +45,28 @@ def refuse_revoked(db: Session, entries: Iterable[Mapping[str, Any]]) -> None:
     """RevokedMeanwhile if any entry says it released under a release revoked at or before
     its time (as the consent gate counts a revocation: from its row's time, whatever its
     document says). The caller holds the logs the entries go to."""
-    released = [
-        entry
-        for entry in entries
-        if entry.get("decision") == "released" and entry.get("release_ref")
-    ]
-    if not released:
+    refuse_revoked_by(
+        db,
+        [
+            (entry["release_ref"], entry["at"])
+            for entry in entries
+            if entry.get("decision") == "released" and entry.get("release_ref")
+        ],
+    )
+
+
+def refuse_revoked_by(db: Session, relied_on: Iterable[tuple[str, datetime]]) -> None:
+    """RevokedMeanwhile if any release among `relied_on` (its public id, and the time a
+    disclosure relied on it) was revoked at or before that time. The caller holds the logs
+    of the releases' agencies."""
+    relied_on = list(relied_on)
+    if not relied_on:
         return
-    refs = sorted({entry["release_ref"] for entry in released})
+    refs = sorted({ref for ref, _at in relied_on})
     first_revoked: dict[str, Any] = {}
     for ref, revoked_at in db.connection().execute(_REVOCATIONS, {"refs": refs}):
         first_revoked[ref] = min(revoked_at, first_revoked.get(ref, revoked_at))
-    if any(
-        entry["release_ref"] in first_revoked and first_revoked[entry["release_ref"]] <= entry["at"]
-        for entry in released
-    ):
+    if any(ref in first_revoked and first_revoked[ref] <= at for ref, at in relied_on):
         raise RevokedMeanwhile()
 
 
@@ -68,24 +75,42 @@ _LAST_RELEASED = select(func.max(AuditEntry.at)).where(
     AuditEntry.at >= bindparam("at"),  # the log's (agency, at) index: only the latest few
     AuditEntry.decision == "released",
 )
-_LAST_RELEASED_UNDER = _LAST_RELEASED.where(AuditEntry.release_ref == bindparam("release"))
+# Under the release, or of its client to another agency: every such disclosure rested on
+# the release the client joined the case under (`point._load_links`), whatever release
+# named the section. Not the owner's own reads, which rest on no release.
+_LAST_RELEASED_UNDER = _LAST_RELEASED.where(
+    or_(
+        AuditEntry.release_ref == bindparam("release"),
+        and_(
+            AuditEntry.client_ref == bindparam("client"),
+            AuditEntry.actor_agency_ref
+            != select(Agency.public_id).where(Agency.id == bindparam("agency")).scalar_subquery(),
+        ),
+    )
+)
 
 
 def effective_after_disclosures(
-    db: Session, agency_id: int, release_ref: str | None = None, *, at: datetime
+    db: Session,
+    agency_id: int,
+    release_ref: str | None = None,
+    *,
+    client_ref: str | None = None,
+    at: datetime,
 ) -> datetime:
     """When a change made at `at` that withholds from then on (a release's revocation; with
     no release, a change of the agency's policy) takes effect: `at`, or just after the last
-    disclosure (under the release) that the agency's log holds from then on: a page that
-    read what it changes before the change began, and logged first. The caller holds the
-    log, so no later one can be written before the change commits."""
+    disclosure (under the release, or of its client `client_ref` to another agency) that
+    the agency's log holds from then on: a page that read what it changes before the change
+    began, and logged first. The caller holds the log, so no later one can be written
+    before the change commits."""
     params = {"agency": agency_id, "at": at}
     if release_ref is None:
         last = db.connection().execute(_LAST_RELEASED, params).scalar()
     else:
         last = (
             db.connection()
-            .execute(_LAST_RELEASED_UNDER, {**params, "release": release_ref})
+            .execute(_LAST_RELEASED_UNDER, {**params, "release": release_ref, "client": client_ref})
             .scalar()
         )
     return at if last is None else last + _ONE_TICK

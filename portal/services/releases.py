@@ -470,9 +470,15 @@ def revoke(
     at: datetime,
 ) -> consent.SignedRevocation:
     """Effective at once: the owner's disclosure point reads revocations on every request,
-    and a page that read them before this commits is made again (`audit.revoked`)."""
+    and a page that read them before this commits is made again (`audit.revoked`). One
+    that logged first is logged before it: the revocation takes effect just after the last
+    disclosure of the client logged from `at` on (any of them may have rested on this
+    release, as the one the client joined the case under)."""
     hold_release(db, row)
-    at = effective_after_disclosures(db, row.agency_id, row.public_id, at=at)
+    client = db.get(Client, row.client_id)
+    at = effective_after_disclosures(
+        db, row.agency_id, row.public_id, client_ref=client.public_id if client else None, at=at
+    )
     if is_unverified(db, row, keys=keys, at=at):
         # The client's withdrawal is theirs to make whatever its stored copy says: a
         # revocation names the release by its number and nothing of what it says, and it

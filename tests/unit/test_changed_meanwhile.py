@@ -19,8 +19,24 @@ from test_legal_basis import _world as legal_basis_world
 from portal.app import create_app
 from portal.audit import AuditTag, ChangedMeanwhile, RevokedMeanwhile, chain
 from portal.db import at_commit, unit_of_work
-from portal.disclosure import CONSENT_REVOKED, POLICY, Released, Withheld, disclose, point
-from portal.models import Agency, AuditEntry, ConsentRelease, ReleaseRevocation, Role, StaffUser
+from portal.disclosure import (
+    CONSENT_REVOKED,
+    NOT_LINKED,
+    POLICY,
+    Released,
+    Withheld,
+    disclose,
+    point,
+)
+from portal.models import (
+    Agency,
+    AuditEntry,
+    CaseLink,
+    ConsentRelease,
+    ReleaseRevocation,
+    Role,
+    StaffUser,
+)
 from portal.services import case_records, legal_bases, policy, releases
 from portal.settings import Settings
 
@@ -320,3 +336,51 @@ def test_a_page_that_commits_before_logging_its_owners_answers_still_has_them_ch
             )
     assert committed == [True]  # the commit before the owner's answer was logged
     assert _released_entries(committed_engine, w.owner.id) == []
+
+
+@pytest.fixture
+def joined(committed_engine, keys):
+    """The owner's client joined a case coordinated by a third agency under one release
+    (naming the coordinator), and another names the partner for its mental health notes:
+    revoking the first ends everything of the client reaching the partner (the link
+    lapses), though the release that named the section stands."""
+    with setup_unit(committed_engine) as db:
+        w = world(db, keys)
+        write(db, keys, w, "mental_health", {"engaged": "yes", "summary": SECRET_NOTE})
+        coordinator = make.agency(db, keys)
+        db.get(type(w.case), w.case.id).coordinating_agency_id = coordinator.id
+        joining = release(db, keys, w, ["participation"], recipients=[coordinator.public_id])
+        release(db, keys, w, ["mental_health"])
+        link = db.exec(
+            select(CaseLink).where(CaseLink.case_id == w.case.id, CaseLink.agency_id == w.owner.id)
+        ).one()
+        link.release_ref = joining.public_id
+    assert isinstance(_view(committed_engine, keys, w, at=make.AT + timedelta(minutes=1)), Released)
+    return w, joining
+
+
+def test_a_page_that_read_the_release_its_client_joined_under_then_revoked_logs_nothing(
+    committed_engine, keys, joined, monkeypatch
+):
+    w, joining = joined
+    before = _released_entries(committed_engine, w.owner.id)
+    outcome = _viewed_while(
+        committed_engine, keys, w, monkeypatch, lambda: _revoke(committed_engine, keys, w, joining)
+    )
+    assert isinstance(outcome, RevokedMeanwhile), outcome
+    assert _released_entries(committed_engine, w.owner.id) == before
+
+    again = _view(committed_engine, keys, w)
+    assert isinstance(again, Withheld) and again.gate == NOT_LINKED
+    assert _released_entries(committed_engine, w.owner.id) == before
+
+
+def test_the_release_a_client_joined_under_revoked_after_a_page_logged_takes_effect_after_it(
+    committed_engine, keys, joined
+):
+    w, joining = joined
+    assert isinstance(_view(committed_engine, keys, w), Released)  # under the other release
+    _revoke(committed_engine, keys, w, joining)
+    with unit_of_work(committed_engine) as db:
+        revoked_at = db.exec(select(ReleaseRevocation.revoked_at)).one()
+    assert revoked_at == PAGE_AT + timedelta(microseconds=1)
