@@ -1,13 +1,15 @@
 """What a disclosure was decided on, read again once its entries' logs are held.
 
 A page decides without its owners' logs locked (issue 15: readers do not wait), and every
-change that can withhold what was released (a revocation, an owner's policy line, a legal
-basis retired) holds the owner's log from its start to its commit. So an append, once it
-holds the logs, sees any such change that committed after the page read: a decision made
-on what was read before is then refused (`ChangedMeanwhile`), nothing is written, and the
-page is made again (`web.routing`). Revocations are read again on every append
-(`revoked`); what a gate read for this transaction's decisions (the policy lines in force,
-the legal bases in force) registers its own check here (`recheck_under_lock`).
+change that can withhold what was released (a revocation, a client's link withdrawn, an
+owner's policy line, a legal basis retired) holds the owner's log from its start to its
+commit. So an append, once it holds the logs, sees any such change that committed after
+the page read: a decision made on what was read before is then refused
+(`ChangedMeanwhile`), nothing is written, and the page is made again (`web.routing`).
+Revocations are read again on every append (`revoked`); what a gate read for this
+transaction's decisions (the policy lines in force, the legal bases in force, the case's
+links and the releases their clients joined under) registers its own check here
+(`recheck_under_lock`).
 """
 
 from __future__ import annotations

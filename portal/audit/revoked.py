@@ -98,14 +98,14 @@ def effective_after_disclosures(
     client_ref: str | None = None,
     at: datetime,
 ) -> datetime:
-    """When a change made at `at` that withholds from then on (a release's revocation; with
-    no release, a change of the agency's policy) takes effect: `at`, or just after the last
-    disclosure (under the release, or of its client `client_ref` to another agency) that
-    the agency's log holds from then on: a page that read what it changes before the change
-    began, and logged first. The caller holds the log, so no later one can be written
-    before the change commits."""
+    """When a change made at `at` that withholds from then on (a release's revocation, a
+    client's link withdrawn; with neither, a change of the agency's policy) takes effect:
+    `at`, or just after the last disclosure (under the release, or of its client
+    `client_ref` to another agency) that the agency's log holds from then on: a page that
+    read what it changes before the change began, and logged first. The caller holds the
+    log, so no later one can be written before the change commits."""
     params = {"agency": agency_id, "at": at}
-    if release_ref is None:
+    if release_ref is None and client_ref is None:
         last = db.connection().execute(_LAST_RELEASED, params).scalar()
     else:
         last = (

@@ -28,11 +28,10 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditTag, DisclosureFacts, entry_values, rechecks, record, record_many
-from portal.audit.revoked import refuse_revoked_by
+from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.db import read
-from portal.disclosure import consent_gate, content, legal_basis, own, policy, receipt
+from portal.disclosure import case_links, consent_gate, content, legal_basis, own, policy, receipt
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
@@ -319,9 +318,11 @@ def _load_links(
         ):
             links[agency_id] = (client_id, confirmed_at)
             cache.client_refs[client_id] = client_ref
-            if release_ref is not None and confirmed_at is not None:
+            if client_id is None or confirmed_at is None:
+                continue
+            owner, joined = db.get(Agency, agency_id), None
+            if release_ref is not None:
                 coordinating = coordinating or db.get(Agency, case.coordinating_agency_id)
-                owner = db.get(Agency, agency_id)
                 joined = consent_gate.joining_release(
                     db,
                     owner=owner,
@@ -333,45 +334,17 @@ def _load_links(
                 )
                 if joined is None:
                     lapsed.add(agency_id)
-                _joined_under(db, client_ref, joined, owner=owner.public_id)
+            case_links.note(
+                db,
+                case.reference,
+                client_ref,
+                None
+                if agency_id in lapsed
+                else case_links.Linked(case.id, agency_id, client_id, owner.public_id, joined),
+            )
         cache.links[case.id] = links
         cache.lapsed[case.id] = lapsed
     return cache.links[case.id]
-
-
-# Session.info: client public id -> (the release it joined a case under as read, its owner)
-_JOINED = rechecks.notes("joining_releases_read")
-
-
-def _joined_under(db: Session, client_ref: str, release_ref: str | None, *, owner: str) -> None:
-    """Note the release a client joined a case under (None: lapsed, nothing noted): every
-    disclosure of its sections to another agency rests on it, whatever release names the
-    section, and is refused as it is logged if that release was revoked meanwhile
-    (`_joined_unrevoked`)."""
-    noted = db.info.setdefault(_JOINED, {})
-    if release_ref is None:
-        noted.pop(client_ref, None)
-        return
-    noted[client_ref] = (release_ref, owner)
-    rechecks.recheck_under_lock(db, "joining_releases", _joined_unrevoked)
-
-
-def _joined_unrevoked(db: Session, rows) -> None:
-    """RevokedMeanwhile when the release a client joined the case under was revoked by the
-    time of a disclosure of the client's to another agency among `rows`: a revocation holds
-    the owner's log from its start, so one committed since the page read the links is seen
-    here. The owner's own reads rest on no release."""
-    joined = db.info.get(_JOINED, {})
-    refuse_revoked_by(
-        db,
-        [
-            (joined[row["client_ref"]][0], row["at"])
-            for row in rows
-            if row.get("decision") == "released"
-            and row.get("client_ref") in joined
-            and row.get("actor_agency_ref") != joined[row["client_ref"]][1]
-        ],
-    )
 
 
 def vouched_for(

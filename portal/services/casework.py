@@ -11,7 +11,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 import consent
-from portal.audit import AuditActor, AuditTag, DisclosureFacts, record
+from portal.audit import (
+    AuditActor,
+    AuditTag,
+    DisclosureFacts,
+    effective_after_disclosures,
+    lock_logs,
+    record,
+)
 from portal.crypto import KeyWrapper
 from portal.db import hold_write_lock
 from portal.disclosure import consent_gate
@@ -409,6 +416,11 @@ def withdraw_link(
     if link.confirmed_at is None or link.client_id is None:
         raise Conflict("reason", "Your agency has no client confirmed on this case.")
     client = db.get(Client, link.client_id)
+    # The agency's log held from here (after the link: `lock_order`): a page that read the
+    # link before and logs after reads it again there (`disclosure.case_links`); one that
+    # logged first is logged before the withdrawal, which takes effect just after it.
+    lock_logs(db, [agency.id])
+    at = effective_after_disclosures(db, agency.id, client_ref=client.public_id, at=at)
     note_withdrawn(
         db,
         case,

@@ -37,7 +37,7 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import case_records, legal_bases, policy, releases
+from portal.services import case_records, casework, legal_bases, policy, releases
 from portal.settings import Settings
 
 import factories as make
@@ -384,3 +384,45 @@ def test_the_release_a_client_joined_under_revoked_after_a_page_logged_takes_eff
     with unit_of_work(committed_engine) as db:
         revoked_at = db.exec(select(ReleaseRevocation.revoked_at)).one()
     assert revoked_at == PAGE_AT + timedelta(microseconds=1)
+
+
+def _withdraw(engine, w) -> None:
+    """The owner's staff take the client back off the case (the wrong client confirmed)."""
+    with unit_of_work(engine) as db:
+        casework.withdraw_link(
+            db,
+            db.get(type(w.case), w.case.id),
+            db.get(Agency, w.owner.id),
+            reason="wrong_client",
+            actor=db.get(StaffUser, w.owner_staff.id),
+            at=REVOKED_AT,
+        )
+
+
+def test_a_page_that_read_a_link_its_agency_then_withdrew_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+    outcome = _viewed_while(
+        committed_engine, keys, w, monkeypatch, lambda: _withdraw(committed_engine, w)
+    )
+    assert isinstance(outcome, ChangedMeanwhile), outcome
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+    again = _view(committed_engine, keys, w)
+    assert isinstance(again, Withheld) and again.gate == NOT_LINKED
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+
+def test_a_withdrawal_that_gets_the_log_after_a_page_takes_effect_after_that_pages_disclosure(
+    committed_engine, keys, shared
+):
+    w, _row = shared
+    assert isinstance(_view(committed_engine, keys, w), Released)
+    _withdraw(committed_engine, w)
+    (disclosed,) = _released_entries(committed_engine, w.owner.id)
+    with unit_of_work(committed_engine) as db:
+        (withdrawn,) = db.exec(
+            select(AuditEntry).where(AuditEntry.tag == AuditTag.CASE_LINK_WITHDRAWN)
+        ).all()
+    assert withdrawn.at == disclosed.at + timedelta(microseconds=1)
