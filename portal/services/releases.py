@@ -472,8 +472,8 @@ def revoke(
     """Effective at once: the owner's disclosure point reads revocations on every request,
     and a page that read them before this commits is made again (`audit.revoked`). One
     that logged first is logged before it: the revocation takes effect just after the last
-    disclosure of the client logged from `at` on (any of them may have rested on this
-    release, as the one the client joined the case under)."""
+    disclosure of the client to another agency logged from `at` on (any of them may have
+    rested on this release, as the one the client joined the case under)."""
     hold_release(db, row)
     client = db.get(Client, row.client_id)
     at = effective_after_disclosures(

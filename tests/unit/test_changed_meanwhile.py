@@ -127,19 +127,31 @@ def _viewed_while(engine, keys, w, monkeypatch, change, **view) -> object:
     return result
 
 
+def _made_again_without_it(engine, keys, w, monkeypatch, change, *, refused, gate) -> None:
+    """A page that decided before `change()` committed is refused as it logs (`refused`):
+    nothing is written; asked again, it is withheld by `gate`, and still nothing written."""
+    outcome = _viewed_while(engine, keys, w, monkeypatch, change)
+    assert isinstance(outcome, refused), outcome
+    assert _released_entries(engine, w.owner.id) == []
+
+    again = _view(engine, keys, w)
+    assert isinstance(again, Withheld) and again.gate == gate
+    assert _released_entries(engine, w.owner.id) == []
+
+
 def test_a_page_that_read_a_release_its_revocation_then_ended_shows_and_logs_nothing_of_it(
     committed_engine, keys, shared, monkeypatch
 ):
     w, row = shared
-    outcome = _viewed_while(
-        committed_engine, keys, w, monkeypatch, lambda: _revoke(committed_engine, keys, w, row)
+    _made_again_without_it(
+        committed_engine,
+        keys,
+        w,
+        monkeypatch,
+        lambda: _revoke(committed_engine, keys, w, row),
+        refused=RevokedMeanwhile,
+        gate=CONSENT_REVOKED,
     )
-    assert isinstance(outcome, RevokedMeanwhile), outcome
-    assert _released_entries(committed_engine, w.owner.id) == []
-
-    again = _view(committed_engine, keys, w)
-    assert isinstance(again, Withheld) and again.gate == CONSENT_REVOKED
-    assert _released_entries(committed_engine, w.owner.id) == []
 
 
 def _deny_mental_health(engine, w):
@@ -163,15 +175,15 @@ def test_a_page_that_read_a_policy_its_lead_then_changed_shows_and_logs_nothing_
     committed_engine, keys, shared, monkeypatch
 ):
     w, _row = shared
-    outcome = _viewed_while(
-        committed_engine, keys, w, monkeypatch, lambda: _deny_mental_health(committed_engine, w)
+    _made_again_without_it(
+        committed_engine,
+        keys,
+        w,
+        monkeypatch,
+        lambda: _deny_mental_health(committed_engine, w),
+        refused=ChangedMeanwhile,
+        gate=POLICY,
     )
-    assert isinstance(outcome, ChangedMeanwhile), outcome
-    assert _released_entries(committed_engine, w.owner.id) == []
-
-    again = _view(committed_engine, keys, w)
-    assert isinstance(again, Withheld) and again.gate == POLICY
-    assert _released_entries(committed_engine, w.owner.id) == []
 
 
 def test_a_revocation_that_gets_the_log_after_a_page_takes_effect_after_that_pages_disclosure(
@@ -403,15 +415,15 @@ def test_a_page_that_read_a_link_its_agency_then_withdrew_shows_and_logs_nothing
     committed_engine, keys, shared, monkeypatch
 ):
     w, _row = shared
-    outcome = _viewed_while(
-        committed_engine, keys, w, monkeypatch, lambda: _withdraw(committed_engine, w)
+    _made_again_without_it(
+        committed_engine,
+        keys,
+        w,
+        monkeypatch,
+        lambda: _withdraw(committed_engine, w),
+        refused=ChangedMeanwhile,
+        gate=NOT_LINKED,
     )
-    assert isinstance(outcome, ChangedMeanwhile), outcome
-    assert _released_entries(committed_engine, w.owner.id) == []
-
-    again = _view(committed_engine, keys, w)
-    assert isinstance(again, Withheld) and again.gate == NOT_LINKED
-    assert _released_entries(committed_engine, w.owner.id) == []
 
 
 def test_a_withdrawal_that_gets_the_log_after_a_page_takes_effect_after_that_pages_disclosure(
