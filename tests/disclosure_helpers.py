@@ -20,7 +20,7 @@ SECRET_NOTE = "SYNTHETIC-SECRET-NOTE"
 
 def Viewer(user: StaffUser, agency: Agency, roles: frozenset[str]) -> Requester:
     """Who is asking, as the handlers build it (the name kept from when it was a viewer)."""
-    return Requester.of(user, agency, roles)
+    return make.requester(user, agency, roles)
 
 
 @dataclass

@@ -6,10 +6,12 @@ import itertools
 import re
 from datetime import UTC, date, datetime
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from portal.crypto import KeyWrapper
-from portal.models import Agency, AgencyKind, Discipline, Role, StaffUser
+from portal.models import Agency, AgencyKind, Discipline, Role, StaffRole, StaffUser
+from portal.requester import Requester
 from portal.services import agencies, cases, clients, staff
 
 PASSWORD = "correct horse battery staple"
@@ -55,6 +57,19 @@ def user(
     )
     db.flush()
     return made
+
+
+def requester(user: StaffUser | None, agency: Agency, roles, **asking) -> Requester:
+    """Who is asking, as the handlers build it: `user` of `agency` in `roles`, which they
+    are given if they do not hold them yet (the disclosure point reads a person's roles
+    again as it logs what it released to them, and refuses roles not held)."""
+    wanted = {str(role) for role in roles}
+    db = None if user is None else object_session(user)
+    if db is not None:  # a user kept from a session since closed must hold them already
+        for role in sorted(wanted - staff.roles_of(db, user)):
+            db.add(StaffRole(user_id=user.id, role=role, granted_at=AT))
+        db.flush()
+    return Requester.of(user, agency, wanted, **asking)
 
 
 # A client under 18 on the tests' clock (AT, 2026): whom a screening may call a minor.

@@ -13,7 +13,6 @@ import consent
 from portal.disclosure import RequestCache
 from portal.disclosure import referrals as point
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
-from portal.requester import Requester
 from portal.services import releases, screenings
 from portal.services.releases import MinorSigning
 from portal.web import screening_forms
@@ -50,7 +49,7 @@ class Mdt:
         user = user or self.coordinator
         agency = agency or self.cac
         roles = roles or (Role.MDT_COORDINATOR,)
-        return Requester.of(user, agency, {r.value for r in roles}, purpose=point.PURPOSE)
+        return make.requester(user, agency, {r.value for r in roles}, purpose=point.PURPOSE)
 
     def minor(self, owner, staff, *, birth=MINOR_BIRTH, age="minor", finalise=True, band=None):
         client = make.client_record(self.db, owner, self.keys, birth=birth)

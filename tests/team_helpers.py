@@ -87,7 +87,9 @@ class Team:
         db.flush()
 
     def requester(self, agency, role=Role.ADVOCATE) -> Requester:
-        return Requester.of(self.staff[agency.id], agency, {role.value}, purpose="mdt_case_review")
+        return make.requester(
+            self.staff[agency.id], agency, {role.value}, purpose="mdt_case_review"
+        )
 
     def joined(self, db, keys, agency, staff, recipients):
         """`agency` joins the case by the page's path: invited, its own survivor's release

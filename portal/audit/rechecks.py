@@ -8,8 +8,8 @@ the page read: a decision made on what was read before is then refused
 (`ChangedMeanwhile`), nothing is written, and the page is made again (`web.routing`).
 Revocations are read again on every append (`revoked`); what a gate read for this
 transaction's decisions (the policy lines in force, the legal bases in force, the case's
-links and the releases their clients joined under) registers its own check here
-(`recheck_under_lock`).
+links and the releases their clients joined under, the asker's roles, account and API token)
+registers its own check here (`recheck_under_lock`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record_many
-from portal.disclosure import policy
+from portal.disclosure import policy, requester_held
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import NotFound
 from portal.models import Agency
@@ -51,6 +51,7 @@ def decide_many(db: Session, requester: Requester, sections, *, agency: Agency) 
     if agency.public_id != requester.agency:
         raise NotFound("client")  # another agency's records are never "own"
     in_force = policy.owner_policy(db, agency)
+    requester_held.note(db, requester)
     answers = []
     for given in sections:
         section = given if isinstance(given, Section) else catalogue().get(given)

@@ -31,7 +31,16 @@ import consent
 from portal.audit import AuditTag, DisclosureFacts, entry_values, record, record_many
 from portal.crypto import KeyWrapper, SealedElsewhere
 from portal.db import read
-from portal.disclosure import case_links, consent_gate, content, legal_basis, own, policy, receipt
+from portal.disclosure import (
+    case_links,
+    consent_gate,
+    content,
+    legal_basis,
+    own,
+    policy,
+    receipt,
+    requester_held,
+)
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate, Withholding
 from portal.errors import Invalid, NotFound
@@ -653,6 +662,7 @@ def _gates(
         return withheld(Gate.NOT_LINKED), None, None
     if owner.id not in cache.policies:
         cache.policies[owner.id] = policy.owner_policy(db, owner)
+    requester_held.note(db, requester)
     answer, role = policy.decide(
         cache.policies[owner.id],
         owner,

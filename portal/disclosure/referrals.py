@@ -39,7 +39,7 @@ from sqlmodel import Session
 import consent
 from portal.audit import AuditTag, entry_values, record_many
 from portal.crypto import KeyWrapper
-from portal.disclosure import consent_gate, legal_basis, policy
+from portal.disclosure import consent_gate, legal_basis, policy, requester_held
 from portal.disclosure.cache import RequestCache
 from portal.disclosure.gates import Gate
 from portal.disclosure.point import (
@@ -160,6 +160,7 @@ def answer(
     else:
         if owner.id not in cache.policies:
             cache.policies[owner.id] = policy.owner_policy(db, owner)
+        requester_held.note(db, requester)
         allowed, role = policy.decide(
             cache.policies[owner.id],
             owner,

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from portal.audit import record_many
 from portal.crypto import KeyWrapper
 from portal.db import at_commit, commit_before_waiting
-from portal.disclosure import Decision, Gate, Withheld, receipt
+from portal.disclosure import Decision, Gate, Withheld, receipt, requester_held
 from portal.federation import transport, wire
 from portal.federation.transport import Call, Federation, Unavailable
 from portal.models import Agency, CaseLink, MdtCase, Node, StaffUser
@@ -137,9 +137,14 @@ def assigned_elsewhere(
                     agency_id=agency.id,
                 )
             )
+
     # As the transaction's last work (`case_records.write_sides`): the agency's log is not
     # held while the rest of the page asks owners here, who lock their logs in turn.
-    at_commit(db, lambda: record_many(db, receipts))
+    def received() -> None:
+        requester_held.note(db, requester)  # who asked, read again as the receipts are logged
+        record_many(db, receipts)
+
+    at_commit(db, received)
     rows.sort(key=lambda row: (row.due_date, row.case_reference, row.public_id))
     return Assigned(rows, unavailable, more_cases)
 

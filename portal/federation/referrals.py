@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from portal.audit import lock_logs, record_many
 from portal.crypto import KeyWrapper
 from portal.db import commit_before_waiting
-from portal.disclosure import RequestCache
+from portal.disclosure import RequestCache, requester_held
 from portal.disclosure import referrals as point
 from portal.federation import membership, transport, wire
 from portal.federation.transport import Federation, Unavailable
@@ -144,6 +144,7 @@ def coordinator_referrals(
         receipts.extend(point.received_entries(asking, found, at=at, agency_id=me.id))
     if receipts:
         lock_logs(db, [me.id])
+        requester_held.note(db, asking)  # who asked, read again as the receipts are logged
         record_many(db, receipts)  # the requester's side: what it received from elsewhere
     return sorted(answers.values(), key=lambda a: a.owner.name)
 
@@ -209,5 +210,6 @@ def one_partner(
     except Unavailable as why:
         return PartnerAnswer(owner, unavailable=str(why) or "no answer")
     lock_logs(db, [me.id])
+    requester_held.note(db, asking)
     record_many(db, point.received_entries(asking, found, at=at, agency_id=me.id))
     return referrals.partner_answer(found)

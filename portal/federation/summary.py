@@ -20,7 +20,7 @@ from sqlmodel import Session
 from portal.audit import record_many
 from portal.crypto import KeyWrapper
 from portal.db import commit_before_waiting
-from portal.disclosure import Decision, RequestCache, receipt
+from portal.disclosure import Decision, RequestCache, receipt, requester_held
 from portal.errors import NotFound
 from portal.federation import elsewhere_consent, membership, transport, vouchers, wire
 from portal.federation.transport import Call, Federation, Unavailable
@@ -223,6 +223,9 @@ def _received(
                 agency_id=requester_agency.id,
             )
         )
+    # What came back was decided elsewhere on who asked as this request read them: they
+    # are read again here as their receipts are logged.
+    requester_held.note(db, requester)
     # One batch: both logs locked together, in the one fixed order. The voucher's entry
     # comes after the page's other work, as the receipts do: it locks no log while the
     # owners here are decided.

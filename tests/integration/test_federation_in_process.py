@@ -662,3 +662,51 @@ def test_a_badly_shaped_case_link_says_nothing_of_the_client(world):
         assert answers[0] == answers[1]
         assert answers[0][0] == 400
     assert fw.case_on(world.b, "MDT-2026-PROBE1") is None
+
+
+def test_a_role_taken_while_the_owners_nodes_answer_is_seen_before_their_answers_show(
+    world, monkeypatch
+):
+    """Node A's page decides its own owners, commits, and waits for the owners' nodes
+    elsewhere. The case manager's lead takes the role meanwhile: what the nodes released to
+    a case manager is not shown or received; the page is made again for the role held now
+    (before: the answers shown, and received as a case manager's after the change)."""
+    from portal.models import Role
+    from portal.services import mentor_program, staff
+
+    federation = world.apps["a"].state.federation
+    submit = federation.submit
+    taken = []
+
+    def take_the_role() -> None:
+        with unit_of_work(world.a.engine()) as db:
+            lead = fw.staff_named(db, "cac.lead")
+            agency = db.get(Agency, lead.agency_id)
+            as_lead = mentor_program.Assigner(lead, agency, frozenset({Role.AGENCY_LEAD.value}))
+            looking = fw.staff_named(db, "casemanager")
+            staff.set_roles(db, looking, [Role.ADVOCATE.value], viewer=as_lead, at=fw.now())
+            taken.append(looking.public_id)
+
+    def lead_takes_the_role_meanwhile(calls):
+        pending = submit(calls)
+
+        class Answered:
+            @staticmethod
+            def results():
+                answers = pending.results()
+                if not taken:
+                    take_the_role()  # the page's own owners decided and logged by now
+                return answers
+
+        return Answered()
+
+    monkeypatch.setattr(federation, "submit", lead_takes_the_role_meanwhile)
+    with _node_a(world) as client:
+        fw.login(client, "casemanager")
+        page = client.get(f"/cases/{world.case_id}/summary")
+    assert taken, "the owners' nodes were not asked"
+    assert page.status_code == 200
+    received = fw.entries(world.a, tag="disclosure:section:received", case_ref=world.case_ref)
+    assert received and {e.actor_role for e in received} == {Role.ADVOCATE.value}, [
+        (e.section_key, e.actor_role) for e in received
+    ]

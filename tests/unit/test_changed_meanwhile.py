@@ -1,5 +1,6 @@
 """A revocation, or a change of the owner's policy, and a page view at once: the log never
-holds a disclosure under a release revoked, or a rule changed, by the time it is logged; and
+holds a disclosure under a release revoked, or a rule changed, by the time it is logged (nor
+to someone whose role or account was taken from them meanwhile); and
 a disclosure under a release revoked by the disclosure's time, in either order the two
 commit. Each runs on each
 database with commits that really happen. Synthetic data only."""
@@ -30,6 +31,7 @@ from portal.disclosure import (
 )
 from portal.models import (
     Agency,
+    ApiScope,
     AuditEntry,
     CaseLink,
     ConsentRelease,
@@ -37,7 +39,17 @@ from portal.models import (
     Role,
     StaffUser,
 )
-from portal.services import case_records, casework, legal_bases, policy, releases
+from portal.requester import Requester
+from portal.services import (
+    api_tokens,
+    case_records,
+    casework,
+    legal_bases,
+    mentor_program,
+    policy,
+    releases,
+    staff,
+)
 from portal.settings import Settings
 
 import factories as make
@@ -58,11 +70,13 @@ def shared(committed_engine, keys):
     return w, row
 
 
-def _view(engine, keys, w, *, at=PAGE_AT, role=Role.CASE_MANAGER, section="mental_health"):
+def _view(
+    engine, keys, w, *, at=PAGE_AT, role=Role.CASE_MANAGER, section="mental_health", asking=None
+):
     with unit_of_work(engine) as db:
         return disclose(
             db,
-            w.viewer(role).asking("mdt_case_review"),
+            (asking or w.viewer(role)).asking("mdt_case_review"),
             db.get(type(w.case), w.case.id),
             db.get(Agency, w.owner.id),
             section,
@@ -227,29 +241,28 @@ def test_a_page_asked_before_a_committed_revocation_took_effect_is_still_logged(
     assert [e.at for e in _released_entries(committed_engine, w.owner.id)] == [PAGE_AT]
 
 
-def test_the_summary_page_made_as_a_release_is_revoked_is_made_again_without_it(
-    committed_engine, keys, shared, node_secrets, clock, monkeypatch
-):
-    w, row = shared
-    with unit_of_work(committed_engine) as db:
+def _summary_while(engine, w, node_secrets, clock, monkeypatch, change):
+    """The case summary asked over HTTP by the partner's staff member, its first append
+    that releases anything held until `change()` has committed: the page as answered."""
+    with unit_of_work(engine) as db:
         db.get(StaffUser, w.partner_staff.id).username = "partner"
     clock.at = PAGE_AT
     live = Settings(
-        database_url=committed_engine.url.render_as_string(hide_password=False),
+        database_url=engine.url.render_as_string(hide_password=False),
         secrets=node_secrets,
         cookie_secure=False,
         clock=clock,
     )
-    decided, revoked = threading.Event(), threading.Event()
+    decided, changed = threading.Event(), threading.Event()
     append_many = chain.append_many
 
     def paused_before_its_first_disclosure(db, rows):
         if not decided.is_set() and any(r.get("decision") == "released" for r in rows):
-            decided.set()  # before the page locks a log: the revocation takes them first
-            assert revoked.wait(10), "the revocation never committed"
+            decided.set()  # before the page locks a log: the change takes them first
+            assert changed.wait(10), "the change never committed"
         return append_many(db, rows)
 
-    with TestClient(create_app(live, engine=committed_engine), follow_redirects=False) as client:
+    with TestClient(create_app(live, engine=engine), follow_redirects=False) as client:
         make.login(client, "partner")
         monkeypatch.setattr(chain, "append_many", paused_before_its_first_disclosure)
         answered: list = []
@@ -259,11 +272,26 @@ def test_the_summary_page_made_as_a_release_is_revoked_is_made_again_without_it(
         viewer.start()
         try:
             assert decided.wait(10), "the page never decided"
-            _revoke(committed_engine, keys, w, row)
+            change()
         finally:
-            revoked.set()
+            changed.set()
             viewer.join(20)
     (page,) = answered
+    return page
+
+
+def test_the_summary_page_made_as_a_release_is_revoked_is_made_again_without_it(
+    committed_engine, keys, shared, node_secrets, clock, monkeypatch
+):
+    w, row = shared
+    page = _summary_while(
+        committed_engine,
+        w,
+        node_secrets,
+        clock,
+        monkeypatch,
+        lambda: _revoke(committed_engine, keys, w, row),
+    )
     assert page.status_code == 200
     assert SECRET_NOTE not in page.text
     assert "was revoked" in page.text
@@ -438,3 +466,152 @@ def test_a_withdrawal_that_gets_the_log_after_a_page_takes_effect_after_that_pag
             select(AuditEntry).where(AuditEntry.tag == AuditTag.CASE_LINK_WITHDRAWN)
         ).all()
     assert withdrawn.at == disclosed.at + timedelta(microseconds=1)
+
+
+def _partner_lead_changes(engine, w, change) -> None:
+    """The partner's lead `change`s (set_roles, deactivate) the partner's staff member who
+    is looking at the page, in a transaction of their own."""
+    with unit_of_work(engine) as db:
+        lead_id = make.user(db, db.get(Agency, w.partner.id), Role.AGENCY_LEAD).id
+    with unit_of_work(engine) as db:
+        partner, lead = db.get(Agency, w.partner.id), db.get(StaffUser, lead_id)
+        as_lead = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
+        change(db, db.get(StaffUser, w.partner_staff.id), viewer=as_lead, at=REVOKED_AT)
+
+
+def _refused_and_unlogged(engine, keys, w, monkeypatch, change, *, said) -> None:
+    outcome = _viewed_while(engine, keys, w, monkeypatch, change)
+    assert isinstance(outcome, ChangedMeanwhile) and said in str(outcome), outcome
+    assert _released_entries(engine, w.owner.id) == []
+    with unit_of_work(engine) as db:
+        received = db.exec(
+            select(AuditEntry).where(
+                AuditEntry.agency_id == w.partner.id,
+                AuditEntry.tag == AuditTag.DISCLOSURE_RECEIVED,
+            )
+        ).all()
+    assert received == []
+
+
+def test_a_page_decided_for_a_role_its_lead_then_took_away_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+    _refused_and_unlogged(
+        committed_engine,
+        keys,
+        w,
+        monkeypatch,
+        lambda: _partner_lead_changes(
+            committed_engine,
+            w,
+            lambda db, user, **by: staff.set_roles(db, user, [Role.ADVOCATE.value], **by),
+        ),
+        said="Your roles changed",
+    )
+    # Asked again, the page is decided for the role they hold now, which the owner's
+    # policy gives no mental health notes.
+    again = _view(committed_engine, keys, w, role=Role.ADVOCATE)
+    assert isinstance(again, Withheld) and again.gate == POLICY
+    assert _released_entries(committed_engine, w.owner.id) == []
+
+
+def test_a_page_for_someone_deactivated_meanwhile_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+    _refused_and_unlogged(
+        committed_engine,
+        keys,
+        w,
+        monkeypatch,
+        lambda: _partner_lead_changes(committed_engine, w, staff.deactivate),
+        said="Your account was deactivated",
+    )
+
+
+def test_a_role_given_meanwhile_or_taken_from_someone_else_leaves_a_page_as_it_was(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+
+    def others_change() -> None:
+        with unit_of_work(committed_engine) as db:
+            partner = db.get(Agency, w.partner.id)
+            colleague = make.user(db, partner, Role.CASE_MANAGER).id
+            lead = make.user(db, partner, Role.AGENCY_LEAD).id
+        with unit_of_work(committed_engine) as db:
+            partner, lead = db.get(Agency, w.partner.id), db.get(StaffUser, lead)
+            colleague = db.get(StaffUser, colleague)
+            as_lead = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
+            by = {"viewer": as_lead, "at": REVOKED_AT}
+            staff.set_roles(db, colleague, [Role.ADVOCATE.value], **by)
+            looking = db.get(StaffUser, w.partner_staff.id)
+            staff.set_roles(db, looking, [Role.CASE_MANAGER.value, Role.ADVOCATE.value], **by)
+
+    outcome = _viewed_while(committed_engine, keys, w, monkeypatch, others_change)
+    assert isinstance(outcome, Released), outcome
+    (entry,) = _released_entries(committed_engine, w.owner.id)
+    assert entry.actor_role == Role.CASE_MANAGER.value
+
+
+def test_the_summary_page_made_as_the_viewers_role_is_taken_is_made_again_in_the_new_one(
+    committed_engine, keys, shared, node_secrets, clock, monkeypatch
+):
+    w, _row = shared
+    page = _summary_while(
+        committed_engine,
+        w,
+        node_secrets,
+        clock,
+        monkeypatch,
+        lambda: _partner_lead_changes(
+            committed_engine,
+            w,
+            lambda db, user, **by: staff.set_roles(db, user, [Role.ADVOCATE.value], **by),
+        ),
+    )
+    assert page.status_code == 200
+    assert SECRET_NOTE not in page.text
+    assert _released_entries(committed_engine, w.owner.id) == []
+    with unit_of_work(committed_engine) as db:
+        decided_for = set(
+            db.exec(
+                select(AuditEntry.actor_role).where(
+                    AuditEntry.agency_id == w.owner.id,
+                    AuditEntry.section_key == "mental_health",
+                )
+            ).all()
+        )
+    assert decided_for == {Role.ADVOCATE.value}
+
+
+def test_a_page_asked_through_an_api_token_revoked_meanwhile_shows_and_logs_nothing_of_it(
+    committed_engine, keys, shared, monkeypatch
+):
+    w, _row = shared
+    with unit_of_work(committed_engine) as db:
+        partner = db.get(Agency, w.partner.id)
+        lead = make.user(db, partner, Role.AGENCY_LEAD, Role.CASE_MANAGER)
+        as_lead = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
+        issued = api_tokens.create_token(
+            db,
+            as_lead,
+            name="Case system (synthetic)",
+            scopes=[ApiScope.SUMMARY_READ.value],
+            acting_role=Role.CASE_MANAGER.value,
+            at=make.AT,
+        )
+        token = issued.token.public_id
+        through_it = Requester.of(lead, partner, {Role.CASE_MANAGER.value}, via=token)
+
+    def revoked() -> None:
+        with unit_of_work(committed_engine) as db:
+            partner = db.get(Agency, w.partner.id)
+            lead = db.get(StaffUser, as_lead.user.id)
+            by = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
+            api_tokens.revoke_token(db, by, token, at=REVOKED_AT)
+
+    outcome = _viewed_while(committed_engine, keys, w, monkeypatch, revoked, asking=through_it)
+    assert isinstance(outcome, ChangedMeanwhile) and "API token" in str(outcome), outcome
+    assert _released_entries(committed_engine, w.owner.id) == []

@@ -12,7 +12,6 @@ from sqlmodel import func, select
 from portal.disclosure import Released, Withheld, disclose
 from portal.models import AgencyKind, AuditEntry, Discipline, Role
 from portal.models.workflow import AgendaItem, Meeting
-from portal.requester import Requester
 from portal.sections import catalogue
 from portal.services import policy as policy_service
 from portal.services import releases
@@ -172,7 +171,7 @@ def test_content_only_when_both_gates_allow(
                 )
         db.flush()
         viewer_agency = w.owner if own else w.partner
-        viewer = Requester.of(
+        viewer = make.requester(
             w.owner_staff if own else w.partner_staff, viewer_agency, frozenset(roles)
         )
 
