@@ -31,6 +31,8 @@ LIMIT = ThrottleRules().free_per_pair + 1
 # uvicorn's supervisor kills a worker that has not answered its health check within 5 s
 # (timeout_worker_healthcheck) and starts another: a paused worker is let go well before.
 PAUSE_SECONDS = 2.0
+ATTEMPTS = 8
+RESUMED_SECONDS = 0.5  # between two pauses: the worker answers what it owes meanwhile
 
 
 def require_redis() -> None:
@@ -110,18 +112,28 @@ class Server:
         first worker is paused while the second connection is made, and /proc shows which
         process holds each connection."""
         first = self._connect()
-        first_pid = _owner(self.workers, self.port, first.sock.getsockname()[1])
-        assert first_pid in self.workers
+        first_pid = self.owner(first)
+        assert first_pid is not None
         (second,) = self.connections_while_paused(first_pid, 1)
-        second_pid = _owner(self.workers, self.port, second.sock.getsockname()[1])
-        assert second_pid in self.workers and second_pid != first_pid
+        second_pid = self.owner(second)
+        assert second_pid is not None and second_pid != first_pid
         return [first, second]
+
+    def owner(self, connection: http.client.HTTPConnection) -> int | None:
+        """The worker holding the server end of `connection`, among the workers running
+        now: one the supervisor replaced (a health check unanswered on a loaded machine)
+        is not the one found at the start."""
+        self.workers = {pid for pid in _children(self.process.pid) if _listens(pid)}
+        return _owner(self.workers, self.port, connection.sock.getsockname()[1])
 
     def connections_while_paused(self, pid: int, count: int) -> list[http.client.HTTPConnection]:
         """`count` connections made while worker `pid` is paused, for under PAUSE_SECONDS:
         on a busy machine the other worker may answer too slowly, and the pause is tried
-        again rather than outlasting the supervisor's patience."""
-        for _ in range(5):
+        again rather than outlasting the supervisor's patience: after the worker has been
+        let go long enough to answer the supervisor's health check, which it may owe."""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(RESUMED_SECONDS)
             made: list[http.client.HTTPConnection] = []
             os.kill(pid, signal.SIGSTOP)
             deadline = time.monotonic() + PAUSE_SECONDS
@@ -136,7 +148,9 @@ class Server:
                 return made
             for connection in made:
                 connection.close()
-        pytest.fail(f"{count} connections were not answered within {PAUSE_SECONDS} s, 5 times")
+        pytest.fail(
+            f"{count} connections were not answered within {PAUSE_SECONDS} s, {ATTEMPTS} times"
+        )
 
     def _connect(self, timeout: float = 10) -> http.client.HTTPConnection:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -288,10 +302,10 @@ def test_a_worker_with_more_than_its_share_hands_a_connection_back(node):
     server = Server(directory, env)
     try:
         first = server._connect()
-        busy = _owner(server.workers, server.port, first.sock.getsockname()[1])
+        busy = server.owner(first)
         (idle,) = server.workers - {busy}
         connections = [first, *server.connections_while_paused(idle, 2)]
-        owners = {_owner(server.workers, server.port, c.sock.getsockname()[1]) for c in connections}
+        owners = {server.owner(connection) for connection in connections}
         assert owners == {busy}
         with ThreadPoolExecutor(len(connections)) as pool:
             answers = list(pool.map(_a_stranger, connections))
