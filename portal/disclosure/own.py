@@ -45,12 +45,21 @@ class OwnAnswer:
         return not self.allowed
 
 
-def decide_many(db: Session, requester: Requester, sections, *, agency: Agency) -> list[OwnAnswer]:
+def decide_many(
+    db: Session,
+    requester: Requester,
+    sections,
+    *,
+    agency: Agency,
+    in_force: policy.OwnerPolicy | None = None,
+) -> list[OwnAnswer]:
     """The owner's policy for its own staff: no consent gate, never any content.
-    `agency` is the requester's own agency, the owner of the records."""
+    `agency` is the requester's own agency, the owner of the records. `in_force`: its
+    policy as the caller read it for its other decisions (read now if None)."""
     if agency.public_id != requester.agency:
         raise NotFound("client")  # another agency's records are never "own"
-    in_force = policy.owner_policy(db, agency)
+    if in_force is None:
+        in_force = policy.owner_policy(db, agency)
     requester_held.note(db, requester)
     answers = []
     for given in sections:
@@ -208,17 +217,23 @@ class GuardedPart:
 
 
 def guarded_parts(
-    db: Session, requester: Requester, section: Section, *, agency: Agency
+    db: Session,
+    requester: Requester,
+    section: Section,
+    *,
+    agency: Agency,
+    in_force: policy.OwnerPolicy | None = None,
 ) -> list[GuardedPart]:
     """Every guarded line of `section`, decided for the requester as their own agency's
     policy decides the section it tells of (as the disclosure point decides it for a
-    partner: `point._with_parts_decided`)."""
+    partner: `point._with_parts_decided`). `in_force`: as for `decide_many`."""
     lines = [(f, option, guard) for f in section.fields for option, guard in f.guarded]
     if not lines:
         return []
+    guards = sorted({g for *_, g in lines})
     answers = {
         found.section.key: found
-        for found in decide_many(db, requester, sorted({g for *_, g in lines}), agency=agency)
+        for found in decide_many(db, requester, guards, agency=agency, in_force=in_force)
     }
     return [GuardedPart(f.key, f.type, option, answers[guard]) for f, option, guard in lines]
 

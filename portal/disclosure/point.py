@@ -1398,17 +1398,22 @@ def preview(
         purpose=release_row.purpose,
     )
     owner_sections = catalogue().for_discipline(owner.discipline)
+    # The owner's policy read once: every decision below, the recipient's and the
+    # previewing staff member's own, rests on the same lines (read again as it is logged).
+    in_force = cache.policies[owner.id] = policy.owner_policy(db, owner)
     # What the previewing staff member may read themselves, under their agency's policy.
     previewer = staff.asking(release_row.purpose)
     mine = {
         found.section.key: found
-        for found in own.decide_many(db, previewer, owner_sections, agency=owner)
+        for found in own.decide_many(db, previewer, owner_sections, agency=owner, in_force=in_force)
     }
     # The lines of a section that tell what another holds, as the previewing staff member
     # may read them: a line the recipient would get and they may not read is a placeholder.
     lines_of = {
         section.key: [
-            p for p in own.guarded_parts(db, previewer, section, agency=owner) if p.withheld
+            p
+            for p in own.guarded_parts(db, previewer, section, agency=owner, in_force=in_force)
+            if p.withheld
         ]
         for section in owner_sections
     }

@@ -22,7 +22,7 @@ from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
 from portal.models import Agency, ApiToken, StaffRole, StaffUser
 from portal.requester import LOCAL_NODE, Requester
 
-# Session.info: (user public id, API token public id or None) -> the roles decided for
+# Session.info: (user, agency, API token or None), by public id -> the roles decided for
 _READ = rechecks.notes("requesters_read")
 
 _HELD_NOW = select(
@@ -70,7 +70,7 @@ def _unchanged(db: Session, rows) -> None:
         found = db.connection().execute(_HELD_NOW, params).first()
         active, held, token_live = found or (False, None, None)
         if not active:
-            raise ChangedMeanwhile("Your account was deactivated")
+            raise ChangedMeanwhile("Your account or your agency was deactivated")
         if via is not None and not token_live:
             raise ChangedMeanwhile("The API token was revoked")
         if roles - set((held or "").split(",")):

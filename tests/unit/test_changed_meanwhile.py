@@ -526,7 +526,7 @@ def test_a_page_for_someone_deactivated_meanwhile_shows_and_logs_nothing_of_it(
         w,
         monkeypatch,
         lambda: _partner_lead_changes(committed_engine, w, staff.deactivate),
-        said="Your account was deactivated",
+        said="Your account or your agency was deactivated",
     )
 
 

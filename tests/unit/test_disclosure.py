@@ -19,7 +19,7 @@ from portal.disclosure import (
     disclose,
     preview,
 )
-from portal.models import AgencyKind, AuditEntry, KeyPurpose, Role
+from portal.models import AgencyKind, AuditEntry, Discipline, KeyPurpose, Role
 from portal.placeholders import sentence
 from portal.sections import catalogue
 from portal.services import case_summary, releases
@@ -28,6 +28,7 @@ from portal.services import policy as policy_service
 from portal.services.case_summary import owner_block
 
 import factories as make
+from databases import counted
 
 LATER = make.AT + timedelta(hours=1)
 
@@ -377,6 +378,21 @@ def test_preview_uses_the_same_gates_and_is_audited_as_a_preview(db, keys):
     assert all(e.actor_user_ref == w.owner_staff.public_id for e in previews)
     assert not _entries(db, w.owner.id, AuditTag.DISCLOSURE_RELEASED)
     assert not [e for e in _entries(db, w.partner.id) if e.tag.startswith("disclosure:")]
+
+
+def test_a_preview_decides_everything_on_one_reading_of_the_owners_policy(db, keys):
+    """The recipient's gates, the previewing staff member's own reads and the lines that
+    tell of other sections (a needs assessment's substance use line) all rest on the lines
+    read once, which the append reads again: before, each read them anew, and the check
+    as the preview was logged covered only the last reading."""
+    w = world(db, keys, owner_discipline=Discipline.ADVOCACY)
+    row = release(db, keys, w, ["needs_assessment", "substance_use"])
+    viewer = w.own_viewer(Role.ADVOCATE)
+    with counted(db) as statements:
+        preview(db, viewer, row, w.partner, "case_manager", LATER, tz=UTC, keys=keys)
+    first_write = next(n for n, s in enumerate(statements) if s.startswith("INSERT"))
+    policy_reads = [s for s in statements[:first_write] if "FROM policy_line" in s]
+    assert len(policy_reads) == 1, policy_reads
 
 
 def test_preview_of_another_agencys_release_is_refused(db, keys):
