@@ -15,28 +15,31 @@ recipient is no one.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
+from portal.db import read_rows
 from portal.models import Agency, ApiToken, StaffRole, StaffUser
 from portal.requester import LOCAL_NODE, Requester
 
 # Session.info: (user, agency, API token or None), by public id -> the roles decided for
 _READ = rechecks.notes("requesters_read")
 
-_HELD_NOW = select(
-    StaffUser.is_active & Agency.is_active,
-    select(func.aggregate_strings(StaffRole.role, ","))
-    .where(StaffRole.user_id == StaffUser.id)
-    .scalar_subquery(),
-    select(ApiToken.revoked_at.is_(None))
-    .where(ApiToken.public_id == bindparam("via"), ApiToken.acting_user_id == StaffUser.id)
-    .scalar_subquery(),
-).where(
-    StaffUser.public_id == bindparam("user"),
-    Agency.id == StaffUser.agency_id,
-    Agency.public_id == bindparam("agency"),
+# One row per role the person holds (one with no role: NULL), each saying whether their
+# account and agency are active and whether the API token named is live.
+_HELD_NOW = (
+    select(
+        (StaffUser.is_active & Agency.is_active).label("active"),
+        StaffRole.role,
+        select(ApiToken.revoked_at.is_(None))
+        .where(ApiToken.public_id == bindparam("via"), ApiToken.acting_user_id == StaffUser.id)
+        .scalar_subquery()
+        .label("token_live"),
+    )
+    .join(Agency, Agency.id == StaffUser.agency_id)
+    .outerjoin(StaffRole, StaffRole.user_id == StaffUser.id)
+    .where(StaffUser.public_id == bindparam("user"), Agency.public_id == bindparam("agency"))
 )
 
 
@@ -64,14 +67,14 @@ def _unchanged(db: Session, rows) -> None:
     for (user, agency, via), roles in db.info.get(_READ, {}).items():
         if (user, agency) not in released_to:
             continue
-        # On the connection: a query through the session could flush, and end what the
-        # append holds of the logs' heads (`chain.append_many`).
-        params = {"user": user, "agency": agency, "via": via}
-        found = db.connection().execute(_HELD_NOW, params).first()
-        active, held, token_live = found or (False, None, None)
-        if not active:
+        # Through the driver, as the append's own reads (one round trip, no result
+        # machinery), and without a flush, which would end what the append holds of the
+        # logs' heads (`chain.append_many`).
+        with db.no_autoflush:
+            found = read_rows(db, _HELD_NOW, {"user": user, "agency": agency, "via": via})
+        if not found or not found[0]["active"]:
             raise ChangedMeanwhile("Your account or your agency was deactivated")
-        if via is not None and not token_live:
+        if via is not None and not found[0]["token_live"]:
             raise ChangedMeanwhile("The API token was revoked")
-        if roles - set((held or "").split(",")):
+        if roles - {row["role"] for row in found}:
             raise ChangedMeanwhile("Your roles changed")
