@@ -12,14 +12,14 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import casbin
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from portal.audit import ChangedMeanwhile, recheck_under_lock, rechecks
-from portal.db import read
+from portal.db import read_rows
 from portal.models import Agency, PolicyLine
 from portal.resources import POLICIES_DIR
 
@@ -135,19 +135,26 @@ class _Cache:
 _policies = _Cache()
 
 
-_LINES_IN_FORCE = (
-    select(
-        PolicyLine.agency_id,
-        PolicyLine.recipient_kind,
-        PolicyLine.recipient_role,
-        PolicyLine.section_key,
-        PolicyLine.purpose,
-        PolicyLine.effect,
-    )
-    .where(PolicyLine.agency_id.in_(bindparam("owners", expanding=True)))
-    .where(PolicyLine.retired_at.is_(None))
-    .order_by(PolicyLine.id)
+_LINE = (
+    PolicyLine.recipient_kind,
+    PolicyLine.recipient_role,
+    PolicyLine.section_key,
+    PolicyLine.purpose,
+    PolicyLine.effect,
 )
+
+
+@lru_cache(maxsize=64)
+def _lines_in_force(count: int):
+    """The lines in force of `count` owners, by bind parameters of their own (`owner_0`...):
+    prebuilt for each count and run by the driver (`db.read_rows`), as every page reads
+    them and every append that releases reads them again."""
+    owners = [bindparam(f"owner_{place}") for place in range(count)]
+    return (
+        select(PolicyLine.agency_id, *_LINE)
+        .where(PolicyLine.agency_id.in_(owners), PolicyLine.retired_at.is_(None))
+        .order_by(PolicyLine.id)
+    )
 
 
 Lines = tuple[tuple[str, ...], ...]
@@ -157,8 +164,11 @@ _READ = rechecks.notes("policy_lines_read")
 
 def _lines_of(db: Session, public_ids: dict[int, str]) -> dict[int, Lines]:
     found: dict[int, list[tuple[str, ...]]] = {owner_id: [] for owner_id in public_ids}
-    for agency_id, *line in read(db, _LINES_IN_FORCE, {"owners": list(public_ids)}):
-        found[agency_id].append((public_ids[agency_id], *line))
+    owners = {f"owner_{place}": owner_id for place, owner_id in enumerate(public_ids)}
+    for row in read_rows(db, _lines_in_force(len(owners)), owners):
+        found[row["agency_id"]].append(
+            (public_ids[row["agency_id"]], *(row[column.key] for column in _LINE))
+        )
     return {owner_id: tuple(lines) for owner_id, lines in found.items()}
 
 
