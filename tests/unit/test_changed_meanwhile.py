@@ -479,6 +479,15 @@ def _partner_lead_changes(engine, w, change) -> None:
         change(db, db.get(StaffUser, w.partner_staff.id), viewer=as_lead, at=REVOKED_AT)
 
 
+def _advocate_only(engine, w) -> None:
+    """The partner's lead takes the case manager role from the staff member looking."""
+    _partner_lead_changes(
+        engine,
+        w,
+        lambda db, user, **by: staff.set_roles(db, user, [Role.ADVOCATE.value], **by),
+    )
+
+
 def _refused_and_unlogged(engine, keys, w, monkeypatch, change, *, said) -> None:
     outcome = _viewed_while(engine, keys, w, monkeypatch, change)
     assert isinstance(outcome, ChangedMeanwhile) and said in str(outcome), outcome
@@ -502,11 +511,7 @@ def test_a_page_decided_for_a_role_its_lead_then_took_away_shows_and_logs_nothin
         keys,
         w,
         monkeypatch,
-        lambda: _partner_lead_changes(
-            committed_engine,
-            w,
-            lambda db, user, **by: staff.set_roles(db, user, [Role.ADVOCATE.value], **by),
-        ),
+        lambda: _advocate_only(committed_engine, w),
         said="Your roles changed",
     )
     # Asked again, the page is decided for the role they hold now, which the owner's
@@ -565,11 +570,7 @@ def test_the_summary_page_made_as_the_viewers_role_is_taken_is_made_again_in_the
         node_secrets,
         clock,
         monkeypatch,
-        lambda: _partner_lead_changes(
-            committed_engine,
-            w,
-            lambda db, user, **by: staff.set_roles(db, user, [Role.ADVOCATE.value], **by),
-        ),
+        lambda: _advocate_only(committed_engine, w),
     )
     assert page.status_code == 200
     assert SECRET_NOTE not in page.text
