@@ -468,15 +468,16 @@ def test_a_withdrawal_that_gets_the_log_after_a_page_takes_effect_after_that_pag
     assert withdrawn.at == disclosed.at + timedelta(microseconds=1)
 
 
-def _partner_lead_changes(engine, w, change) -> None:
-    """The partner's lead `change`s (set_roles, deactivate) the partner's staff member who
-    is looking at the page, in a transaction of their own."""
+def _partner_lead_changes(engine, w, change, *, user_id=None) -> None:
+    """The partner's lead `change`s (set_roles, deactivate) a staff member of the partner
+    (`user_id`; by default the one looking at the page), in a transaction of their own."""
     with unit_of_work(engine) as db:
         lead_id = make.user(db, db.get(Agency, w.partner.id), Role.AGENCY_LEAD).id
     with unit_of_work(engine) as db:
         partner, lead = db.get(Agency, w.partner.id), db.get(StaffUser, lead_id)
         as_lead = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
-        change(db, db.get(StaffUser, w.partner_staff.id), viewer=as_lead, at=REVOKED_AT)
+        changed = db.get(StaffUser, user_id or w.partner_staff.id)
+        change(db, changed, viewer=as_lead, at=REVOKED_AT)
 
 
 def _advocate_only(engine, w) -> None:
@@ -540,19 +541,14 @@ def test_a_role_given_meanwhile_or_taken_from_someone_else_leaves_a_page_as_it_w
 ):
     w, _row = shared
 
+    def roles_set(*roles):
+        return lambda db, user, **by: staff.set_roles(db, user, [r.value for r in roles], **by)
+
     def others_change() -> None:
         with unit_of_work(committed_engine) as db:
-            partner = db.get(Agency, w.partner.id)
-            colleague = make.user(db, partner, Role.CASE_MANAGER).id
-            lead = make.user(db, partner, Role.AGENCY_LEAD).id
-        with unit_of_work(committed_engine) as db:
-            partner, lead = db.get(Agency, w.partner.id), db.get(StaffUser, lead)
-            colleague = db.get(StaffUser, colleague)
-            as_lead = mentor_program.Assigner(lead, partner, frozenset({Role.AGENCY_LEAD.value}))
-            by = {"viewer": as_lead, "at": REVOKED_AT}
-            staff.set_roles(db, colleague, [Role.ADVOCATE.value], **by)
-            looking = db.get(StaffUser, w.partner_staff.id)
-            staff.set_roles(db, looking, [Role.CASE_MANAGER.value, Role.ADVOCATE.value], **by)
+            colleague = make.user(db, db.get(Agency, w.partner.id), Role.CASE_MANAGER).id
+        _partner_lead_changes(committed_engine, w, roles_set(Role.ADVOCATE), user_id=colleague)
+        _partner_lead_changes(committed_engine, w, roles_set(Role.CASE_MANAGER, Role.ADVOCATE))
 
     outcome = _viewed_while(committed_engine, keys, w, monkeypatch, others_change)
     assert isinstance(outcome, Released), outcome
